@@ -1,0 +1,422 @@
+/**
+ * Link and network addresses: {@link MacAddress}, {@link Ipv4Address} and
+ * {@link Ipv4Cidr}. Each carries a cheap numeric form (`value`) used as a
+ * hash key and on the hot path, where addresses travel as plain numbers
+ * read with {@link readIpv4} / {@link readMac}.
+ *
+ * @module
+ */
+
+const IPV4_BROADCAST = 0xffffffff;
+const MAC_BYTES = 6;
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * Reads a big-endian IPv4 address as an unsigned 32-bit number.
+ *
+ * @param bytes the buffer
+ * @param offset where the 4 address bytes start
+ * @returns the address, 0..2^32-1
+ *
+ * @example
+ * ```ts
+ * import { readIpv4 } from "./address.ts";
+ * console.assert(readIpv4(new Uint8Array([192, 0, 2, 1]), 0) === 0xc0000201);
+ * ```
+ */
+export function readIpv4(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
+    bytes[offset + 3]) >>> 0;
+}
+
+/**
+ * Writes an IPv4 address (unsigned 32-bit number) big-endian.
+ *
+ * @param bytes the buffer
+ * @param offset where to write the 4 bytes
+ * @param value the address
+ *
+ * @example
+ * ```ts
+ * import { writeIpv4 } from "./address.ts";
+ * const b = new Uint8Array(4);
+ * writeIpv4(b, 0, 0xc0000201);
+ * console.assert(b.join(".") === "192.0.2.1");
+ * ```
+ */
+export function writeIpv4(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value >>> 24;
+  bytes[offset + 1] = value >>> 16;
+  bytes[offset + 2] = value >>> 8;
+  bytes[offset + 3] = value;
+}
+
+/**
+ * Formats a numeric IPv4 address in dotted-quad notation.
+ *
+ * @param value the address as an unsigned 32-bit number
+ * @returns e.g. `"192.0.2.1"`
+ *
+ * @example
+ * ```ts
+ * import { formatIpv4 } from "./address.ts";
+ * console.assert(formatIpv4(0xc0000201) === "192.0.2.1");
+ * ```
+ */
+export function formatIpv4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+}
+
+/**
+ * Parses dotted-quad notation into a number, or `null` when it is not exactly
+ * four decimal octets 0..255 without leading zeros.
+ *
+ * @param text e.g. `"192.0.2.1"`
+ * @returns the address as an unsigned 32-bit number, or null
+ *
+ * @example
+ * ```ts
+ * import { parseIpv4 } from "./address.ts";
+ * console.assert(parseIpv4("192.0.2.1") === 0xc0000201);
+ * console.assert(parseIpv4("192.0.2") === null);
+ * ```
+ */
+export function parseIpv4(text: string): number | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  let value = 0;
+  for (const part of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
+    const octet = Number(part);
+    if (octet > 255) return null;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/**
+ * Reads a 6-byte MAC address as a number (48 bits fit exactly in a double).
+ *
+ * @param bytes the buffer
+ * @param offset where the 6 bytes start
+ * @returns the address as a number 0..2^48-1
+ *
+ * @example
+ * ```ts
+ * import { readMac } from "./address.ts";
+ * console.assert(readMac(new Uint8Array([0, 0, 0, 0, 0, 1]), 0) === 1);
+ * ```
+ */
+export function readMac(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] << 8) | bytes[offset + 1]) * TWO_POW_32 + readIpv4(bytes, offset + 2);
+}
+
+/**
+ * Writes a numeric MAC address as 6 bytes.
+ *
+ * @param bytes the buffer
+ * @param offset where to write
+ * @param value the address as a number 0..2^48-1
+ *
+ * @example
+ * ```ts
+ * import { readMac, writeMac } from "./address.ts";
+ * const b = new Uint8Array(6);
+ * writeMac(b, 0, 0x020000000001);
+ * console.assert(readMac(b, 0) === 0x020000000001);
+ * ```
+ */
+export function writeMac(bytes: Uint8Array, offset: number, value: number): void {
+  const high = Math.floor(value / TWO_POW_32);
+  bytes[offset] = high >>> 8;
+  bytes[offset + 1] = high;
+  writeIpv4(bytes, offset + 2, value % TWO_POW_32);
+}
+
+/**
+ * An Ethernet MAC address.
+ *
+ * @example
+ * ```ts
+ * import { MacAddress } from "./address.ts";
+ * const mac = MacAddress.parse("02:00:00:00:00:01");
+ * console.assert(mac.toString() === "02:00:00:00:00:01");
+ * console.assert(!mac.isMulticast() && MacAddress.BROADCAST.isBroadcast());
+ * ```
+ */
+export class MacAddress {
+  /** ff:ff:ff:ff:ff:ff */
+  static readonly BROADCAST: MacAddress = new MacAddress(0xffff_ffff_ffff);
+  /** 00:00:00:00:00:00 */
+  static readonly ZERO: MacAddress = new MacAddress(0);
+
+  /** The address as a number 0..2^48-1 (a cheap hash key). */
+  readonly value: number;
+
+  /**
+   * @param value the address as a number 0..2^48-1
+   * @throws {RangeError} when `value` is not an integer in range
+   */
+  constructor(value: number) {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff_ffff) {
+      throw new RangeError(`MAC address value out of range: ${value}`);
+    }
+    this.value = value;
+  }
+
+  /**
+   * Parses `"02:00:00:00:00:01"` (colons or dashes, either case).
+   *
+   * @param text the address
+   * @returns the address
+   * @throws {TypeError} when the text is not six hexadecimal octets
+   */
+  static parse(text: string): MacAddress {
+    if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(text)) {
+      throw new TypeError(`invalid MAC address "${text}": expected six hex octets like 02:00:00:00:00:01`);
+    }
+    return new MacAddress(parseInt(text.replace(/[:-]/g, ""), 16));
+  }
+
+  /**
+   * Reads six bytes.
+   *
+   * @param bytes the buffer
+   * @param offset where the address starts
+   * @returns the address
+   */
+  static fromBytes(bytes: Uint8Array, offset = 0): MacAddress {
+    return new MacAddress(readMac(bytes, offset));
+  }
+
+  /**
+   * Writes the address as six bytes.
+   *
+   * @param bytes the buffer
+   * @param offset where to write
+   */
+  writeTo(bytes: Uint8Array, offset = 0): void {
+    writeMac(bytes, offset, this.value);
+  }
+
+  /** @returns the six bytes of the address, newly allocated */
+  toBytes(): Uint8Array {
+    const bytes = new Uint8Array(MAC_BYTES);
+    this.writeTo(bytes);
+    return bytes;
+  }
+
+  /** @returns true for ff:ff:ff:ff:ff:ff */
+  isBroadcast(): boolean {
+    return this.value === 0xffff_ffff_ffff;
+  }
+
+  /** @returns true when the group bit (least significant bit of the first octet) is set */
+  isMulticast(): boolean {
+    return (Math.floor(this.value / 2 ** 40) & 1) === 1;
+  }
+
+  /** @returns true for an individual (not group) address other than all zeros */
+  isUnicast(): boolean {
+    return !this.isMulticast() && this.value !== 0;
+  }
+
+  /**
+   * @param other the address to compare with
+   * @returns true when both name the same address
+   */
+  equals(other: MacAddress): boolean {
+    return this.value === other.value;
+  }
+
+  /** @returns lower-case colon notation, e.g. `"02:00:00:00:00:01"` */
+  toString(): string {
+    return this.value.toString(16).padStart(12, "0").replace(/(..)(?!$)/g, "$1:");
+  }
+}
+
+/**
+ * An IPv4 address.
+ *
+ * @example
+ * ```ts
+ * import { Ipv4Address } from "./address.ts";
+ * const a = Ipv4Address.parse("192.0.2.1");
+ * console.assert(a.value === 0xc0000201 && a.toString() === "192.0.2.1");
+ * console.assert(Ipv4Address.parse("224.0.0.1").isMulticast());
+ * ```
+ */
+export class Ipv4Address {
+  /** 0.0.0.0 */
+  static readonly UNSPECIFIED: Ipv4Address = new Ipv4Address(0);
+  /** 255.255.255.255 */
+  static readonly BROADCAST: Ipv4Address = new Ipv4Address(IPV4_BROADCAST);
+
+  /** The address as an unsigned 32-bit number (a cheap hash key). */
+  readonly value: number;
+
+  /**
+   * @param value the address as an unsigned 32-bit number
+   * @throws {RangeError} when `value` is not an integer 0..2^32-1
+   */
+  constructor(value: number) {
+    if (!Number.isInteger(value) || value < 0 || value > IPV4_BROADCAST) {
+      throw new RangeError(`IPv4 address value out of range: ${value}`);
+    }
+    this.value = value;
+  }
+
+  /**
+   * Parses dotted-quad notation.
+   *
+   * @param text e.g. `"192.0.2.1"`
+   * @returns the address
+   * @throws {TypeError} when the text is not four decimal octets 0..255
+   */
+  static parse(text: string): Ipv4Address {
+    const value = parseIpv4(text);
+    if (value === null) {
+      throw new TypeError(`invalid IPv4 address "${text}": expected four octets like 192.0.2.1`);
+    }
+    return new Ipv4Address(value);
+  }
+
+  /**
+   * Reads four bytes, big-endian.
+   *
+   * @param bytes the buffer
+   * @param offset where the address starts
+   * @returns the address
+   */
+  static fromBytes(bytes: Uint8Array, offset = 0): Ipv4Address {
+    return new Ipv4Address(readIpv4(bytes, offset));
+  }
+
+  /**
+   * Writes the four bytes, big-endian.
+   *
+   * @param bytes the buffer
+   * @param offset where to write
+   */
+  writeTo(bytes: Uint8Array, offset = 0): void {
+    writeIpv4(bytes, offset, this.value);
+  }
+
+  /** @returns true for 255.255.255.255 */
+  isBroadcast(): boolean {
+    return this.value === IPV4_BROADCAST;
+  }
+
+  /** @returns true for 224.0.0.0/4 */
+  isMulticast(): boolean {
+    return (this.value >>> 28) === 0xe;
+  }
+
+  /** @returns true for 0.0.0.0 */
+  isUnspecified(): boolean {
+    return this.value === 0;
+  }
+
+  /** @returns true for 127.0.0.0/8 */
+  isLoopback(): boolean {
+    return (this.value >>> 24) === 127;
+  }
+
+  /**
+   * @param other the address to compare with
+   * @returns true when both name the same address
+   */
+  equals(other: Ipv4Address): boolean {
+    return this.value === other.value;
+  }
+
+  /** @returns dotted-quad notation */
+  toString(): string {
+    return formatIpv4(this.value);
+  }
+}
+
+/**
+ * An IPv4 address with a prefix length: an interface address such as
+ * `192.0.2.2/24`, or a network in a route table.
+ *
+ * @example
+ * ```ts
+ * import { Ipv4Address, Ipv4Cidr } from "./address.ts";
+ * const net = Ipv4Cidr.parse("192.0.2.2/24");
+ * console.assert(net.contains(Ipv4Address.parse("192.0.2.77")));
+ * console.assert(!net.contains(Ipv4Address.parse("198.51.100.1")));
+ * console.assert(net.broadcast.toString() === "192.0.2.255");
+ * ```
+ */
+export class Ipv4Cidr {
+  /** The address part, as given (host bits kept). */
+  readonly address: Ipv4Address;
+  /** The prefix length, 0..32. */
+  readonly prefixLength: number;
+  /** The netmask as an unsigned 32-bit number. */
+  readonly mask: number;
+
+  /**
+   * @param address the address
+   * @param prefixLength 0..32
+   * @throws {RangeError} when the prefix length is out of range
+   */
+  constructor(address: Ipv4Address, prefixLength: number) {
+    if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) {
+      throw new RangeError(`IPv4 prefix length must be 0..32, got ${prefixLength}`);
+    }
+    this.address = address;
+    this.prefixLength = prefixLength;
+    this.mask = prefixLength === 0 ? 0 : (IPV4_BROADCAST << (32 - prefixLength)) >>> 0;
+  }
+
+  /**
+   * Parses `"192.0.2.2/24"`; a bare address means /32.
+   *
+   * @param text the address and prefix
+   * @returns the CIDR
+   * @throws {TypeError} when the text is malformed
+   */
+  static parse(text: string): Ipv4Cidr {
+    const slash = text.indexOf("/");
+    if (slash < 0) return new Ipv4Cidr(Ipv4Address.parse(text), 32);
+    const prefix = text.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]?)$/.test(prefix) || Number(prefix) > 32) {
+      throw new TypeError(`invalid IPv4 prefix in "${text}": expected /0 to /32`);
+    }
+    return new Ipv4Cidr(Ipv4Address.parse(text.slice(0, slash)), Number(prefix));
+  }
+
+  /** The network address (host bits cleared). */
+  get network(): Ipv4Address {
+    return new Ipv4Address((this.address.value & this.mask) >>> 0);
+  }
+
+  /** The directed broadcast address (host bits set). */
+  get broadcast(): Ipv4Address {
+    return new Ipv4Address((this.address.value | ~this.mask) >>> 0);
+  }
+
+  /**
+   * @param address an address or its numeric value
+   * @returns true when the address lies inside this network
+   */
+  contains(address: Ipv4Address | number): boolean {
+    const value = typeof address === "number" ? address : address.value;
+    return ((value ^ this.address.value) & this.mask) === 0;
+  }
+
+  /**
+   * @param other the CIDR to compare with
+   * @returns true when address and prefix length are equal
+   */
+  equals(other: Ipv4Cidr): boolean {
+    return this.address.equals(other.address) && this.prefixLength === other.prefixLength;
+  }
+
+  /** @returns e.g. `"192.0.2.2/24"` */
+  toString(): string {
+    return `${this.address}/${this.prefixLength}`;
+  }
+}
