@@ -1,0 +1,581 @@
+/**
+ * The ARP cache (RFC 826) for one Ethernet interface: answers requests for
+ * our address, learns neighbours with the RFC 826 merge rule, resolves on
+ * demand with retries while a bounded queue of packets waits per neighbour,
+ * expires entries, evicts the least recently used when full and announces
+ * our address with a gratuitous ARP (RFC 5227 §3).
+ *
+ * A synchronous state machine: time comes in as `nowMs`; the owner calls
+ * {@link ArpCache.poll} at or after {@link ArpCache.nextDeadline}.
+ *
+ * @module
+ */
+
+import { formatIpv4, MacAddress, readIpv4, readMac, writeIpv4, writeMac } from "../wire/address.ts";
+import {
+  ARP_HLEN,
+  ARP_HTYPE,
+  ARP_HTYPE_ETHERNET,
+  ARP_LEN,
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  ARP_OPER,
+  ARP_PLEN,
+  ARP_PTYPE,
+  ARP_SHA,
+  ARP_SPA,
+  ARP_THA,
+  ARP_TPA,
+  ETHERTYPE_IPV4,
+  MAC_BROADCAST,
+  type PacketBufferLike,
+} from "./types.ts";
+
+/** Default lifetime of a learned entry (ms). */
+export const DEFAULT_ARP_ENTRY_TTL_MS = 60_000;
+/** Default interval between ARP requests for one neighbour (ms). */
+export const DEFAULT_ARP_RETRY_INTERVAL_MS = 1_000;
+/** Default number of requests before giving up. */
+export const DEFAULT_ARP_MAX_REQUESTS = 3;
+/** Default maximum number of entries (resolved and pending). */
+export const DEFAULT_ARP_MAX_ENTRIES = 256;
+/**
+ * Default packets queued per unresolved neighbour. Large enough for one
+ * 65,507-byte UDP datagram fragmented at MTU 1500 (45 fragments).
+ */
+export const DEFAULT_ARP_MAX_QUEUED = 64;
+/** Hardware address length of Ethernet. */
+const MAC_LEN = 6;
+/** Protocol address length of IPv4. */
+const IPV4_ADDR_LEN = 4;
+
+/** Tunables of an {@link ArpCache}. */
+export interface ArpCacheOptions {
+  /** Lifetime of a resolved entry after it was last confirmed (ms); default 60 000. */
+  entryTtlMs?: number;
+  /** Interval between requests while resolving (ms); default 1 000. */
+  retryIntervalMs?: number;
+  /** Requests sent before resolution fails; default 3. */
+  maxRequests?: number;
+  /** Maximum entries; the least recently used is evicted; default 256. */
+  maxEntries?: number;
+  /** Packets queued per neighbour while resolving; default 64. */
+  maxQueuedPerNeighbour?: number;
+}
+
+/** What the cache needs from the interface it serves. */
+export interface ArpCacheHost {
+  /**
+   * Transmit an ARP packet from our MAC/IP.
+   *
+   * @param op ARP_OP_REQUEST or ARP_OP_REPLY
+   * @param ethDst Ethernet destination MAC
+   * @param targetMac target hardware address field
+   * @param targetIp target protocol address field
+   * @param senderIp sender protocol address field (ours; 0 never used here)
+   */
+  transmitArp(
+    op: number,
+    ethDst: number,
+    targetMac: number,
+    targetIp: number,
+    senderIp: number,
+  ): void;
+  /** A queued IPv4 packet can now go to `mac`: prepend Ethernet, transmit, free. */
+  transmitResolved(buf: PacketBufferLike, mac: number): void;
+  /** Resolution of `ip` failed; `buf` is a packet that was waiting (still owned by the cache; freed after the call). */
+  resolutionFailed(nowMs: number, ip: number, buf: PacketBufferLike): void;
+  /** Return a buffer to its pool. */
+  free(buf: PacketBufferLike): void;
+}
+
+/** State of a cache entry, for listings. */
+export type ArpEntryState = "incomplete" | "reachable";
+
+/** One entry as listed by {@link ArpCache.list}. */
+export interface ArpEntryInfo {
+  /** The neighbour's IPv4 address, dotted quad. */
+  ip: string;
+  /** Its MAC (`null` while incomplete). */
+  mac: string | null;
+  /** Resolution state. */
+  state: ArpEntryState;
+  /** Milliseconds since the entry was created or last confirmed. */
+  ageMs: number;
+  /** Packets waiting for the answer. */
+  queued: number;
+}
+
+/** Counters of an {@link ArpCache}. */
+export interface ArpStats {
+  /** ARP packets received (any validity). */
+  rxPackets: number;
+  /** Dropped: shorter than 28 bytes. */
+  rxTruncated: number;
+  /** Dropped: not Ethernet/IPv4 (htype, ptype, hlen, plen). */
+  rxUnsupported: number;
+  /** Dropped: opcode neither request nor reply. */
+  rxBadOpcode: number;
+  /** Dropped: sender MAC is multicast/broadcast/zero or our own. */
+  rxBadSender: number;
+  /** Another host claims our IP address (RFC 5227 §2.4). */
+  addressConflicts: number;
+  /** Requests for our address answered. */
+  repliesSent: number;
+  /** Requests we sent to resolve neighbours (including retries). */
+  requestsSent: number;
+  /** Gratuitous announcements sent. */
+  announcementsSent: number;
+  /** Entries created or updated from received packets. */
+  learned: number;
+  /** Resolutions that failed after all retries. */
+  resolutionFailures: number;
+  /** Entries that expired. */
+  expired: number;
+  /** Entries evicted because the cache was full. */
+  evicted: number;
+  /** Packets dropped because the neighbour's queue was full. */
+  queueOverflows: number;
+  /** Packets dropped because resolution failed or the entry was evicted. */
+  queuedDropped: number;
+}
+
+class Entry {
+  mac = 0;
+  resolved = false;
+  /** Created or last confirmed by an ARP packet. */
+  updatedMs = 0;
+  lastUsedMs = 0;
+  requests = 0;
+  nextRetryMs = 0;
+  queue: PacketBufferLike[] = [];
+  constructor(readonly ip: number) {}
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`ARP option "${name}" must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/** True for a MAC that may appear as an ARP sender: unicast and not zero. */
+function isUnicastMac(mac: number): boolean {
+  return mac !== 0 && (Math.floor(mac / 2 ** 40) & 1) === 0;
+}
+
+/**
+ * The ARP cache. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { ArpCache, type ArpCacheHost } from "./arp_cache.ts";
+ * import { ARP_OP_REQUEST } from "./types.ts";
+ * const sent: number[] = [];
+ * const host: ArpCacheHost = {
+ *   transmitArp: (op, _d, _tm, targetIp) => { if (op === ARP_OP_REQUEST) sent.push(targetIp); },
+ *   transmitResolved: () => {}, resolutionFailed: () => {}, free: () => {},
+ * };
+ * const arp = new ArpCache(0xc0000202, 0x020000000002, host);
+ * console.assert(arp.lookup(0, 0xc0000201) === -1);
+ * arp.learn(0, 0xc0000201, 0x020000000001);
+ * console.assert(arp.lookup(0, 0xc0000201) === 0x020000000001);
+ * arp.poll(60_000);                       // default lifetime 60 s
+ * console.assert(arp.lookup(60_000, 0xc0000201) === -1);
+ * ```
+ */
+export class ArpCache {
+  /** Counters. */
+  readonly stats: ArpStats = {
+    rxPackets: 0,
+    rxTruncated: 0,
+    rxUnsupported: 0,
+    rxBadOpcode: 0,
+    rxBadSender: 0,
+    addressConflicts: 0,
+    repliesSent: 0,
+    requestsSent: 0,
+    announcementsSent: 0,
+    learned: 0,
+    resolutionFailures: 0,
+    expired: 0,
+    evicted: 0,
+    queueOverflows: 0,
+    queuedDropped: 0,
+  };
+  readonly #entries = new Map<number, Entry>();
+  readonly #host: ArpCacheHost;
+  readonly #ttlMs: number;
+  readonly #retryMs: number;
+  readonly #maxRequests: number;
+  readonly #maxEntries: number;
+  readonly #maxQueued: number;
+  #ip: number;
+  #mac: number;
+  /** Earliest time anything may be due; may be early, never late. */
+  #deadline = Infinity;
+
+  /**
+   * @param ip our IPv4 address
+   * @param mac our MAC address
+   * @param host transmit/free callbacks of the owning interface
+   * @param options tunables (see {@link ArpCacheOptions})
+   * @throws {TypeError} on a non-positive option
+   */
+  constructor(ip: number, mac: number, host: ArpCacheHost, options: ArpCacheOptions = {}) {
+    this.#ip = ip;
+    this.#mac = mac;
+    this.#host = host;
+    this.#ttlMs = positiveInt(options.entryTtlMs, DEFAULT_ARP_ENTRY_TTL_MS, "entryTtlMs");
+    this.#retryMs = positiveInt(
+      options.retryIntervalMs,
+      DEFAULT_ARP_RETRY_INTERVAL_MS,
+      "retryIntervalMs",
+    );
+    this.#maxRequests = positiveInt(options.maxRequests, DEFAULT_ARP_MAX_REQUESTS, "maxRequests");
+    this.#maxEntries = positiveInt(options.maxEntries, DEFAULT_ARP_MAX_ENTRIES, "maxEntries");
+    this.#maxQueued = positiveInt(
+      options.maxQueuedPerNeighbour,
+      DEFAULT_ARP_MAX_QUEUED,
+      "maxQueuedPerNeighbour",
+    );
+  }
+
+  /** Number of entries (resolved and pending). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The MAC of `ip` if resolved and not expired; marks the entry used (LRU).
+   *
+   * @param nowMs current time
+   * @param ip neighbour address
+   * @returns the MAC, or -1 when unknown
+   */
+  lookup(nowMs: number, ip: number): number {
+    const e = this.#entries.get(ip);
+    if (e === undefined || !e.resolved || nowMs - e.updatedMs >= this.#ttlMs) return -1;
+    e.lastUsedMs = nowMs;
+    return e.mac;
+  }
+
+  /**
+   * Sends `buf` (an IPv4 packet without Ethernet header) to neighbour `ip`:
+   * at once when resolved, else queued while ARP requests go out.
+   * Takes ownership of `buf`.
+   *
+   * @param nowMs current time
+   * @param ip next-hop address
+   * @param buf the packet
+   * @returns false when the packet was dropped (queue full, counted)
+   */
+  send(nowMs: number, ip: number, buf: PacketBufferLike): boolean {
+    let e = this.#entries.get(ip);
+    if (e !== undefined && e.resolved) {
+      if (nowMs - e.updatedMs < this.#ttlMs) {
+        e.lastUsedMs = nowMs;
+        this.#host.transmitResolved(buf, e.mac);
+        return true;
+      }
+      // Expired but not yet polled away: resolve again.
+      this.#entries.delete(ip);
+      this.stats.expired++;
+      e = undefined;
+    }
+    if (e === undefined) {
+      e = this.#insert(nowMs, ip);
+      this.#request(nowMs, e);
+    }
+    e.lastUsedMs = nowMs;
+    if (e.queue.length >= this.#maxQueued) {
+      this.stats.queueOverflows++;
+      this.#host.free(buf);
+      return false;
+    }
+    e.queue.push(buf);
+    return true;
+  }
+
+  /**
+   * Processes an ARP packet (the bytes after the Ethernet header).
+   *
+   * RFC 826 "Packet Reception": if the sender is in the table, update it
+   * (merge); if we are the target, add it when not merged, and answer a
+   * request. Never throws; defects are counted.
+   *
+   * @param nowMs current time
+   * @param bytes buffer holding the packet
+   * @param offset start of the ARP packet
+   * @param length bytes available
+   */
+  input(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
+    this.stats.rxPackets++;
+    if (length < ARP_LEN) {
+      this.stats.rxTruncated++;
+      return;
+    }
+    // RFC 826: hardware type, protocol type and lengths must be ones we speak.
+    if (
+      ((bytes[offset + ARP_HTYPE] << 8) | bytes[offset + ARP_HTYPE + 1]) !== ARP_HTYPE_ETHERNET ||
+      ((bytes[offset + ARP_PTYPE] << 8) | bytes[offset + ARP_PTYPE + 1]) !== ETHERTYPE_IPV4 ||
+      bytes[offset + ARP_HLEN] !== MAC_LEN || bytes[offset + ARP_PLEN] !== IPV4_ADDR_LEN
+    ) {
+      this.stats.rxUnsupported++;
+      return;
+    }
+    const op = (bytes[offset + ARP_OPER] << 8) | bytes[offset + ARP_OPER + 1];
+    if (op !== ARP_OP_REQUEST && op !== ARP_OP_REPLY) {
+      this.stats.rxBadOpcode++;
+      return;
+    }
+    const sha = readMac(bytes, offset + ARP_SHA);
+    const spa = readIpv4(bytes, offset + ARP_SPA);
+    const tpa = readIpv4(bytes, offset + ARP_TPA);
+    if (!isUnicastMac(sha) || sha === this.#mac) {
+      this.stats.rxBadSender++;
+      return;
+    }
+    if (spa === this.#ip) {
+      // RFC 5227 §2.4: someone else uses our address; do not learn it.
+      this.stats.addressConflicts++;
+      if (op === ARP_OP_REQUEST && tpa === this.#ip) this.#reply(sha, spa);
+      return;
+    }
+    // RFC 826: merge — update an existing entry for the sender.
+    let merged = false;
+    if (spa !== 0) {
+      const e = this.#entries.get(spa);
+      if (e !== undefined) {
+        this.#confirm(nowMs, e, sha);
+        merged = true;
+      }
+    }
+    if (tpa !== this.#ip) return;
+    // RFC 826: "?Am I the target protocol address? Yes: if merge_flag is false, add".
+    // RFC 5227 §2.1.1: a probe has sender IP 0 — answer it, learn nothing.
+    if (!merged && spa !== 0) this.learn(nowMs, spa, sha);
+    if (op === ARP_OP_REQUEST) this.#reply(sha, spa);
+  }
+
+  /**
+   * Records `ip` at `mac` (creating or confirming an entry) and sends packets
+   * waiting for it.
+   *
+   * @param nowMs current time
+   * @param ip neighbour address
+   * @param mac its MAC
+   */
+  learn(nowMs: number, ip: number, mac: number): void {
+    let e = this.#entries.get(ip);
+    if (e === undefined) {
+      e = this.#insert(nowMs, ip);
+      e.lastUsedMs = nowMs;
+    }
+    this.#confirm(nowMs, e, mac);
+  }
+
+  /**
+   * Sends a gratuitous ARP announcement for our address (RFC 5227 §3: an ARP
+   * request with sender and target IP both ours, broadcast), so neighbours
+   * update stale entries. Call when the interface starts.
+   */
+  announce(): void {
+    this.stats.announcementsSent++;
+    this.#host.transmitArp(ARP_OP_REQUEST, MAC_BROADCAST, 0, this.#ip, this.#ip);
+  }
+
+  /**
+   * Runs due work: retries, failed resolutions, expiry.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    if (nowMs < this.#deadline) return;
+    let next = Infinity;
+    for (const e of this.#entries.values()) {
+      if (e.resolved) {
+        const expiresMs = e.updatedMs + this.#ttlMs;
+        if (nowMs >= expiresMs) {
+          this.#entries.delete(e.ip);
+          this.stats.expired++;
+          continue;
+        }
+        if (expiresMs < next) next = expiresMs;
+        continue;
+      }
+      if (nowMs >= e.nextRetryMs) {
+        if (e.requests >= this.#maxRequests) {
+          this.#entries.delete(e.ip);
+          this.stats.resolutionFailures++;
+          this.#fail(nowMs, e);
+          continue;
+        }
+        this.#request(nowMs, e);
+      }
+      if (e.nextRetryMs < next) next = e.nextRetryMs;
+    }
+    this.#deadline = next;
+  }
+
+  /** @returns the earliest time {@link poll} has work, or Infinity */
+  nextDeadline(): number {
+    return this.#deadline;
+  }
+
+  /**
+   * Lists the entries for a CLI (allocates).
+   *
+   * @param nowMs current time (for ages)
+   * @returns one record per entry
+   */
+  list(nowMs: number): ArpEntryInfo[] {
+    const out: ArpEntryInfo[] = [];
+    for (const e of this.#entries.values()) {
+      out.push({
+        ip: formatIpv4(e.ip),
+        mac: e.resolved ? new MacAddress(e.mac).toString() : null,
+        state: e.resolved ? "reachable" : "incomplete",
+        ageMs: nowMs - e.updatedMs,
+        queued: e.queue.length,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Removes every entry, freeing queued packets without notifying anyone
+   * (for interface shutdown).
+   */
+  clear(): void {
+    for (const e of this.#entries.values()) {
+      for (const buf of e.queue) this.#host.free(buf);
+      this.stats.queuedDropped += e.queue.length;
+      e.queue.length = 0;
+    }
+    this.#entries.clear();
+    this.#deadline = Infinity;
+  }
+
+  /**
+   * Changes our own address (and forgets every entry).
+   *
+   * @param ip new IPv4 address
+   * @param mac new MAC
+   */
+  setAddress(ip: number, mac: number): void {
+    this.clear();
+    this.#ip = ip;
+    this.#mac = mac;
+  }
+
+  #insert(nowMs: number, ip: number): Entry {
+    if (this.#entries.size >= this.#maxEntries) this.#evictLeastRecentlyUsed(nowMs);
+    const e = new Entry(ip);
+    e.updatedMs = nowMs;
+    e.lastUsedMs = nowMs;
+    this.#entries.set(ip, e);
+    return e;
+  }
+
+  #evictLeastRecentlyUsed(nowMs: number): void {
+    let victim: Entry | undefined;
+    for (const e of this.#entries.values()) {
+      if (victim === undefined || e.lastUsedMs < victim.lastUsedMs) victim = e;
+    }
+    if (victim === undefined) return;
+    this.#entries.delete(victim.ip);
+    this.stats.evicted++;
+    this.#fail(nowMs, victim);
+  }
+
+  #confirm(nowMs: number, e: Entry, mac: number): void {
+    e.mac = mac;
+    e.resolved = true;
+    e.updatedMs = nowMs;
+    e.requests = 0;
+    this.stats.learned++;
+    const expiresMs = nowMs + this.#ttlMs;
+    if (expiresMs < this.#deadline) this.#deadline = expiresMs;
+    if (e.queue.length > 0) {
+      // Send what waited, in order, as soon as the answer arrives.
+      const queue = e.queue;
+      for (let i = 0; i < queue.length; i++) this.#host.transmitResolved(queue[i], mac);
+      queue.length = 0;
+    }
+  }
+
+  #request(nowMs: number, e: Entry): void {
+    e.requests++;
+    e.nextRetryMs = nowMs + this.#retryMs;
+    if (e.nextRetryMs < this.#deadline) this.#deadline = e.nextRetryMs;
+    this.stats.requestsSent++;
+    // RFC 826: request broadcast, target hardware address unknown (zero).
+    this.#host.transmitArp(ARP_OP_REQUEST, MAC_BROADCAST, 0, e.ip, this.#ip);
+  }
+
+  #reply(targetMac: number, targetIp: number): void {
+    this.stats.repliesSent++;
+    // RFC 826: swap sender and target, put our addresses in the sender fields, unicast back.
+    this.#host.transmitArp(ARP_OP_REPLY, targetMac, targetMac, targetIp, this.#ip);
+  }
+
+  #fail(nowMs: number, e: Entry): void {
+    const queue = e.queue;
+    for (let i = 0; i < queue.length; i++) {
+      const buf = queue[i];
+      this.stats.queuedDropped++;
+      try {
+        this.#host.resolutionFailed(nowMs, e.ip, buf);
+      } finally {
+        this.#host.free(buf);
+      }
+    }
+    queue.length = 0;
+  }
+}
+
+/**
+ * Writes a 28-byte Ethernet/IPv4 ARP packet (RFC 826).
+ *
+ * @param bytes destination buffer
+ * @param offset where the ARP packet starts
+ * @param op ARP_OP_REQUEST or ARP_OP_REPLY
+ * @param senderMac sender hardware address
+ * @param senderIp sender protocol address
+ * @param targetMac target hardware address (0 in requests)
+ * @param targetIp target protocol address
+ * @returns bytes written (28)
+ *
+ * @example
+ * ```ts
+ * import { writeArpPacket } from "./arp_cache.ts";
+ * const b = new Uint8Array(28);
+ * console.assert(writeArpPacket(b, 0, 1, 0x020000000001, 0xc0000201, 0, 0xc0000202) === 28);
+ * console.assert(b[7] === 1 && b[27] === 2);
+ * ```
+ */
+export function writeArpPacket(
+  bytes: Uint8Array,
+  offset: number,
+  op: number,
+  senderMac: number,
+  senderIp: number,
+  targetMac: number,
+  targetIp: number,
+): number {
+  bytes[offset + ARP_HTYPE] = 0;
+  bytes[offset + ARP_HTYPE + 1] = ARP_HTYPE_ETHERNET;
+  bytes[offset + ARP_PTYPE] = ETHERTYPE_IPV4 >>> 8;
+  bytes[offset + ARP_PTYPE + 1] = ETHERTYPE_IPV4 & 0xff;
+  bytes[offset + ARP_HLEN] = MAC_LEN;
+  bytes[offset + ARP_PLEN] = IPV4_ADDR_LEN;
+  bytes[offset + ARP_OPER] = op >>> 8;
+  bytes[offset + ARP_OPER + 1] = op & 0xff;
+  writeMac(bytes, offset + ARP_SHA, senderMac);
+  writeIpv4(bytes, offset + ARP_SPA, senderIp);
+  writeMac(bytes, offset + ARP_THA, targetMac);
+  writeIpv4(bytes, offset + ARP_TPA, targetIp);
+  return ARP_LEN;
+}

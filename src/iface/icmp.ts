@@ -1,0 +1,814 @@
+/**
+ * ICMP for a host (RFC 792, RFC 1122 §3.2.2): echo replies, echo requests
+ * for `ping` with a synchronous bookkeeping engine, destination unreachable
+ * generation under a token-bucket rate limit, and delivery of received ICMP
+ * errors to the transport they concern.
+ *
+ * @module
+ */
+
+import { readIpv4 } from "../wire/address.ts";
+import { internetChecksum } from "../wire/checksum.ts";
+import type { Ipv4ErrorReporter, Ipv4Layer } from "./ipv4.ts";
+import { LIMITED_BROADCAST } from "./ipv4.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER_LEN,
+  ICMP_PARAMETER_PROBLEM,
+  ICMP_SOURCE_QUENCH,
+  ICMP_TIME_EXCEEDED,
+  IP_DST,
+  IP_FRAG,
+  IP_FRAG_OFFSET_MASK,
+  IP_PROTO,
+  IP_PROTO_ICMP,
+  IP_SRC,
+  IP_VER_IHL,
+  type IpProtocolHandler,
+  IPV4_HEADER_LEN,
+  type PacketBufferLike,
+} from "./types.ts";
+
+/** Default ICMP error rate: tokens per second (Linux `icmp_msgs_per_sec` is 1000). */
+export const ICMP_RATE_PER_SEC = 1000;
+/** Default ICMP error burst (Linux `icmp_msgs_burst` is 50). */
+export const ICMP_RATE_BURST = 50;
+/** RFC 1812 §4.3.2.3: an ICMP error should not exceed 576 bytes in total. */
+export const ICMP_ERROR_MAX_DATAGRAM = 576;
+/** Bytes of the offending datagram's data quoted after its header, at least (RFC 792). */
+const ICMP_MIN_QUOTED_DATA = 8;
+/** Offsets inside an ICMP header. */
+const ICMP_TYPE = 0;
+const ICMP_CODE = 1;
+const ICMP_CHECKSUM = 2;
+const ICMP_ID = 4;
+const ICMP_SEQ = 6;
+/** RFC 1191 §4: next-hop MTU lives in the low 16 bits of the rest-of-header of code 4. */
+const ICMP_NEXT_HOP_MTU = 6;
+/** Timestamp request and reply (RFC 792): queries, not errors. */
+const ICMP_TIMESTAMP = 13;
+const ICMP_TIMESTAMP_REPLY = 14;
+/** Milliseconds per second. */
+const MS_PER_SEC = 1000;
+
+/**
+ * A token bucket: `ratePerSec` tokens per second up to `burst`.
+ *
+ * @example
+ * ```ts
+ * import { TokenBucket } from "./icmp.ts";
+ * const b = new TokenBucket(1000, 2);
+ * console.assert(b.take(0) && b.take(0) && !b.take(0));
+ * console.assert(b.take(1)); // 1 ms later one token is back
+ * ```
+ */
+export class TokenBucket {
+  #tokens: number;
+  #lastMs = -Infinity;
+  readonly #perMs: number;
+  readonly #burst: number;
+
+  /**
+   * @param ratePerSec refill rate (tokens per second, > 0)
+   * @param burst capacity (≥ 1)
+   * @throws {TypeError} on non-positive values
+   */
+  constructor(ratePerSec: number, burst: number) {
+    if (!(ratePerSec > 0) || !(burst >= 1)) {
+      throw new TypeError(`token bucket needs ratePerSec > 0 and burst >= 1`);
+    }
+    this.#perMs = ratePerSec / MS_PER_SEC;
+    this.#burst = burst;
+    this.#tokens = burst;
+  }
+
+  /**
+   * Takes one token if available.
+   *
+   * @param nowMs current time
+   * @returns true when allowed
+   */
+  take(nowMs: number): boolean {
+    if (this.#lastMs !== -Infinity && nowMs > this.#lastMs) {
+      this.#tokens = Math.min(this.#burst, this.#tokens + (nowMs - this.#lastMs) * this.#perMs);
+    }
+    if (nowMs > this.#lastMs || this.#lastMs === -Infinity) this.#lastMs = nowMs;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+/** Counters of an {@link IcmpLayer}. */
+export interface IcmpStats {
+  /** Messages received. */
+  rxMessages: number;
+  /** Dropped: shorter than 8 bytes. */
+  rxTruncated: number;
+  /** Dropped: checksum wrong. */
+  rxBadChecksum: number;
+  /** Echo requests received. */
+  rxEchoRequests: number;
+  /** Echo requests to a broadcast/multicast address ignored (RFC 1122 §3.2.2.6 MAY). */
+  rxEchoBroadcastIgnored: number;
+  /** Echo replies received. */
+  rxEchoReplies: number;
+  /** Errors received and delivered to a transport. */
+  rxErrorsDelivered: number;
+  /** Errors received that quote something we cannot attribute. */
+  rxErrorsUnmatched: number;
+  /** Other types ignored. */
+  rxOther: number;
+  /** Echo replies sent. */
+  txEchoReplies: number;
+  /** Echo requests sent. */
+  txEchoRequests: number;
+  /** Errors sent. */
+  txErrors: number;
+  /** Errors not sent because of the rate limit. */
+  txRateLimited: number;
+  /** Errors not sent because RFC 1122 §3.2.2 forbids it. */
+  txErrorsSuppressed: number;
+  /** Not sent: no buffer. */
+  txNoBuffer: number;
+}
+
+/** Receives echo replies (and errors about echo requests) for one identifier. */
+export interface EchoListener {
+  /** An echo reply arrived. */
+  onEchoReply(nowMs: number, src: number, sequence: number, dataLength: number): void;
+  /** An ICMP error (or local ARP failure) quotes one of our echo requests. */
+  onEchoError(nowMs: number, type: number, code: number, sequence: number): void;
+}
+
+/** Options of an {@link IcmpLayer}. */
+export interface IcmpOptions {
+  /** Error messages per second (token bucket rate); default 1000. */
+  errorRatePerSec?: number;
+  /** Error burst; default 50. */
+  errorBurst?: number;
+}
+
+function newStats(): IcmpStats {
+  return {
+    rxMessages: 0,
+    rxTruncated: 0,
+    rxBadChecksum: 0,
+    rxEchoRequests: 0,
+    rxEchoBroadcastIgnored: 0,
+    rxEchoReplies: 0,
+    rxErrorsDelivered: 0,
+    rxErrorsUnmatched: 0,
+    rxOther: 0,
+    txEchoReplies: 0,
+    txEchoRequests: 0,
+    txErrors: 0,
+    txRateLimited: 0,
+    txErrorsSuppressed: 0,
+    txNoBuffer: 0,
+  };
+}
+
+function writeChecksum(bytes: Uint8Array, offset: number, length: number): void {
+  bytes[offset + ICMP_CHECKSUM] = 0;
+  bytes[offset + ICMP_CHECKSUM + 1] = 0;
+  const ck = internetChecksum(bytes, offset, length);
+  bytes[offset + ICMP_CHECKSUM] = ck >>> 8;
+  bytes[offset + ICMP_CHECKSUM + 1] = ck & 0xff;
+}
+
+/**
+ * ICMP for one interface, registered as the IPv4 handler for protocol 1.
+ *
+ * @example
+ * ```ts
+ * import { TokenBucket } from "./icmp.ts";
+ * // See tests/iface/icmp_test.ts for echo and error handling over an Ipv4Layer.
+ * console.assert(new TokenBucket(1, 1).take(0));
+ * ```
+ */
+export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
+  /** Counters. */
+  readonly stats: IcmpStats = newStats();
+  readonly #ip: Ipv4Layer;
+  readonly #address: () => number;
+  readonly #bucket: TokenBucket;
+  readonly #listeners = new Map<number, EchoListener>();
+
+  /**
+   * @param ip the IPv4 layer to send with and to find transports in
+   * @param address returns our IPv4 address
+   * @param options error rate limit
+   */
+  constructor(ip: Ipv4Layer, address: () => number, options: IcmpOptions = {}) {
+    this.#ip = ip;
+    this.#address = address;
+    this.#bucket = new TokenBucket(
+      options.errorRatePerSec ?? ICMP_RATE_PER_SEC,
+      options.errorBurst ?? ICMP_RATE_BURST,
+    );
+  }
+
+  /**
+   * Receives echo replies and errors for echo requests with `identifier`.
+   *
+   * @param identifier 0..65535
+   * @param listener the receiver, or null to remove
+   */
+  setEchoListener(identifier: number, listener: EchoListener | null): void {
+    if (listener === null) this.#listeners.delete(identifier & 0xffff);
+    else this.#listeners.set(identifier & 0xffff, listener);
+  }
+
+  /**
+   * @param identifier candidate identifier
+   * @returns true when a listener uses it
+   */
+  hasEchoListener(identifier: number): boolean {
+    return this.#listeners.has(identifier & 0xffff);
+  }
+
+  /**
+   * Sends an echo request (RFC 792) whose data is `dataLength` bytes of the
+   * pattern `i & 0xff`, like ping(8) after its timestamp.
+   *
+   * @param dst destination
+   * @param identifier echo identifier
+   * @param sequence echo sequence number
+   * @param dataLength data bytes (0..65507)
+   * @param ttl optional TTL
+   * @returns false when it could not be sent
+   */
+  sendEchoRequest(
+    dst: number,
+    identifier: number,
+    sequence: number,
+    dataLength: number,
+    ttl?: number,
+  ): boolean {
+    const length = ICMP_HEADER_LEN + dataLength;
+    const buf = this.#allocate(length);
+    if (buf === null) return false;
+    const at = buf.append(length);
+    const b = buf.bytes;
+    b[at + ICMP_TYPE] = ICMP_ECHO_REQUEST;
+    b[at + ICMP_CODE] = 0;
+    b[at + ICMP_ID] = identifier >>> 8;
+    b[at + ICMP_ID + 1] = identifier & 0xff;
+    b[at + ICMP_SEQ] = sequence >>> 8;
+    b[at + ICMP_SEQ + 1] = sequence & 0xff;
+    for (let i = 0; i < dataLength; i++) b[at + ICMP_HEADER_LEN + i] = i & 0xff;
+    writeChecksum(b, at, length);
+    this.stats.txEchoRequests++;
+    return this.#ip.send(buf, dst, IP_PROTO_ICMP, ttl === undefined ? undefined : { ttl });
+  }
+
+  /**
+   * IPv4 delivers an ICMP message. Never throws.
+   *
+   * @param nowMs current time
+   * @param src source address
+   * @param dst destination address
+   * @param bytes buffer
+   * @param offset start of the ICMP message
+   * @param length its length
+   */
+  onPacket(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    const stats = this.stats;
+    stats.rxMessages++;
+    if (length < ICMP_HEADER_LEN) {
+      stats.rxTruncated++;
+      return;
+    }
+    if (internetChecksum(bytes, offset, length) !== 0) {
+      stats.rxBadChecksum++;
+      return;
+    }
+    const type = bytes[offset + ICMP_TYPE];
+    const code = bytes[offset + ICMP_CODE];
+    switch (type) {
+      case ICMP_ECHO_REQUEST:
+        stats.rxEchoRequests++;
+        this.#answerEcho(src, dst, bytes, offset, length);
+        return;
+      case ICMP_ECHO_REPLY: {
+        stats.rxEchoReplies++;
+        const id = (bytes[offset + ICMP_ID] << 8) | bytes[offset + ICMP_ID + 1];
+        const seq = (bytes[offset + ICMP_SEQ] << 8) | bytes[offset + ICMP_SEQ + 1];
+        this.#listeners.get(id)?.onEchoReply(nowMs, src, seq, length - ICMP_HEADER_LEN);
+        return;
+      }
+      case ICMP_DEST_UNREACHABLE:
+      case ICMP_TIME_EXCEEDED:
+      case ICMP_PARAMETER_PROBLEM:
+      case ICMP_SOURCE_QUENCH: {
+        const mtu = (bytes[offset + ICMP_NEXT_HOP_MTU] << 8) |
+          bytes[offset + ICMP_NEXT_HOP_MTU + 1];
+        this.#deliverError(
+          nowMs,
+          type,
+          code,
+          mtu,
+          bytes,
+          offset + ICMP_HEADER_LEN,
+          length - ICMP_HEADER_LEN,
+        );
+        return;
+      }
+      default:
+        stats.rxOther++;
+    }
+  }
+
+  /**
+   * An ICMP error about one of our echo requests (received, or local ARP failure).
+   *
+   * @param nowMs current time
+   * @param type ICMP type
+   * @param code ICMP code
+   * @param _nextHopMtu unused
+   * @param quoted buffer holding the quoted IPv4 header
+   * @param quotedOffset where it starts
+   * @param quotedLength bytes quoted
+   */
+  onIcmpError(
+    nowMs: number,
+    type: number,
+    code: number,
+    _nextHopMtu: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    if (quotedLength < IPV4_HEADER_LEN) return;
+    const hl = (quoted[quotedOffset + IP_VER_IHL] & 0x0f) * 4;
+    if (hl < IPV4_HEADER_LEN || quotedLength < hl + ICMP_HEADER_LEN) return;
+    const at = quotedOffset + hl;
+    if (quoted[at + ICMP_TYPE] !== ICMP_ECHO_REQUEST) return;
+    const id = (quoted[at + ICMP_ID] << 8) | quoted[at + ICMP_ID + 1];
+    const seq = (quoted[at + ICMP_SEQ] << 8) | quoted[at + ICMP_SEQ + 1];
+    this.#listeners.get(id)?.onEchoError(nowMs, type, code, seq);
+  }
+
+  /**
+   * Sends an ICMP error about a received datagram (RFC 792), following RFC
+   * 1122 §3.2.2: never about an ICMP error, a broadcast/multicast datagram,
+   * a non-initial fragment, or a source that is not a unicast host; rate
+   * limited by a token bucket (RFC 1812 §4.3.2.8). The quote is the original
+   * header and as much data as keeps the error within 576 bytes.
+   *
+   * @param nowMs current time
+   * @param type ICMP type (3 destination unreachable, 11 time exceeded, ...)
+   * @param code ICMP code
+   * @param bytes buffer holding the offending datagram
+   * @param headerOffset start of its IPv4 header
+   * @param datagramLength its total length
+   */
+  sendError(
+    nowMs: number,
+    type: number,
+    code: number,
+    bytes: Uint8Array,
+    headerOffset: number,
+    datagramLength: number,
+  ): void {
+    const hl = (bytes[headerOffset + IP_VER_IHL] & 0x0f) * 4;
+    const src = readIpv4(bytes, headerOffset + IP_SRC);
+    const dst = readIpv4(bytes, headerOffset + IP_DST);
+    const frag = (bytes[headerOffset + IP_FRAG] << 8) | bytes[headerOffset + IP_FRAG + 1];
+    const proto = bytes[headerOffset + IP_PROTO];
+    let isError = false;
+    if (proto === IP_PROTO_ICMP && datagramLength >= hl + 1) {
+      const t = bytes[headerOffset + hl + ICMP_TYPE];
+      isError = t !== ICMP_ECHO_REQUEST && t !== ICMP_ECHO_REPLY && t !== ICMP_TIMESTAMP &&
+        t !== ICMP_TIMESTAMP_REPLY;
+    }
+    if (
+      isError || (frag & IP_FRAG_OFFSET_MASK) !== 0 || dst === LIMITED_BROADCAST ||
+      (dst >>> 28) === 0xe || dst !== this.#address() ||
+      src === 0 || src === LIMITED_BROADCAST || (src >>> 28) >= 0xe || (src >>> 24) === 127 ||
+      this.#ip.sourceAddressFor(src) === 0
+    ) {
+      // RFC 1122 §3.2.2: an ICMP error MUST NOT be sent about these.
+      this.stats.txErrorsSuppressed++;
+      return;
+    }
+    if (!this.#bucket.take(nowMs)) {
+      this.stats.txRateLimited++;
+      return;
+    }
+    const quoted = Math.min(
+      datagramLength,
+      Math.max(
+        hl + ICMP_MIN_QUOTED_DATA,
+        ICMP_ERROR_MAX_DATAGRAM - IPV4_HEADER_LEN - ICMP_HEADER_LEN,
+      ),
+    );
+    const length = ICMP_HEADER_LEN + quoted;
+    const buf = this.#allocate(length);
+    if (buf === null) return;
+    const at = buf.append(length);
+    const b = buf.bytes;
+    b[at + ICMP_TYPE] = type;
+    b[at + ICMP_CODE] = code;
+    b[at + 4] = 0;
+    b[at + 5] = 0;
+    b[at + 6] = 0;
+    b[at + 7] = 0;
+    b.set(bytes.subarray(headerOffset, headerOffset + quoted), at + ICMP_HEADER_LEN);
+    writeChecksum(b, at, length);
+    this.stats.txErrors++;
+    this.#ip.send(buf, src, IP_PROTO_ICMP);
+  }
+
+  /** RFC 792 echo: reply with the same identifier, sequence and data (RFC 1122 §3.2.2.6). */
+  #answerEcho(src: number, dst: number, bytes: Uint8Array, offset: number, length: number): void {
+    if (dst !== this.#address()) {
+      // RFC 1122 §3.2.2.6: an echo request to a broadcast/multicast MAY be silently discarded.
+      this.stats.rxEchoBroadcastIgnored++;
+      return;
+    }
+    if (src === 0) return;
+    const buf = this.#allocate(length);
+    if (buf === null) return;
+    const at = buf.append(length);
+    const b = buf.bytes;
+    b.set(bytes.subarray(offset, offset + length), at);
+    b[at + ICMP_TYPE] = ICMP_ECHO_REPLY;
+    b[at + ICMP_CODE] = 0;
+    writeChecksum(b, at, length);
+    this.stats.txEchoReplies++;
+    this.#ip.send(buf, src, IP_PROTO_ICMP);
+  }
+
+  #deliverError(
+    nowMs: number,
+    type: number,
+    code: number,
+    nextHopMtu: number,
+    bytes: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    // RFC 1122 §3.2.2: the quote is the original IPv4 header plus at least 8 data bytes.
+    if (quotedLength < IPV4_HEADER_LEN) {
+      this.stats.rxErrorsUnmatched++;
+      return;
+    }
+    const hl = (bytes[quotedOffset + IP_VER_IHL] & 0x0f) * 4;
+    if (
+      bytes[quotedOffset + IP_VER_IHL] >>> 4 !== 4 || hl < IPV4_HEADER_LEN ||
+      quotedLength < hl + ICMP_MIN_QUOTED_DATA ||
+      readIpv4(bytes, quotedOffset + IP_SRC) !== this.#address()
+    ) {
+      this.stats.rxErrorsUnmatched++;
+      return;
+    }
+    const handler = this.#ip.handlerFor(bytes[quotedOffset + IP_PROTO]);
+    if (handler === undefined || handler.onIcmpError === undefined) {
+      this.stats.rxErrorsUnmatched++;
+      return;
+    }
+    this.stats.rxErrorsDelivered++;
+    handler.onIcmpError(nowMs, type, code, nextHopMtu, bytes, quotedOffset, quotedLength);
+  }
+
+  #allocate(length: number): PacketBufferLike | null {
+    let buf = this.#ip.allocate();
+    if (buf !== null && buf.bytes.length - buf.tail < length) {
+      this.#ip.release(buf);
+      buf = this.#ip.allocateLarge(length);
+    }
+    if (buf === null) this.stats.txNoBuffer++;
+    return buf;
+  }
+}
+
+// ---- ping ---------------------------------------------------------------------------------------
+
+/** Options of a ping run (like ping(8) `-c`, `-s`, `-i`, `-W`). */
+export interface PingOptions {
+  /** Echo requests to send; default 4. */
+  count?: number;
+  /** Data bytes per request; default 56 (ping(8)). */
+  size?: number;
+  /** Interval between requests (ms); default 1000. */
+  intervalMs?: number;
+  /** Time to wait for each reply (ms); default 1000. */
+  timeoutMs?: number;
+}
+
+/** One reply. */
+export interface PingReply {
+  /** Sequence number. */
+  sequence: number;
+  /** Round-trip time (ms). */
+  rttMs: number;
+  /** Data bytes in the reply. */
+  bytes: number;
+}
+
+/** A ping(8)-style summary. */
+export interface PingSummary {
+  /** Requests sent. */
+  transmitted: number;
+  /** Distinct replies received in time. */
+  received: number;
+  /** Duplicate replies. */
+  duplicates: number;
+  /** Errors received (host unreachable, ...). */
+  errors: number;
+  /** 100 × (transmitted − received) / transmitted. */
+  lossPercent: number;
+  /** Smallest RTT (ms), NaN without replies. */
+  minMs: number;
+  /** Mean RTT (ms). */
+  avgMs: number;
+  /** Largest RTT (ms). */
+  maxMs: number;
+  /** Standard deviation of the RTTs, as ping(8)'s mdev (ms). */
+  mdevMs: number;
+}
+
+/** Default ping options (ping(8) defaults, with a 1 s per-reply timeout). */
+export const DEFAULT_PING_COUNT = 4;
+/** Default ping data size (ping(8) `-s 56`). */
+export const DEFAULT_PING_SIZE = 56;
+/** Default interval between requests. */
+export const DEFAULT_PING_INTERVAL_MS = 1000;
+/** Default time to wait for a reply. */
+export const DEFAULT_PING_TIMEOUT_MS = 1000;
+/** Largest echo data: 65,535 − 20 (IPv4) − 8 (ICMP). */
+export const MAX_PING_SIZE = 65507;
+
+/**
+ * Ping bookkeeping, independent of any network: call {@link send} for each
+ * request, {@link onReply} for each reply, {@link onTimeout} as time passes.
+ *
+ * @example
+ * ```ts
+ * import { PingEngine } from "./icmp.ts";
+ * const p = new PingEngine({ count: 2, timeoutMs: 100 });
+ * const s0 = p.send(0);
+ * p.onReply(10, s0, 56);
+ * const s1 = p.send(1000);
+ * p.onTimeout(1200);
+ * const sum = p.summary();
+ * console.assert(p.done && sum.transmitted === 2 && sum.received === 1 && sum.lossPercent === 50);
+ * console.assert(sum.minMs === 10 && s1 === 1);
+ * ```
+ */
+export class PingEngine {
+  /** Replies in arrival order. */
+  readonly replies: PingReply[] = [];
+  readonly count: number;
+  readonly size: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  #sentAt: number[] = [];
+  /** Per sequence: 0 outstanding, 1 answered, 2 timed out, 3 error. */
+  #state: number[] = [];
+  #duplicates = 0;
+  #errors = 0;
+  #lastSendMs = -Infinity;
+
+  /**
+   * @param options count, size, interval and timeout
+   * @throws {TypeError} on out-of-range options
+   */
+  constructor(options: PingOptions = {}) {
+    this.count = checkInt(options.count ?? DEFAULT_PING_COUNT, 1, 0xffff, "count");
+    this.size = checkInt(options.size ?? DEFAULT_PING_SIZE, 0, MAX_PING_SIZE, "size");
+    this.intervalMs = checkInt(
+      options.intervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      0,
+      3_600_000,
+      "intervalMs",
+    );
+    this.timeoutMs = checkInt(
+      options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS,
+      1,
+      3_600_000,
+      "timeoutMs",
+    );
+  }
+
+  /** Requests sent so far. */
+  get transmitted(): number {
+    return this.#sentAt.length;
+  }
+
+  /** True when every request is sent and answered, failed or timed out. */
+  get done(): boolean {
+    if (this.#sentAt.length < this.count) return false;
+    for (const s of this.#state) if (s === 0) return false;
+    return true;
+  }
+
+  /** @returns when the next request is due (Infinity when all are sent) */
+  nextSendMs(): number {
+    if (this.#sentAt.length >= this.count) return Infinity;
+    return this.#sentAt.length === 0 ? -Infinity : this.#lastSendMs + this.intervalMs;
+  }
+
+  /** @returns the earliest time something happens (next send or next timeout), or Infinity */
+  nextDeadline(): number {
+    let t = this.nextSendMs();
+    for (let i = 0; i < this.#state.length; i++) {
+      if (this.#state[i] === 0) t = Math.min(t, this.#sentAt[i] + this.timeoutMs);
+    }
+    return t;
+  }
+
+  /**
+   * Records a request sent now.
+   *
+   * @param nowMs current time
+   * @returns its sequence number (0, 1, ...)
+   */
+  send(nowMs: number): number {
+    const seq = this.#sentAt.length;
+    this.#sentAt.push(nowMs);
+    this.#state.push(0);
+    this.#lastSendMs = nowMs;
+    return seq;
+  }
+
+  /**
+   * Records a reply.
+   *
+   * @param nowMs current time
+   * @param sequence its sequence number (16-bit)
+   * @param bytes data bytes in the reply
+   * @returns the reply, or null for a duplicate, late or unknown one
+   */
+  onReply(nowMs: number, sequence: number, bytes: number): PingReply | null {
+    if (sequence < 0 || sequence >= this.#sentAt.length) return null;
+    const state = this.#state[sequence];
+    if (state === 1) {
+      this.#duplicates++;
+      return null;
+    }
+    if (state !== 0) return null;
+    const rttMs = nowMs - this.#sentAt[sequence];
+    if (rttMs > this.timeoutMs) {
+      this.#state[sequence] = 2;
+      return null;
+    }
+    this.#state[sequence] = 1;
+    const reply = { sequence, rttMs, bytes };
+    this.replies.push(reply);
+    return reply;
+  }
+
+  /**
+   * Records an error for a request (e.g. host unreachable).
+   *
+   * @param sequence the request's sequence number
+   */
+  onError(sequence: number): void {
+    if (sequence < 0 || sequence >= this.#state.length || this.#state[sequence] !== 0) return;
+    this.#state[sequence] = 3;
+    this.#errors++;
+  }
+
+  /**
+   * Marks requests older than the timeout as lost.
+   *
+   * @param nowMs current time
+   */
+  onTimeout(nowMs: number): void {
+    for (let i = 0; i < this.#state.length; i++) {
+      if (this.#state[i] === 0 && nowMs - this.#sentAt[i] >= this.timeoutMs) this.#state[i] = 2;
+    }
+  }
+
+  /** @returns the ping(8) summary so far */
+  summary(): PingSummary {
+    const n = this.replies.length;
+    let min = Infinity;
+    let max = -Infinity;
+    let sum = 0;
+    let sumSq = 0;
+    for (const r of this.replies) {
+      min = Math.min(min, r.rttMs);
+      max = Math.max(max, r.rttMs);
+      sum += r.rttMs;
+      sumSq += r.rttMs * r.rttMs;
+    }
+    const tx = this.#sentAt.length;
+    const avg = n === 0 ? NaN : sum / n;
+    return {
+      transmitted: tx,
+      received: n,
+      duplicates: this.#duplicates,
+      errors: this.#errors,
+      lossPercent: tx === 0 ? 0 : (100 * (tx - n)) / tx,
+      minMs: n === 0 ? NaN : min,
+      avgMs: avg,
+      maxMs: n === 0 ? NaN : max,
+      // ping(8): mdev = sqrt(mean(rtt²) − mean(rtt)²).
+      mdevMs: n === 0 ? NaN : Math.sqrt(Math.max(0, sumSq / n - avg * avg)),
+    };
+  }
+}
+
+function checkInt(value: number, min: number, max: number, name: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`ping option "${name}" must be an integer ${min}..${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * A ping run bound to an {@link IcmpLayer}: {@link poll} sends due requests
+ * and expires old ones; replies arrive through the layer. The async wrapper
+ * (`stack.ping`) polls it from the event loop until {@link done}.
+ *
+ * @example
+ * ```ts
+ * import { PingSession } from "./icmp.ts";
+ * console.assert(typeof PingSession === "function"); // see tests/iface/interface_test.ts
+ * ```
+ */
+export class PingSession implements EchoListener {
+  /** The bookkeeping. */
+  readonly engine: PingEngine;
+  /** The destination. */
+  readonly dst: number;
+  /** The echo identifier. */
+  readonly identifier: number;
+  /** Called for each in-time reply (optional). */
+  onReply: ((reply: PingReply) => void) | null = null;
+  readonly #icmp: IcmpLayer;
+  #closed = false;
+
+  /**
+   * @param icmp the ICMP layer
+   * @param dst destination
+   * @param identifier echo identifier (unique among live sessions)
+   * @param options ping options
+   */
+  constructor(icmp: IcmpLayer, dst: number, identifier: number, options: PingOptions = {}) {
+    this.engine = new PingEngine(options);
+    this.#icmp = icmp;
+    this.dst = dst;
+    this.identifier = identifier & 0xffff;
+    icmp.setEchoListener(this.identifier, this);
+  }
+
+  /** True when all requests are sent and answered or expired. */
+  get done(): boolean {
+    return this.engine.done;
+  }
+
+  /**
+   * Sends due requests and expires old ones. Call at {@link nextDeadline}.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    if (this.#closed) return;
+    this.engine.onTimeout(nowMs);
+    if (nowMs >= this.engine.nextSendMs()) {
+      const seq = this.engine.send(nowMs);
+      this.#icmp.sendEchoRequest(this.dst, this.identifier, seq & 0xffff, this.engine.size);
+    }
+    if (this.engine.done) this.close();
+  }
+
+  /** @returns when {@link poll} next has work */
+  nextDeadline(): number {
+    return this.#closed ? Infinity : this.engine.nextDeadline();
+  }
+
+  /** Stops listening for replies. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#icmp.setEchoListener(this.identifier, null);
+  }
+
+  /** @inheritdoc */
+  onEchoReply(nowMs: number, src: number, sequence: number, dataLength: number): void {
+    if (src !== this.dst) return;
+    const reply = this.engine.onReply(nowMs, sequence, dataLength);
+    if (reply !== null) this.onReply?.(reply);
+    if (this.engine.done) this.close();
+  }
+
+  /** @inheritdoc */
+  onEchoError(_nowMs: number, _type: number, _code: number, sequence: number): void {
+    this.engine.onError(sequence);
+    if (this.engine.done) this.close();
+  }
+}

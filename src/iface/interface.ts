@@ -1,0 +1,562 @@
+/**
+ * {@link NetworkInterface}: one IPv4 host on one Ethernet {@link Device} —
+ * Ethernet demultiplexing and filtering, the ARP cache, IPv4 input/output
+ * with fragmentation and reassembly, ICMP and ping sessions. A synchronous
+ * state machine: frames and time come in as arguments; the stack calls
+ * {@link NetworkInterface.poll} at {@link NetworkInterface.nextDeadline}.
+ *
+ * @module
+ */
+
+import { parseIpv4, readMac, writeMac } from "../wire/address.ts";
+import { BufferPool } from "../buffer/buffer_pool.ts";
+import type { Device, FrameSink } from "../phy/device.ts";
+import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
+import {
+  type InterfaceConfig,
+  type InterfaceConfigOptions,
+  resolveInterfaceConfig,
+} from "./config.ts";
+import { IcmpLayer, type IcmpOptions, type PingOptions, PingSession } from "./icmp.ts";
+import { Ipv4Layer, type Ipv4LinkOutput, LIMITED_BROADCAST } from "./ipv4.ts";
+import type { ReassemblyOptions } from "./reassembly.ts";
+import {
+  ARP_LEN,
+  type BufferPoolLike,
+  ETH_DST,
+  ETH_HEADER_LEN,
+  ETH_SRC,
+  ETH_TYPE,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_VLAN,
+  ICMP_CODE_HOST_UNREACHABLE,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  IP_PROTO,
+  IP_PROTO_ICMP,
+  IP_VER_IHL,
+  type IpProtocolHandler,
+  type IpSender,
+  type IpSendOptions,
+  IPV4_HEADER_LEN,
+  MAC_BROADCAST,
+  type PacketBufferLike,
+  VLAN_TAG_LEN,
+} from "./types.ts";
+
+/** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
+export const ETH_MIN_FRAME = 60;
+/** Ethertypes below this are IEEE 802.3 length fields, not types. */
+const ETHERTYPE_MIN = 0x0600;
+/** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
+const IPV4_MULTICAST_MAC_BASE = 0x01005e000000;
+/** Low 23 bits of a group address go into the MAC (RFC 1112 §6.4). */
+const IPV4_MULTICAST_MAC_MASK = 0x7fffff;
+/** 01:00:5e:00:00:01, the all-hosts group's MAC. */
+const ALL_HOSTS_MAC = IPV4_MULTICAST_MAC_BASE + 1;
+/** 802.1Q VID mask in the TCI. */
+const VLAN_VID_MASK = 0x0fff;
+/** Time exceeded code 1: fragment reassembly time exceeded (RFC 792). */
+const ICMP_CODE_REASSEMBLY_TIMEOUT = 1;
+/** Bytes of a quoted datagram passed with a local "host unreachable" (header + 8, RFC 792). */
+const LOCAL_ERROR_QUOTE_DATA = 8;
+
+/** Options of a {@link NetworkInterface}. */
+export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "mac" | "mtu"> {
+  /** Our MAC; default the device's. */
+  mac?: InterfaceConfigOptions["mac"];
+  /** IPv4 MTU; default and maximum the device's MTU. */
+  mtu?: number;
+  /** Buffer pool; default a new pool of 1024 slots of 2048 bytes. */
+  pool?: BufferPoolLike;
+  /** ARP cache tunables. */
+  arp?: ArpCacheOptions;
+  /** Reassembly bounds and timeout. */
+  reassembly?: ReassemblyOptions;
+  /** ICMP error rate limit. */
+  icmp?: IcmpOptions;
+  /** First IPv4 identification (default random). */
+  initialIdentification?: number;
+  /** Called when ARP resolution of a next hop fails (after the transports were told). */
+  onHostUnreachable?: (nowMs: number, ip: number) => void;
+}
+
+/** Link-level counters of a {@link NetworkInterface}; each drop reason has its own. */
+export interface LinkStats {
+  /** Frames received. */
+  rxFrames: number;
+  /** Dropped: shorter than an Ethernet header. */
+  rxTooShort: number;
+  /** Dropped: unicast to another MAC. */
+  rxOtherHost: number;
+  /** Dropped: multicast group we are not in. */
+  rxMulticastFiltered: number;
+  /** Dropped: source MAC multicast or our own. */
+  rxBadSource: number;
+  /** Dropped: VLAN-tagged, not our VLAN. */
+  rxVlanDropped: number;
+  /** Dropped: EtherType neither IPv4 nor ARP. */
+  rxUnknownEthertype: number;
+  /** Frames transmitted. */
+  txFrames: number;
+  /** Dropped: pool empty when building a frame. */
+  txNoBuffer: number;
+  /** Dropped: no headroom for the link header. */
+  txNoHeadroom: number;
+  /** Dropped: the device refused the frame. */
+  txDeviceDropped: number;
+  /** Queued packets dropped because ARP failed. */
+  hostUnreachable: number;
+}
+
+function newLinkStats(): LinkStats {
+  return {
+    rxFrames: 0,
+    rxTooShort: 0,
+    rxOtherHost: 0,
+    rxMulticastFiltered: 0,
+    rxBadSource: 0,
+    rxVlanDropped: 0,
+    rxUnknownEthertype: 0,
+    txFrames: 0,
+    txNoBuffer: 0,
+    txNoHeadroom: 0,
+    txDeviceDropped: 0,
+    hostUnreachable: 0,
+  };
+}
+
+/**
+ * One IPv4 host interface on a {@link Device}.
+ *
+ * Drive it with `receiveFrame(now, ...)` (or `device.receive(iface, n)` after
+ * {@link advance}), `poll(now)` at `nextDeadline()`, and `device.flush()`
+ * after a batch.
+ *
+ * @example
+ * ```ts
+ * import { NetworkInterface } from "./interface.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * const [da, db] = MemoryLink.pair();
+ * const a = new NetworkInterface(da, { ipv4: "192.0.2.1/24" });
+ * const b = new NetworkInterface(db, { ipv4: "192.0.2.2/24" });
+ * a.start(0); b.start(0);
+ * const ping = a.ping(0, "192.0.2.2", { count: 1 });
+ * for (let t = 0; t < 10 && !ping.done; t++) {
+ *   db.receive(b.at(t), 64); da.receive(a.at(t), 64); a.poll(t); b.poll(t);
+ * }
+ * console.assert(ping.engine.summary().received === 1);
+ * a.close(); b.close(); da.close(); db.close();
+ * ```
+ */
+export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4LinkOutput {
+  /** Validated configuration. */
+  readonly config: InterfaceConfig;
+  /** The device. */
+  readonly device: Device;
+  /** The buffer pool. */
+  readonly pool: BufferPoolLike;
+  /** The ARP cache. */
+  readonly arp: ArpCache;
+  /** The IPv4 layer (also the {@link IpSender}). */
+  readonly ipv4: Ipv4Layer;
+  /** ICMP. */
+  readonly icmp: IcmpLayer;
+  /** Link counters. */
+  readonly stats: LinkStats = newLinkStats();
+  /** Bytes in front of the IPv4 header: device headroom + Ethernet (+ VLAN tag). */
+  readonly linkHeadroom: number;
+  /** Called when ARP resolution fails. */
+  onHostUnreachable: ((nowMs: number, ip: number) => void) | null;
+
+  #nowMs = 0;
+  readonly #linkHeaderLength: number;
+  readonly #sessions = new Set<PingSession>();
+  #nextPingId: number;
+  #closed = false;
+
+  /**
+   * @param device the link device
+   * @param options address, gateway, routes, MTU, tunables
+   * @throws {TypeError} on invalid configuration (e.g. MTU above the device's)
+   */
+  constructor(device: Device, options: NetworkInterfaceOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("NetworkInterface options must be an object with at least ipv4");
+    }
+    const caps = device.capabilities;
+    const mtu = options.mtu ?? caps.mtu;
+    if (typeof mtu === "number" && mtu > caps.mtu) {
+      throw new TypeError(`interface MTU ${mtu} exceeds the device ${caps.name}'s MTU ${caps.mtu}`);
+    }
+    this.config = resolveInterfaceConfig({ ...options, mac: options.mac ?? caps.mac, mtu });
+    this.device = device;
+    this.pool = options.pool ?? new BufferPool();
+    this.#linkHeaderLength = ETH_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
+    this.linkHeadroom = caps.headroom + this.#linkHeaderLength;
+    if (this.linkHeadroom + ETH_MIN_FRAME > this.pool.slotSize) {
+      throw new TypeError(`buffer pool slots of ${this.pool.slotSize} bytes are too small`);
+    }
+    this.onHostUnreachable = options.onHostUnreachable ?? null;
+    this.arp = new ArpCache(this.config.address, this.config.mac, this, options.arp);
+    this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
+      reassembly: options.reassembly,
+      initialIdentification: options.initialIdentification,
+    });
+    this.icmp = new IcmpLayer(this.ipv4, () => this.config.address, options.icmp);
+    this.ipv4.errorReporter = this.icmp;
+    this.ipv4.registerProtocol(IP_PROTO_ICMP, this.icmp);
+    this.ipv4.reassembler.onTimeout = (now, bytes, off, len) => {
+      // RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1 (fragment reassembly time exceeded).
+      this.icmp.sendError(now, ICMP_TIME_EXCEEDED, ICMP_CODE_REASSEMBLY_TIMEOUT, bytes, off, len);
+    };
+    this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
+  }
+
+  /** The time last given to any entry point (ms). */
+  get nowMs(): number {
+    return this.#nowMs;
+  }
+
+  /**
+   * Sets the current time for {@link onFrame} and {@link send}, which take no time argument.
+   *
+   * @param nowMs current time
+   * @returns this, so `device.receive(iface.at(now), budget)` reads well
+   */
+  at(nowMs: number): this {
+    this.#nowMs = nowMs;
+    return this;
+  }
+
+  /**
+   * Same as {@link at}, without the return value.
+   *
+   * @param nowMs current time
+   */
+  advance(nowMs: number): void {
+    this.#nowMs = nowMs;
+  }
+
+  /**
+   * Starts the interface: sends a gratuitous ARP (RFC 5227 §3).
+   *
+   * @param nowMs current time
+   */
+  start(nowMs: number): void {
+    this.#nowMs = nowMs;
+    this.arp.announce();
+  }
+
+  /** Frees queued packets, reassembly buffers, ping sessions. Idempotent; does not close the device. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.arp.clear();
+    this.ipv4.reassembler.clear();
+    for (const s of this.#sessions) s.close();
+    this.#sessions.clear();
+  }
+
+  /**
+   * Registers a transport for an IP protocol number.
+   *
+   * @param protocol e.g. 17 for UDP
+   * @param handler the transport
+   */
+  registerProtocol(protocol: number, handler: IpProtocolHandler): void {
+    this.ipv4.registerProtocol(protocol, handler);
+  }
+
+  // ---- IpSender (delegates to IPv4) ----
+
+  /** @inheritdoc */
+  allocate(): PacketBufferLike | null {
+    return this.ipv4.allocate();
+  }
+
+  /**
+   * A buffer for a transport datagram larger than a pool slot (see {@link Ipv4Layer.allocateLarge}).
+   *
+   * @param payloadBytes transport bytes to hold
+   * @returns the buffer or null
+   */
+  allocateLarge(payloadBytes: number): PacketBufferLike | null {
+    return this.ipv4.allocateLarge(payloadBytes);
+  }
+
+  /**
+   * Returns an unsent buffer.
+   *
+   * @param buf from {@link allocate} or {@link allocateLarge}
+   */
+  release(buf: PacketBufferLike): void {
+    this.ipv4.release(buf);
+  }
+
+  /** @inheritdoc */
+  send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
+    return this.ipv4.send(buf, dst, protocol, opts);
+  }
+
+  /** @inheritdoc */
+  sourceAddressFor(dst: number): number {
+    return this.ipv4.sourceAddressFor(dst);
+  }
+
+  /** @inheritdoc */
+  mtuFor(dst: number): number {
+    return this.ipv4.mtuFor(dst);
+  }
+
+  /**
+   * UDP's closed-port hook: ICMP port unreachable (rate limited).
+   *
+   * @param nowMs current time
+   * @param src datagram source
+   * @param dst datagram destination
+   * @param bytes the bytes UDP got
+   * @param offset the offset UDP got
+   * @param length the length UDP got
+   */
+  portUnreachable(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    this.ipv4.portUnreachable(nowMs, src, dst, bytes, offset, length);
+  }
+
+  // ---- ping ----
+
+  /**
+   * Starts pinging `host`; the session is polled by {@link poll} until done.
+   *
+   * @param nowMs current time (the first request is sent at once)
+   * @param host destination, dotted quad or number
+   * @param options count, size, intervalMs, timeoutMs
+   * @returns the session (`done`, `engine.summary()`, `engine.replies`)
+   * @throws {TypeError} on a bad host or options
+   */
+  ping(nowMs: number, host: string | number, options: PingOptions = {}): PingSession {
+    const dst = typeof host === "number" ? host : parseHost(host);
+    let id = this.#nextPingId;
+    for (let i = 0; i < 0x10000 && this.icmp.hasEchoListener(id); i++) id = (id + 1) & 0xffff;
+    this.#nextPingId = (id + 1) & 0xffff;
+    const session = new PingSession(this.icmp, dst, id, options);
+    this.#sessions.add(session);
+    this.#nowMs = nowMs;
+    session.poll(nowMs);
+    return session;
+  }
+
+  // ---- time ----
+
+  /**
+   * Runs due work: ARP retries and expiry, reassembly timeouts, ping sessions.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    this.#nowMs = nowMs;
+    this.arp.poll(nowMs);
+    this.ipv4.poll(nowMs);
+    for (const s of this.#sessions) {
+      if (nowMs >= s.nextDeadline()) s.poll(nowMs);
+      if (s.done) this.#sessions.delete(s);
+    }
+  }
+
+  /** @returns the earliest time {@link poll} has work, or Infinity */
+  nextDeadline(): number {
+    let t = Math.min(this.arp.nextDeadline(), this.ipv4.nextDeadline());
+    for (const s of this.#sessions) t = Math.min(t, s.nextDeadline());
+    return t;
+  }
+
+  // ---- receive ----
+
+  /** FrameSink: a received frame, at the time set by {@link at}/{@link poll}. */
+  onFrame(bytes: Uint8Array, offset: number, length: number): void {
+    this.receiveFrame(this.#nowMs, bytes, offset, length);
+  }
+
+  /**
+   * Processes one received Ethernet frame. Never throws on bad input; every
+   * drop is counted in {@link stats} or the layer's counters.
+   *
+   * @param nowMs current time
+   * @param bytes buffer
+   * @param offset start of the Ethernet header
+   * @param length frame length (without FCS)
+   */
+  receiveFrame(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
+    this.#nowMs = nowMs;
+    const stats = this.stats;
+    stats.rxFrames++;
+    if (length < ETH_HEADER_LEN) {
+      stats.rxTooShort++;
+      return;
+    }
+    const dstMac = readMac(bytes, offset + ETH_DST);
+    if (dstMac !== this.config.mac && dstMac !== MAC_BROADCAST) {
+      if ((bytes[offset + ETH_DST] & 1) === 0) {
+        stats.rxOtherHost++;
+        return;
+      }
+      if (dstMac !== ALL_HOSTS_MAC) {
+        stats.rxMulticastFiltered++;
+        return;
+      }
+    }
+    const srcMac = readMac(bytes, offset + ETH_SRC);
+    if ((bytes[offset + ETH_SRC] & 1) !== 0 || srcMac === this.config.mac) {
+      stats.rxBadSource++;
+      return;
+    }
+    let type = (bytes[offset + ETH_TYPE] << 8) | bytes[offset + ETH_TYPE + 1];
+    let header = ETH_HEADER_LEN;
+    if (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) {
+      // IEEE 802.1Q: accept only our VLAN, and only a single tag.
+      const vid = length >= ETH_HEADER_LEN + VLAN_TAG_LEN
+        ? ((bytes[offset + ETH_TYPE + 2] << 8) | bytes[offset + ETH_TYPE + 3]) & VLAN_VID_MASK
+        : -1;
+      if (type === ETHERTYPE_QINQ || this.config.vlanId === 0 || vid !== this.config.vlanId) {
+        stats.rxVlanDropped++;
+        return;
+      }
+      header += VLAN_TAG_LEN;
+      type = (bytes[offset + header - 2] << 8) | bytes[offset + header - 1];
+    } else if (this.config.vlanId !== 0 && type >= ETHERTYPE_MIN) {
+      // Configured for a VLAN: untagged frames belong to another segment.
+      stats.rxVlanDropped++;
+      return;
+    }
+    if (type === ETHERTYPE_IPV4) {
+      this.ipv4.input(nowMs, bytes, offset + header, length - header);
+    } else if (type === ETHERTYPE_ARP) {
+      this.arp.input(nowMs, bytes, offset + header, length - header);
+    } else {
+      stats.rxUnknownEthertype++;
+    }
+  }
+
+  // ---- Ipv4LinkOutput ----
+
+  /** @inheritdoc */
+  sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean {
+    const c = this.config;
+    if (
+      nextHop === LIMITED_BROADCAST ||
+      (c.directedBroadcast !== 0 && nextHop === c.directedBroadcast)
+    ) {
+      return this.#transmit(buf, MAC_BROADCAST, ETHERTYPE_IPV4);
+    }
+    if ((nextHop >>> 28) === 0xe) {
+      // RFC 1112 §6.4: 01:00:5e + the low 23 bits of the group.
+      return this.#transmit(
+        buf,
+        IPV4_MULTICAST_MAC_BASE + (nextHop & IPV4_MULTICAST_MAC_MASK),
+        ETHERTYPE_IPV4,
+      );
+    }
+    return this.arp.send(this.#nowMs, nextHop, buf);
+  }
+
+  // ---- ArpCacheHost ----
+
+  /** @inheritdoc */
+  transmitArp(
+    op: number,
+    ethDst: number,
+    targetMac: number,
+    targetIp: number,
+    senderIp: number,
+  ): void {
+    const buf = this.pool.alloc(this.linkHeadroom);
+    if (buf === null) {
+      this.stats.txNoBuffer++;
+      return;
+    }
+    const at = buf.append(ARP_LEN);
+    writeArpPacket(buf.bytes, at, op, this.config.mac, senderIp, targetMac, targetIp);
+    this.#transmit(buf, ethDst, ETHERTYPE_ARP);
+  }
+
+  /** @inheritdoc */
+  transmitResolved(buf: PacketBufferLike, mac: number): void {
+    this.#transmit(buf, mac, ETHERTYPE_IPV4);
+  }
+
+  /** @inheritdoc */
+  resolutionFailed(nowMs: number, ip: number, buf: PacketBufferLike): void {
+    this.stats.hostUnreachable++;
+    const bytes = buf.bytes;
+    const head = buf.head;
+    if (buf.length >= IPV4_HEADER_LEN) {
+      const hl = (bytes[head + IP_VER_IHL] & 0x0f) * 4;
+      const handler = this.ipv4.handlerFor(bytes[head + IP_PROTO]);
+      // Tell the sender as if an ICMP host unreachable had arrived (RFC 1122 §3.3.1.4, §3.2.2.1).
+      handler?.onIcmpError?.(
+        nowMs,
+        ICMP_DEST_UNREACHABLE,
+        ICMP_CODE_HOST_UNREACHABLE,
+        0,
+        bytes,
+        head,
+        Math.min(buf.length, hl + LOCAL_ERROR_QUOTE_DATA),
+      );
+    }
+    this.onHostUnreachable?.(nowMs, ip);
+  }
+
+  /** @inheritdoc */
+  free(buf: PacketBufferLike): void {
+    this.pool.free(buf);
+  }
+
+  /** Prepends the Ethernet header, pads to 60 bytes, transmits, frees. */
+  #transmit(buf: PacketBufferLike, dstMac: number, ethertype: number): boolean {
+    const at = buf.prepend(this.#linkHeaderLength);
+    if (at < 0) {
+      this.stats.txNoHeadroom++;
+      this.pool.free(buf);
+      return false;
+    }
+    const b = buf.bytes;
+    writeMac(b, at + ETH_DST, dstMac);
+    writeMac(b, at + ETH_SRC, this.config.mac);
+    if (this.config.vlanId !== 0) {
+      b[at + ETH_TYPE] = ETHERTYPE_VLAN >>> 8;
+      b[at + ETH_TYPE + 1] = ETHERTYPE_VLAN & 0xff;
+      b[at + ETH_TYPE + 2] = this.config.vlanId >>> 8;
+      b[at + ETH_TYPE + 3] = this.config.vlanId & 0xff;
+    }
+    b[at + this.#linkHeaderLength - 2] = ethertype >>> 8;
+    b[at + this.#linkHeaderLength - 1] = ethertype & 0xff;
+    // RFC 894: pad short frames to the Ethernet minimum with zeros.
+    const short = ETH_MIN_FRAME - buf.length;
+    if (short > 0) {
+      const pad = buf.append(short);
+      if (pad >= 0) b.fill(0, pad, pad + short);
+    }
+    const ok = this.device.transmit(b, buf.head, buf.length);
+    this.pool.free(buf);
+    if (ok) this.stats.txFrames++;
+    else this.stats.txDeviceDropped++;
+    return ok;
+  }
+}
+
+function parseHost(host: string): number {
+  const value = parseIpv4(host);
+  if (value === null) {
+    throw new TypeError(`ping host must be an IPv4 address like "192.0.2.1", got "${host}"`);
+  }
+  return value;
+}

@@ -1,0 +1,420 @@
+/**
+ * IPv4 fragment reassembly (RFC 791 §3.2, RFC 815, hardened as RFC 5722
+ * does for IPv6): fragments are collected per (source, destination,
+ * protocol, identification) into one buffer per datagram; a datagram whose
+ * fragments overlap is discarded whole (and later fragments of it too);
+ * exact duplicates are ignored; a datagram not complete within 30 s is
+ * dropped. Every structure is bounded: bytes per datagram (65,535), fragments
+ * per datagram, concurrent datagrams and total bytes.
+ *
+ * A synchronous state machine driven by `nowMs`; the slow path, so it
+ * allocates one growing `Uint8Array` per datagram (bounded by the total).
+ *
+ * @module
+ */
+
+import { internetChecksum } from "../wire/checksum.ts";
+import { readIpv4 } from "../wire/address.ts";
+import {
+  IP_CHECKSUM,
+  IP_DST,
+  IP_FLAG_MF,
+  IP_FRAG,
+  IP_FRAG_OFFSET_MASK,
+  IP_ID,
+  IP_PROTO,
+  IP_SRC,
+  IP_TOTAL_LEN,
+  IPV4_MAX_HEADER_LEN,
+} from "./types.ts";
+
+/** RFC 1122 §3.3.2 leaves it to the implementation; Linux `ipfrag_time` is 30 s. */
+export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 30_000;
+/** Default maximum datagrams being reassembled at once. */
+export const DEFAULT_MAX_REASSEMBLIES = 16;
+/** Default bound on the bytes held by all reassembly buffers together (4 MiB). */
+export const DEFAULT_MAX_REASSEMBLY_BYTES = 4 * 1024 * 1024;
+/** Default maximum fragments per datagram (65,535 bytes at MTU 576 need 120). */
+export const DEFAULT_MAX_FRAGMENTS = 128;
+/** Largest IPv4 datagram (RFC 791 §3.1: 16-bit total length). */
+export const MAX_DATAGRAM_BYTES = 65535;
+/** Fragment offsets count 8-byte units (RFC 791 §3.1). */
+const FRAGMENT_UNIT = 8;
+/** First allocation for a reassembly buffer; it doubles as data arrives. */
+const INITIAL_BUFFER_BYTES = 4096;
+/** Data starts here in a reassembly buffer so any header (≤ 60 bytes) fits in front. */
+const DATA_START = IPV4_MAX_HEADER_LEN;
+/** Shared placeholder for datagrams without a buffer. */
+const EMPTY = new Uint8Array(0);
+
+/** Tunables of a {@link Reassembler}. */
+export interface ReassemblyOptions {
+  /** Time a datagram may take to complete (ms); default 30 000. */
+  timeoutMs?: number;
+  /** Concurrent datagrams; the oldest is evicted for a new one; default 16. */
+  maxDatagrams?: number;
+  /** Bytes held by all buffers; default 4 MiB. */
+  maxTotalBytes?: number;
+  /** Fragments accepted per datagram; default 128. */
+  maxFragments?: number;
+}
+
+/** Counters of a {@link Reassembler}. */
+export interface ReassemblyStats {
+  /** Fragments offered. */
+  fragments: number;
+  /** Datagrams completed and delivered. */
+  reassembled: number;
+  /** Exact duplicate fragments ignored. */
+  duplicates: number;
+  /** Datagrams dropped because fragments overlapped (RFC 5722 style). */
+  overlaps: number;
+  /** Fragments dropped: not a multiple of 8 bytes while MF is set (RFC 791 §3.2), or empty. */
+  badLength: number;
+  /** Datagrams dropped: would exceed 65,535 bytes. */
+  tooLong: number;
+  /** Datagrams dropped: fragments disagree about the end. */
+  inconsistent: number;
+  /** Datagrams dropped: more fragments than allowed. */
+  tooManyFragments: number;
+  /** Datagrams dropped by timeout. */
+  timeouts: number;
+  /** Datagrams evicted to respect the datagram or byte bound. */
+  evicted: number;
+  /** Fragments of an already discarded datagram dropped. */
+  discardedLate: number;
+}
+
+/** Called when a datagram times out after its first fragment arrived (RFC 1122 §3.3.2). */
+export type ReassemblyTimeoutListener = (
+  nowMs: number,
+  bytes: Uint8Array,
+  headerOffset: number,
+  length: number,
+) => void;
+
+class Datagram {
+  buffer: Uint8Array = EMPTY;
+  /** Sorted flat [start0, end0, start1, end1, ...] data ranges received. */
+  ranges: number[] = [];
+  received = 0;
+  /** Data length when the last fragment (MF = 0) has arrived, else -1. */
+  totalData = -1;
+  /** Header length of the first fragment, 0 until it arrives. */
+  headerLength = 0;
+  /** Discarded: keep the key to drop later fragments (RFC 5722 §4), no buffer. */
+  dead = false;
+  constructor(
+    readonly src: number,
+    readonly dst: number,
+    readonly protocol: number,
+    readonly id: number,
+    readonly createdMs: number,
+  ) {}
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`reassembly option "${name}" must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Reassembles IPv4 fragments. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { Reassembler } from "./reassembly.ts";
+ * import { internetChecksum } from "../wire/checksum.ts";
+ * function fragment(offset: number, more: boolean, data: number[]): Uint8Array {
+ *   const b = new Uint8Array(20 + data.length);
+ *   b.set([0x45, 0, 0, 20 + data.length, 0, 7, (more ? 0x20 : 0) | (offset >> 11), (offset >> 3) & 0xff,
+ *     64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+ *   b.set(data, 20);
+ *   const ck = internetChecksum(b, 0, 20); b[10] = ck >> 8; b[11] = ck & 0xff;
+ *   return b;
+ * }
+ * const r = new Reassembler();
+ * const second = fragment(8, false, [9, 10]);
+ * console.assert(r.input(0, second, 0, 20, second.length) === null);
+ * const first = fragment(0, true, [1, 2, 3, 4, 5, 6, 7, 8]);
+ * const whole = r.input(1, first, 0, 20, first.length)!;
+ * console.assert(whole !== null && r.length === 30 && whole[r.headerOffset + 29] === 10);
+ * ```
+ */
+export class Reassembler {
+  /** Counters. */
+  readonly stats: ReassemblyStats = {
+    fragments: 0,
+    reassembled: 0,
+    duplicates: 0,
+    overlaps: 0,
+    badLength: 0,
+    tooLong: 0,
+    inconsistent: 0,
+    tooManyFragments: 0,
+    timeouts: 0,
+    evicted: 0,
+    discardedLate: 0,
+  };
+  /** After {@link input} returned a buffer: where the rebuilt IPv4 header starts. */
+  headerOffset = 0;
+  /** After {@link input} returned a buffer: the datagram's total length (header + data). */
+  length = 0;
+  /** Optional listener for timeouts of datagrams whose first fragment arrived. */
+  onTimeout: ReassemblyTimeoutListener | null = null;
+
+  readonly #timeoutMs: number;
+  readonly #maxDatagrams: number;
+  readonly #maxTotalBytes: number;
+  readonly #maxFragments: number;
+  /** In creation order (oldest first). */
+  readonly #datagrams: Datagram[] = [];
+  #totalBytes = 0;
+
+  /**
+   * @param options bounds and timeout (see {@link ReassemblyOptions})
+   * @throws {TypeError} on a non-positive option
+   */
+  constructor(options: ReassemblyOptions = {}) {
+    this.#timeoutMs = positiveInt(options.timeoutMs, DEFAULT_REASSEMBLY_TIMEOUT_MS, "timeoutMs");
+    this.#maxDatagrams = positiveInt(
+      options.maxDatagrams,
+      DEFAULT_MAX_REASSEMBLIES,
+      "maxDatagrams",
+    );
+    this.#maxTotalBytes = positiveInt(
+      options.maxTotalBytes,
+      DEFAULT_MAX_REASSEMBLY_BYTES,
+      "maxTotalBytes",
+    );
+    this.#maxFragments = positiveInt(options.maxFragments, DEFAULT_MAX_FRAGMENTS, "maxFragments");
+  }
+
+  /** Datagrams in progress (including discarded ones remembered until their timeout). */
+  get pending(): number {
+    return this.#datagrams.length;
+  }
+
+  /** Bytes held by reassembly buffers. */
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
+
+  /**
+   * Adds one fragment whose IPv4 header (already validated: version, IHL,
+   * total length, checksum) starts at `headerOffset`.
+   *
+   * @param nowMs current time
+   * @param bytes buffer holding the fragment
+   * @param headerOffset start of its IPv4 header
+   * @param headerLength IHL × 4
+   * @param totalLength the header's total length (header + fragment data)
+   * @returns the completed datagram's buffer (header at {@link headerOffset},
+   *   {@link length} bytes, total length, flags and checksum rewritten), or
+   *   null while incomplete or when the fragment was dropped. The buffer is
+   *   the caller's to keep; the reassembler forgets it.
+   */
+  input(
+    nowMs: number,
+    bytes: Uint8Array,
+    headerOffset: number,
+    headerLength: number,
+    totalLength: number,
+  ): Uint8Array | null {
+    this.stats.fragments++;
+    const src = readIpv4(bytes, headerOffset + IP_SRC);
+    const dst = readIpv4(bytes, headerOffset + IP_DST);
+    const protocol = bytes[headerOffset + IP_PROTO];
+    const id = (bytes[headerOffset + IP_ID] << 8) | bytes[headerOffset + IP_ID + 1];
+    const flags = (bytes[headerOffset + IP_FRAG] << 8) | bytes[headerOffset + IP_FRAG + 1];
+    const start = (flags & IP_FRAG_OFFSET_MASK) * FRAGMENT_UNIT;
+    const dataLength = totalLength - headerLength;
+    const end = start + dataLength;
+    const more = (flags & IP_FLAG_MF) !== 0;
+
+    let d = this.#find(src, dst, protocol, id);
+    if (d !== undefined && d.dead) {
+      this.stats.discardedLate++;
+      return null;
+    }
+    // RFC 791 §3.2: all fragments but the last carry a multiple of 8 data bytes.
+    if (dataLength <= 0 || (more && dataLength % FRAGMENT_UNIT !== 0)) {
+      this.stats.badLength++;
+      return null;
+    }
+    if (d === undefined) {
+      d = this.#create(nowMs, src, dst, protocol, id);
+    }
+    if (headerLength + end > MAX_DATAGRAM_BYTES) {
+      this.stats.tooLong++;
+      this.#kill(d);
+      return null;
+    }
+    // The end is fixed by the last fragment; nothing may pass it, and it may not move.
+    if (
+      (!more && d.totalData >= 0 && d.totalData !== end) ||
+      (!more && d.ranges.length > 0 && d.ranges[d.ranges.length - 1] > end) ||
+      (d.totalData >= 0 && end > d.totalData)
+    ) {
+      this.stats.inconsistent++;
+      this.#kill(d);
+      return null;
+    }
+    const ranges = d.ranges;
+    let at = 0;
+    while (at < ranges.length && ranges[at] < start) at += 2;
+    // `at` is the first range starting at or after `start`.
+    if (at < ranges.length && ranges[at] === start && ranges[at + 1] === end) {
+      this.stats.duplicates++;
+      return null;
+    }
+    const overlapsPrevious = at >= 2 && ranges[at - 1] > start;
+    const overlapsNext = at < ranges.length && ranges[at] < end;
+    if (overlapsPrevious || overlapsNext) {
+      // RFC 5722 §4 (applied to IPv4): overlapping fragments discard the whole datagram.
+      this.stats.overlaps++;
+      this.#kill(d);
+      return null;
+    }
+    if (ranges.length / 2 >= this.#maxFragments) {
+      this.stats.tooManyFragments++;
+      this.#kill(d);
+      return null;
+    }
+    if (!this.#ensureCapacity(d, DATA_START + end)) {
+      this.stats.evicted++;
+      this.#kill(d);
+      return null;
+    }
+    ranges.splice(at, 0, start, end);
+    d.received += dataLength;
+    d.buffer.set(
+      bytes.subarray(headerOffset + headerLength, headerOffset + totalLength),
+      DATA_START + start,
+    );
+    if (!more) d.totalData = end;
+    if (start === 0) {
+      // RFC 791 §3.2: the first fragment's header becomes the datagram's header.
+      d.headerLength = headerLength;
+      d.buffer.set(bytes.subarray(headerOffset, headerOffset + headerLength), 0);
+    }
+    if (d.totalData < 0 || d.received !== d.totalData || d.headerLength === 0) return null;
+    return this.#complete(d);
+  }
+
+  /**
+   * Drops datagrams older than the timeout.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    const list = this.#datagrams;
+    while (list.length > 0 && nowMs - list[0].createdMs >= this.#timeoutMs) {
+      const d = list.shift()!;
+      if (!d.dead) {
+        this.stats.timeouts++;
+        // RFC 1122 §3.3.2: report only when the first fragment is here.
+        if (d.headerLength > 0 && this.onTimeout !== null) {
+          const quoted = Math.min(d.headerLength + FRAGMENT_UNIT, d.ranges[1] + d.headerLength);
+          d.buffer.copyWithin(DATA_START - d.headerLength, 0, d.headerLength);
+          this.onTimeout(nowMs, d.buffer, DATA_START - d.headerLength, quoted);
+        }
+      }
+      this.#release(d);
+    }
+  }
+
+  /** @returns when {@link poll} next has work, or Infinity */
+  nextDeadline(): number {
+    return this.#datagrams.length === 0 ? Infinity : this.#datagrams[0].createdMs + this.#timeoutMs;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    for (const d of this.#datagrams) this.#release(d);
+    this.#datagrams.length = 0;
+  }
+
+  #find(src: number, dst: number, protocol: number, id: number): Datagram | undefined {
+    for (const d of this.#datagrams) {
+      if (d.id === id && d.src === src && d.dst === dst && d.protocol === protocol) return d;
+    }
+    return undefined;
+  }
+
+  #create(nowMs: number, src: number, dst: number, protocol: number, id: number): Datagram {
+    if (this.#datagrams.length >= this.#maxDatagrams) {
+      this.stats.evicted++;
+      this.#release(this.#datagrams.shift()!);
+    }
+    const d = new Datagram(src, dst, protocol, id, nowMs);
+    this.#datagrams.push(d);
+    return d;
+  }
+
+  #ensureCapacity(d: Datagram, needed: number): boolean {
+    if (d.buffer.length >= needed) return true;
+    let size = Math.max(d.buffer.length, INITIAL_BUFFER_BYTES);
+    while (size < needed) size *= 2;
+    size = Math.min(size, DATA_START + MAX_DATAGRAM_BYTES);
+    const growth = size - d.buffer.length;
+    // Make room by evicting the oldest other datagrams.
+    while (this.#totalBytes + growth > this.#maxTotalBytes) {
+      const victim = this.#datagrams.find((x) => x !== d && !x.dead && x.buffer.length > 0);
+      if (victim === undefined) return false;
+      this.stats.evicted++;
+      this.#releaseBuffer(victim);
+      victim.dead = true;
+    }
+    const buffer = new Uint8Array(size);
+    buffer.set(d.buffer);
+    this.#totalBytes += growth;
+    d.buffer = buffer;
+    return true;
+  }
+
+  #complete(d: Datagram): Uint8Array {
+    const buffer = d.buffer;
+    const hl = d.headerLength;
+    const headerOffset = DATA_START - hl;
+    buffer.copyWithin(headerOffset, 0, hl);
+    const total = hl + d.totalData;
+    buffer[headerOffset + IP_TOTAL_LEN] = total >>> 8;
+    buffer[headerOffset + IP_TOTAL_LEN + 1] = total & 0xff;
+    // Clear MF and the offset; keep DF and the reserved bit as the first fragment had them.
+    buffer[headerOffset + IP_FRAG] &= 0xc0;
+    buffer[headerOffset + IP_FRAG + 1] = 0;
+    buffer[headerOffset + IP_CHECKSUM] = 0;
+    buffer[headerOffset + IP_CHECKSUM + 1] = 0;
+    const ck = internetChecksum(buffer, headerOffset, hl);
+    buffer[headerOffset + IP_CHECKSUM] = ck >>> 8;
+    buffer[headerOffset + IP_CHECKSUM + 1] = ck & 0xff;
+    this.#datagrams.splice(this.#datagrams.indexOf(d), 1);
+    this.#releaseBuffer(d);
+    this.stats.reassembled++;
+    this.headerOffset = headerOffset;
+    this.length = total;
+    return buffer;
+  }
+
+  /** Discards a datagram but remembers its key until the timeout (RFC 5722 §4). */
+  #kill(d: Datagram): void {
+    this.#releaseBuffer(d);
+    d.dead = true;
+    d.ranges.length = 0;
+  }
+
+  #release(d: Datagram): void {
+    this.#releaseBuffer(d);
+    const i = this.#datagrams.indexOf(d);
+    if (i >= 0) this.#datagrams.splice(i, 1);
+  }
+
+  #releaseBuffer(d: Datagram): void {
+    this.#totalBytes -= d.buffer.length;
+    d.buffer = EMPTY;
+  }
+}

@@ -1,0 +1,793 @@
+/**
+ * The UDP engine (RFC 768, RFC 1122 §4.1): a synchronous transport that the
+ * IPv4 layer feeds through {@link IpProtocolHandler.onPacket} and that sends
+ * through an {@link IpSender}.
+ *
+ * Receive: length and checksum checks, demultiplexing by destination port to
+ * a bound {@link UdpEndpoint}, payload copied into the endpoint's bounded
+ * {@link DatagramQueue} (a full queue drops and counts); a datagram for a port
+ * nobody bound is reported to an {@link UdpUnreachableReporter} so the ICMP
+ * layer can answer "port unreachable". ICMP errors the IP layer receives are
+ * matched to the endpoint that sent the quoted datagram and surface there as
+ * a typed {@link UdpError} on its next receive or send.
+ *
+ * Nothing here reads a clock, sets a timer or awaits: time arrives as `nowMs`
+ * and readiness is signalled through {@link UdpEndpoint.onReadable}.
+ *
+ * @module
+ */
+
+import { onesComplementSum, pseudoHeaderSum } from "../wire/checksum.ts";
+import { formatIpv4 } from "../wire/address.ts";
+import type { IpProtocolHandler, IpSender, PacketBufferLike } from "../iface/types.ts";
+import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
+
+/** IP protocol number of UDP (RFC 768). */
+export const IP_PROTOCOL_UDP = 17;
+/** UDP header length in bytes (RFC 768). */
+const UDP_HEADER_BYTES = 8;
+/** Smallest IPv4 header (IHL 5). */
+const IPV4_MIN_HEADER_BYTES = 20;
+/** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header). */
+export const UDP_MAX_PAYLOAD = 65_507;
+/** First port of the IANA dynamic/ephemeral range (RFC 6335 §6). */
+export const EPHEMERAL_PORT_MIN = 49_152;
+/** Last port of the ephemeral range. */
+export const EPHEMERAL_PORT_MAX = 65_535;
+const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
+const PORT_MAX = 65_535;
+/** A one's-complement sum over a correct checksummed region (RFC 1071). */
+const CHECKSUM_OK_SUM = 0xffff;
+
+/** ICMP type "destination unreachable" (RFC 792). */
+const ICMP_DEST_UNREACHABLE = 3;
+/** Destination-unreachable codes (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
+const UNREACH_NET = 0;
+const UNREACH_HOST = 1;
+const UNREACH_PROTOCOL = 2;
+const UNREACH_PORT = 3;
+const UNREACH_FRAG_NEEDED = 4;
+const UNREACH_NET_UNKNOWN = 6;
+const UNREACH_NET_TOS = 11;
+
+/** What went wrong on a UDP endpoint. */
+export type UdpErrorCode =
+  | "PortUnreachable"
+  | "HostUnreachable"
+  | "NetworkUnreachable"
+  | "MessageTooLong"
+  | "InvalidAddress"
+  | "InvalidPort"
+  | "AddressInUse"
+  | "NoEphemeralPort"
+  | "NoRoute"
+  | "NoBuffers"
+  | "SendFailed"
+  | "Closed";
+
+/**
+ * A typed UDP failure. Errors that come from the network (ICMP) carry the
+ * remote address and port of the datagram that caused them.
+ *
+ * @example
+ * ```ts
+ * import { UdpError } from "./udp_layer.ts";
+ * const e = new UdpError("PortUnreachable", "no listener", 0xc0000201, 9);
+ * console.assert(e instanceof Error && e.code === "PortUnreachable" && e.remotePort === 9);
+ * ```
+ */
+export class UdpError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param code what went wrong
+   * @param message details
+   * @param remoteAddr the remote IPv4 address concerned (0 if none)
+   * @param remotePort the remote port concerned (0 if none)
+   */
+  constructor(
+    readonly code: UdpErrorCode,
+    message: string,
+    readonly remoteAddr = 0,
+    readonly remotePort = 0,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = "UdpError";
+  }
+}
+
+/**
+ * The IPv4 output the UDP layer needs: the `IpSender` of src/iface plus two
+ * optional extensions for datagrams larger than one pool slot.
+ */
+export interface UdpIpSender extends IpSender {
+  /**
+   * Optional: a buffer able to hold `payloadBytes` after the IPv4/link
+   * headroom, for datagrams larger than a pool slot (IPv4 fragments them).
+   */
+  allocateLarge?(payloadBytes: number): PacketBufferLike | null;
+  /** Optional: returns an allocated buffer that will not be sent. */
+  release?(buf: PacketBufferLike): void;
+}
+
+/** Told about datagrams for closed ports, so ICMP can answer (RFC 1122 §4.1.3.1). */
+export interface UdpUnreachableReporter {
+  /**
+   * A datagram arrived for a port nobody bound. Called synchronously from
+   * {@link UdpLayer.onPacket}, with the same arguments, so the IP layer still
+   * has the original IPv4 header at hand for the ICMP quote.
+   */
+  portUnreachable(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): void;
+}
+
+/** Options of {@link UdpLayer}. */
+export interface UdpLayerOptions {
+  /** Receives "port unreachable" requests; none = closed ports are silent. */
+  unreachable?: UdpUnreachableReporter | null;
+  /** Uniform random number in [0, 1) for ephemeral port selection; default crypto-strong. */
+  random?: () => number;
+  /** Default payload bytes per endpoint queue (default 256 KiB). */
+  queueBytes?: number;
+  /** Default datagrams per endpoint queue (default 64). */
+  queueDatagrams?: number;
+}
+
+/** Options of {@link UdpLayer.bind}. */
+export interface UdpBindOptions {
+  /** Payload bytes this endpoint may queue. */
+  queueBytes?: number;
+  /** Datagrams this endpoint may queue. */
+  queueDatagrams?: number;
+}
+
+/** Counters of the whole UDP layer. */
+export interface UdpLayerStats {
+  /** Datagrams queued on an endpoint. */
+  rxDatagrams: number;
+  /** Payload bytes queued. */
+  rxBytes: number;
+  /** Dropped: shorter than a UDP header (or offsets outside the buffer). */
+  rxTruncated: number;
+  /** Dropped: UDP length field < 8 or beyond the IP payload. */
+  rxBadLength: number;
+  /** Dropped: checksum did not verify (RFC 768). */
+  rxBadChecksum: number;
+  /** Datagrams for a port nobody bound. */
+  rxNoPort: number;
+  /** Dropped: the endpoint's receive queue was full. */
+  rxQueueDrops: number;
+  /** Datagrams handed to IPv4. */
+  txDatagrams: number;
+  /** Payload bytes handed to IPv4. */
+  txBytes: number;
+  /** Sends that failed (returned a UdpError). */
+  txErrors: number;
+  /** ICMP errors delivered to an endpoint. */
+  icmpErrors: number;
+  /** ICMP errors whose quote matched no endpoint (or was unreadable). */
+  icmpUnmatched: number;
+  /** ICMP messages UDP does not report (fragmentation needed, time exceeded...). */
+  icmpIgnored: number;
+}
+
+/** Counters of one endpoint. */
+export interface UdpEndpointStats {
+  /** Datagrams queued. */
+  rxDatagrams: number;
+  /** Payload bytes queued. */
+  rxBytes: number;
+  /** Dropped: this endpoint's queue was full. */
+  rxDropped: number;
+  /** Datagrams sent. */
+  txDatagrams: number;
+  /** Payload bytes sent. */
+  txBytes: number;
+  /** Sends that failed (returned a UdpError). */
+  txErrors: number;
+  /** ICMP errors recorded on this endpoint. */
+  icmpErrors: number;
+}
+
+/** One received datagram as returned by {@link UdpEndpoint.tryReceive}. */
+export interface UdpDatagram {
+  /** A fresh copy of the payload. */
+  data: Uint8Array;
+  /** Sender IPv4 address (u32). */
+  srcAddr: number;
+  /** Sender port. */
+  srcPort: number;
+}
+
+let cryptoWord: Uint32Array | null = null;
+function cryptoRandom(): number {
+  if (cryptoWord === null) cryptoWord = new Uint32Array(1);
+  crypto.getRandomValues(cryptoWord);
+  return cryptoWord[0] / 0x1_0000_0000;
+}
+
+/**
+ * A bound UDP port: a receive queue plus a send method. Made by
+ * {@link UdpLayer.bind}; released with {@link UdpEndpoint.close}.
+ *
+ * @example
+ * ```ts
+ * import { UdpLayer } from "./udp_layer.ts";
+ * const udp = new UdpLayer({
+ *   allocate: () => null, send: () => false, sourceAddressFor: () => 0, mtuFor: () => 1500,
+ * });
+ * const ep = udp.bind(5353);
+ * console.assert(ep.localPort === 5353 && ep.tryReceive() === null);
+ * ep.close();
+ * console.assert(ep.closed);
+ * ```
+ */
+export class UdpEndpoint {
+  /** The bound local port. */
+  readonly localPort: number;
+  /** Called (synchronously, during packet input) after a datagram is queued or an error is set. */
+  onReadable: ((endpoint: UdpEndpoint) => void) | null = null;
+  /** Counters. */
+  readonly stats: UdpEndpointStats = {
+    rxDatagrams: 0,
+    rxBytes: 0,
+    rxDropped: 0,
+    txDatagrams: 0,
+    txBytes: 0,
+    txErrors: 0,
+    icmpErrors: 0,
+  };
+  /** Source address of the datagram last returned by {@link receiveInto}. */
+  lastSrcAddr = 0;
+  /** Source port of the datagram last returned by {@link receiveInto}. */
+  lastSrcPort = 0;
+  /** Full payload length of the datagram last returned by {@link receiveInto}. */
+  lastLength = 0;
+  #layer: UdpLayer;
+  #queue: DatagramQueue;
+  #pendingError: UdpError | null = null;
+  #closed = false;
+
+  /**
+   * Made by {@link UdpLayer.bind}; not meant to be called directly.
+   *
+   * @param layer the owning layer
+   * @param port the bound port
+   * @param queue the receive queue
+   */
+  constructor(layer: UdpLayer, port: number, queue: DatagramQueue) {
+    this.#layer = layer;
+    this.localPort = port;
+    this.#queue = queue;
+  }
+
+  /** True after {@link close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Datagrams waiting in the receive queue. */
+  get queued(): number {
+    return this.#queue.count;
+  }
+
+  /** The error (from ICMP) that the next receive or send will report, if any. */
+  get pendingError(): UdpError | null {
+    return this.#pendingError;
+  }
+
+  /** True when a datagram or an error is waiting. */
+  get readable(): boolean {
+    return this.#queue.count > 0 || this.#pendingError !== null;
+  }
+
+  /**
+   * Returns and clears the pending error.
+   *
+   * @returns the error, or null
+   */
+  takeError(): UdpError | null {
+    const e = this.#pendingError;
+    this.#pendingError = null;
+    return e;
+  }
+
+  /**
+   * Sends one datagram (RFC 768): allocates a packet buffer from the IP layer,
+   * writes the UDP header, copies the payload, fills the checksum and hands it
+   * to IPv4, which fragments when it exceeds the MTU. A pending ICMP error is
+   * reported (and cleared) instead of sending.
+   *
+   * @param nowMs current time (ms)
+   * @param data the payload (≤ 65,507 bytes)
+   * @param dstAddr destination IPv4 address (u32)
+   * @param dstPort destination port 1..65535
+   * @returns bytes of payload sent, or a {@link UdpError}
+   */
+  send(nowMs: number, data: Uint8Array, dstAddr: number, dstPort: number): number | UdpError {
+    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
+    const pending = this.takeError();
+    if (pending !== null) return pending;
+    return this.#layer.sendFrom(nowMs, this, data, dstAddr, dstPort);
+  }
+
+  /**
+   * Dequeues the oldest datagram into a new array. Check {@link takeError}
+   * first to learn about ICMP errors.
+   *
+   * @returns the datagram, or null when none is queued
+   */
+  tryReceive(): UdpDatagram | null {
+    const length = this.#queue.frontLength;
+    if (length < 0) return null;
+    const srcAddr = this.#queue.frontAddr;
+    const srcPort = this.#queue.frontPort;
+    const data = new Uint8Array(length);
+    this.#queue.shift(data, 0);
+    return { data, srcAddr, srcPort };
+  }
+
+  /**
+   * Dequeues the oldest datagram into `dst` without allocating; a datagram
+   * longer than the room is truncated (its full length is in {@link lastLength}).
+   * The sender is left in {@link lastSrcAddr} / {@link lastSrcPort}.
+   *
+   * @param dst destination buffer
+   * @param dstOffset where to write
+   * @returns bytes copied, or -1 when nothing is queued
+   */
+  receiveInto(dst: Uint8Array, dstOffset = 0): number {
+    const length = this.#queue.frontLength;
+    if (length < 0) return -1;
+    this.lastSrcAddr = this.#queue.frontAddr;
+    this.lastSrcPort = this.#queue.frontPort;
+    this.lastLength = length;
+    return this.#queue.shift(dst, dstOffset);
+  }
+
+  /** Frees the port and drops queued datagrams. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.clear();
+    this.#pendingError = null;
+    this.onReadable = null;
+    this.#layer.release(this);
+  }
+
+  /**
+   * Queues a received datagram (called by the layer on input).
+   *
+   * @param bytes buffer holding the payload
+   * @param offset payload start
+   * @param length payload length
+   * @param src sender address
+   * @param srcPort sender port
+   * @returns false when the queue was full (dropped and counted)
+   */
+  deliver(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    src: number,
+    srcPort: number,
+  ): boolean {
+    if (!this.#queue.push(bytes, offset, length, src, srcPort)) {
+      this.stats.rxDropped++;
+      return false;
+    }
+    this.stats.rxDatagrams++;
+    this.stats.rxBytes += length;
+    const hook = this.onReadable;
+    if (hook !== null) hook(this);
+    return true;
+  }
+
+  /**
+   * Records an error from ICMP (called by the layer).
+   *
+   * @param error the error the next receive or send reports
+   */
+  setError(error: UdpError): void {
+    this.stats.icmpErrors++;
+    this.#pendingError = error;
+    const hook = this.onReadable;
+    if (hook !== null) hook(this);
+  }
+}
+
+/**
+ * The UDP transport: an IPv4 protocol handler (protocol 17) plus the port
+ * table of bound {@link UdpEndpoint}s.
+ *
+ * @example
+ * ```ts
+ * import { UdpLayer } from "./udp_layer.ts";
+ * const udp = new UdpLayer({
+ *   allocate: () => null, send: () => false, sourceAddressFor: () => 0, mtuFor: () => 1500,
+ * });
+ * const echo = udp.bind(7);
+ * console.assert(udp.bind(0).localPort >= 49152); // ephemeral
+ * // 192.0.2.2:49152 → port 7, payload "hi", checksum 0 (= none, RFC 768).
+ * const d = new Uint8Array([0xc0, 0x00, 0, 7, 0, 10, 0, 0, 0x68, 0x69]);
+ * udp.onPacket(0, 0xc0000202, 0xc0000201, d, 0, d.length);
+ * const got = echo.tryReceive()!;
+ * console.assert(new TextDecoder().decode(got.data) === "hi" && got.srcPort === 49152);
+ * ```
+ */
+export class UdpLayer implements IpProtocolHandler {
+  /** Where datagrams go out; may be replaced once the IP layer exists. */
+  sender: UdpIpSender;
+  /** Who answers closed ports with ICMP (set by the interface). */
+  unreachable: UdpUnreachableReporter | null;
+  /** Counters. */
+  readonly stats: UdpLayerStats = {
+    rxDatagrams: 0,
+    rxBytes: 0,
+    rxTruncated: 0,
+    rxBadLength: 0,
+    rxBadChecksum: 0,
+    rxNoPort: 0,
+    rxQueueDrops: 0,
+    txDatagrams: 0,
+    txBytes: 0,
+    txErrors: 0,
+    icmpErrors: 0,
+    icmpUnmatched: 0,
+    icmpIgnored: 0,
+  };
+  #ports = new Map<number, UdpEndpoint>();
+  #random: () => number;
+  #queueBytes: number;
+  #queueDatagrams: number;
+
+  /**
+   * Creates the layer; register it with the interface for protocol 17.
+   *
+   * @param sender the IPv4 output
+   * @param opts ICMP reporter, random source, default queue bounds
+   */
+  constructor(sender: UdpIpSender, opts: UdpLayerOptions = {}) {
+    this.sender = sender;
+    this.unreachable = opts.unreachable ?? null;
+    this.#random = opts.random ?? cryptoRandom;
+    this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
+    this.#queueDatagrams = opts.queueDatagrams ?? DEFAULT_QUEUE_DATAGRAMS;
+  }
+
+  /** Number of bound ports. */
+  get boundCount(): number {
+    return this.#ports.size;
+  }
+
+  /**
+   * Whether `port` is bound.
+   *
+   * @param port a port number
+   * @returns true when an endpoint holds it
+   */
+  isBound(port: number): boolean {
+    return this.#ports.has(port);
+  }
+
+  /**
+   * Binds a port. Port 0 picks a free ephemeral port in 49152–65535 starting
+   * at a random point (RFC 6056 §3.3.1 style) and skipping ports in use.
+   *
+   * @param port 0 or 1..65535
+   * @param opts receive queue bounds
+   * @returns the endpoint
+   * @throws {UdpError} `InvalidPort`, `AddressInUse` or `NoEphemeralPort`
+   */
+  bind(port: number, opts: UdpBindOptions = {}): UdpEndpoint {
+    if (!Number.isInteger(port) || port < 0 || port > PORT_MAX) {
+      throw new UdpError("InvalidPort", `port must be an integer 0..65535, got ${port}`);
+    }
+    if (port === 0) {
+      port = this.#pickEphemeral();
+      if (port === 0) {
+        throw new UdpError("NoEphemeralPort", "all ports 49152–65535 are in use");
+      }
+    } else if (this.#ports.has(port)) {
+      throw new UdpError("AddressInUse", `UDP port ${port} is already bound`);
+    }
+    const queue = new DatagramQueue(
+      opts.queueBytes ?? this.#queueBytes,
+      opts.queueDatagrams ?? this.#queueDatagrams,
+    );
+    const endpoint = new UdpEndpoint(this, port, queue);
+    this.#ports.set(port, endpoint);
+    return endpoint;
+  }
+
+  #pickEphemeral(): number {
+    const start = Math.floor(this.#random() * EPHEMERAL_PORT_COUNT) % EPHEMERAL_PORT_COUNT;
+    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
+      const port = EPHEMERAL_PORT_MIN + ((start + i) % EPHEMERAL_PORT_COUNT);
+      if (!this.#ports.has(port)) return port;
+    }
+    return 0;
+  }
+
+  /**
+   * Frees an endpoint's port; called by {@link UdpEndpoint.close}.
+   *
+   * @param endpoint the endpoint closing
+   */
+  release(endpoint: UdpEndpoint): void {
+    if (this.#ports.get(endpoint.localPort) === endpoint) this.#ports.delete(endpoint.localPort);
+  }
+
+  /**
+   * IPv4 input for protocol 17 (the `IpProtocolHandler.onPacket` of
+   * src/iface). Never throws; defects are counted.
+   *
+   * @param nowMs current time (ms)
+   * @param src source IPv4 address (u32)
+   * @param dst destination IPv4 address (u32)
+   * @param bytes buffer holding the UDP datagram
+   * @param offset start of the UDP header
+   * @param length IP payload length
+   * @returns true when the datagram was queued on an endpoint
+   */
+  onPacket(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    const stats = this.stats;
+    if (length < UDP_HEADER_BYTES || offset < 0 || offset + length > bytes.length) {
+      stats.rxTruncated++;
+      return false;
+    }
+    const srcPort = (bytes[offset] << 8) | bytes[offset + 1];
+    const dstPort = (bytes[offset + 2] << 8) | bytes[offset + 3];
+    const udpLength = (bytes[offset + 4] << 8) | bytes[offset + 5];
+    const checksum = (bytes[offset + 6] << 8) | bytes[offset + 7];
+    // RFC 768: "Length is the length in octets of this user datagram including
+    // this header"; bytes past it (IP padding) are ignored, less is malformed.
+    if (udpLength < UDP_HEADER_BYTES || udpLength > length) {
+      stats.rxBadLength++;
+      return false;
+    }
+    // RFC 768: an all-zero transmitted checksum means the sender computed none.
+    if (checksum !== 0) {
+      const sum = onesComplementSum(
+        bytes,
+        offset,
+        udpLength,
+        pseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, udpLength),
+      );
+      if (sum !== CHECKSUM_OK_SUM) {
+        stats.rxBadChecksum++;
+        return false;
+      }
+    }
+    // RFC 768: source port 0 means "no reply expected"; destination port 0 is reserved.
+    const endpoint = dstPort === 0 ? undefined : this.#ports.get(dstPort);
+    if (endpoint === undefined) {
+      stats.rxNoPort++;
+      // RFC 1122 §4.1.3.1: no listener → ICMP port unreachable, but RFC 1122
+      // §3.2.2 forbids ICMP errors about broadcast or multicast datagrams.
+      if (this.unreachable !== null && !isBroadcastOrMulticast(dst)) {
+        this.unreachable.portUnreachable(nowMs, src, dst, bytes, offset, length);
+      }
+      return false;
+    }
+    const payloadLength = udpLength - UDP_HEADER_BYTES;
+    if (!endpoint.deliver(bytes, offset + UDP_HEADER_BYTES, payloadLength, src, srcPort)) {
+      stats.rxQueueDrops++;
+      return false;
+    }
+    stats.rxDatagrams++;
+    stats.rxBytes += payloadLength;
+    return true;
+  }
+
+  /**
+   * ICMP error input (the `IpProtocolHandler.onIcmpError` of src/iface):
+   * finds the endpoint whose datagram the error quotes (by the quoted UDP
+   * source port, RFC 1122 §4.1.3.3) and records a typed error on it.
+   *
+   * @param nowMs current time (ms)
+   * @param type ICMP type
+   * @param code ICMP code
+   * @param nextHopMtu the MTU of a "fragmentation needed" message (unused by UDP)
+   * @param quoted buffer holding the original IPv4 header + ≥ 8 bytes
+   * @param quotedOffset where the quoted IPv4 header starts
+   * @param quotedLength quoted bytes available
+   */
+  onIcmpError(
+    nowMs: number,
+    type: number,
+    code: number,
+    nextHopMtu: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    void nowMs;
+    void nextHopMtu;
+    const stats = this.stats;
+    const errorCode = icmpErrorCode(type, code);
+    if (errorCode === null) {
+      stats.icmpIgnored++;
+      return;
+    }
+    if (
+      quotedOffset < 0 || quotedLength < IPV4_MIN_HEADER_BYTES ||
+      quotedOffset + quotedLength > quoted.length
+    ) {
+      stats.icmpUnmatched++;
+      return;
+    }
+    const ihlBytes = (quoted[quotedOffset] & 0x0f) * 4;
+    // RFC 792: the quote holds the internet header + the first 64 data bits.
+    if (
+      ihlBytes < IPV4_MIN_HEADER_BYTES || quotedLength < ihlBytes + UDP_HEADER_BYTES ||
+      quoted[quotedOffset + 9] !== IP_PROTOCOL_UDP
+    ) {
+      stats.icmpUnmatched++;
+      return;
+    }
+    const remoteAddr = ((quoted[quotedOffset + 16] << 24) | (quoted[quotedOffset + 17] << 16) |
+      (quoted[quotedOffset + 18] << 8) | quoted[quotedOffset + 19]) >>> 0;
+    const udp = quotedOffset + ihlBytes;
+    const localPort = (quoted[udp] << 8) | quoted[udp + 1];
+    const remotePort = (quoted[udp + 2] << 8) | quoted[udp + 3];
+    const endpoint = this.#ports.get(localPort);
+    if (endpoint === undefined) {
+      stats.icmpUnmatched++;
+      return;
+    }
+    stats.icmpErrors++;
+    endpoint.setError(
+      new UdpError(
+        errorCode,
+        `ICMP type ${type} code ${code} for datagram to ${formatIpv4(remoteAddr)}:${remotePort}`,
+        remoteAddr,
+        remotePort,
+      ),
+    );
+  }
+
+  /** Gives back a buffer we will not send: through `release` if offered, else an unroutable send. */
+  #release(buf: PacketBufferLike): void {
+    if (this.sender.release !== undefined) this.sender.release(buf);
+    else this.sender.send(buf, 0, IP_PROTOCOL_UDP); // dst 0 never routes: the IP layer frees it
+  }
+
+  /**
+   * The send path behind {@link UdpEndpoint.send} (use that instead).
+   *
+   * @param _nowMs current time (ms)
+   * @param endpoint the sending endpoint
+   * @param data payload
+   * @param dstAddr destination address
+   * @param dstPort destination port
+   * @returns payload bytes sent, or the error
+   */
+  sendFrom(
+    _nowMs: number,
+    endpoint: UdpEndpoint,
+    data: Uint8Array,
+    dstAddr: number,
+    dstPort: number,
+  ): number | UdpError {
+    const length = data.length;
+    const fail = (error: UdpError): UdpError => {
+      this.stats.txErrors++;
+      endpoint.stats.txErrors++;
+      return error;
+    };
+    if (length > UDP_MAX_PAYLOAD) {
+      return fail(
+        new UdpError(
+          "MessageTooLong",
+          `datagram of ${length} bytes exceeds the UDP/IPv4 maximum of ${UDP_MAX_PAYLOAD}`,
+          dstAddr,
+          dstPort,
+        ),
+      );
+    }
+    if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > PORT_MAX) {
+      return fail(new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`));
+    }
+    if (!Number.isInteger(dstAddr) || dstAddr <= 0 || dstAddr > 0xffffffff) {
+      return fail(new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`));
+    }
+    const src = this.sender.sourceAddressFor(dstAddr);
+    if (src === 0) {
+      return fail(
+        new UdpError("NoRoute", `no route to ${formatIpv4(dstAddr)}`, dstAddr, dstPort),
+      );
+    }
+    const udpLength = UDP_HEADER_BYTES + length;
+    let buf = this.sender.allocate();
+    if (buf === null) {
+      return fail(new UdpError("NoBuffers", "packet buffer pool exhausted", dstAddr, dstPort));
+    }
+    let off = buf.append(udpLength);
+    if (off < 0) {
+      // Larger than a pool slot: ask the IP layer for a large buffer if it offers one.
+      this.#release(buf);
+      buf = this.sender.allocateLarge?.(udpLength) ?? null;
+      off = buf === null ? -1 : buf.append(udpLength);
+      if (buf === null || off < 0) {
+        if (buf !== null) this.#release(buf);
+        return fail(
+          new UdpError(
+            "MessageTooLong",
+            `datagram of ${length} bytes does not fit a packet buffer`,
+            dstAddr,
+            dstPort,
+          ),
+        );
+      }
+    }
+    const bytes = buf.bytes;
+    const srcPort = endpoint.localPort;
+    bytes[off] = srcPort >>> 8;
+    bytes[off + 1] = srcPort & 0xff;
+    bytes[off + 2] = dstPort >>> 8;
+    bytes[off + 3] = dstPort & 0xff;
+    bytes[off + 4] = udpLength >>> 8;
+    bytes[off + 5] = udpLength & 0xff;
+    bytes[off + 6] = 0;
+    bytes[off + 7] = 0;
+    bytes.set(data, off + UDP_HEADER_BYTES);
+    // RFC 768: checksum over pseudo-header + datagram; a computed 0 is sent as all ones.
+    let checksum = ~onesComplementSum(
+      bytes,
+      off,
+      udpLength,
+      pseudoHeaderSum(src, dstAddr, IP_PROTOCOL_UDP, udpLength),
+    ) & 0xffff;
+    if (checksum === 0) checksum = 0xffff;
+    bytes[off + 6] = checksum >>> 8;
+    bytes[off + 7] = checksum & 0xff;
+    if (!this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP)) {
+      return fail(
+        new UdpError("SendFailed", `IPv4 layer dropped the datagram`, dstAddr, dstPort),
+      );
+    }
+    this.stats.txDatagrams++;
+    this.stats.txBytes += length;
+    endpoint.stats.txDatagrams++;
+    endpoint.stats.txBytes += length;
+    return length;
+  }
+}
+
+/** Maps an ICMP error to the UDP error it means, or null when UDP ignores it. */
+function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
+  if (type !== ICMP_DEST_UNREACHABLE) return null; // time exceeded etc.: soft errors (RFC 1122 §4.2.3.9)
+  switch (code) {
+    case UNREACH_PORT:
+    case UNREACH_PROTOCOL:
+      return "PortUnreachable";
+    case UNREACH_FRAG_NEEDED:
+      return null; // path MTU discovery is the IP layer's business (RFC 1191)
+    case UNREACH_NET:
+    case UNREACH_NET_UNKNOWN:
+    case UNREACH_NET_TOS:
+      return "NetworkUnreachable";
+    case UNREACH_HOST:
+    default:
+      return "HostUnreachable";
+  }
+}
+
+/** Limited broadcast or class D multicast (224.0.0.0/4). */
+function isBroadcastOrMulticast(addr: number): boolean {
+  return addr === 0xffffffff || (addr >>> 28) === 0xe;
+}
