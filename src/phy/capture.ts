@@ -1,0 +1,139 @@
+/**
+ * `CaptureDevice`: device middleware that records every frame received and
+ * every frame transmitted, with a timestamp, to a packet capture writer —
+ * normally `PcapWriter` from src/wire/pcap.ts, so Wireshark/tshark can open
+ * the file. Any object with the same `writeFrame(bytes, offset, length,
+ * timestampMs)` method works (see {@link FrameWriter}).
+ *
+ * A failing writer never breaks the data path: its exceptions are counted in
+ * `writeErrors` and the frame still goes through.
+ *
+ * @module
+ */
+
+import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "./device.ts";
+
+/** What {@link CaptureDevice} needs of a capture writer (`PcapWriter` has this shape). */
+export interface FrameWriter {
+  /** Appends one frame captured at `timestampMs` (ms since the Unix epoch, may be fractional). */
+  writeFrame(bytes: Uint8Array, offset: number, length: number, timestampMs: number): void;
+}
+
+/** Options of {@link CaptureDevice}. */
+export interface CaptureOptions {
+  /** Clock for timestamps, ms since the Unix epoch; default `Date.now` refined by `performance.now`. */
+  now?: () => number;
+  /** Which frames to record; default `"both"`. */
+  direction?: "both" | "in" | "out";
+}
+
+function defaultClock(): () => number {
+  const origin = Date.now() - performance.now();
+  return () => origin + performance.now();
+}
+
+/**
+ * Wraps a device and writes every frame in and out to a capture writer.
+ *
+ * @example
+ * ```ts
+ * import { CaptureDevice, type FrameWriter } from "./capture.ts";
+ * import { MemoryLink } from "./memory_link.ts";
+ * const seen: number[] = [];
+ * const writer: FrameWriter = { writeFrame: (_b, _o, len, _t) => void seen.push(len) };
+ * const [a, b] = MemoryLink.pair();
+ * const cap = new CaptureDevice(a, writer);
+ * cap.transmit(new Uint8Array(60), 0, 60);
+ * b.transmit(new Uint8Array(70), 0, 70);
+ * cap.receive({ onFrame() {} }, 8);
+ * console.assert(seen.join() === "60,70");
+ * cap.close(); b.close();
+ * ```
+ */
+export class CaptureDevice implements Device {
+  /** The wrapped device. */
+  readonly inner: Device;
+  /** Frames written to the capture. */
+  captured = 0;
+  /** Frames the writer failed to record (its exceptions are swallowed here). */
+  writeErrors = 0;
+  #writer: FrameWriter;
+  #now: () => number;
+  #in: boolean;
+  #out: boolean;
+  #sink: FrameSink | null = null;
+  #intake: FrameSink;
+
+  /**
+   * Creates an instance.
+   *
+   * @param inner the device to wrap
+   * @param writer where frames go (e.g. a `PcapWriter`); the caller closes it
+   * @param opts clock, direction filter
+   */
+  constructor(inner: Device, writer: FrameWriter, opts: CaptureOptions = {}) {
+    this.inner = inner;
+    this.#writer = writer;
+    this.#now = opts.now ?? defaultClock();
+    const direction = opts.direction ?? "both";
+    this.#in = direction !== "out";
+    this.#out = direction !== "in";
+    this.#intake = {
+      onFrame: (bytes: Uint8Array, offset: number, length: number): void => {
+        if (this.#in) this.#record(bytes, offset, length);
+        this.#sink!.onFrame(bytes, offset, length);
+      },
+    };
+  }
+
+  /** Static facts about the device (MTU, MAC, offloads). */
+  get capabilities(): DeviceCapabilities {
+    return this.inner.capabilities;
+  }
+
+  /** The inner device's counters. */
+  get stats(): DeviceStats {
+    return this.inner.stats;
+  }
+
+  #record(bytes: Uint8Array, offset: number, length: number): void {
+    try {
+      this.#writer.writeFrame(bytes, offset, length, this.#now());
+      this.captured++;
+    } catch {
+      this.writeErrors++;
+    }
+  }
+
+  /** Delivers up to `budget` ready frames to `sink`; returns how many. */
+  receive(sink: FrameSink, budget: number): number {
+    this.#sink = sink;
+    try {
+      return this.inner.receive(this.#intake, budget);
+    } finally {
+      this.#sink = null;
+    }
+  }
+
+  /** Sends one frame; `false` when it was dropped (counted). Frames the inner device refuses are not recorded (they never left). */
+  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+    const ok = this.inner.transmit(bytes, offset, length);
+    if (ok && this.#out) this.#record(bytes, offset, length);
+    return ok;
+  }
+
+  /** Ends a transmit batch. */
+  flush(): void {
+    this.inner.flush();
+  }
+
+  /** Resolves when a frame is ready, after `timeoutMs`, or on close; never blocks. */
+  wait(timeoutMs: number): Promise<void> {
+    return this.inner.wait(timeoutMs);
+  }
+
+  /** Releases everything; pending waits resolve. Idempotent. Closes the inner device, not the writer. */
+  close(): void {
+    this.inner.close();
+  }
+}

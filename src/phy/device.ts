@@ -1,0 +1,158 @@
+/**
+ * The link-layer device abstraction every driver implements (DESIGN.md rule 3):
+ * batch receive into a {@link FrameSink}, per-frame transmit ended by
+ * `flush()`, capabilities (MTU, MAC, headroom, offloads), a readiness `wait()`
+ * that never blocks the event loop, and counters.
+ *
+ * Drivers: `AfPacketDevice` (af_packet.ts), `MemoryLink` / `MemoryHub`
+ * (memory_link.ts); middleware: `FaultInjector` (fault_injector.ts),
+ * `CaptureDevice` (capture.ts).
+ *
+ * @module
+ */
+
+/** Length of an Ethernet II header (destination, source, EtherType). */
+export const ETHERNET_HEADER_BYTES = 14;
+
+/** Default Ethernet MTU (payload bytes after the 14-byte header). */
+export const DEFAULT_MTU = 1500;
+
+/** What a device can do and what it is. Addresses are plain numbers (MAC = 48-bit value). */
+export interface DeviceCapabilities {
+  /** Interface name, e.g. `"veth0"` or `"mem0"`. */
+  name: string;
+  /** Largest Ethernet payload in bytes (a frame may be `mtu + 14` bytes long). */
+  mtu: number;
+  /** Hardware address as a 48-bit number (see `readMac` in src/wire/address.ts). */
+  mac: number;
+  /** Bytes a transmitter should keep free in front of the Ethernet header (0 = none needed). */
+  headroom: number;
+  /** Received frames arrive with checksums already verified. */
+  checksumOffloadRx: boolean;
+  /** The device fills transmit checksums itself. */
+  checksumOffloadTx: boolean;
+  /** The device accepts super-frames larger than the MTU and segments them. */
+  gso: boolean;
+}
+
+/** Receives frames from {@link Device.receive}. */
+export interface FrameSink {
+  /**
+   * Called once per frame. The bytes are valid only during the call (they may
+   * live in a kernel ring that is handed back right after): copy what you keep.
+   */
+  onFrame(bytes: Uint8Array, offset: number, length: number): void;
+}
+
+/** Counters every device keeps. Drivers may add their own fields. */
+export interface DeviceStats {
+  /** Frames delivered to a sink. */
+  rxFrames: number;
+  /** Bytes delivered to a sink. */
+  rxBytes: number;
+  /** Frames accepted by transmit. */
+  txFrames: number;
+  /** Bytes accepted by transmit. */
+  txBytes: number;
+  /** Frames lost on the way in (queue full, ring overrun, bad frame). */
+  rxDropped: number;
+  /** Frames refused on the way out (too large, queue full, send error). */
+  txDropped: number;
+}
+
+/** A network device: see the module documentation. */
+export interface Device {
+  /** Static facts about the device. */
+  readonly capabilities: DeviceCapabilities;
+  /** Delivers up to `budget` ready frames to `sink`; returns how many. Never blocks, never throws on bad input. */
+  receive(sink: FrameSink, budget: number): number;
+  /** Sends one frame. The caller may reuse `bytes` on return. `false` = dropped (counted). */
+  transmit(bytes: Uint8Array, offset: number, length: number): boolean;
+  /** Ends a transmit batch. */
+  flush(): void;
+  /** Resolves when a frame is ready, after `timeoutMs`, or on close. Never blocks the event loop. */
+  wait(timeoutMs: number): Promise<void>;
+  /** Releases everything; pending `wait()`s resolve. Idempotent. */
+  close(): void;
+  /** Live counters. */
+  readonly stats: DeviceStats;
+}
+
+/**
+ * Returns a fresh zeroed {@link DeviceStats}.
+ *
+ * @returns all counters 0
+ *
+ * @example
+ * ```ts
+ * import { newDeviceStats } from "./device.ts";
+ * console.assert(newDeviceStats().rxFrames === 0);
+ * ```
+ */
+export function newDeviceStats(): DeviceStats {
+  return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
+}
+
+/** Why a device operation failed. */
+export type DeviceErrorCode =
+  | "no-ffi-permission"
+  | "permission-denied"
+  | "no-such-device"
+  | "interface-down"
+  | "frame-too-large"
+  | "closed"
+  | "system";
+
+/**
+ * A device failure with a machine-readable `code` and a message that tells the
+ * user what to do (e.g. "run with --allow-ffi").
+ *
+ * @example
+ * ```ts
+ * import { DeviceError, isDeviceError } from "./device.ts";
+ * const e = new DeviceError("no-such-device", "no interface named nope0");
+ * console.assert(e.code === "no-such-device" && isDeviceError(e) && e instanceof Error);
+ * ```
+ */
+export class DeviceError extends Error {
+  /** The failure class. */
+  readonly code: DeviceErrorCode;
+  /** The errno that caused it, when it came from a system call. */
+  readonly errno: number;
+
+  /**
+   * Creates an instance.
+   *
+   * @param code the failure class
+   * @param message what happened and what to do about it
+   * @param options `errno` of the failing call, `cause`
+   */
+  constructor(
+    code: DeviceErrorCode,
+    message: string,
+    options: { errno?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "DeviceError";
+    this.code = code;
+    this.errno = options.errno ?? 0;
+  }
+}
+
+/**
+ * Narrows an unknown value to {@link DeviceError}, optionally of one code.
+ *
+ * @param value anything caught
+ * @param code when given, also require this code
+ * @returns whether `value` is such a DeviceError
+ *
+ * @example
+ * ```ts
+ * import { DeviceError, isDeviceError } from "./device.ts";
+ * console.assert(isDeviceError(new DeviceError("closed", "x"), "closed"));
+ * console.assert(!isDeviceError(new Error("x")));
+ * ```
+ */
+export function isDeviceError(value: unknown, code?: DeviceErrorCode): value is DeviceError {
+  return value instanceof DeviceError && (code === undefined || value.code === code);
+}

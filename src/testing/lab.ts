@@ -1,0 +1,662 @@
+/**
+ * The lab: real Linux kernel peers on one machine, for tests, the demo and
+ * benchmarks (DESIGN.md "The lab").
+ *
+ * Topology built by {@link Lab.create} (names carry the prefix and Deno.pid):
+ *
+ * ```
+ *  netns <prefix>-<pid>-rs          netns <prefix>-<pid>-pe              netns <prefix>-<pid>-far
+ *  rs0 (no IPv4, IPv6 off)  ═veth═  pe0 192.0.2.1/24                     (only with router: true)
+ *  ← rawstack drives this           pe1 198.51.100.1/24  ═veth═  far0 198.51.100.2/24
+ *                                   ip_forward=1 (router: true)          default via 198.51.100.1
+ * ```
+ *
+ * How rawstack reaches `rs0` from the root namespace: an AF_PACKET socket
+ * belongs to the network namespace of the thread that creates it, and Deno's
+ * JavaScript thread lives in the root namespace. {@link Lab.openDevice} passes
+ * `netns` to `AfPacketDevice.open`, which `setns()`es the JavaScript thread
+ * into the rawstack namespace just long enough to create the socket (via FFI)
+ * and switches back. So no lab interface ever appears in the root namespace,
+ * and the kernel owning `rs0` has no IPv4 address and IPv6 disabled (set with
+ * sysctl in that namespace *before* the link is created and brought up): it
+ * never answers in rawstack's place. The peer namespace disables IPv6 too, so
+ * captures contain only the traffic a test makes. The peer's TX checksum and
+ * segmentation offloads are turned off (`ethtool -K pe0 tx off tso off gso
+ * off`) unless `peerOffloads: true`.
+ *
+ * Stale namespaces with the same prefix from a crashed earlier run (a pid
+ * that no longer exists) are removed first; {@link Lab.destroy} always
+ * removes everything (call it in `finally`).
+ *
+ * Permissions: `--allow-run` (ip, ethtool, sysctl, tcpdump), `--allow-read`,
+ * `--allow-env`, `--allow-ffi` for devices, `--allow-sys` (uid); root.
+ *
+ * @module
+ */
+
+import { AfPacketDevice, type AfPacketOptions } from "../phy/af_packet.ts";
+
+/** Address the kernel peer has on the rawstack link. */
+export const LAB_PEER_ADDRESS = "192.0.2.1";
+/** Address tests give rawstack on the lab link (the kernel side does not own it). */
+export const LAB_STACK_ADDRESS = "192.0.2.2";
+/** Prefix length of the lab link. */
+export const LAB_PREFIX_LENGTH = 24;
+/** The kernel router's address on the far link. */
+export const LAB_ROUTER_FAR_ADDRESS = "198.51.100.1";
+/** The far host's address (behind the router). */
+export const LAB_FAR_ADDRESS = "198.51.100.2";
+/** Interface rawstack drives (inside the rawstack namespace). */
+export const LAB_STACK_IF = "rs0";
+/** Kernel peer's interface on the rawstack link. */
+export const LAB_PEER_IF = "pe0";
+/** Kernel router's interface toward the far host. */
+export const LAB_ROUTER_FAR_IF = "pe1";
+/** Far host's interface. */
+export const LAB_FAR_IF = "far0";
+
+const REQUIRED_ENV = "RAWSTACK_LAB";
+const TCPDUMP_READY_TIMEOUT_MS = 5000;
+
+/**
+ * Whether this process runs as root (uid 0). False when the uid cannot be read.
+ *
+ * Permissions: `--allow-sys` (uid).
+ *
+ * @returns true for root
+ *
+ * @example
+ * ```ts
+ * import { isRoot } from "./lab.ts";
+ * console.assert(typeof isRoot() === "boolean");
+ * ```
+ */
+export function isRoot(): boolean {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds an executable on PATH (and in the sbin directories, where `ip` lives).
+ *
+ * Permissions: `--allow-env` (PATH), `--allow-read`.
+ *
+ * @param command e.g. `"ip"`
+ * @returns its path, or null
+ *
+ * @example
+ * ```ts
+ * import { findCommand } from "./lab.ts";
+ * console.assert(findCommand("surely-not-a-command-xyz") === null);
+ * ```
+ */
+export function findCommand(command: string): string | null {
+  let path = "";
+  try {
+    path = Deno.env.get("PATH") ?? "";
+  } catch {
+    // no env permission: fall back to the usual directories
+  }
+  const dirs = [...path.split(":"), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  for (const dir of dirs) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/${command}`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return `${dir}/${command}`;
+    } catch {
+      // not there, or no read permission
+    }
+  }
+  return null;
+}
+
+/**
+ * Why lab tests cannot run here, or null when they can.
+ *
+ * @param commands executables the test needs besides `ip`
+ * @returns a human-readable reason, or null
+ *
+ * @example
+ * ```ts
+ * import { labUnavailableReason } from "./lab.ts";
+ * const reason = labUnavailableReason(["surely-not-a-command-xyz"]);
+ * console.assert(reason !== null);
+ * ```
+ */
+export function labUnavailableReason(commands: string[] = []): string | null {
+  if (!isRoot()) return "needs root (network namespaces, AF_PACKET)";
+  for (const c of ["ip", ...commands]) {
+    if (findCommand(c) === null) return `needs the \`${c}\` command`;
+  }
+  return null;
+}
+
+/** Options of {@link labTest}. */
+export interface LabTestOptions {
+  /** Executables needed besides `ip` (e.g. `["ping", "socat"]`). */
+  commands?: string[];
+  /** Passed to Deno.test. */
+  sanitizeOps?: boolean;
+  /** Passed to Deno.test. */
+  sanitizeResources?: boolean;
+  /** Passed to Deno.test. */
+  sanitizeExit?: boolean;
+}
+
+/**
+ * Registers a lab test: a `Deno.test` that runs only as root with `ip`
+ * available. Otherwise it is skipped with the reason printed — or, when the
+ * environment has `RAWSTACK_LAB=required`, it fails with that reason.
+ *
+ * @param name test name ("`Symbol` behaviour")
+ * @param fn the test
+ * @param opts needed commands, sanitizers
+ *
+ * @example
+ * ```ts ignore
+ * import { Lab, labTest } from "./lab.ts";
+ * labTest("AfPacketDevice opens the lab interface", async () => {
+ *   const lab = await Lab.create({ prefix: "rsph" });
+ *   try { (await lab.openDevice()).close(); } finally { await lab.destroy(); }
+ * });
+ * ```
+ */
+export function labTest(
+  name: string,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  opts: LabTestOptions = {},
+): void {
+  const reason = labUnavailableReason(opts.commands ?? []);
+  let required = false;
+  try {
+    required = Deno.env.get(REQUIRED_ENV) === "required";
+  } catch {
+    required = false;
+  }
+  const sanitizers = {
+    sanitizeOps: opts.sanitizeOps,
+    sanitizeResources: opts.sanitizeResources,
+    sanitizeExit: opts.sanitizeExit,
+  };
+  if (reason === null) {
+    Deno.test({ name, fn, ...sanitizers });
+  } else if (required) {
+    Deno.test({
+      name,
+      fn() {
+        throw new Error(`lab test cannot run (${REQUIRED_ENV}=required): ${reason}`);
+      },
+    });
+  } else {
+    console.log(`skipping lab test "${name}": ${reason}`);
+    Deno.test({ name, ignore: true, fn() {} });
+  }
+}
+
+/** Result of a finished command. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output, decoded. */
+  stdout: string;
+  /** Standard error, decoded. */
+  stderr: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Runs a command to completion.
+ *
+ * Permissions: `--allow-run`.
+ *
+ * @param cmd program and arguments
+ * @param opts `check` (default true): throw when the exit code is not 0
+ * @returns exit code and output
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./lab.ts";
+ * const { stdout } = await run(["ip", "netns", "list"]);
+ * ```
+ */
+export async function run(cmd: string[], opts: { check?: boolean } = {}): Promise<CommandResult> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const result = {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+  if ((opts.check ?? true) && out.code !== 0) {
+    throw new Error(`\`${cmd.join(" ")}\` exited with ${out.code}: ${result.stderr.trim()}`);
+  }
+  return result;
+}
+
+/** A background process started in a lab namespace. */
+export class LabProcess {
+  #child: Deno.ChildProcess;
+  #result: Promise<CommandResult>;
+  #done = false;
+
+  /**
+   * Creates an instance.
+   *
+   * @param child the spawned process
+   * @param result resolves with its exit code and output; default: `child.output()`
+   *   (stdout and stderr must then be piped)
+   */
+  constructor(child: Deno.ChildProcess, result?: Promise<CommandResult>) {
+    this.#child = child;
+    this.#result = (result ??
+      child.output().then((out) => ({
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      }))).finally(() => {
+        this.#done = true;
+      });
+  }
+
+  /** The operating system pid. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Resolves when the process exits on its own, with its output. */
+  finished(): Promise<CommandResult> {
+    return this.#result;
+  }
+
+  /**
+   * Stops the process (SIGTERM unless it already exited) and collects its output.
+   *
+   * @param signal the signal to send, default SIGTERM
+   * @returns exit code and output
+   */
+  async kill(signal: Deno.Signal = "SIGTERM"): Promise<CommandResult> {
+    if (!this.#done) {
+      try {
+        this.#child.kill(signal);
+      } catch {
+        // already exited
+      }
+    }
+    return await this.#result;
+  }
+}
+
+/** Options of {@link Lab.create}. */
+export interface LabOptions {
+  /** Distinct prefix of the helper/test (e.g. `"rsph"`); names become `<prefix>-<pid>-<role>`. */
+  prefix: string;
+  /** Add a far namespace behind the kernel peer acting as a router (198.51.100.0/24). */
+  router?: boolean;
+  /** Leave the kernel peer's TX checksum/TSO/GSO offloads on (default: off). */
+  peerOffloads?: boolean;
+  /** MTU of the rawstack link (both ends); default 1500. */
+  mtu?: number;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A built lab; see the module documentation. Always `await lab.destroy()` in `finally`. */
+export class Lab {
+  /** Namespace of the interface rawstack drives. */
+  readonly stackNetns: string;
+  /** Namespace of the kernel peer (and router). */
+  readonly peerNetns: string;
+  /** Namespace of the far host, or null without `router`. */
+  readonly farNetns: string | null;
+  /** Interface rawstack drives, inside {@link Lab.stackNetns}. */
+  readonly stackIf: string = LAB_STACK_IF;
+  /** Kernel peer's interface, inside {@link Lab.peerNetns}. */
+  readonly peerIf: string = LAB_PEER_IF;
+  /** Kernel peer's IPv4 address. */
+  readonly peerAddress: string = LAB_PEER_ADDRESS;
+  /** The address rawstack should use. */
+  readonly stackAddress: string = LAB_STACK_ADDRESS;
+  /** Prefix length of the rawstack link. */
+  readonly prefixLength: number = LAB_PREFIX_LENGTH;
+  /** The far host's address (with `router`). */
+  readonly farAddress: string = LAB_FAR_ADDRESS;
+
+  #processes = new Set<LabProcess>();
+  #devices = new Set<AfPacketDevice>();
+  #destroyed = false;
+
+  private constructor(prefix: string, router: boolean) {
+    const base = `${prefix}-${Deno.pid}`;
+    this.stackNetns = `${base}-rs`;
+    this.peerNetns = `${base}-pe`;
+    this.farNetns = router ? `${base}-far` : null;
+  }
+
+  /**
+   * Builds the namespaces and links. Removes stale namespaces of this prefix first.
+   *
+   * Permissions: root, `--allow-run`, `--allow-read`.
+   *
+   * @param opts prefix, router, peer offloads, MTU
+   * @returns the lab
+   */
+  static async create(opts: LabOptions): Promise<Lab> {
+    if (!/^[a-z][a-z0-9]{0,11}$/.test(opts.prefix)) {
+      throw new Error(`lab prefix must be 1..12 lowercase letters/digits, got "${opts.prefix}"`);
+    }
+    await Lab.removeStale(opts.prefix);
+    const lab = new Lab(opts.prefix, opts.router ?? false);
+    try {
+      await lab.#build(opts);
+    } catch (e) {
+      await lab.destroy();
+      throw e;
+    }
+    return lab;
+  }
+
+  /**
+   * Deletes namespaces named `<prefix>-<pid>-*` whose process no longer exists.
+   *
+   * @param prefix the lab prefix
+   */
+  static async removeStale(prefix: string): Promise<void> {
+    const { stdout } = await run(["ip", "netns", "list"], { check: false });
+    const pattern = new RegExp(`^${prefix}-(\\d+)-[a-z]+$`);
+    for (const line of stdout.split("\n")) {
+      const name = line.split(" ")[0];
+      const m = pattern.exec(name);
+      if (m !== null && (Number(m[1]) === Deno.pid || !pidAlive(Number(m[1])))) {
+        await run(["ip", "netns", "del", name], { check: false });
+      }
+    }
+  }
+
+  async #build(opts: LabOptions): Promise<void> {
+    const mtu = String(opts.mtu ?? 1500);
+    const rs = this.stackNetns;
+    const pe = this.peerNetns;
+    for (const ns of [rs, pe]) {
+      await run(["ip", "netns", "add", ns]);
+      // Before any link exists or comes up: no IPv6 chatter (MLD, DAD, RS) from the kernel.
+      await this.runIn(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
+      await this.runIn(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
+    }
+    await run([
+      "ip",
+      "link",
+      "add",
+      LAB_STACK_IF,
+      "netns",
+      rs,
+      "mtu",
+      mtu,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      LAB_PEER_IF,
+      "netns",
+      pe,
+      "mtu",
+      mtu,
+    ]); // prettier-ignore
+    await run([
+      "ip",
+      "-n",
+      pe,
+      "addr",
+      "add",
+      `${LAB_PEER_ADDRESS}/${LAB_PREFIX_LENGTH}`,
+      "dev",
+      LAB_PEER_IF,
+    ]);
+    if (!opts.peerOffloads && findCommand("ethtool") !== null) {
+      await this.runIn(pe, ["ethtool", "-K", LAB_PEER_IF, "tx", "off", "tso", "off", "gso", "off"]);
+    }
+    await run(["ip", "-n", pe, "link", "set", "lo", "up"]);
+    await run(["ip", "-n", rs, "link", "set", LAB_STACK_IF, "up"]);
+    await run(["ip", "-n", pe, "link", "set", LAB_PEER_IF, "up"]);
+    const far = this.farNetns;
+    if (far !== null) {
+      await run(["ip", "netns", "add", far]);
+      await this.runIn(far, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
+      await this.runIn(far, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
+      await run([
+        "ip",
+        "link",
+        "add",
+        LAB_ROUTER_FAR_IF,
+        "netns",
+        pe,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        LAB_FAR_IF,
+        "netns",
+        far,
+      ]); // prettier-ignore
+      await run([
+        "ip",
+        "-n",
+        pe,
+        "addr",
+        "add",
+        `${LAB_ROUTER_FAR_ADDRESS}/24`,
+        "dev",
+        LAB_ROUTER_FAR_IF,
+      ]);
+      await run(["ip", "-n", far, "addr", "add", `${LAB_FAR_ADDRESS}/24`, "dev", LAB_FAR_IF]);
+      if (!opts.peerOffloads && findCommand("ethtool") !== null) {
+        await this.runIn(pe, [
+          "ethtool",
+          "-K",
+          LAB_ROUTER_FAR_IF,
+          "tx",
+          "off",
+          "tso",
+          "off",
+          "gso",
+          "off",
+        ]);
+        await this.runIn(far, [
+          "ethtool",
+          "-K",
+          LAB_FAR_IF,
+          "tx",
+          "off",
+          "tso",
+          "off",
+          "gso",
+          "off",
+        ]);
+      }
+      await run(["ip", "-n", pe, "link", "set", LAB_ROUTER_FAR_IF, "up"]);
+      await run(["ip", "-n", far, "link", "set", "lo", "up"]);
+      await run(["ip", "-n", far, "link", "set", LAB_FAR_IF, "up"]);
+      await run(["ip", "-n", far, "route", "add", "default", "via", LAB_ROUTER_FAR_ADDRESS]);
+      await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+      // The router must not send ICMP redirects to rawstack for on-link next hops.
+      await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0"]);
+    }
+  }
+
+  /**
+   * Runs a command inside a namespace of this lab and waits for it.
+   *
+   * @param netns namespace name (e.g. `lab.peerNetns`)
+   * @param cmd program and arguments
+   * @param opts `check` (default true): throw on a non-zero exit code
+   * @returns exit code and output
+   */
+  runIn(netns: string, cmd: string[], opts: { check?: boolean } = {}): Promise<CommandResult> {
+    return run(["ip", "netns", "exec", netns, ...cmd], opts);
+  }
+
+  /**
+   * Runs a command in the kernel peer's namespace and waits for it (does not
+   * throw on a non-zero exit code: check `code`).
+   *
+   * @param cmd program and arguments, e.g. `["ping", "-c", "3", "192.0.2.2"]`
+   * @returns exit code and output
+   */
+  runInPeer(cmd: string[]): Promise<CommandResult> {
+    return this.runIn(this.peerNetns, cmd, { check: false });
+  }
+
+  /**
+   * Runs a command in the far namespace (needs `router: true`); does not throw on failure.
+   *
+   * @param cmd program and arguments
+   * @returns exit code and output
+   */
+  runInFar(cmd: string[]): Promise<CommandResult> {
+    if (this.farNetns === null) throw new Error("this lab has no far namespace (router: false)");
+    return this.runIn(this.farNetns, cmd, { check: false });
+  }
+
+  /**
+   * Starts a background process in a namespace; {@link Lab.destroy} kills it if still running.
+   *
+   * @param netns namespace name
+   * @param cmd program and arguments
+   * @returns a handle with `kill()` and `finished()`
+   */
+  spawnIn(netns: string, cmd: string[]): LabProcess {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", netns, ...cmd],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const p = new LabProcess(child);
+    this.#processes.add(p);
+    return p;
+  }
+
+  /**
+   * Starts a background process in the kernel peer's namespace.
+   *
+   * @param cmd program and arguments, e.g. `["socat", ...]`
+   * @returns a handle with `kill()` and `finished()`
+   */
+  spawnInPeer(cmd: string[]): LabProcess {
+    return this.spawnIn(this.peerNetns, cmd);
+  }
+
+  /**
+   * Starts a background process in the far namespace (needs `router: true`).
+   *
+   * @param cmd program and arguments
+   * @returns a handle with `kill()` and `finished()`
+   */
+  spawnInFar(cmd: string[]): LabProcess {
+    if (this.farNetns === null) throw new Error("this lab has no far namespace (router: false)");
+    return this.spawnIn(this.farNetns, cmd);
+  }
+
+  /**
+   * Opens the AF_PACKET device on rawstack's interface (from inside its
+   * namespace, see the module documentation). {@link Lab.destroy} closes it.
+   *
+   * Permissions: root, `--allow-ffi`.
+   *
+   * @param opts driver options (mode, ring size, spin)
+   * @returns the open device
+   */
+  async openDevice(opts: Omit<AfPacketOptions, "netns"> = {}): Promise<AfPacketDevice> {
+    const dev = await AfPacketDevice.open(LAB_STACK_IF, { ...opts, netns: this.stackNetns });
+    this.#devices.add(dev);
+    return dev;
+  }
+
+  /**
+   * Starts `tcpdump` on the kernel peer's lab interface writing a pcap file,
+   * and resolves once it is capturing. Stop it with `kill()` (SIGTERM flushes the file).
+   *
+   * Permissions: `--allow-run`; needs `tcpdump`.
+   *
+   * @param path the pcap file to write
+   * @returns the tcpdump process
+   */
+  async capture(path: string): Promise<LabProcess> {
+    const child = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        this.peerNetns,
+        "tcpdump",
+        "-i",
+        LAB_PEER_IF,
+        "-Z",
+        "root",
+        "-U",
+        "-n",
+        "-w",
+        path,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Wait for "listening on" so no early frame is missed.
+    const reader = child.stderr.getReader();
+    let text = "";
+    const deadline = Date.now() + TCPDUMP_READY_TIMEOUT_MS;
+    while (!text.includes("listening on") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const drain = async (): Promise<string> => {
+      let rest = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return rest;
+        rest += decoder.decode(value);
+      }
+    };
+    const result = Promise.all([child.status, drain()]).then((
+      [status, rest],
+    ) => ({ code: status.code, stdout: "", stderr: text + rest }));
+    const p = new LabProcess(child, result);
+    this.#processes.add(p);
+    if (!text.includes("listening on")) {
+      await p.kill();
+      throw new Error(`tcpdump did not start: ${text.trim()}`);
+    }
+    return p;
+  }
+
+  /**
+   * Kills spawned processes, closes opened devices and deletes the namespaces
+   * (and with them the veth links). Safe to call twice.
+   */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const p of this.#processes) await p.kill();
+    this.#processes.clear();
+    for (const d of this.#devices) d.close();
+    this.#devices.clear();
+    for (const ns of [this.farNetns, this.peerNetns, this.stackNetns]) {
+      if (ns !== null) await run(["ip", "netns", "del", ns], { check: false });
+    }
+  }
+}

@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
+import { type FrameSink, isDeviceError } from "../../src/phy/device.ts";
+import { Lab, labTest } from "../../src/testing/lab.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
+import { parseIpv4, readIpv4, readMac, writeIpv4, writeMac } from "../../src/wire/address.ts";
+
+const PREFIX = "rsph";
+const STACK_IP = parseIpv4("192.0.2.2")!;
+const ETHERTYPE_ARP = 0x0806;
+const ETHERTYPE_IPV4 = 0x0800;
+const ARP_OP_REQUEST = 1;
+const ARP_OP_REPLY = 2;
+const ICMP_ECHO_REQUEST = 8;
+const ICMP_ECHO_REPLY = 0;
+const IP_PROTO_ICMP = 1;
+
+/**
+ * A minimal hand-written responder: answers ARP requests for 192.0.2.2 and
+ * ICMP echo requests to it, so the kernel's ping succeeds only if both RX and
+ * TX through the device work.
+ */
+class Responder implements FrameSink {
+  readonly out = new Uint8Array(2048);
+  echoRequests = 0;
+  arpRequests = 0;
+  constructor(readonly dev: AfPacketDevice) {}
+
+  onFrame(b: Uint8Array, o: number, n: number): void {
+    if (n < 14) return;
+    const type = (b[o + 12] << 8) | b[o + 13];
+    const mac = this.dev.capabilities.mac;
+    const out = this.out;
+    if (type === ETHERTYPE_ARP && n >= 42) {
+      // RFC 826: answer a request for our protocol address.
+      const op = (b[o + 20] << 8) | b[o + 21];
+      if (op !== ARP_OP_REQUEST || readIpv4(b, o + 38) !== STACK_IP) return;
+      this.arpRequests++;
+      const senderMac = readMac(b, o + 22);
+      const senderIp = readIpv4(b, o + 28);
+      writeMac(out, 0, senderMac);
+      writeMac(out, 6, mac);
+      out[12] = ETHERTYPE_ARP >> 8;
+      out[13] = ETHERTYPE_ARP & 0xff;
+      out.set([0, 1, 8, 0, 6, 4, 0, ARP_OP_REPLY], 14);
+      writeMac(out, 22, mac);
+      writeIpv4(out, 28, STACK_IP);
+      writeMac(out, 32, senderMac);
+      writeIpv4(out, 38, senderIp);
+      assert.ok(this.dev.transmit(out, 0, 42));
+    } else if (type === ETHERTYPE_IPV4 && n >= 34) {
+      const ihl = (b[o + 14] & 0x0f) * 4;
+      const total = (b[o + 16] << 8) | b[o + 17];
+      if (b[o + 23] !== IP_PROTO_ICMP || readIpv4(b, o + 30) !== STACK_IP) return;
+      if (b[o + 14 + ihl] !== ICMP_ECHO_REQUEST || total + 14 > n) return;
+      this.echoRequests++;
+      // RFC 792: echo reply = the request with addresses swapped, type 0, new checksum.
+      out.set(b.subarray(o, o + 14 + total), 100);
+      const p = 100;
+      writeMac(out, p, readMac(b, o + 6));
+      writeMac(out, p + 6, mac);
+      writeIpv4(out, p + 26, STACK_IP);
+      writeIpv4(out, p + 30, readIpv4(b, o + 26));
+      out[p + 24] = 0;
+      out[p + 25] = 0;
+      const ipSum = internetChecksum(out, p + 14, ihl);
+      out[p + 24] = ipSum >> 8;
+      out[p + 25] = ipSum & 0xff;
+      const icmp = p + 14 + ihl;
+      out[icmp] = ICMP_ECHO_REPLY;
+      out[icmp + 2] = 0;
+      out[icmp + 3] = 0;
+      const icmpSum = internetChecksum(out, icmp, total - ihl);
+      out[icmp + 2] = icmpSum >> 8;
+      out[icmp + 3] = icmpSum & 0xff;
+      // Offset ≠ 0 exercises the address + offset transmit path.
+      assert.ok(this.dev.transmit(out, p, 14 + total));
+    }
+  }
+}
+
+async function pingThroughDevice(lab: Lab, dev: AfPacketDevice): Promise<Responder> {
+  const responder = new Responder(dev);
+  const ping = lab.spawnInPeer(["ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.2"]);
+  let done = false;
+  const finished = ping.finished().then((r) => {
+    done = true;
+    return r;
+  });
+  while (!done) {
+    await dev.wait(50);
+    dev.receive(responder, 64);
+  }
+  const result = await finished;
+  assert.equal(result.code, 0, `ping failed: ${result.stdout}${result.stderr}`);
+  assert.match(result.stdout, /3 packets transmitted, 3 received/);
+  return responder;
+}
+
+for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
+  labTest(`AfPacketDevice (${mode}) answers the kernel's ARP and ping`, async () => {
+    const lab = await Lab.create({ prefix: PREFIX });
+    try {
+      const dev = await lab.openDevice({ mode, spinMicros: 20 });
+      assert.equal(dev.mode, mode);
+      assert.equal(dev.capabilities.name, "rs0");
+      assert.equal(dev.capabilities.mtu, 1500);
+      assert.ok(dev.capabilities.mac > 0);
+      const responder = await pingThroughDevice(lab, dev);
+      assert.equal(responder.echoRequests, 3);
+      assert.ok(responder.arpRequests >= 1);
+      const stats = dev.stats;
+      assert.ok(stats.rxFrames >= 4);
+      assert.ok(stats.txFrames >= 4);
+      assert.equal(stats.txDropped, 0);
+      assert.equal(stats.ringDrops, 0);
+      dev.close();
+      assert.equal(dev.receive(responder, 10), 0);
+    } finally {
+      await lab.destroy();
+    }
+  }, { commands: ["ping"] });
+}
+
+labTest("AfPacketDevice.open reports an unknown interface as no-such-device", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    await assert.rejects(
+      AfPacketDevice.open("rsnope0", { netns: lab.stackNetns }),
+      (e) => isDeviceError(e, "no-such-device") && /rsnope0/.test(e.message) && e.errno === 19,
+    );
+    await assert.rejects(
+      AfPacketDevice.open("rs0", { netns: `${PREFIX}-no-such-netns` }),
+      (e) => isDeviceError(e, "no-such-device"),
+    );
+  } finally {
+    await lab.destroy();
+  }
+});
+
+labTest("AfPacketDevice.open reports a down interface as interface-down", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    await lab.runIn(lab.stackNetns, ["ip", "link", "set", "rs0", "down"]);
+    await assert.rejects(
+      lab.openDevice(),
+      (e) => isDeviceError(e, "interface-down") && /ip link set rs0 up/.test(e.message),
+    );
+  } finally {
+    await lab.destroy();
+  }
+});
+
+labTest("AfPacketDevice transmit refuses frames larger than MTU + 14 and counts them", async () => {
+  const lab = await Lab.create({ prefix: PREFIX, mtu: 1400 });
+  try {
+    const dev = await lab.openDevice({ mode: "socket" });
+    assert.equal(dev.capabilities.mtu, 1400);
+    const big = new Uint8Array(2000).fill(0xff, 0, 12);
+    assert.equal(dev.transmit(big, 0, 1415), false);
+    assert.equal(dev.stats.txTooLarge, 1);
+    assert.equal(dev.stats.txDropped, 1);
+    assert.ok(dev.transmit(big, 0, 1414));
+    assert.equal(dev.transmit(big, 1990, 60), false); // out of bounds: refused, not read
+    assert.equal(dev.stats.txFrames, 1);
+    dev.close();
+    assert.equal(dev.transmit(big, 0, 60), false);
+  } finally {
+    await lab.destroy();
+  }
+});
+
+labTest("AfPacketDevice close resolves a parked wait and releases the ring", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
+      const dev = await lab.openDevice({ mode, spinMicros: 0 });
+      const t0 = performance.now();
+      const waiting = dev.wait(30_000);
+      await new Promise((r) => setTimeout(r, 20));
+      dev.close();
+      await waiting;
+      assert.ok(performance.now() - t0 < 10_000, `${mode}: wait did not resolve on close`);
+      assert.equal(dev.closed, true);
+      assert.equal(dev.receive({ onFrame() {} }, 10), 0);
+      await dev.wait(1000); // closed: resolves at once
+    }
+  } finally {
+    await lab.destroy();
+  }
+});
+
+labTest("AfPacketDevice wait wakes on an arriving frame and times out when idle", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    const modes: AfPacketMode[] = ["ring-v3", "ring-v2", "socket"];
+    for (const [i, mode] of modes.entries()) {
+      const dev = await lab.openDevice({ mode, spinMicros: 10 });
+      const t0 = performance.now();
+      await dev.wait(30);
+      assert.ok(performance.now() - t0 >= 25, `${mode}: idle wait returned early`);
+      assert.equal(dev.receive({ onFrame() {} }, 10), 0);
+      // ping makes the kernel send an ARP request at once (a fresh address per mode, so no
+      // neighbour entry left from the previous round delays it).
+      const ping = lab.spawnInPeer(["ping", "-c", "1", "-W", "1", `192.0.2.${10 + i}`]);
+      await dev.wait(5000);
+      let frames = 0;
+      const t1 = performance.now();
+      while (frames === 0 && performance.now() - t1 < 5000) {
+        frames += dev.receive({ onFrame() {} }, 10);
+        if (frames === 0) await dev.wait(100);
+      }
+      assert.ok(frames >= 1, `${mode}: no frame received`);
+      await ping.kill();
+      dev.close();
+    }
+  } finally {
+    await lab.destroy();
+  }
+}, { commands: ["ping"] });
+
+labTest("AfPacketDevice does not receive frames it sent itself", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    const dev = await lab.openDevice({ mode: "ring-v2" });
+    const listener = await lab.openDevice({ mode: "socket" });
+    const f = new Uint8Array(60).fill(0xff, 0, 6);
+    f[12] = 0x88;
+    f[13] = 0xb5; // IEEE local experimental EtherType: the kernel ignores it
+    for (let i = 0; i < 10; i++) assert.ok(dev.transmit(f, 0, 60));
+    await new Promise((r) => setTimeout(r, 50));
+    // Neither this socket nor another socket on the same host sees them (outgoing).
+    assert.equal(dev.receive({ onFrame() {} }, 100), 0);
+    assert.equal(listener.receive({ onFrame() {} }, 100), 0);
+    assert.equal(dev.stats.txFrames, 10);
+    dev.close();
+    listener.close();
+  } finally {
+    await lab.destroy();
+  }
+});
+
+Deno.test("AfPacketDevice.open without --allow-ffi names the missing flag", async () => {
+  const url = new URL("../../src/phy/af_packet.ts", import.meta.url).href;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { AfPacketDevice } from ${JSON.stringify(url)};
+      try { await AfPacketDevice.open("lo"); console.log("opened"); }
+      catch (e) { console.log(e.code + ": " + e.message); }`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-check", "--allow-read", script],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.match(text, /no-ffi-permission: .*--allow-ffi/);
+  } finally {
+    await Deno.remove(script);
+  }
+});
