@@ -2,6 +2,8 @@
  * rawstack — a TCP/IP protocol stack in TypeScript for Deno, running in user
  * space over a Linux AF_PACKET raw socket reached through Deno's FFI.
  *
+ * This module only re-exports; see ARCHITECTURE.md for the layers.
+ *
  * @example
  * ```ts
  * import { Ipv4Cidr } from "./mod.ts";
@@ -11,6 +13,87 @@
  * @module
  */
 
+// The stack and its sockets.
+export * from "./src/stack.ts";
+export * from "./src/socket/udp_conn.ts";
+export * from "./src/socket/addr.ts";
+
+// Time.
+export { type Clock, ManualClock, SystemClock } from "./src/time/clock.ts";
+export { Timer, type TimerTarget, TimerWheel } from "./src/time/timer_wheel.ts";
+
+// Wire: addresses, checksums, typed parse failures.
 export * from "./src/wire/error.ts";
 export * from "./src/wire/address.ts";
 export * from "./src/wire/checksum.ts";
+
+// Devices: the driver interface and its implementations.
+export {
+  DEFAULT_MTU,
+  type Device,
+  type DeviceCapabilities,
+  DeviceError,
+  type DeviceErrorCode,
+  type DeviceStats,
+  ETHERNET_HEADER_BYTES,
+  type FrameSink,
+  isDeviceError,
+} from "./src/phy/device.ts";
+export {
+  AfPacketDevice,
+  type AfPacketMode,
+  type AfPacketOptions,
+  type AfPacketStats,
+} from "./src/phy/af_packet.ts";
+export * from "./src/phy/memory_link.ts";
+export * from "./src/phy/fault_injector.ts";
+export * from "./src/phy/capture.ts";
+
+// Network layer.
+export type { IpProtocolHandler, IpSender, PacketBufferLike } from "./src/iface/types.ts";
+export {
+  NetworkInterface,
+  type NetworkInterfaceOptions,
+} from "./src/iface/interface.ts";
+export {
+  type PingOptions,
+  type PingReply,
+  PingSession,
+  type PingSummary,
+} from "./src/iface/icmp.ts";
+export { type ArpEntryInfo } from "./src/iface/arp_cache.ts";
+
+// UDP and DNS.
+export {
+  UDP_MAX_PAYLOAD,
+  UdpEndpoint,
+  UdpError,
+  type UdpErrorCode,
+  UdpLayer,
+} from "./src/udp/udp_layer.ts";
+export { DnsError, type DnsErrorCode } from "./src/dns/dns_error.ts";
+export { DnsResolver, type DnsResolverOptions, type DnsServer } from "./src/dns/resolver.ts";
+export { HostsTable } from "./src/dns/hosts.ts";
+export { type DnsRecordType } from "./src/dns/name.ts";
+export {
+  DNS_CLASS_IN,
+  DNS_RCODE_NXDOMAIN,
+  DNS_TYPE_A,
+  DNS_TYPE_AAAA,
+  DNS_TYPE_CNAME,
+  DnsMessage,
+  type DnsQuestion,
+  type DnsRecord,
+  newDnsMessage,
+} from "./src/wire/dns.ts";
+
+// Types referenced by the Stack's options and statistics.
+export type { ArpCacheOptions, ArpStats } from "./src/iface/arp_cache.ts";
+export type { StaticRouteOptions } from "./src/iface/config.ts";
+export type { IcmpOptions, IcmpStats } from "./src/iface/icmp.ts";
+export type { Ipv4Stats } from "./src/iface/ipv4.ts";
+export type { ReassemblyOptions } from "./src/iface/reassembly.ts";
+export type { LinkStats } from "./src/iface/interface.ts";
+export type { UdpLayerStats } from "./src/udp/udp_layer.ts";
+export type { DnsResolverStats } from "./src/dns/resolver.ts";
+export type { DnsCacheOptions } from "./src/dns/cache.ts";

@@ -1,0 +1,133 @@
+/**
+ * Deno-like network address types for the socket API: a {@link NetAddr} is
+ * `{ transport, hostname, port }` exactly as `Deno.NetAddr`, so code written
+ * against Deno's sockets reads the same against rawstack's. Helpers convert
+ * between these objects and the numeric addresses the engines use.
+ *
+ * @module
+ */
+
+import { formatIpv4, parseIpv4 } from "../wire/address.ts";
+
+/** The transport of a {@link NetAddr}. */
+export type Transport = "tcp" | "udp";
+
+/** A transport address, shaped like `Deno.NetAddr`. */
+export interface NetAddr {
+  /** `"tcp"` or `"udp"`. */
+  transport: Transport;
+  /** Dotted-quad IPv4 address (or, where the API accepts it, a host name). */
+  hostname: string;
+  /** Port 0..65535. */
+  port: number;
+}
+
+/** Largest port number (16-bit field, RFC 768 / RFC 9293 §3.1). */
+export const PORT_MAX = 65_535;
+
+/**
+ * Builds a {@link NetAddr} from a numeric IPv4 address.
+ *
+ * @param transport `"tcp"` or `"udp"`
+ * @param address IPv4 address as an unsigned 32-bit number
+ * @param port port number
+ * @returns a new address object
+ *
+ * @example
+ * ```ts
+ * import { netAddr } from "./addr.ts";
+ * const a = netAddr("udp", 0xc0000201, 53);
+ * console.assert(a.hostname === "192.0.2.1" && a.port === 53 && a.transport === "udp");
+ * ```
+ */
+export function netAddr(transport: Transport, address: number, port: number): NetAddr {
+  return { transport, hostname: formatIpv4(address >>> 0), port };
+}
+
+/**
+ * Formats an address as `host:port`.
+ *
+ * @param addr the address
+ * @returns e.g. `"192.0.2.1:53"`
+ *
+ * @example
+ * ```ts
+ * import { formatNetAddr } from "./addr.ts";
+ * console.assert(formatNetAddr({ transport: "udp", hostname: "192.0.2.1", port: 53 }) === "192.0.2.1:53");
+ * ```
+ */
+export function formatNetAddr(
+  addr: { transport?: Transport; hostname: string; port: number },
+): string {
+  return `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * Validates a port number.
+ *
+ * @param port the value to check
+ * @param what what the port is, for the error message
+ * @param allowZero accept 0 (e.g. "pick an ephemeral port"); default true
+ * @returns the port
+ * @throws {TypeError} when it is not an integer 0..65535 (1..65535 without `allowZero`)
+ *
+ * @example
+ * ```ts
+ * import { checkPort } from "./addr.ts";
+ * console.assert(checkPort(53, "port") === 53);
+ * let threw = false;
+ * try { checkPort(70000, "port"); } catch { threw = true; }
+ * console.assert(threw);
+ * ```
+ */
+export function checkPort(port: unknown, what: string, allowZero = true): number {
+  const min = allowZero ? 0 : 1;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < min || port > PORT_MAX) {
+    throw new TypeError(`${what} must be an integer ${min}..${PORT_MAX}, got ${String(port)}`);
+  }
+  return port;
+}
+
+/**
+ * Parses `"host:port"` (the host may be a name or a dotted quad).
+ *
+ * @param text e.g. `"192.0.2.1:53"` or `"ns.test:5353"`
+ * @param transport transport of the result
+ * @returns the address
+ * @throws {TypeError} on a missing or invalid port or an empty host
+ *
+ * @example
+ * ```ts
+ * import { parseHostPort } from "./addr.ts";
+ * const a = parseHostPort("192.0.2.1:7", "udp");
+ * console.assert(a.hostname === "192.0.2.1" && a.port === 7);
+ * ```
+ */
+export function parseHostPort(text: string, transport: Transport): NetAddr {
+  const colon = text.lastIndexOf(":");
+  if (colon <= 0) throw new TypeError(`expected "host:port", got ${JSON.stringify(text)}`);
+  const portText = text.slice(colon + 1);
+  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
+  return {
+    transport,
+    hostname: text.slice(0, colon),
+    port: checkPort(port, `port in ${JSON.stringify(text)}`),
+  };
+}
+
+/**
+ * The numeric IPv4 address of a dotted quad, or null for anything else (a host name).
+ *
+ * @param hostname text to parse
+ * @returns the address or null
+ *
+ * @example
+ * ```ts
+ * import { ipv4Literal } from "./addr.ts";
+ * console.assert(ipv4Literal("192.0.2.1") === 0xc0000201);
+ * console.assert(ipv4Literal("example.test") === null);
+ * ```
+ */
+export function ipv4Literal(hostname: string): number | null {
+  return parseIpv4(hostname);
+}

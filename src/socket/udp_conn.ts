@@ -1,0 +1,193 @@
+/**
+ * {@link UdpConn}: the promise-based datagram socket over a UDP endpoint of
+ * the engine (src/udp/), shaped like `Deno.DatagramConn`: `send(data, addr)`,
+ * `receive(buf?)`, async iteration, `close()`, `addr`.
+ *
+ * Sends run synchronously into the engine and leave on the wire before the
+ * promise settles. Receives wait for the endpoint's `onReadable` hook, which
+ * the stack's event loop fires when a datagram (or an ICMP error) arrives.
+ * An ICMP destination unreachable about a datagram this socket sent (RFC 1122
+ * §4.1.3.3) is reported as a {@link UdpError} by the next `receive()` or
+ * `send()`.
+ *
+ * @module
+ */
+
+import { UdpError } from "../udp/udp_layer.ts";
+import type { UdpEndpoint } from "../udp/udp_layer.ts";
+import { checkPort, type NetAddr, netAddr } from "./addr.ts";
+import { parseIpv4 } from "../wire/address.ts";
+
+/** What a {@link UdpConn} needs from the stack that made it. */
+export interface UdpConnHost {
+  /** The current time (ms); also tells the network layer the time of the coming call. */
+  nowMs(): number;
+  /** Resolves a host name to an IPv4 address (u32); rejects with a `DnsError`. */
+  resolveHostname(hostname: string): Promise<number>;
+  /** Called after the engine transmitted: flush the device, wake the loop for new deadlines. */
+  afterSend(): void;
+  /** Our IPv4 address (u32), for {@link UdpConn.addr}. */
+  readonly localAddress: number;
+  /** Called once when the conn closes. */
+  connClosed(conn: UdpConn): void;
+}
+
+interface Waiter {
+  buf: Uint8Array | undefined;
+  resolve: (value: [Uint8Array, NetAddr]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A bound UDP socket. Made by `stack.listenDatagram({ port })`.
+ *
+ * @example
+ * ```ts
+ * import { UdpConn, type UdpConnHost } from "./udp_conn.ts";
+ * import { UdpLayer } from "../udp/udp_layer.ts";
+ * // A loopback "network": everything sent comes back to the sender's port.
+ * const ip = {
+ *   allocate: () => null, send: () => false,
+ *   sourceAddressFor: () => 0xc0000202, mtuFor: () => 1500,
+ * };
+ * const layer = new UdpLayer(ip);
+ * const host: UdpConnHost = {
+ *   nowMs: () => 0, resolveHostname: () => Promise.reject(new Error("no DNS")),
+ *   afterSend: () => {}, localAddress: 0xc0000202, connClosed: () => {},
+ * };
+ * const conn = new UdpConn(host, layer.bind(5000));
+ * console.assert(conn.addr.port === 5000 && conn.addr.hostname === "192.0.2.2");
+ * // Simulate an arriving datagram (UDP header + 3 bytes, no checksum).
+ * const dgram = new Uint8Array([0x13, 0x88, 0x13, 0x88, 0, 11, 0, 0, 1, 2, 3]);
+ * layer.onPacket(0, 0xc0000201, 0xc0000202, dgram, 0, dgram.length);
+ * const [data, from] = await conn.receive();
+ * console.assert(data.length === 3 && from.hostname === "192.0.2.1" && from.port === 5000);
+ * conn.close();
+ * ```
+ */
+export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
+  /** The local address (our IPv4 address and the bound port). */
+  readonly addr: NetAddr;
+  readonly #host: UdpConnHost;
+  readonly #endpoint: UdpEndpoint;
+  #waiters: Waiter[] = [];
+  #closed = false;
+
+  /**
+   * Wraps a bound endpoint.
+   *
+   * @param host the stack side (time, DNS, loop wake-up)
+   * @param endpoint the bound engine endpoint; the conn owns it from now on
+   */
+  constructor(host: UdpConnHost, endpoint: UdpEndpoint) {
+    this.#host = host;
+    this.#endpoint = endpoint;
+    this.addr = netAddr("udp", host.localAddress, endpoint.localPort);
+    endpoint.onReadable = () => this.#drain();
+  }
+
+  /** The engine endpoint (counters: `endpoint.stats`). */
+  get endpoint(): UdpEndpoint {
+    return this.#endpoint;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends one datagram.
+   *
+   * @param data payload, 0..65,507 bytes (larger datagrams are fragmented by IPv4)
+   * @param addr destination; `hostname` may be a dotted quad or a name (resolved with DNS)
+   * @returns the number of payload bytes sent
+   * @throws {UdpError} `PortUnreachable`/`HostUnreachable`/... when an earlier datagram drew an
+   *   ICMP error, `MessageTooLong`, `NoRoute`, `NoBuffers`, `Closed`
+   * @throws {DnsError} when the host name does not resolve
+   * @throws {TypeError} on an invalid port
+   */
+  async send(data: Uint8Array, addr: { hostname: string; port: number }): Promise<number> {
+    if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
+    const port = checkPort(addr.port, "destination port", false);
+    let dst = parseIpv4(addr.hostname);
+    if (dst === null) {
+      dst = await this.#host.resolveHostname(addr.hostname);
+      if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
+    }
+    const result = this.#endpoint.send(this.#host.nowMs(), data, dst, port);
+    this.#host.afterSend();
+    if (typeof result !== "number") throw result;
+    return result;
+  }
+
+  /**
+   * Waits for the next datagram.
+   *
+   * @param buf where to copy the payload (truncated to its length); default a new array
+   * @returns the payload (a view of `buf` when given) and the sender's address
+   * @throws {UdpError} an ICMP error about a datagram we sent, or `Closed`
+   */
+  receive(buf?: Uint8Array): Promise<[Uint8Array, NetAddr]> {
+    if (this.#closed) {
+      return Promise.reject(new UdpError("Closed", `port ${this.addr.port} is closed`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ buf, resolve, reject });
+      this.#drain();
+    });
+  }
+
+  /** Closes the socket: pending receives reject with `UdpError("Closed")`. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#endpoint.close();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(new UdpError("Closed", `port ${this.addr.port} is closed`));
+    this.#host.connClosed(this);
+  }
+
+  /** Datagrams until the socket is closed (then the iteration ends). */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array, NetAddr]> {
+    while (!this.#closed) {
+      try {
+        yield await this.receive();
+      } catch (e) {
+        if (this.#closed && e instanceof UdpError && e.code === "Closed") return;
+        throw e;
+      }
+    }
+  }
+
+  /** Hands queued datagrams and errors to waiting receivers. */
+  #drain(): void {
+    while (this.#waiters.length > 0) {
+      const error = this.#endpoint.takeError();
+      if (error !== null) {
+        this.#waiters.shift()!.reject(error);
+        continue;
+      }
+      const w = this.#waiters[0];
+      let data: Uint8Array;
+      let srcAddr: number;
+      let srcPort: number;
+      if (w.buf !== undefined) {
+        const n = this.#endpoint.receiveInto(w.buf, 0);
+        if (n < 0) return;
+        data = w.buf.subarray(0, n);
+        srcAddr = this.#endpoint.lastSrcAddr;
+        srcPort = this.#endpoint.lastSrcPort;
+      } else {
+        const d = this.#endpoint.tryReceive();
+        if (d === null) return;
+        data = d.data;
+        srcAddr = d.srcAddr;
+        srcPort = d.srcPort;
+      }
+      this.#waiters.shift();
+      w.resolve([data, netAddr("udp", srcAddr, srcPort)]);
+    }
+  }
+}

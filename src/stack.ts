@@ -1,0 +1,753 @@
+/**
+ * {@link Stack}: the composition root of rawstack and its only event loop.
+ *
+ * A stack owns one {@link Device}, the {@link NetworkInterface} over it
+ * (Ethernet, ARP, IPv4, ICMP), the {@link UdpLayer}, the {@link DnsResolver}
+ * and a {@link TimerWheel} for transports that keep timers (TCP). Everything
+ * below is a synchronous state machine; the loop feeds it frames and time:
+ *
+ * 1. receive a batch: `device.receive(sink, budget)` (each frame through the
+ *    interface, inside a `try` so a bug in a handler is counted, not fatal);
+ * 2. run due timers: `wheel.advance(now)`, `iface.poll(now)`, `resolver.poll(now)`
+ *    and the `poll` of attached services;
+ * 3. `device.flush()`;
+ * 4. wait for the earlier of the next deadline and the device becoming
+ *    readable — at most one `device.wait()` promise is outstanding; when an
+ *    application call schedules an earlier deadline while the loop is parked,
+ *    {@link Stack.kick} wakes it and the still-pending device wait is reused.
+ *
+ * Application calls (`send`, `ping`, `resolveDns`) run synchronously into the
+ * engines, transmit at once and then kick the loop. With a `clock` option
+ * (e.g. a `ManualClock`) the loop is off by default and tests drive the stack
+ * with {@link Stack.poll}.
+ *
+ * @module
+ */
+
+import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
+import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
+import { type Clock, SystemClock } from "./time/clock.ts";
+import { TimerWheel } from "./time/timer_wheel.ts";
+import { type LinkStats, NetworkInterface } from "./iface/interface.ts";
+import type { ArpCacheOptions, ArpEntryInfo, ArpStats } from "./iface/arp_cache.ts";
+import type { StaticRouteOptions } from "./iface/config.ts";
+import type { IcmpOptions, IcmpStats, PingOptions, PingReply, PingSummary } from "./iface/icmp.ts";
+import type { Ipv4Stats } from "./iface/ipv4.ts";
+import type { ReassemblyOptions } from "./iface/reassembly.ts";
+import type { IpProtocolHandler } from "./iface/types.ts";
+import { IP_PROTOCOL_UDP, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
+import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
+import { DnsError } from "./dns/dns_error.ts";
+import { HostsTable } from "./dns/hosts.ts";
+import type { DnsRecordType } from "./dns/name.ts";
+import type { DnsCacheOptions } from "./dns/cache.ts";
+import { UdpConn, type UdpConnHost } from "./socket/udp_conn.ts";
+import { checkPort } from "./socket/addr.ts";
+
+/** Frames taken from the device per loop iteration before timers run again. */
+export const DEFAULT_RX_BUDGET = 64;
+/** Busy iterations (budget exhausted) in a row before the loop yields to other macrotasks. */
+const BUSY_ITERATIONS_BEFORE_YIELD = 32;
+/** Longest single park (ms) when nothing is scheduled: bounds a lost wake-up. */
+const MAX_PARK_MS = 1000;
+
+/** Options of {@link Stack}. */
+export interface StackOptions {
+  /** The link device (AfPacketDevice, MemoryLink end, middleware...). The stack closes it. */
+  device: Device;
+  /** Our address and prefix, e.g. `"192.0.2.2/24"`. */
+  ipv4: string | Ipv4Cidr;
+  /** Default gateway (on-link), e.g. `"192.0.2.1"`. */
+  gateway?: string | null;
+  /** DNS servers, `"192.0.2.1"` or `"192.0.2.1:5353"`. */
+  dns?: readonly (string | DnsServer)[];
+  /** DNS: wait per attempt (ms, default 2000). */
+  dnsTimeoutMs?: number;
+  /** DNS: rounds over the server list (default 3). */
+  dnsAttempts?: number;
+  /** DNS cache bounds. */
+  dnsCache?: DnsCacheOptions;
+  /** Static names: `{ "router.test": ["192.0.2.1"] }`. */
+  hosts?: Record<string, string[]>;
+  /** IPv4 MTU (default the device's). */
+  mtu?: number;
+  /** Extra static routes. */
+  routes?: StaticRouteOptions[];
+  /** Our MAC (default the device's). */
+  mac?: string | number;
+  /** TTL of datagrams we originate (default 64). */
+  ttl?: number;
+  /** ARP tunables (entry lifetime, retries, queue bounds). */
+  arp?: ArpCacheOptions;
+  /** Fragment reassembly bounds and timeout. */
+  reassembly?: ReassemblyOptions;
+  /** ICMP error rate limit. */
+  icmp?: IcmpOptions;
+  /** UDP receive queue bounds per socket. */
+  udp?: { queueBytes?: number; queueDatagrams?: number };
+  /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
+  clock?: Clock;
+  /** Run the event loop on `start()` (default: true without `clock`, false with it). */
+  eventLoop?: boolean;
+  /** Frames per receive batch (default 64). */
+  rxBudget?: number;
+  /** Where the first handler exception is reported (default `console.error`). */
+  onError?: (error: unknown) => void;
+}
+
+/** The result of {@link Stack.ping}, like ping(8)'s output. */
+export interface PingResult {
+  /** The host as given. */
+  host: string;
+  /** The address pinged (dotted quad). */
+  address: string;
+  /** Data bytes per request. */
+  size: number;
+  /** In-time replies, in arrival order. */
+  replies: PingReply[];
+  /** Transmitted/received/loss and min/avg/max/mdev RTT. */
+  summary: PingSummary;
+}
+
+/** Counters of the event loop. */
+export interface LoopStats {
+  /** Loop iterations (including {@link Stack.poll} calls). */
+  iterations: number;
+  /** Frames taken from the device. */
+  rxFrames: number;
+  /** Times the loop parked waiting for the device or a deadline. */
+  parks: number;
+  /** Wake-ups by {@link Stack.kick}. */
+  kicks: number;
+  /** Exceptions thrown by handlers (caught; the frame/timer is dropped). */
+  handlerErrors: number;
+}
+
+/** Everything {@link Stack.stats} reports. */
+export interface StackStats {
+  /** Device counters (a snapshot). */
+  device: DeviceStats;
+  /** Ethernet level. */
+  link: LinkStats;
+  /** ARP cache. */
+  arp: ArpStats;
+  /** IPv4 in/out, fragments. */
+  ipv4: Ipv4Stats;
+  /** ICMP. */
+  icmp: IcmpStats;
+  /** UDP. */
+  udp: UdpLayerStats;
+  /** DNS resolver. */
+  dns: DnsResolverStats;
+  /** Event loop. */
+  loop: LoopStats;
+}
+
+/**
+ * Something attached to the stack's loop (e.g. the TCP layer's socket side):
+ * polled each iteration, asked for its next deadline, closed with the stack.
+ */
+export interface StackService {
+  /** Runs due work. */
+  poll?(nowMs: number): void;
+  /** Earliest time `poll` has work (Infinity = none). Timers on {@link Stack.wheel} need not be reported. */
+  nextDeadline?(): number;
+  /** Releases everything; called by {@link Stack.close} before the device closes. */
+  close?(): void;
+}
+
+/** Raised by calls on a closed stack and by pending operations when it closes. */
+export class StackClosedError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param what the operation
+   */
+  constructor(what: string) {
+    super(`${what}: the stack is closed`);
+    this.name = "StackClosedError";
+  }
+}
+
+interface PendingPing {
+  host: string;
+  session: ReturnType<NetworkInterface["ping"]>;
+  resolve: (r: PingResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** The device sink: hands frames to the interface and keeps handler exceptions in. */
+class LoopSink implements FrameSink {
+  nowMs = 0;
+  readonly #iface: NetworkInterface;
+  readonly #stack: Stack;
+  constructor(iface: NetworkInterface, stack: Stack) {
+    this.#iface = iface;
+    this.#stack = stack;
+  }
+  onFrame(bytes: Uint8Array, offset: number, length: number): void {
+    try {
+      this.#iface.receiveFrame(this.nowMs, bytes, offset, length);
+    } catch (e) {
+      this.#stack.handlerError(e);
+    }
+  }
+}
+
+/**
+ * One TCP/IP host on one device.
+ *
+ * @example
+ * ```ts
+ * import { Stack } from "./stack.ts";
+ * import { MemoryLink } from "./phy/memory_link.ts";
+ * const [da, db] = MemoryLink.pair();
+ * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+ * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+ * await a.start();
+ * await b.start();
+ * const server = b.listenDatagram({ port: 7 });
+ * const client = a.listenDatagram({ port: 0 });
+ * await client.send(new TextEncoder().encode("hi"), { hostname: "192.0.2.1", port: 7 });
+ * const [data, from] = await server.receive();
+ * console.assert(new TextDecoder().decode(data) === "hi" && from.hostname === "192.0.2.2");
+ * const r = await a.ping("192.0.2.1", { count: 1 });
+ * console.assert(r.summary.received === 1);
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class Stack implements UdpConnHost {
+  /** The network interface (also the `IpSender` transports use). */
+  readonly iface: NetworkInterface;
+  /** The timer wheel shared by transports (TCP timers). Advanced by the loop. */
+  readonly wheel: TimerWheel;
+  /** The UDP engine. */
+  readonly udp: UdpLayer;
+  /** The DNS stub resolver. */
+  readonly resolver: DnsResolver;
+  /** The device. */
+  readonly device: Device;
+  /** The time source. */
+  readonly clock: Clock;
+  /** Loop counters. */
+  readonly loopStats: LoopStats = {
+    iterations: 0,
+    rxFrames: 0,
+    parks: 0,
+    kicks: 0,
+    handlerErrors: 0,
+  };
+
+  readonly #sink: LoopSink;
+  readonly #rxBudget: number;
+  readonly #eventLoop: boolean;
+  readonly #onError: (error: unknown) => void;
+  readonly #services = new Set<StackService>();
+  readonly #conns = new Set<UdpConn>();
+  readonly #pings = new Set<PendingPing>();
+  #started = false;
+  #closed = false;
+  #loop: Promise<void> | null = null;
+  #errorLogged = false;
+  // Parking state.
+  #parked = false;
+  #parkedUntil = Infinity;
+  #wake: (() => void) | null = null;
+  #deviceWait: Promise<void> | null = null;
+  #deviceWaitUntil = Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #dueSpins = 0;
+
+  /**
+   * Builds the interface, UDP, the resolver and the timer wheel over `options.device`.
+   *
+   * @param options device, address and tunables
+   * @throws {TypeError} on invalid configuration (address, gateway, DNS server, MTU, hosts)
+   */
+  constructor(options: StackOptions) {
+    if (options === null || typeof options !== "object" || options.device === undefined) {
+      throw new TypeError('Stack options must be an object with "device" and "ipv4"');
+    }
+    this.device = options.device;
+    this.clock = options.clock ?? new SystemClock();
+    this.#eventLoop = options.eventLoop ?? options.clock === undefined;
+    this.#rxBudget = options.rxBudget ?? DEFAULT_RX_BUDGET;
+    if (!Number.isInteger(this.#rxBudget) || this.#rxBudget < 1) {
+      throw new TypeError(`rxBudget must be an integer ≥ 1, got ${this.#rxBudget}`);
+    }
+    this.#onError = options.onError ??
+      ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
+    const now = this.clock.now();
+    this.wheel = new TimerWheel(now);
+    this.iface = new NetworkInterface(this.device, {
+      ipv4: options.ipv4,
+      gateway: options.gateway ?? null,
+      mtu: options.mtu,
+      routes: options.routes,
+      mac: options.mac,
+      ttl: options.ttl,
+      arp: options.arp,
+      reassembly: options.reassembly,
+      icmp: options.icmp,
+    });
+    this.iface.advance(now);
+    this.udp = new UdpLayer(this.iface, {
+      unreachable: this.iface,
+      queueBytes: options.udp?.queueBytes,
+      queueDatagrams: options.udp?.queueDatagrams,
+    });
+    this.iface.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    const hosts = new HostsTable();
+    for (const [name, addresses] of Object.entries(options.hosts ?? {})) {
+      for (const a of addresses) hosts.add(name, a);
+    }
+    this.resolver = new DnsResolver(this.udp, {
+      servers: options.dns ?? [],
+      timeoutMs: options.dnsTimeoutMs,
+      attempts: options.dnsAttempts,
+      cache: options.dnsCache,
+      hosts,
+    });
+    this.resolver.onSchedule = () => this.kick();
+    this.#sink = new LoopSink(this.iface, this);
+  }
+
+  /** Our IPv4 address (u32). */
+  get localAddress(): number {
+    return this.iface.config.address;
+  }
+
+  /** Our IPv4 address, dotted quad. */
+  get address(): string {
+    return formatIpv4(this.iface.config.address);
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The current time, also handed to the interface for the coming application call.
+   *
+   * @returns milliseconds from the stack's clock
+   */
+  nowMs(): number {
+    const now = this.clock.now();
+    this.iface.advance(now);
+    return now;
+  }
+
+  /**
+   * Starts the interface (gratuitous ARP, RFC 5227 §3) and the event loop.
+   *
+   * @throws {StackClosedError} after {@link close}
+   */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StackClosedError("start"));
+    if (this.#started) return Promise.resolve();
+    this.#started = true;
+    this.iface.start(this.nowMs());
+    this.device.flush();
+    if (this.#eventLoop) this.#loop = this.#run();
+    return Promise.resolve();
+  }
+
+  /**
+   * Stops the loop; closes sockets, pending pings and lookups, the resolver,
+   * the interface (queued packets, reassembly), every timer and the device.
+   * Resolves once the loop has exited and the device wait has settled.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) {
+      if (this.#loop !== null) await this.#loop;
+      return;
+    }
+    this.#closed = true;
+    this.#wakeUp();
+    if (this.#loop !== null) await this.#loop;
+    this.#clearTimer();
+    for (const c of [...this.#conns]) c.close();
+    for (const p of [...this.#pings]) {
+      this.#pings.delete(p);
+      p.session.close();
+      p.reject(new StackClosedError(`ping ${p.host}`));
+    }
+    this.resolver.close();
+    for (const s of this.#services) {
+      try {
+        s.close?.();
+      } catch (e) {
+        this.handlerError(e);
+      }
+    }
+    this.#services.clear();
+    this.iface.close();
+    this.device.close();
+    if (this.#deviceWait !== null) await this.#deviceWait;
+  }
+
+  // ---- for transports attached later (TCP) ----
+
+  /**
+   * Registers a transport for an IP protocol number (e.g. TCP, 6).
+   *
+   * @param protocol IP protocol number
+   * @param handler the transport; it sends through {@link iface} and keeps timers on {@link wheel}
+   */
+  registerTransport(protocol: number, handler: IpProtocolHandler): void {
+    this.iface.registerProtocol(protocol, handler);
+  }
+
+  /**
+   * Attaches a service to the loop (polled, asked for deadlines, closed with the stack).
+   *
+   * @param service the service
+   * @returns a function that detaches it
+   */
+  attach(service: StackService): () => void {
+    this.#services.add(service);
+    this.kick();
+    return () => {
+      this.#services.delete(service);
+    };
+  }
+
+  /**
+   * Wakes a parked loop when work is due earlier than it planned to wake
+   * (call after an application call armed a timer). Cheap when nothing changed.
+   */
+  kick(): void {
+    if (!this.#parked) return;
+    if (this.#closed || this.#nextDeadline() < this.#parkedUntil) {
+      this.loopStats.kicks++;
+      this.#wakeUp();
+    }
+  }
+
+  /** @internal UdpConnHost: after an application transmit. */
+  afterSend(): void {
+    this.device.flush();
+    this.kick();
+  }
+
+  /** @internal UdpConnHost: a conn closed. */
+  connClosed(conn: UdpConn): void {
+    this.#conns.delete(conn);
+  }
+
+  /**
+   * @internal Counts a handler exception; the first is reported through `onError`.
+   *
+   * @param error what was thrown
+   */
+  handlerError(error: unknown): void {
+    this.loopStats.handlerErrors++;
+    if (!this.#errorLogged) {
+      this.#errorLogged = true;
+      try {
+        this.#onError(error);
+      } catch {
+        // a failing logger must not stop the loop either
+      }
+    }
+  }
+
+  // ---- the loop ----
+
+  /**
+   * One loop iteration without waiting: receive a batch, run due timers, flush.
+   * Tests with a `ManualClock` call this instead of running the loop.
+   *
+   * @returns frames received
+   */
+  poll(): number {
+    const now = this.clock.now();
+    const stats = this.loopStats;
+    stats.iterations++;
+    this.#sink.nowMs = now;
+    this.iface.advance(now);
+    let frames = 0;
+    try {
+      frames = this.device.receive(this.#sink, this.#rxBudget);
+    } catch (e) {
+      this.handlerError(e);
+    }
+    stats.rxFrames += frames;
+    try {
+      this.wheel.advance(now);
+    } catch (e) {
+      this.handlerError(e);
+    }
+    try {
+      this.iface.poll(now);
+    } catch (e) {
+      this.handlerError(e);
+    }
+    try {
+      this.resolver.poll(now);
+    } catch (e) {
+      this.handlerError(e);
+    }
+    for (const s of this.#services) {
+      try {
+        s.poll?.(now);
+      } catch (e) {
+        this.handlerError(e);
+      }
+    }
+    try {
+      this.device.flush();
+    } catch (e) {
+      this.handlerError(e);
+    }
+    this.#settlePings();
+    return frames;
+  }
+
+  /**
+   * When the stack next has timed work (ARP, reassembly, pings, DNS, wheel timers, services).
+   *
+   * @returns the earliest deadline in ms, Infinity when none
+   */
+  nextDeadline(): number {
+    return this.#nextDeadline();
+  }
+
+  #nextDeadline(): number {
+    let t = Math.min(
+      this.wheel.nextDeadline(),
+      this.iface.nextDeadline(),
+      this.resolver.nextDeadline(),
+    );
+    for (const s of this.#services) {
+      if (s.nextDeadline !== undefined) t = Math.min(t, s.nextDeadline());
+    }
+    return t;
+  }
+
+  async #run(): Promise<void> {
+    let busy = 0;
+    while (!this.#closed) {
+      const frames = this.poll();
+      if (this.#closed) break;
+      if (frames >= this.#rxBudget) {
+        // More frames are probably ready: go again, but let other tasks run now and then.
+        if (++busy >= BUSY_ITERATIONS_BEFORE_YIELD) {
+          busy = 0;
+          await new Promise<void>((r) => setTimeout(r, 0));
+        } else {
+          await Promise.resolve();
+        }
+        continue;
+      }
+      busy = 0;
+      await this.#park();
+    }
+  }
+
+  /** Waits for the device, the next deadline or a kick, keeping one device wait outstanding. */
+  async #park(): Promise<void> {
+    const now = this.clock.now();
+    const deadline = this.#nextDeadline();
+    const timeoutMs = Math.max(0, Math.min(deadline - now, MAX_PARK_MS));
+    if (timeoutMs === 0) {
+      // Work is due now. A deadline that stays in the past must not turn the
+      // loop into a microtask spin that starves timers and I/O.
+      if (++this.#dueSpins >= BUSY_ITERATIONS_BEFORE_YIELD) {
+        this.#dueSpins = 0;
+        await new Promise<void>((r) => setTimeout(r, 0));
+      } else {
+        await Promise.resolve();
+      }
+      return;
+    }
+    this.#dueSpins = 0;
+    if (this.#deviceWait === null) {
+      this.#deviceWaitUntil = now + timeoutMs;
+      const w = this.device.wait(timeoutMs).then(
+        () => {
+          if (this.#deviceWait === w) this.#deviceWait = null;
+        },
+        (e) => {
+          if (this.#deviceWait === w) this.#deviceWait = null;
+          this.handlerError(e);
+        },
+      );
+      this.#deviceWait = w;
+    }
+    const pending = this.#deviceWait;
+    if (pending === null) return; // the wait settled synchronously (cannot, but stay safe)
+    const wake = new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+    // A reused device wait may end later than our deadline: a timer covers the gap.
+    if (this.#deviceWaitUntil > now + timeoutMs + 1) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#wakeUp();
+      }, timeoutMs);
+    }
+    this.#parked = true;
+    this.#parkedUntil = now + timeoutMs;
+    this.loopStats.parks++;
+    try {
+      await Promise.race([pending, wake]);
+    } finally {
+      this.#parked = false;
+      this.#wake = null;
+      this.#clearTimer();
+    }
+  }
+
+  #wakeUp(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  // ---- application API ----
+
+  /**
+   * Opens a UDP socket.
+   *
+   * @param opts `port` (0 = ephemeral, 49152–65535); `hostname`, if given, must be our address
+   * @returns the socket
+   * @throws {UdpError} `AddressInUse`, `InvalidPort`, `NoEphemeralPort`
+   * @throws {TypeError} on a hostname that is not ours
+   * @throws {StackClosedError} after {@link close}
+   */
+  listenDatagram(opts: { port: number; hostname?: string; transport?: "udp" }): UdpConn {
+    if (this.#closed) throw new StackClosedError("listenDatagram");
+    const port = checkPort(opts.port, "port");
+    if (opts.hostname !== undefined) {
+      const h = parseIpv4(opts.hostname);
+      if (h !== 0 && h !== this.localAddress) {
+        throw new TypeError(
+          `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
+        );
+      }
+    }
+    const conn = new UdpConn(this, this.udp.bind(port));
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  /**
+   * Pings a host (ICMP echo, RFC 792) like ping(8).
+   *
+   * @param host dotted quad or a name (resolved with DNS, first A record)
+   * @param opts `count` (4), `size` data bytes (56), `intervalMs` (1000), `timeoutMs` per reply (1000)
+   * @returns replies with RTTs and the summary; lost requests only show in the summary
+   * @throws {DnsError} when the name does not resolve
+   * @throws {TypeError} on invalid options
+   * @throws {StackClosedError} when the stack closes first
+   */
+  async ping(host: string, opts: PingOptions = {}): Promise<PingResult> {
+    if (this.#closed) throw new StackClosedError(`ping ${host}`);
+    const dst = parseIpv4(host) ?? await this.resolveHostname(host);
+    if (this.#closed) throw new StackClosedError(`ping ${host}`);
+    const session = this.iface.ping(this.nowMs(), dst, opts);
+    this.device.flush();
+    return await new Promise<PingResult>((resolve, reject) => {
+      this.#pings.add({ host, session, resolve, reject });
+      this.#settlePings();
+      this.kick();
+    });
+  }
+
+  #settlePings(): void {
+    if (this.#pings.size === 0) return;
+    for (const p of this.#pings) {
+      if (!p.session.done) continue;
+      this.#pings.delete(p);
+      const engine = p.session.engine;
+      p.resolve({
+        host: p.host,
+        address: formatIpv4(p.session.dst),
+        size: engine.size,
+        replies: engine.replies.slice(),
+        summary: engine.summary(),
+      });
+    }
+  }
+
+  /**
+   * Looks a name up: numeric literal, hosts table, cache, then the DNS servers.
+   *
+   * @param name host name
+   * @param type `"A"` (default) or `"AAAA"`
+   * @returns addresses as text (empty when the name has no record of this type)
+   * @throws {DnsError} NXDOMAIN, SERVFAIL, TIMEOUT, MALFORMED, REFUSED, UNREACHABLE, BADNAME, CANCELLED
+   */
+  resolveDns(name: string, type: DnsRecordType = "A"): Promise<string[]> {
+    if (this.#closed) {
+      return Promise.reject(new DnsError("CANCELLED", name, type, "the stack is closed"));
+    }
+    const lookup = this.resolver.resolve(this.nowMs(), name, type);
+    this.device.flush();
+    if (lookup.done) {
+      return lookup.error !== null ? Promise.reject(lookup.error) : Promise.resolve(lookup.result!);
+    }
+    return new Promise((resolve, reject) => {
+      lookup.onDone = (l) => {
+        if (l.error !== null) reject(l.error);
+        else resolve(l.result!);
+      };
+      this.kick();
+    });
+  }
+
+  /**
+   * Resolves a host name to one IPv4 address (the first A record).
+   *
+   * @param hostname name or dotted quad
+   * @returns the address as a u32
+   * @throws {DnsError} when it does not resolve or has no A record
+   */
+  async resolveHostname(hostname: string): Promise<number> {
+    const literal = parseIpv4(hostname);
+    if (literal !== null) return literal;
+    const addresses = await this.resolveDns(hostname, "A");
+    for (const a of addresses) {
+      const v = parseIpv4(a);
+      if (v !== null) return v;
+    }
+    throw new DnsError("NXDOMAIN", hostname, "A", "the name has no IPv4 address");
+  }
+
+  /**
+   * The ARP cache, for a CLI or a test.
+   *
+   * @returns one record per neighbour
+   */
+  arpTable(): ArpEntryInfo[] {
+    return this.iface.arp.list(this.clock.now());
+  }
+
+  /**
+   * A snapshot of every layer's counters.
+   *
+   * @returns the counters (copies)
+   */
+  stats(): StackStats {
+    return {
+      device: { ...this.device.stats },
+      link: { ...this.iface.stats },
+      arp: { ...this.iface.arp.stats },
+      ipv4: { ...this.iface.ipv4.stats },
+      icmp: { ...this.iface.icmp.stats },
+      udp: { ...this.udp.stats },
+      dns: { ...this.resolver.stats },
+      loop: { ...this.loopStats },
+    };
+  }
+}

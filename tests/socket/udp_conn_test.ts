@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { UdpError } from "../../src/udp/udp_layer.ts";
+import { DnsError } from "../../src/dns/dns_error.ts";
+import type { NetAddr } from "../../src/socket/addr.ts";
+import { A_ADDR, B_ADDR, pattern, serveDns, stackPair } from "../lab/_helpers.ts";
+
+Deno.test("UdpConn carries 1, 1472 and 65507-byte datagrams both ways", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const ca = a.listenDatagram({ port: 5001 });
+    const cb = b.listenDatagram({ port: 5002 });
+    for (const size of [1, 1472, 65507]) {
+      const out = pattern(size, size);
+      assert.equal(await ca.send(out, { hostname: B_ADDR, port: 5002 }), size);
+      const [got, from] = await cb.receive();
+      assert.equal(got.length, size);
+      assert.deepEqual(got, out);
+      assert.deepEqual(from, { transport: "udp", hostname: A_ADDR, port: 5001 });
+      const back = pattern(size, size + 1);
+      assert.equal(await cb.send(back, from), size);
+      const [got2, from2] = await ca.receive();
+      assert.deepEqual(got2, back);
+      assert.equal(from2.port, 5002);
+    }
+    // 65507 bytes at MTU 1500 fragment.
+    assert.ok(a.stats().ipv4.txFragments >= 45);
+    assert.ok(b.stats().ipv4.rxReassembled >= 1);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn reports ICMP port unreachable from a closed port as a typed error", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const c = a.listenDatagram({ port: 0 });
+    assert.ok(c.addr.port >= 49152 && c.addr.port <= 65535);
+    await c.send(new Uint8Array([1]), { hostname: B_ADDR, port: 9999 });
+    await assert.rejects(
+      c.receive(),
+      (e: unknown) =>
+        e instanceof UdpError && e.code === "PortUnreachable" && e.remotePort === 9999,
+    );
+    assert.equal(b.stats().udp.rxNoPort, 1);
+    // The error is reported once; the socket keeps working.
+    const s = b.listenDatagram({ port: 9999 });
+    await c.send(new Uint8Array([2]), { hostname: B_ADDR, port: 9999 });
+    assert.deepEqual((await s.receive())[0], new Uint8Array([2]));
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn.send reports host unreachable when ARP fails", async () => {
+  const { a, close } = await stackPair({ arp: { retryIntervalMs: 10, maxRequests: 2 } });
+  try {
+    const c = a.listenDatagram({ port: 0 });
+    await c.send(new Uint8Array([1]), { hostname: "192.0.2.99", port: 7 });
+    await assert.rejects(
+      c.receive(),
+      (e: unknown) => e instanceof UdpError && e.code === "HostUnreachable",
+    );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn.receive(buf) copies into the caller's buffer", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const ca = a.listenDatagram({ port: 0 });
+    const cb = b.listenDatagram({ port: 7 });
+    await ca.send(pattern(100), { hostname: B_ADDR, port: 7 });
+    const buf = new Uint8Array(2048);
+    const [data] = await cb.receive(buf);
+    assert.equal(data.buffer, buf.buffer);
+    assert.equal(data.length, 100);
+    assert.deepEqual(data, pattern(100));
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn async iteration yields datagrams and ends on close", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const server = b.listenDatagram({ port: 7 });
+    const seen: [number, NetAddr][] = [];
+    const loop = (async () => {
+      for await (const [data, from] of server) {
+        seen.push([data[0], from]);
+        if (seen.length === 3) server.close();
+      }
+    })();
+    const c = a.listenDatagram({ port: 0 });
+    for (let i = 1; i <= 3; i++) await c.send(new Uint8Array([i]), { hostname: B_ADDR, port: 7 });
+    await loop;
+    assert.deepEqual(seen.map((s) => s[0]), [1, 2, 3]);
+    assert.equal(seen[0][1].port, c.addr.port);
+    await assert.rejects(server.receive(), (e: unknown) => (e as UdpError).code === "Closed");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn resolves host names with the stack's resolver", async () => {
+  const { a, b, close } = await stackPair({ dns: [B_ADDR] });
+  try {
+    serveDns(b.listenDatagram({ port: 53 }), { "echo.test": [B_ADDR] });
+    const server = b.listenDatagram({ port: 7 });
+    const c = a.listenDatagram({ port: 0 });
+    await c.send(new Uint8Array([42]), { hostname: "echo.test", port: 7 });
+    assert.deepEqual((await server.receive())[0], new Uint8Array([42]));
+    await assert.rejects(
+      c.send(new Uint8Array([1]), { hostname: "missing.test", port: 7 }),
+      (e: unknown) => e instanceof DnsError && e.code === "NXDOMAIN",
+    );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UdpConn validates ports, sizes and binding", async () => {
+  const { a, close } = await stackPair();
+  try {
+    const c = a.listenDatagram({ port: 6000 });
+    assert.deepEqual(c.addr, { transport: "udp", hostname: A_ADDR, port: 6000 });
+    assert.throws(
+      () => a.listenDatagram({ port: 6000 }),
+      (e: unknown) => e instanceof UdpError && e.code === "AddressInUse",
+    );
+    assert.throws(() => a.listenDatagram({ port: 70000 }), TypeError);
+    await assert.rejects(c.send(new Uint8Array(1), { hostname: B_ADDR, port: 0 }), TypeError);
+    await assert.rejects(
+      c.send(new Uint8Array(65508), { hostname: B_ADDR, port: 7 }),
+      (e: unknown) => e instanceof UdpError && e.code === "MessageTooLong",
+    );
+    await assert.rejects(
+      c.send(new Uint8Array(1), { hostname: "203.0.113.1", port: 7 }),
+      (e: unknown) => e instanceof UdpError && e.code === "NoRoute",
+    );
+    c.close();
+    await assert.rejects(
+      c.send(new Uint8Array(1), { hostname: B_ADDR, port: 7 }),
+      (e: unknown) => e instanceof UdpError && e.code === "Closed",
+    );
+    // The port is free again.
+    a.listenDatagram({ port: 6000 }).close();
+  } finally {
+    await close();
+  }
+});

@@ -1,0 +1,417 @@
+import assert from "node:assert/strict";
+import { Stack, StackClosedError } from "../src/stack.ts";
+import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
+import type { Device, FrameSink } from "../src/phy/device.ts";
+import { ManualClock } from "../src/time/clock.ts";
+import { DnsError } from "../src/dns/dns_error.ts";
+import { Timer } from "../src/time/timer_wheel.ts";
+import { formatIpv4, readMac } from "../src/wire/address.ts";
+import { A_ADDR, B_ADDR, pattern, serveDns, stackPair } from "./lab/_helpers.ts";
+
+const encoder = new TextEncoder();
+
+/** Manual-clock pair: no event loop; `step(ms)` advances time and polls both until quiet. */
+function manualPair(optsA: Record<string, unknown> = {}) {
+  const clock = new ManualClock(1000);
+  const [da, db] = MemoryLink.pair();
+  const a = new Stack({ device: da, ipv4: `${A_ADDR}/24`, clock, ...optsA });
+  const b = new Stack({ device: db, ipv4: `${B_ADDR}/24`, clock });
+  const settle = () => {
+    for (let i = 0; i < 100; i++) if (a.poll() + b.poll() === 0) return;
+  };
+  const step = (ms: number) => {
+    clock.advance(ms);
+    settle();
+  };
+  return { clock, a, b, da, db, step, settle };
+}
+
+Deno.test("Stack learns ARP both ways on first contact", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const r = await a.ping(B_ADDR, { count: 1 });
+    assert.equal(r.summary.received, 1);
+    const aTable = a.arpTable();
+    const bTable = b.arpTable();
+    const toB = aTable.find((e) => e.ip === B_ADDR);
+    const toA = bTable.find((e) => e.ip === A_ADDR);
+    assert.equal(toB?.state, "reachable");
+    assert.equal(toB?.mac, "02:00:00:00:00:02");
+    assert.equal(toA?.mac, "02:00:00:00:00:01");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.ping reports RTTs and a ping(8) summary", async () => {
+  const { a, close } = await stackPair();
+  try {
+    const r = await a.ping(B_ADDR, { count: 3, intervalMs: 5, timeoutMs: 1000 });
+    assert.equal(r.address, B_ADDR);
+    assert.equal(r.summary.transmitted, 3);
+    assert.equal(r.summary.received, 3);
+    assert.equal(r.summary.lossPercent, 0);
+    assert.deepEqual(r.replies.map((x) => x.sequence), [0, 1, 2]);
+    for (const x of r.replies) assert.ok(x.rttMs >= 0 && x.bytes === 56);
+    assert.ok(r.summary.minMs <= r.summary.avgMs && r.summary.avgMs <= r.summary.maxMs);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.ping with 4000-byte data fragments and reassembles both ways", async () => {
+  const { a, b, close } = await stackPair();
+  try {
+    const r = await a.ping(B_ADDR, { count: 2, size: 4000, intervalMs: 1 });
+    assert.equal(r.summary.received, 2);
+    assert.equal(r.replies[0].bytes, 4000);
+    const sa = a.stats();
+    const sb = b.stats();
+    assert.ok(sa.ipv4.txFragments >= 6, `a sent ${sa.ipv4.txFragments} fragments`);
+    assert.ok(sb.ipv4.rxReassembled >= 2 && sa.ipv4.rxReassembled >= 2);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.ping to a silent address counts every request as lost", async () => {
+  const { a, close } = await stackPair({ arp: { retryIntervalMs: 20, maxRequests: 2 } });
+  try {
+    const r = await a.ping("192.0.2.77", { count: 2, intervalMs: 10, timeoutMs: 100 });
+    assert.equal(r.summary.transmitted, 2);
+    assert.equal(r.summary.received, 0);
+    assert.equal(r.summary.lossPercent, 100);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.ping resolves a host name through the hosts table", async () => {
+  const { a, close } = await stackPair({ hosts: { "peer.test": [B_ADDR] } });
+  try {
+    const r = await a.ping("peer.test", { count: 1 });
+    assert.equal(r.host, "peer.test");
+    assert.equal(r.address, B_ADDR);
+    assert.equal(r.summary.received, 1);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.resolveDns asks a DNS server written on our UDP API, follows CNAMEs", async () => {
+  const { a, b, close } = await stackPair({ dns: [B_ADDR] });
+  try {
+    const server = b.listenDatagram({ port: 53 });
+    const log = serveDns(server, {
+      "host.test": ["192.0.2.10", "192.0.2.11"],
+      "www.test": ["cname:host.test"],
+    });
+    assert.deepEqual(await a.resolveDns("host.test", "A"), ["192.0.2.10", "192.0.2.11"]);
+    assert.deepEqual(await a.resolveDns("WWW.test"), ["192.0.2.10", "192.0.2.11"]);
+    // Cached: no new query.
+    const before = log.queries;
+    assert.deepEqual(await a.resolveDns("host.test"), ["192.0.2.10", "192.0.2.11"]);
+    assert.equal(log.queries, before);
+    assert.equal(a.stats().dns.cacheHits, 1);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.resolveDns reports NXDOMAIN as a DnsError", async () => {
+  const { a, b, close } = await stackPair({ dns: [B_ADDR] });
+  try {
+    serveDns(b.listenDatagram({ port: 53 }), { "host.test": ["192.0.2.10"] });
+    await assert.rejects(
+      a.resolveDns("nope.test"),
+      (e: unknown) => e instanceof DnsError && e.code === "NXDOMAIN" && e.hostname === "nope.test",
+    );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.resolveDns times out against a silent server after the configured retries", async () => {
+  const { a, b, close } = await stackPair({ dns: [B_ADDR], dnsTimeoutMs: 30, dnsAttempts: 3 });
+  try {
+    const log = serveDns(b.listenDatagram({ port: 53 }), {}, { silent: true });
+    const t0 = performance.now();
+    await assert.rejects(
+      a.resolveDns("host.test"),
+      (e: unknown) => e instanceof DnsError && e.code === "TIMEOUT",
+    );
+    assert.ok(performance.now() - t0 >= 80, "gave up before 3 × 30 ms");
+    assert.equal(log.queries, 3);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.resolveDns without a listening server fails fast with UNREACHABLE", async () => {
+  const { a, close } = await stackPair({ dns: [B_ADDR], dnsTimeoutMs: 5000, dnsAttempts: 1 });
+  try {
+    await assert.rejects(
+      a.resolveDns("host.test"),
+      (e: unknown) => e instanceof DnsError && e.code === "UNREACHABLE",
+    );
+  } finally {
+    await close();
+  }
+});
+
+/** A device wrapper that records the destination MAC of every transmitted frame. */
+class MacRecorder implements Device {
+  readonly dstMacs: number[] = [];
+  constructor(readonly inner: Device) {}
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+  get stats() {
+    return this.inner.stats;
+  }
+  receive(sink: FrameSink, budget: number): number {
+    return this.inner.receive(sink, budget);
+  }
+  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+    this.dstMacs.push(readMac(bytes, offset));
+    return this.inner.transmit(bytes, offset, length);
+  }
+  flush(): void {
+    this.inner.flush();
+  }
+  wait(timeoutMs: number): Promise<void> {
+    return this.inner.wait(timeoutMs);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+Deno.test("Stack routes off-link traffic to the gateway's MAC and on-link traffic directly", async () => {
+  const hub = new MemoryHub();
+  const devA = new MacRecorder(hub.attach());
+  const devGw = hub.attach();
+  const devC = hub.attach();
+  const a = new Stack({
+    device: devA,
+    ipv4: "192.0.2.2/24",
+    routes: [{ destination: "198.51.100.0/24", gateway: "192.0.2.1" }],
+  });
+  const gw = new Stack({ device: devGw, ipv4: "192.0.2.1/24" });
+  const c = new Stack({ device: devC, ipv4: "192.0.2.3/24" });
+  try {
+    for (const s of [a, gw, c]) await s.start();
+    // On-link: straight to C.
+    const r = await a.ping("192.0.2.3", { count: 1 });
+    assert.equal(r.summary.received, 1);
+    const conn = a.listenDatagram({ port: 0 });
+    devA.dstMacs.length = 0;
+    const gwRxBefore = gw.stats().ipv4.rxNotForUs;
+    // Off-link: the datagram goes to the gateway's MAC (it resolves the gateway by ARP first).
+    await conn.send(encoder.encode("via gw"), { hostname: "198.51.100.7", port: 9 });
+    await (async () => {
+      const end = performance.now() + 2000;
+      while (gw.stats().ipv4.rxNotForUs === gwRxBefore && performance.now() < end) {
+        await new Promise((res) => setTimeout(res, 2));
+      }
+    })();
+    const ipFrames = devA.dstMacs.filter((m) => m !== 0xffff_ffff_ffff);
+    assert.ok(ipFrames.length >= 1);
+    assert.ok(
+      ipFrames.every((m) => m === devGw.capabilities.mac),
+      "frames not sent to the gateway",
+    );
+    assert.equal(gw.stats().ipv4.rxNotForUs, gwRxBefore + 1, "the gateway did not get it");
+    assert.ok(a.arpTable().some((e) => e.ip === "192.0.2.1" && e.state === "reachable"));
+    assert.ok(
+      !a.arpTable().some((e) => e.ip === "198.51.100.7"),
+      "off-link host must not be ARPed",
+    );
+    // Default gateway works the same way.
+    const d = new Stack({ device: hub.attach(), ipv4: "192.0.2.4/24", gateway: "192.0.2.1" });
+    await d.start();
+    const dc = d.listenDatagram({ port: 0 });
+    await dc.send(encoder.encode("x"), { hostname: "203.0.113.5", port: 9 });
+    await d.close();
+  } finally {
+    for (const s of [a, gw, c]) await s.close();
+    hub.close();
+  }
+});
+
+Deno.test("Stack ARP entries expire as configured (manual clock)", () => {
+  const { a, b, step, settle } = manualPair({ arp: { entryTtlMs: 5000 } });
+  try {
+    a.start();
+    b.start();
+    settle();
+    const conn = a.listenDatagram({ port: 0 });
+    const server = b.listenDatagram({ port: 7 });
+    conn.send(encoder.encode("x"), { hostname: B_ADDR, port: 7 });
+    settle();
+    assert.equal(server.endpoint.queued, 1);
+    assert.ok(a.arpTable().some((e) => e.ip === B_ADDR && e.state === "reachable"));
+    step(4000);
+    assert.ok(a.arpTable().some((e) => e.ip === B_ADDR));
+    step(1500);
+    assert.ok(!a.arpTable().some((e) => e.ip === B_ADDR), "entry outlived its 5 s lifetime");
+    assert.ok(a.nextDeadline() === Infinity || a.nextDeadline() > 6500);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("Stack delivers packets queued while ARP resolves (manual clock)", async () => {
+  const { a, b, settle } = manualPair();
+  try {
+    await a.start();
+    await b.start();
+    const server = b.listenDatagram({ port: 7 });
+    const conn = a.listenDatagram({ port: 0 });
+    // Three datagrams sent before anything is polled: all wait behind one ARP request.
+    const sends = [1, 2, 3].map((n) =>
+      conn.send(new Uint8Array([n]), { hostname: B_ADDR, port: 7 })
+    );
+    assert.deepEqual(await Promise.all(sends), [1, 1, 1]);
+    assert.equal(a.arpTable().find((e) => e.ip === B_ADDR)?.queued, 3);
+    settle();
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push((await server.receive())[0][0]);
+    assert.deepEqual(got, [1, 2, 3]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("Stack counts a bad frame and a throwing handler without stopping", async () => {
+  const errors: unknown[] = [];
+  const { a, b, db, settle } = manualPair({ onError: (e: unknown) => errors.push(e) });
+  // A protocol handler that throws:
+  a.registerTransport(253, {
+    onPacket() {
+      throw new Error("handler bug");
+    },
+  });
+  try {
+    await a.start();
+    await b.start();
+    settle();
+    // Garbage: a header-only frame of an unknown EtherType, and an IPv4 frame with a broken header.
+    db.transmit(new Uint8Array([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0xb5]), 0, 14);
+    const junk = new Uint8Array(60);
+    junk.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45, 0, 0, 20]);
+    db.transmit(junk, 0, junk.length);
+    // A datagram for protocol 253, whose handler throws.
+    const buf = b.iface.allocate()!;
+    buf.append(8);
+    assert.ok(b.iface.send(buf, a.localAddress, 253));
+    settle();
+    const s = a.stats();
+    assert.equal(s.link.rxUnknownEthertype, 1);
+    assert.ok(s.ipv4.rxBadChecksum + s.ipv4.rxTruncated + s.ipv4.rxBadTotalLength >= 1);
+    assert.equal(s.loop.handlerErrors, 1);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /handler bug/);
+    // Still alive.
+    const p = a.ping(B_ADDR, { count: 1 });
+    settle();
+    assert.equal((await p).summary.received, 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("Stack event loop survives a throwing timer and keeps serving", async () => {
+  let logged = 0;
+  const { a, b, close } = await stackPair({ onError: () => logged++ });
+  try {
+    const timer = new Timer({
+      onTimer() {
+        throw new Error("timer bug");
+      },
+    }, 1);
+    a.wheel.schedule(timer, a.nowMs() + 5);
+    a.kick();
+    const r = await a.ping(B_ADDR, { count: 2, intervalMs: 20 });
+    assert.equal(r.summary.received, 2);
+    assert.equal(a.stats().loop.handlerErrors, 1);
+    assert.equal(logged, 1);
+    void b;
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.kick wakes a parked loop for an earlier timer on the wheel", async () => {
+  const { a, close } = await stackPair();
+  try {
+    // Let the loop park with nothing scheduled.
+    await new Promise((r) => setTimeout(r, 20));
+    let firedAt = 0;
+    const t0 = performance.now();
+    const timer = new Timer({
+      onTimer() {
+        firedAt = performance.now();
+      },
+    }, 1);
+    a.wheel.schedule(timer, a.nowMs() + 10);
+    a.kick();
+    const end = performance.now() + 2000;
+    while (firedAt === 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(firedAt > 0, "timer never fired");
+    assert.ok(firedAt - t0 < 500, `timer fired after ${firedAt - t0} ms (loop parked too long)`);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("Stack.close settles pending work and leaves no ops or resources", async () => {
+  const { a, b, close } = await stackPair({ dns: [B_ADDR], dnsTimeoutMs: 10_000 });
+  serveDns(b.listenDatagram({ port: 53 }), {}, { silent: true });
+  const conn = a.listenDatagram({ port: 4000 });
+  const receiving = conn.receive();
+  const pinging = a.ping("192.0.2.99", { count: 3, intervalMs: 1000 });
+  const resolving = a.resolveDns("slow.test");
+  await new Promise((r) => setTimeout(r, 10));
+  await close();
+  await assert.rejects(receiving, (e: unknown) => (e as Error).name === "UdpError");
+  await assert.rejects(pinging, StackClosedError);
+  await assert.rejects(resolving, (e: unknown) => e instanceof DnsError && e.code === "CANCELLED");
+  assert.throws(() => a.listenDatagram({ port: 0 }), StackClosedError);
+  assert.ok(a.closed && b.closed);
+  assert.equal(a.wheel.size, 0);
+  await a.close(); // idempotent
+});
+
+Deno.test("Stack rejects bad configuration with a TypeError", () => {
+  const [da, db] = MemoryLink.pair();
+  try {
+    assert.throws(() => new Stack({ device: da, ipv4: "192.0.2.300/24" }));
+    assert.throws(() => new Stack({ device: da, ipv4: "192.0.2.2/24", dns: ["nope"] }), TypeError);
+    assert.throws(() => new Stack({ device: da, ipv4: "192.0.2.2/24", mtu: 9000 }), TypeError);
+    const s = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+    assert.throws(() => s.listenDatagram({ port: 0, hostname: "192.0.2.9" }), TypeError);
+    assert.equal(formatIpv4(s.localAddress), "192.0.2.2");
+  } finally {
+    da.close();
+    db.close();
+  }
+});
+
+Deno.test("Stack.stats reports every layer", async () => {
+  const { a, close } = await stackPair();
+  try {
+    await a.ping(B_ADDR, { count: 1 });
+    const s = a.stats();
+    assert.ok(s.device.txFrames >= 2 && s.device.rxFrames >= 2);
+    assert.ok(s.icmp !== undefined && s.udp !== undefined && s.dns !== undefined);
+    assert.ok(s.loop.iterations > 0);
+    assert.equal(s.loop.handlerErrors, 0);
+    assert.ok(pattern(3).length === 3);
+  } finally {
+    await close();
+  }
+});
