@@ -18,9 +18,20 @@ export * from "./src/stack.ts";
 export * from "./src/socket/udp_conn.ts";
 export * from "./src/socket/addr.ts";
 
+// Buffers.
+export {
+  BufferPool,
+  type BufferPoolOptions,
+  DEFAULT_SLOT_COUNT,
+  DEFAULT_SLOT_SIZE,
+} from "./src/buffer/buffer_pool.ts";
+export { PacketBuffer } from "./src/buffer/packet_buffer.ts";
+export { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "./src/buffer/byte_ring.ts";
+export { RangeSet } from "./src/buffer/range_set.ts";
+
 // Time.
 export { type Clock, ManualClock, SystemClock } from "./src/time/clock.ts";
-export { Timer, type TimerTarget, TimerWheel } from "./src/time/timer_wheel.ts";
+export { Timer, type TimerTarget, TimerWheel, type TimerWheelStats } from "./src/time/timer_wheel.ts";
 
 // Wire: addresses, checksums, typed parse failures.
 export * from "./src/wire/error.ts";
