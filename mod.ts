@@ -37,6 +37,12 @@ export { Timer, type TimerTarget, TimerWheel, type TimerWheelStats } from "./src
 export * from "./src/wire/error.ts";
 export * from "./src/wire/address.ts";
 export * from "./src/wire/checksum.ts";
+export * from "./src/wire/ethernet.ts";
+export * from "./src/wire/arp.ts";
+export * from "./src/wire/ipv4.ts";
+export * from "./src/wire/icmp.ts";
+export * from "./src/wire/udp.ts";
+export * from "./src/wire/pcap.ts";
 
 // Devices: the driver interface and its implementations.
 export {

@@ -1,0 +1,459 @@
+/**
+ * ICMPv4 (RFC 792): echo request/reply, destination unreachable (including
+ * "fragmentation needed" with the next-hop MTU of RFC 1191 §4) and time
+ * exceeded. A zero-copy {@link IcmpPacket} view and a plain {@link IcmpRepr}.
+ *
+ * ```
+ *  0      8      16             31
+ *  | Type | Code |   Checksum    |
+ *  | Identifier  |  Sequence     |   echo (types 0, 8)
+ *  |  unused (0) | Next-hop MTU  |   destination unreachable (type 3; MTU for code 4)
+ *  |        unused (0)           |   time exceeded (type 11)
+ *  | data: echo payload, or the quoted original IPv4 header + ≥ 8 bytes
+ * ```
+ *
+ * The checksum covers the whole ICMP message (RFC 792).
+ *
+ * @module
+ */
+
+import { internetChecksum, onesComplementSum } from "./checksum.ts";
+import { WireError } from "./error.ts";
+
+/** Length of the fixed ICMP header (type, code, checksum, 4 more bytes). */
+export const ICMP_HEADER_LEN = 8;
+/** Type: echo reply (RFC 792). */
+export const ICMP_ECHO_REPLY = 0;
+/** Type: destination unreachable (RFC 792). */
+export const ICMP_DEST_UNREACHABLE = 3;
+/** Type: echo request (RFC 792). */
+export const ICMP_ECHO_REQUEST = 8;
+/** Type: time exceeded (RFC 792). */
+export const ICMP_TIME_EXCEEDED = 11;
+/** Destination unreachable code: net unreachable. */
+export const ICMP_UNREACH_NET = 0;
+/** Destination unreachable code: host unreachable. */
+export const ICMP_UNREACH_HOST = 1;
+/** Destination unreachable code: protocol unreachable. */
+export const ICMP_UNREACH_PROTOCOL = 2;
+/** Destination unreachable code: port unreachable. */
+export const ICMP_UNREACH_PORT = 3;
+/** Destination unreachable code: fragmentation needed and DF set (RFC 1191 §4). */
+export const ICMP_UNREACH_FRAG_NEEDED = 4;
+/** Time exceeded code: TTL exceeded in transit. */
+export const ICMP_TIME_EXCEEDED_TTL = 0;
+/** Time exceeded code: fragment reassembly time exceeded. */
+export const ICMP_TIME_EXCEEDED_REASSEMBLY = 1;
+/** Shortest quote an error must carry: an IPv4 header plus 64 bits of data (RFC 792). */
+export const ICMP_MIN_QUOTE_LEN = 28;
+
+const PROTOCOL = "icmp";
+const OFFSET_TYPE = 0;
+const OFFSET_CODE = 1;
+const OFFSET_CHECKSUM = 2;
+const OFFSET_WORD1 = 4;
+const OFFSET_WORD2 = 6;
+const SUM_OK = 0xffff;
+const IPV4_VERSION = 4;
+const IHL_MIN = 5;
+/** Bytes of transport header an error quote must include after the IP header (RFC 792). */
+const QUOTED_DATA_MIN = 8;
+/** Up to this many bytes a plain loop beats allocating a subarray for `set`. */
+const SMALL_COPY_BYTES = 64;
+
+function read16(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 8) | bytes[at + 1];
+}
+
+function write16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 8;
+  bytes[at + 1] = value;
+}
+
+/**
+ * True for the error types whose data quote the original datagram.
+ *
+ * @param type an ICMP type
+ * @returns true for destination unreachable and time exceeded
+ *
+ * @example
+ * ```ts
+ * import { isIcmpError } from "./icmp.ts";
+ * console.assert(isIcmpError(3) && isIcmpError(11) && !isIcmpError(8));
+ * ```
+ */
+export function isIcmpError(type: number): boolean {
+  return type === ICMP_DEST_UNREACHABLE || type === ICMP_TIME_EXCEEDED;
+}
+
+/**
+ * A zero-copy view of an ICMP message; `length` is the whole message (the
+ * IPv4 payload length).
+ *
+ * @example
+ * ```ts
+ * import { ICMP_ECHO_REQUEST, IcmpPacket } from "./icmp.ts";
+ * const p = new IcmpPacket(new Uint8Array(12));
+ * p.type = ICMP_ECHO_REQUEST;
+ * p.identifier = 0x1234;
+ * p.sequence = 1;
+ * p.fillChecksum();
+ * console.assert(p.check() === null && p.verifyChecksum() && p.dataLength === 4);
+ * ```
+ */
+export class IcmpPacket {
+  /** The underlying buffer. */
+  bytes: Uint8Array;
+  /** Where the message starts. */
+  offset: number;
+  /** Message length (header and data). */
+  length: number;
+
+  /**
+   * Creates a view; call {@link IcmpPacket.check} before reading fields.
+   *
+   * @param bytes the buffer
+   * @param offset where the message starts
+   * @param length message length; defaults to the rest of the buffer
+   */
+  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+  }
+
+  /**
+   * Re-points the view (no allocation).
+   *
+   * @param bytes the buffer
+   * @param offset where the message starts
+   * @param length message length
+   * @returns this view
+   */
+  reset(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /**
+   * Validates that the 8-byte header lies inside the message and buffer.
+   * After `null`, every accessor is in bounds.
+   *
+   * @returns null when valid, otherwise the defect
+   */
+  check(): WireError | null {
+    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
+      return new WireError(PROTOCOL, "bad-length", "message extends beyond its buffer");
+    }
+    if (this.length < ICMP_HEADER_LEN) {
+      return new WireError(
+        PROTOCOL,
+        "truncated",
+        `message of ${this.length} bytes < ${ICMP_HEADER_LEN}`,
+      );
+    }
+    return null;
+  }
+
+  /**
+   * Verifies the checksum over the whole message (RFC 792).
+   *
+   * @returns true when correct
+   */
+  verifyChecksum(): boolean {
+    return onesComplementSum(this.bytes, this.offset, this.length) === SUM_OK;
+  }
+
+  /** Computes and stores the checksum over the whole message (RFC 792). */
+  fillChecksum(): void {
+    const at = this.offset + OFFSET_CHECKSUM;
+    this.bytes[at] = 0;
+    this.bytes[at + 1] = 0;
+    write16(this.bytes, at, internetChecksum(this.bytes, this.offset, this.length));
+  }
+
+  /** Message type. */
+  get type(): number {
+    return this.bytes[this.offset + OFFSET_TYPE];
+  }
+  set type(v: number) {
+    this.bytes[this.offset + OFFSET_TYPE] = v;
+  }
+
+  /** Message code. */
+  get code(): number {
+    return this.bytes[this.offset + OFFSET_CODE];
+  }
+  set code(v: number) {
+    this.bytes[this.offset + OFFSET_CODE] = v;
+  }
+
+  /** Stored checksum. */
+  get checksum(): number {
+    return read16(this.bytes, this.offset + OFFSET_CHECKSUM);
+  }
+  set checksum(v: number) {
+    write16(this.bytes, this.offset + OFFSET_CHECKSUM, v);
+  }
+
+  /** Echo identifier (bytes 4–5). */
+  get identifier(): number {
+    return read16(this.bytes, this.offset + OFFSET_WORD1);
+  }
+  set identifier(v: number) {
+    write16(this.bytes, this.offset + OFFSET_WORD1, v);
+  }
+
+  /** Echo sequence number (bytes 6–7). */
+  get sequence(): number {
+    return read16(this.bytes, this.offset + OFFSET_WORD2);
+  }
+  set sequence(v: number) {
+    write16(this.bytes, this.offset + OFFSET_WORD2, v);
+  }
+
+  /** Next-hop MTU of "fragmentation needed" (bytes 6–7, RFC 1191 §4). */
+  get nextHopMtu(): number {
+    return read16(this.bytes, this.offset + OFFSET_WORD2);
+  }
+  set nextHopMtu(v: number) {
+    write16(this.bytes, this.offset + OFFSET_WORD2, v);
+  }
+
+  /** The four bytes after the checksum as one unsigned 32-bit number. */
+  get restOfHeader(): number {
+    return (read16(this.bytes, this.offset + OFFSET_WORD1) * 0x10000) +
+      read16(this.bytes, this.offset + OFFSET_WORD2);
+  }
+
+  /** Where the data (echo payload or quoted datagram) starts (absolute index). */
+  get dataOffset(): number {
+    return this.offset + ICMP_HEADER_LEN;
+  }
+
+  /** Data length in bytes. */
+  get dataLength(): number {
+    return this.length - ICMP_HEADER_LEN;
+  }
+}
+
+/**
+ * An ICMP message. For echo, `data*` is the echo payload; for errors it is
+ * the quoted original datagram (IPv4 header + leading data).
+ */
+export interface IcmpRepr {
+  /** ICMP_* type. */
+  type: number;
+  /** Code. */
+  code: number;
+  /** Echo identifier (0 for errors). */
+  identifier: number;
+  /** Echo sequence number (0 for errors). */
+  sequence: number;
+  /** Next-hop MTU for destination unreachable code 4, else 0 (RFC 1191 §4). */
+  nextHopMtu: number;
+  /** Buffer holding the data (zero-copy: the parsed buffer). */
+  data: Uint8Array;
+  /** Where the data start in {@link IcmpRepr.data}. */
+  dataOffset: number;
+  /** Data length. */
+  dataLength: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A fresh echo-request repr with no data, to reuse as `out`.
+ *
+ * @returns a new repr
+ *
+ * @example
+ * ```ts
+ * import { ICMP_ECHO_REQUEST, newIcmpRepr } from "./icmp.ts";
+ * console.assert(newIcmpRepr().type === ICMP_ECHO_REQUEST);
+ * ```
+ */
+export function newIcmpRepr(): IcmpRepr {
+  return {
+    type: ICMP_ECHO_REQUEST,
+    code: 0,
+    identifier: 0,
+    sequence: 0,
+    nextHopMtu: 0,
+    data: EMPTY,
+    dataOffset: 0,
+    dataLength: 0,
+  };
+}
+
+/** Options of {@link IcmpRepr.parse}. */
+export interface IcmpParseOptions {
+  /** Verify the checksum (default true). */
+  verifyChecksum?: boolean;
+}
+
+/**
+ * Parse and emit ICMP messages.
+ *
+ * @example
+ * ```ts
+ * import { ICMP_ECHO_REPLY, IcmpPacket, IcmpRepr, newIcmpRepr } from "./icmp.ts";
+ * import { isWireError } from "./error.ts";
+ * const payload = new TextEncoder().encode("ping");
+ * const repr = { ...newIcmpRepr(), type: ICMP_ECHO_REPLY, identifier: 7, sequence: 1, data: payload, dataLength: 4 };
+ * const bytes = new Uint8Array(IcmpRepr.bufferLength(repr));
+ * IcmpRepr.emit(repr, bytes, 0);
+ * const back = IcmpRepr.parse(new IcmpPacket(bytes));
+ * if (isWireError(back)) throw new Error(String(back));
+ * console.assert(back.identifier === 7 && back.dataLength === 4 && back.data[back.dataOffset] === 0x70);
+ * ```
+ */
+export const IcmpRepr = {
+  /**
+   * Checks the message (length, checksum, a readable quote for errors) and
+   * reads it. Zero allocation when `out` is given; `out.data` aliases the
+   * packet's buffer. Types other than echo, destination unreachable and
+   * time exceeded are reported as "unsupported".
+   *
+   * @param packet the view; its length must be the whole message
+   * @param out a repr to fill
+   * @param opts `verifyChecksum: false` to skip the checksum
+   * @returns the repr, or the defect
+   */
+  parse(packet: IcmpPacket, out?: IcmpRepr, opts?: IcmpParseOptions): IcmpRepr | WireError {
+    const err = packet.check();
+    if (err !== null) return err;
+    if (opts?.verifyChecksum !== false && !packet.verifyChecksum()) {
+      return new WireError(
+        PROTOCOL,
+        "bad-checksum",
+        `checksum 0x${
+          packet.checksum.toString(16).padStart(4, "0")
+        } does not verify over ${packet.length} bytes`,
+      );
+    }
+    const type = packet.type;
+    let identifier = 0;
+    let sequence = 0;
+    let nextHopMtu = 0;
+    if (type === ICMP_ECHO_REQUEST || type === ICMP_ECHO_REPLY) {
+      // RFC 792 "Echo or Echo Reply Message": code 0, identifier, sequence number.
+      identifier = packet.identifier;
+      sequence = packet.sequence;
+    } else if (isIcmpError(type)) {
+      // RFC 792: errors quote "the internet header plus the first 64 bits of
+      // the original datagram's data". Make sure that much is readable.
+      const quoted = packet.dataOffset;
+      const quotedLength = packet.dataLength;
+      if (quotedLength < ICMP_MIN_QUOTE_LEN) {
+        return new WireError(
+          PROTOCOL,
+          "truncated",
+          `quoted datagram of ${quotedLength} bytes < ${ICMP_MIN_QUOTE_LEN} (IPv4 header + 8)`,
+        );
+      }
+      const vihl = packet.bytes[quoted];
+      if (vihl >>> 4 !== IPV4_VERSION) {
+        return new WireError(
+          PROTOCOL,
+          "bad-version",
+          `quoted datagram has IP version ${vihl >>> 4}`,
+        );
+      }
+      const ihl = vihl & 0x0f;
+      if (ihl < IHL_MIN || ihl * 4 + QUOTED_DATA_MIN > quotedLength) {
+        return new WireError(
+          PROTOCOL,
+          "bad-header-length",
+          `quoted IHL ${ihl} does not leave ${QUOTED_DATA_MIN} data bytes in a ${quotedLength}-byte quote`,
+        );
+      }
+      // RFC 1191 §4: the low-order 16 bits of the unused field carry the next-hop MTU.
+      if (type === ICMP_DEST_UNREACHABLE && packet.code === ICMP_UNREACH_FRAG_NEEDED) {
+        nextHopMtu = packet.nextHopMtu;
+      }
+    } else {
+      return new WireError(PROTOCOL, "unsupported", `type ${type} code ${packet.code}`);
+    }
+    const repr = out ?? newIcmpRepr();
+    repr.type = type;
+    repr.code = packet.code;
+    repr.identifier = identifier;
+    repr.sequence = sequence;
+    repr.nextHopMtu = nextHopMtu;
+    repr.data = packet.bytes;
+    repr.dataOffset = packet.dataOffset;
+    repr.dataLength = packet.dataLength;
+    return repr;
+  },
+
+  /**
+   * The header length `emit` writes before the data.
+   *
+   * @param _repr the message
+   * @returns {@link ICMP_HEADER_LEN}
+   */
+  headerLength(_repr: IcmpRepr): number {
+    return ICMP_HEADER_LEN;
+  },
+
+  /**
+   * The whole message length `emit` writes.
+   *
+   * @param repr the message
+   * @returns 8 + `repr.dataLength`
+   */
+  bufferLength(repr: IcmpRepr): number {
+    return ICMP_HEADER_LEN + repr.dataLength;
+  },
+
+  /**
+   * Writes header and data (copied from `repr.data[dataOffset, +dataLength)`,
+   * unless they already sit right after the header in `bytes`) and the
+   * checksum over the whole message.
+   *
+   * @param repr the message
+   * @param bytes the buffer (room for {@link IcmpRepr.bufferLength} bytes)
+   * @param offset where the message starts
+   * @returns bytes written (8 + data length)
+   */
+  emit(repr: IcmpRepr, bytes: Uint8Array, offset: number): number {
+    // Data first: they may share the buffer with (and overlap) the header area.
+    const dataAt = offset + ICMP_HEADER_LEN;
+    const n = repr.dataLength;
+    if (n > 0 && !(repr.data === bytes && repr.dataOffset === dataAt)) {
+      if (repr.data.buffer === bytes.buffer) {
+        // Same memory, different place: copyWithin handles overlap.
+        const shift = repr.data.byteOffset - bytes.byteOffset;
+        bytes.copyWithin(dataAt, repr.dataOffset + shift, repr.dataOffset + shift + n);
+      } else if (n <= SMALL_COPY_BYTES) {
+        for (let i = 0; i < n; i++) bytes[dataAt + i] = repr.data[repr.dataOffset + i];
+      } else {
+        bytes.set(repr.data.subarray(repr.dataOffset, repr.dataOffset + n), dataAt);
+      }
+    }
+    bytes[offset + OFFSET_TYPE] = repr.type;
+    bytes[offset + OFFSET_CODE] = repr.code;
+    bytes[offset + OFFSET_CHECKSUM] = 0;
+    bytes[offset + OFFSET_CHECKSUM + 1] = 0;
+    if (repr.type === ICMP_ECHO_REQUEST || repr.type === ICMP_ECHO_REPLY) {
+      write16(bytes, offset + OFFSET_WORD1, repr.identifier);
+      write16(bytes, offset + OFFSET_WORD2, repr.sequence);
+    } else {
+      // RFC 792: "unused" must be zero; RFC 1191 §4 puts the next-hop MTU in its low 16 bits.
+      write16(bytes, offset + OFFSET_WORD1, 0);
+      write16(
+        bytes,
+        offset + OFFSET_WORD2,
+        repr.type === ICMP_DEST_UNREACHABLE && repr.code === ICMP_UNREACH_FRAG_NEEDED
+          ? repr.nextHopMtu
+          : 0,
+      );
+    }
+    const total = ICMP_HEADER_LEN + n;
+    write16(bytes, offset + OFFSET_CHECKSUM, internetChecksum(bytes, offset, total));
+    return total;
+  },
+};

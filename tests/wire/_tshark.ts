@@ -1,0 +1,327 @@
+/**
+ * Test helper: decode frames with tshark (Wireshark's CLI) and assert that
+ * what our encoders emit is clean — no malformed packet, no bad checksum, no
+ * error-level expert info — with checksum validation on for IP, TCP and UDP.
+ *
+ * ```ts
+ * import { assertTsharkClean, tsharkDecodeFile } from "./_tshark.ts";
+ * const decoded = await assertTsharkClean([frame1, frame2]);   // null = skipped (no tshark)
+ * if (decoded) assert.equal(decoded[0].field("ip.ttl"), "64");
+ * const ref = await tsharkDecodeFile("tests/testdata/kernel_tcp.pcap");
+ * ```
+ *
+ * When tshark is not installed the helpers print the reason and return
+ * `null` (callers return early), unless `RAWSTACK_LAB=required`, in which
+ * case they throw. Needs `--allow-run=tshark --allow-write --allow-read --allow-env`.
+ *
+ * @module
+ */
+
+import { type PcapRecord, PcapWriter, readPcap } from "../../src/wire/pcap.ts";
+
+/**
+ * Absolute path of a file in tests/testdata/ (e.g. "kernel_tcp.pcap").
+ *
+ * @param name file name
+ * @returns the path
+ */
+export function testdataPath(name: string): string {
+  return new URL(`../testdata/${name}`, import.meta.url).pathname;
+}
+
+/**
+ * Reads the records of a kernel capture in tests/testdata/.
+ *
+ * @param name e.g. "kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"
+ * @returns the records (data are views into the file bytes)
+ */
+export function readTestdata(name: string): PcapRecord[] {
+  return readPcap(Deno.readFileSync(testdataPath(name))).records;
+}
+
+/** Wireshark expert severities (epan/proto.h PI_SEVERITY_MASK values). */
+export const TSHARK_SEVERITY_CHAT = 0x00200000;
+/** Note severity. */
+export const TSHARK_SEVERITY_NOTE = 0x00400000;
+/** Warning severity (e.g. TCP "previous segment not captured"): not a failure. */
+export const TSHARK_SEVERITY_WARN = 0x00600000;
+/** Error severity (bad checksum, malformed, bogus lengths): a failure. */
+export const TSHARK_SEVERITY_ERROR = 0x00800000;
+/** Expert group of checksum problems (PI_CHECKSUM). */
+export const TSHARK_GROUP_CHECKSUM = 0x01000000;
+/** Expert group of malformed packets (PI_MALFORMED). */
+export const TSHARK_GROUP_MALFORMED = 0x07000000;
+
+/** The checksum options every decode runs with (issue 2: validation on). */
+export const TSHARK_CHECKSUM_ARGS: readonly string[] = [
+  "-o",
+  "ip.check_checksum:TRUE",
+  "-o",
+  "tcp.check_checksum:TRUE",
+  "-o",
+  "udp.check_checksum:TRUE",
+];
+
+/** One expert-info item tshark attached to a frame. */
+export interface TsharkExpert {
+  /** e.g. "Bad checksum [should be 0xc462]" */
+  message: string;
+  /** One of the TSHARK_SEVERITY_* values. */
+  severity: number;
+  /** Expert group, e.g. {@link TSHARK_GROUP_CHECKSUM}. */
+  group: number;
+  /** The field the expert item hangs off, e.g. "udp.checksum_tree". */
+  path: string;
+}
+
+/** What tshark decoded from one frame. */
+export interface TsharkFrame {
+  /** 1-based frame number. */
+  number: number;
+  /** `frame.protocols` split on ":", e.g. ["eth", "ethertype", "ip", "udp", "data"]. */
+  protocols: string[];
+  /**
+   * Every leaf field by its display-filter name, all occurrences in document
+   * order (so the outer IPv4 header of an ICMP error comes before the quoted one).
+   */
+  fields: Record<string, string[]>;
+  /** All expert-info items. */
+  experts: TsharkExpert[];
+  /** True when tshark flagged the frame "Malformed Packet". */
+  malformed: boolean;
+  /** True when any `*.checksum.status` field says Bad (0). */
+  badChecksum: boolean;
+  /**
+   * @param name a display-filter field name, e.g. "ip.ttl"
+   * @param index which occurrence (0 = first, outermost)
+   * @returns the value as tshark prints it, or undefined when absent
+   */
+  field(name: string, index?: number): string | undefined;
+  /**
+   * @param name a numeric field name, e.g. "udp.length" or "ip.id" (hex accepted)
+   * @param index which occurrence
+   * @returns the number, or NaN when absent
+   */
+  num(name: string, index?: number): number;
+}
+
+let cachedMissingReason: string | null | undefined;
+
+/**
+ * Checks once whether tshark can run.
+ *
+ * @returns null when tshark works, otherwise why not
+ */
+export async function tsharkMissingReason(): Promise<string | null> {
+  if (cachedMissingReason !== undefined) return cachedMissingReason;
+  try {
+    const out = await new Deno.Command("tshark", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    cachedMissingReason = out.success ? null : `tshark --version exited with ${out.code}`;
+  } catch (e) {
+    cachedMissingReason = `tshark cannot run: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return cachedMissingReason;
+}
+
+/**
+ * Returns true (after printing why) when tshark checks must be skipped;
+ * throws instead when `RAWSTACK_LAB=required`.
+ *
+ * @param what the test or check being skipped, for the message
+ * @returns true when the caller should skip
+ */
+export async function skipWithoutTshark(what: string): Promise<boolean> {
+  const reason = await tsharkMissingReason();
+  if (reason === null) return false;
+  if (Deno.env.get("RAWSTACK_LAB") === "required") {
+    throw new Error(`${what}: tshark is required (RAWSTACK_LAB=required) but ${reason}`);
+  }
+  console.log(`skipping tshark check of ${what}: ${reason} (install the Debian package tshark)`);
+  return true;
+}
+
+function makeFrame(number: number): TsharkFrame {
+  const fields: Record<string, string[]> = {};
+  return {
+    number,
+    protocols: [],
+    fields,
+    experts: [],
+    malformed: false,
+    badChecksum: false,
+    field(name: string, index = 0): string | undefined {
+      return fields[name]?.[index];
+    },
+    num(name: string, index = 0): number {
+      const v = fields[name]?.[index];
+      return v === undefined ? NaN : Number(v);
+    },
+  };
+}
+
+function addExpert(frame: TsharkFrame, path: string, value: unknown): void {
+  const items = Array.isArray(value) ? value : [value];
+  for (const item of items) {
+    if (item === null || typeof item !== "object") continue;
+    const e = item as Record<string, unknown>;
+    frame.experts.push({
+      message: String(e["_ws.expert.message"] ?? ""),
+      severity: Number(e["_ws.expert.severity"] ?? 0),
+      group: Number(e["_ws.expert.group"] ?? 0),
+      path,
+    });
+  }
+}
+
+function walk(frame: TsharkFrame, node: Record<string, unknown>, parent: string): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "_ws.malformed") frame.malformed = true;
+    if (key === "_ws.expert") addExpert(frame, parent, value);
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      if (typeof v === "string") {
+        (frame.fields[key] ??= []).push(v);
+        if (key.endsWith("checksum.status") && v === "0") frame.badChecksum = true;
+      } else if (v !== null && typeof v === "object") {
+        walk(frame, v as Record<string, unknown>, key);
+      }
+    }
+  }
+}
+
+/**
+ * Parses `tshark -T json --no-duplicate-keys` output.
+ *
+ * @param json tshark's stdout
+ * @returns one entry per frame
+ */
+export function parseTsharkJson(json: string): TsharkFrame[] {
+  const docs = JSON.parse(json) as Array<{ _source: { layers: Record<string, unknown> } }>;
+  return docs.map((doc, i) => {
+    const frame = makeFrame(i + 1);
+    walk(frame, doc._source.layers, "");
+    frame.protocols = (frame.field("frame.protocols") ?? "").split(":").filter((p) => p !== "");
+    const n = Number(frame.field("frame.number"));
+    if (Number.isInteger(n)) frame.number = n;
+    return frame;
+  });
+}
+
+/** Options of {@link tsharkDecode} / {@link tsharkDecodeFile}. */
+export interface TsharkOptions {
+  /** More tshark arguments, e.g. ["-o", "tcp.relative_sequence_numbers:FALSE"]. */
+  extraArgs?: string[];
+  /** What is being decoded, for skip/failure messages. */
+  what?: string;
+}
+
+/**
+ * Decodes a pcap file with tshark (checksum validation on).
+ *
+ * @param path the pcap file
+ * @param opts extra arguments
+ * @returns one entry per frame, or null when tshark is missing (skip printed)
+ */
+export async function tsharkDecodeFile(
+  path: string,
+  opts: TsharkOptions = {},
+): Promise<TsharkFrame[] | null> {
+  if (await skipWithoutTshark(opts.what ?? path)) return null;
+  const args = [
+    "-r",
+    path,
+    ...TSHARK_CHECKSUM_ARGS,
+    ...(opts.extraArgs ?? []),
+    "-T",
+    "json",
+    "--no-duplicate-keys",
+  ];
+  const out = await new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).output();
+  const stderr = new TextDecoder().decode(out.stderr).split("\n")
+    .filter((l) => l.trim() !== "" && !l.includes("Running as user")).join("\n");
+  if (!out.success) throw new Error(`tshark ${args.join(" ")} failed (${out.code}): ${stderr}`);
+  const text = new TextDecoder().decode(out.stdout).trim();
+  return text === "" ? [] : parseTsharkJson(text);
+}
+
+/**
+ * Writes frames to a temporary pcap (microsecond, LINKTYPE_ETHERNET) and
+ * decodes it with tshark.
+ *
+ * @param frames Ethernet frames, each a whole Uint8Array
+ * @param opts extra arguments
+ * @returns one entry per frame, or null when tshark is missing (skip printed)
+ */
+export async function tsharkDecode(
+  frames: readonly Uint8Array[],
+  opts: TsharkOptions = {},
+): Promise<TsharkFrame[] | null> {
+  if (await skipWithoutTshark(opts.what ?? `${frames.length} frame(s)`)) return null;
+  const path = await Deno.makeTempFile({ prefix: "rawstack-tshark-", suffix: ".pcap" });
+  try {
+    const writer = await PcapWriter.create(path);
+    frames.forEach((f, i) => writer.writeFrame(f, 0, f.length, 1_700_000_000_000 + i));
+    writer.close();
+    const decoded = await tsharkDecodeFile(path, opts);
+    if (decoded !== null && decoded.length !== frames.length) {
+      throw new Error(`tshark decoded ${decoded.length} frames, ${frames.length} were written`);
+    }
+    return decoded;
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+/**
+ * Lists what is wrong with a decoded frame: malformed, bad checksum, or
+ * error-level expert info. Warnings (e.g. TCP sequence analysis) are ignored.
+ *
+ * @param frame a decoded frame
+ * @returns human-readable problems, empty when clean
+ */
+export function tsharkProblems(frame: TsharkFrame): string[] {
+  const problems: string[] = [];
+  if (frame.malformed) problems.push("malformed packet");
+  if (frame.badChecksum) problems.push("bad checksum status");
+  for (const e of frame.experts) {
+    if (e.severity >= TSHARK_SEVERITY_ERROR) {
+      problems.push(`expert error at ${e.path}: ${e.message}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Decodes frames with tshark and throws when any frame is malformed, has a
+ * bad IP/TCP/UDP/ICMP checksum, or carries error-level expert info.
+ *
+ * @param frames Ethernet frames our encoders produced
+ * @param opts extra arguments
+ * @returns the decoded frames for further field comparisons, or null when skipped
+ * @throws {Error} naming each frame's problems and its protocols
+ */
+export async function assertTsharkClean(
+  frames: readonly Uint8Array[],
+  opts: TsharkOptions = {},
+): Promise<TsharkFrame[] | null> {
+  const decoded = await tsharkDecode(frames, opts);
+  if (decoded === null) return null;
+  const failures: string[] = [];
+  for (const frame of decoded) {
+    const problems = tsharkProblems(frame);
+    if (problems.length > 0) {
+      failures.push(`frame ${frame.number} (${frame.protocols.join(":")}): ${problems.join("; ")}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new Error(
+      `tshark is not happy${opts.what ? ` with ${opts.what}` : ""}:\n  ${failures.join("\n  ")}`,
+    );
+  }
+  return decoded;
+}
