@@ -31,7 +31,12 @@ export { RangeSet } from "./src/buffer/range_set.ts";
 
 // Time.
 export { type Clock, ManualClock, SystemClock } from "./src/time/clock.ts";
-export { Timer, type TimerTarget, TimerWheel, type TimerWheelStats } from "./src/time/timer_wheel.ts";
+export {
+  Timer,
+  type TimerTarget,
+  TimerWheel,
+  type TimerWheelStats,
+} from "./src/time/timer_wheel.ts";
 
 // Wire: addresses, checksums, typed parse failures.
 export * from "./src/wire/error.ts";
@@ -68,10 +73,7 @@ export * from "./src/phy/capture.ts";
 
 // Network layer.
 export type { IpProtocolHandler, IpSender, PacketBufferLike } from "./src/iface/types.ts";
-export {
-  NetworkInterface,
-  type NetworkInterfaceOptions,
-} from "./src/iface/interface.ts";
+export { NetworkInterface, type NetworkInterfaceOptions } from "./src/iface/interface.ts";
 export {
   type PingOptions,
   type PingReply,

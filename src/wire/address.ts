@@ -154,6 +154,8 @@ export class MacAddress {
   readonly value: number;
 
   /**
+   * Makes an address from its numeric value.
+   *
    * @param value the address as a number 0..2^48-1
    * @throws {RangeError} when `value` is not an integer in range
    */
@@ -173,7 +175,9 @@ export class MacAddress {
    */
   static parse(text: string): MacAddress {
     if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(text)) {
-      throw new TypeError(`invalid MAC address "${text}": expected six hex octets like 02:00:00:00:00:01`);
+      throw new TypeError(
+        `invalid MAC address "${text}": expected six hex octets like 02:00:00:00:00:01`,
+      );
     }
     return new MacAddress(parseInt(text.replace(/[:-]/g, ""), 16));
   }
@@ -199,29 +203,47 @@ export class MacAddress {
     writeMac(bytes, offset, this.value);
   }
 
-  /** @returns the six bytes of the address, newly allocated */
+  /**
+   * The six bytes of the address.
+   *
+   * @returns a new 6-byte array
+   */
   toBytes(): Uint8Array {
     const bytes = new Uint8Array(MAC_BYTES);
     this.writeTo(bytes);
     return bytes;
   }
 
-  /** @returns true for ff:ff:ff:ff:ff:ff */
+  /**
+   * Tells whether this is the broadcast address.
+   *
+   * @returns true for ff:ff:ff:ff:ff:ff
+   */
   isBroadcast(): boolean {
     return this.value === 0xffff_ffff_ffff;
   }
 
-  /** @returns true when the group bit (least significant bit of the first octet) is set */
+  /**
+   * Tells whether this is a group address.
+   *
+   * @returns true when the group bit (least significant bit of the first octet) is set
+   */
   isMulticast(): boolean {
     return (Math.floor(this.value / 2 ** 40) & 1) === 1;
   }
 
-  /** @returns true for an individual (not group) address other than all zeros */
+  /**
+   * Tells whether this is an individual address.
+   *
+   * @returns true for an individual (not group) address other than all zeros
+   */
   isUnicast(): boolean {
     return !this.isMulticast() && this.value !== 0;
   }
 
   /**
+   * Compares two addresses.
+   *
    * @param other the address to compare with
    * @returns true when both name the same address
    */
@@ -229,7 +251,11 @@ export class MacAddress {
     return this.value === other.value;
   }
 
-  /** @returns lower-case colon notation, e.g. `"02:00:00:00:00:01"` */
+  /**
+   * Formats the address.
+   *
+   * @returns lower-case colon notation, e.g. `"02:00:00:00:00:01"`
+   */
   toString(): string {
     return this.value.toString(16).padStart(12, "0").replace(/(..)(?!$)/g, "$1:");
   }
@@ -256,6 +282,8 @@ export class Ipv4Address {
   readonly value: number;
 
   /**
+   * Makes an address from its numeric value.
+   *
    * @param value the address as an unsigned 32-bit number
    * @throws {RangeError} when `value` is not an integer 0..2^32-1
    */
@@ -302,27 +330,45 @@ export class Ipv4Address {
     writeIpv4(bytes, offset, this.value);
   }
 
-  /** @returns true for 255.255.255.255 */
+  /**
+   * Tells whether this is the limited broadcast address.
+   *
+   * @returns true for 255.255.255.255
+   */
   isBroadcast(): boolean {
     return this.value === IPV4_BROADCAST;
   }
 
-  /** @returns true for 224.0.0.0/4 */
+  /**
+   * Tells whether this is a multicast address.
+   *
+   * @returns true for 224.0.0.0/4
+   */
   isMulticast(): boolean {
     return (this.value >>> 28) === 0xe;
   }
 
-  /** @returns true for 0.0.0.0 */
+  /**
+   * Tells whether this is the unspecified address.
+   *
+   * @returns true for 0.0.0.0
+   */
   isUnspecified(): boolean {
     return this.value === 0;
   }
 
-  /** @returns true for 127.0.0.0/8 */
+  /**
+   * Tells whether this is a loopback address.
+   *
+   * @returns true for 127.0.0.0/8
+   */
   isLoopback(): boolean {
     return (this.value >>> 24) === 127;
   }
 
   /**
+   * Compares two addresses.
+   *
    * @param other the address to compare with
    * @returns true when both name the same address
    */
@@ -330,7 +376,11 @@ export class Ipv4Address {
     return this.value === other.value;
   }
 
-  /** @returns dotted-quad notation */
+  /**
+   * Formats the address.
+   *
+   * @returns dotted-quad notation
+   */
   toString(): string {
     return formatIpv4(this.value);
   }
@@ -358,6 +408,8 @@ export class Ipv4Cidr {
   readonly mask: number;
 
   /**
+   * Pairs an address with a prefix length.
+   *
    * @param address the address
    * @param prefixLength 0..32
    * @throws {RangeError} when the prefix length is out of range
@@ -399,6 +451,8 @@ export class Ipv4Cidr {
   }
 
   /**
+   * Tests membership of the network.
+   *
    * @param address an address or its numeric value
    * @returns true when the address lies inside this network
    */
@@ -408,6 +462,8 @@ export class Ipv4Cidr {
   }
 
   /**
+   * Compares two CIDRs.
+   *
    * @param other the CIDR to compare with
    * @returns true when address and prefix length are equal
    */
@@ -415,7 +471,11 @@ export class Ipv4Cidr {
     return this.address.equals(other.address) && this.prefixLength === other.prefixLength;
   }
 
-  /** @returns e.g. `"192.0.2.2/24"` */
+  /**
+   * Formats address and prefix.
+   *
+   * @returns e.g. `"192.0.2.2/24"`
+   */
   toString(): string {
     return `${this.address}/${this.prefixLength}`;
   }

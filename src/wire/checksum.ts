@@ -116,7 +116,11 @@ export function onesComplementSum(
   const firstWord = (absStart + lead) >>> 2;
   const wordCount = (length - lead) >>> 2;
   let wordSum = 0;
-  for (let chunk = firstWord, last = firstWord + wordCount; chunk < last; chunk += WORDS_PER_CHUNK) {
+  for (
+    let chunk = firstWord, last = firstWord + wordCount;
+    chunk < last;
+    chunk += WORDS_PER_CHUNK
+  ) {
     wordSum += sumWordHalves(words, chunk, Math.min(last, chunk + WORDS_PER_CHUNK));
   }
   // Little-endian words give the byte-swapped sum (RFC 1071 §2(B)); a word
@@ -174,7 +178,12 @@ export function internetChecksum(
  * console.assert(pseudoHeaderSum(0xc0000201, 0xc0000202, 17, 8) === 0x841d);
  * ```
  */
-export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+export function pseudoHeaderSum(
+  src: number,
+  dst: number,
+  protocol: number,
+  length: number,
+): number {
   return foldSum(
     (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length,
   );

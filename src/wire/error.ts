@@ -38,6 +38,8 @@ export type WireErrorKind =
  */
 export class WireError {
   /**
+   * Describes one parse failure.
+   *
    * @param protocol the codec that rejected the input, e.g. `"ipv4"`
    * @param kind the defect
    * @param message details (the offending value, the limit)
