@@ -48,6 +48,7 @@ export * from "./src/wire/ipv4.ts";
 export * from "./src/wire/icmp.ts";
 export * from "./src/wire/udp.ts";
 export * from "./src/wire/pcap.ts";
+export * from "./src/wire/tcp.ts";
 
 // Devices: the driver interface and its implementations.
 export {
@@ -94,17 +95,7 @@ export { DnsError, type DnsErrorCode } from "./src/dns/dns_error.ts";
 export { DnsResolver, type DnsResolverOptions, type DnsServer } from "./src/dns/resolver.ts";
 export { HostsTable } from "./src/dns/hosts.ts";
 export { type DnsRecordType } from "./src/dns/name.ts";
-export {
-  DNS_CLASS_IN,
-  DNS_RCODE_NXDOMAIN,
-  DNS_TYPE_A,
-  DNS_TYPE_AAAA,
-  DNS_TYPE_CNAME,
-  DnsMessage,
-  type DnsQuestion,
-  type DnsRecord,
-  newDnsMessage,
-} from "./src/wire/dns.ts";
+export * from "./src/wire/dns.ts";
 
 // Types referenced by the Stack's options and statistics.
 export type { ArpCacheOptions, ArpStats } from "./src/iface/arp_cache.ts";

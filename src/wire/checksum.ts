@@ -42,7 +42,7 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
 export function foldSum(sum: number): number {
   // Split rather than shift: `sum` may exceed 32 bits.
   let s = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
   return s;
 }
 
@@ -79,7 +79,8 @@ function sumWordHalves(words: Uint32Array, first: number, last: number): number 
     lo = (lo + (v & 0xffff)) | 0;
     hi = (hi + (v >>> 16)) | 0;
   }
-  return lo + hi;
+  // Fold here so the result stays a small integer (V8 Smi) for the caller.
+  return (lo & 0xffff) + (lo >>> 16) + (hi & 0xffff) + (hi >>> 16);
 }
 
 /**

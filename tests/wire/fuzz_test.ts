@@ -1,0 +1,502 @@
+/**
+ * Randomized robustness of every parser in src/wire: valid frames, their
+ * mutations (bit flips, truncation, extension, length fields that lie, option
+ * garbage) and pure noise. Asserts that no exception escapes, that every
+ * result is a repr or a WireError, and — by parsing each input twice inside
+ * buffers with different guard bytes around it — that no parser reads
+ * outside the bytes it was given.
+ *
+ * Seed: printed; override with RAWSTACK_FUZZ_SEED=<n>.
+ */
+import assert from "node:assert/strict";
+import { isWireError, type WireErrorKind } from "../../src/wire/error.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
+import { newTcpRepr, TCP_ACK, TCP_PSH, TCP_SYN, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
+import { EthernetFrame, EthernetRepr, newEthernetRepr } from "../../src/wire/ethernet.ts";
+import { ArpPacket, ArpRepr, newArpRepr } from "../../src/wire/arp.ts";
+import { Ipv4Packet, Ipv4Repr, newIpv4Repr } from "../../src/wire/ipv4.ts";
+import { IcmpPacket, IcmpRepr, newIcmpRepr } from "../../src/wire/icmp.ts";
+import { newUdpRepr, UdpPacket, UdpRepr } from "../../src/wire/udp.ts";
+import {
+  DNS_CLASS_IN,
+  DNS_TYPE_A,
+  DNS_TYPE_AAAA,
+  DNS_TYPE_CNAME,
+  DNS_TYPE_TXT,
+  DnsMessage,
+  encodeDnsQuery,
+  newDnsMessage,
+} from "../../src/wire/dns.ts";
+
+const FRAMES = 100_000;
+const DEFAULT_SEED = 0x0ddba11;
+const KINDS: ReadonlySet<WireErrorKind> = new Set<WireErrorKind>([
+  "truncated",
+  "bad-version",
+  "bad-header-length",
+  "bad-total-length",
+  "bad-checksum",
+  "bad-option",
+  "bad-data-offset",
+  "bad-length",
+  "bad-pointer",
+  "pointer-loop",
+  "name-too-long",
+  "label-too-long",
+  "bad-field",
+  "unsupported",
+]);
+
+function seedFromEnv(): number {
+  let text: string | undefined;
+  try {
+    text = Deno.env.get("RAWSTACK_FUZZ_SEED");
+  } catch {
+    text = undefined; // no --allow-env: use the default
+  }
+  if (text === undefined || text === "") return DEFAULT_SEED;
+  const n = Number(text);
+  if (!Number.isInteger(n)) {
+    throw new TypeError(`RAWSTACK_FUZZ_SEED must be an integer, got ${text}`);
+  }
+  return n >>> 0;
+}
+
+/** mulberry32 PRNG. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SRC = 0xc0000201;
+const DST = 0xc0000202;
+const ETH = 14;
+
+// ---------------------------------------------------------------------------
+// Parsers under test. Each adapter parses bytes[offset, offset+length) and
+// returns whatever the parser returned (repr or WireError).
+
+type Adapter = {
+  name: string;
+  /** Where this layer starts in a corpus frame (a guess for mutated frames). */
+  layerOffset: (frame: Uint8Array) => number;
+  parse: (bytes: Uint8Array, offset: number, length: number, verify: boolean) => unknown;
+};
+
+const noVerify = { verifyChecksum: false };
+const empty = new Uint8Array(0);
+
+function ipv4HeaderLength(frame: Uint8Array): number {
+  return frame.length > ETH ? (frame[ETH] & 0xf) * 4 : 20;
+}
+
+const ethernetView = new EthernetFrame(empty, 0, 0);
+const ethernetOut = newEthernetRepr();
+const arpView = new ArpPacket(empty, 0, 0);
+const arpOut = newArpRepr();
+const ipv4View = new Ipv4Packet(empty, 0, 0);
+const ipv4Out = newIpv4Repr();
+const icmpView = new IcmpPacket(empty, 0, 0);
+const icmpOut = newIcmpRepr();
+const udpView = new UdpPacket(empty, 0, 0);
+const udpOut = newUdpRepr();
+const tcpView = new TcpPacket(empty, 0, 0);
+const tcpOut = newTcpRepr();
+
+const adapters: Adapter[] = [
+  {
+    name: "ethernet",
+    layerOffset: () => 0,
+    parse: (b, o, n) => EthernetRepr.parse(ethernetView.reset(b, o, n), ethernetOut),
+  },
+  {
+    name: "arp",
+    layerOffset: () => ETH,
+    parse: (b, o, n) => ArpRepr.parse(arpView.reset(b, o, n), arpOut),
+  },
+  {
+    name: "ipv4",
+    layerOffset: () => ETH,
+    parse: (b, o, n, verify) =>
+      Ipv4Repr.parse(ipv4View.reset(b, o, n), ipv4Out, verify ? undefined : noVerify),
+  },
+  {
+    name: "icmp",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f),
+    parse: (b, o, n, verify) =>
+      IcmpRepr.parse(icmpView.reset(b, o, n), icmpOut, verify ? undefined : noVerify),
+  },
+  {
+    name: "udp",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f),
+    parse: (b, o, n, verify) =>
+      UdpRepr.parse(udpView.reset(b, o, n), SRC, DST, udpOut, verify ? undefined : noVerify),
+  },
+  {
+    name: "tcp",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f),
+    parse: (b, o, n, verify) =>
+      TcpRepr.parse(tcpView.reset(b, o, n), SRC, DST, tcpOut, verify ? undefined : noVerify),
+  },
+  {
+    name: "dns",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f) + 8,
+    parse: (b, o, n) => DnsMessage.parse(b, o, n),
+  },
+];
+
+// ---------------------------------------------------------------------------
+// Corpus of valid frames, built by hand (Ethernet II + IPv4 + TCP/UDP).
+
+function ethIpv4(protocol: number, l4Length: number, options = 0): Uint8Array {
+  const ihl = 20 + options;
+  const f = new Uint8Array(ETH + ihl + l4Length);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+  const ip = ETH;
+  f[ip] = 0x40 | (ihl >>> 2);
+  const total = ihl + l4Length;
+  f[ip + 2] = total >>> 8;
+  f[ip + 3] = total & 0xff;
+  f[ip + 4] = 0x12;
+  f[ip + 6] = 0x40; // DF
+  f[ip + 8] = 64;
+  f[ip + 9] = protocol;
+  f.set([192, 0, 2, 1, 192, 0, 2, 2], ip + 12);
+  for (let k = 20; k < ihl; k++) f[ip + k] = 1; // NOP options
+  const ck = internetChecksum(f, ip, ihl);
+  f[ip + 10] = ck >>> 8;
+  f[ip + 11] = ck & 0xff;
+  return f;
+}
+
+function tcpFrame(repr: ReturnType<typeof newTcpRepr>): Uint8Array {
+  const len = TcpRepr.headerLength(repr) + repr.payloadLength;
+  const f = ethIpv4(6, len);
+  TcpRepr.emit(repr, f, ETH + 20, SRC, DST);
+  return f;
+}
+
+function udpFrame(payload: Uint8Array, srcPort = 40000, dstPort = 53): Uint8Array {
+  const len = 8 + payload.length;
+  const f = ethIpv4(17, len);
+  const u = ETH + 20;
+  f.set([srcPort >>> 8, srcPort & 0xff, dstPort >>> 8, dstPort & 0xff, len >>> 8, len & 0xff], u);
+  f.set(payload, u + 8);
+  // UDP checksum over pseudo-header (RFC 768).
+  const ph = new Uint8Array(12 + len);
+  ph.set([192, 0, 2, 1, 192, 0, 2, 2, 0, 17, len >>> 8, len & 0xff]);
+  ph.set(f.subarray(u, u + len), 12);
+  const ck = internetChecksum(ph, 0, ph.length) || 0xffff;
+  f[u + 6] = ck >>> 8;
+  f[u + 7] = ck & 0xff;
+  return f;
+}
+
+function buildCorpus(rand: () => number): Uint8Array[] {
+  const corpus: Uint8Array[] = [];
+  const syn = newTcpRepr();
+  syn.srcPort = 41000;
+  syn.dstPort = 8080;
+  syn.seq = 0x7a69d1a1;
+  syn.flags = TCP_SYN;
+  syn.window = 64240;
+  syn.mss = 1460;
+  syn.sackPermitted = true;
+  syn.hasTimestamp = true;
+  syn.tsVal = 12345;
+  syn.windowScale = 7;
+  corpus.push(tcpFrame(syn));
+  const data = newTcpRepr();
+  data.srcPort = 8080;
+  data.dstPort = 41000;
+  data.flags = TCP_ACK | TCP_PSH;
+  data.hasTimestamp = true;
+  data.sackCount = 3;
+  data.sackBlocks.splice(0, 6, 1, 2, 3, 4, 5, 6);
+  data.payload = new Uint8Array(100).map(() => (rand() * 256) | 0);
+  data.payloadLength = 100;
+  corpus.push(tcpFrame(data));
+  const bare = newTcpRepr();
+  bare.flags = TCP_ACK;
+  corpus.push(tcpFrame(bare));
+  const q = new Uint8Array(300);
+  corpus.push(
+    udpFrame(q.slice(0, encodeDnsQuery({ id: 0x1001, name: "host.test", type: DNS_TYPE_A }, q, 0))),
+  );
+  const resp = newDnsMessage(0x1003);
+  resp.qr = resp.rd = resp.ra = true;
+  resp.questions.push({ name: "alias.test", type: DNS_TYPE_A, class: DNS_CLASS_IN });
+  resp.answers.push(
+    { name: "alias.test", type: DNS_TYPE_CNAME, class: DNS_CLASS_IN, ttl: 0, target: "host.test" },
+    { name: "host.test", type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 0, address: 0xc0000235 },
+    {
+      name: "host.test",
+      type: DNS_TYPE_AAAA,
+      class: DNS_CLASS_IN,
+      ttl: 0,
+      address6: new Uint8Array(16).fill(1),
+    },
+    {
+      name: "txt.test",
+      type: DNS_TYPE_TXT,
+      class: DNS_CLASS_IN,
+      ttl: 0,
+      rdata: new Uint8Array([3, 97, 98, 99]),
+    },
+  );
+  corpus.push(udpFrame(DnsMessage.toBytes(resp), 53, 40000));
+  // ARP request (RFC 826) for 192.0.2.2.
+  const arp = new Uint8Array(42);
+  arp.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+  arp.set(
+    [0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2],
+    ETH,
+  );
+  corpus.push(arp);
+  // ICMP echo request with a checksum.
+  const icmp = ethIpv4(1, 16);
+  icmp.set([8, 0, 0, 0, 0x12, 0x34, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8], ETH + 20);
+  const ick = internetChecksum(icmp, ETH + 20, 16);
+  icmp[ETH + 22] = ick >>> 8;
+  icmp[ETH + 23] = ick & 0xff;
+  corpus.push(icmp);
+  // IPv4 with options carrying UDP, and a VLAN-tagged copy of the SYN.
+  const withOpts = ethIpv4(17, 8, 8);
+  withOpts.set([0x9c, 0x40, 0, 53, 0, 8, 0, 0], ETH + 28);
+  corpus.push(withOpts);
+  const vlan = new Uint8Array(corpus[0].length + 4);
+  vlan.set(corpus[0].subarray(0, 12));
+  vlan.set([0x81, 0x00, 0x00, 0x05], 12);
+  vlan.set(corpus[0].subarray(12), 16);
+  corpus.push(vlan);
+  return corpus;
+}
+
+/** Frames of a classic pcap file (either byte order, µs or ns timestamps). */
+function pcapFrames(file: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  if (file.length < 24) return frames;
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const be = dv.getUint32(0, false);
+  const little = !(be === 0xa1b2c3d4 || be === 0xa1b23c4d);
+  for (let at = 24; at + 16 <= file.length;) {
+    const caplen = dv.getUint32(at + 8, little);
+    if (at + 16 + caplen > file.length) break;
+    frames.push(file.slice(at + 16, at + 16 + caplen));
+    at += 16 + caplen;
+  }
+  return frames;
+}
+
+/** Adds the frames of the kernel captures in tests/testdata to the corpus. */
+function addKernelFrames(corpus: Uint8Array[]): number {
+  let added = 0;
+  for (const name of ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"]) {
+    let file: Uint8Array;
+    try {
+      file = Deno.readFileSync(new URL(`../testdata/${name}`, import.meta.url));
+    } catch {
+      continue; // reported through the printed corpus size
+    }
+    for (const frame of pcapFrames(file)) {
+      corpus.push(frame);
+      added++;
+    }
+  }
+  return added;
+}
+
+// ---------------------------------------------------------------------------
+// Mutations.
+
+function mutate(src: Uint8Array, rand: () => number): Uint8Array {
+  const pick = (n: number) => (rand() * n) | 0;
+  let f = src.slice();
+  const rounds = 1 + pick(3);
+  for (let r = 0; r < rounds; r++) {
+    switch (pick(8)) {
+      case 0: { // bit flips
+        const flips = 1 + pick(8);
+        for (let k = 0; k < flips && f.length > 0; k++) f[pick(f.length)] ^= 1 << pick(8);
+        break;
+      }
+      case 1: // truncation
+        f = f.slice(0, pick(f.length + 1));
+        break;
+      case 2: { // extension with noise
+        const g = new Uint8Array(f.length + 1 + pick(64));
+        g.set(f);
+        for (let k = f.length; k < g.length; k++) g[k] = pick(256);
+        f = g;
+        break;
+      }
+      case 3: { // length fields that lie: IPv4 total length, IHL, UDP length, DNS counts
+        const at = [
+          ETH + 2,
+          ETH + 3,
+          ETH + 20 + 4,
+          ETH + 20 + 5,
+          ETH + 20 + 8 + 4,
+          ETH + 20 + 8 + 7,
+        ];
+        const i = at[pick(at.length)];
+        if (i < f.length) f[i] = rand() < 0.5 ? pick(256) : rand() < 0.5 ? 0 : 0xff;
+        break;
+      }
+      case 4: { // IHL / TCP data offset nibbles
+        const i = rand() < 0.5 ? ETH : ETH + 20 + 12;
+        if (i < f.length) f[i] = (f[i] & 0x0f) | (pick(16) << 4);
+        if (rand() < 0.5 && ETH < f.length) f[ETH] = (f[ETH] & 0xf0) | pick(16);
+        break;
+      }
+      case 5: { // TCP option garbage (kinds 0..9, lengths 0..12, random)
+        const start = ETH + 20 + 20;
+        const end = Math.min(f.length, start + 40);
+        for (let i = start; i < end; i++) {
+          const roll = rand();
+          f[i] = roll < 0.3 ? pick(10) : roll < 0.6 ? pick(13) : pick(256);
+        }
+        break;
+      }
+      case 6: { // DNS compression pointers to random places, random label lengths
+        const start = ETH + 28 + 12;
+        for (let k = 0; k < 4 && f.length > start + 2; k++) {
+          const i = start + pick(f.length - start - 1);
+          if (rand() < 0.6) {
+            f[i] = 0xc0 | pick(2);
+            f[i + 1] = pick(256);
+          } else f[i] = pick(256);
+        }
+        break;
+      }
+      default: { // random byte overwrite
+        if (f.length > 0) f[pick(f.length)] = pick(256);
+        break;
+      }
+    }
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------
+// Out-of-bounds detection: parse each input at an offset inside two buffers
+// whose guard bytes differ; a parser that looks outside its bytes sees a
+// different world and (very likely) returns a different result.
+
+const GUARD = 37; // odd, so word-aligned paths are exercised off alignment
+const bufA = new Uint8Array(4096 + 2 * GUARD);
+const bufB = new Uint8Array(4096 + 2 * GUARD);
+
+function fingerprint(value: unknown, depth = 0): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== "object") return String(value);
+  if (isWireError(value)) return `E(${value.protocol}:${value.kind}:${value.message})`;
+  if (value instanceof Uint8Array) return `u8[${value.length}]`; // a buffer reference
+  if (depth > 4) return "…";
+  if (Array.isArray(value)) return `[${value.map((v) => fingerprint(v, depth + 1)).join(",")}]`;
+  let s = "{";
+  for (const [k, v] of Object.entries(value)) {
+    // Offsets into the parse buffer legitimately differ by the placement; none do here
+    // because both buffers place the input at the same offset.
+    s += `${k}:${fingerprint(v, depth + 1)},`;
+  }
+  return s + "}";
+}
+
+function checkResult(name: string, result: unknown): string | null {
+  if (isWireError(result)) {
+    if (!KINDS.has(result.kind)) return `${name}: unknown WireError kind ${result.kind}`;
+    if (typeof result.protocol !== "string" || result.protocol === "") {
+      return `${name}: empty protocol`;
+    }
+    return null;
+  }
+  if (result === null || typeof result !== "object") return `${name}: returned ${String(result)}`;
+  return null;
+}
+
+Deno.test("every wire parser survives 100,000 random and mutated frames", () => {
+  const seed = seedFromEnv();
+  console.log(`fuzz seed: ${seed} (reproduce with RAWSTACK_FUZZ_SEED=${seed})`);
+  const rand = mulberry32(seed);
+  const corpus = buildCorpus(rand);
+  const kernel = addKernelFrames(corpus);
+  console.log(
+    `parsers: ${adapters.map((a) => a.name).join(", ")}` +
+      `; corpus: ${corpus.length} frames (${kernel} from kernel captures)`,
+  );
+  // Sanity: every parser accepts at least one unmutated corpus frame, so the
+  // fuzzing reaches past the first length check.
+  for (const a of adapters) {
+    const accepted = corpus.some((f) => {
+      const off = a.layerOffset(f);
+      return off <= f.length && !isWireError(a.parse(f, off, f.length - off, true));
+    });
+    assert.ok(accepted, `${a.name} rejects every valid corpus frame`);
+  }
+
+  const outcomes = new Map<string, number>();
+  for (let iter = 0; iter < FRAMES; iter++) {
+    const roll = rand();
+    let frame: Uint8Array;
+    if (roll < 0.1) {
+      frame = new Uint8Array((rand() * 200) | 0);
+      for (let k = 0; k < frame.length; k++) frame[k] = (rand() * 256) | 0;
+    } else {
+      frame = mutate(corpus[(rand() * corpus.length) | 0], rand);
+    }
+    if (frame.length > 4096) frame = frame.slice(0, 4096);
+    bufA.fill(0x00);
+    bufB.fill(0xff);
+    bufA.set(frame, GUARD);
+    bufB.set(frame, GUARD);
+    const verify = rand() < 0.5;
+    for (const a of adapters) {
+      // The layer where it belongs, and sometimes a random offset.
+      let off = rand() < 0.85 ? a.layerOffset(frame) : (rand() * (frame.length + 1)) | 0;
+      if (off > frame.length) off = frame.length;
+      const len = frame.length - off;
+      let ra: unknown;
+      let rb: unknown;
+      try {
+        ra = a.parse(bufA, GUARD + off, len, verify);
+        const fa = fingerprint(ra);
+        rb = a.parse(bufB, GUARD + off, len, verify);
+        const fb = fingerprint(rb);
+        if (fa !== fb) {
+          assert.fail(
+            `${a.name} read outside its input (seed ${seed}, frame ${iter}, offset ${off}):\n` +
+              `${fa}\n${fb}\nframe ${
+                [...frame].map((x) => x.toString(16).padStart(2, "0")).join("")
+              }`,
+          );
+        }
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e;
+        assert.fail(
+          `${a.name} threw on frame ${iter} (seed ${seed}, offset ${off}): ${e}\n` +
+            `frame ${[...frame].map((x) => x.toString(16).padStart(2, "0")).join("")}`,
+        );
+      }
+      const problem = checkResult(a.name, ra);
+      if (problem) assert.fail(`${problem} (seed ${seed}, frame ${iter})`);
+      const key = `${a.name}:${isWireError(ra) ? ra.kind : "ok"}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+  }
+  console.log(
+    "outcomes: " + [...outcomes].sort().map(([k, v]) => `${k}=${v}`).join(" "),
+  );
+  // The fuzzing must reach both sides of the parsers it drives.
+  for (const a of adapters) {
+    assert.ok((outcomes.get(`${a.name}:ok`) ?? 0) > 0, `${a.name} never accepted a frame`);
+  }
+  assert.ok((outcomes.get("tcp:bad-option") ?? 0) > 0, "TCP option garbage never reached");
+  assert.ok((outcomes.get("dns:pointer-loop") ?? 0) > 0, "DNS pointer loops never reached");
+});
