@@ -25,6 +25,10 @@ PIDS=()
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # `b cmd &` records the pid of a subshell: kill whatever still runs in our namespaces.
+  for ns in "$NSA" "$NSB" "$NSC"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+  done
   ip netns del "$NSA" 2>/dev/null || true
   ip netns del "$NSB" 2>/dev/null || true
   ip netns del "$NSC" 2>/dev/null || true
