@@ -1,0 +1,181 @@
+/**
+ * Tunables of the TCP engine with Linux-like defaults, and the shared
+ * context every connection of one {@link TcpLayer} uses.
+ *
+ * @module
+ */
+
+import type { CongestionAlgorithm } from "./congestion.ts";
+import { DEFAULT_MAX_RTO_MS, DEFAULT_MIN_RTO_MS, INITIAL_RTO_MS } from "./rto.ts";
+
+/** RFC 9293 §3.7.1: the MSS assumed when the peer sends no MSS option. */
+export const DEFAULT_MSS = 536;
+/** Bytes of IPv4 + TCP headers without options (MSS = MTU - 40). */
+export const IPV4_TCP_HEADERS_LEN = 40;
+/** Smallest MSS we ever use, whatever ICMP or the peer says (Linux tcp_min_snd_mss is 48). */
+export const MIN_MSS = 88;
+
+/** Engine tunables. Every field has a default; see {@link DEFAULT_TCP_CONFIG}. */
+export interface TcpConfig {
+  /** Send buffer (ring) capacity in bytes. */
+  sendBufferBytes: number;
+  /** Receive buffer (ring) capacity in bytes; the largest window we advertise. */
+  receiveBufferBytes: number;
+  /** Lower bound on the RTO (RFC 6298 §2.4), ms. */
+  minRtoMs: number;
+  /** Upper bound on the RTO, ms. */
+  maxRtoMs: number;
+  /** RTO before the first RTT sample (RFC 6298 §2.1), ms. */
+  initialRtoMs: number;
+  /** SYN retransmissions before connect fails with "timed out" (Linux tcp_syn_retries). */
+  synRetries: number;
+  /** SYN-ACK retransmissions before an embryonic connection is dropped. */
+  synAckRetries: number;
+  /** Data retransmissions before the connection fails (Linux tcp_retries2). */
+  dataRetries: number;
+  /** TIME-WAIT duration, 2*MSL, ms (Linux: 60 s). Also the orphaned FIN-WAIT-2 timeout. */
+  timeWaitMs: number;
+  /** Longest an ACK is delayed (RFC 9293 §3.8.6.3: < 0.5 s), ms. */
+  delayedAckMs: number;
+  /** Disable Nagle's algorithm on new connections (RFC 896). */
+  noDelay: boolean;
+  /** Keep-alive on for new connections (RFC 9293 §3.8.4: off by default). */
+  keepAlive: boolean;
+  /** Idle time before the first keep-alive probe, ms (RFC 9293 §3.8.4: >= 2 h). */
+  keepAliveIdleMs: number;
+  /** Interval between keep-alive probes, ms. */
+  keepAliveIntervalMs: number;
+  /** Unanswered keep-alive probes before the connection fails. */
+  keepAliveProbes: number;
+  /** Congestion control for new connections. */
+  congestion: CongestionAlgorithm;
+  /** Offer window scaling (RFC 7323 §2). */
+  windowScaling: boolean;
+  /** Offer timestamps (RFC 7323 §3). */
+  timestamps: boolean;
+  /** Offer SACK (RFC 2018). */
+  sack: boolean;
+  /** Bound on out-of-order ranges held by the receiver. */
+  maxReassemblyRanges: number;
+  /** Bound on SACKed ranges in the sender's scoreboard (RFC 6675). */
+  maxScoreboardRanges: number;
+  /** RFC 5961 §7: challenge ACKs per connection per second. */
+  challengeAckLimitPerSecond: number;
+  /** Answer with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6). */
+  synCookies: boolean;
+  /** Upper bound on the persist-timer interval (RFC 9293 §3.8.6.1), ms. */
+  maxPersistMs: number;
+}
+
+/** The defaults: Linux-like values. */
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+  sendBufferBytes: 256 * 1024,
+  receiveBufferBytes: 256 * 1024,
+  minRtoMs: DEFAULT_MIN_RTO_MS,
+  maxRtoMs: DEFAULT_MAX_RTO_MS,
+  initialRtoMs: INITIAL_RTO_MS,
+  synRetries: 6,
+  synAckRetries: 5,
+  dataRetries: 15,
+  timeWaitMs: 60_000,
+  delayedAckMs: 40,
+  noDelay: false,
+  keepAlive: false,
+  keepAliveIdleMs: 7_200_000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  congestion: "cubic",
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  maxReassemblyRanges: 32,
+  maxScoreboardRanges: 32,
+  challengeAckLimitPerSecond: 100,
+  synCookies: true,
+  maxPersistMs: 60_000,
+});
+
+/**
+ * Fills in defaults.
+ *
+ * @param partial overrides
+ * @returns a complete config
+ *
+ * @example
+ * ```ts
+ * import { resolveTcpConfig } from "./config.ts";
+ * const c = resolveTcpConfig({ noDelay: true });
+ * console.assert(c.noDelay && c.timeWaitMs === 60000);
+ * ```
+ */
+export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
+  return { ...DEFAULT_TCP_CONFIG, ...partial };
+}
+
+/** Counters of one TCP layer (all connections). */
+export interface TcpStats {
+  /** Segments handed to us by IP. */
+  segmentsIn: number;
+  /** Segments sent. */
+  segmentsOut: number;
+  /** Segments dropped for a bad checksum or malformed header/options. */
+  malformed: number;
+  /** Data segments retransmitted (timeouts, fast retransmit, SACK recovery). */
+  retransmits: number;
+  /** Retransmission timeouts. */
+  timeouts: number;
+  /** RSTs sent. */
+  resetsSent: number;
+  /** RSTs accepted. */
+  resetsReceived: number;
+  /** RFC 5961 challenge ACKs sent. */
+  challengeAcks: number;
+  /** Segments dropped by PAWS (RFC 7323 §5). */
+  pawsDrops: number;
+  /** Packet buffer allocation failures. */
+  allocFailures: number;
+  /** SYNs dropped because a listener's queues were full. */
+  listenOverflows: number;
+  /** SYN cookies sent. */
+  synCookiesSent: number;
+  /** Connections established from a valid SYN cookie. */
+  synCookiesAccepted: number;
+  /** ACKs carrying an invalid SYN cookie. */
+  synCookiesFailed: number;
+  /** Out-of-order segments received. */
+  outOfOrder: number;
+  /** Segments sent by IP that it reported dropped. */
+  sendFailures: number;
+}
+
+/**
+ * Zeroed counters.
+ *
+ * @returns a fresh stats object
+ *
+ * @example
+ * ```ts
+ * import { newTcpStats } from "./config.ts";
+ * console.assert(newTcpStats().segmentsIn === 0);
+ * ```
+ */
+export function newTcpStats(): TcpStats {
+  return {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    malformed: 0,
+    retransmits: 0,
+    timeouts: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    challengeAcks: 0,
+    pawsDrops: 0,
+    allocFailures: 0,
+    listenOverflows: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synCookiesFailed: 0,
+    outOfOrder: 0,
+    sendFailures: 0,
+  };
+}

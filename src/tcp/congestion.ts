@@ -1,0 +1,287 @@
+/**
+ * Congestion control behind a small interface: NewReno (RFC 5681, RFC 6582)
+ * and CUBIC (RFC 9438, the default). The connection owns the loss-recovery
+ * mechanics (dupack counting, SACK scoreboard, NewReno window inflation);
+ * these classes own `cwnd` and `ssthresh` and how they move.
+ *
+ * All windows are in bytes.
+ *
+ * @module
+ */
+
+/** "Infinite" initial slow-start threshold (RFC 5681 §3.1: arbitrarily high). */
+export const INITIAL_SSTHRESH = 0x7fffffff;
+/** RFC 6928 §2: the initial window byte cap, 14600. */
+const IW_BYTES_CAP = 14600;
+/** RFC 6928 §2: at most 10 segments. */
+const IW_MAX_SEGMENTS = 10;
+/** RFC 9438 §4.1: C = 0.4 (segments / s^3). */
+const CUBIC_C = 0.4;
+/** RFC 9438 §4.6: beta_cubic = 0.7. */
+const CUBIC_BETA = 0.7;
+/** RFC 9438 §4.3: alpha_cubic = 3 * (1 - beta) / (1 + beta). */
+const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+
+/**
+ * RFC 6928 §2 initial window: `min(10*MSS, max(2*MSS, 14600))`.
+ *
+ * @param mss the sender's maximum segment size in bytes
+ * @returns the initial congestion window in bytes
+ *
+ * @example
+ * ```ts
+ * import { initialWindow } from "./congestion.ts";
+ * console.assert(initialWindow(1460) === 14600);
+ * console.assert(initialWindow(536) === 5360);
+ * console.assert(initialWindow(9000) === 18000);
+ * ```
+ */
+export function initialWindow(mss: number): number {
+  return Math.min(IW_MAX_SEGMENTS * mss, Math.max(2 * mss, IW_BYTES_CAP));
+}
+
+/** What a connection needs from a congestion-control algorithm. */
+export interface CongestionControl {
+  /** Algorithm name, e.g. "cubic". */
+  readonly name: string;
+  /** Congestion window in bytes. */
+  readonly cwnd: number;
+  /** Slow-start threshold in bytes. */
+  readonly ssthresh: number;
+  /** Changes the segment size (after MSS negotiation or PMTU change). */
+  setMss(mss: number): void;
+  /** New data acknowledged outside loss recovery. */
+  onAck(nowMs: number, ackedBytes: number, flightBytes: number, srttMs: number): void;
+  /** Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681 §3.2 step 2). */
+  onCongestionEvent(nowMs: number, flightBytes: number): void;
+  /** Recovery finished by a full ACK (RFC 6582 §3.2 step 3). */
+  onRecoveryExit(nowMs: number, flightBytes: number): void;
+  /** Retransmission timeout (RFC 5681 §3.1 eq. 4: cwnd = loss window). */
+  onTimeout(nowMs: number, flightBytes: number): void;
+}
+
+/** Names of the built-in algorithms. */
+export type CongestionAlgorithm = "cubic" | "newreno";
+
+/**
+ * Makes a congestion controller by name.
+ *
+ * @param algorithm "cubic" (default) or "newreno"
+ * @param mss the initial sender MSS in bytes
+ * @returns a fresh controller
+ *
+ * @example
+ * ```ts
+ * import { createCongestionControl } from "./congestion.ts";
+ * console.assert(createCongestionControl("newreno", 1460).cwnd === 14600);
+ * ```
+ */
+export function createCongestionControl(
+  algorithm: CongestionAlgorithm,
+  mss: number,
+): CongestionControl {
+  return algorithm === "newreno" ? new NewReno(mss) : new Cubic(mss);
+}
+
+/**
+ * NewReno: slow start and congestion avoidance (RFC 5681 §3.1) with
+ * appropriate byte counting; halving on loss.
+ *
+ * @example
+ * ```ts
+ * import { NewReno } from "./congestion.ts";
+ * const cc = new NewReno(1000);
+ * cc.onAck(0, 1000, 10000, 50);            // slow start: +1 MSS
+ * console.assert(cc.cwnd === 11000);
+ * cc.onCongestionEvent(0, 10000);          // ssthresh = flight / 2
+ * console.assert(cc.ssthresh === 5000);
+ * ```
+ */
+export class NewReno implements CongestionControl {
+  readonly name: string = "newreno";
+  cwnd: number;
+  ssthresh: number = INITIAL_SSTHRESH;
+  protected mss: number;
+  #bytesAcked = 0;
+
+  /** @param mss sender MSS in bytes */
+  constructor(mss: number) {
+    this.mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** @param mss new sender MSS @returns nothing */
+  setMss(mss: number): void {
+    this.mss = mss;
+    if (this.cwnd < mss) this.cwnd = mss;
+  }
+
+  /**
+   * @param _nowMs time
+   * @param ackedBytes newly acknowledged bytes
+   * @param _flightBytes bytes outstanding
+   * @param _srttMs smoothed RTT
+   * @returns nothing
+   */
+  onAck(_nowMs: number, ackedBytes: number, _flightBytes: number, _srttMs: number): void {
+    if (this.cwnd < this.ssthresh) {
+      // RFC 5681 §3.1 eq. 2: cwnd += min(N, SMSS)
+      this.cwnd += Math.min(ackedBytes, this.mss);
+      return;
+    }
+    // RFC 5681 §3.1: congestion avoidance, +1 SMSS per cwnd of data acknowledged.
+    this.#bytesAcked += ackedBytes;
+    if (this.#bytesAcked >= this.cwnd) {
+      this.#bytesAcked -= this.cwnd;
+      this.cwnd += this.mss;
+    }
+  }
+
+  /** @param _nowMs time @param flightBytes bytes outstanding @returns nothing */
+  onCongestionEvent(_nowMs: number, flightBytes: number): void {
+    // RFC 5681 §3.2 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS)
+    this.ssthresh = Math.max(Math.floor(flightBytes / 2), 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.#bytesAcked = 0;
+  }
+
+  /** @param _nowMs time @param flightBytes bytes outstanding @returns nothing */
+  onRecoveryExit(_nowMs: number, flightBytes: number): void {
+    // RFC 6582 §3.2 step 3 (full ACK): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS)
+    this.cwnd = Math.min(this.ssthresh, Math.max(flightBytes, this.mss) + this.mss);
+  }
+
+  /** @param _nowMs time @param flightBytes bytes outstanding @returns nothing */
+  onTimeout(_nowMs: number, flightBytes: number): void {
+    // RFC 5681 §3.1 eq. 4 and: cwnd = LW = 1 SMSS
+    this.ssthresh = Math.max(Math.floor(flightBytes / 2), 2 * this.mss);
+    this.cwnd = this.mss;
+    this.#bytesAcked = 0;
+  }
+}
+
+/**
+ * CUBIC (RFC 9438): window growth as a cubic function of time since the last
+ * congestion event, with a Reno-friendly region (§4.3) and fast convergence
+ * (§4.7).
+ *
+ * @example
+ * ```ts
+ * import { Cubic } from "./congestion.ts";
+ * const cc = new Cubic(1000);
+ * cc.onCongestionEvent(0, 20000);       // cwnd 10000 -> 7000
+ * console.assert(cc.cwnd === 7000 && cc.ssthresh === 7000);
+ * for (let t = 0; t < 10000; t += 10) cc.onAck(t, 1000, 7000, 10);
+ * console.assert(cc.cwnd > 10000);       // grew back past W_max
+ * ```
+ */
+export class Cubic implements CongestionControl {
+  readonly name: string = "cubic";
+  cwnd: number;
+  ssthresh: number = INITIAL_SSTHRESH;
+  #mss: number;
+  /** W_max in segments. */
+  #wMax = 0;
+  /** Previous W_max for fast convergence. */
+  #wLastMax = 0;
+  /** Time the current congestion-avoidance epoch started, ms; -1 = not started. */
+  #epochStartMs = -1;
+  /** K in seconds. */
+  #k = 0;
+  /** W_est (Reno-friendly estimate) in segments. */
+  #wEst = 0;
+  /** cwnd at the start of the epoch, segments. */
+  #cwndEpoch = 0;
+
+  /** @param mss sender MSS in bytes */
+  constructor(mss: number) {
+    this.#mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** @param mss new sender MSS @returns nothing */
+  setMss(mss: number): void {
+    this.#mss = mss;
+    if (this.cwnd < mss) this.cwnd = mss;
+  }
+
+  /**
+   * @param nowMs time
+   * @param ackedBytes newly acknowledged bytes
+   * @param _flightBytes bytes outstanding
+   * @param srttMs smoothed RTT (0 if unknown)
+   * @returns nothing
+   */
+  onAck(nowMs: number, ackedBytes: number, _flightBytes: number, srttMs: number): void {
+    const mss = this.#mss;
+    if (this.cwnd < this.ssthresh) {
+      // RFC 9438 §4.10: slow start as in RFC 5681.
+      this.cwnd += Math.min(ackedBytes, mss);
+      return;
+    }
+    const cwndSeg = this.cwnd / mss;
+    if (this.#epochStartMs < 0) {
+      // RFC 9438 §4.2: a new epoch begins with the first ACK in congestion avoidance.
+      this.#epochStartMs = nowMs;
+      this.#cwndEpoch = cwndSeg;
+      if (this.#wMax < cwndSeg) {
+        this.#k = 0;
+        this.#wMax = cwndSeg;
+      } else {
+        // RFC 9438 §4.2 eq. 2
+        this.#k = Math.cbrt((this.#wMax - cwndSeg) / CUBIC_C);
+      }
+      this.#wEst = cwndSeg;
+    }
+    const segsAcked = ackedBytes / mss;
+    // RFC 9438 §4.3: W_est += alpha_cubic * segments_acked / cwnd
+    this.#wEst += (CUBIC_ALPHA * segsAcked) / cwndSeg;
+    const tSec = (nowMs - this.#epochStartMs + srttMs) / 1000;
+    const d = tSec - this.#k;
+    // RFC 9438 §4.2 eq. 1: W_cubic(t) = C (t - K)^3 + W_max
+    const wCubic = CUBIC_C * d * d * d + this.#wMax;
+    if (wCubic < this.#wEst) {
+      // RFC 9438 §4.3: Reno-friendly region.
+      this.cwnd = Math.max(this.cwnd, Math.floor(this.#wEst * mss));
+      return;
+    }
+    // RFC 9438 §4.4/§4.5: target clamped to [cwnd, 1.5 cwnd]; grow (target - cwnd)/cwnd per segment.
+    const target = Math.min(Math.max(wCubic, cwndSeg), 1.5 * cwndSeg);
+    const incSeg = ((target - cwndSeg) / cwndSeg) * segsAcked;
+    this.cwnd = Math.floor(this.cwnd + incSeg * mss);
+  }
+
+  #reduce(): void {
+    const mss = this.#mss;
+    const cwndSeg = this.cwnd / mss;
+    // RFC 9438 §4.7: fast convergence.
+    if (cwndSeg < this.#wLastMax) {
+      this.#wLastMax = cwndSeg;
+      this.#wMax = (cwndSeg * (1 + CUBIC_BETA)) / 2;
+    } else {
+      this.#wLastMax = cwndSeg;
+      this.#wMax = cwndSeg;
+    }
+    // RFC 9438 §4.6: ssthresh = cwnd * beta_cubic, at least 2 segments.
+    this.ssthresh = Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * mss);
+    this.#epochStartMs = -1;
+  }
+
+  /** @param _nowMs time @param _flightBytes bytes outstanding @returns nothing */
+  onCongestionEvent(_nowMs: number, _flightBytes: number): void {
+    this.#reduce();
+    this.cwnd = this.ssthresh;
+  }
+
+  /** @param _nowMs time @param _flightBytes bytes outstanding @returns nothing */
+  onRecoveryExit(_nowMs: number, _flightBytes: number): void {
+    this.cwnd = this.ssthresh;
+  }
+
+  /** @param _nowMs time @param _flightBytes bytes outstanding @returns nothing */
+  onTimeout(_nowMs: number, _flightBytes: number): void {
+    // RFC 9438 §4.8: ssthresh as for a congestion event, cwnd = 1 segment.
+    this.#reduce();
+    this.cwnd = this.#mss;
+  }
+}

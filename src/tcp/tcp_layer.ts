@@ -1,0 +1,757 @@
+/**
+ * The TCP layer: an {@link IpProtocolHandler} that verifies and parses
+ * segments, demultiplexes them by 4-tuple to {@link TcpConnection}s, runs
+ * listeners (SYN queue, accept queue, SYN cookies), answers segments for
+ * nobody with RST (RFC 9293 §3.10.7.1), allocates ephemeral ports and
+ * routes ICMP errors to the connection they concern.
+ *
+ * @module
+ */
+
+import type { IpProtocolHandler, IpSender } from "../iface/types.ts";
+import type { Clock } from "../time/clock.ts";
+import type { TimerWheel } from "../time/timer_wheel.ts";
+import { readIpv4 } from "../wire/address.ts";
+import { isWireError } from "../wire/error.ts";
+import {
+  fillTcpChecksum,
+  newTcpRepr,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  TcpPacket,
+  TcpRepr,
+} from "../wire/tcp.ts";
+import {
+  DEFAULT_MSS,
+  IPV4_TCP_HEADERS_LEN,
+  newTcpStats,
+  resolveTcpConfig,
+  type TcpConfig,
+  type TcpStats,
+} from "./config.ts";
+import {
+  TcpConnection,
+  type TcpConnectionEvents,
+  type TcpConnectionOwner,
+  type TcpContext,
+  TcpState,
+} from "./connection.ts";
+import { AddrInUse, NotConnected } from "./errors.ts";
+import { hashFourTuple, randomSecret } from "./isn.ts";
+import { seqAdd, seqGt } from "./seq.ts";
+
+/** RFC 6335 §6: the dynamic (ephemeral) port range. */
+export const EPHEMERAL_PORT_FIRST = 49152;
+/** Last ephemeral port. */
+export const EPHEMERAL_PORT_LAST = 65535;
+const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
+/** Default listen backlog (Linux SOMAXCONN). */
+export const DEFAULT_BACKLOG = 128;
+const IP_PROTO_TCP = 6;
+const PORT_SPACE = 0x10000;
+/** SYN cookie time counter period (Linux: 64 s), ms. */
+const COOKIE_PERIOD_MS = 64_000;
+/** Cookie counters accepted: the current and the previous one (RFC 4987 §3.6). */
+const COOKIE_MAX_AGE = 2;
+/** MSS values a cookie can encode (3 bits, Linux-like table). */
+const COOKIE_MSS_TABLE = [536, 1300, 1440, 1460, 4312, 8960];
+const COOKIE_HASH_MASK = 0xffffff;
+const ICMP_DEST_UNREACHABLE = 3;
+const IPV4_MIN_HEADER = 20;
+const TCP_QUOTED_BYTES = 8;
+
+/** Callbacks from a listener. */
+export interface TcpListenerEvents {
+  /** A connection is waiting in the accept queue. */
+  onAcceptable?(listener: TcpListener): void;
+}
+
+/**
+ * A passive endpoint in LISTEN (RFC 9293 §3.10.7.2) with a SYN queue and an
+ * accept queue, both bounded by the backlog.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener } from "./tcp_layer.ts";
+ * console.assert(typeof TcpListener === "function");
+ * ```
+ */
+export class TcpListener {
+  /** Local port. */
+  readonly port: number;
+  /** Local address (0 = any). */
+  readonly localAddr: number;
+  /** Limit of each queue. */
+  readonly backlog: number;
+  /** Callbacks. */
+  events: TcpListenerEvents | null = null;
+  /** Connections in SYN-RECEIVED. */
+  synQueueLength = 0;
+  /** When this listener last answered with a SYN cookie. */
+  lastCookieMs = -Infinity;
+  readonly #acceptQueue: TcpConnection[] = [];
+  #closed = false;
+  readonly #layer: TcpLayer;
+
+  /**
+   * Made by {@link TcpLayer.listen}.
+   *
+   * @param layer the layer
+   * @param port local port
+   * @param localAddr local address (0 = any)
+   * @param backlog queue limit
+   */
+  constructor(layer: TcpLayer, port: number, localAddr: number, backlog: number) {
+    this.#layer = layer;
+    this.port = port;
+    this.localAddr = localAddr;
+    this.backlog = backlog;
+  }
+
+  /** LISTEN (RFC 9293 §3.3.2) while open, CLOSED after {@link close}. */
+  get state(): TcpState {
+    return this.#closed ? TcpState.CLOSED : TcpState.LISTEN;
+  }
+
+  /** Connections waiting to be accepted. */
+  get acceptQueueLength(): number {
+    return this.#acceptQueue.length;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Takes the oldest established connection from the accept queue.
+   *
+   * @returns a connection, or null when none is waiting
+   */
+  accept(): TcpConnection | null {
+    return this.#acceptQueue.shift() ?? null;
+  }
+
+  /**
+   * Stops listening; connections not yet accepted are reset.
+   *
+   * @returns nothing
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#layer._removeListener(this);
+    const pending = this.#acceptQueue.splice(0);
+    for (const c of pending) c.abort();
+  }
+
+  /** @internal */
+  _enqueue(conn: TcpConnection): boolean {
+    if (this.#closed || this.#acceptQueue.length >= this.backlog) return false;
+    this.#acceptQueue.push(conn);
+    this.events?.onAcceptable?.(this);
+    return true;
+  }
+
+  /** @internal the accept queue is full */
+  _acceptQueueFull(): boolean {
+    return this.#acceptQueue.length >= this.backlog;
+  }
+}
+
+/** Options of {@link TcpLayer}. */
+export interface TcpLayerOptions {
+  /** The network layer. */
+  ip: IpSender;
+  /** The timer wheel driving every connection timer. */
+  wheel: TimerWheel;
+  /** Time for application-side calls. */
+  clock: Clock;
+  /** Tunables. */
+  config?: Partial<TcpConfig>;
+  /** 16-byte secret for ISNs and SYN cookies (random by default). */
+  secret?: Uint8Array;
+  /** Random source in [0, 1) for ephemeral ports (default Math.random). */
+  random?: () => number;
+}
+
+/** Options of {@link TcpLayer.connect}. */
+export interface TcpConnectOptions {
+  /** Local port (default: an ephemeral port). */
+  localPort?: number;
+  /** Local address (default: the route's source address). */
+  localAddr?: number;
+  /** Callbacks, installed before the SYN is sent. */
+  events?: TcpConnectionEvents;
+  /** Override the ISS (tests). */
+  iss?: number;
+}
+
+/**
+ * The TCP protocol handler of one stack.
+ *
+ * @example Two layers joined by an in-memory "network"
+ * ```ts
+ * import { TcpLayer } from "./tcp_layer.ts";
+ * import { BufferPool } from "../buffer/buffer_pool.ts";
+ * import type { PacketBuffer } from "../buffer/packet_buffer.ts";
+ * import { ManualClock } from "../time/clock.ts";
+ * import { TimerWheel } from "../time/timer_wheel.ts";
+ *
+ * const clock = new ManualClock();
+ * const wire: { to: TcpLayer; src: number; dst: number; bytes: Uint8Array }[] = [];
+ * const pool = new BufferPool({ slots: 64 });
+ * function host(addr: number, peer: () => TcpLayer) {
+ *   const ip = {
+ *     allocate: () => pool.alloc(34),
+ *     send(buf: PacketBuffer, dst: number) {
+ *       wire.push({ to: peer(), src: addr, dst, bytes: buf.bytes.slice(buf.head, buf.tail) });
+ *       pool.free(buf);
+ *       return true;
+ *     },
+ *     sourceAddressFor: () => addr,
+ *     mtuFor: () => 1500,
+ *   };
+ *   return new TcpLayer({ ip, wheel: new TimerWheel(), clock });
+ * }
+ * const a: TcpLayer = host(0xc0000201, () => b);
+ * const b: TcpLayer = host(0xc0000202, () => a);
+ * const listener = b.listen(80);
+ * const client = a.connect(clock.now(), 0xc0000202, 80);
+ * client.write(new TextEncoder().encode("hello"), 0, 5);
+ * while (wire.length > 0) {
+ *   const p = wire.shift()!;
+ *   p.to.onPacket(clock.now(), p.src, p.dst, p.bytes, 0, p.bytes.length);
+ * }
+ * const server = listener.accept()!;
+ * const got = new Uint8Array(5);
+ * server.read(got, 0, 5);
+ * console.assert(new TextDecoder().decode(got) === "hello");
+ * console.assert(client.stateName === "ESTABLISHED");
+ * ```
+ */
+export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
+  /** Counters. */
+  readonly stats: TcpStats = newTcpStats();
+  /** Effective configuration. */
+  readonly config: TcpConfig;
+  readonly #ctx: TcpContext;
+  readonly #ip: IpSender;
+  readonly #random: () => number;
+  readonly #secret: Uint8Array;
+  /** remoteAddr*65536+remotePort → (localAddr*65536+localPort → connection). */
+  readonly #conns = new Map<number, Map<number, TcpConnection>>();
+  readonly #listeners = new Map<number, TcpListener>();
+  #connectionCount = 0;
+  readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
+  readonly #rx: TcpRepr = newTcpRepr();
+  readonly #tx: TcpRepr = newTcpRepr();
+
+  /** @param opts network layer, wheel, clock, config */
+  constructor(opts: TcpLayerOptions) {
+    this.config = resolveTcpConfig(opts.config);
+    this.#ip = opts.ip;
+    this.#random = opts.random ?? Math.random;
+    this.#secret = opts.secret ?? randomSecret();
+    this.#ctx = {
+      ip: opts.ip,
+      wheel: opts.wheel,
+      clock: opts.clock,
+      config: this.config,
+      secret: this.#secret,
+      stats: this.stats,
+      owner: this,
+      scratch: newTcpRepr(),
+    };
+  }
+
+  /** Connections in the demux table (including TIME-WAIT ones). */
+  get connectionCount(): number {
+    return this.#connectionCount;
+  }
+
+  /** Listening ports. */
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
+  /**
+   * Every connection in the demux table (diagnostics; allocates).
+   *
+   * @returns the connections
+   */
+  connections(): TcpConnection[] {
+    const out: TcpConnection[] = [];
+    for (const inner of this.#conns.values()) for (const c of inner.values()) out.push(c);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ table
+
+  #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
+    const inner = this.#conns.get(remoteAddr * PORT_SPACE + remotePort);
+    if (inner === undefined) return undefined;
+    return inner.get(localAddr * PORT_SPACE + localPort);
+  }
+
+  #insert(conn: TcpConnection): void {
+    const outerKey = conn.remoteAddr * PORT_SPACE + conn.remotePort;
+    let inner = this.#conns.get(outerKey);
+    if (inner === undefined) {
+      inner = new Map();
+      this.#conns.set(outerKey, inner);
+    }
+    inner.set(conn.localAddr * PORT_SPACE + conn.localPort, conn);
+    this.#connectionCount++;
+  }
+
+  #remove(conn: TcpConnection): void {
+    const outerKey = conn.remoteAddr * PORT_SPACE + conn.remotePort;
+    const inner = this.#conns.get(outerKey);
+    if (inner === undefined) return;
+    const key = conn.localAddr * PORT_SPACE + conn.localPort;
+    if (inner.get(key) !== conn) return;
+    inner.delete(key);
+    if (inner.size === 0) this.#conns.delete(outerKey);
+    this.#connectionCount--;
+  }
+
+  #portInUse(localAddr: number, port: number, remoteAddr: number, remotePort: number): boolean {
+    return this.#listeners.has(port) ||
+      this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined;
+  }
+
+  // ------------------------------------------------------------------ owner callbacks
+
+  /**
+   * A passive connection completed its handshake: move it to the accept queue.
+   *
+   * @param conn the connection
+   * @returns nothing
+   */
+  onConnectionEstablished(conn: TcpConnection): void {
+    const listener = conn.listener as TcpListener | null;
+    if (listener === null) return;
+    if (conn.inSynQueue) {
+      conn.inSynQueue = false;
+      listener.synQueueLength--;
+    }
+    if (!listener._enqueue(conn)) {
+      this.stats.listenOverflows++;
+      conn.abort();
+    }
+  }
+
+  /**
+   * A connection entered CLOSED: forget it.
+   *
+   * @param conn the connection
+   * @returns nothing
+   */
+  onConnectionReleased(conn: TcpConnection): void {
+    const listener = conn.listener as TcpListener | null;
+    if (listener !== null && conn.inSynQueue) {
+      conn.inSynQueue = false;
+      listener.synQueueLength--;
+    }
+    this.#remove(conn);
+  }
+
+  /** @internal */
+  _removeListener(listener: TcpListener): void {
+    if (this.#listeners.get(listener.port) === listener) this.#listeners.delete(listener.port);
+    // Embryonic connections of this listener are dropped with it.
+    for (const c of this.connections()) {
+      if (c.listener === listener && c.state === TcpState.SYN_RECEIVED) c.abort();
+    }
+  }
+
+  // ------------------------------------------------------------------ API
+
+  /**
+   * Active open: allocate a port, send SYN.
+   *
+   * @param nowMs current time
+   * @param remoteAddr peer address (u32)
+   * @param remotePort peer port
+   * @param opts local port/address, callbacks
+   * @returns the connection in SYN-SENT
+   * @throws NotConnected when there is no route; AddrInUse when no port is free
+   */
+  connect(
+    nowMs: number,
+    remoteAddr: number,
+    remotePort: number,
+    opts: TcpConnectOptions = {},
+  ): TcpConnection {
+    const localAddr = opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr);
+    if (localAddr === 0) throw new NotConnected("no route to host");
+    let port = opts.localPort ?? 0;
+    if (port !== 0) {
+      if (this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined) {
+        throw new AddrInUse(`port ${port} in use`);
+      }
+    } else {
+      port = this.#ephemeralPort(localAddr, remoteAddr, remotePort);
+    }
+    const conn = new TcpConnection(this.#ctx, localAddr, port, remoteAddr, remotePort);
+    if (opts.events) conn.events = opts.events;
+    this.#insert(conn);
+    conn.openActive(nowMs, opts.iss);
+    return conn;
+  }
+
+  /** RFC 6056 §3.3.1-style: a random start, then the first free port. */
+  #ephemeralPort(localAddr: number, remoteAddr: number, remotePort: number): number {
+    const start = Math.floor(this.#random() * EPHEMERAL_PORT_COUNT);
+    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
+      const port = EPHEMERAL_PORT_FIRST + ((start + i) % EPHEMERAL_PORT_COUNT);
+      if (!this.#portInUse(localAddr, port, remoteAddr, remotePort)) return port;
+    }
+    throw new AddrInUse("no free ephemeral port");
+  }
+
+  /**
+   * Passive open (RFC 9293 §3.10.1 with passive flag).
+   *
+   * @param port local port
+   * @param backlog limit of the SYN queue and of the accept queue (default 128)
+   * @param localAddr local address to accept on (0 = any)
+   * @returns the listener
+   * @throws AddrInUse when the port already has a listener
+   */
+  listen(port: number, backlog: number = DEFAULT_BACKLOG, localAddr = 0): TcpListener {
+    if (this.#listeners.has(port)) throw new AddrInUse(`port ${port} is already listening`);
+    const listener = new TcpListener(this, port, localAddr, Math.max(1, backlog));
+    this.#listeners.set(port, listener);
+    return listener;
+  }
+
+  /**
+   * Resets every connection and closes every listener (stack shutdown).
+   *
+   * @returns nothing
+   */
+  abortAll(): void {
+    for (const l of [...this.#listeners.values()]) l.close();
+    for (const c of this.connections()) c.abort();
+  }
+
+  // ------------------------------------------------------------------ input
+
+  /**
+   * A TCP segment arrived (RFC 9293 §3.10.7). Verifies the checksum, then
+   * demultiplexes.
+   *
+   * @param nowMs current time
+   * @param src IPv4 source
+   * @param dst IPv4 destination
+   * @param bytes buffer (valid during the call only)
+   * @param offset segment start
+   * @param length segment length
+   * @returns nothing
+   */
+  onPacket(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    this.stats.segmentsIn++;
+    const seg = TcpRepr.parse(this.#packet.reset(bytes, offset, length), src, dst, this.#rx);
+    if (isWireError(seg)) {
+      this.stats.malformed++;
+      return;
+    }
+    const conn = this.#lookup(dst, seg.dstPort, src, seg.srcPort);
+    if (conn !== undefined) {
+      const listener = conn.listener as TcpListener | null;
+      if (
+        conn.state === TcpState.SYN_RECEIVED && listener !== null && this.config.synCookies &&
+        (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_ACK &&
+        seg.ack !== seqAdd(conn.iss, 1) &&
+        nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS
+      ) {
+        // The peer may have completed a SYN-cookie handshake while a duplicate of its SYN
+        // created this embryonic connection. A valid cookie wins (as Linux's listener check);
+        // otherwise the ACK is dropped rather than answered with RST, which would reset the
+        // peer's cookie connection. Its next segment from ISN+1 will carry the proof.
+        if (this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg) === 0) return;
+        conn.abort();
+      } else if (
+        conn.state === TcpState.TIME_WAIT &&
+        (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN &&
+        seqGt(seg.seq, conn.rcvNxt) && this.#listeners.has(seg.dstPort)
+      ) {
+        // RFC 9293 §3.10.7.4 (TIME-WAIT) / RFC 6191: a new SYN above the old sequence space
+        // may reopen the 4-tuple: drop the TIME-WAIT connection, hand the SYN to the listener.
+        conn.abort();
+      } else {
+        conn.onSegment(nowMs, seg);
+        return;
+      }
+    }
+    const listener = this.#listeners.get(seg.dstPort);
+    if (listener !== undefined && (listener.localAddr === 0 || listener.localAddr === dst)) {
+      this.#listenInput(nowMs, listener, src, dst, seg);
+      return;
+    }
+    this.#closedInput(src, dst, seg);
+  }
+
+  /** RFC 9293 §3.10.7.1: CLOSED — answer anything but RST with RST. */
+  #closedInput(src: number, dst: number, seg: TcpRepr): void {
+    const flags = seg.flags;
+    if ((flags & TCP_RST) !== 0) return;
+    if ((flags & TCP_ACK) !== 0) {
+      // <SEQ=SEG.ACK><CTL=RST>
+      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+    } else {
+      // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+      const segLen = seg.payloadLength + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+      this.#sendControl(
+        dst,
+        src,
+        seg.dstPort,
+        seg.srcPort,
+        0,
+        seqAdd(seg.seq, segLen),
+        TCP_RST | TCP_ACK,
+        0,
+        0,
+      );
+    }
+  }
+
+  /** RFC 9293 §3.10.7.2: LISTEN. */
+  #listenInput(
+    nowMs: number,
+    listener: TcpListener,
+    src: number,
+    dst: number,
+    seg: TcpRepr,
+  ): void {
+    const flags = seg.flags;
+    // First, check for an RST: ignore it.
+    if ((flags & TCP_RST) !== 0) return;
+    // Second, check for an ACK: a SYN cookie (RFC 4987 §3.6) or a reset.
+    if ((flags & TCP_ACK) !== 0) {
+      if ((flags & TCP_SYN) === 0 && this.config.synCookies) {
+        const mss = this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg);
+        if (mss > 0 && !listener._acceptQueueFull()) {
+          this.stats.synCookiesAccepted++;
+          const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+          conn.listener = listener;
+          this.#insert(conn);
+          conn.openFromCookie(
+            nowMs,
+            seqAdd(seg.ack, -1),
+            seqAdd(seg.seq, -1),
+            mss,
+            seg.window,
+          );
+          if (!conn.released) conn.onSegment(nowMs, seg);
+          return;
+        }
+        if (mss === 0) {
+          this.stats.synCookiesFailed++;
+          if (nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS) {
+            // While cookies are in use, an ACK that does not validate may belong to a cookie
+            // handshake whose first segment (seq = ISN+1, the only one that can carry the
+            // cookie's proof) was lost: drop it and let the peer retransmit from there,
+            // instead of resetting the connection as Linux does.
+            return;
+          }
+        }
+      }
+      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+      return;
+    }
+    // Third, check for a SYN.
+    if ((flags & TCP_SYN) === 0) return;
+    if (listener._acceptQueueFull()) {
+      // Linux drops SYNs while the accept queue is full; the client retries.
+      this.stats.listenOverflows++;
+      return;
+    }
+    if (listener.synQueueLength >= listener.backlog) {
+      if (this.config.synCookies) {
+        listener.lastCookieMs = nowMs;
+        this.#sendCookie(nowMs, src, dst, seg);
+      } else this.stats.listenOverflows++;
+      return;
+    }
+    const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+    conn.listener = listener;
+    conn.inSynQueue = true;
+    listener.synQueueLength++;
+    this.#insert(conn);
+    conn.openPassive(nowMs, seg);
+  }
+
+  // ------------------------------------------------------------------ SYN cookies
+
+  #cookieHash(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    irs: number,
+    counter: number,
+  ): number {
+    const extra = (irs ^ Math.imul(counter, 0x9e3779b1)) >>> 0;
+    return hashFourTuple(this.#secret, localAddr, localPort, remoteAddr, remotePort, extra) &
+      COOKIE_HASH_MASK;
+  }
+
+  /**
+   * RFC 4987 §3.6 SYN cookie as our ISS: 5 bits of a 64 s counter, 3 bits of
+   * MSS index, 24 bits of keyed hash over the 4-tuple, the peer's ISN and the counter.
+   */
+  #makeCookie(
+    nowMs: number,
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    irs: number,
+    mssIndex: number,
+  ): number {
+    const counter = Math.floor(nowMs / COOKIE_PERIOD_MS);
+    const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
+    return (((counter & 0x1f) << 27) | (mssIndex << 24) | h) >>> 0;
+  }
+
+  /** Returns the MSS the cookie encodes, or 0 when it is not valid. */
+  #checkCookie(
+    nowMs: number,
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    seg: TcpRepr,
+  ): number {
+    const iss = seqAdd(seg.ack, -1);
+    const irs = seqAdd(seg.seq, -1);
+    const counterBits = iss >>> 27;
+    const mssIndex = (iss >>> 24) & 7;
+    if (mssIndex >= COOKIE_MSS_TABLE.length) return 0;
+    const now = Math.floor(nowMs / COOKIE_PERIOD_MS);
+    for (let age = 0; age < COOKIE_MAX_AGE; age++) {
+      const counter = now - age;
+      if (counter < 0 || (counter & 0x1f) !== counterBits) continue;
+      const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
+      if (h === (iss & COOKIE_HASH_MASK)) return COOKIE_MSS_TABLE[mssIndex];
+    }
+    return 0;
+  }
+
+  #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
+    const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
+    const ourMss = this.#ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
+    const mss = Math.min(peerMss, ourMss);
+    let index = 0;
+    for (let i = 0; i < COOKIE_MSS_TABLE.length; i++) if (COOKIE_MSS_TABLE[i] <= mss) index = i;
+    const iss = this.#makeCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg.seq, index);
+    this.stats.synCookiesSent++;
+    // No window scaling, SACK or timestamps: a cookie cannot remember them (RFC 4987 §3.6).
+    this.#sendControl(
+      dst,
+      src,
+      seg.dstPort,
+      seg.srcPort,
+      iss,
+      seqAdd(seg.seq, 1),
+      TCP_SYN | TCP_ACK,
+      Math.min(this.config.receiveBufferBytes, 0xffff),
+      COOKIE_MSS_TABLE[index],
+    );
+  }
+
+  /** A segment that belongs to no connection (RST, cookie SYN-ACK). */
+  #sendControl(
+    src: number,
+    dst: number,
+    srcPort: number,
+    dstPort: number,
+    seq: number,
+    ack: number,
+    flags: number,
+    window: number,
+    mss: number,
+  ): void {
+    const buf = this.#ip.allocate();
+    if (buf === null) {
+      this.stats.allocFailures++;
+      return;
+    }
+    const r = this.#tx;
+    r.srcPort = srcPort;
+    r.dstPort = dstPort;
+    r.seq = seq >>> 0;
+    r.ack = ack >>> 0;
+    r.flags = flags;
+    r.window = window;
+    r.urgent = 0;
+    r.mss = mss;
+    r.windowScale = -1;
+    r.sackPermitted = false;
+    r.sackCount = 0;
+    r.hasTimestamp = false;
+    r.payloadLength = 0;
+    const len = TcpRepr.headerLength(r);
+    const at = buf.append(len);
+    if (at < 0) {
+      this.stats.allocFailures++;
+      this.#ip.send(buf, dst, IP_PROTO_TCP);
+      return;
+    }
+    TcpRepr.emitHeader(r, buf.bytes, at);
+    fillTcpChecksum(buf.bytes, at, len, src, dst);
+    if (!this.#ip.send(buf, dst, IP_PROTO_TCP)) this.stats.sendFailures++;
+    this.stats.segmentsOut++;
+    if (flags & TCP_RST) this.stats.resetsSent++;
+  }
+
+  // ------------------------------------------------------------------ ICMP
+
+  /**
+   * An ICMP error quoting one of our segments (RFC 1122 §3.2.2.1, RFC 5927).
+   *
+   * @param nowMs current time
+   * @param type ICMP type
+   * @param code ICMP code
+   * @param nextHopMtu MTU for "fragmentation needed"
+   * @param quoted original IPv4 header + at least 8 bytes of TCP
+   * @param quotedOffset where the quoted IPv4 header starts
+   * @param quotedLength quoted bytes
+   * @returns nothing
+   */
+  onIcmpError(
+    nowMs: number,
+    type: number,
+    code: number,
+    nextHopMtu: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    if (type !== ICMP_DEST_UNREACHABLE) return;
+    if (quotedLength < IPV4_MIN_HEADER || quotedOffset + quotedLength > quoted.length) return;
+    const ihl = (quoted[quotedOffset] & 0x0f) * 4;
+    if (ihl < IPV4_MIN_HEADER || quotedLength < ihl + TCP_QUOTED_BYTES) return;
+    if (quoted[quotedOffset + 9] !== IP_PROTO_TCP) return;
+    const localAddr = readIpv4(quoted, quotedOffset + 12);
+    const remoteAddr = readIpv4(quoted, quotedOffset + 16);
+    const t = quotedOffset + ihl;
+    const localPort = (quoted[t] << 8) | quoted[t + 1];
+    const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
+    const seq = readIpv4(quoted, t + 4);
+    const conn = this.#lookup(localAddr, localPort, remoteAddr, remotePort);
+    if (conn !== undefined) conn.onIcmpError(nowMs, type, code, nextHopMtu, seq);
+  }
+}

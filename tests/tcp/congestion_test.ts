@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import {
+  createCongestionControl,
+  Cubic,
+  initialWindow,
+  NewReno,
+} from "../../src/tcp/congestion.ts";
+
+Deno.test("initialWindow follows RFC 6928", () => {
+  assert.equal(initialWindow(1460), 14600);
+  assert.equal(initialWindow(1448), 14480);
+  assert.equal(initialWindow(536), 5360);
+  assert.equal(initialWindow(8960), 17920);
+});
+
+Deno.test("NewReno slow start, congestion avoidance, loss and timeout", () => {
+  const cc = new NewReno(1000);
+  assert.equal(cc.cwnd, 10000);
+  cc.onAck(0, 5000, 10000, 10); // slow start: +min(N, SMSS)
+  assert.equal(cc.cwnd, 11000);
+  cc.onCongestionEvent(0, 11000);
+  assert.equal(cc.ssthresh, 5500);
+  assert.equal(cc.cwnd, 5500);
+  // Congestion avoidance: +1 MSS per cwnd acknowledged.
+  for (let i = 0; i < 5; i++) cc.onAck(0, 1000, 5500, 10);
+  assert.equal(cc.cwnd, 5500);
+  cc.onAck(0, 1000, 5500, 10);
+  assert.equal(cc.cwnd, 6500);
+  cc.onRecoveryExit(0, 2000);
+  assert.equal(cc.cwnd, 3000); // min(ssthresh, max(flight, mss) + mss)
+  cc.onTimeout(0, 8000);
+  assert.equal(cc.cwnd, 1000);
+  assert.equal(cc.ssthresh, 4000);
+  cc.onCongestionEvent(0, 1000);
+  assert.equal(cc.ssthresh, 2000); // never below 2 MSS
+});
+
+Deno.test("Cubic reduces by beta 0.7 and grows back along the cubic curve", () => {
+  const cc = new Cubic(1000);
+  for (let i = 0; i < 90; i++) cc.onAck(0, 1000, 0, 10); // slow start to 100 segments
+  assert.equal(cc.cwnd, 100000);
+  cc.onCongestionEvent(0, 100000);
+  assert.equal(cc.cwnd, 70000);
+  assert.equal(cc.ssthresh, 70000);
+  // K = cbrt(100 * 0.3 / 0.4) ≈ 4.2 s: before K the window stays below W_max, after K it exceeds it.
+  let t = 0;
+  while (t < 3000) {
+    cc.onAck(t, 1000, cc.cwnd, 10);
+    t += 10;
+  }
+  assert.ok(cc.cwnd > 70000 && cc.cwnd < 100000, `cwnd ${cc.cwnd} at 3 s`);
+  while (t < 8000) {
+    cc.onAck(t, 1000, cc.cwnd, 10);
+    t += 10;
+  }
+  assert.ok(cc.cwnd > 100000, `cwnd ${cc.cwnd} at 8 s`);
+  cc.onTimeout(t, cc.cwnd);
+  assert.equal(cc.cwnd, 1000);
+});
+
+Deno.test("Cubic fast convergence lowers W_max when losses come before regaining it", () => {
+  const cc = new Cubic(1000);
+  for (let i = 0; i < 90; i++) cc.onAck(0, 1000, 0, 10);
+  cc.onCongestionEvent(0, 0); // W_max = 100
+  cc.onCongestionEvent(0, 0); // cwnd 70 < W_last_max: W_max = 70 * 1.7 / 2 = 59.5
+  assert.equal(cc.cwnd, 49000);
+  // Growth resumes from the lower plateau: K ≈ cbrt((59.5 - 49) / 0.4) ≈ 3 s.
+  let t = 0;
+  while (t < 3000) {
+    cc.onAck(t, 1000, cc.cwnd, 0);
+    t += 10;
+  }
+  assert.ok(cc.cwnd >= 59000 && cc.cwnd < 70000, `cwnd ${cc.cwnd}`);
+  assert.equal(createCongestionControl("cubic", 1460).name, "cubic");
+});

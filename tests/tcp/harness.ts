@@ -1,0 +1,168 @@
+// Test helpers for the TCP engine: a capturing IpSender, segment builders and parsers.
+import { BufferPool } from "../../src/buffer/buffer_pool.ts";
+import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
+import type { IpSender, PacketBufferLike } from "../../src/iface/types.ts";
+import { ManualClock } from "../../src/time/clock.ts";
+import { TimerWheel } from "../../src/time/timer_wheel.ts";
+import { isWireError } from "../../src/wire/error.ts";
+import { newTcpRepr, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
+import type { TcpConfig } from "../../src/tcp/config.ts";
+import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
+
+export const LOCAL = 0xc0000201; // 192.0.2.1
+export const REMOTE = 0xc0000202; // 192.0.2.2
+export const HEADROOM = 34;
+
+export interface Captured {
+  src: number;
+  dst: number;
+  bytes: Uint8Array;
+}
+
+/** An IpSender that records every datagram (copied) and frees the buffer. */
+export class CaptureIp implements IpSender {
+  readonly pool: BufferPool;
+  readonly sent: Captured[] = [];
+  mtu = 1500;
+  src: number;
+  onSend: ((c: Captured) => void) | null = null;
+
+  constructor(src = LOCAL, slots = 4096) {
+    this.src = src;
+    this.pool = new BufferPool({ slotSize: 2048, slots });
+  }
+  allocate(): PacketBufferLike | null {
+    return this.pool.alloc(HEADROOM);
+  }
+  send(buf: PacketBufferLike, dst: number, _protocol: number): boolean {
+    const bytes = buf.bytes.slice(buf.head, buf.tail);
+    this.pool.free(buf as PacketBuffer);
+    const c = { src: this.src, dst, bytes };
+    if (this.onSend) this.onSend(c);
+    else this.sent.push(c);
+    return true;
+  }
+  sourceAddressFor(_dst: number): number {
+    return this.src;
+  }
+  mtuFor(_dst: number): number {
+    return this.mtu;
+  }
+  /** Takes and parses every captured segment. */
+  take(): TcpRepr[] {
+    const out = this.sent.splice(0).map((c) => parse(c.bytes, c.src, c.dst));
+    return out;
+  }
+}
+
+/** Parses a captured segment, failing loudly on a bad checksum. */
+export function parse(bytes: Uint8Array, src: number, dst: number): TcpRepr {
+  const r = TcpRepr.parse(new TcpPacket(bytes, 0, bytes.length), src, dst, newTcpRepr());
+  if (isWireError(r)) throw new Error(`emitted segment does not parse: ${r}`);
+  r.sackBlocks = r.sackBlocks.slice(); // detach for later inspection
+  return r;
+}
+
+export interface SegmentFields {
+  srcPort?: number;
+  dstPort?: number;
+  seq?: number;
+  ack?: number;
+  flags: number;
+  window?: number;
+  mss?: number;
+  windowScale?: number;
+  sackPermitted?: boolean;
+  sack?: number[];
+  tsVal?: number;
+  tsEcr?: number;
+  data?: Uint8Array;
+}
+
+/** Encodes a segment (with checksum) from REMOTE to LOCAL by default. */
+export function segment(f: SegmentFields, src = REMOTE, dst = LOCAL): Uint8Array {
+  const r = newTcpRepr();
+  r.srcPort = f.srcPort ?? 5000;
+  r.dstPort = f.dstPort ?? 80;
+  r.seq = (f.seq ?? 0) >>> 0;
+  r.ack = (f.ack ?? 0) >>> 0;
+  r.flags = f.flags;
+  r.window = f.window ?? 65535;
+  r.mss = f.mss ?? 0;
+  r.windowScale = f.windowScale ?? -1;
+  r.sackPermitted = f.sackPermitted ?? false;
+  if (f.sack) {
+    r.sackCount = f.sack.length / 2;
+    for (let i = 0; i < f.sack.length; i++) r.sackBlocks[i] = f.sack[i] >>> 0;
+  }
+  if (f.tsVal !== undefined) {
+    r.hasTimestamp = true;
+    r.tsVal = f.tsVal >>> 0;
+    r.tsEcr = (f.tsEcr ?? 0) >>> 0;
+  }
+  const data = f.data ?? new Uint8Array(0);
+  r.payload = data;
+  r.payloadOffset = 0;
+  r.payloadLength = data.length;
+  const out = new Uint8Array(60 + data.length);
+  const n = TcpRepr.emit(r, out, 0, src, dst);
+  return out.slice(0, n);
+}
+
+/** One scripted host: a layer, its wheel, clock and capture. */
+export class Host {
+  readonly clock: ManualClock;
+  readonly wheel: TimerWheel;
+  readonly ip: CaptureIp;
+  readonly tcp: TcpLayer;
+
+  constructor(config: Partial<TcpConfig> = {}, startMs = 0, src = LOCAL) {
+    this.clock = new ManualClock(startMs);
+    this.wheel = new TimerWheel(startMs);
+    this.ip = new CaptureIp(src);
+    this.tcp = new TcpLayer({
+      ip: this.ip,
+      wheel: this.wheel,
+      clock: this.clock,
+      config,
+      secret: new Uint8Array(16).fill(7),
+      random: () => 0.5,
+    });
+  }
+
+  /** Feeds one segment from the scripted peer at the current time. */
+  feed(f: SegmentFields): void {
+    const b = segment(f);
+    this.tcp.onPacket(this.clock.now(), REMOTE, LOCAL, b, 0, b.length);
+  }
+
+  /** Moves time forward, firing timers. */
+  advance(ms: number): void {
+    const target = this.clock.now() + ms;
+    this.clock.set(target);
+    this.wheel.advance(target);
+  }
+
+  take(): TcpRepr[] {
+    return this.ip.take();
+  }
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function bytesOf(n: number, seed = 1): Uint8Array {
+  const r = rng(seed);
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (r() * 256) | 0;
+  return b;
+}

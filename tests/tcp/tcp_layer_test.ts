@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { TcpState } from "../../src/tcp/connection.ts";
+import { AddrInUse, NotConnected } from "../../src/tcp/errors.ts";
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../../src/tcp/tcp_layer.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
+import { bytesOf, Host, LOCAL, REMOTE, segment } from "./harness.ts";
+
+const IRS = 7000;
+
+Deno.test("TcpLayer answers segments to a closed port with RST (RFC 9293 §3.10.7.1)", () => {
+  const h = new Host();
+  h.feed({ flags: TCP_SYN, seq: 100, dstPort: 81 });
+  let [rst] = h.take();
+  assert.equal(rst.flags, TCP_RST | TCP_ACK);
+  assert.equal(rst.seq, 0);
+  assert.equal(rst.ack, 101);
+  assert.equal(rst.srcPort, 81);
+  h.feed({ flags: TCP_ACK, seq: 100, ack: 5555, dstPort: 81, data: bytesOf(10) });
+  [rst] = h.take();
+  assert.equal(rst.flags, TCP_RST);
+  assert.equal(rst.seq, 5555);
+  h.feed({ flags: TCP_RST, seq: 100, dstPort: 81 });
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.resetsSent, 2);
+});
+
+Deno.test("TcpLayer drops segments with a bad checksum", () => {
+  const h = new Host();
+  const b = segment({ flags: TCP_SYN, seq: 1, dstPort: 81 });
+  b[b.length - 1] ^= 0x40;
+  b[16] ^= 0x01; // checksum byte
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, b.length);
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.malformed, 1);
+  // Truncated header: also dropped, never thrown.
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, 7);
+  assert.equal(h.tcp.stats.malformed, 2);
+});
+
+Deno.test("TcpLayer passive open negotiates options and queues the connection for accept", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 4);
+  assert.equal(l.state, TcpState.LISTEN);
+  let acceptable = 0;
+  l.events = { onAcceptable: () => acceptable++ };
+  h.feed({
+    flags: TCP_SYN,
+    seq: IRS,
+    mss: 1400,
+    windowScale: 7,
+    sackPermitted: true,
+    tsVal: 55,
+    window: 64240,
+  });
+  const [synAck] = h.take();
+  assert.equal(synAck.flags, TCP_SYN | TCP_ACK);
+  assert.equal(synAck.ack, IRS + 1);
+  assert.equal(synAck.mss, 1460);
+  assert.equal(synAck.windowScale, 3);
+  assert.ok(synAck.sackPermitted && synAck.hasTimestamp && synAck.tsEcr === 55);
+  assert.equal(l.synQueueLength, 1);
+  // A retransmitted SYN gets the SYN-ACK again.
+  h.feed({ flags: TCP_SYN, seq: IRS, mss: 1400, windowScale: 7, sackPermitted: true, tsVal: 56 });
+  const [again] = h.take();
+  assert.equal(again.flags, TCP_SYN | TCP_ACK);
+  assert.equal(again.seq, synAck.seq);
+  h.advance(10);
+  h.feed({
+    flags: TCP_ACK,
+    seq: IRS + 1,
+    ack: synAck.seq + 1,
+    tsVal: 60,
+    tsEcr: synAck.tsVal,
+    window: 100,
+  });
+  assert.equal(acceptable, 1);
+  assert.equal(l.synQueueLength, 0);
+  const c = l.accept();
+  assert.ok(c !== null);
+  assert.equal(c.state, TcpState.ESTABLISHED);
+  const info = c.info();
+  assert.equal(info.sndWnd, 100 << 7);
+  assert.equal(info.sndMss, 1400 - 12);
+  assert.equal(info.srttMs, 10);
+  assert.equal(l.accept(), null);
+  // Data from the peer reaches the accepted connection.
+  h.feed({ flags: TCP_ACK, seq: IRS + 1, ack: synAck.seq + 1, tsVal: 61, data: bytesOf(20) });
+  assert.equal(c.readableLength, 20);
+});
+
+Deno.test("TcpLayer drops an embryonic connection on RST and after SYN-ACK retries", () => {
+  const h = new Host({ synAckRetries: 2 });
+  const l = h.tcp.listen(80, 4);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000 });
+  const [synAck] = h.take();
+  h.feed({ flags: TCP_RST, seq: IRS + 1, srcPort: 6000 });
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(l.synQueueLength, 0);
+  assert.ok(synAck);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6001 });
+  h.take();
+  h.advance(1000);
+  h.advance(2000);
+  assert.equal(h.take().length, 2); // two SYN-ACK retransmissions
+  h.advance(4000);
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(l.synQueueLength, 0);
+  assert.equal(h.wheel.size, 0);
+});
+
+Deno.test("TcpLayer answers with SYN cookies when the SYN queue is full", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000, mss: 1460 });
+  h.take();
+  assert.equal(l.synQueueLength, 1);
+  // Queue full: a stateless SYN-ACK with a cookie; no options beyond MSS.
+  h.feed({
+    flags: TCP_SYN,
+    seq: 9000,
+    srcPort: 6001,
+    mss: 1400,
+    windowScale: 5,
+    sackPermitted: true,
+  });
+  const [cookie] = h.take();
+  assert.equal(cookie.flags, TCP_SYN | TCP_ACK);
+  assert.equal(cookie.ack, 9001);
+  assert.equal(cookie.mss, 1300); // largest table entry <= 1400
+  assert.equal(cookie.windowScale, -1);
+  assert.ok(!cookie.sackPermitted && !cookie.hasTimestamp);
+  assert.equal(h.tcp.connectionCount, 1, "no state kept for the cookie");
+  // A forged ACK is dropped (while cookies are in use it may be a late segment of a cookie
+  // handshake whose first ACK was lost; the peer will retransmit from ISN+1).
+  h.feed({ flags: TCP_ACK, seq: 9001, ack: cookie.seq + 2, srcPort: 6001 });
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.synCookiesFailed, 1);
+  // The real ACK (with data) establishes the connection.
+  h.advance(5000);
+  h.feed({ flags: TCP_ACK, seq: 9001, ack: cookie.seq + 1, srcPort: 6001, data: bytesOf(5) });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 1);
+  const c = l.accept();
+  assert.ok(c !== null && c.remotePort === 6001);
+  assert.equal(c.state, TcpState.ESTABLISHED);
+  assert.equal(c.info().sndMss, 1300);
+  assert.equal(c.readableLength, 5);
+  // An old cookie (two counter periods later) is no longer valid.
+  h.feed({ flags: TCP_SYN, seq: 12000, srcPort: 6002 });
+  const [c2] = h.take();
+  h.advance(200_000);
+  h.take(); // delayed ACK of the 5 bytes, SYN-ACK retransmissions of the embryonic connection
+  h.feed({ flags: TCP_ACK, seq: 12001, ack: c2.seq + 1, srcPort: 6002 });
+  assert.equal(h.take()[0].flags, TCP_RST); // cookies no longer in use: RFC 9293 LISTEN + ACK → RST
+  assert.equal(h.tcp.stats.synCookiesFailed, 2);
+});
+
+Deno.test("TcpLayer drops SYNs while the accept queue is full, or without cookies", () => {
+  const h = new Host({ synCookies: false });
+  const l = h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000 });
+  const [sa] = h.take();
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6001 }); // SYN queue full, no cookies
+  assert.equal(h.take().length, 0);
+  h.feed({ flags: TCP_ACK, seq: IRS + 1, ack: sa.seq + 1, srcPort: 6000 });
+  assert.equal(l.acceptQueueLength, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6002 }); // accept queue full
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.listenOverflows, 2);
+  // Closing the listener resets the connection nobody accepted.
+  l.close();
+  assert.equal(l.state, TcpState.CLOSED);
+  assert.equal(h.take()[0].flags & TCP_RST, TCP_RST);
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(h.tcp.listenerCount, 0);
+});
+
+Deno.test("TcpLayer allocates distinct ephemeral ports and reports address errors", () => {
+  const h = new Host();
+  const ports = new Set<number>();
+  for (let i = 0; i < 50; i++) {
+    const c = h.tcp.connect(0, REMOTE, 80);
+    assert.ok(c.localPort >= EPHEMERAL_PORT_FIRST && c.localPort <= EPHEMERAL_PORT_LAST);
+    ports.add(c.localPort);
+  }
+  assert.equal(ports.size, 50);
+  const first = [...ports][0];
+  assert.throws(() => h.tcp.connect(0, REMOTE, 80, { localPort: first }), AddrInUse);
+  h.tcp.listen(8080);
+  assert.throws(() => h.tcp.listen(8080), AddrInUse);
+  h.ip.src = 0;
+  assert.throws(() => h.tcp.connect(0, REMOTE, 80), NotConnected);
+  h.tcp.abortAll();
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(h.wheel.size, 0);
+});
+
+Deno.test("TcpLayer lets a new SYN reuse a 4-tuple in TIME-WAIT", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 4);
+  h.feed({ flags: TCP_SYN, seq: IRS });
+  const [sa] = h.take();
+  h.feed({ flags: TCP_ACK, seq: IRS + 1, ack: sa.seq + 1 });
+  const c = l.accept()!;
+  c.closeWrite();
+  h.take();
+  h.feed({ flags: TCP_FIN | TCP_ACK, seq: IRS + 1, ack: sa.seq + 2 });
+  h.take();
+  assert.equal(c.state, TcpState.TIME_WAIT);
+  // An old duplicate SYN (below RCV.NXT) does not reopen it.
+  h.feed({ flags: TCP_SYN, seq: IRS - 5 });
+  assert.equal(c.state, TcpState.TIME_WAIT);
+  h.take();
+  h.feed({ flags: TCP_SYN, seq: IRS + 100000 });
+  assert.equal(c.state, TcpState.CLOSED);
+  const [sa2] = h.take();
+  assert.equal(sa2.flags, TCP_SYN | TCP_ACK);
+  assert.equal(sa2.ack, IRS + 100001);
+  assert.equal(h.tcp.connectionCount, 1);
+});
+
+Deno.test("TcpLayer passive open: the handshake ACK may carry data and FIN", () => {
+  const h = new Host({ timestamps: false });
+  const l = h.tcp.listen(80, 4);
+  h.feed({ flags: TCP_SYN, seq: IRS, mss: 1460 });
+  const [sa] = h.take();
+  const data = bytesOf(100);
+  h.feed({ flags: TCP_ACK | TCP_FIN, seq: IRS + 1, ack: sa.seq + 1, data });
+  const [ack] = h.take();
+  assert.equal(ack.flags, TCP_ACK);
+  assert.equal(ack.ack, IRS + 102);
+  const c = l.accept()!;
+  assert.equal(c.state, TcpState.CLOSE_WAIT);
+  const buf = new Uint8Array(100);
+  assert.equal(c.read(buf, 0, 100), 100);
+  assert.deepEqual(buf, data);
+  assert.ok(c.eof);
+  c.close();
+  const [fin] = h.take();
+  assert.equal(fin.flags, TCP_FIN | TCP_ACK);
+  h.feed({ flags: TCP_ACK, seq: IRS + 102, ack: sa.seq + 2 });
+  assert.equal(c.state, TcpState.CLOSED);
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(h.wheel.size, 0);
+  assert.equal(h.ip.pool.inUse, 0);
+});
