@@ -1,0 +1,239 @@
+/**
+ * The packetdrill script model: what {@link parseScript} produces and the
+ * runner consumes. Times are in microseconds, as packetdrill counts them.
+ *
+ * @module
+ */
+
+/** How an event's time is written. */
+export type TimeKind = "absolute" | "relative" | "any" | "range";
+
+/**
+ * An event's time as written: `0.1` (absolute), `+0.1` (relative to the
+ * previous event), `*` (any time), `+0.3~+0.4` / `0.3~0.4` (a range), and the
+ * blocking-call window `+0...0.2` (start, then the time the call returns).
+ */
+export interface EventTime {
+  /** Which form. */
+  kind: TimeKind;
+  /** Start (or lower bound of a range), µs. 0 for `*`. */
+  startUsecs: number;
+  /** Upper bound of a range, µs. */
+  rangeEndUsecs?: number;
+  /** Whether the upper bound of a range was written with `+`. */
+  rangeEndRelative?: boolean;
+  /** End of a blocking call's window (`start...end`), µs, same base as the start. */
+  blockingEndUsecs?: number;
+}
+
+/** One TCP option in a packet line's `<...>` list. */
+export interface TcpOptionSpec {
+  /** Option name. `fastopen`, `md5`, `unknown` make a script not applicable. */
+  kind:
+    | "mss"
+    | "nop"
+    | "eol"
+    | "wscale"
+    | "sackOK"
+    | "sack"
+    | "TS"
+    | "fastopen"
+    | "md5"
+    | "unknown";
+  /** mss / wscale value. */
+  value?: number;
+  /** SACK blocks `[left, right]`, relative sequence numbers. */
+  blocks?: [number, number][];
+  /** Timestamp value. */
+  val?: number;
+  /** Timestamp echo reply. */
+  ecr?: number;
+  /** The text as written. */
+  text: string;
+}
+
+/** Flag bits as in `src/wire/tcp.ts`. */
+export const FLAG_FIN = 0x01;
+/** SYN. */
+export const FLAG_SYN = 0x02;
+/** RST. */
+export const FLAG_RST = 0x04;
+/** PSH. */
+export const FLAG_PSH = 0x08;
+/** ACK. */
+export const FLAG_ACK = 0x10;
+/** URG. */
+export const FLAG_URG = 0x20;
+/** ECE (packetdrill `E`). */
+export const FLAG_ECE = 0x40;
+/** CWR (packetdrill `W`). */
+export const FLAG_CWR = 0x80;
+
+/** A packet line: `< S. 0:0(0) ack 1 win 32792 <mss 1460,nop,wscale 7>`. */
+export interface PacketSpec {
+  /** `<` inbound (the script sends it) or `>` outbound (the stack must send it). */
+  direction: "inbound" | "outbound";
+  /** ECN tag such as `noecn`, `ect0`, `ect1`, `ce`, `ect01` (without brackets). */
+  ecn?: string;
+  /** Flags as written (`S.`, `F.`, `-`). */
+  flagText: string;
+  /** Flag bits (FLAG_*). */
+  flags: number;
+  /** Relative sequence number of the first byte. */
+  start: number;
+  /** Relative sequence number after the last byte. */
+  end: number;
+  /** Payload length in bytes. */
+  length: number;
+  /** Relative acknowledgement number, when written. */
+  ack?: number;
+  /** Window field, when written. */
+  window?: number;
+  /** Urgent pointer, when written. */
+  urgent?: number;
+  /** Options: a list, `"any"` for `<...>`, or null when none were written. */
+  options: TcpOptionSpec[] | "any" | null;
+}
+
+/** An argument expression of a system call. */
+export type Expr =
+  | { type: "ellipsis" }
+  | { type: "number"; value: number }
+  | { type: "ident"; name: string }
+  | { type: "string"; value: string }
+  | { type: "list"; items: Expr[] }
+  | { type: "struct"; fields: { name: string | null; value: Expr }[] }
+  | { type: "or"; terms: Expr[] };
+
+/** A system call line: `connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)`. */
+export interface SyscallSpec {
+  /** Call name. */
+  name: string;
+  /** Arguments. */
+  args: Expr[];
+  /** Expected return value (`...` matches anything). */
+  result: number | "any";
+  /** Expected errno name when the result is -1. */
+  errno?: string;
+  /** The parenthesized note after the result, if any. */
+  note?: string;
+}
+
+/** Fields common to every event. */
+export interface EventBase {
+  /** 1-based line where the event starts. */
+  line: number;
+  /** When it happens. */
+  time: EventTime;
+  /** The statement text (comments removed). */
+  text: string;
+}
+
+/** One script event. */
+export type ScriptEvent =
+  | EventBase & { kind: "packet"; packet: PacketSpec }
+  | EventBase & { kind: "syscall"; call: SyscallSpec }
+  | EventBase & { kind: "shell"; command: string }
+  | EventBase & { kind: "code"; code: string; tcpiState: string | null };
+
+/** A parsed script. */
+export interface Script {
+  /** Command-line options at the top (`--ip_version=ipv4` → `ip_version` → `ipv4`). */
+  options: Map<string, string>;
+  /** Events in script order. */
+  events: ScriptEvent[];
+}
+
+/** A parse failure with the line it was found on. */
+export interface ParseFailure {
+  /** 1-based line. */
+  line: number;
+  /** What is wrong. */
+  message: string;
+}
+
+/**
+ * Formats flag bits the way packetdrill writes them (`S.`, `F.`, `P.`, `-`).
+ *
+ * @param flags FLAG_* bits
+ * @returns the packetdrill spelling
+ *
+ * @example
+ * ```ts
+ * import { FLAG_ACK, FLAG_SYN, formatFlags } from "./script.ts";
+ * console.assert(formatFlags(FLAG_SYN | FLAG_ACK) === "S.");
+ * console.assert(formatFlags(0) === "-");
+ * ```
+ */
+export function formatFlags(flags: number): string {
+  let s = "";
+  if (flags & FLAG_SYN) s += "S";
+  if (flags & FLAG_FIN) s += "F";
+  if (flags & FLAG_RST) s += "R";
+  if (flags & FLAG_PSH) s += "P";
+  if (flags & FLAG_URG) s += "U";
+  if (flags & FLAG_ECE) s += "E";
+  if (flags & FLAG_CWR) s += "W";
+  if (flags & FLAG_ACK) s += ".";
+  return s === "" ? "-" : s;
+}
+
+/**
+ * Formats an option list the way packetdrill writes it.
+ *
+ * @param options the options
+ * @returns e.g. `<mss 1460,nop,wscale 7>`
+ *
+ * @example
+ * ```ts
+ * import { formatOptions } from "./script.ts";
+ * console.assert(formatOptions([{ kind: "mss", value: 1460, text: "" }, { kind: "nop", text: "" }]) ===
+ *   "<mss 1460,nop>");
+ * ```
+ */
+export function formatOptions(options: readonly TcpOptionSpec[]): string {
+  return `<${options.map(formatOption).join(",")}>`;
+}
+
+function formatOption(o: TcpOptionSpec): string {
+  switch (o.kind) {
+    case "mss":
+    case "wscale":
+      return `${o.kind} ${o.value}`;
+    case "sack":
+      return `sack ${(o.blocks ?? []).map(([l, r]) => `${l}:${r}`).join(" ")}`;
+    case "TS":
+      return `TS val ${o.val} ecr ${o.ecr}`;
+    case "nop":
+    case "eol":
+    case "sackOK":
+      return o.kind;
+    default:
+      return o.text;
+  }
+}
+
+/**
+ * Formats a packet spec as a packetdrill line (without time).
+ *
+ * @param p the packet
+ * @returns e.g. `> S. 0:0(0) ack 1 win 65535 <mss 1460>`
+ *
+ * @example
+ * ```ts
+ * import { FLAG_ACK, formatPacket } from "./script.ts";
+ * const s = formatPacket({ direction: "outbound", flagText: ".", flags: FLAG_ACK, start: 1, end: 1,
+ *   length: 0, ack: 1, options: null });
+ * console.assert(s === "> . 1:1(0) ack 1");
+ * ```
+ */
+export function formatPacket(p: PacketSpec): string {
+  let s = `${p.direction === "inbound" ? "<" : ">"} ${
+    formatFlags(p.flags)
+  } ${p.start}:${p.end}(${p.length})`;
+  if (p.ack !== undefined) s += ` ack ${p.ack}`;
+  if (p.window !== undefined) s += ` win ${p.window}`;
+  if (p.options === "any") s += " <...>";
+  else if (p.options !== null) s += ` ${formatOptions(p.options)}`;
+  return s;
+}
