@@ -107,3 +107,13 @@ export type { LinkStats } from "./src/iface/interface.ts";
 export type { UdpLayerStats } from "./src/udp/udp_layer.ts";
 export type { DnsResolverStats } from "./src/dns/resolver.ts";
 export type { DnsCacheOptions } from "./src/dns/cache.ts";
+
+// Pictures of what happened on the wire.
+export * from "./src/trace/connections.ts";
+export * from "./src/trace/ladder.ts";
+export * from "./src/trace/ladder_svg.ts";
+export * from "./src/trace/plot_svg.ts";
+export * from "./src/trace/live.ts";
+
+// The lab: namespaces and veth pairs with the Linux kernel as peer (root).
+export { isRoot, Lab, type LabOptions, labUnavailableReason } from "./src/testing/lab.ts";

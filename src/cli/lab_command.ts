@@ -1,0 +1,105 @@
+/**
+ * `rawstack lab up|down`: builds or removes the two network namespaces and
+ * the veth pair the demo and the CLI use (see src/testing/lab.ts): rawstack
+ * drives `rs0` in `<prefix>-<pid>-rs` (no kernel address there), the Linux
+ * kernel answers on `pe0` 192.0.2.1/24 in `<prefix>-<pid>-pe`.
+ *
+ * Permissions: root, `--allow-run` (ip, sysctl, ethtool), `--allow-read`, `--allow-sys`.
+ *
+ * @module
+ */
+
+import {
+  isRoot,
+  Lab,
+  LAB_PEER_ADDRESS,
+  LAB_STACK_ADDRESS,
+  LAB_STACK_IF,
+  run,
+} from "../testing/lab.ts";
+import { type OptionSpec, stringOption, UsageError } from "./args.ts";
+import { type Command, printLine } from "./command.ts";
+import { DEFAULT_LAB_PREFIX } from "./network.ts";
+
+const LAB_OPTIONS: Record<string, OptionSpec> = {
+  prefix: {
+    type: "string",
+    value: "NAME",
+    help: `namespace name prefix, 1-12 lowercase letters/digits (default ${DEFAULT_LAB_PREFIX})`,
+  },
+  help: { type: "boolean", short: "h", help: "show this help" },
+};
+
+async function labNamespaces(prefix: string): Promise<string[]> {
+  const { stdout } = await run(["ip", "netns", "list"], { check: false });
+  const pattern = new RegExp(`^${prefix}-\\d+-[a-z]+$`);
+  return stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => pattern.test(n));
+}
+
+/**
+ * `rawstack lab up|down`.
+ *
+ * @example
+ * ```ts
+ * import { labCommand } from "./lab_command.ts";
+ * console.assert(labCommand.name === "lab" && labCommand.options.help !== undefined);
+ * ```
+ */
+export const labCommand: Command = {
+  name: "lab",
+  usage: "rawstack lab up|down [--prefix NAME]",
+  brief: "build or remove the lab: namespaces and a veth pair to a kernel peer (root)",
+  summary: "up: creates <prefix>-<pid>-rs (interface rs0 for rawstack, no kernel address,\n" +
+    `IPv6 off) and <prefix>-<pid>-pe (the Linux kernel on pe0, ${LAB_PEER_ADDRESS}/24), linked by veth,\n` +
+    "and prints the options to use. down: removes every lab of that prefix whose\n" +
+    "creating process has exited. Needs root.",
+  options: LAB_OPTIONS,
+  maxPositionals: 1,
+  footer:
+    "Examples:\n  sudo rawstack lab up\n  sudo rawstack ping --lab 192.0.2.1\n  sudo rawstack lab down",
+  async run({ values, positionals }) {
+    const action = positionals[0];
+    if (action !== "up" && action !== "down") {
+      throw new UsageError(
+        `expected "up" or "down", got ${action === undefined ? "nothing" : `"${action}"`}`,
+      );
+    }
+    const prefix = stringOption(values.prefix) ?? DEFAULT_LAB_PREFIX;
+    if (!/^[a-z][a-z0-9]{0,11}$/.test(prefix)) {
+      throw new UsageError(`--prefix must be 1-12 lowercase letters/digits, got "${prefix}"`);
+    }
+    if (!isRoot()) {
+      console.error(`rawstack lab: ${action} needs root (network namespaces): run it with sudo`);
+      return 1;
+    }
+    if (action === "down") {
+      const before = await labNamespaces(prefix);
+      await Lab.removeStale(prefix);
+      const after = new Set(await labNamespaces(prefix));
+      const removed = before.filter((n) => !after.has(n));
+      await printLine(
+        removed.length === 0 ? `no lab with prefix ${prefix}` : `removed ${removed.join(" ")}`,
+      );
+      return 0;
+    }
+    const lab = await Lab.create({ prefix });
+    const lines = [
+      `lab up: rawstack side ${lab.stackNetns} (interface ${LAB_STACK_IF}, use address ${LAB_STACK_ADDRESS}/24)`,
+      `        kernel peer  ${lab.peerNetns} (interface ${lab.peerIf}, ${LAB_PEER_ADDRESS}/24)`,
+      "",
+      "Use it:",
+      `  rawstack ping --lab ${LAB_PEER_ADDRESS}`,
+      `  rawstack get --lab --pcap get.pcap http://${LAB_PEER_ADDRESS}:8000/`,
+      `  (same as --iface ${LAB_STACK_IF} --netns ${lab.stackNetns} --ip ${LAB_STACK_ADDRESS}/24 ` +
+      `--gateway ${LAB_PEER_ADDRESS} --dns ${LAB_PEER_ADDRESS})`,
+      "A server in the kernel's namespace:",
+      `  ip netns exec ${lab.peerNetns} python3 -m http.server --bind ${LAB_PEER_ADDRESS} 8000`,
+      "Remove it:",
+      prefix === DEFAULT_LAB_PREFIX
+        ? "  rawstack lab down"
+        : `  rawstack lab down --prefix ${prefix}`,
+    ];
+    await printLine(lines.join("\n"));
+    return 0;
+  },
+};

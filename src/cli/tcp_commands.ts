@@ -1,0 +1,411 @@
+/**
+ * `rawstack get`, `rawstack serve` and `rawstack echo`: TCP (and UDP) on
+ * rawstack from the command line — an HTTP/1.1 client, a static file server
+ * and an echo server (RFC 862).
+ *
+ * Permissions: as {@link openNetwork}; `--allow-write` for `get -o`,
+ * `--allow-read` for `serve`.
+ *
+ * @module
+ */
+
+import type { Stack } from "../stack.ts";
+import type { TcpConn } from "../socket/tcp_conn.ts";
+import { formatNetAddr } from "../socket/addr.ts";
+import { renderLadderText, tcpLadder } from "../trace/ladder.ts";
+import { intOption, stringOption, UsageError } from "./args.ts";
+import { type Command, writeStdout } from "./command.ts";
+import {
+  directoryHandler,
+  httpGet,
+  type HttpReply,
+  type HttpRequest,
+  serveHttpConnection,
+} from "./http.ts";
+import { MEMORY_OPTION, NETWORK_OPTIONS, openNetwork } from "./network.ts";
+import { ProgressBar } from "./progress.ts";
+
+/** HTTP port of the `--memory` peer. */
+export const MEMORY_HTTP_PORT = 80;
+/** Largest `/bytes/N` body the `--memory` peer serves. */
+export const MEMORY_MAX_BODY_BYTES = 64 * 1024 * 1024;
+const encoder = new TextEncoder();
+
+/** The page the `--memory` peer (and the demo) serves at `/`. */
+export const DEMO_PAGE = `<!doctype html>
+<html><head><title>rawstack</title></head>
+<body><h1>Hello from rawstack</h1>
+<p>This page crossed a TCP connection of a TCP/IP stack written in TypeScript.</p>
+</body></html>
+`;
+
+/**
+ * The `--memory` peer's HTTP handler: `/` is {@link DEMO_PAGE}, `/bytes/N`
+ * is N bytes of a repeating pattern (for progress bars and tests), anything else 404.
+ *
+ * @param req the request
+ * @returns the reply
+ *
+ * @example
+ * ```ts
+ * import { memoryPeerHandler } from "./tcp_commands.ts";
+ * const r = memoryPeerHandler({ method: "GET", target: "/bytes/10", headers: new Map() });
+ * console.assert(r.status === 200 && r.body.length === 10);
+ * ```
+ */
+export function memoryPeerHandler(req: HttpRequest): HttpReply {
+  const path = req.target.split("?")[0];
+  if (path === "/" || path === "/index.html") {
+    return {
+      status: 200,
+      contentType: "text/html; charset=utf-8",
+      body: encoder.encode(DEMO_PAGE),
+    };
+  }
+  const m = /^\/bytes\/(\d{1,9})$/.exec(path);
+  if (m !== null && Number(m[1]) <= MEMORY_MAX_BODY_BYTES) {
+    const body = new Uint8Array(Number(m[1]));
+    for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
+    return { status: 200, contentType: "application/octet-stream", body };
+  }
+  return { status: 404, body: encoder.encode("not found\n") };
+}
+
+/**
+ * Serves HTTP on a listener until it closes: one request per connection.
+ *
+ * @example
+ * ```ts
+ * import { memoryPeerHandler, startHttpServer } from "./tcp_commands.ts";
+ * import { httpGet } from "./http.ts";
+ * import { Stack } from "../stack.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * const [a, b] = MemoryLink.pair();
+ * const server = new Stack({ device: b, ipv4: "192.0.2.1/24" });
+ * const client = new Stack({ device: a, ipv4: "192.0.2.2/24" });
+ * await server.start();
+ * await client.start();
+ * const stop = startHttpServer(server, 80, memoryPeerHandler);
+ * const conn = await client.connect({ hostname: "192.0.2.1", port: 80 });
+ * let n = 0;
+ * const r = await httpGet(conn, new URL("http://192.0.2.1/bytes/5"), { onBody: (c) => void (n += c.length) });
+ * conn.close();
+ * console.assert(r.head.status === 200 && n === 5);
+ * stop();
+ * await client.close();
+ * await server.close();
+ * ```
+ *
+ * @param stack the stack to listen on
+ * @param port TCP port
+ * @param handler builds replies
+ * @param onServed called after each response
+ * @returns a function that stops serving
+ */
+export function startHttpServer(
+  stack: Stack,
+  port: number,
+  handler: (req: HttpRequest) => HttpReply | Promise<HttpReply>,
+  onServed?: (conn: TcpConn, request: HttpRequest | null, status: number) => void,
+): () => void {
+  const listener = stack.listen({ port });
+  (async () => {
+    for await (const conn of listener) {
+      serveHttpConnection(conn, handler).then(
+        (r) => onServed?.(conn, r.request, r.status),
+        () => conn.close(),
+      );
+    }
+  })().catch(() => {
+    // the listener closed with the stack
+  });
+  return () => listener.close();
+}
+
+function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`"${text}" is not a URL (e.g. http://192.0.2.1/index.html)`);
+  }
+  if (url.protocol !== "http:") {
+    throw new UsageError(
+      `only http:// URLs are supported (rawstack has no TLS), got ${url.protocol}`,
+    );
+  }
+  return url;
+}
+
+/**
+ * `rawstack get URL`.
+ *
+ * @example
+ * ```ts
+ * import { getCommand } from "./tcp_commands.ts";
+ * console.assert(getCommand.name === "get" && getCommand.options.help !== undefined);
+ * ```
+ */
+export const getCommand: Command = {
+  name: "get",
+  usage: "rawstack get [options] URL",
+  brief: "HTTP/1.1 GET through rawstack",
+  summary: "Connects to the URL's host over rawstack's TCP, sends GET, and writes the body\n" +
+    "to standard output (or -o FILE). A progress bar appears on stderr when it is a\n" +
+    "terminal. Exits 1 on a status other than 2xx. With --memory the in-process peer\n" +
+    "serves / and /bytes/N.",
+  options: {
+    output: { type: "string", short: "o", value: "FILE", help: "write the body to FILE" },
+    ladder: { type: "boolean", help: "print the connection's ladder diagram on stderr afterwards" },
+    ...MEMORY_OPTION,
+    ...NETWORK_OPTIONS,
+  },
+  maxPositionals: 1,
+  footer: "Examples:\n  rawstack get --memory http://192.0.2.1/\n" +
+    "  sudo rawstack get --lab --pcap get.pcap -o page.html http://192.0.2.1:8000/\n" +
+    "  rawstack trace get.pcap --svg get.svg",
+  async run({ values, positionals }) {
+    const text = positionals[0];
+    if (text === undefined) {
+      throw new UsageError("missing URL (e.g. rawstack get http://192.0.2.1/)");
+    }
+    const url = parseUrl(text);
+    const output = stringOption(values.output);
+    const net = await openNetwork(values, {
+      command: "get",
+      memory: true,
+      setupPeer: (peer) => void startHttpServer(peer, MEMORY_HTTP_PORT, memoryPeerHandler),
+    });
+    let file: Deno.FsFile | null = null;
+    try {
+      const hostname = url.hostname;
+      const port = url.port === "" ? 80 : Number(url.port);
+      const conn = await net.stack.connect({ hostname, port });
+      const progress = new ProgressBar({
+        enabled: Deno.stderr.isTerminal() && values.verbose !== true,
+      });
+      if (output !== undefined) {
+        file = await Deno.open(output, { write: true, create: true, truncate: true });
+      }
+      let received = 0;
+      let status = 0;
+      try {
+        const r = await httpGet(conn, url, {
+          onHead: (h) => {
+            status = h.status;
+            progress.setTotal(h.contentLength);
+          },
+          onBody: async (chunk) => {
+            received += chunk.length;
+            progress.update(received);
+            if (file !== null) {
+              let done = 0;
+              while (done < chunk.length) done += await file.write(chunk.subarray(done));
+            } else {
+              await writeStdout(chunk);
+            }
+          },
+        });
+        progress.finish();
+        if (r.head.status < 200 || r.head.status > 299) {
+          console.error(`rawstack get: HTTP ${r.head.status} ${r.head.reason}`);
+        }
+      } finally {
+        conn.close();
+      }
+      if (values.ladder === true) {
+        await settle();
+        const analysis = net.live.analyze();
+        const c = analysis.connections.find((x) => x.server.port === port);
+        if (c !== undefined) console.error(renderLadderText(tcpLadder(c)));
+      }
+      return status >= 200 && status <= 299 ? 0 : 1;
+    } finally {
+      file?.close();
+      await net.close();
+    }
+  },
+};
+
+/** Time for the last segments (the FIN exchange) to cross before the stack closes, ms. */
+const SETTLE_MS = 50;
+
+/** Lets the last segments cross before a ladder is drawn or the stack closes. */
+async function settle(ms = SETTLE_MS): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves when SIGINT or SIGTERM arrives (listeners removed after). */
+function untilSignal(): { promise: Promise<void>; dispose: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  const handler = () => resolve();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, handler);
+  return {
+    promise,
+    dispose: () => {
+      for (const s of signals) Deno.removeSignalListener(s, handler);
+    },
+  };
+}
+
+/**
+ * `rawstack serve`.
+ *
+ * @example
+ * ```ts
+ * import { serveCommand } from "./tcp_commands.ts";
+ * console.assert(serveCommand.name === "serve" && serveCommand.options.help !== undefined);
+ * ```
+ */
+export const serveCommand: Command = {
+  name: "serve",
+  usage: "rawstack serve [options]",
+  brief: "serve a directory over HTTP on rawstack",
+  summary: "Listens on --port (default 8080) with rawstack's TCP and serves the files under\n" +
+    "--dir (default the current directory), one request per connection, until Ctrl-C\n" +
+    "(or --count requests). Logs one line per request on stderr.",
+  options: {
+    port: { type: "string", short: "p", value: "PORT", help: "TCP port (default 8080)" },
+    dir: { type: "string", short: "d", value: "DIR", help: "directory to serve (default .)" },
+    count: { type: "string", value: "N", help: "exit after N requests" },
+    ...NETWORK_OPTIONS,
+  },
+  maxPositionals: 0,
+  footer: "Example:\n  sudo rawstack serve --lab --dir site --port 8080\n" +
+    "  (then, in the peer namespace: curl http://192.0.2.2:8080/)",
+  async run({ values }) {
+    const port = intOption(values.port, "port", 8080, 1, 65535);
+    const dir = stringOption(values.dir) ?? ".";
+    const count = intOption(values.count, "count", 0, 0, Number.MAX_SAFE_INTEGER);
+    try {
+      if (!(await Deno.stat(dir)).isDirectory) {
+        throw new UsageError(`--dir ${dir} is not a directory`);
+      }
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--dir ${dir}: ${(e as Error).message}`);
+    }
+    const net = await openNetwork(values, { command: "serve", memory: false });
+    const stop = untilSignal();
+    let served = 0;
+    try {
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      const close = startHttpServer(net.stack, port, directoryHandler(dir), (conn, req, status) => {
+        served++;
+        console.error(
+          `${formatNetAddr(conn.remoteAddr)} "${req?.method ?? "-"} ${
+            req?.target ?? "-"
+          }" ${status}`,
+        );
+        if (count > 0 && served >= count) done();
+      });
+      console.error(
+        `rawstack serve: serving ${dir} on http://${net.stack.address}:${port}/ (Ctrl-C to stop)`,
+      );
+      await Promise.race([stop.promise, finished]);
+      close();
+      await settle();
+      return 0;
+    } finally {
+      stop.dispose();
+      await net.close();
+    }
+  },
+};
+
+/**
+ * `rawstack echo`.
+ *
+ * @example
+ * ```ts
+ * import { echoCommand } from "./tcp_commands.ts";
+ * console.assert(echoCommand.name === "echo" && echoCommand.options.help !== undefined);
+ * ```
+ */
+export const echoCommand: Command = {
+  name: "echo",
+  usage: "rawstack echo [options]",
+  brief: "TCP or UDP echo server (RFC 862)",
+  summary: "Sends back whatever arrives: each TCP connection until the client closes it, or\n" +
+    "each UDP datagram with --udp. Runs until Ctrl-C (or --count connections/datagrams).",
+  options: {
+    port: { type: "string", short: "p", value: "PORT", help: "port (default 7)" },
+    udp: { type: "boolean", short: "u", help: "echo UDP datagrams instead of TCP" },
+    count: {
+      type: "string",
+      value: "N",
+      help: "exit after N connections (TCP) or datagrams (UDP)",
+    },
+    ...NETWORK_OPTIONS,
+  },
+  maxPositionals: 0,
+  footer: "Example:\n  sudo rawstack echo --lab --port 7\n" +
+    "  (then, in the peer namespace: socat - TCP:192.0.2.2:7)",
+  async run({ values }) {
+    const port = intOption(values.port, "port", 7, 1, 65535);
+    const count = intOption(values.count, "count", 0, 0, Number.MAX_SAFE_INTEGER);
+    const net = await openNetwork(values, { command: "echo", memory: false });
+    const stop = untilSignal();
+    let handled = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const bump = () => {
+      handled++;
+      if (count > 0 && handled >= count) done();
+    };
+    try {
+      if (values.udp === true) {
+        const sock = net.stack.listenDatagram({ port });
+        console.error(`rawstack echo: UDP echo on ${net.stack.address}:${port} (Ctrl-C to stop)`);
+        (async () => {
+          for await (const [data, from] of sock) {
+            await sock.send(data, from);
+            console.error(`${formatNetAddr(from)} ${data.length} bytes`);
+            bump();
+          }
+        })().catch(() => {});
+        await Promise.race([stop.promise, finished]);
+        sock.close();
+      } else {
+        const listener = net.stack.listen({ port });
+        console.error(`rawstack echo: TCP echo on ${net.stack.address}:${port} (Ctrl-C to stop)`);
+        (async () => {
+          for await (const conn of listener) {
+            echoConnection(conn).then((bytes) => {
+              console.error(`${formatNetAddr(conn.remoteAddr)} closed after ${bytes} bytes`);
+              bump();
+            }, () => bump());
+          }
+        })().catch(() => {});
+        await Promise.race([stop.promise, finished]);
+        listener.close();
+      }
+      await settle();
+      return 0;
+    } finally {
+      stop.dispose();
+      await net.close();
+    }
+  },
+};
+
+async function echoConnection(conn: TcpConn): Promise<number> {
+  const buf = new Uint8Array(64 * 1024);
+  let total = 0;
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let done = 0;
+      while (done < n) done += await conn.write(buf.subarray(done, n));
+      total += n;
+    }
+    await conn.closeWrite();
+  } finally {
+    conn.close();
+  }
+  return total;
+}

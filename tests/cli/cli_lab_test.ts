@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { runCli } from "./_run.ts";
+
+const PEER = "192.0.2.1";
+
+function net(lab: Lab): string[] {
+  return [
+    "--iface",
+    lab.stackIf,
+    "--netns",
+    lab.stackNetns,
+    "--ip",
+    "192.0.2.2/24",
+    "--gateway",
+    PEER,
+  ];
+}
+
+async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+labTest("cli ping, arp and get reach the Linux kernel in the lab", async () => {
+  const lab = await Lab.create({ prefix: "rsfc" });
+  const site = await Deno.makeTempDir({ prefix: "rsfc-site-" });
+  try {
+    await Deno.writeTextFile(`${site}/index.html`, "<h1>kernel page</h1>\n");
+    const ping = await runCli(["ping", ...net(lab), "-c", "2", "-i", "50", PEER]);
+    assert.equal(ping.code, 0, ping.stderr);
+    assert.match(ping.stdout, /2 received/);
+    const arp = await runCli(["arp", ...net(lab)]);
+    assert.equal(arp.code, 0, arp.stderr);
+    assert.match(arp.stdout, /192\.0\.2\.1\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+reachable/);
+    lab.spawnInPeer(["python3", "-m", "http.server", "--bind", PEER, "--directory", site, "8000"]);
+    const probe = `import socket; socket.create_connection(("${PEER}", 8000), 1).close()`;
+    await until(
+      async () => (await lab.runInPeer(["python3", "-c", probe])).code === 0,
+      "http.server",
+    );
+    const pcap = `${site}/get.pcap`;
+    const get = await runCli(["get", ...net(lab), "--pcap", pcap, `http://${PEER}:8000/`]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, "<h1>kernel page</h1>\n");
+    const trace = await runCli(["trace", pcap]);
+    assert.equal(trace.code, 0, trace.stderr);
+    assert.match(trace.stdout, /SYN,ACK seq=0 ack=1/);
+    assert.match(trace.stdout, /FIN/);
+  } finally {
+    await lab.destroy();
+    await Deno.remove(site, { recursive: true });
+  }
+}, { commands: ["python3"] });
+
+labTest("cli dns asks dnsmasq in the lab", async () => {
+  const lab = await Lab.create({ prefix: "rsfc" });
+  try {
+    lab.spawnInPeer([
+      "dnsmasq",
+      "--no-daemon",
+      "--no-resolv",
+      "--no-hosts",
+      `--listen-address=${PEER}`,
+      "--bind-interfaces",
+      "--host-record=host.test,192.0.2.53",
+    ]);
+    let r = { code: 1, stdout: "", stderr: "" };
+    await until(async () => {
+      r = await runCli(["dns", ...net(lab), "--dns", PEER, "host.test"]);
+      return r.code === 0;
+    }, `dnsmasq (${r.stderr})`);
+    assert.equal(r.stdout, "192.0.2.53\n");
+  } finally {
+    await lab.destroy();
+  }
+}, { commands: ["dnsmasq"] });
+
+labTest("cli echo and serve answer the kernel's clients", async () => {
+  const lab = await Lab.create({ prefix: "rsfc" });
+  const site = await Deno.makeTempDir({ prefix: "rsfc-site-" });
+  try {
+    await Deno.writeTextFile(`${site}/hello.txt`, "served by rawstack\n");
+    const echo = runCli(["echo", ...net(lab), "--port", "7", "--count", "1"]);
+    let out = { code: 1, stdout: "", stderr: "" };
+    await until(async () => {
+      out = await lab.runInPeer([
+        "sh",
+        "-c",
+        "printf 'hello rawstack' | socat -T 2 - TCP:192.0.2.2:7,connect-timeout=1",
+      ]);
+      return out.code === 0;
+    }, "echo server");
+    assert.equal(out.stdout, "hello rawstack");
+    const e = await echo;
+    assert.equal(e.code, 0, e.stderr);
+    const serve = runCli(["serve", ...net(lab), "--dir", site, "--port", "8080", "--count", "1"]);
+    let body = { code: 1, stdout: "", stderr: "" };
+    await until(async () => {
+      body = await lab.runInPeer([
+        "curl",
+        "-s",
+        "--max-time",
+        "2",
+        "http://192.0.2.2:8080/hello.txt",
+      ]);
+      return body.code === 0;
+    }, "http server");
+    assert.equal(body.stdout, "served by rawstack\n");
+    const s = await serve;
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stderr, /"GET \/hello\.txt" 200/);
+  } finally {
+    await lab.destroy();
+    await Deno.remove(site, { recursive: true });
+  }
+}, { commands: ["socat", "curl"] });
+
+labTest("cli lab up builds namespaces and lab down removes them", async () => {
+  const prefix = `rsfc${Deno.pid % 100000}`;
+  try {
+    const up = await runCli(["lab", "up", "--prefix", prefix]);
+    assert.equal(up.code, 0, up.stderr);
+    const list = (await run(["ip", "netns", "list"])).stdout;
+    const names = list.split("\n").map((l) => l.split(" ")[0]).filter((n) =>
+      n.startsWith(`${prefix}-`)
+    );
+    assert.equal(names.length, 2, list);
+    assert.match(up.stdout, new RegExp(`--netns ${prefix}-\\d+-rs`));
+    const down = await runCli(["lab", "down", "--prefix", prefix]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /^removed /);
+    const after = (await run(["ip", "netns", "list"])).stdout;
+    assert.ok(!after.includes(`${prefix}-`), after);
+  } finally {
+    await Lab.removeStale(prefix);
+  }
+});

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { analyzeCapture } from "../../src/trace/connections.ts";
+import { connectionSeries, renderPlotSvg } from "../../src/trace/plot_svg.ts";
+import { handshake, TCP_ACK, tcpFrame } from "./_frames.ts";
+
+function lossCapture() {
+  return analyzeCapture([
+    ...handshake(),
+    tcpFrame({ t: 3, fromClient: true, flags: TCP_ACK, seq: 1, ack: 1, len: 1000 }),
+    tcpFrame({ t: 4, fromClient: true, flags: TCP_ACK, seq: 1001, ack: 1, len: 1000 }),
+    tcpFrame({ t: 5, fromClient: true, flags: TCP_ACK, seq: 2001, ack: 1, len: 1000 }),
+    tcpFrame({ t: 6, fromClient: false, flags: TCP_ACK, seq: 1, ack: 1001 }),
+    tcpFrame({ t: 7, fromClient: false, flags: TCP_ACK, seq: 1, ack: 1001 }),
+    tcpFrame({ t: 9, fromClient: true, flags: TCP_ACK, seq: 1001, ack: 1, len: 1000 }),
+    tcpFrame({ t: 10, fromClient: false, flags: TCP_ACK, seq: 1, ack: 3001 }),
+  ]).connections[0];
+}
+
+Deno.test("connectionSeries tracks bytes in flight of the sending side", () => {
+  const s = connectionSeries(lossCapture());
+  assert.equal(s.sender, "client");
+  assert.deepEqual(s.flight.map((p) => [p.timeMs, p.value]), [
+    [0, 1], // SYN
+    [1, 0], // SYN-ACK acknowledges it
+    [3, 1000],
+    [4, 2000],
+    [5, 3000],
+    [6, 2000],
+    [9, 2000], // the retransmission adds nothing new
+    [10, 0],
+  ]);
+});
+
+Deno.test("connectionSeries takes RTT samples by Karn's rule", () => {
+  const s = connectionSeries(lossCapture());
+  // SYN→SYN-ACK 1 ms, data→ACK 1001 3 ms; ACK 3001 covers retransmitted bytes: no sample.
+  assert.deepEqual(s.rtt.map((p) => [p.timeMs, p.value]), [[1, 1], [6, 3]]);
+});
+
+Deno.test("connectionSeries estimates cwnd as peak flight per RTT, or takes live samples", () => {
+  const conn = lossCapture();
+  const est = connectionSeries(conn);
+  assert.equal(est.cwndSource, "estimate");
+  assert.equal(est.cwnd.length, est.flight.length);
+  assert.equal(Math.max(...est.cwnd.map((p) => p.value)), 3000);
+  for (let i = 0; i < est.cwnd.length; i++) assert.ok(est.cwnd[i].value >= est.flight[i].value);
+  const live = connectionSeries(conn, { cwnd: [{ timestampMs: conn.startMs + 5, cwnd: 14480 }] });
+  assert.equal(live.cwndSource, "live");
+  assert.deepEqual(live.cwnd, [{ timeMs: 5, value: 14480 }]);
+});
+
+Deno.test("renderPlotSvg draws the three series with axes", () => {
+  const svg = renderPlotSvg(lossCapture());
+  assert.ok(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"));
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 2, "flight and cwnd");
+  assert.equal((svg.match(/<circle/g) ?? []).length, 2, "two RTT samples");
+  assert.ok(svg.includes("time (ms)") && svg.includes("bytes in flight"));
+  assert.ok(!/href=|<script/.test(svg));
+});
