@@ -17,6 +17,29 @@
 export * from "./src/stack.ts";
 export * from "./src/socket/udp_conn.ts";
 export * from "./src/socket/addr.ts";
+export * from "./src/socket/tcp_conn.ts";
+export * from "./src/socket/tcp_listener.ts";
+export * from "./src/socket/descriptors.ts";
+
+// The TCP engine.
+export * from "./src/tcp/errors.ts";
+export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpStats } from "./src/tcp/config.ts";
+export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
+export {
+  TCP_STATE_NAMES,
+  type TcpConnection,
+  type TcpConnectionEvents,
+  type TcpConnectionOwner,
+  type TcpInfo,
+  TcpState,
+} from "./src/tcp/connection.ts";
+export {
+  type TcpConnectOptions,
+  TcpLayer,
+  type TcpLayerOptions,
+  type TcpListener as TcpEngineListener,
+  type TcpListenerEvents,
+} from "./src/tcp/tcp_layer.ts";
 
 // Buffers.
 export {

@@ -42,7 +42,14 @@ import { HostsTable } from "./dns/hosts.ts";
 import type { DnsRecordType } from "./dns/name.ts";
 import type { DnsCacheOptions } from "./dns/cache.ts";
 import { UdpConn, type UdpConnHost } from "./socket/udp_conn.ts";
-import { checkPort } from "./socket/addr.ts";
+import { checkPort, type NetAddr, netAddr } from "./socket/addr.ts";
+import type { TcpConfig, TcpStats } from "./tcp/config.ts";
+import type { TcpConnection } from "./tcp/connection.ts";
+import { AddrInUse } from "./tcp/errors.ts";
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "./tcp/tcp_layer.ts";
+import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
+import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
+import { SocketDescriptors } from "./socket/descriptors.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
@@ -50,6 +57,8 @@ export const DEFAULT_RX_BUDGET = 64;
 const BUSY_ITERATIONS_BEFORE_YIELD = 32;
 /** Longest single park (ms) when nothing is scheduled: bounds a lost wake-up. */
 const MAX_PARK_MS = 1000;
+/** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
+const IP_PROTOCOL_TCP = 6;
 
 /** Options of {@link Stack}. */
 export interface StackOptions {
@@ -85,6 +94,8 @@ export interface StackOptions {
   icmp?: IcmpOptions;
   /** UDP receive queue bounds per socket. */
   udp?: { queueBytes?: number; queueDatagrams?: number };
+  /** TCP engine tunables (buffers, RTO bounds, retries, TIME-WAIT, Nagle, congestion...). */
+  tcp?: Partial<TcpConfig>;
   /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
   clock?: Clock;
   /** Run the event loop on `start()` (default: true without `clock`, false with it). */
@@ -137,10 +148,38 @@ export interface StackStats {
   icmp: IcmpStats;
   /** UDP. */
   udp: UdpLayerStats;
+  /** TCP. */
+  tcp: TcpStats;
   /** DNS resolver. */
   dns: DnsResolverStats;
   /** Event loop. */
   loop: LoopStats;
+}
+
+/** Options of {@link Stack.connect}, like `Deno.ConnectOptions`. */
+export interface StackConnectOptions {
+  /** Dotted quad or a name (resolved with the stack's DNS resolver, first A record). */
+  hostname: string;
+  /** Destination port 1..65535. */
+  port: number;
+  /** Only `"tcp"`. */
+  transport?: "tcp";
+  /** Turn Nagle's algorithm off at once (RFC 896). */
+  noDelay?: boolean;
+  /** Local port (default: an ephemeral port, RFC 6335 §6). */
+  localPort?: number;
+}
+
+/** Options of {@link Stack.listen}, like `Deno.TcpListenOptions`. */
+export interface StackListenOptions {
+  /** Local port; 0 picks a free ephemeral port. */
+  port: number;
+  /** Our address or `"0.0.0.0"` (default: any). */
+  hostname?: string;
+  /** Limit of the SYN queue and of the accept queue (default 128, Linux's SOMAXCONN). */
+  backlog?: number;
+  /** Only `"tcp"`. */
+  transport?: "tcp";
 }
 
 /**
@@ -217,13 +256,15 @@ class LoopSink implements FrameSink {
  * await b.close();
  * ```
  */
-export class Stack implements UdpConnHost {
+export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /** The network interface (also the `IpSender` transports use). */
   readonly iface: NetworkInterface;
   /** The timer wheel shared by transports (TCP timers). Advanced by the loop. */
   readonly wheel: TimerWheel;
   /** The UDP engine. */
   readonly udp: UdpLayer;
+  /** The TCP engine (RFC 9293). */
+  readonly tcp: TcpLayer;
   /** The DNS stub resolver. */
   readonly resolver: DnsResolver;
   /** The device. */
@@ -245,6 +286,9 @@ export class Stack implements UdpConnHost {
   readonly #onError: (error: unknown) => void;
   readonly #services = new Set<StackService>();
   readonly #conns = new Set<UdpConn>();
+  readonly #tcpConns = new Set<TcpConn>();
+  readonly #tcpListeners = new Set<TcpListener>();
+  #sockets: SocketDescriptors | null = null;
   readonly #pings = new Set<PendingPing>();
   #started = false;
   #closed = false;
@@ -298,6 +342,13 @@ export class Stack implements UdpConnHost {
       queueDatagrams: options.udp?.queueDatagrams,
     });
     this.iface.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    this.tcp = new TcpLayer({
+      ip: this.iface,
+      wheel: this.wheel,
+      clock: this.clock,
+      config: options.tcp,
+    });
+    this.registerTransport(IP_PROTOCOL_TCP, this.tcp);
     const hosts = new HostsTable();
     for (const [name, addresses] of Object.entries(options.hosts ?? {})) {
       for (const a of addresses) hosts.add(name, a);
@@ -369,6 +420,7 @@ export class Stack implements UdpConnHost {
     if (this.#loop !== null) await this.#loop;
     this.#clearTimer();
     for (const c of [...this.#conns]) c.close();
+    this.#closeTcp();
     for (const p of [...this.#pings]) {
       this.#pings.delete(p);
       p.session.close();
@@ -388,7 +440,22 @@ export class Stack implements UdpConnHost {
     if (this.#deviceWait !== null) await this.#deviceWait;
   }
 
-  // ---- for transports attached later (TCP) ----
+  /** Fails pending TCP calls, resets every connection (RSTs to peers), closes listeners. */
+  #closeTcp(): void {
+    try {
+      this.nowMs();
+      for (const l of [...this.#tcpListeners]) l.fail(new StackClosedError("accept"));
+      for (const c of [...this.#tcpConns]) c.fail(new StackClosedError("TCP connection"));
+      this.#tcpListeners.clear();
+      this.#tcpConns.clear();
+      this.tcp.abortAll();
+      this.device.flush();
+    } catch (e) {
+      this.handlerError(e);
+    }
+  }
+
+  // ---- for transports attached later ----
 
   /**
    * Registers a transport for an IP protocol number (e.g. TCP, 6).
@@ -430,6 +497,28 @@ export class Stack implements UdpConnHost {
   afterSend(): void {
     this.device.flush();
     this.kick();
+  }
+
+  /**
+   * @internal TcpListenerHost: wraps an engine connection into a tracked {@link TcpConn}.
+   *
+   * @param conn the engine connection
+   * @returns the conn
+   */
+  adoptTcpConnection(conn: TcpConnection): TcpConn {
+    const c = new TcpConn(this, conn);
+    this.#tcpConns.add(c);
+    return c;
+  }
+
+  /** @internal TcpConnHost: a TCP conn was closed by the application. */
+  tcpConnClosed(conn: TcpConn): void {
+    this.#tcpConns.delete(conn);
+  }
+
+  /** @internal TcpListenerHost: a listener closed. */
+  tcpListenerClosed(listener: TcpListener): void {
+    this.#tcpListeners.delete(listener);
   }
 
   /** @internal UdpConnHost: a conn closed. */
@@ -642,6 +731,114 @@ export class Stack implements UdpConnHost {
   }
 
   /**
+   * Opens a TCP connection, like `Deno.connect`: resolves the name, sends
+   * the SYN and resolves once the three-way handshake completed
+   * (RFC 9293 §3.5).
+   *
+   * @param opts `hostname` (dotted quad or a name), `port`, `noDelay`, `localPort`
+   * @returns the established connection
+   * @throws {ConnectionRefused} the peer answered with RST (or ICMP port unreachable)
+   * @throws {TimedOut} the SYN retries ran out (`tcp.synRetries`)
+   * @throws {HostUnreachable} ICMP destination unreachable
+   * @throws {NotConnected} no route to the host
+   * @throws {AddrInUse} the local port is taken / no ephemeral port is free
+   * @throws {DnsError} the name does not resolve
+   * @throws {TypeError} on an invalid port or transport
+   * @throws {StackClosedError} after {@link close}
+   */
+  async connect(opts: StackConnectOptions): Promise<TcpConn> {
+    if (this.#closed) throw new StackClosedError("connect");
+    if (opts === null || typeof opts !== "object" || typeof opts.hostname !== "string") {
+      throw new TypeError('connect options need a "hostname" string and a "port"');
+    }
+    if (opts.transport !== undefined && opts.transport !== "tcp") {
+      throw new TypeError(`transport must be "tcp", got ${String(opts.transport)}`);
+    }
+    const port = checkPort(opts.port, "port", false);
+    const localPort = opts.localPort === undefined ? 0 : checkPort(opts.localPort, "localPort");
+    const dst = await this.resolveHostname(opts.hostname);
+    if (this.#closed) throw new StackClosedError("connect");
+    const engine = this.tcp.connect(this.nowMs(), dst, port, {
+      localPort: localPort === 0 ? undefined : localPort,
+    });
+    const conn = this.adoptTcpConnection(engine);
+    this.afterSend();
+    try {
+      await conn.established();
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+    if (opts.noDelay === true) conn.setNoDelay(true);
+    return conn;
+  }
+
+  /**
+   * Listens for TCP connections, like `Deno.listen`.
+   *
+   * @param opts `port` (0 = a free ephemeral port), `hostname` (ours or `"0.0.0.0"`), `backlog`
+   * @returns the listener
+   * @throws {AddrInUse} the port already has a listener
+   * @throws {TypeError} on an invalid port/backlog or a hostname that is not ours
+   * @throws {StackClosedError} after {@link close}
+   */
+  listen(opts: StackListenOptions): TcpListener {
+    if (this.#closed) throw new StackClosedError("listen");
+    if (opts === null || typeof opts !== "object") {
+      throw new TypeError('listen options must be an object with a "port"');
+    }
+    if (opts.transport !== undefined && opts.transport !== "tcp") {
+      throw new TypeError(`transport must be "tcp", got ${String(opts.transport)}`);
+    }
+    const port = checkPort(opts.port, "port");
+    const backlog = opts.backlog;
+    if (backlog !== undefined && (!Number.isInteger(backlog) || backlog < 1)) {
+      throw new TypeError(`backlog must be an integer ≥ 1, got ${backlog}`);
+    }
+    let localAddr = 0;
+    if (opts.hostname !== undefined) {
+      const h = parseIpv4(opts.hostname);
+      if (h === null || (h !== 0 && h !== this.localAddress)) {
+        throw new TypeError(
+          `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
+        );
+      }
+      localAddr = h;
+    }
+    const engine = port !== 0
+      ? this.tcp.listen(port, backlog, localAddr)
+      : this.#listenEphemeral(backlog, localAddr);
+    const addr: NetAddr = netAddr("tcp", localAddr, engine.port);
+    const listener = new TcpListener(this, engine, addr);
+    this.#tcpListeners.add(listener);
+    return listener;
+  }
+
+  /** RFC 6335 §6: a random start in the dynamic range, then the first port without a listener. */
+  #listenEphemeral(backlog: number | undefined, localAddr: number) {
+    const count = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
+    const start = Math.floor(Math.random() * count);
+    for (let i = 0; i < count; i++) {
+      const port = EPHEMERAL_PORT_FIRST + (start + i) % count;
+      try {
+        return this.tcp.listen(port, backlog, localAddr);
+      } catch (e) {
+        if (!(e instanceof AddrInUse)) throw e;
+      }
+    }
+    throw new AddrInUse("no free ephemeral port to listen on");
+  }
+
+  /**
+   * The textbook descriptor view (socket, bind, listen, accept, connect,
+   * read, write, shutdown, close) over this stack's TCP conns and listeners.
+   */
+  get sockets(): SocketDescriptors {
+    if (this.#sockets === null) this.#sockets = new SocketDescriptors(this);
+    return this.#sockets;
+  }
+
+  /**
    * Pings a host (ICMP echo, RFC 792) like ping(8).
    *
    * @param host dotted quad or a name (resolved with DNS, first A record)
@@ -747,6 +944,7 @@ export class Stack implements UdpConnHost {
       icmp: { ...this.iface.icmp.stats },
       udp: { ...this.udp.stats },
       dns: { ...this.resolver.stats },
+      tcp: { ...this.tcp.stats },
       loop: { ...this.loopStats },
     };
   }

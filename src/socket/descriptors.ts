@@ -1,0 +1,386 @@
+/**
+ * The textbook's socket view — `socket()`, `bind()`, `listen()`,
+ * `accept()`, `connect()`, `write()`, `read()`, `shutdown()`, `close()` on
+ * small integer descriptors — as a thin facade over the same {@link TcpConn}
+ * and {@link TcpListener} objects the promise API hands out. Failures are
+ * {@link SocketError}s carrying the errno the POSIX call would set.
+ *
+ * Reachable as `stack.sockets`.
+ *
+ * @module
+ */
+
+import { TcpError } from "../tcp/errors.ts";
+import type { TcpConn } from "./tcp_conn.ts";
+import type { TcpListener } from "./tcp_listener.ts";
+import { checkPort } from "./addr.ts";
+
+/** errno names a {@link SocketError} can carry (POSIX meanings). */
+export type SocketErrno =
+  | "EBADF"
+  | "EINVAL"
+  | "ENOTCONN"
+  | "EISCONN"
+  | "EALREADY"
+  | "EADDRINUSE"
+  | "ECONNREFUSED"
+  | "ECONNRESET"
+  | "ETIMEDOUT"
+  | "EPIPE"
+  | "EHOSTUNREACH";
+
+/** How {@link SocketDescriptors.shutdown} stops a connection (POSIX SHUT_RD/SHUT_WR/SHUT_RDWR). */
+export type ShutdownHow = "read" | "write" | "both";
+
+/**
+ * A failed descriptor call, with the errno the POSIX call would set.
+ *
+ * @example
+ * ```ts
+ * import { SocketError } from "./descriptors.ts";
+ * const e = new SocketError("EBADF", "read: bad descriptor 9");
+ * console.assert(e.errno === "EBADF" && e.name === "SocketError");
+ * ```
+ */
+export class SocketError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param errno the errno name
+   * @param message details
+   * @param options `cause`: the underlying error (e.g. a `TcpError`)
+   */
+  constructor(readonly errno: SocketErrno, message: string, options?: ErrorOptions) {
+    super(`${errno}: ${message}`, options);
+    this.name = "SocketError";
+  }
+}
+
+/** What the facade needs from the stack (`Stack.connect` / `Stack.listen`). */
+export interface SocketDescriptorHost {
+  /** Active open; resolves once established. */
+  connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn>;
+  /** Passive open. */
+  listen(opts: { port: number; hostname?: string; backlog?: number }): TcpListener;
+}
+
+/** Lowest descriptor handed out (0–2 are stdin/stdout/stderr in the textbook's world). */
+export const FIRST_SOCKET_FD = 3;
+/** Default `listen()` backlog (Linux SOMAXCONN). */
+export const DEFAULT_SOCKET_BACKLOG = 128;
+
+type DescriptorState = "fresh" | "connecting" | "connected" | "listening";
+
+interface Descriptor {
+  state: DescriptorState;
+  bindPort: number;
+  bindHost: string | undefined;
+  conn: TcpConn | null;
+  listener: TcpListener | null;
+}
+
+function errnoOf(e: unknown): SocketErrno | null {
+  if (e instanceof TcpError) return e.code;
+  if (e instanceof Deno.errors.BadResource) return "EBADF";
+  if (e instanceof Error) {
+    if (e.name === "StackClosedError") return "EBADF";
+    if (e.name === "DnsError") return "EHOSTUNREACH";
+    if (e instanceof TypeError) return "EINVAL";
+  }
+  return null;
+}
+
+function wrap(what: string, e: unknown): unknown {
+  if (e instanceof SocketError) return e;
+  const errno = errnoOf(e);
+  if (errno === null) return e;
+  return new SocketError(errno, `${what}: ${e instanceof Error ? e.message : String(e)}`, {
+    cause: e,
+  });
+}
+
+/**
+ * Descriptor table of one stack.
+ *
+ * @example A client and a server, textbook style
+ * ```ts
+ * import { Stack } from "../stack.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * const [da, db] = MemoryLink.pair();
+ * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+ * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+ * await a.start();
+ * await b.start();
+ * const srv = b.sockets;
+ * const lfd = srv.socket();
+ * srv.bind(lfd, { port: 80 });
+ * srv.listen(lfd, 8);
+ * const accepting = srv.accept(lfd);
+ *
+ * const cli = a.sockets;
+ * const fd = cli.socket();
+ * await cli.connect(fd, "192.0.2.1", 80);
+ * await cli.write(fd, new TextEncoder().encode("GET /"));
+ * await cli.shutdown(fd, "write");
+ *
+ * const cfd = await accepting;
+ * const buf = new Uint8Array(64);
+ * const n = await srv.read(cfd, buf);
+ * console.assert(new TextDecoder().decode(buf.subarray(0, n)) === "GET /");
+ * console.assert(await srv.read(cfd, buf) === 0); // end of file
+ * srv.close(cfd);
+ * srv.close(lfd);
+ * cli.close(fd);
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class SocketDescriptors {
+  readonly #host: SocketDescriptorHost;
+  readonly #table = new Map<number, Descriptor>();
+
+  /**
+   * Creates an empty table (the stack makes one: `stack.sockets`).
+   *
+   * @param host the stack
+   */
+  constructor(host: SocketDescriptorHost) {
+    this.#host = host;
+  }
+
+  /** Open descriptors. */
+  get size(): number {
+    return this.#table.size;
+  }
+
+  #get(fd: number, what: string): Descriptor {
+    const d = Number.isInteger(fd) ? this.#table.get(fd) : undefined;
+    if (d === undefined) throw new SocketError("EBADF", `${what}: bad descriptor ${fd}`);
+    return d;
+  }
+
+  #connected(fd: number, what: string): TcpConn {
+    const d = this.#get(fd, what);
+    if (d.state !== "connected" || d.conn === null) {
+      throw new SocketError("ENOTCONN", `${what}: descriptor ${fd} is not connected`);
+    }
+    return d.conn;
+  }
+
+  #allocate(d: Descriptor): number {
+    let fd = FIRST_SOCKET_FD;
+    while (this.#table.has(fd)) fd++; // POSIX: the lowest free descriptor
+    this.#table.set(fd, d);
+    return fd;
+  }
+
+  /**
+   * Creates a TCP (stream) socket.
+   *
+   * @returns the new descriptor (the lowest free one, ≥ 3)
+   */
+  socket(): number {
+    return this.#allocate({
+      state: "fresh",
+      bindPort: 0,
+      bindHost: undefined,
+      conn: null,
+      listener: null,
+    });
+  }
+
+  /**
+   * Gives the socket a local port (and address) for a later `listen` or `connect`.
+   *
+   * @param fd descriptor
+   * @param addr `port` (0 = chosen later) and `hostname` (ours or `"0.0.0.0"`)
+   * @throws {SocketError} EBADF, EINVAL (already bound/connected, bad port), EADDRINUSE
+   */
+  bind(fd: number, addr: { port: number; hostname?: string }): void {
+    const d = this.#get(fd, "bind");
+    if (d.state !== "fresh" || d.bindPort !== 0) {
+      throw new SocketError("EINVAL", `bind: descriptor ${fd} is already bound`);
+    }
+    let port: number;
+    try {
+      port = checkPort(addr.port, "port");
+    } catch (e) {
+      throw wrap("bind", e);
+    }
+    if (port !== 0) {
+      for (const other of this.#table.values()) {
+        if (other !== d && other.bindPort === port) {
+          throw new SocketError("EADDRINUSE", `bind: port ${port} is bound by another socket`);
+        }
+      }
+    }
+    d.bindPort = port;
+    d.bindHost = addr.hostname;
+  }
+
+  /**
+   * Starts listening (an unbound socket gets an ephemeral port).
+   *
+   * @param fd descriptor
+   * @param backlog limit of the SYN and accept queues (default 128)
+   * @throws {SocketError} EBADF, EINVAL (connected), EADDRINUSE
+   */
+  listen(fd: number, backlog: number = DEFAULT_SOCKET_BACKLOG): void {
+    const d = this.#get(fd, "listen");
+    if (d.state === "listening") return;
+    if (d.state !== "fresh") {
+      throw new SocketError("EINVAL", `listen: descriptor ${fd} is connected`);
+    }
+    try {
+      d.listener = this.#host.listen({ port: d.bindPort, hostname: d.bindHost, backlog });
+    } catch (e) {
+      throw wrap("listen", e);
+    }
+    d.bindPort = d.listener.addr.port;
+    d.state = "listening";
+  }
+
+  /**
+   * Waits for a connection on a listening socket.
+   *
+   * @param fd listening descriptor
+   * @returns a new descriptor for the connection
+   * @throws {SocketError} EBADF (also when closed meanwhile), EINVAL (not listening)
+   */
+  async accept(fd: number): Promise<number> {
+    const d = this.#get(fd, "accept");
+    if (d.state !== "listening" || d.listener === null) {
+      throw new SocketError("EINVAL", `accept: descriptor ${fd} is not listening`);
+    }
+    let conn: TcpConn;
+    try {
+      conn = await d.listener.accept();
+    } catch (e) {
+      throw wrap("accept", e);
+    }
+    return this.#allocate({
+      state: "connected",
+      bindPort: conn.localAddr.port,
+      bindHost: undefined,
+      conn,
+      listener: null,
+    });
+  }
+
+  /**
+   * Connects (three-way handshake); `host` may be a name (DNS).
+   *
+   * @param fd descriptor
+   * @param host dotted quad or name
+   * @param port destination port
+   * @throws {SocketError} EBADF, EISCONN, EALREADY, EINVAL (listening), ECONNREFUSED,
+   *   ETIMEDOUT, EHOSTUNREACH, EADDRINUSE
+   */
+  async connect(fd: number, host: string, port: number): Promise<void> {
+    const d = this.#get(fd, "connect");
+    if (d.state === "connected") throw new SocketError("EISCONN", `connect: ${fd} is connected`);
+    if (d.state === "connecting") throw new SocketError("EALREADY", `connect: ${fd} in progress`);
+    if (d.state === "listening") throw new SocketError("EINVAL", `connect: ${fd} is listening`);
+    d.state = "connecting";
+    let conn: TcpConn;
+    try {
+      conn = await this.#host.connect({
+        hostname: host,
+        port,
+        localPort: d.bindPort === 0 ? undefined : d.bindPort,
+      });
+    } catch (e) {
+      if (this.#table.get(fd) === d) d.state = "fresh";
+      throw wrap("connect", e);
+    }
+    if (this.#table.get(fd) !== d) {
+      // Closed while connecting.
+      conn.close();
+      throw new SocketError("EBADF", `connect: descriptor ${fd} was closed`);
+    }
+    d.conn = conn;
+    d.bindPort = conn.localAddr.port;
+    d.state = "connected";
+  }
+
+  /**
+   * Writes all of `bytes` (waits for send-buffer room).
+   *
+   * @param fd connected descriptor
+   * @param bytes data
+   * @returns bytes written (`bytes.length`)
+   * @throws {SocketError} EBADF, ENOTCONN, EPIPE (after shutdown), ECONNRESET, ETIMEDOUT
+   */
+  async write(fd: number, bytes: Uint8Array): Promise<number> {
+    const conn = this.#connected(fd, "write");
+    try {
+      return await conn.write(bytes);
+    } catch (e) {
+      throw wrap("write", e);
+    }
+  }
+
+  /**
+   * Reads what has arrived, waiting for at least one byte.
+   *
+   * @param fd connected descriptor
+   * @param buf destination
+   * @returns bytes read; 0 at end of file (the peer's FIN) or for an empty `buf`
+   * @throws {SocketError} EBADF, ENOTCONN, ECONNRESET, ETIMEDOUT
+   */
+  async read(fd: number, buf: Uint8Array): Promise<number> {
+    const conn = this.#connected(fd, "read");
+    try {
+      return (await conn.read(buf)) ?? 0;
+    } catch (e) {
+      throw wrap("read", e);
+    }
+  }
+
+  /**
+   * Shuts down one or both directions: "write" sends a FIN after the queued
+   * data (half-close), "read" makes further reads return 0.
+   *
+   * @param fd connected descriptor
+   * @param how "read", "write" or "both"
+   * @throws {SocketError} EBADF, ENOTCONN, EINVAL (bad `how`)
+   */
+  async shutdown(fd: number, how: ShutdownHow): Promise<void> {
+    const conn = this.#connected(fd, "shutdown");
+    if (how !== "read" && how !== "write" && how !== "both") {
+      throw new SocketError("EINVAL", `shutdown: how must be "read", "write" or "both"`);
+    }
+    try {
+      if (how !== "write") conn.shutdownRead();
+      if (how !== "read") await conn.closeWrite();
+    } catch (e) {
+      throw wrap("shutdown", e);
+    }
+  }
+
+  /**
+   * Closes a descriptor: a connection sends its FIN (or RST with unread
+   * data), a listener stops. Pending calls on it fail with EBADF.
+   *
+   * @param fd descriptor
+   * @throws {SocketError} EBADF
+   */
+  close(fd: number): void {
+    const d = this.#get(fd, "close");
+    this.#table.delete(fd);
+    d.conn?.close();
+    d.listener?.close();
+  }
+
+  /**
+   * The promise-API object behind a descriptor (for `info()`, streams...).
+   *
+   * @param fd descriptor
+   * @returns the conn, the listener, or null for a socket that is neither yet
+   * @throws {SocketError} EBADF
+   */
+  object(fd: number): TcpConn | TcpListener | null {
+    const d = this.#get(fd, "object");
+    return d.conn ?? d.listener;
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * {@link TcpConn}: the promise-based TCP stream socket over a
+ * {@link TcpConnection} of the engine (src/tcp/), shaped like `Deno.Conn`:
+ * `read`, `write`, `readable`/`writable` Web Streams, `closeWrite`, `close`,
+ * `localAddr`/`remoteAddr`, `setNoDelay`, `setKeepAlive`, `ref`/`unref`, plus
+ * `info()` (like Linux's TCP_INFO).
+ *
+ * The engine is synchronous: application calls run straight into it (data
+ * is copied into the send ring and segments leave at once, as far as the
+ * windows allow) and the stack is then told to flush the device and to
+ * re-plan its wake-up (new timers). Waiting — for received data, for room in
+ * the send ring, for the handshake — is done on the engine's callbacks
+ * (`onReadable`, `onWritable`, `onEstablished`, `onClosed`), which the
+ * stack's event loop fires while it processes segments and timers.
+ *
+ * Back-pressure is real in both directions: `write()` resolves only when
+ * every byte was accepted into the send ring (so a slow peer slows the
+ * writer), and bytes nobody reads stay in the receive ring, whose free space
+ * is the window we advertise (RFC 9293 §3.8.6), so a slow reader slows the
+ * peer.
+ *
+ * Errors are the typed errors of src/tcp/errors.ts (`ConnectionReset`,
+ * `TimedOut`, `BrokenPipe`, ...). Using a conn after `close()` throws
+ * `Deno.errors.BadResource`, as Deno does.
+ *
+ * @module
+ */
+
+import { type TcpConnection, type TcpInfo, TcpState } from "../tcp/connection.ts";
+import { BrokenPipe, ConnectionRefused, type TcpError } from "../tcp/errors.ts";
+import { type NetAddr, netAddr } from "./addr.ts";
+
+/** Chunk size of `readable` when the consumer does not bring its own buffer (BYOB). */
+export const TCP_READABLE_CHUNK_BYTES = 16 * 1024;
+
+/** What a {@link TcpConn} needs from the stack that made it. */
+export interface TcpConnHost {
+  /** The current time (ms); also tells the network layer the time of the coming call. */
+  nowMs(): number;
+  /** Called after the engine may have transmitted: flush the device, wake the loop for new deadlines. */
+  afterSend(): void;
+  /** Called once when the application closed the conn. */
+  tcpConnClosed?(conn: TcpConn): void;
+}
+
+/** TCP_INFO-like figures of a {@link TcpConn} (see `TcpInfo` of the engine). */
+export type TcpConnInfo = TcpInfo;
+
+type Waiter = () => void;
+
+function wakeAll(list: Waiter[]): void {
+  if (list.length === 0) return;
+  const ws = list.splice(0);
+  for (const w of ws) w();
+}
+
+function closedError(what: string): Error {
+  return new Deno.errors.BadResource(`${what}: the connection is closed`);
+}
+
+/**
+ * A TCP connection. Made by `stack.connect()` or a listener's `accept()`.
+ *
+ * @example
+ * ```ts
+ * import { Stack } from "../stack.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * const [da, db] = MemoryLink.pair();
+ * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+ * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+ * await a.start();
+ * await b.start();
+ * const listener = b.listen({ port: 80 });
+ * const client = await a.connect({ hostname: "192.0.2.1", port: 80 });
+ * const server = await listener.accept();
+ * await client.write(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(16);
+ * const n = await server.read(buf);
+ * console.assert(new TextDecoder().decode(buf.subarray(0, n!)) === "hello");
+ * console.assert(server.remoteAddr.hostname === "192.0.2.2" && client.remoteAddr.port === 80);
+ * await client.closeWrite();
+ * console.assert(await server.read(buf) === null); // the FIN: end of stream
+ * server.close();
+ * client.close();
+ * listener.close();
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class TcpConn implements Disposable {
+  /** Our end: `{ transport: "tcp", hostname, port }`. */
+  readonly localAddr: NetAddr;
+  /** The peer's end. */
+  readonly remoteAddr: NetAddr;
+  readonly #host: TcpConnHost;
+  readonly #conn: TcpConnection;
+  #readWaiters: Waiter[] = [];
+  #writeWaiters: Waiter[] = [];
+  /** Serializes writes and closeWrite so bytes of concurrent writes never interleave. */
+  #writeTail: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #failure: Error | null = null;
+  #readShut = false;
+  #writeShut = false;
+  #readableEnded = false;
+  #writableClosed = false;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #referenced = true;
+
+  /**
+   * Wraps an engine connection; the conn installs its callbacks on it and owns it from now on.
+   *
+   * @param host the stack side (time, device flush, loop wake-up)
+   * @param conn the engine connection (connecting or established)
+   */
+  constructor(host: TcpConnHost, conn: TcpConnection) {
+    this.#host = host;
+    this.#conn = conn;
+    this.localAddr = netAddr("tcp", conn.localAddr, conn.localPort);
+    this.remoteAddr = netAddr("tcp", conn.remoteAddr, conn.remotePort);
+    conn.events = {
+      onEstablished: () => {
+        wakeAll(this.#readWaiters);
+        wakeAll(this.#writeWaiters);
+      },
+      onReadable: () => wakeAll(this.#readWaiters),
+      onWritable: () => wakeAll(this.#writeWaiters),
+      onClosed: () => {
+        wakeAll(this.#readWaiters);
+        wakeAll(this.#writeWaiters);
+      },
+    };
+  }
+
+  /** The engine connection (state, counters, sequence numbers). */
+  get connection(): TcpConnection {
+    return this.#conn;
+  }
+
+  /** Whether {@link close} was called (or the stack closed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The engine state's RFC 9293 name, e.g. `"ESTABLISHED"`. */
+  get state(): string {
+    return this.#conn.stateName;
+  }
+
+  /** Whether {@link unref} was not called (see {@link unref}). */
+  get referenced(): boolean {
+    return this.#referenced;
+  }
+
+  #waitRead(): Promise<void> {
+    return new Promise<void>((resolve) => this.#readWaiters.push(resolve));
+  }
+
+  #waitWrite(): Promise<void> {
+    return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+  }
+
+  #check(what: string): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closed) throw closedError(what);
+  }
+
+  /**
+   * @internal Waits for the three-way handshake (used by `stack.connect`).
+   *
+   * @throws {ConnectionRefused} RST in answer to our SYN (RFC 9293 §3.10.7.3)
+   * @throws {TimedOut} SYN retries ran out
+   * @throws {HostUnreachable} ICMP destination unreachable
+   */
+  async established(): Promise<void> {
+    for (;;) {
+      this.#check("connect");
+      const c = this.#conn;
+      const s = c.state;
+      if (s >= TcpState.ESTABLISHED) return;
+      if (s === TcpState.CLOSED) throw c.error ?? new ConnectionRefused();
+      await this.#waitWrite();
+    }
+  }
+
+  /**
+   * Reads received bytes into `p` (like `Deno.Conn.read`). Reading frees
+   * receive-ring space; the engine sends a window update when it matters.
+   *
+   * @param p destination
+   * @returns bytes read (≥ 1), 0 for an empty `p`, or null at end of stream (the peer's FIN
+   *   after all data, or a connection that ended without error)
+   * @throws {ConnectionReset} the peer reset the connection
+   * @throws {TimedOut} retransmissions or keep-alive probes ran out
+   * @throws {Deno.errors.BadResource} after {@link close}
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    this.#check("read");
+    if (p.length === 0) return 0;
+    for (;;) {
+      if (this.#readShut) return null;
+      const c = this.#conn;
+      if (c.readableLength > 0) {
+        this.#host.nowMs();
+        const n = c.read(p, 0, p.length);
+        this.#host.afterSend();
+        return n;
+      }
+      if (c.error !== null) throw c.error;
+      if (c.finReceived || c.state === TcpState.CLOSED) return null;
+      await this.#waitRead();
+      this.#check("read");
+    }
+  }
+
+  /**
+   * Writes all of `p` (like `Deno.Conn.write`, but never a short count):
+   * resolves once every byte was accepted into the send ring, waiting for
+   * room as the peer acknowledges. Concurrent writes are queued in call order.
+   *
+   * @param p the bytes (copied; `p` may be reused once the promise settles)
+   * @returns `p.length`
+   * @throws {BrokenPipe} after {@link closeWrite}, or when the connection ended
+   * @throws {ConnectionReset} / {TimedOut} when the connection failed
+   * @throws {Deno.errors.BadResource} after {@link close}
+   */
+  write(p: Uint8Array): Promise<number> {
+    const run = this.#writeTail.then(() => this.#writeAll(p));
+    this.#writeTail = run.catch(() => {});
+    return run;
+  }
+
+  async #writeAll(p: Uint8Array): Promise<number> {
+    let off = 0;
+    if (p.length === 0) {
+      this.#check("write");
+      if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
+      return 0;
+    }
+    for (;;) {
+      this.#check("write");
+      if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
+      const c = this.#conn;
+      if (c.state < TcpState.ESTABLISHED && c.state !== TcpState.CLOSED) {
+        // Still connecting: the send ring exists once the handshake completed.
+        await this.#waitWrite();
+        continue;
+      }
+      this.#host.nowMs();
+      const n = c.write(p, off, p.length - off);
+      if (n < 0) throw this.#deadError();
+      if (n > 0) {
+        off += n;
+        this.#host.afterSend();
+        if (off === p.length) return p.length;
+      }
+      await this.#waitWrite();
+    }
+  }
+
+  #deadError(): Error {
+    return this.#conn.error ?? new BrokenPipe();
+  }
+
+  /**
+   * Half-close (RFC 9293 §3.10.4): after the queued writes, a FIN is sent;
+   * reading continues until the peer's FIN.
+   *
+   * @returns resolves once the FIN is queued behind every earlier write
+   * @throws {Deno.errors.BadResource} after {@link close}
+   */
+  closeWrite(): Promise<void> {
+    const run = this.#writeTail.then(() => {
+      this.#check("closeWrite");
+      if (this.#writeShut) return;
+      this.#writeShut = true;
+      this.#host.nowMs();
+      this.#conn.closeWrite();
+      this.#host.afterSend();
+    });
+    this.#writeTail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * @internal Stops the reading half locally (descriptor `shutdown(fd, "read")`,
+   * `readable.cancel()`): reads return null from now on.
+   */
+  shutdownRead(): void {
+    this.#readShut = true;
+    wakeAll(this.#readWaiters);
+  }
+
+  /**
+   * Closes the connection (RFC 9293 §3.10.4): queued data is still sent,
+   * followed by a FIN, and the engine finishes the exchange in the
+   * background (FIN-WAIT, TIME-WAIT). With received data left unread the
+   * connection is reset instead (RFC 9293 §3.6). Pending reads and writes
+   * reject with `Deno.errors.BadResource`. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#host.nowMs();
+    this.#conn.close();
+    this.#conn.events = null;
+    this.#host.afterSend();
+    wakeAll(this.#readWaiters);
+    wakeAll(this.#writeWaiters);
+    this.#host.tcpConnClosed?.(this);
+  }
+
+  /**
+   * @internal The stack is closing: reset the connection and fail every pending and later call.
+   *
+   * @param error what pending calls reject with
+   */
+  fail(error: Error): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    const wasClosed = this.#closed;
+    this.#closed = true;
+    this.#conn.events = null;
+    this.#conn.abort();
+    wakeAll(this.#readWaiters);
+    wakeAll(this.#writeWaiters);
+    if (!wasClosed) this.#host.tcpConnClosed?.(this);
+  }
+
+  /**
+   * Turns Nagle's algorithm off (`true`, the default argument) or on (RFC 896).
+   *
+   * @param noDelay true to send small writes at once
+   */
+  setNoDelay(noDelay = true): void {
+    this.#host.nowMs();
+    this.#conn.setNoDelay(noDelay);
+    this.#host.afterSend();
+  }
+
+  /**
+   * Turns keep-alive probes on (default argument) or off (RFC 9293 §3.8.4).
+   *
+   * @param keepAlive on or off
+   * @param idleMs idle time before the first probe (default: the stack's TCP config)
+   */
+  setKeepAlive(keepAlive = true, idleMs?: number): void {
+    this.#host.nowMs();
+    this.#conn.setKeepAlive(keepAlive, idleMs);
+    this.#host.afterSend();
+  }
+
+  /**
+   * Like `Deno.Conn.ref`. Pending operations of a conn never keep the
+   * process alive by themselves — the stack's event loop does, until
+   * `stack.close()` — so this only records the flag ({@link referenced}).
+   */
+  ref(): void {
+    this.#referenced = true;
+  }
+
+  /** Like `Deno.Conn.unref`; see {@link ref}. */
+  unref(): void {
+    this.#referenced = false;
+  }
+
+  /**
+   * A TCP_INFO-like snapshot: state, srtt, rttvar, rto, cwnd, ssthresh,
+   * windows, MSS, retransmissions, bytes in and out.
+   *
+   * @returns the current figures
+   */
+  info(): TcpConnInfo {
+    return this.#conn.info();
+  }
+
+  /** The error that ended the connection (reset, timed out...), if any. */
+  get error(): TcpError | null {
+    return this.#conn.error;
+  }
+
+  /**
+   * The receiving half as a byte stream with back-pressure: bytes are pulled
+   * from the receive ring only as the consumer asks (so an unread stream
+   * closes our advertised window). End of stream is the peer's FIN.
+   * Cancelling it stops the reading half; once it ended and {@link writable}
+   * was closed, the conn closes itself.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable === null) {
+      this.#readable = new ReadableStream({
+        type: "bytes",
+        autoAllocateChunkSize: TCP_READABLE_CHUNK_BYTES,
+        pull: async (controller) => {
+          const req = controller.byobRequest!;
+          const v = req.view!;
+          const buf = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+          let n: number | null;
+          try {
+            n = await this.read(buf);
+          } catch (e) {
+            controller.error(e);
+            return;
+          }
+          if (n === null) {
+            controller.close();
+            req.respond(0);
+            this.#readableEnded = true;
+            this.#maybeRelease();
+          } else {
+            req.respond(n);
+          }
+        },
+        cancel: () => {
+          this.shutdownRead();
+          this.#readableEnded = true;
+          this.#maybeRelease();
+        },
+      });
+    }
+    return this.#readable;
+  }
+
+  /**
+   * The sending half as a stream: each chunk's `write` settles when the
+   * chunk is in the send ring, so `pipeTo` runs at the connection's pace.
+   * Closing it sends a FIN ({@link closeWrite}); aborting it closes the conn.
+   */
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable === null) {
+      this.#writable = new WritableStream<Uint8Array>({
+        write: async (chunk) => {
+          await this.write(chunk);
+        },
+        close: async () => {
+          await this.closeWrite();
+          this.#writableClosed = true;
+          this.#maybeRelease();
+        },
+        abort: () => {
+          this.close();
+        },
+      });
+    }
+    return this.#writable;
+  }
+
+  #maybeRelease(): void {
+    if (this.#readableEnded && this.#writableClosed) this.close();
+  }
+
+  /** Closes the conn (`using conn = await stack.connect(...)`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

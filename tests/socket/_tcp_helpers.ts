@@ -1,0 +1,142 @@
+/**
+ * Helpers for the TCP socket tests: two stacks over a memory link (with
+ * optional fault injection and a switch that makes one side go silent),
+ * SHA-256 of byte streams, and deterministic data.
+ *
+ * @module
+ */
+
+import { MemoryLink } from "../../src/phy/memory_link.ts";
+import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../src/phy/device.ts";
+import { FaultInjector, type FaultSpec } from "../../src/phy/fault_injector.ts";
+import { Stack, type StackOptions } from "../../src/stack.ts";
+import type { TcpConn } from "../../src/socket/tcp_conn.ts";
+
+export const A_ADDR = "192.0.2.2";
+export const B_ADDR = "192.0.2.1";
+
+/** A device wrapper whose transmit side can be cut (frames vanish, like a dead peer). */
+export class SwitchableDevice implements Device {
+  /** When true, every transmitted frame is silently lost. */
+  silent = false;
+  constructor(readonly inner: Device) {}
+  get capabilities(): DeviceCapabilities {
+    return this.inner.capabilities;
+  }
+  get stats(): DeviceStats {
+    return this.inner.stats;
+  }
+  receive(sink: FrameSink, budget: number): number {
+    return this.inner.receive(sink, budget);
+  }
+  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+    if (this.silent) return true;
+    return this.inner.transmit(bytes, offset, length);
+  }
+  flush(): void {
+    this.inner.flush();
+  }
+  wait(timeoutMs: number): Promise<void> {
+    return this.inner.wait(timeoutMs);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+/** Options of {@link tcpPair}. */
+export interface TcpPairOptions {
+  a?: Partial<StackOptions>;
+  b?: Partial<StackOptions>;
+  /** Faults on frames B receives and A receives (seeded). */
+  faults?: { seed: number; toA?: FaultSpec; toB?: FaultSpec };
+}
+
+/** Two started stacks: a = 192.0.2.2 (client side), b = 192.0.2.1 (server side). */
+export async function tcpPair(opts: TcpPairOptions = {}): Promise<{
+  a: Stack;
+  b: Stack;
+  devA: SwitchableDevice;
+  devB: SwitchableDevice;
+  close: () => Promise<void>;
+}> {
+  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
+  let da: Device = ma;
+  let db: Device = mb;
+  if (opts.faults !== undefined) {
+    const f = opts.faults;
+    if (f.toA) da = new FaultInjector(ma, { seed: f.seed, rx: f.toA });
+    if (f.toB) db = new FaultInjector(mb, { seed: f.seed + 1, rx: f.toB });
+  }
+  const devA = new SwitchableDevice(da);
+  const devB = new SwitchableDevice(db);
+  const a = new Stack({ device: devA, ipv4: `${A_ADDR}/24`, ...opts.a });
+  const b = new Stack({ device: devB, ipv4: `${B_ADDR}/24`, ...opts.b });
+  await a.start();
+  await b.start();
+  return {
+    a,
+    b,
+    devA,
+    devB,
+    close: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+export function randomBytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** SHA-256 as hex. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Reads a conn to its end, returning everything. */
+export async function readAll(conn: TcpConn, chunk = 64 * 1024): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(chunk);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    parts.push(buf.slice(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Writes `data` in chunks of `chunk` bytes. */
+export async function writeChunked(conn: TcpConn, data: Uint8Array, chunk = 32 * 1024) {
+  for (let off = 0; off < data.length; off += chunk) {
+    await conn.write(data.subarray(off, Math.min(data.length, off + chunk)));
+  }
+}
+
+/** Waits until `cond()` holds, failing after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
