@@ -10,12 +10,7 @@ const EXPECTED = new URL("./conformance/expected.json", import.meta.url).pathnam
 /** Own scripts required by the issue. */
 const MIN_OWN_SCRIPTS = 40;
 /** Own scripts known to fail on engine bugs (see /work/notes/tcp_bugs.md); fix the engine, then empty this. */
-const OWN_KNOWN_ENGINE_BUGS: Record<string, string> = {
-  "simultaneous-open.pkt":
-    "tcp_bugs.md #1: SYN-ACK in SYN-RECEIVED does not complete a simultaneous open",
-  "handshake-passive-mss-sack.pkt":
-    "tcp_bugs.md #2: read() sends a window update that does not change the window",
-};
+const OWN_KNOWN_ENGINE_BUGS: Record<string, string> = {};
 
 Deno.test("conformance: rawstack's own scripts pass in strict mode", () => {
   const records = runSuite(OWN, false);

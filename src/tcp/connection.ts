@@ -112,6 +112,10 @@ const MIN_PERSIST_MS = 200;
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** Window used for RFC 5961 §7 challenge ACK rate limiting, ms. */
 const CHALLENGE_WINDOW_MS = 1000;
+/** Linux TCP_MAX_QUICKACKS: most immediate ACKs in one quick-ACK episode. */
+const MAX_QUICK_ACKS = 16;
+/** Linux tcp_incr_quickack: the budget when the window holds less than two segments. */
+const MIN_QUICK_ACKS = 2;
 
 const EV_ESTABLISHED = 1;
 const EV_READABLE = 2;
@@ -316,6 +320,10 @@ export class TcpConnection implements TimerTarget {
   // --- ACK generation ---
   #ackNow = false;
   #unackedBytes = 0;
+  /** Quick-ACK budget: in-order data segments still to be acknowledged at once. */
+  #quickAcks = 0;
+  /** When in-order data last arrived (-Infinity: never, so the first data is quick-ACKed). */
+  #lastDataRecvMs = -Infinity;
 
   // --- misc ---
   #noDelay: boolean;
@@ -659,12 +667,18 @@ export class TcpConnection implements TimerTarget {
     const n = ring.read(dst, offset, length);
     if (n > 0 && this.#isSynchronized() && !this.#finReceived) {
       this.#enter();
-      const cap = this.#cfg.receiveBufferBytes;
+      // The largest window we can advertise: the buffer, capped by the 16-bit field and shift.
+      const clamp = Math.min(this.#cfg.receiveBufferBytes, this.#maxRcvWindow());
       const current = seqSub(this.#rcvAdvRight, this.#rcvNxt);
-      const growth = seqSub(seqAdd(this.#rcvNxt, ring.free), this.#rcvAdvRight);
-      // Window update only when it matters: the advertised window fell to half the buffer or
-      // less and the right edge can move by at least the SWS threshold.
-      if (current <= cap >>> 1 && growth >= this.#swsThreshold()) {
+      const next = seqSub(this.#openRight(), this.#rcvNxt);
+      // Window update only when it matters (RFC 9293 §3.8.6.2.2, as Linux tcp_cleanup_rbuf):
+      // the advertised window fell to half the clamp or less, and the right edge moves by at
+      // least the SWS threshold, computed as #windowField will, so the update really carries
+      // a new window — an ACK with an unchanged window is a duplicate ACK (RFC 5681 §2).
+      if (
+        current <= clamp >>> 1 && next - current >= this.#swsThreshold() &&
+        next >>> this.#rcvWScale > current >>> this.#rcvWScale
+      ) {
         this.#ackNow = true;
         this.#output(this.#ctx.clock.now());
       }
@@ -1155,6 +1169,30 @@ export class TcpConnection implements TimerTarget {
       return;
     }
 
+    // RFC 9293 §3.5 Figure 8 step 6 (simultaneous open): the peer's SYN-ACK
+    // <SEQ=IRS><ACK=ISS+1><CTL=SYN,ACK> completes the handshake. Its SYN lies below RCV.NXT,
+    // so the sequence check below would only acknowledge it; Linux makes the same exception
+    // (tcp_validate_incoming, "simultaneous open SYN-ACK", before the RFC 5961 §4 SYN check)
+    // for an active opener only, and acknowledges the SYN as a retransmission.
+    if (
+      this.#state === TcpState.SYN_RECEIVED && !this.#passive && syn && !rst && !fin &&
+      (flags & TCP_ACK) !== 0 && dataLength === 0 && seq === this.#irs &&
+      seg.ack === seqAdd(this.#iss, 1)
+    ) {
+      // RFC 7323 §4.3 (2): SEG.SEQ (IRS) =< Last.ACK.sent, so TS.Recent is updated.
+      if (this.#tsOk && seg.hasTimestamp && seqGe(seg.tsVal, this.#tsRecent)) {
+        this.#tsRecent = seg.tsVal;
+        this.#tsRecentAgeMs = nowMs;
+      }
+      this.#ackAdvance(nowMs, seg);
+      this.#establish(nowMs, seg.window, seq, seg.ack);
+      // RFC 7323 §2.2: the window of a SYN is never scaled.
+      this.#sndWnd = seg.window;
+      this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+      this.#ackNow = true;
+      return;
+    }
+
     // First, check the sequence number (§3.10.7.4 first).
     const rcvWnd = Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt));
     const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
@@ -1589,6 +1627,11 @@ export class TcpConnection implements TimerTarget {
     const offset = seqSub(seq, this.#rcvNxt);
     const n = ring.writeAt(offset, src, srcOffset, length);
     if (offset === 0) {
+      // Quick-ACK mode (Linux tcp_event_data_recv): the first data of a connection, and data
+      // after an idle gap longer than the RTO, is ACKed at once so that the sender's slow
+      // start (RFC 5681 §3.1) is not held back by delayed ACKs (RFC 5681 §4.2 allows both).
+      if (nowMs - this.#lastDataRecvMs > this.#rtt.rtoMs) this.#enterQuickAck();
+      this.#lastDataRecvMs = nowMs;
       const hadGap = !ooo.isEmpty();
       ring.commit(n);
       ooo.shift(n);
@@ -1606,9 +1649,12 @@ export class TcpConnection implements TimerTarget {
         this.#rcvFinPending = false;
         this.#receiveFin(nowMs);
       }
-      // RFC 5681 §4.2: ACK at once when filling a gap; else every second full-sized segment.
+      // RFC 5681 §4.2: ACK at once when filling a gap or in quick-ACK mode; else every second
+      // full-sized segment, or when the delayed-ACK timer fires.
       this.#unackedBytes += advanced;
-      if (hadGap || fin || this.#unackedBytes >= 2 * this.#rcvMssEstimate) this.#ackNow = true;
+      if (
+        hadGap || fin || this.#quickAcks > 0 || this.#unackedBytes >= 2 * this.#rcvMssEstimate
+      ) this.#ackNow = true;
       else if (!this.#delackTimer.armed) {
         this.#ctx.wheel.schedule(this.#delackTimer, nowMs + this.#cfg.delayedAckMs);
       }
@@ -1618,6 +1664,19 @@ export class TcpConnection implements TimerTarget {
       if (n > 0 && ooo.add(offset, offset + n)) this.#noteSackBlock(seq);
       this.#ackNow = true;
     }
+  }
+
+  /**
+   * Linux tcp_incr_quickack: allow min(16, RCV.WND / (2 * receive MSS)) immediate ACKs (2
+   * when the window holds less than two segments) — about one ACK per segment until the
+   * sender's window could have filled ours; never lowers a budget already granted.
+   */
+  #enterQuickAck(): void {
+    const rcvWnd = Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt));
+    let budget = Math.floor(rcvWnd / (2 * this.#rcvMssEstimate));
+    if (budget === 0) budget = MIN_QUICK_ACKS;
+    if (budget > MAX_QUICK_ACKS) budget = MAX_QUICK_ACKS;
+    if (budget > this.#quickAcks) this.#quickAcks = budget;
   }
 
   /** RFC 9293 §3.10.7.4 eighth: the FIN is in order. */
@@ -1759,12 +1818,21 @@ export class TcpConnection implements TimerTarget {
     return Math.min(this.#cfg.receiveBufferBytes >>> RECEIVER_SWS_FRACTION_SHIFT, this.#ourMss);
   }
 
-  /** RFC 9293 §3.8.6.2.2: the window field, moving the right edge only in useful steps. */
-  #windowField(): number {
+  /** Largest window the 16-bit field can carry with our shift (RFC 7323 §2.3), bytes. */
+  #maxRcvWindow(): number {
+    return MAX_WINDOW_FIELD * (1 << this.#rcvWScale);
+  }
+
+  /** The right edge the free receive buffer allows, capped by the largest window field. */
+  #openRight(): number {
     const ring = this.#recvRing;
     const free = ring === null ? this.#cfg.receiveBufferBytes : ring.free;
-    const maxWin = MAX_WINDOW_FIELD * (1 << this.#rcvWScale);
-    const candidate = seqAdd(this.#rcvNxt, Math.min(free, maxWin));
+    return seqAdd(this.#rcvNxt, Math.min(free, this.#maxRcvWindow()));
+  }
+
+  /** RFC 9293 §3.8.6.2.2: the window field, moving the right edge only in useful steps. */
+  #windowField(): number {
+    const candidate = this.#openRight();
     const growth = seqSub(candidate, this.#rcvAdvRight);
     if (growth > 0 && growth >= this.#swsThreshold()) this.#rcvAdvRight = candidate;
     if (seqLt(this.#rcvAdvRight, this.#rcvNxt)) this.#rcvAdvRight = this.#rcvNxt;
@@ -1841,6 +1909,8 @@ export class TcpConnection implements TimerTarget {
     if ((flags & TCP_ACK) !== 0) {
       this.#lastAckSent = this.#rcvNxt;
       this.#ackNow = false;
+      // Linux tcp_dec_quickack_mode: each ACK of new data spends one quick ACK.
+      if (this.#unackedBytes > 0 && this.#quickAcks > 0) this.#quickAcks--;
       this.#unackedBytes = 0;
       if (this.#delackTimer.armed) ctx.wheel.cancel(this.#delackTimer);
     }
@@ -1953,8 +2023,11 @@ export class TcpConnection implements TimerTarget {
         if (force && cwndAvail < this.#sndMss) cwndAvail = this.#sndMss;
         let len = Math.min(unsent, this.#sndMss, wndAvail, cwndAvail);
         if (len < 0) len = 0;
+        // A bare FIN (len 0, all data sent) is not held back by the congestion window: it
+        // carries no data and holding it only delays the close by an RTT (Linux tcp_cwnd_test:
+        // "Don't be strict about the congestion window for the final FIN frame").
         const fin = finState && offset + len === ring.length &&
-          seqLe(seqAdd(seq, len), this.#finSeq()) && (len > 0 || cwndAvail > 0 || force);
+          seqLe(seqAdd(seq, len), this.#finSeq());
         if (len === 0 && !fin) break;
         const inFlight = seqSub(this.#sndNxt, this.#sndUna) > 0;
         // Nagle and SWS avoidance apply to new data only, never to retransmissions.

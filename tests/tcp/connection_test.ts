@@ -180,12 +180,31 @@ Deno.test("TcpConnection simultaneous open goes SYN-SENT → SYN-RECEIVED → ES
   const [synAck] = a.take();
   expectSeg(synAck, { flags: TCP_SYN | TCP_ACK, seq: ISS, ack: IRS + 1 });
   assert.equal(a.conn.state, TcpState.SYN_RECEIVED);
-  // The peer's SYN-ACK (its SYN again) is below RCV.NXT: acknowledged, not processed.
-  a.feed({ flags: TCP_SYN | TCP_ACK, seq: IRS, ack: ISS + 1 });
-  expectSeg(a.take()[0], { flags: TCP_ACK, seq: ISS + 1, ack: IRS + 1 });
+  // A plain ACK of our SYN also completes it (§3.10.7.4 fifth, SYN-RECEIVED).
   a.feed({ flags: TCP_ACK, seq: IRS + 1, ack: ISS + 1 });
   assert.equal(a.conn.state, TcpState.ESTABLISHED);
   assert.ok(a.log.includes("established"));
+});
+
+Deno.test("TcpConnection simultaneous open completes on the peer's SYN-ACK (RFC 9293 Figure 8)", () => {
+  const a = new Active();
+  a.take();
+  const synOpts = { window: 65535, mss: 1460, windowScale: 7 };
+  a.feed({ flags: TCP_SYN, seq: IRS, ...synOpts });
+  expectSeg(a.take()[0], { flags: TCP_SYN | TCP_ACK, seq: ISS, ack: IRS + 1 });
+  // A SYN-ACK that does not acknowledge our SYN changes nothing: it is answered with an ACK.
+  a.feed({ flags: TCP_SYN | TCP_ACK, seq: IRS, ack: ISS, ...synOpts });
+  expectSeg(a.take()[0], { flags: TCP_ACK, seq: ISS + 1, ack: IRS + 1, len: 0 });
+  assert.equal(a.conn.state, TcpState.SYN_RECEIVED);
+  // Figure 8 step 6: <SEQ=IRS><ACK=ISS+1><CTL=SYN,ACK> moves SYN-RECEIVED to ESTABLISHED.
+  a.feed({ flags: TCP_SYN | TCP_ACK, seq: IRS, ack: ISS + 1, ...synOpts });
+  assert.equal(a.conn.state, TcpState.ESTABLISHED);
+  expectSeg(a.take()[0], { flags: TCP_ACK, seq: ISS + 1, ack: IRS + 1, len: 0 });
+  assert.deepEqual(a.log, ["established", "writable"]);
+  // RFC 7323 §2.2: the window of a SYN is never scaled.
+  assert.equal(a.conn.info().sndWnd, 65535);
+  a.conn.write(bytesOf(10), 0, 10);
+  expectSeg(a.take()[0], { flags: TCP_ACK | TCP_PSH, seq: ISS + 1, ack: IRS + 1, len: 10 });
 });
 
 // ---------------------------------------------------------------- sending
@@ -367,19 +386,72 @@ Deno.test("TcpConnection SACK recovery retransmits only the holes (RFC 6675)", (
 
 // ---------------------------------------------------------------- receiving
 
+/** Feeds `count` in-order segments of `size` bytes from peer byte `from`; each must be ACKed at once. */
+function expectQuickAcks(a: Active, from: number, count: number, size: number): number {
+  for (let i = 0; i < count; i++, from += size) {
+    a.feed({ flags: TCP_ACK, seq: a.r(from), ack: a.s(0), data: bytesOf(size) });
+    const segs = a.take();
+    assert.equal(segs.length, 1, `quick ACK ${i + 1} of ${count}`);
+    expectSeg(segs[0], { flags: TCP_ACK, ack: a.r(from + size), len: 0 });
+  }
+  return from;
+}
+
+Deno.test("TcpConnection quick-ACKs the first data segments of a connection, then delays ACKs", () => {
+  const a = new Active();
+  a.establish();
+  // Linux tcp_incr_quickack: min(16, rcv_wnd / (2 * rcv_mss)) = min(16, 262144 / 1072).
+  const next = expectQuickAcks(a, 0, 16, 100);
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
+  assert.equal(a.take().length, 0, "the budget is spent: the 17th ACK is delayed");
+  a.host.advance(40);
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next + 100) });
+});
+
+Deno.test("TcpConnection sizes the quick-ACK budget by the receive window", () => {
+  const a = new Active({ receiveBufferBytes: 4096, windowScaling: false });
+  a.establish();
+  // 4096 / (2 * 536) = 3 quick ACKs.
+  const next = expectQuickAcks(a, 0, 3, 10);
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(10) });
+  assert.equal(a.take().length, 0);
+});
+
+Deno.test("TcpConnection quick-ACKs again after an idle period longer than the RTO", () => {
+  const a = new Active();
+  a.establish({}, 50);
+  let next = expectQuickAcks(a, 0, 16, 100);
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
+  next += 100;
+  a.host.advance(40);
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next) });
+  // Linux tcp_event_data_recv: a gap longer than the RTO restarts quick-ACK mode.
+  const rtoMs = a.conn.info().rtoMs;
+  a.host.advance(rtoMs - 40);
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
+  next += 100;
+  assert.equal(a.take().length, 0, "a gap of exactly the RTO is not idle");
+  a.host.advance(40);
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next) });
+  a.host.advance(rtoMs + 1);
+  expectQuickAcks(a, next, 16, 100);
+});
+
 Deno.test("TcpConnection delays ACKs up to 40 ms and ACKs every second full segment", () => {
   const a = new Active();
   a.establish();
-  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(0), data: bytesOf(100) });
+  let next = expectQuickAcks(a, 0, 16, 100); // connection start: quick ACKs
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
+  next += 100;
   assert.equal(a.take().length, 0);
   a.host.advance(39);
   assert.equal(a.take().length, 0);
   a.host.advance(1);
-  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(100) });
-  a.feed({ flags: TCP_ACK, seq: a.r(100), ack: a.s(0), data: bytesOf(536) });
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next) });
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(536) });
   assert.equal(a.take().length, 0);
-  a.feed({ flags: TCP_ACK, seq: a.r(636), ack: a.s(0), data: bytesOf(536) });
-  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(1172) });
+  a.feed({ flags: TCP_ACK, seq: a.r(next + 536), ack: a.s(0), data: bytesOf(536) });
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next + 1072) });
   assert.equal(a.host.wheel.size, 0, "delayed-ACK timer cancelled");
 });
 
@@ -418,6 +490,9 @@ Deno.test("TcpConnection advertises free space, closes the window, and updates i
   a.establish();
   a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(0), data: bytesOf(2048) });
   a.feed({ flags: TCP_ACK, seq: a.r(2048), ack: a.s(0), data: bytesOf(2048) });
+  // 4096 / (2 * 1460): one quick ACK at connection start, then the delayed ACK.
+  expectSeg(a.take()[0], { ack: a.r(2048), window: 2048 });
+  a.host.advance(40);
   const [ack] = a.take();
   expectSeg(ack, { ack: a.r(4096), window: 0 });
   // Beyond the window: dropped and re-ACKed.
@@ -430,6 +505,19 @@ Deno.test("TcpConnection advertises free space, closes the window, and updates i
   a.conn.read(buf, 0, 2000);
   const [update] = a.take();
   expectSeg(update, { ack: a.r(4096), window: 2100 });
+});
+
+Deno.test("TcpConnection read sends no window update when the advertised edge cannot move", () => {
+  // A 256 KiB buffer behind an unscaled 16-bit window: reading frees buffer space, but the
+  // window field is already at its 65535 cap and the edge moves by less than an MSS.
+  const a = new Active({ windowScaling: false });
+  a.establish();
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(0), data: bytesOf(100) });
+  a.host.advance(40);
+  expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(100), window: 65435 });
+  assert.equal(a.read().length, 100);
+  // An ACK with an unchanged window would be a duplicate ACK for the peer (RFC 5681 §2).
+  assert.deepEqual(a.take().map((r) => `${flagsOf(r)} ack ${r.ack} win ${r.window}`), []);
 });
 
 Deno.test("TcpConnection PAWS drops a segment with an old timestamp (RFC 7323 §5)", () => {
@@ -461,6 +549,7 @@ Deno.test("TcpConnection active close: FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT �
   assert.equal(a.conn.state, TcpState.FIN_WAIT_2);
   // Half-close: data still flows toward us.
   a.feed({ flags: TCP_ACK | TCP_PSH, seq: a.r(0), ack: a.s(1), data: bytesOf(5) });
+  expectSeg(a.take()[0], { flags: TCP_ACK, seq: a.s(1), ack: a.r(5) }); // quick ACK
   a.feed({ flags: TCP_FIN | TCP_ACK, seq: a.r(5), ack: a.s(1) });
   expectSeg(a.take()[0], { flags: TCP_ACK, seq: a.s(1), ack: a.r(6) });
   assert.equal(a.conn.state, TcpState.TIME_WAIT);
@@ -507,6 +596,20 @@ Deno.test("TcpConnection simultaneous close goes through CLOSING to TIME-WAIT", 
   assert.equal(a.conn.state, TcpState.CLOSING);
   a.feed({ flags: TCP_ACK, seq: a.r(1), ack: a.s(1) });
   assert.equal(a.conn.state, TcpState.TIME_WAIT);
+});
+
+Deno.test("TcpConnection sends a bare FIN even when the congestion window is full", () => {
+  const a = new Active();
+  a.establish();
+  a.conn.write(bytesOf(14600), 0, 14600);
+  assert.equal(a.take().length, 10, "the RFC 6928 initial window is full");
+  a.conn.closeWrite();
+  // Linux tcp_cwnd_test: the final FIN carries no data and is not held back by cwnd.
+  expectSeg(a.take()[0], { flags: TCP_ACK | TCP_FIN, seq: a.s(14600), len: 0 });
+  assert.equal(a.conn.state, TcpState.FIN_WAIT_1);
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(14601) });
+  assert.equal(a.conn.state, TcpState.FIN_WAIT_2);
+  assert.equal(a.take().length, 0);
 });
 
 Deno.test("TcpConnection FIN retransmission and FIN out of order", () => {

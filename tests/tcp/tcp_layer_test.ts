@@ -144,11 +144,15 @@ Deno.test("TcpLayer answers with SYN cookies when the SYN queue is full", () => 
   assert.equal(c.state, TcpState.ESTABLISHED);
   assert.equal(c.info().sndMss, 1300);
   assert.equal(c.readableLength, 5);
+  // The first data of a connection is ACKed at once (quick ACK); the rest are SYN-ACK
+  // retransmissions of the embryonic connection from port 6000.
+  const acks = h.take().filter((r) => r.dstPort === 6001);
+  assert.deepEqual(acks.map((r) => [r.flags, r.ack]), [[TCP_ACK, 9006]]);
   // An old cookie (two counter periods later) is no longer valid.
   h.feed({ flags: TCP_SYN, seq: 12000, srcPort: 6002 });
   const [c2] = h.take();
   h.advance(200_000);
-  h.take(); // delayed ACK of the 5 bytes, SYN-ACK retransmissions of the embryonic connection
+  h.take(); // SYN-ACK retransmissions of the embryonic connection
   h.feed({ flags: TCP_ACK, seq: 12001, ack: c2.seq + 1, srcPort: 6002 });
   assert.equal(h.take()[0].flags, TCP_RST); // cookies no longer in use: RFC 9293 LISTEN + ACK → RST
   assert.equal(h.tcp.stats.synCookiesFailed, 2);

@@ -22,7 +22,7 @@ Deno.test("runScriptText passes a handshake and data exchange", () => {
     `${ESTABLISHED}+0 write(4, ..., 10) = 10
 +0 > P. 1:11(10) ack 1 win 65535
 +.1 < P. 1:6(5) ack 11 win 65535
-+.04 > . 11:11(0) ack 6 win 65530
++0 > . 11:11(0) ack 6 win 65530
 +0 ioctl(4, SIOCINQ, [5]) = 0
 `,
     STRICT,
@@ -42,27 +42,30 @@ Deno.test("runScriptText reports the first mismatching packet with its line", ()
 });
 
 Deno.test("runScriptText fails a packet sent later than the tolerance", () => {
-  // The delayed ACK leaves at +40 ms; expecting it at +20 ms (±2 ms) fails.
+  // The retransmission leaves one RTO (300 ms after a 100 ms RTT sample) after the
+  // write; expecting it at +100 ms (±2 ms) fails.
   const r = runScriptText(
-    `${ESTABLISHED}+.1 < P. 1:6(5) ack 1 win 65535
-+.02 > . 1:1(0) ack 6 win 65530
+    `${ESTABLISHED}+0 write(4, ..., 10) = 10
++0 > P. 1:11(10) ack 1 win 65535
++.1 > P. 1:11(10) ack 1 win 65535
 `,
     STRICT,
   );
   assert.equal(r.status, "fail");
-  assert.equal(r.line, 11);
-  assert.match(r.got ?? "", /nothing sent by 0\.222000s/);
+  assert.equal(r.line, 12);
+  assert.match(r.got ?? "", /nothing sent by 0\.202000s/);
 });
 
 Deno.test("runScriptText fails a packet sent earlier than the tolerance", () => {
   const r = runScriptText(
-    `${ESTABLISHED}+.1 < P. 1:6(5) ack 1 win 65535
-+.06 > . 1:1(0) ack 6 win 65530
+    `${ESTABLISHED}+0 write(4, ..., 10) = 10
++0 > P. 1:11(10) ack 1 win 65535
++.32 > P. 1:11(10) ack 1 win 65535
 `,
     STRICT,
   );
   assert.equal(r.status, "fail");
-  assert.match(r.reason ?? "", /^time: expected 0\.260000 ±0\.002000s, got 0\.240000s/);
+  assert.match(r.reason ?? "", /^time: expected 0\.420000 ±0\.002000s, got 0\.400000s/);
 });
 
 Deno.test("runScriptText lets a blocking call wait for packets within its window", () => {
