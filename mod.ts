@@ -65,6 +65,7 @@ export {
 export * from "./src/wire/error.ts";
 export * from "./src/wire/address.ts";
 export * from "./src/wire/checksum.ts";
+export * from "./src/wire/view.ts";
 export * from "./src/wire/ethernet.ts";
 export * from "./src/wire/arp.ts";
 export * from "./src/wire/ipv4.ts";
@@ -96,7 +97,36 @@ export * from "./src/phy/fault_injector.ts";
 export * from "./src/phy/capture.ts";
 
 // Network layer.
-export type { IpProtocolHandler, IpSender, PacketBufferLike } from "./src/iface/types.ts";
+export type {
+  BufferPoolLike,
+  IpProtocolHandler,
+  IpSender,
+  IpSendOptions,
+  PacketBufferLike,
+} from "./src/iface/types.ts";
+export type { InterfaceConfig, InterfaceConfigOptions } from "./src/iface/config.ts";
+export { ArpCache, type ArpCacheHost, type ArpEntryState } from "./src/iface/arp_cache.ts";
+export {
+  type Ipv4ErrorReporter,
+  Ipv4Layer,
+  type Ipv4LayerOptions,
+  type Ipv4LinkOutput,
+} from "./src/iface/ipv4.ts";
+export { type EchoListener, IcmpLayer, PingEngine } from "./src/iface/icmp.ts";
+export {
+  Reassembler,
+  type ReassemblyStats,
+  type ReassemblyTimeoutListener,
+} from "./src/iface/reassembly.ts";
+export { type RouteEntry, RouteTable } from "./src/iface/routes.ts";
+export type {
+  UdpBindOptions,
+  UdpDatagram,
+  UdpEndpointStats,
+  UdpIpSender,
+  UdpUnreachableReporter,
+} from "./src/udp/udp_layer.ts";
+export { DnsCache, type DnsCacheEntry } from "./src/dns/cache.ts";
 export { NetworkInterface, type NetworkInterfaceOptions } from "./src/iface/interface.ts";
 export {
   type PingOptions,
@@ -115,7 +145,12 @@ export {
   UdpLayer,
 } from "./src/udp/udp_layer.ts";
 export { DnsError, type DnsErrorCode } from "./src/dns/dns_error.ts";
-export { DnsResolver, type DnsResolverOptions, type DnsServer } from "./src/dns/resolver.ts";
+export {
+  DnsLookup,
+  DnsResolver,
+  type DnsResolverOptions,
+  type DnsServer,
+} from "./src/dns/resolver.ts";
 export { HostsTable } from "./src/dns/hosts.ts";
 export { type DnsRecordType } from "./src/dns/name.ts";
 export * from "./src/wire/dns.ts";
@@ -139,4 +174,11 @@ export * from "./src/trace/plot_svg.ts";
 export * from "./src/trace/live.ts";
 
 // The lab: namespaces and veth pairs with the Linux kernel as peer (root).
-export { isRoot, Lab, type LabOptions, labUnavailableReason } from "./src/testing/lab.ts";
+export {
+  type CommandResult,
+  isRoot,
+  Lab,
+  type LabOptions,
+  LabProcess,
+  labUnavailableReason,
+} from "./src/testing/lab.ts";

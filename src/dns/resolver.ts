@@ -140,6 +140,15 @@ export interface DnsResolverStats {
  * {@link onDone} is called once. Lookups answered without the network
  * (literal, hosts, cache) are already done when returned — check
  * {@link done} before setting {@link onDone}.
+ *
+ * @example
+ * ```ts
+ * import { DnsResolver } from "./resolver.ts";
+ * const transport = { bind(): never { throw new Error("no network in this example"); } };
+ * const resolver = new DnsResolver(transport, { servers: ["192.0.2.1"] });
+ * const lookup = resolver.resolve(0, "192.0.2.9", "A");   // an IP literal: done at once
+ * console.assert(lookup.done && lookup.source === "literal" && lookup.result![0] === "192.0.2.9");
+ * ```
  */
 export class DnsLookup {
   /** The name as asked. */

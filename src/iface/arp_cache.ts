@@ -11,25 +11,21 @@
  * @module
  */
 
-import { formatIpv4, MacAddress, readIpv4, readMac, writeIpv4, writeMac } from "../wire/address.ts";
+import { formatIpv4, MacAddress } from "../wire/address.ts";
 import {
-  ARP_HLEN,
-  ARP_HTYPE,
+  ARP_HLEN_ETHERNET,
   ARP_HTYPE_ETHERNET,
-  ARP_LEN,
-  ARP_OP_REPLY,
-  ARP_OP_REQUEST,
-  ARP_OPER,
-  ARP_PLEN,
-  ARP_PTYPE,
-  ARP_SHA,
-  ARP_SPA,
-  ARP_THA,
-  ARP_TPA,
-  ETHERTYPE_IPV4,
-  MAC_BROADCAST,
-  type PacketBufferLike,
-} from "./types.ts";
+  ARP_PACKET_LEN,
+  ARP_PLEN_IPV4,
+  ARP_PTYPE_IPV4,
+  ARP_REPLY,
+  ARP_REQUEST,
+  ArpPacket,
+  ArpRepr,
+  newArpRepr,
+} from "../wire/arp.ts";
+import { isGroupMac, MAC_BROADCAST } from "../wire/ethernet.ts";
+import type { PacketBufferLike } from "./types.ts";
 
 /** Default lifetime of a learned entry (ms). */
 export const DEFAULT_ARP_ENTRY_TTL_MS = 60_000;
@@ -44,10 +40,6 @@ export const DEFAULT_ARP_MAX_ENTRIES = 256;
  * 65,507-byte UDP datagram fragmented at MTU 1500 (45 fragments).
  */
 export const DEFAULT_ARP_MAX_QUEUED = 64;
-/** Hardware address length of Ethernet. */
-const MAC_LEN = 6;
-/** Protocol address length of IPv4. */
-const IPV4_ADDR_LEN = 4;
 
 /** Tunables of an {@link ArpCache}. */
 export interface ArpCacheOptions {
@@ -68,7 +60,7 @@ export interface ArpCacheHost {
   /**
    * Transmit an ARP packet from our MAC/IP.
    *
-   * @param op ARP_OP_REQUEST or ARP_OP_REPLY
+   * @param op ARP_REQUEST or ARP_REPLY
    * @param ethDst Ethernet destination MAC
    * @param targetMac target hardware address field
    * @param targetIp target protocol address field
@@ -162,7 +154,7 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
 
 /** True for a MAC that may appear as an ARP sender: unicast and not zero. */
 function isUnicastMac(mac: number): boolean {
-  return mac !== 0 && (Math.floor(mac / 2 ** 40) & 1) === 0;
+  return mac !== 0 && !isGroupMac(mac);
 }
 
 /**
@@ -171,10 +163,10 @@ function isUnicastMac(mac: number): boolean {
  * @example
  * ```ts
  * import { ArpCache, type ArpCacheHost } from "./arp_cache.ts";
- * import { ARP_OP_REQUEST } from "./types.ts";
+ * import { ARP_REQUEST } from "../wire/arp.ts";
  * const sent: number[] = [];
  * const host: ArpCacheHost = {
- *   transmitArp: (op, _d, _tm, targetIp) => { if (op === ARP_OP_REQUEST) sent.push(targetIp); },
+ *   transmitArp: (op, _d, _tm, targetIp) => { if (op === ARP_REQUEST) sent.push(targetIp); },
  *   transmitResolved: () => {}, resolutionFailed: () => {}, free: () => {},
  * };
  * const arp = new ArpCache(0xc0000202, 0x020000000002, host);
@@ -205,6 +197,8 @@ export class ArpCache {
     queuedDropped: 0,
   };
   readonly #entries = new Map<number, Entry>();
+  /** Reads received packets (made once, re-pointed per packet). */
+  readonly #rxView = new ArpPacket(new Uint8Array(0));
   readonly #host: ArpCacheHost;
   readonly #ttlMs: number;
   readonly #retryMs: number;
@@ -217,6 +211,8 @@ export class ArpCache {
   #deadline = Infinity;
 
   /**
+   * Creates an empty cache for one interface.
+   *
    * @param ip our IPv4 address
    * @param mac our MAC address
    * @param host transmit/free callbacks of the owning interface
@@ -312,27 +308,28 @@ export class ArpCache {
    */
   input(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
     this.stats.rxPackets++;
-    if (length < ARP_LEN) {
+    if (length < ARP_PACKET_LEN) {
       this.stats.rxTruncated++;
       return;
     }
+    // Counted drops, no WireError: the view is only read after the length test above.
+    const p = this.#rxView.reset(bytes, offset, length);
     // RFC 826: hardware type, protocol type and lengths must be ones we speak.
     if (
-      ((bytes[offset + ARP_HTYPE] << 8) | bytes[offset + ARP_HTYPE + 1]) !== ARP_HTYPE_ETHERNET ||
-      ((bytes[offset + ARP_PTYPE] << 8) | bytes[offset + ARP_PTYPE + 1]) !== ETHERTYPE_IPV4 ||
-      bytes[offset + ARP_HLEN] !== MAC_LEN || bytes[offset + ARP_PLEN] !== IPV4_ADDR_LEN
+      p.hardwareType !== ARP_HTYPE_ETHERNET || p.protocolType !== ARP_PTYPE_IPV4 ||
+      p.hardwareLength !== ARP_HLEN_ETHERNET || p.protocolLength !== ARP_PLEN_IPV4
     ) {
       this.stats.rxUnsupported++;
       return;
     }
-    const op = (bytes[offset + ARP_OPER] << 8) | bytes[offset + ARP_OPER + 1];
-    if (op !== ARP_OP_REQUEST && op !== ARP_OP_REPLY) {
+    const op = p.operation;
+    if (op !== ARP_REQUEST && op !== ARP_REPLY) {
       this.stats.rxBadOpcode++;
       return;
     }
-    const sha = readMac(bytes, offset + ARP_SHA);
-    const spa = readIpv4(bytes, offset + ARP_SPA);
-    const tpa = readIpv4(bytes, offset + ARP_TPA);
+    const sha = p.senderMac;
+    const spa = p.senderIp;
+    const tpa = p.targetIp;
     if (!isUnicastMac(sha) || sha === this.#mac) {
       this.stats.rxBadSender++;
       return;
@@ -340,7 +337,7 @@ export class ArpCache {
     if (spa === this.#ip) {
       // RFC 5227 §2.4: someone else uses our address; do not learn it.
       this.stats.addressConflicts++;
-      if (op === ARP_OP_REQUEST && tpa === this.#ip) this.#reply(sha, spa);
+      if (op === ARP_REQUEST && tpa === this.#ip) this.#reply(sha, spa);
       return;
     }
     // RFC 826: merge — update an existing entry for the sender.
@@ -356,7 +353,7 @@ export class ArpCache {
     // RFC 826: "?Am I the target protocol address? Yes: if merge_flag is false, add".
     // RFC 5227 §2.1.1: a probe has sender IP 0 — answer it, learn nothing.
     if (!merged && spa !== 0) this.learn(nowMs, spa, sha);
-    if (op === ARP_OP_REQUEST) this.#reply(sha, spa);
+    if (op === ARP_REQUEST) this.#reply(sha, spa);
   }
 
   /**
@@ -383,7 +380,7 @@ export class ArpCache {
    */
   announce(): void {
     this.stats.announcementsSent++;
-    this.#host.transmitArp(ARP_OP_REQUEST, MAC_BROADCAST, 0, this.#ip, this.#ip);
+    this.#host.transmitArp(ARP_REQUEST, MAC_BROADCAST, 0, this.#ip, this.#ip);
   }
 
   /**
@@ -419,7 +416,11 @@ export class ArpCache {
     this.#deadline = next;
   }
 
-  /** @returns the earliest time {@link poll} has work, or Infinity */
+  /**
+   * When the cache next needs {@link ArpCache.poll} (a retry or an expiry).
+   *
+   * @returns the earliest time {@link ArpCache.poll} has work, or Infinity
+   */
   nextDeadline(): number {
     return this.#deadline;
   }
@@ -512,13 +513,13 @@ export class ArpCache {
     if (e.nextRetryMs < this.#deadline) this.#deadline = e.nextRetryMs;
     this.stats.requestsSent++;
     // RFC 826: request broadcast, target hardware address unknown (zero).
-    this.#host.transmitArp(ARP_OP_REQUEST, MAC_BROADCAST, 0, e.ip, this.#ip);
+    this.#host.transmitArp(ARP_REQUEST, MAC_BROADCAST, 0, e.ip, this.#ip);
   }
 
   #reply(targetMac: number, targetIp: number): void {
     this.stats.repliesSent++;
     // RFC 826: swap sender and target, put our addresses in the sender fields, unicast back.
-    this.#host.transmitArp(ARP_OP_REPLY, targetMac, targetMac, targetIp, this.#ip);
+    this.#host.transmitArp(ARP_REPLY, targetMac, targetMac, targetIp, this.#ip);
   }
 
   #fail(nowMs: number, e: Entry): void {
@@ -541,7 +542,7 @@ export class ArpCache {
  *
  * @param bytes destination buffer
  * @param offset where the ARP packet starts
- * @param op ARP_OP_REQUEST or ARP_OP_REPLY
+ * @param op ARP_REQUEST or ARP_REPLY
  * @param senderMac sender hardware address
  * @param senderIp sender protocol address
  * @param targetMac target hardware address (0 in requests)
@@ -565,17 +566,14 @@ export function writeArpPacket(
   targetMac: number,
   targetIp: number,
 ): number {
-  bytes[offset + ARP_HTYPE] = 0;
-  bytes[offset + ARP_HTYPE + 1] = ARP_HTYPE_ETHERNET;
-  bytes[offset + ARP_PTYPE] = ETHERTYPE_IPV4 >>> 8;
-  bytes[offset + ARP_PTYPE + 1] = ETHERTYPE_IPV4 & 0xff;
-  bytes[offset + ARP_HLEN] = MAC_LEN;
-  bytes[offset + ARP_PLEN] = IPV4_ADDR_LEN;
-  bytes[offset + ARP_OPER] = op >>> 8;
-  bytes[offset + ARP_OPER + 1] = op & 0xff;
-  writeMac(bytes, offset + ARP_SHA, senderMac);
-  writeIpv4(bytes, offset + ARP_SPA, senderIp);
-  writeMac(bytes, offset + ARP_THA, targetMac);
-  writeIpv4(bytes, offset + ARP_TPA, targetIp);
-  return ARP_LEN;
+  const repr = txRepr;
+  repr.operation = op;
+  repr.senderMac = senderMac;
+  repr.senderIp = senderIp;
+  repr.targetMac = targetMac;
+  repr.targetIp = targetIp;
+  return ArpRepr.emit(repr, bytes, offset);
 }
+
+/** The repr {@link writeArpPacket} fills and emits (module-wide; emitting is synchronous). */
+const txRepr = newArpRepr();

@@ -7,29 +7,20 @@
  * @module
  */
 
-import { readIpv4 } from "../wire/address.ts";
-import { internetChecksum } from "../wire/checksum.ts";
-import type { Ipv4ErrorReporter, Ipv4Layer } from "./ipv4.ts";
-import { LIMITED_BROADCAST } from "./ipv4.ts";
 import {
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
   ICMP_HEADER_LEN,
-  ICMP_PARAMETER_PROBLEM,
-  ICMP_SOURCE_QUENCH,
   ICMP_TIME_EXCEEDED,
-  IP_DST,
-  IP_FRAG,
-  IP_FRAG_OFFSET_MASK,
-  IP_PROTO,
-  IP_PROTO_ICMP,
-  IP_SRC,
-  IP_VER_IHL,
-  type IpProtocolHandler,
-  IPV4_HEADER_LEN,
-  type PacketBufferLike,
-} from "./types.ts";
+  IcmpPacket,
+  IcmpRepr,
+  newIcmpRepr,
+} from "../wire/icmp.ts";
+import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "../wire/ipv4.ts";
+import type { Ipv4ErrorReporter, Ipv4Layer } from "./ipv4.ts";
+import { LIMITED_BROADCAST } from "./ipv4.ts";
+import type { IpProtocolHandler, PacketBufferLike } from "./types.ts";
 
 /** Default ICMP error rate: tokens per second (Linux `icmp_msgs_per_sec` is 1000). */
 export const ICMP_RATE_PER_SEC = 1000;
@@ -39,17 +30,15 @@ export const ICMP_RATE_BURST = 50;
 export const ICMP_ERROR_MAX_DATAGRAM = 576;
 /** Bytes of the offending datagram's data quoted after its header, at least (RFC 792). */
 const ICMP_MIN_QUOTED_DATA = 8;
-/** Offsets inside an ICMP header. */
-const ICMP_TYPE = 0;
-const ICMP_CODE = 1;
-const ICMP_CHECKSUM = 2;
-const ICMP_ID = 4;
-const ICMP_SEQ = 6;
-/** RFC 1191 §4: next-hop MTU lives in the low 16 bits of the rest-of-header of code 4. */
-const ICMP_NEXT_HOP_MTU = 6;
+/** Source quench (RFC 792; deprecated by RFC 6633, still delivered to the transport). */
+const ICMP_SOURCE_QUENCH = 4;
+/** Parameter problem (RFC 792). */
+const ICMP_PARAMETER_PROBLEM = 12;
 /** Timestamp request and reply (RFC 792): queries, not errors. */
 const ICMP_TIMESTAMP = 13;
 const ICMP_TIMESTAMP_REPLY = 14;
+/** Nothing: what the outgoing repr points at between messages. */
+const EMPTY = new Uint8Array(0);
 /** Milliseconds per second. */
 const MS_PER_SEC = 1000;
 
@@ -171,14 +160,6 @@ function newStats(): IcmpStats {
   };
 }
 
-function writeChecksum(bytes: Uint8Array, offset: number, length: number): void {
-  bytes[offset + ICMP_CHECKSUM] = 0;
-  bytes[offset + ICMP_CHECKSUM + 1] = 0;
-  const ck = internetChecksum(bytes, offset, length);
-  bytes[offset + ICMP_CHECKSUM] = ck >>> 8;
-  bytes[offset + ICMP_CHECKSUM + 1] = ck & 0xff;
-}
-
 /**
  * ICMP for one interface, registered as the IPv4 handler for protocol 1.
  *
@@ -196,8 +177,22 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
   readonly #address: () => number;
   readonly #bucket: TokenBucket;
   readonly #listeners = new Map<number, EchoListener>();
+  // Views and the outgoing repr are made once and re-pointed per message;
+  // each method reads its view completely before calling out.
+  /** Reads received messages. */
+  readonly #rxMessage = new IcmpPacket(EMPTY);
+  /** Reads the IPv4 header quoted by a received error. */
+  readonly #quotedHeader = new Ipv4Packet(EMPTY);
+  /** Reads the ICMP header of a quoted echo request. */
+  readonly #quotedMessage = new IcmpPacket(EMPTY);
+  /** Reads the header of a datagram we report an error about. */
+  readonly #offending = new Ipv4Packet(EMPTY);
+  /** The message being sent. */
+  readonly #txRepr: IcmpRepr = newIcmpRepr();
 
   /**
+   * Creates the ICMP layer of one interface.
+   *
    * @param ip the IPv4 layer to send with and to find transports in
    * @param address returns our IPv4 address
    * @param options error rate limit
@@ -223,6 +218,8 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
   }
 
   /**
+   * Whether an echo identifier is taken.
+   *
    * @param identifier candidate identifier
    * @returns true when a listener uses it
    */
@@ -253,14 +250,10 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     if (buf === null) return false;
     const at = buf.append(length);
     const b = buf.bytes;
-    b[at + ICMP_TYPE] = ICMP_ECHO_REQUEST;
-    b[at + ICMP_CODE] = 0;
-    b[at + ICMP_ID] = identifier >>> 8;
-    b[at + ICMP_ID + 1] = identifier & 0xff;
-    b[at + ICMP_SEQ] = sequence >>> 8;
-    b[at + ICMP_SEQ + 1] = sequence & 0xff;
-    for (let i = 0; i < dataLength; i++) b[at + ICMP_HEADER_LEN + i] = i & 0xff;
-    writeChecksum(b, at, length);
+    const dataAt = at + ICMP_HEADER_LEN;
+    for (let i = 0; i < dataLength; i++) b[dataAt + i] = i & 0xff;
+    // The data are in place already: emit writes the header and the checksum.
+    this.#emit(ICMP_ECHO_REQUEST, 0, identifier, sequence, b, dataAt, dataLength, b, at);
     this.stats.txEchoRequests++;
     return this.#ip.send(buf, dst, IP_PROTO_ICMP, ttl === undefined ? undefined : { ttl });
   }
@@ -289,38 +282,42 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
       stats.rxTruncated++;
       return;
     }
-    if (internetChecksum(bytes, offset, length) !== 0) {
+    // Counted drops, no WireError: the view is read only after the length test above.
+    const message = this.#rxMessage.reset(bytes, offset, length);
+    if (!message.verifyChecksum()) {
       stats.rxBadChecksum++;
       return;
     }
-    const type = bytes[offset + ICMP_TYPE];
-    const code = bytes[offset + ICMP_CODE];
+    const type = message.type;
+    const code = message.code;
     switch (type) {
       case ICMP_ECHO_REQUEST:
         stats.rxEchoRequests++;
-        this.#answerEcho(src, dst, bytes, offset, length);
+        this.#answerEcho(src, dst, message);
         return;
       case ICMP_ECHO_REPLY: {
         stats.rxEchoReplies++;
-        const id = (bytes[offset + ICMP_ID] << 8) | bytes[offset + ICMP_ID + 1];
-        const seq = (bytes[offset + ICMP_SEQ] << 8) | bytes[offset + ICMP_SEQ + 1];
-        this.#listeners.get(id)?.onEchoReply(nowMs, src, seq, length - ICMP_HEADER_LEN);
+        this.#listeners.get(message.identifier)?.onEchoReply(
+          nowMs,
+          src,
+          message.sequence,
+          message.dataLength,
+        );
         return;
       }
       case ICMP_DEST_UNREACHABLE:
       case ICMP_TIME_EXCEEDED:
       case ICMP_PARAMETER_PROBLEM:
       case ICMP_SOURCE_QUENCH: {
-        const mtu = (bytes[offset + ICMP_NEXT_HOP_MTU] << 8) |
-          bytes[offset + ICMP_NEXT_HOP_MTU + 1];
+        // RFC 1191 §4: the next-hop MTU is the low 16 bits of the rest of the header.
         this.#deliverError(
           nowMs,
           type,
           code,
-          mtu,
+          message.nextHopMtu,
           bytes,
-          offset + ICMP_HEADER_LEN,
-          length - ICMP_HEADER_LEN,
+          message.dataOffset,
+          message.dataLength,
         );
         return;
       }
@@ -350,13 +347,11 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     quotedLength: number,
   ): void {
     if (quotedLength < IPV4_HEADER_LEN) return;
-    const hl = (quoted[quotedOffset + IP_VER_IHL] & 0x0f) * 4;
+    const hl = this.#quotedHeader.reset(quoted, quotedOffset, quotedLength).headerLength;
     if (hl < IPV4_HEADER_LEN || quotedLength < hl + ICMP_HEADER_LEN) return;
-    const at = quotedOffset + hl;
-    if (quoted[at + ICMP_TYPE] !== ICMP_ECHO_REQUEST) return;
-    const id = (quoted[at + ICMP_ID] << 8) | quoted[at + ICMP_ID + 1];
-    const seq = (quoted[at + ICMP_SEQ] << 8) | quoted[at + ICMP_SEQ + 1];
-    this.#listeners.get(id)?.onEchoError(nowMs, type, code, seq);
+    const echo = this.#quotedMessage.reset(quoted, quotedOffset + hl, quotedLength - hl);
+    if (echo.type !== ICMP_ECHO_REQUEST) return;
+    this.#listeners.get(echo.identifier)?.onEchoError(nowMs, type, code, echo.sequence);
   }
 
   /**
@@ -381,19 +376,20 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     headerOffset: number,
     datagramLength: number,
   ): void {
-    const hl = (bytes[headerOffset + IP_VER_IHL] & 0x0f) * 4;
-    const src = readIpv4(bytes, headerOffset + IP_SRC);
-    const dst = readIpv4(bytes, headerOffset + IP_DST);
-    const frag = (bytes[headerOffset + IP_FRAG] << 8) | bytes[headerOffset + IP_FRAG + 1];
-    const proto = bytes[headerOffset + IP_PROTO];
+    // The caller (IPv4 input, reassembly) validated the header.
+    const offending = this.#offending.reset(bytes, headerOffset, datagramLength);
+    const hl = offending.headerLength;
+    const src = offending.source;
+    const dst = offending.destination;
     let isError = false;
-    if (proto === IP_PROTO_ICMP && datagramLength >= hl + 1) {
-      const t = bytes[headerOffset + hl + ICMP_TYPE];
+    if (offending.protocol === IP_PROTO_ICMP && datagramLength >= hl + 1) {
+      // The ICMP type is the first byte after the header.
+      const t = bytes[headerOffset + hl];
       isError = t !== ICMP_ECHO_REQUEST && t !== ICMP_ECHO_REPLY && t !== ICMP_TIMESTAMP &&
         t !== ICMP_TIMESTAMP_REPLY;
     }
     if (
-      isError || (frag & IP_FRAG_OFFSET_MASK) !== 0 || dst === LIMITED_BROADCAST ||
+      isError || offending.fragmentOffset !== 0 || dst === LIMITED_BROADCAST ||
       (dst >>> 28) === 0xe || dst !== this.#address() ||
       src === 0 || src === LIMITED_BROADCAST || (src >>> 28) >= 0xe || (src >>> 24) === 127 ||
       this.#ip.sourceAddressFor(src) === 0
@@ -417,35 +413,34 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     const buf = this.#allocate(length);
     if (buf === null) return;
     const at = buf.append(length);
-    const b = buf.bytes;
-    b[at + ICMP_TYPE] = type;
-    b[at + ICMP_CODE] = code;
-    b[at + 4] = 0;
-    b[at + 5] = 0;
-    b[at + 6] = 0;
-    b[at + 7] = 0;
-    b.set(bytes.subarray(headerOffset, headerOffset + quoted), at + ICMP_HEADER_LEN);
-    writeChecksum(b, at, length);
+    // RFC 792: the four bytes after the checksum are unused (zero), then the quote.
+    this.#emit(type, code, 0, 0, bytes, headerOffset, quoted, buf.bytes, at);
     this.stats.txErrors++;
     this.#ip.send(buf, src, IP_PROTO_ICMP);
   }
 
   /** RFC 792 echo: reply with the same identifier, sequence and data (RFC 1122 §3.2.2.6). */
-  #answerEcho(src: number, dst: number, bytes: Uint8Array, offset: number, length: number): void {
+  #answerEcho(src: number, dst: number, request: IcmpPacket): void {
     if (dst !== this.#address()) {
       // RFC 1122 §3.2.2.6: an echo request to a broadcast/multicast MAY be silently discarded.
       this.stats.rxEchoBroadcastIgnored++;
       return;
     }
     if (src === 0) return;
-    const buf = this.#allocate(length);
+    const buf = this.#allocate(request.length);
     if (buf === null) return;
-    const at = buf.append(length);
-    const b = buf.bytes;
-    b.set(bytes.subarray(offset, offset + length), at);
-    b[at + ICMP_TYPE] = ICMP_ECHO_REPLY;
-    b[at + ICMP_CODE] = 0;
-    writeChecksum(b, at, length);
+    const at = buf.append(request.length);
+    this.#emit(
+      ICMP_ECHO_REPLY,
+      0,
+      request.identifier,
+      request.sequence,
+      request.bytes,
+      request.dataOffset,
+      request.dataLength,
+      buf.bytes,
+      at,
+    );
     this.stats.txEchoReplies++;
     this.#ip.send(buf, src, IP_PROTO_ICMP);
   }
@@ -464,22 +459,51 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
       this.stats.rxErrorsUnmatched++;
       return;
     }
-    const hl = (bytes[quotedOffset + IP_VER_IHL] & 0x0f) * 4;
+    const quote = this.#quotedHeader.reset(bytes, quotedOffset, quotedLength);
+    const hl = quote.headerLength;
     if (
-      bytes[quotedOffset + IP_VER_IHL] >>> 4 !== 4 || hl < IPV4_HEADER_LEN ||
+      quote.version !== IPV4_VERSION || hl < IPV4_HEADER_LEN ||
       quotedLength < hl + ICMP_MIN_QUOTED_DATA ||
-      readIpv4(bytes, quotedOffset + IP_SRC) !== this.#address()
+      quote.source !== this.#address()
     ) {
       this.stats.rxErrorsUnmatched++;
       return;
     }
-    const handler = this.#ip.handlerFor(bytes[quotedOffset + IP_PROTO]);
+    const handler = this.#ip.handlerFor(quote.protocol);
     if (handler === undefined || handler.onIcmpError === undefined) {
       this.stats.rxErrorsUnmatched++;
       return;
     }
     this.stats.rxErrorsDelivered++;
     handler.onIcmpError(nowMs, type, code, nextHopMtu, bytes, quotedOffset, quotedLength);
+  }
+
+  /**
+   * Writes a message at `bytes[at]`: header, the data copied from
+   * `data[dataOffset, +dataLength)` unless already in place, and the checksum.
+   */
+  #emit(
+    type: number,
+    code: number,
+    identifier: number,
+    sequence: number,
+    data: Uint8Array,
+    dataOffset: number,
+    dataLength: number,
+    bytes: Uint8Array,
+    at: number,
+  ): void {
+    const repr = this.#txRepr;
+    repr.type = type;
+    repr.code = code;
+    repr.identifier = identifier;
+    repr.sequence = sequence;
+    repr.nextHopMtu = 0;
+    repr.data = data;
+    repr.dataOffset = dataOffset;
+    repr.dataLength = dataLength;
+    IcmpRepr.emit(repr, bytes, at);
+    repr.data = EMPTY; // hold no received buffer between messages
   }
 
   #allocate(length: number): PacketBufferLike | null {
@@ -570,9 +594,13 @@ export const MAX_PING_SIZE = 65507;
 export class PingEngine {
   /** Replies in arrival order. */
   readonly replies: PingReply[] = [];
+  /** Echo requests to send. */
   readonly count: number;
+  /** Data bytes per request. */
   readonly size: number;
+  /** Time between requests (ms). */
   readonly intervalMs: number;
+  /** How long to wait for each reply (ms). */
   readonly timeoutMs: number;
   #sentAt: number[] = [];
   /** Per sequence: 0 outstanding, 1 answered, 2 timed out, 3 error. */
@@ -582,6 +610,8 @@ export class PingEngine {
   #lastSendMs = -Infinity;
 
   /**
+   * Creates the bookkeeping for one ping run.
+   *
    * @param options count, size, interval and timeout
    * @throws {TypeError} on out-of-range options
    */
@@ -614,13 +644,21 @@ export class PingEngine {
     return true;
   }
 
-  /** @returns when the next request is due (Infinity when all are sent) */
+  /**
+   * When the next echo request should go out.
+   *
+   * @returns when the next request is due (Infinity when all are sent)
+   */
   nextSendMs(): number {
     if (this.#sentAt.length >= this.count) return Infinity;
     return this.#sentAt.length === 0 ? -Infinity : this.#lastSendMs + this.intervalMs;
   }
 
-  /** @returns the earliest time something happens (next send or next timeout), or Infinity */
+  /**
+   * When the engine next has work.
+   *
+   * @returns the earliest time something happens (next send or next timeout), or Infinity
+   */
   nextDeadline(): number {
     let t = this.nextSendMs();
     for (let i = 0; i < this.#state.length; i++) {
@@ -692,7 +730,11 @@ export class PingEngine {
     }
   }
 
-  /** @returns the ping(8) summary so far */
+  /**
+   * Sums up the run like ping(8) does at its end.
+   *
+   * @returns the ping(8) summary so far
+   */
   summary(): PingSummary {
     const n = this.replies.length;
     let min = Infinity;
@@ -753,6 +795,8 @@ export class PingSession implements EchoListener {
   #closed = false;
 
   /**
+   * Creates a session and registers it for replies to `identifier`.
+   *
    * @param icmp the ICMP layer
    * @param dst destination
    * @param identifier echo identifier (unique among live sessions)
@@ -786,7 +830,11 @@ export class PingSession implements EchoListener {
     if (this.engine.done) this.close();
   }
 
-  /** @returns when {@link poll} next has work */
+  /**
+   * When the session next needs {@link PingSession.poll}.
+   *
+   * @returns when {@link PingSession.poll} next has work
+   */
   nextDeadline(): number {
     return this.#closed ? Infinity : this.engine.nextDeadline();
   }
@@ -798,7 +846,14 @@ export class PingSession implements EchoListener {
     this.#icmp.setEchoListener(this.identifier, null);
   }
 
-  /** @inheritdoc */
+  /**
+   * Records an echo reply from the destination (replies from elsewhere are ignored).
+   *
+   * @param nowMs arrival time
+   * @param src the replying host
+   * @param sequence echo sequence number
+   * @param dataLength data bytes in the reply
+   */
   onEchoReply(nowMs: number, src: number, sequence: number, dataLength: number): void {
     if (src !== this.dst) return;
     const reply = this.engine.onReply(nowMs, sequence, dataLength);
@@ -806,7 +861,14 @@ export class PingSession implements EchoListener {
     if (this.engine.done) this.close();
   }
 
-  /** @inheritdoc */
+  /**
+   * Records an ICMP error about one of the requests (it counts as lost).
+   *
+   * @param _nowMs arrival time
+   * @param _type ICMP type
+   * @param _code ICMP code
+   * @param sequence sequence number of the request concerned
+   */
   onEchoError(_nowMs: number, _type: number, _code: number, sequence: number): void {
     this.engine.onError(sequence);
     if (this.engine.done) this.close();

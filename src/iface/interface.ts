@@ -8,7 +8,30 @@
  * @module
  */
 
-import { parseIpv4, readMac, writeMac } from "../wire/address.ts";
+import { parseIpv4 } from "../wire/address.ts";
+import { ARP_PACKET_LEN } from "../wire/arp.ts";
+import {
+  ETHERNET_HEADER_LEN,
+  EthernetFrame,
+  EthernetRepr,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_MIN,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_VLAN,
+  isGroupMac,
+  MAC_BROADCAST,
+  newEthernetRepr,
+  VLAN_NONE,
+  VLAN_TAG_LEN,
+} from "../wire/ethernet.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  ICMP_TIME_EXCEEDED_REASSEMBLY,
+  ICMP_UNREACH_HOST,
+} from "../wire/icmp.ts";
+import { IP_PROTO_ICMP, IPV4_HEADER_LEN, Ipv4Packet } from "../wire/ipv4.ts";
 import { BufferPool } from "../buffer/buffer_pool.ts";
 import type { Device, FrameSink } from "../phy/device.ts";
 import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
@@ -20,46 +43,22 @@ import {
 import { IcmpLayer, type IcmpOptions, type PingOptions, PingSession } from "./icmp.ts";
 import { Ipv4Layer, type Ipv4LinkOutput, LIMITED_BROADCAST } from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
-import {
-  ARP_LEN,
-  type BufferPoolLike,
-  ETH_DST,
-  ETH_HEADER_LEN,
-  ETH_SRC,
-  ETH_TYPE,
-  ETHERTYPE_ARP,
-  ETHERTYPE_IPV4,
-  ETHERTYPE_QINQ,
-  ETHERTYPE_VLAN,
-  ICMP_CODE_HOST_UNREACHABLE,
-  ICMP_DEST_UNREACHABLE,
-  ICMP_TIME_EXCEEDED,
-  IP_PROTO,
-  IP_PROTO_ICMP,
-  IP_VER_IHL,
-  type IpProtocolHandler,
-  type IpSender,
-  type IpSendOptions,
-  IPV4_HEADER_LEN,
-  MAC_BROADCAST,
-  type PacketBufferLike,
-  VLAN_TAG_LEN,
+import type {
+  BufferPoolLike,
+  IpProtocolHandler,
+  IpSender,
+  IpSendOptions,
+  PacketBufferLike,
 } from "./types.ts";
 
 /** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
 export const ETH_MIN_FRAME = 60;
-/** Ethertypes below this are IEEE 802.3 length fields, not types. */
-const ETHERTYPE_MIN = 0x0600;
 /** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
 const IPV4_MULTICAST_MAC_BASE = 0x01005e000000;
 /** Low 23 bits of a group address go into the MAC (RFC 1112 §6.4). */
 const IPV4_MULTICAST_MAC_MASK = 0x7fffff;
 /** 01:00:5e:00:00:01, the all-hosts group's MAC. */
 const ALL_HOSTS_MAC = IPV4_MULTICAST_MAC_BASE + 1;
-/** 802.1Q VID mask in the TCI. */
-const VLAN_VID_MASK = 0x0fff;
-/** Time exceeded code 1: fragment reassembly time exceeded (RFC 792). */
-const ICMP_CODE_REASSEMBLY_TIMEOUT = 1;
 /** Bytes of a quoted datagram passed with a local "host unreachable" (header + 8, RFC 792). */
 const LOCAL_ERROR_QUOTE_DATA = 8;
 
@@ -173,11 +172,19 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
 
   #nowMs = 0;
   readonly #linkHeaderLength: number;
+  /** Reads received frames (made once, re-pointed per frame). */
+  readonly #rxFrame = new EthernetFrame(new Uint8Array(0));
+  /** The Ethernet header every transmitted frame gets (destination and type set per frame). */
+  readonly #txHeader: EthernetRepr = newEthernetRepr();
+  /** Reads the IPv4 header of a packet whose resolution failed. */
+  readonly #failedPacket = new Ipv4Packet(new Uint8Array(0));
   readonly #sessions = new Set<PingSession>();
   #nextPingId: number;
   #closed = false;
 
   /**
+   * Creates the interface; call {@link NetworkInterface.start} before use.
+   *
    * @param device the link device
    * @param options address, gateway, routes, MTU, tunables
    * @throws {TypeError} on invalid configuration (e.g. MTU above the device's)
@@ -194,7 +201,9 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.config = resolveInterfaceConfig({ ...options, mac: options.mac ?? caps.mac, mtu });
     this.device = device;
     this.pool = options.pool ?? new BufferPool();
-    this.#linkHeaderLength = ETH_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
+    this.#linkHeaderLength = ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
+    this.#txHeader.source = this.config.mac;
+    this.#txHeader.vlanId = this.config.vlanId !== 0 ? this.config.vlanId : VLAN_NONE;
     this.linkHeadroom = caps.headroom + this.#linkHeaderLength;
     if (this.linkHeadroom + ETH_MIN_FRAME > this.pool.slotSize) {
       throw new TypeError(`buffer pool slots of ${this.pool.slotSize} bytes are too small`);
@@ -210,7 +219,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.ipv4.registerProtocol(IP_PROTO_ICMP, this.icmp);
     this.ipv4.reassembler.onTimeout = (now, bytes, off, len) => {
       // RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1 (fragment reassembly time exceeded).
-      this.icmp.sendError(now, ICMP_TIME_EXCEEDED, ICMP_CODE_REASSEMBLY_TIMEOUT, bytes, off, len);
+      this.icmp.sendError(now, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, bytes, off, len);
     };
     this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
   }
@@ -272,7 +281,11 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
 
   // ---- IpSender (delegates to IPv4) ----
 
-  /** @inheritdoc */
+  /**
+   * A pool buffer with headroom for the IPv4 and link headers.
+   *
+   * @returns the buffer, or null when the pool is empty (counted)
+   */
   allocate(): PacketBufferLike | null {
     return this.ipv4.allocate();
   }
@@ -296,17 +309,36 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.ipv4.release(buf);
   }
 
-  /** @inheritdoc */
+  /**
+   * Sends `buf[head, tail)` as the payload of an IPv4 datagram (see
+   * {@link Ipv4Layer.send}). Takes ownership of `buf`.
+   *
+   * @param buf transport header + data
+   * @param dst destination address
+   * @param protocol IP protocol number
+   * @param opts ttl, dontFragment, tos
+   * @returns false when dropped (counted)
+   */
   send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
     return this.ipv4.send(buf, dst, protocol, opts);
   }
 
-  /** @inheritdoc */
+  /**
+   * Our source address toward `dst`.
+   *
+   * @param dst destination address
+   * @returns our address, or 0 when there is no route
+   */
   sourceAddressFor(dst: number): number {
     return this.ipv4.sourceAddressFor(dst);
   }
 
-  /** @inheritdoc */
+  /**
+   * The IPv4 MTU toward `dst` (TCP MSS = MTU − 40).
+   *
+   * @param dst destination address
+   * @returns the MTU in bytes
+   */
   mtuFor(dst: number): number {
     return this.ipv4.mtuFor(dst);
   }
@@ -372,7 +404,11 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     }
   }
 
-  /** @returns the earliest time {@link poll} has work, or Infinity */
+  /**
+   * When the interface next needs {@link NetworkInterface.poll}.
+   *
+   * @returns the earliest time {@link NetworkInterface.poll} has work, or Infinity
+   */
   nextDeadline(): number {
     let t = Math.min(this.arp.nextDeadline(), this.ipv4.nextDeadline());
     for (const s of this.#sessions) t = Math.min(t, s.nextDeadline());
@@ -399,13 +435,15 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#nowMs = nowMs;
     const stats = this.stats;
     stats.rxFrames++;
-    if (length < ETH_HEADER_LEN) {
+    if (length < ETHERNET_HEADER_LEN) {
       stats.rxTooShort++;
       return;
     }
-    const dstMac = readMac(bytes, offset + ETH_DST);
+    // Counted drops, no WireError: the view is only read within the lengths tested here.
+    const frame = this.#rxFrame.reset(bytes, offset, length);
+    const dstMac = frame.destination;
     if (dstMac !== this.config.mac && dstMac !== MAC_BROADCAST) {
-      if ((bytes[offset + ETH_DST] & 1) === 0) {
+      if (!isGroupMac(dstMac)) {
         stats.rxOtherHost++;
         return;
       }
@@ -414,24 +452,24 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
         return;
       }
     }
-    const srcMac = readMac(bytes, offset + ETH_SRC);
-    if ((bytes[offset + ETH_SRC] & 1) !== 0 || srcMac === this.config.mac) {
+    const srcMac = frame.source;
+    if (isGroupMac(srcMac) || srcMac === this.config.mac) {
       stats.rxBadSource++;
       return;
     }
-    let type = (bytes[offset + ETH_TYPE] << 8) | bytes[offset + ETH_TYPE + 1];
-    let header = ETH_HEADER_LEN;
+    let type = frame.outerEtherType;
+    let header = ETHERNET_HEADER_LEN;
     if (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) {
       // IEEE 802.1Q: accept only our VLAN, and only a single tag.
-      const vid = length >= ETH_HEADER_LEN + VLAN_TAG_LEN
-        ? ((bytes[offset + ETH_TYPE + 2] << 8) | bytes[offset + ETH_TYPE + 3]) & VLAN_VID_MASK
-        : -1;
+      const vid = type === ETHERTYPE_VLAN && length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN
+        ? frame.vlanId
+        : VLAN_NONE;
       if (type === ETHERTYPE_QINQ || this.config.vlanId === 0 || vid !== this.config.vlanId) {
         stats.rxVlanDropped++;
         return;
       }
-      header += VLAN_TAG_LEN;
-      type = (bytes[offset + header - 2] << 8) | bytes[offset + header - 1];
+      header = frame.headerLength;
+      type = frame.etherType;
     } else if (this.config.vlanId !== 0 && type >= ETHERTYPE_MIN) {
       // Configured for a VLAN: untagged frames belong to another segment.
       stats.rxVlanDropped++;
@@ -448,7 +486,14 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
 
   // ---- Ipv4LinkOutput ----
 
-  /** @inheritdoc */
+  /**
+   * Sends an IPv4 packet to a neighbour: broadcast and multicast MACs
+   * directly, unicast through ARP resolution. Takes ownership of `buf`.
+   *
+   * @param buf the packet, starting with its IPv4 header
+   * @param nextHop the neighbour's address (or a broadcast address)
+   * @returns false when dropped (counted)
+   */
   sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean {
     const c = this.config;
     if (
@@ -470,7 +515,15 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
 
   // ---- ArpCacheHost ----
 
-  /** @inheritdoc */
+  /**
+   * Builds and transmits an ARP packet from our MAC (counted when the pool is empty).
+   *
+   * @param op ARP_REQUEST or ARP_REPLY
+   * @param ethDst Ethernet destination (broadcast for requests)
+   * @param targetMac target hardware address (0 in requests)
+   * @param targetIp target protocol address
+   * @param senderIp sender protocol address
+   */
   transmitArp(
     op: number,
     ethDst: number,
@@ -483,29 +536,42 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       this.stats.txNoBuffer++;
       return;
     }
-    const at = buf.append(ARP_LEN);
+    const at = buf.append(ARP_PACKET_LEN);
     writeArpPacket(buf.bytes, at, op, this.config.mac, senderIp, targetMac, targetIp);
     this.#transmit(buf, ethDst, ETHERTYPE_ARP);
   }
 
-  /** @inheritdoc */
+  /**
+   * Transmits a queued IPv4 packet whose next hop ARP has resolved.
+   *
+   * @param buf the packet (ownership taken)
+   * @param mac the neighbour's MAC
+   */
   transmitResolved(buf: PacketBufferLike, mac: number): void {
     this.#transmit(buf, mac, ETHERTYPE_IPV4);
   }
 
-  /** @inheritdoc */
+  /**
+   * A queued packet whose next hop did not answer ARP: tells its transport
+   * as if ICMP host unreachable had arrived, then {@link onHostUnreachable}.
+   *
+   * @param nowMs current time
+   * @param ip the unresolved neighbour
+   * @param buf the packet (freed by the caller)
+   */
   resolutionFailed(nowMs: number, ip: number, buf: PacketBufferLike): void {
     this.stats.hostUnreachable++;
     const bytes = buf.bytes;
     const head = buf.head;
     if (buf.length >= IPV4_HEADER_LEN) {
-      const hl = (bytes[head + IP_VER_IHL] & 0x0f) * 4;
-      const handler = this.ipv4.handlerFor(bytes[head + IP_PROTO]);
+      const packet = this.#failedPacket.reset(bytes, head, buf.length);
+      const hl = packet.headerLength;
+      const handler = this.ipv4.handlerFor(packet.protocol);
       // Tell the sender as if an ICMP host unreachable had arrived (RFC 1122 §3.3.1.4, §3.2.2.1).
       handler?.onIcmpError?.(
         nowMs,
         ICMP_DEST_UNREACHABLE,
-        ICMP_CODE_HOST_UNREACHABLE,
+        ICMP_UNREACH_HOST,
         0,
         bytes,
         head,
@@ -515,7 +581,11 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.onHostUnreachable?.(nowMs, ip);
   }
 
-  /** @inheritdoc */
+  /**
+   * Returns a buffer to the pool.
+   *
+   * @param buf the buffer
+   */
   free(buf: PacketBufferLike): void {
     this.pool.free(buf);
   }
@@ -529,16 +599,10 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       return false;
     }
     const b = buf.bytes;
-    writeMac(b, at + ETH_DST, dstMac);
-    writeMac(b, at + ETH_SRC, this.config.mac);
-    if (this.config.vlanId !== 0) {
-      b[at + ETH_TYPE] = ETHERTYPE_VLAN >>> 8;
-      b[at + ETH_TYPE + 1] = ETHERTYPE_VLAN & 0xff;
-      b[at + ETH_TYPE + 2] = this.config.vlanId >>> 8;
-      b[at + ETH_TYPE + 3] = this.config.vlanId & 0xff;
-    }
-    b[at + this.#linkHeaderLength - 2] = ethertype >>> 8;
-    b[at + this.#linkHeaderLength - 1] = ethertype & 0xff;
+    const header = this.#txHeader;
+    header.destination = dstMac;
+    header.etherType = ethertype;
+    EthernetRepr.emit(header, b, at);
     // RFC 894: pad short frames to the Ethernet minimum with zeros.
     const short = ETH_MIN_FRAME - buf.length;
     if (short > 0) {

@@ -11,49 +11,38 @@
  * @module
  */
 
-import { readIpv4, writeIpv4 } from "../wire/address.ts";
-import { internetChecksum } from "../wire/checksum.ts";
+import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
+import {
+  IPV4_FRAGMENT_UNIT,
+  IPV4_HEADER_LEN,
+  IPV4_MAX_PACKET_LEN,
+  IPV4_VERSION,
+  Ipv4Packet,
+  Ipv4Repr,
+  newIpv4Repr,
+} from "../wire/ipv4.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import type { InterfaceConfig } from "./config.ts";
 import { NO_ROUTE } from "./routes.ts";
 import { Reassembler, type ReassemblyOptions } from "./reassembly.ts";
-import {
-  type BufferPoolLike,
-  ICMP_CODE_PORT_UNREACHABLE,
-  ICMP_CODE_PROTOCOL_UNREACHABLE,
-  ICMP_DEST_UNREACHABLE,
-  IP_CHECKSUM,
-  IP_DST,
-  IP_FLAG_DF,
-  IP_FLAG_MF,
-  IP_FRAG,
-  IP_FRAG_OFFSET_MASK,
-  IP_ID,
-  IP_PROTO,
-  IP_SRC,
-  IP_TOS,
-  IP_TOTAL_LEN,
-  IP_TTL,
-  IP_VER_IHL,
-  type IpProtocolHandler,
-  type IpSender,
-  type IpSendOptions,
-  IPV4_HEADER_LEN,
-  type PacketBufferLike,
+import type {
+  BufferPoolLike,
+  IpProtocolHandler,
+  IpSender,
+  IpSendOptions,
+  PacketBufferLike,
 } from "./types.ts";
 
-/** IP version 4 (RFC 791 §3.1). */
-const IP_VERSION_4 = 4;
-/** Smallest IHL (5 words = 20 bytes). */
-const MIN_IHL = 5;
-/** Largest IPv4 datagram. */
-const MAX_DATAGRAM = 65535;
+/** Don't Fragment in the flags/fragment-offset word of {@link writeIpv4Header} (RFC 791 §3.1). */
+const FLAG_DF = 0x4000;
+/** More Fragments in that word. */
+const FLAG_MF = 0x2000;
+/** The fragment offset (in 8-byte units) in that word. */
+const FRAGMENT_OFFSET_MASK = 0x1fff;
 /** 255.255.255.255 (RFC 919). */
 export const LIMITED_BROADCAST = 0xffffffff;
 /** 224.0.0.1, the all-hosts group every host belongs to (RFC 1112 §4). */
 export const ALL_HOSTS_GROUP = 0xe0000001;
-/** Fragment data must be a multiple of this (RFC 791 §3.1: offset in 8-byte units). */
-const FRAGMENT_UNIT = 8;
 
 /** Counters of an {@link Ipv4Layer}; every drop has its own reason. */
 export interface Ipv4Stats {
@@ -147,7 +136,7 @@ export interface Ipv4LayerOptions {
  * @param tos type of service byte
  * @param totalLength header + data length
  * @param id identification
- * @param flagsFragment flags (DF/MF) and fragment offset in 8-byte units
+ * @param flagsFragment DF (0x4000), MF (0x2000) and the fragment offset in 8-byte units
  * @param ttl time to live
  * @param protocol IP protocol number
  * @param src source address
@@ -175,25 +164,22 @@ export function writeIpv4Header(
   src: number,
   dst: number,
 ): number {
-  bytes[offset + IP_VER_IHL] = (IP_VERSION_4 << 4) | MIN_IHL;
-  bytes[offset + IP_TOS] = tos;
-  bytes[offset + IP_TOTAL_LEN] = totalLength >>> 8;
-  bytes[offset + IP_TOTAL_LEN + 1] = totalLength & 0xff;
-  bytes[offset + IP_ID] = id >>> 8;
-  bytes[offset + IP_ID + 1] = id & 0xff;
-  bytes[offset + IP_FRAG] = flagsFragment >>> 8;
-  bytes[offset + IP_FRAG + 1] = flagsFragment & 0xff;
-  bytes[offset + IP_TTL] = ttl;
-  bytes[offset + IP_PROTO] = protocol;
-  bytes[offset + IP_CHECKSUM] = 0;
-  bytes[offset + IP_CHECKSUM + 1] = 0;
-  writeIpv4(bytes, offset + IP_SRC, src);
-  writeIpv4(bytes, offset + IP_DST, dst);
-  const ck = internetChecksum(bytes, offset, IPV4_HEADER_LEN);
-  bytes[offset + IP_CHECKSUM] = ck >>> 8;
-  bytes[offset + IP_CHECKSUM + 1] = ck & 0xff;
-  return IPV4_HEADER_LEN;
+  const repr = txHeader;
+  repr.tos = tos;
+  repr.payloadLength = totalLength - IPV4_HEADER_LEN;
+  repr.identification = id;
+  repr.dontFragment = (flagsFragment & FLAG_DF) !== 0;
+  repr.moreFragments = (flagsFragment & FLAG_MF) !== 0;
+  repr.fragmentOffset = (flagsFragment & FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
+  repr.ttl = ttl;
+  repr.protocol = protocol;
+  repr.source = src;
+  repr.destination = dst;
+  return Ipv4Repr.emit(repr, bytes, offset);
 }
+
+/** The repr {@link writeIpv4Header} fills and emits (module-wide; emitting is synchronous). */
+const txHeader = newIpv4Repr();
 
 function newStats(): Ipv4Stats {
   return {
@@ -262,8 +248,12 @@ export class Ipv4Layer implements IpSender {
   #curHeaderOffset = 0;
   #curLength = 0;
   #curPayloadOffset = 0;
+  /** Reads received datagrams (made once, re-pointed per datagram). */
+  readonly #rxView = new Ipv4Packet(new Uint8Array(0));
 
   /**
+   * Creates the IPv4 layer of one interface.
+   *
    * @param config validated interface configuration
    * @param pool the packet buffer pool
    * @param link the link output (ARP + Ethernet + device)
@@ -304,6 +294,8 @@ export class Ipv4Layer implements IpSender {
   }
 
   /**
+   * The transport registered for an IP protocol number.
+   *
    * @param protocol IP protocol number
    * @returns the registered handler, if any
    */
@@ -311,7 +303,11 @@ export class Ipv4Layer implements IpSender {
     return this.#handlers[protocol & 0xff];
   }
 
-  /** @inheritdoc */
+  /**
+   * A pool buffer with headroom for the IPv4 and link headers.
+   *
+   * @returns the buffer, or null when the pool is empty (counted)
+   */
   allocate(): PacketBufferLike | null {
     const buf = this.#pool.alloc(this.headroom);
     if (buf === null) this.stats.txNoBuffer++;
@@ -327,7 +323,7 @@ export class Ipv4Layer implements IpSender {
    * @returns the buffer, or null when the datagram can never fit in IPv4
    */
   allocateLarge(payloadBytes: number): PacketBufferLike | null {
-    if (payloadBytes + IPV4_HEADER_LEN > MAX_DATAGRAM) {
+    if (payloadBytes + IPV4_HEADER_LEN > IPV4_MAX_PACKET_LEN) {
       this.stats.txTooLong++;
       return null;
     }
@@ -347,13 +343,23 @@ export class Ipv4Layer implements IpSender {
     else this.#pool.free(buf);
   }
 
-  /** @inheritdoc */
+  /**
+   * Our source address toward `dst`.
+   *
+   * @param dst destination address
+   * @returns our address, or 0 when there is no route
+   */
   sourceAddressFor(dst: number): number {
     if (dst === LIMITED_BROADCAST) return this.#config.address;
     return this.#config.routes.lookup(dst) === NO_ROUTE ? 0 : this.#config.address;
   }
 
-  /** @inheritdoc */
+  /**
+   * The IPv4 MTU toward `dst` (the interface MTU; TCP MSS = MTU − 40).
+   *
+   * @param _dst destination address
+   * @returns the MTU in bytes
+   */
   mtuFor(_dst: number): number {
     return this.#config.mtu;
   }
@@ -400,7 +406,7 @@ export class Ipv4Layer implements IpSender {
     }
     const payload = buf.length;
     const total = IPV4_HEADER_LEN + payload;
-    if (total > MAX_DATAGRAM) {
+    if (total > IPV4_MAX_PACKET_LEN) {
       this.stats.txTooLong++;
       this.release(buf);
       return false;
@@ -418,7 +424,7 @@ export class Ipv4Layer implements IpSender {
         this.release(buf);
         return false;
       }
-      writeIpv4Header(buf.bytes, at, tos, total, id, df ? IP_FLAG_DF : 0, ttl, protocol, src, dst);
+      writeIpv4Header(buf.bytes, at, tos, total, id, df ? FLAG_DF : 0, ttl, protocol, src, dst);
       return this.#toLink(buf, nextHop);
     }
     if (total > config.mtu && df) {
@@ -470,8 +476,8 @@ export class Ipv4Layer implements IpSender {
       }
       frag.bytes.set(buf.bytes.subarray(src0 + off, src0 + off + chunk), at);
       const hdr = frag.prepend(IPV4_HEADER_LEN);
-      const flags = (df ? IP_FLAG_DF : 0) | (last ? 0 : IP_FLAG_MF) |
-        ((off / FRAGMENT_UNIT) & IP_FRAG_OFFSET_MASK);
+      const flags = (df ? FLAG_DF : 0) | (last ? 0 : FLAG_MF) |
+        ((off / IPV4_FRAGMENT_UNIT) & FRAGMENT_OFFSET_MASK);
       writeIpv4Header(
         frag.bytes,
         hdr,
@@ -514,13 +520,15 @@ export class Ipv4Layer implements IpSender {
       stats.rxTruncated++;
       return;
     }
-    const verIhl = bytes[offset + IP_VER_IHL];
+    // Each defect has its own counter (no WireError): the view is read only
+    // within the lengths tested here, in the order of RFC 1122 §3.2.1.
+    const packet = this.#rxView.reset(bytes, offset, length);
     // RFC 1122 §3.2.1.1: silently discard a datagram whose version is not 4.
-    if (verIhl >>> 4 !== IP_VERSION_4) {
+    if (packet.version !== IPV4_VERSION) {
       stats.rxBadVersion++;
       return;
     }
-    const headerLength = (verIhl & 0x0f) * 4;
+    const headerLength = packet.headerLength;
     if (headerLength < IPV4_HEADER_LEN) {
       stats.rxBadHeaderLength++;
       return;
@@ -529,7 +537,7 @@ export class Ipv4Layer implements IpSender {
       stats.rxTruncated++;
       return;
     }
-    const totalLength = (bytes[offset + IP_TOTAL_LEN] << 8) | bytes[offset + IP_TOTAL_LEN + 1];
+    const totalLength = packet.totalLength;
     if (totalLength < headerLength) {
       stats.rxBadTotalLength++;
       return;
@@ -540,16 +548,16 @@ export class Ipv4Layer implements IpSender {
       return;
     }
     // RFC 1122 §3.2.1.2: verify the header checksum, discard on failure.
-    if (internetChecksum(bytes, offset, headerLength) !== 0) {
+    if (!packet.verifyChecksum()) {
       stats.rxBadChecksum++;
       return;
     }
-    if (bytes[offset + IP_TTL] === 0) {
+    if (packet.ttl === 0) {
       stats.rxTtlZero++;
       return;
     }
-    const src = readIpv4(bytes, offset + IP_SRC);
-    const dst = readIpv4(bytes, offset + IP_DST);
+    const src = packet.source;
+    const dst = packet.destination;
     const config = this.#config;
     // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is discarded.
     if (
@@ -566,8 +574,7 @@ export class Ipv4Layer implements IpSender {
       stats.rxNotForUs++;
       return;
     }
-    const frag = (bytes[offset + IP_FRAG] << 8) | bytes[offset + IP_FRAG + 1];
-    if ((frag & (IP_FLAG_MF | IP_FRAG_OFFSET_MASK)) !== 0) {
+    if (packet.isFragment) {
       // RFC 791 §3.2 "Reassembly".
       stats.rxFragments++;
       const whole = this.reassembler.input(nowMs, bytes, offset, headerLength, totalLength);
@@ -588,8 +595,10 @@ export class Ipv4Layer implements IpSender {
     src: number,
     dst: number,
   ): void {
-    const hl = (bytes[offset + IP_VER_IHL] & 0x0f) * 4;
-    const protocol = bytes[offset + IP_PROTO];
+    // The header was validated by input() (or built by the reassembler).
+    const packet = this.#rxView.reset(bytes, offset, totalLength);
+    const hl = packet.headerLength;
+    const protocol = packet.protocol;
     const handler = this.#handlers[protocol];
     if (handler === undefined) {
       this.stats.rxUnknownProtocol++;
@@ -597,7 +606,7 @@ export class Ipv4Layer implements IpSender {
       this.errorReporter?.sendError(
         nowMs,
         ICMP_DEST_UNREACHABLE,
-        ICMP_CODE_PROTOCOL_UNREACHABLE,
+        ICMP_UNREACH_PROTOCOL,
         bytes,
         offset,
         totalLength,
@@ -666,7 +675,7 @@ export class Ipv4Layer implements IpSender {
     offset: number,
     _length: number,
   ): void {
-    this.reportCurrent(nowMs, ICMP_DEST_UNREACHABLE, ICMP_CODE_PORT_UNREACHABLE, bytes, offset);
+    this.reportCurrent(nowMs, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, bytes, offset);
   }
 
   /**
@@ -678,7 +687,11 @@ export class Ipv4Layer implements IpSender {
     this.reassembler.poll(nowMs);
   }
 
-  /** @returns when {@link poll} next has work, or Infinity */
+  /**
+   * When the layer next needs {@link Ipv4Layer.poll} (a reassembly timeout).
+   *
+   * @returns when {@link Ipv4Layer.poll} next has work, or Infinity
+   */
   nextDeadline(): number {
     return this.reassembler.nextDeadline();
   }
@@ -697,5 +710,5 @@ export class Ipv4Layer implements IpSender {
  * ```
  */
 export function maxFragmentData(mtu: number): number {
-  return Math.max(FRAGMENT_UNIT, (mtu - IPV4_HEADER_LEN) & ~(FRAGMENT_UNIT - 1));
+  return Math.max(IPV4_FRAGMENT_UNIT, (mtu - IPV4_HEADER_LEN) & ~(IPV4_FRAGMENT_UNIT - 1));
 }

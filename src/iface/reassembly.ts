@@ -13,20 +13,12 @@
  * @module
  */
 
-import { internetChecksum } from "../wire/checksum.ts";
-import { readIpv4 } from "../wire/address.ts";
 import {
-  IP_CHECKSUM,
-  IP_DST,
-  IP_FLAG_MF,
-  IP_FRAG,
-  IP_FRAG_OFFSET_MASK,
-  IP_ID,
-  IP_PROTO,
-  IP_SRC,
-  IP_TOTAL_LEN,
+  IPV4_FRAGMENT_UNIT,
   IPV4_MAX_HEADER_LEN,
-} from "./types.ts";
+  IPV4_MAX_PACKET_LEN,
+  Ipv4Packet,
+} from "../wire/ipv4.ts";
 
 /** RFC 1122 §3.3.2 leaves it to the implementation; Linux `ipfrag_time` is 30 s. */
 export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 30_000;
@@ -37,9 +29,7 @@ export const DEFAULT_MAX_REASSEMBLY_BYTES = 4 * 1024 * 1024;
 /** Default maximum fragments per datagram (65,535 bytes at MTU 576 need 120). */
 export const DEFAULT_MAX_FRAGMENTS = 128;
 /** Largest IPv4 datagram (RFC 791 §3.1: 16-bit total length). */
-export const MAX_DATAGRAM_BYTES = 65535;
-/** Fragment offsets count 8-byte units (RFC 791 §3.1). */
-const FRAGMENT_UNIT = 8;
+export const MAX_DATAGRAM_BYTES = IPV4_MAX_PACKET_LEN;
 /** First allocation for a reassembly buffer; it doubles as data arrives. */
 const INITIAL_BUFFER_BYTES = 4096;
 /** Data starts here in a reassembly buffer so any header (≤ 60 bytes) fits in front. */
@@ -172,9 +162,13 @@ export class Reassembler {
   readonly #maxFragments: number;
   /** In creation order (oldest first). */
   readonly #datagrams: Datagram[] = [];
+  /** Reads fragment headers and rewrites the completed one (made once, re-pointed). */
+  readonly #header = new Ipv4Packet(new Uint8Array(0));
   #totalBytes = 0;
 
   /**
+   * Creates an empty reassembler.
+   *
    * @param options bounds and timeout (see {@link ReassemblyOptions})
    * @throws {TypeError} on a non-positive option
    */
@@ -225,15 +219,15 @@ export class Reassembler {
     totalLength: number,
   ): Uint8Array | null {
     this.stats.fragments++;
-    const src = readIpv4(bytes, headerOffset + IP_SRC);
-    const dst = readIpv4(bytes, headerOffset + IP_DST);
-    const protocol = bytes[headerOffset + IP_PROTO];
-    const id = (bytes[headerOffset + IP_ID] << 8) | bytes[headerOffset + IP_ID + 1];
-    const flags = (bytes[headerOffset + IP_FRAG] << 8) | bytes[headerOffset + IP_FRAG + 1];
-    const start = (flags & IP_FRAG_OFFSET_MASK) * FRAGMENT_UNIT;
+    const header = this.#header.reset(bytes, headerOffset, totalLength);
+    const src = header.source;
+    const dst = header.destination;
+    const protocol = header.protocol;
+    const id = header.identification;
+    const start = header.fragmentOffset;
     const dataLength = totalLength - headerLength;
     const end = start + dataLength;
-    const more = (flags & IP_FLAG_MF) !== 0;
+    const more = header.moreFragments;
 
     let d = this.#find(src, dst, protocol, id);
     if (d !== undefined && d.dead) {
@@ -241,7 +235,7 @@ export class Reassembler {
       return null;
     }
     // RFC 791 §3.2: all fragments but the last carry a multiple of 8 data bytes.
-    if (dataLength <= 0 || (more && dataLength % FRAGMENT_UNIT !== 0)) {
+    if (dataLength <= 0 || (more && dataLength % IPV4_FRAGMENT_UNIT !== 0)) {
       this.stats.badLength++;
       return null;
     }
@@ -318,7 +312,10 @@ export class Reassembler {
         this.stats.timeouts++;
         // RFC 1122 §3.3.2: report only when the first fragment is here.
         if (d.headerLength > 0 && this.onTimeout !== null) {
-          const quoted = Math.min(d.headerLength + FRAGMENT_UNIT, d.ranges[1] + d.headerLength);
+          const quoted = Math.min(
+            d.headerLength + IPV4_FRAGMENT_UNIT,
+            d.ranges[1] + d.headerLength,
+          );
           d.buffer.copyWithin(DATA_START - d.headerLength, 0, d.headerLength);
           this.onTimeout(nowMs, d.buffer, DATA_START - d.headerLength, quoted);
         }
@@ -327,7 +324,11 @@ export class Reassembler {
     }
   }
 
-  /** @returns when {@link poll} next has work, or Infinity */
+  /**
+   * When the reassembler next needs {@link Reassembler.poll} (a datagram timing out).
+   *
+   * @returns when {@link Reassembler.poll} next has work, or Infinity
+   */
   nextDeadline(): number {
     return this.#datagrams.length === 0 ? Infinity : this.#datagrams[0].createdMs + this.#timeoutMs;
   }
@@ -382,16 +383,12 @@ export class Reassembler {
     const headerOffset = DATA_START - hl;
     buffer.copyWithin(headerOffset, 0, hl);
     const total = hl + d.totalData;
-    buffer[headerOffset + IP_TOTAL_LEN] = total >>> 8;
-    buffer[headerOffset + IP_TOTAL_LEN + 1] = total & 0xff;
+    const header = this.#header.reset(buffer, headerOffset, total);
+    header.totalLength = total;
     // Clear MF and the offset; keep DF and the reserved bit as the first fragment had them.
-    buffer[headerOffset + IP_FRAG] &= 0xc0;
-    buffer[headerOffset + IP_FRAG + 1] = 0;
-    buffer[headerOffset + IP_CHECKSUM] = 0;
-    buffer[headerOffset + IP_CHECKSUM + 1] = 0;
-    const ck = internetChecksum(buffer, headerOffset, hl);
-    buffer[headerOffset + IP_CHECKSUM] = ck >>> 8;
-    buffer[headerOffset + IP_CHECKSUM + 1] = ck & 0xff;
+    header.moreFragments = false;
+    header.fragmentOffset = 0;
+    header.fillChecksum();
     this.#datagrams.splice(this.#datagrams.indexOf(d), 1);
     this.#releaseBuffer(d);
     this.stats.reassembled++;

@@ -138,6 +138,8 @@ export class RouteTable {
   }
 
   /**
+   * Whether `dst` is reached directly rather than through a gateway.
+   *
    * @param dst destination address
    * @returns true when the best route to `dst` is on-link (no gateway)
    */
@@ -146,7 +148,11 @@ export class RouteTable {
     return i !== NO_ROUTE && this.#gateways[i] === ON_LINK;
   }
 
-  /** @returns the routes, longest prefix first (allocates; for CLIs and tests) */
+  /**
+   * The routes as objects.
+   *
+   * @returns the routes, longest prefix first (allocates; for CLIs and tests)
+   */
   list(): RouteEntry[] {
     const out: RouteEntry[] = [];
     for (let i = 0; i < this.#networks.length; i++) {
@@ -158,7 +164,11 @@ export class RouteTable {
     return out;
   }
 
-  /** @returns one `"net/len via gw"` or `"net/len on-link"` line per route */
+  /**
+   * Formats the table.
+   *
+   * @returns one `"net/len via gw"` or `"net/len on-link"` line per route
+   */
   toString(): string {
     return this.list().map((r) =>
       `${r.destination} ${r.gateway === null ? "on-link" : `via ${r.gateway}`}`

@@ -27,6 +27,8 @@ export type TcpErrorCode =
  */
 export class TcpError extends Error {
   /**
+   * Makes an error with an errno-like code.
+   *
    * @param code the errno-like code
    * @param message human-readable details
    */
@@ -46,7 +48,11 @@ export class TcpError extends Error {
  * ```
  */
 export class ConnectionRefused extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "connection refused") {
     super("ECONNREFUSED", message);
     this.name = "ConnectionRefused";
@@ -63,7 +69,11 @@ export class ConnectionRefused extends TcpError {
  * ```
  */
 export class ConnectionReset extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "connection reset by peer") {
     super("ECONNRESET", message);
     this.name = "ConnectionReset";
@@ -80,7 +90,11 @@ export class ConnectionReset extends TcpError {
  * ```
  */
 export class TimedOut extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "timed out") {
     super("ETIMEDOUT", message);
     this.name = "TimedOut";
@@ -97,7 +111,11 @@ export class TimedOut extends TcpError {
  * ```
  */
 export class AddrInUse extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "address in use") {
     super("EADDRINUSE", message);
     this.name = "AddrInUse";
@@ -114,7 +132,11 @@ export class AddrInUse extends TcpError {
  * ```
  */
 export class NotConnected extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "not connected") {
     super("ENOTCONN", message);
     this.name = "NotConnected";
@@ -131,7 +153,11 @@ export class NotConnected extends TcpError {
  * ```
  */
 export class BrokenPipe extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "broken pipe") {
     super("EPIPE", message);
     this.name = "BrokenPipe";
@@ -148,7 +174,11 @@ export class BrokenPipe extends TcpError {
  * ```
  */
 export class HostUnreachable extends TcpError {
-  /** @param message details */
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
   constructor(message = "host unreachable") {
     super("EHOSTUNREACH", message);
     this.name = "HostUnreachable";

@@ -90,7 +90,7 @@ export class TcpListener {
   /** Connections in SYN-RECEIVED. */
   synQueueLength = 0;
   /** When this listener last answered with a SYN cookie. */
-  lastCookieMs = -Infinity;
+  lastCookieMs: number = -Infinity;
   readonly #acceptQueue: TcpConnection[] = [];
   #closed = false;
   readonly #layer: TcpLayer;
@@ -249,7 +249,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #rx: TcpRepr = newTcpRepr();
   readonly #tx: TcpRepr = newTcpRepr();
 
-  /** @param opts network layer, wheel, clock, config */
+  /**
+   * Makes the TCP layer of one host.
+   *
+   * @param opts network layer, wheel, clock, config
+   */
   constructor(opts: TcpLayerOptions) {
     this.config = resolveTcpConfig(opts.config);
     this.#ip = opts.ip;

@@ -17,27 +17,22 @@
  * @module
  */
 
-import { onesComplementSum, pseudoHeaderSum } from "../wire/checksum.ts";
 import { formatIpv4 } from "../wire/address.ts";
+import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
+import { newUdpRepr, UDP_HEADER_LEN, UdpPacket, UdpRepr } from "../wire/udp.ts";
 import type { IpProtocolHandler, IpSender, PacketBufferLike } from "../iface/types.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
 
 /** IP protocol number of UDP (RFC 768). */
-export const IP_PROTOCOL_UDP = 17;
-/** UDP header length in bytes (RFC 768). */
-const UDP_HEADER_BYTES = 8;
-/** Smallest IPv4 header (IHL 5). */
-const IPV4_MIN_HEADER_BYTES = 20;
-/** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header). */
-export const UDP_MAX_PAYLOAD = 65_507;
+export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
+/** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header) = 65,507. */
+export const UDP_MAX_PAYLOAD = IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN - UDP_HEADER_LEN;
 /** First port of the IANA dynamic/ephemeral range (RFC 6335 §6). */
 export const EPHEMERAL_PORT_MIN = 49_152;
 /** Last port of the ephemeral range. */
 export const EPHEMERAL_PORT_MAX = 65_535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const PORT_MAX = 65_535;
-/** A one's-complement sum over a correct checksummed region (RFC 1071). */
-const CHECKSUM_OK_SUM = 0xffff;
 
 /** ICMP type "destination unreachable" (RFC 792). */
 const ICMP_DEST_UNREACHABLE = 3;
@@ -443,6 +438,15 @@ export class UdpLayer implements IpProtocolHandler {
     icmpIgnored: 0,
   };
   #ports = new Map<number, UdpEndpoint>();
+  // Views and the outgoing repr are made once and re-pointed per datagram.
+  /** Reads received datagrams. */
+  readonly #rxDatagram = new UdpPacket(new Uint8Array(0));
+  /** Reads the IPv4 header an ICMP error quotes. */
+  readonly #quotedHeader = new Ipv4Packet(new Uint8Array(0));
+  /** Reads the UDP header after it. */
+  readonly #quotedDatagram = new UdpPacket(new Uint8Array(0));
+  /** The header of the datagram being sent. */
+  readonly #txHeader: UdpRepr = newUdpRepr();
   #random: () => number;
   #queueBytes: number;
   #queueDatagrams: number;
@@ -545,32 +549,26 @@ export class UdpLayer implements IpProtocolHandler {
     length: number,
   ): boolean {
     const stats = this.stats;
-    if (length < UDP_HEADER_BYTES || offset < 0 || offset + length > bytes.length) {
+    if (length < UDP_HEADER_LEN || offset < 0 || offset + length > bytes.length) {
       stats.rxTruncated++;
       return false;
     }
-    const srcPort = (bytes[offset] << 8) | bytes[offset + 1];
-    const dstPort = (bytes[offset + 2] << 8) | bytes[offset + 3];
-    const udpLength = (bytes[offset + 4] << 8) | bytes[offset + 5];
-    const checksum = (bytes[offset + 6] << 8) | bytes[offset + 7];
+    // Each defect has its own counter (no WireError); the view is read in bounds.
+    const datagram = this.#rxDatagram.reset(bytes, offset, length);
+    const srcPort = datagram.sourcePort;
+    const dstPort = datagram.destinationPort;
+    const udpLength = datagram.udpLength;
     // RFC 768: "Length is the length in octets of this user datagram including
     // this header"; bytes past it (IP padding) are ignored, less is malformed.
-    if (udpLength < UDP_HEADER_BYTES || udpLength > length) {
+    if (udpLength < UDP_HEADER_LEN || udpLength > length) {
       stats.rxBadLength++;
       return false;
     }
-    // RFC 768: an all-zero transmitted checksum means the sender computed none.
-    if (checksum !== 0) {
-      const sum = onesComplementSum(
-        bytes,
-        offset,
-        udpLength,
-        pseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, udpLength),
-      );
-      if (sum !== CHECKSUM_OK_SUM) {
-        stats.rxBadChecksum++;
-        return false;
-      }
+    // RFC 768: an all-zero transmitted checksum means the sender computed none
+    // (verifyChecksum passes it).
+    if (!datagram.verifyChecksum(src, dst)) {
+      stats.rxBadChecksum++;
+      return false;
     }
     // RFC 768: source port 0 means "no reply expected"; destination port 0 is reserved.
     const endpoint = dstPort === 0 ? undefined : this.#ports.get(dstPort);
@@ -583,8 +581,8 @@ export class UdpLayer implements IpProtocolHandler {
       }
       return false;
     }
-    const payloadLength = udpLength - UDP_HEADER_BYTES;
-    if (!endpoint.deliver(bytes, offset + UDP_HEADER_BYTES, payloadLength, src, srcPort)) {
+    const payloadLength = datagram.payloadLength;
+    if (!endpoint.deliver(bytes, datagram.payloadOffset, payloadLength, src, srcPort)) {
       stats.rxQueueDrops++;
       return false;
     }
@@ -624,26 +622,30 @@ export class UdpLayer implements IpProtocolHandler {
       return;
     }
     if (
-      quotedOffset < 0 || quotedLength < IPV4_MIN_HEADER_BYTES ||
+      quotedOffset < 0 || quotedLength < IPV4_HEADER_LEN ||
       quotedOffset + quotedLength > quoted.length
     ) {
       stats.icmpUnmatched++;
       return;
     }
-    const ihlBytes = (quoted[quotedOffset] & 0x0f) * 4;
+    const header = this.#quotedHeader.reset(quoted, quotedOffset, quotedLength);
+    const ihlBytes = header.headerLength;
     // RFC 792: the quote holds the internet header + the first 64 data bits.
     if (
-      ihlBytes < IPV4_MIN_HEADER_BYTES || quotedLength < ihlBytes + UDP_HEADER_BYTES ||
-      quoted[quotedOffset + 9] !== IP_PROTOCOL_UDP
+      ihlBytes < IPV4_HEADER_LEN || quotedLength < ihlBytes + UDP_HEADER_LEN ||
+      header.protocol !== IP_PROTOCOL_UDP
     ) {
       stats.icmpUnmatched++;
       return;
     }
-    const remoteAddr = ((quoted[quotedOffset + 16] << 24) | (quoted[quotedOffset + 17] << 16) |
-      (quoted[quotedOffset + 18] << 8) | quoted[quotedOffset + 19]) >>> 0;
-    const udp = quotedOffset + ihlBytes;
-    const localPort = (quoted[udp] << 8) | quoted[udp + 1];
-    const remotePort = (quoted[udp + 2] << 8) | quoted[udp + 3];
+    const remoteAddr = header.destination;
+    const datagram = this.#quotedDatagram.reset(
+      quoted,
+      quotedOffset + ihlBytes,
+      quotedLength - ihlBytes,
+    );
+    const localPort = datagram.sourcePort;
+    const remotePort = datagram.destinationPort;
     const endpoint = this.#ports.get(localPort);
     if (endpoint === undefined) {
       stats.icmpUnmatched++;
@@ -658,6 +660,13 @@ export class UdpLayer implements IpProtocolHandler {
         remotePort,
       ),
     );
+  }
+
+  /** Counts a failed send on the layer and the endpoint; returns the error. */
+  #sendFailed(endpoint: UdpEndpoint, error: UdpError): UdpError {
+    this.stats.txErrors++;
+    endpoint.stats.txErrors++;
+    return error;
   }
 
   /** Gives back a buffer we will not send: through `release` if offered, else an unroutable send. */
@@ -684,13 +693,9 @@ export class UdpLayer implements IpProtocolHandler {
     dstPort: number,
   ): number | UdpError {
     const length = data.length;
-    const fail = (error: UdpError): UdpError => {
-      this.stats.txErrors++;
-      endpoint.stats.txErrors++;
-      return error;
-    };
     if (length > UDP_MAX_PAYLOAD) {
-      return fail(
+      return this.#sendFailed(
+        endpoint,
         new UdpError(
           "MessageTooLong",
           `datagram of ${length} bytes exceeds the UDP/IPv4 maximum of ${UDP_MAX_PAYLOAD}`,
@@ -700,21 +705,31 @@ export class UdpLayer implements IpProtocolHandler {
       );
     }
     if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > PORT_MAX) {
-      return fail(new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`));
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`),
+      );
     }
     if (!Number.isInteger(dstAddr) || dstAddr <= 0 || dstAddr > 0xffffffff) {
-      return fail(new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`));
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`),
+      );
     }
     const src = this.sender.sourceAddressFor(dstAddr);
     if (src === 0) {
-      return fail(
+      return this.#sendFailed(
+        endpoint,
         new UdpError("NoRoute", `no route to ${formatIpv4(dstAddr)}`, dstAddr, dstPort),
       );
     }
-    const udpLength = UDP_HEADER_BYTES + length;
+    const udpLength = UDP_HEADER_LEN + length;
     let buf = this.sender.allocate();
     if (buf === null) {
-      return fail(new UdpError("NoBuffers", "packet buffer pool exhausted", dstAddr, dstPort));
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("NoBuffers", "packet buffer pool exhausted", dstAddr, dstPort),
+      );
     }
     let off = buf.append(udpLength);
     if (off < 0) {
@@ -724,7 +739,8 @@ export class UdpLayer implements IpProtocolHandler {
       off = buf === null ? -1 : buf.append(udpLength);
       if (buf === null || off < 0) {
         if (buf !== null) this.#release(buf);
-        return fail(
+        return this.#sendFailed(
+          endpoint,
           new UdpError(
             "MessageTooLong",
             `datagram of ${length} bytes does not fit a packet buffer`,
@@ -735,28 +751,16 @@ export class UdpLayer implements IpProtocolHandler {
       }
     }
     const bytes = buf.bytes;
-    const srcPort = endpoint.localPort;
-    bytes[off] = srcPort >>> 8;
-    bytes[off + 1] = srcPort & 0xff;
-    bytes[off + 2] = dstPort >>> 8;
-    bytes[off + 3] = dstPort & 0xff;
-    bytes[off + 4] = udpLength >>> 8;
-    bytes[off + 5] = udpLength & 0xff;
-    bytes[off + 6] = 0;
-    bytes[off + 7] = 0;
-    bytes.set(data, off + UDP_HEADER_BYTES);
+    bytes.set(data, off + UDP_HEADER_LEN);
     // RFC 768: checksum over pseudo-header + datagram; a computed 0 is sent as all ones.
-    let checksum = ~onesComplementSum(
-      bytes,
-      off,
-      udpLength,
-      pseudoHeaderSum(src, dstAddr, IP_PROTOCOL_UDP, udpLength),
-    ) & 0xffff;
-    if (checksum === 0) checksum = 0xffff;
-    bytes[off + 6] = checksum >>> 8;
-    bytes[off + 7] = checksum & 0xff;
+    const header = this.#txHeader;
+    header.srcPort = endpoint.localPort;
+    header.dstPort = dstPort;
+    header.payloadLength = length;
+    UdpRepr.emit(header, bytes, off, src, dstAddr);
     if (!this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP)) {
-      return fail(
+      return this.#sendFailed(
+        endpoint,
         new UdpError("SendFailed", `IPv4 layer dropped the datagram`, dstAddr, dstPort),
       );
     }

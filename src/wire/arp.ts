@@ -12,6 +12,7 @@
 
 import { readIpv4, readMac, writeIpv4, writeMac } from "./address.ts";
 import { WireError } from "./error.ts";
+import { read16, WireView, write16 } from "./view.ts";
 
 /** Length of an Ethernet/IPv4 ARP packet in bytes. */
 export const ARP_PACKET_LEN = 28;
@@ -39,17 +40,9 @@ const OFFSET_SPA = 14;
 const OFFSET_THA = 18;
 const OFFSET_TPA = 24;
 
-function read16(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 8) | bytes[at + 1];
-}
-
-function write16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 8;
-  bytes[at + 1] = value;
-}
-
 /**
- * A zero-copy view of an ARP packet.
+ * A zero-copy view of an ARP packet; `length` is the bytes available (the
+ * Ethernet payload, possibly padded).
  *
  * @example
  * ```ts
@@ -61,42 +54,7 @@ function write16(bytes: Uint8Array, at: number, value: number): void {
  * console.assert(p.check() === null && p.senderIp === 0xc0000201);
  * ```
  */
-export class ArpPacket {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the packet starts. */
-  offset: number;
-  /** Bytes available (the Ethernet payload, possibly padded). */
-  length: number;
-
-  /**
-   * Creates a view; call {@link ArpPacket.check} before reading fields.
-   *
-   * @param bytes the buffer
-   * @param offset where the packet starts
-   * @param length bytes available; defaults to the rest of the buffer
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the packet starts
-   * @param length bytes available
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class ArpPacket extends WireView {
   /**
    * Validates length and that this is Ethernet/IPv4 ARP. After `null`,
    * every accessor is in bounds.
@@ -104,16 +62,8 @@ export class ArpPacket {
    * @returns null when valid, otherwise the defect
    */
   check(): WireError | null {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(PROTOCOL, "bad-length", "packet extends beyond its buffer");
-    }
-    if (this.length < ARP_PACKET_LEN) {
-      return new WireError(
-        PROTOCOL,
-        "truncated",
-        `packet of ${this.length} bytes < ${ARP_PACKET_LEN}`,
-      );
-    }
+    const err = this.checkBounds(PROTOCOL, "packet", ARP_PACKET_LEN);
+    if (err !== null) return err;
     // RFC 826: only the Ethernet/IPv4 pairing is spoken here.
     if (this.hardwareType !== ARP_HTYPE_ETHERNET || this.hardwareLength !== ARP_HLEN_ETHERNET) {
       return new WireError(

@@ -17,6 +17,7 @@
 
 import { readMac, writeMac } from "./address.ts";
 import { WireError } from "./error.ts";
+import { read16, WireView, write16 } from "./view.ts";
 
 /** Length of an untagged Ethernet II header in bytes. */
 export const ETHERNET_HEADER_LEN = 14;
@@ -28,6 +29,8 @@ export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 /** Tag protocol identifier of an IEEE 802.1Q VLAN tag. */
 export const ETHERTYPE_VLAN = 0x8100;
+/** Tag protocol identifier of an IEEE 802.1ad service tag (QinQ). */
+export const ETHERTYPE_QINQ = 0x88a8;
 /** EtherType of IPv6 (RFC 2464). */
 export const ETHERTYPE_IPV6 = 0x86dd;
 /** Values below this in the type/length field are IEEE 802.3 lengths, not EtherTypes. */
@@ -36,6 +39,30 @@ export const ETHERTYPE_MIN = 0x0600;
 export const VLAN_NONE: number = -1;
 /** Largest VLAN identifier (12 bits; 0xfff is reserved). */
 export const VLAN_ID_MAX = 0xffe;
+/** The 802.1Q VID bits of a tag control information field. */
+export const VLAN_VID_MASK = 0x0fff;
+/** ff:ff:ff:ff:ff:ff as a 48-bit number. */
+export const MAC_BROADCAST = 0xffff_ffff_ffff;
+/** Divides a 48-bit MAC number down to its first octet (2^40). */
+const MAC_FIRST_OCTET_DIVISOR = 2 ** 40;
+
+/**
+ * Whether a MAC is a group (multicast or broadcast) address: the I/G bit, the
+ * least significant bit of the first octet (IEEE 802, RFC 7042 §2.1).
+ *
+ * @param mac a 48-bit MAC number
+ * @returns true for multicast and broadcast addresses
+ *
+ * @example
+ * ```ts
+ * import { isGroupMac, MAC_BROADCAST } from "./ethernet.ts";
+ * console.assert(isGroupMac(MAC_BROADCAST) && isGroupMac(0x01005e000001));
+ * console.assert(!isGroupMac(0x020000000001));
+ * ```
+ */
+export function isGroupMac(mac: number): boolean {
+  return (Math.floor(mac / MAC_FIRST_OCTET_DIVISOR) & 1) !== 0;
+}
 
 const PROTOCOL = "ethernet";
 const OFFSET_DST = 0;
@@ -45,9 +72,10 @@ const OFFSET_TCI = 14;
 const OFFSET_INNER_TYPE = 16;
 
 /**
- * A zero-copy view of an Ethernet II frame at `offset` in `bytes`. Make it
- * once, re-point it per frame with {@link EthernetFrame.reset}, call
- * {@link EthernetFrame.check} before reading fields.
+ * A zero-copy view of an Ethernet II frame at `offset` in `bytes`; `length`
+ * is the frame length without FCS. Make it once, re-point it per frame with
+ * {@link EthernetFrame.reset}, call {@link EthernetFrame.check} before
+ * reading fields.
  *
  * @example
  * ```ts
@@ -61,42 +89,7 @@ const OFFSET_INNER_TYPE = 16;
  * console.assert(bytes[12] === 0x08 && bytes[13] === 0x06 && frame.payloadLength === 28);
  * ```
  */
-export class EthernetFrame {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the frame starts in {@link EthernetFrame.bytes}. */
-  offset: number;
-  /** Frame length in bytes (without FCS). */
-  length: number;
-
-  /**
-   * Creates a view; call {@link EthernetFrame.check} before reading fields.
-   *
-   * @param bytes the buffer
-   * @param offset where the frame starts
-   * @param length frame length; defaults to the rest of the buffer
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view at another frame (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the frame starts
-   * @param length frame length
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class EthernetFrame extends WireView {
   /**
    * Validates that the header (and the VLAN tag, if any) lies inside the
    * frame and the buffer. After `null`, every accessor is in bounds.
@@ -104,16 +97,8 @@ export class EthernetFrame {
    * @returns null when valid, otherwise the defect
    */
   check(): WireError | null {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(PROTOCOL, "bad-length", "frame extends beyond its buffer");
-    }
-    if (this.length < ETHERNET_HEADER_LEN) {
-      return new WireError(
-        PROTOCOL,
-        "truncated",
-        `frame of ${this.length} bytes < ${ETHERNET_HEADER_LEN}`,
-      );
-    }
+    const err = this.checkBounds(PROTOCOL, "frame", ETHERNET_HEADER_LEN);
+    if (err !== null) return err;
     if (this.isTagged && this.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
       return new WireError(
         PROTOCOL,
@@ -142,8 +127,7 @@ export class EthernetFrame {
 
   /** The type field right after the source address (0x8100 when tagged). */
   get outerEtherType(): number {
-    const at = this.offset + OFFSET_TYPE;
-    return (this.bytes[at] << 8) | this.bytes[at + 1];
+    return read16(this.bytes, this.offset + OFFSET_TYPE);
   }
 
   /** True when the frame carries an IEEE 802.1Q tag. */
@@ -154,29 +138,23 @@ export class EthernetFrame {
   /** The 16-bit tag control information (0 when untagged). */
   get tci(): number {
     if (!this.isTagged) return 0;
-    const at = this.offset + OFFSET_TCI;
-    return (this.bytes[at] << 8) | this.bytes[at + 1];
+    return read16(this.bytes, this.offset + OFFSET_TCI);
   }
   set tci(value: number) {
-    const at = this.offset + OFFSET_TCI;
-    this.bytes[at] = value >>> 8;
-    this.bytes[at + 1] = value;
+    write16(this.bytes, this.offset + OFFSET_TCI, value);
   }
 
   /** VLAN identifier (12 bits), or {@link VLAN_NONE} (-1) when untagged. */
   get vlanId(): number {
-    return this.isTagged ? this.tci & 0x0fff : VLAN_NONE;
+    return this.isTagged ? this.tci & VLAN_VID_MASK : VLAN_NONE;
   }
 
   /** The EtherType of the payload (after the VLAN tag when tagged). */
   get etherType(): number {
-    const at = this.offset + (this.isTagged ? OFFSET_INNER_TYPE : OFFSET_TYPE);
-    return (this.bytes[at] << 8) | this.bytes[at + 1];
+    return read16(this.bytes, this.offset + (this.isTagged ? OFFSET_INNER_TYPE : OFFSET_TYPE));
   }
   set etherType(value: number) {
-    const at = this.offset + (this.isTagged ? OFFSET_INNER_TYPE : OFFSET_TYPE);
-    this.bytes[at] = value >>> 8;
-    this.bytes[at + 1] = value;
+    write16(this.bytes, this.offset + (this.isTagged ? OFFSET_INNER_TYPE : OFFSET_TYPE), value);
   }
 
   /** Header length: 14, or 18 with a VLAN tag. */
@@ -274,7 +252,7 @@ export const EthernetRepr = {
     repr.etherType = frame.etherType;
     if (frame.isTagged) {
       const tci = frame.tci;
-      repr.vlanId = tci & 0x0fff;
+      repr.vlanId = tci & VLAN_VID_MASK;
       repr.vlanPriority = tci >>> 13;
       repr.vlanDropEligible = (tci & 0x1000) !== 0;
     } else {
@@ -312,16 +290,13 @@ export const EthernetRepr = {
     writeMac(bytes, offset + OFFSET_SRC, repr.source);
     let typeAt = offset + OFFSET_TYPE;
     if (repr.vlanId >= 0) {
-      bytes[typeAt] = ETHERTYPE_VLAN >>> 8;
-      bytes[typeAt + 1] = ETHERTYPE_VLAN & 0xff;
+      write16(bytes, typeAt, ETHERTYPE_VLAN);
       const tci = ((repr.vlanPriority & 7) << 13) | (repr.vlanDropEligible ? 0x1000 : 0) |
-        (repr.vlanId & 0x0fff);
-      bytes[typeAt + 2] = tci >>> 8;
-      bytes[typeAt + 3] = tci;
+        (repr.vlanId & VLAN_VID_MASK);
+      write16(bytes, typeAt + 2, tci);
       typeAt += VLAN_TAG_LEN;
     }
-    bytes[typeAt] = repr.etherType >>> 8;
-    bytes[typeAt + 1] = repr.etherType;
+    write16(bytes, typeAt, repr.etherType);
     return typeAt + 2 - offset;
   },
 };

@@ -17,8 +17,17 @@
  * @module
  */
 
-import { internetChecksum, onesComplementSum } from "./checksum.ts";
+import { onesComplementSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "./ipv4.ts";
+import {
+  type ChecksumParseOptions,
+  copyPayload,
+  read16,
+  storeChecksum,
+  WireView,
+  write16,
+} from "./view.ts";
 
 /** Length of the fixed ICMP header (type, code, checksum, 4 more bytes). */
 export const ICMP_HEADER_LEN = 8;
@@ -54,21 +63,8 @@ const OFFSET_CHECKSUM = 2;
 const OFFSET_WORD1 = 4;
 const OFFSET_WORD2 = 6;
 const SUM_OK = 0xffff;
-const IPV4_VERSION = 4;
-const IHL_MIN = 5;
 /** Bytes of transport header an error quote must include after the IP header (RFC 792). */
 const QUOTED_DATA_MIN = 8;
-/** Up to this many bytes a plain loop beats allocating a subarray for `set`. */
-const SMALL_COPY_BYTES = 64;
-
-function read16(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 8) | bytes[at + 1];
-}
-
-function write16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 8;
-  bytes[at + 1] = value;
-}
 
 /**
  * True for the error types whose data quote the original datagram.
@@ -101,42 +97,7 @@ export function isIcmpError(type: number): boolean {
  * console.assert(p.check() === null && p.verifyChecksum() && p.dataLength === 4);
  * ```
  */
-export class IcmpPacket {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the message starts. */
-  offset: number;
-  /** Message length (header and data). */
-  length: number;
-
-  /**
-   * Creates a view; call {@link IcmpPacket.check} before reading fields.
-   *
-   * @param bytes the buffer
-   * @param offset where the message starts
-   * @param length message length; defaults to the rest of the buffer
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the message starts
-   * @param length message length
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class IcmpPacket extends WireView {
   /**
    * Validates that the 8-byte header lies inside the message and buffer.
    * After `null`, every accessor is in bounds.
@@ -144,17 +105,7 @@ export class IcmpPacket {
    * @returns null when valid, otherwise the defect
    */
   check(): WireError | null {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(PROTOCOL, "bad-length", "message extends beyond its buffer");
-    }
-    if (this.length < ICMP_HEADER_LEN) {
-      return new WireError(
-        PROTOCOL,
-        "truncated",
-        `message of ${this.length} bytes < ${ICMP_HEADER_LEN}`,
-      );
-    }
-    return null;
+    return this.checkBounds(PROTOCOL, "message", ICMP_HEADER_LEN);
   }
 
   /**
@@ -168,10 +119,7 @@ export class IcmpPacket {
 
   /** Computes and stores the checksum over the whole message (RFC 792). */
   fillChecksum(): void {
-    const at = this.offset + OFFSET_CHECKSUM;
-    this.bytes[at] = 0;
-    this.bytes[at + 1] = 0;
-    write16(this.bytes, at, internetChecksum(this.bytes, this.offset, this.length));
+    storeChecksum(this.bytes, this.offset, this.length, this.offset + OFFSET_CHECKSUM);
   }
 
   /** Message type. */
@@ -263,6 +211,8 @@ export interface IcmpRepr {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Reads the IPv4 header an error quotes (re-pointed by each parse; parsing is synchronous). */
+const quotedHeader = new Ipv4Packet(EMPTY);
 
 /**
  * A fresh echo-request repr with no data, to reuse as `out`.
@@ -288,11 +238,8 @@ export function newIcmpRepr(): IcmpRepr {
   };
 }
 
-/** Options of {@link IcmpRepr.parse}. */
-export interface IcmpParseOptions {
-  /** Verify the checksum (default true). */
-  verifyChecksum?: boolean;
-}
+/** Options of {@link IcmpRepr.parse}: `verifyChecksum` (default true). */
+export type IcmpParseOptions = ChecksumParseOptions;
 
 /**
  * Parse and emit ICMP messages.
@@ -354,20 +301,23 @@ export const IcmpRepr = {
           `quoted datagram of ${quotedLength} bytes < ${ICMP_MIN_QUOTE_LEN} (IPv4 header + 8)`,
         );
       }
-      const vihl = packet.bytes[quoted];
-      if (vihl >>> 4 !== IPV4_VERSION) {
+      // The quote is read through the IPv4 view (made once, re-pointed here).
+      const quote = quotedHeader.reset(packet.bytes, quoted, quotedLength);
+      if (quote.version !== IPV4_VERSION) {
         return new WireError(
           PROTOCOL,
           "bad-version",
-          `quoted datagram has IP version ${vihl >>> 4}`,
+          `quoted datagram has IP version ${quote.version}`,
         );
       }
-      const ihl = vihl & 0x0f;
-      if (ihl < IHL_MIN || ihl * 4 + QUOTED_DATA_MIN > quotedLength) {
+      const headerLength = quote.headerLength;
+      if (headerLength < IPV4_HEADER_LEN || headerLength + QUOTED_DATA_MIN > quotedLength) {
         return new WireError(
           PROTOCOL,
           "bad-header-length",
-          `quoted IHL ${ihl} does not leave ${QUOTED_DATA_MIN} data bytes in a ${quotedLength}-byte quote`,
+          `quoted IHL ${
+            headerLength / 4
+          } does not leave ${QUOTED_DATA_MIN} data bytes in a ${quotedLength}-byte quote`,
         );
       }
       // RFC 1191 §4: the low-order 16 bits of the unused field carry the next-hop MTU.
@@ -421,23 +371,10 @@ export const IcmpRepr = {
    */
   emit(repr: IcmpRepr, bytes: Uint8Array, offset: number): number {
     // Data first: they may share the buffer with (and overlap) the header area.
-    const dataAt = offset + ICMP_HEADER_LEN;
     const n = repr.dataLength;
-    if (n > 0 && !(repr.data === bytes && repr.dataOffset === dataAt)) {
-      if (repr.data.buffer === bytes.buffer) {
-        // Same memory, different place: copyWithin handles overlap.
-        const shift = repr.data.byteOffset - bytes.byteOffset;
-        bytes.copyWithin(dataAt, repr.dataOffset + shift, repr.dataOffset + shift + n);
-      } else if (n <= SMALL_COPY_BYTES) {
-        for (let i = 0; i < n; i++) bytes[dataAt + i] = repr.data[repr.dataOffset + i];
-      } else {
-        bytes.set(repr.data.subarray(repr.dataOffset, repr.dataOffset + n), dataAt);
-      }
-    }
+    copyPayload(repr.data, repr.dataOffset, bytes, offset + ICMP_HEADER_LEN, n);
     bytes[offset + OFFSET_TYPE] = repr.type;
     bytes[offset + OFFSET_CODE] = repr.code;
-    bytes[offset + OFFSET_CHECKSUM] = 0;
-    bytes[offset + OFFSET_CHECKSUM + 1] = 0;
     if (repr.type === ICMP_ECHO_REQUEST || repr.type === ICMP_ECHO_REPLY) {
       write16(bytes, offset + OFFSET_WORD1, repr.identifier);
       write16(bytes, offset + OFFSET_WORD2, repr.sequence);
@@ -453,7 +390,7 @@ export const IcmpRepr = {
       );
     }
     const total = ICMP_HEADER_LEN + n;
-    write16(bytes, offset + OFFSET_CHECKSUM, internetChecksum(bytes, offset, total));
+    storeChecksum(bytes, offset, total, offset + OFFSET_CHECKSUM);
     return total;
   },
 };

@@ -17,8 +17,9 @@
  */
 
 import { readIpv4, writeIpv4 } from "./address.ts";
-import { internetChecksum, onesComplementSum } from "./checksum.ts";
+import { onesComplementSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { type ChecksumParseOptions, read16, storeChecksum, WireView, write16 } from "./view.ts";
 
 /** Length of an IPv4 header without options. */
 export const IPV4_HEADER_LEN = 20;
@@ -37,8 +38,10 @@ export const IPV4_DEFAULT_TTL = 64;
 /** Fragment offsets are carried in units of this many bytes (RFC 791). */
 export const IPV4_FRAGMENT_UNIT = 8;
 
+/** The version field of every IPv4 header (RFC 791 §3.1). */
+export const IPV4_VERSION = 4;
+
 const PROTOCOL = "ipv4";
-const IPV4_VERSION = 4;
 const IHL_MIN = 5;
 const FLAG_RESERVED = 0x8000;
 const FLAG_DF = 0x4000;
@@ -56,15 +59,6 @@ const OFFSET_SRC = 12;
 const OFFSET_DST = 16;
 const SUM_OK = 0xffff;
 
-function read16(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 8) | bytes[at + 1];
-}
-
-function write16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 8;
-  bytes[at + 1] = value;
-}
-
 /**
  * A zero-copy view of an IPv4 packet. `length` is the number of bytes
  * available (e.g. the Ethernet payload, which may be padded); the datagram
@@ -81,42 +75,7 @@ function write16(bytes: Uint8Array, at: number, value: number): void {
  * console.assert(p.check() === null && p.verifyChecksum() && p.payloadLength === 8);
  * ```
  */
-export class Ipv4Packet {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the packet starts. */
-  offset: number;
-  /** Bytes available from `offset` (at least the total length once checked). */
-  length: number;
-
-  /**
-   * Creates a view; call {@link Ipv4Packet.check} before reading fields.
-   *
-   * @param bytes the buffer
-   * @param offset where the packet starts
-   * @param length bytes available; defaults to the rest of the buffer
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the packet starts
-   * @param length bytes available
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class Ipv4Packet extends WireView {
   /**
    * Validates version, IHL and total length against the available bytes
    * (not the checksum: see {@link Ipv4Packet.verifyChecksum}). After `null`,
@@ -166,16 +125,8 @@ export class Ipv4Packet {
    * @returns null when the header is readable, otherwise the defect
    */
   checkHeader(): WireError | null {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(PROTOCOL, "bad-length", "packet extends beyond its buffer");
-    }
-    if (this.length < IPV4_HEADER_LEN) {
-      return new WireError(
-        PROTOCOL,
-        "truncated",
-        `packet of ${this.length} bytes < ${IPV4_HEADER_LEN}`,
-      );
-    }
+    const err = this.checkBounds(PROTOCOL, "packet", IPV4_HEADER_LEN);
+    if (err !== null) return err;
     if (this.version !== IPV4_VERSION) {
       return new WireError(PROTOCOL, "bad-version", `version ${this.version} != 4`);
     }
@@ -205,10 +156,7 @@ export class Ipv4Packet {
 
   /** Computes and stores the header checksum over {@link Ipv4Packet.headerLength} bytes. */
   fillChecksum(): void {
-    const at = this.offset + OFFSET_CHECKSUM;
-    this.bytes[at] = 0;
-    this.bytes[at + 1] = 0;
-    write16(this.bytes, at, internetChecksum(this.bytes, this.offset, this.headerLength));
+    storeChecksum(this.bytes, this.offset, this.headerLength, this.offset + OFFSET_CHECKSUM);
   }
 
   /** The first byte: version (high nibble) and IHL (low nibble). */
@@ -423,11 +371,8 @@ export function newIpv4Repr(): Ipv4Repr {
   };
 }
 
-/** Options of {@link Ipv4Repr.parse}. */
-export interface Ipv4ParseOptions {
-  /** Verify the header checksum (default true; false when the device validated it). */
-  verifyChecksum?: boolean;
-}
+/** Options of {@link Ipv4Repr.parse}: `verifyChecksum` (default true; false when the device validated it). */
+export type Ipv4ParseOptions = ChecksumParseOptions;
 
 /**
  * Parse and emit IPv4 headers.
@@ -513,11 +458,9 @@ export const Ipv4Repr = {
     );
     bytes[offset + OFFSET_TTL] = repr.ttl;
     bytes[offset + OFFSET_PROTO] = repr.protocol;
-    bytes[offset + OFFSET_CHECKSUM] = 0;
-    bytes[offset + OFFSET_CHECKSUM + 1] = 0;
     writeIpv4(bytes, offset + OFFSET_SRC, repr.source);
     writeIpv4(bytes, offset + OFFSET_DST, repr.destination);
-    write16(bytes, offset + OFFSET_CHECKSUM, internetChecksum(bytes, offset, IPV4_HEADER_LEN));
+    storeChecksum(bytes, offset, IPV4_HEADER_LEN, offset + OFFSET_CHECKSUM);
     return IPV4_HEADER_LEN;
   },
 };

@@ -11,8 +11,18 @@
  * @module
  */
 
-import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
+import { onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import {
+  type ChecksumParseOptions,
+  copyPayload,
+  read16,
+  read32,
+  storeChecksum,
+  WireView,
+  write16,
+  write32,
+} from "./view.ts";
 
 /** FIN: no more data from sender (RFC 9293 §3.1). */
 export const TCP_FIN = 0x01;
@@ -89,28 +99,6 @@ const OFF_URGENT = 18;
 
 const PROTOCOL = "tcp";
 const EMPTY = new Uint8Array(0);
-/** Payloads up to this many bytes are copied with a loop instead of `subarray` + `set`. */
-const LOOP_COPY_MAX_BYTES = 64;
-
-function read16(b: Uint8Array, i: number): number {
-  return (b[i] << 8) | b[i + 1];
-}
-
-function read32(b: Uint8Array, i: number): number {
-  return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
-}
-
-function write16(b: Uint8Array, i: number, v: number): void {
-  b[i] = v >>> 8;
-  b[i + 1] = v;
-}
-
-function write32(b: Uint8Array, i: number, v: number): void {
-  b[i] = v >>> 24;
-  b[i + 1] = v >>> 16;
-  b[i + 2] = v >>> 8;
-  b[i + 3] = v;
-}
 
 /**
  * A zero-copy view of a TCP segment at `offset` in `bytes`. Make one and
@@ -130,42 +118,7 @@ function write32(b: Uint8Array, i: number, v: number): void {
  * console.assert(view.dstPort === 80 && view.flags === TCP_SYN && view.payloadLength === 0);
  * ```
  */
-export class TcpPacket {
-  /** The buffer holding the segment. */
-  bytes: Uint8Array;
-  /** Where the TCP header starts in {@link TcpPacket.bytes}. */
-  offset: number;
-  /** Segment length (header plus data) in bytes. */
-  length: number;
-
-  /**
-   * Makes a view over the segment at `offset` (no copy).
-   *
-   * @param bytes the buffer
-   * @param offset where the segment starts
-   * @param length the segment length (defaults to the rest of the buffer)
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view at another segment (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the segment starts
-   * @param length the segment length
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class TcpPacket extends WireView {
   /**
    * Checks that the fixed header and the header length it claims fit in the
    * segment (RFC 9293 §3.1: data offset is at least 5 words). After `null`,
@@ -175,9 +128,7 @@ export class TcpPacket {
    * @returns null when the header is well-formed, else the defect
    */
   check(): WireError | null {
-    if (
-      this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length
-    ) {
+    if (this.outsideBuffer()) {
       return new WireError(PROTOCOL, "truncated", "segment extends past the buffer");
     }
     if (this.length < TCP_HEADER_LEN) {
@@ -506,7 +457,7 @@ export const TcpRepr = {
     src: number,
     dst: number,
     out?: TcpRepr,
-    opts?: { verifyChecksum?: boolean },
+    opts?: ChecksumParseOptions,
   ): TcpRepr | WireError {
     const problem = packet.check();
     if (problem !== null) return problem;
@@ -676,23 +627,7 @@ export const TcpRepr = {
     const headerLength = TcpRepr.emitHeader(repr, bytes, offset);
     const dataAt = offset + headerLength;
     const n = repr.payloadLength;
-    const from = repr.payloadOffset;
-    const data = repr.payload;
-    if (n > 0 && !(data === bytes && from === dataAt)) {
-      if (data === bytes) {
-        bytes.copyWithin(dataAt, from, from + n); // handles overlap
-      } else if (n <= LOOP_COPY_MAX_BYTES) {
-        // Copy direction chosen by absolute position so views sharing one
-        // buffer may overlap; no subarray is created.
-        if (data.byteOffset + from >= bytes.byteOffset + dataAt) {
-          for (let k = 0; k < n; k++) bytes[dataAt + k] = data[from + k];
-        } else {
-          for (let k = n - 1; k >= 0; k--) bytes[dataAt + k] = data[from + k];
-        }
-      } else {
-        bytes.set(data.subarray(from, from + n), dataAt); // TypedArray#set handles overlap
-      }
-    }
+    copyPayload(repr.payload, repr.payloadOffset, bytes, dataAt, n);
     const total = headerLength + n;
     fillTcpChecksum(bytes, offset, total, src, dst);
     return total;
@@ -725,13 +660,6 @@ export function fillTcpChecksum(
   src: number,
   dst: number,
 ): void {
-  bytes[offset + OFF_CHECKSUM] = 0;
-  bytes[offset + OFF_CHECKSUM + 1] = 0;
-  const sum = internetChecksum(
-    bytes,
-    offset,
-    length,
-    pseudoHeaderSum(src, dst, IP_PROTO_TCP, length),
-  );
-  write16(bytes, offset + OFF_CHECKSUM, sum);
+  const initial = pseudoHeaderSum(src, dst, IP_PROTO_TCP, length);
+  storeChecksum(bytes, offset, length, offset + OFF_CHECKSUM, initial);
 }

@@ -16,9 +16,10 @@
  * @module
  */
 
-import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
+import { onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { IP_PROTO_UDP } from "./ipv4.ts";
+import { type ChecksumParseOptions, read16, storeChecksum, WireView, write16 } from "./view.ts";
 
 /** Length of the UDP header. */
 export const UDP_HEADER_LEN = 8;
@@ -34,15 +35,6 @@ const OFFSET_LENGTH = 4;
 const OFFSET_CHECKSUM = 6;
 const SUM_OK = 0xffff;
 const CHECKSUM_ZERO_SENT_AS = 0xffff;
-
-function read16(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 8) | bytes[at + 1];
-}
-
-function write16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 8;
-  bytes[at + 1] = value;
-}
 
 /**
  * Computes and stores the UDP checksum of a datagram already laid out at
@@ -71,15 +63,10 @@ export function fillUdpChecksum(
   dst: number,
 ): void {
   const at = offset + OFFSET_CHECKSUM;
-  bytes[at] = 0;
-  bytes[at + 1] = 0;
-  const ck = internetChecksum(
-    bytes,
-    offset,
-    length,
-    pseudoHeaderSum(src, dst, IP_PROTO_UDP, length),
-  );
-  write16(bytes, at, ck === 0 ? CHECKSUM_ZERO_SENT_AS : ck);
+  const initial = pseudoHeaderSum(src, dst, IP_PROTO_UDP, length);
+  if (storeChecksum(bytes, offset, length, at, initial) === 0) {
+    write16(bytes, at, CHECKSUM_ZERO_SENT_AS);
+  }
 }
 
 /**
@@ -94,42 +81,7 @@ export function fillUdpChecksum(
  * console.assert(p.check() === null && p.payloadLength === 4);
  * ```
  */
-export class UdpPacket {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the datagram starts. */
-  offset: number;
-  /** Bytes available (at least the UDP length once checked). */
-  length: number;
-
-  /**
-   * Creates a view; call {@link UdpPacket.check} before reading fields.
-   *
-   * @param bytes the buffer
-   * @param offset where the datagram starts
-   * @param length bytes available; defaults to the rest of the buffer
-   */
-  constructor(bytes: Uint8Array, offset = 0, length: number = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /**
-   * Re-points the view (no allocation).
-   *
-   * @param bytes the buffer
-   * @param offset where the datagram starts
-   * @param length bytes available
-   * @returns this view
-   */
-  reset(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
+export class UdpPacket extends WireView {
   /**
    * Validates the header and the length field against the available bytes
    * (not the checksum). After `null`, every accessor is in bounds.
@@ -137,16 +89,8 @@ export class UdpPacket {
    * @returns null when valid, otherwise the defect
    */
   check(): WireError | null {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(PROTOCOL, "bad-length", "datagram extends beyond its buffer");
-    }
-    if (this.length < UDP_HEADER_LEN) {
-      return new WireError(
-        PROTOCOL,
-        "truncated",
-        `datagram of ${this.length} bytes < ${UDP_HEADER_LEN}`,
-      );
-    }
+    const err = this.checkBounds(PROTOCOL, "datagram", UDP_HEADER_LEN);
+    if (err !== null) return err;
     const udpLength = this.udpLength;
     // RFC 768: Length counts header and data, so the minimum is eight.
     if (udpLength < UDP_HEADER_LEN) {
@@ -264,11 +208,8 @@ export function newUdpRepr(): UdpRepr {
   return { srcPort: 0, dstPort: 0, payloadLength: 0, payloadOffset: 0, checksumAbsent: false };
 }
 
-/** Options of {@link UdpRepr.parse}. */
-export interface UdpParseOptions {
-  /** Verify the checksum (default true; a zero checksum always passes). */
-  verifyChecksum?: boolean;
-}
+/** Options of {@link UdpRepr.parse}: `verifyChecksum` (default true; a zero checksum always passes). */
+export type UdpParseOptions = ChecksumParseOptions;
 
 /** Options of {@link UdpRepr.emit}. */
 export interface UdpEmitOptions {

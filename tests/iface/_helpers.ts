@@ -8,6 +8,7 @@
 import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../src/phy/device.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { parseIpv4, readIpv4, readMac, writeIpv4, writeMac } from "../../src/wire/address.ts";
+import { TSHARK_SEVERITY_WARN, tsharkCaptureProblems } from "../wire/_tshark.ts";
 
 export const MAC_A = 0x02_00_00_00_00_0a;
 export const MAC_B = 0x02_00_00_00_00_0b;
@@ -223,60 +224,15 @@ export function pattern(n: number, seed = 0): Uint8Array {
   return b;
 }
 
-/** Writes frames as a classic pcap (LINKTYPE_ETHERNET) into a byte array. */
-export function toPcap(frames: Uint8Array[]): Uint8Array {
-  const size = 24 + frames.reduce((n, f) => n + 16 + f.length, 0);
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, 0xa1b2c3d4, true);
-  v.setUint16(4, 2, true);
-  v.setUint16(6, 4, true);
-  v.setUint32(16, 65535, true);
-  v.setUint32(20, 1, true);
-  let at = 24;
-  frames.forEach((f, i) => {
-    v.setUint32(at, i, true);
-    v.setUint32(at + 8, f.length, true);
-    v.setUint32(at + 12, f.length, true);
-    out.set(f, at + 16);
-    at += 16 + f.length;
-  });
-  return out;
-}
-
 /**
- * Runs tshark over the frames with checksum validation on and returns the
- * lines describing malformed packets or bad checksums (empty = clean), or
- * null when tshark is not installed.
+ * Runs tshark (tests/wire/_tshark.ts, checksum validation on) over the frames
+ * and returns one line per frame that is malformed, has a bad checksum or
+ * carries expert info of warning level or above (empty = clean), or null
+ * when tshark is not installed.
+ *
+ * @param frames Ethernet frames
+ * @returns the problem lines, or null when skipped
  */
-export async function tsharkProblems(frames: Uint8Array[]): Promise<string[] | null> {
-  const path = await Deno.makeTempFile({ suffix: ".pcap" });
-  try {
-    await Deno.writeFile(path, toPcap(frames));
-    let out;
-    try {
-      out = await new Deno.Command("tshark", {
-        args: [
-          "-n",
-          "-r",
-          path,
-          "-o",
-          "ip.check_checksum:TRUE",
-          "-o",
-          "udp.check_checksum:TRUE",
-          "-Y",
-          "_ws.malformed || _ws.expert.severity >= warning || ip.checksum.status == 0 || icmp.checksum.status == 0",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    if (!out.success) throw new Error(`tshark failed: ${new TextDecoder().decode(out.stderr)}`);
-    return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "");
-  } finally {
-    await Deno.remove(path);
-  }
+export function tsharkProblems(frames: Uint8Array[]): Promise<string[] | null> {
+  return tsharkCaptureProblems(frames, { minSeverity: TSHARK_SEVERITY_WARN, what: "iface frames" });
 }

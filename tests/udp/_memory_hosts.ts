@@ -5,19 +5,23 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import { UdpLayer } from "../../src/udp/udp_layer.ts";
 import { NetworkInterface } from "../../src/iface/interface.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import type { Device, FrameSink } from "../../src/phy/device.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
+import {
+  assertTsharkClean as assertFramesClean,
+  TSHARK_SEVERITY_WARN,
+  tsharkCaptureProblems,
+} from "../wire/_tshark.ts";
 
 export const IP_A = parseIpv4("192.0.2.1")!;
 export const IP_B = parseIpv4("192.0.2.2")!;
 
 /** A device wrapper that records every frame it transmits (a capture without src/wire/pcap). */
 export class Recorder implements Device {
-  frames: { timeMs: number; bytes: Uint8Array }[] = [];
+  frames: RecordedFrame[] = [];
   nowMs = 0;
   constructor(readonly inner: Device) {}
   get capabilities() {
@@ -95,78 +99,34 @@ export function twoHosts() {
   return hosts;
 }
 
-/** Writes frames as a classic pcap (LINKTYPE_ETHERNET, microseconds). */
-export function pcapBytes(frames: { timeMs: number; bytes: Uint8Array }[]): Uint8Array {
-  const size = 24 + frames.reduce((s, f) => s + 16 + f.bytes.length, 0);
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, 0xa1b2c3d4, true);
-  v.setUint16(4, 2, true);
-  v.setUint16(6, 4, true);
-  v.setUint32(16, 262144, true);
-  v.setUint32(20, 1, true);
-  let o = 24;
-  for (const f of frames) {
-    const us = Math.round(f.timeMs * 1000);
-    v.setUint32(o, Math.floor(us / 1e6), true);
-    v.setUint32(o + 4, us % 1e6, true);
-    v.setUint32(o + 8, f.bytes.length, true);
-    v.setUint32(o + 12, f.bytes.length, true);
-    out.set(f.bytes, o + 16);
-    o += 16 + f.bytes.length;
-  }
-  return out;
+/** A recorded frame: when it was sent and its bytes. */
+export interface RecordedFrame {
+  /** Host time of the transmission (ms). */
+  timeMs: number;
+  /** The whole Ethernet frame. */
+  bytes: Uint8Array;
+}
+
+/** The tshark options of these helpers: checksums on, warnings count as problems. */
+const TSHARK_OPTIONS = { minSeverity: TSHARK_SEVERITY_WARN, what: "memory-link capture" };
+
+/**
+ * Runs tshark (tests/wire/_tshark.ts, checksum validation on) over the frames
+ * and returns one line per frame it flags (malformed, bad checksum, expert
+ * warnings or errors), or null when tshark is not installed.
+ *
+ * @param frames recorded frames
+ * @returns the problem lines (empty = clean), or null when skipped
+ */
+export function tsharkProblems(frames: RecordedFrame[]): Promise<string[] | null> {
+  return tsharkCaptureProblems(frames.map((f) => f.bytes), TSHARK_OPTIONS);
 }
 
 /**
- * Runs tshark with IP/UDP/ICMP checksum validation over the frames and
- * returns the packets it flags (malformed, bad checksum, expert warnings),
- * or null when tshark is not installed.
+ * Asserts tshark finds nothing wrong in the frames (skips with a note without tshark).
+ *
+ * @param frames recorded frames
  */
-export async function tsharkProblems(
-  frames: { timeMs: number; bytes: Uint8Array }[],
-): Promise<string[] | null> {
-  const path = await Deno.makeTempFile({ suffix: ".pcap" });
-  try {
-    await Deno.writeFile(path, pcapBytes(frames));
-    let out;
-    try {
-      out = await new Deno.Command("tshark", {
-        args: [
-          "-n",
-          "-r",
-          path,
-          "-o",
-          "ip.check_checksum:TRUE",
-          "-o",
-          "udp.check_checksum:TRUE",
-          "-Y",
-          "_ws.malformed || ip.checksum.status == 0 || udp.checksum.status == 0 || " +
-          "icmp.checksum.status == 0 || _ws.expert.severity >= 6291456",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    const text = new TextDecoder().decode(out.stdout).trim();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return text === "" ? [] : text.split("\n");
-  } finally {
-    await Deno.remove(path);
-  }
-}
-
-/** Asserts tshark finds nothing wrong in the frames (skips with a note without tshark). */
-export async function assertTsharkClean(
-  frames: { timeMs: number; bytes: Uint8Array }[],
-): Promise<void> {
-  const problems = await tsharkProblems(frames);
-  if (problems === null) {
-    console.log("tshark not installed: capture not checked");
-    return;
-  }
-  assert.deepEqual(problems, []);
+export async function assertTsharkClean(frames: RecordedFrame[]): Promise<void> {
+  await assertFramesClean(frames.map((f) => f.bytes), TSHARK_OPTIONS);
 }

@@ -218,6 +218,12 @@ export interface TsharkOptions {
   extraArgs?: string[];
   /** What is being decoded, for skip/failure messages. */
   what?: string;
+  /**
+   * Lowest expert severity that counts as a problem in {@link assertTsharkClean}
+   * and {@link tsharkCaptureProblems}: default {@link TSHARK_SEVERITY_ERROR};
+   * {@link TSHARK_SEVERITY_WARN} also fails on warnings.
+   */
+  minSeverity?: number;
 }
 
 /**
@@ -279,29 +285,65 @@ export async function tsharkDecode(
 
 /**
  * Lists what is wrong with a decoded frame: malformed, bad checksum, or
- * error-level expert info. Warnings (e.g. TCP sequence analysis) are ignored.
+ * expert info of at least `minSeverity`. By default warnings (e.g. TCP
+ * sequence analysis) are ignored.
  *
  * @param frame a decoded frame
+ * @param minSeverity lowest expert severity reported (default {@link TSHARK_SEVERITY_ERROR})
  * @returns human-readable problems, empty when clean
  */
-export function tsharkProblems(frame: TsharkFrame): string[] {
+export function tsharkProblems(
+  frame: TsharkFrame,
+  minSeverity: number = TSHARK_SEVERITY_ERROR,
+): string[] {
   const problems: string[] = [];
   if (frame.malformed) problems.push("malformed packet");
   if (frame.badChecksum) problems.push("bad checksum status");
   for (const e of frame.experts) {
-    if (e.severity >= TSHARK_SEVERITY_ERROR) {
-      problems.push(`expert error at ${e.path}: ${e.message}`);
+    if (e.severity >= minSeverity) {
+      const level = e.severity >= TSHARK_SEVERITY_ERROR ? "error" : "warning";
+      problems.push(`expert ${level} at ${e.path}: ${e.message}`);
     }
   }
   return problems;
 }
 
 /**
- * Decodes frames with tshark and throws when any frame is malformed, has a
- * bad IP/TCP/UDP/ICMP checksum, or carries error-level expert info.
+ * Decodes frames with tshark and lists, per frame with a problem (see
+ * {@link tsharkProblems}), one line `frame N (protocols): problems`.
  *
  * @param frames Ethernet frames our encoders produced
- * @param opts extra arguments
+ * @param opts extra arguments, `minSeverity`
+ * @returns the problem lines (empty = clean), or null when skipped (no tshark)
+ */
+export async function tsharkCaptureProblems(
+  frames: readonly Uint8Array[],
+  opts: TsharkOptions = {},
+): Promise<string[] | null> {
+  const decoded = await tsharkDecode(frames, opts);
+  if (decoded === null) return null;
+  return frameFailures(decoded, opts.minSeverity);
+}
+
+/** One line `frame N (protocols): problems` per decoded frame with a problem. */
+function frameFailures(decoded: readonly TsharkFrame[], minSeverity?: number): string[] {
+  const failures: string[] = [];
+  for (const frame of decoded) {
+    const problems = tsharkProblems(frame, minSeverity);
+    if (problems.length > 0) {
+      failures.push(`frame ${frame.number} (${frame.protocols.join(":")}): ${problems.join("; ")}`);
+    }
+  }
+  return failures;
+}
+
+/**
+ * Decodes frames with tshark and throws when any frame is malformed, has a
+ * bad IP/TCP/UDP/ICMP checksum, or carries expert info of at least
+ * `opts.minSeverity` (default: error level).
+ *
+ * @param frames Ethernet frames our encoders produced
+ * @param opts extra arguments, `minSeverity`
  * @returns the decoded frames for further field comparisons, or null when skipped
  * @throws {Error} naming each frame's problems and its protocols
  */
@@ -311,13 +353,7 @@ export async function assertTsharkClean(
 ): Promise<TsharkFrame[] | null> {
   const decoded = await tsharkDecode(frames, opts);
   if (decoded === null) return null;
-  const failures: string[] = [];
-  for (const frame of decoded) {
-    const problems = tsharkProblems(frame);
-    if (problems.length > 0) {
-      failures.push(`frame ${frame.number} (${frame.protocols.join(":")}): ${problems.join("; ")}`);
-    }
-  }
+  const failures = frameFailures(decoded, opts.minSeverity);
   if (failures.length > 0) {
     throw new Error(
       `tshark is not happy${opts.what ? ` with ${opts.what}` : ""}:\n  ${failures.join("\n  ")}`,
