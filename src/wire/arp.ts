@@ -186,6 +186,36 @@ export function newArpRepr(): ArpRepr {
   return { operation: 0, senderMac: 0, senderIp: 0, targetMac: 0, targetIp: 0 };
 }
 
+/** The shape of {@link ArpRepr}: parse and emit ARP packets (RFC 826). */
+export interface ArpCodec {
+  /**
+   * Reads the packet. Zero allocation when `out` is given.
+   *
+   * @param packet the view (checked here)
+   * @param out a repr to fill
+   * @returns the repr, or the defect (non-Ethernet/IPv4, truncated, unknown operation)
+   */
+  parse(packet: ArpPacket, out?: ArpRepr): ArpRepr | WireError;
+
+  /**
+   * The packet length `emit` writes.
+   *
+   * @param repr the message
+   * @returns {@link ARP_PACKET_LEN}
+   */
+  headerLength(repr: ArpRepr): number;
+
+  /**
+   * Writes the 28-byte packet at `offset`.
+   *
+   * @param repr the message
+   * @param bytes the buffer (room for 28 bytes at `offset`)
+   * @param offset where to write
+   * @returns bytes written (28)
+   */
+  emit(repr: ArpRepr, bytes: Uint8Array, offset: number): number;
+}
+
 /**
  * Parse and emit Ethernet/IPv4 ARP packets.
  *
@@ -200,14 +230,7 @@ export function newArpRepr(): ArpRepr {
  * console.assert(repr.operation === ARP_REPLY && repr.senderIp === 0xc0000202);
  * ```
  */
-export const ArpRepr = {
-  /**
-   * Reads the packet. Zero allocation when `out` is given.
-   *
-   * @param packet the view (checked here)
-   * @param out a repr to fill
-   * @returns the repr, or the defect (non-Ethernet/IPv4, truncated, unknown operation)
-   */
+export const ArpRepr: ArpCodec = {
   parse(packet: ArpPacket, out?: ArpRepr): ArpRepr | WireError {
     const err = packet.check();
     if (err !== null) return err;
@@ -229,24 +252,10 @@ export const ArpRepr = {
     return repr;
   },
 
-  /**
-   * The packet length `emit` writes.
-   *
-   * @param _repr the message
-   * @returns {@link ARP_PACKET_LEN}
-   */
   headerLength(_repr: ArpRepr): number {
     return ARP_PACKET_LEN;
   },
 
-  /**
-   * Writes the 28-byte packet at `offset`.
-   *
-   * @param repr the message
-   * @param bytes the buffer (room for 28 bytes at `offset`)
-   * @param offset where to write
-   * @returns bytes written (28)
-   */
   emit(repr: ArpRepr, bytes: Uint8Array, offset: number): number {
     write16(bytes, offset + OFFSET_HTYPE, ARP_HTYPE_ETHERNET);
     write16(bytes, offset + OFFSET_PTYPE, ARP_PTYPE_IPV4);

@@ -583,8 +583,8 @@ export function newDnsMessage(id = 0): DnsMessage {
   };
 }
 
-/** Parse and emit DNS messages. */
-export const DnsMessage = {
+/** The shape of {@link DnsMessage}: parse and emit DNS messages (RFC 1035). */
+export interface DnsMessageCodec {
   /**
    * Parses a DNS message occupying `bytes[offset, offset + length)`.
    * Compression pointers are relative to `offset`. Bytes after the last
@@ -605,6 +605,59 @@ export const DnsMessage = {
    * console.assert(!isWireError(m) && m.questions[0].name === "host.test" && m.rd);
    * ```
    */
+  parse(
+    bytes: Uint8Array,
+    offset?: number,
+    length?: number,
+  ): DnsMessage | WireError;
+
+  /**
+   * Writes a whole message at `offset`; section counts come from the array
+   * lengths. With compression (the default) every name suffix already
+   * written within the first 16 KiB is replaced by a pointer, matching
+   * case exactly so that parse(emit(m)) returns m.
+   *
+   * @param msg the message
+   * @param bytes the output buffer
+   * @param offset where the message starts (pointers are relative to it)
+   * @param opts `compress: false` writes every name in full
+   * @returns the message length
+   * @throws {TypeError} on an invalid name or field
+   * @throws {RangeError} when the buffer is too small
+   *
+   * @example
+   * ```ts
+   * import { DNS_CLASS_IN, DNS_TYPE_A, DnsMessage, newDnsMessage } from "./dns.ts";
+   * const m = newDnsMessage(9);
+   * m.qr = true;
+   * m.questions.push({ name: "host.test", type: DNS_TYPE_A, class: DNS_CLASS_IN });
+   * m.answers.push({ name: "host.test", type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 60, address: 0xc0000201 });
+   * const b = new Uint8Array(512);
+   * const n = DnsMessage.emit(m, b, 0);
+   * console.assert(n === 12 + 15 + 2 + 10 + 4); // answer name is a 2-byte pointer
+   * ```
+   */
+  emit(msg: DnsMessage, bytes: Uint8Array, offset?: number, opts?: DnsEmitOptions): number;
+
+  /**
+   * Emits into a new, exactly sized array (convenience for tests and servers).
+   *
+   * @param msg the message
+   * @param opts as for {@link DnsMessage.emit}
+   * @returns the encoded message
+   * @throws {TypeError} on an invalid name or field
+   *
+   * @example
+   * ```ts
+   * import { DnsMessage, newDnsMessage } from "./dns.ts";
+   * console.assert(DnsMessage.toBytes(newDnsMessage(1)).length === 12);
+   * ```
+   */
+  toBytes(msg: DnsMessage, opts?: DnsEmitOptions): Uint8Array;
+}
+
+/** Parse and emit DNS messages. */
+export const DnsMessage: DnsMessageCodec = {
   parse(
     bytes: Uint8Array,
     offset = 0,
@@ -655,32 +708,6 @@ export const DnsMessage = {
     return msg;
   },
 
-  /**
-   * Writes a whole message at `offset`; section counts come from the array
-   * lengths. With compression (the default) every name suffix already
-   * written within the first 16 KiB is replaced by a pointer, matching
-   * case exactly so that parse(emit(m)) returns m.
-   *
-   * @param msg the message
-   * @param bytes the output buffer
-   * @param offset where the message starts (pointers are relative to it)
-   * @param opts `compress: false` writes every name in full
-   * @returns the message length
-   * @throws {TypeError} on an invalid name or field
-   * @throws {RangeError} when the buffer is too small
-   *
-   * @example
-   * ```ts
-   * import { DNS_CLASS_IN, DNS_TYPE_A, DnsMessage, newDnsMessage } from "./dns.ts";
-   * const m = newDnsMessage(9);
-   * m.qr = true;
-   * m.questions.push({ name: "host.test", type: DNS_TYPE_A, class: DNS_CLASS_IN });
-   * m.answers.push({ name: "host.test", type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 60, address: 0xc0000201 });
-   * const b = new Uint8Array(512);
-   * const n = DnsMessage.emit(m, b, 0);
-   * console.assert(n === 12 + 15 + 2 + 10 + 4); // answer name is a 2-byte pointer
-   * ```
-   */
   emit(msg: DnsMessage, bytes: Uint8Array, offset = 0, opts?: DnsEmitOptions): number {
     const w = new NameWriter(bytes, offset, opts?.compress !== false);
     w.ensure(offset, DNS_HEADER_LEN);
@@ -693,20 +720,6 @@ export const DnsMessage = {
     return i - offset;
   },
 
-  /**
-   * Emits into a new, exactly sized array (convenience for tests and servers).
-   *
-   * @param msg the message
-   * @param opts as for {@link DnsMessage.emit}
-   * @returns the encoded message
-   * @throws {TypeError} on an invalid name or field
-   *
-   * @example
-   * ```ts
-   * import { DnsMessage, newDnsMessage } from "./dns.ts";
-   * console.assert(DnsMessage.toBytes(newDnsMessage(1)).length === 12);
-   * ```
-   */
   toBytes(msg: DnsMessage, opts?: DnsEmitOptions): Uint8Array {
     const scratch = new Uint8Array(DNS_MAX_MESSAGE_LEN);
     return scratch.slice(0, DnsMessage.emit(msg, scratch, 0, opts));

@@ -220,6 +220,37 @@ export function newEthernetRepr(): EthernetRepr {
   };
 }
 
+/** The shape of {@link EthernetRepr}: parse and emit Ethernet II headers (with an optional 802.1Q tag). */
+export interface EthernetCodec {
+  /**
+   * Reads the header through a view. Zero allocation when `out` is given.
+   *
+   * @param frame the view (checked here)
+   * @param out a repr to fill instead of allocating one
+   * @returns the repr, or the defect
+   */
+  parse(frame: EthernetFrame, out?: EthernetRepr): EthernetRepr | WireError;
+
+  /**
+   * The header length `emit` writes.
+   *
+   * @param repr the header
+   * @returns 14, or 18 when `repr.vlanId >= 0`
+   */
+  headerLength(repr: EthernetRepr): number;
+
+  /**
+   * Writes the header at `offset` (the payload follows it and is not touched).
+   * The caller guarantees room for {@link EthernetRepr.headerLength} bytes.
+   *
+   * @param repr the header; `vlanId >= 0` writes an 802.1Q tag
+   * @param bytes the buffer
+   * @param offset where the frame starts
+   * @returns bytes written (the header length)
+   */
+  emit(repr: EthernetRepr, bytes: Uint8Array, offset: number): number;
+}
+
 /**
  * Parse and emit Ethernet II headers.
  *
@@ -235,14 +266,7 @@ export function newEthernetRepr(): EthernetRepr {
  * console.assert(n === 18 && parsed.vlanId === 7 && parsed.etherType === ETHERTYPE_IPV4);
  * ```
  */
-export const EthernetRepr = {
-  /**
-   * Reads the header through a view. Zero allocation when `out` is given.
-   *
-   * @param frame the view (checked here)
-   * @param out a repr to fill instead of allocating one
-   * @returns the repr, or the defect
-   */
+export const EthernetRepr: EthernetCodec = {
   parse(frame: EthernetFrame, out?: EthernetRepr): EthernetRepr | WireError {
     const err = frame.check();
     if (err !== null) return err;
@@ -266,25 +290,10 @@ export const EthernetRepr = {
     return repr;
   },
 
-  /**
-   * The header length `emit` writes.
-   *
-   * @param repr the header
-   * @returns 14, or 18 when `repr.vlanId >= 0`
-   */
   headerLength(repr: EthernetRepr): number {
     return repr.vlanId >= 0 ? ETHERNET_HEADER_LEN + VLAN_TAG_LEN : ETHERNET_HEADER_LEN;
   },
 
-  /**
-   * Writes the header at `offset` (the payload follows it and is not touched).
-   * The caller guarantees room for {@link EthernetRepr.headerLength} bytes.
-   *
-   * @param repr the header; `vlanId >= 0` writes an 802.1Q tag
-   * @param bytes the buffer
-   * @param offset where the frame starts
-   * @returns bytes written (the header length)
-   */
   emit(repr: EthernetRepr, bytes: Uint8Array, offset: number): number {
     writeMac(bytes, offset + OFFSET_DST, repr.destination);
     writeMac(bytes, offset + OFFSET_SRC, repr.source);

@@ -241,6 +241,50 @@ export function newIcmpRepr(): IcmpRepr {
 /** Options of {@link IcmpRepr.parse}: `verifyChecksum` (default true). */
 export type IcmpParseOptions = ChecksumParseOptions;
 
+/** The shape of {@link IcmpRepr}: parse and emit ICMP messages (RFC 792). */
+export interface IcmpCodec {
+  /**
+   * Checks the message (length, checksum, a readable quote for errors) and
+   * reads it. Zero allocation when `out` is given; `out.data` aliases the
+   * packet's buffer. Types other than echo, destination unreachable and
+   * time exceeded are reported as "unsupported".
+   *
+   * @param packet the view; its length must be the whole message
+   * @param out a repr to fill
+   * @param opts `verifyChecksum: false` to skip the checksum
+   * @returns the repr, or the defect
+   */
+  parse(packet: IcmpPacket, out?: IcmpRepr, opts?: IcmpParseOptions): IcmpRepr | WireError;
+
+  /**
+   * The header length `emit` writes before the data.
+   *
+   * @param repr the message
+   * @returns {@link ICMP_HEADER_LEN}
+   */
+  headerLength(repr: IcmpRepr): number;
+
+  /**
+   * The whole message length `emit` writes.
+   *
+   * @param repr the message
+   * @returns 8 + `repr.dataLength`
+   */
+  bufferLength(repr: IcmpRepr): number;
+
+  /**
+   * Writes header and data (copied from `repr.data[dataOffset, +dataLength)`,
+   * unless they already sit right after the header in `bytes`) and the
+   * checksum over the whole message.
+   *
+   * @param repr the message
+   * @param bytes the buffer (room for {@link IcmpRepr.bufferLength} bytes)
+   * @param offset where the message starts
+   * @returns bytes written (8 + data length)
+   */
+  emit(repr: IcmpRepr, bytes: Uint8Array, offset: number): number;
+}
+
 /**
  * Parse and emit ICMP messages.
  *
@@ -257,18 +301,7 @@ export type IcmpParseOptions = ChecksumParseOptions;
  * console.assert(back.identifier === 7 && back.dataLength === 4 && back.data[back.dataOffset] === 0x70);
  * ```
  */
-export const IcmpRepr = {
-  /**
-   * Checks the message (length, checksum, a readable quote for errors) and
-   * reads it. Zero allocation when `out` is given; `out.data` aliases the
-   * packet's buffer. Types other than echo, destination unreachable and
-   * time exceeded are reported as "unsupported".
-   *
-   * @param packet the view; its length must be the whole message
-   * @param out a repr to fill
-   * @param opts `verifyChecksum: false` to skip the checksum
-   * @returns the repr, or the defect
-   */
+export const IcmpRepr: IcmpCodec = {
   parse(packet: IcmpPacket, out?: IcmpRepr, opts?: IcmpParseOptions): IcmpRepr | WireError {
     const err = packet.check();
     if (err !== null) return err;
@@ -339,36 +372,14 @@ export const IcmpRepr = {
     return repr;
   },
 
-  /**
-   * The header length `emit` writes before the data.
-   *
-   * @param _repr the message
-   * @returns {@link ICMP_HEADER_LEN}
-   */
   headerLength(_repr: IcmpRepr): number {
     return ICMP_HEADER_LEN;
   },
 
-  /**
-   * The whole message length `emit` writes.
-   *
-   * @param repr the message
-   * @returns 8 + `repr.dataLength`
-   */
   bufferLength(repr: IcmpRepr): number {
     return ICMP_HEADER_LEN + repr.dataLength;
   },
 
-  /**
-   * Writes header and data (copied from `repr.data[dataOffset, +dataLength)`,
-   * unless they already sit right after the header in `bytes`) and the
-   * checksum over the whole message.
-   *
-   * @param repr the message
-   * @param bytes the buffer (room for {@link IcmpRepr.bufferLength} bytes)
-   * @param offset where the message starts
-   * @returns bytes written (8 + data length)
-   */
   emit(repr: IcmpRepr, bytes: Uint8Array, offset: number): number {
     // Data first: they may share the buffer with (and overlap) the header area.
     const n = repr.dataLength;

@@ -374,6 +374,40 @@ export function newIpv4Repr(): Ipv4Repr {
 /** Options of {@link Ipv4Repr.parse}: `verifyChecksum` (default true; false when the device validated it). */
 export type Ipv4ParseOptions = ChecksumParseOptions;
 
+/** The shape of {@link Ipv4Repr}: parse and emit IPv4 headers (RFC 791). */
+export interface Ipv4Codec {
+  /**
+   * Checks the packet (version, IHL, total length, checksum) and reads its
+   * header. Zero allocation when `out` is given.
+   *
+   * @param packet the view (checked here)
+   * @param out a repr to fill
+   * @param opts `verifyChecksum: false` to skip the checksum
+   * @returns the repr, or the defect
+   */
+  parse(packet: Ipv4Packet, out?: Ipv4Repr, opts?: Ipv4ParseOptions): Ipv4Repr | WireError;
+
+  /**
+   * The header length `emit` writes.
+   *
+   * @param repr the header
+   * @returns {@link IPV4_HEADER_LEN} (options are never emitted)
+   */
+  headerLength(repr: Ipv4Repr): number;
+
+  /**
+   * Writes a 20-byte header at `offset` with total length
+   * `20 + repr.payloadLength` and a correct checksum. The payload (which
+   * follows the header) is not touched.
+   *
+   * @param repr the header
+   * @param bytes the buffer (room for 20 bytes at `offset`)
+   * @param offset where the packet starts
+   * @returns bytes written (20)
+   */
+  emit(repr: Ipv4Repr, bytes: Uint8Array, offset: number): number;
+}
+
 /**
  * Parse and emit IPv4 headers.
  *
@@ -389,16 +423,7 @@ export type Ipv4ParseOptions = ChecksumParseOptions;
  * console.assert(back.destination === 0xc0000202 && back.payloadLength === 8);
  * ```
  */
-export const Ipv4Repr = {
-  /**
-   * Checks the packet (version, IHL, total length, checksum) and reads its
-   * header. Zero allocation when `out` is given.
-   *
-   * @param packet the view (checked here)
-   * @param out a repr to fill
-   * @param opts `verifyChecksum: false` to skip the checksum
-   * @returns the repr, or the defect
-   */
+export const Ipv4Repr: Ipv4Codec = {
   parse(packet: Ipv4Packet, out?: Ipv4Repr, opts?: Ipv4ParseOptions): Ipv4Repr | WireError {
     const err = packet.check();
     if (err !== null) return err;
@@ -425,26 +450,10 @@ export const Ipv4Repr = {
     return repr;
   },
 
-  /**
-   * The header length `emit` writes.
-   *
-   * @param _repr the header
-   * @returns {@link IPV4_HEADER_LEN} (options are never emitted)
-   */
   headerLength(_repr: Ipv4Repr): number {
     return IPV4_HEADER_LEN;
   },
 
-  /**
-   * Writes a 20-byte header at `offset` with total length
-   * `20 + repr.payloadLength` and a correct checksum. The payload (which
-   * follows the header) is not touched.
-   *
-   * @param repr the header
-   * @param bytes the buffer (room for 20 bytes at `offset`)
-   * @param offset where the packet starts
-   * @returns bytes written (20)
-   */
   emit(repr: Ipv4Repr, bytes: Uint8Array, offset: number): number {
     bytes[offset + OFFSET_VIHL] = (IPV4_VERSION << 4) | IHL_MIN;
     bytes[offset + OFFSET_TOS] = repr.tos;

@@ -424,8 +424,8 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: TcpRepr): 
   return null;
 }
 
-/** Parse, emit and size TCP segments. */
-export const TcpRepr = {
+/** The shape of {@link TcpRepr}: parse and emit TCP segments (RFC 9293). */
+export interface TcpCodec {
   /**
    * Fills `out` (or a new repr) from a segment view: header fields, options
    * and a zero-copy payload reference. Verifies the checksum over the IPv4
@@ -452,6 +452,83 @@ export const TcpRepr = {
    * console.assert(!isWireError(back) && back.mss === 1460 && back.windowScale === 7);
    * ```
    */
+  parse(
+    packet: TcpPacket,
+    src: number,
+    dst: number,
+    out?: TcpRepr,
+    opts?: ChecksumParseOptions,
+  ): TcpRepr | WireError;
+
+  /**
+   * Header length the repr emits: 20 plus its options, a multiple of 4.
+   * SACK blocks beyond what fits in 40 option bytes are left out.
+   *
+   * @param repr the segment
+   * @returns header length in bytes, 20..60
+   *
+   * @example
+   * ```ts
+   * import { newTcpRepr, TcpRepr } from "./tcp.ts";
+   * const r = newTcpRepr();
+   * r.hasTimestamp = true;
+   * console.assert(TcpRepr.headerLength(r) === 32);
+   * ```
+   */
+  headerLength(repr: TcpRepr): number;
+
+  /**
+   * Writes the header and options at `offset`, laid out like Linux's
+   * tcp_options_write: MSS; SACK-permitted+TS or NOP NOP TS (or NOP NOP
+   * SACK-permitted); NOP WS; NOP NOP SACK blocks. The checksum field is
+   * left 0. Reserved bits are written as 0.
+   *
+   * @param repr the segment
+   * @param bytes the buffer (must have room for {@link TcpRepr.headerLength})
+   * @param offset where the header starts
+   * @returns the header length written
+   *
+   * @example
+   * ```ts
+   * import { newTcpRepr, TcpRepr } from "./tcp.ts";
+   * const r = newTcpRepr();
+   * r.hasTimestamp = true; r.tsVal = 5;
+   * const b = new Uint8Array(40);
+   * console.assert(TcpRepr.emitHeader(r, b, 0) === 32);
+   * console.assert(b[20] === 1 && b[21] === 1 && b[22] === 8 && b[23] === 10);
+   * ```
+   */
+  emitHeader(repr: TcpRepr, bytes: Uint8Array, offset: number): number;
+
+  /**
+   * Writes the header, copies `repr.payload[payloadOffset, +payloadLength)`
+   * behind it (skipped when the data is already in place) and stores the
+   * checksum over the IPv4 pseudo-header.
+   *
+   * @param repr the segment
+   * @param bytes the buffer (room for header plus data)
+   * @param offset where the segment starts
+   * @param src IPv4 source address (unsigned 32-bit)
+   * @param dst IPv4 destination address
+   * @returns the segment length written
+   *
+   * @example
+   * ```ts
+   * import { newTcpRepr, TCP_ACK, TcpPacket, TcpRepr } from "./tcp.ts";
+   * const r = newTcpRepr();
+   * r.flags = TCP_ACK;
+   * r.payload = new TextEncoder().encode("hi");
+   * r.payloadLength = 2;
+   * const b = new Uint8Array(32);
+   * const n = TcpRepr.emit(r, b, 0, 1, 2);
+   * console.assert(n === 22 && new TcpPacket(b, 0, n).verifyChecksum(1, 2));
+   * ```
+   */
+  emit(repr: TcpRepr, bytes: Uint8Array, offset: number, src: number, dst: number): number;
+}
+
+/** Parse, emit and size TCP segments. */
+export const TcpRepr: TcpCodec = {
   parse(
     packet: TcpPacket,
     src: number,
@@ -490,21 +567,6 @@ export const TcpRepr = {
     return r;
   },
 
-  /**
-   * Header length the repr emits: 20 plus its options, a multiple of 4.
-   * SACK blocks beyond what fits in 40 option bytes are left out.
-   *
-   * @param repr the segment
-   * @returns header length in bytes, 20..60
-   *
-   * @example
-   * ```ts
-   * import { newTcpRepr, TcpRepr } from "./tcp.ts";
-   * const r = newTcpRepr();
-   * r.hasTimestamp = true;
-   * console.assert(TcpRepr.headerLength(r) === 32);
-   * ```
-   */
   headerLength(repr: TcpRepr): number {
     const fixed = fixedOptionsLength(repr);
     const sack = emittedSackBlocks(repr, fixed);
@@ -512,27 +574,6 @@ export const TcpRepr = {
       (sack > 0 ? ALIGNED_SACK_HEADER + sack * OPT_SACK_BLOCK_LEN : 0);
   },
 
-  /**
-   * Writes the header and options at `offset`, laid out like Linux's
-   * tcp_options_write: MSS; SACK-permitted+TS or NOP NOP TS (or NOP NOP
-   * SACK-permitted); NOP WS; NOP NOP SACK blocks. The checksum field is
-   * left 0. Reserved bits are written as 0.
-   *
-   * @param repr the segment
-   * @param bytes the buffer (must have room for {@link TcpRepr.headerLength})
-   * @param offset where the header starts
-   * @returns the header length written
-   *
-   * @example
-   * ```ts
-   * import { newTcpRepr, TcpRepr } from "./tcp.ts";
-   * const r = newTcpRepr();
-   * r.hasTimestamp = true; r.tsVal = 5;
-   * const b = new Uint8Array(40);
-   * console.assert(TcpRepr.emitHeader(r, b, 0) === 32);
-   * console.assert(b[20] === 1 && b[21] === 1 && b[22] === 8 && b[23] === 10);
-   * ```
-   */
   emitHeader(repr: TcpRepr, bytes: Uint8Array, offset: number): number {
     const fixed = fixedOptionsLength(repr);
     const sack = emittedSackBlocks(repr, fixed);
@@ -599,30 +640,6 @@ export const TcpRepr = {
     return headerLength;
   },
 
-  /**
-   * Writes the header, copies `repr.payload[payloadOffset, +payloadLength)`
-   * behind it (skipped when the data is already in place) and stores the
-   * checksum over the IPv4 pseudo-header.
-   *
-   * @param repr the segment
-   * @param bytes the buffer (room for header plus data)
-   * @param offset where the segment starts
-   * @param src IPv4 source address (unsigned 32-bit)
-   * @param dst IPv4 destination address
-   * @returns the segment length written
-   *
-   * @example
-   * ```ts
-   * import { newTcpRepr, TCP_ACK, TcpPacket, TcpRepr } from "./tcp.ts";
-   * const r = newTcpRepr();
-   * r.flags = TCP_ACK;
-   * r.payload = new TextEncoder().encode("hi");
-   * r.payloadLength = 2;
-   * const b = new Uint8Array(32);
-   * const n = TcpRepr.emit(r, b, 0, 1, 2);
-   * console.assert(n === 22 && new TcpPacket(b, 0, n).verifyChecksum(1, 2));
-   * ```
-   */
   emit(repr: TcpRepr, bytes: Uint8Array, offset: number, src: number, dst: number): number {
     const headerLength = TcpRepr.emitHeader(repr, bytes, offset);
     const dataAt = offset + headerLength;

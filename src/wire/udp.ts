@@ -217,6 +217,58 @@ export interface UdpEmitOptions {
   checksum?: boolean;
 }
 
+/** The shape of {@link UdpRepr}: parse and emit UDP datagrams (RFC 768). */
+export interface UdpCodec {
+  /**
+   * Checks the datagram (length field, checksum unless zero) and reads it.
+   * Zero allocation when `out` is given.
+   *
+   * @param packet the view; `length` = the IPv4 payload length
+   * @param src IPv4 source address (for the pseudo-header)
+   * @param dst IPv4 destination address
+   * @param out a repr to fill
+   * @param opts `verifyChecksum: false` to skip the checksum
+   * @returns the repr, or the defect
+   */
+  parse(
+    packet: UdpPacket,
+    src: number,
+    dst: number,
+    out?: UdpRepr,
+    opts?: UdpParseOptions,
+  ): UdpRepr | WireError;
+
+  /**
+   * The header length `emit` writes.
+   *
+   * @param repr the header
+   * @returns {@link UDP_HEADER_LEN}
+   */
+  headerLength(repr: UdpRepr): number;
+
+  /**
+   * Writes the 8-byte header at `offset` with length `8 + payloadLength`
+   * and, unless `opts.checksum === false`, the checksum over pseudo-header,
+   * header and the payload, which must already sit at `offset + 8`.
+   *
+   * @param repr the header
+   * @param bytes the buffer
+   * @param offset where the datagram starts
+   * @param src IPv4 source address
+   * @param dst IPv4 destination address
+   * @param opts `checksum: false` to send "no checksum"
+   * @returns bytes written (the 8-byte header)
+   */
+  emit(
+    repr: UdpRepr,
+    bytes: Uint8Array,
+    offset: number,
+    src: number,
+    dst: number,
+    opts?: UdpEmitOptions,
+  ): number;
+}
+
 /**
  * Parse and emit UDP headers.
  *
@@ -233,18 +285,7 @@ export interface UdpEmitOptions {
  * console.assert(back.dstPort === 9999 && back.payloadLength === 3);
  * ```
  */
-export const UdpRepr = {
-  /**
-   * Checks the datagram (length field, checksum unless zero) and reads it.
-   * Zero allocation when `out` is given.
-   *
-   * @param packet the view; `length` = the IPv4 payload length
-   * @param src IPv4 source address (for the pseudo-header)
-   * @param dst IPv4 destination address
-   * @param out a repr to fill
-   * @param opts `verifyChecksum: false` to skip the checksum
-   * @returns the repr, or the defect
-   */
+export const UdpRepr: UdpCodec = {
   parse(
     packet: UdpPacket,
     src: number,
@@ -270,29 +311,10 @@ export const UdpRepr = {
     return repr;
   },
 
-  /**
-   * The header length `emit` writes.
-   *
-   * @param _repr the header
-   * @returns {@link UDP_HEADER_LEN}
-   */
   headerLength(_repr: UdpRepr): number {
     return UDP_HEADER_LEN;
   },
 
-  /**
-   * Writes the 8-byte header at `offset` with length `8 + payloadLength`
-   * and, unless `opts.checksum === false`, the checksum over pseudo-header,
-   * header and the payload, which must already sit at `offset + 8`.
-   *
-   * @param repr the header
-   * @param bytes the buffer
-   * @param offset where the datagram starts
-   * @param src IPv4 source address
-   * @param dst IPv4 destination address
-   * @param opts `checksum: false` to send "no checksum"
-   * @returns bytes written (the 8-byte header)
-   */
   emit(
     repr: UdpRepr,
     bytes: Uint8Array,
