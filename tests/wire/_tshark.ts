@@ -3,7 +3,7 @@
  * what our encoders emit is clean — no malformed packet, no bad checksum, no
  * error-level expert info — with checksum validation on for IP, TCP and UDP.
  *
- * ```ts
+ * ```ts ignore
  * import { assertTsharkClean, tsharkDecodeFile } from "./_tshark.ts";
  * const decoded = await assertTsharkClean([frame1, frame2]);   // null = skipped (no tshark)
  * if (decoded) assert.equal(decoded[0].field("ip.ttl"), "64");
