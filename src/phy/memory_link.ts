@@ -58,6 +58,18 @@ export interface MemoryLinkOptions {
 /**
  * One end of a memory link or one hub port. Create with
  * {@link MemoryLink.pair} or {@link MemoryHub.attach}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryLink } from "./memory_link.ts";
+ * const [a, b] = MemoryLink.pair();
+ * a.transmit(new Uint8Array(60), 0, 60);
+ * let got = 0;
+ * b.receive({ onFrame: (_bytes, _off, len) => (got = len) }, 8);
+ * console.assert(got === 60);
+ * a.close();
+ * b.close();
+ * ```
  */
 export class MemoryDevice implements Device {
   /** Static facts about the device (MTU, MAC, offloads). */

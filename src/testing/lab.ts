@@ -241,7 +241,24 @@ export async function run(cmd: string[], opts: { check?: boolean } = {}): Promis
   return result;
 }
 
-/** A background process started in a lab namespace. */
+/**
+ * A background process started in a lab namespace (see {@link Lab.spawnInPeer}).
+ * Needs `--allow-run` and root.
+ *
+ * @example
+ * ```ts
+ * import { isRoot, Lab } from "./lab.ts";
+ * if (isRoot()) {
+ *   const lab = await Lab.create({ prefix: "rsdoc" });
+ *   try {
+ *     const proc = lab.spawnInPeer(["sleep", "30"]);
+ *     await proc.kill();
+ *   } finally {
+ *     await lab.destroy();
+ *   }
+ * }
+ * ```
+ */
 export class LabProcess {
   #child: Deno.ChildProcess;
   #result: Promise<CommandResult>;
@@ -315,7 +332,25 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** A built lab; see the module documentation. Always `await lab.destroy()` in `finally`. */
+/**
+ * A built lab; see the module documentation. Always `await lab.destroy()` in
+ * `finally`. Needs root (namespaces, veth, AF_PACKET), `--allow-run` and
+ * `--allow-ffi`.
+ *
+ * @example
+ * ```ts
+ * import { isRoot, Lab } from "./lab.ts";
+ * if (isRoot()) {
+ *   const lab = await Lab.create({ prefix: "rsdoc" });
+ *   try {
+ *     const ping = await lab.runInPeer(["ping", "-c", "1", "-W", "1", lab.peerAddress]);
+ *     console.assert(ping.code === 0);
+ *   } finally {
+ *     await lab.destroy();
+ *   }
+ * }
+ * ```
+ */
 export class Lab {
   /** Namespace of the interface rawstack drives. */
   readonly stackNetns: string;
