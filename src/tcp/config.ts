@@ -37,6 +37,15 @@ export interface TcpConfig {
   timeWaitMs: number;
   /** Longest an ACK is delayed (RFC 9293 §3.8.6.3: < 0.5 s), ms. */
   delayedAckMs: number;
+  /**
+   * Acknowledge in-order data once per receive batch (as Linux does with GRO): instead of
+   * an ACK for every second full-sized segment (RFC 5681 §4.2), the ACK becomes due at
+   * once on the timer wheel, so it goes out when the wheel next advances — in a `Stack`,
+   * right after the batch of frames being processed — covering the whole batch. An ACK is
+   * still sent at once when a quarter of the advertised window is unacknowledged. Off:
+   * every second full segment is acknowledged immediately.
+   */
+  ackBatching: boolean;
   /** Disable Nagle's algorithm on new connections (RFC 896). */
   noDelay: boolean;
   /** Keep-alive on for new connections (RFC 9293 §3.8.4: off by default). */
@@ -79,6 +88,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   dataRetries: 15,
   timeWaitMs: 60_000,
   delayedAckMs: 40,
+  ackBatching: true,
   noDelay: false,
   keepAlive: false,
   keepAliveIdleMs: 7_200_000,

@@ -342,6 +342,8 @@ export class TcpConnection implements TimerTarget {
   #depth = 0;
 
   readonly #rtxTimer: Timer;
+  /** When the retransmission timer really expires (the wheel may hold an earlier deadline). */
+  #rtxDueMs = Infinity;
   readonly #delackTimer: Timer;
   readonly #persistTimer: Timer;
   readonly #keepaliveTimer: Timer;
@@ -867,7 +869,9 @@ export class TcpConnection implements TimerTarget {
     this.#enter();
     switch (kind) {
       case TCP_TIMER_RETRANSMIT:
-        this.#onRetransmitTimeout(nowMs);
+        // A lazily re-armed timer fired before its real deadline: push it back.
+        if (nowMs < this.#rtxDueMs) this.#ctx.wheel.schedule(this.#rtxTimer, this.#rtxDueMs);
+        else this.#onRetransmitTimeout(nowMs);
         break;
       case TCP_TIMER_DELAYED_ACK:
         if (this.#unackedBytes > 0 || this.#ackNow) {
@@ -889,8 +893,16 @@ export class TcpConnection implements TimerTarget {
     this.#leave();
   }
 
+  /**
+   * RFC 6298 §5.1/§5.3: (re)start the retransmission timer to expire RTO from now. Lazily:
+   * an armed timer due earlier is left in the wheel and pushed back when it fires (see
+   * onTimer), so the ACK after ACK of a bulk flow costs a compare, not a wheel operation.
+   */
   #armRetransmit(nowMs: number): void {
-    this.#ctx.wheel.schedule(this.#rtxTimer, nowMs + this.#rtt.rtoMs);
+    const due = nowMs + this.#rtt.rtoMs;
+    this.#rtxDueMs = due;
+    const t = this.#rtxTimer;
+    if (!t.armed || t.deadline > due) this.#ctx.wheel.schedule(t, due);
     if (this.#persistTimer.armed) this.#ctx.wheel.cancel(this.#persistTimer);
   }
 
@@ -1652,10 +1664,18 @@ export class TcpConnection implements TimerTarget {
       // RFC 5681 §4.2: ACK at once when filling a gap or in quick-ACK mode; else every second
       // full-sized segment, or when the delayed-ACK timer fires.
       this.#unackedBytes += advanced;
-      if (
-        hadGap || fin || this.#quickAcks > 0 || this.#unackedBytes >= 2 * this.#rcvMssEstimate
-      ) this.#ackNow = true;
-      else if (!this.#delackTimer.armed) {
+      if (hadGap || fin || this.#quickAcks > 0) this.#ackNow = true;
+      else if (this.#unackedBytes >= 2 * this.#rcvMssEstimate) {
+        if (!this.#cfg.ackBatching || this.#unackedBytes >= this.#batchAckLimit()) {
+          this.#ackNow = true;
+        } else {
+          // ACK batching (see TcpConfig.ackBatching): due now, sent when the wheel next
+          // advances, after the rest of this receive batch — one ACK for the batch.
+          const due = Math.floor(nowMs);
+          const t = this.#delackTimer;
+          if (!t.armed || t.deadline > due) this.#ctx.wheel.schedule(t, due);
+        }
+      } else if (!this.#delackTimer.armed) {
         this.#ctx.wheel.schedule(this.#delackTimer, nowMs + this.#cfg.delayedAckMs);
       }
     } else {
@@ -1664,6 +1684,16 @@ export class TcpConnection implements TimerTarget {
       if (n > 0 && ooo.add(offset, offset + n)) this.#noteSackBlock(seq);
       this.#ackNow = true;
     }
+  }
+
+  /**
+   * Unacknowledged bytes that force an ACK even while batching: a quarter of the window
+   * advertised in our last ACK (at least two segments), so the sender never stalls on a
+   * window it cannot see reopen.
+   */
+  #batchAckLimit(): number {
+    const advertised = seqSub(this.#rcvAdvRight, this.#lastAckSent);
+    return Math.max(2 * this.#rcvMssEstimate, advertised >>> 2);
   }
 
   /**

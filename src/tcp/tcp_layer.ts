@@ -61,6 +61,8 @@ const COOKIE_HASH_MASK = 0xffffff;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
+/** Parse options for a segment whose checksum the device validated (made once). */
+const SKIP_CHECKSUM = Object.freeze({ verifyChecksum: false });
 
 /** Callbacks from a listener. */
 export interface TcpListenerEvents {
@@ -245,6 +247,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #conns = new Map<number, Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
+  /** The connection found by the last successful lookup (see #lookup). */
+  #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
   readonly #rx: TcpRepr = newTcpRepr();
   readonly #tx: TcpRepr = newTcpRepr();
@@ -295,9 +299,18 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   // ------------------------------------------------------------------ table
 
   #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
+    // One-entry cache: a bulk flow hits the same connection segment after segment, and the
+    // two Map lookups below (keys beyond 2^31 are heap numbers) cost more than the compare.
+    const hit = this.#lastConn;
+    if (
+      hit !== null && hit.remotePort === remotePort && hit.localPort === localPort &&
+      hit.remoteAddr === remoteAddr && hit.localAddr === localAddr
+    ) return hit;
     const inner = this.#conns.get(remoteAddr * PORT_SPACE + remotePort);
     if (inner === undefined) return undefined;
-    return inner.get(localAddr * PORT_SPACE + localPort);
+    const conn = inner.get(localAddr * PORT_SPACE + localPort);
+    if (conn !== undefined) this.#lastConn = conn;
+    return conn;
   }
 
   #insert(conn: TcpConnection): void {
@@ -308,6 +321,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       this.#conns.set(outerKey, inner);
     }
     inner.set(conn.localAddr * PORT_SPACE + conn.localPort, conn);
+    this.#lastConn = null;
     this.#connectionCount++;
   }
 
@@ -318,6 +332,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     const key = conn.localAddr * PORT_SPACE + conn.localPort;
     if (inner.get(key) !== conn) return;
     inner.delete(key);
+    if (this.#lastConn === conn) this.#lastConn = null;
     if (inner.size === 0) this.#conns.delete(outerKey);
     this.#connectionCount--;
   }
@@ -455,6 +470,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param bytes buffer (valid during the call only)
    * @param offset segment start
    * @param length segment length
+   * @param checksumVerified true when the device already validated the TCP checksum
+   *   (receive checksum offload: a virtio_net_hdr DATA_VALID flag, TP_STATUS_CSUM_VALID, or
+   *   a link that cannot corrupt frames); the segment is then not summed again
    * @returns nothing
    */
   onPacket(
@@ -464,9 +482,16 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     bytes: Uint8Array,
     offset: number,
     length: number,
+    checksumVerified = false,
   ): void {
     this.stats.segmentsIn++;
-    const seg = TcpRepr.parse(this.#packet.reset(bytes, offset, length), src, dst, this.#rx);
+    const seg = TcpRepr.parse(
+      this.#packet.reset(bytes, offset, length),
+      src,
+      dst,
+      this.#rx,
+      checksumVerified ? SKIP_CHECKSUM : undefined,
+    );
     if (isWireError(seg)) {
       this.stats.malformed++;
       return;

@@ -438,7 +438,7 @@ Deno.test("TcpConnection quick-ACKs again after an idle period longer than the R
 });
 
 Deno.test("TcpConnection delays ACKs up to 40 ms and ACKs every second full segment", () => {
-  const a = new Active();
+  const a = new Active({ ackBatching: false });
   a.establish();
   let next = expectQuickAcks(a, 0, 16, 100); // connection start: quick ACKs
   a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
@@ -453,6 +453,41 @@ Deno.test("TcpConnection delays ACKs up to 40 ms and ACKs every second full segm
   a.feed({ flags: TCP_ACK, seq: a.r(next + 536), ack: a.s(0), data: bytesOf(536) });
   expectSeg(a.take()[0], { flags: TCP_ACK, ack: a.r(next + 1072) });
   assert.equal(a.host.wheel.size, 0, "delayed-ACK timer cancelled");
+});
+
+Deno.test("TcpConnection with ackBatching ACKs a batch of full segments once, when the wheel advances", () => {
+  const a = new Active({ ackBatching: true, receiveBufferBytes: 64 * 1024 });
+  a.establish();
+  let next = expectQuickAcks(a, 0, 16, 100); // connection start: quick ACKs are never batched
+  // A "receive batch": four full segments fed without the wheel advancing.
+  for (let i = 0; i < 4; i++, next += 536) {
+    a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(536) });
+  }
+  assert.equal(a.take().length, 0, "no ACK inside the batch");
+  assert.equal(a.host.wheel.nextDeadline(), 0, "the ACK is due now");
+  a.host.advance(0); // end of the batch: the stack advances the wheel
+  let segs = a.take();
+  assert.equal(segs.length, 1, "one ACK for the batch");
+  expectSeg(segs[0], { flags: TCP_ACK, ack: a.r(next), len: 0 });
+  // A quarter of the advertised window unacknowledged forces the ACK at once.
+  const quarter = 16 * 1024;
+  let fed = 0;
+  while (fed < quarter) {
+    a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(536) });
+    next += 536;
+    fed += 536;
+    segs = a.take();
+    if (segs.length > 0) break;
+  }
+  assert.equal(segs.length, 1, "an ACK before the batch ends");
+  assert.ok(fed >= quarter - 1072 && fed <= quarter, `ACK after ${fed} bytes`);
+  expectSeg(segs[0], { flags: TCP_ACK, ack: a.r(next) });
+  // A sub-MSS segment still waits for the delayed-ACK timer (40 ms), not the batch end.
+  a.feed({ flags: TCP_ACK, seq: a.r(next), ack: a.s(0), data: bytesOf(100) });
+  a.host.advance(0);
+  assert.equal(a.take().length, 0);
+  a.host.advance(40);
+  assert.equal(a.take().length, 1);
 });
 
 Deno.test("TcpConnection ACKs out-of-order data at once with SACK blocks, newest first", () => {

@@ -37,6 +37,23 @@ Deno.test("TcpLayer drops segments with a bad checksum", () => {
   assert.equal(h.tcp.stats.malformed, 2);
 });
 
+Deno.test("TcpLayer skips the checksum only when the device verified it (RX offload)", () => {
+  const h = new Host();
+  const b = segment({ flags: TCP_SYN, seq: 1, dstPort: 81 });
+  b[16] ^= 0x01; // bad checksum
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, b.length, false);
+  assert.equal(h.tcp.stats.malformed, 1);
+  assert.equal(h.take().length, 0);
+  // Validated by the device: the segment is processed (a SYN to a closed port: RST).
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, b.length, true);
+  assert.equal(h.tcp.stats.malformed, 1);
+  const [rst] = h.take();
+  assert.equal(rst.flags, TCP_RST | TCP_ACK);
+  // Header checks still apply: a truncated header is dropped even when "verified".
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, 7, true);
+  assert.equal(h.tcp.stats.malformed, 2);
+});
+
 Deno.test("TcpLayer passive open negotiates options and queues the connection for accept", () => {
   const h = new Host();
   const l = h.tcp.listen(80, 4);
