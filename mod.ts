@@ -75,22 +75,13 @@ export * from "./src/wire/pcap.ts";
 export * from "./src/wire/tcp.ts";
 
 // Devices: the driver interface and its implementations.
-export {
-  DEFAULT_MTU,
-  type Device,
-  type DeviceCapabilities,
-  DeviceError,
-  type DeviceErrorCode,
-  type DeviceStats,
-  ETHERNET_HEADER_BYTES,
-  type FrameSink,
-  isDeviceError,
-} from "./src/phy/device.ts";
+export * from "./src/phy/device.ts";
 export {
   AfPacketDevice,
   type AfPacketMode,
   type AfPacketOptions,
   type AfPacketStats,
+  BUSY_POLL_CHUNK_MICROS,
 } from "./src/phy/af_packet.ts";
 export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";

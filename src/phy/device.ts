@@ -33,6 +33,77 @@ export interface DeviceCapabilities {
   checksumOffloadTx: boolean;
   /** The device accepts super-frames larger than the MTU and segments them. */
   gso: boolean;
+  /**
+   * Largest frame (Ethernet header included) the device transmits; with
+   * `gso` up to 14 + 65535 bytes. Absent: `mtu + 14`.
+   */
+  maxSegmentBytes?: number;
+}
+
+/** {@link RxFrameInfo.checksum}: nothing known, verify the checksums in software. */
+export const RX_CHECKSUM_UNKNOWN = 0;
+/**
+ * {@link RxFrameInfo.checksum}: the layer-4 checksum is known to be correct
+ * (virtio_net_hdr DATA_VALID or TP_STATUS_CSUM_VALID: verified by a NIC or
+ * the kernel; or completed in place by the driver).
+ */
+export const RX_CHECKSUM_VALID = 1;
+/**
+ * {@link RxFrameInfo.checksum}: the frame was sent by a stack on this machine
+ * with checksum offload (Linux CHECKSUM_PARTIAL; virtio_net_hdr NEEDS_CSUM or
+ * TP_STATUS_CSUMNOTREADY). The data is intact (it never crossed a wire); the
+ * checksum field at `csumStart + csumOffset` holds only the folded
+ * pseudo-header sum. Do not verify it: accept the segment.
+ */
+export const RX_CHECKSUM_PARTIAL = 2;
+
+/** virtio_net_hdr gso_type: not a super-frame. */
+export const GSO_NONE = 0;
+/** virtio_net_hdr gso_type: TCP over IPv4 super-frame (TSO/GSO). */
+export const GSO_TCPV4 = 1;
+/** virtio_net_hdr gso_type: UDP fragmentation offload (legacy). */
+export const GSO_UDP = 3;
+/** virtio_net_hdr gso_type: TCP over IPv6 super-frame. */
+export const GSO_TCPV6 = 4;
+/** virtio_net_hdr gso_type: UDP segmentation (UDP_SEGMENT). */
+export const GSO_UDP_L4 = 5;
+/** virtio_net_hdr gso_type flag: the TCP super-frame carries ECN CWR. */
+export const GSO_ECN = 0x80;
+
+/**
+ * Offload metadata of the frame being delivered to {@link FrameSink.onFrame}
+ * (read it during the call: the driver rewrites the same object for every
+ * frame). Offered by drivers that know it (`AfPacketDevice`; see
+ * {@link Device.rxInfo}); middleware does not forward it.
+ */
+export interface RxFrameInfo {
+  /** {@link RX_CHECKSUM_UNKNOWN}, {@link RX_CHECKSUM_VALID} or {@link RX_CHECKSUM_PARTIAL}. */
+  checksum: number;
+  /** PARTIAL: frame offset where checksumming starts (the layer-4 header); else 0. */
+  csumStart: number;
+  /** PARTIAL: offset of the checksum field from `csumStart` (TCP 16, UDP 6); else 0. */
+  csumOffset: number;
+  /** `GSO_*` type of a super-frame (low 7 bits; {@link GSO_ECN} may be or-ed in), 0 = ordinary. */
+  gsoType: number;
+  /** Super-frame: the MSS its sender segments it into (0 = ordinary frame). */
+  gsoSize: number;
+  /** Super-frame: length of the headers (Ethernet + IP + TCP) as reported; may be 0. */
+  headerLength: number;
+}
+
+/**
+ * Returns a fresh {@link RxFrameInfo} (nothing known).
+ *
+ * @returns checksum unknown, no GSO
+ *
+ * @example
+ * ```ts
+ * import { newRxFrameInfo, RX_CHECKSUM_UNKNOWN } from "./device.ts";
+ * console.assert(newRxFrameInfo().checksum === RX_CHECKSUM_UNKNOWN);
+ * ```
+ */
+export function newRxFrameInfo(): RxFrameInfo {
+  return { checksum: 0, csumStart: 0, csumOffset: 0, gsoType: 0, gsoSize: 0, headerLength: 0 };
 }
 
 /** Receives frames from {@link Device.receive}. */
@@ -76,6 +147,11 @@ export interface Device {
   close(): void;
   /** Live counters. */
   readonly stats: DeviceStats;
+  /**
+   * Optional: offload metadata of the frame currently being delivered to a
+   * sink (valid only inside `onFrame`). Absent = nothing known (verify).
+   */
+  readonly rxInfo?: RxFrameInfo;
 }
 
 /**

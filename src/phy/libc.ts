@@ -51,6 +51,8 @@ export const PACKET_VERSION = 10;
 export const PACKET_QDISC_BYPASS = 20;
 /** Do not deliver frames this host transmitted. */
 export const PACKET_IGNORE_OUTGOING = 23;
+/** Prefix every frame (both directions) with a `struct virtio_net_hdr` (offload metadata). */
+export const PACKET_VNET_HDR = 15;
 /** tpacket version 2. */
 export const TPACKET_V2 = 1;
 /** tpacket version 3 (block based). */
@@ -63,6 +65,10 @@ export const TP_STATUS_USER = 1;
 export const TP_STATUS_COPY = 2;
 /** Frames were lost before this one. */
 export const TP_STATUS_LOSING = 4;
+/** The frame's layer-4 checksum is not filled in yet (sent locally with CHECKSUM_PARTIAL). */
+export const TP_STATUS_CSUMNOTREADY = 8;
+/** The frame's layer-4 checksum was verified (CHECKSUM_UNNECESSARY). */
+export const TP_STATUS_CSUM_VALID = 0x80;
 /** sll_pkttype of a frame this host sent. */
 export const PACKET_OUTGOING = 4;
 /** ioctl: interface flags. */
@@ -151,6 +157,7 @@ export const LIBC_SYMBOLS = {
   },
   send: { parameters: ["i32", "buffer", "u64", "i32"], result: "i32" },
   sendAddress: { name: "send", parameters: ["i32", "u64", "u64", "i32"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "u64", "i32", "buffer", "u32"], result: "i32" },
   recvfrom: {
     parameters: ["i32", "buffer", "u64", "i32", "buffer", "buffer"],

@@ -1,0 +1,873 @@
+/**
+ * The rawstack benchmark harness (issue 5): one command, one run, every
+ * rawstack figure beside the Linux kernel's figure measured in the same run
+ * over the same kind of veth pair, with the ratio; min/median/max over
+ * repeats; a printed table and a JSON file in bench/results/.
+ *
+ * Run (lab, root): `deno run -A bench/harness.ts`
+ * Environment:
+ * - `RAWSTACK_BENCH_SECONDS` — seconds per measurement (default 3; the issue's
+ *   figures use 10);
+ * - `RAWSTACK_BENCH_REPEATS` — repeats per figure (default 3);
+ * - `RAWSTACK_BENCH_CONFIGS` — `a`, `b` or `ab` (default `ab`);
+ * - `RAWSTACK_BENCH_MODE` — AF_PACKET receive mode (default `ring-v2`);
+ * - `RAWSTACK_BENCH_BUSY_POLL_MS` — the device's busy-poll window (default 5);
+ * - `RAWSTACK_BENCH_IDLE_CONNS` — idle connections held (default 10000);
+ * - `RAWSTACK_BENCH_TCP_BUFFER_BYTES` — rawstack send/receive buffer per
+ *   connection (default: the engine's default).
+ *
+ * Topology (src/testing/lab.ts with `router: true`): rawstack drives `rs0`,
+ * whose veth peer `pe0` belongs to the kernel peer namespace; the kernel
+ * reference runs between the peer namespace and the far namespace over the
+ * veth pair `pe1`↔`far0`. Configuration (a): the kernel sides' TX checksum,
+ * TSO and GSO offloads off (ordinary 1514-byte frames with checksums filled
+ * in); (b): default veth offloads.
+ *
+ * Kernel-side load comes from bench/tcp_tool.py (python3; one process per
+ * measurement) and iperf3 for context. Two rows need no lab and run in child
+ * processes of this file: `memlink` (two rawstack hosts in one process over
+ * MemoryLink, Gbit/s and CPU seconds per GB from `process.cpuUsage()`) and
+ * `idle` (N idle established connections, heap bytes per connection after a
+ * forced GC; run with `--v8-flags=--expose-gc`).
+ *
+ * Without root the lab rows print "n/a (needs root ...)" and the in-process
+ * rows still run. Nothing here asserts on time.
+ *
+ * Profiling (see bench/profile_top.ts): `deno run -A --cpu-prof bench/harness.ts
+ * memlink 5`, `... lab-send`, `... lab-receive` run one measurement each.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { Lab, type LabProcess, labUnavailableReason } from "../src/testing/lab.ts";
+import { Stack } from "../src/stack.ts";
+import { MemoryLink } from "../src/phy/memory_link.ts";
+import type { AfPacketMode } from "../src/phy/af_packet.ts";
+import type { TcpConn } from "../src/socket/tcp_conn.ts";
+
+const PREFIX = "rspf";
+const HERE = new URL(".", import.meta.url).pathname;
+const TOOL = `${HERE}tcp_tool.py`;
+const RESULTS_DIR = `${HERE}results`;
+
+const env = (name: string, fallback: string): string => {
+  try {
+    return Deno.env.get(name) ?? fallback;
+  } catch {
+    return fallback;
+  }
+};
+const SECONDS = Math.max(0.5, Number(env("RAWSTACK_BENCH_SECONDS", "3")));
+const REPEATS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_REPEATS", "3"))));
+const CONFIGS = env("RAWSTACK_BENCH_CONFIGS", "ab");
+const DEVICE_MODE = env("RAWSTACK_BENCH_MODE", "ring-v2") as AfPacketMode;
+const BUSY_POLL_MS = Number(env("RAWSTACK_BENCH_BUSY_POLL_MS", "5"));
+const IDLE_CONNS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_IDLE_CONNS", "10000"))));
+
+const BULK_PORT = 5001;
+const RR_PORT = 5002;
+const CRR_PORT = 5003;
+const IPERF_PORT = 5201;
+const WRITE_CHUNK_BYTES = 64 * 1024;
+const READ_BUFFER_BYTES = 256 * 1024;
+const CRR_REQUEST_BYTES = 64;
+const CONNECT_RETRY_MS = 3000;
+/** Slack added to a measurement's own duration before it is declared stuck. */
+const STUCK_SLACK_MS = 15_000;
+const TCP_BUFFER_BYTES = Number(env("RAWSTACK_BENCH_TCP_BUFFER_BYTES", "0"));
+/** TCP tunables of every benchmarked stack: the engine defaults unless the env says otherwise. */
+const STACK_TCP = TCP_BUFFER_BYTES > 0
+  ? { sendBufferBytes: TCP_BUFFER_BYTES, receiveBufferBytes: TCP_BUFFER_BYTES }
+  : {};
+/** Idle connections keep small rings so 2 × N of them fit in memory (rings are allocated eagerly). */
+const IDLE_TCP = { sendBufferBytes: 16 * 1024, receiveBufferBytes: 16 * 1024 };
+
+/** One figure: samples of rawstack and of the kernel reference. */
+interface Row {
+  workload: string;
+  config: string;
+  unit: string;
+  rawstack: number[];
+  rawstackNote: string | null;
+  reference: string;
+  kernel: number[];
+  kernelNote: string | null;
+  lowerIsBetter?: boolean;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) >> 1]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rejects when `p` takes longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function numbers(out: string): number[] {
+  const line = out.trim().split("\n").pop() ?? "";
+  return line.trim().split(/\s+/).map(Number);
+}
+
+async function finishedNumbers(p: LabProcess, what: string, ms: number): Promise<number[]> {
+  const r = await within(p.finished(), ms, what);
+  const v = numbers(r.stdout);
+  if (r.code !== 0 || v.some((x) => !Number.isFinite(x))) {
+    throw new Error(`${what} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-300)}`);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- lab rows
+
+class LabBench {
+  readonly lab: Lab;
+  readonly config: "a" | "b";
+  #crrServer: LabProcess | null = null;
+  #stack: Stack | null = null;
+
+  constructor(lab: Lab, config: "a" | "b") {
+    this.lab = lab;
+    this.config = config;
+  }
+
+  py(args: (string | number)[]): string[] {
+    return ["python3", TOOL, ...args.map(String)];
+  }
+
+  /**
+   * The rawstack host of this configuration: one Stack for all measurements,
+   * like the one kernel it is compared with (a fresh Stack per measurement
+   * would reuse ports still in TIME-WAIT at the kernel peer with unrelated
+   * ISNs, and wait for SYN retransmissions). Rebuilt after a failed measurement.
+   */
+  async stack(): Promise<Stack> {
+    if (this.#stack !== null && !this.#stack.closed) return this.#stack;
+    this.#stack = await this.#newStack();
+    return this.#stack;
+  }
+
+  /** Forgets the shared Stack after a failure (the next measurement builds a new one). */
+  async resetStack(): Promise<void> {
+    const s = this.#stack;
+    this.#stack = null;
+    await s?.close();
+  }
+
+  async #newStack(): Promise<Stack> {
+    // Configuration (b) gives rawstack the kernel's tools: PACKET_VNET_HDR (super-frames in,
+    // checksum state per frame; partial checksums completed by the driver until TCP reads rxInfo).
+    const vnet = this.config === "b";
+    const device = await this.lab.openDevice({
+      mode: DEVICE_MODE,
+      busyPollMs: BUSY_POLL_MS,
+      frameCount: vnet ? 512 : 8192,
+      vnetHeader: vnet,
+    });
+    const s = new Stack({
+      device,
+      ipv4: `${this.lab.stackAddress}/${this.lab.prefixLength}`,
+      gateway: this.lab.peerAddress,
+      tcp: STACK_TCP,
+      onError: () => {},
+    });
+    await s.start();
+    return s;
+  }
+
+  /** stack.connect, retrying while the kernel listener is not up yet. */
+  async connect(stack: Stack, port: number): Promise<TcpConn> {
+    const end = performance.now() + CONNECT_RETRY_MS;
+    for (;;) {
+      try {
+        return await within(
+          stack.connect({ hostname: this.lab.peerAddress, port, noDelay: true }),
+          CONNECT_RETRY_MS,
+          "rawstack connect",
+        );
+      } catch (e) {
+        if (performance.now() > end) throw e;
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Waits until a kernel listener in the peer namespace accepts connections. */
+  async peerListening(port: number): Promise<void> {
+    const end = performance.now() + CONNECT_RETRY_MS;
+    while (performance.now() < end) {
+      const r = await this.lab.runInPeer(["ss", "-Hltn", `sport = :${port}`]);
+      if (r.stdout.includes(`:${port}`)) return;
+      await sleep(30);
+    }
+    throw new Error(`kernel listener on port ${port} did not come up`);
+  }
+
+  async farListening(port: number): Promise<void> {
+    const end = performance.now() + CONNECT_RETRY_MS;
+    while (performance.now() < end) {
+      const r = await this.lab.runInFar(["ss", "-Hltn", `sport = :${port}`]);
+      if (r.stdout.includes(`:${port}`)) return;
+      await sleep(30);
+    }
+    throw new Error(`kernel listener on port ${port} did not come up in the far namespace`);
+  }
+
+  /** iperf3 kernel→kernel, Gbit/s at the receiver. */
+  async iperf(): Promise<number> {
+    const server = this.lab.spawnInFar(["iperf3", "-s", "-1", "-p", String(IPERF_PORT)]);
+    try {
+      await this.farListening(IPERF_PORT);
+      const r = await within(
+        this.lab.runInPeer([
+          "iperf3",
+          "-c",
+          this.lab.farAddress,
+          "-p",
+          String(IPERF_PORT),
+          "-t",
+          String(SECONDS),
+          "-J",
+        ]),
+        SECONDS * 1000 + STUCK_SLACK_MS,
+        "iperf3",
+      );
+      const j = JSON.parse(r.stdout);
+      return j.end.sum_received.bits_per_second / 1e9;
+    } finally {
+      await server.kill();
+    }
+  }
+
+  /** Python sender (far) → python sink (peer) over pe1↔far0: Gbit/s at the receiver. */
+  async kernelBulk(): Promise<number> {
+    const sink = this.lab.spawnInPeer(this.py(["sink", "0.0.0.0", BULK_PORT]));
+    try {
+      await this.peerListening(BULK_PORT);
+      const src = this.lab.spawnInFar(this.py(["source", "198.51.100.1", BULK_PORT, SECONDS]));
+      const wait = SECONDS * 1000 + STUCK_SLACK_MS;
+      await finishedNumbers(src, "python source", wait);
+      const [bytes, secs] = await finishedNumbers(sink, "python sink", wait);
+      return bytes * 8 / secs / 1e9;
+    } finally {
+      await sink.kill();
+    }
+  }
+
+  /** rawstack sends for SECONDS to a python sink in the peer: Gbit/s at the receiver. */
+  async rawstackSend(): Promise<number> {
+    const sink = this.lab.spawnInPeer(this.py(["sink", "0.0.0.0", BULK_PORT]));
+    const stack = await this.stack();
+    try {
+      await this.peerListening(BULK_PORT);
+      const conn = await this.connect(stack, BULK_PORT);
+      const chunk = new Uint8Array(WRITE_CHUNK_BYTES);
+      const end = performance.now() + SECONDS * 1000;
+      const sending = (async () => {
+        while (performance.now() < end) await conn.write(chunk);
+        await conn.closeWrite();
+      })();
+      await within(sending, SECONDS * 1000 + STUCK_SLACK_MS, "rawstack send");
+      const [bytes, secs] = await finishedNumbers(sink, "python sink", STUCK_SLACK_MS);
+      conn.close();
+      return bytes * 8 / secs / 1e9;
+    } finally {
+      await sink.kill();
+    }
+  }
+
+  /** A python source in the peer sends to rawstack for SECONDS: Gbit/s at rawstack. */
+  async rawstackReceive(): Promise<number> {
+    const stack = await this.stack();
+    const listener = stack.listen({ port: BULK_PORT });
+    const src = this.lab.spawnInPeer(
+      this.py(["source", this.lab.stackAddress, BULK_PORT, SECONDS]),
+    );
+    try {
+      const receiving = (async () => {
+        const conn = await listener.accept();
+        const buf = new Uint8Array(READ_BUFFER_BYTES);
+        let bytes = 0;
+        let first = 0;
+        let last = 0;
+        for (;;) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          last = performance.now();
+          if (bytes === 0) first = last;
+          bytes += n;
+        }
+        conn.close();
+        return { bytes, secs: (last - first) / 1000 };
+      })();
+      const { bytes, secs } = await within(
+        receiving,
+        SECONDS * 1000 + STUCK_SLACK_MS,
+        "rawstack receive",
+      );
+      await finishedNumbers(src, "python source", STUCK_SLACK_MS);
+      if (bytes === 0 || secs <= 0) throw new Error("no data arrived");
+      return bytes * 8 / secs / 1e9;
+    } finally {
+      await src.kill();
+      listener.close();
+    }
+  }
+
+  /** 1-byte ping-pong: python client (far) ↔ python echo (peer). */
+  async kernelRr(): Promise<number> {
+    const echo = this.lab.spawnInPeer(this.py(["echo", "0.0.0.0", RR_PORT]));
+    try {
+      await this.peerListening(RR_PORT);
+      const c = this.lab.spawnInFar(this.py(["rr", "198.51.100.1", RR_PORT, SECONDS]));
+      const [n, secs] = await finishedNumbers(c, "python rr", SECONDS * 1000 + STUCK_SLACK_MS);
+      return n / secs;
+    } finally {
+      await echo.kill();
+    }
+  }
+
+  /** 1-byte ping-pong: python client (peer) ↔ rawstack echo server. */
+  async rawstackRr(): Promise<number> {
+    const stack = await this.stack();
+    const listener = stack.listen({ port: RR_PORT });
+    const c = this.lab.spawnInPeer(this.py(["rr", this.lab.stackAddress, RR_PORT, SECONDS]));
+    const serving = (async () => {
+      const conn = await listener.accept();
+      conn.setNoDelay(true);
+      const buf = new Uint8Array(256);
+      try {
+        for (;;) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          await conn.write(buf.subarray(0, n));
+        }
+      } finally {
+        conn.close();
+      }
+    })().catch(() => {});
+    try {
+      const [n, secs] = await finishedNumbers(c, "python rr", SECONDS * 1000 + STUCK_SLACK_MS);
+      return n / secs;
+    } finally {
+      await c.kill();
+      listener.close();
+      await serving;
+    }
+  }
+
+  async #ensureCrrServer(): Promise<void> {
+    if (this.#crrServer !== null) return;
+    // Clients close first and keep TIME-WAIT; give them room.
+    this.#crrServer = this.lab.spawnInPeer(this.py(["crr-server", "0.0.0.0", CRR_PORT]));
+    await this.peerListening(CRR_PORT);
+  }
+
+  /** New connections per second: python client (far) → python server (peer). */
+  async kernelCrr(): Promise<number> {
+    await this.#ensureCrrServer();
+    const c = this.lab.spawnInFar(
+      this.py(["crr", "198.51.100.1", CRR_PORT, SECONDS, CRR_REQUEST_BYTES]),
+    );
+    const [n, secs] = await finishedNumbers(c, "python crr", SECONDS * 1000 + STUCK_SLACK_MS);
+    return n / secs;
+  }
+
+  /** New connections per second: rawstack client → python server (peer). */
+  async rawstackCrr(): Promise<number> {
+    await this.#ensureCrrServer();
+    const stack = await this.stack();
+    try {
+      const req = new Uint8Array(CRR_REQUEST_BYTES);
+      const buf = new Uint8Array(CRR_REQUEST_BYTES * 2);
+      const run = (async () => {
+        let n = 0;
+        const t0 = performance.now();
+        const end = t0 + SECONDS * 1000;
+        while (performance.now() < end) {
+          const conn = await within(
+            stack.connect({ hostname: this.lab.peerAddress, port: CRR_PORT }),
+            CONNECT_RETRY_MS,
+            "rawstack connect",
+          );
+          await conn.write(req);
+          let got = 0;
+          while (got < CRR_REQUEST_BYTES) {
+            const r = await conn.read(buf);
+            if (r === null) break;
+            got += r;
+          }
+          conn.close();
+          n++;
+        }
+        return n / ((performance.now() - t0) / 1000);
+      })();
+      return await within(run, SECONDS * 1000 + STUCK_SLACK_MS, "rawstack crr");
+    } catch (e) {
+      await this.resetStack();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#crrServer?.kill();
+    await this.resetStack();
+  }
+}
+
+async function sampled(
+  f: () => Promise<number>,
+  reset?: () => Promise<void>,
+): Promise<{ values: number[]; note: string | null }> {
+  const values: number[] = [];
+  let note: string | null = null;
+  for (let i = 0; i < REPEATS; i++) {
+    try {
+      values.push(await f());
+    } catch (e) {
+      note = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 160);
+      await reset?.();
+    }
+  }
+  return { values, note };
+}
+
+async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
+  const label = config === "a" ? "(a) offloads off" : "(b) offloads on";
+  const reason = labUnavailableReason(["python3", "iperf3", "ss", "ethtool"]);
+  const add = (
+    workload: string,
+    unit: string,
+    r: { values: number[]; note: string | null },
+    reference: string,
+    k: { values: number[]; note: string | null },
+  ) => {
+    rows.push({
+      workload,
+      config: label,
+      unit,
+      rawstack: r.values,
+      rawstackNote: r.note,
+      reference,
+      kernel: k.values,
+      kernelNote: k.note,
+    });
+    printRow(rows[rows.length - 1]);
+  };
+  if (reason !== null) {
+    const na = { values: [], note: `n/a (${reason})` };
+    for (const w of ["bulk TCP rawstack→kernel", "bulk TCP kernel→rawstack", "1-byte RR", "CRR"]) {
+      add(w, "", na, "kernel", na);
+    }
+    return;
+  }
+  const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
+  const bench = new LabBench(lab, config);
+  const reset = () => bench.resetStack();
+  try {
+    for (const ns of [lab.peerNetns, lab.farNetns!]) {
+      await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
+      await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"]);
+    }
+    const iperf = await sampled(() => bench.iperf());
+    const kBulk = await sampled(() => bench.kernelBulk());
+    add("kernel↔kernel iperf3 (context)", "Gbit/s", iperf, "iperf3 kernel→kernel", iperf);
+    add(
+      "bulk TCP, rawstack sends to a kernel receiver",
+      "Gbit/s",
+      await sampled(() => bench.rawstackSend(), reset),
+      "kernel→kernel (tcp_tool.py)",
+      kBulk,
+    );
+    add(
+      "bulk TCP, kernel sends to rawstack",
+      "Gbit/s",
+      await sampled(() => bench.rawstackReceive(), reset),
+      "kernel→kernel (tcp_tool.py)",
+      kBulk,
+    );
+    add(
+      "request/response, 1-byte ping-pong",
+      "trans/s",
+      await sampled(() => bench.rawstackRr(), reset),
+      "kernel↔kernel (tcp_tool.py)",
+      await sampled(() => bench.kernelRr()),
+    );
+    add(
+      `new connections/s (connect, ${CRR_REQUEST_BYTES} B request, close)`,
+      "conn/s",
+      await sampled(() => bench.rawstackCrr(), reset),
+      "kernel client, same kernel server",
+      await sampled(() => bench.kernelCrr()),
+    );
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+}
+
+// ------------------------------------------------------- in-process rows
+
+/** Child mode `memlink`: prints `{"gbps":…, "cpuSecondsPerGB":…, "bytes":…}`. */
+async function memlinkChild(seconds: number): Promise<void> {
+  const [da, db] = MemoryLink.pair({ queueFrames: 4096 });
+  const a = new Stack({ device: da, ipv4: "192.0.2.2/24", tcp: STACK_TCP });
+  const b = new Stack({ device: db, ipv4: "192.0.2.1/24", tcp: STACK_TCP });
+  await a.start();
+  await b.start();
+  const l = b.listen({ port: BULK_PORT });
+  let received = 0;
+  const server = (async () => {
+    const c = await l.accept();
+    const buf = new Uint8Array(READ_BUFFER_BYTES);
+    for (;;) {
+      const n = await c.read(buf);
+      if (n === null) break;
+      received += n;
+    }
+    c.close();
+  })();
+  const c = await a.connect({ hostname: "192.0.2.1", port: BULK_PORT });
+  const chunk = new Uint8Array(WRITE_CHUNK_BYTES);
+  const warmEnd = performance.now() + Math.min(1000, seconds * 300);
+  while (performance.now() < warmEnd) await c.write(chunk);
+  const bytes0 = received;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) await c.write(chunk);
+  const bytes = received - bytes0;
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await c.closeWrite();
+  await server;
+  c.close();
+  l.close();
+  await a.close();
+  await b.close();
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  console.log(JSON.stringify({
+    gbps: bytes * 8 / secs / 1e9,
+    cpuSecondsPerGB: cpuSeconds / (bytes / 1e9),
+    bytes,
+    secs,
+  }));
+}
+
+/** Child mode `idle`: N idle connections between two stacks over MemoryLink; prints JSON. */
+async function idleChild(count: number): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
+  const settle = () => {
+    for (let i = 0; i < 3; i++) gc();
+    return Deno.memoryUsage();
+  };
+  const [da, db] = MemoryLink.pair({ queueFrames: 4096 });
+  const a = new Stack({ device: da, ipv4: "192.0.2.2/24", tcp: IDLE_TCP });
+  const b = new Stack({ device: db, ipv4: "192.0.2.1/24", tcp: IDLE_TCP });
+  await a.start();
+  await b.start();
+  const l = b.listen({ port: BULK_PORT, backlog: 4096 });
+  // A first connection so lazily built structures exist before the baseline.
+  const warm = await a.connect({ hostname: "192.0.2.1", port: BULK_PORT });
+  const warmServer = await l.accept();
+  const base = settle();
+  const clients: TcpConn[] = [];
+  const servers: TcpConn[] = [];
+  const accepting = (async () => {
+    while (servers.length < count) servers.push(await l.accept());
+  })();
+  const BATCH = 200;
+  for (let i = 0; i < count; i += BATCH) {
+    const n = Math.min(BATCH, count - i);
+    const batch = await Promise.all(
+      Array.from({ length: n }, () => a.connect({ hostname: "192.0.2.1", port: BULK_PORT })),
+    );
+    clients.push(...batch);
+    // Pace the client: never let the accept queue (bounded by the backlog) overflow.
+    const waitUntil = performance.now() + CONNECT_RETRY_MS;
+    while (servers.length < clients.length && performance.now() < waitUntil) await sleep(1);
+    if (env("RSPF_DEBUG", "") !== "") {
+      console.error("connected", clients.length, "accepted", servers.length);
+    }
+  }
+  while (servers.length < count) {
+    const before = servers.length;
+    await Promise.race([accepting, sleep(2000)]);
+    if (env("RSPF_DEBUG", "") !== "") console.error("accepted", servers.length);
+    if (servers.length === before) {
+      throw new Error(`accept stalled at ${servers.length} of ${count} connections`);
+    }
+  }
+  const held = settle();
+  const timersArmed = a.wheel.size + b.wheel.size;
+  await sleep(2000);
+  const later = settle();
+  const conns = 2 * count;
+  console.log(JSON.stringify({
+    connections: conns,
+    heapBytesPerConnection: (held.heapUsed - base.heapUsed) / conns,
+    externalBytesPerConnection: (held.external - base.external) / conns,
+    heapGrowthBytesIdle2s: later.heapUsed - held.heapUsed,
+    timersArmedPerConnection: timersArmed / conns,
+  }));
+  for (const c of [...clients, ...servers, warm, warmServer]) c.close();
+  l.close();
+  await a.close();
+  await b.close();
+}
+
+async function child(args: string[], v8Flags: string[] = []): Promise<Record<string, number>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...v8Flags, new URL(import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (out.code !== 0) {
+    throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" "));
+  }
+  return JSON.parse(text.split("\n").pop()!);
+}
+
+async function inProcessRows(rows: Row[]): Promise<Record<string, unknown>> {
+  const extra: Record<string, unknown> = {};
+  const gbps: number[] = [];
+  const cpu: number[] = [];
+  let note: string | null = null;
+  for (let i = 0; i < REPEATS; i++) {
+    try {
+      const r = await child(["memlink", String(SECONDS)]);
+      gbps.push(r.gbps);
+      cpu.push(r.cpuSecondsPerGB);
+    } catch (e) {
+      note = `failed: ${e instanceof Error ? e.message : e}`.slice(0, 160);
+    }
+  }
+  const none = { values: [] as number[], note: "—" };
+  for (
+    const [workload, unit, values] of [
+      ["two rawstack hosts in one process over MemoryLink", "Gbit/s", gbps],
+      ["  … CPU seconds per GB (both hosts, one thread)", "CPU s/GB", cpu],
+    ] as const
+  ) {
+    rows.push({
+      workload,
+      config: "in process",
+      unit,
+      rawstack: [...values],
+      rawstackNote: note,
+      reference: "—",
+      kernel: none.values,
+      kernelNote: none.note,
+      lowerIsBetter: unit === "CPU s/GB",
+    });
+    printRow(rows[rows.length - 1]);
+  }
+  try {
+    const r = await child(["idle", String(IDLE_CONNS)], ["--v8-flags=--expose-gc"]);
+    extra.idle = r;
+    for (
+      const [workload, unit, v] of [
+        [`${IDLE_CONNS} idle established connections: heap`, "B/conn", r.heapBytesPerConnection],
+        ["  … off-heap (rings, ArrayBuffers)", "B/conn", r.externalBytesPerConnection],
+        ["  … heap growth over 2 s idle", "bytes", r.heapGrowthBytesIdle2s],
+        ["  … timers armed per idle connection", "timers", r.timersArmedPerConnection],
+      ] as const
+    ) {
+      rows.push({
+        workload,
+        config: "in process",
+        unit,
+        rawstack: [v],
+        rawstackNote: null,
+        reference: "—",
+        kernel: [],
+        kernelNote: "—",
+        lowerIsBetter: true,
+      });
+      printRow(rows[rows.length - 1]);
+    }
+  } catch (e) {
+    rows.push({
+      workload: `${IDLE_CONNS} idle established connections`,
+      config: "in process",
+      unit: "B/conn",
+      rawstack: [],
+      rawstackNote: `failed: ${e instanceof Error ? e.message : e}`.slice(0, 160),
+      reference: "—",
+      kernel: [],
+      kernelNote: "—",
+    });
+  }
+  return extra;
+}
+
+// ---------------------------------------------------------------- output
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
+  const a = Math.abs(x);
+  if (a >= 1000) return Math.round(x).toLocaleString("en");
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+function cell(values: number[], note: string | null): string {
+  if (values.length === 0) return note ?? "n/a";
+  const s = [...values].sort((a, b) => a - b);
+  const m = `${fmt(median(s))}`;
+  const range = s.length > 1 ? ` (${fmt(s[0])}–${fmt(s[s.length - 1])})` : "";
+  return m + range + (note !== null && values.length < REPEATS ? " [some runs failed]" : "");
+}
+
+function ratio(r: Row): string {
+  if (r.rawstack.length === 0 || r.kernel.length === 0) return "—";
+  if (r.reference.startsWith("iperf3")) return "—";
+  return `${(median(r.rawstack) / median(r.kernel)).toFixed(2)}×`;
+}
+
+const HEADER = [
+  "workload",
+  "config",
+  "unit",
+  "rawstack median (min–max)",
+  "reference",
+  "kernel median (min–max)",
+  "ratio",
+];
+
+function rowCells(r: Row): string[] {
+  return [
+    r.workload,
+    r.config,
+    r.unit,
+    cell(r.rawstack, r.rawstackNote),
+    r.reference,
+    cell(r.kernel, r.kernelNote),
+    ratio(r),
+  ];
+}
+
+function printRow(r: Row): void {
+  console.log(`  ${rowCells(r).join(" | ")}`);
+}
+
+function printTable(rows: Row[]): void {
+  const table = rows.map(rowCells);
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+  const line = (c: string[]) => "| " + c.map((x, i) => x.padEnd(widths[i])).join(" | ") + " |";
+  console.log(line(HEADER));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const t of table) console.log(line(t));
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
+    /model name\s*:\s*(.*)/,
+  )?.[1] ?? "unknown";
+  return {
+    cpus: String(navigator.hardwareConcurrency),
+    cpuModel: cpu,
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+  };
+}
+
+async function main(): Promise<void> {
+  const info = await machine();
+  console.log(
+    `rawstack benchmark — ${info.cpus} CPUs (${info.cpuModel}), Linux ${info.kernel}, Deno ${info.deno}`,
+  );
+  console.log(
+    `${SECONDS} s per measurement, ${REPEATS} repeats; rawstack device ${DEVICE_MODE}, ` +
+      `busyPollMs ${BUSY_POLL_MS}; kernel reference over the veth pe1↔far0\n`,
+  );
+  const rows: Row[] = [];
+  const started = performance.now();
+  for (const c of ["a", "b"] as const) {
+    if (CONFIGS.includes(c)) await labRows(c, rows);
+  }
+  const extra = await inProcessRows(rows);
+  console.log(
+    `\nrawstack vs the Linux kernel — one run, ${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s`,
+  );
+  printTable(rows);
+  await Deno.mkdir(RESULTS_DIR, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const path = `${RESULTS_DIR}/bench-${stamp}.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: info,
+        settings: {
+          seconds: SECONDS,
+          repeats: REPEATS,
+          deviceMode: DEVICE_MODE,
+          busyPollMs: BUSY_POLL_MS,
+        },
+        rows: rows.map((r) => ({
+          ...r,
+          rawstackMedian: median(r.rawstack),
+          kernelMedian: median(r.kernel),
+          ratio: r.kernel.length && r.rawstack.length
+            ? median(r.rawstack) / median(r.kernel)
+            : null,
+        })),
+        extra,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`\nresults written to ${path}`);
+}
+
+/** Child modes `lab-send` / `lab-receive`: one bulk measurement in configuration (a), for `--cpu-prof`. */
+async function labBulkChild(direction: "send" | "receive"): Promise<void> {
+  const lab = await Lab.create({ prefix: PREFIX, router: true });
+  const bench = new LabBench(lab, "a");
+  try {
+    const gbps = direction === "send" ? await bench.rawstackSend() : await bench.rawstackReceive();
+    console.log(JSON.stringify({ gbps }));
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+}
+
+if (Deno.args[0] === "lab-send" || Deno.args[0] === "lab-receive") {
+  await labBulkChild(Deno.args[0] === "lab-send" ? "send" : "receive");
+} else if (Deno.args[0] === "memlink") {
+  await memlinkChild(Number(Deno.args[1] ?? SECONDS));
+} else if (Deno.args[0] === "idle") {
+  await idleChild(Number(Deno.args[1] ?? IDLE_CONNS));
+} else if (import.meta.main) {
+  await main();
+}
