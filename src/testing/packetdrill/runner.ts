@@ -95,6 +95,12 @@ export interface RunOptions {
   remoteIsn?: number;
   /** Engine configuration overrides (script options `--rawstack_<key>=<v>` apply on top). */
   config?: Partial<TcpConfig>;
+  /**
+   * Timing tolerance when the script gives no `--tolerance_usecs`, µs: the
+   * value the suite's own harness passes on packetdrill's command line.
+   * Default packetdrill's 4000.
+   */
+  defaultToleranceUsecs?: number;
 }
 
 interface Captured {
@@ -245,7 +251,8 @@ class Run {
   constructor(script: Script, opts: RunOptions, config: Partial<TcpConfig>) {
     this.portable = opts.portable ?? false;
     this.remoteIsn = (opts.remoteIsn ?? DEFAULT_REMOTE_ISN) >>> 0;
-    const tol = Number(script.options.get("tolerance_usecs") ?? DEFAULT_TOLERANCE_USECS);
+    const fallback = opts.defaultToleranceUsecs ?? DEFAULT_TOLERANCE_USECS;
+    const tol = Number(script.options.get("tolerance_usecs") ?? fallback);
     this.toleranceUsecs = Number.isFinite(tol) && tol >= 0 ? tol : DEFAULT_TOLERANCE_USECS;
     this.ip = new CaptureIp(() => this.nowUsecs);
     this.tcp = new TcpLayer({
