@@ -20,7 +20,7 @@ import {
 } from "../../src/wire/dns.ts";
 import { isWireError } from "../../src/wire/error.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
-import { findCommand, Lab, run } from "../../src/testing/lab.ts";
+import { findCommand, Lab, type LabOptions, run } from "../../src/testing/lab.ts";
 
 export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
@@ -203,7 +203,7 @@ export async function withLabStack(
       checkCapture: async (minPackets = 1) => {
         checked = true;
         // Let the last frames reach the capture file (tcpdump -U flushes per packet).
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, CAPTURE_SETTLE_MS));
         await capture!.kill("SIGINT");
         return await assertCaptureClean(pcap, minPackets);
       },
@@ -218,6 +218,85 @@ export async function withLabStack(
 }
 
 const TCPDUMP_START_TIMEOUT_MS = 5000;
+/** Time the last frames get to reach tcpdump's file (-U flushes per packet) before it stops. */
+const CAPTURE_SETTLE_MS = 100;
+
+/** Where a capture listens: the kernel peer's side of the rawstack link. */
+export type CapturePoint = Pick<Lab, "peerNetns" | "peerIf">;
+
+/** A running tcpdump on a lab's peer interface, for tests that build their own {@link Lab}. */
+export interface LabCapture {
+  /** The pcap file tcpdump writes. */
+  readonly path: string;
+  /**
+   * Stops the capture and checks it with {@link assertCaptureClean}.
+   *
+   * @param minPackets fewest packets the capture must hold (0 for tests that put nothing on the wire)
+   * @returns tshark's one-line-per-packet summary
+   */
+  check(minPackets?: number): Promise<string>;
+  /** Whether {@link LabCapture.check} was called. */
+  readonly checked: boolean;
+  /** Stops tcpdump (idempotent) and removes the file; call in `finally`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts {@link startCapture} on `lab`'s peer interface into a temporary
+ * file. Use as `const cap = await captureLab(lab, PREFIX); try { …; await
+ * cap.check(n); } finally { await cap.close(); }`.
+ *
+ * @param lab the lab (or just its peer netns and interface, e.g. one built by `rawstack lab up`)
+ * @param prefix temp-file name prefix
+ */
+export async function captureLab(lab: CapturePoint, prefix: string): Promise<LabCapture> {
+  const path = await Deno.makeTempFile({ prefix: `${prefix}-`, suffix: ".pcap" });
+  let capture: { kill(signal?: Deno.Signal): Promise<void> };
+  try {
+    capture = await startCapture(lab, path);
+  } catch (e) {
+    await Deno.remove(path).catch(() => {});
+    throw e;
+  }
+  let checked = false;
+  return {
+    path,
+    get checked() {
+      return checked;
+    },
+    check: async (minPackets = 1) => {
+      checked = true;
+      await new Promise((r) => setTimeout(r, CAPTURE_SETTLE_MS));
+      await capture.kill("SIGINT");
+      return await assertCaptureClean(path, minPackets);
+    },
+    close: async () => {
+      await capture.kill("SIGINT");
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Builds a lab (`Lab.create(labOpts)`), starts {@link captureLab} on its peer
+ * interface, runs `fn`, fails if `fn` never checked the capture, and always
+ * stops the capture and destroys the lab.
+ */
+export async function withLabCapture(
+  labOpts: LabOptions,
+  fn: (lab: Lab, capture: LabCapture) => Promise<void>,
+): Promise<void> {
+  const lab = await Lab.create(labOpts);
+  let capture: LabCapture | null = null;
+  try {
+    capture = await captureLab(lab, labOpts.prefix);
+    await fn(lab, capture);
+    if (!capture.checked) throw new Error("lab test did not check its capture");
+  } finally {
+    if (capture !== null) await capture.close();
+    await lab.destroy();
+  }
+}
 
 /**
  * tcpdump on the peer interface with `--immediate-mode` (without it, frames
@@ -225,7 +304,7 @@ const TCPDUMP_START_TIMEOUT_MS = 5000;
  * lacks the flag). Resolves once tcpdump listens.
  */
 export async function startCapture(
-  lab: Lab,
+  lab: CapturePoint,
   path: string,
 ): Promise<{ kill(signal?: Deno.Signal): Promise<void> }> {
   const child = new Deno.Command("ip", {

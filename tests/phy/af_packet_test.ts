@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
 import { type FrameSink, isDeviceError } from "../../src/phy/device.ts";
-import { Lab, labTest } from "../../src/testing/lab.ts";
+import { Lab, labTest, run } from "../../src/testing/lab.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { parseIpv4, readIpv4, readMac, writeIpv4, writeMac } from "../../src/wire/address.ts";
+import { type LabCapture, withLabCapture } from "../lab/_helpers.ts";
 
 const PREFIX = "rsph";
 const STACK_IP = parseIpv4("192.0.2.2")!;
@@ -14,6 +15,44 @@ const ARP_OP_REPLY = 2;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 const IP_PROTO_ICMP = 1;
+/** IEEE 802 local experimental EtherType 1: the kernel ignores it, tshark shows it as data. */
+const ETHERTYPE_LOCAL_EXPERIMENTAL = 0x88b5;
+const ETHERNET_HEADER_LEN = 14;
+const BROADCAST_MAC = 0xffff_ffff_ffff;
+
+/**
+ * A valid Ethernet II frame (RFC 894 layout): broadcast destination, `srcMac`
+ * as source (a unicast address, not the 0xff fill a group address would be),
+ * the local experimental EtherType and a patterned payload.
+ */
+function experimentalFrame(length: number, srcMac: number, bufferLength = length): Uint8Array {
+  const f = new Uint8Array(bufferLength);
+  writeMac(f, 0, BROADCAST_MAC);
+  writeMac(f, 6, srcMac);
+  f[12] = ETHERTYPE_LOCAL_EXPERIMENTAL >> 8;
+  f[13] = ETHERTYPE_LOCAL_EXPERIMENTAL & 0xff;
+  for (let i = ETHERNET_HEADER_LEN; i < bufferLength; i++) f[i] = i & 0xff;
+  return f;
+}
+
+/** `frame.len` and `eth.type` of every captured frame, via tshark (capture already checked). */
+async function capturedFrames(cap: LabCapture): Promise<{ len: number; type: number }[]> {
+  const out = await run([
+    "tshark",
+    "-r",
+    cap.path,
+    "-T",
+    "fields",
+    "-e",
+    "frame.len",
+    "-e",
+    "eth.type",
+  ]);
+  return out.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const [len, type] = l.split("\t");
+    return { len: Number(len), type: Number(type) };
+  });
+}
 
 /**
  * A minimal hand-written responder: answers ARP requests for 192.0.2.2 and
@@ -99,8 +138,7 @@ async function pingThroughDevice(lab: Lab, dev: AfPacketDevice): Promise<Respond
 
 for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
   labTest(`AfPacketDevice (${mode}) answers the kernel's ARP and ping`, async () => {
-    const lab = await Lab.create({ prefix: PREFIX });
-    try {
+    await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
       const dev = await lab.openDevice({ mode, spinMicros: 20 });
       assert.equal(dev.mode, mode);
       assert.equal(dev.capabilities.name, "rs0");
@@ -116,15 +154,16 @@ for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
       assert.equal(stats.ringDrops, 0);
       dev.close();
       assert.equal(dev.receive(responder, 10), 0);
-    } finally {
-      await lab.destroy();
-    }
-  }, { commands: ["ping"] });
+      // ARP request + reply, 3 echo requests + 3 hand-built replies, all well-formed.
+      const summary = await cap.check(8);
+      assert.equal(summary.match(/Echo \(ping\) reply/g)?.length, 3, summary);
+      assert.match(summary, /192\.0\.2\.2 is at /);
+    });
+  }, { commands: ["ping", "tcpdump", "tshark"] });
 }
 
 labTest("AfPacketDevice.open reports an unknown interface as no-such-device", async () => {
-  const lab = await Lab.create({ prefix: PREFIX });
-  try {
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     await assert.rejects(
       AfPacketDevice.open("rsnope0", { netns: lab.stackNetns }),
       (e) => isDeviceError(e, "no-such-device") && /rsnope0/.test(e.message) && e.errno === 19,
@@ -133,46 +172,46 @@ labTest("AfPacketDevice.open reports an unknown interface as no-such-device", as
       AfPacketDevice.open("rs0", { netns: `${PREFIX}-no-such-netns` }),
       (e) => isDeviceError(e, "no-such-device"),
     );
-  } finally {
-    await lab.destroy();
-  }
-});
+    assert.equal(await cap.check(0), "", "a failed open put frames on the wire");
+  });
+}, { commands: ["tcpdump", "tshark"] });
 
 labTest("AfPacketDevice.open reports a down interface as interface-down", async () => {
-  const lab = await Lab.create({ prefix: PREFIX });
-  try {
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     await lab.runIn(lab.stackNetns, ["ip", "link", "set", "rs0", "down"]);
     await assert.rejects(
       lab.openDevice(),
       (e) => isDeviceError(e, "interface-down") && /ip link set rs0 up/.test(e.message),
     );
-  } finally {
-    await lab.destroy();
-  }
-});
+    assert.equal(await cap.check(0), "", "a failed open put frames on the wire");
+  });
+}, { commands: ["tcpdump", "tshark"] });
 
 labTest("AfPacketDevice transmit refuses frames larger than MTU + 14 and counts them", async () => {
-  const lab = await Lab.create({ prefix: PREFIX, mtu: 1400 });
-  try {
+  const mtu = 1400;
+  await withLabCapture({ prefix: PREFIX, mtu }, async (lab, cap) => {
     const dev = await lab.openDevice({ mode: "socket" });
-    assert.equal(dev.capabilities.mtu, 1400);
-    const big = new Uint8Array(2000).fill(0xff, 0, 12);
-    assert.equal(dev.transmit(big, 0, 1415), false);
+    assert.equal(dev.capabilities.mtu, mtu);
+    const maxFrame = mtu + ETHERNET_HEADER_LEN;
+    const big = experimentalFrame(maxFrame + 1, dev.capabilities.mac, 2000);
+    assert.equal(dev.transmit(big, 0, maxFrame + 1), false);
     assert.equal(dev.stats.txTooLarge, 1);
     assert.equal(dev.stats.txDropped, 1);
-    assert.ok(dev.transmit(big, 0, 1414));
+    assert.ok(dev.transmit(big, 0, maxFrame));
     assert.equal(dev.transmit(big, 1990, 60), false); // out of bounds: refused, not read
     assert.equal(dev.stats.txFrames, 1);
     dev.close();
     assert.equal(dev.transmit(big, 0, 60), false);
-  } finally {
-    await lab.destroy();
-  }
-});
+    // Only the one accepted frame reached the wire, whole and well-formed.
+    await cap.check(1);
+    assert.deepEqual(await capturedFrames(cap), [
+      { len: maxFrame, type: ETHERTYPE_LOCAL_EXPERIMENTAL },
+    ]);
+  });
+}, { commands: ["tcpdump", "tshark"] });
 
 labTest("AfPacketDevice close resolves a parked wait and releases the ring", async () => {
-  const lab = await Lab.create({ prefix: PREFIX });
-  try {
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
       const dev = await lab.openDevice({ mode, spinMicros: 0 });
       const t0 = performance.now();
@@ -185,14 +224,12 @@ labTest("AfPacketDevice close resolves a parked wait and releases the ring", asy
       assert.equal(dev.receive({ onFrame() {} }, 10), 0);
       await dev.wait(1000); // closed: resolves at once
     }
-  } finally {
-    await lab.destroy();
-  }
-});
+    assert.equal(await cap.check(0), "", "opening/closing a device put frames on the wire");
+  });
+}, { commands: ["tcpdump", "tshark"] });
 
 labTest("AfPacketDevice wait wakes on an arriving frame and times out when idle", async () => {
-  const lab = await Lab.create({ prefix: PREFIX });
-  try {
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     const modes: AfPacketMode[] = ["ring-v3", "ring-v2", "socket"];
     for (const [i, mode] of modes.entries()) {
       const dev = await lab.openDevice({ mode, spinMicros: 10 });
@@ -214,19 +251,19 @@ labTest("AfPacketDevice wait wakes on an arriving frame and times out when idle"
       await ping.kill();
       dev.close();
     }
-  } finally {
-    await lab.destroy();
-  }
-}, { commands: ["ping"] });
+    // The kernel's ARP requests (one or more per mode), nothing malformed.
+    const summary = await cap.check(modes.length);
+    for (const i of modes.keys()) {
+      assert.match(summary, new RegExp(`Who has 192\\.0\\.2\\.${10 + i}\\?`));
+    }
+  });
+}, { commands: ["ping", "tcpdump", "tshark"] });
 
 labTest("AfPacketDevice does not receive frames it sent itself", async () => {
-  const lab = await Lab.create({ prefix: PREFIX });
-  try {
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     const dev = await lab.openDevice({ mode: "ring-v2" });
     const listener = await lab.openDevice({ mode: "socket" });
-    const f = new Uint8Array(60).fill(0xff, 0, 6);
-    f[12] = 0x88;
-    f[13] = 0xb5; // IEEE local experimental EtherType: the kernel ignores it
+    const f = experimentalFrame(60, dev.capabilities.mac);
     for (let i = 0; i < 10; i++) assert.ok(dev.transmit(f, 0, 60));
     await new Promise((r) => setTimeout(r, 50));
     // Neither this socket nor another socket on the same host sees them (outgoing).
@@ -235,10 +272,12 @@ labTest("AfPacketDevice does not receive frames it sent itself", async () => {
     assert.equal(dev.stats.txFrames, 10);
     dev.close();
     listener.close();
-  } finally {
-    await lab.destroy();
-  }
-});
+    // ...yet all ten did go out: the peer saw them, well-formed.
+    await cap.check(10);
+    const frames = await capturedFrames(cap);
+    assert.deepEqual(frames, Array(10).fill({ len: 60, type: ETHERTYPE_LOCAL_EXPERIMENTAL }));
+  });
+}, { commands: ["tcpdump", "tshark"] });
 
 Deno.test("AfPacketDevice.open without --allow-ffi names the missing flag", async () => {
   const url = new URL("../../src/phy/af_packet.ts", import.meta.url).href;
