@@ -49,7 +49,13 @@ export {
   DEFAULT_SLOT_SIZE,
 } from "./src/buffer/buffer_pool.ts";
 export { PacketBuffer } from "./src/buffer/packet_buffer.ts";
-export { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "./src/buffer/byte_ring.ts";
+export {
+  ByteRing,
+  ByteRingStoragePool,
+  COPY_LOOP_MAX_BYTES,
+  copyBytes,
+} from "./src/buffer/byte_ring.ts";
+export { processSecret } from "./src/tcp/isn.ts";
 export { RangeSet } from "./src/buffer/range_set.ts";
 
 // Time.
@@ -93,11 +99,13 @@ export type {
   IpProtocolHandler,
   IpSender,
   IpSendOptions,
+  IpTxOffloads,
   PacketBufferLike,
 } from "./src/iface/types.ts";
 export type { InterfaceConfig, InterfaceConfigOptions } from "./src/iface/config.ts";
 export { ArpCache, type ArpCacheHost, type ArpEntryState } from "./src/iface/arp_cache.ts";
 export {
+  completePartialChecksum,
   type Ipv4ErrorReporter,
   Ipv4Layer,
   type Ipv4LayerOptions,

@@ -44,7 +44,7 @@ import type { DnsCacheOptions } from "./dns/cache.ts";
 import { UdpConn, type UdpConnHost } from "./socket/udp_conn.ts";
 import { checkPort, type NetAddr, netAddr } from "./socket/addr.ts";
 import type { TcpConfig, TcpStats } from "./tcp/config.ts";
-import type { TcpConnection } from "./tcp/connection.ts";
+import { type TcpConnection, TcpState } from "./tcp/connection.ts";
 import { AddrInUse } from "./tcp/errors.ts";
 import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "./tcp/tcp_layer.ts";
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
@@ -55,6 +55,11 @@ import { SocketDescriptors } from "./socket/descriptors.ts";
 export const DEFAULT_RX_BUDGET = 64;
 /** Busy iterations (budget exhausted) in a row before the loop yields to other macrotasks. */
 const BUSY_ITERATIONS_BEFORE_YIELD = 32;
+/**
+ * Microtask turns the loop yields after a batch with input and before it parks, so that
+ * application code woken by the input (a read resolving, the reply written) runs first.
+ */
+const POST_INPUT_MICROTASK_TURNS = 8;
 /** Longest single park (ms) when nothing is scheduled: bounds a lost wake-up. */
 const MAX_PARK_MS = 1000;
 /** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
@@ -102,6 +107,17 @@ export interface StackOptions {
   eventLoop?: boolean;
   /** Frames per receive batch (default 64). */
   rxBudget?: number;
+  /**
+   * Received transport checksums: `"auto"` (default) trusts the device's
+   * per-frame checksum state (receive offload, a memory link) and skips
+   * verification where it vouches; `"always"` verifies every segment.
+   */
+  verifyChecksums?: "always" | "auto";
+  /**
+   * Use the device's transmit offloads: true (default: partial checksums and
+   * TCP segmentation), `"checksum"` (partial checksums only) or false.
+   */
+  txOffloads?: boolean | "checksum";
   /** Where the first handler exception is reported (default `console.error`). */
   onError?: (error: unknown) => void;
 }
@@ -195,6 +211,19 @@ export interface StackService {
   close?(): void;
 }
 
+/** Options of {@link Stack.close}. */
+export interface StackCloseOptions {
+  /**
+   * Let connections the application already closed finish their FIN
+   * exchange for up to this many milliseconds before the stack stops
+   * (default 0: reset them at once).
+   */
+  lingerMs?: number;
+}
+
+/** How often {@link Stack.close} re-checks lingering connections, ms. */
+const LINGER_POLL_MS = 5;
+
 /**
  * Raised by calls on a closed stack and by pending operations when it closes.
  *
@@ -242,7 +271,7 @@ class LoopSink implements FrameSink {
   }
   onFrame(bytes: Uint8Array, offset: number, length: number): void {
     try {
-      this.#iface.receiveFrame(this.nowMs, bytes, offset, length);
+      this.#iface.receiveDeviceFrame(this.nowMs, bytes, offset, length);
     } catch (e) {
       this.#stack.handlerError(e);
     }
@@ -350,7 +379,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       arp: options.arp,
       reassembly: options.reassembly,
       icmp: options.icmp,
+      verifyChecksums: options.verifyChecksums,
+      txOffloads: options.txOffloads,
     });
+    if (this.iface.trustDeviceChecksums) {
+      // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
+      // a driver that would complete them in place (AfPacketDevice) need not.
+      const dev = this.device as { completeRxChecksums?: boolean };
+      if (typeof dev.completeRxChecksums === "boolean") dev.completeRxChecksums = false;
+    }
     this.iface.advance(now);
     this.udp = new UdpLayer(this.iface, {
       unreachable: this.iface,
@@ -424,13 +461,21 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /**
    * Stops the loop; closes sockets, pending pings and lookups, the resolver,
    * the interface (queued packets, reassembly), every timer and the device.
+   * Connections still open are reset (RST to the peer). With `lingerMs`, the
+   * loop first keeps running for up to that long while connections the
+   * application already closed finish their FIN exchange (FIN-WAIT-1/2,
+   * CLOSING, LAST-ACK), as the kernel does after a process's `close()`.
    * Resolves once the loop has exited and the device wait has settled.
+   *
+   * @param opts `lingerMs`: how long to let closing connections finish (default 0)
    */
-  async close(): Promise<void> {
+  async close(opts: StackCloseOptions = {}): Promise<void> {
     if (this.#closed) {
       if (this.#loop !== null) await this.#loop;
       return;
     }
+    const lingerMs = opts.lingerMs ?? 0;
+    if (lingerMs > 0 && this.#loop !== null) await this.#linger(lingerMs);
     this.#closed = true;
     this.#wakeUp();
     if (this.#loop !== null) await this.#loop;
@@ -454,6 +499,26 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.iface.close();
     this.device.close();
     if (this.#deviceWait !== null) await this.#deviceWait;
+  }
+
+  /** Waits (loop running) until no connection is finishing its close, or `lingerMs` passed. */
+  async #linger(lingerMs: number): Promise<void> {
+    const end = this.clock.now() + lingerMs;
+    while (!this.#closed && this.clock.now() < end && this.#closingConnections() > 0) {
+      await new Promise<void>((r) => setTimeout(r, LINGER_POLL_MS));
+    }
+  }
+
+  #closingConnections(): number {
+    let n = 0;
+    for (const c of this.tcp.connections()) {
+      const s = c.state;
+      if (
+        s === TcpState.FIN_WAIT_1 || s === TcpState.FIN_WAIT_2 || s === TcpState.CLOSING ||
+        s === TcpState.LAST_ACK
+      ) n++;
+    }
+    return n;
   }
 
   /** Fails pending TCP calls, resets every connection (RSTs to peers), closes listeners. */
@@ -648,6 +713,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         continue;
       }
       busy = 0;
+      if (frames > 0) {
+        // Let the application react to what just arrived before parking: the device's
+        // wait() may spin synchronously first (AfPacketDevice: spinMicros), and an echo
+        // reply queued behind it in the microtask queue would wait out that spin. Each
+        // `await` gives every promise chain the input woke one more step (a read()
+        // resolving into the caller's next write() takes about three).
+        for (let i = 0; i < POST_INPUT_MICROTASK_TURNS; i++) await null;
+        if (this.#closed) break;
+      }
       await this.#park();
     }
   }

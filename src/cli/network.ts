@@ -33,6 +33,9 @@ import { LiveCapture } from "../trace/live.ts";
 import { type OptionSpec, stringOption, UsageError } from "./args.ts";
 
 /** Address rawstack takes by default (the lab's and the memory link's). */
+/** How long a command waits for its closed connections to finish, ms. */
+const CLOSE_LINGER_MS = 1000;
+
 export const DEFAULT_STACK_CIDR = "192.0.2.2/24";
 /** Address of the in-process peer of `--memory` (and of the lab's kernel peer). */
 export const MEMORY_PEER_ADDRESS = "192.0.2.1";
@@ -239,7 +242,9 @@ export async function openNetwork(
       peer,
       live,
       async close() {
-        await stack.close();
+        // Let connections the command closed finish their FIN exchange, as a
+        // kernel would after the process exits, instead of resetting them.
+        await stack.close({ lingerMs: CLOSE_LINGER_MS });
         await peer?.close();
         pcap?.close();
       },

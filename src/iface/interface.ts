@@ -31,9 +31,11 @@ import {
   ICMP_TIME_EXCEEDED_REASSEMBLY,
   ICMP_UNREACH_HOST,
 } from "../wire/icmp.ts";
-import { IP_PROTO_ICMP, IPV4_HEADER_LEN, Ipv4Packet } from "../wire/ipv4.ts";
+import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
+import { internetChecksum } from "../wire/checksum.ts";
+import { fillTcpChecksum, TCP_CWR, TCP_FIN, TCP_PSH } from "../wire/tcp.ts";
 import { BufferPool } from "../buffer/buffer_pool.ts";
-import type { Device, FrameSink } from "../phy/device.ts";
+import { type Device, type FrameSink, rxChecksumTrusted } from "../phy/device.ts";
 import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
 import {
   type InterfaceConfig,
@@ -41,13 +43,19 @@ import {
   resolveInterfaceConfig,
 } from "./config.ts";
 import { IcmpLayer, type IcmpOptions, type PingOptions, PingSession } from "./icmp.ts";
-import { Ipv4Layer, type Ipv4LinkOutput, LIMITED_BROADCAST } from "./ipv4.ts";
+import {
+  completePartialChecksum,
+  Ipv4Layer,
+  type Ipv4LinkOutput,
+  LIMITED_BROADCAST,
+} from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
 import type {
   BufferPoolLike,
   IpProtocolHandler,
   IpSender,
   IpSendOptions,
+  IpTxOffloads,
   PacketBufferLike,
 } from "./types.ts";
 
@@ -61,6 +69,17 @@ const IPV4_MULTICAST_MAC_MASK = 0x7fffff;
 const ALL_HOSTS_MAC = IPV4_MULTICAST_MAC_BASE + 1;
 /** Bytes of a quoted datagram passed with a local "host unreachable" (header + 8, RFC 792). */
 const LOCAL_ERROR_QUOTE_DATA = 8;
+/** IPv4 header fields used when cutting a super-segment in software. */
+const IPV4_TOTAL_LENGTH_OFFSET = 2;
+const IPV4_ID_OFFSET = 4;
+const IPV4_CHECKSUM_OFFSET = 10;
+/** TCP header fields used when cutting a super-segment in software (RFC 9293 §3.1). */
+const TCP_SEQ_OFFSET = 4;
+const TCP_DATA_OFFSET_BYTE = 12;
+const TCP_FLAGS_BYTE = 13;
+const TCP_CHECKSUM_OFFSET = 16;
+/** No transmit offloads. */
+const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
 /** Options of a {@link NetworkInterface}. */
 export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "mac" | "mtu"> {
@@ -80,6 +99,19 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
   initialIdentification?: number;
   /** Called when ARP resolution of a next hop fails (after the transports were told). */
   onHostUnreachable?: (nowMs: number, ip: number) => void;
+  /**
+   * Transport checksums of received frames: `"auto"` (default) skips them
+   * when the device vouches for the frame (`rxChecksumTrusted(device.rxInfo)`:
+   * hardware/kernel verified, a local sender's partial checksum, a memory
+   * link); `"always"` verifies every one in software.
+   */
+  verifyChecksums?: "always" | "auto";
+  /**
+   * Use the device's transmit offloads (`transmitOffload`: partial checksums,
+   * TCP segmentation) when it has them: true (default), `"checksum"`
+   * (partial checksums only, no TCP segmentation offload) or false.
+   */
+  txOffloads?: boolean | "checksum";
 }
 
 /** Link-level counters of a {@link NetworkInterface}; each drop reason has its own. */
@@ -106,6 +138,10 @@ export interface LinkStats {
   txNoHeadroom: number;
   /** Dropped: the device refused the frame. */
   txDeviceDropped: number;
+  /** Frames sent with a partial checksum or as a super-segment through `transmitOffload`. */
+  txOffloaded: number;
+  /** Offload requests done in software (next hop not resolved yet, broadcast). */
+  txOffloadSoftware: number;
   /** Queued packets dropped because ARP failed. */
   hostUnreachable: number;
 }
@@ -123,6 +159,8 @@ function newLinkStats(): LinkStats {
     txNoBuffer: 0,
     txNoHeadroom: 0,
     txDeviceDropped: 0,
+    txOffloaded: 0,
+    txOffloadSoftware: 0,
     hostUnreachable: 0,
   };
 }
@@ -169,6 +207,10 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   readonly linkHeadroom: number;
   /** Called when ARP resolution fails. */
   onHostUnreachable: ((nowMs: number, ip: number) => void) | null;
+  /** Transmit offloads transports may use (see {@link IpSender.txOffloads}). */
+  readonly txOffloads: IpTxOffloads;
+  /** Whether received transport checksums the device vouched for are skipped. */
+  readonly trustDeviceChecksums: boolean;
 
   #nowMs = 0;
   readonly #linkHeaderLength: number;
@@ -222,6 +264,26 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       this.icmp.sendError(now, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, bytes, off, len);
     };
     this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
+    const verify = options.verifyChecksums ?? "auto";
+    if (verify !== "auto" && verify !== "always") {
+      throw new TypeError(`verifyChecksums must be "auto" or "always", got ${String(verify)}`);
+    }
+    this.trustDeviceChecksums = verify === "auto";
+    const txMode = options.txOffloads ?? true;
+    const offload = txMode !== false && typeof device.transmitOffload === "function";
+    const maxFrame = caps.maxSegmentBytes ?? caps.mtu + ETHERNET_HEADER_LEN;
+    const gsoMax = offload && caps.gso && txMode === true
+      ? Math.min(
+        IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN,
+        maxFrame - this.#linkHeaderLength - IPV4_HEADER_LEN,
+      )
+      : 0;
+    this.txOffloads = offload && (caps.checksumOffloadTx || gsoMax > 0)
+      ? Object.freeze({
+        checksum: true,
+        gsoMaxBytes: gsoMax > this.config.mtu - IPV4_HEADER_LEN ? gsoMax : 0,
+      })
+      : NO_TX_OFFLOADS;
   }
 
   /** The time last given to any entry point (ms). */
@@ -301,9 +363,20 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   }
 
   /**
+   * A buffer for one TCP super-segment of up to `txOffloads.gsoMaxBytes`
+   * transport bytes (see {@link Ipv4Layer.allocateSegmentBuffer}).
+   *
+   * @returns the buffer, or null without GSO or when none is free
+   */
+  allocateSegment(): PacketBufferLike | null {
+    const max = this.txOffloads.gsoMaxBytes;
+    return max > 0 ? this.ipv4.allocateSegmentBuffer(max) : null;
+  }
+
+  /**
    * Returns an unsent buffer.
    *
-   * @param buf from {@link allocate} or {@link allocateLarge}
+   * @param buf from {@link allocate}, {@link allocateSegment} or {@link allocateLarge}
    */
   release(buf: PacketBufferLike): void {
     this.ipv4.release(buf);
@@ -419,7 +492,27 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
 
   /** FrameSink: a received frame, at the time set by {@link at}/{@link poll}. */
   onFrame(bytes: Uint8Array, offset: number, length: number): void {
-    this.receiveFrame(this.#nowMs, bytes, offset, length);
+    this.receiveDeviceFrame(this.#nowMs, bytes, offset, length);
+  }
+
+  /**
+   * {@link receiveFrame} for the frame the device is delivering right now:
+   * takes its checksum state from `device.rxInfo` (see `verifyChecksums`).
+   * Call only from inside the device's `onFrame`.
+   *
+   * @param nowMs current time
+   * @param bytes buffer
+   * @param offset start of the Ethernet header
+   * @param length frame length (without FCS)
+   */
+  receiveDeviceFrame(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
+    this.receiveFrame(
+      nowMs,
+      bytes,
+      offset,
+      length,
+      this.trustDeviceChecksums && rxChecksumTrusted(this.device.rxInfo),
+    );
   }
 
   /**
@@ -430,8 +523,16 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    * @param bytes buffer
    * @param offset start of the Ethernet header
    * @param length frame length (without FCS)
+   * @param checksumVerified the transport checksum is known good (receive
+   *   offload); default false: transports verify it
    */
-  receiveFrame(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
+  receiveFrame(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified = false,
+  ): void {
     this.#nowMs = nowMs;
     const stats = this.stats;
     stats.rxFrames++;
@@ -476,7 +577,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       return;
     }
     if (type === ETHERTYPE_IPV4) {
-      this.ipv4.input(nowMs, bytes, offset + header, length - header);
+      this.ipv4.input(nowMs, bytes, offset + header, length - header, checksumVerified);
     } else if (type === ETHERTYPE_ARP) {
       this.arp.input(nowMs, bytes, offset + header, length - header);
     } else {
@@ -492,9 +593,26 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    *
    * @param buf the packet, starting with its IPv4 header
    * @param nextHop the neighbour's address (or a broadcast address)
+   * @param partialChecksumOffset transport checksum left partial (see
+   *   `IpSendOptions`); 0 = complete
+   * @param gsoSize TCP super-segment: data bytes per segment; 0 = none
    * @returns false when dropped (counted)
    */
-  sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean {
+  sendToNeighbour(
+    buf: PacketBufferLike,
+    nextHop: number,
+    partialChecksumOffset = 0,
+    gsoSize = 0,
+  ): boolean {
+    if (partialChecksumOffset > 0) {
+      // The device completes/segments only frames leaving now: a resolved unicast neighbour.
+      const mac = this.txOffloads.checksum && (nextHop >>> 28) !== 0xe &&
+          nextHop !== LIMITED_BROADCAST
+        ? this.arp.lookup(this.#nowMs, nextHop)
+        : -1;
+      if (mac >= 0) return this.#transmit(buf, mac, ETHERTYPE_IPV4, partialChecksumOffset, gsoSize);
+      return this.#offloadInSoftware(buf, nextHop, partialChecksumOffset, gsoSize);
+    }
     const c = this.config;
     if (
       nextHop === LIMITED_BROADCAST ||
@@ -582,20 +700,100 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   }
 
   /**
-   * Returns a buffer to the pool.
+   * Returns a buffer to its pool.
    *
    * @param buf the buffer
    */
   free(buf: PacketBufferLike): void {
-    this.pool.free(buf);
+    this.ipv4.release(buf);
   }
 
-  /** Prepends the Ethernet header, pads to 60 bytes, transmits, frees. */
-  #transmit(buf: PacketBufferLike, dstMac: number, ethertype: number): boolean {
+  /**
+   * What the device would do with an offload request, in software: completes
+   * the partial checksum, or cuts a TCP super-segment (IPv4 header at
+   * `buf.head`, no options) into MSS-sized packets in pool buffers — each
+   * with its total length, identification + i, sequence number, FIN/PSH only
+   * on the last and CWR only on the first (as Linux tcp_gso_segment), and
+   * fresh checksums — then sends them the ordinary way (e.g. behind ARP).
+   */
+  #offloadInSoftware(
+    buf: PacketBufferLike,
+    nextHop: number,
+    partialOffset: number,
+    gsoSize: number,
+  ): boolean {
+    this.stats.txOffloadSoftware++;
+    const b = buf.bytes;
+    const ip = buf.head;
+    const l4 = ip + IPV4_HEADER_LEN;
+    const l4Length = buf.length - IPV4_HEADER_LEN;
+    const headerLength = (b[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+    const dataLength = l4Length - headerLength;
+    if (gsoSize <= 0 || dataLength <= gsoSize) {
+      completePartialChecksum(b, l4, l4Length, partialOffset);
+      return this.sendToNeighbour(buf, nextHop);
+    }
+    const src = readU32(b, ip + 12);
+    const dst = readU32(b, ip + 16);
+    const seq = readU32(b, l4 + TCP_SEQ_OFFSET);
+    const id = (b[ip + IPV4_ID_OFFSET] << 8) | b[ip + IPV4_ID_OFFSET + 1];
+    const flags = b[l4 + TCP_FLAGS_BYTE];
+    const headers = IPV4_HEADER_LEN + headerLength;
+    let ok = true;
+    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+      const n = Math.min(gsoSize, dataLength - off);
+      const seg = this.pool.alloc(this.linkHeadroom);
+      const at = seg === null ? -1 : seg.append(headers + n);
+      if (seg === null || at < 0) {
+        if (seg !== null) this.pool.free(seg);
+        this.stats.txNoBuffer++;
+        ok = false;
+        break;
+      }
+      const sb = seg.bytes;
+      sb.set(b.subarray(ip, ip + headers), at);
+      sb.set(b.subarray(l4 + headerLength + off, l4 + headerLength + off + n), at + headers);
+      const total = headers + n;
+      sb[at + IPV4_TOTAL_LENGTH_OFFSET] = total >>> 8;
+      sb[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = total & 0xff;
+      const segId = (id + i) & 0xffff;
+      sb[at + IPV4_ID_OFFSET] = segId >>> 8;
+      sb[at + IPV4_ID_OFFSET + 1] = segId & 0xff;
+      sb[at + IPV4_CHECKSUM_OFFSET] = 0;
+      sb[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
+      const ipck = internetChecksum(sb, at, IPV4_HEADER_LEN);
+      sb[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
+      sb[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
+      const t = at + IPV4_HEADER_LEN;
+      writeU32(sb, t + TCP_SEQ_OFFSET, (seq + off) >>> 0);
+      let f = flags;
+      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+      if (i > 0) f &= ~TCP_CWR;
+      sb[t + TCP_FLAGS_BYTE] = f;
+      sb[t + TCP_CHECKSUM_OFFSET] = 0;
+      sb[t + TCP_CHECKSUM_OFFSET + 1] = 0;
+      fillTcpChecksum(sb, t, headerLength + n, src, dst);
+      if (!this.sendToNeighbour(seg, nextHop)) ok = false;
+    }
+    this.ipv4.release(buf);
+    return ok;
+  }
+
+  /**
+   * Prepends the Ethernet header, pads to 60 bytes, transmits (through
+   * `transmitOffload` when `partialOffset > 0`), frees.
+   */
+  #transmit(
+    buf: PacketBufferLike,
+    dstMac: number,
+    ethertype: number,
+    partialOffset = 0,
+    gsoSize = 0,
+  ): boolean {
     const at = buf.prepend(this.#linkHeaderLength);
     if (at < 0) {
       this.stats.txNoHeadroom++;
-      this.pool.free(buf);
+      this.ipv4.release(buf);
       return false;
     }
     const b = buf.bytes;
@@ -609,12 +807,30 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       const pad = buf.append(short);
       if (pad >= 0) b.fill(0, pad, pad + short);
     }
-    const ok = this.device.transmit(b, buf.head, buf.length);
-    this.pool.free(buf);
+    let ok: boolean;
+    if (partialOffset > 0) {
+      const l4 = this.#linkHeaderLength + IPV4_HEADER_LEN;
+      ok = this.device.transmitOffload!(b, buf.head, buf.length, l4, partialOffset, gsoSize);
+      if (ok) this.stats.txOffloaded++;
+    } else {
+      ok = this.device.transmit(b, buf.head, buf.length);
+    }
+    this.ipv4.release(buf);
     if (ok) this.stats.txFrames++;
     else this.stats.txDeviceDropped++;
     return ok;
   }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
+function writeU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
 
 function parseHost(host: string): number {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { onesComplementSum } from "../wire/checksum.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
 import {
   IPV4_FRAGMENT_UNIT,
@@ -22,6 +23,7 @@ import {
   newIpv4Repr,
 } from "../wire/ipv4.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
+import { BufferPool } from "../buffer/buffer_pool.ts";
 import type { InterfaceConfig } from "./config.ts";
 import { NO_ROUTE } from "./routes.ts";
 import { Reassembler, type ReassemblyOptions } from "./reassembly.ts";
@@ -88,6 +90,10 @@ export interface Ipv4Stats {
   txNoHeadroom: number;
   /** Dropped by the link (ARP queue full, device refused). */
   txLinkDropped: number;
+  /** TCP super-segments handed to the link for segmentation offload (GSO). */
+  txSuperSegments: number;
+  /** {@link Ipv4Layer.allocateSegment} found no free segment buffer. */
+  txNoSegmentBuffer: number;
 }
 
 /** The link below IPv4: ARP resolution, Ethernet header, device. */
@@ -97,11 +103,20 @@ export interface Ipv4LinkOutput {
   /**
    * Sends an IPv4 packet (`buf[head, tail)` starts with the IPv4 header) to
    * the neighbour `nextHop` (or the link broadcast when `nextHop` is a
-   * broadcast address). Takes ownership of `buf`.
+   * broadcast address). Takes ownership of `buf`. With
+   * `partialChecksumOffset > 0` the transport checksum is partial and, with
+   * `gsoSize > 0`, the packet is a TCP super-segment (see
+   * {@link IpSendOptions}): the link completes/segments it, by the device or
+   * in software.
    *
    * @returns false when dropped (counted by the link)
    */
-  sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean;
+  sendToNeighbour(
+    buf: PacketBufferLike,
+    nextHop: number,
+    partialChecksumOffset?: number,
+    gsoSize?: number,
+  ): boolean;
 }
 
 /** How IPv4 asks ICMP to report a problem with a received datagram. */
@@ -204,6 +219,8 @@ function newStats(): Ipv4Stats {
     txTooLong: 0,
     txNoHeadroom: 0,
     txLinkDropped: 0,
+    txSuperSegments: 0,
+    txNoSegmentBuffer: 0,
   };
 }
 
@@ -242,6 +259,8 @@ export class Ipv4Layer implements IpSender {
   readonly #link: Ipv4LinkOutput;
   readonly #handlers: (IpProtocolHandler | undefined)[] = new Array(256);
   readonly #large = new WeakSet<PacketBufferLike>();
+  /** Buffers for TCP super-segments (made on first use, see {@link allocateSegmentBuffer}). */
+  #segmentPool: BufferPool | null = null;
   #nextId: number;
   /** The datagram being dispatched (for ICMP quoting from handlers). */
   #curBytes: Uint8Array | null = null;
@@ -334,12 +353,39 @@ export class Ipv4Layer implements IpSender {
   }
 
   /**
-   * Returns a buffer from {@link allocate} or {@link allocateLarge} unsent.
+   * A buffer for one transport segment of up to `maxBytes` bytes (a TCP
+   * super-segment for segmentation offload), headroom as {@link allocate},
+   * from a small pool of large slots made on the first call (slow path once,
+   * then no allocation).
+   *
+   * @param maxBytes largest transport segment the link accepts (≤ 65,515)
+   * @returns the buffer, or null when none is free (counted)
+   */
+  allocateSegmentBuffer(maxBytes: number): PacketBufferLike | null {
+    let pool = this.#segmentPool;
+    if (pool === null || pool.slotSize < this.headroom + maxBytes) {
+      if (pool !== null && pool.inUse > 0) {
+        this.stats.txNoSegmentBuffer++;
+        return null;
+      }
+      pool = new BufferPool({ slotSize: this.headroom + maxBytes, slots: SEGMENT_POOL_SLOTS });
+      this.#segmentPool = pool;
+    }
+    const buf = pool.alloc(this.headroom);
+    if (buf === null) this.stats.txNoSegmentBuffer++;
+    return buf;
+  }
+
+  /**
+   * Returns a buffer from {@link allocate}, {@link allocateSegmentBuffer} or
+   * {@link allocateLarge} (unsent, or sent by the link).
    *
    * @param buf the buffer
    */
   release(buf: PacketBufferLike): void {
-    if (this.#large.has(buf)) this.#large.delete(buf);
+    const segments = this.#segmentPool;
+    if (segments !== null && segments.owns(buf as PacketBuffer)) segments.free(buf as PacketBuffer);
+    else if (this.#large.has(buf)) this.#large.delete(buf);
     else this.#pool.free(buf);
   }
 
@@ -414,10 +460,12 @@ export class Ipv4Layer implements IpSender {
     const ttl = opts?.ttl ?? config.ttl;
     const tos = opts?.tos ?? 0;
     const df = opts?.dontFragment === true;
+    const partial = opts?.partialChecksumOffset ?? 0;
+    const gsoSize = partial > 0 ? opts?.gsoSize ?? 0 : 0;
     const id = this.#nextId;
     this.#nextId = (id + 1) & 0xffff;
     this.stats.txPackets++;
-    if (total <= config.mtu && !this.#large.has(buf)) {
+    if ((total <= config.mtu || gsoSize > 0) && !this.#large.has(buf)) {
       const at = buf.prepend(IPV4_HEADER_LEN);
       if (at < 0) {
         this.stats.txNoHeadroom++;
@@ -425,8 +473,16 @@ export class Ipv4Layer implements IpSender {
         return false;
       }
       writeIpv4Header(buf.bytes, at, tos, total, id, df ? FLAG_DF : 0, ttl, protocol, src, dst);
-      return this.#toLink(buf, nextHop);
+      if (total > config.mtu) {
+        // A TCP super-segment: the total length covers it whole, as the kernel expects for
+        // GSO; it gives segment i the identification id + i, so skip those (RFC 6864 §4.1).
+        this.stats.txSuperSegments++;
+        this.#nextId = (id + Math.ceil(payload / gsoSize)) & 0xffff;
+        return this.#toLink(buf, nextHop, partial, gsoSize);
+      }
+      return this.#toLink(buf, nextHop, partial, 0);
     }
+    if (partial > 0) completePartialChecksum(buf.bytes, buf.head, payload, partial);
     if (total > config.mtu && df) {
       // RFC 791 §3.2: a datagram that must not be fragmented and does not fit is discarded.
       this.stats.txNeedsFragmentation++;
@@ -496,8 +552,8 @@ export class Ipv4Layer implements IpSender {
     return ok;
   }
 
-  #toLink(buf: PacketBufferLike, nextHop: number): boolean {
-    if (this.#link.sendToNeighbour(buf, nextHop)) return true;
+  #toLink(buf: PacketBufferLike, nextHop: number, partial = 0, gsoSize = 0): boolean {
+    if (this.#link.sendToNeighbour(buf, nextHop, partial, gsoSize)) return true;
     this.stats.txLinkDropped++;
     return false;
   }
@@ -512,8 +568,16 @@ export class Ipv4Layer implements IpSender {
    * @param bytes buffer holding the datagram
    * @param offset start of the IPv4 header
    * @param length bytes available (may include link padding)
+   * @param checksumVerified the device vouched for the transport checksum
+   *   (passed on to the handler; not for reassembled datagrams)
    */
-  input(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
+  input(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified = false,
+  ): void {
     const stats = this.stats;
     stats.rxPackets++;
     if (length < IPV4_HEADER_LEN) {
@@ -581,10 +645,10 @@ export class Ipv4Layer implements IpSender {
       if (whole === null) return;
       stats.rxReassembled++;
       const r = this.reassembler;
-      this.#deliver(nowMs, whole, r.headerOffset, r.length, src, dst);
+      this.#deliver(nowMs, whole, r.headerOffset, r.length, src, dst, false);
       return;
     }
-    this.#deliver(nowMs, bytes, offset, totalLength, src, dst);
+    this.#deliver(nowMs, bytes, offset, totalLength, src, dst, checksumVerified);
   }
 
   #deliver(
@@ -594,6 +658,7 @@ export class Ipv4Layer implements IpSender {
     totalLength: number,
     src: number,
     dst: number,
+    checksumVerified: boolean,
   ): void {
     // The header was validated by input() (or built by the reassembler).
     const packet = this.#rxView.reset(bytes, offset, totalLength);
@@ -623,7 +688,7 @@ export class Ipv4Layer implements IpSender {
     this.#curLength = totalLength;
     this.#curPayloadOffset = offset + hl;
     try {
-      handler.onPacket(nowMs, src, dst, bytes, offset + hl, totalLength - hl);
+      handler.onPacket(nowMs, src, dst, bytes, offset + hl, totalLength - hl, checksumVerified);
     } finally {
       this.#curBytes = prevBytes;
       this.#curHeaderOffset = prevHeader;
@@ -695,6 +760,48 @@ export class Ipv4Layer implements IpSender {
   nextDeadline(): number {
     return this.reassembler.nextDeadline();
   }
+}
+
+/** Slots of the super-segment pool (sends are synchronous; a few cover ARP-queued fallbacks). */
+const SEGMENT_POOL_SLOTS = 8;
+/** UDP's checksum field offset (RFC 768): a computed 0 is sent as all ones. */
+const UDP_CHECKSUM_FIELD = 6;
+
+/**
+ * Completes a partial transport checksum in software (what the device does
+ * with checksum offload): the field holds the folded pseudo-header sum, so the
+ * complement of the one's complement sum of the whole transport segment is
+ * the checksum (RFC 1071). UDP's 0 becomes 0xffff (RFC 768).
+ *
+ * @param bytes buffer
+ * @param offset start of the transport header
+ * @param length transport header + data
+ * @param fieldOffset checksum field offset in the transport header (TCP 16, UDP 6)
+ *
+ * @example
+ * ```ts
+ * import { completePartialChecksum } from "./ipv4.ts";
+ * import { foldSum, pseudoHeaderSum } from "../wire/checksum.ts";
+ * import { TcpPacket } from "../wire/tcp.ts";
+ * const b = new Uint8Array(20);
+ * b[12] = 0x50; // data offset 5
+ * const ph = foldSum(pseudoHeaderSum(0xc0000201, 0xc0000202, 6, 20));
+ * b[16] = ph >>> 8; b[17] = ph & 0xff;
+ * completePartialChecksum(b, 0, 20, 16);
+ * console.assert(new TcpPacket(b).verifyChecksum(0xc0000201, 0xc0000202));
+ * ```
+ */
+export function completePartialChecksum(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  fieldOffset: number,
+): void {
+  if (fieldOffset + 2 > length || offset < 0 || offset + length > bytes.length) return;
+  let ck = ~onesComplementSum(bytes, offset, length) & 0xffff;
+  if (ck === 0 && fieldOffset === UDP_CHECKSUM_FIELD) ck = 0xffff;
+  bytes[offset + fieldOffset] = ck >>> 8;
+  bytes[offset + fieldOffset + 1] = ck & 0xff;
 }
 
 /**

@@ -49,6 +49,33 @@ export interface IpSendOptions {
   dontFragment?: boolean;
   /** Type of service / DSCP+ECN byte; default 0. */
   tos?: number;
+  /**
+   * Transmit checksum offload (only when {@link IpSender.txOffloads} has
+   * `checksum`): offset of the transport checksum field from the transport
+   * header (TCP 16, UDP 6); the field holds the folded, not complemented,
+   * pseudo-header sum of the whole transport segment (Linux
+   * CHECKSUM_PARTIAL) and the device — or the network layer, when it cannot
+   * — completes it. 0/absent: the checksum is complete.
+   */
+  partialChecksumOffset?: number;
+  /**
+   * TCP segmentation offload (only with `partialChecksumOffset` and
+   * {@link IpTxOffloads.gsoMaxBytes}): the payload is one TCP super-segment
+   * the link cuts into segments of `gsoSize` data bytes (the MSS). 0/absent: none.
+   */
+  gsoSize?: number;
+}
+
+/** Transmit offloads of the link below an {@link IpSender}. */
+export interface IpTxOffloads {
+  /** The link completes transport checksums (send with `partialChecksumOffset`). */
+  readonly checksum: boolean;
+  /**
+   * Largest transport segment (TCP header + data, bytes) one `gsoSize` send
+   * may carry (buffers from {@link IpSender.allocateSegment}); 0 = no TCP
+   * segmentation offload.
+   */
+  readonly gsoMaxBytes: number;
 }
 
 /** What transports (UDP, TCP, ICMP) use to send IPv4 datagrams. */
@@ -67,11 +94,24 @@ export interface IpSender {
   sourceAddressFor(dst: number): number;
   /** The IPv4 MTU toward `dst` (TCP MSS = mtu − 40). */
   mtuFor(dst: number): number;
+  /** Optional: the link's transmit offloads (absent = none); a stable object. */
+  readonly txOffloads?: IpTxOffloads;
+  /**
+   * Optional (with `txOffloads.gsoMaxBytes > 0`): a buffer for a transport
+   * segment of up to `gsoMaxBytes` bytes, headroom as {@link allocate}; null
+   * when none is free (counted) — then send ordinary segments.
+   */
+  allocateSegment?(): PacketBufferLike | null;
 }
 
 /** A transport protocol registered with the interface for one IP protocol number. */
 export interface IpProtocolHandler {
-  /** A datagram for this protocol arrived; the bytes are valid only during the call. */
+  /**
+   * A datagram for this protocol arrived; the bytes are valid only during the
+   * call. `checksumVerified` (optional, default false): the device already
+   * vouched for the transport checksum (receive checksum offload, see
+   * `rxChecksumTrusted` in src/phy/device.ts) — the handler may skip it.
+   */
   onPacket(
     nowMs: number,
     src: number,
@@ -79,6 +119,7 @@ export interface IpProtocolHandler {
     bytes: Uint8Array,
     offset: number,
     length: number,
+    checksumVerified?: boolean,
   ): void;
   /**
    * An ICMP error concerning a datagram this protocol sent (RFC 1122 §3.2.2.1):

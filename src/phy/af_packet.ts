@@ -159,6 +159,14 @@ export interface AfPacketOptions {
    * {@link AfPacketDevice.completeRxChecksums}) and skips verification instead.
    */
   completeRxChecksums?: boolean;
+  /**
+   * Ring modes with `vnetHeader`: largest received frame the ring slots hold
+   * (default 14 + 65535, for receive-offloaded super-frames). A peer that
+   * sends no super-frames (TSO/GSO off) needs only MTU + 14: slots of 2 KiB
+   * instead of 128 KiB keep the ring dense (fewer pages touched per frame).
+   * Larger frames are truncated and counted (`rxTruncated`).
+   */
+  rxMaxFrameBytes?: number;
 }
 
 /** Counters of {@link AfPacketDevice}: the {@link DeviceStats} plus driver details. */
@@ -522,9 +530,11 @@ export class AfPacketDevice implements Device {
         MIN_FRAME_COUNT,
         opts.frameCount ?? (vnet ? VNET_DEFAULT_FRAME_COUNT : DEFAULT_FRAME_COUNT),
       );
-      const largestFrame = vnet
-        ? VNET_HDR_BYTES + MAX_GSO_FRAME_BYTES
-        : mtu + ETHERNET_HEADER_BYTES;
+      const rxMax = Math.min(
+        MAX_GSO_FRAME_BYTES,
+        Math.max(mtu + ETHERNET_HEADER_BYTES, opts.rxMaxFrameBytes ?? MAX_GSO_FRAME_BYTES),
+      );
+      const largestFrame = vnet ? VNET_HDR_BYTES + rxMax : mtu + ETHERNET_HEADER_BYTES;
       const frameBytes = nextPowerOfTwo(
         Math.max(
           2048,

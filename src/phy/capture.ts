@@ -8,10 +8,14 @@
  * A failing writer never breaks the data path: its exceptions are counted in
  * `writeErrors` and the frame still goes through.
  *
+ * Offloads pass through: `rxInfo` is the wrapped device's, and
+ * `transmitOffload` records the frame as handed over (a super-frame whole,
+ * its layer-4 checksum still partial — as tcpdump shows a sending Linux host).
+ *
  * @module
  */
 
-import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "./device.ts";
+import type { Device, DeviceCapabilities, DeviceStats, FrameSink, RxFrameInfo } from "./device.ts";
 
 /** What {@link CaptureDevice} needs of a capture writer (`PcapWriter` has this shape). */
 export interface FrameWriter {
@@ -96,6 +100,11 @@ export class CaptureDevice implements Device {
     return this.inner.stats;
   }
 
+  /** The wrapped device's offload metadata of the frame being delivered. */
+  get rxInfo(): RxFrameInfo | undefined {
+    return this.inner.rxInfo;
+  }
+
   #record(bytes: Uint8Array, offset: number, length: number): void {
     try {
       this.#writer.writeFrame(bytes, offset, length, this.#now());
@@ -120,6 +129,38 @@ export class CaptureDevice implements Device {
     const ok = this.inner.transmit(bytes, offset, length);
     if (ok && this.#out) this.#record(bytes, offset, length);
     return ok;
+  }
+
+  /**
+   * Sends one frame with checksum/segmentation offload through the wrapped
+   * device (see `Device.transmitOffload`) and records it as handed over.
+   *
+   * @param bytes frame buffer
+   * @param offset start of the Ethernet header
+   * @param length frame length
+   * @param csumStart frame offset of the layer-4 header
+   * @param csumOffset checksum field offset within it
+   * @param gsoSize data bytes per segment, 0 = none
+   * @returns false when dropped, or when the wrapped device has no offloads
+   */
+  transmitOffload(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+    gsoSize: number,
+  ): boolean {
+    const inner = this.inner;
+    if (inner.transmitOffload === undefined) return false;
+    const ok = inner.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
+    if (ok && this.#out) this.#record(bytes, offset, length);
+    return ok;
+  }
+
+  /** Frames transmitted from now on may be altered: tells the wrapped device. */
+  distrustTransmit(): void {
+    this.inner.distrustTransmit?.();
   }
 
   /** Ends a transmit batch. */

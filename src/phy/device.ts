@@ -73,8 +73,9 @@ export const GSO_ECN = 0x80;
 /**
  * Offload metadata of the frame being delivered to {@link FrameSink.onFrame}
  * (read it during the call: the driver rewrites the same object for every
- * frame). Offered by drivers that know it (`AfPacketDevice`; see
- * {@link Device.rxInfo}); middleware does not forward it.
+ * frame). Offered by drivers that know it (`AfPacketDevice`, `MemoryDevice`;
+ * see {@link Device.rxInfo}); `CaptureDevice` and `FaultInjector` forward it
+ * (the injector reports {@link RX_CHECKSUM_UNKNOWN} when it may corrupt frames).
  */
 export interface RxFrameInfo {
   /** {@link RX_CHECKSUM_UNKNOWN}, {@link RX_CHECKSUM_VALID} or {@link RX_CHECKSUM_PARTIAL}. */
@@ -152,6 +153,54 @@ export interface Device {
    * sink (valid only inside `onFrame`). Absent = nothing known (verify).
    */
   readonly rxInfo?: RxFrameInfo;
+  /**
+   * Optional (devices with `checksumOffloadTx`/`gso`): sends one frame whose
+   * layer-4 checksum field holds the folded pseudo-header sum, for the device
+   * to complete (`csumStart` = frame offset of the layer-4 header, `csumOffset`
+   * = field offset in it, TCP 16, UDP 6); with `gsoSize > 0` an IPv4 TCP
+   * super-frame of up to `maxSegmentBytes` to cut into segments of `gsoSize`
+   * data bytes. See `AfPacketDevice.transmitOffload`.
+   */
+  transmitOffload?(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+    gsoSize: number,
+  ): boolean;
+  /**
+   * Optional: frames handed to `transmit` from now on may have been altered
+   * on their way (middleware that corrupts them, e.g. `FaultInjector` with
+   * `tx.corrupt`): a device that vouches for its frames' integrity
+   * (`MemoryDevice` reports {@link RX_CHECKSUM_VALID} to its peer) stops
+   * doing so. Middleware forwards the call to the device it wraps.
+   */
+  distrustTransmit?(): void;
+}
+
+/**
+ * Whether the frame being delivered by `device` needs no layer-4 checksum
+ * verification: its {@link Device.rxInfo} says {@link RX_CHECKSUM_VALID}, or
+ * {@link RX_CHECKSUM_PARTIAL} (sent by a local stack with checksum offload —
+ * Linux treats CHECKSUM_PARTIAL like CHECKSUM_UNNECESSARY on receive).
+ *
+ * @param info the device's `rxInfo` (undefined = nothing known)
+ * @returns true when the transport may skip its checksum check
+ *
+ * @example
+ * ```ts
+ * import { newRxFrameInfo, rxChecksumTrusted, RX_CHECKSUM_VALID } from "./device.ts";
+ * const info = newRxFrameInfo();
+ * console.assert(!rxChecksumTrusted(info) && !rxChecksumTrusted(undefined));
+ * info.checksum = RX_CHECKSUM_VALID;
+ * console.assert(rxChecksumTrusted(info));
+ * ```
+ */
+export function rxChecksumTrusted(info: RxFrameInfo | undefined): boolean {
+  if (info === undefined) return false;
+  const c = info.checksum;
+  return c === RX_CHECKSUM_VALID || c === RX_CHECKSUM_PARTIAL;
 }
 
 /**

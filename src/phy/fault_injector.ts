@@ -17,6 +17,14 @@
  * after `reorderHoldMs`), then `rateBitsPerSecond` (serialisation at that
  * rate behind earlier frames) plus `delayMs` + uniform `jitterMs`.
  *
+ * Offload metadata: {@link FaultInjector.rxInfo} forwards the wrapped
+ * device's checksum state per frame (kept with queued frames), except that a
+ * frame the injector corrupted is reported {@link RX_CHECKSUM_UNKNOWN} so the
+ * stack verifies it. With `tx.corrupt > 0` the wrapped device is told to
+ * `distrustTransmit()` (a `MemoryDevice` then stops vouching for its frames
+ * to its peer). The injector offers no transmit offloads (its capabilities
+ * report `checksumOffloadTx` and `gso` false).
+ *
  * @module
  */
 
@@ -27,6 +35,9 @@ import {
   ETHERNET_HEADER_BYTES,
   type FrameSink,
   newDeviceStats,
+  newRxFrameInfo,
+  RX_CHECKSUM_UNKNOWN,
+  type RxFrameInfo,
 } from "./device.ts";
 
 /** What to do to frames in one direction. Probabilities are 0..1. */
@@ -150,6 +161,8 @@ const DEFAULT_REORDER_HOLD_MS = 10;
 const MS_PER_SECOND = 1000;
 const BITS_PER_BYTE = 8;
 const NONE = -1;
+/** Offload fields kept per queued frame: checksum state, csumStart, csumOffset. */
+const CSUM_FIELDS = 3;
 
 /** One direction: the decisions, the queue and the counters. */
 class Lane {
@@ -165,6 +178,8 @@ class Lane {
   readonly free: Int32Array;
   freeCount: number;
   readonly order: Int32Array; // circular, sorted by releaseAt (stable)
+  /** Per slot: checksum state, csumStart, csumOffset of the frame (see RxFrameInfo). */
+  readonly csum: Uint16Array;
   head = 0;
   count = 0;
   held = NONE;
@@ -197,10 +212,20 @@ class Lane {
     for (let i = 0; i < this.capacity; i++) this.free[i] = this.capacity - 1 - i;
     this.freeCount = this.capacity;
     this.order = new Int32Array(this.capacity);
+    this.csum = new Uint16Array(this.capacity * CSUM_FIELDS);
   }
 
-  /** Takes a frame through the faults into the queue. */
-  admit(bytes: Uint8Array, offset: number, length: number, now: number): void {
+  /**
+   * Takes a frame through the faults into the queue; `info` is its offload
+   * metadata (kept per slot; undefined = unknown).
+   */
+  admit(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    now: number,
+    info?: RxFrameInfo,
+  ): void {
     const s = this.spec;
     const c = this.counters;
     const r = this.random;
@@ -211,15 +236,25 @@ class Lane {
     }
     const slot = this.#copy(bytes, offset, length);
     if (slot === NONE) return;
+    const cs = this.csum;
+    const k = slot * CSUM_FIELDS;
+    cs[k] = info === undefined ? RX_CHECKSUM_UNKNOWN : info.checksum;
+    cs[k + 1] = info === undefined ? 0 : info.csumStart;
+    cs[k + 2] = info === undefined ? 0 : info.csumOffset;
     if ((s.corrupt ?? 0) > 0 && r.next() < s.corrupt! && length > ETHERNET_HEADER_BYTES) {
       const at = ETHERNET_HEADER_BYTES + r.int(length - ETHERNET_HEADER_BYTES);
       this.slab[slot * this.slotBytes + at] ^= 1 << r.int(BITS_PER_BYTE);
       c.corrupted++;
+      // The receiver must find the damage: nothing is known about this frame's checksum.
+      cs[k] = RX_CHECKSUM_UNKNOWN;
     }
     let copy = NONE;
     if ((s.duplicate ?? 0) > 0 && r.next() < s.duplicate!) {
       copy = this.#copy(this.slab, slot * this.slotBytes, length);
-      if (copy !== NONE) c.duplicated++;
+      if (copy !== NONE) {
+        c.duplicated++;
+        cs.copyWithin(copy * CSUM_FIELDS, k, k + CSUM_FIELDS);
+      }
     }
     const reorder = (s.reorder ?? 0) > 0 && r.next() < s.reorder!;
     const t = this.#departure(length, now);
@@ -345,6 +380,12 @@ export class FaultInjector implements Device {
   #stats: DeviceStats = newDeviceStats();
   #sink: FrameSink | null = null;
   #intake: FrameSink;
+  readonly #capabilities: DeviceCapabilities;
+  /**
+   * Offload metadata of the frame being delivered: the wrapped device's,
+   * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
+   */
+  readonly rxInfo: RxFrameInfo = newRxFrameInfo();
 
   /**
    * Creates an instance.
@@ -365,17 +406,50 @@ export class FaultInjector implements Device {
     this.#intake = {
       onFrame: (bytes: Uint8Array, offset: number, length: number): void => {
         if (rx.active) {
-          rx.admit(bytes, offset, length, this.#now());
+          rx.admit(bytes, offset, length, this.#now(), this.inner.rxInfo);
         } else {
+          this.#forwardInfo();
           this.#deliver(bytes, offset, length);
         }
       },
     };
+    // Transmitted frames go through transmit() only (no offload requests).
+    const caps = inner.capabilities;
+    this.#capabilities = caps.checksumOffloadTx || caps.gso
+      ? { ...caps, checksumOffloadTx: false, gso: false, maxSegmentBytes: maxFrame }
+      : caps;
+    if ((opts.tx?.corrupt ?? 0) > 0) inner.distrustTransmit?.();
   }
 
-  /** Static facts about the device (MTU, MAC, offloads). */
+  /** Static facts about the device (the wrapped device's, without transmit offloads). */
   get capabilities(): DeviceCapabilities {
-    return this.inner.capabilities;
+    return this.#capabilities;
+  }
+
+  /** Forwards the wrapped device's rxInfo about the frame it is delivering right now. */
+  #forwardInfo(): void {
+    const from = this.inner.rxInfo;
+    const to = this.rxInfo;
+    if (from === undefined) {
+      to.checksum = RX_CHECKSUM_UNKNOWN;
+      to.csumStart = 0;
+      to.csumOffset = 0;
+      to.gsoType = 0;
+      to.gsoSize = 0;
+      to.headerLength = 0;
+      return;
+    }
+    to.checksum = from.checksum;
+    to.csumStart = from.csumStart;
+    to.csumOffset = from.csumOffset;
+    to.gsoType = from.gsoType;
+    to.gsoSize = from.gsoSize;
+    to.headerLength = from.headerLength;
+  }
+
+  /** Frames transmitted from now on may be altered: tells the wrapped device. */
+  distrustTransmit(): void {
+    this.inner.distrustTransmit?.();
   }
 
   /** What reached the user (rx) and what the user handed in (tx). */
@@ -419,6 +493,15 @@ export class FaultInjector implements Device {
       const slot = rx.peekDue(now);
       if (slot < 0) break;
       count++;
+      const info = this.rxInfo;
+      const k = slot * CSUM_FIELDS;
+      info.checksum = rx.csum[k];
+      info.csumStart = rx.csum[k + 1];
+      info.csumOffset = rx.csum[k + 2];
+      // Queued frames fit one MTU-sized slot: never super-frames.
+      info.gsoType = 0;
+      info.gsoSize = 0;
+      info.headerLength = 0;
       try {
         this.#deliver(rx.slab, slot * rx.slotBytes, rx.lengths[slot]);
       } finally {

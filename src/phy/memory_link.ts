@@ -13,6 +13,20 @@
  * finite positive timeout) a real timer fires — the only timer used, and it is
  * cleared as soon as the wait resolves.
  *
+ * A memory copy cannot corrupt a frame, so received frames are reported with
+ * {@link RX_CHECKSUM_VALID} in {@link MemoryDevice.rxInfo} (like Linux
+ * loopback's CHECKSUM_UNNECESSARY) and the stack skips layer-4 checksum
+ * verification — unless the sender was told to `distrustTransmit()` (a
+ * `FaultInjector` corrupting its transmitted frames does that), or the link
+ * was made with `rxChecksumValid: false`.
+ *
+ * With `checksumOffload: true` a pair also offers transmit checksum offload
+ * (`transmitOffload` without segmentation, like a veth's `tx-checksumming`):
+ * the frame crosses with its partial checksum and arrives as
+ * {@link RX_CHECKSUM_PARTIAL} — completed in place before delivery unless
+ * the receiver turns `completeRxChecksums` off (a Stack that trusts device
+ * checksums does).
+ *
  * @module
  */
 
@@ -24,7 +38,13 @@ import {
   ETHERNET_HEADER_BYTES,
   type FrameSink,
   newDeviceStats,
+  newRxFrameInfo,
+  RX_CHECKSUM_PARTIAL,
+  RX_CHECKSUM_UNKNOWN,
+  RX_CHECKSUM_VALID,
+  type RxFrameInfo,
 } from "./device.ts";
+import { onesComplementSum } from "../wire/checksum.ts";
 
 /** Default receive queue bound, in frames. */
 export const MEMORY_QUEUE_FRAMES = 256;
@@ -53,7 +73,14 @@ export interface MemoryLinkOptions {
   macB?: number;
   /** Receive queue bound per device, in frames; default 256. */
   queueFrames?: number;
+  /** Report received frames as checksum-valid (see the module documentation); default true. */
+  rxChecksumValid?: boolean;
+  /** Offer transmit checksum offload on both ends (see the module documentation); default false. */
+  checksumOffload?: boolean;
 }
+
+/** UDP's checksum field offset (RFC 768: a computed 0 is sent as all ones). */
+const UDP_CHECKSUM_OFFSET = 6;
 
 /**
  * One end of a memory link or one hub port. Create with
@@ -76,9 +103,32 @@ export class MemoryDevice implements Device {
   readonly capabilities: DeviceCapabilities;
   /** Live counters. */
   readonly stats: MemoryDeviceStats = { ...newDeviceStats(), queued: 0 };
+  /**
+   * Checksum state of the frame being delivered: {@link RX_CHECKSUM_VALID}
+   * when its sender vouched for it (see the module documentation), else
+   * {@link RX_CHECKSUM_UNKNOWN}.
+   */
+  readonly rxInfo: RxFrameInfo = newRxFrameInfo();
+  /** Whether frames this device transmits reach the peer marked intact. */
+  intactTransmit = true;
+  /**
+   * Fill in received partial checksums in place before delivery (then
+   * reported {@link RX_CHECKSUM_VALID}); default true.
+   */
+  completeRxChecksums = true;
+  /** The frame being sent by `transmitOffload`: csumStart (0 = complete checksum). Read by the link. */
+  txCsumStart = 0;
+  /** The frame being sent by `transmitOffload`: csumOffset. Read by the link. */
+  txCsumOffset = 0;
+  /** Per slot: csumStart of a partial checksum (0 = complete). */
+  #csumStart: Uint16Array;
+  /** Per slot: csumOffset of a partial checksum. */
+  #csumOffset: Uint8Array;
 
   #slab: Uint8Array;
   #lengths: Int32Array;
+  /** Per slot: 1 when the frame's sender vouched for its integrity. */
+  #intact: Uint8Array;
   #slotBytes: number;
   #capacity: number;
   #head = 0;
@@ -121,6 +171,9 @@ export class MemoryDevice implements Device {
     this.#capacity = Math.floor(queueFrames);
     this.#slab = new Uint8Array(this.#slotBytes * this.#capacity);
     this.#lengths = new Int32Array(this.#capacity);
+    this.#intact = new Uint8Array(this.#capacity);
+    this.#csumStart = new Uint16Array(this.#capacity);
+    this.#csumOffset = new Uint8Array(this.#capacity);
     this.#forward = forward;
     this.#onClose = onClose;
   }
@@ -136,9 +189,20 @@ export class MemoryDevice implements Device {
    * @param bytes source
    * @param offset start of the frame
    * @param length frame length (≤ MTU + 14)
+   * @param intact the sender vouches that the frame is unaltered (reported as
+   *   {@link RX_CHECKSUM_VALID} on receive); default false
+   * @param csumStart a partial layer-4 checksum starts here (frame offset; 0 = complete)
+   * @param csumOffset its field's offset from csumStart (TCP 16, UDP 6)
    * @returns false when dropped (closed, too large, queue full; counted in rxDropped)
    */
-  enqueue(bytes: Uint8Array, offset: number, length: number): boolean {
+  enqueue(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    intact = false,
+    csumStart = 0,
+    csumOffset = 0,
+  ): boolean {
     const stats = this.stats;
     if (this.#closed || length > this.#slotBytes || stats.queued === this.#capacity) {
       stats.rxDropped++;
@@ -154,6 +218,9 @@ export class MemoryDevice implements Device {
       this.#slab.set(bytes.subarray(offset, offset + length), dst);
     }
     this.#lengths[slot] = length;
+    this.#intact[slot] = intact ? 1 : 0;
+    this.#csumStart[slot] = csumStart;
+    this.#csumOffset[slot] = csumOffset;
     stats.queued++;
     if (this.#waiters.length > 0) this.#wake();
     return true;
@@ -169,6 +236,22 @@ export class MemoryDevice implements Device {
       stats.rxFrames++;
       stats.rxBytes += length;
       count++;
+      const info = this.rxInfo;
+      const start = this.#csumStart[slot];
+      if (start === 0) {
+        info.checksum = this.#intact[slot] === 1 ? RX_CHECKSUM_VALID : RX_CHECKSUM_UNKNOWN;
+        info.csumStart = 0;
+        info.csumOffset = 0;
+      } else if (this.completeRxChecksums) {
+        this.#complete(slot * this.#slotBytes, length, start, this.#csumOffset[slot]);
+        info.checksum = RX_CHECKSUM_VALID;
+        info.csumStart = 0;
+        info.csumOffset = 0;
+      } else {
+        info.checksum = RX_CHECKSUM_PARTIAL;
+        info.csumStart = start;
+        info.csumOffset = this.#csumOffset[slot];
+      }
       // The slot stays occupied during the call, so nothing overwrites it.
       sink.onFrame(this.#slab, slot * this.#slotBytes, length);
       this.#head = slot + 1 === this.#capacity ? 0 : slot + 1;
@@ -193,9 +276,64 @@ export class MemoryDevice implements Device {
     return true;
   }
 
+  /** Completes a partial checksum in the queue slab (RFC 1071; UDP 0 → 0xffff, RFC 768). */
+  #complete(base: number, length: number, start: number, fieldOffset: number): void {
+    const field = start + fieldOffset;
+    if (field + 2 > length) return;
+    const slab = this.#slab;
+    let ck = ~onesComplementSum(slab, base + start, length - start) & 0xffff;
+    if (ck === 0 && fieldOffset === UDP_CHECKSUM_OFFSET) ck = 0xffff;
+    slab[base + field] = ck >>> 8;
+    slab[base + field + 1] = ck & 0xff;
+  }
+
+  /**
+   * Sends one frame whose layer-4 checksum is partial (needs `checksumOffload`
+   * on the link; no segmentation: `gsoSize` must be 0). See
+   * `Device.transmitOffload`.
+   *
+   * @param bytes frame buffer
+   * @param offset start of the Ethernet header
+   * @param length frame length
+   * @param csumStart frame offset of the layer-4 header
+   * @param csumOffset checksum field offset within it
+   * @param gsoSize must be 0
+   * @returns false when dropped (counted): no offload, bad offsets, segmentation asked
+   */
+  transmitOffload(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+    gsoSize: number,
+  ): boolean {
+    if (
+      !this.capabilities.checksumOffloadTx || gsoSize !== 0 || !(csumStart >= 1) ||
+      csumStart > 0xffff || !(csumOffset >= 0) || csumOffset > 0xff ||
+      csumStart + csumOffset + 2 > length
+    ) {
+      this.stats.txDropped++;
+      return false;
+    }
+    this.txCsumStart = csumStart;
+    this.txCsumOffset = csumOffset;
+    try {
+      return this.transmit(bytes, offset, length);
+    } finally {
+      this.txCsumStart = 0;
+      this.txCsumOffset = 0;
+    }
+  }
+
   /** Ends a transmit batch. */
   flush(): void {
     // Frames are delivered by transmit itself.
+  }
+
+  /** Frames transmitted from now on reach the peer as {@link RX_CHECKSUM_UNKNOWN} (verify them). */
+  distrustTransmit(): void {
+    this.intactTransmit = false;
   }
 
   /** Resolves when a frame is ready, after `timeoutMs`, or on close; never blocks. */
@@ -257,21 +395,43 @@ export class MemoryLink {
   static pair(opts: MemoryLinkOptions = {}): [MemoryDevice, MemoryDevice] {
     const mtu = opts.mtu ?? DEFAULT_MTU;
     const queue = opts.queueFrames ?? MEMORY_QUEUE_FRAMES;
+    const trust = opts.rxChecksumValid ?? true;
     let b: MemoryDevice | null = null;
     const a = new MemoryDevice(
       "mem0",
       opts.macA ?? MEMORY_MAC_A,
       mtu,
       queue,
-      (_from, bytes, offset, length) => b!.enqueue(bytes, offset, length),
+      (from, bytes, offset, length) =>
+        b!.enqueue(
+          bytes,
+          offset,
+          length,
+          trust && from.intactTransmit,
+          from.txCsumStart,
+          from.txCsumOffset,
+        ),
     );
     b = new MemoryDevice(
       "mem1",
       opts.macB ?? MEMORY_MAC_B,
       mtu,
       queue,
-      (_from, bytes, offset, length) => a.enqueue(bytes, offset, length),
+      (from, bytes, offset, length) =>
+        a.enqueue(
+          bytes,
+          offset,
+          length,
+          trust && from.intactTransmit,
+          from.txCsumStart,
+          from.txCsumOffset,
+        ),
     );
+    if (opts.checksumOffload === true) {
+      for (const d of [a, b]) {
+        (d.capabilities as { checksumOffloadTx: boolean }).checksumOffloadTx = true;
+      }
+    }
     return [a, b];
   }
 }
@@ -377,7 +537,7 @@ export class MemoryHub {
       if (port !== undefined) {
         if (port !== from) {
           this.switched++;
-          port.enqueue(bytes, offset, length);
+          port.enqueue(bytes, offset, length, from.intactTransmit);
         }
         return;
       }
@@ -385,7 +545,7 @@ export class MemoryHub {
     this.flooded++;
     const ports = this.#ports;
     for (let i = 0; i < ports.length; i++) {
-      if (ports[i] !== from) ports[i].enqueue(bytes, offset, length);
+      if (ports[i] !== from) ports[i].enqueue(bytes, offset, length, from.intactTransmit);
     }
   }
 

@@ -26,7 +26,12 @@
  * @module
  */
 
-import { type TcpConnection, type TcpInfo, TcpState } from "../tcp/connection.ts";
+import {
+  type TcpConnection,
+  type TcpConnectionEvents,
+  type TcpInfo,
+  TcpState,
+} from "../tcp/connection.ts";
 import { BrokenPipe, ConnectionRefused, type TcpError } from "../tcp/errors.ts";
 import { type NetAddr, netAddr } from "./addr.ts";
 
@@ -48,10 +53,11 @@ export type TcpConnInfo = TcpInfo;
 
 type Waiter = () => void;
 
-function wakeAll(list: Waiter[]): void {
-  if (list.length === 0) return;
-  const ws = list.splice(0);
-  for (const w of ws) w();
+/** Resolves every waiter (a resolver runs no code synchronously, so the list cannot grow meanwhile). */
+function wakeAll(list: Waiter[] | null): void {
+  if (list === null || list.length === 0) return;
+  for (let i = 0; i < list.length; i++) list[i]();
+  list.length = 0;
 }
 
 function closedError(what: string): Error {
@@ -87,17 +93,21 @@ function closedError(what: string): Error {
  * await b.close();
  * ```
  */
-export class TcpConn implements Disposable {
-  /** Our end: `{ transport: "tcp", hostname, port }`. */
-  readonly localAddr: NetAddr;
-  /** The peer's end. */
-  readonly remoteAddr: NetAddr;
+export class TcpConn implements Disposable, TcpConnectionEvents {
   readonly #host: TcpConnHost;
   readonly #conn: TcpConnection;
-  #readWaiters: Waiter[] = [];
-  #writeWaiters: Waiter[] = [];
-  /** Serializes writes and closeWrite so bytes of concurrent writes never interleave. */
-  #writeTail: Promise<unknown> = Promise.resolve();
+  // Made on first use: an idle conn holds no waiter lists, addresses or promises.
+  #localAddr: NetAddr | null = null;
+  #remoteAddr: NetAddr | null = null;
+  #readWaiters: Waiter[] | null = null;
+  #writeWaiters: Waiter[] | null = null;
+  /**
+   * Write and closeWrite calls still busy with their bytes: while any is, later calls queue
+   * behind {@link #writeTail} so bytes of concurrent writes never interleave; when none is,
+   * a call runs synchronously into the send ring.
+   */
+  #pendingWrites = 0;
+  #writeTail: Promise<unknown> | null = null;
   #closed = false;
   #failure: Error | null = null;
   #readShut = false;
@@ -117,20 +127,41 @@ export class TcpConn implements Disposable {
   constructor(host: TcpConnHost, conn: TcpConnection) {
     this.#host = host;
     this.#conn = conn;
-    this.localAddr = netAddr("tcp", conn.localAddr, conn.localPort);
-    this.remoteAddr = netAddr("tcp", conn.remoteAddr, conn.remotePort);
-    conn.events = {
-      onEstablished: () => {
-        wakeAll(this.#readWaiters);
-        wakeAll(this.#writeWaiters);
-      },
-      onReadable: () => wakeAll(this.#readWaiters),
-      onWritable: () => wakeAll(this.#writeWaiters),
-      onClosed: () => {
-        wakeAll(this.#readWaiters);
-        wakeAll(this.#writeWaiters);
-      },
-    };
+    conn.events = this;
+  }
+
+  /** Our end: `{ transport: "tcp", hostname, port }`. */
+  get localAddr(): NetAddr {
+    const c = this.#conn;
+    return this.#localAddr ??= netAddr("tcp", c.localAddr, c.localPort);
+  }
+
+  /** The peer's end. */
+  get remoteAddr(): NetAddr {
+    const c = this.#conn;
+    return this.#remoteAddr ??= netAddr("tcp", c.remoteAddr, c.remotePort);
+  }
+
+  /** @internal Engine callback: the handshake completed. */
+  onEstablished(): void {
+    wakeAll(this.#readWaiters);
+    wakeAll(this.#writeWaiters);
+  }
+
+  /** @internal Engine callback: data, end of stream or an error to read. */
+  onReadable(): void {
+    wakeAll(this.#readWaiters);
+  }
+
+  /** @internal Engine callback: send-ring space was freed. */
+  onWritable(): void {
+    wakeAll(this.#writeWaiters);
+  }
+
+  /** @internal Engine callback: the connection ended. */
+  onClosed(): void {
+    wakeAll(this.#readWaiters);
+    wakeAll(this.#writeWaiters);
   }
 
   /** The engine connection (state, counters, sequence numbers). */
@@ -154,11 +185,13 @@ export class TcpConn implements Disposable {
   }
 
   #waitRead(): Promise<void> {
-    return new Promise<void>((resolve) => this.#readWaiters.push(resolve));
+    const list = this.#readWaiters ??= [];
+    return new Promise<void>((resolve) => list.push(resolve));
   }
 
   #waitWrite(): Promise<void> {
-    return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    const list = this.#writeWaiters ??= [];
+    return new Promise<void>((resolve) => list.push(resolve));
   }
 
   #check(what: string): void {
@@ -226,35 +259,57 @@ export class TcpConn implements Disposable {
    * @throws {Deno.errors.BadResource} after {@link close}
    */
   write(p: Uint8Array): Promise<number> {
-    const run = this.#writeTail.then(() => this.#writeAll(p));
-    this.#writeTail = run.catch(() => {});
+    if (this.#pendingWrites === 0) {
+      // Nothing queued: straight into the send ring; a promise hop only if it is full.
+      let off: number;
+      try {
+        off = this.#writeNow(p, 0);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (off === p.length) return Promise.resolve(p.length);
+      return this.#queue(this.#writeRest(p, off));
+    }
+    return this.#queue(this.#writeTail!.then(() => this.#writeRest(p, 0)));
+  }
+
+  /** Counts a queued write/closeWrite until it settles and makes it the new tail. */
+  #queue<T>(run: Promise<T>): Promise<T> {
+    this.#pendingWrites++;
+    const settled = () => {
+      this.#pendingWrites--;
+    };
+    this.#writeTail = run.then(settled, settled);
     return run;
   }
 
-  async #writeAll(p: Uint8Array): Promise<number> {
-    let off = 0;
-    if (p.length === 0) {
-      this.#check("write");
-      if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
-      return 0;
+  /**
+   * Copies what the send ring takes from `p[off..]` (nothing while connecting).
+   *
+   * @returns the new offset
+   */
+  #writeNow(p: Uint8Array, off: number): number {
+    this.#check("write");
+    if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
+    const c = this.#conn;
+    // Still connecting: the data waits for the handshake.
+    if (off === p.length || (c.state < TcpState.ESTABLISHED && c.state !== TcpState.CLOSED)) {
+      return off;
     }
+    this.#host.nowMs();
+    const n = c.write(p, off, p.length - off);
+    if (n < 0) throw this.#deadError();
+    if (n > 0) {
+      off += n;
+      this.#host.afterSend();
+    }
+    return off;
+  }
+
+  async #writeRest(p: Uint8Array, off: number): Promise<number> {
     for (;;) {
-      this.#check("write");
-      if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
-      const c = this.#conn;
-      if (c.state < TcpState.ESTABLISHED && c.state !== TcpState.CLOSED) {
-        // Still connecting: the send ring exists once the handshake completed.
-        await this.#waitWrite();
-        continue;
-      }
-      this.#host.nowMs();
-      const n = c.write(p, off, p.length - off);
-      if (n < 0) throw this.#deadError();
-      if (n > 0) {
-        off += n;
-        this.#host.afterSend();
-        if (off === p.length) return p.length;
-      }
+      off = this.#writeNow(p, off);
+      if (off === p.length) return p.length;
       await this.#waitWrite();
     }
   }
@@ -271,16 +326,24 @@ export class TcpConn implements Disposable {
    * @throws {Deno.errors.BadResource} after {@link close}
    */
   closeWrite(): Promise<void> {
-    const run = this.#writeTail.then(() => {
-      this.#check("closeWrite");
-      if (this.#writeShut) return;
-      this.#writeShut = true;
-      this.#host.nowMs();
-      this.#conn.closeWrite();
-      this.#host.afterSend();
-    });
-    this.#writeTail = run.catch(() => {});
-    return run;
+    if (this.#pendingWrites === 0) {
+      try {
+        this.#closeWriteNow();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return Promise.resolve();
+    }
+    return this.#queue(this.#writeTail!.then(() => this.#closeWriteNow()));
+  }
+
+  #closeWriteNow(): void {
+    this.#check("closeWrite");
+    if (this.#writeShut) return;
+    this.#writeShut = true;
+    this.#host.nowMs();
+    this.#conn.closeWrite();
+    this.#host.afterSend();
   }
 
   /**

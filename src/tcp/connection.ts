@@ -17,10 +17,11 @@
  * @module
  */
 
-import type { ByteRing as ByteRingType } from "../buffer/byte_ring.ts";
+import type { ByteRing as ByteRingType, ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import { ByteRing } from "../buffer/byte_ring.ts";
 import { RangeSet } from "../buffer/range_set.ts";
-import type { IpSender } from "../iface/types.ts";
+import type { IpSender, IpSendOptions, PacketBufferLike } from "../iface/types.ts";
+import { pseudoHeaderSum } from "../wire/checksum.ts";
 import type { Clock } from "../time/clock.ts";
 import { Timer, type TimerTarget, type TimerWheel } from "../time/timer_wheel.ts";
 import {
@@ -112,6 +113,18 @@ const MIN_PERSIST_MS = 200;
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** Window used for RFC 5961 §7 challenge ACK rate limiting, ms. */
 const CHALLENGE_WINDOW_MS = 1000;
+/** Offset of the checksum field in the TCP header (RFC 9293 §3.1). */
+const TCP_CHECKSUM_FIELD = 16;
+/** Largest TCP header (data offset 15 words), bytes: room kept in a super-segment. */
+const TCP_MAX_HEADER_LEN = 60;
+/**
+ * IpSender options of a segment with a partial checksum (transmit checksum
+ * offload) and, with gsoSize set, of a super-segment (TCP segmentation
+ * offload). Module scratch: a send reads it synchronously.
+ */
+const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+/** Linux tcp_twsk_unique: a TIME-WAIT 4-tuple may be reused by an active open after 1 s. */
+const TIME_WAIT_REUSE_MS = 1000;
 /** Linux TCP_MAX_QUICKACKS: most immediate ACKs in one quick-ACK episode. */
 const MAX_QUICK_ACKS = 16;
 /** Linux tcp_incr_quickack: the budget when the window holds less than two segments. */
@@ -170,6 +183,17 @@ export interface TcpContext {
   readonly owner: TcpConnectionOwner;
   /** Scratch repr for building segments (one per layer: zero allocation per segment). */
   readonly scratch: TcpRepr;
+  /**
+   * Spare send/receive ring storage shared by the layer's connections: rings are backed
+   * lazily (first data) and give their storage back here when drained, so an idle
+   * connection holds no buffer. Null: every ring allocates its own storage lazily.
+   */
+  readonly ringPool?: ByteRingStoragePool | null;
+}
+
+/** `t` exists and is armed (timers are made on first use). */
+function isArmed(t: Timer | null): boolean {
+  return t !== null && t.armed;
 }
 
 /** A TCP_INFO-like snapshot (see {@link TcpConnection.info}). */
@@ -297,7 +321,8 @@ export class TcpConnection implements TimerTarget {
   #recvRing: ByteRingType | null = null;
   #ooo: RangeSet | null = null;
   #scoreboard: RangeSet | null = null;
-  #sackRecent: number[] = [0, 0, 0, 0];
+  /** Made with the first out-of-order segment (RFC 2018 §4 most-recent blocks). */
+  #sackRecent: number[] | null = null;
   #sackRecentCount = 0;
 
   // --- retransmission / congestion ---
@@ -324,6 +349,20 @@ export class TcpConnection implements TimerTarget {
   #quickAcks = 0;
   /** When in-order data last arrived (-Infinity: never, so the first data is quick-ACKed). */
   #lastDataRecvMs = -Infinity;
+  /**
+   * Interactive ("ping-pong") mode, Linux inet_csk pingpong: we sent data less than a
+   * delayed-ACK interval after data (or the handshake) arrived, so the application answers
+   * what it receives: received data is not quick-ACKed, the reply carries the ACK
+   * (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2). Left when the delayed-ACK timer fires.
+   */
+  #pingpong = false;
+  /**
+   * Linux icsk_ack.lrcvtime: when data last arrived, or the peer's SYN (passive open) or
+   * SYN-ACK (active open) did — the reference of #pingpong.
+   */
+  #lastRecvActivityMs = -Infinity;
+  /** Linux lsndtime: when we last sent data. */
+  #lastDataSentMs = -Infinity;
 
   // --- misc ---
   #noDelay: boolean;
@@ -341,13 +380,14 @@ export class TcpConnection implements TimerTarget {
   #released = false;
   #depth = 0;
 
-  readonly #rtxTimer: Timer;
+  // Timers are made on first use: an idle connection that never needed one holds none.
+  #rtxTimer: Timer | null = null;
   /** When the retransmission timer really expires (the wheel may hold an earlier deadline). */
   #rtxDueMs = Infinity;
-  readonly #delackTimer: Timer;
-  readonly #persistTimer: Timer;
-  readonly #keepaliveTimer: Timer;
-  readonly #timeWaitTimer: Timer;
+  #delackTimer: Timer | null = null;
+  #persistTimer: Timer | null = null;
+  #keepaliveTimer: Timer | null = null;
+  #timeWaitTimer: Timer | null = null;
 
   /**
    * Made by the layer; call one of `openActive`, `openPassive`, `openFromCookie` next.
@@ -381,11 +421,6 @@ export class TcpConnection implements TimerTarget {
     this.#noDelay = cfg.noDelay;
     this.#keepAlive = cfg.keepAlive;
     this.#keepAliveIdleMs = cfg.keepAliveIdleMs;
-    this.#rtxTimer = new Timer(this, TCP_TIMER_RETRANSMIT);
-    this.#delackTimer = new Timer(this, TCP_TIMER_DELAYED_ACK);
-    this.#persistTimer = new Timer(this, TCP_TIMER_PERSIST);
-    this.#keepaliveTimer = new Timer(this, TCP_TIMER_KEEPALIVE);
-    this.#timeWaitTimer = new Timer(this, TCP_TIMER_TIME_WAIT);
     // RFC 7323 §5.4: a per-connection random timestamp offset.
     this.#tsOffset = hashFourTuple(ctx.secret, localAddr, localPort, remoteAddr, remotePort, 1);
     const mtu = ctx.ip.mtuFor(remoteAddr);
@@ -431,11 +466,37 @@ export class TcpConnection implements TimerTarget {
   get released(): boolean {
     return this.#released;
   }
+  /**
+   * Bytes of send/receive ring storage this connection holds right now: 0 while idle
+   * (storage is attached when data arrives or is written and given back once drained).
+   */
+  get bufferBytes(): number {
+    let n = 0;
+    if (this.#sendRing !== null && this.#sendRing.allocated) n += this.#sendRing.capacity;
+    if (this.#recvRing !== null && this.#recvRing.allocated) n += this.#recvRing.capacity;
+    return n;
+  }
   /** Whether any timer of this connection is armed. */
   get hasArmedTimers(): boolean {
-    return this.#rtxTimer.armed || this.#delackTimer.armed || this.#persistTimer.armed ||
-      this.#keepaliveTimer.armed || this.#timeWaitTimer.armed;
+    return isArmed(this.#rtxTimer) || isArmed(this.#delackTimer) ||
+      isArmed(this.#persistTimer) || isArmed(this.#keepaliveTimer) ||
+      isArmed(this.#timeWaitTimer);
   }
+  /**
+   * Whether a new active open may take this connection's 4-tuple over (Linux
+   * tcp_twsk_unique with tcp_tw_reuse, RFC 6191 §2): it is in TIME-WAIT, timestamps are in
+   * use (PAWS rejects old duplicates) and it has been in TIME-WAIT for at least a second
+   * (the timestamp clock moved past every segment of the old incarnation).
+   *
+   * @param nowMs current time
+   * @returns true when the 4-tuple may be reused
+   */
+  timeWaitReusable(nowMs: number): boolean {
+    const t = this.#timeWaitTimer;
+    return this.#state === TcpState.TIME_WAIT && this.#tsOk && t !== null &&
+      nowMs - (t.deadline - this.#cfg.timeWaitMs) >= TIME_WAIT_REUSE_MS;
+  }
+
   /** Our initial sequence number. */
   get iss(): number {
     return this.#iss;
@@ -511,6 +572,7 @@ export class TcpConnection implements TimerTarget {
     this.#rcvAdvRight = seqAdd(this.#rcvNxt, this.#synWindow());
     this.#state = TcpState.SYN_RECEIVED;
     this.#lastRecvMs = nowMs;
+    this.#lastRecvActivityMs = nowMs; // Linux tcp_create_openreq_child: lrcvtime = the SYN's
     this.#output(nowMs);
     this.#leave();
   }
@@ -543,6 +605,7 @@ export class TcpConnection implements TimerTarget {
     this.#sndMax = this.#sndUna;
     this.#rcvAdvRight = seqAdd(this.#rcvNxt, this.#synWindow());
     this.#lastRecvMs = nowMs;
+    this.#lastRecvActivityMs = nowMs;
     this.#state = TcpState.SYN_RECEIVED;
     this.#establish(nowMs, window, irs, this.#sndUna);
     this.#leave();
@@ -569,12 +632,24 @@ export class TcpConnection implements TimerTarget {
     this.#highRxt = this.#iss;
   }
 
+  /**
+   * Makes the send and receive rings. Their storage is attached on first data (from the
+   * layer's ring pool) and given back when they drain, so an idle connection holds no
+   * buffer; the reassembly set and the SACK scoreboard are made when first needed.
+   */
   #allocateBuffers(): void {
     const cfg = this.#cfg;
-    if (this.#sendRing === null) this.#sendRing = new ByteRing(cfg.sendBufferBytes);
-    if (this.#recvRing === null) this.#recvRing = new ByteRing(cfg.receiveBufferBytes);
-    if (this.#ooo === null) this.#ooo = new RangeSet(cfg.maxReassemblyRanges);
-    if (this.#scoreboard === null) this.#scoreboard = new RangeSet(cfg.maxScoreboardRanges);
+    const ringOpts = { lazy: true, pool: this.#ctx.ringPool ?? null };
+    if (this.#sendRing === null) this.#sendRing = new ByteRing(cfg.sendBufferBytes, ringOpts);
+    if (this.#recvRing === null) this.#recvRing = new ByteRing(cfg.receiveBufferBytes, ringOpts);
+  }
+
+  /** Gives the receive ring's storage back when it is drained and holds no out-of-order data. */
+  #releaseRecvStorage(): void {
+    const ring = this.#recvRing;
+    if (ring !== null && ring.length === 0 && (this.#ooo === null || this.#ooo.isEmpty())) {
+      ring.release();
+    }
   }
 
   /** RFC 7323 §2.3: the smallest shift that lets the whole buffer be advertised. */
@@ -667,6 +742,7 @@ export class TcpConnection implements TimerTarget {
     const ring = this.#recvRing;
     if (ring === null || length <= 0) return 0;
     const n = ring.read(dst, offset, length);
+    if (n > 0 && ring.length === 0) this.#releaseRecvStorage();
     if (n > 0 && this.#isSynchronized() && !this.#finReceived) {
       this.#enter();
       // The largest window we can advertise: the buffer, capped by the 16-bit field and shift.
@@ -794,7 +870,7 @@ export class TcpConnection implements TimerTarget {
     this.#keepAlive = enable;
     if (idleMs !== undefined && idleMs > 0) this.#keepAliveIdleMs = idleMs;
     if (enable) this.#armKeepAlive(this.#ctx.clock.now());
-    else this.#ctx.wheel.cancel(this.#keepaliveTimer);
+    else if (this.#keepaliveTimer !== null) this.#ctx.wheel.cancel(this.#keepaliveTimer);
   }
 
   /**
@@ -870,11 +946,13 @@ export class TcpConnection implements TimerTarget {
     switch (kind) {
       case TCP_TIMER_RETRANSMIT:
         // A lazily re-armed timer fired before its real deadline: push it back.
-        if (nowMs < this.#rtxDueMs) this.#ctx.wheel.schedule(this.#rtxTimer, this.#rtxDueMs);
+        if (nowMs < this.#rtxDueMs) this.#ctx.wheel.schedule(this.#rtxTimer!, this.#rtxDueMs);
         else this.#onRetransmitTimeout(nowMs);
         break;
       case TCP_TIMER_DELAYED_ACK:
         if (this.#unackedBytes > 0 || this.#ackNow) {
+          // Linux tcp_delack_timer_handler: the reply did not come in time: not interactive.
+          this.#pingpong = false;
           this.#ackNow = true;
           this.#output(nowMs);
         }
@@ -901,9 +979,9 @@ export class TcpConnection implements TimerTarget {
   #armRetransmit(nowMs: number): void {
     const due = nowMs + this.#rtt.rtoMs;
     this.#rtxDueMs = due;
-    const t = this.#rtxTimer;
+    const t = this.#rtxTimer ??= new Timer(this, TCP_TIMER_RETRANSMIT);
     if (!t.armed || t.deadline > due) this.#ctx.wheel.schedule(t, due);
-    if (this.#persistTimer.armed) this.#ctx.wheel.cancel(this.#persistTimer);
+    if (isArmed(this.#persistTimer)) this.#ctx.wheel.cancel(this.#persistTimer!);
   }
 
   #onRetransmitTimeout(nowMs: number): void {
@@ -953,7 +1031,7 @@ export class TcpConnection implements TimerTarget {
     this.#highRxt = this.#sndUna;
     this.#sndNxt = this.#sndUna;
     this.#output(nowMs, true);
-    if (!this.#rtxTimer.armed && this.#sndUna !== this.#sndMax) this.#armRetransmit(nowMs);
+    if (!isArmed(this.#rtxTimer) && this.#sndUna !== this.#sndMax) this.#armRetransmit(nowMs);
   }
 
   #persistIntervalMs(): number {
@@ -979,6 +1057,7 @@ export class TcpConnection implements TimerTarget {
     this.#probing = true;
     this.#probeEnd = seqAdd(this.#sndNxt, 1);
     this.#persistBackoff++;
+    this.#persistTimer ??= new Timer(this, TCP_TIMER_PERSIST);
     this.#ctx.wheel.schedule(this.#persistTimer, nowMs + this.#persistIntervalMs());
   }
 
@@ -989,6 +1068,7 @@ export class TcpConnection implements TimerTarget {
     const due = this.#keepAliveProbesSent === 0
       ? this.#lastRecvMs + this.#keepAliveIdleMs
       : nowMs + this.#cfg.keepAliveIntervalMs;
+    this.#keepaliveTimer ??= new Timer(this, TCP_TIMER_KEEPALIVE);
     this.#ctx.wheel.schedule(this.#keepaliveTimer, Math.max(due, nowMs));
   }
 
@@ -1007,21 +1087,27 @@ export class TcpConnection implements TimerTarget {
     }
     this.#keepAliveProbesSent++;
     this.#sendSegment(nowMs, seqAdd(this.#sndUna, -1), TCP_ACK, 0, 0);
-    this.#ctx.wheel.schedule(this.#keepaliveTimer, nowMs + this.#cfg.keepAliveIntervalMs);
+    this.#ctx.wheel.schedule(this.#keepaliveTimer!, nowMs + this.#cfg.keepAliveIntervalMs);
   }
 
   #armOrphanTimeout(nowMs: number): void {
     // Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 does not wait forever for the peer's FIN.
+    this.#scheduleTimeWait(nowMs);
+  }
+
+  /** (Re)starts the TIME-WAIT / orphan timer: 2 MSL (or tcp_fin_timeout) from now. */
+  #scheduleTimeWait(nowMs: number): void {
+    this.#timeWaitTimer ??= new Timer(this, TCP_TIMER_TIME_WAIT);
     this.#ctx.wheel.schedule(this.#timeWaitTimer, nowMs + this.#cfg.timeWaitMs);
   }
 
   #cancelTimers(): void {
     const w = this.#ctx.wheel;
-    w.cancel(this.#rtxTimer);
-    w.cancel(this.#delackTimer);
-    w.cancel(this.#persistTimer);
-    w.cancel(this.#keepaliveTimer);
-    w.cancel(this.#timeWaitTimer);
+    if (this.#rtxTimer !== null) w.cancel(this.#rtxTimer);
+    if (this.#delackTimer !== null) w.cancel(this.#delackTimer);
+    if (this.#persistTimer !== null) w.cancel(this.#persistTimer);
+    if (this.#keepaliveTimer !== null) w.cancel(this.#keepaliveTimer);
+    if (this.#timeWaitTimer !== null) w.cancel(this.#timeWaitTimer);
   }
 
   // ------------------------------------------------------------------ state changes
@@ -1029,6 +1115,8 @@ export class TcpConnection implements TimerTarget {
   #establish(nowMs: number, window: number, seq: number, ack: number): void {
     this.#allocateBuffers();
     this.#state = TcpState.ESTABLISHED;
+    // Linux tcp_finish_connect: an active open counts the SYN-ACK as received activity.
+    if (!this.#passive) this.#lastRecvActivityMs = nowMs;
     // RFC 9293 §3.10.7.4 (SYN-RECEIVED, ACK acceptable): SND.WND <- SEG.WND, WL1, WL2.
     this.#sndWnd = window << this.#sndWScale;
     this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
@@ -1045,13 +1133,16 @@ export class TcpConnection implements TimerTarget {
   #enterTimeWait(nowMs: number): void {
     this.#state = TcpState.TIME_WAIT;
     const w = this.#ctx.wheel;
-    w.cancel(this.#rtxTimer);
-    w.cancel(this.#persistTimer);
-    w.cancel(this.#keepaliveTimer);
+    if (this.#rtxTimer !== null) w.cancel(this.#rtxTimer);
+    if (this.#persistTimer !== null) w.cancel(this.#persistTimer);
+    if (this.#keepaliveTimer !== null) w.cancel(this.#keepaliveTimer);
     // RFC 9293 §3.10.7.4: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN.
-    w.schedule(this.#timeWaitTimer, nowMs + this.#cfg.timeWaitMs);
+    this.#scheduleTimeWait(nowMs);
+    this.#sendRing?.release();
     this.#sendRing = null;
     this.#scoreboard = null;
+    this.#releaseRecvStorage();
+    this.#ooo = null;
     this.#signalClosed();
   }
 
@@ -1067,9 +1158,11 @@ export class TcpConnection implements TimerTarget {
     if (error !== null && this.#error === null) this.#error = error;
     this.#state = TcpState.CLOSED;
     this.#cancelTimers();
+    this.#sendRing?.release();
     this.#sendRing = null;
     this.#ooo = null;
     this.#scoreboard = null;
+    this.#releaseRecvStorage();
     if (error !== null || this.#recvRing?.length === 0) this.#recvRing = null;
     this.#signalClosed();
     this.#released = true;
@@ -1227,9 +1320,7 @@ export class TcpConnection implements TimerTarget {
         fin = false;
       } else {
         // TIME-WAIT: a retransmitted FIN is acknowledged and restarts the 2 MSL timeout.
-        if (fin && this.#state === TcpState.TIME_WAIT) {
-          this.#ctx.wheel.schedule(this.#timeWaitTimer, nowMs + this.#cfg.timeWaitMs);
-        }
+        if (fin && this.#state === TcpState.TIME_WAIT) this.#scheduleTimeWait(nowMs);
         return;
       }
     }
@@ -1453,6 +1544,7 @@ export class TcpConnection implements TimerTarget {
       if (ackedData > ring.length) ackedData = ring.length;
       if (ackedData > 0) {
         ring.discard(ackedData);
+        if (ring.length === 0) ring.release();
         this.#dataSeq = seqAdd(this.#dataSeq, ackedData);
         this.#scoreboard?.shift(ackedData);
         this.#bytesOut += ackedData;
@@ -1485,14 +1577,15 @@ export class TcpConnection implements TimerTarget {
       this.#cc.onAck(nowMs, ackedData, flightBefore, this.#rtt.srttMs);
     }
     // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
-    if (this.#sndUna === this.#sndMax) this.#ctx.wheel.cancel(this.#rtxTimer);
-    else this.#armRetransmit(nowMs);
+    if (this.#sndUna === this.#sndMax) {
+      if (this.#rtxTimer !== null) this.#ctx.wheel.cancel(this.#rtxTimer);
+    } else this.#armRetransmit(nowMs);
   }
 
   /** RFC 2018 §3 / RFC 6675 §4: record SACK blocks; returns whether new bytes were SACKed. */
   #updateScoreboard(seg: TcpRepr): boolean {
-    const sb = this.#scoreboard;
-    if (sb === null) return false;
+    if (this.#sendRing === null) return false;
+    const sb = this.#scoreboard ??= new RangeSet(this.#cfg.maxScoreboardRanges);
     let fresh = false;
     const blocks = seg.sackBlocks;
     const limit = seqSub(this.#sndMax, this.#dataSeq);
@@ -1614,7 +1707,7 @@ export class TcpConnection implements TimerTarget {
     this.#countRetransmit();
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     if (seqGt(end, this.#highRxt)) this.#highRxt = end;
-    if (!this.#rtxTimer.armed) this.#armRetransmit(nowMs);
+    if (!isArmed(this.#rtxTimer)) this.#armRetransmit(nowMs);
     return true;
   }
 
@@ -1633,8 +1726,8 @@ export class TcpConnection implements TimerTarget {
     fin: boolean,
   ): void {
     const ring = this.#recvRing;
+    if (ring === null) return;
     const ooo = this.#ooo;
-    if (ring === null || ooo === null) return;
     if (length > this.#rcvMssEstimate) this.#rcvMssEstimate = Math.min(length, this.#ourMss);
     const offset = seqSub(seq, this.#rcvNxt);
     const n = ring.writeAt(offset, src, srcOffset, length);
@@ -1644,13 +1737,18 @@ export class TcpConnection implements TimerTarget {
       // start (RFC 5681 §3.1) is not held back by delayed ACKs (RFC 5681 §4.2 allows both).
       if (nowMs - this.#lastDataRecvMs > this.#rtt.rtoMs) this.#enterQuickAck();
       this.#lastDataRecvMs = nowMs;
-      const hadGap = !ooo.isEmpty();
+      this.#lastRecvActivityMs = nowMs;
+      const hadGap = ooo !== null && !ooo.isEmpty();
       ring.commit(n);
-      ooo.shift(n);
-      const front = ooo.frontLength();
-      if (front > 0) {
-        ring.commit(front);
-        ooo.shift(front);
+      let front = 0;
+      if (hadGap) {
+        ooo.shift(n);
+        front = ooo.frontLength();
+        if (front > 0) {
+          ring.commit(front);
+          ooo.shift(front);
+        }
+        if (ooo.isEmpty()) this.#ooo = null; // the gap closed: an idle connection keeps no set
       }
       const advanced = n + front;
       this.#rcvNxt = seqAdd(this.#rcvNxt, advanced);
@@ -1664,7 +1762,7 @@ export class TcpConnection implements TimerTarget {
       // RFC 5681 §4.2: ACK at once when filling a gap or in quick-ACK mode; else every second
       // full-sized segment, or when the delayed-ACK timer fires.
       this.#unackedBytes += advanced;
-      if (hadGap || fin || this.#quickAcks > 0) this.#ackNow = true;
+      if (hadGap || fin || (this.#quickAcks > 0 && !this.#pingpong)) this.#ackNow = true;
       else if (this.#unackedBytes >= 2 * this.#rcvMssEstimate) {
         if (!this.#cfg.ackBatching || this.#unackedBytes >= this.#batchAckLimit()) {
           this.#ackNow = true;
@@ -1672,16 +1770,18 @@ export class TcpConnection implements TimerTarget {
           // ACK batching (see TcpConfig.ackBatching): due now, sent when the wheel next
           // advances, after the rest of this receive batch — one ACK for the batch.
           const due = Math.floor(nowMs);
-          const t = this.#delackTimer;
+          const t = this.#delackTimer ??= new Timer(this, TCP_TIMER_DELAYED_ACK);
           if (!t.armed || t.deadline > due) this.#ctx.wheel.schedule(t, due);
         }
-      } else if (!this.#delackTimer.armed) {
+      } else if (!isArmed(this.#delackTimer)) {
+        this.#delackTimer ??= new Timer(this, TCP_TIMER_DELAYED_ACK);
         this.#ctx.wheel.schedule(this.#delackTimer, nowMs + this.#cfg.delayedAckMs);
       }
     } else {
       // Out of order: hold it (bounded) and ACK at once (RFC 5681 §4.2) with SACK blocks.
       this.#ctx.stats.outOfOrder++;
-      if (n > 0 && ooo.add(offset, offset + n)) this.#noteSackBlock(seq);
+      const set = ooo ?? (this.#ooo = new RangeSet(this.#cfg.maxReassemblyRanges));
+      if (n > 0 && set.add(offset, offset + n)) this.#noteSackBlock(seq);
       this.#ackNow = true;
     }
   }
@@ -1713,9 +1813,7 @@ export class TcpConnection implements TimerTarget {
   #receiveFin(nowMs: number): void {
     if (this.#finReceived) {
       // A retransmitted FIN: in TIME-WAIT restart the 2 MSL timeout (§3.10.7.4).
-      if (this.#state === TcpState.TIME_WAIT) {
-        this.#ctx.wheel.schedule(this.#timeWaitTimer, nowMs + this.#cfg.timeWaitMs);
-      }
+      if (this.#state === TcpState.TIME_WAIT) this.#scheduleTimeWait(nowMs);
       this.#ackNow = true;
       return;
     }
@@ -1745,7 +1843,7 @@ export class TcpConnection implements TimerTarget {
 
   #noteSackBlock(seq: number): void {
     // RFC 2018 §4: the block holding the newest segment goes first.
-    const recent = this.#sackRecent;
+    const recent = this.#sackRecent ??= [0, 0, 0, 0];
     let count = this.#sackRecentCount;
     for (let i = 0; i < count; i++) {
       if (recent[i] === seq) {
@@ -1762,6 +1860,7 @@ export class TcpConnection implements TimerTarget {
 
   #pruneSackRecent(): void {
     const recent = this.#sackRecent;
+    if (recent === null) return;
     let w = 0;
     for (let i = 0; i < this.#sackRecentCount; i++) {
       if (seqGt(recent[i], this.#rcvNxt)) recent[w++] = recent[i];
@@ -1776,8 +1875,9 @@ export class TcpConnection implements TimerTarget {
     if (!this.#sackOk || ooo === null || ooo.isEmpty()) return;
     const max = this.#tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS;
     let n = 0;
-    for (let j = 0; j < this.#sackRecentCount && n < max; j++) {
-      const off = seqSub(this.#sackRecent[j], this.#rcvNxt);
+    const recent = this.#sackRecent;
+    for (let j = 0; recent !== null && j < this.#sackRecentCount && n < max; j++) {
+      const off = seqSub(recent[j], this.#rcvNxt);
       for (let i = 0; i < ooo.count; i++) {
         if (ooo.start(i) <= off && off < ooo.end(i)) {
           n = this.#addSackBlock(r, n, i);
@@ -1871,8 +1971,23 @@ export class TcpConnection implements TimerTarget {
   }
 
   /**
+   * Data bytes of the largest super-segment the link can segment (a multiple
+   * of the MSS), 0 without TCP segmentation offload.
+   */
+  #gsoMaxData(): number {
+    const max = this.#ctx.ip.txOffloads?.gsoMaxBytes ?? 0;
+    if (max <= 0) return 0;
+    const mss = this.#sndMss;
+    const n = Math.floor((max - TCP_MAX_HEADER_LEN) / mss);
+    return n > 1 ? n * mss : 0;
+  }
+
+  /**
    * Builds and sends one segment: header via TcpRepr.emitHeader, data copied
-   * from the send ring, checksum, IpSender.send. Returns false when no buffer.
+   * from the send ring, checksum (or a partial one with transmit checksum
+   * offload), IpSender.send. A super-segment (`dataLength` > MSS) comes in
+   * `superBuf` from `allocateSegment` and goes out with gsoSize = MSS.
+   * Returns false when no buffer.
    */
   #sendSegment(
     nowMs: number,
@@ -1880,9 +1995,10 @@ export class TcpConnection implements TimerTarget {
     flags: number,
     dataOffset: number,
     dataLength: number,
+    superBuf: PacketBufferLike | null = null,
   ): boolean {
     const ctx = this.#ctx;
-    const buf = ctx.ip.allocate();
+    const buf = superBuf ?? ctx.ip.allocate();
     if (buf === null) {
       ctx.stats.allocFailures++;
       return false;
@@ -1932,8 +2048,21 @@ export class TcpConnection implements TimerTarget {
     if (dataLength > 0 && this.#sendRing !== null) {
       this.#sendRing.peek(dataOffset, bytes, at + headerLength, dataLength);
     }
-    fillTcpChecksum(bytes, at, headerLength + dataLength, this.localAddr, this.remoteAddr);
-    if (!ctx.ip.send(buf, this.remoteAddr, IP_PROTO_TCP)) ctx.stats.sendFailures++;
+    const segmentLength = headerLength + dataLength;
+    let sent: boolean;
+    if (ctx.ip.txOffloads?.checksum === true) {
+      // Transmit checksum offload: the field holds the folded pseudo-header sum of the whole
+      // (super-)segment; the device completes it (per segment after GSO).
+      const ph = pseudoHeaderSum(this.localAddr, this.remoteAddr, IP_PROTO_TCP, segmentLength);
+      bytes[at + TCP_CHECKSUM_FIELD] = ph >>> 8;
+      bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
+      OFFLOAD_SEND.gsoSize = dataLength > this.#sndMss ? this.#sndMss : 0;
+      sent = ctx.ip.send(buf, this.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
+    } else {
+      fillTcpChecksum(bytes, at, segmentLength, this.localAddr, this.remoteAddr);
+      sent = ctx.ip.send(buf, this.remoteAddr, IP_PROTO_TCP);
+    }
+    if (!sent) ctx.stats.sendFailures++;
     ctx.stats.segmentsOut++;
     if ((flags & TCP_RST) !== 0) ctx.stats.resetsSent++;
     if ((flags & TCP_ACK) !== 0) {
@@ -1942,7 +2071,7 @@ export class TcpConnection implements TimerTarget {
       // Linux tcp_dec_quickack_mode: each ACK of new data spends one quick ACK.
       if (this.#unackedBytes > 0 && this.#quickAcks > 0) this.#quickAcks--;
       this.#unackedBytes = 0;
-      if (this.#delackTimer.armed) ctx.wheel.cancel(this.#delackTimer);
+      if (isArmed(this.#delackTimer)) ctx.wheel.cancel(this.#delackTimer!);
     }
     return true;
   }
@@ -2014,7 +2143,7 @@ export class TcpConnection implements TimerTarget {
         }
         this.#sndNxt = seqAdd(this.#iss, 1);
         this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
-        if (!this.#rtxTimer.armed) this.#armRetransmit(nowMs);
+        if (!isArmed(this.#rtxTimer)) this.#armRetransmit(nowMs);
       } else if (this.#ackNow && s === TcpState.SYN_RECEIVED) {
         this.#sendAck(nowMs);
       }
@@ -2051,8 +2180,18 @@ export class TcpConnection implements TimerTarget {
         if (force && seq === this.#sndUna && wndAvail < this.#sndMss) wndAvail = this.#sndMss;
         let cwndAvail = this.#cwndAvailable();
         if (force && cwndAvail < this.#sndMss) cwndAvail = this.#sndMss;
-        let len = Math.min(unsent, this.#sndMss, wndAvail, cwndAvail);
+        // New data may go as one super-segment the link cuts into MSS-sized ones (TSO/GSO);
+        // retransmissions go as ordinary segments.
+        const gsoMax = seqLt(seq, this.#sndMax) ? 0 : this.#gsoMaxData();
+        let len = Math.min(unsent, gsoMax > 0 ? gsoMax : this.#sndMss, wndAvail, cwndAvail);
         if (len < 0) len = 0;
+        let superBuf: PacketBufferLike | null = null;
+        if (len > this.#sndMss) {
+          // Whole segments only, unless this empties the send queue (the last one may be short).
+          if (len < unsent) len -= len % this.#sndMss;
+          superBuf = this.#ctx.ip.allocateSegment?.() ?? null;
+          if (superBuf === null) len = this.#sndMss;
+        }
         // A bare FIN (len 0, all data sent) is not held back by the congestion window: it
         // carries no data and holding it only delays the close by an RTT (Linux tcp_cwnd_test:
         // "Don't be strict about the congestion window for the final FIN frame").
@@ -2074,9 +2213,9 @@ export class TcpConnection implements TimerTarget {
         let flags = TCP_ACK;
         if (len > 0 && offset + len === ring.length) flags |= TCP_PSH;
         if (fin) flags |= TCP_FIN;
-        if (!this.#sendSegment(nowMs, seq, flags, offset, len)) {
+        if (!this.#sendSegment(nowMs, seq, flags, offset, len, superBuf)) {
           // No packet buffer: try again after an RTO (RFC 6298 timer doubles as the retry).
-          if (!this.#rtxTimer.armed) this.#armRetransmit(nowMs);
+          if (!isArmed(this.#rtxTimer)) this.#armRetransmit(nowMs);
           break;
         }
         sent = true;
@@ -2092,24 +2231,34 @@ export class TcpConnection implements TimerTarget {
         }
         this.#sndNxt = end;
         if (len < this.#sndMss) this.#sndSml = end;
+        // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
+        // was before it) within a delayed-ACK interval: an interactive flow.
+        if (len > 0) {
+          if (
+            this.#lastDataSentMs < this.#lastRecvActivityMs &&
+            nowMs - this.#lastRecvActivityMs < this.#cfg.delayedAckMs
+          ) this.#pingpong = true;
+          this.#lastDataSentMs = nowMs;
+        }
         if (seqGt(end, this.#sndMax)) this.#sndMax = end;
         if (this.#probing && seqGe(this.#sndMax, this.#probeEnd)) this.#probing = false;
-        if (!this.#rtxTimer.armed) this.#armRetransmit(nowMs);
+        if (!isArmed(this.#rtxTimer)) this.#armRetransmit(nowMs);
         if (fin) break;
       }
       // RFC 9293 §3.8.6.1: data waiting behind a zero window and nothing to time it: persist.
       const offset = seqSub(this.#sndNxt, this.#dataSeq);
       const unsent = ring.length - offset;
       const wndAvail = seqSub(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
-      if (unsent > 0 && wndAvail <= 0 && !this.#rtxTimer.armed) {
-        if (!this.#persistTimer.armed) {
+      if (unsent > 0 && wndAvail <= 0 && !isArmed(this.#rtxTimer)) {
+        if (!isArmed(this.#persistTimer)) {
+          this.#persistTimer ??= new Timer(this, TCP_TIMER_PERSIST);
           this.#ctx.wheel.schedule(this.#persistTimer, nowMs + this.#persistIntervalMs());
         }
-      } else if (this.#persistTimer.armed && (wndAvail > 0 || unsent <= 0)) {
-        this.#ctx.wheel.cancel(this.#persistTimer);
+      } else if (isArmed(this.#persistTimer) && (wndAvail > 0 || unsent <= 0)) {
+        this.#ctx.wheel.cancel(this.#persistTimer!);
       }
     }
     if (!sent && this.#ackNow) this.#sendAck(nowMs);
-    if (this.#keepAlive && !this.#keepaliveTimer.armed) this.#armKeepAlive(nowMs);
+    if (this.#keepAlive && !isArmed(this.#keepaliveTimer)) this.#armKeepAlive(nowMs);
   }
 }

@@ -2,7 +2,8 @@
  * Initial sequence numbers per RFC 6528 §3: `ISN = M + F(localip, localport,
  * remoteip, remoteport, secretkey)`, where `M` is a timer ticking every 4 µs
  * and `F` is a keyed pseudo-random function. `F` is SipHash-2-4 (Aumasson &
- * Bernstein) under a per-stack 128-bit secret, computed in 32-bit halves.
+ * Bernstein) under a 128-bit secret (one per process by default, see
+ * {@link processSecret}), computed in 32-bit halves.
  * The same function also keys SYN cookies and timestamp offsets.
  *
  * @module
@@ -13,63 +14,11 @@ export const ISN_TICKS_PER_MS = 250;
 /** Bytes in a SipHash key. */
 export const SIPHASH_KEY_BYTES = 16;
 
-// Module scratch: SipHash state as 32-bit halves (hi, lo) of v0..v3. Zero allocation per call.
-let v0h = 0, v0l = 0, v1h = 0, v1l = 0, v2h = 0, v2l = 0, v3h = 0, v3l = 0;
 /** High half of the last {@link sipHash24} result. */
 let resultHigh = 0;
 
-function sipRound(): void {
-  // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-  let lo = v0l + v1l;
-  v0h = (v0h + v1h + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  v0l = lo >>> 0;
-  let h = ((v1h << 13) | (v1l >>> 19)) >>> 0;
-  let l = ((v1l << 13) | (v1h >>> 19)) >>> 0;
-  v1h = (h ^ v0h) >>> 0;
-  v1l = (l ^ v0l) >>> 0;
-  let t = v0h;
-  v0h = v0l;
-  v0l = t;
-  // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-  lo = v2l + v3l;
-  v2h = (v2h + v3h + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  v2l = lo >>> 0;
-  h = ((v3h << 16) | (v3l >>> 16)) >>> 0;
-  l = ((v3l << 16) | (v3h >>> 16)) >>> 0;
-  v3h = (h ^ v2h) >>> 0;
-  v3l = (l ^ v2l) >>> 0;
-  // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-  lo = v0l + v3l;
-  v0h = (v0h + v3h + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  v0l = lo >>> 0;
-  h = ((v3h << 21) | (v3l >>> 11)) >>> 0;
-  l = ((v3l << 21) | (v3h >>> 11)) >>> 0;
-  v3h = (h ^ v0h) >>> 0;
-  v3l = (l ^ v0l) >>> 0;
-  // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-  lo = v2l + v1l;
-  v2h = (v2h + v1h + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  v2l = lo >>> 0;
-  h = ((v1h << 17) | (v1l >>> 15)) >>> 0;
-  l = ((v1l << 17) | (v1h >>> 15)) >>> 0;
-  v1h = (h ^ v2h) >>> 0;
-  v1l = (l ^ v2l) >>> 0;
-  t = v2h;
-  v2h = v2l;
-  v2l = t;
-}
-
 function le32(b: Uint8Array, i: number): number {
-  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
-}
-
-function compress(mh: number, ml: number): void {
-  v3h = (v3h ^ mh) >>> 0;
-  v3l = (v3l ^ ml) >>> 0;
-  sipRound();
-  sipRound();
-  v0h = (v0h ^ mh) >>> 0;
-  v0l = (v0l ^ ml) >>> 0;
+  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
 }
 
 /**
@@ -99,32 +48,83 @@ export function sipHash24(
   offset: number,
   length: number,
 ): number {
+  // The 64-bit words v0..v3 as int32 halves in locals: no heap numbers, no context slots
+  // (≈0.2 µs per 16-byte message instead of ≈2 µs with module-level uint32 state).
   const k0l = le32(key, 0), k0h = le32(key, 4), k1l = le32(key, 8), k1h = le32(key, 12);
-  v0h = (k0h ^ 0x736f6d65) >>> 0;
-  v0l = (k0l ^ 0x70736575) >>> 0;
-  v1h = (k1h ^ 0x646f7261) >>> 0;
-  v1l = (k1l ^ 0x6e646f6d) >>> 0;
-  v2h = (k0h ^ 0x6c796765) >>> 0;
-  v2l = (k0l ^ 0x6e657261) >>> 0;
-  v3h = (k1h ^ 0x74656462) >>> 0;
-  v3l = (k1l ^ 0x79746573) >>> 0;
+  let v0h = k0h ^ 0x736f6d65, v0l = k0l ^ 0x70736575;
+  let v1h = k1h ^ 0x646f7261, v1l = k1l ^ 0x6e646f6d;
+  let v2h = k0h ^ 0x6c796765, v2l = k0l ^ 0x6e657261;
+  let v3h = k1h ^ 0x74656462, v3l = k1l ^ 0x79746573;
   const end = offset + length;
   const fullEnd = offset + (length & ~7);
   let i = offset;
-  for (; i < fullEnd; i += 8) compress(le32(data, i + 4), le32(data, i));
-  // Last block: remaining bytes, length mod 256 in the top byte.
-  let ml = 0, mh = (length & 0xff) << 24;
-  for (let j = 0; i + j < end; j++) {
-    const byte = data[i + j];
-    if (j < 4) ml |= byte << (8 * j);
-    else mh |= byte << (8 * (j - 4));
+  let lo = 0, t = 0;
+  // Message blocks, then the final block (remaining bytes, length mod 256 in the top byte),
+  // each with 2 SipRounds; then 4 finalization rounds.
+  for (let phase = 0; phase < 2; phase++) {
+    let mh = 0, ml = 0;
+    let rounds = 2;
+    if (phase === 0) {
+      if (i < fullEnd) {
+        ml = le32(data, i);
+        mh = le32(data, i + 4);
+        i += 8;
+        phase = -1; // more blocks may follow: stay in phase 0
+      } else {
+        mh = (length & 0xff) << 24;
+        for (let j = 0; i + j < end; j++) {
+          const byte = data[i + j];
+          if (j < 4) ml |= byte << (8 * j);
+          else mh |= byte << (8 * (j - 4));
+        }
+      }
+      v3h ^= mh;
+      v3l ^= ml;
+    } else {
+      v2l ^= 0xff;
+      rounds = 4;
+    }
+    for (let r = 0; r < rounds; r++) {
+      // v0 += v1; v1 = rotl(v1, 13) ^ v0; v0 = rotl(v0, 32)
+      lo = (v0l + v1l) | 0;
+      v0h = (v0h + v1h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
+      v0l = lo;
+      t = (v1h << 13) | (v1l >>> 19);
+      v1l = ((v1l << 13) | (v1h >>> 19)) ^ v0l;
+      v1h = t ^ v0h;
+      t = v0h;
+      v0h = v0l;
+      v0l = t;
+      // v2 += v3; v3 = rotl(v3, 16) ^ v2
+      lo = (v2l + v3l) | 0;
+      v2h = (v2h + v3h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
+      v2l = lo;
+      t = (v3h << 16) | (v3l >>> 16);
+      v3l = ((v3l << 16) | (v3h >>> 16)) ^ v2l;
+      v3h = t ^ v2h;
+      // v0 += v3; v3 = rotl(v3, 21) ^ v0
+      lo = (v0l + v3l) | 0;
+      v0h = (v0h + v3h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
+      v0l = lo;
+      t = (v3h << 21) | (v3l >>> 11);
+      v3l = ((v3l << 21) | (v3h >>> 11)) ^ v0l;
+      v3h = t ^ v0h;
+      // v2 += v1; v1 = rotl(v1, 17) ^ v2; v2 = rotl(v2, 32)
+      lo = (v2l + v1l) | 0;
+      v2h = (v2h + v1h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
+      v2l = lo;
+      t = (v1h << 17) | (v1l >>> 15);
+      v1l = ((v1l << 17) | (v1h >>> 15)) ^ v2l;
+      v1h = t ^ v2h;
+      t = v2h;
+      v2h = v2l;
+      v2l = t;
+    }
+    if (phase <= 0) {
+      v0h ^= mh;
+      v0l ^= ml;
+    }
   }
-  compress(mh >>> 0, ml >>> 0);
-  v2l = (v2l ^ 0xff) >>> 0;
-  sipRound();
-  sipRound();
-  sipRound();
-  sipRound();
   resultHigh = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
   return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
 }
@@ -222,6 +222,29 @@ export function initialSequenceNumber(
 ): number {
   const m = Math.floor(nowMs * ISN_TICKS_PER_MS) % 0x1_0000_0000;
   return (m + hashFourTuple(secret, localAddr, localPort, remoteAddr, remotePort, 0)) >>> 0;
+}
+
+let processSecretBytes: Uint8Array | null = null;
+
+/**
+ * The process-wide RFC 6528 secret: made once with `crypto.getRandomValues`
+ * and shared by every stack of the process. RFC 6528 §3 asks for one secret
+ * per host, and sharing it matters: a new stack that reuses a 4-tuple still
+ * in TIME-WAIT at the peer then continues the same ISN and timestamp clock,
+ * so the peer accepts its SYN (RFC 6191 §2) instead of answering with an
+ * ACK of the old connection, and port selection (RFC 6056) keyed by it
+ * continues where the last stack left off.
+ *
+ * @returns the same 16 bytes on every call in this process (treat as read-only)
+ *
+ * @example
+ * ```ts
+ * import { processSecret } from "./isn.ts";
+ * console.assert(processSecret() === processSecret() && processSecret().length === 16);
+ * ```
+ */
+export function processSecret(): Uint8Array {
+  return processSecretBytes ??= randomSecret();
 }
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import type { IpProtocolHandler, IpSender } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
@@ -39,7 +40,7 @@ import {
   TcpState,
 } from "./connection.ts";
 import { AddrInUse, NotConnected } from "./errors.ts";
-import { hashFourTuple, randomSecret } from "./isn.ts";
+import { hashFourTuple, processSecret } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 
 /** RFC 6335 §6: the dynamic (ephemeral) port range. */
@@ -47,6 +48,14 @@ export const EPHEMERAL_PORT_FIRST = 49152;
 /** Last ephemeral port. */
 export const EPHEMERAL_PORT_LAST = 65535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
+/** Extra word mixed into the RFC 6056 port offset hash (keeps it apart from ISNs and cookies). */
+const PORT_OFFSET_HASH_EXTRA = 0x706f7274;
+/**
+ * RFC 6056 §3.3.3 `next_ephemeral` shared by the layers of this process that were not given
+ * their own random source: a new stack continues where the last one stopped, so it does not
+ * pick a 4-tuple that an earlier stack of the process used moments ago. -1: not yet seeded.
+ */
+let processNextEphemeral = -1;
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
 const IP_PROTO_TCP = 6;
@@ -173,9 +182,15 @@ export interface TcpLayerOptions {
   clock: Clock;
   /** Tunables. */
   config?: Partial<TcpConfig>;
-  /** 16-byte secret for ISNs and SYN cookies (random by default). */
+  /**
+   * 16-byte secret for ISNs, timestamps offsets, SYN cookies and port offsets (default: the
+   * process-wide secret, {@link processSecret}; RFC 6528 §3 wants one per host).
+   */
   secret?: Uint8Array;
-  /** Random source in [0, 1) for ephemeral ports (default Math.random). */
+  /**
+   * Random source in [0, 1) that seeds this layer's own RFC 6056 port counter (tests). By
+   * default the layers of a process share one counter seeded with Math.random.
+   */
   random?: () => number;
 }
 
@@ -241,10 +256,15 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly config: TcpConfig;
   readonly #ctx: TcpContext;
   readonly #ip: IpSender;
-  readonly #random: () => number;
+  /** This layer's RFC 6056 next_ephemeral, or -1 to use the process-wide counter. */
+  #nextEphemeral: number;
   readonly #secret: Uint8Array;
   /** remoteAddr*65536+remotePort → (localAddr*65536+localPort → connection). */
-  readonly #conns = new Map<number, Map<number, TcpConnection>>();
+  /**
+   * remoteAddr*65536+remotePort → the one connection with that peer end (the common case
+   * for a server: no inner map per connection), or a map localAddr*65536+localPort → connection.
+   */
+  readonly #conns = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
   /** The connection found by the last successful lookup (see #lookup). */
@@ -261,8 +281,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   constructor(opts: TcpLayerOptions) {
     this.config = resolveTcpConfig(opts.config);
     this.#ip = opts.ip;
-    this.#random = opts.random ?? Math.random;
-    this.#secret = opts.secret ?? randomSecret();
+    this.#nextEphemeral = opts.random === undefined
+      ? -1
+      : Math.floor(opts.random() * EPHEMERAL_PORT_COUNT);
+    this.#secret = opts.secret ?? processSecret();
     this.#ctx = {
       ip: opts.ip,
       wheel: opts.wheel,
@@ -272,6 +294,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       stats: this.stats,
       owner: this,
       scratch: newTcpRepr(),
+      ringPool: new ByteRingStoragePool(),
     };
   }
 
@@ -292,7 +315,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    */
   connections(): TcpConnection[] {
     const out: TcpConnection[] = [];
-    for (const inner of this.#conns.values()) for (const c of inner.values()) out.push(c);
+    for (const v of this.#conns.values()) {
+      if (v instanceof TcpConnection) out.push(v);
+      else for (const c of v.values()) out.push(c);
+    }
     return out;
   }
 
@@ -306,34 +332,55 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       hit !== null && hit.remotePort === remotePort && hit.localPort === localPort &&
       hit.remoteAddr === remoteAddr && hit.localAddr === localAddr
     ) return hit;
-    const inner = this.#conns.get(remoteAddr * PORT_SPACE + remotePort);
-    if (inner === undefined) return undefined;
-    const conn = inner.get(localAddr * PORT_SPACE + localPort);
-    if (conn !== undefined) this.#lastConn = conn;
+    const v = this.#conns.get(remoteAddr * PORT_SPACE + remotePort);
+    if (v === undefined) return undefined;
+    let conn: TcpConnection | undefined;
+    if (v instanceof TcpConnection) {
+      if (v.localPort !== localPort || v.localAddr !== localAddr) return undefined;
+      conn = v;
+    } else {
+      conn = v.get(localAddr * PORT_SPACE + localPort);
+      if (conn === undefined) return undefined;
+    }
+    this.#lastConn = conn;
     return conn;
   }
 
   #insert(conn: TcpConnection): void {
     const outerKey = conn.remoteAddr * PORT_SPACE + conn.remotePort;
-    let inner = this.#conns.get(outerKey);
-    if (inner === undefined) {
-      inner = new Map();
-      this.#conns.set(outerKey, inner);
+    const v = this.#conns.get(outerKey);
+    if (v === undefined) {
+      this.#conns.set(outerKey, conn);
+    } else {
+      let inner: Map<number, TcpConnection>;
+      if (v instanceof TcpConnection) {
+        // A second connection with this peer end: switch to an inner map.
+        inner = new Map();
+        inner.set(v.localAddr * PORT_SPACE + v.localPort, v);
+        this.#conns.set(outerKey, inner);
+      } else {
+        inner = v;
+      }
+      inner.set(conn.localAddr * PORT_SPACE + conn.localPort, conn);
     }
-    inner.set(conn.localAddr * PORT_SPACE + conn.localPort, conn);
     this.#lastConn = null;
     this.#connectionCount++;
   }
 
   #remove(conn: TcpConnection): void {
     const outerKey = conn.remoteAddr * PORT_SPACE + conn.remotePort;
-    const inner = this.#conns.get(outerKey);
-    if (inner === undefined) return;
-    const key = conn.localAddr * PORT_SPACE + conn.localPort;
-    if (inner.get(key) !== conn) return;
-    inner.delete(key);
+    const v = this.#conns.get(outerKey);
+    if (v === undefined) return;
+    if (v instanceof TcpConnection) {
+      if (v !== conn) return;
+      this.#conns.delete(outerKey);
+    } else {
+      const key = conn.localAddr * PORT_SPACE + conn.localPort;
+      if (v.get(key) !== conn) return;
+      v.delete(key);
+      if (v.size === 0) this.#conns.delete(outerKey);
+    }
     if (this.#lastConn === conn) this.#lastConn = null;
-    if (inner.size === 0) this.#conns.delete(outerKey);
     this.#connectionCount--;
   }
 
@@ -413,7 +460,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         throw new AddrInUse(`port ${port} in use`);
       }
     } else {
-      port = this.#ephemeralPort(localAddr, remoteAddr, remotePort);
+      port = this.#ephemeralPort(nowMs, localAddr, remoteAddr, remotePort);
     }
     const conn = new TcpConnection(this.#ctx, localAddr, port, remoteAddr, remotePort);
     if (opts.events) conn.events = opts.events;
@@ -422,13 +469,58 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     return conn;
   }
 
-  /** RFC 6056 §3.3.1-style: a random start, then the first free port. */
-  #ephemeralPort(localAddr: number, remoteAddr: number, remotePort: number): number {
-    const start = Math.floor(this.#random() * EPHEMERAL_PORT_COUNT);
-    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
-      const port = EPHEMERAL_PORT_FIRST + ((start + i) % EPHEMERAL_PORT_COUNT);
-      if (!this.#portInUse(localAddr, port, remoteAddr, remotePort)) return port;
+  /**
+   * RFC 6056 §3.3.3 (Algorithm 3, simple hash-based port selection): port = min +
+   * (next_ephemeral + F(local address, remote address, remote port, secret)) mod count, with
+   * next_ephemeral advancing on every try. Toward one destination, successive connections
+   * walk the whole range before a port comes back, so a 4-tuple is not freshly reused; the
+   * offset differs per destination, so ports stay unpredictable to others.
+   *
+   * A port whose 4-tuple is held by a TIME-WAIT connection is taken over if it may be (Linux
+   * tcp_twsk_unique with tcp_tw_reuse, RFC 6191: timestamps in use and at least a second in
+   * TIME-WAIT, so PAWS tells old duplicates apart).
+   */
+  #ephemeralPort(
+    nowMs: number,
+    localAddr: number,
+    remoteAddr: number,
+    remotePort: number,
+  ): number {
+    const offset = hashFourTuple(
+      this.#secret,
+      localAddr,
+      0,
+      remoteAddr,
+      remotePort,
+      PORT_OFFSET_HASH_EXTRA,
+    );
+    const shared = this.#nextEphemeral < 0;
+    if (shared && processNextEphemeral < 0) {
+      processNextEphemeral = Math.floor(Math.random() * EPHEMERAL_PORT_COUNT);
     }
+    let next = shared ? processNextEphemeral : this.#nextEphemeral;
+    let port = -1;
+    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
+      const candidate = EPHEMERAL_PORT_FIRST + ((next + offset) % EPHEMERAL_PORT_COUNT);
+      next = (next + 1) % EPHEMERAL_PORT_COUNT;
+      if (this.#listeners.has(candidate)) continue;
+      const holder = this.#lookup(localAddr, candidate, remoteAddr, remotePort);
+      if (holder === undefined) {
+        port = candidate;
+        break;
+      }
+      if (holder.timeWaitReusable(nowMs)) {
+        // As Linux __inet_hash_connect: the first port that is free or reusable wins, so a
+        // range full of TIME-WAIT connections (a fast client) does not cost a full scan.
+        // The old incarnation goes; the new one's ISN comes from the same monotonic clock.
+        holder.abort();
+        port = candidate;
+        break;
+      }
+    }
+    if (shared) processNextEphemeral = next;
+    else this.#nextEphemeral = next;
+    if (port >= 0) return port;
     throw new AddrInUse("no free ephemeral port");
   }
 

@@ -538,6 +538,8 @@ export class UdpLayer implements IpProtocolHandler {
    * @param bytes buffer holding the UDP datagram
    * @param offset start of the UDP header
    * @param length IP payload length
+   * @param checksumVerified the device vouched for the checksum (receive
+   *   offload, see `IpProtocolHandler.onPacket`): it is not summed again
    * @returns true when the datagram was queued on an endpoint
    */
   onPacket(
@@ -547,6 +549,7 @@ export class UdpLayer implements IpProtocolHandler {
     bytes: Uint8Array,
     offset: number,
     length: number,
+    checksumVerified = false,
   ): boolean {
     const stats = this.stats;
     if (length < UDP_HEADER_LEN || offset < 0 || offset + length > bytes.length) {
@@ -566,7 +569,7 @@ export class UdpLayer implements IpProtocolHandler {
     }
     // RFC 768: an all-zero transmitted checksum means the sender computed none
     // (verifyChecksum passes it).
-    if (!datagram.verifyChecksum(src, dst)) {
+    if (!checksumVerified && !datagram.verifyChecksum(src, dst)) {
       stats.rxBadChecksum++;
       return false;
     }

@@ -1,0 +1,142 @@
+/**
+ * rawstack → Linux bulk TCP with PACKET_VNET_HDR: 64 KB super-segments with a
+ * partial checksum (GSO TCPv4) that the kernel segments, and the peer's
+ * receive-offloaded frames trusted by checksum state. Byte-exact by SHA-256;
+ * the kernel peer's capture checked by tshark.
+ */
+import assert from "node:assert/strict";
+import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { Stack } from "../../src/stack.ts";
+import {
+  bulkData,
+  fileSha256,
+  sha256Hex,
+  waitPeerTcpPort,
+  writeAllChunked,
+} from "./_tcp_lab_helpers.ts";
+
+const PREFIX = "rspo";
+const COMMANDS = ["socat", "ss", "tcpdump", "tshark", "ethtool"];
+const BULK_BYTES = 24 << 20;
+const PORT = 5001;
+/** Largest TCP payload of an ordinary segment here (MSS 1460 − 12 bytes of timestamps). */
+const SEGMENT_DATA = 1448;
+
+/**
+ * tshark over the peer's capture: nothing malformed, no bad IPv4 checksum,
+ * no bad TCP checksum — except a 0xFFFF one (the kernel's software checksum
+ * writes a computed 0 as 0xFFFF, CSUM_MANGLED_0; here it fills in rawstack's
+ * checksums too) and, with peer offloads on, the peer's own segments (captured
+ * on their sending side, checksum still partial). With `ourPartial`, rawstack's
+ * super-frames crossed the veth whole with their partial checksum (the peer
+ * kernel trusts CHECKSUM_PARTIAL): its TCP checksums are not checked.
+ */
+async function assertPeerCaptureClean(
+  lab: Lab,
+  path: string,
+  peerOffloads: boolean,
+  ourPartial: boolean,
+) {
+  const base = [
+    "tshark",
+    "-r",
+    path,
+    "-d",
+    "tcp.port==1-65535,data",
+    "-o",
+    "ip.check_checksum:TRUE",
+  ];
+  const tcpCheck = ["-o", "tcp.check_checksum:TRUE"];
+  const exempt = (peerOffloads ? ` && ip.src != ${lab.peerAddress}` : "") +
+    (ourPartial ? ` && ip.src != ${lab.stackAddress}` : "");
+  const bad = await run([
+    ...base,
+    ...tcpCheck,
+    "-Y",
+    `_ws.malformed || ip.checksum.status == 0 || ` +
+    `(tcp.checksum.status == 0 && !tcp.checksum.ffff${exempt})`,
+  ], { check: false });
+  assert.equal(bad.code, 0, `tshark failed: ${bad.stderr}`);
+  assert.equal(bad.stdout.trim(), "", `bad packets in the peer's capture:\n${bad.stdout}`);
+  const ours = await run([
+    ...base,
+    "-Y",
+    `ip.src == ${lab.stackAddress} && tcp.len > 0`,
+    "-T",
+    "fields",
+    "-e",
+    "tcp.len",
+  ]);
+  const lengths = ours.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+  assert.ok(lengths.length > 100, `data segments captured: ${lengths.length}`);
+  return lengths;
+}
+
+/** One bulk transfer rawstack → socat in the peer; returns the device and iface counters. */
+async function bulk(peerOffloads: boolean, kernelSegments: boolean): Promise<void> {
+  const lab = await Lab.create({ prefix: PREFIX, peerOffloads });
+  const dir = await Deno.makeTempDir({ prefix: `${PREFIX}-` });
+  let stack: Stack | null = null;
+  try {
+    if (kernelSegments) {
+      // No TSO/checksum offload on our veth end: the kernel cuts each super-frame and fills
+      // in every checksum before the wire (validate_xmit_skb), so the peer sees 1514 B frames.
+      await lab.runIn(lab.stackNetns, ["ethtool", "-K", lab.stackIf, "tx", "off", "tso", "off"]);
+    }
+    const pcap = `${dir}/peer.pcap`;
+    const capture = await lab.capture(pcap);
+    const device = await lab.openDevice({ vnetHeader: true });
+    stack = new Stack({
+      device,
+      ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
+      gateway: lab.peerAddress,
+    });
+    await stack.start();
+    const file = `${dir}/up.bin`;
+    const sink = lab.spawnInPeer(["socat", "-u", `TCP-LISTEN:${PORT},reuseaddr`, `CREATE:${file}`]);
+    await waitPeerTcpPort(lab, PORT);
+    const data = bulkData(BULK_BYTES, peerOffloads ? 11 : 12);
+    const conn = await stack.connect({ hostname: lab.peerAddress, port: PORT });
+    await writeAllChunked(conn, data);
+    await conn.closeWrite();
+    assert.equal(await conn.read(new Uint8Array(1)), null); // the kernel's FIN
+    conn.close();
+    assert.equal((await sink.finished()).code, 0);
+    assert.equal(await fileSha256(file), await sha256Hex(data));
+    const superFrames = device.stats.txSuperFrames;
+    assert.ok(superFrames > 50, `super-frames sent: ${superFrames}`);
+    assert.ok(stack.iface.stats.txOffloaded >= superFrames);
+    assert.equal(stack.stats().tcp.malformed, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    await capture.kill();
+    const lengths = await assertPeerCaptureClean(lab, pcap, peerOffloads, !kernelSegments);
+    const largest = Math.max(...lengths);
+    if (kernelSegments) {
+      assert.equal(largest, SEGMENT_DATA, "the kernel cut the super-frames into MSS segments");
+    } else {
+      assert.ok(largest > SEGMENT_DATA, "super-frames crossed the veth whole (TSO)");
+    }
+  } finally {
+    if (stack !== null) await stack.close();
+    await lab.destroy();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+labTest(
+  "TCP GSO to Linux, peer offloads off: the kernel segments 64 KB super-frames, byte-exact, clean",
+  () => bulk(false, true),
+  { commands: COMMANDS },
+);
+
+labTest(
+  "TCP GSO to Linux, peer offloads on: the kernel segments 64 KB super-frames, byte-exact, clean",
+  () => bulk(true, true),
+  { commands: COMMANDS },
+);
+
+labTest(
+  "TCP GSO to Linux with veth TSO on: super-frames cross whole, byte-exact, clean",
+  () => bulk(true, false),
+  { commands: COMMANDS },
+);

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { MemoryLink, Stack, TcpState } from "../mod.ts";
+
+async function closingPair(
+  lingerMs: number,
+): Promise<{ serverError: unknown; serverState: string; serverReset: boolean }> {
+  const [a, b] = MemoryLink.pair();
+  const server = new Stack({ device: a, ipv4: "192.0.2.1/24" });
+  const client = new Stack({ device: b, ipv4: "192.0.2.2/24" });
+  await server.start();
+  await client.start();
+  const listener = server.listen({ port: 7 });
+  const accepted = listener.accept();
+  const conn = await client.connect({ hostname: "192.0.2.1", port: 7 });
+  const peer = await accepted;
+  // The server closes its side once it has read the client's FIN.
+  const serverDone = (async () => {
+    const buf = new Uint8Array(16);
+    let serverError: unknown = null;
+    try {
+      while ((await peer.read(buf)) !== null) { /* drain */ }
+      peer.close();
+    } catch (e) {
+      serverError = e;
+    }
+    return serverError;
+  })();
+  conn.close(); // FIN from the client
+  await client.close({ lingerMs });
+  const serverError = await serverDone;
+  // Give the server's FIN (or the client's RST) time to be processed.
+  for (let i = 0; i < 50 && peer.connection.state !== TcpState.CLOSED; i++) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const serverState = peer.connection.stateName;
+  // RFC 9293 §3.10.7.4: a RST in LAST-ACK closes quietly, so count it at the server.
+  const serverReset = server.stats().tcp.resetsReceived > 0;
+  listener.close();
+  await server.close();
+  return { serverError, serverState, serverReset };
+}
+
+Deno.test("Stack.close with lingerMs lets a closed connection finish its FIN exchange", async () => {
+  const { serverError, serverState, serverReset } = await closingPair(1000);
+  assert.equal(serverError, null);
+  assert.equal(serverState, "CLOSED");
+  assert.equal(serverReset, false, "the server's connection ended with its FIN acknowledged");
+});
+
+Deno.test("Stack.close without lingerMs resets a connection still closing", async () => {
+  const { serverState, serverReset } = await closingPair(0);
+  assert.equal(serverState, "CLOSED");
+  assert.equal(
+    serverReset,
+    true,
+    "the client's stack reset the connection instead of acknowledging the FIN",
+  );
+});
