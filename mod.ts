@@ -174,10 +174,14 @@ export * from "./src/trace/live.ts";
 
 // The lab: namespaces and veth pairs with the Linux kernel as peer (root).
 export {
+  type CaptureOptions,
+  CaptureProcess,
   type CommandResult,
   isRoot,
   Lab,
+  type LabCaptureOptions,
   type LabOptions,
   LabProcess,
   labUnavailableReason,
+  startCapture,
 } from "./src/testing/lab.ts";

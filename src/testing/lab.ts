@@ -311,6 +311,158 @@ export class LabProcess {
   }
 }
 
+/** Options of {@link Lab.capture}. */
+export interface LabCaptureOptions {
+  /** Stop after this many packets (`tcpdump -c`); default: until stopped. */
+  count?: number;
+  /** Namespace to capture in; default: the kernel peer's. */
+  netns?: string;
+  /** Interface to capture on; default: the kernel peer's lab interface. */
+  iface?: string;
+}
+
+/** Options of {@link startCapture}: where to listen, and an optional packet bound. */
+export interface CaptureOptions {
+  /** Namespace to capture in. */
+  netns: string;
+  /** Interface inside `netns`. */
+  iface: string;
+  /** Stop after this many packets (`tcpdump -c`); default: until stopped. */
+  count?: number;
+}
+
+/**
+ * A running `tcpdump` (see {@link startCapture}). Its result's `stderr` holds
+ * everything tcpdump printed (e.g. "N packets captured").
+ *
+ * @example
+ * ```ts
+ * import { isRoot, Lab } from "./lab.ts";
+ * if (isRoot()) {
+ *   const lab = await Lab.create({ prefix: "rsdoc" });
+ *   const path = await Deno.makeTempFile({ suffix: ".pcap" });
+ *   try {
+ *     const cap = await lab.capture(path);
+ *     await lab.runInPeer(["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+ *     await cap.stop();
+ *   } finally {
+ *     await lab.destroy();
+ *     await Deno.remove(path);
+ *   }
+ * }
+ * ```
+ */
+export class CaptureProcess extends LabProcess {
+  /** The pcap file tcpdump writes. */
+  readonly path: string;
+
+  /**
+   * Creates an instance (use {@link startCapture} or {@link Lab.capture}).
+   *
+   * @param child the spawned tcpdump
+   * @param result resolves with its exit code and stderr
+   * @param path the pcap file it writes
+   */
+  constructor(child: Deno.ChildProcess, result: Promise<CommandResult>, path: string) {
+    super(child, result);
+    this.path = path;
+  }
+
+  /**
+   * Stops tcpdump with SIGINT (it flushes and closes the file) unless it
+   * already exited (`count` reached), and waits for it. Idempotent.
+   *
+   * @returns exit code and stderr
+   */
+  stop(): Promise<CommandResult> {
+    return this.kill("SIGINT");
+  }
+}
+
+/**
+ * Starts `tcpdump -i <iface>` inside a namespace writing a pcap file and
+ * resolves once it listens ("listening on" on stderr), so no early frame is
+ * missed. It runs with `--immediate-mode` (without it, frames still in
+ * libpcap's TPACKET_V3 block when tcpdump stops are lost) and `-U` (the file
+ * is flushed per packet). stderr is drained until exit so tcpdump never
+ * blocks on it. Throws (after killing it) when tcpdump does not start within
+ * 5 s.
+ *
+ * Permissions: `--allow-run`; root; needs `tcpdump`.
+ *
+ * @param path the pcap file to write
+ * @param opts namespace, interface, optional packet count
+ * @returns the running capture; call `stop()` when done
+ *
+ * @example
+ * ```ts ignore
+ * import { startCapture } from "./lab.ts";
+ * const cap = await startCapture("/tmp/x.pcap", { netns: "rsfc-1-pe", iface: "pe0" });
+ * await cap.stop();
+ * ```
+ */
+export async function startCapture(path: string, opts: CaptureOptions): Promise<CaptureProcess> {
+  const args = [
+    "netns",
+    "exec",
+    opts.netns,
+    "tcpdump",
+    "--immediate-mode",
+    "-i",
+    opts.iface,
+    "-Z",
+    "root",
+    "-U",
+    "-n",
+  ];
+  if (opts.count !== undefined) {
+    if (!Number.isInteger(opts.count) || opts.count < 1) {
+      throw new RangeError(`capture count must be a positive integer, got ${opts.count}`);
+    }
+    args.push("-c", String(opts.count));
+  }
+  args.push("-w", path);
+  const child = new Deno.Command("ip", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.getReader();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), TCPDUMP_READY_TIMEOUT_MS);
+  });
+  try {
+    while (!text.includes("listening on")) {
+      const chunk = await Promise.race([reader.read(), timeout]);
+      if (chunk === null || chunk.done) break;
+      text += decoder.decode(chunk.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const drain = async (): Promise<string> => {
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return rest;
+      rest += decoder.decode(value);
+    }
+  };
+  const head = text;
+  const result = Promise.all([child.status, drain().catch(() => "")]).then((
+    [status, rest],
+  ) => ({ code: status.code, stdout: "", stderr: head + rest }));
+  const p = new CaptureProcess(child, result, path);
+  if (!head.includes("listening on")) {
+    await p.kill("SIGKILL");
+    throw new Error(`tcpdump did not start in ${opts.netns} on ${opts.iface}: ${head.trim()}`);
+  }
+  return p;
+}
+
 /** Options of {@link Lab.create}. */
 export interface LabOptions {
   /** Distinct prefix of the helper/test (e.g. `"rsph"`); names become `<prefix>-<pid>-<role>`. */
@@ -622,60 +774,24 @@ export class Lab {
   }
 
   /**
-   * Starts `tcpdump` on the kernel peer's lab interface writing a pcap file,
-   * and resolves once it is capturing. Stop it with `kill()` (SIGTERM flushes the file).
+   * Starts `tcpdump` writing a pcap file, by default on the kernel peer's lab
+   * interface, and resolves once it is capturing (see {@link startCapture}).
+   * Stop it with `stop()` (or `kill()`); {@link Lab.destroy} stops it too.
    *
    * Permissions: `--allow-run`; needs `tcpdump`.
    *
    * @param path the pcap file to write
-   * @returns the tcpdump process
+   * @param opts `count` (stop after that many packets), `netns`/`iface`
+   *   (default: {@link Lab.peerNetns} / {@link Lab.peerIf})
+   * @returns the running capture
    */
-  async capture(path: string): Promise<LabProcess> {
-    const child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        this.peerNetns,
-        "tcpdump",
-        "-i",
-        LAB_PEER_IF,
-        "-Z",
-        "root",
-        "-U",
-        "-n",
-        "-w",
-        path,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // Wait for "listening on" so no early frame is missed.
-    const reader = child.stderr.getReader();
-    let text = "";
-    const deadline = Date.now() + TCPDUMP_READY_TIMEOUT_MS;
-    while (!text.includes("listening on") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-    }
-    const drain = async (): Promise<string> => {
-      let rest = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return rest;
-        rest += decoder.decode(value);
-      }
-    };
-    const result = Promise.all([child.status, drain()]).then((
-      [status, rest],
-    ) => ({ code: status.code, stdout: "", stderr: text + rest }));
-    const p = new LabProcess(child, result);
+  async capture(path: string, opts: LabCaptureOptions = {}): Promise<CaptureProcess> {
+    const p = await startCapture(path, {
+      ...opts,
+      netns: opts.netns ?? this.peerNetns,
+      iface: opts.iface ?? this.peerIf,
+    });
     this.#processes.add(p);
-    if (!text.includes("listening on")) {
-      await p.kill();
-      throw new Error(`tcpdump did not start: ${text.trim()}`);
-    }
     return p;
   }
 

@@ -5,7 +5,6 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import type { Device } from "../../src/phy/device.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
@@ -20,7 +19,8 @@ import {
 } from "../../src/wire/dns.ts";
 import { isWireError } from "../../src/wire/error.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
-import { findCommand, Lab, type LabOptions, run } from "../../src/testing/lab.ts";
+import { type CaptureProcess, Lab, type LabOptions, startCapture } from "../../src/testing/lab.ts";
+import { assertCaptureClean, type CaptureCheckOptions } from "../wire/_tshark.ts";
 
 export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
@@ -126,43 +126,7 @@ export function pattern(length: number, seed = 1): Uint8Array {
   return out;
 }
 
-/**
- * Runs tshark over a capture and asserts it found no malformed packet and no
- * bad checksum (IPv4 header, ICMP, UDP, TCP), and at least `minPackets`.
- *
- * @returns tshark's one-line-per-packet summary
- */
-export async function assertCaptureClean(path: string, minPackets = 1): Promise<string> {
-  if (findCommand("tshark") === null) throw new Error("tshark is needed to check captures");
-  const args = [
-    "tshark",
-    "-r",
-    path,
-    "-o",
-    "ip.check_checksum:TRUE",
-    "-o",
-    "udp.check_checksum:TRUE",
-    "-o",
-    "tcp.check_checksum:TRUE",
-  ];
-  const all = await run(args, { check: false });
-  assert.equal(all.code, 0, `tshark failed: ${all.stderr}`);
-  const lines = all.stdout.split("\n").filter((l) => l.trim() !== "");
-  assert.ok(lines.length >= minPackets, `capture has ${lines.length} packets < ${minPackets}`);
-  const bad = await run([
-    ...args,
-    "-Y",
-    "_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == 0 || " +
-    "udp.checksum.status == 0 || icmp.checksum.status == 0 || tcp.checksum.status == 0",
-  ], { check: false });
-  assert.equal(bad.code, 0, `tshark filter failed: ${bad.stderr}`);
-  assert.equal(
-    bad.stdout.trim(),
-    "",
-    `tshark found malformed/bad-checksum packets:\n${bad.stdout}`,
-  );
-  return all.stdout;
-}
+export { assertCaptureClean, type CaptureCheckOptions } from "../wire/_tshark.ts";
 
 /** A lab with a started stack on the rawstack side and a capture running in the peer. */
 export interface LabStack {
@@ -179,16 +143,23 @@ export interface LabStack {
  */
 export async function withLabStack(
   prefix: string,
-  opts: { router?: boolean; stack?: Partial<StackOptions> },
+  opts: {
+    router?: boolean;
+    stack?: Partial<StackOptions>;
+    /** Middleware over the AF_PACKET device (e.g. a FaultInjector). */
+    wrapDevice?: (device: Device) => Device;
+    /** Packet bound and tshark options of the capture. */
+    capture?: CaptureLabOptions;
+  },
   fn: (ls: LabStack) => Promise<void>,
 ): Promise<void> {
   const lab = await Lab.create({ prefix, router: opts.router });
-  const pcap = await Deno.makeTempFile({ prefix: `${prefix}-`, suffix: ".pcap" });
   let stack: Stack | null = null;
-  let capture: { kill(signal?: Deno.Signal): Promise<void> } | null = null;
+  let capture: LabCapture | null = null;
   try {
-    capture = await startCapture(lab, pcap);
-    const device = await lab.openDevice();
+    capture = await captureLab(lab, prefix, opts.capture);
+    const raw = await lab.openDevice();
+    const device = opts.wrapDevice ? opts.wrapDevice(raw) : raw;
     stack = new Stack({
       device,
       ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
@@ -196,28 +167,15 @@ export async function withLabStack(
       ...opts.stack,
     });
     await stack.start();
-    let checked = false;
-    await fn({
-      lab,
-      stack,
-      checkCapture: async (minPackets = 1) => {
-        checked = true;
-        // Let the last frames reach the capture file (tcpdump -U flushes per packet).
-        await new Promise((r) => setTimeout(r, CAPTURE_SETTLE_MS));
-        await capture!.kill("SIGINT");
-        return await assertCaptureClean(pcap, minPackets);
-      },
-    });
-    if (!checked) throw new Error("lab test did not check its capture");
+    await fn({ lab, stack, checkCapture: capture.check });
+    if (!capture.checked) throw new Error("lab test did not check its capture");
   } finally {
     if (stack !== null) await stack.close();
-    if (capture !== null) await capture.kill("SIGINT");
+    if (capture !== null) await capture.close();
     await lab.destroy();
-    await Deno.remove(pcap).catch(() => {});
   }
 }
 
-const TCPDUMP_START_TIMEOUT_MS = 5000;
 /** Time the last frames get to reach tcpdump's file (-U flushes per packet) before it stops. */
 const CAPTURE_SETTLE_MS = 100;
 
@@ -241,19 +199,36 @@ export interface LabCapture {
   close(): Promise<void>;
 }
 
+/** Options of {@link captureLab}. */
+export interface CaptureLabOptions {
+  /** Stop capturing after this many packets (keeps checks of bulk transfers quick). */
+  count?: number;
+  /** How {@link LabCapture.check} runs tshark (TCP payload as data, kernel 0xFFFF checksums). */
+  check?: CaptureCheckOptions;
+}
+
 /**
- * Starts {@link startCapture} on `lab`'s peer interface into a temporary
- * file. Use as `const cap = await captureLab(lab, PREFIX); try { …; await
- * cap.check(n); } finally { await cap.close(); }`.
+ * Starts a tcpdump (`startCapture` of src/testing/lab.ts) on `lab`'s peer
+ * interface into a temporary file. Use as `const cap = await captureLab(lab,
+ * PREFIX); try { …; await cap.check(n); } finally { await cap.close(); }`.
  *
  * @param lab the lab (or just its peer netns and interface, e.g. one built by `rawstack lab up`)
  * @param prefix temp-file name prefix
+ * @param opts packet bound, tshark check options
  */
-export async function captureLab(lab: CapturePoint, prefix: string): Promise<LabCapture> {
+export async function captureLab(
+  lab: CapturePoint,
+  prefix: string,
+  opts: CaptureLabOptions = {},
+): Promise<LabCapture> {
   const path = await Deno.makeTempFile({ prefix: `${prefix}-`, suffix: ".pcap" });
-  let capture: { kill(signal?: Deno.Signal): Promise<void> };
+  let capture: CaptureProcess;
   try {
-    capture = await startCapture(lab, path);
+    capture = await startCapture(path, {
+      netns: lab.peerNetns,
+      iface: lab.peerIf,
+      count: opts.count,
+    });
   } catch (e) {
     await Deno.remove(path).catch(() => {});
     throw e;
@@ -267,11 +242,11 @@ export async function captureLab(lab: CapturePoint, prefix: string): Promise<Lab
     check: async (minPackets = 1) => {
       checked = true;
       await new Promise((r) => setTimeout(r, CAPTURE_SETTLE_MS));
-      await capture.kill("SIGINT");
-      return await assertCaptureClean(path, minPackets);
+      await capture.stop();
+      return await assertCaptureClean(path, minPackets, opts.check);
     },
     close: async () => {
-      await capture.kill("SIGINT");
+      await capture.stop();
       await Deno.remove(path).catch(() => {});
     },
   };
@@ -296,70 +271,6 @@ export async function withLabCapture(
     if (capture !== null) await capture.close();
     await lab.destroy();
   }
-}
-
-/**
- * tcpdump on the peer interface with `--immediate-mode` (without it, frames
- * still in tcpdump's TPACKET_V3 block when it is stopped are lost; Lab.capture
- * lacks the flag). Resolves once tcpdump listens.
- */
-export async function startCapture(
-  lab: CapturePoint,
-  path: string,
-): Promise<{ kill(signal?: Deno.Signal): Promise<void> }> {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      lab.peerNetns,
-      "tcpdump",
-      "--immediate-mode",
-      "-i",
-      lab.peerIf,
-      "-Z",
-      "root",
-      "-U",
-      "-n",
-      "-w",
-      path,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = performance.now() + TCPDUMP_START_TIMEOUT_MS;
-  while (!text.includes("listening on") && performance.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value);
-  }
-  const drained = (async () => {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return;
-    }
-  })();
-  let stopped = false;
-  const kill = async (signal: Deno.Signal = "SIGINT") => {
-    if (!stopped) {
-      stopped = true;
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    }
-    await child.status;
-    await drained;
-  };
-  if (!text.includes("listening on")) {
-    await kill("SIGKILL");
-    throw new Error(`tcpdump did not start: ${text.trim()}`);
-  }
-  return { kill };
 }
 
 /** Waits until a UDP port is bound in the peer namespace (`ss -uln`). */

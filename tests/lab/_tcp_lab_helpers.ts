@@ -1,71 +1,18 @@
 /**
  * Helpers for the TCP lab tests: a lab with a started stack and a bounded
- * tcpdump capture checked by tshark, deterministic bulk data shared with the
- * kernel through a file, waiting for kernel ports, a tiny HTTP server on
+ * tcpdump capture checked by tshark (via ./_helpers.ts), deterministic bulk
+ * data shared with the kernel through a file, waiting for kernel ports, a tiny HTTP server on
  * rawstack's API.
  *
  * @module
  */
 
-import assert from "node:assert/strict";
-import { findCommand, Lab, run } from "../../src/testing/lab.ts";
-import { Stack, type StackOptions } from "../../src/stack.ts";
+import { type Lab, LAB_PEER_ADDRESS } from "../../src/testing/lab.ts";
+import { type LabStack, withLabStack } from "./_helpers.ts";
+import type { StackOptions } from "../../src/stack.ts";
 import type { Device } from "../../src/phy/device.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import type { TcpListener } from "../../src/socket/tcp_listener.ts";
-
-/**
- * Like `assertCaptureClean` of ./_helpers.ts (no malformed packet, no bad
- * IPv4/TCP/UDP/ICMP checksum, at least `minPackets`), but TCP payloads are
- * decoded as plain data: bulk random payload otherwise trips heuristic
- * dissectors (Thrift...) into "malformed" reports about the payload, not TCP.
- *
- * One exception, for the kernel's segments only: Linux's software checksum
- * (skb_checksum_help) writes a computed 0x0000 as 0xFFFF (CSUM_MANGLED_0);
- * both are zero in one's complement (RFC 1071, RFC 1624 §3) and receivers
- * accept it, but tshark flags it. rawstack's own segments get no exception.
- *
- * @returns tshark's one-line-per-packet summary
- */
-export async function assertTcpCaptureClean(
-  path: string,
-  minPackets = 1,
-  kernelAddress = "192.0.2.1",
-): Promise<string> {
-  const kernelFfff = `tcp.checksum.ffff && ip.src == ${kernelAddress}`;
-  if (findCommand("tshark") === null) throw new Error("tshark is needed to check captures");
-  const args = [
-    "tshark",
-    "-r",
-    path,
-    "-d",
-    "tcp.port==1-65535,data",
-    "-o",
-    "ip.check_checksum:TRUE",
-    "-o",
-    "udp.check_checksum:TRUE",
-    "-o",
-    "tcp.check_checksum:TRUE",
-  ];
-  const all = await run(args, { check: false });
-  assert.equal(all.code, 0, `tshark failed: ${all.stderr}`);
-  const lines = all.stdout.split("\n").filter((l) => l.trim() !== "");
-  assert.ok(lines.length >= minPackets, `capture has ${lines.length} packets < ${minPackets}`);
-  const bad = await run([
-    ...args,
-    "-Y",
-    `_ws.malformed || (_ws.expert.severity >= error && !(${kernelFfff})) || ` +
-    "ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || " +
-    `(tcp.checksum.status == 0 && !(${kernelFfff}))`,
-  ], { check: false });
-  assert.equal(bad.code, 0, `tshark filter failed: ${bad.stderr}`);
-  assert.equal(
-    bad.stdout.trim(),
-    "",
-    `tshark found malformed/bad-checksum packets:\n${bad.stdout}`,
-  );
-  return all.stdout;
-}
 
 /** Size of each bulk transfer in MB (env RAWSTACK_BULK_MB, default 100 as the issue asks). */
 export function bulkMegabytes(): number {
@@ -171,19 +118,17 @@ export function serveHttp(listener: TcpListener, body: Uint8Array): { requests: 
 }
 
 /** What {@link withTcpLab} hands a test. */
-export interface TcpLab {
-  lab: Lab;
-  stack: Stack;
+export interface TcpLab extends LabStack {
   /** A temporary directory both namespaces see (the file system is shared). */
   dir: string;
-  /** Stops the capture and checks it with tshark; returns tshark's summary. */
-  checkCapture(minPackets?: number): Promise<string>;
 }
 
 /**
- * Builds a lab with a started stack and a tcpdump capture (`--immediate-mode`,
- * at most `capturePackets` packets so bulk transfers keep the check quick);
- * runs `fn`; always tears everything down.
+ * Builds a lab with a started stack and a tcpdump capture (at most
+ * `capturePackets` packets so bulk transfers keep the check quick), checked
+ * by `assertCaptureClean` with TCP payload decoded as plain data and the
+ * kernel peer's 0xFFFF TCP checksums accepted (see `CaptureCheckOptions` in
+ * tests/wire/_tshark.ts); runs `fn`; always tears everything down.
  */
 export async function withTcpLab(
   prefix: string,
@@ -195,109 +140,20 @@ export async function withTcpLab(
   },
   fn: (t: TcpLab) => Promise<void>,
 ): Promise<void> {
-  const lab = await Lab.create({ prefix });
   const dir = await Deno.makeTempDir({ prefix: `${prefix}-` });
-  const pcap = `${dir}/capture.pcap`;
-  let stack: Stack | null = null;
-  let capture: { child: Deno.ChildProcess; drained: Promise<void> } | null = null;
-  const stopCapture = async () => {
-    if (capture === null) return;
-    const c = capture;
-    capture = null;
-    try {
-      c.child.kill("SIGINT");
-    } catch {
-      // exited on its own (-c reached)
-    }
-    await c.child.status;
-    await c.drained;
-  };
   try {
-    capture = await startBoundedCapture(lab, pcap, opts.capturePackets ?? 50_000);
-    const raw = await lab.openDevice();
-    const device = opts.wrapDevice ? opts.wrapDevice(raw) : raw;
-    stack = new Stack({
-      device,
-      ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
-      gateway: lab.peerAddress,
-      ...opts.stack,
-    });
-    await stack.start();
-    let checked = false;
-    await fn({
-      lab,
-      stack,
-      dir,
-      checkCapture: async (minPackets = 1) => {
-        checked = true;
-        await new Promise((r) => setTimeout(r, 100));
-        await stopCapture();
-        return await assertTcpCaptureClean(pcap, minPackets, lab.peerAddress);
+    await withLabStack(prefix, {
+      stack: opts.stack,
+      wrapDevice: opts.wrapDevice,
+      capture: {
+        count: opts.capturePackets ?? DEFAULT_CAPTURE_PACKETS,
+        check: { tcpPayloadAsData: true, acceptFfffChecksumFrom: LAB_PEER_ADDRESS },
       },
-    });
-    if (!checked) throw new Error("lab test did not check its capture");
+    }, (ls) => fn({ ...ls, dir }));
   } finally {
-    if (stack !== null) await stack.close();
-    await stopCapture();
-    await lab.destroy();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
-const TCPDUMP_START_TIMEOUT_MS = 5000;
-
-async function startBoundedCapture(
-  lab: Lab,
-  path: string,
-  count: number,
-): Promise<{ child: Deno.ChildProcess; drained: Promise<void> }> {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      lab.peerNetns,
-      "tcpdump",
-      "--immediate-mode",
-      "-i",
-      lab.peerIf,
-      "-Z",
-      "root",
-      "-U",
-      "-n",
-      "-c",
-      String(count),
-      "-w",
-      path,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = performance.now() + TCPDUMP_START_TIMEOUT_MS;
-  while (!text.includes("listening on") && performance.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value);
-  }
-  // Keep draining stderr so tcpdump never blocks on it.
-  const drained = (async () => {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return;
-    }
-  })().catch(() => {});
-  if (!text.includes("listening on")) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-    await child.status;
-    await drained;
-    throw new Error(`tcpdump did not start: ${text.trim()}`);
-  }
-  return { child, drained };
-}
+/** Packets {@link withTcpLab} captures at most by default. */
+const DEFAULT_CAPTURE_PACKETS = 50_000;

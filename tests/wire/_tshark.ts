@@ -10,13 +10,17 @@
  * const ref = await tsharkDecodeFile("tests/testdata/kernel_tcp.pcap");
  * ```
  *
- * When tshark is not installed the helpers print the reason and return
+ * {@link assertCaptureClean} checks a whole pcap file (lab captures) with
+ * display filters instead, and never skips.
+ *
+ * When tshark is not installed the frame helpers print the reason and return
  * `null` (callers return early), unless `RAWSTACK_LAB=required`, in which
  * case they throw. Needs `--allow-run=tshark --allow-write --allow-read --allow-env`.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { type PcapRecord, PcapWriter, readPcap } from "../../src/wire/pcap.ts";
 
 /**
@@ -247,12 +251,89 @@ export async function tsharkDecodeFile(
     "json",
     "--no-duplicate-keys",
   ];
-  const out = await new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).output();
-  const stderr = new TextDecoder().decode(out.stderr).split("\n")
-    .filter((l) => l.trim() !== "" && !l.includes("Running as user")).join("\n");
-  if (!out.success) throw new Error(`tshark ${args.join(" ")} failed (${out.code}): ${stderr}`);
-  const text = new TextDecoder().decode(out.stdout).trim();
+  const text = (await runTshark(args)).trim();
   return text === "" ? [] : parseTsharkJson(text);
+}
+
+/** Runs tshark with `args`; returns stdout, throws with stderr (sans the root warning) on failure. */
+async function runTshark(args: readonly string[]): Promise<string> {
+  const out = await new Deno.Command("tshark", {
+    args: [...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr).split("\n")
+      .filter((l) => l.trim() !== "" && !l.includes("Running as user")).join("\n");
+    throw new Error(`tshark ${args.join(" ")} failed (${out.code}): ${stderr}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Options of {@link assertCaptureClean}. */
+export interface CaptureCheckOptions {
+  /**
+   * Decode every TCP payload as plain data: bulk random payload otherwise
+   * trips heuristic dissectors (Thrift...) into "malformed" reports about the
+   * payload, not TCP.
+   */
+  tcpPayloadAsData?: boolean;
+  /**
+   * Accept a TCP checksum of 0xFFFF, from this IPv4 source only (the kernel
+   * peer). Linux's software checksum (skb_checksum_help) writes a computed
+   * 0x0000 as 0xFFFF (CSUM_MANGLED_0); both are zero in one's complement
+   * (RFC 1071, RFC 1624 §3) and receivers accept it, but tshark flags it.
+   * Every other source (rawstack) gets no exception.
+   */
+  acceptFfffChecksumFrom?: string;
+}
+
+const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
+
+/**
+ * Runs tshark over a pcap file (checksum validation on for IPv4, UDP, TCP)
+ * and asserts it holds at least `minPackets` packets, none malformed, none
+ * with expert info of error severity, none with a bad IPv4 header, ICMP, UDP
+ * or TCP checksum (see `opts` for the two narrow exceptions). Unlike the
+ * frame decoders above it never skips: a missing tshark throws.
+ *
+ * @param path the pcap file
+ * @param minPackets fewest packets the capture must hold (0 allowed)
+ * @param opts TCP payload as data, the kernel's 0xFFFF checksums
+ * @returns tshark's one-line-per-packet summary
+ */
+export async function assertCaptureClean(
+  path: string,
+  minPackets = 1,
+  opts: CaptureCheckOptions = {},
+): Promise<string> {
+  const missing = await tsharkMissingReason();
+  if (missing !== null) throw new Error(`tshark is needed to check captures: ${missing}`);
+  const args = [
+    "-r",
+    path,
+    ...(opts.tcpPayloadAsData ? ["-d", "tcp.port==1-65535,data"] : []),
+    ...TSHARK_CHECKSUM_ARGS,
+  ];
+  const all = await runTshark(args);
+  const lines = all.split("\n").filter((l) => l.trim() !== "");
+  assert.ok(lines.length >= minPackets, `capture has ${lines.length} packets < ${minPackets}`);
+  let exempt = "";
+  const from = opts.acceptFfffChecksumFrom;
+  if (from !== undefined) {
+    if (!DOTTED_QUAD.test(from)) throw new Error(`not an IPv4 address: "${from}"`);
+    exempt = ` && !(tcp.checksum.ffff && ip.src == ${from})`;
+  }
+  const bad = await runTshark([
+    ...args,
+    "-Y",
+    `_ws.malformed || (_ws.expert.severity >= error${exempt}) || ` +
+    "ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || " +
+    `(tcp.checksum.status == 0${exempt})`,
+  ]);
+  assert.equal(bad.trim(), "", `tshark found malformed/bad-checksum packets:\n${bad}`);
+  return all;
 }
 
 /**
