@@ -84,6 +84,8 @@ const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
   : TX_OFFLOADS_ENV === "checksum"
   ? "checksum"
   : true;
+/** Frames the Stack takes from the device per loop iteration (env `RAWSTACK_BENCH_RX_BUDGET`). */
+const RX_BUDGET = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_RX_BUDGET", "64"))));
 const IDLE_CONNS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_IDLE_CONNS", "10000"))));
 
 const BULK_PORT = 5001;
@@ -227,6 +229,7 @@ class LabBench {
       gateway: this.lab.peerAddress,
       tcp: STACK_TCP,
       txOffloads: TX_OFFLOADS,
+      rxBudget: RX_BUDGET,
       onError: () => {},
     });
     await s.start();
@@ -932,13 +935,29 @@ async function labBulkChild(direction: "send" | "receive", config: "a" | "b"): P
   const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
   const bench = new LabBench(lab, config);
   try {
-    const gbps = direction === "send" ? await bench.rawstackSend() : await bench.rawstackReceive();
     const stack = await bench.stack();
+    const cpu0 = process.cpuUsage();
+    const rx0 = stack.device.stats.rxFrames;
+    const gbps = direction === "send" ? await bench.rawstackSend() : await bench.rawstackReceive();
+    const cpu = process.cpuUsage(cpu0);
+    const frames = stack.device.stats.rxFrames - rx0;
     const d = stack.device.stats as unknown as Record<string, number>;
     const t = stack.stats().tcp as unknown as Record<string, number>;
     console.log(JSON.stringify({
       gbps,
-      device: { rxFrames: d.rxFrames, rxDropped: d.rxDropped, txFrames: d.txFrames },
+      // This process's CPU time (user + system, the ACK send()s included) per received frame.
+      cpuMicrosPerRxFrame: frames > 0 ? (cpu.user + cpu.system) / frames : null,
+      device: {
+        rxFrames: d.rxFrames,
+        rxDropped: d.rxDropped,
+        txFrames: d.txFrames,
+        ringDrops: d.ringDrops,
+        parks: d.parks,
+        busyPollYields: d.busyPollYields,
+        rxChecksumValid: d.rxChecksumValid,
+        rxChecksumPartial: d.rxChecksumPartial,
+      },
+      loop: stack.loopStats,
       tcp: { retransmits: t.retransmits, segmentsIn: t.segmentsIn, segmentsOut: t.segmentsOut },
     }));
   } finally {
