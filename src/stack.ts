@@ -106,6 +106,13 @@ export interface StackOptions {
   udp?: { queueBytes?: number; queueDatagrams?: number };
   /** TCP engine tunables (buffers, RTO bounds, retries, TIME-WAIT, Nagle, congestion...). */
   tcp?: Partial<TcpConfig>;
+  /**
+   * The RFC 6528 secret for initial sequence numbers (16 bytes; default one random
+   * secret per process). Simulations fix it so a run replays byte for byte.
+   */
+  tcpSecret?: Uint8Array;
+  /** Randomness for TCP ephemeral port choice (default: shared per process, RFC 6056). */
+  tcpRandom?: () => number;
   /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
   clock?: Clock;
   /** Run the event loop on `start()` (default: true without `clock`, false with it). */
@@ -405,6 +412,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       wheel: this.wheel,
       clock: this.clock,
       config: options.tcp,
+      secret: options.tcpSecret,
+      random: options.tcpRandom,
     });
     this.registerTransport(IP_PROTOCOL_TCP, this.tcp);
     const hosts = new HostsTable();

@@ -103,6 +103,10 @@ const TIMESTAMP_OPTION_BYTES = 12;
 const SACK_BLOCKS_WITH_TS = 3;
 /** SACK blocks that fit without timestamps. */
 const SACK_BLOCKS_WITHOUT_TS = 4;
+/** SACK option bytes besides its blocks, as laid out (NOP NOP kind length). */
+const SACK_OPTION_OVERHEAD_BYTES = 4;
+/** Bytes of one SACK block (RFC 2018 §3). */
+const SACK_BLOCK_BYTES = 8;
 /** Remembered most-recent SACK blocks (RFC 2018 §4). */
 const SACK_RECENT_MAX = 4;
 /** RFC 9293 §3.8.6.2.2: receiver SWS fraction of the buffer (1/2). */
@@ -696,6 +700,20 @@ export class TcpConnection implements TimerTarget {
     }
   }
 
+  /**
+   * Data bytes per segment right now: RFC 9293 §3.7.1 takes every TCP option out of the
+   * effective send MSS (Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize).
+   * The timestamp option is already out of #sndMss; the SACK blocks our segments carry
+   * while out-of-order data is held come off here (as Linux's tcp_current_mss).
+   */
+  #currentMss(): number {
+    const ooo = this.#ooo;
+    if (!this.#sackOk || ooo === null || ooo.isEmpty()) return this.#sndMss;
+    const max = this.#tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS;
+    const blocks = ooo.count < max ? ooo.count : max;
+    return this.#sndMss - SACK_OPTION_OVERHEAD_BYTES - blocks * SACK_BLOCK_BYTES;
+  }
+
   // ------------------------------------------------------------------ app side
 
   #canWrite(): boolean {
@@ -1158,10 +1176,17 @@ export class TcpConnection implements TimerTarget {
     if (error !== null && this.#error === null) this.#error = error;
     this.#state = TcpState.CLOSED;
     this.#cancelTimers();
-    this.#sendRing?.release();
+    // Nothing is sent after CLOSED, and received data is only kept for an application that
+    // can still read it: after CLOSE/ABORT (RFC 9293 §3.10.4, §3.10.5) or a failure it is
+    // dropped, so both rings give their storage back (release() keeps non-empty storage).
+    const send = this.#sendRing;
+    send?.discard(send.length);
+    send?.release();
     this.#sendRing = null;
     this.#ooo = null;
     this.#scoreboard = null;
+    const recv = this.#recvRing;
+    if (recv !== null && (error !== null || this.#appClosed)) recv.discard(recv.length);
     this.#releaseRecvStorage();
     if (error !== null || this.#recvRing?.length === 0) this.#recvRing = null;
     this.#signalClosed();
@@ -1693,7 +1718,15 @@ export class TcpConnection implements TimerTarget {
     if (ring === null) return false;
     const offset = seqSub(seq, this.#dataSeq);
     if (offset < 0) return false;
-    let len = Math.min(this.#sndMss, maxLength, ring.length - offset);
+    // Only what was sent before goes again (RFC 5681 §3.2, RFC 6675 §5): bytes past SND.MAX
+    // are new data, for #output and the peer's window to decide on. Sent beyond SND.MAX here,
+    // their ACK would be dropped as acknowledging something not yet sent.
+    let len = Math.min(
+      this.#currentMss(),
+      maxLength,
+      ring.length - offset,
+      seqSub(this.#sndMax, seq),
+    );
     if (len < 0) len = 0;
     let flags = TCP_ACK;
     let fin = false;
@@ -2056,7 +2089,8 @@ export class TcpConnection implements TimerTarget {
       const ph = pseudoHeaderSum(this.localAddr, this.remoteAddr, IP_PROTO_TCP, segmentLength);
       bytes[at + TCP_CHECKSUM_FIELD] = ph >>> 8;
       bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
-      OFFLOAD_SEND.gsoSize = dataLength > this.#sndMss ? this.#sndMss : 0;
+      const mss = this.#currentMss();
+      OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
       sent = ctx.ip.send(buf, this.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
     } else {
       fillTcpChecksum(bytes, at, segmentLength, this.localAddr, this.remoteAddr);
@@ -2183,14 +2217,15 @@ export class TcpConnection implements TimerTarget {
         // New data may go as one super-segment the link cuts into MSS-sized ones (TSO/GSO);
         // retransmissions go as ordinary segments.
         const gsoMax = seqLt(seq, this.#sndMax) ? 0 : this.#gsoMaxData();
-        let len = Math.min(unsent, gsoMax > 0 ? gsoMax : this.#sndMss, wndAvail, cwndAvail);
+        const mss = this.#currentMss();
+        let len = Math.min(unsent, gsoMax > 0 ? gsoMax : mss, wndAvail, cwndAvail);
         if (len < 0) len = 0;
         let superBuf: PacketBufferLike | null = null;
-        if (len > this.#sndMss) {
+        if (len > mss) {
           // Whole segments only, unless this empties the send queue (the last one may be short).
-          if (len < unsent) len -= len % this.#sndMss;
+          if (len < unsent) len -= len % mss;
           superBuf = this.#ctx.ip.allocateSegment?.() ?? null;
-          if (superBuf === null) len = this.#sndMss;
+          if (superBuf === null) len = mss;
         }
         // A bare FIN (len 0, all data sent) is not held back by the congestion window: it
         // carries no data and holding it only delays the close by an RTT (Linux tcp_cwnd_test:
@@ -2200,7 +2235,7 @@ export class TcpConnection implements TimerTarget {
         if (len === 0 && !fin) break;
         const inFlight = seqSub(this.#sndNxt, this.#sndUna) > 0;
         // Nagle and SWS avoidance apply to new data only, never to retransmissions.
-        if (len > 0 && len < this.#sndMss && !fin && !seqLt(seq, this.#sndMax)) {
+        if (len > 0 && len < mss && !fin && !seqLt(seq, this.#sndMax)) {
           if (len < unsent) {
             // RFC 9293 §3.8.6.2.1 sender SWS: wait for a full segment or half the max window.
             if (inFlight && len < (this.#maxSndWnd >>> 1)) break;
@@ -2230,7 +2265,7 @@ export class TcpConnection implements TimerTarget {
           this.#rttStartMs = nowMs;
         }
         this.#sndNxt = end;
-        if (len < this.#sndMss) this.#sndSml = end;
+        if (len < mss) this.#sndSml = end;
         // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
         // was before it) within a delayed-ACK interval: an interactive flow.
         if (len > 0) {
