@@ -291,7 +291,11 @@ class LoopSink implements FrameSink {
 }
 
 /**
- * One TCP/IP host on one device.
+ * One TCP/IP host on one device: ARP, IPv4, ICMP, UDP, DNS and TCP over the
+ * device, driven by one event loop (see ARCHITECTURE.md).
+ *
+ * Permissions: none of its own; the device's (an `AfPacketDevice`
+ * needs `--allow-ffi` and root or CAP_NET_RAW; a `MemoryLink` needs nothing).
  *
  * @example
  * ```ts
