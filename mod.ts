@@ -110,6 +110,7 @@ export {
   Ipv4Layer,
   type Ipv4LayerOptions,
   type Ipv4LinkOutput,
+  LOCAL_QUEUE_DEFAULT_LENGTH,
 } from "./src/iface/ipv4.ts";
 export { type EchoListener, IcmpLayer, PingEngine } from "./src/iface/icmp.ts";
 export {

@@ -97,6 +97,8 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
   icmp?: IcmpOptions;
   /** First IPv4 identification (default random). */
   initialIdentification?: number;
+  /** Bound of the queue of datagrams to our own address (default 256). */
+  localQueueLength?: number;
   /** Called when ARP resolution of a next hop fails (after the transports were told). */
   onHostUnreachable?: (nowMs: number, ip: number) => void;
   /**
@@ -255,6 +257,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
       initialIdentification: options.initialIdentification,
+      localQueueLength: options.localQueueLength,
     });
     this.icmp = new IcmpLayer(this.ipv4, () => this.config.address, options.icmp);
     this.ipv4.errorReporter = this.icmp;
@@ -327,6 +330,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#closed = true;
     this.arp.clear();
     this.ipv4.reassembler.clear();
+    this.ipv4.discardLocal();
     for (const s of this.#sessions) s.close();
     this.#sessions.clear();
   }
@@ -463,7 +467,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   // ---- time ----
 
   /**
-   * Runs due work: ARP retries and expiry, reassembly timeouts, ping sessions.
+   * Runs due work: local delivery (datagrams to our own address), ARP
+   * retries and expiry, reassembly timeouts, ping sessions.
    *
    * @param nowMs current time
    */

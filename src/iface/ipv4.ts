@@ -45,6 +45,8 @@ const FRAGMENT_OFFSET_MASK = 0x1fff;
 export const LIMITED_BROADCAST = 0xffffffff;
 /** 224.0.0.1, the all-hosts group every host belongs to (RFC 1112 §4). */
 export const ALL_HOSTS_GROUP = 0xe0000001;
+/** Default bound of the local-delivery queue (datagrams a host sends to its own address). */
+export const LOCAL_QUEUE_DEFAULT_LENGTH = 256;
 
 /** Counters of an {@link Ipv4Layer}; every drop has its own reason. */
 export interface Ipv4Stats {
@@ -94,6 +96,12 @@ export interface Ipv4Stats {
   txSuperSegments: number;
   /** {@link Ipv4Layer.allocateSegment} found no free segment buffer. */
   txNoSegmentBuffer: number;
+  /** Datagrams to our own address queued for local delivery (never transmitted). */
+  txLocal: number;
+  /** Dropped: the local-delivery queue was full. */
+  txLocalDropped: number;
+  /** Locally sent datagrams handed to input. */
+  rxLocal: number;
 }
 
 /** The link below IPv4: ARP resolution, Ethernet header, device. */
@@ -141,6 +149,11 @@ export interface Ipv4LayerOptions {
   reassembly?: ReassemblyOptions;
   /** First identification value (default random, RFC 6864 §4.1 allows any scheme for atomic datagrams). */
   initialIdentification?: number;
+  /**
+   * Bound of the local-delivery queue (datagrams to our own address waiting
+   * for {@link Ipv4Layer.poll}); default {@link LOCAL_QUEUE_DEFAULT_LENGTH}.
+   */
+  localQueueLength?: number;
 }
 
 /**
@@ -221,6 +234,9 @@ function newStats(): Ipv4Stats {
     txLinkDropped: 0,
     txSuperSegments: 0,
     txNoSegmentBuffer: 0,
+    txLocal: 0,
+    txLocalDropped: 0,
+    rxLocal: 0,
   };
 }
 
@@ -269,6 +285,10 @@ export class Ipv4Layer implements IpSender {
   #curPayloadOffset = 0;
   /** Reads received datagrams (made once, re-pointed per datagram). */
   readonly #rxView = new Ipv4Packet(new Uint8Array(0));
+  /** Ring of datagrams to our own address, delivered by {@link poll} (made once). */
+  readonly #localQueue: (PacketBufferLike | null)[];
+  #localHead = 0;
+  #localCount = 0;
 
   /**
    * Creates the IPv4 layer of one interface.
@@ -291,6 +311,16 @@ export class Ipv4Layer implements IpSender {
     this.#nextId = options.initialIdentification !== undefined
       ? options.initialIdentification & 0xffff
       : crypto.getRandomValues(new Uint16Array(1))[0];
+    const localLength = options.localQueueLength ?? LOCAL_QUEUE_DEFAULT_LENGTH;
+    if (!Number.isInteger(localLength) || localLength < 1) {
+      throw new TypeError(`localQueueLength must be a positive integer, got ${localLength}`);
+    }
+    this.#localQueue = new Array(localLength).fill(null);
+  }
+
+  /** Datagrams waiting in the local-delivery queue. */
+  get localQueued(): number {
+    return this.#localCount;
   }
 
   /** Bytes to reserve in front of a transport header: link headroom + IPv4 header. */
@@ -444,6 +474,9 @@ export class Ipv4Layer implements IpSender {
     opts?: IpSendOptions,
   ): boolean {
     const config = this.#config;
+    // RFC 1122 §3.3.5 (and Linux's local route through lo): a datagram to our own
+    // address is not transmitted; it loops back to input.
+    if (dst === config.address && dst !== 0) return this.#sendLocal(src, buf, dst, protocol, opts);
     const nextHop = dst === LIMITED_BROADCAST ? dst : config.routes.nextHop(dst);
     if (nextHop === NO_ROUTE) {
       this.stats.txNoRoute++;
@@ -492,6 +525,89 @@ export class Ipv4Layer implements IpSender {
     const ok = this.#fragment(buf, src, dst, protocol, ttl, tos, id, df, nextHop);
     this.release(buf);
     return ok;
+  }
+
+  /**
+   * Queues a datagram to our own address for {@link poll} to hand to
+   * {@link input}: whole (no MTU on loopback, so no fragmentation), its
+   * transport checksum trusted (possibly partial, as on Linux's lo).
+   */
+  #sendLocal(
+    src: number,
+    buf: PacketBufferLike,
+    dst: number,
+    protocol: number,
+    opts: IpSendOptions | undefined,
+  ): boolean {
+    const stats = this.stats;
+    const total = IPV4_HEADER_LEN + buf.length;
+    if (total > IPV4_MAX_PACKET_LEN) {
+      stats.txTooLong++;
+      this.release(buf);
+      return false;
+    }
+    const queue = this.#localQueue;
+    if (this.#localCount >= queue.length) {
+      stats.txLocalDropped++;
+      this.release(buf);
+      return false;
+    }
+    const at = buf.prepend(IPV4_HEADER_LEN);
+    if (at < 0) {
+      stats.txNoHeadroom++;
+      this.release(buf);
+      return false;
+    }
+    const id = this.#nextId;
+    this.#nextId = (id + 1) & 0xffff;
+    const flags = opts?.dontFragment === true ? FLAG_DF : 0;
+    const ttl = opts?.ttl ?? this.#config.ttl;
+    writeIpv4Header(buf.bytes, at, opts?.tos ?? 0, total, id, flags, ttl, protocol, src, dst);
+    stats.txPackets++;
+    stats.txLocal++;
+    queue[(this.#localHead + this.#localCount) % queue.length] = buf;
+    this.#localCount++;
+    return true;
+  }
+
+  /**
+   * Hands the datagrams queued for local delivery before this call to
+   * {@link input} (what handlers send meanwhile waits for the next poll, so a
+   * ping-pong on one host cannot loop forever), freeing each buffer after.
+   */
+  #deliverLocal(nowMs: number): void {
+    const queue = this.#localQueue;
+    for (let n = this.#localCount; n > 0 && this.#localCount > 0; n--) {
+      const buf = queue[this.#localHead]!;
+      queue[this.#localHead] = null;
+      this.#localHead = (this.#localHead + 1) % queue.length;
+      this.#localCount--;
+      this.stats.rxLocal++;
+      try {
+        // Linux's loopback marks its packets CHECKSUM_UNNECESSARY: treat as verified.
+        this.input(nowMs, buf.bytes, buf.head, buf.length, true);
+      } finally {
+        this.release(buf);
+      }
+    }
+  }
+
+  /**
+   * Frees the datagrams waiting for local delivery (when the interface closes).
+   *
+   * @returns how many were discarded
+   */
+  discardLocal(): number {
+    const queue = this.#localQueue;
+    const n = this.#localCount;
+    while (this.#localCount > 0) {
+      const buf = queue[this.#localHead]!;
+      queue[this.#localHead] = null;
+      this.#localHead = (this.#localHead + 1) % queue.length;
+      this.#localCount--;
+      this.release(buf);
+    }
+    return n;
   }
 
   /**
@@ -744,21 +860,23 @@ export class Ipv4Layer implements IpSender {
   }
 
   /**
-   * Runs reassembly timeouts.
+   * Delivers datagrams sent to our own address, runs reassembly timeouts.
    *
    * @param nowMs current time
    */
   poll(nowMs: number): void {
+    if (this.#localCount > 0) this.#deliverLocal(nowMs);
     this.reassembler.poll(nowMs);
   }
 
   /**
-   * When the layer next needs {@link Ipv4Layer.poll} (a reassembly timeout).
+   * When the layer next needs {@link Ipv4Layer.poll}: at once (0) while
+   * datagrams wait for local delivery, else a reassembly timeout.
    *
    * @returns when {@link Ipv4Layer.poll} next has work, or Infinity
    */
   nextDeadline(): number {
-    return this.reassembler.nextDeadline();
+    return this.#localCount > 0 ? 0 : this.reassembler.nextDeadline();
   }
 }
 
