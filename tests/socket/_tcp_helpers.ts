@@ -11,6 +11,7 @@ import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../s
 import { FaultInjector, type FaultSpec } from "../../src/phy/fault_injector.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
+import type { TcpListener } from "../../src/socket/tcp_listener.ts";
 
 export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
@@ -84,6 +85,21 @@ export async function tcpPair(opts: TcpPairOptions = {}): Promise<{
       await b.close();
     },
   };
+}
+
+/**
+ * `server` listens on `port`, `client` connects to it: returns the listener
+ * and both ends of the established connection.
+ */
+export async function connected(client: Stack, server: Stack, port: number): Promise<{
+  listener: TcpListener;
+  client: TcpConn;
+  server: TcpConn;
+}> {
+  const listener = server.listen({ port });
+  const accepting = listener.accept();
+  const conn = await client.connect({ hostname: B_ADDR, port });
+  return { listener, client: conn, server: await accepting };
 }
 
 /** Deterministic pseudo-random bytes (xorshift32). */

@@ -4,6 +4,7 @@ import { StackClosedError } from "../../src/stack.ts";
 import {
   A_ADDR,
   B_ADDR,
+  connected,
   randomBytes,
   readAll,
   sha256,
@@ -128,10 +129,7 @@ for (const first of ["client", "server"] as const) {
   Deno.test(`TcpConn closes cleanly when the ${first} closes first; nothing leaks`, async () => {
     const { a, b, close } = await tcpPair({ a: FAST_TIME_WAIT, b: FAST_TIME_WAIT });
     try {
-      const listener = b.listen({ port: 80 });
-      const accepting = listener.accept();
-      const client = await a.connect({ hostname: B_ADDR, port: 80 });
-      const server = await accepting;
+      const { listener, client, server } = await connected(a, b, 80);
       await client.write(enc.encode("ping"));
       const buf = new Uint8Array(8);
       assert.equal(await server.read(buf), 4);
@@ -165,10 +163,7 @@ for (const first of ["client", "server"] as const) {
 Deno.test("TcpConn half-close: the client's FIN ends the request, the reply still flows", async () => {
   const { a, b, close } = await tcpPair();
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     await client.write(enc.encode("request"));
     await client.closeWrite();
     await assert.rejects(client.write(enc.encode("more")), BrokenPipe);
@@ -202,10 +197,7 @@ Deno.test("TcpConn connect is refused by RST from a port nobody listens on", asy
 Deno.test("TcpConn read reports ConnectionReset after the peer closes with unread data", async () => {
   const { a, b, close } = await tcpPair();
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     await client.write(enc.encode("never read"));
     await until(() => server.connection.readableLength === 10, "data at the server");
     const reading = client.read(new Uint8Array(10));
@@ -242,10 +234,7 @@ Deno.test("TcpConn write and read fail with TimedOut when an established peer go
     a: { tcp: { dataRetries: 3, minRtoMs: 10, initialRtoMs: 20, maxRtoMs: 80 } },
   });
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     devB.silent = true;
     const reading = client.read(new Uint8Array(10));
     await client.write(enc.encode("into the void"));
@@ -266,10 +255,7 @@ Deno.test("TcpConn write waits for ring space while the peer does not read (back
   const cfg = { tcp: { sendBufferBytes: 64 * KB, receiveBufferBytes: 64 * KB } };
   const { a, b, close } = await tcpPair({ a: cfg, b: cfg });
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     const data = randomBytes(1024 * KB, 5);
     let accepted = 0;
     const writer = client.writable.getWriter();
@@ -331,10 +317,7 @@ Deno.test("TcpConn streams echo through pipeTo and end with the FIN", async () =
 Deno.test("TcpConn concurrent writes keep their order", async () => {
   const { a, b, close } = await tcpPair();
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     const parts = [randomBytes(500_000, 1), randomBytes(3, 2), randomBytes(400_000, 3)];
     const reading = readAll(server);
     await Promise.all([...parts.map((p) => client.write(p)), client.closeWrite()]);
@@ -355,10 +338,7 @@ Deno.test("TcpConn concurrent writes keep their order", async () => {
 Deno.test("TcpConn pending calls reject with StackClosedError when the stack closes", async () => {
   const { a, b, close } = await tcpPair();
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { client, server } = await connected(a, b, 80);
     const reading = client.read(new Uint8Array(4));
     const serverReading = server.read(new Uint8Array(4));
     await a.close();
@@ -376,10 +356,7 @@ Deno.test("TcpConn pending calls reject with StackClosedError when the stack clo
 Deno.test("TcpConn setNoDelay, setKeepAlive, ref/unref and dispose", async () => {
   const { a, b, close } = await tcpPair();
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     client.setNoDelay();
     client.setKeepAlive(true, 60_000);
     assert.ok(client.connection.hasArmedTimers);

@@ -1,6 +1,14 @@
 // The synchronous write path of TcpConn and the idle footprint of conns over real stacks.
 import assert from "node:assert/strict";
-import { A_ADDR, B_ADDR, randomBytes, readAll, sha256, tcpPair } from "./_tcp_helpers.ts";
+import {
+  A_ADDR,
+  B_ADDR,
+  connected,
+  randomBytes,
+  readAll,
+  sha256,
+  tcpPair,
+} from "./_tcp_helpers.ts";
 
 Deno.test("TcpConn write with room in the send ring queues the bytes before it returns", async () => {
   const { a, b, close } = await tcpPair();
@@ -31,10 +39,7 @@ Deno.test("TcpConn keeps order when a small write follows one that filled the se
   const tcp = { sendBufferBytes: 16 * 1024, receiveBufferBytes: 16 * 1024 };
   const { a, b, close } = await tcpPair({ a: { tcp }, b: { tcp } });
   try {
-    const listener = b.listen({ port: 80 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B_ADDR, port: 80 });
-    const server = await accepting;
+    const { listener, client, server } = await connected(a, b, 80);
     const big = randomBytes(200_000, 5);
     const small = randomBytes(7, 6);
     const reading = readAll(server);
