@@ -5,10 +5,19 @@
  *   deno bench --allow-all bench/wire_bench.ts
  *
  * Besides deno bench's table (time per iteration), the module prints one
- * GB/s line per checksum size and a bytes-per-frame allocation line.
- * Results are printed, never asserted.
+ * GB/s line per checksum size, JavaScript against WebAssembly SIMD at 64,
+ * 1460 and 65536 bytes, the JS/WebAssembly crossover length (which sets
+ * WASM_CHECKSUM_MIN_BYTES in src/wire/checksum.ts) and a bytes-per-frame
+ * allocation line. Results are printed, never asserted.
  */
-import { onesComplementSum } from "../src/wire/checksum.ts";
+import {
+  attachChecksumMemory,
+  checksumUsesWasm,
+  foldSum,
+  onesComplementSum,
+  WASM_CHECKSUM_MIN_BYTES,
+} from "../src/wire/checksum.ts";
+import { instantiateChecksumSum } from "../src/wire/checksum_wasm.ts";
 import {
   EthernetFrame,
   EthernetRepr,
@@ -116,28 +125,115 @@ if (parseFrame() !== repr.payloadLength) throw new Error("bench frame does not p
 
 // --- Printed figures (module load, before deno bench runs its cases). ---
 
+// --- JavaScript vs WebAssembly SIMD checksum. ---
+
+const WASM_PAGE_BYTES = 65536;
+/** Packet memory as the arena makes it: a WebAssembly.Memory with a maximum. */
+const memory = new WebAssembly.Memory({ initial: 4, maximum: 64 });
+const wasmAttached = attachChecksumMemory(memory);
+const arenaBytes = new Uint8Array(memory.buffer);
+arenaBytes.set(random(3 * WASM_PAGE_BYTES, 4));
+/** The same bytes outside the attached memory: these take the JavaScript path. */
+const plainBytes = arenaBytes.slice(0, 3 * WASM_PAGE_BYTES);
+/** Where the compared sums start: a typical packet-buffer data offset (not 16-byte aligned). */
+const SUM_OFFSET = 66;
+/** The raw routine, to time it below WASM_CHECKSUM_MIN_BYTES for the crossover table. */
+const rawWasmSum = instantiateChecksumSum(memory);
+
 /** Best of several ~50 ms rounds, so a GC or JIT tier-up in one round does not count. */
-function gbPerSecond(bytes: Uint8Array): number {
+function gbPerSecond(bytes: Uint8Array, offset = 0, length = bytes.length, roundMs = 50): number {
   let sink = 0;
   let best = 0;
   for (let round = 0; round < 8; round++) {
     let iterations = 0;
     const t0 = performance.now();
     let t1 = t0;
-    while (t1 - t0 < 50) {
-      for (let k = 0; k < 100; k++) sink += onesComplementSum(bytes, 0, bytes.length);
+    while (t1 - t0 < roundMs) {
+      for (let k = 0; k < 100; k++) sink += onesComplementSum(bytes, offset, length);
       iterations += 100;
       t1 = performance.now();
     }
-    const rate = (bytes.length * iterations) / ((t1 - t0) * 1e6);
+    const rate = (length * iterations) / ((t1 - t0) * 1e6);
     if (round > 0 && rate > best) best = rate; // round 0 is warm-up
   }
   if (sink === -1) console.log(sink); // keep the work observable
   return best;
 }
 
+/**
+ * As gbPerSecond, for what the WebAssembly path of onesComplementSum does
+ * below WASM_CHECKSUM_MIN_BYTES too: the call plus the fold and, with
+ * `identity`, the `bytes.buffer` / `bytes.byteOffset` reads of a view-cache
+ * miss (a different view than the previous sum).
+ */
+function wasmGbPerSecond(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  identity: boolean,
+  roundMs: number,
+): number {
+  if (rawWasmSum === null) return 0;
+  const buffer = bytes.buffer;
+  let base = bytes.byteOffset;
+  let sink = 0;
+  let best = 0;
+  for (let round = 0; round < 8; round++) {
+    let iterations = 0;
+    const t0 = performance.now();
+    let t1 = t0;
+    while (t1 - t0 < roundMs) {
+      for (let k = 0; k < 100; k++) {
+        if (identity) base = bytes.buffer === buffer ? bytes.byteOffset : -1;
+        sink += foldSum(k + rawWasmSum(base + offset, length));
+      }
+      iterations += 100;
+      t1 = performance.now();
+    }
+    const rate = (length * iterations) / ((t1 - t0) * 1e6);
+    if (round > 0 && rate > best) best = rate;
+  }
+  if (sink === -1) console.log(sink);
+  return best;
+}
+
 console.log(`checksum 1500 B: ${gbPerSecond(small).toFixed(2)} GB/s`);
 console.log(`checksum 64 KiB: ${gbPerSecond(large).toFixed(2)} GB/s`);
+
+if (!wasmAttached) {
+  console.log("checksum WebAssembly SIMD: unavailable in this runtime (JavaScript path only)");
+} else {
+  for (const length of [64, 1460, 65536]) {
+    const wasmArena = checksumUsesWasm(arenaBytes, length) ? "WebAssembly" : "JS (below threshold)";
+    const js = gbPerSecond(plainBytes, SUM_OFFSET, length);
+    const wasm = gbPerSecond(arenaBytes, SUM_OFFSET, length);
+    console.log(
+      `checksum ${length} B: JS ${js.toFixed(2)} GB/s, ${wasmArena} ${wasm.toFixed(2)} GB/s ` +
+        `(×${(wasm / js).toFixed(2)})`,
+    );
+  }
+  // Crossover: the shortest length from which WebAssembly stays ahead of JS,
+  // with the view cache hitting (same view as the previous sum) and missing.
+  for (const identity of [false, true]) {
+    const rows: string[] = [];
+    let crossover = -1;
+    for (let length = 4; length <= 96; length += 4) {
+      const js = gbPerSecond(plainBytes, SUM_OFFSET, length, 10);
+      const wasm = wasmGbPerSecond(arenaBytes, SUM_OFFSET, length, identity, 10);
+      rows.push(`${length}:${(wasm / js).toFixed(2)}`);
+      if (wasm > js && crossover < 0) crossover = length;
+      if (wasm <= js) crossover = -1;
+    }
+    const cache = identity ? "view-cache miss" : "view-cache hit";
+    console.log(`checksum WebAssembly/JS speed ratio by length, ${cache}: ${rows.join(" ")}`);
+    console.log(
+      `checksum crossover, ${cache}: WebAssembly faster from ` +
+        `${
+          crossover < 0 ? "> 96" : crossover
+        } B (WASM_CHECKSUM_MIN_BYTES = ${WASM_CHECKSUM_MIN_BYTES})`,
+    );
+  }
+}
 
 /**
  * Heap growth per parse over batches after warm-up. A batch during which a
@@ -194,6 +290,25 @@ Deno.bench({
     onesComplementSum(large, 1, 1499);
   },
 });
+
+for (const length of [64, 1460, 65536]) {
+  Deno.bench({
+    name: `checksum ${length} B, JavaScript`,
+    group: `checksum ${length} B`,
+    baseline: true,
+    fn() {
+      onesComplementSum(plainBytes, SUM_OFFSET, length);
+    },
+  });
+  Deno.bench({
+    name: `checksum ${length} B, WebAssembly SIMD (bytes in the attached memory)`,
+    group: `checksum ${length} B`,
+    ignore: !wasmAttached,
+    fn() {
+      onesComplementSum(arenaBytes, SUM_OFFSET, length);
+    },
+  });
+}
 
 Deno.bench({
   name: "parse Ethernet+IPv4+TCP frame (TS+SACK options, checksums verified)",

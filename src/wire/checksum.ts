@@ -2,29 +2,157 @@
  * The Internet checksum (RFC 1071), the TCP/UDP pseudo-header (RFC 9293
  * §3.1, RFC 768) and incremental update (RFC 1624).
  *
- * The sum is computed over 32-bit words read through a `Uint32Array` that is
- * made once per underlying `ArrayBuffer` and cached, so a 1500-byte frame
- * costs ~375 additions instead of 1500 byte reads. RFC 1071 §2(B): the
- * one's-complement sum is byte-order independent, so little-endian words are
- * summed and the folded result swapped once.
+ * Two summing paths give identical results for every input:
+ *
+ * - JavaScript: 32-bit words read through a `Uint32Array` that is made once
+ *   per underlying `ArrayBuffer` and cached (length-tracking for resizable
+ *   buffers, so it stays valid when they grow), so a 1500-byte frame costs
+ *   ~375 additions instead of 1500 byte reads. RFC 1071 §2(B): the
+ *   one's-complement sum is byte-order independent, so little-endian words
+ *   are summed and the folded result swapped once.
+ * - WebAssembly SIMD (./checksum_wasm.ts): after {@link attachChecksumMemory},
+ *   bytes that live in the attached `WebAssembly.Memory` (identity check:
+ *   `bytes.buffer` is that memory's resizable buffer) and are at least
+ *   {@link WASM_CHECKSUM_MIN_BYTES} long are summed in place, 16 bytes per
+ *   vector load.
  *
  * @module
  */
+
+import { instantiateChecksumSum } from "./checksum_wasm.ts";
 
 /** Below this many bytes the byte-pair loop is as fast as the word loop. */
 const WORD_PATH_MIN_BYTES = 64;
 /** Words per chunk whose 16-bit halves can be summed in int32 without overflow (2^31 / 2^16). */
 const WORDS_PER_CHUNK = 1 << 14;
 
+/**
+ * Sums at least this long run in WebAssembly when the bytes are in the
+ * attached memory. Measured with `deno run -A bench/wire_bench.ts`, which
+ * prints the JS/WebAssembly crossover: WebAssembly is ahead from 4–28 bytes
+ * when the view is the one summed just before (one-entry view cache hit)
+ * and from 16–48 bytes when it is not (`bytes.buffer` and `byteOffset` are
+ * read again, ~25–35 ns); 32 bytes sits between, so 20-byte IPv4 and 8-byte
+ * UDP headers stay in JS and every payload goes to WebAssembly.
+ *
+ * @example
+ * ```ts
+ * import { WASM_CHECKSUM_MIN_BYTES } from "./checksum.ts";
+ * console.assert(WASM_CHECKSUM_MIN_BYTES > 0);
+ * ```
+ */
+export const WASM_CHECKSUM_MIN_BYTES = 32;
+
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+/** Stands in for the words of an empty or detached buffer (reads give undefined, summed as 0). */
+const NO_WORDS = new Uint32Array(0);
 
 function wordsOf(buffer: ArrayBufferLike): Uint32Array {
   let words = wordViews.get(buffer);
   if (words === undefined) {
-    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    // A detached buffer (a WebAssembly memory grew) cannot take a new view.
+    if (buffer.byteLength === 0) return NO_WORDS;
+    // A resizable buffer gets a length-tracking view (no length argument),
+    // which still covers every byte after the buffer grows.
+    words = (buffer as ArrayBuffer).resizable
+      ? new Uint32Array(buffer)
+      : new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
     wordViews.set(buffer, words);
   }
   return words;
+}
+
+/** Placeholder until a memory is attached; never called (no view maps into it). */
+function noWasmSum(_offset: number, _length: number): number {
+  return 0;
+}
+
+/** The WebAssembly `sum(offset, length)` over the attached memory. */
+let wasmSum: (offset: number, length: number) => number = noWasmSum;
+/** The attached memory, to pick up its new buffer after a fixed-length one was detached by grow. */
+let wasmMemory: WebAssembly.Memory | null = null;
+/** The attached memory's ArrayBuffer: the one identity compared with `bytes.buffer`. */
+let wasmBuffer: ArrayBufferLike | null = null;
+/**
+ * One-entry cache of the last view checked: `bytes.buffer` and, over a
+ * resizable buffer, `bytes.byteOffset` are not inlined by V8 (about 23 ns
+ * and 13 ns a call here), while re-checking the same view is a compare.
+ * A view's buffer never changes and a WebAssembly memory never shrinks, so
+ * the cached answer stays right (a detached view has length 0 and fails the
+ * bounds check). Holds one view alive until the next different one.
+ */
+let lastView: Uint8Array | null = null;
+/** Linear address of `lastView[0]` in the attached memory, or -1 when it is elsewhere. */
+let lastBase = -1;
+
+/**
+ * Lets every checksum function of this module sum bytes that live in
+ * `memory` with a WebAssembly SIMD routine (no copy). Returns false (and
+ * changes nothing) when this runtime has no WebAssembly SIMD. Only one
+ * memory is attached at a time; a later call replaces the earlier one.
+ * Safe to call when `memory` later grows.
+ *
+ * The identity compared per call is `memory.buffer` as it is when attached:
+ * the resizable buffer if the owner already called
+ * `memory.toResizableBuffer()` (it stays the same object across grows), else
+ * the fixed-length buffer (after a grow detaches it, the new `memory.buffer`
+ * is picked up on the next sum). This function never calls
+ * `toResizableBuffer()` itself: on a memory whose fixed-length buffer is in
+ * use that would detach every existing view of it.
+ *
+ * @param memory the packet memory
+ * @returns true when sums over `memory` now run in WebAssembly
+ *
+ * @example
+ * ```ts
+ * import { attachChecksumMemory, onesComplementSum } from "./checksum.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+ * const attached = attachChecksumMemory(memory);
+ * const bytes = new Uint8Array(memory.buffer, 4096, 1500).fill(0xff);
+ * console.assert(onesComplementSum(bytes, 0, 1500) === 0xffff, String(attached));
+ * ```
+ */
+export function attachChecksumMemory(memory: WebAssembly.Memory): boolean {
+  const sum = instantiateChecksumSum(memory);
+  if (sum === null) return false;
+  wasmSum = sum;
+  wasmMemory = memory;
+  wasmBuffer = memory.buffer;
+  lastView = null;
+  lastBase = -1;
+  return true;
+}
+
+/** Linear address of `bytes[0]` in the attached memory, or -1 when `bytes` is elsewhere. */
+function wasmBaseOf(bytes: Uint8Array): number {
+  if (bytes === lastView) return lastBase;
+  const buffer = bytes.buffer;
+  if (buffer !== wasmBuffer && wasmMemory !== null && wasmBuffer!.byteLength === 0) {
+    wasmBuffer = wasmMemory.buffer; // a fixed-length buffer was detached by memory.grow
+  }
+  lastView = bytes;
+  lastBase = buffer === wasmBuffer ? bytes.byteOffset : -1;
+  return lastBase;
+}
+
+/**
+ * Whether {@link onesComplementSum} would sum `length` bytes of `bytes` in
+ * WebAssembly (they live in the attached memory and the length is at least
+ * {@link WASM_CHECKSUM_MIN_BYTES}); for diagnostics and benchmarks.
+ *
+ * @param bytes the data
+ * @param length how many bytes would be summed
+ * @returns true for the WebAssembly path, false for the JavaScript path
+ *
+ * @example
+ * ```ts
+ * import { checksumUsesWasm } from "./checksum.ts";
+ * console.assert(checksumUsesWasm(new Uint8Array(1500), 1500) === false); // not in the memory
+ * ```
+ */
+export function checksumUsesWasm(bytes: Uint8Array, length: number): boolean {
+  return wasmBuffer !== null && length >= WASM_CHECKSUM_MIN_BYTES && wasmBaseOf(bytes) >= 0;
 }
 
 /**
@@ -85,7 +213,10 @@ function sumWordHalves(words: Uint32Array, first: number, last: number): number 
 
 /**
  * The RFC 1071 one's-complement sum of `length` bytes at `offset`, added to
- * `initial` (for example a pseudo-header sum), not complemented.
+ * `initial` (for example a pseudo-header sum), not complemented. Runs in
+ * WebAssembly SIMD when `bytes` lives in the memory given to
+ * {@link attachChecksumMemory} and `length` ≥ {@link WASM_CHECKSUM_MIN_BYTES};
+ * the result is the same either way.
  *
  * @param bytes the data
  * @param offset where the data starts in `bytes`
@@ -107,6 +238,15 @@ export function onesComplementSum(
   length: number,
   initial = 0,
 ): number {
+  if (length >= WASM_CHECKSUM_MIN_BYTES && wasmBuffer !== null) {
+    const base = wasmBaseOf(bytes);
+    if (base >= 0 && offset >= 0 && length <= bytes.length - offset) {
+      // In the attached memory and inside the view: sum in place in
+      // WebAssembly. Its folded sum keeps the residue mod 0xffff and is 0
+      // only for all-zero data, so this equals the JS result for every input.
+      return foldSum(initial + wasmSum(base + offset, length));
+    }
+  }
   const start = offset;
   const end = offset + length;
   if (length < WORD_PATH_MIN_BYTES) return foldSum(initial + sumBytePairs(bytes, start, end));
