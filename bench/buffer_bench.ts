@@ -1,12 +1,14 @@
 /**
  * Buffer benchmarks: pool alloc/free, ByteRing write/read of 1460-byte
  * segments (with and without wrap-around), peek for retransmission, RangeSet
- * reassembly, and the small-copy loop versus `set(subarray)` threshold.
+ * reassembly, the small-copy loop versus `set(subarray)` threshold, and a
+ * copy between packet-arena views versus heap arrays.
  *
  *   deno bench --allow-all bench/buffer_bench.ts
  *
  * Results are printed, never asserted.
  */
+import { packetArena } from "../src/buffer/arena.ts";
 import { BufferPool } from "../src/buffer/buffer_pool.ts";
 import { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "../src/buffer/byte_ring.ts";
 import { RangeSet } from "../src/buffer/range_set.ts";
@@ -83,3 +85,15 @@ for (const n of [16, COPY_LOOP_MAX_BYTES, 64, MSS]) {
     smallDst.set(small.subarray(3, 3 + n), 5);
   });
 }
+
+// Arena: a segment copied between two packet-arena views (one copyWithin, no allocation)
+// versus the same copy between two heap arrays (set over a subarray).
+const arena = packetArena();
+const arenaSrc = arena.allocView(4096)!;
+const arenaDst = arena.allocView(4096)!;
+Deno.bench(`copyBytes arena→arena ${MSS} B`, { group: "arena" }, () => {
+  copyBytes(arenaSrc, 3, arenaDst, 5, MSS);
+});
+Deno.bench(`copyBytes heap→heap ${MSS} B`, { group: "arena", baseline: true }, () => {
+  copyBytes(small, 3, smallDst, 5, MSS);
+});

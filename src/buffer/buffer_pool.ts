@@ -1,12 +1,16 @@
 /**
- * {@link BufferPool}: one `ArrayBuffer` slab cut into fixed-size slots, each
- * wrapped once in a {@link PacketBuffer}. Allocation and release are O(1)
- * through a stack of free slot numbers kept in an `Int32Array`; nothing is
- * allocated after construction.
+ * {@link BufferPool}: one slab cut into fixed-size slots, each wrapped once
+ * in a {@link PacketBuffer}. Allocation and release are O(1) through a stack
+ * of free slot numbers kept in an `Int32Array`; nothing is allocated after
+ * construction. The slab is a region of the process-wide packet arena
+ * (src/buffer/arena.ts), so copying between a slot and a ring or a
+ * MemoryLink queue allocates nothing; the region returns to the arena when
+ * the pool (and every buffer of it) is garbage-collected.
  *
  * @module
  */
 
+import { packetArena } from "./arena.ts";
 import { PacketBuffer } from "./packet_buffer.ts";
 
 /** Default slot size in bytes: a 1514-byte Ethernet frame plus headroom. */
@@ -55,8 +59,14 @@ export class BufferPool {
   readonly capacity: number;
   /** Headroom {@link alloc} uses when called without an argument. */
   readonly defaultHeadroom: number;
-  /** The slab all slots are views of (slot `i` is bytes `[i*slotSize, (i+1)*slotSize)`). */
-  readonly slab: ArrayBuffer;
+  /**
+   * The ArrayBuffer all slots are views of: the packet arena's buffer (or a
+   * private one when the arena is full). Slot `i` is its bytes
+   * `[slabBytes.byteOffset + i*slotSize, +slotSize)`.
+   */
+  readonly slab: ArrayBufferLike;
+  /** View of all slots together (`slotSize * capacity` bytes); keeps the arena region alive. */
+  readonly slabBytes: Uint8Array;
 
   readonly #buffers: PacketBuffer[];
   readonly #state: Uint8Array;
@@ -98,13 +108,16 @@ export class BufferPool {
     this.slotSize = slotSize;
     this.capacity = slots;
     this.defaultHeadroom = headroom;
-    this.slab = new ArrayBuffer(slotSize * slots);
+    const bytes = slotSize * slots;
+    this.slabBytes = packetArena().allocView(bytes) ?? new Uint8Array(bytes);
+    this.slab = this.slabBytes.buffer;
+    const base = this.slabBytes.byteOffset;
     this.#buffers = new Array(slots);
     this.#state = new Uint8Array(slots);
     this.#freeStack = new Int32Array(slots);
     for (let i = 0; i < slots; i++) {
       this.#buffers[i] = new PacketBuffer(
-        new Uint8Array(this.slab, i * slotSize, slotSize),
+        new Uint8Array(this.slab, base + i * slotSize, slotSize),
         i,
         this,
       );

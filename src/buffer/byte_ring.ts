@@ -11,6 +11,8 @@
  * @module
  */
 
+import { arenaCopy, packetArena } from "./arena.ts";
+
 /**
  * Copies up to this many bytes with a plain loop; longer copies use
  * `Uint8Array.prototype.set` over a `subarray`. Measured on Deno 2.9.6
@@ -24,9 +26,11 @@ export const COPY_LOOP_MAX_BYTES = 32;
  * Copies `length` bytes from `src[srcOffset..]` to `dst[dstOffset..]`.
  * Correct for overlapping regions of the same array (uses `copyWithin`).
  *
- * Allocation: none for copies of at most {@link COPY_LOOP_MAX_BYTES} bytes,
- * for same-array copies, and for whole-`src` copies; otherwise one short-lived
- * `subarray` view (≈30 ns), which JavaScript offers no way around.
+ * Allocation: none when both arrays live in the packet arena
+ * (src/buffer/arena.ts: every pool slot, ring storage and MemoryLink queue
+ * does), for copies of at most {@link COPY_LOOP_MAX_BYTES} bytes, for
+ * same-array copies, and for whole-`src` copies; otherwise (an application's
+ * own array) one short-lived `subarray` view (≈30 ns).
  *
  * @param src source bytes
  * @param srcOffset first source index
@@ -52,6 +56,8 @@ export function copyBytes(
   if (length <= 0) return;
   if (src === dst) {
     dst.copyWithin(dstOffset, srcOffset, srcOffset + length);
+  } else if (arenaCopy(src, srcOffset, dst, dstOffset, length)) {
+    // Both in the packet arena: one copyWithin on its full view, nothing allocated.
   } else if (length <= COPY_LOOP_MAX_BYTES) {
     for (let i = 0; i < length; i++) dst[dstOffset + i] = src[srcOffset + i];
   } else if (srcOffset === 0 && length === src.length) {
@@ -66,6 +72,11 @@ export const DEFAULT_RING_POOL_RETAINED_BYTES = 4 * 1024 * 1024;
 
 /** Storage of a ring that has none yet (lazy rings share it; never written). */
 const NO_STORAGE = new Uint8Array(0);
+
+/** Fresh ring storage: an arena region (copies to and from it allocate nothing), else heap. */
+function newRingStorage(capacity: number): Uint8Array {
+  return packetArena().allocView(capacity) ?? new Uint8Array(capacity);
+}
 
 /**
  * Spare ring storage, reused between rings of the same capacity: a lazily
@@ -147,7 +158,7 @@ export class ByteRingStoragePool {
       this.#retained -= capacity;
       return list.pop()!;
     }
-    return new Uint8Array(capacity);
+    return newRingStorage(capacity);
   }
 
   /**
@@ -165,7 +176,13 @@ export class ByteRingStoragePool {
    */
   give(bytes: Uint8Array): boolean {
     const n = bytes.length;
-    if (n === 0 || this.#retained + n > this.maxRetainedBytes) return false;
+    if (n === 0) return false;
+    if (this.#retained + n > this.maxRetainedBytes) {
+      // Not kept: an arena region goes back to the arena at once.
+      const arena = packetArena();
+      if (arena.contains(bytes)) arena.freeView(bytes);
+      return false;
+    }
     let list = this.#free.get(n);
     if (list === undefined) {
       list = [];
@@ -244,7 +261,7 @@ export class ByteRing {
     }
     this.capacity = capacity;
     this.#pool = opts.pool ?? null;
-    this.#bytes = opts.lazy === true ? NO_STORAGE : new Uint8Array(capacity);
+    this.#bytes = opts.lazy === true ? NO_STORAGE : newRingStorage(capacity);
   }
 
   /**
@@ -281,7 +298,7 @@ export class ByteRing {
   #storage(): Uint8Array {
     let b = this.#bytes;
     if (b === NO_STORAGE) {
-      b = this.#pool !== null ? this.#pool.take(this.capacity) : new Uint8Array(this.capacity);
+      b = this.#pool !== null ? this.#pool.take(this.capacity) : newRingStorage(this.capacity);
       this.#bytes = b;
     }
     return b;

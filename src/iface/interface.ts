@@ -476,6 +476,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#nowMs = nowMs;
     this.arp.poll(nowMs);
     this.ipv4.poll(nowMs);
+    // A for-of allocates an iterator: skip it in the common case of no ping session.
+    if (this.#sessions.size === 0) return;
     for (const s of this.#sessions) {
       if (nowMs >= s.nextDeadline()) s.poll(nowMs);
       if (s.done) this.#sessions.delete(s);
@@ -489,6 +491,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   nextDeadline(): number {
     let t = Math.min(this.arp.nextDeadline(), this.ipv4.nextDeadline());
+    if (this.#sessions.size === 0) return t;
     for (const s of this.#sessions) t = Math.min(t, s.nextDeadline());
     return t;
   }

@@ -45,6 +45,8 @@ import {
   type RxFrameInfo,
 } from "./device.ts";
 import { onesComplementSum } from "../wire/checksum.ts";
+import { packetArena } from "../buffer/arena.ts";
+import { copyBytes } from "../buffer/byte_ring.ts";
 
 /** Default receive queue bound, in frames. */
 export const MEMORY_QUEUE_FRAMES = 256;
@@ -56,6 +58,8 @@ export const MEMORY_MAC_B = 0x02_00_00_00_00_02;
 export const MEMORY_HUB_MAC_BASE = 0x02_00_00_00_01_00;
 
 const BROADCAST_GROUP_BIT = 0x01;
+/** The queue of a closed device (its arena region was returned). */
+const EMPTY_SLAB = new Uint8Array(0);
 
 /** Counters of a memory device. */
 export interface MemoryDeviceStats extends DeviceStats {
@@ -169,7 +173,10 @@ export class MemoryDevice implements Device {
     };
     this.#slotBytes = mtu + ETHERNET_HEADER_BYTES;
     this.#capacity = Math.floor(queueFrames);
-    this.#slab = new Uint8Array(this.#slotBytes * this.#capacity);
+    // Queue slots live in the packet arena: a frame from a pool slot is copied in with one
+    // copyWithin (no allocation), and checksums over them can run in WebAssembly.
+    const slabBytes = this.#slotBytes * this.#capacity;
+    this.#slab = packetArena().allocView(slabBytes) ?? new Uint8Array(slabBytes);
     this.#lengths = new Int32Array(this.#capacity);
     this.#intact = new Uint8Array(this.#capacity);
     this.#csumStart = new Uint16Array(this.#capacity);
@@ -210,13 +217,8 @@ export class MemoryDevice implements Device {
     }
     let slot = this.#head + stats.queued;
     if (slot >= this.#capacity) slot -= this.#capacity;
-    const dst = slot * this.#slotBytes;
-    if (offset === 0 && length === bytes.length) {
-      this.#slab.set(bytes, dst);
-    } else {
-      // One short-lived view per frame: cheaper than a byte loop for anything but tiny frames.
-      this.#slab.set(bytes.subarray(offset, offset + length), dst);
-    }
+    // Arena to arena (a pool slot into a queue slot): one copyWithin, nothing allocated.
+    copyBytes(bytes, offset, this.#slab, slot * this.#slotBytes, length);
     this.#lengths[slot] = length;
     this.#intact[slot] = intact ? 1 : 0;
     this.#csumStart[slot] = csumStart;
@@ -365,6 +367,9 @@ export class MemoryDevice implements Device {
     if (this.#closed) return;
     this.#closed = true;
     this.stats.queued = 0;
+    const arena = packetArena();
+    if (arena.contains(this.#slab)) arena.freeView(this.#slab);
+    this.#slab = EMPTY_SLAB;
     this.#wake();
     this.#onClose(this);
   }

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { BufferPool, DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from "../../src/buffer/buffer_pool.ts";
 import { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
+import { packetArena } from "../../src/buffer/arena.ts";
 
 Deno.test("BufferPool uses the documented defaults", () => {
   const pool = new BufferPool();
   assert.equal(pool.slotSize, DEFAULT_SLOT_SIZE);
   assert.equal(pool.capacity, DEFAULT_SLOT_COUNT);
-  assert.equal(pool.slab.byteLength, DEFAULT_SLOT_SIZE * DEFAULT_SLOT_COUNT);
+  assert.equal(pool.slabBytes.length, DEFAULT_SLOT_SIZE * DEFAULT_SLOT_COUNT);
   assert.equal(pool.inUse, 0);
   assert.equal(pool.available, DEFAULT_SLOT_COUNT);
 });
@@ -55,11 +56,11 @@ Deno.test("BufferPool slots are disjoint views of one slab", () => {
     assert.equal(b.bytes.length, 16);
     b.bytes.fill(i + 1);
   }
-  const all = new Uint8Array(pool.slab);
+  const all = pool.slabBytes;
   for (const b of bufs) {
     const base = b.slot * 16;
     for (let k = 0; k < 16; k++) assert.equal(all[base + k], b.bytes[0]);
-    assert.equal(b.bytes.byteOffset, base);
+    assert.equal(b.bytes.byteOffset, pool.slabBytes.byteOffset + base);
   }
 });
 
@@ -133,4 +134,11 @@ Deno.test("BufferPool survives a random alloc/free workload", () => {
   }
   assert.equal(pool.failedAllocations, failures);
   assert.equal(pool.highWater, maxHeld);
+});
+
+Deno.test("BufferPool carves its slab from the packet arena", () => {
+  const arena = packetArena();
+  const pool = new BufferPool({ slotSize: 256, slots: 8 });
+  assert.equal(pool.slab, arena.buffer);
+  assert.ok(arena.contains(pool.alloc()!.bytes));
 });
