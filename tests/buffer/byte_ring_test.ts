@@ -1,17 +1,6 @@
 import assert from "node:assert/strict";
 import { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "../../src/buffer/byte_ring.ts";
-
-/** mulberry32: small deterministic PRNG so failures replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from "../seeded_random.ts";
 
 Deno.test("copyBytes copies short, long, whole and overlapping ranges", () => {
   const src = new Uint8Array(300).map((_, i) => i & 0xff);

@@ -8,6 +8,7 @@ import { isWireError } from "../../src/wire/error.ts";
 import { newTcpRepr, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
+import { mulberry32 } from "../seeded_random.ts";
 
 export const LOCAL = 0xc0000201; // 192.0.2.1
 export const REMOTE = 0xc0000202; // 192.0.2.2
@@ -148,17 +149,8 @@ export class Host {
   }
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, shared by the tests). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 export function bytesOf(n: number, seed = 1): Uint8Array {
   const r = rng(seed);

@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import { Timer, type TimerTarget, TimerWheel } from "../../src/time/timer_wheel.ts";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from "../seeded_random.ts";
 
 /** Records (kind, nowMs) of every expiry. */
 class Recorder implements TimerTarget {

@@ -7,18 +7,7 @@ import {
   updateChecksum16,
   updateChecksum32,
 } from "../../src/wire/checksum.ts";
-
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../seeded_random.ts";
 
 /** Byte-at-a-time RFC 1071 reference: big-endian 16-bit words, odd byte padded. */
 function referenceSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {

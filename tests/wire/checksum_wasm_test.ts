@@ -12,23 +12,12 @@ import {
   checksumWasmSupported,
   instantiateChecksumSum,
 } from "../../src/wire/checksum_wasm.ts";
+import { mulberry32 } from "../seeded_random.ts";
 
 const WASM_PAGE_BYTES = 65536;
 const SEED = 0x1071_1624;
 const simd = checksumWasmSupported();
 const needsSimd = { ignore: !simd };
-
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fillRandom(bytes: Uint8Array, seed: number): void {
   const rand = mulberry32(seed);

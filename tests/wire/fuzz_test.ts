@@ -27,6 +27,7 @@ import {
   encodeDnsQuery,
   newDnsMessage,
 } from "../../src/wire/dns.ts";
+import { mulberry32 } from "../seeded_random.ts";
 
 const FRAMES = 100_000;
 const DEFAULT_SEED = 0x0ddba11;
@@ -60,18 +61,6 @@ function seedFromEnv(): number {
     throw new TypeError(`RAWSTACK_FUZZ_SEED must be an integer, got ${text}`);
   }
   return n >>> 0;
-}
-
-/** mulberry32 PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SRC = 0xc0000201;
