@@ -377,6 +377,43 @@ export function packetArena(): Arena {
   return shared;
 }
 
+/**
+ * `size` bytes of packet memory: a region of the shared {@link packetArena},
+ * or an ordinary array when the arena is full (correct, only slower to copy).
+ *
+ * @param size bytes wanted
+ * @returns a view of exactly `size` bytes
+ *
+ * @example
+ * ```ts
+ * import { packetArena, packetBytes } from "./arena.ts";
+ * const b = packetBytes(100);
+ * console.assert(b.length === 100 && packetArena().contains(b));
+ * ```
+ */
+export function packetBytes(size: number): Uint8Array {
+  return packetArena().allocView(size) ?? new Uint8Array(size);
+}
+
+/**
+ * Gives memory from {@link packetBytes} back: an arena region returns to the
+ * arena at once; an ordinary array is left to the garbage collector.
+ *
+ * @param bytes a view from {@link packetBytes}, not used afterwards
+ *
+ * @example
+ * ```ts
+ * import { packetArena, packetBytes, releasePacketBytes } from "./arena.ts";
+ * const used = packetArena().usedBytes;
+ * releasePacketBytes(packetBytes(4096));
+ * console.assert(packetArena().usedBytes === used);
+ * ```
+ */
+export function releasePacketBytes(bytes: Uint8Array): void {
+  const arena = packetArena();
+  if (arena.contains(bytes)) arena.freeView(bytes);
+}
+
 /** Identity of the shared arena's buffer (null until created): checked per copy. */
 let arenaBuffer: ArrayBufferLike | null = null;
 /** Full view of the shared arena's buffer. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { packetArena } from "./arena.ts";
+import { packetBytes } from "./arena.ts";
 import { PacketBuffer } from "./packet_buffer.ts";
 
 /** Default slot size in bytes: a 1514-byte Ethernet frame plus headroom. */
@@ -109,7 +109,7 @@ export class BufferPool {
     this.capacity = slots;
     this.defaultHeadroom = headroom;
     const bytes = slotSize * slots;
-    this.slabBytes = packetArena().allocView(bytes) ?? new Uint8Array(bytes);
+    this.slabBytes = packetBytes(bytes);
     this.slab = this.slabBytes.buffer;
     const base = this.slabBytes.byteOffset;
     this.#buffers = new Array(slots);

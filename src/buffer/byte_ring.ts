@@ -11,7 +11,7 @@
  * @module
  */
 
-import { arenaCopy, packetArena } from "./arena.ts";
+import { arenaCopy, packetBytes, releasePacketBytes } from "./arena.ts";
 
 /**
  * Copies up to this many bytes with a plain loop; longer copies use
@@ -72,11 +72,6 @@ export const DEFAULT_RING_POOL_RETAINED_BYTES = 4 * 1024 * 1024;
 
 /** Storage of a ring that has none yet (lazy rings share it; never written). */
 const NO_STORAGE = new Uint8Array(0);
-
-/** Fresh ring storage: an arena region (copies to and from it allocate nothing), else heap. */
-function newRingStorage(capacity: number): Uint8Array {
-  return packetArena().allocView(capacity) ?? new Uint8Array(capacity);
-}
 
 /**
  * Spare ring storage, reused between rings of the same capacity: a lazily
@@ -158,7 +153,7 @@ export class ByteRingStoragePool {
       this.#retained -= capacity;
       return list.pop()!;
     }
-    return newRingStorage(capacity);
+    return packetBytes(capacity);
   }
 
   /**
@@ -179,8 +174,7 @@ export class ByteRingStoragePool {
     if (n === 0) return false;
     if (this.#retained + n > this.maxRetainedBytes) {
       // Not kept: an arena region goes back to the arena at once.
-      const arena = packetArena();
-      if (arena.contains(bytes)) arena.freeView(bytes);
+      releasePacketBytes(bytes);
       return false;
     }
     let list = this.#free.get(n);
@@ -261,7 +255,7 @@ export class ByteRing {
     }
     this.capacity = capacity;
     this.#pool = opts.pool ?? null;
-    this.#bytes = opts.lazy === true ? NO_STORAGE : newRingStorage(capacity);
+    this.#bytes = opts.lazy === true ? NO_STORAGE : packetBytes(capacity);
   }
 
   /**
@@ -298,7 +292,7 @@ export class ByteRing {
   #storage(): Uint8Array {
     let b = this.#bytes;
     if (b === NO_STORAGE) {
-      b = this.#pool !== null ? this.#pool.take(this.capacity) : newRingStorage(this.capacity);
+      b = this.#pool !== null ? this.#pool.take(this.capacity) : packetBytes(this.capacity);
       this.#bytes = b;
     }
     return b;

@@ -45,7 +45,7 @@ import {
   type RxFrameInfo,
 } from "./device.ts";
 import { onesComplementSum } from "../wire/checksum.ts";
-import { packetArena } from "../buffer/arena.ts";
+import { packetBytes, releasePacketBytes } from "../buffer/arena.ts";
 import { copyBytes } from "../buffer/byte_ring.ts";
 
 /** Default receive queue bound, in frames. */
@@ -175,8 +175,7 @@ export class MemoryDevice implements Device {
     this.#capacity = Math.floor(queueFrames);
     // Queue slots live in the packet arena: a frame from a pool slot is copied in with one
     // copyWithin (no allocation), and checksums over them can run in WebAssembly.
-    const slabBytes = this.#slotBytes * this.#capacity;
-    this.#slab = packetArena().allocView(slabBytes) ?? new Uint8Array(slabBytes);
+    this.#slab = packetBytes(this.#slotBytes * this.#capacity);
     this.#lengths = new Int32Array(this.#capacity);
     this.#intact = new Uint8Array(this.#capacity);
     this.#csumStart = new Uint16Array(this.#capacity);
@@ -367,8 +366,7 @@ export class MemoryDevice implements Device {
     if (this.#closed) return;
     this.#closed = true;
     this.stats.queued = 0;
-    const arena = packetArena();
-    if (arena.contains(this.#slab)) arena.freeView(this.#slab);
+    releasePacketBytes(this.#slab);
     this.#slab = EMPTY_SLAB;
     this.#wake();
     this.#onClose(this);
