@@ -56,6 +56,7 @@ export {
   copyBytes,
 } from "./src/buffer/byte_ring.ts";
 export { processSecret } from "./src/tcp/isn.ts";
+export { Arena, packetArena } from "./src/buffer/arena.ts";
 export { RangeSet } from "./src/buffer/range_set.ts";
 
 // Time.
@@ -86,8 +87,11 @@ export {
   AfPacketDevice,
   type AfPacketMode,
   type AfPacketOptions,
+  type AfPacketRingPlacement,
   type AfPacketStats,
   BUSY_POLL_CHUNK_MICROS,
+  RING_IN_ARENA_DEFAULT,
+  RING_IN_ARENA_ENV,
 } from "./src/phy/af_packet.ts";
 export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";

@@ -112,9 +112,10 @@ async function measureRx(lab: Lab, mode: AfPacketMode, size: number) {
   }
   await status;
   const drops = dev.stats.ringDrops;
+  const placement = dev.ringPlacement;
   dev.close();
   const ms = last - first;
-  return { rate: ms > 0 ? (received / ms) * 1000 : 0, received, drops };
+  return { rate: ms > 0 ? (received / ms) * 1000 : 0, received, drops, placement };
 }
 
 /** Answers ARP for 192.0.2.2 and echo requests to it, straight from the ring (no stack). */
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
         const rtt = size === SMALL_FRAME_BYTES ? await measurePing(lab, mode) : "";
         rows.push([
           mode,
+          rx.placement,
           String(size),
           fmtRate(tx.rate),
           `${((tx.rate * size * 8) / 1e9).toFixed(2)} Gbit/s`,
@@ -217,6 +219,7 @@ async function main(): Promise<void> {
   }
   const header = [
     "mode",
+    "ring",
     "bytes",
     "tx frames",
     "tx bits",
@@ -235,6 +238,9 @@ async function main(): Promise<void> {
     `ping rtt: kernel pings a responder reading the ring (avg of ${PING_COUNT}, ${PING_INTERVAL_S} s apart).`,
   );
   console.log("rx frames/s is bounded by the generator's send rate when rx drops are 0.");
+  console.log(
+    "ring: where the RX ring lives (arena / mmap / none); RAWSTACK_RING_ARENA=on|off picks it.",
+  );
 }
 
 if (Deno.args[0] === "generate") {

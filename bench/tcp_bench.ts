@@ -51,7 +51,7 @@ import { Lab, labUnavailableReason } from "../src/testing/lab.ts";
 
 const A_ADDR = "192.0.2.2";
 const B_ADDR = "192.0.2.1";
-const B_ADDR_U32 = 0xc0000201;
+const B_ADDR_U32 = 0xc0000201 | 0;
 const PORT = 5201;
 const LINK_QUEUE_FRAMES = 4096;
 const DEFAULT_SECONDS = 5;

@@ -30,8 +30,8 @@ import { isWireError } from "../src/wire/error.ts";
 
 const ETHERNET_HEADER_LEN = 14;
 const IPV4_HEADER_LEN = 20;
-const SRC = 0xc0000201;
-const DST = 0xc0000202;
+const SRC = 0xc0000201 | 0;
+const DST = 0xc0000202 | 0;
 const MSS = 1460;
 
 function random(len: number, seed: number): Uint8Array {

@@ -94,6 +94,7 @@ function serveZone(conn: UdpConn, zone: Record<string, string>): void {
         value = zone[name];
       }
       if (value !== undefined && q.questions[0].type === DNS_TYPE_A) {
+        // DnsRecord.address is the unsigned form (src/wire/dns.ts); parseIpv4 gives int32.
         const address = parseIpv4(value)!;
         r.answers.push({ name, type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 60, address });
       }

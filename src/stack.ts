@@ -26,7 +26,7 @@
 
 import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
 import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
-import { type Clock, SystemClock } from "./time/clock.ts";
+import { type Clock, SystemClock, TAGGED_TIME_SEED } from "./time/clock.ts";
 import { TimerWheel } from "./time/timer_wheel.ts";
 import { type LinkStats, NetworkInterface } from "./iface/interface.ts";
 import type { ArpCacheOptions, ArpEntryInfo, ArpStats } from "./iface/arp_cache.ts";
@@ -274,10 +274,12 @@ interface PendingPing {
 
 /** The device sink: hands frames to the interface and keeps handler exceptions in. */
 class LoopSink implements FrameSink {
-  nowMs = 0;
+  /** The loop's time for the frames being received (tagged: see TAGGED_TIME_SEED). */
+  nowMs: number = TAGGED_TIME_SEED;
   readonly #iface: NetworkInterface;
   readonly #stack: Stack;
   constructor(iface: NetworkInterface, stack: Stack) {
+    this.nowMs = 0;
     this.#iface = iface;
     this.#stack = stack;
   }
@@ -435,7 +437,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#sink = new LoopSink(this.iface, this);
   }
 
-  /** Our IPv4 address (u32). */
+  /** Our IPv4 address (a signed 32-bit integer, see src/wire/address.ts; {@link address} is the dotted quad). */
   get localAddress(): number {
     return this.iface.config.address;
   }
@@ -678,11 +680,14 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } catch (e) {
       this.handlerError(e);
     }
-    for (const s of this.#services) {
-      try {
-        s.poll?.(now);
-      } catch (e) {
-        this.handlerError(e);
+    // A for-of over a Set allocates an iterator: skip it when no service is attached.
+    if (this.#services.size !== 0) {
+      for (const s of this.#services) {
+        try {
+          s.poll?.(now);
+        } catch (e) {
+          this.handlerError(e);
+        }
       }
     }
     try {
@@ -709,6 +714,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       this.iface.nextDeadline(),
       this.resolver.nextDeadline(),
     );
+    if (this.#services.size === 0) return t;
     for (const s of this.#services) {
       if (s.nextDeadline !== undefined) t = Math.min(t, s.nextDeadline());
     }
@@ -1017,7 +1023,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * Resolves a host name to one IPv4 address (the first A record).
    *
    * @param hostname name or dotted quad
-   * @returns the address as a u32
+   * @returns the address as a signed 32-bit integer (src/wire/address.ts)
    * @throws {DnsError} when it does not resolve or has no A record
    */
   async resolveHostname(hostname: string): Promise<number> {

@@ -5,7 +5,7 @@ import type { Device, FrameSink } from "../src/phy/device.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { DnsError } from "../src/dns/dns_error.ts";
 import { Timer } from "../src/time/timer_wheel.ts";
-import { formatIpv4, readMac } from "../src/wire/address.ts";
+import { formatIpv4, parseIpv4, readMac } from "../src/wire/address.ts";
 import { A_ADDR, B_ADDR, pattern, serveDns, stackPair } from "./lab/_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -413,5 +413,84 @@ Deno.test("Stack.stats reports every layer", async () => {
     assert.ok(pattern(3).length === 3);
   } finally {
     await close();
+  }
+});
+
+/** Lets pending promise continuations run (no timers involved). */
+async function microtasks(rounds = 8): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+Deno.test("Stack on 203.0.113.0/24: int32 addresses through ARP, UDP, broadcast and TCP", async () => {
+  // Every address here is ≥ 128.0.0.0, i.e. negative as int32 (src/wire/address.ts).
+  const clock = new ManualClock(1000);
+  const [da, db] = MemoryLink.pair();
+  const a = new Stack({ device: da, ipv4: "203.0.113.10/24", clock });
+  const b = new Stack({ device: db, ipv4: "203.0.113.200/24", clock });
+  const settle = () => {
+    for (let i = 0; i < 100; i++) if (a.poll() + b.poll() === 0) return;
+  };
+  try {
+    await a.start();
+    await b.start();
+    const bAddr = parseIpv4("203.0.113.200")!;
+    assert.equal(b.localAddress, bAddr);
+    assert.equal(b.localAddress, 0xcb0071c8 | 0);
+    assert.ok(b.localAddress < 0, "int32 form");
+    assert.equal(b.address, "203.0.113.200");
+
+    // UDP unicast: ARP resolves 203.0.113.200, the datagram arrives with its sender.
+    const server = b.listenDatagram({ port: 7 });
+    const client = a.listenDatagram({ port: 0 });
+    await client.send(encoder.encode("hi"), { hostname: "203.0.113.200", port: 7 });
+    settle();
+    const [data, from] = await server.receive();
+    assert.deepEqual([...data], [...encoder.encode("hi")]);
+    assert.equal(from.hostname, "203.0.113.10");
+    assert.equal(from.port, client.addr.port);
+    assert.equal(server.endpoint.lastSrcAddr | 0, server.endpoint.lastSrcAddr);
+    const toB = a.arpTable().find((e) => e.ip === "203.0.113.200");
+    assert.equal(toB?.state, "reachable");
+    assert.ok(b.arpTable().some((e) => e.ip === "203.0.113.10"));
+
+    // The engine API accepts the unsigned form and the int32 form alike.
+    const ep = a.udp.bind(0);
+    assert.equal(ep.send(a.nowMs(), new Uint8Array([1]), 0xcb0071c8, 7), 1);
+    assert.equal(ep.send(a.nowMs(), new Uint8Array([2]), bAddr, 7), 1);
+    a.device.flush();
+    settle();
+    assert.equal((await server.receive())[0][0], 1);
+    assert.equal((await server.receive())[0][0], 2);
+    assert.equal(a.stats().arp.requestsSent, 1, "both forms hit one ARP cache entry");
+
+    // Limited broadcast: 255.255.255.255 is -1, which must not read as "no route".
+    await client.send(new Uint8Array([3]), { hostname: "255.255.255.255", port: 7 });
+    settle();
+    assert.equal((await server.receive())[0][0], 3);
+    assert.equal(a.stats().ipv4.txNoRoute, 0);
+
+    // TCP over the same addresses.
+    const listener = b.listen({ port: 80 });
+    const connecting = a.connect({ hostname: "203.0.113.200", port: 80 });
+    await microtasks(); // connect resolves the (literal) host name asynchronously
+    settle();
+    const conn = await connecting;
+    settle();
+    const accepted = await listener.accept();
+    assert.equal(conn.remoteAddr.hostname, "203.0.113.200");
+    assert.equal(accepted.remoteAddr.hostname, "203.0.113.10");
+    assert.equal(accepted.remoteAddr.port, conn.localAddr.port);
+    await conn.write(encoder.encode("tcp"));
+    settle();
+    const buf = new Uint8Array(8);
+    const n = await accepted.read(buf);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "tcp");
+    conn.close();
+    accepted.close();
+    listener.close();
+    settle();
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

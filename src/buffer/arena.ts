@@ -27,6 +27,14 @@
  * recognises arena bytes by the identity of `memory.buffer` (the fixed
  * buffer, never detached because the memory never grows).
  *
+ * Page regions ({@link Arena.allocPageView}) are for memory another party
+ * maps in place: AF_PACKET maps its PACKET_RX_RING over one with
+ * `mmap(MAP_FIXED)` at {@link Arena.baseAddress} + offset, so received frames
+ * are arena bytes (src/phy/af_packet.ts). They start and end on
+ * {@link ARENA_MAP_PAGE_BYTES} boundaries, are reused by exact size, and go
+ * back ONLY through {@link Arena.freeView} (never on garbage collection: the
+ * kernel may still write into them until its owner restores the pages).
+ *
  * @module
  */
 
@@ -36,6 +44,11 @@ import { attachChecksumMemory } from "../wire/checksum.ts";
 export const ARENA_PAGE_BYTES = 65536;
 /** Every region starts at a multiple of this (a cache line). */
 export const ARENA_ALIGN_BYTES = 64;
+/**
+ * Granularity of {@link Arena.allocPageView} regions: the host's memory page
+ * (x86-64 / arm64 Linux with 4 KiB pages), the unit `mmap(MAP_FIXED)` works in.
+ */
+export const ARENA_MAP_PAGE_BYTES = 4096;
 /**
  * Default bound of the process-wide arena (256 MiB): a stack's pool (2 MiB),
  * two 7 MiB MemoryLink queues and the rings of a few hundred busy
@@ -120,7 +133,12 @@ export class Arena {
   #failed = 0;
   #free = new Map<number, number[]>();
   #live = new Map<number, number>();
+  /** Live page regions: offset → page-rounded size (not in #live, not GC-released). */
+  #pageLive = new Map<number, number>();
+  /** Free page regions by exact page-rounded size. */
+  #pageFree = new Map<number, number[]>();
   #registry: FinalizationRegistry<number>;
+  #baseAddress: bigint | null | undefined = undefined;
 
   /**
    * Creates the memory (see the module documentation for the two layouts).
@@ -296,11 +314,123 @@ export class Arena {
    * ```
    */
   freeView(view: Uint8Array): void {
-    if (view.buffer !== this.buffer || !this.#live.has(view.byteOffset)) {
+    const offset = view.byteOffset;
+    if (view.buffer === this.buffer) {
+      const pageSize = this.#pageLive.get(offset);
+      if (pageSize !== undefined) {
+        this.#pageLive.delete(offset);
+        this.#used -= pageSize;
+        let list = this.#pageFree.get(pageSize);
+        if (list === undefined) {
+          list = [];
+          this.#pageFree.set(pageSize, list);
+        }
+        list.push(offset);
+        return;
+      }
+    }
+    if (view.buffer !== this.buffer || !this.#live.has(offset)) {
       throw new Error("Arena.freeView: not a live view of this arena");
     }
     this.#registry.unregister(view);
-    this.#release(view.byteOffset);
+    this.#release(offset);
+  }
+
+  /**
+   * Carves a region that starts on an {@link ARENA_MAP_PAGE_BYTES} boundary
+   * (also of the linear address, see {@link baseAddress}) and spans whole
+   * pages, for memory mapped in place with `mmap(MAP_FIXED)`. A freed page
+   * region is reused by the next request of the same page-rounded size; the
+   * alignment gap before a new one goes to the ordinary free lists. The
+   * region returns ONLY through {@link freeView} — never when the view is
+   * garbage-collected — so whoever maps over it must first put ordinary
+   * anonymous pages back.
+   *
+   * @param size bytes, a positive integer (rounded up to whole pages)
+   * @returns a view of exactly `size` bytes, or null when the arena is full (counted) or `size` is invalid
+   *
+   * @example
+   * ```ts
+   * import { Arena, ARENA_MAP_PAGE_BYTES } from "./arena.ts";
+   * const arena = new Arena({ maxBytes: 1 << 20, resizable: false });
+   * arena.allocView(100);
+   * const ring = arena.allocPageView(3 * ARENA_MAP_PAGE_BYTES)!;
+   * console.assert(ring.byteOffset % ARENA_MAP_PAGE_BYTES === 0);
+   * arena.freeView(ring);
+   * console.assert(arena.allocPageView(3 * ARENA_MAP_PAGE_BYTES)!.byteOffset === ring.byteOffset);
+   * ```
+   */
+  allocPageView(size: number): Uint8Array | null {
+    if (!Number.isInteger(size) || size <= 0) return null;
+    const pageSize = Math.ceil(size / ARENA_MAP_PAGE_BYTES) * ARENA_MAP_PAGE_BYTES;
+    let offset = -1;
+    const list = this.#pageFree.get(pageSize);
+    if (list !== undefined && list.length > 0) {
+      offset = list.pop()!;
+    } else {
+      const start = Math.ceil(this.#top / ARENA_MAP_PAGE_BYTES) * ARENA_MAP_PAGE_BYTES;
+      const end = start + pageSize;
+      if (end > this.maxBytes || !this.#ensure(end)) {
+        this.#failed++;
+        return null;
+      }
+      this.#donateGap(this.#top, start);
+      offset = start;
+      this.#top = end;
+    }
+    this.#pageLive.set(offset, pageSize);
+    this.#used += pageSize;
+    return new Uint8Array(this.buffer, offset, size);
+  }
+
+  /**
+   * Linear address of the arena's byte 0 (the WebAssembly memory's base,
+   * stable for the process's life: V8 reserves a memory's whole range up
+   * front and this arena never moves it), for mapping memory in place over a
+   * {@link allocPageView} region. Needs `--allow-ffi` (`Deno.UnsafePointer.of`).
+   *
+   * @returns the address, or null without a WebAssembly memory or without FFI permission
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "./arena.ts";
+   * const arena = new Arena({ maxBytes: 1 << 20, resizable: false });
+   * const address = arena.baseAddress; // null unless run with --allow-ffi
+   * console.assert(address === null || address % 4096n === 0n);
+   * ```
+   */
+  get baseAddress(): bigint | null {
+    if (this.#baseAddress !== undefined) return this.#baseAddress;
+    let address: bigint | null = null;
+    if (this.memory !== null) {
+      try {
+        if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+          address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.bytes)));
+          if (address === 0n) address = null;
+        }
+      } catch {
+        address = null;
+      }
+    }
+    this.#baseAddress = address;
+    return address;
+  }
+
+  /** Puts `[from, to)` (a multiple of 64 bytes) on the ordinary free lists, largest classes first. */
+  #donateGap(from: number, to: number): void {
+    let at = from;
+    while (to - at >= ARENA_ALIGN_BYTES) {
+      // The largest size class that fits (every multiple of 64 up to 512 is one).
+      let cls = to - at;
+      while (arenaClassSize(cls) !== cls) cls -= ARENA_ALIGN_BYTES;
+      let list = this.#free.get(cls);
+      if (list === undefined) {
+        list = [];
+        this.#free.set(cls, list);
+      }
+      list.push(at);
+      at += cls;
+    }
   }
 
   /**

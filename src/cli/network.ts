@@ -312,7 +312,13 @@ export function serveZone(conn: UdpConn, zone: Readonly<Record<string, string>>)
         }
         const address = parseIpv4(entry);
         if (question.type === DNS_TYPE_A && address !== null) {
-          r.answers.push({ name, type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: DNS_TTL_S, address });
+          r.answers.push({
+            name,
+            type: DNS_TYPE_A,
+            class: DNS_CLASS_IN,
+            ttl: DNS_TTL_S,
+            address,
+          });
         }
         break;
       }

@@ -66,10 +66,17 @@ const SOA_MINIMUM_BYTES = 4;
 /** Smallest SOA RDATA: two root names + five 32-bit fields. */
 const SOA_MIN_RDATA_BYTES = 2 + 20;
 const QUERY_ID_SPACE = 0x1_0000;
+/** Smallest number accepted as a server address (the int32 form of 128.0.0.0). */
+const IPV4_MIN_INPUT = -0x8000_0000;
+/** Largest number accepted as a server address (the unsigned form of 255.255.255.255). */
+const IPV4_MAX_INPUT = 0xffff_ffff;
 
-/** A DNS server: IPv4 address (u32) and UDP port. */
+/** A DNS server: IPv4 address and UDP port. */
 export interface DnsServer {
-  /** IPv4 address as an unsigned 32-bit number. */
+  /**
+   * IPv4 address as a signed 32-bit integer (src/wire/address.ts); {@link parseDnsServer}
+   * also accepts the unsigned form and normalises it.
+   */
   addr: number;
   /** UDP port (53). */
   port: number;
@@ -224,7 +231,8 @@ function cryptoRandom(): number {
  * ```ts
  * import { parseDnsServer } from "./resolver.ts";
  * const s = parseDnsServer("192.0.2.1:5353");
- * console.assert(s.addr === 0xc0000201 && s.port === 5353);
+ * console.assert(s.addr === (0xc0000201 | 0) && s.port === 5353); // int32 address
+ * console.assert(parseDnsServer({ addr: 0xc0000201, port: 53 }).addr === s.addr);
  * console.assert(parseDnsServer("192.0.2.1").port === 53);
  * ```
  */
@@ -239,9 +247,14 @@ export function parseDnsServer(server: string | DnsServer): DnsServer {
     addr = server.addr;
     port = server.port ?? DNS_PORT;
   }
-  if (addr === null || !Number.isInteger(addr) || addr <= 0 || addr > 0xffffffff) {
+  if (
+    addr === null || !Number.isInteger(addr) || addr < IPV4_MIN_INPUT || addr > IPV4_MAX_INPUT ||
+    addr === 0
+  ) {
     throw new TypeError(`invalid DNS server address: ${JSON.stringify(server)}`);
   }
+  // Replies are matched with `===` against the int32 source address UDP reports.
+  addr |= 0;
   if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
     throw new TypeError(`invalid DNS server port: ${JSON.stringify(server)}`);
   }
@@ -402,6 +415,8 @@ export class DnsResolver {
    */
   nextDeadline(): number {
     let next = Infinity;
+    // A for-of over a Set allocates an iterator: this runs every loop iteration.
+    if (this.#pending.size === 0) return next;
     for (const lookup of this.#pending) if (lookup.deadlineMs < next) next = lookup.deadlineMs;
     return next;
   }
@@ -414,6 +429,7 @@ export class DnsResolver {
    */
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
+    if (this.#pending.size === 0) return; // no copy of an empty set every loop iteration
     for (const lookup of [...this.#pending]) {
       if (lookup.deadlineMs <= nowMs && !lookup.done) {
         this.stats.timeouts++;

@@ -46,7 +46,10 @@ export interface InterfaceConfigOptions {
   vlanId?: number | null;
 }
 
-/** Validated configuration, addresses as numbers. */
+/**
+ * Validated configuration, addresses as numbers: signed 32-bit integers
+ * (`x | 0`, see src/wire/address.ts; format with `formatIpv4`).
+ */
 export interface InterfaceConfig {
   /** Our MAC as a 48-bit number. */
   mac: number;
@@ -151,10 +154,10 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     throw new TypeError(`interface address ${cidr.address} is not a usable unicast host address`);
   }
   const mask = cidr.mask;
-  const network = (address & mask) >>> 0;
+  const network = address & mask;
   let directedBroadcast = 0;
   if (cidr.prefixLength <= 30) {
-    directedBroadcast = (address | ~mask) >>> 0;
+    directedBroadcast = address | ~mask;
     // RFC 1122 §3.2.1.3: host part all zeros or all ones is not a host address.
     if (address === network || address === directedBroadcast) {
       throw new TypeError(

@@ -50,6 +50,7 @@ import {
   LIMITED_BROADCAST,
 } from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
+import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import type {
   BufferPoolLike,
   IpProtocolHandler,
@@ -214,7 +215,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   /** Whether received transport checksums the device vouched for are skipped. */
   readonly trustDeviceChecksums: boolean;
 
-  #nowMs = 0;
+  /** Time of the frame or poll being handled (tagged: see TAGGED_TIME_SEED). */
+  #nowMs: number = TAGGED_TIME_SEED;
   readonly #linkHeaderLength: number;
   /** Reads received frames (made once, re-pointed per frame). */
   readonly #rxFrame = new EthernetFrame(new Uint8Array(0));
@@ -234,6 +236,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    * @throws {TypeError} on invalid configuration (e.g. MTU above the device's)
    */
   constructor(device: Device, options: NetworkInterfaceOptions) {
+    this.#nowMs = 0;
     if (options === null || typeof options !== "object") {
       throw new TypeError("NetworkInterface options must be an object with at least ipv4");
     }
@@ -741,9 +744,9 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       completePartialChecksum(b, l4, l4Length, partialOffset);
       return this.sendToNeighbour(buf, nextHop);
     }
-    const src = readU32(b, ip + 12);
-    const dst = readU32(b, ip + 16);
-    const seq = readU32(b, l4 + TCP_SEQ_OFFSET);
+    const src = readI32(b, ip + 12);
+    const dst = readI32(b, ip + 16);
+    const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
     const id = (b[ip + IPV4_ID_OFFSET] << 8) | b[ip + IPV4_ID_OFFSET + 1];
     const flags = b[l4 + TCP_FLAGS_BYTE];
     const headers = IPV4_HEADER_LEN + headerLength;
@@ -773,7 +776,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       sb[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
       sb[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
       const t = at + IPV4_HEADER_LEN;
-      writeU32(sb, t + TCP_SEQ_OFFSET, (seq + off) >>> 0);
+      writeU32(sb, t + TCP_SEQ_OFFSET, (seq + off) | 0);
       let f = flags;
       if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
       if (i > 0) f &= ~TCP_CWR;
@@ -830,8 +833,9 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   }
 }
 
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+/** A big-endian 32-bit field as a signed 32-bit integer (the form of addresses and sequence numbers). */
+function readI32(b: Uint8Array, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
 }
 
 function writeU32(b: Uint8Array, at: number, v: number): void {

@@ -41,10 +41,13 @@ const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 /** The fragment offset (in 8-byte units) in that word. */
 const FRAGMENT_OFFSET_MASK = 0x1fff;
-/** 255.255.255.255 (RFC 919). */
-export const LIMITED_BROADCAST = 0xffffffff;
-/** 224.0.0.1, the all-hosts group every host belongs to (RFC 1112 §4). */
-export const ALL_HOSTS_GROUP = 0xe0000001;
+/**
+ * 255.255.255.255 (RFC 919) as an int32 address (`0xffffffff | 0`): numeric
+ * IPv4 addresses are signed 32-bit integers (see src/wire/address.ts).
+ */
+export const LIMITED_BROADCAST = -1;
+/** 224.0.0.1, the all-hosts group every host belongs to (RFC 1112 §4), int32. */
+export const ALL_HOSTS_GROUP = 0xe0000001 | 0;
 /** Default bound of the local-delivery queue (datagrams a host sends to its own address). */
 export const LOCAL_QUEUE_DEFAULT_LENGTH = 256;
 
@@ -422,11 +425,11 @@ export class Ipv4Layer implements IpSender {
   /**
    * Our source address toward `dst`.
    *
-   * @param dst destination address
-   * @returns our address, or 0 when there is no route
+   * @param dst destination address (int32; the unsigned form is accepted)
+   * @returns our address (int32), or 0 when there is no route
    */
   sourceAddressFor(dst: number): number {
-    if (dst === LIMITED_BROADCAST) return this.#config.address;
+    if ((dst | 0) === LIMITED_BROADCAST) return this.#config.address;
     return this.#config.routes.lookup(dst) === NO_ROUTE ? 0 : this.#config.address;
   }
 
@@ -473,12 +476,18 @@ export class Ipv4Layer implements IpSender {
     protocol: number,
     opts?: IpSendOptions,
   ): boolean {
+    // Addresses are int32 (src/wire/address.ts); a caller's unsigned form is normalised here so
+    // the local-delivery test and the ARP cache key below see one form.
+    src |= 0;
+    dst |= 0;
     const config = this.#config;
     // RFC 1122 §3.3.5 (and Linux's local route through lo): a datagram to our own
     // address is not transmitted; it loops back to input.
     if (dst === config.address && dst !== 0) return this.#sendLocal(src, buf, dst, protocol, opts);
+    // RFC 919 §7: the limited broadcast goes onto the local link, never through a route.
+    // (Its int32 form -1 equals NO_ROUTE, so it must not reach the check below.)
     const nextHop = dst === LIMITED_BROADCAST ? dst : config.routes.nextHop(dst);
-    if (nextHop === NO_ROUTE) {
+    if (nextHop === NO_ROUTE && dst !== LIMITED_BROADCAST) {
       this.stats.txNoRoute++;
       this.release(buf);
       return false;

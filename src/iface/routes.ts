@@ -3,8 +3,11 @@
  * (RFC 1812 §5.2.4.3). A route either says the destination is on-link
  * (resolve it directly with ARP) or names a gateway to send through.
  *
- * Addresses travel as unsigned 32-bit numbers; {@link RouteTable.lookup} and
- * {@link RouteTable.nextHop} do not allocate.
+ * Addresses travel as signed 32-bit integers (`x | 0`, see
+ * src/wire/address.ts), so V8 keeps them as small integers; matching is
+ * `(dst & mask) === network`, which needs no unsigned conversion.
+ * {@link RouteTable.lookup} and {@link RouteTable.nextHop} do not allocate.
+ * Methods taking a numeric address also accept its unsigned form.
  *
  * @module
  */
@@ -13,8 +16,15 @@ import { formatIpv4, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
 
 /** Gateway value meaning "no gateway: the destination is on the link". */
 export const ON_LINK = 0;
-/** {@link RouteTable.lookup} result when no route matches. */
+/**
+ * {@link RouteTable.lookup} / {@link RouteTable.nextHop} result when no route
+ * matches. It is also the int32 form of 255.255.255.255, which is never a
+ * gateway and is never routed (RFC 919 §7: the limited broadcast stays on the
+ * local link): callers handle the limited broadcast before asking for a route.
+ */
 export const NO_ROUTE = -1;
+/** 255.255.255.255 as an int32 address (not a valid gateway). */
+const LIMITED_BROADCAST_INT32 = -1;
 /** Upper bound on static routes, so a misconfiguration cannot grow the table without limit. */
 export const MAX_ROUTES = 1024;
 
@@ -43,6 +53,7 @@ export interface RouteEntry {
  * console.assert(t.nextHop(parseIpv4("192.0.2.9")!) === parseIpv4("192.0.2.9"));
  * console.assert(t.nextHop(parseIpv4("198.51.100.7")!) === parseIpv4("192.0.2.254"));
  * console.assert(t.nextHop(parseIpv4("203.0.113.5")!) === parseIpv4("192.0.2.1"));
+ * console.assert(t.nextHop(0xcb007105) === parseIpv4("192.0.2.1")); // unsigned form accepted
  * ```
  */
 export class RouteTable {
@@ -60,7 +71,8 @@ export class RouteTable {
    * Adds (or replaces) the route to `destination`.
    *
    * @param destination a CIDR such as `"198.51.100.0/24"` (host bits are cleared)
-   * @param gateway the next-hop router; omit, null or 0 for an on-link route
+   * @param gateway the next-hop router (a number may be int32 or unsigned); omit, null or 0
+   *   for an on-link route
    * @throws {TypeError} on a malformed destination or gateway, or a gateway of 255.255.255.255
    * @throws {RangeError} when the table already holds {@link MAX_ROUTES} routes
    */
@@ -74,7 +86,7 @@ export class RouteTable {
     }
     const gw = gatewayValue(gateway);
     const mask = cidr.mask;
-    const network = (cidr.address.value & mask) >>> 0;
+    const network = cidr.address.value & mask;
     const existing = this.#indexOf(network, cidr.prefixLength);
     if (existing >= 0) {
       this.#gateways[existing] = gw;
@@ -99,7 +111,7 @@ export class RouteTable {
    */
   remove(destination: Ipv4Cidr | string): boolean {
     const cidr = typeof destination === "string" ? Ipv4Cidr.parse(destination) : destination;
-    const at = this.#indexOf((cidr.address.value & cidr.mask) >>> 0, cidr.prefixLength);
+    const at = this.#indexOf(cidr.address.value & cidr.mask, cidr.prefixLength);
     if (at < 0) return false;
     this.#networks.splice(at, 1);
     this.#masks.splice(at, 1);
@@ -111,14 +123,15 @@ export class RouteTable {
   /**
    * Longest-prefix match (RFC 1812 §5.2.4.3).
    *
-   * @param dst destination address as an unsigned 32-bit number
+   * @param dst destination address (int32, or its unsigned form)
    * @returns the index of the matching route, or {@link NO_ROUTE}
    */
   lookup(dst: number): number {
     const networks = this.#networks;
     const masks = this.#masks;
     for (let i = 0; i < networks.length; i++) {
-      if (((dst & masks[i]) >>> 0) === networks[i]) return i;
+      // Both sides int32: `&` yields int32 and networks are stored as int32.
+      if ((dst & masks[i]) === networks[i]) return i;
     }
     return NO_ROUTE;
   }
@@ -127,14 +140,15 @@ export class RouteTable {
    * The address to resolve with ARP for `dst`: `dst` itself when the route is
    * on-link, else the route's gateway.
    *
-   * @param dst destination address
-   * @returns the next hop, or {@link NO_ROUTE} when no route matches
+   * @param dst destination address (int32, or its unsigned form); not the
+   *   limited broadcast, which is never routed (see {@link NO_ROUTE})
+   * @returns the next hop (int32), or {@link NO_ROUTE} when no route matches
    */
   nextHop(dst: number): number {
     const i = this.lookup(dst);
     if (i === NO_ROUTE) return NO_ROUTE;
     const gw = this.#gateways[i];
-    return gw === ON_LINK ? dst : gw;
+    return gw === ON_LINK ? dst | 0 : gw;
   }
 
   /**
@@ -190,7 +204,7 @@ function gatewayValue(gateway: Ipv4Address | string | number | null): number {
   else if (typeof gateway === "number") value = new Ipv4Address(gateway).value;
   else if (gateway instanceof Ipv4Address) value = gateway.value;
   else throw new TypeError(`route gateway must be an Ipv4Address, "a.b.c.d" string or number`);
-  if (value === 0xffffffff) {
+  if (value === LIMITED_BROADCAST_INT32) {
     throw new TypeError(`route gateway cannot be the broadcast address ${formatIpv4(value)}`);
   }
   return value;

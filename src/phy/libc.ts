@@ -97,6 +97,14 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 /** mmap: shared mapping. */
 export const MAP_SHARED = 1;
+/** mmap: private copy-on-write mapping. */
+export const MAP_PRIVATE = 2;
+/** mmap: place the mapping exactly at `addr`, replacing whatever was mapped there. */
+export const MAP_FIXED = 0x10;
+/** mmap: memory not backed by a file (zero-filled pages). */
+export const MAP_ANONYMOUS = 0x20;
+/** mmap's failure result, `(void *) -1`, as an address. */
+export const MAP_FAILED_ADDRESS = 0xffff_ffff_ffff_ffffn;
 /** mmap: populate page tables up front. */
 export const MAP_LOCKED = 0x2000;
 /** send/recv: do not block. */

@@ -2,7 +2,10 @@
  * Deno-like network address types for the socket API: a {@link NetAddr} is
  * `{ transport, hostname, port }` exactly as `Deno.NetAddr`, so code written
  * against Deno's sockets reads the same against rawstack's. Helpers convert
- * between these objects and the numeric addresses the engines use.
+ * between these objects and the numeric addresses the engines use. Numeric
+ * IPv4 addresses are signed 32-bit integers so V8 keeps them as small
+ * integers (192.0.2.1 is `0xc0000201 | 0`); format with `formatIpv4`.
+ * Host names and {@link NetAddr} strings are unchanged.
  *
  * @module
  */
@@ -29,19 +32,20 @@ export const PORT_MAX = 65_535;
  * Builds a {@link NetAddr} from a numeric IPv4 address.
  *
  * @param transport `"tcp"` or `"udp"`
- * @param address IPv4 address as an unsigned 32-bit number
+ * @param address IPv4 address as a signed 32-bit integer (the unsigned form works too)
  * @param port port number
  * @returns a new address object
  *
  * @example
  * ```ts
  * import { netAddr } from "./addr.ts";
- * const a = netAddr("udp", 0xc0000201, 53);
+ * const a = netAddr("udp", 0xc0000201 | 0, 53);
  * console.assert(a.hostname === "192.0.2.1" && a.port === 53 && a.transport === "udp");
+ * console.assert(netAddr("udp", 0xc0000201, 53).hostname === "192.0.2.1");
  * ```
  */
 export function netAddr(transport: Transport, address: number, port: number): NetAddr {
-  return { transport, hostname: formatIpv4(address >>> 0), port };
+  return { transport, hostname: formatIpv4(address), port };
 }
 
 /**
@@ -119,12 +123,12 @@ export function parseHostPort(text: string, transport: Transport): NetAddr {
  * The numeric IPv4 address of a dotted quad, or null for anything else (a host name).
  *
  * @param hostname text to parse
- * @returns the address or null
+ * @returns the address as a signed 32-bit integer, or null
  *
  * @example
  * ```ts
  * import { ipv4Literal } from "./addr.ts";
- * console.assert(ipv4Literal("192.0.2.1") === 0xc0000201);
+ * console.assert(ipv4Literal("192.0.2.1") === (0xc0000201 | 0));
  * console.assert(ipv4Literal("example.test") === null);
  * ```
  */

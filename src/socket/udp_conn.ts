@@ -22,11 +22,11 @@ import { parseIpv4 } from "../wire/address.ts";
 export interface UdpConnHost {
   /** The current time (ms); also tells the network layer the time of the coming call. */
   nowMs(): number;
-  /** Resolves a host name to an IPv4 address (u32); rejects with a `DnsError`. */
+  /** Resolves a host name to an IPv4 address (int32, src/wire/address.ts); rejects with a `DnsError`. */
   resolveHostname(hostname: string): Promise<number>;
   /** Called after the engine transmitted: flush the device, wake the loop for new deadlines. */
   afterSend(): void;
-  /** Our IPv4 address (u32), for {@link UdpConn.addr}. */
+  /** Our IPv4 address (int32), for {@link UdpConn.addr}. */
   readonly localAddress: number;
   /** Called once when the conn closes. */
   connClosed(conn: UdpConn): void;
@@ -48,18 +48,18 @@ interface Waiter {
  * // A loopback "network": everything sent comes back to the sender's port.
  * const ip = {
  *   allocate: () => null, send: () => false,
- *   sourceAddressFor: () => 0xc0000202, mtuFor: () => 1500,
+ *   sourceAddressFor: () => 0xc0000202 | 0, mtuFor: () => 1500,
  * };
  * const layer = new UdpLayer(ip);
  * const host: UdpConnHost = {
  *   nowMs: () => 0, resolveHostname: () => Promise.reject(new Error("no DNS")),
- *   afterSend: () => {}, localAddress: 0xc0000202, connClosed: () => {},
+ *   afterSend: () => {}, localAddress: 0xc0000202 | 0, connClosed: () => {},
  * };
  * const conn = new UdpConn(host, layer.bind(5000));
  * console.assert(conn.addr.port === 5000 && conn.addr.hostname === "192.0.2.2");
  * // Simulate an arriving datagram (UDP header + 3 bytes, no checksum).
  * const dgram = new Uint8Array([0x13, 0x88, 0x13, 0x88, 0, 11, 0, 0, 1, 2, 3]);
- * layer.onPacket(0, 0xc0000201, 0xc0000202, dgram, 0, dgram.length);
+ * layer.onPacket(0, 0xc0000201 | 0, 0xc0000202 | 0, dgram, 0, dgram.length); // int32 addresses
  * const [data, from] = await conn.receive();
  * console.assert(data.length === 3 && from.hostname === "192.0.2.1" && from.port === 5000);
  * conn.close();

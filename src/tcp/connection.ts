@@ -232,6 +232,20 @@ export interface TcpInfo {
   sendQueued: number;
   /** Bytes waiting to be read. */
   receiveQueued: number;
+  /**
+   * Our initial sequence number. This and the other sequence numbers below are unsigned,
+   * 0..2^32-1, as tcpdump and Wireshark print them (the engine holds them as signed 32-bit
+   * integers; see `seq.ts`).
+   */
+  iss: number;
+  /** The peer's initial sequence number (0 before its SYN arrived), unsigned. */
+  irs: number;
+  /** SND.UNA: oldest unacknowledged sequence number, unsigned. */
+  sndUna: number;
+  /** SND.NXT: next sequence number to send, unsigned. */
+  sndNxt: number;
+  /** RCV.NXT: next sequence number expected from the peer, unsigned. */
+  rcvNxt: number;
   /** Window scaling, timestamps and SACK in use. */
   windowScaling: boolean;
   /** Timestamps in use. */
@@ -252,11 +266,11 @@ export interface TcpInfo {
  * ```
  */
 export class TcpConnection implements TimerTarget {
-  /** Local IPv4 address (u32). */
+  /** Local IPv4 address, a signed 32-bit integer like every numeric address (see address.ts). */
   readonly localAddr: number;
   /** Local port. */
   readonly localPort: number;
-  /** Remote IPv4 address (u32). */
+  /** Remote IPv4 address, int32. */
   readonly remoteAddr: number;
   /** Remote port. */
   readonly remotePort: number;
@@ -397,9 +411,9 @@ export class TcpConnection implements TimerTarget {
    * Made by the layer; call one of `openActive`, `openPassive`, `openFromCookie` next.
    *
    * @param ctx shared context
-   * @param localAddr local address
+   * @param localAddr local address (int32 or the unsigned form; stored as int32)
    * @param localPort local port
-   * @param remoteAddr remote address
+   * @param remoteAddr remote address (int32 or the unsigned form)
    * @param remotePort remote port
    */
   constructor(
@@ -411,9 +425,9 @@ export class TcpConnection implements TimerTarget {
   ) {
     this.#ctx = ctx;
     this.#cfg = ctx.config;
-    this.localAddr = localAddr;
+    this.localAddr = localAddr | 0;
     this.localPort = localPort;
-    this.remoteAddr = remoteAddr;
+    this.remoteAddr = remoteAddr | 0;
     this.remotePort = remotePort;
     const cfg = ctx.config;
     this.#rtt = new RttEstimator({
@@ -426,7 +440,7 @@ export class TcpConnection implements TimerTarget {
     this.#keepAlive = cfg.keepAlive;
     this.#keepAliveIdleMs = cfg.keepAliveIdleMs;
     // RFC 7323 §5.4: a per-connection random timestamp offset.
-    this.#tsOffset = hashFourTuple(ctx.secret, localAddr, localPort, remoteAddr, remotePort, 1);
+    this.#tsOffset = hashFourTuple(ctx.secret, localAddr, localPort, remoteAddr, remotePort, 1) | 0;
     const mtu = ctx.ip.mtuFor(remoteAddr);
     this.#ourMss = Math.max(MIN_MSS, Math.min(MAX_WINDOW_FIELD, mtu - IPV4_TCP_HEADERS_LEN));
   }
@@ -501,15 +515,21 @@ export class TcpConnection implements TimerTarget {
       nowMs - (t.deadline - this.#cfg.timeWaitMs) >= TIME_WAIT_REUSE_MS;
   }
 
-  /** Our initial sequence number. */
+  /**
+   * Our initial sequence number, in the engine's form: a signed 32-bit integer (compare with
+   * the `seq.ts` helpers; `>>> 0` or {@link info} for the unsigned value).
+   */
   get iss(): number {
     return this.#iss;
   }
-  /** RCV.NXT: the next sequence number expected from the peer. */
+  /** RCV.NXT: the next sequence number expected from the peer, signed 32-bit like {@link iss}. */
   get rcvNxt(): number {
     return this.#rcvNxt;
   }
-  /** Sequence state for tests and diagnostics (allocates). */
+  /**
+   * Sequence state for tests and diagnostics (allocates): sequence numbers unsigned,
+   * 0..2^32-1, as people read them; `sndWnd` in bytes.
+   */
   get sequenceState(): {
     iss: number;
     irs: number;
@@ -520,12 +540,12 @@ export class TcpConnection implements TimerTarget {
     sndWnd: number;
   } {
     return {
-      iss: this.#iss,
-      irs: this.#irs,
-      sndUna: this.#sndUna,
-      sndNxt: this.#sndNxt,
-      sndMax: this.#sndMax,
-      rcvNxt: this.#rcvNxt,
+      iss: this.#iss >>> 0,
+      irs: this.#irs >>> 0,
+      sndUna: this.#sndUna >>> 0,
+      sndNxt: this.#sndNxt >>> 0,
+      sndMax: this.#sndMax >>> 0,
+      rcvNxt: this.#rcvNxt >>> 0,
       sndWnd: this.#sndWnd,
     };
   }
@@ -536,12 +556,12 @@ export class TcpConnection implements TimerTarget {
    * Active open (RFC 9293 §3.10.1): choose the ISS, send SYN, enter SYN-SENT.
    *
    * @param nowMs current time
-   * @param iss the initial send sequence number; default RFC 6528
+   * @param iss the initial send sequence number (either form: stored as int32); default RFC 6528
    * @returns nothing
    */
   openActive(nowMs: number, iss?: number): void {
     this.#enter();
-    this.#iss = iss ?? this.#isn(nowMs);
+    this.#iss = iss === undefined ? this.#isn(nowMs) : iss | 0;
     this.#initSend();
     this.#allocateBuffers();
     this.#rcvWScale = this.#cfg.windowScaling ? this.#chooseWindowShift() : 0;
@@ -557,21 +577,21 @@ export class TcpConnection implements TimerTarget {
    *
    * @param nowMs current time
    * @param syn the parsed SYN
-   * @param iss the initial send sequence number; default RFC 6528
+   * @param iss the initial send sequence number (either form: stored as int32); default RFC 6528
    * @returns nothing
    */
   openPassive(nowMs: number, syn: TcpRepr, iss?: number): void {
     this.#enter();
     this.#passive = true;
-    this.#iss = iss ?? this.#isn(nowMs);
+    this.#iss = iss === undefined ? this.#isn(nowMs) : iss | 0;
     this.#initSend();
-    this.#irs = syn.seq;
+    this.#irs = syn.seq | 0;
     this.#rcvNxt = seqAdd(syn.seq, 1);
     this.#negotiate(syn);
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     this.#sndWnd = syn.window;
     this.#maxSndWnd = syn.window;
-    this.#sndWl1 = syn.seq;
+    this.#sndWl1 = syn.seq | 0;
     this.#sndWl2 = this.#iss;
     this.#rcvAdvRight = seqAdd(this.#rcvNxt, this.#synWindow());
     this.#state = TcpState.SYN_RECEIVED;
@@ -586,8 +606,8 @@ export class TcpConnection implements TimerTarget {
    * no options beyond the MSS encoded in the cookie survive.
    *
    * @param nowMs current time
-   * @param iss our ISS (the cookie)
-   * @param irs the peer's ISS
+   * @param iss our ISS (the cookie; either form: stored as int32)
+   * @param irs the peer's ISS (either form)
    * @param mss the MSS decoded from the cookie
    * @param window the raw window of the completing ACK (unscaled: no WS negotiated)
    * @returns nothing
@@ -595,9 +615,9 @@ export class TcpConnection implements TimerTarget {
   openFromCookie(nowMs: number, iss: number, irs: number, mss: number, window: number): void {
     this.#enter();
     this.#passive = true;
-    this.#iss = iss;
+    this.#iss = iss | 0;
     this.#initSend();
-    this.#irs = irs;
+    this.#irs = irs | 0;
     this.#rcvNxt = seqAdd(irs, 1);
     this.#peerMss = mss;
     this.#wsOk = false;
@@ -611,7 +631,7 @@ export class TcpConnection implements TimerTarget {
     this.#lastRecvMs = nowMs;
     this.#lastRecvActivityMs = nowMs;
     this.#state = TcpState.SYN_RECEIVED;
-    this.#establish(nowMs, window, irs, this.#sndUna);
+    this.#establish(nowMs, window, this.#irs, this.#sndUna);
     this.#leave();
   }
 
@@ -913,6 +933,11 @@ export class TcpConnection implements TimerTarget {
       bytesOut: this.#bytesOut,
       sendQueued: this.sendQueued,
       receiveQueued: this.readableLength,
+      iss: this.#iss >>> 0,
+      irs: this.#irs >>> 0,
+      sndUna: this.#sndUna >>> 0,
+      sndNxt: this.#sndNxt >>> 0,
+      rcvNxt: this.#rcvNxt >>> 0,
       windowScaling: this.#wsOk,
       timestamps: this.#tsOk,
       sack: this.#sackOk,
@@ -1615,8 +1640,8 @@ export class TcpConnection implements TimerTarget {
     const blocks = seg.sackBlocks;
     const limit = seqSub(this.#sndMax, this.#dataSeq);
     for (let i = 0; i < seg.sackCount; i++) {
-      let start = seqSub(blocks[2 * i] >>> 0, this.#dataSeq);
-      let end = seqSub(blocks[2 * i + 1] >>> 0, this.#dataSeq);
+      let start = seqSub(blocks[2 * i], this.#dataSeq);
+      let end = seqSub(blocks[2 * i + 1], this.#dataSeq);
       // Ignore blocks that are below SND.UNA (D-SACK) or beyond what was sent.
       if (start < 0) start = 0;
       if (end > limit) end = limit;
@@ -1973,8 +1998,9 @@ export class TcpConnection implements TimerTarget {
 
   // ------------------------------------------------------------------ output
 
+  /** Our TSval clock (RFC 7323 §5.4: 1 ms ticks plus a per-connection offset), int32. */
   #tsNow(nowMs: number): number {
-    return (Math.floor(nowMs) + this.#tsOffset) >>> 0;
+    return (Math.floor(nowMs) + this.#tsOffset) | 0;
   }
 
   #swsThreshold(): number {

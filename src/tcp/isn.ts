@@ -11,6 +11,8 @@
 
 /** RFC 6528 §3: M ticks every 4 microseconds, i.e. 250 ticks per millisecond. */
 export const ISN_TICKS_PER_MS = 250;
+/** The M clock wraps with the sequence space, 2^32 ticks. */
+const ISN_CLOCK_MODULUS = 0x1_0000_0000;
 /** Bytes in a SipHash key. */
 export const SIPHASH_KEY_BYTES = 16;
 
@@ -159,12 +161,12 @@ function writeBe32(b: Uint8Array, i: number, v: number): void {
  * time counter or peer sequence for SYN cookies).
  *
  * @param secret the stack's 16-byte secret
- * @param localAddr local IPv4 address (u32)
+ * @param localAddr local IPv4 address (int32 or u32: only the bits count)
  * @param localPort local port
- * @param remoteAddr remote IPv4 address (u32)
+ * @param remoteAddr remote IPv4 address (int32 or u32)
  * @param remotePort remote port
- * @param extra an extra word mixed in
- * @returns 32 pseudo-random bits
+ * @param extra an extra word mixed in (int32 or u32)
+ * @returns 32 pseudo-random bits, unsigned (non-negative, so `% n` stays in range)
  *
  * @example
  * ```ts
@@ -197,11 +199,12 @@ export function hashFourTuple(
  *
  * @param secret the stack's 16-byte secret (random per stack; tests inject one)
  * @param nowMs the current time in milliseconds (may be fractional)
- * @param localAddr local IPv4 address (u32)
+ * @param localAddr local IPv4 address (int32 or u32)
  * @param localPort local port
- * @param remoteAddr remote IPv4 address (u32)
+ * @param remoteAddr remote IPv4 address (int32 or u32)
  * @param remotePort remote port
- * @returns the ISN, 0..2^32-1
+ * @returns the ISN as a signed 32-bit integer (the engine's form of a sequence
+ *   number, see `seq.ts`; `>>> 0` gives 0..2^32-1)
  *
  * @example
  * ```ts
@@ -209,7 +212,8 @@ export function hashFourTuple(
  * const s = new Uint8Array(16);
  * const a = initialSequenceNumber(s, 0, 1, 80, 2, 5000);
  * const b = initialSequenceNumber(s, 1, 1, 80, 2, 5000); // 1 ms later: +250 ticks
- * console.assert(((b - a) >>> 0) === 250);
+ * console.assert(((b - a) | 0) === 250);
+ * console.assert((a | 0) === a && (b | 0) === b); // int32
  * ```
  */
 export function initialSequenceNumber(
@@ -220,8 +224,9 @@ export function initialSequenceNumber(
   remoteAddr: number,
   remotePort: number,
 ): number {
-  const m = Math.floor(nowMs * ISN_TICKS_PER_MS) % 0x1_0000_0000;
-  return (m + hashFourTuple(secret, localAddr, localPort, remoteAddr, remotePort, 0)) >>> 0;
+  // M mod 2^32 (the tick count exceeds 2^32 after ~4.8 h), then M + F as int32.
+  const m = Math.floor(nowMs * ISN_TICKS_PER_MS) % ISN_CLOCK_MODULUS;
+  return (m + hashFourTuple(secret, localAddr, localPort, remoteAddr, remotePort, 0)) | 0;
 }
 
 let processSecretBytes: Uint8Array | null = null;

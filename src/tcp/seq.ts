@@ -5,6 +5,14 @@
  * wrap. Every comparison in the engine goes through these helpers: `a` is
  * "less than" `b` when the signed 32-bit difference `a - b` is negative.
  *
+ * Inside the engine a sequence number (and an acknowledgment number, a SACK
+ * block edge, an ISN, a timestamp) is held as a **signed** 32-bit integer,
+ * `x | 0`, -2^31..2^31-1: V8 keeps such numbers as small integers, while an
+ * unsigned value ≥ 2^31 would be a heap-allocated number each time it
+ * crosses a call. The helpers accept either form (only the low 32 bits
+ * count), but `===` and map keys need one form, so every producer yields
+ * int32. Show a sequence number to a person with {@link seqUnsigned}.
+ *
  * @module
  */
 
@@ -12,21 +20,59 @@
 export const SEQ_MODULUS = 0x1_0000_0000;
 
 /**
+ * The engine's form of a sequence number: the signed 32-bit integer with the
+ * same low 32 bits (`x | 0`).
+ *
+ * @param x a sequence number in either form (any integer; only its low 32 bits count)
+ * @returns `x` as int32, -2^31..2^31-1
+ *
+ * @example
+ * ```ts
+ * import { seqFrom } from "./seq.ts";
+ * console.assert(seqFrom(0xffffffff) === -1 && seqFrom(0x80000000) === -0x80000000);
+ * console.assert(seqFrom(5) === 5);
+ * ```
+ */
+export function seqFrom(x: number): number {
+  return x | 0;
+}
+
+/**
+ * A sequence number as people read it (tcpdump, Wireshark, Linux): unsigned,
+ * 0..2^32-1. For display and user-facing fields only; the engine compares and
+ * stores int32 ({@link seqFrom}).
+ *
+ * @param s a sequence number in either form
+ * @returns `s >>> 0`
+ *
+ * @example
+ * ```ts
+ * import { seqUnsigned } from "./seq.ts";
+ * console.assert(seqUnsigned(-1) === 0xffffffff && seqUnsigned(7) === 7);
+ * ```
+ */
+export function seqUnsigned(s: number): number {
+  return s >>> 0;
+}
+
+/**
  * Adds `n` (may be negative) to a sequence number, modulo 2^32.
  *
- * @param a a sequence number, 0..2^32-1
- * @param n the distance to add
- * @returns `(a + n) mod 2^32`, unsigned
+ * @param a a sequence number (int32, or unsigned: only the low 32 bits count)
+ * @param n the distance to add, |n| < 2^31
+ * @returns `(a + n) mod 2^32` as a signed 32-bit integer (the engine's form)
  *
  * @example
  * ```ts
  * import { seqAdd } from "./seq.ts";
- * console.assert(seqAdd(0xffffffff, 2) === 1);
- * console.assert(seqAdd(1, -2) === 0xffffffff);
+ * console.assert(seqAdd(-1, 2) === 1); // 0xffffffff + 2 wraps to 1
+ * console.assert(seqAdd(1, -2) === -1); // 0xffffffff as int32
+ * console.assert(seqAdd(0x7fffffff, 1) === -0x80000000); // 2^31: crosses into the upper half
+ * console.assert(seqAdd(0xffffffff, 2) === 1); // unsigned input is accepted
  * ```
  */
 export function seqAdd(a: number, n: number): number {
-  return (a + n) >>> 0;
+  return (a + n) | 0;
 }
 
 /**
@@ -39,8 +85,10 @@ export function seqAdd(a: number, n: number): number {
  * @example
  * ```ts
  * import { seqSub } from "./seq.ts";
- * console.assert(seqSub(1, 0xffffffff) === 2);
- * console.assert(seqSub(0xffffffff, 1) === -2);
+ * console.assert(seqSub(1, -1) === 2); // 1 - 0xffffffff
+ * console.assert(seqSub(-1, 1) === -2);
+ * console.assert(seqSub(-0x80000000, 0x7fffffff) === 1); // across 2^31
+ * console.assert(seqSub(1, 0xffffffff) === 2); // mixed forms agree
  * ```
  */
 export function seqSub(a: number, b: number): number {
@@ -57,8 +105,9 @@ export function seqSub(a: number, b: number): number {
  * @example
  * ```ts
  * import { seqLt } from "./seq.ts";
- * console.assert(seqLt(0xfffffff0, 5));
- * console.assert(!seqLt(5, 0xfffffff0));
+ * console.assert(seqLt(-16, 5)); // 0xfffffff0 precedes 5 across the wrap
+ * console.assert(!seqLt(5, -16));
+ * console.assert(seqLt(0x7fffffff, -0x80000000)); // 2^31-1 precedes 2^31
  * ```
  */
 export function seqLt(a: number, b: number): boolean {
@@ -75,7 +124,7 @@ export function seqLt(a: number, b: number): boolean {
  * @example
  * ```ts
  * import { seqLe } from "./seq.ts";
- * console.assert(seqLe(7, 7) && seqLe(0xffffffff, 0));
+ * console.assert(seqLe(7, 7) && seqLe(-1, 0));
  * ```
  */
 export function seqLe(a: number, b: number): boolean {
@@ -92,7 +141,7 @@ export function seqLe(a: number, b: number): boolean {
  * @example
  * ```ts
  * import { seqGt } from "./seq.ts";
- * console.assert(seqGt(0, 0xffffffff));
+ * console.assert(seqGt(0, -1) && seqGt(-0x80000000, 0x7fffffff));
  * ```
  */
 export function seqGt(a: number, b: number): boolean {
@@ -109,7 +158,7 @@ export function seqGt(a: number, b: number): boolean {
  * @example
  * ```ts
  * import { seqGe } from "./seq.ts";
- * console.assert(seqGe(3, 3) && seqGe(2, 0xfffffffe));
+ * console.assert(seqGe(3, 3) && seqGe(2, -2));
  * ```
  */
 export function seqGe(a: number, b: number): boolean {
@@ -128,14 +177,16 @@ export function seqGe(a: number, b: number): boolean {
  * @example
  * ```ts
  * import { seqInWindow } from "./seq.ts";
- * console.assert(seqInWindow(2, 0xfffffff0, 100));
- * console.assert(!seqInWindow(0xffffffef, 0xfffffff0, 100));
+ * console.assert(seqInWindow(2, -16, 100)); // window from 0xfffffff0 across the wrap
+ * console.assert(!seqInWindow(-17, -16, 100));
+ * console.assert(seqInWindow(-0x80000000, 0x7fffffff, 2)); // across 2^31
  * console.assert(!seqInWindow(5, 5, 0));
  * ```
  */
 export function seqInWindow(s: number, start: number, size: number): boolean {
-  const d = (s - start) >>> 0;
-  return size > 0 && d < size;
+  // Signed distance: with size ≤ 2^31 a negative one is outside (no unsigned heap number).
+  const d = (s - start) | 0;
+  return d >= 0 && d < size;
 }
 
 /**
@@ -148,7 +199,7 @@ export function seqInWindow(s: number, start: number, size: number): boolean {
  * @example
  * ```ts
  * import { seqMax } from "./seq.ts";
- * console.assert(seqMax(0xffffffff, 3) === 3);
+ * console.assert(seqMax(-1, 3) === 3);
  * ```
  */
 export function seqMax(a: number, b: number): number {
@@ -165,7 +216,7 @@ export function seqMax(a: number, b: number): number {
  * @example
  * ```ts
  * import { seqMin } from "./seq.ts";
- * console.assert(seqMin(0xffffffff, 3) === 0xffffffff);
+ * console.assert(seqMin(-1, 3) === -1);
  * ```
  */
 export function seqMin(a: number, b: number): number {

@@ -14,6 +14,7 @@ import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
 import { readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
+import { readI32 } from "../wire/view.ts";
 import {
   fillTcpChecksum,
   newTcpRepr,
@@ -92,7 +93,7 @@ export interface TcpListenerEvents {
 export class TcpListener {
   /** Local port. */
   readonly port: number;
-  /** Local address (0 = any). */
+  /** Local address (0 = any), int32. */
   readonly localAddr: number;
   /** Limit of each queue. */
   readonly backlog: number;
@@ -202,7 +203,7 @@ export interface TcpConnectOptions {
   localAddr?: number;
   /** Callbacks, installed before the SYN is sent. */
   events?: TcpConnectionEvents;
-  /** Override the ISS (tests). */
+  /** Override the ISS (tests); either form, held as a signed 32-bit integer. */
   iss?: number;
 }
 
@@ -440,7 +441,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * Active open: allocate a port, send SYN.
    *
    * @param nowMs current time
-   * @param remoteAddr peer address (u32)
+   * @param remoteAddr peer address: int32 as the stack holds addresses, or the unsigned form
    * @param remotePort peer port
    * @param opts local port/address, callbacks
    * @returns the connection in SYN-SENT
@@ -452,7 +453,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     remotePort: number,
     opts: TcpConnectOptions = {},
   ): TcpConnection {
-    const localAddr = opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr);
+    // Addresses are int32 inside the stack (address.ts); the unsigned form is accepted here.
+    remoteAddr |= 0;
+    const localAddr = (opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr)) | 0;
     if (localAddr === 0) throw new NotConnected("no route to host");
     let port = opts.localPort ?? 0;
     if (port !== 0) {
@@ -529,13 +532,13 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    *
    * @param port local port
    * @param backlog limit of the SYN queue and of the accept queue (default 128)
-   * @param localAddr local address to accept on (0 = any)
+   * @param localAddr local address to accept on (0 = any; int32 or the unsigned form)
    * @returns the listener
    * @throws AddrInUse when the port already has a listener
    */
   listen(port: number, backlog: number = DEFAULT_BACKLOG, localAddr = 0): TcpListener {
     if (this.#listeners.has(port)) throw new AddrInUse(`port ${port} is already listening`);
-    const listener = new TcpListener(this, port, localAddr, Math.max(1, backlog));
+    const listener = new TcpListener(this, port, localAddr | 0, Math.max(1, backlog));
     this.#listeners.set(port, listener);
     return listener;
   }
@@ -576,6 +579,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     length: number,
     checksumVerified = false,
   ): void {
+    // int32 addresses (what the IPv4 layer passes; a no-op then), so demux compares one form.
+    src |= 0;
+    dst |= 0;
     this.stats.segmentsIn++;
     const seg = TcpRepr.parse(
       this.#packet.reset(bytes, offset, length),
@@ -724,7 +730,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     irs: number,
     counter: number,
   ): number {
-    const extra = (irs ^ Math.imul(counter, 0x9e3779b1)) >>> 0;
+    const extra = irs ^ Math.imul(counter, 0x9e3779b1); // int32: the hash takes the bits
     return hashFourTuple(this.#secret, localAddr, localPort, remoteAddr, remotePort, extra) &
       COOKIE_HASH_MASK;
   }
@@ -732,6 +738,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   /**
    * RFC 4987 §3.6 SYN cookie as our ISS: 5 bits of a 64 s counter, 3 bits of
    * MSS index, 24 bits of keyed hash over the 4-tuple, the peer's ISN and the counter.
+   * Returned as a signed 32-bit integer like every sequence number in the engine (the
+   * counter's top bit is the sign bit).
    */
   #makeCookie(
     nowMs: number,
@@ -744,7 +752,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   ): number {
     const counter = Math.floor(nowMs / COOKIE_PERIOD_MS);
     const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-    return (((counter & 0x1f) << 27) | (mssIndex << 24) | h) >>> 0;
+    return ((counter & 0x1f) << 27) | (mssIndex << 24) | h;
   }
 
   /** Returns the MSS the cookie encodes, or 0 when it is not valid. */
@@ -813,8 +821,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     const r = this.#tx;
     r.srcPort = srcPort;
     r.dstPort = dstPort;
-    r.seq = seq >>> 0;
-    r.ack = ack >>> 0;
+    r.seq = seq | 0;
+    r.ack = ack | 0;
     r.flags = flags;
     r.window = window;
     r.urgent = 0;
@@ -871,7 +879,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     const t = quotedOffset + ihl;
     const localPort = (quoted[t] << 8) | quoted[t + 1];
     const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
-    const seq = readIpv4(quoted, t + 4);
+    const seq = readI32(quoted, t + 4); // the quoted sequence number, int32 like every other
     const conn = this.#lookup(localAddr, localPort, remoteAddr, remotePort);
     if (conn !== undefined) conn.onIcmpError(nowMs, type, code, nextHopMtu, seq);
   }

@@ -110,11 +110,11 @@ export interface TcpFields {
   sackPermitted: boolean;
   /** Timestamps option present. */
   hasTimestamp: boolean;
-  /** TSval. */
+  /** TSval (unsigned 32-bit). */
   tsVal: number;
-  /** TSecr. */
+  /** TSecr (unsigned 32-bit). */
   tsEcr: number;
-  /** SACK blocks, flat `[left0, right0, ...]` (absolute). */
+  /** SACK blocks, flat `[left0, right0, ...]` (absolute, unsigned 32-bit). */
   sack: number[];
 }
 
@@ -132,9 +132,9 @@ export interface DecodedFrame {
   srcMac: number;
   /** Ethernet destination MAC. */
   dstMac: number;
-  /** IPv4 source (ARP: sender address), 0 when none. */
+  /** IPv4 source (ARP: sender address) as a signed 32-bit integer (see `formatIpv4`), 0 when none. */
   src: number;
-  /** IPv4 destination (ARP: target address), 0 when none. */
+  /** IPv4 destination (ARP: target address), int32, 0 when none. */
   dst: number;
   /** Protocol-level one-line description without addresses, e.g. `"ARP who-has 192.0.2.1"`. */
   summary: string;
@@ -146,7 +146,7 @@ export interface DecodedFrame {
 
 /** One side of a connection. */
 export interface TraceEndpoint {
-  /** IPv4 address (u32). */
+  /** IPv4 address (int32, as the decoded frames carry it; format with `formatIpv4`). */
   address: number;
   /** Port. */
   port: number;
@@ -459,13 +459,17 @@ function decodeTcp(
   const r = TcpRepr.parse(packet, base.src, base.dst, SHARED_REPR, { verifyChecksum: false });
   if (isWireError(r)) return malformed(base, `TCP: ${r.message}`);
   base.kind = "tcp";
+  // The parser yields the engine's signed 32-bit form; people read these numbers unsigned
+  // (tcpdump, Wireshark), and -1 stays free as "none" for the trackers below.
   const sack: number[] = [];
-  for (let i = 0; i < r.sackCount; i++) sack.push(r.sackBlocks[2 * i], r.sackBlocks[2 * i + 1]);
+  for (let i = 0; i < r.sackCount; i++) {
+    sack.push(r.sackBlocks[2 * i] >>> 0, r.sackBlocks[2 * i + 1] >>> 0);
+  }
   const fields: TcpFields = {
     srcPort: r.srcPort,
     dstPort: r.dstPort,
-    seq: r.seq,
-    ack: r.ack,
+    seq: r.seq >>> 0,
+    ack: r.ack >>> 0,
     flags: r.flags,
     window: r.window,
     payloadLength: length - dataOffsetBytes,
@@ -473,8 +477,8 @@ function decodeTcp(
     windowScale: r.windowScale,
     sackPermitted: r.sackPermitted,
     hasTimestamp: r.hasTimestamp,
-    tsVal: r.tsVal,
-    tsEcr: r.tsEcr,
+    tsVal: r.tsVal >>> 0,
+    tsEcr: r.tsEcr >>> 0,
     sack,
   };
   base.tcp = fields;

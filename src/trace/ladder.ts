@@ -176,8 +176,9 @@ export interface HostLadderOptions {
  * they are drawn toward the host that owns the address asked for.
  *
  * @param analysis the result of `analyzeCapture`
- * @param left the left host's IPv4 address (u32), usually the client
- * @param right the right host's IPv4 address (u32)
+ * @param left the left host's IPv4 address (int32 as `readIpv4` gives it, or the unsigned
+ *   form: both are accepted), usually the client
+ * @param right the right host's IPv4 address (int32 or unsigned)
  * @param opts origin and names
  * @returns the diagram
  *
@@ -195,6 +196,9 @@ export function hostLadder(
   right: number,
   opts: HostLadderOptions = {},
 ): LadderDiagram {
+  // Decoded frames carry int32 addresses (see address.ts): compare in that form.
+  left |= 0;
+  right |= 0;
   const rows: LadderRow[] = [];
   const between = (a: number, b: number) =>
     (a === left && b === right) || (a === right && b === left);

@@ -41,9 +41,9 @@ function copyBytes(
  * import { DatagramQueue } from "./datagram_queue.ts";
  * const q = new DatagramQueue(16, 4);
  * const frame = new Uint8Array([9, 9, 1, 2, 3, 9]);
- * console.assert(q.push(frame, 2, 3, 0xc0000201, 53));
+ * console.assert(q.push(frame, 2, 3, 0xc0000201 | 0, 53)); // 192.0.2.1, int32
  * const out = new Uint8Array(8);
- * console.assert(q.frontLength === 3 && q.frontAddr === 0xc0000201 && q.frontPort === 53);
+ * console.assert(q.frontLength === 3 && q.frontAddr === (0xc0000201 | 0) && q.frontPort === 53);
  * console.assert(q.shift(out, 0) === 3 && out[0] === 1 && out[2] === 3);
  * console.assert(q.count === 0);
  * ```
@@ -55,7 +55,7 @@ export class DatagramQueue {
   readonly capacityDatagrams: number;
   #bytes: Uint8Array;
   #lengths: Uint32Array;
-  #addrs: Uint32Array;
+  #addrs: Int32Array;
   #ports: Uint16Array;
   #readByte = 0;
   #usedBytes = 0;
@@ -80,7 +80,7 @@ export class DatagramQueue {
     this.capacityDatagrams = capacityDatagrams;
     this.#bytes = new Uint8Array(capacityBytes);
     this.#lengths = new Uint32Array(capacityDatagrams);
-    this.#addrs = new Uint32Array(capacityDatagrams);
+    this.#addrs = new Int32Array(capacityDatagrams);
     this.#ports = new Uint16Array(capacityDatagrams);
   }
 
@@ -99,7 +99,7 @@ export class DatagramQueue {
     return this.#count === 0 ? -1 : this.#lengths[this.#first];
   }
 
-  /** Source address of the oldest datagram (0 when empty). */
+  /** Source address of the oldest datagram, int32 (0 when empty). */
   get frontAddr(): number {
     return this.#count === 0 ? 0 : this.#addrs[this.#first];
   }
@@ -115,7 +115,7 @@ export class DatagramQueue {
    * @param src bytes holding the payload
    * @param offset payload start in `src`
    * @param length payload length (0 allowed)
-   * @param addr source IPv4 address (u32)
+   * @param addr source IPv4 address (int32; the unsigned form is stored as int32)
    * @param port source port
    * @returns false (nothing stored) when the datagram count or the byte capacity is exhausted
    */

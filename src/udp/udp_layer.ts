@@ -33,6 +33,12 @@ export const EPHEMERAL_PORT_MIN = 49_152;
 export const EPHEMERAL_PORT_MAX = 65_535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const PORT_MAX = 65_535;
+/** 255.255.255.255 as an int32 address (src/wire/address.ts). */
+const LIMITED_BROADCAST = -1;
+/** Smallest number accepted as a destination address (the int32 form of 128.0.0.0). */
+const IPV4_MIN_INPUT = -0x8000_0000;
+/** Largest number accepted as a destination address (the unsigned form of 255.255.255.255). */
+const IPV4_MAX_INPUT = 0xffff_ffff;
 
 /** ICMP type "destination unreachable" (RFC 792). */
 const ICMP_DEST_UNREACHABLE = 3;
@@ -67,7 +73,7 @@ export type UdpErrorCode =
  * @example
  * ```ts
  * import { UdpError } from "./udp_layer.ts";
- * const e = new UdpError("PortUnreachable", "no listener", 0xc0000201, 9);
+ * const e = new UdpError("PortUnreachable", "no listener", 0xc0000201 | 0, 9);
  * console.assert(e instanceof Error && e.code === "PortUnreachable" && e.remotePort === 9);
  * ```
  */
@@ -77,7 +83,7 @@ export class UdpError extends Error {
    *
    * @param code what went wrong
    * @param message details
-   * @param remoteAddr the remote IPv4 address concerned (0 if none)
+   * @param remoteAddr the remote IPv4 address concerned, int32 (0 if none)
    * @param remotePort the remote port concerned (0 if none)
    */
   constructor(
@@ -194,7 +200,7 @@ export interface UdpEndpointStats {
 export interface UdpDatagram {
   /** A fresh copy of the payload. */
   data: Uint8Array;
-  /** Sender IPv4 address (u32). */
+  /** Sender IPv4 address (int32, see src/wire/address.ts; format with `formatIpv4`). */
   srcAddr: number;
   /** Sender port. */
   srcPort: number;
@@ -301,7 +307,7 @@ export class UdpEndpoint {
    *
    * @param nowMs current time (ms)
    * @param data the payload (≤ 65,507 bytes)
-   * @param dstAddr destination IPv4 address (u32)
+   * @param dstAddr destination IPv4 address: int32 (see src/wire/address.ts) or its unsigned form
    * @param dstPort destination port 1..65535
    * @returns bytes of payload sent, or a {@link UdpError}
    */
@@ -411,9 +417,10 @@ export class UdpEndpoint {
  * console.assert(udp.bind(0).localPort >= 49152); // ephemeral
  * // 192.0.2.2:49152 → port 7, payload "hi", checksum 0 (= none, RFC 768).
  * const d = new Uint8Array([0xc0, 0x00, 0, 7, 0, 10, 0, 0, 0x68, 0x69]);
- * udp.onPacket(0, 0xc0000202, 0xc0000201, d, 0, d.length);
+ * udp.onPacket(0, 0xc0000202 | 0, 0xc0000201 | 0, d, 0, d.length); // int32 addresses
  * const got = echo.tryReceive()!;
  * console.assert(new TextDecoder().decode(got.data) === "hi" && got.srcPort === 49152);
+ * console.assert(got.srcAddr === (0xc0000202 | 0)); // 192.0.2.2
  * ```
  */
 export class UdpLayer implements IpProtocolHandler {
@@ -533,8 +540,8 @@ export class UdpLayer implements IpProtocolHandler {
    * src/iface). Never throws; defects are counted.
    *
    * @param nowMs current time (ms)
-   * @param src source IPv4 address (u32)
-   * @param dst destination IPv4 address (u32)
+   * @param src source IPv4 address (int32)
+   * @param dst destination IPv4 address (int32)
    * @param bytes buffer holding the UDP datagram
    * @param offset start of the UDP header
    * @param length IP payload length
@@ -713,12 +720,17 @@ export class UdpLayer implements IpProtocolHandler {
         new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`),
       );
     }
-    if (!Number.isInteger(dstAddr) || dstAddr <= 0 || dstAddr > 0xffffffff) {
+    if (
+      !Number.isInteger(dstAddr) || dstAddr < IPV4_MIN_INPUT || dstAddr > IPV4_MAX_INPUT ||
+      dstAddr === 0
+    ) {
       return this.#sendFailed(
         endpoint,
         new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`),
       );
     }
+    // One numeric form from here on (int32, src/wire/address.ts): errors, the IP layer, ARP.
+    dstAddr |= 0;
     const src = this.sender.sourceAddressFor(dstAddr);
     if (src === 0) {
       return this.#sendFailed(
@@ -794,7 +806,7 @@ function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
   }
 }
 
-/** Limited broadcast or class D multicast (224.0.0.0/4). */
+/** Limited broadcast or class D multicast (224.0.0.0/4); `addr` is int32. */
 function isBroadcastOrMulticast(addr: number): boolean {
-  return addr === 0xffffffff || (addr >>> 28) === 0xe;
+  return addr === LIMITED_BROADCAST || (addr >>> 28) === 0xe;
 }

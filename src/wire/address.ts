@@ -4,37 +4,60 @@
  * hash key and on the hot path, where addresses travel as plain numbers
  * read with {@link readIpv4} / {@link readMac}.
  *
+ * Numeric IPv4 addresses are signed 32-bit integers (`x | 0`), so V8 keeps
+ * them as small integers instead of boxing every address at or above
+ * 128.0.0.0 as a heap number (this V8 has no pointer compression: its small
+ * integers are exactly the int32 range). 192.0.2.1 is `0xc0000201 | 0`
+ * (-1073741311) and 255.255.255.255 is -1. Format with {@link formatIpv4};
+ * `writeIpv4`, `>>> 24`, `& mask` and `===` work unchanged; anything that
+ * orders addresses (`<`, sorting, range checks) converts with `>>> 0` first.
+ * APIs that take a number ({@link Ipv4Address}'s constructor, route
+ * gateways) also accept the unsigned form 0..2^32-1 and normalise it.
+ *
  * @module
  */
 
-const IPV4_BROADCAST = 0xffffffff;
+/** 255.255.255.255 as an int32 address. */
+/** Shortest and longest dotted quads: "0.0.0.0" and "255.255.255.255". */
+const IPV4_TEXT_MIN_LEN = 7;
+const IPV4_TEXT_MAX_LEN = 15;
+const CHAR_0 = 0x30;
+const CHAR_DOT = 0x2e;
+const IPV4_BROADCAST = -1;
+/** Smallest number an IPv4 address is accepted as (the int32 form of 128.0.0.0). */
+const IPV4_MIN_INPUT = -0x8000_0000;
+/** Largest number an IPv4 address is accepted as (the unsigned form of 255.255.255.255). */
+const IPV4_MAX_INPUT = 0xffff_ffff;
 const MAC_BYTES = 6;
 const TWO_POW_32 = 0x1_0000_0000;
 
 /**
- * Reads a big-endian IPv4 address as an unsigned 32-bit number.
+ * Reads a big-endian IPv4 address as a signed 32-bit integer (see the module
+ * docs: addresses at or above 128.0.0.0 are negative).
  *
  * @param bytes the buffer
  * @param offset where the 4 address bytes start
- * @returns the address, 0..2^32-1
+ * @returns the address, -2^31..2^31-1
  *
  * @example
  * ```ts
- * import { readIpv4 } from "./address.ts";
- * console.assert(readIpv4(new Uint8Array([192, 0, 2, 1]), 0) === 0xc0000201);
+ * import { formatIpv4, readIpv4 } from "./address.ts";
+ * const a = readIpv4(new Uint8Array([192, 0, 2, 1]), 0);
+ * console.assert(a === (0xc0000201 | 0) && formatIpv4(a) === "192.0.2.1");
+ * console.assert(readIpv4(new Uint8Array([10, 0, 0, 1]), 0) === 0x0a000001);
  * ```
  */
 export function readIpv4(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
-    bytes[offset + 3]) >>> 0;
+  return (bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
+    bytes[offset + 3];
 }
 
 /**
- * Writes an IPv4 address (unsigned 32-bit number) big-endian.
+ * Writes an IPv4 address big-endian.
  *
  * @param bytes the buffer
  * @param offset where to write the 4 bytes
- * @param value the address
+ * @param value the address, int32 (or its unsigned form: the low 32 bits are written)
  *
  * @example
  * ```ts
@@ -54,13 +77,15 @@ export function writeIpv4(bytes: Uint8Array, offset: number, value: number): voi
 /**
  * Formats a numeric IPv4 address in dotted-quad notation.
  *
- * @param value the address as an unsigned 32-bit number
+ * @param value the address, int32 (or its unsigned form)
  * @returns e.g. `"192.0.2.1"`
  *
  * @example
  * ```ts
  * import { formatIpv4 } from "./address.ts";
+ * console.assert(formatIpv4(0xc0000201 | 0) === "192.0.2.1");
  * console.assert(formatIpv4(0xc0000201) === "192.0.2.1");
+ * console.assert(formatIpv4(-1) === "255.255.255.255");
  * ```
  */
 export function formatIpv4(value: number): string {
@@ -72,26 +97,49 @@ export function formatIpv4(value: number): string {
  * four decimal octets 0..255 without leading zeros.
  *
  * @param text e.g. `"192.0.2.1"`
- * @returns the address as an unsigned 32-bit number, or null
+ * @returns the address as a signed 32-bit integer, or null
  *
  * @example
  * ```ts
  * import { parseIpv4 } from "./address.ts";
- * console.assert(parseIpv4("192.0.2.1") === 0xc0000201);
+ * console.assert(parseIpv4("192.0.2.1") === (0xc0000201 | 0));
+ * console.assert(parseIpv4("255.255.255.255") === -1);
+ * console.assert(parseIpv4("10.0.0.1") === 0x0a000001);
  * console.assert(parseIpv4("192.0.2") === null);
  * ```
  */
 export function parseIpv4(text: string): number | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
+  // One pass over the character codes: no split, no RegExp, nothing allocated (UdpConn.send
+  // parses its destination on every call).
+  const n = text.length;
+  if (n < IPV4_TEXT_MIN_LEN || n > IPV4_TEXT_MAX_LEN) return null;
   let value = 0;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const octet = Number(part);
-    if (octet > 255) return null;
-    value = value * 256 + octet;
+  let octets = 0;
+  let i = 0;
+  while (octets < 4) {
+    const start = i;
+    let octet = 0;
+    while (i < n) {
+      const digit = text.charCodeAt(i) - CHAR_0;
+      if (digit < 0 || digit > 9) break;
+      octet = octet * 10 + digit;
+      i++;
+    }
+    const digits = i - start;
+    // Decimal octets only: 0..255 without leading zeros.
+    if (
+      digits === 0 || digits > 3 || octet > 255 || (digits > 1 && text.charCodeAt(start) === CHAR_0)
+    ) {
+      return null;
+    }
+    value = (value << 8) | octet;
+    octets++;
+    if (octets < 4) {
+      if (i >= n || text.charCodeAt(i) !== CHAR_DOT) return null;
+      i++;
+    }
   }
-  return value;
+  return i === n ? value : null;
 }
 
 /**
@@ -108,7 +156,8 @@ export function parseIpv4(text: string): number | null {
  * ```
  */
 export function readMac(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 8) | bytes[offset + 1]) * TWO_POW_32 + readIpv4(bytes, offset + 2);
+  return ((bytes[offset] << 8) | bytes[offset + 1]) * TWO_POW_32 +
+    (readIpv4(bytes, offset + 2) >>> 0);
 }
 
 /**
@@ -262,13 +311,16 @@ export class MacAddress {
 }
 
 /**
- * An IPv4 address.
+ * An IPv4 address. Its numeric `value` is a signed 32-bit integer (see the
+ * module docs); the constructor also accepts the unsigned form.
  *
  * @example
  * ```ts
  * import { Ipv4Address } from "./address.ts";
  * const a = Ipv4Address.parse("192.0.2.1");
- * console.assert(a.value === 0xc0000201 && a.toString() === "192.0.2.1");
+ * console.assert(a.value === (0xc0000201 | 0) && a.toString() === "192.0.2.1");
+ * console.assert(new Ipv4Address(0xc0000201).value === -1073741311);
+ * console.assert(new Ipv4Address(0xc0000201).equals(a));
  * console.assert(Ipv4Address.parse("224.0.0.1").isMulticast());
  * ```
  */
@@ -278,20 +330,21 @@ export class Ipv4Address {
   /** 255.255.255.255 */
   static readonly BROADCAST: Ipv4Address = new Ipv4Address(IPV4_BROADCAST);
 
-  /** The address as an unsigned 32-bit number (a cheap hash key). */
+  /** The address as a signed 32-bit integer (a cheap hash key, a V8 small integer). */
   readonly value: number;
 
   /**
    * Makes an address from its numeric value.
    *
-   * @param value the address as an unsigned 32-bit number
-   * @throws {RangeError} when `value` is not an integer 0..2^32-1
+   * @param value the address: an integer -2^31..2^32-1, either the int32
+   *   form or the unsigned form (both name the same address); stored as `value | 0`
+   * @throws {RangeError} when `value` is not an integer in that range
    */
   constructor(value: number) {
-    if (!Number.isInteger(value) || value < 0 || value > IPV4_BROADCAST) {
+    if (!Number.isInteger(value) || value < IPV4_MIN_INPUT || value > IPV4_MAX_INPUT) {
       throw new RangeError(`IPv4 address value out of range: ${value}`);
     }
-    this.value = value;
+    this.value = value | 0;
   }
 
   /**
@@ -404,7 +457,7 @@ export class Ipv4Cidr {
   readonly address: Ipv4Address;
   /** The prefix length, 0..32. */
   readonly prefixLength: number;
-  /** The netmask as an unsigned 32-bit number. */
+  /** The netmask as a signed 32-bit integer (/24 is `0xffffff00 | 0`, i.e. -256). */
   readonly mask: number;
 
   /**
@@ -420,7 +473,7 @@ export class Ipv4Cidr {
     }
     this.address = address;
     this.prefixLength = prefixLength;
-    this.mask = prefixLength === 0 ? 0 : (IPV4_BROADCAST << (32 - prefixLength)) >>> 0;
+    this.mask = prefixLength === 0 ? 0 : IPV4_BROADCAST << (32 - prefixLength);
   }
 
   /**
@@ -442,18 +495,18 @@ export class Ipv4Cidr {
 
   /** The network address (host bits cleared). */
   get network(): Ipv4Address {
-    return new Ipv4Address((this.address.value & this.mask) >>> 0);
+    return new Ipv4Address(this.address.value & this.mask);
   }
 
   /** The directed broadcast address (host bits set). */
   get broadcast(): Ipv4Address {
-    return new Ipv4Address((this.address.value | ~this.mask) >>> 0);
+    return new Ipv4Address(this.address.value | ~this.mask);
   }
 
   /**
    * Tests membership of the network.
    *
-   * @param address an address or its numeric value
+   * @param address an address or its numeric value (int32 or unsigned form)
    * @returns true when the address lies inside this network
    */
   contains(address: Ipv4Address | number): boolean {

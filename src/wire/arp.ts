@@ -50,8 +50,8 @@ const OFFSET_TPA = 24;
  * const p = new ArpPacket(new Uint8Array(28));
  * p.hardwareType = 1; p.protocolType = 0x0800; p.hardwareLength = 6; p.protocolLength = 4;
  * p.operation = ARP_REQUEST;
- * p.senderIp = 0xc0000201;
- * console.assert(p.check() === null && p.senderIp === 0xc0000201);
+ * p.senderIp = 0xc0000201 | 0; // 192.0.2.1; addresses are int32
+ * console.assert(p.check() === null && p.senderIp === (0xc0000201 | 0));
  * ```
  */
 export class ArpPacket extends WireView {
@@ -132,7 +132,7 @@ export class ArpPacket extends WireView {
     writeMac(this.bytes, this.offset + OFFSET_SHA, v);
   }
 
-  /** Sender protocol address (unsigned 32-bit). */
+  /** Sender protocol address (signed 32-bit integer, see address.ts). */
   get senderIp(): number {
     return readIpv4(this.bytes, this.offset + OFFSET_SPA);
   }
@@ -148,7 +148,7 @@ export class ArpPacket extends WireView {
     writeMac(this.bytes, this.offset + OFFSET_THA, v);
   }
 
-  /** Target protocol address (unsigned 32-bit). */
+  /** Target protocol address (signed 32-bit integer, see address.ts). */
   get targetIp(): number {
     return readIpv4(this.bytes, this.offset + OFFSET_TPA);
   }
@@ -163,11 +163,11 @@ export interface ArpRepr {
   operation: number;
   /** Sender MAC (48-bit number). */
   senderMac: number;
-  /** Sender IPv4 address (unsigned 32-bit). */
+  /** Sender IPv4 address (signed 32-bit integer, see address.ts). */
   senderIp: number;
   /** Target MAC (48-bit number). */
   targetMac: number;
-  /** Target IPv4 address (unsigned 32-bit). */
+  /** Target IPv4 address (signed 32-bit integer, see address.ts). */
   targetIp: number;
 }
 
@@ -224,10 +224,10 @@ export interface ArpCodec {
  * import { ArpPacket, ArpRepr, ARP_REPLY } from "./arp.ts";
  * import { isWireError } from "./error.ts";
  * const bytes = new Uint8Array(28);
- * ArpRepr.emit({ operation: ARP_REPLY, senderMac: 2, senderIp: 0xc0000202, targetMac: 1, targetIp: 0xc0000201 }, bytes, 0);
+ * ArpRepr.emit({ operation: ARP_REPLY, senderMac: 2, senderIp: 0xc0000202 | 0, targetMac: 1, targetIp: 0xc0000201 | 0 }, bytes, 0);
  * const repr = ArpRepr.parse(new ArpPacket(bytes));
  * if (isWireError(repr)) throw new Error(String(repr));
- * console.assert(repr.operation === ARP_REPLY && repr.senderIp === 0xc0000202);
+ * console.assert(repr.operation === ARP_REPLY && repr.senderIp === (0xc0000202 | 0));
  * ```
  */
 export const ArpRepr: ArpCodec = {

@@ -99,7 +99,10 @@ export interface DnsRecord {
   class: number;
   /** TTL in seconds, unsigned 32-bit (for OPT: extended RCODE and flags). */
   ttl: number;
-  /** A: the IPv4 address as an unsigned 32-bit number. */
+  /**
+   * A: the IPv4 address as a signed 32-bit integer, the numeric form used
+   * throughout rawstack (see src/wire/address.ts); emit accepts either form.
+   */
   address?: number;
   /** AAAA: the 16 address bytes. */
   address6?: Uint8Array;
@@ -276,6 +279,9 @@ function read16(b: Uint8Array, i: number): number {
   return (b[i] << 8) | b[i + 1];
 }
 
+/** Smallest signed 32-bit integer: A record addresses may be given in either form. */
+const INT32_MIN = -0x8000_0000;
+
 function read32(b: Uint8Array, i: number): number {
   return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 }
@@ -325,7 +331,7 @@ function parseRecords(
       if (rdLength !== IPV4_LEN) {
         return new WireError(PROTOCOL, "bad-length", `A record RDATA ${rdLength} != 4`);
       }
-      record.address = read32(b, rdStart);
+      record.address = read32(b, rdStart) | 0;
     } else if (type === DNS_TYPE_AAAA && cls === DNS_CLASS_IN) {
       // RFC 3596 §2.2: a 128-bit address.
       if (rdLength !== IPV6_LEN) {
@@ -509,8 +515,8 @@ function writeRecord(w: NameWriter, r: DnsRecord, pos: number): number {
   const rdStart = i;
   if (r.type === DNS_TYPE_A && r.class === DNS_CLASS_IN) {
     const a = r.address;
-    if (typeof a !== "number" || !Number.isInteger(a) || a < 0 || a > 0xffffffff) {
-      throw new TypeError(`A record needs address as an unsigned 32-bit number, got ${a}`);
+    if (typeof a !== "number" || !Number.isInteger(a) || a < INT32_MIN || a > 0xffffffff) {
+      throw new TypeError(`A record needs address as a 32-bit integer, got ${a}`);
     }
     w.ensure(i, IPV4_LEN);
     write32(b, i, a);

@@ -288,7 +288,7 @@ export class Ipv4Packet extends WireView {
     write16(this.bytes, this.offset + OFFSET_CHECKSUM, v);
   }
 
-  /** Source address (unsigned 32-bit). */
+  /** Source address (signed 32-bit integer, see address.ts). */
   get source(): number {
     return readIpv4(this.bytes, this.offset + OFFSET_SRC);
   }
@@ -296,7 +296,7 @@ export class Ipv4Packet extends WireView {
     writeIpv4(this.bytes, this.offset + OFFSET_SRC, v);
   }
 
-  /** Destination address (unsigned 32-bit). */
+  /** Destination address (signed 32-bit integer, see address.ts). */
   get destination(): number {
     return readIpv4(this.bytes, this.offset + OFFSET_DST);
   }
@@ -317,9 +317,9 @@ export class Ipv4Packet extends WireView {
 
 /** The fields of an IPv4 header (options are not represented). */
 export interface Ipv4Repr {
-  /** Source address (unsigned 32-bit). */
+  /** Source address (signed 32-bit integer, see address.ts). */
   source: number;
-  /** Destination address (unsigned 32-bit). */
+  /** Destination address (signed 32-bit integer, see address.ts). */
   destination: number;
   /** Payload protocol (IP_PROTO_*). */
   protocol: number;
@@ -416,11 +416,11 @@ export interface Ipv4Codec {
  * import { IP_PROTO_UDP, Ipv4Packet, Ipv4Repr, newIpv4Repr } from "./ipv4.ts";
  * import { isWireError } from "./error.ts";
  * const bytes = new Uint8Array(28);
- * const repr = { ...newIpv4Repr(), source: 0xc0000201, destination: 0xc0000202, protocol: IP_PROTO_UDP, payloadLength: 8 };
+ * const repr = { ...newIpv4Repr(), source: 0xc0000201 | 0, destination: 0xc0000202 | 0, protocol: IP_PROTO_UDP, payloadLength: 8 };
  * Ipv4Repr.emit(repr, bytes, 0);
  * const back = Ipv4Repr.parse(new Ipv4Packet(bytes));
  * if (isWireError(back)) throw new Error(String(back));
- * console.assert(back.destination === 0xc0000202 && back.payloadLength === 8);
+ * console.assert(back.destination === (0xc0000202 | 0) && back.payloadLength === 8); // int32 addresses
  * ```
  */
 export const Ipv4Repr: Ipv4Codec = {

@@ -4,6 +4,10 @@
  * speaks: MSS (RFC 9293 §3.2), window scale and timestamps (RFC 7323),
  * SACK-permitted and SACK blocks (RFC 2018), NOP and EOL.
  *
+ * Sequence and acknowledgment numbers, SACK edges and timestamps are read as
+ * signed 32-bit integers (`x | 0`) so that V8 keeps them as small integers;
+ * `x >>> 0` gives the unsigned value people expect to see.
+ *
  * Parsing fills a caller-owned repr in place (no allocation on the hot path);
  * emitting writes into a caller-owned buffer, laying options out the way
  * Linux does so that captured kernel segments round-trip byte for byte.
@@ -17,7 +21,7 @@ import {
   type ChecksumParseOptions,
   copyPayload,
   read16,
-  read32,
+  readI32,
   storeChecksum,
   WireView,
   write16,
@@ -164,17 +168,17 @@ export class TcpPacket extends WireView {
     write16(this.bytes, this.offset + OFF_DST_PORT, v);
   }
 
-  /** Sequence number, unsigned 32-bit. */
+  /** Sequence number as a signed 32-bit integer (`>>> 0` for the unsigned value); the setter takes either form. */
   get seq(): number {
-    return read32(this.bytes, this.offset + OFF_SEQ);
+    return readI32(this.bytes, this.offset + OFF_SEQ);
   }
   set seq(v: number) {
     write32(this.bytes, this.offset + OFF_SEQ, v);
   }
 
-  /** Acknowledgment number, unsigned 32-bit. */
+  /** Acknowledgment number as a signed 32-bit integer (`>>> 0` for the unsigned value); the setter takes either form. */
   get ack(): number {
-    return read32(this.bytes, this.offset + OFF_ACK);
+    return readI32(this.bytes, this.offset + OFF_ACK);
   }
   set ack(v: number) {
     write32(this.bytes, this.offset + OFF_ACK, v);
@@ -238,7 +242,7 @@ export class TcpPacket extends WireView {
    * Verifies the checksum over the IPv4 pseudo-header and the whole segment
    * (RFC 9293 §3.1).
    *
-   * @param src IPv4 source address as an unsigned 32-bit number
+   * @param src IPv4 source address (int32 as the stack holds it, or the unsigned form)
    * @param dst IPv4 destination address
    * @returns true when the checksum is correct
    */
@@ -258,9 +262,12 @@ export interface TcpRepr {
   srcPort: number;
   /** Destination port. */
   dstPort: number;
-  /** Sequence number, unsigned 32-bit. */
+  /**
+   * Sequence number. {@link TcpRepr.parse} yields a signed 32-bit integer (`x | 0`, so V8
+   * keeps it a small integer; `x >>> 0` is the unsigned value); emit takes either form.
+   */
   seq: number;
-  /** Acknowledgment number, unsigned 32-bit. */
+  /** Acknowledgment number; signed 32-bit like {@link TcpRepr.seq}. */
   ack: number;
   /** Bit set of TCP_FIN … TCP_NS. */
   flags: number;
@@ -276,13 +283,13 @@ export interface TcpRepr {
   sackPermitted: boolean;
   /** Number of SACK blocks (0..4) used in {@link TcpRepr.sackBlocks}. */
   sackCount: number;
-  /** Flat `[left0, right0, left1, right1, …]`, preallocated length 8. */
+  /** Flat `[left0, right0, left1, right1, …]`, preallocated length 8; parsed as signed 32-bit. */
   sackBlocks: number[];
   /** Timestamps option present. */
   hasTimestamp: boolean;
-  /** TSval (RFC 7323 §3.2). */
+  /** TSval (RFC 7323 §3.2); parsed as signed 32-bit. */
   tsVal: number;
-  /** TSecr (RFC 7323 §3.2). */
+  /** TSecr (RFC 7323 §3.2); parsed as signed 32-bit. */
   tsEcr: number;
   /** Buffer holding the data (zero-copy: the parsed segment's buffer). */
   payload: Uint8Array;
@@ -401,8 +408,8 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: TcpRepr): 
         if (n > TCP_MAX_SACK_BLOCKS) n = TCP_MAX_SACK_BLOCKS;
         const blocks = out.sackBlocks;
         for (let k = 0; k < n; k++) {
-          blocks[2 * k] = read32(b, i + 2 + k * OPT_SACK_BLOCK_LEN);
-          blocks[2 * k + 1] = read32(b, i + 6 + k * OPT_SACK_BLOCK_LEN);
+          blocks[2 * k] = readI32(b, i + 2 + k * OPT_SACK_BLOCK_LEN);
+          blocks[2 * k + 1] = readI32(b, i + 6 + k * OPT_SACK_BLOCK_LEN);
         }
         out.sackCount = n;
         break;
@@ -412,8 +419,8 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: TcpRepr): 
           return fail("bad-option", `timestamp option length ${len} != 10`);
         }
         out.hasTimestamp = true;
-        out.tsVal = read32(b, i + 2);
-        out.tsEcr = read32(b, i + 6);
+        out.tsVal = readI32(b, i + 2);
+        out.tsEcr = readI32(b, i + 6);
         break;
       default:
         // Unknown option: skipped by its length (RFC 9293 §3.2).
@@ -433,7 +440,7 @@ export interface TcpCodec {
    * when `out` is given and the segment is valid.
    *
    * @param packet the segment view
-   * @param src IPv4 source address (unsigned 32-bit) for the pseudo-header
+   * @param src IPv4 source address (int32, or the unsigned form) for the pseudo-header
    * @param dst IPv4 destination address
    * @param out a repr to refill (its sackBlocks array is reused)
    * @param opts `verifyChecksum: false` skips the checksum (e.g. RX offload)
@@ -444,12 +451,14 @@ export interface TcpCodec {
    * import { isWireError } from "./error.ts";
    * import { newTcpRepr, TCP_SYN, TcpPacket, TcpRepr } from "./tcp.ts";
    * const r = newTcpRepr();
-   * r.srcPort = 40000; r.dstPort = 80; r.seq = 1; r.flags = TCP_SYN; r.window = 64240;
+   * r.srcPort = 40000; r.dstPort = 80; r.seq = 0xfffffff0; r.flags = TCP_SYN; r.window = 64240;
    * r.mss = 1460; r.windowScale = 7; r.sackPermitted = true;
    * const bytes = new Uint8Array(64);
    * const n = TcpRepr.emit(r, bytes, 0, 0xc0000201, 0xc0000202);
    * const back = TcpRepr.parse(new TcpPacket(bytes, 0, n), 0xc0000201, 0xc0000202);
    * console.assert(!isWireError(back) && back.mss === 1460 && back.windowScale === 7);
+   * // Sequence numbers come back as signed 32-bit integers: 0xfffffff0 | 0.
+   * console.assert(!isWireError(back) && back.seq === -16 && back.seq >>> 0 === 0xfffffff0);
    * ```
    */
   parse(
@@ -508,7 +517,7 @@ export interface TcpCodec {
    * @param repr the segment
    * @param bytes the buffer (room for header plus data)
    * @param offset where the segment starts
-   * @param src IPv4 source address (unsigned 32-bit)
+   * @param src IPv4 source address (int32, or the unsigned form)
    * @param dst IPv4 destination address
    * @returns the segment length written
    *
@@ -547,8 +556,8 @@ export const TcpRepr: TcpCodec = {
     const headerLength = packet.headerLength;
     r.srcPort = read16(b, o + OFF_SRC_PORT);
     r.dstPort = read16(b, o + OFF_DST_PORT);
-    r.seq = read32(b, o + OFF_SEQ);
-    r.ack = read32(b, o + OFF_ACK);
+    r.seq = readI32(b, o + OFF_SEQ);
+    r.ack = readI32(b, o + OFF_ACK);
     r.flags = ((b[o + OFF_DATA_OFFSET] & 1) << 8) | b[o + OFF_FLAGS];
     r.window = read16(b, o + OFF_WINDOW);
     r.urgent = read16(b, o + OFF_URGENT);
@@ -658,7 +667,7 @@ export const TcpRepr: TcpCodec = {
  * @param bytes the buffer
  * @param offset where the segment starts
  * @param length header plus data, in bytes
- * @param src IPv4 source address (unsigned 32-bit)
+ * @param src IPv4 source address (int32, or the unsigned form)
  * @param dst IPv4 destination address
  *
  * @example

@@ -44,15 +44,15 @@ const CHECKSUM_ZERO_SENT_AS = 0xffff;
  * @param bytes the buffer
  * @param offset where the UDP header starts
  * @param length UDP length (header + data)
- * @param src IPv4 source address (unsigned 32-bit), for the pseudo-header
+ * @param src IPv4 source address (int32, see address.ts), for the pseudo-header
  * @param dst IPv4 destination address
  *
  * @example
  * ```ts
  * import { fillUdpChecksum, UdpPacket } from "./udp.ts";
  * const b = new Uint8Array([0x9c, 0x40, 0x27, 0x0f, 0, 9, 0, 0, 0x41]);
- * fillUdpChecksum(b, 0, 9, 0xc0000201, 0xc0000202);
- * console.assert(new UdpPacket(b).verifyChecksum(0xc0000201, 0xc0000202));
+ * fillUdpChecksum(b, 0, 9, 0xc0000201 | 0, 0xc0000202 | 0);
+ * console.assert(new UdpPacket(b).verifyChecksum(0xc0000201 | 0, 0xc0000202 | 0));
  * ```
  */
 export function fillUdpChecksum(
@@ -279,8 +279,8 @@ export interface UdpCodec {
  * const bytes = new Uint8Array(8 + 3);
  * bytes.set([1, 2, 3], 8);                          // the payload is already in place
  * UdpRepr.emit({ srcPort: 40000, dstPort: 9999, payloadLength: 3, payloadOffset: 0, checksumAbsent: false },
- *   bytes, 0, 0xc0000201, 0xc0000202);
- * const back = UdpRepr.parse(new UdpPacket(bytes), 0xc0000201, 0xc0000202);
+ *   bytes, 0, 0xc0000201 | 0, 0xc0000202 | 0);
+ * const back = UdpRepr.parse(new UdpPacket(bytes), 0xc0000201 | 0, 0xc0000202 | 0);
  * if (isWireError(back)) throw new Error(String(back));
  * console.assert(back.dstPort === 9999 && back.payloadLength === 3);
  * ```

@@ -1,7 +1,7 @@
 /**
  * What every zero-copy view in `src/wire/` shares: the {@link WireView} base
  * (buffer, offset, length, `reset`, the bounds check), big-endian field
- * helpers ({@link read16}, {@link write16}, {@link read32}, {@link write32}),
+ * helpers ({@link read16}, {@link write16}, {@link read32}, {@link readI32}, {@link write32}),
  * storing a computed checksum ({@link storeChecksum}), the payload copy of the `emit` functions ({@link copyPayload}) and the
  * options of a parse that verifies a checksum ({@link ChecksumParseOptions}).
  *
@@ -72,11 +72,34 @@ export function read32(bytes: Uint8Array, at: number): number {
 }
 
 /**
+ * Reads a big-endian (network order) 32-bit field as a signed 32-bit
+ * integer, -2^31..2^31-1: the same bits as {@link read32}, but a value V8
+ * keeps as a small integer (an unsigned one ≥ 2^31 is a heap number each
+ * time it crosses a call). TCP sequence and acknowledgment numbers, SACK
+ * edges and timestamps are read this way; `x >>> 0` gives the unsigned value.
+ *
+ * @param bytes the buffer
+ * @param at index of the highest byte
+ * @returns the value as int32
+ *
+ * @example
+ * ```ts
+ * import { readI32 } from "./view.ts";
+ * console.assert(readI32(new Uint8Array([0xff, 0xff, 0xff, 0xfe]), 0) === -2);
+ * console.assert(readI32(new Uint8Array([0x80, 0, 0, 0]), 0) >>> 0 === 0x80000000);
+ * console.assert(readI32(new Uint8Array([0, 0, 1, 0]), 0) === 256);
+ * ```
+ */
+export function readI32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+}
+
+/**
  * Writes a big-endian (network order) 32-bit field.
  *
  * @param bytes the buffer
  * @param at index of the highest byte
- * @param value the value (its low 32 bits are written)
+ * @param value the value, signed or unsigned (its low 32 bits are written)
  *
  * @example
  * ```ts
@@ -84,6 +107,8 @@ export function read32(bytes: Uint8Array, at: number): number {
  * const b = new Uint8Array(4);
  * write32(b, 0, 0xc0000201);
  * console.assert(b[0] === 0xc0 && b[3] === 0x01);
+ * write32(b, 0, -1); // int32 form of 0xffffffff
+ * console.assert(b[0] === 0xff && b[3] === 0xff);
  * ```
  */
 export function write32(bytes: Uint8Array, at: number, value: number): void {

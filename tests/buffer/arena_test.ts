@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   Arena,
   ARENA_ALIGN_BYTES,
+  ARENA_MAP_PAGE_BYTES,
   ARENA_PAGE_BYTES,
   arenaClassSize,
   arenaCopy,
@@ -63,6 +64,56 @@ Deno.test("Arena is bounded: a request beyond maxBytes returns null and is count
   assert.ok(arena.allocView(ARENA_PAGE_BYTES) !== null);
   assert.equal(arena.allocView(0), null);
   assert.throws(() => new Arena({ maxBytes: 0 }), RangeError);
+});
+
+Deno.test("Arena.allocPageView gives page-aligned regions, reused by size, gap not wasted", () => {
+  const arena = new Arena({ maxBytes: 1 << 20, resizable: false });
+  const small = arena.allocView(100)!; // bump pointer now at 128
+  const page = arena.allocPageView(3 * ARENA_MAP_PAGE_BYTES + 1)!;
+  assert.equal(page.length, 3 * ARENA_MAP_PAGE_BYTES + 1);
+  assert.equal(page.byteOffset, ARENA_MAP_PAGE_BYTES);
+  assert.equal(arena.usedBytes, 128 + 4 * ARENA_MAP_PAGE_BYTES);
+  assert.equal(arena.highWaterBytes, 5 * ARENA_MAP_PAGE_BYTES);
+  // The gap [128, 4096) went to the ordinary free lists as the largest classes that fit
+  // (3584 + 384 bytes): requests of those classes fill it instead of new memory.
+  assert.equal(arena.allocView(3584)!.byteOffset, 128);
+  assert.equal(arena.allocView(384)!.byteOffset, 128 + 3584);
+  assert.equal(arena.highWaterBytes, 5 * ARENA_MAP_PAGE_BYTES);
+  // Freed and asked again with the same page-rounded size: the same region, no new memory.
+  const high = arena.highWaterBytes;
+  arena.freeView(page);
+  assert.throws(() => arena.freeView(page), Error);
+  const again = arena.allocPageView(4 * ARENA_MAP_PAGE_BYTES)!;
+  assert.equal(again.byteOffset, page.byteOffset);
+  assert.equal(arena.highWaterBytes, high);
+  // Another size: a new region, also page-aligned; beyond maxBytes: null, counted.
+  const other = arena.allocPageView(ARENA_MAP_PAGE_BYTES)!;
+  assert.equal(other.byteOffset % ARENA_MAP_PAGE_BYTES, 0);
+  assert.ok(other.byteOffset >= again.byteOffset + 4 * ARENA_MAP_PAGE_BYTES);
+  const failed = arena.failedAllocations;
+  assert.equal(arena.allocPageView(1 << 20), null);
+  assert.equal(arena.failedAllocations, failed + 1);
+  assert.equal(arena.allocPageView(0), null);
+  assert.equal(arena.allocPageView(1.5), null);
+  arena.freeView(small);
+});
+
+Deno.test("Arena.baseAddress is the address V8 uses for the arena's bytes", () => {
+  const arena = packetArena();
+  const address = arena.baseAddress;
+  assert.ok(address !== null, "needs --allow-ffi");
+  assert.equal(address % BigInt(ARENA_MAP_PAGE_BYTES), 0n);
+  assert.equal(arena.baseAddress, address); // stable
+  const region = arena.allocPageView(ARENA_MAP_PAGE_BYTES)!;
+  region.fill(0);
+  // Write through the raw address, read through the arena view: the same memory.
+  const at = Deno.UnsafePointer.create(address + BigInt(region.byteOffset + 10))!;
+  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(at, 2)).set([0x5a, 0xc3]);
+  assert.deepEqual([region[9], region[10], region[11], region[12]], [0, 0x5a, 0xc3, 0]);
+  arena.freeView(region);
+  // Every arena with a WebAssembly memory has its own page-aligned address.
+  const own = new Arena({ maxBytes: 65536, resizable: false }).baseAddress;
+  assert.ok(own !== null && own !== address && own % BigInt(ARENA_MAP_PAGE_BYTES) === 0n);
 });
 
 Deno.test("Arena grows on demand and views survive the growth", () => {

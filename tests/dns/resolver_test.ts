@@ -19,10 +19,10 @@ import {
 } from "../../src/wire/dns.ts";
 import { isWireError } from "../../src/wire/error.ts";
 
-const CLIENT = 0xc0000202; // 192.0.2.2
-const SERVER1 = 0xc0000201; // 192.0.2.1
-const SERVER2 = 0xc0000235; // 192.0.2.53
-const OTHER = 0xc0000263; // 192.0.2.99
+const CLIENT = 0xc0000202 | 0; // 192.0.2.2
+const SERVER1 = 0xc0000201 | 0; // 192.0.2.1
+const SERVER2 = 0xc0000235 | 0; // 192.0.2.53
+const OTHER = 0xc0000263 | 0; // 192.0.2.99
 const HEADROOM = 34;
 
 // ---- a tiny network: UDP layers joined by a queue, delivered on flush() ----

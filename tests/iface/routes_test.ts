@@ -56,3 +56,49 @@ Deno.test("RouteTable rejects malformed destinations and gateways with TypeError
   assert.throws(() => t.add("198.51.100.0/24", "1.2.3"), TypeError);
   assert.throws(() => t.add("198.51.100.0/24", "255.255.255.255"), TypeError);
 });
+
+Deno.test("RouteTable longest-prefix match across the int32 sign boundary", () => {
+  // 127.x is positive as int32, 128.x and 192.x are negative: matching must not
+  // depend on the sign, and 128.0.0.0/1 must not swallow 127.x.
+  const t = new RouteTable();
+  t.add("10.0.0.0/8");
+  t.add("0.0.0.0/1", "10.0.0.1");
+  t.add("127.0.0.0/8", "10.0.0.2");
+  t.add("128.0.0.0/1", "10.0.0.3");
+  t.add("192.0.0.0/2", "10.0.0.4");
+  t.add("192.0.2.0/24", "10.0.0.5");
+  t.add("203.0.113.128/25", "10.0.0.6");
+  t.add("224.0.0.0/4", "10.0.0.7");
+  assert.equal(t.nextHop(ip("127.255.255.255")), ip("10.0.0.2"));
+  assert.equal(t.nextHop(ip("126.0.0.1")), ip("10.0.0.1"));
+  assert.equal(t.nextHop(ip("128.0.0.0")), ip("10.0.0.3"));
+  assert.equal(t.nextHop(ip("191.255.255.255")), ip("10.0.0.3"));
+  assert.equal(t.nextHop(ip("192.0.2.77")), ip("10.0.0.5"));
+  assert.equal(t.nextHop(ip("198.51.100.1")), ip("10.0.0.4"));
+  assert.equal(t.nextHop(ip("203.0.113.200")), ip("10.0.0.6"));
+  assert.equal(t.nextHop(ip("203.0.113.100")), ip("10.0.0.4"));
+  assert.equal(t.nextHop(ip("224.0.0.251")), ip("10.0.0.7"));
+  assert.equal(t.nextHop(ip("10.9.9.9")), ip("10.9.9.9"));
+  // The unsigned form of a destination finds the same route and yields the int32 next hop.
+  assert.equal(t.nextHop(0xcb0071c8), ip("10.0.0.6"));
+  assert.equal(t.nextHop(0xc000024d), ip("10.0.0.5"));
+  // Networks are listed (and replaced, removed) in the int32 form.
+  const listed = t.list().map((r) => `${r.destination} ${r.gateway}`);
+  assert.ok(listed.includes("128.0.0.0/1 10.0.0.3"), listed.join());
+  assert.ok(listed.includes("192.0.2.0/24 10.0.0.5"), listed.join());
+  t.add("128.0.0.0/1", "10.0.0.9");
+  assert.equal(t.nextHop(ip("128.0.0.1")), ip("10.0.0.9"));
+  assert.ok(t.remove("192.0.2.0/24"));
+  assert.equal(t.nextHop(ip("192.0.2.77")), ip("10.0.0.4"));
+});
+
+Deno.test("RouteTable on-link next hops are int32 even for unsigned input", () => {
+  const t = new RouteTable();
+  t.add("203.0.113.0/24");
+  t.add("0.0.0.0/0", 0xcb007101); // gateway given in the unsigned form
+  assert.equal(t.nextHop(0xcb007163), 0xcb007163 | 0);
+  assert.equal(t.nextHop(ip("198.51.100.1")), 0xcb007101 | 0);
+  assert.equal(t.list()[1].gateway!.value, ip("203.0.113.1"));
+  assert.throws(() => t.add("198.51.100.0/24", -1), TypeError, "255.255.255.255 as int32");
+  assert.throws(() => t.add("198.51.100.0/24", 0xffffffff), TypeError);
+});

@@ -10,8 +10,8 @@ import { TimerWheel } from "../../src/time/timer_wheel.ts";
 import { type TcpConnection, TcpState } from "../../src/tcp/connection.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 
-const A = 0xc0000201;
-const B = 0xc0000202;
+const A = 0xc0000201 | 0; // 192.0.2.1 (int32)
+const B = 0xc0000202 | 0;
 const HEADROOM = 34;
 
 /** Two layers on one clock; `deliver()` hands queued segments over until the wire is quiet. */

@@ -23,8 +23,9 @@ function expectSeg(
   if (want.flags !== undefined) {
     assert.equal(flagsOf(r), flagsOf({ flags: want.flags } as TcpRepr), "flags");
   }
-  if (want.seq !== undefined) assert.equal(r.seq, want.seq >>> 0, "seq");
-  if (want.ack !== undefined) assert.equal(r.ack, want.ack >>> 0, "ack");
+  // Parsed sequence numbers are int32 (seq.ts): compare in that form.
+  if (want.seq !== undefined) assert.equal(r.seq, want.seq | 0, "seq");
+  if (want.ack !== undefined) assert.equal(r.ack, want.ack | 0, "ack");
   if (want.len !== undefined) assert.equal(r.payloadLength, want.len, "payload length");
   if (want.window !== undefined) assert.equal(r.window, want.window, "window");
 }
@@ -74,11 +75,11 @@ class Active {
 
   /** seq of our byte `i` (0-based) of data. */
   s(i: number): number {
-    return (this.iss + 1 + i) >>> 0;
+    return (this.iss + 1 + i) | 0;
   }
   /** seq of the peer's byte `i`. */
   r(i: number): number {
-    return (this.irs + 1 + i) >>> 0;
+    return (this.irs + 1 + i) | 0;
   }
 
   take(): TcpRepr[] {
@@ -569,6 +570,63 @@ Deno.test("TcpConnection PAWS drops a segment with an old timestamp (RFC 7323 §
   expectSeg(dup, { ack: a.r(10) });
   assert.equal(a.conn.readableLength, 10);
   assert.equal(a.host.tcp.stats.pawsDrops, 1);
+});
+
+Deno.test("TcpConnection PAWS and the echo work across the timestamp 2^31 and 2^32 boundaries", () => {
+  for (const start of [0x7ffffff0, 0xfffffff0]) {
+    const a = new Active({ timestamps: true }, 0x7fffff00, 0xfffffff0);
+    const [syn] = a.take();
+    a.feed({
+      flags: TCP_SYN | TCP_ACK,
+      seq: a.irs,
+      ack: a.iss + 1,
+      tsVal: start,
+      tsEcr: syn.tsVal,
+    });
+    a.take();
+    // The peer's clock crosses the boundary: newer timestamps, not PAWS-old ones.
+    const later = start + 0x20;
+    a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(0), tsVal: later, data: bytesOf(10) });
+    a.host.advance(40);
+    const [ack] = a.take();
+    assert.equal(ack.tsEcr >>> 0, later % 2 ** 32, `echo of ${later}`);
+    assert.equal(ack.tsEcr, later | 0, "TSecr parses as int32");
+    assert.equal(a.host.tcp.stats.pawsDrops, 0);
+    // One from before the crossing is old (RFC 7323 §5.3 R1): dropped, and a duplicate ACK.
+    a.feed({ flags: TCP_ACK, seq: a.r(10), ack: a.s(0), tsVal: start + 1, data: bytesOf(10) });
+    const [dup] = a.take();
+    expectSeg(dup, { ack: a.r(10) });
+    assert.equal(a.conn.readableLength, 10);
+    assert.equal(a.host.tcp.stats.pawsDrops, 1);
+    // Our own RTT samples come from TSecr echoes of our int32 clock.
+    a.conn.write(bytesOf(100), 0, 100);
+    const [data] = a.take();
+    a.host.advance(25);
+    a.feed({ flags: TCP_ACK, seq: a.r(10), ack: a.s(100), tsVal: later + 1, tsEcr: data.tsVal });
+    // The handshake sampled 0 ms; this 25 ms sample: SRTT = 7/8 · 0 + 1/8 · 25 (RFC 6298 §2.3).
+    assert.equal(a.conn.info().srttMs, 25 / 8);
+  }
+});
+
+Deno.test("TcpConnection TcpInfo shows sequence numbers unsigned; ICMP quotes above 2^31 act", () => {
+  const a = new Active({}, 0xfffffe00, 0x80000000);
+  a.establish({ windowScale: 0 });
+  const info = a.conn.info();
+  assert.equal(info.iss, 0xfffffe00);
+  assert.equal(info.irs, 0x80000000);
+  assert.equal(info.sndUna, 0xfffffe01);
+  assert.equal(info.sndNxt, 0xfffffe01);
+  assert.equal(info.rcvNxt, 0x80000001);
+  assert.equal(a.conn.iss, 0xfffffe00 | 0, "the engine's own getter stays int32");
+  assert.equal(a.conn.sequenceState.iss, 0xfffffe00);
+  a.conn.write(bytesOf(1460), 0, 1460);
+  a.take();
+  // RFC 1191 §6.2 frag-needed quoting our first data byte's sequence number (0xfffffe01).
+  a.host.tcp.onIcmpError(0, 3, 4, 1000, icmpQuote(a, a.s(0)), 0, 28);
+  assert.deepEqual(a.take().map((s) => s.payloadLength), [960, 500]);
+  const after = a.conn.info();
+  assert.equal(after.sndNxt, (0xfffffe01 + 1460) % 2 ** 32, "SND.NXT wrapped past 2^32");
+  assert.equal(after.sndMss, 960);
 });
 
 // ---------------------------------------------------------------- closing

@@ -10,8 +10,8 @@ import type { TcpConfig } from "../../src/tcp/config.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { mulberry32 } from "../seeded_random.ts";
 
-export const LOCAL = 0xc0000201; // 192.0.2.1
-export const REMOTE = 0xc0000202; // 192.0.2.2
+export const LOCAL = 0xc0000201 | 0; // 192.0.2.1 (addresses are int32, see address.ts)
+export const REMOTE = 0xc0000202 | 0; // 192.0.2.2
 export const HEADROOM = 34;
 
 export interface Captured {

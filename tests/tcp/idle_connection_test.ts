@@ -14,8 +14,8 @@ import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "../../src/t
 import { isWireError } from "../../src/wire/error.ts";
 import { newTcpRepr, TCP_ACK, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
 
-const A = 0xc0000201; // 192.0.2.1
-const B = 0xc0000202; // 192.0.2.2
+const A = 0xc0000201 | 0; // 192.0.2.1 (int32)
+const B = 0xc0000202 | 0; // 192.0.2.2
 const HEADROOM = 34;
 const PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
 

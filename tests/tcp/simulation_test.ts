@@ -14,8 +14,8 @@ import { type TcpConnection, TcpState } from "../../src/tcp/connection.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { bytesOf, HEADROOM, parse, rng } from "./harness.ts";
 
-const ADDR_A = 0xc6336401; // 198.51.100.1
-const ADDR_B = 0xc6336402; // 198.51.100.2
+const ADDR_A = 0xc6336401 | 0; // 198.51.100.1 (int32)
+const ADDR_B = 0xc6336402 | 0; // 198.51.100.2
 const SERVER_PORT = 8080;
 /** Seeds per run; RAWSTACK_SIM_SEEDS=N runs more (15,000 pass; about 8 ms each). */
 const SEEDS = Number(Deno.env.get("RAWSTACK_SIM_SEEDS") ?? 500);

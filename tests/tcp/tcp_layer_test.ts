@@ -264,3 +264,49 @@ Deno.test("TcpLayer passive open: the handshake ACK may carry data and FIN", () 
   assert.equal(h.wheel.size, 0);
   assert.equal(h.ip.pool.inUse, 0);
 });
+
+Deno.test("TcpLayer SYN cookies round-trip with the sign bit set and a peer ISN at 2^32 - 1", () => {
+  // Counter 17 (of 64 s periods) puts 17 & 0x1f = 0b10001 in the cookie's top five bits: the
+  // cookie is negative as int32 (the engine's form of a sequence number).
+  const COOKIE_PERIOD_MS = 64_000;
+  const h = new Host({}, 17 * COOKIE_PERIOD_MS + 1234);
+  const l = h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000 });
+  h.take();
+  const peerIsn = 0xffffffff; // its ISN + 1 wraps to 0
+  h.feed({ flags: TCP_SYN, seq: peerIsn, srcPort: 6001, mss: 1460 });
+  const [cookie] = h.take();
+  assert.equal(cookie.flags, TCP_SYN | TCP_ACK);
+  assert.ok(cookie.seq < 0, `cookie ${cookie.seq >>> 0} has its top bit set`);
+  assert.equal(cookie.seq >>> 27, 17, "counter bits");
+  assert.equal(cookie.ack, 0, "SEG.SEQ + 1 wraps");
+  assert.equal(h.tcp.stats.synCookiesSent, 1);
+  // The completing ACK, with the cookie + 1 given in the unsigned form: accepted.
+  h.advance(1000);
+  h.feed({ flags: TCP_ACK, seq: 0, ack: (cookie.seq >>> 0) + 1, srcPort: 6001, data: bytesOf(7) });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 1);
+  const c = l.accept();
+  assert.ok(c !== null && c.remotePort === 6001);
+  assert.equal(c.state, TcpState.ESTABLISHED);
+  assert.equal(c.iss, cookie.seq, "ISS = the cookie, int32");
+  assert.equal(c.info().iss, cookie.seq >>> 0, "TcpInfo shows it unsigned");
+  assert.equal(c.info().irs, peerIsn);
+  assert.equal(c.info().rcvNxt, 7);
+  assert.equal(c.info().sndMss, 1460);
+  assert.equal(c.readableLength, 7);
+  const [ack] = h.take().filter((r) => r.dstPort === 6001);
+  assert.equal(ack.seq, (cookie.seq + 1) | 0);
+  assert.equal(ack.ack, 7);
+  // A cookie with one bit of its hash flipped is refused.
+  h.feed({ flags: TCP_SYN, seq: 0x80000000, srcPort: 6002 });
+  const [cookie2] = h.take().filter((r) => r.dstPort === 6002);
+  assert.ok(cookie2.seq < 0);
+  h.feed({ flags: TCP_ACK, seq: 0x80000001, ack: (cookie2.seq ^ 0x10) + 1, srcPort: 6002 });
+  assert.equal(h.tcp.stats.synCookiesFailed, 1);
+  h.feed({ flags: TCP_ACK, seq: 0x80000001, ack: cookie2.seq + 1, srcPort: 6002 });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 2);
+  const c2 = l.accept();
+  assert.ok(c2 !== null && c2.remotePort === 6002);
+  assert.equal(c2.iss, cookie2.seq);
+  assert.equal(c2.info().irs, 0x80000000);
+});

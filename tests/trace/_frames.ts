@@ -7,8 +7,8 @@ import { IP_PROTO_TCP, Ipv4Repr, newIpv4Repr } from "../../src/wire/ipv4.ts";
 import { newTcpRepr, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, TcpRepr } from "../../src/wire/tcp.ts";
 import type { CapturedFrame } from "../../src/trace/connections.ts";
 
-export const CLIENT_IP = 0xc0000202; // 192.0.2.2
-export const SERVER_IP = 0xc0000201; // 192.0.2.1
+export const CLIENT_IP = 0xc0000202 | 0; // 192.0.2.2 (int32, as readIpv4 gives it)
+export const SERVER_IP = 0xc0000201 | 0; // 192.0.2.1
 export const CLIENT_PORT = 40000;
 export const SERVER_PORT = 80;
 export const CLIENT_ISN = 1000;

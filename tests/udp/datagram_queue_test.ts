@@ -102,3 +102,18 @@ Deno.test("DatagramQueue rejects invalid capacities", () => {
   assert.throws(() => new DatagramQueue(-1, 1), RangeError);
   assert.throws(() => new DatagramQueue(10, 0), RangeError);
 });
+
+Deno.test("DatagramQueue keeps source addresses in the int32 form", () => {
+  const q = new DatagramQueue(64, 8);
+  const one = new Uint8Array([1]);
+  // 203.0.113.7, 255.255.255.255, 128.0.0.0, 127.0.0.1 — given int32 or unsigned.
+  for (const addr of [0xcb007107 | 0, 0xffffffff, 0x80000000, 0x7f000001, -1]) {
+    assert.ok(q.push(one, 0, 1, addr, 9));
+  }
+  const got: number[] = [];
+  while (q.count > 0) {
+    got.push(q.frontAddr);
+    q.shift(new Uint8Array(1), 0);
+  }
+  assert.deepEqual(got, [0xcb007107 | 0, -1, -0x80000000, 0x7f000001, -1]);
+});

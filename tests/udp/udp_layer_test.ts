@@ -11,8 +11,8 @@ import type { UdpIpSender } from "../../src/udp/udp_layer.ts";
 import type { PacketBufferLike } from "../../src/iface/types.ts";
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 
-const A = 0xc0000201; // 192.0.2.1
-const B = 0xc0000202; // 192.0.2.2
+const A = 0xc0000201 | 0; // 192.0.2.1
+const B = 0xc0000202 | 0; // 192.0.2.2
 const HEADROOM = 34; // Ethernet + IPv4
 
 /** A minimal packet buffer over its own slot, shaped like src/buffer's PacketBuffer. */
@@ -86,7 +86,7 @@ class TestSender implements UdpIpSender {
     return true;
   }
   sourceAddressFor(dst: number): number {
-    return dst === 0xcb007101 ? 0 : this.addr; // 203.0.113.1 has no route
+    return dst === (0xcb007101 | 0) ? 0 : this.addr; // 203.0.113.1 has no route
   }
   mtuFor(): number {
     return 1500;
@@ -197,7 +197,7 @@ Deno.test("UdpLayer drops a bad checksum and accepts a zero (absent) checksum", 
   assert.equal(b.onPacket(0, A, B, none, 0, none.length), true);
   assert.equal(b.onPacket(0, A, B, good, 0, good.length), true);
   // A checksum computed for other addresses fails the pseudo-header check.
-  const spoofed = datagram(A, 0xc0000203, 9, 7, text("abc"));
+  const spoofed = datagram(A, 0xc0000203 | 0, 9, 7, text("abc"));
   assert.equal(b.onPacket(0, A, B, spoofed, 0, spoofed.length), false);
   assert.equal(b.stats.rxBadChecksum, 2);
   assert.equal(ep.queued, 2);
@@ -316,10 +316,11 @@ Deno.test("UdpLayer asks ICMP for port unreachable on a closed port, not for bro
   assert.equal((bytes[0] << 8) | bytes[1], 4000);
   assert.equal(b.stats.rxNoPort, 1);
   // RFC 1122 §3.2.2: never about broadcast or multicast datagrams.
-  const bc = datagram(A, 0xffffffff, 4000, 999, text("x"));
-  b.onPacket(0, A, 0xffffffff, bc, 0, bc.length);
-  const mc = datagram(A, 0xe0000001, 4000, 999, text("x"));
-  b.onPacket(0, A, 0xe0000001, mc, 0, mc.length);
+  // Addresses as the IPv4 layer hands them over: int32 (255.255.255.255 is -1).
+  const bc = datagram(A, -1, 4000, 999, text("x"));
+  b.onPacket(0, A, -1, bc, 0, bc.length);
+  const mc = datagram(A, 0xe0000001 | 0, 4000, 999, text("x"));
+  b.onPacket(0, A, 0xe0000001 | 0, mc, 0, mc.length);
   assert.equal(calls.length, 1);
   assert.equal(b.stats.rxNoPort, 3);
 });

@@ -20,8 +20,8 @@ import { assertTsharkClean, readTestdata, testdataPath, tsharkDecodeFile } from 
 const FILE = "kernel_arp_icmp_udp.pcap";
 const MAC_A = 0x020000000001;
 const MAC_B = 0x020000000002;
-const IP_A = 0xc0000201;
-const IP_B = 0xc0000202;
+const IP_A = 0xc0000201 | 0;
+const IP_B = 0xc0000202 | 0;
 
 function parseOk(packet: ArpPacket, out?: ArpRepr): ArpRepr {
   const repr = ArpRepr.parse(packet, out);

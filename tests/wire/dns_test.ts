@@ -111,7 +111,7 @@ Deno.test("DnsMessage.parse reads a compressed response with a CNAME chain", () 
   assert.equal(m.answers[0].ttl, 300);
   assert.equal(m.answers[0].target, "example.test");
   assert.equal(m.answers[1].name, "example.test");
-  assert.equal(m.answers[1].address, 0xc0000250);
+  assert.equal(m.answers[1].address, 0xc0000250 | 0);
   assert.equal(m.answers[1].rdataOffset, b.length - 4);
   assert.equal(m.answers[1].rdataLength, 4);
   // The emitter compresses the same way, byte for byte.
@@ -145,7 +145,13 @@ Deno.test("DnsMessage round-trips every record kind with and without compression
       ttl: 0xffffffff,
       target: "x.Example.test",
     },
-    { name: "x.Example.test", type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 1, address: 0xcb007101 },
+    {
+      name: "x.Example.test",
+      type: DNS_TYPE_A,
+      class: DNS_CLASS_IN,
+      ttl: 1,
+      address: 0xcb007101 | 0,
+    },
     { name: "x.Example.test", type: DNS_TYPE_AAAA, class: DNS_CLASS_IN, ttl: 2, address6: v6 },
     {
       name: "x.Example.test",
@@ -686,4 +692,23 @@ Deno.test("DnsMessage output is tshark-clean and decodes to the same fields", as
     const m = expectMessage(DnsMessage.parse(f, ETH + 28, f.length - ETH - 28));
     assertDnsMatchesTshark(m, rows[k], `emitted frame ${k + 1}`);
   });
+});
+
+Deno.test("DnsMessage A records: emit takes either address form, parse gives the int32 form", () => {
+  for (const address of [0xcb007101, 0xcb007101 | 0]) {
+    const m = newDnsMessage(7);
+    m.qr = true;
+    m.answers.push({ name: "a.test", type: DNS_TYPE_A, class: DNS_CLASS_IN, ttl: 9, address });
+    const back = expectMessage(DnsMessage.parse(DnsMessage.toBytes(m)));
+    assert.equal(back.answers[0].address, 0xcb007101 | 0);
+  }
+  const bad = newDnsMessage(7);
+  bad.answers.push({
+    name: "a.test",
+    type: DNS_TYPE_A,
+    class: DNS_CLASS_IN,
+    ttl: 9,
+    address: 2 ** 32,
+  });
+  assert.throws(() => DnsMessage.toBytes(bad), TypeError);
 });

@@ -63,8 +63,8 @@ function seedFromEnv(): number {
   return n >>> 0;
 }
 
-const SRC = 0xc0000201;
-const DST = 0xc0000202;
+const SRC = 0xc0000201 | 0;
+const DST = 0xc0000202 | 0;
 const ETH = 14;
 
 // ---------------------------------------------------------------------------

@@ -39,9 +39,9 @@ import {
 
 const FILE = "kernel_arp_icmp_udp.pcap";
 const ETH_LEN = 14;
-const IP_A = 0xc0000201;
-const IP_B = 0xc0000202;
-const IP_C = 0xc6336401; // 198.51.100.1
+const IP_A = 0xc0000201 | 0;
+const IP_B = 0xc0000202 | 0;
+const IP_C = 0xc6336401 | 0; // 198.51.100.1
 
 function parseOk(packet: IcmpPacket, out?: IcmpRepr): IcmpRepr {
   const repr = IcmpRepr.parse(packet, out);

@@ -25,8 +25,8 @@ import {
 } from "./_tshark.ts";
 
 const KERNEL_FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"];
-const IP_A = 0xc0000201;
-const IP_B = 0xc0000202;
+const IP_A = 0xc0000201 | 0;
+const IP_B = 0xc0000202 | 0;
 const ETH_LEN = 14;
 
 function parseOk(packet: Ipv4Packet, out?: Ipv4Repr): Ipv4Repr {

@@ -158,17 +158,19 @@ Deno.test("TcpRepr round-trips every field, option and all nine flags", () => {
   assert.equal(view.flags, 0x1ff);
   assert.ok(view.verifyChecksum(SRC, DST));
   const back = expectRepr(TcpRepr.parse(view, SRC, DST));
-  for (
-    const k of ["srcPort", "dstPort", "seq", "ack", "flags", "window", "urgent", "mss"] as const
-  ) {
+  for (const k of ["srcPort", "dstPort", "flags", "window", "urgent", "mss"] as const) {
     assert.equal(back[k], r[k], k);
   }
+  // 32-bit numbers come back as signed 32-bit integers (the engine's form), same bits.
+  assert.equal(back.seq, r.seq | 0, "seq");
+  assert.equal(back.ack, r.ack | 0, "ack");
   assert.equal(back.windowScale, 14);
   assert.equal(back.sackPermitted, true);
   assert.equal(back.sackCount, 2);
-  assert.deepEqual(back.sackBlocks.slice(0, 4), [0xffffff00, 0x100, 7, 9]);
+  assert.deepEqual(back.sackBlocks.slice(0, 4), [0xffffff00 | 0, 0x100, 7, 9]);
   assert.equal(back.hasTimestamp, true);
-  assert.equal(back.tsVal, 0xdeadbeef);
+  assert.equal(back.tsVal, 0xdeadbeef | 0);
+  assert.equal(back.tsVal >>> 0, 0xdeadbeef);
   assert.equal(back.tsEcr, 0x01020304);
   assert.equal(back.payload, b);
   assert.equal(back.payloadOffset, 3 + TcpRepr.headerLength(r));
@@ -358,7 +360,7 @@ Deno.test("TcpPacket setters write fields in place without touching neighbours",
   assert.equal(b[21], 0xee);
   assert.deepEqual(
     [v.srcPort, v.dstPort, v.seq, v.ack, v.headerLength, v.flags, v.window, v.checksum, v.urgent],
-    [1, 0xffff, 0xffffffff, 0x80000000, 20, TCP_NS | TCP_ACK, 0x1234, 0xabcd, 7],
+    [1, 0xffff, -1, -0x80000000, 20, TCP_NS | TCP_ACK, 0x1234, 0xabcd, 7],
   );
   // Reserved bits (0xe of byte 12) are preserved by the flags setter.
   assert.equal(b[1 + 12] & 0x0e, 0x0e);
@@ -522,8 +524,9 @@ function assertMatchesTshark(r: TcpRepr, row: string[], what: string): void {
   assert.equal(tcpCk, "1", `${what}: TCP checksum status ${tcpCk} (1 = good)`);
   assert.equal(Number(sport), r.srcPort, `${what}: srcport`);
   assert.equal(Number(dport), r.dstPort, `${what}: dstport`);
-  assert.equal(Number(seq), r.seq, `${what}: seq`);
-  assert.equal(Number(ack), r.ack, `${what}: ack`);
+  // tshark prints unsigned numbers; TcpRepr holds int32 (same bits).
+  assert.equal(Number(seq), r.seq >>> 0, `${what}: seq`);
+  assert.equal(Number(ack), r.ack >>> 0, `${what}: ack`);
   assert.equal(parseInt(flags, 16) & 0x1ff, r.flags, `${what}: flags`);
   assert.equal(Number(win), r.window, `${what}: window`);
   assert.equal(Number(urg || "0"), r.urgent, `${what}: urgent`);
@@ -532,15 +535,15 @@ function assertMatchesTshark(r: TcpRepr, row: string[], what: string): void {
   assert.equal(sackPerm !== "", r.sackPermitted, `${what}: SACK permitted`);
   assert.equal(tsval !== "", r.hasTimestamp, `${what}: timestamp present`);
   if (r.hasTimestamp) {
-    assert.equal(Number(tsval), r.tsVal, `${what}: tsval`);
-    assert.equal(Number(tsecr), r.tsEcr, `${what}: tsecr`);
+    assert.equal(Number(tsval), r.tsVal >>> 0, `${what}: tsval`);
+    assert.equal(Number(tsecr), r.tsEcr >>> 0, `${what}: tsecr`);
   }
   const les = sackLe === "" ? [] : sackLe.split(",").map(Number);
   const res = sackRe === "" ? [] : sackRe.split(",").map(Number);
   assert.equal(les.length, r.sackCount, `${what}: SACK block count`);
   for (let k = 0; k < r.sackCount; k++) {
-    assert.equal(les[k], r.sackBlocks[2 * k], `${what}: SACK left ${k}`);
-    assert.equal(res[k], r.sackBlocks[2 * k + 1], `${what}: SACK right ${k}`);
+    assert.equal(les[k], r.sackBlocks[2 * k] >>> 0, `${what}: SACK left ${k}`);
+    assert.equal(res[k], r.sackBlocks[2 * k + 1] >>> 0, `${what}: SACK right ${k}`);
   }
   assert.equal(Number(len), r.payloadLength, `${what}: tcp.len`);
 }

@@ -32,8 +32,8 @@ import {
 
 const FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap"];
 const ETH_LEN = 14;
-const IP_A = 0xc0000201;
-const IP_B = 0xc0000202;
+const IP_A = 0xc0000201 | 0;
+const IP_B = 0xc0000202 | 0;
 
 function parseOk(packet: UdpPacket, src: number, dst: number, out?: UdpRepr): UdpRepr {
   const repr = UdpRepr.parse(packet, src, dst, out);

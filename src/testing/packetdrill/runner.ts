@@ -573,7 +573,8 @@ class Run {
     return {
       flags: r.flags & 0xff,
       seq: (r.seq - base) >>> 0,
-      ack: (r.flags & FLAG_ACK) !== 0 ? (r.ack - this.remoteIsn) >>> 0 : r.ack,
+      // TcpRepr yields int32: everything shown in a failure message is unsigned.
+      ack: (r.flags & FLAG_ACK) !== 0 ? (r.ack - this.remoteIsn) >>> 0 : r.ack >>> 0,
       window: r.window,
       urgent: r.urgent,
       length: r.payloadLength,
