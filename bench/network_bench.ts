@@ -57,6 +57,7 @@ const DRIVER_IDLE_END_MS = 300;
 const DRIVER_RX_RING_FRAMES = 8192;
 const DRIVER_RX_PORT = 9100;
 const DRIVER_GOAL = 0.7;
+const ARP_SETTLE_MS = 50;
 const ETHERTYPE_IPV4 = 0x0800;
 const IP_PROTO_UDP = 17;
 const DEFAULT_TTL = 64;
@@ -349,12 +350,19 @@ interface DriverRow {
 /** Issue #3's driver-inside-the-stack comparison (see the module doc). */
 async function driverInStack(lab: Lab): Promise<DriverRow[]> {
   const rows: DriverRow[] = [];
-  const ruleset = `table netdev ${NFT_TABLE} {\n  chain ingress {\n` +
-    `    type filter hook ingress device ${lab.peerIf} priority 0;\n` +
-    `    meta l4proto udp drop\n  }\n}\n`;
+  // Both kernels drop UDP at their netdev ingress hook, which runs after packet sockets got
+  // their copy: the peer's kernel so that a send() costs the same in both loops, rawstack's own
+  // kernel so that the generator is not slowed by IP processing on rawstack's side.
   const nftFile = await Deno.makeTempFile({ prefix: "rsstbench-", suffix: ".nft" });
-  await Deno.writeTextFile(nftFile, ruleset);
-  await lab.runIn(lab.peerNetns, ["nft", "-f", nftFile], { check: true });
+  for (const [netns, ifname] of [[lab.peerNetns, lab.peerIf], [lab.stackNetns, lab.stackIf]]) {
+    await Deno.writeTextFile(
+      nftFile,
+      `table netdev ${NFT_TABLE} {\n  chain ingress {\n` +
+        `    type filter hook ingress device ${ifname} priority 0;\n` +
+        `    meta l4proto udp drop\n  }\n}\n`,
+    );
+    await lab.runIn(netns, ["nft", "-f", nftFile], { check: true });
+  }
   await Deno.remove(nftFile);
   const toPeerMac = await peerMac(lab);
 
@@ -365,17 +373,26 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
       device: await lab.openDevice(),
       ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
     });
-    await stack.start();
-    const conn = stack.listenDatagram({ port: 0 });
-    const payload = new Uint8Array(FULL_UDP_PAYLOAD_BYTES);
-    const to = { hostname: lab.peerAddress, port: DRIVER_RX_PORT };
-    for (let i = 0; i < DRIVER_WARMUP; i++) await conn.send(payload, to);
-    const t0 = performance.now();
-    for (let i = 0; i < DRIVER_TX_DATAGRAMS; i++) await conn.send(payload, to);
-    const stackRate = DRIVER_TX_DATAGRAMS / ((performance.now() - t0) / 1000);
-    const stackMac = macBytes(stack.device.capabilities.mac);
-    conn.close();
-    await stack.close();
+    let stackRate = 0;
+    let stackMac: number[] = [];
+    try {
+      await stack.start();
+      const conn = stack.listenDatagram({ port: 0 });
+      const payload = new Uint8Array(FULL_UDP_PAYLOAD_BYTES);
+      const to = { hostname: lab.peerAddress, port: DRIVER_RX_PORT };
+      // Resolve the peer first: a loop of awaits on settled promises never lets the stack's
+      // event loop run, so the ARP reply would wait until the loop ends.
+      await conn.send(payload, to);
+      await new Promise((r) => setTimeout(r, ARP_SETTLE_MS));
+      for (let i = 0; i < DRIVER_WARMUP; i++) await conn.send(payload, to);
+      const t0 = performance.now();
+      for (let i = 0; i < DRIVER_TX_DATAGRAMS; i++) await conn.send(payload, to);
+      stackRate = DRIVER_TX_DATAGRAMS / ((performance.now() - t0) / 1000);
+      stackMac = macBytes(stack.device.capabilities.mac);
+      conn.close();
+    } finally {
+      await stack.close();
+    }
 
     const dev = await lab.openDevice();
     const f = udpFrame(
@@ -401,36 +418,40 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
       ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
       udp: { queueDatagrams: STACK_QUEUE_DATAGRAMS, queueBytes: STACK_QUEUE_BYTES },
     });
-    await stack.start();
-    const stackMac = macBytes(stack.device.capabilities.mac);
-    const frame = udpFrame(
-      stackMac,
-      toPeerMac,
-      quad(lab.peerAddress),
-      quad(lab.stackAddress),
-      DRIVER_RX_PORT,
-    );
-    const conn = stack.listenDatagram({ port: DRIVER_RX_PORT });
-    const buf = new Uint8Array(2048);
     let received = 0;
     let first = 0;
     let last = 0;
-    const receiving = (async () => {
-      try {
-        for (;;) {
-          await conn.receive(buf);
-          last = performance.now();
-          if (received++ === 0) first = last;
+    let frame: Uint8Array;
+    try {
+      await stack.start();
+      const stackMac = macBytes(stack.device.capabilities.mac);
+      frame = udpFrame(
+        stackMac,
+        toPeerMac,
+        quad(lab.peerAddress),
+        quad(lab.stackAddress),
+        DRIVER_RX_PORT,
+      );
+      const conn = stack.listenDatagram({ port: DRIVER_RX_PORT });
+      const buf = new Uint8Array(2048);
+      const receiving = (async () => {
+        try {
+          for (;;) {
+            await conn.receive(buf);
+            last = performance.now();
+            if (received++ === 0) first = last;
+          }
+        } catch {
+          // closed
         }
-      } catch {
-        // closed
-      }
-    })();
-    await spawnGenerator(lab, frame, DRIVER_RX_FRAMES);
-    await new Promise((r) => setTimeout(r, DRIVER_IDLE_END_MS));
-    conn.close();
-    await receiving;
-    await stack.close();
+      })();
+      await spawnGenerator(lab, frame, DRIVER_RX_FRAMES);
+      await new Promise((r) => setTimeout(r, DRIVER_IDLE_END_MS));
+      conn.close();
+      await receiving;
+    } finally {
+      await stack.close();
+    }
     const stackRate = last > first ? received / ((last - first) / 1000) : 0;
 
     const dev = await lab.openDevice({ frameCount: DRIVER_RX_RING_FRAMES });

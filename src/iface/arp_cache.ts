@@ -126,7 +126,7 @@ export interface ArpStats {
   expired: number;
   /** Entries evicted because the cache was full. */
   evicted: number;
-  /** Packets dropped because the neighbour's queue was full. */
+  /** Queued packets dropped (the oldest first) because the neighbour's queue was full. */
   queueOverflows: number;
   /** Packets dropped because resolution failed or the entry was evicted. */
   queuedDropped: number;
@@ -259,13 +259,14 @@ export class ArpCache {
 
   /**
    * Sends `buf` (an IPv4 packet without Ethernet header) to neighbour `ip`:
-   * at once when resolved, else queued while ARP requests go out.
-   * Takes ownership of `buf`.
+   * at once when resolved, else queued while ARP requests go out; when the
+   * neighbour's queue is full its oldest packet is dropped to make room
+   * (RFC 1122 §2.3.2.2, counted in `queueOverflows`). Takes ownership of `buf`.
    *
    * @param nowMs current time
    * @param ip next-hop address
    * @param buf the packet
-   * @returns false when the packet was dropped (queue full, counted)
+   * @returns true: the packet was sent or queued
    */
   send(nowMs: number, ip: number, buf: PacketBufferLike): boolean {
     let e = this.#entries.get(ip);
@@ -286,9 +287,11 @@ export class ArpCache {
     }
     e.lastUsedMs = nowMs;
     if (e.queue.length >= this.#maxQueued) {
+      // RFC 1122 §2.3.2.2: save at least the latest packet for an unresolved address, so the
+      // oldest waiting one is dropped (as Linux does): a sender filling the queue keeps its
+      // newest data and is not told, the loss is counted.
       this.stats.queueOverflows++;
-      this.#host.free(buf);
-      return false;
+      this.#host.free(e.queue.shift()!);
     }
     e.queue.push(buf);
     return true;

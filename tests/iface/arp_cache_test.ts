@@ -150,13 +150,15 @@ Deno.test("ArpCache flushes the queue in order as soon as the reply arrives", ()
   assert.equal(arp.list(5001)[0].ageMs, 3501);
 });
 
-Deno.test("ArpCache bounds the per-neighbour queue and frees overflow", () => {
-  const { arp, packet, pool } = setup({ maxQueuedPerNeighbour: 2 });
+Deno.test("ArpCache bounds the per-neighbour queue, keeping the latest packets (RFC 1122 §2.3.2.2)", () => {
+  const { arp, packet, pool, resolved } = setup({ maxQueuedPerNeighbour: 2 });
   assert.ok(arp.send(0, IP_B, packet(1)));
   assert.ok(arp.send(0, IP_B, packet(2)));
-  assert.ok(!arp.send(0, IP_B, packet(3)));
+  assert.ok(arp.send(0, IP_B, packet(3)));
   assert.equal(arp.stats.queueOverflows, 1);
   assert.equal(pool.inUse, 2);
+  input(arp, 10, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  assert.deepEqual(resolved.map((r) => r.tag), [2, 3], "the oldest was dropped");
 });
 
 Deno.test("ArpCache entries expire after the configured lifetime", () => {
