@@ -6,7 +6,7 @@
  * Without root it prints why it skipped and does nothing.
  *
  * TX: the device sends N frames as fast as `transmit()` accepts them.
- * RX: a generator process (this file with `generate`, a second Deno running an
+ * RX: a generator process (bench/_frame_generator.ts, a second Deno running an
  * AfPacketDevice on the kernel peer's end, on the other core) blasts N frames
  * into the link; the device under test drains them through `wait()`/`receive()`.
  * Rates are measured from the first to the last frame received; loss counts
@@ -16,7 +16,8 @@
  */
 
 import { AfPacketDevice, type AfPacketMode } from "../src/phy/af_packet.ts";
-import { Lab, LAB_PEER_IF, labUnavailableReason } from "../src/testing/lab.ts";
+import { Lab, labUnavailableReason } from "../src/testing/lab.ts";
+import { DRAIN_BATCH, drainGenerated } from "./_frame_generator.ts";
 import { internetChecksum } from "../src/wire/checksum.ts";
 
 const PREFIX = "rsphb";
@@ -26,8 +27,7 @@ const RX_FRAMES = 400_000;
 const SMALL_FRAME_BYTES = 60;
 const FULL_FRAME_BYTES = 1514;
 const EXPERIMENTAL_ETHERTYPE = 0x88b5;
-const BATCH = 256;
-const IDLE_END_MS = 300;
+const RX_RING_FRAMES = 8192;
 const PING_COUNT = 200;
 const PING_INTERVAL_S = "0.002";
 const ETHERTYPE_ARP = 0x0806;
@@ -41,17 +41,6 @@ function testFrame(length: number): Uint8Array {
   f[12] = EXPERIMENTAL_ETHERTYPE >> 8;
   f[13] = EXPERIMENTAL_ETHERTYPE & 0xff;
   return f;
-}
-
-/** Child process mode: send `count` frames of `size` bytes from the peer's interface. */
-async function generate(netns: string, count: number, size: number): Promise<void> {
-  const dev = await AfPacketDevice.open(LAB_PEER_IF, { netns, mode: "socket" });
-  const f = testFrame(size);
-  let sent = 0;
-  while (sent < count) {
-    if (dev.transmit(f, 0, size)) sent++;
-  }
-  dev.close();
 }
 
 async function measureTx(lab: Lab, mode: AfPacketMode, size: number) {
@@ -68,54 +57,8 @@ async function measureTx(lab: Lab, mode: AfPacketMode, size: number) {
   return { rate: (sent / ms) * 1000, dropped };
 }
 
-async function measureRx(lab: Lab, mode: AfPacketMode, size: number) {
-  const dev = await lab.openDevice({ mode, frameCount: 8192 });
-  let received = 0;
-  let first = 0;
-  let last = 0;
-  const sink = {
-    onFrame(_b: Uint8Array, _o: number, length: number) {
-      if (length === size) received++;
-    },
-  };
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-check",
-      new URL(import.meta.url).pathname,
-      "generate",
-      lab.peerNetns,
-      String(RX_FRAMES),
-      String(size),
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  let done = false;
-  const status = child.status.then((s) => {
-    done = true;
-    return s;
-  });
-  let idleSince = performance.now();
-  for (;;) {
-    const n = dev.receive(sink, BATCH);
-    const now = performance.now();
-    if (n > 0) {
-      if (first === 0) first = now;
-      last = now;
-      idleSince = now;
-      continue;
-    }
-    if (done && now - idleSince > IDLE_END_MS) break;
-    await dev.wait(50);
-  }
-  await status;
-  const drops = dev.stats.ringDrops;
-  const placement = dev.ringPlacement;
-  dev.close();
-  const ms = last - first;
-  return { rate: ms > 0 ? (received / ms) * 1000 : 0, received, drops, placement };
+function measureRx(lab: Lab, mode: AfPacketMode, size: number) {
+  return drainGenerated(lab, testFrame(size), RX_FRAMES, { mode, frameCount: RX_RING_FRAMES });
 }
 
 /** Answers ARP for 192.0.2.2 and echo requests to it, straight from the ring (no stack). */
@@ -175,7 +118,7 @@ async function measurePing(lab: Lab, mode: AfPacketMode): Promise<string> {
     return r;
   });
   while (!done) {
-    dev.receive(sink, BATCH);
+    dev.receive(sink, DRAIN_BATCH);
     await dev.wait(20);
   }
   dev.close();
@@ -243,8 +186,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (Deno.args[0] === "generate") {
-  await generate(Deno.args[1], Number(Deno.args[2]), Number(Deno.args[3]));
-} else {
-  await main();
-}
+await main();

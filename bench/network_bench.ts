@@ -31,8 +31,8 @@
  * @module
  */
 
-import { AfPacketDevice } from "../src/phy/af_packet.ts";
-import { Lab, LAB_PEER_IF, labUnavailableReason } from "../src/testing/lab.ts";
+import { Lab, labUnavailableReason } from "../src/testing/lab.ts";
+import { drainGenerated, spawnFrameGenerator } from "./_frame_generator.ts";
 import { Stack } from "../src/stack.ts";
 
 const PREFIX = "rsstbench";
@@ -52,7 +52,6 @@ const FULL_FRAME_BYTES = 1514;
 const DRIVER_TX_DATAGRAMS = 200_000;
 const DRIVER_RX_FRAMES = 300_000;
 const DRIVER_WARMUP = 10_000;
-const DRIVER_RX_BATCH = 256;
 const DRIVER_IDLE_END_MS = 300;
 const DRIVER_RX_RING_FRAMES = 8192;
 const DRIVER_RX_PORT = 9100;
@@ -314,33 +313,6 @@ async function peerMac(lab: Lab): Promise<number[]> {
   return (JSON.parse(out.stdout)[0].address as string).split(":").map((h) => parseInt(h, 16));
 }
 
-/** Child process mode: sends `count` frames from the peer's interface as fast as it can. */
-async function generate(netns: string, count: number, frameHex: string): Promise<void> {
-  const dev = await AfPacketDevice.open(LAB_PEER_IF, { netns, mode: "socket" });
-  const f = Uint8Array.from(frameHex.match(/../g)!.map((h) => parseInt(h, 16)));
-  let sent = 0;
-  while (sent < count) if (dev.transmit(f, 0, f.length)) sent++;
-  dev.close();
-}
-
-function spawnGenerator(lab: Lab, frame: Uint8Array, count: number): Promise<Deno.CommandStatus> {
-  const hex = Array.from(frame, (b) => b.toString(16).padStart(2, "0")).join("");
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-check",
-      new URL(import.meta.url).pathname,
-      "generate",
-      lab.peerNetns,
-      String(count),
-      hex,
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-}
-
 interface DriverRow {
   metric: string;
   stack: number;
@@ -421,17 +393,15 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
     let received = 0;
     let first = 0;
     let last = 0;
-    let frame: Uint8Array;
+    const frame = udpFrame(
+      macBytes(stack.device.capabilities.mac),
+      toPeerMac,
+      quad(lab.peerAddress),
+      quad(lab.stackAddress),
+      DRIVER_RX_PORT,
+    );
     try {
       await stack.start();
-      const stackMac = macBytes(stack.device.capabilities.mac);
-      frame = udpFrame(
-        stackMac,
-        toPeerMac,
-        quad(lab.peerAddress),
-        quad(lab.stackAddress),
-        DRIVER_RX_PORT,
-      );
       const conn = stack.listenDatagram({ port: DRIVER_RX_PORT });
       const buf = new Uint8Array(2048);
       const receiving = (async () => {
@@ -445,7 +415,7 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
           // closed
         }
       })();
-      await spawnGenerator(lab, frame, DRIVER_RX_FRAMES);
+      await spawnFrameGenerator(lab, frame, DRIVER_RX_FRAMES);
       await new Promise((r) => setTimeout(r, DRIVER_IDLE_END_MS));
       conn.close();
       await receiving;
@@ -454,33 +424,11 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
     }
     const stackRate = last > first ? received / ((last - first) / 1000) : 0;
 
-    const dev = await lab.openDevice({ frameCount: DRIVER_RX_RING_FRAMES });
-    let got = 0;
-    let bFirst = 0;
-    let bLast = 0;
-    const sink = {
-      onFrame(_b: Uint8Array, _o: number, length: number) {
-        if (length === FULL_FRAME_BYTES) got++;
-      },
-    };
-    let done = false;
-    const status = spawnGenerator(lab, frame, DRIVER_RX_FRAMES).then(() => done = true);
-    let idleSince = performance.now();
-    for (;;) {
-      const n = dev.receive(sink, DRIVER_RX_BATCH);
-      const now = performance.now();
-      if (n > 0) {
-        if (bFirst === 0) bFirst = now;
-        bLast = now;
-        idleSince = now;
-        continue;
-      }
-      if (done && now - idleSince > DRIVER_IDLE_END_MS) break;
-      await dev.wait(50);
-    }
-    await status;
-    dev.close();
-    const bareRate = bLast > bFirst ? got / ((bLast - bFirst) / 1000) : 0;
+    const bare = await drainGenerated(lab, frame, DRIVER_RX_FRAMES, {
+      frameCount: DRIVER_RX_RING_FRAMES,
+    });
+    const got = bare.received;
+    const bareRate = bare.rate;
     rows.push({
       metric:
         `receive, 1514-byte frames (stack got ${received}, bare ${got} of ${DRIVER_RX_FRAMES})`,
@@ -527,8 +475,4 @@ function printTable(rows: Row[]): void {
   for (const r of table) console.log(line(r));
 }
 
-if (Deno.args[0] === "generate") {
-  await generate(Deno.args[1], Number(Deno.args[2]), Deno.args[3]);
-} else {
-  await main();
-}
+await main();

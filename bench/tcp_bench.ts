@@ -153,7 +153,7 @@ interface SamplingNode {
 
 /** Runs `step` for `seconds` under V8's sampling heap profiler and prints bytes per segment by function. */
 async function printAllocationSites(
-  step: () => void,
+  step: () => void | Promise<void>,
   segs: () => number,
   seconds: number,
 ): Promise<void> {
@@ -166,7 +166,7 @@ async function printAllocationSites(
   });
   const seg0 = segs();
   const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) step();
+  while (performance.now() < end) await step();
   const n = segs() - seg0;
   const profile = await new Promise<{ head: SamplingNode } | null>((resolve) =>
     session.post("HeapProfiler.stopSampling", (err, r) => {
@@ -312,6 +312,15 @@ async function runAsync(o: Options): Promise<TcpBenchResult> {
     }
   };
   await heapWriter();
+  if (o.allocSites) {
+    await printAllocationSites(
+      async () => {
+        await c.write(chunk);
+      },
+      () => segments(a, b),
+      o.seconds,
+    );
+  }
 
   const bytes0 = received;
   const seg0 = segments(a, b);

@@ -771,19 +771,23 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#dueSpins = 0;
     if (this.#deviceWait === null) {
       this.#deviceWaitUntil = now + timeoutMs;
+      // The device wait outlives a park that a kick ends early; whichever park is current
+      // when it settles is woken (no Promise.race per park: it allocates an array, an
+      // iterator and a reaction per contender).
       const w = this.device.wait(timeoutMs).then(
         () => {
           if (this.#deviceWait === w) this.#deviceWait = null;
+          this.#wakeUp();
         },
         (e) => {
           if (this.#deviceWait === w) this.#deviceWait = null;
           this.handlerError(e);
+          this.#wakeUp();
         },
       );
       this.#deviceWait = w;
     }
-    const pending = this.#deviceWait;
-    if (pending === null) return; // the wait settled synchronously (cannot, but stay safe)
+    if (this.#deviceWait === null) return; // the wait settled synchronously (cannot, but stay safe)
     const wake = new Promise<void>((resolve) => {
       this.#wake = resolve;
     });
@@ -798,7 +802,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#parkedUntil = now + timeoutMs;
     this.loopStats.parks++;
     try {
-      await Promise.race([pending, wake]);
+      await wake;
     } finally {
       this.#parked = false;
       this.#wake = null;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Stack, StackClosedError } from "../src/stack.ts";
 import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
-import type { Device, FrameSink } from "../src/phy/device.ts";
+import { ForwardingDevice } from "./phy/_forwarding_device.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { DnsError } from "../src/dns/dns_error.ts";
 import { Timer } from "../src/time/timer_wheel.ts";
@@ -160,30 +160,11 @@ Deno.test("Stack.resolveDns without a listening server fails fast with UNREACHAB
 });
 
 /** A device wrapper that records the destination MAC of every transmitted frame. */
-class MacRecorder implements Device {
+class MacRecorder extends ForwardingDevice {
   readonly dstMacs: number[] = [];
-  constructor(readonly inner: Device) {}
-  get capabilities() {
-    return this.inner.capabilities;
-  }
-  get stats() {
-    return this.inner.stats;
-  }
-  receive(sink: FrameSink, budget: number): number {
-    return this.inner.receive(sink, budget);
-  }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     this.dstMacs.push(readMac(bytes, offset));
     return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 

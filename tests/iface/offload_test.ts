@@ -8,12 +8,11 @@ import { CaptureDevice } from "../../src/phy/capture.ts";
 import {
   type Device,
   type DeviceCapabilities,
-  type DeviceStats,
   type FrameSink,
   RX_CHECKSUM_UNKNOWN,
   RX_CHECKSUM_VALID,
-  type RxFrameInfo,
 } from "../../src/phy/device.ts";
+import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { NetworkInterface } from "../../src/iface/interface.ts";
 import { completePartialChecksum } from "../../src/iface/ipv4.ts";
 import type { IpProtocolHandler } from "../../src/iface/types.ts";
@@ -136,15 +135,16 @@ Deno.test("FaultInjector forwards rxInfo, queued or not, and never vouches for f
  * whole super-segment too, which then arrives as one large segment, as GRO
  * would deliver it) and records the requests.
  */
-class OffloadDevice implements Device {
-  readonly capabilities: DeviceCapabilities;
+class OffloadDevice extends ForwardingDevice<MemoryDevice> {
+  readonly #capabilities: DeviceCapabilities;
   offloaded = 0;
   superFrames = 0;
   largestFrame = 0;
   readonly gsoSizes = new Set<number>();
   badPseudoHeader = 0;
-  constructor(readonly inner: MemoryDevice) {
-    this.capabilities = {
+  constructor(inner: MemoryDevice) {
+    super(inner);
+    this.#capabilities = {
       ...inner.capabilities,
       mtu: 1500,
       checksumOffloadTx: true,
@@ -152,17 +152,8 @@ class OffloadDevice implements Device {
       maxSegmentBytes: 14 + 65535,
     };
   }
-  get stats(): DeviceStats {
-    return this.inner.stats;
-  }
-  get rxInfo(): RxFrameInfo {
-    return this.inner.rxInfo;
-  }
-  receive(sink: FrameSink, budget: number): number {
-    return this.inner.receive(sink, budget);
-  }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
-    return this.inner.transmit(bytes, offset, length);
+  override get capabilities(): DeviceCapabilities {
+    return this.#capabilities;
   }
   transmitOffload(
     bytes: Uint8Array,
@@ -193,15 +184,6 @@ class OffloadDevice implements Device {
       this.badPseudoHeader++;
     }
     return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
-import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../src/phy/device.ts";
+import type { FrameSink } from "../../src/phy/device.ts";
+import { ForwardingDevice } from "./_forwarding_device.ts";
 import { Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../../src/buffer/arena.ts";
 import { checksumUsesWasm } from "../../src/wire/checksum.ts";
 import { Lab, labTest } from "../../src/testing/lab.ts";
@@ -45,23 +46,13 @@ threading.Event().wait()
  * whether it lies in the packet arena and whether a checksum over it takes
  * the WebAssembly path.
  */
-class ArenaProbe implements Device, FrameSink {
+class ArenaProbe extends ForwardingDevice<AfPacketDevice> implements FrameSink {
   arenaFrames = 0;
   otherFrames = 0;
   wasmChecksumFrames = 0;
   lastRing: Uint8Array | null = null;
   #sink: FrameSink | null = null;
-  constructor(readonly inner: AfPacketDevice) {}
-  get capabilities(): DeviceCapabilities {
-    return this.inner.capabilities;
-  }
-  get stats(): DeviceStats {
-    return this.inner.stats;
-  }
-  get rxInfo() {
-    return this.inner.rxInfo;
-  }
-  receive(sink: FrameSink, budget: number): number {
+  override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     return this.inner.receive(this, budget);
   }
@@ -71,18 +62,6 @@ class ArenaProbe implements Device, FrameSink {
     if (length >= 1000 && checksumUsesWasm(bytes, length)) this.wasmChecksumFrames++;
     this.lastRing = bytes;
     this.#sink!.onFrame(bytes, offset, length);
-  }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
-    return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 

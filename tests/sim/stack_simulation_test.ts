@@ -25,7 +25,8 @@
 import assert from "node:assert/strict";
 import { Stack } from "../../src/stack.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
-import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../src/phy/device.ts";
+import type { FrameSink } from "../../src/phy/device.ts";
+import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { FaultInjector, type FaultSpec, SeededRandom } from "../../src/phy/fault_injector.ts";
 import { ManualClock } from "../../src/time/clock.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
@@ -106,7 +107,7 @@ function fnv(h: number, b: number): number {
  * say) only ever hits routed IP packets, which is what the injector's corruption tests. The
  * taps share `sentArp`, the ARP frames as transmitted; one that arrives different is dropped.
  */
-class Tap implements Device {
+class Tap extends ForwardingDevice<FaultInjector> {
   readonly oracle: Oracle = {
     ipv4Frames: 0,
     badIpv4Header: 0,
@@ -122,12 +123,13 @@ class Tap implements Device {
   #sink: FrameSink | null = null;
   readonly #intake: FrameSink;
   constructor(
-    readonly inner: FaultInjector,
+    inner: FaultInjector,
     readonly name: string,
     readonly clock: ManualClock,
     readonly trace: ((line: string) => void) | null,
     readonly sentArp: Set<string>,
   ) {
+    super(inner);
     this.#intake = {
       onFrame: (bytes, offset, length) => {
         if (this.#observe("<-", bytes, offset, length, true)) {
@@ -136,19 +138,10 @@ class Tap implements Device {
       },
     };
   }
-  get capabilities(): DeviceCapabilities {
-    return this.inner.capabilities;
-  }
-  get stats(): DeviceStats {
-    return this.inner.stats;
-  }
-  get rxInfo() {
-    return this.inner.rxInfo;
-  }
   distrustTransmit(): void {
     this.inner.distrustTransmit();
   }
-  receive(sink: FrameSink, budget: number): number {
+  override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     try {
       return this.inner.receive(this.#intake, budget);
@@ -156,18 +149,9 @@ class Tap implements Device {
       this.#sink = null;
     }
   }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     this.#observe("->", bytes, offset, length, false);
     return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 
   #forUs(b: Uint8Array, off: number): boolean {

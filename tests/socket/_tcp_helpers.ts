@@ -7,7 +7,8 @@
  */
 
 import { MemoryLink } from "../../src/phy/memory_link.ts";
-import type { Device, DeviceCapabilities, DeviceStats, FrameSink } from "../../src/phy/device.ts";
+import type { Device } from "../../src/phy/device.ts";
+import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { FaultInjector, type FaultSpec } from "../../src/phy/fault_injector.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
@@ -17,31 +18,12 @@ export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
 
 /** A device wrapper whose transmit side can be cut (frames vanish, like a dead peer). */
-export class SwitchableDevice implements Device {
+export class SwitchableDevice extends ForwardingDevice {
   /** When true, every transmitted frame is silently lost. */
   silent = false;
-  constructor(readonly inner: Device) {}
-  get capabilities(): DeviceCapabilities {
-    return this.inner.capabilities;
-  }
-  get stats(): DeviceStats {
-    return this.inner.stats;
-  }
-  receive(sink: FrameSink, budget: number): number {
-    return this.inner.receive(sink, budget);
-  }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     if (this.silent) return true;
     return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 

@@ -8,7 +8,7 @@
 import { UdpLayer } from "../../src/udp/udp_layer.ts";
 import { NetworkInterface } from "../../src/iface/interface.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
-import type { Device, FrameSink } from "../../src/phy/device.ts";
+import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
 import {
   assertTsharkClean as assertFramesClean,
@@ -20,31 +20,12 @@ export const IP_A = parseIpv4("192.0.2.1")!;
 export const IP_B = parseIpv4("192.0.2.2")!;
 
 /** A device wrapper that records every frame it transmits (a capture without src/wire/pcap). */
-export class Recorder implements Device {
+export class Recorder extends ForwardingDevice {
   frames: RecordedFrame[] = [];
   nowMs = 0;
-  constructor(readonly inner: Device) {}
-  get capabilities() {
-    return this.inner.capabilities;
-  }
-  get stats() {
-    return this.inner.stats;
-  }
-  receive(sink: FrameSink, budget: number): number {
-    return this.inner.receive(sink, budget);
-  }
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     this.frames.push({ timeMs: this.nowMs, bytes: bytes.slice(offset, offset + length) });
     return this.inner.transmit(bytes, offset, length);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 
