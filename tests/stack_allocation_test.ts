@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { MemoryLink } from "../src/phy/memory_link.ts";
+import { Stack } from "../src/stack.ts";
+import { parseIpv4 } from "../src/wire/address.ts";
+import type { TcpConnection } from "../src/tcp/connection.ts";
+
+// Issue #5: no allocation per segment on the steady-state bulk path. This guards the numeric
+// rules of ARCHITECTURE.md ("Numbers on the hot path"): an IPv4 address ≥ 128.0.0.0 or a
+// sequence number kept unsigned, or a time field V8 unboxes, costs ≈20–30 heap bytes per
+// segment each (this path measured 90–120 B/segment before those rules, ≈5–9 after).
+
+const PORT = 5201;
+const WRITE_BYTES = 64 * 1024;
+const READ_BYTES = 256 * 1024;
+const WARMUP_STEPS = 3000;
+const BURSTS = 30;
+const STEPS_PER_BURST = 100;
+/**
+ * Measured ≈7: what is left by design (a view per application call, a clock reading per poll).
+ * One boxed number per segment adds ≈16.
+ */
+const MAX_HEAP_BYTES_PER_SEGMENT = 16;
+
+Deno.test("bulk TCP between two stacks allocates almost nothing per segment (192.0.2.x addresses)", () => {
+  const [da, db] = MemoryLink.pair({ queueFrames: 4096 });
+  const a = new Stack({ device: da, ipv4: "192.0.2.2/24", eventLoop: false });
+  const b = new Stack({ device: db, ipv4: "192.0.2.1/24", eventLoop: false });
+  a.start();
+  b.start();
+  try {
+    const listener = b.tcp.listen(PORT);
+    const client = a.tcp.connect(a.nowMs(), parseIpv4("192.0.2.1")!, PORT);
+    let server: TcpConnection | null = null;
+    for (let i = 0; i < 1000 && server === null; i++) {
+      a.poll();
+      b.poll();
+      server = listener.accept();
+    }
+    assert.ok(server !== null, "handshake");
+    const chunk = new Uint8Array(WRITE_BYTES);
+    const sink = new Uint8Array(READ_BYTES);
+    let received = 0;
+    const step = (): void => {
+      while (client.write(chunk, 0, chunk.length) > 0) { /* fill the send ring */ }
+      a.afterSend();
+      a.poll();
+      b.poll();
+      for (
+        let n = server!.read(sink, 0, sink.length);
+        n > 0;
+        n = server!.read(sink, 0, sink.length)
+      ) {
+        received += n;
+      }
+      b.afterSend();
+    };
+    const segments = () => a.tcp.stats.segmentsOut + b.tcp.stats.segmentsOut;
+    for (let i = 0; i < WARMUP_STEPS; i++) step();
+
+    // V8 frees only in a GC: a burst whose heap did not shrink grew by what it allocated.
+    const perSegment: number[] = [];
+    for (let s = 0; s < BURSTS; s++) {
+      const seg0 = segments();
+      const h0 = Deno.memoryUsage().heapUsed;
+      for (let i = 0; i < STEPS_PER_BURST; i++) step();
+      const h1 = Deno.memoryUsage().heapUsed;
+      if (h1 >= h0) perSegment.push((h1 - h0) / (segments() - seg0));
+    }
+    assert.ok(received > 0 && a.tcp.stats.retransmits === 0);
+    assert.ok(perSegment.length >= BURSTS / 3, `only ${perSegment.length} bursts without a GC`);
+    perSegment.sort((x, y) => x - y);
+    const median = perSegment[perSegment.length >> 1];
+    assert.ok(
+      median <= MAX_HEAP_BYTES_PER_SEGMENT,
+      `median ${median.toFixed(1)} heap bytes per segment (bursts: ${
+        perSegment.map((x) => x.toFixed(1)).join(" ")
+      })`,
+    );
+    client.abort();
+  } finally {
+    a.close();
+    b.close();
+  }
+});
