@@ -19,7 +19,7 @@
  * @module
  */
 
-import { formatIpv4, parseIpv4 } from "../wire/address.ts";
+import { formatIpv4, isIpv4Number, parseIpv4 } from "../wire/address.ts";
 import {
   DNS_CLASS_IN,
   DNS_OPCODE_QUERY,
@@ -66,10 +66,6 @@ const SOA_MINIMUM_BYTES = 4;
 /** Smallest SOA RDATA: two root names + five 32-bit fields. */
 const SOA_MIN_RDATA_BYTES = 2 + 20;
 const QUERY_ID_SPACE = 0x1_0000;
-/** Smallest number accepted as a server address (the int32 form of 128.0.0.0). */
-const IPV4_MIN_INPUT = -0x8000_0000;
-/** Largest number accepted as a server address (the unsigned form of 255.255.255.255). */
-const IPV4_MAX_INPUT = 0xffff_ffff;
 
 /** A DNS server: IPv4 address and UDP port. */
 export interface DnsServer {
@@ -247,10 +243,7 @@ export function parseDnsServer(server: string | DnsServer): DnsServer {
     addr = server.addr;
     port = server.port ?? DNS_PORT;
   }
-  if (
-    addr === null || !Number.isInteger(addr) || addr < IPV4_MIN_INPUT || addr > IPV4_MAX_INPUT ||
-    addr === 0
-  ) {
+  if (!isIpv4Number(addr) || addr === 0) {
     throw new TypeError(`invalid DNS server address: ${JSON.stringify(server)}`);
   }
   // Replies are matched with `===` against the int32 source address UDP reports.

@@ -9,6 +9,7 @@
  */
 
 import { parseIpv4 } from "../wire/address.ts";
+import { readI32, write32 } from "../wire/view.ts";
 import { ARP_PACKET_LEN } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
@@ -776,7 +777,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       sb[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
       sb[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
       const t = at + IPV4_HEADER_LEN;
-      writeU32(sb, t + TCP_SEQ_OFFSET, (seq + off) | 0);
+      write32(sb, t + TCP_SEQ_OFFSET, (seq + off) | 0);
       let f = flags;
       if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
       if (i > 0) f &= ~TCP_CWR;
@@ -831,18 +832,6 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     else this.stats.txDeviceDropped++;
     return ok;
   }
-}
-
-/** A big-endian 32-bit field as a signed 32-bit integer (the form of addresses and sequence numbers). */
-function readI32(b: Uint8Array, at: number): number {
-  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
-}
-
-function writeU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24;
-  b[at + 1] = (v >>> 16) & 0xff;
-  b[at + 2] = (v >>> 8) & 0xff;
-  b[at + 3] = v & 0xff;
 }
 
 function parseHost(host: string): number {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { IPV4_LIMITED_BROADCAST } from "../wire/address.ts";
 import { onesComplementSum } from "../wire/checksum.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
 import {
@@ -45,7 +46,7 @@ const FRAGMENT_OFFSET_MASK = 0x1fff;
  * 255.255.255.255 (RFC 919) as an int32 address (`0xffffffff | 0`): numeric
  * IPv4 addresses are signed 32-bit integers (see src/wire/address.ts).
  */
-export const LIMITED_BROADCAST = -1;
+export const LIMITED_BROADCAST: number = IPV4_LIMITED_BROADCAST;
 /** 224.0.0.1, the all-hosts group every host belongs to (RFC 1112 §4), int32. */
 export const ALL_HOSTS_GROUP = 0xe0000001 | 0;
 /** Default bound of the local-delivery queue (datagrams a host sends to its own address). */

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { formatIpv4, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
+import { formatIpv4, IPV4_LIMITED_BROADCAST, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
 
 /** Gateway value meaning "no gateway: the destination is on the link". */
 export const ON_LINK = 0;
@@ -23,8 +23,6 @@ export const ON_LINK = 0;
  * local link): callers handle the limited broadcast before asking for a route.
  */
 export const NO_ROUTE = -1;
-/** 255.255.255.255 as an int32 address (not a valid gateway). */
-const LIMITED_BROADCAST_INT32 = -1;
 /** Upper bound on static routes, so a misconfiguration cannot grow the table without limit. */
 export const MAX_ROUTES = 1024;
 
@@ -204,7 +202,7 @@ function gatewayValue(gateway: Ipv4Address | string | number | null): number {
   else if (typeof gateway === "number") value = new Ipv4Address(gateway).value;
   else if (gateway instanceof Ipv4Address) value = gateway.value;
   else throw new TypeError(`route gateway must be an Ipv4Address, "a.b.c.d" string or number`);
-  if (value === LIMITED_BROADCAST_INT32) {
+  if (value === IPV4_LIMITED_BROADCAST) {
     throw new TypeError(`route gateway cannot be the broadcast address ${formatIpv4(value)}`);
   }
   return value;

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../wire/address.ts";
+import { formatIpv4, IPV4_LIMITED_BROADCAST, isIpv4Number } from "../wire/address.ts";
 import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
 import { newUdpRepr, UDP_HEADER_LEN, UdpPacket, UdpRepr } from "../wire/udp.ts";
 import type { IpProtocolHandler, IpSender, PacketBufferLike } from "../iface/types.ts";
@@ -33,12 +33,6 @@ export const EPHEMERAL_PORT_MIN = 49_152;
 export const EPHEMERAL_PORT_MAX = 65_535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const PORT_MAX = 65_535;
-/** 255.255.255.255 as an int32 address (src/wire/address.ts). */
-const LIMITED_BROADCAST = -1;
-/** Smallest number accepted as a destination address (the int32 form of 128.0.0.0). */
-const IPV4_MIN_INPUT = -0x8000_0000;
-/** Largest number accepted as a destination address (the unsigned form of 255.255.255.255). */
-const IPV4_MAX_INPUT = 0xffff_ffff;
 
 /** ICMP type "destination unreachable" (RFC 792). */
 const ICMP_DEST_UNREACHABLE = 3;
@@ -720,10 +714,7 @@ export class UdpLayer implements IpProtocolHandler {
         new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`),
       );
     }
-    if (
-      !Number.isInteger(dstAddr) || dstAddr < IPV4_MIN_INPUT || dstAddr > IPV4_MAX_INPUT ||
-      dstAddr === 0
-    ) {
+    if (!isIpv4Number(dstAddr) || dstAddr === 0) {
       return this.#sendFailed(
         endpoint,
         new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`),
@@ -808,5 +799,5 @@ function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
 
 /** Limited broadcast or class D multicast (224.0.0.0/4); `addr` is int32. */
 function isBroadcastOrMulticast(addr: number): boolean {
-  return addr === LIMITED_BROADCAST || (addr >>> 28) === 0xe;
+  return addr === IPV4_LIMITED_BROADCAST || (addr >>> 28) === 0xe;
 }

@@ -17,13 +17,16 @@
  * @module
  */
 
-/** 255.255.255.255 as an int32 address. */
+import { readI32 } from "./view.ts";
+
+/** 255.255.255.255 (RFC 919) as an int32 address (`0xffffffff | 0`). */
+export const IPV4_LIMITED_BROADCAST: number = -1;
+const IPV4_BROADCAST = IPV4_LIMITED_BROADCAST;
 /** Shortest and longest dotted quads: "0.0.0.0" and "255.255.255.255". */
 const IPV4_TEXT_MIN_LEN = 7;
 const IPV4_TEXT_MAX_LEN = 15;
 const CHAR_0 = 0x30;
 const CHAR_DOT = 0x2e;
-const IPV4_BROADCAST = -1;
 /** Smallest number an IPv4 address is accepted as (the int32 form of 128.0.0.0). */
 const IPV4_MIN_INPUT = -0x8000_0000;
 /** Largest number an IPv4 address is accepted as (the unsigned form of 255.255.255.255). */
@@ -48,8 +51,7 @@ const TWO_POW_32 = 0x1_0000_0000;
  * ```
  */
 export function readIpv4(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
-    bytes[offset + 3];
+  return readI32(bytes, offset);
 }
 
 /**
@@ -140,6 +142,26 @@ export function parseIpv4(text: string): number | null {
     }
   }
   return i === n ? value : null;
+}
+
+/**
+ * Tells whether `value` can name an IPv4 address: an integer in either
+ * 32-bit form, -2^31..2^32-1 (the int32 form used inside rawstack, or the
+ * unsigned form a user may write). Normalise an accepted value with `| 0`.
+ *
+ * @param value anything
+ * @returns true for an integer in -2^31..2^32-1
+ *
+ * @example
+ * ```ts
+ * import { isIpv4Number } from "./address.ts";
+ * console.assert(isIpv4Number(0xc0000201) && isIpv4Number(0xc0000201 | 0));
+ * console.assert(!isIpv4Number(2 ** 32) && !isIpv4Number(1.5) && !isIpv4Number("1"));
+ * ```
+ */
+export function isIpv4Number(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= IPV4_MIN_INPUT &&
+    value <= IPV4_MAX_INPUT;
 }
 
 /**
@@ -341,7 +363,7 @@ export class Ipv4Address {
    * @throws {RangeError} when `value` is not an integer in that range
    */
   constructor(value: number) {
-    if (!Number.isInteger(value) || value < IPV4_MIN_INPUT || value > IPV4_MAX_INPUT) {
+    if (!isIpv4Number(value)) {
       throw new RangeError(`IPv4 address value out of range: ${value}`);
     }
     this.value = value | 0;

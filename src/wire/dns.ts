@@ -13,6 +13,7 @@
  */
 
 import { WireError } from "./error.ts";
+import { isIpv4Number } from "./address.ts";
 
 /** Record type A: IPv4 address (RFC 1035 §3.2.2). */
 export const DNS_TYPE_A = 1;
@@ -279,9 +280,6 @@ function read16(b: Uint8Array, i: number): number {
   return (b[i] << 8) | b[i + 1];
 }
 
-/** Smallest signed 32-bit integer: A record addresses may be given in either form. */
-const INT32_MIN = -0x8000_0000;
-
 function read32(b: Uint8Array, i: number): number {
   return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 }
@@ -515,7 +513,7 @@ function writeRecord(w: NameWriter, r: DnsRecord, pos: number): number {
   const rdStart = i;
   if (r.type === DNS_TYPE_A && r.class === DNS_CLASS_IN) {
     const a = r.address;
-    if (typeof a !== "number" || !Number.isInteger(a) || a < INT32_MIN || a > 0xffffffff) {
+    if (!isIpv4Number(a)) {
       throw new TypeError(`A record needs address as a 32-bit integer, got ${a}`);
     }
     w.ensure(i, IPV4_LEN);
