@@ -320,12 +320,7 @@ export class Arena {
       if (pageSize !== undefined) {
         this.#pageLive.delete(offset);
         this.#used -= pageSize;
-        let list = this.#pageFree.get(pageSize);
-        if (list === undefined) {
-          list = [];
-          this.#pageFree.set(pageSize, list);
-        }
-        list.push(offset);
+        pushFree(this.#pageFree, pageSize, offset);
         return;
       }
     }
@@ -423,12 +418,7 @@ export class Arena {
       // The largest size class that fits (every multiple of 64 up to 512 is one).
       let cls = to - at;
       while (arenaClassSize(cls) !== cls) cls -= ARENA_ALIGN_BYTES;
-      let list = this.#free.get(cls);
-      if (list === undefined) {
-        list = [];
-        this.#free.set(cls, list);
-      }
-      list.push(at);
+      pushFree(this.#free, cls, at);
       at += cls;
     }
   }
@@ -455,12 +445,7 @@ export class Arena {
     if (cls === undefined) return;
     this.#live.delete(offset);
     this.#used -= cls;
-    let list = this.#free.get(cls);
-    if (list === undefined) {
-      list = [];
-      this.#free.set(cls, list);
-    }
-    list.push(offset);
+    pushFree(this.#free, cls, offset);
   }
 
   /** Makes the buffer span at least `end` bytes (grows a resizable arena). */
@@ -479,6 +464,13 @@ export class Arena {
     }
     return true;
   }
+}
+
+/** Adds `offset` to the free list of `size` in `lists`, making the list on first use. */
+function pushFree(lists: Map<number, number[]>, size: number, offset: number): void {
+  const list = lists.get(size);
+  if (list === undefined) lists.set(size, [offset]);
+  else list.push(offset);
 }
 
 let shared: Arena | null = null;

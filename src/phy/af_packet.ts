@@ -395,16 +395,24 @@ function mapRingInArena(fd: number, arena: Arena, ringLength: number): Uint8Arra
   if (mapped !== MAP_FAILED_ADDRESS && mapped !== 0n) {
     libc().munmap(Deno.UnsafePointer.create(mapped), BigInt(ringLength));
   }
-  if (restoreArenaRegion(arena, region)) arena.freeView(region);
+  returnArenaRegion(arena, region);
   return `mmap(MAP_FIXED) into the arena failed (errno ${code})`;
 }
 
 /**
- * Maps private zero-filled pages back over an arena region (never munmap
- * inside V8's memory: the arena would then fault). Returns false when the
- * kernel refused, in which case the region must never be reused.
+ * Gives an arena region the ring was (or was about to be) mapped over back to
+ * the arena: first maps private zero-filled pages over it (never munmap
+ * inside V8's memory: the arena would then fault), then frees it. Returns
+ * false when the kernel refused; the region then stays out of the arena for
+ * good.
  */
-function restoreArenaRegion(arena: Arena, region: Uint8Array): boolean {
+function returnArenaRegion(arena: Arena, region: Uint8Array): boolean {
+  if (!restoreArenaPages(arena, region)) return false;
+  arena.freeView(region);
+  return true;
+}
+
+function restoreArenaPages(arena: Arena, region: Uint8Array): boolean {
   const base = arena.baseAddress;
   if (base === null) return false;
   const address = base + BigInt(region.byteOffset);
@@ -779,28 +787,28 @@ export class AfPacketDevice implements Device {
       );
       dev.ringArenaFallbackReason = arenaFallbackReason;
       dev.#stats.ringArenaFallbacks = arenaFallbackReason === null ? 0 : 1;
-      if (ringRegion !== null && ringArena !== null) {
-        // The ring's frames are arena bytes: views over the arena's own buffer.
-        dev.ringPlacement = "arena";
-        dev.#stats.ringInArena = 1;
-        dev.#ringArena = ringArena;
-        dev.#ringRegion = ringRegion;
+      if (ringRegion !== null || ringPointer !== null) {
+        let buffer: ArrayBufferLike;
+        let offset = 0;
+        if (ringRegion !== null && ringArena !== null) {
+          // The ring's frames are arena bytes: views over the arena's own buffer.
+          dev.ringPlacement = "arena";
+          dev.#stats.ringInArena = 1;
+          dev.#ringArena = ringArena;
+          dev.#ringRegion = ringRegion;
+          buffer = ringArena.buffer;
+          offset = ringRegion.byteOffset;
+        } else {
+          dev.ringPlacement = "mmap";
+          dev.#ringPointer = ringPointer;
+          const mapped = Deno.UnsafePointerView.getArrayBuffer(ringPointer!, ringLength);
+          dev.#ringBuffer = mapped;
+          buffer = mapped;
+        }
         dev.#ringBytesLength = ringLength;
-        const offset = ringRegion.byteOffset;
-        dev.#ring8 = ringRegion;
-        dev.#ring16 = new Uint16Array(ringArena.buffer, offset, ringLength >>> 1);
-        dev.#ring32 = new Uint32Array(ringArena.buffer, offset, ringLength >>> 2);
-        dev.#slotBytes = slotBytes;
-        dev.#slotCount = slotCount;
-      } else if (ringPointer !== null) {
-        dev.ringPlacement = "mmap";
-        dev.#ringPointer = ringPointer;
-        dev.#ringBytesLength = ringLength;
-        const buffer = Deno.UnsafePointerView.getArrayBuffer(ringPointer, ringLength);
-        dev.#ringBuffer = buffer;
-        dev.#ring8 = new Uint8Array(buffer);
-        dev.#ring16 = new Uint16Array(buffer);
-        dev.#ring32 = new Uint32Array(buffer);
+        dev.#ring8 = new Uint8Array(buffer, offset, ringLength);
+        dev.#ring16 = new Uint16Array(buffer, offset, ringLength >>> 1);
+        dev.#ring32 = new Uint32Array(buffer, offset, ringLength >>> 2);
         dev.#slotBytes = slotBytes;
         dev.#slotCount = slotCount;
       } else {
@@ -810,9 +818,7 @@ export class AfPacketDevice implements Device {
       }
       return dev;
     } catch (e) {
-      if (ringRegion !== null && ringArena !== null) {
-        if (restoreArenaRegion(ringArena, ringRegion)) ringArena.freeView(ringRegion);
-      }
+      if (ringRegion !== null && ringArena !== null) returnArenaRegion(ringArena, ringRegion);
       if (ringPointer !== null) c.munmap(ringPointer, BigInt(ringLength));
       if (eventFd >= 0) c.close(eventFd);
       c.close(fd);
@@ -1340,9 +1346,7 @@ export class AfPacketDevice implements Device {
       this.#ring8 = new Uint8Array(0);
       this.#ring16 = new Uint16Array(0);
       this.#ring32 = new Uint32Array(0);
-      if (restoreArenaRegion(this.#ringArena, this.#ringRegion)) {
-        this.#ringArena.freeView(this.#ringRegion);
-      } else {
+      if (!returnArenaRegion(this.#ringArena, this.#ringRegion)) {
         this.#stats.ringArenaRestoreFailures++;
       }
       this.#ringRegion = null;
