@@ -21,3 +21,17 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * `n` pseudo-random bytes from {@link mulberry32}.
+ *
+ * @param n how many
+ * @param seed the generator's seed
+ * @returns the bytes
+ */
+export function bytesOf(n: number, seed = 1): Uint8Array {
+  const r = mulberry32(seed);
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (r() * 256) | 0;
+  return b;
+}

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
 import type { FrameSink } from "../../src/phy/device.ts";
 import { ForwardingDevice } from "./_forwarding_device.ts";
+import { bytesOf } from "../seeded_random.ts";
 import { Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../../src/buffer/arena.ts";
 import { checksumUsesWasm } from "../../src/wire/checksum.ts";
 import { Lab, labTest } from "../../src/testing/lab.ts";
@@ -80,16 +81,6 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = x >>> 16;
-  }
-  return out;
-}
-
 /** ping, UDP echo and a TCP echo of {@link TCP_BYTES} through a Stack over `device`. */
 async function exchange(lab: Lab, device: ArenaProbe): Promise<void> {
   const stack = new Stack({
@@ -116,7 +107,7 @@ async function exchange(lab: Lab, device: ArenaProbe): Promise<void> {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    const data = pattern(TCP_BYTES, 7);
+    const data = bytesOf(TCP_BYTES, 7);
     const got = new Uint8Array(TCP_BYTES);
     const reading = (async () => {
       let at = 0;
@@ -136,7 +127,7 @@ async function exchange(lab: Lab, device: ArenaProbe): Promise<void> {
 
     // UDP both ways.
     const udp = stack.listenDatagram({ port: 40000 });
-    const datagram = pattern(1400, 3);
+    const datagram = bytesOf(1400, 3);
     assert.equal(
       await udp.send(datagram, { hostname: lab.peerAddress, port: UDP_ECHO_PORT }),
       1400,

@@ -8,7 +8,7 @@ import { isWireError } from "../../src/wire/error.ts";
 import { newTcpRepr, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
-import { mulberry32 } from "../seeded_random.ts";
+import { bytesOf, mulberry32 } from "../seeded_random.ts";
 
 export const LOCAL = 0xc0000201 | 0; // 192.0.2.1 (addresses are int32, see address.ts)
 export const REMOTE = 0xc0000202 | 0; // 192.0.2.2
@@ -152,9 +152,95 @@ export class Host {
 /** Deterministic PRNG (mulberry32, shared by the tests). */
 export const rng: (seed: number) => () => number = mulberry32;
 
-export function bytesOf(n: number, seed = 1): Uint8Array {
-  const r = rng(seed);
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (r() * 256) | 0;
-  return b;
+export { bytesOf };
+
+/** A segment on a {@link LayerPair}'s wire, due at `at`. */
+export interface WireDatagram {
+  at: number;
+  src: number;
+  dst: number;
+  bytes: Uint8Array;
+}
+
+/** Options of {@link LayerPair}. */
+export interface LayerPairOptions {
+  /** Addresses of layers a and b. */
+  addrA: number;
+  addrB: number;
+  /** Virtual start time (both wheels and the clock). */
+  startMs?: number;
+  config?: Partial<TcpConfig>;
+  /** RFC 6528 secrets; without them the layers use the process secret and real randomness. */
+  secretA?: Uint8Array;
+  secretB?: Uint8Array;
+  /** Delay every segment spends on the wire (`at` of each datagram). */
+  linkDelayMs?: number;
+  poolSlots?: number;
+}
+
+/**
+ * Two TcpLayers on one manual clock, joined by an in-memory wire: every
+ * segment sent is copied onto `wire` (unless {@link LayerPair.onSend} says
+ * drop); subclasses decide when to deliver.
+ */
+export class LayerPair {
+  readonly clock: ManualClock;
+  readonly wheelA: TimerWheel;
+  readonly wheelB: TimerWheel;
+  readonly pool: BufferPool;
+  readonly a: TcpLayer;
+  readonly b: TcpLayer;
+  readonly wire: WireDatagram[] = [];
+  readonly addrA: number;
+  readonly addrB: number;
+  readonly #linkDelayMs: number;
+
+  constructor(opts: LayerPairOptions) {
+    const startMs = opts.startMs ?? 0;
+    this.addrA = opts.addrA;
+    this.addrB = opts.addrB;
+    this.#linkDelayMs = opts.linkDelayMs ?? 0;
+    this.clock = new ManualClock(startMs);
+    this.wheelA = new TimerWheel(startMs);
+    this.wheelB = new TimerWheel(startMs);
+    this.pool = new BufferPool({ slotSize: 2048, slots: opts.poolSlots ?? 512 });
+    const layer = (src: number, wheel: TimerWheel, secret: Uint8Array | undefined) =>
+      new TcpLayer({
+        ip: this.#ip(src),
+        wheel,
+        clock: this.clock,
+        config: opts.config ?? {},
+        ...(secret === undefined ? {} : { secret, random: () => 0.5 }),
+      });
+    this.a = layer(opts.addrA, this.wheelA, opts.secretA);
+    this.b = layer(opts.addrB, this.wheelB, opts.secretB);
+  }
+
+  /** Called for every segment sent; return false to lose it. */
+  onSend(_src: number, _dst: number, _bytes: Uint8Array): boolean {
+    return true;
+  }
+
+  /** Hands one datagram to the layer it is addressed to, at `nowMs`. */
+  deliverOne(d: WireDatagram, nowMs: number): void {
+    const to = d.dst === this.addrB ? this.b : this.a;
+    to.onPacket(nowMs, d.src, d.dst, d.bytes, 0, d.bytes.length);
+  }
+
+  #ip(src: number): IpSender {
+    const pool = this.pool;
+    return {
+      allocate: (): PacketBufferLike | null => pool.alloc(HEADROOM),
+      send: (buf: PacketBufferLike, dst: number): boolean => {
+        const bytes = buf.bytes.slice(buf.head, buf.tail);
+        pool.free(buf as PacketBuffer);
+        if (this.onSend(src, dst, bytes)) {
+          this.wire.push({ at: this.clock.now() + this.#linkDelayMs, src, dst, bytes });
+        }
+        return true;
+      },
+      sourceAddressFor: () => src,
+      mtuFor: () => 1500,
+    };
+  }
 }

@@ -2,8 +2,6 @@
 // TCP engine: two TcpLayers joined by an in-memory wire, driven by a manual clock.
 import assert from "node:assert/strict";
 import { BufferPool } from "../../src/buffer/buffer_pool.ts";
-import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
-import type { IpSender, PacketBufferLike } from "../../src/iface/types.ts";
 import { ManualClock } from "../../src/time/clock.ts";
 import { TimerWheel } from "../../src/time/timer_wheel.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
@@ -13,61 +11,20 @@ import { processSecret } from "../../src/tcp/isn.ts";
 import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { isWireError } from "../../src/wire/error.ts";
 import { newTcpRepr, TCP_ACK, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
+import { HEADROOM, LayerPair } from "./harness.ts";
 
 const A = 0xc0000201 | 0; // 192.0.2.1 (int32)
 const B = 0xc0000202 | 0; // 192.0.2.2
-const HEADROOM = 34;
 const PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
 
-interface Datagram {
-  src: number;
-  dst: number;
-  bytes: Uint8Array;
-}
-
 /** Two TCP layers on one manual clock; segments queue on a wire until `deliver()`. */
-class Net {
-  readonly clock = new ManualClock(0);
-  readonly wire: Datagram[] = [];
-  readonly pool = new BufferPool({ slotSize: 2048, slots: 512 });
-  readonly wheelA = new TimerWheel(0);
-  readonly wheelB = new TimerWheel(0);
-  readonly a: TcpLayer;
-  readonly b: TcpLayer;
+class Net extends LayerPair {
   /** Every segment delivered: sender, flags, payload length. */
   readonly log: { from: number; flags: number; len: number }[] = [];
 
   constructor(config: Partial<TcpConfig> = {}, layerOpts: { shared?: boolean } = {}) {
-    const seeded = layerOpts.shared
-      ? {}
-      : { secret: new Uint8Array(16).fill(9), random: () => 0.5 };
-    this.a = new TcpLayer({
-      ip: this.#ip(A),
-      wheel: this.wheelA,
-      clock: this.clock,
-      config,
-      ...seeded,
-    });
-    this.b = new TcpLayer({
-      ip: this.#ip(B),
-      wheel: this.wheelB,
-      clock: this.clock,
-      config,
-      ...seeded,
-    });
-  }
-
-  #ip(src: number): IpSender {
-    return {
-      allocate: (): PacketBufferLike | null => this.pool.alloc(HEADROOM),
-      send: (buf: PacketBufferLike, dst: number): boolean => {
-        this.wire.push({ src, dst, bytes: buf.bytes.slice(buf.head, buf.tail) });
-        this.pool.free(buf as PacketBuffer);
-        return true;
-      },
-      sourceAddressFor: () => src,
-      mtuFor: () => 1500,
-    };
+    const secret = layerOpts.shared ? undefined : new Uint8Array(16).fill(9);
+    super({ addrA: A, addrB: B, config, secretA: secret, secretB: secret });
   }
 
   /** Delivers queued segments (and those they cause) until the wire is quiet. */
@@ -76,8 +33,7 @@ class Net {
       const d = this.wire.shift()!;
       const r = TcpRepr.parse(new TcpPacket(d.bytes), d.src, d.dst, newTcpRepr());
       if (!isWireError(r)) this.log.push({ from: d.src, flags: r.flags, len: r.payloadLength });
-      const to = d.dst === A ? this.a : this.b;
-      to.onPacket(this.clock.now(), d.src, d.dst, d.bytes, 0, d.bytes.length);
+      this.deliverOne(d, this.clock.now());
     }
   }
 

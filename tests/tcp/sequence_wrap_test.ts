@@ -3,18 +3,12 @@
 // a link that drops chosen segments move data both ways across both boundaries with SACK,
 // fast retransmit and a retransmission timeout.
 import assert from "node:assert/strict";
-import { BufferPool } from "../../src/buffer/buffer_pool.ts";
-import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
-import type { IpSender, PacketBufferLike } from "../../src/iface/types.ts";
-import { ManualClock } from "../../src/time/clock.ts";
-import { TimerWheel } from "../../src/time/timer_wheel.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { TcpState } from "../../src/tcp/connection.ts";
 import { hashFourTuple, initialSequenceNumber, ISN_TICKS_PER_MS } from "../../src/tcp/isn.ts";
 import { seqSub } from "../../src/tcp/seq.ts";
-import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
-import { bytesOf, HEADROOM, parse } from "./harness.ts";
+import { bytesOf, LayerPair, parse } from "./harness.ts";
 
 const ADDR_A = 0xcb007101 | 0; // 203.0.113.1 (int32)
 const ADDR_B = 0xcb007102 | 0; // 203.0.113.2
@@ -27,66 +21,31 @@ const BYTES_EACH_WAY = 120_000;
 /** Data bytes before the boundary at which each side's ISN is placed. */
 const ISN_BEFORE_BOUNDARY = 5000;
 
-interface Datagram {
-  at: number;
-  src: number;
-  dst: number;
-  bytes: Uint8Array;
-}
-
 /** Both layers on one clock; a FIFO link with fixed delay and a drop rule. */
-class Net {
-  readonly clock: ManualClock;
-  readonly wheelA: TimerWheel;
-  readonly wheelB: TimerWheel;
-  readonly pool = new BufferPool({ slotSize: 2048, slots: 1024 });
-  readonly a: TcpLayer;
-  readonly b: TcpLayer;
-  readonly wire: Datagram[] = [];
+class Net extends LayerPair {
   /** Every segment sent, parsed (with who sent it), dropped or not. */
   readonly sent: { fromA: boolean; seg: TcpRepr; dropped: boolean }[] = [];
   drop: (fromA: boolean, seg: TcpRepr) => boolean = () => false;
 
   constructor(startMs: number, readonly secretB: Uint8Array) {
-    this.clock = new ManualClock(startMs);
-    this.wheelA = new TimerWheel(startMs);
-    this.wheelB = new TimerWheel(startMs);
-    const config = { sack: true, timestamps: true, windowScaling: true };
-    this.a = new TcpLayer({
-      ip: this.#ip(ADDR_A),
-      wheel: this.wheelA,
-      clock: this.clock,
-      config,
-      secret: new Uint8Array(16).fill(3),
-      random: () => 0.5,
-    });
-    this.b = new TcpLayer({
-      ip: this.#ip(ADDR_B),
-      wheel: this.wheelB,
-      clock: this.clock,
-      config,
-      secret: secretB,
-      random: () => 0.5,
+    super({
+      addrA: ADDR_A,
+      addrB: ADDR_B,
+      startMs,
+      config: { sack: true, timestamps: true, windowScaling: true },
+      secretA: new Uint8Array(16).fill(3),
+      secretB,
+      linkDelayMs: LINK_DELAY_MS,
+      poolSlots: 1024,
     });
   }
 
-  #ip(src: number): IpSender {
-    const pool = this.pool;
-    return {
-      allocate: (): PacketBufferLike | null => pool.alloc(HEADROOM),
-      send: (buf: PacketBufferLike, dst: number): boolean => {
-        const bytes = buf.bytes.slice(buf.head, buf.tail);
-        pool.free(buf as PacketBuffer);
-        const fromA = src === ADDR_A;
-        const seg = parse(bytes, src, dst);
-        const dropped = this.drop(fromA, seg);
-        this.sent.push({ fromA, seg, dropped });
-        if (!dropped) this.wire.push({ at: this.clock.now() + LINK_DELAY_MS, src, dst, bytes });
-        return true;
-      },
-      sourceAddressFor: () => src,
-      mtuFor: () => 1500,
-    };
+  override onSend(src: number, dst: number, bytes: Uint8Array): boolean {
+    const fromA = src === ADDR_A;
+    const seg = parse(bytes, src, dst);
+    const dropped = this.drop(fromA, seg);
+    this.sent.push({ fromA, seg, dropped });
+    return !dropped;
   }
 
   /** Runs until nothing is in flight and no timer is due within `limitMs`. */
@@ -105,9 +64,7 @@ class Net {
       this.wheelA.advance(now);
       this.wheelB.advance(now);
       while (this.wire.length > 0 && this.wire[0].at <= now) {
-        const d = this.wire.shift()!;
-        const to = d.dst === ADDR_B ? this.b : this.a;
-        to.onPacket(now, d.src, d.dst, d.bytes, 0, d.bytes.length);
+        this.deliverOne(this.wire.shift()!, now);
       }
     }
     throw new Error("simulation did not settle");
