@@ -160,6 +160,8 @@ export interface LoopStats {
   kicks: number;
   /** Exceptions thrown by handlers (caught; the frame/timer is dropped). */
   handlerErrors: number;
+  /** The device was closed under the running loop, which then closed the stack. */
+  deviceClosed: boolean;
 }
 
 /** Everything {@link Stack.stats} reports. */
@@ -341,6 +343,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     parks: 0,
     kicks: 0,
     handlerErrors: 0,
+    deviceClosed: false,
   };
 
   readonly #sink: LoopSink;
@@ -399,6 +402,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       icmp: options.icmp,
       verifyChecksums: options.verifyChecksums,
       txOffloads: options.txOffloads,
+      clock: this.clock,
     });
     if (this.iface.trustDeviceChecksums) {
       // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
@@ -461,6 +465,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const now = this.clock.now();
     this.iface.advance(now);
     return now;
+  }
+
+  /**
+   * @internal UdpConnHost: the time last read from the clock (ms), without reading it again.
+   *
+   * @returns the interface's current time
+   */
+  get recentMs(): number {
+    return this.iface.nowMs;
   }
 
   /**
@@ -726,6 +739,14 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     while (!this.#closed) {
       const frames = this.poll();
       if (this.#closed) break;
+      if (this.device.closed === true) {
+        // Closed under us (by its owner, a test's teardown): its wait() would return at once
+        // forever, a microtask spin that starves every timer and I/O callback. Shut down as
+        // if close() had been called; sockets see the stack closed.
+        this.loopStats.deviceClosed = true;
+        this.close().catch((e) => this.handlerError(e));
+        return;
+      }
       if (frames >= this.#rxBudget) {
         // More frames are probably ready: go again, but let other tasks run now and then.
         if (++busy >= BUSY_ITERATIONS_BEFORE_YIELD) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MemoryLink, Stack, TcpState } from "../mod.ts";
+import { MemoryLink, Stack, TcpState, UdpError } from "../mod.ts";
 
 async function closingPair(
   lingerMs: number,
@@ -55,4 +55,22 @@ Deno.test("Stack.close without lingerMs resets a connection still closing", asyn
     true,
     "the client's stack reset the connection instead of acknowledging the FIN",
   );
+});
+
+Deno.test("A stack whose device is closed under it closes itself instead of starving the event loop", async () => {
+  const [a, b] = MemoryLink.pair();
+  const stack = new Stack({ device: a, ipv4: "192.0.2.1/24" });
+  await stack.start();
+  const conn = stack.listenDatagram({ port: 7 });
+  const outcome = conn.receive().then(() => null, (e: unknown) => e);
+  a.close(); // the owner closes the device while the loop runs
+  // A timer must still fire: before the fix the loop spun in microtasks and this never ran.
+  const timerFired = await new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 20));
+  assert.equal(timerFired, true);
+  const error = await outcome;
+  assert.ok(error instanceof UdpError && error.code === "Closed", `receive got ${error}`);
+  assert.equal(stack.closed, true);
+  assert.equal(stack.loopStats.deviceClosed, true);
+  await stack.close(); // idempotent, resolves
+  b.close();
 });

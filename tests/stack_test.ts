@@ -26,6 +26,50 @@ function manualPair(optsA: Record<string, unknown> = {}) {
   return { clock, a, b, da, db, step, settle };
 }
 
+Deno.test("UDP sends read no clock for a resolved neighbour; a send that starts ARP does", async () => {
+  class CountingClock extends ManualClock {
+    reads = 0;
+    override now(): number {
+      this.reads++;
+      return super.now();
+    }
+  }
+  const clock = new CountingClock(1000);
+  const [da, db] = MemoryLink.pair();
+  const a = new Stack({ device: da, ipv4: `${A_ADDR}/24`, clock });
+  const b = new Stack({ device: db, ipv4: `${B_ADDR}/24`, clock });
+  const settle = () => {
+    for (let i = 0; i < 100; i++) if (a.poll() + b.poll() === 0) return;
+  };
+  try {
+    await a.start();
+    await b.start();
+    settle();
+    const server = b.listenDatagram({ port: 7 });
+    const client = a.listenDatagram({ port: 0 });
+    // Time passes without the loop running: the resolution must be timed from now, not from
+    // the last time the interface saw (its retry would otherwise be due at once).
+    clock.advance(5000);
+    await client.send(new Uint8Array([1]), { hostname: B_ADDR, port: 7 });
+    const pending = a.arpTable().find((e) => e.ip === B_ADDR);
+    assert.equal(pending?.state, "incomplete");
+    assert.equal(pending?.ageMs, 0, "the ARP entry was created at the current time");
+    settle();
+    assert.equal((await server.receive())[0][0], 1);
+    const before = clock.reads;
+    for (let i = 0; i < 50; i++) {
+      await client.send(new Uint8Array([2]), { hostname: B_ADDR, port: 7 });
+    }
+    assert.equal(clock.reads - before, 0, "resolved sends read no clock");
+    settle();
+    assert.equal(b.stats().udp.rxDatagrams, 51);
+    assert.equal(a.stats().arp.requestsSent, 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 Deno.test("Stack learns ARP both ways on first contact", async () => {
   const { a, b, close } = await stackPair();
   try {

@@ -51,7 +51,7 @@ import {
   LIMITED_BROADCAST,
 } from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
-import { TAGGED_TIME_SEED } from "../time/clock.ts";
+import { type Clock, TAGGED_TIME_SEED } from "../time/clock.ts";
 import type {
   BufferPoolLike,
   IpProtocolHandler,
@@ -116,6 +116,15 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
    * (partial checksums only, no TCP segmentation offload) or false.
    */
   txOffloads?: boolean | "checksum";
+  /**
+   * Where a send that must start an ARP resolution reads the current time.
+   * Sends to a resolved neighbour use the time last given to the interface
+   * ({@link NetworkInterface.advance}, a received frame, a poll), so a
+   * caller that sends without reading its clock (UDP) pays for no clock read;
+   * an entry is still expired on time by {@link NetworkInterface.poll}.
+   * Absent: that last time is used for resolutions too.
+   */
+  clock?: Clock;
 }
 
 /** Link-level counters of a {@link NetworkInterface}; each drop reason has its own. */
@@ -228,6 +237,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   readonly #sessions = new Set<PingSession>();
   #nextPingId: number;
   #closed = false;
+  readonly #clock: Clock | null;
 
   /**
    * Creates the interface; call {@link NetworkInterface.start} before use.
@@ -257,6 +267,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       throw new TypeError(`buffer pool slots of ${this.pool.slotSize} bytes are too small`);
     }
     this.onHostUnreachable = options.onHostUnreachable ?? null;
+    this.#clock = options.clock ?? null;
     this.arp = new ArpCache(this.config.address, this.config.mac, this, options.arp);
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
@@ -639,6 +650,14 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
         IPV4_MULTICAST_MAC_BASE + (nextHop & IPV4_MULTICAST_MAC_MASK),
         ETHERTYPE_IPV4,
       );
+    }
+    // A resolved neighbour needs no fresher time than the last one given (expiry is the
+    // poll's job); a resolution starts retry timers, so it reads the clock when there is one.
+    const mac = this.arp.lookup(this.#nowMs, nextHop);
+    if (mac >= 0) return this.#transmit(buf, mac, ETHERTYPE_IPV4);
+    if (this.#clock !== null) {
+      const now = this.#clock.now();
+      if (now > this.#nowMs) this.#nowMs = now;
     }
     return this.arp.send(this.#nowMs, nextHop, buf);
   }

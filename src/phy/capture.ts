@@ -173,6 +173,11 @@ export class CaptureDevice implements Device {
     return this.inner.wait(timeoutMs);
   }
 
+  /** Whether the wrapped device is closed. */
+  get closed(): boolean {
+    return this.inner.closed === true;
+  }
+
   /** Releases everything; pending waits resolve. Idempotent. Closes the inner device, not the writer. */
   close(): void {
     this.inner.close();

@@ -146,6 +146,12 @@ export interface Device {
   wait(timeoutMs: number): Promise<void>;
   /** Releases everything; pending `wait()`s resolve. Idempotent. */
   close(): void;
+  /**
+   * Optional: true once {@link close} ran (middleware reports the device it
+   * wraps). A stack whose device was closed under it closes itself instead
+   * of polling a device whose `wait()` returns at once.
+   */
+  readonly closed?: boolean;
   /** Live counters. */
   readonly stats: DeviceStats;
   /**

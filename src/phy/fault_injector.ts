@@ -583,6 +583,11 @@ export class FaultInjector implements Device {
     this.#pumpTx();
   }
 
+  /** Whether the wrapped device is closed. */
+  get closed(): boolean {
+    return this.inner.closed === true;
+  }
+
   /** Releases everything; pending waits resolve. Idempotent. */
   close(): void {
     this.inner.close();

@@ -198,10 +198,15 @@ export function readMac(bytes: Uint8Array, offset: number): number {
  * ```
  */
 export function writeMac(bytes: Uint8Array, offset: number, value: number): void {
-  const high = Math.floor(value / TWO_POW_32);
+  // value < 2^48: dividing by 2^32 is exact, and the high 16 bits truncate with `>>> 0`.
+  const high = (value / TWO_POW_32) >>> 0;
+  const low = (value - high * TWO_POW_32) | 0;
   bytes[offset] = high >>> 8;
   bytes[offset + 1] = high;
-  writeIpv4(bytes, offset + 2, value % TWO_POW_32);
+  bytes[offset + 2] = low >>> 24;
+  bytes[offset + 3] = low >>> 16;
+  bytes[offset + 4] = low >>> 8;
+  bytes[offset + 5] = low;
 }
 
 /**

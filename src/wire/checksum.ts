@@ -43,6 +43,9 @@ const WORDS_PER_CHUNK = 1 << 14;
  */
 export const WASM_CHECKSUM_MIN_BYTES = 32;
 
+/** Largest signed 32-bit integer: below it a sum folds with bit operations. */
+const INT32_MAX = 0x7fffffff;
+
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 
 /** Stands in for the words of an empty or detached buffer (reads give undefined, summed as 0). */
@@ -168,6 +171,11 @@ export function checksumUsesWasm(bytes: Uint8Array, length: number): boolean {
  * ```
  */
 export function foldSum(sum: number): number {
+  if (sum <= INT32_MAX) {
+    // The usual case (a few thousand words at most): two folds of a small integer.
+    const s = (sum & 0xffff) + (sum >>> 16);
+    return (s & 0xffff) + (s >>> 16);
+  }
   // Split rather than shift: `sum` may exceed 32 bits.
   let s = (sum % 0x10000) + Math.floor(sum / 0x10000);
   while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);

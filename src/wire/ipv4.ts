@@ -17,7 +17,7 @@
  */
 
 import { readIpv4, writeIpv4 } from "./address.ts";
-import { onesComplementSum } from "./checksum.ts";
+import { foldSum, onesComplementSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { type ChecksumParseOptions, read16, storeChecksum, WireView, write16 } from "./view.ts";
 
@@ -455,21 +455,26 @@ export const Ipv4Repr: Ipv4Codec = {
   },
 
   emit(repr: Ipv4Repr, bytes: Uint8Array, offset: number): number {
-    bytes[offset + OFFSET_VIHL] = (IPV4_VERSION << 4) | IHL_MIN;
-    bytes[offset + OFFSET_TOS] = repr.tos;
-    write16(bytes, offset + OFFSET_TOTAL_LEN, IPV4_HEADER_LEN + repr.payloadLength);
-    write16(bytes, offset + OFFSET_ID, repr.identification);
-    write16(
-      bytes,
-      offset + OFFSET_FLAGS_FRAG,
-      (repr.dontFragment ? FLAG_DF : 0) | (repr.moreFragments ? FLAG_MF : 0) |
-        ((repr.fragmentOffset / IPV4_FRAGMENT_UNIT) & FRAGMENT_MASK),
-    );
-    bytes[offset + OFFSET_TTL] = repr.ttl;
-    bytes[offset + OFFSET_PROTO] = repr.protocol;
-    writeIpv4(bytes, offset + OFFSET_SRC, repr.source);
-    writeIpv4(bytes, offset + OFFSET_DST, repr.destination);
-    storeChecksum(bytes, offset, IPV4_HEADER_LEN, offset + OFFSET_CHECKSUM);
+    const versionTos = (((IPV4_VERSION << 4) | IHL_MIN) << 8) | (repr.tos & 0xff);
+    const totalLength = (IPV4_HEADER_LEN + repr.payloadLength) & 0xffff;
+    const identification = repr.identification & 0xffff;
+    const flagsFragment = (repr.dontFragment ? FLAG_DF : 0) | (repr.moreFragments ? FLAG_MF : 0) |
+      ((repr.fragmentOffset / IPV4_FRAGMENT_UNIT) & FRAGMENT_MASK);
+    const ttlProtocol = ((repr.ttl & 0xff) << 8) | (repr.protocol & 0xff);
+    const src = repr.source;
+    const dst = repr.destination;
+    write16(bytes, offset + OFFSET_VIHL, versionTos);
+    write16(bytes, offset + OFFSET_TOTAL_LEN, totalLength);
+    write16(bytes, offset + OFFSET_ID, identification);
+    write16(bytes, offset + OFFSET_FLAGS_FRAG, flagsFragment);
+    write16(bytes, offset + OFFSET_TTL, ttlProtocol);
+    writeIpv4(bytes, offset + OFFSET_SRC, src);
+    writeIpv4(bytes, offset + OFFSET_DST, dst);
+    // RFC 1071: the header's ten 16-bit words summed from the values just written, not read
+    // back (the checksum word counts as zero).
+    const sum = versionTos + totalLength + identification + flagsFragment + ttlProtocol +
+      (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    write16(bytes, offset + OFFSET_CHECKSUM, ~foldSum(sum) & 0xffff);
     return IPV4_HEADER_LEN;
   },
 };

@@ -38,6 +38,11 @@ export class ForwardingDevice<D extends Device = Device> implements Device {
   wait(timeoutMs: number): Promise<void> {
     return this.inner.wait(timeoutMs);
   }
+  /** Whether the wrapped device is closed. */
+  get closed(): boolean {
+    return this.inner.closed === true;
+  }
+
   close(): void {
     this.inner.close();
   }

@@ -114,6 +114,13 @@ Deno.test("readMac/writeMac round-trip 48-bit numbers", () => {
   }
   writeMac(b, 0, 0x0123456789ab);
   assert.deepEqual([...b.subarray(0, 6)], [0x01, 0x23, 0x45, 0x67, 0x89, 0xab]);
+  // Random values, with the low 32 bits on both sides of 2^31 (writeMac truncates with int32).
+  const rnd = mulberry32(0x3ac);
+  for (let i = 0; i < 2000; i++) {
+    const v = Math.floor(rnd() * 0x10000) * 0x1_0000_0000 + Math.floor(rnd() * 0x1_0000_0000);
+    writeMac(b, 2, v);
+    assert.equal(readMac(b, 2), v, v.toString(16));
+  }
 });
 
 Deno.test("MacAddress parses, formats, compares and classifies", () => {

@@ -143,6 +143,24 @@ Deno.test("onesComplementSum agrees with the reference over random data, offsets
   }
 });
 
+Deno.test("foldSum gives the same result below and above the 32-bit fast path", () => {
+  // Below 2^31 it folds with bit operations, above with division: both must agree with the
+  // byte-level definition (x mod 0xffff, with 0xffff for nonzero multiples).
+  const rnd = mulberry32(SEED);
+  const reference = (x: number) => {
+    let s = x;
+    while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
+    return s;
+  };
+  for (const x of [0x7fffffff, 0x80000000, 0xffffffff, 0x1_0000_0000, 0x7ffe8001]) {
+    assert.equal(foldSum(x), reference(x), x.toString(16));
+  }
+  for (let i = 0; i < 5000; i++) {
+    const x = Math.floor(rnd() * 2 ** (1 + (i % 40)));
+    assert.equal(foldSum(x), reference(x), x.toString(16));
+  }
+});
+
 Deno.test("foldSum folds carries of large accumulators", () => {
   assert.equal(foldSum(0), 0);
   assert.equal(foldSum(0xffff), 0xffff);
