@@ -554,6 +554,11 @@ export class AfPacketDevice implements Device {
   #lastTxBase = 0n;
   #txBases = new WeakMap<Uint8Array, bigint>();
   #lastTxBaseNumber = 0;
+  /** The last plain transmit's offset in `#lastTxBytes`, its address and its length as BigInts. */
+  #lastTxOffset = -1;
+  #lastTxAddress = 0n;
+  #lastTxLength = -1;
+  #lastTxLengthBig = 0n;
 
   // vnetHeader transmit: msghdr, iovecs and the header, viewed as 32-bit words.
   #msg = new Uint8Array(0);
@@ -1130,6 +1135,7 @@ export class AfPacketDevice implements Device {
     this.#lastTxBytes = bytes;
     this.#lastTxBase = base;
     this.#lastTxBaseNumber = Number(base);
+    this.#lastTxOffset = -1;
     return base;
   }
 
@@ -1148,8 +1154,23 @@ export class AfPacketDevice implements Device {
       return false;
     }
     if (this.vnetHeader) return this.#sendVnet(bytes, offset, length, 0, 0, 0);
-    const base = bytes === this.#lastTxBytes ? this.#lastTxBase : this.#txBase(bytes);
-    const n = libc().sendAddress(this.#fd, base + BigInt(offset), BigInt(length), MSG_DONTWAIT);
+    // 64-bit FFI arguments are BigInts: reuse the last ones when a frame goes out from the same
+    // place with the same length (a pool hands back the slot just freed), allocating none.
+    if (bytes !== this.#lastTxBytes) this.#txBase(bytes);
+    if (offset !== this.#lastTxOffset) {
+      this.#lastTxOffset = offset;
+      this.#lastTxAddress = this.#lastTxBase + BigInt(offset);
+    }
+    if (length !== this.#lastTxLength) {
+      this.#lastTxLength = length;
+      this.#lastTxLengthBig = BigInt(length);
+    }
+    const n = libc().sendAddress(
+      this.#fd,
+      this.#lastTxAddress,
+      this.#lastTxLengthBig,
+      MSG_DONTWAIT,
+    );
     if (n < 0) {
       stats.txErrors++;
       stats.txLastErrno = errno();

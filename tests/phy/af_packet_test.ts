@@ -210,6 +210,48 @@ labTest("AfPacketDevice transmit refuses frames larger than MTU + 14 and counts 
   });
 }, { commands: ["tcpdump", "tshark"] });
 
+labTest("AfPacketDevice sends each frame from its own buffer, offset and length", async () => {
+  // transmit() reuses its 64-bit arguments while the buffer, offset and length repeat: a change
+  // of any one of them must reach the wire. The peer's bare device reads back every frame.
+  await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
+    const dev = await lab.openDevice({ mode: "socket" });
+    const peer = await AfPacketDevice.open(lab.peerIf, { netns: lab.peerNetns, mode: "socket" });
+    const a = experimentalFrame(300, dev.capabilities.mac, 600);
+    const b = experimentalFrame(300, dev.capabilities.mac, 600);
+    b.fill(0xab, ETHERNET_HEADER_LEN);
+    a.set(a.subarray(0, ETHERNET_HEADER_LEN), 100); // a second header inside a, at offset 100
+    const sends: [Uint8Array, number, number][] = [
+      [a, 0, 300],
+      [a, 0, 300],
+      [a, 0, 200],
+      [a, 100, 200],
+      [b, 0, 200],
+      [a, 100, 200],
+      [a, 0, 200],
+    ];
+    for (const [bytes, offset, length] of sends) assert.ok(dev.transmit(bytes, offset, length));
+    const got: Uint8Array[] = [];
+    const sink: FrameSink = {
+      onFrame(bytes, offset, length) {
+        if (bytes[offset + 12] === ETHERTYPE_LOCAL_EXPERIMENTAL >> 8) {
+          got.push(bytes.slice(offset, offset + length));
+        }
+      },
+    };
+    for (let i = 0; i < 50 && got.length < sends.length; i++) {
+      await peer.wait(100);
+      peer.receive(sink, 64);
+    }
+    assert.deepEqual(
+      got,
+      sends.map(([bytes, offset, length]) => bytes.slice(offset, offset + length)),
+    );
+    dev.close();
+    peer.close();
+    await cap.check(sends.length);
+  });
+}, { commands: ["tcpdump", "tshark"] });
+
 labTest("AfPacketDevice close resolves a parked wait and releases the ring", async () => {
   await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
     for (const mode of ["ring-v3", "ring-v2", "socket"] as AfPacketMode[]) {
