@@ -363,6 +363,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   // Parking state.
   #parked = false;
   #parkedUntil = Infinity;
+  /** Application sends since the last loop iteration or turn end (see {@link afterSend}). */
+  #turnSends = 0;
+  #turnEnd: ReturnType<typeof setImmediate> | undefined = undefined;
   #wake: (() => void) | null = null;
   #deviceWait: Promise<void> | null = null;
   #deviceWaitUntil = Infinity;
@@ -513,6 +516,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#wakeUp();
     if (this.#loop !== null) await this.#loop;
     this.#clearTimer();
+    if (this.#turnEnd !== undefined) {
+      clearImmediate(this.#turnEnd);
+      this.#turnEnd = undefined;
+    }
     for (const c of [...this.#conns]) c.close();
     this.#closeTcp();
     for (const p of [...this.#pings]) {
@@ -607,11 +614,31 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
   }
 
-  /** @internal UdpConnHost: after an application transmit. */
+  /**
+   * @internal UdpConnHost/TcpConnHost: after an application transmit. The
+   * first send of an event-loop turn leaves at once (request/response pays
+   * no delay); later sends in the same turn — a loop of `await conn.send()`
+   * never yields to the event loop — are left to a batching device
+   * (`AfPacketOptions.txBatch`) to gather: it sends a full batch by itself,
+   * and the rest leaves at the end of the turn (a `setImmediate`) or at the
+   * next loop iteration, whichever comes first.
+   */
   afterSend(): void {
-    this.device.flush();
+    if (!this.#eventLoop) {
+      this.device.flush();
+    } else {
+      if (this.#turnSends++ === 0) this.device.flush();
+      if (this.#turnEnd === undefined) this.#turnEnd = setImmediate(this.#endTurn);
+    }
     this.kick();
   }
+
+  /** Ends a turn of application sends: flushes what a batching device still holds. */
+  readonly #endTurn = (): void => {
+    this.#turnEnd = undefined;
+    this.#turnSends = 0;
+    if (!this.#closed) this.device.flush();
+  };
 
   /**
    * @internal TcpListenerHost: wraps an engine connection into a tracked {@link TcpConn}.
@@ -708,6 +735,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } catch (e) {
       this.handlerError(e);
     }
+    this.#turnSends = 0; // the next application send leaves at once
     this.#settlePings();
     return frames;
   }

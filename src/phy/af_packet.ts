@@ -76,7 +76,7 @@ import {
   type RxFrameInfo,
 } from "./device.ts";
 import { onesComplementSum } from "../wire/checksum.ts";
-import { type Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../buffer/arena.ts";
+import { type Arena, ARENA_MAP_PAGE_BYTES, arenaCopy, packetArena } from "../buffer/arena.ts";
 import {
   AF_PACKET,
   CLONE_NEWNET,
@@ -220,7 +220,23 @@ export interface AfPacketOptions {
   ringInArena?: boolean;
   /** Arena to map the ring into (default: the process-wide `packetArena()`); for tests. */
   ringArena?: Arena;
+  /**
+   * Transmit batch in frames (default {@link DEFAULT_TX_BATCH}; 0 or 1 = one
+   * `send()` per frame). A frame whose bytes live in the packet arena (every
+   * pool slot) is copied into a staging area and sent with the others in one
+   * `sendmmsg()` at `flush()`, when the batch is full, before any frame that
+   * cannot wait (a frame outside the arena, a `transmitOffload`), before
+   * `wait()` parks and on `close()`. Measured here on veth: ≈0.8 µs a frame
+   * in batches of 32 against ≈1.0–1.3 µs with one `send()` each. A frame
+   * the kernel refuses at flush time is counted in `txDropped`.
+   */
+  txBatch?: number;
 }
+
+/** Default {@link AfPacketOptions.txBatch}. */
+export const DEFAULT_TX_BATCH = 32;
+/** Largest {@link AfPacketOptions.txBatch} (the kernel's UIO_MAXIOV bound on `sendmmsg` vlen). */
+export const MAX_TX_BATCH = 1024;
 
 /** Counters of {@link AfPacketDevice}: the {@link DeviceStats} plus driver details. */
 export interface AfPacketStats extends DeviceStats {
@@ -321,6 +337,11 @@ const UDP_CHECKSUM_OFFSET = 6;
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
 const MSG_HDR_BYTES = 56;
+/** struct mmsghdr: a msghdr, then `unsigned int msg_len` and padding. */
+const MMSG_HDR_BYTES = 64;
+const IOVEC_BYTES = 16;
+/** Staging slot stride: frames are at most MTU + 14 bytes; slots start on cache lines. */
+const TX_STAGE_ALIGN = 64;
 const MSG_IOV0 = MSG_HDR_BYTES;
 const MSG_IOV1 = MSG_HDR_BYTES + 16;
 const MSG_VNET = MSG_HDR_BYTES + 32;
@@ -428,6 +449,12 @@ function restoreArenaPages(arena: Arena, region: Uint8Array): boolean {
     ),
   );
   return mapped === address;
+}
+
+/** Writes a 64-bit value (a number below 2^53) little-endian as two 32-bit words at byte `at`. */
+function writeU64(words: Uint32Array, at: number, value: number): void {
+  words[at >>> 2] = value % TWO_POW_32;
+  words[(at >>> 2) + 1] = Math.floor(value / TWO_POW_32);
 }
 
 function align(value: number, to: number): number {
@@ -560,6 +587,17 @@ export class AfPacketDevice implements Device {
   #lastTxLength = -1;
   #lastTxLengthBig = 0n;
 
+  // Batched transmit (txBatch): frames staged in the arena, one mmsghdr + iovec per frame.
+  #txBatch = 0;
+  #txStage: Uint8Array | null = null;
+  #txStride = 0;
+  #txPending = 0;
+  #txLengths = new Int32Array(0);
+  /** mmsghdr array followed by the iovecs, as 32-bit words; its address as a number. */
+  #txMsgs32 = new Uint32Array(0);
+  #txMsgsAddress = 0;
+  #txIovWords = 0;
+
   // vnetHeader transmit: msghdr, iovecs and the header, viewed as 32-bit words.
   #msg = new Uint8Array(0);
   #msg32 = new Uint32Array(0);
@@ -581,14 +619,10 @@ export class AfPacketDevice implements Device {
       this.#msg = new Uint8Array(new ArrayBuffer(MSG_BUFFER_BYTES));
       this.#msg32 = new Uint32Array(this.#msg.buffer);
       const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#msg)));
-      const put64 = (at: number, value: number) => {
-        this.#msg32[at >>> 2] = value % TWO_POW_32;
-        this.#msg32[(at >>> 2) + 1] = Math.floor(value / TWO_POW_32);
-      };
-      put64(MSG_IOV, base + MSG_IOV0);
-      put64(MSG_IOVLEN, 2);
-      put64(MSG_IOV0, base + MSG_VNET);
-      put64(MSG_IOV0 + 8, VNET_HDR_BYTES);
+      writeU64(this.#msg32, MSG_IOV, base + MSG_IOV0);
+      writeU64(this.#msg32, MSG_IOVLEN, 2);
+      writeU64(this.#msg32, MSG_IOV0, base + MSG_VNET);
+      writeU64(this.#msg32, MSG_IOV0 + 8, VNET_HDR_BYTES);
     }
     this.#fd = fd;
     this.#eventFd = eventFd;
@@ -790,6 +824,14 @@ export class AfPacketDevice implements Device {
         vnet,
         opts.completeRxChecksums ?? true,
       );
+      const txBatch = opts.txBatch ?? DEFAULT_TX_BATCH;
+      if (!Number.isInteger(txBatch) || txBatch < 0 || txBatch > MAX_TX_BATCH) {
+        throw new DeviceError(
+          "system",
+          `txBatch must be an integer 0..${MAX_TX_BATCH}, got ${txBatch}`,
+        );
+      }
+      if (txBatch > 1 && !vnet) dev.#setUpTxBatch(txBatch);
       dev.ringArenaFallbackReason = arenaFallbackReason;
       dev.#stats.ringArenaFallbacks = arenaFallbackReason === null ? 0 : 1;
       if (ringRegion !== null || ringPointer !== null) {
@@ -1154,6 +1196,20 @@ export class AfPacketDevice implements Device {
       return false;
     }
     if (this.vnetHeader) return this.#sendVnet(bytes, offset, length, 0, 0, 0);
+    const stage = this.#txStage;
+    if (stage !== null) {
+      const i = this.#txPending;
+      if (arenaCopy(bytes, offset, stage, i * this.#txStride, length)) {
+        this.#txLengths[i] = length;
+        // The iovec's length (its high word stays 0: frames are far below 4 GiB).
+        this.#txMsgs32[this.#txIovWords + i * (IOVEC_BYTES >>> 2) + 2] = length;
+        this.#txActivity = true;
+        if (++this.#txPending === this.#txBatch) this.#flushBatch();
+        return true;
+      }
+      // A frame outside the arena goes out at once, after the frames staged before it.
+      if (i > 0) this.#flushBatch();
+    }
     // 64-bit FFI arguments are BigInts: reuse the last ones when a frame goes out from the same
     // place with the same length (a pool hands back the slot just freed), allocating none.
     if (bytes !== this.#lastTxBytes) this.#txBase(bytes);
@@ -1280,7 +1336,77 @@ export class AfPacketDevice implements Device {
 
   /** Ends a transmit batch. */
   flush(): void {
-    // Frames leave on each send(): nothing is batched in user space.
+    if (this.#txPending > 0) this.#flushBatch();
+  }
+
+  /** Whether transmit batching is on (option `txBatch`, and the packet arena could stage frames). */
+  get txBatching(): boolean {
+    return this.#txStage !== null;
+  }
+
+  /** Frames staged for the next `sendmmsg()` (0 right after {@link flush}). */
+  get txPending(): number {
+    return this.#txPending;
+  }
+
+  /**
+   * Stages up to `batch` frames in the packet arena for one `sendmmsg()`:
+   * an mmsghdr and an iovec per staging slot, written once; per frame only
+   * the iovec length changes. Stays off when the arena has no address (no
+   * WebAssembly memory) or no room.
+   */
+  #setUpTxBatch(batch: number): void {
+    const arena = packetArena();
+    const base = arena.baseAddress;
+    if (base === null) return;
+    const stride = align(this.#maxFrame, TX_STAGE_ALIGN);
+    const stage = arena.allocView(batch * stride);
+    if (stage === null) return;
+    const msgs = new Uint8Array(new ArrayBuffer(batch * (MMSG_HDR_BYTES + IOVEC_BYTES)));
+    const words = new Uint32Array(msgs.buffer);
+    const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(msgs)));
+    const iovStart = batch * MMSG_HDR_BYTES;
+    const stageAddress = Number(base) + stage.byteOffset;
+    for (let i = 0; i < batch; i++) {
+      const msg = i * MMSG_HDR_BYTES;
+      const iov = iovStart + i * IOVEC_BYTES;
+      writeU64(words, msg + MSG_IOV, address + iov);
+      writeU64(words, msg + MSG_IOVLEN, 1);
+      writeU64(words, iov, stageAddress + i * stride);
+    }
+    this.#txBatch = batch;
+    this.#txStage = stage;
+    this.#txStride = stride;
+    this.#txLengths = new Int32Array(batch);
+    this.#txMsgs32 = words;
+    this.#txMsgsAddress = address;
+    this.#txIovWords = iovStart >>> 2;
+  }
+
+  /** Hands the staged frames to the kernel: one `sendmmsg()`, another if it took only some. */
+  #flushBatch(): void {
+    const count = this.#txPending;
+    this.#txPending = 0;
+    const stats = this.#stats;
+    const lengths = this.#txLengths;
+    let sent = 0;
+    while (sent < count) {
+      const n = libc().sendmmsg(
+        this.#fd,
+        BigInt(this.#txMsgsAddress + sent * MMSG_HDR_BYTES),
+        count - sent,
+        MSG_DONTWAIT,
+      );
+      if (n <= 0) {
+        stats.txErrors++;
+        stats.txLastErrno = n < 0 ? errno() : 0;
+        break;
+      }
+      for (let k = sent; k < sent + n; k++) stats.txBytes += lengths[k];
+      stats.txFrames += n;
+      sent += n;
+    }
+    stats.txDropped += count - sent;
   }
 
   /** Whether a frame is ready right now (no system call in ring modes). */
@@ -1300,6 +1426,7 @@ export class AfPacketDevice implements Device {
 
   /** Resolves when a frame is ready, after `timeoutMs`, or on close; never blocks. */
   async wait(timeoutMs: number): Promise<void> {
+    if (this.#txPending > 0) this.#flushBatch(); // nothing staged waits out a park
     if (this.#closed || this.ready()) return;
     const start = performance.now();
     const deadline = start + Math.max(0, timeoutMs);
@@ -1350,6 +1477,7 @@ export class AfPacketDevice implements Device {
   /** Releases everything; pending waits resolve. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    if (this.#txPending > 0) this.#flushBatch();
     this.#refreshKernelStats();
     this.#closed = true;
     // Wake parked poll()s; the fds and the ring are released once none is in flight.
@@ -1379,6 +1507,10 @@ export class AfPacketDevice implements Device {
       this.#ringBuffer = null;
       c.munmap(this.#ringPointer, BigInt(this.#ringBytesLength));
       this.#ringPointer = null;
+    }
+    if (this.#txStage !== null) {
+      packetArena().freeView(this.#txStage);
+      this.#txStage = null;
     }
     c.close(this.#eventFd);
     c.close(this.#fd);

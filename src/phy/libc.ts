@@ -166,6 +166,8 @@ export const LIBC_SYMBOLS = {
   send: { parameters: ["i32", "buffer", "u64", "i32"], result: "i32" },
   sendAddress: { name: "send", parameters: ["i32", "u64", "u64", "i32"], result: "i32" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  /** sendmmsg(fd, msgvec, vlen, flags): the message vector by address (a batch may resume mid-way). */
+  sendmmsg: { parameters: ["i32", "u64", "u32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "u64", "i32", "buffer", "u32"], result: "i32" },
   recvfrom: {
     parameters: ["i32", "buffer", "u64", "i32", "buffer", "buffer"],

@@ -3,6 +3,7 @@ import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
 import { type FrameSink, isDeviceError } from "../../src/phy/device.ts";
 import { Lab, labTest, run } from "../../src/testing/lab.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
+import { packetBytes, releasePacketBytes } from "../../src/buffer/arena.ts";
 import { parseIpv4, readIpv4, readMac, writeIpv4, writeMac } from "../../src/wire/address.ts";
 import { type LabCapture, withLabCapture } from "../lab/_helpers.ts";
 
@@ -251,6 +252,80 @@ labTest("AfPacketDevice sends each frame from its own buffer, offset and length"
     await cap.check(sends.length);
   });
 }, { commands: ["tcpdump", "tshark"] });
+
+labTest(
+  "AfPacketDevice batches arena frames into sendmmsg() in order, flushing when it must",
+  async () => {
+    await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
+      const dev = await lab.openDevice({ mode: "socket", txBatch: 4 });
+      const peer = await AfPacketDevice.open(lab.peerIf, { netns: lab.peerNetns, mode: "socket" });
+      assert.equal(dev.txBatching, true);
+      const frames: Uint8Array[] = [];
+      for (let i = 0; i < 7; i++) {
+        const f = packetBytes(100 + i); // pool slots live in the packet arena: these are staged
+        f.set(experimentalFrame(100 + i, dev.capabilities.mac));
+        f[ETHERNET_HEADER_LEN] = i;
+        frames.push(f);
+      }
+      const outside = experimentalFrame(90, dev.capabilities.mac); // not in the arena: sent at once
+      outside[ETHERNET_HEADER_LEN] = 0xee;
+      const got: number[] = [];
+      const sink: FrameSink = {
+        onFrame(bytes, offset) {
+          if (bytes[offset + 12] === ETHERTYPE_LOCAL_EXPERIMENTAL >> 8) {
+            got.push(bytes[offset + ETHERNET_HEADER_LEN]);
+          }
+        },
+      };
+      const drain = async (n: number) => {
+        for (let i = 0; i < 50 && got.length < n; i++) {
+          await peer.wait(50);
+          peer.receive(sink, 64);
+        }
+      };
+      for (let i = 0; i < 3; i++) assert.ok(dev.transmit(frames[i], 0, frames[i].length));
+      assert.equal(dev.txPending, 3);
+      assert.equal(dev.stats.txFrames, 0, "staged frames are counted when the kernel takes them");
+      await drain(1);
+      assert.deepEqual(got, [], "nothing leaves before the batch is flushed");
+      assert.ok(dev.transmit(frames[3], 0, frames[3].length)); // the batch is full: sent at once
+      assert.equal(dev.txPending, 0);
+      assert.equal(dev.stats.txFrames, 4);
+      assert.ok(dev.transmit(frames[4], 0, frames[4].length));
+      assert.ok(dev.transmit(outside, 0, outside.length)); // flushes frame 4 first, then itself
+      assert.ok(dev.transmit(frames[5], 0, frames[5].length));
+      dev.flush();
+      assert.ok(dev.transmit(frames[6], 0, frames[6].length));
+      dev.close(); // sends what is still staged
+      await drain(8);
+      assert.deepEqual(got, [0, 1, 2, 3, 4, 0xee, 5, 6]);
+      assert.equal(dev.stats.txFrames, 8);
+      assert.equal(dev.stats.txBytes, 7 * 100 + (0 + 1 + 2 + 3 + 4 + 5 + 6) + 90);
+      assert.equal(dev.stats.txDropped, 0);
+      for (const f of frames) releasePacketBytes(f);
+      peer.close();
+      await cap.check(8);
+    });
+  },
+  { commands: ["tcpdump", "tshark"] },
+);
+
+labTest("AfPacketDevice.open rejects an invalid txBatch", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    for (const txBatch of [-1, 1.5, 2000]) {
+      await assert.rejects(
+        lab.openDevice({ txBatch }),
+        (e: unknown) => isDeviceError(e) && /txBatch/.test((e as Error).message),
+      );
+    }
+    const plain = await lab.openDevice({ txBatch: 1 });
+    assert.equal(plain.txBatching, false);
+    plain.close();
+  } finally {
+    await lab.destroy();
+  }
+});
 
 labTest("AfPacketDevice close resolves a parked wait and releases the ring", async () => {
   await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
