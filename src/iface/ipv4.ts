@@ -417,6 +417,11 @@ export class Ipv4Layer implements IpSender {
    * @param buf the buffer
    */
   release(buf: PacketBufferLike): void {
+    if (buf.owner === this.#pool) {
+      // The usual case, told apart from the set lookups below by one comparison.
+      this.#pool.free(buf);
+      return;
+    }
     const segments = this.#segmentPool;
     if (segments !== null && segments.owns(buf as PacketBuffer)) segments.free(buf as PacketBuffer);
     else if (this.#large.has(buf)) this.#large.delete(buf);
@@ -508,7 +513,9 @@ export class Ipv4Layer implements IpSender {
     const id = this.#nextId;
     this.#nextId = (id + 1) & 0xffff;
     this.stats.txPackets++;
-    if ((total <= config.mtu || gsoSize > 0) && !this.#large.has(buf)) {
+    if (
+      (total <= config.mtu || gsoSize > 0) && (buf.owner === this.#pool || !this.#large.has(buf))
+    ) {
       const at = buf.prepend(IPV4_HEADER_LEN);
       if (at < 0) {
         this.stats.txNoHeadroom++;

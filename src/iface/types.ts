@@ -27,6 +27,8 @@ export interface PacketBufferLike {
   append(n: number): number;
   /** Strips `n` bytes from the front. */
   consume(n: number): void;
+  /** The pool the buffer came from (its identity), when it tells: a cheap ownership test. */
+  readonly owner?: object | null;
 }
 
 /** A pool of {@link PacketBufferLike}s. */
