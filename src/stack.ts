@@ -365,6 +365,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   #parkedUntil = Infinity;
   /** Application sends since the last loop iteration or turn end (see {@link afterSend}). */
   #turnSends = 0;
+  /** The loop runs and the device gathers frames until flushed (`txBatching`): defer flushes. */
+  readonly #deferFlush: boolean;
   #turnEnd: ReturnType<typeof setImmediate> | undefined = undefined;
   #wake: (() => void) | null = null;
   #deviceWait: Promise<void> | null = null;
@@ -385,6 +387,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.device = options.device;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
+    this.#deferFlush = this.#eventLoop && this.device.txBatching === true;
     this.#rxBudget = options.rxBudget ?? DEFAULT_RX_BUDGET;
     if (!Number.isInteger(this.#rxBudget) || this.#rxBudget < 1) {
       throw new TypeError(`rxBudget must be an integer ≥ 1, got ${this.#rxBudget}`);
@@ -615,20 +618,24 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
-   * @internal UdpConnHost/TcpConnHost: after an application transmit. The
-   * first send of an event-loop turn leaves at once (request/response pays
-   * no delay); later sends in the same turn — a loop of `await conn.send()`
-   * never yields to the event loop — are left to a batching device
-   * (`AfPacketOptions.txBatch`) to gather: it sends a full batch by itself,
-   * and the rest leaves at the end of the turn (a `setImmediate`) or at the
-   * next loop iteration, whichever comes first.
+   * @internal UdpConnHost/TcpConnHost: after an application transmit. With
+   * a device that gathers frames until flushed (`AfPacketDevice.txBatching`)
+   * and the event loop on, the first send since the loop's last iteration
+   * leaves at once (request/response pays no delay); later ones — a loop of
+   * `await conn.send()` never yields to the event loop — stay with the device,
+   * which sends a full batch by itself; the rest leaves at the loop's next
+   * iteration or, when the loop is parked, at the end of the turn (one
+   * `setImmediate`). Any other device is flushed after every send.
    */
   afterSend(): void {
-    if (!this.#eventLoop) {
+    if (!this.#deferFlush) {
       this.device.flush();
     } else {
       if (this.#turnSends++ === 0) this.device.flush();
-      if (this.#turnEnd === undefined) this.#turnEnd = setImmediate(this.#endTurn);
+      // A running loop flushes at its next iteration; a parked one needs the turn's end.
+      if (this.#parked && this.#turnEnd === undefined) {
+        this.#turnEnd = setImmediate(this.#endTurn);
+      }
     }
     this.kick();
   }

@@ -70,8 +70,9 @@ Deno.test("UDP sends read no clock for a resolved neighbour; a send that starts 
   }
 });
 
-Deno.test("Application sends in one event-loop turn: the first is flushed at once, the rest at the turn's end", async () => {
+Deno.test("Sends in one event-loop turn to a batching device: the first is flushed at once, the rest at the turn's end", async () => {
   class FlushCounter extends ForwardingDevice {
+    readonly txBatching = true; // ask the stack to defer (MemoryLink itself delivers at once)
     flushes = 0;
     override flush(): void {
       this.flushes++;
@@ -99,6 +100,37 @@ Deno.test("Application sends in one event-loop turn: the first is flushed at onc
     for (let i = 1; i <= 20; i++) assert.equal((await server.receive())[0][0], i);
     await new Promise((r) => setTimeout(r, 5)); // the turn ends
     assert.ok(dev.flushes - before >= 2, "the turn's end (or the loop) flushed the rest");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("A device that does not batch is flushed after every application send", async () => {
+  class FlushCounter extends ForwardingDevice {
+    flushes = 0;
+    override flush(): void {
+      this.flushes++;
+      this.inner.flush();
+    }
+  }
+  const [da, db] = MemoryLink.pair();
+  const dev = new FlushCounter(da);
+  const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
+  const b = new Stack({ device: db, ipv4: `${B_ADDR}/24` });
+  try {
+    await a.start();
+    await b.start();
+    const server = b.listenDatagram({ port: 7 });
+    const client = a.listenDatagram({ port: 0 });
+    await client.send(new Uint8Array([0]), { hostname: B_ADDR, port: 7 });
+    await server.receive();
+    await new Promise((r) => setTimeout(r, 10));
+    const before = dev.flushes;
+    for (let i = 0; i < 5; i++) {
+      await client.send(new Uint8Array([i]), { hostname: B_ADDR, port: 7 });
+    }
+    assert.equal(dev.flushes - before, 5);
   } finally {
     await a.close();
     await b.close();

@@ -152,6 +152,13 @@ export interface Device {
    * of polling a device whose `wait()` returns at once.
    */
   readonly closed?: boolean;
+  /**
+   * Optional: true when `transmit` gathers frames that leave at `flush()`
+   * (or when the device's batch fills), like `AfPacketDevice` with `txBatch`.
+   * A stack then lets several application sends of one event-loop turn
+   * share a flush; other devices are flushed after every send.
+   */
+  readonly txBatching?: boolean;
   /** Live counters. */
   readonly stats: DeviceStats;
   /**
