@@ -20,11 +20,24 @@
 import { formatIpv4, IPV4_LIMITED_BROADCAST, isIpv4Number } from "../wire/address.ts";
 import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
 import { newUdpRepr, UDP_HEADER_LEN, UdpPacket, UdpRepr } from "../wire/udp.ts";
-import type { IpProtocolHandler, IpSender, PacketBufferLike } from "../iface/types.ts";
+import type {
+  IpProtocolHandler,
+  IpSender,
+  IpSendOptions,
+  PacketBufferLike,
+} from "../iface/types.ts";
+import { pseudoHeaderSum } from "../wire/checksum.ts";
+import { write16 } from "../wire/view.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
 
 /** IP protocol number of UDP (RFC 768). */
 export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
+/** Offset of the checksum field in the UDP header (RFC 768). */
+const UDP_CHECKSUM_OFFSET = 6;
+/** Emit options: leave the checksum to the device (the field is filled in afterwards). */
+const NO_CHECKSUM = { checksum: false } as const;
+/** IP send options of a datagram whose checksum the device completes. */
+const PARTIAL_CHECKSUM_SEND: IpSendOptions = { partialChecksumOffset: UDP_CHECKSUM_OFFSET };
 /** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header) = 65,507. */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN - UDP_HEADER_LEN;
 /** First port of the IANA dynamic/ephemeral range (RFC 6335 §6). */
@@ -763,8 +776,23 @@ export class UdpLayer implements IpProtocolHandler {
     header.srcPort = endpoint.localPort;
     header.dstPort = dstPort;
     header.payloadLength = length;
-    UdpRepr.emit(header, bytes, off, src, dstAddr);
-    if (!this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP)) {
+    let sent: boolean;
+    if (this.sender.txOffloads?.checksum === true) {
+      // Transmit checksum offload: the field holds the folded pseudo-header sum and the device
+      // (or the IP layer, when the datagram cannot leave whole) completes it, as Linux's
+      // CHECKSUM_PARTIAL.
+      UdpRepr.emit(header, bytes, off, src, dstAddr, NO_CHECKSUM);
+      write16(
+        bytes,
+        off + UDP_CHECKSUM_OFFSET,
+        pseudoHeaderSum(src, dstAddr, IP_PROTO_UDP, udpLength),
+      );
+      sent = this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP, PARTIAL_CHECKSUM_SEND);
+    } else {
+      UdpRepr.emit(header, bytes, off, src, dstAddr);
+      sent = this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP);
+    }
+    if (!sent) {
       return this.#sendFailed(
         endpoint,
         new UdpError("SendFailed", `IPv4 layer dropped the datagram`, dstAddr, dstPort),
