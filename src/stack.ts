@@ -621,7 +621,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @internal UdpConnHost/TcpConnHost: after an application transmit. With
    * a device that gathers frames until flushed (`AfPacketDevice.txBatching`)
    * and the event loop on, the first send since the loop's last iteration
-   * leaves at once (request/response pays no delay); later ones — a loop of
+   * that queued frames leaves at once (request/response pays no delay);
+   * later ones — a loop of
    * `await conn.send()` never yields to the event loop — stay with the device,
    * which sends a full batch by itself; the rest leaves at the loop's next
    * iteration or, when the loop is parked, at the end of the turn (one
@@ -630,7 +631,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   afterSend(): void {
     if (!this.#deferFlush) {
       this.device.flush();
-    } else {
+    } else if (!(this.device.txPending === 0)) {
+      // Only calls that queued frames count: a read() that sent no window update does not
+      // make the reply written after it wait.
       if (this.#turnSends++ === 0) this.device.flush();
       // A running loop flushes at its next iteration; a parked one needs the turn's end.
       if (this.#parked && this.#turnEnd === undefined) {

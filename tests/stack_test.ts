@@ -73,6 +73,7 @@ Deno.test("UDP sends read no clock for a resolved neighbour; a send that starts 
 Deno.test("Sends in one event-loop turn to a batching device: the first is flushed at once, the rest at the turn's end", async () => {
   class FlushCounter extends ForwardingDevice {
     readonly txBatching = true; // ask the stack to defer (MemoryLink itself delivers at once)
+    readonly txPending = 1; // as if every send left a frame waiting
     flushes = 0;
     override flush(): void {
       this.flushes++;

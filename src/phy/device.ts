@@ -159,6 +159,8 @@ export interface Device {
    * share a flush; other devices are flushed after every send.
    */
   readonly txBatching?: boolean;
+  /** Optional, with {@link txBatching}: frames waiting for the next `flush()`. */
+  readonly txPending?: number;
   /** Live counters. */
   readonly stats: DeviceStats;
   /**
