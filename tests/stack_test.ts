@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Stack, StackClosedError } from "../src/stack.ts";
 import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
+import type { Device } from "../src/phy/device.ts";
 import { ForwardingDevice } from "./phy/_forwarding_device.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { DnsError } from "../src/dns/dns_error.ts";
@@ -70,28 +71,45 @@ Deno.test("UDP sends read no clock for a resolved neighbour; a send that starts 
   }
 });
 
-Deno.test("Sends in one event-loop turn to a batching device: the first is flushed at once, the rest at the turn's end", async () => {
-  class FlushCounter extends ForwardingDevice {
-    readonly txBatching = true; // ask the stack to defer (MemoryLink itself delivers at once)
-    readonly txPending = 1; // as if every send left a frame waiting
-    flushes = 0;
-    override flush(): void {
-      this.flushes++;
-      this.inner.flush();
-    }
+/** A device that counts flushes; with `batching` it tells the stack it gathers frames. */
+class FlushCounter extends ForwardingDevice {
+  flushes = 0;
+  constructor(inner: Device, readonly txBatching: boolean) {
+    super(inner);
   }
+  /** As if every send left a frame waiting (MemoryLink itself delivers at once). */
+  get txPending(): number {
+    return this.txBatching ? 1 : 0;
+  }
+  override flush(): void {
+    this.flushes++;
+    this.inner.flush();
+  }
+}
+
+/** Two running stacks, A over a {@link FlushCounter}, with ARP resolved and the loop parked. */
+async function flushCountingPair(batching: boolean) {
   const [da, db] = MemoryLink.pair();
-  const dev = new FlushCounter(da);
+  const dev = new FlushCounter(da, batching);
   const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
   const b = new Stack({ device: db, ipv4: `${B_ADDR}/24` });
+  await a.start();
+  await b.start();
+  const server = b.listenDatagram({ port: 7 });
+  const client = a.listenDatagram({ port: 0 });
+  await client.send(new Uint8Array([0]), { hostname: B_ADDR, port: 7 }); // resolves ARP
+  await server.receive();
+  await new Promise((r) => setTimeout(r, 10));
+  const close = async () => {
+    await a.close();
+    await b.close();
+  };
+  return { dev, server, client, close };
+}
+
+Deno.test("Sends in one event-loop turn to a batching device: the first is flushed at once, the rest at the turn's end", async () => {
+  const { dev, server, client, close } = await flushCountingPair(true);
   try {
-    await a.start();
-    await b.start();
-    const server = b.listenDatagram({ port: 7 });
-    const client = a.listenDatagram({ port: 0 });
-    await client.send(new Uint8Array([0]), { hostname: B_ADDR, port: 7 }); // resolves ARP
-    await server.receive();
-    await new Promise((r) => setTimeout(r, 10));
     const before = dev.flushes;
     for (let i = 1; i <= 20; i++) {
       await client.send(new Uint8Array([i]), { hostname: B_ADDR, port: 7 });
@@ -102,39 +120,20 @@ Deno.test("Sends in one event-loop turn to a batching device: the first is flush
     await new Promise((r) => setTimeout(r, 5)); // the turn ends
     assert.ok(dev.flushes - before >= 2, "the turn's end (or the loop) flushed the rest");
   } finally {
-    await a.close();
-    await b.close();
+    await close();
   }
 });
 
 Deno.test("A device that does not batch is flushed after every application send", async () => {
-  class FlushCounter extends ForwardingDevice {
-    flushes = 0;
-    override flush(): void {
-      this.flushes++;
-      this.inner.flush();
-    }
-  }
-  const [da, db] = MemoryLink.pair();
-  const dev = new FlushCounter(da);
-  const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
-  const b = new Stack({ device: db, ipv4: `${B_ADDR}/24` });
+  const { dev, client, close } = await flushCountingPair(false);
   try {
-    await a.start();
-    await b.start();
-    const server = b.listenDatagram({ port: 7 });
-    const client = a.listenDatagram({ port: 0 });
-    await client.send(new Uint8Array([0]), { hostname: B_ADDR, port: 7 });
-    await server.receive();
-    await new Promise((r) => setTimeout(r, 10));
     const before = dev.flushes;
     for (let i = 0; i < 5; i++) {
       await client.send(new Uint8Array([i]), { hostname: B_ADDR, port: 7 });
     }
     assert.equal(dev.flushes - before, 5);
   } finally {
-    await a.close();
-    await b.close();
+    await close();
   }
 });
 
