@@ -178,6 +178,16 @@ export class CaptureDevice implements Device {
     return this.inner.closed === true;
   }
 
+  /** Whether the wrapped device gathers frames until `flush()` (frames are recorded as handed over). */
+  get txBatching(): boolean {
+    return this.inner.txBatching === true;
+  }
+
+  /** Frames the wrapped device holds for its next `flush()`. */
+  get txPending(): number | undefined {
+    return this.inner.txPending;
+  }
+
   /** Releases everything; pending waits resolve. Idempotent. Closes the inner device, not the writer. */
   close(): void {
     this.inner.close();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CaptureDevice, type FrameWriter } from "../../src/phy/capture.ts";
 import { FaultInjector } from "../../src/phy/fault_injector.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
+import { ForwardingDevice } from "./_forwarding_device.ts";
 
 class Recorder implements FrameWriter {
   frames: { bytes: number[]; t: number }[] = [];
@@ -99,5 +100,21 @@ Deno.test("CaptureDevice stacks with FaultInjector as middleware", () => {
   assert.equal(rec.frames.length, 1);
   assert.equal(b.stats.queued, 0);
   dev.close();
+  b.close();
+});
+
+Deno.test("CaptureDevice reports whether the device it wraps batches transmits", () => {
+  const rec = new Recorder();
+  const [a, b] = MemoryLink.pair();
+  const plain = new CaptureDevice(a, rec);
+  assert.equal(plain.txBatching, false, "a MemoryLink delivers at transmit");
+  class Batching extends ForwardingDevice {
+    readonly txBatching = true;
+    readonly txPending = 3;
+  }
+  const batching = new CaptureDevice(new Batching(a), rec);
+  assert.equal(batching.txBatching, true);
+  assert.equal(batching.txPending, 3);
+  a.close();
   b.close();
 });
