@@ -26,7 +26,7 @@
 
 import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
 import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
-import { type Clock, SystemClock, TAGGED_TIME_SEED } from "./time/clock.ts";
+import { type Clock, SystemClock, TAGGED_TIME_SEED, yieldToEventLoop } from "./time/clock.ts";
 import { TimerWheel } from "./time/timer_wheel.ts";
 import { type LinkStats, NetworkInterface } from "./iface/interface.ts";
 import type { ArpCacheOptions, ArpEntryInfo, ArpStats } from "./iface/arp_cache.ts";
@@ -53,11 +53,6 @@ import { SocketDescriptors } from "./socket/descriptors.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
-/** Resolves on the next `setImmediate` turn of the event loop (a cheap macrotask yield). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
-}
-
 /** Busy iterations (budget exhausted) in a row before the loop yields to other macrotasks. */
 const BUSY_ITERATIONS_BEFORE_YIELD = 32;
 /**

@@ -12,7 +12,7 @@
  */
 
 import { IPV4_LIMITED_BROADCAST } from "../wire/address.ts";
-import { onesComplementSum } from "../wire/checksum.ts";
+import { completePartialChecksum } from "../wire/checksum.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
 import {
   IPV4_FRAGMENT_UNIT,
@@ -593,12 +593,8 @@ export class Ipv4Layer implements IpSender {
    * ping-pong on one host cannot loop forever), freeing each buffer after.
    */
   #deliverLocal(nowMs: number): void {
-    const queue = this.#localQueue;
     for (let n = this.#localCount; n > 0 && this.#localCount > 0; n--) {
-      const buf = queue[this.#localHead]!;
-      queue[this.#localHead] = null;
-      this.#localHead = (this.#localHead + 1) % queue.length;
-      this.#localCount--;
+      const buf = this.#shiftLocal();
       this.stats.rxLocal++;
       try {
         // Linux's loopback marks its packets CHECKSUM_UNNECESSARY: treat as verified.
@@ -615,16 +611,19 @@ export class Ipv4Layer implements IpSender {
    * @returns how many were discarded
    */
   discardLocal(): number {
-    const queue = this.#localQueue;
     const n = this.#localCount;
-    while (this.#localCount > 0) {
-      const buf = queue[this.#localHead]!;
-      queue[this.#localHead] = null;
-      this.#localHead = (this.#localHead + 1) % queue.length;
-      this.#localCount--;
-      this.release(buf);
-    }
+    while (this.#localCount > 0) this.release(this.#shiftLocal());
     return n;
+  }
+
+  /** Takes the oldest datagram off the local-delivery queue (the caller checked it is not empty). */
+  #shiftLocal(): PacketBufferLike {
+    const queue = this.#localQueue;
+    const buf = queue[this.#localHead]!;
+    queue[this.#localHead] = null;
+    this.#localHead = (this.#localHead + 1) % queue.length;
+    this.#localCount--;
+    return buf;
   }
 
   /**
@@ -897,48 +896,11 @@ export class Ipv4Layer implements IpSender {
   }
 }
 
+/** Re-exported from src/wire/checksum.ts (its home) for this module's users. */
+export { completePartialChecksum };
+
 /** Slots of the super-segment pool (sends are synchronous; a few cover ARP-queued fallbacks). */
 const SEGMENT_POOL_SLOTS = 8;
-/** UDP's checksum field offset (RFC 768): a computed 0 is sent as all ones. */
-const UDP_CHECKSUM_FIELD = 6;
-
-/**
- * Completes a partial transport checksum in software (what the device does
- * with checksum offload): the field holds the folded pseudo-header sum, so the
- * complement of the one's complement sum of the whole transport segment is
- * the checksum (RFC 1071). UDP's 0 becomes 0xffff (RFC 768).
- *
- * @param bytes buffer
- * @param offset start of the transport header
- * @param length transport header + data
- * @param fieldOffset checksum field offset in the transport header (TCP 16, UDP 6)
- *
- * @example
- * ```ts
- * import { completePartialChecksum } from "./ipv4.ts";
- * import { foldSum, pseudoHeaderSum } from "../wire/checksum.ts";
- * import { TcpPacket } from "../wire/tcp.ts";
- * const b = new Uint8Array(20);
- * b[12] = 0x50; // data offset 5
- * const ph = foldSum(pseudoHeaderSum(0xc0000201, 0xc0000202, 6, 20));
- * b[16] = ph >>> 8; b[17] = ph & 0xff;
- * completePartialChecksum(b, 0, 20, 16);
- * console.assert(new TcpPacket(b).verifyChecksum(0xc0000201, 0xc0000202));
- * ```
- */
-export function completePartialChecksum(
-  bytes: Uint8Array,
-  offset: number,
-  length: number,
-  fieldOffset: number,
-): void {
-  if (fieldOffset + 2 > length || offset < 0 || offset + length > bytes.length) return;
-  let ck = ~onesComplementSum(bytes, offset, length) & 0xffff;
-  if (ck === 0 && fieldOffset === UDP_CHECKSUM_FIELD) ck = 0xffff;
-  bytes[offset + fieldOffset] = ck >>> 8;
-  bytes[offset + fieldOffset + 1] = ck & 0xff;
-}
-
 /**
  * Largest fragment data size (a multiple of 8) that fits `mtu` with a 20-byte header.
  *

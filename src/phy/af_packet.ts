@@ -75,7 +75,8 @@ import {
   RX_CHECKSUM_VALID,
   type RxFrameInfo,
 } from "./device.ts";
-import { onesComplementSum } from "../wire/checksum.ts";
+import { completePartialChecksum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
+import { yieldToEventLoop } from "../time/clock.ts";
 import { type Arena, ARENA_MAP_PAGE_BYTES, arenaCopy, packetArena } from "../buffer/arena.ts";
 import {
   AF_PACKET,
@@ -293,11 +294,6 @@ export const BUSY_POLL_CHUNK_MICROS = 200;
 /** Ring checks between two clock reads while busy-polling. */
 const READY_CHECKS_PER_CLOCK_READ = 16;
 
-/** Resolves on the next `setImmediate` turn of the event loop (a cheap macrotask yield). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
-}
-
 const SOCKADDR_LL_BYTES = 20;
 const SLL_PKTTYPE_OFFSET = 10;
 const IFREQ_BYTES = 40;
@@ -332,8 +328,6 @@ const IP_PROTOCOL_TCP = 6;
 const IP_PROTOCOL_UDP = 17;
 /** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
 const TCP_CHECKSUM_OFFSET = 16;
-/** Offset of the checksum field in a UDP header (RFC 768). */
-const UDP_CHECKSUM_OFFSET = 6;
 // struct msghdr + 2 struct iovec + the TX virtio_net_hdr, in one off-heap buffer (x86-64).
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
@@ -1183,12 +1177,8 @@ export class AfPacketDevice implements Device {
   #completeChecksum(bytes: Uint8Array, mac: number, length: number): boolean {
     const info = this.rxInfo;
     const start = info.csumStart;
-    const field = start + info.csumOffset;
-    if (start < ETHERNET_HEADER_BYTES || field + 2 > length) return false;
-    let ck = ~onesComplementSum(bytes, mac + start, length - start) & 0xffff;
-    if (ck === 0 && info.csumOffset === UDP_CHECKSUM_OFFSET) ck = 0xffff;
-    bytes[mac + field] = ck >>> 8;
-    bytes[mac + field + 1] = ck & 0xff;
+    if (start < ETHERNET_HEADER_BYTES || start + info.csumOffset + 2 > length) return false;
+    completePartialChecksum(bytes, mac + start, length - start, info.csumOffset);
     return true;
   }
 
@@ -1222,20 +1212,7 @@ export class AfPacketDevice implements Device {
       return false;
     }
     if (this.vnetHeader) return this.#sendVnet(bytes, offset, length, 0, 0, 0);
-    const stage = this.#txStage;
-    if (stage !== null) {
-      const i = this.#txPending;
-      if (arenaCopy(bytes, offset, stage, i * this.#txStride, length)) {
-        this.#txLengths[i] = length;
-        // The iovec's length (its high word stays 0: frames are far below 4 GiB).
-        this.#txMsgs32[this.#txIovWords + i * (IOVEC_BYTES >>> 2) + 2] = length;
-        this.#txActivity = true;
-        if (++this.#txPending === this.#txBatch) this.#flushBatch();
-        return true;
-      }
-      // A frame outside the arena goes out at once, after the frames staged before it.
-      if (i > 0) this.#flushBatch();
-    }
+    if (this.#txStage !== null && this.#stage(bytes, offset, length, 0, 0)) return true;
     // 64-bit FFI arguments are BigInts: reuse the last ones when a frame goes out from the same
     // place with the same length (a pool hands back the slot just freed), allocating none.
     if (bytes !== this.#lastTxBytes) this.#txBase(bytes);
@@ -1322,21 +1299,12 @@ export class AfPacketDevice implements Device {
       stats.txDropped++;
       return false;
     }
-    const stage = this.#txStage;
-    if (stage !== null) {
-      const i = this.#txPending;
-      const slot = i * this.#txStride;
-      if (gsoSize === 0 && arenaCopy(bytes, offset, stage, slot + VNET_HDR_BYTES, length)) {
-        writeVnetHeader(stage, slot, csumStart, csumOffset, 0, 0);
-        this.#txLengths[i] = length;
-        this.#txMsgs32[this.#txIovWords + i * (IOVEC_BYTES >>> 2) + 2] = VNET_HDR_BYTES + length;
-        this.#txActivity = true;
-        if (++this.#txPending === this.#txBatch) this.#flushBatch();
-        return true;
+    if (this.#txStage !== null) {
+      if (gsoSize === 0) {
+        if (this.#stage(bytes, offset, length, csumStart, csumOffset)) return true;
+      } else {
+        this.flush(); // a super-frame does not fit a staging slot: it leaves after the staged
       }
-      // A super-frame (larger than a staging slot) or a frame outside the arena goes out at
-      // once, after the frames staged before it.
-      if (i > 0) this.#flushBatch();
     }
     if (bytes !== this.#lastTxBytes) this.#txBase(bytes);
     const address = this.#lastTxBaseNumber + offset;
@@ -1415,6 +1383,36 @@ export class AfPacketDevice implements Device {
     this.#txMsgs32 = words;
     this.#txMsgsAddress = address;
     this.#txIovWords = iovStart >>> 2;
+  }
+
+  /**
+   * Copies a frame into the next staging slot (after its `virtio_net_hdr`
+   * with `vnetHeader`, asking for `csumStart`/`csumOffset` completion) and
+   * sends the batch when it is full. A frame outside the packet arena is not
+   * staged: the frames staged before it are sent first, and false tells the
+   * caller to send it at once.
+   */
+  #stage(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+  ): boolean {
+    const i = this.#txPending;
+    const slot = i * this.#txStride;
+    const header = this.vnetHeader ? VNET_HDR_BYTES : 0;
+    if (!arenaCopy(bytes, offset, this.#txStage!, slot + header, length)) {
+      this.flush();
+      return false;
+    }
+    if (header > 0) writeVnetHeader(this.#txStage!, slot, csumStart, csumOffset, 0, 0);
+    this.#txLengths[i] = length;
+    // The iovec's length (its high word stays 0: frames are far below 4 GiB).
+    this.#txMsgs32[this.#txIovWords + i * (IOVEC_BYTES >>> 2) + 2] = header + length;
+    this.#txActivity = true;
+    if (++this.#txPending === this.#txBatch) this.#flushBatch();
+    return true;
   }
 
   /** Hands the staged frames to the kernel: one `sendmmsg()`, another if it took only some. */

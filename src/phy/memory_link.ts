@@ -44,7 +44,7 @@ import {
   RX_CHECKSUM_VALID,
   type RxFrameInfo,
 } from "./device.ts";
-import { onesComplementSum } from "../wire/checksum.ts";
+import { completePartialChecksum } from "../wire/checksum.ts";
 import { packetBytes, releasePacketBytes } from "../buffer/arena.ts";
 import { copyBytes } from "../buffer/byte_ring.ts";
 
@@ -82,9 +82,6 @@ export interface MemoryLinkOptions {
   /** Offer transmit checksum offload on both ends (see the module documentation); default false. */
   checksumOffload?: boolean;
 }
-
-/** UDP's checksum field offset (RFC 768: a computed 0 is sent as all ones). */
-const UDP_CHECKSUM_OFFSET = 6;
 
 /**
  * One end of a memory link or one hub port. Create with
@@ -244,7 +241,12 @@ export class MemoryDevice implements Device {
         info.csumStart = 0;
         info.csumOffset = 0;
       } else if (this.completeRxChecksums) {
-        this.#complete(slot * this.#slotBytes, length, start, this.#csumOffset[slot]);
+        completePartialChecksum(
+          this.#slab,
+          slot * this.#slotBytes + start,
+          length - start,
+          this.#csumOffset[slot],
+        );
         info.checksum = RX_CHECKSUM_VALID;
         info.csumStart = 0;
         info.csumOffset = 0;
@@ -275,17 +277,6 @@ export class MemoryDevice implements Device {
     stats.txBytes += length;
     this.#forward(this, bytes, offset, length);
     return true;
-  }
-
-  /** Completes a partial checksum in the queue slab (RFC 1071; UDP 0 → 0xffff, RFC 768). */
-  #complete(base: number, length: number, start: number, fieldOffset: number): void {
-    const field = start + fieldOffset;
-    if (field + 2 > length) return;
-    const slab = this.#slab;
-    let ck = ~onesComplementSum(slab, base + start, length - start) & 0xffff;
-    if (ck === 0 && fieldOffset === UDP_CHECKSUM_OFFSET) ck = 0xffff;
-    slab[base + field] = ck >>> 8;
-    slab[base + field + 1] = ck & 0xff;
   }
 
   /**

@@ -26,14 +26,12 @@ import type {
   IpSendOptions,
   PacketBufferLike,
 } from "../iface/types.ts";
-import { pseudoHeaderSum } from "../wire/checksum.ts";
+import { pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
 import { write16 } from "../wire/view.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
 
 /** IP protocol number of UDP (RFC 768). */
 export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
-/** Offset of the checksum field in the UDP header (RFC 768). */
-const UDP_CHECKSUM_OFFSET = 6;
 /** Emit options: leave the checksum to the device (the field is filled in afterwards). */
 const NO_CHECKSUM = { checksum: false } as const;
 /** IP send options of a datagram whose checksum the device completes. */

@@ -379,3 +379,47 @@ export function updateChecksum32(checksum: number, oldValue: number, newValue: n
       (newValue >>> 16) + (newValue & 0xffff),
   ) & 0xffff;
 }
+
+/**
+ * Offset of UDP's checksum field in its header (RFC 768): the one transport
+ * whose computed checksum 0 is sent as 0xffff (0 means "no checksum").
+ */
+export const UDP_CHECKSUM_OFFSET = 6;
+
+/**
+ * Completes a partial transport checksum in software (what a device does
+ * with checksum offload, Linux CHECKSUM_PARTIAL): the field holds the folded
+ * pseudo-header sum, so the complement of the one's complement sum of the
+ * whole transport segment is the checksum (RFC 1071). A UDP field
+ * ({@link UDP_CHECKSUM_OFFSET}) gets 0xffff for a computed 0 (RFC 768).
+ * Does nothing when the field or the segment does not fit `bytes`.
+ *
+ * @param bytes buffer
+ * @param offset start of the transport header
+ * @param length transport header + data
+ * @param fieldOffset checksum field offset in the transport header (TCP 16, UDP 6)
+ *
+ * @example
+ * ```ts
+ * import { completePartialChecksum, foldSum, pseudoHeaderSum } from "./checksum.ts";
+ * import { TcpPacket } from "./tcp.ts";
+ * const b = new Uint8Array(20);
+ * b[12] = 0x50; // data offset 5
+ * const ph = foldSum(pseudoHeaderSum(0xc0000201, 0xc0000202, 6, 20));
+ * b[16] = ph >>> 8; b[17] = ph & 0xff;
+ * completePartialChecksum(b, 0, 20, 16);
+ * console.assert(new TcpPacket(b).verifyChecksum(0xc0000201, 0xc0000202));
+ * ```
+ */
+export function completePartialChecksum(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  fieldOffset: number,
+): void {
+  if (fieldOffset + 2 > length || offset < 0 || offset + length > bytes.length) return;
+  let ck = ~onesComplementSum(bytes, offset, length) & 0xffff;
+  if (ck === 0 && fieldOffset === UDP_CHECKSUM_OFFSET) ck = 0xffff;
+  bytes[offset + fieldOffset] = ck >>> 8;
+  bytes[offset + fieldOffset + 1] = ck & 0xff;
+}

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
+import { onesComplementSum, pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { IP_PROTO_UDP } from "./ipv4.ts";
 import { type ChecksumParseOptions, read16, storeChecksum, WireView, write16 } from "./view.ts";
@@ -32,7 +32,7 @@ const PROTOCOL = "udp";
 const OFFSET_SRC_PORT = 0;
 const OFFSET_DST_PORT = 2;
 const OFFSET_LENGTH = 4;
-const OFFSET_CHECKSUM = 6;
+const OFFSET_CHECKSUM = UDP_CHECKSUM_OFFSET;
 const SUM_OK = 0xffff;
 const CHECKSUM_ZERO_SENT_AS = 0xffff;
 
