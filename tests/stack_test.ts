@@ -74,12 +74,13 @@ Deno.test("UDP sends read no clock for a resolved neighbour; a send that starts 
 /** A device that counts flushes; with `batching` it tells the stack it gathers frames. */
 class FlushCounter extends ForwardingDevice {
   flushes = 0;
+  /** With batching: as if every send left a frame waiting (MemoryLink delivers at once). */
+  pending = 1;
   constructor(inner: Device, readonly txBatching: boolean) {
     super(inner);
   }
-  /** As if every send left a frame waiting (MemoryLink itself delivers at once). */
   get txPending(): number {
-    return this.txBatching ? 1 : 0;
+    return this.txBatching ? this.pending : 0;
   }
   override flush(): void {
     this.flushes++;
@@ -104,7 +105,7 @@ async function flushCountingPair(batching: boolean) {
     await a.close();
     await b.close();
   };
-  return { dev, server, client, close };
+  return { dev, stack: a, server, client, close };
 }
 
 Deno.test("Sends in one event-loop turn to a batching device: the first is flushed at once, the rest at the turn's end", async () => {
@@ -119,6 +120,24 @@ Deno.test("Sends in one event-loop turn to a batching device: the first is flush
     for (let i = 1; i <= 20; i++) assert.equal((await server.receive())[0][0], i);
     await new Promise((r) => setTimeout(r, 5)); // the turn ends
     assert.ok(dev.flushes - before >= 2, "the turn's end (or the loop) flushed the rest");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("An application call that queued no frame does not hold back the next send", async () => {
+  // TcpConn.read() calls afterSend for a window update it may not send; the reply written next
+  // must still be the turn's first send and leave at once (request/response latency).
+  const { dev, stack, close } = await flushCountingPair(true);
+  try {
+    dev.pending = 0;
+    stack.afterSend(); // a read() that sent nothing
+    const before = dev.flushes;
+    dev.pending = 1;
+    stack.afterSend(); // the reply: flushed at once
+    assert.equal(dev.flushes - before, 1, "the reply was flushed");
+    stack.afterSend(); // a second frame in the same turn waits for the batch
+    assert.equal(dev.flushes - before, 1);
   } finally {
     await close();
   }
