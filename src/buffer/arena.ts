@@ -39,6 +39,7 @@
  */
 
 import { attachChecksumMemory } from "../wire/checksum.ts";
+import { instantiateMemoryCopy, type MemoryCopy } from "./arena_wasm.ts";
 
 /** WebAssembly page size in bytes. */
 export const ARENA_PAGE_BYTES = 65536;
@@ -495,6 +496,7 @@ export function packetArena(): Arena {
     if (shared.memory !== null) attachChecksumMemory(shared.memory);
     arenaBuffer = shared.buffer;
     arenaBytes = shared.bytes;
+    if (shared.memory !== null) arenaMemoryCopy = instantiateMemoryCopy(shared.memory);
   }
   return shared;
 }
@@ -540,11 +542,18 @@ export function releasePacketBytes(bytes: Uint8Array): void {
 let arenaBuffer: ArrayBufferLike | null = null;
 /** Full view of the shared arena's buffer. */
 let arenaBytes: Uint8Array = new Uint8Array(0);
+/** The last source and destination views {@link arenaCopy} found in the arena. */
+let lastSource: Uint8Array | null = null;
+let lastDestination: Uint8Array | null = null;
+/** `memory.copy` over the shared arena's memory (./arena_wasm.ts), null = use `copyWithin`. */
+let arenaMemoryCopy: MemoryCopy | null = null;
 
 /**
  * Copies `length` bytes from `src[srcOffset..]` to `dst[dstOffset..]` when
- * both live in the shared {@link packetArena} — one `copyWithin` on the
- * arena's full view, nothing allocated (overlap-safe).
+ * both live in the shared {@link packetArena} — one WebAssembly
+ * `memory.copy` (./arena_wasm.ts; ≈35 ns for 1514 bytes against ≈65 ns for
+ * `copyWithin` on the arena's full view, the fallback), nothing allocated,
+ * overlap-safe.
  *
  * @param src source view
  * @param srcOffset first source index
@@ -569,9 +578,19 @@ export function arenaCopy(
   dstOffset: number,
   length: number,
 ): boolean {
-  const buffer = arenaBuffer;
-  if (buffer === null || src.buffer !== buffer || dst.buffer !== buffer) return false;
+  // A view's `buffer` getter is a builtin call (≈13 ns here): remember the last source and
+  // destination checked (a ring or a staging area is usually one of them).
+  if (src !== lastSource) {
+    if (arenaBuffer === null || src.buffer !== arenaBuffer) return false;
+    lastSource = src;
+  }
+  if (dst !== lastDestination) {
+    if (arenaBuffer === null || dst.buffer !== arenaBuffer) return false;
+    lastDestination = dst;
+  }
   const from = src.byteOffset + srcOffset;
-  arenaBytes.copyWithin(dst.byteOffset + dstOffset, from, from + length);
+  // Linear addresses are byte offsets: the arena's buffer starts at address 0 of its memory.
+  if (arenaMemoryCopy !== null) arenaMemoryCopy(dst.byteOffset + dstOffset, from, length);
+  else arenaBytes.copyWithin(dst.byteOffset + dstOffset, from, from + length);
   return true;
 }

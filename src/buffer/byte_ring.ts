@@ -57,7 +57,7 @@ export function copyBytes(
   if (src === dst) {
     dst.copyWithin(dstOffset, srcOffset, srcOffset + length);
   } else if (arenaCopy(src, srcOffset, dst, dstOffset, length)) {
-    // Both in the packet arena: one copyWithin on its full view, nothing allocated.
+    // Both in the packet arena: one WebAssembly memory.copy (arenaCopy), nothing allocated.
   } else if (length <= COPY_LOOP_MAX_BYTES) {
     for (let i = 0; i < length; i++) dst[dstOffset + i] = src[srcOffset + i];
   } else if (srcOffset === 0 && length === src.length) {

@@ -171,7 +171,7 @@ export class MemoryDevice implements Device {
     this.#slotBytes = mtu + ETHERNET_HEADER_BYTES;
     this.#capacity = Math.floor(queueFrames);
     // Queue slots live in the packet arena: a frame from a pool slot is copied in with one
-    // copyWithin (no allocation), and checksums over them can run in WebAssembly.
+    // memory.copy (arenaCopy; no allocation), and checksums over them can run in WebAssembly.
     this.#slab = packetBytes(this.#slotBytes * this.#capacity);
     this.#lengths = new Int32Array(this.#capacity);
     this.#intact = new Uint8Array(this.#capacity);
@@ -213,7 +213,7 @@ export class MemoryDevice implements Device {
     }
     let slot = this.#head + stats.queued;
     if (slot >= this.#capacity) slot -= this.#capacity;
-    // Arena to arena (a pool slot into a queue slot): one copyWithin, nothing allocated.
+    // Arena to arena (a pool slot into a queue slot): one arenaCopy (a WebAssembly memory.copy), nothing allocated.
     copyBytes(bytes, offset, this.#slab, slot * this.#slotBytes, length);
     this.#lengths[slot] = length;
     this.#intact[slot] = intact ? 1 : 0;

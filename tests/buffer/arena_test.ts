@@ -8,6 +8,7 @@ import {
   arenaCopy,
   packetArena,
 } from "../../src/buffer/arena.ts";
+import { instantiateMemoryCopy, MEMORY_COPY_WASM_BYTES } from "../../src/buffer/arena_wasm.ts";
 import { ByteRing, ByteRingStoragePool, copyBytes } from "../../src/buffer/byte_ring.ts";
 
 Deno.test("arenaClassSize rounds to 64 bytes and quarter powers of two", () => {
@@ -154,6 +155,50 @@ Deno.test("arenaCopy copies between arena views and refuses others", () => {
   for (let i = 0; i < 1500; i++) assert.equal(b[7 + i], (5 + i) & 0xff);
   arena.freeView(a);
   arena.freeView(b);
+});
+
+Deno.test("arenaCopy overlaps like memmove in both directions and remembers no stale view", () => {
+  const arena = packetArena();
+  const a = arena.allocView(4096)!;
+  const b = arena.allocView(4096)!;
+  const fill = () => {
+    for (let i = 0; i < 4096; i++) a[i] = (i * 7) & 0xff;
+  };
+  const expected = (from: number, to: number, n: number) => {
+    const model = Array.from({ length: 4096 }, (_, i) => (i * 7) & 0xff);
+    model.splice(to, n, ...model.slice(from, from + n));
+    return model;
+  };
+  fill();
+  assert.ok(arenaCopy(a, 100, a, 150, 1514)); // forwards over itself
+  assert.deepEqual([...a], expected(100, 150, 1514));
+  fill();
+  assert.ok(arenaCopy(a, 150, a, 100, 1514)); // backwards over itself
+  assert.deepEqual([...a], expected(150, 100, 1514));
+  // The same source and destination again (remembered), then each swapped for a plain array:
+  // refused every time, nothing written.
+  assert.ok(arenaCopy(a, 0, b, 0, 64));
+  b.fill(9);
+  const plain = new Uint8Array(64).fill(1);
+  assert.equal(arenaCopy(plain, 0, b, 0, 64), false);
+  assert.equal(arenaCopy(a, 0, plain, 0, 64), false);
+  assert.ok(b.every((x) => x === 9) && plain.every((x) => x === 1));
+  assert.ok(arenaCopy(a, 0, b, 0, 0)); // zero bytes: nothing to do
+  arena.freeView(a);
+  arena.freeView(b);
+});
+
+Deno.test("the memory.copy module copies inside its memory and traps outside it", () => {
+  assert.ok(WebAssembly.validate(MEMORY_COPY_WASM_BYTES));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+  const copy = instantiateMemoryCopy(memory);
+  assert.ok(copy !== null);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set([1, 2, 3, 4, 5], 10);
+  copy(12, 10, 5); // overlapping, forwards
+  assert.deepEqual([...bytes.subarray(10, 17)], [1, 2, 1, 2, 3, 4, 5]);
+  assert.throws(() => copy(ARENA_PAGE_BYTES - 2, 0, 3), WebAssembly.RuntimeError);
+  assert.throws(() => copy(0, ARENA_PAGE_BYTES, 1), WebAssembly.RuntimeError);
 });
 
 Deno.test("ByteRing storage comes from the packet arena and goes back to it", () => {
