@@ -154,6 +154,9 @@ export {
   DnsResolver,
   type DnsResolverOptions,
   type DnsServer,
+  type DnsStream,
+  type DnsStreamEvents,
+  type DnsTcpTransport,
 } from "./src/dns/resolver.ts";
 export { HostsTable } from "./src/dns/hosts.ts";
 export { type DnsRecordType } from "./src/dns/name.ts";

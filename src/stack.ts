@@ -437,6 +437,18 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       attempts: options.dnsAttempts,
       cache: options.dnsCache,
       hosts,
+      // RFC 7766 §5: a truncated answer is asked again over our own TCP.
+      tcp: {
+        connect: (nowMs, addr, port, events) =>
+          this.tcp.connect(nowMs, addr, port, {
+            events: {
+              onEstablished: () => events.onEstablished(),
+              onReadable: () => events.onReadable(),
+              onWritable: () => events.onWritable(),
+              onClosed: (_conn, error) => events.onClosed(error),
+            },
+          }),
+      },
     });
     this.resolver.onSchedule = () => this.kick();
     this.#sink = new LoopSink(this.iface, this);
@@ -1052,7 +1064,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
-   * Looks a name up: numeric literal, hosts table, cache, then the DNS servers.
+   * Looks a name up: numeric literal, hosts table, cache, then the DNS servers
+   * (over UDP; a truncated answer is asked again over TCP, RFC 7766 §5).
    *
    * @param name host name
    * @param type `"A"` (default) or `"AAAA"`

@@ -10,7 +10,7 @@
  * - `NXDOMAIN` — the name does not exist (RFC 1035 §4.1.1 RCODE 3)
  * - `SERVFAIL` — every server failed (RCODE 2, or another error RCODE, or a CNAME chain too long)
  * - `TIMEOUT` — no server answered within the configured attempts
- * - `MALFORMED` — answers could not be parsed (or were truncated)
+ * - `MALFORMED` — answers could not be parsed (or were truncated with no TCP to ask again)
  * - `REFUSED` — the servers refused the query (RCODE 5)
  * - `UNREACHABLE` — no server could be reached (ICMP unreachable, no route, none configured)
  * - `BADNAME` — the name cannot be queried (empty label, label > 63, name > 255 octets)

@@ -9,7 +9,11 @@
  * a server that was asked, with the query's id and question (RFC 5452 §4);
  * anything else is ignored and counted. CNAME chains inside the answer are
  * followed (RFC 1034 §3.6.2); results are cached by TTL, NXDOMAIN and NODATA
- * negatively per RFC 2308 §5.
+ * negatively per RFC 2308 §5. A truncated answer (TC) is asked again over TCP
+ * from the same server when the owner gave a {@link DnsTcpTransport}
+ * (RFC 7766 §5: a stub resolver must fall back to TCP; RFC 1035 §4.2.2: each
+ * message is prefixed with its 16-bit length), within the same attempt's
+ * deadline.
  *
  * The engine never reads a clock or sets a timer: the owner calls
  * {@link DnsResolver.poll} at {@link DnsResolver.nextDeadline} (and is told
@@ -54,6 +58,8 @@ export const DEFAULT_DNS_ATTEMPTS = 3;
 export const DEFAULT_MAX_CNAME_DEPTH = 8;
 /** Largest answer read; we send no EDNS0 OPT, so servers keep to 512 (RFC 1035 §4.2.1). */
 const DNS_RECEIVE_BYTES = 4096;
+/** RFC 1035 §4.2.2: a message over TCP is prefixed with its length, a 16-bit field. */
+const TCP_LENGTH_PREFIX_BYTES = 2;
 /** Largest query we encode: header + 255-octet name + type/class. */
 const DNS_QUERY_BYTES = 512;
 /** Receive queue of a lookup's endpoint: a few answers in flight, stray copies dropped. */
@@ -78,6 +84,45 @@ export interface DnsServer {
   port: number;
 }
 
+/**
+ * A TCP connection as the resolver uses it for a truncated answer (a
+ * `TcpConnection` fits).
+ */
+export interface DnsStream {
+  /** Queues bytes; returns how many were taken (-1: the send side is closed). */
+  write(src: Uint8Array, offset: number, length: number): number;
+  /** Reads received bytes; 0 when none are buffered. */
+  read(dst: Uint8Array, offset: number, length: number): number;
+  /** The peer closed its side and every byte was read. */
+  readonly eof: boolean;
+  /** Graceful close (FIN). */
+  close(): void;
+  /** Abort (RST). */
+  abort(): void;
+}
+
+/** What a {@link DnsStream} tells the resolver; called after input processing, never re-entrantly. */
+export interface DnsStreamEvents {
+  /** The connection is established: the query can go. */
+  onEstablished(): void;
+  /** Data (or the peer's FIN) arrived. */
+  onReadable(): void;
+  /** Send-buffer room was freed after a short write. */
+  onWritable(): void;
+  /** The connection exchanges no more data; `error` for reset, refused, timed out. */
+  onClosed(error: { message: string } | null): void;
+}
+
+/** Where truncated answers are asked again over TCP (the stack adapts its `TcpLayer`). */
+export interface DnsTcpTransport {
+  /**
+   * Opens a connection to `addr:port`.
+   *
+   * @throws when no connection can be started (no route, no port): the attempt fails
+   */
+  connect(nowMs: number, addr: number, port: number, events: DnsStreamEvents): DnsStream;
+}
+
 /** Where lookups get their UDP ports: a `UdpLayer` fits. */
 export interface DnsTransport {
   /** Binds a port (0 = random ephemeral). */
@@ -100,6 +145,11 @@ export interface DnsResolverOptions {
   cache?: DnsCacheOptions;
   /** Uniform random number in [0, 1) for query ids; default crypto-strong. */
   random?: () => number;
+  /**
+   * TCP for truncated answers (RFC 7766 §5). Without it a truncated answer
+   * fails the attempt as MALFORMED.
+   */
+  tcp?: DnsTcpTransport;
 }
 
 /** Counters of a {@link DnsResolver}. */
@@ -132,6 +182,10 @@ export interface DnsResolverStats {
   malformed: number;
   /** Answers with TC set. */
   truncated: number;
+  /** Queries asked again over TCP after a truncated answer. */
+  tcpQueries: number;
+  /** TCP exchanges that ended without an answer (refused, reset, closed early, timed out). */
+  tcpFailures: number;
   /** Answers with SERVFAIL, REFUSED or another error RCODE. */
   errorRcodes: number;
   /** ICMP errors received on lookup ports. */
@@ -188,6 +242,8 @@ export class DnsLookup {
   lastFailure: DnsErrorCode | null = null;
   /** @internal */
   lastDetail = "";
+  /** @internal the TCP exchange after a truncated answer, if one is running. */
+  tcp: TcpExchange | null = null;
 
   /**
    * Made by {@link DnsResolver.resolve}.
@@ -206,6 +262,27 @@ export class DnsLookup {
   /** True once {@link result} or {@link error} is set. */
   get done(): boolean {
     return this.result !== null || this.error !== null;
+  }
+}
+
+/** One query over TCP (RFC 1035 §4.2.2): the length-prefixed query out, the answer in. */
+class TcpExchange {
+  /** The connection (set right after connect returns). */
+  stream: DnsStream | null = null;
+  /** Index of the server asked. */
+  readonly serverIndex: number;
+  /** The query with its length prefix, and how much of it was written. */
+  readonly query: Uint8Array;
+  written = 0;
+  /** The answer's length prefix, then the answer (sized by it). */
+  readonly prefix = new Uint8Array(TCP_LENGTH_PREFIX_BYTES);
+  prefixRead = 0;
+  answer: Uint8Array | null = null;
+  answerRead = 0;
+
+  constructor(serverIndex: number, query: Uint8Array) {
+    this.serverIndex = serverIndex;
+    this.query = query;
   }
 }
 
@@ -300,10 +377,13 @@ export class DnsResolver {
     ignoredNotResponse: 0,
     malformed: 0,
     truncated: 0,
+    tcpQueries: 0,
+    tcpFailures: 0,
     errorRcodes: 0,
     icmpErrors: 0,
   };
   #transport: DnsTransport;
+  #tcp: DnsTcpTransport | null;
   #random: () => number;
   #pending = new Set<DnsLookup>();
   #nextServer = 0;
@@ -331,6 +411,7 @@ export class DnsResolver {
     this.hosts = opts.hosts ?? new HostsTable();
     this.cache = new DnsCache(opts.cache);
     this.#random = opts.random ?? cryptoRandom;
+    this.#tcp = opts.tcp ?? null;
   }
 
   /** Lookups waiting for the network. */
@@ -426,6 +507,14 @@ export class DnsResolver {
     for (const lookup of [...this.#pending]) {
       if (lookup.deadlineMs <= nowMs && !lookup.done) {
         this.stats.timeouts++;
+        if (lookup.tcp !== null) {
+          this.stats.tcpFailures++;
+          lookup.lastFailure = "TIMEOUT";
+          lookup.lastDetail = `${
+            serverText(this.servers[lookup.tcp.serverIndex])
+          }: no answer over TCP within ${this.timeoutMs} ms`;
+          this.#endTcp(lookup, true);
+        }
         this.#transmit(lookup, nowMs, true);
       }
     }
@@ -522,13 +611,29 @@ export class DnsResolver {
       stats.ignoredWrongServer++;
       return;
     }
+    this.#onMessage(lookup, serverIndex, bytes, length, fullLength > length, false);
+  }
+
+  /**
+   * An answer from server `serverIndex` (over UDP, or over TCP when `viaTcp`):
+   * checked against the query, then used.
+   */
+  #onMessage(
+    lookup: DnsLookup,
+    serverIndex: number,
+    bytes: Uint8Array,
+    length: number,
+    tooLong: boolean,
+    viaTcp: boolean,
+  ): void {
+    const stats = this.stats;
     // The id can be checked before parsing; a malformed packet with the wrong id is just noise.
     if (length < 2 || ((bytes[0] << 8) | bytes[1]) !== lookup.id) {
       stats.ignoredWrongId++;
       return;
     }
     const server = this.servers[serverIndex];
-    const msg = fullLength > length ? null : DnsMessage.parse(bytes, 0, length);
+    const msg = tooLong ? null : DnsMessage.parse(bytes, 0, length);
     if (msg === null || isWireError(msg)) {
       stats.malformed++;
       this.#attemptFailed(
@@ -551,11 +656,20 @@ export class DnsResolver {
       stats.ignoredWrongQuestion++;
       return;
     }
+    if (msg.tc && !viaTcp && lookup.tcp !== null) return; // a copy of the answer being re-asked
     stats.responses++;
     if (msg.tc) {
-      // RFC 2181 §9: a truncated answer is not to be used; we do not retry over TCP.
+      // RFC 2181 §9: a truncated answer is not to be used. RFC 7766 §5: ask again over TCP.
       stats.truncated++;
-      this.#attemptFailed(lookup, "MALFORMED", `${serverText(server)}: truncated answer (TC)`);
+      if (!viaTcp && this.#tcp !== null) {
+        this.#startTcp(lookup, serverIndex);
+        return;
+      }
+      this.#attemptFailed(
+        lookup,
+        "MALFORMED",
+        `${serverText(server)}: truncated answer (TC)${viaTcp ? " over TCP" : ""}`,
+      );
       return;
     }
     switch (msg.rcode) {
@@ -627,6 +741,126 @@ export class DnsResolver {
     this.#succeed(lookup, [], "dns");
   }
 
+  /**
+   * Asks server `serverIndex` again over TCP (RFC 7766 §5) within the current
+   * attempt's deadline: the query, length-prefixed (RFC 1035 §4.2.2), goes
+   * once the connection is established.
+   */
+  #startTcp(lookup: DnsLookup, serverIndex: number): void {
+    const server = this.servers[serverIndex];
+    const length = encodeDnsQuery(
+      { id: lookup.id, name: lookup.qname, type: lookup.qtype },
+      this.#txBuffer,
+      0,
+    );
+    const query = new Uint8Array(TCP_LENGTH_PREFIX_BYTES + length);
+    query[0] = length >>> 8;
+    query[1] = length & 0xff;
+    query.set(this.#txBuffer.subarray(0, length), TCP_LENGTH_PREFIX_BYTES);
+    const exchange = new TcpExchange(serverIndex, query);
+    lookup.tcp = exchange;
+    this.stats.tcpQueries++;
+    const events: DnsStreamEvents = {
+      onEstablished: () => this.#tcpWrite(lookup, exchange),
+      onWritable: () => this.#tcpWrite(lookup, exchange),
+      onReadable: () => this.#tcpRead(lookup, exchange),
+      onClosed: (error) => {
+        if (lookup.tcp !== exchange) return;
+        this.#tcpFailed(
+          lookup,
+          error === null ? "closed before a complete answer" : error.message,
+        );
+      },
+    };
+    try {
+      exchange.stream = this.#tcp!.connect(this.#nowMs, server.addr, server.port, events);
+    } catch (e) {
+      this.#tcpFailed(lookup, `cannot connect: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes what is left of the query (all of it, but for a send buffer that is full). */
+  #tcpWrite(lookup: DnsLookup, exchange: TcpExchange): void {
+    const stream = exchange.stream;
+    if (lookup.tcp !== exchange || stream === null) return;
+    const left = exchange.query.length - exchange.written;
+    if (left === 0) return;
+    const n = stream.write(exchange.query, exchange.written, left);
+    if (n < 0) {
+      this.#tcpFailed(lookup, "connection closed before the query was sent");
+      return;
+    }
+    exchange.written += n;
+  }
+
+  /** Reads the length prefix, then the answer it announces; uses it when complete. */
+  #tcpRead(lookup: DnsLookup, exchange: TcpExchange): void {
+    const stream = exchange.stream;
+    if (lookup.tcp !== exchange || stream === null) return;
+    for (;;) {
+      let answer = exchange.answer;
+      if (answer === null) {
+        const n = stream.read(
+          exchange.prefix,
+          exchange.prefixRead,
+          TCP_LENGTH_PREFIX_BYTES - exchange.prefixRead,
+        );
+        if (n === 0) break;
+        exchange.prefixRead += n;
+        if (exchange.prefixRead < TCP_LENGTH_PREFIX_BYTES) continue;
+        const length = (exchange.prefix[0] << 8) | exchange.prefix[1];
+        if (length === 0) {
+          this.stats.malformed++;
+          this.#tcpFailed(lookup, "empty answer over TCP", "MALFORMED");
+          return;
+        }
+        answer = exchange.answer = new Uint8Array(length);
+      }
+      const n = stream.read(answer, exchange.answerRead, answer.length - exchange.answerRead);
+      if (n === 0) break;
+      exchange.answerRead += n;
+      if (exchange.answerRead === answer.length) {
+        // One answer per query (RFC 7766 §6.2.1 lets the client close when it has it).
+        this.#endTcp(lookup, false);
+        const tries = lookup.tries;
+        this.#onMessage(lookup, exchange.serverIndex, answer, answer.length, false, true);
+        if (!lookup.done && lookup.tries === tries) {
+          // Ignored (wrong id or question): this server gave no usable answer.
+          this.stats.tcpFailures++;
+          this.#attemptFailed(
+            lookup,
+            "MALFORMED",
+            `${serverText(this.servers[exchange.serverIndex])}: answer over TCP does not match`,
+          );
+        }
+        return;
+      }
+    }
+    if (stream.eof) this.#tcpFailed(lookup, "closed before a complete answer");
+  }
+
+  /** The TCP exchange ended without an answer: the attempt failed, on to the next one. */
+  #tcpFailed(lookup: DnsLookup, why: string, code: DnsErrorCode = "UNREACHABLE"): void {
+    const exchange = lookup.tcp;
+    if (exchange === null) return;
+    this.stats.tcpFailures++;
+    this.#endTcp(lookup, true);
+    this.#attemptFailed(
+      lookup,
+      code,
+      `${serverText(this.servers[exchange.serverIndex])}: TCP: ${why}`,
+    );
+  }
+
+  /** Forgets the lookup's TCP exchange: closes its connection, or aborts it (`abort`). */
+  #endTcp(lookup: DnsLookup, abort: boolean): void {
+    const stream = lookup.tcp?.stream ?? null;
+    lookup.tcp = null;
+    if (stream === null) return;
+    if (abort) stream.abort();
+    else stream.close();
+  }
+
   /** Index of the asked server that `addr:port` is, or -1. */
   #askedServer(lookup: DnsLookup, addr: number, port: number): number {
     for (const i of lookup.asked) {
@@ -660,6 +894,7 @@ export class DnsResolver {
   #finish(lookup: DnsLookup): void {
     this.#pending.delete(lookup);
     lookup.deadlineMs = Infinity;
+    if (lookup.tcp !== null) this.#endTcp(lookup, true);
     if (lookup.endpoint !== null) {
       lookup.endpoint.close();
       lookup.endpoint = null;

@@ -16,6 +16,7 @@ import {
 } from "../../src/wire/dns.ts";
 import { isWireError } from "../../src/wire/error.ts";
 import { assertTsharkClean, twoHosts } from "../udp/_memory_hosts.ts";
+import { B_ADDR, tcpPair } from "../socket/_tcp_helpers.ts";
 
 /** A tiny authoritative-looking server on `udp` port 53; `silent` makes it drop queries. */
 function tinyServer(udp: UdpLayer, opts: { silent?: boolean } = {}) {
@@ -133,5 +134,74 @@ Deno.test("DnsResolver reports UNREACHABLE when no server listens (ICMP port unr
     assert.equal(resolver.stats.timeouts, 0);
   } finally {
     h.close();
+  }
+});
+
+Deno.test("Stack.resolveDns asks a truncated answer again over its own TCP (RFC 7766 §5)", async () => {
+  const { a, b, close } = await tcpPair({ a: { dns: [B_ADDR] } });
+  const RECORDS = 60; // 12 + 14 + 60 × 16 bytes: far beyond a 512-byte UDP answer
+  const fullAnswer = (q: DnsMessage) => {
+    const r = newDnsMessage(q.id);
+    r.qr = true;
+    r.rd = q.rd;
+    r.ra = true;
+    r.questions = q.questions;
+    for (let i = 0; i < RECORDS; i++) {
+      r.answers.push({
+        name: q.questions[0].name,
+        type: DNS_TYPE_A,
+        class: DNS_CLASS_IN,
+        ttl: 60,
+        address: 0xcb007100 + i, // 203.0.113.i
+      });
+    }
+    return r;
+  };
+  // The server on B: over UDP only the header and question with TC set, over TCP everything.
+  const udp = b.listenDatagram({ port: 53 });
+  const udpServer = (async () => {
+    for await (const [data, from] of udp) {
+      const q = DnsMessage.parse(data);
+      if (isWireError(q)) continue;
+      const r = fullAnswer(q);
+      r.answers = [];
+      r.tc = true;
+      await udp.send(DnsMessage.toBytes(r), from);
+    }
+  })().catch(() => {});
+  const listener = b.listen({ port: 53 });
+  const tcpQueries: string[] = [];
+  const tcpServer = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(1024);
+    let have = 0;
+    while (have < 2 || have < 2 + ((buf[0] << 8) | buf[1])) {
+      const n = await conn.read(buf.subarray(have));
+      if (n === null) throw new Error("client closed before its query was complete");
+      have += n;
+    }
+    const q = DnsMessage.parse(buf, 2, (buf[0] << 8) | buf[1]);
+    if (isWireError(q)) throw q;
+    tcpQueries.push(q.questions[0].name);
+    const body = DnsMessage.toBytes(fullAnswer(q));
+    await conn.write(Uint8Array.of(body.length >>> 8, body.length & 0xff, ...body));
+    assert.equal(await conn.read(buf), null, "the client closes once it has the answer");
+    conn.close();
+  })();
+  try {
+    const addresses = await a.resolveDns("many.lab.test", "A");
+    assert.equal(addresses.length, RECORDS);
+    assert.equal(addresses[RECORDS - 1], `203.0.113.${RECORDS - 1}`);
+    await tcpServer;
+    assert.deepEqual(tcpQueries, ["many.lab.test"]);
+    const dns = a.stats().dns;
+    assert.equal(dns.truncated, 1);
+    assert.equal(dns.tcpQueries, 1);
+    assert.equal(dns.tcpFailures, 0);
+  } finally {
+    listener.close();
+    udp.close();
+    await udpServer;
+    await close();
   }
 });

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { DnsLookup, DnsResolver, type DnsResolverOptions } from "../../src/dns/resolver.ts";
+import {
+  DnsLookup,
+  DnsResolver,
+  type DnsResolverOptions,
+  type DnsStream,
+  type DnsStreamEvents,
+  type DnsTcpTransport,
+} from "../../src/dns/resolver.ts";
 import { DnsError } from "../../src/dns/dns_error.ts";
 import { HostsTable } from "../../src/dns/hosts.ts";
 import { type UdpEndpoint, type UdpIpSender, UdpLayer } from "../../src/udp/udp_layer.ts";
@@ -517,6 +524,267 @@ Deno.test("DnsResolver reports malformed and truncated answers", () => {
   assert.equal(s.resolver.stats.ignoredWrongId, 1);
   s.resolver.poll(10);
   assert.equal(errorCode(ls), "TIMEOUT");
+});
+
+// ---- TCP after a truncated answer (RFC 7766 §5) ----
+
+/** A scripted TCP connection: records what the resolver writes, feeds it what a test says. */
+class FakeStream implements DnsStream {
+  written: number[] = [];
+  inbox: number[] = [];
+  finReceived = false;
+  ended: "open" | "closed" | "aborted" = "open";
+  writeRoom = Infinity;
+  constructor(
+    readonly addr: number,
+    readonly port: number,
+    readonly events: DnsStreamEvents,
+  ) {}
+  write(src: Uint8Array, offset: number, length: number): number {
+    if (this.ended !== "open") return -1;
+    const n = Math.min(length, this.writeRoom);
+    this.written.push(...src.subarray(offset, offset + n));
+    return n;
+  }
+  read(dst: Uint8Array, offset: number, length: number): number {
+    const n = Math.min(length, this.inbox.length);
+    dst.set(this.inbox.splice(0, n), offset);
+    return n;
+  }
+  get eof(): boolean {
+    return this.finReceived && this.inbox.length === 0;
+  }
+  close(): void {
+    this.ended = "closed";
+  }
+  abort(): void {
+    this.ended = "aborted";
+  }
+  /** The bytes arrive (and optionally the FIN after them). */
+  feed(bytes: Iterable<number>, fin = false): void {
+    this.inbox.push(...bytes);
+    this.finReceived ||= fin;
+    this.events.onReadable();
+  }
+  /** The query the resolver wrote, without its length prefix (which must match). */
+  query(): DnsMessage {
+    const w = Uint8Array.from(this.written);
+    assert.equal((w[0] << 8) | w[1], w.length - 2, "RFC 1035 §4.2.2 length prefix");
+    const q = DnsMessage.parse(w, 2, w.length - 2);
+    assert.ok(!isWireError(q));
+    return q;
+  }
+}
+
+/** A TCP transport whose connections are {@link FakeStream}s. */
+function fakeTcp(onConnect: (s: FakeStream) => void = () => {}) {
+  const streams: FakeStream[] = [];
+  const transport: DnsTcpTransport = {
+    connect(_now, addr, port, events) {
+      const s = new FakeStream(addr, port, events);
+      streams.push(s);
+      onConnect(s);
+      return s;
+    },
+  };
+  return { streams, transport };
+}
+
+/** `m` as sent over TCP: a 16-bit length, then the message (RFC 1035 §4.2.2). */
+function framed(m: DnsMessage): number[] {
+  const b = DnsMessage.toBytes(m);
+  return [b.length >>> 8, b.length & 0xff, ...b];
+}
+
+/** A zone whose answers over UDP are cut (TC) and whose full answer has `count` A records. */
+function bigAnswer(q: DnsMessage, count = 40): DnsMessage {
+  const records: DnsRecord[] = [];
+  for (let i = 0; i < count; i++) records.push(a(q.questions[0].name, 0xc6336400 + i));
+  return answer(q, records);
+}
+const truncatedOverUdp = (q: DnsMessage) => {
+  const m = answer(q, []);
+  m.tc = true;
+  return m;
+};
+
+Deno.test("DnsResolver asks a truncated answer again over TCP and reads the length-prefixed reply in pieces", () => {
+  const tcp = fakeTcp();
+  const { net, resolver } = setup({ tcp: tcp.transport }, truncatedOverUdp);
+  const l = run(net, resolver, "big.test", "A");
+  assert.ok(!l.done, "waits for the TCP answer");
+  assert.equal(resolver.stats.truncated, 1);
+  assert.equal(resolver.stats.tcpQueries, 1);
+  const [s] = tcp.streams;
+  assert.equal(s.addr, SERVER1);
+  assert.equal(s.port, 53, "the same server and port as the UDP query");
+  assert.deepEqual(s.written, [], "nothing written before the handshake");
+  s.events.onEstablished();
+  const q = s.query();
+  assert.deepEqual(q.questions, [{ name: "big.test", type: DNS_TYPE_A, class: DNS_CLASS_IN }]);
+  assert.equal(q.id, net.queriesTo(SERVER1)[0].id);
+  const reply = framed(bigAnswer(q));
+  assert.ok(reply.length > 512, "more than fits a plain UDP answer");
+  s.feed(reply.slice(0, 1)); // half the length prefix
+  s.feed(reply.slice(1, 300));
+  assert.ok(!l.done);
+  s.feed(reply.slice(300));
+  assert.equal(l.result?.length, 40);
+  assert.equal(l.result![0], "198.51.100.0");
+  assert.equal(l.source, "dns");
+  assert.equal(s.ended, "closed", "closed gracefully once the answer is in (RFC 7766 §6.2.1)");
+  assert.equal(resolver.stats.tcpFailures, 0);
+  assert.equal(resolver.pendingCount, 0);
+  // Cached like any answer.
+  assert.equal(resolver.resolve(net.now, "big.test", "A").source, "cache");
+});
+
+Deno.test("DnsResolver writes the rest of the TCP query when send-buffer room comes back", () => {
+  const tcp = fakeTcp((s) => (s.writeRoom = 5));
+  const { net, resolver } = setup({ tcp: tcp.transport }, truncatedOverUdp);
+  const l = run(net, resolver, "big.test", "A");
+  const [s] = tcp.streams;
+  s.events.onEstablished();
+  assert.equal(s.written.length, 5);
+  s.writeRoom = Infinity;
+  s.events.onWritable();
+  s.feed(framed(bigAnswer(s.query(), 3)));
+  assert.equal(l.result?.length, 3);
+});
+
+Deno.test("DnsResolver moves to the next server when the TCP connection is refused, reset or cut short", () => {
+  for (
+    const end of [
+      (s: FakeStream) => s.events.onClosed({ message: "connection refused" }),
+      (s: FakeStream) => s.feed([0, 200, 1, 2, 3], true), // FIN in the middle of the answer
+      (s: FakeStream) => s.feed([0, 0]), // an empty message
+    ]
+  ) {
+    const tcp = fakeTcp();
+    const net = new Net();
+    const client = net.host(CLIENT);
+    dnsServer(net.host(SERVER1), truncatedOverUdp);
+    dnsServer(net.host(SERVER2), zone);
+    const resolver = new DnsResolver(client, {
+      servers: ["192.0.2.1", "192.0.2.53"],
+      tcp: tcp.transport,
+    });
+    const l = run(net, resolver, "host.test", "A");
+    const [s] = tcp.streams;
+    s.events.onEstablished();
+    end(s);
+    net.flush();
+    assert.deepEqual(l.result, ["192.0.2.10", "192.0.2.11"], "the second server answered");
+    assert.equal(resolver.stats.tcpFailures, 1);
+    assert.equal(net.queriesTo(SERVER2).length, 1);
+    assert.notEqual(s.ended, "open");
+  }
+});
+
+Deno.test("DnsResolver gives a silent TCP exchange the attempt's timeout, then reports it", () => {
+  const tcp = fakeTcp();
+  const { net, resolver } = setup(
+    { tcp: tcp.transport, attempts: 1, timeoutMs: 50 },
+    truncatedOverUdp,
+  );
+  const l = run(net, resolver, "big.test", "A");
+  tcp.streams[0].events.onEstablished();
+  assert.equal(resolver.nextDeadline(), 50);
+  resolver.poll(49);
+  assert.ok(!l.done);
+  resolver.poll(50);
+  assert.equal(errorCode(l), "TIMEOUT");
+  assert.match(l.error!.message, /no answer over TCP within 50 ms/);
+  assert.equal(tcp.streams[0].ended, "aborted");
+  assert.equal(resolver.stats.tcpFailures, 1);
+});
+
+Deno.test("DnsResolver refuses a TCP answer with another id or question, and a truncated one", () => {
+  for (
+    const [mutate, pattern] of [
+      [(m: DnsMessage) => (m.id ^= 1), /does not match/],
+      [
+        (m: DnsMessage) => (m.questions = [{ ...m.questions[0], name: "other.test" }]),
+        /does not match/,
+      ],
+      [(m: DnsMessage) => (m.tc = true), /truncated answer \(TC\) over TCP/],
+    ] as const
+  ) {
+    const tcp = fakeTcp();
+    const { net, resolver } = setup({ tcp: tcp.transport, attempts: 1 }, truncatedOverUdp);
+    const l = run(net, resolver, "big.test", "A");
+    const [s] = tcp.streams;
+    s.events.onEstablished();
+    const m = bigAnswer(s.query(), 2);
+    mutate(m);
+    s.feed(framed(m));
+    assert.equal(errorCode(l), "MALFORMED");
+    assert.match(l.error!.message, pattern);
+    assert.equal(tcp.streams.length, 1, "no second TCP exchange");
+  }
+});
+
+Deno.test("DnsResolver aborts a TCP exchange when a UDP answer or close() ends the lookup", () => {
+  // A server asked earlier (silent until now) answers over UDP while the TCP exchange runs.
+  const late = fakeTcp();
+  const ln = new Net();
+  const client = ln.host(CLIENT);
+  let first: { q: DnsMessage; from: { addr: number; port: number } } | null = null;
+  const slow = dnsServer(ln.host(SERVER1), (q, from) => {
+    first = { q, from };
+    return null;
+  });
+  dnsServer(ln.host(SERVER2), truncatedOverUdp);
+  const lr = new DnsResolver(client, {
+    servers: ["192.0.2.1", "192.0.2.53"],
+    tcp: late.transport,
+    timeoutMs: 10,
+  });
+  const ll = run(ln, lr, "host.test", "A");
+  lr.poll(10); // the first server timed out: the second answers TC, TCP starts
+  ln.flush();
+  assert.equal(late.streams.length, 1);
+  assert.equal(late.streams[0].addr, SERVER2);
+  const { q, from } = first!;
+  slow.send(0, DnsMessage.toBytes(answer(q, [a("host.test", 0xc0000207)])), from.addr, from.port);
+  ln.flush();
+  assert.deepEqual(ll.result, ["192.0.2.7"]);
+  assert.equal(late.streams[0].ended, "aborted");
+
+  const tcp = fakeTcp();
+  const { net, resolver } = setup({ tcp: tcp.transport }, truncatedOverUdp);
+  const l = run(net, resolver, "big.test", "A");
+  const [s] = tcp.streams;
+  assert.ok(!l.done);
+  resolver.close();
+  assert.equal(errorCode(l), "CANCELLED");
+  assert.equal(s.ended, "aborted");
+  // A connect that throws fails the attempt like a refused connection.
+  const throwing: DnsTcpTransport = {
+    connect() {
+      throw new Error("no ephemeral port");
+    },
+  };
+  const t = setup({ tcp: throwing, attempts: 1 }, truncatedOverUdp);
+  const lt = run(t.net, t.resolver, "big.test", "A");
+  assert.equal(errorCode(lt), "UNREACHABLE");
+  assert.match(lt.error!.message, /TCP: cannot connect: no ephemeral port/);
+  // A repeated truncated UDP answer while TCP runs starts no second exchange.
+  const dup = fakeTcp();
+  const d = setup({ tcp: dup.transport }, (q) => {
+    const m = truncatedOverUdp(q);
+    return m;
+  });
+  const ld = d.resolver.resolve(0, "big.test", "A");
+  const copy = d.net.log.length; // the query
+  d.net.flush();
+  assert.equal(dup.streams.length, 1);
+  // Replay the server's answer datagram.
+  const answerDatagram = d.net.log.slice(copy).find((p) => p.dst === CLIENT)!;
+  d.net.queue.push(answerDatagram);
+  d.net.flush();
+  assert.equal(dup.streams.length, 1);
+  assert.ok(!ld.done);
 });
 
 Deno.test("DnsResolver fails over at once when the server port is unreachable", () => {

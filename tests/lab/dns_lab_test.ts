@@ -1,24 +1,31 @@
 import assert from "node:assert/strict";
-import { labTest } from "../../src/testing/lab.ts";
+import { type Lab, labTest } from "../../src/testing/lab.ts";
 import { DnsError } from "../../src/dns/dns_error.ts";
 import { waitPeerUdpPort, withLabStack } from "./_helpers.ts";
 
 const PREFIX = "rsstdns";
+
+/** dnsmasq on the kernel side's address, authoritative for `.test` with the given records. */
+function startDnsmasq(lab: Lab, records: string[]) {
+  return lab.spawnInPeer([
+    "dnsmasq",
+    "--keep-in-foreground",
+    "--no-resolv",
+    "--no-hosts",
+    "--pid-file=",
+    "--bind-interfaces",
+    `--listen-address=${lab.peerAddress}`,
+    "--local=/test/",
+    ...records,
+  ]);
+}
 
 labTest(
   "DNS: names resolve against dnsmasq in the kernel namespace; NXDOMAIN is reported",
   async () => {
     await withLabStack(PREFIX, { stack: { dns: ["192.0.2.1"] } }, async (ls) => {
       const { lab, stack, checkCapture } = ls;
-      const dnsmasq = lab.spawnInPeer([
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--no-resolv",
-        "--no-hosts",
-        "--pid-file=",
-        "--bind-interfaces",
-        `--listen-address=${lab.peerAddress}`,
-        "--local=/test/",
+      const dnsmasq = startDnsmasq(lab, [
         "--host-record=host.test,192.0.2.10",
         "--host-record=multi.test,192.0.2.11",
         "--host-record=multi.test,192.0.2.12",
@@ -43,6 +50,42 @@ labTest(
       } finally {
         await dnsmasq.kill();
       }
+      await checkCapture(8);
+    });
+  },
+  { commands: ["dnsmasq", "ss", "tcpdump", "tshark"] },
+);
+
+labTest(
+  "DNS: an answer too large for UDP comes truncated from dnsmasq and is asked again over TCP",
+  async () => {
+    const records = 40; // 40 × 16 bytes of A records: more than a 512-byte UDP answer holds
+    await withLabStack(PREFIX, { stack: { dns: ["192.0.2.1"] } }, async (ls) => {
+      const { lab, stack, checkCapture } = ls;
+      const expected: string[] = [];
+      for (let i = 0; i < records; i++) expected.push(`198.51.100.${i + 1}`);
+      const dnsmasq = startDnsmasq(
+        lab,
+        expected.map((a) => `--host-record=many.test,${a}`),
+      );
+      try {
+        await waitPeerUdpPort(lab, 53);
+        const addresses = await stack.resolveDns("many.test", "A");
+        assert.deepEqual(addresses.slice().sort(), expected.slice().sort());
+        const dns = stack.stats().dns;
+        assert.equal(dns.truncated, 1, "dnsmasq set TC on the UDP answer");
+        assert.equal(dns.tcpQueries, 1);
+        assert.equal(dns.tcpFailures, 0);
+        // Our side of the TCP exchange closes cleanly: FIN both ways, then TIME-WAIT (we closed
+        // first). Waits for the FINs, not for a time: a stuck close fails after the bound.
+        const settled = () =>
+          [...stack.tcp.connections()].every((c) => c.stateName === "TIME-WAIT");
+        for (let i = 0; i < 200 && !settled(); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual([...stack.tcp.connections()].map((c) => c.stateName), ["TIME-WAIT"]);
+      } finally {
+        await dnsmasq.kill();
+      }
+      // The capture holds the UDP exchange and the whole TCP one; tshark finds nothing wrong.
       await checkCapture(8);
     });
   },
