@@ -94,22 +94,10 @@ export interface EchoResponder {
  * after pinning the peer's neighbour entry for that address to our MAC.
  *
  * @param lab the lab
- * @param mac the rawstack interface's MAC, `aa:bb:cc:dd:ee:ff`
  * @returns the running responder, once it answers
  */
-export async function startEchoResponder(lab: Lab, mac: string): Promise<EchoResponder> {
-  await lab.runInPeer([
-    "ip",
-    "neigh",
-    "replace",
-    lab.stackAddress,
-    "lladdr",
-    mac,
-    "dev",
-    lab.peerIf,
-    "nud",
-    "permanent",
-  ]);
+export async function startEchoResponder(lab: Lab): Promise<EchoResponder> {
+  await lab.pinStackNeighbour();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -129,11 +129,6 @@ function rttStatsUs(pingOutput: string): { median: number; avg: number } {
   return { median: rtts[rtts.length >> 1], avg };
 }
 
-async function stackMac(lab: Lab): Promise<string> {
-  const out = await lab.runIn(lab.stackNetns, ["ip", "-j", "link", "show", lab.stackIf]);
-  return JSON.parse(out.stdout)[0].address as string;
-}
-
 async function udpInDatagrams(lab: Lab): Promise<number> {
   const snmp = await lab.runInPeer(["cat", "/proc/net/snmp"]);
   const lines = snmp.stdout.split("\n").filter((l) => l.startsWith("Udp:"));
@@ -193,8 +188,7 @@ async function main(): Promise<void> {
     }
     {
       // The floor for any user-space responder: a bare ring spin answering with one send().
-      const mac = await stackMac(lab);
-      const responder = await startEchoResponder(lab, mac);
+      const responder = await startEchoResponder(lab);
       try {
         await warmUp();
         const toBare = rttStatsUs((await lab.runInPeer([...pingArgs, lab.stackAddress])).stdout);

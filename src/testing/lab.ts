@@ -774,6 +774,34 @@ export class Lab {
   }
 
   /**
+   * Gives the kernel side a permanent neighbour entry (`nud permanent`) for
+   * rawstack's address with the MAC of rawstack's interface, so it sends
+   * there without asking ARP (benchmarks and driver tests with no stack to
+   * answer). The lab's namespaces, and the entry with them, go on destroy.
+   *
+   * Permissions: `--allow-run` (`ip`).
+   *
+   * @returns the MAC pinned, `aa:bb:cc:dd:ee:ff`
+   */
+  async pinStackNeighbour(): Promise<string> {
+    const address = ["cat", `/sys/class/net/${this.stackIf}/address`];
+    const mac = (await this.runIn(this.stackNetns, address, { check: true })).stdout.trim();
+    await this.runIn(this.peerNetns, [
+      "ip",
+      "neigh",
+      "replace",
+      this.stackAddress,
+      "lladdr",
+      mac,
+      "dev",
+      this.peerIf,
+      "nud",
+      "permanent",
+    ], { check: true });
+    return mac;
+  }
+
+  /**
    * Starts `tcpdump` writing a pcap file, by default on the kernel peer's lab
    * interface, and resolves once it is capturing (see {@link startCapture}).
    * Stop it with `stop()` (or `kill()`); {@link Lab.destroy} stops it too.

@@ -90,17 +90,7 @@ async function receiveUdpSuperFrame(mode: AfPacketMode, complete: boolean) {
     assert.equal(dev.capabilities.checksumOffloadRx, true);
     assert.equal(dev.capabilities.maxSegmentBytes, 14 + 65535);
     // No ARP needed: the peer learns our MAC statically.
-    const mac = await macOf(lab, lab.stackNetns, lab.stackIf);
-    await lab.runIn(lab.peerNetns, [
-      "ip",
-      "neigh",
-      "replace",
-      lab.stackAddress,
-      "lladdr",
-      mac,
-      "dev",
-      lab.peerIf,
-    ]);
+    await lab.pinStackNeighbour();
     const r = await lab.runInPeer(["python3", "-c", UDP_GSO_SENDER]);
     assert.equal(r.code, 0, r.stderr);
     const rec = new UdpRecorder(dev);
@@ -258,17 +248,7 @@ labTest("AfPacketDevice vnetHeader: ordinary frames carry gso NONE both ways", a
   const lab = await Lab.create({ prefix: PREFIX });
   try {
     const dev = await lab.openDevice({ vnetHeader: true });
-    const mac = await macOf(lab, lab.stackNetns, lab.stackIf);
-    await lab.runIn(lab.peerNetns, [
-      "ip",
-      "neigh",
-      "replace",
-      lab.stackAddress,
-      "lladdr",
-      mac,
-      "dev",
-      lab.peerIf,
-    ]);
+    await lab.pinStackNeighbour();
     // Offloads off on the peer (lab default): an ordinary UDP datagram with its checksum filled in.
     const r = await lab.runInPeer([
       "python3",

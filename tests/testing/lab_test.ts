@@ -68,6 +68,19 @@ labTest("Lab router option forwards to the far namespace", async () => {
   }
 }, { commands: ["ping"] });
 
+labTest("Lab.pinStackNeighbour gives the kernel side rawstack's MAC without ARP", async () => {
+  const lab = await Lab.create({ prefix: PREFIX });
+  try {
+    const mac = await lab.pinStackNeighbour();
+    const own = await lab.runIn(lab.stackNetns, ["cat", `/sys/class/net/${lab.stackIf}/address`]);
+    assert.equal(mac, own.stdout.trim());
+    const show = () => lab.runInPeer(["ip", "neigh", "show", lab.stackAddress, "dev", lab.peerIf]);
+    assert.match((await show()).stdout, new RegExp(`lladdr ${mac} PERMANENT`));
+  } finally {
+    await lab.destroy();
+  }
+});
+
 labTest("Lab.create removes stale namespaces of a dead process first", async () => {
   // A pid far above pid_max cannot be alive.
   const stale = `${PREFIX}-99999999-rs`;
