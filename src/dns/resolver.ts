@@ -544,11 +544,7 @@ export class DnsResolver {
       }
       lookup.tries++;
       const server = this.servers[lookup.serverIndex];
-      const length = encodeDnsQuery(
-        { id: lookup.id, name: lookup.qname, type: lookup.qtype },
-        this.#txBuffer,
-        0,
-      );
+      const length = this.#encodeQuery(lookup);
       lookup.asked.add(lookup.serverIndex);
       const attempt = lookup.tries;
       const sent = lookup.endpoint!.send(
@@ -571,6 +567,15 @@ export class DnsResolver {
       lookup.lastFailure = "UNREACHABLE";
       lookup.lastDetail = `${serverText(server)}: ${sent.message}`;
     }
+  }
+
+  /** Encodes the lookup's query into the transmit buffer; returns its length. */
+  #encodeQuery(lookup: DnsLookup): number {
+    return encodeDnsQuery(
+      { id: lookup.id, name: lookup.qname, type: lookup.qtype },
+      this.#txBuffer,
+      0,
+    );
   }
 
   /** Drains a lookup's endpoint: answers, stray datagrams, ICMP errors. */
@@ -617,6 +622,9 @@ export class DnsResolver {
   /**
    * An answer from server `serverIndex` (over UDP, or over TCP when `viaTcp`):
    * checked against the query, then used.
+   *
+   * @returns false when it was ignored (another id, question or kind of
+   *   message): the attempt still waits for its answer
    */
   #onMessage(
     lookup: DnsLookup,
@@ -625,12 +633,12 @@ export class DnsResolver {
     length: number,
     tooLong: boolean,
     viaTcp: boolean,
-  ): void {
+  ): boolean {
     const stats = this.stats;
     // The id can be checked before parsing; a malformed packet with the wrong id is just noise.
     if (length < 2 || ((bytes[0] << 8) | bytes[1]) !== lookup.id) {
       stats.ignoredWrongId++;
-      return;
+      return false;
     }
     const server = this.servers[serverIndex];
     const msg = tooLong ? null : DnsMessage.parse(bytes, 0, length);
@@ -641,11 +649,11 @@ export class DnsResolver {
         "MALFORMED",
         `${serverText(server)}: ${msg ?? "answer too long"}`,
       );
-      return;
+      return true;
     }
     if (!msg.qr || msg.opcode !== DNS_OPCODE_QUERY) {
       stats.ignoredNotResponse++;
-      return;
+      return false;
     }
     // RFC 5452 §4.2: the question section must repeat ours.
     const q = msg.questions;
@@ -654,28 +662,28 @@ export class DnsResolver {
       normalizeDnsName(q[0].name) !== lookup.qname
     ) {
       stats.ignoredWrongQuestion++;
-      return;
+      return false;
     }
-    if (msg.tc && !viaTcp && lookup.tcp !== null) return; // a copy of the answer being re-asked
+    if (msg.tc && !viaTcp && lookup.tcp !== null) return false; // a copy of the one re-asked
     stats.responses++;
     if (msg.tc) {
       // RFC 2181 §9: a truncated answer is not to be used. RFC 7766 §5: ask again over TCP.
       stats.truncated++;
       if (!viaTcp && this.#tcp !== null) {
         this.#startTcp(lookup, serverIndex);
-        return;
+        return true;
       }
       this.#attemptFailed(
         lookup,
         "MALFORMED",
         `${serverText(server)}: truncated answer (TC)${viaTcp ? " over TCP" : ""}`,
       );
-      return;
+      return true;
     }
     switch (msg.rcode) {
       case DNS_RCODE_NOERROR:
         this.#onAnswer(lookup, msg.answers, msg.authorities);
-        return;
+        return true;
       case DNS_RCODE_NXDOMAIN: {
         // RFC 2308 §5: cache for the SOA-derived TTL; without an SOA, do not cache.
         const ttl = negativeTtl(msg.authorities);
@@ -683,12 +691,12 @@ export class DnsResolver {
           this.cache.putNegative(this.#nowMs, lookup.qname, lookup.recordType, "NXDOMAIN", ttl);
         }
         this.#fail(lookup, "NXDOMAIN", `${serverText(server)}: name does not exist`);
-        return;
+        return true;
       }
       case DNS_RCODE_REFUSED:
         stats.errorRcodes++;
         this.#attemptFailed(lookup, "REFUSED", `${serverText(server)}: query refused`);
-        return;
+        return true;
       case DNS_RCODE_SERVFAIL:
       default:
         // RFC 1035 §7.3 / RFC 1034 §5.3.3: a server failure sends us to the next server.
@@ -698,7 +706,7 @@ export class DnsResolver {
           "SERVFAIL",
           `${serverText(server)}: server failure (RCODE ${msg.rcode})`,
         );
-        return;
+        return true;
     }
   }
 
@@ -748,11 +756,7 @@ export class DnsResolver {
    */
   #startTcp(lookup: DnsLookup, serverIndex: number): void {
     const server = this.servers[serverIndex];
-    const length = encodeDnsQuery(
-      { id: lookup.id, name: lookup.qname, type: lookup.qtype },
-      this.#txBuffer,
-      0,
-    );
+    const length = this.#encodeQuery(lookup);
     const query = new Uint8Array(TCP_LENGTH_PREFIX_BYTES + length);
     query[0] = length >>> 8;
     query[1] = length & 0xff;
@@ -822,9 +826,7 @@ export class DnsResolver {
       if (exchange.answerRead === answer.length) {
         // One answer per query (RFC 7766 §6.2.1 lets the client close when it has it).
         this.#endTcp(lookup, false);
-        const tries = lookup.tries;
-        this.#onMessage(lookup, exchange.serverIndex, answer, answer.length, false, true);
-        if (!lookup.done && lookup.tries === tries) {
+        if (!this.#onMessage(lookup, exchange.serverIndex, answer, answer.length, false, true)) {
           // Ignored (wrong id or question): this server gave no usable answer.
           this.stats.tcpFailures++;
           this.#attemptFailed(

@@ -771,10 +771,7 @@ Deno.test("DnsResolver aborts a TCP exchange when a UDP answer or close() ends t
   assert.match(lt.error!.message, /TCP: cannot connect: no ephemeral port/);
   // A repeated truncated UDP answer while TCP runs starts no second exchange.
   const dup = fakeTcp();
-  const d = setup({ tcp: dup.transport }, (q) => {
-    const m = truncatedOverUdp(q);
-    return m;
-  });
+  const d = setup({ tcp: dup.transport }, truncatedOverUdp);
   const ld = d.resolver.resolve(0, "big.test", "A");
   const copy = d.net.log.length; // the query
   d.net.flush();
