@@ -77,6 +77,7 @@ import {
 } from "./device.ts";
 import { completePartialChecksum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
 import { yieldToEventLoop } from "../time/clock.ts";
+import { TxThread } from "./tx_thread.ts";
 import { type Arena, ARENA_MAP_PAGE_BYTES, arenaCopy, packetArena } from "../buffer/arena.ts";
 import {
   AF_PACKET,
@@ -233,7 +234,23 @@ export interface AfPacketOptions {
    * the kernel refuses at flush time is counted in `txDropped`.
    */
   txBatch?: number;
+  /**
+   * Hand full transmit batches to a transmit thread (a `Worker` calling
+   * `sendmmsg()`, see `tx_thread.ts`) so the kernel's per-frame work runs on
+   * another core while this thread builds the next batch (default false).
+   * Needs `txBatch` > 1 and the packet arena; the staging area grows to
+   * {@link TX_THREAD_BATCHES} batches. A partial batch flushed while the
+   * thread has nothing in hand is sent from this thread (no hand-off
+   * latency for request/response). Transmit counters then include the
+   * thread's frames when `stats` is read. When the thread cannot start the
+   * device sends from this thread and says why in
+   * {@link AfPacketDevice.txThreadFallbackReason}.
+   */
+  txThread?: boolean;
 }
+
+/** Staging capacity with {@link AfPacketOptions.txThread}, in batches. */
+export const TX_THREAD_BATCHES = 8;
 
 /** Default {@link AfPacketOptions.txBatch}. */
 export const DEFAULT_TX_BATCH = 32;
@@ -279,6 +296,10 @@ export interface AfPacketStats extends DeviceStats {
    * (the region then stays out of the arena for good rather than be reused).
    */
   ringArenaRestoreFailures: number;
+  /** Runs of staged frames handed to the transmit thread (option `txThread`). */
+  txThreadSubmissions: number;
+  /** Times a frame waited for the transmit thread to free a staging slot (all slots in flight). */
+  txThreadWaits: number;
 }
 
 /**
@@ -546,11 +567,15 @@ export class AfPacketDevice implements Device {
     ringInArena: 0,
     ringArenaFallbacks: 0,
     ringArenaRestoreFailures: 0,
+    txThreadSubmissions: 0,
+    txThreadWaits: 0,
   };
   /** Where the RX ring lives (see {@link AfPacketOptions.ringInArena}). */
   ringPlacement: AfPacketRingPlacement = "none";
   /** Why the ring is not in the arena although asked to be (null when it is, or was not asked). */
   ringArenaFallbackReason: string | null = null;
+  /** Why there is no transmit thread although `txThread` asked for one (null otherwise). */
+  txThreadFallbackReason: string | null = null;
   #fd: number;
   #eventFd: number;
   #maxFrame: number;
@@ -614,9 +639,20 @@ export class AfPacketDevice implements Device {
   #txPending = 0;
   #txLengths = new Int32Array(0);
   /** mmsghdr array followed by the iovecs, as 32-bit words; its address as a number. */
-  #txMsgs32 = new Uint32Array(0);
+  #txMsgs32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   #txMsgsAddress = 0;
   #txIovWords = 0;
+  /** Staging slots (txBatch, or TX_THREAD_BATCHES × txBatch with a transmit thread). */
+  #txSlots = 0;
+  /** Frames ever staged (the next frame's slot is `#txHead % #txSlots`). */
+  #txHead = 0;
+  /** `#txHead` of the first pending (staged, not yet flushed) frame. */
+  #txRunStart = 0;
+  /** The transmit thread, and the `#txHead` of each of its submissions' first frame. */
+  #txThread: TxThread | null = null;
+  #txSubmitStart = new Float64Array(0);
+  /** The oldest `#txHead` whose slot may still be read by the transmit thread. */
+  #txTail = 0;
 
   // vnetHeader transmit: msghdr, iovecs and the header, viewed as 32-bit words.
   #msg = new Uint8Array(0);
@@ -673,7 +709,6 @@ export class AfPacketDevice implements Device {
    * @throws {DeviceError} `no-ffi-permission`, `permission-denied`, `no-such-device`,
    *   `interface-down`, `system`
    */
-  // deno-lint-ignore require-await
   static async open(ifname: string, opts: AfPacketOptions = {}): Promise<AfPacketDevice> {
     const c = libc();
     const mode = opts.mode ?? "ring-v2";
@@ -851,7 +886,8 @@ export class AfPacketDevice implements Device {
           `txBatch must be an integer 0..${MAX_TX_BATCH}, got ${txBatch}`,
         );
       }
-      if (txBatch > 1) dev.#setUpTxBatch(txBatch);
+      const txThread = opts.txThread ?? false;
+      if (txBatch > 1) dev.#setUpTxBatch(txBatch, txThread ? TX_THREAD_BATCHES : 1);
       dev.ringArenaFallbackReason = arenaFallbackReason;
       dev.#stats.ringArenaFallbacks = arenaFallbackReason === null ? 0 : 1;
       if (ringRegion !== null || ringPointer !== null) {
@@ -883,6 +919,7 @@ export class AfPacketDevice implements Device {
           vnet ? VNET_HDR_BYTES + MAX_GSO_FRAME_BYTES + RX_SLACK_BYTES : SOCKET_RX_BUFFER_BYTES,
         );
       }
+      if (txThread) await dev.#startTxThread(txBatch);
       return dev;
     } catch (e) {
       if (ringRegion !== null && ringArena !== null) returnArenaRegion(ringArena, ringRegion);
@@ -933,6 +970,7 @@ export class AfPacketDevice implements Device {
   /** Counters; ring drop counters are refreshed from the kernel on each read. */
   get stats(): AfPacketStats {
     this.#refreshKernelStats();
+    this.#collectTxThread();
     return this.#stats;
   }
 
@@ -1303,7 +1341,7 @@ export class AfPacketDevice implements Device {
       if (gsoSize === 0) {
         if (this.#stage(bytes, offset, length, csumStart, csumOffset)) return true;
       } else {
-        this.flush(); // a super-frame does not fit a staging slot: it leaves after the staged
+        this.#drainTx(); // a super-frame does not fit a staging slot: it leaves after the staged
       }
     }
     if (bytes !== this.#lastTxBytes) this.#txBase(bytes);
@@ -1335,7 +1373,7 @@ export class AfPacketDevice implements Device {
     return true;
   }
 
-  /** Ends a transmit batch. */
+  /** Ends a transmit batch: the staged frames go to the kernel (or to the transmit thread). */
   flush(): void {
     if (this.#txPending > 0) this.#flushBatch();
   }
@@ -1350,26 +1388,37 @@ export class AfPacketDevice implements Device {
     return this.#txPending;
   }
 
+  /** Whether a transmit thread sends the full batches (option `txThread`). */
+  get txThreaded(): boolean {
+    return this.#txThread !== null;
+  }
+
   /**
    * Stages up to `batch` frames in the packet arena for one `sendmmsg()`:
    * an mmsghdr and an iovec per staging slot, written once; per frame only
-   * the iovec length changes. Stays off when the arena has no address (no
+   * the iovec length changes. `batches` > 1 (transmit thread) makes room for
+   * that many batches in flight. Stays off when the arena has no address (no
    * WebAssembly memory) or no room.
    */
-  #setUpTxBatch(batch: number): void {
+  #setUpTxBatch(batch: number, batches: number): void {
     const arena = packetArena();
     const base = arena.baseAddress;
     if (base === null) return;
+    const slots = batch * batches;
     // With vnetHeader each slot starts with the frame's virtio_net_hdr, sent in the same iovec.
     const stride = align((this.vnetHeader ? VNET_HDR_BYTES : 0) + this.#maxFrame, TX_STAGE_ALIGN);
-    const stage = arena.allocView(batch * stride);
+    const stage = arena.allocView(slots * stride);
     if (stage === null) return;
-    const msgs = new Uint8Array(new ArrayBuffer(batch * (MMSG_HDR_BYTES + IOVEC_BYTES)));
+    // Shared with the transmit thread when there is one (the same memory, seen by both).
+    const msgBytes = slots * (MMSG_HDR_BYTES + IOVEC_BYTES);
+    const msgs = new Uint8Array(
+      batches > 1 ? new SharedArrayBuffer(msgBytes) : new ArrayBuffer(msgBytes),
+    );
     const words = new Uint32Array(msgs.buffer);
     const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(msgs)));
-    const iovStart = batch * MMSG_HDR_BYTES;
+    const iovStart = slots * MMSG_HDR_BYTES;
     const stageAddress = Number(base) + stage.byteOffset;
-    for (let i = 0; i < batch; i++) {
+    for (let i = 0; i < slots; i++) {
       const msg = i * MMSG_HDR_BYTES;
       const iov = iovStart + i * IOVEC_BYTES;
       writeU64(words, msg + MSG_IOV, address + iov);
@@ -1377,19 +1426,55 @@ export class AfPacketDevice implements Device {
       writeU64(words, iov, stageAddress + i * stride);
     }
     this.#txBatch = batch;
+    this.#txSlots = slots;
     this.#txStage = stage;
     this.#txStride = stride;
-    this.#txLengths = new Int32Array(batch);
+    this.#txLengths = new Int32Array(slots);
     this.#txMsgs32 = words;
     this.#txMsgsAddress = address;
     this.#txIovWords = iovStart >>> 2;
+  }
+
+  /** Starts the transmit thread over the staging area (see {@link AfPacketOptions.txThread}). */
+  async #startTxThread(batch: number): Promise<void> {
+    if (this.#txStage === null || batch < 2) {
+      this.txThreadFallbackReason = "no transmit batching (txBatch < 2 or no packet arena)";
+      return;
+    }
+    try {
+      const msgs = this.#txMsgs32.buffer;
+      if (!(msgs instanceof SharedArrayBuffer)) throw new Error("staging messages are not shared");
+      this.#txThread = await TxThread.start({
+        fd: this.#fd,
+        msgs,
+        mmsgHdrBytes: MMSG_HDR_BYTES,
+        msgLenOffset: MSG_HDR_BYTES,
+        flags: MSG_DONTWAIT,
+        depth: this.#txSlots,
+      });
+      this.#txSubmitStart = new Float64Array(this.#txSlots);
+    } catch (e) {
+      this.txThreadFallbackReason = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** Adds what the transmit thread sent (or dropped) since the last call to the counters. */
+  #collectTxThread(): void {
+    if (this.#txThread === null) return;
+    const r = this.#txThread.takeResults();
+    const stats = this.#stats;
+    stats.txFrames += r.frames;
+    stats.txBytes += r.bytes;
+    stats.txErrors += r.errors;
+    if (r.errors > 0) stats.txLastErrno = r.lastErrno;
+    stats.txDropped += r.dropped;
   }
 
   /**
    * Copies a frame into the next staging slot (after its `virtio_net_hdr`
    * with `vnetHeader`, asking for `csumStart`/`csumOffset` completion) and
    * sends the batch when it is full. A frame outside the packet arena is not
-   * staged: the frames staged before it are sent first, and false tells the
+   * staged: every frame staged before it is sent first, and false tells the
    * caller to send it at once.
    */
   #stage(
@@ -1399,11 +1484,14 @@ export class AfPacketDevice implements Device {
     csumStart: number,
     csumOffset: number,
   ): boolean {
-    const i = this.#txPending;
+    const head = this.#txHead;
+    // With a transmit thread the slot may still be in its hands: wait for it.
+    if (head - this.#txTail >= this.#txSlots) this.#txMakeRoom();
+    const i = head % this.#txSlots;
     const slot = i * this.#txStride;
     const header = this.vnetHeader ? VNET_HDR_BYTES : 0;
     if (!arenaCopy(bytes, offset, this.#txStage!, slot + header, length)) {
-      this.flush();
+      this.#drainTx();
       return false;
     }
     if (header > 0) writeVnetHeader(this.#txStage!, slot, csumStart, csumOffset, 0, 0);
@@ -1411,21 +1499,41 @@ export class AfPacketDevice implements Device {
     // The iovec's length (its high word stays 0: frames are far below 4 GiB).
     this.#txMsgs32[this.#txIovWords + i * (IOVEC_BYTES >>> 2) + 2] = header + length;
     this.#txActivity = true;
-    if (++this.#txPending === this.#txBatch) this.#flushBatch();
+    this.#txHead = head + 1;
+    // A run sent in one call is contiguous: it also ends at the last slot.
+    if (++this.#txPending === this.#txBatch || i === this.#txSlots - 1) this.#flushBatch();
     return true;
   }
 
-  /** Hands the staged frames to the kernel: one `sendmmsg()`, another if it took only some. */
+  /**
+   * Sends the pending run: to the transmit thread when it is a full batch or
+   * the thread still holds earlier frames (order), else with `sendmmsg()`
+   * here (a partial batch with nothing in flight leaves without a hand-off).
+   */
   #flushBatch(): void {
     const count = this.#txPending;
+    const first = this.#txRunStart % this.#txSlots;
     this.#txPending = 0;
+    const thread = this.#txThread;
+    if (thread !== null && (count === this.#txBatch || !thread.idle)) {
+      this.#txSubmitStart[thread.submitted % this.#txSlots] = this.#txRunStart;
+      thread.submit(first, count);
+      this.#stats.txThreadSubmissions++;
+      this.#txRunStart = this.#txHead;
+      return;
+    }
+    // Nothing is in flight once this call returns: the next run starts again at slot 0, so a
+    // partial batch does not shorten the next full one at the end of the slots.
+    this.#txHead = 0;
+    this.#txRunStart = 0;
+    this.#txTail = 0;
     const stats = this.#stats;
     const lengths = this.#txLengths;
     let sent = 0;
     while (sent < count) {
       const n = libc().sendmmsg(
         this.#fd,
-        BigInt(this.#txMsgsAddress + sent * MMSG_HDR_BYTES),
+        BigInt(this.#txMsgsAddress + (first + sent) * MMSG_HDR_BYTES),
         count - sent,
         MSG_DONTWAIT,
       );
@@ -1434,11 +1542,56 @@ export class AfPacketDevice implements Device {
         stats.txLastErrno = n < 0 ? errno() : 0;
         break;
       }
-      for (let k = sent; k < sent + n; k++) stats.txBytes += lengths[k];
+      for (let k = first + sent; k < first + sent + n; k++) stats.txBytes += lengths[k];
       stats.txFrames += n;
       sent += n;
     }
     stats.txDropped += count - sent;
+  }
+
+  /**
+   * Moves `#txTail` past the slots the transmit thread has finished with,
+   * waiting for it when the staging area is full.
+   */
+  #txMakeRoom(): void {
+    const thread = this.#txThread;
+    if (thread === null) {
+      this.#txTail = this.#txRunStart;
+      return;
+    }
+    for (;;) {
+      const done = thread.done;
+      this.#txTail = done === thread.submitted
+        ? this.#txRunStart
+        : this.#txSubmitStart[done % this.#txSlots];
+      if (this.#txHead - this.#txTail < this.#txSlots) return;
+      this.#stats.txThreadWaits++;
+      if (!thread.waitBelow(thread.submitted - done)) {
+        this.#txThreadStalled();
+        return;
+      }
+    }
+  }
+
+  /** Sends everything staged and waits until the transmit thread has sent all it holds. */
+  #drainTx(): void {
+    if (this.#txPending > 0) this.#flushBatch();
+    const thread = this.#txThread;
+    if (thread === null) return;
+    if (!thread.waitBelow(1)) this.#txThreadStalled();
+    this.#txTail = this.#txRunStart;
+  }
+
+  /** The thread made no progress for TX_THREAD_STALL_MS: its frames are lost; send from here. */
+  #txThreadStalled(): void {
+    const thread = this.#txThread!;
+    this.#txThread = null;
+    this.#collectTxThread();
+    this.#stats.txDropped += this.#txRunStart - this.#txTail;
+    this.#stats.txErrors++;
+    this.txThreadFallbackReason = "the transmit thread stopped making progress";
+    thread.stop(false);
+    this.#txTail = this.#txRunStart;
   }
 
   /** Whether a frame is ready right now (no system call in ring modes). */
@@ -1509,7 +1662,12 @@ export class AfPacketDevice implements Device {
   /** Releases everything; pending waits resolve. Idempotent. */
   close(): void {
     if (this.#closed) return;
-    if (this.#txPending > 0) this.#flushBatch();
+    this.#drainTx();
+    if (this.#txThread !== null) {
+      this.#txThread.stop(false);
+      this.#collectTxThread();
+      this.#txThread = null;
+    }
     this.#refreshKernelStats();
     this.#closed = true;
     // Wake parked poll()s; the fds and the ring are released once none is in flight.

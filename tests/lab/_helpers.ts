@@ -7,6 +7,7 @@
 
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import type { Device } from "../../src/phy/device.ts";
+import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import type { UdpConn } from "../../src/socket/udp_conn.ts";
 import {
@@ -146,6 +147,8 @@ export async function withLabStack(
   opts: {
     router?: boolean;
     stack?: Partial<StackOptions>;
+    /** Options of the AF_PACKET device (e.g. `txThread`). */
+    device?: AfPacketOptions;
     /** Middleware over the AF_PACKET device (e.g. a FaultInjector). */
     wrapDevice?: (device: Device) => Device;
     /** Packet bound and tshark options of the capture. */
@@ -158,7 +161,7 @@ export async function withLabStack(
   let capture: LabCapture | null = null;
   try {
     capture = await captureLab(lab, prefix, opts.capture);
-    const raw = await lab.openDevice();
+    const raw = await lab.openDevice(opts.device);
     const device = opts.wrapDevice ? opts.wrapDevice(raw) : raw;
     stack = new Stack({
       device,

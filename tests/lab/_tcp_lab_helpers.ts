@@ -11,6 +11,7 @@ import { type Lab, LAB_PEER_ADDRESS } from "../../src/testing/lab.ts";
 import { type LabStack, withLabStack } from "./_helpers.ts";
 import type { StackOptions } from "../../src/stack.ts";
 import type { Device } from "../../src/phy/device.ts";
+import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import type { TcpListener } from "../../src/socket/tcp_listener.ts";
 
@@ -135,6 +136,8 @@ export async function withTcpLab(
   opts: {
     stack?: Partial<StackOptions>;
     capturePackets?: number;
+    /** Options of the AF_PACKET device (e.g. `txThread`). */
+    device?: AfPacketOptions;
     /** Middleware over the AF_PACKET device (e.g. a FaultInjector). */
     wrapDevice?: (device: Device) => Device;
   },
@@ -144,6 +147,7 @@ export async function withTcpLab(
   try {
     await withLabStack(prefix, {
       stack: opts.stack,
+      device: opts.device,
       wrapDevice: opts.wrapDevice,
       capture: {
         count: opts.capturePackets ?? DEFAULT_CAPTURE_PACKETS,
