@@ -20,6 +20,8 @@
  *   and loop ticks (default 2);
  * - `RAWSTACK_BENCH_TCP_BUFFER_BYTES` — rawstack send/receive buffer per
  *   connection (default: the engine's default).
+ * - `RAWSTACK_BENCH_TX_THREAD` — `1`: rawstack's device sends full transmit
+ *   batches from a worker thread (`AfPacketOptions.txThread`; default off).
  *
  * Topology (src/testing/lab.ts with `router: true`): rawstack drives `rs0`,
  * whose veth peer `pe0` belongs to the kernel peer namespace; the kernel
@@ -84,6 +86,11 @@ const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
   : TX_OFFLOADS_ENV === "checksum"
   ? "checksum"
   : true;
+/**
+ * rawstack's device sends its full transmit batches from a worker thread
+ * (AfPacketOptions.txThread; env `RAWSTACK_BENCH_TX_THREAD`: `1` on, default off).
+ */
+const TX_THREAD = env("RAWSTACK_BENCH_TX_THREAD", "0") === "1";
 /** Frames the Stack takes from the device per loop iteration (env `RAWSTACK_BENCH_RX_BUDGET`). */
 const RX_BUDGET = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_RX_BUDGET", "64"))));
 const IDLE_CONNS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_IDLE_CONNS", "10000"))));
@@ -222,6 +229,7 @@ class LabBench {
       frameCount: superFramesIn ? 512 : 8192,
       vnetHeader: vnet,
       rxMaxFrameBytes: superFramesIn ? undefined : 1514,
+      txThread: TX_THREAD,
     });
     const s = new Stack({
       device,

@@ -30,7 +30,9 @@
  *   UDP at its netdev ingress hook (nftables) so that each frame carries as
  *   little kernel work in both; beside it the bare loop with the device's
  *   `sendmmsg()` batching (the frame in the packet arena), which the stack's
- *   device uses;
+ *   device uses; and the stack again over a device with `txThread` (a
+ *   worker thread makes the `sendmmsg()` calls while the stack builds the
+ *   next batch);
  * - receive: a generator (this file with `generate`, an AfPacketDevice loop in
  *   the peer namespace on the other core) sends UDP frames to rawstack's
  *   address; `UdpConn.receive()` rates versus a bare device draining the
@@ -44,6 +46,7 @@ import { drainGenerated, spawnFrameGenerator } from "./_frame_generator.ts";
 import { startEchoResponder } from "./_echo_responder.ts";
 import { Stack } from "../src/stack.ts";
 import { packetBytes, releasePacketBytes } from "../src/buffer/arena.ts";
+import type { AfPacketOptions } from "../src/phy/af_packet.ts";
 
 const PREFIX = "rsstbench";
 const PING_COUNT = 200;
@@ -378,6 +381,39 @@ async function takePeerUdpCount(lab: Lab): Promise<number> {
   return delta;
 }
 
+/**
+ * Datagrams per second of a loop of `UdpConn.send()` (1472 bytes, after a
+ * warm-up) on a stack over a device opened with `deviceOptions`.
+ */
+async function stackSendRate(
+  lab: Lab,
+  deviceOptions: AfPacketOptions,
+): Promise<{ rate: number; mac: number[] }> {
+  const device = await lab.openDevice(deviceOptions);
+  if (deviceOptions.txThread && !device.txThreaded) {
+    console.error(`network_bench: no transmit thread: ${device.txThreadFallbackReason}`);
+  }
+  const stack = new Stack({ device, ipv4: `${lab.stackAddress}/${lab.prefixLength}` });
+  try {
+    await stack.start();
+    const conn = stack.listenDatagram({ port: 0 });
+    const payload = new Uint8Array(FULL_UDP_PAYLOAD_BYTES);
+    const to = { hostname: lab.peerAddress, port: DRIVER_RX_PORT };
+    // Resolve the peer first: a loop of awaits on settled promises never lets the stack's
+    // event loop run, so the ARP reply would wait until the loop ends.
+    await conn.send(payload, to);
+    await new Promise((r) => setTimeout(r, ARP_SETTLE_MS));
+    for (let i = 0; i < DRIVER_WARMUP; i++) await conn.send(payload, to);
+    const t0 = performance.now();
+    for (let i = 0; i < DRIVER_TX_DATAGRAMS; i++) await conn.send(payload, to);
+    const rate = DRIVER_TX_DATAGRAMS / ((performance.now() - t0) / 1000);
+    conn.close();
+    return { rate, mac: macBytes(device.capabilities.mac) };
+  } finally {
+    await stack.close();
+  }
+}
+
 /** Issue #3's driver-inside-the-stack comparison (see the module doc). */
 async function driverInStack(lab: Lab): Promise<DriverRow[]> {
   const rows: DriverRow[] = [];
@@ -400,32 +436,11 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
   // Send: the stack's public UDP API versus the bare transmit loop, same frames, same sink.
   console.error("network_bench: driver inside the stack, send…");
   {
-    const stack = new Stack({
-      device: await lab.openDevice(),
-      ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
-    });
-    let stackRate = 0;
-    let stackMac: number[] = [];
-    try {
-      await stack.start();
-      const conn = stack.listenDatagram({ port: 0 });
-      const payload = new Uint8Array(FULL_UDP_PAYLOAD_BYTES);
-      const to = { hostname: lab.peerAddress, port: DRIVER_RX_PORT };
-      // Resolve the peer first: a loop of awaits on settled promises never lets the stack's
-      // event loop run, so the ARP reply would wait until the loop ends.
-      await conn.send(payload, to);
-      await new Promise((r) => setTimeout(r, ARP_SETTLE_MS));
-      for (let i = 0; i < DRIVER_WARMUP; i++) await conn.send(payload, to);
-      const t0 = performance.now();
-      for (let i = 0; i < DRIVER_TX_DATAGRAMS; i++) await conn.send(payload, to);
-      stackRate = DRIVER_TX_DATAGRAMS / ((performance.now() - t0) / 1000);
-      stackMac = macBytes(stack.device.capabilities.mac);
-      conn.close();
-    } finally {
-      await stack.close();
-    }
-
+    const { rate: stackRate, mac: stackMac } = await stackSendRate(lab, {});
     const stackArrived = await takePeerUdpCount(lab);
+    console.error("network_bench: driver inside the stack with a transmit thread, send…");
+    const { rate: threadedRate } = await stackSendRate(lab, { txThread: true });
+    const threadedArrived = await takePeerUdpCount(lab);
     const f = udpFrame(
       toPeerMac,
       stackMac,
@@ -457,6 +472,13 @@ async function driverInStack(lab: Lab): Promise<DriverRow[]> {
       metric: `send, 1514-byte frames (the peer counted ${stackArrived} from the stack, ` +
         `${bareArrived} from the bare loops)`,
       stack: stackRate,
+      bare: bareRate,
+      bareBatched: batchedRate,
+    });
+    rows.push({
+      metric: `send, 1514-byte frames, device option txThread (the peer counted ` +
+        `${threadedArrived})`,
+      stack: threadedRate,
       bare: bareRate,
       bareBatched: batchedRate,
     });
