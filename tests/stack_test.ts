@@ -3,6 +3,7 @@ import { Stack, StackClosedError } from "../src/stack.ts";
 import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
 import type { Device } from "../src/phy/device.ts";
 import { ForwardingDevice } from "./phy/_forwarding_device.ts";
+import { FaultInjector } from "../src/phy/fault_injector.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { DnsError } from "../src/dns/dns_error.ts";
 import { Timer } from "../src/time/timer_wheel.ts";
@@ -89,10 +90,10 @@ class FlushCounter extends ForwardingDevice {
 }
 
 /** Two running stacks, A over a {@link FlushCounter}, with ARP resolved and the loop parked. */
-async function flushCountingPair(batching: boolean) {
+async function flushCountingPair(batching: boolean, wrap: (d: Device) => Device = (d) => d) {
   const [da, db] = MemoryLink.pair();
   const dev = new FlushCounter(da, batching);
-  const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
+  const a = new Stack({ device: wrap(dev), ipv4: `${A_ADDR}/24` });
   const b = new Stack({ device: db, ipv4: `${B_ADDR}/24` });
   await a.start();
   await b.start();
@@ -120,6 +121,25 @@ Deno.test("Sends in one event-loop turn to a batching device: the first is flush
     for (let i = 1; i <= 20; i++) assert.equal((await server.receive())[0][0], i);
     await new Promise((r) => setTimeout(r, 5)); // the turn ends
     assert.ok(dev.flushes - before >= 2, "the turn's end (or the loop) flushed the rest");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("A FaultInjector over a batching device keeps the stack's batching: one flush per burst", async () => {
+  const { dev, stack, server, client, close } = await flushCountingPair(
+    true,
+    (d) => new FaultInjector(d, { seed: 1 }),
+  );
+  try {
+    assert.equal(stack.device.txBatching, true);
+    assert.equal(stack.device.txPending, 1);
+    const before = dev.flushes;
+    for (let i = 1; i <= 20; i++) {
+      await client.send(new Uint8Array([i]), { hostname: B_ADDR, port: 7 });
+    }
+    assert.equal(dev.flushes - before, 1, "the injector passed the batching through");
+    for (let i = 1; i <= 20; i++) assert.equal((await server.receive())[0][0], i);
   } finally {
     await close();
   }

@@ -588,6 +588,20 @@ export class FaultInjector implements Device {
     return this.inner.closed === true;
   }
 
+  /**
+   * Whether the wrapped device gathers frames until `flush()` (a frame the
+   * injector lets through at once goes into that batch; a delayed one joins
+   * the batch that is open when it falls due).
+   */
+  get txBatching(): boolean {
+    return this.inner.txBatching === true;
+  }
+
+  /** Frames the wrapped device holds for its next `flush()`. */
+  get txPending(): number | undefined {
+    return this.inner.txPending;
+  }
+
   /** Releases everything; pending waits resolve. Idempotent. */
   close(): void {
     this.inner.close();
