@@ -70,7 +70,12 @@ export interface TcpConfig {
   maxScoreboardRanges: number;
   /** RFC 5961 §7: challenge ACKs per connection per second. */
   challengeAckLimitPerSecond: number;
-  /** Answer with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6). */
+  /**
+   * Answer with SYN cookies when a listener's SYN queue is full (RFC 4987
+   * §3.6). The cookie (our ISS) holds the MSS; when the SYN carries
+   * timestamps, window scaling and SACK ride in the low 6 bits of our TSval
+   * as Linux encodes them, so they survive; without timestamps they are lost.
+   */
   synCookies: boolean;
   /** Upper bound on the persist-timer interval (RFC 9293 §3.8.6.1), ms. */
   maxPersistMs: number;

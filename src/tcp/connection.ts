@@ -43,7 +43,7 @@ import {
   type TcpError,
   TimedOut,
 } from "./errors.ts";
-import { hashFourTuple, initialSequenceNumber } from "./isn.ts";
+import { initialSequenceNumber, timestampOffset } from "./isn.ts";
 import { RttEstimator } from "./rto.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 
@@ -97,6 +97,36 @@ const DUP_THRESH = 3;
 const MAX_WINDOW_FIELD = 0xffff;
 /** RFC 7323 §2.3: largest shift. */
 const MAX_WINDOW_SHIFT = 14;
+/** The options a SYN cookie's timestamp carried (see {@link TcpConnection.openFromCookie}). */
+export interface CookieOptions {
+  /** The peer's window shift (0..14), or -1 when window scaling was not agreed. */
+  sndWScale: number;
+  /** Whether SACK was agreed (RFC 2018 §2). */
+  sackOk: boolean;
+  /** The completing ACK's TSval when timestamps were agreed (RFC 7323 §3.2), else null. */
+  tsVal: number | null;
+}
+
+/** A cookie handshake without timestamps: only the MSS survives. */
+export const NO_COOKIE_OPTIONS: CookieOptions = Object.freeze({
+  sndWScale: -1,
+  sackOk: false,
+  tsVal: null,
+});
+
+/**
+ * RFC 7323 §2.3: the window shift we announce: the smallest that lets the
+ * window field cover the whole receive buffer (at most 14).
+ *
+ * @param receiveBufferBytes the receive buffer
+ * @returns the shift, 0..14
+ */
+export function windowShiftFor(receiveBufferBytes: number): number {
+  let shift = 0;
+  while (shift < MAX_WINDOW_SHIFT && (receiveBufferBytes >>> shift) > MAX_WINDOW_FIELD) shift++;
+  return shift;
+}
+
 /** Timestamps option bytes as laid out (NOP NOP TS), subtracted from the MSS. */
 const TIMESTAMP_OPTION_BYTES = 12;
 /** SACK blocks that fit beside timestamps (RFC 2018 §3). */
@@ -440,7 +470,7 @@ export class TcpConnection implements TimerTarget {
     this.#keepAlive = cfg.keepAlive;
     this.#keepAliveIdleMs = cfg.keepAliveIdleMs;
     // RFC 7323 §5.4: a per-connection random timestamp offset.
-    this.#tsOffset = hashFourTuple(ctx.secret, localAddr, localPort, remoteAddr, remotePort, 1) | 0;
+    this.#tsOffset = timestampOffset(ctx.secret, localAddr, localPort, remoteAddr, remotePort);
     const mtu = ctx.ip.mtuFor(remoteAddr);
     this.#ourMss = Math.max(MIN_MSS, Math.min(MAX_WINDOW_FIELD, mtu - IPV4_TCP_HEADERS_LEN));
   }
@@ -602,17 +632,27 @@ export class TcpConnection implements TimerTarget {
   }
 
   /**
-   * Establishes a connection from a validated SYN cookie (RFC 4987 §3.6):
-   * no options beyond the MSS encoded in the cookie survive.
+   * Establishes a connection from a validated SYN cookie (RFC 4987 §3.6)
+   * with the MSS the cookie encodes and, when the handshake carried
+   * timestamps, the window scaling and SACK our cookie SYN-ACK's TSval
+   * remembered (see `TcpLayer`; without timestamps none survive).
    *
    * @param nowMs current time
    * @param iss our ISS (the cookie; either form: stored as int32)
    * @param irs the peer's ISS (either form)
    * @param mss the MSS decoded from the cookie
-   * @param window the raw window of the completing ACK (unscaled: no WS negotiated)
+   * @param window the raw window field of the completing ACK
+   * @param options what the cookie's timestamp carried (default: nothing)
    * @returns nothing
    */
-  openFromCookie(nowMs: number, iss: number, irs: number, mss: number, window: number): void {
+  openFromCookie(
+    nowMs: number,
+    iss: number,
+    irs: number,
+    mss: number,
+    window: number,
+    options: CookieOptions = NO_COOKIE_OPTIONS,
+  ): void {
     this.#enter();
     this.#passive = true;
     this.#iss = iss | 0;
@@ -620,9 +660,16 @@ export class TcpConnection implements TimerTarget {
     this.#irs = irs | 0;
     this.#rcvNxt = seqAdd(irs, 1);
     this.#peerMss = mss;
-    this.#wsOk = false;
-    this.#sndWScale = 0;
-    this.#rcvWScale = 0;
+    // RFC 7323 §2.2 / §3.2, RFC 2018 §2, as agreed in the SYN and our cookie SYN-ACK.
+    this.#wsOk = options.sndWScale >= 0;
+    this.#sndWScale = this.#wsOk ? options.sndWScale : 0;
+    this.#rcvWScale = this.#wsOk ? this.#chooseWindowShift() : 0;
+    this.#sackOk = options.sackOk;
+    this.#tsOk = options.tsVal !== null;
+    if (options.tsVal !== null) {
+      this.#tsRecent = options.tsVal;
+      this.#tsRecentAgeMs = nowMs;
+    }
     this.#updateSndMss();
     this.#sndUna = seqAdd(iss, 1);
     this.#sndNxt = this.#sndUna;
@@ -678,13 +725,7 @@ export class TcpConnection implements TimerTarget {
 
   /** RFC 7323 §2.3: the smallest shift that lets the whole buffer be advertised. */
   #chooseWindowShift(): number {
-    let shift = 0;
-    while (
-      shift < MAX_WINDOW_SHIFT && (this.#cfg.receiveBufferBytes >>> shift) > MAX_WINDOW_FIELD
-    ) {
-      shift++;
-    }
-    return shift;
+    return windowShiftFor(this.#cfg.receiveBufferBytes);
   }
 
   #synWindow(): number {

@@ -192,6 +192,45 @@ export function hashFourTuple(
   return sipHash24(secret, b, 0, 16);
 }
 
+/** `extra` word of {@link hashFourTuple} for timestamp offsets (apart from ISNs and cookies). */
+const TIMESTAMP_OFFSET_EXTRA = 1;
+
+/**
+ * RFC 7323 §5.4 per-connection timestamp offset: a keyed hash of the
+ * 4-tuple, so a connection's TSval = ms clock + offset reveals no host-wide
+ * clock. The same for a connection and for the SYN cookie answering its SYN.
+ *
+ * @param secret the stack's 16-byte secret
+ * @param localAddr local IPv4 address
+ * @param localPort local port
+ * @param remoteAddr remote IPv4 address
+ * @param remotePort remote port
+ * @returns the offset as a signed 32-bit integer
+ *
+ * @example
+ * ```ts
+ * import { timestampOffset } from "./isn.ts";
+ * const s = new Uint8Array(16);
+ * console.assert(timestampOffset(s, 1, 2, 3, 4) === timestampOffset(s, 1, 2, 3, 4));
+ * ```
+ */
+export function timestampOffset(
+  secret: Uint8Array,
+  localAddr: number,
+  localPort: number,
+  remoteAddr: number,
+  remotePort: number,
+): number {
+  return hashFourTuple(
+    secret,
+    localAddr,
+    localPort,
+    remoteAddr,
+    remotePort,
+    TIMESTAMP_OFFSET_EXTRA,
+  ) | 0;
+}
+
 /**
  * RFC 6528 §3 initial sequence number: a 4 µs clock plus a keyed hash of the
  * connection's 4-tuple, so ISNs of different connections are unpredictable

@@ -34,14 +34,17 @@ import {
   type TcpStats,
 } from "./config.ts";
 import {
+  type CookieOptions,
+  NO_COOKIE_OPTIONS,
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
   type TcpContext,
   TcpState,
+  windowShiftFor,
 } from "./connection.ts";
 import { AddrInUse, NotConnected } from "./errors.ts";
-import { hashFourTuple, processSecret } from "./isn.ts";
+import { hashFourTuple, processSecret, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 
 /** RFC 6335 §6: the dynamic (ephemeral) port range. */
@@ -49,6 +52,15 @@ export const EPHEMERAL_PORT_FIRST = 49152;
 /** Last ephemeral port. */
 export const EPHEMERAL_PORT_LAST = 65535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
+/** The options of a cookie SYN-ACK sent with timestamps. */
+interface CookieSynAckOptions {
+  /** Our window shift, -1 when the SYN offered no scaling. */
+  windowScale: number;
+  sackPermitted: boolean;
+  tsVal: number;
+  tsEcr: number;
+}
+
 /** Extra word mixed into the RFC 6056 port offset hash (keeps it apart from ISNs and cookies). */
 const PORT_OFFSET_HASH_EXTRA = 0x706f7274;
 /**
@@ -68,6 +80,18 @@ const COOKIE_MAX_AGE = 2;
 /** MSS values a cookie can encode (3 bits, Linux-like table). */
 const COOKIE_MSS_TABLE = [536, 1300, 1440, 1460, 4312, 8960];
 const COOKIE_HASH_MASK = 0xffffff;
+/**
+ * Low TSval bits of a cookie SYN-ACK that carry the SYN's options (Linux's
+ * `cookie_init_timestamp`): the peer echoes them in TSecr, so window scaling
+ * and SACK survive a stateless handshake when timestamps are on.
+ */
+const COOKIE_TS_OPTION_MASK = 0x3f;
+/** Window-shift field of those bits; all ones: no window scaling. */
+const COOKIE_TS_WSCALE_MASK = 0x0f;
+/** SACK-permitted bit of those bits. */
+const COOKIE_TS_SACK = 0x10;
+/** RFC 7323 §2.3: largest window shift. */
+const MAX_WINDOW_SHIFT = 14;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
@@ -680,6 +704,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
             seqAdd(seg.seq, -1),
             mss,
             seg.window,
+            this.#cookieOptions,
           );
           if (!conn.released) conn.onSegment(nowMs, seg);
           return;
@@ -755,7 +780,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     return ((counter & 0x1f) << 27) | (mssIndex << 24) | h;
   }
 
-  /** Returns the MSS the cookie encodes, or 0 when it is not valid. */
+  /**
+   * Returns the MSS the cookie encodes, or 0 when it is not valid; leaves the
+   * options its timestamp carried in `#cookieOptions`.
+   */
   #checkCookie(
     nowMs: number,
     localAddr: number,
@@ -774,9 +802,36 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       const counter = now - age;
       if (counter < 0 || (counter & 0x1f) !== counterBits) continue;
       const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-      if (h === (iss & COOKIE_HASH_MASK)) return COOKIE_MSS_TABLE[mssIndex];
+      if (h === (iss & COOKIE_HASH_MASK)) {
+        return this.#decodeCookieOptions(seg) ? COOKIE_MSS_TABLE[mssIndex] : 0;
+      }
     }
     return 0;
+  }
+
+  /** What {@link #checkCookie} decoded last. */
+  #cookieOptions: CookieOptions = NO_COOKIE_OPTIONS;
+
+  /**
+   * Reads the options our cookie SYN-ACK put in its TSval back from the
+   * ACK's TSecr (Linux's `cookie_timestamp_decode`). False when they ask for
+   * what this stack does not do (the ACK cannot be ours).
+   */
+  #decodeCookieOptions(seg: TcpRepr): boolean {
+    const cfg = this.config;
+    if (!seg.hasTimestamp) {
+      this.#cookieOptions = NO_COOKIE_OPTIONS;
+      return true;
+    }
+    if (!cfg.timestamps) return false;
+    const bits = seg.tsEcr & COOKIE_TS_OPTION_MASK;
+    const sackOk = (bits & COOKIE_TS_SACK) !== 0;
+    if (sackOk && !cfg.sack) return false;
+    let sndWScale = bits & COOKIE_TS_WSCALE_MASK;
+    if (sndWScale === COOKIE_TS_WSCALE_MASK) sndWScale = -1;
+    else if (!cfg.windowScaling || sndWScale > MAX_WINDOW_SHIFT) return false;
+    this.#cookieOptions = { sndWScale, sackOk, tsVal: seg.tsVal };
+    return true;
   }
 
   #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
@@ -787,7 +842,28 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     for (let i = 0; i < COOKIE_MSS_TABLE.length; i++) if (COOKIE_MSS_TABLE[i] <= mss) index = i;
     const iss = this.#makeCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg.seq, index);
     this.stats.synCookiesSent++;
-    // No window scaling, SACK or timestamps: a cookie cannot remember them (RFC 4987 §3.6).
+    // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
+    // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
+    // (Linux's encoding); without, they are not offered.
+    const cfg = this.config;
+    let options: CookieSynAckOptions | null = null;
+    if (cfg.timestamps && seg.hasTimestamp) {
+      const scaling = cfg.windowScaling && seg.windowScale >= 0;
+      const sack = cfg.sack && seg.sackPermitted;
+      let bits = scaling ? Math.min(seg.windowScale, MAX_WINDOW_SHIFT) : COOKIE_TS_WSCALE_MASK;
+      if (sack) bits |= COOKIE_TS_SACK;
+      // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
+      const now = (Math.floor(nowMs) +
+        timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort)) | 0;
+      let tsVal = (now & ~COOKIE_TS_OPTION_MASK) | bits;
+      if (seqGt(tsVal, now)) tsVal = seqAdd(tsVal, -(COOKIE_TS_OPTION_MASK + 1));
+      options = {
+        windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
+        sackPermitted: sack,
+        tsVal,
+        tsEcr: seg.tsVal,
+      };
+    }
     this.#sendControl(
       dst,
       src,
@@ -796,8 +872,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       iss,
       seqAdd(seg.seq, 1),
       TCP_SYN | TCP_ACK,
-      Math.min(this.config.receiveBufferBytes, 0xffff),
+      Math.min(cfg.receiveBufferBytes, 0xffff),
       COOKIE_MSS_TABLE[index],
+      options,
     );
   }
 
@@ -812,6 +889,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     flags: number,
     window: number,
     mss: number,
+    options: CookieSynAckOptions | null = null,
   ): void {
     const buf = this.#ip.allocate();
     if (buf === null) {
@@ -827,10 +905,14 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     r.window = window;
     r.urgent = 0;
     r.mss = mss;
-    r.windowScale = -1;
-    r.sackPermitted = false;
+    r.windowScale = options === null ? -1 : options.windowScale;
+    r.sackPermitted = options !== null && options.sackPermitted;
     r.sackCount = 0;
-    r.hasTimestamp = false;
+    r.hasTimestamp = options !== null;
+    if (options !== null) {
+      r.tsVal = options.tsVal;
+      r.tsEcr = options.tsEcr;
+    }
     r.payloadLength = 0;
     const len = TcpRepr.headerLength(r);
     const at = buf.append(len);

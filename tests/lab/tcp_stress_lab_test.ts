@@ -179,6 +179,61 @@ labTest(
   { commands: ["hping3", "curl", "tcpdump", "tshark"] },
 );
 
+/** Bytes the kernel client uploads through a cookie connection. */
+const COOKIE_UPLOAD_BYTES = 8 << 20;
+
+labTest(
+  "A kernel client admitted by a SYN cookie keeps window scaling, SACK and timestamps",
+  async () => {
+    await withTcpLab(
+      PREFIX,
+      { capturePackets: 20_000 },
+      async ({ lab, stack, dir, checkCapture }) => {
+        const listener = stack.listen({ port: 8090, backlog: 1 });
+        // One spoofed SYN fills the SYN queue (its SYN-ACK goes unanswered): the next SYN is
+        // answered with a cookie.
+        const syn = await lab.runInPeer([
+          "hping3",
+          "-q",
+          "-S",
+          "-p",
+          "8090",
+          "-a",
+          FLOOD_SOURCE,
+          "-c",
+          "1",
+          lab.stackAddress,
+        ]);
+        assert.ok(syn.code === 0 || syn.code === 1, syn.stderr); // 1: no reply (none expected)
+        await waitFor(() => listener.engine.synQueueLength === 1, "the spoofed SYN queued");
+        const file = `${dir}/cookie-up.bin`;
+        const up = bulkData(COOKIE_UPLOAD_BYTES, 21);
+        await Deno.writeFile(file, up);
+        const client = lab.spawnInPeer([
+          "socat",
+          "-u",
+          `OPEN:${file}`,
+          `TCP:${lab.stackAddress}:8090`,
+        ]);
+        const conn = await listener.accept();
+        assert.equal(stack.stats().tcp.synCookiesAccepted, 1);
+        const info = conn.connection.info();
+        assert.deepEqual(
+          { windowScaling: info.windowScaling, sack: info.sack, timestamps: info.timestamps },
+          { windowScaling: true, sack: true, timestamps: true },
+        );
+        const got = await readToEnd(conn);
+        assert.equal(await sha256Hex(got), await sha256Hex(up));
+        conn.close();
+        assert.equal((await client.finished()).code, 0);
+        listener.close();
+        await checkCapture(100);
+      },
+    );
+  },
+  { commands: ["hping3", "socat", "tcpdump", "tshark"] },
+);
+
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (!cond()) {

@@ -175,6 +175,112 @@ Deno.test("TcpLayer answers with SYN cookies when the SYN queue is full", () => 
   assert.equal(h.tcp.stats.synCookiesFailed, 2);
 });
 
+Deno.test("SYN cookies keep window scaling and SACK in the timestamp when the SYN has one", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 1);
+  h.feed({
+    flags: TCP_SYN,
+    seq: IRS,
+    srcPort: 6000,
+    windowScale: 7,
+    sackPermitted: true,
+    tsVal: 1,
+  });
+  const [normal] = h.take();
+  h.advance(1234); // TSval's low bits must not be the clock's
+  h.feed({
+    flags: TCP_SYN,
+    seq: 9000,
+    srcPort: 6001,
+    mss: 1400,
+    windowScale: 5,
+    sackPermitted: true,
+    tsVal: 1000,
+  });
+  // (The embryonic connection from port 6000 retransmits its SYN-ACK meanwhile.)
+  const [cookie] = h.take().filter((r) => r.dstPort === 6001);
+  assert.equal(h.tcp.stats.synCookiesSent, 1);
+  assert.equal(cookie.windowScale, normal.windowScale, "our shift, as a normal SYN-ACK has it");
+  assert.ok(cookie.sackPermitted && cookie.hasTimestamp);
+  assert.equal(cookie.tsEcr, 1000);
+  // Linux's layout: the peer's shift in bits 0-3, SACK in bit 4.
+  assert.equal(cookie.tsVal & 0x3f, 5 | 0x10);
+  h.advance(20);
+  h.feed({
+    flags: TCP_ACK,
+    seq: 9001,
+    ack: cookie.seq + 1,
+    srcPort: 6001,
+    window: 100,
+    tsVal: 1020,
+    tsEcr: cookie.tsVal,
+    data: bytesOf(5),
+  });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 1);
+  const c = l.accept();
+  assert.ok(c !== null && c.remotePort === 6001);
+  const info = c.info();
+  assert.deepEqual([info.windowScaling, info.sack, info.timestamps], [true, true, true]);
+  assert.equal(info.sndWnd, 100 << 5);
+  assert.equal(info.sndMss, 1300 - 12, "the cookie's MSS less the timestamp option");
+  assert.equal(c.readableLength, 5);
+  const [ack] = h.take().filter((r) => r.dstPort === 6001);
+  assert.ok(ack.hasTimestamp && ack.tsEcr === 1020, "timestamps run on the new connection");
+  assert.ok(((ack.tsVal - cookie.tsVal) | 0) >= 0, "its clock is the cookie's, never behind it");
+
+  // A SYN with timestamps but neither scaling nor SACK: the bits say so, and nothing is agreed.
+  h.feed({ flags: TCP_SYN, seq: 3000, srcPort: 6002, tsVal: 50 });
+  const [plain] = h.take().filter((r) => r.dstPort === 6002);
+  assert.equal(plain.windowScale, -1);
+  assert.ok(!plain.sackPermitted && plain.hasTimestamp);
+  assert.equal(plain.tsVal & 0x3f, 0x0f);
+  h.feed({
+    flags: TCP_ACK,
+    seq: 3001,
+    ack: plain.seq + 1,
+    srcPort: 6002,
+    tsVal: 51,
+    tsEcr: plain.tsVal,
+  });
+  const c2 = l.accept();
+  assert.ok(c2 !== null);
+  assert.deepEqual(
+    [c2.info().windowScaling, c2.info().sack, c2.info().timestamps],
+    [false, false, true],
+  );
+});
+
+Deno.test("A cookie ACK whose echoed options this stack does not do is refused", () => {
+  const h = new Host({ sack: false });
+  h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000, tsVal: 1 });
+  h.take();
+  h.feed({ flags: TCP_SYN, seq: 9000, srcPort: 6001, sackPermitted: true, tsVal: 1000 });
+  const [cookie] = h.take();
+  assert.ok(!cookie.sackPermitted, "SACK off: not offered");
+  // An ACK that claims SACK was offered (bit 4 set in the echo) cannot be ours.
+  h.feed({
+    flags: TCP_ACK,
+    seq: 9001,
+    ack: cookie.seq + 1,
+    srcPort: 6001,
+    tsVal: 1001,
+    tsEcr: cookie.tsVal | 0x10,
+  });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 0);
+  assert.equal(h.tcp.stats.synCookiesFailed, 1);
+  // The true echo is accepted.
+  h.feed({
+    flags: TCP_ACK,
+    seq: 9001,
+    ack: cookie.seq + 1,
+    srcPort: 6001,
+    tsVal: 1001,
+    tsEcr: cookie.tsVal,
+  });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 1);
+});
+
 Deno.test("TcpLayer drops SYNs while the accept queue is full, or without cookies", () => {
   const h = new Host({ synCookies: false });
   const l = h.tcp.listen(80, 1);
