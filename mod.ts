@@ -26,6 +26,7 @@ export * from "./src/tcp/errors.ts";
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpStats } from "./src/tcp/config.ts";
 export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
 export {
+  type CookieOptions,
   TCP_STATE_NAMES,
   type TcpConnection,
   type TcpConnectionEvents,
@@ -92,6 +93,7 @@ export {
   BUSY_POLL_CHUNK_MICROS,
   RING_IN_ARENA_DEFAULT,
   RING_IN_ARENA_ENV,
+  TX_THREAD_BATCHES,
 } from "./src/phy/af_packet.ts";
 export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";
