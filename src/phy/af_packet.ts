@@ -1560,16 +1560,11 @@ export class AfPacketDevice implements Device {
    * waiting for it when the staging area is full.
    */
   #txMakeRoom(): void {
-    const thread = this.#txThread;
-    if (thread === null) {
-      this.#txTail = this.#txRunStart;
-      return;
-    }
+    // Only a transmit thread holds slots past a flush: without one every flush sends at once
+    // and the next run starts at slot 0, so a run never spans all the slots.
+    const thread = this.#txThread!;
     for (;;) {
-      const done = thread.done;
-      this.#txTail = done === thread.submitted
-        ? this.#txRunStart
-        : this.#txSubmitStart[done % this.#txSlots];
+      const done = this.#txRefreshTail(thread);
       if (this.#txHead - this.#txTail < this.#txSlots) return;
       this.#stats.txThreadWaits++;
       if (!thread.waitBelow(thread.submitted - done)) {
@@ -1579,20 +1574,36 @@ export class AfPacketDevice implements Device {
     }
   }
 
+  /**
+   * Sets `#txTail` to the first frame of the oldest submission the thread has
+   * not finished (or past every submission); returns the submissions done.
+   */
+  #txRefreshTail(thread: TxThread): number {
+    const done = thread.done;
+    this.#txTail = done === thread.submitted
+      ? this.#txRunStart
+      : this.#txSubmitStart[done % this.#txSlots];
+    return done;
+  }
+
   /** Sends everything staged and waits until the transmit thread has sent all it holds. */
   #drainTx(): void {
-    if (this.#txPending > 0) this.#flushBatch();
+    this.flush();
     const thread = this.#txThread;
     if (thread === null) return;
     if (!thread.waitBelow(1)) this.#txThreadStalled();
     this.#txTail = this.#txRunStart;
   }
 
-  /** The thread made no progress for TX_THREAD_STALL_MS: its frames are lost; send from here. */
+  /**
+   * The thread made no progress for TX_THREAD_STALL_MS: the frames of the
+   * submissions it has not finished count as dropped; send from here.
+   */
   #txThreadStalled(): void {
     const thread = this.#txThread!;
-    this.#txThread = null;
     this.#collectTxThread();
+    this.#txRefreshTail(thread);
+    this.#txThread = null;
     this.#stats.txDropped += this.#txRunStart - this.#txTail;
     this.#stats.txErrors++;
     this.txThreadFallbackReason = "the transmit thread stopped making progress";

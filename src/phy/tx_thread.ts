@@ -254,14 +254,10 @@ export class TxThread {
     return Atomics.load(this.#control, DONE) === this.#submitted;
   }
 
-  /** Whether the queue has room for another submission. */
-  get hasRoom(): boolean {
-    return this.#submitted - Atomics.load(this.#control, DONE) < this.#depth;
-  }
-
   /**
    * Queues `count` messages starting at message `first` of the shared array.
-   * The caller checked {@link hasRoom}; the messages' slots must stay
+   * At most `depth` submissions may be unfinished (the device gives it one
+   * entry per staging slot, so it cannot run out); the messages' slots must stay
    * untouched until {@link done} passes this submission's number
    * (`submitted` before the call).
    */
