@@ -43,7 +43,7 @@ import {
   type TcpError,
   TimedOut,
 } from "./errors.ts";
-import { initialSequenceNumber, timestampOffset } from "./isn.ts";
+import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts";
 import { RttEstimator } from "./rto.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 
@@ -96,7 +96,7 @@ const DUP_THRESH = 3;
 /** Largest unscaled window field. */
 const MAX_WINDOW_FIELD = 0xffff;
 /** RFC 7323 §2.3: largest shift. */
-const MAX_WINDOW_SHIFT = 14;
+export const MAX_WINDOW_SHIFT = 14;
 /** The options a SYN cookie's timestamp carried (see {@link TcpConnection.openFromCookie}). */
 export interface CookieOptions {
   /** The peer's window shift (0..14), or -1 when window scaling was not agreed. */
@@ -2041,7 +2041,7 @@ export class TcpConnection implements TimerTarget {
 
   /** Our TSval clock (RFC 7323 §5.4: 1 ms ticks plus a per-connection offset), int32. */
   #tsNow(nowMs: number): number {
-    return (Math.floor(nowMs) + this.#tsOffset) | 0;
+    return timestampClock(nowMs, this.#tsOffset);
   }
 
   #swsThreshold(): number {

@@ -232,6 +232,24 @@ export function timestampOffset(
 }
 
 /**
+ * RFC 7323 §5.4 TSval: a 1 ms clock plus the connection's
+ * {@link timestampOffset}, as a signed 32-bit integer.
+ *
+ * @param nowMs the current time in milliseconds (may be fractional)
+ * @param offset the connection's timestamp offset
+ * @returns the TSval (int32)
+ *
+ * @example
+ * ```ts
+ * import { timestampClock } from "./isn.ts";
+ * console.assert(timestampClock(10.7, 5) === 15);
+ * ```
+ */
+export function timestampClock(nowMs: number, offset: number): number {
+  return (Math.floor(nowMs) + offset) | 0;
+}
+
+/**
  * RFC 6528 §3 initial sequence number: a 4 µs clock plus a keyed hash of the
  * connection's 4-tuple, so ISNs of different connections are unpredictable
  * while those of one 4-tuple still advance with time.

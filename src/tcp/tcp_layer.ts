@@ -35,6 +35,7 @@ import {
 } from "./config.ts";
 import {
   type CookieOptions,
+  MAX_WINDOW_SHIFT,
   NO_COOKIE_OPTIONS,
   TcpConnection,
   type TcpConnectionEvents,
@@ -44,7 +45,7 @@ import {
   windowShiftFor,
 } from "./connection.ts";
 import { AddrInUse, NotConnected } from "./errors.ts";
-import { hashFourTuple, processSecret, timestampOffset } from "./isn.ts";
+import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 
 /** RFC 6335 §6: the dynamic (ephemeral) port range. */
@@ -90,8 +91,6 @@ const COOKIE_TS_OPTION_MASK = 0x3f;
 const COOKIE_TS_WSCALE_MASK = 0x0f;
 /** SACK-permitted bit of those bits. */
 const COOKIE_TS_SACK = 0x10;
-/** RFC 7323 §2.3: largest window shift. */
-const MAX_WINDOW_SHIFT = 14;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
@@ -853,8 +852,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       let bits = scaling ? Math.min(seg.windowScale, MAX_WINDOW_SHIFT) : COOKIE_TS_WSCALE_MASK;
       if (sack) bits |= COOKIE_TS_SACK;
       // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
-      const now = (Math.floor(nowMs) +
-        timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort)) | 0;
+      const now = timestampClock(
+        nowMs,
+        timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
+      );
       let tsVal = (now & ~COOKIE_TS_OPTION_MASK) | bits;
       if (seqGt(tsVal, now)) tsVal = seqAdd(tsVal, -(COOKIE_TS_OPTION_MASK + 1));
       options = {
