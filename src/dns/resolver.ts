@@ -275,7 +275,7 @@ class TcpExchange {
   readonly query: Uint8Array;
   written = 0;
   /** The answer's length prefix, then the answer (sized by it). */
-  readonly prefix = new Uint8Array(TCP_LENGTH_PREFIX_BYTES);
+  readonly prefix: Uint8Array = new Uint8Array(TCP_LENGTH_PREFIX_BYTES);
   prefixRead = 0;
   answer: Uint8Array | null = null;
   answerRead = 0;

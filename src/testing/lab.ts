@@ -80,7 +80,9 @@ export function isRoot(): boolean {
 }
 
 /**
- * Finds an executable on PATH (and in the sbin directories, where `ip` lives).
+ * Finds an executable on PATH, the way `Deno.Command` will look for it: a
+ * program that is not on PATH is reported missing even when it exists
+ * elsewhere, because running it by name would fail.
  *
  * Permissions: `--allow-env` (PATH), `--allow-read`.
  *
@@ -98,10 +100,9 @@ export function findCommand(command: string): string | null {
   try {
     path = Deno.env.get("PATH") ?? "";
   } catch {
-    // no env permission: fall back to the usual directories
+    return null; // no env permission: Deno.Command could not search PATH either
   }
-  const dirs = [...path.split(":"), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-  for (const dir of dirs) {
+  for (const dir of path.split(":")) {
     if (dir === "") continue;
     try {
       const info = Deno.statSync(`${dir}/${command}`);
@@ -114,10 +115,71 @@ export function findCommand(command: string): string | null {
 }
 
 /**
- * Why lab tests cannot run here, or null when they can.
+ * The Debian package that provides each outside program the lab, the tests
+ * and the benchmarks run, for the line that says what to install.
+ */
+export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
+  ip: "iproute2",
+  ss: "iproute2",
+  sysctl: "procps",
+  ethtool: "ethtool",
+  tcpdump: "tcpdump",
+  tshark: "tshark",
+  ping: "iputils-ping",
+  curl: "curl",
+  socat: "socat",
+  dnsmasq: "dnsmasq",
+  hping3: "hping3",
+  nft: "nftables",
+  iperf3: "iperf3",
+  chromium: "chromium",
+  python3: "python3",
+  openssl: "openssl",
+  wrk: "wrk",
+  traceroute: "traceroute",
+};
+
+/**
+ * Programs every lab runs ({@link Lab.create}: namespaces and veth with
+ * `ip`, IPv6 off with `sysctl`, the peer's offloads off with `ethtool`), and
+ * `ss`, which comes with `ip` (iproute2) and which tests use to wait for a
+ * kernel listener.
+ */
+export const LAB_BASE_COMMANDS: readonly string[] = ["ip", "ss", "sysctl", "ethtool"];
+
+/**
+ * Says which of `commands` are not on PATH, each with the Debian package that
+ * provides it.
  *
- * @param commands executables the test needs besides `ip`
- * @returns a human-readable reason, or null
+ * Permissions: `--allow-env` (PATH), `--allow-read`.
+ *
+ * @param commands program names
+ * @returns e.g. "needs `tshark` (Debian package tshark)", or null when all are there
+ *
+ * @example
+ * ```ts
+ * import { missingCommandsReason } from "./lab.ts";
+ * const reason = missingCommandsReason(["surely-not-a-command-xyz"]);
+ * console.assert(reason === "needs `surely-not-a-command-xyz`");
+ * ```
+ */
+export function missingCommandsReason(commands: readonly string[]): string | null {
+  const missing = [...new Set(commands)].filter((c) => findCommand(c) === null);
+  if (missing.length === 0) return null;
+  const named = missing.map((c) => {
+    const pkg = DEBIAN_PACKAGES[c];
+    return pkg === undefined ? `\`${c}\`` : `\`${c}\` (Debian package ${pkg})`;
+  });
+  return `needs ${named.join(", ")}`;
+}
+
+/**
+ * Why lab tests cannot run here, or null when they can: root, then every
+ * program of {@link LAB_BASE_COMMANDS} and `commands`.
+ *
+ * @param commands executables the test needs besides the lab's own
+ * @param base also require {@link LAB_BASE_COMMANDS} (default true)
+ * @returns a human-readable reason naming each missing program and its Debian package, or null
  *
  * @example
  * ```ts
@@ -126,18 +188,72 @@ export function findCommand(command: string): string | null {
  * console.assert(reason !== null);
  * ```
  */
-export function labUnavailableReason(commands: string[] = []): string | null {
+export function labUnavailableReason(
+  commands: readonly string[] = [],
+  base = true,
+): string | null {
   if (!isRoot()) return "needs root (network namespaces, AF_PACKET)";
-  for (const c of ["ip", ...commands]) {
-    if (findCommand(c) === null) return `needs the \`${c}\` command`;
+  return missingCommandsReason(base ? [...LAB_BASE_COMMANDS, ...commands] : commands);
+}
+
+/** Whether the environment asks for lab tests to fail instead of skipping (`RAWSTACK_LAB=required`). */
+export function labRequired(): boolean {
+  try {
+    return Deno.env.get(REQUIRED_ENV) === "required";
+  } catch {
+    return false;
   }
-  return null;
+}
+
+/**
+ * Registers a test that runs only when an outside program (or root) is
+ * there. When something is missing the test is registered as ignored with
+ * the reason in its name — "name (skipped: needs `tshark` (Debian package
+ * tshark))", the one line `deno test --quiet` still prints; with
+ * `RAWSTACK_LAB=required` it fails with that reason instead.
+ *
+ * @param name test name
+ * @param reason why it cannot run, or null when it can
+ * @param fn the test
+ * @param sanitizers passed to Deno.test
+ *
+ * @example
+ * ```ts ignore
+ * import { missingCommandsReason, testWhen } from "./lab.ts";
+ * testWhen("tshark prints its version", missingCommandsReason(["tshark"]), async () => {
+ *   await new Deno.Command("tshark", { args: ["--version"], stdout: "null" }).output();
+ * });
+ * ```
+ */
+export function testWhen(
+  name: string,
+  reason: string | null,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  sanitizers: Pick<Deno.TestDefinition, "sanitizeOps" | "sanitizeResources" | "sanitizeExit"> = {},
+): void {
+  if (reason === null) {
+    Deno.test({ name, fn, ...sanitizers });
+  } else if (labRequired()) {
+    Deno.test({
+      name,
+      fn() {
+        throw new Error(`cannot run (${REQUIRED_ENV}=required): ${reason}`);
+      },
+    });
+  } else {
+    Deno.test({ name: `${name} (skipped: ${reason})`, ignore: true, fn() {} });
+  }
 }
 
 /** Options of {@link labTest}. */
 export interface LabTestOptions {
-  /** Executables needed besides `ip` (e.g. `["ping", "socat"]`). */
+  /** Executables needed besides the lab's own {@link LAB_BASE_COMMANDS} (e.g. `["ping", "socat"]`). */
   commands?: string[];
+  /**
+   * The test builds a {@link Lab} (default true) and so needs
+   * {@link LAB_BASE_COMMANDS}; false for a test that needs only root and `commands`.
+   */
+  lab?: boolean;
   /** Passed to Deno.test. */
   sanitizeOps?: boolean;
   /** Passed to Deno.test. */
@@ -147,9 +263,12 @@ export interface LabTestOptions {
 }
 
 /**
- * Registers a lab test: a `Deno.test` that runs only as root with `ip`
- * available. Otherwise it is skipped with the reason printed — or, when the
- * environment has `RAWSTACK_LAB=required`, it fails with that reason.
+ * Registers a lab test: a `Deno.test` that runs only as root with the lab's
+ * programs ({@link LAB_BASE_COMMANDS}) and `opts.commands` on PATH.
+ * Otherwise it is registered as ignored, with the reason — each missing
+ * program and its Debian package — in its name, so `deno task test` prints
+ * one line per skipped test; when the environment has `RAWSTACK_LAB=required`
+ * it fails with that reason instead (see {@link testWhen}).
  *
  * @param name test name ("`Symbol` behaviour")
  * @param fn the test
@@ -169,31 +288,59 @@ export function labTest(
   fn: (t: Deno.TestContext) => void | Promise<void>,
   opts: LabTestOptions = {},
 ): void {
-  const reason = labUnavailableReason(opts.commands ?? []);
-  let required = false;
-  try {
-    required = Deno.env.get(REQUIRED_ENV) === "required";
-  } catch {
-    required = false;
-  }
-  const sanitizers = {
+  const lab = opts.lab ?? true;
+  const declared = new Set([...(lab ? LAB_BASE_COMMANDS : []), ...(opts.commands ?? [])]);
+  const guarded = async (t: Deno.TestContext) => {
+    declaredCommands = declared;
+    try {
+      await fn(t);
+    } finally {
+      declaredCommands = null;
+    }
+  };
+  testWhen(name, labUnavailableReason(opts.commands ?? [], lab), guarded, {
     sanitizeOps: opts.sanitizeOps,
     sanitizeResources: opts.sanitizeResources,
     sanitizeExit: opts.sanitizeExit,
-  };
-  if (reason === null) {
-    Deno.test({ name, fn, ...sanitizers });
-  } else if (required) {
-    Deno.test({
-      name,
-      fn() {
-        throw new Error(`lab test cannot run (${REQUIRED_ENV}=required): ${reason}`);
-      },
-    });
-  } else {
-    console.log(`skipping lab test "${name}": ${reason}`);
-    Deno.test({ name, ignore: true, fn() {} });
+  });
+}
+
+/** The programs the running lab test declared, or null outside a lab test. */
+let declaredCommands: ReadonlySet<string> | null = null;
+
+/**
+ * Fails a running {@link labTest} that starts an outside program (one of
+ * {@link DEBIAN_PACKAGES}) it did not list in its `commands`: on a machine
+ * without that program the test would fail instead of skipping. Outside a lab
+ * test (benchmarks, the demo, the CLI) it does nothing. {@link run},
+ * {@link Lab.runIn}, {@link Lab.spawnIn} and {@link startCapture} call it;
+ * helpers that start programs themselves (the tests' tshark decoder) call it
+ * too.
+ *
+ * @param program the program's name or path
+ *
+ * @example
+ * ```ts
+ * import { assertCommandDeclared } from "./lab.ts";
+ * assertCommandDeclared("tshark"); // outside a lab test: nothing to check
+ * ```
+ */
+export function assertCommandDeclared(program: string): void {
+  const name = program.slice(program.lastIndexOf("/") + 1);
+  if (declaredCommands === null || !(name in DEBIAN_PACKAGES) || declaredCommands.has(name)) {
+    return;
   }
+  throw new Error(
+    `this lab test runs \`${name}\` but does not list it in labTest's commands, ` +
+      "so a machine without it would fail the test instead of skipping it",
+  );
+}
+
+/** The program a command line starts: the inner one of `ip netns exec NS program …`. */
+function programOf(cmd: readonly string[]): string {
+  return cmd[0] === "ip" && cmd[1] === "netns" && cmd[2] === "exec" && cmd.length > 4
+    ? cmd[4]
+    : cmd[0];
 }
 
 /** Result of a finished command. */
@@ -224,6 +371,7 @@ const decoder = new TextDecoder();
  * ```
  */
 export async function run(cmd: string[], opts: { check?: boolean } = {}): Promise<CommandResult> {
+  assertCommandDeclared(programOf(cmd));
   const out = await new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdin: "null",
@@ -246,7 +394,7 @@ export async function run(cmd: string[], opts: { check?: boolean } = {}): Promis
  * Needs `--allow-run` and root.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { isRoot, Lab } from "./lab.ts";
  * if (isRoot()) {
  *   const lab = await Lab.create({ prefix: "rsdoc" });
@@ -336,7 +484,7 @@ export interface CaptureOptions {
  * everything tcpdump printed (e.g. "N packets captured").
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { isRoot, Lab } from "./lab.ts";
  * if (isRoot()) {
  *   const lab = await Lab.create({ prefix: "rsdoc" });
@@ -402,6 +550,7 @@ export class CaptureProcess extends LabProcess {
  * ```
  */
 export async function startCapture(path: string, opts: CaptureOptions): Promise<CaptureProcess> {
+  assertCommandDeclared("tcpdump");
   const args = [
     "netns",
     "exec",
@@ -490,7 +639,7 @@ function pidAlive(pid: number): boolean {
  * `--allow-ffi`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { isRoot, Lab } from "./lab.ts";
  * if (isRoot()) {
  *   const lab = await Lab.create({ prefix: "rsdoc" });
@@ -546,6 +695,8 @@ export class Lab {
     if (!/^[a-z][a-z0-9]{0,11}$/.test(opts.prefix)) {
       throw new Error(`lab prefix must be 1..12 lowercase letters/digits, got "${opts.prefix}"`);
     }
+    const unavailable = labUnavailableReason();
+    if (unavailable !== null) throw new Error(`the lab cannot be built here: it ${unavailable}`);
     await Lab.removeStale(opts.prefix);
     const lab = new Lab(opts.prefix, opts.router ?? false);
     try {
@@ -613,7 +764,7 @@ export class Lab {
       "dev",
       LAB_PEER_IF,
     ]);
-    if (!opts.peerOffloads && findCommand("ethtool") !== null) {
+    if (!opts.peerOffloads) {
       await this.runIn(pe, ["ethtool", "-K", LAB_PEER_IF, "tx", "off", "tso", "off", "gso", "off"]);
     }
     await run(["ip", "-n", pe, "link", "set", "lo", "up"]);
@@ -650,7 +801,7 @@ export class Lab {
         LAB_ROUTER_FAR_IF,
       ]);
       await run(["ip", "-n", far, "addr", "add", `${LAB_FAR_ADDRESS}/24`, "dev", LAB_FAR_IF]);
-      if (!opts.peerOffloads && findCommand("ethtool") !== null) {
+      if (!opts.peerOffloads) {
         await this.runIn(pe, [
           "ethtool",
           "-K",
@@ -726,6 +877,7 @@ export class Lab {
    * @returns a handle with `kill()` and `finished()`
    */
   spawnIn(netns: string, cmd: string[]): LabProcess {
+    assertCommandDeclared(cmd[0]);
     const child = new Deno.Command("ip", {
       args: ["netns", "exec", netns, ...cmd],
       stdin: "null",

@@ -41,11 +41,9 @@ labTest("Lab.create builds a silent rawstack side and an addressed kernel peer",
     assert.match(link.stdout, /state UP|LOWER_UP/);
     const peer = await lab.runInPeer(["ip", "-o", "-4", "addr", "show", "dev", "pe0"]);
     assert.match(peer.stdout, /inet 192\.0\.2\.1\/24/);
-    if (findCommand("ethtool") !== null) {
-      const k = await lab.runInPeer(["ethtool", "-k", "pe0"]);
-      assert.match(k.stdout, /tcp-segmentation-offload: off/);
-      assert.match(k.stdout, /tx-checksumming: off/);
-    }
+    const k = await lab.runInPeer(["ethtool", "-k", "pe0"]);
+    assert.match(k.stdout, /tcp-segmentation-offload: off/);
+    assert.match(k.stdout, /tx-checksumming: off/);
   } finally {
     await lab.destroy();
   }
@@ -103,15 +101,13 @@ labTest("Lab spawnInPeer processes are killed and capture writes a pcap", async 
     const r = await sleeper.kill();
     assert.notEqual(r.code, 0);
     assert.ok(performance.now() - t0 < 5000);
-    if (findCommand("tcpdump") !== null) {
-      const cap = await lab.capture(`${dir}/peer.pcap`);
-      await lab.runInPeer(["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
-      await cap.kill();
-      const bytes = await Deno.readFile(`${dir}/peer.pcap`);
-      assert.ok(bytes.length >= 24 + 16 + 42, "the ARP request was captured");
-    }
+    const cap = await lab.capture(`${dir}/peer.pcap`);
+    await lab.runInPeer(["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+    await cap.kill();
+    const bytes = await Deno.readFile(`${dir}/peer.pcap`);
+    assert.ok(bytes.length >= 24 + 16 + 42, "the ARP request was captured");
   } finally {
     await lab.destroy();
     await Deno.remove(dir, { recursive: true });
   }
-}, { commands: ["ping"] });
+}, { commands: ["ping", "tcpdump"] });

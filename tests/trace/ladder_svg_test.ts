@@ -3,7 +3,7 @@ import { analyzeCapture, analyzePcap } from "../../src/trace/connections.ts";
 import { tcpLadder } from "../../src/trace/ladder.ts";
 import { escapeXml, renderLadderSvg } from "../../src/trace/ladder_svg.ts";
 import { renderPlotSvg } from "../../src/trace/plot_svg.ts";
-import { findCommand } from "../../src/testing/lab.ts";
+import { findCommand, missingCommandsReason, testWhen } from "../../src/testing/lab.ts";
 import { decodePng } from "./_png.ts";
 import { handshake, TCP_ACK, tcpFrame } from "./_frames.ts";
 
@@ -81,19 +81,10 @@ function inkShare(png: { pixels: Uint8Array; channels: number }): number {
   return ink / n;
 }
 
-const chromium = findCommand("chromium");
-const required = Deno.env.get("RAWSTACK_LAB") === "required";
-if (chromium === null && !required) {
-  console.log(
-    'skipping "renderLadderSvg renders in headless Chromium": needs `chromium` (apt-get install chromium)',
-  );
-}
-Deno.test({
-  name: "renderLadderSvg renders in headless Chromium",
-  ignore: chromium === null && !required,
-  sanitizeResources: false,
-  async fn() {
-    assert.ok(chromium !== null, "chromium is required (RAWSTACK_LAB=required)");
+testWhen(
+  "renderLadderSvg renders in headless Chromium",
+  missingCommandsReason(["chromium"]),
+  async () => {
     const dir = await Deno.makeTempDir({ prefix: "rsfc-svg-" });
     try {
       const a = analyzePcap(await Deno.readFile(KERNEL_TCP));
@@ -125,4 +116,5 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+  { sanitizeResources: false },
+);

@@ -20,6 +20,12 @@
  * @module
  */
 
+import {
+  assertCommandDeclared,
+  labRequired,
+  missingCommandsReason,
+  testWhen,
+} from "../../src/testing/lab.ts";
 import assert from "node:assert/strict";
 import { type PcapRecord, PcapWriter, readPcap } from "../../src/wire/pcap.ts";
 
@@ -133,8 +139,10 @@ export async function tsharkMissingReason(): Promise<string | null> {
 }
 
 /**
- * Returns true (after printing why) when tshark checks must be skipped;
- * throws instead when `RAWSTACK_LAB=required`.
+ * Returns true (after printing why) when an embedded tshark check must be
+ * skipped; throws instead when `RAWSTACK_LAB=required`. Tests that are about
+ * tshark's decode register with {@link tsharkTest} instead, which names the
+ * skip in the test's own line.
  *
  * @param what the test or check being skipped, for the message
  * @returns true when the caller should skip
@@ -142,11 +150,23 @@ export async function tsharkMissingReason(): Promise<string | null> {
 export async function skipWithoutTshark(what: string): Promise<boolean> {
   const reason = await tsharkMissingReason();
   if (reason === null) return false;
-  if (Deno.env.get("RAWSTACK_LAB") === "required") {
+  if (labRequired()) {
     throw new Error(`${what}: tshark is required (RAWSTACK_LAB=required) but ${reason}`);
   }
-  console.log(`skipping tshark check of ${what}: ${reason} (install the Debian package tshark)`);
+  console.log(`skipped: tshark check of ${what}: ${reason} (Debian package tshark)`);
   return true;
+}
+
+/**
+ * Registers a test whose subject is tshark's decode: skipped (reason in its
+ * name, with the Debian package) when tshark is not on PATH, failing instead
+ * with `RAWSTACK_LAB=required`.
+ *
+ * @param name test name
+ * @param fn the test
+ */
+export function tsharkTest(name: string, fn: () => void | Promise<void>): void {
+  testWhen(name, missingCommandsReason(["tshark"]), fn);
 }
 
 function makeFrame(number: number): TsharkFrame {
@@ -257,6 +277,7 @@ export async function tsharkDecodeFile(
 
 /** Runs tshark with `args`; returns stdout, throws with stderr (sans the root warning) on failure. */
 async function runTshark(args: readonly string[]): Promise<string> {
+  assertCommandDeclared("tshark");
   const out = await new Deno.Command("tshark", {
     args: [...args],
     stdout: "piped",

@@ -15,7 +15,13 @@ import {
 } from "../../src/wire/ethernet.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { formatIpv4, MacAddress } from "../../src/wire/address.ts";
-import { assertTsharkClean, readTestdata, testdataPath, tsharkDecodeFile } from "./_tshark.ts";
+import {
+  assertTsharkClean,
+  readTestdata,
+  testdataPath,
+  tsharkDecodeFile,
+  tsharkTest,
+} from "./_tshark.ts";
 
 const FILE = "kernel_arp_icmp_udp.pcap";
 const MAC_A = 0x020000000001;
@@ -81,7 +87,7 @@ Deno.test("ArpRepr parse → emit reproduces the kernel's request and reply", ()
   });
 });
 
-Deno.test("ArpRepr fields equal tshark's decode of the kernel capture", async () => {
+tsharkTest("ArpRepr fields equal tshark's decode of the kernel capture", async () => {
   const decoded = await tsharkDecodeFile(testdataPath(FILE));
   if (decoded === null) return;
   const records = readTestdata(FILE);

@@ -12,7 +12,13 @@ import {
 import { ARP_REQUEST, ArpRepr } from "../../src/wire/arp.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { MacAddress } from "../../src/wire/address.ts";
-import { assertTsharkClean, readTestdata, testdataPath, tsharkDecodeFile } from "./_tshark.ts";
+import {
+  assertTsharkClean,
+  readTestdata,
+  testdataPath,
+  tsharkDecodeFile,
+  tsharkTest,
+} from "./_tshark.ts";
 
 const KERNEL_FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"];
 const MAC_A = 0x020000000001;
@@ -48,7 +54,7 @@ Deno.test("EthernetRepr parse → emit reproduces every kernel frame byte for by
   assert.equal(frames, 17 + 10 + 15);
 });
 
-Deno.test("EthernetRepr fields equal tshark's decode of the kernel captures", async () => {
+tsharkTest("EthernetRepr fields equal tshark's decode of the kernel captures", async () => {
   for (const file of KERNEL_FILES) {
     const decoded = await tsharkDecodeFile(testdataPath(file));
     if (decoded === null) return;

@@ -35,6 +35,7 @@ import {
   testdataPath,
   tsharkDecodeFile,
   type TsharkFrame,
+  tsharkTest,
 } from "./_tshark.ts";
 
 const FILE = "kernel_arp_icmp_udp.pcap";
@@ -113,7 +114,7 @@ Deno.test("IcmpRepr parse → emit reproduces every kernel ICMP message byte for
   assert.equal(big.dataLength, 4000);
 });
 
-Deno.test("IcmpRepr fields equal tshark's decode of the kernel capture", async () => {
+tsharkTest("IcmpRepr fields equal tshark's decode of the kernel capture", async () => {
   const decoded = await tsharkDecodeFile(testdataPath(FILE));
   if (decoded === null) return;
   for (const { index, message } of kernelIcmpMessages()) {

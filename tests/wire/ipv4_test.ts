@@ -24,6 +24,7 @@ import {
   testdataPath,
   tsharkDecodeFile,
   type TsharkFrame,
+  tsharkTest,
 } from "./_tshark.ts";
 
 const KERNEL_FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"];
@@ -87,7 +88,7 @@ Deno.test("Ipv4Repr parse → emit reproduces every kernel datagram byte for byt
   assert.equal(fragments, 6);
 });
 
-Deno.test("Ipv4Repr fields equal tshark's decode of the kernel captures", async () => {
+tsharkTest("Ipv4Repr fields equal tshark's decode of the kernel captures", async () => {
   for (const file of KERNEL_FILES) {
     const decoded: TsharkFrame[] | null = await tsharkDecodeFile(testdataPath(file));
     if (decoded === null) return;

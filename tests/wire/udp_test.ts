@@ -28,6 +28,7 @@ import {
   tsharkDecode,
   tsharkDecodeFile,
   type TsharkFrame,
+  tsharkTest,
 } from "./_tshark.ts";
 
 const FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap"];
@@ -131,7 +132,7 @@ Deno.test("UdpRepr parse → emit reproduces every kernel datagram byte for byte
   assert.equal(count, 2 + 10);
 });
 
-Deno.test("UdpRepr fields equal tshark's decode of the kernel captures", async () => {
+tsharkTest("UdpRepr fields equal tshark's decode of the kernel captures", async () => {
   for (const file of FILES) {
     const decoded: TsharkFrame[] | null = await tsharkDecodeFile(testdataPath(file));
     if (decoded === null) return;
@@ -198,7 +199,7 @@ Deno.test("UdpRepr emits datagrams tshark accepts, including a computed-zero che
   assert.equal(decoded[3].field("udp.checksum"), "0xffff");
 });
 
-Deno.test("assertTsharkClean fails on a datagram with a bad checksum", async () => {
+tsharkTest("assertTsharkClean fails on a datagram with a bad checksum", async () => {
   const frame = udpFrame(40000, 9999, new TextEncoder().encode("corrupt me"));
   frame[frame.length - 1] ^= 0x20;
   const decoded = await tsharkDecode([frame]);
