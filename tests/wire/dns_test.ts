@@ -6,7 +6,6 @@ import {
   tsharkDecodeFile,
   type TsharkFrame,
   tsharkProblems,
-  tsharkTest,
 } from "./_tshark.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import {
@@ -581,61 +580,52 @@ function assertDnsMatchesTshark(m: DnsMessage, row: string[], what: string): voi
   );
 }
 
-tsharkTest(
-  "DnsMessage parses kernel-captured DNS and agrees with tshark; re-emit round-trips",
-  async () => {
-    const frames = readTestdata("kernel_dns.pcap").map((record) => record.data);
-    const decoded = await tsharkDecodeFile(testdataPath("kernel_dns.pcap"), TSHARK_OPTS);
-    // null: tshark missing (reason printed by the helper); the parse and
-    // re-emit checks below still run.
-    const rows = decoded === null ? null : rowsOf(decoded, DNS_FIELDS);
-    if (rows !== null) assert.equal(rows.length, frames.length);
-    let queries = 0;
-    let responses = 0;
-    let identical = 0;
-    const seen = new Set<number>();
-    frames.forEach((f, k) => {
-      if (f.length < ETH + 28 || f[12] !== 8 || f[13] !== 0 || f[ETH + 9] !== 17) return;
-      const ihl = (f[ETH] & 0xf) * 4;
-      const u = ETH + ihl;
-      if (((f[u] << 8) | f[u + 1]) !== 53 && ((f[u + 2] << 8) | f[u + 3]) !== 53) return;
-      const udpLen = (f[u + 4] << 8) | f[u + 5];
-      const m = expectMessage(DnsMessage.parse(f, u + 8, udpLen - 8));
-      if (m.qr) responses++;
-      else queries++;
-      m.answers.forEach((r) => seen.add(r.type));
-      if (m.qr) seen.add(1000 + m.rcode);
-      if (rows !== null) assertDnsMatchesTshark(m, rows[k], `frame ${k + 1}`);
-      const original = f.slice(u + 8, u + udpLen);
-      const again = DnsMessage.toBytes(m);
-      // Re-emitting gives the same message; with the same compression choices
-      // as the sender, the same bytes.
-      assert.deepEqual(
-        comparable(expectMessage(DnsMessage.parse(again))),
-        comparable(m),
-        `frame ${k + 1}`,
-      );
-      if (toHex(again) === toHex(original)) identical++;
-    });
-    assert.ok(queries >= 5 && responses >= 5, `${queries} queries, ${responses} responses`);
-    for (
-      const t of [
-        DNS_TYPE_A,
-        DNS_TYPE_AAAA,
-        DNS_TYPE_CNAME,
-        DNS_TYPE_TXT,
-        1000 + DNS_RCODE_NXDOMAIN,
-      ]
-    ) {
-      assert.ok(seen.has(t), `capture lacks ${t}`);
-    }
-    // Queries carry no compression, so they always round-trip byte for byte.
-    assert.ok(identical >= queries, `${identical} identical re-emits`);
-    console.log(
-      `kernel DNS: ${queries} queries, ${responses} responses, ${identical} byte-identical re-emits`,
+Deno.test("DnsMessage parses kernel-captured DNS and agrees with tshark; re-emit round-trips", async () => {
+  const frames = readTestdata("kernel_dns.pcap").map((record) => record.data);
+  const decoded = await tsharkDecodeFile(testdataPath("kernel_dns.pcap"), TSHARK_OPTS);
+  // null: tshark missing (reason printed by the helper); the parse and
+  // re-emit checks below still run.
+  const rows = decoded === null ? null : rowsOf(decoded, DNS_FIELDS);
+  if (rows !== null) assert.equal(rows.length, frames.length);
+  let queries = 0;
+  let responses = 0;
+  let identical = 0;
+  const seen = new Set<number>();
+  frames.forEach((f, k) => {
+    if (f.length < ETH + 28 || f[12] !== 8 || f[13] !== 0 || f[ETH + 9] !== 17) return;
+    const ihl = (f[ETH] & 0xf) * 4;
+    const u = ETH + ihl;
+    if (((f[u] << 8) | f[u + 1]) !== 53 && ((f[u + 2] << 8) | f[u + 3]) !== 53) return;
+    const udpLen = (f[u + 4] << 8) | f[u + 5];
+    const m = expectMessage(DnsMessage.parse(f, u + 8, udpLen - 8));
+    if (m.qr) responses++;
+    else queries++;
+    m.answers.forEach((r) => seen.add(r.type));
+    if (m.qr) seen.add(1000 + m.rcode);
+    if (rows !== null) assertDnsMatchesTshark(m, rows[k], `frame ${k + 1}`);
+    const original = f.slice(u + 8, u + udpLen);
+    const again = DnsMessage.toBytes(m);
+    // Re-emitting gives the same message; with the same compression choices
+    // as the sender, the same bytes.
+    assert.deepEqual(
+      comparable(expectMessage(DnsMessage.parse(again))),
+      comparable(m),
+      `frame ${k + 1}`,
     );
-  },
-);
+    if (toHex(again) === toHex(original)) identical++;
+  });
+  assert.ok(queries >= 5 && responses >= 5, `${queries} queries, ${responses} responses`);
+  for (
+    const t of [DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_CNAME, DNS_TYPE_TXT, 1000 + DNS_RCODE_NXDOMAIN]
+  ) {
+    assert.ok(seen.has(t), `capture lacks ${t}`);
+  }
+  // Queries carry no compression, so they always round-trip byte for byte.
+  assert.ok(identical >= queries, `${identical} identical re-emits`);
+  console.log(
+    `kernel DNS: ${queries} queries, ${responses} responses, ${identical} byte-identical re-emits`,
+  );
+});
 
 Deno.test("DnsMessage output is tshark-clean and decodes to the same fields", async () => {
   const messages: DnsMessage[] = [];

@@ -6,7 +6,6 @@ import {
   tsharkDecodeFile,
   type TsharkFrame,
   tsharkProblems,
-  tsharkTest,
 } from "./_tshark.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
@@ -549,7 +548,7 @@ function assertMatchesTshark(r: TcpRepr, row: string[], what: string): void {
   assert.equal(Number(len), r.payloadLength, `${what}: tcp.len`);
 }
 
-tsharkTest("TcpRepr round-trips every kernel-captured segment and agrees with tshark", async () => {
+Deno.test("TcpRepr round-trips every kernel-captured segment and agrees with tshark", async () => {
   const frames = readTestdata("kernel_tcp.pcap").map((record) => record.data);
   const decoded = await tsharkDecodeFile(testdataPath("kernel_tcp.pcap"), TSHARK_OPTS);
   // null: tshark missing (the helper printed why, or threw under RAWSTACK_LAB=required);
