@@ -34,9 +34,6 @@ import {
   type TcpStats,
 } from "./config.ts";
 import {
-  type CookieOptions,
-  MAX_WINDOW_SHIFT,
-  NO_COOKIE_OPTIONS,
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
@@ -47,6 +44,15 @@ import {
 import { AddrInUse, NotConnected } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
+import {
+  cookieTsVal,
+  makeSynCookie,
+  SYN_COOKIE_MSS_TABLE,
+  type SynCookieAck,
+  synCookieMssIndex,
+  synCookieWindowOpen,
+  validateSynCookieAck,
+} from "./syn_cookies.ts";
 
 /** RFC 6335 §6: the dynamic (ephemeral) port range. */
 export const EPHEMERAL_PORT_FIRST = 49152;
@@ -74,23 +80,6 @@ let processNextEphemeral = -1;
 export const DEFAULT_BACKLOG = 128;
 const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
-/** SYN cookie time counter period (Linux: 64 s), ms. */
-const COOKIE_PERIOD_MS = 64_000;
-/** Cookie counters accepted: the current and the previous one (RFC 4987 §3.6). */
-const COOKIE_MAX_AGE = 2;
-/** MSS values a cookie can encode (3 bits, Linux-like table). */
-const COOKIE_MSS_TABLE = [536, 1300, 1440, 1460, 4312, 8960];
-const COOKIE_HASH_MASK = 0xffffff;
-/**
- * Low TSval bits of a cookie SYN-ACK that carry the SYN's options (Linux's
- * `cookie_init_timestamp`): the peer echoes them in TSecr, so window scaling
- * and SACK survive a stateless handshake when timestamps are on.
- */
-const COOKIE_TS_OPTION_MASK = 0x3f;
-/** Window-shift field of those bits; all ones: no window scaling. */
-const COOKIE_TS_WSCALE_MASK = 0x0f;
-/** SACK-permitted bit of those bits. */
-const COOKIE_TS_SACK = 0x10;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
@@ -624,13 +613,13 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         conn.state === TcpState.SYN_RECEIVED && listener !== null && this.config.synCookies &&
         (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_ACK &&
         seg.ack !== seqAdd(conn.iss, 1) &&
-        nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS
+        synCookieWindowOpen(listener.lastCookieMs, nowMs)
       ) {
         // The peer may have completed a SYN-cookie handshake while a duplicate of its SYN
         // created this embryonic connection. A valid cookie wins (as Linux's listener check);
         // otherwise the ACK is dropped rather than answered with RST, which would reset the
         // peer's cookie connection. Its next segment from ISN+1 will carry the proof.
-        if (this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg) === 0) return;
+        if (this.#validateCookie(nowMs, dst, src, seg) === null) return;
         conn.abort();
       } else if (
         conn.state === TcpState.TIME_WAIT &&
@@ -691,8 +680,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     // Second, check for an ACK: a SYN cookie (RFC 4987 §3.6) or a reset.
     if ((flags & TCP_ACK) !== 0) {
       if ((flags & TCP_SYN) === 0 && this.config.synCookies) {
-        const mss = this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg);
-        if (mss > 0 && !listener._acceptQueueFull()) {
+        const cookie = this.#validateCookie(nowMs, dst, src, seg);
+        if (cookie !== null && !listener._acceptQueueFull()) {
           this.stats.synCookiesAccepted++;
           const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
           conn.listener = listener;
@@ -701,16 +690,16 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
             nowMs,
             seqAdd(seg.ack, -1),
             seqAdd(seg.seq, -1),
-            mss,
+            cookie.mss,
             seg.window,
-            this.#cookieOptions,
+            cookie.options,
           );
           if (!conn.released) conn.onSegment(nowMs, seg);
           return;
         }
-        if (mss === 0) {
+        if (cookie === null) {
           this.stats.synCookiesFailed++;
-          if (nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS) {
+          if (synCookieWindowOpen(listener.lastCookieMs, nowMs)) {
             // While cookies are in use, an ACK that does not validate may belong to a cookie
             // handshake whose first segment (seq = ISN+1, the only one that can carry the
             // cookie's proof) was lost: drop it and let the peer retransmit from there,
@@ -746,100 +735,35 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
 
   // ------------------------------------------------------------------ SYN cookies
 
-  #cookieHash(
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    irs: number,
-    counter: number,
-  ): number {
-    const extra = irs ^ Math.imul(counter, 0x9e3779b1); // int32: the hash takes the bits
-    return hashFourTuple(this.#secret, localAddr, localPort, remoteAddr, remotePort, extra) &
-      COOKIE_HASH_MASK;
-  }
-
-  /**
-   * RFC 4987 §3.6 SYN cookie as our ISS: 5 bits of a 64 s counter, 3 bits of
-   * MSS index, 24 bits of keyed hash over the 4-tuple, the peer's ISN and the counter.
-   * Returned as a signed 32-bit integer like every sequence number in the engine (the
-   * counter's top bit is the sign bit).
-   */
-  #makeCookie(
-    nowMs: number,
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    irs: number,
-    mssIndex: number,
-  ): number {
-    const counter = Math.floor(nowMs / COOKIE_PERIOD_MS);
-    const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-    return ((counter & 0x1f) << 27) | (mssIndex << 24) | h;
-  }
-
-  /**
-   * Returns the MSS the cookie encodes, or 0 when it is not valid; leaves the
-   * options its timestamp carried in `#cookieOptions`.
-   */
-  #checkCookie(
-    nowMs: number,
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    seg: TcpRepr,
-  ): number {
-    const iss = seqAdd(seg.ack, -1);
-    const irs = seqAdd(seg.seq, -1);
-    const counterBits = iss >>> 27;
-    const mssIndex = (iss >>> 24) & 7;
-    if (mssIndex >= COOKIE_MSS_TABLE.length) return 0;
-    const now = Math.floor(nowMs / COOKIE_PERIOD_MS);
-    for (let age = 0; age < COOKIE_MAX_AGE; age++) {
-      const counter = now - age;
-      if (counter < 0 || (counter & 0x1f) !== counterBits) continue;
-      const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-      if (h === (iss & COOKIE_HASH_MASK)) {
-        return this.#decodeCookieOptions(seg) ? COOKIE_MSS_TABLE[mssIndex] : 0;
-      }
-    }
-    return 0;
-  }
-
-  /** What {@link #checkCookie} decoded last. */
-  #cookieOptions: CookieOptions = NO_COOKIE_OPTIONS;
-
-  /**
-   * Reads the options our cookie SYN-ACK put in its TSval back from the
-   * ACK's TSecr (Linux's `cookie_timestamp_decode`). False when they ask for
-   * what this stack does not do (the ACK cannot be ours).
-   */
-  #decodeCookieOptions(seg: TcpRepr): boolean {
-    const cfg = this.config;
-    if (!seg.hasTimestamp) {
-      this.#cookieOptions = NO_COOKIE_OPTIONS;
-      return true;
-    }
-    if (!cfg.timestamps) return false;
-    const bits = seg.tsEcr & COOKIE_TS_OPTION_MASK;
-    const sackOk = (bits & COOKIE_TS_SACK) !== 0;
-    if (sackOk && !cfg.sack) return false;
-    let sndWScale = bits & COOKIE_TS_WSCALE_MASK;
-    if (sndWScale === COOKIE_TS_WSCALE_MASK) sndWScale = -1;
-    else if (!cfg.windowScaling || sndWScale > MAX_WINDOW_SHIFT) return false;
-    this.#cookieOptions = { sndWScale, sackOk, tsVal: seg.tsVal };
-    return true;
+  /** A cookie ACK's MSS and options (syn_cookies.ts), or null when it is not valid. */
+  #validateCookie(nowMs: number, dst: number, src: number, seg: TcpRepr): SynCookieAck | null {
+    return validateSynCookieAck(
+      this.#secret,
+      this.config,
+      nowMs,
+      dst,
+      seg.dstPort,
+      src,
+      seg.srcPort,
+      seg,
+    );
   }
 
   #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
     const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
     const ourMss = this.#ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
     const mss = Math.min(peerMss, ourMss);
-    let index = 0;
-    for (let i = 0; i < COOKIE_MSS_TABLE.length; i++) if (COOKIE_MSS_TABLE[i] <= mss) index = i;
-    const iss = this.#makeCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg.seq, index);
+    const index = synCookieMssIndex(mss);
+    const iss = makeSynCookie(
+      this.#secret,
+      nowMs,
+      dst,
+      seg.dstPort,
+      src,
+      seg.srcPort,
+      seg.seq,
+      index,
+    );
     this.stats.synCookiesSent++;
     // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
     // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
@@ -849,15 +773,12 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     if (cfg.timestamps && seg.hasTimestamp) {
       const scaling = cfg.windowScaling && seg.windowScale >= 0;
       const sack = cfg.sack && seg.sackPermitted;
-      let bits = scaling ? Math.min(seg.windowScale, MAX_WINDOW_SHIFT) : COOKIE_TS_WSCALE_MASK;
-      if (sack) bits |= COOKIE_TS_SACK;
       // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
       const now = timestampClock(
         nowMs,
         timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
       );
-      let tsVal = (now & ~COOKIE_TS_OPTION_MASK) | bits;
-      if (seqGt(tsVal, now)) tsVal = seqAdd(tsVal, -(COOKIE_TS_OPTION_MASK + 1));
+      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack);
       options = {
         windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
         sackPermitted: sack,
@@ -874,7 +795,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       seqAdd(seg.seq, 1),
       TCP_SYN | TCP_ACK,
       Math.min(cfg.receiveBufferBytes, 0xffff),
-      COOKIE_MSS_TABLE[index],
+      SYN_COOKIE_MSS_TABLE[index],
       options,
     );
   }
