@@ -157,6 +157,11 @@ export interface TcpStats {
   synCookiesAccepted: number;
   /** ACKs carrying an invalid SYN cookie. */
   synCookiesFailed: number;
+  /**
+   * ACKs to a listener that had sent no SYN cookie within a cookie's lifetime (Linux
+   * `tcp_synq_no_recent_overflow`): not checked as cookies, answered with RST.
+   */
+  synCookiesUnexpected: number;
   /** Out-of-order segments received. */
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
@@ -190,6 +195,7 @@ export function newTcpStats(): TcpStats {
     synCookiesSent: 0,
     synCookiesAccepted: 0,
     synCookiesFailed: 0,
+    synCookiesUnexpected: 0,
     outOfOrder: 0,
     sendFailures: 0,
   };

@@ -680,30 +680,36 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     // Second, check for an ACK: a SYN cookie (RFC 4987 §3.6) or a reset.
     if ((flags & TCP_ACK) !== 0) {
       if ((flags & TCP_SYN) === 0 && this.config.synCookies) {
-        const cookie = this.#validateCookie(nowMs, dst, src, seg);
-        if (cookie !== null && !listener._acceptQueueFull()) {
-          this.stats.synCookiesAccepted++;
-          const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
-          conn.listener = listener;
-          this.#insert(conn);
-          conn.openFromCookie(
-            nowMs,
-            seqAdd(seg.ack, -1),
-            seqAdd(seg.seq, -1),
-            cookie.mss,
-            seg.window,
-            cookie.options,
-          );
-          if (!conn.released) conn.onSegment(nowMs, seg);
-          return;
-        }
-        if (cookie === null) {
-          this.stats.synCookiesFailed++;
-          if (synCookieWindowOpen(listener.lastCookieMs, nowMs)) {
+        if (!synCookieWindowOpen(listener.lastCookieMs, nowMs)) {
+          // Linux tcp_synq_no_recent_overflow: this listener sent no cookie within a cookie's
+          // lifetime, so the ACK cannot complete one and is not checked — else a blind guess
+          // of the 24-bit MAC would open a connection (and deliver its data) from a forged
+          // address at any time. A stray ACK: RST below.
+          this.stats.synCookiesUnexpected++;
+        } else {
+          const cookie = this.#validateCookie(nowMs, dst, src, seg);
+          if (cookie === null) {
             // While cookies are in use, an ACK that does not validate may belong to a cookie
             // handshake whose first segment (seq = ISN+1, the only one that can carry the
             // cookie's proof) was lost: drop it and let the peer retransmit from there,
             // instead of resetting the connection as Linux does.
+            this.stats.synCookiesFailed++;
+            return;
+          }
+          if (!listener._acceptQueueFull()) {
+            this.stats.synCookiesAccepted++;
+            const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+            conn.listener = listener;
+            this.#insert(conn);
+            conn.openFromCookie(
+              nowMs,
+              seqAdd(seg.ack, -1),
+              seqAdd(seg.seq, -1),
+              cookie.mss,
+              seg.window,
+              cookie.options,
+            );
+            if (!conn.released) conn.onSegment(nowMs, seg);
             return;
           }
         }
