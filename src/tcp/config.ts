@@ -162,6 +162,13 @@ export interface TcpStats {
    * `tcp_synq_no_recent_overflow`): not checked as cookies, answered with RST.
    */
   synCookiesUnexpected: number;
+  /**
+   * Segments to a broadcast or multicast address, discarded unanswered (RFC 1122
+   * §4.2.3.10, RFC 9293 §3.9.2.3).
+   */
+  broadcastDrops: number;
+  /** Segments from 0.0.0.0, the limited broadcast or a multicast address, discarded. */
+  badSourceDrops: number;
   /** Out-of-order segments received. */
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
@@ -196,6 +203,8 @@ export function newTcpStats(): TcpStats {
     synCookiesAccepted: 0,
     synCookiesFailed: 0,
     synCookiesUnexpected: 0,
+    broadcastDrops: 0,
+    badSourceDrops: 0,
     outOfOrder: 0,
     sendFailures: 0,
   };

@@ -12,7 +12,7 @@ import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import type { IpProtocolHandler, IpSender } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
-import { readIpv4 } from "../wire/address.ts";
+import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
 import { readI32 } from "../wire/view.ts";
 import {
@@ -41,7 +41,7 @@ import {
   TcpState,
   windowShiftFor,
 } from "./connection.ts";
-import { AddrInUse, NotConnected } from "./errors.ts";
+import { AddrInUse, HostUnreachable, NotConnected } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import {
@@ -83,6 +83,14 @@ const PORT_SPACE = 0x10000;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
+/** The top four bits of a class D (multicast, 224.0.0.0/4) address (RFC 1112 §4). */
+const MULTICAST_TOP_BITS = 0xe;
+
+/** The limited broadcast or a multicast group; `addr` is int32. */
+function isBroadcastOrMulticast(addr: number): boolean {
+  return addr === IPV4_LIMITED_BROADCAST || (addr >>> 28) === MULTICAST_TOP_BITS;
+}
+
 /** Parse options for a segment whose checksum the device validated (made once). */
 const SKIP_CHECKSUM = Object.freeze({ verifyChecksum: false });
 
@@ -457,7 +465,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param remotePort peer port
    * @param opts local port/address, callbacks
    * @returns the connection in SYN-SENT
-   * @throws NotConnected when there is no route; AddrInUse when no port is free
+   * @throws NotConnected when there is no route; AddrInUse when no port is free;
+   *   HostUnreachable for the limited broadcast or a multicast address (RFC 9293 §3.9.1.1)
    */
   connect(
     nowMs: number,
@@ -467,6 +476,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   ): TcpConnection {
     // Addresses are int32 inside the stack (address.ts); the unsigned form is accepted here.
     remoteAddr |= 0;
+    if (isBroadcastOrMulticast(remoteAddr)) {
+      // RFC 9293 §3.9.1.1 (MUST-46): an OPEN to a broadcast or multicast address is an error
+      // (Linux tcp_v4_connect: ENETUNREACH).
+      throw new HostUnreachable(`${formatIpv4(remoteAddr)} is a broadcast or multicast address`);
+    }
     const localAddr = (opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr)) | 0;
     if (localAddr === 0) throw new NotConnected("no route to host");
     let port = opts.localPort ?? 0;
@@ -580,6 +594,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param checksumVerified true when the device already validated the TCP checksum
    *   (receive checksum offload: a virtio_net_hdr DATA_VALID flag, TP_STATUS_CSUM_VALID, or
    *   a link that cannot corrupt frames); the segment is then not summed again
+   * @param toBroadcast the IPv4 layer says `dst` is a broadcast or multicast address (the
+   *   directed broadcast of its subnet is known only there); the segment is then discarded
    * @returns nothing
    */
   onPacket(
@@ -590,11 +606,26 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     offset: number,
     length: number,
     checksumVerified = false,
+    toBroadcast = false,
   ): void {
     // int32 addresses (what the IPv4 layer passes; a no-op then), so demux compares one form.
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
+    if (toBroadcast || isBroadcastOrMulticast(dst)) {
+      // RFC 1122 §4.2.3.10, RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
+      // address is silently discarded; and no RST answers one (RFC 1122 §4.2.3.10, as Linux
+      // tcp_v4_send_reset: only for RTN_LOCAL). No connection has such a local address, so
+      // like Linux (tcp_v4_rcv drops what is not PACKET_HOST) every such segment goes.
+      this.stats.broadcastDrops++;
+      return;
+    }
+    if (src === 0 || isBroadcastOrMulticast(src)) {
+      // RFC 1122 §3.2.1.3 / §4.2.3.10: a source that names no single host is discarded (the
+      // IPv4 layer already does; TcpLayer also serves other senders, e.g. packetdrill).
+      this.stats.badSourceDrops++;
+      return;
+    }
     const seg = TcpRepr.parse(
       this.#packet.reset(bytes, offset, length),
       src,

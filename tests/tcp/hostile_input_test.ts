@@ -1,10 +1,16 @@
 // Regression tests for issue #16 (hostile input) in the TCP layer: SYN cookies only after a
 // recent overflow, no answers to broadcast/multicast, bounded connections and TIME-WAIT.
 import assert from "node:assert/strict";
+import { MEMORY_MAC_B, MemoryLink } from "../../src/phy/memory_link.ts";
+import { Stack } from "../../src/stack.ts";
 import { TcpState } from "../../src/tcp/connection.ts";
+import { HostUnreachable } from "../../src/tcp/errors.ts";
 import { makeSynCookie, SYN_COOKIE_VALID_MS } from "../../src/tcp/syn_cookies.ts";
+import { ManualClock } from "../../src/time/clock.ts";
+import { parseIpv4, readIpv4 } from "../../src/wire/address.ts";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
-import { bytesOf, Host, LOCAL, REMOTE } from "./harness.ts";
+import { ethFrame, ipv4Packet } from "../iface/_helpers.ts";
+import { bytesOf, Host, LOCAL, REMOTE, segment } from "./harness.ts";
 
 /** The secret every {@link Host} is made with. */
 const HOST_SECRET = new Uint8Array(16).fill(7);
@@ -55,4 +61,99 @@ Deno.test("TcpLayer checks SYN cookies only within the window after it sent one"
   assert.equal(h.tcp.stats.synCookiesAccepted, 1);
   assert.equal(h.tcp.stats.synCookiesUnexpected, 2);
   assert.equal(c.state, TcpState.ESTABLISHED, "the cookie connection is unharmed");
+});
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+const BROADCAST_MAC = 0xffff_ffff_ffff;
+const ALL_HOSTS_MAC = 0x01_00_5e_00_00_01;
+const IP_PROTO_TCP = 6;
+
+Deno.test("Stack answers no TCP segment sent to a broadcast or multicast address", async () => {
+  const clock = new ManualClock(1000);
+  const [victimDevice, attacker] = MemoryLink.pair();
+  const victim = new Stack({ device: victimDevice, ipv4: "192.0.2.1/24", clock });
+  const settle = () => {
+    for (let i = 0; i < 100; i++) if (victim.poll() === 0) return;
+  };
+  const attackerIp = parseIpv4("192.0.2.66")!;
+  /** Frames the victim sent that answer the attacker: IPv4, or ARP asking for its address. */
+  const answers = () => {
+    let n = 0;
+    attacker.receive({
+      onFrame(bytes, offset) {
+        const type = (bytes[offset + 12] << 8) | bytes[offset + 13];
+        if (type === ETHERTYPE_IPV4) n++;
+        if (type === ETHERTYPE_ARP && readIpv4(bytes, offset + 14 + 24) === attackerIp) n++;
+      },
+    }, 256);
+    return n;
+  };
+  const inject = (dst: number, dstMac: number, flags: number, port: number) => {
+    const seg = segment(
+      { flags, seq: 1000, ack: 5000, srcPort: 5555, dstPort: port },
+      attackerIp,
+      dst,
+    );
+    const ip = ipv4Packet({ src: attackerIp, dst, protocol: IP_PROTO_TCP, payload: seg });
+    const frame = ethFrame(dstMac, MEMORY_MAC_B, ETHERTYPE_IPV4, ip);
+    attacker.transmit(frame, 0, frame.length);
+  };
+  try {
+    await victim.start();
+    victim.listen({ port: 80 });
+    settle();
+    answers(); // the victim's own announcements
+    const targets: [string, number][] = [
+      ["192.0.2.255", BROADCAST_MAC], // the subnet's directed broadcast (RFC 919)
+      ["255.255.255.255", BROADCAST_MAC], // the limited broadcast
+      ["224.0.0.1", ALL_HOSTS_MAC], // the all-hosts group every host is in
+    ];
+    for (const [addr, mac] of targets) {
+      const dst = parseIpv4(addr)!;
+      inject(dst, mac, TCP_SYN, 80); // listener: no SYN-ACK, no half-open connection
+      inject(dst, mac, TCP_SYN, 81); // closed port: no RST
+      inject(dst, mac, TCP_ACK, 80); // stray ACK to a listener: no RST
+      inject(dst, mac, TCP_ACK, 81); // closed port: no RST
+    }
+    settle();
+    clock.advance(5000); // a SYN-ACK would be retransmitted by now
+    settle();
+    assert.equal(answers(), 0, "nothing answers a broadcast or multicast segment");
+    const tcp = victim.stats().tcp;
+    assert.equal(victim.tcp.connectionCount, 0, "no half-open connection");
+    assert.equal(tcp.broadcastDrops, 12);
+    assert.equal(tcp.segmentsOut, 0);
+    assert.equal(tcp.resetsSent, 0);
+    // The same SYN to the victim's own address is answered (the injection itself works).
+    inject(parseIpv4("192.0.2.1")!, 0x02_00_00_00_00_01, TCP_SYN, 80);
+    settle();
+    assert.equal(victim.tcp.connectionCount, 1);
+    assert.ok(answers() > 0);
+  } finally {
+    await victim.close();
+  }
+});
+
+Deno.test("TcpLayer discards segments from or to addresses that name no single host", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 4);
+  for (const src of [0, -1, 0xe0000001 | 0, 0xefffffff | 0]) {
+    const b = segment({ flags: TCP_SYN, seq: 1 }, src, LOCAL);
+    h.tcp.onPacket(0, src, LOCAL, b, 0, b.length);
+    const a = segment({ flags: TCP_ACK, seq: 1, ack: 9, dstPort: 81 }, src, LOCAL);
+    h.tcp.onPacket(0, src, LOCAL, a, 0, a.length);
+  }
+  assert.equal(h.tcp.stats.badSourceDrops, 8);
+  // The IPv4 layer's word decides for the directed broadcast, which TCP cannot recognise.
+  const b = segment({ flags: TCP_SYN, seq: 1 }, REMOTE, LOCAL);
+  h.tcp.onPacket(0, REMOTE, LOCAL, b, 0, b.length, false, true);
+  assert.equal(h.tcp.stats.broadcastDrops, 1);
+  assert.equal(h.take().length, 0, "no SYN-ACK, no RST");
+  assert.equal(l.synQueueLength, 0);
+  assert.equal(h.tcp.connectionCount, 0);
+  // RFC 9293 §3.9.1.1 (MUST-46): no active open toward a broadcast or multicast address.
+  assert.throws(() => h.tcp.connect(0, -1, 80), HostUnreachable);
+  assert.throws(() => h.tcp.connect(0, 0xe0000001, 80), HostUnreachable);
+  assert.equal(h.take().length, 0);
 });
