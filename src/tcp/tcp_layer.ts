@@ -41,7 +41,7 @@ import {
   TcpState,
   windowShiftFor,
 } from "./connection.ts";
-import { AddrInUse, HostUnreachable, NotConnected } from "./errors.ts";
+import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import {
@@ -288,6 +288,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #conns = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
+  /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
+  readonly #timeWait = new Set<TcpConnection>();
   /** The connection found by the last successful lookup (see #lookup). */
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
@@ -322,6 +324,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   /** Connections in the demux table (including TIME-WAIT ones). */
   get connectionCount(): number {
     return this.#connectionCount;
+  }
+
+  /** Connections in TIME-WAIT (at most `config.maxTimeWait`). */
+  get timeWaitCount(): number {
+    return this.#timeWait.size;
   }
 
   /** Listening ports. */
@@ -405,6 +412,26 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     this.#connectionCount--;
   }
 
+  /** No new connection may be made: `maxConnections` are held outside TIME-WAIT. */
+  #atConnectionLimit(): boolean {
+    return this.#connectionCount - this.#timeWait.size >= this.config.maxConnections;
+  }
+
+  /**
+   * `conn` is in TIME-WAIT after an input (the only way in). Beyond `maxTimeWait` it goes to
+   * CLOSED at once, as Linux tcp_time_wait does past tcp_max_tw_buckets (TCPTIMEWAITOVERFLOW):
+   * the ACK of the peer's FIN is already sent, only the 2 MSL guard is given up.
+   */
+  #noteTimeWait(conn: TcpConnection): void {
+    if (this.#timeWait.has(conn)) return;
+    if (this.#timeWait.size >= this.config.maxTimeWait) {
+      this.stats.timeWaitOverflows++;
+      conn.skipTimeWait();
+      return;
+    }
+    this.#timeWait.add(conn);
+  }
+
   #portInUse(localAddr: number, port: number, remoteAddr: number, remotePort: number): boolean {
     return this.#listeners.has(port) ||
       this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined;
@@ -443,6 +470,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       conn.inSynQueue = false;
       listener.synQueueLength--;
     }
+    if (this.#timeWait.size !== 0) this.#timeWait.delete(conn);
     this.#remove(conn);
   }
 
@@ -466,6 +494,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param opts local port/address, callbacks
    * @returns the connection in SYN-SENT
    * @throws NotConnected when there is no route; AddrInUse when no port is free;
+   *   TooManyConnections at `config.maxConnections`;
    *   HostUnreachable for the limited broadcast or a multicast address (RFC 9293 §3.9.1.1)
    */
   connect(
@@ -483,6 +512,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     }
     const localAddr = (opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr)) | 0;
     if (localAddr === 0) throw new NotConnected("no route to host");
+    if (this.#atConnectionLimit()) {
+      this.stats.connectionLimitDrops++;
+      throw new TooManyConnections(`${this.config.maxConnections} connections open`);
+    }
     let port = opts.localPort ?? 0;
     if (port !== 0) {
       if (this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined) {
@@ -662,6 +695,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         conn.abort();
       } else {
         conn.onSegment(nowMs, seg);
+        if (conn.state === TcpState.TIME_WAIT) this.#noteTimeWait(conn);
         return;
       }
     }
@@ -727,6 +761,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
             this.stats.synCookiesFailed++;
             return;
           }
+          if (this.#atConnectionLimit()) {
+            // Dropped, not reset: the peer retransmits while its cookie is still valid.
+            this.stats.connectionLimitDrops++;
+            return;
+          }
           if (!listener._acceptQueueFull()) {
             this.stats.synCookiesAccepted++;
             const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
@@ -753,6 +792,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     if (listener._acceptQueueFull()) {
       // Linux drops SYNs while the accept queue is full; the client retries.
       this.stats.listenOverflows++;
+      return;
+    }
+    if (this.#atConnectionLimit()) {
+      // Like a SYN Linux cannot allocate a request for: dropped, the client retries.
+      this.stats.connectionLimitDrops++;
       return;
     }
     if (listener.synQueueLength >= listener.backlog) {

@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { MEMORY_MAC_B, MemoryLink } from "../../src/phy/memory_link.ts";
 import { Stack } from "../../src/stack.ts";
 import { TcpState } from "../../src/tcp/connection.ts";
-import { HostUnreachable } from "../../src/tcp/errors.ts";
+import { HostUnreachable, TooManyConnections } from "../../src/tcp/errors.ts";
 import { makeSynCookie, SYN_COOKIE_VALID_MS } from "../../src/tcp/syn_cookies.ts";
 import { ManualClock } from "../../src/time/clock.ts";
 import { parseIpv4, readIpv4 } from "../../src/wire/address.ts";
-import { TCP_ACK, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
 import { ethFrame, ipv4Packet } from "../iface/_helpers.ts";
 import { bytesOf, Host, LOCAL, REMOTE, segment } from "./harness.ts";
 
@@ -156,4 +156,86 @@ Deno.test("TcpLayer discards segments from or to addresses that name no single h
   assert.throws(() => h.tcp.connect(0, -1, 80), HostUnreachable);
   assert.throws(() => h.tcp.connect(0, 0xe0000001, 80), HostUnreachable);
   assert.equal(h.take().length, 0);
+});
+
+Deno.test("TcpLayer refuses new connections beyond maxConnections", () => {
+  const h = new Host({ maxConnections: 3 });
+  const l = h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: 100, srcPort: 6000 }); // embryonic: 1
+  const [sa] = h.take();
+  h.feed({ flags: TCP_SYN, seq: 200, srcPort: 6001, mss: 1460 }); // SYN queue full: a cookie
+  const [cookie] = h.take();
+  assert.equal(h.tcp.stats.synCookiesSent, 1);
+  const client = h.tcp.connect(0, REMOTE, 443); // 2
+  h.feed({ flags: TCP_SYN, seq: 300, srcPort: 6002 }); // a cookie, no state
+  h.take();
+  const client2 = h.tcp.connect(0, REMOTE, 443); // 3: the limit
+  h.take();
+  assert.equal(h.tcp.connectionCount, 3);
+  // A SYN beyond the limit: no SYN-ACK, no cookie, no state.
+  h.feed({ flags: TCP_SYN, seq: 400, srcPort: 6003 });
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.synCookiesSent, 2);
+  // A valid cookie ACK beyond it: dropped, not reset (the peer retransmits).
+  h.feed({ flags: TCP_ACK, seq: 201, ack: cookie.seq + 1, srcPort: 6001 });
+  assert.equal(h.take().length, 0);
+  assert.equal(h.tcp.stats.synCookiesAccepted, 0);
+  // An active open beyond it throws.
+  assert.throws(() => h.tcp.connect(0, REMOTE, 443), TooManyConnections);
+  assert.equal(h.tcp.stats.connectionLimitDrops, 3);
+  assert.equal(h.tcp.connectionCount, 3);
+  // One closes: there is room again, and the retransmitted cookie ACK completes.
+  client.abort();
+  h.feed({ flags: TCP_ACK, seq: 201, ack: cookie.seq + 1, srcPort: 6001 });
+  assert.equal(h.tcp.stats.synCookiesAccepted, 1);
+  assert.equal(l.accept()?.remotePort, 6001);
+  assert.throws(() => h.tcp.connect(0, REMOTE, 443), TooManyConnections);
+  client2.abort();
+  h.feed({ flags: TCP_ACK, seq: 101, ack: sa.seq + 1, srcPort: 6000 }); // no new TCB: allowed
+  assert.equal(h.tcp.connectionCount, 2);
+  assert.equal(h.tcp.connect(0, REMOTE, 443).stateName, "SYN-SENT");
+  assert.equal(h.tcp.stats.connectionLimitDrops, 4);
+});
+
+Deno.test("TcpLayer holds at most maxTimeWait connections in TIME-WAIT", () => {
+  const h = new Host({ maxTimeWait: 1 });
+  const l = h.tcp.listen(80, 4);
+  /** A passive connection from `port` that we close first; the peer answers with data + FIN. */
+  const closeFirst = (port: number) => {
+    h.feed({ flags: TCP_SYN, seq: 1000, srcPort: port });
+    const [sa] = h.take();
+    h.feed({ flags: TCP_ACK, seq: 1001, ack: sa.seq + 1, srcPort: port });
+    const c = l.accept()!;
+    c.closeWrite();
+    h.take(); // our FIN
+    h.feed({
+      flags: TCP_FIN | TCP_ACK,
+      seq: 1001,
+      ack: sa.seq + 2,
+      srcPort: port,
+      data: bytesOf(3),
+    });
+    return c;
+  };
+  const first = closeFirst(6000);
+  assert.equal(first.state, TcpState.TIME_WAIT);
+  assert.equal(h.take()[0].ack, 1005, "the FIN is acknowledged");
+  // The cap is reached: the next one skips TIME-WAIT, after acknowledging the FIN.
+  const second = closeFirst(6001);
+  const [ack] = h.take();
+  assert.deepEqual([ack.flags, ack.ack, ack.dstPort], [TCP_ACK, 1005, 6001]);
+  assert.equal(second.state, TcpState.CLOSED);
+  assert.equal(second.error, null, "a normal close, not a failure");
+  assert.equal(second.readableLength, 3, "unread data stays readable");
+  assert.equal(h.tcp.connectionCount, 1);
+  assert.equal(h.tcp.stats.timeWaitOverflows, 1);
+  assert.equal(h.tcp.timeWaitCount, 1);
+  // When the first one's 2 MSL end, there is room again.
+  h.advance(60_000);
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.equal(h.tcp.timeWaitCount, 0);
+  closeFirst(6002);
+  h.take();
+  assert.equal(h.tcp.timeWaitCount, 1);
+  assert.equal(h.tcp.stats.timeWaitOverflows, 1);
 });
