@@ -1,9 +1,11 @@
 /**
  * The TCP layer: an {@link IpProtocolHandler} that verifies and parses
  * segments, demultiplexes them by 4-tuple to {@link TcpConnection}s, runs
- * listeners (SYN queue, accept queue, SYN cookies), answers segments for
- * nobody with RST (RFC 9293 §3.10.7.1), allocates ephemeral ports and
- * routes ICMP errors to the connection they concern.
+ * listeners (SYN queue, accept queue, SYN cookies from syn_cookies.ts),
+ * answers segments for nobody with RST (RFC 9293 §3.10.7.1) but never those
+ * to a broadcast or multicast address, bounds the connections and TIME-WAIT
+ * entries it holds, allocates ephemeral ports and routes ICMP errors to the
+ * connection they concern.
  *
  * @module
  */
