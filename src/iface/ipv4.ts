@@ -811,6 +811,10 @@ export class Ipv4Layer implements IpSender {
       return;
     }
     this.stats.rxDelivered++;
+    // input() accepted `dst` as ours or as one of these; the handler is told which.
+    const directed = this.#config.directedBroadcast;
+    const toBroadcast = dst === LIMITED_BROADCAST || (dst >>> 28) === 0xe ||
+      (directed !== 0 && dst === directed);
     const prevBytes = this.#curBytes;
     const prevHeader = this.#curHeaderOffset;
     const prevLength = this.#curLength;
@@ -820,7 +824,16 @@ export class Ipv4Layer implements IpSender {
     this.#curLength = totalLength;
     this.#curPayloadOffset = offset + hl;
     try {
-      handler.onPacket(nowMs, src, dst, bytes, offset + hl, totalLength - hl, checksumVerified);
+      handler.onPacket(
+        nowMs,
+        src,
+        dst,
+        bytes,
+        offset + hl,
+        totalLength - hl,
+        checksumVerified,
+        toBroadcast,
+      );
     } finally {
       this.#curBytes = prevBytes;
       this.#curHeaderOffset = prevHeader;

@@ -113,6 +113,10 @@ export interface IpProtocolHandler {
    * call. `checksumVerified` (optional, default false): the device already
    * vouched for the transport checksum (receive checksum offload, see
    * `rxChecksumTrusted` in src/phy/device.ts) — the handler may skip it.
+   * `toBroadcast` (optional, default false): `dst` is a broadcast address — the
+   * limited broadcast or the interface's directed broadcast — or a multicast
+   * group, which a unicast-only transport such as TCP must not answer (RFC
+   * 1122 §4.2.3.10).
    */
   onPacket(
     nowMs: number,
@@ -122,6 +126,7 @@ export interface IpProtocolHandler {
     offset: number,
     length: number,
     checksumVerified?: boolean,
+    toBroadcast?: boolean,
   ): void;
   /**
    * An ICMP error concerning a datagram this protocol sent (RFC 1122 §3.2.2.1):

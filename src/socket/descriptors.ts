@@ -27,7 +27,8 @@ export type SocketErrno =
   | "ECONNRESET"
   | "ETIMEDOUT"
   | "EPIPE"
-  | "EHOSTUNREACH";
+  | "EHOSTUNREACH"
+  | "ENOBUFS";
 
 /** How {@link SocketDescriptors.shutdown} stops a connection (POSIX SHUT_RD/SHUT_WR/SHUT_RDWR). */
 export type ShutdownHow = "read" | "write" | "both";

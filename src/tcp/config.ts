@@ -15,6 +15,17 @@ export const IPV4_TCP_HEADERS_LEN = 40;
 /** Smallest MSS we ever use, whatever ICMP or the peer says (Linux tcp_min_snd_mss is 48). */
 export const MIN_MSS = 88;
 
+/**
+ * Default {@link TcpConfig.maxConnections}: ample for a user-space stack's clients and
+ * servers, yet a bound (a TCB is a few kB idle; buffers are taken only while data waits).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
+/**
+ * Default {@link TcpConfig.maxTimeWait}: the ephemeral port range, so a client churning
+ * connections to one server never runs out of TIME-WAIT room before ports are reused.
+ */
+export const DEFAULT_MAX_TIME_WAIT = 16_384;
+
 /** Engine tunables. Every field has a default; see {@link DEFAULT_TCP_CONFIG}. */
 export interface TcpConfig {
   /** Send buffer (ring) capacity in bytes. */
@@ -79,6 +90,17 @@ export interface TcpConfig {
   synCookies: boolean;
   /** Upper bound on the persist-timer interval (RFC 9293 §3.8.6.1), ms. */
   maxPersistMs: number;
+  /**
+   * Most connections the layer holds outside TIME-WAIT (embryonic ones included). Beyond it
+   * a SYN or cookie ACK is dropped and `connect` throws `TooManyConnections`, counted in
+   * `connectionLimitDrops`: every connection has a TCB and may fill two buffers.
+   */
+  maxConnections: number;
+  /**
+   * Most connections in TIME-WAIT (Linux tcp_max_tw_buckets). A connection that would enter
+   * TIME-WAIT beyond it goes to CLOSED at once (`timeWaitOverflows`).
+   */
+  maxTimeWait: number;
 }
 
 /** The defaults: Linux-like values. */
@@ -108,6 +130,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   challengeAckLimitPerSecond: 100,
   synCookies: true,
   maxPersistMs: 60_000,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  maxTimeWait: DEFAULT_MAX_TIME_WAIT,
 });
 
 /**
@@ -157,6 +181,25 @@ export interface TcpStats {
   synCookiesAccepted: number;
   /** ACKs carrying an invalid SYN cookie. */
   synCookiesFailed: number;
+  /**
+   * ACKs to a listener that had sent no SYN cookie within a cookie's lifetime (Linux
+   * `tcp_synq_no_recent_overflow`): not checked as cookies, answered with RST.
+   */
+  synCookiesUnexpected: number;
+  /**
+   * Segments to a broadcast or multicast address, discarded unanswered (RFC 1122
+   * §4.2.3.10, RFC 9293 §3.9.2.3).
+   */
+  broadcastDrops: number;
+  /** Segments from 0.0.0.0, the limited broadcast or a multicast address, discarded. */
+  badSourceDrops: number;
+  /**
+   * New connections refused at `maxConnections` (SYNs and cookie ACKs dropped, `connect`
+   * calls that threw `TooManyConnections`).
+   */
+  connectionLimitDrops: number;
+  /** Connections that skipped TIME-WAIT because `maxTimeWait` were in it (Linux TWOVERFLOW). */
+  timeWaitOverflows: number;
   /** Out-of-order segments received. */
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
@@ -190,6 +233,11 @@ export function newTcpStats(): TcpStats {
     synCookiesSent: 0,
     synCookiesAccepted: 0,
     synCookiesFailed: 0,
+    synCookiesUnexpected: 0,
+    broadcastDrops: 0,
+    badSourceDrops: 0,
+    connectionLimitDrops: 0,
+    timeWaitOverflows: 0,
     outOfOrder: 0,
     sendFailures: 0,
   };

@@ -544,6 +544,18 @@ export class TcpConnection implements TimerTarget {
     return this.#state === TcpState.TIME_WAIT && this.#tsOk && t !== null &&
       nowMs - (t.deadline - this.#cfg.timeWaitMs) >= TIME_WAIT_REUSE_MS;
   }
+  /**
+   * Leaves TIME-WAIT for CLOSED at once, keeping unread data for the application (Linux
+   * tcp_time_wait when tcp_max_tw_buckets is reached); no segment is sent.
+   *
+   * @returns nothing
+   */
+  skipTimeWait(): void {
+    if (this.#state !== TcpState.TIME_WAIT) return;
+    this.#enter();
+    this.#terminate(null);
+    this.#leave();
+  }
 
   /**
    * Our initial sequence number, in the engine's form: a signed 32-bit integer (compare with

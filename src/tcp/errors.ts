@@ -13,7 +13,8 @@ export type TcpErrorCode =
   | "EADDRINUSE"
   | "ENOTCONN"
   | "EPIPE"
-  | "EHOSTUNREACH";
+  | "EHOSTUNREACH"
+  | "ENOBUFS";
 
 /**
  * Base class of every TCP error.
@@ -182,5 +183,27 @@ export class HostUnreachable extends TcpError {
   constructor(message = "host unreachable") {
     super("EHOSTUNREACH", message);
     this.name = "HostUnreachable";
+  }
+}
+
+/**
+ * The layer holds as many connections as it may (`TcpConfig.maxConnections`): no new one is
+ * made until one closes (Linux reports ENOBUFS when it cannot allocate a socket).
+ *
+ * @example
+ * ```ts
+ * import { TooManyConnections } from "./errors.ts";
+ * console.assert(new TooManyConnections().code === "ENOBUFS");
+ * ```
+ */
+export class TooManyConnections extends TcpError {
+  /**
+   * Makes the error.
+   *
+   * @param message details
+   */
+  constructor(message = "too many connections") {
+    super("ENOBUFS", message);
+    this.name = "TooManyConnections";
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The TCP layer: an {@link IpProtocolHandler} that verifies and parses
  * segments, demultiplexes them by 4-tuple to {@link TcpConnection}s, runs
- * listeners (SYN queue, accept queue, SYN cookies), answers segments for
- * nobody with RST (RFC 9293 §3.10.7.1), allocates ephemeral ports and
- * routes ICMP errors to the connection they concern.
+ * listeners (SYN queue, accept queue, SYN cookies from syn_cookies.ts),
+ * answers segments for nobody with RST (RFC 9293 §3.10.7.1) but never those
+ * to a broadcast or multicast address, bounds the connections and TIME-WAIT
+ * entries it holds, allocates ephemeral ports and routes ICMP errors to the
+ * connection they concern.
  *
  * @module
  */
@@ -12,7 +14,7 @@ import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import type { IpProtocolHandler, IpSender } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
-import { readIpv4 } from "../wire/address.ts";
+import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
 import { readI32 } from "../wire/view.ts";
 import {
@@ -34,9 +36,6 @@ import {
   type TcpStats,
 } from "./config.ts";
 import {
-  type CookieOptions,
-  MAX_WINDOW_SHIFT,
-  NO_COOKIE_OPTIONS,
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
@@ -44,9 +43,18 @@ import {
   TcpState,
   windowShiftFor,
 } from "./connection.ts";
-import { AddrInUse, NotConnected } from "./errors.ts";
+import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
+import {
+  cookieTsVal,
+  makeSynCookie,
+  SYN_COOKIE_MSS_TABLE,
+  type SynCookieAck,
+  synCookieMssIndex,
+  synCookieWindowOpen,
+  validateSynCookieAck,
+} from "./syn_cookies.ts";
 
 /** RFC 6335 §6: the dynamic (ephemeral) port range. */
 export const EPHEMERAL_PORT_FIRST = 49152;
@@ -74,26 +82,17 @@ let processNextEphemeral = -1;
 export const DEFAULT_BACKLOG = 128;
 const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
-/** SYN cookie time counter period (Linux: 64 s), ms. */
-const COOKIE_PERIOD_MS = 64_000;
-/** Cookie counters accepted: the current and the previous one (RFC 4987 §3.6). */
-const COOKIE_MAX_AGE = 2;
-/** MSS values a cookie can encode (3 bits, Linux-like table). */
-const COOKIE_MSS_TABLE = [536, 1300, 1440, 1460, 4312, 8960];
-const COOKIE_HASH_MASK = 0xffffff;
-/**
- * Low TSval bits of a cookie SYN-ACK that carry the SYN's options (Linux's
- * `cookie_init_timestamp`): the peer echoes them in TSecr, so window scaling
- * and SACK survive a stateless handshake when timestamps are on.
- */
-const COOKIE_TS_OPTION_MASK = 0x3f;
-/** Window-shift field of those bits; all ones: no window scaling. */
-const COOKIE_TS_WSCALE_MASK = 0x0f;
-/** SACK-permitted bit of those bits. */
-const COOKIE_TS_SACK = 0x10;
 const ICMP_DEST_UNREACHABLE = 3;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
+/** The top four bits of a class D (multicast, 224.0.0.0/4) address (RFC 1112 §4). */
+const MULTICAST_TOP_BITS = 0xe;
+
+/** The limited broadcast or a multicast group; `addr` is int32. */
+function isBroadcastOrMulticast(addr: number): boolean {
+  return addr === IPV4_LIMITED_BROADCAST || (addr >>> 28) === MULTICAST_TOP_BITS;
+}
+
 /** Parse options for a segment whose checksum the device validated (made once). */
 const SKIP_CHECKSUM = Object.freeze({ verifyChecksum: false });
 
@@ -291,6 +290,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #conns = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
+  /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
+  readonly #timeWait = new Set<TcpConnection>();
   /** The connection found by the last successful lookup (see #lookup). */
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
@@ -325,6 +326,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   /** Connections in the demux table (including TIME-WAIT ones). */
   get connectionCount(): number {
     return this.#connectionCount;
+  }
+
+  /** Connections in TIME-WAIT (at most `config.maxTimeWait`). */
+  get timeWaitCount(): number {
+    return this.#timeWait.size;
   }
 
   /** Listening ports. */
@@ -408,6 +414,26 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     this.#connectionCount--;
   }
 
+  /** No new connection may be made: `maxConnections` are held outside TIME-WAIT. */
+  #atConnectionLimit(): boolean {
+    return this.#connectionCount - this.#timeWait.size >= this.config.maxConnections;
+  }
+
+  /**
+   * `conn` is in TIME-WAIT after an input (the only way in). Beyond `maxTimeWait` it goes to
+   * CLOSED at once, as Linux tcp_time_wait does past tcp_max_tw_buckets (TCPTIMEWAITOVERFLOW):
+   * the ACK of the peer's FIN is already sent, only the 2 MSL guard is given up.
+   */
+  #noteTimeWait(conn: TcpConnection): void {
+    if (this.#timeWait.has(conn)) return;
+    if (this.#timeWait.size >= this.config.maxTimeWait) {
+      this.stats.timeWaitOverflows++;
+      conn.skipTimeWait();
+      return;
+    }
+    this.#timeWait.add(conn);
+  }
+
   #portInUse(localAddr: number, port: number, remoteAddr: number, remotePort: number): boolean {
     return this.#listeners.has(port) ||
       this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined;
@@ -446,6 +472,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       conn.inSynQueue = false;
       listener.synQueueLength--;
     }
+    if (this.#timeWait.size !== 0) this.#timeWait.delete(conn);
     this.#remove(conn);
   }
 
@@ -468,7 +495,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param remotePort peer port
    * @param opts local port/address, callbacks
    * @returns the connection in SYN-SENT
-   * @throws NotConnected when there is no route; AddrInUse when no port is free
+   * @throws NotConnected when there is no route; AddrInUse when no port is free;
+   *   TooManyConnections at `config.maxConnections`;
+   *   HostUnreachable for the limited broadcast or a multicast address (RFC 9293 §3.9.1.1)
    */
   connect(
     nowMs: number,
@@ -478,8 +507,17 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   ): TcpConnection {
     // Addresses are int32 inside the stack (address.ts); the unsigned form is accepted here.
     remoteAddr |= 0;
+    if (isBroadcastOrMulticast(remoteAddr)) {
+      // RFC 9293 §3.9.1.1 (MUST-46): an OPEN to a broadcast or multicast address is an error
+      // (Linux tcp_v4_connect: ENETUNREACH).
+      throw new HostUnreachable(`${formatIpv4(remoteAddr)} is a broadcast or multicast address`);
+    }
     const localAddr = (opts.localAddr ?? this.#ip.sourceAddressFor(remoteAddr)) | 0;
     if (localAddr === 0) throw new NotConnected("no route to host");
+    if (this.#atConnectionLimit()) {
+      this.stats.connectionLimitDrops++;
+      throw new TooManyConnections(`${this.config.maxConnections} connections open`);
+    }
     let port = opts.localPort ?? 0;
     if (port !== 0) {
       if (this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined) {
@@ -591,6 +629,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param checksumVerified true when the device already validated the TCP checksum
    *   (receive checksum offload: a virtio_net_hdr DATA_VALID flag, TP_STATUS_CSUM_VALID, or
    *   a link that cannot corrupt frames); the segment is then not summed again
+   * @param toBroadcast the IPv4 layer says `dst` is a broadcast or multicast address (the
+   *   directed broadcast of its subnet is known only there); the segment is then discarded
    * @returns nothing
    */
   onPacket(
@@ -601,11 +641,26 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     offset: number,
     length: number,
     checksumVerified = false,
+    toBroadcast = false,
   ): void {
     // int32 addresses (what the IPv4 layer passes; a no-op then), so demux compares one form.
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
+    if (toBroadcast || isBroadcastOrMulticast(dst)) {
+      // RFC 1122 §4.2.3.10, RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
+      // address is silently discarded; and no RST answers one (RFC 1122 §4.2.3.10, as Linux
+      // tcp_v4_send_reset: only for RTN_LOCAL). No connection has such a local address, so
+      // like Linux (tcp_v4_rcv drops what is not PACKET_HOST) every such segment goes.
+      this.stats.broadcastDrops++;
+      return;
+    }
+    if (src === 0 || isBroadcastOrMulticast(src)) {
+      // RFC 1122 §3.2.1.3 / §4.2.3.10: a source that names no single host is discarded (the
+      // IPv4 layer already does; TcpLayer also serves other senders, e.g. packetdrill).
+      this.stats.badSourceDrops++;
+      return;
+    }
     const seg = TcpRepr.parse(
       this.#packet.reset(bytes, offset, length),
       src,
@@ -624,13 +679,13 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         conn.state === TcpState.SYN_RECEIVED && listener !== null && this.config.synCookies &&
         (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_ACK &&
         seg.ack !== seqAdd(conn.iss, 1) &&
-        nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS
+        synCookieWindowOpen(listener.lastCookieMs, nowMs)
       ) {
         // The peer may have completed a SYN-cookie handshake while a duplicate of its SYN
         // created this embryonic connection. A valid cookie wins (as Linux's listener check);
         // otherwise the ACK is dropped rather than answered with RST, which would reset the
         // peer's cookie connection. Its next segment from ISN+1 will carry the proof.
-        if (this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg) === 0) return;
+        if (this.#validateCookie(nowMs, dst, src, seg) === null) return;
         conn.abort();
       } else if (
         conn.state === TcpState.TIME_WAIT &&
@@ -642,6 +697,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         conn.abort();
       } else {
         conn.onSegment(nowMs, seg);
+        if (conn.state === TcpState.TIME_WAIT) this.#noteTimeWait(conn);
         return;
       }
     }
@@ -691,30 +747,41 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     // Second, check for an ACK: a SYN cookie (RFC 4987 §3.6) or a reset.
     if ((flags & TCP_ACK) !== 0) {
       if ((flags & TCP_SYN) === 0 && this.config.synCookies) {
-        const mss = this.#checkCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg);
-        if (mss > 0 && !listener._acceptQueueFull()) {
-          this.stats.synCookiesAccepted++;
-          const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
-          conn.listener = listener;
-          this.#insert(conn);
-          conn.openFromCookie(
-            nowMs,
-            seqAdd(seg.ack, -1),
-            seqAdd(seg.seq, -1),
-            mss,
-            seg.window,
-            this.#cookieOptions,
-          );
-          if (!conn.released) conn.onSegment(nowMs, seg);
-          return;
-        }
-        if (mss === 0) {
-          this.stats.synCookiesFailed++;
-          if (nowMs - listener.lastCookieMs < COOKIE_MAX_AGE * COOKIE_PERIOD_MS) {
+        if (!synCookieWindowOpen(listener.lastCookieMs, nowMs)) {
+          // Linux tcp_synq_no_recent_overflow: this listener sent no cookie within a cookie's
+          // lifetime, so the ACK cannot complete one and is not checked — else a blind guess
+          // of the 24-bit MAC would open a connection (and deliver its data) from a forged
+          // address at any time. A stray ACK: RST below.
+          this.stats.synCookiesUnexpected++;
+        } else {
+          const cookie = this.#validateCookie(nowMs, dst, src, seg);
+          if (cookie === null) {
             // While cookies are in use, an ACK that does not validate may belong to a cookie
             // handshake whose first segment (seq = ISN+1, the only one that can carry the
             // cookie's proof) was lost: drop it and let the peer retransmit from there,
             // instead of resetting the connection as Linux does.
+            this.stats.synCookiesFailed++;
+            return;
+          }
+          if (this.#atConnectionLimit()) {
+            // Dropped, not reset: the peer retransmits while its cookie is still valid.
+            this.stats.connectionLimitDrops++;
+            return;
+          }
+          if (!listener._acceptQueueFull()) {
+            this.stats.synCookiesAccepted++;
+            const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+            conn.listener = listener;
+            this.#insert(conn);
+            conn.openFromCookie(
+              nowMs,
+              seqAdd(seg.ack, -1),
+              seqAdd(seg.seq, -1),
+              cookie.mss,
+              seg.window,
+              cookie.options,
+            );
+            if (!conn.released) conn.onSegment(nowMs, seg);
             return;
           }
         }
@@ -727,6 +794,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     if (listener._acceptQueueFull()) {
       // Linux drops SYNs while the accept queue is full; the client retries.
       this.stats.listenOverflows++;
+      return;
+    }
+    if (this.#atConnectionLimit()) {
+      // Like a SYN Linux cannot allocate a request for: dropped, the client retries.
+      this.stats.connectionLimitDrops++;
       return;
     }
     if (listener.synQueueLength >= listener.backlog) {
@@ -746,100 +818,35 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
 
   // ------------------------------------------------------------------ SYN cookies
 
-  #cookieHash(
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    irs: number,
-    counter: number,
-  ): number {
-    const extra = irs ^ Math.imul(counter, 0x9e3779b1); // int32: the hash takes the bits
-    return hashFourTuple(this.#secret, localAddr, localPort, remoteAddr, remotePort, extra) &
-      COOKIE_HASH_MASK;
-  }
-
-  /**
-   * RFC 4987 §3.6 SYN cookie as our ISS: 5 bits of a 64 s counter, 3 bits of
-   * MSS index, 24 bits of keyed hash over the 4-tuple, the peer's ISN and the counter.
-   * Returned as a signed 32-bit integer like every sequence number in the engine (the
-   * counter's top bit is the sign bit).
-   */
-  #makeCookie(
-    nowMs: number,
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    irs: number,
-    mssIndex: number,
-  ): number {
-    const counter = Math.floor(nowMs / COOKIE_PERIOD_MS);
-    const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-    return ((counter & 0x1f) << 27) | (mssIndex << 24) | h;
-  }
-
-  /**
-   * Returns the MSS the cookie encodes, or 0 when it is not valid; leaves the
-   * options its timestamp carried in `#cookieOptions`.
-   */
-  #checkCookie(
-    nowMs: number,
-    localAddr: number,
-    localPort: number,
-    remoteAddr: number,
-    remotePort: number,
-    seg: TcpRepr,
-  ): number {
-    const iss = seqAdd(seg.ack, -1);
-    const irs = seqAdd(seg.seq, -1);
-    const counterBits = iss >>> 27;
-    const mssIndex = (iss >>> 24) & 7;
-    if (mssIndex >= COOKIE_MSS_TABLE.length) return 0;
-    const now = Math.floor(nowMs / COOKIE_PERIOD_MS);
-    for (let age = 0; age < COOKIE_MAX_AGE; age++) {
-      const counter = now - age;
-      if (counter < 0 || (counter & 0x1f) !== counterBits) continue;
-      const h = this.#cookieHash(localAddr, localPort, remoteAddr, remotePort, irs, counter);
-      if (h === (iss & COOKIE_HASH_MASK)) {
-        return this.#decodeCookieOptions(seg) ? COOKIE_MSS_TABLE[mssIndex] : 0;
-      }
-    }
-    return 0;
-  }
-
-  /** What {@link #checkCookie} decoded last. */
-  #cookieOptions: CookieOptions = NO_COOKIE_OPTIONS;
-
-  /**
-   * Reads the options our cookie SYN-ACK put in its TSval back from the
-   * ACK's TSecr (Linux's `cookie_timestamp_decode`). False when they ask for
-   * what this stack does not do (the ACK cannot be ours).
-   */
-  #decodeCookieOptions(seg: TcpRepr): boolean {
-    const cfg = this.config;
-    if (!seg.hasTimestamp) {
-      this.#cookieOptions = NO_COOKIE_OPTIONS;
-      return true;
-    }
-    if (!cfg.timestamps) return false;
-    const bits = seg.tsEcr & COOKIE_TS_OPTION_MASK;
-    const sackOk = (bits & COOKIE_TS_SACK) !== 0;
-    if (sackOk && !cfg.sack) return false;
-    let sndWScale = bits & COOKIE_TS_WSCALE_MASK;
-    if (sndWScale === COOKIE_TS_WSCALE_MASK) sndWScale = -1;
-    else if (!cfg.windowScaling || sndWScale > MAX_WINDOW_SHIFT) return false;
-    this.#cookieOptions = { sndWScale, sackOk, tsVal: seg.tsVal };
-    return true;
+  /** A cookie ACK's MSS and options (syn_cookies.ts), or null when it is not valid. */
+  #validateCookie(nowMs: number, dst: number, src: number, seg: TcpRepr): SynCookieAck | null {
+    return validateSynCookieAck(
+      this.#secret,
+      this.config,
+      nowMs,
+      dst,
+      seg.dstPort,
+      src,
+      seg.srcPort,
+      seg,
+    );
   }
 
   #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
     const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
     const ourMss = this.#ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
     const mss = Math.min(peerMss, ourMss);
-    let index = 0;
-    for (let i = 0; i < COOKIE_MSS_TABLE.length; i++) if (COOKIE_MSS_TABLE[i] <= mss) index = i;
-    const iss = this.#makeCookie(nowMs, dst, seg.dstPort, src, seg.srcPort, seg.seq, index);
+    const index = synCookieMssIndex(mss);
+    const iss = makeSynCookie(
+      this.#secret,
+      nowMs,
+      dst,
+      seg.dstPort,
+      src,
+      seg.srcPort,
+      seg.seq,
+      index,
+    );
     this.stats.synCookiesSent++;
     // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
     // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
@@ -849,15 +856,12 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     if (cfg.timestamps && seg.hasTimestamp) {
       const scaling = cfg.windowScaling && seg.windowScale >= 0;
       const sack = cfg.sack && seg.sackPermitted;
-      let bits = scaling ? Math.min(seg.windowScale, MAX_WINDOW_SHIFT) : COOKIE_TS_WSCALE_MASK;
-      if (sack) bits |= COOKIE_TS_SACK;
       // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
       const now = timestampClock(
         nowMs,
         timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
       );
-      let tsVal = (now & ~COOKIE_TS_OPTION_MASK) | bits;
-      if (seqGt(tsVal, now)) tsVal = seqAdd(tsVal, -(COOKIE_TS_OPTION_MASK + 1));
+      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack);
       options = {
         windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
         sackPermitted: sack,
@@ -874,7 +878,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       seqAdd(seg.seq, 1),
       TCP_SYN | TCP_ACK,
       Math.min(cfg.receiveBufferBytes, 0xffff),
-      COOKIE_MSS_TABLE[index],
+      SYN_COOKIE_MSS_TABLE[index],
       options,
     );
   }
