@@ -72,8 +72,8 @@ Deno.test("ArpCache ignores requests for other addresses and does not learn from
 Deno.test("ArpCache merges a known sender even when we are not the target (RFC 826)", () => {
   const { arp } = setup();
   arp.learn(0, IP_B, MAC_B);
-  input(arp, 10, arpPacket(1, MAC_C, IP_B, 0, IP_C)); // B moved to MAC_C
-  assert.equal(arp.lookup(10, IP_B), MAC_C);
+  input(arp, 1000, arpPacket(1, MAC_C, IP_B, 0, IP_C)); // B moved to MAC_C, after the lock time
+  assert.equal(arp.lookup(1000, IP_B), MAC_C);
 });
 
 Deno.test("ArpCache counts and drops malformed, foreign and spoofed packets", () => {
@@ -163,7 +163,7 @@ Deno.test("ArpCache bounds the per-neighbour queue, keeping the latest packets (
 
 Deno.test("ArpCache entries expire after the configured lifetime", () => {
   const { arp, arps, packet } = setup({ entryTtlMs: 5000 });
-  input(arp, 0, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  input(arp, 0, arpPacket(1, MAC_B, IP_B, 0, IP_A)); // a request to us: learned (RFC 826)
   assert.equal(arp.lookup(4999, IP_B), MAC_B);
   assert.equal(arp.nextDeadline(), 5000);
   arp.poll(5000);
@@ -174,15 +174,15 @@ Deno.test("ArpCache entries expire after the configured lifetime", () => {
   assert.equal(arps.at(-1)!.op, 1, "re-resolves after expiry");
 });
 
-Deno.test("ArpCache evicts the least recently used entry when full", () => {
+Deno.test("ArpCache evicts the least recently used idle entry when full", () => {
   const { arp } = setup({ maxEntries: 2 });
   arp.learn(0, IP_B, MAC_B);
   arp.learn(1, IP_C, MAC_C);
   assert.equal(arp.lookup(2, IP_B), MAC_B); // B used more recently than C
-  arp.learn(3, 0xc0000263, 0x0200000000ff);
+  arp.learn(10_000, 0xc0000263, 0x0200000000ff); // both idle for 5 s and more
   assert.equal(arp.size, 2);
-  assert.equal(arp.lookup(4, IP_C), -1);
-  assert.equal(arp.lookup(4, IP_B), MAC_B);
+  assert.equal(arp.lookup(10_001, IP_C), -1);
+  assert.equal(arp.lookup(10_001, IP_B), MAC_B);
   assert.equal(arp.stats.evicted, 1);
 });
 
