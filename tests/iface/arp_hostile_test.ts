@@ -159,3 +159,91 @@ Deno.test("ArpCache pending queues: echo floods from 20 absent on-link hosts sta
     await v.close();
   }
 });
+
+/** The i-th flood sender: 198.18.0.0/15 (RFC 2544 benchmarking), one distinct MAC each. */
+function floodSender(i: number): { ip: number; mac: number } {
+  return { ip: (0xc612_0000 + 1 + i) | 0, mac: 0x02_00_00_10_00_00 + i };
+}
+
+Deno.test("ArpCache merge rules: 1,000 forged ARP senders neither evict the gateway nor get entries", async () => {
+  const v = await victim();
+  try {
+    v.resolveGateway();
+    const other = parseIpv4("192.0.2.77")!;
+    for (let i = 0; i < 1000; i++) {
+      const { ip, mac } = floodSender(i);
+      // A reply addressed to us that we never asked for (RFC 826 would add it; we do not).
+      v.inject(v.arp(ARP_REPLY, mac, ip, VICTIM_IP, v.victimMac));
+      // Requests and replies for another target, and a gratuitous announcement.
+      v.inject(v.arp(ARP_REQUEST, mac, ip, other));
+      v.inject(v.arp(ARP_REPLY, mac, ip, other));
+      v.inject(v.arp(ARP_REQUEST, mac, ip, ip));
+    }
+    const table = v.stack.arpTable();
+    assert.deepEqual(table.map((e) => [e.ip, e.state, e.mac]), [
+      ["192.0.2.1", "reachable", "02:00:00:00:00:fe"],
+    ], "only the gateway is cached");
+    const arp = v.stack.stats().arp;
+    assert.equal(arp.unsolicitedIgnored, 1000);
+    assert.equal(arp.rxOtherTarget, 3000);
+    assert.equal(arp.evicted, 0);
+    // The gateway is answered at once, without a new resolution.
+    v.inject(v.echoRequest(GW_IP, GW_MAC, 2, 1));
+    assert.equal(v.echoRepliesTo(GW_MAC, 2), 1);
+    assert.equal(v.arpRequestsFor(GW_IP), 1, "no new ARP request for the gateway");
+  } finally {
+    await v.close();
+  }
+});
+
+Deno.test("ArpCache merge rules: 1,000 requests to us are answered without evicting the gateway", async () => {
+  const v = await victim();
+  try {
+    v.resolveGateway();
+    // RFC 826 adds a sender that asks for us; 1,000 of them must not push out the gateway.
+    for (let i = 0; i < 1000; i++) {
+      const { ip, mac } = floodSender(i);
+      v.inject(v.arp(ARP_REQUEST, mac, ip, VICTIM_IP));
+    }
+    const replies = v.out.filter((f) =>
+      f.type === ETHERTYPE_ARP && parseArp(f.payload).op === ARP_REPLY
+    );
+    assert.equal(replies.length, 1000, "every request for our address was answered");
+    const table = v.stack.arpTable();
+    assert.ok(table.length <= 256, `${table.length} entries ≤ 256`);
+    assert.equal(table.find((e) => e.ip === "192.0.2.1")?.mac, "02:00:00:00:00:fe");
+    const arp = v.stack.stats().arp;
+    assert.ok(arp.evicted >= 1000 - 255, "the askers evicted one another, nothing else");
+    v.inject(v.echoRequest(GW_IP, GW_MAC, 2, 1));
+    assert.equal(v.echoRepliesTo(GW_MAC, 2), 1);
+    assert.equal(v.arpRequestsFor(GW_IP), 1, "no new ARP request for the gateway");
+  } finally {
+    await v.close();
+  }
+});
+
+Deno.test("ArpCache lock time: a flood of gratuitous ARP cannot flip the gateway's MAC", async () => {
+  const v = await victim();
+  try {
+    v.resolveGateway();
+    // 100 gratuitous announcements and replies claiming the gateway's address, within 1 s of
+    // the gateway's own reply.
+    for (let i = 0; i < 50; i++) {
+      v.clock.advance(9);
+      v.inject(v.arp(ARP_REQUEST, ATTACKER_MAC, GW_IP, GW_IP));
+      v.inject(v.arp(ARP_REPLY, ATTACKER_MAC, GW_IP, VICTIM_IP, v.victimMac));
+    }
+    assert.equal(v.stack.arpTable().find((e) => e.ip === "192.0.2.1")?.mac, "02:00:00:00:00:fe");
+    assert.equal(v.stack.stats().arp.updatesLocked, 100);
+    v.inject(v.echoRequest(GW_IP, GW_MAC, 2, 1));
+    assert.equal(v.echoRepliesTo(GW_MAC, 2), 1, "replies still go to the real gateway");
+    assert.equal(v.echoRepliesTo(ATTACKER_MAC, 2), 0);
+    // Linux locktime: a change after the lock time is taken (the gateway really moved).
+    v.clock.advance(1000);
+    const moved = 0x02_00_00_00_00_fd;
+    v.inject(v.arp(ARP_REQUEST, moved, GW_IP, GW_IP));
+    assert.equal(v.stack.arpTable().find((e) => e.ip === "192.0.2.1")?.mac, "02:00:00:00:00:fd");
+  } finally {
+    await v.close();
+  }
+});
