@@ -290,8 +290,9 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#clock = options.clock ?? null;
     const capacity = this.pool.capacity ?? DEFAULT_SLOT_COUNT;
     this.arp = new ArpCache(this.config.address, this.config.mac, this, {
-      maxQueuedTotal: Math.max(1, Math.floor(capacity * ARP_PENDING_POOL_SHARE)),
       ...options.arp,
+      maxQueuedTotal: options.arp?.maxQueuedTotal ??
+        Math.max(1, Math.floor(capacity * ARP_PENDING_POOL_SHARE)),
     });
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
