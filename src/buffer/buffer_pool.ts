@@ -7,6 +7,11 @@
  * MemoryLink queue allocates nothing; the region returns to the arena when
  * the pool (and every buffer of it) is garbage-collected.
  *
+ * A pool may hold back a few slots as a reserve (`reserved`): ordinary
+ * {@link BufferPool.alloc} leaves them free and only
+ * {@link BufferPool.allocReserved} takes them, so the owner's control
+ * traffic (ARP) still finds a slot when ordinary users ran the pool dry.
+ *
  * @module
  */
 
@@ -29,6 +34,11 @@ export interface BufferPoolOptions {
   slots?: number;
   /** Headroom used by {@link BufferPool.alloc} when none is given. Default 0. */
   defaultHeadroom?: number;
+  /**
+   * Slots only {@link BufferPool.allocReserved} may take (integer in
+   * `[0, slots)`). Default 0.
+   */
+  reserved?: number;
 }
 
 /**
@@ -59,6 +69,8 @@ export class BufferPool {
   readonly capacity: number;
   /** Headroom {@link alloc} uses when called without an argument. */
   readonly defaultHeadroom: number;
+  /** Slots {@link alloc} leaves free for {@link allocReserved}. */
+  readonly reserved: number;
   /**
    * The ArrayBuffer all slots are views of: the packet arena's buffer (or a
    * private one when the arena is full). Slot `i` is its bytes
@@ -75,6 +87,8 @@ export class BufferPool {
   #highWater = 0;
   #failed = 0;
   #allocations = 0;
+  #reserveRefusals = 0;
+  #reservedAllocations = 0;
 
   /**
    * Creates the slab and one {@link PacketBuffer} per slot.
@@ -94,6 +108,7 @@ export class BufferPool {
     const slotSize = opts.slotSize ?? DEFAULT_SLOT_SIZE;
     const slots = opts.slots ?? DEFAULT_SLOT_COUNT;
     const headroom = opts.defaultHeadroom ?? 0;
+    const reserved = opts.reserved ?? 0;
     if (!Number.isInteger(slotSize) || slotSize <= 0) {
       throw new RangeError(`BufferPool slotSize must be a positive integer, got ${slotSize}`);
     }
@@ -105,8 +120,12 @@ export class BufferPool {
         `BufferPool defaultHeadroom must be in [0, ${slotSize}], got ${headroom}`,
       );
     }
+    if (!Number.isInteger(reserved) || reserved < 0 || reserved >= slots) {
+      throw new RangeError(`BufferPool reserved must be in [0, ${slots}), got ${reserved}`);
+    }
     this.slotSize = slotSize;
     this.capacity = slots;
+    this.reserved = reserved;
     this.defaultHeadroom = headroom;
     const bytes = slotSize * slots;
     this.slabBytes = packetBytes(bytes);
@@ -132,8 +151,9 @@ export class BufferPool {
    *
    * @param headroom bytes left free in front (`head = tail = headroom`),
    *   clamped to `[0, slotSize]`; default {@link defaultHeadroom}
-   * @returns an empty buffer, or `null` when the pool is exhausted (counted in
-   *   {@link failedAllocations})
+   * @returns an empty buffer, or `null` when the pool is exhausted or only
+   *   its {@link reserved} slots are left (counted in {@link failedAllocations},
+   *   the latter also in {@link reserveRefusals})
    *
    * @example
    * ```ts
@@ -144,10 +164,40 @@ export class BufferPool {
    * ```
    */
   alloc(headroom: number = this.defaultHeadroom): PacketBuffer | null {
+    if (this.#freeTop <= this.reserved) {
+      this.#failed++;
+      if (this.#freeTop > 0) this.#reserveRefusals++;
+      return null;
+    }
+    return this.#take(headroom);
+  }
+
+  /**
+   * Takes a free slot, from the {@link reserved} ones when no other is left
+   * (for the owner's control traffic). O(1), no allocation.
+   *
+   * @param headroom as for {@link alloc}
+   * @returns an empty buffer, or `null` when every slot is in use (counted in
+   *   {@link failedAllocations})
+   *
+   * @example
+   * ```ts
+   * import { BufferPool } from "./buffer_pool.ts";
+   * const pool = new BufferPool({ slotSize: 128, slots: 2, reserved: 1 });
+   * console.assert(pool.alloc() !== null && pool.alloc() === null);
+   * console.assert(pool.allocReserved() !== null && pool.reservedAllocations === 1);
+   * ```
+   */
+  allocReserved(headroom: number = this.defaultHeadroom): PacketBuffer | null {
     if (this.#freeTop === 0) {
       this.#failed++;
       return null;
     }
+    if (this.#freeTop <= this.reserved) this.#reservedAllocations++;
+    return this.#take(headroom);
+  }
+
+  #take(headroom: number): PacketBuffer {
     const slot = this.#freeStack[--this.#freeTop];
     this.#state[slot] = SLOT_IN_USE;
     this.#allocations++;
@@ -273,6 +323,43 @@ export class BufferPool {
    */
   get failedAllocations(): number {
     return this.#failed;
+  }
+
+  /**
+   * How many {@link alloc} calls returned `null` although slots were free:
+   * only the {@link reserved} ones were left.
+   *
+   * @returns the refusal count
+   *
+   * @example
+   * ```ts
+   * import { BufferPool } from "./buffer_pool.ts";
+   * const pool = new BufferPool({ slotSize: 64, slots: 2, reserved: 1 });
+   * pool.alloc();
+   * pool.alloc();
+   * console.assert(pool.reserveRefusals === 1 && pool.available === 1);
+   * ```
+   */
+  get reserveRefusals(): number {
+    return this.#reserveRefusals;
+  }
+
+  /**
+   * How many {@link allocReserved} calls took one of the {@link reserved} slots.
+   *
+   * @returns the count
+   *
+   * @example
+   * ```ts
+   * import { BufferPool } from "./buffer_pool.ts";
+   * const pool = new BufferPool({ slotSize: 64, slots: 2, reserved: 1 });
+   * pool.allocReserved();
+   * pool.allocReserved();
+   * console.assert(pool.reservedAllocations === 1);
+   * ```
+   */
+  get reservedAllocations(): number {
+    return this.#reservedAllocations;
   }
 
   /**

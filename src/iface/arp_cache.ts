@@ -2,8 +2,25 @@
  * The ARP cache (RFC 826) for one Ethernet interface: answers requests for
  * our address, learns neighbours with the RFC 826 merge rule, resolves on
  * demand with retries while a bounded queue of packets waits per neighbour,
- * expires entries, evicts the least recently used when full and announces
- * our address with a gratuitous ARP (RFC 5227 §3).
+ * expires entries, evicts when full and announces our address with a
+ * gratuitous ARP (RFC 5227 §3).
+ *
+ * Hostile neighbours (issue 16) are expected:
+ * - Packets waiting for resolution are bounded per neighbour in packets and
+ *   in bytes (Linux `unres_qlen`, `unres_qlen_bytes`), dropping the oldest,
+ *   and all of them together by {@link ArpCacheOptions.maxQueuedTotal} (the
+ *   interface sets it to a share of its buffer pool), so spoofed senders that
+ *   never answer ARP cannot take every transmit buffer.
+ * - Entries are created only for a request addressed to us (RFC 826) and for
+ *   our own resolutions; an unsolicited reply updates an existing entry and
+ *   creates none (Linux `arp_accept = 0`). An entry's MAC does not change
+ *   within {@link ArpCacheOptions.lockTimeMs} of its last confirmation
+ *   (Linux `locktime`, 1 s; unlike Linux a gratuitous ARP does not override it).
+ * - When the cache is full, an entry created by a request to us may only
+ *   evict another such entry that we never used; our own resolutions evict,
+ *   in this order, those, then incomplete entries, then entries idle for
+ *   5 s (Linux `neigh_forced_gc`); a gateway ({@link ArpCacheHost.isProtected})
+ *   is never evicted. Nothing evictable: the new entry is not made (counted).
  *
  * A synchronous state machine: time comes in as `nowMs`; the owner calls
  * {@link ArpCache.poll} at or after {@link ArpCache.nextDeadline}.
@@ -40,6 +57,26 @@ export const DEFAULT_ARP_MAX_ENTRIES = 256;
  * 65,507-byte UDP datagram fragmented at MTU 1500 (45 fragments).
  */
 export const DEFAULT_ARP_MAX_QUEUED = 64;
+/**
+ * Default bytes (IPv4 packet lengths) queued per unresolved neighbour: the
+ * fragments of one 65,507-byte UDP datagram at MTU 1500 (66,415 bytes) with
+ * room to spare. Linux's `unres_qlen_bytes` (212,992) counts each packet's
+ * truesize, about 2.3 KB for a full frame, so it also holds about 90 frames.
+ */
+export const DEFAULT_ARP_MAX_QUEUED_BYTES = 96 * 1024;
+/**
+ * Default bound on packets waiting for resolution, all neighbours together
+ * (a quarter of a default 1,024-slot pool; the interface derives it from its
+ * own pool).
+ */
+export const DEFAULT_ARP_MAX_QUEUED_TOTAL = 256;
+/** Default lock time (ms): a confirmed entry's MAC is not changed again sooner (Linux `locktime`). */
+export const DEFAULT_ARP_LOCK_TIME_MS = 1_000;
+/**
+ * An entry used or confirmed within this time (ms) is not evicted for a new
+ * one (Linux `neigh_forced_gc` keeps entries updated in the last 5 s).
+ */
+export const ARP_EVICT_IDLE_MS = 5_000;
 
 /** Tunables of an {@link ArpCache}. */
 export interface ArpCacheOptions {
@@ -53,6 +90,15 @@ export interface ArpCacheOptions {
   maxEntries?: number;
   /** Packets queued per neighbour while resolving; default 64. */
   maxQueuedPerNeighbour?: number;
+  /** Bytes (IPv4 packet lengths) queued per neighbour while resolving; default 98,304. */
+  maxQueuedBytesPerNeighbour?: number;
+  /**
+   * Packets queued for all neighbours together; default 256 (a
+   * `NetworkInterface` defaults it to a quarter of its buffer pool).
+   */
+  maxQueuedTotal?: number;
+  /** Lock time (ms) after a confirmation during which another MAC is ignored; default 1 000, 0 = none. */
+  lockTimeMs?: number;
 }
 
 /** What the cache needs from the interface it serves. */
@@ -79,6 +125,8 @@ export interface ArpCacheHost {
   resolutionFailed(nowMs: number, ip: number, buf: PacketBufferLike): void;
   /** Return a buffer to its pool. */
   free(buf: PacketBufferLike): void;
+  /** Optional: `ip` is never evicted to make room (a gateway). Asked only when the cache is full. */
+  isProtected?(ip: number): boolean;
 }
 
 /** State of a cache entry, for listings. */
@@ -130,6 +178,22 @@ export interface ArpStats {
   queueOverflows: number;
   /** Packets dropped because resolution failed or the entry was evicted. */
   queuedDropped: number;
+  /** Queued packets dropped (the oldest first) because the neighbour's queued bytes were at their bound. */
+  pendingDroppedBytes: number;
+  /** Queued packets dropped because all neighbours' queues together were at `maxQueuedTotal`. */
+  pendingDroppedGlobal: number;
+  /** Gauge: packets waiting for resolution now (all neighbours). */
+  pendingPackets: number;
+  /** Gauge: bytes of the packets waiting for resolution now. */
+  pendingBytes: number;
+  /** Replies addressed to us from a sender not in the cache (we did not ask): no entry made. */
+  unsolicitedIgnored: number;
+  /** Packets for another target from a sender not in the cache: nothing learned (RFC 826). */
+  rxOtherTarget: number;
+  /** A different MAC for an entry confirmed within the lock time: ignored. */
+  updatesLocked: number;
+  /** Entries not created because nothing could be evicted (the packet, if any, dropped). */
+  tableFull: number;
 }
 
 class Entry {
@@ -141,7 +205,25 @@ class Entry {
   requests = 0;
   nextRetryMs = 0;
   queue: PacketBufferLike[] = [];
+  /** Sum of the queued packets' lengths. */
+  queuedBytes = 0;
+  /** Created by a request addressed to us and not used by us since (Linux: STALE, never used). */
+  unsolicited = false;
   constructor(readonly ip: number) {}
+}
+
+/** Eviction classes, best victim first (see the module documentation). */
+const EVICT_UNSOLICITED = 0;
+const EVICT_INCOMPLETE = 1;
+const EVICT_IDLE = 2;
+const EVICT_NONE = 3;
+
+function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) {
+    throw new TypeError(`ARP option "${name}" must be a non-negative integer, got ${value}`);
+  }
+  return value;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
@@ -195,6 +277,14 @@ export class ArpCache {
     evicted: 0,
     queueOverflows: 0,
     queuedDropped: 0,
+    pendingDroppedBytes: 0,
+    pendingDroppedGlobal: 0,
+    pendingPackets: 0,
+    pendingBytes: 0,
+    unsolicitedIgnored: 0,
+    rxOtherTarget: 0,
+    updatesLocked: 0,
+    tableFull: 0,
   };
   readonly #entries = new Map<number, Entry>();
   /** Reads received packets (made once, re-pointed per packet). */
@@ -205,6 +295,9 @@ export class ArpCache {
   readonly #maxRequests: number;
   readonly #maxEntries: number;
   readonly #maxQueued: number;
+  readonly #maxQueuedBytes: number;
+  readonly #maxQueuedTotal: number;
+  readonly #lockTimeMs: number;
   #ip: number;
   #mac: number;
   /** Earliest time anything may be due; may be early, never late. */
@@ -236,6 +329,17 @@ export class ArpCache {
       DEFAULT_ARP_MAX_QUEUED,
       "maxQueuedPerNeighbour",
     );
+    this.#maxQueuedBytes = positiveInt(
+      options.maxQueuedBytesPerNeighbour,
+      DEFAULT_ARP_MAX_QUEUED_BYTES,
+      "maxQueuedBytesPerNeighbour",
+    );
+    this.#maxQueuedTotal = positiveInt(
+      options.maxQueuedTotal,
+      DEFAULT_ARP_MAX_QUEUED_TOTAL,
+      "maxQueuedTotal",
+    );
+    this.#lockTimeMs = nonNegativeInt(options.lockTimeMs, DEFAULT_ARP_LOCK_TIME_MS, "lockTimeMs");
   }
 
   /** Number of entries (resolved and pending). */
@@ -254,25 +358,29 @@ export class ArpCache {
     const e = this.#entries.get(ip);
     if (e === undefined || !e.resolved || nowMs - e.updatedMs >= this.#ttlMs) return -1;
     e.lastUsedMs = nowMs;
+    e.unsolicited = false;
     return e.mac;
   }
 
   /**
    * Sends `buf` (an IPv4 packet without Ethernet header) to neighbour `ip`:
-   * at once when resolved, else queued while ARP requests go out; when the
-   * neighbour's queue is full its oldest packet is dropped to make room
-   * (RFC 1122 §2.3.2.2, counted in `queueOverflows`). Takes ownership of `buf`.
+   * at once when resolved, else queued while ARP requests go out. Queues are
+   * bounded per neighbour in packets and bytes and all together (see
+   * {@link ArpCacheOptions}); at a bound the oldest packet is dropped to make
+   * room (RFC 1122 §2.3.2.2, counted). Takes ownership of `buf`.
    *
    * @param nowMs current time
    * @param ip next-hop address
    * @param buf the packet
-   * @returns true: the packet was sent or queued
+   * @returns true: the packet was sent or queued; false: dropped because the
+   *   cache is full of entries it may not evict (counted in `tableFull`)
    */
   send(nowMs: number, ip: number, buf: PacketBufferLike): boolean {
     let e = this.#entries.get(ip);
     if (e !== undefined && e.resolved) {
       if (nowMs - e.updatedMs < this.#ttlMs) {
         e.lastUsedMs = nowMs;
+        e.unsolicited = false;
         this.#host.transmitResolved(buf, e.mac);
         return true;
       }
@@ -282,18 +390,15 @@ export class ArpCache {
       e = undefined;
     }
     if (e === undefined) {
-      e = this.#insert(nowMs, ip);
+      e = this.#insert(nowMs, ip, false);
+      if (e === undefined) {
+        this.#host.free(buf);
+        return false;
+      }
       this.#request(nowMs, e);
     }
     e.lastUsedMs = nowMs;
-    if (e.queue.length >= this.#maxQueued) {
-      // RFC 1122 §2.3.2.2: save at least the latest packet for an unresolved address, so the
-      // oldest waiting one is dropped (as Linux does): a sender filling the queue keeps its
-      // newest data and is not told, the loss is counted.
-      this.stats.queueOverflows++;
-      this.#host.free(e.queue.shift()!);
-    }
-    e.queue.push(buf);
+    this.#enqueue(e, buf);
     return true;
   }
 
@@ -348,32 +453,44 @@ export class ArpCache {
     if (spa !== 0) {
       const e = this.#entries.get(spa);
       if (e !== undefined) {
-        this.#confirm(nowMs, e, sha);
+        this.#update(nowMs, e, sha);
         merged = true;
       }
     }
-    if (tpa !== this.#ip) return;
-    // RFC 826: "?Am I the target protocol address? Yes: if merge_flag is false, add".
+    if (tpa !== this.#ip) {
+      if (!merged) this.stats.rxOtherTarget++;
+      return;
+    }
+    // RFC 826: "?Am I the target protocol address? Yes: if merge_flag is false, add" — for a
+    // request only: a reply we did not ask for (no entry to merge) creates nothing (Linux
+    // arp_accept = 0), so a flood of forged replies cannot fill the cache.
     // RFC 5227 §2.1.1: a probe has sender IP 0 — answer it, learn nothing.
-    if (!merged && spa !== 0) this.learn(nowMs, spa, sha);
+    if (!merged && spa !== 0) {
+      if (op === ARP_REQUEST) this.#learnUnsolicited(nowMs, spa, sha);
+      else this.stats.unsolicitedIgnored++;
+    }
     if (op === ARP_REQUEST) this.#reply(sha, spa);
   }
 
   /**
-   * Records `ip` at `mac` (creating or confirming an entry) and sends packets
-   * waiting for it.
+   * Records `ip` at `mac` (creating or confirming an entry, as a static
+   * configuration would) and sends packets waiting for it. Not subject to
+   * the lock time; evicts like a resolution of our own.
    *
    * @param nowMs current time
    * @param ip neighbour address
    * @param mac its MAC
+   * @returns false when the cache is full of entries it may not evict (counted in `tableFull`)
    */
-  learn(nowMs: number, ip: number, mac: number): void {
+  learn(nowMs: number, ip: number, mac: number): boolean {
     let e = this.#entries.get(ip);
     if (e === undefined) {
-      e = this.#insert(nowMs, ip);
-      e.lastUsedMs = nowMs;
+      e = this.#insert(nowMs, ip, false);
+      if (e === undefined) return false;
     }
+    e.unsolicited = false;
     this.#confirm(nowMs, e, mac);
+    return true;
   }
 
   /**
@@ -456,7 +573,7 @@ export class ArpCache {
     for (const e of this.#entries.values()) {
       for (const buf of e.queue) this.#host.free(buf);
       this.stats.queuedDropped += e.queue.length;
-      e.queue.length = 0;
+      this.#takeQueue(e);
     }
     this.#entries.clear();
     this.#deadline = Infinity;
@@ -474,24 +591,144 @@ export class ArpCache {
     this.#mac = mac;
   }
 
-  #insert(nowMs: number, ip: number): Entry {
-    if (this.#entries.size >= this.#maxEntries) this.#evictLeastRecentlyUsed(nowMs);
+  /**
+   * A new entry for `ip`, evicting one when full (see the module
+   * documentation); undefined when nothing may be evicted (counted).
+   */
+  #insert(nowMs: number, ip: number, unsolicited: boolean): Entry | undefined {
+    if (this.#entries.size >= this.#maxEntries && !this.#evict(nowMs, unsolicited)) {
+      this.stats.tableFull++;
+      return undefined;
+    }
     const e = new Entry(ip);
     e.updatedMs = nowMs;
     e.lastUsedMs = nowMs;
+    e.unsolicited = unsolicited;
     this.#entries.set(ip, e);
     return e;
   }
 
-  #evictLeastRecentlyUsed(nowMs: number): void {
+  /** RFC 826: a request addressed to us from a sender not in the cache — add it. */
+  #learnUnsolicited(nowMs: number, ip: number, mac: number): void {
+    const e = this.#insert(nowMs, ip, true);
+    if (e !== undefined) this.#confirm(nowMs, e, mac);
+  }
+
+  /**
+   * Evicts one entry to make room. For an unsolicited entry only another
+   * unsolicited one may go; for our own: unsolicited, then incomplete, then
+   * idle for {@link ARP_EVICT_IDLE_MS} (Linux neigh_forced_gc), the oldest of
+   * the first class found; never a protected one (a gateway). Full scan: runs
+   * only when the cache is full.
+   */
+  #evict(nowMs: number, forUnsolicited: boolean): boolean {
     let victim: Entry | undefined;
+    let victimClass = EVICT_NONE;
+    let victimAge = -1;
+    const host = this.#host;
     for (const e of this.#entries.values()) {
-      if (victim === undefined || e.lastUsedMs < victim.lastUsedMs) victim = e;
+      let cls: number;
+      let lastMs: number;
+      if (e.unsolicited) {
+        cls = EVICT_UNSOLICITED;
+        lastMs = e.updatedMs;
+      } else if (forUnsolicited) {
+        continue;
+      } else if (!e.resolved) {
+        cls = EVICT_INCOMPLETE;
+        lastMs = e.lastUsedMs;
+      } else {
+        lastMs = e.lastUsedMs > e.updatedMs ? e.lastUsedMs : e.updatedMs;
+        if (nowMs - lastMs < ARP_EVICT_IDLE_MS) continue;
+        cls = EVICT_IDLE;
+      }
+      const age = nowMs - lastMs;
+      if (cls > victimClass || (cls === victimClass && age <= victimAge)) continue;
+      if (host.isProtected?.(e.ip) === true) continue;
+      victim = e;
+      victimClass = cls;
+      victimAge = age;
     }
-    if (victim === undefined) return;
+    if (victim === undefined) return false;
     this.#entries.delete(victim.ip);
     this.stats.evicted++;
     this.#fail(nowMs, victim);
+    return true;
+  }
+
+  /**
+   * RFC 826 merge of a known sender's MAC, unless the entry is resolved to
+   * another MAC and was confirmed less than the lock time ago (Linux arp_process:
+   * "If several different ARP replies follows back-to-back, use the FIRST one").
+   */
+  #update(nowMs: number, e: Entry, mac: number): void {
+    if (e.resolved && mac !== e.mac && nowMs - e.updatedMs < this.#lockTimeMs) {
+      this.stats.updatesLocked++;
+      return;
+    }
+    this.#confirm(nowMs, e, mac);
+  }
+
+  /**
+   * Queues `buf` behind `e`'s resolution within the bounds: Linux
+   * __neigh_event_send drops the oldest until the packet fits the neighbour's
+   * packet and byte bounds (a single packet larger than the byte bound is
+   * still queued, alone); at the global bound the neighbour's own oldest
+   * goes, or, for a neighbour with an empty queue, the oldest of the longest
+   * queue, so every neighbour keeps its latest packet (RFC 1122 §2.3.2.2).
+   */
+  #enqueue(e: Entry, buf: PacketBufferLike): void {
+    const stats = this.stats;
+    const length = buf.length;
+    while (e.queue.length >= this.#maxQueued) {
+      stats.queueOverflows++;
+      this.#dropOldest(e);
+    }
+    while (e.queue.length > 0 && e.queuedBytes + length > this.#maxQueuedBytes) {
+      stats.pendingDroppedBytes++;
+      this.#dropOldest(e);
+    }
+    if (stats.pendingPackets >= this.#maxQueuedTotal) {
+      const victim = e.queue.length > 0 ? e : this.#longestQueue();
+      if (victim !== undefined) {
+        stats.pendingDroppedGlobal++;
+        this.#dropOldest(victim);
+      }
+    }
+    e.queue.push(buf);
+    e.queuedBytes += length;
+    stats.pendingPackets++;
+    stats.pendingBytes += length;
+  }
+
+  /** The entry with the most queued packets (full scan: only at the global bound). */
+  #longestQueue(): Entry | undefined {
+    let longest: Entry | undefined;
+    for (const e of this.#entries.values()) {
+      if (e.queue.length > 0 && (longest === undefined || e.queue.length > longest.queue.length)) {
+        longest = e;
+      }
+    }
+    return longest;
+  }
+
+  #dropOldest(e: Entry): void {
+    const buf = e.queue.shift()!;
+    const length = buf.length;
+    e.queuedBytes -= length;
+    this.stats.pendingPackets--;
+    this.stats.pendingBytes -= length;
+    this.#host.free(buf);
+  }
+
+  /** Takes `e`'s queued packets out of the books; the caller sends or frees them. */
+  #takeQueue(e: Entry): PacketBufferLike[] {
+    const queue = e.queue;
+    this.stats.pendingPackets -= queue.length;
+    this.stats.pendingBytes -= e.queuedBytes;
+    e.queue = [];
+    e.queuedBytes = 0;
+    return queue;
   }
 
   #confirm(nowMs: number, e: Entry, mac: number): void {
@@ -504,9 +741,8 @@ export class ArpCache {
     if (expiresMs < this.#deadline) this.#deadline = expiresMs;
     if (e.queue.length > 0) {
       // Send what waited, in order, as soon as the answer arrives.
-      const queue = e.queue;
+      const queue = this.#takeQueue(e);
       for (let i = 0; i < queue.length; i++) this.#host.transmitResolved(queue[i], mac);
-      queue.length = 0;
     }
   }
 
@@ -526,7 +762,8 @@ export class ArpCache {
   }
 
   #fail(nowMs: number, e: Entry): void {
-    const queue = e.queue;
+    if (e.queue.length === 0) return;
+    const queue = this.#takeQueue(e);
     for (let i = 0; i < queue.length; i++) {
       const buf = queue[i];
       this.stats.queuedDropped++;
@@ -536,7 +773,6 @@ export class ArpCache {
         this.#host.free(buf);
       }
     }
-    queue.length = 0;
   }
 }
 

@@ -35,7 +35,7 @@ import {
 import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
 import { internetChecksum } from "../wire/checksum.ts";
 import { fillTcpChecksum, TCP_CWR, TCP_FIN, TCP_PSH } from "../wire/tcp.ts";
-import { BufferPool } from "../buffer/buffer_pool.ts";
+import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
 import { type Device, type FrameSink, rxChecksumTrusted } from "../phy/device.ts";
 import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
 import {
@@ -80,6 +80,18 @@ const TCP_SEQ_OFFSET = 4;
 const TCP_DATA_OFFSET_BYTE = 12;
 const TCP_FLAGS_BYTE = 13;
 const TCP_CHECKSUM_OFFSET = 16;
+/**
+ * Share of the buffer pool that packets waiting for ARP may hold, all
+ * neighbours together (the ARP cache's `maxQueuedTotal` default): spoofed
+ * senders that never answer ARP cannot take the buffers replies to resolved
+ * neighbours need (issue 16; Linux bounds each neighbour by unres_qlen_bytes).
+ */
+export const ARP_PENDING_POOL_SHARE = 1 / 4;
+/**
+ * Share of the default buffer pool reserved for the interface's own ARP
+ * requests and replies (`BufferPool` `reserved`, taken with `allocReserved`).
+ */
+export const CONTROL_RESERVE_POOL_SHARE = 1 / 32;
 /** No transmit offloads. */
 const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
@@ -89,7 +101,10 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
   mac?: InterfaceConfigOptions["mac"];
   /** IPv4 MTU; default and maximum the device's MTU. */
   mtu?: number;
-  /** Buffer pool; default a new pool of 1024 slots of 2048 bytes. */
+  /**
+   * Buffer pool; default a new pool of 1024 slots of 2048 bytes, 1/32 of
+   * them reserved for ARP ({@link CONTROL_RESERVE_POOL_SHARE}).
+   */
   pool?: BufferPoolLike;
   /** ARP cache tunables. */
   arp?: ArpCacheOptions;
@@ -157,6 +172,8 @@ export interface LinkStats {
   txOffloadSoftware: number;
   /** Queued packets dropped because ARP failed. */
   hostUnreachable: number;
+  /** ARP frames sent in a buffer from the pool's control reserve (ordinary buffers were gone). */
+  txControlReserve: number;
 }
 
 function newLinkStats(): LinkStats {
@@ -175,6 +192,7 @@ function newLinkStats(): LinkStats {
     txOffloaded: 0,
     txOffloadSoftware: 0,
     hostUnreachable: 0,
+    txControlReserve: 0,
   };
 }
 
@@ -258,7 +276,9 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     }
     this.config = resolveInterfaceConfig({ ...options, mac: options.mac ?? caps.mac, mtu });
     this.device = device;
-    this.pool = options.pool ?? new BufferPool();
+    this.pool = options.pool ?? new BufferPool({
+      reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE),
+    });
     this.#linkHeaderLength = ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
     this.#txHeader.source = this.config.mac;
     this.#txHeader.vlanId = this.config.vlanId !== 0 ? this.config.vlanId : VLAN_NONE;
@@ -268,7 +288,12 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     }
     this.onHostUnreachable = options.onHostUnreachable ?? null;
     this.#clock = options.clock ?? null;
-    this.arp = new ArpCache(this.config.address, this.config.mac, this, options.arp);
+    const capacity = this.pool.capacity ?? DEFAULT_SLOT_COUNT;
+    this.arp = new ArpCache(this.config.address, this.config.mac, this, {
+      ...options.arp,
+      maxQueuedTotal: options.arp?.maxQueuedTotal ??
+        Math.max(1, Math.floor(capacity * ARP_PENDING_POOL_SHARE)),
+    });
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
       initialIdentification: options.initialIdentification,
@@ -680,10 +705,17 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     targetIp: number,
     senderIp: number,
   ): void {
-    const buf = this.pool.alloc(this.linkHeadroom);
+    // ARP is the interface's own control traffic: it may use the pool's reserve.
+    const pool = this.pool;
+    const buf = pool.allocReserved !== undefined
+      ? pool.allocReserved(this.linkHeadroom)
+      : pool.alloc(this.linkHeadroom);
     if (buf === null) {
       this.stats.txNoBuffer++;
       return;
+    }
+    if (pool.available !== undefined && pool.available < (pool.reserved ?? 0)) {
+      this.stats.txControlReserve++;
     }
     const at = buf.append(ARP_PACKET_LEN);
     writeArpPacket(buf.bytes, at, op, this.config.mac, senderIp, targetMac, targetIp);
@@ -737,6 +769,16 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   free(buf: PacketBufferLike): void {
     this.ipv4.release(buf);
+  }
+
+  /**
+   * ArpCacheHost: a gateway of one of our routes is never evicted from the ARP cache.
+   *
+   * @param ip a neighbour
+   * @returns true for a gateway
+   */
+  isProtected(ip: number): boolean {
+    return this.config.routes.isGateway(ip);
   }
 
   /**

@@ -161,6 +161,18 @@ export class RouteTable {
   }
 
   /**
+   * Whether `ip` is the gateway of some route (the ARP cache never evicts one).
+   *
+   * @param ip an address (int32, or its unsigned form)
+   * @returns true when a route goes through `ip`
+   */
+  isGateway(ip: number): boolean {
+    const v = ip | 0;
+    if (v === ON_LINK) return false;
+    return this.#gateways.includes(v);
+  }
+
+  /**
    * The routes as objects.
    *
    * @returns the routes, longest prefix first (allocates; for CLIs and tests)

@@ -41,6 +41,14 @@ export interface BufferPoolLike {
   alloc(headroom?: number): PacketBufferLike | null;
   /** Returns a buffer to the pool. */
   free(buf: PacketBufferLike): void;
+  /** Optional: number of buffers (the interface sizes its ARP queue bound from it). */
+  readonly capacity?: number;
+  /** Optional: buffers free now. */
+  readonly available?: number;
+  /** Optional: buffers only {@link allocReserved} may take (control traffic). */
+  readonly reserved?: number;
+  /** Optional: like {@link alloc}, but may take a {@link reserved} buffer. */
+  allocReserved?(headroom?: number): PacketBufferLike | null;
 }
 
 /** Per-datagram output options of {@link IpSender.send}. */

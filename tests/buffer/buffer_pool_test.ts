@@ -142,3 +142,36 @@ Deno.test("BufferPool carves its slab from the packet arena", () => {
   assert.equal(pool.slab, arena.buffer);
   assert.ok(arena.contains(pool.alloc()!.bytes));
 });
+
+Deno.test("BufferPool keeps its reserved slots for allocReserved and counts both sides", () => {
+  const pool = new BufferPool({ slotSize: 64, slots: 4, reserved: 2 });
+  assert.equal(pool.reserved, 2);
+  const a = pool.alloc()!;
+  const b = pool.alloc()!;
+  assert.ok(a !== null && b !== null);
+  assert.equal(pool.alloc(), null, "the last two slots are reserved");
+  assert.equal(pool.reserveRefusals, 1);
+  assert.equal(pool.failedAllocations, 1);
+  const c = pool.allocReserved()!;
+  const d = pool.allocReserved()!;
+  assert.ok(c !== null && d !== null);
+  assert.equal(pool.reservedAllocations, 2);
+  assert.equal(pool.allocReserved(), null, "exhausted");
+  assert.equal(pool.alloc(), null);
+  assert.equal(pool.reserveRefusals, 1, "nothing was left to refuse");
+  assert.equal(pool.failedAllocations, 3);
+  pool.free(a);
+  assert.equal(pool.alloc(), null, "one free slot is still the reserve");
+  assert.ok(pool.allocReserved() !== null);
+  for (const x of [b, c, d]) pool.free(x);
+  assert.throws(() => new BufferPool({ slots: 4, reserved: 4 }), RangeError);
+  assert.throws(() => new BufferPool({ slots: 4, reserved: -1 }), RangeError);
+});
+
+Deno.test("BufferPool allocReserved takes ordinary slots first", () => {
+  const pool = new BufferPool({ slotSize: 64, slots: 4, reserved: 1 });
+  pool.allocReserved();
+  pool.allocReserved();
+  assert.equal(pool.reservedAllocations, 0);
+  assert.equal(pool.available, 2);
+});

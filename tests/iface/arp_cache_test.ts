@@ -72,8 +72,8 @@ Deno.test("ArpCache ignores requests for other addresses and does not learn from
 Deno.test("ArpCache merges a known sender even when we are not the target (RFC 826)", () => {
   const { arp } = setup();
   arp.learn(0, IP_B, MAC_B);
-  input(arp, 10, arpPacket(1, MAC_C, IP_B, 0, IP_C)); // B moved to MAC_C
-  assert.equal(arp.lookup(10, IP_B), MAC_C);
+  input(arp, 1000, arpPacket(1, MAC_C, IP_B, 0, IP_C)); // B moved to MAC_C, after the lock time
+  assert.equal(arp.lookup(1000, IP_B), MAC_C);
 });
 
 Deno.test("ArpCache counts and drops malformed, foreign and spoofed packets", () => {
@@ -163,7 +163,7 @@ Deno.test("ArpCache bounds the per-neighbour queue, keeping the latest packets (
 
 Deno.test("ArpCache entries expire after the configured lifetime", () => {
   const { arp, arps, packet } = setup({ entryTtlMs: 5000 });
-  input(arp, 0, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  input(arp, 0, arpPacket(1, MAC_B, IP_B, 0, IP_A)); // a request to us: learned (RFC 826)
   assert.equal(arp.lookup(4999, IP_B), MAC_B);
   assert.equal(arp.nextDeadline(), 5000);
   arp.poll(5000);
@@ -174,15 +174,15 @@ Deno.test("ArpCache entries expire after the configured lifetime", () => {
   assert.equal(arps.at(-1)!.op, 1, "re-resolves after expiry");
 });
 
-Deno.test("ArpCache evicts the least recently used entry when full", () => {
+Deno.test("ArpCache evicts the least recently used idle entry when full", () => {
   const { arp } = setup({ maxEntries: 2 });
   arp.learn(0, IP_B, MAC_B);
   arp.learn(1, IP_C, MAC_C);
   assert.equal(arp.lookup(2, IP_B), MAC_B); // B used more recently than C
-  arp.learn(3, 0xc0000263, 0x0200000000ff);
+  arp.learn(10_000, 0xc0000263, 0x0200000000ff); // both idle for 5 s and more
   assert.equal(arp.size, 2);
-  assert.equal(arp.lookup(4, IP_C), -1);
-  assert.equal(arp.lookup(4, IP_B), MAC_B);
+  assert.equal(arp.lookup(10_001, IP_C), -1);
+  assert.equal(arp.lookup(10_001, IP_B), MAC_B);
   assert.equal(arp.stats.evicted, 1);
 });
 
@@ -225,4 +225,157 @@ Deno.test("ArpCache rejects non-positive options", () => {
   const host = {} as ArpCacheHost;
   assert.throws(() => new ArpCache(IP_A, MAC_A, host, { maxEntries: 0 }), TypeError);
   assert.throws(() => new ArpCache(IP_A, MAC_A, host, { retryIntervalMs: -1 }), TypeError);
+});
+
+/** A packet of `length` bytes from `pool` tagged `tag`. */
+function sized(pool: BufferPool, tag: number, length: number): PacketBufferLike {
+  const b = pool.alloc(64)!;
+  const at = b.append(length);
+  b.bytes[at] = tag;
+  return b;
+}
+
+Deno.test("ArpCache bounds the per-neighbour queue in bytes, dropping the oldest (Linux unres_qlen_bytes)", () => {
+  const { arp, pool, resolved } = setup({ maxQueuedBytesPerNeighbour: 3000 });
+  arp.send(0, IP_B, sized(pool, 1, 1500));
+  arp.send(0, IP_B, sized(pool, 2, 1000));
+  arp.send(0, IP_B, sized(pool, 3, 1000)); // 3500 > 3000: packet 1 goes
+  assert.equal(arp.stats.pendingDroppedBytes, 1);
+  assert.equal(arp.stats.pendingPackets, 2);
+  assert.equal(arp.stats.pendingBytes, 2000);
+  assert.equal(pool.inUse, 2);
+  // A packet larger than the bound is still queued, alone (as Linux does).
+  arp.send(0, IP_C, sized(pool, 4, 1500));
+  assert.equal(arp.stats.pendingPackets, 3);
+  input(arp, 1, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  assert.deepEqual(resolved.map((r) => r.tag), [2, 3]);
+  assert.equal(arp.stats.pendingPackets, 1);
+  assert.equal(arp.stats.pendingBytes, 1500);
+});
+
+Deno.test("ArpCache bounds all queues together: a new neighbour takes from the longest queue", () => {
+  const { arp, pool, resolved, failed } = setup({ maxQueuedTotal: 3 });
+  const D = 0xc000020d;
+  arp.send(0, IP_B, packet(pool, 1));
+  arp.send(0, IP_B, packet(pool, 2));
+  arp.send(0, IP_C, packet(pool, 3));
+  assert.equal(arp.stats.pendingPackets, 3);
+  // At the bound, a neighbour with packets waiting drops its own oldest...
+  arp.send(0, IP_C, packet(pool, 4));
+  assert.equal(arp.stats.pendingDroppedGlobal, 1);
+  // ...and one without takes the oldest of the longest queue (B's), keeping one each.
+  arp.send(0, D, packet(pool, 5));
+  assert.equal(arp.stats.pendingDroppedGlobal, 2);
+  assert.equal(arp.stats.pendingPackets, 3);
+  assert.equal(pool.inUse, 3);
+  input(arp, 1, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  input(arp, 1, arpPacket(2, MAC_C, IP_C, MAC_A, IP_A));
+  assert.deepEqual(resolved.map((r) => r.tag), [2, 4]);
+  for (let t = 1000; t <= 3000; t += 1000) arp.poll(t);
+  assert.deepEqual(failed.map((f) => f.tag), [5]);
+  assert.equal(arp.stats.pendingPackets, 0);
+  assert.equal(arp.stats.pendingBytes, 0);
+  assert.equal(pool.inUse, 0);
+});
+
+/** A 20-byte packet from `pool` tagged `tag`. */
+function packet(pool: BufferPool, tag: number): PacketBufferLike {
+  return sized(pool, tag, 20);
+}
+
+Deno.test("ArpCache creates entries only for requests to us and its own resolutions (RFC 826 merge)", () => {
+  const { arp, arps, pool, resolved } = setup();
+  // A reply to us we did not ask for: nothing learned.
+  input(arp, 0, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  assert.equal(arp.size, 0);
+  assert.equal(arp.stats.unsolicitedIgnored, 1);
+  // Requests and replies for someone else: nothing learned.
+  input(arp, 0, arpPacket(1, MAC_B, IP_B, 0, IP_C));
+  input(arp, 0, arpPacket(2, MAC_B, IP_B, MAC_C, IP_C));
+  assert.equal(arp.stats.rxOtherTarget, 2);
+  assert.equal(arp.size, 0);
+  // A reply to our own request resolves the entry.
+  arp.send(0, IP_B, packet(pool, 1));
+  input(arp, 1, arpPacket(2, MAC_B, IP_B, MAC_A, IP_A));
+  assert.deepEqual(resolved, [{ tag: 1, mac: MAC_B }]);
+  assert.equal(arp.stats.unsolicitedIgnored, 1);
+  // A request to us adds its sender, and is answered.
+  input(arp, 2, arpPacket(1, MAC_C, IP_C, 0, IP_A));
+  assert.equal(arp.lookup(2, IP_C), MAC_C);
+  assert.equal(arps.at(-1)!.op, 2);
+});
+
+Deno.test("ArpCache ignores a different MAC within the lock time of a confirmation (Linux locktime)", () => {
+  const { arp } = setup();
+  input(arp, 0, arpPacket(1, MAC_B, IP_B, 0, IP_A));
+  input(arp, 999, arpPacket(1, MAC_C, IP_B, 0, IP_B)); // gratuitous, 999 ms later
+  input(arp, 500, arpPacket(2, MAC_C, IP_B, MAC_A, IP_A));
+  assert.equal(arp.lookup(999, IP_B), MAC_B);
+  assert.equal(arp.stats.updatesLocked, 2);
+  input(arp, 900, arpPacket(1, MAC_B, IP_B, 0, IP_A)); // the same MAC confirms (and re-locks)
+  input(arp, 1899, arpPacket(1, MAC_C, IP_B, 0, IP_B));
+  assert.equal(arp.lookup(1899, IP_B), MAC_B);
+  input(arp, 1900, arpPacket(1, MAC_C, IP_B, 0, IP_B));
+  assert.equal(arp.lookup(1900, IP_B), MAC_C, "after the lock time the change is taken");
+  assert.equal(arp.stats.updatesLocked, 3);
+  const unlocked = setup({ lockTimeMs: 0 }).arp;
+  input(unlocked, 0, arpPacket(1, MAC_B, IP_B, 0, IP_A));
+  input(unlocked, 0, arpPacket(1, MAC_C, IP_B, 0, IP_B));
+  assert.equal(unlocked.lookup(0, IP_B), MAC_C, "lockTimeMs 0 turns the lock off");
+});
+
+Deno.test("ArpCache full: unsolicited entries evict only each other; ours evict unsolicited, incomplete, then idle", () => {
+  const { arp, pool, failed } = setup({ maxEntries: 3 });
+  const ip = (n: number) => (0xc0000200 + n) | 0;
+  const mac = (n: number) => 0x020000000100 + n;
+  arp.learn(0, ip(1), mac(1)); // ours, resolved
+  arp.send(0, ip(2), packet(pool, 2)); // ours, incomplete
+  input(arp, 0, arpPacket(1, mac(3), ip(3), 0, IP_A)); // unsolicited
+  // Another asker replaces the first asker, never ours.
+  input(arp, 1, arpPacket(1, mac(4), ip(4), 0, IP_A));
+  assert.deepEqual(arp.list(1).map((e) => e.ip), ["192.0.2.1", "192.0.2.2", "192.0.2.4"]);
+  // Using an asker's entry makes it ours.
+  assert.equal(arp.lookup(2, ip(4)), mac(4));
+  input(arp, 3, arpPacket(1, mac(5), ip(5), 0, IP_A));
+  assert.equal(arp.stats.tableFull, 1, "no unsolicited entry left to evict");
+  assert.equal(arp.size, 3);
+  // Our own resolution evicts the incomplete entry first (its packet reported failed)...
+  arp.send(4, ip(6), packet(pool, 6));
+  assert.deepEqual(failed, [{ ip: ip(2), tag: 2 }]);
+  // ...and again: an incomplete entry goes before resolved ones, however new it is.
+  arp.send(5, ip(7), packet(pool, 7));
+  assert.deepEqual(failed.map((f) => f.tag), [2, 6]);
+  assert.ok(arp.lookup(5, ip(1)) >= 0 && arp.lookup(5, ip(4)) >= 0);
+  // Resolved entries used within 5 s stay; with nothing else to evict the packet is dropped.
+  input(arp, 6, arpPacket(2, mac(7), ip(7), MAC_A, IP_A));
+  assert.equal(arp.send(7, ip(8), packet(pool, 8)), false);
+  assert.equal(arp.stats.tableFull, 2);
+  assert.equal(pool.inUse, 0, "the dropped packet was freed");
+  // Once idle for 5 s the least recently used one goes.
+  assert.equal(arp.lookup(5007, ip(4)), mac(4));
+  assert.equal(arp.lookup(5007, ip(7)), mac(7));
+  assert.equal(arp.send(5007, ip(8), packet(pool, 8)), true);
+  assert.equal(arp.lookup(5007, ip(1)), -1, "the idle entry was evicted");
+});
+
+Deno.test("ArpCache never evicts a protected entry (a gateway)", () => {
+  const pool = new BufferPool({ slots: 8 });
+  const GATEWAY = 0xc0000201 | 0;
+  const host: ArpCacheHost = {
+    transmitArp() {},
+    transmitResolved(buf) {
+      pool.free(buf as never);
+    },
+    resolutionFailed() {},
+    free(buf) {
+      pool.free(buf as never);
+    },
+    isProtected: (ip) => ip === GATEWAY,
+  };
+  const arp = new ArpCache(IP_A, MAC_A, host, { maxEntries: 2 });
+  arp.learn(0, GATEWAY, MAC_B);
+  arp.learn(0, IP_B, MAC_C);
+  assert.ok(arp.learn(60_000 - 1, IP_C, MAC_C)); // both idle: only IP_B may go
+  assert.equal(arp.lookup(60_000 - 1, GATEWAY), MAC_B);
+  assert.equal(arp.lookup(60_000 - 1, IP_B), -1);
 });

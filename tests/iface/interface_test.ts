@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkInterface } from "../../src/iface/interface.ts";
+import { BufferPool } from "../../src/buffer/buffer_pool.ts";
 import type { IpProtocolHandler } from "../../src/iface/types.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import type { Device, FrameSink } from "../../src/phy/device.ts";
@@ -273,6 +274,38 @@ Deno.test("NetworkInterface sends time exceeded when reassembly times out", () =
   iface.poll(30_000);
   const [out] = dev.take().map(parseEth);
   assert.deepEqual([out.payload[9], out.payload[20], out.payload[21]], [1, 11, 1]);
+});
+
+Deno.test("NetworkInterface sends ARP from the pool's reserve and holds at most a quarter of the pool behind ARP", () => {
+  const dev = new RecordingDevice(MAC_A);
+  const pool = new BufferPool({ slots: 16, reserved: 2 });
+  const iface = new NetworkInterface(dev, { ipv4: "192.0.2.10/24", pool });
+  // Replies to 8 absent neighbours: at most 16 / 4 = 4 packets wait.
+  for (let n = 0; n < 8; n++) {
+    const buf = iface.allocate()!;
+    buf.append(8);
+    iface.send(buf, (0xc0000264 + n) | 0, 17);
+  }
+  assert.equal(iface.arp.stats.pendingPackets, 4);
+  assert.equal(iface.arp.stats.pendingDroppedGlobal, 4);
+  assert.equal(pool.inUse, 4);
+  // Ordinary users take every other ordinary slot; ARP still goes out, from the reserve.
+  const held = [];
+  for (let b = pool.alloc(); b !== null; b = pool.alloc()) held.push(b);
+  assert.equal(pool.available, 2);
+  dev.take();
+  const request = arpPacket(1, MAC_B, IP_B, 0, IP_A);
+  const frame = ethFrame(0xffff_ffff_ffff, MAC_B, 0x0806, request);
+  iface.receiveFrame(1, frame, 0, frame.length);
+  const out = dev.take().map(parseEth);
+  assert.equal(out.length, 1);
+  assert.equal(parseArp(out[0].payload).op, 2, "the ARP reply went out");
+  assert.equal(iface.stats.txControlReserve, 1);
+  assert.equal(iface.stats.txNoBuffer, 0);
+  assert.equal(pool.reservedAllocations, 1);
+  for (const b of held) pool.free(b);
+  iface.close();
+  assert.equal(pool.inUse, 0);
 });
 
 Deno.test("NetworkInterface never throws on random and mutated frames", () => {

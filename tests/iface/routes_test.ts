@@ -102,3 +102,17 @@ Deno.test("RouteTable on-link next hops are int32 even for unsigned input", () =
   assert.throws(() => t.add("198.51.100.0/24", -1), TypeError, "255.255.255.255 as int32");
   assert.throws(() => t.add("198.51.100.0/24", 0xffffffff), TypeError);
 });
+
+Deno.test("RouteTable isGateway knows every route's gateway, in either number form", () => {
+  const t = new RouteTable();
+  t.add("203.0.113.0/24");
+  t.add("0.0.0.0/0", "203.0.113.1");
+  t.add("198.51.100.0/24", 0xcb007102); // unsigned form of 203.0.113.2
+  assert.ok(t.isGateway(parseIpv4("203.0.113.1")!));
+  assert.ok(t.isGateway(0xcb007102));
+  assert.ok(t.isGateway(0xcb007102 | 0));
+  assert.ok(!t.isGateway(parseIpv4("203.0.113.3")!));
+  assert.ok(!t.isGateway(0), "an on-link route has no gateway");
+  t.remove("0.0.0.0/0");
+  assert.ok(!t.isGateway(parseIpv4("203.0.113.1")!));
+});
