@@ -184,7 +184,7 @@ export function retransmitAt(t: Tcb, nowMs: number, seq: number, maxLength = t.s
   const offset = seqSub(seq, t.dataSeq);
   if (offset < 0) return false;
   // Only what was sent before goes again (RFC 5681 §3.2, RFC 6675 §5): bytes past SND.MAX
-  // are new data, for #output and the peer's window to decide on. Sent beyond SND.MAX here,
+  // are new data, for output and the peer's window to decide on. Sent beyond SND.MAX here,
   // their ACK would be dropped as acknowledging something not yet sent.
   let len = Math.min(
     t.currentMss(),
@@ -283,7 +283,7 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       }
       // A bare FIN (len 0, all data sent) is not held back by the congestion window: it
       // carries no data and holding it only delays the close by an RTT (Linux tcp_cwnd_test:
-      // "Don'timer be strict about the congestion window for the final FIN frame").
+      // "Don't be strict about the congestion window for the final FIN frame").
       const fin = finState && offset + len === ring.length &&
         seqLe(seqAdd(seq, len), t.finSeq());
       if (len === 0 && !fin) break;

@@ -272,7 +272,7 @@ export class Tcb {
   pingpong = false;
   /**
    * Linux icsk_ack.lrcvtime: when data last arrived, or the peer's SYN (passive open) or
-   * SYN-ACK (active open) did — the reference of #pingpong.
+   * SYN-ACK (active open) did — the reference of pingpong.
    */
   lastRecvActivityMs = -Infinity;
   /** Linux lsndtime: when we last sent data. */
