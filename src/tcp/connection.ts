@@ -207,25 +207,22 @@ export class TcpConnection implements TimerTarget {
     this.localPort = localPort;
     this.remoteAddr = remoteAddr | 0;
     this.remotePort = remotePort;
-    this.#t = new Tcb(this, ctx, this.localAddr, localPort, this.remoteAddr, remotePort);
+    this.#t = new Tcb(this, ctx, localAddr, localPort, remoteAddr, remotePort);
   }
 
   // ------------------------------------------------------------------ getters
 
   /** Current state. */
   get state(): TcpState {
-    const t = this.#t;
-    return t.state;
+    return this.#t.state;
   }
   /** Current state's RFC name. */
   get stateName(): string {
-    const t = this.#t;
-    return TCP_STATE_NAMES[t.state];
+    return TCP_STATE_NAMES[this.#t.state];
   }
   /** The error that closed the connection, if any. */
   get error(): TcpError | null {
-    const t = this.#t;
-    return t.error;
+    return this.#t.error;
   }
   /** Bytes ready to {@link read}. */
   get readableLength(): number {
@@ -234,13 +231,11 @@ export class TcpConnection implements TimerTarget {
   }
   /** The peer's FIN was received and every byte before it was read (end of stream). */
   get eof(): boolean {
-    const t = this.#t;
-    return t.finReceived && this.readableLength === 0;
+    return this.#t.finReceived && this.readableLength === 0;
   }
   /** The peer's FIN was received. */
   get finReceived(): boolean {
-    const t = this.#t;
-    return t.finReceived;
+    return this.#t.finReceived;
   }
   /** Free bytes in the send buffer (0 once the send side is closed). */
   get writableLength(): number {
@@ -255,8 +250,7 @@ export class TcpConnection implements TimerTarget {
   }
   /** Whether the connection was released to the layer (CLOSED and forgotten). */
   get released(): boolean {
-    const t = this.#t;
-    return t.released;
+    return this.#t.released;
   }
   /**
    * Bytes of send/receive ring storage this connection holds right now: 0 while idle
@@ -297,13 +291,11 @@ export class TcpConnection implements TimerTarget {
    * the `seq.ts` helpers; `>>> 0` or {@link info} for the unsigned value).
    */
   get iss(): number {
-    const t = this.#t;
-    return t.iss;
+    return this.#t.iss;
   }
   /** RCV.NXT: the next sequence number expected from the peer, signed 32-bit like {@link iss}. */
   get rcvNxt(): number {
-    const t = this.#t;
-    return t.rcvNxt;
+    return this.#t.rcvNxt;
   }
   /**
    * Sequence state for tests and diagnostics (allocates): sequence numbers unsigned,

@@ -167,7 +167,7 @@ export function sendBareReset(t: Tcb, nowMs: number, seq: number): void {
  * rolled SND.NXT back, the peer's RCV.NXT may be beyond SND.NXT and would
  * find the ACK unacceptable (the BSD rule, tcp_output.c).
  */
-export function sendAck(t: Tcb, nowMs: number): void {
+function sendAck(t: Tcb, nowMs: number): void {
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
 }
 

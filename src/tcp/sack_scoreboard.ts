@@ -24,7 +24,7 @@ export const DUP_THRESH = 3;
  * ```ts
  * import { SackScoreboard } from "./sack_scoreboard.ts";
  * const sb = new SackScoreboard(8);
- * // dataSeq 1000, SND.MAX 11000: the peer has 3000..4000 and 5000..6000 (sequence numbers).
+ * // Send queue from sequence 1000, 10000 bytes sent; the peer SACKs 4000..5000 and 6000..7000.
  * sb.update([4000, 5000, 6000, 7000], 2, 1000, 11000);
  * console.assert(sb.sackedBytes() === 2000);
  * ```

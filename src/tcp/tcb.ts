@@ -4,8 +4,9 @@
  * the connection's life cycle (establish, TIME-WAIT, terminate, events to the application).
  * The send path (`connection_send.ts`) and the receive path (`connection_receive.ts`) are
  * functions over one {@link Tcb}; {@link TcpConnection} (`connection.ts`) owns it and is the
- * API. Like gVisor's `endpoint`, the fields are visible to those modules only: nothing
- * outside `src/tcp` imports this file.
+ * API. The fields are public so that those modules can share them (as gVisor's `endpoint`
+ * is shared by `snd.go` and `rcv.go`); outside `src/tcp` only unit tests import this file,
+ * and `TcpConnection` keeps its `Tcb` private.
  *
  * No clock is read here: time comes in as `nowMs`, or from {@link TcpContext.clock} for the
  * application-side calls of `connection.ts`; timers go through the shared {@link TimerWheel}.
@@ -307,9 +308,9 @@ export class Tcb {
   /**
    * @param conn the connection
    * @param ctx shared context
-   * @param localAddr local address, int32
+   * @param localAddr local address (int32 or the unsigned form; stored as int32)
    * @param localPort local port
-   * @param remoteAddr remote address, int32
+   * @param remoteAddr remote address (int32 or the unsigned form)
    * @param remotePort remote port
    */
   constructor(
@@ -323,9 +324,9 @@ export class Tcb {
     this.conn = conn;
     this.ctx = ctx;
     this.cfg = ctx.config;
-    this.localAddr = localAddr;
+    this.localAddr = localAddr | 0;
     this.localPort = localPort;
-    this.remoteAddr = remoteAddr;
+    this.remoteAddr = remoteAddr | 0;
     this.remotePort = remotePort;
     const cfg = ctx.config;
     this.rtt = new RttEstimator({
@@ -353,6 +354,7 @@ export class Tcb {
     return this.recovery ??= this.sackOk ? new SackRecovery() : new RenoRecovery();
   }
 
+  /** RFC 6528: the initial sequence number for this 4-tuple at `nowMs`. */
   isn(nowMs: number): number {
     return initialSequenceNumber(
       this.ctx.secret,
@@ -364,6 +366,7 @@ export class Tcb {
     );
   }
 
+  /** Sets the send sequence variables from the ISS (RFC 9293 §3.3.1). */
   initSend(): void {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -399,6 +402,7 @@ export class Tcb {
     return windowShiftFor(this.cfg.receiveBufferBytes);
   }
 
+  /** The window of our SYN or SYN-ACK (never scaled, RFC 7323 §2.2). */
   synWindow(): number {
     return Math.min(this.cfg.receiveBufferBytes, MAX_WINDOW_FIELD);
   }
@@ -420,6 +424,7 @@ export class Tcb {
     this.updateSndMss();
   }
 
+  /** Recomputes the send MSS from the peer's and ours, less the timestamp option. */
   updateSndMss(): void {
     let mss = Math.min(this.peerMss, this.ourMss);
     if (this.tsOk) mss -= TIMESTAMP_OPTION_BYTES;
@@ -446,6 +451,7 @@ export class Tcb {
     return this.sndMss - sackOptionBytes(blocks);
   }
 
+  /** Whether the application may still queue data (RFC 9293 §3.10.2). */
   canWrite(): boolean {
     const s = this.state;
     return !this.finQueued && this.error === null &&
@@ -453,10 +459,12 @@ export class Tcb {
         s === TcpState.CLOSE_WAIT);
   }
 
+  /** An outer call begins: events wait until the matching {@link leave}. */
   enter(): void {
     this.depth++;
   }
 
+  /** An outer call ends: the outermost delivers the collected events (owner first). */
   leave(): void {
     if (--this.depth > 0) return;
     while (this.pendingEvents !== 0) {
@@ -473,10 +481,12 @@ export class Tcb {
     }
   }
 
+  /** State is CLOSED. */
   isClosed(): boolean {
     return this.state === TcpState.CLOSED;
   }
 
+  /** State is ESTABLISHED or later (RFC 9293 §3.3.2 "synchronized"). */
   isSynchronized(): boolean {
     return this.state >= TcpState.ESTABLISHED;
   }
@@ -494,12 +504,14 @@ export class Tcb {
     if (isArmed(this.persistTimer)) this.ctx.wheel.cancel(this.persistTimer!);
   }
 
+  /** RFC 9293 §3.8.6.1: the persist interval, RTO-based, doubled per probe, capped. */
   persistIntervalMs(): number {
     let ms = Math.max(MIN_PERSIST_MS, this.rtt.rtoMs);
     for (let i = 0; i < this.persistBackoff && ms < this.cfg.maxPersistMs; i++) ms *= 2;
     return Math.min(ms, this.cfg.maxPersistMs);
   }
 
+  /** RFC 9293 §3.8.4: (re)arms the keep-alive timer when enabled and established. */
   armKeepAlive(nowMs: number): void {
     if (!this.keepAlive) return;
     const s = this.state;
@@ -511,6 +523,7 @@ export class Tcb {
     this.ctx.wheel.schedule(this.keepaliveTimer, Math.max(due, nowMs));
   }
 
+  /** Linux tcp_fin_timeout: bounds an orphaned FIN-WAIT-2. */
   armOrphanTimeout(nowMs: number): void {
     // Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 does not wait forever for the peer's FIN.
     this.scheduleTimeWait(nowMs);
@@ -522,6 +535,7 @@ export class Tcb {
     this.ctx.wheel.schedule(this.timeWaitTimer, nowMs + this.cfg.timeWaitMs);
   }
 
+  /** Cancels every timer of the connection. */
   cancelTimers(): void {
     const w = this.ctx.wheel;
     if (this.rtxTimer !== null) w.cancel(this.rtxTimer);
@@ -531,6 +545,7 @@ export class Tcb {
     if (this.timeWaitTimer !== null) w.cancel(this.timeWaitTimer);
   }
 
+  /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
   establish(nowMs: number, window: number, seq: number, ack: number): void {
     this.allocateBuffers();
     this.state = TcpState.ESTABLISHED;
@@ -549,6 +564,7 @@ export class Tcb {
     if (this.passive) this.pendingEvents |= EV_ACCEPT;
   }
 
+  /** RFC 9293 §3.10.7.4: enters TIME-WAIT for 2 MSL; the send side's buffers go. */
   enterTimeWait(nowMs: number): void {
     this.state = TcpState.TIME_WAIT;
     const w = this.ctx.wheel;
@@ -565,6 +581,7 @@ export class Tcb {
     this.signalClosed();
   }
 
+  /** Queues the one EV_CLOSED event. */
   signalClosed(): void {
     if (this.closedSignalled) return;
     this.closedSignalled = true;
@@ -595,6 +612,7 @@ export class Tcb {
     this.ctx.owner.onConnectionReleased(this.conn);
   }
 
+  /** Whether our FIN was sent and acknowledged. */
   finAcked(): boolean {
     return this.finQueued && (this.sendRing === null || this.sendRing.length === 0) &&
       this.sndUna === seqAdd(this.dataSeq, 1);
@@ -605,6 +623,7 @@ export class Tcb {
     return seqAdd(this.dataSeq, this.sendRing === null ? 0 : this.sendRing.length);
   }
 
+  /** Counts one retransmitted segment (connection and layer). */
   countRetransmit(): void {
     this.retransmitCount++;
     this.ctx.stats.retransmits++;
@@ -615,6 +634,7 @@ export class Tcb {
     return timestampClock(nowMs, this.tsOffset);
   }
 
+  /** RFC 9293 §3.8.6.2.2: receiver SWS threshold, min(buffer / 2, MSS). */
   swsThreshold(): number {
     return Math.min(this.cfg.receiveBufferBytes >>> RECEIVER_SWS_FRACTION_SHIFT, this.ourMss);
   }
