@@ -78,7 +78,10 @@ class Sim {
     this.rand = rng(seed * 7919 + 1);
   }
   trace = false;
+  /** Sees every emitted segment before the link's faults (see sim_trace_hashes.ts). */
+  observe: SegmentObserver | null = null;
   transmit(to: "A" | "B", src: number, dst: number, bytes: Uint8Array): void {
+    this.observe?.(this.now, to, bytes);
     const f = this.faults;
     const lost = this.rand() < f.loss;
     if (this.trace) {
@@ -162,14 +165,23 @@ function size(r: () => number): number {
   return Math.floor(Math.exp(r() * Math.log(400_000)));
 }
 
+/** Called with every segment a layer emits: virtual time, direction, the IPv4 payload. */
+export type SegmentObserver = (nowMs: number, to: "A" | "B", bytes: Uint8Array) => void;
+
 export interface SeedResult {
   ok: boolean;
   message: string;
   events: number;
   virtualMs: number;
+  /** Both layers' counters and every side's end (JSON): the final state of the run. */
+  finalState: string;
 }
 
-export function runSeed(seed: number, verbose = false): SeedResult {
+export function runSeed(
+  seed: number,
+  verbose = false,
+  observe: SegmentObserver | null = null,
+): SeedResult {
   const r = rng(seed);
   const lossy = r();
   const faults: Faults = {
@@ -218,6 +230,7 @@ export function runSeed(seed: number, verbose = false): SeedResult {
 
   const sim = new Sim(seed, faults);
   sim.trace = verbose && Deno.env.get("RAWSTACK_TRACE") === "1";
+  sim.observe = observe;
   const clockA = new ManualClock(0), clockB = new ManualClock(0);
   const wheelA = new TimerWheel(0), wheelB = new TimerWheel(0);
   const linkA = new Link(sim, "A", ADDR_A, mtuA);
@@ -453,11 +466,24 @@ export function runSeed(seed: number, verbose = false): SeedResult {
     failures.push(`timers left armed: A=${wheelA.size} B=${wheelB.size}`);
   }
   if (linkA.pool.inUse !== 0 || linkB.pool.inUse !== 0) failures.push("packet buffers leaked");
+  const finalState = JSON.stringify({
+    a: tcpA.stats,
+    b: tcpB.stats,
+    sides: pairs.flatMap((p) => [p.client, p.server]).map((s) => ({
+      name: s.name,
+      got: s.got,
+      eof: s.eof,
+      closedState: s.closedState,
+      error: s.error,
+      info: s.conn?.info() ?? null,
+    })),
+  });
   return {
     ok: failures.length === 0,
     message: failures.length === 0 ? describe : `${describe}\n  ${failures.join("\n  ")}`,
     events,
     virtualMs: sim.now,
+    finalState,
   };
 }
 

@@ -1,0 +1,578 @@
+/**
+ * The receive path of a connection (gVisor `rcv.go` and the ACK half of `snd.go`): "segment
+ * arrives" in the order of RFC 9293 §3.10.7 ({@link inputSynSent}, {@link inputSynchronizing}:
+ * sequence check and trimming, PAWS, RST and SYN with RFC 5961's challenge ACKs, the ACK field
+ * with RTT samples, the send window, duplicate ACKs and the loss-recovery calls, the text into
+ * the receive ring or the reassembly set, delayed and quick ACKs, the FIN). Functions over the
+ * connection's {@link Tcb}; they own no state.
+ *
+ * @module
+ */
+
+import { RangeSet } from "../buffer/range_set.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts";
+import { Timer } from "../time/timer_wheel.ts";
+import { DEFAULT_MSS } from "./config.ts";
+import { retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
+import { ConnectionRefused, ConnectionReset } from "./errors.ts";
+import { SackBlocks } from "./sack_blocks.ts";
+import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
+import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
+import {
+  EV_READABLE,
+  EV_WRITABLE,
+  isArmed,
+  type Tcb,
+  TCP_TIMER_DELAYED_ACK,
+  TcpState,
+} from "./tcb.ts";
+
+/** RFC 7323 §5.5: timestamps older than 24 days are not trusted for PAWS. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** Window used for RFC 5961 §7 challenge ACK rate limiting, ms. */
+const CHALLENGE_WINDOW_MS = 1000;
+/** Linux TCP_MAX_QUICKACKS: most immediate ACKs in one quick-ACK episode. */
+const MAX_QUICK_ACKS = 16;
+/** Linux tcp_incr_quickack: the budget when the window holds less than two segments. */
+const MIN_QUICK_ACKS = 2;
+
+/** RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT. */
+export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
+  const flags = seg.flags;
+  const hasAck = (flags & TCP_ACK) !== 0;
+  // First, check the ACK bit.
+  if (hasAck && (seqLe(seg.ack, t.iss) || seqGt(seg.ack, t.sndMax))) {
+    if ((flags & TCP_RST) === 0) sendBareReset(t, nowMs, seg.ack);
+    return;
+  }
+  // Second, check the RST bit (RFC 5961 §3.2 for SYN-SENT: the ACK must be acceptable).
+  if ((flags & TCP_RST) !== 0) {
+    if (hasAck) {
+      t.ctx.stats.resetsReceived++;
+      t.terminate(new ConnectionRefused());
+    }
+    return;
+  }
+  // Fourth, check the SYN bit.
+  if ((flags & TCP_SYN) === 0) return;
+  t.irs = seg.seq;
+  t.rcvNxt = seqAdd(seg.seq, 1);
+  const weOfferedWs = t.cfg.windowScaling;
+  const weOfferedTs = t.cfg.timestamps;
+  t.peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
+  t.wsOk = weOfferedWs && seg.windowScale >= 0;
+  t.sndWScale = t.wsOk ? seg.windowScale : 0;
+  if (!t.wsOk) t.rcvWScale = 0;
+  t.tsOk = weOfferedTs && seg.hasTimestamp;
+  if (t.tsOk) {
+    t.tsRecent = seg.tsVal;
+    t.tsRecentAgeMs = nowMs;
+  }
+  t.sackOk = t.cfg.sack && seg.sackPermitted;
+  t.updateSndMss();
+  t.rcvAdvRight = seqAdd(t.rcvNxt, t.synWindow());
+  if (hasAck) {
+    ackAdvance(t, nowMs, seg);
+  }
+  if (seqGt(t.sndUna, t.iss)) {
+    // Our SYN is acknowledged: ESTABLISHED, send ACK.
+    t.establish(nowMs, seg.window, seg.seq, seg.ack);
+    // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
+    t.sndWnd = seg.window;
+    t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
+    t.ackNow = true;
+  } else {
+    // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+    t.state = TcpState.SYN_RECEIVED;
+    t.sndWnd = seg.window;
+    t.sndWl1 = seg.seq;
+    t.sndNxt = t.iss;
+  }
+}
+
+/** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states. */
+export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
+  const stats = t.ctx.stats;
+  const flags = seg.flags;
+  const rst = (flags & TCP_RST) !== 0;
+  let syn = (flags & TCP_SYN) !== 0;
+  let fin = (flags & TCP_FIN) !== 0;
+  let seq = seg.seq;
+  let dataOffset = seg.payloadOffset;
+  let dataLength = seg.payloadLength;
+
+  // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again.
+  if (
+    t.state === TcpState.SYN_RECEIVED && syn && (flags & TCP_ACK) === 0 && !rst &&
+    seq === t.irs
+  ) {
+    t.sndNxt = t.iss;
+    return;
+  }
+
+  // RFC 7323 §5.3 R1: PAWS. Not applied to RST segments.
+  if (
+    t.tsOk && seg.hasTimestamp && !rst && seqLt(seg.tsVal, t.tsRecent) &&
+    nowMs - t.tsRecentAgeMs < PAWS_IDLE_MS
+  ) {
+    stats.pawsDrops++;
+    t.ackNow = true;
+    return;
+  }
+
+  // RFC 9293 §3.5 Figure 8 step 6 (simultaneous open): the peer's SYN-ACK
+  // <SEQ=IRS><ACK=ISS+1><CTL=SYN,ACK> completes the handshake. Its SYN lies below RCV.NXT,
+  // so the sequence check below would only acknowledge it; Linux makes the same exception
+  // (tcp_validate_incoming, "simultaneous open SYN-ACK", before the RFC 5961 §4 SYN check)
+  // for an active opener only, and acknowledges the SYN as a retransmission.
+  if (
+    t.state === TcpState.SYN_RECEIVED && !t.passive && syn && !rst && !fin &&
+    (flags & TCP_ACK) !== 0 && dataLength === 0 && seq === t.irs &&
+    seg.ack === seqAdd(t.iss, 1)
+  ) {
+    // RFC 7323 §4.3 (2): SEG.SEQ (IRS) =< Last.ACK.sent, so TS.Recent is updated.
+    if (t.tsOk && seg.hasTimestamp && seqGe(seg.tsVal, t.tsRecent)) {
+      t.tsRecent = seg.tsVal;
+      t.tsRecentAgeMs = nowMs;
+    }
+    ackAdvance(t, nowMs, seg);
+    t.establish(nowMs, seg.window, seq, seg.ack);
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    t.sndWnd = seg.window;
+    t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
+    t.ackNow = true;
+    return;
+  }
+
+  // First, check the sequence number (§3.10.7.4 first).
+  const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
+  let acceptable: boolean;
+  if (segLen === 0) {
+    acceptable = rcvWnd === 0 ? seq === t.rcvNxt : seqInWindow(seq, t.rcvNxt, rcvWnd);
+  } else if (rcvWnd === 0) {
+    acceptable = false;
+  } else {
+    acceptable = seqInWindow(seq, t.rcvNxt, rcvWnd) ||
+      seqInWindow(seqAdd(seq, segLen - 1), t.rcvNxt, rcvWnd);
+  }
+  if (!acceptable) {
+    if (rst) return;
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    t.ackNow = true;
+    if (rcvWnd === 0 && seq === t.rcvNxt && !syn) {
+      // §3.10.7.4: with a zero window, still process valid ACKs (strip the text: a probe).
+      dataLength = 0;
+      fin = false;
+    } else {
+      // TIME-WAIT: a retransmitted FIN is acknowledged and restarts the 2 MSL timeout.
+      if (fin && t.state === TcpState.TIME_WAIT) t.scheduleTimeWait(nowMs);
+      return;
+    }
+  }
+  // Trim to the window: bytes before RCV.NXT (and a SYN there) are old.
+  if (seqLt(seq, t.rcvNxt)) {
+    let d = seqSub(t.rcvNxt, seq);
+    if (syn) {
+      syn = false;
+      seq = seqAdd(seq, 1);
+      d--;
+    }
+    if (d > dataLength) d = dataLength;
+    dataOffset += d;
+    dataLength -= d;
+    seq = seqAdd(seq, d);
+  }
+  const room = seqSub(seqAdd(t.rcvNxt, rcvWnd), seq);
+  if (dataLength > room) {
+    dataLength = Math.max(0, room);
+    fin = false;
+  }
+
+  // Second, check the RST bit (RFC 5961 §3.2).
+  if (rst) {
+    if (seg.seq === t.rcvNxt) {
+      stats.resetsReceived++;
+      onReset(t);
+    } else {
+      challengeAck(t, nowMs);
+    }
+    return;
+  }
+
+  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment.
+  if (
+    t.tsOk && seg.hasTimestamp && seqGe(seg.tsVal, t.tsRecent) &&
+    seqLe(seg.seq, t.lastAckSent)
+  ) {
+    t.tsRecent = seg.tsVal;
+    t.tsRecentAgeMs = nowMs;
+  }
+
+  // Fourth, check the SYN bit (RFC 5961 §4: challenge ACK, drop).
+  if (syn) {
+    challengeAck(t, nowMs);
+    return;
+  }
+
+  // Fifth, check the ACK field.
+  if ((flags & TCP_ACK) === 0) return;
+  if (t.state === TcpState.SYN_RECEIVED) {
+    if (seqGt(seg.ack, t.sndUna) && seqLe(seg.ack, t.sndMax)) {
+      ackAdvance(t, nowMs, seg);
+      t.establish(nowMs, seg.window, seg.seq, seg.ack);
+    } else {
+      sendBareReset(t, nowMs, seg.ack); // <SEQ=SEG.ACK><CTL=RST>
+      return;
+    }
+  } else if (!processAck(t, nowMs, seg, seq, dataLength)) {
+    return;
+  }
+  switch (t.state) {
+    case TcpState.FIN_WAIT_1:
+      if (t.finAcked()) {
+        t.state = TcpState.FIN_WAIT_2;
+        if (t.appClosed) t.armOrphanTimeout(nowMs);
+      }
+      break;
+    case TcpState.CLOSING:
+      if (t.finAcked()) t.enterTimeWait(nowMs);
+      break;
+    case TcpState.LAST_ACK:
+      if (t.finAcked()) {
+        t.terminate(null);
+        return;
+      }
+      break;
+  }
+
+  // Sixth, check the URG bit: urgent data is delivered inline (RFC 6093 §5); nothing to do.
+
+  // Seventh, process the segment text.
+  if (dataLength > 0) {
+    const s = t.state;
+    if (s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT_1 || s === TcpState.FIN_WAIT_2) {
+      if (t.appClosed) {
+        // RFC 9293 §3.10.4 / RFC 2525 §2.17: nobody will read this: reset.
+        sendReset(t, nowMs);
+        t.terminate(null);
+        return;
+      }
+      receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin);
+    }
+    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text.
+  }
+
+  // Eighth, check the FIN bit.
+  if (fin) {
+    const finSeq = seqAdd(seq, dataLength);
+    if (finSeq === t.rcvNxt) receiveFin(t, nowMs);
+    else if (seqGt(finSeq, t.rcvNxt)) {
+      t.rcvFinPending = true;
+      t.rcvFinSeq = finSeq;
+    }
+  }
+}
+
+/** RST accepted (RFC 9293 §3.10.7.4 second). */
+function onReset(t: Tcb): void {
+  switch (t.state) {
+    case TcpState.SYN_RECEIVED:
+      // Passive: back to LISTEN (the embryonic connection disappears). Active: refused.
+      t.terminate(t.passive ? null : new ConnectionRefused());
+      break;
+    case TcpState.ESTABLISHED:
+    case TcpState.FIN_WAIT_1:
+    case TcpState.FIN_WAIT_2:
+    case TcpState.CLOSE_WAIT:
+      t.recvRing = null; // RFC 9293: flush segment queues
+      t.terminate(new ConnectionReset());
+      break;
+    default:
+      t.terminate(null);
+      break;
+  }
+}
+
+/** RFC 5961 §3.2, §4.2, §5.2: a rate-limited challenge ACK. */
+function challengeAck(t: Tcb, nowMs: number): void {
+  if (nowMs - t.challengeWindowStart >= CHALLENGE_WINDOW_MS) {
+    t.challengeWindowStart = nowMs;
+    t.challengeCount = 0;
+  }
+  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond) return;
+  t.challengeCount++;
+  t.ctx.stats.challengeAcks++;
+  sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
+}
+
+/**
+ * RFC 9293 §3.10.7.4 fifth (ESTABLISHED and later): returns false when the
+ * segment must be dropped.
+ */
+function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength: number): boolean {
+  const ack = seg.ack;
+  const limit = t.probing ? seqMax(t.sndMax, t.probeEnd) : t.sndMax;
+  if (seqGt(ack, limit)) {
+    // Acknowledges something not yet sent: send an ACK, drop the segment.
+    t.ackNow = true;
+    return false;
+  }
+  // RFC 5961 §5.2: too old to be plausible: challenge ACK, drop.
+  if (seqLt(ack, seqAdd(t.sndUna, -Math.max(t.maxSndWnd, 1)))) {
+    challengeAck(t, nowMs);
+    return false;
+  }
+  const oldWnd = t.sndWnd;
+  const sackNew = t.sackOk && seg.sackCount > 0 ? updateScoreboard(t, seg) : false;
+  if (seqGt(ack, t.sndUna)) {
+    ackAdvance(t, nowMs, seg);
+  }
+  // Window update (§3.10.7.4: if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
+  let windowChanged = false;
+  if (
+    seqLe(t.sndUna, ack) &&
+    (seqLt(t.sndWl1, seq) || (t.sndWl1 === seq && seqLe(t.sndWl2, ack)))
+  ) {
+    const wnd = seg.window << t.sndWScale;
+    windowChanged = wnd !== oldWnd;
+    t.sndWnd = wnd;
+    if (wnd > t.maxSndWnd) t.maxSndWnd = wnd;
+    t.sndWl1 = seq;
+    t.sndWl2 = ack;
+    if (wnd > 0) t.persistBackoff = 0;
+  }
+  // RFC 5681 §2: duplicate ACK.
+  if (
+    ack === t.sndUna && t.sndUna !== t.sndMax && dataLength === 0 &&
+    (seg.flags & (TCP_SYN | TCP_FIN)) === 0 && (!windowChanged || sackNew)
+  ) {
+    onDuplicateAck(t, nowMs, sackNew);
+  }
+  return true;
+}
+
+/** New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). */
+/** RFC 2018 §3 / RFC 6675 §4: record SACK blocks; returns whether new bytes were SACKed. */
+function updateScoreboard(t: Tcb, seg: TcpRepr): boolean {
+  if (t.sendRing === null) return false;
+  const sb = t.scoreboard ??= new SackScoreboard(t.cfg.maxScoreboardRanges);
+  return sb.update(seg.sackBlocks, seg.sackCount, t.dataSeq, t.sndMax);
+}
+
+function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
+  const ack = seg.ack;
+  // RTT measurement: RFC 7323 §4.1 (TSecr) or one timed segment (RFC 6298 §3, Karn).
+  if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
+    // Karn's rule for timestamps: an echo older than our last timeout retransmission may
+    // be the echo of the original transmission (the ACK for it was lost), not of the
+    // retransmission: the sample would include the whole RTO. Skip it.
+    if (!t.rtoSinceTs || seqGe(seg.tsEcr, t.rtoTsVal)) {
+      const rtt = seqSub(t.tsNow(nowMs), seg.tsEcr);
+      if (rtt >= 0) t.rtt.sample(rtt);
+      t.rtoSinceTs = false;
+    }
+    t.rttTiming = false;
+  } else if (t.rttTiming && seqGe(ack, t.rttSeq)) {
+    t.rtt.sample(nowMs - t.rttStartMs);
+    t.rttTiming = false;
+  }
+  t.rtt.resetBackoff();
+  t.retries = 0;
+  // Drop acknowledged bytes from the send buffer.
+  const ring = t.sendRing;
+  let ackedData = 0;
+  if (ring !== null) {
+    ackedData = seqSub(ack, t.dataSeq);
+    if (ackedData > ring.length) ackedData = ring.length;
+    if (ackedData > 0) {
+      ring.discard(ackedData);
+      if (ring.length === 0) ring.release();
+      t.dataSeq = seqAdd(t.dataSeq, ackedData);
+      t.scoreboard?.shift(ackedData);
+      t.bytesOut += ackedData;
+      if (t.wantWritable) {
+        t.wantWritable = false;
+        t.pendingEvents |= EV_WRITABLE;
+      }
+    } else ackedData = 0;
+  }
+  const flightBefore = seqSub(t.sndMax, t.sndUna);
+  t.sndUna = ack;
+  if (seqGt(ack, t.sndMax)) t.sndMax = ack; // a zero-window probe was accepted
+  if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+  if (t.probing && seqGe(ack, t.probeEnd)) t.probing = false;
+  t.dupAcks = 0;
+  // Congestion control.
+  if (t.inRecovery) {
+    if (seqGe(ack, t.recoverPoint)) {
+      // RFC 6582 §3.2 step 3 / RFC 6675 §5: full acknowledgment ends recovery.
+      t.inRecovery = false;
+      t.cc.onRecoveryExit(nowMs, seqSub(t.sndMax, t.sndUna));
+    } else {
+      onPartialAck(t, nowMs, ackedData);
+    }
+  } else if (
+    ackedData > 0 && t.state >= TcpState.ESTABLISHED && 2 * flightBefore >= t.cc.cwnd
+  ) {
+    // RFC 7661 §4.1 / RFC 5681 §3.1: grow cwnd only while it is actually used (as Linux's
+    // tcp_is_cwnd_limited), so an application- or receiver-limited flow does not inflate it.
+    t.cc.onAck(nowMs, ackedData, flightBefore, t.rtt.srttMs);
+  }
+  // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
+  if (t.sndUna === t.sndMax) {
+    if (t.rtxTimer !== null) t.ctx.wheel.cancel(t.rtxTimer);
+  } else t.armRetransmit(nowMs);
+}
+
+/** RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5: a duplicate ACK; loss recovery may begin. */
+function onDuplicateAck(t: Tcb, nowMs: number, sackNew: boolean): void {
+  t.dupAcks++;
+  const recovery = t.lossRecovery();
+  if (t.inRecovery) {
+    recovery.onDuplicateAck(t);
+    return;
+  }
+  if (t.dupAcks < DUP_THRESH && !recovery.lossDetected(t, sackNew)) return;
+  // RFC 6582 §3.2 step 1 / §4: no new recovery while data sent before the last
+  // retransmission timeout (`recover`) is still unacknowledged.
+  if (seqLt(t.sndUna, t.recoverPoint)) return;
+  const flight = seqSub(t.sndMax, t.sndUna);
+  t.cc.onCongestionEvent(nowMs, flight);
+  t.inRecovery = true;
+  t.recoverPoint = t.sndMax;
+  t.rttTiming = false;
+  t.highRxt = t.sndUna;
+  // RFC 5681 §3.2 step 2-3 / RFC 6675 §5 step 4.1: retransmit the first unacknowledged segment.
+  retransmitAt(t, nowMs, t.sndUna);
+  recovery.enter(t);
+}
+
+/** RFC 6582 §3.2 step 5 / RFC 6675 §5: a partial ACK during recovery. */
+function onPartialAck(t: Tcb, nowMs: number, ackedData: number): void {
+  if (t.recovery!.onPartialAck(t, ackedData)) retransmitAt(t, nowMs, t.sndUna);
+}
+
+/** In-order and out-of-order data into the receive ring (RFC 9293 §3.10.7.4 seventh). */
+function receiveData(
+  t: Tcb,
+  nowMs: number,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  seq: number,
+  fin: boolean,
+): void {
+  const ring = t.recvRing;
+  if (ring === null) return;
+  const ooo = t.ooo;
+  if (length > t.rcvMssEstimate) t.rcvMssEstimate = Math.min(length, t.ourMss);
+  const offset = seqSub(seq, t.rcvNxt);
+  const n = ring.writeAt(offset, src, srcOffset, length);
+  if (offset === 0) {
+    // Quick-ACK mode (Linux tcp_event_data_recv): the first data of a connection, and data
+    // after an idle gap longer than the RTO, is ACKed at once so that the sender's slow
+    // start (RFC 5681 §3.1) is not held back by delayed ACKs (RFC 5681 §4.2 allows both).
+    if (nowMs - t.lastDataRecvMs > t.rtt.rtoMs) enterQuickAck(t);
+    t.lastDataRecvMs = nowMs;
+    t.lastRecvActivityMs = nowMs;
+    const hadGap = ooo !== null && !ooo.isEmpty();
+    ring.commit(n);
+    let front = 0;
+    if (hadGap) {
+      ooo.shift(n);
+      front = ooo.frontLength();
+      if (front > 0) {
+        ring.commit(front);
+        ooo.shift(front);
+      }
+      if (ooo.isEmpty()) t.ooo = null; // the gap closed: an idle connection keeps no set
+    }
+    const advanced = n + front;
+    t.rcvNxt = seqAdd(t.rcvNxt, advanced);
+    t.bytesIn += advanced;
+    if (advanced > 0) t.pendingEvents |= EV_READABLE;
+    t.sackBlocks?.prune(t.rcvNxt);
+    if (t.rcvFinPending && t.rcvFinSeq === t.rcvNxt) {
+      t.rcvFinPending = false;
+      receiveFin(t, nowMs);
+    }
+    // RFC 5681 §4.2: ACK at once when filling a gap or in quick-ACK mode; else every second
+    // full-sized segment, or when the delayed-ACK timer fires.
+    t.unackedBytes += advanced;
+    if (hadGap || fin || (t.quickAcks > 0 && !t.pingpong)) t.ackNow = true;
+    else if (t.unackedBytes >= 2 * t.rcvMssEstimate) {
+      if (!t.cfg.ackBatching || t.unackedBytes >= batchAckLimit(t)) {
+        t.ackNow = true;
+      } else {
+        // ACK batching (see TcpConfig.ackBatching): due now, sent when the wheel next
+        // advances, after the rest of this receive batch — one ACK for the batch.
+        const due = Math.floor(nowMs);
+        const timer = t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
+        if (!timer.armed || timer.deadline > due) t.ctx.wheel.schedule(timer, due);
+      }
+    } else if (!isArmed(t.delackTimer)) {
+      t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
+      t.ctx.wheel.schedule(t.delackTimer, nowMs + t.cfg.delayedAckMs);
+    }
+  } else {
+    // Out of order: hold it (bounded) and ACK at once (RFC 5681 §4.2) with SACK blocks.
+    t.ctx.stats.outOfOrder++;
+    const set = ooo ?? (t.ooo = new RangeSet(t.cfg.maxReassemblyRanges));
+    if (n > 0 && set.add(offset, offset + n)) (t.sackBlocks ??= new SackBlocks()).note(seq);
+    t.ackNow = true;
+  }
+}
+
+/**
+ * Unacknowledged bytes that force an ACK even while batching: a quarter of the window
+ * advertised in our last ACK (at least two segments), so the sender never stalls on a
+ * window it cannot see reopen.
+ */
+function batchAckLimit(t: Tcb): number {
+  const advertised = seqSub(t.rcvAdvRight, t.lastAckSent);
+  return Math.max(2 * t.rcvMssEstimate, advertised >>> 2);
+}
+
+/**
+ * Linux tcp_incr_quickack: allow min(16, RCV.WND / (2 * receive MSS)) immediate ACKs (2
+ * when the window holds less than two segments) — about one ACK per segment until the
+ * sender's window could have filled ours; never lowers a budget already granted.
+ */
+function enterQuickAck(t: Tcb): void {
+  const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  let budget = Math.floor(rcvWnd / (2 * t.rcvMssEstimate));
+  if (budget === 0) budget = MIN_QUICK_ACKS;
+  if (budget > MAX_QUICK_ACKS) budget = MAX_QUICK_ACKS;
+  if (budget > t.quickAcks) t.quickAcks = budget;
+}
+
+/** RFC 9293 §3.10.7.4 eighth: the FIN is in order. */
+function receiveFin(t: Tcb, nowMs: number): void {
+  if (t.finReceived) {
+    // A retransmitted FIN: in TIME-WAIT restart the 2 MSL timeout (§3.10.7.4).
+    if (t.state === TcpState.TIME_WAIT) t.scheduleTimeWait(nowMs);
+    t.ackNow = true;
+    return;
+  }
+  t.finReceived = true;
+  t.rcvNxt = seqAdd(t.rcvNxt, 1);
+  t.ackNow = true;
+  t.pendingEvents |= EV_READABLE;
+  switch (t.state) {
+    case TcpState.SYN_RECEIVED:
+    case TcpState.ESTABLISHED:
+      t.state = TcpState.CLOSE_WAIT;
+      break;
+    case TcpState.FIN_WAIT_1:
+      // Our FIN not yet acknowledged: simultaneous close.
+      if (t.finAcked()) t.enterTimeWait(nowMs);
+      else t.state = TcpState.CLOSING;
+      break;
+    case TcpState.FIN_WAIT_2:
+      t.enterTimeWait(nowMs);
+      break;
+    default:
+      break;
+  }
+}

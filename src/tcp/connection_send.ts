@@ -1,0 +1,453 @@
+/**
+ * The send path of a connection (gVisor `snd.go`): building and sending segments
+ * ({@link sendSegment}: header, options, data from the send ring, checksum or its offload,
+ * TSO super-segments), the output decision ({@link output}: windows, Nagle, sender SWS, FIN,
+ * retransmissions of loss recovery before new data, the persist timer), retransmission
+ * ({@link retransmitAt}, {@link onRetransmitTimeout}, RFC 6298) and zero-window probes
+ * ({@link onPersist}). Functions over the connection's {@link Tcb}; they own no state.
+ *
+ * @module
+ */
+
+import type { IpSendOptions, PacketBufferLike } from "../iface/types.ts";
+import { Timer } from "../time/timer_wheel.ts";
+import { pseudoHeaderSum } from "../wire/checksum.ts";
+import {
+  fillTcpChecksum,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TcpRepr,
+} from "../wire/tcp.ts";
+import { RETRANSMIT_HOLD } from "./recovery.ts";
+import { fillSackBlocks, SACK_BLOCKS_WITH_TS, SACK_BLOCKS_WITHOUT_TS } from "./sack_blocks.ts";
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
+import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
+import { TimedOut } from "./errors.ts";
+
+const IP_PROTO_TCP = 6;
+/** Offset of the checksum field in the TCP header (RFC 9293 §3.1). */
+const TCP_CHECKSUM_FIELD = 16;
+/** Largest TCP header (data offset 15 words), bytes: room kept in a super-segment. */
+const TCP_MAX_HEADER_LEN = 60;
+/**
+ * IpSender options of a segment with a partial checksum (transmit checksum
+ * offload) and, with gsoSize set, of a super-segment (TCP segmentation
+ * offload). Module scratch: a send reads it synchronously.
+ */
+const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+/**
+ * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
+ * stops, and the windows bound it long before this; the bound only makes sure a logic error
+ * cannot spin the event loop forever (design rule 4). Data left over goes on the next ACK or
+ * timer.
+ */
+const MAX_SEGMENTS_PER_OUTPUT = 4096;
+
+/**
+ * Builds and sends one segment: header via TcpRepr.emitHeader, data copied
+ * from the send ring, checksum (or a partial one with transmit checksum
+ * offload), IpSender.send. A super-segment (`dataLength` > MSS) comes in
+ * `superBuf` from `allocateSegment` and goes out with gsoSize = MSS.
+ * Returns false when no buffer.
+ */
+export function sendSegment(
+  t: Tcb,
+  nowMs: number,
+  seq: number,
+  flags: number,
+  dataOffset: number,
+  dataLength: number,
+  superBuf: PacketBufferLike | null = null,
+): boolean {
+  const ctx = t.ctx;
+  const buf = superBuf ?? ctx.ip.allocate();
+  if (buf === null) {
+    ctx.stats.allocFailures++;
+    return false;
+  }
+  const r = ctx.scratch;
+  const cfg = t.cfg;
+  const isSyn = (flags & TCP_SYN) !== 0;
+  r.srcPort = t.localPort;
+  r.dstPort = t.remotePort;
+  r.seq = seq;
+  r.ack = (flags & TCP_ACK) !== 0 ? t.rcvNxt : 0;
+  r.flags = flags;
+  r.urgent = 0;
+  r.payloadLength = 0;
+  if (isSyn) {
+    r.window = t.synWindow();
+    r.mss = t.ourMss;
+    const active = !t.passive && (flags & TCP_ACK) === 0;
+    r.windowScale = (active ? cfg.windowScaling : t.wsOk) ? t.rcvWScale : -1;
+    r.sackPermitted = active ? cfg.sack : t.sackOk;
+    r.hasTimestamp = active ? cfg.timestamps : t.tsOk;
+    r.sackCount = 0;
+  } else {
+    r.window = (flags & TCP_RST) !== 0 && (flags & TCP_ACK) === 0 ? 0 : t.windowField();
+    r.mss = 0;
+    r.windowScale = -1;
+    r.sackPermitted = false;
+    r.hasTimestamp = t.tsOk;
+    r.sackCount = 0;
+    const ooo = t.ooo;
+    // RFC 2018 §4: every ACK carries SACK blocks while out-of-order data is held.
+    if ((flags & TCP_ACK) !== 0 && t.sackOk && ooo !== null && !ooo.isEmpty()) {
+      fillSackBlocks(
+        r,
+        ooo,
+        t.sackBlocks,
+        t.rcvNxt,
+        t.tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS,
+      );
+    }
+  }
+  r.tsVal = t.tsNow(nowMs);
+  r.tsEcr = isSyn && (flags & TCP_ACK) === 0 ? 0 : t.tsRecent;
+  const headerLength = TcpRepr.headerLength(r);
+  const room = buf.bytes.length - buf.tail - headerLength;
+  if (dataLength > room) dataLength = Math.max(0, room);
+  const at = buf.append(headerLength + dataLength);
+  if (at < 0) {
+    ctx.stats.allocFailures++;
+    // Hand the empty buffer back through send so it is freed by its owner.
+    buf.tail = buf.head;
+    ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    return false;
+  }
+  const bytes = buf.bytes;
+  TcpRepr.emitHeader(r, bytes, at);
+  if (dataLength > 0 && t.sendRing !== null) {
+    t.sendRing.peek(dataOffset, bytes, at + headerLength, dataLength);
+  }
+  const segmentLength = headerLength + dataLength;
+  let sent: boolean;
+  if (ctx.ip.txOffloads?.checksum === true) {
+    // Transmit checksum offload: the field holds the folded pseudo-header sum of the whole
+    // (super-)segment; the device completes it (per segment after GSO).
+    const ph = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
+    bytes[at + TCP_CHECKSUM_FIELD] = ph >>> 8;
+    bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
+    const mss = t.currentMss();
+    OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
+    sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
+  } else {
+    fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
+    sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+  }
+  if (!sent) ctx.stats.sendFailures++;
+  ctx.stats.segmentsOut++;
+  if ((flags & TCP_RST) !== 0) ctx.stats.resetsSent++;
+  if ((flags & TCP_ACK) !== 0) {
+    t.lastAckSent = t.rcvNxt;
+    t.ackNow = false;
+    // Linux tcp_dec_quickack_mode: each ACK of new data spends one quick ACK.
+    if (t.unackedBytes > 0 && t.quickAcks > 0) t.quickAcks--;
+    t.unackedBytes = 0;
+    if (isArmed(t.delackTimer)) ctx.wheel.cancel(t.delackTimer!);
+  }
+  return true;
+}
+
+/** RST for this connection: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.4/§3.10.5), SND.MAX after a rollback. */
+export function sendReset(t: Tcb, nowMs: number): void {
+  sendSegment(t, nowMs, t.sndMax, TCP_RST | TCP_ACK, 0, 0);
+}
+
+/** <SEQ=SEG.ACK><CTL=RST> for an unacceptable ACK (RFC 9293 §3.10.7.3/§3.10.7.4). */
+export function sendBareReset(t: Tcb, nowMs: number, seq: number): void {
+  sendSegment(t, nowMs, seq, TCP_RST, 0, 0);
+}
+
+/**
+ * A pure ACK. Its sequence number is SND.MAX, not SND.NXT: after a timeout
+ * rolled SND.NXT back, the peer's RCV.NXT may be beyond SND.NXT and would
+ * find the ACK unacceptable (the BSD rule, tcp_output.c).
+ */
+function sendAck(t: Tcb, nowMs: number): void {
+  sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
+}
+
+/** Bytes the congestion window (during recovery: the recovery strategy) still allows. */
+function cwndAvailable(t: Tcb): number {
+  if (!t.inRecovery) return t.cc.cwnd - seqSub(t.sndNxt, t.sndUna);
+  return t.recovery!.sendAllowance(t);
+}
+
+/** Retransmits one segment (at most `maxLength` bytes) at `seq` without moving SND.NXT. */
+export function retransmitAt(t: Tcb, nowMs: number, seq: number, maxLength = t.sndMss): boolean {
+  const ring = t.sendRing;
+  if (ring === null) return false;
+  const offset = seqSub(seq, t.dataSeq);
+  if (offset < 0) return false;
+  // Only what was sent before goes again (RFC 5681 §3.2, RFC 6675 §5): bytes past SND.MAX
+  // are new data, for output and the peer's window to decide on. Sent beyond SND.MAX here,
+  // their ACK would be dropped as acknowledging something not yet sent.
+  let len = Math.min(
+    t.currentMss(),
+    maxLength,
+    ring.length - offset,
+    seqSub(t.sndMax, seq),
+  );
+  if (len < 0) len = 0;
+  let flags = TCP_ACK;
+  let fin = false;
+  if (t.finQueued && offset + len === ring.length && seqLt(seqAdd(seq, len), t.sndMax)) {
+    fin = true;
+    flags |= TCP_FIN;
+  }
+  if (len === 0 && !fin) return false;
+  if (offset + len === ring.length && len > 0) flags |= TCP_PSH;
+  if (!sendSegment(t, nowMs, seq, flags, offset, len)) return false;
+  t.countRetransmit();
+  const end = seqAdd(seq, len + (fin ? 1 : 0));
+  if (seqGt(end, t.highRxt)) t.highRxt = end;
+  if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
+  return true;
+}
+
+/**
+ * Sends whatever the state, windows, Nagle and SWS rules allow, then an
+ * ACK if one is owed. `force` sends one segment even if cwnd is exhausted
+ * (after a retransmission timeout).
+ */
+export function output(t: Tcb, nowMs: number, force = false): void {
+  const s = t.state;
+  if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) {
+    if (t.sndNxt === t.iss) {
+      const flags = s === TcpState.SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+      const retransmission = seqGt(t.sndMax, t.iss);
+      if (sendSegment(t, nowMs, t.iss, flags, 0, 0)) {
+        if (retransmission) t.countRetransmit();
+        else if (!t.rttTiming) {
+          t.rttTiming = true;
+          t.rttSeq = seqAdd(t.iss, 1);
+          t.rttStartMs = nowMs;
+        }
+      }
+      t.sndNxt = seqAdd(t.iss, 1);
+      t.sndMax = seqMax(t.sndMax, t.sndNxt);
+      if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
+    } else if (t.ackNow && s === TcpState.SYN_RECEIVED) {
+      sendAck(t, nowMs);
+    }
+    return;
+  }
+  if (s === TcpState.CLOSED || s === TcpState.LISTEN) return;
+  let sent = false;
+  const ring = t.sendRing;
+  const sendsData = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT ||
+    s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK;
+  if (ring !== null && sendsData) {
+    const finState = s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING ||
+      s === TcpState.LAST_ACK;
+    for (let segments = 0; segments < MAX_SEGMENTS_PER_OUTPUT; segments++) {
+      // Loss recovery: what the strategy retransmits goes before new data (RFC 6675 §5 (C)).
+      if (t.inRecovery) {
+        const recovery = t.recovery!;
+        const hole = recovery.nextRetransmission(t);
+        if (hole === RETRANSMIT_HOLD) break;
+        if (hole >= 0) {
+          if (!retransmitAt(t, nowMs, seqAdd(t.dataSeq, hole), recovery.retransmitEnd - hole)) {
+            break;
+          }
+          sent = true;
+          continue;
+        }
+      }
+      const seq = t.sndNxt;
+      const offset = seqSub(seq, t.dataSeq);
+      if (offset < 0 || offset > ring.length) break;
+      const unsent = ring.length - offset;
+      let wndAvail = seqSub(seqAdd(t.sndUna, t.sndWnd), seq);
+      // A timeout retransmits the first unacknowledged segment even if the window shrank
+      // (as Linux does): the peer's window may have reopened in an ACK we never saw.
+      if (force && seq === t.sndUna && wndAvail < t.sndMss) wndAvail = t.sndMss;
+      let cwndAvail = cwndAvailable(t);
+      if (force && cwndAvail < t.sndMss) cwndAvail = t.sndMss;
+      // New data may go as one super-segment the link cuts into MSS-sized ones (TSO/GSO);
+      // retransmissions go as ordinary segments.
+      const gsoMax = seqLt(seq, t.sndMax) ? 0 : gsoMaxData(t);
+      const mss = t.currentMss();
+      let len = Math.min(unsent, gsoMax > 0 ? gsoMax : mss, wndAvail, cwndAvail);
+      if (len < 0) len = 0;
+      let superBuf: PacketBufferLike | null = null;
+      if (len > mss) {
+        // Whole segments only, unless this empties the send queue (the last one may be short).
+        if (len < unsent) len -= len % mss;
+        superBuf = t.ctx.ip.allocateSegment?.() ?? null;
+        if (superBuf === null) len = mss;
+      }
+      // A bare FIN (len 0, all data sent) is not held back by the congestion window: it
+      // carries no data and holding it only delays the close by an RTT (Linux tcp_cwnd_test:
+      // "Don't be strict about the congestion window for the final FIN frame").
+      const fin = finState && offset + len === ring.length &&
+        seqLe(seqAdd(seq, len), t.finSeq());
+      if (len === 0 && !fin) break;
+      const inFlight = seqSub(t.sndNxt, t.sndUna) > 0;
+      // Nagle and SWS avoidance apply to new data only, never to retransmissions.
+      if (len > 0 && len < mss && !fin && !seqLt(seq, t.sndMax)) {
+        if (len < unsent) {
+          // RFC 9293 §3.8.6.2.1 sender SWS: wait for a full segment or half the max window.
+          if (inFlight && len < (t.maxSndWnd >>> 1)) break;
+        } else if (!t.noDelay && seqGt(t.sndSml, t.sndUna)) {
+          // RFC 896 / RFC 9293 §3.7.4 Nagle, with Minshall's refinement (as Linux): hold a
+          // small segment while an earlier small segment is unacknowledged.
+          break;
+        }
+      }
+      let flags = TCP_ACK;
+      if (len > 0 && offset + len === ring.length) flags |= TCP_PSH;
+      if (fin) flags |= TCP_FIN;
+      if (!sendSegment(t, nowMs, seq, flags, offset, len, superBuf)) {
+        // No packet buffer: try again after an RTO (RFC 6298 timer doubles as the retry).
+        if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
+        break;
+      }
+      sent = true;
+      force = false;
+      const end = seqAdd(seq, len + (fin ? 1 : 0));
+      if (seqLt(seq, t.sndMax)) {
+        t.countRetransmit();
+        if (t.rttTiming && seqLe(seq, t.rttSeq)) t.rttTiming = false; // Karn
+      } else if (!t.rttTiming && !t.tsOk) {
+        t.rttTiming = true;
+        t.rttSeq = end;
+        t.rttStartMs = nowMs;
+      }
+      t.sndNxt = end;
+      if (len < mss) t.sndSml = end;
+      // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
+      // was before it) within a delayed-ACK interval: an interactive flow.
+      if (len > 0) {
+        if (
+          t.lastDataSentMs < t.lastRecvActivityMs &&
+          nowMs - t.lastRecvActivityMs < t.cfg.delayedAckMs
+        ) t.pingpong = true;
+        t.lastDataSentMs = nowMs;
+      }
+      if (seqGt(end, t.sndMax)) t.sndMax = end;
+      if (t.probing && seqGe(t.sndMax, t.probeEnd)) t.probing = false;
+      if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
+      if (fin) break;
+    }
+    // RFC 9293 §3.8.6.1: data waiting behind a zero window and nothing to time it: persist.
+    const offset = seqSub(t.sndNxt, t.dataSeq);
+    const unsent = ring.length - offset;
+    const wndAvail = seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndNxt);
+    if (unsent > 0 && wndAvail <= 0 && !isArmed(t.rtxTimer)) {
+      if (!isArmed(t.persistTimer)) {
+        t.persistTimer ??= new Timer(t.conn, TCP_TIMER_PERSIST);
+        t.ctx.wheel.schedule(t.persistTimer, nowMs + t.persistIntervalMs());
+      }
+    } else if (isArmed(t.persistTimer) && (wndAvail > 0 || unsent <= 0)) {
+      t.ctx.wheel.cancel(t.persistTimer!);
+    }
+  }
+  if (!sent && t.ackNow) sendAck(t, nowMs);
+  if (t.keepAlive && !isArmed(t.keepaliveTimer)) t.armKeepAlive(nowMs);
+}
+
+/** RFC 9293 §3.8.6.1: zero-window probe — one byte beyond the window. */
+export function onPersist(t: Tcb, nowMs: number): void {
+  const ring = t.sendRing;
+  if (ring === null || !t.isSynchronized()) return;
+  const offset = seqSub(t.sndNxt, t.dataSeq);
+  const unsent = ring.length - offset;
+  if (
+    unsent <= 0 ||
+    t.sndWnd > 0 && seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndNxt) > 0
+  ) {
+    output(t, nowMs);
+    return;
+  }
+  sendSegment(t, nowMs, t.sndNxt, TCP_ACK, offset, 1);
+  t.probing = true;
+  t.probeEnd = seqAdd(t.sndNxt, 1);
+  t.persistBackoff++;
+  t.persistTimer ??= new Timer(t.conn, TCP_TIMER_PERSIST);
+  t.ctx.wheel.schedule(t.persistTimer, nowMs + t.persistIntervalMs());
+}
+
+export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
+  const s = t.state;
+  const cfg = t.cfg;
+  t.ctx.stats.timeouts++;
+  t.retries++;
+  if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) {
+    const limit = s === TcpState.SYN_SENT ? cfg.synRetries : cfg.synAckRetries;
+    if (t.retries > limit) {
+      t.terminate(
+        new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"),
+      );
+      return;
+    }
+    t.rtt.backoff();
+    t.rttTiming = false; // Karn
+    t.sndNxt = t.iss;
+    output(t, nowMs);
+    return;
+  }
+  if (t.sndUna === t.sndMax) {
+    // Nothing outstanding: the timer was a retry after a buffer shortage.
+    t.retries--;
+    output(t, nowMs);
+    return;
+  }
+  if (t.retries > cfg.dataRetries) {
+    t.terminate(new TimedOut("retransmission limit reached"));
+    return;
+  }
+  const flight = seqSub(t.sndMax, t.sndUna);
+  // RFC 5681 §3.1 / RFC 9438 §4.8: on the first timeout of an episode only.
+  if (t.retries === 1) t.cc.onTimeout(nowMs, flight);
+  // RFC 6298 §5.5: back off.
+  t.rtt.backoff();
+  // RFC 6298 §5.4 + Karn: retransmit from SND.UNA, no RTT sample from it.
+  t.rttTiming = false;
+  t.rtoSinceTs = true;
+  t.rtoTsVal = t.tsNow(nowMs);
+  t.inRecovery = false;
+  t.dupAcks = 0;
+  // RFC 6582 §4: after a timeout, recover = highest sequence sent.
+  t.recoverPoint = t.sndMax;
+  // RFC 6675 §5.1: after an RTO, SACK information is not trusted.
+  t.scoreboard?.clear();
+  t.highRxt = t.sndUna;
+  t.sndNxt = t.sndUna;
+  output(t, nowMs, true);
+  if (!isArmed(t.rtxTimer) && t.sndUna !== t.sndMax) t.armRetransmit(nowMs);
+}
+
+/**
+ * Data bytes of the largest super-segment the link can segment (a multiple
+ * of the MSS), 0 without TCP segmentation offload.
+ */
+function gsoMaxData(t: Tcb): number {
+  const max = t.ctx.ip.txOffloads?.gsoMaxBytes ?? 0;
+  if (max <= 0) return 0;
+  const mss = t.sndMss;
+  const n = Math.floor((max - TCP_MAX_HEADER_LEN) / mss);
+  return n > 1 ? n * mss : 0;
+}
+
+/** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probe <SEQ=SND.UNA-1> with no data. */
+export function onKeepAlive(t: Tcb, nowMs: number): void {
+  if (!t.keepAlive) return;
+  const s = t.state;
+  if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
+  if (t.keepAliveProbesSent === 0 && nowMs - t.lastRecvMs < t.keepAliveIdleMs) {
+    t.armKeepAlive(nowMs);
+    return;
+  }
+  if (t.keepAliveProbesSent >= t.cfg.keepAliveProbes) {
+    t.terminate(new TimedOut("keep-alive timed out"));
+    return;
+  }
+  t.keepAliveProbesSent++;
+  sendSegment(t, nowMs, seqAdd(t.sndUna, -1), TCP_ACK, 0, 0);
+  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.cfg.keepAliveIntervalMs);
+}

@@ -1,0 +1,663 @@
+/**
+ * The transmission control block's state (RFC 9293 §3.3.1) and what every part of a
+ * connection shares: sequence and window variables, negotiated options, buffers, timers and
+ * the connection's life cycle (establish, TIME-WAIT, terminate, events to the application).
+ * The send path (`connection_send.ts`) and the receive path (`connection_receive.ts`) are
+ * functions over one {@link Tcb}; {@link TcpConnection} (`connection.ts`) owns it and is the
+ * API. The fields are public so that those modules can share them (as gVisor's `endpoint`
+ * is shared by `snd.go` and `rcv.go`); outside `src/tcp` only unit tests import this file,
+ * and `TcpConnection` keeps its `Tcb` private.
+ *
+ * No clock is read here: time comes in as `nowMs`, or from {@link TcpContext.clock} for the
+ * application-side calls of `connection.ts`; timers go through the shared {@link TimerWheel}.
+ *
+ * @module
+ */
+
+import type { ByteRing as ByteRingType, ByteRingStoragePool } from "../buffer/byte_ring.ts";
+import { ByteRing } from "../buffer/byte_ring.ts";
+import type { RangeSet } from "../buffer/range_set.ts";
+import type { IpSender } from "../iface/types.ts";
+import type { Clock } from "../time/clock.ts";
+import { Timer, type TimerWheel } from "../time/timer_wheel.ts";
+import type { TcpRepr } from "../wire/tcp.ts";
+import type { TcpConfig, TcpStats } from "./config.ts";
+import { DEFAULT_MSS, IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
+import { type CongestionControl, createCongestionControl } from "./congestion.ts";
+import type { TcpConnection } from "./connection.ts";
+import type { TcpError } from "./errors.ts";
+import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts";
+import { type LossRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
+import { RttEstimator } from "./rto.ts";
+import {
+  SACK_BLOCKS_WITH_TS,
+  SACK_BLOCKS_WITHOUT_TS,
+  type SackBlocks,
+  sackOptionBytes,
+} from "./sack_blocks.ts";
+import type { SackScoreboard } from "./sack_scoreboard.ts";
+import { seqAdd, seqLt, seqSub } from "./seq.ts";
+
+/** RFC 9293 §3.3.2 connection states. */
+export const TcpState = {
+  CLOSED: 0,
+  LISTEN: 1,
+  SYN_SENT: 2,
+  SYN_RECEIVED: 3,
+  ESTABLISHED: 4,
+  FIN_WAIT_1: 5,
+  FIN_WAIT_2: 6,
+  CLOSE_WAIT: 7,
+  CLOSING: 8,
+  LAST_ACK: 9,
+  TIME_WAIT: 10,
+} as const;
+/** One of the {@link TcpState} values. */
+export type TcpState = typeof TcpState[keyof typeof TcpState];
+
+/** State names as RFC 9293 spells them, indexed by {@link TcpState}. */
+export const TCP_STATE_NAMES: readonly string[] = [
+  "CLOSED",
+  "LISTEN",
+  "SYN-SENT",
+  "SYN-RECEIVED",
+  "ESTABLISHED",
+  "FIN-WAIT-1",
+  "FIN-WAIT-2",
+  "CLOSE-WAIT",
+  "CLOSING",
+  "LAST-ACK",
+  "TIME-WAIT",
+];
+
+/** Timer kinds (the `kind` of each {@link Timer} a connection owns). */
+export const TCP_TIMER_RETRANSMIT = 1;
+/** Delayed-ACK timer kind. */
+export const TCP_TIMER_DELAYED_ACK = 2;
+/** Zero-window persist timer kind. */
+export const TCP_TIMER_PERSIST = 3;
+/** Keep-alive timer kind. */
+export const TCP_TIMER_KEEPALIVE = 4;
+/** TIME-WAIT (and orphaned FIN-WAIT-2) timer kind. */
+export const TCP_TIMER_TIME_WAIT = 5;
+
+/** Largest unscaled window field. */
+export const MAX_WINDOW_FIELD = 0xffff;
+/** RFC 7323 §2.3: largest shift. */
+export const MAX_WINDOW_SHIFT = 14;
+
+/**
+ * RFC 7323 §2.3: the window shift we announce: the smallest that lets the
+ * window field cover the whole receive buffer (at most 14).
+ *
+ * @param receiveBufferBytes the receive buffer
+ * @returns the shift, 0..14
+ */
+export function windowShiftFor(receiveBufferBytes: number): number {
+  let shift = 0;
+  while (shift < MAX_WINDOW_SHIFT && (receiveBufferBytes >>> shift) > MAX_WINDOW_FIELD) shift++;
+  return shift;
+}
+
+/** Timestamps option bytes as laid out (NOP NOP TS), subtracted from the MSS. */
+const TIMESTAMP_OPTION_BYTES = 12;
+/** RFC 9293 §3.8.6.2.2: receiver SWS fraction of the buffer (1/2). */
+const RECEIVER_SWS_FRACTION_SHIFT = 1;
+/** Lower bound on the persist interval, ms. */
+const MIN_PERSIST_MS = 200;
+
+/** Event bits collected while an input is processed, delivered by {@link Tcb.leave}. */
+export const EV_ESTABLISHED = 1;
+/** Data, end of stream or an error to read. */
+export const EV_READABLE = 2;
+/** Send-buffer space after a short write. */
+export const EV_WRITABLE = 4;
+/** CLOSED or TIME-WAIT reached. */
+export const EV_CLOSED = 8;
+/** Internal: tell the owner (listener) that a passive open completed. */
+export const EV_ACCEPT = 16;
+
+/** What the layer that owns connections is told. */
+export interface TcpConnectionOwner {
+  /** A passively opened connection reached ESTABLISHED (goes to the accept queue). */
+  onConnectionEstablished(conn: TcpConnection): void;
+  /** The connection entered CLOSED: forget it (remove from demux tables). */
+  onConnectionReleased(conn: TcpConnection): void;
+}
+
+/** Everything the connections of one layer share. */
+export interface TcpContext {
+  /** Where segments go. */
+  readonly ip: IpSender;
+  /** Drives every timer. */
+  readonly wheel: TimerWheel;
+  /** Time for application-side calls (read/write/close); inputs carry their own time. */
+  readonly clock: Clock;
+  /** Tunables. */
+  readonly config: TcpConfig;
+  /** RFC 6528 secret (16 bytes). */
+  readonly secret: Uint8Array;
+  /** Shared counters. */
+  readonly stats: TcpStats;
+  /** The layer. */
+  readonly owner: TcpConnectionOwner;
+  /** Scratch repr for building segments (one per layer: zero allocation per segment). */
+  readonly scratch: TcpRepr;
+  /**
+   * Spare send/receive ring storage shared by the layer's connections: rings are backed
+   * lazily (first data) and give their storage back here when drained, so an idle
+   * connection holds no buffer. Null: every ring allocates its own storage lazily.
+   */
+  readonly ringPool?: ByteRingStoragePool | null;
+}
+
+/**
+ * `t` exists and is armed (timers are made on first use).
+ *
+ * @param t a timer or null
+ * @returns whether it is armed
+ */
+export function isArmed(t: Timer | null): boolean {
+  return t !== null && t.armed;
+}
+
+/**
+ * One connection's state. Made by {@link TcpConnection}'s constructor; its fields are the
+ * TCB of RFC 9293 §3.3.1 and what this implementation adds, read and written by the
+ * connection's modules only.
+ */
+export class Tcb {
+  /** The connection this TCB belongs to: the timers' target, what the owner is told about. */
+  readonly conn: TcpConnection;
+  /** Local IPv4 address, int32. */
+  readonly localAddr: number;
+  /** Local port. */
+  readonly localPort: number;
+  /** Remote IPv4 address, int32. */
+  readonly remoteAddr: number;
+  /** Remote port. */
+  readonly remotePort: number;
+
+  readonly ctx: TcpContext;
+  readonly cfg: TcpConfig;
+  state: TcpState = TcpState.CLOSED;
+  error: TcpError | null = null;
+  passive = false;
+
+  // --- send sequence space (RFC 9293 §3.3.1) ---
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent + 1 (BSD snd_max). */
+  sndMax = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  maxSndWnd = 0;
+  /** Sequence number of send-ring offset 0. */
+  dataSeq = 0;
+  /** The application asked for a FIN after the queued data. */
+  finQueued = false;
+  appClosed = false;
+  /** Zero-window probe outstanding: ACKs up to here are acceptable. */
+  probeEnd = 0;
+  /** End of the last small segment sent (Minshall's Nagle variant). */
+  sndSml = 0;
+  probing = false;
+  persistBackoff = 0;
+
+  // --- receive sequence space ---
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we advertised. */
+  rcvAdvRight = 0;
+  finReceived = false;
+  /** Sequence number of a FIN that arrived out of order. */
+  rcvFinSeq = 0;
+  rcvFinPending = false;
+
+  // --- options ---
+  ourMss = DEFAULT_MSS;
+  peerMss = DEFAULT_MSS;
+  sndMss = DEFAULT_MSS;
+  rcvMssEstimate = DEFAULT_MSS;
+  wsOk = false;
+  sndWScale = 0;
+  rcvWScale = 0;
+  tsOk = false;
+  tsRecent = 0;
+  tsRecentAgeMs = 0;
+  tsOffset = 0;
+  lastAckSent = 0;
+  sackOk = false;
+
+  // --- buffers ---
+  sendRing: ByteRingType | null = null;
+  recvRing: ByteRingType | null = null;
+  ooo: RangeSet | null = null;
+  /** The sender's SACK scoreboard, made with the first SACK block (RFC 6675). */
+  scoreboard: SackScoreboard | null = null;
+  /** Made with the first out-of-order segment (RFC 2018 §4 most-recent blocks). */
+  sackBlocks: SackBlocks | null = null;
+
+  // --- retransmission / congestion ---
+  rtt: RttEstimator;
+  cc: CongestionControl;
+  retries = 0;
+  rttTiming = false;
+  rttSeq = 0;
+  rttStartMs = 0;
+  rtoSinceTs = false;
+  rtoTsVal = 0;
+  dupAcks = 0;
+  inRecovery = false;
+  recoverPoint = 0;
+  highRxt = 0;
+  /** The loss-recovery strategy, made at the first duplicate ACK (see {@link lossRecovery}). */
+  recovery: LossRecovery | null = null;
+  retransmitCount = 0;
+
+  // --- ACK generation ---
+  ackNow = false;
+  unackedBytes = 0;
+  /** Quick-ACK budget: in-order data segments still to be acknowledged at once. */
+  quickAcks = 0;
+  /** When in-order data last arrived (-Infinity: never, so the first data is quick-ACKed). */
+  lastDataRecvMs = -Infinity;
+  /**
+   * Interactive ("ping-pong") mode, Linux inet_csk pingpong: we sent data less than a
+   * delayed-ACK interval after data (or the handshake) arrived, so the application answers
+   * what it receives: received data is not quick-ACKed, the reply carries the ACK
+   * (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2). Left when the delayed-ACK timer fires.
+   */
+  pingpong = false;
+  /**
+   * Linux icsk_ack.lrcvtime: when data last arrived, or the peer's SYN (passive open) or
+   * SYN-ACK (active open) did — the reference of pingpong.
+   */
+  lastRecvActivityMs = -Infinity;
+  /** Linux lsndtime: when we last sent data. */
+  lastDataSentMs = -Infinity;
+
+  // --- misc ---
+  noDelay: boolean;
+  keepAlive: boolean;
+  keepAliveIdleMs: number;
+  keepAliveProbesSent = 0;
+  lastRecvMs = 0;
+  challengeWindowStart = -Infinity;
+  challengeCount = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  wantWritable = false;
+  /** EV_* bits to deliver when the outermost call leaves. */
+  pendingEvents = 0;
+  closedSignalled = false;
+  released = false;
+  depth = 0;
+
+  // Timers are made on first use: an idle connection that never needed one holds none.
+  rtxTimer: Timer | null = null;
+  /** When the retransmission timer really expires (the wheel may hold an earlier deadline). */
+  rtxDueMs = Infinity;
+  delackTimer: Timer | null = null;
+  persistTimer: Timer | null = null;
+  keepaliveTimer: Timer | null = null;
+  timeWaitTimer: Timer | null = null;
+
+  /**
+   * @param conn the connection
+   * @param ctx shared context
+   * @param localAddr local address (int32 or the unsigned form; stored as int32)
+   * @param localPort local port
+   * @param remoteAddr remote address (int32 or the unsigned form)
+   * @param remotePort remote port
+   */
+  constructor(
+    conn: TcpConnection,
+    ctx: TcpContext,
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+  ) {
+    this.conn = conn;
+    this.ctx = ctx;
+    this.cfg = ctx.config;
+    this.localAddr = localAddr | 0;
+    this.localPort = localPort;
+    this.remoteAddr = remoteAddr | 0;
+    this.remotePort = remotePort;
+    const cfg = ctx.config;
+    this.rtt = new RttEstimator({
+      minRtoMs: cfg.minRtoMs,
+      maxRtoMs: cfg.maxRtoMs,
+      initialRtoMs: cfg.initialRtoMs,
+    });
+    this.cc = createCongestionControl(cfg.congestion, DEFAULT_MSS);
+    this.noDelay = cfg.noDelay;
+    this.keepAlive = cfg.keepAlive;
+    this.keepAliveIdleMs = cfg.keepAliveIdleMs;
+    // RFC 7323 §5.4: a per-connection random timestamp offset.
+    this.tsOffset = timestampOffset(ctx.secret, localAddr, localPort, remoteAddr, remotePort);
+    const mtu = ctx.ip.mtuFor(remoteAddr);
+    this.ourMss = Math.max(MIN_MSS, Math.min(MAX_WINDOW_FIELD, mtu - IPV4_TCP_HEADERS_LEN));
+  }
+
+  /**
+   * The loss-recovery strategy: RFC 6675 with SACK, else NewReno. Made on first use (a
+   * connection that never sees a duplicate ACK holds none); SACK is agreed by then.
+   *
+   * @returns the strategy
+   */
+  lossRecovery(): LossRecovery {
+    return this.recovery ??= this.sackOk ? new SackRecovery() : new RenoRecovery();
+  }
+
+  /** RFC 6528: the initial sequence number for this 4-tuple at `nowMs`. */
+  isn(nowMs: number): number {
+    return initialSequenceNumber(
+      this.ctx.secret,
+      nowMs,
+      this.localAddr,
+      this.localPort,
+      this.remoteAddr,
+      this.remotePort,
+    );
+  }
+
+  /** Sets the send sequence variables from the ISS (RFC 9293 §3.3.1). */
+  initSend(): void {
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.dataSeq = seqAdd(this.iss, 1);
+    this.sndSml = this.iss;
+    this.recoverPoint = this.iss;
+    this.highRxt = this.iss;
+  }
+
+  /**
+   * Makes the send and receive rings. Their storage is attached on first data (from the
+   * layer's ring pool) and given back when they drain, so an idle connection holds no
+   * buffer; the reassembly set and the SACK scoreboard are made when first needed.
+   */
+  allocateBuffers(): void {
+    const cfg = this.cfg;
+    const ringOpts = { lazy: true, pool: this.ctx.ringPool ?? null };
+    if (this.sendRing === null) this.sendRing = new ByteRing(cfg.sendBufferBytes, ringOpts);
+    if (this.recvRing === null) this.recvRing = new ByteRing(cfg.receiveBufferBytes, ringOpts);
+  }
+
+  /** Gives the receive ring's storage back when it is drained and holds no out-of-order data. */
+  releaseRecvStorage(): void {
+    const ring = this.recvRing;
+    if (ring !== null && ring.length === 0 && (this.ooo === null || this.ooo.isEmpty())) {
+      ring.release();
+    }
+  }
+
+  /** RFC 7323 §2.3: the smallest shift that lets the whole buffer be advertised. */
+  chooseWindowShift(): number {
+    return windowShiftFor(this.cfg.receiveBufferBytes);
+  }
+
+  /** The window of our SYN or SYN-ACK (never scaled, RFC 7323 §2.2). */
+  synWindow(): number {
+    return Math.min(this.cfg.receiveBufferBytes, MAX_WINDOW_FIELD);
+  }
+
+  /** Records the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2). */
+  negotiate(syn: TcpRepr): void {
+    const cfg = this.cfg;
+    this.peerMss = syn.mss > 0 ? syn.mss : DEFAULT_MSS;
+    // RFC 7323 §2.2: scaling only when both SYNs carry the option.
+    this.wsOk = cfg.windowScaling && syn.windowScale >= 0;
+    this.sndWScale = this.wsOk ? syn.windowScale : 0;
+    this.rcvWScale = this.wsOk ? this.chooseWindowShift() : 0;
+    this.tsOk = cfg.timestamps && syn.hasTimestamp;
+    if (this.tsOk) {
+      this.tsRecent = syn.tsVal;
+      this.tsRecentAgeMs = this.lastRecvMs;
+    }
+    this.sackOk = cfg.sack && syn.sackPermitted;
+    this.updateSndMss();
+  }
+
+  /** Recomputes the send MSS from the peer's and ours, less the timestamp option. */
+  updateSndMss(): void {
+    let mss = Math.min(this.peerMss, this.ourMss);
+    if (this.tsOk) mss -= TIMESTAMP_OPTION_BYTES;
+    this.sndMss = Math.max(MIN_MSS, mss);
+    this.rcvMssEstimate = Math.min(this.ourMss, DEFAULT_MSS);
+    this.cc.setMss(this.sndMss);
+    if (this.state <= TcpState.SYN_RECEIVED) {
+      // RFC 6928: the initial window follows the negotiated MSS.
+      this.cc = createCongestionControl(this.cfg.congestion, this.sndMss);
+    }
+  }
+
+  /**
+   * Data bytes per segment right now: RFC 9293 §3.7.1 takes every TCP option out of the
+   * effective send MSS (Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize).
+   * The timestamp option is already out of sndMss; the SACK blocks our segments carry
+   * while out-of-order data is held come off here (as Linux's tcp_current_mss).
+   */
+  currentMss(): number {
+    const ooo = this.ooo;
+    if (!this.sackOk || ooo === null || ooo.isEmpty()) return this.sndMss;
+    const max = this.tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS;
+    const blocks = ooo.count < max ? ooo.count : max;
+    return this.sndMss - sackOptionBytes(blocks);
+  }
+
+  /** Whether the application may still queue data (RFC 9293 §3.10.2). */
+  canWrite(): boolean {
+    const s = this.state;
+    return !this.finQueued && this.error === null &&
+      (s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED || s === TcpState.ESTABLISHED ||
+        s === TcpState.CLOSE_WAIT);
+  }
+
+  /** An outer call begins: events wait until the matching {@link leave}. */
+  enter(): void {
+    this.depth++;
+  }
+
+  /** An outer call ends: the outermost delivers the collected events (owner first). */
+  leave(): void {
+    if (--this.depth > 0) return;
+    while (this.pendingEvents !== 0) {
+      const e = this.pendingEvents;
+      this.pendingEvents = 0;
+      // The owner first: accepting may install `events`.
+      if (e & EV_ACCEPT) this.ctx.owner.onConnectionEstablished(this.conn);
+      const ev = this.conn.events;
+      if (ev === null) continue;
+      if (e & EV_ESTABLISHED) ev.onEstablished?.(this.conn);
+      if (e & EV_READABLE) ev.onReadable?.(this.conn);
+      if (e & EV_WRITABLE) ev.onWritable?.(this.conn);
+      if (e & EV_CLOSED) ev.onClosed?.(this.conn, this.error);
+    }
+  }
+
+  /** State is CLOSED. */
+  isClosed(): boolean {
+    return this.state === TcpState.CLOSED;
+  }
+
+  /** State is ESTABLISHED or later (RFC 9293 §3.3.2 "synchronized"). */
+  isSynchronized(): boolean {
+    return this.state >= TcpState.ESTABLISHED;
+  }
+
+  /**
+   * RFC 6298 §5.1/§5.3: (re)start the retransmission timer to expire RTO from now. Lazily:
+   * an armed timer due earlier is left in the wheel and pushed back when it fires (see
+   * onTimer), so the ACK after ACK of a bulk flow costs a compare, not a wheel operation.
+   */
+  armRetransmit(nowMs: number): void {
+    const due = nowMs + this.rtt.rtoMs;
+    this.rtxDueMs = due;
+    const timer = this.rtxTimer ??= new Timer(this.conn, TCP_TIMER_RETRANSMIT);
+    if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
+    if (isArmed(this.persistTimer)) this.ctx.wheel.cancel(this.persistTimer!);
+  }
+
+  /** RFC 9293 §3.8.6.1: the persist interval, RTO-based, doubled per probe, capped. */
+  persistIntervalMs(): number {
+    let ms = Math.max(MIN_PERSIST_MS, this.rtt.rtoMs);
+    for (let i = 0; i < this.persistBackoff && ms < this.cfg.maxPersistMs; i++) ms *= 2;
+    return Math.min(ms, this.cfg.maxPersistMs);
+  }
+
+  /** RFC 9293 §3.8.4: (re)arms the keep-alive timer when enabled and established. */
+  armKeepAlive(nowMs: number): void {
+    if (!this.keepAlive) return;
+    const s = this.state;
+    if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
+    const due = this.keepAliveProbesSent === 0
+      ? this.lastRecvMs + this.keepAliveIdleMs
+      : nowMs + this.cfg.keepAliveIntervalMs;
+    this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
+    this.ctx.wheel.schedule(this.keepaliveTimer, Math.max(due, nowMs));
+  }
+
+  /** Linux tcp_fin_timeout: bounds an orphaned FIN-WAIT-2. */
+  armOrphanTimeout(nowMs: number): void {
+    // Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 does not wait forever for the peer's FIN.
+    this.scheduleTimeWait(nowMs);
+  }
+
+  /** (Re)starts the TIME-WAIT / orphan timer: 2 MSL (or tcp_fin_timeout) from now. */
+  scheduleTimeWait(nowMs: number): void {
+    this.timeWaitTimer ??= new Timer(this.conn, TCP_TIMER_TIME_WAIT);
+    this.ctx.wheel.schedule(this.timeWaitTimer, nowMs + this.cfg.timeWaitMs);
+  }
+
+  /** Cancels every timer of the connection. */
+  cancelTimers(): void {
+    const w = this.ctx.wheel;
+    if (this.rtxTimer !== null) w.cancel(this.rtxTimer);
+    if (this.delackTimer !== null) w.cancel(this.delackTimer);
+    if (this.persistTimer !== null) w.cancel(this.persistTimer);
+    if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
+    if (this.timeWaitTimer !== null) w.cancel(this.timeWaitTimer);
+  }
+
+  /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
+  establish(nowMs: number, window: number, seq: number, ack: number): void {
+    this.allocateBuffers();
+    this.state = TcpState.ESTABLISHED;
+    // Linux tcp_finish_connect: an active open counts the SYN-ACK as received activity.
+    if (!this.passive) this.lastRecvActivityMs = nowMs;
+    // RFC 9293 §3.10.7.4 (SYN-RECEIVED, ACK acceptable): SND.WND <- SEG.WND, WL1, WL2.
+    this.sndWnd = window << this.sndWScale;
+    this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+    this.sndWl1 = seq;
+    this.sndWl2 = ack;
+    this.retries = 0;
+    this.pendingEvents |= EV_ESTABLISHED | EV_WRITABLE;
+    if (this.finQueued) this.state = TcpState.FIN_WAIT_1;
+    this.armKeepAlive(nowMs);
+    // The listener hears of it once this input is processed (no re-entrancy).
+    if (this.passive) this.pendingEvents |= EV_ACCEPT;
+  }
+
+  /** RFC 9293 §3.10.7.4: enters TIME-WAIT for 2 MSL; the send side's buffers go. */
+  enterTimeWait(nowMs: number): void {
+    this.state = TcpState.TIME_WAIT;
+    const w = this.ctx.wheel;
+    if (this.rtxTimer !== null) w.cancel(this.rtxTimer);
+    if (this.persistTimer !== null) w.cancel(this.persistTimer);
+    if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
+    // RFC 9293 §3.10.7.4: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN.
+    this.scheduleTimeWait(nowMs);
+    this.sendRing?.release();
+    this.sendRing = null;
+    this.scoreboard = null;
+    this.releaseRecvStorage();
+    this.ooo = null;
+    this.signalClosed();
+  }
+
+  /** Queues the one EV_CLOSED event. */
+  signalClosed(): void {
+    if (this.closedSignalled) return;
+    this.closedSignalled = true;
+    this.pendingEvents |= EV_CLOSED | EV_READABLE | EV_WRITABLE;
+  }
+
+  /** Enter CLOSED: cancel timers, drop buffers, tell the application and the layer. */
+  terminate(error: TcpError | null): void {
+    if (this.released) return;
+    if (error !== null && this.error === null) this.error = error;
+    this.state = TcpState.CLOSED;
+    this.cancelTimers();
+    // Nothing is sent after CLOSED, and received data is only kept for an application that
+    // can still read it: after CLOSE/ABORT (RFC 9293 §3.10.4, §3.10.5) or a failure it is
+    // dropped, so both rings give their storage back (release() keeps non-empty storage).
+    const send = this.sendRing;
+    send?.discard(send.length);
+    send?.release();
+    this.sendRing = null;
+    this.ooo = null;
+    this.scoreboard = null;
+    const recv = this.recvRing;
+    if (recv !== null && (error !== null || this.appClosed)) recv.discard(recv.length);
+    this.releaseRecvStorage();
+    if (error !== null || this.recvRing?.length === 0) this.recvRing = null;
+    this.signalClosed();
+    this.released = true;
+    this.ctx.owner.onConnectionReleased(this.conn);
+  }
+
+  /** Whether our FIN was sent and acknowledged. */
+  finAcked(): boolean {
+    return this.finQueued && (this.sendRing === null || this.sendRing.length === 0) &&
+      this.sndUna === seqAdd(this.dataSeq, 1);
+  }
+
+  /** The FIN sequence number (valid once the FIN is queued). */
+  finSeq(): number {
+    return seqAdd(this.dataSeq, this.sendRing === null ? 0 : this.sendRing.length);
+  }
+
+  /** Counts one retransmitted segment (connection and layer). */
+  countRetransmit(): void {
+    this.retransmitCount++;
+    this.ctx.stats.retransmits++;
+  }
+
+  /** Our TSval clock (RFC 7323 §5.4: 1 ms ticks plus a per-connection offset), int32. */
+  tsNow(nowMs: number): number {
+    return timestampClock(nowMs, this.tsOffset);
+  }
+
+  /** RFC 9293 §3.8.6.2.2: receiver SWS threshold, min(buffer / 2, MSS). */
+  swsThreshold(): number {
+    return Math.min(this.cfg.receiveBufferBytes >>> RECEIVER_SWS_FRACTION_SHIFT, this.ourMss);
+  }
+
+  /** Largest window the 16-bit field can carry with our shift (RFC 7323 §2.3), bytes. */
+  maxRcvWindow(): number {
+    return MAX_WINDOW_FIELD * (1 << this.rcvWScale);
+  }
+
+  /** The right edge the free receive buffer allows, capped by the largest window field. */
+  openRight(): number {
+    const ring = this.recvRing;
+    const free = ring === null ? this.cfg.receiveBufferBytes : ring.free;
+    return seqAdd(this.rcvNxt, Math.min(free, this.maxRcvWindow()));
+  }
+
+  /** RFC 9293 §3.8.6.2.2: the window field, moving the right edge only in useful steps. */
+  windowField(): number {
+    const candidate = this.openRight();
+    const growth = seqSub(candidate, this.rcvAdvRight);
+    if (growth > 0 && growth >= this.swsThreshold()) this.rcvAdvRight = candidate;
+    if (seqLt(this.rcvAdvRight, this.rcvNxt)) this.rcvAdvRight = this.rcvNxt;
+    const win = seqSub(this.rcvAdvRight, this.rcvNxt);
+    return Math.min(MAX_WINDOW_FIELD, win >>> this.rcvWScale);
+  }
+}
