@@ -955,7 +955,7 @@ export function serveHttpListener<C extends ByteStream>(
  * ```
  */
 export function escapeLogText(text: string): string {
-  return text.replace(/[\x00-\x1f"\\\x7f-\uffff]/g, (c) => {
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff
       ? `\\x${code.toString(16).toUpperCase().padStart(2, "0")}`
