@@ -17,10 +17,21 @@ import { intOption, stringOption, UsageError } from "./args.ts";
 import { type Command, writeStdout } from "./command.ts";
 import {
   directoryHandler,
+  formatAccessLog,
+  HTTP_HEADER_TIMEOUT_MS,
+  HTTP_IDLE_TIMEOUT_MS,
+  HTTP_MAX_CONNECTIONS,
+  HTTP_READ_TIMEOUT_MS,
+  HTTP_SEND_TIMEOUT_MS,
+  HTTP_SERVER_MAX_HEADER_BYTES,
+  type HttpBodySource,
   httpGet,
+  type HttpListenOptions,
   type HttpReply,
   type HttpRequest,
-  serveHttpConnection,
+  type HttpServer,
+  HttpTimeoutError,
+  serveHttpListener,
 } from "./http.ts";
 import { MEMORY_OPTION, NETWORK_OPTIONS, openNetwork } from "./network.ts";
 import { ProgressBar } from "./progress.ts";
@@ -50,7 +61,7 @@ export const DEMO_PAGE = `<!doctype html>
  * ```ts
  * import { memoryPeerHandler } from "./tcp_commands.ts";
  * const r = memoryPeerHandler({ method: "GET", target: "/bytes/10", headers: new Map() });
- * console.assert(r.status === 200 && r.body.length === 10);
+ * console.assert(r.status === 200 && !(r.body instanceof Uint8Array) && r.body.size === 10);
  * ```
  */
 export function memoryPeerHandler(req: HttpRequest): HttpReply {
@@ -64,15 +75,34 @@ export function memoryPeerHandler(req: HttpRequest): HttpReply {
   }
   const m = /^\/bytes\/(\d{1,9})$/.exec(path);
   if (m !== null && Number(m[1]) <= MEMORY_MAX_BODY_BYTES) {
-    const body = new Uint8Array(Number(m[1]));
-    for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
-    return { status: 200, contentType: "application/octet-stream", body };
+    return {
+      status: 200,
+      contentType: "application/octet-stream",
+      body: patternBody(Number(m[1])),
+    };
   }
   return { status: 404, body: encoder.encode("not found\n") };
 }
 
+/** `/bytes/N` of the memory peer: a-z repeated, generated as it is sent. */
+function patternBody(size: number): HttpBodySource {
+  let at = 0;
+  return {
+    size,
+    read(p) {
+      if (at >= size) return Promise.resolve(null);
+      const n = Math.min(p.length, size - at);
+      for (let i = 0; i < n; i++) p[i] = 0x61 + ((at + i) % 26);
+      at += n;
+      return Promise.resolve(n);
+    },
+    close() {},
+  };
+}
+
 /**
- * Serves HTTP on a listener until it closes: one request per connection.
+ * Serves HTTP on a rawstack listener ({@link serveHttpListener}: keep-alive,
+ * header/idle/send timeouts, a connection cap) until closed.
  *
  * @example
  * ```ts
@@ -85,13 +115,13 @@ export function memoryPeerHandler(req: HttpRequest): HttpReply {
  * const client = new Stack({ device: a, ipv4: "192.0.2.2/24" });
  * await server.start();
  * await client.start();
- * const stop = startHttpServer(server, 80, memoryPeerHandler);
+ * const http = startHttpServer(server, 80, memoryPeerHandler);
  * const conn = await client.connect({ hostname: "192.0.2.1", port: 80 });
  * let n = 0;
  * const r = await httpGet(conn, new URL("http://192.0.2.1/bytes/5"), { onBody: (c) => void (n += c.length) });
  * conn.close();
- * console.assert(r.head.status === 200 && n === 5);
- * stop();
+ * console.assert(r.head.status === 200 && n === 5 && http.stats().requests === 1);
+ * http.close();
  * await client.close();
  * await server.close();
  * ```
@@ -99,27 +129,16 @@ export function memoryPeerHandler(req: HttpRequest): HttpReply {
  * @param stack the stack to listen on
  * @param port TCP port
  * @param handler builds replies
- * @param onServed called after each response
- * @returns a function that stops serving
+ * @param options limits and timeouts (defaults in {@link HttpListenOptions}), `onResponse`
+ * @returns the server: `close()` stops it, `stats()` counts connections, timeouts, refusals
  */
 export function startHttpServer(
   stack: Stack,
   port: number,
   handler: (req: HttpRequest) => HttpReply | Promise<HttpReply>,
-  onServed?: (conn: TcpConn, request: HttpRequest | null, status: number) => void,
-): () => void {
-  const listener = stack.listen({ port });
-  (async () => {
-    for await (const conn of listener) {
-      serveHttpConnection(conn, handler).then(
-        (r) => onServed?.(conn, r.request, r.status),
-        () => conn.close(),
-      );
-    }
-  })().catch(() => {
-    // the listener closed with the stack
-  });
-  return () => listener.close();
+  options: HttpListenOptions<TcpConn> = {},
+): HttpServer {
+  return serveHttpListener(stack.listen({ port }), handler, options);
 }
 
 function parseUrl(text: string): URL {
@@ -157,6 +176,12 @@ export const getCommand: Command = {
   options: {
     output: { type: "string", short: "o", value: "FILE", help: "write the body to FILE" },
     ladder: { type: "boolean", help: "print the connection's ladder diagram on stderr afterwards" },
+    timeout: {
+      type: "string",
+      value: "MS",
+      help:
+        `give up when the server sends nothing for MS ms (default ${HTTP_READ_TIMEOUT_MS}, 0 = never)`,
+    },
     ...MEMORY_OPTION,
     ...NETWORK_OPTIONS,
   },
@@ -171,6 +196,7 @@ export const getCommand: Command = {
     }
     const url = parseUrl(text);
     const output = stringOption(values.output);
+    const readTimeoutMs = intOption(values.timeout, "timeout", HTTP_READ_TIMEOUT_MS, 0, 86_400_000);
     const net = await openNetwork(values, {
       command: "get",
       memory: true,
@@ -191,6 +217,7 @@ export const getCommand: Command = {
       let status = 0;
       try {
         const r = await httpGet(conn, url, {
+          readTimeoutMs,
           onHead: (h) => {
             status = h.status;
             progress.setTotal(h.contentLength);
@@ -210,6 +237,11 @@ export const getCommand: Command = {
         if (r.head.status < 200 || r.head.status > 299) {
           console.error(`rawstack get: HTTP ${r.head.status} ${r.head.reason}`);
         }
+      } catch (e) {
+        if (e instanceof HttpTimeoutError) {
+          throw new HttpTimeoutError(e.kind, e.ms, "--timeout MS waits longer");
+        }
+        throw e;
       } finally {
         conn.close();
       }
@@ -226,6 +258,15 @@ export const getCommand: Command = {
     }
   },
 };
+
+/** A timeout option in ms: 0 (off) up to a day. */
+function timeoutOption(
+  value: string | boolean | undefined,
+  name: string,
+  fallback: number,
+): number {
+  return intOption(value, name, fallback, 0, 86_400_000);
+}
 
 /** Time for the last segments (the FIN exchange) to cross before the stack closes, ms. */
 const SETTLE_MS = 50;
@@ -264,12 +305,41 @@ export const serveCommand: Command = {
   usage: "rawstack serve [options]",
   brief: "serve a directory over HTTP on rawstack",
   summary: "Listens on --port (default 8080) with rawstack's TCP and serves the files under\n" +
-    "--dir (default the current directory), one request per connection, until Ctrl-C\n" +
-    "(or --count requests). Logs one line per request on stderr.",
+    "--dir (default the current directory) until Ctrl-C (or --count requests), with\n" +
+    "keep-alive. Paths stay inside --dir (symlinks out of it give 404), files are\n" +
+    "streamed, slow clients are timed out and connections capped. Logs one line per\n" +
+    "request on stderr (control characters escaped).",
   options: {
     port: { type: "string", short: "p", value: "PORT", help: "TCP port (default 8080)" },
     dir: { type: "string", short: "d", value: "DIR", help: "directory to serve (default .)" },
     count: { type: "string", value: "N", help: "exit after N requests" },
+    "max-connections": {
+      type: "string",
+      value: "N",
+      help: `open connections at most; more are closed at once (default ${HTTP_MAX_CONNECTIONS})`,
+    },
+    "header-timeout": {
+      type: "string",
+      value: "MS",
+      help: `time for a whole request head, ms (default ${HTTP_HEADER_TIMEOUT_MS})`,
+    },
+    "idle-timeout": {
+      type: "string",
+      value: "MS",
+      help:
+        `wait for the next request on a kept-alive connection, ms (default ${HTTP_IDLE_TIMEOUT_MS})`,
+    },
+    "send-timeout": {
+      type: "string",
+      value: "MS",
+      help:
+        `wait for the client to take each 64 KiB of a response, ms (default ${HTTP_SEND_TIMEOUT_MS})`,
+    },
+    "max-header-bytes": {
+      type: "string",
+      value: "N",
+      help: `largest request head, bytes; more gets 431 (default ${HTTP_SERVER_MAX_HEADER_BYTES})`,
+    },
     ...NETWORK_OPTIONS,
   },
   maxPositionals: 0,
@@ -279,6 +349,29 @@ export const serveCommand: Command = {
     const port = intOption(values.port, "port", 8080, 1, 65535);
     const dir = stringOption(values.dir) ?? ".";
     const count = intOption(values.count, "count", 0, 0, Number.MAX_SAFE_INTEGER);
+    const limits: HttpListenOptions<TcpConn> = {
+      maxConnections: intOption(
+        values["max-connections"],
+        "max-connections",
+        HTTP_MAX_CONNECTIONS,
+        1,
+        65_536,
+      ),
+      headerTimeoutMs: timeoutOption(
+        values["header-timeout"],
+        "header-timeout",
+        HTTP_HEADER_TIMEOUT_MS,
+      ),
+      idleTimeoutMs: timeoutOption(values["idle-timeout"], "idle-timeout", HTTP_IDLE_TIMEOUT_MS),
+      sendTimeoutMs: timeoutOption(values["send-timeout"], "send-timeout", HTTP_SEND_TIMEOUT_MS),
+      maxHeaderBytes: intOption(
+        values["max-header-bytes"],
+        "max-header-bytes",
+        HTTP_SERVER_MAX_HEADER_BYTES,
+        1024,
+        1024 * 1024,
+      ),
+    };
     try {
       if (!(await Deno.stat(dir)).isDirectory) {
         throw new UsageError(`--dir ${dir} is not a directory`);
@@ -293,21 +386,28 @@ export const serveCommand: Command = {
     try {
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
-      const close = startHttpServer(net.stack, port, directoryHandler(dir), (conn, req, status) => {
-        served++;
-        console.error(
-          `${formatNetAddr(conn.remoteAddr)} "${req?.method ?? "-"} ${
-            req?.target ?? "-"
-          }" ${status}`,
-        );
-        if (count > 0 && served >= count) done();
+      const server = startHttpServer(net.stack, port, directoryHandler(dir), {
+        ...limits,
+        onResponse: (conn, response) => {
+          served++;
+          // The request line is the peer's bytes: escaped (nginx's log rule) before the terminal sees it.
+          console.error(formatAccessLog(formatNetAddr(conn.remoteAddr), response));
+          if (count > 0 && served >= count) done();
+        },
       });
       console.error(
         `rawstack serve: serving ${dir} on http://${net.stack.address}:${port}/ (Ctrl-C to stop)`,
       );
       await Promise.race([stop.promise, finished]);
-      close();
+      server.close();
       await settle();
+      const st = server.stats();
+      if (st.refused + st.headerTimeouts + st.idleTimeouts + st.sendTimeouts > 0) {
+        console.error(
+          `rawstack serve: ${st.accepted} connections, ${st.refused} refused (cap), ` +
+            `timeouts: ${st.headerTimeouts} header, ${st.idleTimeouts} idle, ${st.sendTimeouts} send`,
+        );
+      }
       return 0;
     } finally {
       stop.dispose();

@@ -126,7 +126,7 @@ labTest("cli echo and serve answer the kernel's clients", async () => {
       assert.equal(out.stdout, "hello rawstack");
       const e = await echo;
       assert.equal(e.code, 0, e.stderr);
-      const serve = runCli(["serve", ...net(lab), "--dir", site, "--port", "8080", "--count", "1"]);
+      const serve = runCli(["serve", ...net(lab), "--dir", site, "--port", "8080", "--count", "2"]);
       let body = { code: 1, stdout: "", stderr: "" };
       await until(async () => {
         body = await lab.runInPeer([
@@ -139,9 +139,19 @@ labTest("cli echo and serve answer the kernel's clients", async () => {
         return body.code === 0;
       }, "http server");
       assert.equal(body.stdout, "served by rawstack\n");
+      // A request line with terminal escapes (clear screen) is refused and logged escaped.
+      const hostile = await lab.runInPeer([
+        "sh",
+        "-c",
+        "printf 'GET /\\033[2J HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | " +
+        "socat -T 2 - TCP:192.0.2.2:8080,connect-timeout=1",
+      ]);
       const s = await serve;
       assert.equal(s.code, 0, s.stderr);
+      assert.ok(!s.stderr.includes("\x1b"), "a raw escape reached the log");
       assert.match(s.stderr, /"GET \/hello\.txt" 200/);
+      assert.match(s.stderr, /"GET \/\\x1B\[2J HTTP\/1\.1" 400/);
+      assert.match(hostile.stdout, /^HTTP\/1\.1 400 /);
       const summary = await cap.check(2 * MIN_TCP_EXCHANGE_PACKETS);
       assert.match(summary, /7 → \d+ \[SYN, ACK\]/);
       assert.match(summary, /8080 → \d+ \[SYN, ACK\]/);

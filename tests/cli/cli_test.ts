@@ -40,6 +40,15 @@ for (const c of SUBCOMMANDS) {
   });
 }
 
+Deno.test("cli serve and get --help show the limits and timeouts with their defaults", async () => {
+  const serve = (await runCli(["serve", "--help"])).stdout;
+  for (const o of ["max-connections", "header-timeout", "idle-timeout", "send-timeout"]) {
+    assert.match(serve, new RegExp(`--${o} \\S+ +.*\\(default \\d+\\)`), o);
+  }
+  assert.match(serve, /--max-header-bytes N +.*\(default 16384\)/);
+  assert.match((await runCli(["get", "--help"])).stdout, /--timeout MS +.*\(default 30000/);
+});
+
 Deno.test("cli rejects an unknown subcommand with exit 2", async () => {
   assertOneLineError(await runCli(["frobnicate"]), /unknown command "frobnicate"/);
 });
@@ -69,6 +78,14 @@ Deno.test("cli bad arguments give one clear line and exit 2", async () => {
   assertOneLineError(
     await runCli(["serve", "--dir", "/no/such/dir", "--iface", "x"]),
     /--dir \/no\/such\/dir/,
+  );
+  assertOneLineError(
+    await runCli(["serve", "--header-timeout", "1e3", "--iface", "x"]),
+    /--header-timeout must be an integer from 0/,
+  );
+  assertOneLineError(
+    await runCli(["get", "--memory", "--timeout", "soon", "http://192.0.2.1/"]),
+    /--timeout must be an integer from 0/,
   );
   assertOneLineError(
     await runCli(["echo", "--iface", "eth0", "--memory"]),

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { directoryHandler, HttpError, httpGet, serveHttpConnection } from "../../src/cli/http.ts";
+import {
+  directoryHandler,
+  HttpError,
+  httpGet,
+  type HttpReply,
+  serveHttpConnection,
+} from "../../src/cli/http.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -27,6 +33,24 @@ function fakeConn(input: string, chunk = 7) {
     },
   };
   return conn;
+}
+
+/** The whole body of a reply (reads and closes a streamed one). */
+async function bodyText(reply: HttpReply): Promise<string> {
+  const body = reply.body;
+  if (body instanceof Uint8Array) return dec.decode(body);
+  const parts: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  try {
+    for (;;) {
+      const n = await body.read(buf);
+      if (n === null) break;
+      parts.push(buf.slice(0, n));
+    }
+  } finally {
+    body.close();
+  }
+  return dec.decode(new Uint8Array(parts.flatMap((p) => [...p])));
 }
 
 async function get(response: string) {
@@ -103,10 +127,10 @@ Deno.test("directoryHandler serves files, index.html, listings and refuses trave
     const req = (target: string) => h({ method: "GET", target, headers: new Map() });
     const a = await req("/a.txt");
     assert.equal(a.status, 200);
-    assert.equal(dec.decode(a.body), "hello");
+    assert.equal(await bodyText(a), "hello");
     assert.match(a.contentType!, /text\/plain/);
-    assert.equal(dec.decode((await req("/sub/")).body), "<p>i</p>");
-    assert.match(dec.decode((await req("/")).body), /<a href="\/a\.txt">a\.txt<\/a>/);
+    assert.equal(await bodyText(await req("/sub/")), "<p>i</p>");
+    assert.match(await bodyText(await req("/")), /<a href="\/a\.txt">a\.txt<\/a>/);
     assert.equal((await req("/missing")).status, 404);
     assert.equal((await req("/../x")).status, 403);
     assert.equal((await req("/%2e%2e/x")).status, 403);
