@@ -97,7 +97,7 @@ import { Transmitter } from "./af_packet/transmit.ts";
 import { TxBatch } from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
 import { Parker } from "./af_packet/park.ts";
-import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
+import { CHECKSUM_FIELD_BYTES, MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
 
 export { RING_IN_ARENA_DEFAULT, RING_IN_ARENA_ENV } from "./af_packet/socket.ts";
 export { BUSY_POLL_CHUNK_MICROS } from "./af_packet/park.ts";
@@ -550,7 +550,8 @@ export class AfPacketDevice implements Device {
     if (
       !this.vnetHeader || this.#closed || !(offset >= 0) || !(length > 0) ||
       offset + length > bytes.length || !(csumStart >= 0) || !(csumOffset >= 0) ||
-      !(gsoSize >= 0) || gsoSize > MAX_GSO_SIZE || csumStart + csumOffset + 2 > length
+      !(gsoSize >= 0) || gsoSize > MAX_GSO_SIZE ||
+      csumStart + csumOffset + CHECKSUM_FIELD_BYTES > length
     ) {
       this.#stats.txDropped++;
       return false;

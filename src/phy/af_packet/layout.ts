@@ -156,6 +156,8 @@ export const ETHERTYPE_OFFSET = 12;
 export const IPV4_IHL_MASK = 0x0f;
 /** Offset of the protocol field in an IPv4 header (RFC 791 §3.1). */
 export const IPV4_PROTOCOL_OFFSET = 9;
+/** Bytes of an Internet checksum field (RFC 1071). */
+export const CHECKSUM_FIELD_BYTES = 2;
 /** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
 export const TCP_CHECKSUM_OFFSET = 16;
 /** Offset of the data-offset byte (header length in 32-bit words, high nibble) in a TCP header. */

@@ -35,6 +35,7 @@ import {
   TP_STATUS_USER,
 } from "../libc.ts";
 import {
+  CHECKSUM_FIELD_BYTES,
   ETHERTYPE_OFFSET,
   IPV4_IHL_MASK,
   IPV4_PROTOCOL_OFFSET,
@@ -189,7 +190,9 @@ export class RxFrameMeta {
   #completeChecksum(bytes: Uint8Array, mac: number, length: number): boolean {
     const info = this.info;
     const start = info.csumStart;
-    if (start < ETHERNET_HEADER_BYTES || start + info.csumOffset + 2 > length) return false;
+    if (start < ETHERNET_HEADER_BYTES || start + info.csumOffset + CHECKSUM_FIELD_BYTES > length) {
+      return false;
+    }
     completePartialChecksum(bytes, mac + start, length - start, info.csumOffset);
     return true;
   }

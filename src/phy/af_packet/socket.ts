@@ -13,6 +13,7 @@
 
 import { DeviceError, ETHERNET_HEADER_BYTES } from "../device.ts";
 import { type Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../../buffer/arena.ts";
+import { IPV4_MAX_PACKET_LEN } from "../../wire/ipv4.ts";
 import type {
   AfPacketMode,
   AfPacketOptions,
@@ -101,7 +102,7 @@ export const RING_IN_ARENA_DEFAULT = true;
 export const RING_IN_ARENA_ENV = "RAWSTACK_RING_ARENA";
 
 /** Largest frame with a virtio_net_hdr: Ethernet header + a 64 KiB IPv4 datagram. */
-export const MAX_GSO_FRAME_BYTES = ETHERNET_HEADER_BYTES + 65535;
+export const MAX_GSO_FRAME_BYTES = ETHERNET_HEADER_BYTES + IPV4_MAX_PACKET_LEN;
 /** Default ring capacity in frames. */
 const DEFAULT_FRAME_COUNT = 4096;
 /** Default ring capacity in frames with vnetHeader (each slot 128 KiB: 32 MiB). */
