@@ -98,6 +98,7 @@ export {
 export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";
 export * from "./src/phy/capture.ts";
+export * from "./src/phy/forwarding_device.ts";
 
 // Network layer.
 export type {

@@ -77,11 +77,16 @@ class FlushCounter extends ForwardingDevice {
   flushes = 0;
   /** With batching: as if every send left a frame waiting (MemoryLink delivers at once). */
   pending = 1;
-  constructor(inner: Device, readonly txBatching: boolean) {
+  readonly #batching: boolean;
+  constructor(inner: Device, batching: boolean) {
     super(inner);
+    this.#batching = batching;
   }
-  get txPending(): number {
-    return this.txBatching ? this.pending : 0;
+  override get txBatching(): boolean {
+    return this.#batching;
+  }
+  override get txPending(): number {
+    return this.#batching ? this.pending : 0;
   }
   override flush(): void {
     this.flushes++;

@@ -11,11 +11,14 @@
  * Offloads pass through: `rxInfo` is the wrapped device's, and
  * `transmitOffload` records the frame as handed over (a super-frame whole,
  * its layer-4 checksum still partial — as tcpdump shows a sending Linux host).
+ * Every member it does not observe is forwarded by its base,
+ * {@link ForwardingDevice}.
  *
  * @module
  */
 
-import type { Device, DeviceCapabilities, DeviceStats, FrameSink, RxFrameInfo } from "./device.ts";
+import type { Device, FrameSink } from "./device.ts";
+import { ForwardingDevice } from "./forwarding_device.ts";
 
 /** What {@link CaptureDevice} needs of a capture writer (`PcapWriter` has this shape). */
 export interface FrameWriter {
@@ -38,6 +41,7 @@ function defaultClock(): () => number {
 
 /**
  * Wraps a device and writes every frame in and out to a capture writer.
+ * `close()` closes the wrapped device, not the writer.
  *
  * @example
  * ```ts
@@ -54,9 +58,7 @@ function defaultClock(): () => number {
  * cap.close(); b.close();
  * ```
  */
-export class CaptureDevice implements Device {
-  /** The wrapped device. */
-  readonly inner: Device;
+export class CaptureDevice extends ForwardingDevice {
   /** Frames written to the capture. */
   captured = 0;
   /** Frames the writer failed to record (its exceptions are swallowed here). */
@@ -76,7 +78,7 @@ export class CaptureDevice implements Device {
    * @param opts clock, direction filter
    */
   constructor(inner: Device, writer: FrameWriter, opts: CaptureOptions = {}) {
-    this.inner = inner;
+    super(inner);
     this.#writer = writer;
     this.#now = opts.now ?? defaultClock();
     const direction = opts.direction ?? "both";
@@ -90,21 +92,6 @@ export class CaptureDevice implements Device {
     };
   }
 
-  /** Static facts about the device (MTU, MAC, offloads). */
-  get capabilities(): DeviceCapabilities {
-    return this.inner.capabilities;
-  }
-
-  /** The inner device's counters. */
-  get stats(): DeviceStats {
-    return this.inner.stats;
-  }
-
-  /** The wrapped device's offload metadata of the frame being delivered. */
-  get rxInfo(): RxFrameInfo | undefined {
-    return this.inner.rxInfo;
-  }
-
   #record(bytes: Uint8Array, offset: number, length: number): void {
     try {
       this.#writer.writeFrame(bytes, offset, length, this.#now());
@@ -115,7 +102,7 @@ export class CaptureDevice implements Device {
   }
 
   /** Delivers up to `budget` ready frames to `sink`; returns how many. */
-  receive(sink: FrameSink, budget: number): number {
+  override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     try {
       return this.inner.receive(this.#intake, budget);
@@ -125,7 +112,7 @@ export class CaptureDevice implements Device {
   }
 
   /** Sends one frame; `false` when it was dropped (counted). Frames the inner device refuses are not recorded (they never left). */
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     const ok = this.inner.transmit(bytes, offset, length);
     if (ok && this.#out) this.#record(bytes, offset, length);
     return ok;
@@ -143,7 +130,7 @@ export class CaptureDevice implements Device {
    * @param gsoSize data bytes per segment, 0 = none
    * @returns false when dropped, or when the wrapped device has no offloads
    */
-  transmitOffload(
+  override transmitOffload(
     bytes: Uint8Array,
     offset: number,
     length: number,
@@ -151,45 +138,8 @@ export class CaptureDevice implements Device {
     csumOffset: number,
     gsoSize: number,
   ): boolean {
-    const inner = this.inner;
-    if (inner.transmitOffload === undefined) return false;
-    const ok = inner.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
+    const ok = super.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
     if (ok && this.#out) this.#record(bytes, offset, length);
     return ok;
-  }
-
-  /** Frames transmitted from now on may be altered: tells the wrapped device. */
-  distrustTransmit(): void {
-    this.inner.distrustTransmit?.();
-  }
-
-  /** Ends a transmit batch. */
-  flush(): void {
-    this.inner.flush();
-  }
-
-  /** Resolves when a frame is ready, after `timeoutMs`, or on close; never blocks. */
-  wait(timeoutMs: number): Promise<void> {
-    return this.inner.wait(timeoutMs);
-  }
-
-  /** Whether the wrapped device is closed. */
-  get closed(): boolean {
-    return this.inner.closed === true;
-  }
-
-  /** Whether the wrapped device gathers frames until `flush()` (frames are recorded as handed over). */
-  get txBatching(): boolean {
-    return this.inner.txBatching === true;
-  }
-
-  /** Frames the wrapped device holds for its next `flush()`. */
-  get txPending(): number | undefined {
-    return this.inner.txPending;
-  }
-
-  /** Releases everything; pending waits resolve. Idempotent. Closes the inner device, not the writer. */
-  close(): void {
-    this.inner.close();
   }
 }

@@ -6,7 +6,8 @@
  *
  * Drivers: `AfPacketDevice` (af_packet.ts), `MemoryLink` / `MemoryHub`
  * (memory_link.ts); middleware: `FaultInjector` (fault_injector.ts),
- * `CaptureDevice` (capture.ts).
+ * `CaptureDevice` (capture.ts), both built on `ForwardingDevice`
+ * (forwarding_device.ts), which forwards every member of {@link Device}.
  *
  * @module
  */

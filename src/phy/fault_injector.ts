@@ -23,7 +23,9 @@
  * stack verifies it. With `tx.corrupt > 0` the wrapped device is told to
  * `distrustTransmit()` (a `MemoryDevice` then stops vouching for its frames
  * to its peer). The injector offers no transmit offloads (its capabilities
- * report `checksumOffloadTx` and `gso` false).
+ * report `checksumOffloadTx` and `gso` false; `transmitOffload` refuses and
+ * counts). Members it leaves alone (`closed`, `txBatching`, `txPending`,
+ * `distrustTransmit`, `close`) are forwarded by its base, {@link ForwardingDevice}.
  *
  * @module
  */
@@ -39,6 +41,7 @@ import {
   RX_CHECKSUM_UNKNOWN,
   type RxFrameInfo,
 } from "./device.ts";
+import { ForwardingDevice } from "./forwarding_device.ts";
 
 /** What to do to frames in one direction. Probabilities are 0..1. */
 export interface FaultSpec {
@@ -371,9 +374,7 @@ class Lane {
  * lossy.close(); b.close();
  * ```
  */
-export class FaultInjector implements Device {
-  /** The wrapped device. */
-  readonly inner: Device;
+export class FaultInjector extends ForwardingDevice {
   #now: () => number;
   #rx: Lane;
   #tx: Lane;
@@ -381,11 +382,7 @@ export class FaultInjector implements Device {
   #sink: FrameSink | null = null;
   #intake: FrameSink;
   readonly #capabilities: DeviceCapabilities;
-  /**
-   * Offload metadata of the frame being delivered: the wrapped device's,
-   * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
-   */
-  readonly rxInfo: RxFrameInfo = newRxFrameInfo();
+  readonly #rxInfo: RxFrameInfo = newRxFrameInfo();
 
   /**
    * Creates an instance.
@@ -394,7 +391,7 @@ export class FaultInjector implements Device {
    * @param opts seed, clock, per-direction faults, queue bound
    */
   constructor(inner: Device, opts: FaultInjectorOptions) {
-    this.inner = inner;
+    super(inner);
     this.#now = opts.now ?? (() => performance.now());
     const maxFrame = inner.capabilities.mtu + ETHERNET_HEADER_BYTES;
     const queue = opts.queueFrames ?? DEFAULT_QUEUE_FRAMES;
@@ -422,14 +419,22 @@ export class FaultInjector implements Device {
   }
 
   /** Static facts about the device (the wrapped device's, without transmit offloads). */
-  get capabilities(): DeviceCapabilities {
+  override get capabilities(): DeviceCapabilities {
     return this.#capabilities;
+  }
+
+  /**
+   * Offload metadata of the frame being delivered: the wrapped device's,
+   * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
+   */
+  override get rxInfo(): RxFrameInfo {
+    return this.#rxInfo;
   }
 
   /** Forwards the wrapped device's rxInfo about the frame it is delivering right now. */
   #forwardInfo(): void {
     const from = this.inner.rxInfo;
-    const to = this.rxInfo;
+    const to = this.#rxInfo;
     if (from === undefined) {
       to.checksum = RX_CHECKSUM_UNKNOWN;
       to.csumStart = 0;
@@ -447,13 +452,8 @@ export class FaultInjector implements Device {
     to.headerLength = from.headerLength;
   }
 
-  /** Frames transmitted from now on may be altered: tells the wrapped device. */
-  distrustTransmit(): void {
-    this.inner.distrustTransmit?.();
-  }
-
   /** What reached the user (rx) and what the user handed in (tx). */
-  get stats(): DeviceStats {
+  override get stats(): DeviceStats {
     return this.#stats;
   }
 
@@ -474,7 +474,7 @@ export class FaultInjector implements Device {
   }
 
   /** Delivers up to `budget` ready frames to `sink`; returns how many. */
-  receive(sink: FrameSink, budget: number): number {
+  override receive(sink: FrameSink, budget: number): number {
     this.#pumpTx();
     const rx = this.#rx;
     if (!rx.active) {
@@ -493,7 +493,7 @@ export class FaultInjector implements Device {
       const slot = rx.peekDue(now);
       if (slot < 0) break;
       count++;
-      const info = this.rxInfo;
+      const info = this.#rxInfo;
       const k = slot * CSUM_FIELDS;
       info.checksum = rx.csum[k];
       info.csumStart = rx.csum[k + 1];
@@ -513,7 +513,7 @@ export class FaultInjector implements Device {
   }
 
   /** Sends one frame; `false` when it was dropped (counted). */
-  transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     const tx = this.#tx;
     if (!tx.active) {
       const ok = this.inner.transmit(bytes, offset, length);
@@ -550,8 +550,20 @@ export class FaultInjector implements Device {
     }
   }
 
+  /**
+   * Refuses: the injector offers no transmit offloads (its capabilities say
+   * so), since a frame it queues or corrupts leaves through `transmit`.
+   * Counted in `txDropped`.
+   *
+   * @returns false
+   */
+  override transmitOffload(): boolean {
+    this.#stats.txDropped++;
+    return false;
+  }
+
   /** Ends a transmit batch. */
-  flush(): void {
+  override flush(): void {
     this.#pumpTx();
     this.inner.flush();
   }
@@ -568,7 +580,7 @@ export class FaultInjector implements Device {
   }
 
   /** Resolves when a frame is ready, after `timeoutMs`, or on close; never blocks. */
-  async wait(timeoutMs: number): Promise<void> {
+  override async wait(timeoutMs: number): Promise<void> {
     this.flush();
     const rx = this.#rx;
     if (rx.active && rx.freeCount > 0) {
@@ -581,29 +593,5 @@ export class FaultInjector implements Device {
     const until = this.nextEventAt() - now;
     await this.inner.wait(until < timeoutMs ? Math.max(0, until) : timeoutMs);
     this.#pumpTx();
-  }
-
-  /** Whether the wrapped device is closed. */
-  get closed(): boolean {
-    return this.inner.closed === true;
-  }
-
-  /**
-   * Whether the wrapped device gathers frames until `flush()` (a frame the
-   * injector lets through at once goes into that batch; a delayed one joins
-   * the batch that is open when it falls due).
-   */
-  get txBatching(): boolean {
-    return this.inner.txBatching === true;
-  }
-
-  /** Frames the wrapped device holds for its next `flush()`. */
-  get txPending(): number | undefined {
-    return this.inner.txPending;
-  }
-
-  /** Releases everything; pending waits resolve. Idempotent. */
-  close(): void {
-    this.inner.close();
   }
 }

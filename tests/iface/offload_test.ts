@@ -155,7 +155,7 @@ class OffloadDevice extends ForwardingDevice<MemoryDevice> {
   override get capabilities(): DeviceCapabilities {
     return this.#capabilities;
   }
-  transmitOffload(
+  override transmitOffload(
     bytes: Uint8Array,
     offset: number,
     length: number,

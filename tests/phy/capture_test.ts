@@ -109,8 +109,12 @@ Deno.test("CaptureDevice reports whether the device it wraps batches transmits",
   const plain = new CaptureDevice(a, rec);
   assert.equal(plain.txBatching, false, "a MemoryLink delivers at transmit");
   class Batching extends ForwardingDevice {
-    readonly txBatching = true;
-    readonly txPending = 3;
+    override get txBatching(): boolean {
+      return true;
+    }
+    override get txPending(): number {
+      return 3;
+    }
   }
   const batching = new CaptureDevice(new Batching(a), rec);
   assert.equal(batching.txBatching, true);

@@ -138,9 +138,6 @@ class Tap extends ForwardingDevice<FaultInjector> {
       },
     };
   }
-  distrustTransmit(): void {
-    this.inner.distrustTransmit();
-  }
   override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     try {

@@ -1,0 +1,158 @@
+/**
+ * How the AF_PACKET driver waits for a frame without blocking the event
+ * loop: spin on the ring for `spinMicros`, then — with `busyPollMs`, while
+ * traffic is recent — keep checking it between `setImmediate` yields, then
+ * park in `poll()` bound as a nonblocking FFI call over the socket and an
+ * eventfd that `close()` writes to wake it. Owns the activity clock
+ * (last frame in or out), the poll set and the count of parked waits.
+ *
+ * @module
+ */
+
+import type { AfPacketStats } from "../af_packet.ts";
+import { yieldToEventLoop } from "../../time/clock.ts";
+import { libc } from "../libc.ts";
+import { EVENTFD_VALUE_BYTES, pollSet } from "./layout.ts";
+
+/**
+ * While busy-polling, `wait()` re-checks the ring synchronously for this many
+ * microseconds between two yields to the event loop. A `setImmediate` yield
+ * costs ≈5 µs in Deno 2.9 and lets timers, FFI promises and other I/O run;
+ * a resolved-promise microtask lets nothing run; `setTimeout(0)` costs ≈2 ms,
+ * a MessageChannel message ≈9 µs, a zero-timeout nonblocking poll() ≈7 µs
+ * (measured in Deno 2.9.6 on a 2-core VM).
+ */
+export const BUSY_POLL_CHUNK_MICROS = 200;
+
+/** Ring checks between two clock reads while spinning or busy-polling. */
+const READY_CHECKS_PER_CLOCK_READ = 16;
+const MICROS_PER_MS = 1000;
+/** poll() timeout meaning "no timeout". */
+const POLL_FOREVER = -1;
+/** poll() takes an int timeout in ms. */
+const MAX_POLL_TIMEOUT_MS = 0x7fffffff;
+/** Entries of the poll set: the packet socket and the eventfd. */
+const POLL_SET_FDS = 2n;
+
+/** What the parker asks of its device. */
+export interface ParkHost {
+  /** Whether a frame is ready right now (cheap: read per spin). */
+  ready(): boolean;
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+}
+
+/** Waits for a device's frames (see the module documentation). */
+export class Parker {
+  /** A frame was transmitted since `wait()` last looked (cheaper than a clock read per frame). */
+  txActivity = false;
+  readonly #host: ParkHost;
+  readonly #onUnpark: () => void;
+  readonly #stats: AfPacketStats;
+  readonly #eventFd: number;
+  readonly #pollFds: Uint8Array;
+  readonly #eventValue = new Uint8Array(new BigUint64Array([1n]).buffer);
+  readonly #spinMs: number;
+  readonly #busyPollMs: number;
+  /** performance.now() of the last receive() that delivered frames (or saw a transmit). */
+  #lastActivityMs = -Infinity;
+  #parked = 0;
+
+  /**
+   * @param host the device: readiness and whether it is closed
+   * @param onUnpark called after each park in poll() ends (the device may then release its fds)
+   * @param fd the packet socket
+   * @param eventFd written by {@link wake}
+   * @param spinMicros how long `wait()` spins before anything else
+   * @param busyPollMs busy-poll window after the last activity (0: off)
+   * @param stats the device's counters (parks, busyPollYields)
+   */
+  constructor(
+    host: ParkHost,
+    onUnpark: () => void,
+    fd: number,
+    eventFd: number,
+    spinMicros: number,
+    busyPollMs: number,
+    stats: AfPacketStats,
+  ) {
+    this.#host = host;
+    this.#onUnpark = onUnpark;
+    this.#eventFd = eventFd;
+    this.#pollFds = pollSet(fd, eventFd);
+    this.#spinMs = spinMicros / MICROS_PER_MS;
+    this.#busyPollMs = busyPollMs;
+    this.#stats = stats;
+  }
+
+  /** Waits parked in poll() right now (the device's fds must stay open until none is). */
+  get parked(): number {
+    return this.#parked;
+  }
+
+  /** Notes that frames were received (starts the busy-poll window). */
+  received(): void {
+    if (this.#busyPollMs > 0) this.#lastActivityMs = performance.now();
+  }
+
+  /** Wakes every parked poll() (the device is closing). */
+  wake(): void {
+    libc().write(this.#eventFd, this.#eventValue, BigInt(EVENTFD_VALUE_BYTES));
+  }
+
+  /**
+   * Resolves when a frame is ready, after `timeoutMs`, or on close; never
+   * blocks. The caller has checked that no frame is ready yet.
+   *
+   * @param timeoutMs longest wait
+   */
+  async wait(timeoutMs: number): Promise<void> {
+    const host = this.#host;
+    const start = performance.now();
+    const deadline = start + Math.max(0, timeoutMs);
+    const spinEnd = start + Math.min(this.#spinMs, Math.max(0, timeoutMs));
+    // A clock read (an op call) costs more than a ring check: read it every few checks.
+    do {
+      for (let i = 0; i < READY_CHECKS_PER_CLOCK_READ; i++) if (host.ready()) return;
+    } while (performance.now() < spinEnd);
+    if (host.closed || !(timeoutMs > 0)) return;
+    if (this.#busyPollMs > 0) {
+      if (this.txActivity) {
+        this.txActivity = false;
+        this.#lastActivityMs = start;
+      }
+      // Busy-poll: keep checking the ring while traffic is recent, yielding to
+      // the event loop between short synchronous spins (BUSY_POLL_CHUNK_MICROS).
+      const chunkMs = BUSY_POLL_CHUNK_MICROS / MICROS_PER_MS;
+      let now = performance.now();
+      while (now < deadline && now - this.#lastActivityMs < this.#busyPollMs) {
+        this.#stats.busyPollYields++;
+        await yieldToEventLoop();
+        if (host.closed) return;
+        if (this.txActivity) {
+          this.txActivity = false;
+          this.#lastActivityMs = now;
+        }
+        const chunkEnd = performance.now() + chunkMs;
+        do {
+          // A clock read (an op call) costs more than a ring check: read it every few checks.
+          for (let i = 0; i < READY_CHECKS_PER_CLOCK_READ; i++) if (host.ready()) return;
+          now = performance.now();
+        } while (now < chunkEnd);
+      }
+    }
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return;
+    const pollTimeout = remaining === Infinity
+      ? POLL_FOREVER
+      : Math.min(MAX_POLL_TIMEOUT_MS, Math.ceil(remaining));
+    this.#parked++;
+    this.#stats.parks++;
+    try {
+      await libc().pollNonblocking(this.#pollFds, POLL_SET_FDS, pollTimeout);
+    } finally {
+      this.#parked--;
+      this.#onUnpark();
+    }
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The AF_PACKET driver's transmit batching and its hand-over to a transmit
+ * thread: frames are copied into staging slots in the packet arena (after
+ * their virtio_net_hdr with `vnetHeader`), one `mmsghdr` + `iovec` per slot
+ * written once, and a run of staged frames leaves in one `sendmmsg()` — from
+ * this thread, or, with a {@link TxThread}, from a Worker while this thread
+ * stages the next batch. Owns the staging ring's cursors (head, run start,
+ * tail), which slots the thread may still read, waiting for it when all are
+ * in flight, and giving up on it when it stalls.
+ *
+ * @module
+ */
+
+import type { AfPacketStats } from "../af_packet.ts";
+import { arenaCopy, packetArena } from "../../buffer/arena.ts";
+import { libc, MSG_DONTWAIT } from "../libc.ts";
+import { TxThread } from "../tx_thread.ts";
+import {
+  align,
+  IOV_LEN_OFFSET,
+  IOVEC_BYTES,
+  MMSG_HDR_BYTES,
+  MSG_HDR_BYTES,
+  MSG_IOV,
+  MSG_IOVLEN,
+  VNET_HDR_BYTES,
+  writeU64,
+  writeVnetHeader,
+} from "./layout.ts";
+import { countSendError } from "./transmit.ts";
+
+/** Staging slot stride: frames are at most MTU + 14 bytes; slots start on cache lines. */
+const TX_STAGE_ALIGN = 64;
+/** `iov_len` (low word) of an iovec, as a 32-bit word index from the iovec's start. */
+const IOV_LEN_WORD = IOV_LEN_OFFSET >>> 2;
+/** An iovec's size in 32-bit words. */
+const IOVEC_WORDS = IOVEC_BYTES >>> 2;
+
+/** Staged transmit of one device (see the module documentation). */
+export class TxBatch {
+  /** Why there is no transmit thread although one was asked for (null otherwise). */
+  threadFallbackReason: string | null = null;
+  readonly #fd: number;
+  readonly #stats: AfPacketStats;
+  /** Bytes in front of each staged frame: its virtio_net_hdr with `vnetHeader`, else 0. */
+  readonly #header: number;
+  /** Frames per `sendmmsg()` (option `txBatch`). */
+  readonly #batch: number;
+  /** Staging slots (txBatch, or TX_THREAD_BATCHES × txBatch with a transmit thread). */
+  readonly #slots: number;
+  #stage: Uint8Array | null;
+  readonly #stride: number;
+  /** Each staged frame's length (without its header). */
+  readonly #lengths: Int32Array;
+  /** mmsghdr array followed by the iovecs, as 32-bit words; its address as a number. */
+  readonly #msgs32: Uint32Array<ArrayBufferLike>;
+  readonly #msgsAddress: number;
+  /** Word index of the first iovec in `#msgs32`. */
+  readonly #iovWords: number;
+  /** Frames staged since the last flush. */
+  #pending = 0;
+  /** Frames ever staged (the next frame's slot is `#head % #slots`). */
+  #head = 0;
+  /** `#head` of the first pending (staged, not yet flushed) frame. */
+  #runStart = 0;
+  /** The transmit thread, and the `#head` of each of its submissions' first frame. */
+  #thread: TxThread | null = null;
+  #submitStart = new Float64Array(0);
+  /** The oldest `#head` whose slot may still be read by the transmit thread. */
+  #tail = 0;
+
+  private constructor(
+    fd: number,
+    stats: AfPacketStats,
+    header: number,
+    batch: number,
+    slots: number,
+    stage: Uint8Array,
+    stride: number,
+    msgs32: Uint32Array<ArrayBufferLike>,
+    msgsAddress: number,
+    iovWords: number,
+  ) {
+    this.#fd = fd;
+    this.#stats = stats;
+    this.#header = header;
+    this.#batch = batch;
+    this.#slots = slots;
+    this.#stage = stage;
+    this.#stride = stride;
+    this.#lengths = new Int32Array(slots);
+    this.#msgs32 = msgs32;
+    this.#msgsAddress = msgsAddress;
+    this.#iovWords = iovWords;
+  }
+
+  /**
+   * Stages up to `batch` frames in the packet arena for one `sendmmsg()`:
+   * an mmsghdr and an iovec per staging slot, written once; per frame only
+   * the iovec length changes. `batches` > 1 (transmit thread) makes room for
+   * that many batches in flight.
+   *
+   * @param fd the packet socket
+   * @param batch frames per `sendmmsg()` (> 1)
+   * @param batches batches that may be in flight at once
+   * @param vnetHeader each frame is staged after its virtio_net_hdr
+   * @param maxFrame largest frame, bytes
+   * @param stats the device's counters
+   * @returns the batch, or null when the arena has no address (no WebAssembly memory) or no room
+   */
+  static create(
+    fd: number,
+    batch: number,
+    batches: number,
+    vnetHeader: boolean,
+    maxFrame: number,
+    stats: AfPacketStats,
+  ): TxBatch | null {
+    const arena = packetArena();
+    const base = arena.baseAddress;
+    if (base === null) return null;
+    const slots = batch * batches;
+    // With vnetHeader each slot starts with the frame's virtio_net_hdr, sent in the same iovec.
+    const header = vnetHeader ? VNET_HDR_BYTES : 0;
+    const stride = align(header + maxFrame, TX_STAGE_ALIGN);
+    const stage = arena.allocView(slots * stride);
+    if (stage === null) return null;
+    // Shared with the transmit thread when there is one (the same memory, seen by both).
+    const msgBytes = slots * (MMSG_HDR_BYTES + IOVEC_BYTES);
+    const msgs = new Uint8Array(
+      batches > 1 ? new SharedArrayBuffer(msgBytes) : new ArrayBuffer(msgBytes),
+    );
+    const words = new Uint32Array(msgs.buffer);
+    const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(msgs)));
+    const iovStart = slots * MMSG_HDR_BYTES;
+    const stageAddress = Number(base) + stage.byteOffset;
+    for (let i = 0; i < slots; i++) {
+      const msg = i * MMSG_HDR_BYTES;
+      const iov = iovStart + i * IOVEC_BYTES;
+      writeU64(words, msg + MSG_IOV, address + iov);
+      writeU64(words, msg + MSG_IOVLEN, 1);
+      writeU64(words, iov, stageAddress + i * stride);
+    }
+    return new TxBatch(
+      fd,
+      stats,
+      header,
+      batch,
+      slots,
+      stage,
+      stride,
+      words,
+      address,
+      iovStart >>> 2,
+    );
+  }
+
+  /** Frames staged for the next `sendmmsg()` (0 right after {@link flush}). */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Whether a transmit thread sends the full batches. */
+  get threaded(): boolean {
+    return this.#thread !== null;
+  }
+
+  /** Starts the transmit thread over the staging area; on failure says why in {@link threadFallbackReason}. */
+  async startThread(): Promise<void> {
+    try {
+      const msgs = this.#msgs32.buffer;
+      if (!(msgs instanceof SharedArrayBuffer)) throw new Error("staging messages are not shared");
+      this.#thread = await TxThread.start({
+        fd: this.#fd,
+        msgs,
+        mmsgHdrBytes: MMSG_HDR_BYTES,
+        msgLenOffset: MSG_HDR_BYTES,
+        flags: MSG_DONTWAIT,
+        depth: this.#slots,
+      });
+      this.#submitStart = new Float64Array(this.#slots);
+    } catch (e) {
+      this.threadFallbackReason = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** Adds what the transmit thread sent (or dropped) since the last call to the counters. */
+  collectThread(): void {
+    if (this.#thread === null) return;
+    const r = this.#thread.takeResults();
+    const stats = this.#stats;
+    stats.txFrames += r.frames;
+    stats.txBytes += r.bytes;
+    stats.txErrors += r.errors;
+    if (r.errors > 0) stats.txLastErrno = r.lastErrno;
+    stats.txDropped += r.dropped;
+  }
+
+  /**
+   * Copies a frame into the next staging slot (after its `virtio_net_hdr`
+   * with `vnetHeader`, asking for `csumStart`/`csumOffset` completion) and
+   * sends the batch when it is full. A frame outside the packet arena is not
+   * staged: every frame staged before it is sent first, and false tells the
+   * caller to send it at once.
+   */
+  stage(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+  ): boolean {
+    const head = this.#head;
+    // With a transmit thread the slot may still be in its hands: wait for it.
+    if (head - this.#tail >= this.#slots) this.#makeRoom();
+    const i = head % this.#slots;
+    const slot = i * this.#stride;
+    const header = this.#header;
+    if (!arenaCopy(bytes, offset, this.#stage!, slot + header, length)) {
+      this.drain();
+      return false;
+    }
+    if (header > 0) writeVnetHeader(this.#stage!, slot, csumStart, csumOffset, 0, 0);
+    this.#lengths[i] = length;
+    // The iovec's length (its high word stays 0: frames are far below 4 GiB).
+    this.#msgs32[this.#iovWords + i * IOVEC_WORDS + IOV_LEN_WORD] = header + length;
+    this.#head = head + 1;
+    // A run sent in one call is contiguous: it also ends at the last slot.
+    if (++this.#pending === this.#batch || i === this.#slots - 1) this.#flushRun();
+    return true;
+  }
+
+  /** Ends a transmit batch: the staged frames go to the kernel (or to the transmit thread). */
+  flush(): void {
+    if (this.#pending > 0) this.#flushRun();
+  }
+
+  /**
+   * Sends the pending run: to the transmit thread when it is a full batch or
+   * the thread still holds earlier frames (order), else with `sendmmsg()`
+   * here (a partial batch with nothing in flight leaves without a hand-off).
+   */
+  #flushRun(): void {
+    const count = this.#pending;
+    const first = this.#runStart % this.#slots;
+    this.#pending = 0;
+    const thread = this.#thread;
+    if (thread !== null && (count === this.#batch || !thread.idle)) {
+      this.#submitStart[thread.submitted % this.#slots] = this.#runStart;
+      thread.submit(first, count);
+      this.#stats.txThreadSubmissions++;
+      this.#runStart = this.#head;
+      return;
+    }
+    // Nothing is in flight once this call returns: the next run starts again at slot 0, so a
+    // partial batch does not shorten the next full one at the end of the slots.
+    this.#head = 0;
+    this.#runStart = 0;
+    this.#tail = 0;
+    const stats = this.#stats;
+    const lengths = this.#lengths;
+    let sent = 0;
+    while (sent < count) {
+      const n = libc().sendmmsg(
+        this.#fd,
+        BigInt(this.#msgsAddress + (first + sent) * MMSG_HDR_BYTES),
+        count - sent,
+        MSG_DONTWAIT,
+      );
+      if (n <= 0) {
+        countSendError(stats, n);
+        break;
+      }
+      for (let k = first + sent; k < first + sent + n; k++) stats.txBytes += lengths[k];
+      stats.txFrames += n;
+      sent += n;
+    }
+    stats.txDropped += count - sent;
+  }
+
+  /**
+   * Moves `#tail` past the slots the transmit thread has finished with,
+   * waiting for it when the staging area is full.
+   */
+  #makeRoom(): void {
+    // Only a transmit thread holds slots past a flush: without one every flush sends at once
+    // and the next run starts at slot 0, so a run never spans all the slots.
+    const thread = this.#thread!;
+    for (;;) {
+      const done = this.#refreshTail(thread);
+      if (this.#head - this.#tail < this.#slots) return;
+      this.#stats.txThreadWaits++;
+      if (!thread.waitBelow(thread.submitted - done)) {
+        this.#threadStalled();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Sets `#tail` to the first frame of the oldest submission the thread has
+   * not finished (or past every submission); returns the submissions done.
+   */
+  #refreshTail(thread: TxThread): number {
+    const done = thread.done;
+    this.#tail = done === thread.submitted ? this.#runStart : this.#submitStart[done % this.#slots];
+    return done;
+  }
+
+  /** Sends everything staged and waits until the transmit thread has sent all it holds. */
+  drain(): void {
+    this.flush();
+    const thread = this.#thread;
+    if (thread === null) return;
+    if (!thread.waitBelow(1)) this.#threadStalled();
+    this.#tail = this.#runStart;
+  }
+
+  /**
+   * The thread made no progress for TX_THREAD_STALL_MS: the frames of the
+   * submissions it has not finished count as dropped; send from here.
+   */
+  #threadStalled(): void {
+    const thread = this.#thread!;
+    this.collectThread();
+    this.#refreshTail(thread);
+    this.#thread = null;
+    this.#stats.txDropped += this.#runStart - this.#tail;
+    this.#stats.txErrors++;
+    this.threadFallbackReason = "the transmit thread stopped making progress";
+    thread.stop(false);
+    this.#tail = this.#runStart;
+  }
+
+  /** Sends everything staged, then stops the transmit thread and collects its last counts. */
+  close(): void {
+    this.drain();
+    if (this.#thread !== null) {
+      this.#thread.stop(false);
+      this.collectThread();
+      this.#thread = null;
+    }
+  }
+
+  /** Gives the staging area back to the arena (after {@link close}). */
+  release(): void {
+    if (this.#stage !== null) {
+      packetArena().freeView(this.#stage);
+      this.#stage = null;
+    }
+  }
+}
