@@ -53,6 +53,7 @@ import { Stack } from "../src/stack.ts";
 import { MemoryLink } from "../src/phy/memory_link.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import type { TcpConn } from "../src/socket/tcp_conn.ts";
+import { runHostileLan } from "../src/testing/hostile_lan.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const TOOL = `${HERE}tcp_tool.py`;
@@ -722,6 +723,46 @@ async function idleChild(count: number): Promise<void> {
   await b.close();
 }
 
+/** Bytes of the hostile-LAN download (issue 16's soak size). */
+const HOSTILE_BYTES = 64 * 1024 * 1024;
+
+/** One hostile-LAN download (src/testing/hostile_lan.ts), attacked or not; prints its goodput. */
+async function hostileChild(attacked: boolean): Promise<void> {
+  const r = await runHostileLan({ bytes: HOSTILE_BYTES, attack: attacked });
+  if (!r.intact) throw new Error("the hostile-LAN download was not byte-exact");
+  const attackFrames = Object.values(r.attackFrames).reduce((a, b) => a + b, 0);
+  console.log(JSON.stringify({ mbps: r.goodputMbps, attackFrames, elapsedMs: r.elapsedMs }));
+}
+
+/**
+ * The hostile-LAN row: goodput of a 64 MiB download while an attacker on the same hub sends every
+ * attack of issue 16, beside the same download unattacked, alternating in one run (goal ≥ 0.5).
+ */
+async function hostileRows(rows: Row[]): Promise<void> {
+  const attacked: number[] = [];
+  const quiet: number[] = [];
+  let note: string | null = null;
+  for (let i = 0; i < REPEATS; i++) {
+    try {
+      quiet.push((await child(["hostile", "quiet"])).mbps / 1000);
+      attacked.push((await child(["hostile", "attacked"])).mbps / 1000);
+    } catch (e) {
+      note = `failed: ${e instanceof Error ? e.message : e}`.slice(0, 160);
+    }
+  }
+  rows.push({
+    workload: "hostile LAN: 64 MiB download while attacked (goal ≥ 0.5× unattacked)",
+    config: "in process",
+    unit: "Gbit/s",
+    rawstack: attacked,
+    rawstackNote: note,
+    reference: "rawstack unattacked, same run",
+    kernel: quiet,
+    kernelNote: note,
+  });
+  printRow(rows[rows.length - 1]);
+}
+
 async function child(args: string[], v8Flags: string[] = []): Promise<Record<string, number>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...v8Flags, new URL(import.meta.url).pathname, ...args],
@@ -897,6 +938,7 @@ async function main(): Promise<void> {
     if (CONFIGS.includes(c)) await labRows(c, rows);
   }
   const extra = await inProcessRows(rows);
+  await hostileRows(rows);
   console.log(
     `\nrawstack vs the Linux kernel — one run, ${
       ((performance.now() - started) / 1000).toFixed(0)
@@ -1011,6 +1053,8 @@ if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
   await memlinkChild(Number(Deno.args[1] ?? SECONDS));
 } else if (Deno.args[0] === "idle") {
   await idleChild(Number(Deno.args[1] ?? IDLE_CONNS));
+} else if (Deno.args[0] === "hostile") {
+  await hostileChild(Deno.args[1] === "attacked");
 } else if (import.meta.main) {
   await main();
 }

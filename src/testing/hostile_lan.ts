@@ -72,7 +72,12 @@ export interface HostileLanOptions {
   attack?: boolean;
   /** Seed of the attacker's choices (default 1). */
   seed?: number;
-  /** Attack frames per burst (default 64). */
+  /**
+   * Attack frames per burst (default 16). A burst goes out for every
+   * {@link ATTACK_BURST_EVERY_BYTES} the client reads — so the attack keeps pace with the download
+   * however fast it runs — and every millisecond the event loop's timers get to run (so it goes
+   * on while the download stalls).
+   */
   framesPerBurst?: number;
   /** Milliseconds between the client's pings and UDP echoes (default 20). */
   probeIntervalMs?: number;
@@ -109,7 +114,9 @@ const PATTERN_MODULUS = 251;
 /** A block of the pattern whose length is a multiple of the modulus (so blocks repeat it). */
 const PATTERN_BLOCK_BYTES = PATTERN_MODULUS * 256;
 const DEFAULT_BYTES = 64 * 1024 * 1024;
-const DEFAULT_FRAMES_PER_BURST = 64;
+const DEFAULT_FRAMES_PER_BURST = 16;
+/** Download bytes between two attack bursts sent from the client's read loop. */
+export const ATTACK_BURST_EVERY_BYTES = 32 * 1024;
 const DEFAULT_PROBE_INTERVAL_MS = 20;
 const PING_TIMEOUT_MS = 2000;
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -224,7 +231,14 @@ export async function runHostileLan(opts: HostileLanOptions = {}): Promise<Hosti
 
     const t0 = performance.now();
     const conn = await client.connect({ hostname: HOSTILE_VICTIM, port: HOSTILE_DOWNLOAD_PORT });
-    const { bytes, intact } = await readPattern(conn);
+    let nextBurstAt = ATTACK_BURST_EVERY_BYTES;
+    const { bytes, intact } = await readPattern(conn, (read) => {
+      if (!attack) return;
+      for (; read >= nextBurstAt; nextBurstAt += ATTACK_BURST_EVERY_BYTES) {
+        for (let i = 0; i < burst; i++) attacker.sendOne(attackerDevice);
+      }
+      sample();
+    });
     const elapsedMs = performance.now() - t0;
     done = true;
     await Promise.all([attackLoop, probeLoop, serving]);
@@ -284,7 +298,10 @@ async function serveDownload(
 }
 
 /** Reads to the end, checking every byte against the pattern without keeping the data. */
-async function readPattern(conn: TcpConn): Promise<{ bytes: number; intact: boolean }> {
+async function readPattern(
+  conn: TcpConn,
+  onRead: (bytes: number) => void,
+): Promise<{ bytes: number; intact: boolean }> {
   const buf = new Uint8Array(READ_BUFFER_BYTES);
   let bytes = 0;
   let intact = true;
@@ -298,6 +315,7 @@ async function readPattern(conn: TcpConn): Promise<{ bytes: number; intact: bool
         expected = expected + 1 === PATTERN_MODULUS ? 0 : expected + 1;
       }
       bytes += n;
+      onRead(bytes);
     }
   } finally {
     conn.close();
