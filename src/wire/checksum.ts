@@ -1,6 +1,7 @@
 /**
- * The Internet checksum (RFC 1071), the TCP/UDP pseudo-header (RFC 9293
- * §3.1, RFC 768) and incremental update (RFC 1624).
+ * The Internet checksum (RFC 1071), the TCP/UDP pseudo-headers of IPv4
+ * (RFC 9293 §3.1, RFC 768) and IPv6 (RFC 8200 §8.1) and incremental update
+ * (RFC 1624).
  *
  * Two summing paths give identical results for every input:
  *
@@ -335,6 +336,90 @@ export function pseudoHeaderSum(
 ): number {
   return foldSum(
     (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length,
+  );
+}
+
+/** An IPv6 address as four 32-bit words, most significant first (`Ipv6Address` has this shape). */
+export interface Ipv6Words {
+  /** Bytes 0–3. */
+  readonly w0: number;
+  /** Bytes 4–7. */
+  readonly w1: number;
+  /** Bytes 8–11. */
+  readonly w2: number;
+  /** Bytes 12–15. */
+  readonly w3: number;
+}
+
+/** The sum of the two 16-bit halves of a 32-bit word (int32 or unsigned). */
+function halves(w: number): number {
+  return (w >>> 16) + (w & 0xffff);
+}
+
+/**
+ * The one's-complement sum of the IPv6 pseudo-header (RFC 8200 §8.1) that
+ * TCP, UDP and ICMPv6 (RFC 4443 §2.3) checksums cover: source address,
+ * destination address (the final one when a Routing header is present),
+ * the 32-bit upper-layer packet length, three zero bytes and the Next
+ * Header value of the upper-layer protocol.
+ *
+ * @param src source address words (e.g. an `Ipv6Address`)
+ * @param dst destination address words
+ * @param nextHeader upper-layer protocol (6 TCP, 17 UDP, 58 ICMPv6)
+ * @param length upper-layer header plus data, in bytes
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { ipv6PseudoHeaderSum } from "./checksum.ts";
+ * const src = { w0: 0x20010db8, w1: 0, w2: 0, w3: 1 };
+ * const dst = { w0: 0x20010db8, w1: 0, w2: 0, w3: 2 };
+ * console.assert(ipv6PseudoHeaderSum(src, dst, 58, 8) === 0x5bb7);
+ * ```
+ */
+export function ipv6PseudoHeaderSum(
+  src: Ipv6Words,
+  dst: Ipv6Words,
+  nextHeader: number,
+  length: number,
+): number {
+  return foldSum(
+    halves(src.w0) + halves(src.w1) + halves(src.w2) + halves(src.w3) + halves(dst.w0) +
+      halves(dst.w1) + halves(dst.w2) + halves(dst.w3) + halves(length) + nextHeader,
+  );
+}
+
+/**
+ * {@link ipv6PseudoHeaderSum} with the two addresses read from a buffer
+ * (usually the IPv6 header of the packet itself: source at +8, destination
+ * at +24), so the receive path needs no address objects.
+ *
+ * @param bytes the buffer
+ * @param srcOffset where the 16-byte source address starts
+ * @param dstOffset where the 16-byte destination address starts
+ * @param nextHeader upper-layer protocol
+ * @param length upper-layer header plus data, in bytes
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { ipv6PseudoHeaderSumAt } from "./checksum.ts";
+ * const b = new Uint8Array(32);
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 0); b[15] = 1;
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 16); b[31] = 2;
+ * console.assert(ipv6PseudoHeaderSumAt(b, 0, 16, 58, 8) === 0x5bb7);
+ * ```
+ */
+export function ipv6PseudoHeaderSumAt(
+  bytes: Uint8Array,
+  srcOffset: number,
+  dstOffset: number,
+  nextHeader: number,
+  length: number,
+): number {
+  return foldSum(
+    sumBytePairs(bytes, srcOffset, srcOffset + 16) + sumBytePairs(bytes, dstOffset, dstOffset + 16) +
+      halves(length) + nextHeader,
   );
 }
 
