@@ -418,7 +418,8 @@ export function ipv6PseudoHeaderSumAt(
   length: number,
 ): number {
   return foldSum(
-    sumBytePairs(bytes, srcOffset, srcOffset + 16) + sumBytePairs(bytes, dstOffset, dstOffset + 16) +
+    sumBytePairs(bytes, srcOffset, srcOffset + 16) +
+      sumBytePairs(bytes, dstOffset, dstOffset + 16) +
       halves(length) + nextHeader,
   );
 }

@@ -362,7 +362,8 @@ export const Ipv6Repr: Ipv6Codec = {
     write32(
       bytes,
       offset + OFFSET_VTC,
-      (IPV6_VERSION << 28) | ((repr.trafficClass & 0xff) << 20) | (repr.flowLabel & FLOW_LABEL_MASK),
+      (IPV6_VERSION << 28) | ((repr.trafficClass & 0xff) << 20) |
+        (repr.flowLabel & FLOW_LABEL_MASK),
     );
     write16(bytes, offset + OFFSET_PAYLOAD_LEN, repr.payloadLength);
     bytes[offset + OFFSET_NEXT_HEADER] = repr.nextHeader;
@@ -656,7 +657,12 @@ function processOptions(
       if (action !== OPT_ACTION_SKIP) {
         // 10: an ICMP Parameter Problem, code 2, even to a multicast destination;
         // 11: only when the destination is not multicast.
-        return problem(out, ICMPV6_PARAM_OPTION, at - base, action === OPT_ACTION_ICMP || !multicast);
+        return problem(
+          out,
+          ICMPV6_PARAM_OPTION,
+          at - base,
+          action === OPT_ACTION_ICMP || !multicast,
+        );
       }
     }
     at += 2 + len;
