@@ -2,8 +2,8 @@
  * Neighbor Discovery messages (RFC 4861 §4): router solicitation and
  * advertisement, neighbor solicitation and advertisement, redirect, and
  * their options (§4.6): source/target link-layer address, prefix
- * information, redirected header, MTU, plus the recursive DNS server
- * option (RFC 8106 §5.1). A plain {@link NdpRepr} over the
+ * information, redirected header, MTU, plus the nonce of enhanced DAD
+ * (RFC 7527 §4.1) and the recursive DNS server option (RFC 8106 §5.1). A plain {@link NdpRepr} over the
  * {@link Icmpv6Packet} view, and an {@link NdpOptionReader} that walks the
  * options in place.
  *
@@ -61,6 +61,8 @@ export const NDP_OPT_PREFIX_INFO = 3;
 export const NDP_OPT_REDIRECTED_HEADER = 4;
 /** Option: MTU (RFC 4861 §4.6.4). */
 export const NDP_OPT_MTU = 5;
+/** Option: nonce (RFC 3971 §5.3.2), which Linux puts in DAD solicitations (RFC 7527 §4.1). */
+export const NDP_OPT_NONCE = 14;
 /** Option: recursive DNS server (RFC 8106 §5.1). */
 export const NDP_OPT_RDNSS = 25;
 /** The hop limit every NDP message is sent and must be received with (RFC 4861 §6.1). */
@@ -98,6 +100,7 @@ const LL_OPTION_LEN = 8;
 const MAC_LEN = 6;
 const PREFIX_OPTION_LEN = 32;
 const MTU_OPTION_LEN = 8;
+const NONCE_OPTION_LEN = 8;
 const REDIRECTED_HEADER_PREFIX = 8;
 const RDNSS_MIN_UNITS = 3;
 /** Redirect fits in the minimum MTU (RFC 4861 §4.6.3: "without exceeding 1280"). */
@@ -149,6 +152,8 @@ export interface NdpRepr {
   sourceLinkLayer: number;
   /** Target link-layer address option, or -1 when absent. */
   targetLinkLayer: number;
+  /** NS: the 6-byte nonce option (RFC 7527 §4.1) as a number, or -1 when absent. */
+  nonce: number;
   /** RA: MTU option, or -1 when absent. */
   mtu: number;
   /** RA: prefix information options (parse reuses the objects already in the array). */
@@ -196,6 +201,7 @@ export function newNdpRepr(type: number = ICMPV6_ROUTER_SOLICITATION): NdpRepr {
     destination: Ipv6Address.UNSPECIFIED,
     sourceLinkLayer: -1,
     targetLinkLayer: -1,
+    nonce: -1,
     mtu: -1,
     prefixes: [],
     redirected: EMPTY,
@@ -308,6 +314,11 @@ export class NdpOptionReader {
     return readMac(this.bytes, this.offset + 2);
   }
 
+  /** Nonce option: its first 6 bytes as a number (Linux sends exactly 6). */
+  get nonce(): number {
+    return readMac(this.bytes, this.offset + 2);
+  }
+
   /** MTU option: the MTU. */
   get mtu(): number {
     return read32(this.bytes, this.offset + 4);
@@ -410,8 +421,9 @@ export interface NdpCodec {
 
   /**
    * Writes the message with its options — source and target link-layer
-   * addresses when ≥ 0, MTU when ≥ 0 (RA), every prefix (RA), the
-   * redirected header when its length > 0 (redirect, padded to 8 bytes) —
+   * addresses and the nonce when ≥ 0, MTU when ≥ 0 (RA), every prefix (RA), the
+   * redirected header when its length > 0 (redirect; cut to whole 8-byte units within the
+   * minimum MTU, as Linux ndisc_send_redirect does) —
    * and the checksum.
    *
    * @param repr the message
@@ -485,6 +497,9 @@ function readOptions(
         break;
       case NDP_OPT_MTU:
         repr.mtu = reader.mtu;
+        break;
+      case NDP_OPT_NONCE:
+        if (repr.nonce < 0) repr.nonce = reader.nonce;
         break;
       case NDP_OPT_PREFIX_INFO: {
         if (repr.type !== ICMPV6_ROUTER_ADVERTISEMENT) break; // §4.6.2: only in RAs
@@ -575,7 +590,11 @@ export const NdpRepr: NdpCodec = {
     repr.managed = repr.other = false;
     repr.routerLifetime = repr.reachableTime = repr.retransTimer = 0;
     repr.router = repr.solicited = repr.override = false;
-    repr.sourceLinkLayer = repr.targetLinkLayer = repr.mtu = -1;
+    repr.sourceLinkLayer =
+      repr.targetLinkLayer =
+      repr.nonce =
+      repr.mtu =
+        -1;
     repr.redirected = EMPTY;
     repr.redirectedOffset = repr.redirectedLength = 0;
     switch (type) {
@@ -647,6 +666,7 @@ export const NdpRepr: NdpCodec = {
     let n = fixed < 0 ? RS_LEN : fixed;
     if (repr.sourceLinkLayer >= 0) n += LL_OPTION_LEN;
     if (repr.targetLinkLayer >= 0) n += LL_OPTION_LEN;
+    if (repr.nonce >= 0) n += NONCE_OPTION_LEN;
     if (repr.type === ICMPV6_ROUTER_ADVERTISEMENT) {
       if (repr.mtu >= 0) n += MTU_OPTION_LEN;
       n += repr.prefixes.length * PREFIX_OPTION_LEN;
@@ -707,21 +727,10 @@ export const NdpRepr: NdpCodec = {
       default:
         break;
     }
+    // Option order as Linux (ndisc_send_*) and radvd/dnsmasq (send_ra) write them, so their
+    // messages round-trip byte for byte: RA prefixes, MTU, then the link-layer addresses.
     let at = offset + (fixed < 0 ? RS_LEN : fixed);
-    if (repr.sourceLinkLayer >= 0) {
-      at = writeLinkLayerOption(bytes, at, NDP_OPT_SOURCE_LL, repr.sourceLinkLayer);
-    }
-    if (repr.targetLinkLayer >= 0) {
-      at = writeLinkLayerOption(bytes, at, NDP_OPT_TARGET_LL, repr.targetLinkLayer);
-    }
     if (type === ICMPV6_ROUTER_ADVERTISEMENT) {
-      if (repr.mtu >= 0) {
-        bytes[at] = NDP_OPT_MTU;
-        bytes[at + 1] = MTU_OPTION_LEN / NDP_OPTION_UNIT;
-        write16(bytes, at + 2, 0);
-        write32(bytes, at + 4, repr.mtu);
-        at += MTU_OPTION_LEN;
-      }
       for (const p of repr.prefixes) {
         bytes[at] = NDP_OPT_PREFIX_INFO;
         bytes[at + 1] = PREFIX_OPTION_LEN / NDP_OPTION_UNIT;
@@ -733,7 +742,21 @@ export const NdpRepr: NdpCodec = {
         p.prefix.writeTo(bytes, at + 16);
         at += PREFIX_OPTION_LEN;
       }
+      if (repr.mtu >= 0) {
+        bytes[at] = NDP_OPT_MTU;
+        bytes[at + 1] = MTU_OPTION_LEN / NDP_OPTION_UNIT;
+        write16(bytes, at + 2, 0);
+        write32(bytes, at + 4, repr.mtu);
+        at += MTU_OPTION_LEN;
+      }
     }
+    if (repr.sourceLinkLayer >= 0) {
+      at = writeLinkLayerOption(bytes, at, NDP_OPT_SOURCE_LL, repr.sourceLinkLayer);
+    }
+    if (repr.targetLinkLayer >= 0) {
+      at = writeLinkLayerOption(bytes, at, NDP_OPT_TARGET_LL, repr.targetLinkLayer);
+    }
+    if (repr.nonce >= 0) writeLinkLayerOption(bytes, at, NDP_OPT_NONCE, repr.nonce);
     storeChecksum(
       bytes,
       offset,
@@ -745,6 +768,7 @@ export const NdpRepr: NdpCodec = {
   },
 };
 
+/** Writes an 8-byte option carrying a 6-byte value (a link-layer address, a nonce). */
 function writeLinkLayerOption(bytes: Uint8Array, at: number, type: number, mac: number): number {
   bytes[at] = type;
   bytes[at + 1] = LL_OPTION_LEN / NDP_OPTION_UNIT;
