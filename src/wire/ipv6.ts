@@ -694,7 +694,7 @@ function processOptions(
  * of an unfragmented packet ("truncated") or an option that overruns its
  * header ("bad-option"; Linux drops those silently too).
  *
- * @param packet a view that passed `check()`
+ * @param packet the packet (checked here again: bounds, version, payload length)
  * @param out a result to fill
  * @param opts which upper layers the caller handles
  * @returns the result, or the defect
@@ -717,6 +717,8 @@ export function walkIpv6Chain(
   out: Ipv6Chain = newIpv6Chain(),
   opts?: Ipv6WalkOptions,
 ): Ipv6Chain | WireError {
+  const err = packet.check(); // cheap, and the walk never trusts a caller's view
+  if (err !== null) return err;
   const bytes = packet.bytes;
   const base = packet.offset;
   const end = base + IPV6_HEADER_LEN + packet.payloadLength;

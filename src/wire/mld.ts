@@ -115,19 +115,16 @@ export class MldRecordReader {
   /**
    * Points the reader at a report's records.
    *
-   * @param packet the report (bounds checked: at least 8 bytes)
+   * @param packet the report (checked here: at least 8 bytes inside its buffer)
    * @returns this reader
    */
   reset(packet: Icmpv6Packet): this {
     this.bytes = packet.bytes;
     this.#next = packet.offset + REPORT_HEADER_LEN;
     this.#end = packet.offset + packet.length;
-    this.#left = packet.length >= REPORT_HEADER_LEN
-      ? read16(packet.bytes, packet.offset + OFFSET_RECORD_COUNT)
-      : 0;
-    this.error = packet.length >= REPORT_HEADER_LEN
-      ? null
-      : new WireError(PROTOCOL, "truncated", `report of ${packet.length} bytes < 8`);
+    const err = packet.check();
+    this.#left = err === null ? read16(packet.bytes, packet.offset + OFFSET_RECORD_COUNT) : 0;
+    this.error = err;
     return this;
   }
 
