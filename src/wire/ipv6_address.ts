@@ -211,12 +211,12 @@ export function parseIpv6(text: string): Ipv6Address | null {
  *
  * @example
  * ```ts
- * import { formatIpv6 } from "./ipv6_address.ts";
- * console.assert(formatIpv6(0x20010db8, 0, 0, 1) === "2001:db8::1");
- * console.assert(formatIpv6(0, 0, 0xffff, 0xc0000201) === "::ffff:192.0.2.1");
+ * import { formatIpv6Words } from "./ipv6_address.ts";
+ * console.assert(formatIpv6Words(0x20010db8, 0, 0, 1) === "2001:db8::1");
+ * console.assert(formatIpv6Words(0, 0, 0xffff, 0xc0000201) === "::ffff:192.0.2.1");
  * ```
  */
-export function formatIpv6(w0: number, w1: number, w2: number, w3: number): string {
+export function formatIpv6Words(w0: number, w1: number, w2: number, w3: number): string {
   if (w0 === 0 && w1 === 0 && (w2 | 0) === IPV4_MAPPED_W2) {
     return `::ffff:${w3 >>> 24}.${(w3 >>> 16) & 0xff}.${(w3 >>> 8) & 0xff}.${w3 & 0xff}`;
   }
@@ -537,7 +537,7 @@ export class Ipv6Address {
    * @returns e.g. `"2001:db8::1"`
    */
   toString(): string {
-    return formatIpv6(this.w0, this.w1, this.w2, this.w3);
+    return formatIpv6Words(this.w0, this.w1, this.w2, this.w3);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { mulberry32 } from "../seeded_random.ts";
 import {
-  formatIpv6,
+  formatIpv6Words,
   IPV6_SCOPE_GLOBAL,
   IPV6_SCOPE_LINK_LOCAL,
   Ipv6Address,
@@ -13,7 +13,7 @@ import {
 import { readMac } from "../../src/wire/address.ts";
 import { readTestdata } from "./_tshark.ts";
 
-Deno.test("parseIpv6 accepts the three text forms of RFC 4291 §2.2 and formatIpv6 writes RFC 5952 text", () => {
+Deno.test("parseIpv6 accepts the three text forms of RFC 4291 §2.2 and formatIpv6Words writes RFC 5952 text", () => {
   const cases: [string, string][] = [
     // RFC 4291 §2.2, form 1 (and its examples of form 2 and 3).
     ["ABCD:EF01:2345:6789:ABCD:EF01:2345:6789", "abcd:ef01:2345:6789:abcd:ef01:2345:6789"],
@@ -91,7 +91,7 @@ Deno.test("parseIpv6 rejects malformed text and Ipv6Address.parse throws a TypeE
   }
 });
 
-Deno.test("formatIpv6 equals the WHATWG URL serialiser's canonical text for random addresses", () => {
+Deno.test("formatIpv6Words equals the WHATWG URL serialiser's canonical text for random addresses", () => {
   // The URL standard serialises IPv6 hosts per RFC 5952 (compress the first longest run of ≥ 2
   // zero groups, lowercase, no leading zeros) but never with a dotted quad, so mapped addresses
   // are left out.
@@ -105,7 +105,7 @@ Deno.test("formatIpv6 equals the WHATWG URL serialiser's canonical text for rand
     });
     const a = new Ipv6Address(w[0], w[1], w[2], w[3]);
     if (a.isIpv4Mapped()) continue;
-    const text = formatIpv6(w[0], w[1], w[2], w[3]);
+    const text = formatIpv6Words(w[0], w[1], w[2], w[3]);
     assert.equal(text, new URL(`http://[${text}]/`).hostname.slice(1, -1));
     const back = parseIpv6(text);
     assert.ok(back !== null && back.equals(a), text);
