@@ -27,7 +27,7 @@ import {
 import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { MacAddress } from "../../src/wire/address.ts";
-import { ETH, IPV6_CAPTURE, ipv6Frame, kernelIpv6Frames } from "./_ipv6_frames.ts";
+import { IPV6_CAPTURE, ipv6Frame, kernelIpv6Frames } from "./_ipv6_frames.ts";
 import { assertTsharkClean, testdataPath, tsharkDecodeFile, type TsharkFrame } from "./_tshark.ts";
 
 const LL_A = Ipv6Address.parse("fe80::ff:fe00:1");
