@@ -461,7 +461,9 @@ export type Ipv6ChainVerdict = "deliver" | "reassemble" | "discard" | "parameter
 
 /**
  * The result of {@link walkIpv6Chain}: a plain object made once and refilled
- * per packet.
+ * per packet. `upperOffset`/`upperLength` are meaningful for "deliver",
+ * "reassemble" and No Next Header; the ICMP fields for
+ * "parameter-problem"; the fragment fields whenever `hasFragmentHeader`.
  */
 export interface Ipv6Chain {
   /** What to do with the packet. */
