@@ -295,7 +295,8 @@ export class Ipv6Address {
   /**
    * Makes an address from its four words.
    *
-   * @param w0 bytes 0–3 (int32 or unsigned; stored as `| 0`)
+   * @param w0 bytes 0–3 (int32 or unsigned; stored as `| 0`, so only the low
+   *   32 bits of an integer count — no range check, this is the hot-path constructor)
    * @param w1 bytes 4–7
    * @param w2 bytes 8–11
    * @param w3 bytes 12–15

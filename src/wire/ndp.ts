@@ -394,7 +394,8 @@ export interface NdpCodec {
    * Checks an RS, RA, NS, NA or redirect (length, checksum, code 0, the
    * §6.1/§7.1/§8.1 rules on addresses and options) and reads it. With
    * `out`, address and prefix objects already in it are reused when
-   * unchanged; nothing else is allocated.
+   * unchanged; nothing else is allocated. After a failure `out` may be
+   * partly overwritten.
    *
    * @param packet the ICMPv6 view; its length must be the whole message
    * @param src IPv6 source address
