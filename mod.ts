@@ -81,6 +81,11 @@ export * from "./src/wire/icmp.ts";
 export * from "./src/wire/udp.ts";
 export * from "./src/wire/pcap.ts";
 export * from "./src/wire/tcp.ts";
+export * from "./src/wire/ipv6_address.ts";
+export * from "./src/wire/ipv6.ts";
+export * from "./src/wire/icmpv6.ts";
+export * from "./src/wire/ndp.ts";
+export * from "./src/wire/mld.ts";
 
 // Devices: the driver interface and its implementations.
 export * from "./src/phy/device.ts";

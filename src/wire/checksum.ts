@@ -1,6 +1,7 @@
 /**
- * The Internet checksum (RFC 1071), the TCP/UDP pseudo-header (RFC 9293
- * §3.1, RFC 768) and incremental update (RFC 1624).
+ * The Internet checksum (RFC 1071), the TCP/UDP pseudo-headers of IPv4
+ * (RFC 9293 §3.1, RFC 768) and IPv6 (RFC 8200 §8.1) and incremental update
+ * (RFC 1624).
  *
  * Two summing paths give identical results for every input:
  *
@@ -336,6 +337,186 @@ export function pseudoHeaderSum(
   return foldSum(
     (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length,
   );
+}
+
+/** An IPv6 address as four 32-bit words, most significant first (`Ipv6Address` has this shape). */
+export interface Ipv6Words {
+  /** Bytes 0–3. */
+  readonly w0: number;
+  /** Bytes 4–7. */
+  readonly w1: number;
+  /** Bytes 8–11. */
+  readonly w2: number;
+  /** Bytes 12–15. */
+  readonly w3: number;
+}
+
+/** The sum of the two 16-bit halves of a 32-bit word (int32 or unsigned). */
+function halves(w: number): number {
+  return (w >>> 16) + (w & 0xffff);
+}
+
+/**
+ * The one's-complement sum of the two addresses of an IPv6 pseudo-header
+ * (RFC 8200 §8.1): the part that is fixed for a connection, so TCP and UDP
+ * can compute it once per flow and complete it per packet with
+ * {@link ipv6PseudoHeaderSumFrom} (the `ipv6AddressSum` option of the TCP
+ * and UDP codecs).
+ *
+ * @param src source address words (e.g. an `Ipv6Address`)
+ * @param dst destination address words (the final one when a Routing header is present)
+ * @returns the folded sum, 0..0xffff
+ *
+ * @example
+ * ```ts
+ * import { ipv6AddressSum } from "./checksum.ts";
+ * const a = { w0: 0x20010db8, w1: 0, w2: 0, w3: 1 };
+ * const b = { w0: 0x20010db8, w1: 0, w2: 0, w3: 2 };
+ * console.assert(ipv6AddressSum(a, b) === 0x5b75);
+ * ```
+ */
+export function ipv6AddressSum(src: Ipv6Words, dst: Ipv6Words): number {
+  return foldSum(
+    halves(src.w0) + halves(src.w1) + halves(src.w2) + halves(src.w3) + halves(dst.w0) +
+      halves(dst.w1) + halves(dst.w2) + halves(dst.w3),
+  );
+}
+
+/**
+ * {@link ipv6AddressSum} of two addresses in a buffer (usually the IPv6
+ * header of the packet itself: source at +8, destination at +24), so the
+ * receive path needs no address objects.
+ *
+ * @param bytes the buffer
+ * @param srcOffset where the 16-byte source address starts
+ * @param dstOffset where the 16-byte destination address starts
+ * @returns the folded sum, 0..0xffff
+ *
+ * @example
+ * ```ts
+ * import { ipv6AddressSumAt } from "./checksum.ts";
+ * const b = new Uint8Array(32);
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 0); b[15] = 1;
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 16); b[31] = 2;
+ * console.assert(ipv6AddressSumAt(b, 0, 16) === 0x5b75);
+ * ```
+ */
+export function ipv6AddressSumAt(bytes: Uint8Array, srcOffset: number, dstOffset: number): number {
+  return foldSum(
+    sumBytePairs(bytes, srcOffset, srcOffset + 16) + sumBytePairs(bytes, dstOffset, dstOffset + 16),
+  );
+}
+
+/**
+ * Completes an IPv6 pseudo-header sum (RFC 8200 §8.1) from its address
+ * sum: adds the 32-bit upper-layer length and the Next Header value.
+ *
+ * @param addressSum from {@link ipv6AddressSum} or {@link ipv6AddressSumAt}
+ * @param nextHeader upper-layer protocol (6 TCP, 17 UDP, 58 ICMPv6)
+ * @param length upper-layer header plus data, in bytes
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { ipv6PseudoHeaderSumFrom } from "./checksum.ts";
+ * console.assert(ipv6PseudoHeaderSumFrom(0x5b75, 58, 8) === 0x5bb7);
+ * ```
+ */
+export function ipv6PseudoHeaderSumFrom(
+  addressSum: number,
+  nextHeader: number,
+  length: number,
+): number {
+  return foldSum(addressSum + halves(length) + nextHeader);
+}
+
+/**
+ * The one's-complement sum of the IPv6 pseudo-header (RFC 8200 §8.1) that
+ * TCP, UDP and ICMPv6 (RFC 4443 §2.3) checksums cover: source address,
+ * destination address (the final one when a Routing header is present),
+ * the 32-bit upper-layer packet length, three zero bytes and the Next
+ * Header value of the upper-layer protocol.
+ *
+ * @param src source address words (e.g. an `Ipv6Address`)
+ * @param dst destination address words
+ * @param nextHeader upper-layer protocol (6 TCP, 17 UDP, 58 ICMPv6)
+ * @param length upper-layer header plus data, in bytes
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { ipv6PseudoHeaderSum } from "./checksum.ts";
+ * const src = { w0: 0x20010db8, w1: 0, w2: 0, w3: 1 };
+ * const dst = { w0: 0x20010db8, w1: 0, w2: 0, w3: 2 };
+ * console.assert(ipv6PseudoHeaderSum(src, dst, 58, 8) === 0x5bb7);
+ * ```
+ */
+export function ipv6PseudoHeaderSum(
+  src: Ipv6Words,
+  dst: Ipv6Words,
+  nextHeader: number,
+  length: number,
+): number {
+  return ipv6PseudoHeaderSumFrom(ipv6AddressSum(src, dst), nextHeader, length);
+}
+
+/**
+ * {@link ipv6PseudoHeaderSum} with the two addresses read from a buffer.
+ *
+ * @param bytes the buffer
+ * @param srcOffset where the 16-byte source address starts
+ * @param dstOffset where the 16-byte destination address starts
+ * @param nextHeader upper-layer protocol
+ * @param length upper-layer header plus data, in bytes
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { ipv6PseudoHeaderSumAt } from "./checksum.ts";
+ * const b = new Uint8Array(32);
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 0); b[15] = 1;
+ * b.set([0x20, 0x01, 0x0d, 0xb8], 16); b[31] = 2;
+ * console.assert(ipv6PseudoHeaderSumAt(b, 0, 16, 58, 8) === 0x5bb7);
+ * ```
+ */
+export function ipv6PseudoHeaderSumAt(
+  bytes: Uint8Array,
+  srcOffset: number,
+  dstOffset: number,
+  nextHeader: number,
+  length: number,
+): number {
+  return ipv6PseudoHeaderSumFrom(ipv6AddressSumAt(bytes, srcOffset, dstOffset), nextHeader, length);
+}
+
+/**
+ * The pseudo-header sum a TCP or UDP codec uses: the IPv6 one when
+ * `ipv6AddressSum` is given (≥ 0), else the IPv4 one from `src`/`dst`.
+ *
+ * @param src IPv4 source address (ignored for IPv6)
+ * @param dst IPv4 destination address (ignored for IPv6)
+ * @param protocol 6 or 17
+ * @param length transport header plus data
+ * @param ipv6AddressSum {@link ipv6AddressSum} of the IPv6 addresses, or undefined/-1 for IPv4
+ * @returns a partial sum to pass as `initial`
+ *
+ * @example
+ * ```ts
+ * import { pseudoHeaderSum, transportPseudoHeaderSum } from "./checksum.ts";
+ * console.assert(transportPseudoHeaderSum(1, 2, 17, 8) === pseudoHeaderSum(1, 2, 17, 8));
+ * console.assert(transportPseudoHeaderSum(0, 0, 58, 8, 0x5b75) === 0x5bb7);
+ * ```
+ */
+export function transportPseudoHeaderSum(
+  src: number,
+  dst: number,
+  protocol: number,
+  length: number,
+  ipv6AddressSum?: number,
+): number {
+  return ipv6AddressSum !== undefined && ipv6AddressSum >= 0
+    ? ipv6PseudoHeaderSumFrom(ipv6AddressSum, protocol, length)
+    : pseudoHeaderSum(src, dst, protocol, length);
 }
 
 /**

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { onesComplementSum, pseudoHeaderSum } from "./checksum.ts";
+import { onesComplementSum, transportPseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import {
   type ChecksumParseOptions,
@@ -239,15 +239,17 @@ export class TcpPacket extends WireView {
   }
 
   /**
-   * Verifies the checksum over the IPv4 pseudo-header and the whole segment
-   * (RFC 9293 §3.1).
+   * Verifies the checksum over the pseudo-header and the whole segment
+   * (RFC 9293 §3.1; over IPv6, RFC 8200 §8.1).
    *
    * @param src IPv4 source address (int32 as the stack holds it, or the unsigned form)
    * @param dst IPv4 destination address
+   * @param ipv6AddressSum over IPv6: `ipv6AddressSum(src, dst)` of the IPv6
+   *   addresses (src and dst are then ignored); omit for IPv4
    * @returns true when the checksum is correct
    */
-  verifyChecksum(src: number, dst: number): boolean {
-    const initial = pseudoHeaderSum(src, dst, IP_PROTO_TCP, this.length);
+  verifyChecksum(src: number, dst: number, ipv6AddressSum?: number): boolean {
+    const initial = transportPseudoHeaderSum(src, dst, IP_PROTO_TCP, this.length, ipv6AddressSum);
     return onesComplementSum(this.bytes, this.offset, this.length, initial) === 0xffff;
   }
 }
@@ -431,6 +433,16 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: TcpRepr): 
   return null;
 }
 
+/**
+ * Options of {@link TcpRepr.parse}: `verifyChecksum` (default true) and,
+ * for a segment that came over IPv6, the `ipv6AddressSum` of its addresses
+ * (RFC 8200 §8.1 pseudo-header; the IPv4 `src`/`dst` are then ignored).
+ */
+export interface TcpParseOptions extends ChecksumParseOptions {
+  /** `ipv6AddressSum(src, dst)` (checksum.ts) of the IPv6 addresses; omit for IPv4. */
+  ipv6AddressSum?: number;
+}
+
 /** The shape of {@link TcpRepr}: parse and emit TCP segments (RFC 9293). */
 export interface TcpCodec {
   /**
@@ -443,7 +455,7 @@ export interface TcpCodec {
    * @param src IPv4 source address (int32, or the unsigned form) for the pseudo-header
    * @param dst IPv4 destination address
    * @param out a repr to refill (its sackBlocks array is reused)
-   * @param opts `verifyChecksum: false` skips the checksum (e.g. RX offload)
+   * @param opts `verifyChecksum: false` skips the checksum (e.g. RX offload); `ipv6AddressSum` over IPv6
    * @returns `out` (or a new repr), or the defect
    *
    * @example
@@ -466,7 +478,7 @@ export interface TcpCodec {
     src: number,
     dst: number,
     out?: TcpRepr,
-    opts?: ChecksumParseOptions,
+    opts?: TcpParseOptions,
   ): TcpRepr | WireError;
 
   /**
@@ -512,13 +524,15 @@ export interface TcpCodec {
   /**
    * Writes the header, copies `repr.payload[payloadOffset, +payloadLength)`
    * behind it (skipped when the data is already in place) and stores the
-   * checksum over the IPv4 pseudo-header.
+   * checksum over the pseudo-header (IPv4, or IPv6 with `ipv6AddressSum`).
    *
    * @param repr the segment
    * @param bytes the buffer (room for header plus data)
    * @param offset where the segment starts
    * @param src IPv4 source address (int32, or the unsigned form)
    * @param dst IPv4 destination address
+   * @param ipv6AddressSum over IPv6: `ipv6AddressSum` of the IPv6 addresses
+   *   (RFC 8200 §8.1; src and dst are then ignored); omit for IPv4
    * @returns the segment length written
    *
    * @example
@@ -533,7 +547,14 @@ export interface TcpCodec {
    * console.assert(n === 22 && new TcpPacket(b, 0, n).verifyChecksum(1, 2));
    * ```
    */
-  emit(repr: TcpRepr, bytes: Uint8Array, offset: number, src: number, dst: number): number;
+  emit(
+    repr: TcpRepr,
+    bytes: Uint8Array,
+    offset: number,
+    src: number,
+    dst: number,
+    ipv6AddressSum?: number,
+  ): number;
 }
 
 /** Parse, emit and size TCP segments. */
@@ -543,11 +564,13 @@ export const TcpRepr: TcpCodec = {
     src: number,
     dst: number,
     out?: TcpRepr,
-    opts?: ChecksumParseOptions,
+    opts?: TcpParseOptions,
   ): TcpRepr | WireError {
     const problem = packet.check();
     if (problem !== null) return problem;
-    if (opts?.verifyChecksum !== false && !packet.verifyChecksum(src, dst)) {
+    if (
+      opts?.verifyChecksum !== false && !packet.verifyChecksum(src, dst, opts?.ipv6AddressSum)
+    ) {
       return new WireError(PROTOCOL, "bad-checksum", `checksum 0x${packet.checksum.toString(16)}`);
     }
     const r = out ?? newTcpRepr();
@@ -649,13 +672,20 @@ export const TcpRepr: TcpCodec = {
     return headerLength;
   },
 
-  emit(repr: TcpRepr, bytes: Uint8Array, offset: number, src: number, dst: number): number {
+  emit(
+    repr: TcpRepr,
+    bytes: Uint8Array,
+    offset: number,
+    src: number,
+    dst: number,
+    ipv6AddressSum?: number,
+  ): number {
     const headerLength = TcpRepr.emitHeader(repr, bytes, offset);
     const dataAt = offset + headerLength;
     const n = repr.payloadLength;
     copyPayload(repr.payload, repr.payloadOffset, bytes, dataAt, n);
     const total = headerLength + n;
-    fillTcpChecksum(bytes, offset, total, src, dst);
+    fillTcpChecksum(bytes, offset, total, src, dst, ipv6AddressSum);
     return total;
   },
 };
@@ -669,6 +699,8 @@ export const TcpRepr: TcpCodec = {
  * @param length header plus data, in bytes
  * @param src IPv4 source address (int32, or the unsigned form)
  * @param dst IPv4 destination address
+ * @param ipv6AddressSum over IPv6: `ipv6AddressSum` of the IPv6 addresses
+ *   (RFC 8200 §8.1; src and dst are then ignored); omit for IPv4
  *
  * @example
  * ```ts
@@ -685,7 +717,8 @@ export function fillTcpChecksum(
   length: number,
   src: number,
   dst: number,
+  ipv6AddressSum?: number,
 ): void {
-  const initial = pseudoHeaderSum(src, dst, IP_PROTO_TCP, length);
+  const initial = transportPseudoHeaderSum(src, dst, IP_PROTO_TCP, length, ipv6AddressSum);
   storeChecksum(bytes, offset, length, offset + OFF_CHECKSUM, initial);
 }

@@ -9,6 +9,10 @@
  *  | data ...
  * ```
  *
+ * Over IPv6 (the `ipv6AddressSum` parameters and options) the checksum
+ * covers the RFC 8200 §8.1 pseudo-header instead and is mandatory: a zero
+ * checksum is refused on receive and never sent.
+ *
  * The checksum covers the IPv4 pseudo-header, the header and the data. On
  * receive a zero checksum means "not computed"; on transmit a computed zero
  * is sent as 0xffff (RFC 768, "Fields").
@@ -16,7 +20,7 @@
  * @module
  */
 
-import { onesComplementSum, pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "./checksum.ts";
+import { onesComplementSum, transportPseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { IP_PROTO_UDP } from "./ipv4.ts";
 import { type ChecksumParseOptions, read16, storeChecksum, WireView, write16 } from "./view.ts";
@@ -46,6 +50,8 @@ const CHECKSUM_ZERO_SENT_AS = 0xffff;
  * @param length UDP length (header + data)
  * @param src IPv4 source address (int32, see address.ts), for the pseudo-header
  * @param dst IPv4 destination address
+ * @param ipv6AddressSum over IPv6: `ipv6AddressSum` of the IPv6 addresses
+ *   (RFC 8200 §8.1; src and dst are then ignored); omit for IPv4
  *
  * @example
  * ```ts
@@ -61,9 +67,10 @@ export function fillUdpChecksum(
   length: number,
   src: number,
   dst: number,
+  ipv6AddressSum?: number,
 ): void {
   const at = offset + OFFSET_CHECKSUM;
-  const initial = pseudoHeaderSum(src, dst, IP_PROTO_UDP, length);
+  const initial = transportPseudoHeaderSum(src, dst, IP_PROTO_UDP, length, ipv6AddressSum);
   if (storeChecksum(bytes, offset, length, at, initial) === 0) {
     write16(bytes, at, CHECKSUM_ZERO_SENT_AS);
   }
@@ -108,20 +115,25 @@ export class UdpPacket extends WireView {
 
   /**
    * Verifies the checksum over pseudo-header, header and data; a zero
-   * checksum ("none", RFC 768) passes.
+   * checksum ("none", RFC 768) passes over IPv4 and fails over IPv6 (RFC
+   * 8200 §8.1: "IPv6 receivers must discard UDP packets containing a zero
+   * checksum").
    *
    * @param src IPv4 source address
    * @param dst IPv4 destination address
-   * @returns true when absent or correct
+   * @param ipv6AddressSum over IPv6: `ipv6AddressSum` of the IPv6 addresses
+   *   (src and dst are then ignored); omit for IPv4
+   * @returns true when absent (IPv4 only) or correct
    */
-  verifyChecksum(src: number, dst: number): boolean {
-    if (this.checksum === UDP_CHECKSUM_NONE) return true;
+  verifyChecksum(src: number, dst: number, ipv6AddressSum?: number): boolean {
+    const ipv6 = ipv6AddressSum !== undefined && ipv6AddressSum >= 0;
+    if (this.checksum === UDP_CHECKSUM_NONE) return !ipv6;
     const len = this.udpLength;
     return onesComplementSum(
       this.bytes,
       this.offset,
       len,
-      pseudoHeaderSum(src, dst, IP_PROTO_UDP, len),
+      transportPseudoHeaderSum(src, dst, IP_PROTO_UDP, len, ipv6AddressSum),
     ) ===
       SUM_OK;
   }
@@ -131,9 +143,10 @@ export class UdpPacket extends WireView {
    *
    * @param src IPv4 source address
    * @param dst IPv4 destination address
+   * @param ipv6AddressSum over IPv6: `ipv6AddressSum` of the IPv6 addresses; omit for IPv4
    */
-  fillChecksum(src: number, dst: number): void {
-    fillUdpChecksum(this.bytes, this.offset, this.udpLength, src, dst);
+  fillChecksum(src: number, dst: number, ipv6AddressSum?: number): void {
+    fillUdpChecksum(this.bytes, this.offset, this.udpLength, src, dst, ipv6AddressSum);
   }
 
   /** Source port. */
@@ -208,13 +221,28 @@ export function newUdpRepr(): UdpRepr {
   return { srcPort: 0, dstPort: 0, payloadLength: 0, payloadOffset: 0, checksumAbsent: false };
 }
 
-/** Options of {@link UdpRepr.parse}: `verifyChecksum` (default true; a zero checksum always passes). */
-export type UdpParseOptions = ChecksumParseOptions;
+/**
+ * Options of {@link UdpRepr.parse}: `verifyChecksum` (default true; a zero
+ * checksum passes over IPv4) and, for a datagram that came over IPv6, the
+ * `ipv6AddressSum` of its addresses (RFC 8200 §8.1: the IPv4 `src`/`dst`
+ * are then ignored, and a zero checksum is refused even when
+ * `verifyChecksum` is false).
+ */
+export interface UdpParseOptions extends ChecksumParseOptions {
+  /** `ipv6AddressSum(src, dst)` (checksum.ts) of the IPv6 addresses; omit for IPv4. */
+  ipv6AddressSum?: number;
+}
 
 /** Options of {@link UdpRepr.emit}. */
 export interface UdpEmitOptions {
-  /** Compute the checksum (default true); false leaves 0 ("none"). */
+  /** Compute the checksum (default true); false leaves 0 ("none"), over IPv4 only. */
   checksum?: boolean;
+  /**
+   * `ipv6AddressSum(src, dst)` (checksum.ts) of the IPv6 addresses for a
+   * datagram sent over IPv6 (RFC 8200 §8.1; the checksum is then always
+   * computed); omit for IPv4.
+   */
+  ipv6AddressSum?: number;
 }
 
 /** The shape of {@link UdpRepr}: parse and emit UDP datagrams (RFC 768). */
@@ -227,7 +255,7 @@ export interface UdpCodec {
    * @param src IPv4 source address (for the pseudo-header)
    * @param dst IPv4 destination address
    * @param out a repr to fill
-   * @param opts `verifyChecksum: false` to skip the checksum
+   * @param opts `verifyChecksum: false` to skip the checksum; `ipv6AddressSum` over IPv6
    * @returns the repr, or the defect
    */
   parse(
@@ -256,7 +284,7 @@ export interface UdpCodec {
    * @param offset where the datagram starts
    * @param src IPv4 source address
    * @param dst IPv4 destination address
-   * @param opts `checksum: false` to send "no checksum"
+   * @param opts `checksum: false` to send "no checksum" (IPv4); `ipv6AddressSum` over IPv6
    * @returns bytes written (the 8-byte header)
    */
   emit(
@@ -295,7 +323,14 @@ export const UdpRepr: UdpCodec = {
   ): UdpRepr | WireError {
     const err = packet.check();
     if (err !== null) return err;
-    if (opts?.verifyChecksum !== false && !packet.verifyChecksum(src, dst)) {
+    const ipv6AddressSum = opts?.ipv6AddressSum;
+    if (
+      ipv6AddressSum !== undefined && ipv6AddressSum >= 0 &&
+      packet.checksum === UDP_CHECKSUM_NONE
+    ) {
+      return new WireError(PROTOCOL, "bad-checksum", "zero checksum over IPv6 (RFC 8200 §8.1)");
+    }
+    if (opts?.verifyChecksum !== false && !packet.verifyChecksum(src, dst, ipv6AddressSum)) {
       return new WireError(
         PROTOCOL,
         "bad-checksum",
@@ -327,10 +362,12 @@ export const UdpRepr: UdpCodec = {
     write16(bytes, offset + OFFSET_SRC_PORT, repr.srcPort);
     write16(bytes, offset + OFFSET_DST_PORT, repr.dstPort);
     write16(bytes, offset + OFFSET_LENGTH, udpLength);
-    if (opts?.checksum === false) {
+    const ipv6AddressSum = opts?.ipv6AddressSum;
+    const ipv6 = ipv6AddressSum !== undefined && ipv6AddressSum >= 0;
+    if (opts?.checksum === false && !ipv6) {
       write16(bytes, offset + OFFSET_CHECKSUM, UDP_CHECKSUM_NONE);
     } else {
-      fillUdpChecksum(bytes, offset, udpLength, src, dst);
+      fillUdpChecksum(bytes, offset, udpLength, src, dst, ipv6AddressSum);
     }
     return UDP_HEADER_LEN;
   },

@@ -315,8 +315,8 @@ const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 /**
  * Runs tshark over a pcap file (checksum validation on for IPv4, UDP, TCP)
  * and asserts it holds at least `minPackets` packets, none malformed, none
- * with expert info of error severity, none with a bad IPv4 header, ICMP, UDP
- * or TCP checksum (see `opts` for the two narrow exceptions). Unlike the
+ * with expert info of error severity, none with a bad IPv4 header, ICMP,
+ * ICMPv6, UDP or TCP checksum (see `opts` for the two narrow exceptions). Unlike the
  * frame decoders above it never skips: a missing tshark throws.
  *
  * @param path the pcap file
@@ -351,6 +351,7 @@ export async function assertCaptureClean(
     "-Y",
     `_ws.malformed || (_ws.expert.severity >= error${exempt}) || ` +
     "ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || " +
+    "icmpv6.checksum.status == 0 || " +
     `(tcp.checksum.status == 0${exempt})`,
   ]);
   assert.equal(bad.trim(), "", `tshark found malformed/bad-checksum packets:\n${bad}`);

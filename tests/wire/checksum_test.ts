@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import {
   foldSum,
   internetChecksum,
+  ipv6PseudoHeaderSum,
+  ipv6PseudoHeaderSumAt,
   onesComplementSum,
   pseudoHeaderSum,
   updateChecksum16,
   updateChecksum32,
 } from "../../src/wire/checksum.ts";
 import { mulberry32 } from "../seeded_random.ts";
+import { readTestdata } from "./_tshark.ts";
 
 /** Byte-at-a-time RFC 1071 reference: big-endian 16-bit words, odd byte padded. */
 function referenceSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
@@ -242,4 +245,47 @@ Deno.test("updateChecksum32 matches a full recompute after a 32-bit field change
     const updated = updateChecksum32(ck, oldValue, newValue);
     assert.ok(onesEqual(updated, internetChecksum(data, 0, 20)), `trial ${trial}`);
   }
+});
+
+Deno.test("ipv6PseudoHeaderSum equals the sum of the RFC 8200 §8.1 pseudo-header laid out in bytes", () => {
+  const rand = mulberry32(0x6a6a);
+  for (let i = 0; i < 500; i++) {
+    const words = Array.from({ length: 8 }, () => (rand() * 2 ** 32) | 0);
+    const src = { w0: words[0], w1: words[1], w2: words[2], w3: words[3] };
+    const dst = { w0: words[4], w1: words[5], w2: words[6], w3: words[7] };
+    const nextHeader = (rand() * 256) | 0;
+    // Upper-layer lengths above 65,535 too: the field is 32 bits (jumbograms, RFC 2675).
+    const length = i % 10 === 0 ? (rand() * 2 ** 32) >>> 0 : (rand() * 65536) | 0;
+    // source (16) | destination (16) | upper-layer length (4) | zero (3) | next header (1)
+    const ph = new Uint8Array(40);
+    const dv = new DataView(ph.buffer);
+    words.forEach((w, k) => dv.setInt32(k * 4, w));
+    dv.setUint32(32, length);
+    ph[39] = nextHeader;
+    const expected = onesComplementSum(ph, 0, 40);
+    assert.equal(ipv6PseudoHeaderSum(src, dst, nextHeader, length), expected);
+    assert.equal(ipv6PseudoHeaderSumAt(ph, 0, 16, nextHeader, length), expected);
+  }
+});
+
+Deno.test("ipv6PseudoHeaderSumAt verifies the kernel's UDP and ICMPv6 checksums over IPv6", () => {
+  const records = readTestdata("kernel_ipv6.pcap");
+  // Frame 24: UDP 40001 → 9998 with nothing between the IPv6 header and UDP.
+  const udp = records[23].data;
+  assert.equal(udp[14 + 6], 17);
+  const udpLen = (udp[14 + 4] << 8) | udp[14 + 5];
+  const sum = ipv6PseudoHeaderSumAt(udp, 14 + 8, 14 + 24, 17, udpLen);
+  assert.equal(onesComplementSum(udp, 14 + 40, udpLen, sum), 0xffff);
+  // Frame 16: an ICMPv6 echo request.
+  const echo = records[15].data;
+  const icmpLen = (echo[14 + 4] << 8) | echo[14 + 5];
+  assert.equal(
+    onesComplementSum(echo, 54, icmpLen, ipv6PseudoHeaderSumAt(echo, 22, 38, 58, icmpLen)),
+    0xffff,
+  );
+  // A wrong next header or length does not verify.
+  assert.notEqual(
+    onesComplementSum(udp, 54, udpLen, ipv6PseudoHeaderSumAt(udp, 22, 38, 6, udpLen)),
+    0xffff,
+  );
 });

@@ -27,6 +27,34 @@ import {
   encodeDnsQuery,
   newDnsMessage,
 } from "../../src/wire/dns.ts";
+import {
+  emitFragmentHeader,
+  emitHopByHopRouterAlert,
+  IP_PROTO_DSTOPTS,
+  IP_PROTO_FRAGMENT,
+  IP_PROTO_HOPOPTS,
+  IP_PROTO_ICMPV6,
+  IP_PROTO_ROUTING,
+  Ipv6Packet,
+  Ipv6Repr,
+  newIpv6Chain,
+  newIpv6Repr,
+  walkIpv6Chain,
+} from "../../src/wire/ipv6.ts";
+import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_NEIGHBOR_ADVERTISEMENT,
+  ICMPV6_NEIGHBOR_SOLICITATION,
+  ICMPV6_REDIRECT,
+  ICMPV6_ROUTER_ADVERTISEMENT,
+  ICMPV6_ROUTER_SOLICITATION,
+  Icmpv6Packet,
+  Icmpv6Repr,
+  newIcmpv6Repr,
+} from "../../src/wire/icmpv6.ts";
+import { NdpRepr, newNdpRepr } from "../../src/wire/ndp.ts";
+import { MLD_CHANGE_TO_EXCLUDE, MldQueryRepr, MldReportRepr } from "../../src/wire/mld.ts";
 import { mulberry32 } from "../seeded_random.ts";
 
 const FRAMES = 100_000;
@@ -66,6 +94,9 @@ function seedFromEnv(): number {
 const SRC = 0xc0000201 | 0;
 const DST = 0xc0000202 | 0;
 const ETH = 14;
+/** The IPv6 addresses every ICMPv6-family corpus message is checksummed with. */
+const SRC6 = Ipv6Address.parse("fe80::1");
+const DST6 = Ipv6Address.ALL_NODES;
 
 // ---------------------------------------------------------------------------
 // Parsers under test. Each adapter parses bytes[offset, offset+length) and
@@ -97,6 +128,29 @@ const udpView = new UdpPacket(empty, 0, 0);
 const udpOut = newUdpRepr();
 const tcpView = new TcpPacket(empty, 0, 0);
 const tcpOut = newTcpRepr();
+const ipv6View = new Ipv6Packet(empty, 0, 0);
+const ipv6Out = newIpv6Repr();
+const chainOut = newIpv6Chain();
+const icmpv6View = new Icmpv6Packet(empty, 0, 0);
+const icmpv6Out = newIcmpv6Repr();
+const ndpOut = newNdpRepr();
+
+/** Where the upper layer of an IPv6 frame starts (after its extension headers), else a guess. */
+function ipv6UpperOffset(frame: Uint8Array): number {
+  const guess = ETH + 40;
+  if (frame.length < ETH + 40 || frame[12] !== 0x86 || frame[13] !== 0xdd) return guess;
+  const ip = new Ipv6Packet(frame, ETH, frame.length - ETH);
+  if (ip.check() !== null) return guess;
+  const chain = walkIpv6Chain(ip, newIpv6Chain());
+  return isWireError(chain) ? guess : chain.upperOffset;
+}
+
+/** IPv6 header, then the chain walk: a failure of either is the result. */
+function parseIpv6(b: Uint8Array, o: number, n: number): unknown {
+  const repr = Ipv6Repr.parse(ipv6View.reset(b, o, n), ipv6Out);
+  if (isWireError(repr)) return repr;
+  return walkIpv6Chain(ipv6View, chainOut);
+}
 
 const adapters: Adapter[] = [
   {
@@ -137,6 +191,37 @@ const adapters: Adapter[] = [
     name: "dns",
     layerOffset: (f) => ETH + ipv4HeaderLength(f) + 8,
     parse: (b, o, n) => DnsMessage.parse(b, o, n),
+  },
+  { name: "ipv6", layerOffset: () => ETH, parse: parseIpv6 },
+  {
+    name: "icmpv6",
+    layerOffset: ipv6UpperOffset,
+    parse: (b, o, n, verify) =>
+      Icmpv6Repr.parse(
+        icmpv6View.reset(b, o, n),
+        SRC6,
+        DST6,
+        icmpv6Out,
+        verify ? undefined : noVerify,
+      ),
+  },
+  {
+    name: "ndp",
+    layerOffset: ipv6UpperOffset,
+    parse: (b, o, n, verify) =>
+      NdpRepr.parse(icmpv6View.reset(b, o, n), SRC6, DST6, ndpOut, verify ? undefined : noVerify),
+  },
+  {
+    name: "mld-report",
+    layerOffset: ipv6UpperOffset,
+    parse: (b, o, n, verify) =>
+      MldReportRepr.parse(icmpv6View.reset(b, o, n), SRC6, DST6, verify ? undefined : noVerify),
+  },
+  {
+    name: "mld-query",
+    layerOffset: ipv6UpperOffset,
+    parse: (b, o, n, verify) =>
+      MldQueryRepr.parse(icmpv6View.reset(b, o, n), SRC6, DST6, verify ? undefined : noVerify),
   },
 ];
 
@@ -185,6 +270,126 @@ function udpFrame(payload: Uint8Array, srcPort = 40000, dstPort = 53): Uint8Arra
   f[u + 6] = ck >>> 8;
   f[u + 7] = ck & 0xff;
   return f;
+}
+
+/** Ethernet + IPv6 (SRC6 → DST6) with `ext` extension bytes, then an upper layer written by `fill`. */
+function ethIpv6(
+  nextHeader: number,
+  ext: Uint8Array,
+  upperLength: number,
+  fill: (f: Uint8Array, at: number) => void,
+): Uint8Array {
+  const f = new Uint8Array(ETH + 40 + ext.length + upperLength);
+  f.set([0x33, 0x33, 0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0x86, 0xdd]);
+  Ipv6Repr.emit(
+    {
+      ...newIpv6Repr(),
+      source: SRC6,
+      destination: DST6,
+      nextHeader,
+      hopLimit: 255,
+      payloadLength: ext.length + upperLength,
+    },
+    f,
+    ETH,
+  );
+  f.set(ext, ETH + 40);
+  fill(f, ETH + 40 + ext.length);
+  return f;
+}
+
+/** IPv6 frames: NDP of every type, MLD, ICMPv6 errors, extension-header chains. */
+function ipv6Corpus(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const none = new Uint8Array(0);
+  const target = Ipv6Address.parse("2001:db8::2");
+  const ndp = [
+    { ...newNdpRepr(ICMPV6_ROUTER_SOLICITATION), sourceLinkLayer: 0x020000000001 },
+    {
+      ...newNdpRepr(ICMPV6_ROUTER_ADVERTISEMENT),
+      curHopLimit: 64,
+      routerLifetime: 1800,
+      mtu: 1500,
+      sourceLinkLayer: 0x020000000002,
+      prefixes: [{
+        prefix: Ipv6Address.parse("2001:db8::"),
+        prefixLength: 64,
+        onLink: true,
+        autonomous: true,
+        validLifetime: 3600,
+        preferredLifetime: 1800,
+      }],
+    },
+    {
+      ...newNdpRepr(ICMPV6_NEIGHBOR_SOLICITATION),
+      target,
+      sourceLinkLayer: 0x020000000001,
+      nonce: 7,
+    },
+    { ...newNdpRepr(ICMPV6_NEIGHBOR_ADVERTISEMENT), target, override: true, targetLinkLayer: 2 },
+    {
+      ...newNdpRepr(ICMPV6_REDIRECT),
+      target: Ipv6Address.parse("fe80::2"),
+      destination: Ipv6Address.parse("2001:db8:5::1"),
+      targetLinkLayer: 2,
+      redirected: new Uint8Array(48).fill(0x60, 0, 1),
+      redirectedLength: 48,
+    },
+  ];
+  for (const repr of ndp) {
+    const n = NdpRepr.bufferLength(repr);
+    out.push(ethIpv6(IP_PROTO_ICMPV6, none, n, (f, at) => NdpRepr.emit(repr, f, at, SRC6, DST6)));
+  }
+  const report = {
+    records: [
+      { type: MLD_CHANGE_TO_EXCLUDE, group: target.solicitedNode(), sources: [] },
+      { type: 5, group: Ipv6Address.parse("ff3e::1"), sources: [target, SRC6] },
+    ],
+  };
+  const hbh = new Uint8Array(8);
+  emitHopByHopRouterAlert(hbh, 0, IP_PROTO_ICMPV6);
+  out.push(
+    ethIpv6(
+      IP_PROTO_HOPOPTS,
+      hbh,
+      MldReportRepr.bufferLength(report),
+      (f, at) => MldReportRepr.emit(report, f, at, SRC6, DST6),
+    ),
+  );
+  const query = {
+    version: 2,
+    maxResponseDelayMs: 10000,
+    group: Ipv6Address.UNSPECIFIED,
+    suppress: false,
+    robustness: 2,
+    queryIntervalS: 125,
+    sources: [target],
+  };
+  out.push(
+    ethIpv6(IP_PROTO_ICMPV6, none, 44, (f, at) => MldQueryRepr.emit(query, f, at, SRC6, DST6)),
+  );
+  const quote = new Uint8Array(48);
+  quote[0] = 0x60;
+  const unreachable = {
+    ...newIcmpv6Repr(),
+    type: ICMPV6_DEST_UNREACHABLE,
+    data: quote,
+    dataLength: 48,
+  };
+  out.push(
+    ethIpv6(IP_PROTO_ICMPV6, none, 56, (f, at) => Icmpv6Repr.emit(unreachable, f, at, SRC6, DST6)),
+  );
+  // Chains: Destination Options (PadN) + Routing (segments left 0) + first Fragment + ICMPv6 echo.
+  const chain = new Uint8Array(8 + 24 + 8);
+  chain.set([IP_PROTO_ROUTING, 0, 1, 4, 0, 0, 0, 0]);
+  chain.set([IP_PROTO_FRAGMENT, 2, 0, 0, 0, 0, 0, 0], 8);
+  target.writeTo(chain, 16);
+  emitFragmentHeader(chain, 32, IP_PROTO_ICMPV6, 0, true, 0x1234);
+  const echo = { ...newIcmpv6Repr(), data: new Uint8Array(16), dataLength: 16 };
+  out.push(
+    ethIpv6(IP_PROTO_DSTOPTS, chain, 24, (f, at) => Icmpv6Repr.emit(echo, f, at, SRC6, DST6)),
+  );
+  return out;
 }
 
 function buildCorpus(rand: () => number): Uint8Array[] {
@@ -264,6 +469,7 @@ function buildCorpus(rand: () => number): Uint8Array[] {
   vlan.set([0x81, 0x00, 0x00, 0x05], 12);
   vlan.set(corpus[0].subarray(12), 16);
   corpus.push(vlan);
+  corpus.push(...ipv6Corpus());
   return corpus;
 }
 
@@ -286,7 +492,14 @@ function pcapFrames(file: Uint8Array): Uint8Array[] {
 /** Adds the frames of the kernel captures in tests/testdata to the corpus. */
 function addKernelFrames(corpus: Uint8Array[]): number {
   let added = 0;
-  for (const name of ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"]) {
+  for (
+    const name of [
+      "kernel_arp_icmp_udp.pcap",
+      "kernel_dns.pcap",
+      "kernel_tcp.pcap",
+      "kernel_ipv6.pcap",
+    ]
+  ) {
     let file: Uint8Array;
     try {
       file = Deno.readFileSync(new URL(`../testdata/${name}`, import.meta.url));
@@ -309,7 +522,7 @@ function mutate(src: Uint8Array, rand: () => number): Uint8Array {
   let f = src.slice();
   const rounds = 1 + pick(3);
   for (let r = 0; r < rounds; r++) {
-    switch (pick(8)) {
+    switch (pick(9)) {
       case 0: { // bit flips
         const flips = 1 + pick(8);
         for (let k = 0; k < flips && f.length > 0; k++) f[pick(f.length)] ^= 1 << pick(8);
@@ -361,6 +574,19 @@ function mutate(src: Uint8Array, rand: () => number): Uint8Array {
             f[i] = 0xc0 | pick(2);
             f[i + 1] = pick(256);
           } else f[i] = pick(256);
+        }
+        break;
+      }
+      case 7: { // IPv6 payload length, next headers, extension and NDP/MLD option lengths
+        const at = [ETH + 4, ETH + 5, ETH + 6, ETH + 40, ETH + 41, ETH + 43, ETH + 49];
+        const i = rand() < 0.5 ? at[pick(at.length)] : ETH + 40 + pick(Math.max(1, f.length - 54));
+        if (i < f.length) {
+          const roll = rand();
+          f[i] = roll < 0.4
+            ? pick(5)
+            : roll < 0.6
+            ? [0, 43, 44, 60, 58, 59, 51][pick(7)]
+            : pick(256);
         }
         break;
       }
@@ -488,4 +714,7 @@ Deno.test("every wire parser survives 100,000 random and mutated frames", () => 
   }
   assert.ok((outcomes.get("tcp:bad-option") ?? 0) > 0, "TCP option garbage never reached");
   assert.ok((outcomes.get("dns:pointer-loop") ?? 0) > 0, "DNS pointer loops never reached");
+  assert.ok((outcomes.get("ipv6:truncated") ?? 0) > 0, "truncated IPv6 chains never reached");
+  assert.ok((outcomes.get("ipv6:bad-option") ?? 0) > 0, "IPv6 option garbage never reached");
+  assert.ok((outcomes.get("ndp:bad-option") ?? 0) > 0, "NDP option garbage never reached");
 });
