@@ -118,7 +118,8 @@ export {
   type Ipv4LinkOutput,
   LOCAL_QUEUE_DEFAULT_LENGTH,
 } from "./src/iface/ipv4.ts";
-export { type EchoListener, IcmpLayer, PingEngine } from "./src/iface/icmp.ts";
+export { type EchoListener, IcmpLayer } from "./src/iface/icmp.ts";
+export { PingEngine } from "./src/iface/ping.ts";
 export {
   Reassembler,
   type ReassemblyStats,
@@ -139,7 +140,7 @@ export {
   type PingReply,
   PingSession,
   type PingSummary,
-} from "./src/iface/icmp.ts";
+} from "./src/iface/ping.ts";
 export { type ArpEntryInfo } from "./src/iface/arp_cache.ts";
 
 // UDP and DNS.
