@@ -1,8 +1,9 @@
 /**
  * ICMP for a host (RFC 792, RFC 1122 §3.2.2): echo replies, echo requests
  * sent for the ping application (src/iface/ping.ts) and their replies routed
- * to its {@link EchoListener}s, destination unreachable generation under a
- * token-bucket rate limit, and delivery of received ICMP errors to the
+ * to its {@link EchoListener}s, destination unreachable generation under
+ * per-destination and randomized global rate limits (src/iface/icmp_rate_limit.ts),
+ * and delivery of received ICMP errors to the
  * transport they concern.
  *
  * @module
@@ -14,6 +15,7 @@ import {
   ICMP_ECHO_REQUEST,
   ICMP_HEADER_LEN,
   ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
   IcmpPacket,
   IcmpRepr,
   newIcmpRepr,
@@ -21,12 +23,14 @@ import {
 import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "../wire/ipv4.ts";
 import type { Ipv4ErrorReporter, Ipv4Layer } from "./ipv4.ts";
 import { LIMITED_BROADCAST } from "./ipv4.ts";
+import {
+  ICMP_RATE_ALLOWED,
+  ICMP_RATE_LIMITED_GLOBAL,
+  IcmpRateLimiter,
+  type IcmpRateLimitOptions,
+} from "./icmp_rate_limit.ts";
 import type { IpProtocolHandler, PacketBufferLike } from "./types.ts";
 
-/** Default ICMP error rate: tokens per second (Linux `icmp_msgs_per_sec` is 1000). */
-export const ICMP_RATE_PER_SEC = 1000;
-/** Default ICMP error burst (Linux `icmp_msgs_burst` is 50). */
-export const ICMP_RATE_BURST = 50;
 /** RFC 1812 §4.3.2.3: an ICMP error should not exceed 576 bytes in total. */
 export const ICMP_ERROR_MAX_DATAGRAM = 576;
 /** Bytes of the offending datagram's data quoted after its header, at least (RFC 792). */
@@ -40,56 +44,6 @@ const ICMP_TIMESTAMP = 13;
 const ICMP_TIMESTAMP_REPLY = 14;
 /** Nothing: what the outgoing repr points at between messages. */
 const EMPTY = new Uint8Array(0);
-/** Milliseconds per second. */
-const MS_PER_SEC = 1000;
-
-/**
- * A token bucket: `ratePerSec` tokens per second up to `burst`.
- *
- * @example
- * ```ts
- * import { TokenBucket } from "./icmp.ts";
- * const b = new TokenBucket(1000, 2);
- * console.assert(b.take(0) && b.take(0) && !b.take(0));
- * console.assert(b.take(1)); // 1 ms later one token is back
- * ```
- */
-export class TokenBucket {
-  #tokens: number;
-  #lastMs = -Infinity;
-  readonly #perMs: number;
-  readonly #burst: number;
-
-  /**
-   * @param ratePerSec refill rate (tokens per second, > 0)
-   * @param burst capacity (≥ 1)
-   * @throws {TypeError} on non-positive values
-   */
-  constructor(ratePerSec: number, burst: number) {
-    if (!(ratePerSec > 0) || !(burst >= 1)) {
-      throw new TypeError(`token bucket needs ratePerSec > 0 and burst >= 1`);
-    }
-    this.#perMs = ratePerSec / MS_PER_SEC;
-    this.#burst = burst;
-    this.#tokens = burst;
-  }
-
-  /**
-   * Takes one token if available.
-   *
-   * @param nowMs current time
-   * @returns true when allowed
-   */
-  take(nowMs: number): boolean {
-    if (this.#lastMs !== -Infinity && nowMs > this.#lastMs) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + (nowMs - this.#lastMs) * this.#perMs);
-    }
-    if (nowMs > this.#lastMs || this.#lastMs === -Infinity) this.#lastMs = nowMs;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-}
 
 /** Counters of an {@link IcmpLayer}. */
 export interface IcmpStats {
@@ -117,8 +71,12 @@ export interface IcmpStats {
   txEchoRequests: number;
   /** Errors sent. */
   txErrors: number;
-  /** Errors not sent because of the rate limit. */
+  /** Errors not sent because the global budget was spent (Linux `RateLimitGlobal`). */
   txRateLimited: number;
+  /** Errors not sent because their destination's bucket was empty (Linux `RateLimitHost`). */
+  txRateLimitedPeer: number;
+  /** Destinations the rate limiter forgot because its table was full. */
+  txRatePeerEvictions: number;
   /** Errors not sent because RFC 1122 §3.2.2 forbids it. */
   txErrorsSuppressed: number;
   /** Not sent: no buffer. */
@@ -133,13 +91,11 @@ export interface EchoListener {
   onEchoError(nowMs: number, type: number, code: number, sequence: number): void;
 }
 
-/** Options of an {@link IcmpLayer}. */
-export interface IcmpOptions {
-  /** Error messages per second (token bucket rate); default 1000. */
-  errorRatePerSec?: number;
-  /** Error burst; default 50. */
-  errorBurst?: number;
-}
+/**
+ * Options of an {@link IcmpLayer}: the error rate limits (global rate and
+ * burst, per-destination interval and burst, table size, random source).
+ */
+export type IcmpOptions = IcmpRateLimitOptions;
 
 function newStats(): IcmpStats {
   return {
@@ -156,6 +112,8 @@ function newStats(): IcmpStats {
     txEchoRequests: 0,
     txErrors: 0,
     txRateLimited: 0,
+    txRateLimitedPeer: 0,
+    txRatePeerEvictions: 0,
     txErrorsSuppressed: 0,
     txNoBuffer: 0,
   };
@@ -166,9 +124,9 @@ function newStats(): IcmpStats {
  *
  * @example
  * ```ts
- * import { TokenBucket } from "./icmp.ts";
+ * import { IcmpLayer } from "./icmp.ts";
  * // See tests/iface/icmp_test.ts for echo and error handling over an Ipv4Layer.
- * console.assert(new TokenBucket(1, 1).take(0));
+ * console.assert(typeof IcmpLayer === "function");
  * ```
  */
 export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
@@ -176,7 +134,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
   readonly stats: IcmpStats = newStats();
   readonly #ip: Ipv4Layer;
   readonly #address: () => number;
-  readonly #bucket: TokenBucket;
+  readonly #limiter: IcmpRateLimiter;
   readonly #listeners = new Map<number, EchoListener>();
   // Views and the outgoing repr are made once and re-pointed per message;
   // each method reads its view completely before calling out.
@@ -196,15 +154,12 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
    *
    * @param ip the IPv4 layer to send with and to find transports in
    * @param address returns our IPv4 address
-   * @param options error rate limit
+   * @param options error rate limits
    */
   constructor(ip: Ipv4Layer, address: () => number, options: IcmpOptions = {}) {
     this.#ip = ip;
     this.#address = address;
-    this.#bucket = new TokenBucket(
-      options.errorRatePerSec ?? ICMP_RATE_PER_SEC,
-      options.errorBurst ?? ICMP_RATE_BURST,
-    );
+    this.#limiter = new IcmpRateLimiter(options);
   }
 
   /**
@@ -359,7 +314,8 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
    * Sends an ICMP error about a received datagram (RFC 792), following RFC
    * 1122 §3.2.2: never about an ICMP error, a broadcast/multicast datagram,
    * a non-initial fragment, or a source that is not a unicast host; rate
-   * limited by a token bucket (RFC 1812 §4.3.2.8). The quote is the original
+   * limited per destination and globally (RFC 1812 §4.3.2.8; see
+   * src/iface/icmp_rate_limit.ts). The quote is the original
    * header and as much data as keeps the error within 576 bytes.
    *
    * @param nowMs current time
@@ -399,9 +355,18 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
       this.stats.txErrorsSuppressed++;
       return;
     }
-    if (!this.#bucket.take(nowMs)) {
-      this.stats.txRateLimited++;
-      return;
+    // RFC 1812 §4.3.2.8 rate limit, as Linux's icmp_send: a per-destination bucket and a global
+    // budget of random size (the SAD DNS fix); "fragmentation needed" is exempt, like Linux's
+    // icmpv4_mask_allow, because path MTU discovery depends on it.
+    if (type !== ICMP_DEST_UNREACHABLE || code !== ICMP_UNREACH_FRAG_NEEDED) {
+      const evictions = this.#limiter.peerEvictions;
+      const verdict = this.#limiter.allow(nowMs, src);
+      this.stats.txRatePeerEvictions += this.#limiter.peerEvictions - evictions;
+      if (verdict !== ICMP_RATE_ALLOWED) {
+        if (verdict === ICMP_RATE_LIMITED_GLOBAL) this.stats.txRateLimited++;
+        else this.stats.txRateLimitedPeer++;
+        return;
+      }
     }
     const quoted = Math.min(
       datagramLength,
@@ -517,3 +482,10 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     return buf;
   }
 }
+
+export {
+  ICMP_PEER_BURST,
+  ICMP_PEER_INTERVAL_MS,
+  ICMP_RATE_BURST,
+  ICMP_RATE_PER_SEC,
+} from "./icmp_rate_limit.ts";
