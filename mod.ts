@@ -119,6 +119,7 @@ export {
   LOCAL_QUEUE_DEFAULT_LENGTH,
 } from "./src/iface/ipv4.ts";
 export { type EchoListener, IcmpLayer } from "./src/iface/icmp.ts";
+export { IcmpRateLimiter, type IcmpRateLimitOptions } from "./src/iface/icmp_rate_limit.ts";
 export { PingEngine } from "./src/iface/ping.ts";
 export {
   Reassembler,
