@@ -84,7 +84,7 @@ labTest(
   { commands: ["python3", "tcpdump", "tshark"] },
 );
 
-labTest("UDP: a connected socket's datagram to a closed kernel port raises PortUnreachable", async () => {
+labTest("UDP: a connected socket learns of a closed kernel port (PortUnreachable)", async () => {
   await withLabStack(PREFIX, {}, async ({ lab, stack, checkCapture }) => {
     const conn = stack.listenDatagram({ port: 0 });
     await conn.connect({ hostname: lab.peerAddress, port: 9 });

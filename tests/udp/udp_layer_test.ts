@@ -447,7 +447,7 @@ Deno.test("UdpLayer maps ICMP codes and counts malformed quotes", () => {
 });
 
 Deno.test("UdpEndpoint.connect receives only from the peer and answers others as a closed port", () => {
-  const { a, b } = pair();
+  const { b } = pair();
   const reported: number[] = [];
   b.unreachable = { portUnreachable: (_now, src) => reported.push(src) };
   const ep = b.bind(40_000);
