@@ -119,7 +119,14 @@ export {
   LOCAL_QUEUE_DEFAULT_LENGTH,
 } from "./src/iface/ipv4.ts";
 export { type EchoListener, IcmpLayer } from "./src/iface/icmp.ts";
-export { IcmpRateLimiter, type IcmpRateLimitOptions } from "./src/iface/icmp_rate_limit.ts";
+export {
+  ICMP_RATE_ALLOWED,
+  ICMP_RATE_LIMITED_GLOBAL,
+  ICMP_RATE_LIMITED_PEER,
+  IcmpRateLimiter,
+  type IcmpRateLimitOptions,
+  type IcmpRateVerdict,
+} from "./src/iface/icmp_rate_limit.ts";
 export { PingEngine } from "./src/iface/ping.ts";
 export {
   Reassembler,
