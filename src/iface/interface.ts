@@ -43,7 +43,8 @@ import {
   type InterfaceConfigOptions,
   resolveInterfaceConfig,
 } from "./config.ts";
-import { IcmpLayer, type IcmpOptions, type PingOptions, PingSession } from "./icmp.ts";
+import { IcmpLayer, type IcmpOptions } from "./icmp.ts";
+import { type PingOptions, PingSession } from "./ping.ts";
 import {
   completePartialChecksum,
   Ipv4Layer,
