@@ -80,6 +80,11 @@ export interface Ipv4Stats {
   rxFragments: number;
   /** Datagrams reassembled. */
   rxReassembled: number;
+  /**
+   * Datagrams being reassembled dropped because the first fragment's header plus all data
+   * would pass 65,535 bytes (RFC 791 §3.1; Linux ip_frag_reasm "oversized").
+   */
+  rxReassemblyTooLong: number;
   /** Datagrams sent (before fragmentation). */
   txPackets: number;
   /** Fragments sent. */
@@ -228,6 +233,7 @@ function newStats(): Ipv4Stats {
     rxUnknownProtocol: 0,
     rxFragments: 0,
     rxReassembled: 0,
+    rxReassemblyTooLong: 0,
     txPackets: 0,
     txFragments: 0,
     txNoRoute: 0,
@@ -773,10 +779,14 @@ export class Ipv4Layer implements IpSender {
     if (packet.isFragment) {
       // RFC 791 §3.2 "Reassembly".
       stats.rxFragments++;
-      const whole = this.reassembler.input(nowMs, bytes, offset, headerLength, totalLength);
-      if (whole === null) return;
-      stats.rxReassembled++;
       const r = this.reassembler;
+      const tooLong = r.stats.tooLong;
+      const whole = r.input(nowMs, bytes, offset, headerLength, totalLength);
+      if (whole === null) {
+        if (r.stats.tooLong !== tooLong) stats.rxReassemblyTooLong++;
+        return;
+      }
+      stats.rxReassembled++;
       this.#deliver(nowMs, whole, r.headerOffset, r.length, src, dst, false);
       return;
     }

@@ -279,3 +279,36 @@ Deno.test("writeIpv4Header produces a valid checksum", () => {
   assert.ok(f.checksumOk);
   assert.deepEqual([f.id, f.mf, f.fragmentOffset, f.ttl, f.protocol], [0xbeef, true, 24, 1, 6]);
 });
+
+Deno.test("Ipv4Layer drops and counts a reassembled datagram over 65,535 bytes", () => {
+  // The first fragment has a 60-byte header, the others 20 bytes; 65,515 data bytes make a
+  // 65,575-byte datagram, whose Total Length would wrap (Linux ip_frag_reasm: oversized).
+  const dataBytes = 65_515;
+  const data = pattern(dataBytes);
+  for (const firstLast of [false, true]) {
+    const { got, rx, iface } = setup();
+    const mk = (start: number, end: number, options?: Uint8Array) =>
+      ipv4Packet({
+        src: IP_B,
+        dst: IP_A,
+        protocol: 17,
+        id: 77,
+        mf: end < dataBytes,
+        fragmentOffset: start,
+        payload: data.subarray(start, end),
+        options,
+      });
+    const first = mk(0, 1480, new Uint8Array(40).fill(1));
+    const rest: Uint8Array[] = [];
+    for (let s = 1480; s < dataBytes; s += 1480) rest.push(mk(s, Math.min(s + 1480, dataBytes)));
+    const order = firstLast ? [...rest, first] : [first, ...rest];
+    for (const p of order) rx(p);
+    assert.equal(
+      got.length,
+      0,
+      `nothing delivered (first fragment ${firstLast ? "last" : "first"})`,
+    );
+    assert.equal(iface.ipv4.stats.rxReassembled, 0);
+    assert.equal(iface.ipv4.stats.rxReassemblyTooLong, 1);
+  }
+});
