@@ -312,3 +312,35 @@ Deno.test("Ipv4Layer drops and counts a reassembled datagram over 65,535 bytes",
     assert.equal(iface.ipv4.stats.rxReassemblyTooLong, 1);
   }
 });
+
+Deno.test("Ipv4Layer identifications toward one host reveal nothing about datagrams to others", () => {
+  // RFC 7739 §3.2 idle scan: a host reads our identification, we send to third parties,
+  // it reads again. One global counter shows how many datagrams went elsewhere; hashed
+  // per-(src, dst, protocol) counters (RFC 7739 §5.3, Linux ip_idents) show none.
+  const dev = new RecordingDevice(MAC_A, 1500);
+  const iface = new NetworkInterface(dev, {
+    ipv4: "192.0.2.10/24",
+    gateway: "192.0.2.1",
+    identificationSecret: new Uint8Array(16).fill(7),
+  });
+  iface.arp.learn(0, IP_B, MAC_B);
+  iface.arp.learn(0, GW, 0x020000000001);
+  const sendTo = (dst: number): number => {
+    const buf = iface.allocate()!;
+    buf.append(8);
+    assert.ok(iface.send(buf, dst, 17));
+    const frames = dev.take();
+    return parseIpv4Packet(parseEth(frames[frames.length - 1]).payload).id;
+  };
+  const probe0 = sendTo(IP_B);
+  const others: number[] = [];
+  for (let i = 1; i <= 50; i++) others.push(sendTo(parseIpv4(`198.51.100.${i}`)!));
+  const probe1 = sendTo(IP_B);
+  assert.equal(probe1, (probe0 + 1) & 0xffff, "the 50 datagrams to others left no trace");
+  // Nor can the identification toward one host be predicted from another's.
+  let sequential = 0;
+  for (let i = 1; i < others.length; i++) {
+    if (others[i] === ((others[i - 1] + 1) & 0xffff)) sequential++;
+  }
+  assert.ok(sequential < 5, `${sequential} of 49 identifications followed the previous one`);
+});
