@@ -252,8 +252,8 @@ export class Reassembler {
       : start === 0
       ? headerLength
       : IPV4_HEADER_LEN;
-    const ranges0 = d.ranges;
-    const highest = ranges0.length > 0 ? Math.max(end, ranges0[ranges0.length - 1]) : end;
+    const ranges = d.ranges;
+    const highest = ranges.length > 0 ? Math.max(end, ranges[ranges.length - 1]) : end;
     if (firstHeader + highest > MAX_DATAGRAM_BYTES) {
       this.stats.tooLong++;
       this.#kill(d);
@@ -269,7 +269,6 @@ export class Reassembler {
       this.#kill(d);
       return null;
     }
-    const ranges = d.ranges;
     let at = 0;
     while (at < ranges.length && ranges[at] < start) at += 2;
     // `at` is the first range starting at or after `start`.
