@@ -107,6 +107,11 @@ export interface StackOptions {
    * secret per process). Simulations fix it so a run replays byte for byte.
    */
   tcpSecret?: Uint8Array;
+  /**
+   * Key of the hashed IPv4 identification counters (16 bytes, RFC 7739 §5.3; default
+   * random per stack). Simulations fix it to replay IPv4 headers too.
+   */
+  ipIdSecret?: Uint8Array;
   /** Randomness for TCP ephemeral port choice (default: shared per process, RFC 6056). */
   tcpRandom?: () => number;
   /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
@@ -405,6 +410,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       verifyChecksums: options.verifyChecksums,
       txOffloads: options.txOffloads,
       clock: this.clock,
+      identificationSecret: options.ipIdSecret,
     });
     if (this.iface.trustDeviceChecksums) {
       // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):

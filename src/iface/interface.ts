@@ -113,8 +113,10 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
   reassembly?: ReassemblyOptions;
   /** ICMP error rate limit. */
   icmp?: IcmpOptions;
-  /** First IPv4 identification (default random). */
+  /** First IPv4 identification of every hashed counter (default: derived from the secret). */
   initialIdentification?: number;
+  /** Key of the hashed IPv4 identification counters (16 bytes, RFC 7739 §5.3; default random). */
+  identificationSecret?: Uint8Array;
   /** Bound of the queue of datagrams to our own address (default 256). */
   localQueueLength?: number;
   /** Called when ARP resolution of a next hop fails (after the transports were told). */
@@ -298,6 +300,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
       initialIdentification: options.initialIdentification,
+      identificationSecret: options.identificationSecret,
       localQueueLength: options.localQueueLength,
     });
     this.icmp = new IcmpLayer(this.ipv4, () => this.config.address, options.icmp);
