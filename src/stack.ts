@@ -185,6 +185,20 @@ export interface StackStats {
   dns: DnsResolverStats;
   /** Event loop. */
   loop: LoopStats;
+  /** The interface's packet pool (a snapshot). */
+  pool: PoolStats;
+}
+
+/** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
+export interface PoolStats {
+  /** Slots in all. */
+  capacity: number;
+  /** Slots handed out now. */
+  inUse: number;
+  /** Slots free now. */
+  available: number;
+  /** Slots only the stack's own control traffic (ARP) may take. */
+  reserved: number;
 }
 
 /** Options of {@link Stack.connect}, like `Deno.ConnectOptions`. */
@@ -1130,6 +1144,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns the counters (copies)
    */
   stats(): StackStats {
+    const pool = this.iface.pool;
     return {
       device: { ...this.device.stats },
       link: { ...this.iface.stats },
@@ -1140,6 +1155,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       dns: { ...this.resolver.stats },
       tcp: { ...this.tcp.stats },
       loop: { ...this.loopStats },
+      pool: {
+        capacity: pool.capacity ?? 0,
+        inUse: pool.inUse,
+        available: pool.available ?? 0,
+        reserved: pool.reserved ?? 0,
+      },
     };
   }
 }
