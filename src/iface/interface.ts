@@ -1,5 +1,6 @@
 /**
- * {@link NetworkInterface}: one IPv4 host on one Ethernet {@link Device} —
+ * {@link NetworkInterface}: one IPv4 host on one Ethernet {@link Device} (or an
+ * IP-only one, `capabilities.link === "ip"`: a TUN device, no Ethernet, no ARP) —
  * Ethernet demultiplexing and filtering, the ARP cache, IPv4 input/output
  * with fragmentation and reassembly, ICMP and ping sessions. A synchronous
  * state machine: frames and time come in as arguments; the stack calls
@@ -61,6 +62,12 @@ import type {
   PacketBufferLike,
 } from "./types.ts";
 
+/** Shift of the version nibble in an IP header's first byte. */
+const IP_VERSION_SHIFT = 4;
+/** IP version of IPv4 (RFC 791 §3.1). */
+const IPV4_VERSION = 4;
+/** The MAC an IP-only link's config carries (never on a wire): locally administered, unicast. */
+const IP_LINK_UNUSED_MAC = 0x02_00_00_00_00_01;
 /** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
 export const ETH_MIN_FRAME = 60;
 /** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
@@ -156,7 +163,7 @@ export interface LinkStats {
   rxBadSource: number;
   /** Dropped: VLAN-tagged, not our VLAN. */
   rxVlanDropped: number;
-  /** Dropped: EtherType neither IPv4 nor ARP. */
+  /** Dropped: EtherType neither IPv4 nor ARP (on an IP link: not an IPv4 packet). */
   rxUnknownEthertype: number;
   /** Frames transmitted. */
   txFrames: number;
@@ -246,6 +253,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   /** Time of the frame or poll being handled (tagged: see TAGGED_TIME_SEED). */
   #nowMs: number = TAGGED_TIME_SEED;
   readonly #linkHeaderLength: number;
+  /** The device carries bare IP packets (`capabilities.link === "ip"`, a TUN device): no Ethernet, no ARP. */
+  readonly #ipLink: boolean;
   /** Reads received frames (made once, re-pointed per frame). */
   readonly #rxFrame = new EthernetFrame(new Uint8Array(0));
   /** The Ethernet header every transmitted frame gets (destination and type set per frame). */
@@ -274,12 +283,21 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     if (typeof mtu === "number" && mtu > caps.mtu) {
       throw new TypeError(`interface MTU ${mtu} exceeds the device ${caps.name}'s MTU ${caps.mtu}`);
     }
-    this.config = resolveInterfaceConfig({ ...options, mac: options.mac ?? caps.mac, mtu });
+    // An IP link has no link addresses; the config still wants a unicast MAC, never sent.
+    const mac = options.mac ??
+      (caps.link === "ip" && caps.mac === 0 ? IP_LINK_UNUSED_MAC : caps.mac);
+    this.config = resolveInterfaceConfig({ ...options, mac, mtu });
     this.device = device;
     this.pool = options.pool ?? new BufferPool({
       reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE),
     });
-    this.#linkHeaderLength = ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
+    this.#ipLink = caps.link === "ip";
+    if (this.#ipLink && this.config.vlanId !== 0) {
+      throw new TypeError(`device ${caps.name} carries bare IP packets: it cannot take a VLAN tag`);
+    }
+    this.#linkHeaderLength = this.#ipLink
+      ? 0
+      : ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
     this.#txHeader.source = this.config.mac;
     this.#txHeader.vlanId = this.config.vlanId !== 0 ? this.config.vlanId : VLAN_NONE;
     this.linkHeadroom = caps.headroom + this.#linkHeaderLength;
@@ -314,7 +332,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.trustDeviceChecksums = verify === "auto";
     const txMode = options.txOffloads ?? true;
     const offload = txMode !== false && typeof device.transmitOffload === "function";
-    const maxFrame = caps.maxSegmentBytes ?? caps.mtu + ETHERNET_HEADER_LEN;
+    const maxFrame = caps.maxSegmentBytes ?? caps.mtu + this.#linkHeaderLength;
     const gsoMax = offload && caps.gso && txMode === true
       ? Math.min(
         IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN,
@@ -361,7 +379,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   start(nowMs: number): void {
     this.#nowMs = nowMs;
-    this.arp.announce();
+    if (!this.#ipLink) this.arp.announce();
   }
 
   /** Frees queued packets, reassembly buffers, ping sessions. Idempotent; does not close the device. */
@@ -584,6 +602,15 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#nowMs = nowMs;
     const stats = this.stats;
     stats.rxFrames++;
+    if (this.#ipLink) {
+      // A TUN device hands over bare IP packets: the version nibble says which.
+      if (length > 0 && bytes[offset] >>> IP_VERSION_SHIFT === IPV4_VERSION) {
+        this.ipv4.input(nowMs, bytes, offset, length, checksumVerified);
+      } else {
+        stats.rxUnknownEthertype++;
+      }
+      return;
+    }
     if (length < ETHERNET_HEADER_LEN) {
       stats.rxTooShort++;
       return;
@@ -652,6 +679,13 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     partialChecksumOffset = 0,
     gsoSize = 0,
   ): boolean {
+    if (this.#ipLink) {
+      // A point-to-point IP link: every next hop is the other end, nothing to resolve.
+      if (partialChecksumOffset > 0 && !this.txOffloads.checksum) {
+        return this.#offloadInSoftware(buf, nextHop, partialChecksumOffset, gsoSize);
+      }
+      return this.#transmit(buf, 0, ETHERTYPE_IPV4, partialChecksumOffset, gsoSize);
+    }
     if (partialChecksumOffset > 0) {
       // The device completes/segments only frames leaving now: a resolved unicast neighbour.
       const mac = this.txOffloads.checksum && (nextHop >>> 28) !== 0xe &&
@@ -705,6 +739,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     targetIp: number,
     senderIp: number,
   ): void {
+    if (this.#ipLink) return; // no ARP on an IP link
     // ARP is the interface's own control traffic: it may use the pool's reserve.
     const pool = this.pool;
     const buf = pool.allocReserved !== undefined
@@ -863,22 +898,24 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     partialOffset = 0,
     gsoSize = 0,
   ): boolean {
-    const at = buf.prepend(this.#linkHeaderLength);
-    if (at < 0) {
-      this.stats.txNoHeadroom++;
-      this.ipv4.release(buf);
-      return false;
-    }
     const b = buf.bytes;
-    const header = this.#txHeader;
-    header.destination = dstMac;
-    header.etherType = ethertype;
-    EthernetRepr.emit(header, b, at);
-    // RFC 894: pad short frames to the Ethernet minimum with zeros.
-    const short = ETH_MIN_FRAME - buf.length;
-    if (short > 0) {
-      const pad = buf.append(short);
-      if (pad >= 0) b.fill(0, pad, pad + short);
+    if (!this.#ipLink) {
+      const at = buf.prepend(this.#linkHeaderLength);
+      if (at < 0) {
+        this.stats.txNoHeadroom++;
+        this.ipv4.release(buf);
+        return false;
+      }
+      const header = this.#txHeader;
+      header.destination = dstMac;
+      header.etherType = ethertype;
+      EthernetRepr.emit(header, b, at);
+      // RFC 894: pad short frames to the Ethernet minimum with zeros.
+      const short = ETH_MIN_FRAME - buf.length;
+      if (short > 0) {
+        const pad = buf.append(short);
+        if (pad >= 0) b.fill(0, pad, pad + short);
+      }
     }
     let ok: boolean;
     if (partialOffset > 0) {
