@@ -72,6 +72,8 @@ import {
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
+  IFF_UP,
+  SIOCGIFFLAGS,
   SIOCGIFINDEX,
   SIOCGIFMTU,
   SOCK_CLOEXEC,
@@ -377,6 +379,18 @@ function openTunTapFd(o: ResolvedTunTapOptions): TunTapFd {
     const ifr = ifreq(o.name);
     if (c.ioctl(s, BigInt(SIOCGIFINDEX), ifr) < 0) {
       throw tunTapError("device", errno(), o.kind, o.name);
+    }
+    const f = ifreq(o.name);
+    if (c.ioctl(s, BigInt(SIOCGIFFLAGS), f) < 0) {
+      throw tunTapError("ioctl(SIOCGIFFLAGS)", errno(), o.kind, o.name);
+    }
+    // A TUN/TAP device that is down refuses every write (EIO): say so now.
+    if ((new DataView(f.buffer).getUint16(IFR_DATA_OFFSET, true) & IFF_UP) === 0) {
+      throw new DeviceError(
+        "interface-down",
+        `${o.kind.toUpperCase()} "${o.name}" is down: bring it up once as root ` +
+          `(\`sudo ip link set ${o.name} up\`)`,
+      );
     }
     const q = ifreq(o.name);
     if (c.ioctl(s, BigInt(SIOCGIFMTU), q) < 0) {
