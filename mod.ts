@@ -99,6 +99,18 @@ export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";
 export * from "./src/phy/capture.ts";
 export * from "./src/phy/forwarding_device.ts";
+export {
+  DEFAULT_TUN_SPIN_MICROS,
+  resolveTunTapOptions,
+  type ResolvedTunTapOptions,
+  TapDevice,
+  TunDevice,
+  TunTapDevice,
+  tunTapError,
+  type TunTapKind,
+  type TunTapOptions,
+  type TunTapStats,
+} from "./src/phy/tun_tap.ts";
 
 // Network layer.
 export type {
