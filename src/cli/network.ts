@@ -61,7 +61,8 @@ export const NETWORK_OPTIONS: Record<string, OptionSpec> = {
   tap: {
     type: "string",
     value: "TAP",
-    help: "TAP device rawstack drives (no root when it is yours: `sudo rawstack lab up --tap $USER`)",
+    help:
+      "TAP device rawstack drives (no root when it is yours: `sudo rawstack lab up --tap $USER`)",
   },
   lab: {
     type: "boolean",

@@ -76,7 +76,10 @@ Deno.test("NetworkInterface behaviour on an IP link: bare IPv4, no ARP, ping and
     assert.equal(b.stats().arp.requestsSent, 0);
     // Off-link through the gateway needs no resolution either.
     await until(b.ping("198.51.100.7", { count: 1, timeoutMs: 100 }));
-    assert.ok(db.frames.some((f) => f[9] === 1 && f[16] === 198), "ICMP toward the gateway, unresolved");
+    assert.ok(
+      db.frames.some((f) => f[9] === 1 && f[16] === 198),
+      "ICMP toward the gateway, unresolved",
+    );
   } finally {
     await a.close();
     await b.close();

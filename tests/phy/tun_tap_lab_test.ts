@@ -57,7 +57,16 @@ async function tunTapRound(kind: "tap" | "tun", vnet: boolean): Promise<void> {
   await Deno.chmod(denoDir, 0o777);
   let child: Deno.ChildProcess | null = null;
   try {
-    await run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
+    await run([
+      "ip",
+      "netns",
+      "exec",
+      ns,
+      "sysctl",
+      "-q",
+      "-w",
+      "net.ipv6.conf.all.disable_ipv6=1",
+    ]);
     await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
     const name = `rs${kind}0`;
     await createUserTap({ name, user: USER, mode: kind, netns: ns, address: `${KERNEL}/24` });

@@ -6,8 +6,8 @@ import {
   IFF_VNET_HDR,
   resolveTunTapOptions,
   TapDevice,
-  tunTapError,
   TunDevice,
+  tunTapError,
 } from "../../src/phy/tun_tap.ts";
 import { DeviceError, isDeviceError } from "../../src/phy/device.ts";
 
