@@ -136,6 +136,8 @@ const MAC_GROUP_BIT = 0x01;
 const MAC_BYTES = 6;
 const TWO_POW_40 = 2 ** 40;
 const IFREQ_FLAGS_OFFSET = IFR_DATA_OFFSET;
+const SPACE_CODE = 0x20;
+const DEL_CODE = 0x7f;
 
 /** Which kind of device. */
 export type TunTapKind = "tap" | "tun";
@@ -231,7 +233,7 @@ export function resolveTunTapOptions(
 ): ResolvedTunTapOptions {
   if (
     typeof name !== "string" || name.length === 0 || name.length >= IFNAMSIZ ||
-    name === "." || name === ".." || /[\s/:\x00-\x20\x7f]/.test(name) ||
+    name === "." || name === ".." || /[\s/:]/.test(name) || hasControlCharacter(name) ||
     new TextEncoder().encode(name).length >= IFNAMSIZ
   ) {
     throw new DeviceError(
@@ -271,6 +273,15 @@ export function resolveTunTapOptions(
   }
   const flags = (kind === "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (vnetHeader ? IFF_VNET_HDR : 0);
   return { name, kind, vnetHeader, mac, spinMicros, busyPollMs, flags };
+}
+
+/** Whether `text` holds a character below 0x21 or DEL (the kernel's dev_valid_name refuses them). */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= SPACE_CODE || c === DEL_CODE) return true;
+  }
+  return false;
 }
 
 function parseMacOption(value: number | string): number {
