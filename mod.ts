@@ -101,8 +101,8 @@ export * from "./src/phy/capture.ts";
 export * from "./src/phy/forwarding_device.ts";
 export {
   DEFAULT_TUN_SPIN_MICROS,
-  resolveTunTapOptions,
   type ResolvedTunTapOptions,
+  resolveTunTapOptions,
   TapDevice,
   TunDevice,
   TunTapDevice,

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { parseIpv4 } from "../wire/address.ts";
+import { formatIpv4, parseIpv4, readMac } from "../wire/address.ts";
 import { readI32, write32 } from "../wire/view.ts";
-import { ARP_PACKET_LEN } from "../wire/arp.ts";
+import { ARP_PACKET_LEN, ARP_REQUEST } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
   EthernetFrame,
@@ -245,6 +245,12 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   readonly linkHeadroom: number;
   /** Called when ARP resolution fails. */
   onHostUnreachable: ((nowMs: number, ip: number) => void) | null;
+  /**
+   * Called with every well-formed ARP packet received, before the cache sees
+   * it (the DHCP client's RFC 5227 conflict detection while it probes).
+   */
+  onArp: ((nowMs: number, senderMac: number, senderIp: number, targetIp: number) => void) | null =
+    null;
   /** Transmit offloads transports may use (see {@link IpSender.txOffloads}). */
   readonly txOffloads: IpTxOffloads;
   /** Whether received transport checksums the device vouched for are skipped. */
@@ -265,6 +271,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   #nextPingId: number;
   #closed = false;
   readonly #clock: Clock | null;
+  /** Static routes given at construction (kept across {@link configureIpv4}). */
+  readonly #staticRoutes: NetworkInterfaceOptions["routes"];
 
   /**
    * Creates the interface; call {@link NetworkInterface.start} before use.
@@ -305,6 +313,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       throw new TypeError(`buffer pool slots of ${this.pool.slotSize} bytes are too small`);
     }
     this.onHostUnreachable = options.onHostUnreachable ?? null;
+    this.#staticRoutes = options.routes;
     this.#clock = options.clock ?? null;
     const capacity = this.pool.capacity ?? DEFAULT_SLOT_COUNT;
     this.arp = new ArpCache(this.config.address, this.config.mac, this, {
@@ -380,6 +389,42 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   start(nowMs: number): void {
     this.#nowMs = nowMs;
     if (!this.#ipLink) this.arp.announce();
+  }
+
+  /**
+   * Puts a new address on the interface, or takes it off (`null`): the
+   * connected route, the gateway, the MTU (at most the device's) and the ARP
+   * cache's own address change together; static routes given at
+   * construction stay. A new address is announced (RFC 5227 §2.3).
+   *
+   * @param cidr e.g. `"192.0.2.50/24"`, or null for none
+   * @param gateway the default gateway (on-link), or 0 for none
+   * @param mtu IPv4 MTU, or 0 to keep the configured one
+   * @throws {TypeError} on an invalid address or gateway
+   */
+  configureIpv4(cidr: string | null, gateway: number, mtu = 0): void {
+    const c = this.config;
+    const next = resolveInterfaceConfig({
+      mac: c.mac,
+      ipv4: cidr,
+      gateway: cidr === null || gateway === 0 ? null : formatIpv4(gateway),
+      mtu: mtu > 0 ? Math.min(mtu, this.device.capabilities.mtu) : c.mtu,
+      ttl: c.ttl,
+      vlanId: c.vlanId === 0 ? null : c.vlanId,
+      routes: cidr === null ? undefined : this.#staticRoutes,
+    });
+    Object.assign(c, next);
+    this.arp.setAddress(c.address, c.mac);
+    if (c.address !== 0 && !this.#ipLink) this.arp.announce();
+  }
+
+  /**
+   * Sends an ARP probe for `ip` (RFC 5227 §2.1.1: sender IP 0, target MAC 0).
+   *
+   * @param ip the address being checked
+   */
+  sendArpProbe(ip: number): void {
+    this.transmitArp(ARP_REQUEST, MAC_BROADCAST, 0, ip, 0);
   }
 
   /** Frees queued packets, reassembly buffers, ping sessions. Idempotent; does not close the device. */
@@ -654,7 +699,12 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     if (type === ETHERTYPE_IPV4) {
       this.ipv4.input(nowMs, bytes, offset + header, length - header, checksumVerified);
     } else if (type === ETHERTYPE_ARP) {
-      this.arp.input(nowMs, bytes, offset + header, length - header);
+      const at = offset + header;
+      if (this.onArp !== null && length - header >= ARP_PACKET_LEN) {
+        // RFC 826 layout for Ethernet/IPv4: sender MAC at 8, sender IP at 14, target IP at 24.
+        this.onArp(nowMs, readMac(bytes, at + 8), readI32(bytes, at + 14), readI32(bytes, at + 24));
+      }
+      this.arp.input(nowMs, bytes, at, length - header);
     } else {
       stats.rxUnknownEthertype++;
     }
