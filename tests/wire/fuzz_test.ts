@@ -27,6 +27,14 @@ import {
   encodeDnsQuery,
   newDnsMessage,
 } from "../../src/wire/dns.ts";
+import {
+  BOOTREPLY,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  DHCPOFFER,
+  DhcpRepr,
+  newDhcpRepr,
+} from "../../src/wire/dhcp.ts";
 import { mulberry32 } from "../seeded_random.ts";
 
 const FRAMES = 100_000;
@@ -137,6 +145,11 @@ const adapters: Adapter[] = [
     name: "dns",
     layerOffset: (f) => ETH + ipv4HeaderLength(f) + 8,
     parse: (b, o, n) => DnsMessage.parse(b, o, n),
+  },
+  {
+    name: "dhcp",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f) + 8,
+    parse: (b, o, n) => DhcpRepr.parse(b, o, n),
   },
 ];
 
@@ -264,6 +277,31 @@ function buildCorpus(rand: () => number): Uint8Array[] {
   vlan.set([0x81, 0x00, 0x00, 0x05], 12);
   vlan.set(corpus[0].subarray(12), 16);
   corpus.push(vlan);
+  // A DHCPOFFER (RFC 2131) with the options a server sends, and one with overload (RFC 2132 §9.3).
+  const offer = {
+    ...newDhcpRepr(),
+    op: BOOTREPLY,
+    xid: 0x1234abcd,
+    yiaddr: 0xc0000232 | 0,
+    chaddr: 0x020000000001,
+    messageType: DHCPOFFER,
+    serverId: SRC,
+    subnetMask: 0xffffff00 | 0,
+    routers: [SRC],
+    dnsServers: [SRC, DST],
+    leaseTimeS: 120,
+    renewalTimeS: 60,
+    rebindingTimeS: 105,
+    mtu: 1500,
+  };
+  const dhcp = new Uint8Array(DhcpRepr.bufferLength(offer));
+  DhcpRepr.emit(offer, dhcp, 0);
+  corpus.push(udpFrame(dhcp, DHCP_SERVER_PORT, DHCP_CLIENT_PORT));
+  const overloaded = dhcp.slice();
+  overloaded.set([52, 1, 3, 255], 240);
+  overloaded.set([51, 4, 0, 0, 1, 0, 255], 108);
+  overloaded.set([54, 4, 192, 0, 2, 1, 255], 44);
+  corpus.push(udpFrame(overloaded, DHCP_SERVER_PORT, DHCP_CLIENT_PORT));
   return corpus;
 }
 
