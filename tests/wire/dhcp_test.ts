@@ -8,8 +8,8 @@ import {
   DHCPACK,
   DHCPDISCOVER,
   DHCPOFFER,
-  DHCPREQUEST,
   DhcpRepr,
+  DHCPREQUEST,
   newDhcpRepr,
 } from "../../src/wire/dhcp.ts";
 import { isWireError, WireError } from "../../src/wire/error.ts";
@@ -60,7 +60,10 @@ Deno.test("DhcpRepr behaviour: emit then parse gives the same message, padded to
   const m = offer();
   const b = encode(m);
   assert.ok(b.length >= DHCP_MIN_MESSAGE_LEN);
-  assert.equal(encode({ ...newDhcpRepr(), messageType: DHCPDISCOVER }).length, DHCP_MIN_MESSAGE_LEN);
+  assert.equal(
+    encode({ ...newDhcpRepr(), messageType: DHCPDISCOVER }).length,
+    DHCP_MIN_MESSAGE_LEN,
+  );
   assert.deepEqual(parsed(b), m);
   const client = {
     ...newDhcpRepr(),
@@ -138,39 +141,46 @@ function frame(m: ReturnType<typeof newDhcpRepr>, fromServer: boolean): Uint8Arr
   h.payloadLength = payload.length;
   const src = fromServer ? SERVER : 0;
   UdpRepr.emit(h, udp, 0, src, -1);
-  return ethFrame(0xffff_ffff_ffff, fromServer ? 0x020000000002 : MAC, 0x0800,
-    ipv4Packet({ src, dst: -1, protocol: 17, payload: udp }));
+  return ethFrame(
+    0xffff_ffff_ffff,
+    fromServer ? 0x020000000002 : MAC,
+    0x0800,
+    ipv4Packet({ src, dst: -1, protocol: 17, payload: udp }),
+  );
 }
 
-tsharkTest("DhcpRepr emits DISCOVER, REQUEST and OFFER that tshark decodes with our fields", async () => {
-  const discover = {
-    ...newDhcpRepr(),
-    xid: 0x01020304,
-    broadcast: true,
-    chaddr: MAC,
-    messageType: DHCPDISCOVER,
-    clientId: new Uint8Array([1, 2, 0, 0, 0, 0, 1]),
-    parameterRequestList: [1, 3, 6, 26, 51, 58, 59],
-    maxMessageSize: 1472,
-  };
-  const request = { ...discover, messageType: DHCPREQUEST, requestedIp: YOUR, serverId: SERVER };
-  const frames = [frame(discover, false), frame(request, false), frame(offer(), true)];
-  const decoded = await assertTsharkClean(frames, { what: "DHCP" });
-  if (decoded === null) return;
-  assert.equal(decoded[0].num("dhcp.option.dhcp"), DHCPDISCOVER);
-  assert.equal(decoded[0].field("dhcp.id"), "0x01020304");
-  assert.equal(decoded[0].field("dhcp.hw.mac_addr"), "02:00:00:00:00:01");
-  assert.equal(decoded[0].field("dhcp.flags.bc"), "1");
-  assert.equal(decoded[1].num("dhcp.option.dhcp"), DHCPREQUEST);
-  assert.equal(decoded[1].field("dhcp.option.requested_ip_address"), "192.0.2.50");
-  assert.equal(decoded[1].field("dhcp.option.dhcp_server_id"), "192.0.2.1");
-  const o = decoded[2];
-  assert.equal(o.num("dhcp.option.dhcp"), DHCPOFFER);
-  assert.equal(o.field("dhcp.ip.your"), "192.0.2.50");
-  assert.equal(o.field("dhcp.option.subnet_mask"), "255.255.255.0");
-  assert.equal(o.field("dhcp.option.router"), "192.0.2.1");
-  assert.equal(o.field("dhcp.option.domain_name_server", 1), "192.0.2.2");
-  assert.equal(o.num("dhcp.option.ip_address_lease_time"), 120);
-  assert.equal(o.num("dhcp.option.renewal_time_value"), 60);
-  assert.equal(o.num("dhcp.option.interface_mtu"), 1400);
-});
+tsharkTest(
+  "DhcpRepr emits DISCOVER, REQUEST and OFFER that tshark decodes with our fields",
+  async () => {
+    const discover = {
+      ...newDhcpRepr(),
+      xid: 0x01020304,
+      broadcast: true,
+      chaddr: MAC,
+      messageType: DHCPDISCOVER,
+      clientId: new Uint8Array([1, 2, 0, 0, 0, 0, 1]),
+      parameterRequestList: [1, 3, 6, 26, 51, 58, 59],
+      maxMessageSize: 1472,
+    };
+    const request = { ...discover, messageType: DHCPREQUEST, requestedIp: YOUR, serverId: SERVER };
+    const frames = [frame(discover, false), frame(request, false), frame(offer(), true)];
+    const decoded = await assertTsharkClean(frames, { what: "DHCP" });
+    if (decoded === null) return;
+    assert.equal(decoded[0].num("dhcp.option.dhcp"), DHCPDISCOVER);
+    assert.equal(decoded[0].field("dhcp.id"), "0x01020304");
+    assert.equal(decoded[0].field("dhcp.hw.mac_addr"), "02:00:00:00:00:01");
+    assert.equal(decoded[0].field("dhcp.flags.bc"), "1");
+    assert.equal(decoded[1].num("dhcp.option.dhcp"), DHCPREQUEST);
+    assert.equal(decoded[1].field("dhcp.option.requested_ip_address"), "192.0.2.50");
+    assert.equal(decoded[1].field("dhcp.option.dhcp_server_id"), "192.0.2.1");
+    const o = decoded[2];
+    assert.equal(o.num("dhcp.option.dhcp"), DHCPOFFER);
+    assert.equal(o.field("dhcp.ip.your"), "192.0.2.50");
+    assert.equal(o.field("dhcp.option.subnet_mask"), "255.255.255.0");
+    assert.equal(o.field("dhcp.option.router"), "192.0.2.1");
+    assert.equal(o.field("dhcp.option.domain_name_server", 1), "192.0.2.2");
+    assert.equal(o.num("dhcp.option.ip_address_lease_time"), 120);
+    assert.equal(o.num("dhcp.option.renewal_time_value"), 60);
+    assert.equal(o.num("dhcp.option.interface_mtu"), 1400);
+  },
+);
