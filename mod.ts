@@ -81,6 +81,7 @@ export * from "./src/wire/icmp.ts";
 export * from "./src/wire/udp.ts";
 export * from "./src/wire/pcap.ts";
 export * from "./src/wire/tcp.ts";
+export * from "./src/wire/dhcp.ts";
 
 // Devices: the driver interface and its implementations.
 export * from "./src/phy/device.ts";
@@ -200,6 +201,8 @@ export {
   type CaptureOptions,
   CaptureProcess,
   type CommandResult,
+  createUserTap,
+  deleteUserTap,
   isRoot,
   Lab,
   type LabCaptureOptions,
@@ -207,4 +210,23 @@ export {
   LabProcess,
   labUnavailableReason,
   startCapture,
+  type UserTapOptions,
 } from "./src/testing/lab.ts";
+
+// DHCPv4 client (ipv4: "dhcp").
+export {
+  describeLease,
+  DhcpClient,
+  type DhcpClientHost,
+  type DhcpClientOptions,
+  type DhcpLease,
+  type DhcpState,
+  type DhcpStats,
+  maskPrefixLength,
+} from "./src/dhcp/client.ts";
+export {
+  DEFAULT_DHCP_TIMEOUT_MS,
+  DhcpTimeoutError,
+  StackDhcp,
+  type StackDhcpOptions,
+} from "./src/dhcp/stack_dhcp.ts";

@@ -2,7 +2,8 @@
  * Bulk TCP over a TAP device against the same over AF_PACKET (issue 21's
  * bench row), one run each, kernel peer in a namespace this benchmark makes:
  *
- * - AF_PACKET: the lab's veth pair (src/testing/lab.ts), rawstack on `rs0`;
+ * - AF_PACKET: the lab's veth pair (src/testing/lab.ts), rawstack on `rs0`,
+ *   with and without `vnetHeader` (with it the peer keeps its offloads);
  * - TAP: a tap made in this namespace, opened, then moved into a fresh
  *   namespace where the kernel side gets 192.0.2.1/24 (the fd stays
  *   attached), rawstack on its wire side; with and without `vnetHeader`.
@@ -34,9 +35,10 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function afPacketEnv(): Promise<Env> {
-  const lab = await Lab.create({ prefix: "rstb" });
-  const device = await lab.openDevice();
+async function afPacketEnv(vnetHeader: boolean): Promise<Env> {
+  // With vnetHeader the peer keeps its offloads, as the TAP device's kernel side does.
+  const lab = await Lab.create({ prefix: "rstb", peerOffloads: vnetHeader });
+  const device = await lab.openDevice({ vnetHeader });
   return {
     device,
     netns: lab.peerNetns,
@@ -154,7 +156,8 @@ if (import.meta.main) {
     console.log(`tap_bench: n/a (${reason})`);
   } else {
     console.log(`bulk TCP, ${SECONDS} s each way, one run`);
-    await row("AF_PACKET (veth)", afPacketEnv);
+    await row("AF_PACKET (veth)", () => afPacketEnv(false));
+    await row("AF_PACKET + vnetHeader", () => afPacketEnv(true));
     await row("TAP", () => tapEnv(false));
     await row("TAP + vnetHeader", () => tapEnv(true));
   }

@@ -293,6 +293,8 @@ export class DhcpClient {
   #configured = false;
 
   /**
+   * Creates a stopped client; {@link start} begins.
+   *
    * @param host how the client sends and configures
    * @param options MAC, random source, timers
    */

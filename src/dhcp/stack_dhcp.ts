@@ -41,7 +41,11 @@ const MAX_DHCP_MESSAGE = 1500;
 
 /** Raised by `Stack.start()` when DHCP found no lease in time. */
 export class DhcpTimeoutError extends Error {
-  /** @param ms the timeout */
+  /**
+   * Creates the error.
+   *
+   * @param ms the timeout
+   */
   constructor(ms: number) {
     super(
       `DHCP: no lease within ${ms} ms (is a DHCP server on the link? see stack.stats().dhcp)`,
@@ -66,6 +70,8 @@ export class StackDhcp implements DhcpClientHost {
   #closed = false;
 
   /**
+   * Binds port 68 and hooks ARP; the client starts with {@link start}.
+   *
    * @param iface the stack's interface (no address yet)
    * @param udp the stack's UDP layer (port 68 is bound here)
    * @param resolver the stack's resolver (given the lease's DNS servers when `setDns`)

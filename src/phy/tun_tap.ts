@@ -182,7 +182,11 @@ export interface ResolvedTunTapOptions {
 }
 
 /** Counters of a {@link TapDevice} / {@link TunDevice}. */
-export interface TunTapStats extends DeviceStats, ParkStats {
+export interface TunTapStats extends DeviceStats {
+  /** wait() calls that parked in poll(). */
+  parks: number;
+  /** Busy-poll yields to the event loop. */
+  busyPollYields: number;
   /** Failed reads other than EAGAIN (errno in rxLastErrno). */
   rxErrors: number;
   /** errno of the last failed read. */

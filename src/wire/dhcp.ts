@@ -28,7 +28,7 @@ export const DHCP_FIXED_LEN = 236;
 /** The magic cookie 99.130.83.99 (RFC 2131 §3, RFC 1497). */
 export const DHCP_MAGIC_COOKIE = 0x63825363;
 /** Header + cookie: where the options start. */
-export const DHCP_OPTIONS_OFFSET = DHCP_FIXED_LEN + 4;
+export const DHCP_OPTIONS_OFFSET: number = DHCP_FIXED_LEN + 4;
 /** Smallest BOOTP message a relay must accept (RFC 1542 §2.1): we pad ours to it. */
 export const DHCP_MIN_MESSAGE_LEN = 300;
 /** Largest message a client must accept (RFC 2131 §2: 576-byte datagram − 28). */
