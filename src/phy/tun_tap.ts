@@ -79,7 +79,7 @@ import {
   SOCK_CLOEXEC,
   SOCK_DGRAM,
 } from "./libc.ts";
-import { Parker, type ParkStats } from "./park.ts";
+import { Parker } from "./park.ts";
 import {
   IFNAMSIZ,
   IFR_DATA_OFFSET,
