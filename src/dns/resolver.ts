@@ -530,7 +530,15 @@ export class DnsResolver {
    * @throws {TypeError} on an invalid server
    */
   setServers(servers: readonly (string | DnsServer)[]): void {
-    this.#servers = servers.map(parseDnsServer);
+    const next = servers.map(parseDnsServer);
+    // Lookups in flight hold indexes into the old list: they fail (as if every server were
+    // silent) rather than ask a server at a stale index.
+    if (this.#pending.size > 0 && next.length !== this.#servers.length) {
+      for (const lookup of [...this.#pending]) {
+        this.#fail(lookup, "CANCELLED", "the DNS servers changed (a new DHCP lease)");
+      }
+    }
+    this.#servers = next;
     this.#nextServer = 0;
   }
 

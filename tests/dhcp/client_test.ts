@@ -383,3 +383,19 @@ Deno.test("Stack behaviour: addresses() lists a static address as preferred", as
   );
   await stack.close();
 });
+
+Deno.test("DnsResolver behaviour: setServers replaces the list; lookups in flight are cancelled", async () => {
+  const s = setup();
+  const { stack } = s;
+  try {
+    await bind(s);
+    assert.deepEqual(stack.resolver.servers.map((d) => d.port), [53], "the lease's DNS server");
+    const lookup = stack.resolveDns("host.test", "A");
+    s.settle();
+    stack.resolver.setServers(["192.0.2.1", "192.0.2.2:5353"]);
+    await assert.rejects(lookup, /servers changed/);
+    assert.deepEqual(stack.resolver.servers.map((d) => d.port), [53, 5353]);
+  } finally {
+    await stack.close();
+  }
+});
