@@ -86,6 +86,7 @@ export * from "./src/wire/ipv6.ts";
 export * from "./src/wire/icmpv6.ts";
 export * from "./src/wire/ndp.ts";
 export * from "./src/wire/mld.ts";
+export * from "./src/wire/dhcp.ts";
 
 // Devices: the driver interface and its implementations.
 export * from "./src/phy/device.ts";
@@ -104,6 +105,18 @@ export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";
 export * from "./src/phy/capture.ts";
 export * from "./src/phy/forwarding_device.ts";
+export {
+  DEFAULT_TUN_SPIN_MICROS,
+  type ResolvedTunTapOptions,
+  resolveTunTapOptions,
+  TapDevice,
+  TunDevice,
+  TunTapDevice,
+  tunTapError,
+  type TunTapKind,
+  type TunTapOptions,
+  type TunTapStats,
+} from "./src/phy/tun_tap.ts";
 
 // Network layer.
 export type {
@@ -202,6 +215,8 @@ export {
   type CaptureOptions,
   CaptureProcess,
   type CommandResult,
+  createUserTap,
+  deleteUserTap,
   isRoot,
   Lab,
   type LabCaptureOptions,
@@ -209,4 +224,23 @@ export {
   LabProcess,
   labUnavailableReason,
   startCapture,
+  type UserTapOptions,
 } from "./src/testing/lab.ts";
+
+// DHCPv4 client (ipv4: "dhcp").
+export {
+  describeLease,
+  DhcpClient,
+  type DhcpClientHost,
+  type DhcpClientOptions,
+  type DhcpLease,
+  type DhcpState,
+  type DhcpStats,
+  maskPrefixLength,
+} from "./src/dhcp/client.ts";
+export {
+  DEFAULT_DHCP_TIMEOUT_MS,
+  DhcpTimeoutError,
+  StackDhcp,
+  type StackDhcpOptions,
+} from "./src/dhcp/stack_dhcp.ts";

@@ -51,6 +51,8 @@ import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "./tcp/tcp_l
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
+import { StackDhcp, type StackDhcpOptions } from "./dhcp/stack_dhcp.ts";
+import type { DhcpState, DhcpStats } from "./dhcp/client.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
@@ -70,8 +72,14 @@ const IP_PROTOCOL_TCP = 6;
 export interface StackOptions {
   /** The link device (AfPacketDevice, MemoryLink end, middleware...). The stack closes it. */
   device: Device;
-  /** Our address and prefix, e.g. `"192.0.2.2/24"`. */
+  /**
+   * Our address and prefix, e.g. `"192.0.2.2/24"`, or `"dhcp"`: a DHCPv4
+   * client (RFC 2131) leases one (with router, DNS, MTU) and `start()`
+   * resolves once it is bound (see {@link StackOptions.dhcp}).
+   */
   ipv4: string | Ipv4Cidr;
+  /** With `ipv4: "dhcp"`: the client's tunables (random source, timers) and `timeoutMs` of `start()`. */
+  dhcp?: StackDhcpOptions;
   /** Default gateway (on-link), e.g. `"192.0.2.1"`. */
   gateway?: string | null;
   /** DNS servers, `"192.0.2.1"` or `"192.0.2.1:5353"`. */
@@ -187,6 +195,8 @@ export interface StackStats {
   loop: LoopStats;
   /** The interface's packet pool (a snapshot). */
   pool: PoolStats;
+  /** The DHCP client (with `ipv4: "dhcp"`), else absent. */
+  dhcp?: DhcpStats;
 }
 
 /** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
@@ -199,6 +209,48 @@ export interface PoolStats {
   available: number;
   /** Slots only the stack's own control traffic (ARP) may take. */
   reserved: number;
+}
+
+/** One address of the stack, as {@link Stack.addresses} lists it (IPv6 adds its own later). */
+export interface StackAddress {
+  /** `"ipv4"` (or `"ipv6"`). */
+  family: "ipv4" | "ipv6";
+  /** The address, dotted quad (or IPv6 text). */
+  address: string;
+  /** Prefix length. */
+  prefixLength: number;
+  /**
+   * RFC 4862 vocabulary: `"tentative"` while being checked (a DHCP lease
+   * during its RFC 5227 probe), `"preferred"` in use, `"deprecated"` and
+   * `"duplicate"` for IPv6.
+   */
+  state: "tentative" | "preferred" | "deprecated" | "duplicate";
+  /** For a DHCP lease: its state and times (stack clock, ms). */
+  dhcp?: StackDhcpLeaseInfo;
+}
+
+/** The DHCP side of a {@link StackAddress}. */
+export interface StackDhcpLeaseInfo {
+  /** Client state: `"probing"`, `"bound"`, `"renewing"`, `"rebinding"`. */
+  state: DhcpState;
+  /** The server that granted it. */
+  server: string;
+  /** Router (option 3), or null. */
+  router: string | null;
+  /** DNS servers (option 6). */
+  dns: string[];
+  /** MTU (option 26), or null. */
+  mtu: number | null;
+  /** Lease time in seconds (Infinity: infinite). */
+  leaseTimeS: number;
+  /** When it was obtained. */
+  obtainedMs: number;
+  /** T1. */
+  renewAtMs: number;
+  /** T2. */
+  rebindAtMs: number;
+  /** Expiry. */
+  expiresAtMs: number;
 }
 
 /** Options of {@link Stack.connect}, like `Deno.ConnectOptions`. */
@@ -249,6 +301,9 @@ export interface StackCloseOptions {
    */
   lingerMs?: number;
 }
+
+/** How long {@link Stack.close} lets a DHCPRELEASE wait for the server's MAC, ms. */
+const DHCP_RELEASE_WAIT_MS = 1000;
 
 /** How often {@link Stack.close} re-checks lingering connections, ms. */
 const LINGER_POLL_MS = 5;
@@ -411,8 +466,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
+    const dhcp = options.ipv4 === "dhcp";
     this.iface = new NetworkInterface(this.device, {
-      ipv4: options.ipv4,
+      ipv4: dhcp ? null : options.ipv4,
       gateway: options.gateway ?? null,
       mtu: options.mtu,
       routes: options.routes,
@@ -472,6 +528,23 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       },
     });
     this.resolver.onSchedule = () => this.kick();
+    if (dhcp) {
+      const client = new StackDhcp(
+        this.iface,
+        this.udp,
+        this.resolver,
+        options.dns === undefined,
+        options.dhcp,
+      );
+      this.dhcp = client;
+      this.#services.add({
+        poll: (now) => client.poll(now),
+        nextDeadline: () => client.nextDeadline(),
+        close: () => client.close(this.clock.now()),
+      });
+    } else if (options.dhcp !== undefined) {
+      throw new TypeError('the "dhcp" option needs ipv4: "dhcp"');
+    }
     this.#sink = new LoopSink(this.iface, this);
   }
 
@@ -483,6 +556,55 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /** Our IPv4 address, dotted quad. */
   get address(): string {
     return formatIpv4(this.iface.config.address);
+  }
+
+  /** The DHCP client with `ipv4: "dhcp"`, else null. */
+  readonly dhcp: StackDhcp | null = null;
+
+  /**
+   * Every address of the stack with its family, prefix length and state; a
+   * DHCP lease carries its client state and times. Empty while a DHCP
+   * client has no lease.
+   *
+   * @returns the addresses
+   */
+  addresses(): StackAddress[] {
+    const out: StackAddress[] = [];
+    const dhcp = this.dhcp;
+    const lease = dhcp?.lease ?? null;
+    if (dhcp !== null) {
+      if (lease === null) return out;
+      const probing = dhcp.state === "probing";
+      out.push({
+        family: "ipv4",
+        address: formatIpv4(lease.address),
+        prefixLength: lease.prefixLength,
+        state: probing ? "tentative" : "preferred",
+        dhcp: {
+          state: dhcp.state,
+          server: formatIpv4(lease.server),
+          router: lease.router === 0 ? null : formatIpv4(lease.router),
+          dns: lease.dnsServers.map(formatIpv4),
+          mtu: lease.mtu === 0 ? null : lease.mtu,
+          leaseTimeS: lease.leaseTimeS,
+          obtainedMs: lease.obtainedMs,
+          renewAtMs: lease.renewAtMs,
+          rebindAtMs: lease.rebindAtMs,
+          expiresAtMs: lease.expiresAtMs,
+        },
+      });
+      return out;
+    }
+    const c = this.iface.config;
+    if (c.address !== 0) {
+      out.push({
+        family: "ipv4",
+        address: formatIpv4(c.address),
+        prefixLength: c.prefixLength,
+        state: "preferred",
+      });
+    }
+    return out;
   }
 
   /** Whether {@link close} was called. */
@@ -519,9 +641,16 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#closed) return Promise.reject(new StackClosedError("start"));
     if (this.#started) return Promise.resolve();
     this.#started = true;
-    this.iface.start(this.nowMs());
+    const now = this.nowMs();
+    this.iface.start(now);
     this.device.flush();
     if (this.#eventLoop) this.#loop = this.#run();
+    // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
+    if (this.dhcp !== null) {
+      const bound = this.dhcp.start(now);
+      this.kick();
+      return bound;
+    }
     return Promise.resolve();
   }
 
@@ -543,6 +672,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const lingerMs = opts.lingerMs ?? 0;
     if (lingerMs > 0 && this.#loop !== null) await this.#linger(lingerMs);
+    if (this.dhcp !== null && this.dhcp.client.configured) {
+      // RFC 2131 §4.4.6: give the lease back; the DHCPRELEASE may wait for the server's MAC.
+      this.dhcp.close(this.clock.now());
+      if (this.#loop !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
+    }
     this.#closed = true;
     this.#wakeUp();
     if (this.#loop !== null) await this.#loop;
@@ -570,6 +704,14 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.iface.close();
     this.device.close();
     if (this.#deviceWait !== null) await this.#deviceWait;
+  }
+
+  /** Waits (loop running) until no packet waits for ARP, or `ms` passed. */
+  async #waitForArp(ms: number): Promise<void> {
+    const end = this.clock.now() + ms;
+    while (!this.#closed && this.clock.now() < end && this.iface.arp.stats.pendingPackets > 0) {
+      await new Promise<void>((r) => setTimeout(r, LINGER_POLL_MS));
+    }
   }
 
   /** Waits (loop running) until no connection is finishing its close, or `lingerMs` passed. */
@@ -1161,6 +1303,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         available: pool.available ?? 0,
         reserved: pool.reserved ?? 0,
       },
+      ...(this.dhcp === null ? {} : { dhcp: { ...this.dhcp.stats } }),
     };
   }
 }

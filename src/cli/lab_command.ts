@@ -10,6 +10,8 @@
  */
 
 import {
+  createUserTap,
+  deleteUserTap,
   isRoot,
   Lab,
   LAB_PEER_ADDRESS,
@@ -21,11 +23,25 @@ import { type OptionSpec, stringOption, UsageError } from "./args.ts";
 import { type Command, printLine } from "./command.ts";
 import { DEFAULT_LAB_PREFIX } from "./network.ts";
 
+/** The TAP device `rawstack lab up --tap USER` makes. */
+export const DEFAULT_LAB_TAP = "rstap0";
+
 const LAB_OPTIONS: Record<string, OptionSpec> = {
   prefix: {
     type: "string",
     value: "NAME",
     help: `namespace name prefix, 1-12 lowercase letters/digits (default ${DEFAULT_LAB_PREFIX})`,
+  },
+  tap: {
+    type: "string",
+    value: "USER",
+    help: `up: instead of namespaces, a persistent TAP device USER may open without root ` +
+      `(kernel side ${LAB_PEER_ADDRESS}/24)`,
+  },
+  "tap-name": {
+    type: "string",
+    value: "NAME",
+    help: `name of that TAP device (default ${DEFAULT_LAB_TAP})`,
   },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
@@ -47,16 +63,20 @@ async function labNamespaces(prefix: string): Promise<string[]> {
  */
 export const labCommand: Command = {
   name: "lab",
-  usage: "rawstack lab up|down [--prefix NAME]",
+  usage: "rawstack lab up|down [--prefix NAME] [--tap USER [--tap-name NAME]]",
   brief: "build or remove the lab: namespaces and a veth pair to a kernel peer (root)",
   summary: "up: creates <prefix>-<pid>-rs (interface rs0 for rawstack, no kernel address,\n" +
     `IPv6 off) and <prefix>-<pid>-pe (the Linux kernel on pe0, ${LAB_PEER_ADDRESS}/24), linked by veth,\n` +
     "and prints the options to use. down: removes every lab of that prefix whose\n" +
-    "creating process has exited. Needs root.",
+    "creating process has exited (and the TAP device of --tap-name). Needs root.\n" +
+    `up --tap USER: the one root step of running without root: a persistent TAP device\n` +
+    `(${DEFAULT_LAB_TAP}) in this namespace owned by USER, up, the kernel on ${LAB_PEER_ADDRESS}/24;\n` +
+    "USER then runs rawstack with --tap and only --allow-ffi --allow-read.",
   options: LAB_OPTIONS,
   maxPositionals: 1,
   footer:
-    "Examples:\n  sudo rawstack lab up\n  sudo rawstack ping --lab 192.0.2.1\n  sudo rawstack lab down",
+    "Examples:\n  sudo rawstack lab up\n  sudo rawstack ping --lab 192.0.2.1\n  sudo rawstack lab down\n" +
+    `  sudo rawstack lab up --tap $USER\n  rawstack ping --tap ${DEFAULT_LAB_TAP} 192.0.2.1`,
   async run({ values, positionals }) {
     const action = positionals[0];
     if (action !== "up" && action !== "down") {
@@ -72,7 +92,10 @@ export const labCommand: Command = {
       console.error(`rawstack lab: ${action} needs root (network namespaces): run it with sudo`);
       return 1;
     }
+    const tapName = stringOption(values["tap-name"]) ?? DEFAULT_LAB_TAP;
+    const tapUser = stringOption(values.tap);
     if (action === "down") {
+      if (await deleteUserTap(tapName)) await printLine(`removed TAP device ${tapName}`);
       const before = await labNamespaces(prefix);
       await Lab.removeStale(prefix);
       const after = new Set(await labNamespaces(prefix));
@@ -80,6 +103,27 @@ export const labCommand: Command = {
       await printLine(
         removed.length === 0 ? `no lab with prefix ${prefix}` : `removed ${removed.join(" ")}`,
       );
+      return 0;
+    }
+    if (tapUser !== undefined) {
+      if (!/^[a-z_][a-z0-9_.-]*\$?$|^\d+$/i.test(tapUser)) {
+        throw new UsageError(`--tap needs a user name or uid, got "${tapUser}"`);
+      }
+      const steps = await createUserTap({
+        name: tapName,
+        user: tapUser,
+        address: `${LAB_PEER_ADDRESS}/24`,
+      });
+      await printLine([
+        `lab up: TAP device ${tapName} for user ${tapUser}, the kernel on ${LAB_PEER_ADDRESS}/24`,
+        "The one root step (what just ran):",
+        ...steps.map((c) => `  sudo ${c}`),
+        `As ${tapUser}, no root (--allow-ffi --allow-read, and --allow-write for --pcap):`,
+        `  rawstack ping --tap ${tapName} --ip ${LAB_STACK_ADDRESS}/24 ${LAB_PEER_ADDRESS}`,
+        `  TapDevice.open("${tapName}") in your own program`,
+        "Remove it:",
+        `  sudo rawstack lab down${tapName === DEFAULT_LAB_TAP ? "" : ` --tap-name ${tapName}`}`,
+      ].join("\n"));
       return 0;
     }
     const lab = await Lab.create({ prefix });

@@ -13,6 +13,7 @@
 
 import { Stack } from "../stack.ts";
 import { AfPacketDevice, type AfPacketMode } from "../phy/af_packet.ts";
+import { TapDevice } from "../phy/tun_tap.ts";
 import { MemoryLink } from "../phy/memory_link.ts";
 import type { Device } from "../phy/device.ts";
 import { CaptureDevice, type FrameWriter } from "../phy/capture.ts";
@@ -57,6 +58,12 @@ const MAX_CNAME_DEPTH = 8;
 export const NETWORK_OPTIONS: Record<string, OptionSpec> = {
   iface: { type: "string", value: "IFACE", help: "interface rawstack drives over AF_PACKET" },
   netns: { type: "string", value: "NAME", help: "network namespace the interface lives in" },
+  tap: {
+    type: "string",
+    value: "TAP",
+    help:
+      "TAP device rawstack drives (no root when it is yours: `sudo rawstack lab up --tap $USER`)",
+  },
   lab: {
     type: "boolean",
     help: "use the lab built by `rawstack lab up` (sets --iface, --netns, --gateway, --dns)",
@@ -156,6 +163,7 @@ export async function openNetwork(
 ): Promise<NetworkSession> {
   let iface = stringOption(values.iface);
   let netns = stringOption(values.netns);
+  const tap = stringOption(values.tap);
   let gateway = stringOption(values.gateway) ?? null;
   let dns = stringOption(values.dns);
   const ip = stringOption(values.ip) ?? DEFAULT_STACK_CIDR;
@@ -177,7 +185,10 @@ export async function openNetwork(
   if (memory && iface !== undefined) {
     throw new UsageError("--memory and --iface exclude each other");
   }
-  if (!memory && iface === undefined) {
+  if (tap !== undefined && (memory || iface !== undefined || netns !== undefined)) {
+    throw new UsageError("--tap excludes --memory, --iface, --netns and --lab");
+  }
+  if (!memory && iface === undefined && tap === undefined) {
     const how = opts.memory ? ", or --memory for an in-process peer (no root)" : "";
     throw new UsageError(
       `no network device: give --iface IFACE [--netns NS], or --lab after \`sudo rawstack lab up\`${how}`,
@@ -199,6 +210,8 @@ export async function openNetwork(
     device = a;
     peer = new Stack({ device: b, ipv4: `${MEMORY_PEER_ADDRESS}/24` });
     dns ??= MEMORY_PEER_ADDRESS;
+  } else if (tap !== undefined) {
+    device = await TapDevice.open(tap);
   } else {
     device = await AfPacketDevice.open(iface!, {
       netns,

@@ -355,8 +355,11 @@ export class DnsResolver {
   readonly hosts: HostsTable;
   /** The answer cache. */
   readonly cache: DnsCache;
-  /** The configured servers, in order. */
-  readonly servers: readonly DnsServer[];
+  /** The configured servers, in order (replaced by {@link setServers}). */
+  get servers(): readonly DnsServer[] {
+    return this.#servers;
+  }
+  #servers: readonly DnsServer[];
   /** Wait per attempt (ms). */
   readonly timeoutMs: number;
   /** Rounds over the server list. */
@@ -404,7 +407,7 @@ export class DnsResolver {
    */
   constructor(transport: DnsTransport, opts: DnsResolverOptions = {}) {
     this.#transport = transport;
-    this.servers = (opts.servers ?? []).map(parseDnsServer);
+    this.#servers = (opts.servers ?? []).map(parseDnsServer);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
     this.attempts = opts.attempts ?? DEFAULT_DNS_ATTEMPTS;
     this.maxCnameDepth = opts.maxCnameDepth ?? DEFAULT_MAX_CNAME_DEPTH;
@@ -511,6 +514,25 @@ export class DnsResolver {
         this.#transmit(lookup, nowMs, true);
       }
     }
+  }
+
+  /**
+   * Replaces the servers (e.g. those a DHCP lease names, RFC 2132 §3.8).
+   *
+   * @param servers `"192.0.2.1"` or `"192.0.2.1:5353"` strings or parsed servers
+   * @throws {TypeError} on an invalid server
+   */
+  setServers(servers: readonly (string | DnsServer)[]): void {
+    const next = servers.map(parseDnsServer);
+    // Lookups in flight hold indexes into the old list: they fail (as if every server were
+    // silent) rather than ask a server at a stale index.
+    if (this.#pending.size > 0 && next.length !== this.#servers.length) {
+      for (const lookup of [...this.#pending]) {
+        this.#fail(lookup, "CANCELLED", "the DNS servers changed (a new DHCP lease)");
+      }
+    }
+    this.#servers = next;
+    this.#nextServer = 0;
   }
 
   /** Fails every pending lookup with CANCELLED and releases its port. */

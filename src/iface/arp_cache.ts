@@ -403,6 +403,21 @@ export class ArpCache {
   }
 
   /**
+   * Starts resolving `ip` without a packet to send (nothing happens when it
+   * is resolved or being resolved), so a later send finds it: the DHCP
+   * client primes its server this way, whose DHCPRELEASE must leave at once
+   * when the stack closes.
+   *
+   * @param nowMs current time
+   * @param ip neighbour address
+   */
+  resolve(nowMs: number, ip: number): void {
+    if (this.#ip === 0 || ip === 0 || this.#entries.has(ip)) return;
+    const e = this.#insert(nowMs, ip, false);
+    if (e !== undefined) this.#request(nowMs, e);
+  }
+
+  /**
    * Processes an ARP packet (the bytes after the Ethernet header).
    *
    * RFC 826 "Packet Reception": if the sender is in the table, update it
@@ -440,6 +455,11 @@ export class ArpCache {
     const tpa = p.targetIp;
     if (!isUnicastMac(sha) || sha === this.#mac) {
       this.stats.rxBadSender++;
+      return;
+    }
+    if (this.#ip === 0) {
+      // No address yet (a DHCP client before its lease): answer nothing, learn nothing.
+      this.stats.rxOtherTarget++;
       return;
     }
     if (spa === this.#ip) {
@@ -499,6 +519,7 @@ export class ArpCache {
    * update stale entries. Call when the interface starts.
    */
   announce(): void {
+    if (this.#ip === 0) return; // nothing to announce before an address
     this.stats.announcementsSent++;
     this.#host.transmitArp(ARP_REQUEST, MAC_BROADCAST, 0, this.#ip, this.#ip);
   }

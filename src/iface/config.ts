@@ -32,8 +32,12 @@ export interface StaticRouteOptions {
 export interface InterfaceConfigOptions {
   /** Our Ethernet address (unicast). Usually the device's MAC. */
   mac: MacAddress | string | number;
-  /** Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`. */
-  ipv4: Ipv4Cidr | string;
+  /**
+   * Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`; `null`: none yet
+   * (a DHCP client before its lease: address 0, no routes, only the limited
+   * broadcast reaches us).
+   */
+  ipv4: Ipv4Cidr | string | null;
   /** IPv4 MTU in bytes (68..65535); default 1500. */
   mtu?: number;
   /** Default gateway; must lie inside `ipv4`'s network. */
@@ -148,6 +152,7 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     throw new TypeError("interface configuration must be an object with at least mac and ipv4");
   }
   const mac = toMac(options.mac);
+  if (options.ipv4 === null) return unconfigured(mac, options);
   const cidr = toCidr(options.ipv4);
   const address = cidr.address.value;
   if (!isUsableHost(address)) {
@@ -220,5 +225,32 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     ttl,
     vlanId,
     routes,
+  };
+}
+
+/** The configuration of an interface without an address (see `InterfaceConfigOptions.ipv4`). */
+function unconfigured(mac: number, options: InterfaceConfigOptions): InterfaceConfig {
+  if (options.gateway !== undefined && options.gateway !== null) {
+    throw new TypeError("a gateway needs an address (ipv4) to be on-link with");
+  }
+  if (options.routes !== undefined && options.routes.length > 0) {
+    throw new TypeError("static routes need an address (ipv4) for their gateways to be on-link");
+  }
+  return {
+    mac,
+    address: 0,
+    prefixLength: 0,
+    mask: 0,
+    network: 0,
+    directedBroadcast: 0,
+    mtu: options.mtu === undefined
+      ? DEFAULT_MTU
+      : toIntegerIn(options.mtu, MIN_IPV4_MTU, MAX_IPV4_DATAGRAM, `interface "mtu"`),
+    gateway: 0,
+    ttl: options.ttl === undefined ? DEFAULT_TTL : toIntegerIn(options.ttl, 1, 255, `"ttl"`),
+    vlanId: options.vlanId === undefined || options.vlanId === null
+      ? 0
+      : toIntegerIn(options.vlanId, 1, MAX_VLAN_ID, `"vlanId"`),
+    routes: new RouteTable(),
   };
 }

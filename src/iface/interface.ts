@@ -1,5 +1,6 @@
 /**
- * {@link NetworkInterface}: one IPv4 host on one Ethernet {@link Device} —
+ * {@link NetworkInterface}: one IPv4 host on one Ethernet {@link Device} (or an
+ * IP-only one, `capabilities.link === "ip"`: a TUN device, no Ethernet, no ARP) —
  * Ethernet demultiplexing and filtering, the ARP cache, IPv4 input/output
  * with fragmentation and reassembly, ICMP and ping sessions. A synchronous
  * state machine: frames and time come in as arguments; the stack calls
@@ -8,9 +9,9 @@
  * @module
  */
 
-import { parseIpv4 } from "../wire/address.ts";
+import { formatIpv4, parseIpv4, readMac } from "../wire/address.ts";
 import { readI32, write32 } from "../wire/view.ts";
-import { ARP_PACKET_LEN } from "../wire/arp.ts";
+import { ARP_PACKET_LEN, ARP_REQUEST } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
   EthernetFrame,
@@ -62,6 +63,12 @@ import type {
   PacketBufferLike,
 } from "./types.ts";
 
+/** Shift of the version nibble in an IP header's first byte. */
+const IP_VERSION_SHIFT = 4;
+/** IP version of IPv4 (RFC 791 §3.1). */
+const IPV4_VERSION = 4;
+/** The MAC an IP-only link's config carries (never on a wire): locally administered, unicast. */
+const IP_LINK_UNUSED_MAC = 0x02_00_00_00_00_01;
 /** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
 export const ETH_MIN_FRAME = 60;
 /** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
@@ -159,7 +166,7 @@ export interface LinkStats {
   rxBadSource: number;
   /** Dropped: VLAN-tagged, not our VLAN. */
   rxVlanDropped: number;
-  /** Dropped: EtherType neither IPv4 nor ARP. */
+  /** Dropped: EtherType neither IPv4 nor ARP (on an IP link: not an IPv4 packet). */
   rxUnknownEthertype: number;
   /** Frames transmitted. */
   txFrames: number;
@@ -241,6 +248,12 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   readonly linkHeadroom: number;
   /** Called when ARP resolution fails. */
   onHostUnreachable: ((nowMs: number, ip: number) => void) | null;
+  /**
+   * Called with every well-formed ARP packet received, before the cache sees
+   * it (the DHCP client's RFC 5227 conflict detection while it probes).
+   */
+  onArp: ((nowMs: number, senderMac: number, senderIp: number, targetIp: number) => void) | null =
+    null;
   /** Transmit offloads transports may use (see {@link IpSender.txOffloads}). */
   readonly txOffloads: IpTxOffloads;
   /** Whether received transport checksums the device vouched for are skipped. */
@@ -249,6 +262,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   /** Time of the frame or poll being handled (tagged: see TAGGED_TIME_SEED). */
   #nowMs: number = TAGGED_TIME_SEED;
   readonly #linkHeaderLength: number;
+  /** The device carries bare IP packets (`capabilities.link === "ip"`, a TUN device): no Ethernet, no ARP. */
+  readonly #ipLink: boolean;
   /** Reads received frames (made once, re-pointed per frame). */
   readonly #rxFrame = new EthernetFrame(new Uint8Array(0));
   /** The Ethernet header every transmitted frame gets (destination and type set per frame). */
@@ -259,6 +274,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   #nextPingId: number;
   #closed = false;
   readonly #clock: Clock | null;
+  /** Static routes given at construction (kept across {@link configureIpv4}). */
+  readonly #staticRoutes: NetworkInterfaceOptions["routes"];
 
   /**
    * Creates the interface; call {@link NetworkInterface.start} before use.
@@ -277,12 +294,21 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     if (typeof mtu === "number" && mtu > caps.mtu) {
       throw new TypeError(`interface MTU ${mtu} exceeds the device ${caps.name}'s MTU ${caps.mtu}`);
     }
-    this.config = resolveInterfaceConfig({ ...options, mac: options.mac ?? caps.mac, mtu });
+    // An IP link has no link addresses; the config still wants a unicast MAC, never sent.
+    const mac = options.mac ??
+      (caps.link === "ip" && caps.mac === 0 ? IP_LINK_UNUSED_MAC : caps.mac);
+    this.config = resolveInterfaceConfig({ ...options, mac, mtu });
     this.device = device;
     this.pool = options.pool ?? new BufferPool({
       reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE),
     });
-    this.#linkHeaderLength = ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
+    this.#ipLink = caps.link === "ip";
+    if (this.#ipLink && this.config.vlanId !== 0) {
+      throw new TypeError(`device ${caps.name} carries bare IP packets: it cannot take a VLAN tag`);
+    }
+    this.#linkHeaderLength = this.#ipLink
+      ? 0
+      : ETHERNET_HEADER_LEN + (this.config.vlanId !== 0 ? VLAN_TAG_LEN : 0);
     this.#txHeader.source = this.config.mac;
     this.#txHeader.vlanId = this.config.vlanId !== 0 ? this.config.vlanId : VLAN_NONE;
     this.linkHeadroom = caps.headroom + this.#linkHeaderLength;
@@ -290,6 +316,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       throw new TypeError(`buffer pool slots of ${this.pool.slotSize} bytes are too small`);
     }
     this.onHostUnreachable = options.onHostUnreachable ?? null;
+    this.#staticRoutes = options.routes;
     this.#clock = options.clock ?? null;
     const capacity = this.pool.capacity ?? DEFAULT_SLOT_COUNT;
     this.arp = new ArpCache(this.config.address, this.config.mac, this, {
@@ -318,7 +345,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.trustDeviceChecksums = verify === "auto";
     const txMode = options.txOffloads ?? true;
     const offload = txMode !== false && typeof device.transmitOffload === "function";
-    const maxFrame = caps.maxSegmentBytes ?? caps.mtu + ETHERNET_HEADER_LEN;
+    const maxFrame = caps.maxSegmentBytes ?? caps.mtu + this.#linkHeaderLength;
     const gsoMax = offload && caps.gso && txMode === true
       ? Math.min(
         IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN,
@@ -365,7 +392,43 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   start(nowMs: number): void {
     this.#nowMs = nowMs;
-    this.arp.announce();
+    if (!this.#ipLink) this.arp.announce();
+  }
+
+  /**
+   * Puts a new address on the interface, or takes it off (`null`): the
+   * connected route, the gateway, the MTU (at most the device's) and the ARP
+   * cache's own address change together; static routes given at
+   * construction stay. A new address is announced (RFC 5227 §2.3).
+   *
+   * @param cidr e.g. `"192.0.2.50/24"`, or null for none
+   * @param gateway the default gateway (on-link), or 0 for none
+   * @param mtu IPv4 MTU, or 0 to keep the configured one
+   * @throws {TypeError} on an invalid address or gateway
+   */
+  configureIpv4(cidr: string | null, gateway: number, mtu = 0): void {
+    const c = this.config;
+    const next = resolveInterfaceConfig({
+      mac: c.mac,
+      ipv4: cidr,
+      gateway: cidr === null || gateway === 0 ? null : formatIpv4(gateway),
+      mtu: mtu > 0 ? Math.min(mtu, this.device.capabilities.mtu) : c.mtu,
+      ttl: c.ttl,
+      vlanId: c.vlanId === 0 ? null : c.vlanId,
+      routes: cidr === null ? undefined : this.#staticRoutes,
+    });
+    Object.assign(c, next);
+    this.arp.setAddress(c.address, c.mac);
+    if (c.address !== 0 && !this.#ipLink) this.arp.announce();
+  }
+
+  /**
+   * Sends an ARP probe for `ip` (RFC 5227 §2.1.1: sender IP 0, target MAC 0).
+   *
+   * @param ip the address being checked
+   */
+  sendArpProbe(ip: number): void {
+    this.transmitArp(ARP_REQUEST, MAC_BROADCAST, 0, ip, 0);
   }
 
   /** Frees queued packets, reassembly buffers, ping sessions. Idempotent; does not close the device. */
@@ -588,6 +651,15 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#nowMs = nowMs;
     const stats = this.stats;
     stats.rxFrames++;
+    if (this.#ipLink) {
+      // A TUN device hands over bare IP packets: the version nibble says which.
+      if (length > 0 && bytes[offset] >>> IP_VERSION_SHIFT === IPV4_VERSION) {
+        this.ipv4.input(nowMs, bytes, offset, length, checksumVerified);
+      } else {
+        stats.rxUnknownEthertype++;
+      }
+      return;
+    }
     if (length < ETHERNET_HEADER_LEN) {
       stats.rxTooShort++;
       return;
@@ -631,7 +703,12 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     if (type === ETHERTYPE_IPV4) {
       this.ipv4.input(nowMs, bytes, offset + header, length - header, checksumVerified);
     } else if (type === ETHERTYPE_ARP) {
-      this.arp.input(nowMs, bytes, offset + header, length - header);
+      const at = offset + header;
+      if (this.onArp !== null && length - header >= ARP_PACKET_LEN) {
+        // RFC 826 layout for Ethernet/IPv4: sender MAC at 8, sender IP at 14, target IP at 24.
+        this.onArp(nowMs, readMac(bytes, at + 8), readI32(bytes, at + 14), readI32(bytes, at + 24));
+      }
+      this.arp.input(nowMs, bytes, at, length - header);
     } else {
       stats.rxUnknownEthertype++;
     }
@@ -656,6 +733,13 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     partialChecksumOffset = 0,
     gsoSize = 0,
   ): boolean {
+    if (this.#ipLink) {
+      // A point-to-point IP link: every next hop is the other end, nothing to resolve.
+      if (partialChecksumOffset > 0 && !this.txOffloads.checksum) {
+        return this.#offloadInSoftware(buf, nextHop, partialChecksumOffset, gsoSize);
+      }
+      return this.#transmit(buf, 0, ETHERTYPE_IPV4, partialChecksumOffset, gsoSize);
+    }
     if (partialChecksumOffset > 0) {
       // The device completes/segments only frames leaving now: a resolved unicast neighbour.
       const mac = this.txOffloads.checksum && (nextHop >>> 28) !== 0xe &&
@@ -709,6 +793,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     targetIp: number,
     senderIp: number,
   ): void {
+    if (this.#ipLink) return; // no ARP on an IP link
     // ARP is the interface's own control traffic: it may use the pool's reserve.
     const pool = this.pool;
     const buf = pool.allocReserved !== undefined
@@ -867,22 +952,24 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     partialOffset = 0,
     gsoSize = 0,
   ): boolean {
-    const at = buf.prepend(this.#linkHeaderLength);
-    if (at < 0) {
-      this.stats.txNoHeadroom++;
-      this.ipv4.release(buf);
-      return false;
-    }
     const b = buf.bytes;
-    const header = this.#txHeader;
-    header.destination = dstMac;
-    header.etherType = ethertype;
-    EthernetRepr.emit(header, b, at);
-    // RFC 894: pad short frames to the Ethernet minimum with zeros.
-    const short = ETH_MIN_FRAME - buf.length;
-    if (short > 0) {
-      const pad = buf.append(short);
-      if (pad >= 0) b.fill(0, pad, pad + short);
+    if (!this.#ipLink) {
+      const at = buf.prepend(this.#linkHeaderLength);
+      if (at < 0) {
+        this.stats.txNoHeadroom++;
+        this.ipv4.release(buf);
+        return false;
+      }
+      const header = this.#txHeader;
+      header.destination = dstMac;
+      header.etherType = ethertype;
+      EthernetRepr.emit(header, b, at);
+      // RFC 894: pad short frames to the Ethernet minimum with zeros.
+      const short = ETH_MIN_FRAME - buf.length;
+      if (short > 0) {
+        const pad = buf.append(short);
+        if (pad >= 0) b.fill(0, pad, pad + short);
+      }
     }
     let ok: boolean;
     if (partialOffset > 0) {

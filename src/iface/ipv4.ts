@@ -786,7 +786,8 @@ export class Ipv4Layer implements IpSender {
       return;
     }
     if (
-      dst !== config.address && dst !== LIMITED_BROADCAST && dst !== ALL_HOSTS_GROUP &&
+      (dst !== config.address || dst === 0) && dst !== LIMITED_BROADCAST &&
+      dst !== ALL_HOSTS_GROUP &&
       (config.directedBroadcast === 0 || dst !== config.directedBroadcast)
     ) {
       stats.rxNotForUs++;

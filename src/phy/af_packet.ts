@@ -61,7 +61,7 @@
  * and fills {@link AfPacketDevice.rxInfo}; `transmit.ts` sends single
  * frames and counts send results; `tx_batch.ts` stages frames for
  * `sendmmsg()` and hands batches to the transmit thread (tx_thread.ts);
- * `park.ts` is `wait()`; `layout.ts` names the kernel structures' sizes and
+ * `../park.ts` (shared with the TAP/TUN driver) is `wait()`; `layout.ts` names the kernel structures' sizes and
  * offsets. This file is the device that ties them together, and its options.
  *
  * @module
@@ -96,11 +96,11 @@ import {
 import { Transmitter } from "./af_packet/transmit.ts";
 import { TxBatch } from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
-import { Parker } from "./af_packet/park.ts";
+import { Parker } from "./park.ts";
 import { CHECKSUM_FIELD_BYTES, MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
 
 export { RING_IN_ARENA_DEFAULT, RING_IN_ARENA_ENV } from "./af_packet/socket.ts";
-export { BUSY_POLL_CHUNK_MICROS } from "./af_packet/park.ts";
+export { BUSY_POLL_CHUNK_MICROS } from "./park.ts";
 
 /** How the device receives frames. */
 export type AfPacketMode = "ring-v3" | "ring-v2" | "socket";

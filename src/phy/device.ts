@@ -39,6 +39,13 @@ export interface DeviceCapabilities {
    * `gso` up to 14 + 65535 bytes. Absent: `mtu + 14`.
    */
   maxSegmentBytes?: number;
+  /**
+   * What a frame is: `"ethernet"` (absent: the default) or `"ip"`, a bare
+   * IPv4 packet with no link header and no link addresses (a TUN device);
+   * `mtu` is then the largest IP packet, `mac` is 0, and the interface above
+   * sends no ARP and resolves no next hop.
+   */
+  link?: "ethernet" | "ip";
 }
 
 /** {@link RxFrameInfo.checksum}: nothing known, verify the checksums in software. */
@@ -239,6 +246,7 @@ export type DeviceErrorCode =
   | "no-ffi-permission"
   | "permission-denied"
   | "no-such-device"
+  | "busy"
   | "interface-down"
   | "frame-too-large"
   | "closed"

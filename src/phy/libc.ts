@@ -121,11 +121,17 @@ export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 /** setns(2): network namespace. */
 export const CLONE_NEWNET = 0x40000000;
+/** open(2) read and write. */
+export const O_RDWR = 2;
+/** open(2) nonblocking. */
+export const O_NONBLOCK = 0o4000;
 
 /** errno values. */
 export const EPERM = 1;
 /** No such file or directory. */
 export const ENOENT = 2;
+/** Input/output error (a write to a TAP/TUN device that is down). */
+export const EIO = 5;
 /** Interrupted system call. */
 export const EINTR = 4;
 /** No such device or address. */
@@ -136,6 +142,8 @@ export const EAGAIN = 11;
 export const ENOMEM = 12;
 /** Permission denied. */
 export const EACCES = 13;
+/** Device or resource busy. */
+export const EBUSY = 16;
 /** No such device. */
 export const ENODEV = 19;
 /** Invalid argument. */
@@ -154,6 +162,8 @@ export const LIBC_SYMBOLS = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** ioctl(fd, request, value): a request that takes its argument by value (TUNSETOFFLOAD). */
+  ioctlValue: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -176,7 +186,13 @@ export const LIBC_SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "u64"], result: "i32" },
+  /** write(fd, address, length): a frame by address (TAP/TUN transmit, no view per frame). */
+  writeAddress: { name: "write", parameters: ["i32", "u64", "u64"], result: "i32" },
+  /** writev(fd, iov, iovcnt): header and frame (TAP/TUN with a virtio_net_hdr). */
+  writev: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "u64"], result: "i32" },
+  /** read(fd, address, length): into a buffer by address (TAP/TUN receive). */
+  readAddress: { name: "read", parameters: ["i32", "u64", "u64"], result: "i32" },
   open: { parameters: ["buffer", "i32"], result: "i32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },

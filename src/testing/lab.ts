@@ -137,6 +137,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   openssl: "openssl",
   wrk: "wrk",
   traceroute: "traceroute",
+  setpriv: "util-linux",
 };
 
 /**
@@ -990,4 +991,77 @@ export class Lab {
       if (ns !== null) await run(["ip", "netns", "del", ns], { check: false });
     }
   }
+}
+
+/** Options of {@link createUserTap}. */
+export interface UserTapOptions {
+  /** Interface name, e.g. `"rstap0"`. */
+  name: string;
+  /** The user (name or uid) who may open it without root. */
+  user: string;
+  /** `"tap"` (default) or `"tun"`. */
+  mode?: "tap" | "tun";
+  /** Namespace to create it in (default: the current one). */
+  netns?: string;
+  /** The kernel side's address, e.g. `"192.0.2.1/24"` (default: none). */
+  address?: string;
+}
+
+/**
+ * The one root step of a TAP/TUN device without root: a persistent device
+ * owned by `user` (`ip tuntap add dev NAME mode tap user USER`), its IPv6 off
+ * (no kernel chatter), brought up, with the kernel side's address. The user
+ * then opens it with `TapDevice.open(name)` / `TunDevice.open(name)` and only
+ * `--allow-ffi --allow-read`.
+ *
+ * Permissions: root, `--allow-run`.
+ *
+ * @param opts name, user, mode, namespace, address
+ * @returns the shell commands it ran (to show the user)
+ *
+ * @example
+ * ```ts ignore
+ * import { createUserTap } from "./lab.ts";
+ * await createUserTap({ name: "rstap0", user: "alice", address: "192.0.2.1/24" });
+ * ```
+ */
+export async function createUserTap(opts: UserTapOptions): Promise<string[]> {
+  const mode = opts.mode ?? "tap";
+  const ns = opts.netns === undefined ? [] : ["-n", opts.netns];
+  const steps: string[][] = [
+    ["ip", ...ns, "tuntap", "add", "dev", opts.name, "mode", mode, "user", opts.user],
+  ];
+  const sysctl = [
+    "sysctl",
+    "-q",
+    "-w",
+    `net.ipv6.conf.${opts.name}.disable_ipv6=1`,
+  ];
+  steps.push(
+    opts.netns === undefined ? sysctl : ["ip", "netns", "exec", opts.netns, ...sysctl],
+  );
+  if (opts.address !== undefined) {
+    steps.push(["ip", ...ns, "addr", "add", opts.address, "dev", opts.name]);
+  }
+  steps.push(["ip", ...ns, "link", "set", opts.name, "up"]);
+  for (const cmd of steps) await run(cmd);
+  return steps.map((c) => c.join(" "));
+}
+
+/**
+ * Removes a device made by {@link createUserTap} (no error when it is gone).
+ *
+ * @param name interface name
+ * @param mode `"tap"` or `"tun"`
+ * @param netns its namespace (default: the current one)
+ * @returns whether a device was removed
+ */
+export async function deleteUserTap(
+  name: string,
+  mode: "tap" | "tun" = "tap",
+  netns?: string,
+): Promise<boolean> {
+  const ns = netns === undefined ? [] : ["-n", netns];
+  const r = await run(["ip", ...ns, "tuntap", "del", "dev", name, "mode", mode], { check: false });
+  return r.code === 0 && !/cannot|failed/i.test(r.stderr);
 }

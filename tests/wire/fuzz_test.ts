@@ -55,6 +55,14 @@ import {
 } from "../../src/wire/icmpv6.ts";
 import { NdpRepr, newNdpRepr } from "../../src/wire/ndp.ts";
 import { MLD_CHANGE_TO_EXCLUDE, MldQueryRepr, MldReportRepr } from "../../src/wire/mld.ts";
+import {
+  BOOTREPLY,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  DHCPOFFER,
+  DhcpRepr,
+  newDhcpRepr,
+} from "../../src/wire/dhcp.ts";
 import { mulberry32 } from "../seeded_random.ts";
 
 const FRAMES = 100_000;
@@ -222,6 +230,11 @@ const adapters: Adapter[] = [
     layerOffset: ipv6UpperOffset,
     parse: (b, o, n, verify) =>
       MldQueryRepr.parse(icmpv6View.reset(b, o, n), SRC6, DST6, verify ? undefined : noVerify),
+  },
+  {
+    name: "dhcp",
+    layerOffset: (f) => ETH + ipv4HeaderLength(f) + 8,
+    parse: (b, o, n) => DhcpRepr.parse(b, o, n),
   },
 ];
 
@@ -470,6 +483,31 @@ function buildCorpus(rand: () => number): Uint8Array[] {
   vlan.set(corpus[0].subarray(12), 16);
   corpus.push(vlan);
   corpus.push(...ipv6Corpus());
+  // A DHCPOFFER (RFC 2131) with the options a server sends, and one with overload (RFC 2132 §9.3).
+  const offer = {
+    ...newDhcpRepr(),
+    op: BOOTREPLY,
+    xid: 0x1234abcd,
+    yiaddr: 0xc0000232 | 0,
+    chaddr: 0x020000000001,
+    messageType: DHCPOFFER,
+    serverId: SRC,
+    subnetMask: 0xffffff00 | 0,
+    routers: [SRC],
+    dnsServers: [SRC, DST],
+    leaseTimeS: 120,
+    renewalTimeS: 60,
+    rebindingTimeS: 105,
+    mtu: 1500,
+  };
+  const dhcp = new Uint8Array(DhcpRepr.bufferLength(offer));
+  DhcpRepr.emit(offer, dhcp, 0);
+  corpus.push(udpFrame(dhcp, DHCP_SERVER_PORT, DHCP_CLIENT_PORT));
+  const overloaded = dhcp.slice();
+  overloaded.set([52, 1, 3, 255], 240);
+  overloaded.set([51, 4, 0, 0, 1, 0, 255], 108);
+  overloaded.set([54, 4, 192, 0, 2, 1, 255], 44);
+  corpus.push(udpFrame(overloaded, DHCP_SERVER_PORT, DHCP_CLIENT_PORT));
   return corpus;
 }
 

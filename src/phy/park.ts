@@ -1,18 +1,27 @@
 /**
- * How the AF_PACKET driver waits for a frame without blocking the event
- * loop: spin on the ring for `spinMicros`, then — with `busyPollMs`, while
- * traffic is recent — keep checking it between `setImmediate` yields, then
- * park in `poll()` bound as a nonblocking FFI call over the socket and an
- * eventfd that `close()` writes to wake it. Owns the activity clock
- * (last frame in or out), the poll set and the count of parked waits.
+ * How a file-descriptor driver (`AfPacketDevice`, `TapDevice`, `TunDevice`)
+ * waits for a frame without blocking the event loop: spin on its readiness
+ * check (a ring slot, a nonblocking read) for `spinMicros`, then — with
+ * `busyPollMs`, while traffic is recent — keep checking between
+ * `setImmediate` yields, then park in `poll()` bound as a nonblocking FFI
+ * call over the device's fd and an eventfd that `close()` writes to wake it.
+ * Owns the activity clock (last frame in or out), the poll set and the count
+ * of parked waits.
  *
  * @module
  */
 
-import type { AfPacketStats } from "../af_packet.ts";
-import { yieldToEventLoop } from "../../time/clock.ts";
-import { libc } from "../libc.ts";
-import { EVENTFD_VALUE_BYTES, pollSet } from "./layout.ts";
+import { yieldToEventLoop } from "../time/clock.ts";
+import { libc } from "./libc.ts";
+import { EVENTFD_VALUE_BYTES, pollSet } from "./af_packet/layout.ts";
+
+/** The counters a {@link Parker} keeps in its device's stats. */
+export interface ParkStats {
+  /** Waits that parked in poll(). */
+  parks: number;
+  /** Busy-poll yields to the event loop. */
+  busyPollYields: number;
+}
 
 /**
  * While busy-polling, `wait()` re-checks the ring synchronously for this many
@@ -48,7 +57,7 @@ export class Parker {
   txActivity = false;
   readonly #host: ParkHost;
   readonly #onUnpark: () => void;
-  readonly #stats: AfPacketStats;
+  readonly #stats: ParkStats;
   readonly #eventFd: number;
   readonly #pollFds: Uint8Array;
   readonly #eventValue = new Uint8Array(new BigUint64Array([1n]).buffer);
@@ -61,7 +70,7 @@ export class Parker {
   /**
    * @param host the device: readiness and whether it is closed
    * @param onUnpark called after each park in poll() ends (the device may then release its fds)
-   * @param fd the packet socket
+   * @param fd the device's file descriptor (packet socket, tun fd)
    * @param eventFd written by {@link wake}
    * @param spinMicros how long `wait()` spins before anything else
    * @param busyPollMs busy-poll window after the last activity (0: off)
@@ -74,7 +83,7 @@ export class Parker {
     eventFd: number,
     spinMicros: number,
     busyPollMs: number,
-    stats: AfPacketStats,
+    stats: ParkStats,
   ) {
     this.#host = host;
     this.#onUnpark = onUnpark;
