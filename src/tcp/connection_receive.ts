@@ -13,13 +13,7 @@ import { RangeSet } from "../buffer/range_set.ts";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts";
 import { Timer } from "../time/timer_wheel.ts";
 import { DEFAULT_MSS } from "./config.ts";
-import {
-  armTlp,
-  retransmitAt,
-  sendBareReset,
-  sendReset,
-  sendSegment,
-} from "./connection_send.ts";
+import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";

@@ -545,7 +545,11 @@ export function armTlp(t: Tcb, nowMs: number): void {
  * @param detectLoss runs RACK's loss detection and starts recovery on a loss
  * @returns nothing
  */
-export function onRackTimer(t: Tcb, nowMs: number, detectLoss: (t: Tcb, nowMs: number) => void): void {
+export function onRackTimer(
+  t: Tcb,
+  nowMs: number,
+  detectLoss: (t: Tcb, nowMs: number) => void,
+): void {
   const rack = t.rack;
   if (rack === null) return;
   if (rack.reoDueMs <= nowMs) {

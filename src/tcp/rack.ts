@@ -26,12 +26,6 @@ export const SEG_LOST = 2;
 /** Segment flag: retransmitted at least once. */
 export const SEG_RETRANSMITTED = 4;
 
-/**
- * Transmit stamps are strictly increasing: a send in the same clock tick as the previous one
- * is stamped this much later, so RACK's "sent after" (RFC 8985 §6.2) never falls back on the
- * sequence-number tie-break for a retransmission (sent after segments above it), ms.
- */
-const STAMP_STEP_MS = 1e-6;
 /** Fewest slots of a segment log. */
 const MIN_LOG_SLOTS = 64;
 /** Most slots of a segment log (bounds a connection's record, design rule 4). */
@@ -68,9 +62,15 @@ export class SegmentLog {
   readonly #xmitMs: Float64Array;
   readonly #flags: Uint8Array;
   readonly #cap: number;
+  /**
+   * Send order of each segment (int32, wrapping): RACK's "sent after" (RFC 8985 §6.2) breaks
+   * a tie of transmit times by it rather than by sequence number, since a retransmission is
+   * sent after segments above it (Linux's microsecond stamps rarely tie; our times may).
+   */
+  readonly #order: Int32Array;
+  #nextOrder = 0;
   #head = 0;
   #count = 0;
-  #lastStamp = -Infinity;
 
   /**
    * @param slots segments remembered (clamped to 64..8192)
@@ -82,6 +82,7 @@ export class SegmentLog {
     this.#end = new Int32Array(cap);
     this.#xmitMs = new Float64Array(cap);
     this.#flags = new Uint8Array(cap);
+    this.#order = new Int32Array(cap);
   }
 
   /**
@@ -99,13 +100,6 @@ export class SegmentLog {
   /** Segments held. */
   get count(): number {
     return this.#count;
-  }
-
-  /** A transmit stamp: `nowMs`, or just after the previous stamp when not later. */
-  #stamp(nowMs: number): number {
-    const stamp = nowMs > this.#lastStamp ? nowMs : this.#lastStamp + STAMP_STEP_MS;
-    this.#lastStamp = stamp;
-    return stamp;
   }
 
   #slot(i: number): number {
@@ -126,6 +120,11 @@ export class SegmentLog {
   /** When segment `i` was last sent, ms. */
   xmitMs(i: number): number {
     return this.#xmitMs[this.#slot(i)];
+  }
+
+  /** Send order of segment `i` (int32, wrapping; later sends are greater modulo 2^32). */
+  order(i: number): number {
+    return this.#order[this.#slot(i)];
   }
 
   /** SEG_* flags of segment `i`. */
@@ -154,7 +153,6 @@ export class SegmentLog {
    * @returns nothing
    */
   sent(startSeq: number, endSeq: number, mss: number, nowMs: number): void {
-    nowMs = this.#stamp(nowMs);
     let seq = startSeq;
     while (seqLt(seq, endSeq)) {
       let end = seq + Math.min(mss, seqSub(endSeq, seq));
@@ -164,6 +162,7 @@ export class SegmentLog {
         const last = this.#slot(this.#count - 1);
         this.#end[last] = endSeq;
         this.#xmitMs[last] = nowMs;
+        this.#order[last] = this.#nextOrder = (this.#nextOrder + 1) | 0;
         return;
       }
       const s = this.#slot(this.#count++);
@@ -171,6 +170,7 @@ export class SegmentLog {
       this.#end[s] = end;
       this.#xmitMs[s] = nowMs;
       this.#flags[s] = 0;
+      this.#order[s] = this.#nextOrder = (this.#nextOrder + 1) | 0;
       seq = end;
     }
   }
@@ -220,7 +220,6 @@ export class SegmentLog {
    * @returns nothing
    */
   retransmitted(seq: number, len: number, nowMs: number): void {
-    nowMs = this.#stamp(nowMs);
     const endSeq = (seq + len) | 0;
     let i = this.find(seq);
     if (i < 0) return;
@@ -230,6 +229,7 @@ export class SegmentLog {
       if (seqLe(this.#end[s], endSeq)) {
         this.#xmitMs[s] = nowMs;
         this.#flags[s] = (this.#flags[s] & ~SEG_LOST) | SEG_RETRANSMITTED;
+        this.#order[s] = this.#nextOrder = (this.#nextOrder + 1) | 0;
       } else {
         // Only its front went: the rest keeps its state; the front leaves the record.
         this.#start[s] = endSeq;
@@ -292,6 +292,8 @@ export class Rack {
   xmitMs = -1;
   /** RACK.end_seq: its end. */
   endSeq = 0;
+  /** Its send order (the tie-break of equal transmit times, see {@link SegmentLog.order}). */
+  order = 0;
   /** RACK.rtt: its RTT, ms. */
   rttMs = 0;
   /** RACK.min_RTT, ms (Infinity before a sample). */
@@ -326,10 +328,12 @@ export class Rack {
   lostMarked = 0;
 
   /**
-   * RFC 8985 §6.2 step 2 (RACK_sent_after): whether (t1, seq1) was sent after (t2, seq2).
+   * RFC 8985 §6.2 step 2 (RACK_sent_after): whether a segment sent at `t1` (send order
+   * `order1`) was sent after one sent at `t2` (`order2`). The RFC breaks ties by sequence
+   * number; the send order is what that tie-break stands for.
    */
-  static sentAfter(t1: number, seq1: number, t2: number, seq2: number): boolean {
-    return t1 > t2 || (t1 === t2 && seqGt(seq1, seq2));
+  static sentAfter(t1: number, order1: number, t2: number, order2: number): boolean {
+    return t1 > t2 || (t1 === t2 && ((order1 - order2) | 0) > 0);
   }
 
   /**
@@ -363,12 +367,15 @@ export class Rack {
     if (!retransmitted && rtt < this.minRttMs) this.minRttMs = rtt;
     // Step 3: delivered below the highest delivered end without having been retransmitted:
     // the network reordered it.
-    if (!retransmitted && seqLt(end, this.fack)) this.reorderingSeen = true;
-    if (seqGt(end, this.fack)) this.fack = end;
-    if (this.xmitMs < 0 || Rack.sentAfter(xmit, end, this.xmitMs, this.endSeq)) {
+    const first = this.xmitMs < 0;
+    if (!first && !retransmitted && seqLt(end, this.fack)) this.reorderingSeen = true;
+    if (first || seqGt(end, this.fack)) this.fack = end;
+    const order = log.order(i);
+    if (this.xmitMs < 0 || Rack.sentAfter(xmit, order, this.xmitMs, this.order)) {
       this.rttMs = rtt;
       this.xmitMs = xmit;
       this.endSeq = end;
+      this.order = order;
     }
   }
 
@@ -428,13 +435,12 @@ export class Rack {
       const flags = log.flags(i);
       if ((flags & (SEG_SACKED | SEG_LOST)) !== 0) continue;
       const xmit = log.xmitMs(i);
-      if (!Rack.sentAfter(this.xmitMs, this.endSeq, xmit, log.end(i))) continue;
+      if (!Rack.sentAfter(this.xmitMs, this.order, xmit, log.order(i))) continue;
       const remaining = xmit + this.rttMs + reoWndMs - nowMs;
       if (remaining <= 0) {
         log.setFlags(i, SEG_LOST);
         this.lostMarked++;
-      } 
-      else if (remaining > timeout) timeout = remaining;
+      } else if (remaining > timeout) timeout = remaining;
     }
     return timeout;
   }

@@ -210,7 +210,10 @@ function checkTransfer(clientIss: number, serverIsnTarget: number): void {
   // when segments sent after it are delivered) or a tail loss probe (§7).
   assert.ok(net.a.stats.retransmits >= 5 && net.b.stats.retransmits >= 5, what);
   const repaired = (st: TcpStats) => st.timeouts + st.tlpProbes > 0 || st.rackLosses >= 4;
-  assert.ok(repaired(net.a.stats) && repaired(net.b.stats), `${what}: lost retransmission repaired`);
+  assert.ok(
+    repaired(net.a.stats) && repaired(net.b.stats),
+    `${what}: lost retransmission repaired`,
+  );
   // SACK blocks were sent in both directions with edges on both sides of each boundary.
   for (const fromA of [true, false]) {
     const edges = net.sent.filter((s) => s.fromA === fromA && s.seg.sackCount > 0)
