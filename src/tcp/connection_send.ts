@@ -555,6 +555,9 @@ export function onRackTimer(
   if (rack.reoDueMs <= nowMs) {
     rack.reoDueMs = Infinity;
     detectLoss(t, nowMs);
+    // No ACK came with this loss: PRR's allowance is figured with nothing delivered (at
+    // least the first retransmission, as Linux's tcp_rack_reo_timeout).
+    if (t.inRecovery) t.recovery!.onAck(t, 0);
     output(t, nowMs);
   }
   if (rack.tlpDueMs <= nowMs) {

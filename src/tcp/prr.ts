@@ -22,7 +22,6 @@
  * prr.onAck(100, 1700, 1000, 100); // then one segment for every two delivered
  * console.assert(prr.allowance === 0);
  * prr.onAck(100, 1600, 1000, 100);
- * prr.onAck(100, 1500, 1000, 100);
  * console.assert(prr.allowance === 100);
  * ```
  */
@@ -50,7 +49,8 @@ export class Prr {
   }
 
   /**
-   * RFC 6937 §3: on every ACK during recovery, sndcnt.
+   * RFC 6937 §3: on every ACK during recovery, sndcnt (in bytes; the proportional share is
+   * rounded up to whole segments).
    *
    * @param deliveredData DeliveredData: bytes newly acknowledged or SACKed by this ACK
    * @param pipe the pipe after the ACK (RFC 6675), bytes
@@ -63,8 +63,10 @@ export class Prr {
     this.delivered += deliveredData;
     let sndcnt: number;
     if (pipe > ssthresh) {
-      // Proportional Rate Reduction.
-      sndcnt = Math.ceil((this.delivered * ssthresh) / this.recoverFs) - this.out;
+      // Proportional Rate Reduction, rounded up to whole segments as the RFC's segment
+      // arithmetic (and Linux's tcp_cwnd_reduction, in packets) does.
+      const target = (this.delivered * ssthresh) / this.recoverFs;
+      sndcnt = Math.ceil(target / mss) * mss - this.out;
     } else {
       // Slow Start Reduction Bound.
       const limit = Math.max(this.delivered - this.out, deliveredData) + mss;
