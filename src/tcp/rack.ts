@@ -34,8 +34,11 @@ const MAX_LOG_SLOTS = 8192;
 export const TLP_WC_DEL_ACK_MS = 200;
 /** RFC 8985 §7.2: PTO before an RTT sample, ms. */
 const TLP_INITIAL_PTO_MS = 1000;
-/** Linux tcp_schedule_loss_probe: the PTO is never below 10 ms. */
-const TLP_MIN_PTO_MS = 10;
+/**
+ * Linux tcp_schedule_loss_probe: the PTO is 2·SRTT plus TCP_TIMEOUT_MIN (2 jiffies, 2 ms at
+ * HZ=1000), so a probe on a sub-millisecond path leaves after the delayed ACKs it waits for.
+ */
+const TLP_EXTRA_MS = 2;
 /** RFC 8985 §6.2 step 4: recoveries a raised reordering window persists (RACK.reo_wnd_persist). */
 const REO_WND_PERSIST = 16;
 /** Upper bound on RACK.reo_wnd_mult (the window is also capped at SRTT). */
@@ -362,8 +365,12 @@ export class Rack {
     const rtt = nowMs > xmit ? nowMs - xmit : 0;
     const retransmitted = (flags & SEG_RETRANSMITTED) !== 0;
     // Step 2: a retransmitted segment whose ACK came sooner than the minimum RTT was
-    // probably acknowledged for its original transmission: ambiguous, skipped.
-    if (retransmitted && rtt < this.minRttMs) return;
+    // probably acknowledged for its original transmission: ambiguous, skipped. Not the tail
+    // loss probe: it exists to make RACK see the losses before it (§7.4; were its original
+    // only late, the peer D-SACKs the probe and the episode ends without a reduction), and
+    // a lone probe's RTT can be below a min_RTT measured on bursts.
+    const probe = this.tlpActive && this.tlpIsRetrans && end === this.tlpEndSeq;
+    if (retransmitted && rtt < this.minRttMs && !probe) return;
     if (!retransmitted && rtt < this.minRttMs) this.minRttMs = rtt;
     // Step 3: delivered below the highest delivered end without having been retransmitted:
     // the network reordered it.
@@ -446,7 +453,8 @@ export class Rack {
   }
 
   /**
-   * RFC 8985 §7.2: the probe timeout.
+   * RFC 8985 §7.2: the probe timeout, 2·SRTT plus WCDelAckT with one segment in flight,
+   * else plus Linux's 2 ms.
    *
    * @param srttMs SRTT (0: no sample yet)
    * @param oneSegment whether one segment is in flight
@@ -454,8 +462,6 @@ export class Rack {
    */
   static probeTimeoutMs(srttMs: number, oneSegment: boolean): number {
     if (srttMs <= 0) return TLP_INITIAL_PTO_MS;
-    let pto = 2 * srttMs;
-    if (oneSegment) pto += TLP_WC_DEL_ACK_MS;
-    return Math.max(pto, TLP_MIN_PTO_MS);
+    return 2 * srttMs + (oneSegment ? TLP_WC_DEL_ACK_MS : TLP_EXTRA_MS);
   }
 }

@@ -102,10 +102,10 @@ Deno.test("Rack skips a retransmission acknowledged sooner than min_RTT (RFC 898
 });
 
 Deno.test("Rack.probeTimeoutMs is 2*SRTT, plus WCDelAckT for one segment (RFC 8985 §7.2)", () => {
-  assert.equal(Rack.probeTimeoutMs(30, false), 60);
+  assert.equal(Rack.probeTimeoutMs(30, false), 62); // + Linux's TCP_TIMEOUT_MIN
   assert.equal(Rack.probeTimeoutMs(30, true), 260);
   assert.equal(Rack.probeTimeoutMs(0, false), 1000);
-  assert.equal(Rack.probeTimeoutMs(1, false), 10); // Linux's 10 ms floor
+  assert.equal(Rack.probeTimeoutMs(0.25, false), 2.5);
 });
 
 // ---------------------------------------------------------------- PRR
@@ -223,8 +223,8 @@ Deno.test("TcpConnection: a tail loss is repaired by the probe after 2*SRTT, not
   p.host.advance(10);
   p.ack(2 * MSS);
   assert.deepEqual(p.sentOffsets(), []);
-  // PTO = 2 * SRTT = 20 ms after the ACK; nothing before it.
-  p.host.advance(19);
+  // PTO = 2 * SRTT + 2 ms = 22 ms after the ACK; nothing before it.
+  p.host.advance(21);
   assert.deepEqual(p.sentOffsets(), []);
   p.host.advance(1);
   // No new data: the probe is the last segment again.
@@ -248,7 +248,7 @@ Deno.test("TcpConnection: the probe sends new data when the peer's window allows
   const p = new Peer({}, 10);
   p.write(12 * MSS); // the initial window sends ten
   assert.equal(p.sentOffsets().length, 10);
-  p.host.advance(20);
+  p.host.advance(22);
   assert.deepEqual(p.sentOffsets(), [10 * MSS]);
   assert.equal(p.conn.info().tlpProbes, 1);
   // One probe per episode: the RTO comes next.
