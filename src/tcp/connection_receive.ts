@@ -353,6 +353,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   if (dsack) onDsack(t, nowMs, seg.sackBlocks[0], seg.sackBlocks[1]);
   const sackNew = t.sackOk && seg.sackCount > 0 ? updateScoreboard(t, seg) : false;
   const rack = t.rack;
+  const lost0 = rack === null ? 0 : rack.lostMarked;
   if (rack !== null) rackDelivered(t, nowMs, seg, ack, dsack);
   const advanced = seqGt(ack, t.sndUna);
   if (advanced) {
@@ -372,9 +373,10 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     t.sndWl2 = ack;
     if (wnd > 0) t.persistBackoff = 0;
   }
-  // RFC 5681 §2: duplicate ACK.
+  // RFC 5681 §2: duplicate ACK — (e) "the acknowledgment number is equal to the greatest
+  // acknowledgment received": SND.UNA before this ACK, so an ACK that advanced it is not one.
   if (
-    ack === t.sndUna && t.sndUna !== t.sndMax && dataLength === 0 &&
+    !advanced && ack === t.sndUna && t.sndUna !== t.sndMax && dataLength === 0 &&
     (seg.flags & (TCP_SYN | TCP_FIN)) === 0 && (!windowChanged || sackNew)
   ) {
     onDuplicateAck(t, nowMs, sackNew);
@@ -385,7 +387,11 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     // RFC 6937 §3: DeliveredData = delta(SND.UNA) + delta(SACKed).
     const sb = t.scoreboard;
     const sacked = sb === null || sb.count === 0 ? 0 : sb.sackedBytes();
-    t.recovery!.onAck(t, seqSub(t.sndUna, una0) + sacked - sacked0);
+    // RFC 6937bis / Linux tcp_cwnd_reduction: a "safe" ACK advances SND.UNA and shows no
+    // new loss (RACK marked none; with RFC 6675, SACKed nothing new).
+    const newLoss = rack !== null ? rack.lostMarked !== lost0 : sackNew;
+    const safe = advanced && !newLoss;
+    t.recovery!.onAck(t, seqSub(t.sndUna, una0) + sacked - sacked0, safe);
   }
   if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, sackNew);
   if (rack !== null) {
@@ -487,6 +493,7 @@ export function rackDetectLoss(t: Tcb, nowMs: number): void {
  */
 function enterRecovery(t: Tcb, nowMs: number): void {
   const flight = seqSub(t.sndMax, t.sndUna);
+  t.limitedTransmit = 0;
   t.beginUndo();
   t.cc.onCongestionEvent(nowMs, flight);
   t.inRecovery = true;
@@ -632,6 +639,7 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
   if (t.probing && seqGe(ack, t.probeEnd)) t.probing = false;
   t.dupAcks = 0;
+  t.limitedTransmit = 0;
   // Congestion control.
   if (t.inRecovery) {
     if (seqGe(ack, t.recoverPoint)) {
@@ -670,6 +678,9 @@ function onDuplicateAck(t: Tcb, nowMs: number, sackNew: boolean): void {
     recovery.onDuplicateAck(t);
     return;
   }
+  // RFC 3042 §2 (Limited Transmit): on the first and second duplicate ACK, one previously
+  // unsent segment may go if the peer's window allows (output checks it); cwnd is unchanged.
+  if (t.dupAcks < DUP_THRESH) t.limitedTransmit = t.dupAcks * t.sndMss;
   // RACK (RFC 8985 §6.2) decides by time, not by counting duplicate ACKs.
   if (recovery.timeBased) return;
   if (t.dupAcks < DUP_THRESH && !recovery.lossDetected(t, sackNew)) return;

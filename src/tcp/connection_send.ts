@@ -185,7 +185,9 @@ function sendAck(t: Tcb, nowMs: number): void {
 /** Bytes the congestion window (during recovery: the recovery strategy) still allows. */
 function cwndAvailable(t: Tcb): number {
   if (!t.inRecovery) {
-    const avail = t.cc.cwnd - seqSub(t.sndNxt, t.sndUna);
+    // RFC 3042 §2: the first two duplicate ACKs each let one new segment go, up to
+    // cwnd + 2*SMSS in flight.
+    const avail = t.cc.cwnd + t.limitedTransmit - seqSub(t.sndNxt, t.sndUna);
     // RFC 5682 §2 step 2b: F-RTO sends up to two new segments whatever the window.
     return t.frtoBudget > avail ? t.frtoBudget : avail;
   }
@@ -466,6 +468,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
   t.rtoTsVal = t.tsNow(nowMs);
   t.inRecovery = false;
   t.dupAcks = 0;
+  t.limitedTransmit = 0;
   // RFC 6582 §4: after a timeout, recover = highest sequence sent.
   t.recoverPoint = t.sndMax;
   // RFC 6675 §5.1: after an RTO, SACK information is not trusted.
@@ -557,7 +560,7 @@ export function onRackTimer(
     detectLoss(t, nowMs);
     // No ACK came with this loss: PRR's allowance is figured with nothing delivered (at
     // least the first retransmission, as Linux's tcp_rack_reo_timeout).
-    if (t.inRecovery) t.recovery!.onAck(t, 0);
+    if (t.inRecovery) t.recovery!.onAck(t, 0, false);
     output(t, nowMs);
   }
   if (rack.tlpDueMs <= nowMs) {

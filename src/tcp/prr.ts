@@ -1,8 +1,11 @@
 /**
- * Proportional Rate Reduction (RFC 6937, PRR-SSRB): how much may be sent on each ACK during
- * fast recovery, so that the window comes down to ssthresh smoothly over the recovery (in
- * proportion to what the peer delivered) rather than in one step, and, when losses took the
- * pipe below ssthresh, climbs back in slow start (at most one segment more than delivered).
+ * Proportional Rate Reduction (RFC 6937): how much may be sent on each ACK during fast
+ * recovery, so that the window comes down to ssthresh smoothly over the recovery (in
+ * proportion to what the peer delivered) rather than in one step; when losses took the pipe
+ * below ssthresh it climbs back by the slow-start reduction bound (PRR-SSRB: one segment
+ * more than delivered) on an ACK that advances SND.UNA and shows no new loss, and by the
+ * conservative bound (PRR-CRB: what was delivered) on any other — the "safe ACK" rule of
+ * RFC 6937bis and Linux's tcp_cwnd_reduction.
  *
  * @module
  */
@@ -56,9 +59,16 @@ export class Prr {
    * @param pipe the pipe after the ACK (RFC 6675), bytes
    * @param ssthresh the target window, bytes
    * @param mss SMSS
+   * @param safeAck the ACK advanced SND.UNA and marked no new loss (default true: SSRB)
    * @returns nothing
    */
-  onAck(deliveredData: number, pipe: number, ssthresh: number, mss: number): void {
+  onAck(
+    deliveredData: number,
+    pipe: number,
+    ssthresh: number,
+    mss: number,
+    safeAck = true,
+  ): void {
     if (deliveredData < 0) deliveredData = 0;
     this.delivered += deliveredData;
     let sndcnt: number;
@@ -67,10 +77,13 @@ export class Prr {
       // arithmetic (and Linux's tcp_cwnd_reduction, in packets) does.
       const target = (this.delivered * ssthresh) / this.recoverFs;
       sndcnt = Math.ceil(target / mss) * mss - this.out;
-    } else {
+    } else if (safeAck) {
       // Slow Start Reduction Bound.
       const limit = Math.max(this.delivered - this.out, deliveredData) + mss;
       sndcnt = Math.min(ssthresh - pipe, limit);
+    } else {
+      // Conservative Reduction Bound.
+      sndcnt = Math.min(ssthresh - pipe, deliveredData);
     }
     // Linux tcp_cwnd_reduction: the fast retransmit goes whatever the proportion says.
     if (this.out === 0 && sndcnt < mss) sndcnt = mss;

@@ -41,9 +41,10 @@ export interface LossRecovery {
    *
    * @param t the TCB
    * @param deliveredData bytes this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData)
+   * @param safeAck it advanced SND.UNA and showed no new loss (PRR's reduction bound)
    * @returns nothing
    */
-  onAck(t: Tcb, deliveredData: number): void;
+  onAck(t: Tcb, deliveredData: number, safeAck: boolean): void;
   /**
    * Bytes were sent (retransmitted or new) during recovery.
    *
@@ -118,7 +119,7 @@ export class RenoRecovery implements LossRecovery {
   #cwnd = 0;
 
   /** The window is inflated per duplicate ACK instead. */
-  onAck(_t: Tcb, _deliveredData: number): void {}
+  onAck(_t: Tcb, _deliveredData: number, _safeAck: boolean): void {}
 
   /** Nothing: SND.NXT - SND.UNA counts it. */
   onSent(_bytes: number): void {}
@@ -190,8 +191,8 @@ export class SackRecovery implements LossRecovery {
   onDuplicateAck(_t: Tcb): void {}
 
   /** RFC 6937 §3: sndcnt from DeliveredData and the pipe. */
-  onAck(t: Tcb, deliveredData: number): void {
-    this.prr.onAck(deliveredData, this.pipe(t), t.cc.ssthresh, t.sndMss);
+  onAck(t: Tcb, deliveredData: number, safeAck: boolean): void {
+    this.prr.onAck(deliveredData, this.pipe(t), t.cc.ssthresh, t.sndMss, safeAck);
   }
 
   /** RFC 6937 §3: prr_out. */
@@ -261,8 +262,8 @@ export class RackRecovery implements LossRecovery {
   onDuplicateAck(_t: Tcb): void {}
 
   /** RFC 6937 §3: sndcnt from DeliveredData and the pipe. */
-  onAck(t: Tcb, deliveredData: number): void {
-    this.prr.onAck(deliveredData, this.pipe(t), t.cc.ssthresh, t.sndMss);
+  onAck(t: Tcb, deliveredData: number, safeAck: boolean): void {
+    this.prr.onAck(deliveredData, this.pipe(t), t.cc.ssthresh, t.sndMss, safeAck);
   }
 
   /** RFC 6937 §3: prr_out. */

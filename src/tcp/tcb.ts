@@ -297,6 +297,8 @@ export class Tcb {
   frtoState = 0;
   /** Bytes of new data F-RTO step 2b may still send beyond cwnd. */
   frtoBudget = 0;
+  /** RFC 3042 Limited Transmit: bytes beyond cwnd the first two duplicate ACKs allow. */
+  limitedTransmit = 0;
 
   // --- D-SACK generation (RFC 2883 §4) ---
   /** A duplicate segment was received: the next ACK reports it first. */

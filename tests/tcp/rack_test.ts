@@ -119,7 +119,7 @@ Deno.test("Prr reduces to ssthresh in proportion to what is delivered (RFC 6937 
   let pipe = 19 * MSS;
   for (let ack = 0; ack < 19; ack++) {
     pipe -= MSS;
-    prr.onAck(MSS, pipe, 10 * MSS, MSS);
+    prr.onAck(MSS, pipe, 10 * MSS, MSS, false); // duplicate ACKs: never "safe"
     let n = 0;
     while (prr.allowance >= MSS) {
       prr.onSent(MSS);
@@ -136,9 +136,9 @@ Deno.test("Prr reduces to ssthresh in proportion to what is delivered (RFC 6937 
   assert.equal(pipe, 10 * MSS);
 });
 
-Deno.test("Prr's slow-start reduction bound grows the pipe back towards ssthresh (RFC 6937 §3.1, PRR-SSRB)", () => {
-  // Heavy loss took the pipe below ssthresh: each ACK may send what it delivered plus one
-  // segment, never more than ssthresh - pipe.
+Deno.test("Prr's reduction bounds grow the pipe back towards ssthresh (RFC 6937 §3.1, PRR-SSRB and PRR-CRB)", () => {
+  // Heavy loss took the pipe below ssthresh: each safe ACK may send what it delivered plus
+  // one segment, never more than ssthresh - pipe.
   const prr = new Prr();
   prr.start(20 * MSS);
   prr.onAck(MSS, 4 * MSS, 10 * MSS, MSS);
@@ -149,6 +149,11 @@ Deno.test("Prr's slow-start reduction bound grows the pipe back towards ssthresh
   prr.onSent(2 * MSS);
   prr.onAck(3 * MSS, 9 * MSS, 10 * MSS, MSS);
   assert.equal(prr.allowance, MSS); // ssthresh - pipe
+  // An ACK that does not advance SND.UNA (or shows a new loss): the conservative bound,
+  // no more than was delivered (RFC 6937bis, Linux tcp_cwnd_reduction).
+  prr.onSent(MSS);
+  prr.onAck(MSS, 4 * MSS, 10 * MSS, MSS, false);
+  assert.equal(prr.allowance, MSS);
 });
 
 // ---------------------------------------------------------------- a connection
@@ -392,4 +397,35 @@ Deno.test("TcpConnection: F-RTO falls back to retransmitting when the second ACK
   assert.deepEqual(p.sentOffsets()[0], 2 * MSS);
   assert.equal(p.conn.info().spuriousRtos, 0);
   assert.equal(p.conn.info().undos, 0);
+});
+
+Deno.test("TcpConnection: an ACK that advances SND.UNA is not a duplicate ACK (RFC 5681 §2)", () => {
+  // NewReno without SACK: fast retransmit needs three duplicates of the ACK before them.
+  const p = new Peer({ sack: false }, 10, { sackPermitted: false });
+  p.write(8 * MSS);
+  p.sentOffsets();
+  p.ack(MSS); // the window changes here (the SYN-ACK's was unscaled)
+  p.ack(2 * MSS); // advances, same window
+  assert.deepEqual(p.sentOffsets(), []);
+  p.ack(2 * MSS);
+  p.ack(2 * MSS);
+  // Two duplicates: limited transmit (RFC 3042) only — no data to send, no retransmission.
+  assert.deepEqual(p.sentOffsets(), []);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [2 * MSS]);
+  assert.equal(p.conn.info().recoveries, 1);
+});
+
+Deno.test("TcpConnection: the first two duplicate ACKs each send a new segment (RFC 3042 Limited Transmit)", () => {
+  const p = new Peer({ sack: false }, 10, { sackPermitted: false });
+  p.write(14 * MSS);
+  assert.equal(p.sentOffsets().length, 10); // the initial window
+  p.ack(0, [], { window: 2000 }); // a window update, not a duplicate
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [10 * MSS]);
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [11 * MSS]);
+  // The third: fast retransmit.
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [0]);
 });

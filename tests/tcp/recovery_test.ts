@@ -72,7 +72,7 @@ Deno.test("SackRecovery declares loss from SACKs, sends what PRR allows and retr
   assert.equal(r.nextRetransmission(asTcb(s)), RETRANSMIT_HOLD);
   // The ACK: pipe = 10000 - 3000 SACKed - 2000 lost = 5000 = ssthresh: slow-start reduction
   // bound; nothing sent yet, so the fast retransmit (one segment) is allowed.
-  r.onAck(asTcb(s), 1000);
+  r.onAck(asTcb(s), 1000, false);
   assert.equal(r.sendAllowance(asTcb(s)), MSS);
   assert.equal(r.nextRetransmission(asTcb(s)), 0);
   assert.equal(r.retransmitEnd, 2000);
