@@ -393,7 +393,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     const safe = advanced && !newLoss;
     t.recovery!.onAck(t, seqSub(t.sndUna, una0) + sacked - sacked0, safe);
   }
-  if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, sackNew);
+  if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, dsack);
   if (rack !== null) {
     if (rack.tlpActive) tlpOnAck(t, nowMs);
     if (advanced || dsack) armTlp(t, nowMs);
@@ -515,7 +515,7 @@ function enterRecovery(t: Tcb, nowMs: number): void {
  * RFC 5682 §2 (basic) and §3 (SACK-enhanced) steps 2–3: the ACKs after a timeout's
  * retransmission tell whether it was spurious.
  */
-function frtoOnAck(t: Tcb, nowMs: number, seg: TcpRepr, advanced: boolean, sackNew: boolean): void {
+function frtoOnAck(t: Tcb, nowMs: number, seg: TcpRepr, advanced: boolean, dsack: boolean): void {
   // RFC 3522 §3.2 (Eifel): the first ACK of new data echoes a timestamp older than the
   // retransmission: the original was delivered, the timeout was spurious.
   if (
@@ -539,6 +539,8 @@ function frtoOnAck(t: Tcb, nowMs: number, seg: TcpRepr, advanced: boolean, sackN
       t.frtoState = 0;
       return;
     }
+    // What the timeout retransmitted ends here; the rest of the window was not resent.
+    t.frtoRetransmitEnd = t.sndNxt;
     t.sndNxt = t.sndMax;
     t.frtoState = 2;
     t.frtoBudget = 2 * t.sndMss;
@@ -546,13 +548,29 @@ function frtoOnAck(t: Tcb, nowMs: number, seg: TcpRepr, advanced: boolean, sackN
   }
   t.frtoState = 0;
   t.frtoBudget = 0;
-  if (advanced || sackNew) {
-    // Step 3b (SACK-enhanced: or SACKs data never retransmitted): the timeout was spurious.
+  if (advanced || sacksNeverRetransmitted(t, seg, dsack)) {
+    // Step 3b: the ACK acknowledges data that was not retransmitted — cumulatively, or
+    // (SACK-enhanced, RFC 5682 §4) in a SACK block between SND.UNA and RecoveryPoint: the
+    // timeout was spurious.
     spuriousRto(t, nowMs);
   } else {
     // Step 3a: a duplicate ACK: the timeout was genuine; retransmit in slow start.
     t.sndNxt = t.sndUna;
   }
+}
+
+/**
+ * RFC 5682 §4: whether a SACK block of the ACK covers data sent before the timeout
+ * (below RecoveryPoint, the TCB's `recover`) that the timeout did not retransmit.
+ */
+function sacksNeverRetransmitted(t: Tcb, seg: TcpRepr, dsack: boolean): boolean {
+  const blocks = seg.sackBlocks;
+  for (let b = dsack ? 1 : 0; b < seg.sackCount; b++) {
+    const left = blocks[2 * b];
+    const right = blocks[2 * b + 1];
+    if (seqLt(left, t.recoverPoint) && seqGt(right, t.frtoRetransmitEnd)) return true;
+  }
+  return false;
 }
 
 /** RFC 5682 §3 / RFC 4015: a spurious timeout: undo, resume with new data. */

@@ -297,6 +297,8 @@ export class Tcb {
   frtoState = 0;
   /** Bytes of new data F-RTO step 2b may still send beyond cwnd. */
   frtoBudget = 0;
+  /** F-RTO: end of what the timeout retransmitted (data above it was sent once). */
+  frtoRetransmitEnd = 0;
   /** RFC 3042 Limited Transmit: bytes beyond cwnd the first two duplicate ACKs allow. */
   limitedTransmit = 0;
 

@@ -429,3 +429,31 @@ Deno.test("TcpConnection: the first two duplicate ACKs each send a new segment (
   p.ack(0, [], { window: 2000 });
   assert.deepEqual(p.sentOffsets(), [0]);
 });
+
+Deno.test("TcpConnection: SACK-enhanced F-RTO declares a timeout spurious from a SACK of data never retransmitted (RFC 5682 §4)", () => {
+  const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  p.write(14 * MSS);
+  p.sentOffsets();
+  p.host.advance(200);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  p.host.advance(5);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS]);
+  // The hole at 2 MSS stays, but segment 4 (sent once, before the timeout) is SACKed.
+  p.host.advance(5);
+  p.ack(2 * MSS, [3 * MSS, 4 * MSS]);
+  assert.equal(p.conn.info().spuriousRtos, 1);
+  // A SACK of the new data alone (above RecoveryPoint) would not have shown it.
+  const q = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  q.write(14 * MSS);
+  q.sentOffsets();
+  q.host.advance(200);
+  q.sentOffsets();
+  q.host.advance(5);
+  q.ack(2 * MSS);
+  q.sentOffsets();
+  q.host.advance(5);
+  q.ack(2 * MSS, [10 * MSS, 11 * MSS]);
+  assert.equal(q.conn.info().spuriousRtos, 0);
+  assert.deepEqual(q.sentOffsets()[0], 2 * MSS); // go-back-N resumes
+});
