@@ -524,9 +524,11 @@ export function armTlp(t: Tcb, nowMs: number): void {
   if (rack === null) return;
   const s = t.state;
   const flight = seqSub(t.sndMax, t.sndUna);
-  // §7.2: only with data outstanding, outside recovery and RTO recovery, one probe at a time.
+  // §7.2: only with data outstanding, outside recovery and RTO recovery (a backed-off timer,
+  // or go-back-N still resending: SND.NXT < SND.MAX), one probe at a time.
   if (
     flight <= 0 || t.inRecovery || rack.tlpActive || t.retries > 0 || t.frtoState !== 0 ||
+    seqLt(t.sndNxt, t.sndMax) ||
     !(s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT || s === TcpState.FIN_WAIT_1 ||
       s === TcpState.CLOSING || s === TcpState.LAST_ACK)
   ) {
