@@ -24,6 +24,7 @@ export * from "./src/socket/descriptors.ts";
 // The TCP engine.
 export * from "./src/tcp/errors.ts";
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpStats } from "./src/tcp/config.ts";
+export type { LossDetection } from "./src/tcp/config.ts";
 export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
 export {
   type CookieOptions,

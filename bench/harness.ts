@@ -37,6 +37,14 @@
  * `idle` (N idle established connections, heap bytes per connection after a
  * forced GC; run with `--v8-flags=--expose-gc`).
  *
+ * Loss-recovery rows (issue 19, `loss`; also `deno run -A bench/harness.ts loss` alone),
+ * configuration (a) with `nft` in the router namespace (src/testing/loss_lab.ts): the
+ * completion time of a 64 KiB response whose last 3 segments the router drops once,
+ * rawstack sending against the kernel sending (lower is better: the tail loss probe against
+ * the RTO), and bulk goodput through 1 % and 2 % random loss on the data direction
+ * (`numgen random mod 100 < P drop`), rawstack sending against the kernel sending. The
+ * receivers differ (a kernel receiver for rawstack's sending, rawstack for the kernel's).
+ *
  * Without root the lab rows print "n/a (needs root ...)" and the in-process
  * rows still run. Nothing here asserts on time.
  *
@@ -54,6 +62,12 @@ import { MemoryLink } from "../src/phy/memory_link.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import type { TcpConn } from "../src/socket/tcp_conn.ts";
 import { runHostileLan } from "../src/testing/hostile_lan.ts";
+import {
+  lossyGoodputKernelSends,
+  lossyGoodputRawstackSends,
+  tailLossKernelSends,
+  tailLossRawstackSends,
+} from "../src/testing/loss_lab.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const TOOL = `${HERE}tcp_tool.py`;
@@ -100,6 +114,10 @@ const BULK_PORT = 5001;
 const RR_PORT = 5002;
 const CRR_PORT = 5003;
 const IPERF_PORT = 5201;
+/** First port of the loss-recovery rows (each measurement takes the next one). */
+const LOSS_PORT_BASE = 6000;
+/** Random loss rates of the goodput rows, percent. */
+const LOSS_PERCENTS = [1, 2];
 const WRITE_CHUNK_BYTES = 64 * 1024;
 const READ_BUFFER_BYTES = 256 * 1024;
 const CRR_REQUEST_BYTES = 64;
@@ -587,6 +605,94 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
   }
 }
 
+// ------------------------------------------------------- loss-recovery rows
+
+/** Issue 19's rows: tail-loss completion time and goodput through random loss, beside the kernel. */
+async function lossRows(rows: Row[]): Promise<void> {
+  const label = "(a) offloads off";
+  const reason = labUnavailableReason(["python3", "nft", "ss"]);
+  const add = (
+    workload: string,
+    unit: string,
+    r: { values: number[]; note: string | null },
+    reference: string,
+    k: { values: number[]; note: string | null },
+    lowerIsBetter = false,
+  ) => {
+    rows.push({
+      workload,
+      config: label,
+      unit,
+      rawstack: r.values,
+      rawstackNote: r.note,
+      reference,
+      kernel: k.values,
+      kernelNote: k.note,
+      lowerIsBetter,
+    });
+    printRow(rows[rows.length - 1]);
+  };
+  const tailName = "64 KiB response, last 3 segments dropped once: completion";
+  const bulkName = (p: number) => `bulk TCP through ${p} % random loss (nft numgen): goodput`;
+  if (reason !== null) {
+    const na = { values: [], note: `n/a (${reason})` };
+    add(tailName, "ms", na, "kernel sends", na, true);
+    for (const p of LOSS_PERCENTS) add(bulkName(p), "Gbit/s", na, "kernel sends", na);
+    return;
+  }
+  const lab = await Lab.create({ prefix: `${PREFIX}l`, router: true });
+  let port = LOSS_PORT_BASE;
+  let stack: Stack | null = null;
+  const getStack = async (): Promise<Stack> => {
+    if (stack !== null && !stack.closed) return stack;
+    const device = await lab.openDevice({ mode: DEVICE_MODE });
+    stack = new Stack({
+      device,
+      ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
+      gateway: lab.peerAddress,
+      tcp: STACK_TCP,
+      onError: () => {},
+    });
+    await stack.start();
+    return stack;
+  };
+  const reset = async () => {
+    const s = stack;
+    stack = null;
+    await s?.close();
+  };
+  const timed = (f: (s: Stack, port: number) => Promise<number>) => async () =>
+    await within(f(await getStack(), port++), 60_000, "loss measurement");
+  try {
+    add(
+      tailName,
+      "ms",
+      await sampled(
+        timed(async (s, p) => (await tailLossRawstackSends(lab, s, p)).completionMs),
+        reset,
+      ),
+      "kernel sends (same drop)",
+      await sampled(
+        timed(async (s, p) => (await tailLossKernelSends(lab, s, p)).completionMs),
+        reset,
+      ),
+      true,
+    );
+    for (const pct of LOSS_PERCENTS) {
+      add(
+        bulkName(pct),
+        "Gbit/s",
+        await sampled(timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS)), reset),
+        "kernel sends (same loss)",
+        await sampled(timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS)), reset),
+      );
+    }
+  } finally {
+    await reset();
+    await lab.destroy();
+  }
+}
+
 // ------------------------------------------------------- in-process rows
 
 /** Child mode `memlink`: prints `{"gbps":…, "cpuSecondsPerGB":…, "bytes":…}`. */
@@ -872,7 +978,8 @@ function cell(values: number[], note: string | null): string {
 function ratio(r: Row): string {
   if (r.rawstack.length === 0 || r.kernel.length === 0) return "—";
   if (r.reference.startsWith("iperf3")) return "—";
-  return `${(median(r.rawstack) / median(r.kernel)).toFixed(2)}×`;
+  const x = median(r.rawstack) / median(r.kernel);
+  return `${x.toFixed(2)}×${r.lowerIsBetter ? " (lower is better)" : ""}`;
 }
 
 const HEADER = [
@@ -937,6 +1044,7 @@ async function main(): Promise<void> {
   for (const c of ["a", "b"] as const) {
     if (CONFIGS.includes(c)) await labRows(c, rows);
   }
+  await lossRows(rows);
   const extra = await inProcessRows(rows);
   await hostileRows(rows);
   console.log(
@@ -1049,6 +1157,10 @@ if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
     Deno.args[0] === "lab-send" ? "send" : "receive",
     Deno.args[1] === "b" ? "b" : "a",
   );
+} else if (Deno.args[0] === "loss") {
+  const rows: Row[] = [];
+  await lossRows(rows);
+  printTable(rows);
 } else if (Deno.args[0] === "memlink") {
   await memlinkChild(Number(Deno.args[1] ?? SECONDS));
 } else if (Deno.args[0] === "idle") {

@@ -101,7 +101,19 @@ export interface TcpConfig {
    * TIME-WAIT beyond it goes to CLOSED at once (`timeWaitOverflows`).
    */
   maxTimeWait: number;
+  /**
+   * Loss detection of SACK connections: "rack-tlp" (the default, RFC 8985: time-based
+   * detection with per-segment transmit times, a reordering window and tail loss probes, as
+   * Linux and FreeBSD do today) or "rfc6675" (DupThresh-based IsLost over the scoreboard,
+   * RFC 6675 §4). Both reduce the window with PRR (RFC 6937). Without SACK: NewReno.
+   */
+  lossDetection: LossDetection;
+  /** Detect spurious retransmission timeouts with F-RTO (RFC 5682, Linux tcp_frto = 2). */
+  frto: boolean;
 }
+
+/** {@link TcpConfig.lossDetection} values. */
+export type LossDetection = "rack-tlp" | "rfc6675";
 
 /** The defaults: Linux-like values. */
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -132,6 +144,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxPersistMs: 60_000,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxTimeWait: DEFAULT_MAX_TIME_WAIT,
+  lossDetection: "rack-tlp",
+  frto: true,
 });
 
 /**
@@ -204,6 +218,22 @@ export interface TcpStats {
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
   sendFailures: number;
+  /** Fast recovery episodes entered (RFC 6675 §5, RFC 8985 §6, NewReno). */
+  recoveries: number;
+  /** Segments RACK deemed lost (RFC 8985 §6.2). */
+  rackLosses: number;
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tlpProbes: number;
+  /** Losses repaired by a tail loss probe, each followed by a window reduction (RFC 8985 §7.4). */
+  tlpRecoveries: number;
+  /** ACKs received whose first SACK block was a D-SACK (RFC 2883 §4). */
+  dsacksReceived: number;
+  /** ACKs sent with a D-SACK block for a duplicate segment received (RFC 2883 §4). */
+  dsacksSent: number;
+  /** Window reductions undone as spurious (D-SACK RFC 3708, timestamps RFC 3522, F-RTO). */
+  undos: number;
+  /** Retransmission timeouts found spurious (F-RTO RFC 5682, Eifel RFC 3522). */
+  spuriousRtos: number;
 }
 
 /**
@@ -240,5 +270,13 @@ export function newTcpStats(): TcpStats {
     timeWaitOverflows: 0,
     outOfOrder: 0,
     sendFailures: 0,
+    recoveries: 0,
+    rackLosses: 0,
+    tlpProbes: 0,
+    tlpRecoveries: 0,
+    dsacksReceived: 0,
+    dsacksSent: 0,
+    undos: 0,
+    spuriousRtos: 0,
   };
 }

@@ -27,10 +27,11 @@
 import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
 import { IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
-import { inputSynchronizing, inputSynSent } from "./connection_receive.ts";
+import { inputSynchronizing, inputSynSent, rackDetectLoss } from "./connection_receive.ts";
 import {
   onKeepAlive,
   onPersist,
+  onRackTimer,
   onRetransmitTimeout,
   output,
   sendReset,
@@ -44,6 +45,7 @@ import {
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,
   TCP_TIMER_PERSIST,
+  TCP_TIMER_RACK,
   TCP_TIMER_RETRANSMIT,
   TCP_TIMER_TIME_WAIT,
   type TcpContext,
@@ -56,6 +58,7 @@ export {
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,
   TCP_TIMER_PERSIST,
+  TCP_TIMER_RACK,
   TCP_TIMER_RETRANSMIT,
   TCP_TIMER_TIME_WAIT,
   type TcpConnectionOwner,
@@ -156,6 +159,29 @@ export interface TcpInfo {
   timestamps: boolean;
   /** SACK in use. */
   sack: boolean;
+  /**
+   * Loss recovery in use: "rack-tlp" (RFC 8985), "sack" (RFC 6675) or "newreno"; "none"
+   * before the first data was sent or a duplicate ACK seen.
+   */
+  lossRecovery: string;
+  /** Fast recovery episodes entered. */
+  recoveries: number;
+  /** Segments RACK deemed lost (RFC 8985 §6.2). */
+  rackLosses: number;
+  /** Whether RACK saw the network reorder segments (RACK.reordering_seen). */
+  reorderingSeen: boolean;
+  /** RACK's reordering window multiplier (raised by D-SACKs, RFC 8985 §6.2 step 4). */
+  reoWndMult: number;
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tlpProbes: number;
+  /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
+  dsacksReceived: number;
+  /** D-SACK blocks sent: we got a segment twice. */
+  dsacksSent: number;
+  /** Window reductions undone as spurious (RFC 3708 D-SACK, RFC 3522 timestamps, F-RTO). */
+  undos: number;
+  /** Retransmission timeouts found spurious (F-RTO RFC 5682, Eifel RFC 3522). */
+  spuriousRtos: number;
 }
 
 /**
@@ -647,6 +673,17 @@ export class TcpConnection implements TimerTarget {
       windowScaling: t.wsOk,
       timestamps: t.tsOk,
       sack: t.sackOk,
+      lossRecovery: t.recovery?.name ??
+        (t.rack !== null ? "rack-tlp" : "none"),
+      recoveries: t.recoveryCount,
+      rackLosses: t.rackLostCount,
+      reorderingSeen: t.rack?.reorderingSeen ?? false,
+      reoWndMult: t.rack?.reoWndMult ?? 1,
+      tlpProbes: t.tlpProbeCount,
+      dsacksReceived: t.dsacksIn,
+      dsacksSent: t.dsacksOut,
+      undos: t.undoCount,
+      spuriousRtos: t.spuriousRtoCount,
     };
   }
 
@@ -684,6 +721,9 @@ export class TcpConnection implements TimerTarget {
         break;
       case TCP_TIMER_KEEPALIVE:
         onKeepAlive(t, nowMs);
+        break;
+      case TCP_TIMER_RACK:
+        onRackTimer(t, nowMs, rackDetectLoss);
         break;
       case TCP_TIMER_TIME_WAIT:
         // RFC 9293 §3.10.8: TIME-WAIT timeout; also the orphaned FIN-WAIT-2 timeout.

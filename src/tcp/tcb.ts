@@ -27,7 +27,8 @@ import { type CongestionControl, createCongestionControl } from "./congestion.ts
 import type { TcpConnection } from "./connection.ts";
 import type { TcpError } from "./errors.ts";
 import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts";
-import { type LossRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
+import { type LossRecovery, RackRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
+import { Rack, SegmentLog } from "./rack.ts";
 import { RttEstimator } from "./rto.ts";
 import {
   SACK_BLOCKS_WITH_TS,
@@ -80,6 +81,8 @@ export const TCP_TIMER_PERSIST = 3;
 export const TCP_TIMER_KEEPALIVE = 4;
 /** TIME-WAIT (and orphaned FIN-WAIT-2) timer kind. */
 export const TCP_TIMER_TIME_WAIT = 5;
+/** RACK reordering timer and TLP probe timeout (RFC 8985 §6.2, §7.2) timer kind. */
+export const TCP_TIMER_RACK = 6;
 
 /** Largest unscaled window field. */
 export const MAX_WINDOW_FIELD = 0xffff;
@@ -256,6 +259,54 @@ export class Tcb {
   /** The loss-recovery strategy, made at the first duplicate ACK (see {@link lossRecovery}). */
   recovery: LossRecovery | null = null;
   retransmitCount = 0;
+  /** Per-segment transmit record of RACK-TLP (made with the first data sent; null: RFC 6675). */
+  segLog: SegmentLog | null = null;
+  /** RACK-TLP state (RFC 8985), with {@link segLog}. */
+  rack: Rack | null = null;
+  /** RACK reordering timer / TLP probe timeout (one timer, the earlier of the two). */
+  rackTimer: Timer | null = null;
+  /** Recovery episodes entered. */
+  recoveryCount = 0;
+  /** Tail loss probes sent. */
+  tlpProbeCount = 0;
+  /** Segments RACK marked lost. */
+  rackLostCount = 0;
+  /** D-SACKs received and sent (RFC 2883). */
+  dsacksIn = 0;
+  dsacksOut = 0;
+  /** Reductions undone as spurious. */
+  undoCount = 0;
+  /** Retransmission timeouts found spurious (F-RTO, Eifel). */
+  spuriousRtoCount = 0;
+
+  // --- undo of spurious reductions (RFC 3708, RFC 3522, Linux undo_marker) ---
+  /** A reduction may still be undone. */
+  undoActive = false;
+  /** cwnd and ssthresh before the reduction. */
+  undoCwnd = 0;
+  undoSsthresh = 0;
+  /** The episode's sequence range: retransmissions in it count towards D-SACK undo. */
+  undoStartSeq = 0;
+  undoEndSeq = 0;
+  /** Retransmissions of the episode not yet reported duplicate by a D-SACK (Linux undo_retrans). */
+  undoRetrans = 0;
+  /** TSval of the episode's first retransmission (Eifel, RFC 3522 §3.2), valid with undoTsSet. */
+  undoTsVal = 0;
+  undoTsSet = false;
+  /** F-RTO (RFC 5682 §2): 0 off, 1 after the RTO retransmission, 2 after new data was sent. */
+  frtoState = 0;
+  /** Bytes of new data F-RTO step 2b may still send beyond cwnd. */
+  frtoBudget = 0;
+  /** F-RTO: end of what the timeout retransmitted (data above it was sent once). */
+  frtoRetransmitEnd = 0;
+  /** RFC 3042 Limited Transmit: bytes beyond cwnd the first two duplicate ACKs allow. */
+  limitedTransmit = 0;
+
+  // --- D-SACK generation (RFC 2883 §4) ---
+  /** A duplicate segment was received: the next ACK reports it first. */
+  dsackPending = false;
+  dsackLeft = 0;
+  dsackRight = 0;
 
   // --- ACK generation ---
   ackNow = false;
@@ -351,7 +402,87 @@ export class Tcb {
    * @returns the strategy
    */
   lossRecovery(): LossRecovery {
-    return this.recovery ??= this.sackOk ? new SackRecovery() : new RenoRecovery();
+    return this.recovery ??= !this.sackOk
+      ? new RenoRecovery()
+      : this.cfg.lossDetection === "rack-tlp"
+      ? new RackRecovery()
+      : new SackRecovery();
+  }
+
+  /**
+   * RACK-TLP's record, made with the first data sent on a SACK connection when
+   * `lossDetection` is "rack-tlp" (RFC 8985 §5: RACK needs SACK).
+   *
+   * @returns whether RACK-TLP is on
+   */
+  ensureRack(): boolean {
+    if (this.rack !== null) return true;
+    if (!this.sackOk || this.cfg.lossDetection !== "rack-tlp") return false;
+    this.segLog = new SegmentLog(SegmentLog.slotsFor(this.cfg.sendBufferBytes, this.sndMss));
+    this.rack = new Rack();
+    return true;
+  }
+
+  /** (Re)arms the RACK timer for the earlier of the reordering timer and the PTO. */
+  scheduleRackTimer(): void {
+    const rack = this.rack;
+    if (rack === null) return;
+    const due = Math.min(rack.reoDueMs, rack.tlpDueMs);
+    if (due === Infinity) return; // lazily: an armed timer finds nothing due and stops
+    const timer = this.rackTimer ??= new Timer(this.conn, TCP_TIMER_RACK);
+    if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
+  }
+
+  /**
+   * A loss episode or timeout reduces the window: remember what to restore should it prove
+   * spurious (Linux tcp_init_undo).
+   *
+   * @returns nothing
+   */
+  beginUndo(): void {
+    this.undoActive = true;
+    this.undoCwnd = this.cc.cwnd;
+    this.undoSsthresh = this.cc.ssthresh;
+    this.undoStartSeq = this.sndUna;
+    this.undoEndSeq = this.sndMax;
+    this.undoRetrans = 0;
+    this.undoTsSet = false;
+  }
+
+  /**
+   * The reduction was spurious (RFC 3708 §3, RFC 3522 §3.2, RFC 5682 §3): restore the window
+   * and leave recovery.
+   *
+   * @param nowMs time
+   * @returns nothing
+   */
+  undo(nowMs: number): void {
+    if (!this.undoActive) return;
+    this.undoActive = false;
+    this.cc.undo(this.undoCwnd, this.undoSsthresh);
+    if (this.inRecovery) {
+      this.inRecovery = false;
+      this.rack?.onRecoveryExit();
+    }
+    this.undoCount++;
+    this.ctx.stats.undos++;
+    void nowMs;
+  }
+
+  /**
+   * A data segment was retransmitted at `nowMs` (counts towards undo).
+   *
+   * @param nowMs time
+   * @returns nothing
+   */
+  noteRetransmit(nowMs: number): void {
+    this.countRetransmit();
+    if (!this.undoActive) return;
+    this.undoRetrans++;
+    if (!this.undoTsSet && this.tsOk) {
+      this.undoTsSet = true;
+      this.undoTsVal = this.tsNow(nowMs);
+    }
   }
 
   /** RFC 6528: the initial sequence number for this 4-tuple at `nowMs`. */
@@ -445,9 +576,12 @@ export class Tcb {
    */
   currentMss(): number {
     const ooo = this.ooo;
-    if (!this.sackOk || ooo === null || ooo.isEmpty()) return this.sndMss;
+    const held = ooo === null ? 0 : ooo.count;
+    // RFC 2883 §4: a pending D-SACK block rides first.
+    const wanted = held + (this.dsackPending ? 1 : 0);
+    if (!this.sackOk || wanted === 0) return this.sndMss;
     const max = this.tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS;
-    const blocks = ooo.count < max ? ooo.count : max;
+    const blocks = wanted < max ? wanted : max;
     return this.sndMss - sackOptionBytes(blocks);
   }
 
@@ -543,6 +677,7 @@ export class Tcb {
     if (this.persistTimer !== null) w.cancel(this.persistTimer);
     if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
     if (this.timeWaitTimer !== null) w.cancel(this.timeWaitTimer);
+    if (this.rackTimer !== null) w.cancel(this.rackTimer);
   }
 
   /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
@@ -571,11 +706,14 @@ export class Tcb {
     if (this.rtxTimer !== null) w.cancel(this.rtxTimer);
     if (this.persistTimer !== null) w.cancel(this.persistTimer);
     if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
+    if (this.rackTimer !== null) w.cancel(this.rackTimer);
     // RFC 9293 §3.10.7.4: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN.
     this.scheduleTimeWait(nowMs);
     this.sendRing?.release();
     this.sendRing = null;
     this.scoreboard = null;
+    this.segLog = null;
+    this.rack = null;
     this.releaseRecvStorage();
     this.ooo = null;
     this.signalClosed();
@@ -603,6 +741,8 @@ export class Tcb {
     this.sendRing = null;
     this.ooo = null;
     this.scoreboard = null;
+    this.segLog = null;
+    this.rack = null;
     const recv = this.recvRing;
     if (recv !== null && (error !== null || this.appClosed)) recv.discard(recv.length);
     this.releaseRecvStorage();
