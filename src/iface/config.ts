@@ -32,8 +32,11 @@ export interface StaticRouteOptions {
 export interface InterfaceConfigOptions {
   /** Our Ethernet address (unicast). Usually the device's MAC. */
   mac: MacAddress | string | number;
-  /** Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`. */
-  ipv4: Ipv4Cidr | string;
+  /**
+   * Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`; null or absent: no
+   * IPv4 (an IPv6-only interface; address 0, no routes).
+   */
+  ipv4?: Ipv4Cidr | string | null;
   /** IPv4 MTU in bytes (68..65535); default 1500. */
   mtu?: number;
   /** Default gateway; must lie inside `ipv4`'s network. */
@@ -148,6 +151,7 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     throw new TypeError("interface configuration must be an object with at least mac and ipv4");
   }
   const mac = toMac(options.mac);
+  if (options.ipv4 === undefined || options.ipv4 === null) return noIpv4Config(mac, options);
   const cidr = toCidr(options.ipv4);
   const address = cidr.address.value;
   if (!isUsableHost(address)) {
@@ -220,5 +224,29 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     ttl,
     vlanId,
     routes,
+  };
+}
+
+/** The configuration of an interface without IPv4 (IPv6 only): address 0, no routes. */
+function noIpv4Config(mac: number, options: InterfaceConfigOptions): InterfaceConfig {
+  if (options.gateway !== undefined && options.gateway !== null) {
+    throw new TypeError(`a "gateway" needs an "ipv4" address`);
+  }
+  return {
+    mac,
+    address: 0,
+    prefixLength: 0,
+    mask: 0,
+    network: 0,
+    directedBroadcast: 0,
+    mtu: options.mtu === undefined
+      ? DEFAULT_MTU
+      : toIntegerIn(options.mtu, MIN_IPV4_MTU, MAX_IPV4_DATAGRAM, `interface "mtu"`),
+    gateway: 0,
+    ttl: options.ttl === undefined ? DEFAULT_TTL : toIntegerIn(options.ttl, 1, 255, `"ttl"`),
+    vlanId: options.vlanId === undefined || options.vlanId === null
+      ? 0
+      : toIntegerIn(options.vlanId, 1, MAX_VLAN_ID, `"vlanId"`),
+    routes: new RouteTable(),
   };
 }

@@ -38,7 +38,7 @@ import {
 import { Ipv6Address, ipv6HashAt } from "../wire/ipv6_address.ts";
 import { readI32 } from "../wire/view.ts";
 import { ErrorRateLimiter, type ErrorRateLimitOptions } from "./error_rate_limit.ts";
-import { type PingOptions, type PingReply, PingEngine } from "./icmp.ts";
+import { PingEngine, type PingOptions, type PingReply } from "./icmp.ts";
 import type { PacketBufferLike } from "./types.ts";
 import type { Ipv6ProtocolHandler } from "./types.ts";
 
@@ -350,7 +350,15 @@ export class Icmpv6Layer {
       this.#listeners.get(m.identifier)?.onEchoReply(nowMs, src, m.sequence, m.dataLength);
       return;
     }
-    this.#deliverError(nowMs, m.type, m.code, m.type === ICMPV6_PACKET_TOO_BIG ? m.mtu : m.pointer, m.data, m.dataOffset, m.dataLength);
+    this.#deliverError(
+      nowMs,
+      m.type,
+      m.code,
+      m.type === ICMPV6_PACKET_TOO_BIG ? m.mtu : m.pointer,
+      m.data,
+      m.dataOffset,
+      m.dataLength,
+    );
   }
 
   /**
@@ -443,6 +451,37 @@ export class Icmpv6Layer {
     tx.data = EMPTY;
     stats.txErrors++;
     return this.#host.sendIcmpv6(buf, src, invokingSrc);
+  }
+
+  /**
+   * Tells the transport (or ping) that sent the IPv6 packet at `bytes[offset,
+   * +length)` about an error found locally (neighbour resolution failed:
+   * type 1 code 3, as if a router had said so, RFC 4443 §3.1).
+   *
+   * @param nowMs current time
+   * @param type ICMPv6 type
+   * @param code code
+   * @param bytes buffer
+   * @param offset start of the packet's IPv6 header
+   * @param length its length
+   */
+  localError(
+    nowMs: number,
+    type: number,
+    code: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    this.#deliverError(
+      nowMs,
+      type,
+      code,
+      0,
+      bytes,
+      offset,
+      Math.min(length, ICMPV6_ERROR_MAX_QUOTE),
+    );
   }
 
   /** RFC 4443 §4.2: echo reply with the request's identifier, sequence and data. */

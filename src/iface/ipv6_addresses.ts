@@ -325,7 +325,13 @@ export class Ipv6AddressTable {
    */
   addLinkLocal(nowMs: number): Ipv6AddressEntry | null {
     const prefix = new Ipv6Address(LINK_LOCAL_W0, 0, 0, 0);
-    return this.#add(nowMs, stableAddress(this.#secret, prefix, this.#mac, 0), 64, "link-local", prefix);
+    return this.#add(
+      nowMs,
+      stableAddress(this.#secret, prefix, this.#mac, 0),
+      64,
+      "link-local",
+      prefix,
+    );
   }
 
   /**

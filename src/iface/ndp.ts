@@ -32,7 +32,13 @@ import {
 } from "../wire/icmpv6.ts";
 import { IPV6_MIN_MTU } from "../wire/ipv6.ts";
 import { Ipv6Address } from "../wire/ipv6_address.ts";
-import { MLD_CHANGE_TO_EXCLUDE, MLD_CHANGE_TO_INCLUDE, MLD_MODE_IS_EXCLUDE, type MldRecord, MldQueryRepr } from "../wire/mld.ts";
+import {
+  MLD_CHANGE_TO_EXCLUDE,
+  MLD_CHANGE_TO_INCLUDE,
+  MLD_MODE_IS_EXCLUDE,
+  MldQueryRepr,
+  type MldRecord,
+} from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr, newNdpRepr } from "../wire/ndp.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
 import type { Ipv6AddressTable } from "./ipv6_addresses.ts";
@@ -844,7 +850,11 @@ export class NeighbourDiscovery {
     tx.curHopLimit = 0;
     tx.router = tx.solicited = tx.override = false;
     tx.target = Ipv6Address.UNSPECIFIED;
-    tx.sourceLinkLayer = tx.targetLinkLayer = tx.nonce = tx.mtu = -1;
+    tx.sourceLinkLayer =
+      tx.targetLinkLayer =
+      tx.nonce =
+      tx.mtu =
+        -1;
     tx.prefixes.length = 0;
     tx.redirectedLength = 0;
     return tx;
