@@ -35,6 +35,11 @@ import type { IcmpOptions, IcmpStats, PingOptions, PingReply, PingSummary } from
 import type { Ipv4Stats } from "./iface/ipv4.ts";
 import type { ReassemblyOptions } from "./iface/reassembly.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
+import type { Ipv6LayerOptions, Ipv6Stats, NdpSectionStats } from "./iface/ipv6.ts";
+import type { Icmpv6Stats, Ping6Session } from "./iface/icmpv6.ts";
+import type { Ipv6AddressInfo } from "./iface/ipv6_addresses.ts";
+import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
+import { type Ipv6Address, parseIpv6 } from "./wire/ipv6_address.ts";
 import { IP_PROTOCOL_UDP, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
 import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
@@ -69,8 +74,17 @@ const IP_PROTOCOL_TCP = 6;
 export interface StackOptions {
   /** The link device (AfPacketDevice, MemoryLink end, middleware...). The stack closes it. */
   device: Device;
-  /** Our address and prefix, e.g. `"192.0.2.2/24"`. */
-  ipv4: string | Ipv4Cidr;
+  /** Our address and prefix, e.g. `"192.0.2.2/24"`; optional when `ipv6` is given (IPv6 only). */
+  ipv4?: string | Ipv4Cidr;
+  /**
+   * IPv6 (issue 18): a static address with prefix (`"2001:db8::2/64"`),
+   * `"slaac"` (addresses from router advertisements), or a list of both.
+   * The link-local address is always configured; every address goes through
+   * duplicate address detection (see {@link Stack.addresses}).
+   */
+  ipv6?: string | readonly string[];
+  /** IPv6 tunables: neighbour cache, NDP bounds, DAD, RFC 7217 secret, PMTU cache, randomness. */
+  ipv6Options?: Omit<Ipv6LayerOptions, "mac" | "mtu" | "addresses" | "slaac">;
   /** Default gateway (on-link), e.g. `"192.0.2.1"`. */
   gateway?: string | null;
   /** DNS servers, `"192.0.2.1"` or `"192.0.2.1:5353"`. */
@@ -171,6 +185,12 @@ export interface StackStats {
   ipv4: Ipv4Stats;
   /** ICMP. */
   icmp: IcmpStats;
+  /** IPv6 in/out, fragments (present when IPv6 is configured). */
+  ipv6?: Ipv6Stats;
+  /** ICMPv6 (present when IPv6 is configured). */
+  icmpv6?: Icmpv6Stats;
+  /** Neighbour discovery, neighbour cache, addresses, PMTU, reassembly (present with IPv6). */
+  ndp?: NdpSectionStats;
   /** UDP. */
   udp: UdpLayerStats;
   /** TCP. */
@@ -262,9 +282,27 @@ export class StackClosedError extends Error {
   }
 }
 
+/** One configured address, as {@link Stack.addresses} lists it. */
+export interface StackAddressInfo {
+  /** Address family. */
+  family: "ipv4" | "ipv6";
+  /** The address (dotted quad, or RFC 5952 text). */
+  address: string;
+  /** Prefix length. */
+  prefixLength: number;
+  /** "tentative" during DAD, "preferred", "deprecated" (preferred lifetime over), "duplicate". */
+  state: Ipv6AddressInfo["state"];
+  /** How it was configured ("static", "link-local", "slaac"; DHCP may add its own). */
+  origin: string;
+  /** Seconds of valid lifetime left (Infinity for static addresses). */
+  validLifetimeS: number;
+  /** Seconds of preferred lifetime left. */
+  preferredLifetimeS: number;
+}
+
 interface PendingPing {
   host: string;
-  session: ReturnType<NetworkInterface["ping"]>;
+  session: ReturnType<NetworkInterface["ping"]> | Ping6Session;
   resolve: (r: PingResult) => void;
   reject: (e: unknown) => void;
 }
@@ -379,6 +417,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (options === null || typeof options !== "object" || options.device === undefined) {
       throw new TypeError('Stack options must be an object with "device" and "ipv4"');
     }
+    if (options.ipv4 === undefined && options.ipv6 === undefined) {
+      throw new TypeError('Stack options need "ipv4", "ipv6" or both');
+    }
+    const ipv6 = options.ipv6 === undefined
+      ? null
+      : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
     this.device = options.device;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
@@ -392,7 +436,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
     this.iface = new NetworkInterface(this.device, {
-      ipv4: options.ipv4,
+      ipv4: options.ipv4 ?? null,
+      ipv6: ipv6 === null ? null : {
+        ...options.ipv6Options,
+        addresses: ipv6.filter((a) => a !== "slaac"),
+        slaac: ipv6.includes("slaac"),
+      },
       gateway: options.gateway ?? null,
       mtu: options.mtu,
       routes: options.routes,
@@ -1025,9 +1074,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
-   * Pings a host (ICMP echo, RFC 792) like ping(8).
+   * Pings a host (ICMP echo, RFC 792; ICMPv6 echo, RFC 4443 §4) like ping(8).
    *
-   * @param host dotted quad or a name (resolved with DNS, first A record)
+   * @param host dotted quad, IPv6 literal (`"2001:db8:1::1"` or in brackets) or a
+   *   name (resolved with DNS, first A record)
    * @param opts `count` (4), `size` data bytes (56), `intervalMs` (1000), `timeoutMs` per reply (1000)
    * @returns replies with RTTs and the summary; lost requests only show in the summary
    * @throws {DnsError} when the name does not resolve
@@ -1036,6 +1086,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   async ping(host: string, opts: PingOptions = {}): Promise<PingResult> {
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
+    const v6 = parseIpv6Literal(host);
+    if (v6 !== null) {
+      if (this.iface.ipv6 === null) throw new TypeError(`ping ${host}: IPv6 is not configured`);
+      const session6 = this.iface.ipv6.ping(this.nowMs(), v6, opts);
+      this.device.flush();
+      return await new Promise<PingResult>((resolve, reject) => {
+        this.#pings.add({ host, session: session6, resolve, reject });
+        this.#settlePings();
+        this.kick();
+      });
+    }
     const dst = parseIpv4(host) ?? await this.resolveHostname(host);
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
     const session = this.iface.ping(this.nowMs(), dst, opts);
@@ -1053,9 +1114,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       if (!p.session.done) continue;
       this.#pings.delete(p);
       const engine = p.session.engine;
+      const dst = p.session.dst;
       p.resolve({
         host: p.host,
-        address: formatIpv4(p.session.dst),
+        address: typeof dst === "number" ? formatIpv4(dst) : dst.toString(),
         size: engine.size,
         replies: engine.replies.slice(),
         summary: engine.summary(),
@@ -1118,6 +1180,40 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
+   * Every configured address of both families (IPv4 first), with its state
+   * and lifetimes: IPv6 addresses are "tentative" during duplicate address
+   * detection and "duplicate" when another node holds them (RFC 4862 §5.4).
+   *
+   * @returns one record per address
+   */
+  addresses(): StackAddressInfo[] {
+    const out: StackAddressInfo[] = [];
+    const c = this.iface.config;
+    if (c.address !== 0) {
+      out.push({
+        family: "ipv4",
+        address: formatIpv4(c.address),
+        prefixLength: c.prefixLength,
+        state: "preferred",
+        origin: "static",
+        validLifetimeS: Infinity,
+        preferredLifetimeS: Infinity,
+      });
+    }
+    if (this.iface.ipv6 !== null) out.push(...this.iface.ipv6.addressList());
+    return out;
+  }
+
+  /**
+   * The IPv6 neighbour cache with NUD states (ARP entries: {@link arpTable}).
+   *
+   * @returns one record per neighbour
+   */
+  neighbours(): NeighbourInfo[] {
+    return this.iface.ipv6?.neighbourList() ?? [];
+  }
+
+  /**
    * A snapshot of every layer's counters.
    *
    * @returns the counters (copies)
@@ -1129,10 +1225,22 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       arp: { ...this.iface.arp.stats },
       ipv4: { ...this.iface.ipv4.stats },
       icmp: { ...this.iface.icmp.stats },
+      ...(this.iface.ipv6 === null ? {} : {
+        ipv6: { ...this.iface.ipv6.stats },
+        icmpv6: { ...this.iface.ipv6.icmp.stats },
+        ndp: this.iface.ipv6.ndpStats(),
+      }),
       udp: { ...this.udp.stats },
       dns: { ...this.resolver.stats },
       tcp: { ...this.tcp.stats },
       loop: { ...this.loopStats },
     };
   }
+}
+
+/** An IPv6 literal, bare or in brackets (`[2001:db8::1]`), or null. */
+function parseIpv6Literal(host: string): Ipv6Address | null {
+  if (!host.includes(":")) return null;
+  const text = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return parseIpv6(text);
 }
