@@ -132,7 +132,7 @@ Deno.test("Ipv6Layer behaviour: unknown option actions — 10 answers even a gro
       ipv6Packet({ src: PEER, dst: group, nextHeader: 60, payload: dstOpts(0x80 | 0x1e) }),
     ),
   );
-  let out = h.out();
+  const out = h.out();
   assert.equal(out.length, 1);
   assert.equal(out[0].icmpType, 4);
   assert.equal(out[0].icmp[1], 2);
