@@ -68,6 +68,8 @@ export class ErrorRateLimiter {
   readonly #dest = new Map<number, number>();
 
   /**
+   * Creates a limiter with full buckets.
+   *
    * @param options rates, bursts, bounds
    * @throws {TypeError} on invalid values
    */

@@ -202,6 +202,8 @@ export class Icmpv6Layer {
   readonly #found = [0, 0];
 
   /**
+   * Creates a session and registers it for replies to `identifier`.
+   *
    * @param host the IPv6 layer
    * @param options error rate limits
    */
@@ -607,6 +609,8 @@ export class Ping6Session implements Echo6Listener {
   #closed = false;
 
   /**
+   * Creates a session and registers it for replies to `identifier`.
+   *
    * @param icmp the ICMPv6 layer
    * @param dst destination
    * @param identifier echo identifier

@@ -273,6 +273,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #nextPingId: number;
 
   /**
+   * Creates the IPv6 layer of one interface (addresses are configured by `start`).
+   *
    * @param link the interface below
    * @param pool the buffer pool
    * @param options MAC, MTU, addresses, tunables

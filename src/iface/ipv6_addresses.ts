@@ -87,9 +87,9 @@ export class Ipv6AddressEntry {
   /** Current state. */
   state: Ipv6AddressState = "tentative";
   /** Valid until (ms; Infinity = forever). */
-  validUntilMs = Infinity;
+  validUntilMs: number = Infinity;
   /** Preferred until (ms). */
-  preferredUntilMs = Infinity;
+  preferredUntilMs: number = Infinity;
   /** DAD solicitations still to send. */
   dadLeft = 0;
   /** When the next DAD step is due. */
@@ -100,6 +100,8 @@ export class Ipv6AddressEntry {
   nonce = 0;
 
   /**
+   * Creates an empty address table.
+   *
    * @param address the address
    * @param prefixLength prefix length
    * @param origin how it was configured
@@ -297,6 +299,8 @@ export class Ipv6AddressTable {
   #deadline = Infinity;
 
   /**
+   * Creates an empty address table.
+   *
    * @param mac the interface's MAC
    * @param host group membership and DAD transmission
    * @param options bounds, DAD, secret, randomness

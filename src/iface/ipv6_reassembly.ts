@@ -146,6 +146,8 @@ export class Ipv6Reassembler {
   #totalBytes = 0;
 
   /**
+   * Creates an empty reassembler.
+   *
    * @param options bounds and timeout (timeout default 60 s)
    * @throws {TypeError} on a non-positive option
    */

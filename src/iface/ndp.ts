@@ -264,6 +264,8 @@ export class NeighbourDiscovery {
   readonly #tx: NdpRepr = newNdpRepr();
 
   /**
+   * Creates neighbour discovery for one interface.
+   *
    * @param mac our MAC
    * @param deviceMtu the link's MTU (an RA may lower, never raise it)
    * @param host transmission and link parameter callbacks

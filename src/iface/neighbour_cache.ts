@@ -237,6 +237,8 @@ export class NeighbourCache {
   #deadline = Infinity;
 
   /**
+   * Creates an empty neighbour cache.
+   *
    * @param host transmit/free callbacks of the IPv6 layer
    * @param options bounds and randomness
    * @throws {TypeError} on a non-positive bound

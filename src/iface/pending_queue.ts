@@ -78,6 +78,8 @@ export class PendingQueues {
   readonly #free: (buf: PacketBufferLike) => void;
 
   /**
+   * Creates the bookkeeping of one cache.
+   *
    * @param stats the owner's counters (updated in place)
    * @param bounds the bounds
    * @param free returns a dropped buffer to its pool

@@ -95,6 +95,8 @@ export class PmtuCache {
   readonly #agingMs: number;
 
   /**
+   * Creates an empty cache.
+   *
    * @param linkMtu the interface's IPv6 MTU (≥ 1280)
    * @param options bounds and aging
    */
