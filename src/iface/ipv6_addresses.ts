@@ -185,10 +185,11 @@ export interface Ipv6AddressStats {
  * @returns leading bits equal
  */
 export function commonPrefixLength(a: Ipv6Words, b: Ipv6Words): number {
-  const words = [a.w0 ^ b.w0, a.w1 ^ b.w1, a.w2 ^ b.w2, a.w3 ^ b.w3];
-  for (let i = 0; i < 4; i++) {
-    if (words[i] !== 0) return i * 32 + Math.clz32(words[i]);
-  }
+  let x = a.w0 ^ b.w0;
+  if (x !== 0) return Math.clz32(x);
+  if ((x = a.w1 ^ b.w1) !== 0) return 32 + Math.clz32(x);
+  if ((x = a.w2 ^ b.w2) !== 0) return 64 + Math.clz32(x);
+  if ((x = a.w3 ^ b.w3) !== 0) return 96 + Math.clz32(x);
   return 128;
 }
 

@@ -180,15 +180,15 @@ class Redirect {
   ) {}
 }
 
-/** Prefix match of `a` against `p`/`len`. */
+/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
+
+/** Prefix match of `a` against `p`/`len` (allocates nothing: it runs per packet sent). */
 function inPrefix(a: Ipv6Words, p: Ipv6Words, len: number): boolean {
-  const words = [a.w0 ^ p.w0, a.w1 ^ p.w1, a.w2 ^ p.w2, a.w3 ^ p.w3];
-  let bits = len;
-  for (let i = 0; i < 4 && bits > 0; i++, bits -= 32) {
-    const mask = bits >= 32 ? -1 : -1 << (32 - bits);
-    if ((words[i] & mask) !== 0) return false;
-  }
-  return true;
+  return ((a.w0 ^ p.w0) & wordMask(len)) === 0 && ((a.w1 ^ p.w1) & wordMask(len - 32)) === 0 &&
+    ((a.w2 ^ p.w2) & wordMask(len - 64)) === 0 && ((a.w3 ^ p.w3) & wordMask(len - 96)) === 0;
 }
 
 function wordsEqual(a: Ipv6Words, b: Ipv6Words): boolean {
@@ -261,6 +261,7 @@ export class NeighbourDiscovery {
   #deadline = Infinity;
   /** Parsed messages (one repr reused). */
   readonly #rx: NdpRepr = newNdpRepr();
+  readonly #rxView = new Icmpv6Packet(new Uint8Array(0));
   readonly #tx: NdpRepr = newNdpRepr();
 
   /**
@@ -419,19 +420,13 @@ export class NeighbourDiscovery {
   defaultRouter(nowMs: number): { address: Ipv6Address } | null {
     const routers = this.#routers;
     if (routers.length === 0) return null;
-    const reachable = (r: Router) => {
-      const s = this.#neighbours.stateOf(nowMs, r.address);
-      return s !== null && s !== "incomplete";
-    };
     const cur = this.#current;
-    if (cur !== null && cur.expiresMs > nowMs && routers.includes(cur) && reachable(cur)) {
-      return cur;
-    }
+    if (cur !== null && cur.expiresMs > nowMs && this.#reachable(nowMs, cur)) return cur;
     let start = cur === null ? 0 : routers.indexOf(cur) + 1;
     if (start < 0) start = 0;
     for (let k = 0; k < routers.length; k++) {
       const r = routers[(start + k) % routers.length];
-      if (r.expiresMs > nowMs && reachable(r)) return this.#current = r;
+      if (r.expiresMs > nowMs && this.#reachable(nowMs, r)) return this.#current = r;
     }
     // None known reachable: round-robin (§6.3.6 "SHOULD be selected in a round-robin fashion").
     for (let k = 0; k < routers.length; k++) {
@@ -439,6 +434,12 @@ export class NeighbourDiscovery {
       if (r.expiresMs > nowMs) return this.#current = r;
     }
     return null;
+  }
+
+  /** Known reachable or probably so (§6.3.6: not INCOMPLETE, not unknown). */
+  #reachable(nowMs: number, r: Router): boolean {
+    const s = this.#neighbours.stateOf(nowMs, r.address);
+    return s !== null && s !== "incomplete";
   }
 
   /**
@@ -490,7 +491,7 @@ export class NeighbourDiscovery {
     length: number,
     checksumVerified: boolean,
   ): void {
-    const packet = new Icmpv6Packet(bytes, offset, length);
+    const packet = this.#rxView.reset(bytes, offset, length);
     if (bytes[offset] === ICMPV6_MLD_QUERY) {
       this.#mldQuery(src, dst, packet, checksumVerified);
       return;
