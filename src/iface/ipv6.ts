@@ -96,7 +96,7 @@ export interface Ipv6Stats {
   rxBadVersion: number;
   /** Dropped: payload length beyond the frame. */
   rxBadLength: number;
-  /** Dropped: multicast source (RFC 4291 §2.7). */
+  /** Dropped: multicast or loopback source (RFC 4291 §2.7, §2.5.3). */
   rxBadSource: number;
   /** Dropped: unicast destination not ours (or still tentative). */
   rxNotForUs: number;
@@ -703,8 +703,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       stats.rxBadLength++;
       return;
     }
-    if (bytes[offset + OFFSET_SRC] === 0xff) {
-      stats.rxBadSource++; // RFC 4291 §2.7: a multicast address is never a source
+    const srcAt = offset + OFFSET_SRC;
+    if (bytes[srcAt] === 0xff || Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt)) {
+      // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never comes from a link.
+      stats.rxBadSource++;
       return;
     }
     const dstAt = offset + OFFSET_DST;
@@ -769,7 +771,6 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       }
     }
     // "deliver": one flow keeps its address objects (no allocation per packet).
-    const srcAt = offset + OFFSET_SRC;
     if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
     if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
     stats.rxDelivered++;

@@ -88,10 +88,22 @@ Deno.test("Ipv6Layer behaviour: drops bad version, bad length, multicast source,
     ),
   );
   h.rx(v6Frame(MY_MAC, MAC_PEER, good.subarray(0, 30)));
+  h.rx(
+    v6Frame(
+      MY_MAC,
+      MAC_PEER,
+      ipv6Packet({
+        src: Ipv6Address.LOOPBACK,
+        dst: ME,
+        nextHeader: 58,
+        payload: echoRequest(1, 1, new Uint8Array(8), Ipv6Address.LOOPBACK),
+      }),
+    ),
+  );
   const s = h.ipv6.stats;
   assert.equal(s.rxBadVersion, 1);
   assert.equal(s.rxBadLength, 1);
-  assert.equal(s.rxBadSource, 1);
+  assert.equal(s.rxBadSource, 2);
   assert.equal(s.rxNotForUs, 1);
   assert.equal(s.rxTooShort, 1);
   assert.equal(h.out().length, 0);
