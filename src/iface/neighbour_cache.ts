@@ -87,6 +87,8 @@ export interface NeighbourCacheOptions {
   lockTimeMs?: number;
   /** Randomness in [0, 1) for ReachableTime (default Math.random; simulations seed it). */
   random?: () => number;
+  /** BaseReachableTime (ms) until a router advertisement gives one; default 30,000 (§10). */
+  reachableTimeMs?: number;
 }
 
 /** What the cache needs from the IPv6 layer. */
@@ -265,6 +267,11 @@ export class NeighbourCache {
     }
     this.#lockTimeMs = lock;
     this.#random = options.random ?? Math.random;
+    this.#baseReachableMs = positiveInt(
+      options.reachableTimeMs,
+      REACHABLE_TIME_MS,
+      "reachableTimeMs",
+    );
     this.#reachableMs = this.#randomReachable();
   }
 

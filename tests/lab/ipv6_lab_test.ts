@@ -175,3 +175,33 @@ labTest(
   },
   { commands: ["dnsmasq", "tcpdump", "tshark"] },
 );
+
+labTest(
+  "IPv6: our entry for the kernel ages REACHABLE → STALE → DELAY → PROBE and a unicast probe makes it REACHABLE again",
+  async () => {
+    await withV6Lab({
+      stack: {
+        ipv6: `${LAB_STACK_ADDRESS6}/64`,
+        ipv6Options: { addressOptions: { secret: SECRET }, neighbours: { reachableTimeMs: 500 } },
+      },
+    }, async ({ stack, capture }) => {
+      await settled(stack, 2);
+      const state = () => stack.neighbours().find((n) => n.ip === LAB_PEER_ADDRESS6)?.state;
+      assert.equal((await stack.ping(LAB_PEER_ADDRESS6, { count: 1 })).summary.received, 1);
+      assert.equal(state(), "reachable");
+      await until(() => state() === "stale", "STALE after ReachableTime", 3000);
+      // Sending to a STALE entry: DELAY, then (no upper-layer confirmation) PROBE after 5 s,
+      // whose unicast solicitation the kernel answers: REACHABLE.
+      assert.equal((await stack.ping(LAB_PEER_ADDRESS6, { count: 1 })).summary.received, 1);
+      assert.equal(state(), "delay");
+      await until(() => state() === "reachable", "REACHABLE after the probe", 9000);
+      assert.ok(stack.stats().ndp!.neighbours.probesSent >= 1);
+      const text = await capture.check(6);
+      assert.match(
+        text,
+        /2001:db8:1::2 → 2001:db8:1::1 +ICMPv6 \d+ Neighbor Solicitation for 2001:db8:1::1/,
+      );
+    });
+  },
+  { commands: ["tcpdump", "tshark"] },
+);
