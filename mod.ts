@@ -124,7 +124,16 @@ export {
   type Ipv4LinkOutput,
   LOCAL_QUEUE_DEFAULT_LENGTH,
 } from "./src/iface/ipv4.ts";
-export { type EchoListener, IcmpLayer, PingEngine } from "./src/iface/icmp.ts";
+export { type EchoListener, IcmpLayer } from "./src/iface/icmp.ts";
+export {
+  ICMP_RATE_ALLOWED,
+  ICMP_RATE_LIMITED_GLOBAL,
+  ICMP_RATE_LIMITED_PEER,
+  IcmpRateLimiter,
+  type IcmpRateLimitOptions,
+  type IcmpRateVerdict,
+} from "./src/iface/icmp_rate_limit.ts";
+export { PingEngine } from "./src/iface/ping.ts";
 export {
   Reassembler,
   type ReassemblyStats,
@@ -145,7 +154,7 @@ export {
   type PingReply,
   PingSession,
   type PingSummary,
-} from "./src/iface/icmp.ts";
+} from "./src/iface/ping.ts";
 export { type ArpEntryInfo } from "./src/iface/arp_cache.ts";
 // IPv6 network layer (issue 18).
 export type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "./src/iface/types.ts";
@@ -157,7 +166,6 @@ export * from "./src/iface/ipv6_addresses.ts";
 export * from "./src/iface/ipv6_reassembly.ts";
 export * from "./src/iface/pmtu_cache.ts";
 export * from "./src/iface/pending_queue.ts";
-export * from "./src/iface/error_rate_limit.ts";
 
 // UDP and DNS.
 export {

@@ -44,10 +44,11 @@ if (args.flags.iface !== undefined) {
   const serverConn = server.listenDatagram({ port });
   const serving = echo(serverConn, false);
   const conn = client.listenDatagram({ port: 0 });
+  await conn.connect(serverConn.addr); // only the server's datagrams, and its ICMP errors, arrive
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   for (const text of ["hello", "rawstack", "x".repeat(3000)]) {
-    await conn.send(encoder.encode(text), serverConn.addr);
+    await conn.send(encoder.encode(text));
     const [data, from] = await conn.receive();
     const shown = data.length > 20 ? `${data.length} bytes` : JSON.stringify(decoder.decode(data));
     console.log(`echo from ${formatNetAddr(from)}: ${shown}`);

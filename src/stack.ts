@@ -31,7 +31,8 @@ import { TimerWheel } from "./time/timer_wheel.ts";
 import { type LinkStats, NetworkInterface } from "./iface/interface.ts";
 import type { ArpCacheOptions, ArpEntryInfo, ArpStats } from "./iface/arp_cache.ts";
 import type { StaticRouteOptions } from "./iface/config.ts";
-import type { IcmpOptions, IcmpStats, PingOptions, PingReply, PingSummary } from "./iface/icmp.ts";
+import type { IcmpOptions, IcmpStats } from "./iface/icmp.ts";
+import type { PingOptions, PingReply, PingSummary } from "./iface/ping.ts";
 import type { Ipv4Stats } from "./iface/ipv4.ts";
 import type { ReassemblyOptions } from "./iface/reassembly.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
@@ -120,6 +121,11 @@ export interface StackOptions {
    * secret per process). Simulations fix it so a run replays byte for byte.
    */
   tcpSecret?: Uint8Array;
+  /**
+   * Key of the hashed IPv4 identification counters (16 bytes, RFC 7739 §5.3; default
+   * random per stack). Simulations fix it to replay IPv4 headers too.
+   */
+  ipIdSecret?: Uint8Array;
   /** Randomness for TCP ephemeral port choice (default: shared per process, RFC 6056). */
   tcpRandom?: () => number;
   /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
@@ -199,6 +205,20 @@ export interface StackStats {
   dns: DnsResolverStats;
   /** Event loop. */
   loop: LoopStats;
+  /** The interface's packet pool (a snapshot). */
+  pool: PoolStats;
+}
+
+/** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
+export interface PoolStats {
+  /** Slots in all. */
+  capacity: number;
+  /** Slots handed out now. */
+  inUse: number;
+  /** Slots free now. */
+  available: number;
+  /** Slots only the stack's own control traffic (ARP) may take. */
+  reserved: number;
 }
 
 /** Options of {@link Stack.connect}, like `Deno.ConnectOptions`. */
@@ -453,6 +473,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       verifyChecksums: options.verifyChecksums,
       txOffloads: options.txOffloads,
       clock: this.clock,
+      identificationSecret: options.ipIdSecret,
     });
     if (this.iface.trustDeviceChecksums) {
       // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
@@ -1219,6 +1240,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns the counters (copies)
    */
   stats(): StackStats {
+    const pool = this.iface.pool;
     return {
       device: { ...this.device.stats },
       link: { ...this.iface.stats },
@@ -1234,6 +1256,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       dns: { ...this.resolver.stats },
       tcp: { ...this.tcp.stats },
       loop: { ...this.loopStats },
+      pool: {
+        capacity: pool.capacity ?? 0,
+        inUse: pool.inUse,
+        available: pool.available ?? 0,
+        reserved: pool.reserved ?? 0,
+      },
     };
   }
 }

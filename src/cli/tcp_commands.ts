@@ -11,6 +11,7 @@
 
 import type { Stack } from "../stack.ts";
 import type { TcpConn } from "../socket/tcp_conn.ts";
+import type { UdpConn } from "../socket/udp_conn.ts";
 import { formatNetAddr } from "../socket/addr.ts";
 import { renderLadderText, tcpLadder } from "../trace/ladder.ts";
 import { intOption, stringOption, UsageError } from "./args.ts";
@@ -460,13 +461,7 @@ export const echoCommand: Command = {
       if (values.udp === true) {
         const sock = net.stack.listenDatagram({ port });
         console.error(`rawstack echo: UDP echo on ${net.stack.address}:${port} (Ctrl-C to stop)`);
-        (async () => {
-          for await (const [data, from] of sock) {
-            await sock.send(data, from);
-            console.error(`${formatNetAddr(from)} ${data.length} bytes`);
-            bump();
-          }
-        })().catch(() => {});
+        echoDatagrams(sock, (line) => console.error(line), bump).catch(() => {});
         await Promise.race([stop.promise, finished]);
         sock.close();
       } else {
@@ -491,6 +486,52 @@ export const echoCommand: Command = {
     }
   },
 };
+
+/**
+ * The loop of `rawstack echo --udp` (RFC 862): sends every datagram back to
+ * its sender until the socket is closed. The socket is unconnected, so no
+ * ICMP error reaches it (a client that closed its port, or a forged error,
+ * cannot end the loop), and an echo that cannot be sent (no buffer, no
+ * route) is logged and skipped.
+ *
+ * @param sock the bound, unconnected socket
+ * @param log receives one line per datagram or failed echo
+ * @param onEcho called after each datagram handled
+ * @returns datagrams echoed, once the socket is closed
+ *
+ * @example
+ * ```ts
+ * import { echoDatagrams } from "./tcp_commands.ts";
+ * console.assert(typeof echoDatagrams === "function"); // see tests/cli/echo_udp_test.ts
+ * ```
+ */
+export async function echoDatagrams(
+  sock: UdpConn,
+  log: (line: string) => void,
+  onEcho: () => void = () => {},
+): Promise<number> {
+  let echoed = 0;
+  while (!sock.closed) {
+    let data: Uint8Array;
+    let from: { hostname: string; port: number };
+    try {
+      [data, from] = await sock.receive();
+    } catch (e) {
+      if (sock.closed) break;
+      log(`rawstack echo: receive failed: ${(e as Error).message}`);
+      continue;
+    }
+    try {
+      await sock.send(data, from);
+      echoed++;
+      log(`${formatNetAddr(from)} ${data.length} bytes`);
+    } catch (e) {
+      log(`rawstack echo: ${formatNetAddr(from)}: echo not sent: ${(e as Error).message}`);
+    }
+    onEcho();
+  }
+  return echoed;
+}
 
 async function echoConnection(conn: TcpConn): Promise<number> {
   const buf = new Uint8Array(64 * 1024);

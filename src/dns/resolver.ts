@@ -3,9 +3,13 @@
  *
  * `resolve(nowMs, name, type)` answers at once from a numeric literal, the
  * {@link HostsTable} or the {@link DnsCache}; otherwise it starts a
- * {@link DnsLookup}: a query with a random 16-bit id (RFC 5452 §9.2) sent from
- * a fresh ephemeral UDP port (random, RFC 5452 §10) to the configured servers
- * in turn, each attempt waiting `timeoutMs`. An answer is accepted only from
+ * {@link DnsLookup}: a query with a random 16-bit id (RFC 5452 §9.2) sent to
+ * the configured servers in turn, each attempt waiting `timeoutMs`, from a
+ * fresh ephemeral UDP port (random, RFC 5452 §10) per server asked. Each
+ * port is connected to its server, like glibc's one connected socket per
+ * name server: it receives only that server's datagrams, and an ICMP port or
+ * host unreachable about the query reaches the lookup, which then moves to
+ * the next server at once (unconnected ports ignore ICMP errors). An answer is accepted only from
  * a server that was asked, with the query's id and question (RFC 5452 §4);
  * anything else is ignored and counted. CNAME chains inside the answer are
  * followed (RFC 1034 §3.6.2); results are cached by TTL, NXDOMAIN and NODATA
@@ -228,8 +232,8 @@ export class DnsLookup {
   qtype: number;
   /** @internal */
   id = 0;
-  /** @internal */
-  endpoint: UdpEndpoint | null = null;
+  /** @internal the UDP port of each server asked (by server index), connected to it. */
+  endpoints: (UdpEndpoint | null)[] = [];
   /** @internal attempts made (transmissions). */
   tries = 0;
   /** @internal index of the server of the current attempt. */
@@ -462,22 +466,11 @@ export class DnsResolver {
     if (this.servers.length === 0) {
       return this.#fail(lookup, "UNREACHABLE", "no DNS servers configured");
     }
-    let endpoint: UdpEndpoint;
-    try {
-      endpoint = this.#transport.bind(0, {
-        queueBytes: LOOKUP_QUEUE_BYTES,
-        queueDatagrams: LOOKUP_QUEUE_DATAGRAMS,
-      });
-    } catch (e) {
-      return this.#fail(lookup, "UNREACHABLE", `no UDP port: ${(e as Error).message}`);
-    }
-    lookup.endpoint = endpoint;
     lookup.id = Math.floor(this.#random() * QUERY_ID_SPACE) % QUERY_ID_SPACE;
     // Round robin: successive lookups start at successive servers.
     lookup.serverIndex = this.#nextServer;
     this.#nextServer = (this.#nextServer + 1) % this.servers.length;
     this.#pending.add(lookup);
-    endpoint.onReadable = () => this.#onReadable(lookup);
     this.#transmit(lookup, nowMs, false);
     return lookup;
   }
@@ -547,7 +540,14 @@ export class DnsResolver {
       const length = this.#encodeQuery(lookup);
       lookup.asked.add(lookup.serverIndex);
       const attempt = lookup.tries;
-      const sent = lookup.endpoint!.send(
+      const endpoint = this.#endpointFor(lookup, lookup.serverIndex);
+      if (endpoint instanceof Error) {
+        this.stats.sendErrors++;
+        lookup.lastFailure = "UNREACHABLE";
+        lookup.lastDetail = `${serverText(server)}: ${endpoint.message}`;
+        continue;
+      }
+      const sent = endpoint.send(
         nowMs,
         this.#txBuffer.subarray(0, length),
         server.addr,
@@ -578,16 +578,49 @@ export class DnsResolver {
     );
   }
 
-  /** Drains a lookup's endpoint: answers, stray datagrams, ICMP errors. */
-  #onReadable(lookup: DnsLookup): void {
-    const endpoint = lookup.endpoint;
-    if (endpoint === null) return;
+  /**
+   * The lookup's port for server `serverIndex`: bound and connected to the
+   * server the first time it is asked, then reused by retries to it.
+   *
+   * @returns the endpoint, or why there is none (no port, no route)
+   */
+  #endpointFor(lookup: DnsLookup, serverIndex: number): UdpEndpoint | Error {
+    const known = lookup.endpoints[serverIndex];
+    if (known !== undefined && known !== null) return known;
+    const server = this.servers[serverIndex];
+    let endpoint: UdpEndpoint;
+    try {
+      endpoint = this.#transport.bind(0, {
+        queueBytes: LOOKUP_QUEUE_BYTES,
+        queueDatagrams: LOOKUP_QUEUE_DATAGRAMS,
+      });
+    } catch (e) {
+      return new Error(`no UDP port: ${(e as Error).message}`);
+    }
+    // Connected (glibc's send_dg connects each name server's socket): only this server's
+    // datagrams arrive, and ICMP errors about the query are delivered (unconnected ports
+    // ignore them, as Linux's do).
+    const error = endpoint.connect(server.addr, server.port);
+    if (error !== null) {
+      endpoint.close();
+      return error;
+    }
+    endpoint.onReadable = () => this.#onReadable(lookup, serverIndex);
+    while (lookup.endpoints.length < serverIndex) lookup.endpoints.push(null);
+    lookup.endpoints[serverIndex] = endpoint;
+    return endpoint;
+  }
+
+  /** Drains a lookup's endpoint for one server: answers, stray datagrams, ICMP errors. */
+  #onReadable(lookup: DnsLookup, serverIndex: number): void {
+    const endpoint = lookup.endpoints[serverIndex];
+    if (endpoint === undefined || endpoint === null) return;
     while (!lookup.done) {
       const icmp = endpoint.takeError();
       if (icmp !== null) {
         this.stats.icmpErrors++;
         const current = this.servers[lookup.serverIndex];
-        if (icmp.remoteAddr === current.addr && icmp.remotePort === current.port) {
+        if (serverIndex === lookup.serverIndex) {
           // RFC 1122 §4.1.3.3: the server's host/port is unreachable: try the next one now.
           lookup.lastFailure = "UNREACHABLE";
           lookup.lastDetail = `${serverText(current)}: ${icmp.message}`;
@@ -897,10 +930,8 @@ export class DnsResolver {
     this.#pending.delete(lookup);
     lookup.deadlineMs = Infinity;
     if (lookup.tcp !== null) this.#endTcp(lookup, true);
-    if (lookup.endpoint !== null) {
-      lookup.endpoint.close();
-      lookup.endpoint = null;
-    }
+    for (const endpoint of lookup.endpoints) endpoint?.close();
+    lookup.endpoints = [];
     const done = lookup.onDone;
     lookup.onDone = null;
     done?.(lookup);

@@ -2,7 +2,7 @@
  * ICMPv6 for a host (RFC 4443): echo replies, echo requests for `ping` (the
  * {@link PingEngine} bookkeeping shared with IPv4), error generation under
  * RFC 4443 §2.4's rules and rate limit (a per-destination and randomized
- * global limit, {@link ErrorRateLimiter}), delivery of received errors to
+ * global limit, the IPv4 layer's `IcmpRateLimiter`), delivery of received errors to
  * the transport they concern, Packet Too Big into the path MTU cache (RFC
  * 8201 §4), and the NDP and MLD types handed to {@link NeighbourDiscovery}.
  *
@@ -37,8 +37,12 @@ import {
 } from "../wire/ipv6.ts";
 import { Ipv6Address, ipv6HashAt } from "../wire/ipv6_address.ts";
 import { readI32 } from "../wire/view.ts";
-import { ErrorRateLimiter, type ErrorRateLimitOptions } from "./error_rate_limit.ts";
-import { PingEngine, type PingOptions, type PingReply } from "./icmp.ts";
+import {
+  ICMP_RATE_LIMITED_GLOBAL,
+  IcmpRateLimiter,
+  type IcmpRateLimitOptions,
+} from "./icmp_rate_limit.ts";
+import { PingEngine, type PingOptions, type PingReply } from "./ping.ts";
 import type { PacketBufferLike } from "./types.ts";
 import type { Ipv6ProtocolHandler } from "./types.ts";
 
@@ -194,7 +198,7 @@ export class Icmpv6Layer {
   /** Counters. */
   readonly stats: Icmpv6Stats = newStats();
   readonly #host: Icmpv6Host;
-  readonly #limiter: ErrorRateLimiter;
+  readonly #limiter: IcmpRateLimiter;
   readonly #listeners = new Map<number, Echo6Listener>();
   readonly #rx = new Icmpv6Packet(EMPTY);
   readonly #repr = newIcmpv6Repr();
@@ -207,9 +211,9 @@ export class Icmpv6Layer {
    * @param host the IPv6 layer
    * @param options error rate limits
    */
-  constructor(host: Icmpv6Host, options: ErrorRateLimitOptions = {}) {
+  constructor(host: Icmpv6Host, options: IcmpRateLimitOptions = {}) {
     this.#host = host;
-    this.#limiter = new ErrorRateLimiter(options);
+    this.#limiter = new IcmpRateLimiter(options);
   }
 
   /**
@@ -422,8 +426,8 @@ export class Icmpv6Layer {
     }
     // §2.4 (f): rate limited, per destination and globally.
     const verdict = this.#limiter.allow(nowMs, ipv6HashAt(bytes, srcAt));
-    if (verdict !== "ok") {
-      if (verdict === "global") stats.txRateLimited++;
+    if (verdict !== 0) {
+      if (verdict === ICMP_RATE_LIMITED_GLOBAL) stats.txRateLimited++;
       else stats.txRateLimitedPerDestination++;
       return false;
     }

@@ -44,7 +44,8 @@ import {
   type InterfaceConfigOptions,
   resolveInterfaceConfig,
 } from "./config.ts";
-import { IcmpLayer, type IcmpOptions, type PingOptions, PingSession } from "./icmp.ts";
+import { IcmpLayer, type IcmpOptions } from "./icmp.ts";
+import { type PingOptions, PingSession } from "./ping.ts";
 import {
   completePartialChecksum,
   Ipv4Layer,
@@ -114,8 +115,10 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
   reassembly?: ReassemblyOptions;
   /** ICMP error rate limit. */
   icmp?: IcmpOptions;
-  /** First IPv4 identification (default random). */
+  /** First IPv4 identification of every hashed counter (default: derived from the secret). */
   initialIdentification?: number;
+  /** Key of the hashed IPv4 identification counters (16 bytes, RFC 7739 §5.3; default random). */
+  identificationSecret?: Uint8Array;
   /** Bound of the queue of datagrams to our own address (default 256). */
   localQueueLength?: number;
   /** Called when ARP resolution of a next hop fails (after the transports were told). */
@@ -313,6 +316,7 @@ export class NetworkInterface
     this.ipv4 = new Ipv4Layer(this.config, this.pool, this, {
       reassembly: options.reassembly,
       initialIdentification: options.initialIdentification,
+      identificationSecret: options.identificationSecret,
       localQueueLength: options.localQueueLength,
     });
     this.icmp = new IcmpLayer(this.ipv4, () => this.config.address, options.icmp);

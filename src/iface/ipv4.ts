@@ -27,6 +27,7 @@ import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import { BufferPool } from "../buffer/buffer_pool.ts";
 import type { InterfaceConfig } from "./config.ts";
 import { NO_ROUTE } from "./routes.ts";
+import { IpIdGenerator } from "./ip_id.ts";
 import { Reassembler, type ReassemblyOptions } from "./reassembly.ts";
 import type {
   BufferPoolLike,
@@ -80,6 +81,11 @@ export interface Ipv4Stats {
   rxFragments: number;
   /** Datagrams reassembled. */
   rxReassembled: number;
+  /**
+   * Datagrams being reassembled dropped because the first fragment's header plus all data
+   * would pass 65,535 bytes (RFC 791 §3.1; Linux ip_frag_reasm "oversized").
+   */
+  rxReassemblyTooLong: number;
   /** Datagrams sent (before fragmentation). */
   txPackets: number;
   /** Fragments sent. */
@@ -112,6 +118,11 @@ export interface Ipv4Stats {
 export interface Ipv4LinkOutput {
   /** Bytes the link needs in front of the IPv4 header (device headroom + Ethernet [+ VLAN]). */
   readonly linkHeadroom: number;
+  /**
+   * The time the link was last given (ms), for the identification counters'
+   * idle perturbation; absent: 0 (no perturbation).
+   */
+  readonly nowMs?: number;
   /**
    * Sends an IPv4 packet (`buf[head, tail)` starts with the IPv4 header) to
    * the neighbour `nextHop` (or the link broadcast when `nextHop` is a
@@ -151,8 +162,16 @@ export interface Ipv4ErrorReporter {
 export interface Ipv4LayerOptions {
   /** Reassembly bounds and timeout. */
   reassembly?: ReassemblyOptions;
-  /** First identification value (default random, RFC 6864 §4.1 allows any scheme for atomic datagrams). */
+  /**
+   * First identification of every counter (default: a value per counter derived from
+   * {@link identificationSecret}); tests use it to predict identifications.
+   */
   initialIdentification?: number;
+  /**
+   * 16-byte key of the hashed identification counters (RFC 7739 §5.3, see
+   * `ip_id.ts`); default random. Fixing it makes identifications reproducible.
+   */
+  identificationSecret?: Uint8Array;
   /**
    * Bound of the local-delivery queue (datagrams to our own address waiting
    * for {@link Ipv4Layer.poll}); default {@link LOCAL_QUEUE_DEFAULT_LENGTH}.
@@ -228,6 +247,7 @@ function newStats(): Ipv4Stats {
     rxUnknownProtocol: 0,
     rxFragments: 0,
     rxReassembled: 0,
+    rxReassemblyTooLong: 0,
     txPackets: 0,
     txFragments: 0,
     txNoRoute: 0,
@@ -281,7 +301,8 @@ export class Ipv4Layer implements IpSender {
   readonly #large = new WeakSet<PacketBufferLike>();
   /** Buffers for TCP super-segments (made on first use, see {@link allocateSegmentBuffer}). */
   #segmentPool: BufferPool | null = null;
-  #nextId: number;
+  /** Identifications: hashed per (source, destination, protocol) counters (RFC 7739 §5.3). */
+  readonly #ids: IpIdGenerator;
   /** The datagram being dispatched (for ICMP quoting from handlers). */
   #curBytes: Uint8Array | null = null;
   #curHeaderOffset = 0;
@@ -300,7 +321,7 @@ export class Ipv4Layer implements IpSender {
    * @param config validated interface configuration
    * @param pool the packet buffer pool
    * @param link the link output (ARP + Ethernet + device)
-   * @param options reassembly bounds, initial identification
+   * @param options reassembly bounds, identification secret and initial value
    */
   constructor(
     config: InterfaceConfig,
@@ -312,9 +333,10 @@ export class Ipv4Layer implements IpSender {
     this.#pool = pool;
     this.#link = link;
     this.reassembler = new Reassembler(options.reassembly);
-    this.#nextId = options.initialIdentification !== undefined
-      ? options.initialIdentification & 0xffff
-      : crypto.getRandomValues(new Uint16Array(1))[0];
+    this.#ids = new IpIdGenerator({
+      secret: options.identificationSecret,
+      initial: options.initialIdentification,
+    });
     const localLength = options.localQueueLength ?? LOCAL_QUEUE_DEFAULT_LENGTH;
     if (!Number.isInteger(localLength) || localLength < 1) {
       throw new TypeError(`localQueueLength must be a positive integer, got ${localLength}`);
@@ -510,8 +532,11 @@ export class Ipv4Layer implements IpSender {
     const df = opts?.dontFragment === true;
     const partial = opts?.partialChecksumOffset ?? 0;
     const gsoSize = partial > 0 ? opts?.gsoSize ?? 0 : 0;
-    const id = this.#nextId;
-    this.#nextId = (id + 1) & 0xffff;
+    // RFC 7739 §5.3 (Linux __ip_select_ident): a counter per hashed (src, dst, protocol). A
+    // TCP super-segment the link splits takes one identification per segment; the kernel
+    // gives segment i the identification id + i (RFC 6864 §4.1).
+    const segments = gsoSize > 0 && total > config.mtu ? Math.ceil(payload / gsoSize) : 1;
+    const id = this.#ids.next(this.#link.nowMs ?? 0, src, dst, protocol, segments);
     this.stats.txPackets++;
     if (
       (total <= config.mtu || gsoSize > 0) && (buf.owner === this.#pool || !this.#large.has(buf))
@@ -524,10 +549,8 @@ export class Ipv4Layer implements IpSender {
       }
       writeIpv4Header(buf.bytes, at, tos, total, id, df ? FLAG_DF : 0, ttl, protocol, src, dst);
       if (total > config.mtu) {
-        // A TCP super-segment: the total length covers it whole, as the kernel expects for
-        // GSO; it gives segment i the identification id + i, so skip those (RFC 6864 §4.1).
+        // A TCP super-segment: the total length covers it whole, as the kernel expects for GSO.
         this.stats.txSuperSegments++;
-        this.#nextId = (id + Math.ceil(payload / gsoSize)) & 0xffff;
         return this.#toLink(buf, nextHop, partial, gsoSize);
       }
       return this.#toLink(buf, nextHop, partial, 0);
@@ -575,8 +598,7 @@ export class Ipv4Layer implements IpSender {
       this.release(buf);
       return false;
     }
-    const id = this.#nextId;
-    this.#nextId = (id + 1) & 0xffff;
+    const id = this.#ids.next(this.#link.nowMs ?? 0, src, dst, protocol);
     const flags = opts?.dontFragment === true ? FLAG_DF : 0;
     const ttl = opts?.ttl ?? this.#config.ttl;
     writeIpv4Header(buf.bytes, at, opts?.tos ?? 0, total, id, flags, ttl, protocol, src, dst);
@@ -773,10 +795,14 @@ export class Ipv4Layer implements IpSender {
     if (packet.isFragment) {
       // RFC 791 §3.2 "Reassembly".
       stats.rxFragments++;
-      const whole = this.reassembler.input(nowMs, bytes, offset, headerLength, totalLength);
-      if (whole === null) return;
-      stats.rxReassembled++;
       const r = this.reassembler;
+      const tooLong = r.stats.tooLong;
+      const whole = r.input(nowMs, bytes, offset, headerLength, totalLength);
+      if (whole === null) {
+        if (r.stats.tooLong !== tooLong) stats.rxReassemblyTooLong++;
+        return;
+      }
+      stats.rxReassembled++;
       this.#deliver(nowMs, whole, r.headerOffset, r.length, src, dst, false);
       return;
     }

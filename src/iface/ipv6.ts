@@ -50,9 +50,9 @@ import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
 import { write32 } from "../wire/view.ts";
-import type { ErrorRateLimitOptions } from "./error_rate_limit.ts";
+import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
-import type { PingOptions } from "./icmp.ts";
+import type { PingOptions } from "./ping.ts";
 import {
   type Ipv6AddressEntry,
   type Ipv6AddressInfo,
@@ -189,7 +189,7 @@ export interface Ipv6LayerOptions {
   /** Reassembly bounds (timeout default 60 s). */
   reassembly?: ReassemblyOptions;
   /** ICMPv6 error rate limits. */
-  icmp?: ErrorRateLimitOptions;
+  icmp?: IcmpRateLimitOptions;
   /** Randomness in [0, 1) for every timer jitter and nonce (default Math.random). */
   random?: () => number;
   /** Bound of the local delivery queue; default 256. */

@@ -33,7 +33,7 @@
 
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
-import { processSecret, sipHash24, sipHashHigh } from "../tcp/isn.ts";
+import { sipHash24, sipHashHigh } from "../wire/siphash.ts";
 
 /** RFC 4862 §5.1: DupAddrDetectTransmits default. */
 export const DUP_ADDR_DETECT_TRANSMITS = 1;
@@ -145,7 +145,7 @@ export interface Ipv6AddressOptions {
   dadTransmits?: number;
   /** Largest random delay before the first DAD solicitation (ms); default 1,000. */
   maxDadDelayMs?: number;
-  /** RFC 7217 secret_key (16 bytes); default the process secret. */
+  /** RFC 7217 secret_key (16 bytes); default a random one per process (give one to keep addresses across restarts). */
   secret?: Uint8Array;
   /** Randomness in [0, 1) (DAD delay, nonces); default Math.random. */
   random?: () => number;
@@ -312,7 +312,7 @@ export class Ipv6AddressTable {
     this.#max = options.maxAddresses ?? DEFAULT_MAX_ADDRESSES;
     this.#dadTransmits = options.dadTransmits ?? DUP_ADDR_DETECT_TRANSMITS;
     this.#maxDelayMs = options.maxDadDelayMs ?? MAX_DAD_DELAY_MS;
-    this.#secret = options.secret ?? processSecret();
+    this.#secret = options.secret ?? defaultSecret();
     if (this.#secret.length < 16) throw new TypeError("IPv6 stable address secret needs 16 bytes");
     this.#random = options.random ?? Math.random;
   }
@@ -651,6 +651,13 @@ export class Ipv6AddressTable {
   #schedule(t: number): void {
     if (t < this.#deadline) this.#deadline = t;
   }
+}
+
+/** The secret of tables made without one: random, one per process (like TCP's ISN secret). */
+let processStableSecret: Uint8Array | null = null;
+
+function defaultSecret(): Uint8Array {
+  return processStableSecret ??= crypto.getRandomValues(new Uint8Array(16));
 }
 
 /** Seconds (0xffffffff = infinity) to ms. */

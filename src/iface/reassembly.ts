@@ -15,6 +15,7 @@
 
 import {
   IPV4_FRAGMENT_UNIT,
+  IPV4_HEADER_LEN,
   IPV4_MAX_HEADER_LEN,
   IPV4_MAX_PACKET_LEN,
   Ipv4Packet,
@@ -61,7 +62,7 @@ export interface ReassemblyStats {
   overlaps: number;
   /** Fragments dropped: not a multiple of 8 bytes while MF is set (RFC 791 §3.2), or empty. */
   badLength: number;
-  /** Datagrams dropped: would exceed 65,535 bytes. */
+  /** Datagrams dropped: the first fragment's header plus all data would exceed 65,535 bytes. */
   tooLong: number;
   /** Datagrams dropped: fragments disagree about the end. */
   inconsistent: number;
@@ -242,7 +243,18 @@ export class Reassembler {
     if (d === undefined) {
       d = this.#create(nowMs, src, dst, protocol, id);
     }
-    if (headerLength + end > MAX_DATAGRAM_BYTES) {
+    // RFC 791 §3.1/§3.2: the datagram is the first fragment's header plus all the data, and
+    // its total length is 16 bits. Checked on every fragment, as Linux ip_frag_reasm does
+    // ("Oversized IP packet") at the end: with the first fragment's header once it is known,
+    // else with the smallest header it can have.
+    const firstHeader = d.headerLength > 0
+      ? d.headerLength
+      : start === 0
+      ? headerLength
+      : IPV4_HEADER_LEN;
+    const ranges = d.ranges;
+    const highest = ranges.length > 0 ? Math.max(end, ranges[ranges.length - 1]) : end;
+    if (firstHeader + highest > MAX_DATAGRAM_BYTES) {
       this.stats.tooLong++;
       this.#kill(d);
       return null;
@@ -257,7 +269,6 @@ export class Reassembler {
       this.#kill(d);
       return null;
     }
-    const ranges = d.ranges;
     let at = 0;
     while (at < ranges.length && ranges[at] < start) at += 2;
     // `at` is the first range starting at or after `start`.

@@ -6,9 +6,13 @@
  * Sends run synchronously into the engine and leave on the wire before the
  * promise settles. Receives wait for the endpoint's `onReadable` hook, which
  * the stack's event loop fires when a datagram (or an ICMP error) arrives.
- * An ICMP destination unreachable about a datagram this socket sent (RFC 1122
- * §4.1.3.3) is reported as a {@link UdpError} by the next `receive()` or
- * `send()`.
+ * `connect({ hostname, port })` ties the socket to one peer, as `connect(2)`
+ * does: `send(data)` may then omit the address, `receive()` yields only the
+ * peer's datagrams, and an ICMP destination unreachable about a datagram sent
+ * to the peer (RFC 1122 §4.1.3.3) is reported as a {@link UdpError} by the
+ * next `receive()` or `send()` (`PortUnreachable` is ECONNREFUSED). An
+ * unconnected socket, like Linux's without `IP_RECVERR`, never sees ICMP
+ * errors: a server's receive loop cannot be ended by one.
  *
  * @module
  */
@@ -79,6 +83,8 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
   /** The last dotted-quad destination parsed by {@link send}, and its value (a one-entry cache). */
   #lastHostname: string | null = null;
   #lastAddress = 0;
+  /** The connected peer as given to {@link connect} (numeric), or null. */
+  #remote: NetAddr | null = null;
 
   /**
    * Wraps a bound endpoint.
@@ -103,22 +109,102 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
     return this.#closed;
   }
 
+  /** The peer given to {@link connect} (as a dotted quad), or null when unconnected. */
+  get remoteAddr(): NetAddr | null {
+    return this.#remote;
+  }
+
+  /**
+   * Ties the socket to one peer (`connect(2)` on a UDP socket; Linux
+   * `ip4_datagram_connect`). Afterwards `send(data)` needs no address (one
+   * given must be the peer's, else `IsConnected`), `receive()` yields only
+   * datagrams from the peer (others are dropped, counted in
+   * `endpoint.stats.rxWrongPeer` and answered as a closed port), and an ICMP
+   * error about a datagram to the peer rejects the next `receive()` or
+   * `send()` (`PortUnreachable` is the ECONNREFUSED of a refused port).
+   * Connecting again changes the peer. A dotted quad is applied before this
+   * returns; a host name is resolved with DNS first.
+   *
+   * @param addr the peer; `hostname` may be a dotted quad or a name
+   * @returns settles once connected
+   * @throws {UdpError} `NoRoute`, `InvalidAddress`, `Closed`
+   * @throws {DnsError} when the host name does not resolve
+   * @throws {TypeError} on an invalid port
+   *
+   * @example
+   * ```ts
+   * import { MemoryLink, Stack } from "../../mod.ts";
+   * const [da, db] = MemoryLink.pair();
+   * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+   * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+   * await a.start();
+   * await b.start();
+   * const server = b.listenDatagram({ port: 53 });
+   * const u = a.listenDatagram({ port: 0 });
+   * await u.connect({ hostname: "192.0.2.1", port: 53 });
+   * await u.send(new Uint8Array([1, 2, 3]));
+   * const [, from] = await server.receive();
+   * console.assert(from.port === u.addr.port && u.remoteAddr?.port === 53);
+   * await a.close();
+   * await b.close();
+   * ```
+   */
+  connect(addr: { hostname: string; port: number }): Promise<void> {
+    try {
+      if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
+      const port = checkPort(addr.port, "destination port", false);
+      const dst = parseIpv4(addr.hostname);
+      if (dst === null) return this.#connectResolving(addr.hostname, port);
+      this.#connectTo(dst, port);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async #connectResolving(hostname: string, port: number): Promise<void> {
+    const dst = await this.#host.resolveHostname(hostname);
+    if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
+    this.#connectTo(dst, port);
+  }
+
+  #connectTo(dst: number, port: number): void {
+    const error = this.#endpoint.connect(dst, port);
+    if (error !== null) throw error;
+    this.#remote = netAddr("udp", dst, port);
+  }
+
+  /** Dissolves the association made by {@link connect}: the socket receives from anyone again. */
+  disconnect(): void {
+    this.#endpoint.disconnect();
+    this.#remote = null;
+  }
+
   /**
    * Sends one datagram.
    *
    * @param data payload, 0..65,507 bytes (larger datagrams are fragmented by IPv4)
-   * @param addr destination; `hostname` may be a dotted quad or a name (resolved with DNS)
+   * @param addr destination; `hostname` may be a dotted quad or a name (resolved with DNS).
+   *   Optional after {@link connect}: the peer; one given must be the peer.
    * @returns the number of payload bytes sent
-   * @throws {UdpError} `PortUnreachable`/`HostUnreachable`/... when an earlier datagram drew an
-   *   ICMP error, `MessageTooLong`, `NoRoute`, `NoBuffers`, `Closed`
+   * @throws {UdpError} `PortUnreachable`/`HostUnreachable`/... when an earlier datagram to the
+   *   connected peer drew an ICMP error, `MessageTooLong`, `NoRoute`, `NoBuffers`, `Closed`,
+   *   `NotConnected` (no address and no peer), `IsConnected` (an address other than the peer)
    * @throws {DnsError} when the host name does not resolve
    * @throws {TypeError} on an invalid port
    */
-  send(data: Uint8Array, addr: { hostname: string; port: number }): Promise<number> {
+  send(data: Uint8Array, addr?: { hostname: string; port: number }): Promise<number> {
     // Not an async function: a send to a dotted quad settles without a second promise or a
     // suspended frame, which is most of its cost at a million datagrams a second.
     try {
       if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
+      if (addr === undefined) {
+        const ep = this.#endpoint;
+        if (!ep.connected) {
+          throw new UdpError("NotConnected", `port ${this.addr.port} has no peer: give an address`);
+        }
+        return Promise.resolve(this.#sendTo(data, ep.remoteAddr, ep.remotePort));
+      }
       const port = checkPort(addr.port, "destination port", false);
       const hostname = addr.hostname;
       let dst: number | null;
@@ -151,11 +237,12 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
   }
 
   /**
-   * Waits for the next datagram.
+   * Waits for the next datagram (from the peer only, once connected).
    *
    * @param buf where to copy the payload (truncated to its length); default a new array
    * @returns the payload (a view of `buf` when given) and the sender's address
-   * @throws {UdpError} an ICMP error about a datagram we sent, or `Closed`
+   * @throws {UdpError} on a connected socket, an ICMP error about a datagram sent to the peer
+   *   (`PortUnreachable`: connection refused); `Closed`
    */
   receive(buf?: Uint8Array): Promise<[Uint8Array, NetAddr]> {
     if (this.#closed) {

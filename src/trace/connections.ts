@@ -42,6 +42,7 @@ import {
 import { isWireError } from "../wire/error.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import { LINKTYPE_ETHERNET, PcapReader } from "../wire/pcap.ts";
+import { SentRanges } from "./sent_ranges.ts";
 
 /** IP protocol number of ICMP (RFC 792). */
 const PROTO_ICMP = 1;
@@ -541,8 +542,8 @@ interface Direction {
   dupAcks: number;
   finSeen: boolean;
   bytes: number;
-  /** Segment indices by the relative range they carried, for the "lost" mark. */
-  sent: Array<{ start: number; end: number; segment: number }>;
+  /** Which segment last carried each sent range, for the "lost" and "fills gap" marks. */
+  sent: SentRanges;
 }
 
 function newDirection(): Direction {
@@ -560,7 +561,7 @@ function newDirection(): Direction {
     dupAcks: 0,
     finSeen: false,
     bytes: 0,
-    sent: [],
+    sent: new SentRanges(),
   };
 }
 
@@ -733,10 +734,12 @@ function addSegment(tr: Tracker, frame: DecodedFrame, t: TcpFields): number {
   const segIndex = trace.segments.length;
 
   if (seqLen > 0 && !rst) {
+    // The latest earlier segment that carried any of [seq, end), -1 if none; now this one.
+    const previous = me.sent.paint(seq, end, segIndex);
     if (me.sentAny && seqLess(seq, me.maxEnd)) {
       // Starts in sequence space already sent.
       const inHole = me.holes.findIndex(([s, e]) => !seqLess(seq, s) && !seqLess(e, end));
-      if (inHole >= 0 && !overlapsSent(me, seq, end)) {
+      if (inHole >= 0 && previous < 0) {
         segment.fillsGap = true;
         me.bytes += t.payloadLength; // first time these bytes are seen
         closeHole(me, seq, end);
@@ -744,7 +747,8 @@ function addSegment(tr: Tracker, frame: DecodedFrame, t: TcpFields): number {
         segment.retransmission = true;
         // RFC 9293 §3.8.1: data already acknowledged by the peer was resent needlessly.
         if (peer.ackedAny && !seqLess(peer.highestAck, end)) segment.spurious = true;
-        else markLost(trace, me, seq, end);
+        // The latest earlier transmission overlapping the resent range is presumed lost.
+        else if (previous >= 0) trace.segments[previous].lost = true;
         closeHole(me, seq, end);
       }
     } else if (me.sentAny && seqLess(me.maxEnd, seq)) {
@@ -758,7 +762,6 @@ function addSegment(tr: Tracker, frame: DecodedFrame, t: TcpFields): number {
       me.maxEnd = end;
     }
     me.sentAny = true;
-    me.sent.push({ start: seq, end, segment: segIndex });
   } else if (!me.sentAny && !rst) {
     me.maxEnd = seq;
     me.sentAny = true;
@@ -796,11 +799,6 @@ function seqLess(a: number, b: number): boolean {
   return d !== 0 && d < SEQ_HALF;
 }
 
-function overlapsSent(me: Direction, start: number, end: number): boolean {
-  for (const s of me.sent) if (seqLess(s.start, end) && seqLess(start, s.end)) return true;
-  return false;
-}
-
 function closeHole(me: Direction, start: number, end: number): void {
   const next: Array<[number, number]> = [];
   for (const [s, e] of me.holes) {
@@ -812,17 +810,6 @@ function closeHole(me: Direction, start: number, end: number): void {
     if (seqLess(end, e)) next.push([end, e]);
   }
   me.holes = next;
-}
-
-function markLost(trace: TcpConnectionTrace, me: Direction, start: number, end: number): void {
-  // The latest earlier transmission overlapping the resent range is presumed lost.
-  for (let i = me.sent.length - 1; i >= 0; i--) {
-    const s = me.sent[i];
-    if (seqLess(s.start, end) && seqLess(start, s.end)) {
-      trace.segments[s.segment].lost = true;
-      return;
-    }
-  }
 }
 
 /**

@@ -7,9 +7,16 @@
  * a bound {@link UdpEndpoint}, payload copied into the endpoint's bounded
  * {@link DatagramQueue} (a full queue drops and counts); a datagram for a port
  * nobody bound is reported to an {@link UdpUnreachableReporter} so the ICMP
- * layer can answer "port unreachable". ICMP errors the IP layer receives are
- * matched to the endpoint that sent the quoted datagram and surface there as
- * a typed {@link UdpError} on its next receive or send.
+ * layer can answer "port unreachable".
+ *
+ * Connected endpoints ({@link UdpEndpoint.connect}) follow Linux: they accept
+ * datagrams only from their peer (others are dropped, counted and answered as
+ * a closed port would be), and only they learn of ICMP errors: an error is
+ * delivered when its quote is a well-formed UDP datagram whose full 4-tuple
+ * (local address and port, remote address and port) is the endpoint's, and it
+ * surfaces as a typed {@link UdpError} on the next receive or send. An
+ * unconnected endpoint ignores ICMP errors (Linux without `IP_RECVERR`), so a
+ * forged or stale error cannot end a server's receive loop.
  *
  * Nothing here reads a clock, sets a timer or awaits: time arrives as `nowMs`
  * and readiness is signalled through {@link UdpEndpoint.onReadable}.
@@ -18,7 +25,13 @@
  */
 
 import { formatIpv4, IPV4_LIMITED_BROADCAST, isIpv4Number } from "../wire/address.ts";
-import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
+import {
+  IP_PROTO_UDP,
+  IPV4_HEADER_LEN,
+  IPV4_MAX_PACKET_LEN,
+  IPV4_VERSION,
+  Ipv4Packet,
+} from "../wire/ipv4.ts";
 import { newUdpRepr, UDP_HEADER_LEN, UdpPacket, UdpRepr } from "../wire/udp.ts";
 import type {
   IpProtocolHandler,
@@ -69,6 +82,8 @@ export type UdpErrorCode =
   | "NoRoute"
   | "NoBuffers"
   | "SendFailed"
+  | "NotConnected"
+  | "IsConnected"
   | "Closed";
 
 /**
@@ -177,10 +192,16 @@ export interface UdpLayerStats {
   txErrors: number;
   /** ICMP errors delivered to an endpoint. */
   icmpErrors: number;
-  /** ICMP errors whose quote matched no endpoint (or was unreadable). */
+  /** ICMP errors whose quote matched no endpoint's 4-tuple. */
   icmpUnmatched: number;
   /** ICMP messages UDP does not report (fragmentation needed, time exceeded...). */
   icmpIgnored: number;
+  /** Dropped: datagrams to a connected endpoint from another address or port than its peer. */
+  rxWrongPeer: number;
+  /** ICMP errors about an unconnected endpoint, ignored (Linux without `IP_RECVERR`). */
+  icmpUnconnected: number;
+  /** ICMP errors whose quote is not a well-formed UDP datagram (cut short, bad header, fragment). */
+  icmpBadQuote: number;
 }
 
 /** Counters of one endpoint. */
@@ -199,6 +220,8 @@ export interface UdpEndpointStats {
   txErrors: number;
   /** ICMP errors recorded on this endpoint. */
   icmpErrors: number;
+  /** Dropped: datagrams from another address or port than the connected peer. */
+  rxWrongPeer: number;
 }
 
 /** One received datagram as returned by {@link UdpEndpoint.tryReceive}. */
@@ -248,6 +271,7 @@ export class UdpEndpoint {
     txBytes: 0,
     txErrors: 0,
     icmpErrors: 0,
+    rxWrongPeer: 0,
   };
   /** Source address of the datagram last returned by {@link receiveInto}. */
   lastSrcAddr = 0;
@@ -259,6 +283,10 @@ export class UdpEndpoint {
   #queue: DatagramQueue;
   #pendingError: UdpError | null = null;
   #closed = false;
+  /** The connected peer (int32 address, port) and our address towards it; all 0 = unconnected. */
+  #remoteAddr = 0;
+  #remotePort = 0;
+  #localAddr = 0;
 
   /**
    * Made by {@link UdpLayer.bind}; not meant to be called directly.
@@ -276,6 +304,75 @@ export class UdpEndpoint {
   /** True after {@link close}. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** True after {@link connect} (until {@link disconnect}). */
+  get connected(): boolean {
+    return this.#remotePort !== 0;
+  }
+
+  /** The connected peer's IPv4 address (int32), or 0 when unconnected. */
+  get remoteAddr(): number {
+    return this.#remoteAddr;
+  }
+
+  /** The connected peer's port, or 0 when unconnected. */
+  get remotePort(): number {
+    return this.#remotePort;
+  }
+
+  /** Our IPv4 address towards the connected peer (int32), or 0 when unconnected. */
+  get localAddr(): number {
+    return this.#localAddr;
+  }
+
+  /**
+   * Connects the endpoint to one peer, as `connect(2)` on a UDP socket does
+   * (Linux `ip4_datagram_connect`): the route fixes our source address, and
+   * from then on only datagrams from `addr:port` to that address are received
+   * (others are dropped, counted in `rxWrongPeer` and answered like a closed
+   * port), sends must go to the peer, and ICMP errors about datagrams to the
+   * peer are reported. Connecting again changes the peer; an error pending
+   * about the previous peer is dropped.
+   *
+   * @param addr the peer's IPv4 address: int32 (see src/wire/address.ts) or its unsigned form
+   * @param port the peer's port 1..65535
+   * @returns null, or the {@link UdpError} (`InvalidPort`, `InvalidAddress`, `NoRoute`, `Closed`)
+   */
+  connect(addr: number, port: number): UdpError | null {
+    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
+    const invalid = checkDestination(addr, port);
+    if (invalid !== null) return invalid;
+    addr |= 0;
+    const local = this.#layer.sender.sourceAddressFor(addr);
+    if (local === 0) return new UdpError("NoRoute", `no route to ${formatIpv4(addr)}`, addr, port);
+    this.#remoteAddr = addr;
+    this.#remotePort = port;
+    this.#localAddr = local;
+    this.#pendingError = null;
+    return null;
+  }
+
+  /** Dissolves the association made by {@link connect} (`connect(2)` with `AF_UNSPEC`). */
+  disconnect(): void {
+    this.#remoteAddr = 0;
+    this.#remotePort = 0;
+    this.#localAddr = 0;
+    this.#pendingError = null;
+  }
+
+  /**
+   * Whether a datagram from `src:srcPort` to `dst` belongs to this endpoint:
+   * always when unconnected, else only for the connected 4-tuple.
+   *
+   * @param src the datagram's source address (int32)
+   * @param srcPort its source port
+   * @param dst its destination address (int32)
+   * @returns true when it may be delivered
+   */
+  accepts(src: number, srcPort: number, dst: number): boolean {
+    return this.#remotePort === 0 ||
+      (src === this.#remoteAddr && srcPort === this.#remotePort && dst === this.#localAddr);
   }
 
   /** Datagrams waiting in the receive queue. */
@@ -308,7 +405,9 @@ export class UdpEndpoint {
    * Sends one datagram (RFC 768): allocates a packet buffer from the IP layer,
    * writes the UDP header, copies the payload, fills the checksum and hands it
    * to IPv4, which fragments when it exceeds the MTU. A pending ICMP error is
-   * reported (and cleared) instead of sending.
+   * reported (and cleared) instead of sending. A connected endpoint sends
+   * only to its peer: another destination is refused with `IsConnected`, as
+   * FreeBSD's `sendto(2)` on a connected UDP socket does (`EISCONN`).
    *
    * @param nowMs current time (ms)
    * @param data the payload (≤ 65,507 bytes)
@@ -320,6 +419,19 @@ export class UdpEndpoint {
     if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
     const pending = this.takeError();
     if (pending !== null) return pending;
+    if (
+      this.#remotePort !== 0 && ((dstAddr | 0) !== this.#remoteAddr || dstPort !== this.#remotePort)
+    ) {
+      this.stats.txErrors++;
+      return new UdpError(
+        "IsConnected",
+        `port ${this.localPort} is connected to ${
+          formatIpv4(this.#remoteAddr)
+        }:${this.#remotePort}`,
+        dstAddr | 0,
+        dstPort,
+      );
+    }
     return this.#layer.sendFrom(nowMs, this, data, dstAddr, dstPort);
   }
 
@@ -362,7 +474,7 @@ export class UdpEndpoint {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.clear();
-    this.#pendingError = null;
+    this.disconnect();
     this.onReadable = null;
     this.#layer.release(this);
   }
@@ -448,6 +560,9 @@ export class UdpLayer implements IpProtocolHandler {
     icmpErrors: 0,
     icmpUnmatched: 0,
     icmpIgnored: 0,
+    rxWrongPeer: 0,
+    icmpUnconnected: 0,
+    icmpBadQuote: 0,
   };
   #ports = new Map<number, UdpEndpoint>();
   // Views and the outgoing repr are made once and re-pointed per datagram.
@@ -596,6 +711,17 @@ export class UdpLayer implements IpProtocolHandler {
       }
       return false;
     }
+    if (!endpoint.accepts(src, srcPort, dst)) {
+      // Linux __udp4_lib_lookup: a connected socket matches only its peer, so for anyone else
+      // the port is closed: counted, and answered with port unreachable as a closed port is
+      // (staying silent would tell a prober that the port is in use).
+      stats.rxWrongPeer++;
+      endpoint.stats.rxWrongPeer++;
+      if (this.unreachable !== null && !isBroadcastOrMulticast(dst)) {
+        this.unreachable.portUnreachable(nowMs, src, dst, bytes, offset, length);
+      }
+      return false;
+    }
     const payloadLength = datagram.payloadLength;
     if (!endpoint.deliver(bytes, datagram.payloadOffset, payloadLength, src, srcPort)) {
       stats.rxQueueDrops++;
@@ -607,9 +733,12 @@ export class UdpLayer implements IpProtocolHandler {
   }
 
   /**
-   * ICMP error input (the `IpProtocolHandler.onIcmpError` of src/iface):
-   * finds the endpoint whose datagram the error quotes (by the quoted UDP
-   * source port, RFC 1122 §4.1.3.3) and records a typed error on it.
+   * ICMP error input (the `IpProtocolHandler.onIcmpError` of src/iface).
+   * Linux's rule (`__udp4_lib_err` without `IP_RECVERR`): the error reaches an
+   * endpoint only when the quote is a well-formed UDP datagram, the endpoint
+   * is connected, and the quote's full 4-tuple is the endpoint's (RFC 1122
+   * §4.1.3.3 leaves the choice to the application; RFC 5927 §4.1 asks for the
+   * check). It is recorded as a typed error there; everything else is counted.
    *
    * @param nowMs current time (ms)
    * @param type ICMP type
@@ -640,25 +769,32 @@ export class UdpLayer implements IpProtocolHandler {
       quotedOffset < 0 || quotedLength < IPV4_HEADER_LEN ||
       quotedOffset + quotedLength > quoted.length
     ) {
-      stats.icmpUnmatched++;
+      stats.icmpBadQuote++;
       return;
     }
     const header = this.#quotedHeader.reset(quoted, quotedOffset, quotedLength);
     const ihlBytes = header.headerLength;
-    // RFC 792: the quote holds the internet header + the first 64 data bits.
+    // RFC 792: the quote holds the internet header + the first 64 data bits. Only a first
+    // fragment (offset 0) starts with the UDP header, and the header's lengths must cover it.
     if (
-      ihlBytes < IPV4_HEADER_LEN || quotedLength < ihlBytes + UDP_HEADER_LEN ||
-      header.protocol !== IP_PROTOCOL_UDP
+      header.version !== IPV4_VERSION || ihlBytes < IPV4_HEADER_LEN ||
+      quotedLength < ihlBytes + UDP_HEADER_LEN || header.protocol !== IP_PROTOCOL_UDP ||
+      header.fragmentOffset !== 0 || header.totalLength < ihlBytes + UDP_HEADER_LEN
     ) {
-      stats.icmpUnmatched++;
+      stats.icmpBadQuote++;
       return;
     }
-    const remoteAddr = header.destination;
     const datagram = this.#quotedDatagram.reset(
       quoted,
       quotedOffset + ihlBytes,
       quotedLength - ihlBytes,
     );
+    if (datagram.udpLength < UDP_HEADER_LEN) {
+      stats.icmpBadQuote++;
+      return;
+    }
+    const localAddr = header.source;
+    const remoteAddr = header.destination;
     const localPort = datagram.sourcePort;
     const remotePort = datagram.destinationPort;
     const endpoint = this.#ports.get(localPort);
@@ -666,11 +802,25 @@ export class UdpLayer implements IpProtocolHandler {
       stats.icmpUnmatched++;
       return;
     }
+    if (!endpoint.connected) {
+      // Linux: "if (!inet->recverr) { if (!harderr || sk->sk_state != TCP_ESTABLISHED) goto out; }"
+      stats.icmpUnconnected++;
+      return;
+    }
+    if (
+      remoteAddr !== endpoint.remoteAddr || remotePort !== endpoint.remotePort ||
+      localAddr !== endpoint.localAddr
+    ) {
+      stats.icmpUnmatched++;
+      return;
+    }
     stats.icmpErrors++;
     endpoint.setError(
       new UdpError(
         errorCode,
-        `ICMP type ${type} code ${code} for datagram to ${formatIpv4(remoteAddr)}:${remotePort}`,
+        `${icmpErrorText(errorCode)} (ICMP type ${type} code ${code}) for ${
+          formatIpv4(remoteAddr)
+        }:${remotePort}`,
         remoteAddr,
         remotePort,
       ),
@@ -719,18 +869,8 @@ export class UdpLayer implements IpProtocolHandler {
         ),
       );
     }
-    if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > PORT_MAX) {
-      return this.#sendFailed(
-        endpoint,
-        new UdpError("InvalidPort", `destination port ${dstPort} is not 1..65535`),
-      );
-    }
-    if (!isIpv4Number(dstAddr) || dstAddr === 0) {
-      return this.#sendFailed(
-        endpoint,
-        new UdpError("InvalidAddress", `destination address ${dstAddr} is invalid`),
-      );
-    }
+    const invalid = checkDestination(dstAddr, dstPort);
+    if (invalid !== null) return this.#sendFailed(endpoint, invalid);
     // One numeric form from here on (int32, src/wire/address.ts): errors, the IP layer, ARP.
     dstAddr |= 0;
     const src = this.sender.sourceAddressFor(dstAddr);
@@ -820,6 +960,29 @@ function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
     case UNREACH_HOST:
     default:
       return "HostUnreachable";
+  }
+}
+
+/** Checks a destination (address as int32 or unsigned, port): the error, or null when valid. */
+function checkDestination(addr: number, port: number): UdpError | null {
+  if (!Number.isInteger(port) || port < 1 || port > PORT_MAX) {
+    return new UdpError("InvalidPort", `destination port ${port} is not 1..65535`);
+  }
+  if (!isIpv4Number(addr) || addr === 0) {
+    return new UdpError("InvalidAddress", `destination address ${addr} is invalid`);
+  }
+  return null;
+}
+
+/** What an ICMP error means for a connected endpoint, in the words of the errno it maps to. */
+function icmpErrorText(code: UdpErrorCode): string {
+  switch (code) {
+    case "PortUnreachable":
+      return "connection refused: port unreachable"; // ECONNREFUSED
+    case "NetworkUnreachable":
+      return "network unreachable"; // ENETUNREACH
+    default:
+      return "host unreachable"; // EHOSTUNREACH
   }
 }
 

@@ -91,6 +91,11 @@ class Net {
         portUnreachable: (_now, src, dst, bytes, offset) => {
           const quote = new Uint8Array(28);
           quote[0] = 0x45;
+          // Total length: the IPv4 header + the UDP length of the datagram quoted.
+          new DataView(quote.buffer).setUint16(
+            2,
+            20 + ((bytes[offset + 4] << 8) | bytes[offset + 5]),
+          );
           quote[9] = 17;
           new DataView(quote.buffer).setUint32(12, src);
           new DataView(quote.buffer).setUint32(16, dst);
@@ -412,7 +417,9 @@ Deno.test("DnsResolver ignores answers with a mismatched id, question or server"
   const good = zone(q) as DnsMessage;
   deliver(OTHER, 53, good); // right answer, wrong server address
   deliver(SERVER1, 5353, good); // right server address, wrong port
-  assert.equal(resolver.stats.ignoredWrongServer, 2);
+  // The lookup's port is connected to the server: UDP drops both before the resolver sees them.
+  assert.equal(client.stats.rxWrongPeer, 2);
+  assert.equal(resolver.stats.ignoredWrongServer, 0);
   const wrongId = zone(q) as DnsMessage;
   wrongId.id = (q.id + 1) & 0xffff;
   deliver(SERVER1, 53, wrongId);
@@ -798,6 +805,61 @@ Deno.test("DnsResolver fails over at once when the server port is unreachable", 
   const l2 = run(net, lone, "host.test", "A");
   assert.equal(errorCode(l2), "UNREACHABLE");
   assert.match(l2.error!.message, /PortUnreachable/);
+});
+
+Deno.test("DnsResolver asks each server from its own connected port and takes a late answer", () => {
+  const net = new Net();
+  const client = net.host(CLIENT);
+  const held: { q: DnsMessage; port: number }[] = [];
+  dnsServer(net.host(SERVER1), (q, from) => {
+    held.push({ q, port: from.port }); // slow: answered by hand below
+    return null;
+  });
+  dnsServer(net.host(SERVER2), () => null); // silent
+  const resolver = new DnsResolver(client, {
+    servers: ["192.0.2.1", "192.0.2.53"],
+    timeoutMs: 100,
+  });
+  const l = run(net, resolver, "host.test", "A");
+  resolver.poll(100); // the first server timed out: the second is asked
+  net.flush();
+  const ports = net.log.filter((p) => p.src === CLIENT).map((p) => (p.bytes[0] << 8) | p.bytes[1]);
+  assert.equal(ports.length, 2);
+  assert.notEqual(ports[0], ports[1], "one port per server (glibc: one socket per server)");
+  assert.equal(client.boundCount, 2);
+  // The first server's late answer arrives on its own port and is taken.
+  const late = zone(held[0].q) as DnsMessage;
+  net.queue.push({
+    src: SERVER1,
+    dst: CLIENT,
+    bytes: rawUdp(53, held[0].port, DnsMessage.toBytes(late)),
+  });
+  net.flush();
+  assert.deepEqual(l.result, ["192.0.2.10", "192.0.2.11"]);
+  assert.equal(client.boundCount, 0, "both ports released");
+});
+
+Deno.test("DnsResolver's ports ignore forged ICMP errors that do not quote their query", () => {
+  const { net, client, resolver } = setup({}, () => null); // a silent server
+  const l = run(net, resolver, "host.test", "A");
+  const port = (net.log[0].bytes[0] << 8) | net.log[0].bytes[1];
+  // A forged port unreachable about a datagram to another server (or another port) is ignored.
+  for (const [dst, dstPort] of [[OTHER, 53], [SERVER1, 54]]) {
+    const quote = new Uint8Array(28);
+    const v = new DataView(quote.buffer);
+    quote[0] = 0x45;
+    v.setUint16(2, 28);
+    quote[9] = 17;
+    v.setUint32(12, CLIENT);
+    v.setUint32(16, dst);
+    v.setUint16(20, port);
+    v.setUint16(22, dstPort);
+    v.setUint16(24, 8);
+    client.onIcmpError(0, 3, 3, 0, quote, 0, 28);
+  }
+  assert.equal(client.stats.icmpUnmatched, 2);
+  assert.equal(resolver.stats.icmpErrors, 0);
+  assert.ok(!l.done, "the lookup still waits for its server");
 });
 
 Deno.test("DnsResolver rejects bad names and cancels pending lookups on close", () => {

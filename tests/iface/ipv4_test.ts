@@ -279,3 +279,68 @@ Deno.test("writeIpv4Header produces a valid checksum", () => {
   assert.ok(f.checksumOk);
   assert.deepEqual([f.id, f.mf, f.fragmentOffset, f.ttl, f.protocol], [0xbeef, true, 24, 1, 6]);
 });
+
+Deno.test("Ipv4Layer drops and counts a reassembled datagram over 65,535 bytes", () => {
+  // The first fragment has a 60-byte header, the others 20 bytes; 65,515 data bytes make a
+  // 65,575-byte datagram, whose Total Length would wrap (Linux ip_frag_reasm: oversized).
+  const dataBytes = 65_515;
+  const data = pattern(dataBytes);
+  for (const firstLast of [false, true]) {
+    const { got, rx, iface } = setup();
+    const mk = (start: number, end: number, options?: Uint8Array) =>
+      ipv4Packet({
+        src: IP_B,
+        dst: IP_A,
+        protocol: 17,
+        id: 77,
+        mf: end < dataBytes,
+        fragmentOffset: start,
+        payload: data.subarray(start, end),
+        options,
+      });
+    const first = mk(0, 1480, new Uint8Array(40).fill(1));
+    const rest: Uint8Array[] = [];
+    for (let s = 1480; s < dataBytes; s += 1480) rest.push(mk(s, Math.min(s + 1480, dataBytes)));
+    const order = firstLast ? [...rest, first] : [first, ...rest];
+    for (const p of order) rx(p);
+    assert.equal(
+      got.length,
+      0,
+      `nothing delivered (first fragment ${firstLast ? "last" : "first"})`,
+    );
+    assert.equal(iface.ipv4.stats.rxReassembled, 0);
+    assert.equal(iface.ipv4.stats.rxReassemblyTooLong, 1);
+  }
+});
+
+Deno.test("Ipv4Layer identifications toward one host reveal nothing about datagrams to others", () => {
+  // RFC 7739 §3.2 idle scan: a host reads our identification, we send to third parties,
+  // it reads again. One global counter shows how many datagrams went elsewhere; hashed
+  // per-(src, dst, protocol) counters (RFC 7739 §5.3, Linux ip_idents) show none.
+  const dev = new RecordingDevice(MAC_A, 1500);
+  const iface = new NetworkInterface(dev, {
+    ipv4: "192.0.2.10/24",
+    gateway: "192.0.2.1",
+    identificationSecret: new Uint8Array(16).fill(7),
+  });
+  iface.arp.learn(0, IP_B, MAC_B);
+  iface.arp.learn(0, GW, 0x020000000001);
+  const sendTo = (dst: number): number => {
+    const buf = iface.allocate()!;
+    buf.append(8);
+    assert.ok(iface.send(buf, dst, 17));
+    const frames = dev.take();
+    return parseIpv4Packet(parseEth(frames[frames.length - 1]).payload).id;
+  };
+  const probe0 = sendTo(IP_B);
+  const others: number[] = [];
+  for (let i = 1; i <= 50; i++) others.push(sendTo(parseIpv4(`198.51.100.${i}`)!));
+  const probe1 = sendTo(IP_B);
+  assert.equal(probe1, (probe0 + 1) & 0xffff, "the 50 datagrams to others left no trace");
+  // Nor can the identification toward one host be predicted from another's.
+  let sequential = 0;
+  for (let i = 1; i < others.length; i++) {
+    if (others[i] === ((others[i - 1] + 1) & 0xffff)) sequential++;
+  }
+  assert.ok(sequential < 5, `${sequential} of 49 identifications followed the previous one`);
+});

@@ -184,3 +184,58 @@ Deno.test("Reassembler keys by source, destination, protocol and id", () => {
   r.input(0, other, 0, 20, other.length);
   assert.equal(r.pending, 2);
 });
+
+/**
+ * The fragments of one datagram whose first fragment has a 60-byte header (40 bytes of
+ * options) and whose other fragments have 20-byte headers: 65,515 data bytes, so the rebuilt
+ * datagram would be 60 + 65,515 = 65,575 bytes, although each fragment alone passes
+ * "its header + its end ≤ 65,535".
+ */
+function oversizedFragments(id: number): { first: Uint8Array; rest: Uint8Array[] } {
+  const dataBytes = 65_515;
+  const step = 1480;
+  const data = pattern(dataBytes);
+  const mk = (start: number, end: number, options?: Uint8Array) =>
+    ipv4Packet({
+      src: IP_B,
+      dst: IP_A,
+      protocol: 17,
+      id,
+      mf: end < dataBytes,
+      fragmentOffset: start,
+      payload: data.subarray(start, end),
+      options,
+    });
+  const first = mk(0, step, new Uint8Array(40).fill(1)); // 40 NOPs
+  const rest: Uint8Array[] = [];
+  for (let start = step; start < dataBytes; start += step) {
+    rest.push(mk(start, Math.min(start + step, dataBytes)));
+  }
+  return { first, rest };
+}
+
+function feedAny(r: Reassembler, p: Uint8Array): Uint8Array | null {
+  const hl = (p[0] & 0x0f) * 4;
+  return r.input(0, p, 0, hl, p.length);
+}
+
+Deno.test("Reassembler drops a datagram over 65,535 bytes counted with the first fragment's header", () => {
+  // Linux ip_frag_reasm: first fragment's header + all data > 65,535 is "oversized".
+  // First fragment first: the last fragment reveals the excess.
+  const early = new Reassembler({ maxFragments: 64 });
+  const a = oversizedFragments(1);
+  assert.ok(feedAny(early, a.first) === null);
+  for (const p of a.rest) assert.ok(feedAny(early, p) === null, "never completed");
+  assert.equal(early.stats.tooLong, 1);
+  assert.equal(early.stats.reassembled, 0);
+  assert.equal(early.totalBytes, 0, "the datagram's buffer is released");
+
+  // First fragment last: it reveals the excess when it arrives.
+  const late = new Reassembler({ maxFragments: 64 });
+  const b = oversizedFragments(2);
+  for (const p of b.rest) assert.ok(feedAny(late, p) === null);
+  assert.equal(late.stats.tooLong, 0, "65,515 data bytes fit behind a 20-byte header");
+  assert.ok(feedAny(late, b.first) === null, "never completed");
+  assert.equal(late.stats.tooLong, 1);
+  assert.equal(late.stats.reassembled, 0);
+});

@@ -84,10 +84,11 @@ labTest(
   { commands: ["python3", "tcpdump", "tshark"] },
 );
 
-labTest("UDP: a datagram to a closed kernel port raises our typed PortUnreachable", async () => {
+labTest("UDP: a connected socket learns of a closed kernel port (PortUnreachable)", async () => {
   await withLabStack(PREFIX, {}, async ({ lab, stack, checkCapture }) => {
     const conn = stack.listenDatagram({ port: 0 });
-    await conn.send(new Uint8Array([1, 2, 3]), { hostname: lab.peerAddress, port: 9 });
+    await conn.connect({ hostname: lab.peerAddress, port: 9 });
+    await conn.send(new Uint8Array([1, 2, 3]));
     await assert.rejects(
       conn.receive(),
       (e: unknown) => e instanceof UdpError && e.code === "PortUnreachable" && e.remotePort === 9,

@@ -329,19 +329,25 @@ Deno.test("UdpLayer asks ICMP for port unreachable on a closed port, not for bro
 function quote(srcPort: number, dst: number, dstPort: number, ihlWords = 5): Uint8Array {
   const ihl = ihlWords * 4;
   const q = new Uint8Array(ihl + 8);
+  const v = new DataView(q.buffer);
   q[0] = 0x40 | ihlWords;
+  v.setUint16(2, ihl + 8 + 1); // total length: the datagram carried one byte
   q[9] = 17;
-  new DataView(q.buffer).setUint32(12, A);
-  new DataView(q.buffer).setUint32(16, dst);
-  new DataView(q.buffer).setUint16(ihl, srcPort);
-  new DataView(q.buffer).setUint16(ihl + 2, dstPort);
+  v.setUint32(12, A);
+  v.setUint32(16, dst);
+  v.setUint16(ihl, srcPort);
+  v.setUint16(ihl + 2, dstPort);
+  v.setUint16(ihl + 4, 8 + 1); // UDP length
   return q;
 }
 
-Deno.test("UdpLayer maps ICMP port unreachable to the endpoint that sent the datagram", () => {
+Deno.test("UdpLayer reports ICMP port unreachable to the connected endpoint whose 4-tuple it quotes", () => {
   const { a } = pair();
   const sender = a.bind(50000);
   const other = a.bind(50001);
+  assert.equal(sender.connect(B, 53), null);
+  assert.ok(sender.connected);
+  assert.deepEqual([sender.remoteAddr, sender.remotePort, sender.localAddr], [B, 53, A]);
   let wakeups = 0;
   sender.onReadable = () => wakeups++;
   const q = quote(50000, B, 53, 6);
@@ -351,6 +357,7 @@ Deno.test("UdpLayer maps ICMP port unreachable to the endpoint that sent the dat
   const err = sender.pendingError!;
   assert.ok(err instanceof UdpError);
   assert.equal(err.code, "PortUnreachable");
+  assert.match(err.message, /connection refused.*192\.0\.2\.2:53/);
   assert.equal(err.remoteAddr, B);
   assert.equal(err.remotePort, 53);
   assert.equal(other.pendingError, null);
@@ -362,12 +369,53 @@ Deno.test("UdpLayer maps ICMP port unreachable to the endpoint that sent the dat
   assert.equal(sender.stats.icmpErrors, 1);
 });
 
-Deno.test("UdpLayer maps ICMP codes and ignores or counts the rest", () => {
+Deno.test("UdpLayer ignores ICMP errors about an unconnected endpoint (Linux without IP_RECVERR)", () => {
+  // The attack: one forged (or stale) port unreachable quoting a server's port used to end its
+  // receive loop. Now the server never sees it.
+  const { a } = pair();
+  const server = a.bind(7);
+  let wakeups = 0;
+  server.onReadable = () => wakeups++;
+  const q = quote(7, B, 40_000);
+  for (const code of [0, 1, 3, 13]) a.onIcmpError(0, 3, code, 0, q, 0, q.length);
+  assert.equal(server.pendingError, null);
+  assert.equal(wakeups, 0);
+  assert.equal(a.stats.icmpUnconnected, 4);
+  assert.equal(a.stats.icmpErrors, 0);
+  assert.equal(server.send(0, text("x"), B, 40_000), 1, "sends are not failed either");
+});
+
+Deno.test("UdpLayer delivers an ICMP error only when the quote's full 4-tuple matches", () => {
   const { a } = pair();
   const ep = a.bind(50000);
+  assert.equal(ep.connect(B, 53), null);
+  const wrongPeer = quote(50000, 0xc0000209 | 0, 53);
+  const wrongPort = quote(50000, B, 54);
+  const wrongSource = quote(50000, B, 53);
+  new DataView(wrongSource.buffer).setUint32(12, 0xc0000209); // not our address towards B
+  for (const q of [wrongPeer, wrongPort, wrongSource]) a.onIcmpError(0, 3, 3, 0, q, 0, q.length);
+  assert.equal(ep.pendingError, null);
+  assert.equal(a.stats.icmpUnmatched, 3);
+  const right = quote(50000, B, 53);
+  a.onIcmpError(0, 3, 3, 0, right, 0, right.length);
+  assert.equal(ep.takeError()?.code, "PortUnreachable");
+  // After disconnect the endpoint is unconnected again: errors are ignored.
+  ep.disconnect();
+  assert.ok(!ep.connected);
+  a.onIcmpError(0, 3, 3, 0, right, 0, right.length);
+  assert.equal(ep.pendingError, null);
+  assert.equal(a.stats.icmpUnconnected, 1);
+});
+
+Deno.test("UdpLayer maps ICMP codes and counts malformed quotes", () => {
+  const { a } = pair();
+  const ep = a.bind(50000);
+  ep.connect(B, 53);
   const q = quote(50000, B, 53);
   a.onIcmpError(0, 3, 1, 0, q, 0, q.length);
-  assert.equal(ep.takeError()!.code, "HostUnreachable");
+  const host = ep.takeError()!;
+  assert.equal(host.code, "HostUnreachable");
+  assert.match(host.message, /host unreachable/);
   a.onIcmpError(0, 3, 0, 0, q, 0, q.length);
   assert.equal(ep.takeError()!.code, "NetworkUnreachable");
   a.onIcmpError(0, 3, 4, 1400, q, 0, q.length); // fragmentation needed: IP's business
@@ -376,16 +424,62 @@ Deno.test("UdpLayer maps ICMP codes and ignores or counts the rest", () => {
   assert.equal(a.stats.icmpIgnored, 2);
   const unbound = quote(50002, B, 53);
   a.onIcmpError(0, 3, 3, 0, unbound, 0, unbound.length);
+  assert.equal(a.stats.icmpUnmatched, 1);
   const tcp = quote(50000, B, 53);
   tcp[9] = 6;
-  a.onIcmpError(0, 3, 3, 0, tcp, 0, tcp.length);
-  a.onIcmpError(0, 3, 3, 0, q, 0, 27); // too short for IPv4 + 8
-  a.onIcmpError(0, 3, 3, 0, q, 10, 28); // past the buffer
   const badIhl = quote(50000, B, 53);
   badIhl[0] = 0x44;
-  a.onIcmpError(0, 3, 3, 0, badIhl, 0, badIhl.length);
-  assert.equal(a.stats.icmpUnmatched, 5);
+  const notV4 = quote(50000, B, 53);
+  notV4[0] = 0x65;
+  const fragment = quote(50000, B, 53);
+  fragment[7] = 1; // fragment offset 8: no UDP header inside
+  const shortTotal = quote(50000, B, 53);
+  shortTotal[3] = 27; // total length shorter than IPv4 + UDP headers
+  const shortUdp = quote(50000, B, 53);
+  shortUdp[25] = 7; // UDP length < 8
+  for (const bad of [tcp, badIhl, notV4, fragment, shortTotal, shortUdp]) {
+    a.onIcmpError(0, 3, 3, 0, bad, 0, bad.length);
+  }
+  a.onIcmpError(0, 3, 3, 0, q, 0, 27); // too short for IPv4 + 8
+  a.onIcmpError(0, 3, 3, 0, q, 10, 28); // past the buffer
+  assert.equal(a.stats.icmpBadQuote, 8);
   assert.equal(ep.pendingError, null);
+});
+
+Deno.test("UdpEndpoint.connect receives only from the peer and answers others as a closed port", () => {
+  const { b } = pair();
+  const reported: number[] = [];
+  b.unreachable = { portUnreachable: (_now, src) => reported.push(src) };
+  const ep = b.bind(40_000);
+  assert.equal(ep.connect(A, 53), null);
+  const fromPeer = datagram(A, B, 53, 40_000, text("answer"));
+  const wrongPort = datagram(A, B, 54, 40_000, text("spoof"));
+  const wrongHost = datagram(0xc0000209 | 0, B, 53, 40_000, text("spoof"));
+  const toBroadcast = datagram(A, -1, 53, 40_000, text("spoof"));
+  assert.ok(!b.onPacket(0, A, B, wrongPort, 0, wrongPort.length));
+  assert.ok(!b.onPacket(0, 0xc0000209 | 0, B, wrongHost, 0, wrongHost.length));
+  assert.ok(!b.onPacket(0, A, -1, toBroadcast, 0, toBroadcast.length));
+  assert.ok(b.onPacket(0, A, B, fromPeer, 0, fromPeer.length));
+  assert.equal(ep.queued, 1);
+  assert.equal(new TextDecoder().decode(ep.tryReceive()!.data), "answer");
+  assert.equal(b.stats.rxWrongPeer, 3);
+  assert.equal(ep.stats.rxWrongPeer, 3);
+  // Linux: for anyone but the peer the port is closed, so a prober cannot tell it is in use;
+  // never about a broadcast (RFC 1122 §3.2.2).
+  assert.deepEqual(reported, [A, 0xc0000209 | 0]);
+  // Sends go to the peer only (FreeBSD: EISCONN).
+  const elsewhere = ep.send(0, text("x"), A, 5353);
+  assert.ok(elsewhere instanceof UdpError && elsewhere.code === "IsConnected");
+  assert.equal(ep.stats.txErrors, 1);
+  assert.equal(ep.send(0, text("x"), A, 53), 1);
+  // Invalid peers are refused and leave the endpoint as it was.
+  assert.equal(ep.connect(A, 0)?.code, "InvalidPort");
+  assert.equal(ep.connect(0, 53)?.code, "InvalidAddress");
+  assert.equal(ep.connect(0xcb007101 | 0, 53)?.code, "NoRoute");
+  assert.deepEqual([ep.remoteAddr, ep.remotePort], [A, 53]);
+  ep.close();
+  assert.ok(!ep.connected);
+  assert.equal(ep.connect(A, 53)?.code, "Closed");
 });
 
 Deno.test("UdpEndpoint send rejects oversized datagrams and reports send-path failures", () => {

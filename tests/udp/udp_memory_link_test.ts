@@ -37,14 +37,19 @@ Deno.test("UdpLayer exchanges datagrams of 1, 1472 and 65507 bytes over MemoryLi
   }
 });
 
-Deno.test("UdpLayer reports ICMP port unreachable from a real peer to the sending endpoint", async () => {
+Deno.test("UdpLayer reports ICMP port unreachable from a real peer to the connected endpoint", async () => {
   const h = twoHosts();
   try {
     const client = h.udpA.bind(0);
+    assert.equal(client.connect(IP_B, 9999), null);
     const bystander = h.udpA.bind(0);
+    const unconnected = h.udpA.bind(0);
     assert.equal(client.send(h.now, new Uint8Array([1, 2, 3]), IP_B, 9999), 3);
+    assert.equal(unconnected.send(h.now, new Uint8Array([4]), IP_B, 9999), 1);
     h.pump(h.now + 1);
-    assert.equal(h.udpB.stats.rxNoPort, 1);
+    assert.equal(h.udpB.stats.rxNoPort, 2);
+    assert.equal(unconnected.pendingError, null, "an unconnected endpoint ignores ICMP errors");
+    assert.equal(h.udpA.stats.icmpUnconnected, 1);
     const err = client.takeError();
     assert.ok(err instanceof UdpError);
     assert.equal(err.code, "PortUnreachable");
