@@ -43,7 +43,7 @@ import {
 } from "../wire/arp.ts";
 import { isGroupMac, MAC_BROADCAST } from "../wire/ethernet.ts";
 import type { PacketBufferLike } from "./types.ts";
-import { PendingQueue, PendingQueues } from "./pending_queue.ts";
+import { chooseVictim, EVICT_IDLE_MS, PendingQueue, PendingQueues } from "./pending_queue.ts";
 
 /** Default lifetime of a learned entry (ms). */
 export const DEFAULT_ARP_ENTRY_TTL_MS = 60_000;
@@ -77,7 +77,7 @@ export const DEFAULT_ARP_LOCK_TIME_MS = 1_000;
  * An entry used or confirmed within this time (ms) is not evicted for a new
  * one (Linux `neigh_forced_gc` keeps entries updated in the last 5 s).
  */
-export const ARP_EVICT_IDLE_MS = 5_000;
+export const ARP_EVICT_IDLE_MS: number = EVICT_IDLE_MS;
 
 /** Tunables of an {@link ArpCache}. */
 export interface ArpCacheOptions {
@@ -211,12 +211,6 @@ class Entry extends PendingQueue {
     super();
   }
 }
-
-/** Eviction classes, best victim first (see the module documentation). */
-const EVICT_UNSOLICITED = 0;
-const EVICT_INCOMPLETE = 1;
-const EVICT_IDLE = 2;
-const EVICT_NONE = 3;
 
 function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -619,33 +613,14 @@ export class ArpCache {
    * only when the cache is full.
    */
   #evict(nowMs: number, forUnsolicited: boolean): boolean {
-    let victim: Entry | undefined;
-    let victimClass = EVICT_NONE;
-    let victimAge = -1;
     const host = this.#host;
-    for (const e of this.#entries.values()) {
-      let cls: number;
-      let lastMs: number;
-      if (e.unsolicited) {
-        cls = EVICT_UNSOLICITED;
-        lastMs = e.updatedMs;
-      } else if (forUnsolicited) {
-        continue;
-      } else if (!e.resolved) {
-        cls = EVICT_INCOMPLETE;
-        lastMs = e.lastUsedMs;
-      } else {
-        lastMs = e.lastUsedMs > e.updatedMs ? e.lastUsedMs : e.updatedMs;
-        if (nowMs - lastMs < ARP_EVICT_IDLE_MS) continue;
-        cls = EVICT_IDLE;
-      }
-      const age = nowMs - lastMs;
-      if (cls > victimClass || (cls === victimClass && age <= victimAge)) continue;
-      if (host.isProtected?.(e.ip) === true) continue;
-      victim = e;
-      victimClass = cls;
-      victimAge = age;
-    }
+    const victim = chooseVictim(
+      nowMs,
+      this.#entries.values(),
+      forUnsolicited,
+      (e) => e.resolved,
+      (e) => host.isProtected?.(e.ip) === true,
+    );
     if (victim === undefined) return false;
     this.#entries.delete(victim.ip);
     this.stats.evicted++;

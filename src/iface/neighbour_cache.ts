@@ -31,6 +31,7 @@ import { isGroupMac } from "../wire/ethernet.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { Ipv6Address, ipv6Hash } from "../wire/ipv6_address.ts";
 import {
+  chooseVictim,
   DEFAULT_PENDING_BYTES_PER_NEIGHBOUR,
   DEFAULT_PENDING_PER_NEIGHBOUR,
   DEFAULT_PENDING_TOTAL,
@@ -60,8 +61,6 @@ export const STALE_GC_MS = 60_000;
 export const DEFAULT_NEIGHBOUR_ENTRIES = 256;
 /** Default lock time (ms), as the ARP cache's (Linux `locktime`). */
 export const DEFAULT_NEIGHBOUR_LOCK_TIME_MS = 1_000;
-/** Entries used or confirmed within this time are not evicted (Linux neigh_forced_gc). */
-const EVICT_IDLE_MS = 5_000;
 
 /** NUD state (RFC 4861 §7.3.2), as listed. */
 export type NudState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
@@ -651,35 +650,17 @@ export class NeighbourCache {
     }
   }
 
-  /** As the ARP cache: unsolicited, then incomplete, then idle ≥ 5 s; never a protected router. */
+  /** The ARP cache's rule ({@link chooseVictim}): unsolicited, incomplete, idle ≥ 5 s; never a router. */
   #evict(nowMs: number, forUnsolicited: boolean): boolean {
-    let victim: Entry | null = null;
-    let victimClass = 3;
-    let victimAge = -1;
-    for (const e of this.#entries()) {
-      let cls: number;
-      let lastMs: number;
-      if (e.unsolicited) {
-        cls = 0;
-        lastMs = e.updatedMs;
-      } else if (forUnsolicited) {
-        continue;
-      } else if (e.state === INCOMPLETE) {
-        cls = 1;
-        lastMs = e.lastUsedMs;
-      } else {
-        lastMs = Math.max(e.lastUsedMs, e.updatedMs);
-        if (nowMs - lastMs < EVICT_IDLE_MS) continue;
-        cls = 2;
-      }
-      const age = nowMs - lastMs;
-      if (cls > victimClass || (cls === victimClass && age <= victimAge)) continue;
-      if (this.#host.isProtected?.(e.address) === true) continue;
-      victim = e;
-      victimClass = cls;
-      victimAge = age;
-    }
-    if (victim === null) return false;
+    const host = this.#host;
+    const victim = chooseVictim(
+      nowMs,
+      this.#entries(),
+      forUnsolicited,
+      (e) => e.state !== INCOMPLETE,
+      (e) => host.isProtected?.(e.address) === true,
+    );
+    if (victim === undefined) return false;
     this.#unlink(victim);
     this.stats.evicted++;
     this.#fail(nowMs, victim);

@@ -171,3 +171,86 @@ function longestQueue(all: Iterable<PendingQueue>): PendingQueue | undefined {
   }
   return longest;
 }
+
+/**
+ * An entry used or confirmed within this time (ms) is not evicted for a new
+ * one (Linux `neigh_forced_gc` keeps entries updated in the last 5 s).
+ */
+export const EVICT_IDLE_MS = 5_000;
+
+/** What the eviction rule reads of a neighbour entry (ARP or IPv6). */
+export interface EvictionFacts {
+  /** Created by the neighbour's own packet to us (a request, a solicitation) and not used by us since. */
+  readonly unsolicited: boolean;
+  /** Created or last confirmed. */
+  readonly updatedMs: number;
+  /** Last used by us. */
+  readonly lastUsedMs: number;
+}
+
+/** Eviction classes, best victim first. */
+const EVICT_UNSOLICITED = 0;
+const EVICT_INCOMPLETE = 1;
+const EVICT_IDLE = 2;
+const EVICT_NONE = 3;
+
+/**
+ * The entry a full neighbour table evicts for a new one, or undefined: for an
+ * unsolicited newcomer only another unsolicited entry may go; for our own
+ * resolution: unsolicited entries, then incomplete ones, then resolved ones
+ * idle for {@link EVICT_IDLE_MS} (Linux neigh_forced_gc) — the oldest of the
+ * first class found, never a protected one (a gateway, a default router).
+ * A full scan: call it only when the table is full. Shared by the ARP cache
+ * and the IPv6 neighbour cache.
+ *
+ * @param nowMs current time
+ * @param entries every entry
+ * @param forUnsolicited the newcomer is unsolicited
+ * @param isResolved whether an entry has its link-layer address
+ * @param isProtected whether an entry must stay
+ * @returns the victim, or undefined when nothing may go
+ *
+ * @example
+ * ```ts
+ * import { chooseVictim } from "./pending_queue.ts";
+ * const a = { unsolicited: false, updatedMs: 0, lastUsedMs: 0, resolved: true };
+ * const b = { unsolicited: true, updatedMs: 9000, lastUsedMs: 9000, resolved: true };
+ * console.assert(chooseVictim(10_000, [a, b], false, (e) => e.resolved, () => false) === b);
+ * console.assert(chooseVictim(10_000, [a], true, (e) => e.resolved, () => false) === undefined);
+ * ```
+ */
+export function chooseVictim<E extends EvictionFacts>(
+  nowMs: number,
+  entries: Iterable<E>,
+  forUnsolicited: boolean,
+  isResolved: (e: E) => boolean,
+  isProtected: (e: E) => boolean,
+): E | undefined {
+  let victim: E | undefined;
+  let victimClass = EVICT_NONE;
+  let victimAge = -1;
+  for (const e of entries) {
+    let cls: number;
+    let lastMs: number;
+    if (e.unsolicited) {
+      cls = EVICT_UNSOLICITED;
+      lastMs = e.updatedMs;
+    } else if (forUnsolicited) {
+      continue;
+    } else if (!isResolved(e)) {
+      cls = EVICT_INCOMPLETE;
+      lastMs = e.lastUsedMs;
+    } else {
+      lastMs = e.lastUsedMs > e.updatedMs ? e.lastUsedMs : e.updatedMs;
+      if (nowMs - lastMs < EVICT_IDLE_MS) continue;
+      cls = EVICT_IDLE;
+    }
+    const age = nowMs - lastMs;
+    if (cls > victimClass || (cls === victimClass && age <= victimAge)) continue;
+    if (isProtected(e)) continue;
+    victim = e;
+    victimClass = cls;
+    victimAge = age;
+  }
+  return victim;
+}
