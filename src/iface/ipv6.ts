@@ -368,9 +368,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   start(nowMs: number): void {
     this.#nowMs = nowMs;
+    this.ndp.start(nowMs);
     this.addresses.addLinkLocal(nowMs);
     for (const cidr of this.#static) this.addresses.addStatic(nowMs, cidr);
-    this.ndp.start(nowMs);
   }
 
   /**

@@ -56,6 +56,10 @@ export const DEFAULT_MAX_ROUTERS = 8;
 export const DEFAULT_MAX_PREFIXES = 16;
 /** Default redirected destinations kept. */
 export const DEFAULT_MAX_REDIRECTS = 64;
+/** RFC 3810 §9.11: Unsolicited Report Interval (ms); a state change is reported again within it. */
+export const MLD_UNSOLICITED_REPORT_INTERVAL_MS = 1_000;
+/** RFC 3810 §9.1: Robustness Variable: a state-change report is sent this many times. */
+export const MLD_ROBUSTNESS = 2;
 /** How long a redirect is followed (ms; Linux keeps it in the route cache, ≈ 10 min). */
 export const REDIRECT_LIFETIME_MS = 10 * 60 * 1000;
 
@@ -253,6 +257,13 @@ export class NeighbourDiscovery {
   readonly #slaac: boolean;
   readonly #random: () => number;
   #rsLeft: number;
+  /** State changes to report again (RFC 3810 §6.1), at most one record per group. */
+  readonly #pendingChanges: MldRecord[] = [];
+  readonly #maxPendingChanges = DEFAULT_MAX_PREFIXES * 2;
+  #changesLeft = 0;
+  #changeAtMs = Infinity;
+  /** The time of the last poll or input (state changes are timed from it). */
+  #nowMs = 0;
   #rsNextMs = Infinity;
   #deviceMtu: number;
   #linkMtu: number;
@@ -308,6 +319,7 @@ export class NeighbourDiscovery {
    * @param nowMs current time
    */
   start(nowMs: number): void {
+    this.#nowMs = nowMs;
     if (this.#rsLeft > 0) {
       this.#rsNextMs = nowMs + Math.floor(this.#random() * MAX_RTR_SOLICITATION_DELAY_MS);
       this.#schedule(this.#rsNextMs);
@@ -331,10 +343,10 @@ export class NeighbourDiscovery {
         return;
       }
       this.#groups.push({ group, refs: 1 });
-      this.#report([{ type: MLD_CHANGE_TO_EXCLUDE, group, sources: [] }]);
+      this.#stateChange({ type: MLD_CHANGE_TO_EXCLUDE, group, sources: [] });
     } else if (i >= 0 && --this.#groups[i].refs === 0) {
       this.#groups.splice(i, 1);
-      this.#report([{ type: MLD_CHANGE_TO_INCLUDE, group, sources: [] }]);
+      this.#stateChange({ type: MLD_CHANGE_TO_INCLUDE, group, sources: [] });
     }
   }
 
@@ -496,6 +508,7 @@ export class NeighbourDiscovery {
       this.#mldQuery(src, dst, packet, checksumVerified);
       return;
     }
+    this.#nowMs = nowMs;
     const stats = this.stats;
     stats.rxMessages++;
     // RFC 6980 §5: NDP messages in fragments are silently ignored.
@@ -588,8 +601,19 @@ export class NeighbourDiscovery {
    * @param nowMs current time
    */
   poll(nowMs: number): void {
+    this.#nowMs = nowMs;
     if (nowMs < this.#deadline) return;
     let next = Infinity;
+    if (this.#changeAtMs <= nowMs) {
+      if (this.#pendingChanges.length > 0) this.#report(this.#pendingChanges.slice());
+      if (--this.#changesLeft > 0) {
+        this.#changeAtMs = nowMs + Math.floor(this.#random() * MLD_UNSOLICITED_REPORT_INTERVAL_MS);
+      } else {
+        this.#changeAtMs = Infinity;
+        this.#pendingChanges.length = 0;
+      }
+    }
+    next = this.#changeAtMs;
     if (this.#rsLeft > 0 && nowMs >= this.#rsNextMs) {
       const src = this.#linkLocal();
       const tx = this.#reset(ICMPV6_ROUTER_SOLICITATION);
@@ -600,7 +624,7 @@ export class NeighbourDiscovery {
       this.#host.sendNdp(tx, src ?? Ipv6Address.UNSPECIFIED, Ipv6Address.ALL_ROUTERS, -1);
       this.#rsNextMs = this.#rsLeft > 0 ? nowMs + RTR_SOLICITATION_INTERVAL_MS : Infinity;
     }
-    if (this.#rsLeft > 0) next = this.#rsNextMs;
+    if (this.#rsLeft > 0) next = Math.min(next, this.#rsNextMs);
     for (let i = 0; i < this.#routers.length; i++) {
       const r = this.#routers[i];
       if (nowMs >= r.expiresMs) {
@@ -833,6 +857,26 @@ export class NeighbourDiscovery {
       }
     }
     if (records.length > 0) this.#report(records);
+  }
+
+  /**
+   * RFC 3810 §6.1: a state-change report now, and again (Robustness Variable
+   * − 1 times) at a random time within the Unsolicited Report Interval; the
+   * pending retransmission carries each group's latest change.
+   */
+  #stateChange(record: MldRecord): void {
+    this.#report([record]);
+    const pending = this.#pendingChanges;
+    const i = pending.findIndex((r) => r.group.equals(record.group));
+    if (i >= 0) pending.splice(i, 1);
+    if (pending.length >= this.#maxPendingChanges) pending.shift();
+    pending.push(record);
+    this.#changesLeft = MLD_ROBUSTNESS - 1;
+    if (this.#changeAtMs === Infinity) {
+      this.#changeAtMs = this.#nowMs +
+        Math.floor(this.#random() * MLD_UNSOLICITED_REPORT_INTERVAL_MS);
+      this.#schedule(this.#changeAtMs);
+    }
   }
 
   #report(records: MldRecord[]): void {

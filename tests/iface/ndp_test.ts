@@ -42,7 +42,8 @@ Deno.test("Ipv6AddressTable behaviour: DAD joins the solicited-node group, solic
   );
   assert.deepEqual(h.iface.ipv6!.addressList().map((a) => a.state), ["tentative", "tentative"]);
   h.advance(100);
-  const dad = h.out().filter((o) => o.icmpType === 135);
+  let sent = h.out();
+  const dad = sent.filter((o) => o.icmpType === 135);
   assert.equal(dad.length, 2);
   for (const d of dad) {
     assert.ok(d.src.isUnspecified());
@@ -51,10 +52,15 @@ Deno.test("Ipv6AddressTable behaviour: DAD joins the solicited-node group, solic
     assert.equal(d.icmp.length, 24 + 8, "target + nonce option, no source link-layer option");
   }
   h.advance(1000);
+  sent = sent.concat(h.out());
+  // RFC 3810 §6.1: the state change is reported again within 1 s, both groups in one report.
+  const again = sent.filter((o) => o.icmpType === 143);
+  assert.equal(again.length, 1);
+  assert.equal((again[0].icmp[6] << 8) | again[0].icmp[7], 2);
   assert.deepEqual(h.ipv6.addressList().map((a) => a.state), ["preferred", "preferred"]);
   // Unsolicited advertisements announce the new addresses (RFC 4861 §7.2.6).
   assert.equal(
-    h.out().filter((o) => o.icmpType === 136 && o.dst.equals(Ipv6Address.ALL_NODES)).length,
+    sent.filter((o) => o.icmpType === 136 && o.dst.equals(Ipv6Address.ALL_NODES)).length,
     2,
   );
 });
