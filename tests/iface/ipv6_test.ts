@@ -483,3 +483,50 @@ Deno.test("Ipv6Layer behaviour: transmitted packets parse (tshark would see the 
   assert.equal(upperChecksum(r.src, r.dst, 58, r.icmp), 0);
   assert.equal(parseV6(h.dev.frames[0] ?? new Uint8Array(14)), null);
 });
+
+Deno.test("Ipv6Layer behaviour: a fragment reaching past 65,535 bytes gets Parameter Problem at its offset field (RFC 8200 §4.5)", () => {
+  const h = hostWithPeer();
+  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 65528, false, 3, new Uint8Array(16))));
+  const [e] = h.outData();
+  assert.equal(e.icmpType, 4);
+  assert.equal(e.icmp[1], 0);
+  assert.equal(new DataView(e.icmp.buffer, e.icmp.byteOffset).getUint32(4), 42);
+  assert.equal(h.ipv6.reassembler.pending, 0);
+});
+
+Deno.test("PmtuCache behaviour: a Packet Too Big flood for many destinations stays within its bound; larger MTUs are ignored", () => {
+  const h = hostWithPeer();
+  for (let i = 0; i < 1000; i++) {
+    const dst = new Ipv6Address(0x2001_0db8 | 0, 0x0009_0000, 0, i + 1);
+    const quoted = ipv6Packet({ src: ME, dst, nextHeader: 17, payload: new Uint8Array(8) });
+    h.rx(
+      v6Frame(
+        MY_MAC,
+        MAC_PEER,
+        ipv6Packet({
+          src: PEER,
+          dst: ME,
+          nextHeader: 58,
+          payload: icmpv6(PEER, ME, 2, 0, 1300, quoted),
+        }),
+      ),
+    );
+  }
+  assert.equal(h.ipv6.pmtu.size, 256);
+  assert.equal(h.ipv6.pmtu.stats.evicted, 744);
+  const quoted = ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(8) });
+  h.rx(
+    v6Frame(
+      MY_MAC,
+      MAC_PEER,
+      ipv6Packet({
+        src: PEER,
+        dst: ME,
+        nextHeader: 58,
+        payload: icmpv6(PEER, ME, 2, 0, 9000, quoted),
+      }),
+    ),
+  );
+  assert.equal(h.ipv6.pathMtu(PEER), 1500, "never above the link MTU");
+  assert.ok(h.ipv6.pmtu.stats.ignored >= 1);
+});
