@@ -170,6 +170,16 @@ export {
   type PingSummary,
 } from "./src/iface/ping.ts";
 export { type ArpEntryInfo } from "./src/iface/arp_cache.ts";
+// IPv6 network layer (issue 18).
+export type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "./src/iface/types.ts";
+export * from "./src/iface/ipv6.ts";
+export * from "./src/iface/icmpv6.ts";
+export * from "./src/iface/ndp.ts";
+export * from "./src/iface/neighbour_cache.ts";
+export * from "./src/iface/ipv6_addresses.ts";
+export * from "./src/iface/ipv6_reassembly.ts";
+export * from "./src/iface/pmtu_cache.ts";
+export * from "./src/iface/pending_queue.ts";
 
 // UDP and DNS.
 export {

@@ -186,13 +186,28 @@ labTest("cli lab up builds namespaces and lab down removes them", async () => {
     );
     assert.equal(names.length, 2, list);
     assert.match(up.stdout, new RegExp(`--netns ${prefix}-\\d+-rs`));
+    // IPv6 on the kernel side (issue 18), router advertisements from a daemonized dnsmasq.
+    assert.match(up.stdout, /2001:db8:1::1\/64; router advertisements for 2001:db8:1::\/64/);
+    const addr6 = await run(["ip", "-n", peer[1], "-6", "addr", "show", "dev", peer[2]]);
+    assert.match(addr6.stdout, /inet6 2001:db8:1::1\/64/);
+    const raPid = Number((await Deno.readTextFile(`/run/rawstack-${peer[1]}-ra.pid`)).trim());
+    assert.ok(Deno.statSync(`/proc/${raPid}`).isDirectory);
     const down = await runCli(["lab", "down", "--prefix", prefix]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^removed /);
+    const gone = async () => {
+      try {
+        const stat = await Deno.readTextFile(`/proc/${raPid}/stat`);
+        return stat.split(") ")[1]?.startsWith("Z") ?? true; // a zombie is stopped too
+      } catch {
+        return true;
+      }
+    };
+    await until(gone, "lab down to stop the router-advertisement dnsmasq");
     const after = (await run(["ip", "netns", "list"])).stdout;
     assert.ok(!after.includes(`${prefix}-`), after);
   } finally {
     if (cap !== null) await cap.close();
     await Lab.removeStale(prefix);
   }
-}, { commands: ["ping", "tcpdump", "tshark"] });
+}, { commands: ["ping", "dnsmasq", "tcpdump", "tshark"] });
