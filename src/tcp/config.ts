@@ -101,6 +101,51 @@ export interface TcpConfig {
    * TIME-WAIT beyond it goes to CLOSED at once (`timeWaitOverflows`).
    */
   maxTimeWait: number;
+  /**
+   * Added to every backed-off SYN and SYN-ACK retransmission timeout, ms: FreeBSD's
+   * `net.inet.tcp.rexmit_slop` (TCPT_RANGESET adds it; its SYNs go out at 0, 1, 3.2,
+   * 7.4 s). 0: the RFC 6298 §5.5 doubling alone, as Linux does.
+   */
+  synRtoSlopMs: number;
+  /**
+   * Acknowledge the first data segments at once (Linux quick-ACK mode, tcp_incr_quickack).
+   * Off: the first data segment waits for the delayed-ACK timer like any other (FreeBSD,
+   * RFC 9293 §3.8.6.3).
+   */
+  quickAck: boolean;
+  /**
+   * Connection-establishment limit, ms (FreeBSD `net.inet.tcp.keepinit`, TCP_KEEPINIT): a
+   * connection still in SYN-SENT or SYN-RECEIVED after it fails with ETIMEDOUT. 0: none;
+   * only `synRetries` / `synAckRetries` end the handshake (Linux).
+   */
+  keepAliveInitMs: number;
+  /**
+   * Which ICMP errors abort a connection in SYN-SENT (RFC 1122 §4.2.3.9, RFC 5461):
+   * `"all"` (Linux tcp_v4_err: any destination unreachable, time exceeded, parameter
+   * problem), `"hard"` (FreeBSD with `net.inet.tcp.icmp_may_rst=1`: protocol/port
+   * unreachable and administratively prohibited → ECONNREFUSED, TTL exceeded →
+   * EHOSTUNREACH, only when the quoted sequence is the ISS), `"none"` (icmp_may_rst=0).
+   * Fragmentation needed always lowers the MSS (RFC 1191).
+   */
+  icmpAbortsConnect: "all" | "hard" | "none";
+  /**
+   * Time to live of the IPv4 datagrams TCP sends (IP_TTL); 0: the interface's default.
+   */
+  ipTtl: number;
+  /** TOS byte of the IPv4 datagrams TCP sends (IP_TOS; the ECN bits are TCP's). */
+  ipTos: number;
+  /**
+   * RFC 5961 §7 / Linux `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs the whole
+   * layer sends per second, over every connection (besides the per-connection limit).
+   */
+  challengeAckGlobalLimitPerSecond: number;
+  /**
+   * RSTs sent per second in answer to segments for no connection (Linux rate-limits them
+   * like ICMP errors, `net.ipv4.icmp_ratelimit` / `tcp_v4_send_reset` through
+   * `inet_peer`; FreeBSD `net.inet.icmp.icmplim` with `tcp_rst` in badport_bandlim). A
+   * token bucket of this size refilled every second; 0: unlimited.
+   */
+  resetLimitPerSecond: number;
 }
 
 /** The defaults: Linux-like values. */
@@ -132,6 +177,14 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxPersistMs: 60_000,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxTimeWait: DEFAULT_MAX_TIME_WAIT,
+  synRtoSlopMs: 0,
+  quickAck: true,
+  keepAliveInitMs: 0,
+  icmpAbortsConnect: "all",
+  ipTtl: 0,
+  ipTos: 0,
+  challengeAckGlobalLimitPerSecond: 1000,
+  resetLimitPerSecond: 1000,
 });
 
 /**
@@ -204,6 +257,18 @@ export interface TcpStats {
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
   sendFailures: number;
+  /** Challenge ACKs not sent: a connection's or the layer's per-second limit was reached. */
+  challengeAcksLimited: number;
+  /** RSTs for segments to no connection not sent: `resetLimitPerSecond` was reached. */
+  resetsLimited: number;
+  /** ICMP errors that aborted a connection attempt (RFC 1122 §4.2.3.9). */
+  icmpAborts: number;
+  /** ICMP errors quoting a sequence number outside SND.UNA..SND.NXT (RFC 5927 §4.1), ignored. */
+  icmpOutOfWindow: number;
+  /** Connections that failed TCP_KEEPINIT (`keepAliveInitMs`) before being established. */
+  keepInitTimeouts: number;
+  /** SYNs and SYN-ACKs whose text was queued for delivery once established (RFC 9293 §3.10.7.2). */
+  synTextQueued: number;
 }
 
 /**
@@ -240,5 +305,11 @@ export function newTcpStats(): TcpStats {
     timeWaitOverflows: 0,
     outOfOrder: 0,
     sendFailures: 0,
+    challengeAcksLimited: 0,
+    resetsLimited: 0,
+    icmpAborts: 0,
+    icmpOutOfWindow: 0,
+    keepInitTimeouts: 0,
+    synTextQueued: 0,
   };
 }

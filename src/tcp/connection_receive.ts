@@ -81,12 +81,48 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    // RFC 9293 §3.10.7.3: "If there are other controls or text in the segment, then continue
+    // processing at the sixth step" — text and FIN on the SYN-ACK are taken now.
+    queueSynText(t, seg);
+    deliverSynText(t, nowMs);
   } else {
     // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
     t.state = TcpState.SYN_RECEIVED;
     t.sndWnd = seg.window;
     t.sndWl1 = seg.seq;
     t.sndNxt = t.iss;
+    // RFC 9293 §3.10.7.3: text and controls wait until ESTABLISHED.
+    queueSynText(t, seg);
+  }
+}
+
+/**
+ * Keeps the text (and FIN) a SYN or SYN-ACK carried, at most one receive window, for
+ * delivery once ESTABLISHED (RFC 9293 §3.10.7.2: "any other control or text should be
+ * queued for processing later"; §3.10.7.3). Beyond the window it is trimmed as any segment.
+ *
+ * @param t the connection (RCV.NXT = the SYN's sequence number + 1)
+ * @param seg the SYN
+ */
+export function queueSynText(t: Tcb, seg: TcpRepr): void {
+  const len = Math.min(seg.payloadLength, Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt)));
+  if (len > 0) {
+    t.synText = seg.payload.slice(seg.payloadOffset, seg.payloadOffset + len);
+    t.ctx.stats.synTextQueued++;
+  }
+  t.synFin = (seg.flags & TCP_FIN) !== 0 && len === seg.payloadLength;
+}
+
+/** Delivers text queued by {@link queueSynText} now that the connection is ESTABLISHED. */
+function deliverSynText(t: Tcb, nowMs: number): void {
+  const text = t.synText;
+  const fin = t.synFin;
+  t.synText = null;
+  t.synFin = false;
+  if (text !== null) receiveData(t, nowMs, text, 0, text.length, t.rcvNxt, fin);
+  if (fin) {
+    receiveFin(t, nowMs);
+    t.ackNow = true;
   }
 }
 
@@ -141,6 +177,7 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    deliverSynText(t, nowMs);
     return;
   }
 
@@ -221,6 +258,19 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     if (seqGt(seg.ack, t.sndUna) && seqLe(seg.ack, t.sndMax)) {
       ackAdvance(t, nowMs, seg);
       t.establish(nowMs, seg.window, seg.seq, seg.ack);
+      if (t.synText !== null || t.synFin) {
+        // RFC 9293 §3.10.7.2: the SYN's queued text comes first; this segment's copy of
+        // those bytes, if it repeats them, is old now.
+        deliverSynText(t, nowMs);
+        const old = seqSub(t.rcvNxt, seq);
+        if (old > 0) {
+          const d = Math.min(old, dataLength);
+          dataOffset += d;
+          dataLength -= d;
+          seq = seqAdd(seq, d);
+          if (old > d) fin = false;
+        }
+      }
     } else {
       sendBareReset(t, nowMs, seg.ack); // <SEQ=SEG.ACK><CTL=RST>
       return;
@@ -288,6 +338,13 @@ function onReset(t: Tcb): void {
       t.recvRing = null; // RFC 9293: flush segment queues
       t.terminate(new ConnectionReset());
       break;
+    case TcpState.CLOSING:
+    case TcpState.LAST_ACK:
+      // RFC 9293 §3.10.7.4 only says "enter CLOSED"; the socket still exists and reports
+      // the reset (Linux tcp_reset: sk_err = ECONNRESET in every state but SYN-SENT and
+      // CLOSE-WAIT), so SO_ERROR reads ECONNRESET.
+      t.terminate(new ConnectionReset());
+      break;
     default:
       t.terminate(null);
       break;
@@ -300,7 +357,11 @@ function challengeAck(t: Tcb, nowMs: number): void {
     t.challengeWindowStart = nowMs;
     t.challengeCount = 0;
   }
-  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond) return;
+  // RFC 5961 §7: per connection, and layer-wide (Linux tcp_challenge_ack_limit).
+  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond || !t.ctx.owner.challengeAckAllowed(nowMs)) {
+    t.ctx.stats.challengeAcksLimited++;
+    return;
+  }
   t.challengeCount++;
   t.ctx.stats.challengeAcks++;
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);

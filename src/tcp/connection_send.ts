@@ -133,10 +133,14 @@ export function sendSegment(
     bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
     const mss = t.currentMss();
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
+    OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
+    OFFLOAD_SEND.tos = t.ipOptions?.tos;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    sent = t.ipOptions === null
+      ? ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP)
+      : ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, t.ipOptions);
   }
   if (!sent) ctx.stats.sendFailures++;
   ctx.stats.segmentsOut++;
@@ -436,18 +440,24 @@ function gsoMaxData(t: Tcb): number {
 
 /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probe <SEQ=SND.UNA-1> with no data. */
 export function onKeepAlive(t: Tcb, nowMs: number): void {
-  if (!t.keepAlive) return;
   const s = t.state;
+  if ((s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) && t.keepAliveInitMs > 0) {
+    // FreeBSD tcp_timer_keep: TCP_KEEPINIT bounds the handshake.
+    t.ctx.stats.keepInitTimeouts++;
+    t.terminate(new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"));
+    return;
+  }
+  if (!t.keepAlive) return;
   if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
   if (t.keepAliveProbesSent === 0 && nowMs - t.lastRecvMs < t.keepAliveIdleMs) {
     t.armKeepAlive(nowMs);
     return;
   }
-  if (t.keepAliveProbesSent >= t.cfg.keepAliveProbes) {
+  if (t.keepAliveProbesSent >= t.keepAliveProbes) {
     t.terminate(new TimedOut("keep-alive timed out"));
     return;
   }
   t.keepAliveProbesSent++;
   sendSegment(t, nowMs, seqAdd(t.sndUna, -1), TCP_ACK, 0, 0);
-  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.cfg.keepAliveIntervalMs);
+  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.keepAliveIntervalMs);
 }

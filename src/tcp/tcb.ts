@@ -17,7 +17,7 @@
 import type { ByteRing as ByteRingType, ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import { ByteRing } from "../buffer/byte_ring.ts";
 import type { RangeSet } from "../buffer/range_set.ts";
-import type { IpSender } from "../iface/types.ts";
+import type { IpSender, IpSendOptions } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import { Timer, type TimerWheel } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
@@ -123,6 +123,8 @@ export interface TcpConnectionOwner {
   onConnectionEstablished(conn: TcpConnection): void;
   /** The connection entered CLOSED: forget it (remove from demux tables). */
   onConnectionReleased(conn: TcpConnection): void;
+  /** RFC 5961 §7: whether the layer-wide challenge-ACK budget allows one more now. */
+  challengeAckAllowed(nowMs: number): boolean;
 }
 
 /** Everything the connections of one layer share. */
@@ -283,6 +285,20 @@ export class Tcb {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveIdleMs: number;
+  /** TCP_KEEPINTVL: between unanswered keep-alive probes, ms. */
+  keepAliveIntervalMs: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection fails. */
+  keepAliveProbes: number;
+  /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
+  keepAliveInitMs: number;
+  /**
+   * Text that arrived on a SYN or SYN-ACK while we were not yet ESTABLISHED, queued until we
+   * are (RFC 9293 §3.10.7.2, §3.10.7.3); at most one receive window, and `synFin` its FIN.
+   */
+  synText: Uint8Array | null = null;
+  synFin = false;
+  /** IP_TTL / IP_TOS of this connection's datagrams (null: the interface's defaults). */
+  ipOptions: IpSendOptions | null = null;
   keepAliveProbesSent = 0;
   lastRecvMs = 0;
   challengeWindowStart = -Infinity;
@@ -338,6 +354,10 @@ export class Tcb {
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
+    this.keepAliveIntervalMs = cfg.keepAliveIntervalMs;
+    this.keepAliveProbes = cfg.keepAliveProbes;
+    this.keepAliveInitMs = cfg.keepAliveInitMs;
+    if (cfg.ipTtl > 0 || cfg.ipTos !== 0) this.setIpOptions(cfg.ipTtl, cfg.ipTos);
     // RFC 7323 §5.4: a per-connection random timestamp offset.
     this.tsOffset = timestampOffset(ctx.secret, localAddr, localPort, remoteAddr, remotePort);
     const mtu = ctx.ip.mtuFor(remoteAddr);
@@ -496,8 +516,33 @@ export class Tcb {
    * an armed timer due earlier is left in the wheel and pushed back when it fires (see
    * onTimer), so the ACK after ACK of a bulk flow costs a compare, not a wheel operation.
    */
+  /**
+   * IP_TTL / IP_TOS for this connection's datagrams.
+   *
+   * @param ttl time to live, 0 for the interface's default
+   * @param tos TOS byte (DSCP; the ECN bits are left to TCP)
+   */
+  setIpOptions(ttl: number, tos: number): void {
+    const o: IpSendOptions = {};
+    if (ttl > 0) o.ttl = ttl;
+    if (tos !== 0) o.tos = tos;
+    this.ipOptions = ttl > 0 || tos !== 0 ? o : null;
+  }
+
+  /** TCP_KEEPINIT (FreeBSD): arms the handshake's time limit on the keep-alive timer. */
+  armKeepInit(nowMs: number): void {
+    if (this.keepAliveInitMs <= 0) return;
+    this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
+    this.ctx.wheel.schedule(this.keepaliveTimer, nowMs + this.keepAliveInitMs);
+  }
+
   armRetransmit(nowMs: number): void {
-    const due = nowMs + this.rtt.rtoMs;
+    let rtoMs = this.rtt.rtoMs;
+    // FreeBSD TCPT_RANGESET adds rexmit_slop to a backed-off SYN timeout.
+    if (this.state <= TcpState.SYN_RECEIVED && this.rtt.backoffCount > 0) {
+      rtoMs += this.cfg.synRtoSlopMs;
+    }
+    const due = nowMs + rtoMs;
     this.rtxDueMs = due;
     const timer = this.rtxTimer ??= new Timer(this.conn, TCP_TIMER_RETRANSMIT);
     if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
@@ -518,7 +563,7 @@ export class Tcb {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
     const due = this.keepAliveProbesSent === 0
       ? this.lastRecvMs + this.keepAliveIdleMs
-      : nowMs + this.cfg.keepAliveIntervalMs;
+      : nowMs + this.keepAliveIntervalMs;
     this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
     this.ctx.wheel.schedule(this.keepaliveTimer, Math.max(due, nowMs));
   }
@@ -559,6 +604,8 @@ export class Tcb {
     this.retries = 0;
     this.pendingEvents |= EV_ESTABLISHED | EV_WRITABLE;
     if (this.finQueued) this.state = TcpState.FIN_WAIT_1;
+    // The TCP_KEEPINIT limit (armKeepInit) ends with the handshake.
+    if (!this.keepAlive && isArmed(this.keepaliveTimer)) this.ctx.wheel.cancel(this.keepaliveTimer!);
     this.armKeepAlive(nowMs);
     // The listener hears of it once this input is processed (no re-entrancy).
     if (this.passive) this.pendingEvents |= EV_ACCEPT;
