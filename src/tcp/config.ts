@@ -146,6 +146,12 @@ export interface TcpConfig {
    * token bucket of this size refilled every second; 0: unlimited.
    */
   resetLimitPerSecond: number;
+  /**
+   * SYN retransmissions after which the SYN carries the MSS option only (FreeBSD
+   * `net.inet.tcp.rexmit_drop_options`: from the third, for middleboxes that drop SYNs
+   * with options). 0: never (Linux).
+   */
+  synDropOptionsAfter: number;
 }
 
 /** The defaults: Linux-like values. */
@@ -185,6 +191,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   ipTos: 0,
   challengeAckGlobalLimitPerSecond: 1000,
   resetLimitPerSecond: 1000,
+  synDropOptionsAfter: 0,
 });
 
 /**

@@ -158,7 +158,10 @@ export interface TcpInfo {
   sack: boolean;
   /** The MSS we advertise (Linux tcpi_advmss), bytes. */
   advMss: number;
-  /** When in-order data last arrived (clock ms), null before any did (tcpi_last_data_recv). */
+  /**
+   * When data last arrived, or the handshake completed before any did (clock ms; Linux
+   * icsk_ack.lrcvtime behind tcpi_last_data_recv); null before either.
+   */
   lastDataRecvMs: number | null;
   /** IP_TTL of our datagrams, 0 for the interface's default. */
   ipTtl: number;
@@ -718,7 +721,7 @@ export class TcpConnection implements TimerTarget {
       timestamps: t.tsOk,
       sack: t.sackOk,
       advMss: t.ourMss,
-      lastDataRecvMs: Number.isFinite(t.lastDataRecvMs) ? t.lastDataRecvMs : null,
+      lastDataRecvMs: Number.isFinite(t.lastRecvActivityMs) ? t.lastRecvActivityMs : null,
       ipTtl: t.ipOptions?.ttl ?? 0,
       ipTos: t.ipOptions?.tos ?? 0,
       keepAliveIdleMs: t.keepAliveIdleMs,

@@ -237,10 +237,14 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     return;
   }
 
-  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment.
+  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment — not from one whose
+  // ACK acknowledges data never sent, which the fifth step drops (RFC 9293 §3.10.7.4; Linux
+  // tcp_ack returns before tcp_replace_ts_recent), else a forged high TSval would make PAWS
+  // discard every later segment.
   if (
     t.tsOk && seg.hasTimestamp && seqGe(seg.tsVal, t.tsRecent) &&
-    seqLe(seg.seq, t.lastAckSent)
+    seqLe(seg.seq, t.lastAckSent) &&
+    ((flags & TCP_ACK) === 0 || t.state === TcpState.SYN_RECEIVED || seqLe(seg.ack, t.sndMax))
   ) {
     t.tsRecent = seg.tsVal;
     t.tsRecentAgeMs = nowMs;

@@ -82,9 +82,11 @@ export function sendSegment(
     r.window = t.synWindow();
     r.mss = t.ourMss;
     const active = !t.passive && (flags & TCP_ACK) === 0;
-    r.windowScale = (active ? cfg.windowScaling : t.wsOk) ? t.rcvWScale : -1;
-    r.sackPermitted = active ? cfg.sack : t.sackOk;
-    r.hasTimestamp = active ? cfg.timestamps : t.tsOk;
+    // FreeBSD net.inet.tcp.rexmit_drop_options: later SYN retransmissions carry the MSS only.
+    const bare = active && cfg.synDropOptionsAfter > 0 && t.retries >= cfg.synDropOptionsAfter;
+    r.windowScale = (active ? cfg.windowScaling && !bare : t.wsOk) ? t.rcvWScale : -1;
+    r.sackPermitted = active ? cfg.sack && !bare : t.sackOk;
+    r.hasTimestamp = active ? cfg.timestamps && !bare : t.tsOk;
     r.sackCount = 0;
   } else {
     r.window = (flags & TCP_RST) !== 0 && (flags & TCP_ACK) === 0 ? 0 : t.windowField();

@@ -41,6 +41,39 @@ type ConfigTarget = { -readonly [K in keyof TcpConfig]: TcpConfig[K] };
 /** One recognised sysctl: how its value changes the engine configuration. */
 type SysctlApply = (config: ConfigTarget, value: number) => void;
 
+/**
+ * Sysctls naming a mechanism rawstack does not have: a script that turns one on is not
+ * applicable (value → reason), rather than failing on behaviour it never asked of us.
+ */
+const UNSUPPORTED_SYSCTLS: Readonly<Record<string, string>> = {
+  "net.ipv4.tcp_mtu_probing": "packetization-layer PMTU probing (RFC 4821, Linux tcp_mtu_probing)",
+  "net.ipv4.tcp_fastopen": "TCP Fast Open (RFC 7413)",
+  "net.inet.tcp.fastopen.client_enable": "TCP Fast Open (RFC 7413)",
+  "net.inet.tcp.fastopen.server_enable": "TCP Fast Open (RFC 7413)",
+};
+
+/**
+ * Why a backtick command makes a script not applicable: it turns on a mechanism rawstack
+ * does not implement. Null when it does not.
+ *
+ * @param command the command text
+ * @returns a reason, or null
+ *
+ * @example
+ * ```ts
+ * import { unsupportedSysctlReason } from "./profiles.ts";
+ * console.assert(unsupportedSysctlReason("set_sysctls.py /proc/sys/net/ipv4/tcp_mtu_probing=2") !== null);
+ * console.assert(unsupportedSysctlReason("sysctl -q net.ipv4.tcp_mtu_probing=0") === null);
+ * ```
+ */
+export function unsupportedSysctlReason(command: string): string | null {
+  for (const { name, value } of sysctlAssignments(command)) {
+    const what = UNSUPPORTED_SYSCTLS[name];
+    if (what !== undefined && value !== "0") return `${what} is not implemented (${name}=${value})`;
+  }
+  return null;
+}
+
 /** What a profile sets. */
 export interface Profile {
   /** Its name. */
@@ -86,6 +119,8 @@ const FREEBSD_SYSCTLS: Record<string, SysctlApply> = {
   "net.inet.tcp.rexmit_initial": (c, v) => c.initialRtoMs = v,
   "net.inet.tcp.rexmit_min": (c, v) => c.minRtoMs = v,
   "net.inet.tcp.rexmit_slop": (c, v) => c.synRtoSlopMs = v,
+  // tcp_timer.c: with rexmit_drop_options the third SYN retransmission drops the options.
+  "net.inet.tcp.rexmit_drop_options": (c, v) => c.synDropOptionsAfter = v !== 0 ? 3 : 0,
   "net.inet.tcp.keepidle": (c, v) => c.keepAliveIdleMs = v,
   "net.inet.tcp.keepintvl": (c, v) => c.keepAliveIntervalMs = v,
   "net.inet.tcp.keepcnt": (c, v) => c.keepAliveProbes = v,
@@ -114,6 +149,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       synRtoSlopMs: 200,
       // tcp_syn_backoff / TCP_MAXRXTSHIFT as the FreeBSD snd-syn scripts count: 11 SYNs.
       synRetries: 10,
+      // TCPTV_REXMTMAX: 64 s.
+      maxRtoMs: 64_000,
       // tcp_input.c: the first data segment is delayed like any other (no quick-ACK mode).
       quickAck: false,
       delayedAckMs: 100,

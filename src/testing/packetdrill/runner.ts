@@ -36,7 +36,13 @@ import {
   type ObservedSegment,
 } from "./matcher.ts";
 import { parseScript } from "./parser.ts";
-import { applySysctls, type Profile, profileByName, type ProfileName } from "./profiles.ts";
+import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
 import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
 import {
   FLAG_ACK,
@@ -190,7 +196,13 @@ export function configFromOptions(
  * ```ts
  * import { notApplicableReason } from "./runner.ts";
  * import { parseScript } from "./parser.ts";
-import { applySysctls, type Profile, profileByName, type ProfileName } from "./profiles.ts";
+import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
 import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
  * console.assert(r.ok && notApplicableReason(r.script, true) === "IPv6 is not implemented");
@@ -202,9 +214,12 @@ export function notApplicableReason(script: Script, portable: boolean): string |
   for (const e of script.events) {
     const at = `line ${e.line}: `;
     switch (e.kind) {
-      case "shell":
+      case "shell": {
         if (!portable) return `${at}shell commands need the scripted operating system`;
+        const why = unsupportedSysctlReason(e.command);
+        if (why !== null) return at + why;
         break;
+      }
       case "code":
         if (e.tcpiState === null) {
           const why = evaluateTcpiAssert(e.code, null);
@@ -426,6 +441,11 @@ class Run {
     this.#drainPending();
     this.advanceTo(startUsecs);
     this.#raiseFailure();
+    // packetdrill maps the script's descriptor numbers to live ones: socket() and accept()
+    // return the number the script names.
+    if (typeof e.call.result === "number" && e.call.result >= 0) {
+      this.table.nextFd = e.call.result;
+    }
     const out = this.table.call(e.call.name, e.call.args);
     if (out.kind === "blocked") {
       this.pending = { event: e, returnUsecs };
@@ -777,7 +797,13 @@ function sameErrno(a: string, b: string | undefined): boolean {
  * @example
  * ```ts
  * import { parseScript } from "./parser.ts";
-import { applySysctls, type Profile, profileByName, type ProfileName } from "./profiles.ts";
+import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
 import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
  * import { runScript } from "./runner.ts";
  * const r = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n");

@@ -267,6 +267,15 @@ export function unsupportedReason(name: string, args: readonly Expr[]): string |
       return "IPv6 is not implemented";
     }
   }
+  if (name === "send" || name === "sendmsg") {
+    const flags = evalArg(args[name === "send" ? 3 : 2]);
+    if (typeof flags === "number" && (flags & CONSTANTS.MSG_EOR) !== 0) {
+      return "MSG_EOR (Linux: no coalescing across the record end) is not modelled";
+    }
+    if (typeof flags === "number" && (flags & CONSTANTS.MSG_MORE) !== 0) {
+      return "MSG_MORE (Linux corking) is not modelled";
+    }
+  }
   if (name === "setsockopt" || name === "getsockopt") {
     const opt = args[2];
     const optName = opt?.type === "ident" ? opt.name : null;
@@ -349,6 +358,11 @@ export class SocketTable {
   localPort: number = SCRIPT_LOCAL_PORT;
   /** Remote port of that connection. */
   remotePort: number = SCRIPT_REMOTE_CLIENT_PORT;
+  /**
+   * The descriptor the next socket() or accept() should return (the script's number;
+   * packetdrill maps script descriptors to live ones), or -1 for the lowest free one.
+   */
+  nextFd: number = -1;
   /** The TCP connection last made by connect or accept. */
   lastConnection: TcpConnection | null = null;
 
@@ -442,9 +456,18 @@ export class SocketTable {
     }
   }
 
-  #socket(): SyscallOutcome {
+  /** The lowest free descriptor, or {@link nextFd} when the script names a free one. */
+  #newFd(): number {
+    const want = this.nextFd;
+    this.nextFd = -1;
+    if (want >= FIRST_FD && !this.#socks.has(want)) return want;
     let fd = FIRST_FD;
     while (this.#socks.has(fd)) fd++;
+    return fd;
+  }
+
+  #socket(): SyscallOutcome {
+    const fd = this.#newFd();
     this.#socks.set(fd, newSock(fd));
     this.lastFd = fd;
     return ok(fd);
@@ -472,8 +495,7 @@ export class SocketTable {
     if (s.listener === null) return err("EINVAL");
     const conn = s.listener.accept();
     if (conn === null) return s.nonblocking ? err("EAGAIN") : { kind: "blocked" };
-    let fd = FIRST_FD;
-    while (this.#socks.has(fd)) fd++;
+    const fd = this.#newFd();
     const child = newSock(fd);
     child.conn = conn;
     for (const [k, v] of s.opts) if (CONNECTION_OPTIONS.has(k)) child.opts.set(k, v);
