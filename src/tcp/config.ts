@@ -152,6 +152,17 @@ export interface TcpConfig {
    * with options). 0: never (Linux).
    */
   synDropOptionsAfter: number;
+  /**
+   * ECN (RFC 3168) as Linux `net.ipv4.tcp_ecn`: `"on"` asks for it on active opens and
+   * accepts it, `"passive"` (the default, like Linux's 2 and FreeBSD's ecn.enable=2) only
+   * accepts a peer's request, `"off"` neither.
+   */
+  ecn: "off" | "on" | "passive";
+  /**
+   * SYN retransmissions that still ask for ECN (RFC 3168 §6.1.1.1: a peer or middlebox
+   * may drop ECN-setup SYNs): Linux 0 (tcp_ecn_fallback), FreeBSD 1 (ecn.maxretries).
+   */
+  ecnSynRetries: number;
 }
 
 /** The defaults: Linux-like values. */
@@ -192,6 +203,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   challengeAckGlobalLimitPerSecond: 1000,
   resetLimitPerSecond: 1000,
   synDropOptionsAfter: 0,
+  ecn: "passive",
+  ecnSynRetries: 0,
 });
 
 /**
@@ -276,6 +289,16 @@ export interface TcpStats {
   keepInitTimeouts: number;
   /** SYNs and SYN-ACKs whose text was queued for delivery once established (RFC 9293 §3.10.7.2). */
   synTextQueued: number;
+  /** Connections that agreed to ECN (RFC 3168 §6.1.1). */
+  ecnNegotiated: number;
+  /** Segments received with the CE codepoint on an ECN connection. */
+  ecnCeReceived: number;
+  /** ACKs received with ECE on an ECN connection. */
+  ecnEceReceived: number;
+  /** Congestion-window reductions for ECE (at most one per window of data). */
+  ecnReductions: number;
+  /** Segments sent with CWR. */
+  ecnCwrSent: number;
 }
 
 /**
@@ -318,5 +341,10 @@ export function newTcpStats(): TcpStats {
     icmpOutOfWindow: 0,
     keepInitTimeouts: 0,
     synTextQueued: 0,
+    ecnNegotiated: 0,
+    ecnCeReceived: 0,
+    ecnEceReceived: 0,
+    ecnReductions: 0,
+    ecnCwrSent: 0,
   };
 }

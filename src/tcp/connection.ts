@@ -35,6 +35,7 @@ import {
   output,
   sendReset,
 } from "./connection_send.ts";
+import { ecnAcceptSyn, ecnInput } from "./ecn.ts";
 import { ConnectionRefused, HostUnreachable, type TcpError } from "./errors.ts";
 import { seqAdd, seqGe, seqLe, seqLt, seqSub } from "./seq.ts";
 import {
@@ -172,6 +173,16 @@ export interface TcpInfo {
   keepAliveIntervalMs: number;
   keepAliveProbes: number;
   keepAliveInitMs: number;
+  /** ECN (RFC 3168) agreed on the handshake. */
+  ecn: boolean;
+  /** Segments that arrived marked CE. */
+  ecnCeReceived: number;
+  /** Congestion-window reductions for ECE (at most one per window of data). */
+  ecnReductions: number;
+  /** Segments we sent with CWR. */
+  ecnCwrSent: number;
+  /** We echo ECE on our ACKs now (a CE mark not yet answered by the peer's CWR). */
+  ecnEchoing: boolean;
 }
 
 /**
@@ -393,6 +404,7 @@ export class TcpConnection implements TimerTarget {
     t.irs = syn.seq | 0;
     t.rcvNxt = seqAdd(syn.seq, 1);
     t.negotiate(syn);
+    ecnAcceptSyn(t, syn); // RFC 3168 §6.1.1
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     t.sndWnd = syn.window;
     t.maxSndWnd = syn.window;
@@ -728,6 +740,11 @@ export class TcpConnection implements TimerTarget {
       keepAliveIntervalMs: t.keepAliveIntervalMs,
       keepAliveProbes: t.keepAliveProbes,
       keepAliveInitMs: t.keepAliveInitMs,
+      ecn: t.ecnOk,
+      ecnCeReceived: t.ecnCeReceived,
+      ecnReductions: t.ecnReductions,
+      ecnCwrSent: t.ecnCwrSent,
+      ecnEchoing: t.ecnEceEcho,
     };
   }
 
@@ -791,7 +808,10 @@ export class TcpConnection implements TimerTarget {
     t.lastRecvMs = nowMs;
     t.keepAliveProbesSent = 0;
     if (t.state === TcpState.SYN_SENT) inputSynSent(t, nowMs, seg);
-    else inputSynchronizing(t, nowMs, seg);
+    else {
+      ecnInput(t, nowMs, seg); // RFC 3168 §6.1.2, §6.1.3
+      inputSynchronizing(t, nowMs, seg);
+    }
     if (!t.isClosed()) output(t, nowMs);
     t.leave();
   }

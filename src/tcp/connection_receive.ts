@@ -14,6 +14,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts
 import { Timer } from "../time/timer_wheel.ts";
 import { DEFAULT_MSS } from "./config.ts";
 import { retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
+import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
@@ -71,6 +72,9 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
   t.sackOk = t.cfg.sack && seg.sackPermitted;
   t.updateSndMss();
   t.rcvAdvRight = seqAdd(t.rcvNxt, t.synWindow());
+  // RFC 3168 §6.1.1: an ECN-setup SYN-ACK answers ours; a simultaneous open's SYN asks.
+  if (hasAck) ecnAcceptSynAck(t, seg);
+  else ecnAcceptSyn(t, seg);
   if (hasAck) {
     ackAdvance(t, nowMs, seg);
   }

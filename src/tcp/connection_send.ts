@@ -25,6 +25,7 @@ import { RETRANSMIT_HOLD } from "./recovery.ts";
 import { fillSackBlocks, SACK_BLOCKS_WITH_TS, SACK_BLOCKS_WITHOUT_TS } from "./sack_blocks.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
+import { ecnCodepoint, ecnOutputFlags } from "./ecn.ts";
 import { TimedOut } from "./errors.ts";
 
 const IP_PROTO_TCP = 6;
@@ -38,6 +39,8 @@ const TCP_MAX_HEADER_LEN = 60;
  * offload). Module scratch: a send reads it synchronously.
  */
 const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+/** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
+const PLAIN_SEND: IpSendOptions = {};
 /**
  * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
  * stops, and the windows bound it long before this; the bound only makes sure a logic error
@@ -71,6 +74,9 @@ export function sendSegment(
   const r = ctx.scratch;
   const cfg = t.cfg;
   const isSyn = (flags & TCP_SYN) !== 0;
+  // RFC 3168 §6.1: ECE/CWR on this segment, and its ECN codepoint (ecn.ts).
+  flags = ecnOutputFlags(t, flags, seq, dataLength);
+  const ecn = ecnCodepoint(t, flags, seq, dataLength);
   r.srcPort = t.localPort;
   r.dstPort = t.remotePort;
   r.seq = seq;
@@ -136,13 +142,16 @@ export function sendSegment(
     const mss = t.currentMss();
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
     OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
-    OFFLOAD_SEND.tos = t.ipOptions?.tos;
+    OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    sent = t.ipOptions === null
-      ? ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP)
-      : ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, t.ipOptions);
+    if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    else {
+      PLAIN_SEND.ttl = t.ipOptions?.ttl;
+      PLAIN_SEND.tos = (t.ipOptions?.tos ?? 0) | ecn;
+      sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, PLAIN_SEND);
+    }
   }
   if (!sent) ctx.stats.sendFailures++;
   ctx.stats.segmentsOut++;

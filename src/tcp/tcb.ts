@@ -141,6 +141,11 @@ export interface TcpContext {
   readonly secret: Uint8Array;
   /** Shared counters. */
   readonly stats: TcpStats;
+  /**
+   * ECN codepoint (RFC 3168 §5) of the datagram being processed, set by the layer before
+   * each segment is dispatched (0 when the network layer did not say).
+   */
+  rxEcn: number;
   /** The layer. */
   readonly owner: TcpConnectionOwner;
   /** Scratch repr for building segments (one per layer: zero allocation per segment). */
@@ -297,6 +302,21 @@ export class Tcb {
    */
   synText: Uint8Array | null = null;
   synFin = false;
+  // --- ECN (RFC 3168 §6.1, ecn.ts) ---
+  /** ECN agreed on the handshake. */
+  ecnOk = false;
+  /** We sent an ECN-setup SYN (ECE+CWR). */
+  ecnSynSent = false;
+  /** Receiver: a CE mark arrived and no CWR since: ACKs carry ECE. */
+  ecnEceEcho = false;
+  /** Sender: the window was reduced for ECE; the next new data segment carries CWR. */
+  ecnCwrPending = false;
+  /** Sender: SND.MAX at the last reduction (once per window). */
+  ecnRecover = 0;
+  /** Per-connection ECN counts for info(). */
+  ecnCeReceived = 0;
+  ecnCwrSent = 0;
+  ecnReductions = 0;
   /** IP_TTL / IP_TOS of this connection's datagrams (null: the interface's defaults). */
   ipOptions: IpSendOptions | null = null;
   keepAliveProbesSent = 0;

@@ -43,6 +43,7 @@ import {
   TcpState,
   windowShiftFor,
 } from "./connection.ts";
+import { ECN_MASK } from "./ecn.ts";
 import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
@@ -335,6 +336,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       config: this.config,
       secret: this.#secret,
       stats: this.stats,
+      rxEcn: 0,
       owner: this,
       scratch: newTcpRepr(),
       ringPool: new ByteRingStoragePool(),
@@ -650,6 +652,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    *   a link that cannot corrupt frames); the segment is then not summed again
    * @param toBroadcast the IPv4 layer says `dst` is a broadcast or multicast address (the
    *   directed broadcast of its subnet is known only there); the segment is then discarded
+   * @param ipTos the datagram's TOS byte, whose ECN field (RFC 3168 §5) TCP reads
    * @returns nothing
    */
   onPacket(
@@ -661,11 +664,13 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     length: number,
     checksumVerified = false,
     toBroadcast = false,
+    ipTos = 0,
   ): void {
     // int32 addresses (what the IPv4 layer passes; a no-op then), so demux compares one form.
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
+    this.#ctx.rxEcn = ipTos & ECN_MASK;
     if (toBroadcast || isBroadcastOrMulticast(dst)) {
       // RFC 1122 §4.2.3.10, RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
       // address is silently discarded; and no RST answers one (RFC 1122 §4.2.3.10, as Linux

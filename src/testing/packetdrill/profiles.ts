@@ -106,7 +106,8 @@ const LINUX_SYSCTLS: Record<string, SysctlApply> = {
   "net.ipv4.tcp_fin_timeout": (c, v) => c.timeWaitMs = v * MS_PER_SECOND,
   "net.ipv4.tcp_syncookies": (c, v) => c.synCookies = v !== 0,
   "net.ipv4.tcp_challenge_ack_limit": (c, v) => c.challengeAckGlobalLimitPerSecond = v,
-  "net.ipv4.tcp_ecn": (c, v) => (c as Record<string, unknown>).ecn = ecnMode(v),
+  "net.ipv4.tcp_ecn": (c, v) => c.ecn = ecnMode(v),
+  "net.ipv4.tcp_ecn_fallback": (c, v) => c.ecnSynRetries = v !== 0 ? 0 : Number.MAX_SAFE_INTEGER,
 };
 
 const FREEBSD_SYSCTLS: Record<string, SysctlApply> = {
@@ -129,7 +130,8 @@ const FREEBSD_SYSCTLS: Record<string, SysctlApply> = {
   "net.inet.tcp.icmp_may_rst": (c, v) => c.icmpAbortsConnect = v !== 0 ? "hard" : "none",
   "net.inet.tcp.syncookies": (c, v) => c.synCookies = v !== 0,
   "net.inet.tcp.msl": (c, v) => c.timeWaitMs = 2 * v,
-  "net.inet.tcp.ecn.enable": (c, v) => (c as Record<string, unknown>).ecn = ecnMode(v),
+  "net.inet.tcp.ecn.enable": (c, v) => c.ecn = ecnMode(v),
+  "net.inet.tcp.ecn.maxretries": (c, v) => c.ecnSynRetries = v,
 };
 
 const PROFILES: Readonly<Record<ProfileName, Profile>> = {
@@ -137,7 +139,15 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     name: "linux",
     defines: ["Linux"],
     // rawstack's defaults are Linux's (see DEFAULT_TCP_CONFIG).
-    config: { icmpAbortsConnect: "all", quickAck: true, synRtoSlopMs: 0, keepAliveInitMs: 0 },
+    config: {
+      icmpAbortsConnect: "all",
+      quickAck: true,
+      synRtoSlopMs: 0,
+      keepAliveInitMs: 0,
+      // tcp_ecn=2, tcp_ecn_fallback=1.
+      ecn: "passive",
+      ecnSynRetries: 0,
+    },
     sysctls: LINUX_SYSCTLS,
   },
   freebsd: {
@@ -159,6 +169,9 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       keepAliveProbes: 8,
       keepAliveInitMs: 75_000,
       icmpAbortsConnect: "hard",
+      // net.inet.tcp.ecn.enable=2, ecn.maxretries=1.
+      ecn: "passive",
+      ecnSynRetries: 1,
       // net.inet.tcp.recvspace / sendspace.
       receiveBufferBytes: 65_536,
       sendBufferBytes: 32_768,

@@ -43,7 +43,15 @@ import {
   type ProfileName,
   unsupportedSysctlReason,
 } from "./profiles.ts";
-import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
 import {
   FLAG_ACK,
   FLAG_CWR,
@@ -203,7 +211,15 @@ import {
   type ProfileName,
   unsupportedSysctlReason,
 } from "./profiles.ts";
-import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
  * console.assert(r.ok && notApplicableReason(r.script, true) === "IPv6 is not implemented");
  * ```
@@ -464,7 +480,21 @@ class Run {
     this.advanceTo(usecs);
     this.#raiseFailure();
     const bytes = this.#build(e.packet, e.line);
-    this.tcp.onPacket(this.clock.now(), REMOTE_ADDR, LOCAL_ADDR, bytes, 0, bytes.length);
+    const p = e.packet;
+    const ecn = p.ecn === undefined ? 0 : INBOUND_ECN[p.ecn];
+    if (ecn === undefined) this.fail(e.line, `unknown ECN tag [${p.ecn}]`);
+    const tos = ((p.ip?.tos ?? 0) & ~ECN_MASK) | (p.ecn === undefined ? (p.ip?.tos ?? 0) : ecn);
+    this.tcp.onPacket(
+      this.clock.now(),
+      REMOTE_ADDR,
+      LOCAL_ADDR,
+      bytes,
+      0,
+      bytes.length,
+      false,
+      false,
+      tos,
+    );
     this.#checkPending();
     this.#raiseFailure();
   }
@@ -684,6 +714,9 @@ class Run {
     v.rto = info.rtoMs * 1000;
     v.rtt = Math.round(info.srttMs * 1000);
     v.rttvar = Math.round(info.rttvarMs * 1000);
+    v.options = (info.timestamps ? TCPI_OPT_TIMESTAMPS : 0) | (info.sack ? TCPI_OPT_SACK : 0) |
+      (info.windowScaling ? TCPI_OPT_WSCALE : 0) | (info.ecn ? TCPI_OPT_ECN : 0) |
+      (info.ecnCeReceived > 0 ? TCPI_OPT_ECN_SEEN : 0);
     return v;
   }
 
@@ -804,7 +837,15 @@ import {
   type ProfileName,
   unsupportedSysctlReason,
 } from "./profiles.ts";
-import { evaluateTcpiAssert, type TcpiValues } from "./tcpi.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
  * import { runScript } from "./runner.ts";
  * const r = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n");
  * console.assert(r.ok && runScript(r.script).status === "pass");
@@ -850,7 +891,7 @@ export function runScriptText(source: string, opts: RunOptions = {}): ScriptResu
 }
 
 /** Whether the engine speaks ECN (RFC 3168); scripts with ECN lines are n/a otherwise. */
-const ECN_SUPPORTED = false;
+const ECN_SUPPORTED = true;
 
 /** The quoted datagram of an ICMP error about our segment with sequence `seq`. */
 function buildQuotedSegment(localPort: number, remotePort: number, seq: number): Uint8Array {
@@ -870,6 +911,13 @@ function buildQuotedSegment(localPort: number, remotePort: number, seq: number):
 
 /** Compares NPLab's `(ttl N)` / `(tos X)` with what the stack asked IP for. */
 function matchIpHeader(p: PacketSpec, c: Captured): Mismatch | null {
+  if (p.ecn !== undefined) {
+    const got = (c.tos ?? 0) & ECN_MASK;
+    const allowed = OUTBOUND_ECN[p.ecn];
+    if (allowed === undefined || !allowed.includes(got)) {
+      return { field: "ecn", expected: `[${p.ecn}]`, got: `[${ECN_NAMES[got]}]` };
+    }
+  }
   const ip = p.ip;
   if (ip === undefined) return null;
   const ttl = c.ttl ?? DEFAULT_TTL;
@@ -890,3 +938,20 @@ function matchIpHeader(p: PacketSpec, c: Captured): Mismatch | null {
 
 /** The ECN field of the TOS byte (RFC 3168 §5). */
 const ECN_MASK = 0x03;
+/** packetdrill ECN tags → the codepoint an inbound datagram carries. */
+const INBOUND_ECN: Readonly<Record<string, number>> = {
+  noecn: 0,
+  ect1: 1,
+  ect0: 2,
+  ce: 3,
+  ect01: 2,
+};
+/** packetdrill ECN tags → the codepoints an outbound datagram may carry. */
+const OUTBOUND_ECN: Readonly<Record<string, readonly number[]>> = {
+  noecn: [0],
+  ect1: [1],
+  ect0: [2],
+  ce: [3],
+  ect01: [1, 2],
+};
+const ECN_NAMES = ["noecn", "ect1", "ect0", "ce"];

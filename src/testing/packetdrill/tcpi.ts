@@ -22,6 +22,39 @@ export type TcpiOutcome =
   | { kind: "unsupported"; reason: string }
   | { kind: "failed"; field: string; expected: string; got: string };
 
+/** `tcpi_options` bits (Linux include/uapi/linux/tcp.h, FreeBSD netinet/tcp.h). */
+export const TCPI_OPT_TIMESTAMPS = 1;
+/** SACK agreed. */
+export const TCPI_OPT_SACK = 2;
+/** Window scaling agreed. */
+export const TCPI_OPT_WSCALE = 4;
+/** ECN agreed. */
+export const TCPI_OPT_ECN = 8;
+/** A CE mark was received. */
+export const TCPI_OPT_ECN_SEEN = 16;
+
+const TCPI_CONSTANTS: Readonly<Record<string, number>> = {
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_SACK,
+  TCPI_OPT_WSCALE,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+};
+
+/** An operand: an integer, a TCPI_OPT_* constant, or `(A | B | ...)` of those; else null. */
+function constantValue(operand: string): number | null {
+  let t = operand.trim();
+  if (t.startsWith("(") && t.endsWith(")")) t = t.slice(1, -1);
+  let v = 0;
+  for (const part of t.split("|")) {
+    const p = part.trim();
+    if (/^-?[0-9]+$/.test(p)) v |= Number(p);
+    else if (Object.hasOwn(TCPI_CONSTANTS, p)) v |= TCPI_CONSTANTS[p];
+    else return null;
+  }
+  return v;
+}
+
 /** Fields the runner fills from `conn.info()` (see runner.ts). */
 export const MODELLED_TCPI_FIELDS: ReadonlySet<string> = new Set([
   "state",
@@ -35,6 +68,7 @@ export const MODELLED_TCPI_FIELDS: ReadonlySet<string> = new Set([
   "rto",
   "rtt",
   "rttvar",
+  "options",
 ]);
 
 const COMPARATORS = ["==", "!=", "<=", ">=", "<", ">"] as const;
@@ -114,8 +148,9 @@ export function evaluateTcpiAssert(code: string, values: TcpiValues | null): Tcp
       const nums: number[] = [];
       let field = "";
       for (const operand of chain.operands) {
-        if (/^-?[0-9]+$/.test(operand)) {
-          nums.push(Number(operand));
+        const c = constantValue(operand);
+        if (c !== null) {
+          nums.push(c);
           continue;
         }
         const f = /^tcpi_([a-z_]+)$/.exec(operand);
