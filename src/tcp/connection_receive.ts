@@ -317,8 +317,15 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
         return;
       }
       receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin);
+    } else if (s === TcpState.TIME_WAIT) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text. In
+      // TIME-WAIT the fifth step says "acknowledge it, and restart the 2 MSL timeout" (RFC
+      // 9293 §3.10.7.4; Linux tcp_timewait_state_process ACKs such a segment too), whether
+      // the socket was closed or only shut down.
+      t.ackNow = true;
+      t.scheduleTimeWait(nowMs);
     }
-    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text.
+    // CLOSE-WAIT, CLOSING, LAST-ACK: ignore the text.
   }
 
   // Eighth, check the FIN bit.
