@@ -294,8 +294,10 @@ export class SocketDescriptors {
     }
     const positive = name === "TCP_KEEPIDLE" || name === "TCP_KEEPINTVL" ||
       name === "TCP_KEEPCNT" || name === "IP_TTL";
-    if ((positive && value === 0) || (name === "IP_TTL" && value > MAX_TTL) ||
-      (name === "IP_TOS" && value > 0xff)) {
+    if (
+      (positive && value === 0) || (name === "IP_TTL" && value > MAX_TTL) ||
+      (name === "IP_TOS" && value > 0xff)
+    ) {
       throw new SocketError("EINVAL", `setsockopt: ${name} ${value} is out of range`);
     }
     d.opts.set(name, value);

@@ -37,7 +37,7 @@ import {
 } from "./connection_send.ts";
 import { ecnAcceptSyn, ecnInput } from "./ecn.ts";
 import { ConnectionRefused, HostUnreachable, type TcpError } from "./errors.ts";
-import { seqAdd, seqGe, seqLe, seqLt, seqSub } from "./seq.ts";
+import { seqAdd, seqGe, seqLt, seqSub } from "./seq.ts";
 import {
   isArmed,
   Tcb,
@@ -168,10 +168,13 @@ export interface TcpInfo {
   ipTtl: number;
   /** IP_TOS of our datagrams (DSCP bits). */
   ipTos: number;
-  /** TCP_KEEPIDLE, TCP_KEEPINTVL (ms), TCP_KEEPCNT, TCP_KEEPINIT (ms, 0: none). */
+  /** TCP_KEEPIDLE: idle time before the first keep-alive probe, ms. */
   keepAliveIdleMs: number;
+  /** TCP_KEEPINTVL: between keep-alive probes, ms. */
   keepAliveIntervalMs: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection fails. */
   keepAliveProbes: number;
+  /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
   keepAliveInitMs: number;
   /** ECN (RFC 3168) agreed on the handshake. */
   ecn: boolean;

@@ -373,7 +373,9 @@ function challengeAck(t: Tcb, nowMs: number): void {
     t.challengeCount = 0;
   }
   // RFC 5961 §7: per connection, and layer-wide (Linux tcp_challenge_ack_limit).
-  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond || !t.ctx.owner.challengeAckAllowed(nowMs)) {
+  if (
+    t.challengeCount >= t.cfg.challengeAckLimitPerSecond || !t.ctx.owner.challengeAckAllowed(nowMs)
+  ) {
     t.ctx.stats.challengeAcksLimited++;
     return;
   }

@@ -455,7 +455,9 @@ export function onKeepAlive(t: Tcb, nowMs: number): void {
   if ((s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) && t.keepAliveInitMs > 0) {
     // FreeBSD tcp_timer_keep: TCP_KEEPINIT bounds the handshake.
     t.ctx.stats.keepInitTimeouts++;
-    t.terminate(new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"));
+    t.terminate(
+      new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"),
+    );
     return;
   }
   if (!t.keepAlive) return;

@@ -625,7 +625,9 @@ export class Tcb {
     this.pendingEvents |= EV_ESTABLISHED | EV_WRITABLE;
     if (this.finQueued) this.state = TcpState.FIN_WAIT_1;
     // The TCP_KEEPINIT limit (armKeepInit) ends with the handshake.
-    if (!this.keepAlive && isArmed(this.keepaliveTimer)) this.ctx.wheel.cancel(this.keepaliveTimer!);
+    if (!this.keepAlive && isArmed(this.keepaliveTimer)) {
+      this.ctx.wheel.cancel(this.keepaliveTimer!);
+    }
     this.armKeepAlive(nowMs);
     // The listener hears of it once this input is processed (no re-entrancy).
     if (this.passive) this.pendingEvents |= EV_ACCEPT;

@@ -66,7 +66,12 @@ labTest(
         count: 4000,
         check: { tcpPayloadAsData: true, acceptFfffChecksumFrom: lab.peerAddress },
       });
-      const sink = lab.spawnInPeer(["socat", "-u", `TCP-LISTEN:${PORT},reuseaddr`, "OPEN:/dev/null"]);
+      const sink = lab.spawnInPeer([
+        "socat",
+        "-u",
+        `TCP-LISTEN:${PORT},reuseaddr`,
+        "OPEN:/dev/null",
+      ]);
       await waitPeerTcpPort(lab, PORT);
       stack = new Stack({
         device: await lab.openDevice(),
@@ -81,7 +86,13 @@ labTest(
       await writeAllChunked(conn, data.subarray(0, BYTES / 2));
       // The kernel's view while the connection is open: `ss -ti` lists ecn (and ecnseen once
       // it received CE).
-      const ss = await lab.runInPeer(["ss", "-tin", "state", "established", `( sport = :${PORT} )`]);
+      const ss = await lab.runInPeer([
+        "ss",
+        "-tin",
+        "state",
+        "established",
+        `( sport = :${PORT} )`,
+      ]);
       await writeAllChunked(conn, data.subarray(BYTES / 2));
       await conn.closeWrite();
       assert.equal((await sink.finished()).code, 0);
@@ -97,7 +108,10 @@ labTest(
       const ours = `ip.src == ${lab.stackAddress}`;
       const theirs = `ip.src == ${lab.peerAddress}`;
       // Handshake: our SYN has ECE+CWR, the kernel's SYN-ACK ECE only; neither is ECT.
-      const syn = await tshark(path, `${ours} && tcp.flags.syn == 1`, ["tcp.flags", "ip.dsfield.ecn"]);
+      const syn = await tshark(path, `${ours} && tcp.flags.syn == 1`, [
+        "tcp.flags",
+        "ip.dsfield.ecn",
+      ]);
       assert.ok(syn.length >= 1);
       assert.equal(Number(syn[0][0]) & (SYN | ECE | CWR | ACK), SYN | ECE | CWR);
       assert.equal(Number(syn[0][1]), 0);
@@ -128,7 +142,8 @@ labTest(
         assert.match(ss.stdout, /\becnseen\b/, `ss -ti shows ecnseen:\n${ss.stdout}`);
       }
       const nstat = await lab.runInPeer(["nstat", "-asz", "IpExtInECT0Pkts"]);
-      const counter = (name: string) => Number(new RegExp(`${name}\\s+(\\d+)`).exec(nstat.stdout)?.[1]);
+      const counter = (name: string) =>
+        Number(new RegExp(`${name}\\s+(\\d+)`).exec(nstat.stdout)?.[1]);
       assert.ok(counter("IpExtInECT0Pkts") > 100, nstat.stdout);
     } finally {
       if (stack !== null) await stack.close();

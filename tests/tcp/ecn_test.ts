@@ -114,7 +114,10 @@ Deno.test("ECN is negotiated when the active side asks and the passive side acce
   const synAck = w.from(B)[0];
   // RFC 3168 §6.1.1: ECN-setup SYN (ECE+CWR), ECN-setup SYN-ACK (ECE, not CWR), neither ECT.
   assert.ok(isEcnSetupSyn(syn.seg.flags));
-  assert.equal(synAck.seg.flags & (TCP_SYN | TCP_ACK | TCP_ECE | TCP_CWR), TCP_SYN | TCP_ACK | TCP_ECE);
+  assert.equal(
+    synAck.seg.flags & (TCP_SYN | TCP_ACK | TCP_ECE | TCP_CWR),
+    TCP_SYN | TCP_ACK | TCP_ECE,
+  );
   assert.equal(syn.tos & ECN_MASK, 0);
   assert.equal(synAck.tos & ECN_MASK, 0);
   assert.ok(ca.info().ecn && cb.info().ecn);

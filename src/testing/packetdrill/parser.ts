@@ -13,8 +13,6 @@
 import {
   type EventTime,
   type Expr,
-  type IcmpSpec,
-  type IpHeaderSpec,
   FLAG_ACK,
   FLAG_CWR,
   FLAG_ECE,
@@ -23,6 +21,8 @@ import {
   FLAG_RST,
   FLAG_SYN,
   FLAG_URG,
+  type IcmpSpec,
+  type IpHeaderSpec,
   type PacketSpec,
   type ParseFailure,
   type Script,

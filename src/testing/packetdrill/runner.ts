@@ -784,7 +784,11 @@ class Run {
           }
           const r = evaluateTcpiAssert(e.code, this.#tcpiValues(state));
           if (r !== null && r.kind === "unsupported") {
-            throw new Failure({ status: "n/a", line: e.line, reason: `line ${e.line}: ${r.reason}` });
+            throw new Failure({
+              status: "n/a",
+              line: e.line,
+              reason: `line ${e.line}: ${r.reason}`,
+            });
           }
           if (r !== null) this.fail(e.line, { field: r.field, expected: r.expected, got: r.got });
           break;

@@ -226,7 +226,15 @@ Deno.test("parseScript keeps the #ifdef branch of the defined names (NPLab)", ()
   const linux = parseScript(src, { defines: ["Linux"] });
   assert.ok(linux.ok);
   assert.deepEqual(linux.script.events.map((e) => e.line), [1, 5]);
-  for (const bad of ["#else\n", "#endif\n", "#ifdef A\n", "#ifdef\n#endif\n", "#ifdef A\n#else\n#else\n#endif\n"]) {
+  for (
+    const bad of [
+      "#else\n",
+      "#endif\n",
+      "#ifdef A\n",
+      "#ifdef\n#endif\n",
+      "#ifdef A\n#else\n#else\n#endif\n",
+    ]
+  ) {
     const r = parseScript(bad);
     assert.ok(!r.ok, bad);
   }
@@ -251,7 +259,14 @@ Deno.test("parseScript reads NPLab ICMP injection lines", () => {
   assert.deepEqual([quench.icmp.type, quench.icmp.code], [4, 0]);
   const v6 = one("+0 < icmp packet_too_big mtu 1300 [0:0(0)]") as ScriptEvent & { kind: "icmp" };
   assert.equal(v6.icmp.type, -1);
-  for (const bad of ["0 < icmp bogus [0:0(0)]", "0 < icmp unreachable bogus [0:0(0)]", "0 < icmp unreachable port_unreachable", "0 < icmp unreachable port_unreachable [0:0(0)] x"]) {
+  for (
+    const bad of [
+      "0 < icmp bogus [0:0(0)]",
+      "0 < icmp unreachable bogus [0:0(0)]",
+      "0 < icmp unreachable port_unreachable",
+      "0 < icmp unreachable port_unreachable [0:0(0)] x",
+    ]
+  ) {
     assert.ok(!parseScript(bad).ok, bad);
   }
 });
@@ -273,7 +288,9 @@ Deno.test("parseScript reads IP header expectations, absolute sequence numbers a
 });
 
 Deno.test("parseScript joins a backtick command over several lines", () => {
-  const s = parse("`../common/defaults.sh\n sysctl -q net.ipv4.tcp_ecn=1\n`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+  const s = parse(
+    "`../common/defaults.sh\n sysctl -q net.ipv4.tcp_ecn=1\n`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+  );
   assert.equal(s.events.length, 2);
   assert.equal(s.events[0].kind, "shell");
   assert.match((s.events[0] as ScriptEvent & { kind: "shell" }).command, /tcp_ecn=1/);

@@ -70,7 +70,10 @@ const FREEBSD_SYN_SCHEDULE = `--tolerance_usecs=50000
 `;
 
 Deno.test("profile freebsd retransmits the SYN on FreeBSD's schedule (rexmit_slop)", () => {
-  assert.equal(runScriptText(FREEBSD_SYN_SCHEDULE, { portable: true, profile: "freebsd" }).status, "pass");
+  assert.equal(
+    runScriptText(FREEBSD_SYN_SCHEDULE, { portable: true, profile: "freebsd" }).status,
+    "pass",
+  );
   // Without the profile: RFC 6298 §5.5 doubling, 1 s then 2 s.
   const plain = runScriptText(FREEBSD_SYN_SCHEDULE, { portable: true });
   assert.equal(plain.status, "fail");

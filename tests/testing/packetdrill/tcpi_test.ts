@@ -26,11 +26,17 @@ Deno.test("evaluateTcpiAssert checks comparison chains over tcpi fields", () => 
     "failed",
   );
   assert.equal(evaluateTcpiAssert("assert tcpi_snd_mss == 1100 and tcpi_advmss > 1", v), null);
-  assert.equal(evaluateTcpiAssert("assert 19000 <= tcpi_snd_mss <= 21000, x;\\\n", v)?.kind, "failed");
+  assert.equal(
+    evaluateTcpiAssert("assert 19000 <= tcpi_snd_mss <= 21000, x;\\\n", v)?.kind,
+    "failed",
+  );
 });
 
 Deno.test("evaluateTcpiAssert reports what it cannot judge", () => {
-  assert.equal(evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Open", null)?.kind, "unsupported");
+  assert.equal(
+    evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Open", null)?.kind,
+    "unsupported",
+  );
   assert.equal(evaluateTcpiAssert("x = 1", null)?.kind, "unsupported");
   assert.equal(evaluateTcpiAssert("assert tcpi_snd_mss", null)?.kind, "unsupported");
   assert.equal(evaluateTcpiAssert("assert tcpi_rto > 0", null), null);
