@@ -163,6 +163,13 @@ export interface TcpConfig {
    * may drop ECN-setup SYNs): Linux 0 (tcp_ecn_fallback), FreeBSD 1 (ecn.maxretries).
    */
   ecnSynRetries: number;
+  /**
+   * RCV.WND for the acceptability test (RFC 9293 §3.10.7.4) is at least the free receive
+   * buffer, not only the window last advertised: FreeBSD (tcp_input, `rcv_wnd =
+   * imax(sbspace, rcv_adv - rcv_nxt)`) accepts data beyond its last window while it has
+   * room. Off (default): the advertised window, as Linux (tcp_receive_window) and RFC 9293.
+   */
+  rcvWindowFromBuffer: boolean;
 }
 
 /** The defaults: Linux-like values. */
@@ -205,6 +212,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   synDropOptionsAfter: 0,
   ecn: "passive",
   ecnSynRetries: 0,
+  rcvWindowFromBuffer: false,
 });
 
 /**

@@ -185,8 +185,13 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     return;
   }
 
-  // First, check the sequence number (§3.10.7.4 first).
-  const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  // First, check the sequence number (§3.10.7.4 first). RCV.WND is the window last
+  // advertised (Linux tcp_receive_window) or, with rcvWindowFromBuffer, at least the free
+  // receive buffer (FreeBSD tcp_input: rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)).
+  let rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  if (t.cfg.rcvWindowFromBuffer && t.isSynchronized()) {
+    rcvWnd = Math.max(rcvWnd, seqSub(t.openRight(), t.rcvNxt));
+  }
   const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
   let acceptable: boolean;
   if (segLen === 0) {

@@ -132,6 +132,8 @@ const FREEBSD_SYSCTLS: Record<string, SysctlApply> = {
   "net.inet.tcp.msl": (c, v) => c.timeWaitMs = 2 * v,
   "net.inet.tcp.ecn.enable": (c, v) => c.ecn = ecnMode(v),
   "net.inet.tcp.ecn.maxretries": (c, v) => c.ecnSynRetries = v,
+  "net.inet.tcp.recvspace": (c, v) => c.receiveBufferBytes = v,
+  "net.inet.tcp.sendspace": (c, v) => c.sendBufferBytes = v,
 };
 
 const PROFILES: Readonly<Record<ProfileName, Profile>> = {
@@ -169,6 +171,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       keepAliveProbes: 8,
       keepAliveInitMs: 75_000,
       icmpAbortsConnect: "hard",
+      // tcp_input.c: RCV.WND is max(sbspace, rcv_adv - rcv_nxt).
+      rcvWindowFromBuffer: true,
       // net.inet.tcp.ecn.enable=2, ecn.maxretries=1.
       ecn: "passive",
       ecnSynRetries: 1,
