@@ -170,6 +170,12 @@ export interface TcpConfig {
    * room. Off (default): the advertised window, as Linux (tcp_receive_window) and RFC 9293.
    */
   rcvWindowFromBuffer: boolean;
+  /**
+   * Round the receive buffer up to a whole number of segments once the MSS is agreed
+   * (FreeBSD tcp_mss_update: `roundup(so_rcv.sb_hiwat, mss)`). Off (default): the buffer is
+   * `receiveBufferBytes`, as Linux.
+   */
+  receiveBufferRoundToMss: boolean;
 }
 
 /** The defaults: Linux-like values. */
@@ -213,6 +219,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   ecn: "passive",
   ecnSynRetries: 0,
   rcvWindowFromBuffer: false,
+  receiveBufferRoundToMss: false,
 });
 
 /**

@@ -429,6 +429,23 @@ export class Tcb {
     if (this.recvRing === null) this.recvRing = new ByteRing(cfg.receiveBufferBytes, ringOpts);
   }
 
+  /**
+   * FreeBSD tcp_mss_update: once the MSS is agreed, the receive buffer becomes a whole
+   * number of segments (rounded up), so the window never ends in a partial segment. Only
+   * with `receiveBufferRoundToMss`, and only while the ring holds nothing (at ESTABLISHED).
+   */
+  roundReceiveBuffer(): void {
+    const cfg = this.cfg;
+    const ring = this.recvRing;
+    if (!cfg.receiveBufferRoundToMss || ring === null || ring.length !== 0) return;
+    const mss = Math.min(this.peerMss, this.ourMss);
+    if (mss <= 0 || cfg.receiveBufferBytes <= mss) return;
+    const size = Math.ceil(cfg.receiveBufferBytes / mss) * mss;
+    if (size === ring.capacity) return;
+    ring.release();
+    this.recvRing = new ByteRing(size, { lazy: true, pool: this.ctx.ringPool ?? null });
+  }
+
   /** Gives the receive ring's storage back when it is drained and holds no out-of-order data. */
   releaseRecvStorage(): void {
     const ring = this.recvRing;
@@ -613,6 +630,7 @@ export class Tcb {
   /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
   establish(nowMs: number, window: number, seq: number, ack: number): void {
     this.allocateBuffers();
+    this.roundReceiveBuffer();
     this.state = TcpState.ESTABLISHED;
     // Linux tcp_finish_connect: an active open counts the SYN-ACK as received activity.
     if (!this.passive) this.lastRecvActivityMs = nowMs;

@@ -171,8 +171,10 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       keepAliveProbes: 8,
       keepAliveInitMs: 75_000,
       icmpAbortsConnect: "hard",
-      // tcp_input.c: RCV.WND is max(sbspace, rcv_adv - rcv_nxt).
+      // tcp_input.c: RCV.WND is max(sbspace, rcv_adv - rcv_nxt); tcp_mss_update rounds the
+      // receive buffer up to whole segments.
       rcvWindowFromBuffer: true,
+      receiveBufferRoundToMss: true,
       // net.inet.tcp.ecn.enable=2, ecn.maxretries=1.
       ecn: "passive",
       ecnSynRetries: 1,
