@@ -360,10 +360,11 @@ function onReset(t: Tcb): void {
       break;
     case TcpState.CLOSING:
     case TcpState.LAST_ACK:
-      // RFC 9293 §3.10.7.4 only says "enter CLOSED"; the socket still exists and reports
-      // the reset (Linux tcp_reset: sk_err = ECONNRESET in every state but SYN-SENT and
-      // CLOSE-WAIT), so SO_ERROR reads ECONNRESET.
-      t.terminate(new ConnectionReset());
+      // RFC 9293 §3.10.7.4 only says "enter CLOSED". A socket the application still holds
+      // (it only shut down its side) reports the reset, as Linux's tcp_reset sets sk_err =
+      // ECONNRESET in every state but SYN-SENT and CLOSE-WAIT: SO_ERROR reads ECONNRESET.
+      // After close() nobody reads it (Linux: an orphan), so the connection just ends.
+      t.terminate(t.appClosed ? null : new ConnectionReset());
       break;
     default:
       t.terminate(null);
