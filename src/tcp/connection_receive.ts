@@ -624,6 +624,8 @@ function batchAckLimit(t: Tcb): number {
  * sender's window could have filled ours; never lowers a budget already granted.
  */
 function enterQuickAck(t: Tcb): void {
+  // TcpConfig.quickAck off (FreeBSD, RFC 9293 §3.8.6.3): the first data waits like any other.
+  if (!t.cfg.quickAck) return;
   const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
   let budget = Math.floor(rcvWnd / (2 * t.rcvMssEstimate));
   if (budget === 0) budget = MIN_QUICK_ACKS;
