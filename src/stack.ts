@@ -292,6 +292,11 @@ export interface StackConnectOptions {
   noDelay?: boolean;
   /** Local port (default: an ephemeral port, RFC 6335 §6). */
   localPort?: number;
+  /**
+   * Called with the engine connection before its SYN is sent: socket options that shape
+   * the SYN (TCP_MAXSEG, IP_TTL, IP_TOS, TCP_KEEPINIT; the descriptor facade's setsockopt).
+   */
+  configure?: (conn: TcpConnection) => void;
 }
 
 /** Options of {@link Stack.listen}, like `Deno.TcpListenOptions`. */
@@ -1158,6 +1163,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#closed) throw new StackClosedError("connect");
     const engine = this.tcp.connect(this.nowMs(), dst, port, {
       localPort: localPort === 0 ? undefined : localPort,
+      configure: opts.configure,
     });
     const conn = this.adoptTcpConnection(engine);
     this.afterSend();

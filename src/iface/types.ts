@@ -127,7 +127,8 @@ export interface IpProtocolHandler {
    * `toBroadcast` (optional, default false): `dst` is a broadcast address — the
    * limited broadcast or the interface's directed broadcast — or a multicast
    * group, which a unicast-only transport such as TCP must not answer (RFC
-   * 1122 §4.2.3.10).
+   * 1122 §4.2.3.10). `ipTos` (optional, default 0): the datagram's TOS byte, whose ECN
+   * field (RFC 3168 §5) TCP reads.
    */
   onPacket(
     nowMs: number,
@@ -138,6 +139,7 @@ export interface IpProtocolHandler {
     length: number,
     checksumVerified?: boolean,
     toBroadcast?: boolean,
+    ipTos?: number,
   ): void;
   /**
    * An ICMP error concerning a datagram this protocol sent (RFC 1122 §3.2.2.1):

@@ -14,6 +14,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts
 import { Timer } from "../time/timer_wheel.ts";
 import { DEFAULT_MSS } from "./config.ts";
 import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
+import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
@@ -71,6 +72,9 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
   t.sackOk = t.cfg.sack && seg.sackPermitted;
   t.updateSndMss();
   t.rcvAdvRight = seqAdd(t.rcvNxt, t.synWindow());
+  // RFC 3168 §6.1.1: an ECN-setup SYN-ACK answers ours; a simultaneous open's SYN asks.
+  if (hasAck) ecnAcceptSynAck(t, seg);
+  else ecnAcceptSyn(t, seg);
   if (hasAck) {
     ackAdvance(t, nowMs, seg);
   }
@@ -81,12 +85,48 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    // RFC 9293 §3.10.7.3: "If there are other controls or text in the segment, then continue
+    // processing at the sixth step" — text and FIN on the SYN-ACK are taken now.
+    queueSynText(t, seg);
+    deliverSynText(t, nowMs);
   } else {
     // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
     t.state = TcpState.SYN_RECEIVED;
     t.sndWnd = seg.window;
     t.sndWl1 = seg.seq;
     t.sndNxt = t.iss;
+    // RFC 9293 §3.10.7.3: text and controls wait until ESTABLISHED.
+    queueSynText(t, seg);
+  }
+}
+
+/**
+ * Keeps the text (and FIN) a SYN or SYN-ACK carried, at most one receive window, for
+ * delivery once ESTABLISHED (RFC 9293 §3.10.7.2: "any other control or text should be
+ * queued for processing later"; §3.10.7.3). Beyond the window it is trimmed as any segment.
+ *
+ * @param t the connection (RCV.NXT = the SYN's sequence number + 1)
+ * @param seg the SYN
+ */
+export function queueSynText(t: Tcb, seg: TcpRepr): void {
+  const len = Math.min(seg.payloadLength, Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt)));
+  if (len > 0) {
+    t.synText = seg.payload.slice(seg.payloadOffset, seg.payloadOffset + len);
+    t.ctx.stats.synTextQueued++;
+  }
+  t.synFin = (seg.flags & TCP_FIN) !== 0 && len === seg.payloadLength;
+}
+
+/** Delivers text queued by {@link queueSynText} now that the connection is ESTABLISHED. */
+function deliverSynText(t: Tcb, nowMs: number): void {
+  const text = t.synText;
+  const fin = t.synFin;
+  t.synText = null;
+  t.synFin = false;
+  if (text !== null) receiveData(t, nowMs, text, 0, text.length, t.rcvNxt, fin);
+  if (fin) {
+    receiveFin(t, nowMs);
+    t.ackNow = true;
   }
 }
 
@@ -141,11 +181,17 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    deliverSynText(t, nowMs);
     return;
   }
 
-  // First, check the sequence number (§3.10.7.4 first).
-  const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  // First, check the sequence number (§3.10.7.4 first). RCV.WND is the window last
+  // advertised (Linux tcp_receive_window) or, with rcvWindowFromBuffer, at least the free
+  // receive buffer (FreeBSD tcp_input: rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)).
+  let rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  if (t.cfg.rcvWindowFromBuffer && t.isSynchronized()) {
+    rcvWnd = Math.max(rcvWnd, seqSub(t.openRight(), t.rcvNxt));
+  }
   const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
   let acceptable: boolean;
   if (segLen === 0) {
@@ -209,10 +255,14 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     return;
   }
 
-  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment.
+  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment — not from one whose
+  // ACK acknowledges data never sent, which the fifth step drops (RFC 9293 §3.10.7.4; Linux
+  // tcp_ack returns before tcp_replace_ts_recent), else a forged high TSval would make PAWS
+  // discard every later segment.
   if (
     t.tsOk && seg.hasTimestamp && seqGe(seg.tsVal, t.tsRecent) &&
-    seqLe(seg.seq, t.lastAckSent)
+    seqLe(seg.seq, t.lastAckSent) &&
+    ((flags & TCP_ACK) === 0 || t.state === TcpState.SYN_RECEIVED || seqLe(seg.ack, t.sndMax))
   ) {
     t.tsRecent = seg.tsVal;
     t.tsRecentAgeMs = nowMs;
@@ -230,6 +280,19 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     if (seqGt(seg.ack, t.sndUna) && seqLe(seg.ack, t.sndMax)) {
       ackAdvance(t, nowMs, seg);
       t.establish(nowMs, seg.window, seg.seq, seg.ack);
+      if (t.synText !== null || t.synFin) {
+        // RFC 9293 §3.10.7.2: the SYN's queued text comes first; this segment's copy of
+        // those bytes, if it repeats them, is old now.
+        deliverSynText(t, nowMs);
+        const old = seqSub(t.rcvNxt, seq);
+        if (old > 0) {
+          const d = Math.min(old, dataLength);
+          dataOffset += d;
+          dataLength -= d;
+          seq = seqAdd(seq, d);
+          if (old > d) fin = false;
+        }
+      }
     } else {
       sendBareReset(t, nowMs, seg.ack); // <SEQ=SEG.ACK><CTL=RST>
       return;
@@ -268,8 +331,15 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
         return;
       }
       receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin);
+    } else if (s === TcpState.TIME_WAIT) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text. In
+      // TIME-WAIT the fifth step says "acknowledge it, and restart the 2 MSL timeout" (RFC
+      // 9293 §3.10.7.4; Linux tcp_timewait_state_process ACKs such a segment too), whether
+      // the socket was closed or only shut down.
+      t.ackNow = true;
+      t.scheduleTimeWait(nowMs);
     }
-    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text.
+    // CLOSE-WAIT, CLOSING, LAST-ACK: ignore the text.
   }
 
   // Eighth, check the FIN bit.
@@ -309,6 +379,14 @@ function onReset(t: Tcb): void {
       t.recvRing = null; // RFC 9293: flush segment queues
       t.terminate(new ConnectionReset());
       break;
+    case TcpState.CLOSING:
+    case TcpState.LAST_ACK:
+      // RFC 9293 §3.10.7.4 only says "enter CLOSED". A socket the application still holds
+      // (it only shut down its side) reports the reset, as Linux's tcp_reset sets sk_err =
+      // ECONNRESET in every state but SYN-SENT and CLOSE-WAIT: SO_ERROR reads ECONNRESET.
+      // After close() nobody reads it (Linux: an orphan), so the connection just ends.
+      t.terminate(t.appClosed ? null : new ConnectionReset());
+      break;
     default:
       t.terminate(null);
       break;
@@ -321,7 +399,13 @@ function challengeAck(t: Tcb, nowMs: number): void {
     t.challengeWindowStart = nowMs;
     t.challengeCount = 0;
   }
-  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond) return;
+  // RFC 5961 §7: per connection, and layer-wide (Linux tcp_challenge_ack_limit).
+  if (
+    t.challengeCount >= t.cfg.challengeAckLimitPerSecond || !t.ctx.owner.challengeAckAllowed(nowMs)
+  ) {
+    t.ctx.stats.challengeAcksLimited++;
+    return;
+  }
   t.challengeCount++;
   t.ctx.stats.challengeAcks++;
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
@@ -804,6 +888,8 @@ function batchAckLimit(t: Tcb): number {
  * sender's window could have filled ours; never lowers a budget already granted.
  */
 function enterQuickAck(t: Tcb): void {
+  // TcpConfig.quickAck off (FreeBSD, RFC 9293 §3.8.6.3): the first data waits like any other.
+  if (!t.cfg.quickAck) return;
   const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
   let budget = Math.floor(rcvWnd / (2 * t.rcvMssEstimate));
   if (budget === 0) budget = MIN_QUICK_ACKS;

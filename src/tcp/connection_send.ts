@@ -26,6 +26,7 @@ import { Rack, SEG_LOST, SEG_SACKED } from "./rack.ts";
 import { fillSackBlocks, SACK_BLOCKS_WITH_TS, SACK_BLOCKS_WITHOUT_TS } from "./sack_blocks.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
+import { ecnCodepoint, ecnOutputFlags } from "./ecn.ts";
 import { TimedOut } from "./errors.ts";
 
 const IP_PROTO_TCP = 6;
@@ -39,6 +40,8 @@ const TCP_MAX_HEADER_LEN = 60;
  * offload). Module scratch: a send reads it synchronously.
  */
 const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+/** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
+const PLAIN_SEND: IpSendOptions = {};
 /**
  * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
  * stops, and the windows bound it long before this; the bound only makes sure a logic error
@@ -72,6 +75,9 @@ export function sendSegment(
   const r = ctx.scratch;
   const cfg = t.cfg;
   const isSyn = (flags & TCP_SYN) !== 0;
+  // RFC 3168 §6.1: ECE/CWR on this segment, and its ECN codepoint (ecn.ts).
+  flags = ecnOutputFlags(t, flags, seq, dataLength);
+  const ecn = ecnCodepoint(t, flags, seq, dataLength);
   r.srcPort = t.localPort;
   r.dstPort = t.remotePort;
   r.seq = seq;
@@ -83,9 +89,11 @@ export function sendSegment(
     r.window = t.synWindow();
     r.mss = t.ourMss;
     const active = !t.passive && (flags & TCP_ACK) === 0;
-    r.windowScale = (active ? cfg.windowScaling : t.wsOk) ? t.rcvWScale : -1;
-    r.sackPermitted = active ? cfg.sack : t.sackOk;
-    r.hasTimestamp = active ? cfg.timestamps : t.tsOk;
+    // FreeBSD net.inet.tcp.rexmit_drop_options: later SYN retransmissions carry the MSS only.
+    const bare = active && cfg.synDropOptionsAfter > 0 && t.retries >= cfg.synDropOptionsAfter;
+    r.windowScale = (active ? cfg.windowScaling && !bare : t.wsOk) ? t.rcvWScale : -1;
+    r.sackPermitted = active ? cfg.sack && !bare : t.sackOk;
+    r.hasTimestamp = active ? cfg.timestamps && !bare : t.tsOk;
     r.sackCount = 0;
   } else {
     r.window = (flags & TCP_RST) !== 0 && (flags & TCP_ACK) === 0 ? 0 : t.windowField();
@@ -144,10 +152,17 @@ export function sendSegment(
     bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
     const mss = t.currentMss();
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
+    OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
+    OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    else {
+      PLAIN_SEND.ttl = t.ipOptions?.ttl;
+      PLAIN_SEND.tos = (t.ipOptions?.tos ?? 0) | ecn;
+      sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, PLAIN_SEND);
+    }
   }
   if (!sent) ctx.stats.sendFailures++;
   ctx.stats.segmentsOut++;
@@ -493,20 +508,28 @@ function gsoMaxData(t: Tcb): number {
 
 /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probe <SEQ=SND.UNA-1> with no data. */
 export function onKeepAlive(t: Tcb, nowMs: number): void {
-  if (!t.keepAlive) return;
   const s = t.state;
+  if ((s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) && t.keepAliveInitMs > 0) {
+    // FreeBSD tcp_timer_keep: TCP_KEEPINIT bounds the handshake.
+    t.ctx.stats.keepInitTimeouts++;
+    t.terminate(
+      new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"),
+    );
+    return;
+  }
+  if (!t.keepAlive) return;
   if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
   if (t.keepAliveProbesSent === 0 && nowMs - t.lastRecvMs < t.keepAliveIdleMs) {
     t.armKeepAlive(nowMs);
     return;
   }
-  if (t.keepAliveProbesSent >= t.cfg.keepAliveProbes) {
+  if (t.keepAliveProbesSent >= t.keepAliveProbes) {
     t.terminate(new TimedOut("keep-alive timed out"));
     return;
   }
   t.keepAliveProbesSent++;
   sendSegment(t, nowMs, seqAdd(t.sndUna, -1), TCP_ACK, 0, 0);
-  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.cfg.keepAliveIntervalMs);
+  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.keepAliveIntervalMs);
 }
 
 /**

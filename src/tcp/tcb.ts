@@ -17,7 +17,7 @@
 import type { ByteRing as ByteRingType, ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import { ByteRing } from "../buffer/byte_ring.ts";
 import type { RangeSet } from "../buffer/range_set.ts";
-import type { IpSender } from "../iface/types.ts";
+import type { IpSender, IpSendOptions } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import { Timer, type TimerWheel } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
@@ -126,6 +126,8 @@ export interface TcpConnectionOwner {
   onConnectionEstablished(conn: TcpConnection): void;
   /** The connection entered CLOSED: forget it (remove from demux tables). */
   onConnectionReleased(conn: TcpConnection): void;
+  /** RFC 5961 §7: whether the layer-wide challenge-ACK budget allows one more now. */
+  challengeAckAllowed(nowMs: number): boolean;
 }
 
 /** Everything the connections of one layer share. */
@@ -142,6 +144,11 @@ export interface TcpContext {
   readonly secret: Uint8Array;
   /** Shared counters. */
   readonly stats: TcpStats;
+  /**
+   * ECN codepoint (RFC 3168 §5) of the datagram being processed, set by the layer before
+   * each segment is dispatched (0 when the network layer did not say).
+   */
+  rxEcn: number;
   /** The layer. */
   readonly owner: TcpConnectionOwner;
   /** Scratch repr for building segments (one per layer: zero allocation per segment). */
@@ -334,6 +341,35 @@ export class Tcb {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveIdleMs: number;
+  /** TCP_KEEPINTVL: between unanswered keep-alive probes, ms. */
+  keepAliveIntervalMs: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection fails. */
+  keepAliveProbes: number;
+  /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
+  keepAliveInitMs: number;
+  /**
+   * Text that arrived on a SYN or SYN-ACK while we were not yet ESTABLISHED, queued until we
+   * are (RFC 9293 §3.10.7.2, §3.10.7.3); at most one receive window, and `synFin` its FIN.
+   */
+  synText: Uint8Array | null = null;
+  synFin = false;
+  // --- ECN (RFC 3168 §6.1, ecn.ts) ---
+  /** ECN agreed on the handshake. */
+  ecnOk = false;
+  /** We sent an ECN-setup SYN (ECE+CWR). */
+  ecnSynSent = false;
+  /** Receiver: a CE mark arrived and no CWR since: ACKs carry ECE. */
+  ecnEceEcho = false;
+  /** Sender: the window was reduced for ECE; the next new data segment carries CWR. */
+  ecnCwrPending = false;
+  /** Sender: SND.MAX at the last reduction (once per window). */
+  ecnRecover = 0;
+  /** Per-connection ECN counts for info(). */
+  ecnCeReceived = 0;
+  ecnCwrSent = 0;
+  ecnReductions = 0;
+  /** IP_TTL / IP_TOS of this connection's datagrams (null: the interface's defaults). */
+  ipOptions: IpSendOptions | null = null;
   keepAliveProbesSent = 0;
   lastRecvMs = 0;
   challengeWindowStart = -Infinity;
@@ -389,6 +425,10 @@ export class Tcb {
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
+    this.keepAliveIntervalMs = cfg.keepAliveIntervalMs;
+    this.keepAliveProbes = cfg.keepAliveProbes;
+    this.keepAliveInitMs = cfg.keepAliveInitMs;
+    if (cfg.ipTtl > 0 || cfg.ipTos !== 0) this.setIpOptions(cfg.ipTtl, cfg.ipTos);
     // RFC 7323 §5.4: a per-connection random timestamp offset.
     this.tsOffset = timestampOffset(ctx.secret, localAddr, localPort, remoteAddr, remotePort);
     const mtu = ctx.ip.mtuFor(remoteAddr);
@@ -520,6 +560,23 @@ export class Tcb {
     if (this.recvRing === null) this.recvRing = new ByteRing(cfg.receiveBufferBytes, ringOpts);
   }
 
+  /**
+   * FreeBSD tcp_mss_update: once the MSS is agreed, the receive buffer becomes a whole
+   * number of segments (rounded up), so the window never ends in a partial segment. Only
+   * with `receiveBufferRoundToMss`, and only while the ring holds nothing (at ESTABLISHED).
+   */
+  roundReceiveBuffer(): void {
+    const cfg = this.cfg;
+    const ring = this.recvRing;
+    if (!cfg.receiveBufferRoundToMss || ring === null || ring.length !== 0) return;
+    const mss = Math.min(this.peerMss, this.ourMss);
+    if (mss <= 0 || cfg.receiveBufferBytes <= mss) return;
+    const size = Math.ceil(cfg.receiveBufferBytes / mss) * mss;
+    if (size === ring.capacity) return;
+    ring.release();
+    this.recvRing = new ByteRing(size, { lazy: true, pool: this.ctx.ringPool ?? null });
+  }
+
   /** Gives the receive ring's storage back when it is drained and holds no out-of-order data. */
   releaseRecvStorage(): void {
     const ring = this.recvRing;
@@ -630,8 +687,33 @@ export class Tcb {
    * an armed timer due earlier is left in the wheel and pushed back when it fires (see
    * onTimer), so the ACK after ACK of a bulk flow costs a compare, not a wheel operation.
    */
+  /**
+   * IP_TTL / IP_TOS for this connection's datagrams.
+   *
+   * @param ttl time to live, 0 for the interface's default
+   * @param tos TOS byte (DSCP; the ECN bits are left to TCP)
+   */
+  setIpOptions(ttl: number, tos: number): void {
+    const o: IpSendOptions = {};
+    if (ttl > 0) o.ttl = ttl;
+    if (tos !== 0) o.tos = tos;
+    this.ipOptions = ttl > 0 || tos !== 0 ? o : null;
+  }
+
+  /** TCP_KEEPINIT (FreeBSD): arms the handshake's time limit on the keep-alive timer. */
+  armKeepInit(nowMs: number): void {
+    if (this.keepAliveInitMs <= 0) return;
+    this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
+    this.ctx.wheel.schedule(this.keepaliveTimer, nowMs + this.keepAliveInitMs);
+  }
+
   armRetransmit(nowMs: number): void {
-    const due = nowMs + this.rtt.rtoMs;
+    let rtoMs = this.rtt.rtoMs;
+    // FreeBSD TCPT_RANGESET adds rexmit_slop to a backed-off SYN timeout.
+    if (this.state <= TcpState.SYN_RECEIVED && this.rtt.backoffCount > 0) {
+      rtoMs += this.cfg.synRtoSlopMs;
+    }
+    const due = nowMs + rtoMs;
     this.rtxDueMs = due;
     const timer = this.rtxTimer ??= new Timer(this.conn, TCP_TIMER_RETRANSMIT);
     if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
@@ -652,7 +734,7 @@ export class Tcb {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
     const due = this.keepAliveProbesSent === 0
       ? this.lastRecvMs + this.keepAliveIdleMs
-      : nowMs + this.cfg.keepAliveIntervalMs;
+      : nowMs + this.keepAliveIntervalMs;
     this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
     this.ctx.wheel.schedule(this.keepaliveTimer, Math.max(due, nowMs));
   }
@@ -683,6 +765,7 @@ export class Tcb {
   /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
   establish(nowMs: number, window: number, seq: number, ack: number): void {
     this.allocateBuffers();
+    this.roundReceiveBuffer();
     this.state = TcpState.ESTABLISHED;
     // Linux tcp_finish_connect: an active open counts the SYN-ACK as received activity.
     if (!this.passive) this.lastRecvActivityMs = nowMs;
@@ -694,6 +777,10 @@ export class Tcb {
     this.retries = 0;
     this.pendingEvents |= EV_ESTABLISHED | EV_WRITABLE;
     if (this.finQueued) this.state = TcpState.FIN_WAIT_1;
+    // The TCP_KEEPINIT limit (armKeepInit) ends with the handshake.
+    if (!this.keepAlive && isArmed(this.keepaliveTimer)) {
+      this.ctx.wheel.cancel(this.keepaliveTimer!);
+    }
     this.armKeepAlive(nowMs);
     // The listener hears of it once this input is processed (no re-entrancy).
     if (this.passive) this.pendingEvents |= EV_ACCEPT;

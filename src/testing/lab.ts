@@ -135,6 +135,7 @@ export function findCommand(command: string): string | null {
 export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   ip: "iproute2",
   ss: "iproute2",
+  nstat: "iproute2",
   sysctl: "procps",
   ethtool: "ethtool",
   tcpdump: "tcpdump",
