@@ -14,6 +14,7 @@
 
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
 import { createNodeConnection, type NodeConnectHost } from "./node_socket.ts";
@@ -202,17 +203,22 @@ function sendOnce(
     if (body instanceof Uint8Array) fields["content-length"] = String(body.length);
     const mod = url.protocol === "https:" ? https : http;
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-    const req = mod.request({
-      agent,
-      protocol: url.protocol,
-      host: hostname,
-      port: url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port),
-      method,
-      path: url.pathname + url.search,
-      headers: fields,
-      // SNI names the host (RFC 6066 §3: never an IP literal; node:tls leaves those out).
-      servername: hostname,
-    });
+    let req: http.ClientRequest;
+    try {
+      req = mod.request({
+        agent,
+        protocol: url.protocol,
+        host: hostname,
+        port: url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port),
+        method,
+        path: url.pathname + url.search,
+        headers: fields,
+        // SNI names the host (RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted").
+        servername: isIP(hostname) === 0 ? hostname : undefined,
+      });
+    } catch (e) {
+      return reject(networkError(url.href, e));
+    }
     let settled = false;
     const onAbort = () => req.destroy(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -545,6 +545,8 @@ export interface ServeNodeListenerOptions {
   maxConnections?: number;
   /** Keep the writable side open after the peer's FIN (default false; node:http wants false). */
   allowHalfOpen?: boolean;
+  /** Nagle off on every accepted connection (default true, as `http.Server`'s `noDelay`). */
+  noDelay?: boolean;
 }
 
 /** Counters of {@link serveNodeListener}. */
@@ -619,6 +621,7 @@ export function serveNodeListener(
         }
         stats.accepted++;
         const socket = new RawstackSocket(conn, { allowHalfOpen: options.allowHalfOpen });
+        if (options.noDelay !== false) socket.setNoDelay(true);
         open.add(socket);
         stats.active = open.size;
         socket.once("close", () => {
