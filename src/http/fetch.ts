@@ -226,7 +226,7 @@ function sendOnce(
       settled = true;
       resolve({ res, req });
     });
-    req.once("error", (e) => {
+    req.on("error", (e) => {
       signal?.removeEventListener("abort", onAbort);
       if (settled) return;
       settled = true;

@@ -51,7 +51,7 @@ export function nodeToWebStream(
         done = true;
         controller.close();
       });
-      source.once("error", (e) => {
+      source.on("error", (e) => {
         if (done) return;
         done = true;
         controller.error(mapError(e));
