@@ -1,7 +1,7 @@
 /**
  * `serve` over a rawstack stack, shaped like `Deno.serve`: a handler from
  * `Request` to `Response`, streamed bodies both ways, keep-alive, and TLS
- * with `cert`/`key`. HTTP/1.1 is `node:http`'s (TLS `node:https`'s) running
+ * with `cert`/`key`. HTTP/1.1 is `node:http`'s and TLS `node:tls`'s, running
  * over rawstack connections handed over by {@link serveNodeListener}.
  *
  * Hostile clients are expected, as in nginx: a request-header timeout from a
@@ -16,7 +16,8 @@
  */
 
 import http from "node:http";
-import https from "node:https";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import type { TcpListener } from "../socket/tcp_listener.ts";
 import type { NetAddr } from "../socket/addr.ts";
 import {
@@ -38,6 +39,28 @@ export const SERVE_IDLE_TIMEOUT_MS = 15_000;
 export const SERVE_MAX_HEADER_BYTES = 16 * 1024;
 /** Default requests on one connection before it is closed (nginx `keepalive_requests`). */
 export const SERVE_MAX_REQUESTS_PER_CONNECTION = 1000;
+/**
+ * Default wait for the client to take the next part of a response, ms (nginx
+ * `send_timeout` is 60 s: the time between two successive writes, not the whole response).
+ */
+export const SERVE_SEND_TIMEOUT_MS = 30_000;
+/** Longest request line reported to `onResponse`, characters. */
+const MAX_REPORTED_REQUEST_LINE = 1024;
+
+/** One response as {@link StackServeOptions.onResponse} reports it (e.g. for an access log). */
+export interface StackServed {
+  /** The client's address. */
+  remoteAddr: NetAddr;
+  /** Method and request target as received, or null for a request the parser refused. */
+  request: { method: string; target: string } | null;
+  /**
+   * The refused request's first line (up to 1,024 characters), or null. Raw peer bytes:
+   * escape them before printing.
+   */
+  requestLine: string | null;
+  /** Status sent. */
+  status: number;
+}
 /** Default port, as `Deno.serve`'s. */
 export const SERVE_DEFAULT_PORT = 8000;
 
@@ -100,6 +123,13 @@ export interface StackServeOptions {
   maxRequestsPerConnection?: number;
   /** Open connections at most (default 256); more are closed as soon as they are accepted. */
   maxConnections?: number;
+  /**
+   * Wait for the client to take each part of a response, ms (default {@link SERVE_SEND_TIMEOUT_MS});
+   * then the connection is closed.
+   */
+  sendTimeoutMs?: number;
+  /** Called after each response, including the 400/431 of refused requests. */
+  onResponse?: (served: StackServed) => void;
   /** Timer functions (tests). */
   timers?: ServeTimers;
 }
@@ -122,6 +152,8 @@ export interface StackServeStats {
   badRequests: number;
   /** Handlers that threw (answered by `onError` or 500). */
   handlerErrors: number;
+  /** Connections closed because the client took no response data in time. */
+  sendTimeouts: number;
 }
 
 /** A running server, like `Deno.HttpServer`. */
@@ -191,7 +223,15 @@ export function stackServe(
     idleTimeouts: 0,
     badRequests: 0,
     handlerErrors: 0,
+    sendTimeouts: 0,
   };
+  const sendTimeoutMs = options.sendTimeoutMs ?? SERVE_SEND_TIMEOUT_MS;
+  const onResponse = options.onResponse;
+  const remoteOf = (socket: { remoteAddress?: string; remotePort?: number }): NetAddr => ({
+    transport: "tcp",
+    hostname: socket.remoteAddress ?? "0.0.0.0",
+    port: socket.remotePort ?? 0,
+  });
   const listener = host.listen({
     port: options.port ?? SERVE_DEFAULT_PORT,
     hostname: options.hostname,
@@ -209,11 +249,15 @@ export function stackServe(
     headersTimeout: 0,
     requestTimeout: 0,
   };
-  const server: http.Server = tlsOn
-    ? https.createServer({ ...serverOptions, cert: options.cert, key: options.key })
-    : http.createServer(serverOptions);
-
-  /** The raw rawstack socket under a connection (the TLS socket's own `socket` with TLS). */
+  // One node:http server; with TLS each connection is first wrapped in a server-side
+  // node:tls socket (what https.Server does), so the HTTP layer sees the decrypted stream and
+  // every timeout below also covers the handshake.
+  const server = http.createServer(serverOptions);
+  const secureContext = tlsOn
+    ? tls.createSecureContext({ cert: options.cert, key: options.key })
+    : null;
+  /** The rawstack socket under the socket node:http sees (itself without TLS). */
+  const rawOfSocket = new WeakMap<object, RawstackSocket>();
   const stateOf = (socket: object): ConnState | undefined => states.get(socket);
 
   const arm = (socket: RawstackSocket, kind: "header" | "idle") => {
@@ -238,10 +282,7 @@ export function stackServe(
     }, ms);
   };
 
-  server.on("connection", (socket: RawstackSocket) => {
-    // The first connection event is ours (from serveNodeListener); with TLS, https.Server's
-    // own listener wraps the socket, and its secure socket arrives in "secureConnection".
-    if (states.has(socket)) return;
+  const track = (socket: RawstackSocket) => {
     states.set(socket, { timer: null, requests: 0, busy: 0 });
     tracked.add(socket);
     arm(socket, "header");
@@ -252,22 +293,31 @@ export function stackServe(
       tracked.delete(socket);
       maybeFinished();
     });
-  });
-
-  const rawOf = (req: http.IncomingMessage): RawstackSocket => {
-    const s = req.socket as unknown as { _parent?: unknown; socket?: unknown } & RawstackSocket;
-    // node:tls keeps the transport a TLSSocket wraps as `_parent` (and `socket` in Deno's port).
-    if (states.has(s)) return s;
-    const parent = (s._parent ?? (s as { socket?: unknown }).socket) as RawstackSocket | undefined;
-    return parent ?? s;
   };
 
-  server.on("clientError", (err: Error & { code?: string }, socket) => {
+  const rawOf = (req: http.IncomingMessage): RawstackSocket =>
+    rawOfSocket.get(req.socket) ?? (req.socket as unknown as RawstackSocket);
+
+  server.on("clientError", (err: Error & { code?: string; rawPacket?: Uint8Array }, socket) => {
     stats.badRequests++;
     if (socket.writable && !socket.destroyed) {
       const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-      const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      const status = tooLarge ? 431 : 400;
+      const reason = tooLarge ? "Request Header Fields Too Large" : "Bad Request";
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (onResponse !== undefined) {
+        const raw = err.rawPacket;
+        const text = raw === undefined
+          ? ""
+          : new TextDecoder("latin1").decode(raw.subarray(0, 4096));
+        const line = text.split("\r\n")[0].slice(0, MAX_REPORTED_REQUEST_LINE);
+        onResponse({
+          remoteAddr: remoteOf(rawOfSocket.get(socket) ?? socket as unknown as RawstackSocket),
+          request: null,
+          requestLine: raw === undefined ? null : line,
+          status,
+        });
+      }
     } else socket.destroy();
   });
 
@@ -342,11 +392,7 @@ export function stackServe(
       duplex: "half",
     });
     const socket = rawOf(req);
-    const remoteAddr: NetAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "0.0.0.0",
-      port: socket.remotePort ?? 0,
-    };
+    const remoteAddr = remoteOf(socket);
     let response: Response;
     try {
       response = await handle(request, { remoteAddr, completed });
@@ -367,12 +413,42 @@ export function stackServe(
       await response.body?.cancel();
       return;
     }
-    await writeResponse(res, response);
+    const wait = (event: "drain" | "finish") =>
+      waitSent(res, event, socket, sendTimeoutMs, timers, () => stats.sendTimeouts++);
+    await writeResponse(res, response, wait);
+    if (!res.writableFinished && !res.destroyed) await wait("finish");
     stats.requests++;
+    onResponse?.({
+      remoteAddr,
+      request: { method, target: req.url ?? "/" },
+      requestLine: null,
+      status: response.status,
+    });
     if (hasBody && !req.complete) req.resume(); // unread request body: drained, not left queued
   };
 
-  const listenerHandle: NodeListenerHandle = serveNodeListener(listener, server, {
+  // See serveNodeListener: node:http keeps connections alive only while its server "listens".
+  Object.defineProperty(server, "listening", { configurable: true, get: () => !shuttingDown });
+  const handOver = {
+    emit: (_event: "connection", raw: RawstackSocket): boolean => {
+      track(raw);
+      if (secureContext === null) {
+        rawOfSocket.set(raw, raw);
+        return server.emit("connection", raw);
+      }
+      const secure = new tls.TLSSocket(raw as unknown as Duplex, {
+        isServer: true,
+        secureContext,
+        ALPNProtocols: ["http/1.1"],
+      });
+      rawOfSocket.set(secure, raw);
+      // A failed handshake ends the connection; node:http's own error handling starts after it.
+      secure.on("error", () => raw.destroy());
+      secure.once("close", () => raw.destroy());
+      return server.emit("connection", secure);
+    },
+  };
+  const listenerHandle: NodeListenerHandle = serveNodeListener(listener, handOver, {
     maxConnections: options.maxConnections ?? NODE_LISTENER_MAX_CONNECTIONS,
   });
 
@@ -422,7 +498,11 @@ export function stackServe(
  * the body with back-pressure — with `Content-Length` when the body turns out
  * to be one chunk (`new Response("text")`), chunked otherwise.
  */
-async function writeResponse(res: http.ServerResponse, response: Response): Promise<void> {
+async function writeResponse(
+  res: http.ServerResponse,
+  response: Response,
+  wait: (event: "drain" | "finish") => Promise<void>,
+): Promise<void> {
   const headers: [string, string][] = [];
   for (const [name, value] of response.headers) headers.push([name, value]);
   const body = response.body;
@@ -457,7 +537,7 @@ async function writeResponse(res: http.ServerResponse, response: Response): Prom
         await reader.cancel();
         return;
       }
-      if (!res.write(chunk.value)) await drained(res);
+      if (!res.write(chunk.value)) await wait("drain");
       chunk = next ?? await reader.read();
       next = null;
     }
@@ -470,14 +550,45 @@ async function writeResponse(res: http.ServerResponse, response: Response): Prom
   }
 }
 
-function drained(res: http.ServerResponse): Promise<void> {
+/**
+ * Waits for `event` ("drain" or "finish") of a response; the send timeout runs meanwhile and
+ * starts over whenever the connection took bytes (nginx `send_timeout`: the time between two
+ * successive writes). When it expires the connection is closed.
+ */
+function waitSent(
+  res: http.ServerResponse,
+  event: "drain" | "finish",
+  raw: RawstackSocket,
+  sendTimeoutMs: number,
+  timers: ServeTimers,
+  onSendTimeout: () => void,
+): Promise<void> {
   return new Promise((resolve) => {
-    const go = () => {
-      res.off("drain", go);
-      res.off("close", go);
+    let timer: unknown = null;
+    let mark = raw.bytesWritten;
+    const arm = () => {
+      if (!(sendTimeoutMs > 0) || !Number.isFinite(sendTimeoutMs)) return;
+      timer = timers.setTimeout(() => {
+        timer = null;
+        if (raw.bytesWritten !== mark) {
+          mark = raw.bytesWritten;
+          arm();
+          return;
+        }
+        onSendTimeout();
+        raw.destroy();
+        done();
+      }, sendTimeoutMs);
+    };
+    const done = () => {
+      if (timer !== null) timers.clearTimeout(timer);
+      timer = null;
+      res.off(event, done);
+      res.off("close", done);
       resolve();
     };
-    res.once("drain", go);
-    res.once("close", go);
+    res.once(event, done);
+    res.once("close", done);
+    arm();
   });
 }

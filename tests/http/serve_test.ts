@@ -181,3 +181,28 @@ Deno.test("stackServe behaviour: memory stays flat over 200,000 requests (heap a
     } MiB, after 200,000: ${(report.heapAfterAll / 1048576).toFixed(1)} MiB)`,
   );
 });
+
+Deno.test("stackServe behaviour: the send timeout drops a client that stops reading", async () => {
+  const { a, b, close } = await tcpPair();
+  const timers = new ManualTimers();
+  const big = new Uint8Array(8 * 1024 * 1024) as Uint8Array<ArrayBuffer>;
+  const server = b.serve(
+    { port: 80, timers, sendTimeoutMs: 3000, headerTimeoutMs: 0, idleTimeoutMs: 0 },
+    () => new Response(big),
+  );
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // The client reads nothing: each expiry either sees progress (and starts over) or closes.
+    for (let i = 0; i < 1000 && server.stats().sendTimeouts === 0; i++) {
+      await until(() => [...timers.pending.values()].some((t) => t.ms === 3000), "a send timer");
+      timers.fire(3000);
+    }
+    assert.equal(server.stats().sendTimeouts, 1);
+    await until(() => server.stats().active === 0, "the connection closed");
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
