@@ -311,7 +311,13 @@ export async function stackFetch(
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (REDIRECT_STATUSES.has(status) && location !== undefined && request.redirect !== "manual") {
-      res.resume(); // drain: the connection goes back to the pool
+      // Drain the body first, so the connection is back in the pool for the next hop.
+      await new Promise<void>((resolve) => {
+        res.once("end", resolve);
+        res.once("close", resolve);
+        res.resume();
+      });
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
       if (request.redirect === "error") {
         throw new TypeError(`redirect to ${location} refused: redirect mode is "error"`);
       }
@@ -394,6 +400,7 @@ function makeResponse(
       res,
       (e) => signal?.aborted ? signal.reason : bodyError(url.href, e),
       () => res.complete,
+      true,
     );
     if (signal !== null) {
       const onAbort = () => {

@@ -507,6 +507,10 @@ async function writeResponse(
   for (const [name, value] of response.headers) headers.push([name, value]);
   const body = response.body;
   if (body === null) {
+    // No body: say so (Content-Length: 0, as Deno.serve), unless the status has none at all.
+    const s = response.status;
+    const bodiless = s < 200 || s === 204 || s === 304;
+    if (!bodiless && !response.headers.has("content-length")) headers.push(["content-length", "0"]);
     res.writeHead(response.status, response.statusText || undefined, headers.flat());
     res.end();
     return;

@@ -19,6 +19,7 @@ export const WEB_STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * @param mapError turns a node-side error (or a premature close, `null`) into the error the web
  *   stream fails with
  * @param isComplete says whether an `"close"` without `"end"` is still a complete body
+ * @param deferEnd close the web stream a turn after `"end"` (see the comment at its use)
  * @returns the web stream
  *
  * @example
@@ -34,6 +35,7 @@ export function nodeToWebStream(
   source: Readable,
   mapError: (e: unknown) => unknown,
   isComplete: () => boolean = () => false,
+  deferEnd = false,
 ): ReadableStream<Uint8Array> {
   let done = false;
   return new ReadableStream<Uint8Array>({
@@ -49,7 +51,11 @@ export function nodeToWebStream(
       source.once("end", () => {
         if (done) return;
         done = true;
-        controller.close();
+        // The end is reported a turn later: node:http hands a kept-alive connection back to
+        // its pool right after "end" (process.nextTick), and a caller that sends its next
+        // request as soon as the body is read should find it there.
+        if (deferEnd) setImmediate(() => controller.close());
+        else controller.close();
       });
       source.on("error", (e) => {
         if (done) return;
@@ -69,7 +75,10 @@ export function nodeToWebStream(
     },
     cancel() {
       done = true;
-      source.destroy();
+      // A body already received whole is dropped, and its connection stays usable (kept alive);
+      // one still arriving can only be stopped by closing the connection.
+      if (isComplete()) source.resume();
+      else source.destroy();
     },
   }, { highWaterMark: WEB_STREAM_HIGH_WATER_BYTES, size: (c) => c.byteLength });
 }
