@@ -33,7 +33,6 @@ import { ProgressBar } from "./progress.ts";
 export const MEMORY_HTTP_PORT = 80;
 /** Largest `/bytes/N` body the `--memory` peer serves. */
 export const MEMORY_MAX_BODY_BYTES = 64 * 1024 * 1024;
-const encoder = new TextEncoder();
 
 /** The page the `--memory` peer (and the demo) serves at `/`. */
 export const DEMO_PAGE = `<!doctype html>

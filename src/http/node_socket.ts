@@ -347,6 +347,7 @@ export class RawstackSocket extends Duplex {
     if (c !== null && !c.closed) c.fail(err);
   }
 
+  /** @internal `Readable._read`: starts moving bytes from the receive ring. */
   override _read(_size: number): void {
     if (this.#reading) return;
     this.#reading = true;
@@ -387,6 +388,7 @@ export class RawstackSocket extends Duplex {
     }
   }
 
+  /** @internal `Writable._write`: copies a chunk into the send ring. */
   override _write(
     chunk: Uint8Array,
     _encoding: string,
@@ -412,6 +414,7 @@ export class RawstackSocket extends Duplex {
     }, (e) => callback(withCode(e)));
   }
 
+  /** @internal `Writable._writev`: several chunks in one send-ring write. */
   override _writev(
     chunks: { chunk: Uint8Array; encoding: string }[],
     callback: (error?: Error | null) => void,
@@ -429,6 +432,7 @@ export class RawstackSocket extends Duplex {
     this._write(all, "buffer", callback);
   }
 
+  /** @internal `Writable._final`: the half-close (FIN). */
   override _final(callback: (error?: Error | null) => void): void {
     const finish = (c: TcpConn) => {
       if (c.closed) return callback();
@@ -438,6 +442,7 @@ export class RawstackSocket extends Duplex {
     else this.#connecting!.then(finish, (e) => callback(withCode(e)));
   }
 
+  /** @internal `Duplex._destroy`: closes (or with an error resets) the connection. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#clearTimer();
     this.#scratch = null;
