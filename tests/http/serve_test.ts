@@ -202,7 +202,8 @@ Deno.test("stackServe behaviour: the send timeout drops a client that stops read
     await until(() => server.stats().active === 0, "the connection closed");
     c.close();
   } finally {
-    await server.shutdown();
+    // The stacks first: a connection left hanging (a failed check) must not hold shutdown().
     await close();
+    await server.shutdown();
   }
 });
