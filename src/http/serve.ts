@@ -549,9 +549,9 @@ async function writeResponse(
   } catch (e) {
     res.destroy(e instanceof Error ? e : new Error(String(e)));
     await reader.cancel().catch(() => {});
-  } finally {
-    reader.releaseLock();
   }
+  // The reader is not released: the body is consumed (or cancelled) and nothing else may read
+  // it, and releaseLock() costs more than the rest of a small response.
 }
 
 /**
