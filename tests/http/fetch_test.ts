@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import https from "node:https";
+import { serveNodeListener } from "../../src/http/node_socket.ts";
 import { B_ADDR, randomBytes, sha256, tcpPair, until } from "../socket/_tcp_helpers.ts";
 import type { Stack } from "../../src/stack.ts";
 import { missingCommandsReason, testWhen } from "../../src/testing/lab.ts";
@@ -280,6 +282,37 @@ testWhen(
       await close();
       await pki.remove();
       await wrongName.remove();
+    }
+  },
+);
+
+testWhen(
+  "stackFetch behaviour: https to a name sends it as SNI and checks the certificate against it",
+  missingCommandsReason(["openssl"]),
+  async () => {
+    const pki = await makeTestPki("DNS:server.test");
+    const { a, b, close } = await tcpPair({ a: { hosts: { "server.test": [B_ADDR] } } });
+    const seen: (string | false | undefined)[] = [];
+    const server = https.createServer({ cert: pki.cert, key: pki.key }, (req, res) => {
+      seen.push((req.socket as { servername?: string | false }).servername);
+      res.end("named");
+    });
+    const handle = serveNodeListener(b.listen({ port: 443 }), server);
+    const client = a.createHttpClient({ caCerts: [pki.ca] });
+    try {
+      const r = await a.fetch("https://server.test/", { client });
+      assert.equal(await r.text(), "named");
+      assert.deepEqual(seen, ["server.test"]);
+      // The same server by address: no SNI (RFC 6066 §3), and the name-only certificate fails.
+      const byIp = await a.fetch(`https://${B_ADDR}/`, { client }).catch((e) => e);
+      assert.ok(byIp instanceof TypeError);
+      assert.match(String((byIp.cause as Error).message), /192\.0\.2\.1|IP/);
+    } finally {
+      client.close();
+      handle.close();
+      handle.closeAllConnections();
+      await close();
+      await pki.remove();
     }
   },
 );
