@@ -20,6 +20,9 @@ export * from "./src/socket/addr.ts";
 export * from "./src/socket/tcp_conn.ts";
 export * from "./src/socket/tcp_listener.ts";
 export * from "./src/socket/descriptors.ts";
+export * from "./src/http/node_socket.ts";
+export * from "./src/http/fetch.ts";
+export * from "./src/http/serve.ts";
 
 // The TCP engine.
 export * from "./src/tcp/errors.ts";

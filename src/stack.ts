@@ -57,6 +57,18 @@ import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
 import { StackDhcp, type StackDhcpOptions } from "./dhcp/stack_dhcp.ts";
 import type { DhcpState, DhcpStats } from "./dhcp/client.ts";
+import {
+  type HttpClientOptions,
+  stackFetch,
+  StackHttpClient,
+  type StackRequestInit,
+} from "./http/fetch.ts";
+import {
+  type StackHttpServer,
+  stackServe,
+  type StackServeHandler,
+  type StackServeOptions,
+} from "./http/serve.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
@@ -461,6 +473,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   readonly #tcpListeners = new Set<TcpListener>();
   #sockets: SocketDescriptors | null = null;
   readonly #pings = new Set<PendingPing>();
+  #httpClient: StackHttpClient | null = null;
   #started = false;
   #closed = false;
   #loop: Promise<void> | null = null;
@@ -1240,6 +1253,53 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   get sockets(): SocketDescriptors {
     if (this.#sockets === null) this.#sockets = new SocketDescriptors(this);
     return this.#sockets;
+  }
+
+  /**
+   * A connection pool and TLS policy for {@link fetch} (`init.client`), like
+   * `Deno.createHttpClient`: `caCerts` replace the trusted roots. Close it when done.
+   *
+   * @param options `caCerts`, `cert`/`key`, pool limits, `unsafelyIgnoreCertificateErrors`
+   * @returns the client
+   */
+  createHttpClient(options: HttpClientOptions = {}): StackHttpClient {
+    return new StackHttpClient(this, options);
+  }
+
+  /**
+   * WHATWG `fetch` over this stack: `http:` and `https:` (TLS through
+   * `node:tls`, SNI, certificate verification), redirects, streamed bodies,
+   * keep-alive reuse per origin, `AbortSignal` (src/http/fetch.ts).
+   *
+   * @param input a URL or a `Request`
+   * @param init as `fetch`'s, plus `client` from {@link createHttpClient}
+   * @returns the response, its body streaming from the connection
+   * @throws {TypeError} on a network error, with the cause (the signal's reason when aborted)
+   */
+  fetch(input: string | URL | Request, init?: StackRequestInit): Promise<Response> {
+    if (this.#closed) return Promise.reject(new TypeError("fetch: the stack is closed"));
+    let client = init?.client;
+    if (client === undefined) {
+      if (this.#httpClient === null) {
+        const c = this.#httpClient = new StackHttpClient(this);
+        this.attach({ close: () => c.close() });
+      }
+      client = this.#httpClient;
+    }
+    return stackFetch(client, input, init);
+  }
+
+  /**
+   * Serves HTTP (HTTPS with `cert`/`key`) like `Deno.serve`, with header and
+   * idle timeouts and a connection cap on by default (src/http/serve.ts).
+   *
+   * @param options port, hostname, TLS, limits, `signal`, `onListen`, `onError`
+   * @param handler Request → Response (or `options.handler`)
+   * @returns the server: `finished`, `shutdown()`, `addr`, `stats()`
+   */
+  serve(options: StackServeOptions, handler?: StackServeHandler): StackHttpServer {
+    if (this.#closed) throw new StackClosedError("serve");
+    return stackServe(this, options, handler);
   }
 
   /**
