@@ -203,8 +203,6 @@ export class Cubic implements CongestionControl {
   #k = 0;
   /** W_est (Reno-friendly estimate) in segments. */
   #wEst = 0;
-  /** cwnd at the start of the epoch, segments. */
-  #cwndEpoch = 0;
 
   /** @param mss sender MSS in bytes */
   constructor(mss: number) {
@@ -236,7 +234,6 @@ export class Cubic implements CongestionControl {
     if (this.#epochStartMs < 0) {
       // RFC 9438 §4.2: a new epoch begins with the first ACK in congestion avoidance.
       this.#epochStartMs = nowMs;
-      this.#cwndEpoch = cwndSeg;
       if (this.#wMax < cwndSeg) {
         this.#k = 0;
         this.#wMax = cwndSeg;

@@ -454,11 +454,6 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     this.#timeWait.add(conn);
   }
 
-  #portInUse(localAddr: number, port: number, remoteAddr: number, remotePort: number): boolean {
-    return this.#listeners.has(port) ||
-      this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined;
-  }
-
   // ------------------------------------------------------------------ owner callbacks
 
   /**

@@ -254,27 +254,3 @@ function formatOption(o: TcpOptionSpec): string {
   }
 }
 
-/**
- * Formats a packet spec as a packetdrill line (without time).
- *
- * @param p the packet
- * @returns e.g. `> S. 0:0(0) ack 1 win 65535 <mss 1460>`
- *
- * @example
- * ```ts
- * import { FLAG_ACK, formatPacket } from "./script.ts";
- * const s = formatPacket({ direction: "outbound", flagText: ".", flags: FLAG_ACK, start: 1, end: 1,
- *   length: 0, ack: 1, options: null });
- * console.assert(s === "> . 1:1(0) ack 1");
- * ```
- */
-export function formatPacket(p: PacketSpec): string {
-  let s = `${p.direction === "inbound" ? "<" : ">"} ${
-    formatFlags(p.flags)
-  } ${p.start}:${p.end}(${p.length})`;
-  if (p.ack !== undefined) s += ` ack ${p.ack}`;
-  if (p.window !== undefined) s += ` win ${p.window}`;
-  if (p.options === "any") s += " <...>";
-  else if (p.options !== null) s += ` ${formatOptions(p.options)}`;
-  return s;
-}
