@@ -545,8 +545,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.iface.trustDeviceChecksums) {
       // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
       // a driver that would complete them in place (AfPacketDevice) need not.
-      const dev = this.device as { completeRxChecksums?: boolean };
-      if (typeof dev.completeRxChecksums === "boolean") dev.completeRxChecksums = false;
+      if (this.device.completeRxChecksums !== undefined) this.device.completeRxChecksums = false;
     }
     this.iface.advance(now);
     this.udp = new UdpLayer(this.iface, {

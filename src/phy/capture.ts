@@ -102,6 +102,15 @@ export class CaptureDevice extends ForwardingDevice {
   }
 
   /** Delivers up to `budget` ready frames to `sink`; returns how many. */
+  /**
+   * Not passed on: the wrapped driver keeps completing partial checksums, so
+   * the capture holds frames whose checksums tshark can check.
+   */
+  override get completeRxChecksums(): boolean | undefined {
+    return undefined;
+  }
+  override set completeRxChecksums(_on: boolean | undefined) {}
+
   override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     try {

@@ -200,6 +200,15 @@ export interface Device {
    * doing so. Middleware forwards the call to the device it wraps.
    */
   distrustTransmit?(): void;
+  /**
+   * Optional: whether the driver fills in the partial (CHECKSUM_PARTIAL)
+   * checksums of received frames before delivering them (`AfPacketDevice`,
+   * `MemoryDevice`). A consumer that accepts partial checksums as they are,
+   * as Linux does for local senders (a `Stack` whose interface trusts the
+   * device's checksum flags), turns it off. Absent on drivers that never see
+   * partial checksums.
+   */
+  completeRxChecksums?: boolean;
 }
 
 /**

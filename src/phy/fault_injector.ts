@@ -427,6 +427,15 @@ export class FaultInjector extends ForwardingDevice {
    * Offload metadata of the frame being delivered: the wrapped device's,
    * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
    */
+  /**
+   * Not passed on: frames the injector corrupts must arrive with complete
+   * checksums so that the stack's verification catches the corruption.
+   */
+  override get completeRxChecksums(): boolean | undefined {
+    return undefined;
+  }
+  override set completeRxChecksums(_on: boolean | undefined) {}
+
   override get rxInfo(): RxFrameInfo {
     return this.#rxInfo;
   }

@@ -129,6 +129,16 @@ export class ForwardingDevice<D extends Device = Device> implements Device {
     return inner.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
   }
 
+  /** Whether the wrapped device completes partial checksums on receive (absent: it has no such switch). */
+  get completeRxChecksums(): boolean | undefined {
+    return this.inner.completeRxChecksums;
+  }
+  set completeRxChecksums(on: boolean | undefined) {
+    if (on !== undefined && "completeRxChecksums" in this.inner) {
+      this.inner.completeRxChecksums = on;
+    }
+  }
+
   /** Frames transmitted from now on may be altered: tells the wrapped device. */
   distrustTransmit(): void {
     this.inner.distrustTransmit?.();

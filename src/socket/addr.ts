@@ -91,4 +91,3 @@ export function checkPort(port: unknown, what: string, allowZero = true): number
   }
   return port;
 }
-

@@ -24,6 +24,7 @@
  * @module
  */
 
+import type { TcpListener } from "./tcp_layer.ts";
 import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
 import { IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
@@ -242,7 +243,7 @@ export class TcpConnection implements TimerTarget {
   /** Application callbacks. */
   events: TcpConnectionEvents | null = null;
   /** The listener that spawned this connection (passive open), else null. Used by the layer. */
-  listener: unknown = null;
+  listener: TcpListener | null = null;
   /** Layer bookkeeping: counted in its listener's SYN queue. */
   inSynQueue = false;
 

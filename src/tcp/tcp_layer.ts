@@ -463,7 +463,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @returns nothing
    */
   onConnectionEstablished(conn: TcpConnection): void {
-    const listener = conn.listener as TcpListener | null;
+    const listener = conn.listener;
     if (listener === null) return;
     if (conn.inSynQueue) {
       conn.inSynQueue = false;
@@ -482,7 +482,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @returns nothing
    */
   onConnectionReleased(conn: TcpConnection): void {
-    const listener = conn.listener as TcpListener | null;
+    const listener = conn.listener;
     if (listener !== null && conn.inSynQueue) {
       conn.inSynQueue = false;
       listener.synQueueLength--;
@@ -693,7 +693,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     }
     const conn = this.#lookup(dst, seg.dstPort, src, seg.srcPort);
     if (conn !== undefined) {
-      const listener = conn.listener as TcpListener | null;
+      const listener = conn.listener;
       if (
         conn.state === TcpState.SYN_RECEIVED && listener !== null && this.config.synCookies &&
         (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_ACK &&

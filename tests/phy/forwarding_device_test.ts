@@ -30,10 +30,11 @@ const DEVICE_MEMBERS = {
   transmit: "call",
   transmitOffload: "call",
   distrustTransmit: "call",
+  completeRxChecksums: "set",
   flush: "call",
   wait: "call",
   close: "call",
-} as const satisfies Record<keyof Device, "get" | "call">;
+} as const satisfies Record<keyof Device, "get" | "call" | "set">;
 
 type Member = keyof typeof DEVICE_MEMBERS;
 const MEMBERS = Object.keys(DEVICE_MEMBERS) as Member[];
@@ -136,6 +137,13 @@ class ProbeDevice implements Device {
   distrustTransmit(): void {
     this.#reach("distrustTransmit");
   }
+  get completeRxChecksums(): boolean {
+    this.#reach("completeRxChecksums");
+    return true;
+  }
+  set completeRxChecksums(on: boolean) {
+    this.#reach("completeRxChecksums", [on]);
+  }
   flush(): void {
     this.#reach("flush");
   }
@@ -151,6 +159,10 @@ class ProbeDevice implements Device {
 /** Reads or calls `member` on `device`; returns its value. */
 function use(device: Device, member: Member): unknown {
   if (DEVICE_MEMBERS[member] === "get") return device[member];
+  if (DEVICE_MEMBERS[member] === "set") {
+    device.completeRxChecksums = false; // the one settable member
+    return undefined;
+  }
   const fn = device[member] as ((...a: unknown[]) => unknown) | undefined;
   assert.equal(typeof fn, "function", `${member} is not a method of the wrapper`);
   return fn!.apply(device, ARGS[member]!);
@@ -168,6 +180,9 @@ Deno.test("ForwardingDevice forwards every member of Device, arguments and answe
       `${member} did not reach the wrapped device (exactly once)`,
     );
     const args = probe.reached[0].args;
+    if (DEVICE_MEMBERS[member] === "set") {
+      assert.deepEqual(args, [false], `${member}: the value set`);
+    }
     if (DEVICE_MEMBERS[member] === "call" && args.length > 0) {
       assert.equal(args.length, ARGS[member]!.length, `${member}: arguments`);
       args.forEach((a, i) => assert.equal(a, ARGS[member]![i], `${member}: argument ${i}`));
@@ -193,6 +208,9 @@ Deno.test("ForwardingDevice reports absent optional members of the wrapped devic
   assert.equal(dev.rxInfo, undefined);
   assert.equal(dev.transmitOffload(FRAME, 0, 60, 34, 16, 0), false);
   dev.distrustTransmit(); // nothing to tell: no throw
+  assert.equal(dev.completeRxChecksums, undefined);
+  dev.completeRxChecksums = false; // no such switch: nothing to set
+  assert.equal(dev.completeRxChecksums, undefined);
 });
 
 /**
@@ -201,12 +219,15 @@ Deno.test("ForwardingDevice reports absent optional members of the wrapped devic
  * device: a wrapper that stops forwarding one has to say so here.
  */
 const OWN_MEMBERS: Record<string, Partial<Record<Member, string>>> = {
-  CaptureDevice: {},
+  CaptureDevice: {
+    completeRxChecksums: "kept on in the wrapped driver, so captured frames have checksums",
+  },
   FaultInjector: {
     capabilities: "the wrapped device's, read once, without transmit offloads",
     stats: "counts what reached the user and what the user handed in",
     rxInfo: "its own copy, kept per queued frame",
     transmitOffload: "refused: the injector offers no transmit offloads",
+    completeRxChecksums: "kept on, so corrupted frames fail the stack's checksum check",
   },
   "tests' ForwardingDevice": {},
 };

@@ -253,4 +253,3 @@ function formatOption(o: TcpOptionSpec): string {
       return o.text;
   }
 }
-
