@@ -101,7 +101,6 @@ export class CaptureDevice extends ForwardingDevice {
     }
   }
 
-  /** Delivers up to `budget` ready frames to `sink`; returns how many. */
   /**
    * Not passed on: the wrapped driver keeps completing partial checksums, so
    * the capture holds frames whose checksums tshark can check.
@@ -111,6 +110,7 @@ export class CaptureDevice extends ForwardingDevice {
   }
   override set completeRxChecksums(_on: boolean | undefined) {}
 
+  /** Delivers up to `budget` ready frames to `sink`; returns how many. */
   override receive(sink: FrameSink, budget: number): number {
     this.#sink = sink;
     try {

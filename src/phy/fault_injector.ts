@@ -424,10 +424,6 @@ export class FaultInjector extends ForwardingDevice {
   }
 
   /**
-   * Offload metadata of the frame being delivered: the wrapped device's,
-   * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
-   */
-  /**
    * Not passed on: frames the injector corrupts must arrive with complete
    * checksums so that the stack's verification catches the corruption.
    */
@@ -436,6 +432,10 @@ export class FaultInjector extends ForwardingDevice {
   }
   override set completeRxChecksums(_on: boolean | undefined) {}
 
+  /**
+   * Offload metadata of the frame being delivered: the wrapped device's,
+   * {@link RX_CHECKSUM_UNKNOWN} for a frame this injector corrupted.
+   */
   override get rxInfo(): RxFrameInfo {
     return this.#rxInfo;
   }

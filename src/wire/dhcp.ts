@@ -311,8 +311,18 @@ function word(v: number[]): number {
   return ((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]) >>> 0;
 }
 
+/** The codec of DHCP messages: parse, size and emit a {@link DhcpRepr}. */
+export interface DhcpCodec {
+  /** Parses a DHCP/BOOTP message (the UDP payload); a typed failure names the defect. */
+  parse(bytes: Uint8Array, offset: number, length: number): DhcpRepr | WireError;
+  /** Bytes {@link DhcpCodec.emit} writes for `repr`. */
+  bufferLength(repr: DhcpRepr): number;
+  /** Writes `repr` at `offset`; returns the bytes written. */
+  emit(repr: DhcpRepr, bytes: Uint8Array, offset: number): number;
+}
+
 /** Codec of {@link DhcpRepr}. */
-export const DhcpRepr = {
+export const DhcpRepr: DhcpCodec = {
   /**
    * Parses a DHCP/BOOTP message (the UDP payload).
    *
