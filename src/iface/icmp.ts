@@ -134,6 +134,12 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
   readonly stats: IcmpStats = newStats();
   readonly #ip: Ipv4Layer;
   readonly #address: () => number;
+  /**
+   * With several interfaces (a router): whether an address is another of
+   * this host's, so echo requests to it are answered (from it) and errors
+   * about datagrams to it or from it are handled (weak host, RFC 1122 §3.3.4.2).
+   */
+  ownsAddress: ((address: number) => boolean) | null = null;
   readonly #limiter: IcmpRateLimiter;
   readonly #listeners = new Map<number, EchoListener>();
   // Views and the outgoing repr are made once and re-pointed per message;
@@ -385,7 +391,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     }
     if (
       isError || offending.fragmentOffset !== 0 || dst === LIMITED_BROADCAST ||
-      (dst >>> 28) === 0xe || (!transit && dst !== this.#address()) ||
+      (dst >>> 28) === 0xe || (!transit && !this.#mine(dst)) ||
       src === 0 || src === LIMITED_BROADCAST || (src >>> 28) >= 0xe || (src >>> 24) === 127 ||
       this.#ip.sourceAddressFor(src) === 0
     ) {
@@ -424,9 +430,14 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     this.#ip.send(buf, src, IP_PROTO_ICMP);
   }
 
+  #mine(address: number): boolean {
+    return address === this.#address() ||
+      (this.ownsAddress !== null && address !== 0 && this.ownsAddress(address));
+  }
+
   /** RFC 792 echo: reply with the same identifier, sequence and data (RFC 1122 §3.2.2.6). */
   #answerEcho(src: number, dst: number, request: IcmpPacket): void {
-    if (dst !== this.#address()) {
+    if (!this.#mine(dst)) {
       // RFC 1122 §3.2.2.6: an echo request to a broadcast/multicast MAY be silently discarded.
       this.stats.rxEchoBroadcastIgnored++;
       return;
@@ -447,7 +458,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
       at,
     );
     this.stats.txEchoReplies++;
-    this.#ip.send(buf, src, IP_PROTO_ICMP);
+    this.#ip.sendFrom(dst, buf, src, IP_PROTO_ICMP); // from the address asked
   }
 
   #deliverError(
@@ -469,7 +480,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     if (
       quote.version !== IPV4_VERSION || hl < IPV4_HEADER_LEN ||
       quotedLength < hl + ICMP_MIN_QUOTED_DATA ||
-      quote.source !== this.#address()
+      !this.#mine(quote.source)
     ) {
       this.stats.rxErrorsUnmatched++;
       return;

@@ -252,6 +252,7 @@ export class Router {
     this.rebuildRoutes();
     interfaces.forEach((iface, n) => {
       iface.ipv4.router = new RouterPort(this, n);
+      iface.icmp.ownsAddress = (a) => this.#ownerOf(a) >= 0;
     });
   }
 
