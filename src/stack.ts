@@ -53,13 +53,16 @@ import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
 import { StackDhcp, type StackDhcpOptions } from "./dhcp/stack_dhcp.ts";
 import type { DhcpState, DhcpStats } from "./dhcp/client.ts";
-import { Router, type RouterRouteOptions, type RouterStats } from "./iface/router.ts";
+import {
+  groupDevices,
+  Router,
+  type RouterRouteOptions,
+  type RouterStats,
+  sharedInterfacePool,
+} from "./iface/router.ts";
 import type { PacketHooks } from "./iface/hooks.ts";
 import type { NatOptions } from "./iface/nat.ts";
 import type { IpSender } from "./iface/types.ts";
-import { BufferPool, DEFAULT_SLOT_COUNT } from "./buffer/buffer_pool.ts";
-import { DeviceGroup } from "./phy/device_group.ts";
-import { CONTROL_RESERVE_POOL_SHARE } from "./iface/interface.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
@@ -539,7 +542,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.device = multi
       ? (options.interfaces!.length === 1
         ? options.interfaces![0].device
-        : new DeviceGroup(options.interfaces!.map((i) => i.device)))
+        : groupDevices(options.interfaces!.map((i) => i.device)))
       : options.device!;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
@@ -556,9 +559,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     let ip: IpSender & { portUnreachable: NetworkInterface["portUnreachable"] };
     if (multi) {
       // One pool for every interface: a buffer may leave on any of them.
-      const pool = new BufferPool({
-        reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE),
-      });
+      const pool = sharedInterfacePool();
       const specs = options.interfaces!;
       const ifaces = specs.map((o) =>
         new NetworkInterface(o.device, {

@@ -30,7 +30,10 @@ import { readI32 } from "../wire/view.ts";
 import { internetChecksum } from "../wire/checksum.ts";
 import { writeMac } from "../wire/address.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
-import type { NetworkInterface } from "./interface.ts";
+import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
+import type { Device } from "../phy/device.ts";
+import { DeviceGroup } from "../phy/device_group.ts";
+import { CONTROL_RESERVE_POOL_SHARE, type NetworkInterface } from "./interface.ts";
 import {
   ALL_HOSTS_GROUP,
   type Ipv4RouterPort,
@@ -137,6 +140,26 @@ export interface RouterStats {
   hooks: HookStats;
   /** NAT (all masquerading interfaces). */
   nat: NatStats;
+}
+
+/**
+ * The buffer pool the interfaces of a router share (a datagram may leave on
+ * any of them): the default pool of an interface, its control reserve too.
+ *
+ * @returns a new pool
+ */
+export function sharedInterfacePool(): BufferPool {
+  return new BufferPool({ reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE) });
+}
+
+/**
+ * The devices of several interfaces as one for the stack's loop.
+ *
+ * @param devices one per interface, in order
+ * @returns a {@link DeviceGroup}
+ */
+export function groupDevices(devices: Device[]): Device {
+  return new DeviceGroup(devices);
 }
 
 /** One interface as the router sees it (its index is its position). */

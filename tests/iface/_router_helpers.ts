@@ -187,7 +187,7 @@ export class RawHost implements FrameSink {
   readonly received: Uint8Array[] = [];
   constructor(readonly dev: MemoryDevice, readonly mac: number, readonly ip: number) {}
 
-  onFrame(bytes: Uint8Array, offset: number, length: number): void {
+  onFrame(bytes: Uint8Array, offset: number, _length: number): void {
     const type = get16(bytes, offset + 12);
     const dstMac = readMac(bytes, offset);
     if (dstMac !== this.mac && dstMac !== 0xffff_ffff_ffff) return;
