@@ -106,19 +106,21 @@ export class DeviceGroup implements Device {
   }
 
   /**
-   * Takes up to `budget` frames, from each member in turn.
+   * Takes up to `budget` frames from each member in turn (each member its
+   * own budget, so a busy link cannot starve the others: a router's data
+   * one way and the acknowledgements the other way both move).
    *
    * @param sink receives the frames; `selectMember` says whose they are
-   * @param budget most frames in all
+   * @param budget most frames per member
    * @returns frames delivered
    */
   receive(sink: GroupFrameSink, budget: number): number {
     let n = 0;
     const members = this.members;
-    for (let i = 0; i < members.length && n < budget; i++) {
+    for (let i = 0; i < members.length; i++) {
       this.#current = i;
       sink.selectMember?.(i);
-      n += members[i].receive(sink, budget - n);
+      n += members[i].receive(sink, budget);
     }
     this.#current = 0;
     sink.selectMember?.(0);
