@@ -195,6 +195,8 @@ export interface Ipv4RouterPort {
   ): boolean;
   /** A datagram we originate, header written, about to go to the link: output and postrouting hooks; false = dropped. */
   localOut(buf: PacketBufferLike): boolean;
+  /** Our source address toward `dst` by the router's table (0: no route). */
+  sourceAddressFor(dst: number): number;
 }
 
 /** Options of an {@link Ipv4Layer}. */
@@ -498,6 +500,7 @@ export class Ipv4Layer implements IpSender {
    * @returns our address (int32), or 0 when there is no route
    */
   sourceAddressFor(dst: number): number {
+    if (this.router !== null) return this.router.sourceAddressFor(dst);
     if ((dst | 0) === LIMITED_BROADCAST) return this.#config.address;
     return this.#config.routes.lookup(dst) === NO_ROUTE ? 0 : this.#config.address;
   }

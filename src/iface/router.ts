@@ -83,6 +83,8 @@ const FRAGMENT_UNIT = 8;
 const OPTION_COPIED = 0x80;
 const OPTION_END = 0;
 const OPTION_NOP = 1;
+/** ICMP destination unreachable code: port unreachable (RFC 792). */
+const ICMP_PORT_UNREACHABLE = 3;
 /** "No route" from {@link Router.lookup}. */
 export const ROUTER_NO_ROUTE = -1;
 /** Largest number of routes in a router's table. */
@@ -178,6 +180,9 @@ class RouterPort implements Ipv4RouterPort {
   }
   localOut(buf: PacketBufferLike): boolean {
     return this.#router.localOut(this.#index, buf);
+  }
+  sourceAddressFor(dst: number): number {
+    return this.#router.sourceAddressFor(dst);
   }
 }
 
@@ -513,16 +518,23 @@ export class Router {
    */
   portUnreachable(
     nowMs: number,
-    src: number,
-    dst: number,
+    _src: number,
+    _dst: number,
     bytes: Uint8Array,
     offset: number,
-    length: number,
+    _length: number,
   ): void {
     for (const i of this.interfaces) {
-      if (i.ipv4.reportCurrent(nowMs, 3, 3, bytes, offset)) return;
+      if (
+        i.ipv4.reportCurrent(
+          nowMs,
+          FORWARD_ICMP_DEST_UNREACHABLE,
+          ICMP_PORT_UNREACHABLE,
+          bytes,
+          offset,
+        )
+      ) return;
     }
-    void src, dst, length;
   }
 
   /**
