@@ -235,3 +235,39 @@ Deno.test("Nat filters replies from another remote than the connection's", async
     await t.close();
   }
 });
+
+Deno.test("Nat translates an inside host's ICMP error about a reply it got through us", async () => {
+  const t = await topology({ masquerade: true });
+  try {
+    t.a.send(udpFrom(A_IP, 4000), R0_MAC);
+    t.settle();
+    t.b.take();
+    const reply = ipv4Packet({
+      src: B_IP,
+      dst: R1_IP,
+      protocol: 17,
+      payload: udp(B_IP, R1_IP, 53, 4000, new Uint8Array(6)),
+    });
+    t.b.send(reply, R1_MAC);
+    t.settle();
+    const [got] = t.a.take();
+    // A answers with port unreachable quoting what it got (B → A:4000).
+    t.a.send(
+      ipv4Packet({ src: A_IP, dst: B_IP, protocol: 1, payload: icmpError(3, 3, got) }),
+      R0_MAC,
+    );
+    t.settle();
+    const [err] = t.b.take();
+    assert.ok(err !== undefined);
+    assert.equal(get32(err, 12), R1_IP); // from the outside address
+    assert.ok(ipChecksumOk(err) && l4ChecksumOk(err));
+    const quote = err.subarray(28);
+    assert.equal(get32(quote, 16), R1_IP); // the quote's destination is ours again
+    assert.equal(get16(quote, 22), 4000);
+    assert.equal(sum16(quote, 0, 20), 0xffff);
+    // B can match it to what it sent: the quoted UDP header is B's own.
+    assert.deepEqual(quote.subarray(20, 28), reply.subarray(20, 28));
+  } finally {
+    await t.close();
+  }
+});

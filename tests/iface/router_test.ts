@@ -343,3 +343,14 @@ Deno.test("Stack with several interfaces: ping and TCP between hosts on each sid
     for (const s of stacks) await s.close();
   }
 });
+
+Deno.test("Stack interfaces option refuses the single-device options next to it and DHCP inside it", () => {
+  const [d0] = MemoryLink.pair();
+  assert.throws(
+    () => new Stack({ device: d0, interfaces: [{ device: d0, ipv4: "192.0.2.1/24" }] }),
+    TypeError,
+  );
+  assert.throws(() => new Stack({ interfaces: [] }), TypeError);
+  assert.throws(() => new Stack({ interfaces: [{ device: d0, ipv4: "dhcp" }] }), TypeError);
+  d0.close();
+});
