@@ -20,10 +20,14 @@ export * from "./src/socket/addr.ts";
 export * from "./src/socket/tcp_conn.ts";
 export * from "./src/socket/tcp_listener.ts";
 export * from "./src/socket/descriptors.ts";
+export * from "./src/http/node_socket.ts";
+export * from "./src/http/fetch.ts";
+export * from "./src/http/serve.ts";
 
 // The TCP engine.
 export * from "./src/tcp/errors.ts";
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpStats } from "./src/tcp/config.ts";
+export type { LossDetection } from "./src/tcp/config.ts";
 export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
 export {
   type CookieOptions,
@@ -169,6 +173,16 @@ export {
   type PingSummary,
 } from "./src/iface/ping.ts";
 export { type ArpEntryInfo } from "./src/iface/arp_cache.ts";
+// IPv6 network layer (issue 18).
+export type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "./src/iface/types.ts";
+export * from "./src/iface/ipv6.ts";
+export * from "./src/iface/icmpv6.ts";
+export * from "./src/iface/ndp.ts";
+export * from "./src/iface/neighbour_cache.ts";
+export * from "./src/iface/ipv6_addresses.ts";
+export * from "./src/iface/ipv6_reassembly.ts";
+export * from "./src/iface/pmtu_cache.ts";
+export * from "./src/iface/pending_queue.ts";
 
 // UDP and DNS.
 export {

@@ -37,6 +37,21 @@
  * `idle` (N idle established connections, heap bytes per connection after a
  * forced GC; run with `--v8-flags=--expose-gc`).
  *
+ * Loss-recovery rows (issue 19, `loss`; also `deno run -A bench/harness.ts loss` alone),
+ * configuration (a) with `nft` in the router namespace (src/testing/loss_lab.ts): the
+ * completion time of a 64 KiB response whose last 3 segments the router drops once,
+ * rawstack sending against the kernel sending (lower is better: the tail loss probe against
+ * the RTO), and bulk goodput through 1 % and 2 % random loss on the data direction
+ * (`numgen random mod 100 < P drop`), rawstack sending against the kernel sending. The
+ * receivers differ (a kernel receiver for rawstack's sending, rawstack for the kernel's).
+ * HTTP rows (issue #20; `RAWSTACK_BENCH_HTTP=0` skips them, they need `wrk`):
+ * wrk in the peer namespace against `stack.serve` on rawstack and against
+ * `Deno.serve` on the kernel in the far namespace (one veth hop each), with
+ * `Connection: close` and with keep-alive, requests/s and p99 latency; and
+ * `stack.fetch` beside Deno's own `fetch` (from the far namespace) against
+ * one `Deno.serve` in the peer namespace. `deno run -A bench/harness.ts http
+ * [a|b]` runs only these.
+ *
  * Without root the lab rows print "n/a (needs root ...)" and the in-process
  * rows still run. Nothing here asserts on time.
  *
@@ -49,12 +64,26 @@
 
 import { routerBench } from "./router_bench.ts";
 import process from "node:process";
-import { Lab, type LabProcess, labUnavailableReason } from "../src/testing/lab.ts";
+import {
+  Lab,
+  LAB_ROUTER_FAR_ADDRESS,
+  type LabProcess,
+  labUnavailableReason,
+  missingCommandsReason,
+} from "../src/testing/lab.ts";
 import { Stack } from "../src/stack.ts";
 import { MemoryLink } from "../src/phy/memory_link.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import type { TcpConn } from "../src/socket/tcp_conn.ts";
 import { runHostileLan } from "../src/testing/hostile_lan.ts";
+import {
+  lossyGoodputKernelSends,
+  lossyGoodputRawstackSends,
+  tailLossKernelSends,
+  tailLossRawstackSends,
+} from "../src/testing/loss_lab.ts";
+import type { StackHttpServer } from "../src/http/serve.ts";
+import { BENCH_PAGE, requestRate } from "./_http_tool.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const TOOL = `${HERE}tcp_tool.py`;
@@ -101,6 +130,21 @@ const BULK_PORT = 5001;
 const RR_PORT = 5002;
 const CRR_PORT = 5003;
 const IPERF_PORT = 5201;
+/** First port of the loss-recovery rows (each measurement takes the next one). */
+const LOSS_PORT_BASE = 6000;
+/** Random loss rates of the goodput rows, percent. */
+const LOSS_PERCENTS = [1, 2];
+/** stack.serve's port (rawstack side) and Deno.serve's (kernel, far namespace) for wrk. */
+const HTTP_SERVE_PORT = 8080;
+/** Deno.serve in the peer namespace that stack.fetch and Deno's fetch (from far) ask. */
+const HTTP_FETCH_PORT = 8081;
+const HTTP_TOOL = `${HERE}_http_tool.ts`;
+/** wrk's connections (issue #20's measurements used 50). */
+const WRK_CONNECTIONS = 50;
+/** Concurrent request loops of the fetch rows. */
+const FETCH_LOOPS = 8;
+/** `RAWSTACK_BENCH_HTTP=0` skips the HTTP rows (wrk, fetch). */
+const HTTP_ROWS = env("RAWSTACK_BENCH_HTTP", "1") !== "0";
 const WRITE_CHUNK_BYTES = 64 * 1024;
 const READ_BUFFER_BYTES = 256 * 1024;
 const CRR_REQUEST_BYTES = 64;
@@ -483,9 +527,170 @@ class LabBench {
     }
   }
 
+  /**
+   * wrk (one thread, {@link WRK_CONNECTIONS} connections, SECONDS) in the peer namespace
+   * against `url`: requests/s and the 99th percentile latency in ms. Without keep-alive every
+   * request carries `Connection: close` (a connection each).
+   */
+  async wrk(url: string, keepAlive: boolean): Promise<{ rps: number; p99Ms: number }> {
+    const args = ["wrk", "-t1", `-c${WRK_CONNECTIONS}`, `-d${SECONDS}s`, "--latency"];
+    if (!keepAlive) args.push("-H", "Connection: close");
+    const r = await within(
+      this.lab.runInPeer([...args, url]),
+      SECONDS * 1000 + STUCK_SLACK_MS,
+      "wrk",
+    );
+    const rps = /Requests\/sec:\s*([\d.]+)/.exec(r.stdout);
+    const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(r.stdout);
+    if (r.code !== 0 || rps === null || p99 === null) {
+      throw new Error(`wrk: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    }
+    const scale = p99[2] === "us" ? 1e-3 : p99[2] === "s" ? 1e3 : 1;
+    return { rps: Number(rps[1]), p99Ms: Number(p99[1]) * scale };
+  }
+
+  /** stack.serve of the shared stack with the benchmark page on {@link HTTP_SERVE_PORT}. */
+  async stackServe(): Promise<StackHttpServer> {
+    const stack = await this.stack();
+    return stack.serve(
+      { port: HTTP_SERVE_PORT, maxConnections: 4 * WRK_CONNECTIONS },
+      () => new Response(BENCH_PAGE),
+    );
+  }
+
+  /** Deno.serve (bench/_http_tool.ts) in a namespace, listening on `port`. */
+  async denoServe(where: "peer" | "far", port: number): Promise<LabProcess> {
+    const cmd = [Deno.execPath(), "run", "-A", HTTP_TOOL, "serve", String(port)];
+    const p = where === "far" ? this.lab.spawnInFar(cmd) : this.lab.spawnInPeer(cmd);
+    if (where === "far") await this.farListening(port);
+    else await this.peerListening(port);
+    return p;
+  }
+
+  /** stack.fetch request rate (keep-alive, {@link FETCH_LOOPS} loops) against `url`. */
+  async stackFetchRate(url: string): Promise<number> {
+    const stack = await this.stack();
+    const client = stack.createHttpClient();
+    try {
+      const r = await within(
+        requestRate(
+          async () => {
+            const res = await stack.fetch(url, { client });
+            await res.arrayBuffer();
+          },
+          SECONDS,
+          FETCH_LOOPS,
+        ),
+        SECONDS * 1000 + STUCK_SLACK_MS,
+        "stack.fetch",
+      );
+      return r.rate;
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Deno's fetch request rate from the far namespace (same loops) against `url`. */
+  async denoFetchRate(url: string): Promise<number> {
+    const r = await within(
+      this.lab.runInFar([
+        Deno.execPath(),
+        "run",
+        "-A",
+        HTTP_TOOL,
+        "fetch",
+        url,
+        String(SECONDS),
+        String(FETCH_LOOPS),
+      ]),
+      SECONDS * 1000 + STUCK_SLACK_MS,
+      "Deno fetch",
+    );
+    if (r.code !== 0) throw new Error(`Deno fetch: ${r.stderr.trim().split("\n").pop()}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!).rate;
+  }
+
   async close(): Promise<void> {
     await this.#crrServer?.kill();
     await this.resetStack();
+  }
+}
+
+/** {@link sampled} for wrk: requests/s samples, and the p99 of each in `p99`. */
+async function wrkSampled(
+  run: () => Promise<{ rps: number; p99Ms: number }>,
+  reset?: () => Promise<void>,
+): Promise<
+  { rps: { values: number[]; note: string | null }; p99: { values: number[]; note: string | null } }
+> {
+  const p99: number[] = [];
+  const rps = await sampled(async () => {
+    const r = await run();
+    p99.push(r.p99Ms);
+    return r.rps;
+  }, reset);
+  return { rps, p99: { values: p99, note: rps.note } };
+}
+
+/**
+ * The HTTP rows (issue #20): wrk in the peer namespace against stack.serve
+ * (rawstack, one veth hop) and against Deno.serve on the kernel in the far
+ * namespace (one veth hop, pe1↔far0), plain (`Connection: close`) and
+ * keep-alive; stack.fetch against Deno.serve in the peer namespace beside
+ * Deno's fetch from the far namespace to the same server.
+ */
+async function httpRows(
+  bench: LabBench,
+  add: (
+    workload: string,
+    unit: string,
+    r: { values: number[]; note: string | null },
+    reference: string,
+    k: { values: number[]; note: string | null },
+    lowerIsBetter?: boolean,
+  ) => void,
+): Promise<void> {
+  const reset = () => bench.resetStack();
+  const lab = bench.lab;
+  const kernelServe = await bench.denoServe("far", HTTP_SERVE_PORT);
+  try {
+    for (const keepAlive of [false, true]) {
+      const mode = keepAlive ? "keep-alive" : "Connection: close";
+      let server: StackHttpServer | null = null;
+      const rs = await wrkSampled(async () => {
+        server ??= await bench.stackServe();
+        return await bench.wrk(`http://${lab.stackAddress}:${HTTP_SERVE_PORT}/`, keepAlive);
+      }, async () => {
+        server = null;
+        await reset();
+      });
+      await (server as StackHttpServer | null)?.shutdown();
+      const ks = await wrkSampled(() =>
+        bench.wrk(`http://${lab.farAddress}:${HTTP_SERVE_PORT}/`, keepAlive)
+      );
+      const what = `HTTP server, wrk ${WRK_CONNECTIONS} conns, ${mode}`;
+      add(`${what}: stack.serve`, "req/s", rs.rps, "Deno.serve on the kernel", ks.rps);
+      add(`  … p99 latency`, "ms", rs.p99, "Deno.serve on the kernel", ks.p99, true);
+    }
+  } finally {
+    await kernelServe.kill();
+  }
+  const fetchServe = await bench.denoServe("peer", HTTP_FETCH_PORT);
+  try {
+    add(
+      `HTTP client, ${FETCH_LOOPS} loops, keep-alive: stack.fetch`,
+      "req/s",
+      await sampled(
+        () => bench.stackFetchRate(`http://${lab.peerAddress}:${HTTP_FETCH_PORT}/`),
+        reset,
+      ),
+      "Deno fetch, kernel, same server",
+      await sampled(() =>
+        bench.denoFetchRate(`http://${LAB_ROUTER_FAR_ADDRESS}:${HTTP_FETCH_PORT}/`)
+      ),
+    );
+  } finally {
+    await fetchServe.kill();
   }
 }
 
@@ -515,6 +720,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     r: { values: number[]; note: string | null },
     reference: string,
     k: { values: number[]; note: string | null },
+    lowerIsBetter?: boolean,
   ) => {
     rows.push({
       workload,
@@ -525,6 +731,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       reference,
       kernel: k.values,
       kernelNote: k.note,
+      lowerIsBetter,
     });
     printRow(rows[rows.length - 1]);
   };
@@ -582,8 +789,103 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       "kernel client, same kernel server",
       await sampled(() => bench.kernelCrr()),
     );
+    if (HTTP_ROWS) {
+      if (missingCommandsReason(["wrk"]) === null) await httpRows(bench, add);
+      else {add("HTTP rows", "", { values: [], note: "n/a (needs wrk)" }, "—", {
+          values: [],
+          note: "—",
+        });}
+    }
   } finally {
     await bench.close();
+    await lab.destroy();
+  }
+}
+
+// ------------------------------------------------------- loss-recovery rows
+
+/** Issue 19's rows: tail-loss completion time and goodput through random loss, beside the kernel. */
+async function lossRows(rows: Row[]): Promise<void> {
+  const label = "(a) offloads off";
+  const reason = labUnavailableReason(["python3", "nft", "ss"]);
+  const add = (
+    workload: string,
+    unit: string,
+    r: { values: number[]; note: string | null },
+    reference: string,
+    k: { values: number[]; note: string | null },
+    lowerIsBetter = false,
+  ) => {
+    rows.push({
+      workload,
+      config: label,
+      unit,
+      rawstack: r.values,
+      rawstackNote: r.note,
+      reference,
+      kernel: k.values,
+      kernelNote: k.note,
+      lowerIsBetter,
+    });
+    printRow(rows[rows.length - 1]);
+  };
+  const tailName = "64 KiB response, last 3 segments dropped once: completion";
+  const bulkName = (p: number) => `bulk TCP through ${p} % random loss (nft numgen): goodput`;
+  if (reason !== null) {
+    const na = { values: [], note: `n/a (${reason})` };
+    add(tailName, "ms", na, "kernel sends", na, true);
+    for (const p of LOSS_PERCENTS) add(bulkName(p), "Gbit/s", na, "kernel sends", na);
+    return;
+  }
+  const lab = await Lab.create({ prefix: `${PREFIX}l`, router: true });
+  let port = LOSS_PORT_BASE;
+  let stack: Stack | null = null;
+  const getStack = async (): Promise<Stack> => {
+    if (stack !== null && !stack.closed) return stack;
+    const device = await lab.openDevice({ mode: DEVICE_MODE });
+    stack = new Stack({
+      device,
+      ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
+      gateway: lab.peerAddress,
+      tcp: STACK_TCP,
+      onError: () => {},
+    });
+    await stack.start();
+    return stack;
+  };
+  const reset = async () => {
+    const s = stack;
+    stack = null;
+    await s?.close();
+  };
+  const timed = (f: (s: Stack, port: number) => Promise<number>) => async () =>
+    await within(f(await getStack(), port++), 60_000, "loss measurement");
+  try {
+    add(
+      tailName,
+      "ms",
+      await sampled(
+        timed(async (s, p) => (await tailLossRawstackSends(lab, s, p)).completionMs),
+        reset,
+      ),
+      "kernel sends (same drop)",
+      await sampled(
+        timed(async (s, p) => (await tailLossKernelSends(lab, s, p)).completionMs),
+        reset,
+      ),
+      true,
+    );
+    for (const pct of LOSS_PERCENTS) {
+      add(
+        bulkName(pct),
+        "Gbit/s",
+        await sampled(timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS)), reset),
+        "kernel sends (same loss)",
+        await sampled(timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS)), reset),
+      );
+    }
+  } finally {
+    await reset();
     await lab.destroy();
   }
 }
@@ -914,7 +1216,8 @@ function cell(values: number[], note: string | null): string {
 function ratio(r: Row): string {
   if (r.rawstack.length === 0 || r.kernel.length === 0) return "—";
   if (r.reference.startsWith("iperf3")) return "—";
-  return `${(median(r.rawstack) / median(r.kernel)).toFixed(2)}×`;
+  const x = median(r.rawstack) / median(r.kernel);
+  return `${x.toFixed(2)}×${r.lowerIsBetter ? " (lower is better)" : ""}`;
 }
 
 const HEADER = [
@@ -980,6 +1283,7 @@ async function main(): Promise<void> {
     if (CONFIGS.includes(c)) await labRows(c, rows);
   }
   if (CONFIGS.includes("a")) await routerRows(rows);
+  await lossRows(rows);
   const extra = await inProcessRows(rows);
   await hostileRows(rows);
   console.log(
@@ -1085,13 +1389,51 @@ async function labSmallChild(kind: "rr" | "crr", config: "a" | "b"): Promise<voi
   }
 }
 
-if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
+/** Child mode `http` [`a`|`b`]: only the HTTP rows (wrk, fetch), printed as a table. */
+async function labHttpChild(config: "a" | "b"): Promise<void> {
+  const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
+  const bench = new LabBench(lab, config);
+  const rows: Row[] = [];
+  try {
+    for (const ns of [lab.peerNetns, lab.farNetns!]) {
+      await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
+      await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"]);
+    }
+    await httpRows(bench, (workload, unit, r, reference, k, lowerIsBetter) => {
+      rows.push({
+        workload,
+        config: config === "a" ? "(a) offloads off" : "(b) offloads on",
+        unit,
+        rawstack: r.values,
+        rawstackNote: r.note,
+        reference,
+        kernel: k.values,
+        kernelNote: k.note,
+        lowerIsBetter,
+      });
+      printRow(rows[rows.length - 1]);
+    });
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+  console.log();
+  printTable(rows);
+}
+
+if (Deno.args[0] === "http") {
+  await labHttpChild(Deno.args[1] === "b" ? "b" : "a");
+} else if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
   await labSmallChild(Deno.args[0] === "lab-rr" ? "rr" : "crr", Deno.args[1] === "b" ? "b" : "a");
 } else if (Deno.args[0] === "lab-send" || Deno.args[0] === "lab-receive") {
   await labBulkChild(
     Deno.args[0] === "lab-send" ? "send" : "receive",
     Deno.args[1] === "b" ? "b" : "a",
   );
+} else if (Deno.args[0] === "loss") {
+  const rows: Row[] = [];
+  await lossRows(rows);
+  printTable(rows);
 } else if (Deno.args[0] === "memlink") {
   await memlinkChild(Number(Deno.args[1] ?? SECONDS));
 } else if (Deno.args[0] === "idle") {

@@ -36,6 +36,10 @@ import type { PingOptions, PingReply, PingSummary } from "./iface/ping.ts";
 import type { Ipv4Stats } from "./iface/ipv4.ts";
 import type { ReassemblyOptions } from "./iface/reassembly.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
+import type { Ipv6LayerOptions, Ipv6Stats, NdpSectionStats } from "./iface/ipv6.ts";
+import type { Icmpv6Stats, Ping6Session } from "./iface/icmpv6.ts";
+import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
+import { type Ipv6Address, parseIpv6 } from "./wire/ipv6_address.ts";
 import { IP_PROTOCOL_UDP, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
 import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
@@ -63,6 +67,18 @@ import {
 import type { PacketHooks } from "./iface/hooks.ts";
 import type { NatOptions } from "./iface/nat.ts";
 import type { IpSender } from "./iface/types.ts";
+import {
+  type HttpClientOptions,
+  stackFetch,
+  StackHttpClient,
+  type StackRequestInit,
+} from "./http/fetch.ts";
+import {
+  type StackHttpServer,
+  stackServe,
+  type StackServeHandler,
+  type StackServeOptions,
+} from "./http/serve.ts";
 
 /** Frames taken from the device per loop iteration before timers run again. */
 export const DEFAULT_RX_BUDGET = 64;
@@ -106,9 +122,10 @@ export interface StackOptions {
    */
   device?: Device;
   /**
-   * Our address and prefix, e.g. `"192.0.2.2/24"`, or `"dhcp"`: a DHCPv4
+   * Our IPv4 address and prefix, e.g. `"192.0.2.2/24"`, or `"dhcp"`: a DHCPv4
    * client (RFC 2131) leases one (with router, DNS, MTU) and `start()`
-   * resolves once it is bound (see {@link StackOptions.dhcp}).
+   * resolves once it is bound (see {@link StackOptions.dhcp}). Optional when
+   * `ipv6` is given (IPv6 only).
    */
   ipv4?: string | Ipv4Cidr;
   /**
@@ -126,6 +143,15 @@ export interface StackOptions {
   nat?: NatOptions;
   /** With `ipv4: "dhcp"`: the client's tunables (random source, timers) and `timeoutMs` of `start()`. */
   dhcp?: StackDhcpOptions;
+  /**
+   * IPv6 (issue 18): a static address with prefix (`"2001:db8::2/64"`),
+   * `"slaac"` (addresses from router advertisements), or a list of both.
+   * The link-local address is always configured; every address goes through
+   * duplicate address detection (see {@link Stack.addresses}).
+   */
+  ipv6?: string | readonly string[];
+  /** IPv6 tunables: neighbour cache, NDP bounds, DAD, RFC 7217 secret, PMTU cache, randomness. */
+  ipv6Options?: Omit<Ipv6LayerOptions, "mac" | "mtu" | "addresses" | "slaac">;
   /** Default gateway (on-link), e.g. `"192.0.2.1"`. */
   gateway?: string | null;
   /** DNS servers, `"192.0.2.1"` or `"192.0.2.1:5353"`. */
@@ -231,6 +257,12 @@ export interface StackStats {
   ipv4: Ipv4Stats;
   /** ICMP. */
   icmp: IcmpStats;
+  /** IPv6 in/out, fragments (present when IPv6 is configured). */
+  ipv6?: Ipv6Stats;
+  /** ICMPv6 (present when IPv6 is configured). */
+  icmpv6?: Icmpv6Stats;
+  /** Neighbour discovery, neighbour cache, addresses, PMTU, reassembly (present with IPv6). */
+  ndp?: NdpSectionStats;
   /** UDP. */
   udp: UdpLayerStats;
   /** TCP. */
@@ -279,21 +311,28 @@ export interface PoolStats {
   reserved: number;
 }
 
-/** One address of the stack, as {@link Stack.addresses} lists it (IPv6 adds its own later). */
+/** One address of the stack, as {@link Stack.addresses} lists it. */
 export interface StackAddress {
-  /** `"ipv4"` (or `"ipv6"`). */
+  /** Address family. */
   family: "ipv4" | "ipv6";
-  /** The address, dotted quad (or IPv6 text). */
+  /** The address: dotted quad, or RFC 5952 text. */
   address: string;
   /** Prefix length. */
   prefixLength: number;
   /**
-   * RFC 4862 vocabulary: `"tentative"` while being checked (a DHCP lease
-   * during its RFC 5227 probe), `"preferred"` in use, `"deprecated"` and
-   * `"duplicate"` for IPv6.
+   * RFC 4862 vocabulary: `"tentative"` while being checked (IPv6 duplicate
+   * address detection, a DHCP lease during its RFC 5227 probe), `"preferred"`
+   * in use, `"deprecated"` (preferred lifetime over), `"duplicate"` (another
+   * node holds it).
    */
   state: "tentative" | "preferred" | "deprecated" | "duplicate";
-  /** For a DHCP lease: its state and times (stack clock, ms). */
+  /** How it was configured: `"static"`, `"dhcp"`, `"link-local"`, `"slaac"`. */
+  origin: string;
+  /** Seconds of valid lifetime left (Infinity for static addresses). */
+  validLifetimeS: number;
+  /** Seconds of preferred lifetime left. */
+  preferredLifetimeS: number;
+  /** For a DHCP lease: its client state and times (stack clock, ms). */
   dhcp?: StackDhcpLeaseInfo;
 }
 
@@ -333,6 +372,11 @@ export interface StackConnectOptions {
   noDelay?: boolean;
   /** Local port (default: an ephemeral port, RFC 6335 §6). */
   localPort?: number;
+  /**
+   * Called with the engine connection before its SYN is sent: socket options that shape
+   * the SYN (TCP_MAXSEG, IP_TTL, IP_TOS, TCP_KEEPINIT; the descriptor facade's setsockopt).
+   */
+  configure?: (conn: TcpConnection) => void;
 }
 
 /** Options of {@link Stack.listen}, like `Deno.TcpListenOptions`. */
@@ -405,9 +449,12 @@ export class StackClosedError extends Error {
   }
 }
 
+/** @deprecated The same as {@link StackAddress}. */
+export type StackAddressInfo = StackAddress;
+
 interface PendingPing {
   host: string;
-  session: ReturnType<NetworkInterface["ping"]>;
+  session: ReturnType<NetworkInterface["ping"]> | Ping6Session;
   resolve: (r: PingResult) => void;
   reject: (e: unknown) => void;
 }
@@ -504,6 +551,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   readonly #tcpListeners = new Set<TcpListener>();
   #sockets: SocketDescriptors | null = null;
   readonly #pings = new Set<PendingPing>();
+  #httpClient: StackHttpClient | null = null;
   #started = false;
   #closed = false;
   #loop: Promise<void> | null = null;
@@ -539,6 +587,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const multi = options.interfaces !== undefined;
     if (multi) checkInterfacesOptions(options);
+    else if (options.ipv4 === undefined && options.ipv6 === undefined) {
+      throw new TypeError('Stack options need "ipv4", "ipv6" or both');
+    }
+    const ipv6 = options.ipv6 === undefined
+      ? null
+      : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
     this.device = multi
       ? (options.interfaces!.length === 1
         ? options.interfaces![0].device
@@ -617,7 +671,13 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       });
     } else {
       this.iface = new NetworkInterface(this.device, {
-        ipv4: dhcp ? null : options.ipv4!,
+        // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
+        ipv4: dhcp ? null : options.ipv4,
+        ipv6: ipv6 === null ? null : {
+          ...options.ipv6Options,
+          addresses: ipv6.filter((a) => a !== "slaac"),
+          slaac: ipv6.includes("slaac"),
+        },
         gateway: options.gateway ?? null,
         mtu: options.mtu,
         routes: options.routes,
@@ -719,24 +779,29 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   readonly dhcp: StackDhcp | null = null;
 
   /**
-   * Every address of the stack with its family, prefix length and state; a
-   * DHCP lease carries its client state and times. Empty while a DHCP
-   * client has no lease.
+   * Every address of both families (IPv4 first) with its prefix length, state,
+   * origin and lifetimes. A DHCP lease carries its client state and times (none
+   * is listed while the client has no lease); IPv6 addresses are "tentative"
+   * during duplicate address detection and "duplicate" when another node holds
+   * them (RFC 4862 §5.4).
    *
-   * @returns the addresses
+   * @returns one record per address
    */
   addresses(): StackAddress[] {
     const out: StackAddress[] = [];
     const dhcp = this.dhcp;
     const lease = dhcp?.lease ?? null;
-    if (dhcp !== null) {
-      if (lease === null) return out;
+    if (dhcp !== null && lease !== null) {
       const probing = dhcp.state === "probing";
+      const leftS = Math.max(0, (lease.expiresAtMs - this.clock.now()) / 1000);
       out.push({
         family: "ipv4",
         address: formatIpv4(lease.address),
         prefixLength: lease.prefixLength,
         state: probing ? "tentative" : "preferred",
+        origin: "dhcp",
+        validLifetimeS: leftS,
+        preferredLifetimeS: leftS,
         dhcp: {
           state: dhcp.state,
           server: formatIpv4(lease.server),
@@ -750,17 +815,21 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
           expiresAtMs: lease.expiresAtMs,
         },
       });
-      return out;
+    } else if (dhcp === null) {
+      for (const { config: c } of this.interfaces) {
+        if (c.address === 0) continue;
+        out.push({
+          family: "ipv4",
+          address: formatIpv4(c.address),
+          prefixLength: c.prefixLength,
+          state: "preferred",
+          origin: "static",
+          validLifetimeS: Infinity,
+          preferredLifetimeS: Infinity,
+        });
+      }
     }
-    for (const { config: c } of this.interfaces) {
-      if (c.address === 0) continue;
-      out.push({
-        family: "ipv4",
-        address: formatIpv4(c.address),
-        prefixLength: c.prefixLength,
-        state: "preferred",
-      });
-    }
+    if (this.iface.ipv6 !== null) out.push(...this.iface.ipv6.addressList());
     return out;
   }
 
@@ -1266,6 +1335,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#closed) throw new StackClosedError("connect");
     const engine = this.tcp.connect(this.nowMs(), dst, port, {
       localPort: localPort === 0 ? undefined : localPort,
+      configure: opts.configure,
     });
     const conn = this.adoptTcpConnection(engine);
     this.afterSend();
@@ -1345,9 +1415,57 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
-   * Pings a host (ICMP echo, RFC 792) like ping(8).
+   * A connection pool and TLS policy for {@link fetch} (`init.client`), like
+   * `Deno.createHttpClient`: `caCerts` replace the trusted roots. Close it when done.
    *
-   * @param host dotted quad or a name (resolved with DNS, first A record)
+   * @param options `caCerts`, `cert`/`key`, pool limits, `unsafelyIgnoreCertificateErrors`
+   * @returns the client
+   */
+  createHttpClient(options: HttpClientOptions = {}): StackHttpClient {
+    return new StackHttpClient(this, options);
+  }
+
+  /**
+   * WHATWG `fetch` over this stack: `http:` and `https:` (TLS through
+   * `node:tls`, SNI, certificate verification), redirects, streamed bodies,
+   * keep-alive reuse per origin, `AbortSignal` (src/http/fetch.ts).
+   *
+   * @param input a URL or a `Request`
+   * @param init as `fetch`'s, plus `client` from {@link createHttpClient}
+   * @returns the response, its body streaming from the connection
+   * @throws {TypeError} on a network error, with the cause (the signal's reason when aborted)
+   */
+  fetch(input: string | URL | Request, init?: StackRequestInit): Promise<Response> {
+    if (this.#closed) return Promise.reject(new TypeError("fetch: the stack is closed"));
+    let client = init?.client;
+    if (client === undefined) {
+      if (this.#httpClient === null) {
+        const c = this.#httpClient = new StackHttpClient(this);
+        this.attach({ close: () => c.close() });
+      }
+      client = this.#httpClient;
+    }
+    return stackFetch(client, input, init);
+  }
+
+  /**
+   * Serves HTTP (HTTPS with `cert`/`key`) like `Deno.serve`, with header and
+   * idle timeouts and a connection cap on by default (src/http/serve.ts).
+   *
+   * @param options port, hostname, TLS, limits, `signal`, `onListen`, `onError`
+   * @param handler Request → Response (or `options.handler`)
+   * @returns the server: `finished`, `shutdown()`, `addr`, `stats()`
+   */
+  serve(options: StackServeOptions, handler?: StackServeHandler): StackHttpServer {
+    if (this.#closed) throw new StackClosedError("serve");
+    return stackServe(this, options, handler);
+  }
+
+  /**
+   * Pings a host (ICMP echo, RFC 792; ICMPv6 echo, RFC 4443 §4) like ping(8).
+   *
+   * @param host dotted quad, IPv6 literal (`"2001:db8:1::1"` or in brackets) or a
+   *   name (resolved with DNS, first A record)
    * @param opts `count` (4), `size` data bytes (56), `intervalMs` (1000), `timeoutMs` per reply (1000)
    * @returns replies with RTTs and the summary; lost requests only show in the summary
    * @throws {DnsError} when the name does not resolve
@@ -1356,6 +1474,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   async ping(host: string, opts: PingOptions = {}): Promise<PingResult> {
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
+    const v6 = parseIpv6Literal(host);
+    if (v6 !== null) {
+      if (this.iface.ipv6 === null) throw new TypeError(`ping ${host}: IPv6 is not configured`);
+      const session6 = this.iface.ipv6.ping(this.nowMs(), v6, opts);
+      this.device.flush();
+      return await new Promise<PingResult>((resolve, reject) => {
+        this.#pings.add({ host, session: session6, resolve, reject });
+        this.#settlePings();
+        this.kick();
+      });
+    }
     const dst = parseIpv4(host) ?? await this.resolveHostname(host);
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
     const now = this.nowMs();
@@ -1375,9 +1504,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       if (!p.session.done) continue;
       this.#pings.delete(p);
       const engine = p.session.engine;
+      const dst = p.session.dst;
       p.resolve({
         host: p.host,
-        address: formatIpv4(p.session.dst),
+        address: typeof dst === "number" ? formatIpv4(dst) : dst.toString(),
         size: engine.size,
         replies: engine.replies.slice(),
         summary: engine.summary(),
@@ -1440,6 +1570,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   }
 
   /**
+   * The IPv6 neighbour cache with NUD states (ARP entries: {@link arpTable}).
+   *
+   * @returns one record per neighbour
+   */
+  neighbours(): NeighbourInfo[] {
+    return this.iface.ipv6?.neighbourList() ?? [];
+  }
+
+  /**
    * A snapshot of every layer's counters.
    *
    * @returns the counters (copies)
@@ -1452,6 +1591,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       arp: { ...this.iface.arp.stats },
       ipv4: { ...this.iface.ipv4.stats },
       icmp: { ...this.iface.icmp.stats },
+      ...(this.iface.ipv6 === null ? {} : {
+        ipv6: { ...this.iface.ipv6.stats },
+        icmpv6: { ...this.iface.ipv6.icmp.stats },
+        ndp: this.iface.ipv6.ndpStats(),
+      }),
       udp: { ...this.udp.stats },
       dns: { ...this.resolver.stats },
       tcp: { ...this.tcp.stats },
@@ -1485,7 +1629,7 @@ function checkInterfacesOptions(options: StackOptions): void {
   if (!Array.isArray(list) || list.length === 0) {
     throw new TypeError(`"interfaces" must be a non-empty array of { device, ipv4 }`);
   }
-  for (const k of ["device", "ipv4", "gateway", "mtu", "mac", "dhcp"] as const) {
+  for (const k of ["device", "ipv4", "ipv6", "gateway", "mtu", "mac", "dhcp"] as const) {
     if (options[k] !== undefined && options[k] !== null) {
       throw new TypeError(`"${k}" belongs inside each of "interfaces" (give one or the other)`);
     }
@@ -1498,4 +1642,11 @@ function checkInterfacesOptions(options: StackOptions): void {
       throw new TypeError(`interfaces[${n}]: "dhcp" works only in the single-device form`);
     }
   });
+}
+
+/** An IPv6 literal, bare or in brackets (`[2001:db8::1]`), or null. */
+function parseIpv6Literal(host: string): Ipv6Address | null {
+  if (!host.includes(":")) return null;
+  const text = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return parseIpv6(text);
 }

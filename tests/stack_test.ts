@@ -8,7 +8,7 @@ import { ManualClock } from "../src/time/clock.ts";
 import { DnsError } from "../src/dns/dns_error.ts";
 import { Timer } from "../src/time/timer_wheel.ts";
 import { formatIpv4, parseIpv4, readMac } from "../src/wire/address.ts";
-import { A_ADDR, B_ADDR, pattern, serveDns, stackPair } from "./lab/_helpers.ts";
+import { A_ADDR, B_ADDR, pattern, serveDns, stackPair, until } from "./lab/_helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -106,7 +106,8 @@ async function flushCountingPair(batching: boolean, wrap: (d: Device) => Device 
   const client = a.listenDatagram({ port: 0 });
   await client.send(new Uint8Array([0]), { hostname: B_ADDR, port: 7 }); // resolves ARP
   await server.receive();
-  await new Promise((r) => setTimeout(r, 10));
+  const parks = a.stats().loop.parks;
+  await until(() => a.stats().loop.parks > parks, "A's loop to park");
   const close = async () => {
     await a.close();
     await b.close();
@@ -124,8 +125,8 @@ Deno.test("Sends in one event-loop turn to a batching device: the first is flush
     // Without a loop iteration in between, only the first of the burst flushed the device.
     assert.equal(dev.flushes - before, 1);
     for (let i = 1; i <= 20; i++) assert.equal((await server.receive())[0][0], i);
-    await new Promise((r) => setTimeout(r, 5)); // the turn ends
-    assert.ok(dev.flushes - before >= 2, "the turn's end (or the loop) flushed the rest");
+    // The turn's end (or the loop) flushes the rest.
+    await until(() => dev.flushes - before >= 2, "the rest of the burst to be flushed");
   } finally {
     await close();
   }
@@ -481,26 +482,42 @@ Deno.test("Stack event loop survives a throwing timer and keeps serving", async 
   }
 });
 
+/** A device wrapper that counts `wait()` calls and how many of them have settled. */
+class WaitWatcher extends ForwardingDevice<Device> {
+  calls = 0;
+  settled = 0;
+  override wait(timeoutMs: number): Promise<void> {
+    this.calls++;
+    return super.wait(timeoutMs).finally(() => {
+      this.settled++;
+    });
+  }
+}
+
 Deno.test("Stack.kick wakes a parked loop for an earlier timer on the wheel", async () => {
-  const { a, close } = await stackPair();
+  const [da] = MemoryLink.pair();
+  const dev = new WaitWatcher(da);
+  const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
+  await a.start();
   try {
-    // Let the loop park with nothing scheduled.
-    await new Promise((r) => setTimeout(r, 20));
-    let firedAt = 0;
-    const t0 = performance.now();
+    // Parked with nothing scheduled: one device wait of the idle length is outstanding.
+    await until(() => a.stats().loop.parks > 0 && dev.settled < dev.calls, "the loop to park");
+    const settledBefore = dev.settled;
+    const kicksBefore = a.stats().loop.kicks;
+    let settledAtFire = -1;
     const timer = new Timer({
       onTimer() {
-        firedAt = performance.now();
+        settledAtFire = dev.settled;
       },
     }, 1);
     a.wheel.schedule(timer, a.nowMs() + 10);
     a.kick();
-    const end = performance.now() + 2000;
-    while (firedAt === 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
-    assert.ok(firedAt > 0, "timer never fired");
-    assert.ok(firedAt - t0 < 500, `timer fired after ${firedAt - t0} ms (loop parked too long)`);
+    await until(() => settledAtFire >= 0, "the timer to fire");
+    assert.equal(a.stats().loop.kicks, kicksBefore + 1, "the kick saw the earlier deadline");
+    // The idle device wait had not ended when the timer fired: the kick woke the loop.
+    assert.equal(settledAtFire, settledBefore);
   } finally {
-    await close();
+    await a.close();
   }
 });
 
@@ -511,7 +528,10 @@ Deno.test("Stack.close settles pending work and leaves no ops or resources", asy
   const receiving = conn.receive();
   const pinging = a.ping("192.0.2.99", { count: 3, intervalMs: 1000 });
   const resolving = a.resolveDns("slow.test");
-  await new Promise((r) => setTimeout(r, 10));
+  await until(
+    () => a.stats().icmp.txEchoRequests > 0 && a.stats().dns.queriesSent > 0,
+    "the ping and the query to go out",
+  );
   await close();
   await assert.rejects(receiving, (e: unknown) => (e as Error).name === "UdpError");
   await assert.rejects(pinging, StackClosedError);

@@ -2,7 +2,9 @@
  * `rawstack lab up|down`: builds or removes the two network namespaces and
  * the veth pair the demo and the CLI use (see src/testing/lab.ts): rawstack
  * drives `rs0` in `<prefix>-<pid>-rs` (no kernel address there), the Linux
- * kernel answers on `pe0` 192.0.2.1/24 in `<prefix>-<pid>-pe`.
+ * kernel answers on `pe0` 192.0.2.1/24 and 2001:db8:1::1/64 in `<prefix>-<pid>-pe`,
+ * and, when dnsmasq is installed, sends router advertisements for
+ * 2001:db8:1::/64 (SLAAC) from a dnsmasq that `lab down` stops.
  *
  * Permissions: root, `--allow-run` (ip, sysctl, ethtool), `--allow-read`, `--allow-sys`.
  *
@@ -12,10 +14,13 @@
 import {
   createUserTap,
   deleteUserTap,
+  findCommand,
   isRoot,
   Lab,
   LAB_PEER_ADDRESS,
+  LAB_PEER_ADDRESS6,
   LAB_STACK_ADDRESS,
+  LAB_STACK_ADDRESS6,
   LAB_STACK_IF,
   run,
 } from "../testing/lab.ts";
@@ -45,6 +50,23 @@ const LAB_OPTIONS: Record<string, OptionSpec> = {
   },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
+
+/** Where `lab up` leaves the pid of the dnsmasq sending router advertisements into `peerNetns`. */
+function raPidFile(peerNetns: string): string {
+  return `/run/rawstack-${peerNetns}-ra.pid`;
+}
+
+/** Stops the router-advertisement dnsmasq of a removed lab (by the pid it wrote). */
+async function stopRouterAdvertisements(peerNetns: string): Promise<void> {
+  const path = raPidFile(peerNetns);
+  try {
+    const pid = Number((await Deno.readTextFile(path)).trim());
+    if (Number.isInteger(pid) && pid > 1) Deno.kill(pid, "SIGTERM");
+  } catch {
+    // No file (dnsmasq was missing) or the process is gone already.
+  }
+  await Deno.remove(path).catch(() => {});
+}
 
 async function labNamespaces(prefix: string): Promise<string[]> {
   const { stdout } = await run(["ip", "netns", "list"], { check: false });
@@ -100,6 +122,7 @@ export const labCommand: Command = {
       await Lab.removeStale(prefix);
       const after = new Set(await labNamespaces(prefix));
       const removed = before.filter((n) => !after.has(n));
+      for (const n of removed) if (n.endsWith("-pe")) await stopRouterAdvertisements(n);
       await printLine(
         removed.length === 0 ? `no lab with prefix ${prefix}` : `removed ${removed.join(" ")}`,
       );
@@ -126,10 +149,20 @@ export const labCommand: Command = {
       ].join("\n"));
       return 0;
     }
-    const lab = await Lab.create({ prefix });
+    const lab = await Lab.create({ prefix, ipv6: true });
+    let ra = "no router advertisements (install dnsmasq for SLAAC)";
+    if (findCommand("dnsmasq") !== null) {
+      // Daemonized (it outlives this command), its pid kept for `lab down`.
+      const cmd = lab.routerAdvertisementCommand([`--pid-file=${raPidFile(lab.peerNetns)}`])
+        .filter((a) => a !== "--keep-in-foreground" && a !== "--pid-file=");
+      await run(["ip", "netns", "exec", lab.peerNetns, ...cmd]);
+      ra = "router advertisements for 2001:db8:1::/64 (dnsmasq)";
+    }
     const lines = [
       `lab up: rawstack side ${lab.stackNetns} (interface ${LAB_STACK_IF}, use address ${LAB_STACK_ADDRESS}/24)`,
-      `        kernel peer  ${lab.peerNetns} (interface ${lab.peerIf}, ${LAB_PEER_ADDRESS}/24)`,
+      `        kernel peer  ${lab.peerNetns} (interface ${lab.peerIf}, ${LAB_PEER_ADDRESS}/24, ` +
+      `${LAB_PEER_ADDRESS6}/64; ${ra})`,
+      `        IPv6 for rawstack: ${LAB_STACK_ADDRESS6}/64 or SLAAC`,
       "",
       "Use it:",
       `  rawstack ping --lab ${LAB_PEER_ADDRESS}`,

@@ -16,24 +16,17 @@ import { formatNetAddr } from "../socket/addr.ts";
 import { renderLadderText, tcpLadder } from "../trace/ladder.ts";
 import { intOption, stringOption, UsageError } from "./args.ts";
 import { type Command, writeStdout } from "./command.ts";
+import { directoryHandler, formatAccessLog, HTTP_READ_TIMEOUT_MS } from "./http.ts";
 import {
-  directoryHandler,
-  formatAccessLog,
-  HTTP_HEADER_TIMEOUT_MS,
-  HTTP_IDLE_TIMEOUT_MS,
-  HTTP_MAX_CONNECTIONS,
-  HTTP_READ_TIMEOUT_MS,
-  HTTP_SEND_TIMEOUT_MS,
-  HTTP_SERVER_MAX_HEADER_BYTES,
-  type HttpBodySource,
-  httpGet,
-  type HttpListenOptions,
-  type HttpReply,
-  type HttpRequest,
-  type HttpServer,
-  HttpTimeoutError,
-  serveHttpListener,
-} from "./http.ts";
+  SERVE_HEADER_TIMEOUT_MS,
+  SERVE_IDLE_TIMEOUT_MS,
+  SERVE_MAX_HEADER_BYTES,
+  SERVE_SEND_TIMEOUT_MS,
+  type StackHttpServer,
+  type StackServeHandler,
+  type StackServeOptions,
+} from "../http/serve.ts";
+import { NODE_LISTENER_MAX_CONNECTIONS } from "../http/node_socket.ts";
 import { MEMORY_OPTION, NETWORK_OPTIONS, openNetwork } from "./network.ts";
 import { ProgressBar } from "./progress.ts";
 
@@ -41,7 +34,6 @@ import { ProgressBar } from "./progress.ts";
 export const MEMORY_HTTP_PORT = 80;
 /** Largest `/bytes/N` body the `--memory` peer serves. */
 export const MEMORY_MAX_BODY_BYTES = 64 * 1024 * 1024;
-const encoder = new TextEncoder();
 
 /** The page the `--memory` peer (and the demo) serves at `/`. */
 export const DEMO_PAGE = `<!doctype html>
@@ -56,59 +48,56 @@ export const DEMO_PAGE = `<!doctype html>
  * is N bytes of a repeating pattern (for progress bars and tests), anything else 404.
  *
  * @param req the request
- * @returns the reply
+ * @returns the response
  *
  * @example
  * ```ts
  * import { memoryPeerHandler } from "./tcp_commands.ts";
- * const r = memoryPeerHandler({ method: "GET", target: "/bytes/10", headers: new Map() });
- * console.assert(r.status === 200 && !(r.body instanceof Uint8Array) && r.body.size === 10);
+ * const r = memoryPeerHandler(new Request("http://192.0.2.1/bytes/10"));
+ * console.assert(r.status === 200 && r.headers.get("content-length") === "10");
+ * console.assert(await r.text() === "abcdefghij");
  * ```
  */
-export function memoryPeerHandler(req: HttpRequest): HttpReply {
-  const path = req.target.split("?")[0];
+export function memoryPeerHandler(req: Request): Response {
+  const path = new URL(req.url).pathname;
   if (path === "/" || path === "/index.html") {
-    return {
-      status: 200,
-      contentType: "text/html; charset=utf-8",
-      body: encoder.encode(DEMO_PAGE),
-    };
+    return new Response(DEMO_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
   }
   const m = /^\/bytes\/(\d{1,9})$/.exec(path);
   if (m !== null && Number(m[1]) <= MEMORY_MAX_BODY_BYTES) {
-    return {
-      status: 200,
-      contentType: "application/octet-stream",
-      body: patternBody(Number(m[1])),
-    };
+    const size = Number(m[1]);
+    return new Response(patternBody(size), {
+      headers: { "content-type": "application/octet-stream", "content-length": String(size) },
+    });
   }
-  return { status: 404, body: encoder.encode("not found\n") };
+  return new Response("not found\n", { status: 404 });
 }
 
+/** Chunk size of `/bytes/N`, bytes. */
+const PATTERN_CHUNK_BYTES = 64 * 1024;
+
 /** `/bytes/N` of the memory peer: a-z repeated, generated as it is sent. */
-function patternBody(size: number): HttpBodySource {
+function patternBody(size: number): ReadableStream<Uint8Array> {
   let at = 0;
-  return {
-    size,
-    read(p) {
-      if (at >= size) return Promise.resolve(null);
-      const n = Math.min(p.length, size - at);
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= size) return controller.close();
+      const n = Math.min(PATTERN_CHUNK_BYTES, size - at);
+      const p = new Uint8Array(n);
       for (let i = 0; i < n; i++) p[i] = 0x61 + ((at + i) % 26);
       at += n;
-      return Promise.resolve(n);
+      controller.enqueue(p);
     },
-    close() {},
-  };
+  });
 }
 
 /**
- * Serves HTTP on a rawstack listener ({@link serveHttpListener}: keep-alive,
- * header/idle/send timeouts, a connection cap) until closed.
+ * Serves HTTP on a stack with `stack.serve` (keep-alive, header/idle/send
+ * timeouts, a connection cap) until shut down.
  *
  * @example
  * ```ts
  * import { memoryPeerHandler, startHttpServer } from "./tcp_commands.ts";
- * import { httpGet } from "./http.ts";
  * import { Stack } from "../stack.ts";
  * import { MemoryLink } from "../phy/memory_link.ts";
  * const [a, b] = MemoryLink.pair();
@@ -117,29 +106,26 @@ function patternBody(size: number): HttpBodySource {
  * await server.start();
  * await client.start();
  * const http = startHttpServer(server, 80, memoryPeerHandler);
- * const conn = await client.connect({ hostname: "192.0.2.1", port: 80 });
- * let n = 0;
- * const r = await httpGet(conn, new URL("http://192.0.2.1/bytes/5"), { onBody: (c) => void (n += c.length) });
- * conn.close();
- * console.assert(r.head.status === 200 && n === 5 && http.stats().requests === 1);
- * http.close();
+ * const r = await client.fetch("http://192.0.2.1/bytes/5");
+ * console.assert(r.status === 200 && (await r.text()) === "abcde" && http.stats().requests === 1);
+ * await http.shutdown();
  * await client.close();
  * await server.close();
  * ```
  *
  * @param stack the stack to listen on
  * @param port TCP port
- * @param handler builds replies
- * @param options limits and timeouts (defaults in {@link HttpListenOptions}), `onResponse`
- * @returns the server: `close()` stops it, `stats()` counts connections, timeouts, refusals
+ * @param handler Request → Response
+ * @param options limits, timeouts, TLS, `onResponse` (see `StackServeOptions`)
+ * @returns the server: `shutdown()` stops it, `stats()` counts connections, timeouts, refusals
  */
 export function startHttpServer(
   stack: Stack,
   port: number,
-  handler: (req: HttpRequest) => HttpReply | Promise<HttpReply>,
-  options: HttpListenOptions<TcpConn> = {},
-): HttpServer {
-  return serveHttpListener(stack.listen({ port }), handler, options);
+  handler: StackServeHandler,
+  options: Omit<StackServeOptions, "port"> = {},
+): StackHttpServer {
+  return stack.serve({ ...options, port }, handler);
 }
 
 function parseUrl(text: string): URL {
@@ -149,12 +135,96 @@ function parseUrl(text: string): URL {
   } catch {
     throw new UsageError(`"${text}" is not a URL (e.g. http://192.0.2.1/index.html)`);
   }
-  if (url.protocol !== "http:") {
-    throw new UsageError(
-      `only http:// URLs are supported (rawstack has no TLS), got ${url.protocol}`,
-    );
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`only http:// and https:// URLs are supported, got ${url.protocol}`);
   }
   return url;
+}
+
+/** The server sent nothing for too long (`rawstack get --timeout`). */
+export class HttpReadTimeout extends Error {
+  /**
+   * @param ms the timeout, ms
+   */
+  constructor(readonly ms: number) {
+    super(`timed out: no data from the server for ${ms} ms (--timeout MS waits longer)`);
+    this.name = "HttpReadTimeout";
+  }
+}
+
+/**
+ * Fetches `url` over a stack and streams the body to `onBody`, giving up
+ * (the connection aborted) when the server sends nothing for `readTimeoutMs`
+ * — for the response head and between body chunks (wget's `--read-timeout`).
+ *
+ * @param stack the stack
+ * @param url the URL
+ * @param opts `client` (TLS trust), `readTimeoutMs` (0 = never), `onHead`, `onBody`
+ * @returns the response (its body consumed)
+ * @throws {HttpReadTimeout} when the server went quiet
+ * @throws {TypeError} on a network or TLS error (from fetch)
+ *
+ * @example
+ * ```ts
+ * import { fetchStreaming, memoryPeerHandler, startHttpServer } from "./tcp_commands.ts";
+ * import { Stack } from "../stack.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * const [a, b] = MemoryLink.pair();
+ * const server = new Stack({ device: b, ipv4: "192.0.2.1/24" });
+ * const client = new Stack({ device: a, ipv4: "192.0.2.2/24" });
+ * await server.start();
+ * await client.start();
+ * const http = startHttpServer(server, 80, memoryPeerHandler);
+ * let n = 0;
+ * const r = await fetchStreaming(client, new URL("http://192.0.2.1/bytes/7"), { onBody: (c) => void (n += c.length) });
+ * console.assert(r.status === 200 && n === 7);
+ * await http.shutdown();
+ * await client.close();
+ * await server.close();
+ * ```
+ */
+export async function fetchStreaming(
+  stack: Stack,
+  url: URL,
+  opts: {
+    client?: ReturnType<Stack["createHttpClient"]>;
+    readTimeoutMs?: number;
+    onHead?: (response: Response) => void;
+    onBody: (chunk: Uint8Array) => void | Promise<void>;
+    setTimer?: (fn: () => void, ms: number) => unknown;
+    clearTimer?: (handle: unknown) => void;
+  },
+): Promise<Response> {
+  const readTimeoutMs = opts.readTimeoutMs ?? HTTP_READ_TIMEOUT_MS;
+  const setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+  const clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as number));
+  const controller = new AbortController();
+  let timer: unknown = null;
+  const arm = () => {
+    if (timer !== null) clearTimer(timer);
+    timer = null;
+    if (readTimeoutMs > 0) {
+      timer = setTimer(() => controller.abort(new HttpReadTimeout(readTimeoutMs)), readTimeoutMs);
+    }
+  };
+  arm();
+  try {
+    const response = await stack.fetch(url, {
+      signal: controller.signal,
+      client: opts.client,
+      headers: { "user-agent": "rawstack/0.1" },
+    });
+    opts.onHead?.(response);
+    if (response.body !== null) {
+      for await (const chunk of response.body) {
+        arm();
+        await opts.onBody(chunk);
+      }
+    }
+    return response;
+  } finally {
+    if (timer !== null) clearTimer(timer);
+  }
 }
 
 /**
@@ -169,8 +239,8 @@ function parseUrl(text: string): URL {
 export const getCommand: Command = {
   name: "get",
   usage: "rawstack get [options] URL",
-  brief: "HTTP/1.1 GET through rawstack",
-  summary: "Connects to the URL's host over rawstack's TCP, sends GET, and writes the body\n" +
+  brief: "HTTP/1.1 GET (http:// and https://) through rawstack",
+  summary: "Fetches the URL over rawstack's TCP (TLS for https://) and writes the body\n" +
     "to standard output (or -o FILE). A progress bar appears on stderr when it is a\n" +
     "terminal. Exits 1 on a status other than 2xx. With --memory the in-process peer\n" +
     "serves / and /bytes/N.",
@@ -182,6 +252,16 @@ export const getCommand: Command = {
       value: "MS",
       help:
         `give up when the server sends nothing for MS ms (default ${HTTP_READ_TIMEOUT_MS}, 0 = never)`,
+    },
+    cacert: {
+      type: "string",
+      value: "FILE",
+      help: "trust the CA certificates in FILE (PEM) for https:// instead of the built-in roots",
+    },
+    insecure: {
+      type: "boolean",
+      short: "k",
+      help: "accept any server certificate for https:// (like curl --insecure)",
     },
     ...MEMORY_OPTION,
     ...NETWORK_OPTIONS,
@@ -203,11 +283,22 @@ export const getCommand: Command = {
       memory: true,
       setupPeer: (peer) => void startHttpServer(peer, MEMORY_HTTP_PORT, memoryPeerHandler),
     });
+    const cacert = stringOption(values.cacert);
+    let caCerts: string[] | undefined;
+    if (cacert !== undefined) {
+      try {
+        caCerts = [await Deno.readTextFile(cacert)];
+      } catch (e) {
+        throw new UsageError(`--cacert ${cacert}: ${(e as Error).message}`);
+      }
+    }
+    const client = net.stack.createHttpClient({
+      caCerts,
+      unsafelyIgnoreCertificateErrors: values.insecure === true,
+    });
     let file: Deno.FsFile | null = null;
     try {
-      const hostname = url.hostname;
-      const port = url.port === "" ? 80 : Number(url.port);
-      const conn = await net.stack.connect({ hostname, port });
+      const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
       const progress = new ProgressBar({
         enabled: Deno.stderr.isTerminal() && values.verbose !== true,
       });
@@ -215,13 +306,14 @@ export const getCommand: Command = {
         file = await Deno.open(output, { write: true, create: true, truncate: true });
       }
       let received = 0;
-      let status = 0;
+      let response: Response;
       try {
-        const r = await httpGet(conn, url, {
+        response = await fetchStreaming(net.stack, url, {
+          client,
           readTimeoutMs,
-          onHead: (h) => {
-            status = h.status;
-            progress.setTotal(h.contentLength);
+          onHead: (r) => {
+            const length = r.headers.get("content-length");
+            progress.setTotal(length === null ? null : Number(length));
           },
           onBody: async (chunk) => {
             received += chunk.length;
@@ -234,17 +326,19 @@ export const getCommand: Command = {
             }
           },
         });
-        progress.finish();
-        if (r.head.status < 200 || r.head.status > 299) {
-          console.error(`rawstack get: HTTP ${r.head.status} ${r.head.reason}`);
-        }
       } catch (e) {
-        if (e instanceof HttpTimeoutError) {
-          throw new HttpTimeoutError(e.kind, e.ms, "--timeout MS waits longer");
+        // fetch wraps what went wrong (refused, reset, certificate) in a TypeError: say the cause.
+        if (e instanceof TypeError && e.cause instanceof Error) {
+          throw new Error(`${e.message} (${e.cause.message})`);
         }
         throw e;
       } finally {
-        conn.close();
+        client.close();
+      }
+      progress.finish();
+      const status = response.status;
+      if (status < 200 || status > 299) {
+        console.error(`rawstack get: HTTP ${status} ${response.statusText}`);
       }
       if (values.ladder === true) {
         await settle();
@@ -304,12 +398,13 @@ function untilSignal(): { promise: Promise<void>; dispose: () => void } {
 export const serveCommand: Command = {
   name: "serve",
   usage: "rawstack serve [options]",
-  brief: "serve a directory over HTTP on rawstack",
+  brief: "serve a directory over HTTP (or HTTPS) on rawstack",
   summary: "Listens on --port (default 8080) with rawstack's TCP and serves the files under\n" +
     "--dir (default the current directory) until Ctrl-C (or --count requests), with\n" +
     "keep-alive. Paths stay inside --dir (symlinks out of it give 404), files are\n" +
     "streamed, slow clients are timed out and connections capped. Logs one line per\n" +
-    "request on stderr (control characters escaped).",
+    "request on stderr (control characters escaped). With --cert and --key it serves\n" +
+    "HTTPS (TLS 1.2/1.3 from node:tls).",
   options: {
     port: { type: "string", short: "p", value: "PORT", help: "TCP port (default 8080)" },
     dir: { type: "string", short: "d", value: "DIR", help: "directory to serve (default .)" },
@@ -317,29 +412,35 @@ export const serveCommand: Command = {
     "max-connections": {
       type: "string",
       value: "N",
-      help: `open connections at most; more are closed at once (default ${HTTP_MAX_CONNECTIONS})`,
+      help:
+        `open connections at most; more are closed at once (default ${NODE_LISTENER_MAX_CONNECTIONS})`,
     },
     "header-timeout": {
       type: "string",
       value: "MS",
-      help: `time for a whole request head, ms (default ${HTTP_HEADER_TIMEOUT_MS})`,
+      help: `time for a whole request head, ms (default ${SERVE_HEADER_TIMEOUT_MS})`,
     },
     "idle-timeout": {
       type: "string",
       value: "MS",
       help:
-        `wait for the next request on a kept-alive connection, ms (default ${HTTP_IDLE_TIMEOUT_MS})`,
+        `wait for the next request on a kept-alive connection, ms (default ${SERVE_IDLE_TIMEOUT_MS})`,
     },
     "send-timeout": {
       type: "string",
       value: "MS",
-      help:
-        `wait for the client to take each 64 KiB of a response, ms (default ${HTTP_SEND_TIMEOUT_MS})`,
+      help: `wait for the client to take more of a response, ms (default ${SERVE_SEND_TIMEOUT_MS})`,
     },
+    cert: {
+      type: "string",
+      value: "FILE",
+      help: "serve HTTPS with the certificate chain in FILE (PEM; needs --key)",
+    },
+    key: { type: "string", value: "FILE", help: "the private key of --cert (PEM)" },
     "max-header-bytes": {
       type: "string",
       value: "N",
-      help: `largest request head, bytes; more gets 431 (default ${HTTP_SERVER_MAX_HEADER_BYTES})`,
+      help: `largest request head, bytes; more gets 431 (default ${SERVE_MAX_HEADER_BYTES})`,
     },
     ...NETWORK_OPTIONS,
   },
@@ -350,29 +451,42 @@ export const serveCommand: Command = {
     const port = intOption(values.port, "port", 8080, 1, 65535);
     const dir = stringOption(values.dir) ?? ".";
     const count = intOption(values.count, "count", 0, 0, Number.MAX_SAFE_INTEGER);
-    const limits: HttpListenOptions<TcpConn> = {
+    const limits: Omit<StackServeOptions, "port"> = {
       maxConnections: intOption(
         values["max-connections"],
         "max-connections",
-        HTTP_MAX_CONNECTIONS,
+        NODE_LISTENER_MAX_CONNECTIONS,
         1,
         65_536,
       ),
       headerTimeoutMs: timeoutOption(
         values["header-timeout"],
         "header-timeout",
-        HTTP_HEADER_TIMEOUT_MS,
+        SERVE_HEADER_TIMEOUT_MS,
       ),
-      idleTimeoutMs: timeoutOption(values["idle-timeout"], "idle-timeout", HTTP_IDLE_TIMEOUT_MS),
-      sendTimeoutMs: timeoutOption(values["send-timeout"], "send-timeout", HTTP_SEND_TIMEOUT_MS),
+      idleTimeoutMs: timeoutOption(values["idle-timeout"], "idle-timeout", SERVE_IDLE_TIMEOUT_MS),
+      sendTimeoutMs: timeoutOption(values["send-timeout"], "send-timeout", SERVE_SEND_TIMEOUT_MS),
       maxHeaderBytes: intOption(
         values["max-header-bytes"],
         "max-header-bytes",
-        HTTP_SERVER_MAX_HEADER_BYTES,
+        SERVE_MAX_HEADER_BYTES,
         1024,
         1024 * 1024,
       ),
     };
+    const certFile = stringOption(values.cert);
+    const keyFile = stringOption(values.key);
+    if ((certFile === undefined) !== (keyFile === undefined)) {
+      throw new UsageError("--cert and --key go together");
+    }
+    if (certFile !== undefined && keyFile !== undefined) {
+      try {
+        limits.cert = await Deno.readTextFile(certFile);
+        limits.key = await Deno.readTextFile(keyFile);
+      } catch (e) {
+        throw new UsageError(`--cert/--key: ${(e as Error).message}`);
+      }
+    }
     try {
       if (!(await Deno.stat(dir)).isDirectory) {
         throw new UsageError(`--dir ${dir} is not a directory`);
@@ -389,19 +503,21 @@ export const serveCommand: Command = {
       const finished = new Promise<void>((r) => (done = r));
       const server = startHttpServer(net.stack, port, directoryHandler(dir), {
         ...limits,
-        onResponse: (conn, response) => {
+        onResponse: (response) => {
           served++;
           // The request line is the peer's bytes: escaped (nginx's log rule) before the terminal sees it.
-          console.error(formatAccessLog(formatNetAddr(conn.remoteAddr), response));
+          const remote = response.remoteAddr;
+          console.error(formatAccessLog(formatNetAddr(remote), response));
           if (count > 0 && served >= count) done();
         },
       });
+      const scheme = limits.cert === undefined ? "http" : "https";
       console.error(
-        `rawstack serve: serving ${dir} on http://${net.stack.address}:${port}/ (Ctrl-C to stop)`,
+        `rawstack serve: serving ${dir} on ${scheme}://${net.stack.address}:${port}/ (Ctrl-C to stop)`,
       );
       await Promise.race([stop.promise, finished]);
-      server.close();
       await settle();
+      await server.shutdown();
       const st = server.stats();
       if (st.refused + st.headerTimeouts + st.idleTimeouts + st.sendTimeouts > 0) {
         console.error(

@@ -43,6 +43,7 @@ import {
 } from "../wire/arp.ts";
 import { isGroupMac, MAC_BROADCAST } from "../wire/ethernet.ts";
 import type { PacketBufferLike } from "./types.ts";
+import { chooseVictim, EVICT_IDLE_MS, PendingQueue, PendingQueues } from "./pending_queue.ts";
 
 /** Default lifetime of a learned entry (ms). */
 export const DEFAULT_ARP_ENTRY_TTL_MS = 60_000;
@@ -76,7 +77,7 @@ export const DEFAULT_ARP_LOCK_TIME_MS = 1_000;
  * An entry used or confirmed within this time (ms) is not evicted for a new
  * one (Linux `neigh_forced_gc` keeps entries updated in the last 5 s).
  */
-export const ARP_EVICT_IDLE_MS = 5_000;
+export const ARP_EVICT_IDLE_MS: number = EVICT_IDLE_MS;
 
 /** Tunables of an {@link ArpCache}. */
 export interface ArpCacheOptions {
@@ -196,7 +197,7 @@ export interface ArpStats {
   tableFull: number;
 }
 
-class Entry {
+class Entry extends PendingQueue {
   mac = 0;
   resolved = false;
   /** Created or last confirmed by an ARP packet. */
@@ -204,19 +205,12 @@ class Entry {
   lastUsedMs = 0;
   requests = 0;
   nextRetryMs = 0;
-  queue: PacketBufferLike[] = [];
-  /** Sum of the queued packets' lengths. */
-  queuedBytes = 0;
   /** Created by a request addressed to us and not used by us since (Linux: STALE, never used). */
   unsolicited = false;
-  constructor(readonly ip: number) {}
+  constructor(readonly ip: number) {
+    super();
+  }
 }
-
-/** Eviction classes, best victim first (see the module documentation). */
-const EVICT_UNSOLICITED = 0;
-const EVICT_INCOMPLETE = 1;
-const EVICT_IDLE = 2;
-const EVICT_NONE = 3;
 
 function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -294,9 +288,8 @@ export class ArpCache {
   readonly #retryMs: number;
   readonly #maxRequests: number;
   readonly #maxEntries: number;
-  readonly #maxQueued: number;
-  readonly #maxQueuedBytes: number;
-  readonly #maxQueuedTotal: number;
+  /** The bounded queues of packets waiting for resolution (shared with the IPv6 neighbour cache). */
+  readonly #pending: PendingQueues;
   readonly #lockTimeMs: number;
   #ip: number;
   #mac: number;
@@ -324,21 +317,19 @@ export class ArpCache {
     );
     this.#maxRequests = positiveInt(options.maxRequests, DEFAULT_ARP_MAX_REQUESTS, "maxRequests");
     this.#maxEntries = positiveInt(options.maxEntries, DEFAULT_ARP_MAX_ENTRIES, "maxEntries");
-    this.#maxQueued = positiveInt(
-      options.maxQueuedPerNeighbour,
-      DEFAULT_ARP_MAX_QUEUED,
-      "maxQueuedPerNeighbour",
-    );
-    this.#maxQueuedBytes = positiveInt(
-      options.maxQueuedBytesPerNeighbour,
-      DEFAULT_ARP_MAX_QUEUED_BYTES,
-      "maxQueuedBytesPerNeighbour",
-    );
-    this.#maxQueuedTotal = positiveInt(
-      options.maxQueuedTotal,
-      DEFAULT_ARP_MAX_QUEUED_TOTAL,
-      "maxQueuedTotal",
-    );
+    this.#pending = new PendingQueues(this.stats, {
+      perNeighbour: positiveInt(
+        options.maxQueuedPerNeighbour,
+        DEFAULT_ARP_MAX_QUEUED,
+        "maxQueuedPerNeighbour",
+      ),
+      bytesPerNeighbour: positiveInt(
+        options.maxQueuedBytesPerNeighbour,
+        DEFAULT_ARP_MAX_QUEUED_BYTES,
+        "maxQueuedBytesPerNeighbour",
+      ),
+      total: positiveInt(options.maxQueuedTotal, DEFAULT_ARP_MAX_QUEUED_TOTAL, "maxQueuedTotal"),
+    }, (buf) => host.free(buf));
     this.#lockTimeMs = nonNegativeInt(options.lockTimeMs, DEFAULT_ARP_LOCK_TIME_MS, "lockTimeMs");
   }
 
@@ -643,33 +634,14 @@ export class ArpCache {
    * only when the cache is full.
    */
   #evict(nowMs: number, forUnsolicited: boolean): boolean {
-    let victim: Entry | undefined;
-    let victimClass = EVICT_NONE;
-    let victimAge = -1;
     const host = this.#host;
-    for (const e of this.#entries.values()) {
-      let cls: number;
-      let lastMs: number;
-      if (e.unsolicited) {
-        cls = EVICT_UNSOLICITED;
-        lastMs = e.updatedMs;
-      } else if (forUnsolicited) {
-        continue;
-      } else if (!e.resolved) {
-        cls = EVICT_INCOMPLETE;
-        lastMs = e.lastUsedMs;
-      } else {
-        lastMs = e.lastUsedMs > e.updatedMs ? e.lastUsedMs : e.updatedMs;
-        if (nowMs - lastMs < ARP_EVICT_IDLE_MS) continue;
-        cls = EVICT_IDLE;
-      }
-      const age = nowMs - lastMs;
-      if (cls > victimClass || (cls === victimClass && age <= victimAge)) continue;
-      if (host.isProtected?.(e.ip) === true) continue;
-      victim = e;
-      victimClass = cls;
-      victimAge = age;
-    }
+    const victim = chooseVictim(
+      nowMs,
+      this.#entries.values(),
+      forUnsolicited,
+      (e) => e.resolved,
+      (e) => host.isProtected?.(e.ip) === true,
+    );
     if (victim === undefined) return false;
     this.#entries.delete(victim.ip);
     this.stats.evicted++;
@@ -690,66 +662,14 @@ export class ArpCache {
     this.#confirm(nowMs, e, mac);
   }
 
-  /**
-   * Queues `buf` behind `e`'s resolution within the bounds: Linux
-   * __neigh_event_send drops the oldest until the packet fits the neighbour's
-   * packet and byte bounds (a single packet larger than the byte bound is
-   * still queued, alone); at the global bound the neighbour's own oldest
-   * goes, or, for a neighbour with an empty queue, the oldest of the longest
-   * queue, so every neighbour keeps its latest packet (RFC 1122 §2.3.2.2).
-   */
+  /** Queues `buf` behind `e`'s resolution within the bounds (see {@link PendingQueues.enqueue}). */
   #enqueue(e: Entry, buf: PacketBufferLike): void {
-    const stats = this.stats;
-    const length = buf.length;
-    while (e.queue.length >= this.#maxQueued) {
-      stats.queueOverflows++;
-      this.#dropOldest(e);
-    }
-    while (e.queue.length > 0 && e.queuedBytes + length > this.#maxQueuedBytes) {
-      stats.pendingDroppedBytes++;
-      this.#dropOldest(e);
-    }
-    if (stats.pendingPackets >= this.#maxQueuedTotal) {
-      const victim = e.queue.length > 0 ? e : this.#longestQueue();
-      if (victim !== undefined) {
-        stats.pendingDroppedGlobal++;
-        this.#dropOldest(victim);
-      }
-    }
-    e.queue.push(buf);
-    e.queuedBytes += length;
-    stats.pendingPackets++;
-    stats.pendingBytes += length;
-  }
-
-  /** The entry with the most queued packets (full scan: only at the global bound). */
-  #longestQueue(): Entry | undefined {
-    let longest: Entry | undefined;
-    for (const e of this.#entries.values()) {
-      if (e.queue.length > 0 && (longest === undefined || e.queue.length > longest.queue.length)) {
-        longest = e;
-      }
-    }
-    return longest;
-  }
-
-  #dropOldest(e: Entry): void {
-    const buf = e.queue.shift()!;
-    const length = buf.length;
-    e.queuedBytes -= length;
-    this.stats.pendingPackets--;
-    this.stats.pendingBytes -= length;
-    this.#host.free(buf);
+    this.#pending.enqueue(e, buf, this.#entries.values());
   }
 
   /** Takes `e`'s queued packets out of the books; the caller sends or frees them. */
   #takeQueue(e: Entry): PacketBufferLike[] {
-    const queue = e.queue;
-    this.stats.pendingPackets -= queue.length;
-    this.stats.pendingBytes -= e.queuedBytes;
-    e.queue = [];
-    e.queuedBytes = 0;
-    return queue;
+    return this.#pending.take(e);
   }
 
   #confirm(nowMs: number, e: Entry, mac: number): void {

@@ -33,11 +33,11 @@ export interface InterfaceConfigOptions {
   /** Our Ethernet address (unicast). Usually the device's MAC. */
   mac: MacAddress | string | number;
   /**
-   * Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`; `null`: none yet
-   * (a DHCP client before its lease: address 0, no routes, only the limited
-   * broadcast reaches us).
+   * Our IPv4 address with prefix, e.g. `"192.0.2.2/24"`; null or absent: no
+   * address (a DHCP client before its lease, or an IPv6-only interface):
+   * address 0, no routes, only the limited broadcast reaches us.
    */
-  ipv4: Ipv4Cidr | string | null;
+  ipv4?: Ipv4Cidr | string | null;
   /** IPv4 MTU in bytes (68..65535); default 1500. */
   mtu?: number;
   /** Default gateway; must lie inside `ipv4`'s network. */
@@ -152,7 +152,7 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
     throw new TypeError("interface configuration must be an object with at least mac and ipv4");
   }
   const mac = toMac(options.mac);
-  if (options.ipv4 === null) return unconfigured(mac, options);
+  if (options.ipv4 === undefined || options.ipv4 === null) return unconfigured(mac, options);
   const cidr = toCidr(options.ipv4);
   const address = cidr.address.value;
   if (!isUsableHost(address)) {
@@ -228,7 +228,7 @@ export function resolveInterfaceConfig(options: InterfaceConfigOptions): Interfa
   };
 }
 
-/** The configuration of an interface without an address (see `InterfaceConfigOptions.ipv4`). */
+/** The configuration of an interface without an IPv4 address (see `InterfaceConfigOptions.ipv4`). */
 function unconfigured(mac: number, options: InterfaceConfigOptions): InterfaceConfig {
   if (options.gateway !== undefined && options.gateway !== null) {
     throw new TypeError("a gateway needs an address (ipv4) to be on-link with");

@@ -18,6 +18,7 @@ import {
   EthernetRepr,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
   ETHERTYPE_MIN,
   ETHERTYPE_QINQ,
   ETHERTYPE_VLAN,
@@ -53,6 +54,7 @@ import {
   LIMITED_BROADCAST,
 } from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
+import { Ipv6Layer, type Ipv6LayerOptions, type Ipv6Link } from "./ipv6.ts";
 import { type Clock, TAGGED_TIME_SEED } from "../time/clock.ts";
 import type {
   BufferPoolLike,
@@ -150,6 +152,12 @@ export interface NetworkInterfaceOptions extends Omit<InterfaceConfigOptions, "m
    * Absent: that last time is used for resolutions too.
    */
   clock?: Clock;
+  /**
+   * IPv6 (issue 18): static addresses, SLAAC and tunables of the
+   * {@link Ipv6Layer}; absent or null: no IPv6 (frames of type 0x86dd dropped).
+   * MAC and MTU come from the interface.
+   */
+  ipv6?: Omit<Ipv6LayerOptions, "mac" | "mtu"> | null;
 }
 
 /** Link-level counters of a {@link NetworkInterface}; each drop reason has its own. */
@@ -184,6 +192,8 @@ export interface LinkStats {
   hostUnreachable: number;
   /** ARP frames sent in a buffer from the pool's control reserve (ordinary buffers were gone). */
   txControlReserve: number;
+  /** Dropped: IPv4 or ARP while the interface has no IPv4 address (IPv6 only). */
+  rxIpv4Disabled: number;
 }
 
 function newLinkStats(): LinkStats {
@@ -203,6 +213,7 @@ function newLinkStats(): LinkStats {
     txOffloadSoftware: 0,
     hostUnreachable: 0,
     txControlReserve: 0,
+    rxIpv4Disabled: 0,
   };
 }
 
@@ -229,7 +240,8 @@ function newLinkStats(): LinkStats {
  * a.close(); b.close(); da.close(); db.close();
  * ```
  */
-export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4LinkOutput {
+export class NetworkInterface
+  implements IpSender, FrameSink, ArpCacheHost, Ipv4LinkOutput, Ipv6Link {
   /** Validated configuration. */
   readonly config: InterfaceConfig;
   /** The device. */
@@ -242,6 +254,10 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
   readonly ipv4: Ipv4Layer;
   /** ICMP. */
   readonly icmp: IcmpLayer;
+  /** IPv6 (with ICMPv6, neighbour discovery, addresses), or null when not configured. */
+  readonly ipv6: Ipv6Layer | null;
+  /** False when configured without an IPv4 address (IPv6 only): IPv4 and ARP are dropped. */
+  readonly ipv4Enabled: boolean;
   /** Link counters. */
   readonly stats: LinkStats = newLinkStats();
   /** Bytes in front of the IPv4 header: device headroom + Ethernet (+ VLAN tag). */
@@ -337,6 +353,16 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       // RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1 (fragment reassembly time exceeded).
       this.icmp.sendError(now, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, bytes, off, len);
     };
+    // IPv4 runs when it was asked for: an address, or none yet (null: a DHCP client before its
+    // lease). Absent: an IPv6-only interface, which drops IPv4 and ARP.
+    this.ipv4Enabled = options.ipv4 !== undefined;
+    this.ipv6 = options.ipv6 === undefined || options.ipv6 === null
+      ? null
+      : new Ipv6Layer(this, this.pool, {
+        ...options.ipv6,
+        mac: this.config.mac,
+        mtu: this.config.mtu,
+      });
     this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
     const verify = options.verifyChecksums ?? "auto";
     if (verify !== "auto" && verify !== "always") {
@@ -392,7 +418,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   start(nowMs: number): void {
     this.#nowMs = nowMs;
-    if (!this.#ipLink) this.arp.announce();
+    if (this.ipv4Enabled && !this.#ipLink) this.arp.announce();
+    this.ipv6?.start(nowMs);
   }
 
   /**
@@ -438,6 +465,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.arp.clear();
     this.ipv4.reassembler.clear();
     this.ipv4.discardLocal();
+    this.ipv6?.close();
     for (const s of this.#sessions) s.close();
     this.#sessions.clear();
   }
@@ -583,6 +611,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
     this.#nowMs = nowMs;
     this.arp.poll(nowMs);
     this.ipv4.poll(nowMs);
+    this.ipv6?.poll(nowMs);
     // A for-of allocates an iterator: skip it in the common case of no ping session.
     if (this.#sessions.size === 0) return;
     for (const s of this.#sessions) {
@@ -598,6 +627,7 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
    */
   nextDeadline(): number {
     let t = Math.min(this.arp.nextDeadline(), this.ipv4.nextDeadline());
+    if (this.ipv6 !== null) t = Math.min(t, this.ipv6.nextDeadline());
     if (this.#sessions.size === 0) return t;
     for (const s of this.#sessions) t = Math.min(t, s.nextDeadline());
     return t;
@@ -672,7 +702,8 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
         stats.rxOtherHost++;
         return;
       }
-      if (dstMac !== ALL_HOSTS_MAC) {
+      // IPv6 groups (33:33 + low 32 bits, RFC 2464 §7) we listen to.
+      if (dstMac !== ALL_HOSTS_MAC && (this.ipv6 === null || !this.ipv6.ndp.acceptsMac(dstMac))) {
         stats.rxMulticastFiltered++;
         return;
       }
@@ -700,15 +731,26 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       stats.rxVlanDropped++;
       return;
     }
-    if (type === ETHERTYPE_IPV4) {
-      this.ipv4.input(nowMs, bytes, offset + header, length - header, checksumVerified);
-    } else if (type === ETHERTYPE_ARP) {
-      const at = offset + header;
-      if (this.onArp !== null && length - header >= ARP_PACKET_LEN) {
-        // RFC 826 layout for Ethernet/IPv4: sender MAC at 8, sender IP at 14, target IP at 24.
-        this.onArp(nowMs, readMac(bytes, at + 8), readI32(bytes, at + 14), readI32(bytes, at + 24));
+    if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_ARP) {
+      if (!this.ipv4Enabled) {
+        stats.rxIpv4Disabled++;
+      } else if (type === ETHERTYPE_IPV4) {
+        this.ipv4.input(nowMs, bytes, offset + header, length - header, checksumVerified);
+      } else {
+        const at = offset + header;
+        if (this.onArp !== null && length - header >= ARP_PACKET_LEN) {
+          // RFC 826 layout for Ethernet/IPv4: sender MAC at 8, sender IP at 14, target IP at 24.
+          this.onArp(
+            nowMs,
+            readMac(bytes, at + 8),
+            readI32(bytes, at + 14),
+            readI32(bytes, at + 24),
+          );
+        }
+        this.arp.input(nowMs, bytes, at, length - header);
       }
-      this.arp.input(nowMs, bytes, at, length - header);
+    } else if (type === ETHERTYPE_IPV6 && this.ipv6 !== null) {
+      this.ipv6.input(nowMs, bytes, offset + header, length - header, checksumVerified);
     } else {
       stats.rxUnknownEthertype++;
     }
@@ -773,6 +815,28 @@ export class NetworkInterface implements IpSender, FrameSink, ArpCacheHost, Ipv4
       if (now > this.#nowMs) this.#nowMs = now;
     }
     return this.arp.send(this.#nowMs, nextHop, buf);
+  }
+
+  // ---- Ipv6Link ----
+
+  /**
+   * Transmits an IPv6 packet (IPv6 header at `buf.head`) to `mac`. Takes ownership.
+   *
+   * @param buf the packet
+   * @param mac the destination MAC (a neighbour or a 33:33 group)
+   * @returns false when dropped (counted)
+   */
+  transmitIpv6(buf: PacketBufferLike, mac: number): boolean {
+    return this.#transmit(buf, mac, ETHERTYPE_IPV6);
+  }
+
+  /**
+   * Returns a pool buffer (the IPv6 layer's own large buffers never reach here).
+   *
+   * @param buf the buffer
+   */
+  releaseBuffer(buf: PacketBufferLike): void {
+    this.ipv4.release(buf);
   }
 
   // ---- ArpCacheHost ----

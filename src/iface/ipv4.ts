@@ -946,6 +946,7 @@ export class Ipv4Layer implements IpSender {
         totalLength - hl,
         checksumVerified,
         toBroadcast,
+        bytes[offset + 1], // TOS: the ECN field is the transport's (RFC 3168 §5)
       );
     } finally {
       this.#curBytes = prevBytes;

@@ -9,6 +9,9 @@
  * @module
  */
 
+import type { Ipv6Words } from "../wire/checksum.ts";
+import type { Ipv6Address } from "../wire/ipv6_address.ts";
+
 /** A packet buffer: data lives in `bytes[head, tail)` with headroom before `head`. */
 export interface PacketBufferLike {
   /** The whole slot. */
@@ -124,7 +127,8 @@ export interface IpProtocolHandler {
    * `toBroadcast` (optional, default false): `dst` is a broadcast address — the
    * limited broadcast or the interface's directed broadcast — or a multicast
    * group, which a unicast-only transport such as TCP must not answer (RFC
-   * 1122 §4.2.3.10).
+   * 1122 §4.2.3.10). `ipTos` (optional, default 0): the datagram's TOS byte, whose ECN
+   * field (RFC 3168 §5) TCP reads.
    */
   onPacket(
     nowMs: number,
@@ -135,6 +139,7 @@ export interface IpProtocolHandler {
     length: number,
     checksumVerified?: boolean,
     toBroadcast?: boolean,
+    ipTos?: number,
   ): void;
   /**
    * An ICMP error concerning a datagram this protocol sent (RFC 1122 §3.2.2.1):
@@ -147,6 +152,92 @@ export interface IpProtocolHandler {
     type: number,
     code: number,
     nextHopMtu: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void;
+}
+
+// ---- IPv6 (issue 18): the contract TCP and UDP use next ----
+//
+// Addresses are `Ipv6Address` objects (four int32 words, src/wire/ipv6_address.ts);
+// the layer hands handlers the same objects for packets of one flow (no allocation per
+// packet), so a transport may keep them. Transport checksums use the IPv6 pseudo-header
+// (RFC 8200 §8.1): `ipv6PseudoHeaderSum(src, dst, protocol, length)` from
+// src/wire/checksum.ts, and UDP checksums are mandatory (a zero one is dropped). TCP's MSS
+// is `pathMtu(dst) − 60` (RFC 8200 §8.3; 40 IPv6 + 20 TCP), re-read when a Packet Too Big
+// arrives (`onIcmpv6Error` type 2).
+
+/** Per-packet output options of {@link Ipv6Sender.send6}. */
+export interface Ipv6SendOptions {
+  /** Hop limit; default the router-advertised Cur Hop Limit or 64. */
+  hopLimit?: number;
+  /** Traffic class (DSCP << 2 | ECN); default 0. */
+  trafficClass?: number;
+  /** Source address (one of ours); default RFC 6724 selection for the destination. */
+  source?: Ipv6Address;
+  /**
+   * Do not fragment at the source: a packet larger than the path MTU is
+   * dropped (counted) instead (TCP, which sizes segments by `pathMtu`).
+   */
+  dontFragment?: boolean;
+}
+
+/** What transports use to send IPv6 packets (implemented by `Ipv6Layer`). */
+export interface Ipv6Sender {
+  /** A buffer whose head leaves room for the IPv6 and link headers, or null when the pool is empty. */
+  allocate(): PacketBufferLike | null;
+  /**
+   * Sends the transport payload in `buf[head, tail)` to `dst` (ownership
+   * taken): source selection, next hop (on-link, redirect, default router),
+   * neighbour resolution, fragmentation with a Fragment header when larger
+   * than the path MTU (RFC 8200 §5).
+   *
+   * @returns false when dropped (counted)
+   */
+  send6(
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean;
+  /** Our source address toward `dst` (RFC 6724), or null when we have none usable. */
+  sourceAddressFor6(
+    dst: Ipv6Address,
+  ): Ipv6Address | null;
+  /** The path MTU toward `dst` (RFC 8201; ≥ 1280). */
+  pathMtu(dst: Ipv6Words): number;
+}
+
+/** A transport registered with the IPv6 layer for one Next Header value. */
+export interface Ipv6ProtocolHandler {
+  /**
+   * A packet for this protocol arrived (extension headers processed, fragments
+   * reassembled); bytes valid during the call only. `toMulticast`: the
+   * destination was a multicast group (TCP must not answer).
+   */
+  onPacket6(
+    nowMs: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+    toMulticast: boolean,
+  ): void;
+  /**
+   * An ICMPv6 error about a packet this protocol sent (RFC 4443 §3):
+   * `parameter` is the MTU of a Packet Too Big (type 2; the path MTU cache is
+   * already updated) or the pointer of a Parameter Problem; `quoted` holds the
+   * original IPv6 packet (as much as fitted). Also called with type 1 code 3
+   * (address unreachable) when neighbour resolution failed for a queued packet.
+   */
+  onIcmpv6Error?(
+    nowMs: number,
+    type: number,
+    code: number,
+    parameter: number,
     quoted: Uint8Array,
     quotedOffset: number,
     quotedLength: number,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { formatIpv4, parseIpv4 } from "../wire/address.ts";
+import { formatIpv4 } from "../wire/address.ts";
 
 /** The transport of a {@link NetAddr}. */
 export type Transport = "tcp" | "udp";
@@ -92,46 +92,3 @@ export function checkPort(port: unknown, what: string, allowZero = true): number
   return port;
 }
 
-/**
- * Parses `"host:port"` (the host may be a name or a dotted quad).
- *
- * @param text e.g. `"192.0.2.1:53"` or `"ns.test:5353"`
- * @param transport transport of the result
- * @returns the address
- * @throws {TypeError} on a missing or invalid port or an empty host
- *
- * @example
- * ```ts
- * import { parseHostPort } from "./addr.ts";
- * const a = parseHostPort("192.0.2.1:7", "udp");
- * console.assert(a.hostname === "192.0.2.1" && a.port === 7);
- * ```
- */
-export function parseHostPort(text: string, transport: Transport): NetAddr {
-  const colon = text.lastIndexOf(":");
-  if (colon <= 0) throw new TypeError(`expected "host:port", got ${JSON.stringify(text)}`);
-  const portText = text.slice(colon + 1);
-  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
-  return {
-    transport,
-    hostname: text.slice(0, colon),
-    port: checkPort(port, `port in ${JSON.stringify(text)}`),
-  };
-}
-
-/**
- * The numeric IPv4 address of a dotted quad, or null for anything else (a host name).
- *
- * @param hostname text to parse
- * @returns the address as a signed 32-bit integer, or null
- *
- * @example
- * ```ts
- * import { ipv4Literal } from "./addr.ts";
- * console.assert(ipv4Literal("192.0.2.1") === (0xc0000201 | 0));
- * console.assert(ipv4Literal("example.test") === null);
- * ```
- */
-export function ipv4Literal(hostname: string): number | null {
-  return parseIpv4(hostname);
-}

@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { TcpConfig } from "../tcp/config.ts";
+import type { TcpConnection, TcpInfo } from "../tcp/connection.ts";
 import { TcpError } from "../tcp/errors.ts";
 import type { TcpConn } from "./tcp_conn.ts";
 import type { TcpListener } from "./tcp_listener.ts";
@@ -59,10 +61,19 @@ export class SocketError extends Error {
 
 /** What the facade needs from the stack (`Stack.connect` / `Stack.listen`). */
 export interface SocketDescriptorHost {
-  /** Active open; resolves once established. */
-  connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn>;
+  /** Active open; resolves once established. `configure` runs before the SYN is sent. */
+  connect(
+    opts: {
+      hostname: string;
+      port: number;
+      localPort?: number;
+      configure?: (conn: TcpConnection) => void;
+    },
+  ): Promise<TcpConn>;
   /** Passive open. */
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpListener;
+  /** The TCP layer, whose configuration gives option defaults (`Stack.tcp`). */
+  readonly tcp?: { readonly config: Readonly<TcpConfig> };
 }
 
 /** Lowest descriptor handed out (0–2 are stdin/stdout/stderr in the textbook's world). */
@@ -78,6 +89,67 @@ interface Descriptor {
   bindHost: string | undefined;
   conn: TcpConn | null;
   listener: TcpListener | null;
+  /** Options set with setsockopt, applied to the connection(s) when they exist. */
+  opts: Map<SocketOptionName, number>;
+}
+
+/**
+ * Socket options {@link SocketDescriptors.setsockopt} models, with POSIX/Linux units:
+ * booleans as 0/1, keep-alive times in seconds, TCP_MAXSEG in bytes, IP_TTL 1..255,
+ * IP_TOS the TOS byte (its ECN bits are TCP's, RFC 3168 §5). TCP_KEEPINIT (FreeBSD) bounds
+ * the handshake, seconds.
+ */
+export type SocketOptionName =
+  | "TCP_NODELAY"
+  | "SO_KEEPALIVE"
+  | "TCP_KEEPIDLE"
+  | "TCP_KEEPINTVL"
+  | "TCP_KEEPCNT"
+  | "TCP_KEEPINIT"
+  | "TCP_MAXSEG"
+  | "IP_TTL"
+  | "IP_TOS";
+
+const SOCKET_OPTION_NAMES: ReadonlySet<string> = new Set<SocketOptionName>([
+  "TCP_NODELAY",
+  "SO_KEEPALIVE",
+  "TCP_KEEPIDLE",
+  "TCP_KEEPINTVL",
+  "TCP_KEEPCNT",
+  "TCP_KEEPINIT",
+  "TCP_MAXSEG",
+  "IP_TTL",
+  "IP_TOS",
+]);
+const MS_PER_SECOND = 1000;
+/** IPv4 default TTL (Linux ip_default_ttl): what IP_TTL reads when not set. */
+const DEFAULT_IP_TTL = 64;
+/** Linux TCP_MSS_DEFAULT: what TCP_MAXSEG reads before a connection has an MSS. */
+const TCP_MSS_DEFAULT = 536;
+/** Largest TTL (RFC 791: 8 bits). */
+const MAX_TTL = 255;
+
+/** Applies a descriptor's options to its engine connection (before the SYN or at once). */
+function applyOptions(c: TcpConnection, opts: ReadonlyMap<SocketOptionName, number>): void {
+  const ttl = opts.get("IP_TTL");
+  const tos = opts.get("IP_TOS");
+  if (ttl !== undefined || tos !== undefined) c.setIpOptions(ttl ?? 0, tos ?? 0);
+  const mss = opts.get("TCP_MAXSEG");
+  if (mss !== undefined && mss > 0) c.setMaxSegment(mss);
+  const sec = (k: SocketOptionName) => {
+    const v = opts.get(k);
+    return v === undefined ? undefined : v * MS_PER_SECOND;
+  };
+  c.setKeepAliveTimers({
+    idleMs: sec("TCP_KEEPIDLE"),
+    intervalMs: sec("TCP_KEEPINTVL"),
+    probes: opts.get("TCP_KEEPCNT"),
+    initMs: sec("TCP_KEEPINIT"),
+  });
+  const nodelay = opts.get("TCP_NODELAY");
+  if (nodelay !== undefined) c.setNoDelay(nodelay !== 0);
+  const keepalive = opts.get("SO_KEEPALIVE");
+  if (keepalive !== undefined) c.setKeepAlive(keepalive !== 0);
 }
 
 function errnoOf(e: unknown): SocketErrno | null {
@@ -187,7 +259,108 @@ export class SocketDescriptors {
       bindHost: undefined,
       conn: null,
       listener: null,
+      opts: new Map(),
     });
+  }
+
+  /**
+   * Sets a socket option (POSIX `setsockopt`). Set before `connect`/`listen`, an option
+   * shapes the SYN (TCP_MAXSEG, IP_TTL, IP_TOS) and the handshake (TCP_KEEPINIT); on a
+   * listening socket it passes to every connection it accepts (as Linux and FreeBSD
+   * inherit them); on a connection it applies at once.
+   *
+   * @param fd descriptor
+   * @param name the option
+   * @param value its value (see {@link SocketOptionName} for units)
+   * @throws {SocketError} EBADF, EINVAL (unknown option or value out of range)
+   *
+   * @example
+   * ```ts
+   * import { SocketDescriptors } from "./descriptors.ts";
+   * const s = new SocketDescriptors({ connect: () => Promise.reject(), listen: () => { throw 0; } });
+   * const fd = s.socket();
+   * s.setsockopt(fd, "TCP_KEEPIDLE", 30);
+   * console.assert(s.getsockopt(fd, "TCP_KEEPIDLE") === 30);
+   * console.assert(s.getsockopt(fd, "IP_TTL") === 64); // the default
+   * ```
+   */
+  setsockopt(fd: number, name: SocketOptionName, value: number): void {
+    const d = this.#get(fd, "setsockopt");
+    if (!SOCKET_OPTION_NAMES.has(name)) {
+      throw new SocketError("EINVAL", `setsockopt: unknown option ${String(name)}`);
+    }
+    if (!Number.isInteger(value) || value < 0) {
+      throw new SocketError("EINVAL", `setsockopt: ${name} needs a non-negative integer`);
+    }
+    const positive = name === "TCP_KEEPIDLE" || name === "TCP_KEEPINTVL" ||
+      name === "TCP_KEEPCNT" || name === "IP_TTL";
+    if (
+      (positive && value === 0) || (name === "IP_TTL" && value > MAX_TTL) ||
+      (name === "IP_TOS" && value > 0xff)
+    ) {
+      throw new SocketError("EINVAL", `setsockopt: ${name} ${value} is out of range`);
+    }
+    d.opts.set(name, value);
+    const engine = d.conn?.connection;
+    if (engine !== undefined) applyOptions(engine, d.opts);
+  }
+
+  /**
+   * Reads a socket option (POSIX `getsockopt`): what was set, else the stack's default;
+   * TCP_MAXSEG reads the sending MSS once connected.
+   *
+   * @param fd descriptor
+   * @param name the option
+   * @returns its value
+   * @throws {SocketError} EBADF, EINVAL (unknown option)
+   */
+  getsockopt(fd: number, name: SocketOptionName): number {
+    const d = this.#get(fd, "getsockopt");
+    if (!SOCKET_OPTION_NAMES.has(name)) {
+      throw new SocketError("EINVAL", `getsockopt: unknown option ${String(name)}`);
+    }
+    const info = d.conn?.connection.info();
+    if (name === "TCP_MAXSEG" && info !== undefined) return info.sndMss;
+    const set = d.opts.get(name);
+    if (set !== undefined) return set;
+    const cfg = this.#host.tcp?.config;
+    const seconds = (ms: number | undefined) => Math.floor((ms ?? 0) / MS_PER_SECOND);
+    switch (name) {
+      case "IP_TTL":
+        return info !== undefined && info.ipTtl > 0
+          ? info.ipTtl
+          : cfg !== undefined && cfg.ipTtl > 0
+          ? cfg.ipTtl
+          : DEFAULT_IP_TTL;
+      case "IP_TOS":
+        return info?.ipTos ?? cfg?.ipTos ?? 0;
+      case "TCP_MAXSEG":
+        return TCP_MSS_DEFAULT;
+      case "TCP_KEEPIDLE":
+        return seconds(info?.keepAliveIdleMs ?? cfg?.keepAliveIdleMs);
+      case "TCP_KEEPINTVL":
+        return seconds(info?.keepAliveIntervalMs ?? cfg?.keepAliveIntervalMs);
+      case "TCP_KEEPCNT":
+        return info?.keepAliveProbes ?? cfg?.keepAliveProbes ?? 0;
+      case "TCP_KEEPINIT":
+        return seconds(info?.keepAliveInitMs ?? cfg?.keepAliveInitMs);
+      case "TCP_NODELAY":
+        return info === undefined ? (cfg?.noDelay ? 1 : 0) : 0;
+      default:
+        return 0;
+    }
+  }
+
+  /**
+   * TCP_INFO of a connected descriptor (the engine's `info()`: state, RTT, windows, MSS,
+   * options and ECN in use, keep-alive timers).
+   *
+   * @param fd connected descriptor
+   * @returns the snapshot
+   * @throws {SocketError} EBADF, ENOTCONN
+   */
+  tcpInfo(fd: number): TcpInfo {
+    return this.#connected(fd, "getsockopt").connection.info();
   }
 
   /**
@@ -237,6 +410,7 @@ export class SocketDescriptors {
     } catch (e) {
       throw wrap("listen", e);
     }
+    d.listener.engine.configure = (c) => applyOptions(c, d.opts);
     d.bindPort = d.listener.addr.port;
     d.state = "listening";
   }
@@ -265,6 +439,7 @@ export class SocketDescriptors {
       bindHost: undefined,
       conn,
       listener: null,
+      opts: new Map(d.opts), // inherited from the listening socket
     });
   }
 
@@ -289,6 +464,7 @@ export class SocketDescriptors {
         hostname: host,
         port,
         localPort: d.bindPort === 0 ? undefined : d.bindPort,
+        configure: d.opts.size === 0 ? undefined : (c) => applyOptions(c, d.opts),
       });
     } catch (e) {
       if (this.#table.get(fd) === d) d.state = "fresh";

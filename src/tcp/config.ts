@@ -101,7 +101,94 @@ export interface TcpConfig {
    * TIME-WAIT beyond it goes to CLOSED at once (`timeWaitOverflows`).
    */
   maxTimeWait: number;
+  /**
+   * Loss detection of SACK connections: "rack-tlp" (the default, RFC 8985: time-based
+   * detection with per-segment transmit times, a reordering window and tail loss probes, as
+   * Linux and FreeBSD do today) or "rfc6675" (DupThresh-based IsLost over the scoreboard,
+   * RFC 6675 §4). Both reduce the window with PRR (RFC 6937). Without SACK: NewReno.
+   */
+  lossDetection: LossDetection;
+  /** Detect spurious retransmission timeouts with F-RTO (RFC 5682, Linux tcp_frto = 2). */
+  frto: boolean;
+  /**
+   * Added to every backed-off SYN and SYN-ACK retransmission timeout, ms: FreeBSD's
+   * `net.inet.tcp.rexmit_slop` (TCPT_RANGESET adds it; its SYNs go out at 0, 1, 3.2,
+   * 7.4 s). 0: the RFC 6298 §5.5 doubling alone, as Linux does.
+   */
+  synRtoSlopMs: number;
+  /**
+   * Acknowledge the first data segments at once (Linux quick-ACK mode, tcp_incr_quickack).
+   * Off: the first data segment waits for the delayed-ACK timer like any other (FreeBSD,
+   * RFC 9293 §3.8.6.3).
+   */
+  quickAck: boolean;
+  /**
+   * Connection-establishment limit, ms (FreeBSD `net.inet.tcp.keepinit`, TCP_KEEPINIT): a
+   * connection still in SYN-SENT or SYN-RECEIVED after it fails with ETIMEDOUT. 0: none;
+   * only `synRetries` / `synAckRetries` end the handshake (Linux).
+   */
+  keepAliveInitMs: number;
+  /**
+   * Which ICMP errors abort a connection in SYN-SENT (RFC 1122 §4.2.3.9, RFC 5461):
+   * `"all"` (Linux tcp_v4_err: any destination unreachable, time exceeded, parameter
+   * problem), `"hard"` (FreeBSD with `net.inet.tcp.icmp_may_rst=1`: protocol/port
+   * unreachable and administratively prohibited → ECONNREFUSED, TTL exceeded →
+   * EHOSTUNREACH, only when the quoted sequence is the ISS), `"none"` (icmp_may_rst=0).
+   * Fragmentation needed always lowers the MSS (RFC 1191).
+   */
+  icmpAbortsConnect: "all" | "hard" | "none";
+  /**
+   * Time to live of the IPv4 datagrams TCP sends (IP_TTL); 0: the interface's default.
+   */
+  ipTtl: number;
+  /** TOS byte of the IPv4 datagrams TCP sends (IP_TOS; the ECN bits are TCP's). */
+  ipTos: number;
+  /**
+   * RFC 5961 §7 / Linux `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs the whole
+   * layer sends per second, over every connection (besides the per-connection limit).
+   */
+  challengeAckGlobalLimitPerSecond: number;
+  /**
+   * RSTs sent per second in answer to segments for no connection (Linux rate-limits them
+   * like ICMP errors, `net.ipv4.icmp_ratelimit` / `tcp_v4_send_reset` through
+   * `inet_peer`; FreeBSD `net.inet.icmp.icmplim` with `tcp_rst` in badport_bandlim). A
+   * token bucket of this size refilled every second; 0: unlimited.
+   */
+  resetLimitPerSecond: number;
+  /**
+   * SYN retransmissions after which the SYN carries the MSS option only (FreeBSD
+   * `net.inet.tcp.rexmit_drop_options`: from the third, for middleboxes that drop SYNs
+   * with options). 0: never (Linux).
+   */
+  synDropOptionsAfter: number;
+  /**
+   * ECN (RFC 3168) as Linux `net.ipv4.tcp_ecn`: `"on"` asks for it on active opens and
+   * accepts it, `"passive"` (the default, like Linux's 2 and FreeBSD's ecn.enable=2) only
+   * accepts a peer's request, `"off"` neither.
+   */
+  ecn: "off" | "on" | "passive";
+  /**
+   * SYN retransmissions that still ask for ECN (RFC 3168 §6.1.1.1: a peer or middlebox
+   * may drop ECN-setup SYNs): Linux 0 (tcp_ecn_fallback), FreeBSD 1 (ecn.maxretries).
+   */
+  ecnSynRetries: number;
+  /**
+   * RCV.WND for the acceptability test (RFC 9293 §3.10.7.4) is at least the free receive
+   * buffer, not only the window last advertised: FreeBSD (tcp_input, `rcv_wnd =
+   * imax(sbspace, rcv_adv - rcv_nxt)`) accepts data beyond its last window while it has
+   * room. Off (default): the advertised window, as Linux (tcp_receive_window) and RFC 9293.
+   */
+  rcvWindowFromBuffer: boolean;
+  /**
+   * Round the receive buffer up to a whole number of segments once the MSS is agreed
+   * (FreeBSD tcp_mss_update: `roundup(so_rcv.sb_hiwat, mss)`). Off (default): the buffer is
+   * `receiveBufferBytes`, as Linux.
+   */
+  receiveBufferRoundToMss: boolean;
 }
+
+/** {@link TcpConfig.lossDetection} values. */
+export type LossDetection = "rack-tlp" | "rfc6675";
 
 /** The defaults: Linux-like values. */
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -132,6 +219,21 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxPersistMs: 60_000,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxTimeWait: DEFAULT_MAX_TIME_WAIT,
+  lossDetection: "rack-tlp",
+  frto: true,
+  synRtoSlopMs: 0,
+  quickAck: true,
+  keepAliveInitMs: 0,
+  icmpAbortsConnect: "all",
+  ipTtl: 0,
+  ipTos: 0,
+  challengeAckGlobalLimitPerSecond: 1000,
+  resetLimitPerSecond: 1000,
+  synDropOptionsAfter: 0,
+  ecn: "passive",
+  ecnSynRetries: 0,
+  rcvWindowFromBuffer: false,
+  receiveBufferRoundToMss: false,
 });
 
 /**
@@ -204,6 +306,44 @@ export interface TcpStats {
   outOfOrder: number;
   /** Segments sent by IP that it reported dropped. */
   sendFailures: number;
+  /** Fast recovery episodes entered (RFC 6675 §5, RFC 8985 §6, NewReno). */
+  recoveries: number;
+  /** Segments RACK deemed lost (RFC 8985 §6.2). */
+  rackLosses: number;
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tlpProbes: number;
+  /** Losses repaired by a tail loss probe, each followed by a window reduction (RFC 8985 §7.4). */
+  tlpRecoveries: number;
+  /** ACKs received whose first SACK block was a D-SACK (RFC 2883 §4). */
+  dsacksReceived: number;
+  /** ACKs sent with a D-SACK block for a duplicate segment received (RFC 2883 §4). */
+  dsacksSent: number;
+  /** Window reductions undone as spurious (D-SACK RFC 3708, timestamps RFC 3522, F-RTO). */
+  undos: number;
+  /** Retransmission timeouts found spurious (F-RTO RFC 5682, Eifel RFC 3522). */
+  spuriousRtos: number;
+  /** Challenge ACKs not sent: a connection's or the layer's per-second limit was reached. */
+  challengeAcksLimited: number;
+  /** RSTs for segments to no connection not sent: `resetLimitPerSecond` was reached. */
+  resetsLimited: number;
+  /** ICMP errors that aborted a connection attempt (RFC 1122 §4.2.3.9). */
+  icmpAborts: number;
+  /** ICMP errors quoting a sequence number outside SND.UNA..SND.NXT (RFC 5927 §4.1), ignored. */
+  icmpOutOfWindow: number;
+  /** Connections that failed TCP_KEEPINIT (`keepAliveInitMs`) before being established. */
+  keepInitTimeouts: number;
+  /** SYNs and SYN-ACKs whose text was queued for delivery once established (RFC 9293 §3.10.7.2). */
+  synTextQueued: number;
+  /** Connections that agreed to ECN (RFC 3168 §6.1.1). */
+  ecnNegotiated: number;
+  /** Segments received with the CE codepoint on an ECN connection. */
+  ecnCeReceived: number;
+  /** ACKs received with ECE on an ECN connection. */
+  ecnEceReceived: number;
+  /** Congestion-window reductions for ECE (at most one per window of data). */
+  ecnReductions: number;
+  /** Segments sent with CWR. */
+  ecnCwrSent: number;
 }
 
 /**
@@ -240,5 +380,24 @@ export function newTcpStats(): TcpStats {
     timeWaitOverflows: 0,
     outOfOrder: 0,
     sendFailures: 0,
+    recoveries: 0,
+    rackLosses: 0,
+    tlpProbes: 0,
+    tlpRecoveries: 0,
+    dsacksReceived: 0,
+    dsacksSent: 0,
+    undos: 0,
+    spuriousRtos: 0,
+    challengeAcksLimited: 0,
+    resetsLimited: 0,
+    icmpAborts: 0,
+    icmpOutOfWindow: 0,
+    keepInitTimeouts: 0,
+    synTextQueued: 0,
+    ecnNegotiated: 0,
+    ecnCeReceived: 0,
+    ecnEceReceived: 0,
+    ecnReductions: 0,
+    ecnCwrSent: 0,
   };
 }

@@ -58,6 +58,11 @@ export interface CongestionControl {
   onRecoveryExit(nowMs: number, flightBytes: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4: cwnd = loss window). */
   onTimeout(nowMs: number, flightBytes: number): void;
+  /**
+   * A reduction proved spurious (RFC 3708 §2, RFC 5682 §3, Linux tcp_undo_cwnd_reduction):
+   * cwnd and ssthresh go back to at least their values before it.
+   */
+  undo(priorCwnd: number, priorSsthresh: number): void;
 }
 
 /** Names of the built-in algorithms. */
@@ -158,6 +163,14 @@ export class NewReno implements CongestionControl {
     this.cwnd = this.mss;
     this.#bytesAcked = 0;
   }
+
+  /** @param priorCwnd cwnd before the reduction @param priorSsthresh ssthresh before it @returns nothing */
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    // Linux tcp_undo_cwnd_reduction: cwnd = max(cwnd, prior_cwnd), ssthresh = max(..).
+    if (priorCwnd > this.cwnd) this.cwnd = priorCwnd;
+    if (priorSsthresh > this.ssthresh) this.ssthresh = priorSsthresh;
+    this.#bytesAcked = 0;
+  }
 }
 
 /**
@@ -190,8 +203,6 @@ export class Cubic implements CongestionControl {
   #k = 0;
   /** W_est (Reno-friendly estimate) in segments. */
   #wEst = 0;
-  /** cwnd at the start of the epoch, segments. */
-  #cwndEpoch = 0;
 
   /** @param mss sender MSS in bytes */
   constructor(mss: number) {
@@ -223,7 +234,6 @@ export class Cubic implements CongestionControl {
     if (this.#epochStartMs < 0) {
       // RFC 9438 §4.2: a new epoch begins with the first ACK in congestion avoidance.
       this.#epochStartMs = nowMs;
-      this.#cwndEpoch = cwndSeg;
       if (this.#wMax < cwndSeg) {
         this.#k = 0;
         this.#wMax = cwndSeg;
@@ -283,5 +293,16 @@ export class Cubic implements CongestionControl {
     // RFC 9438 §4.8: ssthresh as for a congestion event, cwnd = 1 segment.
     this.#reduce();
     this.cwnd = this.#mss;
+  }
+
+  /** @param priorCwnd cwnd before the reduction @param priorSsthresh ssthresh before it @returns nothing */
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    // Linux cubictcp_undo_cwnd / tcp_undo_cwnd_reduction: back to the window before the
+    // reduction; W_max returns to the previous one so the curve is not pulled down.
+    if (priorCwnd > this.cwnd) this.cwnd = priorCwnd;
+    if (priorSsthresh > this.ssthresh) this.ssthresh = priorSsthresh;
+    const seg = this.cwnd / this.#mss;
+    if (this.#wMax < seg) this.#wMax = seg;
+    this.#epochStartMs = -1;
   }
 }

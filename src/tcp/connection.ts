@@ -27,16 +27,23 @@
 import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
 import { IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
-import { inputSynchronizing, inputSynSent } from "./connection_receive.ts";
+import {
+  inputSynchronizing,
+  inputSynSent,
+  queueSynText,
+  rackDetectLoss,
+} from "./connection_receive.ts";
 import {
   onKeepAlive,
   onPersist,
+  onRackTimer,
   onRetransmitTimeout,
   output,
   sendReset,
 } from "./connection_send.ts";
+import { ecnAcceptSyn, ecnInput } from "./ecn.ts";
 import { ConnectionRefused, HostUnreachable, type TcpError } from "./errors.ts";
-import { seqAdd, seqGe, seqLe, seqSub } from "./seq.ts";
+import { seqAdd, seqGe, seqLt, seqSub } from "./seq.ts";
 import {
   isArmed,
   Tcb,
@@ -44,6 +51,7 @@ import {
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,
   TCP_TIMER_PERSIST,
+  TCP_TIMER_RACK,
   TCP_TIMER_RETRANSMIT,
   TCP_TIMER_TIME_WAIT,
   type TcpContext,
@@ -56,6 +64,7 @@ export {
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,
   TCP_TIMER_PERSIST,
+  TCP_TIMER_RACK,
   TCP_TIMER_RETRANSMIT,
   TCP_TIMER_TIME_WAIT,
   type TcpConnectionOwner,
@@ -156,6 +165,58 @@ export interface TcpInfo {
   timestamps: boolean;
   /** SACK in use. */
   sack: boolean;
+  /**
+   * Loss recovery in use: "rack-tlp" (RFC 8985), "sack" (RFC 6675) or "newreno"; "none"
+   * before the first data was sent or a duplicate ACK seen.
+   */
+  lossRecovery: string;
+  /** Fast recovery episodes entered. */
+  recoveries: number;
+  /** Segments RACK deemed lost (RFC 8985 §6.2). */
+  rackLosses: number;
+  /** Whether RACK saw the network reorder segments (RACK.reordering_seen). */
+  reorderingSeen: boolean;
+  /** RACK's reordering window multiplier (raised by D-SACKs, RFC 8985 §6.2 step 4). */
+  reoWndMult: number;
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tlpProbes: number;
+  /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
+  dsacksReceived: number;
+  /** D-SACK blocks sent: we got a segment twice. */
+  dsacksSent: number;
+  /** Window reductions undone as spurious (RFC 3708 D-SACK, RFC 3522 timestamps, F-RTO). */
+  undos: number;
+  /** Retransmission timeouts found spurious (F-RTO RFC 5682, Eifel RFC 3522). */
+  spuriousRtos: number;
+  /** The MSS we advertise (Linux tcpi_advmss), bytes. */
+  advMss: number;
+  /**
+   * When data last arrived, or the handshake completed before any did (clock ms; Linux
+   * icsk_ack.lrcvtime behind tcpi_last_data_recv); null before either.
+   */
+  lastDataRecvMs: number | null;
+  /** IP_TTL of our datagrams, 0 for the interface's default. */
+  ipTtl: number;
+  /** IP_TOS of our datagrams (DSCP bits). */
+  ipTos: number;
+  /** TCP_KEEPIDLE: idle time before the first keep-alive probe, ms. */
+  keepAliveIdleMs: number;
+  /** TCP_KEEPINTVL: between keep-alive probes, ms. */
+  keepAliveIntervalMs: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection fails. */
+  keepAliveProbes: number;
+  /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
+  keepAliveInitMs: number;
+  /** ECN (RFC 3168) agreed on the handshake. */
+  ecn: boolean;
+  /** Segments that arrived marked CE. */
+  ecnCeReceived: number;
+  /** Congestion-window reductions for ECE (at most one per window of data). */
+  ecnReductions: number;
+  /** Segments we sent with CWR. */
+  ecnCwrSent: number;
+  /** We echo ECE on our ACKs now (a CE mark not yet answered by the peer's CWR). */
+  ecnEchoing: boolean;
 }
 
 /**
@@ -354,6 +415,7 @@ export class TcpConnection implements TimerTarget {
     t.rcvWScale = t.cfg.windowScaling ? t.chooseWindowShift() : 0;
     t.state = TcpState.SYN_SENT;
     t.lastRecvMs = nowMs;
+    t.armKeepInit(nowMs);
     output(t, nowMs);
     t.leave();
   }
@@ -376,6 +438,7 @@ export class TcpConnection implements TimerTarget {
     t.irs = syn.seq | 0;
     t.rcvNxt = seqAdd(syn.seq, 1);
     t.negotiate(syn);
+    ecnAcceptSyn(t, syn); // RFC 3168 §6.1.1
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     t.sndWnd = syn.window;
     t.maxSndWnd = syn.window;
@@ -385,6 +448,9 @@ export class TcpConnection implements TimerTarget {
     t.state = TcpState.SYN_RECEIVED;
     t.lastRecvMs = nowMs;
     t.lastRecvActivityMs = nowMs; // Linux tcp_create_openreq_child: lrcvtime = the SYN's
+    // RFC 9293 §3.10.7.2: text on the SYN is queued until ESTABLISHED.
+    queueSynText(t, syn);
+    t.armKeepInit(nowMs);
     output(t, nowMs);
     t.leave();
   }
@@ -617,6 +683,59 @@ export class TcpConnection implements TimerTarget {
   }
 
   /**
+   * Keep-alive timers of this connection (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) and its
+   * handshake limit (TCP_KEEPINIT, FreeBSD); omitted fields keep their value.
+   *
+   * @param p idle and interval in ms, probes, handshake limit in ms (0: none)
+   * @returns nothing
+   */
+  setKeepAliveTimers(
+    p: { idleMs?: number; intervalMs?: number; probes?: number; initMs?: number },
+  ): void {
+    const t = this.#t;
+    if (p.idleMs !== undefined && p.idleMs > 0) t.keepAliveIdleMs = p.idleMs;
+    if (p.intervalMs !== undefined && p.intervalMs > 0) t.keepAliveIntervalMs = p.intervalMs;
+    if (p.probes !== undefined && p.probes > 0) t.keepAliveProbes = p.probes;
+    if (p.initMs !== undefined && p.initMs >= 0) {
+      t.keepAliveInitMs = p.initMs;
+      if (t.state === TcpState.SYN_SENT || t.state === TcpState.SYN_RECEIVED) {
+        t.armKeepInit(t.ctx.clock.now());
+      }
+    }
+    if (t.keepAlive && t.isSynchronized() && t.keepAliveProbesSent === 0) {
+      t.armKeepAlive(t.ctx.clock.now());
+    }
+  }
+
+  /**
+   * IP_TTL and IP_TOS of this connection's datagrams (RFC 791; the TOS byte's ECN bits
+   * belong to TCP, RFC 3168 §5).
+   *
+   * @param ttl time to live, 1..255, or 0 for the interface's default
+   * @param tos the TOS byte
+   * @returns nothing
+   */
+  setIpOptions(ttl: number, tos: number): void {
+    this.#t.setIpOptions(ttl & 0xff, tos & 0xfc);
+  }
+
+  /**
+   * TCP_MAXSEG (Linux user_mss): caps the MSS we advertise and send with. Before the
+   * handshake it changes the SYN's MSS option; later only the sending MSS.
+   *
+   * @param mss bytes, at least MIN_MSS (88)
+   * @returns nothing
+   */
+  setMaxSegment(mss: number): void {
+    const t = this.#t;
+    const m = Math.max(MIN_MSS, Math.floor(mss));
+    if (m < t.ourMss) {
+      t.ourMss = m;
+      t.updateSndMss();
+    }
+  }
+
+  /**
    * A TCP_INFO-like snapshot.
    *
    * @returns the current figures
@@ -647,6 +766,30 @@ export class TcpConnection implements TimerTarget {
       windowScaling: t.wsOk,
       timestamps: t.tsOk,
       sack: t.sackOk,
+      lossRecovery: t.recovery?.name ??
+        (t.rack !== null ? "rack-tlp" : "none"),
+      recoveries: t.recoveryCount,
+      rackLosses: t.rackLostCount,
+      reorderingSeen: t.rack?.reorderingSeen ?? false,
+      reoWndMult: t.rack?.reoWndMult ?? 1,
+      tlpProbes: t.tlpProbeCount,
+      dsacksReceived: t.dsacksIn,
+      dsacksSent: t.dsacksOut,
+      undos: t.undoCount,
+      spuriousRtos: t.spuriousRtoCount,
+      advMss: t.ourMss,
+      lastDataRecvMs: Number.isFinite(t.lastRecvActivityMs) ? t.lastRecvActivityMs : null,
+      ipTtl: t.ipOptions?.ttl ?? 0,
+      ipTos: t.ipOptions?.tos ?? 0,
+      keepAliveIdleMs: t.keepAliveIdleMs,
+      keepAliveIntervalMs: t.keepAliveIntervalMs,
+      keepAliveProbes: t.keepAliveProbes,
+      keepAliveInitMs: t.keepAliveInitMs,
+      ecn: t.ecnOk,
+      ecnCeReceived: t.ecnCeReceived,
+      ecnReductions: t.ecnReductions,
+      ecnCwrSent: t.ecnCwrSent,
+      ecnEchoing: t.ecnEceEcho,
     };
   }
 
@@ -685,6 +828,9 @@ export class TcpConnection implements TimerTarget {
       case TCP_TIMER_KEEPALIVE:
         onKeepAlive(t, nowMs);
         break;
+      case TCP_TIMER_RACK:
+        onRackTimer(t, nowMs, rackDetectLoss);
+        break;
       case TCP_TIMER_TIME_WAIT:
         // RFC 9293 §3.10.8: TIME-WAIT timeout; also the orphaned FIN-WAIT-2 timeout.
         t.terminate(null);
@@ -710,7 +856,10 @@ export class TcpConnection implements TimerTarget {
     t.lastRecvMs = nowMs;
     t.keepAliveProbesSent = 0;
     if (t.state === TcpState.SYN_SENT) inputSynSent(t, nowMs, seg);
-    else inputSynchronizing(t, nowMs, seg);
+    else {
+      ecnInput(t, nowMs, seg); // RFC 3168 §6.1.2, §6.1.3
+      inputSynchronizing(t, nowMs, seg);
+    }
     if (!t.isClosed()) output(t, nowMs);
     t.leave();
   }
@@ -730,13 +879,17 @@ export class TcpConnection implements TimerTarget {
    */
   onIcmpError(nowMs: number, type: number, code: number, nextHopMtu: number, seq: number): void {
     const t = this.#t;
-    // RFC 5927 §4.1: the quoted sequence number must be in flight.
-    if (!(seqGe(seq, t.sndUna) && seqLe(seq, t.sndMax))) return;
-    if (type !== 3) return; // only destination unreachable is acted on (RFC 1122 §4.2.3.9)
+    // RFC 5927 §4.1: the quoted sequence number must be in flight, SND.UNA =< SEG.SEQ < SND.NXT.
+    if (!(seqGe(seq, t.sndUna) && seqLt(seq, t.sndMax))) {
+      t.ctx.stats.icmpOutOfWindow++;
+      return;
+    }
     t.enter();
-    if (code === 4) {
-      // RFC 1191 §6.2: fragmentation needed: lower the MSS and resend what is in flight.
-      if (nextHopMtu > 0) {
+    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_FRAG_NEEDED) {
+      // RFC 1191 §6.2: fragmentation needed: lower the MSS and resend what is in flight. A
+      // SYN carries no data to fragment and its MSS option states what we receive (RFC 9293
+      // §3.7.1), so the handshake ignores it (FreeBSD tcp_mtudisc_notify does too).
+      if (nextHopMtu > 0 && t.isSynchronized()) {
         const mss = Math.max(MIN_MSS, nextHopMtu - IPV4_TCP_HEADERS_LEN);
         if (mss < t.ourMss) {
           t.ourMss = mss;
@@ -748,9 +901,57 @@ export class TcpConnection implements TimerTarget {
         }
       }
     } else if (t.state === TcpState.SYN_SENT) {
-      // RFC 1122 §4.2.3.9 allows aborting on port/protocol unreachable; we fail connect on any.
-      t.terminate(code === 2 || code === 3 ? new ConnectionRefused() : new HostUnreachable());
+      const error = icmpConnectError(t.cfg.icmpAbortsConnect, type, code);
+      if (error !== null) {
+        t.ctx.stats.icmpAborts++;
+        t.terminate(error);
+      }
     }
     t.leave();
   }
+}
+
+/** ICMP type 3 (RFC 792). */
+const ICMP_DEST_UNREACHABLE = 3;
+/** ICMP type 11 (RFC 792). */
+const ICMP_TIME_EXCEEDED = 11;
+/** Type 3 code 4, fragmentation needed (RFC 1191). */
+const ICMP_FRAG_NEEDED = 4;
+/** Type 3 codes RFC 1122 §4.2.3.9 calls hard: protocol and port unreachable. */
+const ICMP_PROTO_UNREACHABLE = 2;
+const ICMP_PORT_UNREACHABLE = 3;
+/** Type 3 codes 9, 10, 13: administratively prohibited (RFC 1812 §5.2.7.1). */
+const ICMP_ADMIN_PROHIBITED: ReadonlySet<number> = new Set([9, 10, 13]);
+
+/**
+ * The error an ICMP message ends a connection attempt (SYN-SENT) with, or null when it is
+ * a soft error (RFC 1122 §4.2.3.9: only protocol and port unreachable are hard).
+ *
+ * - `"all"` (Linux tcp_v4_err): any destination unreachable or time exceeded aborts
+ *   the attempt; protocol/port unreachable read ECONNREFUSED, the rest EHOSTUNREACH.
+ * - `"hard"` (FreeBSD tcp_ctlinput with icmp_may_rst=1, icmp_errmap): protocol/port
+ *   unreachable and administratively prohibited → ECONNREFUSED, TTL exceeded in transit →
+ *   EHOSTUNREACH; network/host unreachable and the rest are soft.
+ * - `"none"`: no ICMP error aborts a connection attempt.
+ */
+function icmpConnectError(
+  policy: "all" | "hard" | "none",
+  type: number,
+  code: number,
+): TcpError | null {
+  if (policy === "none") return null;
+  const hard = type === ICMP_DEST_UNREACHABLE &&
+    (code === ICMP_PROTO_UNREACHABLE || code === ICMP_PORT_UNREACHABLE);
+  if (policy === "all") {
+    if (hard) return new ConnectionRefused();
+    if (type === ICMP_DEST_UNREACHABLE || type === ICMP_TIME_EXCEEDED) {
+      return new HostUnreachable();
+    }
+    return null;
+  }
+  if (hard || (type === ICMP_DEST_UNREACHABLE && ICMP_ADMIN_PROHIBITED.has(code))) {
+    return new ConnectionRefused();
+  }
+  if (type === ICMP_TIME_EXCEEDED && code === 0) return new HostUnreachable();
+  return null;
 }

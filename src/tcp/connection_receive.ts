@@ -13,7 +13,8 @@ import { RangeSet } from "../buffer/range_set.ts";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts";
 import { Timer } from "../time/timer_wheel.ts";
 import { DEFAULT_MSS } from "./config.ts";
-import { retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
+import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
+import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
@@ -71,6 +72,9 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
   t.sackOk = t.cfg.sack && seg.sackPermitted;
   t.updateSndMss();
   t.rcvAdvRight = seqAdd(t.rcvNxt, t.synWindow());
+  // RFC 3168 §6.1.1: an ECN-setup SYN-ACK answers ours; a simultaneous open's SYN asks.
+  if (hasAck) ecnAcceptSynAck(t, seg);
+  else ecnAcceptSyn(t, seg);
   if (hasAck) {
     ackAdvance(t, nowMs, seg);
   }
@@ -81,12 +85,48 @@ export function inputSynSent(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    // RFC 9293 §3.10.7.3: "If there are other controls or text in the segment, then continue
+    // processing at the sixth step" — text and FIN on the SYN-ACK are taken now.
+    queueSynText(t, seg);
+    deliverSynText(t, nowMs);
   } else {
     // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
     t.state = TcpState.SYN_RECEIVED;
     t.sndWnd = seg.window;
     t.sndWl1 = seg.seq;
     t.sndNxt = t.iss;
+    // RFC 9293 §3.10.7.3: text and controls wait until ESTABLISHED.
+    queueSynText(t, seg);
+  }
+}
+
+/**
+ * Keeps the text (and FIN) a SYN or SYN-ACK carried, at most one receive window, for
+ * delivery once ESTABLISHED (RFC 9293 §3.10.7.2: "any other control or text should be
+ * queued for processing later"; §3.10.7.3). Beyond the window it is trimmed as any segment.
+ *
+ * @param t the connection (RCV.NXT = the SYN's sequence number + 1)
+ * @param seg the SYN
+ */
+export function queueSynText(t: Tcb, seg: TcpRepr): void {
+  const len = Math.min(seg.payloadLength, Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt)));
+  if (len > 0) {
+    t.synText = seg.payload.slice(seg.payloadOffset, seg.payloadOffset + len);
+    t.ctx.stats.synTextQueued++;
+  }
+  t.synFin = (seg.flags & TCP_FIN) !== 0 && len === seg.payloadLength;
+}
+
+/** Delivers text queued by {@link queueSynText} now that the connection is ESTABLISHED. */
+function deliverSynText(t: Tcb, nowMs: number): void {
+  const text = t.synText;
+  const fin = t.synFin;
+  t.synText = null;
+  t.synFin = false;
+  if (text !== null) receiveData(t, nowMs, text, 0, text.length, t.rcvNxt, fin);
+  if (fin) {
+    receiveFin(t, nowMs);
+    t.ackNow = true;
   }
 }
 
@@ -141,11 +181,17 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     t.sndWnd = seg.window;
     t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
     t.ackNow = true;
+    deliverSynText(t, nowMs);
     return;
   }
 
-  // First, check the sequence number (§3.10.7.4 first).
-  const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  // First, check the sequence number (§3.10.7.4 first). RCV.WND is the window last
+  // advertised (Linux tcp_receive_window) or, with rcvWindowFromBuffer, at least the free
+  // receive buffer (FreeBSD tcp_input: rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)).
+  let rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
+  if (t.cfg.rcvWindowFromBuffer && t.isSynchronized()) {
+    rcvWnd = Math.max(rcvWnd, seqSub(t.openRight(), t.rcvNxt));
+  }
   const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
   let acceptable: boolean;
   if (segLen === 0) {
@@ -160,6 +206,10 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     if (rst) return;
     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
     t.ackNow = true;
+    // RFC 2883 §4 (1): data already received is reported in a D-SACK block.
+    if (dataLength > 0 && seqLe(seqAdd(seq, dataLength), t.rcvNxt)) {
+      noteDsack(t, seq, seqAdd(seq, dataLength));
+    }
     if (rcvWnd === 0 && seq === t.rcvNxt && !syn) {
       // §3.10.7.4: with a zero window, still process valid ACKs (strip the text: a probe).
       dataLength = 0;
@@ -172,6 +222,11 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
   }
   // Trim to the window: bytes before RCV.NXT (and a SYN there) are old.
   if (seqLt(seq, t.rcvNxt)) {
+    // RFC 2883 §4 (1): the part already received is a duplicate: D-SACK it.
+    if (dataLength > 0) {
+      const dupEnd = seqLt(seqAdd(seq, dataLength), t.rcvNxt) ? seqAdd(seq, dataLength) : t.rcvNxt;
+      noteDsack(t, syn ? seqAdd(seq, 1) : seq, dupEnd);
+    }
     let d = seqSub(t.rcvNxt, seq);
     if (syn) {
       syn = false;
@@ -200,10 +255,14 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     return;
   }
 
-  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment.
+  // RFC 7323 §4.3 (2): update TS.Recent from an acceptable segment — not from one whose
+  // ACK acknowledges data never sent, which the fifth step drops (RFC 9293 §3.10.7.4; Linux
+  // tcp_ack returns before tcp_replace_ts_recent), else a forged high TSval would make PAWS
+  // discard every later segment.
   if (
     t.tsOk && seg.hasTimestamp && seqGe(seg.tsVal, t.tsRecent) &&
-    seqLe(seg.seq, t.lastAckSent)
+    seqLe(seg.seq, t.lastAckSent) &&
+    ((flags & TCP_ACK) === 0 || t.state === TcpState.SYN_RECEIVED || seqLe(seg.ack, t.sndMax))
   ) {
     t.tsRecent = seg.tsVal;
     t.tsRecentAgeMs = nowMs;
@@ -221,6 +280,19 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     if (seqGt(seg.ack, t.sndUna) && seqLe(seg.ack, t.sndMax)) {
       ackAdvance(t, nowMs, seg);
       t.establish(nowMs, seg.window, seg.seq, seg.ack);
+      if (t.synText !== null || t.synFin) {
+        // RFC 9293 §3.10.7.2: the SYN's queued text comes first; this segment's copy of
+        // those bytes, if it repeats them, is old now.
+        deliverSynText(t, nowMs);
+        const old = seqSub(t.rcvNxt, seq);
+        if (old > 0) {
+          const d = Math.min(old, dataLength);
+          dataOffset += d;
+          dataLength -= d;
+          seq = seqAdd(seq, d);
+          if (old > d) fin = false;
+        }
+      }
     } else {
       sendBareReset(t, nowMs, seg.ack); // <SEQ=SEG.ACK><CTL=RST>
       return;
@@ -259,8 +331,15 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
         return;
       }
       receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin);
+    } else if (s === TcpState.TIME_WAIT) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text. In
+      // TIME-WAIT the fifth step says "acknowledge it, and restart the 2 MSL timeout" (RFC
+      // 9293 §3.10.7.4; Linux tcp_timewait_state_process ACKs such a segment too), whether
+      // the socket was closed or only shut down.
+      t.ackNow = true;
+      t.scheduleTimeWait(nowMs);
     }
-    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text.
+    // CLOSE-WAIT, CLOSING, LAST-ACK: ignore the text.
   }
 
   // Eighth, check the FIN bit.
@@ -272,6 +351,18 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
       t.rcvFinSeq = finSeq;
     }
   }
+}
+
+/**
+ * RFC 2883 §4: a duplicate [left, right) arrived; the next ACK's first SACK block reports it
+ * (only the latest is kept: one D-SACK block per duplicate, §4 (3)).
+ */
+function noteDsack(t: Tcb, left: number, right: number): void {
+  if (!t.sackOk || !seqLt(left, right)) return;
+  t.dsackPending = true;
+  t.dsackLeft = left;
+  t.dsackRight = right;
+  t.ackNow = true;
 }
 
 /** RST accepted (RFC 9293 §3.10.7.4 second). */
@@ -288,6 +379,14 @@ function onReset(t: Tcb): void {
       t.recvRing = null; // RFC 9293: flush segment queues
       t.terminate(new ConnectionReset());
       break;
+    case TcpState.CLOSING:
+    case TcpState.LAST_ACK:
+      // RFC 9293 §3.10.7.4 only says "enter CLOSED". A socket the application still holds
+      // (it only shut down its side) reports the reset, as Linux's tcp_reset sets sk_err =
+      // ECONNRESET in every state but SYN-SENT and CLOSE-WAIT: SO_ERROR reads ECONNRESET.
+      // After close() nobody reads it (Linux: an orphan), so the connection just ends.
+      t.terminate(t.appClosed ? null : new ConnectionReset());
+      break;
     default:
       t.terminate(null);
       break;
@@ -300,7 +399,13 @@ function challengeAck(t: Tcb, nowMs: number): void {
     t.challengeWindowStart = nowMs;
     t.challengeCount = 0;
   }
-  if (t.challengeCount >= t.cfg.challengeAckLimitPerSecond) return;
+  // RFC 5961 §7: per connection, and layer-wide (Linux tcp_challenge_ack_limit).
+  if (
+    t.challengeCount >= t.cfg.challengeAckLimitPerSecond || !t.ctx.owner.challengeAckAllowed(nowMs)
+  ) {
+    t.ctx.stats.challengeAcksLimited++;
+    return;
+  }
   t.challengeCount++;
   t.ctx.stats.challengeAcks++;
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
@@ -324,8 +429,18 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     return false;
   }
   const oldWnd = t.sndWnd;
+  const una0 = t.sndUna;
+  const sb0 = t.scoreboard;
+  const sacked0 = sb0 === null || sb0.count === 0 ? 0 : sb0.sackedBytes();
+  // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, is a D-SACK.
+  const dsack = t.sackOk && seg.sackCount > 0 && isDsack(seg, ack);
+  if (dsack) onDsack(t, nowMs, seg.sackBlocks[0], seg.sackBlocks[1]);
   const sackNew = t.sackOk && seg.sackCount > 0 ? updateScoreboard(t, seg) : false;
-  if (seqGt(ack, t.sndUna)) {
+  const rack = t.rack;
+  const lost0 = rack === null ? 0 : rack.lostMarked;
+  if (rack !== null) rackDelivered(t, nowMs, seg, ack, dsack);
+  const advanced = seqGt(ack, t.sndUna);
+  if (advanced) {
     ackAdvance(t, nowMs, seg);
   }
   // Window update (§3.10.7.4: if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
@@ -342,14 +457,237 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     t.sndWl2 = ack;
     if (wnd > 0) t.persistBackoff = 0;
   }
-  // RFC 5681 §2: duplicate ACK.
+  // RFC 5681 §2: duplicate ACK — (e) "the acknowledgment number is equal to the greatest
+  // acknowledgment received": SND.UNA before this ACK, so an ACK that advanced it is not one.
   if (
-    ack === t.sndUna && t.sndUna !== t.sndMax && dataLength === 0 &&
+    !advanced && ack === t.sndUna && t.sndUna !== t.sndMax && dataLength === 0 &&
     (seg.flags & (TCP_SYN | TCP_FIN)) === 0 && (!windowChanged || sackNew)
   ) {
     onDuplicateAck(t, nowMs, sackNew);
   }
+  // RFC 8985 §6.2 step 5: RACK's loss detection; a loss starts recovery.
+  if (rack !== null) rackDetectLoss(t, nowMs);
+  if (t.inRecovery) {
+    // RFC 6937 §3: DeliveredData = delta(SND.UNA) + delta(SACKed).
+    const sb = t.scoreboard;
+    const sacked = sb === null || sb.count === 0 ? 0 : sb.sackedBytes();
+    // RFC 6937bis / Linux tcp_cwnd_reduction: a "safe" ACK advances SND.UNA and shows no
+    // new loss (RACK marked none; with RFC 6675, SACKed nothing new).
+    const newLoss = rack !== null ? rack.lostMarked !== lost0 : sackNew;
+    const safe = advanced && !newLoss;
+    t.recovery!.onAck(t, seqSub(t.sndUna, una0) + sacked - sacked0, safe);
+  }
+  if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, dsack);
+  if (rack !== null) {
+    if (rack.tlpActive) tlpOnAck(t, nowMs);
+    if (advanced || dsack) armTlp(t, nowMs);
+  }
   return true;
+}
+
+/** RFC 2883 §4: whether the ACK's first SACK block reports a duplicate (D-SACK). */
+function isDsack(seg: TcpRepr, ack: number): boolean {
+  const b = seg.sackBlocks;
+  if (seqLe(b[1], ack)) return true;
+  return seg.sackCount > 1 && seqGe(b[0], b[2]) && seqLe(b[1], b[3]);
+}
+
+/**
+ * A D-SACK for [left, right) arrived: RACK widens its reordering window (RFC 8985 §6.2 step
+ * 4), a probe reported duplicate ends its episode without loss (§7.4), and a retransmission
+ * of the current episode reported duplicate counts towards undoing it (RFC 3708 §3, Linux
+ * tcp_check_dsack/undo_retrans).
+ */
+function onDsack(t: Tcb, nowMs: number, left: number, right: number): void {
+  t.dsacksIn++;
+  t.ctx.stats.dsacksReceived++;
+  const rack = t.rack;
+  if (rack !== null) {
+    rack.onDsack(t.sndUna, t.sndNxt);
+    if (
+      rack.tlpActive && rack.tlpIsRetrans && seqLe(right, rack.tlpEndSeq) &&
+      seqGt(right, seqAdd(rack.tlpEndSeq, -t.sndMss))
+    ) rack.tlpDsacked = true;
+  }
+  if (
+    t.undoActive && t.undoRetrans > 0 && seqGe(left, t.undoStartSeq) &&
+    seqLe(right, t.undoEndSeq)
+  ) {
+    t.undoRetrans -= Math.max(1, Math.ceil(seqSub(right, left) / t.sndMss));
+    // RFC 3708 §3: every retransmission of the episode reached the peer twice: spurious.
+    if (t.undoRetrans <= 0) t.undo(nowMs);
+  }
+}
+
+/**
+ * RFC 8985 §6.2 steps 1–3: the segments this ACK delivered — cumulatively acknowledged or
+ * SACKed whole — update RACK; the cumulatively acknowledged leave the record.
+ */
+function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: boolean): void {
+  const rack = t.rack!;
+  const log = t.segLog!;
+  if (seqGt(ack, t.sndUna)) {
+    for (let i = 0; i < log.count && seqLe(log.end(i), ack); i++) {
+      rack.delivered(log, i, nowMs, true);
+    }
+  }
+  const blocks = seg.sackBlocks;
+  for (let b = dsack ? 1 : 0; b < seg.sackCount; b++) {
+    const left = blocks[2 * b];
+    const right = blocks[2 * b + 1];
+    if (seqLe(right, ack) || seqGt(right, t.sndMax)) continue;
+    for (let i = log.firstEndingAfter(left); i < log.count && seqLe(log.end(i), right); i++) {
+      if (seqGe(log.start(i), left)) rack.delivered(log, i, nowMs, false);
+    }
+  }
+  if (seqGt(ack, t.sndUna)) log.ackTo(ack);
+}
+
+/**
+ * RFC 8985 §6.2 step 5 (RACK_detect_loss) after an ACK or on the reordering timer: marks
+ * the lost segments, starts recovery on a loss (RFC 8985 §8), arms the reordering timer for
+ * the segments not yet old enough.
+ *
+ * @param t the TCB
+ * @param nowMs time
+ * @returns nothing
+ */
+export function rackDetectLoss(t: Tcb, nowMs: number): void {
+  const rack = t.rack;
+  const log = t.segLog;
+  if (rack === null || log === null || log.count === 0) return;
+  // Nothing was delivered out of order and no recovery is on: nothing can be lost yet.
+  if (rack.sackedSegments === 0 && !t.inRecovery && rack.reoDueMs === Infinity) return;
+  const before = rack.lostMarked;
+  const timeout = rack.detectLoss(log, nowMs, rack.reoWndMs(t.inRecovery, t.rtt.srttMs));
+  const lost = rack.lostMarked - before;
+  if (lost > 0) {
+    t.rackLostCount += lost;
+    t.ctx.stats.rackLosses += lost;
+    // RFC 6582 §4: not while data sent before the last timeout is unacknowledged.
+    if (!t.inRecovery && !seqLt(t.sndUna, t.recoverPoint)) enterRecovery(t, nowMs);
+  }
+  rack.reoDueMs = timeout > 0 ? nowMs + timeout : Infinity;
+  if (timeout > 0) t.scheduleRackTimer();
+}
+
+/**
+ * Fast recovery begins (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §8): the
+ * congestion controller reduces ssthresh, `recover` is SND.MAX, the reduction may be undone.
+ */
+function enterRecovery(t: Tcb, nowMs: number): void {
+  const flight = seqSub(t.sndMax, t.sndUna);
+  t.limitedTransmit = 0;
+  t.beginUndo();
+  t.cc.onCongestionEvent(nowMs, flight);
+  t.inRecovery = true;
+  t.recoverPoint = t.sndMax;
+  t.rttTiming = false;
+  t.highRxt = t.sndUna;
+  t.recoveryCount++;
+  t.ctx.stats.recoveries++;
+  t.lossRecovery().enter(t);
+  const rack = t.rack;
+  if (rack !== null) {
+    // RFC 8985 §7.4: recovery takes over from a probe episode.
+    rack.tlpActive = false;
+    rack.tlpDueMs = Infinity;
+  }
+}
+
+/**
+ * RFC 5682 §2 (basic) and §3 (SACK-enhanced) steps 2–3: the ACKs after a timeout's
+ * retransmission tell whether it was spurious.
+ */
+function frtoOnAck(t: Tcb, nowMs: number, seg: TcpRepr, advanced: boolean, dsack: boolean): void {
+  // RFC 3522 §3.2 (Eifel): the first ACK of new data echoes a timestamp older than the
+  // retransmission: the original was delivered, the timeout was spurious.
+  if (
+    advanced && t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0 && seqLt(seg.tsEcr, t.rtoTsVal)
+  ) {
+    spuriousRto(t, nowMs);
+    return;
+  }
+  if (t.frtoState === 1) {
+    if (!advanced || t.sndUna === t.sndMax) {
+      // Step 2a: a duplicate ACK (or all acknowledged): conventional recovery goes on.
+      t.frtoState = 0;
+      return;
+    }
+    // Step 2b: new data acknowledged: send up to two new segments instead of
+    // retransmitting, if there is new data and the peer's window allows it.
+    const ring = t.sendRing;
+    const unsent = ring === null ? 0 : ring.length - seqSub(t.sndMax, t.dataSeq);
+    const wndAvail = seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndMax);
+    if (unsent <= 0 || wndAvail <= 0) {
+      t.frtoState = 0;
+      return;
+    }
+    // What the timeout retransmitted ends here; the rest of the window was not resent.
+    t.frtoRetransmitEnd = t.sndNxt;
+    t.sndNxt = t.sndMax;
+    t.frtoState = 2;
+    t.frtoBudget = 2 * t.sndMss;
+    return;
+  }
+  t.frtoState = 0;
+  t.frtoBudget = 0;
+  if (advanced || sacksNeverRetransmitted(t, seg, dsack)) {
+    // Step 3b: the ACK acknowledges data that was not retransmitted — cumulatively, or
+    // (SACK-enhanced, RFC 5682 §4) in a SACK block between SND.UNA and RecoveryPoint: the
+    // timeout was spurious.
+    spuriousRto(t, nowMs);
+  } else {
+    // Step 3a: a duplicate ACK: the timeout was genuine; retransmit in slow start.
+    t.sndNxt = t.sndUna;
+  }
+}
+
+/**
+ * RFC 5682 §4: whether a SACK block of the ACK covers data sent before the timeout
+ * (below RecoveryPoint, the TCB's `recover`) that the timeout did not retransmit.
+ */
+function sacksNeverRetransmitted(t: Tcb, seg: TcpRepr, dsack: boolean): boolean {
+  const blocks = seg.sackBlocks;
+  for (let b = dsack ? 1 : 0; b < seg.sackCount; b++) {
+    const left = blocks[2 * b];
+    const right = blocks[2 * b + 1];
+    if (seqLt(left, t.recoverPoint) && seqGt(right, t.frtoRetransmitEnd)) return true;
+  }
+  return false;
+}
+
+/** RFC 5682 §3 / RFC 4015: a spurious timeout: undo, resume with new data. */
+function spuriousRto(t: Tcb, nowMs: number): void {
+  t.frtoState = 0;
+  t.frtoBudget = 0;
+  t.spuriousRtoCount++;
+  t.ctx.stats.spuriousRtos++;
+  t.undo(nowMs);
+  // Nothing more to retransmit: the rest was delivered (go-back-N stops here).
+  if (seqLt(t.sndNxt, t.sndMax)) t.sndNxt = t.sndMax;
+  // RFC 6582 §4's guard was set for a loss that did not happen.
+  t.recoverPoint = t.sndUna;
+}
+
+/**
+ * RFC 8985 §7.4: the ACKs after a tail loss probe. All acknowledged with the probe not
+ * reported duplicate: the probe repaired a loss — reduce the window once (§7.4.2).
+ */
+function tlpOnAck(t: Tcb, nowMs: number): void {
+  const rack = t.rack!;
+  if (t.inRecovery) {
+    rack.tlpActive = false;
+    return;
+  }
+  if (seqLt(t.sndUna, rack.tlpEndSeq)) return;
+  rack.tlpActive = false;
+  if (rack.tlpIsRetrans && !rack.tlpDsacked) {
+    t.beginUndo();
+    t.cc.onCongestionEvent(nowMs, seqSub(t.sndMax, t.sndUna));
+    t.cc.onRecoveryExit(nowMs, seqSub(t.sndMax, t.sndUna));
+    t.ctx.stats.tlpRecoveries++;
+  }
 }
 
 /** New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). */
@@ -403,12 +741,21 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
   if (t.probing && seqGe(ack, t.probeEnd)) t.probing = false;
   t.dupAcks = 0;
+  t.limitedTransmit = 0;
   // Congestion control.
   if (t.inRecovery) {
     if (seqGe(ack, t.recoverPoint)) {
       // RFC 6582 §3.2 step 3 / RFC 6675 §5: full acknowledgment ends recovery.
       t.inRecovery = false;
+      t.rack?.onRecoveryExit();
       t.cc.onRecoveryExit(nowMs, seqSub(t.sndMax, t.sndUna));
+      // RFC 3522 §3.2 (Eifel), Linux tcp_try_undo_recovery: the full ACK echoes a
+      // timestamp older than the first retransmission: the originals arrived, the
+      // reduction was spurious.
+      if (
+        t.undoActive && t.undoTsSet && seg.hasTimestamp && seg.tsEcr !== 0 &&
+        seqLt(seg.tsEcr, t.undoTsVal)
+      ) t.undo(nowMs);
     } else {
       onPartialAck(t, nowMs, ackedData);
     }
@@ -433,19 +780,18 @@ function onDuplicateAck(t: Tcb, nowMs: number, sackNew: boolean): void {
     recovery.onDuplicateAck(t);
     return;
   }
+  // RFC 3042 §2 (Limited Transmit): on the first and second duplicate ACK, one previously
+  // unsent segment may go if the peer's window allows (output checks it); cwnd is unchanged.
+  if (t.dupAcks < DUP_THRESH) t.limitedTransmit = t.dupAcks * t.sndMss;
+  // RACK (RFC 8985 §6.2) decides by time, not by counting duplicate ACKs.
+  if (recovery.timeBased) return;
   if (t.dupAcks < DUP_THRESH && !recovery.lossDetected(t, sackNew)) return;
   // RFC 6582 §3.2 step 1 / §4: no new recovery while data sent before the last
   // retransmission timeout (`recover`) is still unacknowledged.
   if (seqLt(t.sndUna, t.recoverPoint)) return;
-  const flight = seqSub(t.sndMax, t.sndUna);
-  t.cc.onCongestionEvent(nowMs, flight);
-  t.inRecovery = true;
-  t.recoverPoint = t.sndMax;
-  t.rttTiming = false;
-  t.highRxt = t.sndUna;
+  enterRecovery(t, nowMs);
   // RFC 5681 §3.2 step 2-3 / RFC 6675 §5 step 4.1: retransmit the first unacknowledged segment.
   retransmitAt(t, nowMs, t.sndUna);
-  recovery.enter(t);
 }
 
 /** RFC 6582 §3.2 step 5 / RFC 6675 §5: a partial ACK during recovery. */
@@ -519,7 +865,9 @@ function receiveData(
     // Out of order: hold it (bounded) and ACK at once (RFC 5681 §4.2) with SACK blocks.
     t.ctx.stats.outOfOrder++;
     const set = ooo ?? (t.ooo = new RangeSet(t.cfg.maxReassemblyRanges));
-    if (n > 0 && set.add(offset, offset + n)) (t.sackBlocks ??= new SackBlocks()).note(seq);
+    // RFC 2883 §4 (1): a segment held already is a duplicate: D-SACK it.
+    if (n > 0 && set.covers(offset, offset + n)) noteDsack(t, seq, seqAdd(seq, n));
+    else if (n > 0 && set.add(offset, offset + n)) (t.sackBlocks ??= new SackBlocks()).note(seq);
     t.ackNow = true;
   }
 }
@@ -540,6 +888,8 @@ function batchAckLimit(t: Tcb): number {
  * sender's window could have filled ours; never lowers a budget already granted.
  */
 function enterQuickAck(t: Tcb): void {
+  // TcpConfig.quickAck off (FreeBSD, RFC 9293 §3.8.6.3): the first data waits like any other.
+  if (!t.cfg.quickAck) return;
   const rcvWnd = Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt));
   let budget = Math.floor(rcvWnd / (2 * t.rcvMssEstimate));
   if (budget === 0) budget = MIN_QUICK_ACKS;

@@ -22,9 +22,11 @@ import {
   TcpRepr,
 } from "../wire/tcp.ts";
 import { RETRANSMIT_HOLD } from "./recovery.ts";
+import { Rack, SEG_LOST, SEG_SACKED } from "./rack.ts";
 import { fillSackBlocks, SACK_BLOCKS_WITH_TS, SACK_BLOCKS_WITHOUT_TS } from "./sack_blocks.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
+import { ecnCodepoint, ecnOutputFlags } from "./ecn.ts";
 import { TimedOut } from "./errors.ts";
 
 const IP_PROTO_TCP = 6;
@@ -38,6 +40,8 @@ const TCP_MAX_HEADER_LEN = 60;
  * offload). Module scratch: a send reads it synchronously.
  */
 const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+/** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
+const PLAIN_SEND: IpSendOptions = {};
 /**
  * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
  * stops, and the windows bound it long before this; the bound only makes sure a logic error
@@ -71,6 +75,9 @@ export function sendSegment(
   const r = ctx.scratch;
   const cfg = t.cfg;
   const isSyn = (flags & TCP_SYN) !== 0;
+  // RFC 3168 §6.1: ECE/CWR on this segment, and its ECN codepoint (ecn.ts).
+  flags = ecnOutputFlags(t, flags, seq, dataLength);
+  const ecn = ecnCodepoint(t, flags, seq, dataLength);
   r.srcPort = t.localPort;
   r.dstPort = t.remotePort;
   r.seq = seq;
@@ -82,9 +89,11 @@ export function sendSegment(
     r.window = t.synWindow();
     r.mss = t.ourMss;
     const active = !t.passive && (flags & TCP_ACK) === 0;
-    r.windowScale = (active ? cfg.windowScaling : t.wsOk) ? t.rcvWScale : -1;
-    r.sackPermitted = active ? cfg.sack : t.sackOk;
-    r.hasTimestamp = active ? cfg.timestamps : t.tsOk;
+    // FreeBSD net.inet.tcp.rexmit_drop_options: later SYN retransmissions carry the MSS only.
+    const bare = active && cfg.synDropOptionsAfter > 0 && t.retries >= cfg.synDropOptionsAfter;
+    r.windowScale = (active ? cfg.windowScaling && !bare : t.wsOk) ? t.rcvWScale : -1;
+    r.sackPermitted = active ? cfg.sack && !bare : t.sackOk;
+    r.hasTimestamp = active ? cfg.timestamps && !bare : t.tsOk;
     r.sackCount = 0;
   } else {
     r.window = (flags & TCP_RST) !== 0 && (flags & TCP_ACK) === 0 ? 0 : t.windowField();
@@ -94,15 +103,25 @@ export function sendSegment(
     r.hasTimestamp = t.tsOk;
     r.sackCount = 0;
     const ooo = t.ooo;
-    // RFC 2018 §4: every ACK carries SACK blocks while out-of-order data is held.
-    if ((flags & TCP_ACK) !== 0 && t.sackOk && ooo !== null && !ooo.isEmpty()) {
+    // RFC 2018 §4: every ACK carries SACK blocks while out-of-order data is held; RFC 2883
+    // §4: the first ACK after a duplicate segment reports it in a D-SACK block.
+    const held = ooo !== null && !ooo.isEmpty();
+    if ((flags & TCP_ACK) !== 0 && t.sackOk && (held || t.dsackPending)) {
+      const dsack = t.dsackPending;
       fillSackBlocks(
         r,
-        ooo,
+        held ? ooo : null,
         t.sackBlocks,
         t.rcvNxt,
         t.tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS,
+        dsack ? t.dsackLeft : 0,
+        dsack ? t.dsackRight : 0,
       );
+      if (dsack) {
+        t.dsackPending = false;
+        t.dsacksOut++;
+        ctx.stats.dsacksSent++;
+      }
     }
   }
   r.tsVal = t.tsNow(nowMs);
@@ -133,10 +152,17 @@ export function sendSegment(
     bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
     const mss = t.currentMss();
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
+    OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
+    OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
+    else {
+      PLAIN_SEND.ttl = t.ipOptions?.ttl;
+      PLAIN_SEND.tos = (t.ipOptions?.tos ?? 0) | ecn;
+      sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, PLAIN_SEND);
+    }
   }
   if (!sent) ctx.stats.sendFailures++;
   ctx.stats.segmentsOut++;
@@ -173,7 +199,13 @@ function sendAck(t: Tcb, nowMs: number): void {
 
 /** Bytes the congestion window (during recovery: the recovery strategy) still allows. */
 function cwndAvailable(t: Tcb): number {
-  if (!t.inRecovery) return t.cc.cwnd - seqSub(t.sndNxt, t.sndUna);
+  if (!t.inRecovery) {
+    // RFC 3042 §2: the first two duplicate ACKs each let one new segment go, up to
+    // cwnd + 2*SMSS in flight.
+    const avail = t.cc.cwnd + t.limitedTransmit - seqSub(t.sndNxt, t.sndUna);
+    // RFC 5682 §2 step 2b: F-RTO sends up to two new segments whatever the window.
+    return t.frtoBudget > avail ? t.frtoBudget : avail;
+  }
   return t.recovery!.sendAllowance(t);
 }
 
@@ -202,8 +234,11 @@ export function retransmitAt(t: Tcb, nowMs: number, seq: number, maxLength = t.s
   if (len === 0 && !fin) return false;
   if (offset + len === ring.length && len > 0) flags |= TCP_PSH;
   if (!sendSegment(t, nowMs, seq, flags, offset, len)) return false;
-  t.countRetransmit();
-  const end = seqAdd(seq, len + (fin ? 1 : 0));
+  t.noteRetransmit(nowMs);
+  const sent = len + (fin ? 1 : 0);
+  t.segLog?.retransmitted(seq, sent, nowMs);
+  if (t.inRecovery) t.recovery!.onSent(sent);
+  const end = seqAdd(seq, sent);
   if (seqGt(end, t.highRxt)) t.highRxt = end;
   if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
   return true;
@@ -238,6 +273,7 @@ export function output(t: Tcb, nowMs: number, force = false): void {
   }
   if (s === TcpState.CLOSED || s === TcpState.LISTEN) return;
   let sent = false;
+  let sentNew = false;
   const ring = t.sendRing;
   const sendsData = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT ||
     s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK;
@@ -310,14 +346,28 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       sent = true;
       force = false;
       const end = seqAdd(seq, len + (fin ? 1 : 0));
+      if (t.inRecovery) t.recovery!.onSent(len + (fin ? 1 : 0));
       if (seqLt(seq, t.sndMax)) {
-        t.countRetransmit();
+        t.noteRetransmit(nowMs);
         if (t.rttTiming && seqLe(seq, t.rttSeq)) t.rttTiming = false; // Karn
-      } else if (!t.rttTiming && !t.tsOk) {
-        t.rttTiming = true;
-        t.rttSeq = end;
-        t.rttStartMs = nowMs;
+        const log = t.segLog;
+        if (log !== null) {
+          // Go-back-N after a timeout: the record learns the new transmit times.
+          const old = seqLt(end, t.sndMax) ? end : t.sndMax;
+          log.retransmitted(seq, seqSub(old, seq), nowMs);
+          if (seqGt(end, t.sndMax)) log.sent(t.sndMax, end, mss, nowMs);
+        }
+      } else {
+        if (!t.rttTiming && !t.tsOk) {
+          t.rttTiming = true;
+          t.rttSeq = end;
+          t.rttStartMs = nowMs;
+        }
+        // RFC 8985 §6.1: each new segment's transmit time.
+        if (t.ensureRack()) t.segLog!.sent(seq, end, mss, nowMs);
+        sentNew = true;
       }
+      if (t.frtoBudget > 0) t.frtoBudget = Math.max(0, t.frtoBudget - len);
       t.sndNxt = end;
       if (len < mss) t.sndSml = end;
       // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
@@ -334,6 +384,8 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
       if (fin) break;
     }
+    // RFC 8985 §7.2: after new data is sent, the probe timeout is (re)armed.
+    if (sentNew) armTlp(t, nowMs);
     // RFC 9293 §3.8.6.1: data waiting behind a zero window and nothing to time it: persist.
     const offset = seqSub(t.sndNxt, t.dataSeq);
     const unsent = ring.length - offset;
@@ -402,8 +454,27 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
     return;
   }
   const flight = seqSub(t.sndMax, t.sndUna);
+  // RFC 5682 §2 step 1: F-RTO watches the ACKs after the first timeout of an episode (not
+  // during fast recovery, nor after a backed-off timeout).
+  t.frtoState = t.cfg.frto && t.retries === 1 && !t.inRecovery ? 1 : 0;
+  t.frtoBudget = 0;
   // RFC 5681 §3.1 / RFC 9438 §4.8: on the first timeout of an episode only.
-  if (t.retries === 1) t.cc.onTimeout(nowMs, flight);
+  if (t.retries === 1) {
+    // Linux tcp_enter_loss: what an undo restores (a recovery's own marker is kept).
+    if (!t.inRecovery || !t.undoActive) t.beginUndo();
+    t.cc.onTimeout(nowMs, flight);
+  }
+  const rack = t.rack;
+  if (rack !== null) {
+    // RFC 8985 §6.3 / §7: the timeout ends any probe episode; go-back-N below resends
+    // every segment, and the record takes the new transmit times.
+    rack.tlpActive = false;
+    rack.tlpDueMs = Infinity;
+    rack.reoDueMs = Infinity;
+    rack.sackedSegments = 0;
+    if (t.inRecovery) rack.onRecoveryExit();
+    t.segLog!.clearAll(SEG_SACKED | SEG_LOST);
+  }
   // RFC 6298 §5.5: back off.
   t.rtt.backoff();
   // RFC 6298 §5.4 + Karn: retransmit from SND.UNA, no RTT sample from it.
@@ -412,6 +483,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
   t.rtoTsVal = t.tsNow(nowMs);
   t.inRecovery = false;
   t.dupAcks = 0;
+  t.limitedTransmit = 0;
   // RFC 6582 §4: after a timeout, recover = highest sequence sent.
   t.recoverPoint = t.sndMax;
   // RFC 6675 §5.1: after an RTO, SACK information is not trusted.
@@ -436,18 +508,133 @@ function gsoMaxData(t: Tcb): number {
 
 /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probe <SEQ=SND.UNA-1> with no data. */
 export function onKeepAlive(t: Tcb, nowMs: number): void {
-  if (!t.keepAlive) return;
   const s = t.state;
+  if ((s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) && t.keepAliveInitMs > 0) {
+    // FreeBSD tcp_timer_keep: TCP_KEEPINIT bounds the handshake.
+    t.ctx.stats.keepInitTimeouts++;
+    t.terminate(
+      new TimedOut(s === TcpState.SYN_SENT ? "connect timed out" : "handshake timed out"),
+    );
+    return;
+  }
+  if (!t.keepAlive) return;
   if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
   if (t.keepAliveProbesSent === 0 && nowMs - t.lastRecvMs < t.keepAliveIdleMs) {
     t.armKeepAlive(nowMs);
     return;
   }
-  if (t.keepAliveProbesSent >= t.cfg.keepAliveProbes) {
+  if (t.keepAliveProbesSent >= t.keepAliveProbes) {
     t.terminate(new TimedOut("keep-alive timed out"));
     return;
   }
   t.keepAliveProbesSent++;
   sendSegment(t, nowMs, seqAdd(t.sndUna, -1), TCP_ACK, 0, 0);
-  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.cfg.keepAliveIntervalMs);
+  t.ctx.wheel.schedule(t.keepaliveTimer!, nowMs + t.keepAliveIntervalMs);
+}
+
+/**
+ * RFC 8985 §7.2: (re)arms the probe timeout after new data was sent or an ACK arrived:
+ * PTO = 2·SRTT (+ WCDelAckT with one segment in flight), unless the RTO would fire first.
+ * Lazily, as the retransmission timer: an armed timer due earlier is pushed back when it
+ * fires, so a bulk flow's ACKs cost a compare.
+ *
+ * @param t the TCB
+ * @param nowMs time
+ * @returns nothing
+ */
+export function armTlp(t: Tcb, nowMs: number): void {
+  const rack = t.rack;
+  if (rack === null) return;
+  const s = t.state;
+  const flight = seqSub(t.sndMax, t.sndUna);
+  // §7.2: only with data outstanding, outside recovery and RTO recovery (a backed-off timer,
+  // or go-back-N still resending: SND.NXT < SND.MAX), one probe at a time.
+  if (
+    flight <= 0 || t.inRecovery || rack.tlpActive || t.retries > 0 || t.frtoState !== 0 ||
+    seqLt(t.sndNxt, t.sndMax) ||
+    !(s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT || s === TcpState.FIN_WAIT_1 ||
+      s === TcpState.CLOSING || s === TcpState.LAST_ACK)
+  ) {
+    rack.tlpDueMs = Infinity;
+    return;
+  }
+  const due = nowMs + Rack.probeTimeoutMs(t.rtt.srttMs, flight <= t.sndMss);
+  // §7.2: "If the RTO would fire earlier, the RTO is armed instead" (the RTO stays armed).
+  rack.tlpDueMs = due < t.rtxDueMs ? due : Infinity;
+  t.scheduleRackTimer();
+}
+
+/**
+ * The RACK timer fired: the reordering timer (RFC 8985 §6.2 step 5: segments now older than
+ * RACK.rtt + reo_wnd are lost) and/or the probe timeout (§7.3).
+ *
+ * @param t the TCB
+ * @param nowMs time
+ * @param detectLoss runs RACK's loss detection and starts recovery on a loss
+ * @returns nothing
+ */
+export function onRackTimer(
+  t: Tcb,
+  nowMs: number,
+  detectLoss: (t: Tcb, nowMs: number) => void,
+): void {
+  const rack = t.rack;
+  if (rack === null) return;
+  if (rack.reoDueMs <= nowMs) {
+    rack.reoDueMs = Infinity;
+    detectLoss(t, nowMs);
+    // No ACK came with this loss: PRR's allowance is figured with nothing delivered (at
+    // least the first retransmission, as Linux's tcp_rack_reo_timeout).
+    if (t.inRecovery) t.recovery!.onAck(t, 0, false);
+    output(t, nowMs);
+  }
+  if (rack.tlpDueMs <= nowMs) {
+    rack.tlpDueMs = Infinity;
+    sendTailLossProbe(t, nowMs);
+  }
+  t.scheduleRackTimer();
+}
+
+/**
+ * RFC 8985 §7.3: the tail loss probe — one new segment if the peer's window allows,
+ * else the last segment sent again; then the RTO (not the PTO) is armed.
+ *
+ * @param t the TCB
+ * @param nowMs time
+ * @returns nothing
+ */
+export function sendTailLossProbe(t: Tcb, nowMs: number): void {
+  const rack = t.rack;
+  const ring = t.sendRing;
+  if (rack === null || ring === null) return;
+  if (t.sndUna === t.sndMax || t.inRecovery || rack.tlpActive) return;
+  const before = t.sndMax;
+  const unsent = ring.length - seqSub(t.sndNxt, t.dataSeq);
+  const wndAvail = seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndNxt);
+  let isRetrans = false;
+  if (unsent > 0 && wndAvail >= Math.min(unsent, t.sndMss) && t.sndNxt === t.sndMax) {
+    // §7.3: "If a previously unsent segment exists AND the receive window allows, send it."
+    output(t, nowMs, true);
+  }
+  if (t.sndMax === before) {
+    // §7.3: else retransmit the highest-sequence segment sent.
+    const log = t.segLog!;
+    let start: number;
+    let end = t.sndMax;
+    if (log.count > 0) {
+      start = log.start(log.count - 1);
+      end = log.end(log.count - 1);
+    } else start = seqAdd(t.sndMax, -Math.min(t.sndMss, seqSub(t.sndMax, t.sndUna)));
+    if (seqLt(start, t.sndUna)) start = t.sndUna;
+    if (!retransmitAt(t, nowMs, start, seqSub(end, start))) return;
+    isRetrans = true;
+  }
+  rack.tlpActive = true;
+  rack.tlpEndSeq = t.sndMax;
+  rack.tlpIsRetrans = isRetrans;
+  rack.tlpDsacked = false;
+  t.tlpProbeCount++;
+  t.ctx.stats.tlpProbes++;
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" after the probe.
+  t.armRetransmit(nowMs);
 }

@@ -99,42 +99,65 @@ export class SackBlocks {
 }
 
 /**
- * Fills `r.sackBlocks`/`r.sackCount` (RFC 2018 §4): the blocks holding the most recent
- * segments first, then the other reassembly ranges in order, at most `max` blocks.
+ * Fills `r.sackBlocks`/`r.sackCount` (RFC 2018 §4): a D-SACK block first when one is given
+ * (RFC 2883 §4: the duplicate segment's range), then the blocks holding the most recent
+ * segments, then the other reassembly ranges in order, at most `max` blocks.
  *
  * @param r the segment being built
- * @param ooo the reassembly ranges (offsets from RCV.NXT), not empty
+ * @param ooo the reassembly ranges (offsets from RCV.NXT), or null when none are held
  * @param recent the most recent segments, or null when none was noted
  * @param rcvNxt RCV.NXT
  * @param max most blocks the option may carry
+ * @param dsackLeft left edge of the D-SACK block
+ * @param dsackRight right edge of the D-SACK block (equal to `dsackLeft`: no D-SACK)
  * @returns nothing
  */
 export function fillSackBlocks(
   r: TcpRepr,
-  ooo: RangeSet,
+  ooo: RangeSet | null,
   recent: SackBlocks | null,
   rcvNxt: number,
   max: number,
+  dsackLeft = 0,
+  dsackRight = 0,
 ): void {
   let n = 0;
-  for (let j = 0; recent !== null && j < recent.count && n < max; j++) {
-    const off = seqSub(recent.at(j), rcvNxt);
-    for (let i = 0; i < ooo.count; i++) {
-      if (ooo.start(i) <= off && off < ooo.end(i)) {
-        n = addSackBlock(r, n, ooo, i, rcvNxt);
-        break;
+  if (dsackLeft !== dsackRight && max > 0) {
+    r.sackBlocks[0] = dsackLeft;
+    r.sackBlocks[1] = dsackRight;
+    n = 1;
+  }
+  const first = n;
+  if (ooo !== null) {
+    for (let j = 0; recent !== null && j < recent.count && n < max; j++) {
+      const off = seqSub(recent.at(j), rcvNxt);
+      for (let i = 0; i < ooo.count; i++) {
+        if (ooo.start(i) <= off && off < ooo.end(i)) {
+          n = addSackBlock(r, n, first, ooo, i, rcvNxt);
+          break;
+        }
       }
     }
+    for (let i = 0; i < ooo.count && n < max; i++) n = addSackBlock(r, n, first, ooo, i, rcvNxt);
   }
-  for (let i = 0; i < ooo.count && n < max; i++) n = addSackBlock(r, n, ooo, i, rcvNxt);
   r.sackCount = n;
 }
 
-/** Appends reassembly range `i` as a SACK block unless already present; returns the count. */
-function addSackBlock(r: TcpRepr, n: number, ooo: RangeSet, i: number, rcvNxt: number): number {
+/**
+ * Appends reassembly range `i` as a SACK block unless already present (from block `first`
+ * on: a D-SACK block before it may repeat it, RFC 2883 §4 (2)); returns the count.
+ */
+function addSackBlock(
+  r: TcpRepr,
+  n: number,
+  first: number,
+  ooo: RangeSet,
+  i: number,
+  rcvNxt: number,
+): number {
   const blocks = r.sackBlocks;
   const left = seqAdd(rcvNxt, ooo.start(i));
-  for (let k = 0; k < n; k++) if (blocks[2 * k] === left) return n;
+  for (let k = first; k < n; k++) if (blocks[2 * k] === left) return n;
   blocks[2 * n] = left;
   blocks[2 * n + 1] = seqAdd(rcvNxt, ooo.end(i));
   return n + 1;

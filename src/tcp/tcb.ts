@@ -17,7 +17,7 @@
 import type { ByteRing as ByteRingType, ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import { ByteRing } from "../buffer/byte_ring.ts";
 import type { RangeSet } from "../buffer/range_set.ts";
-import type { IpSender } from "../iface/types.ts";
+import type { IpSender, IpSendOptions } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import { Timer, type TimerWheel } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
@@ -27,7 +27,8 @@ import { type CongestionControl, createCongestionControl } from "./congestion.ts
 import type { TcpConnection } from "./connection.ts";
 import type { TcpError } from "./errors.ts";
 import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts";
-import { type LossRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
+import { type LossRecovery, RackRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
+import { Rack, SegmentLog } from "./rack.ts";
 import { RttEstimator } from "./rto.ts";
 import {
   SACK_BLOCKS_WITH_TS,
@@ -80,6 +81,8 @@ export const TCP_TIMER_PERSIST = 3;
 export const TCP_TIMER_KEEPALIVE = 4;
 /** TIME-WAIT (and orphaned FIN-WAIT-2) timer kind. */
 export const TCP_TIMER_TIME_WAIT = 5;
+/** RACK reordering timer and TLP probe timeout (RFC 8985 §6.2, §7.2) timer kind. */
+export const TCP_TIMER_RACK = 6;
 
 /** Largest unscaled window field. */
 export const MAX_WINDOW_FIELD = 0xffff;
@@ -123,6 +126,8 @@ export interface TcpConnectionOwner {
   onConnectionEstablished(conn: TcpConnection): void;
   /** The connection entered CLOSED: forget it (remove from demux tables). */
   onConnectionReleased(conn: TcpConnection): void;
+  /** RFC 5961 §7: whether the layer-wide challenge-ACK budget allows one more now. */
+  challengeAckAllowed(nowMs: number): boolean;
 }
 
 /** Everything the connections of one layer share. */
@@ -139,6 +144,11 @@ export interface TcpContext {
   readonly secret: Uint8Array;
   /** Shared counters. */
   readonly stats: TcpStats;
+  /**
+   * ECN codepoint (RFC 3168 §5) of the datagram being processed, set by the layer before
+   * each segment is dispatched (0 when the network layer did not say).
+   */
+  rxEcn: number;
   /** The layer. */
   readonly owner: TcpConnectionOwner;
   /** Scratch repr for building segments (one per layer: zero allocation per segment). */
@@ -256,6 +266,54 @@ export class Tcb {
   /** The loss-recovery strategy, made at the first duplicate ACK (see {@link lossRecovery}). */
   recovery: LossRecovery | null = null;
   retransmitCount = 0;
+  /** Per-segment transmit record of RACK-TLP (made with the first data sent; null: RFC 6675). */
+  segLog: SegmentLog | null = null;
+  /** RACK-TLP state (RFC 8985), with {@link segLog}. */
+  rack: Rack | null = null;
+  /** RACK reordering timer / TLP probe timeout (one timer, the earlier of the two). */
+  rackTimer: Timer | null = null;
+  /** Recovery episodes entered. */
+  recoveryCount = 0;
+  /** Tail loss probes sent. */
+  tlpProbeCount = 0;
+  /** Segments RACK marked lost. */
+  rackLostCount = 0;
+  /** D-SACKs received and sent (RFC 2883). */
+  dsacksIn = 0;
+  dsacksOut = 0;
+  /** Reductions undone as spurious. */
+  undoCount = 0;
+  /** Retransmission timeouts found spurious (F-RTO, Eifel). */
+  spuriousRtoCount = 0;
+
+  // --- undo of spurious reductions (RFC 3708, RFC 3522, Linux undo_marker) ---
+  /** A reduction may still be undone. */
+  undoActive = false;
+  /** cwnd and ssthresh before the reduction. */
+  undoCwnd = 0;
+  undoSsthresh = 0;
+  /** The episode's sequence range: retransmissions in it count towards D-SACK undo. */
+  undoStartSeq = 0;
+  undoEndSeq = 0;
+  /** Retransmissions of the episode not yet reported duplicate by a D-SACK (Linux undo_retrans). */
+  undoRetrans = 0;
+  /** TSval of the episode's first retransmission (Eifel, RFC 3522 §3.2), valid with undoTsSet. */
+  undoTsVal = 0;
+  undoTsSet = false;
+  /** F-RTO (RFC 5682 §2): 0 off, 1 after the RTO retransmission, 2 after new data was sent. */
+  frtoState = 0;
+  /** Bytes of new data F-RTO step 2b may still send beyond cwnd. */
+  frtoBudget = 0;
+  /** F-RTO: end of what the timeout retransmitted (data above it was sent once). */
+  frtoRetransmitEnd = 0;
+  /** RFC 3042 Limited Transmit: bytes beyond cwnd the first two duplicate ACKs allow. */
+  limitedTransmit = 0;
+
+  // --- D-SACK generation (RFC 2883 §4) ---
+  /** A duplicate segment was received: the next ACK reports it first. */
+  dsackPending = false;
+  dsackLeft = 0;
+  dsackRight = 0;
 
   // --- ACK generation ---
   ackNow = false;
@@ -283,6 +341,35 @@ export class Tcb {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveIdleMs: number;
+  /** TCP_KEEPINTVL: between unanswered keep-alive probes, ms. */
+  keepAliveIntervalMs: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection fails. */
+  keepAliveProbes: number;
+  /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
+  keepAliveInitMs: number;
+  /**
+   * Text that arrived on a SYN or SYN-ACK while we were not yet ESTABLISHED, queued until we
+   * are (RFC 9293 §3.10.7.2, §3.10.7.3); at most one receive window, and `synFin` its FIN.
+   */
+  synText: Uint8Array | null = null;
+  synFin = false;
+  // --- ECN (RFC 3168 §6.1, ecn.ts) ---
+  /** ECN agreed on the handshake. */
+  ecnOk = false;
+  /** We sent an ECN-setup SYN (ECE+CWR). */
+  ecnSynSent = false;
+  /** Receiver: a CE mark arrived and no CWR since: ACKs carry ECE. */
+  ecnEceEcho = false;
+  /** Sender: the window was reduced for ECE; the next new data segment carries CWR. */
+  ecnCwrPending = false;
+  /** Sender: SND.MAX at the last reduction (once per window). */
+  ecnRecover = 0;
+  /** Per-connection ECN counts for info(). */
+  ecnCeReceived = 0;
+  ecnCwrSent = 0;
+  ecnReductions = 0;
+  /** IP_TTL / IP_TOS of this connection's datagrams (null: the interface's defaults). */
+  ipOptions: IpSendOptions | null = null;
   keepAliveProbesSent = 0;
   lastRecvMs = 0;
   challengeWindowStart = -Infinity;
@@ -338,6 +425,10 @@ export class Tcb {
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
+    this.keepAliveIntervalMs = cfg.keepAliveIntervalMs;
+    this.keepAliveProbes = cfg.keepAliveProbes;
+    this.keepAliveInitMs = cfg.keepAliveInitMs;
+    if (cfg.ipTtl > 0 || cfg.ipTos !== 0) this.setIpOptions(cfg.ipTtl, cfg.ipTos);
     // RFC 7323 §5.4: a per-connection random timestamp offset.
     this.tsOffset = timestampOffset(ctx.secret, localAddr, localPort, remoteAddr, remotePort);
     const mtu = ctx.ip.mtuFor(remoteAddr);
@@ -351,7 +442,87 @@ export class Tcb {
    * @returns the strategy
    */
   lossRecovery(): LossRecovery {
-    return this.recovery ??= this.sackOk ? new SackRecovery() : new RenoRecovery();
+    return this.recovery ??= !this.sackOk
+      ? new RenoRecovery()
+      : this.cfg.lossDetection === "rack-tlp"
+      ? new RackRecovery()
+      : new SackRecovery();
+  }
+
+  /**
+   * RACK-TLP's record, made with the first data sent on a SACK connection when
+   * `lossDetection` is "rack-tlp" (RFC 8985 §5: RACK needs SACK).
+   *
+   * @returns whether RACK-TLP is on
+   */
+  ensureRack(): boolean {
+    if (this.rack !== null) return true;
+    if (!this.sackOk || this.cfg.lossDetection !== "rack-tlp") return false;
+    this.segLog = new SegmentLog(SegmentLog.slotsFor(this.cfg.sendBufferBytes, this.sndMss));
+    this.rack = new Rack();
+    return true;
+  }
+
+  /** (Re)arms the RACK timer for the earlier of the reordering timer and the PTO. */
+  scheduleRackTimer(): void {
+    const rack = this.rack;
+    if (rack === null) return;
+    const due = Math.min(rack.reoDueMs, rack.tlpDueMs);
+    if (due === Infinity) return; // lazily: an armed timer finds nothing due and stops
+    const timer = this.rackTimer ??= new Timer(this.conn, TCP_TIMER_RACK);
+    if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
+  }
+
+  /**
+   * A loss episode or timeout reduces the window: remember what to restore should it prove
+   * spurious (Linux tcp_init_undo).
+   *
+   * @returns nothing
+   */
+  beginUndo(): void {
+    this.undoActive = true;
+    this.undoCwnd = this.cc.cwnd;
+    this.undoSsthresh = this.cc.ssthresh;
+    this.undoStartSeq = this.sndUna;
+    this.undoEndSeq = this.sndMax;
+    this.undoRetrans = 0;
+    this.undoTsSet = false;
+  }
+
+  /**
+   * The reduction was spurious (RFC 3708 §3, RFC 3522 §3.2, RFC 5682 §3): restore the window
+   * and leave recovery.
+   *
+   * @param nowMs time
+   * @returns nothing
+   */
+  undo(nowMs: number): void {
+    if (!this.undoActive) return;
+    this.undoActive = false;
+    this.cc.undo(this.undoCwnd, this.undoSsthresh);
+    if (this.inRecovery) {
+      this.inRecovery = false;
+      this.rack?.onRecoveryExit();
+    }
+    this.undoCount++;
+    this.ctx.stats.undos++;
+    void nowMs;
+  }
+
+  /**
+   * A data segment was retransmitted at `nowMs` (counts towards undo).
+   *
+   * @param nowMs time
+   * @returns nothing
+   */
+  noteRetransmit(nowMs: number): void {
+    this.countRetransmit();
+    if (!this.undoActive) return;
+    this.undoRetrans++;
+    if (!this.undoTsSet && this.tsOk) {
+      this.undoTsSet = true;
+      this.undoTsVal = this.tsNow(nowMs);
+    }
   }
 
   /** RFC 6528: the initial sequence number for this 4-tuple at `nowMs`. */
@@ -387,6 +558,23 @@ export class Tcb {
     const ringOpts = { lazy: true, pool: this.ctx.ringPool ?? null };
     if (this.sendRing === null) this.sendRing = new ByteRing(cfg.sendBufferBytes, ringOpts);
     if (this.recvRing === null) this.recvRing = new ByteRing(cfg.receiveBufferBytes, ringOpts);
+  }
+
+  /**
+   * FreeBSD tcp_mss_update: once the MSS is agreed, the receive buffer becomes a whole
+   * number of segments (rounded up), so the window never ends in a partial segment. Only
+   * with `receiveBufferRoundToMss`, and only while the ring holds nothing (at ESTABLISHED).
+   */
+  roundReceiveBuffer(): void {
+    const cfg = this.cfg;
+    const ring = this.recvRing;
+    if (!cfg.receiveBufferRoundToMss || ring === null || ring.length !== 0) return;
+    const mss = Math.min(this.peerMss, this.ourMss);
+    if (mss <= 0 || cfg.receiveBufferBytes <= mss) return;
+    const size = Math.ceil(cfg.receiveBufferBytes / mss) * mss;
+    if (size === ring.capacity) return;
+    ring.release();
+    this.recvRing = new ByteRing(size, { lazy: true, pool: this.ctx.ringPool ?? null });
   }
 
   /** Gives the receive ring's storage back when it is drained and holds no out-of-order data. */
@@ -445,9 +633,12 @@ export class Tcb {
    */
   currentMss(): number {
     const ooo = this.ooo;
-    if (!this.sackOk || ooo === null || ooo.isEmpty()) return this.sndMss;
+    const held = ooo === null ? 0 : ooo.count;
+    // RFC 2883 §4: a pending D-SACK block rides first.
+    const wanted = held + (this.dsackPending ? 1 : 0);
+    if (!this.sackOk || wanted === 0) return this.sndMss;
     const max = this.tsOk ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_WITHOUT_TS;
-    const blocks = ooo.count < max ? ooo.count : max;
+    const blocks = wanted < max ? wanted : max;
     return this.sndMss - sackOptionBytes(blocks);
   }
 
@@ -496,8 +687,33 @@ export class Tcb {
    * an armed timer due earlier is left in the wheel and pushed back when it fires (see
    * onTimer), so the ACK after ACK of a bulk flow costs a compare, not a wheel operation.
    */
+  /**
+   * IP_TTL / IP_TOS for this connection's datagrams.
+   *
+   * @param ttl time to live, 0 for the interface's default
+   * @param tos TOS byte (DSCP; the ECN bits are left to TCP)
+   */
+  setIpOptions(ttl: number, tos: number): void {
+    const o: IpSendOptions = {};
+    if (ttl > 0) o.ttl = ttl;
+    if (tos !== 0) o.tos = tos;
+    this.ipOptions = ttl > 0 || tos !== 0 ? o : null;
+  }
+
+  /** TCP_KEEPINIT (FreeBSD): arms the handshake's time limit on the keep-alive timer. */
+  armKeepInit(nowMs: number): void {
+    if (this.keepAliveInitMs <= 0) return;
+    this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
+    this.ctx.wheel.schedule(this.keepaliveTimer, nowMs + this.keepAliveInitMs);
+  }
+
   armRetransmit(nowMs: number): void {
-    const due = nowMs + this.rtt.rtoMs;
+    let rtoMs = this.rtt.rtoMs;
+    // FreeBSD TCPT_RANGESET adds rexmit_slop to a backed-off SYN timeout.
+    if (this.state <= TcpState.SYN_RECEIVED && this.rtt.backoffCount > 0) {
+      rtoMs += this.cfg.synRtoSlopMs;
+    }
+    const due = nowMs + rtoMs;
     this.rtxDueMs = due;
     const timer = this.rtxTimer ??= new Timer(this.conn, TCP_TIMER_RETRANSMIT);
     if (!timer.armed || timer.deadline > due) this.ctx.wheel.schedule(timer, due);
@@ -518,7 +734,7 @@ export class Tcb {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) return;
     const due = this.keepAliveProbesSent === 0
       ? this.lastRecvMs + this.keepAliveIdleMs
-      : nowMs + this.cfg.keepAliveIntervalMs;
+      : nowMs + this.keepAliveIntervalMs;
     this.keepaliveTimer ??= new Timer(this.conn, TCP_TIMER_KEEPALIVE);
     this.ctx.wheel.schedule(this.keepaliveTimer, Math.max(due, nowMs));
   }
@@ -543,11 +759,13 @@ export class Tcb {
     if (this.persistTimer !== null) w.cancel(this.persistTimer);
     if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
     if (this.timeWaitTimer !== null) w.cancel(this.timeWaitTimer);
+    if (this.rackTimer !== null) w.cancel(this.rackTimer);
   }
 
   /** RFC 9293 §3.10.7.4: enters ESTABLISHED (or FIN-WAIT-1 with a queued FIN). */
   establish(nowMs: number, window: number, seq: number, ack: number): void {
     this.allocateBuffers();
+    this.roundReceiveBuffer();
     this.state = TcpState.ESTABLISHED;
     // Linux tcp_finish_connect: an active open counts the SYN-ACK as received activity.
     if (!this.passive) this.lastRecvActivityMs = nowMs;
@@ -559,6 +777,10 @@ export class Tcb {
     this.retries = 0;
     this.pendingEvents |= EV_ESTABLISHED | EV_WRITABLE;
     if (this.finQueued) this.state = TcpState.FIN_WAIT_1;
+    // The TCP_KEEPINIT limit (armKeepInit) ends with the handshake.
+    if (!this.keepAlive && isArmed(this.keepaliveTimer)) {
+      this.ctx.wheel.cancel(this.keepaliveTimer!);
+    }
     this.armKeepAlive(nowMs);
     // The listener hears of it once this input is processed (no re-entrancy).
     if (this.passive) this.pendingEvents |= EV_ACCEPT;
@@ -571,11 +793,14 @@ export class Tcb {
     if (this.rtxTimer !== null) w.cancel(this.rtxTimer);
     if (this.persistTimer !== null) w.cancel(this.persistTimer);
     if (this.keepaliveTimer !== null) w.cancel(this.keepaliveTimer);
+    if (this.rackTimer !== null) w.cancel(this.rackTimer);
     // RFC 9293 §3.10.7.4: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN.
     this.scheduleTimeWait(nowMs);
     this.sendRing?.release();
     this.sendRing = null;
     this.scoreboard = null;
+    this.segLog = null;
+    this.rack = null;
     this.releaseRecvStorage();
     this.ooo = null;
     this.signalClosed();
@@ -603,6 +828,8 @@ export class Tcb {
     this.sendRing = null;
     this.ooo = null;
     this.scoreboard = null;
+    this.segLog = null;
+    this.rack = null;
     const recv = this.recvRing;
     if (recv !== null && (error !== null || this.appClosed)) recv.discard(recv.length);
     this.releaseRecvStorage();

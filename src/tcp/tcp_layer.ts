@@ -43,6 +43,7 @@ import {
   TcpState,
   windowShiftFor,
 } from "./connection.ts";
+import { ECN_MASK } from "./ecn.ts";
 import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
 import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd, seqGt } from "./seq.ts";
@@ -83,6 +84,10 @@ export const DEFAULT_BACKLOG = 128;
 const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
 const ICMP_DEST_UNREACHABLE = 3;
+/** Window of the RST and challenge-ACK rate limits, ms. */
+const RATE_WINDOW_MS = 1000;
+/** ICMP type 11, time exceeded (RFC 792). */
+const ICMP_TIME_EXCEEDED = 11;
 const IPV4_MIN_HEADER = 20;
 const TCP_QUOTED_BYTES = 8;
 /** The top four bits of a class D (multicast, 224.0.0.0/4) address (RFC 1112 §4). */
@@ -121,6 +126,11 @@ export class TcpListener {
   readonly backlog: number;
   /** Callbacks. */
   events: TcpListenerEvents | null = null;
+  /**
+   * Called with every connection this listener makes before its SYN-ACK is sent: the
+   * socket options a listening socket passes on (IP_TTL, IP_TOS, TCP_MAXSEG, keep-alive).
+   */
+  configure: ((conn: TcpConnection) => void) | null = null;
   /** Connections in SYN-RECEIVED. */
   synQueueLength = 0;
   /** When this listener last answered with a SYN cookie. */
@@ -227,6 +237,11 @@ export interface TcpConnectOptions {
   events?: TcpConnectionEvents;
   /** Override the ISS (tests); either form, held as a signed 32-bit integer. */
   iss?: number;
+  /**
+   * Called with the new connection before its SYN is sent: apply socket options that shape
+   * the SYN (TCP_MAXSEG, IP_TTL, IP_TOS, TCP_KEEPINIT).
+   */
+  configure?: (conn: TcpConnection) => void;
 }
 
 /**
@@ -290,6 +305,10 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #conns = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
+  #resetWindowStartMs = -Infinity;
+  #resetsInWindow = 0;
+  #challengeWindowStartMs = -Infinity;
+  #challengesInWindow = 0;
   /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
   readonly #timeWait = new Set<TcpConnection>();
   /** The connection found by the last successful lookup (see #lookup). */
@@ -317,6 +336,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       config: this.config,
       secret: this.#secret,
       stats: this.stats,
+      rxEcn: 0,
       owner: this,
       scratch: newTcpRepr(),
       ringPool: new ByteRingStoragePool(),
@@ -434,11 +454,6 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     this.#timeWait.add(conn);
   }
 
-  #portInUse(localAddr: number, port: number, remoteAddr: number, remotePort: number): boolean {
-    return this.#listeners.has(port) ||
-      this.#lookup(localAddr, port, remoteAddr, remotePort) !== undefined;
-  }
-
   // ------------------------------------------------------------------ owner callbacks
 
   /**
@@ -529,6 +544,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     const conn = new TcpConnection(this.#ctx, localAddr, port, remoteAddr, remotePort);
     if (opts.events) conn.events = opts.events;
     this.#insert(conn);
+    opts.configure?.(conn);
     conn.openActive(nowMs, opts.iss);
     return conn;
   }
@@ -631,6 +647,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    *   a link that cannot corrupt frames); the segment is then not summed again
    * @param toBroadcast the IPv4 layer says `dst` is a broadcast or multicast address (the
    *   directed broadcast of its subnet is known only there); the segment is then discarded
+   * @param ipTos the datagram's TOS byte, whose ECN field (RFC 3168 §5) TCP reads
    * @returns nothing
    */
   onPacket(
@@ -642,11 +659,13 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     length: number,
     checksumVerified = false,
     toBroadcast = false,
+    ipTos = 0,
   ): void {
     // int32 addresses (what the IPv4 layer passes; a no-op then), so demux compares one form.
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
+    this.#ctx.rxEcn = ipTos & ECN_MASK;
     if (toBroadcast || isBroadcastOrMulticast(dst)) {
       // RFC 1122 §4.2.3.10, RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
       // address is silently discarded; and no RST answers one (RFC 1122 §4.2.3.10, as Linux
@@ -706,13 +725,57 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       this.#listenInput(nowMs, listener, src, dst, seg);
       return;
     }
-    this.#closedInput(src, dst, seg);
+    this.#closedInput(nowMs, src, dst, seg);
+  }
+
+  /**
+   * Whether an RST to a segment for no connection may go out now: a token bucket of
+   * `resetLimitPerSecond` refilled each second, as Linux bounds them with the ICMP rate
+   * limit and FreeBSD with badport_bandlim (`net.inet.icmp.icmplim`) — an answer to
+   * unsolicited segments must not amplify a flood. Refused ones count in `resetsLimited`.
+   */
+  #resetAllowed(nowMs: number): boolean {
+    const limit = this.config.resetLimitPerSecond;
+    if (limit <= 0) return true;
+    if (nowMs - this.#resetWindowStartMs >= RATE_WINDOW_MS || nowMs < this.#resetWindowStartMs) {
+      this.#resetWindowStartMs = nowMs;
+      this.#resetsInWindow = 0;
+    }
+    if (this.#resetsInWindow >= limit) {
+      this.stats.resetsLimited++;
+      return false;
+    }
+    this.#resetsInWindow++;
+    return true;
+  }
+
+  /**
+   * RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: whether the layer-wide challenge-ACK
+   * budget (`challengeAckGlobalLimitPerSecond` per second, over every connection) allows one
+   * more. Each connection has its own limit as well.
+   *
+   * @param nowMs current time
+   * @returns true when one may be sent (and it is counted)
+   */
+  challengeAckAllowed(nowMs: number): boolean {
+    const limit = this.config.challengeAckGlobalLimitPerSecond;
+    if (limit <= 0) return true;
+    if (
+      nowMs - this.#challengeWindowStartMs >= RATE_WINDOW_MS || nowMs < this.#challengeWindowStartMs
+    ) {
+      this.#challengeWindowStartMs = nowMs;
+      this.#challengesInWindow = 0;
+    }
+    if (this.#challengesInWindow >= limit) return false;
+    this.#challengesInWindow++;
+    return true;
   }
 
   /** RFC 9293 §3.10.7.1: CLOSED — answer anything but RST with RST. */
-  #closedInput(src: number, dst: number, seg: TcpRepr): void {
+  #closedInput(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
     const flags = seg.flags;
     if ((flags & TCP_RST) !== 0) return;
+    if (!this.#resetAllowed(nowMs)) return;
     if ((flags & TCP_ACK) !== 0) {
       // <SEQ=SEG.ACK><CTL=RST>
       this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
@@ -773,6 +836,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
             const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
             conn.listener = listener;
             this.#insert(conn);
+            listener.configure?.(conn);
             conn.openFromCookie(
               nowMs,
               seqAdd(seg.ack, -1),
@@ -786,7 +850,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
           }
         }
       }
-      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+      if (this.#resetAllowed(nowMs)) {
+        this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+      }
       return;
     }
     // Third, check for a SYN.
@@ -813,6 +879,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     conn.inSynQueue = true;
     listener.synQueueLength++;
     this.#insert(conn);
+    listener.configure?.(conn);
     conn.openPassive(nowMs, seg);
   }
 
@@ -956,7 +1023,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     quotedOffset: number,
     quotedLength: number,
   ): void {
-    if (type !== ICMP_DEST_UNREACHABLE) return;
+    // Destination unreachable, time exceeded (RFC 1122 §4.2.3.9); the connection decides.
+    if (type !== ICMP_DEST_UNREACHABLE && type !== ICMP_TIME_EXCEEDED) return;
     if (quotedLength < IPV4_MIN_HEADER || quotedOffset + quotedLength > quoted.length) return;
     const ihl = (quoted[quotedOffset] & 0x0f) * 4;
     if (ihl < IPV4_MIN_HEADER || quotedLength < ihl + TCP_QUOTED_BYTES) return;

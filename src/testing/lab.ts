@@ -54,6 +54,20 @@ export const LAB_PEER_IF = "pe0";
 export const LAB_ROUTER_FAR_IF = "pe1";
 /** Far host's interface. */
 export const LAB_FAR_IF = "far0";
+/** The kernel peer's IPv6 address on the rawstack link (with `ipv6`; RFC 3849 documentation prefix). */
+export const LAB_PEER_ADDRESS6 = "2001:db8:1::1";
+/** The static IPv6 address tests give rawstack. */
+export const LAB_STACK_ADDRESS6 = "2001:db8:1::2";
+/** Prefix length of the IPv6 lab link (the prefix router advertisements carry). */
+export const LAB_PREFIX_LENGTH6 = 64;
+/** The kernel router's IPv6 address on the far link. */
+export const LAB_ROUTER_FAR_ADDRESS6 = "2001:db8:2::1";
+/** The far host's IPv6 address. */
+export const LAB_FAR_ADDRESS6 = "2001:db8:2::2";
+/** Router lifetime (s) of the lab's router advertisements. */
+const LAB_RA_ROUTER_LIFETIME_S = 1800;
+/** Interval (s) of the lab's unsolicited router advertisements (dnsmasq answers solicitations at once). */
+const LAB_RA_INTERVAL_S = 10;
 
 const REQUIRED_ENV = "RAWSTACK_LAB";
 const TCPDUMP_READY_TIMEOUT_MS = 5000;
@@ -121,6 +135,7 @@ export function findCommand(command: string): string | null {
 export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   ip: "iproute2",
   ss: "iproute2",
+  nstat: "iproute2",
   sysctl: "procps",
   ethtool: "ethtool",
   tcpdump: "tcpdump",
@@ -623,6 +638,15 @@ export interface LabOptions {
   peerOffloads?: boolean;
   /** MTU of the rawstack link (both ends); default 1500. */
   mtu?: number;
+  /**
+   * IPv6 on the kernel side (issue 18): the peer gets {@link LAB_PEER_ADDRESS6}/64
+   * (no DAD, no RA accepted); with `router`, the far link is 2001:db8:2::/64 and
+   * the peer forwards IPv6. rawstack's interface keeps IPv6 off in its namespace,
+   * so the kernel there stays silent. Router advertisements: {@link Lab.startRouterAdvertisements}.
+   */
+  ipv6?: boolean;
+  /** MTU of the far link (with `router`), e.g. 1280 for path MTU discovery tests. */
+  farMtu?: number;
 }
 
 function pidAlive(pid: number): boolean {
@@ -833,7 +857,72 @@ export class Lab {
       await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
       // The router must not send ICMP redirects to rawstack for on-link next hops.
       await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0"]);
+      if (opts.farMtu !== undefined) {
+        await run(["ip", "-n", pe, "link", "set", LAB_ROUTER_FAR_IF, "mtu", String(opts.farMtu)]);
+        await run(["ip", "-n", far, "link", "set", LAB_FAR_IF, "mtu", String(opts.farMtu)]);
+      }
     }
+    if (opts.ipv6) await this.#buildIpv6(far);
+  }
+
+  /** IPv6 on the peer's interfaces only (and the far host's), addresses without DAD. */
+  async #buildIpv6(far: string | null): Promise<void> {
+    const pe = this.peerNetns;
+    const enable = async (ns: string, ifName: string, address: string) => {
+      await this.runIn(ns, ["sysctl", "-q", "-w", `net.ipv6.conf.${ifName}.accept_dad=0`]);
+      await this.runIn(ns, ["sysctl", "-q", "-w", `net.ipv6.conf.${ifName}.accept_ra=0`]);
+      await this.runIn(ns, ["sysctl", "-q", "-w", `net.ipv6.conf.${ifName}.disable_ipv6=0`]);
+      await run(["ip", "-n", ns, "-6", "addr", "add", address, "dev", ifName, "nodad"]);
+    };
+    await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv6.conf.lo.disable_ipv6=0"]);
+    await enable(pe, LAB_PEER_IF, `${LAB_PEER_ADDRESS6}/${LAB_PREFIX_LENGTH6}`);
+    if (far !== null) {
+      await this.runIn(pe, ["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+      await enable(pe, LAB_ROUTER_FAR_IF, `${LAB_ROUTER_FAR_ADDRESS6}/64`);
+      await this.runIn(far, ["sysctl", "-q", "-w", "net.ipv6.conf.lo.disable_ipv6=0"]);
+      await enable(far, LAB_FAR_IF, `${LAB_FAR_ADDRESS6}/64`);
+      await run(["ip", "-n", far, "-6", "route", "add", "default", "via", LAB_ROUTER_FAR_ADDRESS6]);
+    }
+  }
+
+  /**
+   * The dnsmasq command that sends router advertisements on the peer's lab
+   * interface (needs `ipv6`): prefix 2001:db8:1::/64 with the A and L flags
+   * (SLAAC, `ra-only`), router lifetime 1800 s, every 10 s and in answer to
+   * solicitations; no DNS, no DHCP.
+   *
+   * @param extra more dnsmasq arguments (e.g. `--daemon`-related ones)
+   * @returns program and arguments
+   */
+  routerAdvertisementCommand(extra: string[] = []): string[] {
+    return [
+      "dnsmasq",
+      "--keep-in-foreground",
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      "--pid-file=",
+      "--port=0",
+      "--leasefile-ro",
+      "--bind-interfaces",
+      `--interface=${LAB_PEER_IF}`,
+      "--enable-ra",
+      `--dhcp-range=::,constructor:${LAB_PEER_IF},ra-only,${LAB_PREFIX_LENGTH6},1h`,
+      `--ra-param=${LAB_PEER_IF},${LAB_RA_INTERVAL_S},${LAB_RA_ROUTER_LIFETIME_S}`,
+      ...extra,
+    ];
+  }
+
+  /**
+   * Starts router advertisements from the kernel peer (dnsmasq, see
+   * {@link routerAdvertisementCommand}); {@link Lab.destroy} stops them.
+   *
+   * Permissions: `--allow-run`; needs `dnsmasq` (declare it in the test's `commands`).
+   *
+   * @returns the dnsmasq process
+   */
+  startRouterAdvertisements(): LabProcess {
+    return this.spawnInPeer(this.routerAdvertisementCommand());
   }
 
   /**

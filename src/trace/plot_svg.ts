@@ -10,6 +10,13 @@
  * - RTT: from matching data to the first ACK covering it, skipping
  *   retransmitted sequence space (Karn's rule, RFC 6298 §3); the smoothing
  *   for the estimate's window uses RFC 6298 §2 (alpha = 1/8).
+ * - Loss-recovery marks, as read from the capture: a tail loss probe (RFC 8985 §7: after
+ *   about 2·SRTT with no segment either way while data is outstanding, the sender sends new
+ *   data or the highest segment again — not the first unacknowledged one, which a
+ *   timeout would resend), a D-SACK (RFC 2883 §4: an ACK whose first SACK block lies below
+ *   its cumulative ACK or inside its second block) and an undo (RFC 3708: every
+ *   retransmission of an episode was reported duplicate by D-SACKs, so a sender that
+ *   undoes, as Linux and rawstack do, restored its window there).
  *
  * @module
  */
@@ -42,6 +49,16 @@ export interface SeriesOptions {
   cwnd?: CwndSample[];
 }
 
+/** A loss-recovery event seen in the capture (see the module notes). */
+export interface RecoveryEvent {
+  /** Time since the connection's first segment, ms. */
+  timeMs: number;
+  /** Tail loss probe, D-SACK, or undo of a spurious reduction. */
+  kind: "tlp" | "dsack" | "undo";
+  /** 1-based frame number in the capture. */
+  frame: number;
+}
+
 /** The series of {@link connectionSeries}. */
 export interface ConnectionSeries {
   /** The side whose sending is plotted. */
@@ -54,10 +71,14 @@ export interface ConnectionSeries {
   cwndSource: "live" | "estimate";
   /** RTT samples, ms. */
   rtt: SeriesPoint[];
+  /** Tail loss probes, D-SACKs and undos, in time order. */
+  events: RecoveryEvent[];
 }
 
 /** RFC 6298 §2.3: SRTT <- (1 - alpha) * SRTT + alpha * R'. */
 const RTT_ALPHA = 1 / 8;
+/** A silence of at least this many SRTTs before a probe-like segment marks a TLP (PTO = 2·SRTT). */
+const TLP_SILENCE_SRTTS = 1.5;
 const SEQ_SPACE = 0x1_0000_0000;
 const SEQ_HALF = 0x8000_0000;
 
@@ -105,12 +126,30 @@ export function connectionSeries(
   const pending: Array<{ start: number; end: number; t: number }> = [];
   // Retransmitted ranges not yet acknowledged: an ACK reaching into one is ambiguous.
   const resent: Array<{ start: number; end: number }> = [];
+  const events: RecoveryEvent[] = [];
+  // Retransmissions of the current loss episode, and whether a D-SACK reported each.
+  let episode: Array<{ start: number; end: number; dsacked: boolean }> = [];
+  let srtt = 0;
+  let lastT = -Infinity;
   for (const s of conn.segments) {
     const t = s.timeMs - conn.startMs;
+    const silence = t - lastT;
+    lastT = t;
     if (s.fromClient === fromSender) {
       const seqLen = s.len + (s.flags & TCP_SYN ? 1 : 0) + (s.flags & TCP_FIN ? 1 : 0);
       if (seqLen === 0) continue;
       const end = (s.seq + seqLen) % SEQ_SPACE;
+      const outstanding = sent && acked && seqLess(highAck, maxEnd);
+      // RFC 8985 §7.3: after a silence of about 2·SRTT, new data or the highest segment again.
+      const probeLike = (!s.retransmission && s.seq === maxEnd) ||
+        (s.retransmission && end === maxEnd && s.seq !== highAck);
+      if (outstanding && srtt > 0 && silence >= TLP_SILENCE_SRTTS * srtt && probeLike) {
+        events.push({ timeMs: t, kind: "tlp", frame: s.frame });
+      }
+      if (s.retransmission) {
+        if (episode.every((r) => !seqLess(highAck, r.end))) episode = [];
+        episode.push({ start: s.seq, end, dsacked: false });
+      }
       if (s.retransmission || s.fillsGap) {
         // Karn's rule (RFC 6298 §3): no RTT sample from retransmitted sequence space.
         for (let i = pending.length - 1; i >= 0; i--) {
@@ -126,6 +165,22 @@ export function connectionSeries(
       sent = true;
       flight.push({ timeMs: t, value: forward(highAck, maxEnd) });
     } else if (s.flags & TCP_ACK) {
+      if (s.sack.length >= 2 && isDsack(s.sack, s.ack)) {
+        events.push({ timeMs: t, kind: "dsack", frame: s.frame });
+        const left = s.sack[0];
+        const right = s.sack[1];
+        let reported = false;
+        for (const r of episode) {
+          if (!r.dsacked && !seqLess(r.start, left) && !seqLess(right, r.end)) {
+            r.dsacked = reported = true;
+          }
+        }
+        // RFC 3708 §3: every retransmission of the episode arrived twice: spurious.
+        if (reported && episode.every((r) => r.dsacked)) {
+          events.push({ timeMs: t, kind: "undo", frame: s.frame });
+          episode = [];
+        }
+      }
       if (acked && !seqLess(highAck, s.ack)) continue;
       if (sent && seqLess(maxEnd, s.ack)) continue; // acknowledges something never seen sent
       // Karn: this ACK is ambiguous when it newly covers retransmitted bytes.
@@ -142,7 +197,10 @@ export function connectionSeries(
         sample = t - pending[0].t; // the latest segment fully covered by this ACK
         pending.shift();
       }
-      if (sample >= 0 && !ambiguous) rtt.push({ timeMs: t, value: sample });
+      if (sample >= 0 && !ambiguous) {
+        rtt.push({ timeMs: t, value: sample });
+        srtt = srtt === 0 ? sample : (1 - RTT_ALPHA) * srtt + RTT_ALPHA * sample;
+      }
       if (sent) flight.push({ timeMs: t, value: forward(highAck, maxEnd) });
     }
   }
@@ -151,11 +209,25 @@ export function connectionSeries(
       sender,
       flight,
       rtt,
+      events,
       cwndSource: "live",
       cwnd: opts.cwnd.map((c) => ({ timeMs: c.timestampMs - conn.startMs, value: c.cwnd })),
     };
   }
-  return { sender, flight, rtt, cwndSource: "estimate", cwnd: estimateCwnd(flight, rtt) };
+  return {
+    sender,
+    flight,
+    rtt,
+    events,
+    cwndSource: "estimate",
+    cwnd: estimateCwnd(flight, rtt),
+  };
+}
+
+/** RFC 2883 §4: the first block lies below the cumulative ACK, or inside the second block. */
+function isDsack(sack: number[], ack: number): boolean {
+  if (!seqLess(ack, sack[1])) return true;
+  return sack.length >= 4 && !seqLess(sack[0], sack[2]) && !seqLess(sack[3], sack[1]);
 }
 
 /** Peak bytes in flight over the last smoothed RTT, after every flight point. */
@@ -198,6 +270,12 @@ const TICKS = 5;
 const COLOR_FLIGHT = "#1f4e9c";
 const COLOR_CWND = "#ef6c00";
 const COLOR_RTT = "#c62828";
+/** Colours and labels of the loss-recovery marks. */
+const EVENT_STYLE: Record<RecoveryEvent["kind"], { color: string; label: string }> = {
+  tlp: { color: "#6a1b9a", label: "TLP" },
+  dsack: { color: "#2e7d32", label: "D-SACK" },
+  undo: { color: "#00838f", label: "undo" },
+};
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 
 function n(x: number): string {
@@ -224,6 +302,8 @@ interface Panel {
   title: string;
   unit: string;
   yMax: number;
+  /** Loss-recovery marks drawn as vertical lines. */
+  events?: RecoveryEvent[];
   series: Array<
     {
       points: SeriesPoint[];
@@ -283,6 +363,7 @@ export function renderPlotSvg(conn: TcpConnectionTrace, opts: SeriesOptions = {}
       title: "bytes in flight and congestion window",
       unit: "bytes",
       yMax: bytesMax.max,
+      events: s.events,
       series: [
         { points: s.flight, color: COLOR_FLIGHT, name: "bytes in flight", step: true },
         {
@@ -377,6 +458,29 @@ function renderPanel(p: Panel, yStep: number, t: { max: number; step: number }):
         `<text x="${legendX + 20}" y="${y1 - 12}" fill="${s.color}">${escapeXml(s.name)}</text>`,
     );
     legendX += 40 + s.name.length * 7;
+  }
+  const events = p.events ?? [];
+  const kinds = new Set<RecoveryEvent["kind"]>();
+  for (const e of events) {
+    const style = EVENT_STYLE[e.kind];
+    kinds.add(e.kind);
+    const x = n(sx(e.timeMs));
+    out.push(
+      `<line class="event-${e.kind}" x1="${x}" y1="${y0}" x2="${x}" y2="${y1}" ` +
+        `stroke="${style.color}" stroke-dasharray="2 3"><title>${style.label} (frame ${e.frame}, ${
+          n(e.timeMs)
+        } ms)</title></line>` +
+        `<text x="${x}" y="${y1 + 10}" text-anchor="middle" font-size="10" fill="${style.color}">` +
+        `${style.label}</text>`,
+    );
+  }
+  for (const kind of kinds) {
+    const style = EVENT_STYLE[kind];
+    out.push(
+      `<rect x="${legendX}" y="${y1 - 20}" width="2" height="8" fill="${style.color}"/>` +
+        `<text x="${legendX + 8}" y="${y1 - 12}" fill="${style.color}">${style.label}</text>`,
+    );
+    legendX += 30 + style.label.length * 7;
   }
   if (!anyPoints) {
     out.push(

@@ -7,6 +7,7 @@ import {
   withLabCapture,
 } from "../lab/_helpers.ts";
 import { runCli } from "./_run.ts";
+import { makeTestPki } from "../http/_pki.ts";
 
 const PREFIX = "rsfc";
 const PEER = "192.0.2.1";
@@ -186,13 +187,109 @@ labTest("cli lab up builds namespaces and lab down removes them", async () => {
     );
     assert.equal(names.length, 2, list);
     assert.match(up.stdout, new RegExp(`--netns ${prefix}-\\d+-rs`));
+    // IPv6 on the kernel side (issue 18), router advertisements from a daemonized dnsmasq.
+    assert.match(up.stdout, /2001:db8:1::1\/64; router advertisements for 2001:db8:1::\/64/);
+    const addr6 = await run(["ip", "-n", peer[1], "-6", "addr", "show", "dev", peer[2]]);
+    assert.match(addr6.stdout, /inet6 2001:db8:1::1\/64/);
+    const raPid = Number((await Deno.readTextFile(`/run/rawstack-${peer[1]}-ra.pid`)).trim());
+    assert.ok(Deno.statSync(`/proc/${raPid}`).isDirectory);
     const down = await runCli(["lab", "down", "--prefix", prefix]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^removed /);
+    const gone = async () => {
+      try {
+        const stat = await Deno.readTextFile(`/proc/${raPid}/stat`);
+        return stat.split(") ")[1]?.startsWith("Z") ?? true; // a zombie is stopped too
+      } catch {
+        return true;
+      }
+    };
+    await until(gone, "lab down to stop the router-advertisement dnsmasq");
     const after = (await run(["ip", "netns", "list"])).stdout;
     assert.ok(!after.includes(`${prefix}-`), after);
   } finally {
     if (cap !== null) await cap.close();
     await Lab.removeStale(prefix);
   }
-}, { commands: ["ping", "tcpdump", "tshark"] });
+}, { commands: ["ping", "dnsmasq", "tcpdump", "tshark"] });
+
+labTest(
+  "cli get https:// trusts --cacert, refuses others, --insecure accepts; serve --cert/--key answers curl",
+  async () => {
+    const pki = await makeTestPki("DNS:server.test,IP:192.0.2.1,IP:192.0.2.2");
+    const site = await Deno.makeTempDir({ prefix: "rsfc-tls-" });
+    try {
+      await Deno.writeTextFile(`${site}/hello.txt`, "over TLS\n");
+      await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
+        const py = lab.spawnInPeer([
+          "python3",
+          "-c",
+          "import http.server, ssl, functools\n" +
+          `h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=${
+            JSON.stringify(site)
+          })\n` +
+          `s = http.server.HTTPServer(("${PEER}", 8443), h)\n` +
+          "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n" +
+          `c.load_cert_chain("${pki.dir}/srv.pem", "${pki.dir}/srv.key")\n` +
+          "s.socket = c.wrap_socket(s.socket, server_side=True)\n" +
+          "s.serve_forever()\n",
+        ]);
+        try {
+          await until(async () => {
+            const ss = await lab.runInPeer(["ss", "-H", "-tln", "sport = :8443"]);
+            return ss.stdout.trim() !== "";
+          }, "the python ssl server");
+          const url = `https://${PEER}:8443/hello.txt`;
+          const trusted = await runCli(["get", ...net(lab), "--cacert", `${pki.dir}/ca.pem`, url]);
+          assert.equal(trusted.code, 0, trusted.stderr);
+          assert.equal(trusted.stdout, "over TLS\n");
+          const refused = await runCli(["get", ...net(lab), url]);
+          assert.equal(refused.code, 1);
+          assert.match(refused.stderr, /certificate/i);
+          const insecure = await runCli(["get", ...net(lab), "--insecure", url]);
+          assert.equal(insecure.code, 0, insecure.stderr);
+          assert.equal(insecure.stdout, "over TLS\n");
+        } finally {
+          await py.kill();
+        }
+        const serve = runCli([
+          "serve",
+          ...net(lab),
+          "--dir",
+          site,
+          "--port",
+          "8443",
+          "--cert",
+          `${pki.dir}/srv.pem`,
+          "--key",
+          `${pki.dir}/srv.key`,
+          "--count",
+          "1",
+        ]);
+        let body = { code: 1, stdout: "", stderr: "" };
+        await until(async () => {
+          body = await lab.runInPeer([
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "--cacert",
+            `${pki.dir}/ca.pem`,
+            "https://192.0.2.2:8443/hello.txt",
+          ]);
+          return body.code === 0;
+        }, "the https server");
+        assert.equal(body.stdout, "over TLS\n");
+        const s = await serve;
+        assert.equal(s.code, 0, s.stderr);
+        assert.match(s.stderr, /https:\/\/192\.0\.2\.2:8443\//);
+        assert.match(s.stderr, /"GET \/hello\.txt" 200/);
+        await cap.check(2 * MIN_TCP_EXCHANGE_PACKETS);
+      });
+    } finally {
+      await pki.remove();
+      await Deno.remove(site, { recursive: true });
+    }
+  },
+  { commands: ["python3", "openssl", "curl", "tcpdump", "tshark"] },
+);

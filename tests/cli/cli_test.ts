@@ -64,7 +64,10 @@ Deno.test("cli bad arguments give one clear line and exit 2", async () => {
     /no network device: give --iface IFACE.*--memory/,
   );
   assertOneLineError(await runCli(["ping", "--memory", "--ip", "bogus", "192.0.2.1"]), /bogus/);
-  assertOneLineError(await runCli(["get", "--memory", "ftp://x/"]), /only http:\/\/ URLs/);
+  assertOneLineError(
+    await runCli(["get", "--memory", "ftp://x/"]),
+    /only http:\/\/ and https:\/\/ URLs/,
+  );
   assertOneLineError(await runCli(["get", "--memory", "not a url"]), /is not a URL/);
   assertOneLineError(
     await runCli(["dns", "--memory", "-t", "MX", "x.test"]),

@@ -1,121 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  directoryHandler,
-  HttpError,
-  httpGet,
-  type HttpReply,
-  serveHttpConnection,
-} from "../../src/cli/http.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** A scripted connection: hands out `input` in `chunk`-byte reads, records writes. */
-function fakeConn(input: string, chunk = 7) {
-  const bytes = enc.encode(input);
-  let at = 0;
-  const conn = {
-    written: "",
-    closed: false,
-    read(p: Uint8Array) {
-      if (at >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(chunk, p.length, bytes.length - at);
-      p.set(bytes.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-    write(p: Uint8Array) {
-      conn.written += dec.decode(p);
-      return Promise.resolve(p.length);
-    },
-    close() {
-      conn.closed = true;
-    },
-  };
-  return conn;
-}
-
-/** The whole body of a reply (reads and closes a streamed one). */
-async function bodyText(reply: HttpReply): Promise<string> {
-  const body = reply.body;
-  if (body instanceof Uint8Array) return dec.decode(body);
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(4096);
-  try {
-    for (;;) {
-      const n = await body.read(buf);
-      if (n === null) break;
-      parts.push(buf.slice(0, n));
-    }
-  } finally {
-    body.close();
-  }
-  return dec.decode(new Uint8Array(parts.flatMap((p) => [...p])));
-}
-
-async function get(response: string) {
-  let body = "";
-  const r = await httpGet(fakeConn(response), new URL("http://h.test:8080/a?b=1"), {
-    onBody: (c) => void (body += dec.decode(c)),
-  });
-  return { ...r, body };
-}
-
-Deno.test("httpGet reads a chunked body split across reads", async () => {
-  const r = await get(
-    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n",
-  );
-  assert.equal(r.body, "hello world");
-  assert.equal(r.head.contentLength, null);
-});
-
-Deno.test("httpGet reads until close without Content-Length", async () => {
-  const r = await get("HTTP/1.0 200 OK\r\nServer: x\r\n\r\nall the rest");
-  assert.equal(r.body, "all the rest");
-});
-
-Deno.test("httpGet sends a proper request line and Host", async () => {
-  const conn = fakeConn("HTTP/1.1 204 No Content\r\n\r\n");
-  const r = await httpGet(conn, new URL("http://h.test:8080/a?b=1"), { onBody: () => {} });
-  assert.equal(r.head.status, 204);
-  assert.match(conn.written, /^GET \/a\?b=1 HTTP\/1\.1\r\nHost: h\.test:8080\r\n/);
-  assert.ok(conn.written.endsWith("\r\n\r\n"));
-});
-
-Deno.test("httpGet rejects malformed and truncated responses", async () => {
-  await assert.rejects(get("SSH-2.0-OpenSSH\r\n\r\n"), HttpError);
-  await assert.rejects(
-    get("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
-    /cut short: 5 of 10/,
-  );
-  await assert.rejects(get("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"), /Content-Length/);
-  await assert.rejects(
-    get("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-    /chunk size/,
-  );
-  await assert.rejects(get("HTTP/1.1 200 OK\r\nBad Header\r\n\r\n"), /malformed header/);
-  await assert.rejects(get(""), /without a response/);
-  await assert.rejects(get("HTTP/1.1 200 OK\r\nX: " + "a".repeat(70000)), /longer than/);
-});
-
-Deno.test("serveHttpConnection answers 400, 405 and HEAD without a body", async () => {
-  const bad = fakeConn("NOT HTTP\r\n\r\n");
-  assert.equal(
-    (await serveHttpConnection(bad, () => ({ status: 200, body: enc.encode("x") }))).status,
-    400,
-  );
-  assert.match(bad.written, /^HTTP\/1\.1 400 Bad Request/);
-  assert.ok(bad.closed);
-  const post = fakeConn("POST / HTTP/1.1\r\n\r\n");
-  assert.equal(
-    (await serveHttpConnection(post, () => ({ status: 200, body: enc.encode("x") }))).status,
-    405,
-  );
-  const head = fakeConn("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
-  await serveHttpConnection(head, () => ({ status: 200, body: enc.encode("hello") }));
-  assert.match(head.written, /Content-Length: 5\r\n/);
-  assert.ok(head.written.endsWith("\r\n\r\n"), "no body for HEAD");
-});
+import { confinePath, directoryHandler, fileResponse } from "../../src/cli/http.ts";
+import { memoryPeerHandler } from "../../src/cli/tcp_commands.ts";
 
 Deno.test("directoryHandler serves files, index.html, listings and refuses traversal", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rsfc-http-" });
@@ -124,17 +9,75 @@ Deno.test("directoryHandler serves files, index.html, listings and refuses trave
     await Deno.writeTextFile(`${dir}/a.txt`, "hello");
     await Deno.writeTextFile(`${dir}/sub/index.html`, "<p>i</p>");
     const h = directoryHandler(dir);
-    const req = (target: string) => h({ method: "GET", target, headers: new Map() });
+    const req = (target: string, method = "GET") =>
+      h(new Request(`http://192.0.2.1${target}`, { method }));
     const a = await req("/a.txt");
     assert.equal(a.status, 200);
-    assert.equal(await bodyText(a), "hello");
-    assert.match(a.contentType!, /text\/plain/);
-    assert.equal(await bodyText(await req("/sub/")), "<p>i</p>");
-    assert.match(await bodyText(await req("/")), /<a href="\/a\.txt">a\.txt<\/a>/);
-    assert.equal((await req("/missing")).status, 404);
-    assert.equal((await req("/../x")).status, 403);
-    assert.equal((await req("/%2e%2e/x")).status, 403);
+    assert.equal(a.headers.get("content-length"), "5");
+    assert.match(a.headers.get("content-type")!, /text\/plain/);
+    assert.equal(await a.text(), "hello");
+    assert.equal(await (await req("/sub/")).text(), "<p>i</p>");
+    assert.match(await (await req("/")).text(), /<a href="\/a\.txt">a\.txt<\/a>/);
+    const missing = await req("/missing");
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+    const hidden = await req("/%2e%2e%2fx");
+    assert.equal(hidden.status, 403, "an encoded ../ is refused");
+    await hidden.body?.cancel();
+    const badEncoding = await req("/%zz");
+    assert.equal(badEncoding.status, 400);
+    await badEncoding.body?.cancel();
+    const post = await req("/a.txt", "POST");
+    assert.equal(post.status, 405);
+    await post.body?.cancel();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("confinePath refuses .. and NUL, decodes, and resolves under the root", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rsfc-confine-" });
+  try {
+    await Deno.writeTextFile(`${dir}/a b.txt`, "x");
+    const ok = await confinePath(dir, "/a%20b.txt?q=1");
+    assert.ok(ok.ok && ok.path === `${await Deno.realPath(dir)}/a b.txt`);
+    assert.deepEqual(await confinePath(dir, "/../etc/passwd"), {
+      ok: false,
+      status: 403,
+      reason: "forbidden",
+    });
+    assert.equal((await confinePath(dir, "/a%00")).ok, false);
+    assert.deepEqual(await confinePath(dir, "/nope"), {
+      ok: false,
+      status: 404,
+      reason: "not found",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fileResponse streams a regular file with its length and refuses others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rsfc-file-" });
+  try {
+    await Deno.writeTextFile(`${dir}/f`, "content");
+    const r = await fileResponse(`${dir}/f`, "text/plain");
+    assert.equal(r?.headers.get("content-length"), "7");
+    assert.equal(await r?.text(), "content");
+    assert.equal(await fileResponse(dir, "text/plain"), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("memoryPeerHandler serves the demo page, /bytes/N and 404", async () => {
+  const page = memoryPeerHandler(new Request("http://192.0.2.1/"));
+  assert.match(await page.text(), /Hello from rawstack/);
+  const bytes = memoryPeerHandler(new Request("http://192.0.2.1/bytes/100000"));
+  const body = new Uint8Array(await bytes.arrayBuffer());
+  assert.equal(body.length, 100_000);
+  assert.equal(body[26], 0x61);
+  const missing = memoryPeerHandler(new Request("http://192.0.2.1/nope"));
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
 });

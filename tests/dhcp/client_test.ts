@@ -375,7 +375,15 @@ Deno.test("Stack behaviour: addresses() lists a static address as preferred", as
   const [da] = MemoryLink.pair();
   const stack = new Stack({ device: da, ipv4: "192.0.2.2/24", clock: new ManualClock(0) });
   assert.deepEqual(stack.addresses(), [
-    { family: "ipv4", address: "192.0.2.2", prefixLength: 24, state: "preferred" },
+    {
+      family: "ipv4",
+      address: "192.0.2.2",
+      prefixLength: 24,
+      state: "preferred",
+      origin: "static",
+      validLifetimeS: Infinity,
+      preferredLifetimeS: Infinity,
+    },
   ]);
   assert.throws(
     () => new Stack({ device: da, ipv4: "192.0.2.2/24", dhcp: {} }),

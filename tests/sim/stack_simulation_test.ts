@@ -29,7 +29,7 @@ import type { FrameSink } from "../../src/phy/device.ts";
 import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { FaultInjector, type FaultSpec, SeededRandom } from "../../src/phy/fault_injector.ts";
 import { ManualClock } from "../../src/time/clock.ts";
-import type { TcpConfig } from "../../src/tcp/config.ts";
+import type { LossDetection, TcpConfig } from "../../src/tcp/config.ts";
 import { type TcpConnection, TcpState } from "../../src/tcp/connection.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import { internetChecksum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
@@ -307,6 +307,11 @@ function faultSpec(r: SeededRandom): FaultSpec {
   };
 }
 
+/** The loss detection a seed runs with: both, split by the seed's parity. */
+function lossDetectionFor(seed: number): LossDetection {
+  return seed % 2 === 0 ? "rfc6675" : "rack-tlp";
+}
+
 function tcpConfig(r: SeededRandom): Partial<TcpConfig> {
   const pick = <T>(xs: readonly T[]): T => xs[r.int(xs.length)];
   return {
@@ -352,8 +357,9 @@ function scenario(seed: number): Scenario {
     clientToServer: patternBytes(c2s, seed * 2 + 1),
     serverToClient: patternBytes(s2c, seed * 2 + 2),
     abortAfter: r.int(c2s),
-    clientTcp: tcpConfig(r),
-    serverTcp: tcpConfig(r),
+    // Odd seeds detect loss with RACK-TLP (RFC 8985, the default), even ones with RFC 6675.
+    clientTcp: { ...tcpConfig(r), lossDetection: lossDetectionFor(seed) },
+    serverTcp: { ...tcpConfig(r), lossDetection: lossDetectionFor(seed) },
     clientMtu: mtu(),
     serverMtu: mtu(),
     clientVerify: r.next() < 0.2 ? "always" : "auto",

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { SocketError } from "../../src/socket/descriptors.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
+import { MemoryLink } from "../../src/phy/memory_link.ts";
+import { Stack } from "../../src/stack.ts";
+import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import { B_ADDR, tcpPair } from "./_tcp_helpers.ts";
 
 const enc = new TextEncoder();
@@ -104,5 +107,100 @@ Deno.test("SocketDescriptors reports errno-like errors", async () => {
     s.close(fd);
   } finally {
     await close();
+  }
+});
+
+/** Records the IPv4 TTL, TOS and TCP flags of every TCP frame a stack transmits. */
+class HeaderLog extends ForwardingDevice {
+  readonly frames: { ttl: number; tos: number; flags: number; mss: number }[] = [];
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+    const ip = offset + 14;
+    if (length > 54 && bytes[ip + 9] === 6) {
+      const tcp = ip + (bytes[ip] & 0x0f) * 4;
+      const hlen = (bytes[tcp + 12] >>> 4) * 4;
+      let mss = 0;
+      for (let o = tcp + 20; o < tcp + hlen;) {
+        const kind = bytes[o];
+        if (kind === 0) break;
+        if (kind === 1) {
+          o++;
+          continue;
+        }
+        if (kind === 2) mss = (bytes[o + 2] << 8) | bytes[o + 3];
+        o += Math.max(2, bytes[o + 1]);
+      }
+      this.frames.push({ ttl: bytes[ip + 8], tos: bytes[ip + 1], flags: bytes[tcp + 13], mss });
+    }
+    return this.inner.transmit(bytes, offset, length);
+  }
+}
+
+Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accepted sockets inherit", async () => {
+  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
+  const da = new HeaderLog(ma);
+  const db = new HeaderLog(mb);
+  const a = new Stack({ device: da, ipv4: `192.0.2.2/24` });
+  const b = new Stack({ device: db, ipv4: `${B_ADDR}/24` });
+  await a.start();
+  await b.start();
+  try {
+    const srv = b.sockets;
+    const lfd = srv.socket();
+    srv.setsockopt(lfd, "IP_TTL", 9);
+    srv.bind(lfd, { port: 80 });
+    srv.listen(lfd);
+    const accepting = srv.accept(lfd);
+
+    const cli = a.sockets;
+    const fd = cli.socket();
+    // Defaults before anything is set: the stack's (Linux's) values.
+    assert.equal(cli.getsockopt(fd, "IP_TTL"), 64);
+    assert.equal(cli.getsockopt(fd, "TCP_KEEPIDLE"), 7200);
+    assert.equal(cli.getsockopt(fd, "TCP_KEEPINTVL"), 75);
+    assert.equal(cli.getsockopt(fd, "TCP_MAXSEG"), 536);
+    cli.setsockopt(fd, "IP_TTL", 7);
+    cli.setsockopt(fd, "IP_TOS", 0x20);
+    cli.setsockopt(fd, "TCP_MAXSEG", 1000);
+    cli.setsockopt(fd, "TCP_KEEPIDLE", 30);
+    cli.setsockopt(fd, "TCP_KEEPCNT", 3);
+    assert.throws(() => cli.setsockopt(fd, "IP_TTL", 0), errno("EINVAL"));
+    assert.throws(() => cli.setsockopt(fd, "IP_TTL", 256), errno("EINVAL"));
+    assert.throws(
+      () => cli.setsockopt(fd, "SO_LINGER" as unknown as "IP_TTL", 1),
+      errno("EINVAL"),
+    );
+    await cli.connect(fd, B_ADDR, 80);
+    const cfd = await accepting;
+    await cli.write(fd, enc.encode("hello"));
+    const buf = new Uint8Array(16);
+    assert.equal(await srv.read(cfd, buf), 5);
+
+    const syn = da.frames.find((f) => f.flags === 0x02)!;
+    assert.deepEqual([syn.ttl, syn.tos, syn.mss], [7, 0x20, 1000]);
+    assert.ok(da.frames.every((f) => f.ttl === 7 && f.tos === 0x20));
+    const synAck = db.frames.find((f) => f.flags === 0x12)!;
+    assert.equal(synAck.ttl, 9);
+    assert.ok(db.frames.every((f) => f.ttl === 9), "accepted connection inherits IP_TTL");
+    assert.equal(srv.getsockopt(cfd, "IP_TTL"), 9);
+
+    // Connected: TCP_MAXSEG reads the sending MSS (1000 less the timestamp option).
+    assert.equal(cli.getsockopt(fd, "TCP_MAXSEG"), 988);
+    const info = cli.tcpInfo(fd);
+    assert.equal(info.keepAliveIdleMs, 30_000);
+    assert.equal(info.keepAliveProbes, 3);
+    assert.equal(info.ipTtl, 7);
+    // A change applies at once.
+    cli.setsockopt(fd, "IP_TTL", 100);
+    const before = da.frames.length;
+    await cli.write(fd, enc.encode("again"));
+    assert.equal(await srv.read(cfd, buf), 5);
+    assert.ok(da.frames.length > before);
+    assert.ok(da.frames.slice(before).every((f) => f.ttl === 100));
+    cli.close(fd);
+    srv.close(cfd);
+    srv.close(lfd);
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

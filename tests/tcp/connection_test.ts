@@ -354,7 +354,7 @@ Deno.test("TcpConnection NewReno fast retransmit and partial ACKs (no SACK)", ()
 });
 
 Deno.test("TcpConnection SACK recovery retransmits only the holes (RFC 6675)", () => {
-  const a = new Active({ congestion: "newreno" });
+  const a = new Active({ congestion: "newreno", lossDetection: "rfc6675" });
   a.establish({ sackPermitted: true });
   const mss = 1460;
   a.conn.write(bytesOf(mss * 8), 0, mss * 8);

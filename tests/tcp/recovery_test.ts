@@ -56,7 +56,7 @@ Deno.test("RenoRecovery inflates the window per duplicate ACK and deflates it on
   assert.equal(r.nextRetransmission(asTcb(s)), RETRANSMIT_NONE);
 });
 
-Deno.test("SackRecovery declares loss from SACKs, sends by cwnd - pipe and retransmits lost holes first (RFC 6675 §5)", () => {
+Deno.test("SackRecovery declares loss from SACKs, sends what PRR allows and retransmits lost holes first (RFC 6675 §5, RFC 6937)", () => {
   const s = sender();
   const r = new SackRecovery();
   assert.equal(r.lossDetected(asTcb(s), true), false); // no scoreboard yet
@@ -67,16 +67,20 @@ Deno.test("SackRecovery declares loss from SACKs, sends by cwnd - pipe and retra
   assert.equal(r.lossDetected(asTcb(s), true), true);
   assert.equal(r.lossDetected(asTcb(s), false), false); // nothing newly SACKed
   r.enter(asTcb(s));
-  // pipe = 10000 - 3000 SACKed - 2000 lost = 5000 = cwnd: hold.
+  // Before an ACK of the recovery PRR allows nothing.
   assert.equal(r.sendAllowance(asTcb(s)), 0);
   assert.equal(r.nextRetransmission(asTcb(s)), RETRANSMIT_HOLD);
-  // A larger window: the first lost hole goes first.
-  s.cc.cwnd = 8 * MSS;
+  // The ACK: pipe = 10000 - 3000 SACKed - 2000 lost = 5000 = ssthresh: slow-start reduction
+  // bound; nothing sent yet, so the fast retransmit (one segment) is allowed.
+  r.onAck(asTcb(s), 1000, false);
+  assert.equal(r.sendAllowance(asTcb(s)), MSS);
   assert.equal(r.nextRetransmission(asTcb(s)), 0);
   assert.equal(r.retransmitEnd, 2000);
-  // Retransmitted up to 2000 (HighRxt): the pipe grows by 2000 and no lost hole is left.
+  r.onSent(MSS);
+  assert.equal(r.nextRetransmission(asTcb(s)), RETRANSMIT_HOLD);
+  // Retransmitted up to 3000 (HighRxt): no lost hole is left.
   s.highRxt = 3000;
-  assert.equal(r.sendAllowance(asTcb(s)), 1000);
+  r.prr.allowance = 10 * MSS;
   assert.equal(r.nextRetransmission(asTcb(s)), RETRANSMIT_NONE);
   // Partial ACK: SND.UNA's segment goes again only if it was not retransmitted yet.
   s.sndUna = 2000;

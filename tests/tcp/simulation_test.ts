@@ -204,6 +204,8 @@ export function runSeed(
     synRetries: 12,
     synAckRetries: 12,
     dataRetries: 20,
+    // Odd seeds detect loss with RACK-TLP (RFC 8985, the default), even ones with RFC 6675.
+    lossDetection: seed % 2 === 0 ? "rfc6675" : "rack-tlp",
   });
   const cfgA = cfg();
   const cfgB = cfg();

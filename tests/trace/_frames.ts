@@ -25,6 +25,8 @@ export interface SegmentSpec {
   window?: number;
   mss?: number;
   windowScale?: number;
+  /** SACK blocks, relative to the receiver's ISN, flat [left, right, ...]. */
+  sack?: number[];
 }
 
 /** One TCP frame between the client and the server. */
@@ -39,6 +41,11 @@ export function tcpFrame(s: SegmentSpec): CapturedFrame {
   tcp.window = s.window ?? 1000;
   tcp.mss = s.mss ?? 0;
   tcp.windowScale = s.windowScale ?? -1;
+  if (s.sack !== undefined) {
+    const base = s.fromClient ? SERVER_ISN : CLIENT_ISN;
+    tcp.sackCount = s.sack.length / 2;
+    for (let i = 0; i < s.sack.length; i++) tcp.sackBlocks[i] = (base + s.sack[i]) | 0;
+  }
   tcp.payload = new Uint8Array(len).fill(0x61);
   tcp.payloadOffset = 0;
   tcp.payloadLength = len;

@@ -57,3 +57,79 @@ Deno.test("renderPlotSvg draws the three series with axes", () => {
   assert.ok(svg.includes("time (ms)") && svg.includes("bytes in flight"));
   assert.ok(!/href=|<script/.test(svg));
 });
+
+/** Four segments, the last two lost; a tail loss probe at 2·SRTT; RACK repairs the third. */
+function tailLossCapture() {
+  const data = (t: number, seq: number) =>
+    tcpFrame({ t, fromClient: true, flags: TCP_ACK, seq, ack: 1, len: 1000 });
+  const ack = (t: number, n: number, sack?: number[]) =>
+    tcpFrame({ t, fromClient: false, flags: TCP_ACK, seq: 1, ack: n, sack });
+  return analyzeCapture([
+    ...handshake(),
+    data(3, 1),
+    data(4, 1001),
+    data(5, 2001),
+    data(6, 3001),
+    ack(7, 2001),
+    data(15, 3001), // 8 ms of silence, then the highest segment again: a probe
+    ack(18, 2001, [3001, 4001]),
+    data(18, 2001),
+    ack(21, 4001),
+  ]).connections[0];
+}
+
+/** A segment retransmitted that was only late: the peer D-SACKs it, the sender may undo. */
+function spuriousCapture() {
+  const data = (t: number, seq: number) =>
+    tcpFrame({ t, fromClient: true, flags: TCP_ACK, seq, ack: 1, len: 1000 });
+  const ack = (t: number, n: number, sack?: number[]) =>
+    tcpFrame({ t, fromClient: false, flags: TCP_ACK, seq: 1, ack: n, sack });
+  return analyzeCapture([
+    ...handshake(),
+    data(3, 1),
+    data(3, 1001),
+    data(3, 2001),
+    data(3, 3001),
+    ack(6, 1, [1001, 4001]),
+    data(6, 1),
+    ack(7, 4001),
+    ack(9, 4001, [1, 1001]),
+  ]).connections[0];
+}
+
+Deno.test("connectionSeries marks a tail loss probe: the highest segment after 2·SRTT of silence (RFC 8985 §7)", () => {
+  const s = connectionSeries(tailLossCapture());
+  assert.deepEqual(s.events.map((e) => [e.kind, e.timeMs]), [["tlp", 15]]);
+  // The repair of the third segment is not a probe (it starts at the cumulative ACK).
+  assert.ok(!s.events.some((e) => e.timeMs === 18));
+});
+
+Deno.test("connectionSeries marks D-SACKs and the undo they allow (RFC 2883 §4, RFC 3708)", () => {
+  const s = connectionSeries(spuriousCapture());
+  assert.deepEqual(s.events.map((e) => [e.kind, e.timeMs]), [["dsack", 9], ["undo", 9]]);
+  // A D-SACK inside the second block counts too.
+  const inside = analyzeCapture([
+    ...handshake(),
+    tcpFrame({ t: 3, fromClient: true, flags: TCP_ACK, seq: 1, ack: 1, len: 1000 }),
+    tcpFrame({ t: 3, fromClient: true, flags: TCP_ACK, seq: 1001, ack: 1, len: 1000 }),
+    tcpFrame({ t: 3, fromClient: true, flags: TCP_ACK, seq: 2001, ack: 1, len: 1000 }),
+    tcpFrame({ t: 5, fromClient: false, flags: TCP_ACK, seq: 1, ack: 1, sack: [1001, 2001] }),
+    tcpFrame({
+      t: 6,
+      fromClient: false,
+      flags: TCP_ACK,
+      seq: 1,
+      ack: 1,
+      sack: [1001, 2001, 1001, 3001],
+    }),
+  ]).connections[0];
+  assert.deepEqual(connectionSeries(inside).events.map((e) => e.kind), ["dsack"]);
+});
+
+Deno.test("renderPlotSvg draws the loss-recovery marks", () => {
+  const svg = renderPlotSvg(tailLossCapture());
+  assert.equal((svg.match(/class="event-tlp"/g) ?? []).length, 1);
+  const spurious = renderPlotSvg(spuriousCapture());
+  assert.ok(spurious.includes(`class="event-dsack"`) && spurious.includes(`class="event-undo"`));
+  assert.ok(spurious.includes(">D-SACK</text>") && spurious.includes(">undo</text>"));
+});

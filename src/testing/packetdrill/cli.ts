@@ -1,5 +1,6 @@
 /**
- * `deno task conformance [--portable] [--strict] [--json FILE] [--verbose] [PATH...]`
+ * `deno task conformance [--portable] [--strict] [--profile linux|freebsd|rfc]
+ * [--define NAME]... [--json FILE] [--verbose] [PATH...]`
  *
  * Runs every `.pkt` script under each PATH (default: `tests/conformance`
  * and `../shared/conformance` relative to the repository root) and prints a
@@ -7,6 +8,11 @@
  * `conformance: P pass, F fail, N not applicable`. With `--json FILE` one
  * record per script is written. Without `--portable` or `--strict`, our own
  * folder (`tests/conformance`) runs strict and every other folder portable.
+ *
+ * Profiles (profiles.ts): without `--profile` each script takes its suite's —
+ * `freebsd-*` folders `freebsd`, `google/` and `gvisor/` `linux`, anything
+ * else rawstack's defaults. `--define NAME` adds a name for `#ifdef` blocks
+ * to the profile's own (`FreeBSD`, `Linux`, `STANDARD`).
  *
  * Permissions: `--allow-read` (scripts), `--allow-write` (for `--json`),
  * `--allow-env` (none required; tolerated).
@@ -16,6 +22,7 @@
 
 import { normalize } from "node:path";
 import { parseArgs } from "node:util";
+import { defaultProfileFor, PROFILE_NAMES, profileByName, type ProfileName } from "./profiles.ts";
 import { runScriptText, type ScriptResult } from "./runner.ts";
 
 /** One script's record in the JSON report. */
@@ -26,6 +33,16 @@ export interface ConformanceRecord extends ScriptResult {
   suite: string;
   /** Mode used. */
   mode: "strict" | "portable";
+  /** Profile used (absent: rawstack's defaults). */
+  profile?: ProfileName;
+}
+
+/** How {@link runSuite} runs each script. */
+export interface SuiteOptions {
+  /** A profile for every script (default: each suite folder's, see profiles.ts). */
+  profile?: ProfileName;
+  /** Extra `#ifdef` names. */
+  defines?: readonly string[];
 }
 
 /** Exit status when some script failed. */
@@ -83,23 +100,36 @@ export function listScripts(root: string): string[] {
  * console.assert(runSuite("/nonexistent-dir-for-doc-test", true).length === 0);
  * ```
  */
-export function runSuite(root: string, portable: boolean): ConformanceRecord[] {
+export function runSuite(
+  root: string,
+  portable: boolean,
+  opts: SuiteOptions = {},
+): ConformanceRecord[] {
   const out: ConformanceRecord[] = [];
   for (const rel of listScripts(root)) {
     const path = rel === "" ? root : `${root}/${rel}`;
+    const profile = opts.profile ?? defaultProfileFor(rel === "" ? path : `${root}/${rel}`) ??
+      undefined;
     let result: ScriptResult;
     try {
       const defaultToleranceUsecs = suiteToleranceUsecs(path);
-      result = runScriptText(Deno.readTextFileSync(path), { portable, defaultToleranceUsecs });
+      result = runScriptText(Deno.readTextFileSync(path), {
+        portable,
+        defaultToleranceUsecs,
+        profile,
+        defines: opts.defines,
+      });
     } catch (e) {
       result = { status: "fail", reason: `cannot read: ${e}` };
     }
-    out.push({
+    const record: ConformanceRecord = {
       script: rel === "" ? path : rel,
       suite: root,
       mode: portable ? "portable" : "strict",
       ...result,
-    });
+    };
+    if (profile !== undefined) record.profile = profile;
+    out.push(record);
   }
   return out;
 }
@@ -200,6 +230,8 @@ export function main(argv: string[]): number {
         portable: { type: "boolean", default: false },
         strict: { type: "boolean", default: false },
         json: { type: "string" },
+        profile: { type: "string" },
+        define: { type: "string", multiple: true },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -212,10 +244,19 @@ export function main(argv: string[]): number {
   const v = parsed.values;
   if (v.help) {
     console.log(
-      "usage: deno task conformance [--portable|--strict] [--json FILE] [--verbose] [PATH...]",
+      "usage: deno task conformance [--portable|--strict] [--profile linux|freebsd|rfc] " +
+        "[--define NAME]... [--json FILE] [--verbose] [PATH...]",
     );
     return 0;
   }
+  if (v.profile !== undefined && profileByName(v.profile) === null) {
+    console.error(`--profile must be one of ${PROFILE_NAMES.join(", ")}`);
+    return EXIT_USAGE;
+  }
+  const suiteOpts: SuiteOptions = {
+    profile: v.profile as ProfileName | undefined,
+    defines: v.define ?? [],
+  };
   const repoRoot = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
   const own = `${repoRoot}/tests/conformance`;
   let paths = parsed.positionals;
@@ -239,7 +280,7 @@ export function main(argv: string[]): number {
       continue;
     }
     const portable = v.portable ? true : v.strict ? false : !isSameDir(root, own);
-    records.push(...runSuite(root, portable));
+    records.push(...runSuite(root, portable, suiteOpts));
   }
   console.log(formatReport(records, v.verbose));
   if (v.json !== undefined) {

@@ -8,6 +8,7 @@
 
 import {
   FLAG_ACK,
+  FLAG_PSH,
   formatFlags,
   formatOptions,
   type PacketSpec,
@@ -214,7 +215,12 @@ export function matchPacket(
   got: ObservedSegment,
   opts: MatchOptions,
 ): Mismatch | null {
-  if (expected.flags !== got.flags) {
+  // Portable mode: PSH on a data segment is the sending stack's choice (RFC 9293 §3.9.1.2,
+  // RFC 1122 §4.2.2.2: "PSH is not a record marker"); Linux places it by its skb and TSO
+  // layout, FreeBSD on the segment that empties the send buffer, rawstack on the last
+  // segment of a write. ECN bits are compared only when the script asks for ECN.
+  const ignore = opts.portable && (expected.length > 0 || got.length > 0) ? FLAG_PSH : 0;
+  if ((expected.flags & ~ignore) !== (got.flags & ~ignore)) {
     return { field: "flags", expected: expected.flagText, got: formatFlags(got.flags) };
   }
   if ((expected.start >>> 0) !== (got.seq >>> 0)) {

@@ -21,6 +21,8 @@ import {
   FLAG_RST,
   FLAG_SYN,
   FLAG_URG,
+  type IcmpSpec,
+  type IpHeaderSpec,
   type PacketSpec,
   type ParseFailure,
   type Script,
@@ -121,11 +123,15 @@ function splitStatements(src: string): Statement[] | Fail {
     if (c === "`" || c === '"') {
       const close = src.indexOf(c, i + 1);
       const nl = src.indexOf("\n", i + 1);
-      if (close < 0 || (nl >= 0 && nl < close)) {
+      // A backtick command may span lines (a shell block); a string may not.
+      if (close < 0 || (c === '"' && nl >= 0 && nl < close)) {
         return new Fail(line, `unterminated ${c === "`" ? "backtick command" : "string"}`);
       }
-      add(src.slice(i, close + 1));
+      const body = src.slice(i, close + 1);
+      add(body);
+      for (const ch of body) if (ch === "\n") line++;
       i = close + 1;
+      if (cur.length > MAX_STATEMENT_CHARS) return new Fail(curLine, "statement too long");
       continue;
     }
     if (c === "(" || c === "[" || c === "{") depth++;
@@ -296,12 +302,41 @@ function parseOption(text: string, line: number): TcpOptionSpec | Fail {
   }
 }
 
+/** NPLab `(ttl 4)`, `(tos 0x20, ttl 3)`, `(hlim 4)`, `(class 0x20)` before the flags. */
+function parseIpHeader(s: Scanner): IpHeaderSpec | Fail {
+  const close = s.text.indexOf(")", s.pos);
+  if (close < 0) return s.fail("unterminated IP header expectation");
+  const body = s.text.slice(s.pos, close).trim();
+  s.pos = close + 1;
+  const ip: IpHeaderSpec = {};
+  for (const part of body.split(",")) {
+    const m = /^\s*(ttl|hlim|tos|class)\s+(0[xX][0-9a-fA-F]+|[0-9]+)\s*$/.exec(part);
+    if (m === null) return s.fail(`bad IP header expectation '${part.trim()}'`);
+    const v = m[2].startsWith("0x") || m[2].startsWith("0X") ? parseInt(m[2], 16) : Number(m[2]);
+    if (v > 0xff) return s.fail(`IP header value out of range '${part.trim()}'`);
+    if (m[1] === "ttl" || m[1] === "hlim") ip.ttl = v;
+    else ip.tos = v;
+  }
+  return ip;
+}
+
 function parsePacket(s: Scanner, direction: "inbound" | "outbound"): PacketSpec | Fail {
   let ecn: string | undefined;
-  if (s.eat("[")) {
-    const tag = s.ident();
-    if (tag === null || !s.eat("]")) return s.fail("bad ECN tag, expected [noecn], [ect0], ...");
-    ecn = tag;
+  let ip: IpHeaderSpec | undefined;
+  for (;;) {
+    if (s.eat("[")) {
+      const tag = s.ident();
+      if (tag === null || !s.eat("]")) return s.fail("bad ECN tag, expected [noecn], [ect0], ...");
+      ecn = tag;
+      continue;
+    }
+    if (s.eat("(")) {
+      const h = parseIpHeader(s);
+      if (h instanceof Fail) return h;
+      ip = { ...ip, ...h };
+      continue;
+    }
+    break;
   }
   const flagText = s.word();
   if (flagText === "") return s.fail("expected TCP flags");
@@ -325,8 +360,20 @@ function parsePacket(s: Scanner, direction: "inbound" | "outbound"): PacketSpec 
   }
   const p: PacketSpec = { direction, flagText, flags, start, end, length, options: null };
   if (ecn !== undefined) p.ecn = ecn;
+  if (ip !== undefined) p.ip = ip;
+  if (s.text[s.pos] === "!") {
+    s.pos++;
+    p.absoluteSeq = true;
+  }
   for (;;) {
     if (s.atEnd()) break;
+    if (s.peek("/udp(")) {
+      const close = s.text.indexOf(")", s.pos);
+      if (close < 0) return s.fail("unterminated /udp(...)");
+      s.pos = close + 1;
+      p.udpEncapsulated = true;
+      continue;
+    }
     if (s.peek("<")) {
       s.eat("<");
       const close = s.text.indexOf(">", s.pos);
@@ -360,6 +407,103 @@ function parsePacket(s: Scanner, direction: "inbound" | "outbound"): PacketSpec 
     else return s.fail(`unknown packet keyword '${kw}'`);
   }
   return p;
+}
+
+/** ICMPv4 types NPLab names (RFC 792). */
+const ICMP_TYPES: Readonly<Record<string, number>> = {
+  unreachable: 3,
+  source_quench: 4,
+  redirect: 5,
+  time_exceeded: 11,
+  parameter_problem: 12,
+};
+
+/** ICMPv4 codes by type name (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
+const ICMP_CODES: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  unreachable: {
+    net_unreachable: 0,
+    host_unreachable: 1,
+    protocol_unreachable: 2,
+    port_unreachable: 3,
+    frag_needed: 4,
+    source_route_failed: 5,
+    net_unknown: 6,
+    host_unknown: 7,
+    source_host_isolated: 8,
+    net_prohibited: 9,
+    host_prohibited: 10,
+    net_unreachable_for_tos: 11,
+    host_unreachable_for_tos: 12,
+    packet_filtered: 13,
+    precedence_violation: 14,
+    precedence_cutoff: 15,
+  },
+  time_exceeded: { ttl_exceeded_in_transit: 0, frag_reass_exceeded: 1 },
+  parameter_problem: { code_0: 0, code_1: 1, code_2: 2 },
+  redirect: { net: 0, host: 1, tos_net: 2, tos_host: 3 },
+  source_quench: {},
+};
+
+/** ICMPv6 names (RFC 4443) the IPv6 scripts use: parsed, reported as IPv6. */
+const ICMP6_NAMES = new Set([
+  "packet_too_big",
+  "exceeded_hop_limit",
+  "exceeded_frag_time",
+  "no_route",
+  "admin_prohibited",
+  "address_unreachable",
+  "not_neighbour",
+  "beyond_scope",
+  "header_field",
+  "unknown_next_header",
+  "unknown_option",
+]);
+
+/** `icmp TYPE [CODE] [mtu N] [start:end(len)]` after `<`. */
+function parseIcmp(s: Scanner): IcmpSpec | Fail {
+  s.ident(); // "icmp"
+  const typeName = s.ident();
+  if (typeName === null) return s.fail("expected an ICMP type after 'icmp'");
+  let codeName = "";
+  let mtu = 0;
+  for (;;) {
+    s.ws();
+    if (s.peek("[")) break;
+    const w = s.ident();
+    if (w === null) return s.fail(`unexpected '${s.word()}' in ICMP line`);
+    if (w === "mtu") {
+      const v = s.integer();
+      if (v === null || v < 0 || v > 0xffff) return s.fail("'mtu' needs a number");
+      mtu = v;
+    } else if (codeName === "") codeName = w;
+    else return s.fail(`unexpected '${w}' in ICMP line`);
+  }
+  if (!s.eat("[")) return s.fail("expected the quoted segment '[start:end(len)]'");
+  s.ws();
+  const m = /^([0-9]+):([0-9]+)\(([0-9]+)\)/.exec(s.text.slice(s.pos));
+  if (m === null) return s.fail("expected start:end(length) in the quoted segment");
+  s.pos += m[0].length;
+  if (!s.eat("]")) return s.fail("expected ']' after the quoted segment");
+  if (!s.atEnd()) return s.fail(`unexpected '${s.word()}' after ICMP line`);
+  const seq = Number(m[1]);
+  if (seq > MAX_U32 || Number(m[2]) > MAX_U32) return s.fail("sequence number out of range");
+  let type = ICMP_TYPES[typeName];
+  let code = 0;
+  if (type === undefined) {
+    if (!ICMP6_NAMES.has(typeName)) return s.fail(`unknown ICMP type '${typeName}'`);
+    type = -1;
+    code = -1;
+  } else if (codeName !== "") {
+    const c = ICMP_CODES[typeName]?.[codeName];
+    if (c === undefined) {
+      if (!ICMP6_NAMES.has(codeName)) {
+        return s.fail(`unknown ICMP code '${codeName}' for '${typeName}'`);
+      }
+      type = -1;
+      code = -1;
+    } else code = c;
+  }
+  return { typeName, codeName, type, code, mtu, seq, length: Number(m[3]) };
 }
 
 function parseExpr(s: Scanner, depth: number): Expr | Fail {
@@ -403,6 +547,14 @@ function parsePrimary(s: Scanner, depth: number): Expr | Fail {
       for (;;) {
         const save = s.pos;
         let name: string | null = s.ident();
+        // Linux packetdrill writes counted fields as `msg_iov(1)=[...]`, `msg_name(...)=...`.
+        if (name !== null && s.peek("(")) {
+          const close = s.text.indexOf(")", s.pos);
+          const eq = close < 0 ? -1 : s.text.slice(close + 1).search(/\S/);
+          if (close >= 0 && s.text[close + 1 + eq] === "=") {
+            s.pos = close + 1;
+          }
+        }
         if (name !== null && !s.eat("=")) {
           s.pos = save;
           name = null;
@@ -481,6 +633,11 @@ function parseEvent(st: Statement): ScriptEvent | Fail {
   const c = s.text[s.pos];
   if (c === "<" || c === ">") {
     s.pos++;
+    if (c === "<" && /^\s*icmp\b/.test(s.text.slice(s.pos))) {
+      const icmp = parseIcmp(s);
+      if (icmp instanceof Fail) return icmp;
+      return { ...base, kind: "icmp", icmp };
+    }
     const packet = parsePacket(s, c === "<" ? "inbound" : "outbound");
     if (packet instanceof Fail) return packet;
     return { ...base, kind: "packet", packet };
@@ -508,10 +665,63 @@ function parseEvent(st: Statement): ScriptEvent | Fail {
   return { ...base, kind: "syscall", call };
 }
 
+/** Options of {@link parseScript}. */
+export interface ParseOptions {
+  /**
+   * Names defined for NPLab's `#ifdef NAME` / `#ifndef NAME` / `#else` / `#endif`
+   * blocks (`FreeBSD`, `Linux`, `STANDARD`, or any `--define NAME`).
+   */
+  defines?: Iterable<string>;
+}
+
+/** Deepest `#ifdef` nesting accepted. */
+const MAX_IFDEF_DEPTH = 16;
+
+/**
+ * NPLab's conditional blocks: a line `#ifdef NAME`, `#ifndef NAME`, `#else`,
+ * `#endif` (leading blanks allowed). Lines of an inactive branch and the
+ * directives themselves become empty, so line numbers stay those of the file.
+ */
+function preprocess(src: string, defines: ReadonlySet<string>): string | Fail {
+  if (!src.includes("#")) return src;
+  const lines = src.split("\n");
+  // Each frame: whether this branch is taken, whether the enclosing one is, whether #else was seen.
+  const stack: { taken: boolean; outer: boolean; sawElse: boolean; line: number }[] = [];
+  const active = () => stack.length === 0 || (stack[stack.length - 1].taken);
+  for (let k = 0; k < lines.length; k++) {
+    const m = /^\s*#\s*(ifdef|ifndef|else|endif)\b\s*([A-Za-z_][A-Za-z0-9_]*)?\s*(\/\/.*)?$/.exec(
+      lines[k],
+    );
+    if (m === null) {
+      if (!active()) lines[k] = "";
+      continue;
+    }
+    const [, directive, name] = m;
+    if (directive === "ifdef" || directive === "ifndef") {
+      if (name === undefined) return new Fail(k + 1, `#${directive} needs a name`);
+      if (stack.length >= MAX_IFDEF_DEPTH) return new Fail(k + 1, "#ifdef nested too deeply");
+      const outer = active();
+      const cond = directive === "ifdef" ? defines.has(name) : !defines.has(name);
+      stack.push({ taken: outer && cond, outer, sawElse: false, line: k + 1 });
+    } else if (directive === "else") {
+      const top = stack[stack.length - 1];
+      if (top === undefined || top.sawElse) return new Fail(k + 1, "#else without #ifdef");
+      top.sawElse = true;
+      top.taken = top.outer && !top.taken;
+    } else {
+      if (stack.pop() === undefined) return new Fail(k + 1, "#endif without #ifdef");
+    }
+    lines[k] = "";
+  }
+  if (stack.length > 0) return new Fail(stack[stack.length - 1].line, "#ifdef without #endif");
+  return lines.join("\n");
+}
+
 /**
  * Parses a packetdrill script. Never throws.
  *
  * @param source the script text
+ * @param opts names defined for `#ifdef` blocks
  * @returns the script, or the first error with its line number
  *
  * @example
@@ -525,9 +735,11 @@ function parseEvent(st: Statement): ScriptEvent | Fail {
  * console.assert(!bad.ok && bad.error.line === 1);
  * ```
  */
-export function parseScript(source: string): ParseResult {
+export function parseScript(source: string, opts: ParseOptions = {}): ParseResult {
   try {
-    const statements = splitStatements(source);
+    const pre = preprocess(source, new Set(opts.defines ?? []));
+    if (pre instanceof Fail) return failure(pre);
+    const statements = splitStatements(pre);
     if (statements instanceof Fail) return failure(statements);
     const options = new Map<string, string>();
     const events: ScriptEvent[] = [];

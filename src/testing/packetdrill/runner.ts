@@ -20,7 +20,7 @@
 
 import { BufferPool } from "../../buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../buffer/packet_buffer.ts";
-import type { IpSender, PacketBufferLike } from "../../iface/types.ts";
+import type { IpSender, IpSendOptions, PacketBufferLike } from "../../iface/types.ts";
 import { resolveTcpConfig, type TcpConfig } from "../../tcp/config.ts";
 import { TcpLayer } from "../../tcp/tcp_layer.ts";
 import { ManualClock } from "../../time/clock.ts";
@@ -37,12 +37,29 @@ import {
 } from "./matcher.ts";
 import { parseScript } from "./parser.ts";
 import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
+import {
   FLAG_ACK,
   FLAG_CWR,
   FLAG_ECE,
   FLAG_FIN,
   FLAG_PSH,
   FLAG_SYN,
+  type IcmpSpec,
   type PacketSpec,
   type Script,
   type ScriptEvent,
@@ -101,12 +118,30 @@ export interface RunOptions {
    * Default packetdrill's 4000.
    */
   defaultToleranceUsecs?: number;
+  /**
+   * The operating system whose tunables the run takes (see profiles.ts): engine
+   * settings, `#ifdef` names, the sysctls recognised in backtick commands. Default
+   * none: rawstack's own defaults, no sysctl applied.
+   */
+  profile?: ProfileName;
+  /** Extra names defined for `#ifdef` blocks (`--define NAME`). */
+  defines?: readonly string[];
 }
 
 interface Captured {
   usecs: number;
   bytes: Uint8Array;
+  /** IP header fields the stack asked for (undefined: the interface's defaults). */
+  ttl?: number;
+  tos?: number;
 }
+
+/** IPv4 TTL of datagrams sent without IP_TTL (the interface default, Linux ip_default_ttl). */
+const DEFAULT_TTL = 64;
+/** IPv4 header bytes in a quoted datagram (no options). */
+const QUOTED_IPV4_HEADER_LEN = 20;
+/** TCP bytes a quoting router returns at least (RFC 792: 64 bits). */
+const QUOTED_TCP_BYTES = 8;
 
 interface Pending {
   event: ScriptEvent & { kind: "syscall" };
@@ -169,6 +204,22 @@ export function configFromOptions(
  * ```ts
  * import { notApplicableReason } from "./runner.ts";
  * import { parseScript } from "./parser.ts";
+import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
  * console.assert(r.ok && notApplicableReason(r.script, true) === "IPv6 is not implemented");
  * ```
@@ -179,20 +230,35 @@ export function notApplicableReason(script: Script, portable: boolean): string |
   for (const e of script.events) {
     const at = `line ${e.line}: `;
     switch (e.kind) {
-      case "shell":
+      case "shell": {
         if (!portable) return `${at}shell commands need the scripted operating system`;
+        const why = unsupportedSysctlReason(e.command);
+        if (why !== null) return at + why;
         break;
+      }
       case "code":
-        if (e.tcpiState === null) return `${at}Python %{ }% assertion other than tcpi_state`;
+        if (e.tcpiState === null) {
+          const why = evaluateTcpiAssert(e.code, null);
+          if (why !== null && why.kind === "unsupported") return at + why.reason;
+        }
         break;
       case "syscall": {
         const why = unsupportedReason(e.call.name, e.call.args);
         if (why !== null) return at + why;
         break;
       }
+      case "icmp":
+        if (e.icmp.type < 0) return `${at}ICMPv6 needs IPv6, which is not implemented`;
+        break;
       case "packet": {
         const p = e.packet;
-        if ((p.flags & (FLAG_ECE | FLAG_CWR)) !== 0 || (p.ecn !== undefined && p.ecn !== "noecn")) {
+        if (p.udpEncapsulated) {
+          return `${at}TCP over UDP (RFC 6951, FreeBSD net.inet.tcp.udp_tunneling_port) is not implemented`;
+        }
+        if (
+          !ECN_SUPPORTED &&
+          ((p.flags & (FLAG_ECE | FLAG_CWR)) !== 0 || (p.ecn !== undefined && p.ecn !== "noecn"))
+        ) {
           return `${at}ECN (RFC 3168) is not implemented`;
         }
         if (p.options !== null && p.options !== "any") {
@@ -217,8 +283,13 @@ class CaptureIp implements IpSender {
   allocate(): PacketBufferLike | null {
     return this.#pool.alloc(HEADROOM);
   }
-  send(buf: PacketBufferLike, _dst: number, _protocol: number): boolean {
-    this.queue.push({ usecs: this.nowUsecs(), bytes: buf.bytes.slice(buf.head, buf.tail) });
+  send(buf: PacketBufferLike, _dst: number, _protocol: number, opts?: IpSendOptions): boolean {
+    this.queue.push({
+      usecs: this.nowUsecs(),
+      bytes: buf.bytes.slice(buf.head, buf.tail),
+      ttl: opts?.ttl,
+      tos: opts?.tos,
+    });
     this.#pool.free(buf as PacketBuffer);
     return true;
   }
@@ -248,8 +319,11 @@ class Run {
   readonly #rx = newTcpRepr();
   readonly #pkt = new TcpPacket(new Uint8Array(0), 0, 0);
 
+  readonly profile: Profile | null;
+
   constructor(script: Script, opts: RunOptions, config: Partial<TcpConfig>) {
     this.portable = opts.portable ?? false;
+    this.profile = opts.profile === undefined ? null : profileByName(opts.profile);
     this.remoteIsn = (opts.remoteIsn ?? DEFAULT_REMOTE_ISN) >>> 0;
     const fallback = opts.defaultToleranceUsecs ?? DEFAULT_TOLERANCE_USECS;
     const tol = Number(script.options.get("tolerance_usecs") ?? fallback);
@@ -383,6 +457,11 @@ class Run {
     this.#drainPending();
     this.advanceTo(startUsecs);
     this.#raiseFailure();
+    // packetdrill maps the script's descriptor numbers to live ones: socket() and accept()
+    // return the number the script names.
+    if (typeof e.call.result === "number" && e.call.result >= 0) {
+      this.table.nextFd = e.call.result;
+    }
     const out = this.table.call(e.call.name, e.call.args);
     if (out.kind === "blocked") {
       this.pending = { event: e, returnUsecs };
@@ -401,7 +480,39 @@ class Run {
     this.advanceTo(usecs);
     this.#raiseFailure();
     const bytes = this.#build(e.packet, e.line);
-    this.tcp.onPacket(this.clock.now(), REMOTE_ADDR, LOCAL_ADDR, bytes, 0, bytes.length);
+    const p = e.packet;
+    const ecn = p.ecn === undefined ? 0 : INBOUND_ECN[p.ecn];
+    if (ecn === undefined) this.fail(e.line, `unknown ECN tag [${p.ecn}]`);
+    const tos = ((p.ip?.tos ?? 0) & ~ECN_MASK) | (p.ecn === undefined ? (p.ip?.tos ?? 0) : ecn);
+    this.tcp.onPacket(
+      this.clock.now(),
+      REMOTE_ADDR,
+      LOCAL_ADDR,
+      bytes,
+      0,
+      bytes.length,
+      false,
+      false,
+      tos,
+    );
+    this.#checkPending();
+    this.#raiseFailure();
+  }
+
+  /**
+   * Injects an ICMP error quoting one of our segments: an IPv4 header from us to the
+   * peer and the first 8 TCP bytes (ports, the quoted sequence number), RFC 792.
+   */
+  icmp(e: ScriptEvent & { kind: "icmp" }, usecs: number): void {
+    this.advanceTo(usecs);
+    this.#raiseFailure();
+    const q = buildQuotedSegment(
+      this.table.localPort,
+      this.table.remotePort,
+      ((this.localIsn ?? 0) + e.icmp.seq) >>> 0,
+    );
+    const spec: IcmpSpec = e.icmp;
+    this.tcp.onIcmpError(this.clock.now(), spec.type, spec.code, spec.mtu, q, 0, q.length);
     this.#checkPending();
     this.#raiseFailure();
   }
@@ -492,7 +603,9 @@ class Run {
     const seg = this.#observe(c.bytes, e.packet);
     if (typeof seg === "string") this.fail(e.line, seg, e.text);
     if (this.portable) this.#coalesce(seg, e.packet, deadline);
-    const m = matchPacket(e.packet, seg, { portable: this.portable });
+    if (e.packet.absoluteSeq) seg.seq = (seg.seq + (this.localIsn ?? 0)) >>> 0;
+    const ipm = matchIpHeader(e.packet, c);
+    const m = ipm ?? matchPacket(e.packet, seg, { portable: this.portable });
     if (m !== null) {
       throw new Failure({
         status: "fail",
@@ -582,6 +695,31 @@ class Run {
     };
   }
 
+  /** TCP_INFO fields of the last descriptor's connection, from conn.info(). */
+  #tcpiValues(state: string): TcpiValues {
+    const conn = this.table.connectionOf(this.table.lastFd);
+    const v: TcpiValues = { state };
+    if (conn === null) return v;
+    const info = conn.info();
+    const mss = Math.max(1, info.sndMss);
+    v.snd_mss = info.sndMss;
+    v.advmss = info.advMss;
+    v.snd_cwnd = Math.floor(info.cwnd / mss);
+    v.snd_ssthresh = Math.floor(Math.min(info.ssthresh, 0x7fff_ffff) / mss);
+    v.retrans = info.retransmits;
+    v.unacked = Math.ceil(((info.sndNxt - info.sndUna) >>> 0) / mss);
+    v.last_data_recv = info.lastDataRecvMs === null
+      ? this.clock.now()
+      : Math.max(0, Math.floor(this.clock.now() - info.lastDataRecvMs));
+    v.rto = info.rtoMs * 1000;
+    v.rtt = Math.round(info.srttMs * 1000);
+    v.rttvar = Math.round(info.rttvarMs * 1000);
+    v.options = (info.timestamps ? TCPI_OPT_TIMESTAMPS : 0) | (info.sack ? TCPI_OPT_SACK : 0) |
+      (info.windowScaling ? TCPI_OPT_WSCALE : 0) | (info.ecn ? TCPI_OPT_ECN : 0) |
+      (info.ecnCeReceived > 0 ? TCPI_OPT_ECN_SEEN : 0);
+    return v;
+  }
+
   // ------------------------------------------------------------------ the script
 
   run(script: Script): ScriptResult {
@@ -624,16 +762,35 @@ class Run {
           this.syscall(e, low, ret);
           break;
         }
+        case "icmp":
+          this.icmp(e, low);
+          actual = this.nowUsecs;
+          break;
         case "shell":
           this.advanceTo(low);
-          break; // portable mode: skipped (strict mode rejects the script beforehand)
+          // Portable mode: the sysctls the profile recognises are applied; the rest of the
+          // command is skipped (strict mode rejects the script beforehand).
+          if (this.profile !== null) applySysctls(this.profile, e.command, this.tcp.config);
+          break;
         case "code": {
           this.advanceTo(low);
           this.#raiseFailure();
           const state = this.table.stateOf(this.table.lastFd);
-          if (e.tcpiState !== null && !tcpiMatches(state, e.tcpiState)) {
-            this.fail(e.line, { field: "tcpi_state", expected: e.tcpiState, got: state });
+          if (e.tcpiState !== null) {
+            if (!tcpiMatches(state, e.tcpiState)) {
+              this.fail(e.line, { field: "tcpi_state", expected: e.tcpiState, got: state });
+            }
+            break;
           }
+          const r = evaluateTcpiAssert(e.code, this.#tcpiValues(state));
+          if (r !== null && r.kind === "unsupported") {
+            throw new Failure({
+              status: "n/a",
+              line: e.line,
+              reason: `line ${e.line}: ${r.reason}`,
+            });
+          }
+          if (r !== null) this.fail(e.line, { field: r.field, expected: r.expected, got: r.got });
           break;
         }
       }
@@ -677,6 +834,22 @@ function sameErrno(a: string, b: string | undefined): boolean {
  * @example
  * ```ts
  * import { parseScript } from "./parser.ts";
+import {
+  applySysctls,
+  type Profile,
+  profileByName,
+  type ProfileName,
+  unsupportedSysctlReason,
+} from "./profiles.ts";
+import {
+  evaluateTcpiAssert,
+  TCPI_OPT_ECN,
+  TCPI_OPT_ECN_SEEN,
+  TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
+  TCPI_OPT_WSCALE,
+  type TcpiValues,
+} from "./tcpi.ts";
  * import { runScript } from "./runner.ts";
  * const r = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n");
  * console.assert(r.ok && runScript(r.script).status === "pass");
@@ -686,7 +859,8 @@ export function runScript(script: Script, opts: RunOptions = {}): ScriptResult {
   const portable = opts.portable ?? false;
   const na = notApplicableReason(script, portable);
   if (na !== null) return { status: "n/a", reason: na };
-  const config = configFromOptions(script.options, opts.config ?? {});
+  const profile = opts.profile === undefined ? null : profileByName(opts.profile);
+  const config = configFromOptions(script.options, { ...profile?.config, ...opts.config });
   if (typeof config === "string") return { status: "fail", line: 0, reason: config };
   return new Run(script, opts, config).run(script);
 }
@@ -706,7 +880,10 @@ export function runScript(script: Script, opts: RunOptions = {}): ScriptResult {
  * ```
  */
 export function runScriptText(source: string, opts: RunOptions = {}): ScriptResult {
-  const parsed = parseScript(source);
+  const profile = opts.profile === undefined ? null : profileByName(opts.profile);
+  const parsed = parseScript(source, {
+    defines: [...(profile?.defines ?? []), ...(opts.defines ?? [])],
+  });
   if (!parsed.ok) {
     return {
       status: "fail",
@@ -716,3 +893,69 @@ export function runScriptText(source: string, opts: RunOptions = {}): ScriptResu
   }
   return runScript(parsed.script, opts);
 }
+
+/** Whether the engine speaks ECN (RFC 3168); scripts with ECN lines are n/a otherwise. */
+const ECN_SUPPORTED = true;
+
+/** The quoted datagram of an ICMP error about our segment with sequence `seq`. */
+function buildQuotedSegment(localPort: number, remotePort: number, seq: number): Uint8Array {
+  const q = new Uint8Array(QUOTED_IPV4_HEADER_LEN + QUOTED_TCP_BYTES);
+  const v = new DataView(q.buffer);
+  q[0] = 0x45;
+  v.setUint16(2, QUOTED_IPV4_HEADER_LEN + TCP_HEADER_LEN);
+  q[8] = DEFAULT_TTL;
+  q[9] = 6; // TCP
+  v.setUint32(12, LOCAL_ADDR);
+  v.setUint32(16, REMOTE_ADDR);
+  v.setUint16(QUOTED_IPV4_HEADER_LEN, localPort);
+  v.setUint16(QUOTED_IPV4_HEADER_LEN + 2, remotePort);
+  v.setUint32(QUOTED_IPV4_HEADER_LEN + 4, seq);
+  return q;
+}
+
+/** Compares NPLab's `(ttl N)` / `(tos X)` with what the stack asked IP for. */
+function matchIpHeader(p: PacketSpec, c: Captured): Mismatch | null {
+  if (p.ecn !== undefined) {
+    const got = (c.tos ?? 0) & ECN_MASK;
+    const allowed = OUTBOUND_ECN[p.ecn];
+    if (allowed === undefined || !allowed.includes(got)) {
+      return { field: "ecn", expected: `[${p.ecn}]`, got: `[${ECN_NAMES[got]}]` };
+    }
+  }
+  const ip = p.ip;
+  if (ip === undefined) return null;
+  const ttl = c.ttl ?? DEFAULT_TTL;
+  if (ip.ttl !== undefined && ip.ttl !== ttl) {
+    return { field: "ttl", expected: String(ip.ttl), got: String(ttl) };
+  }
+  // The ECN bits are TCP's (RFC 3168 §5); NPLab's tos compares the DSCP part.
+  const tos = c.tos ?? 0;
+  if (ip.tos !== undefined && (ip.tos & ~ECN_MASK) !== (tos & ~ECN_MASK)) {
+    return {
+      field: "tos",
+      expected: `0x${ip.tos.toString(16)}`,
+      got: `0x${tos.toString(16)}`,
+    };
+  }
+  return null;
+}
+
+/** The ECN field of the TOS byte (RFC 3168 §5). */
+const ECN_MASK = 0x03;
+/** packetdrill ECN tags → the codepoint an inbound datagram carries. */
+const INBOUND_ECN: Readonly<Record<string, number>> = {
+  noecn: 0,
+  ect1: 1,
+  ect0: 2,
+  ce: 3,
+  ect01: 2,
+};
+/** packetdrill ECN tags → the codepoints an outbound datagram may carry. */
+const OUTBOUND_ECN: Readonly<Record<string, readonly number[]>> = {
+  noecn: [0],
+  ect1: [1],
+  ect0: [2],
+  ce: [3],
+  ect01: [1, 2],
+};
+const ECN_NAMES = ["noecn", "ect1", "ect0", "ce"];

@@ -93,6 +93,46 @@ export interface PacketSpec {
   urgent?: number;
   /** Options: a list, `"any"` for `<...>`, or null when none were written. */
   options: TcpOptionSpec[] | "any" | null;
+  /**
+   * NPLab IP header expectations written before the flags: `(ttl 4)`, `(tos 0x20)`,
+   * and the IPv6 spellings `(hlim 4)`, `(class 0x20)` (same fields: hop limit, traffic class).
+   */
+  ip?: IpHeaderSpec;
+  /** NPLab `0:0(0)!`: the sequence number is absolute, not relative to the ISN. */
+  absoluteSeq?: boolean;
+  /** NPLab `/udp(sport > dport)`: the segment rides in UDP (RFC 6951 encapsulation). */
+  udpEncapsulated?: boolean;
+}
+
+/** IP header fields a packet line can state (NPLab `(ttl N, tos X)`). */
+export interface IpHeaderSpec {
+  /** IPv4 TTL / IPv6 hop limit. */
+  ttl?: number;
+  /** IPv4 TOS byte / IPv6 traffic class, ECN bits included. */
+  tos?: number;
+}
+
+/**
+ * An injected ICMP error (NPLab): `< icmp unreachable port_unreachable [0:0(0)]`,
+ * `< icmp unreachable frag_needed mtu 1234 [0:0(0)]`, `< icmp time_exceeded
+ * ttl_exceeded_in_transit [1:1(0)]`. The bracket quotes one of our segments by its
+ * relative sequence range.
+ */
+export interface IcmpSpec {
+  /** Type name as written (`unreachable`, `time_exceeded`, ...). */
+  typeName: string;
+  /** Code name as written (`port_unreachable`, ...), or "" when none. */
+  codeName: string;
+  /** ICMPv4 type (RFC 792), or -1 for an ICMPv6-only name. */
+  type: number;
+  /** ICMPv4 code, or -1 for an ICMPv6-only name. */
+  code: number;
+  /** `mtu N` (fragmentation needed / packet too big), else 0. */
+  mtu: number;
+  /** Quoted segment's relative sequence number. */
+  seq: number;
+  /** Quoted segment's length. */
+  length: number;
 }
 
 /** An argument expression of a system call. */
@@ -134,6 +174,7 @@ export type ScriptEvent =
   | EventBase & { kind: "packet"; packet: PacketSpec }
   | EventBase & { kind: "syscall"; call: SyscallSpec }
   | EventBase & { kind: "shell"; command: string }
+  | EventBase & { kind: "icmp"; icmp: IcmpSpec }
   | EventBase & { kind: "code"; code: string; tcpiState: string | null };
 
 /** A parsed script. */
@@ -213,27 +254,3 @@ function formatOption(o: TcpOptionSpec): string {
   }
 }
 
-/**
- * Formats a packet spec as a packetdrill line (without time).
- *
- * @param p the packet
- * @returns e.g. `> S. 0:0(0) ack 1 win 65535 <mss 1460>`
- *
- * @example
- * ```ts
- * import { FLAG_ACK, formatPacket } from "./script.ts";
- * const s = formatPacket({ direction: "outbound", flagText: ".", flags: FLAG_ACK, start: 1, end: 1,
- *   length: 0, ack: 1, options: null });
- * console.assert(s === "> . 1:1(0) ack 1");
- * ```
- */
-export function formatPacket(p: PacketSpec): string {
-  let s = `${p.direction === "inbound" ? "<" : ">"} ${
-    formatFlags(p.flags)
-  } ${p.start}:${p.end}(${p.length})`;
-  if (p.ack !== undefined) s += ` ack ${p.ack}`;
-  if (p.window !== undefined) s += ` win ${p.window}`;
-  if (p.options === "any") s += " <...>";
-  else if (p.options !== null) s += ` ${formatOptions(p.options)}`;
-  return s;
-}

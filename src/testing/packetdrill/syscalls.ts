@@ -79,8 +79,37 @@ const CONSTANTS: Readonly<Record<string, number>> = {
   FIONREAD: 0x541b,
   SIOCOUTQ: 0x5411,
   TIOCOUTQ: 0x5411,
+  MSG_MORE: 0x8000,
+  MSG_EOR: 0x80,
+  // RFC 2474 class selectors / RFC 791 precedence as FreeBSD's <netinet/ip.h> names them.
+  IPTOS_DSCP_CS0: 0x00,
+  IPTOS_DSCP_CS1: 0x20,
+  IPTOS_DSCP_CS2: 0x40,
+  IPTOS_DSCP_CS3: 0x60,
+  IPTOS_DSCP_CS4: 0x80,
+  IPTOS_DSCP_CS5: 0xa0,
+  IPTOS_DSCP_CS6: 0xc0,
+  IPTOS_DSCP_CS7: 0xe0,
+  IPTOS_LOWDELAY: 0x10,
+  IPTOS_THROUGHPUT: 0x08,
+  IPTOS_RELIABILITY: 0x04,
   ...ERRNO,
 };
+
+/** Socket options kept per socket and applied to its connection (IP and keep-alive). */
+const CONNECTION_OPTIONS = new Set([
+  "IP_TTL",
+  "IP_TOS",
+  "TCP_MAXSEG",
+  "TCP_KEEPIDLE",
+  "TCP_KEEPINTVL",
+  "TCP_KEEPCNT",
+  "TCP_KEEPINIT",
+]);
+
+/** Largest TTL (RFC 791: 8 bits). */
+const MAX_TTL = 255;
+const MS_PER_SECOND = 1000;
 
 /** Socket options rawstack models. */
 const SUPPORTED_OPTIONS = new Set([
@@ -91,6 +120,7 @@ const SUPPORTED_OPTIONS = new Set([
   "SO_SNDBUF",
   "SO_KEEPALIVE",
   "TCP_NODELAY",
+  ...CONNECTION_OPTIONS,
 ]);
 
 /** Why a socket option is not applicable, by name. */
@@ -104,6 +134,10 @@ const OPTION_REASONS: Readonly<Record<string, string>> = {
   TCP_CORK: "TCP_CORK is a Linux-only socket option",
   TCP_CONGESTION: "TCP_CONGESTION selects Linux congestion modules",
   TCP_INFO: "TCP_INFO layout is Linux-specific",
+  TCP_RACK_PACE_MAX_SEG: "TCP_RACK_PACE_* select FreeBSD's RACK stack pacing",
+  TCP_RACK_PACE_RATE_SS: "TCP_RACK_PACE_* select FreeBSD's RACK stack pacing",
+  TCP_RACK_PACE_ALWAYS: "TCP_RACK_PACE_* select FreeBSD's RACK stack pacing",
+  IP_MTU_DISCOVER: "IP_MTU_DISCOVER (Linux PMTU discovery modes) is not modelled",
   TCP_USER_TIMEOUT: "TCP_USER_TIMEOUT (RFC 5482) is not implemented",
   SO_LINGER: "SO_LINGER is not modelled",
 };
@@ -118,6 +152,7 @@ export const SUPPORTED_SYSCALLS: ReadonlySet<string> = new Set([
   "read",
   "write",
   "send",
+  "sendmsg",
   "recv",
   "shutdown",
   "close",
@@ -232,6 +267,15 @@ export function unsupportedReason(name: string, args: readonly Expr[]): string |
       return "IPv6 is not implemented";
     }
   }
+  if (name === "send" || name === "sendmsg") {
+    const flags = evalArg(args[name === "send" ? 3 : 2]);
+    if (typeof flags === "number" && (flags & CONSTANTS.MSG_EOR) !== 0) {
+      return "MSG_EOR (Linux: no coalescing across the record end) is not modelled";
+    }
+    if (typeof flags === "number" && (flags & CONSTANTS.MSG_MORE) !== 0) {
+      return "MSG_MORE (Linux corking) is not modelled";
+    }
+  }
   if (name === "setsockopt" || name === "getsockopt") {
     const opt = args[2];
     const optName = opt?.type === "ident" ? opt.name : null;
@@ -314,6 +358,11 @@ export class SocketTable {
   localPort: number = SCRIPT_LOCAL_PORT;
   /** Remote port of that connection. */
   remotePort: number = SCRIPT_REMOTE_CLIENT_PORT;
+  /**
+   * The descriptor the next socket() or accept() should return (the script's number;
+   * packetdrill maps script descriptors to live ones), or -1 for the lowest free one.
+   */
+  nextFd: number = -1;
   /** The TCP connection last made by connect or accept. */
   lastConnection: TcpConnection | null = null;
 
@@ -342,6 +391,16 @@ export class SocketTable {
     if (s.listener !== null) return s.listener.closed ? "CLOSED" : "LISTEN";
     if (s.conn !== null) return s.conn.stateName;
     return "CLOSED";
+  }
+
+  /**
+   * The TCP connection of a descriptor, or null.
+   *
+   * @param fd descriptor
+   * @returns its connection
+   */
+  connectionOf(fd: number): TcpConnection | null {
+    return this.#socks.get(fd)?.conn ?? null;
   }
 
   /**
@@ -378,6 +437,8 @@ export class SocketTable {
       case "write":
       case "send":
         return this.#write(s, args);
+      case "sendmsg":
+        return this.#write(s, [args[0], args[1], { type: "number", value: iovBytes(args[1]) }]);
       case "shutdown":
         return this.#shutdown(s, args);
       case "close":
@@ -395,9 +456,18 @@ export class SocketTable {
     }
   }
 
-  #socket(): SyscallOutcome {
+  /** The lowest free descriptor, or {@link nextFd} when the script names a free one. */
+  #newFd(): number {
+    const want = this.nextFd;
+    this.nextFd = -1;
+    if (want >= FIRST_FD && !this.#socks.has(want)) return want;
     let fd = FIRST_FD;
     while (this.#socks.has(fd)) fd++;
+    return fd;
+  }
+
+  #socket(): SyscallOutcome {
+    const fd = this.#newFd();
     this.#socks.set(fd, newSock(fd));
     this.lastFd = fd;
     return ok(fd);
@@ -415,6 +485,7 @@ export class SocketTable {
     } catch {
       return err("EADDRINUSE");
     }
+    s.listener.configure = (c) => applyConnectionOptions(c, s.opts);
     this.localPort = SCRIPT_LOCAL_PORT;
     this.remotePort = SCRIPT_REMOTE_CLIENT_PORT;
     return ok(0);
@@ -424,10 +495,10 @@ export class SocketTable {
     if (s.listener === null) return err("EINVAL");
     const conn = s.listener.accept();
     if (conn === null) return s.nonblocking ? err("EAGAIN") : { kind: "blocked" };
-    let fd = FIRST_FD;
-    while (this.#socks.has(fd)) fd++;
+    const fd = this.#newFd();
     const child = newSock(fd);
     child.conn = conn;
+    for (const [k, v] of s.opts) if (CONNECTION_OPTIONS.has(k)) child.opts.set(k, v);
     // Linux: accepted sockets inherit TCP_NODELAY from the listener; O_NONBLOCK is not inherited.
     if (s.opts.get("TCP_NODELAY")) {
       child.opts.set("TCP_NODELAY", 1);
@@ -447,6 +518,7 @@ export class SocketTable {
       try {
         conn = this.#tcp.connect(this.#nowMs(), this.#remoteAddr, SCRIPT_REMOTE_SERVER_PORT, {
           localPort: s.bound ? SCRIPT_LOCAL_PORT : undefined,
+          configure: (c) => applyConnectionOptions(c, s.opts),
         });
       } catch {
         return err("EADDRINUSE");
@@ -560,9 +632,16 @@ export class SocketTable {
     const name = (args[2] as { name: string }).name;
     const v = evalArg(args[3]);
     if (typeof v !== "number") return { kind: "unsupported", reason: `${name} value` };
+    if (name === "IP_TTL" && (v < -1 || v > MAX_TTL || v === 0)) return err("EINVAL");
+    if (name === "TCP_MAXSEG" && v < 0) return err("EINVAL");
+    if (
+      (name === "TCP_KEEPIDLE" || name === "TCP_KEEPINTVL" || name === "TCP_KEEPCNT") && v < 1
+    ) return err("EINVAL");
+    if (name === "TCP_KEEPINIT" && v < 0) return err("EINVAL");
     s.opts.set(name, v);
     if (name === "TCP_NODELAY" && s.conn !== null) s.conn.setNoDelay(v !== 0);
     if (name === "SO_KEEPALIVE" && s.conn !== null) s.conn.setKeepAlive(v !== 0);
+    if (CONNECTION_OPTIONS.has(name) && s.conn !== null) applyConnectionOptions(s.conn, s.opts);
     return ok(0);
   }
 
@@ -585,6 +664,34 @@ export class SocketTable {
         value = s.opts.get(name) ?? cfg.sendBufferBytes;
         compare = !this.#portable;
         break;
+      case "IP_TTL": {
+        const ttl = s.opts.get(name) ?? -1;
+        value = ttl > 0 ? ttl : DEFAULT_IP_TTL;
+        break;
+      }
+      case "IP_TOS":
+        value = s.opts.get(name) ?? cfg.ipTos;
+        break;
+      case "TCP_KEEPIDLE":
+        value = s.opts.get(name) ?? Math.floor(cfg.keepAliveIdleMs / MS_PER_SECOND);
+        break;
+      case "TCP_KEEPINTVL":
+        value = s.opts.get(name) ?? Math.floor(cfg.keepAliveIntervalMs / MS_PER_SECOND);
+        break;
+      case "TCP_KEEPCNT":
+        value = s.opts.get(name) ?? cfg.keepAliveProbes;
+        break;
+      case "TCP_KEEPINIT":
+        value = s.opts.get(name) ?? Math.floor(cfg.keepAliveInitMs / MS_PER_SECOND);
+        break;
+      case "TCP_MAXSEG": {
+        // Linux do_tcp_getsockopt: the current send MSS once connected, else user_mss or
+        // TCP_MSS_DEFAULT (536).
+        const c = s.conn;
+        if (c !== null && c.state >= TcpState.ESTABLISHED) value = c.info().sndMss;
+        else value = s.opts.get(name) ?? LINUX_TCP_MSS_DEFAULT;
+        break;
+      }
       default:
         value = s.opts.get(name) ?? (name === "TCP_NODELAY" && cfg.noDelay ? 1 : 0);
     }
@@ -655,4 +762,50 @@ function ok(result: number): SyscallOutcome {
 
 function err(errno: string): SyscallOutcome {
   return { kind: "done", result: -1, errno };
+}
+
+/** Linux TCP_MSS_DEFAULT: TCP_MAXSEG before a connection has an MSS. */
+const LINUX_TCP_MSS_DEFAULT = 536;
+/** IPv4 default TTL (Linux ip_default_ttl, FreeBSD net.inet.ip.ttl). */
+const DEFAULT_IP_TTL = 64;
+
+/**
+ * Total bytes of a `sendmsg` message's `msg_iov`: `{msg_iov(1)=[{..., 40}], ...}`.
+ *
+ * @param msg the struct argument
+ * @returns the sum of the iovec lengths (0 when none is written)
+ */
+function iovBytes(msg: Expr | undefined): number {
+  if (msg?.type !== "struct") return 0;
+  const iov = msg.fields.find((f) => f.name === "msg_iov")?.value;
+  if (iov?.type !== "list") return 0;
+  let total = 0;
+  for (const v of iov.items) {
+    if (v.type !== "struct") continue;
+    const len = v.fields.find((f) => f.name === "iov_len")?.value ?? v.fields[1]?.value;
+    const n = evalArg(len);
+    if (typeof n === "number" && n > 0) total += n;
+  }
+  return total;
+}
+
+/** Applies a socket's IP, MSS and keep-alive options to its connection. */
+function applyConnectionOptions(c: TcpConnection, opts: ReadonlyMap<string, number>): void {
+  const ttl = opts.get("IP_TTL");
+  const tos = opts.get("IP_TOS");
+  if (ttl !== undefined || tos !== undefined) {
+    c.setIpOptions(ttl !== undefined && ttl > 0 ? ttl : 0, tos ?? 0);
+  }
+  const mss = opts.get("TCP_MAXSEG");
+  if (mss !== undefined && mss > 0) c.setMaxSegment(mss);
+  const sec = (k: string) => {
+    const v = opts.get(k);
+    return v === undefined ? undefined : v * MS_PER_SECOND;
+  };
+  c.setKeepAliveTimers({
+    idleMs: sec("TCP_KEEPIDLE"),
+    intervalMs: sec("TCP_KEEPINTVL"),
+    probes: opts.get("TCP_KEEPCNT"),
+    initMs: sec("TCP_KEEPINIT"),
+  });
 }

@@ -205,3 +205,105 @@ Deno.test("parseScript never throws on hostile input", () => {
     assert.equal(r.ok, false, j);
   }
 });
+
+Deno.test("parseScript keeps the #ifdef branch of the defined names (NPLab)", () => {
+  const src = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+#ifdef FreeBSD
++0 close(3) = 0
+#else
++0 shutdown(3, SHUT_WR) = 0
+#ifndef Linux
++0 listen(3, 1) = 0
+#endif
+#endif
+`;
+  const free = parseScript(src, { defines: ["FreeBSD"] });
+  assert.ok(free.ok);
+  assert.deepEqual(free.script.events.map((e) => e.line), [1, 3]);
+  const std = parseScript(src, { defines: ["STANDARD"] });
+  assert.ok(std.ok);
+  assert.deepEqual(std.script.events.map((e) => e.line), [1, 5, 7]);
+  const linux = parseScript(src, { defines: ["Linux"] });
+  assert.ok(linux.ok);
+  assert.deepEqual(linux.script.events.map((e) => e.line), [1, 5]);
+  for (
+    const bad of [
+      "#else\n",
+      "#endif\n",
+      "#ifdef A\n",
+      "#ifdef\n#endif\n",
+      "#ifdef A\n#else\n#else\n#endif\n",
+    ]
+  ) {
+    const r = parseScript(bad);
+    assert.ok(!r.ok, bad);
+  }
+  const unterminated = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n#ifdef A\n");
+  assert.ok(!unterminated.ok && unterminated.error.line === 2);
+});
+
+Deno.test("parseScript reads NPLab ICMP injection lines", () => {
+  const e = one("+0.1 < icmp unreachable port_unreachable [0:0(0)]");
+  assert.equal(e.kind, "icmp");
+  const i = (e as ScriptEvent & { kind: "icmp" }).icmp;
+  assert.deepEqual([i.type, i.code, i.seq, i.length, i.mtu], [3, 3, 0, 0, 0]);
+  const frag = one("+0 <icmp unreachable frag_needed mtu 1234 [1:1(0)]") as ScriptEvent & {
+    kind: "icmp";
+  };
+  assert.deepEqual([frag.icmp.type, frag.icmp.code, frag.icmp.mtu, frag.icmp.seq], [3, 4, 1234, 1]);
+  const ttl = one("+0 < icmp time_exceeded ttl_exceeded_in_transit [4294967295:4294967295(0)]") as
+    & ScriptEvent
+    & { kind: "icmp" };
+  assert.deepEqual([ttl.icmp.type, ttl.icmp.code, ttl.icmp.seq], [11, 0, 4294967295]);
+  const quench = one("+0 < icmp source_quench [0:0(0)]") as ScriptEvent & { kind: "icmp" };
+  assert.deepEqual([quench.icmp.type, quench.icmp.code], [4, 0]);
+  const v6 = one("+0 < icmp packet_too_big mtu 1300 [0:0(0)]") as ScriptEvent & { kind: "icmp" };
+  assert.equal(v6.icmp.type, -1);
+  for (
+    const bad of [
+      "0 < icmp bogus [0:0(0)]",
+      "0 < icmp unreachable bogus [0:0(0)]",
+      "0 < icmp unreachable port_unreachable",
+      "0 < icmp unreachable port_unreachable [0:0(0)] x",
+    ]
+  ) {
+    assert.ok(!parseScript(bad).ok, bad);
+  }
+});
+
+Deno.test("parseScript reads IP header expectations, absolute sequence numbers and /udp", () => {
+  const p = packet("+0 > (ttl 4) R. 0:0(0)! ack 1 win 0");
+  assert.deepEqual(p.ip, { ttl: 4 });
+  assert.equal(p.absoluteSeq, true);
+  const q = packet("+0 < (tos 0x28, ttl 3) S 0:0(0) win 32767");
+  assert.deepEqual(q.ip, { tos: 0x28, ttl: 3 });
+  const r = packet("+0 > (hlim 4) (class 0xe0) [ect0] P. 1:11(10) ack 1");
+  assert.deepEqual(r.ip, { ttl: 4, tos: 0xe0 });
+  assert.equal(r.ecn, "ect0");
+  const u = packet("+0 < (ttl 3) F. 1:1(0) ack 1 win 32767/udp(1 > 9811)");
+  assert.equal(u.udpEncapsulated, true);
+  assert.equal(u.window, 32767);
+  assert.ok(!parseScript("0 > (ttl 300) S 0:0(0)").ok);
+  assert.ok(!parseScript("0 > (color 3) S 0:0(0)").ok);
+});
+
+Deno.test("parseScript joins a backtick command over several lines", () => {
+  const s = parse(
+    "`../common/defaults.sh\n sysctl -q net.ipv4.tcp_ecn=1\n`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+  );
+  assert.equal(s.events.length, 2);
+  assert.equal(s.events[0].kind, "shell");
+  assert.match((s.events[0] as ScriptEvent & { kind: "shell" }).command, /tcp_ecn=1/);
+  assert.equal(s.events[1].line, 4);
+  assert.ok(!parseScript("`never closed\n0 close(3) = 0\n").ok);
+});
+
+Deno.test("parseScript reads sendmsg's struct msghdr argument", () => {
+  const e = one(
+    "+0 sendmsg(4, {msg_name(...)=...,\n msg_iov(1)=[{..., 40}], msg_flags=0}, 0) = 40",
+  ) as ScriptEvent & { kind: "syscall" };
+  const msg = e.call.args[1];
+  assert.equal(msg.type, "struct");
+  if (msg.type !== "struct") return;
+  assert.deepEqual(msg.fields.map((f) => f.name), ["msg_name", "msg_iov", "msg_flags"]);
+});

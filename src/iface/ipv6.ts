@@ -1,0 +1,1111 @@
+/**
+ * The IPv6 layer of one interface (RFC 8200): input checks, the
+ * extension-header chain (via `walkIpv6Chain`: unknown headers and options
+ * get an ICMPv6 Parameter Problem with the RFC 8200 §4 pointer when RFC 4443
+ * §2.4 allows one; Routing type 0 is refused, RFC 5095), reassembly (RFC
+ * 8200 §4.5, {@link Ipv6Reassembler}), demultiplexing to ICMPv6 and the
+ * transports ({@link Ipv6ProtocolHandler}), output (source selection, next
+ * hop, neighbour resolution, fragmentation with a Fragment header when the
+ * path MTU needs it, RFC 8200 §5), local delivery to our own addresses,
+ * and the glue of the IPv6 pieces: address table (RFC 4862, RFC 7217),
+ * neighbour cache (NUD), neighbour discovery (routers, prefixes, MLD),
+ * path MTU cache (RFC 8201) and ICMPv6.
+ *
+ * A synchronous state machine: frames and time come in as arguments; the
+ * interface calls {@link Ipv6Layer.poll} at {@link Ipv6Layer.nextDeadline}.
+ *
+ * @module
+ */
+
+import { PacketBuffer } from "../buffer/packet_buffer.ts";
+import type { Ipv6Words } from "../wire/checksum.ts";
+import { isWireError } from "../wire/error.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_TIME_EXCEEDED_REASSEMBLY,
+  ICMPV6_UNREACH_ADDRESS,
+  ICMPV6_UNREACH_PORT,
+} from "../wire/icmpv6.ts";
+import {
+  emitFragmentHeader,
+  emitHopByHopRouterAlert,
+  IP_PROTO_FRAGMENT,
+  IP_PROTO_HOPOPTS,
+  IP_PROTO_ICMPV6,
+  IPV6_DEFAULT_HOP_LIMIT,
+  IPV6_FRAGMENT_HEADER_LEN,
+  IPV6_FRAGMENT_UNIT,
+  IPV6_HEADER_LEN,
+  IPV6_MAX_PAYLOAD_LEN,
+  IPV6_MIN_MTU,
+  IPV6_ROUTER_ALERT_HEADER_LEN,
+  type Ipv6Chain,
+  Ipv6Packet,
+  newIpv6Chain,
+  walkIpv6Chain,
+} from "../wire/ipv6.ts";
+import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
+import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
+import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
+import { write32 } from "../wire/view.ts";
+import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
+import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
+import type { PingOptions } from "./ping.ts";
+import {
+  type Ipv6AddressEntry,
+  type Ipv6AddressInfo,
+  type Ipv6AddressOptions,
+  Ipv6AddressTable,
+} from "./ipv6_addresses.ts";
+import { Ipv6Reassembler } from "./ipv6_reassembly.ts";
+import {
+  NeighbourCache,
+  type NeighbourCacheOptions,
+  type NeighbourInfo,
+  type NeighbourStats,
+} from "./neighbour_cache.ts";
+import { type NdpOptions, type NdpStats, NeighbourDiscovery } from "./ndp.ts";
+import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
+import type { ReassemblyOptions } from "./reassembly.ts";
+import type {
+  BufferPoolLike,
+  Ipv6ProtocolHandler,
+  Ipv6Sender,
+  Ipv6SendOptions,
+  PacketBufferLike,
+} from "./types.ts";
+
+/** Default bound of the queue of packets to our own addresses. */
+export const IPV6_LOCAL_QUEUE_LENGTH = 256;
+const OFFSET_PAYLOAD_LEN = 4;
+const OFFSET_NEXT_HEADER = 6;
+const OFFSET_HOP_LIMIT = 7;
+const OFFSET_SRC = 8;
+const OFFSET_DST = 24;
+const EMPTY = new Uint8Array(0);
+
+/** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
+export interface Ipv6Stats {
+  /** Packets received (reassembled ones again). */
+  rxPackets: number;
+  /** Dropped: shorter than the 40-byte header. */
+  rxTooShort: number;
+  /** Dropped: version not 6. */
+  rxBadVersion: number;
+  /** Dropped: payload length beyond the frame. */
+  rxBadLength: number;
+  /** Dropped: multicast or loopback source (RFC 4291 §2.7, §2.5.3). */
+  rxBadSource: number;
+  /** Dropped: unicast destination not ours (or still tentative). */
+  rxNotForUs: number;
+  /** Dropped: multicast group we do not listen to. */
+  rxNotMember: number;
+  /** Dropped: truncated or malformed extension-header chain. */
+  rxBadHeader: number;
+  /** Dropped with a Parameter Problem (when RFC 4443 §2.4 allowed one): unknown header/option, routing type, incomplete first fragment. */
+  rxParameterProblem: number;
+  /** Dropped silently by the chain rules (option action 01, No Next Header, action 11 to a group). */
+  rxDiscarded: number;
+  /** Fragments handed to reassembly. */
+  rxFragments: number;
+  /** Packets reassembled. */
+  rxReassembled: number;
+  /** Dropped: a reassembled packet held another Fragment header. */
+  rxNestedFragment: number;
+  /** Packets delivered to ICMPv6 or a transport. */
+  rxDelivered: number;
+  /** Packets delivered from the local queue (sent to our own address). */
+  rxLocal: number;
+  /** Packets sent (fragments count once per fragment in txFragments). */
+  txPackets: number;
+  /** Fragments sent. */
+  txFragments: number;
+  /** Dropped: payload above 65,535 bytes. */
+  txTooLong: number;
+  /** Dropped: larger than the path MTU with `dontFragment`. */
+  txTooBig: number;
+  /** Dropped: no route (no default router, RFC 5942 §4). */
+  txNoRoute: number;
+  /** Dropped: no usable source address. */
+  txNoSource: number;
+  /** Dropped: pool empty. */
+  txNoBuffer: number;
+  /** Dropped: no headroom for the headers. */
+  txNoHeadroom: number;
+  /** Dropped by the link or the neighbour cache (full). */
+  txLinkDropped: number;
+  /** Packets queued for local delivery. */
+  txLocal: number;
+  /** Dropped: the local queue was full. */
+  txLocalDropped: number;
+  /** Control messages sent in a buffer from the pool's reserve. */
+  txControlReserve: number;
+}
+
+/** The `ndp` section of the stack's stats: neighbour discovery, the neighbour cache, addresses. */
+export interface NdpSectionStats extends NdpStats {
+  /** Neighbour cache counters. */
+  neighbours: NeighbourStats;
+  /** Address table counters (DAD, SLAAC, lifetimes). */
+  addresses: Ipv6AddressTable["stats"];
+  /** Path MTU cache counters. */
+  pmtu: PmtuCache["stats"];
+  /** Reassembly counters. */
+  reassembly: Ipv6Reassembler["stats"];
+}
+
+/** What the IPv6 layer needs from the link (the `NetworkInterface`). */
+export interface Ipv6Link {
+  /** Bytes in front of the IPv6 header: device headroom + Ethernet (+ VLAN). */
+  readonly linkHeadroom: number;
+  /** Transmits an IPv6 packet (`buf` starts with the IPv6 header) to `mac`; takes ownership. */
+  transmitIpv6(buf: PacketBufferLike, mac: number): boolean;
+  /** Returns a pool buffer. */
+  releaseBuffer(buf: PacketBufferLike): void;
+}
+
+/** Options of an {@link Ipv6Layer}. */
+export interface Ipv6LayerOptions {
+  /** Our MAC. */
+  mac: number;
+  /** The link MTU (≥ 1280). */
+  mtu: number;
+  /** Static addresses, e.g. `"2001:db8::2/64"`. */
+  addresses?: readonly (string | Ipv6Cidr)[];
+  /** Form addresses from router advertisements (SLAAC); default true. */
+  slaac?: boolean;
+  /** Default hop limit until an RA says otherwise; default 64. */
+  hopLimit?: number;
+  /** Neighbour cache bounds. */
+  neighbours?: NeighbourCacheOptions;
+  /** Neighbor discovery bounds and behaviour. */
+  ndp?: NdpOptions;
+  /** Address table bounds, DAD, RFC 7217 secret. */
+  addressOptions?: Ipv6AddressOptions;
+  /** Path MTU cache bounds. */
+  pmtu?: PmtuOptions;
+  /** Reassembly bounds (timeout default 60 s). */
+  reassembly?: ReassemblyOptions;
+  /** ICMPv6 error rate limits. */
+  icmp?: IcmpRateLimitOptions;
+  /** Randomness in [0, 1) for every timer jitter and nonce (default Math.random). */
+  random?: () => number;
+  /** Bound of the local delivery queue; default 256. */
+  localQueueLength?: number;
+}
+
+/**
+ * The IPv6 layer. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { Ipv6Layer } from "./ipv6.ts";
+ * console.assert(typeof Ipv6Layer === "function"); // see tests/iface/ipv6_test.ts
+ * ```
+ */
+export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
+  /** Counters. */
+  readonly stats: Ipv6Stats = {
+    rxPackets: 0,
+    rxTooShort: 0,
+    rxBadVersion: 0,
+    rxBadLength: 0,
+    rxBadSource: 0,
+    rxNotForUs: 0,
+    rxNotMember: 0,
+    rxBadHeader: 0,
+    rxParameterProblem: 0,
+    rxDiscarded: 0,
+    rxFragments: 0,
+    rxReassembled: 0,
+    rxNestedFragment: 0,
+    rxDelivered: 0,
+    rxLocal: 0,
+    txPackets: 0,
+    txFragments: 0,
+    txTooLong: 0,
+    txTooBig: 0,
+    txNoRoute: 0,
+    txNoSource: 0,
+    txNoBuffer: 0,
+    txNoHeadroom: 0,
+    txLinkDropped: 0,
+    txLocal: 0,
+    txLocalDropped: 0,
+    txControlReserve: 0,
+  };
+  /** Our addresses. */
+  readonly addresses: Ipv6AddressTable;
+  /** The neighbour cache. */
+  readonly neighbours: NeighbourCache;
+  /** Neighbour discovery: routers, prefixes, groups. */
+  readonly ndp: NeighbourDiscovery;
+  /** Path MTU estimates. */
+  readonly pmtu: PmtuCache;
+  /** Fragment reassembly. */
+  readonly reassembler: Ipv6Reassembler;
+  /** ICMPv6. */
+  readonly icmp: Icmpv6Layer;
+  /** Called when an address of ours is found duplicate (after it is marked). */
+  onDuplicateAddress: ((address: Ipv6Address) => void) | null = null;
+
+  readonly #link: Ipv6Link;
+  readonly #pool: BufferPoolLike;
+  readonly #handlers: (Ipv6ProtocolHandler | undefined)[] = new Array(256);
+  readonly #large = new WeakSet<PacketBufferLike>();
+  readonly #static: Ipv6Cidr[];
+  readonly #rxView = new Ipv6Packet(EMPTY);
+  readonly #chain: Ipv6Chain = newIpv6Chain();
+  readonly #walk = {
+    isUpperLayer: (nh: number) => nh === IP_PROTO_ICMPV6 || this.#handlers[nh] !== undefined,
+  };
+  readonly #localQueue: (PacketBufferLike | null)[];
+  #localHead = 0;
+  #localCount = 0;
+  #rxSrc: Ipv6Address = Ipv6Address.UNSPECIFIED;
+  #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
+  #hopLimit: number;
+  #fragmentId: number;
+  #nowMs = 0;
+  #sessions = new Set<Ping6Session>();
+  #nextPingId: number;
+
+  /**
+   * Creates the IPv6 layer of one interface (addresses are configured by `start`).
+   *
+   * @param link the interface below
+   * @param pool the buffer pool
+   * @param options MAC, MTU, addresses, tunables
+   * @throws {TypeError} on an invalid static address or an MTU below 1280
+   */
+  constructor(link: Ipv6Link, pool: BufferPoolLike, options: Ipv6LayerOptions) {
+    if (!(options.mtu >= IPV6_MIN_MTU)) {
+      throw new TypeError(`IPv6 needs a link MTU of at least ${IPV6_MIN_MTU}, got ${options.mtu}`);
+    }
+    this.#link = link;
+    this.#pool = pool;
+    const random = options.random ?? Math.random;
+    this.#static = (options.addresses ?? []).map((a) => {
+      const cidr = typeof a === "string" ? Ipv6Cidr.parse(a) : a;
+      const x = cidr.address;
+      if (x.isMulticast() || x.isUnspecified() || x.isLoopback() || cidr.prefixLength === 0) {
+        throw new TypeError(`IPv6 address ${cidr} is not a unicast address with a prefix`);
+      }
+      return cidr;
+    });
+    this.#hopLimit = options.hopLimit ?? IPV6_DEFAULT_HOP_LIMIT;
+    this.#fragmentId = Math.floor(random() * 0x1_0000_0000) | 0;
+    this.#nextPingId = Math.floor(random() * 0x10000);
+    this.#localQueue = new Array(options.localQueueLength ?? IPV6_LOCAL_QUEUE_LENGTH).fill(null);
+    this.pmtu = new PmtuCache(options.mtu, options.pmtu);
+    this.reassembler = new Ipv6Reassembler(options.reassembly);
+    this.icmp = new Icmpv6Layer(this, { random, ...options.icmp });
+    this.icmp.largeBuffer = (n) => this.allocateLarge(n);
+    this.icmp.release = (b) => this.release(b);
+    this.addresses = new Ipv6AddressTable(options.mac, {
+      solicitedNodeGroup: (a, join) => this.ndp.setGroup(a.solicitedNode(), join),
+      sendDadSolicitation: (t, nonce) => this.ndp.solicitDad(t, nonce),
+      addressReady: (e: Ipv6AddressEntry) => this.ndp.announce(e.address),
+      duplicateFound: (e: Ipv6AddressEntry) => this.onDuplicateAddress?.(e.address),
+    }, { random, ...options.addressOptions });
+    this.neighbours = new NeighbourCache({
+      sendSolicitation: (t, mac) => this.ndp.solicit(t, mac),
+      transmitResolved: (buf, mac) => this.#transmit(buf, mac),
+      resolutionFailed: (now, _t, buf) => this.#resolutionFailed(now, buf),
+      free: (buf) => this.release(buf),
+      isProtected: (a) => this.ndp.isRouter(a),
+      routerLost: (a) => this.ndp.removeRouter(a),
+    }, { random, ...options.neighbours });
+    this.ndp = new NeighbourDiscovery(
+      options.mac,
+      options.mtu,
+      {
+        sendNdp: (repr, src, dst, mac) => this.#sendNdp(repr, src, dst, mac),
+        sendMldReport: (records) => this.#sendMldReport(records),
+        linkMtuChanged: (mtu) => this.pmtu.setLinkMtu(mtu),
+        hopLimitChanged: (h) => {
+          this.#hopLimit = h;
+        },
+      },
+      this.addresses,
+      this.neighbours,
+      {
+        random,
+        slaac: options.slaac,
+        ...options.ndp,
+      },
+    );
+    this.reassembler.onTimeout = (now, bytes, off, len) => {
+      // RFC 8200 §4.5: Time Exceeded, code 1, about the first fragment.
+      this.icmp.sendError(
+        now,
+        ICMPV6_TIME_EXCEEDED,
+        ICMPV6_TIME_EXCEEDED_REASSEMBLY,
+        0,
+        bytes,
+        off,
+        len,
+      );
+    };
+  }
+
+  /** Bytes in front of the transport header in a buffer from {@link allocate}. */
+  get headroom(): number {
+    return this.#link.linkHeadroom + IPV6_HEADER_LEN;
+  }
+
+  /** The hop limit of packets we originate (RA Cur Hop Limit or the default). */
+  get hopLimit(): number {
+    return this.#hopLimit;
+  }
+
+  /**
+   * Configures the link-local and static addresses (DAD starts) and router solicitation.
+   *
+   * @param nowMs current time
+   */
+  start(nowMs: number): void {
+    this.#nowMs = nowMs;
+    this.ndp.start(nowMs);
+    this.addresses.addLinkLocal(nowMs);
+    for (const cidr of this.#static) this.addresses.addStatic(nowMs, cidr);
+  }
+
+  /**
+   * Registers a transport for a Next Header value.
+   *
+   * @param protocol e.g. 17
+   * @param handler the transport
+   */
+  registerProtocol(protocol: number, handler: Ipv6ProtocolHandler): void {
+    this.#handlers[protocol & 0xff] = handler;
+  }
+
+  /**
+   * The handler registered for `protocol`.
+   *
+   * @param protocol a Next Header value
+   * @returns the handler or undefined
+   */
+  handlerFor(protocol: number): Ipv6ProtocolHandler | undefined {
+    return this.#handlers[protocol & 0xff];
+  }
+
+  // ---- buffers ----
+
+  /**
+   * A pool buffer with headroom for the IPv6 and link headers.
+   *
+   * @returns the buffer, or null when the pool is empty (counted)
+   */
+  allocate(): PacketBufferLike | null {
+    const buf = this.#pool.alloc(this.headroom);
+    if (buf === null) this.stats.txNoBuffer++;
+    return buf;
+  }
+
+  /**
+   * A buffer for our own control traffic (NDP, MLD, ICMPv6): may take the pool's reserve.
+   *
+   * @returns the buffer, or null (counted)
+   */
+  allocateControl(): PacketBufferLike | null {
+    const pool = this.#pool;
+    const headroom = this.headroom + IPV6_ROUTER_ALERT_HEADER_LEN;
+    const buf = pool.allocReserved !== undefined
+      ? pool.allocReserved(headroom)
+      : pool.alloc(headroom);
+    if (buf === null) {
+      this.stats.txNoBuffer++;
+      return null;
+    }
+    if (pool.available !== undefined && pool.available < (pool.reserved ?? 0)) {
+      this.stats.txControlReserve++;
+    }
+    return buf;
+  }
+
+  /**
+   * A standalone buffer for a payload larger than a pool slot (fragmented on send).
+   *
+   * @param payloadBytes transport bytes
+   * @returns the buffer, or null above 65,535 bytes
+   */
+  allocateLarge(payloadBytes: number): PacketBufferLike | null {
+    if (payloadBytes > IPV6_MAX_PAYLOAD_LEN) {
+      this.stats.txTooLong++;
+      return null;
+    }
+    const buf = new PacketBuffer(new Uint8Array(this.headroom + payloadBytes));
+    buf.reset(this.headroom);
+    this.#large.add(buf);
+    return buf;
+  }
+
+  /**
+   * Returns a buffer (pool or large).
+   *
+   * @param buf the buffer
+   */
+  release(buf: PacketBufferLike): void {
+    if (this.#large.has(buf)) this.#large.delete(buf);
+    else this.#link.releaseBuffer(buf);
+  }
+
+  // ---- Ipv6Sender ----
+
+  /**
+   * Our source address toward `dst` (RFC 6724).
+   *
+   * @param dst destination
+   * @returns the address or null
+   */
+  sourceAddressFor6(dst: Ipv6Address): Ipv6Address | null {
+    return this.addresses.selectSource(dst);
+  }
+
+  /**
+   * Icmpv6Host: same as {@link sourceAddressFor6}.
+   *
+   * @param dst destination
+   * @returns the address or null
+   */
+  sourceFor(dst: Ipv6Address): Ipv6Address | null {
+    return this.addresses.selectSource(dst);
+  }
+
+  /**
+   * Icmpv6Host: whether the address at `bytes[offset]` is a usable one of ours.
+   *
+   * @param bytes buffer
+   * @param offset address start
+   * @returns true when ours
+   */
+  isOursAt(bytes: Uint8Array, offset: number): boolean {
+    return this.addresses.isOursAt(bytes, offset);
+  }
+
+  /**
+   * The path MTU toward `dst` (RFC 8201).
+   *
+   * @param dst destination words
+   * @returns bytes, ≥ 1280
+   */
+  pathMtu(dst: Ipv6Words): number {
+    return this.pmtu.pathMtu(this.#nowMs, dst);
+  }
+
+  /**
+   * Icmpv6Host: a Packet Too Big arrived.
+   *
+   * @param nowMs current time
+   * @param dst the quoted packet's destination
+   * @param mtu the reported MTU
+   */
+  packetTooBig(nowMs: number, dst: Ipv6Address, mtu: number): void {
+    this.pmtu.update(nowMs, dst, mtu);
+  }
+
+  /**
+   * Icmpv6Host: NDP and MLD messages.
+   *
+   * @param nowMs current time
+   * @param src source
+   * @param dst destination
+   * @param hopLimit hop limit
+   * @param fragmented had a Fragment header
+   * @param bytes buffer
+   * @param offset message start
+   * @param length message length
+   * @param checksumVerified device-verified
+   */
+  neighbourDiscovery(
+    nowMs: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    hopLimit: number,
+    fragmented: boolean,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+  ): void {
+    this.ndp.input(nowMs, src, dst, hopLimit, fragmented, bytes, offset, length, checksumVerified);
+  }
+
+  /**
+   * Icmpv6Host: sends an ICMPv6 message.
+   *
+   * @param buf the message (ownership taken)
+   * @param src source
+   * @param dst destination
+   * @returns false when dropped
+   */
+  sendIcmpv6(buf: PacketBufferLike, src: Ipv6Address, dst: Ipv6Address): boolean {
+    return this.sendFrom(src, buf, dst, IP_PROTO_ICMPV6);
+  }
+
+  /**
+   * Sends `buf[head, tail)` as the payload of an IPv6 packet (ownership taken).
+   *
+   * @param buf transport header + data
+   * @param dst destination
+   * @param protocol Next Header
+   * @param opts hop limit, traffic class, source, dontFragment
+   * @returns false when dropped (counted)
+   */
+  send6(
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean {
+    const src = opts?.source ?? this.addresses.selectSource(dst);
+    if (src === null) {
+      this.stats.txNoSource++;
+      this.release(buf);
+      return false;
+    }
+    return this.sendFrom(src, buf, dst, protocol, opts);
+  }
+
+  /**
+   * {@link send6} with the source given.
+   *
+   * @param src source address
+   * @param buf payload (ownership taken)
+   * @param dst destination
+   * @param protocol Next Header
+   * @param opts hop limit, traffic class, dontFragment
+   * @returns false when dropped (counted)
+   */
+  sendFrom(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean {
+    const stats = this.stats;
+    const payload = buf.length;
+    if (payload > IPV6_MAX_PAYLOAD_LEN) {
+      stats.txTooLong++;
+      this.release(buf);
+      return false;
+    }
+    const hopLimit = opts?.hopLimit ?? this.#hopLimit;
+    const tc = opts?.trafficClass ?? 0;
+    if (!dst.isMulticast() && this.addresses.find(dst)?.usable === true) {
+      return this.#sendLocal(src, buf, dst, protocol, hopLimit, tc);
+    }
+    const now = this.#nowMs;
+    const mtu = dst.isMulticast() ? this.pmtu.linkMtu : this.pmtu.pathMtu(now, dst);
+    const large = this.#large.has(buf);
+    if (IPV6_HEADER_LEN + payload > mtu || large) {
+      if (opts?.dontFragment === true) {
+        stats.txTooBig++;
+        this.release(buf);
+        return false;
+      }
+      const ok = this.#fragment(src, buf, dst, protocol, hopLimit, tc, mtu);
+      this.release(buf);
+      return ok;
+    }
+    const at = buf.prepend(IPV6_HEADER_LEN);
+    if (at < 0) {
+      stats.txNoHeadroom++;
+      this.release(buf);
+      return false;
+    }
+    writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+    stats.txPackets++;
+    return this.#route(buf, dst, -1);
+  }
+
+  /**
+   * UDP's closed-port hook: ICMPv6 Destination Unreachable, code 4 (RFC 4443 §3.1).
+   *
+   * @param nowMs current time
+   * @param bytes buffer holding the packet UDP got
+   * @param ipOffset where its IPv6 header starts
+   * @param ipLength the packet's length
+   */
+  portUnreachable(nowMs: number, bytes: Uint8Array, ipOffset: number, ipLength: number): void {
+    this.icmp.sendError(
+      nowMs,
+      ICMPV6_DEST_UNREACHABLE,
+      ICMPV6_UNREACH_PORT,
+      0,
+      bytes,
+      ipOffset,
+      ipLength,
+    );
+  }
+
+  // ---- ping ----
+
+  /**
+   * Starts pinging `dst` (echo requests over ICMPv6); polled by {@link poll} until done.
+   *
+   * @param nowMs current time
+   * @param dst destination
+   * @param options count, size, interval, timeout
+   * @returns the session
+   */
+  ping(nowMs: number, dst: Ipv6Address, options: PingOptions = {}): Ping6Session {
+    let id = this.#nextPingId;
+    for (let i = 0; i < 0x10000 && this.icmp.hasEchoListener(id); i++) id = (id + 1) & 0xffff;
+    this.#nextPingId = (id + 1) & 0xffff;
+    const session = new Ping6Session(this.icmp, dst, id, options, (n) => this.allocateLarge(n));
+    this.#sessions.add(session);
+    this.#nowMs = nowMs;
+    session.poll(nowMs);
+    return session;
+  }
+
+  // ---- input ----
+
+  /**
+   * Processes one received IPv6 packet (the bytes after the link header).
+   * Never throws; drops are counted.
+   *
+   * @param nowMs current time
+   * @param bytes buffer
+   * @param offset start of the IPv6 header
+   * @param length bytes available (may include link padding)
+   * @param checksumVerified the device vouched for the transport checksum
+   * @param reassembled internal: the packet was rebuilt from fragments
+   */
+  input(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified = false,
+    reassembled = false,
+  ): void {
+    this.#nowMs = nowMs;
+    const stats = this.stats;
+    stats.rxPackets++;
+    if (length < IPV6_HEADER_LEN) {
+      stats.rxTooShort++;
+      return;
+    }
+    if (bytes[offset] >>> 4 !== 6) {
+      stats.rxBadVersion++;
+      return;
+    }
+    const payload = (bytes[offset + OFFSET_PAYLOAD_LEN] << 8) |
+      bytes[offset + OFFSET_PAYLOAD_LEN + 1];
+    if (IPV6_HEADER_LEN + payload > length) {
+      stats.rxBadLength++;
+      return;
+    }
+    const srcAt = offset + OFFSET_SRC;
+    if (bytes[srcAt] === 0xff || Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt)) {
+      // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never comes from a link.
+      stats.rxBadSource++;
+      return;
+    }
+    const dstAt = offset + OFFSET_DST;
+    const toMulticast = bytes[dstAt] === 0xff;
+    if (toMulticast) {
+      if (!this.ndp.isMemberAt(bytes, dstAt)) {
+        stats.rxNotMember++;
+        return;
+      }
+    } else if (!this.addresses.isOursAt(bytes, dstAt)) {
+      stats.rxNotForUs++; // includes tentative addresses (RFC 4862 §5.4)
+      return;
+    }
+    const view = this.#rxView.reset(bytes, offset, IPV6_HEADER_LEN + payload);
+    const chain = walkIpv6Chain(view, this.#chain, this.#walk);
+    if (isWireError(chain)) {
+      stats.rxBadHeader++;
+      return;
+    }
+    switch (chain.verdict) {
+      case "parameter-problem":
+        stats.rxParameterProblem++;
+        if (chain.icmpAllowed) {
+          this.icmp.sendError(
+            nowMs,
+            ICMPV6_PARAMETER_PROBLEM,
+            chain.icmpCode,
+            chain.pointer,
+            bytes,
+            offset,
+            IPV6_HEADER_LEN + payload,
+            true,
+          );
+        }
+        return;
+      case "discard":
+        stats.rxDiscarded++;
+        return;
+      case "reassemble": {
+        if (reassembled) {
+          stats.rxNestedFragment++;
+          return;
+        }
+        stats.rxFragments++;
+        const r = this.reassembler;
+        const whole = r.input(
+          nowMs,
+          bytes,
+          offset,
+          chain.fragmentHeaderPointer,
+          chain.fragmentNextHeaderPointer,
+          chain.fragmentOffset,
+          chain.moreFragments,
+          chain.fragmentId,
+          chain.protocol,
+        );
+        if (whole !== null) {
+          stats.rxReassembled++;
+          this.input(nowMs, whole, r.headerOffset, r.length, false, true);
+        }
+        return;
+      }
+    }
+    // "deliver": one flow keeps its address objects (no allocation per packet).
+    if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
+    if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
+    stats.rxDelivered++;
+    const fragmented = reassembled || chain.hasFragmentHeader;
+    if (chain.protocol === IP_PROTO_ICMPV6) {
+      this.icmp.input(
+        nowMs,
+        this.#rxSrc,
+        this.#rxDst,
+        bytes[offset + OFFSET_HOP_LIMIT],
+        fragmented,
+        bytes,
+        chain.upperOffset,
+        chain.upperLength,
+        checksumVerified,
+      );
+      return;
+    }
+    this.#handlers[chain.protocol]!.onPacket6(
+      nowMs,
+      this.#rxSrc,
+      this.#rxDst,
+      bytes,
+      chain.upperOffset,
+      chain.upperLength,
+      checksumVerified,
+      toMulticast,
+    );
+  }
+
+  // ---- time ----
+
+  /**
+   * Runs due work: local delivery, neighbour and address timers, NDP,
+   * reassembly timeouts, ping sessions.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    this.#nowMs = nowMs;
+    if (this.#localCount > 0) this.#deliverLocal(nowMs);
+    this.addresses.poll(nowMs);
+    this.neighbours.poll(nowMs);
+    this.ndp.poll(nowMs);
+    this.reassembler.poll(nowMs);
+    if (this.#sessions.size === 0) return;
+    for (const s of this.#sessions) {
+      if (nowMs >= s.nextDeadline()) s.poll(nowMs);
+      if (s.done) this.#sessions.delete(s);
+    }
+  }
+
+  /**
+   * When {@link poll} next has work.
+   *
+   * @returns the earliest deadline, or Infinity
+   */
+  nextDeadline(): number {
+    let t = this.#localCount > 0 ? this.#nowMs : Infinity;
+    t = Math.min(
+      t,
+      this.addresses.nextDeadline(),
+      this.neighbours.nextDeadline(),
+      this.ndp.nextDeadline(),
+      this.reassembler.nextDeadline(),
+    );
+    for (const s of this.#sessions) t = Math.min(t, s.nextDeadline());
+    return t;
+  }
+
+  /** Frees queued packets, reassembly buffers, ping sessions. */
+  close(): void {
+    this.neighbours.clear();
+    this.reassembler.clear();
+    while (this.#localCount > 0) this.release(this.#shiftLocal());
+    for (const s of this.#sessions) s.close();
+    this.#sessions.clear();
+  }
+
+  // ---- listings ----
+
+  /**
+   * Our addresses (allocates).
+   *
+   * @returns one record per address
+   */
+  addressList(): Ipv6AddressInfo[] {
+    return this.addresses.list(this.#nowMs);
+  }
+
+  /**
+   * The neighbour cache (allocates).
+   *
+   * @returns one record per neighbour
+   */
+  neighbourList(): NeighbourInfo[] {
+    return this.neighbours.list(this.#nowMs);
+  }
+
+  /**
+   * The `ndp` stats section (copies).
+   *
+   * @returns the counters
+   */
+  ndpStats(): NdpSectionStats {
+    return {
+      ...this.ndp.stats,
+      neighbours: { ...this.neighbours.stats },
+      addresses: { ...this.addresses.stats },
+      pmtu: { ...this.pmtu.stats },
+      reassembly: { ...this.reassembler.stats },
+    };
+  }
+
+  // ---- internals ----
+
+  /** Sends a finished packet (header at `buf.head`) toward `dst`: multicast MAC, `mac`, or resolution. */
+  #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number): boolean {
+    if (dst.isMulticast()) return this.#transmit(buf, dst.multicastMac());
+    if (mac >= 0) return this.#transmit(buf, mac);
+    const hop = this.ndp.nextHop(this.#nowMs, dst);
+    if (hop === null) {
+      this.stats.txNoRoute++;
+      this.release(buf);
+      return false;
+    }
+    if (this.neighbours.send(this.#nowMs, hop, buf)) return true;
+    this.stats.txLinkDropped++;
+    return false;
+  }
+
+  #transmit(buf: PacketBufferLike, mac: number): boolean {
+    if (this.#link.transmitIpv6(buf, mac)) return true;
+    this.stats.txLinkDropped++;
+    return false;
+  }
+
+  /**
+   * RFC 8200 §4.5: the unfragmentable part (our 40-byte header) in every
+   * fragment, then a Fragment header and a multiple of 8 data bytes (the last
+   * one: the rest); identification from a random start (RFC 7739 §5 asks for
+   * unpredictable values; a per-layer random base with a counter).
+   */
+  #fragment(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    hopLimit: number,
+    tc: number,
+    mtu: number,
+  ): boolean {
+    const stats = this.stats;
+    const headroom = this.headroom + IPV6_FRAGMENT_HEADER_LEN;
+    const slotRoom = this.#pool.slotSize - headroom;
+    const maxData = Math.min(mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN, slotRoom) &
+      ~(IPV6_FRAGMENT_UNIT - 1);
+    const id = this.#fragmentId;
+    this.#fragmentId = (id + 1) | 0;
+    const payload = buf.length;
+    const from = buf.head;
+    let ok = true;
+    for (let off = 0; off < payload; off += maxData) {
+      const chunk = Math.min(maxData, payload - off);
+      const more = off + chunk < payload;
+      const frag = this.#pool.alloc(headroom);
+      if (frag === null) {
+        stats.txNoBuffer++;
+        return false;
+      }
+      const at = frag.append(chunk);
+      frag.bytes.set(buf.bytes.subarray(from + off, from + off + chunk), at);
+      const fh = frag.prepend(IPV6_FRAGMENT_HEADER_LEN);
+      const ip = frag.prepend(IPV6_HEADER_LEN);
+      if (at < 0 || fh < 0 || ip < 0) {
+        stats.txNoHeadroom++;
+        this.release(frag);
+        return false;
+      }
+      emitFragmentHeader(frag.bytes, fh, protocol, off, more, id);
+      writeHeader(
+        frag.bytes,
+        ip,
+        tc,
+        IPV6_FRAGMENT_HEADER_LEN + chunk,
+        IP_PROTO_FRAGMENT,
+        hopLimit,
+        src,
+        dst,
+      );
+      stats.txFragments++;
+      if (!this.#route(frag, dst, -1)) ok = false;
+    }
+    stats.txPackets++;
+    return ok;
+  }
+
+  #sendLocal(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    hopLimit: number,
+    tc: number,
+  ): boolean {
+    const queue = this.#localQueue;
+    if (this.#localCount >= queue.length || this.#large.has(buf)) {
+      this.stats.txLocalDropped++;
+      this.release(buf);
+      return false;
+    }
+    const at = buf.prepend(IPV6_HEADER_LEN);
+    if (at < 0) {
+      this.stats.txNoHeadroom++;
+      this.release(buf);
+      return false;
+    }
+    writeHeader(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
+    this.stats.txPackets++;
+    this.stats.txLocal++;
+    queue[(this.#localHead + this.#localCount) % queue.length] = buf;
+    this.#localCount++;
+    return true;
+  }
+
+  /** Delivers what was queued before this call (what handlers send meanwhile waits). */
+  #deliverLocal(nowMs: number): void {
+    for (let n = this.#localCount; n > 0 && this.#localCount > 0; n--) {
+      const buf = this.#shiftLocal();
+      this.stats.rxLocal++;
+      try {
+        this.input(nowMs, buf.bytes, buf.head, buf.length, true);
+      } finally {
+        this.release(buf);
+      }
+    }
+  }
+
+  #shiftLocal(): PacketBufferLike {
+    const queue = this.#localQueue;
+    const buf = queue[this.#localHead]!;
+    queue[this.#localHead] = null;
+    this.#localHead = (this.#localHead + 1) % queue.length;
+    this.#localCount--;
+    return buf;
+  }
+
+  /** RFC 4861 §7.2.2: packets waiting for an unresolved neighbour: address unreachable. */
+  #resolutionFailed(nowMs: number, buf: PacketBufferLike): void {
+    if (buf.length < IPV6_HEADER_LEN) return;
+    this.icmp.localError(
+      nowMs,
+      ICMPV6_DEST_UNREACHABLE,
+      ICMPV6_UNREACH_ADDRESS,
+      buf.bytes,
+      buf.head,
+      buf.length,
+    );
+  }
+
+  #sendNdp(repr: NdpRepr, src: Ipv6Address, dst: Ipv6Address, mac: number): void {
+    const buf = this.allocateControl();
+    if (buf === null) return;
+    const length = NdpRepr.bufferLength(repr);
+    const at = buf.append(length);
+    const ip = at < 0 ? -1 : buf.prepend(IPV6_HEADER_LEN);
+    if (ip < 0) {
+      this.stats.txNoHeadroom++;
+      this.release(buf);
+      return;
+    }
+    NdpRepr.emit(repr, buf.bytes, at, src, dst);
+    writeHeader(buf.bytes, ip, 0, length, IP_PROTO_ICMPV6, NDP_HOP_LIMIT, src, dst);
+    this.stats.txPackets++;
+    this.#route(buf, dst, mac);
+  }
+
+  /** RFC 3810 §5.2: a report to ff02::16, hop limit 1, Router Alert, from our link-local (or ::). */
+  #sendMldReport(records: MldRecord[]): void {
+    const buf = this.allocateControl();
+    if (buf === null) return;
+    const report = { records };
+    const length = MldReportRepr.bufferLength(report);
+    const at = buf.append(length);
+    const hbh = at < 0 ? -1 : buf.prepend(IPV6_ROUTER_ALERT_HEADER_LEN);
+    const ip = hbh < 0 ? -1 : buf.prepend(IPV6_HEADER_LEN);
+    if (ip < 0) {
+      this.stats.txNoHeadroom++;
+      this.release(buf);
+      return;
+    }
+    let src = Ipv6Address.UNSPECIFIED;
+    for (const e of this.addresses.entries) {
+      if (e.origin === "link-local" && e.usable) src = e.address;
+    }
+    const dst = Ipv6Address.ALL_MLDV2_ROUTERS;
+    MldReportRepr.emit(report, buf.bytes, at, src, dst);
+    emitHopByHopRouterAlert(buf.bytes, hbh, IP_PROTO_ICMPV6);
+    writeHeader(
+      buf.bytes,
+      ip,
+      0,
+      IPV6_ROUTER_ALERT_HEADER_LEN + length,
+      IP_PROTO_HOPOPTS,
+      MLD_HOP_LIMIT,
+      src,
+      dst,
+    );
+    this.stats.txPackets++;
+    this.#transmit(buf, dst.multicastMac());
+  }
+}
+
+/** Writes a 40-byte IPv6 header (flow label 0). */
+function writeHeader(
+  b: Uint8Array,
+  at: number,
+  trafficClass: number,
+  payloadLength: number,
+  nextHeader: number,
+  hopLimit: number,
+  src: Ipv6Words,
+  dst: Ipv6Words,
+): void {
+  write32(b, at, (6 << 28) | ((trafficClass & 0xff) << 20));
+  b[at + OFFSET_PAYLOAD_LEN] = payloadLength >>> 8;
+  b[at + OFFSET_PAYLOAD_LEN + 1] = payloadLength & 0xff;
+  b[at + OFFSET_NEXT_HEADER] = nextHeader;
+  b[at + OFFSET_HOP_LIMIT] = hopLimit;
+  write32(b, at + OFFSET_SRC, src.w0);
+  write32(b, at + OFFSET_SRC + 4, src.w1);
+  write32(b, at + OFFSET_SRC + 8, src.w2);
+  write32(b, at + OFFSET_SRC + 12, src.w3);
+  write32(b, at + OFFSET_DST, dst.w0);
+  write32(b, at + OFFSET_DST + 4, dst.w1);
+  write32(b, at + OFFSET_DST + 8, dst.w2);
+  write32(b, at + OFFSET_DST + 12, dst.w3);
+}

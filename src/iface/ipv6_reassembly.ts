@@ -1,0 +1,395 @@
+/**
+ * IPv6 fragment reassembly (RFC 8200 §4.5), hardened: fragments are
+ * collected per (source, destination, identification) into one buffer per
+ * packet; a packet whose fragments overlap is discarded whole, and its later
+ * fragments too (RFC 5722 §4); exact duplicates are ignored (Linux
+ * IPFRAG_DUP); the first fragment must carry the whole header chain (RFC
+ * 7112 §5 — the chain walker refuses it otherwise); a packet that would
+ * exceed 65,535 payload bytes is dropped (§4.5); one not complete 60 s
+ * after its first fragment arrived is dropped, with an ICMPv6 Time Exceeded
+ * code 1 when the first fragment (offset 0) arrived (§4.5). Atomic
+ * fragments never get here (RFC 6946 §4: the walker delivers them alone).
+ *
+ * Bounded like the IPv4 `Reassembler`: bytes per packet, fragments per
+ * packet, concurrent packets and total bytes; the slow path allocates one
+ * growing `Uint8Array` per packet, bounded by the total.
+ *
+ * @module
+ */
+
+import { IPV6_HEADER_LEN, IPV6_MAX_PAYLOAD_LEN } from "../wire/ipv6.ts";
+import { readI32 } from "../wire/view.ts";
+import { ICMPV6_ERROR_MAX_QUOTE } from "../wire/icmpv6.ts";
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_REASSEMBLIES,
+  DEFAULT_MAX_REASSEMBLY_BYTES,
+  type ReassemblyOptions,
+} from "./reassembly.ts";
+
+/** RFC 8200 §4.5: "within 60 seconds of the reception of the first-arriving fragment". */
+export const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
+/** Fragment header length (RFC 8200 §4.5). */
+const FRAGMENT_HEADER_LEN = 8;
+/** The largest unfragmentable part kept in front of the data: 40 + extension headers. */
+const MAX_UNFRAGMENTABLE = 1024;
+/** First allocation for a reassembly buffer; it doubles as data arrives. */
+const INITIAL_BUFFER_BYTES = 4096;
+const EMPTY = new Uint8Array(0);
+/** IPv6 header offsets. */
+const OFFSET_PAYLOAD_LEN = 4;
+const OFFSET_SRC = 8;
+const OFFSET_DST = 24;
+
+/** Counters of an {@link Ipv6Reassembler}. */
+export interface Ipv6ReassemblyStats {
+  /** Fragments offered. */
+  fragments: number;
+  /** Packets completed and delivered. */
+  reassembled: number;
+  /** Exact duplicate fragments ignored. */
+  duplicates: number;
+  /** Packets dropped because fragments overlapped (RFC 5722 §4). */
+  overlaps: number;
+  /** Packets dropped: would exceed 65,535 payload bytes. */
+  tooLong: number;
+  /** Packets dropped: fragments disagree about the end or the unfragmentable part. */
+  inconsistent: number;
+  /** Packets dropped: more fragments than allowed. */
+  tooManyFragments: number;
+  /** Packets dropped by the 60 s timeout. */
+  timeouts: number;
+  /** Packets evicted to respect the packet or byte bound. */
+  evicted: number;
+  /** Fragments of an already discarded packet dropped. */
+  discardedLate: number;
+}
+
+/** Called when a packet times out after its first fragment arrived: the first fragment as received. */
+export type Ipv6ReassemblyTimeoutListener = (
+  nowMs: number,
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+) => void;
+
+class Packet {
+  buffer: Uint8Array = EMPTY;
+  /** Sorted flat [start0, end0, ...] data ranges received. */
+  ranges: number[] = [];
+  received = 0;
+  /** Data length once the last fragment (M = 0) is here, else -1. */
+  totalData = -1;
+  /** Unfragmentable part length (40 + extension headers before the Fragment header), 0 until the first fragment. */
+  unfragmentable = 0;
+  /** The first fragment as received (≤ the ICMPv6 quote), for Time Exceeded. */
+  first: Uint8Array = EMPTY;
+  dead = false;
+  constructor(
+    readonly s0: number,
+    readonly s1: number,
+    readonly s2: number,
+    readonly s3: number,
+    readonly d0: number,
+    readonly d1: number,
+    readonly d2: number,
+    readonly d3: number,
+    readonly id: number,
+    readonly createdMs: number,
+  ) {}
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`reassembly option "${name}" must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Reassembles IPv6 fragments. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { Ipv6Reassembler } from "./ipv6_reassembly.ts";
+ * console.assert(new Ipv6Reassembler().pending === 0); // see tests/iface/ipv6_reassembly_test.ts
+ * ```
+ */
+export class Ipv6Reassembler {
+  /** Counters. */
+  readonly stats: Ipv6ReassemblyStats = {
+    fragments: 0,
+    reassembled: 0,
+    duplicates: 0,
+    overlaps: 0,
+    tooLong: 0,
+    inconsistent: 0,
+    tooManyFragments: 0,
+    timeouts: 0,
+    evicted: 0,
+    discardedLate: 0,
+  };
+  /** After {@link input} returned a buffer: where the rebuilt IPv6 header starts. */
+  headerOffset = 0;
+  /** After {@link input} returned a buffer: the packet's length (40 + payload). */
+  length = 0;
+  /** Listener for timeouts of packets whose first fragment arrived. */
+  onTimeout: Ipv6ReassemblyTimeoutListener | null = null;
+
+  readonly #timeoutMs: number;
+  readonly #maxPackets: number;
+  readonly #maxTotalBytes: number;
+  readonly #maxFragments: number;
+  /** In creation order (oldest first). */
+  readonly #packets: Packet[] = [];
+  #totalBytes = 0;
+
+  /**
+   * Creates an empty reassembler.
+   *
+   * @param options bounds and timeout (timeout default 60 s)
+   * @throws {TypeError} on a non-positive option
+   */
+  constructor(options: ReassemblyOptions = {}) {
+    this.#timeoutMs = positiveInt(options.timeoutMs, IPV6_REASSEMBLY_TIMEOUT_MS, "timeoutMs");
+    this.#maxPackets = positiveInt(options.maxDatagrams, DEFAULT_MAX_REASSEMBLIES, "maxDatagrams");
+    this.#maxTotalBytes = positiveInt(
+      options.maxTotalBytes,
+      DEFAULT_MAX_REASSEMBLY_BYTES,
+      "maxTotalBytes",
+    );
+    this.#maxFragments = positiveInt(options.maxFragments, DEFAULT_MAX_FRAGMENTS, "maxFragments");
+  }
+
+  /** Packets in progress (including discarded ones remembered until their timeout). */
+  get pending(): number {
+    return this.#packets.length;
+  }
+
+  /** Bytes held by reassembly buffers. */
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
+
+  /**
+   * Adds one fragment (the chain walker said "reassemble": its §4.5 length
+   * checks passed and, for a first fragment, the chain is complete).
+   *
+   * @param nowMs current time
+   * @param bytes buffer holding the packet
+   * @param base start of its IPv6 header
+   * @param fragmentHeaderPointer offset from `base` of the Fragment header
+   * @param fragmentNextHeaderPointer offset from `base` of the Next Header field naming it
+   * @param fragmentOffset the fragment's offset in bytes
+   * @param more the M flag
+   * @param id the identification
+   * @param nextHeader the Fragment header's Next Header
+   * @returns the reassembled packet's buffer (header at {@link headerOffset},
+   *   {@link length} bytes, Fragment header removed, payload length and the
+   *   Next Header before it rewritten), or null while incomplete or dropped.
+   *   The buffer is the caller's; the reassembler forgets it.
+   */
+  input(
+    nowMs: number,
+    bytes: Uint8Array,
+    base: number,
+    fragmentHeaderPointer: number,
+    fragmentNextHeaderPointer: number,
+    fragmentOffset: number,
+    more: boolean,
+    id: number,
+    nextHeader: number,
+  ): Uint8Array | null {
+    this.stats.fragments++;
+    const end = base + IPV6_HEADER_LEN + ((bytes[base + OFFSET_PAYLOAD_LEN] << 8) |
+      bytes[base + OFFSET_PAYLOAD_LEN + 1]);
+    const dataAt = base + fragmentHeaderPointer + FRAGMENT_HEADER_LEN;
+    const dataLength = end - dataAt;
+    const start = fragmentOffset;
+    const stop = start + dataLength;
+    let d = this.#find(bytes, base, id);
+    if (d !== undefined && d.dead) {
+      this.stats.discardedLate++;
+      return null;
+    }
+    if (d === undefined) d = this.#create(nowMs, bytes, base, id);
+    if (fragmentHeaderPointer - IPV6_HEADER_LEN + stop > IPV6_MAX_PAYLOAD_LEN) {
+      this.stats.tooLong++;
+      this.#kill(d);
+      return null;
+    }
+    if (
+      (!more && d.totalData >= 0 && d.totalData !== stop) ||
+      (!more && d.ranges.length > 0 && d.ranges[d.ranges.length - 1] > stop) ||
+      (d.totalData >= 0 && stop > d.totalData) ||
+      fragmentHeaderPointer > MAX_UNFRAGMENTABLE
+    ) {
+      this.stats.inconsistent++;
+      this.#kill(d);
+      return null;
+    }
+    const ranges = d.ranges;
+    let at = 0;
+    while (at < ranges.length && ranges[at] < start) at += 2;
+    if (at < ranges.length && ranges[at] === start && ranges[at + 1] === stop) {
+      this.stats.duplicates++;
+      return null;
+    }
+    if ((at >= 2 && ranges[at - 1] > start) || (at < ranges.length && ranges[at] < stop)) {
+      // RFC 5722 §4 / RFC 8200 §4.5: overlapping fragments discard the whole packet.
+      this.stats.overlaps++;
+      this.#kill(d);
+      return null;
+    }
+    if (ranges.length / 2 >= this.#maxFragments) {
+      this.stats.tooManyFragments++;
+      this.#kill(d);
+      return null;
+    }
+    if (!this.#ensureCapacity(d, MAX_UNFRAGMENTABLE + stop)) {
+      this.stats.evicted++;
+      this.#kill(d);
+      return null;
+    }
+    ranges.splice(at, 0, start, stop);
+    d.received += dataLength;
+    d.buffer.set(bytes.subarray(dataAt, end), MAX_UNFRAGMENTABLE + start);
+    if (!more) d.totalData = stop;
+    if (start === 0) {
+      // RFC 8200 §4.5: the unfragmentable part comes from the offset-0 fragment, with the
+      // Next Header before the Fragment header set to the Fragment header's Next Header.
+      const unfrag = fragmentHeaderPointer;
+      d.unfragmentable = unfrag;
+      d.buffer.set(bytes.subarray(base, base + unfrag), MAX_UNFRAGMENTABLE - unfrag);
+      d.buffer[MAX_UNFRAGMENTABLE - unfrag + fragmentNextHeaderPointer] = nextHeader;
+      d.first = bytes.slice(base, base + Math.min(end - base, ICMPV6_ERROR_MAX_QUOTE));
+    }
+    if (d.totalData < 0 || d.received !== d.totalData || d.unfragmentable === 0) return null;
+    return this.#complete(d);
+  }
+
+  /**
+   * Drops packets older than the timeout.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    const list = this.#packets;
+    while (list.length > 0 && nowMs - list[0].createdMs >= this.#timeoutMs) {
+      const d = list.shift()!;
+      if (!d.dead) {
+        this.stats.timeouts++;
+        // RFC 8200 §4.5: Time Exceeded code 1 only when the first fragment arrived.
+        if (d.first.length > 0 && this.onTimeout !== null) {
+          this.onTimeout(nowMs, d.first, 0, d.first.length);
+        }
+      }
+      this.#release(d);
+    }
+  }
+
+  /**
+   * When {@link poll} next has work.
+   *
+   * @returns a packet's timeout, or Infinity
+   */
+  nextDeadline(): number {
+    return this.#packets.length === 0 ? Infinity : this.#packets[0].createdMs + this.#timeoutMs;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    for (const d of this.#packets) this.#releaseBuffer(d);
+    this.#packets.length = 0;
+  }
+
+  #find(bytes: Uint8Array, base: number, id: number): Packet | undefined {
+    const s = base + OFFSET_SRC;
+    const t = base + OFFSET_DST;
+    for (const d of this.#packets) {
+      if (
+        d.id === id && d.s3 === readI32(bytes, s + 12) && d.d3 === readI32(bytes, t + 12) &&
+        d.s0 === readI32(bytes, s) && d.s1 === readI32(bytes, s + 4) &&
+        d.s2 === readI32(bytes, s + 8) && d.d0 === readI32(bytes, t) &&
+        d.d1 === readI32(bytes, t + 4) && d.d2 === readI32(bytes, t + 8)
+      ) return d;
+    }
+    return undefined;
+  }
+
+  #create(nowMs: number, bytes: Uint8Array, base: number, id: number): Packet {
+    if (this.#packets.length >= this.#maxPackets) {
+      this.stats.evicted++;
+      this.#release(this.#packets.shift()!);
+    }
+    const s = base + OFFSET_SRC;
+    const t = base + OFFSET_DST;
+    const d = new Packet(
+      readI32(bytes, s),
+      readI32(bytes, s + 4),
+      readI32(bytes, s + 8),
+      readI32(bytes, s + 12),
+      readI32(bytes, t),
+      readI32(bytes, t + 4),
+      readI32(bytes, t + 8),
+      readI32(bytes, t + 12),
+      id,
+      nowMs,
+    );
+    this.#packets.push(d);
+    return d;
+  }
+
+  #ensureCapacity(d: Packet, needed: number): boolean {
+    if (d.buffer.length >= needed) return true;
+    let size = Math.max(d.buffer.length, INITIAL_BUFFER_BYTES);
+    while (size < needed) size *= 2;
+    size = Math.min(size, MAX_UNFRAGMENTABLE + IPV6_MAX_PAYLOAD_LEN);
+    const growth = size - d.buffer.length;
+    while (this.#totalBytes + growth > this.#maxTotalBytes) {
+      const victim = this.#packets.find((x) => x !== d && !x.dead && x.buffer.length > 0);
+      if (victim === undefined) return false;
+      this.stats.evicted++;
+      this.#kill(victim);
+    }
+    const buffer = new Uint8Array(size);
+    buffer.set(d.buffer);
+    this.#totalBytes += growth;
+    d.buffer = buffer;
+    return true;
+  }
+
+  #complete(d: Packet): Uint8Array {
+    const buffer = d.buffer;
+    const headerOffset = MAX_UNFRAGMENTABLE - d.unfragmentable;
+    const payload = d.unfragmentable - IPV6_HEADER_LEN + d.totalData;
+    buffer[headerOffset + OFFSET_PAYLOAD_LEN] = payload >>> 8;
+    buffer[headerOffset + OFFSET_PAYLOAD_LEN + 1] = payload & 0xff;
+    this.#packets.splice(this.#packets.indexOf(d), 1);
+    this.#releaseBuffer(d);
+    this.stats.reassembled++;
+    this.headerOffset = headerOffset;
+    this.length = IPV6_HEADER_LEN + payload;
+    return buffer;
+  }
+
+  /** Discards a packet but remembers its key until the timeout (RFC 5722 §4). */
+  #kill(d: Packet): void {
+    this.#releaseBuffer(d);
+    d.dead = true;
+    d.ranges.length = 0;
+  }
+
+  #release(d: Packet): void {
+    this.#releaseBuffer(d);
+    const i = this.#packets.indexOf(d);
+    if (i >= 0) this.#packets.splice(i, 1);
+  }
+
+  #releaseBuffer(d: Packet): void {
+    this.#totalBytes -= d.buffer.length;
+    d.buffer = EMPTY;
+    d.first = EMPTY;
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * RACK-TLP loss detection (RFC 8985) and the per-segment transmit record it needs.
+ *
+ * {@link SegmentLog} remembers, for every segment sent and not yet cumulatively acknowledged,
+ * its sequence range, when it was (last) sent and whether it was SACKed, deemed lost or
+ * retransmitted — in typed-array rings sized once per connection, so the hot path writes
+ * numbers into preallocated slots and allocates nothing (design rule 1).
+ *
+ * {@link Rack} is RACK's state (RFC 8985 §6.1: RACK.xmit_ts, RACK.end_seq, RACK.rtt,
+ * RACK.reo_wnd and its DSACK-driven multiplier, RACK.min_RTT) and TLP's (§7: TLP.end_seq,
+ * TLP.is_retrans). A segment is lost when a segment sent after it was delivered more than
+ * RACK.rtt + RACK.reo_wnd after it was sent (§6.2 step 5); what is not yet that old is
+ * timed by the reordering timer. A tail loss, with no later segment to be delivered, is
+ * found by the tail loss probe sent after PTO = 2·SRTT of silence (§7.2, §7.3).
+ *
+ * @module
+ */
+
+import { DUP_THRESH } from "./sack_scoreboard.ts";
+import { seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
+
+/** Segment flag: the peer SACKed the whole segment (RFC 2018). */
+export const SEG_SACKED = 1;
+/** Segment flag: RACK (or an RTO) deemed it lost; not yet retransmitted. */
+export const SEG_LOST = 2;
+/** Segment flag: retransmitted at least once. */
+export const SEG_RETRANSMITTED = 4;
+
+/** Fewest slots of a segment log. */
+const MIN_LOG_SLOTS = 64;
+/** Most slots of a segment log (bounds a connection's record, design rule 4). */
+const MAX_LOG_SLOTS = 8192;
+/** RFC 8985 §7.2: WCDelAckT, the worst-case delayed-ACK time added with one segment in flight, ms. */
+export const TLP_WC_DEL_ACK_MS = 200;
+/** RFC 8985 §7.2: PTO before an RTT sample, ms. */
+const TLP_INITIAL_PTO_MS = 1000;
+/**
+ * Linux tcp_schedule_loss_probe: the PTO is 2·SRTT plus TCP_TIMEOUT_MIN (2 jiffies, 2 ms at
+ * HZ=1000), so a probe on a sub-millisecond path leaves after the delayed ACKs it waits for.
+ */
+const TLP_EXTRA_MS = 2;
+/** RFC 8985 §6.2 step 4: recoveries a raised reordering window persists (RACK.reo_wnd_persist). */
+const REO_WND_PERSIST = 16;
+/** Upper bound on RACK.reo_wnd_mult (the window is also capped at SRTT). */
+const MAX_REO_WND_MULT = 255;
+
+/**
+ * Segments sent and not yet cumulatively acknowledged, oldest first, in a fixed ring of
+ * typed arrays. A full ring merges a new segment into the newest slot (coarser, never
+ * unbounded).
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog } from "./rack.ts";
+ * const log = new SegmentLog(64);
+ * log.sent(1000, 4000, 1000, 5);   // three 1000-byte segments at t=5 ms
+ * console.assert(log.count === 3 && log.end(2) === 4000);
+ * log.ackTo(2000);
+ * console.assert(log.count === 2 && log.start(0) === 2000);
+ * ```
+ */
+export class SegmentLog {
+  readonly #start: Int32Array;
+  readonly #end: Int32Array;
+  readonly #xmitMs: Float64Array;
+  readonly #flags: Uint8Array;
+  readonly #cap: number;
+  /**
+   * Send order of each segment (int32, wrapping): RACK's "sent after" (RFC 8985 §6.2) breaks
+   * a tie of transmit times by it rather than by sequence number, since a retransmission is
+   * sent after segments above it (Linux's microsecond stamps rarely tie; our times may).
+   */
+  readonly #order: Int32Array;
+  #nextOrder = 0;
+  #head = 0;
+  #count = 0;
+
+  /**
+   * @param slots segments remembered (clamped to 64..8192)
+   */
+  constructor(slots: number) {
+    const cap = Math.max(MIN_LOG_SLOTS, Math.min(MAX_LOG_SLOTS, slots | 0));
+    this.#cap = cap;
+    this.#start = new Int32Array(cap);
+    this.#end = new Int32Array(cap);
+    this.#xmitMs = new Float64Array(cap);
+    this.#flags = new Uint8Array(cap);
+    this.#order = new Int32Array(cap);
+  }
+
+  /**
+   * Slots for a connection: twice the send buffer in segments (small segments fill it
+   * faster; a full log only coarsens).
+   *
+   * @param sendBufferBytes the send buffer
+   * @param mss the sender's MSS
+   * @returns slots, 64..8192
+   */
+  static slotsFor(sendBufferBytes: number, mss: number): number {
+    return Math.ceil((2 * sendBufferBytes) / Math.max(1, mss)) + 1;
+  }
+
+  /** Segments held. */
+  get count(): number {
+    return this.#count;
+  }
+
+  #slot(i: number): number {
+    const s = this.#head + i;
+    return s >= this.#cap ? s - this.#cap : s;
+  }
+
+  /** First sequence number of segment `i` (0: the oldest). */
+  start(i: number): number {
+    return this.#start[this.#slot(i)];
+  }
+
+  /** Sequence number after segment `i`. */
+  end(i: number): number {
+    return this.#end[this.#slot(i)];
+  }
+
+  /** When segment `i` was last sent, ms. */
+  xmitMs(i: number): number {
+    return this.#xmitMs[this.#slot(i)];
+  }
+
+  /** Send order of segment `i` (int32, wrapping; later sends are greater modulo 2^32). */
+  order(i: number): number {
+    return this.#order[this.#slot(i)];
+  }
+
+  /** SEG_* flags of segment `i`. */
+  flags(i: number): number {
+    return this.#flags[this.#slot(i)];
+  }
+
+  /** Sets SEG_* bits of segment `i`. */
+  setFlags(i: number, bits: number): void {
+    this.#flags[this.#slot(i)] |= bits;
+  }
+
+  /** Clears SEG_* bits of segment `i`. */
+  clearFlags(i: number, bits: number): void {
+    this.#flags[this.#slot(i)] &= ~bits;
+  }
+
+  /**
+   * New data [startSeq, endSeq) was sent at `nowMs`: recorded in segments of at most `mss`
+   * bytes (a TSO super-segment is cut as the link will cut it).
+   *
+   * @param startSeq first sequence number
+   * @param endSeq sequence number after the data (a FIN counts one)
+   * @param mss segment size
+   * @param nowMs time sent
+   * @returns nothing
+   */
+  sent(startSeq: number, endSeq: number, mss: number, nowMs: number): void {
+    let seq = startSeq;
+    while (seqLt(seq, endSeq)) {
+      let end = seq + Math.min(mss, seqSub(endSeq, seq));
+      end |= 0;
+      if (this.#count === this.#cap) {
+        // Full: the newest slot grows (coarser, bounded).
+        const last = this.#slot(this.#count - 1);
+        this.#end[last] = endSeq;
+        this.#xmitMs[last] = nowMs;
+        this.#order[last] = this.#nextOrder = (this.#nextOrder + 1) | 0;
+        return;
+      }
+      const s = this.#slot(this.#count++);
+      this.#start[s] = seq;
+      this.#end[s] = end;
+      this.#xmitMs[s] = nowMs;
+      this.#flags[s] = 0;
+      this.#order[s] = this.#nextOrder = (this.#nextOrder + 1) | 0;
+      seq = end;
+    }
+  }
+
+  /**
+   * Index of the segment holding `seq`, or -1.
+   *
+   * @param seq a sequence number
+   * @returns the index
+   */
+  find(seq: number): number {
+    let lo = 0;
+    let hi = this.#count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLt(seq, this.start(mid))) hi = mid - 1;
+      else if (seqGe(seq, this.end(mid))) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /**
+   * Index of the first segment that ends after `seq` (count: none).
+   *
+   * @param seq a sequence number
+   * @returns the index
+   */
+  firstEndingAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.#count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLe(this.end(mid), seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * [seq, seq + len) was retransmitted at `nowMs`: segments it covers whole are sent again
+   * (new transmit time, not lost, retransmitted); one it covers in part keeps its rest.
+   *
+   * @param seq first sequence number retransmitted
+   * @param len sequence space retransmitted
+   * @param nowMs time sent
+   * @returns nothing
+   */
+  retransmitted(seq: number, len: number, nowMs: number): void {
+    const endSeq = (seq + len) | 0;
+    let i = this.find(seq);
+    if (i < 0) return;
+    for (; i < this.#count; i++) {
+      const s = this.#slot(i);
+      if (seqGe(this.#start[s], endSeq)) break;
+      if (seqLe(this.#end[s], endSeq)) {
+        this.#xmitMs[s] = nowMs;
+        this.#flags[s] = (this.#flags[s] & ~SEG_LOST) | SEG_RETRANSMITTED;
+        this.#order[s] = this.#nextOrder = (this.#nextOrder + 1) | 0;
+      } else {
+        // Only its front went: the rest keeps its state; the front leaves the record.
+        this.#start[s] = endSeq;
+        break;
+      }
+    }
+  }
+
+  /**
+   * Forgets segments that end at or below `ack` (cumulatively acknowledged).
+   *
+   * @param ack SND.UNA
+   * @returns nothing
+   */
+  ackTo(ack: number): void {
+    while (this.#count > 0 && seqLe(this.#end[this.#head], ack)) {
+      this.#head = this.#head + 1 === this.#cap ? 0 : this.#head + 1;
+      this.#count--;
+    }
+    if (this.#count > 0 && seqLt(this.#start[this.#head], ack)) this.#start[this.#head] = ack;
+  }
+
+  /**
+   * Clears a bit on every segment (after an RTO: RFC 6675 §5.1 distrusts SACK information).
+   *
+   * @param bits SEG_* bits
+   * @returns nothing
+   */
+  clearAll(bits: number): void {
+    for (let i = 0; i < this.#count; i++) this.clearFlags(i, bits);
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#count = 0;
+    this.#head = 0;
+  }
+}
+
+/**
+ * RACK-TLP state of one connection (RFC 8985 §6.1, §7). The caller feeds it the segments
+ * an ACK delivered ({@link Rack.delivered}), asks it which segments are lost
+ * ({@link Rack.detectLoss}) and when to probe ({@link Rack.probeTimeoutMs}).
+ *
+ * @example
+ * ```ts
+ * import { Rack, SegmentLog } from "./rack.ts";
+ * // RFC 8985 §3.1's example: P1 and P2 sent at t=0 and t=10, P2 SACKed at t=110 (RTT 100).
+ * const log = new SegmentLog(64);
+ * log.sent(0, 1000, 1000, 0);
+ * log.sent(1000, 2000, 1000, 10);
+ * const rack = new Rack();
+ * rack.delivered(log, 1, 110, false);
+ * // No reordering window: P1, sent before P2 and older than RACK.rtt, is lost at once.
+ * console.assert(rack.detectLoss(log, 110, 0) === 0 && (log.flags(0) & 2) !== 0);
+ * ```
+ */
+export class Rack {
+  /** RACK.xmit_ts: transmit time of the most recently sent segment delivered, ms (-1: none). */
+  xmitMs = -1;
+  /** RACK.end_seq: its end. */
+  endSeq = 0;
+  /** Its send order (the tie-break of equal transmit times, see {@link SegmentLog.order}). */
+  order = 0;
+  /** RACK.rtt: its RTT, ms. */
+  rttMs = 0;
+  /** RACK.min_RTT, ms (Infinity before a sample). */
+  minRttMs = Infinity;
+  /** RACK.fack: the highest end of a delivered segment. */
+  fack = 0;
+  /** RACK.reordering_seen. */
+  reorderingSeen = false;
+  /** RACK.reo_wnd_mult. */
+  reoWndMult = 1;
+  /** RACK.reo_wnd_persist. */
+  reoWndPersist = 0;
+  /** RACK.dsack_round (valid while {@link dsackRoundSet}). */
+  dsackRound = 0;
+  /** Whether a DSACK round is open. */
+  dsackRoundSet = false;
+  /** Segments the peer SACKed and not yet cumulatively acknowledged. */
+  sackedSegments = 0;
+  /** TLP.end_seq (valid while {@link tlpActive}). */
+  tlpEndSeq = 0;
+  /** A tail loss probe is outstanding (TLP.end_seq is not None). */
+  tlpActive = false;
+  /** TLP.is_retrans. */
+  tlpIsRetrans = false;
+  /** A DSACK reported the probe's retransmission as a duplicate. */
+  tlpDsacked = false;
+  /** When the probe timeout expires, ms (Infinity: not armed). */
+  tlpDueMs = Infinity;
+  /** When the reordering timer expires, ms (Infinity: not armed). */
+  reoDueMs = Infinity;
+  /** Segments {@link detectLoss} marked lost, ever (the caller takes differences). */
+  lostMarked = 0;
+
+  /**
+   * RFC 8985 §6.2 step 2 (RACK_sent_after): whether a segment sent at `t1` (send order
+   * `order1`) was sent after one sent at `t2` (`order2`). The RFC breaks ties by sequence
+   * number; the send order is what that tie-break stands for.
+   */
+  static sentAfter(t1: number, order1: number, t2: number, order2: number): boolean {
+    return t1 > t2 || (t1 === t2 && ((order1 - order2) | 0) > 0);
+  }
+
+  /**
+   * RFC 8985 §6.2 steps 2–3: segment `i` of the log was delivered (SACKed or cumulatively
+   * acknowledged) at `nowMs`: RACK.min_RTT, RACK.xmit_ts/end_seq/rtt and reordering.
+   *
+   * @param log the segment log
+   * @param i the segment's index
+   * @param nowMs time now
+   * @param cumulative whether it was delivered by the cumulative ACK (not a SACK)
+   * @returns nothing
+   */
+  delivered(log: SegmentLog, i: number, nowMs: number, cumulative: boolean): void {
+    const flags = log.flags(i);
+    if ((flags & SEG_SACKED) !== 0) {
+      // Already counted when SACKed.
+      if (cumulative) this.sackedSegments--;
+      return;
+    }
+    if (!cumulative) {
+      log.setFlags(i, SEG_SACKED);
+      this.sackedSegments++;
+    }
+    const xmit = log.xmitMs(i);
+    const end = log.end(i);
+    const rtt = nowMs > xmit ? nowMs - xmit : 0;
+    const retransmitted = (flags & SEG_RETRANSMITTED) !== 0;
+    // Step 2: a retransmitted segment whose ACK came sooner than the minimum RTT was
+    // probably acknowledged for its original transmission: ambiguous, skipped. Not the tail
+    // loss probe: it exists to make RACK see the losses before it (§7.4; were its original
+    // only late, the peer D-SACKs the probe and the episode ends without a reduction), and
+    // a lone probe's RTT can be below a min_RTT measured on bursts.
+    const probe = this.tlpActive && this.tlpIsRetrans && end === this.tlpEndSeq;
+    if (retransmitted && rtt < this.minRttMs && !probe) return;
+    if (!retransmitted && rtt < this.minRttMs) this.minRttMs = rtt;
+    // Step 3: delivered below the highest delivered end without having been retransmitted:
+    // the network reordered it.
+    const first = this.xmitMs < 0;
+    if (!first && !retransmitted && seqLt(end, this.fack)) this.reorderingSeen = true;
+    if (first || seqGt(end, this.fack)) this.fack = end;
+    const order = log.order(i);
+    if (this.xmitMs < 0 || Rack.sentAfter(xmit, order, this.xmitMs, this.order)) {
+      this.rttMs = rtt;
+      this.xmitMs = xmit;
+      this.endSeq = end;
+      this.order = order;
+    }
+  }
+
+  /**
+   * RFC 8985 §6.2 step 4: a DSACK arrived: widen the reordering window once per round.
+   *
+   * @param sndUna SND.UNA
+   * @param sndNxt SND.NXT (the round ends when it is acknowledged)
+   * @returns nothing
+   */
+  onDsack(sndUna: number, sndNxt: number): void {
+    if (this.dsackRoundSet && seqGe(sndUna, this.dsackRound)) this.dsackRoundSet = false;
+    if (!this.dsackRoundSet) {
+      if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
+      this.dsackRoundSet = true;
+      this.dsackRound = sndNxt;
+      this.reoWndPersist = REO_WND_PERSIST;
+    }
+  }
+
+  /**
+   * RFC 8985 §6.2 step 4: a recovery ended; after 16 without a DSACK the window shrinks back.
+   *
+   * @returns nothing
+   */
+  onRecoveryExit(): void {
+    if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+  }
+
+  /**
+   * RFC 8985 §6.2 step 4: RACK.reo_wnd.
+   *
+   * @param inRecovery whether fast recovery is on
+   * @param srttMs SRTT
+   * @returns the reordering window, ms
+   */
+  reoWndMs(inRecovery: boolean, srttMs: number): number {
+    if (!this.reorderingSeen && (inRecovery || this.sackedSegments >= DUP_THRESH)) return 0;
+    const minRtt = this.minRttMs === Infinity ? 0 : this.minRttMs;
+    return Math.min((this.reoWndMult * minRtt) / 4, srttMs);
+  }
+
+  /**
+   * RFC 8985 §6.2 step 5 (RACK_detect_loss): marks lost every unSACKed segment sent before
+   * RACK.xmit_ts that is older than RACK.rtt + reo_wnd.
+   *
+   * @param log the segment log
+   * @param nowMs time now
+   * @param reoWndMs the reordering window
+   * @returns ms until the next segment would be lost (for the reordering timer), 0: none
+   */
+  detectLoss(log: SegmentLog, nowMs: number, reoWndMs: number): number {
+    let timeout = 0;
+    if (this.xmitMs < 0) return 0;
+    const n = log.count;
+    for (let i = 0; i < n; i++) {
+      const flags = log.flags(i);
+      if ((flags & (SEG_SACKED | SEG_LOST)) !== 0) continue;
+      const xmit = log.xmitMs(i);
+      if (!Rack.sentAfter(this.xmitMs, this.order, xmit, log.order(i))) continue;
+      const remaining = xmit + this.rttMs + reoWndMs - nowMs;
+      if (remaining <= 0) {
+        log.setFlags(i, SEG_LOST);
+        this.lostMarked++;
+      } else if (remaining > timeout) timeout = remaining;
+    }
+    return timeout;
+  }
+
+  /**
+   * RFC 8985 §7.2: the probe timeout, 2·SRTT plus WCDelAckT with one segment in flight,
+   * else plus Linux's 2 ms.
+   *
+   * @param srttMs SRTT (0: no sample yet)
+   * @param oneSegment whether one segment is in flight
+   * @returns PTO, ms
+   */
+  static probeTimeoutMs(srttMs: number, oneSegment: boolean): number {
+    if (srttMs <= 0) return TLP_INITIAL_PTO_MS;
+    return 2 * srttMs + (oneSegment ? TLP_WC_DEL_ACK_MS : TLP_EXTRA_MS);
+  }
+}

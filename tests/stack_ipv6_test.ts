@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { Stack } from "../src/stack.ts";
+import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
+import { ManualClock } from "../src/time/clock.ts";
+import { mulberry32 } from "./seeded_random.ts";
+
+const SECRET = new Uint8Array(16).fill(3);
+
+/** Two stacks on a memory link with a manual clock; `step(ms)` advances in 100 ms polls. */
+function pair(
+  a: { ipv4?: string; ipv6?: string | string[] },
+  b: { ipv4?: string; ipv6?: string | string[] },
+) {
+  const clock = new ManualClock(1000);
+  const [da, db] = MemoryLink.pair();
+  const opts = (seed: number) => ({
+    clock,
+    ipv6Options: {
+      random: mulberry32(seed),
+      addressOptions: { secret: SECRET },
+      ndp: { routerSolicitations: 0 },
+    },
+  });
+  const sa = new Stack({ device: da, ...a, ...opts(1) });
+  const sb = new Stack({ device: db, ...b, ...opts(2) });
+  const settle = () => {
+    for (let i = 0; i < 100; i++) if (sa.poll() + sb.poll() === 0) return;
+  };
+  const step = (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(100);
+      settle();
+    }
+  };
+  return { clock, a: sa, b: sb, step, settle };
+}
+
+Deno.test("Stack behaviour: IPv6 only — static addresses pass DAD, addresses() lists them, ping works both ways with fragments", async () => {
+  const { a, b, step } = pair({ ipv6: "2001:db8:1::2/64" }, { ipv6: ["2001:db8:1::1/64"] });
+  try {
+    await a.start();
+    await b.start();
+    assert.deepEqual(a.addresses().map((x) => x.state), ["tentative", "tentative"]);
+    step(2500);
+    const list = a.addresses();
+    assert.deepEqual(list.map((x) => [x.family, x.state, x.origin]), [
+      ["ipv6", "preferred", "link-local"],
+      ["ipv6", "preferred", "static"],
+    ]);
+    assert.equal(list[1].address, "2001:db8:1::2");
+    assert.equal(list[1].prefixLength, 64);
+    assert.equal(a.localAddress, 0, "no IPv4");
+    const p = a.ping("2001:db8:1::1", { count: 2, intervalMs: 100 });
+    step(500);
+    const r = await p;
+    assert.equal(r.summary.received, 2);
+    assert.equal(r.address, "2001:db8:1::1");
+    const big = b.ping("[2001:db8:1::2]", { count: 1, size: 4000 });
+    step(500);
+    assert.equal((await big).summary.received, 1);
+    assert.equal((await big).replies[0].bytes, 4000);
+    const s = a.stats();
+    assert.ok(s.ipv6!.rxReassembled >= 1 && s.ipv6!.txFragments >= 3);
+    assert.ok(s.icmpv6!.txEchoReplies >= 1);
+    assert.ok(s.ndp!.neighbours.learned >= 1);
+    assert.deepEqual(a.neighbours().map((n) => n.ip), ["2001:db8:1::1"]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("Stack behaviour: dual stack — both families answer, addresses() lists IPv4 first", async () => {
+  const { a, b, step } = pair(
+    { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64" },
+    { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
+  );
+  try {
+    await a.start();
+    await b.start();
+    step(2000);
+    assert.deepEqual(a.addresses().map((x) => x.family), ["ipv4", "ipv6", "ipv6"]);
+    const p4 = a.ping("192.0.2.1", { count: 1 });
+    const p6 = a.ping("2001:db8:1::1", { count: 1 });
+    step(300);
+    assert.equal((await p4).summary.received, 1);
+    assert.equal((await p6).summary.received, 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("Stack behaviour: a stack joining with an address another node holds marks it duplicate; the holder keeps it", async () => {
+  const clock = new ManualClock(1000);
+  const hub = new MemoryHub();
+  const mk = (seed: number) =>
+    new Stack({
+      device: hub.attach(),
+      ipv6: "2001:db8:1::5/64",
+      clock,
+      ipv6Options: {
+        random: mulberry32(seed),
+        addressOptions: { secret: SECRET },
+        ndp: { routerSolicitations: 0 },
+      },
+    });
+  const holder = mk(1);
+  const late = mk(2);
+  const step = (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(100);
+      for (let i = 0; i < 100; i++) if (holder.poll() + late.poll() === 0) break;
+    }
+  };
+  try {
+    await holder.start();
+    step(2000);
+    await late.start();
+    step(2000);
+    const mine = late.addresses().find((x) => x.address === "2001:db8:1::5")!;
+    assert.equal(mine.state, "duplicate");
+    assert.equal(late.stats().ndp!.addresses.duplicates, 1);
+    assert.equal(holder.addresses().find((x) => x.address === "2001:db8:1::5")!.state, "preferred");
+    // The link-local addresses differ (RFC 7217 uses the MAC): both preferred.
+    assert.equal(late.addresses()[0].state, "preferred");
+  } finally {
+    await holder.close();
+    await late.close();
+    hub.close();
+  }
+});
+
+Deno.test("Stack behaviour: options need ipv4 or ipv6; pinging IPv6 without it is a TypeError", async () => {
+  const [da, db] = MemoryLink.pair();
+  assert.throws(() => new Stack({ device: da } as never), /ipv4.*ipv6/);
+  const s = new Stack({ device: da, ipv4: "192.0.2.2/24", clock: new ManualClock(0) });
+  await assert.rejects(s.ping("2001:db8::1"), TypeError);
+  assert.equal(s.stats().ipv6, undefined);
+  await s.close();
+  db.close();
+});

@@ -1,0 +1,459 @@
+// RACK-TLP (RFC 8985), PRR (RFC 6937), D-SACK (RFC 2883) and its undo (RFC 3708), F-RTO
+// (RFC 5682) and Eifel (RFC 3522): the pieces on their own, from the RFCs' examples, then a
+// connection against a scripted peer under a manual clock.
+import assert from "node:assert/strict";
+import { Prr } from "../../src/tcp/prr.ts";
+import { Rack, SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, SegmentLog } from "../../src/tcp/rack.ts";
+import type { TcpConfig } from "../../src/tcp/config.ts";
+import type { TcpConnection } from "../../src/tcp/connection.ts";
+import { TCP_ACK, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
+import { bytesOf, Host, REMOTE, type SegmentFields } from "./harness.ts";
+
+const MSS = 1460;
+const ISS = 1000;
+const IRS = 5000;
+const LPORT = 40000;
+const RPORT = 80;
+
+// ---------------------------------------------------------------- the segment log
+
+Deno.test("SegmentLog records segments, retransmissions and cumulative ACKs in a fixed ring", () => {
+  const log = new SegmentLog(64);
+  log.sent(1000, 4000, 1000, 5);
+  log.sent(4000, 4500, 1000, 6);
+  assert.equal(log.count, 4);
+  assert.deepEqual([log.start(3), log.end(3), log.xmitMs(3)], [4000, 4500, 6]);
+  assert.equal(log.find(2500), 1);
+  assert.equal(log.find(4500), -1);
+  assert.equal(log.firstEndingAfter(2000), 1);
+  // Send order breaks a tie of transmit times: a retransmission is sent after all of them.
+  log.setFlags(0, SEG_LOST);
+  log.retransmitted(1000, 1000, 6);
+  assert.equal(log.flags(0), SEG_RETRANSMITTED);
+  assert.ok(Rack.sentAfter(log.xmitMs(0), log.order(0), log.xmitMs(3), log.order(3)));
+  // A retransmission of part of a segment leaves the rest in the record.
+  log.retransmitted(2000, 400, 7);
+  assert.deepEqual([log.start(1), log.end(1), log.flags(1)], [2400, 3000, 0]);
+  log.ackTo(2700);
+  assert.deepEqual([log.count, log.start(0)], [3, 2700]);
+  // Bounded: a full log grows its newest slot instead of taking more memory.
+  const small = new SegmentLog(1);
+  for (let i = 0; i < 100; i++) small.sent(i * 10, i * 10 + 10, 10, i);
+  assert.equal(small.count, 64);
+  assert.equal(small.end(63), 1000);
+});
+
+// ---------------------------------------------------------------- RACK
+
+Deno.test("Rack marks a segment lost once a later one is delivered and it is older than RACK.rtt + reo_wnd (RFC 8985 §3.2)", () => {
+  // RFC 8985 §3.2's example: P1 and P2 sent, P2 SACKed after one RTT; with a reordering
+  // window of a quarter min_RTT P1 is lost only when that window has passed too.
+  const log = new SegmentLog(64);
+  log.sent(0, 1000, 1000, 0); // P1 at t=0
+  log.sent(1000, 2000, 1000, 10); // P2 at t=10
+  const rack = new Rack();
+  rack.delivered(log, 1, 110, false); // P2 SACKed at t=110: RACK.rtt = 100
+  assert.equal(log.flags(1), SEG_SACKED);
+  assert.deepEqual([rack.rttMs, rack.xmitMs, rack.minRttMs], [100, 10, 100]);
+  const reoWnd = rack.reoWndMs(false, 100);
+  assert.equal(reoWnd, 25); // min_RTT / 4
+  // P1 was sent at 0: lost at 0 + 100 + 25 = 125; at 110 the reordering timer is 15 ms.
+  assert.equal(rack.detectLoss(log, 110, reoWnd), 15);
+  assert.equal(log.flags(0) & SEG_LOST, 0);
+  assert.equal(rack.detectLoss(log, 125, reoWnd), 0);
+  assert.equal(log.flags(0) & SEG_LOST, SEG_LOST);
+  assert.equal(rack.lostMarked, 1);
+});
+
+Deno.test("Rack sees reordering, and D-SACKs widen its window for 16 recoveries (RFC 8985 §6.2 steps 3-4)", () => {
+  const log = new SegmentLog(64);
+  for (let i = 0; i < 4; i++) log.sent(i * 1000, i * 1000 + 1000, 1000, i);
+  const rack = new Rack();
+  for (let i = 1; i < 4; i++) rack.delivered(log, i, 100, false);
+  // Three segments SACKed and no reordering seen: no window (RFC 8985 §6.2 step 4).
+  assert.equal(rack.reoWndMs(false, 100), 0);
+  // The first segment arrives late, never retransmitted: reordering.
+  rack.delivered(log, 0, 101, true);
+  assert.ok(rack.reorderingSeen);
+  assert.equal(rack.reoWndMs(true, 100), 97 / 4);
+  // A D-SACK: the multiplier grows once per round trip.
+  rack.onDsack(0, 4000);
+  rack.onDsack(1000, 4000);
+  assert.equal(rack.reoWndMult, 2);
+  assert.equal(rack.reoWndMs(true, 100), 97 / 2);
+  assert.equal(rack.reoWndMs(true, 30), 30); // never above SRTT
+  rack.onDsack(4000, 8000); // the round ended
+  assert.equal(rack.reoWndMult, 3);
+  for (let i = 0; i < 15; i++) rack.onRecoveryExit();
+  assert.equal(rack.reoWndMult, 3);
+  rack.onRecoveryExit();
+  assert.equal(rack.reoWndMult, 1);
+});
+
+Deno.test("Rack skips a retransmission acknowledged sooner than min_RTT (RFC 8985 §6.2 step 2)", () => {
+  const log = new SegmentLog(64);
+  log.sent(0, 1000, 1000, 0);
+  log.sent(1000, 2000, 1000, 0);
+  const rack = new Rack();
+  rack.delivered(log, 1, 50, false); // min_RTT 50
+  log.retransmitted(0, 1000, 60);
+  rack.delivered(log, 0, 70, true); // 10 ms after the retransmission: the original's ACK
+  assert.deepEqual([rack.xmitMs, rack.rttMs], [0, 50]);
+});
+
+Deno.test("Rack.probeTimeoutMs is 2*SRTT, plus WCDelAckT for one segment (RFC 8985 §7.2)", () => {
+  assert.equal(Rack.probeTimeoutMs(30, false), 62); // + Linux's TCP_TIMEOUT_MIN
+  assert.equal(Rack.probeTimeoutMs(30, true), 260);
+  assert.equal(Rack.probeTimeoutMs(0, false), 1000);
+  assert.equal(Rack.probeTimeoutMs(0.25, false), 2.5);
+});
+
+// ---------------------------------------------------------------- PRR
+
+Deno.test("Prr reduces to ssthresh in proportion to what is delivered (RFC 6937 §3.1 example)", () => {
+  // RFC 6937 §3.1: 20 segments in flight, one lost, ssthresh 10: PRR sends one segment for
+  // every two delivered, starting with the fast retransmit, and ends with 10 in flight.
+  const prr = new Prr();
+  prr.start(20 * MSS);
+  const sent: number[] = [];
+  let pipe = 19 * MSS;
+  for (let ack = 0; ack < 19; ack++) {
+    pipe -= MSS;
+    prr.onAck(MSS, pipe, 10 * MSS, MSS, false); // duplicate ACKs: never "safe"
+    let n = 0;
+    while (prr.allowance >= MSS) {
+      prr.onSent(MSS);
+      pipe += MSS;
+      n++;
+    }
+    sent.push(n);
+  }
+  // One per two ACKs while the pipe is above ssthresh; once it reaches ssthresh the
+  // slow-start reduction bound keeps it there (one out per one delivered).
+  assert.deepEqual(sent, [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1]);
+  // RFC 6937 §3.1: ten segments in all (ceil(19 * 10 / 20)), ten left in flight.
+  assert.equal(sent.reduce((a, b) => a + b), 10);
+  assert.equal(pipe, 10 * MSS);
+});
+
+Deno.test("Prr's reduction bounds grow the pipe back towards ssthresh (RFC 6937 §3.1, PRR-SSRB and PRR-CRB)", () => {
+  // Heavy loss took the pipe below ssthresh: each safe ACK may send what it delivered plus
+  // one segment, never more than ssthresh - pipe.
+  const prr = new Prr();
+  prr.start(20 * MSS);
+  prr.onAck(MSS, 4 * MSS, 10 * MSS, MSS);
+  assert.equal(prr.allowance, 2 * MSS);
+  prr.onSent(2 * MSS);
+  prr.onAck(MSS, 5 * MSS, 10 * MSS, MSS);
+  assert.equal(prr.allowance, 2 * MSS);
+  prr.onSent(2 * MSS);
+  prr.onAck(3 * MSS, 9 * MSS, 10 * MSS, MSS);
+  assert.equal(prr.allowance, MSS); // ssthresh - pipe
+  // An ACK that does not advance SND.UNA (or shows a new loss): the conservative bound,
+  // no more than was delivered (RFC 6937bis, Linux tcp_cwnd_reduction).
+  prr.onSent(MSS);
+  prr.onAck(MSS, 4 * MSS, 10 * MSS, MSS, false);
+  assert.equal(prr.allowance, MSS);
+});
+
+// ---------------------------------------------------------------- a connection
+
+/** A connection toward a scripted peer (active open, handshake RTT `rttMs`). */
+class Peer {
+  readonly host: Host;
+  readonly conn: TcpConnection;
+
+  constructor(config: Partial<TcpConfig> = {}, rttMs = 10, synAck: Partial<SegmentFields> = {}) {
+    this.host = new Host({ timestamps: false, ...config });
+    this.conn = this.host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
+    const [syn] = this.host.take();
+    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
+    this.host.advance(rttMs);
+    this.feed({
+      flags: TCP_SYN | TCP_ACK,
+      seq: IRS,
+      ack: ISS + 1,
+      window: 65535,
+      mss: MSS,
+      sackPermitted: true,
+      windowScale: 7,
+      ...synAck,
+    });
+    this.host.take();
+  }
+
+  feed(f: Omit<SegmentFields, "srcPort" | "dstPort">): void {
+    this.host.feed({ srcPort: RPORT, dstPort: LPORT, ...f });
+  }
+
+  /** An ACK from the peer (cumulative to our byte `acked`, SACK blocks as our byte ranges). */
+  ack(acked: number, sack: number[] = [], extra: Partial<SegmentFields> = {}): void {
+    this.feed({
+      flags: TCP_ACK,
+      seq: this.r(0),
+      ack: this.s(acked),
+      window: 2048,
+      sack: sack.length > 0 ? sack.map((b) => this.s(b)) : undefined,
+      ...extra,
+    });
+  }
+
+  s(i: number): number {
+    return (ISS + 1 + i) | 0;
+  }
+
+  r(i: number): number {
+    return (IRS + 1 + i) | 0;
+  }
+
+  take(): TcpRepr[] {
+    return this.host.take();
+  }
+
+  /** Our byte offsets of the data segments sent since the last call. */
+  sentOffsets(): number[] {
+    return this.take().filter((r) => r.payloadLength > 0).map((r) => (r.seq - this.s(0)) | 0);
+  }
+
+  write(bytes: number): void {
+    assert.equal(this.conn.write(bytesOf(bytes), 0, bytes), bytes);
+  }
+}
+
+Deno.test("TcpConnection: a tail loss is repaired by the probe after 2*SRTT, not by the RTO (RFC 8985 §7)", () => {
+  const p = new Peer({}, 10);
+  p.write(4 * MSS);
+  assert.deepEqual(p.sentOffsets(), [0, MSS, 2 * MSS, 3 * MSS]);
+  // The first two arrive; the last two are lost.
+  p.host.advance(10);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), []);
+  // PTO = 2 * SRTT + 2 ms = 22 ms after the ACK; nothing before it.
+  p.host.advance(21);
+  assert.deepEqual(p.sentOffsets(), []);
+  p.host.advance(1);
+  // No new data: the probe is the last segment again.
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  assert.equal(p.conn.info().tlpProbes, 1);
+  // The probe arrives: its SACK shows the third segment lost; RACK retransmits it at once.
+  p.host.advance(10);
+  p.ack(2 * MSS, [3 * MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [2 * MSS]);
+  p.host.advance(10);
+  p.ack(4 * MSS);
+  const info = p.conn.info();
+  assert.equal(p.host.tcp.stats.timeouts, 0);
+  assert.equal(info.lossRecovery, "rack-tlp");
+  assert.equal(info.recoveries, 1);
+  assert.equal(info.rackLosses, 1);
+  assert.equal(p.host.tcp.stats.tlpProbes, 1);
+});
+
+Deno.test("TcpConnection: the probe sends new data when the peer's window allows it (RFC 8985 §7.3)", () => {
+  const p = new Peer({}, 10);
+  p.write(12 * MSS); // the initial window sends ten
+  assert.equal(p.sentOffsets().length, 10);
+  p.host.advance(22);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS]);
+  assert.equal(p.conn.info().tlpProbes, 1);
+  // One probe per episode: the RTO comes next.
+  p.host.advance(100);
+  assert.deepEqual(p.sentOffsets(), []);
+});
+
+Deno.test("TcpConnection: RACK waits a reordering window before retransmitting, and learns reordering (RFC 8985 §6.2)", () => {
+  const p = new Peer({}, 40);
+  p.write(4 * MSS);
+  p.sentOffsets();
+  // The second segment is SACKed after one RTT (40 ms): the first is lost only 10 ms
+  // (min_RTT / 4) later.
+  p.host.advance(40);
+  p.ack(0, [MSS, 2 * MSS]);
+  assert.deepEqual(p.sentOffsets(), []);
+  p.host.advance(9);
+  assert.deepEqual(p.sentOffsets(), []);
+  p.host.advance(1);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.host.tcp.stats.rackLosses, 1);
+
+  // Reordering instead: the late first segment arrives within the window.
+  const q = new Peer({}, 40);
+  q.write(4 * MSS);
+  q.sentOffsets();
+  q.host.advance(40);
+  q.ack(0, [MSS, 2 * MSS]);
+  q.host.advance(5);
+  q.ack(2 * MSS);
+  q.host.advance(20);
+  assert.deepEqual(q.sentOffsets(), []);
+  assert.equal(q.conn.info().reorderingSeen, true);
+  assert.equal(q.conn.info().rackLosses, 0);
+});
+
+Deno.test("TcpConnection sends a D-SACK for a duplicate segment, in order or not (RFC 2883 §4)", () => {
+  const p = new Peer({}, 10);
+  const data = bytesOf(100);
+  p.feed({ flags: TCP_ACK, seq: p.r(0), ack: p.s(0), data });
+  p.take();
+  // The same segment again: the ACK reports it in a D-SACK block below the ACK.
+  p.feed({ flags: TCP_ACK, seq: p.r(0), ack: p.s(0), data });
+  let [ack] = p.take();
+  assert.equal(ack.ack, p.r(100));
+  assert.deepEqual(ack.sackBlocks.slice(0, 2 * ack.sackCount), [p.r(0), p.r(100)]);
+  // The next ACK no longer carries it.
+  p.feed({ flags: TCP_ACK, seq: p.r(100), ack: p.s(0), data });
+  [ack] = p.take().filter((r) => r.ack === p.r(200));
+  assert.equal(ack?.sackCount ?? 0, 0);
+  // Out of order, twice: the D-SACK block first, then the block that holds it.
+  p.feed({ flags: TCP_ACK, seq: p.r(300), ack: p.s(0), data });
+  p.take();
+  p.feed({ flags: TCP_ACK, seq: p.r(300), ack: p.s(0), data });
+  [ack] = p.take();
+  assert.deepEqual(ack.sackBlocks.slice(0, 2 * ack.sackCount), [
+    p.r(300),
+    p.r(400),
+    p.r(300),
+    p.r(400),
+  ]);
+  assert.equal(p.conn.info().dsacksSent, 2);
+  assert.equal(p.host.tcp.stats.dsacksSent, 2);
+});
+
+Deno.test("TcpConnection undoes a window reduction when D-SACKs show every retransmission was a duplicate (RFC 3708)", () => {
+  const p = new Peer({ congestion: "newreno" }, 10);
+  p.write(8 * MSS);
+  p.sentOffsets();
+  const cwndBefore = p.conn.info().cwnd;
+  // Segments 2-4 SACKed, the first delayed: RACK deems it lost (three SACKed, no reordering
+  // seen: no window).
+  p.host.advance(10);
+  p.ack(0, [MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.ok(p.conn.info().cwnd < cwndBefore);
+  // The original arrives after all, then the retransmission: the peer D-SACKs it.
+  p.host.advance(1);
+  p.ack(8 * MSS);
+  p.ack(8 * MSS, [0, MSS]);
+  const info = p.conn.info();
+  assert.equal(info.dsacksReceived, 1);
+  assert.equal(info.undos, 1);
+  assert.ok(info.cwnd >= cwndBefore, `cwnd ${info.cwnd} restored to ${cwndBefore}`);
+  assert.equal(p.host.tcp.stats.undos, 1);
+});
+
+Deno.test("TcpConnection undoes a reduction whose full ACK echoes a timestamp older than the retransmission (RFC 3522)", () => {
+  const p = new Peer({ congestion: "newreno", timestamps: true }, 10, { tsVal: 1, tsEcr: 0 });
+  const mss = p.conn.info().sndMss; // less the timestamp option
+  p.write(8 * mss);
+  const originals = p.take().filter((r) => r.payloadLength > 0);
+  const cwndBefore = p.conn.info().cwnd;
+  p.host.advance(10);
+  p.ack(0, [mss, 4 * mss], { tsVal: 2, tsEcr: originals[1].tsVal });
+  const [rtx] = p.take();
+  assert.equal(rtx.seq, p.s(0));
+  assert.ok(rtx.tsVal !== originals[0].tsVal);
+  // The full ACK echoes the original's TSval: the original was delivered.
+  p.host.advance(1);
+  p.ack(8 * mss, [], { tsVal: 3, tsEcr: originals[0].tsVal });
+  assert.equal(p.conn.info().undos, 1);
+  assert.ok(p.conn.info().cwnd >= cwndBefore);
+});
+
+Deno.test("TcpConnection: F-RTO sends new data after a timeout and detects it spurious (RFC 5682 §2, §3)", () => {
+  // RFC 6675 here: no tail loss probe fires before the timeout.
+  const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  p.write(14 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  const cwndBefore = p.conn.info().cwnd;
+  p.host.advance(200); // RTO (minimum 200 ms)
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.host.tcp.stats.timeouts, 1);
+  // Step 2b: the ACK advances: two new segments instead of retransmissions.
+  p.host.advance(5);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS]);
+  // Step 3b: the next ACK acknowledges data never retransmitted: spurious; undo.
+  p.host.advance(5);
+  p.ack(4 * MSS);
+  const info = p.conn.info();
+  assert.equal(info.spuriousRtos, 1);
+  assert.equal(info.undos, 1);
+  assert.ok(info.cwnd >= cwndBefore);
+  // No go-back-N: what follows is new data only.
+  assert.ok(p.sentOffsets().every((o) => o >= 12 * MSS));
+});
+
+Deno.test("TcpConnection: F-RTO falls back to retransmitting when the second ACK is a duplicate (RFC 5682 §2 step 3a)", () => {
+  const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  p.write(14 * MSS);
+  p.sentOffsets();
+  p.host.advance(200);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  p.host.advance(5);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS]);
+  p.host.advance(5);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets()[0], 2 * MSS);
+  assert.equal(p.conn.info().spuriousRtos, 0);
+  assert.equal(p.conn.info().undos, 0);
+});
+
+Deno.test("TcpConnection: an ACK that advances SND.UNA is not a duplicate ACK (RFC 5681 §2)", () => {
+  // NewReno without SACK: fast retransmit needs three duplicates of the ACK before them.
+  const p = new Peer({ sack: false }, 10, { sackPermitted: false });
+  p.write(8 * MSS);
+  p.sentOffsets();
+  p.ack(MSS); // the window changes here (the SYN-ACK's was unscaled)
+  p.ack(2 * MSS); // advances, same window
+  assert.deepEqual(p.sentOffsets(), []);
+  p.ack(2 * MSS);
+  p.ack(2 * MSS);
+  // Two duplicates: limited transmit (RFC 3042) only — no data to send, no retransmission.
+  assert.deepEqual(p.sentOffsets(), []);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [2 * MSS]);
+  assert.equal(p.conn.info().recoveries, 1);
+});
+
+Deno.test("TcpConnection: the first two duplicate ACKs each send a new segment (RFC 3042 Limited Transmit)", () => {
+  const p = new Peer({ sack: false }, 10, { sackPermitted: false });
+  p.write(14 * MSS);
+  assert.equal(p.sentOffsets().length, 10); // the initial window
+  p.ack(0, [], { window: 2000 }); // a window update, not a duplicate
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [10 * MSS]);
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [11 * MSS]);
+  // The third: fast retransmit.
+  p.ack(0, [], { window: 2000 });
+  assert.deepEqual(p.sentOffsets(), [0]);
+});
+
+Deno.test("TcpConnection: SACK-enhanced F-RTO declares a timeout spurious from a SACK of data never retransmitted (RFC 5682 §4)", () => {
+  const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  p.write(14 * MSS);
+  p.sentOffsets();
+  p.host.advance(200);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  p.host.advance(5);
+  p.ack(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS]);
+  // The hole at 2 MSS stays, but segment 4 (sent once, before the timeout) is SACKed.
+  p.host.advance(5);
+  p.ack(2 * MSS, [3 * MSS, 4 * MSS]);
+  assert.equal(p.conn.info().spuriousRtos, 1);
+  // A SACK of the new data alone (above RecoveryPoint) would not have shown it.
+  const q = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
+  q.write(14 * MSS);
+  q.sentOffsets();
+  q.host.advance(200);
+  q.sentOffsets();
+  q.host.advance(5);
+  q.ack(2 * MSS);
+  q.sentOffsets();
+  q.host.advance(5);
+  q.ack(2 * MSS, [10 * MSS, 11 * MSS]);
+  assert.equal(q.conn.info().spuriousRtos, 0);
+  assert.deepEqual(q.sentOffsets()[0], 2 * MSS); // go-back-N resumes
+});
