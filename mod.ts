@@ -258,3 +258,46 @@ export {
   StackDhcp,
   type StackDhcpOptions,
 } from "./src/dhcp/stack_dhcp.ts";
+
+// Several interfaces, forwarding, packet hooks and NAT (new Stack({ interfaces, forwarding })).
+export {
+  Router,
+  type RouterInterfaceOptions,
+  type RouterOptions,
+  type RouterRouteInfo,
+  type RouterRouteOptions,
+  type RouterStats,
+} from "./src/iface/router.ts";
+export {
+  HOOK_NAMES,
+  type HookCounters,
+  type HookName,
+  HookPacket,
+  type HookStats,
+  type HookVerdict,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  IPV4_DESTINATION_OFFSET,
+  IPV4_SOURCE_OFFSET,
+  type PacketHook,
+  type PacketHooks,
+  setIpv4Address,
+} from "./src/iface/hooks.ts";
+export {
+  DEFAULT_NAT_TIMEOUTS,
+  type NatEntryInfo,
+  type NatOptions,
+  type NatStats,
+  type NatTimeouts,
+} from "./src/iface/nat.ts";
+export type { ForwardStats } from "./src/iface/forward.ts";
+export { DeviceGroup } from "./src/phy/device_group.ts";
+export {
+  ROUTER_LAB_A_ADDRESS,
+  ROUTER_LAB_B_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS,
+  RouterLab,
+  type RouterLabOptions,
+} from "./src/testing/router_lab.ts";

@@ -62,6 +62,7 @@
  * @module
  */
 
+import { routerBench } from "./router_bench.ts";
 import process from "node:process";
 import {
   Lab,
@@ -1065,6 +1066,47 @@ async function hostileRows(rows: Row[]): Promise<void> {
   printRow(rows[rows.length - 1]);
 }
 
+/**
+ * rawstack routing between two veth links against the kernel's forwarding
+ * in the same namespaces, same run (bench/router_bench.ts): small-datagram
+ * forwarding rate and TCP goodput, goal ≥ 0.5× the kernel.
+ */
+async function routerRows(rows: Row[]): Promise<void> {
+  const reason = labUnavailableReason(["iperf3", "ss", "ethtool"]);
+  const pps = { rawstack: [] as number[], kernel: [] as number[] };
+  const gbps = { rawstack: [] as number[], kernel: [] as number[] };
+  let note: string | null = reason === null ? null : `skipped: ${reason}`;
+  for (let i = 0; i < REPEATS && reason === null; i++) {
+    try {
+      const r = await routerBench(SECONDS, `${PREFIX}r`, BUSY_POLL_MS);
+      pps.rawstack.push(r.rawstack.pps / 1000);
+      pps.kernel.push(r.kernel.pps / 1000);
+      gbps.rawstack.push(r.rawstack.gbps);
+      gbps.kernel.push(r.kernel.gbps);
+    } catch (e) {
+      note = `failed: ${e instanceof Error ? e.message : e}`.slice(0, 160);
+    }
+  }
+  for (
+    const [workload, unit, v] of [
+      ["router: forwarding rate, 64-byte UDP A→B (goal ≥ 0.5× kernel)", "kpps", pps],
+      ["router: TCP goodput A→B through it (goal ≥ 0.5× kernel)", "Gbit/s", gbps],
+    ] as const
+  ) {
+    rows.push({
+      workload,
+      config: "router",
+      unit,
+      rawstack: v.rawstack,
+      rawstackNote: note,
+      reference: "kernel ip_forward=1, same namespaces",
+      kernel: v.kernel,
+      kernelNote: note,
+    });
+    printRow(rows[rows.length - 1]);
+  }
+}
+
 async function child(args: string[], v8Flags: string[] = []): Promise<Record<string, number>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...v8Flags, new URL(import.meta.url).pathname, ...args],
@@ -1240,6 +1282,7 @@ async function main(): Promise<void> {
   for (const c of ["a", "b"] as const) {
     if (CONFIGS.includes(c)) await labRows(c, rows);
   }
+  if (CONFIGS.includes("a")) await routerRows(rows);
   await lossRows(rows);
   const extra = await inProcessRows(rows);
   await hostileRows(rows);

@@ -58,6 +58,16 @@ import { SocketDescriptors } from "./socket/descriptors.ts";
 import { StackDhcp, type StackDhcpOptions } from "./dhcp/stack_dhcp.ts";
 import type { DhcpState, DhcpStats } from "./dhcp/client.ts";
 import {
+  groupDevices,
+  Router,
+  type RouterRouteOptions,
+  type RouterStats,
+  sharedInterfacePool,
+} from "./iface/router.ts";
+import type { PacketHooks } from "./iface/hooks.ts";
+import type { NatOptions } from "./iface/nat.ts";
+import type { IpSender } from "./iface/types.ts";
+import {
   type HttpClientOptions,
   stackFetch,
   StackHttpClient,
@@ -84,10 +94,33 @@ const MAX_PARK_MS = 1000;
 /** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
 const IP_PROTOCOL_TCP = 6;
 
+/** One interface of a stack with several (`StackOptions.interfaces`). */
+export interface StackInterfaceOptions {
+  /** The link device. The stack closes it. */
+  device: Device;
+  /** Its address and prefix, e.g. `"198.51.100.1/24"`. */
+  ipv4: string | Ipv4Cidr;
+  /** A default gateway on this interface's network. */
+  gateway?: string | null;
+  /** IPv4 MTU (default the device's). */
+  mtu?: number;
+  /** Our MAC on it (default the device's). */
+  mac?: string | number;
+  /** Static routes through this interface (gateways on its network). */
+  routes?: StaticRouteOptions[];
+  /** Masquerade what is forwarded out of this interface (stateful NAT, src/iface/nat.ts). */
+  masquerade?: boolean;
+  /** Metric of this interface's routes; the lower wins between equal prefixes (default 0). */
+  metric?: number;
+}
+
 /** Options of {@link Stack}. */
 export interface StackOptions {
-  /** The link device (AfPacketDevice, MemoryLink end, middleware...). The stack closes it. */
-  device: Device;
+  /**
+   * The link device (AfPacketDevice, MemoryLink end, middleware...). The
+   * stack closes it. Give either `device` and `ipv4`, or {@link interfaces}.
+   */
+  device?: Device;
   /**
    * Our IPv4 address and prefix, e.g. `"192.0.2.2/24"`, or `"dhcp"`: a DHCPv4
    * client (RFC 2131) leases one (with router, DNS, MTU) and `start()`
@@ -95,6 +128,19 @@ export interface StackOptions {
    * `ipv6` is given (IPv6 only).
    */
   ipv4?: string | Ipv4Cidr;
+  /**
+   * Several interfaces instead of `device`/`ipv4`/`gateway`/`mtu`/`mac`: one
+   * routing table across them (longest prefix, then metric), per-interface
+   * counters (`stats().interfaces`), and with {@link forwarding} a router
+   * between them (src/iface/router.ts). `stack.iface` is the first.
+   */
+  interfaces?: StackInterfaceOptions[];
+  /** With {@link interfaces}: forward datagrams between them (RFC 1812). Default false. */
+  forwarding?: boolean;
+  /** With {@link interfaces}: packet hooks (prerouting, input, forward, output, postrouting). */
+  hooks?: PacketHooks;
+  /** With {@link interfaces}: NAT table bound, port range and timeouts for `masquerade`. */
+  nat?: NatOptions;
   /** With `ipv4: "dhcp"`: the client's tunables (random source, timers) and `timeoutMs` of `start()`. */
   dhcp?: StackDhcpOptions;
   /**
@@ -229,6 +275,28 @@ export interface StackStats {
   pool: PoolStats;
   /** The DHCP client (with `ipv4: "dhcp"`), else absent. */
   dhcp?: DhcpStats;
+  /** With several interfaces: each interface's counters, in order (the top-level ones are the first's). */
+  interfaces?: StackInterfaceStats[];
+  /** With several interfaces: forwarding, hook and NAT counters. */
+  router?: RouterStats;
+}
+
+/** One interface's counters in {@link StackStats.interfaces}. */
+export interface StackInterfaceStats {
+  /** Device name. */
+  name: string;
+  /** Its address, dotted quad. */
+  address: string;
+  /** Device counters. */
+  device: DeviceStats;
+  /** Ethernet level. */
+  link: LinkStats;
+  /** ARP. */
+  arp: ArpStats;
+  /** IPv4. */
+  ipv4: Ipv4Stats;
+  /** ICMP. */
+  icmp: IcmpStats;
 }
 
 /** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
@@ -395,12 +463,18 @@ interface PendingPing {
 class LoopSink implements FrameSink {
   /** The loop's time for the frames being received (tagged: see TAGGED_TIME_SEED). */
   nowMs: number = TAGGED_TIME_SEED;
-  readonly #iface: NetworkInterface;
+  #iface: NetworkInterface;
   readonly #stack: Stack;
-  constructor(iface: NetworkInterface, stack: Stack) {
+  readonly #interfaces: readonly NetworkInterface[];
+  constructor(interfaces: readonly NetworkInterface[], stack: Stack) {
     this.nowMs = 0;
-    this.#iface = iface;
+    this.#iface = interfaces[0];
+    this.#interfaces = interfaces;
     this.#stack = stack;
+  }
+  /** With several interfaces (a DeviceGroup): the frames that follow are interface `i`'s. */
+  selectMember(i: number): void {
+    this.#iface = this.#interfaces[i];
   }
   onFrame(bytes: Uint8Array, offset: number, length: number): void {
     try {
@@ -439,8 +513,12 @@ class LoopSink implements FrameSink {
  * ```
  */
 export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
-  /** The network interface (also the `IpSender` transports use). */
+  /** The network interface (also the `IpSender` transports use); with several, the first. */
   readonly iface: NetworkInterface;
+  /** Every interface (one in the single-device form). */
+  readonly interfaces: readonly NetworkInterface[];
+  /** With `interfaces`: the router (routing table, forwarding, hooks, NAT); else null. */
+  readonly router: Router | null = null;
   /** The timer wheel shared by transports (TCP timers). Advanced by the loop. */
   readonly wheel: TimerWheel;
   /** The UDP engine. */
@@ -499,16 +577,27 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @throws {TypeError} on invalid configuration (address, gateway, DNS server, MTU, hosts)
    */
   constructor(options: StackOptions) {
-    if (options === null || typeof options !== "object" || options.device === undefined) {
-      throw new TypeError('Stack options must be an object with "device" and "ipv4"');
+    if (
+      options === null || typeof options !== "object" ||
+      (options.device === undefined && options.interfaces === undefined)
+    ) {
+      throw new TypeError(
+        'Stack options must be an object with "device" and "ipv4" (or "interfaces")',
+      );
     }
-    if (options.ipv4 === undefined && options.ipv6 === undefined) {
+    const multi = options.interfaces !== undefined;
+    if (multi) checkInterfacesOptions(options);
+    else if (options.ipv4 === undefined && options.ipv6 === undefined) {
       throw new TypeError('Stack options need "ipv4", "ipv6" or both');
     }
     const ipv6 = options.ipv6 === undefined
       ? null
       : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
-    this.device = options.device;
+    this.device = multi
+      ? (options.interfaces!.length === 1
+        ? options.interfaces![0].device
+        : groupDevices(options.interfaces!.map((i) => i.device)))
+      : options.device!;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
     this.#deferFlush = this.#eventLoop && this.device.txBatching === true;
@@ -521,41 +610,104 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
     const dhcp = options.ipv4 === "dhcp";
-    this.iface = new NetworkInterface(this.device, {
-      // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
-      ipv4: dhcp ? null : options.ipv4,
-      ipv6: ipv6 === null ? null : {
-        ...options.ipv6Options,
-        addresses: ipv6.filter((a) => a !== "slaac"),
-        slaac: ipv6.includes("slaac"),
-      },
-      gateway: options.gateway ?? null,
-      mtu: options.mtu,
-      routes: options.routes,
-      mac: options.mac,
-      ttl: options.ttl,
-      arp: options.arp,
-      reassembly: options.reassembly,
-      icmp: options.icmp,
-      verifyChecksums: options.verifyChecksums,
-      txOffloads: options.txOffloads,
-      clock: this.clock,
-      identificationSecret: options.ipIdSecret,
-    });
-    if (this.iface.trustDeviceChecksums) {
-      // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
-      // a driver that would complete them in place (AfPacketDevice) need not.
-      if (this.device.completeRxChecksums !== undefined) this.device.completeRxChecksums = false;
+    let ip: IpSender & { portUnreachable: NetworkInterface["portUnreachable"] };
+    if (multi) {
+      // One pool for every interface: a buffer may leave on any of them.
+      const pool = sharedInterfacePool();
+      const specs = options.interfaces!;
+      const ifaces = specs.map((o) =>
+        new NetworkInterface(o.device, {
+          ipv4: o.ipv4,
+          gateway: o.gateway ?? null,
+          mtu: o.mtu,
+          routes: o.routes,
+          mac: o.mac,
+          ttl: options.ttl,
+          arp: options.arp,
+          reassembly: options.reassembly,
+          icmp: options.icmp,
+          verifyChecksums: options.verifyChecksums,
+          // Hooks and NAT see whole datagrams with complete checksums (see src/iface/hooks.ts).
+          txOffloads: false,
+          clock: this.clock,
+          identificationSecret: options.ipIdSecret,
+          pool,
+        })
+      );
+      this.iface = ifaces[0];
+      this.interfaces = ifaces;
+      const router = new Router(
+        ifaces,
+        specs.map((o) => ({ masquerade: o.masquerade, metric: o.metric })),
+        {
+          forwarding: options.forwarding,
+          hooks: options.hooks,
+          nat: options.nat,
+          routes: options.routes?.map((r): RouterRouteOptions => ({
+            destination: String(r.destination),
+            gateway: r.gateway === undefined || r.gateway === null ? null : String(r.gateway),
+            interface: (r as RouterRouteOptions).interface,
+            metric: (r as RouterRouteOptions).metric,
+          })),
+        },
+      );
+      this.router = router;
+      ip = router;
+      for (const i of ifaces) i.advance(now);
+      this.#services.add({
+        poll: (t) => {
+          for (let n = 1; n < ifaces.length; n++) ifaces[n].poll(t);
+          router.poll(t);
+        },
+        nextDeadline: () => {
+          let t = router.nextDeadline();
+          for (let n = 1; n < ifaces.length; n++) t = Math.min(t, ifaces[n].nextDeadline());
+          return t;
+        },
+        close: () => {
+          for (let n = 1; n < ifaces.length; n++) ifaces[n].close();
+          router.nat.clear();
+        },
+      });
+    } else {
+      this.iface = new NetworkInterface(this.device, {
+        // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
+        ipv4: dhcp ? null : options.ipv4,
+        ipv6: ipv6 === null ? null : {
+          ...options.ipv6Options,
+          addresses: ipv6.filter((a) => a !== "slaac"),
+          slaac: ipv6.includes("slaac"),
+        },
+        gateway: options.gateway ?? null,
+        mtu: options.mtu,
+        routes: options.routes,
+        mac: options.mac,
+        ttl: options.ttl,
+        arp: options.arp,
+        reassembly: options.reassembly,
+        icmp: options.icmp,
+        verifyChecksums: options.verifyChecksums,
+        txOffloads: options.txOffloads,
+        clock: this.clock,
+        identificationSecret: options.ipIdSecret,
+      });
+      this.interfaces = [this.iface];
+      ip = this.iface;
+      if (this.iface.trustDeviceChecksums) {
+        // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
+        // a driver that would complete them in place (AfPacketDevice) need not.
+        if (this.device.completeRxChecksums !== undefined) this.device.completeRxChecksums = false;
+      }
+      this.iface.advance(now);
     }
-    this.iface.advance(now);
-    this.udp = new UdpLayer(this.iface, {
-      unreachable: this.iface,
+    this.udp = new UdpLayer(ip, {
+      unreachable: ip,
       queueBytes: options.udp?.queueBytes,
       queueDatagrams: options.udp?.queueDatagrams,
     });
-    this.iface.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    for (const i of this.interfaces) i.registerProtocol(IP_PROTOCOL_UDP, this.udp);
     this.tcp = new TcpLayer({
-      ip: this.iface,
+      ip,
       wheel: this.wheel,
       clock: this.clock,
       config: options.tcp,
@@ -604,7 +756,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } else if (options.dhcp !== undefined) {
       throw new TypeError('the "dhcp" option needs ipv4: "dhcp"');
     }
-    this.#sink = new LoopSink(this.iface, this);
+    this.#sink = new LoopSink(this.interfaces, this);
+  }
+
+  #isOurAddress(h: number | null): boolean {
+    for (const i of this.interfaces) if (i.config.address === h) return true;
+    return false;
   }
 
   /** Our IPv4 address (a signed 32-bit integer, see src/wire/address.ts; {@link address} is the dotted quad). */
@@ -657,17 +814,19 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
           expiresAtMs: lease.expiresAtMs,
         },
       });
-    } else if (dhcp === null && this.iface.config.address !== 0) {
-      const c = this.iface.config;
-      out.push({
-        family: "ipv4",
-        address: formatIpv4(c.address),
-        prefixLength: c.prefixLength,
-        state: "preferred",
-        origin: "static",
-        validLifetimeS: Infinity,
-        preferredLifetimeS: Infinity,
-      });
+    } else if (dhcp === null) {
+      for (const { config: c } of this.interfaces) {
+        if (c.address === 0) continue;
+        out.push({
+          family: "ipv4",
+          address: formatIpv4(c.address),
+          prefixLength: c.prefixLength,
+          state: "preferred",
+          origin: "static",
+          validLifetimeS: Infinity,
+          preferredLifetimeS: Infinity,
+        });
+      }
     }
     if (this.iface.ipv6 !== null) out.push(...this.iface.ipv6.addressList());
     return out;
@@ -708,7 +867,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#started) return Promise.resolve();
     this.#started = true;
     const now = this.nowMs();
-    this.iface.start(now);
+    for (const i of this.interfaces) i.start(now);
     this.device.flush();
     if (this.#eventLoop) this.#loop = this.#run();
     // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
@@ -824,7 +983,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @param handler the transport; it sends through {@link iface} and keeps timers on {@link wheel}
    */
   registerTransport(protocol: number, handler: IpProtocolHandler): void {
-    this.iface.registerProtocol(protocol, handler);
+    for (const i of this.interfaces) i.registerProtocol(protocol, handler);
   }
 
   /**
@@ -1134,7 +1293,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const port = checkPort(opts.port, "port");
     if (opts.hostname !== undefined) {
       const h = parseIpv4(opts.hostname);
-      if (h !== 0 && h !== this.localAddress) {
+      if (h !== 0 && !this.#isOurAddress(h)) {
         throw new TypeError(
           `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
         );
@@ -1214,7 +1373,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     let localAddr = 0;
     if (opts.hostname !== undefined) {
       const h = parseIpv4(opts.hostname);
-      if (h === null || (h !== 0 && h !== this.localAddress)) {
+      if (h === null || (h !== 0 && !this.#isOurAddress(h))) {
         throw new TypeError(
           `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
         );
@@ -1327,7 +1486,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const dst = parseIpv4(host) ?? await this.resolveHostname(host);
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
-    const session = this.iface.ping(this.nowMs(), dst, opts);
+    const now = this.nowMs();
+    // Several interfaces: the egress interface pings, so the reply comes back to it.
+    const session = (this.router?.interfaceFor(dst) ?? this.iface).ping(now, dst, opts);
     this.device.flush();
     return await new Promise<PingResult>((resolve, reject) => {
       this.#pings.add({ host, session, resolve, reject });
@@ -1445,8 +1606,41 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         reserved: pool.reserved ?? 0,
       },
       ...(this.dhcp === null ? {} : { dhcp: { ...this.dhcp.stats } }),
+      ...(this.router === null ? {} : {
+        interfaces: this.interfaces.map((i) => ({
+          name: i.device.capabilities.name,
+          address: formatIpv4(i.config.address),
+          device: { ...i.device.stats },
+          link: { ...i.stats },
+          arp: { ...i.arp.stats },
+          ipv4: { ...i.ipv4.stats },
+          icmp: { ...i.icmp.stats },
+        })),
+        router: this.router.stats,
+      }),
     };
   }
+}
+
+/** The interfaces form excludes the single-device options it replaces. */
+function checkInterfacesOptions(options: StackOptions): void {
+  const list = options.interfaces;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(`"interfaces" must be a non-empty array of { device, ipv4 }`);
+  }
+  for (const k of ["device", "ipv4", "ipv6", "gateway", "mtu", "mac", "dhcp"] as const) {
+    if (options[k] !== undefined && options[k] !== null) {
+      throw new TypeError(`"${k}" belongs inside each of "interfaces" (give one or the other)`);
+    }
+  }
+  list.forEach((o, n) => {
+    if (o === null || typeof o !== "object" || o.device === undefined || o.ipv4 === undefined) {
+      throw new TypeError(`interfaces[${n}] must be an object with "device" and "ipv4"`);
+    }
+    if (o.ipv4 === "dhcp") {
+      throw new TypeError(`interfaces[${n}]: "dhcp" works only in the single-device form`);
+    }
+  });
 }
 
 /** An IPv6 literal, bare or in brackets (`[2001:db8::1]`), or null. */

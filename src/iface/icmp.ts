@@ -134,6 +134,12 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
   readonly stats: IcmpStats = newStats();
   readonly #ip: Ipv4Layer;
   readonly #address: () => number;
+  /**
+   * With several interfaces (a router): whether an address is another of
+   * this host's, so echo requests to it are answered (from it) and errors
+   * about datagrams to it or from it are handled (weak host, RFC 1122 §3.3.4.2).
+   */
+  ownsAddress: ((address: number) => boolean) | null = null;
   readonly #limiter: IcmpRateLimiter;
   readonly #listeners = new Map<number, EchoListener>();
   // Views and the outgoing repr are made once and re-pointed per message;
@@ -333,6 +339,44 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     headerOffset: number,
     datagramLength: number,
   ): void {
+    this.#sendError(nowMs, type, code, 0, bytes, headerOffset, datagramLength, false);
+  }
+
+  /**
+   * {@link sendError} about a datagram we were forwarding (RFC 1812 §4.3.2):
+   * its destination is not ours. `nextHopMtu` goes into "fragmentation
+   * needed" (RFC 1191 §4); the other rules and the rate limit are the same.
+   *
+   * @param nowMs current time
+   * @param type ICMP type
+   * @param code ICMP code
+   * @param nextHopMtu MTU of the next hop for type 3 code 4, else 0
+   * @param bytes buffer holding the offending datagram
+   * @param headerOffset start of its IPv4 header
+   * @param datagramLength its total length
+   */
+  sendTransitError(
+    nowMs: number,
+    type: number,
+    code: number,
+    nextHopMtu: number,
+    bytes: Uint8Array,
+    headerOffset: number,
+    datagramLength: number,
+  ): void {
+    this.#sendError(nowMs, type, code, nextHopMtu, bytes, headerOffset, datagramLength, true);
+  }
+
+  #sendError(
+    nowMs: number,
+    type: number,
+    code: number,
+    nextHopMtu: number,
+    bytes: Uint8Array,
+    headerOffset: number,
+    datagramLength: number,
+    transit: boolean,
+  ): void {
     // The caller (IPv4 input, reassembly) validated the header.
     const offending = this.#offending.reset(bytes, headerOffset, datagramLength);
     const hl = offending.headerLength;
@@ -347,7 +391,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     }
     if (
       isError || offending.fragmentOffset !== 0 || dst === LIMITED_BROADCAST ||
-      (dst >>> 28) === 0xe || dst !== this.#address() ||
+      (dst >>> 28) === 0xe || (!transit && !this.#mine(dst)) ||
       src === 0 || src === LIMITED_BROADCAST || (src >>> 28) >= 0xe || (src >>> 24) === 127 ||
       this.#ip.sourceAddressFor(src) === 0
     ) {
@@ -379,15 +423,21 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     const buf = this.#allocate(length);
     if (buf === null) return;
     const at = buf.append(length);
-    // RFC 792: the four bytes after the checksum are unused (zero), then the quote.
-    this.#emit(type, code, 0, 0, bytes, headerOffset, quoted, buf.bytes, at);
+    // RFC 792: the four bytes after the checksum are unused (zero), then the quote (RFC 1191
+    // §4: the next-hop MTU in the low 16 bits of "fragmentation needed").
+    this.#emit(type, code, 0, 0, bytes, headerOffset, quoted, buf.bytes, at, nextHopMtu);
     this.stats.txErrors++;
     this.#ip.send(buf, src, IP_PROTO_ICMP);
   }
 
+  #mine(address: number): boolean {
+    return address === this.#address() ||
+      (this.ownsAddress !== null && address !== 0 && this.ownsAddress(address));
+  }
+
   /** RFC 792 echo: reply with the same identifier, sequence and data (RFC 1122 §3.2.2.6). */
   #answerEcho(src: number, dst: number, request: IcmpPacket): void {
-    if (dst !== this.#address()) {
+    if (!this.#mine(dst)) {
       // RFC 1122 §3.2.2.6: an echo request to a broadcast/multicast MAY be silently discarded.
       this.stats.rxEchoBroadcastIgnored++;
       return;
@@ -408,7 +458,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
       at,
     );
     this.stats.txEchoReplies++;
-    this.#ip.send(buf, src, IP_PROTO_ICMP);
+    this.#ip.sendFrom(dst, buf, src, IP_PROTO_ICMP); // from the address asked
   }
 
   #deliverError(
@@ -430,7 +480,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     if (
       quote.version !== IPV4_VERSION || hl < IPV4_HEADER_LEN ||
       quotedLength < hl + ICMP_MIN_QUOTED_DATA ||
-      quote.source !== this.#address()
+      !this.#mine(quote.source)
     ) {
       this.stats.rxErrorsUnmatched++;
       return;
@@ -458,13 +508,14 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     dataLength: number,
     bytes: Uint8Array,
     at: number,
+    nextHopMtu = 0,
   ): void {
     const repr = this.#txRepr;
     repr.type = type;
     repr.code = code;
     repr.identifier = identifier;
     repr.sequence = sequence;
-    repr.nextHopMtu = 0;
+    repr.nextHopMtu = nextHopMtu;
     repr.data = data;
     repr.dataOffset = dataOffset;
     repr.dataLength = dataLength;

@@ -158,6 +158,47 @@ export interface Ipv4ErrorReporter {
   ): void;
 }
 
+/** {@link Ipv4RouterPort.receive}: not the router's business; the host checks run (our address or a broadcast). */
+export const ROUTER_CONTINUE = 0;
+/** {@link Ipv4RouterPort.receive}: for this host (one of its addresses, maybe another interface's): deliver. */
+export const ROUTER_LOCAL = 1;
+/** {@link Ipv4RouterPort.receive}: taken by the router (forwarded, or dropped and counted). */
+export const ROUTER_CONSUMED = 2;
+
+/**
+ * What a router (several interfaces, forwarding, packet hooks; `router.ts`)
+ * attaches to each interface's IPv4 layer ({@link Ipv4Layer.router}). Absent
+ * (null) on a single-interface host: its paths pay one comparison.
+ */
+export interface Ipv4RouterPort {
+  /**
+   * A received datagram whose header passed the checks (version, lengths,
+   * checksum, TTL, source): prerouting hooks, then local delivery (input
+   * hooks) or forwarding. May rewrite the datagram in place.
+   *
+   * @returns {@link ROUTER_CONTINUE}, {@link ROUTER_LOCAL} or {@link ROUTER_CONSUMED}
+   */
+  receive(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    totalLength: number,
+  ): number;
+  /** A datagram we originate: the router picks the egress interface (longest prefix) and calls its {@link Ipv4Layer.sendRouted}. */
+  output(
+    src: number,
+    buf: PacketBufferLike,
+    dst: number,
+    protocol: number,
+    opts?: IpSendOptions,
+  ): boolean;
+  /** A datagram we originate, header written, about to go to the link: output and postrouting hooks; false = dropped. */
+  localOut(buf: PacketBufferLike): boolean;
+  /** Our source address toward `dst` by the router's table (0: no route). */
+  sourceAddressFor(dst: number): number;
+}
+
 /** Options of an {@link Ipv4Layer}. */
 export interface Ipv4LayerOptions {
   /** Reassembly bounds and timeout. */
@@ -293,6 +334,8 @@ export class Ipv4Layer implements IpSender {
   readonly reassembler: Reassembler;
   /** Reports errors about received datagrams (set by the owner; null = none sent). */
   errorReporter: Ipv4ErrorReporter | null = null;
+  /** The router this interface belongs to (several interfaces, forwarding, hooks); null: a plain host. */
+  router: Ipv4RouterPort | null = null;
 
   readonly #config: InterfaceConfig;
   readonly #pool: BufferPoolLike;
@@ -457,6 +500,7 @@ export class Ipv4Layer implements IpSender {
    * @returns our address (int32), or 0 when there is no route
    */
   sourceAddressFor(dst: number): number {
+    if (this.router !== null) return this.router.sourceAddressFor(dst);
     if ((dst | 0) === LIMITED_BROADCAST) return this.#config.address;
     return this.#config.routes.lookup(dst) === NO_ROUTE ? 0 : this.#config.address;
   }
@@ -508,13 +552,44 @@ export class Ipv4Layer implements IpSender {
     // the local-delivery test and the ARP cache key below see one form.
     src |= 0;
     dst |= 0;
+    if (this.router !== null) return this.router.output(src, buf, dst, protocol, opts);
+    return this.sendRouted(src, buf, dst, protocol, opts);
+  }
+
+  /**
+   * {@link sendFrom} on this interface, the router having chosen it: to
+   * `nextHop` when given (its routing table's answer), else by this
+   * interface's own routes.
+   *
+   * @param src source address to write
+   * @param buf payload buffer (ownership taken)
+   * @param dst destination
+   * @param protocol IP protocol number
+   * @param opts ttl, dontFragment, tos
+   * @param routedNextHop the neighbour to send to; absent: look it up here
+   * @returns false when dropped (counted)
+   */
+  sendRouted(
+    src: number,
+    buf: PacketBufferLike,
+    dst: number,
+    protocol: number,
+    opts?: IpSendOptions,
+    routedNextHop?: number,
+  ): boolean {
+    src |= 0;
+    dst |= 0;
     const config = this.#config;
     // RFC 1122 §3.3.5 (and Linux's local route through lo): a datagram to our own
     // address is not transmitted; it loops back to input.
     if (dst === config.address && dst !== 0) return this.#sendLocal(src, buf, dst, protocol, opts);
     // RFC 919 §7: the limited broadcast goes onto the local link, never through a route.
     // (Its int32 form -1 equals NO_ROUTE, so it must not reach the check below.)
-    const nextHop = dst === LIMITED_BROADCAST ? dst : config.routes.nextHop(dst);
+    const nextHop = routedNextHop !== undefined
+      ? routedNextHop
+      : dst === LIMITED_BROADCAST
+      ? dst
+      : config.routes.nextHop(dst);
     if (nextHop === NO_ROUTE && dst !== LIMITED_BROADCAST) {
       this.stats.txNoRoute++;
       this.release(buf);
@@ -707,6 +782,10 @@ export class Ipv4Layer implements IpSender {
   }
 
   #toLink(buf: PacketBufferLike, nextHop: number, partial = 0, gsoSize = 0): boolean {
+    if (this.router !== null && !this.router.localOut(buf)) {
+      this.release(buf);
+      return false;
+    }
     if (this.#link.sendToNeighbour(buf, nextHop, partial, gsoSize)) return true;
     this.stats.txLinkDropped++;
     return false;
@@ -775,7 +854,7 @@ export class Ipv4Layer implements IpSender {
       return;
     }
     const src = packet.source;
-    const dst = packet.destination;
+    let dst = packet.destination;
     const config = this.#config;
     // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is discarded.
     if (
@@ -785,8 +864,15 @@ export class Ipv4Layer implements IpSender {
       stats.rxBadSource++;
       return;
     }
+    let local = false;
+    if (this.router !== null) {
+      const verdict = this.router.receive(nowMs, bytes, offset, length, totalLength);
+      if (verdict === ROUTER_CONSUMED) return;
+      local = verdict === ROUTER_LOCAL;
+      dst = packet.reset(bytes, offset, length).destination; // a hook may have rewritten it
+    }
     if (
-      (dst !== config.address || dst === 0) && dst !== LIMITED_BROADCAST &&
+      !local && (dst !== config.address || dst === 0) && dst !== LIMITED_BROADCAST &&
       dst !== ALL_HOSTS_GROUP &&
       (config.directedBroadcast === 0 || dst !== config.directedBroadcast)
     ) {

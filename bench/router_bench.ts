@@ -1,0 +1,130 @@
+/**
+ * Forwarding benchmark: rawstack as a router between two veth links
+ * (`RouterLab`: kernel host A — router namespace — kernel host B) against
+ * the kernel's own forwarding (`ip_forward=1`) in the same namespaces, in
+ * the same run. Two figures each: the forwarding rate of small UDP
+ * datagrams (iperf3 `-u -l 64` from A to B, datagrams B received per
+ * second) and TCP goodput from A to B (iperf3, Gbit/s at the receiver).
+ *
+ * Run alone with `deno run -A bench/router_bench.ts [seconds]`; the harness
+ * (`bench/harness.ts`) adds its rows. Needs root and iperf3.
+ *
+ * @module
+ */
+
+import {
+  ROUTER_LAB_B_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS,
+  RouterLab,
+} from "../src/testing/router_lab.ts";
+import { Stack } from "../src/stack.ts";
+
+/** iperf3's port. */
+const IPERF_PORT = 5301;
+/** UDP payload bytes of the forwarding-rate test. */
+const SMALL_DATAGRAM_BYTES = 64;
+
+/** One side's figures. */
+export interface ForwardingFigures {
+  /** Small UDP datagrams delivered to B per second. */
+  pps: number;
+  /** TCP goodput A → B, Gbit/s. */
+  gbps: number;
+}
+
+/** Both sides' figures. */
+export interface RouterBenchResult {
+  /** rawstack routing. */
+  rawstack: ForwardingFigures;
+  /** The kernel routing (ip_forward=1). */
+  kernel: ForwardingFigures;
+  /** rawstack's forwarding counters after the run. */
+  counters: Record<string, number>;
+}
+
+async function iperf(
+  lab: RouterLab,
+  args: string[],
+  seconds: number,
+): Promise<Record<string, unknown>> {
+  const server = lab.spawnIn(lab.netnsB, ["iperf3", "-s", "-1", "-p", String(IPERF_PORT), "-J"]);
+  for (let i = 0; i < 100; i++) {
+    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${IPERF_PORT}`]);
+    if (ss.stdout.trim() !== "") break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const client = await lab.runInA([
+    "iperf3",
+    "-c",
+    ROUTER_LAB_B_ADDRESS,
+    "-p",
+    String(IPERF_PORT),
+    "-t",
+    String(seconds),
+    ...args,
+  ]);
+  const out = await server.finished();
+  if (client.code !== 0) {
+    throw new Error(`iperf3 client: ${client.stderr || client.stdout}`.slice(0, 300));
+  }
+  return JSON.parse(out.stdout);
+}
+
+async function measure(lab: RouterLab, seconds: number): Promise<ForwardingFigures> {
+  // The server's JSON tells what arrived at B.
+  const udp = await iperf(lab, ["-u", "-b", "0", "-l", String(SMALL_DATAGRAM_BYTES)], seconds);
+  const us = (udp.end as { sum: { packets: number; lost_packets: number; seconds: number } }).sum;
+  const pps = (us.packets - us.lost_packets) / us.seconds;
+  const tcp = await iperf(lab, [], seconds);
+  const ts = (tcp.end as { sum_received: { bits_per_second: number } }).sum_received;
+  return { pps, gbps: ts.bits_per_second / 1e9 };
+}
+
+/**
+ * Builds a RouterLab, measures the kernel router, then rawstack's.
+ *
+ * @param seconds per measurement
+ * @param prefix namespace prefix
+ * @param busyPollMs the devices' busy-poll window (as the harness's other rows)
+ * @returns both sides' figures
+ */
+export async function routerBench(
+  seconds: number,
+  prefix = "rsbr",
+  busyPollMs = Number(Deno.env.get("RAWSTACK_BENCH_BUSY_POLL_MS") ?? "5"),
+): Promise<RouterBenchResult> {
+  const lab = await RouterLab.create({ prefix });
+  try {
+    await lab.kernelForwarding(true);
+    const kernel = await measure(lab, seconds);
+    await lab.kernelForwarding(false);
+    const [da, db] = await lab.openDevices({
+      mode: "ring-v2",
+      busyPollMs,
+      txThread: Deno.env.get("RAWSTACK_BENCH_TX_THREAD") === "1",
+    });
+    const router = new Stack({
+      interfaces: [
+        { device: da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
+        { device: db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24` },
+      ],
+      forwarding: true,
+    });
+    await router.start();
+    try {
+      const rawstack = await measure(lab, seconds);
+      const counters = { ...router.stats().router!.forward } as unknown as Record<string, number>;
+      return { rawstack, kernel, counters };
+    } finally {
+      await router.close();
+    }
+  } finally {
+    await lab.destroy();
+  }
+}
+
+if (import.meta.main) {
+  const seconds = Number(Deno.args[0] ?? "3");
+  console.log(JSON.stringify(await routerBench(seconds)));
+}

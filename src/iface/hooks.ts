@@ -1,0 +1,315 @@
+/**
+ * Packet hooks of a {@link Router} (`router.ts`): TypeScript functions run at
+ * the five points Linux's netfilter names — prerouting (every datagram
+ * received, before the routing decision), input (for this host), forward
+ * (being routed through), output (originated here) and postrouting (leaving
+ * on an interface, forwarded or originated). A hook sees the IPv4 datagram in
+ * place through one reused {@link HookPacket} (no allocation, no copy),
+ * returns `"accept"` or `"drop"`, and may rewrite the bytes in place — it
+ * then keeps the header and transport checksums right (see
+ * {@link setIpv4Address} and `nat.ts`). Each hook point counts what it
+ * accepted and dropped ({@link HookStats}).
+ *
+ * What hooks see: datagrams as on the wire — fragments one by one (no
+ * reassembly first, unlike Linux's conntrack); at output and postrouting a
+ * datagram this host originates is complete (the router's interfaces send
+ * without transmit checksum or segmentation offload).
+ *
+ * @module
+ */
+
+import { readI32, write32 } from "../wire/view.ts";
+import { updateChecksum32 } from "../wire/checksum.ts";
+
+/** The five hook points, in the order a forwarded datagram meets three of them. */
+export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const;
+/** One hook point. */
+export type HookName = typeof HOOK_NAMES[number];
+/** A hook's verdict. */
+export type HookVerdict = "accept" | "drop";
+/** A packet hook: inspect (and maybe rewrite in place) the datagram, then accept or drop it. */
+export type PacketHook = (packet: HookPacket) => HookVerdict;
+/** Hooks per point, as given to the router (one function or several, run in order). */
+export type PacketHooks = { [K in HookName]?: PacketHook | PacketHook[] };
+
+/** What one hook point did. */
+export interface HookCounters {
+  /** Datagrams every hook at this point accepted. */
+  accepted: number;
+  /** Datagrams a hook at this point dropped. */
+  dropped: number;
+}
+
+/** Counters of every hook point (only points with a hook count). */
+export type HookStats = { [K in HookName]: HookCounters };
+
+/** IPv4 header offsets used by the accessors (RFC 791 §3.1). */
+const IPV4_TTL = 8;
+const IPV4_PROTOCOL = 9;
+const IPV4_CHECKSUM = 10;
+const IPV4_SOURCE = 12;
+const IPV4_DESTINATION = 16;
+const IPV4_FLAGS_FRAGMENT = 6;
+const FRAGMENT_OFFSET_MASK = 0x1fff;
+
+/**
+ * The datagram a hook is looking at: an IPv4 header at `bytes[offset]`,
+ * `length` bytes in all (its total length). Valid only during the hook call
+ * (the bytes may be a device's receive ring).
+ */
+export class HookPacket {
+  /** The buffer holding the datagram. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** Start of the IPv4 header. */
+  offset = 0;
+  /** Total length of the datagram. */
+  length = 0;
+  /** The hook point running. */
+  hook: HookName = "prerouting";
+  /** Index of the interface it arrived on, or -1 (originated here). */
+  inInterface = -1;
+  /** Index of the interface it leaves on, or -1 (not routed yet, or for this host). */
+  outInterface = -1;
+
+  /** Source address (int32). */
+  get source(): number {
+    return readI32(this.bytes, this.offset + IPV4_SOURCE);
+  }
+  /** Destination address (int32). */
+  get destination(): number {
+    return readI32(this.bytes, this.offset + IPV4_DESTINATION);
+  }
+  /** IP protocol number. */
+  get protocol(): number {
+    return this.bytes[this.offset + IPV4_PROTOCOL];
+  }
+  /** Time to live. */
+  get ttl(): number {
+    return this.bytes[this.offset + IPV4_TTL];
+  }
+  /** IPv4 header length in bytes. */
+  get headerLength(): number {
+    return (this.bytes[this.offset] & 0x0f) << 2;
+  }
+  /** Whether this is a fragment after the first (no transport header in it). */
+  get laterFragment(): boolean {
+    const b = this.bytes;
+    const o = this.offset + IPV4_FLAGS_FRAGMENT;
+    return (((b[o] << 8) | b[o + 1]) & FRAGMENT_OFFSET_MASK) !== 0;
+  }
+  /**
+   * Source port of a TCP or UDP datagram (first fragment), else -1.
+   *
+   * @returns the port or -1
+   */
+  get sourcePort(): number {
+    return this.#port(0);
+  }
+  /** Destination port of a TCP or UDP datagram (first fragment), else -1. */
+  get destinationPort(): number {
+    return this.#port(2);
+  }
+
+  #port(at: number): number {
+    const p = this.protocol;
+    if ((p !== 6 && p !== 17) || this.laterFragment) return -1;
+    const o = this.offset + this.headerLength + at;
+    if (o + 2 > this.offset + this.length) return -1;
+    return (this.bytes[o] << 8) | this.bytes[o + 1];
+  }
+}
+
+/**
+ * Rewrites the source (`which` 12) or destination (`which` 16) address of the
+ * IPv4 header at `offset`, updating the header checksum and, for a first
+ * fragment of TCP or UDP, the transport checksum (its pseudo-header holds the
+ * addresses) incrementally (RFC 1624 eqn. 3). A UDP checksum of 0 (none,
+ * RFC 768) stays 0.
+ *
+ * @param bytes buffer
+ * @param offset start of the IPv4 header
+ * @param length total length of the datagram
+ * @param which {@link IPV4_SOURCE_OFFSET} or {@link IPV4_DESTINATION_OFFSET}
+ * @param address the new address (int32)
+ *
+ * @example
+ * ```ts
+ * import { IPV4_SOURCE_OFFSET, setIpv4Address } from "./hooks.ts";
+ * import { internetChecksum } from "../wire/checksum.ts";
+ * import { writeIpv4Header } from "./ipv4.ts";
+ * const b = new Uint8Array(28);
+ * writeIpv4Header(b, 0, 0, 28, 1, 0, 64, 17, 0xc0000201, 0xc0000202);
+ * setIpv4Address(b, 0, 28, IPV4_SOURCE_OFFSET, 0xcb007101 | 0);
+ * console.assert(internetChecksum(b, 0, 20) === 0 && b[12] === 203);
+ * ```
+ */
+export function setIpv4Address(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  which: number,
+  address: number,
+): void {
+  const old = readI32(bytes, offset + which);
+  if (old === (address | 0)) return;
+  write32(bytes, offset + which, address);
+  const ck = offset + IPV4_CHECKSUM;
+  const hc = (bytes[ck] << 8) | bytes[ck + 1];
+  const nhc = updateChecksum32(hc, old >>> 0, address >>> 0);
+  bytes[ck] = nhc >>> 8;
+  bytes[ck + 1] = nhc & 0xff;
+  const fo =
+    ((bytes[offset + IPV4_FLAGS_FRAGMENT] << 8) | bytes[offset + IPV4_FLAGS_FRAGMENT + 1]) &
+    FRAGMENT_OFFSET_MASK;
+  if (fo !== 0) return;
+  const protocol = bytes[offset + IPV4_PROTOCOL];
+  const hl = (bytes[offset] & 0x0f) << 2;
+  const field = transportChecksumOffset(protocol);
+  if (field < 0) return;
+  const at = offset + hl + field;
+  if (at + 2 > offset + length) return;
+  const tc = (bytes[at] << 8) | bytes[at + 1];
+  if (protocol === IP_PROTOCOL_UDP && tc === 0) return; // no checksum (RFC 768)
+  let ntc = updateChecksum32(tc, old >>> 0, address >>> 0);
+  if (protocol === IP_PROTOCOL_UDP && ntc === 0) ntc = 0xffff; // RFC 768: 0 means none
+  bytes[at] = ntc >>> 8;
+  bytes[at + 1] = ntc & 0xff;
+}
+
+/** Offset of the source address in the IPv4 header (for {@link setIpv4Address}). */
+export const IPV4_SOURCE_OFFSET = IPV4_SOURCE;
+/** Offset of the destination address in the IPv4 header (for {@link setIpv4Address}). */
+export const IPV4_DESTINATION_OFFSET = IPV4_DESTINATION;
+/** TCP (RFC 9293). */
+export const IP_PROTOCOL_TCP = 6;
+/** UDP (RFC 768). */
+export const IP_PROTOCOL_UDP = 17;
+/** ICMP (RFC 792). */
+export const IP_PROTOCOL_ICMP = 1;
+
+/**
+ * Offset of the transport checksum in its header: TCP 16, UDP 6, ICMP 2
+ * (ICMP's has no pseudo-header: address changes leave it alone), else -1.
+ *
+ * @param protocol IP protocol number
+ * @returns the offset, or -1 when addresses are not in the checksum
+ */
+function transportChecksumOffset(protocol: number): number {
+  if (protocol === IP_PROTOCOL_TCP) return 16;
+  if (protocol === IP_PROTOCOL_UDP) return 6;
+  return -1;
+}
+
+/** The hooks of every point and their counters. */
+export class HookTable {
+  /** Counters per point. */
+  readonly stats: HookStats = {
+    prerouting: { accepted: 0, dropped: 0 },
+    input: { accepted: 0, dropped: 0 },
+    forward: { accepted: 0, dropped: 0 },
+    output: { accepted: 0, dropped: 0 },
+    postrouting: { accepted: 0, dropped: 0 },
+  };
+  readonly #hooks: { [K in HookName]: PacketHook[] } = {
+    prerouting: [],
+    input: [],
+    forward: [],
+    output: [],
+    postrouting: [],
+  };
+  /** The packet view handed to hooks (one, reused). */
+  readonly packet = new HookPacket();
+
+  /**
+   * Adds the hooks given per point.
+   *
+   * @param hooks functions per point
+   * @throws {TypeError} on an unknown point or a hook that is not a function
+   */
+  addAll(hooks: PacketHooks | undefined): void {
+    if (hooks === undefined) return;
+    if (hooks === null || typeof hooks !== "object") {
+      throw new TypeError(`hooks must be an object like { forward: (packet) => "accept" }`);
+    }
+    for (const [name, value] of Object.entries(hooks)) {
+      if (value === undefined) continue;
+      for (const fn of Array.isArray(value) ? value : [value]) this.add(name as HookName, fn);
+    }
+  }
+
+  /**
+   * Adds a hook at the end of a point's list.
+   *
+   * @param name the point
+   * @param hook the function
+   * @returns a function that removes it
+   * @throws {TypeError} on an unknown point or a hook that is not a function
+   */
+  add(name: HookName, hook: PacketHook): () => void {
+    const list = this.#hooks[name];
+    if (list === undefined) {
+      throw new TypeError(`unknown hook point "${name}"; use one of ${HOOK_NAMES.join(", ")}`);
+    }
+    if (typeof hook !== "function") throw new TypeError(`the ${name} hook must be a function`);
+    list.push(hook);
+    return () => {
+      const i = list.indexOf(hook);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  /**
+   * Whether a point has hooks.
+   *
+   * @param name the point
+   * @returns true when at least one hook is there
+   */
+  has(name: HookName): boolean {
+    return this.#hooks[name].length > 0;
+  }
+
+  /**
+   * Runs a point's hooks in order over the datagram until one drops it.
+   * A hook that throws drops the datagram (counted as dropped).
+   *
+   * @param name the point
+   * @param bytes buffer
+   * @param offset IPv4 header
+   * @param length total length
+   * @param inInterface arrival interface or -1
+   * @param outInterface departure interface or -1
+   * @returns true when accepted (also when the point has no hook)
+   */
+  run(
+    name: HookName,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    inInterface: number,
+    outInterface: number,
+  ): boolean {
+    const list = this.#hooks[name];
+    if (list.length === 0) return true;
+    const p = this.packet;
+    p.bytes = bytes;
+    p.offset = offset;
+    p.length = length;
+    p.hook = name;
+    p.inInterface = inInterface;
+    p.outInterface = outInterface;
+    let ok = true;
+    for (let i = 0; i < list.length && ok; i++) {
+      try {
+        ok = list[i](p) === "accept";
+      } catch {
+        ok = false;
+      }
+    }
+    p.bytes = EMPTY; // hold no ring slot between calls
+    if (ok) this.stats[name].accepted++;
+    else this.stats[name].dropped++;
+    return ok;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,926 @@
+/**
+ * {@link Router}: several {@link NetworkInterface}s as one host — one routing
+ * table across them (longest prefix, then the lowest metric), the
+ * {@link IpSender} the transports use (it picks the egress interface per
+ * destination), forwarding between the interfaces (RFC 1812, with
+ * `forwarding: true`), packet hooks at the five points of `hooks.ts`, and
+ * masquerading NAT (`nat.ts`) on interfaces marked `masquerade`.
+ *
+ * The router plugs into each interface's IPv4 layer through
+ * {@link Ipv4RouterPort} (`Ipv4Layer.router`): received datagrams that
+ * passed the header checks come to {@link Router} for the prerouting hooks,
+ * reverse NAT and the local-or-forward decision; datagrams the host
+ * originates are routed here and pass the output and postrouting hooks. A
+ * single-device stack has no router and pays nothing for it.
+ *
+ * Forwarding (`forward.ts` holds the per-datagram rules): a datagram is
+ * rewritten in place in the receive buffer (TTL and checksum, NAT) and,
+ * when the next hop's MAC is known and both links carry plain Ethernet,
+ * transmitted from there on the egress device with its Ethernet header
+ * rewritten — zero copies (every `Device.transmit` is done with the bytes on
+ * return, so a receive ring slot may be handed to another device). It is
+ * copied once into a pool buffer when it must wait for ARP, when the link
+ * headers differ (VLAN, a TUN link) or when it must be fragmented.
+ *
+ * @module
+ */
+
+import { formatIpv4, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
+import { readI32 } from "../wire/view.ts";
+import { internetChecksum } from "../wire/checksum.ts";
+import { writeMac } from "../wire/address.ts";
+import { PacketBuffer } from "../buffer/packet_buffer.ts";
+import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
+import type { Device } from "../phy/device.ts";
+import { DeviceGroup } from "../phy/device_group.ts";
+import { CONTROL_RESERVE_POOL_SHARE, type NetworkInterface } from "./interface.ts";
+import {
+  ALL_HOSTS_GROUP,
+  type Ipv4RouterPort,
+  LIMITED_BROADCAST,
+  ROUTER_CONSUMED,
+  ROUTER_CONTINUE,
+  ROUTER_LOCAL,
+} from "./ipv4.ts";
+import {
+  type HookName,
+  type HookStats,
+  HookTable,
+  type PacketHook,
+  type PacketHooks,
+} from "./hooks.ts";
+import { Nat, NAT_DROP, type NatEntryInfo, type NatOptions, type NatStats } from "./nat.ts";
+import {
+  decrementTtl,
+  FORWARD_ICMP_DEST_UNREACHABLE,
+  FORWARD_ICMP_FRAG_NEEDED,
+  FORWARD_ICMP_NET_UNREACHABLE,
+  FORWARD_ICMP_TIME_EXCEEDED,
+  FORWARD_ICMP_TTL_EXCEEDED,
+  type ForwardStats,
+  martianReason,
+  newForwardStats,
+} from "./forward.ts";
+import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
+
+export type { ForwardStats } from "./forward.ts";
+
+/** Ethernet header: destination MAC, source MAC, EtherType. */
+const ETHERNET_HEADER = 14;
+/** Smallest Ethernet frame without FCS. */
+const ETHERNET_MIN_FRAME = 60;
+/** IPv4 header offsets (RFC 791 §3.1). */
+const IPV4_TOTAL_LENGTH = 2;
+const IPV4_FLAGS_FRAGMENT = 6;
+const IPV4_CHECKSUM = 10;
+const IPV4_DESTINATION = 16;
+const IPV4_MIN_HEADER = 20;
+const FLAG_DF = 0x4000;
+const FLAG_MF = 0x2000;
+const FRAGMENT_OFFSET_MASK = 0x1fff;
+const FRAGMENT_UNIT = 8;
+/** RFC 791 §3.1 option type: the high bit says "copied into every fragment". */
+const OPTION_COPIED = 0x80;
+const OPTION_END = 0;
+const OPTION_NOP = 1;
+/** ICMP destination unreachable code: port unreachable (RFC 792). */
+const ICMP_PORT_UNREACHABLE = 3;
+/** "No route" from {@link Router.lookup}. */
+export const ROUTER_NO_ROUTE = -1;
+/** Largest number of routes in a router's table. */
+export const ROUTER_MAX_ROUTES = 1024;
+
+/** Per-interface router settings. */
+export interface RouterInterfaceOptions {
+  /** Masquerade datagrams forwarded out of this interface (stateful NAT, `nat.ts`). */
+  masquerade?: boolean;
+  /** Metric of this interface's routes (connected, default, static); lower wins a tie. Default 0. */
+  metric?: number;
+}
+
+/** A route of the router's table given by the user. */
+export interface RouterRouteOptions {
+  /** Destination network, e.g. `"203.0.113.0/24"` or `"0.0.0.0/0"`. */
+  destination: string;
+  /** Next hop (on one interface's network); omit for on-link. */
+  gateway?: string | null;
+  /** Index of the interface (default: the one whose network holds the gateway). */
+  interface?: number;
+  /** Lower wins between routes of the same prefix (default 0). */
+  metric?: number;
+}
+
+/** Options of a {@link Router}. */
+export interface RouterOptions {
+  /** Forward datagrams not addressed to us between the interfaces (RFC 1812). Default false. */
+  forwarding?: boolean;
+  /** Packet hooks per point (see `hooks.ts`). */
+  hooks?: PacketHooks;
+  /** NAT table bounds, port range, timeouts. */
+  nat?: NatOptions;
+  /** Routes beyond those of the interfaces. */
+  routes?: RouterRouteOptions[];
+}
+
+/** One route of a router's table, as {@link Router.routes} lists it. */
+export interface RouterRouteInfo {
+  /** Destination network. */
+  destination: string;
+  /** Next hop, or null on-link. */
+  gateway: string | null;
+  /** Interface index. */
+  interface: number;
+  /** Metric. */
+  metric: number;
+}
+
+/** Counters of a router. */
+export interface RouterStats {
+  /** Forwarding. */
+  forward: ForwardStats;
+  /** Hooks per point. */
+  hooks: HookStats;
+  /** NAT (all masquerading interfaces). */
+  nat: NatStats;
+}
+
+/**
+ * The buffer pool the interfaces of a router share (a datagram may leave on
+ * any of them): the default pool of an interface, its control reserve too.
+ *
+ * @returns a new pool
+ */
+export function sharedInterfacePool(): BufferPool {
+  return new BufferPool({ reserved: Math.floor(DEFAULT_SLOT_COUNT * CONTROL_RESERVE_POOL_SHARE) });
+}
+
+/**
+ * The devices of several interfaces as one for the stack's loop.
+ *
+ * @param devices one per interface, in order
+ * @returns a {@link DeviceGroup}
+ */
+export function groupDevices(devices: Device[]): Device {
+  return new DeviceGroup(devices);
+}
+
+/** One interface as the router sees it (its index is its position). */
+class RouterPort implements Ipv4RouterPort {
+  readonly #router: Router;
+  readonly #index: number;
+  constructor(router: Router, index: number) {
+    this.#router = router;
+    this.#index = index;
+  }
+  receive(nowMs: number, bytes: Uint8Array, offset: number, length: number, total: number): number {
+    return this.#router.receive(this.#index, nowMs, bytes, offset, length, total);
+  }
+  output(src: number, buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions) {
+    return this.#router.output(this.#index, src, buf, dst, protocol, opts);
+  }
+  localOut(buf: PacketBufferLike): boolean {
+    return this.#router.localOut(this.#index, buf);
+  }
+  sourceAddressFor(dst: number): number {
+    return this.#router.sourceAddressFor(dst);
+  }
+}
+
+/**
+ * Several interfaces, one routing table, forwarding, hooks and NAT (see the
+ * module documentation). The stack builds one for `new Stack({ interfaces })`.
+ *
+ * @example
+ * ```ts
+ * import { Router } from "./router.ts";
+ * import { NetworkInterface } from "./interface.ts";
+ * import { MemoryLink } from "../phy/memory_link.ts";
+ * import { BufferPool } from "../buffer/buffer_pool.ts";
+ * const pool = new BufferPool({ slots: 64 });
+ * const [a] = MemoryLink.pair();
+ * const [b] = MemoryLink.pair();
+ * const inside = new NetworkInterface(a, { ipv4: "198.51.100.1/24", pool });
+ * const outside = new NetworkInterface(b, { ipv4: "203.0.113.1/24", gateway: "203.0.113.254", pool });
+ * const router = new Router([inside, outside], [{}, { masquerade: true }], { forwarding: true });
+ * console.assert(router.interfaceFor(0x08080808) === outside);
+ * console.assert(router.sourceAddressFor(0xc6336409 | 0) === inside.config.address);
+ * ```
+ */
+export class Router {
+  /** The interfaces, in the order given; index = position. */
+  readonly interfaces: readonly NetworkInterface[];
+  /** Hooks and their counters. */
+  readonly hooks: HookTable = new HookTable();
+  /** The NAT engine (used by interfaces with `masquerade`). */
+  readonly nat: Nat;
+  /** Forwarding counters. */
+  readonly forwardStats: ForwardStats = newForwardStats();
+  /** Whether datagrams for others are forwarded. */
+  forwarding: boolean;
+
+  readonly #masquerade: boolean[];
+  readonly #metrics: number[];
+  readonly #extraRoutes: RouterRouteOptions[];
+  // The table: parallel arrays sorted by prefix length (longest first), then metric.
+  #networks = new Int32Array(0);
+  #masks = new Int32Array(0);
+  #prefixes = new Int32Array(0);
+  #gateways = new Int32Array(0);
+  #ifaces = new Int32Array(0);
+  #routeMetrics = new Int32Array(0);
+  /** The pool every interface shares. */
+  readonly #pool: BufferPoolLike;
+  /** Headroom for every link: the largest of the interfaces'. */
+  readonly #headroom: number;
+  /** Large buffers handed out by {@link allocateLarge}. */
+  readonly #large = new WeakSet<PacketBufferLike>();
+  /** Whether interface i carries plain Ethernet (no VLAN tag, not an IP link): in-place forwarding. */
+  readonly #plainEthernet: boolean[];
+
+  /**
+   * Creates the router over interfaces that share one buffer pool.
+   *
+   * @param interfaces the interfaces (at least one), all with the same `pool`
+   * @param perInterface settings per interface (same order)
+   * @param options forwarding, hooks, NAT, extra routes
+   * @throws {TypeError} on no interface, interfaces with different pools, a bad route
+   */
+  constructor(
+    interfaces: NetworkInterface[],
+    perInterface: RouterInterfaceOptions[] = [],
+    options: RouterOptions = {},
+  ) {
+    if (!Array.isArray(interfaces) || interfaces.length === 0) {
+      throw new TypeError("a router needs at least one interface");
+    }
+    this.interfaces = interfaces.slice();
+    this.#pool = interfaces[0].pool;
+    for (const i of interfaces) {
+      if (i.pool !== this.#pool) {
+        throw new TypeError("the interfaces of a router must share one buffer pool");
+      }
+    }
+    this.#headroom = Math.max(...interfaces.map((i) => i.linkHeadroom)) + IPV4_MIN_HEADER;
+    this.#masquerade = interfaces.map((_, n) => perInterface[n]?.masquerade === true);
+    this.#metrics = interfaces.map((_, n) => {
+      const m = perInterface[n]?.metric ?? 0;
+      if (!Number.isInteger(m) || m < 0) {
+        throw new TypeError(`interface ${n}: metric must be an integer ≥ 0, got ${m}`);
+      }
+      return m;
+    });
+    this.#plainEthernet = interfaces.map((i) =>
+      i.device.capabilities.link !== "ip" && i.config.vlanId === 0
+    );
+    this.forwarding = options.forwarding === true;
+    this.hooks.addAll(options.hooks);
+    this.nat = new Nat(options.nat);
+    this.nat.localIcmpIdInUse = (outside, id) => this.interfaces[outside].icmp.hasEchoListener(id);
+    this.#extraRoutes = options.routes ?? [];
+    this.rebuildRoutes();
+    interfaces.forEach((iface, n) => {
+      iface.ipv4.router = new RouterPort(this, n);
+      iface.icmp.ownsAddress = (a) => this.#ownerOf(a) >= 0;
+    });
+  }
+
+  /**
+   * Rebuilds the table from the interfaces' current routes (after an address
+   * change) and the extra routes.
+   *
+   * @throws {TypeError} on an extra route whose gateway is on no interface's network
+   */
+  rebuildRoutes(): void {
+    const rows: {
+      net: number;
+      mask: number;
+      prefix: number;
+      gw: number;
+      iface: number;
+      metric: number;
+    }[] = [];
+    this.interfaces.forEach((iface, n) => {
+      for (const r of iface.config.routes.list()) {
+        rows.push({
+          net: r.destination.address.value,
+          mask: r.destination.mask,
+          prefix: r.destination.prefixLength,
+          gw: r.gateway === null ? 0 : r.gateway.value,
+          iface: n,
+          metric: this.#metrics[n],
+        });
+      }
+    });
+    for (const r of this.#extraRoutes) {
+      const cidr = Ipv4Cidr.parse(r.destination);
+      const gw = r.gateway === undefined || r.gateway === null
+        ? 0
+        : Ipv4Address.parse(r.gateway).value;
+      let iface = r.interface ?? -1;
+      if (iface < 0) {
+        iface = this.interfaces.findIndex((i) =>
+          i.config.address !== 0 && ((gw ^ i.config.address) & i.config.mask) === 0
+        );
+      }
+      if (iface < 0 || iface >= this.interfaces.length || (gw === 0 && r.interface === undefined)) {
+        throw new TypeError(
+          `route ${r.destination}: name its interface, or a gateway on one interface's network`,
+        );
+      }
+      rows.push({
+        net: cidr.address.value & cidr.mask,
+        mask: cidr.mask,
+        prefix: cidr.prefixLength,
+        gw,
+        iface,
+        metric: r.metric ?? 0,
+      });
+    }
+    if (rows.length > ROUTER_MAX_ROUTES) {
+      throw new TypeError(`a router holds at most ${ROUTER_MAX_ROUTES} routes`);
+    }
+    // RFC 1812 §5.2.4.3: longest match first; among equals the lowest metric (stable: the
+    // interface given first wins a full tie).
+    rows.sort((a, b) => b.prefix - a.prefix || a.metric - b.metric);
+    this.#networks = Int32Array.from(rows, (r) => r.net);
+    this.#masks = Int32Array.from(rows, (r) => r.mask);
+    this.#prefixes = Int32Array.from(rows, (r) => r.prefix);
+    this.#gateways = Int32Array.from(rows, (r) => r.gw);
+    this.#ifaces = Int32Array.from(rows, (r) => r.iface);
+    this.#routeMetrics = Int32Array.from(rows, (r) => r.metric);
+  }
+
+  /**
+   * Longest-prefix match, then lowest metric.
+   *
+   * @param dst destination (int32 or unsigned)
+   * @returns the route's row, or {@link ROUTER_NO_ROUTE}
+   */
+  lookup(dst: number): number {
+    const nets = this.#networks;
+    const masks = this.#masks;
+    for (let i = 0; i < nets.length; i++) {
+      if ((dst & masks[i]) === nets[i]) return i;
+    }
+    return ROUTER_NO_ROUTE;
+  }
+
+  /**
+   * The interface a datagram to `dst` leaves on.
+   *
+   * @param dst destination
+   * @returns the interface, or null without a route
+   */
+  interfaceFor(dst: number): NetworkInterface | null {
+    const r = this.lookup(dst);
+    return r === ROUTER_NO_ROUTE ? null : this.interfaces[this.#ifaces[r]];
+  }
+
+  /**
+   * The table.
+   *
+   * @returns the routes, best first (allocates)
+   */
+  routes(): RouterRouteInfo[] {
+    const out: RouterRouteInfo[] = [];
+    for (let i = 0; i < this.#networks.length; i++) {
+      out.push({
+        destination: `${formatIpv4(this.#networks[i])}/${this.#prefixes[i]}`,
+        gateway: this.#gateways[i] === 0 ? null : formatIpv4(this.#gateways[i]),
+        interface: this.#ifaces[i],
+        metric: this.#routeMetrics[i],
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Adds a hook (see `hooks.ts`).
+   *
+   * @param name the point
+   * @param hook the function
+   * @returns a function that removes it
+   */
+  addHook(name: HookName, hook: PacketHook): () => void {
+    return this.hooks.add(name, hook);
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): RouterStats {
+    const h = this.hooks.stats;
+    return {
+      forward: { ...this.forwardStats },
+      hooks: {
+        prerouting: { ...h.prerouting },
+        input: { ...h.input },
+        forward: { ...h.forward },
+        output: { ...h.output },
+        postrouting: { ...h.postrouting },
+      },
+      nat: { ...this.nat.stats },
+    };
+  }
+
+  /**
+   * The NAT table.
+   *
+   * @returns one record per tracked connection
+   */
+  natTable(): NatEntryInfo[] {
+    return this.nat.list();
+  }
+
+  // ---- IpSender for the transports ----
+
+  /**
+   * A pool buffer with headroom for IPv4 and any interface's link header.
+   *
+   * @returns the buffer, or null when the pool is empty (counted on the first interface)
+   */
+  allocate(): PacketBufferLike | null {
+    const buf = this.#pool.alloc(this.#headroom);
+    if (buf === null) this.interfaces[0].ipv4.stats.txNoBuffer++;
+    return buf;
+  }
+
+  /**
+   * A standalone buffer for a datagram larger than a pool slot (fragmented on send).
+   *
+   * @param payloadBytes transport bytes
+   * @returns the buffer, or null beyond IPv4's 65,535 bytes
+   */
+  allocateLarge(payloadBytes: number): PacketBufferLike | null {
+    if (payloadBytes + IPV4_MIN_HEADER > 0xffff) return null;
+    const buf = new PacketBuffer(new Uint8Array(this.#headroom + payloadBytes));
+    buf.reset(this.#headroom);
+    this.#large.add(buf);
+    return buf;
+  }
+
+  /**
+   * Returns an unsent buffer.
+   *
+   * @param buf from {@link allocate} or {@link allocateLarge}
+   */
+  release(buf: PacketBufferLike): void {
+    if (this.#large.has(buf)) this.#large.delete(buf);
+    else this.#pool.free(buf);
+  }
+
+  /**
+   * Sends a transport payload, from the egress interface's address.
+   *
+   * @param buf transport header + data (ownership taken)
+   * @param dst destination
+   * @param protocol IP protocol number
+   * @param opts ttl, dontFragment, tos
+   * @returns false when dropped (counted)
+   */
+  send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
+    return this.output(0, this.sourceAddressFor(dst), buf, dst, protocol, opts);
+  }
+
+  /**
+   * Our address toward `dst`: the egress interface's.
+   *
+   * @param dst destination
+   * @returns the address, or 0 without a route
+   */
+  sourceAddressFor(dst: number): number {
+    dst |= 0;
+    const own = this.#ownerOf(dst);
+    if (own >= 0) return this.interfaces[own].config.address;
+    if (dst === LIMITED_BROADCAST) return this.interfaces[0].config.address;
+    const r = this.lookup(dst);
+    return r === ROUTER_NO_ROUTE ? 0 : this.interfaces[this.#ifaces[r]].config.address;
+  }
+
+  /**
+   * The MTU toward `dst`: the egress interface's.
+   *
+   * @param dst destination
+   * @returns MTU in bytes
+   */
+  mtuFor(dst: number): number {
+    const r = this.lookup(dst);
+    return this.interfaces[r === ROUTER_NO_ROUTE ? 0 : this.#ifaces[r]].config.mtu;
+  }
+
+  /**
+   * UDP's closed-port hook: the interface delivering the datagram answers.
+   *
+   * @param nowMs current time
+   * @param src datagram source
+   * @param dst datagram destination
+   * @param bytes the bytes UDP got
+   * @param offset the offset UDP got
+   * @param length the length UDP got
+   */
+  portUnreachable(
+    nowMs: number,
+    _src: number,
+    _dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    _length: number,
+  ): void {
+    for (const i of this.interfaces) {
+      if (
+        i.ipv4.reportCurrent(
+          nowMs,
+          FORWARD_ICMP_DEST_UNREACHABLE,
+          ICMP_PORT_UNREACHABLE,
+          bytes,
+          offset,
+        )
+      ) return;
+    }
+  }
+
+  /**
+   * Expires NAT connections.
+   *
+   * @param nowMs current time
+   */
+  poll(nowMs: number): void {
+    this.nat.poll(nowMs);
+  }
+
+  /**
+   * When {@link poll} next has work.
+   *
+   * @returns ms, or Infinity
+   */
+  nextDeadline(): number {
+    return this.nat.nextDeadline();
+  }
+
+  // ---- the ports' work ----
+
+  /**
+   * @internal {@link Ipv4RouterPort.receive} of interface `n`.
+   *
+   * @returns a ROUTER_* verdict
+   */
+  receive(
+    n: number,
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    total: number,
+  ): number {
+    const hooks = this.hooks;
+    if (!hooks.run("prerouting", bytes, offset, total, n, -1)) return ROUTER_CONSUMED;
+    let dst = readI32(bytes, offset + IPV4_DESTINATION);
+    const ingress = this.interfaces[n];
+    if (this.#masquerade[n] && dst === ingress.config.address && dst !== 0) {
+      const v = this.nat.inbound(nowMs, bytes, offset, total, n);
+      if (v === NAT_DROP) return ROUTER_CONSUMED;
+      dst = readI32(bytes, offset + IPV4_DESTINATION);
+    }
+    if (this.#isLocal(n, dst)) {
+      return hooks.run("input", bytes, offset, total, n, -1) ? ROUTER_LOCAL : ROUTER_CONSUMED;
+    }
+    if (!this.forwarding) return ROUTER_CONTINUE;
+    this.#forward(n, nowMs, bytes, offset, length, total);
+    return ROUTER_CONSUMED;
+  }
+
+  /**
+   * @internal {@link Ipv4RouterPort.output}: routes a datagram we originate.
+   *
+   * @returns false when dropped (counted)
+   */
+  output(
+    n: number,
+    src: number,
+    buf: PacketBufferLike,
+    dst: number,
+    protocol: number,
+    opts?: IpSendOptions,
+  ): boolean {
+    dst |= 0;
+    const own = this.#ownerOf(dst);
+    let egress: NetworkInterface;
+    let nextHop: number | undefined;
+    if (own >= 0) {
+      egress = this.interfaces[own]; // local delivery on the owning interface
+    } else if (dst === LIMITED_BROADCAST) {
+      egress = this.interfaces[n]; // RFC 919 §7: the asking interface's own link
+    } else {
+      const r = this.lookup(dst);
+      if (r === ROUTER_NO_ROUTE) {
+        const layer = this.interfaces[n].ipv4;
+        layer.stats.txNoRoute++;
+        this.release(buf);
+        return false;
+      }
+      egress = this.interfaces[this.#ifaces[r]];
+      const gw = this.#gateways[r];
+      nextHop = gw === 0 ? dst : gw;
+    }
+    if (this.#large.has(buf)) {
+      // A large buffer goes to the egress layer's own kind, which it knows how to free.
+      const big = egress.ipv4.allocateLarge(buf.length);
+      if (big === null) {
+        this.#large.delete(buf);
+        return false;
+      }
+      big.bytes.set(buf.bytes.subarray(buf.head, buf.tail), big.append(buf.length));
+      this.#large.delete(buf);
+      buf = big;
+    }
+    return egress.ipv4.sendRouted(src, buf, dst, protocol, opts, nextHop);
+  }
+
+  /**
+   * @internal {@link Ipv4RouterPort.localOut}: output and postrouting hooks
+   * for a datagram we originate leaving on interface `n`.
+   *
+   * @returns false when a hook dropped it
+   */
+  localOut(n: number, buf: PacketBufferLike): boolean {
+    const hooks = this.hooks;
+    return hooks.run("output", buf.bytes, buf.head, buf.length, -1, n) &&
+      hooks.run("postrouting", buf.bytes, buf.head, buf.length, -1, n);
+  }
+
+  /** Whether `dst` is for this host when it arrives on interface `n` (weak host model, RFC 1122 §3.3.4.2). */
+  #isLocal(n: number, dst: number): boolean {
+    if (dst === LIMITED_BROADCAST || dst === ALL_HOSTS_GROUP) return true;
+    const c = this.interfaces[n].config;
+    if (c.directedBroadcast !== 0 && dst === c.directedBroadcast) return true;
+    return this.#ownerOf(dst) >= 0;
+  }
+
+  /** The interface whose address is `dst`, or -1. */
+  #ownerOf(dst: number): number {
+    if (dst === 0) return -1;
+    const ifs = this.interfaces;
+    for (let i = 0; i < ifs.length; i++) if (ifs[i].config.address === dst) return i;
+    return -1;
+  }
+
+  /** RFC 1812 §5.2–5.3: forwards a datagram that arrived on interface `n`. */
+  #forward(
+    n: number,
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    total: number,
+  ): void {
+    const stats = this.forwardStats;
+    const ingress = this.interfaces[n];
+    // RFC 1812 §5.3.7, §4.2.2.11; RFC 3927 §7: martians, broadcasts, link-local stay here.
+    const martian = martianReason(bytes, offset, this.interfaces);
+    if (martian !== 0) {
+      stats.dropped++;
+      if (martian === 1) stats.martianSource++;
+      else if (martian === 2) stats.martianDestination++;
+      else if (martian === 3) stats.linkLocal++;
+      else if (martian === 4) stats.broadcast++;
+      else stats.multicast++;
+      return;
+    }
+    // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
+    if (bytes[offset + 8] <= 1) {
+      stats.ttlExceeded++;
+      stats.dropped++;
+      ingress.icmp.sendTransitError(
+        nowMs,
+        FORWARD_ICMP_TIME_EXCEEDED,
+        FORWARD_ICMP_TTL_EXCEEDED,
+        0,
+        bytes,
+        offset,
+        total,
+      );
+      return;
+    }
+    const dst = readI32(bytes, offset + IPV4_DESTINATION);
+    const r = this.lookup(dst);
+    if (r === ROUTER_NO_ROUTE) {
+      // RFC 1812 §5.2.7.1: destination unreachable, network unreachable.
+      stats.noRoute++;
+      stats.dropped++;
+      ingress.icmp.sendTransitError(
+        nowMs,
+        FORWARD_ICMP_DEST_UNREACHABLE,
+        FORWARD_ICMP_NET_UNREACHABLE,
+        0,
+        bytes,
+        offset,
+        total,
+      );
+      return;
+    }
+    const e = this.#ifaces[r];
+    const egress = this.interfaces[e];
+    const gw = this.#gateways[r];
+    const nextHop = gw === 0 ? dst : gw;
+    const mtu = egress.config.mtu;
+    const flags = (bytes[offset + IPV4_FLAGS_FRAGMENT] << 8) |
+      bytes[offset + IPV4_FLAGS_FRAGMENT + 1];
+    if (total > mtu && (flags & FLAG_DF) !== 0) {
+      // RFC 1812 §5.2.7.1 / RFC 1191 §4: fragmentation needed, with the next hop's MTU.
+      stats.fragNeeded++;
+      stats.dropped++;
+      ingress.icmp.sendTransitError(
+        nowMs,
+        FORWARD_ICMP_DEST_UNREACHABLE,
+        FORWARD_ICMP_FRAG_NEEDED,
+        mtu,
+        bytes,
+        offset,
+        total,
+      );
+      return;
+    }
+    if (e === n) stats.sameInterface++;
+    decrementTtl(bytes, offset);
+    const hooks = this.hooks;
+    if (!hooks.run("forward", bytes, offset, total, n, e)) {
+      stats.dropped++;
+      return;
+    }
+    if (
+      this.#masquerade[e] &&
+      !this.nat.outbound(nowMs, bytes, offset, total, e, egress.config.address)
+    ) {
+      stats.natDropped++;
+      stats.dropped++;
+      return;
+    }
+    if (!hooks.run("postrouting", bytes, offset, total, n, e)) {
+      stats.dropped++;
+      return;
+    }
+    if (total > mtu) {
+      this.#fragment(egress, bytes, offset, total, flags, nextHop);
+      return;
+    }
+    if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
+      const frame = Math.max(ETHERNET_HEADER + total, ETHERNET_MIN_FRAME);
+      const mac = frame <= ETHERNET_HEADER + length && offset >= ETHERNET_HEADER
+        ? egress.arp.lookup(egress.nowMs, nextHop)
+        : -1;
+      if (mac >= 0) {
+        // Zero copy: the Ethernet header in front of the datagram gets the new addresses.
+        const at = offset - ETHERNET_HEADER;
+        writeMac(bytes, at, mac);
+        writeMac(bytes, at + 6, egress.config.mac);
+        if (egress.device.transmit(bytes, at, frame)) {
+          egress.stats.txFrames++;
+          stats.forwarded++;
+          stats.zeroCopy++;
+        } else {
+          egress.stats.txDeviceDropped++;
+          stats.linkDropped++;
+          stats.dropped++;
+        }
+        return;
+      }
+    } else if (egress.device.capabilities.link === "ip") {
+      // An IP link takes the datagram as it is: no header to write.
+      if (egress.device.transmit(bytes, offset, total)) {
+        egress.stats.txFrames++;
+        stats.forwarded++;
+        stats.zeroCopy++;
+      } else {
+        egress.stats.txDeviceDropped++;
+        stats.linkDropped++;
+        stats.dropped++;
+      }
+      return;
+    }
+    // One copy: the datagram waits for ARP or needs another link header.
+    const buf = this.#pool.alloc(egress.linkHeadroom);
+    const at = buf === null ? -1 : buf.append(total);
+    if (buf === null || at < 0) {
+      if (buf !== null) this.#pool.free(buf);
+      stats.noBuffer++;
+      stats.dropped++;
+      return;
+    }
+    buf.bytes.set(bytes.subarray(offset, offset + total), at);
+    stats.copied++;
+    if (egress.sendToNeighbour(buf, nextHop)) stats.forwarded++;
+    else {
+      stats.linkDropped++;
+      stats.dropped++;
+    }
+  }
+
+  /**
+   * RFC 791 §3.2 / RFC 1812 §5.2.6: cuts a forwarded datagram (DF clear) into
+   * fragments that fit the egress MTU — the first keeps every option, later
+   * ones only those with the copied flag; a fragment's fragments keep its
+   * offset and its MF on the last one.
+   */
+  #fragment(
+    egress: NetworkInterface,
+    bytes: Uint8Array,
+    offset: number,
+    total: number,
+    flags: number,
+    nextHop: number,
+  ): void {
+    const stats = this.forwardStats;
+    const hl = (bytes[offset] & 0x0f) << 2;
+    const later = laterOptionsLength(bytes, offset, hl);
+    const mtu = egress.config.mtu;
+    const payload = total - hl;
+    const baseOffset = (flags & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT;
+    const lastMf = flags & FLAG_MF;
+    stats.fragmented++;
+    let sent = 0;
+    for (let off = 0; off < payload;) {
+      const headerLength = off === 0 ? hl : IPV4_MIN_HEADER + later;
+      const room = (mtu - headerLength) & ~(FRAGMENT_UNIT - 1);
+      const chunk = Math.min(room, payload - off);
+      const last = off + chunk >= payload;
+      const buf = this.#pool.alloc(egress.linkHeadroom);
+      const at = buf === null ? -1 : buf.append(headerLength + chunk);
+      if (buf === null || at < 0) {
+        if (buf !== null) this.#pool.free(buf);
+        stats.noBuffer++;
+        stats.dropped++;
+        return;
+      }
+      const b = buf.bytes;
+      if (off === 0) b.set(bytes.subarray(offset, offset + hl), at);
+      else {
+        b.set(bytes.subarray(offset, offset + IPV4_MIN_HEADER), at);
+        copyCopiedOptions(bytes, offset, hl, b, at + IPV4_MIN_HEADER, later);
+        b[at] = 0x40 | (headerLength >>> 2);
+      }
+      const data = offset + hl + off;
+      b.set(bytes.subarray(data, data + chunk), at + headerLength);
+      const len = headerLength + chunk;
+      b[at + IPV4_TOTAL_LENGTH] = len >>> 8;
+      b[at + IPV4_TOTAL_LENGTH + 1] = len & 0xff;
+      const fw = (flags & FLAG_DF) | (last ? lastMf : FLAG_MF) |
+        (((baseOffset + off) / FRAGMENT_UNIT) & FRAGMENT_OFFSET_MASK);
+      b[at + IPV4_FLAGS_FRAGMENT] = fw >>> 8;
+      b[at + IPV4_FLAGS_FRAGMENT + 1] = fw & 0xff;
+      b[at + IPV4_CHECKSUM] = 0;
+      b[at + IPV4_CHECKSUM + 1] = 0;
+      const ck = internetChecksum(b, at, headerLength);
+      b[at + IPV4_CHECKSUM] = ck >>> 8;
+      b[at + IPV4_CHECKSUM + 1] = ck & 0xff;
+      if (egress.sendToNeighbour(buf, nextHop)) sent++;
+      else stats.linkDropped++;
+      stats.fragmentsSent++;
+      off += chunk;
+    }
+    if (sent > 0) stats.forwarded++;
+  }
+}
+
+/** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
+function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
+  let n = 0;
+  for (let i = offset + IPV4_MIN_HEADER; i < offset + hl;) {
+    const type = bytes[i];
+    if (type === OPTION_END) break;
+    if (type === OPTION_NOP) {
+      i++;
+      continue;
+    }
+    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
+    if (len < 2) break;
+    if ((type & OPTION_COPIED) !== 0) n += len;
+    i += len;
+  }
+  return (n + 3) & ~3;
+}
+
+/** Copies the options with the copied flag (RFC 791 §3.1), padding with End of Option List. */
+function copyCopiedOptions(
+  bytes: Uint8Array,
+  offset: number,
+  hl: number,
+  out: Uint8Array,
+  at: number,
+  room: number,
+): void {
+  let w = at;
+  for (let i = offset + IPV4_MIN_HEADER; i < offset + hl;) {
+    const type = bytes[i];
+    if (type === OPTION_END) break;
+    if (type === OPTION_NOP) {
+      i++;
+      continue;
+    }
+    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
+    if (len < 2) break;
+    if ((type & OPTION_COPIED) !== 0 && w + len <= at + room) {
+      out.set(bytes.subarray(i, i + len), w);
+      w += len;
+    }
+    i += len;
+  }
+  out.fill(OPTION_END, w, at + room);
+}

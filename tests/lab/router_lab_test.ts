@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { labTest } from "../../src/testing/lab.ts";
+import {
+  ROUTER_LAB_A_ADDRESS,
+  ROUTER_LAB_B_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS,
+  RouterLab,
+  type RouterLabOptions,
+} from "../../src/testing/router_lab.ts";
+import { Stack } from "../../src/stack.ts";
+
+const HTTP_PORT = 8000;
+const UPLOAD_PORT = 9000;
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+  return b;
+}
+
+async function waitListening(lab: RouterLab, port: number): Promise<void> {
+  const end = performance.now() + 5000;
+  for (;;) {
+    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${port}`]);
+    if (ss.stdout.trim() !== "") return;
+    if (performance.now() > end) throw new Error(`nothing listens on TCP ${port} in B`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A RouterLab with a rawstack router on it; `fn` runs with both. */
+async function withRouter(
+  prefix: string,
+  labOpts: Omit<RouterLabOptions, "prefix">,
+  masquerade: boolean,
+  fn: (lab: RouterLab, router: Stack, dir: string) => Promise<void>,
+): Promise<void> {
+  const lab = await RouterLab.create({ prefix, ...labOpts });
+  const dir = await Deno.makeTempDir({ prefix: "rawstack-router-" });
+  let router: Stack | null = null;
+  try {
+    const [da, db] = await lab.openDevices();
+    router = new Stack({
+      interfaces: [
+        { device: da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
+        { device: db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`, masquerade },
+      ],
+      forwarding: true,
+    });
+    await router.start();
+    await fn(lab, router, dir);
+  } finally {
+    await router?.close();
+    await lab.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+labTest(
+  "Router lab: A pings B through rawstack, TTL 1 gets time exceeded, curl downloads byte-exact, traceroute lists the router",
+  async () => {
+    await withRouter("rsrt", {}, false, async (lab, router, dir) => {
+      const ping = await lab.runInA([
+        "ping",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        ROUTER_LAB_B_ADDRESS,
+      ]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      assert.match(ping.stdout, /ttl=63/);
+
+      const ttl1 = await lab.runInA([
+        "ping",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "-W",
+        "2",
+        ROUTER_LAB_B_ADDRESS,
+      ]);
+      assert.match(ttl1.stdout, new RegExp(`From ${ROUTER_LAB_RA_ADDRESS}.*Time to live exceeded`));
+      assert.ok(router.stats().router!.forward.ttlExceeded >= 1);
+
+      const file = randomBytes(3 * 1024 * 1024 + 17);
+      await Deno.writeFile(`${dir}/file.bin`, file);
+      lab.spawnIn(lab.netnsB, [
+        "python3",
+        "-m",
+        "http.server",
+        String(HTTP_PORT),
+        "--bind",
+        ROUTER_LAB_B_ADDRESS,
+        "--directory",
+        dir,
+      ]);
+      await waitListening(lab, HTTP_PORT);
+      const curl = await lab.runInA([
+        "curl",
+        "-sS",
+        "--max-time",
+        "30",
+        "-o",
+        `${dir}/got.bin`,
+        `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/file.bin`,
+      ]);
+      assert.equal(curl.code, 0, curl.stderr);
+      assert.equal(await sha256(await Deno.readFile(`${dir}/got.bin`)), await sha256(file));
+
+      const tr = await lab.runInA([
+        "traceroute",
+        "-n",
+        "-q",
+        "1",
+        "-w",
+        "2",
+        "-m",
+        "4",
+        ROUTER_LAB_B_ADDRESS,
+      ]);
+      assert.equal(tr.code, 0, tr.stdout + tr.stderr);
+      const hops = tr.stdout.split("\n").filter((l) => /^\s*\d+\s/.test(l));
+      assert.match(
+        hops[0],
+        new RegExp(`^\\s*1\\s+${ROUTER_LAB_RA_ADDRESS.replaceAll(".", "\\.")}\\s`),
+      );
+      assert.match(
+        hops[1],
+        new RegExp(`^\\s*2\\s+${ROUTER_LAB_B_ADDRESS.replaceAll(".", "\\.")}\\s`),
+      );
+      const f = router.stats().router!.forward;
+      assert.ok(f.zeroCopy > 1000, JSON.stringify(f));
+    });
+  },
+  { commands: ["ping", "curl", "python3", "traceroute", "ss"] },
+);
+
+labTest(
+  "Router lab: with B's link at MTU 1280 an upload from A completes after our frag-needed and A caches the path MTU",
+  async () => {
+    await withRouter("rsrm", { mtuB: 1280 }, false, async (lab, router, dir) => {
+      const file = randomBytes(2 * 1024 * 1024 + 5);
+      await Deno.writeFile(`${dir}/up.bin`, file);
+      const sink = lab.spawnIn(lab.netnsB, [
+        "socat",
+        "-u",
+        `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
+        `CREATE:${dir}/recv.bin`,
+      ]);
+      await waitListening(lab, UPLOAD_PORT);
+      const send = await lab.runInA([
+        "socat",
+        "-u",
+        `OPEN:${dir}/up.bin`,
+        `TCP:${ROUTER_LAB_B_ADDRESS}:${UPLOAD_PORT}`,
+      ]);
+      assert.equal(send.code, 0, send.stderr);
+      const done = await sink.finished();
+      assert.equal(done.code, 0, done.stderr);
+      assert.equal(await sha256(await Deno.readFile(`${dir}/recv.bin`)), await sha256(file));
+      assert.ok(router.stats().router!.forward.fragNeeded >= 1);
+      const route = await lab.runInA(["ip", "route", "get", ROUTER_LAB_B_ADDRESS]);
+      assert.match(route.stdout, /mtu 1280/, route.stdout);
+    });
+  },
+  { commands: ["socat", "ss"] },
+);
+
+labTest(
+  "Router lab: masquerade lets A reach B, which has no route back and sees the router's address",
+  async () => {
+    await withRouter("rsrn", { noRouteBackOnB: true }, true, async (lab, router, dir) => {
+      const ping = await lab.runInA([
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        ROUTER_LAB_B_ADDRESS,
+      ]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      await Deno.writeTextFile(`${dir}/hello.txt`, "hello through NAT\n");
+      const server = lab.spawnIn(lab.netnsB, [
+        "python3",
+        "-u",
+        "-m",
+        "http.server",
+        String(HTTP_PORT),
+        "--bind",
+        ROUTER_LAB_B_ADDRESS,
+        "--directory",
+        dir,
+      ]);
+      await waitListening(lab, HTTP_PORT);
+      const curl = await lab.runInA([
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/hello.txt`,
+      ]);
+      assert.equal(curl.code, 0, curl.stderr);
+      assert.equal(curl.stdout, "hello through NAT\n");
+      const log = await server.kill();
+      assert.match(
+        log.stderr,
+        new RegExp(`^${ROUTER_LAB_RB_ADDRESS.replaceAll(".", "\\.")} `, "m"),
+      );
+      assert.doesNotMatch(log.stderr, new RegExp(ROUTER_LAB_A_ADDRESS.replaceAll(".", "\\.")));
+      const nat = router.stats().router!.nat;
+      assert.ok(nat.translatedOut >= 4 && nat.translatedIn >= 4, JSON.stringify(nat));
+      // The pings went through a tracked ICMP echo mapping.
+      const icmp = router.router!.natTable().filter((e) => e.protocol === "icmp");
+      assert.equal(icmp.length, 1, JSON.stringify(router.router!.natTable()));
+    });
+  },
+  { commands: ["ping", "curl", "python3", "ss"] },
+);
