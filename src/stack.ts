@@ -40,7 +40,7 @@ import type { Ipv6LayerOptions, Ipv6Stats, NdpSectionStats } from "./iface/ipv6.
 import type { Icmpv6Stats, Ping6Session } from "./iface/icmpv6.ts";
 import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
 import { type Ipv6Address, parseIpv6 } from "./wire/ipv6_address.ts";
-import { IP_PROTOCOL_UDP, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
+import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
 import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
 import { HostsTable } from "./dns/hosts.ts";
@@ -537,6 +537,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       queueDatagrams: options.udp?.queueDatagrams,
     });
     this.iface.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    if (this.iface.ipv6 !== null) {
+      // Issue 18: UDP over IPv6 (one port table for both families).
+      this.udp.sender6 = this.iface.ipv6;
+      this.iface.ipv6.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    }
     this.tcp = new TcpLayer({
       ip: this.iface,
       wheel: this.wheel,
@@ -1115,15 +1120,32 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   listenDatagram(opts: { port: number; hostname?: string; transport?: "udp" }): UdpConn {
     if (this.#closed) throw new StackClosedError("listenDatagram");
     const port = checkPort(opts.port, "port");
+    let family: UdpFamily = "any";
+    let shown: string | undefined = this.iface.ipv4Enabled ? undefined : "::";
     if (opts.hostname !== undefined) {
-      const h = parseIpv4(opts.hostname);
-      if (h !== 0 && h !== this.localAddress) {
-        throw new TypeError(
-          `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
-        );
+      const v6 = parseIpv6Literal(opts.hostname);
+      if (v6 !== null) {
+        // "::" is the wildcard of both families (Linux IPV6_V6ONLY off); an address of ours
+        // receives IPv6 only.
+        if (!v6.isUnspecified()) {
+          if ((this.iface.ipv6?.addresses.find(v6) ?? null) === null) {
+            throw new TypeError(`hostname ${opts.hostname} is not an IPv6 address of this stack`);
+          }
+          family = "ipv6";
+        }
+        shown = v6.toString();
+      } else {
+        const h = parseIpv4(opts.hostname);
+        if (h !== 0 && h !== this.localAddress) {
+          throw new TypeError(
+            `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
+          );
+        }
+        if (this.iface.ipv6 !== null && h !== 0) family = "ipv4";
+        shown = undefined;
       }
     }
-    const conn = new UdpConn(this, this.udp.bind(port));
+    const conn = new UdpConn(this, this.udp.bind(port, { family }), shown);
     this.#conns.add(conn);
     return conn;
   }

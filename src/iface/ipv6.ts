@@ -264,6 +264,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly #localQueue: (PacketBufferLike | null)[];
   #localHead = 0;
   #localCount = 0;
+  /** The packet being handed to a transport (for {@link portUnreachableCurrent}). */
+  #curBytes: Uint8Array | null = null;
+  #curOffset = 0;
+  #curLength = 0;
   #rxSrc: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #hopLimit: number;
@@ -644,6 +648,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     );
   }
 
+  /**
+   * {@link portUnreachable} for the packet being delivered to a transport right
+   * now (UDP's closed-port answer over IPv6; only valid during `onPacket6`).
+   *
+   * @param nowMs current time
+   */
+  portUnreachableCurrent(nowMs: number): void {
+    if (this.#curBytes === null) return;
+    this.portUnreachable(nowMs, this.#curBytes, this.#curOffset, this.#curLength);
+  }
+
   // ---- ping ----
 
   /**
@@ -789,6 +804,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       );
       return;
     }
+    this.#curBytes = bytes;
+    this.#curOffset = offset;
+    this.#curLength = IPV6_HEADER_LEN + payload;
     this.#handlers[chain.protocol]!.onPacket6(
       nowMs,
       this.#rxSrc,
@@ -799,6 +817,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       checksumVerified,
       toMulticast,
     );
+    this.#curBytes = null;
   }
 
   // ---- time ----
