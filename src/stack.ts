@@ -51,7 +51,12 @@ import { checkPort, type NetAddr, netAddr } from "./socket/addr.ts";
 import type { TcpConfig, TcpStats } from "./tcp/config.ts";
 import { type TcpConnection, TcpState } from "./tcp/connection.ts";
 import { AddrInUse } from "./tcp/errors.ts";
-import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "./tcp/tcp_layer.ts";
+import {
+  EPHEMERAL_PORT_FIRST,
+  EPHEMERAL_PORT_LAST,
+  TcpLayer,
+  type TcpListenFamilyOptions,
+} from "./tcp/tcp_layer.ts";
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
@@ -551,6 +556,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       random: options.tcpRandom,
     });
     this.registerTransport(IP_PROTOCOL_TCP, this.tcp);
+    if (this.iface.ipv6 !== null) {
+      // Issue 18: TCP over IPv6 (listeners of family "any" accept both).
+      this.tcp.attachIpv6(this.iface.ipv6);
+      this.iface.ipv6.registerProtocol(IP_PROTOCOL_TCP, this.tcp);
+    }
     const hosts = new HostsTable();
     for (const [name, addresses] of Object.entries(options.hosts ?? {})) {
       for (const a of addresses) hosts.add(name, a);
@@ -1176,11 +1186,25 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const port = checkPort(opts.port, "port", false);
     const localPort = opts.localPort === undefined ? 0 : checkPort(opts.localPort, "localPort");
+    const v6 = parseIpv6Literal(opts.hostname);
+    if (v6 !== null) {
+      return await this.#connectEngine(
+        this.tcp.connect6(this.nowMs(), v6, port, {
+          localPort: localPort === 0 ? undefined : localPort,
+        }),
+        opts.noDelay,
+      );
+    }
     const dst = await this.resolveHostname(opts.hostname);
     if (this.#closed) throw new StackClosedError("connect");
     const engine = this.tcp.connect(this.nowMs(), dst, port, {
       localPort: localPort === 0 ? undefined : localPort,
     });
+    return await this.#connectEngine(engine, opts.noDelay);
+  }
+
+  /** Adopts an engine connection in SYN-SENT and waits for the handshake. */
+  async #connectEngine(engine: TcpConnection, noDelay: boolean | undefined): Promise<TcpConn> {
     const conn = this.adoptTcpConnection(engine);
     this.afterSend();
     try {
@@ -1189,7 +1213,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       conn.close();
       throw e;
     }
-    if (opts.noDelay === true) conn.setNoDelay(true);
+    if (noDelay === true) conn.setNoDelay(true);
     return conn;
   }
 
@@ -1216,7 +1240,19 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       throw new TypeError(`backlog must be an integer ≥ 1, got ${backlog}`);
     }
     let localAddr = 0;
-    if (opts.hostname !== undefined) {
+    let family: TcpListenFamilyOptions = {};
+    let shown: string | null = this.iface.ipv4Enabled ? null : "::";
+    const v6 = opts.hostname === undefined ? null : parseIpv6Literal(opts.hostname);
+    if (v6 !== null) {
+      // "::" accepts both families (Linux IPV6_V6ONLY off); an address of ours IPv6 only.
+      if (!v6.isUnspecified()) {
+        if ((this.iface.ipv6?.addresses.find(v6) ?? null) === null) {
+          throw new TypeError(`hostname ${opts.hostname} is not an IPv6 address of this stack`);
+        }
+        family = { family: "ipv6", localAddr6: v6 };
+      }
+      shown = v6.toString();
+    } else if (opts.hostname !== undefined) {
       const h = parseIpv4(opts.hostname);
       if (h === null || (h !== 0 && h !== this.localAddress)) {
         throw new TypeError(
@@ -1224,24 +1260,32 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         );
       }
       localAddr = h;
+      if (h !== 0 && this.iface.ipv6 !== null) family = { family: "ipv4" };
+      shown = null;
     }
     const engine = port !== 0
-      ? this.tcp.listen(port, backlog, localAddr)
-      : this.#listenEphemeral(backlog, localAddr);
-    const addr: NetAddr = netAddr("tcp", localAddr, engine.port);
+      ? this.tcp.listen(port, backlog, localAddr, family)
+      : this.#listenEphemeral(backlog, localAddr, family);
+    const addr: NetAddr = shown === null
+      ? netAddr("tcp", localAddr, engine.port)
+      : { transport: "tcp", hostname: shown, port: engine.port };
     const listener = new TcpListener(this, engine, addr);
     this.#tcpListeners.add(listener);
     return listener;
   }
 
   /** RFC 6335 §6: a random start in the dynamic range, then the first port without a listener. */
-  #listenEphemeral(backlog: number | undefined, localAddr: number) {
+  #listenEphemeral(
+    backlog: number | undefined,
+    localAddr: number,
+    family: TcpListenFamilyOptions,
+  ) {
     const count = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
     const start = Math.floor(Math.random() * count);
     for (let i = 0; i < count; i++) {
       const port = EPHEMERAL_PORT_FIRST + (start + i) % count;
       try {
-        return this.tcp.listen(port, backlog, localAddr);
+        return this.tcp.listen(port, backlog, localAddr, family);
       } catch (e) {
         if (!(e instanceof AddrInUse)) throw e;
       }

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { ConnectionRefused } from "../../src/tcp/errors.ts";
+import { pair6 } from "../ipv6_pair.ts";
+
+/** Reads until EOF while stepping the clock. */
+async function readAll(
+  conn: { read(b: Uint8Array): Promise<number | null> },
+  step: (ms: number) => void,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const p = conn.read(buf);
+    let n: number | null | undefined;
+    p.then((v) => (n = v));
+    for (let i = 0; i < 200 && n === undefined; i++) {
+      await Promise.resolve();
+      step(10);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    n = await p;
+    if (n === null) break;
+    parts.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Settles `p` while stepping the clock. */
+async function drive<T>(p: Promise<T>, step: (ms: number) => void): Promise<T> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  for (let i = 0; i < 500 && !done; i++) {
+    step(10);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return await p;
+}
+
+function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >>> 8)) & 0xff;
+  return b;
+}
+
+Deno.test("TcpLayer behaviour: IPv6 only — handshake, bulk both ways, Deno-shaped addresses, MSS = MTU − 60", async () => {
+  const { a, b, step } = pair6({ ipv6: "2001:db8:1::2/64" }, { ipv6: "2001:db8:1::1/64" });
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    const listener = b.listen({ port: 8000 });
+    assert.equal(listener.addr.hostname, "::");
+    const accepted = listener.accept();
+    const client = await drive(a.connect({ hostname: "2001:db8:1::1", port: 8000 }), step);
+    const server = await drive(accepted, step);
+    assert.deepEqual(client.remoteAddr, {
+      transport: "tcp",
+      hostname: "2001:db8:1::1",
+      port: 8000,
+    });
+    assert.equal(server.remoteAddr.hostname, "2001:db8:1::2");
+    assert.equal(server.localAddr.hostname, "2001:db8:1::1");
+    // RFC 8200 §8.3: MSS = path MTU − 60; timestamps take 12 of it.
+    assert.equal(a.tcp.connections()[0].info().sndMss, 1500 - 60 - 12);
+    const up = pattern(300_000);
+    const down = pattern(200_000).reverse();
+    const w1 = client.write(up).then(() => client.closeWrite());
+    const w2 = server.write(down).then(() => server.closeWrite());
+    const [gotUp, gotDown] = await Promise.all([readAll(server, step), readAll(client, step)]);
+    await Promise.all([w1, w2]);
+    assert.deepEqual(gotUp, up);
+    assert.deepEqual(gotDown, down);
+    assert.ok(b.stats().tcp.segmentsIn > 100);
+    client.close();
+    server.close();
+    listener.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("TcpLayer behaviour: a closed IPv6 port answers RST (connect refused); an IPv4-bound listener refuses IPv6", async () => {
+  const { a, b, step } = pair6(
+    { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64" },
+    { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
+  );
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    await assert.rejects(
+      drive(a.connect({ hostname: "2001:db8:1::1", port: 9 }), step),
+      ConnectionRefused,
+    );
+    const v4 = b.listen({ port: 81, hostname: "192.0.2.1" });
+    await assert.rejects(
+      drive(a.connect({ hostname: "[2001:db8:1::1]", port: 81 }), step),
+      ConnectionRefused,
+    );
+    assert.ok(b.stats().tcp.resetsSent >= 2);
+    v4.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("TcpLayer behaviour: dual stack — one wildcard listener accepts both families", async () => {
+  const { a, b, step } = pair6(
+    { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64" },
+    { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
+  );
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    const listener = b.listen({ port: 80 });
+    assert.equal(listener.addr.hostname, "0.0.0.0");
+    const c4 = await drive(a.connect({ hostname: "192.0.2.1", port: 80 }), step);
+    const s4 = await drive(listener.accept(), step);
+    const c6 = await drive(a.connect({ hostname: "2001:db8:1::1", port: 80 }), step);
+    const s6 = await drive(listener.accept(), step);
+    assert.equal(s4.remoteAddr.hostname, "192.0.2.2");
+    assert.equal(s6.remoteAddr.hostname, "2001:db8:1::2");
+    for (const [c, s] of [[c4, s4], [c6, s6]] as const) {
+      const w = c.write(new TextEncoder().encode("hello")).then(() => c.closeWrite());
+      assert.equal(new TextDecoder().decode(await readAll(s, step)), "hello");
+      await w;
+    }
+    assert.equal(b.tcp.connectionCount6, 1);
+    for (const x of [c4, s4, c6, s6]) x.close();
+    listener.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
