@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ConnectionRefused } from "../../src/tcp/errors.ts";
 import { pair6 } from "../ipv6_pair.ts";
+import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
+import { icmpv6, ipv6Packet } from "../iface/_ipv6_helpers.ts";
 
 /** Reads until EOF while stepping the clock. */
 async function readAll(
@@ -136,6 +138,45 @@ Deno.test("TcpLayer behaviour: dual stack — one wildcard listener accepts both
     }
     assert.equal(b.tcp.connectionCount6, 1);
     for (const x of [c4, s4, c6, s6]) x.close();
+    listener.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("TcpLayer behaviour: a Packet Too Big lowers the MSS of a live IPv6 connection to the path MTU − 60 (RFC 8201)", async () => {
+  const { a, b, step, clock } = pair6({ ipv6: "2001:db8:1::2/64" }, { ipv6: "2001:db8:1::1/64" });
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    const listener = b.listen({ port: 8000 });
+    const client = await drive(a.connect({ hostname: "2001:db8:1::1", port: 8000 }), step);
+    const server = await drive(listener.accept(), step);
+    const engine = a.tcp.connections()[0];
+    assert.equal(engine.info().sndMss, 1440 - 12);
+    // The quote: our SYN's header with its ISS (in flight is checked by the engine; ISS+1 is
+    // SND.UNA now and SND.MAX, so quote that).
+    const me = Ipv6Address.parse("2001:db8:1::2");
+    const peer = Ipv6Address.parse("2001:db8:1::1");
+    const tcp = new Uint8Array(20);
+    new DataView(tcp.buffer).setUint16(0, client.localAddr.port);
+    new DataView(tcp.buffer).setUint16(2, 8000);
+    new DataView(tcp.buffer).setInt32(4, (engine.iss + 1) | 0);
+    const quote = ipv6Packet({ src: me, dst: peer, nextHeader: 6, payload: tcp });
+    const router = Ipv6Address.parse("2001:db8:1::1");
+    const ptb = icmpv6(router, me, 2, 0, 1280, quote);
+    const pkt = ipv6Packet({ src: router, dst: me, nextHeader: 58, payload: ptb });
+    a.iface.ipv6!.input(clock.now(), pkt, 0, pkt.length);
+    assert.equal(engine.info().sndMss, 1280 - 60 - 12);
+    assert.equal(a.iface.ipv6!.pathMtu(peer), 1280);
+    // Data still flows, in segments that fit 1280.
+    const w = client.write(pattern(20_000)).then(() => client.closeWrite());
+    assert.deepEqual(await readAll(server, step), pattern(20_000));
+    await w;
+    client.close();
+    server.close();
     listener.close();
   } finally {
     await a.close();
