@@ -24,6 +24,7 @@
  * @module
  */
 
+import { type EyeballsTimer, happyEyeballs } from "./socket/happy_eyeballs.ts";
 import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
 import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
 import { type Clock, SystemClock, TAGGED_TIME_SEED, yieldToEventLoop } from "./time/clock.ts";
@@ -573,15 +574,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       hosts,
       // RFC 7766 §5: a truncated answer is asked again over our own TCP.
       tcp: {
-        connect: (nowMs, addr, port, events) =>
-          this.tcp.connect(nowMs, addr, port, {
-            events: {
-              onEstablished: () => events.onEstablished(),
-              onReadable: () => events.onReadable(),
-              onWritable: () => events.onWritable(),
-              onClosed: (_conn, error) => events.onClosed(error),
-            },
-          }),
+        connect: (nowMs, addr, port, events, addr6) => {
+          const tcpEvents = {
+            onEstablished: () => events.onEstablished(),
+            onReadable: () => events.onReadable(),
+            onWritable: () => events.onWritable(),
+            onClosed: (_conn: unknown, error: { message: string } | null) => events.onClosed(error),
+          };
+          return addr6 != null
+            ? this.tcp.connect6(nowMs, addr6, port, { events: tcpEvents })
+            : this.tcp.connect(nowMs, addr, port, { events: tcpEvents });
+        },
       },
     });
     this.resolver.onSchedule = () => this.kick();
@@ -1195,12 +1198,53 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         opts.noDelay,
       );
     }
+    if (this.iface.ipv6 !== null && parseIpv4(opts.hostname) === null) {
+      // A name on a stack with IPv6: Happy Eyeballs v2 (RFC 8305) over both families.
+      const conn = await happyEyeballs<TcpConn>(
+        {
+          resolve: (name, type) => this.resolveDns(name, type),
+          nowMs: () => this.nowMs(),
+          sleep: (deadlineMs) => this.#sleepUntil(deadlineMs),
+          attempt: (address) => {
+            if (this.#closed) throw new StackClosedError("connect");
+            const lp = localPort === 0 ? undefined : localPort;
+            const v6addr = parseIpv6Literal(address);
+            const engine = v6addr !== null
+              ? this.tcp.connect6(this.nowMs(), v6addr, port, { localPort: lp })
+              : this.tcp.connect(this.nowMs(), parseIpv4(address)!, port, { localPort: lp });
+            const c = this.adoptTcpConnection(engine);
+            this.afterSend();
+            return c;
+          },
+        },
+        opts.hostname,
+        { ipv4: this.iface.ipv4Enabled, ipv6: true },
+      );
+      if (opts.noDelay === true) conn.setNoDelay(true);
+      return conn;
+    }
     const dst = await this.resolveHostname(opts.hostname);
     if (this.#closed) throw new StackClosedError("connect");
     const engine = this.tcp.connect(this.nowMs(), dst, port, {
       localPort: localPort === 0 ? undefined : localPort,
     });
     return await this.#connectEngine(engine, opts.noDelay);
+  }
+
+  /** A wait until `deadlineMs` on the stack's clock (a service polled by the loop). */
+  #sleepUntil(deadlineMs: number): EyeballsTimer {
+    let detach: (() => void) | null = null;
+    const promise = new Promise<void>((resolve) => {
+      detach = this.attach({
+        poll: (now) => {
+          if (now < deadlineMs) return;
+          detach?.();
+          resolve();
+        },
+        nextDeadline: () => deadlineMs,
+      });
+    });
+    return { promise, cancel: () => detach?.() };
   }
 
   /** Adopts an engine connection in SYN-SENT and waits for the handshake. */
