@@ -18,6 +18,9 @@
  * @module
  */
 
+import { Ipv6Address } from "../../wire/ipv6_address.ts";
+import { ipv6AddressSum } from "../../wire/checksum.ts";
+import type { Tcp6Sender } from "../../tcp/tcp6.ts";
 import { BufferPool } from "../../buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../buffer/packet_buffer.ts";
 import type { IpSender, PacketBufferLike } from "../../iface/types.ts";
@@ -170,12 +173,14 @@ export function configFromOptions(
  * import { notApplicableReason } from "./runner.ts";
  * import { parseScript } from "./parser.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
- * console.assert(r.ok && notApplicableReason(r.script, true) === "IPv6 is not implemented");
+ * console.assert(r.ok && notApplicableReason(r.script, true) === null);
  * ```
  */
 export function notApplicableReason(script: Script, portable: boolean): string | null {
   const ipVersion = script.options.get("ip_version");
-  if (ipVersion !== undefined && ipVersion !== "ipv4") return "IPv6 is not implemented";
+  if (ipVersion !== undefined && ipVersion !== "ipv4" && ipVersion !== "ipv6") {
+    return `--ip_version=${ipVersion} is not emulated (IPv4 and IPv6 are)`;
+  }
   for (const e of script.events) {
     const at = `line ${e.line}: `;
     switch (e.kind) {
@@ -230,6 +235,40 @@ class CaptureIp implements IpSender {
   }
 }
 
+/** The IPv6 addresses of a `--ip_version=ipv6` run (RFC 3849 documentation prefix). */
+export const LOCAL_ADDR6: Ipv6Address = Ipv6Address.parse("2001:db8::1");
+/** The script's remote end over IPv6. */
+export const REMOTE_ADDR6: Ipv6Address = Ipv6Address.parse("2001:db8::2");
+/** Smallest IPv6 link MTU (RFC 8200 §5). */
+const IPV6_MIN_MTU = 1280;
+
+/** A capturing IPv6 output for `--ip_version=ipv6` scripts (issue 18): TCP segments as sent. */
+class CaptureIp6 implements Tcp6Sender {
+  readonly #pool = new BufferPool({ slotSize: POOL_SLOT_BYTES, slots: POOL_SLOTS });
+  constructor(
+    readonly queue: Captured[],
+    readonly nowUsecs: () => number,
+    readonly mtu: number,
+  ) {}
+  allocate(): PacketBufferLike | null {
+    return this.#pool.alloc(HEADROOM);
+  }
+  send6(buf: PacketBufferLike): boolean {
+    this.queue.push({ usecs: this.nowUsecs(), bytes: buf.bytes.slice(buf.head, buf.tail) });
+    this.#pool.free(buf as PacketBuffer);
+    return true;
+  }
+  release(buf: PacketBufferLike): void {
+    this.#pool.free(buf as PacketBuffer);
+  }
+  sourceAddressFor6(): Ipv6Address {
+    return LOCAL_ADDR6;
+  }
+  pathMtu(): number {
+    return this.mtu;
+  }
+}
+
 /** One run of one script. */
 class Run {
   readonly clock = new ManualClock(0);
@@ -247,8 +286,11 @@ class Run {
   failure: ScriptResult | null = null;
   readonly #rx = newTcpRepr();
   readonly #pkt = new TcpPacket(new Uint8Array(0), 0, 0);
+  /** `--ip_version=ipv6`: segments go through the engine's IPv6 path (issue 18). */
+  readonly ipv6: boolean;
 
   constructor(script: Script, opts: RunOptions, config: Partial<TcpConfig>) {
+    this.ipv6 = script.options.get("ip_version") === "ipv6";
     this.portable = opts.portable ?? false;
     this.remoteIsn = (opts.remoteIsn ?? DEFAULT_REMOTE_ISN) >>> 0;
     const fallback = opts.defaultToleranceUsecs ?? DEFAULT_TOLERANCE_USECS;
@@ -263,10 +305,21 @@ class Run {
       secret: new Uint8Array(16).fill(0x5a),
       random: () => 0.25,
     });
+    if (this.ipv6) {
+      const mtu = Number(script.options.get("mtu") ?? 1500);
+      this.tcp.attachIpv6(
+        new CaptureIp6(
+          this.ip.queue,
+          () => this.nowUsecs,
+          Number.isFinite(mtu) ? Math.max(IPV6_MIN_MTU, Math.min(mtu, 0xffff)) : 1500,
+        ),
+      );
+    }
     this.table = new SocketTable({
       tcp: this.tcp,
       nowMs: () => this.clock.now(),
       remoteAddr: REMOTE_ADDR,
+      remoteAddr6: this.ipv6 ? REMOTE_ADDR6 : undefined,
       portable: this.portable,
     });
   }
@@ -401,7 +454,20 @@ class Run {
     this.advanceTo(usecs);
     this.#raiseFailure();
     const bytes = this.#build(e.packet, e.line);
-    this.tcp.onPacket(this.clock.now(), REMOTE_ADDR, LOCAL_ADDR, bytes, 0, bytes.length);
+    if (this.ipv6) {
+      this.tcp.onPacket6(
+        this.clock.now(),
+        REMOTE_ADDR6,
+        LOCAL_ADDR6,
+        bytes,
+        0,
+        bytes.length,
+        false,
+        false,
+      );
+    } else {
+      this.tcp.onPacket(this.clock.now(), REMOTE_ADDR, LOCAL_ADDR, bytes, 0, bytes.length);
+    }
     this.#checkPending();
     this.#raiseFailure();
   }
@@ -431,7 +497,9 @@ class Run {
     w16(14, p.window ?? DEFAULT_INBOUND_WINDOW);
     w16(18, p.urgent ?? 0);
     b.set(optBytes, TCP_HEADER_LEN);
-    fillTcpChecksum(b, 0, b.length, REMOTE_ADDR, LOCAL_ADDR);
+    if (this.ipv6) {
+      fillTcpChecksum(b, 0, b.length, 0, 0, ipv6AddressSum(REMOTE_ADDR6, LOCAL_ADDR6));
+    } else fillTcpChecksum(b, 0, b.length, REMOTE_ADDR, LOCAL_ADDR);
     return b;
   }
 
@@ -549,6 +617,7 @@ class Run {
       LOCAL_ADDR,
       REMOTE_ADDR,
       this.#rx,
+      this.ipv6 ? { ipv6AddressSum: ipv6AddressSum(LOCAL_ADDR6, REMOTE_ADDR6) } : undefined,
     );
     if (isWireError(r)) return `the stack sent a malformed segment: ${r.message}`;
     if ((r.flags & FLAG_SYN) !== 0 && this.localIsn === null) {
