@@ -99,7 +99,7 @@ function fold(x: number): number {
  * };
  * const p = new Tcp6Path(ip6, new Uint8Array(16));
  * p.set(Ipv6Address.parse("2001:db8::2"), Ipv6Address.parse("2001:db8::1"));
- * console.assert(p.mtuFor(0) - 40 === 1220); // MSS = 1280 − 60
+ * console.assert(p.mtuFor() - 40 === 1220); // MSS = 1280 − 60
  * ```
  */
 export class Tcp6Path implements IpSender {
