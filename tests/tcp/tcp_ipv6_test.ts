@@ -183,3 +183,33 @@ Deno.test("TcpLayer behaviour: a Packet Too Big lowers the MSS of a live IPv6 co
     await b.close();
   }
 });
+
+Deno.test("TcpLayer behaviour: SYN cookies over IPv6 — a full SYN queue answers with a cookie that completes the handshake", async () => {
+  const { a, b, step } = pair6({ ipv6: "2001:db8:1::2/64" }, { ipv6: "2001:db8:1::1/64" });
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    const listener = b.tcp.listen(7000, 1);
+    // The application accepts at once, so only the SYN queue (bound 1) fills.
+    const accepted: unknown[] = [];
+    listener.events = { onAcceptable: (l) => accepted.push(l.accept()) };
+    const peer = Ipv6Address.parse("2001:db8:1::1");
+    // Both SYNs arrive before any handshake completes: the second finds the SYN queue full.
+    const c1 = a.tcp.connect6(a.nowMs(), peer, 7000);
+    const c2 = a.tcp.connect6(a.nowMs(), peer, 7000);
+    a.afterSend();
+    step(300);
+    assert.equal(c1.stateName, "ESTABLISHED");
+    assert.equal(c2.stateName, "ESTABLISHED");
+    const s = b.tcp.stats;
+    assert.equal(s.synCookiesSent, 1);
+    assert.equal(s.synCookiesAccepted, 1);
+    assert.equal(accepted.length, 2);
+    // Different 4-tuples get unrelated ISNs (RFC 6528 keyed hash of the IPv6 4-tuple).
+    assert.notEqual(c1.iss, c2.iss);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
