@@ -17,6 +17,7 @@
  * @module
  */
 
+import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { isWireError } from "../wire/error.ts";
@@ -272,7 +273,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #hopLimit: number;
   #fragmentId: number;
-  #nowMs = 0;
+  /** Time of the packet or poll being handled (tagged: see TAGGED_TIME_SEED, src/time/clock.ts). */
+  #nowMs: number = TAGGED_TIME_SEED;
   #sessions = new Set<Ping6Session>();
   #nextPingId: number;
 
@@ -288,6 +290,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     if (!(options.mtu >= IPV6_MIN_MTU)) {
       throw new TypeError(`IPv6 needs a link MTU of at least ${IPV6_MIN_MTU}, got ${options.mtu}`);
     }
+    this.#nowMs = 0;
     this.#link = link;
     this.#pool = pool;
     const random = options.random ?? Math.random;
