@@ -66,7 +66,9 @@ import { routerBench } from "./router_bench.ts";
 import process from "node:process";
 import {
   Lab,
+  LAB_PEER_ADDRESS6,
   LAB_ROUTER_FAR_ADDRESS,
+  LAB_STACK_ADDRESS6,
   type LabProcess,
   labUnavailableReason,
   missingCommandsReason,
@@ -280,6 +282,10 @@ class LabBench {
     const s = new Stack({
       device,
       ipv4: `${this.lab.stackAddress}/${this.lab.prefixLength}`,
+      // Dual stack (issue 18): the IPv6 rows run on the same Stack. One link, one kernel peer
+      // that already holds its address: no duplicate address detection wait.
+      ipv6: `${LAB_STACK_ADDRESS6}/64`,
+      ipv6Options: { addressOptions: { dadTransmits: 0, maxDadDelayMs: 0 } },
       gateway: this.lab.peerAddress,
       tcp: STACK_TCP,
       txOffloads: TX_OFFLOADS,
@@ -291,12 +297,12 @@ class LabBench {
   }
 
   /** stack.connect, retrying while the kernel listener is not up yet. */
-  async connect(stack: Stack, port: number): Promise<TcpConn> {
+  async connect(stack: Stack, port: number, host = this.lab.peerAddress): Promise<TcpConn> {
     const end = performance.now() + CONNECT_RETRY_MS;
     for (;;) {
       try {
         return await within(
-          stack.connect({ hostname: this.lab.peerAddress, port, noDelay: true }),
+          stack.connect({ hostname: host, port, noDelay: true }),
           CONNECT_RETRY_MS,
           "rawstack connect",
         );
@@ -369,13 +375,21 @@ class LabBench {
     }
   }
 
-  /** rawstack sends for SECONDS to a python sink in the peer: Gbit/s at the receiver. */
-  async rawstackSend(): Promise<number> {
-    const sink = this.lab.spawnInPeer(this.py(["sink", "0.0.0.0", BULK_PORT]));
+  /**
+   * rawstack sends for SECONDS to a python sink in the peer: Gbit/s at the receiver.
+   *
+   * @param ipv6 over IPv6 (issue 18) instead of IPv4
+   */
+  async rawstackSend(ipv6 = false): Promise<number> {
+    const sink = this.lab.spawnInPeer(this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]));
     const stack = await this.stack();
     try {
       await this.peerListening(BULK_PORT);
-      const conn = await this.connect(stack, BULK_PORT);
+      const conn = await this.connect(
+        stack,
+        BULK_PORT,
+        ipv6 ? LAB_PEER_ADDRESS6 : this.lab.peerAddress,
+      );
       const chunk = new Uint8Array(WRITE_CHUNK_BYTES);
       const end = performance.now() + SECONDS * 1000;
       const sending = (async () => {
@@ -391,12 +405,16 @@ class LabBench {
     }
   }
 
-  /** A python source in the peer sends to rawstack for SECONDS: Gbit/s at rawstack. */
-  async rawstackReceive(): Promise<number> {
+  /**
+   * A python source in the peer sends to rawstack for SECONDS: Gbit/s at rawstack.
+   *
+   * @param ipv6 over IPv6 (the listener accepts both families)
+   */
+  async rawstackReceive(ipv6 = false): Promise<number> {
     const stack = await this.stack();
     const listener = stack.listen({ port: BULK_PORT });
     const src = this.lab.spawnInPeer(
-      this.py(["source", this.lab.stackAddress, BULK_PORT, SECONDS]),
+      this.py(["source", ipv6 ? LAB_STACK_ADDRESS6 : this.lab.stackAddress, BULK_PORT, SECONDS]),
     );
     try {
       const receiving = (async () => {
@@ -446,11 +464,14 @@ class LabBench {
    * 1-byte ping-pong: python client (peer) ↔ rawstack echo server.
    *
    * @param busyPollMs the device's busy-poll window for this measurement (0: park at once)
+   * @param ipv6 over IPv6 (issue 18)
    */
-  async rawstackRr(busyPollMs = BUSY_POLL_MS): Promise<number> {
+  async rawstackRr(busyPollMs = BUSY_POLL_MS, ipv6 = false): Promise<number> {
     const stack = await this.stack(busyPollMs);
     const listener = stack.listen({ port: RR_PORT });
-    const c = this.lab.spawnInPeer(this.py(["rr", this.lab.stackAddress, RR_PORT, SECONDS]));
+    const c = this.lab.spawnInPeer(
+      this.py(["rr", ipv6 ? LAB_STACK_ADDRESS6 : this.lab.stackAddress, RR_PORT, SECONDS]),
+    );
     const serving = (async () => {
       const conn = await listener.accept();
       conn.setNoDelay(true);
@@ -737,12 +758,27 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
   };
   if (reason !== null) {
     const na = { values: [], note: `n/a (${reason})` };
-    for (const w of ["bulk TCP rawstack→kernel", "bulk TCP kernel→rawstack", "1-byte RR", "CRR"]) {
+    for (
+      const w of [
+        "bulk TCP rawstack→kernel",
+        "bulk TCP kernel→rawstack",
+        "1-byte RR",
+        "CRR",
+        "IPv6 bulk TCP rawstack→kernel",
+        "IPv6 bulk TCP kernel→rawstack",
+        "IPv6 1-byte RR",
+      ]
+    ) {
       add(w, "", na, "kernel", na);
     }
     return;
   }
-  const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
+  const lab = await Lab.create({
+    prefix: PREFIX,
+    router: true,
+    peerOffloads: config === "b",
+    ipv6: true,
+  });
   const bench = new LabBench(lab, config);
   const reset = () => bench.resetStack();
   try {
@@ -753,27 +789,52 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     const iperf = await sampled(() => bench.iperf());
     const kBulk = await sampled(() => bench.kernelBulk());
     add("kernel↔kernel iperf3 (context)", "Gbit/s", iperf, "iperf3 kernel→kernel", iperf);
+    const send4 = await sampled(() => bench.rawstackSend(), reset);
     add(
       "bulk TCP, rawstack sends to a kernel receiver",
       "Gbit/s",
-      await sampled(() => bench.rawstackSend(), reset),
+      send4,
       "kernel→kernel (tcp_tool.py)",
       kBulk,
     );
+    const receive4 = await sampled(() => bench.rawstackReceive(), reset);
     add(
       "bulk TCP, kernel sends to rawstack",
       "Gbit/s",
-      await sampled(() => bench.rawstackReceive(), reset),
+      receive4,
       "kernel→kernel (tcp_tool.py)",
       kBulk,
     );
+    // Issue 18: the same workloads over IPv6, beside rawstack's own IPv4 figures (ratio = IPv6/IPv4).
+    add(
+      "bulk TCP over IPv6, rawstack sends to a kernel receiver",
+      "Gbit/s",
+      await sampled(() => bench.rawstackSend(true), reset),
+      "rawstack over IPv4 (row above)",
+      send4,
+    );
+    add(
+      "bulk TCP over IPv6, kernel sends to rawstack",
+      "Gbit/s",
+      await sampled(() => bench.rawstackReceive(true), reset),
+      "rawstack over IPv4 (row above)",
+      receive4,
+    );
     const kRr = await sampled(() => bench.kernelRr());
+    const rr4 = await sampled(() => bench.rawstackRr(), reset);
     add(
       `request/response, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
       "trans/s",
-      await sampled(() => bench.rawstackRr(), reset),
+      rr4,
       "kernel↔kernel (tcp_tool.py)",
       kRr,
+    );
+    add(
+      `request/response over IPv6, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
+      "trans/s",
+      await sampled(() => bench.rawstackRr(BUSY_POLL_MS, true), reset),
+      "rawstack over IPv4 (row above)",
+      rr4,
     );
     add(
       "request/response, 1-byte ping-pong (no busy-poll)",

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { type EyeballsTimer, happyEyeballs } from "./socket/happy_eyeballs.ts";
 import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
 import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
 import { type Clock, SystemClock, TAGGED_TIME_SEED, yieldToEventLoop } from "./time/clock.ts";
@@ -40,7 +41,7 @@ import type { Ipv6LayerOptions, Ipv6Stats, NdpSectionStats } from "./iface/ipv6.
 import type { Icmpv6Stats, Ping6Session } from "./iface/icmpv6.ts";
 import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
 import { type Ipv6Address, parseIpv6 } from "./wire/ipv6_address.ts";
-import { IP_PROTOCOL_UDP, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
+import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
 import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
 import { HostsTable } from "./dns/hosts.ts";
@@ -51,7 +52,12 @@ import { checkPort, type NetAddr, netAddr } from "./socket/addr.ts";
 import type { TcpConfig, TcpStats } from "./tcp/config.ts";
 import { type TcpConnection, TcpState } from "./tcp/connection.ts";
 import { AddrInUse } from "./tcp/errors.ts";
-import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, TcpLayer } from "./tcp/tcp_layer.ts";
+import {
+  EPHEMERAL_PORT_FIRST,
+  EPHEMERAL_PORT_LAST,
+  TcpLayer,
+  type TcpListenFamilyOptions,
+} from "./tcp/tcp_layer.ts";
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
@@ -706,6 +712,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       queueDatagrams: options.udp?.queueDatagrams,
     });
     for (const i of this.interfaces) i.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    if (this.iface.ipv6 !== null) {
+      // Issue 18: UDP over IPv6 (one port table for both families).
+      this.udp.sender6 = this.iface.ipv6;
+      this.iface.ipv6.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+    }
     this.tcp = new TcpLayer({
       ip,
       wheel: this.wheel,
@@ -715,6 +726,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       random: options.tcpRandom,
     });
     this.registerTransport(IP_PROTOCOL_TCP, this.tcp);
+    if (this.iface.ipv6 !== null) {
+      // Issue 18: TCP over IPv6 (listeners of family "any" accept both).
+      this.tcp.attachIpv6(this.iface.ipv6);
+      this.iface.ipv6.registerProtocol(IP_PROTOCOL_TCP, this.tcp);
+    }
     const hosts = new HostsTable();
     for (const [name, addresses] of Object.entries(options.hosts ?? {})) {
       for (const a of addresses) hosts.add(name, a);
@@ -727,15 +743,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       hosts,
       // RFC 7766 §5: a truncated answer is asked again over our own TCP.
       tcp: {
-        connect: (nowMs, addr, port, events) =>
-          this.tcp.connect(nowMs, addr, port, {
-            events: {
-              onEstablished: () => events.onEstablished(),
-              onReadable: () => events.onReadable(),
-              onWritable: () => events.onWritable(),
-              onClosed: (_conn, error) => events.onClosed(error),
-            },
-          }),
+        connect: (nowMs, addr, port, events, addr6) => {
+          const tcpEvents = {
+            onEstablished: () => events.onEstablished(),
+            onReadable: () => events.onReadable(),
+            onWritable: () => events.onWritable(),
+            onClosed: (_conn: unknown, error: { message: string } | null) => events.onClosed(error),
+          };
+          return addr6 != null
+            ? this.tcp.connect6(nowMs, addr6, port, { events: tcpEvents })
+            : this.tcp.connect(nowMs, addr, port, { events: tcpEvents });
+        },
       },
     });
     this.resolver.onSchedule = () => this.kick();
@@ -1291,15 +1309,32 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   listenDatagram(opts: { port: number; hostname?: string; transport?: "udp" }): UdpConn {
     if (this.#closed) throw new StackClosedError("listenDatagram");
     const port = checkPort(opts.port, "port");
+    let family: UdpFamily = "any";
+    let shown: string | undefined = this.iface.ipv4Enabled ? undefined : "::";
     if (opts.hostname !== undefined) {
-      const h = parseIpv4(opts.hostname);
-      if (h !== 0 && !this.#isOurAddress(h)) {
-        throw new TypeError(
-          `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
-        );
+      const v6 = parseIpv6Literal(opts.hostname);
+      if (v6 !== null) {
+        // "::" is the wildcard of both families (Linux IPV6_V6ONLY off); an address of ours
+        // receives IPv6 only.
+        if (!v6.isUnspecified()) {
+          if ((this.iface.ipv6?.addresses.find(v6) ?? null) === null) {
+            throw new TypeError(`hostname ${opts.hostname} is not an IPv6 address of this stack`);
+          }
+          family = "ipv6";
+        }
+        shown = v6.toString();
+      } else {
+        const h = parseIpv4(opts.hostname);
+        if (h !== 0 && !this.#isOurAddress(h)) {
+          throw new TypeError(
+            `hostname ${opts.hostname} is not this stack's address (${this.address}); use it or "0.0.0.0"`,
+          );
+        }
+        if (this.iface.ipv6 !== null && h !== 0) family = "ipv4";
+        shown = undefined;
       }
     }
-    const conn = new UdpConn(this, this.udp.bind(port));
+    const conn = new UdpConn(this, this.udp.bind(port, { family }), shown);
     this.#conns.add(conn);
     return conn;
   }
@@ -1330,12 +1365,67 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const port = checkPort(opts.port, "port", false);
     const localPort = opts.localPort === undefined ? 0 : checkPort(opts.localPort, "localPort");
+    const v6 = parseIpv6Literal(opts.hostname);
+    if (v6 !== null) {
+      return await this.#connectEngine(
+        this.tcp.connect6(this.nowMs(), v6, port, {
+          localPort: localPort === 0 ? undefined : localPort,
+        }),
+        opts.noDelay,
+      );
+    }
+    if (this.iface.ipv6 !== null && parseIpv4(opts.hostname) === null) {
+      // A name on a stack with IPv6: Happy Eyeballs v2 (RFC 8305) over both families.
+      const conn = await happyEyeballs<TcpConn>(
+        {
+          resolve: (name, type) => this.resolveDns(name, type),
+          nowMs: () => this.nowMs(),
+          sleep: (deadlineMs) => this.#sleepUntil(deadlineMs),
+          attempt: (address) => {
+            if (this.#closed) throw new StackClosedError("connect");
+            const lp = localPort === 0 ? undefined : localPort;
+            const v6addr = parseIpv6Literal(address);
+            const engine = v6addr !== null
+              ? this.tcp.connect6(this.nowMs(), v6addr, port, { localPort: lp })
+              : this.tcp.connect(this.nowMs(), parseIpv4(address)!, port, { localPort: lp });
+            const c = this.adoptTcpConnection(engine);
+            this.afterSend();
+            return c;
+          },
+        },
+        opts.hostname,
+        { ipv4: this.iface.ipv4Enabled, ipv6: true },
+      );
+      if (opts.noDelay === true) conn.setNoDelay(true);
+      return conn;
+    }
     const dst = await this.resolveHostname(opts.hostname);
     if (this.#closed) throw new StackClosedError("connect");
     const engine = this.tcp.connect(this.nowMs(), dst, port, {
       localPort: localPort === 0 ? undefined : localPort,
       configure: opts.configure,
     });
+    return await this.#connectEngine(engine, opts.noDelay);
+  }
+
+  /** A wait until `deadlineMs` on the stack's clock (a service polled by the loop). */
+  #sleepUntil(deadlineMs: number): EyeballsTimer {
+    let detach: (() => void) | null = null;
+    const promise = new Promise<void>((resolve) => {
+      detach = this.attach({
+        poll: (now) => {
+          if (now < deadlineMs) return;
+          detach?.();
+          resolve();
+        },
+        nextDeadline: () => deadlineMs,
+      });
+    });
+    return { promise, cancel: () => detach?.() };
+  }
+
+  /** Adopts an engine connection in SYN-SENT and waits for the handshake. */
+  async #connectEngine(engine: TcpConnection, noDelay: boolean | undefined): Promise<TcpConn> {
     const conn = this.adoptTcpConnection(engine);
     this.afterSend();
     try {
@@ -1344,7 +1434,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       conn.close();
       throw e;
     }
-    if (opts.noDelay === true) conn.setNoDelay(true);
+    if (noDelay === true) conn.setNoDelay(true);
     return conn;
   }
 
@@ -1371,7 +1461,19 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       throw new TypeError(`backlog must be an integer ≥ 1, got ${backlog}`);
     }
     let localAddr = 0;
-    if (opts.hostname !== undefined) {
+    let family: TcpListenFamilyOptions = {};
+    let shown: string | null = this.iface.ipv4Enabled ? null : "::";
+    const v6 = opts.hostname === undefined ? null : parseIpv6Literal(opts.hostname);
+    if (v6 !== null) {
+      // "::" accepts both families (Linux IPV6_V6ONLY off); an address of ours IPv6 only.
+      if (!v6.isUnspecified()) {
+        if ((this.iface.ipv6?.addresses.find(v6) ?? null) === null) {
+          throw new TypeError(`hostname ${opts.hostname} is not an IPv6 address of this stack`);
+        }
+        family = { family: "ipv6", localAddr6: v6 };
+      }
+      shown = v6.toString();
+    } else if (opts.hostname !== undefined) {
       const h = parseIpv4(opts.hostname);
       if (h === null || (h !== 0 && !this.#isOurAddress(h))) {
         throw new TypeError(
@@ -1379,24 +1481,32 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
         );
       }
       localAddr = h;
+      if (h !== 0 && this.iface.ipv6 !== null) family = { family: "ipv4" };
+      shown = null;
     }
     const engine = port !== 0
-      ? this.tcp.listen(port, backlog, localAddr)
-      : this.#listenEphemeral(backlog, localAddr);
-    const addr: NetAddr = netAddr("tcp", localAddr, engine.port);
+      ? this.tcp.listen(port, backlog, localAddr, family)
+      : this.#listenEphemeral(backlog, localAddr, family);
+    const addr: NetAddr = shown === null
+      ? netAddr("tcp", localAddr, engine.port)
+      : { transport: "tcp", hostname: shown, port: engine.port };
     const listener = new TcpListener(this, engine, addr);
     this.#tcpListeners.add(listener);
     return listener;
   }
 
   /** RFC 6335 §6: a random start in the dynamic range, then the first port without a listener. */
-  #listenEphemeral(backlog: number | undefined, localAddr: number) {
+  #listenEphemeral(
+    backlog: number | undefined,
+    localAddr: number,
+    family: TcpListenFamilyOptions,
+  ) {
     const count = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
     const start = Math.floor(Math.random() * count);
     for (let i = 0; i < count; i++) {
       const port = EPHEMERAL_PORT_FIRST + (start + i) % count;
       try {
-        return this.tcp.listen(port, backlog, localAddr);
+        return this.tcp.listen(port, backlog, localAddr, family);
       } catch (e) {
         if (!(e instanceof AddrInUse)) throw e;
       }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseIpv6 } from "../wire/ipv6_address.ts";
 import type { PingResult } from "../stack.ts";
 import { parseIpv4 } from "../wire/address.ts";
 import { intOption, stringOption, UsageError } from "./args.ts";
@@ -170,31 +171,49 @@ export const dnsCommand: Command = {
 export const arpCommand: Command = {
   name: "arp",
   usage: "rawstack arp [options] [HOST]",
-  brief: "resolve a neighbour (RFC 826) and show the ARP cache",
+  brief: "resolve a neighbour (RFC 826, RFC 4861) and show the neighbour caches",
   summary: "Makes the stack resolve HOST (default: the --gateway; with --memory the peer)\n" +
-    "by sending it one ICMP echo request, then prints the neighbour cache.",
+    "by sending it one ICMP echo request, then prints the neighbours of both\n" +
+    "families: the ARP cache and the IPv6 neighbour cache with NUD states.",
   options: { ...MEMORY_OPTION, ...NETWORK_OPTIONS },
   maxPositionals: 1,
-  footer: "Examples:\n  rawstack arp --memory\n  sudo rawstack arp --lab",
+  footer:
+    "Examples:\n  rawstack arp --memory\n  rawstack arp --memory --ip6 2001:db8:1::2/64 2001:db8:1::1\n" +
+    "  sudo rawstack arp --lab",
   async run({ values, positionals }) {
     let host = positionals[0] ?? stringOption(values.gateway);
     if (host === undefined && values.memory === true) host = MEMORY_PEER_ADDRESS;
     if (host === undefined && values.lab === true) host = MEMORY_PEER_ADDRESS;
     if (host === undefined) throw new UsageError("missing HOST: give one, or --gateway IP");
-    if (parseIpv4(host) === null) {
-      throw new UsageError(`HOST must be an IPv4 address, got "${host}"`);
+    const host6 = parseIpv6(host.replace(/^\[(.*)\]$/, "$1"));
+    if (parseIpv4(host) === null && host6 === null) {
+      throw new UsageError(`HOST must be an IPv4 or IPv6 address, got "${host}"`);
     }
     const net = await openNetwork(values, { command: "arp", memory: true });
     try {
       await net.stack.ping(host, { count: 1, timeoutMs: 1000 });
       const table = net.stack.arpTable();
-      await printLine("Address          HWaddress          State        Age(ms)");
+      const neighbours = net.stack.neighbours();
+      const width = Math.max(16, ...neighbours.map((n) => n.ip.length));
+      await printLine(`${"Address".padEnd(width)} HWaddress          State        Age(ms)`);
       for (const e of table) {
         await printLine(
-          `${e.ip.padEnd(16)} ${(e.mac ?? "(incomplete)").padEnd(18)} ${e.state.padEnd(12)} ${
+          `${e.ip.padEnd(width)} ${(e.mac ?? "(incomplete)").padEnd(18)} ${e.state.padEnd(12)} ${
             Math.round(e.ageMs ?? 0)
           }`,
         );
+      }
+      // IPv6 neighbours (RFC 4861 §7.3.2 NUD states), as `ip -6 neigh` lists them.
+      for (const n of neighbours) {
+        await printLine(
+          `${n.ip.padEnd(width)} ${(n.mac ?? "(incomplete)").padEnd(18)} ${n.state.padEnd(12)} ${
+            Math.round(n.ageMs)
+          }${n.isRouter ? " router" : ""}`,
+        );
+      }
+      if (host6 !== null) {
+        const text = host6.toString();
+        return neighbours.some((n) => n.ip === text && n.state === "reachable") ? 0 : 1;
       }
       return table.some((e) => e.ip === host && e.state === "reachable") ? 0 : 1;
     } finally {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { parseIpv6 } from "../wire/ipv6_address.ts";
 import { Stack } from "../stack.ts";
 import { AfPacketDevice, type AfPacketMode } from "../phy/af_packet.ts";
 import { TapDevice } from "../phy/tun_tap.ts";
@@ -23,6 +24,7 @@ import {
   DNS_CLASS_IN,
   DNS_RCODE_NXDOMAIN,
   DNS_TYPE_A,
+  DNS_TYPE_AAAA,
   DNS_TYPE_CNAME,
   DnsMessage,
   newDnsMessage,
@@ -45,8 +47,11 @@ export const DEFAULT_LAB_PREFIX = "rawstack";
 /** Interface rawstack drives in the lab. */
 export const LAB_INTERFACE = "rs0";
 /** Names the `--memory` peer's DNS server answers. */
-export const MEMORY_ZONE: Readonly<Record<string, string>> = Object.freeze({
-  "peer.test": MEMORY_PEER_ADDRESS,
+/** The `--memory` peer's IPv6 address, given when `--ip6` asks for dual stack (issue 18). */
+export const MEMORY_PEER_ADDRESS6 = "2001:db8:1::1";
+/** Names the `--memory` peer's DNS server answers (an array: A and AAAA records). */
+export const MEMORY_ZONE: Readonly<Record<string, string | readonly string[]>> = Object.freeze({
+  "peer.test": [MEMORY_PEER_ADDRESS, MEMORY_PEER_ADDRESS6],
   "rawstack.test": "192.0.2.2",
   "www.test": "cname:peer.test",
 });
@@ -69,6 +74,11 @@ export const NETWORK_OPTIONS: Record<string, OptionSpec> = {
     help: "use the lab built by `rawstack lab up` (sets --iface, --netns, --gateway, --dns)",
   },
   ip: { type: "string", value: "CIDR", help: `our address (default ${DEFAULT_STACK_CIDR})` },
+  ip6: {
+    type: "string",
+    value: "CIDR|slaac",
+    help: "also an IPv6 address (dual stack; with --memory the peer is 2001:db8:1::1/64)",
+  },
   gateway: { type: "string", value: "IP", help: "default gateway" },
   dns: { type: "string", value: "IP[:PORT]", help: "DNS server" },
   mode: { type: "string", value: "MODE", help: "AF_PACKET receive path: ring-v2, ring-v3, socket" },
@@ -167,6 +177,7 @@ export async function openNetwork(
   let gateway = stringOption(values.gateway) ?? null;
   let dns = stringOption(values.dns);
   const ip = stringOption(values.ip) ?? DEFAULT_STACK_CIDR;
+  const ip6 = stringOption(values.ip6);
   const memory = values.memory === true;
   const modeText = stringOption(values.mode);
   if (modeText !== undefined && !["ring-v2", "ring-v3", "socket"].includes(modeText)) {
@@ -208,7 +219,15 @@ export async function openNetwork(
   if (memory) {
     const [a, b] = MemoryLink.pair();
     device = a;
-    peer = new Stack({ device: b, ipv4: `${MEMORY_PEER_ADDRESS}/24` });
+    peer = new Stack({
+      device: b,
+      ipv4: `${MEMORY_PEER_ADDRESS}/24`,
+      ...(ip6 === undefined ? {} : {
+        ipv6: `${MEMORY_PEER_ADDRESS6}/64`,
+        // Nobody else is on an in-process link: no duplicate address detection wait.
+        ipv6Options: { addressOptions: { dadTransmits: 0, maxDadDelayMs: 0 } },
+      }),
+    });
     dns ??= MEMORY_PEER_ADDRESS;
   } else if (tap !== undefined) {
     device = await TapDevice.open(tap);
@@ -239,6 +258,12 @@ export async function openNetwork(
     const stack = new Stack({
       device,
       ipv4: ip,
+      ...(ip6 === undefined ? {} : {
+        ipv6: ip6,
+        ...(memory
+          ? { ipv6Options: { addressOptions: { dadTransmits: 0, maxDadDelayMs: 0 } } }
+          : {}),
+      }),
       gateway,
       dns: dns !== undefined ? [dns] : [],
       dnsTimeoutMs: 1000,
@@ -294,7 +319,10 @@ export async function openNetwork(
  * @param conn a UDP socket bound to port 53
  * @param zone name → address or `"cname:name"`
  */
-export function serveZone(conn: UdpConn, zone: Readonly<Record<string, string>>): void {
+export function serveZone(
+  conn: UdpConn,
+  zone: Readonly<Record<string, string | readonly string[]>>,
+): void {
   (async () => {
     for await (const [data, from] of conn) {
       const q = DnsMessage.parse(data, 0, data.length);
@@ -311,7 +339,7 @@ export function serveZone(conn: UdpConn, zone: Readonly<Record<string, string>>)
         const entry = zone[name];
         if (entry === undefined) break;
         found = true;
-        if (entry.startsWith("cname:")) {
+        if (typeof entry === "string" && entry.startsWith("cname:")) {
           const target = entry.slice("cname:".length);
           r.answers.push({
             name,
@@ -323,15 +351,27 @@ export function serveZone(conn: UdpConn, zone: Readonly<Record<string, string>>)
           name = target;
           continue;
         }
-        const address = parseIpv4(entry);
-        if (question.type === DNS_TYPE_A && address !== null) {
-          r.answers.push({
-            name,
-            type: DNS_TYPE_A,
-            class: DNS_CLASS_IN,
-            ttl: DNS_TTL_S,
-            address,
-          });
+        for (const text of typeof entry === "string" ? [entry] : entry) {
+          const address = parseIpv4(text);
+          const address6 = address === null ? parseIpv6(text) : null;
+          if (question.type === DNS_TYPE_A && address !== null) {
+            r.answers.push({
+              name,
+              type: DNS_TYPE_A,
+              class: DNS_CLASS_IN,
+              ttl: DNS_TTL_S,
+              address,
+            });
+          } else if (question.type === DNS_TYPE_AAAA && address6 !== null) {
+            // RFC 3596 §2.2: 16 bytes of address.
+            r.answers.push({
+              name,
+              type: DNS_TYPE_AAAA,
+              class: DNS_CLASS_IN,
+              ttl: DNS_TTL_S,
+              address6: address6.toBytes(),
+            });
+          }
         }
         break;
       }

@@ -22,9 +22,17 @@ function diagramFor(
 ): LadderDiagram | null {
   const c = analysis.connections[(conn ?? 1) - 1];
   if (packets) {
-    if (c !== undefined) return hostLadder(analysis, c.client.address, c.server.address);
+    if (c !== undefined) {
+      // Over IPv6 the endpoints' numbers are hashes: name the columns with the text.
+      return hostLadder(analysis, c.client.address, c.server.address, {
+        leftName: c.client.address6,
+        rightName: c.server.address6,
+      });
+    }
     const f = analysis.frames.find((x) => x.src !== 0 && x.dst !== 0 && x.src !== x.dst);
-    return f === undefined ? null : hostLadder(analysis, f.src, f.dst);
+    return f === undefined
+      ? null
+      : hostLadder(analysis, f.src, f.dst, { leftName: f.src6, rightName: f.dst6 });
   }
   return c === undefined ? null : tcpLadder(c);
 }

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { type Ipv6Address, parseIpv6 } from "../wire/ipv6_address.ts";
 import { formatIpv4, isIpv4Number, parseIpv4 } from "../wire/address.ts";
 import {
   DNS_CLASS_IN,
@@ -86,6 +87,8 @@ export interface DnsServer {
   addr: number;
   /** UDP port (53). */
   port: number;
+  /** An IPv6 server (issue 18): its address; `addr` is then 0. */
+  addr6?: Ipv6Address | null;
 }
 
 /**
@@ -124,7 +127,13 @@ export interface DnsTcpTransport {
    *
    * @throws when no connection can be started (no route, no port): the attempt fails
    */
-  connect(nowMs: number, addr: number, port: number, events: DnsStreamEvents): DnsStream;
+  connect(
+    nowMs: number,
+    addr: number,
+    port: number,
+    events: DnsStreamEvents,
+    addr6?: Ipv6Address | null,
+  ): DnsStream;
 }
 
 /** Where lookups get their UDP ports: a `UdpLayer` fits. */
@@ -316,6 +325,15 @@ function cryptoRandom(): number {
 export function parseDnsServer(server: string | DnsServer): DnsServer {
   let addr: number | null;
   let port: number;
+  const six = typeof server === "string" ? parseIpv6Server(server) : null;
+  if (six !== null) return six;
+  if (typeof server !== "string" && server.addr6 != null) {
+    port = server.port ?? DNS_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
+      throw new TypeError(`invalid DNS server port: ${JSON.stringify(server)}`);
+    }
+    return { addr: 0, port, addr6: server.addr6 };
+  }
   if (typeof server === "string") {
     const colon = server.indexOf(":");
     addr = parseIpv4(colon < 0 ? server : server.slice(0, colon));
@@ -569,12 +587,9 @@ export class DnsResolver {
         lookup.lastDetail = `${serverText(server)}: ${endpoint.message}`;
         continue;
       }
-      const sent = endpoint.send(
-        nowMs,
-        this.#txBuffer.subarray(0, length),
-        server.addr,
-        server.port,
-      );
+      const sent = server.addr6 != null
+        ? endpoint.send6(nowMs, this.#txBuffer.subarray(0, length), server.addr6, server.port)
+        : endpoint.send(nowMs, this.#txBuffer.subarray(0, length), server.addr, server.port);
       if (typeof sent === "number") {
         this.stats.queriesSent++;
         lookup.queriesSent++;
@@ -622,7 +637,9 @@ export class DnsResolver {
     // Connected (glibc's send_dg connects each name server's socket): only this server's
     // datagrams arrive, and ICMP errors about the query are delivered (unconnected ports
     // ignore them, as Linux's do).
-    const error = endpoint.connect(server.addr, server.port);
+    const error = server.addr6 != null
+      ? endpoint.connect6(server.addr6, server.port)
+      : endpoint.connect(server.addr, server.port);
     if (error !== null) {
       endpoint.close();
       return error;
@@ -652,7 +669,14 @@ export class DnsResolver {
       }
       const n = endpoint.receiveInto(this.#rxBuffer, 0);
       if (n < 0) return;
-      this.#onDatagram(lookup, n, endpoint.lastLength, endpoint.lastSrcAddr, endpoint.lastSrcPort);
+      this.#onDatagram(
+        lookup,
+        n,
+        endpoint.lastLength,
+        endpoint.lastSrcAddr,
+        endpoint.lastSrcPort,
+        endpoint.lastSrcAddr6,
+      );
     }
   }
 
@@ -662,11 +686,12 @@ export class DnsResolver {
     fullLength: number,
     srcAddr: number,
     srcPort: number,
+    srcAddr6: Ipv6Address | null,
   ): void {
     const stats = this.stats;
     const bytes = this.#rxBuffer;
     // RFC 5452 §4.1: only an answer from a server we asked, to the port we asked from.
-    const serverIndex = this.#askedServer(lookup, srcAddr, srcPort);
+    const serverIndex = this.#askedServer(lookup, srcAddr, srcPort, srcAddr6);
     if (serverIndex < 0) {
       stats.ignoredWrongServer++;
       return;
@@ -832,7 +857,13 @@ export class DnsResolver {
       },
     };
     try {
-      exchange.stream = this.#tcp!.connect(this.#nowMs, server.addr, server.port, events);
+      exchange.stream = this.#tcp!.connect(
+        this.#nowMs,
+        server.addr,
+        server.port,
+        events,
+        server.addr6,
+      );
     } catch (e) {
       this.#tcpFailed(lookup, `cannot connect: ${(e as Error).message}`);
     }
@@ -919,10 +950,22 @@ export class DnsResolver {
   }
 
   /** Index of the asked server that `addr:port` is, or -1. */
-  #askedServer(lookup: DnsLookup, addr: number, port: number): number {
+  #askedServer(
+    lookup: DnsLookup,
+    addr: number,
+    port: number,
+    addr6: Ipv6Address | null,
+  ): number {
     for (const i of lookup.asked) {
       const s = this.servers[i];
-      if (s.addr === addr && s.port === port) return i;
+      if (s.port !== port) continue;
+      if (
+        s.addr6 != null
+          ? addr6 !== null && s.addr6.equals(addr6)
+          : addr6 === null && s.addr === addr
+      ) {
+        return i;
+      }
     }
     return -1;
   }
@@ -988,6 +1031,35 @@ function formatAddress(rr: DnsRecord): string | null {
   return null;
 }
 
+/**
+ * An IPv6 server: `"2001:db8::53"`, `"[2001:db8::53]"` or `"[2001:db8::53]:5353"`; null when
+ * the text is not IPv6 (an IPv4 form); throws on a malformed IPv6 form.
+ */
+function parseIpv6Server(text: string): DnsServer | null {
+  let host = text;
+  let port = DNS_PORT;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0) throw new TypeError(`invalid DNS server address: ${JSON.stringify(text)}`);
+    host = text.slice(1, close);
+    const rest = text.slice(close + 1);
+    if (rest !== "") {
+      port = rest.startsWith(":") && /^\d+$/.test(rest.slice(1)) ? Number(rest.slice(1)) : NaN;
+    }
+  } else if (text.indexOf(":") === text.lastIndexOf(":")) {
+    return null; // IPv4, maybe with a port
+  }
+  const addr6 = parseIpv6(host);
+  if (addr6 === null || addr6.isUnspecified() || addr6.isMulticast()) {
+    throw new TypeError(`invalid DNS server address: ${JSON.stringify(text)}`);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
+    throw new TypeError(`invalid DNS server port: ${JSON.stringify(text)}`);
+  }
+  return { addr: 0, port, addr6 };
+}
+
 function serverText(server: DnsServer): string {
+  if (server.addr6 != null) return `[${server.addr6}]:${server.port}`;
   return `${formatIpv4(server.addr)}:${server.port}`;
 }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { isWireError } from "../wire/error.ts";
@@ -264,11 +265,16 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly #localQueue: (PacketBufferLike | null)[];
   #localHead = 0;
   #localCount = 0;
+  /** The packet being handed to a transport (for {@link portUnreachableCurrent}). */
+  #curBytes: Uint8Array | null = null;
+  #curOffset = 0;
+  #curLength = 0;
   #rxSrc: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #hopLimit: number;
   #fragmentId: number;
-  #nowMs = 0;
+  /** Time of the packet or poll being handled (tagged: see TAGGED_TIME_SEED, src/time/clock.ts). */
+  #nowMs: number = TAGGED_TIME_SEED;
   #sessions = new Set<Ping6Session>();
   #nextPingId: number;
 
@@ -284,6 +290,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     if (!(options.mtu >= IPV6_MIN_MTU)) {
       throw new TypeError(`IPv6 needs a link MTU of at least ${IPV6_MIN_MTU}, got ${options.mtu}`);
     }
+    this.#nowMs = 0;
     this.#link = link;
     this.#pool = pool;
     const random = options.random ?? Math.random;
@@ -644,6 +651,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     );
   }
 
+  /**
+   * {@link portUnreachable} for the packet being delivered to a transport right
+   * now (UDP's closed-port answer over IPv6; only valid during `onPacket6`).
+   *
+   * @param nowMs current time
+   */
+  portUnreachableCurrent(nowMs: number): void {
+    if (this.#curBytes === null) return;
+    this.portUnreachable(nowMs, this.#curBytes, this.#curOffset, this.#curLength);
+  }
+
   // ---- ping ----
 
   /**
@@ -789,6 +807,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       );
       return;
     }
+    this.#curBytes = bytes;
+    this.#curOffset = offset;
+    this.#curLength = IPV6_HEADER_LEN + payload;
     this.#handlers[chain.protocol]!.onPacket6(
       nowMs,
       this.#rxSrc,
@@ -799,6 +820,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       checksumVerified,
       toMulticast,
     );
+    this.#curBytes = null;
   }
 
   // ---- time ----

@@ -133,13 +133,17 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
   /** Our end: `{ transport: "tcp", hostname, port }`. */
   get localAddr(): NetAddr {
     const c = this.#conn;
-    return this.#localAddr ??= netAddr("tcp", c.localAddr, c.localPort);
+    return this.#localAddr ??= c.local6 !== null
+      ? { transport: "tcp", hostname: c.local6.toString(), port: c.localPort }
+      : netAddr("tcp", c.localAddr, c.localPort);
   }
 
   /** The peer's end. */
   get remoteAddr(): NetAddr {
     const c = this.#conn;
-    return this.#remoteAddr ??= netAddr("tcp", c.remoteAddr, c.remotePort);
+    return this.#remoteAddr ??= c.remote6 !== null
+      ? { transport: "tcp", hostname: c.remote6.toString(), port: c.remotePort }
+      : netAddr("tcp", c.remoteAddr, c.remotePort);
   }
 
   /** @internal Engine callback: the handshake completed. */

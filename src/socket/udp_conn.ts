@@ -21,6 +21,7 @@ import { UdpError } from "../udp/udp_layer.ts";
 import type { UdpEndpoint } from "../udp/udp_layer.ts";
 import { checkPort, type NetAddr, netAddr } from "./addr.ts";
 import { parseIpv4 } from "../wire/address.ts";
+import { type Ipv6Address, parseIpv6 } from "../wire/ipv6_address.ts";
 
 /** What a {@link UdpConn} needs from the stack that made it. */
 export interface UdpConnHost {
@@ -83,6 +84,8 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
   /** The last dotted-quad destination parsed by {@link send}, and its value (a one-entry cache). */
   #lastHostname: string | null = null;
   #lastAddress = 0;
+  /** The last IPv6 literal parsed by {@link send} (null: the cached one is IPv4). */
+  #lastAddress6: Ipv6Address | null = null;
   /** The connected peer as given to {@link connect} (numeric), or null. */
   #remote: NetAddr | null = null;
 
@@ -91,11 +94,15 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
    *
    * @param host the stack side (time, DNS, loop wake-up)
    * @param endpoint the bound engine endpoint; the conn owns it from now on
+   * @param hostname the local address shown in {@link addr} (default our IPv4 address;
+   *   e.g. `"::"` for a socket of an IPv6-only stack)
    */
-  constructor(host: UdpConnHost, endpoint: UdpEndpoint) {
+  constructor(host: UdpConnHost, endpoint: UdpEndpoint, hostname?: string) {
     this.#host = host;
     this.#endpoint = endpoint;
-    this.addr = netAddr("udp", host.localAddress, endpoint.localPort);
+    this.addr = hostname === undefined
+      ? netAddr("udp", host.localAddress, endpoint.localPort)
+      : { transport: "udp", hostname, port: endpoint.localPort };
     endpoint.onReadable = () => this.#drain();
   }
 
@@ -153,6 +160,13 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
     try {
       if (this.#closed) throw new UdpError("Closed", `port ${this.addr.port} is closed`);
       const port = checkPort(addr.port, "destination port", false);
+      const dst6 = ipv6Literal(addr.hostname);
+      if (dst6 !== null) {
+        const error = this.#endpoint.connect6(dst6, port);
+        if (error !== null) throw error;
+        this.#remote = { transport: "udp", hostname: dst6.toString(), port };
+        return Promise.resolve();
+      }
       const dst = parseIpv4(addr.hostname);
       if (dst === null) return this.#connectResolving(addr.hostname, port);
       this.#connectTo(dst, port);
@@ -203,18 +217,29 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
         if (!ep.connected) {
           throw new UdpError("NotConnected", `port ${this.addr.port} has no peer: give an address`);
         }
+        const peer6 = ep.remoteAddr6;
+        if (peer6 !== null) return Promise.resolve(this.#sendTo6(data, peer6, ep.remotePort));
         return Promise.resolve(this.#sendTo(data, ep.remoteAddr, ep.remotePort));
       }
       const port = checkPort(addr.port, "destination port", false);
       const hostname = addr.hostname;
       let dst: number | null;
       if (hostname === this.#lastHostname) {
+        const cached6 = this.#lastAddress6;
+        if (cached6 !== null) return Promise.resolve(this.#sendTo6(data, cached6, port));
         dst = this.#lastAddress;
       } else {
         dst = parseIpv4(hostname);
-        if (dst === null) return this.#sendResolving(data, hostname, port);
+        if (dst === null) {
+          const dst6 = ipv6Literal(hostname);
+          if (dst6 === null) return this.#sendResolving(data, hostname, port);
+          this.#lastHostname = hostname;
+          this.#lastAddress6 = dst6;
+          return Promise.resolve(this.#sendTo6(data, dst6, port));
+        }
         this.#lastHostname = hostname;
         this.#lastAddress = dst;
+        this.#lastAddress6 = null;
       }
       return Promise.resolve(this.#sendTo(data, dst, port));
     } catch (e) {
@@ -231,6 +256,13 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
 
   #sendTo(data: Uint8Array, dst: number, port: number): number {
     const result = this.#endpoint.send(this.#host.recentMs, data, dst, port);
+    this.#host.afterSend();
+    if (typeof result !== "number") throw result;
+    return result;
+  }
+
+  #sendTo6(data: Uint8Array, dst: Ipv6Address, port: number): number {
+    const result = this.#endpoint.send6(this.#host.recentMs, data, dst, port);
     this.#host.afterSend();
     if (typeof result !== "number") throw result;
     return result;
@@ -289,21 +321,36 @@ export class UdpConn implements AsyncIterable<[Uint8Array, NetAddr]> {
       let data: Uint8Array;
       let srcAddr: number;
       let srcPort: number;
+      let src6: Ipv6Address | null;
       if (w.buf !== undefined) {
         const n = this.#endpoint.receiveInto(w.buf, 0);
         if (n < 0) return;
         data = w.buf.subarray(0, n);
         srcAddr = this.#endpoint.lastSrcAddr;
         srcPort = this.#endpoint.lastSrcPort;
+        src6 = this.#endpoint.lastSrcAddr6;
       } else {
         const d = this.#endpoint.tryReceive();
         if (d === null) return;
         data = d.data;
         srcAddr = d.srcAddr;
         srcPort = d.srcPort;
+        src6 = d.srcAddr6 ?? null;
       }
       this.#waiters.shift();
-      w.resolve([data, netAddr("udp", srcAddr, srcPort)]);
+      w.resolve([
+        data,
+        src6 === null
+          ? netAddr("udp", srcAddr, srcPort)
+          : { transport: "udp", hostname: src6.toString(), port: srcPort },
+      ]);
     }
   }
+}
+
+/** An IPv6 literal, bare or in brackets (`[2001:db8::1]`), or null (issue 18). */
+export function ipv6Literal(host: string): Ipv6Address | null {
+  if (!host.includes(":")) return null;
+  const text = host.charCodeAt(0) === 0x5b && host.endsWith("]") ? host.slice(1, -1) : host;
+  return parseIpv6(text);
 }

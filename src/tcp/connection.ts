@@ -25,6 +25,7 @@
  */
 
 import type { TcpListener } from "./tcp_layer.ts";
+import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
 import { IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
@@ -246,6 +247,13 @@ export class TcpConnection implements TimerTarget {
   listener: TcpListener | null = null;
   /** Layer bookkeeping: counted in its listener's SYN queue. */
   inSynQueue = false;
+  /**
+   * Over IPv6 (issue 18): our address; `localAddr`/`remoteAddr` then hold keyed
+   * tags of the addresses (src/tcp/tcp6.ts). Null over IPv4.
+   */
+  local6: Ipv6Address | null = null;
+  /** Over IPv6: the peer's address, else null. */
+  remote6: Ipv6Address | null = null;
 
   readonly #t: Tcb;
 

@@ -11,7 +11,10 @@
  */
 
 import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
-import type { IpProtocolHandler, IpSender } from "../iface/types.ts";
+import type { IpProtocolHandler, IpSender, Ipv6ProtocolHandler } from "../iface/types.ts";
+import { ipv6AddressSum } from "../wire/checksum.ts";
+import { Ipv6Address } from "../wire/ipv6_address.ts";
+import { Tcp6Path, type Tcp6Sender } from "./tcp6.ts";
 import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
 import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
@@ -101,6 +104,39 @@ function isBroadcastOrMulticast(addr: number): boolean {
 /** Parse options for a segment whose checksum the device validated (made once). */
 const SKIP_CHECKSUM = Object.freeze({ verifyChecksum: false });
 
+/** ICMPv6 types TCP acts on (RFC 4443 §3.1, §3.2). */
+const ICMPV6_DEST_UNREACHABLE = 1;
+const ICMPV6_PACKET_TOO_BIG = 2;
+/** ICMPv6 Destination Unreachable codes (RFC 4443 §3.1). */
+const ICMPV6_UNREACH_NO_ROUTE = 0;
+const ICMPV6_UNREACH_PORT = 4;
+/** The IPv4 destination-unreachable codes the engine maps them to (RFC 792, RFC 1191). */
+const UNREACH_NET = 0;
+const UNREACH_HOST = 1;
+const UNREACH_PORT = 3;
+const UNREACH_FRAG_NEEDED = 4;
+const UNREACH_PROTOCOL = 2;
+/** RFC 1812 §5.2.7.1: communication administratively prohibited. */
+const UNREACH_ADMIN_PROHIBITED = 13;
+const ICMPV6_TIME_EXCEEDED = 3;
+const ICMPV6_PARAMETER_PROBLEM = 4;
+const ICMPV6_UNREACH_ADMIN = 1;
+const ICMPV6_PARAM_NEXT_HEADER = 1;
+const IPV6_HEADER_LEN = 40;
+/** IPv6 header + TCP header: the engine's "next-hop MTU" is the IPv6 MTU − 20 (tcp6.ts). */
+const IPV6_MTU_TO_ENGINE = 20;
+
+/** Which families a listener accepts: a wildcard one both (Linux `IPV6_V6ONLY` off). */
+export type TcpFamily = "any" | "ipv4" | "ipv6";
+
+/** Options of a listener over IPv6 ({@link TcpLayer.listen}). */
+export interface TcpListenFamilyOptions {
+  /** Families accepted (default "any"). */
+  family?: TcpFamily;
+  /** Accept IPv6 connections to this address only (default any of ours). */
+  localAddr6?: Ipv6Address | null;
+}
+
 /** Callbacks from a listener. */
 export interface TcpListenerEvents {
   /** A connection is waiting in the accept queue. */
@@ -135,6 +171,10 @@ export class TcpListener {
   synQueueLength = 0;
   /** When this listener last answered with a SYN cookie. */
   lastCookieMs: number = -Infinity;
+  /** Families accepted (issue 18). */
+  family: TcpFamily = "any";
+  /** The IPv6 address accepted on, or null for any. */
+  localAddr6: Ipv6Address | null = null;
   readonly #acceptQueue: TcpConnection[] = [];
   #closed = false;
   readonly #layer: TcpLayer;
@@ -235,6 +275,8 @@ export interface TcpConnectOptions {
   localAddr?: number;
   /** Callbacks, installed before the SYN is sent. */
   events?: TcpConnectionEvents;
+  /** Local IPv6 address of {@link TcpLayer.connect6} (default RFC 6724 selection). */
+  localAddr6?: Ipv6Address;
   /** Override the ISS (tests); either form, held as a signed 32-bit integer. */
   iss?: number;
   /**
@@ -287,7 +329,7 @@ export interface TcpConnectOptions {
  * console.assert(client.stateName === "ESTABLISHED");
  * ```
  */
-export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
+export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConnectionOwner {
   /** Counters. */
   readonly stats: TcpStats = newTcpStats();
   /** Effective configuration. */
@@ -316,6 +358,17 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
   readonly #rx: TcpRepr = newTcpRepr();
   readonly #tx: TcpRepr = newTcpRepr();
+  // ---- IPv6 (issue 18): a table of its own, keyed by the peer's address hash and both ports ----
+  #ip6: Tcp6Sender | null = null;
+  /** key6 → the paths (connections) with that key. */
+  readonly #conns6 = new Map<number, Tcp6Path[]>();
+  /** Each IPv6 connection's path. */
+  readonly #paths6 = new Map<TcpConnection, Tcp6Path>();
+  /** The path of the last successful IPv6 lookup. */
+  #last6: Tcp6Path | null = null;
+  /** Scratch path of segments that belong to no connection (RST, cookie SYN-ACK). */
+  #ctl6: Tcp6Path | null = null;
+  readonly #parse6 = { verifyChecksum: true, ipv6AddressSum: 0 };
 
   /**
    * Makes the TCP layer of one host.
@@ -369,6 +422,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       if (v instanceof TcpConnection) out.push(v);
       else for (const c of v.values()) out.push(c);
     }
+    for (const c of this.#paths6.keys()) out.push(c);
     return out;
   }
 
@@ -488,7 +542,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       listener.synQueueLength--;
     }
     if (this.#timeWait.size !== 0) this.#timeWait.delete(conn);
-    this.#remove(conn);
+    if (this.#paths6.size === 0 || !this.#remove6(conn)) this.#remove(conn);
   }
 
   /** @internal */
@@ -565,6 +619,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     localAddr: number,
     remoteAddr: number,
     remotePort: number,
+    six: Tcp6Path | null = null,
   ): number {
     const offset = hashFourTuple(
       this.#secret,
@@ -584,7 +639,11 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       const candidate = EPHEMERAL_PORT_FIRST + ((next + offset) % EPHEMERAL_PORT_COUNT);
       next = (next + 1) % EPHEMERAL_PORT_COUNT;
       if (this.#listeners.has(candidate)) continue;
-      const holder = this.#lookup(localAddr, candidate, remoteAddr, remotePort);
+      const holder = six === null
+        ? this.#lookup(localAddr, candidate, remoteAddr, remotePort)
+        : this.#lookup6(six.local6!, candidate, six.remote6!, remotePort)?.conn as
+          | TcpConnection
+          | undefined;
       if (holder === undefined) {
         port = candidate;
         break;
@@ -610,12 +669,20 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
    * @param port local port
    * @param backlog limit of the SYN queue and of the accept queue (default 128)
    * @param localAddr local address to accept on (0 = any; int32 or the unsigned form)
+   * @param family families accepted and the IPv6 address (default both, any address)
    * @returns the listener
    * @throws AddrInUse when the port already has a listener
    */
-  listen(port: number, backlog: number = DEFAULT_BACKLOG, localAddr = 0): TcpListener {
+  listen(
+    port: number,
+    backlog: number = DEFAULT_BACKLOG,
+    localAddr = 0,
+    family: TcpListenFamilyOptions = {},
+  ): TcpListener {
     if (this.#listeners.has(port)) throw new AddrInUse(`port ${port} is already listening`);
     const listener = new TcpListener(this, port, localAddr | 0, Math.max(1, backlog));
+    listener.family = family.family ?? "any";
+    listener.localAddr6 = family.localAddr6 ?? null;
     this.#listeners.set(port, listener);
     return listener;
   }
@@ -721,11 +788,14 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       }
     }
     const listener = this.#listeners.get(seg.dstPort);
-    if (listener !== undefined && (listener.localAddr === 0 || listener.localAddr === dst)) {
-      this.#listenInput(nowMs, listener, src, dst, seg);
+    if (
+      listener !== undefined && (listener.localAddr === 0 || listener.localAddr === dst) &&
+      listener.family !== "ipv6"
+    ) {
+      this.#listenInput(nowMs, listener, src, dst, seg, null);
       return;
     }
-    this.#closedInput(nowMs, src, dst, seg);
+    this.#closedInput(nowMs, src, dst, seg, this.#ip);
   }
 
   /**
@@ -771,14 +841,14 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     return true;
   }
 
-  /** RFC 9293 §3.10.7.1: CLOSED — answer anything but RST with RST. */
-  #closedInput(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
+  /** RFC 9293 §3.10.7.1: CLOSED — answer anything but RST with RST (through `ip`). */
+  #closedInput(nowMs: number, src: number, dst: number, seg: TcpRepr, ip: IpSender): void {
     const flags = seg.flags;
     if ((flags & TCP_RST) !== 0) return;
     if (!this.#resetAllowed(nowMs)) return;
     if ((flags & TCP_ACK) !== 0) {
       // <SEQ=SEG.ACK><CTL=RST>
-      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
     } else {
       // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
       const segLen = seg.payloadLength + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
@@ -792,18 +862,25 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         TCP_RST | TCP_ACK,
         0,
         0,
+        null,
+        ip,
       );
     }
   }
 
-  /** RFC 9293 §3.10.7.2: LISTEN. */
+  /**
+   * RFC 9293 §3.10.7.2: LISTEN. Over IPv6 `src`/`dst` are tags and `ctl6` the
+   * scratch path pointed at the segment's addresses (null over IPv4).
+   */
   #listenInput(
     nowMs: number,
     listener: TcpListener,
     src: number,
     dst: number,
     seg: TcpRepr,
+    ctl6: Tcp6Path | null,
   ): void {
+    const ip: IpSender = ctl6 ?? this.#ip;
     const flags = seg.flags;
     // First, check for an RST: ignore it.
     if ((flags & TCP_RST) !== 0) return;
@@ -833,9 +910,8 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
           }
           if (!listener._acceptQueueFull()) {
             this.stats.synCookiesAccepted++;
-            const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+            const conn = this.#makeConn(dst, seg.dstPort, src, seg.srcPort, ctl6);
             conn.listener = listener;
-            this.#insert(conn);
             listener.configure?.(conn);
             conn.openFromCookie(
               nowMs,
@@ -851,7 +927,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
         }
       }
       if (this.#resetAllowed(nowMs)) {
-        this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0);
+        this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
       }
       return;
     }
@@ -870,17 +946,35 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     if (listener.synQueueLength >= listener.backlog) {
       if (this.config.synCookies) {
         listener.lastCookieMs = nowMs;
-        this.#sendCookie(nowMs, src, dst, seg);
+        this.#sendCookie(nowMs, src, dst, seg, ip);
       } else this.stats.listenOverflows++;
       return;
     }
-    const conn = new TcpConnection(this.#ctx, dst, seg.dstPort, src, seg.srcPort);
+    const conn = this.#makeConn(dst, seg.dstPort, src, seg.srcPort, ctl6);
     conn.listener = listener;
     conn.inSynQueue = true;
     listener.synQueueLength++;
-    this.#insert(conn);
     listener.configure?.(conn);
     conn.openPassive(nowMs, seg);
+  }
+
+  /**
+   * A new connection in the demux table: over IPv4 (`ctl6` null) with these
+   * addresses, over IPv6 on a path of its own to `ctl6`'s addresses.
+   */
+  #makeConn(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    ctl6: Tcp6Path | null,
+  ): TcpConnection {
+    if (ctl6 === null) {
+      const conn = new TcpConnection(this.#ctx, localAddr, localPort, remoteAddr, remotePort);
+      this.#insert(conn);
+      return conn;
+    }
+    return this.#makeConn6(ctl6.local6!, localPort, ctl6.remote6!, remotePort);
   }
 
   // ------------------------------------------------------------------ SYN cookies
@@ -899,9 +993,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     );
   }
 
-  #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr): void {
+  #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr, ip: IpSender): void {
     const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
-    const ourMss = this.#ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
+    const ourMss = ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
     const mss = Math.min(peerMss, ourMss);
     const index = synCookieMssIndex(mss);
     const iss = makeSynCookie(
@@ -947,6 +1041,7 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
       Math.min(cfg.receiveBufferBytes, 0xffff),
       SYN_COOKIE_MSS_TABLE[index],
       options,
+      ip,
     );
   }
 
@@ -962,8 +1057,9 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     window: number,
     mss: number,
     options: CookieSynAckOptions | null = null,
+    ip: IpSender = this.#ip,
   ): void {
-    const buf = this.#ip.allocate();
+    const buf = ip.allocate();
     if (buf === null) {
       this.stats.allocFailures++;
       return;
@@ -990,14 +1086,304 @@ export class TcpLayer implements IpProtocolHandler, TcpConnectionOwner {
     const at = buf.append(len);
     if (at < 0) {
       this.stats.allocFailures++;
-      this.#ip.send(buf, dst, IP_PROTO_TCP);
+      ip.send(buf, dst, IP_PROTO_TCP);
       return;
     }
     TcpRepr.emitHeader(r, buf.bytes, at);
     fillTcpChecksum(buf.bytes, at, len, src, dst);
-    if (!this.#ip.send(buf, dst, IP_PROTO_TCP)) this.stats.sendFailures++;
+    if (!ip.send(buf, dst, IP_PROTO_TCP)) this.stats.sendFailures++;
     this.stats.segmentsOut++;
     if (flags & TCP_RST) this.stats.resetsSent++;
+  }
+
+  // ------------------------------------------------------------------ IPv6 (issue 18)
+
+  /**
+   * Enables TCP over IPv6: register the layer with the IPv6 layer for Next
+   * Header 6 as well (the stack does both).
+   *
+   * @param ip6 the IPv6 layer
+   */
+  attachIpv6(ip6: Tcp6Sender): void {
+    this.#ip6 = ip6;
+    this.#ctl6 = new Tcp6Path(ip6, this.#secret);
+  }
+
+  /** Connections over IPv6 in the demux table. */
+  get connectionCount6(): number {
+    return this.#paths6.size;
+  }
+
+  #key6(remote6: Ipv6Address, remotePort: number, localPort: number): number {
+    return (remote6.hash() ^ Math.imul((remotePort << 16) | localPort, 0x9e3779b1)) | 0;
+  }
+
+  #lookup6(
+    local6: Ipv6Address,
+    localPort: number,
+    remote6: Ipv6Address,
+    remotePort: number,
+  ): Tcp6Path | undefined {
+    // The IPv6 layer hands one flow the same address objects, so identity usually decides.
+    const hit = this.#last6;
+    if (hit !== null) {
+      const c = hit.conn as TcpConnection;
+      if (
+        c.remotePort === remotePort && c.localPort === localPort &&
+        (hit.remote6 === remote6 || hit.remote6!.equals(remote6)) &&
+        (hit.local6 === local6 || hit.local6!.equals(local6))
+      ) return hit;
+    }
+    const list = this.#conns6.get(this.#key6(remote6, remotePort, localPort));
+    if (list === undefined) return undefined;
+    for (const p of list) {
+      const c = p.conn as TcpConnection;
+      if (
+        c.remotePort === remotePort && c.localPort === localPort && p.remote6!.equals(remote6) &&
+        p.local6!.equals(local6)
+      ) {
+        this.#last6 = p;
+        return p;
+      }
+    }
+    return undefined;
+  }
+
+  #makeConn6(
+    local6: Ipv6Address,
+    localPort: number,
+    remote6: Ipv6Address,
+    remotePort: number,
+  ): TcpConnection {
+    const path = new Tcp6Path(this.#ip6!, this.#secret);
+    path.set(local6, remote6);
+    const conn = new TcpConnection(
+      { ...this.#ctx, ip: path },
+      path.localTag,
+      localPort,
+      path.remoteTag,
+      remotePort,
+    );
+    conn.local6 = local6;
+    conn.remote6 = remote6;
+    path.conn = conn;
+    const key = this.#key6(remote6, remotePort, localPort);
+    const list = this.#conns6.get(key);
+    if (list === undefined) this.#conns6.set(key, [path]);
+    else list.push(path);
+    this.#paths6.set(conn, path);
+    this.#connectionCount++;
+    return conn;
+  }
+
+  /** Removes an IPv6 connection; false when `conn` is not one. */
+  #remove6(conn: TcpConnection): boolean {
+    const path = this.#paths6.get(conn);
+    if (path === undefined) return false;
+    this.#paths6.delete(conn);
+    const key = this.#key6(path.remote6!, conn.remotePort, conn.localPort);
+    const list = this.#conns6.get(key);
+    if (list !== undefined) {
+      const i = list.indexOf(path);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.#conns6.delete(key);
+    }
+    if (this.#last6 === path) this.#last6 = null;
+    this.#connectionCount--;
+    return true;
+  }
+
+  /**
+   * Active open over IPv6 (as {@link connect}): our source by RFC 6724, an
+   * RFC 6056 port keyed by the tags of both addresses, MSS = path MTU − 60.
+   *
+   * @param nowMs current time
+   * @param remote6 the peer
+   * @param remotePort its port
+   * @param opts local port/IPv6 address, callbacks, ISS
+   * @returns the connection in SYN-SENT
+   * @throws NotConnected without IPv6 or a source address; HostUnreachable for a
+   *   multicast or unspecified address (RFC 9293 §3.9.1.1); AddrInUse; TooManyConnections
+   */
+  connect6(
+    nowMs: number,
+    remote6: Ipv6Address,
+    remotePort: number,
+    opts: TcpConnectOptions = {},
+  ): TcpConnection {
+    const ip6 = this.#ip6;
+    if (ip6 === null) throw new NotConnected("IPv6 is not configured");
+    if (remote6.isMulticast() || remote6.isUnspecified()) {
+      throw new HostUnreachable(`${remote6} is a multicast or unspecified address`);
+    }
+    const local6 = opts.localAddr6 ?? ip6.sourceAddressFor6(remote6);
+    if (local6 === null) throw new NotConnected(`no IPv6 source address toward ${remote6}`);
+    if (this.#atConnectionLimit()) {
+      this.stats.connectionLimitDrops++;
+      throw new TooManyConnections(`${this.config.maxConnections} connections open`);
+    }
+    let port = opts.localPort ?? 0;
+    if (port !== 0) {
+      if (this.#lookup6(local6, port, remote6, remotePort) !== undefined) {
+        throw new AddrInUse(`port ${port} in use`);
+      }
+    } else {
+      const probe = new Tcp6Path(ip6, this.#secret);
+      probe.set(local6, remote6);
+      port = this.#ephemeralPort(nowMs, probe.localTag, probe.remoteTag, remotePort, probe);
+    }
+    const conn = this.#makeConn6(local6, port, remote6, remotePort);
+    if (opts.events) conn.events = opts.events;
+    opts.configure?.(conn);
+    conn.openActive(nowMs, opts.iss);
+    return conn;
+  }
+
+  /**
+   * A TCP segment over IPv6 (`Ipv6ProtocolHandler.onPacket6`): the RFC 8200
+   * §8.1 pseudo-header checksum, demux on the IPv6 4-tuple, then the same
+   * states as {@link onPacket} (listeners of family "any" or "ipv6", SYN
+   * cookies over the tags, RST for closed ports). Never a reply to a
+   * multicast destination (RFC 9293 §3.9.2.3).
+   *
+   * @param nowMs current time
+   * @param src source (the layer's object, kept per flow)
+   * @param dst destination
+   * @param bytes buffer (valid during the call only)
+   * @param offset segment start
+   * @param length segment length
+   * @param checksumVerified the device validated the checksum
+   * @param toMulticast the destination was a multicast group
+   */
+  onPacket6(
+    nowMs: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+    toMulticast: boolean,
+  ): void {
+    this.stats.segmentsIn++;
+    if (toMulticast || dst.isMulticast()) {
+      this.stats.broadcastDrops++;
+      return;
+    }
+    if (src.isUnspecified() || src.isMulticast()) {
+      this.stats.badSourceDrops++;
+      return;
+    }
+    const parse = this.#parse6;
+    parse.verifyChecksum = !checksumVerified;
+    parse.ipv6AddressSum = ipv6AddressSum(src, dst);
+    const seg = TcpRepr.parse(this.#packet.reset(bytes, offset, length), 0, 0, this.#rx, parse);
+    if (isWireError(seg)) {
+      this.stats.malformed++;
+      return;
+    }
+    const path = this.#lookup6(dst, seg.dstPort, src, seg.srcPort);
+    if (path !== undefined) {
+      const conn = path.conn as TcpConnection;
+      const listener = conn.listener as TcpListener | null;
+      if (
+        conn.state === TcpState.SYN_RECEIVED && listener !== null && this.config.synCookies &&
+        (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_ACK &&
+        seg.ack !== seqAdd(conn.iss, 1) &&
+        synCookieWindowOpen(listener.lastCookieMs, nowMs)
+      ) {
+        // As onPacket: a valid cookie wins over a duplicate SYN's embryonic connection.
+        if (this.#validateCookie(nowMs, path.localTag, path.remoteTag, seg) === null) return;
+        conn.abort();
+      } else if (
+        conn.state === TcpState.TIME_WAIT &&
+        (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN &&
+        seqGt(seg.seq, conn.rcvNxt) && this.#listeners.has(seg.dstPort)
+      ) {
+        conn.abort(); // RFC 9293 §3.10.7.4 / RFC 6191, as onPacket
+      } else {
+        conn.onSegment(nowMs, seg);
+        if (conn.state === TcpState.TIME_WAIT) this.#noteTimeWait(conn);
+        return;
+      }
+    }
+    const ctl = this.#ctl6;
+    if (ctl === null) return;
+    ctl.set(dst, src);
+    const listener = this.#listeners.get(seg.dstPort);
+    if (
+      listener !== undefined && listener.family !== "ipv4" &&
+      (listener.localAddr6 === null || listener.localAddr6.equals(dst))
+    ) {
+      this.#listenInput(nowMs, listener, ctl.remoteTag, ctl.localTag, seg, ctl);
+      return;
+    }
+    this.#closedInput(nowMs, ctl.remoteTag, ctl.localTag, seg, ctl);
+  }
+
+  /**
+   * An ICMPv6 error quoting one of our segments (RFC 4443 §3; RFC 5927 §4.1:
+   * the quoted sequence number must be in flight, checked by the connection).
+   * Destination Unreachable acts as its IPv4 twin (hard in SYN-SENT, port
+   * unreachable is "refused"); Packet Too Big lowers the MSS of the live
+   * connection to the new path MTU − 60 and resends (RFC 8201 §4, §5.2).
+   *
+   * @param nowMs current time
+   * @param type ICMPv6 type
+   * @param code ICMPv6 code
+   * @param parameter the MTU of a Packet Too Big
+   * @param quoted buffer holding the invoking packet
+   * @param quotedOffset where its IPv6 header starts
+   * @param quotedLength quoted bytes
+   */
+  onIcmpv6Error(
+    nowMs: number,
+    type: number,
+    code: number,
+    parameter: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    // The ICMPv4 message each ICMPv6 error stands for (RFC 4443 §3 against RFC 792), so the
+    // connection applies one policy to both families (RFC 1122 §4.2.3.9, RFC 5461).
+    let v4Type = ICMP_DEST_UNREACHABLE;
+    let v4Code: number;
+    let mtu = 0;
+    if (type === ICMPV6_PACKET_TOO_BIG) {
+      v4Code = UNREACH_FRAG_NEEDED;
+      mtu = parameter - IPV6_MTU_TO_ENGINE;
+    } else if (type === ICMPV6_DEST_UNREACHABLE) {
+      v4Code = code === ICMPV6_UNREACH_PORT
+        ? UNREACH_PORT
+        : code === ICMPV6_UNREACH_NO_ROUTE
+        ? UNREACH_NET
+        : code === ICMPV6_UNREACH_ADMIN
+        ? UNREACH_ADMIN_PROHIBITED
+        : UNREACH_HOST;
+    } else if (type === ICMPV6_TIME_EXCEEDED) {
+      v4Type = ICMP_TIME_EXCEEDED;
+      v4Code = code;
+    } else if (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_PARAM_NEXT_HEADER) {
+      v4Code = UNREACH_PROTOCOL; // "unrecognized Next Header": the peer lacks TCP
+    } else {
+      return; // other Parameter Problems: soft errors (RFC 1122 §4.2.3.9), ignored
+    }
+    if (
+      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + TCP_QUOTED_BYTES ||
+      quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6 ||
+      quoted[quotedOffset + 6] !== IP_PROTO_TCP // we send no extension headers
+    ) return;
+    const local6 = Ipv6Address.fromBytes(quoted, quotedOffset + 8);
+    const remote6 = Ipv6Address.fromBytes(quoted, quotedOffset + 24);
+    const t = quotedOffset + IPV6_HEADER_LEN;
+    const localPort = (quoted[t] << 8) | quoted[t + 1];
+    const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
+    const seq = readI32(quoted, t + 4);
+    const path = this.#lookup6(local6, localPort, remote6, remotePort);
+    if (path !== undefined) {
+      (path.conn as TcpConnection).onIcmpError(nowMs, v4Type, v4Code, mtu, seq);
+    }
   }
 
   // ------------------------------------------------------------------ ICMP

@@ -15,7 +15,8 @@
  * @module
  */
 
-import { EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
+import { EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
+import { Ipv6Address, ipv6HashAt } from "../wire/ipv6_address.ts";
 import { Ipv4Packet } from "../wire/ipv4.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp.ts";
 import {
@@ -85,7 +86,16 @@ export class TraceError extends Error {
 }
 
 /** What a frame carries. */
-export type FrameKind = "arp" | "icmp" | "tcp" | "udp" | "ipv4" | "other" | "malformed";
+export type FrameKind =
+  | "arp"
+  | "icmp"
+  | "icmpv6"
+  | "tcp"
+  | "udp"
+  | "ipv4"
+  | "ipv6"
+  | "other"
+  | "malformed";
 
 /** TCP header fields of a decoded segment (absolute numbers, as on the wire). */
 export interface TcpFields {
@@ -143,12 +153,21 @@ export interface DecodedFrame {
   tcp: TcpFields | null;
   /** UDP ports when `kind === "udp"`. */
   udp: { srcPort: number; dstPort: number; payloadLength: number } | null;
+  /**
+   * IPv6 source as text (RFC 5952) for a frame carried over IPv6; `src` then
+   * holds an int32 hash of the address (for matching), not an IPv4 address.
+   */
+  src6?: string;
+  /** IPv6 destination as text (see {@link src6}). */
+  dst6?: string;
 }
 
 /** One side of a connection. */
 export interface TraceEndpoint {
   /** IPv4 address (int32, as the decoded frames carry it; format with `formatIpv4`). */
   address: number;
+  /** The IPv6 address as text over IPv6 (`address` is then the frames' hash of it). */
+  address6?: string;
   /** Port. */
   port: number;
 }
@@ -335,6 +354,7 @@ export function decodeFrame(
   const off = eth.payloadOffset;
   const avail = data.length - off;
   if (type === ETHERTYPE_ARP) return decodeArp(base, data, off, avail);
+  if (type === ETHERTYPE_IPV6) return decodeIpv6(base, data, off, avail);
   if (type !== ETHERTYPE_IPV4) {
     base.summary = `ethertype 0x${type.toString(16).padStart(4, "0")}`;
     return base;
@@ -367,6 +387,116 @@ export function decodeFrame(
       base.summary = `IPv4 proto ${ip.protocol} len ${payloadLength}`;
       return base;
   }
+}
+
+/** IPv6 extension headers with the generic (Next Header, Hdr Ext Len in 8-octet units) layout. */
+const IPV6_HOP_BY_HOP = 0;
+const IPV6_ROUTING = 43;
+const IPV6_FRAGMENT = 44;
+const IPV6_DEST_OPTIONS = 60;
+const IPV6_NO_NEXT = 59;
+const PROTO_ICMPV6 = 58;
+const IPV6_HEADER_BYTES = 40;
+/** At most this many extension headers are walked for display. */
+const MAX_EXTENSION_HEADERS = 8;
+
+/** RFC 8200 §3 header, §4 extension headers (walked for display), then TCP/UDP/ICMPv6. */
+function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: number) {
+  if (avail < IPV6_HEADER_BYTES) return malformed(base, `IPv6: ${avail} bytes < header`);
+  if ((data[off] >>> 4) !== 6) return malformed(base, `IPv6: version ${data[off] >>> 4}`);
+  base.kind = "ipv6";
+  base.src = ipv6HashAt(data, off + 8);
+  base.dst = ipv6HashAt(data, off + 24);
+  base.src6 = Ipv6Address.fromBytes(data, off + 8).toString();
+  base.dst6 = Ipv6Address.fromBytes(data, off + 24).toString();
+  const payloadLength = (data[off + 4] << 8) | data[off + 5];
+  let next = data[off + 6];
+  let at = off + IPV6_HEADER_BYTES;
+  const end = off + IPV6_HEADER_BYTES + payloadLength; // from the header: right when cut
+  for (let n = 0; n < MAX_EXTENSION_HEADERS; n++) {
+    if (next === IPV6_FRAGMENT) {
+      if (at + 8 > data.length) return malformed(base, "IPv6: fragment header cut");
+      const fragOffset = ((data[at + 2] << 8) | data[at + 3]) >>> 3;
+      const more = (data[at + 3] & 1) !== 0;
+      if (fragOffset !== 0 || more) {
+        base.summary = `IPv6 fragment proto ${data[at]} offset ${fragOffset * 8} ` +
+          `len ${end - at - 8}${more ? " +M" : ""}`;
+        return base;
+      }
+      next = data[at];
+      at += 8;
+    } else if (
+      next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DEST_OPTIONS
+    ) {
+      if (at + 2 > data.length) return malformed(base, "IPv6: extension header cut");
+      const len = (data[at + 1] + 1) * 8;
+      next = data[at];
+      at += len;
+    } else {
+      break;
+    }
+  }
+  if (at > end) return malformed(base, "IPv6: extension headers beyond the payload length");
+  const length = end - at;
+  const captured = Math.max(0, Math.min(length, data.length - at));
+  switch (next) {
+    case PROTO_TCP:
+      return decodeTcp(base, data, at, captured, length);
+    case PROTO_UDP:
+      return decodeUdp(base, data, at, captured, length);
+    case PROTO_ICMPV6:
+      return decodeIcmpv6(base, data, at, captured, length);
+    case IPV6_NO_NEXT:
+      base.summary = "IPv6 no next header";
+      return base;
+    default:
+      base.summary = `IPv6 next header ${next} len ${length}`;
+      return base;
+  }
+}
+
+/** ICMPv6 message names (RFC 4443 §2.1, RFC 4861 §4, RFC 3810 §5). */
+const ICMPV6_NAMES: Readonly<Record<number, string>> = {
+  1: "destination unreachable",
+  2: "packet too big",
+  3: "time exceeded",
+  4: "parameter problem",
+  128: "echo request",
+  129: "echo reply",
+  133: "router solicitation",
+  134: "router advertisement",
+  135: "neighbor solicitation",
+  136: "neighbor advertisement",
+  137: "redirect",
+  143: "MLDv2 report",
+};
+
+function decodeIcmpv6(
+  base: DecodedFrame,
+  data: Uint8Array,
+  off: number,
+  captured: number,
+  length: number,
+): DecodedFrame {
+  if (captured < 4 || length < 4) return malformed(base, `ICMPv6: ${length} bytes < header`);
+  base.kind = "icmpv6";
+  const type = data[off];
+  const code = data[off + 1];
+  const name = ICMPV6_NAMES[type] ?? `type ${type}`;
+  if ((type === 128 || type === 129) && captured >= 8) {
+    const id = (data[off + 4] << 8) | data[off + 5];
+    const seq = (data[off + 6] << 8) | data[off + 7];
+    base.summary = `ICMPv6 ${name} id=${id} seq=${seq} len=${length - 8}`;
+  } else if ((type === 135 || type === 136) && captured >= 24) {
+    base.summary = `ICMPv6 ${name} ${Ipv6Address.fromBytes(data, off + 8)}`;
+  } else if (type === 2 && captured >= 8) {
+    const mtu = ((data[off + 4] << 24) | (data[off + 5] << 16) | (data[off + 6] << 8) |
+      data[off + 7]) >>> 0;
+    base.summary = `ICMPv6 ${name} mtu ${mtu}`;
+  } else {
+    base.summary = `ICMPv6 ${name}${code !== 0 ? ` code ${code}` : ""}`;
+  }
+  return base;
 }
 
 function decodeArp(base: DecodedFrame, data: Uint8Array, off: number, avail: number) {
@@ -506,7 +636,13 @@ function decodeTcp(
 export function describeFrame(frame: DecodedFrame, originMs: number): string {
   const t = `${(frame.timeMs - originMs).toFixed(3)}ms`.padStart(12);
   let who: string;
-  if (frame.kind === "tcp" && frame.tcp !== null) {
+  if (frame.src6 !== undefined && frame.kind !== "other" && frame.kind !== "malformed") {
+    // IPv6: `[addr]:port` as in URLs (RFC 3986 §3.2.2), bare addresses otherwise.
+    const ports = frame.tcp ?? frame.udp;
+    who = ports !== null
+      ? `[${frame.src6}]:${ports.srcPort} > [${frame.dst6}]:${ports.dstPort}`
+      : `${frame.src6} > ${frame.dst6}`;
+  } else if (frame.kind === "tcp" && frame.tcp !== null) {
     who = `${formatIpv4(frame.src)}:${frame.tcp.srcPort} > ${
       formatIpv4(frame.dst)
     }:${frame.tcp.dstPort}`;
@@ -653,8 +789,12 @@ function startConnection(frame: DecodedFrame, t: TcpFields, id: number): Tracker
   if (syn && !ack) senderIsClient = true;
   else if (syn && ack) senderIsClient = false;
   else senderIsClient = t.srcPort > t.dstPort; // mid-stream: the ephemeral port is the client's
-  const sender = { address: frame.src, port: t.srcPort };
-  const receiver = { address: frame.dst, port: t.dstPort };
+  const sender: TraceEndpoint = { address: frame.src, port: t.srcPort };
+  const receiver: TraceEndpoint = { address: frame.dst, port: t.dstPort };
+  if (frame.src6 !== undefined) {
+    sender.address6 = frame.src6;
+    receiver.address6 = frame.dst6;
+  }
   return {
     trace: {
       id,
@@ -853,5 +993,6 @@ export function analyzePcap(bytes: Uint8Array): CaptureAnalysis {
  * ```
  */
 export function formatEndpoint(e: TraceEndpoint): string {
+  if (e.address6 !== undefined) return `[${e.address6}]:${e.port}`;
   return `${formatIpv4(e.address)}:${e.port}`;
 }

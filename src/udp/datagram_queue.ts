@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Ipv6Address } from "../wire/ipv6_address.ts";
+
 /** Default payload storage per endpoint (bytes); a 65,507-byte datagram fits. */
 export const DEFAULT_QUEUE_BYTES = 256 * 1024;
 /** Default maximum number of queued datagrams per endpoint. */
@@ -57,6 +59,8 @@ export class DatagramQueue {
   #lengths: Uint32Array;
   #addrs: Int32Array;
   #ports: Uint16Array;
+  /** Source of each datagram that came over IPv6 (null for IPv4; issue 18). */
+  #addrs6: (Ipv6Address | null)[];
   #readByte = 0;
   #usedBytes = 0;
   #first = 0;
@@ -82,6 +86,7 @@ export class DatagramQueue {
     this.#lengths = new Uint32Array(capacityDatagrams);
     this.#addrs = new Int32Array(capacityDatagrams);
     this.#ports = new Uint16Array(capacityDatagrams);
+    this.#addrs6 = new Array<Ipv6Address | null>(capacityDatagrams).fill(null);
   }
 
   /** Number of queued datagrams. */
@@ -104,6 +109,11 @@ export class DatagramQueue {
     return this.#count === 0 ? 0 : this.#addrs[this.#first];
   }
 
+  /** IPv6 source of the oldest datagram, or null (IPv4, or empty). */
+  get frontAddr6(): Ipv6Address | null {
+    return this.#count === 0 ? null : this.#addrs6[this.#first];
+  }
+
   /** Source port of the oldest datagram (0 when empty). */
   get frontPort(): number {
     return this.#count === 0 ? 0 : this.#ports[this.#first];
@@ -117,9 +127,17 @@ export class DatagramQueue {
    * @param length payload length (0 allowed)
    * @param addr source IPv4 address (int32; the unsigned form is stored as int32)
    * @param port source port
+   * @param addr6 the IPv6 source of a datagram that came over IPv6 (`addr` is then 0)
    * @returns false (nothing stored) when the datagram count or the byte capacity is exhausted
    */
-  push(src: Uint8Array, offset: number, length: number, addr: number, port: number): boolean {
+  push(
+    src: Uint8Array,
+    offset: number,
+    length: number,
+    addr: number,
+    port: number,
+    addr6: Ipv6Address | null = null,
+  ): boolean {
     if (this.#count === this.capacityDatagrams) return false;
     if (length > this.capacityBytes - this.#usedBytes) return false;
     const cap = this.capacityBytes;
@@ -136,6 +154,7 @@ export class DatagramQueue {
     this.#lengths[slot] = length;
     this.#addrs[slot] = addr;
     this.#ports[slot] = port;
+    this.#addrs6[slot] = addr6;
     this.#count++;
     return true;
   }

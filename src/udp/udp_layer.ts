@@ -41,6 +41,9 @@ import type {
 } from "../iface/types.ts";
 import { pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
 import { write16 } from "../wire/view.ts";
+import { ipv6AddressSum } from "../wire/checksum.ts";
+import type { Ipv6Address } from "../wire/ipv6_address.ts";
+import type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "../iface/types.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
 
 /** IP protocol number of UDP (RFC 768). */
@@ -57,6 +60,23 @@ export const EPHEMERAL_PORT_MIN = 49_152;
 export const EPHEMERAL_PORT_MAX = 65_535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const PORT_MAX = 65_535;
+
+/** Largest UDP payload over IPv6 without jumbograms: 65,535 − 8 (RFC 8200 §3 payload length). */
+export const UDP6_MAX_PAYLOAD = 0xffff - UDP_HEADER_LEN;
+/** IPv6 header length (RFC 8200 §3) and Fragment header length (§4.5). */
+const IPV6_HEADER_BYTES = 40;
+const IPV6_FRAGMENT_HEADER_BYTES = 8;
+/** Next Header values (RFC 8200 §4.5). */
+const NEXT_HEADER_FRAGMENT = 44;
+/** ICMPv6 Destination Unreachable (RFC 4443 §3.1) and its codes. */
+const ICMPV6_DEST_UNREACHABLE = 1;
+const ICMPV6_UNREACH_NO_ROUTE = 0;
+const ICMPV6_UNREACH_PORT = 4;
+/** Send options of a UDP datagram over IPv6 (fragments allowed, RFC 8200 §5). */
+const UDP6_SEND: Ipv6SendOptions = {};
+
+/** Which families an endpoint receives: a wildcard one both (Linux `IPV6_V6ONLY` off). */
+export type UdpFamily = "ipv4" | "ipv6" | "any";
 
 /** ICMP type "destination unreachable" (RFC 792). */
 const ICMP_DEST_UNREACHABLE = 3;
@@ -118,6 +138,22 @@ export class UdpError extends Error {
 }
 
 /**
+ * The IPv6 output of the UDP layer (src/iface/ipv6.ts `Ipv6Layer`): the
+ * `Ipv6Sender` plus large buffers and the closed-port answer.
+ */
+export interface UdpIpv6Sender extends Ipv6Sender {
+  /** Optional: a buffer for `payloadBytes`, larger than a pool slot (IPv6 fragments it). */
+  allocateLarge?(payloadBytes: number): PacketBufferLike | null;
+  /** Optional: returns an allocated buffer that will not be sent. */
+  release?(buf: PacketBufferLike): void;
+  /**
+   * Optional: answers the packet being delivered right now with ICMPv6
+   * Destination Unreachable, port unreachable (RFC 4443 §3.1 code 4).
+   */
+  portUnreachableCurrent?(nowMs: number): void;
+}
+
+/**
  * The IPv4 output the UDP layer needs: the `IpSender` of src/iface plus two
  * optional extensions for datagrams larger than one pool slot.
  */
@@ -162,6 +198,8 @@ export interface UdpLayerOptions {
 
 /** Options of {@link UdpLayer.bind}. */
 export interface UdpBindOptions {
+  /** Families received (default "any": IPv4 and IPv6, as a wildcard Linux socket). */
+  family?: UdpFamily;
   /** Payload bytes this endpoint may queue. */
   queueBytes?: number;
   /** Datagrams this endpoint may queue. */
@@ -202,6 +240,12 @@ export interface UdpLayerStats {
   icmpUnconnected: number;
   /** ICMP errors whose quote is not a well-formed UDP datagram (cut short, bad header, fragment). */
   icmpBadQuote: number;
+  /** Datagrams received over IPv6 (also counted in rxDatagrams). */
+  rxDatagrams6: number;
+  /** Dropped: a zero checksum over IPv6, where it is mandatory (RFC 8200 §8.1). */
+  rxZeroChecksum6: number;
+  /** Datagrams sent over IPv6 (also counted in txDatagrams). */
+  txDatagrams6: number;
 }
 
 /** Counters of one endpoint. */
@@ -232,6 +276,8 @@ export interface UdpDatagram {
   srcAddr: number;
   /** Sender port. */
   srcPort: number;
+  /** Sender IPv6 address when the datagram came over IPv6 (`srcAddr` is then 0), else null. */
+  srcAddr6?: Ipv6Address | null;
 }
 
 let cryptoWord: Uint32Array | null = null;
@@ -279,6 +325,10 @@ export class UdpEndpoint {
   lastSrcPort = 0;
   /** Full payload length of the datagram last returned by {@link receiveInto}. */
   lastLength = 0;
+  /** IPv6 source of the datagram last returned by {@link receiveInto} (null: it came over IPv4). */
+  lastSrcAddr6: Ipv6Address | null = null;
+  /** Families this endpoint receives. */
+  readonly family: UdpFamily;
   #layer: UdpLayer;
   #queue: DatagramQueue;
   #pendingError: UdpError | null = null;
@@ -287,6 +337,9 @@ export class UdpEndpoint {
   #remoteAddr = 0;
   #remotePort = 0;
   #localAddr = 0;
+  /** The connected IPv6 peer and our address towards it; null = not connected over IPv6. */
+  #remote6: Ipv6Address | null = null;
+  #local6: Ipv6Address | null = null;
 
   /**
    * Made by {@link UdpLayer.bind}; not meant to be called directly.
@@ -294,11 +347,85 @@ export class UdpEndpoint {
    * @param layer the owning layer
    * @param port the bound port
    * @param queue the receive queue
+   * @param family the families received (default both)
    */
-  constructor(layer: UdpLayer, port: number, queue: DatagramQueue) {
+  constructor(layer: UdpLayer, port: number, queue: DatagramQueue, family: UdpFamily = "any") {
     this.#layer = layer;
     this.localPort = port;
     this.#queue = queue;
+    this.family = family;
+  }
+
+  /** The connected IPv6 peer, or null (unconnected or connected over IPv4). */
+  get remoteAddr6(): Ipv6Address | null {
+    return this.#remote6;
+  }
+
+  /** Our IPv6 address towards the connected IPv6 peer, or null. */
+  get localAddr6(): Ipv6Address | null {
+    return this.#local6;
+  }
+
+  /**
+   * {@link connect} to an IPv6 peer (Linux `ip6_datagram_connect`): source
+   * chosen by RFC 6724, then only that 4-tuple is received and ICMPv6 errors
+   * about it are reported.
+   *
+   * @param addr the peer's IPv6 address
+   * @param port the peer's port 1..65535
+   * @returns null, or the {@link UdpError} (`InvalidPort`, `InvalidAddress`, `NoRoute`, `Closed`)
+   */
+  connect6(addr: Ipv6Address, port: number): UdpError | null {
+    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
+    const invalid = checkDestination6(addr, port, this.family);
+    if (invalid !== null) return invalid;
+    const local = this.#layer.sender6?.sourceAddressFor6(addr) ?? null;
+    if (local === null) return new UdpError("NoRoute", `no route to ${addr}`, 0, port);
+    this.#remoteAddr = 0;
+    this.#localAddr = 0;
+    this.#remote6 = addr;
+    this.#local6 = local;
+    this.#remotePort = port;
+    this.#pendingError = null;
+    return null;
+  }
+
+  /**
+   * Whether a datagram from `src:srcPort` to `dst` over IPv6 belongs here.
+   *
+   * @param src source address
+   * @param srcPort source port
+   * @param dst destination address
+   * @returns true when it may be delivered
+   */
+  accepts6(src: Ipv6Address, srcPort: number, dst: Ipv6Address): boolean {
+    if (this.family === "ipv4") return false;
+    if (this.#remotePort === 0) return true;
+    const r = this.#remote6;
+    return r !== null && srcPort === this.#remotePort && r.equals(src) && this.#local6!.equals(dst);
+  }
+
+  /**
+   * {@link send} over IPv6.
+   *
+   * @param nowMs current time (ms)
+   * @param data the payload (≤ 65,527 bytes)
+   * @param dst destination
+   * @param dstPort destination port 1..65535
+   * @returns bytes of payload sent, or a {@link UdpError}
+   */
+  send6(nowMs: number, data: Uint8Array, dst: Ipv6Address, dstPort: number): number | UdpError {
+    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
+    const pending = this.takeError();
+    if (pending !== null) return pending;
+    if (
+      this.#remotePort !== 0 &&
+      (this.#remote6 === null || !this.#remote6.equals(dst) || dstPort !== this.#remotePort)
+    ) {
+      this.stats.txErrors++;
+      return new UdpError("IsConnected", `port ${this.localPort} is connected`, 0, dstPort);
+    }
+    return this.#layer.sendFrom6(nowMs, this, data, dst, dstPort);
   }
 
   /** True after {@link close}. */
@@ -343,12 +470,17 @@ export class UdpEndpoint {
     if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
     const invalid = checkDestination(addr, port);
     if (invalid !== null) return invalid;
+    if (this.family === "ipv6") {
+      return new UdpError("InvalidAddress", `port ${this.localPort} is bound to IPv6 only`);
+    }
     addr |= 0;
     const local = this.#layer.sender.sourceAddressFor(addr);
     if (local === 0) return new UdpError("NoRoute", `no route to ${formatIpv4(addr)}`, addr, port);
     this.#remoteAddr = addr;
     this.#remotePort = port;
     this.#localAddr = local;
+    this.#remote6 = null;
+    this.#local6 = null;
     this.#pendingError = null;
     return null;
   }
@@ -358,6 +490,8 @@ export class UdpEndpoint {
     this.#remoteAddr = 0;
     this.#remotePort = 0;
     this.#localAddr = 0;
+    this.#remote6 = null;
+    this.#local6 = null;
     this.#pendingError = null;
   }
 
@@ -371,8 +505,10 @@ export class UdpEndpoint {
    * @returns true when it may be delivered
    */
   accepts(src: number, srcPort: number, dst: number): boolean {
+    if (this.family === "ipv6") return false;
     return this.#remotePort === 0 ||
-      (src === this.#remoteAddr && srcPort === this.#remotePort && dst === this.#localAddr);
+      (this.#remote6 === null && src === this.#remoteAddr && srcPort === this.#remotePort &&
+        dst === this.#localAddr);
   }
 
   /** Datagrams waiting in the receive queue. */
@@ -420,7 +556,8 @@ export class UdpEndpoint {
     const pending = this.takeError();
     if (pending !== null) return pending;
     if (
-      this.#remotePort !== 0 && ((dstAddr | 0) !== this.#remoteAddr || dstPort !== this.#remotePort)
+      this.#remotePort !== 0 &&
+      (this.#remote6 !== null || (dstAddr | 0) !== this.#remoteAddr || dstPort !== this.#remotePort)
     ) {
       this.stats.txErrors++;
       return new UdpError(
@@ -446,9 +583,10 @@ export class UdpEndpoint {
     if (length < 0) return null;
     const srcAddr = this.#queue.frontAddr;
     const srcPort = this.#queue.frontPort;
+    const srcAddr6 = this.#queue.frontAddr6;
     const data = new Uint8Array(length);
     this.#queue.shift(data, 0);
-    return { data, srcAddr, srcPort };
+    return { data, srcAddr, srcPort, srcAddr6 };
   }
 
   /**
@@ -465,6 +603,7 @@ export class UdpEndpoint {
     if (length < 0) return -1;
     this.lastSrcAddr = this.#queue.frontAddr;
     this.lastSrcPort = this.#queue.frontPort;
+    this.lastSrcAddr6 = this.#queue.frontAddr6;
     this.lastLength = length;
     return this.#queue.shift(dst, dstOffset);
   }
@@ -487,6 +626,7 @@ export class UdpEndpoint {
    * @param length payload length
    * @param src sender address
    * @param srcPort sender port
+   * @param src6 the IPv6 sender of a datagram that came over IPv6 (`src` 0)
    * @returns false when the queue was full (dropped and counted)
    */
   deliver(
@@ -495,8 +635,9 @@ export class UdpEndpoint {
     length: number,
     src: number,
     srcPort: number,
+    src6: Ipv6Address | null = null,
   ): boolean {
-    if (!this.#queue.push(bytes, offset, length, src, srcPort)) {
+    if (!this.#queue.push(bytes, offset, length, src, srcPort, src6)) {
       this.stats.rxDropped++;
       return false;
     }
@@ -540,9 +681,11 @@ export class UdpEndpoint {
  * console.assert(got.srcAddr === (0xc0000202 | 0)); // 192.0.2.2
  * ```
  */
-export class UdpLayer implements IpProtocolHandler {
+export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
   /** Where datagrams go out; may be replaced once the IP layer exists. */
   sender: UdpIpSender;
+  /** Where IPv6 datagrams go out (null: no IPv6; set by the stack, issue 18). */
+  sender6: UdpIpv6Sender | null = null;
   /** Who answers closed ports with ICMP (set by the interface). */
   unreachable: UdpUnreachableReporter | null;
   /** Counters. */
@@ -563,6 +706,9 @@ export class UdpLayer implements IpProtocolHandler {
     rxWrongPeer: 0,
     icmpUnconnected: 0,
     icmpBadQuote: 0,
+    rxDatagrams6: 0,
+    rxZeroChecksum6: 0,
+    txDatagrams6: 0,
   };
   #ports = new Map<number, UdpEndpoint>();
   // Views and the outgoing repr are made once and re-pointed per datagram.
@@ -632,7 +778,7 @@ export class UdpLayer implements IpProtocolHandler {
       opts.queueBytes ?? this.#queueBytes,
       opts.queueDatagrams ?? this.#queueDatagrams,
     );
-    const endpoint = new UdpEndpoint(this, port, queue);
+    const endpoint = new UdpEndpoint(this, port, queue, opts.family ?? "any");
     this.#ports.set(port, endpoint);
     return endpoint;
   }
@@ -827,6 +973,270 @@ export class UdpLayer implements IpProtocolHandler {
     );
   }
 
+  /**
+   * IPv6 input for Next Header 17 (the `Ipv6ProtocolHandler.onPacket6` of
+   * src/iface/types.ts). As {@link onPacket}, plus RFC 8200 §8.1: the checksum
+   * is mandatory, a zero one is dropped (`rxZeroChecksum6`). Endpoints bound
+   * to IPv4 only do not see it. Never throws; defects are counted.
+   *
+   * @param nowMs current time (ms)
+   * @param src source address (the layer's object, kept per flow)
+   * @param dst destination address
+   * @param bytes buffer holding the UDP datagram
+   * @param offset start of the UDP header
+   * @param length upper-layer length
+   * @param checksumVerified the device vouched for the checksum
+   * @param toMulticast the destination was a multicast group (no ICMPv6 answer)
+   */
+  onPacket6(
+    nowMs: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+    toMulticast: boolean,
+  ): void {
+    const stats = this.stats;
+    if (length < UDP_HEADER_LEN || offset < 0 || offset + length > bytes.length) {
+      stats.rxTruncated++;
+      return;
+    }
+    const datagram = this.#rxDatagram.reset(bytes, offset, length);
+    const srcPort = datagram.sourcePort;
+    const dstPort = datagram.destinationPort;
+    const udpLength = datagram.udpLength;
+    if (udpLength < UDP_HEADER_LEN || udpLength > length) {
+      stats.rxBadLength++;
+      return;
+    }
+    // RFC 8200 §8.1: "IPv6 receivers must discard UDP packets containing a zero checksum".
+    if (datagram.checksum === 0) {
+      stats.rxZeroChecksum6++;
+      return;
+    }
+    if (!checksumVerified && !datagram.verifyChecksum(0, 0, ipv6AddressSum(src, dst))) {
+      stats.rxBadChecksum++;
+      return;
+    }
+    const endpoint = dstPort === 0 ? undefined : this.#ports.get(dstPort);
+    if (endpoint === undefined || endpoint.family === "ipv4") {
+      stats.rxNoPort++;
+      // RFC 4443 §3.1 code 4; §2.4 (e.3): no error about a packet to a multicast group.
+      if (!toMulticast) this.sender6?.portUnreachableCurrent?.(nowMs);
+      return;
+    }
+    if (!endpoint.accepts6(src, srcPort, dst)) {
+      stats.rxWrongPeer++;
+      endpoint.stats.rxWrongPeer++;
+      if (!toMulticast) this.sender6?.portUnreachableCurrent?.(nowMs);
+      return;
+    }
+    const payloadLength = datagram.payloadLength;
+    if (!endpoint.deliver(bytes, datagram.payloadOffset, payloadLength, 0, srcPort, src)) {
+      stats.rxQueueDrops++;
+      return;
+    }
+    stats.rxDatagrams++;
+    stats.rxDatagrams6++;
+    stats.rxBytes += payloadLength;
+  }
+
+  /**
+   * ICMPv6 error input (`Ipv6ProtocolHandler.onIcmpv6Error`): the IPv4 rule
+   * of {@link onIcmpError} — a connected endpoint only, the quote's full
+   * 4-tuple, a well-formed quote (an IPv6 header, at most a first-fragment
+   * Fragment header, then ≥ 8 bytes of UDP). Only Destination Unreachable is
+   * reported (RFC 4443 §3.1, mapped as Linux `icmpv6_err_convert`); Packet
+   * Too Big already updated the path MTU cache.
+   *
+   * @param nowMs current time (ms)
+   * @param type ICMPv6 type
+   * @param code ICMPv6 code
+   * @param parameter MTU or pointer (unused)
+   * @param quoted buffer holding the invoking packet
+   * @param quotedOffset where its IPv6 header starts
+   * @param quotedLength quoted bytes available
+   */
+  onIcmpv6Error(
+    nowMs: number,
+    type: number,
+    code: number,
+    parameter: number,
+    quoted: Uint8Array,
+    quotedOffset: number,
+    quotedLength: number,
+  ): void {
+    void nowMs;
+    void parameter;
+    const stats = this.stats;
+    const errorCode = icmpv6ErrorCode(type, code);
+    if (errorCode === null) {
+      stats.icmpIgnored++;
+      return;
+    }
+    if (
+      quotedOffset < 0 || quotedLength < IPV6_HEADER_BYTES + UDP_HEADER_LEN ||
+      quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6
+    ) {
+      stats.icmpBadQuote++;
+      return;
+    }
+    let nextHeader = quoted[quotedOffset + 6];
+    let udpAt = quotedOffset + IPV6_HEADER_BYTES;
+    if (nextHeader === NEXT_HEADER_FRAGMENT) {
+      // Only a first fragment (offset 0) quotes the UDP header (RFC 8200 §4.5).
+      const fragmentOffset = ((quoted[udpAt + 2] << 8) | quoted[udpAt + 3]) >>> 3;
+      if (
+        quotedLength < IPV6_HEADER_BYTES + IPV6_FRAGMENT_HEADER_BYTES + UDP_HEADER_LEN ||
+        fragmentOffset !== 0
+      ) {
+        stats.icmpBadQuote++;
+        return;
+      }
+      nextHeader = quoted[udpAt];
+      udpAt += IPV6_FRAGMENT_HEADER_BYTES;
+    }
+    if (nextHeader !== IP_PROTOCOL_UDP) {
+      stats.icmpBadQuote++;
+      return;
+    }
+    const datagram = this.#quotedDatagram.reset(
+      quoted,
+      udpAt,
+      quotedOffset + quotedLength - udpAt,
+    );
+    if (datagram.udpLength < UDP_HEADER_LEN) {
+      stats.icmpBadQuote++;
+      return;
+    }
+    const localPort = datagram.sourcePort;
+    const remotePort = datagram.destinationPort;
+    const endpoint = this.#ports.get(localPort);
+    if (endpoint === undefined) {
+      stats.icmpUnmatched++;
+      return;
+    }
+    if (!endpoint.connected) {
+      stats.icmpUnconnected++;
+      return;
+    }
+    const local6 = endpoint.localAddr6;
+    const remote6 = endpoint.remoteAddr6;
+    if (
+      local6 === null || remote6 === null || remotePort !== endpoint.remotePort ||
+      !local6.equalsAt(quoted, quotedOffset + 8) || !remote6.equalsAt(quoted, quotedOffset + 24)
+    ) {
+      stats.icmpUnmatched++;
+      return;
+    }
+    stats.icmpErrors++;
+    endpoint.setError(
+      new UdpError(
+        errorCode,
+        `${
+          icmpErrorText(errorCode)
+        } (ICMPv6 type ${type} code ${code}) for [${remote6}]:${remotePort}`,
+        0,
+        remotePort,
+      ),
+    );
+  }
+
+  /**
+   * The IPv6 send path behind {@link UdpEndpoint.send6}.
+   *
+   * @param _nowMs current time (ms)
+   * @param endpoint the sending endpoint
+   * @param data payload
+   * @param dst destination address
+   * @param dstPort destination port
+   * @returns payload bytes sent, or the error
+   */
+  sendFrom6(
+    _nowMs: number,
+    endpoint: UdpEndpoint,
+    data: Uint8Array,
+    dst: Ipv6Address,
+    dstPort: number,
+  ): number | UdpError {
+    const sender = this.sender6;
+    if (sender === null) {
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("NoRoute", "IPv6 is not configured", 0, dstPort),
+      );
+    }
+    const invalid = checkDestination6(dst, dstPort, endpoint.family);
+    if (invalid !== null) return this.#sendFailed(endpoint, invalid);
+    const length = data.length;
+    if (length > UDP6_MAX_PAYLOAD) {
+      return this.#sendFailed(
+        endpoint,
+        new UdpError(
+          "MessageTooLong",
+          `datagram of ${length} bytes exceeds the UDP/IPv6 maximum of ${UDP6_MAX_PAYLOAD}`,
+          0,
+          dstPort,
+        ),
+      );
+    }
+    const src = endpoint.localAddr6 ?? sender.sourceAddressFor6(dst);
+    if (src === null) {
+      return this.#sendFailed(endpoint, new UdpError("NoRoute", `no route to ${dst}`, 0, dstPort));
+    }
+    const udpLength = UDP_HEADER_LEN + length;
+    let buf = sender.allocate();
+    if (buf === null) {
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("NoBuffers", "packet buffer pool exhausted", 0, dstPort),
+      );
+    }
+    let off = buf.append(udpLength);
+    if (off < 0) {
+      sender.release?.(buf);
+      buf = sender.allocateLarge?.(udpLength) ?? null;
+      off = buf === null ? -1 : buf.append(udpLength);
+      if (buf === null || off < 0) {
+        if (buf !== null) sender.release?.(buf);
+        return this.#sendFailed(
+          endpoint,
+          new UdpError("MessageTooLong", `datagram of ${length} bytes does not fit`, 0, dstPort),
+        );
+      }
+    }
+    const bytes = buf.bytes;
+    bytes.set(data, off + UDP_HEADER_LEN);
+    const header = this.#txHeader;
+    header.srcPort = endpoint.localPort;
+    header.dstPort = dstPort;
+    header.payloadLength = length;
+    // RFC 8200 §8.1: the checksum covers the IPv6 pseudo-header and is never omitted.
+    this.#emit6.ipv6AddressSum = ipv6AddressSum(src, dst);
+    UdpRepr.emit(header, bytes, off, 0, 0, this.#emit6);
+    const opts = this.#send6;
+    opts.source = src;
+    if (!sender.send6(buf, dst, IP_PROTOCOL_UDP, opts)) {
+      return this.#sendFailed(
+        endpoint,
+        new UdpError("SendFailed", "IPv6 layer dropped the datagram", 0, dstPort),
+      );
+    }
+    this.stats.txDatagrams++;
+    this.stats.txDatagrams6++;
+    this.stats.txBytes += length;
+    endpoint.stats.txDatagrams++;
+    endpoint.stats.txBytes += length;
+    return length;
+  }
+
+  /** Emit options over IPv6 (the address sum set per datagram). */
+  readonly #emit6 = { ipv6AddressSum: 0 };
+  /** IPv6 send options (the source set per datagram). */
+  readonly #send6: Ipv6SendOptions = { ...UDP6_SEND };
+
   /** Counts a failed send on the layer and the endpoint; returns the error. */
   #sendFailed(endpoint: UdpEndpoint, error: UdpError): UdpError {
     this.stats.txErrors++;
@@ -969,6 +1379,33 @@ function checkDestination(addr: number, port: number): UdpError | null {
     return new UdpError("InvalidPort", `destination port ${port} is not 1..65535`);
   }
   if (!isIpv4Number(addr) || addr === 0) {
+    return new UdpError("InvalidAddress", `destination address ${addr} is invalid`);
+  }
+  return null;
+}
+
+/**
+ * Maps an ICMPv6 error to the UDP error it means, or null when UDP ignores it
+ * (Linux `icmpv6_err_convert`: no route → ENETUNREACH, port → ECONNREFUSED,
+ * the rest of Destination Unreachable → EHOSTUNREACH/EACCES; Packet Too Big,
+ * Time Exceeded and Parameter Problem are not reported without `IPV6_RECVERR`).
+ */
+function icmpv6ErrorCode(type: number, code: number): UdpErrorCode | null {
+  if (type !== ICMPV6_DEST_UNREACHABLE) return null;
+  if (code === ICMPV6_UNREACH_PORT) return "PortUnreachable";
+  if (code === ICMPV6_UNREACH_NO_ROUTE) return "NetworkUnreachable";
+  return "HostUnreachable";
+}
+
+/** Checks an IPv6 destination for an endpoint of `family`: the error, or null when valid. */
+function checkDestination6(addr: Ipv6Address, port: number, family: UdpFamily): UdpError | null {
+  if (!Number.isInteger(port) || port < 1 || port > PORT_MAX) {
+    return new UdpError("InvalidPort", `destination port ${port} is not 1..65535`);
+  }
+  if (family === "ipv4") {
+    return new UdpError("InvalidAddress", `this endpoint is bound to IPv4 only, not ${addr}`);
+  }
+  if (addr.isUnspecified() || addr.isIpv4Mapped()) {
     return new UdpError("InvalidAddress", `destination address ${addr} is invalid`);
   }
   return null;

@@ -18,6 +18,9 @@
  * @module
  */
 
+import { Ipv6Address } from "../../wire/ipv6_address.ts";
+import { ipv6AddressSum } from "../../wire/checksum.ts";
+import type { Tcp6Sender } from "../../tcp/tcp6.ts";
 import { BufferPool } from "../../buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../buffer/packet_buffer.ts";
 import type { IpSender, IpSendOptions, PacketBufferLike } from "../../iface/types.ts";
@@ -221,12 +224,14 @@ import {
   type TcpiValues,
 } from "./tcpi.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
- * console.assert(r.ok && notApplicableReason(r.script, true) === "IPv6 is not implemented");
+ * console.assert(r.ok && notApplicableReason(r.script, true) === null);
  * ```
  */
 export function notApplicableReason(script: Script, portable: boolean): string | null {
   const ipVersion = script.options.get("ip_version");
-  if (ipVersion !== undefined && ipVersion !== "ipv4") return "IPv6 is not implemented";
+  if (ipVersion !== undefined && ipVersion !== "ipv4" && ipVersion !== "ipv6") {
+    return `--ip_version=${ipVersion} is not emulated (IPv4 and IPv6 are)`;
+  }
   for (const e of script.events) {
     const at = `line ${e.line}: `;
     switch (e.kind) {
@@ -248,7 +253,12 @@ export function notApplicableReason(script: Script, portable: boolean): string |
         break;
       }
       case "icmp":
-        if (e.icmp.type < 0) return `${at}ICMPv6 needs IPv6, which is not implemented`;
+        if (e.icmp.type < 0 && ipVersion !== "ipv6") {
+          return `${at}an ICMPv6 message needs --ip_version=ipv6`;
+        }
+        if (e.icmp.type < 0 && icmpv6ByName(e.icmp) === null) {
+          return `${at}ICMPv6 "${e.icmp.typeName} ${e.icmp.codeName}" is not modelled`;
+        }
         break;
       case "packet": {
         const p = e.packet;
@@ -301,6 +311,40 @@ class CaptureIp implements IpSender {
   }
 }
 
+/** The IPv6 addresses of a `--ip_version=ipv6` run (RFC 3849 documentation prefix). */
+export const LOCAL_ADDR6: Ipv6Address = Ipv6Address.parse("2001:db8::1");
+/** The script's remote end over IPv6. */
+export const REMOTE_ADDR6: Ipv6Address = Ipv6Address.parse("2001:db8::2");
+/** Smallest IPv6 link MTU (RFC 8200 §5). */
+const IPV6_MIN_MTU = 1280;
+
+/** A capturing IPv6 output for `--ip_version=ipv6` scripts (issue 18): TCP segments as sent. */
+class CaptureIp6 implements Tcp6Sender {
+  readonly #pool = new BufferPool({ slotSize: POOL_SLOT_BYTES, slots: POOL_SLOTS });
+  constructor(
+    readonly queue: Captured[],
+    readonly nowUsecs: () => number,
+    readonly mtu: number,
+  ) {}
+  allocate(): PacketBufferLike | null {
+    return this.#pool.alloc(HEADROOM);
+  }
+  send6(buf: PacketBufferLike): boolean {
+    this.queue.push({ usecs: this.nowUsecs(), bytes: buf.bytes.slice(buf.head, buf.tail) });
+    this.#pool.free(buf as PacketBuffer);
+    return true;
+  }
+  release(buf: PacketBufferLike): void {
+    this.#pool.free(buf as PacketBuffer);
+  }
+  sourceAddressFor6(): Ipv6Address {
+    return LOCAL_ADDR6;
+  }
+  pathMtu(): number {
+    return this.mtu;
+  }
+}
+
 /** One run of one script. */
 class Run {
   readonly clock = new ManualClock(0);
@@ -318,10 +362,13 @@ class Run {
   failure: ScriptResult | null = null;
   readonly #rx = newTcpRepr();
   readonly #pkt = new TcpPacket(new Uint8Array(0), 0, 0);
+  /** `--ip_version=ipv6`: segments go through the engine's IPv6 path (issue 18). */
+  readonly ipv6: boolean;
 
   readonly profile: Profile | null;
 
   constructor(script: Script, opts: RunOptions, config: Partial<TcpConfig>) {
+    this.ipv6 = script.options.get("ip_version") === "ipv6";
     this.portable = opts.portable ?? false;
     this.profile = opts.profile === undefined ? null : profileByName(opts.profile);
     this.remoteIsn = (opts.remoteIsn ?? DEFAULT_REMOTE_ISN) >>> 0;
@@ -337,10 +384,21 @@ class Run {
       secret: new Uint8Array(16).fill(0x5a),
       random: () => 0.25,
     });
+    if (this.ipv6) {
+      const mtu = Number(script.options.get("mtu") ?? 1500);
+      this.tcp.attachIpv6(
+        new CaptureIp6(
+          this.ip.queue,
+          () => this.nowUsecs,
+          Number.isFinite(mtu) ? Math.max(IPV6_MIN_MTU, Math.min(mtu, 0xffff)) : 1500,
+        ),
+      );
+    }
     this.table = new SocketTable({
       tcp: this.tcp,
       nowMs: () => this.clock.now(),
       remoteAddr: REMOTE_ADDR,
+      remoteAddr6: this.ipv6 ? REMOTE_ADDR6 : undefined,
       portable: this.portable,
     });
   }
@@ -484,17 +542,30 @@ class Run {
     const ecn = p.ecn === undefined ? 0 : INBOUND_ECN[p.ecn];
     if (ecn === undefined) this.fail(e.line, `unknown ECN tag [${p.ecn}]`);
     const tos = ((p.ip?.tos ?? 0) & ~ECN_MASK) | (p.ecn === undefined ? (p.ip?.tos ?? 0) : ecn);
-    this.tcp.onPacket(
-      this.clock.now(),
-      REMOTE_ADDR,
-      LOCAL_ADDR,
-      bytes,
-      0,
-      bytes.length,
-      false,
-      false,
-      tos,
-    );
+    if (this.ipv6) {
+      this.tcp.onPacket6(
+        this.clock.now(),
+        REMOTE_ADDR6,
+        LOCAL_ADDR6,
+        bytes,
+        0,
+        bytes.length,
+        false,
+        false,
+      );
+    } else {
+      this.tcp.onPacket(
+        this.clock.now(),
+        REMOTE_ADDR,
+        LOCAL_ADDR,
+        bytes,
+        0,
+        bytes.length,
+        false,
+        false,
+        tos,
+      );
+    }
     this.#checkPending();
     this.#raiseFailure();
   }
@@ -506,13 +577,19 @@ class Run {
   icmp(e: ScriptEvent & { kind: "icmp" }, usecs: number): void {
     this.advanceTo(usecs);
     this.#raiseFailure();
-    const q = buildQuotedSegment(
-      this.table.localPort,
-      this.table.remotePort,
-      ((this.localIsn ?? 0) + e.icmp.seq) >>> 0,
-    );
+    const seq = ((this.localIsn ?? 0) + e.icmp.seq) >>> 0;
     const spec: IcmpSpec = e.icmp;
-    this.tcp.onIcmpError(this.clock.now(), spec.type, spec.code, spec.mtu, q, 0, q.length);
+    if (this.ipv6) {
+      const v6 = spec.type < 0 ? icmpv6ByName(spec) : icmpv6For(spec);
+      if (v6 === null) {
+        this.fail(e.line, `no ICMPv6 counterpart of "${spec.typeName} ${spec.codeName}"`);
+      }
+      const q = buildQuotedSegment6(this.table.localPort, this.table.remotePort, seq);
+      this.tcp.onIcmpv6Error(this.clock.now(), v6.type, v6.code, v6.parameter, q, 0, q.length);
+    } else {
+      const q = buildQuotedSegment(this.table.localPort, this.table.remotePort, seq);
+      this.tcp.onIcmpError(this.clock.now(), spec.type, spec.code, spec.mtu, q, 0, q.length);
+    }
     this.#checkPending();
     this.#raiseFailure();
   }
@@ -542,7 +619,9 @@ class Run {
     w16(14, p.window ?? DEFAULT_INBOUND_WINDOW);
     w16(18, p.urgent ?? 0);
     b.set(optBytes, TCP_HEADER_LEN);
-    fillTcpChecksum(b, 0, b.length, REMOTE_ADDR, LOCAL_ADDR);
+    if (this.ipv6) {
+      fillTcpChecksum(b, 0, b.length, 0, 0, ipv6AddressSum(REMOTE_ADDR6, LOCAL_ADDR6));
+    } else fillTcpChecksum(b, 0, b.length, REMOTE_ADDR, LOCAL_ADDR);
     return b;
   }
 
@@ -662,6 +741,7 @@ class Run {
       LOCAL_ADDR,
       REMOTE_ADDR,
       this.#rx,
+      this.ipv6 ? { ipv6AddressSum: ipv6AddressSum(LOCAL_ADDR6, REMOTE_ADDR6) } : undefined,
     );
     if (isWireError(r)) return `the stack sent a malformed segment: ${r.message}`;
     if ((r.flags & FLAG_SYN) !== 0 && this.localIsn === null) {
@@ -910,6 +990,103 @@ function buildQuotedSegment(localPort: number, remotePort: number, seq: number):
   v.setUint16(QUOTED_IPV4_HEADER_LEN, localPort);
   v.setUint16(QUOTED_IPV4_HEADER_LEN + 2, remotePort);
   v.setUint32(QUOTED_IPV4_HEADER_LEN + 4, seq);
+  return q;
+}
+
+/** IPv6 header bytes in front of a quoted segment (RFC 8200 §3). */
+const QUOTED_IPV6_HEADER_LEN = 40;
+/** ICMPv4 types and codes the scripts inject (RFC 792) and their ICMPv6 counterparts (RFC 4443). */
+const ICMP4_UNREACH = 3;
+const ICMP4_TIME_EXCEEDED = 11;
+const ICMP4_UNREACH_NET = 0;
+const ICMP4_UNREACH_HOST = 1;
+const ICMP4_UNREACH_PROTOCOL = 2;
+const ICMP4_UNREACH_PORT = 3;
+const ICMP4_UNREACH_FRAG_NEEDED = 4;
+const ICMP6_DEST_UNREACH = 1;
+const ICMP6_PACKET_TOO_BIG = 2;
+const ICMP6_TIME_EXCEEDED = 3;
+const ICMP6_PARAMETER_PROBLEM = 4;
+const ICMP6_UNREACH_NO_ROUTE = 0;
+const ICMP6_UNREACH_ADMIN = 1;
+const ICMP6_UNREACH_ADDRESS = 3;
+const ICMP6_UNREACH_PORT = 4;
+const ICMP6_PARAM_NEXT_HEADER = 1;
+/** Offset of the Next Header field in the IPv6 header: the pointer of "unrecognized next header". */
+const IPV6_NEXT_HEADER_OFFSET = 6;
+
+/**
+ * The ICMPv6 message an IPv6 script's `< icmp …` line stands for (NPLab writes both families with
+ * the ICMPv4 names): unreachable net/host/port/prohibited map to Destination Unreachable codes,
+ * protocol unreachable to Parameter Problem "unrecognized Next Header" (RFC 4443 §3.4), fragmentation
+ * needed to Packet Too Big, time exceeded to Time Exceeded.
+ */
+function icmpv6For(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
+  if (spec.type === ICMP4_TIME_EXCEEDED) {
+    return { type: ICMP6_TIME_EXCEEDED, code: 0, parameter: 0 };
+  }
+  if (spec.type !== ICMP4_UNREACH) return null;
+  switch (spec.code) {
+    case ICMP4_UNREACH_NET:
+      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_NO_ROUTE, parameter: 0 };
+    case ICMP4_UNREACH_HOST:
+      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADDRESS, parameter: 0 };
+    case ICMP4_UNREACH_PORT:
+      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_PORT, parameter: 0 };
+    case ICMP4_UNREACH_PROTOCOL:
+      return {
+        type: ICMP6_PARAMETER_PROBLEM,
+        code: ICMP6_PARAM_NEXT_HEADER,
+        parameter: IPV6_NEXT_HEADER_OFFSET,
+      };
+    case ICMP4_UNREACH_FRAG_NEEDED:
+      return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+    default: // the administratively prohibited codes (RFC 1812 §5.2.7.1)
+      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADMIN, parameter: 0 };
+  }
+}
+
+/** ICMPv6 codes by the names NPLab gives them (RFC 4443 §3.1, §3.3, §3.4). */
+const ICMP6_CODES: Readonly<Record<string, readonly [number, number]>> = {
+  no_route: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_NO_ROUTE],
+  admin_prohibited: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADMIN],
+  not_neighbour: [ICMP6_DEST_UNREACH, 2], // RFC 2463's "not a neighbor", RFC 4443's "beyond scope"
+  beyond_scope: [ICMP6_DEST_UNREACH, 2],
+  address_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADDRESS],
+  port_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_PORT],
+  exceeded_hop_limit: [ICMP6_TIME_EXCEEDED, 0],
+  exceeded_frag_time: [ICMP6_TIME_EXCEEDED, 1],
+  header_field: [ICMP6_PARAMETER_PROBLEM, 0],
+  unknown_next_header: [ICMP6_PARAMETER_PROBLEM, ICMP6_PARAM_NEXT_HEADER],
+  unknown_option: [ICMP6_PARAMETER_PROBLEM, 2],
+};
+
+/** The ICMPv6 message of a line written with ICMPv6 names (`packet_too_big mtu N`, codes above). */
+function icmpv6ByName(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
+  if (spec.typeName === "packet_too_big") {
+    return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+  }
+  const tc = ICMP6_CODES[spec.codeName];
+  if (tc === undefined) return null;
+  const parameter = tc[1] === ICMP6_PARAM_NEXT_HEADER && tc[0] === ICMP6_PARAMETER_PROBLEM
+    ? IPV6_NEXT_HEADER_OFFSET
+    : 0;
+  return { type: tc[0], code: tc[1], parameter };
+}
+
+/** The first bytes of one of our IPv6 segments as an ICMPv6 error quotes them. */
+function buildQuotedSegment6(localPort: number, remotePort: number, seq: number): Uint8Array {
+  const q = new Uint8Array(QUOTED_IPV6_HEADER_LEN + QUOTED_TCP_BYTES);
+  const v = new DataView(q.buffer);
+  q[0] = 0x60;
+  v.setUint16(4, TCP_HEADER_LEN);
+  q[IPV6_NEXT_HEADER_OFFSET] = 6; // TCP
+  q[7] = DEFAULT_TTL;
+  LOCAL_ADDR6.writeTo(q, 8);
+  REMOTE_ADDR6.writeTo(q, 24);
+  v.setUint16(QUOTED_IPV6_HEADER_LEN, localPort);
+  v.setUint16(QUOTED_IPV6_HEADER_LEN + 2, remotePort);
+  v.setUint32(QUOTED_IPV6_HEADER_LEN + 4, seq);
   return q;
 }
 

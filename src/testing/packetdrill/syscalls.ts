@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Ipv6Address } from "../../wire/ipv6_address.ts";
 import { type TcpConnection, TcpState } from "../../tcp/connection.ts";
 import type { TcpLayer, TcpListener } from "../../tcp/tcp_layer.ts";
 import type { Expr } from "./script.ts";
@@ -203,6 +204,8 @@ export interface SocketTableOptions {
   nowMs: () => number;
   /** The scripted remote host (u32). */
   remoteAddr: number;
+  /** The remote end of a `--ip_version=ipv6` script (connect goes over IPv6), else absent. */
+  remoteAddr6?: Ipv6Address;
   /** Portable mode: socket buffer sizes are accepted without comparing values. */
   portable: boolean;
 }
@@ -262,11 +265,6 @@ export function evalArg(e: Expr | undefined): number | string | null {
  */
 export function unsupportedReason(name: string, args: readonly Expr[]): string | null {
   if (!SUPPORTED_SYSCALLS.has(name)) return `system call ${name}() is not emulated`;
-  for (const a of args) {
-    if (a.type === "ident" && (a.name === "AF_INET6" || a.name === "PF_INET6")) {
-      return "IPv6 is not implemented";
-    }
-  }
   if (name === "send" || name === "sendmsg") {
     const flags = evalArg(args[name === "send" ? 3 : 2]);
     if (typeof flags === "number" && (flags & CONSTANTS.MSG_EOR) !== 0) {
@@ -349,6 +347,7 @@ export class SocketTable {
   readonly #tcp: TcpLayer;
   readonly #nowMs: () => number;
   readonly #remoteAddr: number;
+  readonly #remoteAddr6: Ipv6Address | null;
   readonly #portable: boolean;
   readonly #socks = new Map<number, Sock>();
   #zeros = new Uint8Array(0);
@@ -375,6 +374,7 @@ export class SocketTable {
     this.#tcp = opts.tcp;
     this.#nowMs = opts.nowMs;
     this.#remoteAddr = opts.remoteAddr;
+    this.#remoteAddr6 = opts.remoteAddr6 ?? null;
     this.#portable = opts.portable;
   }
 
@@ -516,10 +516,23 @@ export class SocketTable {
     if (c === null) {
       let conn: TcpConnection;
       try {
-        conn = this.#tcp.connect(this.#nowMs(), this.#remoteAddr, SCRIPT_REMOTE_SERVER_PORT, {
+        const connectOptions = {
           localPort: s.bound ? SCRIPT_LOCAL_PORT : undefined,
-          configure: (c) => applyConnectionOptions(c, s.opts),
-        });
+          configure: (c: TcpConnection) => applyConnectionOptions(c, s.opts),
+        };
+        conn = this.#remoteAddr6 !== null
+          ? this.#tcp.connect6(
+            this.#nowMs(),
+            this.#remoteAddr6,
+            SCRIPT_REMOTE_SERVER_PORT,
+            connectOptions,
+          )
+          : this.#tcp.connect(
+            this.#nowMs(),
+            this.#remoteAddr,
+            SCRIPT_REMOTE_SERVER_PORT,
+            connectOptions,
+          );
       } catch {
         return err("EADDRINUSE");
       }
