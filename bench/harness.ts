@@ -56,7 +56,12 @@
  */
 
 import process from "node:process";
-import { Lab, type LabProcess, labUnavailableReason } from "../src/testing/lab.ts";
+import {
+  Lab,
+  LAB_ROUTER_FAR_IF,
+  type LabProcess,
+  labUnavailableReason,
+} from "../src/testing/lab.ts";
 import { Stack } from "../src/stack.ts";
 import { MemoryLink } from "../src/phy/memory_link.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
@@ -88,12 +93,16 @@ const CONFIGS = env("RAWSTACK_BENCH_CONFIGS", "ab");
 const DEVICE_MODE = env("RAWSTACK_BENCH_MODE", "ring-v2") as AfPacketMode;
 const BUSY_POLL_MS = Number(env("RAWSTACK_BENCH_BUSY_POLL_MS", "5"));
 /**
- * Configurations whose rawstack device uses PACKET_VNET_HDR (env
- * `RAWSTACK_BENCH_VNET`: `a`, `b`, `ab` or `none`; default `ab`): checksum
- * state per received frame, partial checksums and 64 KB TCP super-segments
- * (GSO) on transmit.
+ * Configurations whose rawstack device is opened with `vnetHeader: true` (env
+ * `RAWSTACK_BENCH_VNET`: `a`, `b`, `ab` or `none`; the others get `vnetHeader:
+ * false`). Unset (the default): (a) opens the device with default options —
+ * PACKET_VNET_HDR on where the kernel accepts it, MTU-sized ring slots — and
+ * (b) with `vnetHeader: true`, whose ring slots take the peer's super-frames.
  */
-const VNET_CONFIGS = env("RAWSTACK_BENCH_VNET", "ab");
+const VNET_ENV = env("RAWSTACK_BENCH_VNET", "");
+/** The `vnetHeader` option of configuration `config` (undefined: the device default). */
+const vnetOption = (config: "a" | "b"): boolean | undefined =>
+  VNET_ENV === "" ? (config === "b" ? true : undefined) : VNET_ENV.includes(config);
 /** rawstack's transmit offloads with vnetHeader (env `RAWSTACK_BENCH_TX_OFFLOADS`: `on`, `checksum`, `off`). */
 const TX_OFFLOADS_ENV = env("RAWSTACK_BENCH_TX_OFFLOADS", "on");
 const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
@@ -239,9 +248,10 @@ class LabBench {
   async #newStack(busyPollMs: number): Promise<Stack> {
     // PACKET_VNET_HDR gives rawstack the kernel's tools: super-frames in, checksum state per
     // frame (trusted, not summed again), partial checksums and 64 KB super-segments out (GSO).
-    const vnet = VNET_CONFIGS.includes(this.config);
-    // In (a) the peer sends no super-frames (its TSO/GSO are off): MTU-sized ring slots.
-    const superFramesIn = vnet && this.config === "b";
+    const vnet = vnetOption(this.config);
+    // In (a) the peer sends no super-frames (its TSO/GSO are off): MTU-sized ring slots (the
+    // device's default); in (b) `vnetHeader: true` sizes them for the peer's super-frames.
+    const superFramesIn = vnet === true && this.config === "b";
     const device = await this.lab.openDevice({
       mode: DEVICE_MODE,
       busyPollMs,
@@ -261,6 +271,30 @@ class LabBench {
     });
     await s.start();
     return s;
+  }
+
+  /**
+   * `ethtool -K` on a lab interface. Like for like (issue 22) turns rawstack's
+   * interface's transmit offloads off (`rs0`: the kernel then cuts rawstack's
+   * 64 KiB GSO frames in software and fills in their checksums, so the peer
+   * sees 1514-byte frames, as from the kernel sender whose offloads are off)
+   * and sets a kernel receiver's GRO.
+   */
+  async ethtool(ns: string, ifname: string, features: string[]): Promise<void> {
+    await this.lab.runIn(ns, ["ethtool", "-K", ifname, ...features], { check: true });
+  }
+
+  /** rawstack's interface: transmit offloads on (super-frames travel whole) or off. */
+  stackTxOffloads(on: boolean): Promise<void> {
+    const v = on ? "on" : "off";
+    return this.ethtool(this.lab.stackNetns, this.lab.stackIf, ["tx", v, "tso", v, "gso", v]);
+  }
+
+  /** GRO of both kernel receivers: rawstack's peer (`pe0`) and the reference's (`pe1`). */
+  async kernelGro(on: boolean): Promise<void> {
+    const v = on ? "on" : "off";
+    await this.ethtool(this.lab.peerNetns, this.lab.peerIf, ["gro", v]);
+    await this.ethtool(this.lab.peerNetns, LAB_ROUTER_FAR_IF, ["gro", v]);
   }
 
   /** stack.connect, retrying while the kernel listener is not up yet. */
@@ -561,22 +595,25 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"]);
     }
     const iperf = await sampled(() => bench.iperf());
-    const kBulk = await sampled(() => bench.kernelBulk());
     add("kernel↔kernel iperf3 (context)", "Gbit/s", iperf, "iperf3 kernel→kernel", iperf);
-    add(
-      "bulk TCP, rawstack sends to a kernel receiver",
-      "Gbit/s",
-      await sampled(() => bench.rawstackSend(), reset),
-      "kernel→kernel (tcp_tool.py)",
-      kBulk,
-    );
-    add(
-      "bulk TCP, kernel sends to rawstack",
-      "Gbit/s",
-      await sampled(() => bench.rawstackReceive(), reset),
-      "kernel→kernel (tcp_tool.py)",
-      kBulk,
-    );
+    if (config === "a") await likeForLikeBulkRows(bench, add);
+    else {
+      const kBulk = await sampled(() => bench.kernelBulk());
+      add(
+        "bulk TCP, rawstack sends to a kernel receiver (super-frames both ways)",
+        "Gbit/s",
+        await sampled(() => bench.rawstackSend(), reset),
+        "kernel→kernel (tcp_tool.py)",
+        kBulk,
+      );
+      add(
+        "bulk TCP, kernel sends to rawstack (super-frames both ways)",
+        "Gbit/s",
+        await sampled(() => bench.rawstackReceive(), reset),
+        "kernel→kernel (tcp_tool.py)",
+        kBulk,
+      );
+    }
     const kRr = await sampled(() => bench.kernelRr());
     add(
       `request/response, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
@@ -603,6 +640,73 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     await bench.close();
     await lab.destroy();
   }
+}
+
+type AddRow = (
+  workload: string,
+  unit: string,
+  r: { values: number[]; note: string | null },
+  reference: string,
+  k: { values: number[]; note: string | null },
+) => void;
+
+/**
+ * Issue 22's bulk rows of configuration (a): like for like means 1514-byte
+ * frames on the kernel peer's wire both ways, from rawstack with its default
+ * device options (64 KiB GSO frames the kernel cuts in software, rawstack's
+ * interface's transmit offloads off) and from the kernel sender (offloads
+ * off), each beside the kernel receiver with its GRO off and on. The
+ * super-frame row (rawstack's interface keeps TSO: its 64 KiB frames travel
+ * whole to the peer) stays, labelled as such.
+ */
+async function likeForLikeBulkRows(bench: LabBench, add: AddRow): Promise<void> {
+  const reset = () => bench.resetStack();
+  const kOff = await sampled(() => bench.kernelBulk());
+  await bench.kernelGro(true);
+  const kOn = await sampled(() => bench.kernelBulk());
+  await bench.kernelGro(false);
+  const refOff = "kernel→kernel, receiver GRO off";
+  const refOn = "kernel→kernel, receiver GRO on";
+  await bench.stackTxOffloads(false);
+  add(
+    "bulk TCP rawstack→kernel, like for like (1514-byte frames), receiver GRO off",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOff,
+    kOff,
+  );
+  await bench.kernelGro(true);
+  add(
+    "bulk TCP rawstack→kernel, like for like (1514-byte frames), receiver GRO on",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOn,
+    kOn,
+  );
+  await bench.kernelGro(false);
+  const receive = await sampled(() => bench.rawstackReceive(), reset);
+  add(
+    "bulk TCP kernel→rawstack, like for like (1514-byte frames)",
+    "Gbit/s",
+    receive,
+    refOff,
+    kOff,
+  );
+  add(
+    "bulk TCP kernel→rawstack, like for like (1514-byte frames)",
+    "Gbit/s",
+    receive,
+    refOn,
+    kOn,
+  );
+  await bench.stackTxOffloads(true);
+  add(
+    "bulk TCP rawstack→kernel, SUPER-FRAMES (rawstack's veth keeps TSO: 64 KiB frames reach the peer whole)",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOff,
+    kOff,
+  );
 }
 
 // ------------------------------------------------------- loss-recovery rows
@@ -1086,13 +1190,20 @@ async function main(): Promise<void> {
 }
 
 /**
- * Child modes `lab-send` / `lab-receive` [`a`|`b`]: one bulk measurement in
- * configuration (a) (default) or (b), for `--cpu-prof`.
+ * Child modes `lab-send` / `lab-receive` [`a`|`b`] [`super`]: one bulk measurement in
+ * configuration (a) (default; like for like, or with `super` rawstack's interface keeps its
+ * TSO) or (b), for `--cpu-prof`.
  */
-async function labBulkChild(direction: "send" | "receive", config: "a" | "b"): Promise<void> {
+async function labBulkChild(
+  direction: "send" | "receive",
+  config: "a" | "b",
+  superFrames: boolean,
+): Promise<void> {
   const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
   const bench = new LabBench(lab, config);
   try {
+    // (a) is like for like unless `super` asks for super-frames on the peer's wire.
+    if (config === "a" && !superFrames) await bench.stackTxOffloads(false);
     const stack = await bench.stack();
     const cpu0 = process.cpuUsage();
     const rx0 = stack.device.stats.rxFrames;
@@ -1114,6 +1225,8 @@ async function labBulkChild(direction: "send" | "receive", config: "a" | "b"): P
         busyPollYields: d.busyPollYields,
         rxChecksumValid: d.rxChecksumValid,
         rxChecksumPartial: d.rxChecksumPartial,
+        txSuperFrames: d.txSuperFrames,
+        vnetHeader: (stack.device as unknown as { vnetHeader?: boolean }).vnetHeader,
       },
       loop: stack.loopStats,
       tcp: { retransmits: t.retransmits, segmentsIn: t.segmentsIn, segmentsOut: t.segmentsOut },
@@ -1156,6 +1269,7 @@ if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
   await labBulkChild(
     Deno.args[0] === "lab-send" ? "send" : "receive",
     Deno.args[1] === "b" ? "b" : "a",
+    Deno.args[2] === "super",
   );
 } else if (Deno.args[0] === "loss") {
   const rows: Row[] = [];
