@@ -48,6 +48,8 @@
  * Without root the lab rows print "n/a (needs root ...)" and the in-process
  * rows still run. Nothing here asserts on time.
  *
+ * `deno run -A bench/harness.ts bulk` runs only configuration (a)'s like-for-like bulk rows.
+ *
  * Profiling (see bench/profile_top.ts): `deno run -A --cpu-prof bench/harness.ts
  * memlink 5`, `... lab-send`, `... lab-receive`, `... lab-rr`, `... lab-crr` run one
  * measurement each (lab-rr/lab-crr print the kernel figure beside it).
@@ -1271,6 +1273,30 @@ if (Deno.args[0] === "lab-rr" || Deno.args[0] === "lab-crr") {
     Deno.args[1] === "b" ? "b" : "a",
     Deno.args[2] === "super",
   );
+} else if (Deno.args[0] === "bulk") {
+  // Issue 22's like-for-like bulk rows of configuration (a) alone.
+  const rows: Row[] = [];
+  const lab = await Lab.create({ prefix: PREFIX, router: true });
+  const bench = new LabBench(lab, "a");
+  try {
+    await likeForLikeBulkRows(bench, (workload, unit, r, reference, k) => {
+      rows.push({
+        workload,
+        config: "(a) offloads off",
+        unit,
+        rawstack: r.values,
+        rawstackNote: r.note,
+        reference,
+        kernel: k.values,
+        kernelNote: k.note,
+      });
+      printRow(rows[rows.length - 1]);
+    });
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+  printTable(rows);
 } else if (Deno.args[0] === "loss") {
   const rows: Row[] = [];
   await lossRows(rows);
