@@ -87,6 +87,10 @@ export interface TcpBenchResult {
   bytes: number;
   seconds: number;
   retransmits: number;
+  /** TCP segments sent by both stacks (lab: by rawstack) over the whole run, warm-up included. */
+  totalSegmentsOut?: number;
+  /** TCP segments received by both stacks (lab: by rawstack) over the whole run. */
+  totalSegmentsIn?: number;
 }
 
 function parseArgs(args: string[]): Options {
@@ -267,6 +271,8 @@ async function runSync(o: Options): Promise<TcpBenchResult> {
     bytes,
     seconds: secs,
     retransmits: a.tcp.stats.retransmits - rtx0,
+    totalSegmentsOut: a.tcp.stats.segmentsOut + b.tcp.stats.segmentsOut,
+    totalSegmentsIn: a.tcp.stats.segmentsIn + b.tcp.stats.segmentsIn,
   };
   client.abort();
   a.close();
@@ -457,6 +463,8 @@ async function runLab(o: Options): Promise<TcpBenchResult> {
       bytes: kernel.bytes,
       seconds: kernel.secs,
       retransmits: rtx,
+      totalSegmentsOut: stack.tcp.stats.segmentsOut,
+      totalSegmentsIn: stack.tcp.stats.segmentsIn,
     };
   } finally {
     if (stack !== null) await stack.close();

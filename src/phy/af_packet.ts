@@ -284,6 +284,8 @@ export interface AfPacketStats extends DeviceStats {
    * device runs without offloads (see {@link AfPacketDevice.vnetFallbackReason}).
    */
   vnetFallbacks: number;
+  /** Ring modes: bytes per ring slot (TPACKET_V2 frame, TPACKET_V3 block); 0 in socket mode. */
+  ringSlotBytes: number;
 }
 /** Default {@link AfPacketOptions.spinMicros}. */
 const DEFAULT_SPIN_MICROS = 50;
@@ -349,6 +351,7 @@ export class AfPacketDevice implements Device {
     txThreadSubmissions: 0,
     txThreadWaits: 0,
     vnetFallbacks: 0,
+    ringSlotBytes: 0,
   };
   readonly #socket: PacketSocket;
   readonly #kernelStats: KernelStats;
@@ -398,6 +401,7 @@ export class AfPacketDevice implements Device {
         ? new RingV3Receiver(ring, this.#rxMeta, stats, this.#kernelStats)
         : new RingV2Receiver(ring, this.#rxMeta, stats, this.#kernelStats);
       this.ringPlacement = ring.placement;
+      stats.ringSlotBytes = ring.slotBytes;
       stats.ringInArena = ring.placement === "arena" ? 1 : 0;
     }
     this.ringArenaFallbackReason = socket.arenaFallbackReason;
