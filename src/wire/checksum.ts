@@ -20,7 +20,11 @@
  * @module
  */
 
-import { type ChecksumCopySum, instantiateChecksumSum, instantiateCopySum } from "./checksum_wasm.ts";
+import {
+  type ChecksumCopySum,
+  instantiateChecksumSum,
+  instantiateCopySum,
+} from "./checksum_wasm.ts";
 
 /** Below this many bytes the byte-pair loop is as fast as the word loop. */
 const WORD_PATH_MIN_BYTES = 64;

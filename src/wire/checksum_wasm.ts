@@ -393,16 +393,34 @@ const C_T = 11;
 /** `v = load(p + k); store(p + delta + k, v); acc += extadd_pairwise_u(v)` */
 function copyAddVector(acc: number, offset: number): number[] {
   return [
-    ...get(C_P), ...v128Load(offset), ...set(C_V),
-    ...get(C_P), ...get(C_DELTA), ...i32Add, ...get(C_V), ...v128Store(offset),
-    ...get(acc), ...get(C_V), ...i32x4ExtaddPairwiseI16x8U, ...i32x4Add, ...set(acc),
+    ...get(C_P),
+    ...v128Load(offset),
+    ...set(C_V),
+    ...get(C_P),
+    ...get(C_DELTA),
+    ...i32Add,
+    ...get(C_V),
+    ...v128Store(offset),
+    ...get(acc),
+    ...get(C_V),
+    ...i32x4ExtaddPairwiseI16x8U,
+    ...i32x4Add,
+    ...set(acc),
   ]; // prettier-ignore
 }
 
 function copyWiden(acc: number): number[] {
   return [
-    ...get(C_WIDE), ...get(acc), ...i64x2ExtendLowI32x4U, ...i64x2Add, ...set(C_WIDE),
-    ...get(C_WIDE), ...get(acc), ...i64x2ExtendHighI32x4U, ...i64x2Add, ...set(C_WIDE),
+    ...get(C_WIDE),
+    ...get(acc),
+    ...i64x2ExtendLowI32x4U,
+    ...i64x2Add,
+    ...set(C_WIDE),
+    ...get(C_WIDE),
+    ...get(acc),
+    ...i64x2ExtendHighI32x4U,
+    ...i64x2Add,
+    ...set(C_WIDE),
   ]; // prettier-ignore
 }
 
