@@ -36,7 +36,8 @@
  * Options: `--seconds N` (5), `--mode sync|async`, `--buffer BYTES` (TCP send
  * and receive buffers, default the engine's), `--write BYTES` (64 KiB),
  * `--read BYTES` (256 KiB), `--no-ack-batching` (TcpConfig.ackBatching off),
- * `--alloc-sites`, `--json`.
+ * `--alloc-sites`, `--json`; lab modes (`--mode lab-tx|lab-rx`, root): `--vnet on|off`
+ * (the device's `vnetHeader`; absent: its default).
  *
  * @module
  */
@@ -74,6 +75,8 @@ interface Options {
   json: boolean;
   ackBatching: boolean;
   allocSites: boolean;
+  /** Lab modes: the device's `vnetHeader` (`--vnet on|off`; absent: the device default). */
+  vnet: boolean | undefined;
 }
 
 /** The figures of one run. */
@@ -103,6 +106,7 @@ function parseArgs(args: string[]): Options {
     json: false,
     ackBatching: true,
     allocSites: false,
+    vnet: undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -117,6 +121,10 @@ function parseArgs(args: string[]): Options {
     else if (a === "--json") o.json = true;
     else if (a === "--no-ack-batching") o.ackBatching = false;
     else if (a === "--alloc-sites") o.allocSites = true;
+    else if (a === "--vnet") {
+      o.vnet = v === "on" ? true : v === "off" ? false : undefined;
+      i++;
+    }
   }
   return o;
 }
@@ -391,7 +399,7 @@ async function runLab(o: Options): Promise<TcpBenchResult> {
   const lab = await Lab.create({ prefix: LAB_PREFIX });
   let stack: Stack | null = null;
   try {
-    const device = await lab.openDevice();
+    const device = await lab.openDevice({ vnetHeader: o.vnet });
     stack = new Stack({
       device,
       ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
