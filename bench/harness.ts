@@ -1228,6 +1228,7 @@ async function labBulkChild(
         rxChecksumValid: d.rxChecksumValid,
         rxChecksumPartial: d.rxChecksumPartial,
         txSuperFrames: d.txSuperFrames,
+        txBytes: d.txBytes,
         vnetHeader: (stack.device as unknown as { vnetHeader?: boolean }).vnetHeader,
       },
       loop: stack.loopStats,

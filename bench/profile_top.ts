@@ -13,7 +13,8 @@
  * segment, IPv4 and Ethernet, the device's transmit), else on the receive
  * path when it is below the device's or the interface's receive (frame in to
  * TCP input, ACK processing, reassembly). Idle, `(program)` and the garbage
- * collector count on neither.
+ * collector count on neither, nor do the AF_PACKET driver's `send()`/`sendmmsg()`
+ * calls (their samples are the kernel's work: reported as system calls).
  *
  * Self time of a function = the samples whose innermost frame is that
  * function (summed over every node with the same name, file and line),
@@ -75,7 +76,14 @@ interface TreeNode extends ProfileNode {
 }
 
 /** A sample's path (see the module documentation). */
-export type SegmentPath = "send" | "receive" | "other";
+export type SegmentPath = "send" | "receive" | "other" | "kernel";
+
+/** Functions whose self time is an FFI system call (send, sendmmsg), counted as `kernel`. */
+const SYSCALL_LEAVES = new Set([
+  "sendVnet@src/phy/af_packet/transmit.ts",
+  "send@src/phy/af_packet/transmit.ts",
+  "#flushRun@src/phy/af_packet/tx_batch.ts",
+]);
 
 /**
  * Self time per path: send (inside or below connection_send.ts), receive
@@ -112,12 +120,18 @@ export function pathTimes(profile: CpuProfile): Record<SegmentPath, number> {
     memo.set(n.id, path);
     return path;
   };
-  const out: Record<SegmentPath, number> = { send: 0, receive: 0, other: 0 };
+  const out: Record<SegmentPath, number> = { send: 0, receive: 0, other: 0, kernel: 0 };
   for (let i = 0; i < profile.samples.length; i++) {
     const n = byId.get(profile.samples[i]);
     if (n === undefined) continue;
     const name = n.callFrame.functionName;
     if (name === "(idle)" || name === "(program)" || name === "(garbage collector)") continue;
+    // The AF_PACKET driver's system calls: their samples are the kernel's work (on veth the
+    // peer's whole receive path), not JavaScript.
+    if (SYSCALL_LEAVES.has(`${name}@${n.callFrame.url.replace(/^.*\/src\//, "src/")}`)) {
+      out.kernel += profile.timeDeltas[i + 1] ?? 0;
+      continue;
+    }
     out[classify(n)] += profile.timeDeltas[i + 1] ?? 0;
   }
   return out;
@@ -149,7 +163,7 @@ if (import.meta.main) {
         `${(t.receive * 1000 / inn).toFixed(0)} ns (${
           (t.receive / 1000).toFixed(0)
         } ms / ${inn} in), ` +
-        `other ${(t.other / 1000).toFixed(0)} ms`,
+        `other ${(t.other / 1000).toFixed(0)} ms, system calls ${(t.kernel / 1000).toFixed(0)} ms`,
     );
   }
 }
