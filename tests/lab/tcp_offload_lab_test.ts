@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Lab, labTest, run } from "../../src/testing/lab.ts";
 import { Stack } from "../../src/stack.ts";
 import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
+import { libc, PACKET_VNET_HDR } from "../../src/phy/libc.ts";
 import {
   bulkData,
   fileSha256,
@@ -181,6 +182,40 @@ labTest(
       assert.equal(plain.stats.ringSlotBytes, 2048);
       plain.close();
     } finally {
+      await lab.destroy();
+    }
+  },
+);
+
+labTest(
+  "AfPacketDevice falls back to plain frames where the kernel refuses PACKET_VNET_HDR, and says so",
+  async () => {
+    const lab = await Lab.create({ prefix: PREFIX });
+    // The kernel here accepts the option on every interface: make its setsockopt refuse it
+    // (EINVAL is what a kernel without it, or a socket that is not SOCK_RAW, answers).
+    const c = libc() as unknown as { setsockopt: (...a: unknown[]) => number };
+    const setsockopt = c.setsockopt;
+    let stack: Stack | null = null;
+    try {
+      c.setsockopt = (fd, level, name, value, length) =>
+        name === PACKET_VNET_HDR ? -1 : setsockopt(fd, level, name, value, length);
+      // Asked for explicitly, a refusal is an error.
+      await assert.rejects(lab.openDevice({ vnetHeader: true }), /PACKET_VNET_HDR/);
+      const device = await lab.openDevice();
+      c.setsockopt = setsockopt;
+      assert.equal(device.vnetHeader, false);
+      assert.match(device.vnetFallbackReason ?? "", /PACKET_VNET_HDR/);
+      assert.equal(device.stats.vnetFallbacks, 1);
+      assert.equal(device.capabilities.gso, false);
+      assert.equal(device.capabilities.checksumOffloadTx, false);
+      // And the device works without: the kernel answers a ping through it.
+      stack = new Stack({ device, ipv4: `${lab.stackAddress}/${lab.prefixLength}` });
+      await stack.start();
+      const r = await stack.ping(lab.peerAddress, { count: 2, intervalMs: 20 });
+      assert.equal(r.replies.length, 2);
+    } finally {
+      c.setsockopt = setsockopt;
+      if (stack !== null) await stack.close();
       await lab.destroy();
     }
   },
