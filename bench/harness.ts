@@ -28,7 +28,11 @@
  * reference runs between the peer namespace and the far namespace over the
  * veth pair `pe1`↔`far0`. Configuration (a): the kernel sides' TX checksum,
  * TSO and GSO offloads off (ordinary 1514-byte frames with checksums filled
- * in); (b): default veth offloads.
+ * in), rawstack's `rs0` too (the kernel cuts rawstack's default 64 KiB GSO
+ * frames and fills in their checksums), so its bulk rows are like for like
+ * (issue 22): each direction beside the kernel receiver with its GRO off and
+ * on, plus one super-frame row (`rs0` keeps TSO), labelled; (b): default veth
+ * offloads, super-frames both ways.
  *
  * Kernel-side load comes from bench/tcp_tool.py (python3; one process per
  * measurement) and iperf3 for context. Two rows need no lab and run in child
@@ -55,6 +59,8 @@
  * Without root the lab rows print "n/a (needs root ...)" and the in-process
  * rows still run. Nothing here asserts on time.
  *
+ * `deno run -A bench/harness.ts bulk` runs only configuration (a)'s like-for-like bulk rows.
+ *
  * Profiling (see bench/profile_top.ts): `deno run -A --cpu-prof bench/harness.ts
  * memlink 5`, `... lab-send`, `... lab-receive`, `... lab-rr`, `... lab-crr` run one
  * measurement each (lab-rr/lab-crr print the kernel figure beside it).
@@ -68,6 +74,7 @@ import {
   Lab,
   LAB_PEER_ADDRESS6,
   LAB_ROUTER_FAR_ADDRESS,
+  LAB_ROUTER_FAR_IF,
   LAB_STACK_ADDRESS6,
   type LabProcess,
   labUnavailableReason,
@@ -106,12 +113,16 @@ const CONFIGS = env("RAWSTACK_BENCH_CONFIGS", "ab");
 const DEVICE_MODE = env("RAWSTACK_BENCH_MODE", "ring-v2") as AfPacketMode;
 const BUSY_POLL_MS = Number(env("RAWSTACK_BENCH_BUSY_POLL_MS", "5"));
 /**
- * Configurations whose rawstack device uses PACKET_VNET_HDR (env
- * `RAWSTACK_BENCH_VNET`: `a`, `b`, `ab` or `none`; default `ab`): checksum
- * state per received frame, partial checksums and 64 KB TCP super-segments
- * (GSO) on transmit.
+ * Configurations whose rawstack device is opened with `vnetHeader: true` (env
+ * `RAWSTACK_BENCH_VNET`: `a`, `b`, `ab` or `none`; the others get `vnetHeader:
+ * false`). Unset (the default): (a) opens the device with default options —
+ * PACKET_VNET_HDR on where the kernel accepts it, MTU-sized ring slots — and
+ * (b) with `vnetHeader: true`, whose ring slots take the peer's super-frames.
  */
-const VNET_CONFIGS = env("RAWSTACK_BENCH_VNET", "ab");
+const VNET_ENV = env("RAWSTACK_BENCH_VNET", "");
+/** The `vnetHeader` option of configuration `config` (undefined: the device default). */
+const vnetOption = (config: "a" | "b"): boolean | undefined =>
+  VNET_ENV === "" ? (config === "b" ? true : undefined) : VNET_ENV.includes(config);
 /** rawstack's transmit offloads with vnetHeader (env `RAWSTACK_BENCH_TX_OFFLOADS`: `on`, `checksum`, `off`). */
 const TX_OFFLOADS_ENV = env("RAWSTACK_BENCH_TX_OFFLOADS", "on");
 const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
@@ -268,9 +279,10 @@ class LabBench {
   async #newStack(busyPollMs: number): Promise<Stack> {
     // PACKET_VNET_HDR gives rawstack the kernel's tools: super-frames in, checksum state per
     // frame (trusted, not summed again), partial checksums and 64 KB super-segments out (GSO).
-    const vnet = VNET_CONFIGS.includes(this.config);
-    // In (a) the peer sends no super-frames (its TSO/GSO are off): MTU-sized ring slots.
-    const superFramesIn = vnet && this.config === "b";
+    const vnet = vnetOption(this.config);
+    // In (a) the peer sends no super-frames (its TSO/GSO are off): MTU-sized ring slots (the
+    // device's default); in (b) `vnetHeader: true` sizes them for the peer's super-frames.
+    const superFramesIn = vnet === true && this.config === "b";
     const device = await this.lab.openDevice({
       mode: DEVICE_MODE,
       busyPollMs,
@@ -294,6 +306,30 @@ class LabBench {
     });
     await s.start();
     return s;
+  }
+
+  /**
+   * `ethtool -K` on a lab interface. Like for like (issue 22) turns rawstack's
+   * interface's transmit offloads off (`rs0`: the kernel then cuts rawstack's
+   * 64 KiB GSO frames in software and fills in their checksums, so the peer
+   * sees 1514-byte frames, as from the kernel sender whose offloads are off)
+   * and sets a kernel receiver's GRO.
+   */
+  async ethtool(ns: string, ifname: string, features: string[]): Promise<void> {
+    await this.lab.runIn(ns, ["ethtool", "-K", ifname, ...features], { check: true });
+  }
+
+  /** rawstack's interface: transmit offloads on (super-frames travel whole) or off. */
+  stackTxOffloads(on: boolean): Promise<void> {
+    const v = on ? "on" : "off";
+    return this.ethtool(this.lab.stackNetns, this.lab.stackIf, ["tx", v, "tso", v, "gso", v]);
+  }
+
+  /** GRO of both kernel receivers: rawstack's peer (`pe0`) and the reference's (`pe1`). */
+  async kernelGro(on: boolean): Promise<void> {
+    const v = on ? "on" : "off";
+    await this.ethtool(this.lab.peerNetns, this.lab.peerIf, ["gro", v]);
+    await this.ethtool(this.lab.peerNetns, LAB_ROUTER_FAR_IF, ["gro", v]);
   }
 
   /** stack.connect, retrying while the kernel listener is not up yet. */
@@ -787,37 +823,41 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"]);
     }
     const iperf = await sampled(() => bench.iperf());
-    const kBulk = await sampled(() => bench.kernelBulk());
     add("kernel↔kernel iperf3 (context)", "Gbit/s", iperf, "iperf3 kernel→kernel", iperf);
+    if (config === "a") await likeForLikeBulkRows(bench, add);
+    else {
+      const kBulk = await sampled(() => bench.kernelBulk());
+      add(
+        "bulk TCP, rawstack sends to a kernel receiver (super-frames both ways)",
+        "Gbit/s",
+        await sampled(() => bench.rawstackSend(), reset),
+        "kernel→kernel (tcp_tool.py)",
+        kBulk,
+      );
+      add(
+        "bulk TCP, kernel sends to rawstack (super-frames both ways)",
+        "Gbit/s",
+        await sampled(() => bench.rawstackReceive(), reset),
+        "kernel→kernel (tcp_tool.py)",
+        kBulk,
+      );
+    }
+    // Issue 18: IPv6 beside rawstack's own IPv4 with the same settings, measured just before
+    // (ratio = IPv6/IPv4).
     const send4 = await sampled(() => bench.rawstackSend(), reset);
-    add(
-      "bulk TCP, rawstack sends to a kernel receiver",
-      "Gbit/s",
-      send4,
-      "kernel→kernel (tcp_tool.py)",
-      kBulk,
-    );
     const receive4 = await sampled(() => bench.rawstackReceive(), reset);
-    add(
-      "bulk TCP, kernel sends to rawstack",
-      "Gbit/s",
-      receive4,
-      "kernel→kernel (tcp_tool.py)",
-      kBulk,
-    );
-    // Issue 18: the same workloads over IPv6, beside rawstack's own IPv4 figures (ratio = IPv6/IPv4).
     add(
       "bulk TCP over IPv6, rawstack sends to a kernel receiver",
       "Gbit/s",
       await sampled(() => bench.rawstackSend(true), reset),
-      "rawstack over IPv4 (row above)",
+      "rawstack over IPv4, same settings",
       send4,
     );
     add(
       "bulk TCP over IPv6, kernel sends to rawstack",
       "Gbit/s",
       await sampled(() => bench.rawstackReceive(true), reset),
-      "rawstack over IPv4 (row above)",
+      "rawstack over IPv4, same settings",
       receive4,
     );
     const kRr = await sampled(() => bench.kernelRr());
@@ -861,6 +901,73 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     await bench.close();
     await lab.destroy();
   }
+}
+
+type AddRow = (
+  workload: string,
+  unit: string,
+  r: { values: number[]; note: string | null },
+  reference: string,
+  k: { values: number[]; note: string | null },
+) => void;
+
+/**
+ * Issue 22's bulk rows of configuration (a): like for like means 1514-byte
+ * frames on the kernel peer's wire both ways, from rawstack with its default
+ * device options (64 KiB GSO frames the kernel cuts in software, rawstack's
+ * interface's transmit offloads off) and from the kernel sender (offloads
+ * off), each beside the kernel receiver with its GRO off and on. The
+ * super-frame row (rawstack's interface keeps TSO: its 64 KiB frames travel
+ * whole to the peer) stays, labelled as such.
+ */
+async function likeForLikeBulkRows(bench: LabBench, add: AddRow): Promise<void> {
+  const reset = () => bench.resetStack();
+  const kOff = await sampled(() => bench.kernelBulk());
+  await bench.kernelGro(true);
+  const kOn = await sampled(() => bench.kernelBulk());
+  await bench.kernelGro(false);
+  const refOff = "kernel→kernel, receiver GRO off";
+  const refOn = "kernel→kernel, receiver GRO on";
+  await bench.stackTxOffloads(false);
+  add(
+    "bulk TCP rawstack→kernel, like for like (1514-byte frames), receiver GRO off",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOff,
+    kOff,
+  );
+  await bench.kernelGro(true);
+  add(
+    "bulk TCP rawstack→kernel, like for like (1514-byte frames), receiver GRO on",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOn,
+    kOn,
+  );
+  await bench.kernelGro(false);
+  const receive = await sampled(() => bench.rawstackReceive(), reset);
+  add(
+    "bulk TCP kernel→rawstack, like for like (1514-byte frames)",
+    "Gbit/s",
+    receive,
+    refOff,
+    kOff,
+  );
+  add(
+    "bulk TCP kernel→rawstack, like for like (1514-byte frames)",
+    "Gbit/s",
+    receive,
+    refOn,
+    kOn,
+  );
+  await bench.stackTxOffloads(true);
+  add(
+    "bulk TCP rawstack→kernel, SUPER-FRAMES (rawstack's veth keeps TSO: 64 KiB frames reach the peer whole)",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(), reset),
+    refOff,
+    kOff,
+  );
 }
 
 // ------------------------------------------------------- loss-recovery rows
@@ -1336,7 +1443,13 @@ async function main(): Promise<void> {
   );
   console.log(
     `${SECONDS} s per measurement, ${REPEATS} repeats; rawstack device ${DEVICE_MODE}, ` +
-      `busyPollMs ${BUSY_POLL_MS}; kernel reference over the veth pe1↔far0\n`,
+      `busyPollMs ${BUSY_POLL_MS}; kernel reference over the veth pe1↔far0`,
+  );
+  console.log(
+    "offloads: (a) the kernel sender's and rawstack's veth ends tx/tso/gso off (1514-byte " +
+      "frames on the kernel peer's wire both ways), rawstack's device with default options " +
+      `(vnetHeader ${VNET_ENV === "" ? "on by default" : `env ${VNET_ENV}`}); ` +
+      "(b) default veth offloads, rawstack's device with vnetHeader: true (super-frames)\n",
   );
   const rows: Row[] = [];
   const started = performance.now();
@@ -1386,13 +1499,20 @@ async function main(): Promise<void> {
 }
 
 /**
- * Child modes `lab-send` / `lab-receive` [`a`|`b`]: one bulk measurement in
- * configuration (a) (default) or (b), for `--cpu-prof`.
+ * Child modes `lab-send` / `lab-receive` [`a`|`b`] [`super`]: one bulk measurement in
+ * configuration (a) (default; like for like, or with `super` rawstack's interface keeps its
+ * TSO) or (b), for `--cpu-prof`.
  */
-async function labBulkChild(direction: "send" | "receive", config: "a" | "b"): Promise<void> {
+async function labBulkChild(
+  direction: "send" | "receive",
+  config: "a" | "b",
+  superFrames: boolean,
+): Promise<void> {
   const lab = await Lab.create({ prefix: PREFIX, router: true, peerOffloads: config === "b" });
   const bench = new LabBench(lab, config);
   try {
+    // (a) is like for like unless `super` asks for super-frames on the peer's wire.
+    if (config === "a" && !superFrames) await bench.stackTxOffloads(false);
     const stack = await bench.stack();
     const cpu0 = process.cpuUsage();
     const rx0 = stack.device.stats.rxFrames;
@@ -1414,6 +1534,9 @@ async function labBulkChild(direction: "send" | "receive", config: "a" | "b"): P
         busyPollYields: d.busyPollYields,
         rxChecksumValid: d.rxChecksumValid,
         rxChecksumPartial: d.rxChecksumPartial,
+        txSuperFrames: d.txSuperFrames,
+        txBytes: d.txBytes,
+        vnetHeader: (stack.device as unknown as { vnetHeader?: boolean }).vnetHeader,
       },
       loop: stack.loopStats,
       tcp: { retransmits: t.retransmits, segmentsIn: t.segmentsIn, segmentsOut: t.segmentsOut },
@@ -1490,7 +1613,32 @@ if (Deno.args[0] === "http") {
   await labBulkChild(
     Deno.args[0] === "lab-send" ? "send" : "receive",
     Deno.args[1] === "b" ? "b" : "a",
+    Deno.args[2] === "super",
   );
+} else if (Deno.args[0] === "bulk") {
+  // Issue 22's like-for-like bulk rows of configuration (a) alone.
+  const rows: Row[] = [];
+  const lab = await Lab.create({ prefix: PREFIX, router: true });
+  const bench = new LabBench(lab, "a");
+  try {
+    await likeForLikeBulkRows(bench, (workload, unit, r, reference, k) => {
+      rows.push({
+        workload,
+        config: "(a) offloads off",
+        unit,
+        rawstack: r.values,
+        rawstackNote: r.note,
+        reference,
+        kernel: k.values,
+        kernelNote: k.note,
+      });
+      printRow(rows[rows.length - 1]);
+    });
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+  printTable(rows);
 } else if (Deno.args[0] === "loss") {
   const rows: Row[] = [];
   await lossRows(rows);

@@ -36,7 +36,8 @@
  * Options: `--seconds N` (5), `--mode sync|async`, `--buffer BYTES` (TCP send
  * and receive buffers, default the engine's), `--write BYTES` (64 KiB),
  * `--read BYTES` (256 KiB), `--no-ack-batching` (TcpConfig.ackBatching off),
- * `--alloc-sites`, `--json`.
+ * `--alloc-sites`, `--json`; lab modes (`--mode lab-tx|lab-rx`, root): `--vnet on|off`
+ * (the device's `vnetHeader`; absent: its default).
  *
  * @module
  */
@@ -74,6 +75,8 @@ interface Options {
   json: boolean;
   ackBatching: boolean;
   allocSites: boolean;
+  /** Lab modes: the device's `vnetHeader` (`--vnet on|off`; absent: the device default). */
+  vnet: boolean | undefined;
 }
 
 /** The figures of one run. */
@@ -87,6 +90,10 @@ export interface TcpBenchResult {
   bytes: number;
   seconds: number;
   retransmits: number;
+  /** TCP segments sent by both stacks (lab: by rawstack) over the whole run, warm-up included. */
+  totalSegmentsOut?: number;
+  /** TCP segments received by both stacks (lab: by rawstack) over the whole run. */
+  totalSegmentsIn?: number;
 }
 
 function parseArgs(args: string[]): Options {
@@ -99,6 +106,7 @@ function parseArgs(args: string[]): Options {
     json: false,
     ackBatching: true,
     allocSites: false,
+    vnet: undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -113,6 +121,10 @@ function parseArgs(args: string[]): Options {
     else if (a === "--json") o.json = true;
     else if (a === "--no-ack-batching") o.ackBatching = false;
     else if (a === "--alloc-sites") o.allocSites = true;
+    else if (a === "--vnet") {
+      o.vnet = v === "on" ? true : v === "off" ? false : undefined;
+      i++;
+    }
   }
   return o;
 }
@@ -267,6 +279,8 @@ async function runSync(o: Options): Promise<TcpBenchResult> {
     bytes,
     seconds: secs,
     retransmits: a.tcp.stats.retransmits - rtx0,
+    totalSegmentsOut: a.tcp.stats.segmentsOut + b.tcp.stats.segmentsOut,
+    totalSegmentsIn: a.tcp.stats.segmentsIn + b.tcp.stats.segmentsIn,
   };
   client.abort();
   a.close();
@@ -385,7 +399,7 @@ async function runLab(o: Options): Promise<TcpBenchResult> {
   const lab = await Lab.create({ prefix: LAB_PREFIX });
   let stack: Stack | null = null;
   try {
-    const device = await lab.openDevice();
+    const device = await lab.openDevice({ vnetHeader: o.vnet });
     stack = new Stack({
       device,
       ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
@@ -457,6 +471,8 @@ async function runLab(o: Options): Promise<TcpBenchResult> {
       bytes: kernel.bytes,
       seconds: kernel.secs,
       retransmits: rtx,
+      totalSegmentsOut: stack.tcp.stats.segmentsOut,
+      totalSegmentsIn: stack.tcp.stats.segmentsIn,
     };
   } finally {
     if (stack !== null) await stack.close();

@@ -12,6 +12,7 @@
  */
 
 import { arenaCopy, packetBytes, releasePacketBytes } from "./arena.ts";
+import { copyWithSum, foldSum, onesComplementSum } from "../wire/checksum.ts";
 
 /**
  * Copies up to this many bytes with a plain loop; longer copies use
@@ -65,6 +66,20 @@ export function copyBytes(
   } else {
     dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset);
   }
+}
+
+/** Copies like {@link copyBytes} and returns the sum of the bytes copied (see `ByteRing.peekSum`). */
+function copySum(
+  src: Uint8Array,
+  srcOffset: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  length: number,
+): number {
+  const sum = copyWithSum(src, srcOffset, dst, dstOffset, length);
+  if (sum >= 0) return sum;
+  copyBytes(src, srcOffset, dst, dstOffset, length);
+  return onesComplementSum(dst, dstOffset, length);
 }
 
 /** Default bound on the bytes a {@link ByteRingStoragePool} keeps for reuse (4 MiB). */
@@ -518,6 +533,46 @@ export class ByteRing {
       copyBytes(bytes, 0, dst, dstOffset + first, n - first);
     }
     return n;
+  }
+
+  /**
+   * {@link peek}, also returning the one's-complement sum of the bytes
+   * copied (RFC 1071; big-endian words paired from the first byte copied,
+   * folded, not complemented) — in one WebAssembly pass per region when the
+   * ring and `dst` live in the packet memory the checksum routine is attached
+   * to, else a copy and a sum (issue 22: a TCP segment's payload is
+   * checksummed while it is copied into its frame).
+   *
+   * @param offset logical offset of the first byte
+   * @param dst destination
+   * @param dstOffset where in `dst`
+   * @param length bytes wanted; fewer when the ring holds fewer past `offset`
+   * @returns the folded sum of the bytes copied (0 when none)
+   *
+   * @example
+   * ```ts
+   * import { ByteRing } from "./byte_ring.ts";
+   * const ring = new ByteRing(4);
+   * ring.write(new Uint8Array([0, 0, 0, 1]), 0, 4);
+   * ring.discard(3);
+   * ring.write(new Uint8Array([2, 3]), 0, 2); // wraps: 1 | 2 3
+   * const out = new Uint8Array(3);
+   * console.assert(ring.peekSum(0, out, 0, 3) === 0x0203 + 0x0100 && out.join() === "1,2,3");
+   * ```
+   */
+  peekSum(offset: number, dst: Uint8Array, dstOffset: number, length: number): number {
+    const avail = this.#length - offset;
+    if (offset < 0 || avail <= 0 || length <= 0) return 0;
+    const n = length < avail ? length : avail;
+    let at = this.#start + offset;
+    if (at >= this.capacity) at -= this.capacity;
+    const first = this.capacity - at;
+    if (n <= first) return copySum(this.#bytes, at, dst, dstOffset, n);
+    const a = copySum(this.#bytes, at, dst, dstOffset, first);
+    let b = copySum(this.#bytes, 0, dst, dstOffset + first, n - first);
+    // The second region starts at an odd position of the data: its pairs are swapped.
+    if ((first & 1) === 1) b = ((b & 0xff) << 8) | (b >>> 8);
+    return foldSum(a + b);
   }
 
   /**

@@ -43,10 +43,13 @@
  *   checking the ring instead of parking, yielding with `setImmediate` every
  *   {@link BUSY_POLL_CHUNK_MICROS} (kernel ping answered p50 ≈27 µs instead of
  *   ≈107 µs; costs a core while traffic flows).
- * - `vnetHeader`: PACKET_VNET_HDR. Received frames publish checksum and GSO
- *   metadata in {@link AfPacketDevice.rxInfo} (super-frames up to 64 KiB);
- *   {@link AfPacketDevice.transmitOffload} sends 64 KiB TCP segments for the
- *   kernel to segment and checksum.
+ * - `vnetHeader` (on by default where the kernel accepts it): PACKET_VNET_HDR.
+ *   Received frames publish checksum and GSO metadata in
+ *   {@link AfPacketDevice.rxInfo} (super-frames up to 64 KiB when the ring
+ *   slots are sized for them); {@link AfPacketDevice.transmitOffload} sends
+ *   64 KiB TCP segments for the kernel to segment and checksum — one system
+ *   call per 64 KiB even where the interface has no TSO (veth with TSO off,
+ *   NICs without it): the kernel's software GSO cuts them.
  * - `netns`: the socket of an AF_PACKET device belongs to the network
  *   namespace of the thread that creates it; with this option `open()`
  *   briefly `setns()`es the JavaScript thread into the named namespace
@@ -132,8 +135,8 @@ export interface AfPacketOptions {
    */
   busyPollMs?: number;
   /**
-   * Set PACKET_QDISC_BYPASS on transmit; default true, but false with
-   * `vnetHeader`: the bypass path (dev_direct_xmit) drops a GSO super-frame
+   * Set PACKET_QDISC_BYPASS on transmit; default true without
+   * `vnetHeader`, false with it (the default): the bypass path (dev_direct_xmit) drops a GSO super-frame
    * the interface cannot take whole (TSO off) instead of segmenting it
    * (send() fails with ENOBUFS); through the qdisc the kernel segments it.
    */
@@ -143,13 +146,21 @@ export interface AfPacketOptions {
   /** Socket send/receive buffer sizes in bytes; default 4 MiB (capped by the kernel's *mem_max). */
   socketBufferBytes?: number;
   /**
-   * PACKET_VNET_HDR (default false): every frame carries a `virtio_net_hdr`.
-   * On receive the device strips it and publishes its checksum and GSO
-   * metadata in {@link AfPacketDevice.rxInfo}, and accepts receive-offloaded
-   * super-frames up to 14 + 65535 bytes (ring slots grow to 128 KiB; the
-   * default `frameCount` drops to 256); on transmit {@link AfPacketDevice.transmitOffload}
+   * PACKET_VNET_HDR: every frame carries a `virtio_net_hdr`. On receive the
+   * device strips it and publishes its checksum and GSO metadata in
+   * {@link AfPacketDevice.rxInfo}; on transmit {@link AfPacketDevice.transmitOffload}
    * hands the kernel up to 64 KiB TCP segments to segment (GSO TCPv4) and
    * checksums to fill in. Capabilities then report checksumOffloadRx/Tx and gso.
+   *
+   * Default (absent): on where the kernel accepts it — any interface, veth
+   * ends and NICs without hardware TSO too, since the kernel segments in
+   * software with one system call per 64 KiB — and off with the reason in
+   * {@link AfPacketDevice.vnetFallbackReason} and `stats.vnetFallbacks` where
+   * it refuses; ring slots stay MTU-sized (set `rxMaxFrameBytes` to take
+   * receive-offloaded super-frames). `true`: a refusal is an error, and the
+   * ring takes super-frames up to 14 + 65535 bytes (128 KiB slots; the default
+   * `frameCount` drops to 256) unless `rxMaxFrameBytes` says otherwise.
+   * `false`: plain frames.
    */
   vnetHeader?: boolean;
   /**
@@ -163,7 +174,8 @@ export interface AfPacketOptions {
   completeRxChecksums?: boolean;
   /**
    * Ring modes with `vnetHeader`: largest received frame the ring slots hold
-   * (default 14 + 65535, for receive-offloaded super-frames). A peer that
+   * (default MTU + 14 when the header is on by default; 14 + 65535, for
+   * receive-offloaded super-frames, with `vnetHeader: true`). A peer that
    * sends no super-frames (TSO/GSO off) needs only MTU + 14: slots of 2 KiB
    * instead of 128 KiB keep the ring dense (fewer pages touched per frame).
    * Larger frames are truncated and counted (`rxTruncated`).
@@ -267,6 +279,13 @@ export interface AfPacketStats extends DeviceStats {
   txThreadSubmissions: number;
   /** Times a frame waited for the transmit thread to free a staging slot (all slots in flight). */
   txThreadWaits: number;
+  /**
+   * 1 when PACKET_VNET_HDR, on by default, was refused by the kernel and the
+   * device runs without offloads (see {@link AfPacketDevice.vnetFallbackReason}).
+   */
+  vnetFallbacks: number;
+  /** Ring modes: bytes per ring slot (TPACKET_V2 frame, TPACKET_V3 block); 0 in socket mode. */
+  ringSlotBytes: number;
 }
 /** Default {@link AfPacketOptions.spinMicros}. */
 const DEFAULT_SPIN_MICROS = 50;
@@ -304,6 +323,11 @@ export class AfPacketDevice implements Device {
   ringPlacement: AfPacketRingPlacement = "none";
   /** Why the ring is not in the arena although asked to be (null when it is, or was not asked). */
   ringArenaFallbackReason: string | null = null;
+  /**
+   * Why the device runs without PACKET_VNET_HDR although it is on by default
+   * (null when on, or when the caller passed `vnetHeader: false`).
+   */
+  readonly vnetFallbackReason: string | null;
 
   #stats: AfPacketStats = {
     ...newDeviceStats(),
@@ -326,6 +350,8 @@ export class AfPacketDevice implements Device {
     ringArenaRestoreFailures: 0,
     txThreadSubmissions: 0,
     txThreadWaits: 0,
+    vnetFallbacks: 0,
+    ringSlotBytes: 0,
   };
   readonly #socket: PacketSocket;
   readonly #kernelStats: KernelStats;
@@ -375,9 +401,12 @@ export class AfPacketDevice implements Device {
         ? new RingV3Receiver(ring, this.#rxMeta, stats, this.#kernelStats)
         : new RingV2Receiver(ring, this.#rxMeta, stats, this.#kernelStats);
       this.ringPlacement = ring.placement;
+      stats.ringSlotBytes = ring.slotBytes;
       stats.ringInArena = ring.placement === "arena" ? 1 : 0;
     }
     this.ringArenaFallbackReason = socket.arenaFallbackReason;
+    this.vnetFallbackReason = socket.vnetFallbackReason;
+    stats.vnetFallbacks = socket.vnetFallbackReason === null ? 0 : 1;
     stats.ringArenaFallbacks = socket.arenaFallbackReason === null ? 0 : 1;
     this.#tx = new Transmitter(socket.fd, vnet, stats);
     this.#park = new Parker(

@@ -9,8 +9,11 @@
  * `writeErrors` and the frame still goes through.
  *
  * Offloads pass through: `rxInfo` is the wrapped device's, and
- * `transmitOffload` records the frame as handed over (a super-frame whole,
- * its layer-4 checksum still partial — as tcpdump shows a sending Linux host).
+ * `transmitOffload` records an ordinary frame as it will be on the wire, its
+ * partial layer-4 checksum filled in on a copy (devices offload checksums by
+ * default since issue 22, and a capture of "incorrect" checksums helps no
+ * one), and a super-frame whole as handed over, its checksum still partial —
+ * as tcpdump shows a sending Linux host.
  * Every member it does not observe is forwarded by its base,
  * {@link ForwardingDevice}.
  *
@@ -19,6 +22,7 @@
 
 import type { Device, FrameSink } from "./device.ts";
 import { ForwardingDevice } from "./forwarding_device.ts";
+import { completePartialChecksum } from "../wire/checksum.ts";
 
 /** What {@link CaptureDevice} needs of a capture writer (`PcapWriter` has this shape). */
 export interface FrameWriter {
@@ -69,6 +73,8 @@ export class CaptureDevice extends ForwardingDevice {
   #out: boolean;
   #sink: FrameSink | null = null;
   #intake: FrameSink;
+  /** Where an offloaded frame's checksum is completed for the record (grown once as needed). */
+  #scratch = new Uint8Array(0);
 
   /**
    * Creates an instance.
@@ -148,7 +154,16 @@ export class CaptureDevice extends ForwardingDevice {
     gsoSize: number,
   ): boolean {
     const ok = super.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
-    if (ok && this.#out) this.#record(bytes, offset, length);
+    if (ok && this.#out) {
+      if (gsoSize === 0 && csumStart > 0 && csumStart < length) {
+        // The frame as the device will put it on the wire: checksum completed on a copy.
+        if (this.#scratch.length < length) this.#scratch = new Uint8Array(length);
+        const copy = this.#scratch;
+        copy.set(bytes.subarray(offset, offset + length));
+        completePartialChecksum(copy, csumStart, length - csumStart, csumOffset);
+        this.#record(copy, 0, length);
+      } else this.#record(bytes, offset, length);
+    }
     return ok;
   }
 }

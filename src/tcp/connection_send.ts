@@ -12,6 +12,7 @@
 import type { IpSendOptions, PacketBufferLike } from "../iface/types.ts";
 import { Timer } from "../time/timer_wheel.ts";
 import { pseudoHeaderSum } from "../wire/checksum.ts";
+import { storeChecksum } from "../wire/view.ts";
 import {
   fillTcpChecksum,
   TCP_ACK,
@@ -139,12 +140,16 @@ export function sendSegment(
   }
   const bytes = buf.bytes;
   TcpRepr.emitHeader(r, bytes, at);
+  const offloaded = ctx.ip.txOffloads?.checksum === true;
+  // The payload's sum when the checksum is ours: taken while copying (issue 22, one pass).
+  let dataSum = -1;
   if (dataLength > 0 && t.sendRing !== null) {
-    t.sendRing.peek(dataOffset, bytes, at + headerLength, dataLength);
+    if (offloaded) t.sendRing.peek(dataOffset, bytes, at + headerLength, dataLength);
+    else dataSum = t.sendRing.peekSum(dataOffset, bytes, at + headerLength, dataLength);
   }
   const segmentLength = headerLength + dataLength;
   let sent: boolean;
-  if (ctx.ip.txOffloads?.checksum === true) {
+  if (offloaded) {
     // Transmit checksum offload: the field holds the folded pseudo-header sum of the whole
     // (super-)segment; the device completes it (per segment after GSO).
     const ph = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
@@ -156,7 +161,12 @@ export function sendSegment(
     OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
-    fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
+    if (dataSum >= 0) {
+      // RFC 9293 §3.1 over pseudo-header + header + data, the data's part already summed (the
+      // header's length is a multiple of 4, so the data's 16-bit words pair as in the segment).
+      const initial = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
+      storeChecksum(bytes, at, headerLength, at + TCP_CHECKSUM_FIELD, initial + dataSum);
+    } else fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
     if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
     else {
       PLAIN_SEND.ttl = t.ipOptions?.ttl;

@@ -22,7 +22,11 @@
  * never answers in rawstack's place. The peer namespace disables IPv6 too, so
  * captures contain only the traffic a test makes. The peer's TX checksum and
  * segmentation offloads are turned off (`ethtool -K pe0 tx off tso off gso
- * off`) unless `peerOffloads: true`.
+ * off`) unless `peerOffloads: true`; so are those of rawstack's end (`rs0`):
+ * rawstack's device sends 64 KiB GSO frames with partial checksums by default
+ * (PACKET_VNET_HDR), and with `rs0`'s offloads off the kernel cuts them and
+ * fills in their checksums before the wire, so the peer sees (and captures)
+ * ordinary 1514-byte frames with valid checksums both ways.
  *
  * Stale namespaces with the same prefix from a crashed earlier run (a pid
  * that no longer exists) are removed first; {@link Lab.destroy} always
@@ -634,7 +638,7 @@ export interface LabOptions {
   prefix: string;
   /** Add a far namespace behind the kernel peer acting as a router (198.51.100.0/24). */
   router?: boolean;
-  /** Leave the kernel peer's TX checksum/TSO/GSO offloads on (default: off). */
+  /** Leave the TX checksum/TSO/GSO offloads of the kernel peer and of `rs0` on (default: off). */
   peerOffloads?: boolean;
   /** MTU of the rawstack link (both ends); default 1500. */
   mtu?: number;
@@ -791,6 +795,17 @@ export class Lab {
     ]);
     if (!opts.peerOffloads) {
       await this.runIn(pe, ["ethtool", "-K", LAB_PEER_IF, "tx", "off", "tso", "off", "gso", "off"]);
+      await this.runIn(rs, [
+        "ethtool",
+        "-K",
+        LAB_STACK_IF,
+        "tx",
+        "off",
+        "tso",
+        "off",
+        "gso",
+        "off",
+      ]);
     }
     await run(["ip", "-n", pe, "link", "set", "lo", "up"]);
     await run(["ip", "-n", rs, "link", "set", LAB_STACK_IF, "up"]);

@@ -20,7 +20,11 @@
  * @module
  */
 
-import { instantiateChecksumSum } from "./checksum_wasm.ts";
+import {
+  type ChecksumCopySum,
+  instantiateChecksumSum,
+  instantiateCopySum,
+} from "./checksum_wasm.ts";
 
 /** Below this many bytes the byte-pair loop is as fast as the word loop. */
 const WORD_PATH_MIN_BYTES = 64;
@@ -121,11 +125,86 @@ export function attachChecksumMemory(memory: WebAssembly.Memory): boolean {
   const sum = instantiateChecksumSum(memory);
   if (sum === null) return false;
   wasmSum = sum;
+  wasmCopySum = instantiateCopySum(memory);
+  lastCopySource = null;
+  lastCopyDestination = null;
   wasmMemory = memory;
   wasmBuffer = memory.buffer;
   lastView = null;
   lastBase = -1;
   return true;
+}
+
+/** The copy-and-sum routine over the attached memory (./checksum_wasm.ts), null when none. */
+let wasmCopySum: ChecksumCopySum | null = null;
+/** The last source and destination views {@link copyWithSum} found, with their bases. */
+let lastCopySource: Uint8Array | null = null;
+let lastCopySourceBase = -1;
+let lastCopyDestination: Uint8Array | null = null;
+let lastCopyDestinationBase = -1;
+
+/** Linear address of `bytes[0]` in the attached memory, or -1 (no cache: see wasmBaseOf). */
+function wasmBaseOfUncached(bytes: Uint8Array): number {
+  const buffer = bytes.buffer;
+  if (buffer !== wasmBuffer && wasmMemory !== null && wasmBuffer!.byteLength === 0) {
+    wasmBuffer = wasmMemory.buffer; // a fixed-length buffer was detached by memory.grow
+  }
+  return buffer === wasmBuffer ? bytes.byteOffset : -1;
+}
+
+/**
+ * Copies `length` bytes from `src[srcOffset..]` to `dst[dstOffset..]` and
+ * returns their one's-complement sum (as {@link onesComplementSum} with
+ * `initial = 0`: big-endian words paired from `srcOffset`, folded, not
+ * complemented) in one WebAssembly pass, when both views live in the
+ * attached memory (issue 22: a TCP payload checksummed while it is copied
+ * from the send ring into its frame). Returns -1, having copied nothing, when
+ * that path is not available (no attached memory, a view outside it, a range
+ * outside a view, fewer than {@link WASM_CHECKSUM_MIN_BYTES} bytes): the
+ * caller copies and sums on its own. The ranges must not overlap.
+ *
+ * @param src source view
+ * @param srcOffset first source index
+ * @param dst destination view
+ * @param dstOffset first destination index
+ * @param length bytes
+ * @returns the folded sum 0..0xffff, or -1 when nothing was done
+ *
+ * @example
+ * ```ts
+ * import { attachChecksumMemory, copyWithSum, onesComplementSum } from "./checksum.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1 });
+ * if (attachChecksumMemory(memory)) {
+ *   const a = new Uint8Array(memory.buffer, 0, 1000).fill(7);
+ *   const b = new Uint8Array(memory.buffer, 2000, 1000);
+ *   console.assert(copyWithSum(a, 0, b, 0, 1000) === onesComplementSum(a, 0, 1000) && b[999] === 7);
+ * }
+ * ```
+ */
+export function copyWithSum(
+  src: Uint8Array,
+  srcOffset: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  length: number,
+): number {
+  const copySum = wasmCopySum;
+  if (copySum === null || length < WASM_CHECKSUM_MIN_BYTES) return -1;
+  if (src !== lastCopySource) {
+    lastCopySourceBase = wasmBaseOfUncached(src);
+    lastCopySource = src;
+  }
+  if (dst !== lastCopyDestination) {
+    lastCopyDestinationBase = wasmBaseOfUncached(dst);
+    lastCopyDestination = dst;
+  }
+  const from = lastCopySourceBase;
+  const to = lastCopyDestinationBase;
+  if (
+    from < 0 || to < 0 || !(srcOffset >= 0) || !(dstOffset >= 0) ||
+    length > src.length - srcOffset || length > dst.length - dstOffset
+  ) return -1;
+  return copySum(to + dstOffset, from + srcOffset, length);
 }
 
 /** Linear address of `bytes[0]` in the attached memory, or -1 when `bytes` is elsewhere. */

@@ -368,3 +368,178 @@ export function instantiateChecksumSum(memory: WebAssembly.Memory): ChecksumSum 
   const instance = new WebAssembly.Instance(compiled, { env: { memory } });
   return instance.exports.sum as ChecksumSum;
 }
+
+// --- copySum: the same sum, fused with a copy (issue 22) ---------------------------------
+
+// Instructions copySum adds: stores (spec §5.4.6/§5.4.8).
+const i64Store8 = [0x3c, 0, 0];
+const i64Store16 = [0x3d, 0, 0];
+const v128Store = (offset: number) => [...simd(0x0b), 0, ...uleb(offset)];
+
+// copySum's locals: three parameters, then the declared ones.
+const C_DST = 0;
+const C_P = 1; // source cursor
+const C_N = 2;
+const C_END = 3;
+const C_BLOCK_END = 4;
+const C_DELTA = 5; // dst - src: a destination address is `p + delta`
+const C_A = 6;
+const C_B = 7;
+const C_WIDE = 8;
+const C_V = 9;
+const C_S = 10;
+const C_T = 11;
+
+/** `v = load(p + k); store(p + delta + k, v); acc += extadd_pairwise_u(v)` */
+function copyAddVector(acc: number, offset: number): number[] {
+  return [
+    ...get(C_P),
+    ...v128Load(offset),
+    ...set(C_V),
+    ...get(C_P),
+    ...get(C_DELTA),
+    ...i32Add,
+    ...get(C_V),
+    ...v128Store(offset),
+    ...get(acc),
+    ...get(C_V),
+    ...i32x4ExtaddPairwiseI16x8U,
+    ...i32x4Add,
+    ...set(acc),
+  ]; // prettier-ignore
+}
+
+function copyWiden(acc: number): number[] {
+  return [
+    ...get(C_WIDE),
+    ...get(acc),
+    ...i64x2ExtendLowI32x4U,
+    ...i64x2Add,
+    ...set(C_WIDE),
+    ...get(C_WIDE),
+    ...get(acc),
+    ...i64x2ExtendHighI32x4U,
+    ...i64x2Add,
+    ...set(C_WIDE),
+  ]; // prettier-ignore
+}
+
+const cRemaining = [...get(C_END), ...get(C_P), ...i32Sub];
+const cAdvance = (k: number) => [...get(C_P), ...i32Const(k), ...i32Add, ...set(C_P)];
+
+// deno-fmt-ignore
+const copySumBody: number[] = [
+  ...get(C_P), ...get(C_N), ...i32Add, ...set(C_END),
+  ...get(C_DST), ...get(C_P), ...i32Sub, ...set(C_DELTA),
+  // 1. 64 bytes per turn in blocks of at most BLOCK_BYTES.
+  ...block, ...loop,
+    ...cRemaining, ...i32Const(64), ...i32LtU, ...brIf(1),
+    ...cRemaining, ...i32Const(-64), ...i32And, ...set(C_BLOCK_END),
+    ...get(C_BLOCK_END), ...i32Const(BLOCK_BYTES), ...i32GtU,
+    ...if_, ...i32Const(BLOCK_BYTES), ...set(C_BLOCK_END), ...end,
+    ...get(C_P), ...get(C_BLOCK_END), ...i32Add, ...set(C_BLOCK_END),
+    ...v128Zero, ...set(C_A),
+    ...v128Zero, ...set(C_B),
+    ...loop,
+      ...copyAddVector(C_A, 0), ...copyAddVector(C_B, 16),
+      ...copyAddVector(C_A, 32), ...copyAddVector(C_B, 48),
+      ...cAdvance(64),
+      ...get(C_P), ...get(C_BLOCK_END), ...i32Ne, ...brIf(0),
+    ...end,
+    ...copyWiden(C_A), ...copyWiden(C_B),
+    ...br(0),
+  ...end, ...end,
+  // 2. Up to three more 16-byte vectors.
+  ...v128Zero, ...set(C_A),
+  ...block, ...loop,
+    ...cRemaining, ...i32Const(16), ...i32LtU, ...brIf(1),
+    ...copyAddVector(C_A, 0), ...cAdvance(16),
+    ...br(0),
+  ...end, ...end,
+  ...copyWiden(C_A),
+  // 3. Little-endian 16-bit words, then an odd last byte, each copied too.
+  ...block, ...loop,
+    ...cRemaining, ...i32Const(2), ...i32LtU, ...brIf(1),
+    ...get(C_P), ...i64Load16U, ...set(C_T),
+    ...get(C_P), ...get(C_DELTA), ...i32Add, ...get(C_T), ...i64Store16,
+    ...get(C_S), ...get(C_T), ...i64Add, ...set(C_S),
+    ...cAdvance(2),
+    ...br(0),
+  ...end, ...end,
+  ...get(C_P), ...get(C_END), ...i32Ne,
+  ...if_,
+    ...get(C_P), ...i64Load8U, ...set(C_T),
+    ...get(C_P), ...get(C_DELTA), ...i32Add, ...get(C_T), ...i64Store8,
+    ...get(C_S), ...get(C_T), ...i64Add, ...set(C_S),
+  ...end,
+  // 4. Horizontal add, fold (end-around carry), swap the bytes once.
+  ...get(C_S), ...get(C_WIDE), ...i64x2ExtractLane(0), ...i64Add, ...set(C_S),
+  ...get(C_S), ...get(C_WIDE), ...i64x2ExtractLane(1), ...i64Add, ...set(C_S),
+  ...block, ...loop,
+    ...get(C_S), ...i64Const(0xffff), ...i64LeU, ...brIf(1),
+    ...get(C_S), ...i64Const(0xffff), ...i64And,
+    ...get(C_S), ...i64Const(16), ...i64ShrU, ...i64Add, ...set(C_S),
+    ...br(0),
+  ...end, ...end,
+  ...get(C_S), ...i32WrapI64, ...i32Const(0xff), ...i32And, ...i32Const(8), ...i32Shl,
+  ...get(C_S), ...i32WrapI64, ...i32Const(8), ...i32ShrU, ...i32Or,
+  ...end,
+];
+
+// deno-fmt-ignore
+const copySumModuleBytes: number[] = [
+  0x00, 0x61, 0x73, 0x6d, // "\0asm"
+  0x01, 0x00, 0x00, 0x00, // version 1
+  // type section: (i32, i32, i32) -> i32
+  ...section(1, [...uleb(1), 0x60, ...vec([I32, I32, I32]), ...vec([I32])]),
+  ...section(2, [...uleb(1), ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
+  ...section(3, [...uleb(1), ...uleb(0)]),
+  ...section(7, [...uleb(1), ...name("copySum"), 0x00, 0]),
+  // locals: 3 × i32 (end, blockEnd, delta), 4 × v128 (a, b, wide, v), 2 × i64 (s, t)
+  ...section(10, [...uleb(1), ...vec([
+    ...uleb(3), ...uleb(3), I32, ...uleb(4), V128, ...uleb(2), I64,
+    ...copySumBody,
+  ])]),
+];
+
+/**
+ * A second module, `copySum(dst, src, length) -> i32`: copies `length` bytes
+ * from linear address `src` to `dst` (the ranges must not overlap) and returns
+ * their sum exactly as `sum(src, length)` would — one pass over the data
+ * instead of a `memory.copy` and a `sum` (issue 22: the payload copied from a
+ * TCP send ring into a frame is checksummed on the way). Same loop as `sum`,
+ * each 16-byte vector also stored with `v128.store`, the tail words and byte
+ * with `i64.store16`/`i64.store8`.
+ */
+export const COPY_SUM_WASM_BYTES: Uint8Array<ArrayBuffer> = new Uint8Array(copySumModuleBytes);
+
+/** The signature of the copy-and-sum routine: `(dst, src, length) => sum`. */
+export type ChecksumCopySum = (dst: number, src: number, length: number) => number;
+
+let compiledCopySum: WebAssembly.Module | null = null;
+
+/**
+ * Instantiates the copy-and-sum module over `memory` (see
+ * {@link COPY_SUM_WASM_BYTES}).
+ *
+ * @param memory the linear memory the routine reads and writes
+ * @returns `copySum(dst, src, length)`, or null without WebAssembly SIMD
+ *
+ * @example
+ * ```ts
+ * import { instantiateCopySum } from "./checksum_wasm.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1 });
+ * const copySum = instantiateCopySum(memory);
+ * if (copySum !== null) {
+ *   const m = new Uint8Array(memory.buffer);
+ *   m.set([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7], 100);
+ *   console.assert(copySum(200, 100, 8) === 0xddf2 && m[207] === 0xf7);
+ * }
+ * ```
+ */
+export function instantiateCopySum(memory: WebAssembly.Memory): ChecksumCopySum | null {
+  if (typeof WebAssembly !== "object" || !WebAssembly.validate(COPY_SUM_WASM_BYTES)) return null;
+  compiledCopySum ??= new WebAssembly.Module(COPY_SUM_WASM_BYTES);
+  const instance = new WebAssembly.Instance(compiledCopySum, { env: { memory } });
+  return instance.exports.copySum as ChecksumCopySum;
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "../../src/buffer/byte_ring.ts";
 import { mulberry32 as prng } from "../seeded_random.ts";
+import { packetArena } from "../../src/buffer/arena.ts";
 
 Deno.test("copyBytes copies short, long, whole and overlapping ranges", () => {
   const src = new Uint8Array(300).map((_, i) => i & 0xff);
@@ -185,4 +186,41 @@ Deno.test("ByteRing matches an array model under random operations", () => {
       assert.equal(ring.free, capacity - model.length, ctx);
     }
   }
+});
+
+Deno.test("ByteRing.peekSum copies like peek and sums the copied bytes across the wrap", () => {
+  const rand = prng(0x22);
+  const reference = (b: Uint8Array, off: number, n: number) => {
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      sum += (k & 1) === 0 ? b[off + k] << 8 : b[off + k];
+      if (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    }
+    return sum;
+  };
+  const capacity = 4096;
+  const ring = new ByteRing(capacity);
+  // In the packet arena (the WebAssembly path) and outside it (copy, then sum).
+  const arenaDst = packetArena().allocView(capacity + 64)!;
+  for (const dst of [arenaDst, new Uint8Array(capacity + 64)]) {
+    for (let round = 0; round < 300; round++) {
+      const data = new Uint8Array(1 + ((rand() * (capacity - 1)) | 0));
+      for (let k = 0; k < data.length; k++) data[k] = (rand() * 256) | 0;
+      ring.clear();
+      // Move the start so that the data wraps at an odd or even point.
+      const skip = (rand() * capacity) | 0;
+      ring.write(new Uint8Array(skip), 0, skip);
+      ring.discard(skip);
+      ring.write(data, 0, data.length);
+      const offset = (rand() * data.length) | 0;
+      const want = data.length - offset + 5; // more than there is: copies what there is
+      const at = (rand() * 32) | 0;
+      const expected = new Uint8Array(dst.length);
+      const got = ring.peek(offset, expected, at, want);
+      const sum = ring.peekSum(offset, dst, at, want);
+      assert.deepEqual(dst.subarray(at, at + got), expected.subarray(at, at + got));
+      assert.equal(sum, reference(data, offset, got), `sum of ${got} bytes from ${offset}`);
+    }
+  }
+  assert.equal(ring.peekSum(ring.length, arenaDst, 0, 10), 0);
 });

@@ -5,7 +5,7 @@
  * kernel's is a benchmark row (bench/harness.ts `loss`), not asserted here.
  */
 import assert from "node:assert/strict";
-import { labTest } from "../../src/testing/lab.ts";
+import { LAB_PEER_ADDRESS, LAB_STACK_ADDRESS, labTest } from "../../src/testing/lab.ts";
 import {
   TAIL_DROP_SEGMENTS,
   tailLossKernelSends,
@@ -20,7 +20,17 @@ const KERNEL_PORT = 8081;
 labTest(
   "RACK-TLP: a 64 KiB response whose last 3 segments are dropped is repaired by a tail loss probe, not an RTO",
   async () => {
-    await withLabStack(PREFIX, { router: true, capture: { count: 2000 } }, async (ls) => {
+    // TCP payload as data: on port 8080 tshark reassembles HTTP, and calls the retransmitted
+    // tail (identical bytes, sent within its out-of-order window after the GSO burst of the
+    // originals) a "New fragment overlaps old data" reassembly error.
+    const capture = {
+      count: 2000,
+      check: {
+        tcpPayloadAsData: true,
+        acceptFfffChecksumFrom: [LAB_PEER_ADDRESS, LAB_STACK_ADDRESS],
+      },
+    };
+    await withLabStack(PREFIX, { router: true, capture }, async (ls) => {
       const { lab, stack } = ls;
       const timeouts0 = stack.stats().tcp.timeouts;
       const r = await tailLossRawstackSends(lab, stack, RAWSTACK_PORT);

@@ -3,6 +3,7 @@ import { CaptureDevice, type FrameWriter } from "../../src/phy/capture.ts";
 import { FaultInjector } from "../../src/phy/fault_injector.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import { ForwardingDevice } from "./_forwarding_device.ts";
+import { foldSum, onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 
 class Recorder implements FrameWriter {
   frames: { bytes: number[]; t: number }[] = [];
@@ -120,5 +121,36 @@ Deno.test("CaptureDevice reports whether the device it wraps batches transmits",
   assert.equal(batching.txBatching, true);
   assert.equal(batching.txPending, 3);
   a.close();
+  b.close();
+});
+
+Deno.test("CaptureDevice records an offloaded frame with its checksum filled in, the sent bytes untouched", () => {
+  const [a, b] = MemoryLink.pair({ checksumOffload: true });
+  const rec = new Recorder();
+  const cap = new CaptureDevice(a, rec);
+  // Ethernet + IPv4 (20) + UDP (8) + 4 data bytes; the UDP checksum field holds the folded
+  // pseudo-header sum, as a stack leaves it for the device (CHECKSUM_PARTIAL).
+  const src = 0xc0000202 | 0;
+  const dst = 0xc0000201 | 0;
+  const frame = new Uint8Array(14 + 20 + 12);
+  frame[12] = 0x08; // IPv4
+  frame[14] = 0x45;
+  frame[14 + 9] = 17;
+  new DataView(frame.buffer).setInt32(14 + 12, src);
+  new DataView(frame.buffer).setInt32(14 + 16, dst);
+  const udp = 14 + 20;
+  frame[udp + 5] = 12; // length
+  frame.set([1, 2, 3, 4], udp + 8);
+  const partial = foldSum(pseudoHeaderSum(src, dst, 17, 12));
+  frame[udp + 6] = partial >>> 8;
+  frame[udp + 7] = partial & 0xff;
+  const sent = frame.slice();
+  assert.ok(cap.transmitOffload(frame, 0, frame.length, udp, 6, 0));
+  assert.deepEqual(frame, sent, "the frame handed to the device is not changed");
+  const recorded = Uint8Array.from(rec.frames[0].bytes);
+  assert.notDeepEqual(recorded.subarray(udp + 6, udp + 8), sent.subarray(udp + 6, udp + 8));
+  // The recorded checksum verifies: the one's-complement sum over pseudo-header + UDP is 0xffff.
+  assert.equal(onesComplementSum(recorded, udp, 12, pseudoHeaderSum(src, dst, 17, 12)), 0xffff);
+  cap.close();
   b.close();
 });

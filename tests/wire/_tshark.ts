@@ -301,13 +301,15 @@ export interface CaptureCheckOptions {
    */
   tcpPayloadAsData?: boolean;
   /**
-   * Accept a TCP checksum of 0xFFFF, from this IPv4 source only (the kernel
-   * peer). Linux's software checksum (skb_checksum_help) writes a computed
-   * 0x0000 as 0xFFFF (CSUM_MANGLED_0); both are zero in one's complement
-   * (RFC 1071, RFC 1624 §3) and receivers accept it, but tshark flags it.
-   * Every other source (rawstack) gets no exception.
+   * Accept a TCP checksum of 0xFFFF, from these IPv4 sources only (the kernel
+   * peer; rawstack's address too where its device leaves the checksum to the
+   * kernel, PACKET_VNET_HDR's default since issue 22). Linux's software
+   * checksum (skb_checksum_help) writes a computed 0x0000 as 0xFFFF
+   * (CSUM_MANGLED_0); both are zero in one's complement (RFC 1071, RFC 1624
+   * §3) and receivers accept it, but tshark flags it. Every other source gets
+   * no exception.
    */
-  acceptFfffChecksumFrom?: string;
+  acceptFfffChecksumFrom?: string | readonly string[];
 }
 
 const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
@@ -341,10 +343,13 @@ export async function assertCaptureClean(
   const lines = all.split("\n").filter((l) => l.trim() !== "");
   assert.ok(lines.length >= minPackets, `capture has ${lines.length} packets < ${minPackets}`);
   let exempt = "";
-  const from = opts.acceptFfffChecksumFrom;
-  if (from !== undefined) {
-    if (!DOTTED_QUAD.test(from)) throw new Error(`not an IPv4 address: "${from}"`);
-    exempt = ` && !(tcp.checksum.ffff && ip.src == ${from})`;
+  const accept = opts.acceptFfffChecksumFrom;
+  const sources = accept === undefined ? [] : typeof accept === "string" ? [accept] : accept;
+  if (sources.length > 0) {
+    for (const from of sources) {
+      if (!DOTTED_QUAD.test(from)) throw new Error(`not an IPv4 address: "${from}"`);
+    }
+    exempt = ` && !(tcp.checksum.ffff && (${sources.map((f) => `ip.src == ${f}`).join(" || ")}))`;
   }
   const bad = await runTshark([
     ...args,

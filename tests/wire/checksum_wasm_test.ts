@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   attachChecksumMemory,
   checksumUsesWasm,
+  copyWithSum,
   internetChecksum,
   onesComplementSum,
   pseudoHeaderSum,
@@ -11,6 +12,7 @@ import {
   CHECKSUM_WASM_BYTES,
   checksumWasmSupported,
   instantiateChecksumSum,
+  instantiateCopySum,
 } from "../../src/wire/checksum_wasm.ts";
 import { mulberry32 } from "../seeded_random.ts";
 
@@ -349,3 +351,34 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "instantiateCopySum copies every length and alignment exactly and returns the sum of the bytes",
+  needsSimd,
+  () => {
+    const memory = randomMemory(2, 2, SEED ^ 0x22);
+    const copySum = instantiateCopySum(memory)!;
+    const bytes = new Uint8Array(memory.buffer);
+    const rand = mulberry32(SEED + 22);
+    const dstBase = WASM_PAGE_BYTES;
+    for (let round = 0; round < 600; round++) {
+      // Every length up to 300, then longer ones; any source and destination alignment.
+      const length = round < 300 ? round : (rand() * 9000) | 0;
+      const src = (rand() * 64) | 0;
+      const dst = dstBase + ((rand() * 64) | 0);
+      bytes.fill(0xa5, dst - 1, dst + length + 1);
+      const sum = copySum(dst, src, length);
+      assert.equal(sum, referenceSum(bytes, src, length), `sum of ${length} bytes at ${src}`);
+      assert.deepEqual(bytes.subarray(dst, dst + length), bytes.subarray(src, src + length));
+      assert.equal(bytes[dst - 1], 0xa5, "nothing written before the destination");
+      assert.equal(bytes[dst + length], 0xa5, `nothing written past ${length} bytes`);
+    }
+  },
+);
+
+Deno.test("copyWithSum declines views outside the attached memory and copies nothing", () => {
+  const src = new Uint8Array(100).fill(1);
+  const dst = new Uint8Array(100);
+  assert.equal(copyWithSum(src, 0, dst, 0, 100), -1);
+  assert.equal(dst[0], 0);
+});

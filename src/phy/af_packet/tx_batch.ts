@@ -190,7 +190,8 @@ export class TxBatch {
     const r = this.#thread.takeResults();
     const stats = this.#stats;
     stats.txFrames += r.frames;
-    stats.txBytes += r.bytes;
+    // The thread counts what sendmmsg() took, virtio_net_hdr included; txBytes counts frames.
+    stats.txBytes += r.bytes - this.#header * r.frames;
     stats.txErrors += r.errors;
     if (r.errors > 0) stats.txLastErrno = r.lastErrno;
     stats.txDropped += r.dropped;
