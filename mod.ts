@@ -40,11 +40,14 @@ export {
 } from "./src/tcp/connection.ts";
 export {
   type TcpConnectOptions,
+  type TcpFamily,
   TcpLayer,
   type TcpLayerOptions,
   type TcpListener as TcpEngineListener,
   type TcpListenerEvents,
+  type TcpListenFamilyOptions,
 } from "./src/tcp/tcp_layer.ts";
+export type { Tcp6Sender } from "./src/tcp/tcp6.ts";
 
 // Buffers.
 export {
@@ -161,7 +164,9 @@ export type {
   UdpBindOptions,
   UdpDatagram,
   UdpEndpointStats,
+  UdpFamily,
   UdpIpSender,
+  UdpIpv6Sender,
   UdpUnreachableReporter,
 } from "./src/udp/udp_layer.ts";
 export { DnsCache, type DnsCacheEntry } from "./src/dns/cache.ts";
@@ -210,7 +215,7 @@ export * from "./src/wire/dns.ts";
 export type { ArpCacheOptions, ArpStats } from "./src/iface/arp_cache.ts";
 export type { StaticRouteOptions } from "./src/iface/config.ts";
 export type { IcmpOptions, IcmpStats } from "./src/iface/icmp.ts";
-export type { Ipv4Stats } from "./src/iface/ipv4.ts";
+export type { Ipv4RouterPort, Ipv4Stats } from "./src/iface/ipv4.ts";
 export type { ReassemblyOptions } from "./src/iface/reassembly.ts";
 export type { LinkStats } from "./src/iface/interface.ts";
 export type { UdpLayerStats } from "./src/udp/udp_layer.ts";
@@ -274,6 +279,7 @@ export {
   type HookName,
   HookPacket,
   type HookStats,
+  HookTable,
   type HookVerdict,
   IP_PROTOCOL_ICMP,
   IP_PROTOCOL_TCP,
@@ -286,13 +292,14 @@ export {
 } from "./src/iface/hooks.ts";
 export {
   DEFAULT_NAT_TIMEOUTS,
+  Nat,
   type NatEntryInfo,
   type NatOptions,
   type NatStats,
   type NatTimeouts,
 } from "./src/iface/nat.ts";
 export type { ForwardStats } from "./src/iface/forward.ts";
-export { DeviceGroup } from "./src/phy/device_group.ts";
+export { DeviceGroup, type GroupFrameSink } from "./src/phy/device_group.ts";
 export {
   ROUTER_LAB_A_ADDRESS,
   ROUTER_LAB_B_ADDRESS,

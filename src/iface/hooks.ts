@@ -67,9 +67,9 @@ export class HookPacket {
   /** The hook point running. */
   hook: HookName = "prerouting";
   /** Index of the interface it arrived on, or -1 (originated here). */
-  inInterface = -1;
+  inInterface: number = -1;
   /** Index of the interface it leaves on, or -1 (not routed yet, or for this host). */
-  outInterface = -1;
+  outInterface: number = -1;
 
   /** Source address (int32). */
   get source(): number {
@@ -177,9 +177,9 @@ export function setIpv4Address(
 }
 
 /** Offset of the source address in the IPv4 header (for {@link setIpv4Address}). */
-export const IPV4_SOURCE_OFFSET = IPV4_SOURCE;
+export const IPV4_SOURCE_OFFSET: number = IPV4_SOURCE;
 /** Offset of the destination address in the IPv4 header (for {@link setIpv4Address}). */
-export const IPV4_DESTINATION_OFFSET = IPV4_DESTINATION;
+export const IPV4_DESTINATION_OFFSET: number = IPV4_DESTINATION;
 /** TCP (RFC 9293). */
 export const IP_PROTOCOL_TCP = 6;
 /** UDP (RFC 768). */
