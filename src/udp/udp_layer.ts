@@ -24,14 +24,8 @@
  * @module
  */
 
-import { formatIpv4, IPV4_LIMITED_BROADCAST, isIpv4Number } from "../wire/address.ts";
-import {
-  IP_PROTO_UDP,
-  IPV4_HEADER_LEN,
-  IPV4_MAX_PACKET_LEN,
-  IPV4_VERSION,
-  Ipv4Packet,
-} from "../wire/ipv4.ts";
+import { formatIpv4, IPV4_LIMITED_BROADCAST } from "../wire/address.ts";
+import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN } from "../wire/ipv4.ts";
 import { newUdpRepr, UDP_HEADER_LEN, UdpPacket, UdpRepr } from "../wire/udp.ts";
 import type {
   IpProtocolHandler,
@@ -45,6 +39,19 @@ import { ipv6AddressSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "../iface/types.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
+import { UdpEndpoint } from "./udp_endpoint.ts";
+import {
+  checkDestination,
+  checkDestination6,
+  PORT_MAX,
+  UdpError,
+  type UdpFamily,
+} from "./udp_error.ts";
+import { UdpIcmpErrorMatcher } from "./udp_icmp_errors.ts";
+
+// Moved out of this module (issue 17); re-exported so every import of them keeps working.
+export { type UdpDatagram, UdpEndpoint, type UdpEndpointStats } from "./udp_endpoint.ts";
+export { UdpError, type UdpErrorCode, type UdpFamily } from "./udp_error.ts";
 
 /** IP protocol number of UDP (RFC 768). */
 export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
@@ -59,83 +66,11 @@ export const EPHEMERAL_PORT_MIN = 49_152;
 /** Last port of the ephemeral range. */
 export const EPHEMERAL_PORT_MAX = 65_535;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
-const PORT_MAX = 65_535;
 
 /** Largest UDP payload over IPv6 without jumbograms: 65,535 − 8 (RFC 8200 §3 payload length). */
 export const UDP6_MAX_PAYLOAD = 0xffff - UDP_HEADER_LEN;
-/** IPv6 header length (RFC 8200 §3) and Fragment header length (§4.5). */
-const IPV6_HEADER_BYTES = 40;
-const IPV6_FRAGMENT_HEADER_BYTES = 8;
-/** Next Header values (RFC 8200 §4.5). */
-const NEXT_HEADER_FRAGMENT = 44;
-/** ICMPv6 Destination Unreachable (RFC 4443 §3.1) and its codes. */
-const ICMPV6_DEST_UNREACHABLE = 1;
-const ICMPV6_UNREACH_NO_ROUTE = 0;
-const ICMPV6_UNREACH_PORT = 4;
 /** Send options of a UDP datagram over IPv6 (fragments allowed, RFC 8200 §5). */
 const UDP6_SEND: Ipv6SendOptions = {};
-
-/** Which families an endpoint receives: a wildcard one both (Linux `IPV6_V6ONLY` off). */
-export type UdpFamily = "ipv4" | "ipv6" | "any";
-
-/** ICMP type "destination unreachable" (RFC 792). */
-const ICMP_DEST_UNREACHABLE = 3;
-/** Destination-unreachable codes (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
-const UNREACH_NET = 0;
-const UNREACH_HOST = 1;
-const UNREACH_PROTOCOL = 2;
-const UNREACH_PORT = 3;
-const UNREACH_FRAG_NEEDED = 4;
-const UNREACH_NET_UNKNOWN = 6;
-const UNREACH_NET_TOS = 11;
-
-/** What went wrong on a UDP endpoint. */
-export type UdpErrorCode =
-  | "PortUnreachable"
-  | "HostUnreachable"
-  | "NetworkUnreachable"
-  | "MessageTooLong"
-  | "InvalidAddress"
-  | "InvalidPort"
-  | "AddressInUse"
-  | "NoEphemeralPort"
-  | "NoRoute"
-  | "NoBuffers"
-  | "SendFailed"
-  | "NotConnected"
-  | "IsConnected"
-  | "Closed";
-
-/**
- * A typed UDP failure. Errors that come from the network (ICMP) carry the
- * remote address and port of the datagram that caused them.
- *
- * @example
- * ```ts
- * import { UdpError } from "./udp_layer.ts";
- * const e = new UdpError("PortUnreachable", "no listener", 0xc0000201 | 0, 9);
- * console.assert(e instanceof Error && e.code === "PortUnreachable" && e.remotePort === 9);
- * ```
- */
-export class UdpError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param code what went wrong
-   * @param message details
-   * @param remoteAddr the remote IPv4 address concerned, int32 (0 if none)
-   * @param remotePort the remote port concerned (0 if none)
-   */
-  constructor(
-    readonly code: UdpErrorCode,
-    message: string,
-    readonly remoteAddr = 0,
-    readonly remotePort = 0,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = "UdpError";
-  }
-}
 
 /**
  * The IPv6 output of the UDP layer (src/iface/ipv6.ts `Ipv6Layer`): the
@@ -248,417 +183,11 @@ export interface UdpLayerStats {
   txDatagrams6: number;
 }
 
-/** Counters of one endpoint. */
-export interface UdpEndpointStats {
-  /** Datagrams queued. */
-  rxDatagrams: number;
-  /** Payload bytes queued. */
-  rxBytes: number;
-  /** Dropped: this endpoint's queue was full. */
-  rxDropped: number;
-  /** Datagrams sent. */
-  txDatagrams: number;
-  /** Payload bytes sent. */
-  txBytes: number;
-  /** Sends that failed (returned a UdpError). */
-  txErrors: number;
-  /** ICMP errors recorded on this endpoint. */
-  icmpErrors: number;
-  /** Dropped: datagrams from another address or port than the connected peer. */
-  rxWrongPeer: number;
-}
-
-/** One received datagram as returned by {@link UdpEndpoint.tryReceive}. */
-export interface UdpDatagram {
-  /** A fresh copy of the payload. */
-  data: Uint8Array;
-  /** Sender IPv4 address (int32, see src/wire/address.ts; format with `formatIpv4`). */
-  srcAddr: number;
-  /** Sender port. */
-  srcPort: number;
-  /** Sender IPv6 address when the datagram came over IPv6 (`srcAddr` is then 0), else null. */
-  srcAddr6?: Ipv6Address | null;
-}
-
 let cryptoWord: Uint32Array | null = null;
 function cryptoRandom(): number {
   if (cryptoWord === null) cryptoWord = new Uint32Array(1);
   crypto.getRandomValues(cryptoWord);
   return cryptoWord[0] / 0x1_0000_0000;
-}
-
-/**
- * A bound UDP port: a receive queue plus a send method. Made by
- * {@link UdpLayer.bind}; released with {@link UdpEndpoint.close}.
- *
- * @example
- * ```ts
- * import { UdpLayer } from "./udp_layer.ts";
- * const udp = new UdpLayer({
- *   allocate: () => null, send: () => false, sourceAddressFor: () => 0, mtuFor: () => 1500,
- * });
- * const ep = udp.bind(5353);
- * console.assert(ep.localPort === 5353 && ep.tryReceive() === null);
- * ep.close();
- * console.assert(ep.closed);
- * ```
- */
-export class UdpEndpoint {
-  /** The bound local port. */
-  readonly localPort: number;
-  /** Called (synchronously, during packet input) after a datagram is queued or an error is set. */
-  onReadable: ((endpoint: UdpEndpoint) => void) | null = null;
-  /** Counters. */
-  readonly stats: UdpEndpointStats = {
-    rxDatagrams: 0,
-    rxBytes: 0,
-    rxDropped: 0,
-    txDatagrams: 0,
-    txBytes: 0,
-    txErrors: 0,
-    icmpErrors: 0,
-    rxWrongPeer: 0,
-  };
-  /** Source address of the datagram last returned by {@link receiveInto}. */
-  lastSrcAddr = 0;
-  /** Source port of the datagram last returned by {@link receiveInto}. */
-  lastSrcPort = 0;
-  /** Full payload length of the datagram last returned by {@link receiveInto}. */
-  lastLength = 0;
-  /** IPv6 source of the datagram last returned by {@link receiveInto} (null: it came over IPv4). */
-  lastSrcAddr6: Ipv6Address | null = null;
-  /** Families this endpoint receives. */
-  readonly family: UdpFamily;
-  #layer: UdpLayer;
-  #queue: DatagramQueue;
-  #pendingError: UdpError | null = null;
-  #closed = false;
-  /** The connected peer (int32 address, port) and our address towards it; all 0 = unconnected. */
-  #remoteAddr = 0;
-  #remotePort = 0;
-  #localAddr = 0;
-  /** The connected IPv6 peer and our address towards it; null = not connected over IPv6. */
-  #remote6: Ipv6Address | null = null;
-  #local6: Ipv6Address | null = null;
-
-  /**
-   * Made by {@link UdpLayer.bind}; not meant to be called directly.
-   *
-   * @param layer the owning layer
-   * @param port the bound port
-   * @param queue the receive queue
-   * @param family the families received (default both)
-   */
-  constructor(layer: UdpLayer, port: number, queue: DatagramQueue, family: UdpFamily = "any") {
-    this.#layer = layer;
-    this.localPort = port;
-    this.#queue = queue;
-    this.family = family;
-  }
-
-  /** The connected IPv6 peer, or null (unconnected or connected over IPv4). */
-  get remoteAddr6(): Ipv6Address | null {
-    return this.#remote6;
-  }
-
-  /** Our IPv6 address towards the connected IPv6 peer, or null. */
-  get localAddr6(): Ipv6Address | null {
-    return this.#local6;
-  }
-
-  /**
-   * {@link connect} to an IPv6 peer (Linux `ip6_datagram_connect`): source
-   * chosen by RFC 6724, then only that 4-tuple is received and ICMPv6 errors
-   * about it are reported.
-   *
-   * @param addr the peer's IPv6 address
-   * @param port the peer's port 1..65535
-   * @returns null, or the {@link UdpError} (`InvalidPort`, `InvalidAddress`, `NoRoute`, `Closed`)
-   */
-  connect6(addr: Ipv6Address, port: number): UdpError | null {
-    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
-    const invalid = checkDestination6(addr, port, this.family);
-    if (invalid !== null) return invalid;
-    const local = this.#layer.sender6?.sourceAddressFor6(addr) ?? null;
-    if (local === null) return new UdpError("NoRoute", `no route to ${addr}`, 0, port);
-    this.#remoteAddr = 0;
-    this.#localAddr = 0;
-    this.#remote6 = addr;
-    this.#local6 = local;
-    this.#remotePort = port;
-    this.#pendingError = null;
-    return null;
-  }
-
-  /**
-   * Whether a datagram from `src:srcPort` to `dst` over IPv6 belongs here.
-   *
-   * @param src source address
-   * @param srcPort source port
-   * @param dst destination address
-   * @returns true when it may be delivered
-   */
-  accepts6(src: Ipv6Address, srcPort: number, dst: Ipv6Address): boolean {
-    if (this.family === "ipv4") return false;
-    if (this.#remotePort === 0) return true;
-    const r = this.#remote6;
-    return r !== null && srcPort === this.#remotePort && r.equals(src) && this.#local6!.equals(dst);
-  }
-
-  /**
-   * {@link send} over IPv6.
-   *
-   * @param nowMs current time (ms)
-   * @param data the payload (≤ 65,527 bytes)
-   * @param dst destination
-   * @param dstPort destination port 1..65535
-   * @returns bytes of payload sent, or a {@link UdpError}
-   */
-  send6(nowMs: number, data: Uint8Array, dst: Ipv6Address, dstPort: number): number | UdpError {
-    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
-    const pending = this.takeError();
-    if (pending !== null) return pending;
-    if (
-      this.#remotePort !== 0 &&
-      (this.#remote6 === null || !this.#remote6.equals(dst) || dstPort !== this.#remotePort)
-    ) {
-      this.stats.txErrors++;
-      return new UdpError("IsConnected", `port ${this.localPort} is connected`, 0, dstPort);
-    }
-    return this.#layer.sendFrom6(nowMs, this, data, dst, dstPort);
-  }
-
-  /** True after {@link close}. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** True after {@link connect} (until {@link disconnect}). */
-  get connected(): boolean {
-    return this.#remotePort !== 0;
-  }
-
-  /** The connected peer's IPv4 address (int32), or 0 when unconnected. */
-  get remoteAddr(): number {
-    return this.#remoteAddr;
-  }
-
-  /** The connected peer's port, or 0 when unconnected. */
-  get remotePort(): number {
-    return this.#remotePort;
-  }
-
-  /** Our IPv4 address towards the connected peer (int32), or 0 when unconnected. */
-  get localAddr(): number {
-    return this.#localAddr;
-  }
-
-  /**
-   * Connects the endpoint to one peer, as `connect(2)` on a UDP socket does
-   * (Linux `ip4_datagram_connect`): the route fixes our source address, and
-   * from then on only datagrams from `addr:port` to that address are received
-   * (others are dropped, counted in `rxWrongPeer` and answered like a closed
-   * port), sends must go to the peer, and ICMP errors about datagrams to the
-   * peer are reported. Connecting again changes the peer; an error pending
-   * about the previous peer is dropped.
-   *
-   * @param addr the peer's IPv4 address: int32 (see src/wire/address.ts) or its unsigned form
-   * @param port the peer's port 1..65535
-   * @returns null, or the {@link UdpError} (`InvalidPort`, `InvalidAddress`, `NoRoute`, `Closed`)
-   */
-  connect(addr: number, port: number): UdpError | null {
-    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
-    const invalid = checkDestination(addr, port);
-    if (invalid !== null) return invalid;
-    if (this.family === "ipv6") {
-      return new UdpError("InvalidAddress", `port ${this.localPort} is bound to IPv6 only`);
-    }
-    addr |= 0;
-    const local = this.#layer.sender.sourceAddressFor(addr);
-    if (local === 0) return new UdpError("NoRoute", `no route to ${formatIpv4(addr)}`, addr, port);
-    this.#remoteAddr = addr;
-    this.#remotePort = port;
-    this.#localAddr = local;
-    this.#remote6 = null;
-    this.#local6 = null;
-    this.#pendingError = null;
-    return null;
-  }
-
-  /** Dissolves the association made by {@link connect} (`connect(2)` with `AF_UNSPEC`). */
-  disconnect(): void {
-    this.#remoteAddr = 0;
-    this.#remotePort = 0;
-    this.#localAddr = 0;
-    this.#remote6 = null;
-    this.#local6 = null;
-    this.#pendingError = null;
-  }
-
-  /**
-   * Whether a datagram from `src:srcPort` to `dst` belongs to this endpoint:
-   * always when unconnected, else only for the connected 4-tuple.
-   *
-   * @param src the datagram's source address (int32)
-   * @param srcPort its source port
-   * @param dst its destination address (int32)
-   * @returns true when it may be delivered
-   */
-  accepts(src: number, srcPort: number, dst: number): boolean {
-    if (this.family === "ipv6") return false;
-    return this.#remotePort === 0 ||
-      (this.#remote6 === null && src === this.#remoteAddr && srcPort === this.#remotePort &&
-        dst === this.#localAddr);
-  }
-
-  /** Datagrams waiting in the receive queue. */
-  get queued(): number {
-    return this.#queue.count;
-  }
-
-  /** The error (from ICMP) that the next receive or send will report, if any. */
-  get pendingError(): UdpError | null {
-    return this.#pendingError;
-  }
-
-  /** True when a datagram or an error is waiting. */
-  get readable(): boolean {
-    return this.#queue.count > 0 || this.#pendingError !== null;
-  }
-
-  /**
-   * Returns and clears the pending error.
-   *
-   * @returns the error, or null
-   */
-  takeError(): UdpError | null {
-    const e = this.#pendingError;
-    this.#pendingError = null;
-    return e;
-  }
-
-  /**
-   * Sends one datagram (RFC 768): allocates a packet buffer from the IP layer,
-   * writes the UDP header, copies the payload, fills the checksum and hands it
-   * to IPv4, which fragments when it exceeds the MTU. A pending ICMP error is
-   * reported (and cleared) instead of sending. A connected endpoint sends
-   * only to its peer: another destination is refused with `IsConnected`, as
-   * FreeBSD's `sendto(2)` on a connected UDP socket does (`EISCONN`).
-   *
-   * @param nowMs current time (ms)
-   * @param data the payload (≤ 65,507 bytes)
-   * @param dstAddr destination IPv4 address: int32 (see src/wire/address.ts) or its unsigned form
-   * @param dstPort destination port 1..65535
-   * @returns bytes of payload sent, or a {@link UdpError}
-   */
-  send(nowMs: number, data: Uint8Array, dstAddr: number, dstPort: number): number | UdpError {
-    if (this.#closed) return new UdpError("Closed", `port ${this.localPort} is closed`);
-    const pending = this.takeError();
-    if (pending !== null) return pending;
-    if (
-      this.#remotePort !== 0 &&
-      (this.#remote6 !== null || (dstAddr | 0) !== this.#remoteAddr || dstPort !== this.#remotePort)
-    ) {
-      this.stats.txErrors++;
-      return new UdpError(
-        "IsConnected",
-        `port ${this.localPort} is connected to ${
-          formatIpv4(this.#remoteAddr)
-        }:${this.#remotePort}`,
-        dstAddr | 0,
-        dstPort,
-      );
-    }
-    return this.#layer.sendFrom(nowMs, this, data, dstAddr, dstPort);
-  }
-
-  /**
-   * Dequeues the oldest datagram into a new array. Check {@link takeError}
-   * first to learn about ICMP errors.
-   *
-   * @returns the datagram, or null when none is queued
-   */
-  tryReceive(): UdpDatagram | null {
-    const length = this.#queue.frontLength;
-    if (length < 0) return null;
-    const srcAddr = this.#queue.frontAddr;
-    const srcPort = this.#queue.frontPort;
-    const srcAddr6 = this.#queue.frontAddr6;
-    const data = new Uint8Array(length);
-    this.#queue.shift(data, 0);
-    return { data, srcAddr, srcPort, srcAddr6 };
-  }
-
-  /**
-   * Dequeues the oldest datagram into `dst` without allocating; a datagram
-   * longer than the room is truncated (its full length is in {@link lastLength}).
-   * The sender is left in {@link lastSrcAddr} / {@link lastSrcPort}.
-   *
-   * @param dst destination buffer
-   * @param dstOffset where to write
-   * @returns bytes copied, or -1 when nothing is queued
-   */
-  receiveInto(dst: Uint8Array, dstOffset = 0): number {
-    const length = this.#queue.frontLength;
-    if (length < 0) return -1;
-    this.lastSrcAddr = this.#queue.frontAddr;
-    this.lastSrcPort = this.#queue.frontPort;
-    this.lastSrcAddr6 = this.#queue.frontAddr6;
-    this.lastLength = length;
-    return this.#queue.shift(dst, dstOffset);
-  }
-
-  /** Frees the port and drops queued datagrams. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.clear();
-    this.disconnect();
-    this.onReadable = null;
-    this.#layer.release(this);
-  }
-
-  /**
-   * Queues a received datagram (called by the layer on input).
-   *
-   * @param bytes buffer holding the payload
-   * @param offset payload start
-   * @param length payload length
-   * @param src sender address
-   * @param srcPort sender port
-   * @param src6 the IPv6 sender of a datagram that came over IPv6 (`src` 0)
-   * @returns false when the queue was full (dropped and counted)
-   */
-  deliver(
-    bytes: Uint8Array,
-    offset: number,
-    length: number,
-    src: number,
-    srcPort: number,
-    src6: Ipv6Address | null = null,
-  ): boolean {
-    if (!this.#queue.push(bytes, offset, length, src, srcPort, src6)) {
-      this.stats.rxDropped++;
-      return false;
-    }
-    this.stats.rxDatagrams++;
-    this.stats.rxBytes += length;
-    const hook = this.onReadable;
-    if (hook !== null) hook(this);
-    return true;
-  }
-
-  /**
-   * Records an error from ICMP (called by the layer).
-   *
-   * @param error the error the next receive or send reports
-   */
-  setError(error: UdpError): void {
-    this.stats.icmpErrors++;
-    this.#pendingError = error;
-    const hook = this.onReadable;
-    if (hook !== null) hook(this);
-  }
 }
 
 /**
@@ -714,10 +243,8 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
   // Views and the outgoing repr are made once and re-pointed per datagram.
   /** Reads received datagrams. */
   readonly #rxDatagram = new UdpPacket(new Uint8Array(0));
-  /** Reads the IPv4 header an ICMP error quotes. */
-  readonly #quotedHeader = new Ipv4Packet(new Uint8Array(0));
-  /** Reads the UDP header after it. */
-  readonly #quotedDatagram = new UdpPacket(new Uint8Array(0));
+  /** Matches ICMP errors to endpoints by the quoted datagram (over the live stats and ports). */
+  readonly #icmpErrors = new UdpIcmpErrorMatcher(this.stats, this.#ports);
   /** The header of the datagram being sent. */
   readonly #txHeader: UdpRepr = newUdpRepr();
   #random: () => number;
@@ -905,72 +432,7 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
   ): void {
     void nowMs;
     void nextHopMtu;
-    const stats = this.stats;
-    const errorCode = icmpErrorCode(type, code);
-    if (errorCode === null) {
-      stats.icmpIgnored++;
-      return;
-    }
-    if (
-      quotedOffset < 0 || quotedLength < IPV4_HEADER_LEN ||
-      quotedOffset + quotedLength > quoted.length
-    ) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    const header = this.#quotedHeader.reset(quoted, quotedOffset, quotedLength);
-    const ihlBytes = header.headerLength;
-    // RFC 792: the quote holds the internet header + the first 64 data bits. Only a first
-    // fragment (offset 0) starts with the UDP header, and the header's lengths must cover it.
-    if (
-      header.version !== IPV4_VERSION || ihlBytes < IPV4_HEADER_LEN ||
-      quotedLength < ihlBytes + UDP_HEADER_LEN || header.protocol !== IP_PROTOCOL_UDP ||
-      header.fragmentOffset !== 0 || header.totalLength < ihlBytes + UDP_HEADER_LEN
-    ) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    const datagram = this.#quotedDatagram.reset(
-      quoted,
-      quotedOffset + ihlBytes,
-      quotedLength - ihlBytes,
-    );
-    if (datagram.udpLength < UDP_HEADER_LEN) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    const localAddr = header.source;
-    const remoteAddr = header.destination;
-    const localPort = datagram.sourcePort;
-    const remotePort = datagram.destinationPort;
-    const endpoint = this.#ports.get(localPort);
-    if (endpoint === undefined) {
-      stats.icmpUnmatched++;
-      return;
-    }
-    if (!endpoint.connected) {
-      // Linux: "if (!inet->recverr) { if (!harderr || sk->sk_state != TCP_ESTABLISHED) goto out; }"
-      stats.icmpUnconnected++;
-      return;
-    }
-    if (
-      remoteAddr !== endpoint.remoteAddr || remotePort !== endpoint.remotePort ||
-      localAddr !== endpoint.localAddr
-    ) {
-      stats.icmpUnmatched++;
-      return;
-    }
-    stats.icmpErrors++;
-    endpoint.setError(
-      new UdpError(
-        errorCode,
-        `${icmpErrorText(errorCode)} (ICMP type ${type} code ${code}) for ${
-          formatIpv4(remoteAddr)
-        }:${remotePort}`,
-        remoteAddr,
-        remotePort,
-      ),
-    );
+    this.#icmpErrors.onIcmpError(type, code, quoted, quotedOffset, quotedLength);
   }
 
   /**
@@ -1070,78 +532,7 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
   ): void {
     void nowMs;
     void parameter;
-    const stats = this.stats;
-    const errorCode = icmpv6ErrorCode(type, code);
-    if (errorCode === null) {
-      stats.icmpIgnored++;
-      return;
-    }
-    if (
-      quotedOffset < 0 || quotedLength < IPV6_HEADER_BYTES + UDP_HEADER_LEN ||
-      quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6
-    ) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    let nextHeader = quoted[quotedOffset + 6];
-    let udpAt = quotedOffset + IPV6_HEADER_BYTES;
-    if (nextHeader === NEXT_HEADER_FRAGMENT) {
-      // Only a first fragment (offset 0) quotes the UDP header (RFC 8200 §4.5).
-      const fragmentOffset = ((quoted[udpAt + 2] << 8) | quoted[udpAt + 3]) >>> 3;
-      if (
-        quotedLength < IPV6_HEADER_BYTES + IPV6_FRAGMENT_HEADER_BYTES + UDP_HEADER_LEN ||
-        fragmentOffset !== 0
-      ) {
-        stats.icmpBadQuote++;
-        return;
-      }
-      nextHeader = quoted[udpAt];
-      udpAt += IPV6_FRAGMENT_HEADER_BYTES;
-    }
-    if (nextHeader !== IP_PROTOCOL_UDP) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    const datagram = this.#quotedDatagram.reset(
-      quoted,
-      udpAt,
-      quotedOffset + quotedLength - udpAt,
-    );
-    if (datagram.udpLength < UDP_HEADER_LEN) {
-      stats.icmpBadQuote++;
-      return;
-    }
-    const localPort = datagram.sourcePort;
-    const remotePort = datagram.destinationPort;
-    const endpoint = this.#ports.get(localPort);
-    if (endpoint === undefined) {
-      stats.icmpUnmatched++;
-      return;
-    }
-    if (!endpoint.connected) {
-      stats.icmpUnconnected++;
-      return;
-    }
-    const local6 = endpoint.localAddr6;
-    const remote6 = endpoint.remoteAddr6;
-    if (
-      local6 === null || remote6 === null || remotePort !== endpoint.remotePort ||
-      !local6.equalsAt(quoted, quotedOffset + 8) || !remote6.equalsAt(quoted, quotedOffset + 24)
-    ) {
-      stats.icmpUnmatched++;
-      return;
-    }
-    stats.icmpErrors++;
-    endpoint.setError(
-      new UdpError(
-        errorCode,
-        `${
-          icmpErrorText(errorCode)
-        } (ICMPv6 type ${type} code ${code}) for [${remote6}]:${remotePort}`,
-        0,
-        remotePort,
-      ),
-    );
+    this.#icmpErrors.onIcmpv6Error(type, code, quoted, quotedOffset, quotedLength);
   }
 
   /**
@@ -1351,75 +742,6 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
     endpoint.stats.txDatagrams++;
     endpoint.stats.txBytes += length;
     return length;
-  }
-}
-
-/** Maps an ICMP error to the UDP error it means, or null when UDP ignores it. */
-function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
-  if (type !== ICMP_DEST_UNREACHABLE) return null; // time exceeded etc.: soft errors (RFC 1122 §4.2.3.9)
-  switch (code) {
-    case UNREACH_PORT:
-    case UNREACH_PROTOCOL:
-      return "PortUnreachable";
-    case UNREACH_FRAG_NEEDED:
-      return null; // path MTU discovery is the IP layer's business (RFC 1191)
-    case UNREACH_NET:
-    case UNREACH_NET_UNKNOWN:
-    case UNREACH_NET_TOS:
-      return "NetworkUnreachable";
-    case UNREACH_HOST:
-    default:
-      return "HostUnreachable";
-  }
-}
-
-/** Checks a destination (address as int32 or unsigned, port): the error, or null when valid. */
-function checkDestination(addr: number, port: number): UdpError | null {
-  if (!Number.isInteger(port) || port < 1 || port > PORT_MAX) {
-    return new UdpError("InvalidPort", `destination port ${port} is not 1..65535`);
-  }
-  if (!isIpv4Number(addr) || addr === 0) {
-    return new UdpError("InvalidAddress", `destination address ${addr} is invalid`);
-  }
-  return null;
-}
-
-/**
- * Maps an ICMPv6 error to the UDP error it means, or null when UDP ignores it
- * (Linux `icmpv6_err_convert`: no route → ENETUNREACH, port → ECONNREFUSED,
- * the rest of Destination Unreachable → EHOSTUNREACH/EACCES; Packet Too Big,
- * Time Exceeded and Parameter Problem are not reported without `IPV6_RECVERR`).
- */
-function icmpv6ErrorCode(type: number, code: number): UdpErrorCode | null {
-  if (type !== ICMPV6_DEST_UNREACHABLE) return null;
-  if (code === ICMPV6_UNREACH_PORT) return "PortUnreachable";
-  if (code === ICMPV6_UNREACH_NO_ROUTE) return "NetworkUnreachable";
-  return "HostUnreachable";
-}
-
-/** Checks an IPv6 destination for an endpoint of `family`: the error, or null when valid. */
-function checkDestination6(addr: Ipv6Address, port: number, family: UdpFamily): UdpError | null {
-  if (!Number.isInteger(port) || port < 1 || port > PORT_MAX) {
-    return new UdpError("InvalidPort", `destination port ${port} is not 1..65535`);
-  }
-  if (family === "ipv4") {
-    return new UdpError("InvalidAddress", `this endpoint is bound to IPv4 only, not ${addr}`);
-  }
-  if (addr.isUnspecified() || addr.isIpv4Mapped()) {
-    return new UdpError("InvalidAddress", `destination address ${addr} is invalid`);
-  }
-  return null;
-}
-
-/** What an ICMP error means for a connected endpoint, in the words of the errno it maps to. */
-function icmpErrorText(code: UdpErrorCode): string {
-  switch (code) {
-    case "PortUnreachable":
-      return "connection refused: port unreachable"; // ECONNREFUSED
-    case "NetworkUnreachable":
-      return "network unreachable"; // ENETUNREACH
-    default:
-      return "host unreachable"; // EHOSTUNREACH
   }
 }
 
