@@ -5,7 +5,10 @@
  * answers segments for nobody with RST (RFC 9293 §3.10.7.1) but never those
  * to a broadcast or multicast address, bounds the connections and TIME-WAIT
  * entries it holds, allocates ephemeral ports and routes ICMP errors to the
- * connection they concern.
+ * connection they concern. Parts with state of their own are in their own
+ * modules: the listener (tcp_listener.ts), the IPv6 table and ICMPv6 errors
+ * (tcp6_table.ts), port selection (ephemeral_port.ts), segments for no
+ * connection (control_segment.ts) and the rate limits (rate_limit.ts).
  *
  * @module
  */
@@ -20,49 +23,25 @@ import type { TimerWheel } from "../time/timer_wheel.ts";
 import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
 import { readI32 } from "../wire/view.ts";
-import {
-  fillTcpChecksum,
-  newTcpRepr,
-  TCP_ACK,
-  TCP_FIN,
-  TCP_RST,
-  TCP_SYN,
-  TcpPacket,
-  TcpRepr,
-} from "../wire/tcp.ts";
-import {
-  DEFAULT_MSS,
-  IPV4_TCP_HEADERS_LEN,
-  newTcpStats,
-  resolveTcpConfig,
-  type TcpConfig,
-  type TcpStats,
-} from "./config.ts";
+import { newTcpRepr, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpPacket, TcpRepr } from "../wire/tcp.ts";
+import { newTcpStats, resolveTcpConfig, type TcpConfig, type TcpStats } from "./config.ts";
 import {
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
   type TcpContext,
   TcpState,
-  windowShiftFor,
 } from "./connection.ts";
 import { ECN_MASK } from "./ecn.ts";
 import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
-import { processSecret, timestampClock, timestampOffset } from "./isn.ts";
+import { processSecret } from "./isn.ts";
 import { WindowRateLimit } from "./rate_limit.ts";
 import { EphemeralPorts, type EphemeralPortTable } from "./ephemeral_port.ts";
 import { TcpListener, type TcpListenFamilyOptions } from "./tcp_listener.ts";
 import { Tcp6Table } from "./tcp6_table.ts";
+import { TcpControlSegments } from "./control_segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
-import {
-  cookieTsVal,
-  makeSynCookie,
-  SYN_COOKIE_MSS_TABLE,
-  type SynCookieAck,
-  synCookieMssIndex,
-  synCookieWindowOpen,
-  validateSynCookieAck,
-} from "./syn_cookies.ts";
+import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
 
 export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "./ephemeral_port.ts";
 export {
@@ -71,15 +50,6 @@ export {
   type TcpListenerEvents,
   type TcpListenFamilyOptions,
 } from "./tcp_listener.ts";
-
-/** The options of a cookie SYN-ACK sent with timestamps. */
-interface CookieSynAckOptions {
-  /** Our window shift, -1 when the SYN offered no scaling. */
-  windowScale: number;
-  sackPermitted: boolean;
-  tsVal: number;
-  tsEcr: number;
-}
 
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
@@ -215,7 +185,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
   readonly #rx: TcpRepr = newTcpRepr();
-  readonly #tx: TcpRepr = newTcpRepr();
+  /** RSTs and cookie SYN-ACKs (control_segment.ts). */
+  readonly #control: TcpControlSegments;
   // ---- IPv6 (issue 18): a table of its own, keyed by the peer's address hash and both ports ----
   #ip6: Tcp6Sender | null = null;
   /** The IPv6 connections (tcp6_table.ts). */
@@ -256,6 +227,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       ringPool: new ByteRingStoragePool(),
     };
     this.#six = new Tcp6Table(this.#ctx, this.#secret);
+    this.#control = new TcpControlSegments(this.stats, this.config, this.#secret);
   }
 
   /** Connections in the demux table (including TIME-WAIT ones). */
@@ -632,11 +604,12 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (!this.#resetAllowed(nowMs)) return;
     if ((flags & TCP_ACK) !== 0) {
       // <SEQ=SEG.ACK><CTL=RST>
-      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
+      this.#control.send(ip, dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null);
     } else {
       // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
       const segLen = seg.payloadLength + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
-      this.#sendControl(
+      this.#control.send(
+        ip,
         dst,
         src,
         seg.dstPort,
@@ -647,7 +620,6 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         0,
         0,
         null,
-        ip,
       );
     }
   }
@@ -711,7 +683,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         }
       }
       if (this.#resetAllowed(nowMs)) {
-        this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
+        this.#control.send(ip, dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null);
       }
       return;
     }
@@ -730,7 +702,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (listener.synQueueLength >= listener.backlog) {
       if (this.config.synCookies) {
         listener.lastCookieMs = nowMs;
-        this.#sendCookie(nowMs, src, dst, seg, ip);
+        this.#control.sendCookie(nowMs, src, dst, seg, ip);
       } else this.stats.listenOverflows++;
       return;
     }
@@ -775,109 +747,6 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       seg.srcPort,
       seg,
     );
-  }
-
-  #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr, ip: IpSender): void {
-    const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
-    const ourMss = ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
-    const mss = Math.min(peerMss, ourMss);
-    const index = synCookieMssIndex(mss);
-    const iss = makeSynCookie(
-      this.#secret,
-      nowMs,
-      dst,
-      seg.dstPort,
-      src,
-      seg.srcPort,
-      seg.seq,
-      index,
-    );
-    this.stats.synCookiesSent++;
-    // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
-    // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
-    // (Linux's encoding); without, they are not offered.
-    const cfg = this.config;
-    let options: CookieSynAckOptions | null = null;
-    if (cfg.timestamps && seg.hasTimestamp) {
-      const scaling = cfg.windowScaling && seg.windowScale >= 0;
-      const sack = cfg.sack && seg.sackPermitted;
-      // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
-      const now = timestampClock(
-        nowMs,
-        timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
-      );
-      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack);
-      options = {
-        windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
-        sackPermitted: sack,
-        tsVal,
-        tsEcr: seg.tsVal,
-      };
-    }
-    this.#sendControl(
-      dst,
-      src,
-      seg.dstPort,
-      seg.srcPort,
-      iss,
-      seqAdd(seg.seq, 1),
-      TCP_SYN | TCP_ACK,
-      Math.min(cfg.receiveBufferBytes, 0xffff),
-      SYN_COOKIE_MSS_TABLE[index],
-      options,
-      ip,
-    );
-  }
-
-  /** A segment that belongs to no connection (RST, cookie SYN-ACK). */
-  #sendControl(
-    src: number,
-    dst: number,
-    srcPort: number,
-    dstPort: number,
-    seq: number,
-    ack: number,
-    flags: number,
-    window: number,
-    mss: number,
-    options: CookieSynAckOptions | null = null,
-    ip: IpSender = this.#ip,
-  ): void {
-    const buf = ip.allocate();
-    if (buf === null) {
-      this.stats.allocFailures++;
-      return;
-    }
-    const r = this.#tx;
-    r.srcPort = srcPort;
-    r.dstPort = dstPort;
-    r.seq = seq | 0;
-    r.ack = ack | 0;
-    r.flags = flags;
-    r.window = window;
-    r.urgent = 0;
-    r.mss = mss;
-    r.windowScale = options === null ? -1 : options.windowScale;
-    r.sackPermitted = options !== null && options.sackPermitted;
-    r.sackCount = 0;
-    r.hasTimestamp = options !== null;
-    if (options !== null) {
-      r.tsVal = options.tsVal;
-      r.tsEcr = options.tsEcr;
-    }
-    r.payloadLength = 0;
-    const len = TcpRepr.headerLength(r);
-    const at = buf.append(len);
-    if (at < 0) {
-      this.stats.allocFailures++;
-      ip.send(buf, dst, IP_PROTO_TCP);
-      return;
-    }
-    TcpRepr.emitHeader(r, buf.bytes, at);
-    fillTcpChecksum(buf.bytes, at, len, src, dst);
-    if (!ip.send(buf, dst, IP_PROTO_TCP)) this.stats.sendFailures++;
-    this.stats.segmentsOut++;
-    if (flags & TCP_RST) this.stats.resetsSent++;
   }
 
   // ------------------------------------------------------------------ IPv6 (issue 18)
