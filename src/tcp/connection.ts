@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { TcpListener } from "./tcp_layer.ts";
+import type { TcpListener } from "./tcp_listener.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";

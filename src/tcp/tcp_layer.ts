@@ -5,7 +5,10 @@
  * answers segments for nobody with RST (RFC 9293 §3.10.7.1) but never those
  * to a broadcast or multicast address, bounds the connections and TIME-WAIT
  * entries it holds, allocates ephemeral ports and routes ICMP errors to the
- * connection they concern.
+ * connection they concern. Parts with state of their own are in their own
+ * modules: the listener (tcp_listener.ts), the IPv6 table and ICMPv6 errors
+ * (tcp6_table.ts), port selection (ephemeral_port.ts), segments for no
+ * connection (control_segment.ts) and the rate limits (rate_limit.ts).
  *
  * @module
  */
@@ -13,82 +16,46 @@
 import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
 import type { IpProtocolHandler, IpSender, Ipv6ProtocolHandler } from "../iface/types.ts";
 import { ipv6AddressSum } from "../wire/checksum.ts";
-import { Ipv6Address } from "../wire/ipv6_address.ts";
+import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import { Tcp6Path, type Tcp6Sender } from "./tcp6.ts";
 import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
 import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
 import { readI32 } from "../wire/view.ts";
-import {
-  fillTcpChecksum,
-  newTcpRepr,
-  TCP_ACK,
-  TCP_FIN,
-  TCP_RST,
-  TCP_SYN,
-  TcpPacket,
-  TcpRepr,
-} from "../wire/tcp.ts";
-import {
-  DEFAULT_MSS,
-  IPV4_TCP_HEADERS_LEN,
-  newTcpStats,
-  resolveTcpConfig,
-  type TcpConfig,
-  type TcpStats,
-} from "./config.ts";
+import { newTcpRepr, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpPacket, TcpRepr } from "../wire/tcp.ts";
+import { newTcpStats, resolveTcpConfig, type TcpConfig, type TcpStats } from "./config.ts";
 import {
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
   type TcpContext,
   TcpState,
-  windowShiftFor,
 } from "./connection.ts";
 import { ECN_MASK } from "./ecn.ts";
 import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
-import { hashFourTuple, processSecret, timestampClock, timestampOffset } from "./isn.ts";
+import { processSecret } from "./isn.ts";
+import { WindowRateLimit } from "./rate_limit.ts";
+import { EphemeralPorts, type EphemeralPortTable } from "./ephemeral_port.ts";
+import { TcpListener, type TcpListenFamilyOptions } from "./tcp_listener.ts";
+import { Tcp6Table } from "./tcp6_table.ts";
+import { TcpControlSegments } from "./control_segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
-import {
-  cookieTsVal,
-  makeSynCookie,
-  SYN_COOKIE_MSS_TABLE,
-  type SynCookieAck,
-  synCookieMssIndex,
-  synCookieWindowOpen,
-  validateSynCookieAck,
-} from "./syn_cookies.ts";
+import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
 
-/** RFC 6335 §6: the dynamic (ephemeral) port range. */
-export const EPHEMERAL_PORT_FIRST = 49152;
-/** Last ephemeral port. */
-export const EPHEMERAL_PORT_LAST = 65535;
-const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
-/** The options of a cookie SYN-ACK sent with timestamps. */
-interface CookieSynAckOptions {
-  /** Our window shift, -1 when the SYN offered no scaling. */
-  windowScale: number;
-  sackPermitted: boolean;
-  tsVal: number;
-  tsEcr: number;
-}
+export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "./ephemeral_port.ts";
+export {
+  type TcpFamily,
+  TcpListener,
+  type TcpListenerEvents,
+  type TcpListenFamilyOptions,
+} from "./tcp_listener.ts";
 
-/** Extra word mixed into the RFC 6056 port offset hash (keeps it apart from ISNs and cookies). */
-const PORT_OFFSET_HASH_EXTRA = 0x706f7274;
-/**
- * RFC 6056 §3.3.3 `next_ephemeral` shared by the layers of this process that were not given
- * their own random source: a new stack continues where the last one stopped, so it does not
- * pick a 4-tuple that an earlier stack of the process used moments ago. -1: not yet seeded.
- */
-let processNextEphemeral = -1;
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
 const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
 const ICMP_DEST_UNREACHABLE = 3;
-/** Window of the RST and challenge-ACK rate limits, ms. */
-const RATE_WINDOW_MS = 1000;
 /** ICMP type 11, time exceeded (RFC 792). */
 const ICMP_TIME_EXCEEDED = 11;
 const IPV4_MIN_HEADER = 20;
@@ -103,147 +70,6 @@ function isBroadcastOrMulticast(addr: number): boolean {
 
 /** Parse options for a segment whose checksum the device validated (made once). */
 const SKIP_CHECKSUM = Object.freeze({ verifyChecksum: false });
-
-/** ICMPv6 types TCP acts on (RFC 4443 §3.1, §3.2). */
-const ICMPV6_DEST_UNREACHABLE = 1;
-const ICMPV6_PACKET_TOO_BIG = 2;
-/** ICMPv6 Destination Unreachable codes (RFC 4443 §3.1). */
-const ICMPV6_UNREACH_NO_ROUTE = 0;
-const ICMPV6_UNREACH_PORT = 4;
-/** The IPv4 destination-unreachable codes the engine maps them to (RFC 792, RFC 1191). */
-const UNREACH_NET = 0;
-const UNREACH_HOST = 1;
-const UNREACH_PORT = 3;
-const UNREACH_FRAG_NEEDED = 4;
-const UNREACH_PROTOCOL = 2;
-/** RFC 1812 §5.2.7.1: communication administratively prohibited. */
-const UNREACH_ADMIN_PROHIBITED = 13;
-const ICMPV6_TIME_EXCEEDED = 3;
-const ICMPV6_PARAMETER_PROBLEM = 4;
-const ICMPV6_UNREACH_ADMIN = 1;
-const ICMPV6_PARAM_NEXT_HEADER = 1;
-const IPV6_HEADER_LEN = 40;
-/** IPv6 header + TCP header: the engine's "next-hop MTU" is the IPv6 MTU − 20 (tcp6.ts). */
-const IPV6_MTU_TO_ENGINE = 20;
-
-/** Which families a listener accepts: a wildcard one both (Linux `IPV6_V6ONLY` off). */
-export type TcpFamily = "any" | "ipv4" | "ipv6";
-
-/** Options of a listener over IPv6 ({@link TcpLayer.listen}). */
-export interface TcpListenFamilyOptions {
-  /** Families accepted (default "any"). */
-  family?: TcpFamily;
-  /** Accept IPv6 connections to this address only (default any of ours). */
-  localAddr6?: Ipv6Address | null;
-}
-
-/** Callbacks from a listener. */
-export interface TcpListenerEvents {
-  /** A connection is waiting in the accept queue. */
-  onAcceptable?(listener: TcpListener): void;
-}
-
-/**
- * A passive endpoint in LISTEN (RFC 9293 §3.10.7.2) with a SYN queue and an
- * accept queue, both bounded by the backlog.
- *
- * @example
- * ```ts
- * import { TcpListener } from "./tcp_layer.ts";
- * console.assert(typeof TcpListener === "function");
- * ```
- */
-export class TcpListener {
-  /** Local port. */
-  readonly port: number;
-  /** Local address (0 = any), int32. */
-  readonly localAddr: number;
-  /** Limit of each queue. */
-  readonly backlog: number;
-  /** Callbacks. */
-  events: TcpListenerEvents | null = null;
-  /**
-   * Called with every connection this listener makes before its SYN-ACK is sent: the
-   * socket options a listening socket passes on (IP_TTL, IP_TOS, TCP_MAXSEG, keep-alive).
-   */
-  configure: ((conn: TcpConnection) => void) | null = null;
-  /** Connections in SYN-RECEIVED. */
-  synQueueLength = 0;
-  /** When this listener last answered with a SYN cookie. */
-  lastCookieMs: number = -Infinity;
-  /** Families accepted (issue 18). */
-  family: TcpFamily = "any";
-  /** The IPv6 address accepted on, or null for any. */
-  localAddr6: Ipv6Address | null = null;
-  readonly #acceptQueue: TcpConnection[] = [];
-  #closed = false;
-  readonly #layer: TcpLayer;
-
-  /**
-   * Made by {@link TcpLayer.listen}.
-   *
-   * @param layer the layer
-   * @param port local port
-   * @param localAddr local address (0 = any)
-   * @param backlog queue limit
-   */
-  constructor(layer: TcpLayer, port: number, localAddr: number, backlog: number) {
-    this.#layer = layer;
-    this.port = port;
-    this.localAddr = localAddr;
-    this.backlog = backlog;
-  }
-
-  /** LISTEN (RFC 9293 §3.3.2) while open, CLOSED after {@link close}. */
-  get state(): TcpState {
-    return this.#closed ? TcpState.CLOSED : TcpState.LISTEN;
-  }
-
-  /** Connections waiting to be accepted. */
-  get acceptQueueLength(): number {
-    return this.#acceptQueue.length;
-  }
-
-  /** Whether {@link close} was called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /**
-   * Takes the oldest established connection from the accept queue.
-   *
-   * @returns a connection, or null when none is waiting
-   */
-  accept(): TcpConnection | null {
-    return this.#acceptQueue.shift() ?? null;
-  }
-
-  /**
-   * Stops listening; connections not yet accepted are reset.
-   *
-   * @returns nothing
-   */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#layer._removeListener(this);
-    const pending = this.#acceptQueue.splice(0);
-    for (const c of pending) c.abort();
-  }
-
-  /** @internal */
-  _enqueue(conn: TcpConnection): boolean {
-    if (this.#closed || this.#acceptQueue.length >= this.backlog) return false;
-    this.#acceptQueue.push(conn);
-    this.events?.onAcceptable?.(this);
-    return true;
-  }
-
-  /** @internal the accept queue is full */
-  _acceptQueueFull(): boolean {
-    return this.#acceptQueue.length >= this.backlog;
-  }
-}
 
 /** Options of {@link TcpLayer}. */
 export interface TcpLayerOptions {
@@ -336,8 +162,10 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   readonly config: TcpConfig;
   readonly #ctx: TcpContext;
   readonly #ip: IpSender;
-  /** This layer's RFC 6056 next_ephemeral, or -1 to use the process-wide counter. */
-  #nextEphemeral: number;
+  /** RFC 6056 port selection. */
+  readonly #ports: EphemeralPorts;
+  /** The tables as port selection sees them (made once). */
+  readonly #portTable: EphemeralPortTable;
   readonly #secret: Uint8Array;
   /** remoteAddr*65536+remotePort → (localAddr*65536+localPort → connection). */
   /**
@@ -347,25 +175,22 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   readonly #conns = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   readonly #listeners = new Map<number, TcpListener>();
   #connectionCount = 0;
-  #resetWindowStartMs = -Infinity;
-  #resetsInWindow = 0;
-  #challengeWindowStartMs = -Infinity;
-  #challengesInWindow = 0;
+  /** RSTs to segments for no connection (`#resetAllowed`). */
+  readonly #resetLimit = new WindowRateLimit();
+  /** Challenge ACKs over every connection ({@link challengeAckAllowed}). */
+  readonly #challengeLimit = new WindowRateLimit();
   /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
   readonly #timeWait = new Set<TcpConnection>();
   /** The connection found by the last successful lookup (see #lookup). */
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
   readonly #rx: TcpRepr = newTcpRepr();
-  readonly #tx: TcpRepr = newTcpRepr();
+  /** RSTs and cookie SYN-ACKs (control_segment.ts). */
+  readonly #control: TcpControlSegments;
   // ---- IPv6 (issue 18): a table of its own, keyed by the peer's address hash and both ports ----
   #ip6: Tcp6Sender | null = null;
-  /** key6 → the paths (connections) with that key. */
-  readonly #conns6 = new Map<number, Tcp6Path[]>();
-  /** Each IPv6 connection's path. */
-  readonly #paths6 = new Map<TcpConnection, Tcp6Path>();
-  /** The path of the last successful IPv6 lookup. */
-  #last6: Tcp6Path | null = null;
+  /** The IPv6 connections (tcp6_table.ts). */
+  readonly #six: Tcp6Table;
   /** Scratch path of segments that belong to no connection (RST, cookie SYN-ACK). */
   #ctl6: Tcp6Path | null = null;
   readonly #parse6 = { verifyChecksum: true, ipv6AddressSum: 0 };
@@ -378,10 +203,17 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   constructor(opts: TcpLayerOptions) {
     this.config = resolveTcpConfig(opts.config);
     this.#ip = opts.ip;
-    this.#nextEphemeral = opts.random === undefined
-      ? -1
-      : Math.floor(opts.random() * EPHEMERAL_PORT_COUNT);
     this.#secret = opts.secret ?? processSecret();
+    this.#ports = new EphemeralPorts(this.#secret, opts.random);
+    this.#portTable = {
+      isListening: (port) => this.#listeners.has(port),
+      holder: (localAddr, localPort, remoteAddr, remotePort, six) =>
+        six === null
+          ? this.#lookup(localAddr, localPort, remoteAddr, remotePort)
+          : this.#six.lookup(six.local6!, localPort, six.remote6!, remotePort)?.conn as
+            | TcpConnection
+            | undefined,
+    };
     this.#ctx = {
       ip: opts.ip,
       wheel: opts.wheel,
@@ -394,6 +226,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       scratch: newTcpRepr(),
       ringPool: new ByteRingStoragePool(),
     };
+    this.#six = new Tcp6Table(this.#ctx, this.#secret);
+    this.#control = new TcpControlSegments(this.stats, this.config, this.#secret);
   }
 
   /** Connections in the demux table (including TIME-WAIT ones). */
@@ -422,7 +256,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       if (v instanceof TcpConnection) out.push(v);
       else for (const c of v.values()) out.push(c);
     }
-    for (const c of this.#paths6.keys()) out.push(c);
+    for (const c of this.#six.connections()) out.push(c);
     return out;
   }
 
@@ -542,7 +376,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       listener.synQueueLength--;
     }
     if (this.#timeWait.size !== 0) this.#timeWait.delete(conn);
-    if (this.#paths6.size === 0 || !this.#remove6(conn)) this.#remove(conn);
+    if (this.#six.size === 0 || !this.#six.remove(conn)) this.#remove(conn);
+    else this.#connectionCount--;
   }
 
   /** @internal */
@@ -593,7 +428,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         throw new AddrInUse(`port ${port} in use`);
       }
     } else {
-      port = this.#ephemeralPort(nowMs, localAddr, remoteAddr, remotePort);
+      port = this.#ports.pick(nowMs, localAddr, remoteAddr, remotePort, null, this.#portTable);
     }
     const conn = new TcpConnection(this.#ctx, localAddr, port, remoteAddr, remotePort);
     if (opts.events) conn.events = opts.events;
@@ -601,66 +436,6 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     opts.configure?.(conn);
     conn.openActive(nowMs, opts.iss);
     return conn;
-  }
-
-  /**
-   * RFC 6056 §3.3.3 (Algorithm 3, simple hash-based port selection): port = min +
-   * (next_ephemeral + F(local address, remote address, remote port, secret)) mod count, with
-   * next_ephemeral advancing on every try. Toward one destination, successive connections
-   * walk the whole range before a port comes back, so a 4-tuple is not freshly reused; the
-   * offset differs per destination, so ports stay unpredictable to others.
-   *
-   * A port whose 4-tuple is held by a TIME-WAIT connection is taken over if it may be (Linux
-   * tcp_twsk_unique with tcp_tw_reuse, RFC 6191: timestamps in use and at least a second in
-   * TIME-WAIT, so PAWS tells old duplicates apart).
-   */
-  #ephemeralPort(
-    nowMs: number,
-    localAddr: number,
-    remoteAddr: number,
-    remotePort: number,
-    six: Tcp6Path | null = null,
-  ): number {
-    const offset = hashFourTuple(
-      this.#secret,
-      localAddr,
-      0,
-      remoteAddr,
-      remotePort,
-      PORT_OFFSET_HASH_EXTRA,
-    );
-    const shared = this.#nextEphemeral < 0;
-    if (shared && processNextEphemeral < 0) {
-      processNextEphemeral = Math.floor(Math.random() * EPHEMERAL_PORT_COUNT);
-    }
-    let next = shared ? processNextEphemeral : this.#nextEphemeral;
-    let port = -1;
-    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
-      const candidate = EPHEMERAL_PORT_FIRST + ((next + offset) % EPHEMERAL_PORT_COUNT);
-      next = (next + 1) % EPHEMERAL_PORT_COUNT;
-      if (this.#listeners.has(candidate)) continue;
-      const holder = six === null
-        ? this.#lookup(localAddr, candidate, remoteAddr, remotePort)
-        : this.#lookup6(six.local6!, candidate, six.remote6!, remotePort)?.conn as
-          | TcpConnection
-          | undefined;
-      if (holder === undefined) {
-        port = candidate;
-        break;
-      }
-      if (holder.timeWaitReusable(nowMs)) {
-        // As Linux __inet_hash_connect: the first port that is free or reusable wins, so a
-        // range full of TIME-WAIT connections (a fast client) does not cost a full scan.
-        // The old incarnation goes; the new one's ISN comes from the same monotonic clock.
-        holder.abort();
-        port = candidate;
-        break;
-      }
-    }
-    if (shared) processNextEphemeral = next;
-    else this.#nextEphemeral = next;
-    if (port >= 0) return port;
-    throw new AddrInUse("no free ephemeral port");
   }
 
   /**
@@ -805,18 +580,9 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
    * unsolicited segments must not amplify a flood. Refused ones count in `resetsLimited`.
    */
   #resetAllowed(nowMs: number): boolean {
-    const limit = this.config.resetLimitPerSecond;
-    if (limit <= 0) return true;
-    if (nowMs - this.#resetWindowStartMs >= RATE_WINDOW_MS || nowMs < this.#resetWindowStartMs) {
-      this.#resetWindowStartMs = nowMs;
-      this.#resetsInWindow = 0;
-    }
-    if (this.#resetsInWindow >= limit) {
-      this.stats.resetsLimited++;
-      return false;
-    }
-    this.#resetsInWindow++;
-    return true;
+    if (this.#resetLimit.allow(nowMs, this.config.resetLimitPerSecond)) return true;
+    this.stats.resetsLimited++;
+    return false;
   }
 
   /**
@@ -828,17 +594,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
    * @returns true when one may be sent (and it is counted)
    */
   challengeAckAllowed(nowMs: number): boolean {
-    const limit = this.config.challengeAckGlobalLimitPerSecond;
-    if (limit <= 0) return true;
-    if (
-      nowMs - this.#challengeWindowStartMs >= RATE_WINDOW_MS || nowMs < this.#challengeWindowStartMs
-    ) {
-      this.#challengeWindowStartMs = nowMs;
-      this.#challengesInWindow = 0;
-    }
-    if (this.#challengesInWindow >= limit) return false;
-    this.#challengesInWindow++;
-    return true;
+    return this.#challengeLimit.allow(nowMs, this.config.challengeAckGlobalLimitPerSecond);
   }
 
   /** RFC 9293 §3.10.7.1: CLOSED — answer anything but RST with RST (through `ip`). */
@@ -848,11 +604,12 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (!this.#resetAllowed(nowMs)) return;
     if ((flags & TCP_ACK) !== 0) {
       // <SEQ=SEG.ACK><CTL=RST>
-      this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
+      this.#control.send(ip, dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null);
     } else {
       // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
       const segLen = seg.payloadLength + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
-      this.#sendControl(
+      this.#control.send(
+        ip,
         dst,
         src,
         seg.dstPort,
@@ -863,7 +620,6 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         0,
         0,
         null,
-        ip,
       );
     }
   }
@@ -927,7 +683,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         }
       }
       if (this.#resetAllowed(nowMs)) {
-        this.#sendControl(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null, ip);
+        this.#control.send(ip, dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null);
       }
       return;
     }
@@ -946,7 +702,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (listener.synQueueLength >= listener.backlog) {
       if (this.config.synCookies) {
         listener.lastCookieMs = nowMs;
-        this.#sendCookie(nowMs, src, dst, seg, ip);
+        this.#control.sendCookie(nowMs, src, dst, seg, ip);
       } else this.stats.listenOverflows++;
       return;
     }
@@ -993,109 +749,6 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     );
   }
 
-  #sendCookie(nowMs: number, src: number, dst: number, seg: TcpRepr, ip: IpSender): void {
-    const peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
-    const ourMss = ip.mtuFor(src) - IPV4_TCP_HEADERS_LEN;
-    const mss = Math.min(peerMss, ourMss);
-    const index = synCookieMssIndex(mss);
-    const iss = makeSynCookie(
-      this.#secret,
-      nowMs,
-      dst,
-      seg.dstPort,
-      src,
-      seg.srcPort,
-      seg.seq,
-      index,
-    );
-    this.stats.synCookiesSent++;
-    // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
-    // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
-    // (Linux's encoding); without, they are not offered.
-    const cfg = this.config;
-    let options: CookieSynAckOptions | null = null;
-    if (cfg.timestamps && seg.hasTimestamp) {
-      const scaling = cfg.windowScaling && seg.windowScale >= 0;
-      const sack = cfg.sack && seg.sackPermitted;
-      // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
-      const now = timestampClock(
-        nowMs,
-        timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
-      );
-      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack);
-      options = {
-        windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
-        sackPermitted: sack,
-        tsVal,
-        tsEcr: seg.tsVal,
-      };
-    }
-    this.#sendControl(
-      dst,
-      src,
-      seg.dstPort,
-      seg.srcPort,
-      iss,
-      seqAdd(seg.seq, 1),
-      TCP_SYN | TCP_ACK,
-      Math.min(cfg.receiveBufferBytes, 0xffff),
-      SYN_COOKIE_MSS_TABLE[index],
-      options,
-      ip,
-    );
-  }
-
-  /** A segment that belongs to no connection (RST, cookie SYN-ACK). */
-  #sendControl(
-    src: number,
-    dst: number,
-    srcPort: number,
-    dstPort: number,
-    seq: number,
-    ack: number,
-    flags: number,
-    window: number,
-    mss: number,
-    options: CookieSynAckOptions | null = null,
-    ip: IpSender = this.#ip,
-  ): void {
-    const buf = ip.allocate();
-    if (buf === null) {
-      this.stats.allocFailures++;
-      return;
-    }
-    const r = this.#tx;
-    r.srcPort = srcPort;
-    r.dstPort = dstPort;
-    r.seq = seq | 0;
-    r.ack = ack | 0;
-    r.flags = flags;
-    r.window = window;
-    r.urgent = 0;
-    r.mss = mss;
-    r.windowScale = options === null ? -1 : options.windowScale;
-    r.sackPermitted = options !== null && options.sackPermitted;
-    r.sackCount = 0;
-    r.hasTimestamp = options !== null;
-    if (options !== null) {
-      r.tsVal = options.tsVal;
-      r.tsEcr = options.tsEcr;
-    }
-    r.payloadLength = 0;
-    const len = TcpRepr.headerLength(r);
-    const at = buf.append(len);
-    if (at < 0) {
-      this.stats.allocFailures++;
-      ip.send(buf, dst, IP_PROTO_TCP);
-      return;
-    }
-    TcpRepr.emitHeader(r, buf.bytes, at);
-    fillTcpChecksum(buf.bytes, at, len, src, dst);
-    if (!ip.send(buf, dst, IP_PROTO_TCP)) this.stats.sendFailures++;
-    this.stats.segmentsOut++;
-    if (flags & TCP_RST) this.stats.resetsSent++;
-  }
-
   // ------------------------------------------------------------------ IPv6 (issue 18)
 
   /**
@@ -1111,86 +764,19 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
 
   /** Connections over IPv6 in the demux table. */
   get connectionCount6(): number {
-    return this.#paths6.size;
+    return this.#six.size;
   }
 
-  #key6(remote6: Ipv6Address, remotePort: number, localPort: number): number {
-    return (remote6.hash() ^ Math.imul((remotePort << 16) | localPort, 0x9e3779b1)) | 0;
-  }
-
-  #lookup6(
-    local6: Ipv6Address,
-    localPort: number,
-    remote6: Ipv6Address,
-    remotePort: number,
-  ): Tcp6Path | undefined {
-    // The IPv6 layer hands one flow the same address objects, so identity usually decides.
-    const hit = this.#last6;
-    if (hit !== null) {
-      const c = hit.conn as TcpConnection;
-      if (
-        c.remotePort === remotePort && c.localPort === localPort &&
-        (hit.remote6 === remote6 || hit.remote6!.equals(remote6)) &&
-        (hit.local6 === local6 || hit.local6!.equals(local6))
-      ) return hit;
-    }
-    const list = this.#conns6.get(this.#key6(remote6, remotePort, localPort));
-    if (list === undefined) return undefined;
-    for (const p of list) {
-      const c = p.conn as TcpConnection;
-      if (
-        c.remotePort === remotePort && c.localPort === localPort && p.remote6!.equals(remote6) &&
-        p.local6!.equals(local6)
-      ) {
-        this.#last6 = p;
-        return p;
-      }
-    }
-    return undefined;
-  }
-
+  /** A new IPv6 connection in the demux table. */
   #makeConn6(
     local6: Ipv6Address,
     localPort: number,
     remote6: Ipv6Address,
     remotePort: number,
   ): TcpConnection {
-    const path = new Tcp6Path(this.#ip6!, this.#secret);
-    path.set(local6, remote6);
-    const conn = new TcpConnection(
-      { ...this.#ctx, ip: path },
-      path.localTag,
-      localPort,
-      path.remoteTag,
-      remotePort,
-    );
-    conn.local6 = local6;
-    conn.remote6 = remote6;
-    path.conn = conn;
-    const key = this.#key6(remote6, remotePort, localPort);
-    const list = this.#conns6.get(key);
-    if (list === undefined) this.#conns6.set(key, [path]);
-    else list.push(path);
-    this.#paths6.set(conn, path);
+    const conn = this.#six.make(this.#ip6!, local6, localPort, remote6, remotePort);
     this.#connectionCount++;
     return conn;
-  }
-
-  /** Removes an IPv6 connection; false when `conn` is not one. */
-  #remove6(conn: TcpConnection): boolean {
-    const path = this.#paths6.get(conn);
-    if (path === undefined) return false;
-    this.#paths6.delete(conn);
-    const key = this.#key6(path.remote6!, conn.remotePort, conn.localPort);
-    const list = this.#conns6.get(key);
-    if (list !== undefined) {
-      const i = list.indexOf(path);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.#conns6.delete(key);
-    }
-    if (this.#last6 === path) this.#last6 = null;
-    this.#connectionCount--;
-    return true;
   }
 
   /**
@@ -1224,13 +810,20 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     }
     let port = opts.localPort ?? 0;
     if (port !== 0) {
-      if (this.#lookup6(local6, port, remote6, remotePort) !== undefined) {
+      if (this.#six.lookup(local6, port, remote6, remotePort) !== undefined) {
         throw new AddrInUse(`port ${port} in use`);
       }
     } else {
       const probe = new Tcp6Path(ip6, this.#secret);
       probe.set(local6, remote6);
-      port = this.#ephemeralPort(nowMs, probe.localTag, probe.remoteTag, remotePort, probe);
+      port = this.#ports.pick(
+        nowMs,
+        probe.localTag,
+        probe.remoteTag,
+        remotePort,
+        probe,
+        this.#portTable,
+      );
     }
     const conn = this.#makeConn6(local6, port, remote6, remotePort);
     if (opts.events) conn.events = opts.events;
@@ -1282,7 +875,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       this.stats.malformed++;
       return;
     }
-    const path = this.#lookup6(dst, seg.dstPort, src, seg.srcPort);
+    const path = this.#six.lookup(dst, seg.dstPort, src, seg.srcPort);
     if (path !== undefined) {
       const conn = path.conn as TcpConnection;
       const listener = conn.listener as TcpListener | null;
@@ -1345,45 +938,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     quotedOffset: number,
     quotedLength: number,
   ): void {
-    // The ICMPv4 message each ICMPv6 error stands for (RFC 4443 §3 against RFC 792), so the
-    // connection applies one policy to both families (RFC 1122 §4.2.3.9, RFC 5461).
-    let v4Type = ICMP_DEST_UNREACHABLE;
-    let v4Code: number;
-    let mtu = 0;
-    if (type === ICMPV6_PACKET_TOO_BIG) {
-      v4Code = UNREACH_FRAG_NEEDED;
-      mtu = parameter - IPV6_MTU_TO_ENGINE;
-    } else if (type === ICMPV6_DEST_UNREACHABLE) {
-      v4Code = code === ICMPV6_UNREACH_PORT
-        ? UNREACH_PORT
-        : code === ICMPV6_UNREACH_NO_ROUTE
-        ? UNREACH_NET
-        : code === ICMPV6_UNREACH_ADMIN
-        ? UNREACH_ADMIN_PROHIBITED
-        : UNREACH_HOST;
-    } else if (type === ICMPV6_TIME_EXCEEDED) {
-      v4Type = ICMP_TIME_EXCEEDED;
-      v4Code = code;
-    } else if (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_PARAM_NEXT_HEADER) {
-      v4Code = UNREACH_PROTOCOL; // "unrecognized Next Header": the peer lacks TCP
-    } else {
-      return; // other Parameter Problems: soft errors (RFC 1122 §4.2.3.9), ignored
-    }
-    if (
-      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + TCP_QUOTED_BYTES ||
-      quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6 ||
-      quoted[quotedOffset + 6] !== IP_PROTO_TCP // we send no extension headers
-    ) return;
-    const local6 = Ipv6Address.fromBytes(quoted, quotedOffset + 8);
-    const remote6 = Ipv6Address.fromBytes(quoted, quotedOffset + 24);
-    const t = quotedOffset + IPV6_HEADER_LEN;
-    const localPort = (quoted[t] << 8) | quoted[t + 1];
-    const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
-    const seq = readI32(quoted, t + 4);
-    const path = this.#lookup6(local6, localPort, remote6, remotePort);
-    if (path !== undefined) {
-      (path.conn as TcpConnection).onIcmpError(nowMs, v4Type, v4Code, mtu, seq);
-    }
+    this.#six.onIcmpv6Error(nowMs, type, code, parameter, quoted, quotedOffset, quotedLength);
   }
 
   // ------------------------------------------------------------------ ICMP
