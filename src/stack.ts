@@ -26,8 +26,8 @@
 
 import { type EyeballsTimer, happyEyeballs } from "./socket/happy_eyeballs.ts";
 import { formatIpv4, parseIpv4 } from "./wire/address.ts";
-import type { Device, FrameSink } from "./phy/device.ts";
-import { type Clock, SystemClock, TAGGED_TIME_SEED, yieldToEventLoop } from "./time/clock.ts";
+import type { Device } from "./phy/device.ts";
+import { type Clock, SystemClock } from "./time/clock.ts";
 import { TimerWheel } from "./time/timer_wheel.ts";
 import type { NetworkInterface } from "./iface/interface.ts";
 import type { ArpEntryInfo } from "./iface/arp_cache.ts";
@@ -83,6 +83,7 @@ import { PendingPings } from "./stack/ping.ts";
 import { stackAddresses, stackStats } from "./stack/stats.ts";
 import { buildInterface, buildRouter } from "./stack/interfaces.ts";
 import { buildResolver } from "./stack/dns.ts";
+import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
 
 export type {
   LoopStats,
@@ -101,18 +102,8 @@ export type {
   StackStats,
 } from "./stack/options.ts";
 export { StackClosedError } from "./stack/errors.ts";
+export { DEFAULT_RX_BUDGET } from "./stack/loop.ts";
 
-/** Frames taken from the device per loop iteration before timers run again. */
-export const DEFAULT_RX_BUDGET = 64;
-/** Busy iterations (budget exhausted) in a row before the loop yields to other macrotasks. */
-const BUSY_ITERATIONS_BEFORE_YIELD = 32;
-/**
- * Microtask turns the loop yields after a batch with input and before it parks, so that
- * application code woken by the input (a read resolving, the reply written) runs first.
- */
-const POST_INPUT_MICROTASK_TURNS = 8;
-/** Longest single park (ms) when nothing is scheduled: bounds a lost wake-up. */
-const MAX_PARK_MS = 1000;
 /** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
 const IP_PROTOCOL_TCP = 6;
 
@@ -121,32 +112,6 @@ const DHCP_RELEASE_WAIT_MS = 1000;
 
 /** How often {@link Stack.close} re-checks lingering connections, ms. */
 const LINGER_POLL_MS = 5;
-
-/** The device sink: hands frames to the interface and keeps handler exceptions in. */
-class LoopSink implements FrameSink {
-  /** The loop's time for the frames being received (tagged: see TAGGED_TIME_SEED). */
-  nowMs: number = TAGGED_TIME_SEED;
-  #iface: NetworkInterface;
-  readonly #stack: Stack;
-  readonly #interfaces: readonly NetworkInterface[];
-  constructor(interfaces: readonly NetworkInterface[], stack: Stack) {
-    this.nowMs = 0;
-    this.#iface = interfaces[0];
-    this.#interfaces = interfaces;
-    this.#stack = stack;
-  }
-  /** With several interfaces (a DeviceGroup): the frames that follow are interface `i`'s. */
-  selectMember(i: number): void {
-    this.#iface = this.#interfaces[i];
-  }
-  onFrame(bytes: Uint8Array, offset: number, length: number): void {
-    try {
-      this.#iface.receiveDeviceFrame(this.nowMs, bytes, offset, length);
-    } catch (e) {
-      this.#stack.handlerError(e);
-    }
-  }
-}
 
 /**
  * One TCP/IP host on one device: ARP, IPv4, ICMP, UDP, DNS and TCP over the
@@ -207,6 +172,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   readonly #sink: LoopSink;
   readonly #rxBudget: number;
   readonly #eventLoop: boolean;
+  readonly #loop: StackLoop;
   readonly #onError: (error: unknown) => void;
   readonly #services = new Set<StackService>();
   readonly #conns = new Set<UdpConn>();
@@ -217,21 +183,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   #httpClient: StackHttpClient | null = null;
   #started = false;
   #closed = false;
-  #loop: Promise<void> | null = null;
   #errorLogged = false;
-  // Parking state.
-  #parked = false;
-  #parkedUntil = Infinity;
-  /** Application sends since the last loop iteration or turn end (see {@link afterSend}). */
-  #turnSends = 0;
-  /** The loop runs and the device gathers frames until flushed (`txBatching`): defer flushes. */
-  readonly #deferFlush: boolean;
-  #turnEnd: ReturnType<typeof setImmediate> | undefined = undefined;
-  #wake: (() => void) | null = null;
-  #deviceWait: Promise<void> | null = null;
-  #deviceWaitUntil = Infinity;
-  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  #dueSpins = 0;
 
   /**
    * Builds the interface, UDP, the resolver and the timer wheel over `options.device`.
@@ -260,11 +212,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       : options.device!;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
-    this.#deferFlush = this.#eventLoop && this.device.txBatching === true;
     this.#rxBudget = options.rxBudget ?? DEFAULT_RX_BUDGET;
     if (!Number.isInteger(this.#rxBudget) || this.#rxBudget < 1) {
       throw new TypeError(`rxBudget must be an integer ≥ 1, got ${this.#rxBudget}`);
     }
+    this.#loop = new StackLoop(
+      this,
+      this.#rxBudget,
+      this.#eventLoop && this.device.txBatching === true,
+    );
     this.#onError = options.onError ??
       ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
     const now = this.clock.now();
@@ -393,7 +349,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const now = this.nowMs();
     for (const i of this.interfaces) i.start(now);
     this.device.flush();
-    if (this.#eventLoop) this.#loop = this.#run();
+    if (this.#eventLoop) this.#loop.start();
     // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
     if (this.dhcp !== null) {
       const bound = this.dhcp.start(now);
@@ -416,24 +372,20 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   async close(opts: StackCloseOptions = {}): Promise<void> {
     if (this.#closed) {
-      if (this.#loop !== null) await this.#loop;
+      if (this.#loop.running !== null) await this.#loop.running;
       return;
     }
     const lingerMs = opts.lingerMs ?? 0;
-    if (lingerMs > 0 && this.#loop !== null) await this.#linger(lingerMs);
+    if (lingerMs > 0 && this.#loop.running !== null) await this.#linger(lingerMs);
     if (this.dhcp !== null && this.dhcp.client.configured) {
       // RFC 2131 §4.4.6: give the lease back; the DHCPRELEASE may wait for the server's MAC.
       this.dhcp.close(this.clock.now());
-      if (this.#loop !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
+      if (this.#loop.running !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
     }
     this.#closed = true;
-    this.#wakeUp();
-    if (this.#loop !== null) await this.#loop;
-    this.#clearTimer();
-    if (this.#turnEnd !== undefined) {
-      clearImmediate(this.#turnEnd);
-      this.#turnEnd = undefined;
-    }
+    this.#loop.wakeUp();
+    if (this.#loop.running !== null) await this.#loop.running;
+    this.#loop.stop();
     for (const c of [...this.#conns]) c.close();
     this.#closeTcp();
     this.#pings.closeAll();
@@ -448,7 +400,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#services.clear();
     this.iface.close();
     this.device.close();
-    if (this.#deviceWait !== null) await this.#deviceWait;
+    if (this.#loop.deviceWait !== null) await this.#loop.deviceWait;
   }
 
   /** Waits (loop running) until no packet waits for ARP, or `ms` passed. */
@@ -525,11 +477,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * (call after an application call armed a timer). Cheap when nothing changed.
    */
   kick(): void {
-    if (!this.#parked) return;
-    if (this.#closed || this.#nextDeadline() < this.#parkedUntil) {
-      this.loopStats.kicks++;
-      this.#wakeUp();
-    }
+    this.#loop.kick();
   }
 
   /**
@@ -544,26 +492,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * `setImmediate`). Any other device is flushed after every send.
    */
   afterSend(): void {
-    if (!this.#deferFlush) {
-      this.device.flush();
-    } else if (!(this.device.txPending === 0)) {
-      // Only calls that queued frames count: a read() that sent no window update does not
-      // make the reply written after it wait.
-      if (this.#turnSends++ === 0) this.device.flush();
-      // A running loop flushes at its next iteration; a parked one needs the turn's end.
-      if (this.#parked && this.#turnEnd === undefined) {
-        this.#turnEnd = setImmediate(this.#endTurn);
-      }
-    }
-    this.kick();
+    this.#loop.afterSend();
   }
-
-  /** Ends a turn of application sends: flushes what a batching device still holds. */
-  readonly #endTurn = (): void => {
-    this.#turnEnd = undefined;
-    this.#turnSends = 0;
-    if (!this.#closed) this.device.flush();
-  };
 
   /**
    * @internal TcpListenerHost: wraps an engine connection into a tracked {@link TcpConn}.
@@ -660,7 +590,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } catch (e) {
       this.handlerError(e);
     }
-    this.#turnSends = 0; // the next application send leaves at once
+    this.#loop.iterated(); // the next application send leaves at once
     this.#pings.settle();
     return frames;
   }
@@ -671,10 +601,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns the earliest deadline in ms, Infinity when none
    */
   nextDeadline(): number {
-    return this.#nextDeadline();
-  }
-
-  #nextDeadline(): number {
     let t = Math.min(
       this.wheel.nextDeadline(),
       this.iface.nextDeadline(),
@@ -685,116 +611,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       if (s.nextDeadline !== undefined) t = Math.min(t, s.nextDeadline());
     }
     return t;
-  }
-
-  async #run(): Promise<void> {
-    let busy = 0;
-    while (!this.#closed) {
-      const frames = this.poll();
-      if (this.#closed) break;
-      if (this.device.closed === true) {
-        // Closed under us (by its owner, a test's teardown): its wait() would return at once
-        // forever, a microtask spin that starves every timer and I/O callback. Shut down as
-        // if close() had been called; sockets see the stack closed.
-        this.loopStats.deviceClosed = true;
-        this.close().catch((e) => this.handlerError(e));
-        return;
-      }
-      if (frames >= this.#rxBudget) {
-        // More frames are probably ready: go again, but let other tasks run now and then.
-        if (++busy >= BUSY_ITERATIONS_BEFORE_YIELD) {
-          busy = 0;
-          // A macrotask yield that lets timers and I/O run: `setImmediate` costs ≈5 µs in
-          // Deno 2.9 where `setTimeout(0)` costs ≈1–2 ms (the ring fills meanwhile).
-          await yieldToEventLoop();
-        } else {
-          await Promise.resolve();
-        }
-        continue;
-      }
-      busy = 0;
-      if (frames > 0) {
-        // Let the application react to what just arrived before parking: the device's
-        // wait() may spin synchronously first (AfPacketDevice: spinMicros), and an echo
-        // reply queued behind it in the microtask queue would wait out that spin. Each
-        // `await` gives every promise chain the input woke one more step (a read()
-        // resolving into the caller's next write() takes about three).
-        for (let i = 0; i < POST_INPUT_MICROTASK_TURNS; i++) await null;
-        if (this.#closed) break;
-      }
-      await this.#park();
-    }
-  }
-
-  /** Waits for the device, the next deadline or a kick, keeping one device wait outstanding. */
-  async #park(): Promise<void> {
-    const now = this.clock.now();
-    const deadline = this.#nextDeadline();
-    const timeoutMs = Math.max(0, Math.min(deadline - now, MAX_PARK_MS));
-    if (timeoutMs === 0) {
-      // Work is due now. A deadline that stays in the past must not turn the
-      // loop into a microtask spin that starves timers and I/O.
-      if (++this.#dueSpins >= BUSY_ITERATIONS_BEFORE_YIELD) {
-        this.#dueSpins = 0;
-        await new Promise<void>((r) => setTimeout(r, 0));
-      } else {
-        await Promise.resolve();
-      }
-      return;
-    }
-    this.#dueSpins = 0;
-    if (this.#deviceWait === null) {
-      this.#deviceWaitUntil = now + timeoutMs;
-      // The device wait outlives a park that a kick ends early; whichever park is current
-      // when it settles is woken (no Promise.race per park: it allocates an array, an
-      // iterator and a reaction per contender).
-      const w = this.device.wait(timeoutMs).then(
-        () => {
-          if (this.#deviceWait === w) this.#deviceWait = null;
-          this.#wakeUp();
-        },
-        (e) => {
-          if (this.#deviceWait === w) this.#deviceWait = null;
-          this.handlerError(e);
-          this.#wakeUp();
-        },
-      );
-      this.#deviceWait = w;
-    }
-    if (this.#deviceWait === null) return; // the wait settled synchronously (cannot, but stay safe)
-    const wake = new Promise<void>((resolve) => {
-      this.#wake = resolve;
-    });
-    // A reused device wait may end later than our deadline: a timer covers the gap.
-    if (this.#deviceWaitUntil > now + timeoutMs + 1) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#wakeUp();
-      }, timeoutMs);
-    }
-    this.#parked = true;
-    this.#parkedUntil = now + timeoutMs;
-    this.loopStats.parks++;
-    try {
-      await wake;
-    } finally {
-      this.#parked = false;
-      this.#wake = null;
-      this.#clearTimer();
-    }
-  }
-
-  #wakeUp(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
-  }
-
-  #clearTimer(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
   }
 
   // ---- application API ----

@@ -5,7 +5,6 @@
  * @module
  */
 
-
 /**
  * Raised by calls on a closed stack and by pending operations when it closes.
  *
