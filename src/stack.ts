@@ -25,31 +25,21 @@
  */
 
 import { type EyeballsTimer, happyEyeballs } from "./socket/happy_eyeballs.ts";
-import { formatIpv4, type Ipv4Cidr, parseIpv4 } from "./wire/address.ts";
-import type { Device, DeviceStats, FrameSink } from "./phy/device.ts";
-import { type Clock, SystemClock, TAGGED_TIME_SEED, yieldToEventLoop } from "./time/clock.ts";
+import { formatIpv4, parseIpv4 } from "./wire/address.ts";
+import type { Device } from "./phy/device.ts";
+import { type Clock, SystemClock } from "./time/clock.ts";
 import { TimerWheel } from "./time/timer_wheel.ts";
-import { type LinkStats, NetworkInterface } from "./iface/interface.ts";
-import type { ArpCacheOptions, ArpEntryInfo, ArpStats } from "./iface/arp_cache.ts";
-import type { StaticRouteOptions } from "./iface/config.ts";
-import type { IcmpOptions, IcmpStats } from "./iface/icmp.ts";
-import type { PingOptions, PingReply, PingSummary } from "./iface/ping.ts";
-import type { Ipv4Stats } from "./iface/ipv4.ts";
-import type { ReassemblyOptions } from "./iface/reassembly.ts";
+import type { NetworkInterface } from "./iface/interface.ts";
+import type { ArpEntryInfo } from "./iface/arp_cache.ts";
+import type { PingOptions } from "./iface/ping.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
-import type { Ipv6LayerOptions, Ipv6Stats, NdpSectionStats } from "./iface/ipv6.ts";
-import type { Icmpv6Stats, Ping6Session } from "./iface/icmpv6.ts";
 import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
-import { type Ipv6Address, parseIpv6 } from "./wire/ipv6_address.ts";
-import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer, type UdpLayerStats } from "./udp/udp_layer.ts";
-import { DnsResolver, type DnsResolverStats, type DnsServer } from "./dns/resolver.ts";
+import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer } from "./udp/udp_layer.ts";
+import type { DnsResolver } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
-import { HostsTable } from "./dns/hosts.ts";
 import type { DnsRecordType } from "./dns/name.ts";
-import type { DnsCacheOptions } from "./dns/cache.ts";
 import { UdpConn, type UdpConnHost } from "./socket/udp_conn.ts";
 import { checkPort, type NetAddr, netAddr } from "./socket/addr.ts";
-import type { TcpConfig, TcpStats } from "./tcp/config.ts";
 import { type TcpConnection, TcpState } from "./tcp/connection.ts";
 import { AddrInUse } from "./tcp/errors.ts";
 import {
@@ -61,18 +51,8 @@ import {
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
-import { StackDhcp, type StackDhcpOptions } from "./dhcp/stack_dhcp.ts";
-import type { DhcpState, DhcpStats } from "./dhcp/client.ts";
-import {
-  groupDevices,
-  Router,
-  type RouterRouteOptions,
-  type RouterStats,
-  sharedInterfacePool,
-} from "./iface/router.ts";
-import type { PacketHooks } from "./iface/hooks.ts";
-import type { NatOptions } from "./iface/nat.ts";
-import type { IpSender } from "./iface/types.ts";
+import { StackDhcp } from "./dhcp/stack_dhcp.ts";
+import { groupDevices, type Router } from "./iface/router.ts";
 import {
   type HttpClientOptions,
   stackFetch,
@@ -85,411 +65,53 @@ import {
   type StackServeHandler,
   type StackServeOptions,
 } from "./http/serve.ts";
+import {
+  checkInterfacesOptions,
+  type LoopStats,
+  parseIpv6Literal,
+  type PingResult,
+  type StackAddress,
+  type StackCloseOptions,
+  type StackConnectOptions,
+  type StackListenOptions,
+  type StackOptions,
+  type StackService,
+  type StackStats,
+} from "./stack/options.ts";
+import { StackClosedError } from "./stack/errors.ts";
+import { PendingPings } from "./stack/ping.ts";
+import { stackAddresses, stackStats } from "./stack/stats.ts";
+import { buildInterface, buildRouter } from "./stack/interfaces.ts";
+import { buildResolver } from "./stack/dns.ts";
+import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
 
-/** Frames taken from the device per loop iteration before timers run again. */
-export const DEFAULT_RX_BUDGET = 64;
-/** Busy iterations (budget exhausted) in a row before the loop yields to other macrotasks. */
-const BUSY_ITERATIONS_BEFORE_YIELD = 32;
-/**
- * Microtask turns the loop yields after a batch with input and before it parks, so that
- * application code woken by the input (a read resolving, the reply written) runs first.
- */
-const POST_INPUT_MICROTASK_TURNS = 8;
-/** Longest single park (ms) when nothing is scheduled: bounds a lost wake-up. */
-const MAX_PARK_MS = 1000;
+export type {
+  LoopStats,
+  PingResult,
+  PoolStats,
+  StackAddress,
+  StackAddressInfo,
+  StackCloseOptions,
+  StackConnectOptions,
+  StackDhcpLeaseInfo,
+  StackInterfaceOptions,
+  StackInterfaceStats,
+  StackListenOptions,
+  StackOptions,
+  StackService,
+  StackStats,
+} from "./stack/options.ts";
+export { StackClosedError } from "./stack/errors.ts";
+export { DEFAULT_RX_BUDGET } from "./stack/loop.ts";
+
 /** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
 const IP_PROTOCOL_TCP = 6;
-
-/** One interface of a stack with several (`StackOptions.interfaces`). */
-export interface StackInterfaceOptions {
-  /** The link device. The stack closes it. */
-  device: Device;
-  /** Its address and prefix, e.g. `"198.51.100.1/24"`. */
-  ipv4: string | Ipv4Cidr;
-  /** A default gateway on this interface's network. */
-  gateway?: string | null;
-  /** IPv4 MTU (default the device's). */
-  mtu?: number;
-  /** Our MAC on it (default the device's). */
-  mac?: string | number;
-  /** Static routes through this interface (gateways on its network). */
-  routes?: StaticRouteOptions[];
-  /** Masquerade what is forwarded out of this interface (stateful NAT, src/iface/nat.ts). */
-  masquerade?: boolean;
-  /** Metric of this interface's routes; the lower wins between equal prefixes (default 0). */
-  metric?: number;
-}
-
-/** Options of {@link Stack}. */
-export interface StackOptions {
-  /**
-   * The link device (AfPacketDevice, MemoryLink end, middleware...). The
-   * stack closes it. Give either `device` and `ipv4`, or {@link interfaces}.
-   */
-  device?: Device;
-  /**
-   * Our IPv4 address and prefix, e.g. `"192.0.2.2/24"`, or `"dhcp"`: a DHCPv4
-   * client (RFC 2131) leases one (with router, DNS, MTU) and `start()`
-   * resolves once it is bound (see {@link StackOptions.dhcp}). Optional when
-   * `ipv6` is given (IPv6 only).
-   */
-  ipv4?: string | Ipv4Cidr;
-  /**
-   * Several interfaces instead of `device`/`ipv4`/`gateway`/`mtu`/`mac`: one
-   * routing table across them (longest prefix, then metric), per-interface
-   * counters (`stats().interfaces`), and with {@link forwarding} a router
-   * between them (src/iface/router.ts). `stack.iface` is the first.
-   */
-  interfaces?: StackInterfaceOptions[];
-  /** With {@link interfaces}: forward datagrams between them (RFC 1812). Default false. */
-  forwarding?: boolean;
-  /** With {@link interfaces}: packet hooks (prerouting, input, forward, output, postrouting). */
-  hooks?: PacketHooks;
-  /** With {@link interfaces}: NAT table bound, port range and timeouts for `masquerade`. */
-  nat?: NatOptions;
-  /** With `ipv4: "dhcp"`: the client's tunables (random source, timers) and `timeoutMs` of `start()`. */
-  dhcp?: StackDhcpOptions;
-  /**
-   * IPv6 (issue 18): a static address with prefix (`"2001:db8::2/64"`),
-   * `"slaac"` (addresses from router advertisements), or a list of both.
-   * The link-local address is always configured; every address goes through
-   * duplicate address detection (see {@link Stack.addresses}).
-   */
-  ipv6?: string | readonly string[];
-  /** IPv6 tunables: neighbour cache, NDP bounds, DAD, RFC 7217 secret, PMTU cache, randomness. */
-  ipv6Options?: Omit<Ipv6LayerOptions, "mac" | "mtu" | "addresses" | "slaac">;
-  /** Default gateway (on-link), e.g. `"192.0.2.1"`. */
-  gateway?: string | null;
-  /** DNS servers, `"192.0.2.1"` or `"192.0.2.1:5353"`. */
-  dns?: readonly (string | DnsServer)[];
-  /** DNS: wait per attempt (ms, default 2000). */
-  dnsTimeoutMs?: number;
-  /** DNS: rounds over the server list (default 3). */
-  dnsAttempts?: number;
-  /** DNS cache bounds. */
-  dnsCache?: DnsCacheOptions;
-  /** Static names: `{ "router.test": ["192.0.2.1"] }`. */
-  hosts?: Record<string, string[]>;
-  /** IPv4 MTU (default the device's). */
-  mtu?: number;
-  /** Extra static routes. */
-  routes?: StaticRouteOptions[];
-  /** Our MAC (default the device's). */
-  mac?: string | number;
-  /** TTL of datagrams we originate (default 64). */
-  ttl?: number;
-  /** ARP tunables (entry lifetime, retries, queue bounds). */
-  arp?: ArpCacheOptions;
-  /** Fragment reassembly bounds and timeout. */
-  reassembly?: ReassemblyOptions;
-  /** ICMP error rate limit. */
-  icmp?: IcmpOptions;
-  /** UDP receive queue bounds per socket. */
-  udp?: { queueBytes?: number; queueDatagrams?: number };
-  /** TCP engine tunables (buffers, RTO bounds, retries, TIME-WAIT, Nagle, congestion...). */
-  tcp?: Partial<TcpConfig>;
-  /**
-   * The RFC 6528 secret for initial sequence numbers (16 bytes; default one random
-   * secret per process). Simulations fix it so a run replays byte for byte.
-   */
-  tcpSecret?: Uint8Array;
-  /**
-   * Key of the hashed IPv4 identification counters (16 bytes, RFC 7739 §5.3; default
-   * random per stack). Simulations fix it to replay IPv4 headers too.
-   */
-  ipIdSecret?: Uint8Array;
-  /** Randomness for TCP ephemeral port choice (default: shared per process, RFC 6056). */
-  tcpRandom?: () => number;
-  /** Time source (default `SystemClock`). Giving one turns the event loop off unless `eventLoop`. */
-  clock?: Clock;
-  /** Run the event loop on `start()` (default: true without `clock`, false with it). */
-  eventLoop?: boolean;
-  /** Frames per receive batch (default 64). */
-  rxBudget?: number;
-  /**
-   * Received transport checksums: `"auto"` (default) trusts the device's
-   * per-frame checksum state (receive offload, a memory link) and skips
-   * verification where it vouches; `"always"` verifies every segment.
-   */
-  verifyChecksums?: "always" | "auto";
-  /**
-   * Use the device's transmit offloads: true (default: partial checksums and
-   * TCP segmentation), `"checksum"` (partial checksums only) or false.
-   */
-  txOffloads?: boolean | "checksum";
-  /** Where the first handler exception is reported (default `console.error`). */
-  onError?: (error: unknown) => void;
-}
-
-/** The result of {@link Stack.ping}, like ping(8)'s output. */
-export interface PingResult {
-  /** The host as given. */
-  host: string;
-  /** The address pinged (dotted quad). */
-  address: string;
-  /** Data bytes per request. */
-  size: number;
-  /** In-time replies, in arrival order. */
-  replies: PingReply[];
-  /** Transmitted/received/loss and min/avg/max/mdev RTT. */
-  summary: PingSummary;
-}
-
-/** Counters of the event loop. */
-export interface LoopStats {
-  /** Loop iterations (including {@link Stack.poll} calls). */
-  iterations: number;
-  /** Frames taken from the device. */
-  rxFrames: number;
-  /** Times the loop parked waiting for the device or a deadline. */
-  parks: number;
-  /** Wake-ups by {@link Stack.kick}. */
-  kicks: number;
-  /** Exceptions thrown by handlers (caught; the frame/timer is dropped). */
-  handlerErrors: number;
-  /** The device was closed under the running loop, which then closed the stack. */
-  deviceClosed: boolean;
-}
-
-/** Everything {@link Stack.stats} reports. */
-export interface StackStats {
-  /** Device counters (a snapshot). */
-  device: DeviceStats;
-  /** Ethernet level. */
-  link: LinkStats;
-  /** ARP cache. */
-  arp: ArpStats;
-  /** IPv4 in/out, fragments. */
-  ipv4: Ipv4Stats;
-  /** ICMP. */
-  icmp: IcmpStats;
-  /** IPv6 in/out, fragments (present when IPv6 is configured). */
-  ipv6?: Ipv6Stats;
-  /** ICMPv6 (present when IPv6 is configured). */
-  icmpv6?: Icmpv6Stats;
-  /** Neighbour discovery, neighbour cache, addresses, PMTU, reassembly (present with IPv6). */
-  ndp?: NdpSectionStats;
-  /** UDP. */
-  udp: UdpLayerStats;
-  /** TCP. */
-  tcp: TcpStats;
-  /** DNS resolver. */
-  dns: DnsResolverStats;
-  /** Event loop. */
-  loop: LoopStats;
-  /** The interface's packet pool (a snapshot). */
-  pool: PoolStats;
-  /** The DHCP client (with `ipv4: "dhcp"`), else absent. */
-  dhcp?: DhcpStats;
-  /** With several interfaces: each interface's counters, in order (the top-level ones are the first's). */
-  interfaces?: StackInterfaceStats[];
-  /** With several interfaces: forwarding, hook and NAT counters. */
-  router?: RouterStats;
-}
-
-/** One interface's counters in {@link StackStats.interfaces}. */
-export interface StackInterfaceStats {
-  /** Device name. */
-  name: string;
-  /** Its address, dotted quad. */
-  address: string;
-  /** Device counters. */
-  device: DeviceStats;
-  /** Ethernet level. */
-  link: LinkStats;
-  /** ARP. */
-  arp: ArpStats;
-  /** IPv4. */
-  ipv4: Ipv4Stats;
-  /** ICMP. */
-  icmp: IcmpStats;
-}
-
-/** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
-export interface PoolStats {
-  /** Slots in all. */
-  capacity: number;
-  /** Slots handed out now. */
-  inUse: number;
-  /** Slots free now. */
-  available: number;
-  /** Slots only the stack's own control traffic (ARP) may take. */
-  reserved: number;
-}
-
-/** One address of the stack, as {@link Stack.addresses} lists it. */
-export interface StackAddress {
-  /** Address family. */
-  family: "ipv4" | "ipv6";
-  /** The address: dotted quad, or RFC 5952 text. */
-  address: string;
-  /** Prefix length. */
-  prefixLength: number;
-  /**
-   * RFC 4862 vocabulary: `"tentative"` while being checked (IPv6 duplicate
-   * address detection, a DHCP lease during its RFC 5227 probe), `"preferred"`
-   * in use, `"deprecated"` (preferred lifetime over), `"duplicate"` (another
-   * node holds it).
-   */
-  state: "tentative" | "preferred" | "deprecated" | "duplicate";
-  /** How it was configured: `"static"`, `"dhcp"`, `"link-local"`, `"slaac"`. */
-  origin: string;
-  /** Seconds of valid lifetime left (Infinity for static addresses). */
-  validLifetimeS: number;
-  /** Seconds of preferred lifetime left. */
-  preferredLifetimeS: number;
-  /** For a DHCP lease: its client state and times (stack clock, ms). */
-  dhcp?: StackDhcpLeaseInfo;
-}
-
-/** The DHCP side of a {@link StackAddress}. */
-export interface StackDhcpLeaseInfo {
-  /** Client state: `"probing"`, `"bound"`, `"renewing"`, `"rebinding"`. */
-  state: DhcpState;
-  /** The server that granted it. */
-  server: string;
-  /** Router (option 3), or null. */
-  router: string | null;
-  /** DNS servers (option 6). */
-  dns: string[];
-  /** MTU (option 26), or null. */
-  mtu: number | null;
-  /** Lease time in seconds (Infinity: infinite). */
-  leaseTimeS: number;
-  /** When it was obtained. */
-  obtainedMs: number;
-  /** T1. */
-  renewAtMs: number;
-  /** T2. */
-  rebindAtMs: number;
-  /** Expiry. */
-  expiresAtMs: number;
-}
-
-/** Options of {@link Stack.connect}, like `Deno.ConnectOptions`. */
-export interface StackConnectOptions {
-  /** Dotted quad or a name (resolved with the stack's DNS resolver, first A record). */
-  hostname: string;
-  /** Destination port 1..65535. */
-  port: number;
-  /** Only `"tcp"`. */
-  transport?: "tcp";
-  /** Turn Nagle's algorithm off at once (RFC 896). */
-  noDelay?: boolean;
-  /** Local port (default: an ephemeral port, RFC 6335 §6). */
-  localPort?: number;
-  /**
-   * Called with the engine connection before its SYN is sent: socket options that shape
-   * the SYN (TCP_MAXSEG, IP_TTL, IP_TOS, TCP_KEEPINIT; the descriptor facade's setsockopt).
-   */
-  configure?: (conn: TcpConnection) => void;
-}
-
-/** Options of {@link Stack.listen}, like `Deno.TcpListenOptions`. */
-export interface StackListenOptions {
-  /** Local port; 0 picks a free ephemeral port. */
-  port: number;
-  /** Our address or `"0.0.0.0"` (default: any). */
-  hostname?: string;
-  /** Limit of the SYN queue and of the accept queue (default 128, Linux's SOMAXCONN). */
-  backlog?: number;
-  /** Only `"tcp"`. */
-  transport?: "tcp";
-}
-
-/**
- * Something attached to the stack's loop (e.g. the TCP layer's socket side):
- * polled each iteration, asked for its next deadline, closed with the stack.
- */
-export interface StackService {
-  /** Runs due work. */
-  poll?(nowMs: number): void;
-  /** Earliest time `poll` has work (Infinity = none). Timers on {@link Stack.wheel} need not be reported. */
-  nextDeadline?(): number;
-  /** Releases everything; called by {@link Stack.close} before the device closes. */
-  close?(): void;
-}
-
-/** Options of {@link Stack.close}. */
-export interface StackCloseOptions {
-  /**
-   * Let connections the application already closed finish their FIN
-   * exchange for up to this many milliseconds before the stack stops
-   * (default 0: reset them at once).
-   */
-  lingerMs?: number;
-}
 
 /** How long {@link Stack.close} lets a DHCPRELEASE wait for the server's MAC, ms. */
 const DHCP_RELEASE_WAIT_MS = 1000;
 
 /** How often {@link Stack.close} re-checks lingering connections, ms. */
 const LINGER_POLL_MS = 5;
-
-/**
- * Raised by calls on a closed stack and by pending operations when it closes.
- *
- * @example
- * ```ts
- * import { MemoryLink, Stack, StackClosedError } from "../mod.ts";
- * const [a] = MemoryLink.pair();
- * const stack = new Stack({ device: a, ipv4: "192.0.2.2/24" });
- * await stack.start();
- * await stack.close();
- * try {
- *   stack.listenDatagram({ port: 7 });
- * } catch (e) {
- *   console.assert(e instanceof StackClosedError);
- * }
- * ```
- */
-export class StackClosedError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param what the operation
-   */
-  constructor(what: string) {
-    super(`${what}: the stack is closed`);
-    this.name = "StackClosedError";
-  }
-}
-
-/** @deprecated The same as {@link StackAddress}. */
-export type StackAddressInfo = StackAddress;
-
-interface PendingPing {
-  host: string;
-  session: ReturnType<NetworkInterface["ping"]> | Ping6Session;
-  resolve: (r: PingResult) => void;
-  reject: (e: unknown) => void;
-}
-
-/** The device sink: hands frames to the interface and keeps handler exceptions in. */
-class LoopSink implements FrameSink {
-  /** The loop's time for the frames being received (tagged: see TAGGED_TIME_SEED). */
-  nowMs: number = TAGGED_TIME_SEED;
-  #iface: NetworkInterface;
-  readonly #stack: Stack;
-  readonly #interfaces: readonly NetworkInterface[];
-  constructor(interfaces: readonly NetworkInterface[], stack: Stack) {
-    this.nowMs = 0;
-    this.#iface = interfaces[0];
-    this.#interfaces = interfaces;
-    this.#stack = stack;
-  }
-  /** With several interfaces (a DeviceGroup): the frames that follow are interface `i`'s. */
-  selectMember(i: number): void {
-    this.#iface = this.#interfaces[i];
-  }
-  onFrame(bytes: Uint8Array, offset: number, length: number): void {
-    try {
-      this.#iface.receiveDeviceFrame(this.nowMs, bytes, offset, length);
-    } catch (e) {
-      this.#stack.handlerError(e);
-    }
-  }
-}
 
 /**
  * One TCP/IP host on one device: ARP, IPv4, ICMP, UDP, DNS and TCP over the
@@ -524,7 +146,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /** Every interface (one in the single-device form). */
   readonly interfaces: readonly NetworkInterface[];
   /** With `interfaces`: the router (routing table, forwarding, hooks, NAT); else null. */
-  readonly router: Router | null = null;
+  readonly router: Router | null;
   /** The timer wheel shared by transports (TCP timers). Advanced by the loop. */
   readonly wheel: TimerWheel;
   /** The UDP engine. */
@@ -550,31 +172,18 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   readonly #sink: LoopSink;
   readonly #rxBudget: number;
   readonly #eventLoop: boolean;
+  readonly #loop: StackLoop;
   readonly #onError: (error: unknown) => void;
   readonly #services = new Set<StackService>();
   readonly #conns = new Set<UdpConn>();
   readonly #tcpConns = new Set<TcpConn>();
   readonly #tcpListeners = new Set<TcpListener>();
   #sockets: SocketDescriptors | null = null;
-  readonly #pings = new Set<PendingPing>();
+  readonly #pings = new PendingPings();
   #httpClient: StackHttpClient | null = null;
   #started = false;
   #closed = false;
-  #loop: Promise<void> | null = null;
   #errorLogged = false;
-  // Parking state.
-  #parked = false;
-  #parkedUntil = Infinity;
-  /** Application sends since the last loop iteration or turn end (see {@link afterSend}). */
-  #turnSends = 0;
-  /** The loop runs and the device gathers frames until flushed (`txBatching`): defer flushes. */
-  readonly #deferFlush: boolean;
-  #turnEnd: ReturnType<typeof setImmediate> | undefined = undefined;
-  #wake: (() => void) | null = null;
-  #deviceWait: Promise<void> | null = null;
-  #deviceWaitUntil = Infinity;
-  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  #dueSpins = 0;
 
   /**
    * Builds the interface, UDP, the resolver and the timer wheel over `options.device`.
@@ -596,9 +205,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     else if (options.ipv4 === undefined && options.ipv6 === undefined) {
       throw new TypeError('Stack options need "ipv4", "ipv6" or both');
     }
-    const ipv6 = options.ipv6 === undefined
-      ? null
-      : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
     this.device = multi
       ? (options.interfaces!.length === 1
         ? options.interfaces![0].device
@@ -606,106 +212,28 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       : options.device!;
     this.clock = options.clock ?? new SystemClock();
     this.#eventLoop = options.eventLoop ?? options.clock === undefined;
-    this.#deferFlush = this.#eventLoop && this.device.txBatching === true;
     this.#rxBudget = options.rxBudget ?? DEFAULT_RX_BUDGET;
     if (!Number.isInteger(this.#rxBudget) || this.#rxBudget < 1) {
       throw new TypeError(`rxBudget must be an integer ≥ 1, got ${this.#rxBudget}`);
     }
+    this.#loop = new StackLoop(
+      this,
+      this.#rxBudget,
+      this.#eventLoop && this.device.txBatching === true,
+    );
     this.#onError = options.onError ??
       ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
     const dhcp = options.ipv4 === "dhcp";
-    let ip: IpSender & { portUnreachable: NetworkInterface["portUnreachable"] };
-    if (multi) {
-      // One pool for every interface: a buffer may leave on any of them.
-      const pool = sharedInterfacePool();
-      const specs = options.interfaces!;
-      const ifaces = specs.map((o) =>
-        new NetworkInterface(o.device, {
-          ipv4: o.ipv4,
-          gateway: o.gateway ?? null,
-          mtu: o.mtu,
-          routes: o.routes,
-          mac: o.mac,
-          ttl: options.ttl,
-          arp: options.arp,
-          reassembly: options.reassembly,
-          icmp: options.icmp,
-          verifyChecksums: options.verifyChecksums,
-          // Hooks and NAT see whole datagrams with complete checksums (see src/iface/hooks.ts).
-          txOffloads: false,
-          clock: this.clock,
-          identificationSecret: options.ipIdSecret,
-          pool,
-        })
-      );
-      this.iface = ifaces[0];
-      this.interfaces = ifaces;
-      const router = new Router(
-        ifaces,
-        specs.map((o) => ({ masquerade: o.masquerade, metric: o.metric })),
-        {
-          forwarding: options.forwarding,
-          hooks: options.hooks,
-          nat: options.nat,
-          routes: options.routes?.map((r): RouterRouteOptions => ({
-            destination: String(r.destination),
-            gateway: r.gateway === undefined || r.gateway === null ? null : String(r.gateway),
-            interface: (r as RouterRouteOptions).interface,
-            metric: (r as RouterRouteOptions).metric,
-          })),
-        },
-      );
-      this.router = router;
-      ip = router;
-      for (const i of ifaces) i.advance(now);
-      this.#services.add({
-        poll: (t) => {
-          for (let n = 1; n < ifaces.length; n++) ifaces[n].poll(t);
-          router.poll(t);
-        },
-        nextDeadline: () => {
-          let t = router.nextDeadline();
-          for (let n = 1; n < ifaces.length; n++) t = Math.min(t, ifaces[n].nextDeadline());
-          return t;
-        },
-        close: () => {
-          for (let n = 1; n < ifaces.length; n++) ifaces[n].close();
-          router.nat.clear();
-        },
-      });
-    } else {
-      this.iface = new NetworkInterface(this.device, {
-        // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
-        ipv4: dhcp ? null : options.ipv4,
-        ipv6: ipv6 === null ? null : {
-          ...options.ipv6Options,
-          addresses: ipv6.filter((a) => a !== "slaac"),
-          slaac: ipv6.includes("slaac"),
-        },
-        gateway: options.gateway ?? null,
-        mtu: options.mtu,
-        routes: options.routes,
-        mac: options.mac,
-        ttl: options.ttl,
-        arp: options.arp,
-        reassembly: options.reassembly,
-        icmp: options.icmp,
-        verifyChecksums: options.verifyChecksums,
-        txOffloads: options.txOffloads,
-        clock: this.clock,
-        identificationSecret: options.ipIdSecret,
-      });
-      this.interfaces = [this.iface];
-      ip = this.iface;
-      if (this.iface.trustDeviceChecksums) {
-        // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
-        // a driver that would complete them in place (AfPacketDevice) need not.
-        if (this.device.completeRxChecksums !== undefined) this.device.completeRxChecksums = false;
-      }
-      this.iface.advance(now);
-    }
+    const built = multi
+      ? buildRouter(options, this.clock, now)
+      : buildInterface(this.device, options, this.clock, now);
+    const ip = built.ip;
+    this.iface = built.interfaces[0];
+    this.interfaces = built.interfaces;
+    this.router = built.router;
+    if (built.service !== null) this.#services.add(built.service);
     this.udp = new UdpLayer(ip, {
       unreachable: ip,
       queueBytes: options.udp?.queueBytes,
@@ -731,31 +259,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       this.tcp.attachIpv6(this.iface.ipv6);
       this.iface.ipv6.registerProtocol(IP_PROTOCOL_TCP, this.tcp);
     }
-    const hosts = new HostsTable();
-    for (const [name, addresses] of Object.entries(options.hosts ?? {})) {
-      for (const a of addresses) hosts.add(name, a);
-    }
-    this.resolver = new DnsResolver(this.udp, {
-      servers: options.dns ?? [],
-      timeoutMs: options.dnsTimeoutMs,
-      attempts: options.dnsAttempts,
-      cache: options.dnsCache,
-      hosts,
-      // RFC 7766 §5: a truncated answer is asked again over our own TCP.
-      tcp: {
-        connect: (nowMs, addr, port, events, addr6) => {
-          const tcpEvents = {
-            onEstablished: () => events.onEstablished(),
-            onReadable: () => events.onReadable(),
-            onWritable: () => events.onWritable(),
-            onClosed: (_conn: unknown, error: { message: string } | null) => events.onClosed(error),
-          };
-          return addr6 != null
-            ? this.tcp.connect6(nowMs, addr6, port, { events: tcpEvents })
-            : this.tcp.connect(nowMs, addr, port, { events: tcpEvents });
-        },
-      },
-    });
+    this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();
     if (dhcp) {
       const client = new StackDhcp(
@@ -805,49 +309,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns one record per address
    */
   addresses(): StackAddress[] {
-    const out: StackAddress[] = [];
-    const dhcp = this.dhcp;
-    const lease = dhcp?.lease ?? null;
-    if (dhcp !== null && lease !== null) {
-      const probing = dhcp.state === "probing";
-      const leftS = Math.max(0, (lease.expiresAtMs - this.clock.now()) / 1000);
-      out.push({
-        family: "ipv4",
-        address: formatIpv4(lease.address),
-        prefixLength: lease.prefixLength,
-        state: probing ? "tentative" : "preferred",
-        origin: "dhcp",
-        validLifetimeS: leftS,
-        preferredLifetimeS: leftS,
-        dhcp: {
-          state: dhcp.state,
-          server: formatIpv4(lease.server),
-          router: lease.router === 0 ? null : formatIpv4(lease.router),
-          dns: lease.dnsServers.map(formatIpv4),
-          mtu: lease.mtu === 0 ? null : lease.mtu,
-          leaseTimeS: lease.leaseTimeS,
-          obtainedMs: lease.obtainedMs,
-          renewAtMs: lease.renewAtMs,
-          rebindAtMs: lease.rebindAtMs,
-          expiresAtMs: lease.expiresAtMs,
-        },
-      });
-    } else if (dhcp === null) {
-      for (const { config: c } of this.interfaces) {
-        if (c.address === 0) continue;
-        out.push({
-          family: "ipv4",
-          address: formatIpv4(c.address),
-          prefixLength: c.prefixLength,
-          state: "preferred",
-          origin: "static",
-          validLifetimeS: Infinity,
-          preferredLifetimeS: Infinity,
-        });
-      }
-    }
-    if (this.iface.ipv6 !== null) out.push(...this.iface.ipv6.addressList());
-    return out;
+    return stackAddresses(this);
   }
 
   /** Whether {@link close} was called. */
@@ -887,7 +349,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const now = this.nowMs();
     for (const i of this.interfaces) i.start(now);
     this.device.flush();
-    if (this.#eventLoop) this.#loop = this.#run();
+    if (this.#eventLoop) this.#loop.start();
     // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
     if (this.dhcp !== null) {
       const bound = this.dhcp.start(now);
@@ -910,31 +372,23 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   async close(opts: StackCloseOptions = {}): Promise<void> {
     if (this.#closed) {
-      if (this.#loop !== null) await this.#loop;
+      if (this.#loop.running !== null) await this.#loop.running;
       return;
     }
     const lingerMs = opts.lingerMs ?? 0;
-    if (lingerMs > 0 && this.#loop !== null) await this.#linger(lingerMs);
+    if (lingerMs > 0 && this.#loop.running !== null) await this.#linger(lingerMs);
     if (this.dhcp !== null && this.dhcp.client.configured) {
       // RFC 2131 §4.4.6: give the lease back; the DHCPRELEASE may wait for the server's MAC.
       this.dhcp.close(this.clock.now());
-      if (this.#loop !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
+      if (this.#loop.running !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
     }
     this.#closed = true;
-    this.#wakeUp();
-    if (this.#loop !== null) await this.#loop;
-    this.#clearTimer();
-    if (this.#turnEnd !== undefined) {
-      clearImmediate(this.#turnEnd);
-      this.#turnEnd = undefined;
-    }
+    this.#loop.wakeUp();
+    if (this.#loop.running !== null) await this.#loop.running;
+    this.#loop.stop();
     for (const c of [...this.#conns]) c.close();
     this.#closeTcp();
-    for (const p of [...this.#pings]) {
-      this.#pings.delete(p);
-      p.session.close();
-      p.reject(new StackClosedError(`ping ${p.host}`));
-    }
+    this.#pings.closeAll();
     this.resolver.close();
     for (const s of this.#services) {
       try {
@@ -946,7 +400,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#services.clear();
     this.iface.close();
     this.device.close();
-    if (this.#deviceWait !== null) await this.#deviceWait;
+    if (this.#loop.deviceWait !== null) await this.#loop.deviceWait;
   }
 
   /** Waits (loop running) until no packet waits for ARP, or `ms` passed. */
@@ -1023,11 +477,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * (call after an application call armed a timer). Cheap when nothing changed.
    */
   kick(): void {
-    if (!this.#parked) return;
-    if (this.#closed || this.#nextDeadline() < this.#parkedUntil) {
-      this.loopStats.kicks++;
-      this.#wakeUp();
-    }
+    this.#loop.kick();
   }
 
   /**
@@ -1042,26 +492,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * `setImmediate`). Any other device is flushed after every send.
    */
   afterSend(): void {
-    if (!this.#deferFlush) {
-      this.device.flush();
-    } else if (!(this.device.txPending === 0)) {
-      // Only calls that queued frames count: a read() that sent no window update does not
-      // make the reply written after it wait.
-      if (this.#turnSends++ === 0) this.device.flush();
-      // A running loop flushes at its next iteration; a parked one needs the turn's end.
-      if (this.#parked && this.#turnEnd === undefined) {
-        this.#turnEnd = setImmediate(this.#endTurn);
-      }
-    }
-    this.kick();
+    this.#loop.afterSend();
   }
-
-  /** Ends a turn of application sends: flushes what a batching device still holds. */
-  readonly #endTurn = (): void => {
-    this.#turnEnd = undefined;
-    this.#turnSends = 0;
-    if (!this.#closed) this.device.flush();
-  };
 
   /**
    * @internal TcpListenerHost: wraps an engine connection into a tracked {@link TcpConn}.
@@ -1158,8 +590,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } catch (e) {
       this.handlerError(e);
     }
-    this.#turnSends = 0; // the next application send leaves at once
-    this.#settlePings();
+    this.#loop.iterated(); // the next application send leaves at once
+    this.#pings.settle();
     return frames;
   }
 
@@ -1169,10 +601,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns the earliest deadline in ms, Infinity when none
    */
   nextDeadline(): number {
-    return this.#nextDeadline();
-  }
-
-  #nextDeadline(): number {
     let t = Math.min(
       this.wheel.nextDeadline(),
       this.iface.nextDeadline(),
@@ -1183,116 +611,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       if (s.nextDeadline !== undefined) t = Math.min(t, s.nextDeadline());
     }
     return t;
-  }
-
-  async #run(): Promise<void> {
-    let busy = 0;
-    while (!this.#closed) {
-      const frames = this.poll();
-      if (this.#closed) break;
-      if (this.device.closed === true) {
-        // Closed under us (by its owner, a test's teardown): its wait() would return at once
-        // forever, a microtask spin that starves every timer and I/O callback. Shut down as
-        // if close() had been called; sockets see the stack closed.
-        this.loopStats.deviceClosed = true;
-        this.close().catch((e) => this.handlerError(e));
-        return;
-      }
-      if (frames >= this.#rxBudget) {
-        // More frames are probably ready: go again, but let other tasks run now and then.
-        if (++busy >= BUSY_ITERATIONS_BEFORE_YIELD) {
-          busy = 0;
-          // A macrotask yield that lets timers and I/O run: `setImmediate` costs ≈5 µs in
-          // Deno 2.9 where `setTimeout(0)` costs ≈1–2 ms (the ring fills meanwhile).
-          await yieldToEventLoop();
-        } else {
-          await Promise.resolve();
-        }
-        continue;
-      }
-      busy = 0;
-      if (frames > 0) {
-        // Let the application react to what just arrived before parking: the device's
-        // wait() may spin synchronously first (AfPacketDevice: spinMicros), and an echo
-        // reply queued behind it in the microtask queue would wait out that spin. Each
-        // `await` gives every promise chain the input woke one more step (a read()
-        // resolving into the caller's next write() takes about three).
-        for (let i = 0; i < POST_INPUT_MICROTASK_TURNS; i++) await null;
-        if (this.#closed) break;
-      }
-      await this.#park();
-    }
-  }
-
-  /** Waits for the device, the next deadline or a kick, keeping one device wait outstanding. */
-  async #park(): Promise<void> {
-    const now = this.clock.now();
-    const deadline = this.#nextDeadline();
-    const timeoutMs = Math.max(0, Math.min(deadline - now, MAX_PARK_MS));
-    if (timeoutMs === 0) {
-      // Work is due now. A deadline that stays in the past must not turn the
-      // loop into a microtask spin that starves timers and I/O.
-      if (++this.#dueSpins >= BUSY_ITERATIONS_BEFORE_YIELD) {
-        this.#dueSpins = 0;
-        await new Promise<void>((r) => setTimeout(r, 0));
-      } else {
-        await Promise.resolve();
-      }
-      return;
-    }
-    this.#dueSpins = 0;
-    if (this.#deviceWait === null) {
-      this.#deviceWaitUntil = now + timeoutMs;
-      // The device wait outlives a park that a kick ends early; whichever park is current
-      // when it settles is woken (no Promise.race per park: it allocates an array, an
-      // iterator and a reaction per contender).
-      const w = this.device.wait(timeoutMs).then(
-        () => {
-          if (this.#deviceWait === w) this.#deviceWait = null;
-          this.#wakeUp();
-        },
-        (e) => {
-          if (this.#deviceWait === w) this.#deviceWait = null;
-          this.handlerError(e);
-          this.#wakeUp();
-        },
-      );
-      this.#deviceWait = w;
-    }
-    if (this.#deviceWait === null) return; // the wait settled synchronously (cannot, but stay safe)
-    const wake = new Promise<void>((resolve) => {
-      this.#wake = resolve;
-    });
-    // A reused device wait may end later than our deadline: a timer covers the gap.
-    if (this.#deviceWaitUntil > now + timeoutMs + 1) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#wakeUp();
-      }, timeoutMs);
-    }
-    this.#parked = true;
-    this.#parkedUntil = now + timeoutMs;
-    this.loopStats.parks++;
-    try {
-      await wake;
-    } finally {
-      this.#parked = false;
-      this.#wake = null;
-      this.#clearTimer();
-    }
-  }
-
-  #wakeUp(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
-  }
-
-  #clearTimer(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
   }
 
   // ---- application API ----
@@ -1588,11 +906,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       if (this.iface.ipv6 === null) throw new TypeError(`ping ${host}: IPv6 is not configured`);
       const session6 = this.iface.ipv6.ping(this.nowMs(), v6, opts);
       this.device.flush();
-      return await new Promise<PingResult>((resolve, reject) => {
-        this.#pings.add({ host, session: session6, resolve, reject });
-        this.#settlePings();
-        this.kick();
-      });
+      const result6 = this.#pings.wait(host, session6);
+      this.kick();
+      return await result6;
     }
     const dst = parseIpv4(host) ?? await this.resolveHostname(host);
     if (this.#closed) throw new StackClosedError(`ping ${host}`);
@@ -1600,28 +916,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     // Several interfaces: the egress interface pings, so the reply comes back to it.
     const session = (this.router?.interfaceFor(dst) ?? this.iface).ping(now, dst, opts);
     this.device.flush();
-    return await new Promise<PingResult>((resolve, reject) => {
-      this.#pings.add({ host, session, resolve, reject });
-      this.#settlePings();
-      this.kick();
-    });
-  }
-
-  #settlePings(): void {
-    if (this.#pings.size === 0) return;
-    for (const p of this.#pings) {
-      if (!p.session.done) continue;
-      this.#pings.delete(p);
-      const engine = p.session.engine;
-      const dst = p.session.dst;
-      p.resolve({
-        host: p.host,
-        address: typeof dst === "number" ? formatIpv4(dst) : dst.toString(),
-        size: engine.size,
-        replies: engine.replies.slice(),
-        summary: engine.summary(),
-      });
-    }
+    const result = this.#pings.wait(host, session);
+    this.kick();
+    return await result;
   }
 
   /**
@@ -1693,69 +990,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns the counters (copies)
    */
   stats(): StackStats {
-    const pool = this.iface.pool;
-    return {
-      device: { ...this.device.stats },
-      link: { ...this.iface.stats },
-      arp: { ...this.iface.arp.stats },
-      ipv4: { ...this.iface.ipv4.stats },
-      icmp: { ...this.iface.icmp.stats },
-      ...(this.iface.ipv6 === null ? {} : {
-        ipv6: { ...this.iface.ipv6.stats },
-        icmpv6: { ...this.iface.ipv6.icmp.stats },
-        ndp: this.iface.ipv6.ndpStats(),
-      }),
-      udp: { ...this.udp.stats },
-      dns: { ...this.resolver.stats },
-      tcp: { ...this.tcp.stats },
-      loop: { ...this.loopStats },
-      pool: {
-        capacity: pool.capacity ?? 0,
-        inUse: pool.inUse,
-        available: pool.available ?? 0,
-        reserved: pool.reserved ?? 0,
-      },
-      ...(this.dhcp === null ? {} : { dhcp: { ...this.dhcp.stats } }),
-      ...(this.router === null ? {} : {
-        interfaces: this.interfaces.map((i) => ({
-          name: i.device.capabilities.name,
-          address: formatIpv4(i.config.address),
-          device: { ...i.device.stats },
-          link: { ...i.stats },
-          arp: { ...i.arp.stats },
-          ipv4: { ...i.ipv4.stats },
-          icmp: { ...i.icmp.stats },
-        })),
-        router: this.router.stats,
-      }),
-    };
+    return stackStats(this);
   }
-}
-
-/** The interfaces form excludes the single-device options it replaces. */
-function checkInterfacesOptions(options: StackOptions): void {
-  const list = options.interfaces;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError(`"interfaces" must be a non-empty array of { device, ipv4 }`);
-  }
-  for (const k of ["device", "ipv4", "ipv6", "gateway", "mtu", "mac", "dhcp"] as const) {
-    if (options[k] !== undefined && options[k] !== null) {
-      throw new TypeError(`"${k}" belongs inside each of "interfaces" (give one or the other)`);
-    }
-  }
-  list.forEach((o, n) => {
-    if (o === null || typeof o !== "object" || o.device === undefined || o.ipv4 === undefined) {
-      throw new TypeError(`interfaces[${n}] must be an object with "device" and "ipv4"`);
-    }
-    if (o.ipv4 === "dhcp") {
-      throw new TypeError(`interfaces[${n}]: "dhcp" works only in the single-device form`);
-    }
-  });
-}
-
-/** An IPv6 literal, bare or in brackets (`[2001:db8::1]`), or null. */
-function parseIpv6Literal(host: string): Ipv6Address | null {
-  if (!host.includes(":")) return null;
-  const text = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-  return parseIpv6(text);
 }

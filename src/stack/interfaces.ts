@@ -1,0 +1,147 @@
+/**
+ * The link side of a {@link Stack}'s construction: the one
+ * {@link NetworkInterface} of the single-device form (with its IPv6 layer:
+ * static addresses, SLAAC), or, with `interfaces`, one interface per device
+ * over a shared packet pool and the {@link Router} between them, with the
+ * service that polls the interfaces after the first and the router.
+ *
+ * @module
+ */
+
+import type { Device } from "../phy/device.ts";
+import type { Clock } from "../time/clock.ts";
+import { NetworkInterface } from "../iface/interface.ts";
+import type { IpSender } from "../iface/types.ts";
+import { Router, type RouterRouteOptions, sharedInterfacePool } from "../iface/router.ts";
+import type { StackOptions, StackService } from "./options.ts";
+
+/** What a transport sends through: the interface, or the router over several. */
+export type StackIpSender = IpSender & { portUnreachable: NetworkInterface["portUnreachable"] };
+
+/** The interfaces {@link buildInterface} or {@link buildRouter} made. */
+export interface StackInterfaces {
+  /** Every interface, in order. */
+  interfaces: NetworkInterface[];
+  /** With several interfaces the router, else null. */
+  router: Router | null;
+  /** Where transports send (the router, or the one interface). */
+  ip: StackIpSender;
+  /** With several interfaces: polls the others and the router, closes them; else null. */
+  service: StackService | null;
+}
+
+/**
+ * The single-device form: one interface over `device`, with IPv6 when `options.ipv6` is given.
+ *
+ * @param device the link device
+ * @param options the stack's options (`ipv4`, `ipv6`, `gateway`, `mtu`, tunables)
+ * @param clock the stack's clock
+ * @param now the time, ms
+ * @returns the interface, which is also the sender
+ * @throws {TypeError} on invalid configuration
+ */
+export function buildInterface(
+  device: Device,
+  options: StackOptions,
+  clock: Clock,
+  now: number,
+): StackInterfaces {
+  const ipv6 = options.ipv6 === undefined
+    ? null
+    : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
+  const iface = new NetworkInterface(device, {
+    // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
+    ipv4: options.ipv4 === "dhcp" ? null : options.ipv4,
+    ipv6: ipv6 === null ? null : {
+      ...options.ipv6Options,
+      addresses: ipv6.filter((a) => a !== "slaac"),
+      slaac: ipv6.includes("slaac"),
+    },
+    gateway: options.gateway ?? null,
+    mtu: options.mtu,
+    routes: options.routes,
+    mac: options.mac,
+    ttl: options.ttl,
+    arp: options.arp,
+    reassembly: options.reassembly,
+    icmp: options.icmp,
+    verifyChecksums: options.verifyChecksums,
+    txOffloads: options.txOffloads,
+    clock,
+    identificationSecret: options.ipIdSecret,
+  });
+  if (iface.trustDeviceChecksums) {
+    // Partial checksums of local senders are accepted as they are (Linux CHECKSUM_PARTIAL):
+    // a driver that would complete them in place (AfPacketDevice) need not.
+    if (device.completeRxChecksums !== undefined) device.completeRxChecksums = false;
+  }
+  iface.advance(now);
+  return { interfaces: [iface], router: null, ip: iface, service: null };
+}
+
+/**
+ * The `interfaces` form: one interface per entry over one shared pool, and the
+ * router (one routing table, forwarding, hooks, NAT) between them.
+ *
+ * @param options the stack's options (`interfaces`, `forwarding`, `hooks`, `nat`, `routes`, tunables)
+ * @param clock the stack's clock
+ * @param now the time, ms
+ * @returns the interfaces, the router (also the sender) and its service
+ * @throws {TypeError} on invalid configuration
+ */
+export function buildRouter(options: StackOptions, clock: Clock, now: number): StackInterfaces {
+  // One pool for every interface: a buffer may leave on any of them.
+  const pool = sharedInterfacePool();
+  const specs = options.interfaces!;
+  const ifaces = specs.map((o) =>
+    new NetworkInterface(o.device, {
+      ipv4: o.ipv4,
+      gateway: o.gateway ?? null,
+      mtu: o.mtu,
+      routes: o.routes,
+      mac: o.mac,
+      ttl: options.ttl,
+      arp: options.arp,
+      reassembly: options.reassembly,
+      icmp: options.icmp,
+      verifyChecksums: options.verifyChecksums,
+      // Hooks and NAT see whole datagrams with complete checksums (see src/iface/hooks.ts).
+      txOffloads: false,
+      clock,
+      identificationSecret: options.ipIdSecret,
+      pool,
+    })
+  );
+  const router = new Router(
+    ifaces,
+    specs.map((o) => ({ masquerade: o.masquerade, metric: o.metric })),
+    {
+      forwarding: options.forwarding,
+      hooks: options.hooks,
+      nat: options.nat,
+      routes: options.routes?.map((r): RouterRouteOptions => ({
+        destination: String(r.destination),
+        gateway: r.gateway === undefined || r.gateway === null ? null : String(r.gateway),
+        interface: (r as RouterRouteOptions).interface,
+        metric: (r as RouterRouteOptions).metric,
+      })),
+    },
+  );
+  for (const i of ifaces) i.advance(now);
+  const service: StackService = {
+    poll: (t) => {
+      for (let n = 1; n < ifaces.length; n++) ifaces[n].poll(t);
+      router.poll(t);
+    },
+    nextDeadline: () => {
+      let t = router.nextDeadline();
+      for (let n = 1; n < ifaces.length; n++) t = Math.min(t, ifaces[n].nextDeadline());
+      return t;
+    },
+    close: () => {
+      for (let n = 1; n < ifaces.length; n++) ifaces[n].close();
+      router.nat.clear();
+    },
+  };
+  return { interfaces: ifaces, router, ip: router, service };
+}
