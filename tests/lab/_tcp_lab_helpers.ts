@@ -14,6 +14,7 @@ import type { Device } from "../../src/phy/device.ts";
 import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import type { TcpListener } from "../../src/socket/tcp_listener.ts";
+import { wordBytesOf } from "../seeded_random.ts";
 
 /** Size of each bulk transfer in MB (env RAWSTACK_BULK_MB, default 100 as the issue asks). */
 export function bulkMegabytes(): number {
@@ -21,19 +22,9 @@ export function bulkMegabytes(): number {
   return Number.isFinite(v) && v > 0 ? v : 100;
 }
 
-/** Deterministic bytes (xorshift32 stream), fast enough for 100 MB. */
+/** Deterministic bytes (the tests' seeded generator, a word at a time), fast enough for 100 MB. */
 export function bulkData(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const words = new Uint32Array(out.buffer, 0, length >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < length; i++) out[i] = i & 0xff;
-  return out;
+  return wordBytesOf(length, seed);
 }
 
 /** SHA-256 as hex (crypto.subtle.digest). */

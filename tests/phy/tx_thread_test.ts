@@ -6,6 +6,7 @@ import { labTest } from "../../src/testing/lab.ts";
 import { packetBytes, releasePacketBytes } from "../../src/buffer/arena.ts";
 import { writeMac } from "../../src/wire/address.ts";
 import { withLabCapture } from "../lab/_helpers.ts";
+import { mulberry32 } from "../seeded_random.ts";
 
 const PREFIX = "rstx";
 /** IEEE 802 local experimental EtherType 1: the kernel ignores it. */
@@ -64,17 +65,6 @@ function sequencedFrame(into: Uint8Array, length: number, srcMac: number, seq: n
   for (let i = ETHERNET_HEADER_LEN + 2; i < length; i++) into[i] = (seq + i) & 0xff;
 }
 
-/** xorshift32: the test's mix of operations, the same every run. */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
-
 labTest(
   "AfPacketDevice with a transmit thread sends every frame once, intact and in order, " +
     "across full batches, partial flushes, frames outside the arena and close",
@@ -96,7 +86,7 @@ labTest(
         // (sent from this thread after everything staged) and a flush of a partial batch.
         const arena = packetBytes(1514);
         const outside = new Uint8Array(1514);
-        const random = rng(7);
+        const random = mulberry32(7); // the mix of operations, the same every run
         let bytes = 0;
         let outsideFrames = 0;
         for (let seq = 0; seq < frames; seq++) {

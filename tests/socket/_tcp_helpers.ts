@@ -13,6 +13,7 @@ import { FaultInjector, type FaultSpec } from "../../src/phy/fault_injector.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import type { TcpListener } from "../../src/socket/tcp_listener.ts";
+import { wordBytesOf } from "../seeded_random.ts";
 
 export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
@@ -84,17 +85,9 @@ export async function connected(client: Stack, server: Stack, port: number): Pro
   return { listener, client: conn, server: await accepting };
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
+/** Deterministic pseudo-random bytes (the tests' seeded generator, a word at a time). */
 export function randomBytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return wordBytesOf(length, seed);
 }
 
 /** SHA-256 as hex. */
