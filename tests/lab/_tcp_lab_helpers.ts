@@ -9,7 +9,8 @@
 
 import { type Lab, LAB_PEER_ADDRESS, LAB_STACK_ADDRESS } from "../../src/testing/lab.ts";
 import { type LabStack, withLabStack } from "./_helpers.ts";
-import type { StackOptions } from "../../src/stack.ts";
+import type { Stack, StackOptions } from "../../src/stack.ts";
+import assert from "node:assert/strict";
 import type { Device } from "../../src/phy/device.ts";
 import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
@@ -58,6 +59,71 @@ export async function readToEnd(conn: TcpConn, chunk = 256 * 1024): Promise<Uint
     at += p.length;
   }
   return out;
+}
+
+/** One bulk transfer by {@link socatTransfer}: the connection, still open, and its duration. */
+export interface SocatTransfer {
+  /** rawstack's connection, after the peer's FIN and socat's exit; the caller closes it. */
+  conn: TcpConn;
+  /** From the connection's establishment to the peer's FIN, in milliseconds. */
+  ms: number;
+}
+
+/**
+ * One bulk transfer between rawstack, as the client, and a kernel `socat -u`
+ * listening in the peer on `port` (TCP6 when `hostname` is an IPv6 address):
+ * - `"up"`: rawstack writes `data` and closes its sending side; socat stores it
+ *   in a file under `dir` until the kernel's FIN;
+ * - `"down"`: socat serves `data` from a file under `dir` and closes; rawstack
+ *   reads to the end.
+ *
+ * Asserts socat exits 0 and the bytes arrived intact (length and SHA-256),
+ * removes the file and returns the connection unclosed, so the caller can check
+ * its state and info.
+ */
+export async function socatTransfer(
+  lab: Lab,
+  stack: Stack,
+  opts: {
+    direction: "up" | "down";
+    data: Uint8Array;
+    port: number;
+    dir: string;
+    hostname?: string;
+  },
+): Promise<SocatTransfer> {
+  const { direction, data, port, dir } = opts;
+  const hostname = opts.hostname ?? lab.peerAddress;
+  const listen = `${hostname.includes(":") ? "TCP6" : "TCP"}-LISTEN:${port},reuseaddr`;
+  const file = `${dir}/${direction}-${port}.bin`;
+  if (direction === "down") await Deno.writeFile(file, data);
+  const socat = lab.spawnInPeer(
+    direction === "up"
+      ? ["socat", "-u", listen, `CREATE:${file}`]
+      : ["socat", "-u", `OPEN:${file}`, listen],
+  );
+  await waitPeerTcpPort(lab, port);
+  const conn = await stack.connect({ hostname, port });
+  const start = performance.now();
+  let ms: number;
+  if (direction === "up") {
+    await writeAllChunked(conn, data);
+    await conn.closeWrite();
+    assert.equal(await conn.read(new Uint8Array(1)), null, "the kernel's FIN after our data");
+    ms = performance.now() - start;
+    assert.equal((await socat.finished()).code, 0, "socat exits 0");
+    const got = await Deno.readFile(file);
+    assert.equal(got.length, data.length);
+    assert.equal(await sha256Hex(got), await sha256Hex(data));
+  } else {
+    const got = await readToEnd(conn);
+    ms = performance.now() - start;
+    assert.equal(got.length, data.length);
+    assert.equal(await sha256Hex(got), await sha256Hex(data));
+    assert.equal((await socat.finished()).code, 0, "socat exits 0");
+  }
+  await Deno.remove(file);
+  return { conn, ms };
 }
 
 /** Writes `data` in 1 MiB writes. */

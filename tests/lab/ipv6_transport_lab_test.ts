@@ -17,8 +17,8 @@ import {
   bulkData,
   readToEnd,
   sha256Hex,
+  socatTransfer,
   waitPeerTcpPort,
-  writeAllChunked,
 } from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rsv6tp";
@@ -126,22 +126,15 @@ labTest(
       l1.close();
 
       // ---- rawstack → kernel: we connect to a kernel TCP6 listener and upload.
-      const down = bulkData(BULK_BYTES, 62);
-      const downFile = `${dir}/down.bin`;
-      const receiver = lab.spawnInPeer([
-        "socat",
-        "-u",
-        "TCP6-LISTEN:6002,reuseaddr",
-        `CREATE:${downFile}`,
-      ]);
-      await waitPeerTcpPort(lab, 6002);
-      const c = await stack.connect({ hostname: LAB_PEER_ADDRESS6, port: 6002 });
+      const { conn: c } = await socatTransfer(lab, stack, {
+        direction: "up",
+        data: bulkData(BULK_BYTES, 62),
+        port: 6002,
+        dir,
+        hostname: LAB_PEER_ADDRESS6,
+      });
       assert.deepEqual(c.remoteAddr, { transport: "tcp", hostname: LAB_PEER_ADDRESS6, port: 6002 });
-      await writeAllChunked(c, down);
-      await c.closeWrite();
-      assert.equal((await receiver.finished()).code, 0);
       c.close();
-      assert.equal(await sha256Hex(await Deno.readFile(downFile)), await sha256Hex(down));
       const tcp = stack.stats().tcp;
       assert.equal(tcp.malformed, 0);
       const text = await capture.check(100);

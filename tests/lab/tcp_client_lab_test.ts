@@ -10,12 +10,11 @@ import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import {
   bulkData,
   bulkMegabytes,
-  fileSha256,
   readToEnd,
   sha256Hex,
+  socatTransfer,
   waitPeerTcpPort,
   withTcpLab,
-  writeAllChunked,
 } from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rststc";
@@ -34,49 +33,26 @@ labTest(
       { capturePackets: BULK_CAPTURE_PACKETS },
       async ({ lab, stack, dir, checkCapture }) => {
         // ---- rawstack → kernel; rawstack closes first (our FIN, then the kernel's).
-        const upFile = `${dir}/up.bin`;
-        const sink = lab.spawnInPeer([
-          "socat",
-          "-u",
-          "TCP-LISTEN:5001,reuseaddr",
-          `CREATE:${upFile}`,
-        ]);
-        await waitPeerTcpPort(lab, 5001);
-        const up = bulkData(bytes, 1);
-        const c1 = await stack.connect({ hostname: lab.peerAddress, port: 5001 });
-        let t = performance.now();
-        await writeAllChunked(c1, up);
-        await c1.closeWrite();
-        assert.equal(await c1.read(new Uint8Array(1)), null); // the kernel's FIN
-        const upMs = performance.now() - t;
+        const { conn: c1, ms: upMs } = await socatTransfer(lab, stack, {
+          direction: "up",
+          data: bulkData(bytes, 1),
+          port: 5001,
+          dir,
+        });
         // We closed first: TIME-WAIT (RFC 9293 §3.6 case 1).
         assert.equal(c1.connection.state, TcpState.TIME_WAIT);
         c1.close();
-        assert.equal((await sink.finished()).code, 0);
-        assert.equal(await fileSha256(upFile), await sha256Hex(up));
-        await Deno.remove(upFile);
 
         // ---- kernel → rawstack; the kernel closes first (its FIN after the file).
-        const downFile = `${dir}/down.bin`;
-        const down = bulkData(bytes, 2);
-        await Deno.writeFile(downFile, down);
-        const source = lab.spawnInPeer([
-          "socat",
-          "-u",
-          `OPEN:${downFile}`,
-          "TCP-LISTEN:5002,reuseaddr",
-        ]);
-        await waitPeerTcpPort(lab, 5002);
-        const c2 = await stack.connect({ hostname: lab.peerAddress, port: 5002 });
-        t = performance.now();
-        const got = await readToEnd(c2);
-        const downMs = performance.now() - t;
-        assert.equal(got.length, down.length);
-        assert.equal(await sha256Hex(got), await sha256Hex(down));
+        const { conn: c2, ms: downMs } = await socatTransfer(lab, stack, {
+          direction: "down",
+          data: bulkData(bytes, 2),
+          port: 5002,
+          dir,
+        });
         assert.equal(c2.connection.state, TcpState.CLOSE_WAIT);
         const engine2 = c2.connection;
         c2.close(); // LAST-ACK, then CLOSED when the kernel ACKs our FIN
-        assert.equal((await source.finished()).code, 0);
         await waitFor(() => engine2.released, "LAST-ACK to end");
         console.log(
           `  ${bulkMegabytes()} MB up ${(bytes * 8 / 1e6 / upMs).toFixed(2)} Gbit/s, ` +
