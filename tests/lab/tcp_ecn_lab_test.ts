@@ -6,7 +6,8 @@
  * `conn.info()`, in the kernel's `ss -ti` ("ecn") and in the capture.
  */
 import assert from "node:assert/strict";
-import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { Lab, labTest } from "../../src/testing/lab.ts";
+import { tsharkFieldRows } from "../wire/_tshark.ts";
 import { Stack } from "../../src/stack.ts";
 import { captureLab, type LabCapture } from "./_helpers.ts";
 import { waitPeerTcpPort, writeAllChunked } from "./_tcp_lab_helpers.ts";
@@ -24,18 +25,9 @@ const CWR = 0x80;
 const SYN = 0x02;
 const ACK = 0x10;
 
-async function tshark(path: string, filter: string, fields: string[]): Promise<string[][]> {
-  const r = await run([
-    "tshark",
-    "-r",
-    path,
-    "-Y",
-    filter,
-    "-T",
-    "fields",
-    ...fields.flatMap((f) => ["-e", f]),
-  ]);
-  return r.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t"));
+/** `fields` of the frames matching `filter` in the capture at `path`. */
+function tshark(path: string, filter: string, fields: string[]): Promise<string[][]> {
+  return tsharkFieldRows(path, fields, { filter });
 }
 
 labTest(

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { tsharkFieldRows } from "../wire/_tshark.ts";
 import { Stack } from "../../src/stack.ts";
 import type { AfPacketOptions } from "../../src/phy/af_packet.ts";
 import { libc, PACKET_VNET_HDR } from "../../src/phy/libc.ts";
@@ -60,16 +61,11 @@ async function assertPeerCaptureClean(
   ], { check: false });
   assert.equal(bad.code, 0, `tshark failed: ${bad.stderr}`);
   assert.equal(bad.stdout.trim(), "", `bad packets in the peer's capture:\n${bad.stdout}`);
-  const ours = await run([
-    ...base,
-    "-Y",
-    `ip.src == ${lab.stackAddress} && tcp.len > 0`,
-    "-T",
-    "fields",
-    "-e",
-    "tcp.len",
-  ]);
-  const lengths = ours.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+  const ours = await tsharkFieldRows(path, ["tcp.len"], {
+    args: base.slice(3),
+    filter: `ip.src == ${lab.stackAddress} && tcp.len > 0`,
+  });
+  const lengths = ours.map(([len]) => Number(len));
   assert.ok(lengths.length > 100, `data segments captured: ${lengths.length}`);
   return lengths;
 }

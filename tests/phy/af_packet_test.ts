@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { AfPacketDevice, type AfPacketMode } from "../../src/phy/af_packet.ts";
 import { type FrameSink, isDeviceError } from "../../src/phy/device.ts";
-import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { Lab, labTest } from "../../src/testing/lab.ts";
+import { tsharkFieldRows } from "../wire/_tshark.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { packetBytes, releasePacketBytes } from "../../src/buffer/arena.ts";
 import { parseIpv4, readIpv4, readMac, writeIpv4, writeMac } from "../../src/wire/address.ts";
@@ -38,21 +39,8 @@ function experimentalFrame(length: number, srcMac: number, bufferLength = length
 
 /** `frame.len` and `eth.type` of every captured frame, via tshark (capture already checked). */
 async function capturedFrames(cap: LabCapture): Promise<{ len: number; type: number }[]> {
-  const out = await run([
-    "tshark",
-    "-r",
-    cap.path,
-    "-T",
-    "fields",
-    "-e",
-    "frame.len",
-    "-e",
-    "eth.type",
-  ]);
-  return out.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => {
-    const [len, type] = l.split("\t");
-    return { len: Number(len), type: Number(type) };
-  });
+  const rows = await tsharkFieldRows(cap.path, ["frame.len", "eth.type"]);
+  return rows.map(([len, type]) => ({ len: Number(len), type: Number(type) }));
 }
 
 /**

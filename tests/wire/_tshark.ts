@@ -24,6 +24,7 @@ import {
   assertCommandDeclared,
   labRequired,
   missingCommandsReason,
+  run,
   testWhen,
 } from "../../src/testing/lab.ts";
 import assert from "node:assert/strict";
@@ -414,6 +415,61 @@ export function tsharkProblems(
     }
   }
   return problems;
+}
+
+/**
+ * tshark's decoding as rows in the column order of `fields` (occurrences
+ * joined by `sep`); "_ws.malformed" and "_ws.expert.severity" columns are
+ * filled from the frame's malformed flag and error-level problem list
+ * ({@link tsharkProblems}).
+ *
+ * @param frames decoded frames
+ * @param fields field names, one column each
+ * @param sep what joins a field's occurrences in one cell
+ * @returns one row per frame
+ */
+export function tsharkRows(
+  frames: TsharkFrame[],
+  fields: readonly string[],
+  sep = ",",
+): string[][] {
+  return frames.map((fr) =>
+    fields.map((f) =>
+      f === "_ws.malformed"
+        ? (fr.malformed ? "1" : "")
+        : f === "_ws.expert.severity"
+        ? tsharkProblems(fr).join("; ")
+        : (fr.fields[f] ?? []).join(sep)
+    )
+  );
+}
+
+/**
+ * Runs `tshark -r path [args] [-Y filter] -T fields -e …` over a capture file
+ * (the caller lists `tshark` in its test's commands) and splits its output:
+ * one row per matching frame with a non-empty line, one cell per field.
+ *
+ * @param path the pcap file
+ * @param fields field names, one column each
+ * @param opts `filter`: a display filter; `args`: extra tshark arguments (`-d`, `-o`)
+ * @returns the rows
+ */
+export async function tsharkFieldRows(
+  path: string,
+  fields: readonly string[],
+  opts: { filter?: string; args?: readonly string[] } = {},
+): Promise<string[][]> {
+  const r = await run([
+    "tshark",
+    "-r",
+    path,
+    ...(opts.args ?? []),
+    ...(opts.filter === undefined ? [] : ["-Y", opts.filter]),
+    "-T",
+    "fields",
+    ...fields.flatMap((f) => ["-e", f]),
+  ]);
+  return r.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t"));
 }
 
 /**

@@ -4,8 +4,7 @@ import {
   readTestdata,
   testdataPath,
   tsharkDecodeFile,
-  type TsharkFrame,
-  tsharkProblems,
+  tsharkRows,
 } from "./_tshark.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import {
@@ -411,23 +410,6 @@ const TSHARK_OPTS = {
   ],
 };
 
-/**
- * tshark's decoding as rows in the column order of `fields` (occurrences
- * joined by `sep`); "_ws.malformed" and "_ws.expert.severity" columns are
- * filled from the helper's malformed flag and error-level problem list.
- */
-function rowsOf(frames: TsharkFrame[], fields: string[]): string[][] {
-  return frames.map((fr) =>
-    fields.map((f) =>
-      f === "_ws.malformed"
-        ? (fr.malformed ? "1" : "")
-        : f === "_ws.expert.severity"
-        ? tsharkProblems(fr).join("; ")
-        : (fr.fields[f] ?? []).join("|")
-    )
-  );
-}
-
 function onesSum(b: Uint8Array, off: number, len: number, initial = 0): number {
   let s = initial;
   for (let k = 0; k < len; k++) s += (k & 1) === 0 ? b[off + k] << 8 : b[off + k];
@@ -585,7 +567,7 @@ Deno.test("DnsMessage parses kernel-captured DNS and agrees with tshark; re-emit
   const decoded = await tsharkDecodeFile(testdataPath("kernel_dns.pcap"), TSHARK_OPTS);
   // null: tshark missing (reason printed by the helper); the parse and
   // re-emit checks below still run.
-  const rows = decoded === null ? null : rowsOf(decoded, DNS_FIELDS);
+  const rows = decoded === null ? null : tsharkRows(decoded, DNS_FIELDS, "|");
   if (rows !== null) assert.equal(rows.length, frames.length);
   let queries = 0;
   let responses = 0;
@@ -686,7 +668,7 @@ Deno.test("DnsMessage output is tshark-clean and decodes to the same fields", as
   }
   const decoded = await assertTsharkClean(frames, { ...TSHARK_OPTS, what: "DnsMessage.emit" });
   if (decoded === null) return; // tshark missing: skipped with a printed reason
-  const rows = rowsOf(decoded, DNS_FIELDS);
+  const rows = tsharkRows(decoded, DNS_FIELDS, "|");
   assert.equal(rows.length, frames.length);
   frames.forEach((f, k) => {
     const m = expectMessage(DnsMessage.parse(f, ETH + 28, f.length - ETH - 28));

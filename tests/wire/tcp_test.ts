@@ -4,8 +4,7 @@ import {
   readTestdata,
   testdataPath,
   tsharkDecodeFile,
-  type TsharkFrame,
-  tsharkProblems,
+  tsharkRows,
 } from "./_tshark.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
@@ -422,23 +421,6 @@ const TSHARK_OPTS = {
   ],
 };
 
-/**
- * tshark's decoding as rows in the column order of `fields` (occurrences
- * joined by `sep`); "_ws.malformed" and "_ws.expert.severity" columns are
- * filled from the helper's malformed flag and error-level problem list.
- */
-function rowsOf(frames: TsharkFrame[], fields: string[]): string[][] {
-  return frames.map((fr) =>
-    fields.map((f) =>
-      f === "_ws.malformed"
-        ? (fr.malformed ? "1" : "")
-        : f === "_ws.expert.severity"
-        ? tsharkProblems(fr).join("; ")
-        : (fr.fields[f] ?? []).join(",")
-    )
-  );
-}
-
 function tcpFrame(repr: TcpRepr, src = SRC, dst = DST): Uint8Array {
   const segLen = TcpRepr.headerLength(repr) + repr.payloadLength;
   const f = new Uint8Array(ETH + 20 + segLen);
@@ -553,7 +535,7 @@ Deno.test("TcpRepr round-trips every kernel-captured segment and agrees with tsh
   const decoded = await tsharkDecodeFile(testdataPath("kernel_tcp.pcap"), TSHARK_OPTS);
   // null: tshark missing (the helper printed why, or threw under RAWSTACK_LAB=required);
   // the byte-for-byte round-trip below still runs.
-  const rows = decoded === null ? null : rowsOf(decoded, TCP_FIELDS);
+  const rows = decoded === null ? null : tsharkRows(decoded, TCP_FIELDS);
   if (rows !== null) assert.equal(rows.length, frames.length);
   let segments = 0;
   let withOptions = 0;
@@ -652,7 +634,7 @@ Deno.test("TcpRepr output is tshark-clean: valid checksums, no malformed packet,
   const frames = reprs.map((r) => tcpFrame(r));
   const decoded = await assertTsharkClean(frames, { ...TSHARK_OPTS, what: "TcpRepr.emit" });
   if (decoded === null) return; // tshark missing: skipped with a printed reason
-  const rows = rowsOf(decoded, TCP_FIELDS);
+  const rows = tsharkRows(decoded, TCP_FIELDS);
   assert.equal(rows.length, frames.length);
   reprs.forEach((r, k) => {
     const back = expectRepr(TcpRepr.parse(new TcpPacket(frames[k], ETH + 20), SRC, DST));
