@@ -9,6 +9,7 @@ import {
   type RouterLabOptions,
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
+import { wordBytesOf } from "../seeded_random.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
@@ -16,12 +17,6 @@ const UPLOAD_PORT = 9000;
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
-  return b;
 }
 
 async function waitListening(lab: RouterLab, port: number): Promise<void> {
@@ -92,7 +87,7 @@ labTest(
       assert.match(ttl1.stdout, new RegExp(`From ${ROUTER_LAB_RA_ADDRESS}.*Time to live exceeded`));
       assert.ok(router.stats().router!.forward.ttlExceeded >= 1);
 
-      const file = randomBytes(3 * 1024 * 1024 + 17);
+      const file = wordBytesOf(3 * 1024 * 1024 + 17, 31);
       await Deno.writeFile(`${dir}/file.bin`, file);
       lab.spawnIn(lab.netnsB, [
         "python3",
@@ -149,7 +144,7 @@ labTest(
   "Router lab: with B's link at MTU 1280 an upload from A completes after our frag-needed and A caches the path MTU",
   async () => {
     await withRouter("rsrm", { mtuB: 1280 }, false, async (lab, router, dir) => {
-      const file = randomBytes(2 * 1024 * 1024 + 5);
+      const file = wordBytesOf(2 * 1024 * 1024 + 5, 32);
       await Deno.writeFile(`${dir}/up.bin`, file);
       const sink = lab.spawnIn(lab.netnsB, [
         "socat",

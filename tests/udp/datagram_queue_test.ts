@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { DatagramQueue } from "../../src/udp/datagram_queue.ts";
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed * 31 + i * 7) & 0xff;
-  return b;
-}
+import { bytesOf } from "../seeded_random.ts";
 
 Deno.test("DatagramQueue keeps FIFO order with sources", () => {
   const q = new DatagramQueue(64, 4);
