@@ -43,6 +43,12 @@ export const VLAN_ID_MAX = 0xffe;
 export const VLAN_VID_MASK = 0x0fff;
 /** ff:ff:ff:ff:ff:ff as a 48-bit number. */
 export const MAC_BROADCAST = 0xffff_ffff_ffff;
+/** Offset of the destination MAC in an Ethernet II header (IEEE 802.3 §3.2). */
+export const ETHERNET_DST_OFFSET = 0;
+/** Offset of the source MAC in an Ethernet II header. */
+export const ETHERNET_SRC_OFFSET = 6;
+/** Offset of the EtherType (or the first VLAN TPID) in an Ethernet II header. */
+export const ETHERTYPE_OFFSET = 12;
 /** Divides a 48-bit MAC number down to its first octet (2^40). */
 const MAC_FIRST_OCTET_DIVISOR = 2 ** 40;
 
@@ -65,9 +71,9 @@ export function isGroupMac(mac: number): boolean {
 }
 
 const PROTOCOL = "ethernet";
-const OFFSET_DST = 0;
-const OFFSET_SRC = 6;
-const OFFSET_TYPE = 12;
+const OFFSET_DST = ETHERNET_DST_OFFSET;
+const OFFSET_SRC = ETHERNET_SRC_OFFSET;
+const OFFSET_TYPE = ETHERTYPE_OFFSET;
 const OFFSET_TCI = 14;
 const OFFSET_INNER_TYPE = 16;
 

@@ -17,6 +17,7 @@
 
 import { onesComplementSum, transportPseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { IP_PROTO_TCP } from "./ipv4.ts";
 import {
   type ChecksumParseOptions,
   copyPayload,
@@ -55,8 +56,6 @@ export const TCP_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
 /** Most option bytes a header can carry. */
 export const TCP_MAX_OPTIONS_LEN = TCP_MAX_HEADER_LEN - TCP_HEADER_LEN;
-/** IP protocol number of TCP (exported by ipv4.ts; kept private here to avoid a duplicate export). */
-const IP_PROTO_TCP = 6;
 
 /** Option kind: end of option list (RFC 9293 §3.2). */
 export const TCP_OPT_EOL = 0;
@@ -83,6 +82,10 @@ const OPT_SACK_HEADER_LEN = 2;
 export const TCP_MAX_WINDOW_SCALE = 14;
 /** Most SACK blocks an option can carry (RFC 2018 §3: 40 option bytes). */
 export const TCP_MAX_SACK_BLOCKS = 4;
+/** Offset of the data-offset byte (header length in 32-bit words, high nibble) in a TCP header (RFC 9293 §3.1). */
+export const TCP_DATA_OFFSET_BYTE = 12;
+/** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
+export const TCP_CHECKSUM_OFFSET = 16;
 
 /** Aligned sizes of the option groups in Linux's layout (tcp_options_write). */
 const ALIGNED_MSS = 4; // MSS
@@ -95,10 +98,10 @@ const OFF_SRC_PORT = 0;
 const OFF_DST_PORT = 2;
 const OFF_SEQ = 4;
 const OFF_ACK = 8;
-const OFF_DATA_OFFSET = 12;
+const OFF_DATA_OFFSET = TCP_DATA_OFFSET_BYTE;
 const OFF_FLAGS = 13;
 const OFF_WINDOW = 14;
-const OFF_CHECKSUM = 16;
+const OFF_CHECKSUM = TCP_CHECKSUM_OFFSET;
 const OFF_URGENT = 18;
 
 const PROTOCOL = "tcp";
