@@ -37,13 +37,12 @@ import type {
 import { ipv6AddressSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import { sipHash24Int32 } from "../wire/siphash.ts";
+import { TCP_CHECKSUM_OFFSET } from "../wire/tcp.ts";
 
 /** IPv6 header + TCP header without options (RFC 8200 §8.3: MSS = path MTU − 60). */
 export const IPV6_TCP_HEADERS_LEN = 60;
 /** What the engine subtracts from `mtuFor` (IPv4 20 + TCP 20). */
 const ENGINE_HEADERS_LEN = 40;
-/** Offset of the checksum field in the TCP header (RFC 9293 §3.1). */
-const TCP_CHECKSUM_OFFSET = 16;
 const TCP_MIN_HEADER = 20;
 
 /** The IPv6 output TCP needs: `Ipv6Sender` and a way to give back an unsent buffer. */

@@ -12,8 +12,8 @@ import { Ipv6Address } from "../wire/ipv6_address.ts";
 import { readI32 } from "../wire/view.ts";
 import { TcpConnection, type TcpContext } from "./connection.ts";
 import { Tcp6Path, type Tcp6Sender } from "./tcp6.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 
-const IP_PROTO_TCP = 6;
 const TCP_QUOTED_BYTES = 8;
 /** ICMPv4 types the engine's connections act on (RFC 792). */
 const ICMP_DEST_UNREACHABLE = 3;

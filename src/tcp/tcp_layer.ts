@@ -42,6 +42,7 @@ import { Tcp6Table } from "./tcp6_table.ts";
 import { TcpControlSegments } from "./control_segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 
 export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "./ephemeral_port.ts";
 export {
@@ -53,7 +54,6 @@ export {
 
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
-const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
 const ICMP_DEST_UNREACHABLE = 3;
 /** ICMP type 11, time exceeded (RFC 792). */

@@ -37,6 +37,7 @@ import { SeededRandom } from "../phy/fault_injector.ts";
 import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
 import { parseIpv4, writeIpv4, writeMac } from "../wire/address.ts";
 import type { TcpConn } from "../socket/tcp_conn.ts";
+import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 
 /** The victim's address. */
 export const HOSTILE_VICTIM = "192.0.2.1";
@@ -127,9 +128,6 @@ const TCP_HEADER_BYTES = 20;
 const ICMP_HEADER_BYTES = 8;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
-const PROTO_ICMP = 1;
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
 const MAC_BROADCAST = 0xffff_ffff_ffff;
@@ -471,7 +469,7 @@ class Attacker {
   #icmpEcho(srcMac: number, src: number, dst: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
     const payload = 32;
-    const o = this.#ipv4(src, dst, PROTO_ICMP, ICMP_HEADER_BYTES + payload);
+    const o = this.#ipv4(src, dst, IP_PROTO_ICMP, ICMP_HEADER_BYTES + payload);
     const f = this.#frame;
     f.fill(0, o, o + ICMP_HEADER_BYTES + payload);
     f[o] = 8; // echo request
@@ -486,7 +484,7 @@ class Attacker {
   #udp(srcMac: number, src: number, dst: number, sport: number, payload: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
     const length = UDP_HEADER_BYTES + payload;
-    const o = this.#ipv4(src, dst, PROTO_UDP, length);
+    const o = this.#ipv4(src, dst, IP_PROTO_UDP, length);
     const f = this.#frame;
     const dport = 1024 + this.#int(60000);
     f[o] = sport >>> 8;
@@ -499,7 +497,7 @@ class Attacker {
     f[o + 7] = 0;
     for (let i = 0; i < payload; i++) f[o + UDP_HEADER_BYTES + i] = this.#int(256);
     const sum =
-      internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, PROTO_UDP, length)) ||
+      internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_UDP, length)) ||
       0xffff;
     f[o + 6] = sum >>> 8;
     f[o + 7] = sum & 0xff;
@@ -514,7 +512,7 @@ class Attacker {
     s: { sport: number; dport: number; flags: number; seq: number; ack: number },
   ): number {
     this.#ethernet(srcMac, dstMac, ETHERTYPE_IPV4);
-    const o = this.#ipv4(src, dst, PROTO_TCP, TCP_HEADER_BYTES);
+    const o = this.#ipv4(src, dst, IP_PROTO_TCP, TCP_HEADER_BYTES);
     const f = this.#frame;
     f.fill(0, o, o + TCP_HEADER_BYTES);
     f[o] = s.sport >>> 8;
@@ -531,7 +529,7 @@ class Attacker {
       f,
       o,
       TCP_HEADER_BYTES,
-      pseudoHeaderSum(src >>> 0, dst >>> 0, PROTO_TCP, TCP_HEADER_BYTES),
+      pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_TCP, TCP_HEADER_BYTES),
     );
     f[o + 16] = sum >>> 8;
     f[o + 17] = sum & 0xff;
@@ -542,7 +540,7 @@ class Attacker {
   #portUnreachableQuotingEcho(): number {
     this.#ethernet(ATTACKER_MAC, this.#victimMac, ETHERTYPE_IPV4);
     const quoted = IPV4_HEADER_BYTES + UDP_HEADER_BYTES;
-    const o = this.#ipv4(this.#client, this.#victim, PROTO_ICMP, ICMP_HEADER_BYTES + quoted);
+    const o = this.#ipv4(this.#client, this.#victim, IP_PROTO_ICMP, ICMP_HEADER_BYTES + quoted);
     const f = this.#frame;
     f.fill(0, o, o + ICMP_HEADER_BYTES + quoted);
     f[o] = 3; // destination unreachable
@@ -551,7 +549,7 @@ class Attacker {
     f[q] = 0x45;
     f[q + 3] = quoted;
     f[q + 8] = 64;
-    f[q + 9] = PROTO_UDP;
+    f[q + 9] = IP_PROTO_UDP;
     writeIpv4(f, q + 12, this.#victim);
     writeIpv4(f, q + 16, this.#client);
     const qsum = internetChecksum(f, q, IPV4_HEADER_BYTES);
@@ -576,7 +574,7 @@ class Attacker {
     const o = this.#ipv4(
       this.#self,
       this.#victim,
-      PROTO_UDP,
+      IP_PROTO_UDP,
       OVERSIZED_FRAGMENT_BYTES,
       OVERSIZED_FRAGMENT_OFFSET / 8,
     );

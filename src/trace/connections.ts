@@ -44,13 +44,9 @@ import { isWireError } from "../wire/error.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import { LINKTYPE_ETHERNET, PcapReader } from "../wire/pcap.ts";
 import { SentRanges } from "./sent_ranges.ts";
+import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
+import { IP_PROTO_ICMPV6 } from "../wire/ipv6.ts";
 
-/** IP protocol number of ICMP (RFC 792). */
-const PROTO_ICMP = 1;
-/** IP protocol number of TCP (RFC 9293). */
-const PROTO_TCP = 6;
-/** IP protocol number of UDP (RFC 768). */
-const PROTO_UDP = 17;
 /** UDP header length (RFC 768). */
 const UDP_HEADER_BYTES = 8;
 /** Well-known DNS port (RFC 1035 §4.2). */
@@ -377,11 +373,11 @@ export function decodeFrame(
     return base;
   }
   switch (ip.protocol) {
-    case PROTO_TCP:
+    case IP_PROTO_TCP:
       return decodeTcp(base, data, payloadOffset, capturedPayload, payloadLength);
-    case PROTO_UDP:
+    case IP_PROTO_UDP:
       return decodeUdp(base, data, payloadOffset, capturedPayload, payloadLength);
-    case PROTO_ICMP:
+    case IP_PROTO_ICMP:
       return decodeIcmp(base, data, payloadOffset, capturedPayload, payloadLength);
     default:
       base.summary = `IPv4 proto ${ip.protocol} len ${payloadLength}`;
@@ -395,7 +391,6 @@ const IPV6_ROUTING = 43;
 const IPV6_FRAGMENT = 44;
 const IPV6_DEST_OPTIONS = 60;
 const IPV6_NO_NEXT = 59;
-const PROTO_ICMPV6 = 58;
 const IPV6_HEADER_BYTES = 40;
 /** At most this many extension headers are walked for display. */
 const MAX_EXTENSION_HEADERS = 8;
@@ -440,11 +435,11 @@ function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: nu
   const length = end - at;
   const captured = Math.max(0, Math.min(length, data.length - at));
   switch (next) {
-    case PROTO_TCP:
+    case IP_PROTO_TCP:
       return decodeTcp(base, data, at, captured, length);
-    case PROTO_UDP:
+    case IP_PROTO_UDP:
       return decodeUdp(base, data, at, captured, length);
-    case PROTO_ICMPV6:
+    case IP_PROTO_ICMPV6:
       return decodeIcmpv6(base, data, at, captured, length);
     case IPV6_NO_NEXT:
       base.summary = "IPv6 no next header";
