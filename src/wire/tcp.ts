@@ -86,6 +86,8 @@ export const TCP_MAX_SACK_BLOCKS = 4;
 export const TCP_DATA_OFFSET_BYTE = 12;
 /** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
 export const TCP_CHECKSUM_OFFSET = 16;
+/** Offset of the byte holding the eight low flag bits (CWR..FIN) in a TCP header (RFC 9293 §3.1). */
+export const TCP_FLAGS_OFFSET = 13;
 
 /** Aligned sizes of the option groups in Linux's layout (tcp_options_write). */
 const ALIGNED_MSS = 4; // MSS
@@ -99,7 +101,7 @@ const OFF_DST_PORT = 2;
 const OFF_SEQ = 4;
 const OFF_ACK = 8;
 const OFF_DATA_OFFSET = TCP_DATA_OFFSET_BYTE;
-const OFF_FLAGS = 13;
+const OFF_FLAGS = TCP_FLAGS_OFFSET;
 const OFF_WINDOW = 14;
 const OFF_CHECKSUM = TCP_CHECKSUM_OFFSET;
 const OFF_URGENT = 18;
