@@ -86,6 +86,12 @@ export const TCP_MAX_SACK_BLOCKS = 4;
 export const TCP_DATA_OFFSET_BYTE = 12;
 /** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
 export const TCP_CHECKSUM_OFFSET = 16;
+/** Offset of the source port in a TCP header (RFC 9293 §3.1). */
+export const TCP_SRC_PORT_OFFSET = 0;
+/** Offset of the destination port in a TCP header (RFC 9293 §3.1). */
+export const TCP_DST_PORT_OFFSET = 2;
+/** Offset of the sequence number in a TCP header (RFC 9293 §3.1). */
+export const TCP_SEQ_OFFSET = 4;
 /** Offset of the byte holding the eight low flag bits (CWR..FIN) in a TCP header (RFC 9293 §3.1). */
 export const TCP_FLAGS_OFFSET = 13;
 
@@ -96,9 +102,9 @@ const ALIGNED_SACK_PERMITTED = 4; // NOP NOP SACK-permitted
 const ALIGNED_WINDOW_SCALE = 4; // NOP WS
 const ALIGNED_SACK_HEADER = 4; // NOP NOP SACK kind len
 
-const OFF_SRC_PORT = 0;
-const OFF_DST_PORT = 2;
-const OFF_SEQ = 4;
+const OFF_SRC_PORT = TCP_SRC_PORT_OFFSET;
+const OFF_DST_PORT = TCP_DST_PORT_OFFSET;
+const OFF_SEQ = TCP_SEQ_OFFSET;
 const OFF_ACK = 8;
 const OFF_DATA_OFFSET = TCP_DATA_OFFSET_BYTE;
 const OFF_FLAGS = TCP_FLAGS_OFFSET;
