@@ -72,11 +72,14 @@ export const TCP_OPT_SACK = 5;
 /** Option kind: timestamps (RFC 7323 §3.2). */
 export const TCP_OPT_TIMESTAMP = 8;
 
+/** Bytes of one SACK block: left and right edge, 32 bits each (RFC 2018 §3). */
+export const TCP_SACK_BLOCK_LEN = 8;
+
 const OPT_MSS_LEN = 4;
 const OPT_WINDOW_SCALE_LEN = 3;
 const OPT_SACK_PERMITTED_LEN = 2;
 const OPT_TIMESTAMP_LEN = 10;
-const OPT_SACK_BLOCK_LEN = 8;
+const OPT_SACK_BLOCK_LEN = TCP_SACK_BLOCK_LEN;
 const OPT_SACK_HEADER_LEN = 2;
 /** Largest shift count a window scale option may take (RFC 7323 §2.3). */
 export const TCP_MAX_WINDOW_SCALE = 14;
