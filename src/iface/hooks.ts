@@ -185,11 +185,11 @@ export const IPV4_SOURCE_OFFSET: number = IPV4_SRC_OFFSET;
 /** Offset of the destination address in the IPv4 header (for {@link setIpv4Address}). */
 export const IPV4_DESTINATION_OFFSET: number = IPV4_DST_OFFSET;
 /** TCP (RFC 9293). */
-export const IP_PROTOCOL_TCP = IP_PROTO_TCP;
+export const IP_PROTOCOL_TCP: typeof IP_PROTO_TCP = IP_PROTO_TCP;
 /** UDP (RFC 768). */
-export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
+export const IP_PROTOCOL_UDP: typeof IP_PROTO_UDP = IP_PROTO_UDP;
 /** ICMP (RFC 792). */
-export const IP_PROTOCOL_ICMP = IP_PROTO_ICMP;
+export const IP_PROTOCOL_ICMP: typeof IP_PROTO_ICMP = IP_PROTO_ICMP;
 
 /**
  * Offset of the transport checksum in its header: TCP 16, UDP 6, ICMP 2
