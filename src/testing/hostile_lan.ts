@@ -37,7 +37,16 @@ import { SeededRandom } from "../phy/fault_injector.ts";
 import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
 import { parseIpv4, writeIpv4, writeMac } from "../wire/address.ts";
 import type { TcpConn } from "../socket/tcp_conn.ts";
-import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
+import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, IPV4_HEADER_LEN } from "../wire/ipv4.ts";
+import {
+  ETHERNET_HEADER_LEN,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  MAC_BROADCAST,
+} from "../wire/ethernet.ts";
+import { ICMP_HEADER_LEN } from "../wire/icmp.ts";
+import { UDP_HEADER_LEN } from "../wire/udp.ts";
+import { TCP_ACK, TCP_HEADER_LEN, TCP_SYN } from "../wire/tcp.ts";
 
 /** The victim's address. */
 export const HOSTILE_VICTIM = "192.0.2.1";
@@ -121,16 +130,6 @@ export const ATTACK_BURST_EVERY_BYTES = 32 * 1024;
 const DEFAULT_PROBE_INTERVAL_MS = 20;
 const PING_TIMEOUT_MS = 2000;
 const READ_BUFFER_BYTES = 64 * 1024;
-const ETHERNET_HEADER_BYTES = 14;
-const IPV4_HEADER_BYTES = 20;
-const UDP_HEADER_BYTES = 8;
-const TCP_HEADER_BYTES = 20;
-const ICMP_HEADER_BYTES = 8;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const TCP_SYN = 0x02;
-const TCP_ACK = 0x10;
-const MAC_BROADCAST = 0xffff_ffff_ffff;
 const ATTACKER_MAC = 0x02_66_66_66_66_66;
 /** Fragment offset (bytes) and length of the oversized fragment: it ends past 65,535. */
 const OVERSIZED_FRAGMENT_OFFSET = 65_000;
@@ -419,7 +418,7 @@ class Attacker {
           },
         );
       case "garbage": {
-        const length = ETHERNET_HEADER_BYTES + this.#int(MAX_FRAME_BYTES - ETHERNET_HEADER_BYTES);
+        const length = ETHERNET_HEADER_LEN + this.#int(MAX_FRAME_BYTES - ETHERNET_HEADER_LEN);
         for (let i = 0; i < length; i++) f[i] = this.#int(256);
         writeMac(f, 0, this.#victimMac);
         writeMac(f, 6, ATTACKER_MAC);
@@ -443,8 +442,8 @@ class Attacker {
   /** Writes an IPv4 header at 14 and returns the offset of its payload. */
   #ipv4(src: number, dst: number, protocol: number, payload: number, fragment = 0): number {
     const f = this.#frame;
-    const o = ETHERNET_HEADER_BYTES;
-    const total = IPV4_HEADER_BYTES + payload;
+    const o = ETHERNET_HEADER_LEN;
+    const total = IPV4_HEADER_LEN + payload;
     f[o] = 0x45;
     f[o + 1] = 0;
     f[o + 2] = total >>> 8;
@@ -460,30 +459,30 @@ class Attacker {
     f[o + 11] = 0;
     writeIpv4(f, o + 12, src);
     writeIpv4(f, o + 16, dst);
-    const sum = internetChecksum(f, o, IPV4_HEADER_BYTES);
+    const sum = internetChecksum(f, o, IPV4_HEADER_LEN);
     f[o + 10] = sum >>> 8;
     f[o + 11] = sum & 0xff;
-    return o + IPV4_HEADER_BYTES;
+    return o + IPV4_HEADER_LEN;
   }
 
   #icmpEcho(srcMac: number, src: number, dst: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
     const payload = 32;
-    const o = this.#ipv4(src, dst, IP_PROTO_ICMP, ICMP_HEADER_BYTES + payload);
+    const o = this.#ipv4(src, dst, IP_PROTO_ICMP, ICMP_HEADER_LEN + payload);
     const f = this.#frame;
-    f.fill(0, o, o + ICMP_HEADER_BYTES + payload);
+    f.fill(0, o, o + ICMP_HEADER_LEN + payload);
     f[o] = 8; // echo request
     f[o + 4] = 0x12;
     f[o + 6] = this.#int(256);
-    const sum = internetChecksum(f, o, ICMP_HEADER_BYTES + payload);
+    const sum = internetChecksum(f, o, ICMP_HEADER_LEN + payload);
     f[o + 2] = sum >>> 8;
     f[o + 3] = sum & 0xff;
-    return o + ICMP_HEADER_BYTES + payload;
+    return o + ICMP_HEADER_LEN + payload;
   }
 
   #udp(srcMac: number, src: number, dst: number, sport: number, payload: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
-    const length = UDP_HEADER_BYTES + payload;
+    const length = UDP_HEADER_LEN + payload;
     const o = this.#ipv4(src, dst, IP_PROTO_UDP, length);
     const f = this.#frame;
     const dport = 1024 + this.#int(60000);
@@ -495,7 +494,7 @@ class Attacker {
     f[o + 5] = length & 0xff;
     f[o + 6] = 0;
     f[o + 7] = 0;
-    for (let i = 0; i < payload; i++) f[o + UDP_HEADER_BYTES + i] = this.#int(256);
+    for (let i = 0; i < payload; i++) f[o + UDP_HEADER_LEN + i] = this.#int(256);
     const sum =
       internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_UDP, length)) ||
       0xffff;
@@ -512,60 +511,60 @@ class Attacker {
     s: { sport: number; dport: number; flags: number; seq: number; ack: number },
   ): number {
     this.#ethernet(srcMac, dstMac, ETHERTYPE_IPV4);
-    const o = this.#ipv4(src, dst, IP_PROTO_TCP, TCP_HEADER_BYTES);
+    const o = this.#ipv4(src, dst, IP_PROTO_TCP, TCP_HEADER_LEN);
     const f = this.#frame;
-    f.fill(0, o, o + TCP_HEADER_BYTES);
+    f.fill(0, o, o + TCP_HEADER_LEN);
     f[o] = s.sport >>> 8;
     f[o + 1] = s.sport & 0xff;
     f[o + 2] = s.dport >>> 8;
     f[o + 3] = s.dport & 0xff;
     writeIpv4(f, o + 4, s.seq | 0);
     writeIpv4(f, o + 8, s.ack | 0);
-    f[o + 12] = (TCP_HEADER_BYTES / 4) << 4;
+    f[o + 12] = (TCP_HEADER_LEN / 4) << 4;
     f[o + 13] = s.flags;
     f[o + 14] = 0xff;
     f[o + 15] = 0xff;
     const sum = internetChecksum(
       f,
       o,
-      TCP_HEADER_BYTES,
-      pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_TCP, TCP_HEADER_BYTES),
+      TCP_HEADER_LEN,
+      pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_TCP, TCP_HEADER_LEN),
     );
     f[o + 16] = sum >>> 8;
     f[o + 17] = sum & 0xff;
-    return o + TCP_HEADER_BYTES;
+    return o + TCP_HEADER_LEN;
   }
 
   /** A port unreachable "from the client" quoting a datagram victim:7 → client:random. */
   #portUnreachableQuotingEcho(): number {
     this.#ethernet(ATTACKER_MAC, this.#victimMac, ETHERTYPE_IPV4);
-    const quoted = IPV4_HEADER_BYTES + UDP_HEADER_BYTES;
-    const o = this.#ipv4(this.#client, this.#victim, IP_PROTO_ICMP, ICMP_HEADER_BYTES + quoted);
+    const quoted = IPV4_HEADER_LEN + UDP_HEADER_LEN;
+    const o = this.#ipv4(this.#client, this.#victim, IP_PROTO_ICMP, ICMP_HEADER_LEN + quoted);
     const f = this.#frame;
-    f.fill(0, o, o + ICMP_HEADER_BYTES + quoted);
+    f.fill(0, o, o + ICMP_HEADER_LEN + quoted);
     f[o] = 3; // destination unreachable
     f[o + 1] = 3; // port unreachable
-    const q = o + ICMP_HEADER_BYTES;
+    const q = o + ICMP_HEADER_LEN;
     f[q] = 0x45;
     f[q + 3] = quoted;
     f[q + 8] = 64;
     f[q + 9] = IP_PROTO_UDP;
     writeIpv4(f, q + 12, this.#victim);
     writeIpv4(f, q + 16, this.#client);
-    const qsum = internetChecksum(f, q, IPV4_HEADER_BYTES);
+    const qsum = internetChecksum(f, q, IPV4_HEADER_LEN);
     f[q + 10] = qsum >>> 8;
     f[q + 11] = qsum & 0xff;
-    const u = q + IPV4_HEADER_BYTES;
+    const u = q + IPV4_HEADER_LEN;
     f[u] = 0;
     f[u + 1] = HOSTILE_ECHO_PORT;
     const dport = 1024 + this.#int(60000);
     f[u + 2] = dport >>> 8;
     f[u + 3] = dport & 0xff;
-    f[u + 5] = UDP_HEADER_BYTES;
-    const sum = internetChecksum(f, o, ICMP_HEADER_BYTES + quoted);
+    f[u + 5] = UDP_HEADER_LEN;
+    const sum = internetChecksum(f, o, ICMP_HEADER_LEN + quoted);
     f[o + 2] = sum >>> 8;
     f[o + 3] = sum & 0xff;
-    return o + ICMP_HEADER_BYTES + quoted;
+    return o + ICMP_HEADER_LEN + quoted;
   }
 
   /** A fragment whose end lies past 65,535 bytes (RFC 791: the datagram cannot be that long). */
@@ -587,7 +586,7 @@ class Attacker {
     const reply = this.#int(2) === 0;
     this.#ethernet(senderMac, reply ? this.#victimMac : MAC_BROADCAST, ETHERTYPE_ARP);
     const f = this.#frame;
-    const o = ETHERNET_HEADER_BYTES;
+    const o = ETHERNET_HEADER_LEN;
     f[o] = 0;
     f[o + 1] = 1; // Ethernet
     f[o + 2] = 0x08;

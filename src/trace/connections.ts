@@ -46,9 +46,8 @@ import { LINKTYPE_ETHERNET, PcapReader } from "../wire/pcap.ts";
 import { SentRanges } from "./sent_ranges.ts";
 import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import { IP_PROTO_ICMPV6 } from "../wire/ipv6.ts";
+import { UDP_HEADER_LEN } from "../wire/udp.ts";
 
-/** UDP header length (RFC 768). */
-const UDP_HEADER_BYTES = 8;
 /** Well-known DNS port (RFC 1035 §4.2). */
 const DNS_PORT = 53;
 /** 2^32, the TCP sequence space (RFC 9293 §3.4). */
@@ -522,12 +521,12 @@ function decodeUdp(
   captured: number,
   length: number,
 ): DecodedFrame {
-  if (captured < UDP_HEADER_BYTES || length < UDP_HEADER_BYTES) {
+  if (captured < UDP_HEADER_LEN || length < UDP_HEADER_LEN) {
     return malformed(base, `UDP: ${length} bytes < header`);
   }
   const srcPort = (data[off] << 8) | data[off + 1];
   const dstPort = (data[off + 2] << 8) | data[off + 3];
-  const payloadLength = length - UDP_HEADER_BYTES;
+  const payloadLength = length - UDP_HEADER_LEN;
   base.kind = "udp";
   base.udp = { srcPort, dstPort, payloadLength };
   const dns = srcPort === DNS_PORT || dstPort === DNS_PORT ? " DNS" : "";
