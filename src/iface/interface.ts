@@ -14,6 +14,7 @@ import { readI32, write32 } from "../wire/view.ts";
 import { ARP_PACKET_LEN, ARP_REQUEST } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
+  ETHERNET_MIN_FRAME_LEN,
   EthernetFrame,
   EthernetRepr,
   ETHERTYPE_ARP,
@@ -91,7 +92,7 @@ const IPV4_VERSION = 4;
 /** The MAC an IP-only link's config carries (never on a wire): locally administered, unicast. */
 const IP_LINK_UNUSED_MAC = 0x02_00_00_00_00_01;
 /** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
-export const ETH_MIN_FRAME = 60;
+export const ETH_MIN_FRAME: typeof ETHERNET_MIN_FRAME_LEN = ETHERNET_MIN_FRAME_LEN;
 /** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
 const IPV4_MULTICAST_MAC_BASE = 0x01005e000000;
 /** Low 23 bits of a group address go into the MAC (RFC 1112 §6.4). */

@@ -62,7 +62,7 @@ import {
   newForwardStats,
 } from "./forward.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
-import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
 import { ICMP_UNREACH_PORT } from "../wire/icmp.ts";
 import {
   IPV4_CHECKSUM_OFFSET,
@@ -76,8 +76,6 @@ import {
 
 export type { ForwardStats } from "./forward.ts";
 
-/** Smallest Ethernet frame without FCS. */
-const ETHERNET_MIN_FRAME = 60;
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
@@ -762,7 +760,7 @@ export class Router {
       return;
     }
     if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
-      const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME);
+      const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME_LEN);
       const mac = frame <= ETHERNET_HEADER_LEN + length && offset >= ETHERNET_HEADER_LEN
         ? egress.arp.lookup(egress.nowMs, nextHop)
         : -1;

@@ -23,6 +23,8 @@ import { read16, WireView, write16 } from "./view.ts";
 export const ETHERNET_HEADER_LEN = 14;
 /** Length of the 802.1Q tag (TPID + TCI) inserted after the source address. */
 export const VLAN_TAG_LEN = 4;
+/** Smallest Ethernet frame without the FCS: shorter frames are padded (IEEE 802.3 §4.2.3.3). */
+export const ETHERNET_MIN_FRAME_LEN = 60;
 /** EtherType of IPv4 (RFC 894). */
 export const ETHERTYPE_IPV4 = 0x0800;
 /** EtherType of ARP (RFC 826). */
