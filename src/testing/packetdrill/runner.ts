@@ -69,6 +69,26 @@ import {
   type TcpOptionSpec,
 } from "./script.ts";
 import { SocketTable, tcpiMatches, unsupportedReason } from "./syscalls.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+} from "../../wire/icmp.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_UNREACH_ADDRESS,
+  ICMPV6_UNREACH_ADMIN,
+  ICMPV6_UNREACH_NO_ROUTE,
+  ICMPV6_UNREACH_PORT,
+} from "../../wire/icmpv6.ts";
+import { ICMPV6_PARAM_NEXT_HEADER, IPV6_NEXT_HEADER_OFFSET } from "../../wire/ipv6.ts";
 
 /** The host under test (192.0.2.1). */
 export const LOCAL_ADDR = 0xc0000201;
@@ -995,25 +1015,6 @@ function buildQuotedSegment(localPort: number, remotePort: number, seq: number):
 
 /** IPv6 header bytes in front of a quoted segment (RFC 8200 §3). */
 const QUOTED_IPV6_HEADER_LEN = 40;
-/** ICMPv4 types and codes the scripts inject (RFC 792) and their ICMPv6 counterparts (RFC 4443). */
-const ICMP4_UNREACH = 3;
-const ICMP4_TIME_EXCEEDED = 11;
-const ICMP4_UNREACH_NET = 0;
-const ICMP4_UNREACH_HOST = 1;
-const ICMP4_UNREACH_PROTOCOL = 2;
-const ICMP4_UNREACH_PORT = 3;
-const ICMP4_UNREACH_FRAG_NEEDED = 4;
-const ICMP6_DEST_UNREACH = 1;
-const ICMP6_PACKET_TOO_BIG = 2;
-const ICMP6_TIME_EXCEEDED = 3;
-const ICMP6_PARAMETER_PROBLEM = 4;
-const ICMP6_UNREACH_NO_ROUTE = 0;
-const ICMP6_UNREACH_ADMIN = 1;
-const ICMP6_UNREACH_ADDRESS = 3;
-const ICMP6_UNREACH_PORT = 4;
-const ICMP6_PARAM_NEXT_HEADER = 1;
-/** Offset of the Next Header field in the IPv6 header: the pointer of "unrecognized next header". */
-const IPV6_NEXT_HEADER_OFFSET = 6;
 
 /**
  * The ICMPv6 message an IPv6 script's `< icmp …` line stands for (NPLab writes both families with
@@ -1022,53 +1023,53 @@ const IPV6_NEXT_HEADER_OFFSET = 6;
  * needed to Packet Too Big, time exceeded to Time Exceeded.
  */
 function icmpv6For(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
-  if (spec.type === ICMP4_TIME_EXCEEDED) {
-    return { type: ICMP6_TIME_EXCEEDED, code: 0, parameter: 0 };
+  if (spec.type === ICMP_TIME_EXCEEDED) {
+    return { type: ICMPV6_TIME_EXCEEDED, code: 0, parameter: 0 };
   }
-  if (spec.type !== ICMP4_UNREACH) return null;
+  if (spec.type !== ICMP_DEST_UNREACHABLE) return null;
   switch (spec.code) {
-    case ICMP4_UNREACH_NET:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_NO_ROUTE, parameter: 0 };
-    case ICMP4_UNREACH_HOST:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADDRESS, parameter: 0 };
-    case ICMP4_UNREACH_PORT:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_PORT, parameter: 0 };
-    case ICMP4_UNREACH_PROTOCOL:
+    case ICMP_UNREACH_NET:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_NO_ROUTE, parameter: 0 };
+    case ICMP_UNREACH_HOST:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_ADDRESS, parameter: 0 };
+    case ICMP_UNREACH_PORT:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_PORT, parameter: 0 };
+    case ICMP_UNREACH_PROTOCOL:
       return {
-        type: ICMP6_PARAMETER_PROBLEM,
-        code: ICMP6_PARAM_NEXT_HEADER,
+        type: ICMPV6_PARAMETER_PROBLEM,
+        code: ICMPV6_PARAM_NEXT_HEADER,
         parameter: IPV6_NEXT_HEADER_OFFSET,
       };
-    case ICMP4_UNREACH_FRAG_NEEDED:
-      return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+    case ICMP_UNREACH_FRAG_NEEDED:
+      return { type: ICMPV6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
     default: // the administratively prohibited codes (RFC 1812 §5.2.7.1)
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADMIN, parameter: 0 };
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_ADMIN, parameter: 0 };
   }
 }
 
 /** ICMPv6 codes by the names NPLab gives them (RFC 4443 §3.1, §3.3, §3.4). */
 const ICMP6_CODES: Readonly<Record<string, readonly [number, number]>> = {
-  no_route: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_NO_ROUTE],
-  admin_prohibited: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADMIN],
-  not_neighbour: [ICMP6_DEST_UNREACH, 2], // RFC 2463's "not a neighbor", RFC 4443's "beyond scope"
-  beyond_scope: [ICMP6_DEST_UNREACH, 2],
-  address_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADDRESS],
-  port_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_PORT],
-  exceeded_hop_limit: [ICMP6_TIME_EXCEEDED, 0],
-  exceeded_frag_time: [ICMP6_TIME_EXCEEDED, 1],
-  header_field: [ICMP6_PARAMETER_PROBLEM, 0],
-  unknown_next_header: [ICMP6_PARAMETER_PROBLEM, ICMP6_PARAM_NEXT_HEADER],
-  unknown_option: [ICMP6_PARAMETER_PROBLEM, 2],
+  no_route: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_NO_ROUTE],
+  admin_prohibited: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_ADMIN],
+  not_neighbour: [ICMPV6_DEST_UNREACHABLE, 2], // RFC 2463's "not a neighbor", RFC 4443's "beyond scope"
+  beyond_scope: [ICMPV6_DEST_UNREACHABLE, 2],
+  address_unreachable: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_ADDRESS],
+  port_unreachable: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_PORT],
+  exceeded_hop_limit: [ICMPV6_TIME_EXCEEDED, 0],
+  exceeded_frag_time: [ICMPV6_TIME_EXCEEDED, 1],
+  header_field: [ICMPV6_PARAMETER_PROBLEM, 0],
+  unknown_next_header: [ICMPV6_PARAMETER_PROBLEM, ICMPV6_PARAM_NEXT_HEADER],
+  unknown_option: [ICMPV6_PARAMETER_PROBLEM, 2],
 };
 
 /** The ICMPv6 message of a line written with ICMPv6 names (`packet_too_big mtu N`, codes above). */
 function icmpv6ByName(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
   if (spec.typeName === "packet_too_big") {
-    return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+    return { type: ICMPV6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
   }
   const tc = ICMP6_CODES[spec.codeName];
   if (tc === undefined) return null;
-  const parameter = tc[1] === ICMP6_PARAM_NEXT_HEADER && tc[0] === ICMP6_PARAMETER_PROBLEM
+  const parameter = tc[1] === ICMPV6_PARAM_NEXT_HEADER && tc[0] === ICMPV6_PARAMETER_PROBLEM
     ? IPV6_NEXT_HEADER_OFFSET
     : 0;
   return { type: tc[0], code: tc[1], parameter };
