@@ -17,7 +17,6 @@
  * @module
  */
 
-import { IPV6_HEADER_LEN, IPV6_MAX_PAYLOAD_LEN } from "../wire/ipv6.ts";
 import { readI32 } from "../wire/view.ts";
 import { ICMPV6_ERROR_MAX_QUOTE } from "../wire/icmpv6.ts";
 import {
@@ -26,12 +25,17 @@ import {
   DEFAULT_MAX_REASSEMBLY_BYTES,
   type ReassemblyOptions,
 } from "./reassembly.ts";
-import { IPV6_DST_OFFSET, IPV6_PAYLOAD_LENGTH_OFFSET, IPV6_SRC_OFFSET } from "../wire/ipv6.ts";
+import {
+  IPV6_DST_OFFSET,
+  IPV6_FRAGMENT_HEADER_LEN,
+  IPV6_HEADER_LEN,
+  IPV6_MAX_PAYLOAD_LEN,
+  IPV6_PAYLOAD_LENGTH_OFFSET,
+  IPV6_SRC_OFFSET,
+} from "../wire/ipv6.ts";
 
 /** RFC 8200 §4.5: "within 60 seconds of the reception of the first-arriving fragment". */
 export const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
-/** Fragment header length (RFC 8200 §4.5). */
-const FRAGMENT_HEADER_LEN = 8;
 /** The largest unfragmentable part kept in front of the data: 40 + extension headers. */
 const MAX_UNFRAGMENTABLE = 1024;
 /** First allocation for a reassembly buffer; it doubles as data arrives. */
@@ -201,7 +205,7 @@ export class Ipv6Reassembler {
     this.stats.fragments++;
     const end = base + IPV6_HEADER_LEN + ((bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
       bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET + 1]);
-    const dataAt = base + fragmentHeaderPointer + FRAGMENT_HEADER_LEN;
+    const dataAt = base + fragmentHeaderPointer + IPV6_FRAGMENT_HEADER_LEN;
     const dataLength = end - dataAt;
     const start = fragmentOffset;
     const stop = start + dataLength;

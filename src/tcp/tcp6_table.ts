@@ -15,6 +15,7 @@ import { Tcp6Path, type Tcp6Sender } from "./tcp6.ts";
 import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import {
   ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
   ICMP_TIME_EXCEEDED,
   ICMP_UNREACH_FRAG_NEEDED,
   ICMP_UNREACH_HOST,
@@ -41,7 +42,6 @@ import {
 } from "../wire/ipv6.ts";
 import { TCP_DST_PORT_OFFSET, TCP_SEQ_OFFSET, TCP_SRC_PORT_OFFSET } from "../wire/tcp.ts";
 
-const TCP_QUOTED_BYTES = 8;
 /** RFC 1812 §5.2.7.1: communication administratively prohibited. */
 const UNREACH_ADMIN_PROHIBITED = 13;
 /** IPv6 header + TCP header: the engine's "next-hop MTU" is the IPv6 MTU − 20 (tcp6.ts). */
@@ -236,7 +236,7 @@ export class Tcp6Table {
       return; // other Parameter Problems: soft errors (RFC 1122 §4.2.3.9), ignored
     }
     if (
-      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + TCP_QUOTED_BYTES ||
+      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN ||
       quotedOffset + quotedLength > quoted.length ||
       (quoted[quotedOffset] >>> 4) !== IPV6_VERSION ||
       quoted[quotedOffset + IPV6_NEXT_HEADER_OFFSET] !== IP_PROTO_TCP // we send no extension headers

@@ -61,7 +61,11 @@ import {
   IPV4_PROTOCOL_OFFSET,
   IPV4_SRC_OFFSET,
 } from "../wire/ipv4.ts";
-import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
+  ICMP_TIME_EXCEEDED,
+} from "../wire/icmp.ts";
 
 export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "./ephemeral_port.ts";
 export {
@@ -74,7 +78,6 @@ export {
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
 const PORT_SPACE = 0x10000;
-const TCP_QUOTED_BYTES = 8;
 /** The top four bits of a class D (multicast, 224.0.0.0/4) address (RFC 1112 §4). */
 const MULTICAST_TOP_BITS = 0xe;
 
@@ -983,7 +986,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (type !== ICMP_DEST_UNREACHABLE && type !== ICMP_TIME_EXCEEDED) return;
     if (quotedLength < IPV4_HEADER_LEN || quotedOffset + quotedLength > quoted.length) return;
     const ihl = (quoted[quotedOffset] & IPV4_IHL_MASK) * 4;
-    if (ihl < IPV4_HEADER_LEN || quotedLength < ihl + TCP_QUOTED_BYTES) return;
+    if (ihl < IPV4_HEADER_LEN || quotedLength < ihl + ICMP_MIN_QUOTED_DATA_LEN) return;
     if (quoted[quotedOffset + IPV4_PROTOCOL_OFFSET] !== IP_PROTO_TCP) return;
     const localAddr = readIpv4(quoted, quotedOffset + IPV4_SRC_OFFSET);
     const remoteAddr = readIpv4(quoted, quotedOffset + IPV4_DST_OFFSET);

@@ -53,6 +53,8 @@ export const ICMP_UNREACH_FRAG_NEEDED = 4;
 export const ICMP_TIME_EXCEEDED_TTL = 0;
 /** Time exceeded code: fragment reassembly time exceeded. */
 export const ICMP_TIME_EXCEEDED_REASSEMBLY = 1;
+/** Bytes of the original datagram's data an error quotes at least: 64 bits (RFC 792). */
+export const ICMP_MIN_QUOTED_DATA_LEN = 8;
 /** Shortest quote an error must carry: an IPv4 header plus 64 bits of data (RFC 792). */
 export const ICMP_MIN_QUOTE_LEN = 28;
 /** Offset of the checksum field in an ICMP header (RFC 792). */
