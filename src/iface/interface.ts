@@ -31,6 +31,7 @@ import {
 } from "../wire/ethernet.ts";
 import {
   ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
   ICMP_TIME_EXCEEDED,
   ICMP_TIME_EXCEEDED_REASSEMBLY,
   ICMP_UNREACH_HOST,
@@ -99,8 +100,6 @@ const IPV4_MULTICAST_MAC_BASE = 0x01005e000000;
 const IPV4_MULTICAST_MAC_MASK = 0x7fffff;
 /** 01:00:5e:00:00:01, the all-hosts group's MAC. */
 const ALL_HOSTS_MAC = IPV4_MULTICAST_MAC_BASE + 1;
-/** Bytes of a quoted datagram passed with a local "host unreachable" (header + 8, RFC 792). */
-const LOCAL_ERROR_QUOTE_DATA = 8;
 /**
  * Share of the buffer pool that packets waiting for ARP may hold, all
  * neighbours together (the ARP cache's `maxQueuedTotal` default): spoofed
@@ -920,7 +919,7 @@ export class NetworkInterface
         0,
         bytes,
         head,
-        Math.min(buf.length, hl + LOCAL_ERROR_QUOTE_DATA),
+        Math.min(buf.length, hl + ICMP_MIN_QUOTED_DATA_LEN),
       );
     }
     this.onHostUnreachable?.(nowMs, ip);

@@ -29,7 +29,7 @@ import { TcpLayer } from "../../tcp/tcp_layer.ts";
 import { ManualClock } from "../../time/clock.ts";
 import { TimerWheel } from "../../time/timer_wheel.ts";
 import { isWireError } from "../../wire/error.ts";
-import { fillTcpChecksum, newTcpRepr, TcpPacket, TcpRepr } from "../../wire/tcp.ts";
+import { fillTcpChecksum, newTcpRepr, TCP_HEADER_LEN, TcpPacket, TcpRepr } from "../../wire/tcp.ts";
 import {
   checkTime,
   decodeTcpOptions,
@@ -71,6 +71,7 @@ import {
 import { SocketTable, tcpiMatches, unsupportedReason } from "./syscalls.ts";
 import {
   ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
   ICMP_TIME_EXCEEDED,
   ICMP_UNREACH_FRAG_NEEDED,
   ICMP_UNREACH_HOST,
@@ -88,7 +89,12 @@ import {
   ICMPV6_UNREACH_NO_ROUTE,
   ICMPV6_UNREACH_PORT,
 } from "../../wire/icmpv6.ts";
-import { ICMPV6_PARAM_NEXT_HEADER, IPV6_NEXT_HEADER_OFFSET } from "../../wire/ipv6.ts";
+import {
+  ICMPV6_PARAM_NEXT_HEADER,
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER_OFFSET,
+} from "../../wire/ipv6.ts";
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LEN } from "../../wire/ipv4.ts";
 
 /** The host under test (192.0.2.1). */
 export const LOCAL_ADDR = 0xc0000201;
@@ -103,7 +109,6 @@ const DEFAULT_INBOUND_WINDOW = 65535;
 /** How long `*` (any time) waits for an outbound packet, µs. */
 const ANY_TIME_LIMIT_USECS = 600 * 1_000_000;
 const USECS_PER_MS = 1000;
-const TCP_HEADER_LEN = 20;
 const MAX_OPTION_BYTES = 40;
 const HEADROOM = 34;
 const POOL_SLOTS = 512;
@@ -158,13 +163,6 @@ interface Captured {
   ttl?: number;
   tos?: number;
 }
-
-/** IPv4 TTL of datagrams sent without IP_TTL (the interface default, Linux ip_default_ttl). */
-const DEFAULT_TTL = 64;
-/** IPv4 header bytes in a quoted datagram (no options). */
-const QUOTED_IPV4_HEADER_LEN = 20;
-/** TCP bytes a quoting router returns at least (RFC 792: 64 bits). */
-const QUOTED_TCP_BYTES = 8;
 
 interface Pending {
   event: ScriptEvent & { kind: "syscall" };
@@ -999,22 +997,19 @@ const ECN_SUPPORTED = true;
 
 /** The quoted datagram of an ICMP error about our segment with sequence `seq`. */
 function buildQuotedSegment(localPort: number, remotePort: number, seq: number): Uint8Array {
-  const q = new Uint8Array(QUOTED_IPV4_HEADER_LEN + QUOTED_TCP_BYTES);
+  const q = new Uint8Array(IPV4_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN);
   const v = new DataView(q.buffer);
   q[0] = 0x45;
-  v.setUint16(2, QUOTED_IPV4_HEADER_LEN + TCP_HEADER_LEN);
-  q[8] = DEFAULT_TTL;
+  v.setUint16(2, IPV4_HEADER_LEN + TCP_HEADER_LEN);
+  q[8] = IPV4_DEFAULT_TTL;
   q[9] = 6; // TCP
   v.setUint32(12, LOCAL_ADDR);
   v.setUint32(16, REMOTE_ADDR);
-  v.setUint16(QUOTED_IPV4_HEADER_LEN, localPort);
-  v.setUint16(QUOTED_IPV4_HEADER_LEN + 2, remotePort);
-  v.setUint32(QUOTED_IPV4_HEADER_LEN + 4, seq);
+  v.setUint16(IPV4_HEADER_LEN, localPort);
+  v.setUint16(IPV4_HEADER_LEN + 2, remotePort);
+  v.setUint32(IPV4_HEADER_LEN + 4, seq);
   return q;
 }
-
-/** IPv6 header bytes in front of a quoted segment (RFC 8200 §3). */
-const QUOTED_IPV6_HEADER_LEN = 40;
 
 /**
  * The ICMPv6 message an IPv6 script's `< icmp …` line stands for (NPLab writes both families with
@@ -1077,17 +1072,17 @@ function icmpv6ByName(spec: IcmpSpec): { type: number; code: number; parameter: 
 
 /** The first bytes of one of our IPv6 segments as an ICMPv6 error quotes them. */
 function buildQuotedSegment6(localPort: number, remotePort: number, seq: number): Uint8Array {
-  const q = new Uint8Array(QUOTED_IPV6_HEADER_LEN + QUOTED_TCP_BYTES);
+  const q = new Uint8Array(IPV6_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN);
   const v = new DataView(q.buffer);
   q[0] = 0x60;
   v.setUint16(4, TCP_HEADER_LEN);
   q[IPV6_NEXT_HEADER_OFFSET] = 6; // TCP
-  q[7] = DEFAULT_TTL;
+  q[7] = IPV4_DEFAULT_TTL;
   LOCAL_ADDR6.writeTo(q, 8);
   REMOTE_ADDR6.writeTo(q, 24);
-  v.setUint16(QUOTED_IPV6_HEADER_LEN, localPort);
-  v.setUint16(QUOTED_IPV6_HEADER_LEN + 2, remotePort);
-  v.setUint32(QUOTED_IPV6_HEADER_LEN + 4, seq);
+  v.setUint16(IPV6_HEADER_LEN, localPort);
+  v.setUint16(IPV6_HEADER_LEN + 2, remotePort);
+  v.setUint32(IPV6_HEADER_LEN + 4, seq);
   return q;
 }
 
@@ -1102,7 +1097,7 @@ function matchIpHeader(p: PacketSpec, c: Captured): Mismatch | null {
   }
   const ip = p.ip;
   if (ip === undefined) return null;
-  const ttl = c.ttl ?? DEFAULT_TTL;
+  const ttl = c.ttl ?? IPV4_DEFAULT_TTL;
   if (ip.ttl !== undefined && ip.ttl !== ttl) {
     return { field: "ttl", expected: String(ip.ttl), got: String(ttl) };
   }
