@@ -85,6 +85,10 @@ const OPT_SACK_HEADER_LEN = 2;
 export const TCP_MAX_WINDOW_SCALE = 14;
 /** Most SACK blocks an option can carry (RFC 2018 §3: 40 option bytes). */
 export const TCP_MAX_SACK_BLOCKS = 4;
+/** Offset of the acknowledgment number in a TCP header (RFC 9293 §3.1). */
+export const TCP_ACK_OFFSET = 8;
+/** Offset of the window field in a TCP header (RFC 9293 §3.1). */
+export const TCP_WINDOW_OFFSET = 14;
 /** Offset of the data-offset byte (header length in 32-bit words, high nibble) in a TCP header (RFC 9293 §3.1). */
 export const TCP_DATA_OFFSET_BYTE = 12;
 /** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
@@ -108,10 +112,10 @@ const ALIGNED_SACK_HEADER = 4; // NOP NOP SACK kind len
 const OFF_SRC_PORT = TCP_SRC_PORT_OFFSET;
 const OFF_DST_PORT = TCP_DST_PORT_OFFSET;
 const OFF_SEQ = TCP_SEQ_OFFSET;
-const OFF_ACK = 8;
+const OFF_ACK = TCP_ACK_OFFSET;
 const OFF_DATA_OFFSET = TCP_DATA_OFFSET_BYTE;
 const OFF_FLAGS = TCP_FLAGS_OFFSET;
-const OFF_WINDOW = 14;
+const OFF_WINDOW = TCP_WINDOW_OFFSET;
 const OFF_CHECKSUM = TCP_CHECKSUM_OFFSET;
 const OFF_URGENT = 18;
 
