@@ -84,6 +84,7 @@ import { stackAddresses, stackStats } from "./stack/stats.ts";
 import { buildInterface, buildRouter } from "./stack/interfaces.ts";
 import { buildResolver } from "./stack/dns.ts";
 import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
+import { IP_PROTO_TCP } from "./wire/ipv4.ts";
 
 export type {
   LoopStats,
@@ -103,9 +104,6 @@ export type {
 } from "./stack/options.ts";
 export { StackClosedError } from "./stack/errors.ts";
 export { DEFAULT_RX_BUDGET } from "./stack/loop.ts";
-
-/** IP protocol number of TCP (RFC 9293 §3.1, IANA). */
-const IP_PROTOCOL_TCP = 6;
 
 /** How long {@link Stack.close} lets a DHCPRELEASE wait for the server's MAC, ms. */
 const DHCP_RELEASE_WAIT_MS = 1000;
@@ -253,11 +251,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       secret: options.tcpSecret,
       random: options.tcpRandom,
     });
-    this.registerTransport(IP_PROTOCOL_TCP, this.tcp);
+    this.registerTransport(IP_PROTO_TCP, this.tcp);
     if (this.iface.ipv6 !== null) {
       // Issue 18: TCP over IPv6 (listeners of family "any" accept both).
       this.tcp.attachIpv6(this.iface.ipv6);
-      this.iface.ipv6.registerProtocol(IP_PROTOCOL_TCP, this.tcp);
+      this.iface.ipv6.registerProtocol(IP_PROTO_TCP, this.tcp);
     }
     this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();

@@ -20,6 +20,17 @@
 
 import { readI32, write32 } from "../wire/view.ts";
 import { updateChecksum32 } from "../wire/checksum.ts";
+import {
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_DST_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_PROTOCOL_OFFSET,
+  IPV4_SRC_OFFSET,
+  IPV4_TTL_OFFSET,
+} from "../wire/ipv4.ts";
 
 /** The five hook points, in the order a forwarded datagram meets three of them. */
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const;
@@ -43,13 +54,6 @@ export interface HookCounters {
 /** Counters of every hook point (only points with a hook count). */
 export type HookStats = { [K in HookName]: HookCounters };
 
-/** IPv4 header offsets used by the accessors (RFC 791 §3.1). */
-const IPV4_TTL = 8;
-const IPV4_PROTOCOL = 9;
-const IPV4_CHECKSUM = 10;
-const IPV4_SOURCE = 12;
-const IPV4_DESTINATION = 16;
-const IPV4_FLAGS_FRAGMENT = 6;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
 
 /**
@@ -73,19 +77,19 @@ export class HookPacket {
 
   /** Source address (int32). */
   get source(): number {
-    return readI32(this.bytes, this.offset + IPV4_SOURCE);
+    return readI32(this.bytes, this.offset + IPV4_SRC_OFFSET);
   }
   /** Destination address (int32). */
   get destination(): number {
-    return readI32(this.bytes, this.offset + IPV4_DESTINATION);
+    return readI32(this.bytes, this.offset + IPV4_DST_OFFSET);
   }
   /** IP protocol number. */
   get protocol(): number {
-    return this.bytes[this.offset + IPV4_PROTOCOL];
+    return this.bytes[this.offset + IPV4_PROTOCOL_OFFSET];
   }
   /** Time to live. */
   get ttl(): number {
-    return this.bytes[this.offset + IPV4_TTL];
+    return this.bytes[this.offset + IPV4_TTL_OFFSET];
   }
   /** IPv4 header length in bytes. */
   get headerLength(): number {
@@ -94,7 +98,7 @@ export class HookPacket {
   /** Whether this is a fragment after the first (no transport header in it). */
   get laterFragment(): boolean {
     const b = this.bytes;
-    const o = this.offset + IPV4_FLAGS_FRAGMENT;
+    const o = this.offset + IPV4_FLAGS_FRAGMENT_OFFSET;
     return (((b[o] << 8) | b[o + 1]) & FRAGMENT_OFFSET_MASK) !== 0;
   }
   /**
@@ -153,16 +157,16 @@ export function setIpv4Address(
   const old = readI32(bytes, offset + which);
   if (old === (address | 0)) return;
   write32(bytes, offset + which, address);
-  const ck = offset + IPV4_CHECKSUM;
+  const ck = offset + IPV4_CHECKSUM_OFFSET;
   const hc = (bytes[ck] << 8) | bytes[ck + 1];
   const nhc = updateChecksum32(hc, old >>> 0, address >>> 0);
   bytes[ck] = nhc >>> 8;
   bytes[ck + 1] = nhc & 0xff;
-  const fo =
-    ((bytes[offset + IPV4_FLAGS_FRAGMENT] << 8) | bytes[offset + IPV4_FLAGS_FRAGMENT + 1]) &
+  const fo = ((bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
+    bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1]) &
     FRAGMENT_OFFSET_MASK;
   if (fo !== 0) return;
-  const protocol = bytes[offset + IPV4_PROTOCOL];
+  const protocol = bytes[offset + IPV4_PROTOCOL_OFFSET];
   const hl = (bytes[offset] & 0x0f) << 2;
   const field = transportChecksumOffset(protocol);
   if (field < 0) return;
@@ -177,15 +181,15 @@ export function setIpv4Address(
 }
 
 /** Offset of the source address in the IPv4 header (for {@link setIpv4Address}). */
-export const IPV4_SOURCE_OFFSET: number = IPV4_SOURCE;
+export const IPV4_SOURCE_OFFSET: number = IPV4_SRC_OFFSET;
 /** Offset of the destination address in the IPv4 header (for {@link setIpv4Address}). */
-export const IPV4_DESTINATION_OFFSET: number = IPV4_DESTINATION;
+export const IPV4_DESTINATION_OFFSET: number = IPV4_DST_OFFSET;
 /** TCP (RFC 9293). */
-export const IP_PROTOCOL_TCP = 6;
+export const IP_PROTOCOL_TCP: typeof IP_PROTO_TCP = IP_PROTO_TCP;
 /** UDP (RFC 768). */
-export const IP_PROTOCOL_UDP = 17;
+export const IP_PROTOCOL_UDP: typeof IP_PROTO_UDP = IP_PROTO_UDP;
 /** ICMP (RFC 792). */
-export const IP_PROTOCOL_ICMP = 1;
+export const IP_PROTOCOL_ICMP: typeof IP_PROTO_ICMP = IP_PROTO_ICMP;
 
 /**
  * Offset of the transport checksum in its header: TCP 16, UDP 6, ICMP 2

@@ -14,6 +14,7 @@ import {
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
   ICMP_HEADER_LEN,
+  ICMP_MIN_QUOTED_DATA_LEN,
   ICMP_TIME_EXCEEDED,
   ICMP_UNREACH_FRAG_NEEDED,
   IcmpPacket,
@@ -33,8 +34,6 @@ import type { IpProtocolHandler, PacketBufferLike } from "./types.ts";
 
 /** RFC 1812 §4.3.2.3: an ICMP error should not exceed 576 bytes in total. */
 export const ICMP_ERROR_MAX_DATAGRAM = 576;
-/** Bytes of the offending datagram's data quoted after its header, at least (RFC 792). */
-const ICMP_MIN_QUOTED_DATA = 8;
 /** Source quench (RFC 792; deprecated by RFC 6633, still delivered to the transport). */
 const ICMP_SOURCE_QUENCH = 4;
 /** Parameter problem (RFC 792). */
@@ -415,7 +414,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     const quoted = Math.min(
       datagramLength,
       Math.max(
-        hl + ICMP_MIN_QUOTED_DATA,
+        hl + ICMP_MIN_QUOTED_DATA_LEN,
         ICMP_ERROR_MAX_DATAGRAM - IPV4_HEADER_LEN - ICMP_HEADER_LEN,
       ),
     );
@@ -479,7 +478,7 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     const hl = quote.headerLength;
     if (
       quote.version !== IPV4_VERSION || hl < IPV4_HEADER_LEN ||
-      quotedLength < hl + ICMP_MIN_QUOTED_DATA ||
+      quotedLength < hl + ICMP_MIN_QUOTED_DATA_LEN ||
       !this.#mine(quote.source)
     ) {
       this.stats.rxErrorsUnmatched++;

@@ -14,6 +14,7 @@ import { readI32, write32 } from "../wire/view.ts";
 import { ARP_PACKET_LEN, ARP_REQUEST } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
+  ETHERNET_MIN_FRAME_LEN,
   EthernetFrame,
   EthernetRepr,
   ETHERTYPE_ARP,
@@ -30,13 +31,33 @@ import {
 } from "../wire/ethernet.ts";
 import {
   ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
   ICMP_TIME_EXCEEDED,
   ICMP_TIME_EXCEEDED_REASSEMBLY,
   ICMP_UNREACH_HOST,
 } from "../wire/icmp.ts";
-import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
+import {
+  IP_PROTO_ICMP,
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_DST_OFFSET,
+  IPV4_HEADER_LEN,
+  IPV4_ID_OFFSET,
+  IPV4_MAX_PACKET_LEN,
+  IPV4_SRC_OFFSET,
+  IPV4_TOTAL_LENGTH_OFFSET,
+  Ipv4Packet,
+} from "../wire/ipv4.ts";
 import { internetChecksum } from "../wire/checksum.ts";
-import { fillTcpChecksum, TCP_CWR, TCP_FIN, TCP_PSH } from "../wire/tcp.ts";
+import {
+  fillTcpChecksum,
+  TCP_CHECKSUM_OFFSET,
+  TCP_CWR,
+  TCP_DATA_OFFSET_BYTE,
+  TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_PSH,
+  TCP_SEQ_OFFSET,
+} from "../wire/tcp.ts";
 import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
 import { type Device, type FrameSink, rxChecksumTrusted } from "../phy/device.ts";
 import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
@@ -72,24 +93,13 @@ const IPV4_VERSION = 4;
 /** The MAC an IP-only link's config carries (never on a wire): locally administered, unicast. */
 const IP_LINK_UNUSED_MAC = 0x02_00_00_00_00_01;
 /** Smallest Ethernet frame without FCS (RFC 894: data padded to 46 bytes). */
-export const ETH_MIN_FRAME = 60;
+export const ETH_MIN_FRAME: typeof ETHERNET_MIN_FRAME_LEN = ETHERNET_MIN_FRAME_LEN;
 /** IPv4 multicast MAC prefix 01:00:5e (RFC 1112 §6.4). */
 const IPV4_MULTICAST_MAC_BASE = 0x01005e000000;
 /** Low 23 bits of a group address go into the MAC (RFC 1112 §6.4). */
 const IPV4_MULTICAST_MAC_MASK = 0x7fffff;
 /** 01:00:5e:00:00:01, the all-hosts group's MAC. */
 const ALL_HOSTS_MAC = IPV4_MULTICAST_MAC_BASE + 1;
-/** Bytes of a quoted datagram passed with a local "host unreachable" (header + 8, RFC 792). */
-const LOCAL_ERROR_QUOTE_DATA = 8;
-/** IPv4 header fields used when cutting a super-segment in software. */
-const IPV4_TOTAL_LENGTH_OFFSET = 2;
-const IPV4_ID_OFFSET = 4;
-const IPV4_CHECKSUM_OFFSET = 10;
-/** TCP header fields used when cutting a super-segment in software (RFC 9293 §3.1). */
-const TCP_SEQ_OFFSET = 4;
-const TCP_DATA_OFFSET_BYTE = 12;
-const TCP_FLAGS_BYTE = 13;
-const TCP_CHECKSUM_OFFSET = 16;
 /**
  * Share of the buffer pool that packets waiting for ARP may hold, all
  * neighbours together (the ARP cache's `maxQueuedTotal` default): spoofed
@@ -909,7 +919,7 @@ export class NetworkInterface
         0,
         bytes,
         head,
-        Math.min(buf.length, hl + LOCAL_ERROR_QUOTE_DATA),
+        Math.min(buf.length, hl + ICMP_MIN_QUOTED_DATA_LEN),
       );
     }
     this.onHostUnreachable?.(nowMs, ip);
@@ -959,11 +969,11 @@ export class NetworkInterface
       completePartialChecksum(b, l4, l4Length, partialOffset);
       return this.sendToNeighbour(buf, nextHop);
     }
-    const src = readI32(b, ip + 12);
-    const dst = readI32(b, ip + 16);
+    const src = readI32(b, ip + IPV4_SRC_OFFSET);
+    const dst = readI32(b, ip + IPV4_DST_OFFSET);
     const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
     const id = (b[ip + IPV4_ID_OFFSET] << 8) | b[ip + IPV4_ID_OFFSET + 1];
-    const flags = b[l4 + TCP_FLAGS_BYTE];
+    const flags = b[l4 + TCP_FLAGS_OFFSET];
     const headers = IPV4_HEADER_LEN + headerLength;
     let ok = true;
     for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
@@ -995,7 +1005,7 @@ export class NetworkInterface
       let f = flags;
       if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
       if (i > 0) f &= ~TCP_CWR;
-      sb[t + TCP_FLAGS_BYTE] = f;
+      sb[t + TCP_FLAGS_OFFSET] = f;
       sb[t + TCP_CHECKSUM_OFFSET] = 0;
       sb[t + TCP_CHECKSUM_OFFSET + 1] = 0;
       fillTcpChecksum(sb, t, headerLength + n, src, dst);

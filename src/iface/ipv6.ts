@@ -77,14 +77,16 @@ import type {
   Ipv6SendOptions,
   PacketBufferLike,
 } from "./types.ts";
+import {
+  IPV6_DST_OFFSET,
+  IPV6_HOP_LIMIT_OFFSET,
+  IPV6_NEXT_HEADER_OFFSET,
+  IPV6_PAYLOAD_LENGTH_OFFSET,
+  IPV6_SRC_OFFSET,
+} from "../wire/ipv6.ts";
 
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
-const OFFSET_PAYLOAD_LEN = 4;
-const OFFSET_NEXT_HEADER = 6;
-const OFFSET_HOP_LIMIT = 7;
-const OFFSET_SRC = 8;
-const OFFSET_DST = 24;
 const EMPTY = new Uint8Array(0);
 
 /** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
@@ -715,19 +717,19 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       stats.rxBadVersion++;
       return;
     }
-    const payload = (bytes[offset + OFFSET_PAYLOAD_LEN] << 8) |
-      bytes[offset + OFFSET_PAYLOAD_LEN + 1];
+    const payload = (bytes[offset + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
+      bytes[offset + IPV6_PAYLOAD_LENGTH_OFFSET + 1];
     if (IPV6_HEADER_LEN + payload > length) {
       stats.rxBadLength++;
       return;
     }
-    const srcAt = offset + OFFSET_SRC;
+    const srcAt = offset + IPV6_SRC_OFFSET;
     if (bytes[srcAt] === 0xff || Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt)) {
       // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never comes from a link.
       stats.rxBadSource++;
       return;
     }
-    const dstAt = offset + OFFSET_DST;
+    const dstAt = offset + IPV6_DST_OFFSET;
     const toMulticast = bytes[dstAt] === 0xff;
     if (toMulticast) {
       if (!this.ndp.isMemberAt(bytes, dstAt)) {
@@ -798,7 +800,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         nowMs,
         this.#rxSrc,
         this.#rxDst,
-        bytes[offset + OFFSET_HOP_LIMIT],
+        bytes[offset + IPV6_HOP_LIMIT_OFFSET],
         fragmented,
         bytes,
         chain.upperOffset,
@@ -1118,16 +1120,16 @@ function writeHeader(
   dst: Ipv6Words,
 ): void {
   write32(b, at, (6 << 28) | ((trafficClass & 0xff) << 20));
-  b[at + OFFSET_PAYLOAD_LEN] = payloadLength >>> 8;
-  b[at + OFFSET_PAYLOAD_LEN + 1] = payloadLength & 0xff;
-  b[at + OFFSET_NEXT_HEADER] = nextHeader;
-  b[at + OFFSET_HOP_LIMIT] = hopLimit;
-  write32(b, at + OFFSET_SRC, src.w0);
-  write32(b, at + OFFSET_SRC + 4, src.w1);
-  write32(b, at + OFFSET_SRC + 8, src.w2);
-  write32(b, at + OFFSET_SRC + 12, src.w3);
-  write32(b, at + OFFSET_DST, dst.w0);
-  write32(b, at + OFFSET_DST + 4, dst.w1);
-  write32(b, at + OFFSET_DST + 8, dst.w2);
-  write32(b, at + OFFSET_DST + 12, dst.w3);
+  b[at + IPV6_PAYLOAD_LENGTH_OFFSET] = payloadLength >>> 8;
+  b[at + IPV6_PAYLOAD_LENGTH_OFFSET + 1] = payloadLength & 0xff;
+  b[at + IPV6_NEXT_HEADER_OFFSET] = nextHeader;
+  b[at + IPV6_HOP_LIMIT_OFFSET] = hopLimit;
+  write32(b, at + IPV6_SRC_OFFSET, src.w0);
+  write32(b, at + IPV6_SRC_OFFSET + 4, src.w1);
+  write32(b, at + IPV6_SRC_OFFSET + 8, src.w2);
+  write32(b, at + IPV6_SRC_OFFSET + 12, src.w3);
+  write32(b, at + IPV6_DST_OFFSET, dst.w0);
+  write32(b, at + IPV6_DST_OFFSET + 4, dst.w1);
+  write32(b, at + IPV6_DST_OFFSET + 8, dst.w2);
+  write32(b, at + IPV6_DST_OFFSET + 12, dst.w3);
 }

@@ -17,7 +17,6 @@
  * @module
  */
 
-import { IPV6_HEADER_LEN, IPV6_MAX_PAYLOAD_LEN } from "../wire/ipv6.ts";
 import { readI32 } from "../wire/view.ts";
 import { ICMPV6_ERROR_MAX_QUOTE } from "../wire/icmpv6.ts";
 import {
@@ -26,20 +25,22 @@ import {
   DEFAULT_MAX_REASSEMBLY_BYTES,
   type ReassemblyOptions,
 } from "./reassembly.ts";
+import {
+  IPV6_DST_OFFSET,
+  IPV6_FRAGMENT_HEADER_LEN,
+  IPV6_HEADER_LEN,
+  IPV6_MAX_PAYLOAD_LEN,
+  IPV6_PAYLOAD_LENGTH_OFFSET,
+  IPV6_SRC_OFFSET,
+} from "../wire/ipv6.ts";
 
 /** RFC 8200 §4.5: "within 60 seconds of the reception of the first-arriving fragment". */
 export const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
-/** Fragment header length (RFC 8200 §4.5). */
-const FRAGMENT_HEADER_LEN = 8;
 /** The largest unfragmentable part kept in front of the data: 40 + extension headers. */
 const MAX_UNFRAGMENTABLE = 1024;
 /** First allocation for a reassembly buffer; it doubles as data arrives. */
 const INITIAL_BUFFER_BYTES = 4096;
 const EMPTY = new Uint8Array(0);
-/** IPv6 header offsets. */
-const OFFSET_PAYLOAD_LEN = 4;
-const OFFSET_SRC = 8;
-const OFFSET_DST = 24;
 
 /** Counters of an {@link Ipv6Reassembler}. */
 export interface Ipv6ReassemblyStats {
@@ -202,9 +203,9 @@ export class Ipv6Reassembler {
     nextHeader: number,
   ): Uint8Array | null {
     this.stats.fragments++;
-    const end = base + IPV6_HEADER_LEN + ((bytes[base + OFFSET_PAYLOAD_LEN] << 8) |
-      bytes[base + OFFSET_PAYLOAD_LEN + 1]);
-    const dataAt = base + fragmentHeaderPointer + FRAGMENT_HEADER_LEN;
+    const end = base + IPV6_HEADER_LEN + ((bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
+      bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET + 1]);
+    const dataAt = base + fragmentHeaderPointer + IPV6_FRAGMENT_HEADER_LEN;
     const dataLength = end - dataAt;
     const start = fragmentOffset;
     const stop = start + dataLength;
@@ -305,8 +306,8 @@ export class Ipv6Reassembler {
   }
 
   #find(bytes: Uint8Array, base: number, id: number): Packet | undefined {
-    const s = base + OFFSET_SRC;
-    const t = base + OFFSET_DST;
+    const s = base + IPV6_SRC_OFFSET;
+    const t = base + IPV6_DST_OFFSET;
     for (const d of this.#packets) {
       if (
         d.id === id && d.s3 === readI32(bytes, s + 12) && d.d3 === readI32(bytes, t + 12) &&
@@ -323,8 +324,8 @@ export class Ipv6Reassembler {
       this.stats.evicted++;
       this.#release(this.#packets.shift()!);
     }
-    const s = base + OFFSET_SRC;
-    const t = base + OFFSET_DST;
+    const s = base + IPV6_SRC_OFFSET;
+    const t = base + IPV6_DST_OFFSET;
     const d = new Packet(
       readI32(bytes, s),
       readI32(bytes, s + 4),
@@ -364,8 +365,8 @@ export class Ipv6Reassembler {
     const buffer = d.buffer;
     const headerOffset = MAX_UNFRAGMENTABLE - d.unfragmentable;
     const payload = d.unfragmentable - IPV6_HEADER_LEN + d.totalData;
-    buffer[headerOffset + OFFSET_PAYLOAD_LEN] = payload >>> 8;
-    buffer[headerOffset + OFFSET_PAYLOAD_LEN + 1] = payload & 0xff;
+    buffer[headerOffset + IPV6_PAYLOAD_LENGTH_OFFSET] = payload >>> 8;
+    buffer[headerOffset + IPV6_PAYLOAD_LENGTH_OFFSET + 1] = payload & 0xff;
     this.#packets.splice(this.#packets.indexOf(d), 1);
     this.#releaseBuffer(d);
     this.stats.reassembled++;

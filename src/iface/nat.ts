@@ -32,16 +32,26 @@
  * @module
  */
 
-import { internetChecksum, updateChecksum16 } from "../wire/checksum.ts";
+import { internetChecksum, UDP_CHECKSUM_OFFSET, updateChecksum16 } from "../wire/checksum.ts";
 import { readI32 } from "../wire/view.ts";
+import { setIpv4Address } from "./hooks.ts";
 import {
-  IP_PROTOCOL_ICMP,
-  IP_PROTOCOL_TCP,
-  IP_PROTOCOL_UDP,
-  IPV4_DESTINATION_OFFSET,
-  IPV4_SOURCE_OFFSET,
-  setIpv4Address,
-} from "./hooks.ts";
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_DST_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_HEADER_LEN,
+  IPV4_SRC_OFFSET,
+} from "../wire/ipv4.ts";
+import { TCP_CHECKSUM_OFFSET, TCP_FIN, TCP_FLAGS_OFFSET, TCP_RST, TCP_SYN } from "../wire/tcp.ts";
+import {
+  ICMP_CHECKSUM_OFFSET,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER_LEN,
+  ICMP_ID_OFFSET,
+} from "../wire/icmp.ts";
 
 /** Timeouts of tracked connections, ms. */
 export interface NatTimeouts {
@@ -130,21 +140,8 @@ export const NAT_TRANSLATED = 1;
 /** {@link Nat.inbound}: drop it (counted). */
 export const NAT_DROP = 2;
 
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_FLAGS = 13;
-const TCP_CHECKSUM = 16;
-const UDP_CHECKSUM = 6;
-const ICMP_CHECKSUM = 2;
-const ICMP_ID = 4;
-const ICMP_ECHO_REPLY = 0;
-const ICMP_ECHO_REQUEST = 8;
 /** ICMP error types carrying a quoted datagram (RFC 792): unreachable, source quench, redirect, time exceeded, parameter problem. */
 const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
-const ICMP_HEADER = 8;
-const IPV4_MIN_HEADER = 20;
-const IPV4_FLAGS_FRAGMENT = 6;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
 const PORT_SPACE = 0x10000;
 
@@ -305,11 +302,11 @@ export class Nat {
     const protocol = bytes[offset + 9];
     const l4 = offset + hl;
     const end = offset + length;
-    const src = readI32(bytes, offset + IPV4_SOURCE_OFFSET);
-    const dst = readI32(bytes, offset + IPV4_DESTINATION_OFFSET);
+    const src = readI32(bytes, offset + IPV4_SRC_OFFSET);
+    const dst = readI32(bytes, offset + IPV4_DST_OFFSET);
     if (src === externalAddr) return true; // already ours (the router's own address)
-    if (protocol === IP_PROTOCOL_TCP || protocol === IP_PROTOCOL_UDP) {
-      const need = protocol === IP_PROTOCOL_TCP ? TCP_CHECKSUM + 2 : UDP_CHECKSUM + 2;
+    if (protocol === IP_PROTO_TCP || protocol === IP_PROTO_UDP) {
+      const need = protocol === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET + 2 : UDP_CHECKSUM_OFFSET + 2;
       if (l4 + need > end) {
         stats.untranslatable++;
         return false;
@@ -318,25 +315,25 @@ export class Nat {
       const dport = (bytes[l4 + 2] << 8) | bytes[l4 + 3];
       const e = this.#track(nowMs, protocol, src, sport, dst, dport, outside, externalAddr);
       if (e === null) return false;
-      if (protocol === IP_PROTOCOL_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS]);
+      if (protocol === IP_PROTO_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS_OFFSET]);
       else this.#refresh(nowMs, e);
-      setIpv4Address(bytes, offset, length, IPV4_SOURCE_OFFSET, externalAddr);
+      setIpv4Address(bytes, offset, length, IPV4_SRC_OFFSET, externalAddr);
       setPort(bytes, l4, 0, e.externalPort, protocol);
       stats.translatedOut++;
       return true;
     }
-    if (protocol === IP_PROTOCOL_ICMP) {
-      if (l4 + ICMP_HEADER > end) {
+    if (protocol === IP_PROTO_ICMP) {
+      if (l4 + ICMP_HEADER_LEN > end) {
         stats.untranslatable++;
         return false;
       }
       const type = bytes[l4];
       if (type === ICMP_ECHO_REQUEST) {
-        const id = (bytes[l4 + ICMP_ID] << 8) | bytes[l4 + ICMP_ID + 1];
+        const id = (bytes[l4 + ICMP_ID_OFFSET] << 8) | bytes[l4 + ICMP_ID_OFFSET + 1];
         const e = this.#track(nowMs, protocol, src, id, dst, 0, outside, externalAddr);
         if (e === null) return false;
         this.#refresh(nowMs, e);
-        setIpv4Address(bytes, offset, length, IPV4_SOURCE_OFFSET, externalAddr);
+        setIpv4Address(bytes, offset, length, IPV4_SRC_OFFSET, externalAddr);
         setIcmpId(bytes, l4, e.externalPort);
         stats.translatedOut++;
         return true;
@@ -345,7 +342,7 @@ export class Nat {
         // An inside host's error about a datagram that came in through us (quoted: remote →
         // inside): the quote's destination goes back to the external address and port.
         if (this.#translateError(nowMs, bytes, offset, length, outside, false)) {
-          setIpv4Address(bytes, offset, length, IPV4_SOURCE_OFFSET, externalAddr);
+          setIpv4Address(bytes, offset, length, IPV4_SRC_OFFSET, externalAddr);
           stats.translatedOut++;
           return true;
         }
@@ -380,9 +377,9 @@ export class Nat {
     const protocol = bytes[offset + 9];
     const l4 = offset + hl;
     const end = offset + length;
-    const src = readI32(bytes, offset + IPV4_SOURCE_OFFSET);
-    if (protocol === IP_PROTOCOL_TCP || protocol === IP_PROTOCOL_UDP) {
-      const need = protocol === IP_PROTOCOL_TCP ? TCP_CHECKSUM + 2 : UDP_CHECKSUM + 2;
+    const src = readI32(bytes, offset + IPV4_SRC_OFFSET);
+    if (protocol === IP_PROTO_TCP || protocol === IP_PROTO_UDP) {
+      const need = protocol === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET + 2 : UDP_CHECKSUM_OFFSET + 2;
       if (l4 + need > end) return NAT_PASS;
       const sport = (bytes[l4] << 8) | bytes[l4 + 1];
       const dport = (bytes[l4 + 2] << 8) | bytes[l4 + 3];
@@ -396,18 +393,18 @@ export class Nat {
         return NAT_DROP;
       }
       e.replied = true;
-      if (protocol === IP_PROTOCOL_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS]);
+      if (protocol === IP_PROTO_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS_OFFSET]);
       else this.#refresh(nowMs, e);
-      setIpv4Address(bytes, offset, length, IPV4_DESTINATION_OFFSET, e.insideAddr);
+      setIpv4Address(bytes, offset, length, IPV4_DST_OFFSET, e.insideAddr);
       setPort(bytes, l4, 2, e.insidePort, protocol);
       stats.translatedIn++;
       return NAT_TRANSLATED;
     }
-    if (protocol !== IP_PROTOCOL_ICMP || l4 + ICMP_HEADER > end) return NAT_PASS;
+    if (protocol !== IP_PROTO_ICMP || l4 + ICMP_HEADER_LEN > end) return NAT_PASS;
     const type = bytes[l4];
     if (type === ICMP_ECHO_REPLY) {
-      const id = (bytes[l4 + ICMP_ID] << 8) | bytes[l4 + ICMP_ID + 1];
-      const e = this.#byExternal(nowMs, outside, IP_PROTOCOL_ICMP, id);
+      const id = (bytes[l4 + ICMP_ID_OFFSET] << 8) | bytes[l4 + ICMP_ID_OFFSET + 1];
+      const e = this.#byExternal(nowMs, outside, IP_PROTO_ICMP, id);
       if (e === null) {
         stats.inboundUnmatched++;
         return NAT_PASS;
@@ -418,7 +415,7 @@ export class Nat {
       }
       e.replied = true;
       this.#refresh(nowMs, e);
-      setIpv4Address(bytes, offset, length, IPV4_DESTINATION_OFFSET, e.insideAddr);
+      setIpv4Address(bytes, offset, length, IPV4_DST_OFFSET, e.insideAddr);
       setIcmpId(bytes, l4, e.insidePort);
       stats.translatedIn++;
       return NAT_TRANSLATED;
@@ -430,7 +427,7 @@ export class Nat {
         return NAT_PASS;
       }
       this.#translateError(nowMs, bytes, offset, length, outside, true);
-      setIpv4Address(bytes, offset, length, IPV4_DESTINATION_OFFSET, e.insideAddr);
+      setIpv4Address(bytes, offset, length, IPV4_DST_OFFSET, e.insideAddr);
       stats.translatedIn++;
       return NAT_TRANSLATED;
     }
@@ -467,11 +464,7 @@ export class Nat {
    */
   list(): NatEntryInfo[] {
     return [...this.#all].map((e) => ({
-      protocol: e.protocol === IP_PROTOCOL_TCP
-        ? "tcp"
-        : e.protocol === IP_PROTOCOL_UDP
-        ? "udp"
-        : "icmp",
+      protocol: e.protocol === IP_PROTO_TCP ? "tcp" : e.protocol === IP_PROTO_UDP ? "udp" : "icmp",
       inside: [e.insideAddr, e.insidePort],
       external: [e.externalAddr, e.externalPort],
       remote: [e.remoteAddr, e.remotePort],
@@ -498,16 +491,16 @@ export class Nat {
     outside: number,
     inbound: boolean,
   ): NatEntry | null {
-    const q = l4 + ICMP_HEADER;
-    if (q + IPV4_MIN_HEADER > end) return null;
+    const q = l4 + ICMP_HEADER_LEN;
+    if (q + IPV4_HEADER_LEN > end) return null;
     const qhl = (bytes[q] & 0x0f) << 2;
-    if (qhl < IPV4_MIN_HEADER || q + qhl + 4 > end) return null;
+    if (qhl < IPV4_HEADER_LEN || q + qhl + 4 > end) return null;
     const qp = bytes[q + 9];
-    const qsrc = readI32(bytes, q + IPV4_SOURCE_OFFSET);
-    const qdst = readI32(bytes, q + IPV4_DESTINATION_OFFSET);
+    const qsrc = readI32(bytes, q + IPV4_SRC_OFFSET);
+    const qdst = readI32(bytes, q + IPV4_DST_OFFSET);
     const ql4 = q + qhl;
     let e: NatEntry | null;
-    if (qp === IP_PROTOCOL_TCP || qp === IP_PROTOCOL_UDP) {
+    if (qp === IP_PROTO_TCP || qp === IP_PROTO_UDP) {
       const sport = (bytes[ql4] << 8) | bytes[ql4 + 1];
       const dport = (bytes[ql4 + 2] << 8) | bytes[ql4 + 3];
       if (inbound) {
@@ -517,10 +510,10 @@ export class Nat {
       e = this.#lookup(nowMs, qp, qdst, dport, qsrc, sport);
       return e !== null && e.outside === outside ? e : null;
     }
-    if (qp === IP_PROTOCOL_ICMP && q + qhl + ICMP_HEADER <= end && inbound) {
+    if (qp === IP_PROTO_ICMP && q + qhl + ICMP_HEADER_LEN <= end && inbound) {
       if (bytes[ql4] !== ICMP_ECHO_REQUEST) return null;
-      const id = (bytes[ql4 + ICMP_ID] << 8) | bytes[ql4 + ICMP_ID + 1];
-      e = this.#byExternal(nowMs, outside, IP_PROTOCOL_ICMP, id);
+      const id = (bytes[ql4 + ICMP_ID_OFFSET] << 8) | bytes[ql4 + ICMP_ID_OFFSET + 1];
+      e = this.#byExternal(nowMs, outside, IP_PROTO_ICMP, id);
       return e !== null && e.remoteAddr === qdst ? e : null;
     }
     return null;
@@ -548,21 +541,21 @@ export class Nat {
     const end = offset + length;
     const e = this.#errorEntry(nowMs, bytes, l4, end, outside, inbound);
     if (e === null) return false;
-    const q = l4 + ICMP_HEADER;
+    const q = l4 + ICMP_HEADER_LEN;
     const qhl = (bytes[q] & 0x0f) << 2;
     const qp = bytes[q + 9];
     const quoteLength = end - q;
-    const which = inbound ? IPV4_SOURCE_OFFSET : IPV4_DESTINATION_OFFSET;
+    const which = inbound ? IPV4_SRC_OFFSET : IPV4_DST_OFFSET;
     const addr = inbound ? e.insideAddr : e.externalAddr;
     const port = inbound ? e.insidePort : e.externalPort;
     // The quote may be cut short: setIpv4Address fixes the transport checksum only when quoted.
     setIpv4Address(bytes, q, quoteLength, which, addr);
     const ql4 = q + qhl;
-    if (qp === IP_PROTOCOL_ICMP) {
-      if (ql4 + ICMP_HEADER <= end) setIcmpId(bytes, ql4, port);
+    if (qp === IP_PROTO_ICMP) {
+      if (ql4 + ICMP_HEADER_LEN <= end) setIcmpId(bytes, ql4, port);
     } else {
       const portAt = inbound ? 0 : 2;
-      const ckAt = ql4 + (qp === IP_PROTOCOL_TCP ? TCP_CHECKSUM : UDP_CHECKSUM);
+      const ckAt = ql4 + (qp === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET);
       if (ckAt + 2 <= end) setPort(bytes, ql4, portAt, port, qp);
       else {
         bytes[ql4 + portAt] = port >>> 8;
@@ -570,11 +563,11 @@ export class Nat {
       }
     }
     // The ICMP checksum covers the whole message, quote included (RFC 792): recompute.
-    bytes[l4 + ICMP_CHECKSUM] = 0;
-    bytes[l4 + ICMP_CHECKSUM + 1] = 0;
+    bytes[l4 + ICMP_CHECKSUM_OFFSET] = 0;
+    bytes[l4 + ICMP_CHECKSUM_OFFSET + 1] = 0;
     const ck = internetChecksum(bytes, l4, end - l4);
-    bytes[l4 + ICMP_CHECKSUM] = ck >>> 8;
-    bytes[l4 + ICMP_CHECKSUM + 1] = ck & 0xff;
+    bytes[l4 + ICMP_CHECKSUM_OFFSET] = ck >>> 8;
+    bytes[l4 + ICMP_CHECKSUM_OFFSET + 1] = ck & 0xff;
     this.stats.icmpErrorsTranslated++;
     return true;
   }
@@ -634,7 +627,7 @@ export class Nat {
    * 16-bit space and skip the router's own ping identifiers.
    */
   #allocatePort(nowMs: number, protocol: number, outside: number, preferred: number): number {
-    const icmp = protocol === IP_PROTOCOL_ICMP;
+    const icmp = protocol === IP_PROTO_ICMP;
     const min = icmp ? 0 : this.#portMin;
     const max = icmp ? PORT_SPACE - 1 : this.#portMax;
     const span = max - min + 1;
@@ -658,7 +651,7 @@ export class Nat {
 
   #portFree(nowMs: number, protocol: number, outside: number, port: number): boolean {
     if (this.#byExternal(nowMs, outside, protocol, port) !== null) return false;
-    if (protocol === IP_PROTOCOL_ICMP && this.localIcmpIdInUse?.(outside, port) === true) {
+    if (protocol === IP_PROTO_ICMP && this.localIcmpIdInUse?.(outside, port) === true) {
       return false;
     }
     return true;
@@ -735,8 +728,8 @@ export class Nat {
 
   #timeoutOf(e: NatEntry): number {
     const t = this.#timeouts;
-    if (e.protocol === IP_PROTOCOL_UDP) return e.replied ? t.udpRepliedMs : t.udpMs;
-    if (e.protocol === IP_PROTOCOL_ICMP) return t.icmpMs;
+    if (e.protocol === IP_PROTO_UDP) return e.replied ? t.udpRepliedMs : t.udpMs;
+    if (e.protocol === IP_PROTO_ICMP) return t.icmpMs;
     switch (e.tcp) {
       case TcpTrack.Syn:
         return t.tcpSynMs;
@@ -751,12 +744,12 @@ export class Nat {
 }
 
 function laterFragment(bytes: Uint8Array, offset: number): boolean {
-  const o = offset + IPV4_FLAGS_FRAGMENT;
+  const o = offset + IPV4_FLAGS_FRAGMENT_OFFSET;
   return (((bytes[o] << 8) | bytes[o + 1]) & FRAGMENT_OFFSET_MASK) !== 0;
 }
 
 function protocolSlot(protocol: number): number {
-  return protocol === IP_PROTOCOL_TCP ? 0 : protocol === IP_PROTOCOL_UDP ? 1 : 2;
+  return protocol === IP_PROTO_TCP ? 0 : protocol === IP_PROTO_UDP ? 1 : 2;
 }
 
 function reverseKey(outside: number, protocol: number, port: number): number {
@@ -787,23 +780,23 @@ function setPort(bytes: Uint8Array, l4: number, at: number, port: number, protoc
   if (old === port) return;
   bytes[o] = port >>> 8;
   bytes[o + 1] = port & 0xff;
-  const ck = l4 + (protocol === IP_PROTOCOL_TCP ? TCP_CHECKSUM : UDP_CHECKSUM);
+  const ck = l4 + (protocol === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET);
   const c = (bytes[ck] << 8) | bytes[ck + 1];
-  if (protocol === IP_PROTOCOL_UDP && c === 0) return;
+  if (protocol === IP_PROTO_UDP && c === 0) return;
   let n = updateChecksum16(c, old, port);
-  if (protocol === IP_PROTOCOL_UDP && n === 0) n = 0xffff;
+  if (protocol === IP_PROTO_UDP && n === 0) n = 0xffff;
   bytes[ck] = n >>> 8;
   bytes[ck + 1] = n & 0xff;
 }
 
 /** Writes an ICMP echo identifier and updates the ICMP checksum incrementally. */
 function setIcmpId(bytes: Uint8Array, l4: number, id: number): void {
-  const o = l4 + ICMP_ID;
+  const o = l4 + ICMP_ID_OFFSET;
   const old = (bytes[o] << 8) | bytes[o + 1];
   if (old === id) return;
   bytes[o] = id >>> 8;
   bytes[o + 1] = id & 0xff;
-  const ck = l4 + ICMP_CHECKSUM;
+  const ck = l4 + ICMP_CHECKSUM_OFFSET;
   const n = updateChecksum16((bytes[ck] << 8) | bytes[ck + 1], old, id);
   bytes[ck] = n >>> 8;
   bytes[ck + 1] = n & 0xff;

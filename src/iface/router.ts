@@ -62,29 +62,27 @@ import {
   newForwardStats,
 } from "./forward.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
+import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
+import { ICMP_UNREACH_PORT } from "../wire/icmp.ts";
+import {
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_DST_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_FRAGMENT_UNIT,
+  IPV4_HEADER_LEN,
+  IPV4_TOTAL_LENGTH_OFFSET,
+  IPV4_TTL_OFFSET,
+} from "../wire/ipv4.ts";
 
 export type { ForwardStats } from "./forward.ts";
 
-/** Ethernet header: destination MAC, source MAC, EtherType. */
-const ETHERNET_HEADER = 14;
-/** Smallest Ethernet frame without FCS. */
-const ETHERNET_MIN_FRAME = 60;
-/** IPv4 header offsets (RFC 791 §3.1). */
-const IPV4_TOTAL_LENGTH = 2;
-const IPV4_FLAGS_FRAGMENT = 6;
-const IPV4_CHECKSUM = 10;
-const IPV4_DESTINATION = 16;
-const IPV4_MIN_HEADER = 20;
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
-const FRAGMENT_UNIT = 8;
 /** RFC 791 §3.1 option type: the high bit says "copied into every fragment". */
 const OPTION_COPIED = 0x80;
 const OPTION_END = 0;
 const OPTION_NOP = 1;
-/** ICMP destination unreachable code: port unreachable (RFC 792). */
-const ICMP_PORT_UNREACHABLE = 3;
 /** "No route" from {@link Router.lookup}. */
 export const ROUTER_NO_ROUTE = -1;
 /** Largest number of routes in a router's table. */
@@ -260,7 +258,7 @@ export class Router {
         throw new TypeError("the interfaces of a router must share one buffer pool");
       }
     }
-    this.#headroom = Math.max(...interfaces.map((i) => i.linkHeadroom)) + IPV4_MIN_HEADER;
+    this.#headroom = Math.max(...interfaces.map((i) => i.linkHeadroom)) + IPV4_HEADER_LEN;
     this.#masquerade = interfaces.map((_, n) => perInterface[n]?.masquerade === true);
     this.#metrics = interfaces.map((_, n) => {
       const m = perInterface[n]?.metric ?? 0;
@@ -450,7 +448,7 @@ export class Router {
    * @returns the buffer, or null beyond IPv4's 65,535 bytes
    */
   allocateLarge(payloadBytes: number): PacketBufferLike | null {
-    if (payloadBytes + IPV4_MIN_HEADER > 0xffff) return null;
+    if (payloadBytes + IPV4_HEADER_LEN > 0xffff) return null;
     const buf = new PacketBuffer(new Uint8Array(this.#headroom + payloadBytes));
     buf.reset(this.#headroom);
     this.#large.add(buf);
@@ -529,7 +527,7 @@ export class Router {
         i.ipv4.reportCurrent(
           nowMs,
           FORWARD_ICMP_DEST_UNREACHABLE,
-          ICMP_PORT_UNREACHABLE,
+          ICMP_UNREACH_PORT,
           bytes,
           offset,
         )
@@ -572,12 +570,12 @@ export class Router {
   ): number {
     const hooks = this.hooks;
     if (!hooks.run("prerouting", bytes, offset, total, n, -1)) return ROUTER_CONSUMED;
-    let dst = readI32(bytes, offset + IPV4_DESTINATION);
+    let dst = readI32(bytes, offset + IPV4_DST_OFFSET);
     const ingress = this.interfaces[n];
     if (this.#masquerade[n] && dst === ingress.config.address && dst !== 0) {
       const v = this.nat.inbound(nowMs, bytes, offset, total, n);
       if (v === NAT_DROP) return ROUTER_CONSUMED;
-      dst = readI32(bytes, offset + IPV4_DESTINATION);
+      dst = readI32(bytes, offset + IPV4_DST_OFFSET);
     }
     if (this.#isLocal(n, dst)) {
       return hooks.run("input", bytes, offset, total, n, -1) ? ROUTER_LOCAL : ROUTER_CONSUMED;
@@ -685,7 +683,7 @@ export class Router {
       return;
     }
     // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
-    if (bytes[offset + 8] <= 1) {
+    if (bytes[offset + IPV4_TTL_OFFSET] <= 1) {
       stats.ttlExceeded++;
       stats.dropped++;
       ingress.icmp.sendTransitError(
@@ -699,7 +697,7 @@ export class Router {
       );
       return;
     }
-    const dst = readI32(bytes, offset + IPV4_DESTINATION);
+    const dst = readI32(bytes, offset + IPV4_DST_OFFSET);
     const r = this.lookup(dst);
     if (r === ROUTER_NO_ROUTE) {
       // RFC 1812 §5.2.7.1: destination unreachable, network unreachable.
@@ -721,8 +719,8 @@ export class Router {
     const gw = this.#gateways[r];
     const nextHop = gw === 0 ? dst : gw;
     const mtu = egress.config.mtu;
-    const flags = (bytes[offset + IPV4_FLAGS_FRAGMENT] << 8) |
-      bytes[offset + IPV4_FLAGS_FRAGMENT + 1];
+    const flags = (bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
+      bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1];
     if (total > mtu && (flags & FLAG_DF) !== 0) {
       // RFC 1812 §5.2.7.1 / RFC 1191 §4: fragmentation needed, with the next hop's MTU.
       stats.fragNeeded++;
@@ -762,13 +760,13 @@ export class Router {
       return;
     }
     if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
-      const frame = Math.max(ETHERNET_HEADER + total, ETHERNET_MIN_FRAME);
-      const mac = frame <= ETHERNET_HEADER + length && offset >= ETHERNET_HEADER
+      const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME_LEN);
+      const mac = frame <= ETHERNET_HEADER_LEN + length && offset >= ETHERNET_HEADER_LEN
         ? egress.arp.lookup(egress.nowMs, nextHop)
         : -1;
       if (mac >= 0) {
         // Zero copy: the Ethernet header in front of the datagram gets the new addresses.
-        const at = offset - ETHERNET_HEADER;
+        const at = offset - ETHERNET_HEADER_LEN;
         writeMac(bytes, at, mac);
         writeMac(bytes, at + 6, egress.config.mac);
         if (egress.device.transmit(bytes, at, frame)) {
@@ -832,13 +830,13 @@ export class Router {
     const later = laterOptionsLength(bytes, offset, hl);
     const mtu = egress.config.mtu;
     const payload = total - hl;
-    const baseOffset = (flags & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT;
+    const baseOffset = (flags & FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
     const lastMf = flags & FLAG_MF;
     stats.fragmented++;
     let sent = 0;
     for (let off = 0; off < payload;) {
-      const headerLength = off === 0 ? hl : IPV4_MIN_HEADER + later;
-      const room = (mtu - headerLength) & ~(FRAGMENT_UNIT - 1);
+      const headerLength = off === 0 ? hl : IPV4_HEADER_LEN + later;
+      const room = (mtu - headerLength) & ~(IPV4_FRAGMENT_UNIT - 1);
       const chunk = Math.min(room, payload - off);
       const last = off + chunk >= payload;
       const buf = this.#pool.alloc(egress.linkHeadroom);
@@ -852,24 +850,24 @@ export class Router {
       const b = buf.bytes;
       if (off === 0) b.set(bytes.subarray(offset, offset + hl), at);
       else {
-        b.set(bytes.subarray(offset, offset + IPV4_MIN_HEADER), at);
-        copyCopiedOptions(bytes, offset, hl, b, at + IPV4_MIN_HEADER, later);
+        b.set(bytes.subarray(offset, offset + IPV4_HEADER_LEN), at);
+        copyCopiedOptions(bytes, offset, hl, b, at + IPV4_HEADER_LEN, later);
         b[at] = 0x40 | (headerLength >>> 2);
       }
       const data = offset + hl + off;
       b.set(bytes.subarray(data, data + chunk), at + headerLength);
       const len = headerLength + chunk;
-      b[at + IPV4_TOTAL_LENGTH] = len >>> 8;
-      b[at + IPV4_TOTAL_LENGTH + 1] = len & 0xff;
+      b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
+      b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
       const fw = (flags & FLAG_DF) | (last ? lastMf : FLAG_MF) |
-        (((baseOffset + off) / FRAGMENT_UNIT) & FRAGMENT_OFFSET_MASK);
-      b[at + IPV4_FLAGS_FRAGMENT] = fw >>> 8;
-      b[at + IPV4_FLAGS_FRAGMENT + 1] = fw & 0xff;
-      b[at + IPV4_CHECKSUM] = 0;
-      b[at + IPV4_CHECKSUM + 1] = 0;
+        (((baseOffset + off) / IPV4_FRAGMENT_UNIT) & FRAGMENT_OFFSET_MASK);
+      b[at + IPV4_FLAGS_FRAGMENT_OFFSET] = fw >>> 8;
+      b[at + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = fw & 0xff;
+      b[at + IPV4_CHECKSUM_OFFSET] = 0;
+      b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
       const ck = internetChecksum(b, at, headerLength);
-      b[at + IPV4_CHECKSUM] = ck >>> 8;
-      b[at + IPV4_CHECKSUM + 1] = ck & 0xff;
+      b[at + IPV4_CHECKSUM_OFFSET] = ck >>> 8;
+      b[at + IPV4_CHECKSUM_OFFSET + 1] = ck & 0xff;
       if (egress.sendToNeighbour(buf, nextHop)) sent++;
       else stats.linkDropped++;
       stats.fragmentsSent++;
@@ -882,7 +880,7 @@ export class Router {
 /** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
 function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
   let n = 0;
-  for (let i = offset + IPV4_MIN_HEADER; i < offset + hl;) {
+  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
     const type = bytes[i];
     if (type === OPTION_END) break;
     if (type === OPTION_NOP) {
@@ -907,7 +905,7 @@ function copyCopiedOptions(
   room: number,
 ): void {
   let w = at;
-  for (let i = offset + IPV4_MIN_HEADER; i < offset + hl;) {
+  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
     const type = bytes[i];
     if (type === OPTION_END) break;
     if (type === OPTION_NOP) {

@@ -100,7 +100,8 @@ import { Transmitter } from "./af_packet/transmit.ts";
 import { TxBatch } from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
 import { Parker } from "./park.ts";
-import { CHECKSUM_FIELD_BYTES, MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
+import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
+import { CHECKSUM_FIELD_BYTES } from "../wire/checksum.ts";
 
 export { RING_IN_ARENA_DEFAULT, RING_IN_ARENA_ENV } from "./af_packet/socket.ts";
 export { BUSY_POLL_CHUNK_MICROS } from "./park.ts";

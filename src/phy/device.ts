@@ -12,8 +12,10 @@
  * @module
  */
 
-/** Length of an Ethernet II header (destination, source, EtherType). */
-export const ETHERNET_HEADER_BYTES = 14;
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+
+/** Length of an Ethernet II header (destination, source, EtherType): src/wire's {@link ETHERNET_HEADER_LEN}. */
+export const ETHERNET_HEADER_BYTES: typeof ETHERNET_HEADER_LEN = ETHERNET_HEADER_LEN;
 
 /** Default Ethernet MTU (payload bytes after the 14-byte header). */
 export const DEFAULT_MTU = 1500;

@@ -45,6 +45,8 @@ import {
   type RxFrameInfo,
 } from "./device.ts";
 import { completePartialChecksum } from "../wire/checksum.ts";
+import { readMac } from "../wire/address.ts";
+import { ETHERNET_DST_OFFSET, ETHERNET_SRC_OFFSET } from "../wire/ethernet.ts";
 import { packetBytes, releasePacketBytes } from "../buffer/arena.ts";
 import { copyBytes } from "../buffer/byte_ring.ts";
 
@@ -511,10 +513,8 @@ export class MemoryHub {
 
   #forward(from: MemoryDevice, bytes: Uint8Array, offset: number, length: number): void {
     // Learn the source (IEEE 802.1D transparent bridging), unicast sources only.
-    if ((bytes[offset + 6] & BROADCAST_GROUP_BIT) === 0) {
-      const src = bytes[offset + 6] * 0x10000000000 + bytes[offset + 7] * 0x100000000 +
-        ((bytes[offset + 8] << 24) >>> 0) + (bytes[offset + 9] << 16) +
-        (bytes[offset + 10] << 8) + bytes[offset + 11];
+    if ((bytes[offset + ETHERNET_SRC_OFFSET] & BROADCAST_GROUP_BIT) === 0) {
+      const src = readMac(bytes, offset + ETHERNET_SRC_OFFSET);
       if (this.#macs.get(src) !== from) {
         this.#macs.delete(src);
         if (this.#macs.size >= this.#maxMacs) {
@@ -523,10 +523,8 @@ export class MemoryHub {
         this.#macs.set(src, from);
       }
     }
-    if ((bytes[offset] & BROADCAST_GROUP_BIT) === 0) {
-      const dst = bytes[offset] * 0x10000000000 + bytes[offset + 1] * 0x100000000 +
-        ((bytes[offset + 2] << 24) >>> 0) + (bytes[offset + 3] << 16) +
-        (bytes[offset + 4] << 8) + bytes[offset + 5];
+    if ((bytes[offset + ETHERNET_DST_OFFSET] & BROADCAST_GROUP_BIT) === 0) {
+      const dst = readMac(bytes, offset + ETHERNET_DST_OFFSET);
       const port = this.#macs.get(dst);
       if (port !== undefined) {
         if (port !== from) {

@@ -80,6 +80,7 @@ import {
   SOCK_DGRAM,
 } from "./libc.ts";
 import { Parker } from "./park.ts";
+import { TCP_DATA_OFFSET_BYTE } from "../wire/tcp.ts";
 import {
   IFNAMSIZ,
   IFR_DATA_OFFSET,
@@ -88,7 +89,6 @@ import {
   IOVEC_BYTES,
   MAX_GSO_SIZE,
   readLe16,
-  TCP_DATA_OFFSET_BYTE,
   VNET_CSUM_OFFSET,
   VNET_CSUM_START,
   VNET_F_DATA_VALID,

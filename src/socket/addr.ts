@@ -25,8 +25,10 @@ export interface NetAddr {
   port: number;
 }
 
-/** Largest port number (16-bit field, RFC 768 / RFC 9293 §3.1). */
-export const PORT_MAX = 65_535;
+import { PORT_MAX } from "../wire/port.ts";
+
+/** Largest port number (src/wire/port.ts). */
+export { PORT_MAX };
 
 /**
  * Builds a {@link NetAddr} from a numeric IPv4 address.

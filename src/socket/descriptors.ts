@@ -13,6 +13,7 @@
 import type { TcpConfig } from "../tcp/config.ts";
 import type { TcpConnection, TcpInfo } from "../tcp/connection.ts";
 import { TcpError } from "../tcp/errors.ts";
+import { DEFAULT_BACKLOG } from "../tcp/tcp_layer.ts";
 import type { TcpConn } from "./tcp_conn.ts";
 import type { TcpListener } from "./tcp_listener.ts";
 import { checkPort } from "./addr.ts";
@@ -78,8 +79,8 @@ export interface SocketDescriptorHost {
 
 /** Lowest descriptor handed out (0–2 are stdin/stdout/stderr in the textbook's world). */
 export const FIRST_SOCKET_FD = 3;
-/** Default `listen()` backlog (Linux SOMAXCONN). */
-export const DEFAULT_SOCKET_BACKLOG = 128;
+/** Default `listen()` backlog (Linux SOMAXCONN): the TCP layer's {@link DEFAULT_BACKLOG}. */
+export const DEFAULT_SOCKET_BACKLOG: number = DEFAULT_BACKLOG;
 
 type DescriptorState = "fresh" | "connecting" | "connected" | "listening";
 

@@ -7,11 +7,13 @@
 
 import type { CongestionAlgorithm } from "./congestion.ts";
 import { DEFAULT_MAX_RTO_MS, DEFAULT_MIN_RTO_MS, INITIAL_RTO_MS } from "./rto.ts";
+import { IPV4_HEADER_LEN } from "../wire/ipv4.ts";
+import { TCP_HEADER_LEN } from "../wire/tcp.ts";
 
 /** RFC 9293 §3.7.1: the MSS assumed when the peer sends no MSS option. */
 export const DEFAULT_MSS = 536;
 /** Bytes of IPv4 + TCP headers without options (MSS = MTU - 40). */
-export const IPV4_TCP_HEADERS_LEN = 40;
+export const IPV4_TCP_HEADERS_LEN: number = IPV4_HEADER_LEN + TCP_HEADER_LEN;
 /** Smallest MSS we ever use, whatever ICMP or the peer says (Linux tcp_min_snd_mss is 48). */
 export const MIN_MSS = 88;
 

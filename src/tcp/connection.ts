@@ -59,6 +59,13 @@ import {
   type TcpContext,
   TcpState,
 } from "./tcb.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+} from "../wire/icmp.ts";
 
 export {
   MAX_WINDOW_SHIFT,
@@ -894,7 +901,7 @@ export class TcpConnection implements TimerTarget {
       return;
     }
     t.enter();
-    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_FRAG_NEEDED) {
+    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_UNREACH_FRAG_NEEDED) {
       // RFC 1191 §6.2: fragmentation needed: lower the MSS and resend what is in flight. A
       // SYN carries no data to fragment and its MSS option states what we receive (RFC 9293
       // §3.7.1), so the handshake ignores it (FreeBSD tcp_mtudisc_notify does too).
@@ -920,15 +927,6 @@ export class TcpConnection implements TimerTarget {
   }
 }
 
-/** ICMP type 3 (RFC 792). */
-const ICMP_DEST_UNREACHABLE = 3;
-/** ICMP type 11 (RFC 792). */
-const ICMP_TIME_EXCEEDED = 11;
-/** Type 3 code 4, fragmentation needed (RFC 1191). */
-const ICMP_FRAG_NEEDED = 4;
-/** Type 3 codes RFC 1122 §4.2.3.9 calls hard: protocol and port unreachable. */
-const ICMP_PROTO_UNREACHABLE = 2;
-const ICMP_PORT_UNREACHABLE = 3;
 /** Type 3 codes 9, 10, 13: administratively prohibited (RFC 1812 §5.2.7.1). */
 const ICMP_ADMIN_PROHIBITED: ReadonlySet<number> = new Set([9, 10, 13]);
 
@@ -950,7 +948,7 @@ function icmpConnectError(
 ): TcpError | null {
   if (policy === "none") return null;
   const hard = type === ICMP_DEST_UNREACHABLE &&
-    (code === ICMP_PROTO_UNREACHABLE || code === ICMP_PORT_UNREACHABLE);
+    (code === ICMP_UNREACH_PROTOCOL || code === ICMP_UNREACH_PORT);
   if (policy === "all") {
     if (hard) return new ConnectionRefused();
     if (type === ICMP_DEST_UNREACHABLE || type === ICMP_TIME_EXCEEDED) {

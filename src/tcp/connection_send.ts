@@ -29,18 +29,15 @@ import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
 import { ecnCodepoint, ecnOutputFlags } from "./ecn.ts";
 import { TimedOut } from "./errors.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
+import { TCP_CHECKSUM_OFFSET, TCP_MAX_HEADER_LEN } from "../wire/tcp.ts";
 
-const IP_PROTO_TCP = 6;
-/** Offset of the checksum field in the TCP header (RFC 9293 §3.1). */
-const TCP_CHECKSUM_FIELD = 16;
-/** Largest TCP header (data offset 15 words), bytes: room kept in a super-segment. */
-const TCP_MAX_HEADER_LEN = 60;
 /**
  * IpSender options of a segment with a partial checksum (transmit checksum
  * offload) and, with gsoSize set, of a super-segment (TCP segmentation
  * offload). Module scratch: a send reads it synchronously.
  */
-const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_FIELD, gsoSize: 0 };
+const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_OFFSET, gsoSize: 0 };
 /** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
 const PLAIN_SEND: IpSendOptions = {};
 /**
@@ -153,8 +150,8 @@ export function sendSegment(
     // Transmit checksum offload: the field holds the folded pseudo-header sum of the whole
     // (super-)segment; the device completes it (per segment after GSO).
     const ph = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
-    bytes[at + TCP_CHECKSUM_FIELD] = ph >>> 8;
-    bytes[at + TCP_CHECKSUM_FIELD + 1] = ph & 0xff;
+    bytes[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
+    bytes[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
     const mss = t.currentMss();
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
     OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
@@ -165,7 +162,7 @@ export function sendSegment(
       // RFC 9293 §3.1 over pseudo-header + header + data, the data's part already summed (the
       // header's length is a multiple of 4, so the data's 16-bit words pair as in the segment).
       const initial = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
-      storeChecksum(bytes, at, headerLength, at + TCP_CHECKSUM_FIELD, initial + dataSum);
+      storeChecksum(bytes, at, headerLength, at + TCP_CHECKSUM_OFFSET, initial + dataSum);
     } else fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
     if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
     else {

@@ -18,8 +18,7 @@ import {
   SYN_COOKIE_MSS_TABLE,
   synCookieMssIndex,
 } from "./syn_cookies.ts";
-
-const IP_PROTO_TCP = 6;
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 
 /** The options of a cookie SYN-ACK sent with timestamps. */
 export interface CookieSynAckOptions {

@@ -11,11 +11,11 @@ import type { TcpConnection } from "./connection.ts";
 import { AddrInUse } from "./errors.ts";
 import { hashFourTuple } from "./isn.ts";
 import type { Tcp6Path } from "./tcp6.ts";
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../wire/port.ts";
 
-/** RFC 6335 §6: the dynamic (ephemeral) port range. */
-export const EPHEMERAL_PORT_FIRST = 49152;
-/** Last ephemeral port. */
-export const EPHEMERAL_PORT_LAST = 65535;
+/** RFC 6335 §6: the dynamic (ephemeral) port range (src/wire/port.ts). */
+export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST };
+
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
 /** Extra word mixed into the RFC 6056 port offset hash (keeps it apart from ISNs and cookies). */
 const PORT_OFFSET_HASH_EXTRA = 0x706f7274;

@@ -9,17 +9,15 @@
  */
 
 import type { RangeSet } from "../buffer/range_set.ts";
-import type { TcpRepr } from "../wire/tcp.ts";
+import { TCP_MAX_SACK_BLOCKS, TCP_SACK_BLOCK_LEN, type TcpRepr } from "../wire/tcp.ts";
 import { seqAdd, seqGt, seqSub } from "./seq.ts";
 
 /** SACK blocks that fit beside timestamps (RFC 2018 §3). */
 export const SACK_BLOCKS_WITH_TS = 3;
-/** SACK blocks that fit without timestamps. */
-export const SACK_BLOCKS_WITHOUT_TS = 4;
+/** SACK blocks that fit without timestamps (the wire codec's {@link TCP_MAX_SACK_BLOCKS}). */
+export const SACK_BLOCKS_WITHOUT_TS = TCP_MAX_SACK_BLOCKS;
 /** SACK option bytes besides its blocks, as laid out (NOP NOP kind length). */
 const SACK_OPTION_OVERHEAD_BYTES = 4;
-/** Bytes of one SACK block (RFC 2018 §3). */
-const SACK_BLOCK_BYTES = 8;
 /** Remembered most-recent SACK blocks (RFC 2018 §4). */
 const SACK_RECENT_MAX = 4;
 
@@ -30,7 +28,7 @@ const SACK_RECENT_MAX = 4;
  * @returns option bytes, padding included
  */
 export function sackOptionBytes(blocks: number): number {
-  return SACK_OPTION_OVERHEAD_BYTES + blocks * SACK_BLOCK_BYTES;
+  return SACK_OPTION_OVERHEAD_BYTES + blocks * TCP_SACK_BLOCK_LEN;
 }
 
 /**

@@ -20,7 +20,7 @@ import type { RangeSet } from "../buffer/range_set.ts";
 import type { IpSender, IpSendOptions } from "../iface/types.ts";
 import type { Clock } from "../time/clock.ts";
 import { Timer, type TimerWheel } from "../time/timer_wheel.ts";
-import type { TcpRepr } from "../wire/tcp.ts";
+import { TCP_MAX_WINDOW_SCALE, type TcpRepr } from "../wire/tcp.ts";
 import type { TcpConfig, TcpStats } from "./config.ts";
 import { DEFAULT_MSS, IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion.ts";
@@ -86,8 +86,8 @@ export const TCP_TIMER_RACK = 6;
 
 /** Largest unscaled window field. */
 export const MAX_WINDOW_FIELD = 0xffff;
-/** RFC 7323 §2.3: largest shift. */
-export const MAX_WINDOW_SHIFT = 14;
+/** RFC 7323 §2.3: largest shift (the wire codec's {@link TCP_MAX_WINDOW_SCALE}). */
+export const MAX_WINDOW_SHIFT = TCP_MAX_WINDOW_SCALE;
 
 /**
  * RFC 7323 §2.3: the window shift we announce: the smallest that lets the

@@ -37,14 +37,12 @@ import type {
 import { ipv6AddressSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import { sipHash24Int32 } from "../wire/siphash.ts";
+import { TCP_CHECKSUM_OFFSET, TCP_HEADER_LEN } from "../wire/tcp.ts";
+import { IPV4_TCP_HEADERS_LEN } from "./config.ts";
+import { IPV6_HEADER_LEN } from "../wire/ipv6.ts";
 
 /** IPv6 header + TCP header without options (RFC 8200 §8.3: MSS = path MTU − 60). */
-export const IPV6_TCP_HEADERS_LEN = 60;
-/** What the engine subtracts from `mtuFor` (IPv4 20 + TCP 20). */
-const ENGINE_HEADERS_LEN = 40;
-/** Offset of the checksum field in the TCP header (RFC 9293 §3.1). */
-const TCP_CHECKSUM_OFFSET = 16;
-const TCP_MIN_HEADER = 20;
+export const IPV6_TCP_HEADERS_LEN: number = IPV6_HEADER_LEN + TCP_HEADER_LEN;
 
 /** The IPv6 output TCP needs: `Ipv6Sender` and a way to give back an unsent buffer. */
 export interface Tcp6Sender extends Ipv6Sender {
@@ -169,7 +167,7 @@ export class Tcp6Path implements IpSender {
    * @returns false when dropped
    */
   send(buf: PacketBufferLike, _dst: number, protocol: number, opts?: IpSendOptions): boolean {
-    if (buf.length < TCP_MIN_HEADER || this.remote6 === null) {
+    if (buf.length < TCP_HEADER_LEN || this.remote6 === null) {
       this.#ip6.release(buf);
       return false;
     }
@@ -201,7 +199,7 @@ export class Tcp6Path implements IpSender {
    */
   mtuFor(): number {
     return this.remote6 === null
-      ? 1280 - IPV6_TCP_HEADERS_LEN + ENGINE_HEADERS_LEN
-      : this.#ip6.pathMtu(this.remote6) - IPV6_TCP_HEADERS_LEN + ENGINE_HEADERS_LEN;
+      ? 1280 - IPV6_TCP_HEADERS_LEN + IPV4_TCP_HEADERS_LEN
+      : this.#ip6.pathMtu(this.remote6) - IPV6_TCP_HEADERS_LEN + IPV4_TCP_HEADERS_LEN;
   }
 }

@@ -9,34 +9,41 @@
  */
 
 import { Ipv6Address } from "../wire/ipv6_address.ts";
-import { readI32 } from "../wire/view.ts";
+import { read16, readI32 } from "../wire/view.ts";
 import { TcpConnection, type TcpContext } from "./connection.ts";
 import { Tcp6Path, type Tcp6Sender } from "./tcp6.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+} from "../wire/icmp.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_UNREACH_ADMIN,
+  ICMPV6_UNREACH_NO_ROUTE,
+  ICMPV6_UNREACH_PORT,
+} from "../wire/icmpv6.ts";
+import {
+  ICMPV6_PARAM_NEXT_HEADER,
+  IPV6_DST_OFFSET,
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER_OFFSET,
+  IPV6_SRC_OFFSET,
+  IPV6_VERSION,
+} from "../wire/ipv6.ts";
+import { TCP_DST_PORT_OFFSET, TCP_SEQ_OFFSET, TCP_SRC_PORT_OFFSET } from "../wire/tcp.ts";
 
-const IP_PROTO_TCP = 6;
-const TCP_QUOTED_BYTES = 8;
-/** ICMPv4 types the engine's connections act on (RFC 792). */
-const ICMP_DEST_UNREACHABLE = 3;
-const ICMP_TIME_EXCEEDED = 11;
-/** ICMPv6 types TCP acts on (RFC 4443 §3.1, §3.2). */
-const ICMPV6_DEST_UNREACHABLE = 1;
-const ICMPV6_PACKET_TOO_BIG = 2;
-/** ICMPv6 Destination Unreachable codes (RFC 4443 §3.1). */
-const ICMPV6_UNREACH_NO_ROUTE = 0;
-const ICMPV6_UNREACH_PORT = 4;
-/** The IPv4 destination-unreachable codes the engine maps them to (RFC 792, RFC 1191). */
-const UNREACH_NET = 0;
-const UNREACH_HOST = 1;
-const UNREACH_PORT = 3;
-const UNREACH_FRAG_NEEDED = 4;
-const UNREACH_PROTOCOL = 2;
 /** RFC 1812 §5.2.7.1: communication administratively prohibited. */
 const UNREACH_ADMIN_PROHIBITED = 13;
-const ICMPV6_TIME_EXCEEDED = 3;
-const ICMPV6_PARAMETER_PROBLEM = 4;
-const ICMPV6_UNREACH_ADMIN = 1;
-const ICMPV6_PARAM_NEXT_HEADER = 1;
-const IPV6_HEADER_LEN = 40;
 /** IPv6 header + TCP header: the engine's "next-hop MTU" is the IPv6 MTU − 20 (tcp6.ts). */
 const IPV6_MTU_TO_ENGINE = 20;
 
@@ -210,35 +217,36 @@ export class Tcp6Table {
     let v4Code: number;
     let mtu = 0;
     if (type === ICMPV6_PACKET_TOO_BIG) {
-      v4Code = UNREACH_FRAG_NEEDED;
+      v4Code = ICMP_UNREACH_FRAG_NEEDED;
       mtu = parameter - IPV6_MTU_TO_ENGINE;
     } else if (type === ICMPV6_DEST_UNREACHABLE) {
       v4Code = code === ICMPV6_UNREACH_PORT
-        ? UNREACH_PORT
+        ? ICMP_UNREACH_PORT
         : code === ICMPV6_UNREACH_NO_ROUTE
-        ? UNREACH_NET
+        ? ICMP_UNREACH_NET
         : code === ICMPV6_UNREACH_ADMIN
         ? UNREACH_ADMIN_PROHIBITED
-        : UNREACH_HOST;
+        : ICMP_UNREACH_HOST;
     } else if (type === ICMPV6_TIME_EXCEEDED) {
       v4Type = ICMP_TIME_EXCEEDED;
       v4Code = code;
     } else if (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_PARAM_NEXT_HEADER) {
-      v4Code = UNREACH_PROTOCOL; // "unrecognized Next Header": the peer lacks TCP
+      v4Code = ICMP_UNREACH_PROTOCOL; // "unrecognized Next Header": the peer lacks TCP
     } else {
       return; // other Parameter Problems: soft errors (RFC 1122 §4.2.3.9), ignored
     }
     if (
-      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + TCP_QUOTED_BYTES ||
-      quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6 ||
-      quoted[quotedOffset + 6] !== IP_PROTO_TCP // we send no extension headers
+      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN ||
+      quotedOffset + quotedLength > quoted.length ||
+      (quoted[quotedOffset] >>> 4) !== IPV6_VERSION ||
+      quoted[quotedOffset + IPV6_NEXT_HEADER_OFFSET] !== IP_PROTO_TCP // we send no extension headers
     ) return;
-    const local6 = Ipv6Address.fromBytes(quoted, quotedOffset + 8);
-    const remote6 = Ipv6Address.fromBytes(quoted, quotedOffset + 24);
+    const local6 = Ipv6Address.fromBytes(quoted, quotedOffset + IPV6_SRC_OFFSET);
+    const remote6 = Ipv6Address.fromBytes(quoted, quotedOffset + IPV6_DST_OFFSET);
     const t = quotedOffset + IPV6_HEADER_LEN;
-    const localPort = (quoted[t] << 8) | quoted[t + 1];
-    const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
-    const seq = readI32(quoted, t + 4);
+    const localPort = read16(quoted, t + TCP_SRC_PORT_OFFSET);
+    const remotePort = read16(quoted, t + TCP_DST_PORT_OFFSET);
+    const seq = readI32(quoted, t + TCP_SEQ_OFFSET);
     const path = this.lookup(local6, localPort, remote6, remotePort);
     if (path !== undefined) {
       (path.conn as TcpConnection).onIcmpError(nowMs, v4Type, v4Code, mtu, seq);

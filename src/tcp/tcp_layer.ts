@@ -22,8 +22,19 @@ import type { Clock } from "../time/clock.ts";
 import type { TimerWheel } from "../time/timer_wheel.ts";
 import { formatIpv4, IPV4_LIMITED_BROADCAST, readIpv4 } from "../wire/address.ts";
 import { isWireError } from "../wire/error.ts";
-import { readI32 } from "../wire/view.ts";
-import { newTcpRepr, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpPacket, TcpRepr } from "../wire/tcp.ts";
+import { read16, readI32 } from "../wire/view.ts";
+import {
+  newTcpRepr,
+  TCP_ACK,
+  TCP_DST_PORT_OFFSET,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SEQ_OFFSET,
+  TCP_SRC_PORT_OFFSET,
+  TCP_SYN,
+  TcpPacket,
+  TcpRepr,
+} from "../wire/tcp.ts";
 import { newTcpStats, resolveTcpConfig, type TcpConfig, type TcpStats } from "./config.ts";
 import {
   TcpConnection,
@@ -42,6 +53,19 @@ import { Tcp6Table } from "./tcp6_table.ts";
 import { TcpControlSegments } from "./control_segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
+import {
+  IP_PROTO_TCP,
+  IPV4_DST_OFFSET,
+  IPV4_HEADER_LEN,
+  IPV4_IHL_MASK,
+  IPV4_PROTOCOL_OFFSET,
+  IPV4_SRC_OFFSET,
+} from "../wire/ipv4.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
+  ICMP_TIME_EXCEEDED,
+} from "../wire/icmp.ts";
 
 export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "./ephemeral_port.ts";
 export {
@@ -53,13 +77,7 @@ export {
 
 /** Default listen backlog (Linux SOMAXCONN). */
 export const DEFAULT_BACKLOG = 128;
-const IP_PROTO_TCP = 6;
 const PORT_SPACE = 0x10000;
-const ICMP_DEST_UNREACHABLE = 3;
-/** ICMP type 11, time exceeded (RFC 792). */
-const ICMP_TIME_EXCEEDED = 11;
-const IPV4_MIN_HEADER = 20;
-const TCP_QUOTED_BYTES = 8;
 /** The top four bits of a class D (multicast, 224.0.0.0/4) address (RFC 1112 §4). */
 const MULTICAST_TOP_BITS = 0xe;
 
@@ -966,16 +984,16 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   ): void {
     // Destination unreachable, time exceeded (RFC 1122 §4.2.3.9); the connection decides.
     if (type !== ICMP_DEST_UNREACHABLE && type !== ICMP_TIME_EXCEEDED) return;
-    if (quotedLength < IPV4_MIN_HEADER || quotedOffset + quotedLength > quoted.length) return;
-    const ihl = (quoted[quotedOffset] & 0x0f) * 4;
-    if (ihl < IPV4_MIN_HEADER || quotedLength < ihl + TCP_QUOTED_BYTES) return;
-    if (quoted[quotedOffset + 9] !== IP_PROTO_TCP) return;
-    const localAddr = readIpv4(quoted, quotedOffset + 12);
-    const remoteAddr = readIpv4(quoted, quotedOffset + 16);
+    if (quotedLength < IPV4_HEADER_LEN || quotedOffset + quotedLength > quoted.length) return;
+    const ihl = (quoted[quotedOffset] & IPV4_IHL_MASK) * 4;
+    if (ihl < IPV4_HEADER_LEN || quotedLength < ihl + ICMP_MIN_QUOTED_DATA_LEN) return;
+    if (quoted[quotedOffset + IPV4_PROTOCOL_OFFSET] !== IP_PROTO_TCP) return;
+    const localAddr = readIpv4(quoted, quotedOffset + IPV4_SRC_OFFSET);
+    const remoteAddr = readIpv4(quoted, quotedOffset + IPV4_DST_OFFSET);
     const t = quotedOffset + ihl;
-    const localPort = (quoted[t] << 8) | quoted[t + 1];
-    const remotePort = (quoted[t + 2] << 8) | quoted[t + 3];
-    const seq = readI32(quoted, t + 4); // the quoted sequence number, int32 like every other
+    const localPort = read16(quoted, t + TCP_SRC_PORT_OFFSET);
+    const remotePort = read16(quoted, t + TCP_DST_PORT_OFFSET);
+    const seq = readI32(quoted, t + TCP_SEQ_OFFSET); // the quoted sequence number, int32 like every other
     const conn = this.#lookup(localAddr, localPort, remoteAddr, remotePort);
     if (conn !== undefined) conn.onIcmpError(nowMs, type, code, nextHopMtu, seq);
   }

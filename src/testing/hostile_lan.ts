@@ -34,9 +34,55 @@
 import { Stack, type StackStats } from "../stack.ts";
 import { MemoryHub } from "../phy/memory_link.ts";
 import { SeededRandom } from "../phy/fault_injector.ts";
-import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
+import { internetChecksum, pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
+import { write16 } from "../wire/view.ts";
 import { parseIpv4, writeIpv4, writeMac } from "../wire/address.ts";
 import type { TcpConn } from "../socket/tcp_conn.ts";
+import {
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_DEFAULT_TTL,
+  IPV4_DST_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_HEADER_LEN,
+  IPV4_ID_OFFSET,
+  IPV4_PROTOCOL_OFFSET,
+  IPV4_SRC_OFFSET,
+  IPV4_TOS_OFFSET,
+  IPV4_TOTAL_LENGTH_OFFSET,
+  IPV4_TTL_OFFSET,
+  IPV4_VERSION_IHL_OFFSET,
+} from "../wire/ipv4.ts";
+import {
+  ETHERNET_HEADER_LEN,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  MAC_BROADCAST,
+} from "../wire/ethernet.ts";
+import {
+  ICMP_CHECKSUM_OFFSET,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER_LEN,
+  ICMP_ID_OFFSET,
+  ICMP_UNREACH_PORT,
+} from "../wire/icmp.ts";
+import { UDP_HEADER_LEN } from "../wire/udp.ts";
+import {
+  TCP_ACK,
+  TCP_ACK_OFFSET,
+  TCP_CHECKSUM_OFFSET,
+  TCP_DATA_OFFSET_BYTE,
+  TCP_DST_PORT_OFFSET,
+  TCP_FLAGS_OFFSET,
+  TCP_HEADER_LEN,
+  TCP_SEQ_OFFSET,
+  TCP_SRC_PORT_OFFSET,
+  TCP_SYN,
+  TCP_WINDOW_OFFSET,
+} from "../wire/tcp.ts";
 
 /** The victim's address. */
 export const HOSTILE_VICTIM = "192.0.2.1";
@@ -120,19 +166,6 @@ export const ATTACK_BURST_EVERY_BYTES = 32 * 1024;
 const DEFAULT_PROBE_INTERVAL_MS = 20;
 const PING_TIMEOUT_MS = 2000;
 const READ_BUFFER_BYTES = 64 * 1024;
-const ETHERNET_HEADER_BYTES = 14;
-const IPV4_HEADER_BYTES = 20;
-const UDP_HEADER_BYTES = 8;
-const TCP_HEADER_BYTES = 20;
-const ICMP_HEADER_BYTES = 8;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const PROTO_ICMP = 1;
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
-const TCP_SYN = 0x02;
-const TCP_ACK = 0x10;
-const MAC_BROADCAST = 0xffff_ffff_ffff;
 const ATTACKER_MAC = 0x02_66_66_66_66_66;
 /** Fragment offset (bytes) and length of the oversized fragment: it ends past 65,535. */
 const OVERSIZED_FRAGMENT_OFFSET = 65_000;
@@ -421,7 +454,7 @@ class Attacker {
           },
         );
       case "garbage": {
-        const length = ETHERNET_HEADER_BYTES + this.#int(MAX_FRAME_BYTES - ETHERNET_HEADER_BYTES);
+        const length = ETHERNET_HEADER_LEN + this.#int(MAX_FRAME_BYTES - ETHERNET_HEADER_LEN);
         for (let i = 0; i < length; i++) f[i] = this.#int(256);
         writeMac(f, 0, this.#victimMac);
         writeMac(f, 6, ATTACKER_MAC);
@@ -445,48 +478,42 @@ class Attacker {
   /** Writes an IPv4 header at 14 and returns the offset of its payload. */
   #ipv4(src: number, dst: number, protocol: number, payload: number, fragment = 0): number {
     const f = this.#frame;
-    const o = ETHERNET_HEADER_BYTES;
-    const total = IPV4_HEADER_BYTES + payload;
-    f[o] = 0x45;
-    f[o + 1] = 0;
-    f[o + 2] = total >>> 8;
-    f[o + 3] = total & 0xff;
+    const o = ETHERNET_HEADER_LEN;
+    const total = IPV4_HEADER_LEN + payload;
+    f[o + IPV4_VERSION_IHL_OFFSET] = 0x45;
+    f[o + IPV4_TOS_OFFSET] = 0;
+    write16(f, o + IPV4_TOTAL_LENGTH_OFFSET, total);
     const id = this.#int(0x10000);
-    f[o + 4] = id >>> 8;
-    f[o + 5] = id & 0xff;
-    f[o + 6] = fragment >>> 8;
-    f[o + 7] = fragment & 0xff;
-    f[o + 8] = 64;
-    f[o + 9] = protocol;
-    f[o + 10] = 0;
-    f[o + 11] = 0;
-    writeIpv4(f, o + 12, src);
-    writeIpv4(f, o + 16, dst);
-    const sum = internetChecksum(f, o, IPV4_HEADER_BYTES);
-    f[o + 10] = sum >>> 8;
-    f[o + 11] = sum & 0xff;
-    return o + IPV4_HEADER_BYTES;
+    write16(f, o + IPV4_ID_OFFSET, id);
+    write16(f, o + IPV4_FLAGS_FRAGMENT_OFFSET, fragment);
+    f[o + IPV4_TTL_OFFSET] = IPV4_DEFAULT_TTL;
+    f[o + IPV4_PROTOCOL_OFFSET] = protocol;
+    write16(f, o + IPV4_CHECKSUM_OFFSET, 0);
+    writeIpv4(f, o + IPV4_SRC_OFFSET, src);
+    writeIpv4(f, o + IPV4_DST_OFFSET, dst);
+    const sum = internetChecksum(f, o, IPV4_HEADER_LEN);
+    write16(f, o + IPV4_CHECKSUM_OFFSET, sum);
+    return o + IPV4_HEADER_LEN;
   }
 
   #icmpEcho(srcMac: number, src: number, dst: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
     const payload = 32;
-    const o = this.#ipv4(src, dst, PROTO_ICMP, ICMP_HEADER_BYTES + payload);
+    const o = this.#ipv4(src, dst, IP_PROTO_ICMP, ICMP_HEADER_LEN + payload);
     const f = this.#frame;
-    f.fill(0, o, o + ICMP_HEADER_BYTES + payload);
-    f[o] = 8; // echo request
-    f[o + 4] = 0x12;
-    f[o + 6] = this.#int(256);
-    const sum = internetChecksum(f, o, ICMP_HEADER_BYTES + payload);
-    f[o + 2] = sum >>> 8;
-    f[o + 3] = sum & 0xff;
-    return o + ICMP_HEADER_BYTES + payload;
+    f.fill(0, o, o + ICMP_HEADER_LEN + payload);
+    f[o] = ICMP_ECHO_REQUEST;
+    f[o + ICMP_ID_OFFSET] = 0x12;
+    f[o + 6] = this.#int(256); // the sequence number's high byte
+    const sum = internetChecksum(f, o, ICMP_HEADER_LEN + payload);
+    write16(f, o + ICMP_CHECKSUM_OFFSET, sum);
+    return o + ICMP_HEADER_LEN + payload;
   }
 
   #udp(srcMac: number, src: number, dst: number, sport: number, payload: number): number {
     this.#ethernet(srcMac, this.#victimMac, ETHERTYPE_IPV4);
-    const length = UDP_HEADER_BYTES + payload;
-    const o = this.#ipv4(src, dst, PROTO_UDP, length);
+    const length = UDP_HEADER_LEN + payload;
+    const o = this.#ipv4(src, dst, IP_PROTO_UDP, length);
     const f = this.#frame;
     const dport = 1024 + this.#int(60000);
     f[o] = sport >>> 8;
@@ -495,14 +522,12 @@ class Attacker {
     f[o + 3] = dport & 0xff;
     f[o + 4] = length >>> 8;
     f[o + 5] = length & 0xff;
-    f[o + 6] = 0;
-    f[o + 7] = 0;
-    for (let i = 0; i < payload; i++) f[o + UDP_HEADER_BYTES + i] = this.#int(256);
+    write16(f, o + UDP_CHECKSUM_OFFSET, 0);
+    for (let i = 0; i < payload; i++) f[o + UDP_HEADER_LEN + i] = this.#int(256);
     const sum =
-      internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, PROTO_UDP, length)) ||
+      internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_UDP, length)) ||
       0xffff;
-    f[o + 6] = sum >>> 8;
-    f[o + 7] = sum & 0xff;
+    write16(f, o + UDP_CHECKSUM_OFFSET, sum);
     return o + length;
   }
 
@@ -514,60 +539,54 @@ class Attacker {
     s: { sport: number; dport: number; flags: number; seq: number; ack: number },
   ): number {
     this.#ethernet(srcMac, dstMac, ETHERTYPE_IPV4);
-    const o = this.#ipv4(src, dst, PROTO_TCP, TCP_HEADER_BYTES);
+    const o = this.#ipv4(src, dst, IP_PROTO_TCP, TCP_HEADER_LEN);
     const f = this.#frame;
-    f.fill(0, o, o + TCP_HEADER_BYTES);
-    f[o] = s.sport >>> 8;
-    f[o + 1] = s.sport & 0xff;
-    f[o + 2] = s.dport >>> 8;
-    f[o + 3] = s.dport & 0xff;
-    writeIpv4(f, o + 4, s.seq | 0);
-    writeIpv4(f, o + 8, s.ack | 0);
-    f[o + 12] = (TCP_HEADER_BYTES / 4) << 4;
-    f[o + 13] = s.flags;
-    f[o + 14] = 0xff;
-    f[o + 15] = 0xff;
+    f.fill(0, o, o + TCP_HEADER_LEN);
+    write16(f, o + TCP_SRC_PORT_OFFSET, s.sport);
+    write16(f, o + TCP_DST_PORT_OFFSET, s.dport);
+    writeIpv4(f, o + TCP_SEQ_OFFSET, s.seq | 0);
+    writeIpv4(f, o + TCP_ACK_OFFSET, s.ack | 0);
+    f[o + TCP_DATA_OFFSET_BYTE] = (TCP_HEADER_LEN / 4) << 4;
+    f[o + TCP_FLAGS_OFFSET] = s.flags;
+    write16(f, o + TCP_WINDOW_OFFSET, 0xffff);
     const sum = internetChecksum(
       f,
       o,
-      TCP_HEADER_BYTES,
-      pseudoHeaderSum(src >>> 0, dst >>> 0, PROTO_TCP, TCP_HEADER_BYTES),
+      TCP_HEADER_LEN,
+      pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_TCP, TCP_HEADER_LEN),
     );
-    f[o + 16] = sum >>> 8;
-    f[o + 17] = sum & 0xff;
-    return o + TCP_HEADER_BYTES;
+    write16(f, o + TCP_CHECKSUM_OFFSET, sum);
+    return o + TCP_HEADER_LEN;
   }
 
   /** A port unreachable "from the client" quoting a datagram victim:7 → client:random. */
   #portUnreachableQuotingEcho(): number {
     this.#ethernet(ATTACKER_MAC, this.#victimMac, ETHERTYPE_IPV4);
-    const quoted = IPV4_HEADER_BYTES + UDP_HEADER_BYTES;
-    const o = this.#ipv4(this.#client, this.#victim, PROTO_ICMP, ICMP_HEADER_BYTES + quoted);
+    const quoted = IPV4_HEADER_LEN + UDP_HEADER_LEN;
+    const o = this.#ipv4(this.#client, this.#victim, IP_PROTO_ICMP, ICMP_HEADER_LEN + quoted);
     const f = this.#frame;
-    f.fill(0, o, o + ICMP_HEADER_BYTES + quoted);
-    f[o] = 3; // destination unreachable
-    f[o + 1] = 3; // port unreachable
-    const q = o + ICMP_HEADER_BYTES;
-    f[q] = 0x45;
-    f[q + 3] = quoted;
-    f[q + 8] = 64;
-    f[q + 9] = PROTO_UDP;
-    writeIpv4(f, q + 12, this.#victim);
-    writeIpv4(f, q + 16, this.#client);
-    const qsum = internetChecksum(f, q, IPV4_HEADER_BYTES);
-    f[q + 10] = qsum >>> 8;
-    f[q + 11] = qsum & 0xff;
-    const u = q + IPV4_HEADER_BYTES;
+    f.fill(0, o, o + ICMP_HEADER_LEN + quoted);
+    f[o] = ICMP_DEST_UNREACHABLE;
+    f[o + 1] = ICMP_UNREACH_PORT;
+    const q = o + ICMP_HEADER_LEN;
+    f[q + IPV4_VERSION_IHL_OFFSET] = 0x45;
+    write16(f, q + IPV4_TOTAL_LENGTH_OFFSET, quoted);
+    f[q + IPV4_TTL_OFFSET] = IPV4_DEFAULT_TTL;
+    f[q + IPV4_PROTOCOL_OFFSET] = IP_PROTO_UDP;
+    writeIpv4(f, q + IPV4_SRC_OFFSET, this.#victim);
+    writeIpv4(f, q + IPV4_DST_OFFSET, this.#client);
+    const qsum = internetChecksum(f, q, IPV4_HEADER_LEN);
+    write16(f, q + IPV4_CHECKSUM_OFFSET, qsum);
+    const u = q + IPV4_HEADER_LEN;
     f[u] = 0;
     f[u + 1] = HOSTILE_ECHO_PORT;
     const dport = 1024 + this.#int(60000);
     f[u + 2] = dport >>> 8;
     f[u + 3] = dport & 0xff;
-    f[u + 5] = UDP_HEADER_BYTES;
-    const sum = internetChecksum(f, o, ICMP_HEADER_BYTES + quoted);
-    f[o + 2] = sum >>> 8;
-    f[o + 3] = sum & 0xff;
-    return o + ICMP_HEADER_BYTES + quoted;
+    f[u + 5] = UDP_HEADER_LEN;
+    const sum = internetChecksum(f, o, ICMP_HEADER_LEN + quoted);
+    write16(f, o + ICMP_CHECKSUM_OFFSET, sum);
+    return o + ICMP_HEADER_LEN + quoted;
   }
 
   /** A fragment whose end lies past 65,535 bytes (RFC 791: the datagram cannot be that long). */
@@ -576,7 +595,7 @@ class Attacker {
     const o = this.#ipv4(
       this.#self,
       this.#victim,
-      PROTO_UDP,
+      IP_PROTO_UDP,
       OVERSIZED_FRAGMENT_BYTES,
       OVERSIZED_FRAGMENT_OFFSET / 8,
     );
@@ -589,7 +608,7 @@ class Attacker {
     const reply = this.#int(2) === 0;
     this.#ethernet(senderMac, reply ? this.#victimMac : MAC_BROADCAST, ETHERTYPE_ARP);
     const f = this.#frame;
-    const o = ETHERNET_HEADER_BYTES;
+    const o = ETHERNET_HEADER_LEN;
     f[o] = 0;
     f[o + 1] = 1; // Ethernet
     f[o + 2] = 0x08;

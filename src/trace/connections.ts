@@ -44,15 +44,22 @@ import { isWireError } from "../wire/error.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import { LINKTYPE_ETHERNET, PcapReader } from "../wire/pcap.ts";
 import { SentRanges } from "./sent_ranges.ts";
+import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
+import {
+  IP_PROTO_DSTOPTS,
+  IP_PROTO_FRAGMENT,
+  IP_PROTO_HOPOPTS,
+  IP_PROTO_ICMPV6,
+  IP_PROTO_NONE,
+  IP_PROTO_ROUTING,
+  IPV6_DST_OFFSET,
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER_OFFSET,
+  IPV6_SRC_OFFSET,
+  IPV6_VERSION,
+} from "../wire/ipv6.ts";
+import { UDP_HEADER_LEN } from "../wire/udp.ts";
 
-/** IP protocol number of ICMP (RFC 792). */
-const PROTO_ICMP = 1;
-/** IP protocol number of TCP (RFC 9293). */
-const PROTO_TCP = 6;
-/** IP protocol number of UDP (RFC 768). */
-const PROTO_UDP = 17;
-/** UDP header length (RFC 768). */
-const UDP_HEADER_BYTES = 8;
 /** Well-known DNS port (RFC 1035 §4.2). */
 const DNS_PORT = 53;
 /** 2^32, the TCP sequence space (RFC 9293 §3.4). */
@@ -377,11 +384,11 @@ export function decodeFrame(
     return base;
   }
   switch (ip.protocol) {
-    case PROTO_TCP:
+    case IP_PROTO_TCP:
       return decodeTcp(base, data, payloadOffset, capturedPayload, payloadLength);
-    case PROTO_UDP:
+    case IP_PROTO_UDP:
       return decodeUdp(base, data, payloadOffset, capturedPayload, payloadLength);
-    case PROTO_ICMP:
+    case IP_PROTO_ICMP:
       return decodeIcmp(base, data, payloadOffset, capturedPayload, payloadLength);
     default:
       base.summary = `IPv4 proto ${ip.protocol} len ${payloadLength}`;
@@ -389,32 +396,26 @@ export function decodeFrame(
   }
 }
 
-/** IPv6 extension headers with the generic (Next Header, Hdr Ext Len in 8-octet units) layout. */
-const IPV6_HOP_BY_HOP = 0;
-const IPV6_ROUTING = 43;
-const IPV6_FRAGMENT = 44;
-const IPV6_DEST_OPTIONS = 60;
-const IPV6_NO_NEXT = 59;
-const PROTO_ICMPV6 = 58;
-const IPV6_HEADER_BYTES = 40;
 /** At most this many extension headers are walked for display. */
 const MAX_EXTENSION_HEADERS = 8;
 
 /** RFC 8200 §3 header, §4 extension headers (walked for display), then TCP/UDP/ICMPv6. */
 function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: number) {
-  if (avail < IPV6_HEADER_BYTES) return malformed(base, `IPv6: ${avail} bytes < header`);
-  if ((data[off] >>> 4) !== 6) return malformed(base, `IPv6: version ${data[off] >>> 4}`);
+  if (avail < IPV6_HEADER_LEN) return malformed(base, `IPv6: ${avail} bytes < header`);
+  if ((data[off] >>> 4) !== IPV6_VERSION) {
+    return malformed(base, `IPv6: version ${data[off] >>> 4}`);
+  }
   base.kind = "ipv6";
-  base.src = ipv6HashAt(data, off + 8);
-  base.dst = ipv6HashAt(data, off + 24);
-  base.src6 = Ipv6Address.fromBytes(data, off + 8).toString();
-  base.dst6 = Ipv6Address.fromBytes(data, off + 24).toString();
+  base.src = ipv6HashAt(data, off + IPV6_SRC_OFFSET);
+  base.dst = ipv6HashAt(data, off + IPV6_DST_OFFSET);
+  base.src6 = Ipv6Address.fromBytes(data, off + IPV6_SRC_OFFSET).toString();
+  base.dst6 = Ipv6Address.fromBytes(data, off + IPV6_DST_OFFSET).toString();
   const payloadLength = (data[off + 4] << 8) | data[off + 5];
-  let next = data[off + 6];
-  let at = off + IPV6_HEADER_BYTES;
-  const end = off + IPV6_HEADER_BYTES + payloadLength; // from the header: right when cut
+  let next = data[off + IPV6_NEXT_HEADER_OFFSET];
+  let at = off + IPV6_HEADER_LEN;
+  const end = off + IPV6_HEADER_LEN + payloadLength; // from the header: right when cut
   for (let n = 0; n < MAX_EXTENSION_HEADERS; n++) {
-    if (next === IPV6_FRAGMENT) {
+    if (next === IP_PROTO_FRAGMENT) {
       if (at + 8 > data.length) return malformed(base, "IPv6: fragment header cut");
       const fragOffset = ((data[at + 2] << 8) | data[at + 3]) >>> 3;
       const more = (data[at + 3] & 1) !== 0;
@@ -426,7 +427,7 @@ function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: nu
       next = data[at];
       at += 8;
     } else if (
-      next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DEST_OPTIONS
+      next === IP_PROTO_HOPOPTS || next === IP_PROTO_ROUTING || next === IP_PROTO_DSTOPTS
     ) {
       if (at + 2 > data.length) return malformed(base, "IPv6: extension header cut");
       const len = (data[at + 1] + 1) * 8;
@@ -440,13 +441,13 @@ function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: nu
   const length = end - at;
   const captured = Math.max(0, Math.min(length, data.length - at));
   switch (next) {
-    case PROTO_TCP:
+    case IP_PROTO_TCP:
       return decodeTcp(base, data, at, captured, length);
-    case PROTO_UDP:
+    case IP_PROTO_UDP:
       return decodeUdp(base, data, at, captured, length);
-    case PROTO_ICMPV6:
+    case IP_PROTO_ICMPV6:
       return decodeIcmpv6(base, data, at, captured, length);
-    case IPV6_NO_NEXT:
+    case IP_PROTO_NONE:
       base.summary = "IPv6 no next header";
       return base;
     default:
@@ -527,12 +528,12 @@ function decodeUdp(
   captured: number,
   length: number,
 ): DecodedFrame {
-  if (captured < UDP_HEADER_BYTES || length < UDP_HEADER_BYTES) {
+  if (captured < UDP_HEADER_LEN || length < UDP_HEADER_LEN) {
     return malformed(base, `UDP: ${length} bytes < header`);
   }
   const srcPort = (data[off] << 8) | data[off + 1];
   const dstPort = (data[off + 2] << 8) | data[off + 3];
-  const payloadLength = length - UDP_HEADER_BYTES;
+  const payloadLength = length - UDP_HEADER_LEN;
   base.kind = "udp";
   base.udp = { srcPort, dstPort, payloadLength };
   const dns = srcPort === DNS_PORT || dstPort === DNS_PORT ? " DNS" : "";

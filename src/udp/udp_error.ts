@@ -9,8 +9,10 @@
 import { isIpv4Number } from "../wire/address.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 
-/** Largest port number. */
-export const PORT_MAX = 65_535;
+import { PORT_MAX } from "../wire/port.ts";
+
+/** Largest port number (src/wire/port.ts). */
+export { PORT_MAX };
 
 /** Which families an endpoint receives: a wildcard one both (Linux `IPV6_V6ONLY` off). */
 export type UdpFamily = "ipv4" | "ipv6" | "any";

@@ -15,27 +15,22 @@ import { IP_PROTO_UDP, IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "../wire
 import { UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
 import type { UdpEndpoint } from "./udp_endpoint.ts";
 import { UdpError, type UdpErrorCode } from "./udp_error.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+} from "../wire/icmp.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_UNREACH_NO_ROUTE,
+  ICMPV6_UNREACH_PORT,
+} from "../wire/icmpv6.ts";
+import { IP_PROTO_FRAGMENT, IPV6_FRAGMENT_HEADER_LEN, IPV6_HEADER_LEN } from "../wire/ipv6.ts";
 
-/** IP protocol number of UDP (RFC 768). */
-const IP_PROTOCOL_UDP = IP_PROTO_UDP;
-/** IPv6 header length (RFC 8200 §3) and Fragment header length (§4.5). */
-const IPV6_HEADER_BYTES = 40;
-const IPV6_FRAGMENT_HEADER_BYTES = 8;
-/** Next Header values (RFC 8200 §4.5). */
-const NEXT_HEADER_FRAGMENT = 44;
-/** ICMPv6 Destination Unreachable (RFC 4443 §3.1) and its codes. */
-const ICMPV6_DEST_UNREACHABLE = 1;
-const ICMPV6_UNREACH_NO_ROUTE = 0;
-const ICMPV6_UNREACH_PORT = 4;
-
-/** ICMP type "destination unreachable" (RFC 792). */
-const ICMP_DEST_UNREACHABLE = 3;
-/** Destination-unreachable codes (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
-const UNREACH_NET = 0;
-const UNREACH_HOST = 1;
-const UNREACH_PROTOCOL = 2;
-const UNREACH_PORT = 3;
-const UNREACH_FRAG_NEEDED = 4;
+/** Destination-unreachable codes without a src/wire name (RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
 const UNREACH_NET_UNKNOWN = 6;
 const UNREACH_NET_TOS = 11;
 
@@ -118,7 +113,7 @@ export class UdpIcmpErrorMatcher {
     // fragment (offset 0) starts with the UDP header, and the header's lengths must cover it.
     if (
       header.version !== IPV4_VERSION || ihlBytes < IPV4_HEADER_LEN ||
-      quotedLength < ihlBytes + UDP_HEADER_LEN || header.protocol !== IP_PROTOCOL_UDP ||
+      quotedLength < ihlBytes + UDP_HEADER_LEN || header.protocol !== IP_PROTO_UDP ||
       header.fragmentOffset !== 0 || header.totalLength < ihlBytes + UDP_HEADER_LEN
     ) {
       stats.icmpBadQuote++;
@@ -195,28 +190,28 @@ export class UdpIcmpErrorMatcher {
       return;
     }
     if (
-      quotedOffset < 0 || quotedLength < IPV6_HEADER_BYTES + UDP_HEADER_LEN ||
+      quotedOffset < 0 || quotedLength < IPV6_HEADER_LEN + UDP_HEADER_LEN ||
       quotedOffset + quotedLength > quoted.length || (quoted[quotedOffset] >>> 4) !== 6
     ) {
       stats.icmpBadQuote++;
       return;
     }
     let nextHeader = quoted[quotedOffset + 6];
-    let udpAt = quotedOffset + IPV6_HEADER_BYTES;
-    if (nextHeader === NEXT_HEADER_FRAGMENT) {
+    let udpAt = quotedOffset + IPV6_HEADER_LEN;
+    if (nextHeader === IP_PROTO_FRAGMENT) {
       // Only a first fragment (offset 0) quotes the UDP header (RFC 8200 §4.5).
       const fragmentOffset = ((quoted[udpAt + 2] << 8) | quoted[udpAt + 3]) >>> 3;
       if (
-        quotedLength < IPV6_HEADER_BYTES + IPV6_FRAGMENT_HEADER_BYTES + UDP_HEADER_LEN ||
+        quotedLength < IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN + UDP_HEADER_LEN ||
         fragmentOffset !== 0
       ) {
         stats.icmpBadQuote++;
         return;
       }
       nextHeader = quoted[udpAt];
-      udpAt += IPV6_FRAGMENT_HEADER_BYTES;
+      udpAt += IPV6_FRAGMENT_HEADER_LEN;
     }
-    if (nextHeader !== IP_PROTOCOL_UDP) {
+    if (nextHeader !== IP_PROTO_UDP) {
       stats.icmpBadQuote++;
       return;
     }
@@ -267,16 +262,16 @@ export class UdpIcmpErrorMatcher {
 function icmpErrorCode(type: number, code: number): UdpErrorCode | null {
   if (type !== ICMP_DEST_UNREACHABLE) return null; // time exceeded etc.: soft errors (RFC 1122 §4.2.3.9)
   switch (code) {
-    case UNREACH_PORT:
-    case UNREACH_PROTOCOL:
+    case ICMP_UNREACH_PORT:
+    case ICMP_UNREACH_PROTOCOL:
       return "PortUnreachable";
-    case UNREACH_FRAG_NEEDED:
+    case ICMP_UNREACH_FRAG_NEEDED:
       return null; // path MTU discovery is the IP layer's business (RFC 1191)
-    case UNREACH_NET:
+    case ICMP_UNREACH_NET:
     case UNREACH_NET_UNKNOWN:
     case UNREACH_NET_TOS:
       return "NetworkUnreachable";
-    case UNREACH_HOST:
+    case ICMP_UNREACH_HOST:
     default:
       return "HostUnreachable";
   }

@@ -34,6 +34,7 @@ import type {
   PacketBufferLike,
 } from "../iface/types.ts";
 import { pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../wire/port.ts";
 import { write16 } from "../wire/view.ts";
 import { ipv6AddressSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
@@ -62,9 +63,9 @@ const PARTIAL_CHECKSUM_SEND: IpSendOptions = { partialChecksumOffset: UDP_CHECKS
 /** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header) = 65,507. */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN - UDP_HEADER_LEN;
 /** First port of the IANA dynamic/ephemeral range (RFC 6335 §6). */
-export const EPHEMERAL_PORT_MIN = 49_152;
+export const EPHEMERAL_PORT_MIN = EPHEMERAL_PORT_FIRST;
 /** Last port of the ephemeral range. */
-export const EPHEMERAL_PORT_MAX = 65_535;
+export const EPHEMERAL_PORT_MAX = EPHEMERAL_PORT_LAST;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 
 /** Largest UDP payload over IPv6 without jumbograms: 65,535 − 8 (RFC 8200 §3 payload length). */

@@ -646,6 +646,9 @@ export function updateChecksum32(checksum: number, oldValue: number, newValue: n
  */
 export const UDP_CHECKSUM_OFFSET = 6;
 
+/** Bytes of an Internet checksum field (RFC 1071). */
+export const CHECKSUM_FIELD_BYTES = 2;
+
 /**
  * Completes a partial transport checksum in software (what a device does
  * with checksum offload, Linux CHECKSUM_PARTIAL): the field holds the folded

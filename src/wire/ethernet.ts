@@ -23,6 +23,8 @@ import { read16, WireView, write16 } from "./view.ts";
 export const ETHERNET_HEADER_LEN = 14;
 /** Length of the 802.1Q tag (TPID + TCI) inserted after the source address. */
 export const VLAN_TAG_LEN = 4;
+/** Smallest Ethernet frame without the FCS: shorter frames are padded (IEEE 802.3 §4.2.3.3). */
+export const ETHERNET_MIN_FRAME_LEN = 60;
 /** EtherType of IPv4 (RFC 894). */
 export const ETHERTYPE_IPV4 = 0x0800;
 /** EtherType of ARP (RFC 826). */
@@ -43,6 +45,12 @@ export const VLAN_ID_MAX = 0xffe;
 export const VLAN_VID_MASK = 0x0fff;
 /** ff:ff:ff:ff:ff:ff as a 48-bit number. */
 export const MAC_BROADCAST = 0xffff_ffff_ffff;
+/** Offset of the destination MAC in an Ethernet II header (IEEE 802.3 §3.2). */
+export const ETHERNET_DST_OFFSET = 0;
+/** Offset of the source MAC in an Ethernet II header. */
+export const ETHERNET_SRC_OFFSET = 6;
+/** Offset of the EtherType (or the first VLAN TPID) in an Ethernet II header. */
+export const ETHERTYPE_OFFSET = 12;
 /** Divides a 48-bit MAC number down to its first octet (2^40). */
 const MAC_FIRST_OCTET_DIVISOR = 2 ** 40;
 
@@ -65,9 +73,9 @@ export function isGroupMac(mac: number): boolean {
 }
 
 const PROTOCOL = "ethernet";
-const OFFSET_DST = 0;
-const OFFSET_SRC = 6;
-const OFFSET_TYPE = 12;
+const OFFSET_DST = ETHERNET_DST_OFFSET;
+const OFFSET_SRC = ETHERNET_SRC_OFFSET;
+const OFFSET_TYPE = ETHERTYPE_OFFSET;
 const OFFSET_TCI = 14;
 const OFFSET_INNER_TYPE = 16;
 

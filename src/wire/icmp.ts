@@ -53,14 +53,20 @@ export const ICMP_UNREACH_FRAG_NEEDED = 4;
 export const ICMP_TIME_EXCEEDED_TTL = 0;
 /** Time exceeded code: fragment reassembly time exceeded. */
 export const ICMP_TIME_EXCEEDED_REASSEMBLY = 1;
+/** Bytes of the original datagram's data an error quotes at least: 64 bits (RFC 792). */
+export const ICMP_MIN_QUOTED_DATA_LEN = 8;
 /** Shortest quote an error must carry: an IPv4 header plus 64 bits of data (RFC 792). */
 export const ICMP_MIN_QUOTE_LEN = 28;
+/** Offset of the checksum field in an ICMP header (RFC 792). */
+export const ICMP_CHECKSUM_OFFSET = 2;
+/** Offset of the echo identifier (the first half of the rest-of-header word) in an ICMP header (RFC 792). */
+export const ICMP_ID_OFFSET = 4;
 
 const PROTOCOL = "icmp";
 const OFFSET_TYPE = 0;
 const OFFSET_CODE = 1;
-const OFFSET_CHECKSUM = 2;
-const OFFSET_WORD1 = 4;
+const OFFSET_CHECKSUM = ICMP_CHECKSUM_OFFSET;
+const OFFSET_WORD1 = ICMP_ID_OFFSET;
 const OFFSET_WORD2 = 6;
 const SUM_OK = 0xffff;
 /** Bytes of transport header an error quote must include after the IP header (RFC 792). */

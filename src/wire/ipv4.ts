@@ -47,16 +47,39 @@ const FLAG_RESERVED = 0x8000;
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAGMENT_MASK = 0x1fff;
-const OFFSET_VIHL = 0;
-const OFFSET_TOS = 1;
-const OFFSET_TOTAL_LEN = 2;
-const OFFSET_ID = 4;
-const OFFSET_FLAGS_FRAG = 6;
-const OFFSET_TTL = 8;
-const OFFSET_PROTO = 9;
-const OFFSET_CHECKSUM = 10;
-const OFFSET_SRC = 12;
-const OFFSET_DST = 16;
+/** Offset of the version/IHL byte; the IHL (header length in 32-bit words) is its low nibble (RFC 791 §3.1). */
+export const IPV4_VERSION_IHL_OFFSET = 0;
+/** Mask of the IHL in the version/IHL byte. */
+export const IPV4_IHL_MASK = 0x0f;
+/** Offset of the type-of-service (DSCP/ECN) byte (RFC 791 §3.1, RFC 3168 §5). */
+export const IPV4_TOS_OFFSET = 1;
+/** Offset of the total length field (RFC 791 §3.1). */
+export const IPV4_TOTAL_LENGTH_OFFSET = 2;
+/** Offset of the identification field (RFC 791 §3.1). */
+export const IPV4_ID_OFFSET = 4;
+/** Offset of the flags and fragment offset field (RFC 791 §3.1). */
+export const IPV4_FLAGS_FRAGMENT_OFFSET = 6;
+/** Offset of the time-to-live byte (RFC 791 §3.1). */
+export const IPV4_TTL_OFFSET = 8;
+/** Offset of the protocol byte (RFC 791 §3.1). */
+export const IPV4_PROTOCOL_OFFSET = 9;
+/** Offset of the header checksum field (RFC 791 §3.1). */
+export const IPV4_CHECKSUM_OFFSET = 10;
+/** Offset of the source address (RFC 791 §3.1). */
+export const IPV4_SRC_OFFSET = 12;
+/** Offset of the destination address (RFC 791 §3.1). */
+export const IPV4_DST_OFFSET = 16;
+
+const OFFSET_VIHL = IPV4_VERSION_IHL_OFFSET;
+const OFFSET_TOS = IPV4_TOS_OFFSET;
+const OFFSET_TOTAL_LEN = IPV4_TOTAL_LENGTH_OFFSET;
+const OFFSET_ID = IPV4_ID_OFFSET;
+const OFFSET_FLAGS_FRAG = IPV4_FLAGS_FRAGMENT_OFFSET;
+const OFFSET_TTL = IPV4_TTL_OFFSET;
+const OFFSET_PROTO = IPV4_PROTOCOL_OFFSET;
+const OFFSET_CHECKSUM = IPV4_CHECKSUM_OFFSET;
+const OFFSET_SRC = IPV4_SRC_OFFSET;
+const OFFSET_DST = IPV4_DST_OFFSET;
 const SUM_OK = 0xffff;
 
 /**
@@ -130,7 +153,7 @@ export class Ipv4Packet extends WireView {
     if (this.version !== IPV4_VERSION) {
       return new WireError(PROTOCOL, "bad-version", `version ${this.version} != 4`);
     }
-    const ihl = this.bytes[this.offset + OFFSET_VIHL] & 0x0f;
+    const ihl = this.bytes[this.offset + OFFSET_VIHL] & IPV4_IHL_MASK;
     // RFC 791 §3.1: the minimum value for a correct header is 5.
     if (ihl < IHL_MIN) {
       return new WireError(PROTOCOL, "bad-header-length", `IHL ${ihl} < ${IHL_MIN}`);
@@ -174,10 +197,10 @@ export class Ipv4Packet extends WireView {
 
   /** Header length in bytes (IHL × 4), options included. */
   get headerLength(): number {
-    return (this.bytes[this.offset + OFFSET_VIHL] & 0x0f) * 4;
+    return (this.bytes[this.offset + OFFSET_VIHL] & IPV4_IHL_MASK) * 4;
   }
   set headerLength(bytes: number) {
-    this.bytes[this.offset + OFFSET_VIHL] = (IPV4_VERSION << 4) | ((bytes >>> 2) & 0x0f);
+    this.bytes[this.offset + OFFSET_VIHL] = (IPV4_VERSION << 4) | ((bytes >>> 2) & IPV4_IHL_MASK);
   }
 
   /** The type-of-service byte: DSCP (6 bits) and ECN (2 bits), RFC 2474 / RFC 3168. */

@@ -38,6 +38,16 @@ export const IPV6_FRAGMENT_UNIT = 8;
 export const IPV6_FRAGMENT_HEADER_LEN = 8;
 /** Length of the Hop-by-Hop header {@link emitHopByHopRouterAlert} writes. */
 export const IPV6_ROUTER_ALERT_HEADER_LEN = 8;
+/** Offset of the payload length field in the fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_PAYLOAD_LENGTH_OFFSET = 4;
+/** Offset of the next-header byte in the fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_NEXT_HEADER_OFFSET = 6;
+/** Offset of the source address in the fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_SRC_OFFSET = 8;
+/** Offset of the destination address in the fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_DST_OFFSET = 24;
+/** Offset of the hop limit byte in the fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_HOP_LIMIT_OFFSET = 7;
 
 /** Next Header: Hop-by-Hop Options (RFC 8200 §4.3). */
 export const IP_PROTO_HOPOPTS = 0;
@@ -78,11 +88,11 @@ const PROTOCOL = "ipv6";
 const IP_PROTO_TCP = 6;
 const IP_PROTO_UDP = 17;
 const OFFSET_VTC = 0;
-const OFFSET_PAYLOAD_LEN = 4;
-const OFFSET_NEXT_HEADER = 6;
-const OFFSET_HOP_LIMIT = 7;
-const OFFSET_SRC = 8;
-const OFFSET_DST = 24;
+const OFFSET_PAYLOAD_LEN = IPV6_PAYLOAD_LENGTH_OFFSET;
+const OFFSET_NEXT_HEADER = IPV6_NEXT_HEADER_OFFSET;
+const OFFSET_HOP_LIMIT = IPV6_HOP_LIMIT_OFFSET;
+const OFFSET_SRC = IPV6_SRC_OFFSET;
+const OFFSET_DST = IPV6_DST_OFFSET;
 const FLOW_LABEL_MASK = 0xfffff;
 const FRAGMENT_OFFSET_MASK = 0xfff8;
 const FRAGMENT_MORE = 1;

@@ -17,6 +17,7 @@
 
 import { onesComplementSum, transportPseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { IP_PROTO_TCP } from "./ipv4.ts";
 import {
   type ChecksumParseOptions,
   copyPayload,
@@ -55,8 +56,6 @@ export const TCP_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
 /** Most option bytes a header can carry. */
 export const TCP_MAX_OPTIONS_LEN = TCP_MAX_HEADER_LEN - TCP_HEADER_LEN;
-/** IP protocol number of TCP (exported by ipv4.ts; kept private here to avoid a duplicate export). */
-const IP_PROTO_TCP = 6;
 
 /** Option kind: end of option list (RFC 9293 §3.2). */
 export const TCP_OPT_EOL = 0;
@@ -73,16 +72,35 @@ export const TCP_OPT_SACK = 5;
 /** Option kind: timestamps (RFC 7323 §3.2). */
 export const TCP_OPT_TIMESTAMP = 8;
 
+/** Bytes of one SACK block: left and right edge, 32 bits each (RFC 2018 §3). */
+export const TCP_SACK_BLOCK_LEN = 8;
+
 const OPT_MSS_LEN = 4;
 const OPT_WINDOW_SCALE_LEN = 3;
 const OPT_SACK_PERMITTED_LEN = 2;
 const OPT_TIMESTAMP_LEN = 10;
-const OPT_SACK_BLOCK_LEN = 8;
+const OPT_SACK_BLOCK_LEN = TCP_SACK_BLOCK_LEN;
 const OPT_SACK_HEADER_LEN = 2;
 /** Largest shift count a window scale option may take (RFC 7323 §2.3). */
 export const TCP_MAX_WINDOW_SCALE = 14;
 /** Most SACK blocks an option can carry (RFC 2018 §3: 40 option bytes). */
 export const TCP_MAX_SACK_BLOCKS = 4;
+/** Offset of the acknowledgment number in a TCP header (RFC 9293 §3.1). */
+export const TCP_ACK_OFFSET = 8;
+/** Offset of the window field in a TCP header (RFC 9293 §3.1). */
+export const TCP_WINDOW_OFFSET = 14;
+/** Offset of the data-offset byte (header length in 32-bit words, high nibble) in a TCP header (RFC 9293 §3.1). */
+export const TCP_DATA_OFFSET_BYTE = 12;
+/** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
+export const TCP_CHECKSUM_OFFSET = 16;
+/** Offset of the source port in a TCP header (RFC 9293 §3.1). */
+export const TCP_SRC_PORT_OFFSET = 0;
+/** Offset of the destination port in a TCP header (RFC 9293 §3.1). */
+export const TCP_DST_PORT_OFFSET = 2;
+/** Offset of the sequence number in a TCP header (RFC 9293 §3.1). */
+export const TCP_SEQ_OFFSET = 4;
+/** Offset of the byte holding the eight low flag bits (CWR..FIN) in a TCP header (RFC 9293 §3.1). */
+export const TCP_FLAGS_OFFSET = 13;
 
 /** Aligned sizes of the option groups in Linux's layout (tcp_options_write). */
 const ALIGNED_MSS = 4; // MSS
@@ -91,14 +109,14 @@ const ALIGNED_SACK_PERMITTED = 4; // NOP NOP SACK-permitted
 const ALIGNED_WINDOW_SCALE = 4; // NOP WS
 const ALIGNED_SACK_HEADER = 4; // NOP NOP SACK kind len
 
-const OFF_SRC_PORT = 0;
-const OFF_DST_PORT = 2;
-const OFF_SEQ = 4;
-const OFF_ACK = 8;
-const OFF_DATA_OFFSET = 12;
-const OFF_FLAGS = 13;
-const OFF_WINDOW = 14;
-const OFF_CHECKSUM = 16;
+const OFF_SRC_PORT = TCP_SRC_PORT_OFFSET;
+const OFF_DST_PORT = TCP_DST_PORT_OFFSET;
+const OFF_SEQ = TCP_SEQ_OFFSET;
+const OFF_ACK = TCP_ACK_OFFSET;
+const OFF_DATA_OFFSET = TCP_DATA_OFFSET_BYTE;
+const OFF_FLAGS = TCP_FLAGS_OFFSET;
+const OFF_WINDOW = TCP_WINDOW_OFFSET;
+const OFF_CHECKSUM = TCP_CHECKSUM_OFFSET;
 const OFF_URGENT = 18;
 
 const PROTOCOL = "tcp";

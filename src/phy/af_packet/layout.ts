@@ -4,8 +4,9 @@
  * pollfd`, `struct tpacket_req3`, `struct tpacket_stats`, the ring headers
  * (`tpacket2_hdr`, `tpacket3_hdr`, `tpacket_block_desc`), `struct msghdr` /
  * `mmsghdr` / `iovec` and `struct virtio_net_hdr`; the ring slot geometry;
- * the few IPv4/TCP header offsets the driver itself looks at; and the small
- * helpers that write these layouts. Nothing here calls the kernel.
+ * and the small helpers that write these layouts. The Ethernet, IPv4 and TCP
+ * header offsets the driver peeks at come from `src/wire`. Nothing here calls
+ * the kernel.
  *
  * @module
  */
@@ -148,20 +149,6 @@ export const MMSG_HDR_BYTES = 64;
 export const IOVEC_BYTES = 16;
 /** `iov_len` in struct iovec. */
 export const IOV_LEN_OFFSET = 8;
-
-// ---------------------------------------------------------------- headers the driver peeks at
-/** Offset of the EtherType in an Ethernet II header. */
-export const ETHERTYPE_OFFSET = 12;
-/** IPv4 version/IHL byte: the IHL (header length in 32-bit words) is its low nibble. */
-export const IPV4_IHL_MASK = 0x0f;
-/** Offset of the protocol field in an IPv4 header (RFC 791 §3.1). */
-export const IPV4_PROTOCOL_OFFSET = 9;
-/** Bytes of an Internet checksum field (RFC 1071). */
-export const CHECKSUM_FIELD_BYTES = 2;
-/** Offset of the checksum field in a TCP header (RFC 9293 §3.1). */
-export const TCP_CHECKSUM_OFFSET = 16;
-/** Offset of the data-offset byte (header length in 32-bit words, high nibble) in a TCP header. */
-export const TCP_DATA_OFFSET_BYTE = 12;
 
 /** 2^32: splits a 64-bit address (below 2^53) into two 32-bit words. */
 export const TWO_POW_32 = 0x1_0000_0000;

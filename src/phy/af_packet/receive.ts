@@ -19,9 +19,20 @@ import {
   RX_CHECKSUM_VALID,
   type RxFrameInfo,
 } from "../device.ts";
-import { completePartialChecksum, UDP_CHECKSUM_OFFSET } from "../../wire/checksum.ts";
-import { ETHERTYPE_IPV4 } from "../../wire/ethernet.ts";
-import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_HEADER_LEN } from "../../wire/ipv4.ts";
+import {
+  CHECKSUM_FIELD_BYTES,
+  completePartialChecksum,
+  UDP_CHECKSUM_OFFSET,
+} from "../../wire/checksum.ts";
+import { ETHERTYPE_IPV4, ETHERTYPE_OFFSET } from "../../wire/ethernet.ts";
+import {
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_HEADER_LEN,
+  IPV4_IHL_MASK,
+  IPV4_PROTOCOL_OFFSET,
+} from "../../wire/ipv4.ts";
+import { TCP_CHECKSUM_OFFSET } from "../../wire/tcp.ts";
 import type { AfPacketStats } from "../af_packet.ts";
 import {
   libc,
@@ -35,15 +46,10 @@ import {
   TP_STATUS_USER,
 } from "../libc.ts";
 import {
-  CHECKSUM_FIELD_BYTES,
-  ETHERTYPE_OFFSET,
-  IPV4_IHL_MASK,
-  IPV4_PROTOCOL_OFFSET,
   readLe16,
   RX_SLACK_BYTES,
   SLL_PKTTYPE_OFFSET,
   SOCKADDR_LL_BYTES,
-  TCP_CHECKSUM_OFFSET,
   V2_HDR_BYTES,
   V2_LEN,
   V2_MAC,

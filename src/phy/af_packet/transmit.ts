@@ -13,13 +13,13 @@
 
 import type { AfPacketStats } from "../af_packet.ts";
 import { errno, libc, MSG_DONTWAIT } from "../libc.ts";
+import { TCP_DATA_OFFSET_BYTE } from "../../wire/tcp.ts";
 import {
   IOV_LEN_OFFSET,
   IOVEC_BYTES,
   MSG_HDR_BYTES,
   MSG_IOV,
   MSG_IOVLEN,
-  TCP_DATA_OFFSET_BYTE,
   TWO_POW_32,
   VNET_HDR_BYTES,
   writeU64,

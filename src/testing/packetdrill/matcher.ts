@@ -14,20 +14,22 @@ import {
   type PacketSpec,
   type TcpOptionSpec,
 } from "./script.ts";
+import {
+  TCP_OPT_EOL,
+  TCP_OPT_MSS,
+  TCP_OPT_NOP,
+  TCP_OPT_SACK,
+  TCP_OPT_SACK_PERMITTED,
+  TCP_OPT_TIMESTAMP,
+  TCP_OPT_WINDOW_SCALE,
+  TCP_SACK_BLOCK_LEN,
+} from "../../wire/tcp.ts";
 
-/** TCP option kinds on the wire (RFC 9293 §3.2, RFC 7323, RFC 2018). */
-const OPT_EOL = 0;
-const OPT_NOP = 1;
-const OPT_MSS = 2;
-const OPT_WSCALE = 3;
-const OPT_SACK_PERMITTED = 4;
-const OPT_SACK = 5;
-const OPT_TIMESTAMP = 8;
+/** Option lengths the matcher accepts (RFC 9293 §3.2, RFC 7323, RFC 2018). */
 const OPT_MSS_LEN = 4;
 const OPT_WSCALE_LEN = 3;
 const OPT_SACK_PERMITTED_LEN = 2;
 const OPT_TIMESTAMP_LEN = 10;
-const OPT_SACK_BLOCK_LEN = 8;
 const OPT_SACK_HEADER_LEN = 2;
 
 /** A segment the stack sent, already made relative to the ISNs. */
@@ -91,12 +93,12 @@ export function decodeTcpOptions(bytes: Uint8Array, start: number, end: number):
   const limit = Math.min(end, bytes.length);
   while (i < limit) {
     const kind = bytes[i];
-    if (kind === OPT_EOL) {
+    if (kind === TCP_OPT_EOL) {
       out.push({ kind: "eol", text: "eol" });
       i++;
       continue;
     }
-    if (kind === OPT_NOP) {
+    if (kind === TCP_OPT_NOP) {
       out.push({ kind: "nop", text: "nop" });
       i++;
       continue;
@@ -113,17 +115,17 @@ export function decodeTcpOptions(bytes: Uint8Array, start: number, end: number):
     const u16 = (k: number) => (bytes[k] << 8) | bytes[k + 1];
     const u32 = (k: number) =>
       ((bytes[k] << 24) | (bytes[k + 1] << 16) | (bytes[k + 2] << 8) | bytes[k + 3]) >>> 0;
-    if (kind === OPT_MSS && len === OPT_MSS_LEN) {
+    if (kind === TCP_OPT_MSS && len === OPT_MSS_LEN) {
       out.push({ kind: "mss", value: u16(i + 2), text: "mss" });
-    } else if (kind === OPT_WSCALE && len === OPT_WSCALE_LEN) {
+    } else if (kind === TCP_OPT_WINDOW_SCALE && len === OPT_WSCALE_LEN) {
       out.push({ kind: "wscale", value: bytes[i + 2], text: "wscale" });
-    } else if (kind === OPT_SACK_PERMITTED && len === OPT_SACK_PERMITTED_LEN) {
+    } else if (kind === TCP_OPT_SACK_PERMITTED && len === OPT_SACK_PERMITTED_LEN) {
       out.push({ kind: "sackOK", text: "sackOK" });
-    } else if (kind === OPT_TIMESTAMP && len === OPT_TIMESTAMP_LEN) {
+    } else if (kind === TCP_OPT_TIMESTAMP && len === OPT_TIMESTAMP_LEN) {
       out.push({ kind: "TS", val: u32(i + 2), ecr: u32(i + 6), text: "TS" });
-    } else if (kind === OPT_SACK && (len - OPT_SACK_HEADER_LEN) % OPT_SACK_BLOCK_LEN === 0) {
+    } else if (kind === TCP_OPT_SACK && (len - OPT_SACK_HEADER_LEN) % TCP_SACK_BLOCK_LEN === 0) {
       const blocks: [number, number][] = [];
-      for (let k = i + 2; k < i + len; k += OPT_SACK_BLOCK_LEN) blocks.push([u32(k), u32(k + 4)]);
+      for (let k = i + 2; k < i + len; k += TCP_SACK_BLOCK_LEN) blocks.push([u32(k), u32(k + 4)]);
       out.push({ kind: "sack", blocks, text: "sack" });
     } else {
       out.push({ kind: "unknown", text: `option ${kind} len ${len}` });

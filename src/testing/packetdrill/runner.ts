@@ -29,7 +29,7 @@ import { TcpLayer } from "../../tcp/tcp_layer.ts";
 import { ManualClock } from "../../time/clock.ts";
 import { TimerWheel } from "../../time/timer_wheel.ts";
 import { isWireError } from "../../wire/error.ts";
-import { fillTcpChecksum, newTcpRepr, TcpPacket, TcpRepr } from "../../wire/tcp.ts";
+import { fillTcpChecksum, newTcpRepr, TCP_HEADER_LEN, TcpPacket, TcpRepr } from "../../wire/tcp.ts";
 import {
   checkTime,
   decodeTcpOptions,
@@ -69,6 +69,32 @@ import {
   type TcpOptionSpec,
 } from "./script.ts";
 import { SocketTable, tcpiMatches, unsupportedReason } from "./syscalls.ts";
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_MIN_QUOTED_DATA_LEN,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+} from "../../wire/icmp.ts";
+import {
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_UNREACH_ADDRESS,
+  ICMPV6_UNREACH_ADMIN,
+  ICMPV6_UNREACH_NO_ROUTE,
+  ICMPV6_UNREACH_PORT,
+} from "../../wire/icmpv6.ts";
+import {
+  ICMPV6_PARAM_NEXT_HEADER,
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER_OFFSET,
+} from "../../wire/ipv6.ts";
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LEN } from "../../wire/ipv4.ts";
 
 /** The host under test (192.0.2.1). */
 export const LOCAL_ADDR = 0xc0000201;
@@ -83,7 +109,6 @@ const DEFAULT_INBOUND_WINDOW = 65535;
 /** How long `*` (any time) waits for an outbound packet, µs. */
 const ANY_TIME_LIMIT_USECS = 600 * 1_000_000;
 const USECS_PER_MS = 1000;
-const TCP_HEADER_LEN = 20;
 const MAX_OPTION_BYTES = 40;
 const HEADROOM = 34;
 const POOL_SLOTS = 512;
@@ -138,13 +163,6 @@ interface Captured {
   ttl?: number;
   tos?: number;
 }
-
-/** IPv4 TTL of datagrams sent without IP_TTL (the interface default, Linux ip_default_ttl). */
-const DEFAULT_TTL = 64;
-/** IPv4 header bytes in a quoted datagram (no options). */
-const QUOTED_IPV4_HEADER_LEN = 20;
-/** TCP bytes a quoting router returns at least (RFC 792: 64 bits). */
-const QUOTED_TCP_BYTES = 8;
 
 interface Pending {
   event: ScriptEvent & { kind: "syscall" };
@@ -979,41 +997,19 @@ const ECN_SUPPORTED = true;
 
 /** The quoted datagram of an ICMP error about our segment with sequence `seq`. */
 function buildQuotedSegment(localPort: number, remotePort: number, seq: number): Uint8Array {
-  const q = new Uint8Array(QUOTED_IPV4_HEADER_LEN + QUOTED_TCP_BYTES);
+  const q = new Uint8Array(IPV4_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN);
   const v = new DataView(q.buffer);
   q[0] = 0x45;
-  v.setUint16(2, QUOTED_IPV4_HEADER_LEN + TCP_HEADER_LEN);
-  q[8] = DEFAULT_TTL;
+  v.setUint16(2, IPV4_HEADER_LEN + TCP_HEADER_LEN);
+  q[8] = IPV4_DEFAULT_TTL;
   q[9] = 6; // TCP
   v.setUint32(12, LOCAL_ADDR);
   v.setUint32(16, REMOTE_ADDR);
-  v.setUint16(QUOTED_IPV4_HEADER_LEN, localPort);
-  v.setUint16(QUOTED_IPV4_HEADER_LEN + 2, remotePort);
-  v.setUint32(QUOTED_IPV4_HEADER_LEN + 4, seq);
+  v.setUint16(IPV4_HEADER_LEN, localPort);
+  v.setUint16(IPV4_HEADER_LEN + 2, remotePort);
+  v.setUint32(IPV4_HEADER_LEN + 4, seq);
   return q;
 }
-
-/** IPv6 header bytes in front of a quoted segment (RFC 8200 §3). */
-const QUOTED_IPV6_HEADER_LEN = 40;
-/** ICMPv4 types and codes the scripts inject (RFC 792) and their ICMPv6 counterparts (RFC 4443). */
-const ICMP4_UNREACH = 3;
-const ICMP4_TIME_EXCEEDED = 11;
-const ICMP4_UNREACH_NET = 0;
-const ICMP4_UNREACH_HOST = 1;
-const ICMP4_UNREACH_PROTOCOL = 2;
-const ICMP4_UNREACH_PORT = 3;
-const ICMP4_UNREACH_FRAG_NEEDED = 4;
-const ICMP6_DEST_UNREACH = 1;
-const ICMP6_PACKET_TOO_BIG = 2;
-const ICMP6_TIME_EXCEEDED = 3;
-const ICMP6_PARAMETER_PROBLEM = 4;
-const ICMP6_UNREACH_NO_ROUTE = 0;
-const ICMP6_UNREACH_ADMIN = 1;
-const ICMP6_UNREACH_ADDRESS = 3;
-const ICMP6_UNREACH_PORT = 4;
-const ICMP6_PARAM_NEXT_HEADER = 1;
-/** Offset of the Next Header field in the IPv6 header: the pointer of "unrecognized next header". */
-const IPV6_NEXT_HEADER_OFFSET = 6;
 
 /**
  * The ICMPv6 message an IPv6 script's `< icmp …` line stands for (NPLab writes both families with
@@ -1022,53 +1018,53 @@ const IPV6_NEXT_HEADER_OFFSET = 6;
  * needed to Packet Too Big, time exceeded to Time Exceeded.
  */
 function icmpv6For(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
-  if (spec.type === ICMP4_TIME_EXCEEDED) {
-    return { type: ICMP6_TIME_EXCEEDED, code: 0, parameter: 0 };
+  if (spec.type === ICMP_TIME_EXCEEDED) {
+    return { type: ICMPV6_TIME_EXCEEDED, code: 0, parameter: 0 };
   }
-  if (spec.type !== ICMP4_UNREACH) return null;
+  if (spec.type !== ICMP_DEST_UNREACHABLE) return null;
   switch (spec.code) {
-    case ICMP4_UNREACH_NET:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_NO_ROUTE, parameter: 0 };
-    case ICMP4_UNREACH_HOST:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADDRESS, parameter: 0 };
-    case ICMP4_UNREACH_PORT:
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_PORT, parameter: 0 };
-    case ICMP4_UNREACH_PROTOCOL:
+    case ICMP_UNREACH_NET:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_NO_ROUTE, parameter: 0 };
+    case ICMP_UNREACH_HOST:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_ADDRESS, parameter: 0 };
+    case ICMP_UNREACH_PORT:
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_PORT, parameter: 0 };
+    case ICMP_UNREACH_PROTOCOL:
       return {
-        type: ICMP6_PARAMETER_PROBLEM,
-        code: ICMP6_PARAM_NEXT_HEADER,
+        type: ICMPV6_PARAMETER_PROBLEM,
+        code: ICMPV6_PARAM_NEXT_HEADER,
         parameter: IPV6_NEXT_HEADER_OFFSET,
       };
-    case ICMP4_UNREACH_FRAG_NEEDED:
-      return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+    case ICMP_UNREACH_FRAG_NEEDED:
+      return { type: ICMPV6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
     default: // the administratively prohibited codes (RFC 1812 §5.2.7.1)
-      return { type: ICMP6_DEST_UNREACH, code: ICMP6_UNREACH_ADMIN, parameter: 0 };
+      return { type: ICMPV6_DEST_UNREACHABLE, code: ICMPV6_UNREACH_ADMIN, parameter: 0 };
   }
 }
 
 /** ICMPv6 codes by the names NPLab gives them (RFC 4443 §3.1, §3.3, §3.4). */
 const ICMP6_CODES: Readonly<Record<string, readonly [number, number]>> = {
-  no_route: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_NO_ROUTE],
-  admin_prohibited: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADMIN],
-  not_neighbour: [ICMP6_DEST_UNREACH, 2], // RFC 2463's "not a neighbor", RFC 4443's "beyond scope"
-  beyond_scope: [ICMP6_DEST_UNREACH, 2],
-  address_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_ADDRESS],
-  port_unreachable: [ICMP6_DEST_UNREACH, ICMP6_UNREACH_PORT],
-  exceeded_hop_limit: [ICMP6_TIME_EXCEEDED, 0],
-  exceeded_frag_time: [ICMP6_TIME_EXCEEDED, 1],
-  header_field: [ICMP6_PARAMETER_PROBLEM, 0],
-  unknown_next_header: [ICMP6_PARAMETER_PROBLEM, ICMP6_PARAM_NEXT_HEADER],
-  unknown_option: [ICMP6_PARAMETER_PROBLEM, 2],
+  no_route: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_NO_ROUTE],
+  admin_prohibited: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_ADMIN],
+  not_neighbour: [ICMPV6_DEST_UNREACHABLE, 2], // RFC 2463's "not a neighbor", RFC 4443's "beyond scope"
+  beyond_scope: [ICMPV6_DEST_UNREACHABLE, 2],
+  address_unreachable: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_ADDRESS],
+  port_unreachable: [ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_PORT],
+  exceeded_hop_limit: [ICMPV6_TIME_EXCEEDED, 0],
+  exceeded_frag_time: [ICMPV6_TIME_EXCEEDED, 1],
+  header_field: [ICMPV6_PARAMETER_PROBLEM, 0],
+  unknown_next_header: [ICMPV6_PARAMETER_PROBLEM, ICMPV6_PARAM_NEXT_HEADER],
+  unknown_option: [ICMPV6_PARAMETER_PROBLEM, 2],
 };
 
 /** The ICMPv6 message of a line written with ICMPv6 names (`packet_too_big mtu N`, codes above). */
 function icmpv6ByName(spec: IcmpSpec): { type: number; code: number; parameter: number } | null {
   if (spec.typeName === "packet_too_big") {
-    return { type: ICMP6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
+    return { type: ICMPV6_PACKET_TOO_BIG, code: 0, parameter: spec.mtu };
   }
   const tc = ICMP6_CODES[spec.codeName];
   if (tc === undefined) return null;
-  const parameter = tc[1] === ICMP6_PARAM_NEXT_HEADER && tc[0] === ICMP6_PARAMETER_PROBLEM
+  const parameter = tc[1] === ICMPV6_PARAM_NEXT_HEADER && tc[0] === ICMPV6_PARAMETER_PROBLEM
     ? IPV6_NEXT_HEADER_OFFSET
     : 0;
   return { type: tc[0], code: tc[1], parameter };
@@ -1076,17 +1072,17 @@ function icmpv6ByName(spec: IcmpSpec): { type: number; code: number; parameter: 
 
 /** The first bytes of one of our IPv6 segments as an ICMPv6 error quotes them. */
 function buildQuotedSegment6(localPort: number, remotePort: number, seq: number): Uint8Array {
-  const q = new Uint8Array(QUOTED_IPV6_HEADER_LEN + QUOTED_TCP_BYTES);
+  const q = new Uint8Array(IPV6_HEADER_LEN + ICMP_MIN_QUOTED_DATA_LEN);
   const v = new DataView(q.buffer);
   q[0] = 0x60;
   v.setUint16(4, TCP_HEADER_LEN);
   q[IPV6_NEXT_HEADER_OFFSET] = 6; // TCP
-  q[7] = DEFAULT_TTL;
+  q[7] = IPV4_DEFAULT_TTL;
   LOCAL_ADDR6.writeTo(q, 8);
   REMOTE_ADDR6.writeTo(q, 24);
-  v.setUint16(QUOTED_IPV6_HEADER_LEN, localPort);
-  v.setUint16(QUOTED_IPV6_HEADER_LEN + 2, remotePort);
-  v.setUint32(QUOTED_IPV6_HEADER_LEN + 4, seq);
+  v.setUint16(IPV6_HEADER_LEN, localPort);
+  v.setUint16(IPV6_HEADER_LEN + 2, remotePort);
+  v.setUint32(IPV6_HEADER_LEN + 4, seq);
   return q;
 }
 
@@ -1101,7 +1097,7 @@ function matchIpHeader(p: PacketSpec, c: Captured): Mismatch | null {
   }
   const ip = p.ip;
   if (ip === undefined) return null;
-  const ttl = c.ttl ?? DEFAULT_TTL;
+  const ttl = c.ttl ?? IPV4_DEFAULT_TTL;
   if (ip.ttl !== undefined && ip.ttl !== ttl) {
     return { field: "ttl", expected: String(ip.ttl), got: String(ttl) };
   }
