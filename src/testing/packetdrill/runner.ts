@@ -225,22 +225,6 @@ export function configFromOptions(
  * ```ts
  * import { notApplicableReason } from "./runner.ts";
  * import { parseScript } from "./parser.ts";
-import {
-  applySysctls,
-  type Profile,
-  profileByName,
-  type ProfileName,
-  unsupportedSysctlReason,
-} from "./profiles.ts";
-import {
-  evaluateTcpiAssert,
-  TCPI_OPT_ECN,
-  TCPI_OPT_ECN_SEEN,
-  TCPI_OPT_SACK,
-  TCPI_OPT_TIMESTAMPS,
-  TCPI_OPT_WSCALE,
-  type TcpiValues,
-} from "./tcpi.ts";
  * const r = parseScript("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
  * console.assert(r.ok && notApplicableReason(r.script, true) === null);
  * ```
@@ -932,22 +916,6 @@ function sameErrno(a: string, b: string | undefined): boolean {
  * @example
  * ```ts
  * import { parseScript } from "./parser.ts";
-import {
-  applySysctls,
-  type Profile,
-  profileByName,
-  type ProfileName,
-  unsupportedSysctlReason,
-} from "./profiles.ts";
-import {
-  evaluateTcpiAssert,
-  TCPI_OPT_ECN,
-  TCPI_OPT_ECN_SEEN,
-  TCPI_OPT_SACK,
-  TCPI_OPT_TIMESTAMPS,
-  TCPI_OPT_WSCALE,
-  type TcpiValues,
-} from "./tcpi.ts";
  * import { runScript } from "./runner.ts";
  * const r = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n");
  * console.assert(r.ok && runScript(r.script).status === "pass");
