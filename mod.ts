@@ -245,6 +245,7 @@ export {
   startCapture,
   type UserTapOptions,
 } from "./src/testing/lab.ts";
+export { makeTestPki, type TestPki } from "./src/testing/pki.ts";
 
 // DHCPv4 client (ipv4: "dhcp").
 export {
