@@ -201,6 +201,17 @@ export function sendBareReset(t: Tcb, nowMs: number, seq: number): void {
  * find the ACK unacceptable (the BSD rule, tcp_output.c).
  */
 function sendAck(t: Tcb, nowMs: number): void {
+  const s = t.state;
+  if (
+    t.cfg.finOnEveryAck &&
+    (s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK) &&
+    seqGt(t.sndMax, t.finSeq()) && !t.finAcked()
+  ) {
+    // FreeBSD tcp_output: tcp_outflags[] keeps TH_FIN in these states, and with the FIN
+    // already sent snd_nxt steps back onto it, so the ACK is the FIN again.
+    sendSegment(t, nowMs, t.finSeq(), TCP_ACK | TCP_FIN, 0, 0);
+    return;
+  }
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
 }
 
