@@ -201,6 +201,17 @@ export function sendBareReset(t: Tcb, nowMs: number, seq: number): void {
  * find the ACK unacceptable (the BSD rule, tcp_output.c).
  */
 function sendAck(t: Tcb, nowMs: number): void {
+  const s = t.state;
+  if (
+    t.cfg.finOnEveryAck &&
+    (s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK) &&
+    seqGt(t.sndMax, t.finSeq()) && !t.finAcked()
+  ) {
+    // FreeBSD tcp_output: tcp_outflags[] keeps TH_FIN in these states, and with the FIN
+    // already sent snd_nxt steps back onto it, so the ACK is the FIN again.
+    sendSegment(t, nowMs, t.finSeq(), TCP_ACK | TCP_FIN, 0, 0);
+    return;
+  }
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
 }
 
@@ -377,11 +388,15 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       if (t.frtoBudget > 0) t.frtoBudget = Math.max(0, t.frtoBudget - len);
       t.sndNxt = end;
       if (len < mss) t.sndSml = end;
-      // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
-      // was before it) within a delayed-ACK interval: an interactive flow.
+      // Linux tcp_event_data_sent: data sent less than the delayed-ACK timeout (icsk_ack.ato)
+      // after data arrived is a reply: an interactive flow (tcp_pingpong_thresh 1). Since
+      // the revert of "tcp: change pingpong threshold to 3" (4d8f24eeedc5) no test that our
+      // last send came before that arrival: at a coarse clock both share a tick. ato is 0
+      // until the first data segment arrives (tcp_event_data_recv starts the delayed-ACK
+      // engine), so data sent right after the handshake is no reply.
       if (len > 0) {
         if (
-          t.lastDataSentMs < t.lastRecvActivityMs &&
+          t.lastDataRecvMs !== -Infinity &&
           nowMs - t.lastRecvActivityMs < t.cfg.delayedAckMs
         ) t.pingpong = true;
         t.lastDataSentMs = nowMs;
