@@ -66,12 +66,17 @@ export interface Ipv6ReassemblyStats {
   discardedLate: number;
 }
 
-/** Called when a packet times out after its first fragment arrived: the first fragment as received. */
+/**
+ * Called when a packet times out after its first fragment arrived: the first
+ * fragment as received, and whether it came in a link-layer multicast or
+ * broadcast frame (RFC 4443 §2.4 (e.4), (e.5)).
+ */
 export type Ipv6ReassemblyTimeoutListener = (
   nowMs: number,
   bytes: Uint8Array,
   offset: number,
   length: number,
+  linkMulticast: boolean,
 ) => void;
 
 class Packet {
@@ -85,6 +90,8 @@ class Packet {
   unfragmentable = 0;
   /** The first fragment as received (≤ the ICMPv6 quote), for Time Exceeded. */
   first: Uint8Array = EMPTY;
+  /** The first fragment came in a link-layer multicast or broadcast frame. */
+  firstLinkMulticast = false;
   dead = false;
   constructor(
     readonly s0: number,
@@ -135,6 +142,8 @@ export class Ipv6Reassembler {
   headerOffset = 0;
   /** After {@link input} returned a buffer: the packet's length (40 + payload). */
   length = 0;
+  /** After {@link input} returned a buffer: its first fragment came in a link-layer multicast frame. */
+  linkMulticast = false;
   /** Listener for timeouts of packets whose first fragment arrived. */
   onTimeout: Ipv6ReassemblyTimeoutListener | null = null;
 
@@ -186,6 +195,7 @@ export class Ipv6Reassembler {
    * @param more the M flag
    * @param id the identification
    * @param nextHeader the Fragment header's Next Header
+   * @param linkMulticast the fragment came in a link-layer multicast or broadcast frame
    * @returns the reassembled packet's buffer (header at {@link headerOffset},
    *   {@link length} bytes, Fragment header removed, payload length and the
    *   Next Header before it rewritten), or null while incomplete or dropped.
@@ -201,6 +211,7 @@ export class Ipv6Reassembler {
     more: boolean,
     id: number,
     nextHeader: number,
+    linkMulticast = false,
   ): Uint8Array | null {
     this.stats.fragments++;
     const end = base + IPV6_HEADER_LEN + ((bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
@@ -265,6 +276,7 @@ export class Ipv6Reassembler {
       d.buffer.set(bytes.subarray(base, base + unfrag), MAX_UNFRAGMENTABLE - unfrag);
       d.buffer[MAX_UNFRAGMENTABLE - unfrag + fragmentNextHeaderPointer] = nextHeader;
       d.first = bytes.slice(base, base + Math.min(end - base, ICMPV6_ERROR_MAX_QUOTE));
+      d.firstLinkMulticast = linkMulticast;
     }
     if (d.totalData < 0 || d.received !== d.totalData || d.unfragmentable === 0) return null;
     return this.#complete(d);
@@ -283,7 +295,7 @@ export class Ipv6Reassembler {
         this.stats.timeouts++;
         // RFC 8200 §4.5: Time Exceeded code 1 only when the first fragment arrived.
         if (d.first.length > 0 && this.onTimeout !== null) {
-          this.onTimeout(nowMs, d.first, 0, d.first.length);
+          this.onTimeout(nowMs, d.first, 0, d.first.length, d.firstLinkMulticast);
         }
       }
       this.#release(d);
@@ -372,6 +384,7 @@ export class Ipv6Reassembler {
     this.stats.reassembled++;
     this.headerOffset = headerOffset;
     this.length = IPV6_HEADER_LEN + payload;
+    this.linkMulticast = d.firstLinkMulticast;
     return buffer;
   }
 
