@@ -20,6 +20,7 @@
  * @module
  */
 
+import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { isWireError } from "../wire/error.ts";
 import {
   ICMPV6_MLD_QUERY,
@@ -262,14 +263,17 @@ export class NeighbourDiscovery {
   readonly #maxPendingChanges = DEFAULT_MAX_PREFIXES * 2;
   #changesLeft = 0;
   #changeAtMs = Infinity;
-  /** The time of the last poll or input (state changes are timed from it). */
-  #nowMs = 0;
+  /**
+   * The time of the last poll or input (state changes are timed from it);
+   * tagged like every cached time (TAGGED_TIME_SEED, src/time/clock.ts).
+   */
+  #nowMs: number = TAGGED_TIME_SEED;
   #rsNextMs = Infinity;
   #deviceMtu: number;
   #linkMtu: number;
   /** The last default router chosen (§6.3.6: stick with it while reachable). */
   #current: Router | null = null;
-  #deadline = Infinity;
+  #deadlineMs = Infinity;
   /** Parsed messages (one repr reused). */
   readonly #rx: NdpRepr = newNdpRepr();
   readonly #rxView = new Icmpv6Packet(new Uint8Array(0));
@@ -293,6 +297,7 @@ export class NeighbourDiscovery {
     neighbours: NeighbourCache,
     options: NdpOptions = {},
   ) {
+    this.#nowMs = 0;
     this.mac = mac;
     this.#host = host;
     this.#addresses = addresses;
@@ -602,7 +607,7 @@ export class NeighbourDiscovery {
    */
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
-    if (nowMs < this.#deadline) return;
+    if (nowMs < this.#deadlineMs) return;
     let next = Infinity;
     if (this.#changeAtMs <= nowMs) {
       if (this.#pendingChanges.length > 0) this.#report(this.#pendingChanges.slice());
@@ -648,7 +653,7 @@ export class NeighbourDiscovery {
       if (nowMs >= this.#redirects[i].expiresMs) this.#redirects.splice(i--, 1);
       else next = Math.min(next, this.#redirects[i].expiresMs);
     }
-    this.#deadline = next;
+    this.#deadlineMs = next;
   }
 
   /**
@@ -657,7 +662,7 @@ export class NeighbourDiscovery {
    * @returns the earliest timer, or Infinity
    */
   nextDeadline(): number {
-    return this.#deadline;
+    return this.#deadlineMs;
   }
 
   /**
@@ -908,6 +913,6 @@ export class NeighbourDiscovery {
   }
 
   #schedule(t: number): void {
-    if (t < this.#deadline) this.#deadline = t;
+    if (t < this.#deadlineMs) this.#deadlineMs = t;
   }
 }
