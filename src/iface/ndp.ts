@@ -907,7 +907,7 @@ export class NeighbourDiscovery {
       tx.nonce =
       tx.mtu =
         -1;
-    tx.prefixes.length = 0;
+    tx.prefixes.length = tx.rdnss.length = tx.dnssl.length = 0;
     tx.redirectedLength = 0;
     return tx;
   }
