@@ -67,7 +67,13 @@ import {
   type NeighbourInfo,
   type NeighbourStats,
 } from "./neighbour_cache.ts";
-import { type NdpOptions, type NdpStats, NeighbourDiscovery } from "./ndp.ts";
+import {
+  type DnsServerInfo,
+  type NdpOptions,
+  type NdpStats,
+  NeighbourDiscovery,
+  type RouterInfo,
+} from "./ndp.ts";
 import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
 import type {
@@ -269,6 +275,12 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly icmp: Icmpv6Layer;
   /** Called when an address of ours is found duplicate (after it is marked). */
   onDuplicateAddress: ((address: Ipv6Address) => void) | null = null;
+  /**
+   * Called when the recursive DNS servers learned from RAs change (RFC 8106
+   * §6): the servers now, in the order learned (the stack's resolver takes
+   * them when no `dns` option was given).
+   */
+  onDnsServersChanged: ((servers: readonly Ipv6Address[]) => void) | null = null;
 
   readonly #link: Ipv6Link;
   readonly #pool: BufferPoolLike;
@@ -354,6 +366,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         hopLimitChanged: (h) => {
           this.#hopLimit = h;
         },
+        dnsServersChanged: (servers) => this.onDnsServersChanged?.(servers),
       },
       this.addresses,
       this.neighbours,
@@ -968,6 +981,24 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   neighbourList(): NeighbourInfo[] {
     return this.neighbours.list(this.#nowMs);
+  }
+
+  /**
+   * The default router list with each router's M and O flags (allocates).
+   *
+   * @returns one record per router
+   */
+  routerList(): RouterInfo[] {
+    return this.ndp.routers(this.#nowMs);
+  }
+
+  /**
+   * The recursive DNS servers learned from RAs, with lifetimes (allocates).
+   *
+   * @returns one record per server
+   */
+  dnsServerList(): DnsServerInfo[] {
+    return this.ndp.dnsServers(this.#nowMs);
   }
 
   /**
