@@ -32,7 +32,7 @@ import { IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "./ipv4.ts";
 import { type ChecksumParseOptions, copyPayload, read16, storeChecksum, write16 } from "./view.ts";
 
 /** Length of the fixed ICMP header (type, code, checksum, 4 more bytes). */
-export const ICMP_HEADER_LEN = ICMP_COMMON_HEADER_LEN;
+export const ICMP_HEADER_LEN: number = ICMP_COMMON_HEADER_LEN;
 /** Type: echo reply (RFC 792). */
 export const ICMP_ECHO_REPLY = 0;
 /** Type: destination unreachable (RFC 792). */
@@ -60,9 +60,9 @@ export const ICMP_MIN_QUOTED_DATA_LEN = 8;
 /** Shortest quote an error must carry: an IPv4 header plus 64 bits of data (RFC 792). */
 export const ICMP_MIN_QUOTE_LEN = 28;
 /** Offset of the checksum field in an ICMP header (RFC 792). */
-export const ICMP_CHECKSUM_OFFSET = ICMP_COMMON_CHECKSUM_OFFSET;
+export const ICMP_CHECKSUM_OFFSET: number = ICMP_COMMON_CHECKSUM_OFFSET;
 /** Offset of the echo identifier (the first half of the rest-of-header word) in an ICMP header (RFC 792). */
-export const ICMP_ID_OFFSET = ICMP_WORD_OFFSET;
+export const ICMP_ID_OFFSET: number = ICMP_WORD_OFFSET;
 
 const PROTOCOL = "icmp";
 const SUM_OK = 0xffff;

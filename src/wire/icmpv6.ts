@@ -42,7 +42,7 @@ import {
 } from "./view.ts";
 
 /** Length of the ICMPv6 header with its first 32-bit word of message body. */
-export const ICMPV6_HEADER_LEN = ICMP_COMMON_HEADER_LEN;
+export const ICMPV6_HEADER_LEN: number = ICMP_COMMON_HEADER_LEN;
 /** Type: destination unreachable (RFC 4443 §3.1). */
 export const ICMPV6_DEST_UNREACHABLE = 1;
 /** Type: packet too big (RFC 4443 §3.2). */
