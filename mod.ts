@@ -217,6 +217,8 @@ export type { StaticRouteOptions } from "./src/iface/config.ts";
 export type { IcmpOptions, IcmpStats } from "./src/iface/icmp.ts";
 export type { Ipv4RouterPort, Ipv4Stats } from "./src/iface/ipv4.ts";
 export type { ReassemblyOptions } from "./src/iface/reassembly.ts";
+export type { FragmentStats } from "./src/iface/fragment_table.ts";
+export { IcmpHeaderView } from "./src/wire/icmp_header.ts";
 export type { LinkStats } from "./src/iface/interface.ts";
 export type { UdpLayerStats } from "./src/udp/udp_layer.ts";
 export type { DnsResolverStats } from "./src/dns/resolver.ts";

@@ -34,6 +34,7 @@ import type { ArpEntryInfo } from "./iface/arp_cache.ts";
 import type { PingOptions } from "./iface/ping.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
 import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
+import type { RouterInfo } from "./iface/ndp.ts";
 import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer } from "./udp/udp_layer.ts";
 import type { DnsResolver } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
@@ -82,7 +83,7 @@ import { StackClosedError } from "./stack/errors.ts";
 import { PendingPings } from "./stack/ping.ts";
 import { stackAddresses, stackStats } from "./stack/stats.ts";
 import { buildInterface, buildRouter } from "./stack/interfaces.ts";
-import { buildResolver } from "./stack/dns.ts";
+import { buildResolver, LearnedDnsServers } from "./stack/dns.ts";
 import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
 import { IP_PROTO_TCP } from "./wire/ipv4.ts";
 
@@ -259,11 +260,16 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();
+    // No `dns` option: the DHCPv4 lease's servers, then those RAs name (RFC 8106); `dns` wins.
+    const learned = options.dns === undefined ? new LearnedDnsServers(this.resolver) : null;
+    if (learned !== null && this.iface.ipv6 !== null) {
+      this.iface.ipv6.onDnsServersChanged = (servers) => learned.setRouterAdvertised(servers);
+    }
     if (dhcp) {
       const client = new StackDhcp(
         this.iface,
         this.udp,
-        this.resolver,
+        learned ?? this.resolver,
         options.dns === undefined,
         options.dhcp,
       );
@@ -980,6 +986,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   neighbours(): NeighbourInfo[] {
     return this.iface.ipv6?.neighbourList() ?? [];
+  }
+
+  /**
+   * The IPv6 default routers with the M and O flags of their last router
+   * advertisement (RFC 4861 §4.2; DHCPv6 is not implemented, the flags are
+   * only reported).
+   *
+   * @returns one record per router
+   */
+  routers(): RouterInfo[] {
+    return this.iface.ipv6?.routerList() ?? [];
   }
 
   /**

@@ -59,7 +59,7 @@ export class StackDhcp implements DhcpClientHost {
   /** The client. */
   readonly client: DhcpClient;
   readonly #iface: NetworkInterface;
-  readonly #resolver: DnsResolver;
+  readonly #resolver: Pick<DnsResolver, "setServers">;
   readonly #setDns: boolean;
   readonly #endpoint: UdpEndpoint;
   readonly #timeoutMs: number;
@@ -81,7 +81,7 @@ export class StackDhcp implements DhcpClientHost {
   constructor(
     iface: NetworkInterface,
     udp: UdpLayer,
-    resolver: DnsResolver,
+    resolver: Pick<DnsResolver, "setServers">,
     setDns: boolean,
     options: StackDhcpOptions = {},
   ) {

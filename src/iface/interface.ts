@@ -760,7 +760,16 @@ export class NetworkInterface
         this.arp.input(nowMs, bytes, at, length - header);
       }
     } else if (type === ETHERTYPE_IPV6 && this.ipv6 !== null) {
-      this.ipv6.input(nowMs, bytes, offset + header, length - header, checksumVerified);
+      // RFC 4443 §2.4 (e.4), (e.5): the IPv6 layer must know a link-layer multicast or
+      // broadcast destination; past the checks above, anything but our MAC is one.
+      this.ipv6.input(
+        nowMs,
+        bytes,
+        offset + header,
+        length - header,
+        checksumVerified,
+        dstMac !== this.config.mac,
+      );
     } else {
       stats.rxUnknownEthertype++;
     }

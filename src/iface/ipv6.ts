@@ -50,7 +50,7 @@ import {
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
-import { write32 } from "../wire/view.ts";
+import { readI32, write32 } from "../wire/view.ts";
 import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
 import type { PingOptions } from "./ping.ts";
@@ -67,7 +67,13 @@ import {
   type NeighbourInfo,
   type NeighbourStats,
 } from "./neighbour_cache.ts";
-import { type NdpOptions, type NdpStats, NeighbourDiscovery } from "./ndp.ts";
+import {
+  type DnsServerInfo,
+  type NdpOptions,
+  type NdpStats,
+  NeighbourDiscovery,
+  type RouterInfo,
+} from "./ndp.ts";
 import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
 import type {
@@ -84,6 +90,22 @@ import {
   IPV6_PAYLOAD_LENGTH_OFFSET,
   IPV6_SRC_OFFSET,
 } from "../wire/ipv6.ts";
+
+/** RFC 6164 §6: a /127 (or /128) has no Subnet-Router anycast address. */
+const SUBNET_ANYCAST_MAX_PREFIX = 127;
+/** RFC 2526 §2: reserved subnet anycast addresses in a /64 with EUI-64 format identifiers. */
+const RESERVED_ANYCAST_PREFIX = 64;
+/** …their interface identifier's high word: fdff:ffff (the u/l bit 0, all else 1). */
+const RESERVED_ANYCAST_IID_HIGH = 0xfdff_ffff | 0;
+/** …its low word without the 7-bit anycast ID: ffff:ff80. */
+const RESERVED_ANYCAST_IID_LOW = 0xffff_ff80 | 0;
+/** The 7-bit anycast ID (RFC 2526 §2). */
+const RESERVED_ANYCAST_ID_MASK = 0x7f;
+
+/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
 
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
@@ -253,6 +275,12 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly icmp: Icmpv6Layer;
   /** Called when an address of ours is found duplicate (after it is marked). */
   onDuplicateAddress: ((address: Ipv6Address) => void) | null = null;
+  /**
+   * Called when the recursive DNS servers learned from RAs change (RFC 8106
+   * §6): the servers now, in the order learned (the stack's resolver takes
+   * them when no `dns` option was given).
+   */
+  onDnsServersChanged: ((servers: readonly Ipv6Address[]) => void) | null = null;
 
   readonly #link: Ipv6Link;
   readonly #pool: BufferPoolLike;
@@ -271,6 +299,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #curBytes: Uint8Array | null = null;
   #curOffset = 0;
   #curLength = 0;
+  #curLinkMulticast = false;
   #rxSrc: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #hopLimit: number;
@@ -337,6 +366,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         hopLimitChanged: (h) => {
           this.#hopLimit = h;
         },
+        dnsServersChanged: (servers) => this.onDnsServersChanged?.(servers),
       },
       this.addresses,
       this.neighbours,
@@ -346,8 +376,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         ...options.ndp,
       },
     );
-    this.reassembler.onTimeout = (now, bytes, off, len) => {
-      // RFC 8200 §4.5: Time Exceeded, code 1, about the first fragment.
+    this.reassembler.onTimeout = (now, bytes, off, len, linkMulticast) => {
+      // RFC 8200 §4.5: Time Exceeded, code 1, about the first fragment (and as it came:
+      // not when that came in a link-layer multicast frame, RFC 4443 §2.4 (e.4), (e.5)).
       this.icmp.sendError(
         now,
         ICMPV6_TIME_EXCEEDED,
@@ -356,6 +387,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         bytes,
         off,
         len,
+        linkMulticast,
       );
     };
   }
@@ -494,6 +526,48 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   isOursAt(bytes: Uint8Array, offset: number): boolean {
     return this.addresses.isOursAt(bytes, offset);
+  }
+
+  /**
+   * Icmpv6Host: whether the address at `bytes[offset]` is one we know to be
+   * anycast (RFC 4443 §2.4 (e.6)): the Subnet-Router anycast address of the
+   * prefix of an address of ours (the bits after the prefix all zero, RFC 4291
+   * §2.6.1; not for /127 and /128, RFC 6164 §6), or in such a /64 a reserved
+   * subnet anycast address (interface identifier fdff:ffff:ffff:ff80 to
+   * …:ffff, RFC 2526 §2). Runs only when an error is about to be sent.
+   *
+   * @param bytes buffer
+   * @param offset address start
+   * @returns true when anycast
+   */
+  isAnycastAt(bytes: Uint8Array, offset: number): boolean {
+    const w0 = readI32(bytes, offset);
+    const w1 = readI32(bytes, offset + 4);
+    const w2 = readI32(bytes, offset + 8);
+    const w3 = readI32(bytes, offset + 12);
+    for (const e of this.addresses.entries) {
+      const len = e.prefixLength;
+      if (len <= 0 || len >= SUBNET_ANYCAST_MAX_PREFIX) continue;
+      const a = e.address;
+      const m0 = wordMask(len), m1 = wordMask(len - 32);
+      const m2 = wordMask(len - 64), m3 = wordMask(len - 96);
+      if (
+        ((w0 ^ a.w0) & m0) !== 0 || ((w1 ^ a.w1) & m1) !== 0 || ((w2 ^ a.w2) & m2) !== 0 ||
+        ((w3 ^ a.w3) & m3) !== 0
+      ) {
+        continue;
+      }
+      if ((w0 & ~m0) === 0 && (w1 & ~m1) === 0 && (w2 & ~m2) === 0 && (w3 & ~m3) === 0) {
+        return true;
+      }
+      if (
+        len === RESERVED_ANYCAST_PREFIX && w2 === RESERVED_ANYCAST_IID_HIGH &&
+        (w3 & ~RESERVED_ANYCAST_ID_MASK) === RESERVED_ANYCAST_IID_LOW
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -661,7 +735,16 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   portUnreachableCurrent(nowMs: number): void {
     if (this.#curBytes === null) return;
-    this.portUnreachable(nowMs, this.#curBytes, this.#curOffset, this.#curLength);
+    this.icmp.sendError(
+      nowMs,
+      ICMPV6_DEST_UNREACHABLE,
+      ICMPV6_UNREACH_PORT,
+      0,
+      this.#curBytes,
+      this.#curOffset,
+      this.#curLength,
+      this.#curLinkMulticast,
+    );
   }
 
   // ---- ping ----
@@ -696,6 +779,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @param offset start of the IPv6 header
    * @param length bytes available (may include link padding)
    * @param checksumVerified the device vouched for the transport checksum
+   * @param linkMulticast the frame's link-layer destination was a multicast or
+   *   broadcast address (no ICMPv6 error about it, RFC 4443 §2.4 (e.4), (e.5))
    * @param reassembled internal: the packet was rebuilt from fragments
    */
   input(
@@ -704,6 +789,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     offset: number,
     length: number,
     checksumVerified = false,
+    linkMulticast = false,
     reassembled = false,
   ): void {
     this.#nowMs = nowMs;
@@ -758,7 +844,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
             bytes,
             offset,
             IPV6_HEADER_LEN + payload,
-            true,
+            linkMulticast,
           );
         }
         return;
@@ -782,10 +868,12 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           chain.moreFragments,
           chain.fragmentId,
           chain.protocol,
+          linkMulticast,
         );
         if (whole !== null) {
           stats.rxReassembled++;
-          this.input(nowMs, whole, r.headerOffset, r.length, false, true);
+          // Like Linux (the reassembled skb is the first fragment's): its link-layer destination.
+          this.input(nowMs, whole, r.headerOffset, r.length, false, r.linkMulticast, true);
         }
         return;
       }
@@ -812,6 +900,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.#curBytes = bytes;
     this.#curOffset = offset;
     this.#curLength = IPV6_HEADER_LEN + payload;
+    this.#curLinkMulticast = linkMulticast;
     this.#handlers[chain.protocol]!.onPacket6(
       nowMs,
       this.#rxSrc,
@@ -892,6 +981,24 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   neighbourList(): NeighbourInfo[] {
     return this.neighbours.list(this.#nowMs);
+  }
+
+  /**
+   * The default router list with each router's M and O flags (allocates).
+   *
+   * @returns one record per router
+   */
+  routerList(): RouterInfo[] {
+    return this.ndp.routers(this.#nowMs);
+  }
+
+  /**
+   * The recursive DNS servers learned from RAs, with lifetimes (allocates).
+   *
+   * @returns one record per server
+   */
+  dnsServerList(): DnsServerInfo[] {
+    return this.ndp.dnsServers(this.#nowMs);
   }
 
   /**
