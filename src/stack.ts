@@ -616,7 +616,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /**
    * Opens a UDP socket.
    *
-   * @param opts `port` (0 = ephemeral, 49152–65535); `hostname`, if given, must be our address
+   * @param opts `port` (0 = ephemeral, 49152–65535); `hostname`, if given, must be our address:
+   *   the socket then receives only datagrams to it and sends from it
    * @returns the socket
    * @throws {UdpError} `AddressInUse`, `InvalidPort`, `NoEphemeralPort`
    * @throws {TypeError} on a hostname that is not ours
@@ -626,6 +627,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#closed) throw new StackClosedError("listenDatagram");
     const port = checkPort(opts.port, "port");
     let family: UdpFamily = "any";
+    let localAddr = 0;
     let shown: string | undefined = this.iface.ipv4Enabled ? undefined : "::";
     if (opts.hostname !== undefined) {
       const v6 = parseIpv6Literal(opts.hostname);
@@ -647,10 +649,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
           );
         }
         if (this.iface.ipv6 !== null && h !== 0) family = "ipv4";
+        localAddr = h ?? 0;
         shown = undefined;
       }
     }
-    const conn = new UdpConn(this, this.udp.bind(port, { family }), shown);
+    // Bound to one address: receives only datagrams to it, sends from it (RFC 1122 §3.3.4.2).
+    const conn = new UdpConn(this, this.udp.bind(port, { family, localAddr }), shown);
     this.#conns.add(conn);
     return conn;
   }

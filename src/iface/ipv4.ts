@@ -523,11 +523,11 @@ export class Ipv4Layer implements IpSender {
    * @param buf transport header + data, with headroom for IPv4 and the link
    * @param dst destination address
    * @param protocol IP protocol number
-   * @param opts ttl, dontFragment, tos
+   * @param opts ttl, dontFragment, tos, source (default this interface's address)
    * @returns false when dropped (counted)
    */
   send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
-    return this.sendFrom(this.#config.address, buf, dst, protocol, opts);
+    return this.sendFrom(opts?.source || this.#config.address, buf, dst, protocol, opts);
   }
 
   /**

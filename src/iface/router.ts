@@ -466,16 +466,27 @@ export class Router {
   }
 
   /**
-   * Sends a transport payload, from the egress interface's address.
+   * Sends a transport payload from `opts.source` — the connection's or bound
+   * socket's address, which may be another interface's than the egress one
+   * (RFC 1122 §3.3.4.2, the weak host model) — else from the egress
+   * interface's address.
    *
    * @param buf transport header + data (ownership taken)
    * @param dst destination
    * @param protocol IP protocol number
-   * @param opts ttl, dontFragment, tos
+   * @param opts ttl, dontFragment, tos, source
    * @returns false when dropped (counted)
    */
   send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
-    return this.output(0, this.sourceAddressFor(dst), buf, dst, protocol, opts);
+    const source = opts?.source ?? 0;
+    return this.output(
+      0,
+      source !== 0 ? source : this.sourceAddressFor(dst),
+      buf,
+      dst,
+      protocol,
+      opts,
+    );
   }
 
   /**
