@@ -95,6 +95,8 @@ class Datagram {
   headerLength = 0;
   /** Discarded: keep the key to drop later fragments (RFC 5722 §4), no buffer. */
   dead = false;
+  /** Largest fragment received (header + data, bytes). */
+  largest = 0;
   constructor(
     readonly src: number,
     readonly dst: number,
@@ -154,6 +156,11 @@ export class Reassembler {
   headerOffset = 0;
   /** After {@link input} returned a buffer: the datagram's total length (header + data). */
   length = 0;
+  /**
+   * After {@link input} returned a buffer: its largest fragment's total length
+   * (Linux `frag_max_size`; a router that defragments cuts no larger fragments).
+   */
+  largestFragment = 0;
   /** Optional listener for timeouts of datagrams whose first fragment arrived. */
   onTimeout: ReassemblyTimeoutListener | null = null;
 
@@ -296,6 +303,7 @@ export class Reassembler {
     }
     ranges.splice(at, 0, start, end);
     d.received += dataLength;
+    if (totalLength > d.largest) d.largest = totalLength;
     d.buffer.set(
       bytes.subarray(headerOffset + headerLength, headerOffset + totalLength),
       DATA_START + start,
@@ -405,6 +413,7 @@ export class Reassembler {
     this.stats.reassembled++;
     this.headerOffset = headerOffset;
     this.length = total;
+    this.largestFragment = d.largest;
     return buffer;
   }
 

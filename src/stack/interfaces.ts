@@ -117,6 +117,7 @@ export function buildRouter(options: StackOptions, clock: Clock, now: number): S
     specs.map((o) => ({ masquerade: o.masquerade, metric: o.metric })),
     {
       forwarding: options.forwarding,
+      reassembly: options.reassembly,
       hooks: options.hooks,
       nat: options.nat,
       routes: options.routes?.map((r): RouterRouteOptions => ({
