@@ -51,7 +51,7 @@ import {
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
-import { StackDhcp } from "./dhcp/stack_dhcp.ts";
+import type { StackDhcp } from "./dhcp/stack_dhcp.ts";
 import { groupDevices, type Router } from "./iface/router.ts";
 import {
   type HttpClientOptions,
@@ -83,6 +83,7 @@ import { PendingPings } from "./stack/ping.ts";
 import { stackAddresses, stackStats } from "./stack/stats.ts";
 import { buildInterface, buildRouter } from "./stack/interfaces.ts";
 import { buildResolver } from "./stack/dns.ts";
+import { buildDhcp, dhcpService } from "./stack/dhcp.ts";
 import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
 import { IP_PROTO_TCP } from "./wire/ipv4.ts";
 
@@ -223,7 +224,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
-    const dhcp = options.ipv4 === "dhcp";
     const built = multi
       ? buildRouter(options, this.clock, now)
       : buildInterface(this.device, options, this.clock, now);
@@ -259,22 +259,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();
-    if (dhcp) {
-      const client = new StackDhcp(
-        this.iface,
-        this.udp,
-        this.resolver,
-        options.dns === undefined,
-        options.dhcp,
-      );
-      this.dhcp = client;
-      this.#services.add({
-        poll: (now) => client.poll(now),
-        nextDeadline: () => client.nextDeadline(),
-        close: () => client.close(this.clock.now()),
-      });
-    } else if (options.dhcp !== undefined) {
-      throw new TypeError('the "dhcp" option needs ipv4: "dhcp"');
+    // ipv4: "dhcp" (on the one device, or on any of the interfaces): a client per interface.
+    this.dhcpClients = buildDhcp(options, this.interfaces, this.router, this.udp, this.resolver);
+    this.dhcp = this.dhcpClients.find((c) => c !== null) ?? null;
+    for (const c of this.dhcpClients) {
+      if (c !== null) this.#services.add(dhcpService(c, this.clock));
     }
     this.#sink = new LoopSink(this.interfaces, this);
   }
@@ -294,8 +283,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     return formatIpv4(this.iface.config.address);
   }
 
-  /** The DHCP client with `ipv4: "dhcp"`, else null. */
+  /** The DHCP client with `ipv4: "dhcp"` (with several interfaces, the first's), else null. */
   readonly dhcp: StackDhcp | null = null;
+  /** Per interface (in order): its DHCP client with `ipv4: "dhcp"`, else null. */
+  readonly dhcpClients: readonly (StackDhcp | null)[] = [];
 
   /**
    * Every address of both families (IPv4 first) with its prefix length, state,
@@ -350,9 +341,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#eventLoop) this.#loop.start();
     // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
     if (this.dhcp !== null) {
-      const bound = this.dhcp.start(now);
+      // Several interfaces with DHCP: once every one is bound.
+      const bound = Promise.all(
+        this.dhcpClients.filter((c) => c !== null).map((c) => c!.start(now)),
+      );
       this.kick();
-      return bound;
+      return bound.then(() => {});
     }
     return Promise.resolve();
   }
@@ -375,9 +369,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const lingerMs = opts.lingerMs ?? 0;
     if (lingerMs > 0 && this.#loop.running !== null) await this.#linger(lingerMs);
-    if (this.dhcp !== null && this.dhcp.client.configured) {
-      // RFC 2131 §4.4.6: give the lease back; the DHCPRELEASE may wait for the server's MAC.
-      this.dhcp.close(this.clock.now());
+    const leased = this.dhcpClients.filter((c) => c !== null && c.client.configured);
+    if (leased.length > 0) {
+      // RFC 2131 §4.4.6: give the leases back; a DHCPRELEASE may wait for the server's MAC.
+      for (const c of leased) c!.close(this.clock.now());
       if (this.#loop.running !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
     }
     this.#closed = true;
@@ -404,7 +399,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /** Waits (loop running) until no packet waits for ARP, or `ms` passed. */
   async #waitForArp(ms: number): Promise<void> {
     const end = this.clock.now() + ms;
-    while (!this.#closed && this.clock.now() < end && this.iface.arp.stats.pendingPackets > 0) {
+    const pending = () => this.interfaces.some((i) => i.arp.stats.pendingPackets > 0);
+    while (!this.#closed && this.clock.now() < end && pending()) {
       await new Promise<void>((r) => setTimeout(r, LINGER_POLL_MS));
     }
   }

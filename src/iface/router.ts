@@ -306,11 +306,13 @@ export class Router {
 
   /**
    * Rebuilds the table from the interfaces' current routes (after an address
-   * change) and the extra routes.
+   * change, e.g. a DHCP lease) and the extra routes.
    *
-   * @throws {TypeError} on an extra route whose gateway is on no interface's network
+   * @param strict throw on an extra route whose gateway is on no interface's
+   *   network (default); false: leave it out until one is (a lease came or went)
+   * @throws {TypeError} when strict, on such a route
    */
-  rebuildRoutes(): void {
+  rebuildRoutes(strict = true): void {
     const rows: {
       net: number;
       mask: number;
@@ -343,6 +345,7 @@ export class Router {
         );
       }
       if (iface < 0 || iface >= this.interfaces.length || (gw === 0 && r.interface === undefined)) {
+        if (!strict) continue;
         throw new TypeError(
           `route ${r.destination}: name its interface, or a gateway on one interface's network`,
         );

@@ -95,7 +95,8 @@ export function buildRouter(options: StackOptions, clock: Clock, now: number): S
   const specs = options.interfaces!;
   const ifaces = specs.map((o) =>
     new NetworkInterface(o.device, {
-      ipv4: o.ipv4,
+      // null: its DHCP client leases the address later.
+      ipv4: o.ipv4 === "dhcp" ? null : o.ipv4,
       gateway: o.gateway ?? null,
       mtu: o.mtu,
       routes: o.routes,
