@@ -241,7 +241,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.iface.ipv6 !== null) {
       // Issue 18: UDP over IPv6 (one port table for both families).
       this.udp.sender6 = this.iface.ipv6;
-      this.iface.ipv6.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+      // With several interfaces each IPv6 layer delivers (the first's sends through the router).
+      for (const i of this.interfaces) i.ipv6?.registerProtocol(IP_PROTOCOL_UDP, this.udp);
     }
     this.tcp = new TcpLayer({
       ip,
@@ -255,7 +256,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.iface.ipv6 !== null) {
       // Issue 18: TCP over IPv6 (listeners of family "any" accept both).
       this.tcp.attachIpv6(this.iface.ipv6);
-      this.iface.ipv6.registerProtocol(IP_PROTO_TCP, this.tcp);
+      for (const i of this.interfaces) i.ipv6?.registerProtocol(IP_PROTO_TCP, this.tcp);
     }
     this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();
@@ -902,7 +903,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const v6 = parseIpv6Literal(host);
     if (v6 !== null) {
       if (this.iface.ipv6 === null) throw new TypeError(`ping ${host}: IPv6 is not configured`);
-      const session6 = this.iface.ipv6.ping(this.nowMs(), v6, opts);
+      // Several interfaces: the egress interface pings, so the reply comes back to it.
+      const egress6 = this.router?.ipv6?.interfaceFor6(v6)?.ipv6 ?? this.iface.ipv6;
+      const session6 = egress6.ping(this.nowMs(), v6, opts);
       this.device.flush();
       const result6 = this.#pings.wait(host, session6);
       this.kick();

@@ -63,6 +63,7 @@ import {
 } from "./forward.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
 import { Reassembler, type ReassemblyOptions, type ReassemblyStats } from "./reassembly.ts";
+import { type Forward6Stats, Ipv6Router, type RouterRoute6Options } from "./router6.ts";
 import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
 import { ICMP_UNREACH_PORT } from "../wire/icmp.ts";
 import {
@@ -121,6 +122,8 @@ export interface RouterOptions {
   nat?: NatOptions;
   /** Routes beyond those of the interfaces. */
   routes?: RouterRouteOptions[];
+  /** IPv6 routes beyond the connected prefixes of the interfaces' static addresses. */
+  routes6?: RouterRoute6Options[];
   /**
    * Bounds of the defragmentation before NAT (see {@link Router.defrag});
    * default those of an interface's reassembly.
@@ -150,6 +153,8 @@ export interface RouterStats {
   nat: NatStats;
   /** Defragmentation before NAT (zero without a masquerading interface). */
   defrag: ReassemblyStats;
+  /** IPv6 forwarding (with an interface that has IPv6). */
+  forward6?: Forward6Stats;
 }
 
 /**
@@ -233,6 +238,8 @@ export class Router {
    * (Linux `frag_max_size`). Bounded like an interface's reassembly.
    */
   readonly defrag: Reassembler;
+  /** The IPv6 side (table, output, forwarding, `router6.ts`) when an interface has IPv6, else null. */
+  readonly ipv6: Ipv6Router | null;
   /** Whether {@link defrag} is used: some interface masquerades. */
   readonly #defragActive: boolean;
 
@@ -298,6 +305,15 @@ export class Router {
     this.nat.localIcmpIdInUse = (outside, id) => this.interfaces[outside].icmp.hasEchoListener(id);
     this.#extraRoutes = options.routes ?? [];
     this.rebuildRoutes();
+    this.ipv6 = interfaces.some((i) => i.ipv6 !== null)
+      ? new Ipv6Router(
+        this.interfaces,
+        this.hooks,
+        () => this.forwarding,
+        this.#metrics,
+        options.routes6,
+      )
+      : null;
     interfaces.forEach((iface, n) => {
       iface.ipv4.router = new RouterPort(this, n);
       iface.icmp.ownsAddress = (a) => this.#ownerOf(a) >= 0;
@@ -442,6 +458,7 @@ export class Router {
       },
       nat: { ...this.nat.stats },
       defrag: { ...this.defrag.stats },
+      ...(this.ipv6 === null ? {} : { forward6: { ...this.ipv6.stats } }),
     };
   }
 

@@ -46,6 +46,13 @@ export interface StackInterfaceOptions {
   ipv4: string | Ipv4Cidr;
   /** With `ipv4: "dhcp"`: this interface's client tunables and `timeoutMs` of `start()`. */
   dhcp?: StackDhcpOptions;
+  /**
+   * IPv6 on this interface: static addresses (`"2001:db8:a::1/64"`; their
+   * prefixes are the router's connected IPv6 routes) and/or `"slaac"`. The
+   * link-local address is always configured. `ipv6Options` apply to every
+   * interface.
+   */
+  ipv6?: string | readonly string[];
   /** A default gateway on this interface's network. */
   gateway?: string | null;
   /** IPv4 MTU (default the device's). */
