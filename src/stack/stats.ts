@@ -87,7 +87,8 @@ export function stackAddresses(stack: Stack): StackAddress[] {
       });
     }
   });
-  if (stack.iface.ipv6 !== null) out.push(...stack.iface.ipv6.addressList());
+  // Every interface's IPv6 addresses, in interface order.
+  for (const i of stack.interfaces) if (i.ipv6 !== null) out.push(...i.ipv6.addressList());
   return out;
 }
 
