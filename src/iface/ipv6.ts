@@ -1157,6 +1157,20 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   /** RFC 4861 §7.2.2: packets waiting for an unresolved neighbour: address unreachable. */
   #resolutionFailed(nowMs: number, buf: PacketBufferLike): void {
     if (buf.length < IPV6_HEADER_LEN) return;
+    if (this.router !== null && !this.addresses.isOursAt(buf.bytes, buf.head + IPV6_SRC_OFFSET)) {
+      // A packet a router forwarded: the error goes to its source (RFC 4443 §3.1 code 3, as
+      // Linux's ip6_link_failure).
+      this.icmp.sendError(
+        nowMs,
+        ICMPV6_DEST_UNREACHABLE,
+        ICMPV6_UNREACH_ADDRESS,
+        0,
+        buf.bytes,
+        buf.head,
+        buf.length,
+      );
+      return;
+    }
     this.icmp.localError(
       nowMs,
       ICMPV6_DEST_UNREACHABLE,

@@ -333,3 +333,32 @@ Deno.test("Router answers an IPv6 ping to its other interface's address, from th
     await t.close();
   }
 });
+
+Deno.test("Router tells the source Address Unreachable when the next hop does not answer", async () => {
+  const t = await topology6();
+  try {
+    const ghost = Ipv6Address.parse("2001:db8:b::99");
+    t.a.send(
+      ipv6Packet({
+        src: A,
+        dst: ghost,
+        nextHeader: UDP,
+        payload: udp6(A, ghost, 4000, 53, new Uint8Array(4)),
+      }),
+      R0_MAC,
+    );
+    t.settle();
+    assert.equal(t.a.take().length, 0);
+    for (let i = 0; i < 50; i++) {
+      t.clock.advance(100);
+      t.settle();
+    }
+    const [err] = t.a.take();
+    assert.equal(err.icmpType, 1); // Destination Unreachable
+    assert.equal(err.icmp[1], 3); // address unreachable (RFC 4443 §3.1)
+    assert.ok(err.src.equals(R0) && err.dst.equals(A));
+    assert.ok(Ipv6Address.fromBytes(err.icmp, 8 + 24).equals(ghost)); // the quoted destination
+  } finally {
+    await t.close();
+  }
+});
