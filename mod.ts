@@ -265,6 +265,7 @@ export {
   DhcpTimeoutError,
   StackDhcp,
   type StackDhcpOptions,
+  StackDhcpPort,
 } from "./src/dhcp/stack_dhcp.ts";
 
 // Several interfaces, forwarding, packet hooks and NAT (new Stack({ interfaces, forwarding })).
@@ -302,12 +303,24 @@ export {
   type NatTimeouts,
 } from "./src/iface/nat.ts";
 export type { ForwardStats } from "./src/iface/forward.ts";
+export {
+  type Forward6Stats,
+  Ipv6Router,
+  ROUTER6_MAX_ROUTES,
+  type RouterRoute6Info,
+  type RouterRoute6Options,
+} from "./src/iface/router6.ts";
 export { DeviceGroup, type GroupFrameSink } from "./src/phy/device_group.ts";
 export {
   ROUTER_LAB_A_ADDRESS,
+  ROUTER_LAB_A_ADDRESS6,
   ROUTER_LAB_B_ADDRESS,
+  ROUTER_LAB_B_ADDRESS6,
+  ROUTER_LAB_PREFIX6,
   ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS6,
   ROUTER_LAB_RB_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS6,
   RouterLab,
   type RouterLabOptions,
 } from "./src/testing/router_lab.ts";

@@ -919,6 +919,22 @@ export class NetworkInterface
     if (buf.length >= IPV4_HEADER_LEN) {
       const packet = this.#failedPacket.reset(bytes, head, buf.length);
       const hl = packet.headerLength;
+      const own = this.icmp.ownsAddress;
+      if (this.ipv4.router !== null && own !== null && !own(packet.source)) {
+        // A datagram a router forwarded: host unreachable goes to its source (RFC 1812
+        // §5.2.7.1, as Linux's ipv4_link_failure), not to our own transports.
+        this.icmp.sendTransitError(
+          nowMs,
+          ICMP_DEST_UNREACHABLE,
+          ICMP_UNREACH_HOST,
+          0,
+          bytes,
+          head,
+          buf.length,
+        );
+        this.onHostUnreachable?.(nowMs, ip);
+        return;
+      }
       const handler = this.ipv4.handlerFor(packet.protocol);
       // Tell the sender as if an ICMP host unreachable had arrived (RFC 1122 §3.3.1.4, §3.2.2.1).
       handler?.onIcmpError?.(

@@ -76,6 +76,7 @@ import {
 } from "./ndp.ts";
 import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
+import { ROUTER_CONSUMED, ROUTER_LOCAL } from "./ipv4.ts";
 import type {
   BufferPoolLike,
   Ipv6ProtocolHandler,
@@ -109,6 +110,43 @@ function wordMask(bits: number): number {
 
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
+
+/**
+ * What a router (`router6.ts`) attaches to each interface's IPv6 layer
+ * ({@link Ipv6Layer.router}), as `Ipv4RouterPort` (`ipv4.ts`) does for IPv4. Absent
+ * (null) on a single-interface host.
+ */
+export interface Ipv6RouterPort {
+  /**
+   * A received unicast packet whose header passed the checks (`length`
+   * bytes available, `total` its own): prerouting hooks, then local delivery
+   * (input hooks) or forwarding.
+   *
+   * @returns ROUTER_CONTINUE, ROUTER_LOCAL or ROUTER_CONSUMED of `ipv4.ts`
+   */
+  receive6(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    total: number,
+  ): number;
+  /** A packet we originate to a unicast, not link-local `dst`: the router picks the egress interface. */
+  output6(
+    from: Ipv6Layer,
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean;
+  /** A packet we originate, header written, about to leave: output and postrouting hooks. */
+  localOut6(layer: Ipv6Layer, buf: PacketBufferLike): boolean;
+  /** Our source toward `dst`: by the egress interface's addresses (RFC 6724). */
+  sourceFor6(dst: Ipv6Address): Ipv6Address | null;
+  /** The path MTU toward `dst`, by the egress interface's cache. */
+  pathMtu6(dst: Ipv6Words): number;
+}
 const EMPTY = new Uint8Array(0);
 
 /** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
@@ -281,6 +319,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * them when no `dns` option was given).
    */
   onDnsServersChanged: ((servers: readonly Ipv6Address[]) => void) | null = null;
+  /** The router this interface belongs to (several interfaces); null: a plain host. */
+  router: Ipv6RouterPort | null = null;
 
   readonly #link: Ipv6Link;
   readonly #pool: BufferPoolLike;
@@ -397,6 +437,11 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     return this.#link.linkHeadroom + IPV6_HEADER_LEN;
   }
 
+  /** The static addresses given (the router's connected IPv6 routes). */
+  get staticAddresses(): readonly Ipv6Cidr[] {
+    return this.#static;
+  }
+
   /** The hop limit of packets we originate (RA Cur Hop Limit or the default). */
   get hopLimit(): number {
     return this.#hopLimit;
@@ -504,6 +549,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns the address or null
    */
   sourceAddressFor6(dst: Ipv6Address): Ipv6Address | null {
+    if (this.router !== null && !dst.isLinkLocal() && !dst.isMulticast()) {
+      return this.router.sourceFor6(dst);
+    }
     return this.addresses.selectSource(dst);
   }
 
@@ -514,7 +562,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns the address or null
    */
   sourceFor(dst: Ipv6Address): Ipv6Address | null {
-    return this.addresses.selectSource(dst);
+    return this.sourceAddressFor6(dst);
   }
 
   /**
@@ -577,6 +625,18 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns bytes, ≥ 1280
    */
   pathMtu(dst: Ipv6Words): number {
+    if (this.router !== null) return this.router.pathMtu6(dst);
+    return this.pmtu.pathMtu(this.#nowMs, dst);
+  }
+
+  /**
+   * The path MTU toward `dst` by this interface's own cache (the router's
+   * answer for its egress interface).
+   *
+   * @param dst destination words
+   * @returns bytes, ≥ 1280
+   */
+  ownPathMtu(dst: Ipv6Words): number {
     return this.pmtu.pathMtu(this.#nowMs, dst);
   }
 
@@ -645,7 +705,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     protocol: number,
     opts?: Ipv6SendOptions,
   ): boolean {
-    const src = opts?.source ?? this.addresses.selectSource(dst);
+    const src = opts?.source ?? this.sourceAddressFor6(dst);
     if (src === null) {
       this.stats.txNoSource++;
       this.release(buf);
@@ -671,6 +731,39 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     protocol: number,
     opts?: Ipv6SendOptions,
   ): boolean {
+    if (this.router !== null && !dst.isMulticast() && !dst.isLinkLocal()) {
+      return this.router.output6(this, src, buf, dst, protocol, opts);
+    }
+    return this.sendRouted6(src, buf, dst, protocol, opts, null, this);
+  }
+
+  /**
+   * {@link sendFrom} on this interface, the router having chosen it: to
+   * `hop` when given (its routing table's answer), else by neighbour
+   * discovery's next hop.
+   *
+   * @param src source address
+   * @param buf payload (ownership taken)
+   * @param dst destination
+   * @param protocol Next Header
+   * @param opts hop limit, traffic class, dontFragment
+   * @param hop the neighbour to send to, or null
+   * @param from the layer that allocated `buf` (its large buffers move here)
+   * @returns false when dropped (counted)
+   */
+  sendRouted6(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts: Ipv6SendOptions | undefined,
+    hop: Ipv6Address | null,
+    from: Ipv6Layer,
+  ): boolean {
+    if (from !== this && from.#large.has(buf)) {
+      from.#large.delete(buf);
+      this.#large.add(buf);
+    }
     const stats = this.stats;
     const payload = buf.length;
     if (payload > IPV6_MAX_PAYLOAD_LEN) {
@@ -685,6 +778,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     const now = this.#nowMs;
     const mtu = dst.isMulticast() ? this.pmtu.linkMtu : this.pmtu.pathMtu(now, dst);
+    // (The path MTU of this, the egress, interface: its cache learnt the Packet Too Bigs.)
     const large = this.#large.has(buf);
     if (IPV6_HEADER_LEN + payload > mtu || large) {
       if (opts?.dontFragment === true) {
@@ -692,7 +786,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         this.release(buf);
         return false;
       }
-      const ok = this.#fragment(src, buf, dst, protocol, hopLimit, tc, mtu);
+      const ok = this.#fragment(src, buf, dst, protocol, hopLimit, tc, mtu, hop);
       this.release(buf);
       return ok;
     }
@@ -704,7 +798,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
     stats.txPackets++;
-    return this.#route(buf, dst, -1);
+    return this.#route(buf, dst, -1, hop);
   }
 
   /**
@@ -817,12 +911,21 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     const dstAt = offset + IPV6_DST_OFFSET;
     const toMulticast = bytes[dstAt] === 0xff;
+    // A reassembled packet's fragments were found for this host already.
+    let local = reassembled && this.router !== null;
+    if (this.router !== null && !toMulticast && !reassembled) {
+      // Several interfaces: prerouting hooks, then for this host (any interface's address) or
+      // forwarded (router6.ts).
+      const verdict = this.router.receive6(nowMs, bytes, offset, length, IPV6_HEADER_LEN + payload);
+      if (verdict === ROUTER_CONSUMED) return;
+      local = verdict === ROUTER_LOCAL;
+    }
     if (toMulticast) {
       if (!this.ndp.isMemberAt(bytes, dstAt)) {
         stats.rxNotMember++;
         return;
       }
-    } else if (!this.addresses.isOursAt(bytes, dstAt)) {
+    } else if (!local && !this.addresses.isOursAt(bytes, dstAt)) {
       stats.rxNotForUs++; // includes tentative addresses (RFC 4862 §5.4)
       return;
     }
@@ -1018,11 +1121,19 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
 
   // ---- internals ----
 
-  /** Sends a finished packet (header at `buf.head`) toward `dst`: multicast MAC, `mac`, or resolution. */
-  #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number): boolean {
+  /**
+   * Sends a finished packet (header at `buf.head`) toward `dst`: multicast
+   * MAC, `mac`, or resolution of `routed` (the router's next hop) or of
+   * neighbour discovery's; a router's output and postrouting hooks first.
+   */
+  #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number, routed: Ipv6Address | null = null) {
+    if (this.router !== null && !this.router.localOut6(this, buf)) {
+      this.release(buf);
+      return false;
+    }
     if (dst.isMulticast()) return this.#transmit(buf, dst.multicastMac());
     if (mac >= 0) return this.#transmit(buf, mac);
-    const hop = this.ndp.nextHop(this.#nowMs, dst);
+    const hop = routed ?? this.ndp.nextHop(this.#nowMs, dst);
     if (hop === null) {
       this.stats.txNoRoute++;
       this.release(buf);
@@ -1053,6 +1164,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     hopLimit: number,
     tc: number,
     mtu: number,
+    hop: Ipv6Address | null,
   ): boolean {
     const stats = this.stats;
     const headroom = this.headroom + IPV6_FRAGMENT_HEADER_LEN;
@@ -1093,7 +1205,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         dst,
       );
       stats.txFragments++;
-      if (!this.#route(frag, dst, -1)) ok = false;
+      if (!this.#route(frag, dst, -1, hop)) ok = false;
     }
     stats.txPackets++;
     return ok;
@@ -1152,6 +1264,20 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   /** RFC 4861 §7.2.2: packets waiting for an unresolved neighbour: address unreachable. */
   #resolutionFailed(nowMs: number, buf: PacketBufferLike): void {
     if (buf.length < IPV6_HEADER_LEN) return;
+    if (this.router !== null && !this.addresses.isOursAt(buf.bytes, buf.head + IPV6_SRC_OFFSET)) {
+      // A packet a router forwarded: the error goes to its source (RFC 4443 §3.1 code 3, as
+      // Linux's ip6_link_failure).
+      this.icmp.sendError(
+        nowMs,
+        ICMPV6_DEST_UNREACHABLE,
+        ICMPV6_UNREACH_ADDRESS,
+        0,
+        buf.bytes,
+        buf.head,
+        buf.length,
+      );
+      return;
+    }
     this.icmp.localError(
       nowMs,
       ICMPV6_DEST_UNREACHABLE,

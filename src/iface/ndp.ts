@@ -258,6 +258,11 @@ function expiry(nowMs: number, seconds: number): number {
  * ```
  */
 export class NeighbourDiscovery {
+  /**
+   * Our advertisements carry the Router flag (RFC 4861 §4.4): set on the
+   * interfaces of a forwarding router.
+   */
+  advertiseRouter = false;
   /** Counters. */
   readonly stats: NdpStats = {
     rxMessages: 0,
@@ -644,6 +649,7 @@ export class NeighbourDiscovery {
   announce(address: Ipv6Address): void {
     const tx = this.#reset(ICMPV6_NEIGHBOR_ADVERTISEMENT);
     tx.target = address;
+    tx.router = this.advertiseRouter;
     tx.override = true;
     tx.targetLinkLayer = this.mac;
     this.stats.txAdvertisements++;
@@ -940,6 +946,7 @@ export class NeighbourDiscovery {
     const tx = this.#reset(ICMPV6_NEIGHBOR_ADVERTISEMENT);
     tx.target = target;
     tx.solicited = solicited;
+    tx.router = this.advertiseRouter; // §4.4: R, the sender is a router
     tx.override = true;
     tx.targetLinkLayer = this.mac;
     this.stats.txAdvertisements++;

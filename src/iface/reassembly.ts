@@ -76,6 +76,8 @@ export type ReassemblyTimeoutListener = (
 class Datagram extends FragmentEntry {
   /** Header length of the first fragment, 0 until it arrives. */
   headerLength = 0;
+  /** Largest fragment received (header + data, bytes). */
+  largest = 0;
   constructor(
     readonly src: number,
     readonly dst: number,
@@ -129,6 +131,11 @@ export class Reassembler {
   headerOffset = 0;
   /** After {@link input} returned a buffer: the datagram's total length (header + data). */
   length = 0;
+  /**
+   * After {@link input} returned a buffer: its largest fragment's total length
+   * (Linux `frag_max_size`; a router that defragments cuts no larger fragments).
+   */
+  largestFragment = 0;
   /** Optional listener for timeouts of datagrams whose first fragment arrived. */
   onTimeout: ReassemblyTimeoutListener | null = null;
 
@@ -226,6 +233,7 @@ export class Reassembler {
     }
     // RFC 5722 §4 (applied to IPv4, as Linux does): the shared range rules.
     if (!table.place(d, start, more, bytes, headerOffset + headerLength, dataLength)) return null;
+    if (totalLength > d.largest) d.largest = totalLength;
     if (start === 0) {
       // RFC 791 §3.2: the first fragment's header becomes the datagram's header.
       d.headerLength = headerLength;
@@ -287,6 +295,7 @@ export class Reassembler {
     this.#table.finish(d);
     this.headerOffset = headerOffset;
     this.length = total;
+    this.largestFragment = d.largest;
     return buffer;
   }
 }

@@ -77,6 +77,14 @@ export interface IpSendOptions {
    * the link cuts into segments of `gsoSize` data bytes (the MSS). 0/absent: none.
    */
   gsoSize?: number;
+  /**
+   * Our address to send from (int32; one of ours): a connection's or a bound
+   * socket's local address, the address a request was sent to. With several
+   * interfaces it may belong to another interface than the egress one (RFC
+   * 1122 §3.3.4.2: a reply goes from the specific-destination address of the
+   * request). 0/absent: the egress interface's address.
+   */
+  source?: number;
 }
 
 /** Transmit offloads of the link below an {@link IpSender}. */

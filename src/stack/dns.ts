@@ -91,6 +91,11 @@ export class LearnedDnsServers {
     this.#resolver = resolver;
   }
 
+  /** The DHCPv4 leases' servers last given to {@link setServers}. */
+  get servers(): readonly DnsServer[] {
+    return this.#dhcp;
+  }
+
   /**
    * The DHCPv4 lease's servers (the `StackDhcp` calls this as it would the resolver).
    *

@@ -41,6 +41,12 @@ const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_OFFSET
 /** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
 const PLAIN_SEND: IpSendOptions = {};
 /**
+ * IP send options of a segment with nothing but its source: the connection's
+ * own address, which with several interfaces may be another one than the
+ * egress interface's (RFC 1122 §3.3.4.2).
+ */
+const SOURCE_SEND: IpSendOptions = { source: 0 };
+/**
  * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
  * stops, and the windows bound it long before this; the bound only makes sure a logic error
  * cannot spin the event loop forever (design rule 4). Data left over goes on the next ACK or
@@ -156,6 +162,7 @@ export function sendSegment(
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
     OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
     OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
+    OFFLOAD_SEND.source = t.localAddr;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     if (dataSum >= 0) {
@@ -164,8 +171,11 @@ export function sendSegment(
       const initial = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
       storeChecksum(bytes, at, headerLength, at + TCP_CHECKSUM_OFFSET, initial + dataSum);
     } else fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
-    else {
+    if (t.ipOptions === null && ecn === 0) {
+      SOURCE_SEND.source = t.localAddr;
+      sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, SOURCE_SEND);
+    } else {
+      PLAIN_SEND.source = t.localAddr;
       PLAIN_SEND.ttl = t.ipOptions?.ttl;
       PLAIN_SEND.tos = (t.ipOptions?.tos ?? 0) | ecn;
       sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, PLAIN_SEND);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IpSender } from "../iface/types.ts";
+import type { IpSender, IpSendOptions } from "../iface/types.ts";
 import {
   fillTcpChecksum,
   newTcpRepr,
@@ -49,6 +49,8 @@ export interface CookieSynAckOptions {
  */
 export class TcpControlSegments {
   readonly #tx: TcpRepr = newTcpRepr();
+  /** IP send options (the source) of the segment being sent; scratch, read synchronously. */
+  readonly #sendOptions: IpSendOptions = { source: 0 };
   readonly #stats: TcpStats;
   readonly #config: TcpConfig;
   readonly #secret: Uint8Array;
@@ -192,7 +194,11 @@ export class TcpControlSegments {
     }
     TcpRepr.emitHeader(r, buf.bytes, at);
     fillTcpChecksum(buf.bytes, at, len, src, dst);
-    if (!ip.send(buf, dst, IP_PROTO_TCP)) this.#stats.sendFailures++;
+    // From the address the segment answered was sent to (RFC 1122 §3.3.4.2), which with
+    // several interfaces need not be the egress interface's.
+    const opts = this.#sendOptions;
+    opts.source = src;
+    if (!ip.send(buf, dst, IP_PROTO_TCP, opts)) this.#stats.sendFailures++;
     this.#stats.segmentsOut++;
     if (flags & TCP_RST) this.#stats.resetsSent++;
   }
