@@ -47,7 +47,7 @@ import {
   IPV4_TOTAL_LENGTH_OFFSET,
   Ipv4Packet,
 } from "../wire/ipv4.ts";
-import { IPV6_HEADER_LEN } from "../wire/ipv6.ts";
+import { IPV6_HEADER_LEN, IPV6_VERSION } from "../wire/ipv6.ts";
 import { internetChecksum } from "../wire/checksum.ts";
 import {
   fillTcpChecksum,
@@ -375,6 +375,7 @@ export class NetworkInterface
         ...options.ipv6,
         mac: this.config.mac,
         mtu: this.config.mtu,
+        pointToPoint: this.#ipLink,
       });
     this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
     const verify = options.verifyChecksums ?? "auto";
@@ -703,8 +704,11 @@ export class NetworkInterface
     stats.rxFrames++;
     if (this.#ipLink) {
       // A TUN device hands over bare IP packets: the version nibble says which.
-      if (length > 0 && bytes[offset] >>> IP_VERSION_SHIFT === IPV4_VERSION) {
+      const version = length > 0 ? bytes[offset] >>> IP_VERSION_SHIFT : 0;
+      if (version === IPV4_VERSION) {
         this.ipv4.input(nowMs, bytes, offset, length, checksumVerified);
+      } else if (version === IPV6_VERSION && this.ipv6 !== null) {
+        this.ipv6.input(nowMs, bytes, offset, length, checksumVerified);
       } else {
         stats.rxUnknownEthertype++;
       }

@@ -99,6 +99,8 @@ import {
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
 const EMPTY = new Uint8Array(0);
+/** NDP's "no link-layer address option" (a point-to-point IP link has no addresses). */
+const NO_LINK_LAYER_ADDRESS = -1;
 /** No transmit offloads. */
 const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
@@ -231,6 +233,14 @@ export interface Ipv6LayerOptions {
   random?: () => number;
   /** Bound of the local delivery queue; default 256. */
   localQueueLength?: number;
+  /**
+   * A point-to-point IP link without link-layer addresses (a TUN device): NDP
+   * messages carry no link-layer address options (RFC 4861 §4.3–4.6: none on
+   * links without addresses), nothing is resolved (every packet goes to the
+   * other end) and addresses skip DAD, as Linux does on an IFF_NOARP device
+   * (addrconf_dad_begin completes at once). Default false.
+   */
+  pointToPoint?: boolean;
 }
 
 /**
@@ -314,6 +324,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #nowMs: number = TAGGED_TIME_SEED;
   #sessions = new Set<Ping6Session>();
   #nextPingId: number;
+  /** A point-to-point IP link (see {@link Ipv6LayerOptions.pointToPoint}). */
+  readonly #pointToPoint: boolean;
   /** Options of the segments {@link #segmentInSoftware} cuts (made once). */
   readonly #segmentOpts: Ipv6SendOptions = { hopLimit: 0, trafficClass: 0, dontFragment: false };
 
@@ -350,12 +362,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.icmp = new Icmpv6Layer(this, { random, ...options.icmp });
     this.icmp.largeBuffer = (n) => this.allocateLarge(n);
     this.icmp.release = (b) => this.release(b);
+    const p2p = options.pointToPoint === true;
+    this.#pointToPoint = p2p;
+    const addressOptions = p2p
+      ? { random, ...options.addressOptions, dadTransmits: 0, maxDadDelayMs: 0 }
+      : { random, ...options.addressOptions };
     this.addresses = new Ipv6AddressTable(options.mac, {
       solicitedNodeGroup: (a, join) => this.ndp.setGroup(a.solicitedNode(), join),
       sendDadSolicitation: (t, nonce) => this.ndp.solicitDad(t, nonce),
       addressReady: (e: Ipv6AddressEntry) => this.ndp.announce(e.address),
       duplicateFound: (e: Ipv6AddressEntry) => this.onDuplicateAddress?.(e.address),
-    }, { random, ...options.addressOptions });
+    }, addressOptions);
     this.neighbours = new NeighbourCache({
       sendSolicitation: (t, mac) => this.ndp.solicit(t, mac),
       transmitResolved: (buf, mac) => this.#transmit(buf, mac),
@@ -365,7 +382,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       routerLost: (a) => this.ndp.removeRouter(a),
     }, { random, ...options.neighbours });
     this.ndp = new NeighbourDiscovery(
-      options.mac,
+      p2p ? NO_LINK_LAYER_ADDRESS : options.mac,
       options.mtu,
       {
         sendNdp: (repr, src, dst, mac) => this.#sendNdp(repr, src, dst, mac),
@@ -995,6 +1012,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
 
   /** Sends a finished packet (header at `buf.head`) toward `dst`: multicast MAC, `mac`, or resolution. */
   #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number): boolean {
+    // A point-to-point IP link: every packet goes to the other end, nothing to resolve.
+    if (this.#pointToPoint) return this.#transmit(buf, 0);
     if (dst.isMulticast()) return this.#transmit(buf, dst.multicastMac());
     if (mac >= 0) return this.#transmit(buf, mac);
     const hop = this.ndp.nextHop(this.#nowMs, dst);
@@ -1023,6 +1042,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     if (this.addresses.find(dst)?.usable === true) return -1;
     const now = this.#nowMs;
     if (gsoSize === 0 && IPV6_HEADER_LEN + payload > this.pmtu.pathMtu(now, dst)) return -1;
+    if (this.#pointToPoint) return 0;
     const hop = this.ndp.nextHop(now, dst);
     return hop === null ? -1 : this.neighbours.lookup(now, hop);
   }

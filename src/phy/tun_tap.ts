@@ -29,8 +29,8 @@
  *   device fd and an eventfd that `close()` writes.
  * - A TAP device's MAC is the kernel side's; rawstack's own MAC is the `mac`
  *   option or a random locally administered one. A TUN device reports
- *   `capabilities.link === "ip"`: the interface above sends bare IPv4 and no
- *   ARP.
+ *   `capabilities.link === "ip"`: the interface above sends bare IPv4 and
+ *   IPv6, no ARP and no neighbour resolution.
  *
  * Errors are {@link DeviceError}s whose message says what to do: `no-such-device`
  * (the device or /dev/net/tun is missing), `permission-denied` (not the
@@ -835,8 +835,8 @@ export class TapDevice extends TunTapDevice {
 }
 
 /**
- * A TUN device: bare IPv4 packets (`capabilities.link === "ip"`), no
- * Ethernet, no ARP. See the module documentation.
+ * A TUN device: bare IPv4 and IPv6 packets (`capabilities.link === "ip"`),
+ * no Ethernet, no ARP, no NDP address resolution. See the module documentation.
  *
  * @example
  * ```ts ignore
