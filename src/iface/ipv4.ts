@@ -458,19 +458,21 @@ export class Ipv4Layer implements IpSender {
    * then no allocation).
    *
    * @param maxBytes largest transport segment the link accepts (≤ 65,515)
+   * @param headroom bytes in front of the transport header (default: link + IPv4 header;
+   *   the IPv6 layer's super-segments ask for link + 40 with a 20-byte smaller `maxBytes`)
    * @returns the buffer, or null when none is free (counted)
    */
-  allocateSegmentBuffer(maxBytes: number): PacketBufferLike | null {
+  allocateSegmentBuffer(maxBytes: number, headroom = this.headroom): PacketBufferLike | null {
     let pool = this.#segmentPool;
-    if (pool === null || pool.slotSize < this.headroom + maxBytes) {
+    if (pool === null || pool.slotSize < headroom + maxBytes) {
       if (pool !== null && pool.inUse > 0) {
         this.stats.txNoSegmentBuffer++;
         return null;
       }
-      pool = new BufferPool({ slotSize: this.headroom + maxBytes, slots: SEGMENT_POOL_SLOTS });
+      pool = new BufferPool({ slotSize: headroom + maxBytes, slots: SEGMENT_POOL_SLOTS });
       this.#segmentPool = pool;
     }
-    const buf = pool.alloc(this.headroom);
+    const buf = pool.alloc(headroom);
     if (buf === null) this.stats.txNoSegmentBuffer++;
     return buf;
   }

@@ -19,7 +19,16 @@
 
 import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
-import type { Ipv6Words } from "../wire/checksum.ts";
+import { completePartialChecksum, ipv6PseudoHeaderSum, type Ipv6Words } from "../wire/checksum.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_CWR,
+  TCP_DATA_OFFSET_BYTE,
+  TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_PSH,
+  TCP_SEQ_OFFSET,
+} from "../wire/tcp.ts";
 import { isWireError } from "../wire/error.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
@@ -79,6 +88,7 @@ import type { ReassemblyOptions } from "./reassembly.ts";
 import { ROUTER_CONSUMED, ROUTER_LOCAL } from "./ipv4.ts";
 import type {
   BufferPoolLike,
+  IpTxOffloads,
   Ipv6ProtocolHandler,
   Ipv6Sender,
   Ipv6SendOptions,
@@ -148,6 +158,10 @@ export interface Ipv6RouterPort {
   pathMtu6(dst: Ipv6Words): number;
 }
 const EMPTY = new Uint8Array(0);
+/** NDP's "no link-layer address option" (a point-to-point IP link has no addresses). */
+const NO_LINK_LAYER_ADDRESS = -1;
+/** No transmit offloads. */
+const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
 /** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
 export interface Ipv6Stats {
@@ -205,6 +219,12 @@ export interface Ipv6Stats {
   txLocalDropped: number;
   /** Control messages sent in a buffer from the pool's reserve. */
   txControlReserve: number;
+  /**
+   * Offload requests (partial checksum, TCP super-segment) done in software:
+   * the packet could not leave offloaded now (next hop unresolved, multicast,
+   * local, too big for the path) — checksum completed or super-segment cut here.
+   */
+  txOffloadSoftware: number;
 }
 
 /** The `ndp` section of the stack's stats: neighbour discovery, the neighbour cache, addresses. */
@@ -223,10 +243,25 @@ export interface NdpSectionStats extends NdpStats {
 export interface Ipv6Link {
   /** Bytes in front of the IPv6 header: device headroom + Ethernet (+ VLAN). */
   readonly linkHeadroom: number;
-  /** Transmits an IPv6 packet (`buf` starts with the IPv6 header) to `mac`; takes ownership. */
-  transmitIpv6(buf: PacketBufferLike, mac: number): boolean;
+  /**
+   * Transmits an IPv6 packet (`buf` starts with the IPv6 header, no extension
+   * headers when offloaded) to `mac`; takes ownership. With
+   * `partialChecksumOffset > 0` through the device's transmit offload (the
+   * transport header follows the 40-byte header), with `gsoSize > 0` as a TCP
+   * super-segment (GSO_TCPV6).
+   */
+  transmitIpv6(
+    buf: PacketBufferLike,
+    mac: number,
+    partialChecksumOffset?: number,
+    gsoSize?: number,
+  ): boolean;
   /** Returns a pool buffer. */
   releaseBuffer(buf: PacketBufferLike): void;
+  /** Optional: the device's transmit offloads for IPv6 packets (absent = none). */
+  readonly txOffloads6?: IpTxOffloads;
+  /** Optional (with `txOffloads6.gsoMaxBytes > 0`): a buffer for a TCP super-segment. */
+  allocateSegment6?(): PacketBufferLike | null;
 }
 
 /** Options of an {@link Ipv6Layer}. */
@@ -257,6 +292,14 @@ export interface Ipv6LayerOptions {
   random?: () => number;
   /** Bound of the local delivery queue; default 256. */
   localQueueLength?: number;
+  /**
+   * A point-to-point IP link without link-layer addresses (a TUN device): NDP
+   * messages carry no link-layer address options (RFC 4861 §4.3–4.6: none on
+   * links without addresses), nothing is resolved (every packet goes to the
+   * other end) and addresses skip DAD, as Linux does on an IFF_NOARP device
+   * (addrconf_dad_begin completes at once). Default false.
+   */
+  pointToPoint?: boolean;
 }
 
 /**
@@ -298,6 +341,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     txLocal: 0,
     txLocalDropped: 0,
     txControlReserve: 0,
+    txOffloadSoftware: 0,
   };
   /** Our addresses. */
   readonly addresses: Ipv6AddressTable;
@@ -348,6 +392,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #nowMs: number = TAGGED_TIME_SEED;
   #sessions = new Set<Ping6Session>();
   #nextPingId: number;
+  /** A point-to-point IP link (see {@link Ipv6LayerOptions.pointToPoint}). */
+  readonly #pointToPoint: boolean;
+  /** Options of the segments {@link #segmentInSoftware} cuts (made once). */
+  readonly #segmentOpts: Ipv6SendOptions = { hopLimit: 0, trafficClass: 0, dontFragment: false };
 
   /**
    * Creates the IPv6 layer of one interface (addresses are configured by `start`).
@@ -382,12 +430,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.icmp = new Icmpv6Layer(this, { random, ...options.icmp });
     this.icmp.largeBuffer = (n) => this.allocateLarge(n);
     this.icmp.release = (b) => this.release(b);
+    const p2p = options.pointToPoint === true;
+    this.#pointToPoint = p2p;
+    const addressOptions = p2p
+      ? { random, ...options.addressOptions, dadTransmits: 0, maxDadDelayMs: 0 }
+      : { random, ...options.addressOptions };
     this.addresses = new Ipv6AddressTable(options.mac, {
       solicitedNodeGroup: (a, join) => this.ndp.setGroup(a.solicitedNode(), join),
       sendDadSolicitation: (t, nonce) => this.ndp.solicitDad(t, nonce),
       addressReady: (e: Ipv6AddressEntry) => this.ndp.announce(e.address),
       duplicateFound: (e: Ipv6AddressEntry) => this.onDuplicateAddress?.(e.address),
-    }, { random, ...options.addressOptions });
+    }, addressOptions);
     this.neighbours = new NeighbourCache({
       sendSolicitation: (t, mac) => this.ndp.solicit(t, mac),
       transmitResolved: (buf, mac) => this.#transmit(buf, mac),
@@ -397,7 +450,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       routerLost: (a) => this.ndp.removeRouter(a),
     }, { random, ...options.neighbours });
     this.ndp = new NeighbourDiscovery(
-      options.mac,
+      p2p ? NO_LINK_LAYER_ADDRESS : options.mac,
       options.mtu,
       {
         sendNdp: (repr, src, dst, mac) => this.#sendNdp(repr, src, dst, mac),
@@ -528,6 +581,25 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     buf.reset(this.headroom);
     this.#large.add(buf);
     return buf;
+  }
+
+  /**
+   * The link's transmit offloads for IPv6 packets (see {@link Ipv6SendOptions.partialChecksumOffset}).
+   *
+   * @returns checksum completion and the largest TCP super-segment (0: no GSO)
+   */
+  get txOffloads(): IpTxOffloads {
+    return this.#link.txOffloads6 ?? NO_TX_OFFLOADS;
+  }
+
+  /**
+   * A buffer for one TCP super-segment of up to `txOffloads.gsoMaxBytes`
+   * transport bytes, headroom for the IPv6 and link headers.
+   *
+   * @returns the buffer, or null without GSO or when none is free
+   */
+  allocateSegment(): PacketBufferLike | null {
+    return this.#link.allocateSegment6?.() ?? null;
   }
 
   /**
@@ -773,6 +845,32 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     const hopLimit = opts?.hopLimit ?? this.#hopLimit;
     const tc = opts?.trafficClass ?? 0;
+    const partial = opts?.partialChecksumOffset ?? 0;
+    if (partial > 0) {
+      const gsoSize = opts?.gsoSize ?? 0;
+      const mac = this.#offloadMac(dst, payload, gsoSize);
+      if (mac >= 0) {
+        const at = buf.prepend(IPV6_HEADER_LEN);
+        if (at < 0) {
+          stats.txNoHeadroom++;
+          this.release(buf);
+          return false;
+        }
+        writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+        stats.txPackets++;
+        if (this.#link.transmitIpv6(buf, mac, partial, gsoSize)) return true;
+        stats.txLinkDropped++;
+        return false;
+      }
+      stats.txOffloadSoftware++;
+      if (gsoSize > 0) {
+        const headerLength = (buf.bytes[buf.head + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+        if (payload - headerLength > gsoSize) {
+          return this.#segmentInSoftware(src, buf, dst, protocol, hopLimit, tc, gsoSize, opts!);
+        }
+      }
+      completePartialChecksum(buf.bytes, buf.head, payload, partial);
+    }
     if (!dst.isMulticast() && this.addresses.find(dst)?.usable === true) {
       return this.#sendLocal(src, buf, dst, protocol, hopLimit, tc);
     }
@@ -1122,15 +1220,23 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   // ---- internals ----
 
   /**
-   * Sends a finished packet (header at `buf.head`) toward `dst`: multicast
-   * MAC, `mac`, or resolution of `routed` (the router's next hop) or of
-   * neighbour discovery's; a router's output and postrouting hooks first.
+   * Sends a finished packet (header at `buf.head`) toward `dst`: the other end
+   * of a point-to-point link, multicast MAC, `mac`, or resolution of `routed`
+   * (the router's next hop) or of neighbour discovery's; a router's output and
+   * postrouting hooks first.
    */
-  #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number, routed: Ipv6Address | null = null) {
+  #route(
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    mac: number,
+    routed: Ipv6Address | null = null,
+  ): boolean {
     if (this.router !== null && !this.router.localOut6(this, buf)) {
       this.release(buf);
       return false;
     }
+    // A point-to-point IP link: every packet goes to the other end, nothing to resolve.
+    if (this.#pointToPoint) return this.#transmit(buf, 0);
     if (dst.isMulticast()) return this.#transmit(buf, dst.multicastMac());
     if (mac >= 0) return this.#transmit(buf, mac);
     const hop = routed ?? this.ndp.nextHop(this.#nowMs, dst);
@@ -1142,6 +1248,83 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     if (this.neighbours.send(this.#nowMs, hop, buf)) return true;
     this.stats.txLinkDropped++;
     return false;
+  }
+
+  /**
+   * The MAC a packet with an offload request can leave to right now, or -1
+   * (then the request is done in software): the link offloads, the
+   * destination is a unicast address not ours, the packet (or, with GSO,
+   * each segment: TCP sizes them by the path MTU) fits the path MTU and the
+   * next hop is resolved — as the IPv4 path offloads only to a resolved
+   * unicast neighbour.
+   */
+  #offloadMac(dst: Ipv6Address, payload: number, gsoSize: number): number {
+    const offloads = this.txOffloads;
+    // Behind a router the packet goes through its output hooks and next hop: done in software.
+    if (!offloads.checksum || dst.isMulticast() || this.router !== null) return -1;
+    if (gsoSize > 0 && payload > offloads.gsoMaxBytes) return -1;
+    if (this.addresses.find(dst)?.usable === true) return -1;
+    const now = this.#nowMs;
+    if (gsoSize === 0 && IPV6_HEADER_LEN + payload > this.pmtu.pathMtu(now, dst)) return -1;
+    if (this.#pointToPoint) return 0;
+    const hop = this.ndp.nextHop(now, dst);
+    return hop === null ? -1 : this.neighbours.lookup(now, hop);
+  }
+
+  /**
+   * What the device would do with a TCP super-segment, in software (as the
+   * IPv4 path, and as Linux tcp_gso_segment): cuts the payload into segments
+   * of `gsoSize` data bytes in pool buffers, each with the TCP header, its
+   * sequence number, FIN/PSH only on the last and CWR only on the first, and
+   * a complete checksum over the RFC 8200 §8.1 pseudo-header; sends each the
+   * ordinary way (behind neighbour resolution too). Releases `buf`.
+   */
+  #segmentInSoftware(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    hopLimit: number,
+    tc: number,
+    gsoSize: number,
+    opts: Ipv6SendOptions,
+  ): boolean {
+    const b = buf.bytes;
+    const l4 = buf.head;
+    const headerLength = (b[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+    const dataLength = buf.length - headerLength;
+    const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
+    const flags = b[l4 + TCP_FLAGS_OFFSET];
+    const segOpts = this.#segmentOpts;
+    segOpts.hopLimit = hopLimit;
+    segOpts.trafficClass = tc;
+    segOpts.dontFragment = opts.dontFragment;
+    let ok = true;
+    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+      const n = Math.min(gsoSize, dataLength - off);
+      const seg = this.allocate();
+      const at = seg === null ? -1 : seg.append(headerLength + n);
+      if (seg === null || at < 0) {
+        if (seg !== null) this.release(seg);
+        ok = false;
+        break;
+      }
+      const sb = seg.bytes;
+      sb.set(b.subarray(l4, l4 + headerLength), at);
+      sb.set(b.subarray(l4 + headerLength + off, l4 + headerLength + off + n), at + headerLength);
+      write32(sb, at + TCP_SEQ_OFFSET, (seq + off) | 0);
+      let f = flags;
+      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+      if (i > 0) f &= ~TCP_CWR;
+      sb[at + TCP_FLAGS_OFFSET] = f;
+      const ph = ipv6PseudoHeaderSum(src, dst, protocol, headerLength + n);
+      sb[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
+      sb[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
+      completePartialChecksum(sb, at, headerLength + n, TCP_CHECKSUM_OFFSET);
+      if (!this.sendFrom(src, seg, dst, protocol, segOpts)) ok = false;
+    }
+    this.release(buf);
+    return ok;
   }
 
   #transmit(buf: PacketBufferLike, mac: number): boolean {

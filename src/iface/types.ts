@@ -189,6 +189,16 @@ export interface Ipv6SendOptions {
    * dropped (counted) instead (TCP, which sizes segments by `pathMtu`).
    */
   dontFragment?: boolean;
+  /**
+   * Transmit checksum offload, as {@link IpSendOptions.partialChecksumOffset}:
+   * the field holds the folded IPv6 pseudo-header sum (RFC 8200 §8.1, with the
+   * upper-layer length of the whole segment, as Linux's CHECKSUM_PARTIAL) and
+   * the device — or the IPv6 layer, when the packet cannot leave offloaded —
+   * completes it. Only when {@link Ipv6Sender.txOffloads} has `checksum`.
+   */
+  partialChecksumOffset?: number;
+  /** TCP segmentation offload, as {@link IpSendOptions.gsoSize} (GSO_TCPV6). */
+  gsoSize?: number;
 }
 
 /** What transports use to send IPv6 packets (implemented by `Ipv6Layer`). */
@@ -215,6 +225,14 @@ export interface Ipv6Sender {
   ): Ipv6Address | null;
   /** The path MTU toward `dst` (RFC 8201; ≥ 1280). */
   pathMtu(dst: Ipv6Words): number;
+  /** Optional: the link's transmit offloads for IPv6 packets (absent = none). */
+  readonly txOffloads?: IpTxOffloads;
+  /**
+   * Optional (with `txOffloads.gsoMaxBytes > 0`): a buffer for a TCP
+   * super-segment of up to `gsoMaxBytes`, headroom as {@link allocate}; null
+   * when none is free.
+   */
+  allocateSegment?(): PacketBufferLike | null;
 }
 
 /** A transport registered with the IPv6 layer for one Next Header value. */

@@ -267,6 +267,10 @@ export interface AfPacketStats extends DeviceStats {
   rxSuperFrames: number;
   /** Frames sent with a GSO request (`transmitOffload` with gsoSize > 0). */
   txSuperFrames: number;
+  /** Of {@link txSuperFrames}: TCP over IPv6 (gso_type GSO_TCPV6). */
+  txSuperFrames6: number;
+  /** Of {@link txSuperFrames}: carrying CWR, sent with GSO_ECN (RFC 3168 §6.1.2). */
+  txSuperFramesEcn: number;
   /** 1 when the RX ring is mapped inside the packet arena, else 0. */
   ringInArena: number;
   /** 1 when the arena was asked for the ring's region and could not give it (ordinary mapping used). */
@@ -346,6 +350,8 @@ export class AfPacketDevice implements Device {
     rxChecksumsCompleted: 0,
     rxSuperFrames: 0,
     txSuperFrames: 0,
+    txSuperFrames6: 0,
+    txSuperFramesEcn: 0,
     ringInArena: 0,
     ringArenaFallbacks: 0,
     ringArenaRestoreFailures: 0,

@@ -43,7 +43,7 @@ export interface DeviceCapabilities {
   maxSegmentBytes?: number;
   /**
    * What a frame is: `"ethernet"` (absent: the default) or `"ip"`, a bare
-   * IPv4 packet with no link header and no link addresses (a TUN device);
+   * IPv4 or IPv6 packet with no link header and no link addresses (a TUN device);
    * `mtu` is then the largest IP packet, `mac` is 0, and the interface above
    * sends no ARP and resolves no next hop.
    */

@@ -36,7 +36,7 @@ import type {
 import { pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
 import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../wire/port.ts";
 import { write16 } from "../wire/view.ts";
-import { ipv6AddressSum } from "../wire/checksum.ts";
+import { ipv6AddressSum, ipv6PseudoHeaderSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "../iface/types.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
@@ -629,9 +629,22 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
     header.dstPort = dstPort;
     header.payloadLength = length;
     // RFC 8200 §8.1: the checksum covers the IPv6 pseudo-header and is never omitted.
-    this.#emit6.ipv6AddressSum = ipv6AddressSum(src, dst);
-    UdpRepr.emit(header, bytes, off, 0, 0, this.#emit6);
     const opts = this.#send6;
+    if (sender.txOffloads?.checksum === true) {
+      // Transmit checksum offload, as over IPv4: the folded pseudo-header sum, completed by the
+      // device (or by the IPv6 layer when the datagram cannot leave whole: fragments, unresolved).
+      UdpRepr.emit(header, bytes, off, 0, 0, NO_CHECKSUM);
+      write16(
+        bytes,
+        off + UDP_CHECKSUM_OFFSET,
+        ipv6PseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, udpLength),
+      );
+      opts.partialChecksumOffset = UDP_CHECKSUM_OFFSET;
+    } else {
+      this.#emit6.ipv6AddressSum = ipv6AddressSum(src, dst);
+      UdpRepr.emit(header, bytes, off, 0, 0, this.#emit6);
+      opts.partialChecksumOffset = 0;
+    }
     opts.source = src;
     if (!sender.send6(buf, dst, IP_PROTOCOL_UDP, opts)) {
       return this.#sendFailed(
