@@ -10,10 +10,10 @@
  */
 import { TunDevice } from "../../src/phy/tun_tap.ts";
 import { Stack } from "../../src/stack.ts";
+import { bytesOf } from "../seeded_random.ts";
 
 /** Single echoes tried while the kernel side comes up. */
 const WARM_UP_PINGS = 10;
-import { bytesOf } from "../seeded_random.ts";
 
 const [name, cidr, peer, sendText, flag] = Deno.args;
 const sendBytes = Number(sendText);
