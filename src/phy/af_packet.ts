@@ -77,6 +77,8 @@ import {
   type DeviceStats,
   ETHERNET_HEADER_BYTES,
   type FrameSink,
+  GSO_ECN,
+  GSO_TCPV4,
   newDeviceStats,
   newRxFrameInfo,
   type RxFrameInfo,
@@ -567,6 +569,8 @@ export class AfPacketDevice implements Device {
    * @param csumStart frame offset of the layer-4 header (e.g. 14 + 20), 0 = no checksum request
    * @param csumOffset checksum field offset within it (TCP 16, UDP 6)
    * @param gsoSize TCP payload bytes per segment (the MSS), 0 = no segmentation
+   * @param gsoType virtio_net_hdr gso_type of a super-frame: {@link GSO_TCPV4} (default),
+   *   maybe with {@link GSO_ECN} (a forwarded super-frame keeps its sender's)
    * @returns false when dropped (counted): closed, no vnetHeader, too large, send() failed
    */
   transmitOffload(
@@ -576,17 +580,19 @@ export class AfPacketDevice implements Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
+    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (
       !this.vnetHeader || this.#closed || !(offset >= 0) || !(length > 0) ||
       offset + length > bytes.length || !(csumStart >= 0) || !(csumOffset >= 0) ||
       !(gsoSize >= 0) || gsoSize > MAX_GSO_SIZE ||
-      csumStart + csumOffset + CHECKSUM_FIELD_BYTES > length
+      csumStart + csumOffset + CHECKSUM_FIELD_BYTES > length ||
+      (gsoSize > 0 && (gsoType & ~GSO_ECN) !== GSO_TCPV4)
     ) {
       this.#stats.txDropped++;
       return false;
     }
-    return this.#sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize);
+    return this.#sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize, gsoType);
   }
 
   /** A frame behind a virtio_net_hdr: staged when it can be, else sent at once. */
@@ -597,6 +603,7 @@ export class AfPacketDevice implements Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
+    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (length > (gsoSize > 0 ? MAX_GSO_FRAME_BYTES : this.#maxFrame)) return this.#tooLarge();
     const batch = this.#txBatch;
@@ -610,7 +617,9 @@ export class AfPacketDevice implements Device {
         batch.drain(); // a super-frame does not fit a staging slot: it leaves after the staged
       }
     }
-    if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize)) return false;
+    if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize, gsoType)) {
+      return false;
+    }
     this.#park.txActivity = true;
     return true;
   }

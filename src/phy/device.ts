@@ -184,7 +184,9 @@ export interface Device {
    * to complete (`csumStart` = frame offset of the layer-4 header, `csumOffset`
    * = field offset in it, TCP 16, UDP 6); with `gsoSize > 0` an IPv4 TCP
    * super-frame of up to `maxSegmentBytes` to cut into segments of `gsoSize`
-   * data bytes. See `AfPacketDevice.transmitOffload`.
+   * data bytes. `gsoType` (default {@link GSO_TCPV4}) may carry {@link GSO_ECN}
+   * (the super-frame has CWR set: only its first segment keeps it), as a
+   * forwarded super-frame's metadata says. See `AfPacketDevice.transmitOffload`.
    */
   transmitOffload?(
     bytes: Uint8Array,
@@ -193,6 +195,7 @@ export interface Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
+    gsoType?: number,
   ): boolean;
   /**
    * Optional: frames handed to `transmit` from now on may have been altered

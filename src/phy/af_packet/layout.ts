@@ -161,8 +161,8 @@ export function writeU64(words: Uint32Array, at: number, value: number): void {
 
 /**
  * Writes a `struct virtio_net_hdr` { u8 flags; u8 gso_type; le16 hdr_len, gso_size,
- * csum_start, csum_offset } at `at`: NEEDS_CSUM when `csumStart > 0`, GSO TCPv4 when
- * `gsoSize > 0`.
+ * csum_start, csum_offset } at `at`: NEEDS_CSUM when `csumStart > 0`, GSO `gsoType`
+ * (default TCPv4) when `gsoSize > 0`.
  */
 export function writeVnetHeader(
   b: Uint8Array,
@@ -171,9 +171,10 @@ export function writeVnetHeader(
   csumOffset: number,
   gsoSize: number,
   headerLength: number,
+  gsoType: number = GSO_TCPV4,
 ): void {
   b[at + VNET_FLAGS] = csumStart > 0 ? VNET_F_NEEDS_CSUM : 0;
-  b[at + VNET_GSO_TYPE] = gsoSize > 0 ? GSO_TCPV4 : GSO_NONE;
+  b[at + VNET_GSO_TYPE] = gsoSize > 0 ? gsoType : GSO_NONE;
   writeLe16(b, at + VNET_HDR_LEN, headerLength);
   writeLe16(b, at + VNET_GSO_SIZE, gsoSize);
   writeLe16(b, at + VNET_CSUM_START, csumStart);

@@ -14,6 +14,7 @@
 import type { AfPacketStats } from "../af_packet.ts";
 import { errno, libc, MSG_DONTWAIT } from "../libc.ts";
 import { TCP_DATA_OFFSET_BYTE } from "../../wire/tcp.ts";
+import { GSO_TCPV4 } from "../device.ts";
 import {
   IOV_LEN_OFFSET,
   IOVEC_BYTES,
@@ -123,7 +124,8 @@ export class Transmitter {
   /**
    * Sends one frame (checked by the caller) behind a virtio_net_hdr asking
    * for checksum completion at `csumStart + csumOffset` (`csumStart` 0: none)
-   * and, with `gsoSize > 0`, TCPv4 segmentation, with `sendmsg()`.
+   * and, with `gsoSize > 0`, segmentation of type `gsoType` (TCPv4, maybe
+   * with GSO_ECN), with `sendmsg()`.
    *
    * @returns false when the kernel refused it (counted)
    */
@@ -134,6 +136,7 @@ export class Transmitter {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
+    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (bytes !== this.#lastBytes) this.#base(bytes);
     const address = this.#lastBaseNumber + offset;
@@ -151,7 +154,7 @@ export class Transmitter {
       headerLength = csumStart + (dataOffset << TCP_WORD_SHIFT);
       this.#stats.txSuperFrames++;
     }
-    writeVnetHeader(m8, MSG_VNET, csumStart, csumOffset, gsoSize, headerLength);
+    writeVnetHeader(m8, MSG_VNET, csumStart, csumOffset, gsoSize, headerLength, gsoType);
     const n = libc().sendmsg(this.#fd, m8, MSG_DONTWAIT);
     return this.#counted(n, length);
   }
