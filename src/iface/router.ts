@@ -817,7 +817,7 @@ export class Router {
       this.#segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
       return;
     }
-    if (total > mtu) {
+    if (gsoSize === 0 && total > mtu) {
       if (csumField !== 0) this.#complete(bytes, offset, hl, total, csumField);
       this.#fragment(egress, bytes, offset, total, flags, nextHop);
       return;

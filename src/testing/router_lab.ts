@@ -6,8 +6,8 @@
  * drives them through two `AfPacketDevice`s and is the router
  * (198.51.100.1, 203.0.113.1) — or, for a comparison, {@link
  * RouterLab.kernelForwarding} gives the kernel those addresses and
- * `ip_forward=1`. The hosts' transmit offloads are off (as in `lab.ts`) and
- * IPv6 is off everywhere. Always `await lab.destroy()` in `finally`.
+ * `ip_forward=1`. The hosts' transmit offloads are off (as in `lab.ts`;
+ * `peerOffloads` keeps them on) and IPv6 is off everywhere. Always `await lab.destroy()` in `finally`.
  *
  * Permissions: root, `--allow-run`, `--allow-read`, `--allow-ffi`.
  *
@@ -40,6 +40,12 @@ export interface RouterLabOptions {
   mtuB?: number;
   /** Give B no route back to A's network (a masquerading router is then needed). */
   noRouteBackOnB?: boolean;
+  /**
+   * Keep the hosts' transmit offloads (checksum, TSO, GSO) on, as a veth has
+   * them by default: A and B then send TCP super-frames of up to 64 KiB with
+   * partial checksums, which the router receives whole (default false: off).
+   */
+  peerOffloads?: boolean;
 }
 
 /** Three namespaces around a router (see the module documentation). */
@@ -156,8 +162,10 @@ export class RouterLab {
       "dev",
       "b0",
     ]);
-    await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
-    await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+    if (opts.peerOffloads !== true) {
+      await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
+      await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+    }
     for (const [ns, dev] of [[a, "a0"], [r, "ra"], [r, "rb"], [b, "b0"]]) {
       await run(["ip", "-n", ns, "link", "set", dev, "up"]);
     }
