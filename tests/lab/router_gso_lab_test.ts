@@ -13,6 +13,8 @@ import { assertCaptureClean } from "../wire/_tshark.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
+/** Longest a transfer may take (seconds; the 4 MiB upload takes well under one). */
+const TRANSFER_TIMEOUT_S = 30;
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
@@ -56,6 +58,9 @@ labTest(
       const pcap = `${dir}/b.pcap`;
       const cap = await startCapture(pcap, { netns: lab.netnsB, iface: "b0" });
       const sink = lab.spawnIn(lab.netnsB, [
+        // A router that loses super-frames stalls the transfer: fail instead of hanging.
+        "timeout",
+        String(TRANSFER_TIMEOUT_S),
         "socat",
         "-u",
         `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
@@ -63,6 +68,9 @@ labTest(
       ]);
       await waitListening(lab, UPLOAD_PORT);
       const send = await lab.runInA([
+        // A router that loses super-frames stalls the transfer: fail instead of hanging.
+        "timeout",
+        String(TRANSFER_TIMEOUT_S),
         "socat",
         "-u",
         `OPEN:${dir}/up.bin`,
