@@ -90,6 +90,8 @@ export interface RouterBenchOptions {
    * routers forward whole. Default false: the hosts send MTU-sized frames.
    */
   peerOffloads?: boolean;
+  /** GRO on the router's links, for both routers (see `RouterLabOptions.routerGro`). */
+  routerGro?: boolean;
   /**
    * The router devices' receive mode. Default: `"ring-v2"` for MTU-sized
    * frames (per-frame slots, lowest latency: measured better than V3 here)
@@ -115,17 +117,19 @@ export async function routerBench(
   opts: RouterBenchOptions = {},
 ): Promise<RouterBenchResult> {
   const peerOffloads = opts.peerOffloads === true;
-  const lab = await RouterLab.create({ prefix, peerOffloads });
+  const routerGro = opts.routerGro === true;
+  const superFrames = peerOffloads || routerGro;
+  const lab = await RouterLab.create({ prefix, peerOffloads, routerGro });
   try {
     await lab.kernelForwarding(true);
     const kernel = await measure(lab, seconds);
     await lab.kernelForwarding(false);
     const [da, db] = await lab.openDevices({
-      mode: opts.mode ?? (peerOffloads ? "ring-v3" : "ring-v2"),
+      mode: opts.mode ?? (superFrames ? "ring-v3" : "ring-v2"),
       busyPollMs,
       txThread: Deno.env.get("RAWSTACK_BENCH_TX_THREAD") === "1",
       // Ring room for 64 KiB super-frames when the hosts send them.
-      vnetHeader: peerOffloads ? true : undefined,
+      vnetHeader: superFrames ? true : undefined,
     });
     const router = new Stack({
       interfaces: [
@@ -151,6 +155,7 @@ if (import.meta.main) {
   // deno run -A bench/router_bench.ts [seconds] [offloads] [ring-v2|ring-v3|socket]
   const seconds = Number(Deno.args[0] ?? "3");
   const peerOffloads = Deno.args[1] === "offloads";
+  const routerGro = Deno.args[1] === "gro";
   const mode = Deno.args[2] as AfPacketMode | undefined;
-  console.log(JSON.stringify(await routerBench(seconds, "rsbr", undefined, { peerOffloads, mode })));
+  console.log(JSON.stringify(await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, mode })));
 }

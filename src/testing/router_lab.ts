@@ -46,6 +46,13 @@ export interface RouterLabOptions {
    * partial checksums, which the router receives whole (default false: off).
    */
   peerOffloads?: boolean;
+  /**
+   * Turn GRO on on the router's two links (`ra`, `rb`; a veth has it off by
+   * default): the receiving veth merges a TCP flow's MTU-sized frames into
+   * super-frames before anyone sees them — the kernel's forwarding and
+   * rawstack's AF_PACKET sockets alike (default false).
+   */
+  routerGro?: boolean;
 }
 
 /** Three namespaces around a router (see the module documentation). */
@@ -165,6 +172,10 @@ export class RouterLab {
     if (opts.peerOffloads !== true) {
       await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
       await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+    }
+    if (opts.routerGro === true) {
+      await this.runIn(r, ["ethtool", "-K", "ra", "gro", "on"]);
+      await this.runIn(r, ["ethtool", "-K", "rb", "gro", "on"]);
     }
     for (const [ns, dev] of [[a, "a0"], [r, "ra"], [r, "rb"], [b, "b0"]]) {
       await run(["ip", "-n", ns, "link", "set", dev, "up"]);
