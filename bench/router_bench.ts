@@ -20,6 +20,7 @@ import {
 } from "../src/testing/router_lab.ts";
 import { Stack } from "../src/stack.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
+import { GroDevice } from "../src/phy/gro.ts";
 
 /** iperf3's port. */
 const IPERF_PORT = 5301;
@@ -93,6 +94,12 @@ export interface RouterBenchOptions {
   /** GRO on the router's links, for both routers (see `RouterLabOptions.routerGro`). */
   routerGro?: boolean;
   /**
+   * rawstack merges received TCP segments itself (`GroDevice` over each
+   * router device: user-space GRO) and forwards super-frames. Default true;
+   * the kernel router's links keep GRO off unless `routerGro`.
+   */
+  userGro?: boolean;
+  /**
    * The router devices' receive mode. Default: `"ring-v2"` for MTU-sized
    * frames (per-frame slots, lowest latency: measured better than V3 here)
    * and `"ring-v3"` with `peerOffloads` (blocks pack 64 KiB super-frames and
@@ -131,10 +138,11 @@ export async function routerBench(
       // Ring room for 64 KiB super-frames when the hosts send them.
       vnetHeader: superFrames ? true : undefined,
     });
+    const userGro = opts.userGro ?? true;
     const router = new Stack({
       interfaces: [
-        { device: da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
-        { device: db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24` },
+        { device: userGro ? new GroDevice(da) : da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
+        { device: userGro ? new GroDevice(db) : db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24` },
       ],
       forwarding: true,
     });
@@ -156,6 +164,7 @@ if (import.meta.main) {
   const seconds = Number(Deno.args[0] ?? "3");
   const peerOffloads = Deno.args[1] === "offloads";
   const routerGro = Deno.args[1] === "gro";
+  const userGro = Deno.env.get("RAWSTACK_BENCH_USER_GRO") !== "0";
   const mode = Deno.args[2] as AfPacketMode | undefined;
-  console.log(JSON.stringify(await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, mode })));
+  console.log(JSON.stringify(await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, userGro, mode })));
 }
