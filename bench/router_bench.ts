@@ -166,5 +166,9 @@ if (import.meta.main) {
   const routerGro = Deno.args[1] === "gro";
   const userGro = Deno.env.get("RAWSTACK_BENCH_USER_GRO") !== "0";
   const mode = Deno.args[2] as AfPacketMode | undefined;
-  console.log(JSON.stringify(await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, userGro, mode })));
+  console.log(
+    JSON.stringify(
+      await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, userGro, mode }),
+    ),
+  );
 }

@@ -945,7 +945,9 @@ export class Router {
     }
     if (info.gsoSize === 0) return true;
     const l4 = offset + hl;
-    const tcpHeader = hl + TCP_HEADER_LEN <= total ? (bytes[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2 : 0;
+    const tcpHeader = hl + TCP_HEADER_LEN <= total
+      ? (bytes[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2
+      : 0;
     const fragment = (((bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
       bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1]) & (FLAG_MF | FRAGMENT_OFFSET_MASK)) !== 0;
     if (
