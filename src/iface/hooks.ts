@@ -13,7 +13,9 @@
  * What hooks see: datagrams as on the wire — fragments one by one (no
  * reassembly first, unlike Linux's conntrack); at output and postrouting a
  * datagram this host originates is complete (the router's interfaces send
- * without transmit checksum or segmentation offload).
+ * without transmit checksum or segmentation offload). A forwarded datagram
+ * may be a TCP super-frame (up to 64 KiB, as Linux hooks see a GSO skb) and
+ * its transport checksum may be partial ({@link HookPacket.checksumPartial}).
  *
  * @module
  */

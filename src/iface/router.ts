@@ -22,6 +22,13 @@
  * copied once into a pool buffer when it must wait for ARP, when the link
  * headers differ (VLAN, a TUN link) or when it must be fragmented.
  *
+ * Offloads (the ingress device's `rxInfo`) pass through as Linux forwards an
+ * skb: a partial (NEEDS_CSUM) checksum leaves for the egress device to
+ * complete, and a TCPv4 super-frame (GSO metadata from a sender's TSO, GRO,
+ * or `GroDevice`) leaves whole with its segmentation request — checked
+ * against the egress MTU by gso_size + headers (`skb_gso_validate_network_len`)
+ * — or is cut here when the egress device cannot take it.
+ *
  * @module
  */
 
