@@ -218,6 +218,8 @@ export type { StaticRouteOptions } from "./src/iface/config.ts";
 export type { IcmpOptions, IcmpStats } from "./src/iface/icmp.ts";
 export type { Ipv4RouterPort, Ipv4Stats } from "./src/iface/ipv4.ts";
 export type { ReassemblyOptions } from "./src/iface/reassembly.ts";
+export type { FragmentStats } from "./src/iface/fragment_table.ts";
+export { IcmpHeaderView } from "./src/wire/icmp_header.ts";
 export type { LinkStats } from "./src/iface/interface.ts";
 export type { UdpLayerStats } from "./src/udp/udp_layer.ts";
 export type { DnsResolverStats } from "./src/dns/resolver.ts";
@@ -246,6 +248,7 @@ export {
   startCapture,
   type UserTapOptions,
 } from "./src/testing/lab.ts";
+export { makeTestPki, type TestPki } from "./src/testing/pki.ts";
 
 // DHCPv4 client (ipv4: "dhcp").
 export {
@@ -263,6 +266,7 @@ export {
   DhcpTimeoutError,
   StackDhcp,
   type StackDhcpOptions,
+  StackDhcpPort,
 } from "./src/dhcp/stack_dhcp.ts";
 
 // Several interfaces, forwarding, packet hooks and NAT (new Stack({ interfaces, forwarding })).
@@ -300,12 +304,24 @@ export {
   type NatTimeouts,
 } from "./src/iface/nat.ts";
 export type { ForwardStats } from "./src/iface/forward.ts";
+export {
+  type Forward6Stats,
+  Ipv6Router,
+  ROUTER6_MAX_ROUTES,
+  type RouterRoute6Info,
+  type RouterRoute6Options,
+} from "./src/iface/router6.ts";
 export { DeviceGroup, type GroupFrameSink } from "./src/phy/device_group.ts";
 export {
   ROUTER_LAB_A_ADDRESS,
+  ROUTER_LAB_A_ADDRESS6,
   ROUTER_LAB_B_ADDRESS,
+  ROUTER_LAB_B_ADDRESS6,
+  ROUTER_LAB_PREFIX6,
   ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS6,
   ROUTER_LAB_RB_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS6,
   RouterLab,
   type RouterLabOptions,
 } from "./src/testing/router_lab.ts";

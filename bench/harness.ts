@@ -842,40 +842,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
         kBulk,
       );
     }
-    // Issue 18: IPv6 beside rawstack's own IPv4 with the same settings, measured just before
-    // (ratio = IPv6/IPv4).
-    const send4 = await sampled(() => bench.rawstackSend(), reset);
-    const receive4 = await sampled(() => bench.rawstackReceive(), reset);
-    add(
-      "bulk TCP over IPv6, rawstack sends to a kernel receiver",
-      "Gbit/s",
-      await sampled(() => bench.rawstackSend(true), reset),
-      "rawstack over IPv4, same settings",
-      send4,
-    );
-    add(
-      "bulk TCP over IPv6, kernel sends to rawstack",
-      "Gbit/s",
-      await sampled(() => bench.rawstackReceive(true), reset),
-      "rawstack over IPv4, same settings",
-      receive4,
-    );
-    const kRr = await sampled(() => bench.kernelRr());
-    const rr4 = await sampled(() => bench.rawstackRr(), reset);
-    add(
-      `request/response, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
-      "trans/s",
-      rr4,
-      "kernel↔kernel (tcp_tool.py)",
-      kRr,
-    );
-    add(
-      `request/response over IPv6, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
-      "trans/s",
-      await sampled(() => bench.rawstackRr(BUSY_POLL_MS, true), reset),
-      "rawstack over IPv4 (row above)",
-      rr4,
-    );
+    const kRr = await ipv6Rows(bench, add);
     add(
       "request/response, 1-byte ping-pong (no busy-poll)",
       "trans/s",
@@ -910,6 +877,53 @@ type AddRow = (
   reference: string,
   k: { values: number[]; note: string | null },
 ) => void;
+
+/**
+ * Issue 18: IPv6 beside rawstack's own IPv4 with the same settings, each IPv4
+ * figure measured just before its IPv6 twin (ratio = IPv6/IPv4): bulk TCP both
+ * directions and 1-byte request/response (printed with the kernel's figure).
+ *
+ * @returns the kernel's request/response samples (for the rows that follow)
+ */
+async function ipv6Rows(
+  bench: LabBench,
+  add: AddRow,
+): Promise<{ values: number[]; note: string | null }> {
+  const reset = () => bench.resetStack();
+  const send4 = await sampled(() => bench.rawstackSend(), reset);
+  const receive4 = await sampled(() => bench.rawstackReceive(), reset);
+  add(
+    "bulk TCP over IPv6, rawstack sends to a kernel receiver",
+    "Gbit/s",
+    await sampled(() => bench.rawstackSend(true), reset),
+    "rawstack over IPv4, same settings",
+    send4,
+  );
+  add(
+    "bulk TCP over IPv6, kernel sends to rawstack",
+    "Gbit/s",
+    await sampled(() => bench.rawstackReceive(true), reset),
+    "rawstack over IPv4, same settings",
+    receive4,
+  );
+  const kRr = await sampled(() => bench.kernelRr());
+  const rr4 = await sampled(() => bench.rawstackRr(), reset);
+  add(
+    `request/response, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
+    "trans/s",
+    rr4,
+    "kernel↔kernel (tcp_tool.py)",
+    kRr,
+  );
+  add(
+    `request/response over IPv6, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
+    "trans/s",
+    await sampled(() => bench.rawstackRr(BUSY_POLL_MS, true), reset),
+    "rawstack over IPv4 (row above)",
+    rr4,
+  );
+  return kRr;
+}
 
 /**
  * Issue 22's bulk rows of configuration (a): like for like means 1514-byte
@@ -1631,6 +1645,36 @@ if (Deno.args[0] === "http") {
       rows.push({
         workload,
         config: "(a) offloads off",
+        unit,
+        rawstack: r.values,
+        rawstackNote: r.note,
+        reference,
+        kernel: k.values,
+        kernelNote: k.note,
+      });
+      printRow(rows[rows.length - 1]);
+    });
+  } finally {
+    await bench.close();
+    await lab.destroy();
+  }
+  printTable(rows);
+} else if (Deno.args[0] === "ipv6") {
+  // Issue 18's IPv6 rows beside their IPv4 twins alone: `ipv6 [a|b]` (default b).
+  const config = Deno.args[1] === "a" ? "a" : "b";
+  const rows: Row[] = [];
+  const lab = await Lab.create({
+    prefix: PREFIX,
+    router: true,
+    peerOffloads: config === "b",
+    ipv6: true,
+  });
+  const bench = new LabBench(lab, config);
+  try {
+    await ipv6Rows(bench, (workload, unit, r, reference, k) => {
+      rows.push({
+        workload,
+        config: config === "a" ? "(a) offloads off" : "(b) offloads on",
         unit,
         rawstack: r.values,
         rawstackNote: r.note,

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { MemoryLink, Stack } from "../mod.ts";
+import { makeTestPki, MemoryLink, Stack } from "../mod.ts";
 
 const [da, db] = MemoryLink.pair();
 const client = new Stack({ device: da, ipv4: "192.0.2.2/24" });
@@ -100,63 +100,12 @@ async function certificates(): Promise<{ cert: string; key: string; ca: string }
       ca: await Deno.readTextFile(ca),
     };
   }
-  const dir = await Deno.makeTempDir({ prefix: "rawstack-fetch-" });
-  const openssl = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "null" }).output();
-    if (!out.success) throw new Error(`openssl ${args[0]} failed`);
-  };
   try {
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    await openssl([
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=example CA",
-    ]);
-    await openssl([
-      "req",
-      ...ec,
-      "-keyout",
-      "srv.key",
-      "-out",
-      "srv.csr",
-      "-subj",
-      "/CN=192.0.2.1",
-    ]);
-    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:192.0.2.1\n");
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "srv.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "srv.pem",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-    ]);
-    return {
-      cert: await Deno.readTextFile(`${dir}/srv.pem`),
-      key: await Deno.readTextFile(`${dir}/srv.key`),
-      ca: await Deno.readTextFile(`${dir}/ca.pem`),
-    };
+    const pki = await makeTestPki("IP:192.0.2.1");
+    await pki.remove();
+    return { cert: pki.cert, key: pki.key, ca: pki.ca };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }

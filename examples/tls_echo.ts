@@ -12,9 +12,9 @@
 
 import tls from "node:tls";
 import { once } from "node:events";
-import { createNodeConnection, MemoryLink, serveNodeListener, Stack } from "../mod.ts";
+import { createNodeConnection, makeTestPki, MemoryLink, serveNodeListener, Stack } from "../mod.ts";
 
-const pki = await certificates();
+const pki = await makeTestPki("DNS:echo.test");
 const [da, db] = MemoryLink.pair();
 const client = new Stack({ device: da, ipv4: "192.0.2.2/24" });
 const server = new Stack({ device: db, ipv4: "192.0.2.1/24" });
@@ -60,68 +60,5 @@ try {
   listening.closeAllConnections();
   await client.close();
   await server.close();
-}
-
-/** A CA, a certificate it signs for echo.test, and an unrelated CA (made with openssl). */
-async function certificates(): Promise<{ cert: string; key: string; ca: string; otherCa: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "rawstack-tls-" });
-  const openssl = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "null" }).output();
-    if (!out.success) throw new Error(`openssl ${args[0]} failed`);
-  };
-  try {
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    for (const name of ["ca", "other"]) {
-      await openssl([
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.pem`,
-        "-days",
-        "1",
-        "-subj",
-        `/CN=${name} CA`,
-      ]);
-    }
-    await openssl([
-      "req",
-      ...ec,
-      "-keyout",
-      "srv.key",
-      "-out",
-      "srv.csr",
-      "-subj",
-      "/CN=echo.test",
-    ]);
-    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:echo.test\n");
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "srv.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "srv.pem",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-    ]);
-    const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
-    return {
-      cert: await read("srv.pem"),
-      key: await read("srv.key"),
-      ca: await read("ca.pem"),
-      otherCa: await read("other.pem"),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await pki.remove();
 }

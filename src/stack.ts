@@ -34,6 +34,7 @@ import type { ArpEntryInfo } from "./iface/arp_cache.ts";
 import type { PingOptions } from "./iface/ping.ts";
 import type { IpProtocolHandler } from "./iface/types.ts";
 import type { NeighbourInfo } from "./iface/neighbour_cache.ts";
+import type { RouterInfo } from "./iface/ndp.ts";
 import { IP_PROTOCOL_UDP, type UdpFamily, UdpLayer } from "./udp/udp_layer.ts";
 import type { DnsResolver } from "./dns/resolver.ts";
 import { DnsError } from "./dns/dns_error.ts";
@@ -51,7 +52,7 @@ import {
 import { TcpConn, type TcpConnHost } from "./socket/tcp_conn.ts";
 import { TcpListener, type TcpListenerHost } from "./socket/tcp_listener.ts";
 import { SocketDescriptors } from "./socket/descriptors.ts";
-import { StackDhcp } from "./dhcp/stack_dhcp.ts";
+import type { StackDhcp } from "./dhcp/stack_dhcp.ts";
 import { groupDevices, type Router } from "./iface/router.ts";
 import {
   type HttpClientOptions,
@@ -82,7 +83,8 @@ import { StackClosedError } from "./stack/errors.ts";
 import { PendingPings } from "./stack/ping.ts";
 import { stackAddresses, stackStats } from "./stack/stats.ts";
 import { buildInterface, buildRouter } from "./stack/interfaces.ts";
-import { buildResolver } from "./stack/dns.ts";
+import { buildResolver, LearnedDnsServers } from "./stack/dns.ts";
+import { buildDhcp, dhcpService } from "./stack/dhcp.ts";
 import { DEFAULT_RX_BUDGET, LoopSink, StackLoop } from "./stack/loop.ts";
 import { IP_PROTO_TCP } from "./wire/ipv4.ts";
 
@@ -223,7 +225,6 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       ((e) => console.error("rawstack: a protocol handler threw (counted, loop continues):", e));
     const now = this.clock.now();
     this.wheel = new TimerWheel(now);
-    const dhcp = options.ipv4 === "dhcp";
     const built = multi
       ? buildRouter(options, this.clock, now)
       : buildInterface(this.device, options, this.clock, now);
@@ -241,7 +242,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.iface.ipv6 !== null) {
       // Issue 18: UDP over IPv6 (one port table for both families).
       this.udp.sender6 = this.iface.ipv6;
-      this.iface.ipv6.registerProtocol(IP_PROTOCOL_UDP, this.udp);
+      // With several interfaces each IPv6 layer delivers (the first's sends through the router).
+      for (const i of this.interfaces) i.ipv6?.registerProtocol(IP_PROTOCOL_UDP, this.udp);
     }
     this.tcp = new TcpLayer({
       ip,
@@ -255,26 +257,26 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.iface.ipv6 !== null) {
       // Issue 18: TCP over IPv6 (listeners of family "any" accept both).
       this.tcp.attachIpv6(this.iface.ipv6);
-      this.iface.ipv6.registerProtocol(IP_PROTO_TCP, this.tcp);
+      for (const i of this.interfaces) i.ipv6?.registerProtocol(IP_PROTO_TCP, this.tcp);
     }
     this.resolver = buildResolver(options, this.udp, this.tcp);
     this.resolver.onSchedule = () => this.kick();
-    if (dhcp) {
-      const client = new StackDhcp(
-        this.iface,
-        this.udp,
-        this.resolver,
-        options.dns === undefined,
-        options.dhcp,
-      );
-      this.dhcp = client;
-      this.#services.add({
-        poll: (now) => client.poll(now),
-        nextDeadline: () => client.nextDeadline(),
-        close: () => client.close(this.clock.now()),
-      });
-    } else if (options.dhcp !== undefined) {
-      throw new TypeError('the "dhcp" option needs ipv4: "dhcp"');
+    // No `dns` option: the DHCPv4 leases' servers, then those RAs name (RFC 8106); `dns` wins.
+    const learned = options.dns === undefined ? new LearnedDnsServers(this.resolver) : null;
+    if (learned !== null && this.iface.ipv6 !== null) {
+      this.iface.ipv6.onDnsServersChanged = (servers) => learned.setRouterAdvertised(servers);
+    }
+    // ipv4: "dhcp" (on the one device, or on any of the interfaces): a client per interface.
+    this.dhcpClients = buildDhcp(
+      options,
+      this.interfaces,
+      this.router,
+      this.udp,
+      learned ?? this.resolver,
+    );
+    this.dhcp = this.dhcpClients.find((c) => c !== null) ?? null;
+    for (const c of this.dhcpClients) {
+      if (c !== null) this.#services.add(dhcpService(c, this.clock));
     }
     this.#sink = new LoopSink(this.interfaces, this);
   }
@@ -294,8 +296,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     return formatIpv4(this.iface.config.address);
   }
 
-  /** The DHCP client with `ipv4: "dhcp"`, else null. */
+  /** The DHCP client with `ipv4: "dhcp"` (with several interfaces, the first's), else null. */
   readonly dhcp: StackDhcp | null = null;
+  /** Per interface (in order): its DHCP client with `ipv4: "dhcp"`, else null. */
+  readonly dhcpClients: readonly (StackDhcp | null)[] = [];
 
   /**
    * Every address of both families (IPv4 first) with its prefix length, state,
@@ -350,9 +354,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#eventLoop) this.#loop.start();
     // ipv4: "dhcp": resolves once a lease is bound (DhcpTimeoutError after dhcp.timeoutMs).
     if (this.dhcp !== null) {
-      const bound = this.dhcp.start(now);
+      // Several interfaces with DHCP: once every one is bound.
+      const bound = Promise.all(
+        this.dhcpClients.filter((c) => c !== null).map((c) => c!.start(now)),
+      );
       this.kick();
-      return bound;
+      return bound.then(() => {});
     }
     return Promise.resolve();
   }
@@ -375,9 +382,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const lingerMs = opts.lingerMs ?? 0;
     if (lingerMs > 0 && this.#loop.running !== null) await this.#linger(lingerMs);
-    if (this.dhcp !== null && this.dhcp.client.configured) {
-      // RFC 2131 §4.4.6: give the lease back; the DHCPRELEASE may wait for the server's MAC.
-      this.dhcp.close(this.clock.now());
+    const leased = this.dhcpClients.filter((c) => c !== null && c.client.configured);
+    if (leased.length > 0) {
+      // RFC 2131 §4.4.6: give the leases back; a DHCPRELEASE may wait for the server's MAC.
+      for (const c of leased) c!.close(this.clock.now());
       if (this.#loop.running !== null) await this.#waitForArp(DHCP_RELEASE_WAIT_MS);
     }
     this.#closed = true;
@@ -404,7 +412,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /** Waits (loop running) until no packet waits for ARP, or `ms` passed. */
   async #waitForArp(ms: number): Promise<void> {
     const end = this.clock.now() + ms;
-    while (!this.#closed && this.clock.now() < end && this.iface.arp.stats.pendingPackets > 0) {
+    const pending = () => this.interfaces.some((i) => i.arp.stats.pendingPackets > 0);
+    while (!this.#closed && this.clock.now() < end && pending()) {
       await new Promise<void>((r) => setTimeout(r, LINGER_POLL_MS));
     }
   }
@@ -616,7 +625,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
   /**
    * Opens a UDP socket.
    *
-   * @param opts `port` (0 = ephemeral, 49152–65535); `hostname`, if given, must be our address
+   * @param opts `port` (0 = ephemeral, 49152–65535); `hostname`, if given, must be our address:
+   *   the socket then receives only datagrams to it and sends from it
    * @returns the socket
    * @throws {UdpError} `AddressInUse`, `InvalidPort`, `NoEphemeralPort`
    * @throws {TypeError} on a hostname that is not ours
@@ -626,6 +636,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     if (this.#closed) throw new StackClosedError("listenDatagram");
     const port = checkPort(opts.port, "port");
     let family: UdpFamily = "any";
+    let localAddr = 0;
     let shown: string | undefined = this.iface.ipv4Enabled ? undefined : "::";
     if (opts.hostname !== undefined) {
       const v6 = parseIpv6Literal(opts.hostname);
@@ -647,10 +658,12 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
           );
         }
         if (this.iface.ipv6 !== null && h !== 0) family = "ipv4";
+        localAddr = h ?? 0;
         shown = undefined;
       }
     }
-    const conn = new UdpConn(this, this.udp.bind(port, { family }), shown);
+    // Bound to one address: receives only datagrams to it, sends from it (RFC 1122 §3.3.4.2).
+    const conn = new UdpConn(this, this.udp.bind(port, { family, localAddr }), shown);
     this.#conns.add(conn);
     return conn;
   }
@@ -902,7 +915,9 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     const v6 = parseIpv6Literal(host);
     if (v6 !== null) {
       if (this.iface.ipv6 === null) throw new TypeError(`ping ${host}: IPv6 is not configured`);
-      const session6 = this.iface.ipv6.ping(this.nowMs(), v6, opts);
+      // Several interfaces: the egress interface pings, so the reply comes back to it.
+      const egress6 = this.router?.ipv6?.interfaceFor6(v6)?.ipv6 ?? this.iface.ipv6;
+      const session6 = egress6.ping(this.nowMs(), v6, opts);
       this.device.flush();
       const result6 = this.#pings.wait(host, session6);
       this.kick();
@@ -980,6 +995,17 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    */
   neighbours(): NeighbourInfo[] {
     return this.iface.ipv6?.neighbourList() ?? [];
+  }
+
+  /**
+   * The IPv6 default routers with the M and O flags of their last router
+   * advertisement (RFC 4861 §4.2; DHCPv6 is not implemented, the flags are
+   * only reported).
+   *
+   * @returns one record per router
+   */
+  routers(): RouterInfo[] {
+    return this.iface.ipv6?.routerList() ?? [];
   }
 
   /**

@@ -3,6 +3,11 @@ import { Stack } from "../src/stack.ts";
 import { MemoryHub, MemoryLink } from "../src/phy/memory_link.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { mulberry32 } from "./seeded_random.ts";
+import { MEMORY_MAC_B } from "../src/phy/memory_link.ts";
+import { Ipv6Address } from "../src/wire/ipv6_address.ts";
+import { NdpRepr, newNdpRepr } from "../src/wire/ndp.ts";
+import { ICMPV6_ROUTER_ADVERTISEMENT } from "../src/wire/icmpv6.ts";
+import { ipv6Packet, v6Frame } from "./iface/_ipv6_helpers.ts";
 
 const SECRET = new Uint8Array(16).fill(3);
 
@@ -139,4 +144,70 @@ Deno.test("Stack behaviour: options need ipv4 or ipv6; pinging IPv6 without it i
   assert.equal(s.stats().ipv6, undefined);
   await s.close();
   db.close();
+});
+
+/** A router advertisement frame from fe80::1 with a prefix and RDNSS servers (RFC 8106 §5.1). */
+function raFrame(servers: string[], lifetimeS = 600): Uint8Array {
+  const ra = {
+    ...newNdpRepr(ICMPV6_ROUTER_ADVERTISEMENT),
+    routerLifetime: 1800,
+    managed: true,
+    sourceLinkLayer: MEMORY_MAC_B,
+    prefixes: [{
+      prefix: Ipv6Address.parse("2001:db8:1::"),
+      prefixLength: 64,
+      onLink: true,
+      autonomous: true,
+      validLifetime: 3600,
+      preferredLifetime: 1800,
+    }],
+    rdnss: [{ lifetime: lifetimeS, servers: servers.map((s) => Ipv6Address.parse(s)) }],
+  };
+  const src = Ipv6Address.parse("fe80::1");
+  const m = new Uint8Array(NdpRepr.bufferLength(ra));
+  NdpRepr.emit(ra, m, 0, src, Ipv6Address.ALL_NODES);
+  return v6Frame(
+    0x3333_0000_0001,
+    MEMORY_MAC_B,
+    ipv6Packet({ src, dst: Ipv6Address.ALL_NODES, nextHeader: 58, payload: m, hopLimit: 255 }),
+  );
+}
+
+Deno.test("Stack behaviour: without a dns option the resolver takes the RDNSS servers of RAs; an explicit dns option wins", async () => {
+  for (const dns of [undefined, ["192.0.2.53"]]) {
+    const clock = new ManualClock(1000);
+    const [da, db] = MemoryLink.pair();
+    const stack = new Stack({
+      device: da,
+      ipv6: "slaac",
+      clock,
+      ...(dns === undefined ? {} : { dns }),
+      ipv6Options: { random: mulberry32(1), ndp: { routerSolicitations: 0 } },
+    });
+    try {
+      await stack.start();
+      const frame = raFrame(["2001:db8:1::53", "2001:db8:1::54"]);
+      db.transmit(frame, 0, frame.length);
+      for (let i = 0; i < 10; i++) stack.poll();
+      assert.deepEqual(
+        stack.routers().map((r) => [r.address, r.managed, r.other]),
+        [["fe80::1", true, false]],
+      );
+      const servers = stack.resolver.servers.map((s) => s.addr6?.toString() ?? s.addr);
+      if (dns === undefined) {
+        assert.deepEqual(servers, ["2001:db8:1::53", "2001:db8:1::54"]);
+        // Lifetime 0 takes them away again.
+        const bye = raFrame(["2001:db8:1::53", "2001:db8:1::54"], 0);
+        db.transmit(bye, 0, bye.length);
+        for (let i = 0; i < 10; i++) stack.poll();
+        assert.deepEqual(stack.resolver.servers, []);
+      } else {
+        assert.equal(servers.length, 1, "the dns option is kept");
+        assert.equal(stack.resolver.servers[0].addr6 ?? null, null);
+      }
+      assert.equal(stack.stats().ndp!.rdnssLearned, 2);
+    } finally {
+      await stack.close();
+    }
+  }
 });

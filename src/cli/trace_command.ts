@@ -63,7 +63,8 @@ export const traceCommand: Command = {
     plot: {
       type: "string",
       value: "OUT.svg",
-      help: "write bytes in flight, cwnd estimate and RTT of --conn N as SVG",
+      help: "write bytes in flight, cwnd estimate and RTT of --conn N as SVG, with TLP, " +
+        "D-SACK, undo and ECN (CE, ECE, CWR, cwnd cut) marks",
     },
     conn: { type: "string", short: "c", value: "N", help: "only connection N (1 = first SYN)" },
     packets: {

@@ -9,6 +9,15 @@
  * resolver, resolves `start()` once bound, and releases the lease on close.
  * All timers run on the stack's clock.
  *
+ * With several interfaces (`interfaces: [{ ipv4: "dhcp" }, ...]`) each such
+ * interface has its own {@link StackDhcp}: its client, lease, address and
+ * routes (the lease's default route carries the interface's metric). They
+ * share port 68 through one {@link StackDhcpPort}, which hands each reply to
+ * the client whose hardware address it carries (`chaddr`, RFC 2131 §4.3.1),
+ * and whose DNS servers — every bound lease's, in interface order — go on
+ * the resolver. Messages leave by the client's own interface, as a socket
+ * bound to the device would send them (Linux dhclient's SO_BINDTODEVICE).
+ *
  * @module
  */
 
@@ -38,6 +47,109 @@ export interface StackDhcpOptions extends Omit<DhcpClientOptions, "mac"> {
 export const DEFAULT_DHCP_TIMEOUT_MS = 30_000;
 /** Largest DHCP message read from the endpoint (RFC 2131 §2 allows more with option 57). */
 const MAX_DHCP_MESSAGE = 1500;
+/** Offset of `chaddr` in a DHCP message (RFC 2131 §2, figure 1). */
+const CHADDR_OFFSET = 28;
+/** Bytes of an Ethernet `chaddr`. */
+const MAC_BYTES = 6;
+
+/**
+ * Port 68 of a stack, shared by its DHCP clients (one per interface with
+ * `ipv4: "dhcp"`): reads the replies and hands each to the client whose
+ * MAC is the reply's `chaddr` (to the first client when none is: it counts
+ * the stranger), and gathers the DNS servers of every bound lease.
+ */
+export class StackDhcpPort {
+  readonly #endpoint: UdpEndpoint;
+  readonly #clients: StackDhcp[] = [];
+  readonly #rx = new Uint8Array(MAX_DHCP_MESSAGE);
+  #closed = false;
+
+  /**
+   * Binds UDP port 68.
+   *
+   * @param udp the stack's UDP layer
+   * @throws {UdpError} when port 68 is taken
+   */
+  constructor(udp: UdpLayer) {
+    this.#endpoint = udp.bind(DHCP_CLIENT_PORT);
+  }
+
+  /** Replies waiting. */
+  get queued(): number {
+    return this.#endpoint.queued;
+  }
+
+  /**
+   * @internal A client joins (from its constructor).
+   *
+   * @param client the client
+   */
+  add(client: StackDhcp): void {
+    this.#clients.push(client);
+  }
+
+  /**
+   * @internal A client leaves (it closed); the port closes with the last.
+   *
+   * @param client the client
+   */
+  remove(client: StackDhcp): void {
+    const i = this.#clients.indexOf(client);
+    if (i >= 0) this.#clients.splice(i, 1);
+    if (this.#clients.length === 0 && !this.#closed) {
+      this.#closed = true;
+      this.#endpoint.close();
+    }
+  }
+
+  /**
+   * Hands every queued reply to its client.
+   *
+   * @param nowMs current time
+   */
+  drain(nowMs: number): void {
+    const ep = this.#endpoint;
+    const rx = this.#rx;
+    ep.takeError(); // ICMP errors about our broadcasts mean nothing to the clients
+    while (ep.queued > 0) {
+      const n = ep.receiveInto(rx, 0);
+      if (n < 0) break;
+      const client = this.#clientFor(rx, Math.min(n, rx.length));
+      if (client === null) continue;
+      // RFC 2131 §4.1: replies come from the server port.
+      if (ep.lastSrcPort !== DHCP_SERVER_PORT) {
+        client.client.stats.rxNotReply++;
+        continue;
+      }
+      client.client.input(nowMs, rx, 0, Math.min(n, rx.length));
+    }
+  }
+
+  /**
+   * The DNS servers of every bound lease, in interface order, each once.
+   *
+   * @returns addresses (int32)
+   */
+  dnsServers(): number[] {
+    const out: number[] = [];
+    for (const c of this.#clients) {
+      const lease = c.client.configured ? c.lease : null;
+      if (lease === null) continue;
+      for (const d of lease.dnsServers) if (!out.includes(d)) out.push(d);
+    }
+    return out;
+  }
+
+  /** The client whose MAC is the message's `chaddr`, else the first; null without clients. */
+  #clientFor(bytes: Uint8Array, length: number): StackDhcp | null {
+    const clients = this.#clients;
+    if (clients.length <= 1 || length < CHADDR_OFFSET + MAC_BYTES) return clients[0] ?? null;
+    let mac = 0;
+    for (let i = 0; i < MAC_BYTES; i++) mac = mac * 256 + bytes[CHADDR_OFFSET + i];
+    for (const c of clients) if (c.mac === mac) return c;
+    return clients[0];
+  }
+}
 
 /** Raised by `Stack.start()` when DHCP found no lease in time. */
 export class DhcpTimeoutError extends Error {
@@ -59,12 +171,16 @@ export class StackDhcp implements DhcpClientHost {
   /** The client. */
   readonly client: DhcpClient;
   readonly #iface: NetworkInterface;
-  readonly #resolver: DnsResolver;
+  readonly #resolver: Pick<DnsResolver, "setServers" | "servers">;
   readonly #setDns: boolean;
-  readonly #endpoint: UdpEndpoint;
+  readonly #port: StackDhcpPort;
   readonly #timeoutMs: number;
-  readonly #rx = new Uint8Array(MAX_DHCP_MESSAGE);
   readonly #udpHeader = newUdpRepr();
+  /**
+   * Called after the lease's address and routes went on the interface or came
+   * off it (a router rebuilds its table from the interfaces'); null: none.
+   */
+  onConfigured: (() => void) | null = null;
   #startDeadline = Infinity;
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #closed = false;
@@ -73,15 +189,16 @@ export class StackDhcp implements DhcpClientHost {
    * Binds port 68 and hooks ARP; the client starts with {@link start}.
    *
    * @param iface the stack's interface (no address yet)
-   * @param udp the stack's UDP layer (port 68 is bound here)
+   * @param udp the stack's UDP layer (port 68 is bound here), or the port the
+   *   stack's DHCP clients share
    * @param resolver the stack's resolver (given the lease's DNS servers when `setDns`)
    * @param setDns whether lease DNS servers replace the resolver's (no `dns` option)
    * @param options client tunables and the start timeout
    */
   constructor(
     iface: NetworkInterface,
-    udp: UdpLayer,
-    resolver: DnsResolver,
+    udp: UdpLayer | StackDhcpPort,
+    resolver: Pick<DnsResolver, "setServers" | "servers">,
     setDns: boolean,
     options: StackDhcpOptions = {},
   ) {
@@ -98,9 +215,20 @@ export class StackDhcp implements DhcpClientHost {
       mac: iface.config.mac,
       maxMessageSize: options.maxMessageSize ?? Math.min(MAX_DHCP_MESSAGE, iface.config.mtu) - 28,
     });
-    this.#endpoint = udp.bind(DHCP_CLIENT_PORT);
+    this.#port = udp instanceof StackDhcpPort ? udp : new StackDhcpPort(udp);
+    this.#port.add(this);
     iface.onArp = (now, mac, senderIp, targetIp) =>
       this.client.arpSeen(now, mac, senderIp, targetIp);
+  }
+
+  /** The MAC of the client's interface (its `chaddr`). */
+  get mac(): number {
+    return this.#iface.config.mac;
+  }
+
+  /** The interface the client configures. */
+  get iface(): NetworkInterface {
+    return this.#iface;
   }
 
   /** The client's state. */
@@ -134,18 +262,7 @@ export class StackDhcp implements DhcpClientHost {
 
   /** StackService: replies in, timers. */
   poll(nowMs: number): void {
-    const ep = this.#endpoint;
-    ep.takeError(); // ICMP errors about our broadcasts mean nothing to the client
-    while (ep.queued > 0) {
-      const n = ep.receiveInto(this.#rx, 0);
-      if (n < 0) break;
-      // RFC 2131 §4.1: replies come from the server port.
-      if (ep.lastSrcPort !== DHCP_SERVER_PORT) {
-        this.client.stats.rxNotReply++;
-        continue;
-      }
-      this.client.input(nowMs, this.#rx, 0, Math.min(n, this.#rx.length));
-    }
+    this.#port.drain(nowMs);
     this.client.poll(nowMs);
     if (nowMs >= this.#startDeadline && !this.client.configured) {
       this.#startDeadline = Infinity;
@@ -155,7 +272,7 @@ export class StackDhcp implements DhcpClientHost {
 
   /** StackService: the earliest of the client's timer and the start timeout. */
   nextDeadline(): number {
-    if (this.#endpoint.queued > 0) return 0;
+    if (this.#port.queued > 0) return 0;
     return Math.min(this.client.nextDeadline(), this.#startDeadline);
   }
 
@@ -169,7 +286,7 @@ export class StackDhcp implements DhcpClientHost {
     this.#closed = true;
     this.client.release(nowMs);
     this.#iface.device.flush();
-    this.#endpoint.close();
+    this.#port.remove(this);
     this.#iface.onArp = null;
     this.#settle(new Error("DHCP: the stack closed before a lease was bound"));
   }
@@ -193,7 +310,8 @@ export class StackDhcp implements DhcpClientHost {
     h.dstPort = DHCP_SERVER_PORT;
     h.payloadLength = length;
     UdpRepr.emit(h, b.bytes, at, src, dst);
-    return iface.ipv4.sendFrom(src, b, dst, IP_PROTO_UDP);
+    // Out of this client's interface, by its own routes (a renewal unicast to the server too).
+    return iface.ipv4.sendRouted(src, b, dst, IP_PROTO_UDP);
   }
 
   /** RFC 5227 §2.1.1 probe. */
@@ -210,14 +328,13 @@ export class StackDhcp implements DhcpClientHost {
     const mtu = lease.mtu > 0 ? lease.mtu : 0;
     if (c.address !== lease.address || c.gateway !== lease.router || (mtu > 0 && c.mtu !== mtu)) {
       this.#iface.configureIpv4(cidr, lease.router, mtu);
+      this.onConfigured?.();
     }
     // The DHCPRELEASE at close is unicast to the server (RFC 2131 §4.4.6): know its MAC early.
     if (((lease.server ^ lease.address) & this.#iface.config.mask) === 0) {
       this.#iface.arp.resolve(nowMs, lease.server);
     }
-    if (this.#setDns && lease.dnsServers.length > 0) {
-      this.#resolver.setServers(lease.dnsServers.map(formatIpv4));
-    }
+    this.#updateDns();
     this.#startDeadline = Infinity;
     this.#settle(null);
   }
@@ -226,6 +343,20 @@ export class StackDhcp implements DhcpClientHost {
   unbound(nowMs: number): void {
     this.#iface.advance(nowMs);
     this.#iface.configureIpv4(null, 0);
+    this.onConfigured?.();
+    this.#updateDns();
+  }
+
+  /** The resolver gets the DNS servers of every bound lease (kept when none has any). */
+  #updateDns(): void {
+    if (!this.#setDns) return;
+    const servers = this.#port.dnsServers();
+    if (servers.length === 0) return;
+    const now = this.#resolver.servers;
+    if (
+      now.length === servers.length && now.every((d, i) => d.addr === servers[i] && d.port === 53)
+    ) return;
+    this.#resolver.setServers(servers.map(formatIpv4));
   }
 
   #settle(error: unknown): void {

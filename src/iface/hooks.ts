@@ -10,12 +10,16 @@
  * {@link setIpv4Address} and `nat.ts`). Each hook point counts what it
  * accepted and dropped ({@link HookStats}).
  *
- * What hooks see: datagrams as on the wire — fragments one by one (no
- * reassembly first, unlike Linux's conntrack); at output and postrouting a
- * datagram this host originates is complete (the router's interfaces send
- * without transmit checksum or segmentation offload). A forwarded datagram
- * may be a TCP super-frame (up to 64 KiB, as Linux hooks see a GSO skb) and
- * its transport checksum may be partial ({@link HookPacket.checksumPartial}).
+ * What hooks see: datagrams as on the wire — fragments one by one, except
+ * with a masquerading interface, whose NAT needs them reassembled first (the
+ * router then defragments IPv4 before prerouting, as Linux's conntrack
+ * does); at output and postrouting a datagram this host originates is
+ * complete (the router's interfaces send without transmit checksum or
+ * segmentation offload). IPv6 packets come through the same hooks
+ * (`router6.ts`): {@link HookPacket.version} tells the family, and the
+ * IPv4-only getters read 0 for them. A forwarded datagram may be a TCP
+ * super-frame (up to 64 KiB, as Linux hooks see a GSO skb) and its
+ * transport checksum may be partial ({@link HookPacket.checksumPartial}).
  *
  * @module
  */
@@ -33,6 +37,15 @@ import {
   IPV4_SRC_OFFSET,
   IPV4_TTL_OFFSET,
 } from "../wire/ipv4.ts";
+import {
+  IP_PROTO_FRAGMENT,
+  IPV6_DST_OFFSET,
+  IPV6_HEADER_LEN,
+  IPV6_HOP_LIMIT_OFFSET,
+  IPV6_NEXT_HEADER_OFFSET,
+  IPV6_SRC_OFFSET,
+} from "../wire/ipv6.ts";
+import { Ipv6Address } from "../wire/ipv6_address.ts";
 
 /** The five hook points, in the order a forwarded datagram meets three of them. */
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const;
@@ -57,11 +70,17 @@ export interface HookCounters {
 export type HookStats = { [K in HookName]: HookCounters };
 
 const FRAGMENT_OFFSET_MASK = 0x1fff;
+/** IP version of an IPv6 packet. */
+const IPV6_VERSION = 6;
+/** The offset field's place in an IPv6 Fragment header (RFC 8200 §4.5). */
+const IPV6_FRAGMENT_OFFSET_FIELD = 2;
+/** The 13-bit offset in that field (the low 3 bits: reserved and M). */
+const IPV6_FRAGMENT_OFFSET_MASK = 0xfff8;
 
 /**
- * The datagram a hook is looking at: an IPv4 header at `bytes[offset]`,
- * `length` bytes in all (its total length). Valid only during the hook call
- * (the bytes may be a device's receive ring).
+ * The datagram a hook is looking at: an IPv4 (or IPv6) header at
+ * `bytes[offset]`, `length` bytes in all (its total length). Valid only
+ * during the hook call (the bytes may be a device's receive ring).
  */
 export class HookPacket {
   /** The buffer holding the datagram. */
@@ -84,29 +103,57 @@ export class HookPacket {
    */
   checksumPartial = false;
 
-  /** Source address (int32). */
+  /** IP version: 4, or 6 for an IPv6 packet. */
+  get version(): number {
+    return this.bytes[this.offset] >>> 4;
+  }
+  /** Source address (int32); 0 for IPv6 (see {@link source6}). */
   get source(): number {
-    return readI32(this.bytes, this.offset + IPV4_SRC_OFFSET);
+    return this.version === IPV6_VERSION ? 0 : readI32(this.bytes, this.offset + IPV4_SRC_OFFSET);
   }
-  /** Destination address (int32). */
+  /** Destination address (int32); 0 for IPv6 (see {@link destination6}). */
   get destination(): number {
-    return readI32(this.bytes, this.offset + IPV4_DST_OFFSET);
+    return this.version === IPV6_VERSION ? 0 : readI32(this.bytes, this.offset + IPV4_DST_OFFSET);
   }
-  /** IP protocol number. */
+  /** An IPv6 packet's source (allocates), else null. */
+  get source6(): Ipv6Address | null {
+    return this.version === IPV6_VERSION
+      ? Ipv6Address.fromBytes(this.bytes, this.offset + IPV6_SRC_OFFSET)
+      : null;
+  }
+  /** An IPv6 packet's destination (allocates), else null. */
+  get destination6(): Ipv6Address | null {
+    return this.version === IPV6_VERSION
+      ? Ipv6Address.fromBytes(this.bytes, this.offset + IPV6_DST_OFFSET)
+      : null;
+  }
+  /** IP protocol number (IPv6: the fixed header's Next Header). */
   get protocol(): number {
-    return this.bytes[this.offset + IPV4_PROTOCOL_OFFSET];
+    return this.bytes[
+      this.offset + (this.version === IPV6_VERSION ? IPV6_NEXT_HEADER_OFFSET : IPV4_PROTOCOL_OFFSET)
+    ];
   }
-  /** Time to live. */
+  /** Time to live (IPv6: the hop limit). */
   get ttl(): number {
-    return this.bytes[this.offset + IPV4_TTL_OFFSET];
+    return this.bytes[
+      this.offset + (this.version === IPV6_VERSION ? IPV6_HOP_LIMIT_OFFSET : IPV4_TTL_OFFSET)
+    ];
   }
-  /** IPv4 header length in bytes. */
+  /** Header length in bytes (IPv6: the fixed 40). */
   get headerLength(): number {
-    return (this.bytes[this.offset] & 0x0f) << 2;
+    return this.version === IPV6_VERSION ? IPV6_HEADER_LEN : (this.bytes[this.offset] & 0x0f) << 2;
   }
   /** Whether this is a fragment after the first (no transport header in it). */
   get laterFragment(): boolean {
     const b = this.bytes;
+    if (this.version === IPV6_VERSION) {
+      // A Fragment header right after the fixed header (RFC 8200 §4.5), with a non-zero offset.
+      const f = this.offset + IPV6_HEADER_LEN;
+      return b[this.offset + IPV6_NEXT_HEADER_OFFSET] === IP_PROTO_FRAGMENT &&
+        f + IPV6_FRAGMENT_OFFSET_FIELD + 2 <= this.offset + this.length &&
+        (((b[f + IPV6_FRAGMENT_OFFSET_FIELD] << 8) | b[f + IPV6_FRAGMENT_OFFSET_FIELD + 1]) &
+            IPV6_FRAGMENT_OFFSET_MASK) !== 0;
+    }
     const o = this.offset + IPV4_FLAGS_FRAGMENT_OFFSET;
     return (((b[o] << 8) | b[o + 1]) & FRAGMENT_OFFSET_MASK) !== 0;
   }

@@ -426,7 +426,11 @@ export class IcmpLayer implements IpProtocolHandler, Ipv4ErrorReporter {
     // §4: the next-hop MTU in the low 16 bits of "fragmentation needed").
     this.#emit(type, code, 0, 0, bytes, headerOffset, quoted, buf.bytes, at, nextHopMtu);
     this.stats.txErrors++;
-    this.#ip.send(buf, src, IP_PROTO_ICMP);
+    // About a datagram for us: from the address it was sent to (as Linux's icmp_send, and RFC
+    // 1122 §3.3.4.2 for replies), which with several interfaces need not be the egress one's;
+    // about a transit one: from our address toward its source (Linux: the route's source).
+    if (transit) this.#ip.sendFrom(this.#ip.sourceAddressFor(src), buf, src, IP_PROTO_ICMP);
+    else this.#ip.sendFrom(dst, buf, src, IP_PROTO_ICMP);
   }
 
   #mine(address: number): boolean {

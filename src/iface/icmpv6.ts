@@ -47,6 +47,10 @@ import type { PacketBufferLike } from "./types.ts";
 import type { Ipv6ProtocolHandler } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The two high bits of an option type: the action for an unrecognized option (RFC 8200 §4.2). */
+const OPTION_ACTION_MASK = 0xc0;
+/** Action 10: discard and send Parameter Problem code 2 even to a multicast destination. */
+const OPTION_ACTION_ICMP_ALWAYS = 0x80;
 
 /** Counters of an {@link Icmpv6Layer} (the `icmpv6` section of the stack's stats). */
 export interface Icmpv6Stats {
@@ -82,8 +86,10 @@ export interface Icmpv6Stats {
   txRateLimited: number;
   /** Errors not sent: the per-destination rate limit. */
   txRateLimitedPerDestination: number;
-  /** Errors not sent because RFC 4443 §2.4 (e) forbids it. */
+  /** Errors not sent because RFC 4443 §2.4 (e) forbids it (every rule, e.1–e.6). */
   txErrorsSuppressed: number;
+  /** Of those: the invoking packet came in a link-layer multicast or broadcast frame (§2.4 (e.4), (e.5)). */
+  txErrorsSuppressedLinkMulticast: number;
   /** Not sent: no buffer or no source address. */
   txNoBuffer: number;
 }
@@ -98,6 +104,12 @@ export interface Icmpv6Host {
   sourceFor(dst: Ipv6Address): Ipv6Address | null;
   /** Whether `bytes[offset..+16)` is a usable unicast address of ours. */
   isOursAt(bytes: Uint8Array, offset: number): boolean;
+  /**
+   * Whether `bytes[offset..+16)` is an address we know to be anycast (the
+   * Subnet-Router anycast address of a prefix of ours, RFC 4291 §2.6.1, or a
+   * reserved subnet anycast address of a /64 of ours, RFC 2526 §2).
+   */
+  isAnycastAt(bytes: Uint8Array, offset: number): boolean;
   /** The transport registered for `protocol`. */
   handlerFor(protocol: number): Ipv6ProtocolHandler | undefined;
   /** A Packet Too Big said `mtu` toward `dst`. */
@@ -143,6 +155,7 @@ function newStats(): Icmpv6Stats {
     txRateLimited: 0,
     txRateLimitedPerDestination: 0,
     txErrorsSuppressed: 0,
+    txErrorsSuppressedLinkMulticast: 0,
     txNoBuffer: 0,
   };
 }
@@ -371,6 +384,14 @@ export class Icmpv6Layer {
    * Sends an ICMPv6 error about the packet at `bytes[offset, +length)` (its
    * IPv6 header first), if RFC 4443 §2.4 (e) and the rate limit allow.
    *
+   * §2.4 (e) forbids an error about (e.1) an ICMPv6 error, (e.2) a redirect,
+   * (e.3) a packet to an IPv6 multicast address, (e.4) a packet that came as
+   * a link-layer multicast or (e.5) broadcast, and (e.6) a packet whose
+   * source is not one node (::, multicast, an anycast address we know).
+   * (e.3)–(e.5) make two exceptions: Packet Too Big, and Parameter Problem
+   * code 2 about an option whose type's two high bits are 10 (the pointer
+   * names the option type byte; Linux `opt_unrec` reads it the same way).
+   *
    * @param nowMs current time
    * @param type error type (1–4)
    * @param code code
@@ -378,9 +399,8 @@ export class Icmpv6Layer {
    * @param bytes buffer
    * @param offset start of the invoking packet's IPv6 header
    * @param length its length
-   * @param multicastAllowed the destination was multicast and the error is
-   *   one §2.4 (e.3) still allows (Packet Too Big; Parameter Problem code 2
-   *   for an option of action 10)
+   * @param linkMulticast the invoking packet came in a link-layer multicast or
+   *   broadcast frame (the Ethernet destination's group bit, §2.4 (e.4), (e.5))
    * @returns true when sent
    */
   sendError(
@@ -391,7 +411,7 @@ export class Icmpv6Layer {
     bytes: Uint8Array,
     offset: number,
     length: number,
-    multicastAllowed = false,
+    linkMulticast = false,
   ): boolean {
     const stats = this.stats;
     if (length < IPV6_HEADER_LEN) {
@@ -400,17 +420,24 @@ export class Icmpv6Layer {
     }
     const srcAt = offset + 8;
     const dstAt = offset + 24;
-    // §2.4 (e.3): not to a multicast destination, except Packet Too Big and the option case.
     const toMulticast = bytes[dstAt] === 0xff;
-    const exempt = type === ICMPV6_PACKET_TOO_BIG ||
-      (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_PARAM_OPTION);
-    // §2.4 (e.6): not when the source is not a unique unicast address (::, multicast).
+    if (toMulticast || linkMulticast) {
+      // §2.4 (e.3), (e.4), (e.5), with their two exceptions.
+      const exempt = type === ICMPV6_PACKET_TOO_BIG ||
+        (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_PARAM_OPTION &&
+          parameter < length &&
+          (bytes[offset + parameter] & OPTION_ACTION_MASK) === OPTION_ACTION_ICMP_ALWAYS);
+      if (!exempt) {
+        stats.txErrorsSuppressed++;
+        if (linkMulticast && !toMulticast) stats.txErrorsSuppressedLinkMulticast++;
+        return false;
+      }
+    }
+    // §2.4 (e.6): not when the source is not a unique unicast address (::, multicast, anycast).
     const srcW0 = readI32(bytes, srcAt);
     const srcUnspecified = srcW0 === 0 && readI32(bytes, srcAt + 4) === 0 &&
       readI32(bytes, srcAt + 8) === 0 && readI32(bytes, srcAt + 12) === 0;
-    if (
-      (toMulticast && !(exempt && multicastAllowed)) || srcUnspecified || bytes[srcAt] === 0xff
-    ) {
+    if (srcUnspecified || bytes[srcAt] === 0xff || this.#host.isAnycastAt(bytes, srcAt)) {
       stats.txErrorsSuppressed++;
       return false;
     }

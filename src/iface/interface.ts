@@ -47,6 +47,7 @@ import {
   IPV4_TOTAL_LENGTH_OFFSET,
   Ipv4Packet,
 } from "../wire/ipv4.ts";
+import { IPV6_HEADER_LEN, IPV6_VERSION } from "../wire/ipv6.ts";
 import { internetChecksum } from "../wire/checksum.ts";
 import {
   fillTcpChecksum,
@@ -282,6 +283,8 @@ export class NetworkInterface
     null;
   /** Transmit offloads transports may use (see {@link IpSender.txOffloads}). */
   readonly txOffloads: IpTxOffloads;
+  /** Transmit offloads for IPv6 packets (see {@link Ipv6Link.txOffloads6}). */
+  readonly txOffloads6: IpTxOffloads;
   /** Whether received transport checksums the device vouched for are skipped. */
   readonly trustDeviceChecksums: boolean;
 
@@ -372,6 +375,7 @@ export class NetworkInterface
         ...options.ipv6,
         mac: this.config.mac,
         mtu: this.config.mtu,
+        pointToPoint: this.#ipLink,
       });
     this.#nextPingId = crypto.getRandomValues(new Uint16Array(1))[0];
     const verify = options.verifyChecksums ?? "auto";
@@ -394,6 +398,13 @@ export class NetworkInterface
         gsoMaxBytes: gsoMax > this.config.mtu - IPV4_HEADER_LEN ? gsoMax : 0,
       })
       : NO_TX_OFFLOADS;
+    // IPv6: the same device offloads behind a 40-byte header (GSO_TCPV6; the payload length,
+    // like IPv4's total length, stays within 65,535 bytes).
+    const gsoMax6 = gsoMax - (IPV6_HEADER_LEN - IPV4_HEADER_LEN);
+    this.txOffloads6 = this.txOffloads === NO_TX_OFFLOADS ? NO_TX_OFFLOADS : Object.freeze({
+      checksum: true,
+      gsoMaxBytes: gsoMax6 > this.config.mtu - IPV6_HEADER_LEN ? gsoMax6 : 0,
+    });
   }
 
   /** The time last given to any entry point (ms). */
@@ -693,8 +704,11 @@ export class NetworkInterface
     stats.rxFrames++;
     if (this.#ipLink) {
       // A TUN device hands over bare IP packets: the version nibble says which.
-      if (length > 0 && bytes[offset] >>> IP_VERSION_SHIFT === IPV4_VERSION) {
+      const version = length > 0 ? bytes[offset] >>> IP_VERSION_SHIFT : 0;
+      if (version === IPV4_VERSION) {
         this.ipv4.input(nowMs, bytes, offset, length, checksumVerified);
+      } else if (version === IPV6_VERSION && this.ipv6 !== null) {
+        this.ipv6.input(nowMs, bytes, offset, length, checksumVerified);
       } else {
         stats.rxUnknownEthertype++;
       }
@@ -760,7 +774,16 @@ export class NetworkInterface
         this.arp.input(nowMs, bytes, at, length - header);
       }
     } else if (type === ETHERTYPE_IPV6 && this.ipv6 !== null) {
-      this.ipv6.input(nowMs, bytes, offset + header, length - header, checksumVerified);
+      // RFC 4443 §2.4 (e.4), (e.5): the IPv6 layer must know a link-layer multicast or
+      // broadcast destination; past the checks above, anything but our MAC is one.
+      this.ipv6.input(
+        nowMs,
+        bytes,
+        offset + header,
+        length - header,
+        checksumVerified,
+        dstMac !== this.config.mac,
+      );
     } else {
       stats.rxUnknownEthertype++;
     }
@@ -836,8 +859,40 @@ export class NetworkInterface
    * @param mac the destination MAC (a neighbour or a 33:33 group)
    * @returns false when dropped (counted)
    */
-  transmitIpv6(buf: PacketBufferLike, mac: number): boolean {
-    return this.#transmit(buf, mac, ETHERTYPE_IPV6);
+  transmitIpv6(
+    buf: PacketBufferLike,
+    mac: number,
+    partialChecksumOffset = 0,
+    gsoSize = 0,
+  ): boolean {
+    if (partialChecksumOffset > 0 && !this.txOffloads6.checksum) {
+      // The IPv6 layer asks only when txOffloads6 allows it: complete the checksum here.
+      const l4 = buf.head + IPV6_HEADER_LEN;
+      completePartialChecksum(buf.bytes, l4, buf.length - IPV6_HEADER_LEN, partialChecksumOffset);
+      return this.#transmit(buf, mac, ETHERTYPE_IPV6);
+    }
+    return this.#transmit(
+      buf,
+      mac,
+      ETHERTYPE_IPV6,
+      partialChecksumOffset,
+      gsoSize,
+      IPV6_HEADER_LEN,
+    );
+  }
+
+  /**
+   * A buffer for one TCP super-segment over IPv6 of up to
+   * `txOffloads6.gsoMaxBytes` transport bytes (headroom for the link and the
+   * 40-byte header; the IPv4 segment buffers, which have room for both).
+   *
+   * @returns the buffer, or null without GSO or when none is free
+   */
+  allocateSegment6(): PacketBufferLike | null {
+    const max = this.txOffloads6.gsoMaxBytes;
+    return max > 0
+      ? this.ipv4.allocateSegmentBuffer(max, this.linkHeadroom + IPV6_HEADER_LEN)
+      : null;
   }
 
   /**
@@ -910,6 +965,22 @@ export class NetworkInterface
     if (buf.length >= IPV4_HEADER_LEN) {
       const packet = this.#failedPacket.reset(bytes, head, buf.length);
       const hl = packet.headerLength;
+      const own = this.icmp.ownsAddress;
+      if (this.ipv4.router !== null && own !== null && !own(packet.source)) {
+        // A datagram a router forwarded: host unreachable goes to its source (RFC 1812
+        // §5.2.7.1, as Linux's ipv4_link_failure), not to our own transports.
+        this.icmp.sendTransitError(
+          nowMs,
+          ICMP_DEST_UNREACHABLE,
+          ICMP_UNREACH_HOST,
+          0,
+          bytes,
+          head,
+          buf.length,
+        );
+        this.onHostUnreachable?.(nowMs, ip);
+        return;
+      }
       const handler = this.ipv4.handlerFor(packet.protocol);
       // Tell the sender as if an ICMP host unreachable had arrived (RFC 1122 §3.3.1.4, §3.2.2.1).
       handler?.onIcmpError?.(
@@ -1025,6 +1096,7 @@ export class NetworkInterface
     ethertype: number,
     partialOffset = 0,
     gsoSize = 0,
+    ipHeaderLength = IPV4_HEADER_LEN,
   ): boolean {
     const b = buf.bytes;
     if (!this.#ipLink) {
@@ -1047,7 +1119,7 @@ export class NetworkInterface
     }
     let ok: boolean;
     if (partialOffset > 0) {
-      const l4 = this.#linkHeaderLength + IPV4_HEADER_LEN;
+      const l4 = this.#linkHeaderLength + ipHeaderLength;
       ok = this.device.transmitOffload!(b, buf.head, buf.length, l4, partialOffset, gsoSize);
       if (ok) this.stats.txOffloaded++;
     } else {

@@ -458,19 +458,21 @@ export class Ipv4Layer implements IpSender {
    * then no allocation).
    *
    * @param maxBytes largest transport segment the link accepts (≤ 65,515)
+   * @param headroom bytes in front of the transport header (default: link + IPv4 header;
+   *   the IPv6 layer's super-segments ask for link + 40 with a 20-byte smaller `maxBytes`)
    * @returns the buffer, or null when none is free (counted)
    */
-  allocateSegmentBuffer(maxBytes: number): PacketBufferLike | null {
+  allocateSegmentBuffer(maxBytes: number, headroom = this.headroom): PacketBufferLike | null {
     let pool = this.#segmentPool;
-    if (pool === null || pool.slotSize < this.headroom + maxBytes) {
+    if (pool === null || pool.slotSize < headroom + maxBytes) {
       if (pool !== null && pool.inUse > 0) {
         this.stats.txNoSegmentBuffer++;
         return null;
       }
-      pool = new BufferPool({ slotSize: this.headroom + maxBytes, slots: SEGMENT_POOL_SLOTS });
+      pool = new BufferPool({ slotSize: headroom + maxBytes, slots: SEGMENT_POOL_SLOTS });
       this.#segmentPool = pool;
     }
-    const buf = pool.alloc(this.headroom);
+    const buf = pool.alloc(headroom);
     if (buf === null) this.stats.txNoSegmentBuffer++;
     return buf;
   }
@@ -523,11 +525,11 @@ export class Ipv4Layer implements IpSender {
    * @param buf transport header + data, with headroom for IPv4 and the link
    * @param dst destination address
    * @param protocol IP protocol number
-   * @param opts ttl, dontFragment, tos
+   * @param opts ttl, dontFragment, tos, source (default this interface's address)
    * @returns false when dropped (counted)
    */
   send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
-    return this.sendFrom(this.#config.address, buf, dst, protocol, opts);
+    return this.sendFrom(opts?.source || this.#config.address, buf, dst, protocol, opts);
   }
 
   /**
@@ -894,6 +896,40 @@ export class Ipv4Layer implements IpSender {
       return;
     }
     this.#deliver(nowMs, bytes, offset, totalLength, src, dst, checksumVerified);
+  }
+
+  /**
+   * @internal A datagram the router defragmented before connection tracking
+   * (`router.ts`, as Linux's nf_defrag_ipv4) comes back for the host checks
+   * and delivery that {@link input} does after the router's verdict.
+   *
+   * @param nowMs current time
+   * @param bytes the reassembled datagram's buffer
+   * @param offset its IPv4 header
+   * @param totalLength header + data
+   * @param local the router found it addressed to this host
+   */
+  deliverDefragmented(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    totalLength: number,
+    local: boolean,
+  ): void {
+    const packet = this.#rxView.reset(bytes, offset, totalLength);
+    const src = packet.source;
+    const dst = packet.destination;
+    const config = this.#config;
+    if (
+      !local && (dst !== config.address || dst === 0) && dst !== LIMITED_BROADCAST &&
+      dst !== ALL_HOSTS_GROUP &&
+      (config.directedBroadcast === 0 || dst !== config.directedBroadcast)
+    ) {
+      this.stats.rxNotForUs++;
+      return;
+    }
+    this.stats.rxReassembled++;
+    this.#deliver(nowMs, bytes, offset, totalLength, src, dst, false);
   }
 
   #deliver(

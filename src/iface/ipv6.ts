@@ -19,7 +19,16 @@
 
 import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
-import type { Ipv6Words } from "../wire/checksum.ts";
+import { completePartialChecksum, ipv6PseudoHeaderSum, type Ipv6Words } from "../wire/checksum.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_CWR,
+  TCP_DATA_OFFSET_BYTE,
+  TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_PSH,
+  TCP_SEQ_OFFSET,
+} from "../wire/tcp.ts";
 import { isWireError } from "../wire/error.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
@@ -50,7 +59,7 @@ import {
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
-import { write32 } from "../wire/view.ts";
+import { readI32, write32 } from "../wire/view.ts";
 import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
 import type { PingOptions } from "./ping.ts";
@@ -67,11 +76,19 @@ import {
   type NeighbourInfo,
   type NeighbourStats,
 } from "./neighbour_cache.ts";
-import { type NdpOptions, type NdpStats, NeighbourDiscovery } from "./ndp.ts";
+import {
+  type DnsServerInfo,
+  type NdpOptions,
+  type NdpStats,
+  NeighbourDiscovery,
+  type RouterInfo,
+} from "./ndp.ts";
 import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
+import { ROUTER_CONSUMED, ROUTER_LOCAL } from "./ipv4.ts";
 import type {
   BufferPoolLike,
+  IpTxOffloads,
   Ipv6ProtocolHandler,
   Ipv6Sender,
   Ipv6SendOptions,
@@ -85,9 +102,66 @@ import {
   IPV6_SRC_OFFSET,
 } from "../wire/ipv6.ts";
 
+/** RFC 6164 §6: a /127 (or /128) has no Subnet-Router anycast address. */
+const SUBNET_ANYCAST_MAX_PREFIX = 127;
+/** RFC 2526 §2: reserved subnet anycast addresses in a /64 with EUI-64 format identifiers. */
+const RESERVED_ANYCAST_PREFIX = 64;
+/** …their interface identifier's high word: fdff:ffff (the u/l bit 0, all else 1). */
+const RESERVED_ANYCAST_IID_HIGH = 0xfdff_ffff | 0;
+/** …its low word without the 7-bit anycast ID: ffff:ff80. */
+const RESERVED_ANYCAST_IID_LOW = 0xffff_ff80 | 0;
+/** The 7-bit anycast ID (RFC 2526 §2). */
+const RESERVED_ANYCAST_ID_MASK = 0x7f;
+
+/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
+
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
+
+/**
+ * What a router (`router6.ts`) attaches to each interface's IPv6 layer
+ * ({@link Ipv6Layer.router}), as `Ipv4RouterPort` (`ipv4.ts`) does for IPv4. Absent
+ * (null) on a single-interface host.
+ */
+export interface Ipv6RouterPort {
+  /**
+   * A received unicast packet whose header passed the checks (`length`
+   * bytes available, `total` its own): prerouting hooks, then local delivery
+   * (input hooks) or forwarding.
+   *
+   * @returns ROUTER_CONTINUE, ROUTER_LOCAL or ROUTER_CONSUMED of `ipv4.ts`
+   */
+  receive6(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    total: number,
+  ): number;
+  /** A packet we originate to a unicast, not link-local `dst`: the router picks the egress interface. */
+  output6(
+    from: Ipv6Layer,
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean;
+  /** A packet we originate, header written, about to leave: output and postrouting hooks. */
+  localOut6(layer: Ipv6Layer, buf: PacketBufferLike): boolean;
+  /** Our source toward `dst`: by the egress interface's addresses (RFC 6724). */
+  sourceFor6(dst: Ipv6Address): Ipv6Address | null;
+  /** The path MTU toward `dst`, by the egress interface's cache. */
+  pathMtu6(dst: Ipv6Words): number;
+}
 const EMPTY = new Uint8Array(0);
+/** NDP's "no link-layer address option" (a point-to-point IP link has no addresses). */
+const NO_LINK_LAYER_ADDRESS = -1;
+/** No transmit offloads. */
+const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
 /** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
 export interface Ipv6Stats {
@@ -145,6 +219,12 @@ export interface Ipv6Stats {
   txLocalDropped: number;
   /** Control messages sent in a buffer from the pool's reserve. */
   txControlReserve: number;
+  /**
+   * Offload requests (partial checksum, TCP super-segment) done in software:
+   * the packet could not leave offloaded now (next hop unresolved, multicast,
+   * local, too big for the path) — checksum completed or super-segment cut here.
+   */
+  txOffloadSoftware: number;
 }
 
 /** The `ndp` section of the stack's stats: neighbour discovery, the neighbour cache, addresses. */
@@ -163,10 +243,25 @@ export interface NdpSectionStats extends NdpStats {
 export interface Ipv6Link {
   /** Bytes in front of the IPv6 header: device headroom + Ethernet (+ VLAN). */
   readonly linkHeadroom: number;
-  /** Transmits an IPv6 packet (`buf` starts with the IPv6 header) to `mac`; takes ownership. */
-  transmitIpv6(buf: PacketBufferLike, mac: number): boolean;
+  /**
+   * Transmits an IPv6 packet (`buf` starts with the IPv6 header, no extension
+   * headers when offloaded) to `mac`; takes ownership. With
+   * `partialChecksumOffset > 0` through the device's transmit offload (the
+   * transport header follows the 40-byte header), with `gsoSize > 0` as a TCP
+   * super-segment (GSO_TCPV6).
+   */
+  transmitIpv6(
+    buf: PacketBufferLike,
+    mac: number,
+    partialChecksumOffset?: number,
+    gsoSize?: number,
+  ): boolean;
   /** Returns a pool buffer. */
   releaseBuffer(buf: PacketBufferLike): void;
+  /** Optional: the device's transmit offloads for IPv6 packets (absent = none). */
+  readonly txOffloads6?: IpTxOffloads;
+  /** Optional (with `txOffloads6.gsoMaxBytes > 0`): a buffer for a TCP super-segment. */
+  allocateSegment6?(): PacketBufferLike | null;
 }
 
 /** Options of an {@link Ipv6Layer}. */
@@ -197,6 +292,14 @@ export interface Ipv6LayerOptions {
   random?: () => number;
   /** Bound of the local delivery queue; default 256. */
   localQueueLength?: number;
+  /**
+   * A point-to-point IP link without link-layer addresses (a TUN device): NDP
+   * messages carry no link-layer address options (RFC 4861 §4.3–4.6: none on
+   * links without addresses), nothing is resolved (every packet goes to the
+   * other end) and addresses skip DAD, as Linux does on an IFF_NOARP device
+   * (addrconf_dad_begin completes at once). Default false.
+   */
+  pointToPoint?: boolean;
 }
 
 /**
@@ -238,6 +341,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     txLocal: 0,
     txLocalDropped: 0,
     txControlReserve: 0,
+    txOffloadSoftware: 0,
   };
   /** Our addresses. */
   readonly addresses: Ipv6AddressTable;
@@ -253,6 +357,14 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly icmp: Icmpv6Layer;
   /** Called when an address of ours is found duplicate (after it is marked). */
   onDuplicateAddress: ((address: Ipv6Address) => void) | null = null;
+  /**
+   * Called when the recursive DNS servers learned from RAs change (RFC 8106
+   * §6): the servers now, in the order learned (the stack's resolver takes
+   * them when no `dns` option was given).
+   */
+  onDnsServersChanged: ((servers: readonly Ipv6Address[]) => void) | null = null;
+  /** The router this interface belongs to (several interfaces); null: a plain host. */
+  router: Ipv6RouterPort | null = null;
 
   readonly #link: Ipv6Link;
   readonly #pool: BufferPoolLike;
@@ -271,6 +383,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #curBytes: Uint8Array | null = null;
   #curOffset = 0;
   #curLength = 0;
+  #curLinkMulticast = false;
   #rxSrc: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #rxDst: Ipv6Address = Ipv6Address.UNSPECIFIED;
   #hopLimit: number;
@@ -279,6 +392,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #nowMs: number = TAGGED_TIME_SEED;
   #sessions = new Set<Ping6Session>();
   #nextPingId: number;
+  /** A point-to-point IP link (see {@link Ipv6LayerOptions.pointToPoint}). */
+  readonly #pointToPoint: boolean;
+  /** Options of the segments {@link #segmentInSoftware} cuts (made once). */
+  readonly #segmentOpts: Ipv6SendOptions = { hopLimit: 0, trafficClass: 0, dontFragment: false };
 
   /**
    * Creates the IPv6 layer of one interface (addresses are configured by `start`).
@@ -313,12 +430,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.icmp = new Icmpv6Layer(this, { random, ...options.icmp });
     this.icmp.largeBuffer = (n) => this.allocateLarge(n);
     this.icmp.release = (b) => this.release(b);
+    const p2p = options.pointToPoint === true;
+    this.#pointToPoint = p2p;
+    const addressOptions = p2p
+      ? { random, ...options.addressOptions, dadTransmits: 0, maxDadDelayMs: 0 }
+      : { random, ...options.addressOptions };
     this.addresses = new Ipv6AddressTable(options.mac, {
       solicitedNodeGroup: (a, join) => this.ndp.setGroup(a.solicitedNode(), join),
       sendDadSolicitation: (t, nonce) => this.ndp.solicitDad(t, nonce),
       addressReady: (e: Ipv6AddressEntry) => this.ndp.announce(e.address),
       duplicateFound: (e: Ipv6AddressEntry) => this.onDuplicateAddress?.(e.address),
-    }, { random, ...options.addressOptions });
+    }, addressOptions);
     this.neighbours = new NeighbourCache({
       sendSolicitation: (t, mac) => this.ndp.solicit(t, mac),
       transmitResolved: (buf, mac) => this.#transmit(buf, mac),
@@ -328,7 +450,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       routerLost: (a) => this.ndp.removeRouter(a),
     }, { random, ...options.neighbours });
     this.ndp = new NeighbourDiscovery(
-      options.mac,
+      p2p ? NO_LINK_LAYER_ADDRESS : options.mac,
       options.mtu,
       {
         sendNdp: (repr, src, dst, mac) => this.#sendNdp(repr, src, dst, mac),
@@ -337,6 +459,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         hopLimitChanged: (h) => {
           this.#hopLimit = h;
         },
+        dnsServersChanged: (servers) => this.onDnsServersChanged?.(servers),
       },
       this.addresses,
       this.neighbours,
@@ -346,8 +469,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         ...options.ndp,
       },
     );
-    this.reassembler.onTimeout = (now, bytes, off, len) => {
-      // RFC 8200 §4.5: Time Exceeded, code 1, about the first fragment.
+    this.reassembler.onTimeout = (now, bytes, off, len, linkMulticast) => {
+      // RFC 8200 §4.5: Time Exceeded, code 1, about the first fragment (and as it came:
+      // not when that came in a link-layer multicast frame, RFC 4443 §2.4 (e.4), (e.5)).
       this.icmp.sendError(
         now,
         ICMPV6_TIME_EXCEEDED,
@@ -356,6 +480,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         bytes,
         off,
         len,
+        linkMulticast,
       );
     };
   }
@@ -363,6 +488,11 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   /** Bytes in front of the transport header in a buffer from {@link allocate}. */
   get headroom(): number {
     return this.#link.linkHeadroom + IPV6_HEADER_LEN;
+  }
+
+  /** The static addresses given (the router's connected IPv6 routes). */
+  get staticAddresses(): readonly Ipv6Cidr[] {
+    return this.#static;
   }
 
   /** The hop limit of packets we originate (RA Cur Hop Limit or the default). */
@@ -454,6 +584,25 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   }
 
   /**
+   * The link's transmit offloads for IPv6 packets (see {@link Ipv6SendOptions.partialChecksumOffset}).
+   *
+   * @returns checksum completion and the largest TCP super-segment (0: no GSO)
+   */
+  get txOffloads(): IpTxOffloads {
+    return this.#link.txOffloads6 ?? NO_TX_OFFLOADS;
+  }
+
+  /**
+   * A buffer for one TCP super-segment of up to `txOffloads.gsoMaxBytes`
+   * transport bytes, headroom for the IPv6 and link headers.
+   *
+   * @returns the buffer, or null without GSO or when none is free
+   */
+  allocateSegment(): PacketBufferLike | null {
+    return this.#link.allocateSegment6?.() ?? null;
+  }
+
+  /**
    * Returns a buffer (pool or large).
    *
    * @param buf the buffer
@@ -472,6 +621,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns the address or null
    */
   sourceAddressFor6(dst: Ipv6Address): Ipv6Address | null {
+    if (this.router !== null && !dst.isLinkLocal() && !dst.isMulticast()) {
+      return this.router.sourceFor6(dst);
+    }
     return this.addresses.selectSource(dst);
   }
 
@@ -482,7 +634,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns the address or null
    */
   sourceFor(dst: Ipv6Address): Ipv6Address | null {
-    return this.addresses.selectSource(dst);
+    return this.sourceAddressFor6(dst);
   }
 
   /**
@@ -497,12 +649,66 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   }
 
   /**
+   * Icmpv6Host: whether the address at `bytes[offset]` is one we know to be
+   * anycast (RFC 4443 §2.4 (e.6)): the Subnet-Router anycast address of the
+   * prefix of an address of ours (the bits after the prefix all zero, RFC 4291
+   * §2.6.1; not for /127 and /128, RFC 6164 §6), or in such a /64 a reserved
+   * subnet anycast address (interface identifier fdff:ffff:ffff:ff80 to
+   * …:ffff, RFC 2526 §2). Runs only when an error is about to be sent.
+   *
+   * @param bytes buffer
+   * @param offset address start
+   * @returns true when anycast
+   */
+  isAnycastAt(bytes: Uint8Array, offset: number): boolean {
+    const w0 = readI32(bytes, offset);
+    const w1 = readI32(bytes, offset + 4);
+    const w2 = readI32(bytes, offset + 8);
+    const w3 = readI32(bytes, offset + 12);
+    for (const e of this.addresses.entries) {
+      const len = e.prefixLength;
+      if (len <= 0 || len >= SUBNET_ANYCAST_MAX_PREFIX) continue;
+      const a = e.address;
+      const m0 = wordMask(len), m1 = wordMask(len - 32);
+      const m2 = wordMask(len - 64), m3 = wordMask(len - 96);
+      if (
+        ((w0 ^ a.w0) & m0) !== 0 || ((w1 ^ a.w1) & m1) !== 0 || ((w2 ^ a.w2) & m2) !== 0 ||
+        ((w3 ^ a.w3) & m3) !== 0
+      ) {
+        continue;
+      }
+      if ((w0 & ~m0) === 0 && (w1 & ~m1) === 0 && (w2 & ~m2) === 0 && (w3 & ~m3) === 0) {
+        return true;
+      }
+      if (
+        len === RESERVED_ANYCAST_PREFIX && w2 === RESERVED_ANYCAST_IID_HIGH &&
+        (w3 & ~RESERVED_ANYCAST_ID_MASK) === RESERVED_ANYCAST_IID_LOW
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * The path MTU toward `dst` (RFC 8201).
    *
    * @param dst destination words
    * @returns bytes, ≥ 1280
    */
   pathMtu(dst: Ipv6Words): number {
+    if (this.router !== null) return this.router.pathMtu6(dst);
+    return this.pmtu.pathMtu(this.#nowMs, dst);
+  }
+
+  /**
+   * The path MTU toward `dst` by this interface's own cache (the router's
+   * answer for its egress interface).
+   *
+   * @param dst destination words
+   * @returns bytes, ≥ 1280
+   */
+  ownPathMtu(dst: Ipv6Words): number {
     return this.pmtu.pathMtu(this.#nowMs, dst);
   }
 
@@ -571,7 +777,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     protocol: number,
     opts?: Ipv6SendOptions,
   ): boolean {
-    const src = opts?.source ?? this.addresses.selectSource(dst);
+    const src = opts?.source ?? this.sourceAddressFor6(dst);
     if (src === null) {
       this.stats.txNoSource++;
       this.release(buf);
@@ -597,6 +803,39 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     protocol: number,
     opts?: Ipv6SendOptions,
   ): boolean {
+    if (this.router !== null && !dst.isMulticast() && !dst.isLinkLocal()) {
+      return this.router.output6(this, src, buf, dst, protocol, opts);
+    }
+    return this.sendRouted6(src, buf, dst, protocol, opts, null, this);
+  }
+
+  /**
+   * {@link sendFrom} on this interface, the router having chosen it: to
+   * `hop` when given (its routing table's answer), else by neighbour
+   * discovery's next hop.
+   *
+   * @param src source address
+   * @param buf payload (ownership taken)
+   * @param dst destination
+   * @param protocol Next Header
+   * @param opts hop limit, traffic class, dontFragment
+   * @param hop the neighbour to send to, or null
+   * @param from the layer that allocated `buf` (its large buffers move here)
+   * @returns false when dropped (counted)
+   */
+  sendRouted6(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    opts: Ipv6SendOptions | undefined,
+    hop: Ipv6Address | null,
+    from: Ipv6Layer,
+  ): boolean {
+    if (from !== this && from.#large.has(buf)) {
+      from.#large.delete(buf);
+      this.#large.add(buf);
+    }
     const stats = this.stats;
     const payload = buf.length;
     if (payload > IPV6_MAX_PAYLOAD_LEN) {
@@ -606,11 +845,38 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     const hopLimit = opts?.hopLimit ?? this.#hopLimit;
     const tc = opts?.trafficClass ?? 0;
+    const partial = opts?.partialChecksumOffset ?? 0;
+    if (partial > 0) {
+      const gsoSize = opts?.gsoSize ?? 0;
+      const mac = this.#offloadMac(dst, payload, gsoSize);
+      if (mac >= 0) {
+        const at = buf.prepend(IPV6_HEADER_LEN);
+        if (at < 0) {
+          stats.txNoHeadroom++;
+          this.release(buf);
+          return false;
+        }
+        writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+        stats.txPackets++;
+        if (this.#link.transmitIpv6(buf, mac, partial, gsoSize)) return true;
+        stats.txLinkDropped++;
+        return false;
+      }
+      stats.txOffloadSoftware++;
+      if (gsoSize > 0) {
+        const headerLength = (buf.bytes[buf.head + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+        if (payload - headerLength > gsoSize) {
+          return this.#segmentInSoftware(src, buf, dst, protocol, hopLimit, tc, gsoSize, opts!);
+        }
+      }
+      completePartialChecksum(buf.bytes, buf.head, payload, partial);
+    }
     if (!dst.isMulticast() && this.addresses.find(dst)?.usable === true) {
       return this.#sendLocal(src, buf, dst, protocol, hopLimit, tc);
     }
     const now = this.#nowMs;
     const mtu = dst.isMulticast() ? this.pmtu.linkMtu : this.pmtu.pathMtu(now, dst);
+    // (The path MTU of this, the egress, interface: its cache learnt the Packet Too Bigs.)
     const large = this.#large.has(buf);
     if (IPV6_HEADER_LEN + payload > mtu || large) {
       if (opts?.dontFragment === true) {
@@ -618,7 +884,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         this.release(buf);
         return false;
       }
-      const ok = this.#fragment(src, buf, dst, protocol, hopLimit, tc, mtu);
+      const ok = this.#fragment(src, buf, dst, protocol, hopLimit, tc, mtu, hop);
       this.release(buf);
       return ok;
     }
@@ -630,7 +896,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
     stats.txPackets++;
-    return this.#route(buf, dst, -1);
+    return this.#route(buf, dst, -1, hop);
   }
 
   /**
@@ -661,7 +927,16 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   portUnreachableCurrent(nowMs: number): void {
     if (this.#curBytes === null) return;
-    this.portUnreachable(nowMs, this.#curBytes, this.#curOffset, this.#curLength);
+    this.icmp.sendError(
+      nowMs,
+      ICMPV6_DEST_UNREACHABLE,
+      ICMPV6_UNREACH_PORT,
+      0,
+      this.#curBytes,
+      this.#curOffset,
+      this.#curLength,
+      this.#curLinkMulticast,
+    );
   }
 
   // ---- ping ----
@@ -696,6 +971,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @param offset start of the IPv6 header
    * @param length bytes available (may include link padding)
    * @param checksumVerified the device vouched for the transport checksum
+   * @param linkMulticast the frame's link-layer destination was a multicast or
+   *   broadcast address (no ICMPv6 error about it, RFC 4443 §2.4 (e.4), (e.5))
    * @param reassembled internal: the packet was rebuilt from fragments
    */
   input(
@@ -704,6 +981,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     offset: number,
     length: number,
     checksumVerified = false,
+    linkMulticast = false,
     reassembled = false,
   ): void {
     this.#nowMs = nowMs;
@@ -731,12 +1009,21 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     }
     const dstAt = offset + IPV6_DST_OFFSET;
     const toMulticast = bytes[dstAt] === 0xff;
+    // A reassembled packet's fragments were found for this host already.
+    let local = reassembled && this.router !== null;
+    if (this.router !== null && !toMulticast && !reassembled) {
+      // Several interfaces: prerouting hooks, then for this host (any interface's address) or
+      // forwarded (router6.ts).
+      const verdict = this.router.receive6(nowMs, bytes, offset, length, IPV6_HEADER_LEN + payload);
+      if (verdict === ROUTER_CONSUMED) return;
+      local = verdict === ROUTER_LOCAL;
+    }
     if (toMulticast) {
       if (!this.ndp.isMemberAt(bytes, dstAt)) {
         stats.rxNotMember++;
         return;
       }
-    } else if (!this.addresses.isOursAt(bytes, dstAt)) {
+    } else if (!local && !this.addresses.isOursAt(bytes, dstAt)) {
       stats.rxNotForUs++; // includes tentative addresses (RFC 4862 §5.4)
       return;
     }
@@ -758,7 +1045,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
             bytes,
             offset,
             IPV6_HEADER_LEN + payload,
-            true,
+            linkMulticast,
           );
         }
         return;
@@ -782,10 +1069,12 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           chain.moreFragments,
           chain.fragmentId,
           chain.protocol,
+          linkMulticast,
         );
         if (whole !== null) {
           stats.rxReassembled++;
-          this.input(nowMs, whole, r.headerOffset, r.length, false, true);
+          // Like Linux (the reassembled skb is the first fragment's): its link-layer destination.
+          this.input(nowMs, whole, r.headerOffset, r.length, false, r.linkMulticast, true);
         }
         return;
       }
@@ -812,6 +1101,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.#curBytes = bytes;
     this.#curOffset = offset;
     this.#curLength = IPV6_HEADER_LEN + payload;
+    this.#curLinkMulticast = linkMulticast;
     this.#handlers[chain.protocol]!.onPacket6(
       nowMs,
       this.#rxSrc,
@@ -895,6 +1185,24 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   }
 
   /**
+   * The default router list with each router's M and O flags (allocates).
+   *
+   * @returns one record per router
+   */
+  routerList(): RouterInfo[] {
+    return this.ndp.routers(this.#nowMs);
+  }
+
+  /**
+   * The recursive DNS servers learned from RAs, with lifetimes (allocates).
+   *
+   * @returns one record per server
+   */
+  dnsServerList(): DnsServerInfo[] {
+    return this.ndp.dnsServers(this.#nowMs);
+  }
+
+  /**
    * The `ndp` stats section (copies).
    *
    * @returns the counters
@@ -911,11 +1219,27 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
 
   // ---- internals ----
 
-  /** Sends a finished packet (header at `buf.head`) toward `dst`: multicast MAC, `mac`, or resolution. */
-  #route(buf: PacketBufferLike, dst: Ipv6Address, mac: number): boolean {
+  /**
+   * Sends a finished packet (header at `buf.head`) toward `dst`: the other end
+   * of a point-to-point link, multicast MAC, `mac`, or resolution of `routed`
+   * (the router's next hop) or of neighbour discovery's; a router's output and
+   * postrouting hooks first.
+   */
+  #route(
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    mac: number,
+    routed: Ipv6Address | null = null,
+  ): boolean {
+    if (this.router !== null && !this.router.localOut6(this, buf)) {
+      this.release(buf);
+      return false;
+    }
+    // A point-to-point IP link: every packet goes to the other end, nothing to resolve.
+    if (this.#pointToPoint) return this.#transmit(buf, 0);
     if (dst.isMulticast()) return this.#transmit(buf, dst.multicastMac());
     if (mac >= 0) return this.#transmit(buf, mac);
-    const hop = this.ndp.nextHop(this.#nowMs, dst);
+    const hop = routed ?? this.ndp.nextHop(this.#nowMs, dst);
     if (hop === null) {
       this.stats.txNoRoute++;
       this.release(buf);
@@ -924,6 +1248,83 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     if (this.neighbours.send(this.#nowMs, hop, buf)) return true;
     this.stats.txLinkDropped++;
     return false;
+  }
+
+  /**
+   * The MAC a packet with an offload request can leave to right now, or -1
+   * (then the request is done in software): the link offloads, the
+   * destination is a unicast address not ours, the packet (or, with GSO,
+   * each segment: TCP sizes them by the path MTU) fits the path MTU and the
+   * next hop is resolved — as the IPv4 path offloads only to a resolved
+   * unicast neighbour.
+   */
+  #offloadMac(dst: Ipv6Address, payload: number, gsoSize: number): number {
+    const offloads = this.txOffloads;
+    // Behind a router the packet goes through its output hooks and next hop: done in software.
+    if (!offloads.checksum || dst.isMulticast() || this.router !== null) return -1;
+    if (gsoSize > 0 && payload > offloads.gsoMaxBytes) return -1;
+    if (this.addresses.find(dst)?.usable === true) return -1;
+    const now = this.#nowMs;
+    if (gsoSize === 0 && IPV6_HEADER_LEN + payload > this.pmtu.pathMtu(now, dst)) return -1;
+    if (this.#pointToPoint) return 0;
+    const hop = this.ndp.nextHop(now, dst);
+    return hop === null ? -1 : this.neighbours.lookup(now, hop);
+  }
+
+  /**
+   * What the device would do with a TCP super-segment, in software (as the
+   * IPv4 path, and as Linux tcp_gso_segment): cuts the payload into segments
+   * of `gsoSize` data bytes in pool buffers, each with the TCP header, its
+   * sequence number, FIN/PSH only on the last and CWR only on the first, and
+   * a complete checksum over the RFC 8200 §8.1 pseudo-header; sends each the
+   * ordinary way (behind neighbour resolution too). Releases `buf`.
+   */
+  #segmentInSoftware(
+    src: Ipv6Address,
+    buf: PacketBufferLike,
+    dst: Ipv6Address,
+    protocol: number,
+    hopLimit: number,
+    tc: number,
+    gsoSize: number,
+    opts: Ipv6SendOptions,
+  ): boolean {
+    const b = buf.bytes;
+    const l4 = buf.head;
+    const headerLength = (b[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+    const dataLength = buf.length - headerLength;
+    const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
+    const flags = b[l4 + TCP_FLAGS_OFFSET];
+    const segOpts = this.#segmentOpts;
+    segOpts.hopLimit = hopLimit;
+    segOpts.trafficClass = tc;
+    segOpts.dontFragment = opts.dontFragment;
+    let ok = true;
+    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+      const n = Math.min(gsoSize, dataLength - off);
+      const seg = this.allocate();
+      const at = seg === null ? -1 : seg.append(headerLength + n);
+      if (seg === null || at < 0) {
+        if (seg !== null) this.release(seg);
+        ok = false;
+        break;
+      }
+      const sb = seg.bytes;
+      sb.set(b.subarray(l4, l4 + headerLength), at);
+      sb.set(b.subarray(l4 + headerLength + off, l4 + headerLength + off + n), at + headerLength);
+      write32(sb, at + TCP_SEQ_OFFSET, (seq + off) | 0);
+      let f = flags;
+      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+      if (i > 0) f &= ~TCP_CWR;
+      sb[at + TCP_FLAGS_OFFSET] = f;
+      const ph = ipv6PseudoHeaderSum(src, dst, protocol, headerLength + n);
+      sb[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
+      sb[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
+      completePartialChecksum(sb, at, headerLength + n, TCP_CHECKSUM_OFFSET);
+      if (!this.sendFrom(src, seg, dst, protocol, segOpts)) ok = false;
+    }
+    this.release(buf);
+    return ok;
   }
 
   #transmit(buf: PacketBufferLike, mac: number): boolean {
@@ -946,6 +1347,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     hopLimit: number,
     tc: number,
     mtu: number,
+    hop: Ipv6Address | null,
   ): boolean {
     const stats = this.stats;
     const headroom = this.headroom + IPV6_FRAGMENT_HEADER_LEN;
@@ -986,7 +1388,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         dst,
       );
       stats.txFragments++;
-      if (!this.#route(frag, dst, -1)) ok = false;
+      if (!this.#route(frag, dst, -1, hop)) ok = false;
     }
     stats.txPackets++;
     return ok;
@@ -1045,6 +1447,20 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   /** RFC 4861 §7.2.2: packets waiting for an unresolved neighbour: address unreachable. */
   #resolutionFailed(nowMs: number, buf: PacketBufferLike): void {
     if (buf.length < IPV6_HEADER_LEN) return;
+    if (this.router !== null && !this.addresses.isOursAt(buf.bytes, buf.head + IPV6_SRC_OFFSET)) {
+      // A packet a router forwarded: the error goes to its source (RFC 4443 §3.1 code 3, as
+      // Linux's ip6_link_failure).
+      this.icmp.sendError(
+        nowMs,
+        ICMPV6_DEST_UNREACHABLE,
+        ICMPV6_UNREACH_ADDRESS,
+        0,
+        buf.bytes,
+        buf.head,
+        buf.length,
+      );
+      return;
+    }
     this.icmp.localError(
       nowMs,
       ICMPV6_DEST_UNREACHABLE,

@@ -10,7 +10,8 @@
  * code 1 when the first fragment (offset 0) arrived (§4.5). Atomic
  * fragments never get here (RFC 6946 §4: the walker delivers them alone).
  *
- * Bounded like the IPv4 `Reassembler`: bytes per packet, fragments per
+ * Bounded like the IPv4 `Reassembler`, with the same {@link FragmentTable}
+ * (ranges, duplicates, overlaps, eviction): bytes per packet, fragments per
  * packet, concurrent packets and total bytes; the slow path allocates one
  * growing `Uint8Array` per packet, bounded by the total.
  *
@@ -19,12 +20,8 @@
 
 import { readI32 } from "../wire/view.ts";
 import { ICMPV6_ERROR_MAX_QUOTE } from "../wire/icmpv6.ts";
-import {
-  DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_REASSEMBLIES,
-  DEFAULT_MAX_REASSEMBLY_BYTES,
-  type ReassemblyOptions,
-} from "./reassembly.ts";
+import { reassemblyBounds, type ReassemblyOptions } from "./reassembly.ts";
+import { FragmentEntry, type FragmentStats, FragmentTable } from "./fragment_table.ts";
 import {
   IPV6_DST_OFFSET,
   IPV6_FRAGMENT_HEADER_LEN,
@@ -38,54 +35,36 @@ import {
 export const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
 /** The largest unfragmentable part kept in front of the data: 40 + extension headers. */
 const MAX_UNFRAGMENTABLE = 1024;
-/** First allocation for a reassembly buffer; it doubles as data arrives. */
-const INITIAL_BUFFER_BYTES = 4096;
 const EMPTY = new Uint8Array(0);
 
-/** Counters of an {@link Ipv6Reassembler}. */
-export interface Ipv6ReassemblyStats {
-  /** Fragments offered. */
-  fragments: number;
-  /** Packets completed and delivered. */
-  reassembled: number;
-  /** Exact duplicate fragments ignored. */
-  duplicates: number;
-  /** Packets dropped because fragments overlapped (RFC 5722 §4). */
-  overlaps: number;
-  /** Packets dropped: would exceed 65,535 payload bytes. */
-  tooLong: number;
-  /** Packets dropped: fragments disagree about the end or the unfragmentable part. */
-  inconsistent: number;
-  /** Packets dropped: more fragments than allowed. */
-  tooManyFragments: number;
-  /** Packets dropped by the 60 s timeout. */
-  timeouts: number;
-  /** Packets evicted to respect the packet or byte bound. */
-  evicted: number;
-  /** Fragments of an already discarded packet dropped. */
-  discardedLate: number;
-}
+/**
+ * Counters of an {@link Ipv6Reassembler}: those of every reassembler
+ * ({@link FragmentStats}); `tooLong` counts packets beyond 65,535 payload
+ * bytes, `inconsistent` also an unfragmentable part beyond the room kept for
+ * it, `timeouts` the 60 s timeout.
+ */
+export type Ipv6ReassemblyStats = FragmentStats;
 
-/** Called when a packet times out after its first fragment arrived: the first fragment as received. */
+/**
+ * Called when a packet times out after its first fragment arrived: the first
+ * fragment as received, and whether it came in a link-layer multicast or
+ * broadcast frame (RFC 4443 §2.4 (e.4), (e.5)).
+ */
 export type Ipv6ReassemblyTimeoutListener = (
   nowMs: number,
   bytes: Uint8Array,
   offset: number,
   length: number,
+  linkMulticast: boolean,
 ) => void;
 
-class Packet {
-  buffer: Uint8Array = EMPTY;
-  /** Sorted flat [start0, end0, ...] data ranges received. */
-  ranges: number[] = [];
-  received = 0;
-  /** Data length once the last fragment (M = 0) is here, else -1. */
-  totalData = -1;
+class Packet extends FragmentEntry {
   /** Unfragmentable part length (40 + extension headers before the Fragment header), 0 until the first fragment. */
   unfragmentable = 0;
   /** The first fragment as received (≤ the ICMPv6 quote), for Time Exceeded. */
   first: Uint8Array = EMPTY;
-  dead = false;
+  /** The first fragment came in a link-layer multicast or broadcast frame. */
+  firstLinkMulticast = false;
   constructor(
     readonly s0: number,
     readonly s1: number,
@@ -96,16 +75,16 @@ class Packet {
     readonly d2: number,
     readonly d3: number,
     readonly id: number,
-    readonly createdMs: number,
-  ) {}
-}
-
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`reassembly option "${name}" must be a positive integer, got ${value}`);
+    createdMs: number,
+  ) {
+    super(createdMs);
   }
-  return value;
+
+  /** The buffer and the kept first fragment go together. */
+  override dropBuffer(): number {
+    this.first = EMPTY;
+    return super.dropBuffer();
+  }
 }
 
 /**
@@ -135,16 +114,13 @@ export class Ipv6Reassembler {
   headerOffset = 0;
   /** After {@link input} returned a buffer: the packet's length (40 + payload). */
   length = 0;
+  /** After {@link input} returned a buffer: its first fragment came in a link-layer multicast frame. */
+  linkMulticast = false;
   /** Listener for timeouts of packets whose first fragment arrived. */
   onTimeout: Ipv6ReassemblyTimeoutListener | null = null;
 
-  readonly #timeoutMs: number;
-  readonly #maxPackets: number;
-  readonly #maxTotalBytes: number;
-  readonly #maxFragments: number;
-  /** In creation order (oldest first). */
-  readonly #packets: Packet[] = [];
-  #totalBytes = 0;
+  /** The packets, their ranges and bounds. */
+  readonly #table: FragmentTable<Packet>;
 
   /**
    * Creates an empty reassembler.
@@ -153,24 +129,24 @@ export class Ipv6Reassembler {
    * @throws {TypeError} on a non-positive option
    */
   constructor(options: ReassemblyOptions = {}) {
-    this.#timeoutMs = positiveInt(options.timeoutMs, IPV6_REASSEMBLY_TIMEOUT_MS, "timeoutMs");
-    this.#maxPackets = positiveInt(options.maxDatagrams, DEFAULT_MAX_REASSEMBLIES, "maxDatagrams");
-    this.#maxTotalBytes = positiveInt(
-      options.maxTotalBytes,
-      DEFAULT_MAX_REASSEMBLY_BYTES,
-      "maxTotalBytes",
+    this.#table = new FragmentTable(
+      this.stats,
+      reassemblyBounds(options, {
+        timeoutMs: IPV6_REASSEMBLY_TIMEOUT_MS,
+        dataStart: MAX_UNFRAGMENTABLE,
+        maxData: IPV6_MAX_PAYLOAD_LEN,
+      }),
     );
-    this.#maxFragments = positiveInt(options.maxFragments, DEFAULT_MAX_FRAGMENTS, "maxFragments");
   }
 
   /** Packets in progress (including discarded ones remembered until their timeout). */
   get pending(): number {
-    return this.#packets.length;
+    return this.#table.entries.length;
   }
 
   /** Bytes held by reassembly buffers. */
   get totalBytes(): number {
-    return this.#totalBytes;
+    return this.#table.totalBytes;
   }
 
   /**
@@ -186,6 +162,7 @@ export class Ipv6Reassembler {
    * @param more the M flag
    * @param id the identification
    * @param nextHeader the Fragment header's Next Header
+   * @param linkMulticast the fragment came in a link-layer multicast or broadcast frame
    * @returns the reassembled packet's buffer (header at {@link headerOffset},
    *   {@link length} bytes, Fragment header removed, payload length and the
    *   Next Header before it rewritten), or null while incomplete or dropped.
@@ -201,6 +178,7 @@ export class Ipv6Reassembler {
     more: boolean,
     id: number,
     nextHeader: number,
+    linkMulticast = false,
   ): Uint8Array | null {
     this.stats.fragments++;
     const end = base + IPV6_HEADER_LEN + ((bytes[base + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
@@ -214,49 +192,20 @@ export class Ipv6Reassembler {
       this.stats.discardedLate++;
       return null;
     }
-    if (d === undefined) d = this.#create(nowMs, bytes, base, id);
+    const table = this.#table;
+    d ??= this.#create(nowMs, bytes, base, id);
     if (fragmentHeaderPointer - IPV6_HEADER_LEN + stop > IPV6_MAX_PAYLOAD_LEN) {
       this.stats.tooLong++;
-      this.#kill(d);
+      table.kill(d);
       return null;
     }
-    if (
-      (!more && d.totalData >= 0 && d.totalData !== stop) ||
-      (!more && d.ranges.length > 0 && d.ranges[d.ranges.length - 1] > stop) ||
-      (d.totalData >= 0 && stop > d.totalData) ||
-      fragmentHeaderPointer > MAX_UNFRAGMENTABLE
-    ) {
+    if (fragmentHeaderPointer > MAX_UNFRAGMENTABLE) {
       this.stats.inconsistent++;
-      this.#kill(d);
+      table.kill(d);
       return null;
     }
-    const ranges = d.ranges;
-    let at = 0;
-    while (at < ranges.length && ranges[at] < start) at += 2;
-    if (at < ranges.length && ranges[at] === start && ranges[at + 1] === stop) {
-      this.stats.duplicates++;
-      return null;
-    }
-    if ((at >= 2 && ranges[at - 1] > start) || (at < ranges.length && ranges[at] < stop)) {
-      // RFC 5722 §4 / RFC 8200 §4.5: overlapping fragments discard the whole packet.
-      this.stats.overlaps++;
-      this.#kill(d);
-      return null;
-    }
-    if (ranges.length / 2 >= this.#maxFragments) {
-      this.stats.tooManyFragments++;
-      this.#kill(d);
-      return null;
-    }
-    if (!this.#ensureCapacity(d, MAX_UNFRAGMENTABLE + stop)) {
-      this.stats.evicted++;
-      this.#kill(d);
-      return null;
-    }
-    ranges.splice(at, 0, start, stop);
-    d.received += dataLength;
-    d.buffer.set(bytes.subarray(dataAt, end), MAX_UNFRAGMENTABLE + start);
-    if (!more) d.totalData = stop;
+    // RFC 5722 §4 / RFC 8200 §4.5: the shared range rules (overlaps discard the packet).
+    if (!table.place(d, start, more, bytes, dataAt, dataLength)) return null;
     if (start === 0) {
       // RFC 8200 §4.5: the unfragmentable part comes from the offset-0 fragment, with the
       // Next Header before the Fragment header set to the Fragment header's Next Header.
@@ -265,8 +214,9 @@ export class Ipv6Reassembler {
       d.buffer.set(bytes.subarray(base, base + unfrag), MAX_UNFRAGMENTABLE - unfrag);
       d.buffer[MAX_UNFRAGMENTABLE - unfrag + fragmentNextHeaderPointer] = nextHeader;
       d.first = bytes.slice(base, base + Math.min(end - base, ICMPV6_ERROR_MAX_QUOTE));
+      d.firstLinkMulticast = linkMulticast;
     }
-    if (d.totalData < 0 || d.received !== d.totalData || d.unfragmentable === 0) return null;
+    if (!table.isComplete(d) || d.unfragmentable === 0) return null;
     return this.#complete(d);
   }
 
@@ -276,18 +226,12 @@ export class Ipv6Reassembler {
    * @param nowMs current time
    */
   poll(nowMs: number): void {
-    const list = this.#packets;
-    while (list.length > 0 && nowMs - list[0].createdMs >= this.#timeoutMs) {
-      const d = list.shift()!;
-      if (!d.dead) {
-        this.stats.timeouts++;
-        // RFC 8200 §4.5: Time Exceeded code 1 only when the first fragment arrived.
-        if (d.first.length > 0 && this.onTimeout !== null) {
-          this.onTimeout(nowMs, d.first, 0, d.first.length);
-        }
+    this.#table.expire(nowMs, (d) => {
+      // RFC 8200 §4.5: Time Exceeded code 1 only when the first fragment arrived.
+      if (d.first.length > 0 && this.onTimeout !== null) {
+        this.onTimeout(nowMs, d.first, 0, d.first.length, d.firstLinkMulticast);
       }
-      this.#release(d);
-    }
+    });
   }
 
   /**
@@ -296,19 +240,18 @@ export class Ipv6Reassembler {
    * @returns a packet's timeout, or Infinity
    */
   nextDeadline(): number {
-    return this.#packets.length === 0 ? Infinity : this.#packets[0].createdMs + this.#timeoutMs;
+    return this.#table.nextDeadline();
   }
 
   /** Forgets everything. */
   clear(): void {
-    for (const d of this.#packets) this.#releaseBuffer(d);
-    this.#packets.length = 0;
+    this.#table.clear();
   }
 
   #find(bytes: Uint8Array, base: number, id: number): Packet | undefined {
     const s = base + IPV6_SRC_OFFSET;
     const t = base + IPV6_DST_OFFSET;
-    for (const d of this.#packets) {
+    for (const d of this.#table.entries) {
       if (
         d.id === id && d.s3 === readI32(bytes, s + 12) && d.d3 === readI32(bytes, t + 12) &&
         d.s0 === readI32(bytes, s) && d.s1 === readI32(bytes, s + 4) &&
@@ -320,10 +263,6 @@ export class Ipv6Reassembler {
   }
 
   #create(nowMs: number, bytes: Uint8Array, base: number, id: number): Packet {
-    if (this.#packets.length >= this.#maxPackets) {
-      this.stats.evicted++;
-      this.#release(this.#packets.shift()!);
-    }
     const s = base + IPV6_SRC_OFFSET;
     const t = base + IPV6_DST_OFFSET;
     const d = new Packet(
@@ -338,27 +277,7 @@ export class Ipv6Reassembler {
       id,
       nowMs,
     );
-    this.#packets.push(d);
-    return d;
-  }
-
-  #ensureCapacity(d: Packet, needed: number): boolean {
-    if (d.buffer.length >= needed) return true;
-    let size = Math.max(d.buffer.length, INITIAL_BUFFER_BYTES);
-    while (size < needed) size *= 2;
-    size = Math.min(size, MAX_UNFRAGMENTABLE + IPV6_MAX_PAYLOAD_LEN);
-    const growth = size - d.buffer.length;
-    while (this.#totalBytes + growth > this.#maxTotalBytes) {
-      const victim = this.#packets.find((x) => x !== d && !x.dead && x.buffer.length > 0);
-      if (victim === undefined) return false;
-      this.stats.evicted++;
-      this.#kill(victim);
-    }
-    const buffer = new Uint8Array(size);
-    buffer.set(d.buffer);
-    this.#totalBytes += growth;
-    d.buffer = buffer;
-    return true;
+    return this.#table.admit(d);
   }
 
   #complete(d: Packet): Uint8Array {
@@ -367,30 +286,10 @@ export class Ipv6Reassembler {
     const payload = d.unfragmentable - IPV6_HEADER_LEN + d.totalData;
     buffer[headerOffset + IPV6_PAYLOAD_LENGTH_OFFSET] = payload >>> 8;
     buffer[headerOffset + IPV6_PAYLOAD_LENGTH_OFFSET + 1] = payload & 0xff;
-    this.#packets.splice(this.#packets.indexOf(d), 1);
-    this.#releaseBuffer(d);
-    this.stats.reassembled++;
+    this.#table.finish(d);
     this.headerOffset = headerOffset;
     this.length = IPV6_HEADER_LEN + payload;
+    this.linkMulticast = d.firstLinkMulticast;
     return buffer;
-  }
-
-  /** Discards a packet but remembers its key until the timeout (RFC 5722 §4). */
-  #kill(d: Packet): void {
-    this.#releaseBuffer(d);
-    d.dead = true;
-    d.ranges.length = 0;
-  }
-
-  #release(d: Packet): void {
-    this.#releaseBuffer(d);
-    const i = this.#packets.indexOf(d);
-    if (i >= 0) this.#packets.splice(i, 1);
-  }
-
-  #releaseBuffer(d: Packet): void {
-    this.#totalBytes -= d.buffer.length;
-    d.buffer = EMPTY;
-    d.first = EMPTY;
   }
 }

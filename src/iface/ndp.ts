@@ -7,7 +7,12 @@
  * hop limit, reachable time, retrans timer, MTU bounded below by 1,280),
  * router solicitations at start (§6.3.7), redirects (§8.3, a bounded
  * destination cache), and MLDv2 reports for the groups we join (RFC 3810
- * §6.1; general queries are answered with a current-state report).
+ * §6.1; general queries are answered with a current-state report), the M
+ * and O flags of each router (§4.2, kept and listed: DHCPv6 is not
+ * implemented), and the recursive DNS servers routers advertise (RFC 8106
+ * §5.3.1, §6: a bounded DNS server list with lifetimes, handed to the stack's
+ * resolver through {@link NdpHost.dnsServersChanged}; DNS search lists are
+ * counted and ignored: the resolver has no search list).
  *
  * Every received NDP message passes the validity checks of §6.1.1, §6.1.2,
  * §7.1.1, §7.1.2 and §8.1 (hop limit 255, code 0 and the message rules in
@@ -20,6 +25,7 @@
  * @module
  */
 
+import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { isWireError } from "../wire/error.ts";
 import {
   ICMPV6_MLD_QUERY,
@@ -62,6 +68,11 @@ export const MLD_UNSOLICITED_REPORT_INTERVAL_MS = 1_000;
 export const MLD_ROBUSTNESS = 2;
 /** How long a redirect is followed (ms; Linux keeps it in the route cache, ≈ 10 min). */
 export const REDIRECT_LIFETIME_MS = 10 * 60 * 1000;
+/**
+ * Default recursive DNS servers kept from RAs: RFC 8106 §5.3.1 "the ability
+ * to store a total of at least three RDNSS addresses … is RECOMMENDED".
+ */
+export const DEFAULT_MAX_DNS_SERVERS = 3;
 
 /** Options of {@link NeighbourDiscovery}. */
 export interface NdpOptions {
@@ -71,6 +82,8 @@ export interface NdpOptions {
   maxPrefixes?: number;
   /** Redirected destinations; default 64. */
   maxRedirects?: number;
+  /** Recursive DNS servers kept from RAs (RFC 8106 §5.3.1); default 3, 0 ignores RDNSS. */
+  maxDnsServers?: number;
   /** Accept router advertisements (autoconfiguration, default routers); default true. */
   acceptRa?: boolean;
   /** Form addresses from RA prefixes (SLAAC); default true. */
@@ -129,6 +142,24 @@ export interface NdpStats {
   routersExpired: number;
   /** Prefixes whose lifetime ran out. */
   prefixesExpired: number;
+  /** Recursive DNS servers learned from RAs (RFC 8106 §5.1; new ones, not refreshes). */
+  rdnssLearned: number;
+  /** RDNSS addresses ignored: multicast, unspecified or loopback. */
+  rdnssInvalid: number;
+  /** A server dropped for a new one: the list was full (RFC 8106 §6.2 (d): the one expiring first). */
+  rdnssReplaced: number;
+  /** Servers whose lifetime ran out (or an RA said lifetime 0). */
+  rdnssExpired: number;
+  /** DNS search list options ignored (RFC 8106 §5.2): the resolver has no search list. */
+  dnsslIgnored: number;
+}
+
+/** One recursive DNS server learned from router advertisements, as listed. */
+export interface DnsServerInfo {
+  /** The server's address. */
+  address: string;
+  /** Seconds of lifetime left (Infinity for 0xffffffff). */
+  lifetimeS: number;
 }
 
 /** One router of the default router list, as listed. */
@@ -137,6 +168,10 @@ export interface RouterInfo {
   address: string;
   /** Seconds of router lifetime left. */
   lifetimeS: number;
+  /** M flag of its last RA: addresses are available by DHCPv6 (RFC 4861 §4.2). */
+  managed: boolean;
+  /** O flag of its last RA: other configuration is available by DHCPv6 (RFC 4861 §4.2). */
+  other: boolean;
 }
 
 /** One on-link prefix, as listed. */
@@ -162,9 +197,18 @@ export interface NdpHost {
   linkMtuChanged(mtu: number): void;
   /** The RA's Cur Hop Limit (non-zero) is the new default hop limit. */
   hopLimitChanged(hopLimit: number): void;
+  /** The DNS server list learned from RAs changed (RFC 8106 §6): the servers now, best first. */
+  dnsServersChanged?(servers: readonly Ipv6Address[]): void;
 }
 
 class Router {
+  /** M and O flags of its last advertisement (RFC 4861 §4.2). */
+  managed = false;
+  other = false;
+  constructor(readonly address: Ipv6Address, public expiresMs: number) {}
+}
+
+class DnsServerEntry {
   constructor(readonly address: Ipv6Address, public expiresMs: number) {}
 }
 
@@ -214,6 +258,11 @@ function expiry(nowMs: number, seconds: number): number {
  * ```
  */
 export class NeighbourDiscovery {
+  /**
+   * Our advertisements carry the Router flag (RFC 4861 §4.4): set on the
+   * interfaces of a forwarding router.
+   */
+  advertiseRouter = false;
   /** Counters. */
   readonly stats: NdpStats = {
     rxMessages: 0,
@@ -239,6 +288,11 @@ export class NeighbourDiscovery {
     rxMldQueries: 0,
     routersExpired: 0,
     prefixesExpired: 0,
+    rdnssLearned: 0,
+    rdnssInvalid: 0,
+    rdnssReplaced: 0,
+    rdnssExpired: 0,
+    dnsslIgnored: 0,
   };
   /** The link's MAC. */
   readonly mac: number;
@@ -248,6 +302,9 @@ export class NeighbourDiscovery {
   readonly #routers: Router[] = [];
   readonly #prefixes: Prefix[] = [];
   readonly #redirects: Redirect[] = [];
+  /** RFC 8106 §6.1: the DNS Server List, in the order the servers were learned. */
+  readonly #dnsServers: DnsServerEntry[] = [];
+  readonly #maxDnsServers: number;
   /** Multicast groups we listen to (besides ff02::1), with reference counts. */
   readonly #groups: { group: Ipv6Address; refs: number }[] = [];
   readonly #maxRouters: number;
@@ -262,14 +319,17 @@ export class NeighbourDiscovery {
   readonly #maxPendingChanges = DEFAULT_MAX_PREFIXES * 2;
   #changesLeft = 0;
   #changeAtMs = Infinity;
-  /** The time of the last poll or input (state changes are timed from it). */
-  #nowMs = 0;
+  /**
+   * The time of the last poll or input (state changes are timed from it);
+   * tagged like every cached time (TAGGED_TIME_SEED, src/time/clock.ts).
+   */
+  #nowMs: number = TAGGED_TIME_SEED;
   #rsNextMs = Infinity;
   #deviceMtu: number;
   #linkMtu: number;
   /** The last default router chosen (§6.3.6: stick with it while reachable). */
   #current: Router | null = null;
-  #deadline = Infinity;
+  #deadlineMs = Infinity;
   /** Parsed messages (one repr reused). */
   readonly #rx: NdpRepr = newNdpRepr();
   readonly #rxView = new Icmpv6Packet(new Uint8Array(0));
@@ -293,6 +353,7 @@ export class NeighbourDiscovery {
     neighbours: NeighbourCache,
     options: NdpOptions = {},
   ) {
+    this.#nowMs = 0;
     this.mac = mac;
     this.#host = host;
     this.#addresses = addresses;
@@ -302,6 +363,7 @@ export class NeighbourDiscovery {
     this.#maxRouters = options.maxRouters ?? DEFAULT_MAX_ROUTERS;
     this.#maxPrefixes = options.maxPrefixes ?? DEFAULT_MAX_PREFIXES;
     this.#maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    this.#maxDnsServers = options.maxDnsServers ?? DEFAULT_MAX_DNS_SERVERS;
     this.#acceptRa = options.acceptRa ?? true;
     this.#slaac = options.slaac ?? true;
     this.#random = options.random ?? Math.random;
@@ -587,6 +649,7 @@ export class NeighbourDiscovery {
   announce(address: Ipv6Address): void {
     const tx = this.#reset(ICMPV6_NEIGHBOR_ADVERTISEMENT);
     tx.target = address;
+    tx.router = this.advertiseRouter;
     tx.override = true;
     tx.targetLinkLayer = this.mac;
     this.stats.txAdvertisements++;
@@ -602,7 +665,7 @@ export class NeighbourDiscovery {
    */
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
-    if (nowMs < this.#deadline) return;
+    if (nowMs < this.#deadlineMs) return;
     let next = Infinity;
     if (this.#changeAtMs <= nowMs) {
       if (this.#pendingChanges.length > 0) this.#report(this.#pendingChanges.slice());
@@ -648,7 +711,19 @@ export class NeighbourDiscovery {
       if (nowMs >= this.#redirects[i].expiresMs) this.#redirects.splice(i--, 1);
       else next = Math.min(next, this.#redirects[i].expiresMs);
     }
-    this.#deadline = next;
+    let serversExpired = false;
+    for (let i = 0; i < this.#dnsServers.length; i++) {
+      const e = this.#dnsServers[i];
+      if (nowMs >= e.expiresMs) {
+        this.#dnsServers.splice(i--, 1);
+        this.stats.rdnssExpired++;
+        serversExpired = true;
+      } else {
+        next = Math.min(next, e.expiresMs);
+      }
+    }
+    if (serversExpired) this.#dnsServersChanged();
+    this.#deadlineMs = next;
   }
 
   /**
@@ -657,7 +732,7 @@ export class NeighbourDiscovery {
    * @returns the earliest timer, or Infinity
    */
   nextDeadline(): number {
-    return this.#deadline;
+    return this.#deadlineMs;
   }
 
   /**
@@ -670,6 +745,23 @@ export class NeighbourDiscovery {
     return this.#routers.map((r) => ({
       address: r.address.toString(),
       lifetimeS: Math.max(0, Math.floor((r.expiresMs - nowMs) / 1000)),
+      managed: r.managed,
+      other: r.other,
+    }));
+  }
+
+  /**
+   * The recursive DNS servers learned from RAs (RFC 8106 §6.1; allocates).
+   *
+   * @param nowMs current time
+   * @returns one record per server, in the order learned
+   */
+  dnsServers(nowMs: number): DnsServerInfo[] {
+    return this.#dnsServers.map((e) => ({
+      address: e.address.toString(),
+      lifetimeS: e.expiresMs === Infinity
+        ? Infinity
+        : Math.max(0, Math.floor((e.expiresMs - nowMs) / 1000)),
     }));
   }
 
@@ -707,11 +799,20 @@ export class NeighbourDiscovery {
       if (i >= 0) this.removeRouter(src); // §6.3.4: lifetime 0 times the router out at once
     } else {
       const expires = nowMs + m.routerLifetime * 1000;
-      if (i >= 0) this.#routers[i].expiresMs = expires;
-      else if (this.#routers.length < this.#maxRouters) {
-        this.#routers.push(new Router(src, expires));
+      let router: Router | null = null;
+      if (i >= 0) {
+        router = this.#routers[i];
+        router.expiresMs = expires;
+      } else if (this.#routers.length < this.#maxRouters) {
+        router = new Router(src, expires);
+        this.#routers.push(router);
       } else {
         stats.routersFull++;
+      }
+      if (router !== null) {
+        // §4.2: M and O say what DHCPv6 offers; kept per router for the listing.
+        router.managed = m.managed;
+        router.other = m.other;
       }
       this.#schedule(expires);
     }
@@ -729,6 +830,8 @@ export class NeighbourDiscovery {
     }
     // §6.3.4: the source link-layer option creates/updates the router's entry (IsRouter).
     if (m.sourceLinkLayer >= 0) this.#neighbours.learn(nowMs, src, m.sourceLinkLayer, true);
+    if (m.rdnss.length > 0) this.#rdnss(nowMs, m);
+    stats.dnsslIgnored += m.dnssl.length;
     for (const p of m.prefixes) {
       if (p.prefix.isLinkLocal()) continue; // §6.3.4: the link-local prefix is ignored
       if (p.onLink) this.#onLinkPrefix(nowMs, p.prefix, p.prefixLength, p.validLifetime);
@@ -742,6 +845,58 @@ export class NeighbourDiscovery {
         );
       }
     }
+  }
+
+  /**
+   * RFC 8106 §6.2: each RDNSS address updates the DNS Server List: lifetime
+   * 0 deletes it, a known one gets its new expiration time, a new one is
+   * added; when the list is full, the entry that expires first makes room
+   * (step (d)). The host hears of the list only when its set changes.
+   */
+  #rdnss(nowMs: number, m: NdpRepr): void {
+    const list = this.#dnsServers;
+    const stats = this.stats;
+    if (this.#maxDnsServers <= 0) return;
+    let changed = false;
+    for (const option of m.rdnss) {
+      for (const address of option.servers) {
+        if (address.isMulticast() || address.isUnspecified() || address.isLoopback()) {
+          stats.rdnssInvalid++;
+          continue;
+        }
+        const i = list.findIndex((e) => e.address.equals(address));
+        if (option.lifetime === 0) {
+          if (i >= 0) {
+            list.splice(i, 1);
+            stats.rdnssExpired++;
+            changed = true;
+          }
+          continue;
+        }
+        const expires = expiry(nowMs, option.lifetime);
+        if (i >= 0) {
+          list[i].expiresMs = expires;
+        } else {
+          if (list.length >= this.#maxDnsServers) {
+            let first = 0;
+            for (let k = 1; k < list.length; k++) {
+              if (list[k].expiresMs < list[first].expiresMs) first = k;
+            }
+            list.splice(first, 1);
+            stats.rdnssReplaced++;
+          }
+          list.push(new DnsServerEntry(address, expires));
+          stats.rdnssLearned++;
+          changed = true;
+        }
+        this.#schedule(expires);
+      }
+    }
+    if (changed) this.#dnsServersChanged();
+  }
+
+  #dnsServersChanged(): void {
+    this.#host.dnsServersChanged?.(this.#dnsServers.map((e) => e.address));
   }
 
   #onLinkPrefix(nowMs: number, prefix: Ipv6Address, length: number, validS: number): void {
@@ -791,6 +946,7 @@ export class NeighbourDiscovery {
     const tx = this.#reset(ICMPV6_NEIGHBOR_ADVERTISEMENT);
     tx.target = target;
     tx.solicited = solicited;
+    tx.router = this.advertiseRouter; // §4.4: R, the sender is a router
     tx.override = true;
     tx.targetLinkLayer = this.mac;
     this.stats.txAdvertisements++;
@@ -902,12 +1058,12 @@ export class NeighbourDiscovery {
       tx.nonce =
       tx.mtu =
         -1;
-    tx.prefixes.length = 0;
+    tx.prefixes.length = tx.rdnss.length = tx.dnssl.length = 0;
     tx.redirectedLength = 0;
     return tx;
   }
 
   #schedule(t: number): void {
-    if (t < this.#deadline) this.#deadline = t;
+    if (t < this.#deadlineMs) this.#deadlineMs = t;
   }
 }

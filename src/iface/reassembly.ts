@@ -9,6 +9,8 @@
  *
  * A synchronous state machine driven by `nowMs`; the slow path, so it
  * allocates one growing `Uint8Array` per datagram (bounded by the total).
+ * The ranges, bounds and eviction are the {@link FragmentTable} it shares
+ * with IPv6 reassembly; the IPv4 header rules are here.
  *
  * @module
  */
@@ -20,6 +22,13 @@ import {
   IPV4_MAX_PACKET_LEN,
   Ipv4Packet,
 } from "../wire/ipv4.ts";
+import {
+  FragmentEntry,
+  type FragmentStats,
+  FragmentTable,
+  type FragmentTableBounds,
+  positiveReassemblyOption,
+} from "./fragment_table.ts";
 
 /** RFC 1122 §3.3.2 leaves it to the implementation; Linux `ipfrag_time` is 30 s. */
 export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 30_000;
@@ -31,12 +40,8 @@ export const DEFAULT_MAX_REASSEMBLY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_FRAGMENTS = 128;
 /** Largest IPv4 datagram (RFC 791 §3.1: 16-bit total length). */
 export const MAX_DATAGRAM_BYTES = IPV4_MAX_PACKET_LEN;
-/** First allocation for a reassembly buffer; it doubles as data arrives. */
-const INITIAL_BUFFER_BYTES = 4096;
 /** Data starts here in a reassembly buffer so any header (≤ 60 bytes) fits in front. */
 const DATA_START = IPV4_MAX_HEADER_LEN;
-/** Shared placeholder for datagrams without a buffer. */
-const EMPTY = new Uint8Array(0);
 
 /** Tunables of a {@link Reassembler}. */
 export interface ReassemblyOptions {
@@ -50,30 +55,14 @@ export interface ReassemblyOptions {
   maxFragments?: number;
 }
 
-/** Counters of a {@link Reassembler}. */
-export interface ReassemblyStats {
-  /** Fragments offered. */
-  fragments: number;
-  /** Datagrams completed and delivered. */
-  reassembled: number;
-  /** Exact duplicate fragments ignored. */
-  duplicates: number;
-  /** Datagrams dropped because fragments overlapped (RFC 5722 style). */
-  overlaps: number;
+/**
+ * Counters of a {@link Reassembler}: those of every reassembler
+ * ({@link FragmentStats}; `tooLong`: the first fragment's header plus all
+ * data would exceed 65,535 bytes), and `badLength`.
+ */
+export interface ReassemblyStats extends FragmentStats {
   /** Fragments dropped: not a multiple of 8 bytes while MF is set (RFC 791 §3.2), or empty. */
   badLength: number;
-  /** Datagrams dropped: the first fragment's header plus all data would exceed 65,535 bytes. */
-  tooLong: number;
-  /** Datagrams dropped: fragments disagree about the end. */
-  inconsistent: number;
-  /** Datagrams dropped: more fragments than allowed. */
-  tooManyFragments: number;
-  /** Datagrams dropped by timeout. */
-  timeouts: number;
-  /** Datagrams evicted to respect the datagram or byte bound. */
-  evicted: number;
-  /** Fragments of an already discarded datagram dropped. */
-  discardedLate: number;
 }
 
 /** Called when a datagram times out after its first fragment arrived (RFC 1122 §3.3.2). */
@@ -84,32 +73,20 @@ export type ReassemblyTimeoutListener = (
   length: number,
 ) => void;
 
-class Datagram {
-  buffer: Uint8Array = EMPTY;
-  /** Sorted flat [start0, end0, start1, end1, ...] data ranges received. */
-  ranges: number[] = [];
-  received = 0;
-  /** Data length when the last fragment (MF = 0) has arrived, else -1. */
-  totalData = -1;
+class Datagram extends FragmentEntry {
   /** Header length of the first fragment, 0 until it arrives. */
   headerLength = 0;
-  /** Discarded: keep the key to drop later fragments (RFC 5722 §4), no buffer. */
-  dead = false;
+  /** Largest fragment received (header + data, bytes). */
+  largest = 0;
   constructor(
     readonly src: number,
     readonly dst: number,
     readonly protocol: number,
     readonly id: number,
-    readonly createdMs: number,
-  ) {}
-}
-
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`reassembly option "${name}" must be a positive integer, got ${value}`);
+    createdMs: number,
+  ) {
+    super(createdMs);
   }
-  return value;
 }
 
 /**
@@ -154,18 +131,18 @@ export class Reassembler {
   headerOffset = 0;
   /** After {@link input} returned a buffer: the datagram's total length (header + data). */
   length = 0;
+  /**
+   * After {@link input} returned a buffer: its largest fragment's total length
+   * (Linux `frag_max_size`; a router that defragments cuts no larger fragments).
+   */
+  largestFragment = 0;
   /** Optional listener for timeouts of datagrams whose first fragment arrived. */
   onTimeout: ReassemblyTimeoutListener | null = null;
 
-  readonly #timeoutMs: number;
-  readonly #maxDatagrams: number;
-  readonly #maxTotalBytes: number;
-  readonly #maxFragments: number;
-  /** In creation order (oldest first). */
-  readonly #datagrams: Datagram[] = [];
+  /** The datagrams, their ranges and bounds. */
+  readonly #table: FragmentTable<Datagram>;
   /** Reads fragment headers and rewrites the completed one (made once, re-pointed). */
   readonly #header = new Ipv4Packet(new Uint8Array(0));
-  #totalBytes = 0;
 
   /**
    * Creates an empty reassembler.
@@ -174,28 +151,24 @@ export class Reassembler {
    * @throws {TypeError} on a non-positive option
    */
   constructor(options: ReassemblyOptions = {}) {
-    this.#timeoutMs = positiveInt(options.timeoutMs, DEFAULT_REASSEMBLY_TIMEOUT_MS, "timeoutMs");
-    this.#maxDatagrams = positiveInt(
-      options.maxDatagrams,
-      DEFAULT_MAX_REASSEMBLIES,
-      "maxDatagrams",
+    this.#table = new FragmentTable(
+      this.stats,
+      reassemblyBounds(options, {
+        timeoutMs: DEFAULT_REASSEMBLY_TIMEOUT_MS,
+        dataStart: DATA_START,
+        maxData: MAX_DATAGRAM_BYTES,
+      }),
     );
-    this.#maxTotalBytes = positiveInt(
-      options.maxTotalBytes,
-      DEFAULT_MAX_REASSEMBLY_BYTES,
-      "maxTotalBytes",
-    );
-    this.#maxFragments = positiveInt(options.maxFragments, DEFAULT_MAX_FRAGMENTS, "maxFragments");
   }
 
   /** Datagrams in progress (including discarded ones remembered until their timeout). */
   get pending(): number {
-    return this.#datagrams.length;
+    return this.#table.entries.length;
   }
 
   /** Bytes held by reassembly buffers. */
   get totalBytes(): number {
-    return this.#totalBytes;
+    return this.#table.totalBytes;
   }
 
   /**
@@ -240,9 +213,8 @@ export class Reassembler {
       this.stats.badLength++;
       return null;
     }
-    if (d === undefined) {
-      d = this.#create(nowMs, src, dst, protocol, id);
-    }
+    const table = this.#table;
+    d ??= table.admit(new Datagram(src, dst, protocol, id, nowMs));
     // RFC 791 §3.1/§3.2: the datagram is the first fragment's header plus all the data, and
     // its total length is 16 bits. Checked on every fragment, as Linux ip_frag_reasm does
     // ("Oversized IP packet") at the end: with the first fragment's header once it is known,
@@ -256,57 +228,18 @@ export class Reassembler {
     const highest = ranges.length > 0 ? Math.max(end, ranges[ranges.length - 1]) : end;
     if (firstHeader + highest > MAX_DATAGRAM_BYTES) {
       this.stats.tooLong++;
-      this.#kill(d);
+      table.kill(d);
       return null;
     }
-    // The end is fixed by the last fragment; nothing may pass it, and it may not move.
-    if (
-      (!more && d.totalData >= 0 && d.totalData !== end) ||
-      (!more && d.ranges.length > 0 && d.ranges[d.ranges.length - 1] > end) ||
-      (d.totalData >= 0 && end > d.totalData)
-    ) {
-      this.stats.inconsistent++;
-      this.#kill(d);
-      return null;
-    }
-    let at = 0;
-    while (at < ranges.length && ranges[at] < start) at += 2;
-    // `at` is the first range starting at or after `start`.
-    if (at < ranges.length && ranges[at] === start && ranges[at + 1] === end) {
-      this.stats.duplicates++;
-      return null;
-    }
-    const overlapsPrevious = at >= 2 && ranges[at - 1] > start;
-    const overlapsNext = at < ranges.length && ranges[at] < end;
-    if (overlapsPrevious || overlapsNext) {
-      // RFC 5722 §4 (applied to IPv4): overlapping fragments discard the whole datagram.
-      this.stats.overlaps++;
-      this.#kill(d);
-      return null;
-    }
-    if (ranges.length / 2 >= this.#maxFragments) {
-      this.stats.tooManyFragments++;
-      this.#kill(d);
-      return null;
-    }
-    if (!this.#ensureCapacity(d, DATA_START + end)) {
-      this.stats.evicted++;
-      this.#kill(d);
-      return null;
-    }
-    ranges.splice(at, 0, start, end);
-    d.received += dataLength;
-    d.buffer.set(
-      bytes.subarray(headerOffset + headerLength, headerOffset + totalLength),
-      DATA_START + start,
-    );
-    if (!more) d.totalData = end;
+    // RFC 5722 §4 (applied to IPv4, as Linux does): the shared range rules.
+    if (!table.place(d, start, more, bytes, headerOffset + headerLength, dataLength)) return null;
+    if (totalLength > d.largest) d.largest = totalLength;
     if (start === 0) {
       // RFC 791 §3.2: the first fragment's header becomes the datagram's header.
       d.headerLength = headerLength;
       d.buffer.set(bytes.subarray(headerOffset, headerOffset + headerLength), 0);
     }
-    if (d.totalData < 0 || d.received !== d.totalData || d.headerLength === 0) return null;
+    if (!table.isComplete(d) || d.headerLength === 0) return null;
     return this.#complete(d);
   }
 
@@ -316,23 +249,14 @@ export class Reassembler {
    * @param nowMs current time
    */
   poll(nowMs: number): void {
-    const list = this.#datagrams;
-    while (list.length > 0 && nowMs - list[0].createdMs >= this.#timeoutMs) {
-      const d = list.shift()!;
-      if (!d.dead) {
-        this.stats.timeouts++;
-        // RFC 1122 §3.3.2: report only when the first fragment is here.
-        if (d.headerLength > 0 && this.onTimeout !== null) {
-          const quoted = Math.min(
-            d.headerLength + IPV4_FRAGMENT_UNIT,
-            d.ranges[1] + d.headerLength,
-          );
-          d.buffer.copyWithin(DATA_START - d.headerLength, 0, d.headerLength);
-          this.onTimeout(nowMs, d.buffer, DATA_START - d.headerLength, quoted);
-        }
+    this.#table.expire(nowMs, (d) => {
+      // RFC 1122 §3.3.2: report only when the first fragment is here.
+      if (d.headerLength > 0 && this.onTimeout !== null) {
+        const quoted = Math.min(d.headerLength + IPV4_FRAGMENT_UNIT, d.ranges[1] + d.headerLength);
+        d.buffer.copyWithin(DATA_START - d.headerLength, 0, d.headerLength);
+        this.onTimeout(nowMs, d.buffer, DATA_START - d.headerLength, quoted);
       }
-      this.#release(d);
-    }
+    });
   }
 
   /**
@@ -341,51 +265,19 @@ export class Reassembler {
    * @returns when {@link Reassembler.poll} next has work, or Infinity
    */
   nextDeadline(): number {
-    return this.#datagrams.length === 0 ? Infinity : this.#datagrams[0].createdMs + this.#timeoutMs;
+    return this.#table.nextDeadline();
   }
 
   /** Forgets everything. */
   clear(): void {
-    for (const d of this.#datagrams) this.#release(d);
-    this.#datagrams.length = 0;
+    this.#table.clear();
   }
 
   #find(src: number, dst: number, protocol: number, id: number): Datagram | undefined {
-    for (const d of this.#datagrams) {
+    for (const d of this.#table.entries) {
       if (d.id === id && d.src === src && d.dst === dst && d.protocol === protocol) return d;
     }
     return undefined;
-  }
-
-  #create(nowMs: number, src: number, dst: number, protocol: number, id: number): Datagram {
-    if (this.#datagrams.length >= this.#maxDatagrams) {
-      this.stats.evicted++;
-      this.#release(this.#datagrams.shift()!);
-    }
-    const d = new Datagram(src, dst, protocol, id, nowMs);
-    this.#datagrams.push(d);
-    return d;
-  }
-
-  #ensureCapacity(d: Datagram, needed: number): boolean {
-    if (d.buffer.length >= needed) return true;
-    let size = Math.max(d.buffer.length, INITIAL_BUFFER_BYTES);
-    while (size < needed) size *= 2;
-    size = Math.min(size, DATA_START + MAX_DATAGRAM_BYTES);
-    const growth = size - d.buffer.length;
-    // Make room by evicting the oldest other datagrams.
-    while (this.#totalBytes + growth > this.#maxTotalBytes) {
-      const victim = this.#datagrams.find((x) => x !== d && !x.dead && x.buffer.length > 0);
-      if (victim === undefined) return false;
-      this.stats.evicted++;
-      this.#releaseBuffer(victim);
-      victim.dead = true;
-    }
-    const buffer = new Uint8Array(size);
-    buffer.set(d.buffer);
-    this.#totalBytes += growth;
-    d.buffer = buffer;
-    return true;
   }
 
   #complete(d: Datagram): Uint8Array {
@@ -400,29 +292,44 @@ export class Reassembler {
     header.moreFragments = false;
     header.fragmentOffset = 0;
     header.fillChecksum();
-    this.#datagrams.splice(this.#datagrams.indexOf(d), 1);
-    this.#releaseBuffer(d);
-    this.stats.reassembled++;
+    this.#table.finish(d);
     this.headerOffset = headerOffset;
     this.length = total;
+    this.largestFragment = d.largest;
     return buffer;
   }
+}
 
-  /** Discards a datagram but remembers its key until the timeout (RFC 5722 §4). */
-  #kill(d: Datagram): void {
-    this.#releaseBuffer(d);
-    d.dead = true;
-    d.ranges.length = 0;
-  }
-
-  #release(d: Datagram): void {
-    this.#releaseBuffer(d);
-    const i = this.#datagrams.indexOf(d);
-    if (i >= 0) this.#datagrams.splice(i, 1);
-  }
-
-  #releaseBuffer(d: Datagram): void {
-    this.#totalBytes -= d.buffer.length;
-    d.buffer = EMPTY;
-  }
+/**
+ * The table bounds of a reassembler: its options over the shared defaults.
+ *
+ * @param options the reassembler's options
+ * @param family the family's timeout default, data start and data maximum
+ * @returns the bounds
+ * @throws {TypeError} on a non-positive option
+ */
+export function reassemblyBounds(
+  options: ReassemblyOptions,
+  family: { timeoutMs: number; dataStart: number; maxData: number },
+): FragmentTableBounds {
+  return {
+    timeoutMs: positiveReassemblyOption(options.timeoutMs, family.timeoutMs, "timeoutMs"),
+    maxPackets: positiveReassemblyOption(
+      options.maxDatagrams,
+      DEFAULT_MAX_REASSEMBLIES,
+      "maxDatagrams",
+    ),
+    maxTotalBytes: positiveReassemblyOption(
+      options.maxTotalBytes,
+      DEFAULT_MAX_REASSEMBLY_BYTES,
+      "maxTotalBytes",
+    ),
+    maxFragments: positiveReassemblyOption(
+      options.maxFragments,
+      DEFAULT_MAX_FRAGMENTS,
+      "maxFragments",
+    ),
+    dataStart: family.dataStart,
+    maxData: family.maxData,
+  };
 }

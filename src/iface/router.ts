@@ -75,6 +75,8 @@ import {
   newForwardStats,
 } from "./forward.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
+import { Reassembler, type ReassemblyOptions, type ReassemblyStats } from "./reassembly.ts";
+import { type Forward6Stats, Ipv6Router, type RouterRoute6Options } from "./router6.ts";
 import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
 import { ICMP_UNREACH_PORT } from "../wire/icmp.ts";
 import {
@@ -108,6 +110,8 @@ export type { ForwardStats } from "./forward.ts";
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
+/** MF and the high bits of the fragment offset in the flags byte: a fragment has one set. */
+const FRAGMENT_HIGH_BITS = 0x3f;
 /** RFC 791 §3.1 option type: the high bit says "copied into every fragment". */
 const OPTION_COPIED = 0x80;
 const OPTION_END = 0;
@@ -147,6 +151,13 @@ export interface RouterOptions {
   nat?: NatOptions;
   /** Routes beyond those of the interfaces. */
   routes?: RouterRouteOptions[];
+  /** IPv6 routes beyond the connected prefixes of the interfaces' static addresses. */
+  routes6?: RouterRoute6Options[];
+  /**
+   * Bounds of the defragmentation before NAT (see {@link Router.defrag});
+   * default those of an interface's reassembly.
+   */
+  reassembly?: ReassemblyOptions;
 }
 
 /** One route of a router's table, as {@link Router.routes} lists it. */
@@ -169,6 +180,10 @@ export interface RouterStats {
   hooks: HookStats;
   /** NAT (all masquerading interfaces). */
   nat: NatStats;
+  /** Defragmentation before NAT (zero without a masquerading interface). */
+  defrag: ReassemblyStats;
+  /** IPv6 forwarding (with an interface that has IPv6). */
+  forward6?: Forward6Stats;
 }
 
 /**
@@ -244,6 +259,18 @@ export class Router {
   readonly forwardStats: ForwardStats = newForwardStats();
   /** Whether datagrams for others are forwarded. */
   forwarding: boolean;
+  /**
+   * With a masquerading interface, fragments are reassembled here, before the
+   * prerouting hooks and NAT, as Linux's nf_defrag_ipv4 does for conntrack:
+   * NAT needs the transport header every fragment but the first lacks. A
+   * forwarded one is cut again on output, no larger than its largest fragment
+   * (Linux `frag_max_size`). Bounded like an interface's reassembly.
+   */
+  readonly defrag: Reassembler;
+  /** The IPv6 side (table, output, forwarding, `router6.ts`) when an interface has IPv6, else null. */
+  readonly ipv6: Ipv6Router | null;
+  /** Whether {@link defrag} is used: some interface masquerades. */
+  readonly #defragActive: boolean;
 
   readonly #masquerade: boolean[];
   readonly #metrics: number[];
@@ -273,7 +300,6 @@ export class Router {
   readonly #maxSegment: number[];
   // The offload state of the datagram being forwarded (see #readOffload).
   #gsoSize = 0;
-  #gsoType = 0;
   #segmentHeaders = 0;
   #csumField = 0;
 
@@ -323,9 +349,20 @@ export class Router {
     this.forwarding = options.forwarding === true;
     this.hooks.addAll(options.hooks);
     this.nat = new Nat(options.nat);
+    this.defrag = new Reassembler(options.reassembly);
+    this.#defragActive = this.#masquerade.includes(true);
     this.nat.localIcmpIdInUse = (outside, id) => this.interfaces[outside].icmp.hasEchoListener(id);
     this.#extraRoutes = options.routes ?? [];
     this.rebuildRoutes();
+    this.ipv6 = interfaces.some((i) => i.ipv6 !== null)
+      ? new Ipv6Router(
+        this.interfaces,
+        this.hooks,
+        () => this.forwarding,
+        this.#metrics,
+        options.routes6,
+      )
+      : null;
     interfaces.forEach((iface, n) => {
       iface.ipv4.router = new RouterPort(this, n);
       iface.icmp.ownsAddress = (a) => this.#ownerOf(a) >= 0;
@@ -334,11 +371,13 @@ export class Router {
 
   /**
    * Rebuilds the table from the interfaces' current routes (after an address
-   * change) and the extra routes.
+   * change, e.g. a DHCP lease) and the extra routes.
    *
-   * @throws {TypeError} on an extra route whose gateway is on no interface's network
+   * @param strict throw on an extra route whose gateway is on no interface's
+   *   network (default); false: leave it out until one is (a lease came or went)
+   * @throws {TypeError} when strict, on such a route
    */
-  rebuildRoutes(): void {
+  rebuildRoutes(strict = true): void {
     const rows: {
       net: number;
       mask: number;
@@ -371,6 +410,7 @@ export class Router {
         );
       }
       if (iface < 0 || iface >= this.interfaces.length || (gw === 0 && r.interface === undefined)) {
+        if (!strict) continue;
         throw new TypeError(
           `route ${r.destination}: name its interface, or a gateway on one interface's network`,
         );
@@ -466,6 +506,8 @@ export class Router {
         postrouting: { ...h.postrouting },
       },
       nat: { ...this.nat.stats },
+      defrag: { ...this.defrag.stats },
+      ...(this.ipv6 === null ? {} : { forward6: { ...this.ipv6.stats } }),
     };
   }
 
@@ -516,16 +558,27 @@ export class Router {
   }
 
   /**
-   * Sends a transport payload, from the egress interface's address.
+   * Sends a transport payload from `opts.source` — the connection's or bound
+   * socket's address, which may be another interface's than the egress one
+   * (RFC 1122 §3.3.4.2, the weak host model) — else from the egress
+   * interface's address.
    *
    * @param buf transport header + data (ownership taken)
    * @param dst destination
    * @param protocol IP protocol number
-   * @param opts ttl, dontFragment, tos
+   * @param opts ttl, dontFragment, tos, source
    * @returns false when dropped (counted)
    */
   send(buf: PacketBufferLike, dst: number, protocol: number, opts?: IpSendOptions): boolean {
-    return this.output(0, this.sourceAddressFor(dst), buf, dst, protocol, opts);
+    const source = opts?.source ?? 0;
+    return this.output(
+      0,
+      source !== 0 ? source : this.sourceAddressFor(dst),
+      buf,
+      dst,
+      protocol,
+      opts,
+    );
   }
 
   /**
@@ -592,6 +645,8 @@ export class Router {
    */
   poll(nowMs: number): void {
     this.nat.poll(nowMs);
+    // No ICMP on a defragmentation timeout: Linux skips it for conntrack's defrag users.
+    if (this.#defragActive) this.defrag.poll(nowMs);
   }
 
   /**
@@ -600,7 +655,7 @@ export class Router {
    * @returns ms, or Infinity
    */
   nextDeadline(): number {
-    return this.nat.nextDeadline();
+    return Math.min(this.nat.nextDeadline(), this.defrag.nextDeadline());
   }
 
   // ---- the ports' work ----
@@ -618,10 +673,60 @@ export class Router {
     length: number,
     total: number,
   ): number {
+    if (
+      this.#defragActive &&
+      ((bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] & FRAGMENT_HIGH_BITS) |
+          bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1]) !== 0
+    ) {
+      return this.#defragment(n, nowMs, bytes, offset, total);
+    }
+    return this.#route(n, nowMs, bytes, offset, length, total, 0);
+  }
+
+  /**
+   * Defragmentation before NAT (see {@link defrag}): holds the fragment; with
+   * the last one, routes the whole datagram and, when it is for this host,
+   * hands it to the ingress interface's IPv4 layer.
+   */
+  #defragment(n: number, nowMs: number, bytes: Uint8Array, offset: number, total: number): number {
+    const r = this.defrag;
+    const whole = r.input(nowMs, bytes, offset, (bytes[offset] & 0x0f) << 2, total);
+    if (whole === null) return ROUTER_CONSUMED; // held, or dropped and counted
+    const at = r.headerOffset;
+    const length = r.length;
+    const verdict = this.#route(n, nowMs, whole, at, length, length, r.largestFragment);
+    if (verdict !== ROUTER_CONSUMED) {
+      this.interfaces[n].ipv4.deliverDefragmented(
+        nowMs,
+        whole,
+        at,
+        length,
+        verdict === ROUTER_LOCAL,
+      );
+    }
+    return ROUTER_CONSUMED;
+  }
+
+  /**
+   * Prerouting hooks, reverse NAT, then local delivery or forwarding of a
+   * whole datagram (or, without NAT, of a fragment); `fragmentSize` is the
+   * largest fragment of a defragmented datagram, else 0.
+   */
+  #route(
+    n: number,
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    total: number,
+    fragmentSize: number,
+  ): number {
     const hooks = this.hooks;
     const ingress = this.interfaces[n];
-    // A local sender's checksum offload: the transport field is the pseudo-header sum only.
-    const partial = ingress.device.rxInfo?.checksum === RX_CHECKSUM_PARTIAL;
+    // A local sender's checksum offload: the transport field is the pseudo-header sum only
+    // (not in a defragmented datagram: the received frame was its last fragment).
+    const partial = fragmentSize === 0 &&
+      ingress.device.rxInfo?.checksum === RX_CHECKSUM_PARTIAL;
     if (!hooks.run("prerouting", bytes, offset, total, n, -1, partial)) return ROUTER_CONSUMED;
     let dst = readI32(bytes, offset + IPV4_DST_OFFSET);
     if (this.#masquerade[n] && dst === ingress.config.address && dst !== 0) {
@@ -635,7 +740,7 @@ export class Router {
         : ROUTER_CONSUMED;
     }
     if (!this.forwarding) return ROUTER_CONTINUE;
-    this.#forward(n, nowMs, bytes, offset, length, total);
+    this.#forward(n, nowMs, bytes, offset, length, total, fragmentSize);
     return ROUTER_CONSUMED;
   }
 
@@ -714,7 +819,11 @@ export class Router {
     return -1;
   }
 
-  /** RFC 1812 §5.2–5.3: forwards a datagram that arrived on interface `n`. */
+  /**
+   * RFC 1812 §5.2–5.3: forwards a datagram that arrived on interface `n`;
+   * `fragmentSize` > 0: it was defragmented here, from fragments of at most
+   * that size.
+   */
   #forward(
     n: number,
     nowMs: number,
@@ -722,6 +831,7 @@ export class Router {
     offset: number,
     length: number,
     total: number,
+    fragmentSize = 0,
   ): void {
     const stats = this.forwardStats;
     const ingress = this.interfaces[n];
@@ -772,14 +882,21 @@ export class Router {
     const egress = this.interfaces[e];
     const gw = this.#gateways[r];
     const nextHop = gw === 0 ? dst : gw;
-    const mtu = egress.config.mtu;
+    const linkMtu = egress.config.mtu;
+    // A defragmented datagram is judged by its largest fragment and cut again no larger (Linux
+    // ip_forward's and ip_do_fragment's frag_max_size): defragmenting stays invisible.
+    const mtu = fragmentSize > 0 && fragmentSize < linkMtu ? fragmentSize : linkMtu;
     const flags = (bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
       bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1];
-    if (!this.#readOffload(n, bytes, offset, total)) return;
+    if (!this.#readOffload(n, bytes, offset, total, fragmentSize)) return;
     const gsoSize = this.#gsoSize;
     // Linux skb_gso_validate_network_len: a super-frame fits when each of its segments does.
-    const size = gsoSize > 0 ? this.#segmentHeaders + gsoSize : total;
-    if (size > mtu && (flags & FLAG_DF) !== 0) {
+    const size = gsoSize > 0
+      ? this.#segmentHeaders + gsoSize
+      : fragmentSize > 0
+      ? fragmentSize
+      : total;
+    if (size > linkMtu && (flags & FLAG_DF) !== 0) {
       // RFC 1812 §5.2.7.1 / RFC 1191 §4: fragmentation needed, with the next hop's MTU.
       stats.fragNeeded++;
       stats.dropped++;
@@ -787,7 +904,7 @@ export class Router {
         nowMs,
         FORWARD_ICMP_DEST_UNREACHABLE,
         FORWARD_ICMP_FRAG_NEEDED,
-        mtu,
+        linkMtu,
         bytes,
         offset,
         total,
@@ -818,7 +935,7 @@ export class Router {
     const csumField = this.#csumField;
     if (
       gsoSize > 0 &&
-      (size > mtu || !this.#gso[e] || this.#linkHeader[e] + total > this.#maxSegment[e])
+      (size > linkMtu || !this.#gso[e] || this.#linkHeader[e] + total > this.#maxSegment[e])
     ) {
       // The egress device cannot take the super-frame (or its segments need fragments).
       this.#segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
@@ -826,7 +943,7 @@ export class Router {
     }
     if (gsoSize === 0 && total > mtu) {
       if (csumField !== 0) this.#complete(bytes, offset, hl, total, csumField);
-      this.#fragment(egress, bytes, offset, total, flags, nextHop);
+      this.#fragment(egress, bytes, offset, total, flags, nextHop, mtu);
       return;
     }
     // A partial checksum goes on as one (the device completes it) when the egress device can.
@@ -834,7 +951,9 @@ export class Router {
     if (csumField !== 0 && !offload) this.#complete(bytes, offset, hl, total, csumField);
     if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
       const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME_LEN);
-      const mac = frame <= ETHERNET_HEADER_LEN + length && offset >= ETHERNET_HEADER_LEN
+      // In place only behind the received Ethernet header (not a defragmented datagram's buffer).
+      const mac = frame <= ETHERNET_HEADER_LEN + length && offset >= ETHERNET_HEADER_LEN &&
+          fragmentSize === 0
         ? egress.arp.lookup(egress.nowMs, nextHop)
         : -1;
       if (mac >= 0) {
@@ -898,7 +1017,6 @@ export class Router {
         csumStart,
         this.#csumField,
         gsoSize,
-        this.#gsoType,
       )
       : egress.device.transmit(bytes, at, frame);
     if (ok) {
@@ -917,7 +1035,7 @@ export class Router {
   /**
    * Reads the received frame's offload metadata (`rxInfo` of interface `n`'s
    * device, valid while the frame is being delivered) into `#gsoSize`,
-   * `#gsoType`, `#segmentHeaders` and `#csumField` (the partial checksum's
+   * `#segmentHeaders` and `#csumField` (the partial checksum's
    * field offset in the transport header, 0 = the checksum is complete).
    * A TCPv4 super-frame whose checksum is not partial (GRO: DATA_VALID, the
    * field holds the first segment's checksum) gets the pseudo-header sum
@@ -926,12 +1044,18 @@ export class Router {
    * right after the IPv4 header are completed here. Returns false (counted)
    * when the metadata does not fit the datagram.
    */
-  #readOffload(n: number, bytes: Uint8Array, offset: number, total: number): boolean {
+  #readOffload(
+    n: number,
+    bytes: Uint8Array,
+    offset: number,
+    total: number,
+    fragmentSize: number,
+  ): boolean {
     this.#gsoSize = 0;
-    this.#gsoType = 0;
     this.#csumField = 0;
     const info = this.interfaces[n].device.rxInfo;
-    if (info === undefined) return true;
+    // A defragmented datagram is ours, not the device's last frame: nothing to carry over.
+    if (info === undefined || fragmentSize > 0) return true;
     const stats = this.forwardStats;
     const hl = (bytes[offset] & 0x0f) << 2;
     const protocol = bytes[offset + IPV4_PROTOCOL_OFFSET];
@@ -966,7 +1090,6 @@ export class Router {
       return false;
     }
     this.#gsoSize = info.gsoSize;
-    this.#gsoType = info.gsoType;
     this.#segmentHeaders = hl + tcpHeader;
     if (this.#csumField === 0) {
       const sum = pseudoHeaderSum(
@@ -1053,7 +1176,7 @@ export class Router {
       fillTcpChecksum(b, t, tcpHeader + chunk, src, dst);
       if (len > mtu) {
         // DF clear (checked by the caller): the segment's fragments are counted by #fragment.
-        this.#fragment(egress, b, at, len, ipFlags, nextHop);
+        this.#fragment(egress, b, at, len, ipFlags, nextHop, mtu);
         this.#pool.free(buf);
       } else if (egress.sendToNeighbour(buf, nextHop)) sent++;
       else stats.linkDropped++;
@@ -1074,11 +1197,11 @@ export class Router {
     total: number,
     flags: number,
     nextHop: number,
+    mtu: number,
   ): void {
     const stats = this.forwardStats;
     const hl = (bytes[offset] & 0x0f) << 2;
     const later = laterOptionsLength(bytes, offset, hl);
-    const mtu = egress.config.mtu;
     const payload = total - hl;
     const baseOffset = (flags & FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
     const lastMf = flags & FLAG_MF;

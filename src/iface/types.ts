@@ -77,6 +77,14 @@ export interface IpSendOptions {
    * the link cuts into segments of `gsoSize` data bytes (the MSS). 0/absent: none.
    */
   gsoSize?: number;
+  /**
+   * Our address to send from (int32; one of ours): a connection's or a bound
+   * socket's local address, the address a request was sent to. With several
+   * interfaces it may belong to another interface than the egress one (RFC
+   * 1122 §3.3.4.2: a reply goes from the specific-destination address of the
+   * request). 0/absent: the egress interface's address.
+   */
+  source?: number;
 }
 
 /** Transmit offloads of the link below an {@link IpSender}. */
@@ -181,6 +189,16 @@ export interface Ipv6SendOptions {
    * dropped (counted) instead (TCP, which sizes segments by `pathMtu`).
    */
   dontFragment?: boolean;
+  /**
+   * Transmit checksum offload, as {@link IpSendOptions.partialChecksumOffset}:
+   * the field holds the folded IPv6 pseudo-header sum (RFC 8200 §8.1, with the
+   * upper-layer length of the whole segment, as Linux's CHECKSUM_PARTIAL) and
+   * the device — or the IPv6 layer, when the packet cannot leave offloaded —
+   * completes it. Only when {@link Ipv6Sender.txOffloads} has `checksum`.
+   */
+  partialChecksumOffset?: number;
+  /** TCP segmentation offload, as {@link IpSendOptions.gsoSize} (GSO_TCPV6). */
+  gsoSize?: number;
 }
 
 /** What transports use to send IPv6 packets (implemented by `Ipv6Layer`). */
@@ -207,6 +225,14 @@ export interface Ipv6Sender {
   ): Ipv6Address | null;
   /** The path MTU toward `dst` (RFC 8201; ≥ 1280). */
   pathMtu(dst: Ipv6Words): number;
+  /** Optional: the link's transmit offloads for IPv6 packets (absent = none). */
+  readonly txOffloads?: IpTxOffloads;
+  /**
+   * Optional (with `txOffloads.gsoMaxBytes > 0`): a buffer for a TCP
+   * super-segment of up to `gsoMaxBytes`, headroom as {@link allocate}; null
+   * when none is free.
+   */
+  allocateSegment?(): PacketBufferLike | null;
 }
 
 /** A transport registered with the IPv6 layer for one Next Header value. */

@@ -77,8 +77,6 @@ import {
   type DeviceStats,
   ETHERNET_HEADER_BYTES,
   type FrameSink,
-  GSO_ECN,
-  GSO_TCPV4,
   newDeviceStats,
   newRxFrameInfo,
   type RxFrameInfo,
@@ -269,6 +267,10 @@ export interface AfPacketStats extends DeviceStats {
   rxSuperFrames: number;
   /** Frames sent with a GSO request (`transmitOffload` with gsoSize > 0). */
   txSuperFrames: number;
+  /** Of {@link txSuperFrames}: TCP over IPv6 (gso_type GSO_TCPV6). */
+  txSuperFrames6: number;
+  /** Of {@link txSuperFrames}: carrying CWR, sent with GSO_ECN (RFC 3168 §6.1.2). */
+  txSuperFramesEcn: number;
   /** 1 when the RX ring is mapped inside the packet arena, else 0. */
   ringInArena: number;
   /** 1 when the arena was asked for the ring's region and could not give it (ordinary mapping used). */
@@ -348,6 +350,8 @@ export class AfPacketDevice implements Device {
     rxChecksumsCompleted: 0,
     rxSuperFrames: 0,
     txSuperFrames: 0,
+    txSuperFrames6: 0,
+    txSuperFramesEcn: 0,
     ringInArena: 0,
     ringArenaFallbacks: 0,
     ringArenaRestoreFailures: 0,
@@ -569,8 +573,6 @@ export class AfPacketDevice implements Device {
    * @param csumStart frame offset of the layer-4 header (e.g. 14 + 20), 0 = no checksum request
    * @param csumOffset checksum field offset within it (TCP 16, UDP 6)
    * @param gsoSize TCP payload bytes per segment (the MSS), 0 = no segmentation
-   * @param gsoType virtio_net_hdr gso_type of a super-frame: {@link GSO_TCPV4} (default),
-   *   maybe with {@link GSO_ECN} (a forwarded super-frame keeps its sender's)
    * @returns false when dropped (counted): closed, no vnetHeader, too large, send() failed
    */
   transmitOffload(
@@ -580,19 +582,17 @@ export class AfPacketDevice implements Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (
       !this.vnetHeader || this.#closed || !(offset >= 0) || !(length > 0) ||
       offset + length > bytes.length || !(csumStart >= 0) || !(csumOffset >= 0) ||
       !(gsoSize >= 0) || gsoSize > MAX_GSO_SIZE ||
-      csumStart + csumOffset + CHECKSUM_FIELD_BYTES > length ||
-      (gsoSize > 0 && (gsoType & ~GSO_ECN) !== GSO_TCPV4)
+      csumStart + csumOffset + CHECKSUM_FIELD_BYTES > length
     ) {
       this.#stats.txDropped++;
       return false;
     }
-    return this.#sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize, gsoType);
+    return this.#sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize);
   }
 
   /** A frame behind a virtio_net_hdr: staged when it can be, else sent at once. */
@@ -603,7 +603,6 @@ export class AfPacketDevice implements Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (length > (gsoSize > 0 ? MAX_GSO_FRAME_BYTES : this.#maxFrame)) return this.#tooLarge();
     const batch = this.#txBatch;
@@ -617,9 +616,7 @@ export class AfPacketDevice implements Device {
         batch.drain(); // a super-frame does not fit a staging slot: it leaves after the staged
       }
     }
-    if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize, gsoType)) {
-      return false;
-    }
+    if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize)) return false;
     this.#park.txActivity = true;
     return true;
   }

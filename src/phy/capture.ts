@@ -143,7 +143,6 @@ export class CaptureDevice extends ForwardingDevice {
    * @param csumStart frame offset of the layer-4 header
    * @param csumOffset checksum field offset within it
    * @param gsoSize data bytes per segment, 0 = none
-   * @param gsoType GSO type of a super-frame (default GSO_TCPV4)
    * @returns false when dropped, or when the wrapped device has no offloads
    */
   override transmitOffload(
@@ -153,17 +152,8 @@ export class CaptureDevice extends ForwardingDevice {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType?: number,
   ): boolean {
-    const ok = super.transmitOffload(
-      bytes,
-      offset,
-      length,
-      csumStart,
-      csumOffset,
-      gsoSize,
-      gsoType,
-    );
+    const ok = super.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
     if (ok && this.#out) {
       if (gsoSize === 0 && csumStart > 0 && csumStart < length) {
         // The frame as the device will put it on the wire: checksum completed on a copy.

@@ -43,7 +43,7 @@ export interface DeviceCapabilities {
   maxSegmentBytes?: number;
   /**
    * What a frame is: `"ethernet"` (absent: the default) or `"ip"`, a bare
-   * IPv4 packet with no link header and no link addresses (a TUN device);
+   * IPv4 or IPv6 packet with no link header and no link addresses (a TUN device);
    * `mtu` is then the largest IP packet, `mac` is 0, and the interface above
    * sends no ARP and resolves no next hop.
    */
@@ -184,9 +184,7 @@ export interface Device {
    * to complete (`csumStart` = frame offset of the layer-4 header, `csumOffset`
    * = field offset in it, TCP 16, UDP 6); with `gsoSize > 0` an IPv4 TCP
    * super-frame of up to `maxSegmentBytes` to cut into segments of `gsoSize`
-   * data bytes. `gsoType` (default {@link GSO_TCPV4}) may carry {@link GSO_ECN}
-   * (the super-frame has CWR set: only its first segment keeps it), as a
-   * forwarded super-frame's metadata says. See `AfPacketDevice.transmitOffload`.
+   * data bytes. See `AfPacketDevice.transmitOffload`.
    */
   transmitOffload?(
     bytes: Uint8Array,
@@ -195,7 +193,6 @@ export interface Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType?: number,
   ): boolean;
   /**
    * Optional: frames handed to `transmit` from now on may have been altered

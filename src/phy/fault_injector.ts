@@ -42,6 +42,17 @@ import {
   type RxFrameInfo,
 } from "./device.ts";
 import { ForwardingDevice } from "./forwarding_device.ts";
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_OFFSET } from "../wire/ethernet.ts";
+import { IPV4_CHECKSUM_OFFSET, IPV4_TOS_OFFSET, IPV4_VERSION } from "../wire/ipv4.ts";
+import { IPV6_VERSION } from "../wire/ipv6.ts";
+
+/** The two ECN bits (RFC 3168 §5): 00 Not-ECT, 01/10 ECT, 11 CE. */
+const ECN_FIELD = 0b11;
+const ECN_NOT_ECT = 0;
+/** The ECN bits' shift within the second byte of an IPv6 header. */
+const IPV6_ECN_SHIFT = 4;
+/** Bytes of the IPv6 header up to the end of the traffic class. */
+const IPV6_TRAFFIC_CLASS_END = 2;
 
 /** What to do to frames in one direction. Probabilities are 0..1. */
 export interface FaultSpec {
@@ -53,6 +64,13 @@ export interface FaultSpec {
   reorder?: number;
   /** Probability one bit of the frame (after the Ethernet header) is flipped. */
   corrupt?: number;
+  /**
+   * Probability an ECN-capable IP packet (ECT(0) or ECT(1) in its IPv4 TOS byte or IPv6
+   * traffic class) is marked CE instead, as an AQM router marks rather than drops (RFC 3168
+   * §5; netem's `ecn`). Not-ECT and non-IP frames are left alone; the IPv4 header checksum
+   * is updated (RFC 1624).
+   */
+  ce?: number;
   /** Fixed one-way delay in ms. */
   delayMs?: number;
   /** Extra delay, uniform in [0, jitterMs) ms (may reorder frames, like netem). */
@@ -89,6 +107,8 @@ export interface FaultCounters {
   reordered: number;
   /** Frames with a flipped bit. */
   corrupted: number;
+  /** ECN-capable packets marked CE. */
+  ceMarked: number;
   /** Frames released later than they arrived (delay, jitter or rate). */
   delayed: number;
   /** Frames lost because the queue was full. */
@@ -104,10 +124,54 @@ function newFaultCounters(): FaultCounters {
     duplicated: 0,
     reordered: 0,
     corrupted: 0,
+    ceMarked: 0,
     delayed: 0,
     overflowed: 0,
     released: 0,
   };
+}
+
+/**
+ * RFC 3168 §5: sets CE on an ECN-capable IPv4 or IPv6 packet with probability `p` (a draw
+ * is taken only for ECT packets). The IPv4 header checksum is updated incrementally
+ * (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')), over the 16-bit word holding the TOS byte.
+ */
+function markCe(
+  frame: Uint8Array,
+  at: number,
+  length: number,
+  r: SeededRandom,
+  p: number,
+): boolean {
+  if (length < ETHERNET_HEADER_BYTES + IPV6_TRAFFIC_CLASS_END) return false;
+  const etherType = (frame[at + ETHERTYPE_OFFSET] << 8) | frame[at + ETHERTYPE_OFFSET + 1];
+  const ip = at + ETHERNET_HEADER_BYTES;
+  if (etherType === ETHERTYPE_IPV4 && frame[ip] >> 4 === IPV4_VERSION) {
+    const tos = frame[ip + IPV4_TOS_OFFSET];
+    if ((tos & ECN_FIELD) === ECN_NOT_ECT || (tos & ECN_FIELD) === ECN_FIELD) return false;
+    if (!(r.next() < p)) return false;
+    const oldWord = (frame[ip] << 8) | tos;
+    const newWord = oldWord | ECN_FIELD;
+    frame[ip + IPV4_TOS_OFFSET] = tos | ECN_FIELD;
+    const c = ip + IPV4_CHECKSUM_OFFSET;
+    let sum = (~((frame[c] << 8) | frame[c + 1]) & 0xffff) + (~oldWord & 0xffff) + newWord;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const hc = ~sum & 0xffff;
+    frame[c] = hc >>> 8;
+    frame[c + 1] = hc & 0xff;
+    return true;
+  }
+  if (etherType === ETHERTYPE_IPV6 && frame[ip] >> 4 === IPV6_VERSION) {
+    // RFC 8200 §3: the traffic class spans the low nibble of byte 0 and the high nibble of
+    // byte 1; its two low bits (the ECN field) are bits 5..4 of byte 1.
+    const ecn = (frame[ip + 1] >> IPV6_ECN_SHIFT) & ECN_FIELD;
+    if (ecn === ECN_NOT_ECT || ecn === ECN_FIELD) return false;
+    if (!(r.next() < p)) return false;
+    frame[ip + 1] |= ECN_FIELD << IPV6_ECN_SHIFT;
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -192,7 +256,7 @@ class Lane {
   constructor(spec: FaultSpec | undefined, seed: number, maxFrame: number, capacity: number) {
     this.spec = spec ?? {};
     const s = this.spec;
-    for (const key of ["drop", "duplicate", "reorder", "corrupt"] as const) {
+    for (const key of ["drop", "duplicate", "reorder", "corrupt", "ce"] as const) {
       const p = s[key];
       if (p !== undefined && !(p >= 0 && p <= 1)) {
         throw new RangeError(`fault probability ${key}=${p} is not in 0..1`);
@@ -203,7 +267,7 @@ class Lane {
       if (v !== undefined && !(v >= 0)) throw new RangeError(`fault ${key}=${v} must be ≥ 0`);
     }
     this.active = (s.drop ?? 0) > 0 || (s.duplicate ?? 0) > 0 || (s.reorder ?? 0) > 0 ||
-      (s.corrupt ?? 0) > 0 || (s.delayMs ?? 0) > 0 || (s.jitterMs ?? 0) > 0 ||
+      (s.corrupt ?? 0) > 0 || (s.ce ?? 0) > 0 || (s.delayMs ?? 0) > 0 || (s.jitterMs ?? 0) > 0 ||
       (s.rateBitsPerSecond ?? 0) > 0;
     this.random = new SeededRandom(seed);
     this.slotBytes = maxFrame;
@@ -250,6 +314,9 @@ class Lane {
       c.corrupted++;
       // The receiver must find the damage: nothing is known about this frame's checksum.
       cs[k] = RX_CHECKSUM_UNKNOWN;
+    }
+    if ((s.ce ?? 0) > 0 && markCe(this.slab, slot * this.slotBytes, length, r, s.ce!)) {
+      c.ceMarked++;
     }
     let copy = NONE;
     if ((s.duplicate ?? 0) > 0 && r.next() < s.duplicate!) {

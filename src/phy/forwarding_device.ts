@@ -114,7 +114,6 @@ export class ForwardingDevice<D extends Device = Device> implements Device {
    * @param csumStart frame offset of the layer-4 header
    * @param csumOffset checksum field offset within it
    * @param gsoSize data bytes per segment, 0 = none
-   * @param gsoType GSO type of a super-frame (default GSO_TCPV4; may carry GSO_ECN)
    * @returns false when dropped, or when the wrapped device has no offloads
    */
   transmitOffload(
@@ -124,11 +123,10 @@ export class ForwardingDevice<D extends Device = Device> implements Device {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType?: number,
   ): boolean {
     const inner = this.inner;
     if (inner.transmitOffload === undefined) return false;
-    return inner.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize, gsoType);
+    return inner.transmitOffload(bytes, offset, length, csumStart, csumOffset, gsoSize);
   }
 
   /** Whether the wrapped device completes partial checksums on receive (absent: it has no such switch). */

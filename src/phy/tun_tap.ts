@@ -8,8 +8,9 @@
  *   with `IFF_TAP` or `IFF_TUN`, `IFF_NO_PI` (no packet-information prefix)
  *   and, with `vnetHeader`, `IFF_VNET_HDR`; then `TUNSETVNETHDRSZ` (10, the
  *   `struct virtio_net_hdr` the AF_PACKET driver uses too) and
- *   `TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4)`, so the kernel may hand us
- *   frames with a partial checksum and TCP super-frames, and takes ours.
+ *   `TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)`, so
+ *   the kernel may hand us frames with a partial checksum and TCP super-frames
+ *   over IPv4 and IPv6, and takes ours (gso_type by IP version, GSO_ECN with CWR).
  * - Without root: a persistent device made once by root for a user
  *   (`ip tuntap add dev tap0 mode tap user USER`) may be attached by that user
  *   (the kernel's `tun_not_capable()` checks the owner); the process needs
@@ -28,8 +29,8 @@
  *   device fd and an eventfd that `close()` writes.
  * - A TAP device's MAC is the kernel side's; rawstack's own MAC is the `mac`
  *   option or a random locally administered one. A TUN device reports
- *   `capabilities.link === "ip"`: the interface above sends bare IPv4 and no
- *   ARP.
+ *   `capabilities.link === "ip"`: the interface above sends bare IPv4 and
+ *   IPv6, no ARP and no neighbour resolution.
  *
  * Errors are {@link DeviceError}s whose message says what to do: `no-such-device`
  * (the device or /dev/net/tun is missing), `permission-denied` (not the
@@ -46,7 +47,9 @@ import {
   type DeviceStats,
   ETHERNET_HEADER_BYTES,
   type FrameSink,
+  GSO_ECN,
   GSO_NONE,
+  GSO_TCPV6,
   newDeviceStats,
   newRxFrameInfo,
   RX_CHECKSUM_PARTIAL,
@@ -81,6 +84,7 @@ import {
 } from "./libc.ts";
 import { Parker } from "./park.ts";
 import { TCP_DATA_OFFSET_BYTE } from "../wire/tcp.ts";
+import { ETHERTYPE_OFFSET, ETHERTYPE_VLAN, VLAN_TAG_LEN } from "../wire/ethernet.ts";
 import {
   IFNAMSIZ,
   IFR_DATA_OFFSET,
@@ -89,6 +93,7 @@ import {
   IOVEC_BYTES,
   MAX_GSO_SIZE,
   readLe16,
+  tcpGsoType,
   VNET_CSUM_OFFSET,
   VNET_CSUM_START,
   VNET_F_DATA_VALID,
@@ -121,6 +126,10 @@ export const IFF_VNET_HDR = 0x4000;
 export const TUN_F_CSUM = 0x01;
 /** TUNSETOFFLOAD: we accept TCPv4 super-frames (needs TUN_F_CSUM). */
 export const TUN_F_TSO4 = 0x02;
+/** TUNSETOFFLOAD: we accept TCPv6 super-frames (needs TUN_F_CSUM). */
+export const TUN_F_TSO6 = 0x04;
+/** TUNSETOFFLOAD: we accept TCP super-frames that carry CWR (gso_type | GSO_ECN). */
+export const TUN_F_TSO_ECN = 0x08;
 /** The clone device every TUN/TAP fd is opened from. */
 export const TUN_CLONE_DEVICE = "/dev/net/tun";
 /** Default busy-wait in `wait()` before anything else, as AfPacketDevice. */
@@ -203,6 +212,10 @@ export interface TunTapStats extends DeviceStats {
   rxSuperFrames: number;
   /** Super-frames handed to the kernel to segment. */
   txSuperFrames: number;
+  /** Of {@link txSuperFrames}: TCP over IPv6 (gso_type GSO_TCPV6). */
+  txSuperFrames6: number;
+  /** Of {@link txSuperFrames}: carrying CWR, sent with GSO_ECN (RFC 3168 §6.1.2). */
+  txSuperFramesEcn: number;
   /** Writes the kernel refused (errno in txLastErrno; EIO: the device is down). */
   txErrors: number;
   /** errno of the last failed write. */
@@ -431,7 +444,13 @@ function openTunTapFd(o: ResolvedTunTapOptions): TunTapFd {
         throw tunTapError("ioctl(TUNSETVNETHDRSZ)", errno(), o.kind, o.name);
       }
       // TUNSETOFFLOAD takes its argument by value, not by pointer.
-      if (c.ioctlValue(fd, BigInt(TUNSETOFFLOAD), BigInt(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+      if (
+        c.ioctlValue(
+          fd,
+          BigInt(TUNSETOFFLOAD),
+          BigInt(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN),
+        ) < 0
+      ) {
         throw tunTapError("ioctl(TUNSETOFFLOAD)", errno(), o.kind, o.name);
       }
     }
@@ -466,6 +485,8 @@ export class TunTapDevice implements Device {
     rxChecksumPartial: 0,
     rxSuperFrames: 0,
     txSuperFrames: 0,
+    txSuperFrames6: 0,
+    txSuperFramesEcn: 0,
     txErrors: 0,
     txLastErrno: 0,
     txTooLarge: 0,
@@ -658,7 +679,8 @@ export class TunTapDevice implements Device {
 
   /**
    * Sends one frame whose layer-4 checksum the kernel completes and, with
-   * `gsoSize > 0`, a TCPv4 super-frame for it to segment (needs `vnetHeader`).
+   * `gsoSize > 0`, a TCP super-frame over IPv4 or IPv6 for it to segment
+   * (needs `vnetHeader`; gso_type from the IP version, GSO_ECN with CWR).
    * `csumStart` counts from the frame's start (the IP header for TUN).
    */
   transmitOffload(
@@ -685,12 +707,31 @@ export class TunTapDevice implements Device {
   ): boolean {
     if (bytes !== this.#lastBytes) this.#base(bytes);
     let headerLength = 0;
+    let gsoType = GSO_NONE;
     if (gsoSize > 0) {
       // RFC 9293 §3.1: the TCP data offset in 32-bit words; the kernel copies these headers.
       headerLength = csumStart + ((bytes[offset + csumStart + TCP_DATA_OFFSET_BYTE] >>> 4) << 2);
-      this.#stats.txSuperFrames++;
+      // TUN: the IP header starts the frame; TAP: it follows the Ethernet header (one tag at most).
+      let ip = offset;
+      if (this.kind === "tap") {
+        const type = (bytes[offset + ETHERTYPE_OFFSET] << 8) | bytes[offset + ETHERTYPE_OFFSET + 1];
+        ip += ETHERNET_HEADER_BYTES + (type === ETHERTYPE_VLAN ? VLAN_TAG_LEN : 0);
+      }
+      gsoType = tcpGsoType(bytes, ip, offset + csumStart);
+      const stats = this.#stats;
+      stats.txSuperFrames++;
+      if ((gsoType & ~GSO_ECN) === GSO_TCPV6) stats.txSuperFrames6++;
+      if ((gsoType & GSO_ECN) !== 0) stats.txSuperFramesEcn++;
     }
-    writeVnetHeader(this.#iov, 2 * IOVEC_BYTES, csumStart, csumOffset, gsoSize, headerLength);
+    writeVnetHeader(
+      this.#iov,
+      2 * IOVEC_BYTES,
+      csumStart,
+      csumOffset,
+      gsoType,
+      gsoSize,
+      headerLength,
+    );
     writeU64(this.#iov32, IOVEC_BYTES, this.#lastBase + offset);
     writeU64(this.#iov32, IOVEC_BYTES + IOV_LEN_OFFSET, length);
     return this.#counted(libc().writev(this.#fd, this.#iov, 2), length);
@@ -794,8 +835,8 @@ export class TapDevice extends TunTapDevice {
 }
 
 /**
- * A TUN device: bare IPv4 packets (`capabilities.link === "ip"`), no
- * Ethernet, no ARP. See the module documentation.
+ * A TUN device: bare IPv4 and IPv6 packets (`capabilities.link === "ip"`),
+ * no Ethernet, no ARP, no NDP address resolution. See the module documentation.
  *
  * @example
  * ```ts ignore

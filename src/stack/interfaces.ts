@@ -13,6 +13,8 @@ import type { Clock } from "../time/clock.ts";
 import { NetworkInterface } from "../iface/interface.ts";
 import type { IpSender } from "../iface/types.ts";
 import { Router, type RouterRouteOptions, sharedInterfacePool } from "../iface/router.ts";
+import type { RouterRoute6Options } from "../iface/router6.ts";
+import type { NetworkInterfaceOptions } from "../iface/interface.ts";
 import type { StackOptions, StackService } from "./options.ts";
 
 /** What a transport sends through: the interface, or the router over several. */
@@ -31,6 +33,23 @@ export interface StackInterfaces {
 }
 
 /**
+ * The IPv6 options of one interface: its static addresses and/or "slaac", the
+ * stack's `ipv6Options`; null without IPv6.
+ */
+function ipv6Options(
+  ipv6: string | readonly string[] | undefined,
+  options: StackOptions,
+): NetworkInterfaceOptions["ipv6"] {
+  if (ipv6 === undefined) return null;
+  const list = typeof ipv6 === "string" ? [ipv6] : [...ipv6];
+  return {
+    ...options.ipv6Options,
+    addresses: list.filter((a) => a !== "slaac"),
+    slaac: list.includes("slaac"),
+  };
+}
+
+/**
  * The single-device form: one interface over `device`, with IPv6 when `options.ipv6` is given.
  *
  * @param device the link device
@@ -46,17 +65,10 @@ export function buildInterface(
   clock: Clock,
   now: number,
 ): StackInterfaces {
-  const ipv6 = options.ipv6 === undefined
-    ? null
-    : (typeof options.ipv6 === "string" ? [options.ipv6] : [...options.ipv6]);
   const iface = new NetworkInterface(device, {
     // null: DHCP leases the address later; absent: IPv6 only (the interface drops IPv4).
     ipv4: options.ipv4 === "dhcp" ? null : options.ipv4,
-    ipv6: ipv6 === null ? null : {
-      ...options.ipv6Options,
-      addresses: ipv6.filter((a) => a !== "slaac"),
-      slaac: ipv6.includes("slaac"),
-    },
+    ipv6: ipv6Options(options.ipv6, options),
     gateway: options.gateway ?? null,
     mtu: options.mtu,
     routes: options.routes,
@@ -95,7 +107,9 @@ export function buildRouter(options: StackOptions, clock: Clock, now: number): S
   const specs = options.interfaces!;
   const ifaces = specs.map((o) =>
     new NetworkInterface(o.device, {
-      ipv4: o.ipv4,
+      ipv6: ipv6Options(o.ipv6, options),
+      // null: its DHCP client leases the address later.
+      ipv4: o.ipv4 === "dhcp" ? null : o.ipv4,
       gateway: o.gateway ?? null,
       mtu: o.mtu,
       routes: o.routes,
@@ -117,13 +131,25 @@ export function buildRouter(options: StackOptions, clock: Clock, now: number): S
     specs.map((o) => ({ masquerade: o.masquerade, metric: o.metric })),
     {
       forwarding: options.forwarding,
+      reassembly: options.reassembly,
       hooks: options.hooks,
       nat: options.nat,
-      routes: options.routes?.map((r): RouterRouteOptions => ({
+      // A destination with a colon is an IPv6 route (router6.ts), else IPv4.
+      routes: options.routes?.filter((r) => !String(r.destination).includes(":")).map((
+        r,
+      ): RouterRouteOptions => ({
         destination: String(r.destination),
         gateway: r.gateway === undefined || r.gateway === null ? null : String(r.gateway),
         interface: (r as RouterRouteOptions).interface,
         metric: (r as RouterRouteOptions).metric,
+      })),
+      routes6: options.routes?.filter((r) => String(r.destination).includes(":")).map((
+        r,
+      ): RouterRoute6Options => ({
+        destination: String(r.destination),
+        gateway: r.gateway === undefined || r.gateway === null ? null : String(r.gateway),
+        interface: (r as RouterRoute6Options).interface,
+        metric: (r as RouterRoute6Options).metric,
       })),
     },
   );

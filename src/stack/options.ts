@@ -38,8 +38,21 @@ import type { TcpConnection } from "../tcp/connection.ts";
 export interface StackInterfaceOptions {
   /** The link device. The stack closes it. */
   device: Device;
-  /** Its address and prefix, e.g. `"198.51.100.1/24"`. */
+  /**
+   * Its address and prefix, e.g. `"198.51.100.1/24"`, or `"dhcp"`: a DHCPv4
+   * client of its own leases the address, a default route through the
+   * lease's router (with this interface's {@link metric}) and DNS servers.
+   */
   ipv4: string | Ipv4Cidr;
+  /** With `ipv4: "dhcp"`: this interface's client tunables and `timeoutMs` of `start()`. */
+  dhcp?: StackDhcpOptions;
+  /**
+   * IPv6 on this interface: static addresses (`"2001:db8:a::1/64"`; their
+   * prefixes are the router's connected IPv6 routes) and/or `"slaac"`. The
+   * link-local address is always configured. `ipv6Options` apply to every
+   * interface.
+   */
+  ipv6?: string | readonly string[];
   /** A default gateway on this interface's network. */
   gateway?: string | null;
   /** IPv4 MTU (default the device's). */
@@ -237,6 +250,8 @@ export interface StackInterfaceStats {
   ipv4: Ipv4Stats;
   /** ICMP. */
   icmp: IcmpStats;
+  /** Its DHCP client (with `ipv4: "dhcp"`), else absent. */
+  dhcp?: DhcpStats;
 }
 
 /** A snapshot of the interface's packet pool: how full it is, and its reserve for control traffic. */
@@ -372,8 +387,8 @@ export function checkInterfacesOptions(options: StackOptions): void {
     if (o === null || typeof o !== "object" || o.device === undefined || o.ipv4 === undefined) {
       throw new TypeError(`interfaces[${n}] must be an object with "device" and "ipv4"`);
     }
-    if (o.ipv4 === "dhcp") {
-      throw new TypeError(`interfaces[${n}]: "dhcp" works only in the single-device form`);
+    if (o.dhcp !== undefined && o.ipv4 !== "dhcp") {
+      throw new TypeError(`interfaces[${n}]: "dhcp" options need ipv4: "dhcp"`);
     }
   });
 }

@@ -10,6 +10,7 @@
 import type { Stack } from "../stack.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import type { StackAddress, StackStats } from "./options.ts";
+import type { StackDhcp } from "../dhcp/stack_dhcp.ts";
 
 /**
  * A snapshot of every layer's counters (see {@link Stack.stats}).
@@ -44,15 +45,19 @@ export function stackStats(stack: Stack): StackStats {
     },
     ...(stack.dhcp === null ? {} : { dhcp: { ...stack.dhcp.stats } }),
     ...(router === null ? {} : {
-      interfaces: stack.interfaces.map((i) => ({
-        name: i.device.capabilities.name,
-        address: formatIpv4(i.config.address),
-        device: { ...i.device.stats },
-        link: { ...i.stats },
-        arp: { ...i.arp.stats },
-        ipv4: { ...i.ipv4.stats },
-        icmp: { ...i.icmp.stats },
-      })),
+      interfaces: stack.interfaces.map((i, n) => {
+        const dhcp = stack.dhcpClients[n] ?? null;
+        return {
+          name: i.device.capabilities.name,
+          address: formatIpv4(i.config.address),
+          device: { ...i.device.stats },
+          link: { ...i.stats },
+          arp: { ...i.arp.stats },
+          ipv4: { ...i.ipv4.stats },
+          icmp: { ...i.icmp.stats },
+          ...(dhcp === null ? {} : { dhcp: { ...dhcp.stats } }),
+        };
+      }),
       router: router.stats,
     }),
   };
@@ -66,35 +71,11 @@ export function stackStats(stack: Stack): StackStats {
  */
 export function stackAddresses(stack: Stack): StackAddress[] {
   const out: StackAddress[] = [];
-  const dhcp = stack.dhcp;
-  const lease = dhcp?.lease ?? null;
-  if (dhcp !== null && lease !== null) {
-    const probing = dhcp.state === "probing";
-    const leftS = Math.max(0, (lease.expiresAtMs - stack.clock.now()) / 1000);
-    out.push({
-      family: "ipv4",
-      address: formatIpv4(lease.address),
-      prefixLength: lease.prefixLength,
-      state: probing ? "tentative" : "preferred",
-      origin: "dhcp",
-      validLifetimeS: leftS,
-      preferredLifetimeS: leftS,
-      dhcp: {
-        state: dhcp.state,
-        server: formatIpv4(lease.server),
-        router: lease.router === 0 ? null : formatIpv4(lease.router),
-        dns: lease.dnsServers.map(formatIpv4),
-        mtu: lease.mtu === 0 ? null : lease.mtu,
-        leaseTimeS: lease.leaseTimeS,
-        obtainedMs: lease.obtainedMs,
-        renewAtMs: lease.renewAtMs,
-        rebindAtMs: lease.rebindAtMs,
-        expiresAtMs: lease.expiresAtMs,
-      },
-    });
-  } else if (dhcp === null) {
-    for (const { config: c } of stack.interfaces) {
-      if (c.address === 0) continue;
+  stack.interfaces.forEach((iface, n) => {
+    const dhcp = stack.dhcpClients[n] ?? null;
+    if (dhcp !== null) out.push(...leaseAddress(stack, dhcp));
+    else if (iface.config.address !== 0) {
+      const c = iface.config;
       out.push({
         family: "ipv4",
         address: formatIpv4(c.address),
@@ -105,7 +86,37 @@ export function stackAddresses(stack: Stack): StackAddress[] {
         preferredLifetimeS: Infinity,
       });
     }
-  }
-  if (stack.iface.ipv6 !== null) out.push(...stack.iface.ipv6.addressList());
+  });
+  // Every interface's IPv6 addresses, in interface order.
+  for (const i of stack.interfaces) if (i.ipv6 !== null) out.push(...i.ipv6.addressList());
   return out;
+}
+
+/** A DHCP client's leased address, or none while it has no lease. */
+function leaseAddress(stack: Stack, dhcp: StackDhcp): StackAddress[] {
+  const lease = dhcp.lease;
+  if (lease === null) return [];
+  const probing = dhcp.state === "probing";
+  const leftS = Math.max(0, (lease.expiresAtMs - stack.clock.now()) / 1000);
+  return [{
+    family: "ipv4",
+    address: formatIpv4(lease.address),
+    prefixLength: lease.prefixLength,
+    state: probing ? "tentative" : "preferred",
+    origin: "dhcp",
+    validLifetimeS: leftS,
+    preferredLifetimeS: leftS,
+    dhcp: {
+      state: dhcp.state,
+      server: formatIpv4(lease.server),
+      router: lease.router === 0 ? null : formatIpv4(lease.router),
+      dns: lease.dnsServers.map(formatIpv4),
+      mtu: lease.mtu === 0 ? null : lease.mtu,
+      leaseTimeS: lease.leaseTimeS,
+      obtainedMs: lease.obtainedMs,
+      renewAtMs: lease.renewAtMs,
+      rebindAtMs: lease.rebindAtMs,
+      expiresAtMs: lease.expiresAtMs,
+    },
+  }];
 }

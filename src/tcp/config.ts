@@ -187,6 +187,16 @@ export interface TcpConfig {
    * `receiveBufferBytes`, as Linux.
    */
   receiveBufferRoundToMss: boolean;
+  /**
+   * While our FIN is sent and unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), every pure
+   * ACK we send is a retransmission of the FIN: `<SEQ=FIN><ACK=RCV.NXT><CTL=FIN,ACK>`.
+   * FreeBSD does this: `tcp_outflags[]` sets TH_FIN in those states, and tcp_output
+   * decrements snd_nxt to the FIN's sequence number when the FIN was already sent. Off
+   * (default): the ACK is `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` as RFC 9293 §3.10.7.4
+   * (eighth step) and Linux (tcp_send_ack) send it; the FIN goes again only on the
+   * retransmission timer.
+   */
+  finOnEveryAck: boolean;
 }
 
 /** {@link TcpConfig.lossDetection} values. */
@@ -236,6 +246,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   ecnSynRetries: 0,
   rcvWindowFromBuffer: false,
   receiveBufferRoundToMss: false,
+  finOnEveryAck: false,
 });
 
 /**

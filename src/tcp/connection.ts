@@ -43,7 +43,7 @@ import {
   output,
   sendReset,
 } from "./connection_send.ts";
-import { ecnAcceptSyn, ecnInput } from "./ecn.ts";
+import { ecnAcceptCookie, ecnAcceptSyn, ecnInput } from "./ecn.ts";
 import { ConnectionRefused, HostUnreachable, type TcpError } from "./errors.ts";
 import { seqAdd, seqGe, seqLt, seqSub } from "./seq.ts";
 import {
@@ -93,6 +93,8 @@ export interface CookieOptions {
   sackOk: boolean;
   /** The completing ACK's TSval when timestamps were agreed (RFC 7323 §3.2), else null. */
   tsVal: number | null;
+  /** Whether ECN was agreed: the SYN asked, our cookie SYN-ACK agreed (RFC 3168 §6.1.1). */
+  ecnOk: boolean;
 }
 
 /** A cookie handshake without timestamps: only the MSS survives. */
@@ -100,6 +102,7 @@ export const NO_COOKIE_OPTIONS: CookieOptions = Object.freeze({
   sndWScale: -1,
   sackOk: false,
   tsVal: null,
+  ecnOk: false,
 });
 
 /**
@@ -511,6 +514,8 @@ export class TcpConnection implements TimerTarget {
       t.tsRecent = options.tsVal;
       t.tsRecentAgeMs = nowMs;
     }
+    // RFC 3168 §6.1.1: the ECN-setup SYN and our ECN-setup SYN-ACK, as the cookie recorded.
+    if (options.ecnOk) ecnAcceptCookie(t);
     t.updateSndMss();
     t.sndUna = seqAdd(iss, 1);
     t.sndNxt = t.sndUna;

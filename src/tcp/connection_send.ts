@@ -41,6 +41,12 @@ const OFFLOAD_SEND: IpSendOptions = { partialChecksumOffset: TCP_CHECKSUM_OFFSET
 /** IpSender options of a segment with IP_TTL / IP_TOS / an ECN codepoint. Module scratch. */
 const PLAIN_SEND: IpSendOptions = {};
 /**
+ * IP send options of a segment with nothing but its source: the connection's
+ * own address, which with several interfaces may be another one than the
+ * egress interface's (RFC 1122 §3.3.4.2).
+ */
+const SOURCE_SEND: IpSendOptions = { source: 0 };
+/**
  * Most segments one {@link output} call sends. Every pass of its loop sends a segment or
  * stops, and the windows bound it long before this; the bound only makes sure a logic error
  * cannot spin the event loop forever (design rule 4). Data left over goes on the next ACK or
@@ -156,6 +162,7 @@ export function sendSegment(
     OFFLOAD_SEND.gsoSize = dataLength > mss ? mss : 0;
     OFFLOAD_SEND.ttl = t.ipOptions?.ttl;
     OFFLOAD_SEND.tos = ((t.ipOptions?.tos ?? 0) | ecn) || undefined;
+    OFFLOAD_SEND.source = t.localAddr;
     sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, OFFLOAD_SEND);
   } else {
     if (dataSum >= 0) {
@@ -164,8 +171,11 @@ export function sendSegment(
       const initial = pseudoHeaderSum(t.localAddr, t.remoteAddr, IP_PROTO_TCP, segmentLength);
       storeChecksum(bytes, at, headerLength, at + TCP_CHECKSUM_OFFSET, initial + dataSum);
     } else fillTcpChecksum(bytes, at, segmentLength, t.localAddr, t.remoteAddr);
-    if (t.ipOptions === null && ecn === 0) sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP);
-    else {
+    if (t.ipOptions === null && ecn === 0) {
+      SOURCE_SEND.source = t.localAddr;
+      sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, SOURCE_SEND);
+    } else {
+      PLAIN_SEND.source = t.localAddr;
       PLAIN_SEND.ttl = t.ipOptions?.ttl;
       PLAIN_SEND.tos = (t.ipOptions?.tos ?? 0) | ecn;
       sent = ctx.ip.send(buf, t.remoteAddr, IP_PROTO_TCP, PLAIN_SEND);
@@ -201,6 +211,17 @@ export function sendBareReset(t: Tcb, nowMs: number, seq: number): void {
  * find the ACK unacceptable (the BSD rule, tcp_output.c).
  */
 function sendAck(t: Tcb, nowMs: number): void {
+  const s = t.state;
+  if (
+    t.cfg.finOnEveryAck &&
+    (s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK) &&
+    seqGt(t.sndMax, t.finSeq()) && !t.finAcked()
+  ) {
+    // FreeBSD tcp_output: tcp_outflags[] keeps TH_FIN in these states, and with the FIN
+    // already sent snd_nxt steps back onto it, so the ACK is the FIN again.
+    sendSegment(t, nowMs, t.finSeq(), TCP_ACK | TCP_FIN, 0, 0);
+    return;
+  }
   sendSegment(t, nowMs, t.sndMax, TCP_ACK, 0, 0);
 }
 
@@ -377,11 +398,15 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       if (t.frtoBudget > 0) t.frtoBudget = Math.max(0, t.frtoBudget - len);
       t.sndNxt = end;
       if (len < mss) t.sndSml = end;
-      // Linux tcp_event_data_sent: data sent in answer to data that arrived (our last send
-      // was before it) within a delayed-ACK interval: an interactive flow.
+      // Linux tcp_event_data_sent: data sent less than the delayed-ACK timeout (icsk_ack.ato)
+      // after data arrived is a reply: an interactive flow (tcp_pingpong_thresh 1). Since
+      // the revert of "tcp: change pingpong threshold to 3" (4d8f24eeedc5) no test that our
+      // last send came before that arrival: at a coarse clock both share a tick. ato is 0
+      // until the first data segment arrives (tcp_event_data_recv starts the delayed-ACK
+      // engine), so data sent right after the handshake is no reply.
       if (len > 0) {
         if (
-          t.lastDataSentMs < t.lastRecvActivityMs &&
+          t.lastDataRecvMs !== -Infinity &&
           nowMs - t.lastRecvActivityMs < t.cfg.delayedAckMs
         ) t.pingpong = true;
         t.lastDataSentMs = nowMs;

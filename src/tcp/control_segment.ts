@@ -6,8 +6,17 @@
  * @module
  */
 
-import type { IpSender } from "../iface/types.ts";
-import { fillTcpChecksum, newTcpRepr, TCP_ACK, TCP_RST, TCP_SYN, TcpRepr } from "../wire/tcp.ts";
+import type { IpSender, IpSendOptions } from "../iface/types.ts";
+import {
+  fillTcpChecksum,
+  newTcpRepr,
+  TCP_ACK,
+  TCP_ECE,
+  TCP_RST,
+  TCP_SYN,
+  TcpRepr,
+} from "../wire/tcp.ts";
+import { isEcnSetupSyn } from "./ecn.ts";
 import { DEFAULT_MSS, IPV4_TCP_HEADERS_LEN, type TcpConfig, type TcpStats } from "./config.ts";
 import { windowShiftFor } from "./connection.ts";
 import { timestampClock, timestampOffset } from "./isn.ts";
@@ -40,6 +49,8 @@ export interface CookieSynAckOptions {
  */
 export class TcpControlSegments {
   readonly #tx: TcpRepr = newTcpRepr();
+  /** IP send options (the source) of the segment being sent; scratch, read synchronously. */
+  readonly #sendOptions: IpSendOptions = { source: 0 };
   readonly #stats: TcpStats;
   readonly #config: TcpConfig;
   readonly #secret: Uint8Array;
@@ -82,19 +93,24 @@ export class TcpControlSegments {
     );
     this.#stats.synCookiesSent++;
     // The sequence number has no room for more than the MSS (RFC 4987 §3.6). With timestamps,
-    // the SYN's window scaling and SACK ride in our TSval's low bits, which the peer echoes
-    // (Linux's encoding); without, they are not offered.
+    // the SYN's window scaling, SACK and ECN ride in our TSval's low bits, which the peer
+    // echoes (Linux's encoding); without, they are not offered (Linux tcp_conn_request clears
+    // ecn_ok for a cookie without timestamps).
     const cfg = this.#config;
     let options: CookieSynAckOptions | null = null;
+    let flags = TCP_SYN | TCP_ACK;
     if (cfg.timestamps && seg.hasTimestamp) {
       const scaling = cfg.windowScaling && seg.windowScale >= 0;
       const sack = cfg.sack && seg.sackPermitted;
+      // RFC 3168 §6.1.1: an ECN-setup SYN gets an ECN-setup SYN-ACK (ECE) unless ECN is off.
+      const ecn = cfg.ecn !== "off" && isEcnSetupSyn(seg.flags);
+      if (ecn) flags |= TCP_ECE;
       // The connection's own clock (RFC 7323 §5.4 offset), never ahead of it.
       const now = timestampClock(
         nowMs,
         timestampOffset(this.#secret, dst, seg.dstPort, src, seg.srcPort),
       );
-      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack);
+      const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack, ecn);
       options = {
         windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
         sackPermitted: sack,
@@ -110,7 +126,7 @@ export class TcpControlSegments {
       seg.srcPort,
       iss,
       seqAdd(seg.seq, 1),
-      TCP_SYN | TCP_ACK,
+      flags,
       Math.min(cfg.receiveBufferBytes, 0xffff),
       SYN_COOKIE_MSS_TABLE[index],
       options,
@@ -178,7 +194,11 @@ export class TcpControlSegments {
     }
     TcpRepr.emitHeader(r, buf.bytes, at);
     fillTcpChecksum(buf.bytes, at, len, src, dst);
-    if (!ip.send(buf, dst, IP_PROTO_TCP)) this.#stats.sendFailures++;
+    // From the address the segment answered was sent to (RFC 1122 §3.3.4.2), which with
+    // several interfaces need not be the egress interface's.
+    const opts = this.#sendOptions;
+    opts.source = src;
+    if (!ip.send(buf, dst, IP_PROTO_TCP, opts)) this.#stats.sendFailures++;
     this.#stats.segmentsOut++;
     if (flags & TCP_RST) this.#stats.resetsSent++;
   }

@@ -70,6 +70,17 @@ export function ecnAcceptSynAck(t: Tcb, synAck: TcpRepr): void {
   if ((synAck.flags & (TCP_ECE | TCP_CWR)) === TCP_ECE) enableEcn(t);
 }
 
+/**
+ * RFC 3168 §6.1.1 through a SYN cookie: the peer's ECN-setup SYN was answered by our
+ * ECN-setup cookie SYN-ACK, which recorded the agreement in its TSval (syn_cookies.ts, as
+ * Linux's `cookie_ecn_ok`). ECN is in use unless it has been turned off since.
+ *
+ * @param t the connection opened from the cookie
+ */
+export function ecnAcceptCookie(t: Tcb): void {
+  if (t.cfg.ecn !== "off") enableEcn(t);
+}
+
 function enableEcn(t: Tcb): void {
   if (t.ecnOk) return;
   t.ecnOk = true;

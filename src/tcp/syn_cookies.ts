@@ -57,12 +57,14 @@ export const COOKIE_TS_OPTION_MASK = 0x3f;
 const COOKIE_TS_WSCALE_MASK = 0x0f;
 /** SACK-permitted bit of those bits. */
 const COOKIE_TS_SACK = 0x10;
+/** ECN-agreed bit of those bits (Linux `TS_OPT_ECN`, bit 5). */
+const COOKIE_TS_ECN = 0x20;
 
 /** What a valid cookie ACK carried: the MSS of the cookie and the options of its echo. */
 export interface SynCookieAck {
   /** The MSS the cookie encodes. */
   mss: number;
-  /** Window scaling, SACK and timestamps as agreed in the SYN and our cookie SYN-ACK. */
+  /** Window scaling, SACK, timestamps and ECN as agreed in the SYN and our cookie SYN-ACK. */
   options: CookieOptions;
 }
 
@@ -198,26 +200,34 @@ export function checkSynCookie(
 /**
  * The TSval of a cookie SYN-ACK (Linux's `cookie_init_timestamp`): the
  * connection's timestamp clock with its low 6 bits replaced by the SYN's
- * window shift (all ones: none) and SACK bit, moved one step back when that
- * would put it ahead of the clock.
+ * window shift (all ones: none), SACK bit and ECN bit, moved one step back
+ * when that would put it ahead of the clock.
  *
  * @param clockNow the connection's timestamp clock now (RFC 7323 §5.4)
  * @param peerWindowShift the SYN's window shift we agree to, or -1 for no scaling
  * @param sackOk whether we agree to the SYN's SACK-permitted
+ * @param ecnOk whether we agree to the SYN's ECN request (RFC 3168 §6.1.1)
  * @returns the TSval, int32
  *
  * @example
  * ```ts
  * import { cookieTsVal } from "./syn_cookies.ts";
  * console.assert((cookieTsVal(1000, 7, true) & 0x3f) === (7 | 0x10));
+ * console.assert((cookieTsVal(1000, 7, true, true) & 0x3f) === (7 | 0x10 | 0x20));
  * console.assert(cookieTsVal(1000, 7, true) <= 1000);
  * ```
  */
-export function cookieTsVal(clockNow: number, peerWindowShift: number, sackOk: boolean): number {
+export function cookieTsVal(
+  clockNow: number,
+  peerWindowShift: number,
+  sackOk: boolean,
+  ecnOk = false,
+): number {
   let bits = peerWindowShift >= 0
     ? Math.min(peerWindowShift, MAX_WINDOW_SHIFT)
     : COOKIE_TS_WSCALE_MASK;
   if (sackOk) bits |= COOKIE_TS_SACK;
+  if (ecnOk) bits |= COOKIE_TS_ECN;
   let tsVal = (clockNow & ~COOKIE_TS_OPTION_MASK) | bits;
   if (seqGt(tsVal, clockNow)) tsVal = seqAdd(tsVal, -(COOKIE_TS_OPTION_MASK + 1));
   return tsVal;
@@ -225,7 +235,8 @@ export function cookieTsVal(clockNow: number, peerWindowShift: number, sackOk: b
 
 /**
  * Reads the options our cookie SYN-ACK put in its TSval back from the ACK's
- * TSecr (Linux's `cookie_timestamp_decode`).
+ * TSecr (Linux's `cookie_timestamp_decode`; the ECN bit as `cookie_ecn_ok`:
+ * honoured while ECN is not off, never a reason to reject the ACK).
  *
  * @param seg the completing ACK
  * @param config what this layer offers
@@ -234,7 +245,7 @@ export function cookieTsVal(clockNow: number, peerWindowShift: number, sackOk: b
  */
 export function decodeCookieTimestamp(
   seg: TcpRepr,
-  config: Pick<TcpConfig, "timestamps" | "sack" | "windowScaling">,
+  config: Pick<TcpConfig, "timestamps" | "sack" | "windowScaling" | "ecn">,
 ): CookieOptions | null {
   if (!seg.hasTimestamp) return NO_COOKIE_OPTIONS;
   if (!config.timestamps) return null;
@@ -244,7 +255,8 @@ export function decodeCookieTimestamp(
   let sndWScale = bits & COOKIE_TS_WSCALE_MASK;
   if (sndWScale === COOKIE_TS_WSCALE_MASK) sndWScale = -1;
   else if (!config.windowScaling || sndWScale > MAX_WINDOW_SHIFT) return null;
-  return { sndWScale, sackOk, tsVal: seg.tsVal };
+  const ecnOk = (bits & COOKIE_TS_ECN) !== 0 && config.ecn !== "off";
+  return { sndWScale, sackOk, tsVal: seg.tsVal, ecnOk };
 }
 
 /**
@@ -264,7 +276,7 @@ export function decodeCookieTimestamp(
  */
 export function validateSynCookieAck(
   secret: Uint8Array,
-  config: Pick<TcpConfig, "timestamps" | "sack" | "windowScaling">,
+  config: Pick<TcpConfig, "timestamps" | "sack" | "windowScaling" | "ecn">,
   nowMs: number,
   localAddr: number,
   localPort: number,

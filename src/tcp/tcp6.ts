@@ -30,6 +30,7 @@
 import type {
   IpSender,
   IpSendOptions,
+  IpTxOffloads,
   Ipv6Sender,
   Ipv6SendOptions,
   PacketBufferLike,
@@ -51,6 +52,8 @@ export interface Tcp6Sender extends Ipv6Sender {
 }
 
 const tagScratch = new Uint8Array(16);
+/** No transmit offloads. */
+const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
 
 /**
  * A keyed 32-bit tag of an IPv6 address: SipHash-2-4 (src/wire/siphash.ts)
@@ -115,7 +118,12 @@ export class Tcp6Path implements IpSender {
   readonly #secret: Uint8Array;
   /** ~(IPv4 tag sum) + IPv6 address sum, folded: the RFC 1624 checksum correction. */
   #delta = 0;
-  readonly #opts: Ipv6SendOptions = { dontFragment: true, trafficClass: 0 };
+  readonly #opts: Ipv6SendOptions = {
+    dontFragment: true,
+    trafficClass: 0,
+    partialChecksumOffset: 0,
+    gsoSize: 0,
+  };
 
   /**
    * Makes an empty path; {@link set} gives it its addresses.
@@ -156,9 +164,32 @@ export class Tcp6Path implements IpSender {
   }
 
   /**
+   * The IPv6 link's transmit offloads: checksum completion and TCP
+   * segmentation (GSO_TCPV6) for this connection's segments.
+   *
+   * @returns the IPv6 layer's offloads (none when it has none)
+   */
+  get txOffloads(): IpTxOffloads {
+    return this.#ip6.txOffloads ?? NO_TX_OFFLOADS;
+  }
+
+  /**
+   * A buffer for one TCP super-segment over IPv6 (see {@link IpSender.allocateSegment}).
+   *
+   * @returns the buffer, or null without GSO or when none is free
+   */
+  allocateSegment(): PacketBufferLike | null {
+    return this.#ip6.allocateSegment?.() ?? null;
+  }
+
+  /**
    * Sends a TCP segment built for the tags: corrects its checksum to the IPv6
    * pseudo-header (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')) and hands it to
-   * IPv6. An empty buffer (the engine's way to give one back) is released.
+   * IPv6. A partial checksum (`partialChecksumOffset`: the field holds the
+   * folded pseudo-header sum over the tags, not complemented) becomes the
+   * folded IPv6 pseudo-header sum the same way without the complements:
+   * sum' = sum + ~m + m'. An empty buffer (the engine's way to give one back)
+   * is released.
    *
    * @param buf the segment (ownership taken)
    * @param _dst the tag (unused: the path knows the address)
@@ -174,11 +205,20 @@ export class Tcp6Path implements IpSender {
     const bytes = buf.bytes;
     const at = buf.head + TCP_CHECKSUM_OFFSET;
     const old = (bytes[at] << 8) | bytes[at + 1];
-    const sum = fold((~old & 0xffff) + this.#delta);
-    const checksum = ~sum & 0xffff;
+    const o = this.#opts;
+    const partial = opts?.partialChecksumOffset ?? 0;
+    let checksum: number;
+    if (partial > 0) {
+      checksum = fold(old + this.#delta);
+      o.partialChecksumOffset = partial;
+      o.gsoSize = opts?.gsoSize ?? 0;
+    } else {
+      checksum = ~fold((~old & 0xffff) + this.#delta) & 0xffff;
+      o.partialChecksumOffset = 0;
+      o.gsoSize = 0;
+    }
     bytes[at] = checksum >>> 8;
     bytes[at + 1] = checksum & 0xff;
-    const o = this.#opts;
     o.trafficClass = opts?.tos ?? 0;
     return this.#ip6.send6(buf, this.remote6, protocol, o);
   }

@@ -7,7 +7,12 @@
  * (198.51.100.1, 203.0.113.1) — or, for a comparison, {@link
  * RouterLab.kernelForwarding} gives the kernel those addresses and
  * `ip_forward=1`. The hosts' transmit offloads are off (as in `lab.ts`;
- * `peerOffloads` keeps them on) and IPv6 is off everywhere. Always `await lab.destroy()` in `finally`.
+ * `peerOffloads` keeps them on) and
+ * IPv6 is off everywhere — except with `ipv6: true`, which gives A
+ * 2001:db8:a::2/64 and B 2001:db8:b::2/64 with default routes through the
+ * router's 2001:db8:a::1 and 2001:db8:b::1 (the router namespace's kernel
+ * keeps IPv6 off, so it stays silent on the router's links). Always `await
+ * lab.destroy()` in `finally`.
  *
  * Permissions: root, `--allow-run`, `--allow-read`, `--allow-ffi`.
  *
@@ -27,6 +32,16 @@ export const ROUTER_LAB_RB_ADDRESS = "203.0.113.1";
 export const ROUTER_LAB_B_ADDRESS = "203.0.113.2";
 /** Prefix length of both links. */
 export const ROUTER_LAB_PREFIX = 24;
+/** Host A's IPv6 address (with `ipv6: true`). */
+export const ROUTER_LAB_A_ADDRESS6 = "2001:db8:a::2";
+/** The router's IPv6 address toward A. */
+export const ROUTER_LAB_RA_ADDRESS6 = "2001:db8:a::1";
+/** The router's IPv6 address toward B. */
+export const ROUTER_LAB_RB_ADDRESS6 = "2001:db8:b::1";
+/** Host B's IPv6 address. */
+export const ROUTER_LAB_B_ADDRESS6 = "2001:db8:b::2";
+/** Prefix length of both IPv6 links. */
+export const ROUTER_LAB_PREFIX6 = 64;
 
 /** Options of {@link RouterLab.create}. */
 export interface RouterLabOptions {
@@ -53,6 +68,8 @@ export interface RouterLabOptions {
    * rawstack's AF_PACKET sockets alike (default false).
    */
   routerGro?: boolean;
+  /** IPv6 on the hosts too (see the module documentation). */
+  ipv6?: boolean;
 }
 
 /** Three namespaces around a router (see the module documentation). */
@@ -113,8 +130,9 @@ export class RouterLab {
     const mtuB = String(opts.mtuB ?? 1500);
     for (const ns of [a, r, b]) {
       await run(["ip", "netns", "add", ns]);
-      await this.runIn(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
-      await this.runIn(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
+      const off = opts.ipv6 === true && ns !== r ? "0" : "1";
+      await this.runIn(ns, ["sysctl", "-q", "-w", `net.ipv6.conf.all.disable_ipv6=${off}`]);
+      await this.runIn(ns, ["sysctl", "-q", "-w", `net.ipv6.conf.default.disable_ipv6=${off}`]);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
     }
     await run([
@@ -183,6 +201,30 @@ export class RouterLab {
     await run(["ip", "-n", a, "route", "add", "default", "via", ROUTER_LAB_RA_ADDRESS]);
     if (!opts.noRouteBackOnB) {
       await run(["ip", "-n", b, "route", "add", "default", "via", ROUTER_LAB_RB_ADDRESS]);
+    }
+    if (opts.ipv6 === true) {
+      // nodad: the hosts' addresses are usable at once (the router's run DAD in rawstack).
+      for (
+        const [ns, dev, addr, via] of [
+          [a, "a0", ROUTER_LAB_A_ADDRESS6, ROUTER_LAB_RA_ADDRESS6],
+          [b, "b0", ROUTER_LAB_B_ADDRESS6, ROUTER_LAB_RB_ADDRESS6],
+        ]
+      ) {
+        await run([
+          "ip",
+          "-n",
+          ns,
+          "-6",
+          "addr",
+          "add",
+          `${addr}/${ROUTER_LAB_PREFIX6}`,
+          "dev",
+          dev,
+          "nodad",
+        ]);
+        if (ns === b && opts.noRouteBackOnB) continue;
+        await run(["ip", "-n", ns, "-6", "route", "add", "default", "via", via, "dev", dev]);
+      }
     }
   }
 

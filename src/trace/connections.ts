@@ -154,6 +154,11 @@ export interface DecodedFrame {
   src: number;
   /** IPv4 destination (ARP: target address), int32, 0 when none. */
   dst: number;
+  /**
+   * The IP header's ECN field (RFC 3168 §5): 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE (IPv4 TOS
+   * or IPv6 traffic class, low two bits); 0 for a frame without IP.
+   */
+  ecn: number;
   /** Protocol-level one-line description without addresses, e.g. `"ARP who-has 192.0.2.1"`. */
   summary: string;
   /** TCP fields when `kind === "tcp"`. */
@@ -215,6 +220,8 @@ export interface TraceSegment {
   fillsGap: boolean;
   /** 1, 2, 3... for the n-th duplicate ACK in a row (RFC 5681 §2), 0 otherwise. */
   dupAck: number;
+  /** The IP header's ECN field as captured (RFC 3168 §5: 3 is CE). */
+  ecn: number;
 }
 
 /** One TCP connection found in a capture. */
@@ -348,6 +355,7 @@ export function decodeFrame(
     dstMac: 0,
     src: 0,
     dst: 0,
+    ecn: 0,
     summary: "",
     tcp: null,
     udp: null,
@@ -372,6 +380,7 @@ export function decodeFrame(
   base.kind = "ipv4";
   base.src = ip.source;
   base.dst = ip.destination;
+  base.ecn = ip.ecn;
   const hl = ip.headerLength;
   const total = ip.totalLength;
   if (total < hl) return malformed(base, `IPv4 total length ${total} < header length ${hl}`);
@@ -396,6 +405,11 @@ export function decodeFrame(
   }
 }
 
+/** The two ECN bits of the IP header (RFC 3168 §5). */
+const ECN_FIELD_MASK = 0b11;
+/** Their shift within the second byte of an IPv6 header (RFC 8200 §3 traffic class). */
+const IPV6_ECN_SHIFT = 4;
+
 /** At most this many extension headers are walked for display. */
 const MAX_EXTENSION_HEADERS = 8;
 
@@ -406,6 +420,8 @@ function decodeIpv6(base: DecodedFrame, data: Uint8Array, off: number, avail: nu
     return malformed(base, `IPv6: version ${data[off] >>> 4}`);
   }
   base.kind = "ipv6";
+  // RFC 8200 §3: the traffic class's two low bits (RFC 3168 §5) are bits 5..4 of byte 1.
+  base.ecn = (data[off + 1] >>> IPV6_ECN_SHIFT) & ECN_FIELD_MASK;
   base.src = ipv6HashAt(data, off + IPV6_SRC_OFFSET);
   base.dst = ipv6HashAt(data, off + IPV6_DST_OFFSET);
   base.src6 = Ipv6Address.fromBytes(data, off + IPV6_SRC_OFFSET).toString();
@@ -871,6 +887,7 @@ function addSegment(tr: Tracker, frame: DecodedFrame, t: TcpFields): number {
     gapBefore: 0,
     fillsGap: false,
     dupAck: 0,
+    ecn: frame.ecn,
   };
   const segIndex = trace.segments.length;
 

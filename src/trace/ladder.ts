@@ -77,7 +77,7 @@ export interface TcpLadderOptions {
  * const label = segmentLabel({
  *   frame: 1, timeMs: 0, fromClient: true, flags: 0x02, seq: 0, ack: 0, len: 0, window: 64240,
  *   rawWindow: 64240, options: "mss 1460", sack: [], retransmission: false, spurious: false,
- *   lost: false, gapBefore: 0, fillsGap: false, dupAck: 0,
+ *   lost: false, gapBefore: 0, fillsGap: false, dupAck: 0, ecn: 0,
  * });
  * console.assert(label === "SYN seq=0 win=64240 <mss 1460>");
  * ```

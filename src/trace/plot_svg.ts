@@ -17,11 +17,17 @@
  *   its cumulative ACK or inside its second block) and an undo (RFC 3708: every
  *   retransmission of an episode was reported duplicate by D-SACKs, so a sender that
  *   undoes, as Linux and rawstack do, restored its window there).
+ * - ECN marks (RFC 3168 §6.1): a data segment of the sender that arrived CE-marked (as
+ *   captured: capture downstream of the marking router, or at the receiver), the first
+ *   ECE of each run of ACKs echoing it, the sender's CWR, and the window reduction an
+ *   ECE causes: once per window of data (§6.1.2), at the first ECE ACK that covers data
+ *   sent after the previous reduction while data is in flight and no loss is being
+ *   repaired (as rawstack's ecn.ts and Linux's tcp_enter_cwr decide).
  *
  * @module
  */
 
-import { TCP_ACK, TCP_FIN, TCP_SYN } from "../wire/tcp.ts";
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_SYN } from "../wire/tcp.ts";
 import { formatEndpoint, type TcpConnectionTrace } from "./connections.ts";
 import { escapeXml } from "./ladder_svg.ts";
 
@@ -49,12 +55,15 @@ export interface SeriesOptions {
   cwnd?: CwndSample[];
 }
 
-/** A loss-recovery event seen in the capture (see the module notes). */
+/** A loss-recovery or ECN event seen in the capture (see the module notes). */
 export interface RecoveryEvent {
   /** Time since the connection's first segment, ms. */
   timeMs: number;
-  /** Tail loss probe, D-SACK, or undo of a spurious reduction. */
-  kind: "tlp" | "dsack" | "undo";
+  /**
+   * Tail loss probe, D-SACK, undo of a spurious reduction; CE mark on the sender's data,
+   * ECE echoed by the receiver (first of a run), CWR sent, window reduction on ECE.
+   */
+  kind: "tlp" | "dsack" | "undo" | "ce" | "ece" | "cwr" | "ecn-reduction";
   /** 1-based frame number in the capture. */
   frame: number;
 }
@@ -71,7 +80,7 @@ export interface ConnectionSeries {
   cwndSource: "live" | "estimate";
   /** RTT samples, ms. */
   rtt: SeriesPoint[];
-  /** Tail loss probes, D-SACKs and undos, in time order. */
+  /** Tail loss probes, D-SACKs, undos and ECN events, in time order. */
   events: RecoveryEvent[];
 }
 
@@ -79,6 +88,8 @@ export interface ConnectionSeries {
 const RTT_ALPHA = 1 / 8;
 /** A silence of at least this many SRTTs before a probe-like segment marks a TLP (PTO = 2·SRTT). */
 const TLP_SILENCE_SRTTS = 1.5;
+/** The ECN field's CE codepoint (RFC 3168 §5). */
+const ECN_CE = 0b11;
 const SEQ_SPACE = 0x1_0000_0000;
 const SEQ_HALF = 0x8000_0000;
 
@@ -131,11 +142,20 @@ export function connectionSeries(
   let episode: Array<{ start: number; end: number; dsacked: boolean }> = [];
   let srtt = 0;
   let lastT = -Infinity;
+  // RFC 3168 §6.1.2: no second reduction until data sent after the last one is ACKed.
+  let ecnRecover = 0;
+  // The receiver is echoing ECE (a run ends at an ACK without it, or at the sender's CWR).
+  let eceRun = false;
   for (const s of conn.segments) {
     const t = s.timeMs - conn.startMs;
     const silence = t - lastT;
     lastT = t;
     if (s.fromClient === fromSender) {
+      if (s.ecn === ECN_CE) events.push({ timeMs: t, kind: "ce", frame: s.frame });
+      if ((s.flags & (TCP_CWR | TCP_SYN)) === TCP_CWR) {
+        events.push({ timeMs: t, kind: "cwr", frame: s.frame });
+        eceRun = false;
+      }
       const seqLen = s.len + (s.flags & TCP_SYN ? 1 : 0) + (s.flags & TCP_FIN ? 1 : 0);
       if (seqLen === 0) continue;
       const end = (s.seq + seqLen) % SEQ_SPACE;
@@ -165,6 +185,21 @@ export function connectionSeries(
       sent = true;
       flight.push({ timeMs: t, value: forward(highAck, maxEnd) });
     } else if (s.flags & TCP_ACK) {
+      if ((s.flags & (TCP_ECE | TCP_SYN)) === TCP_ECE) {
+        if (!eceRun) events.push({ timeMs: t, kind: "ece", frame: s.frame });
+        eceRun = true;
+        // §6.1.2: the ECE of an ACK covering data sent after the last reduction, with data
+        // in flight and no retransmission outstanding (loss recovery reduced already).
+        if (
+          sent && acked && seqLess(ecnRecover, s.ack) && !seqLess(s.ack, highAck) &&
+          seqLess(highAck, maxEnd) && resent.length === 0
+        ) {
+          events.push({ timeMs: t, kind: "ecn-reduction", frame: s.frame });
+          ecnRecover = maxEnd;
+        }
+      } else if ((s.flags & TCP_SYN) === 0) {
+        eceRun = false;
+      }
       if (s.sack.length >= 2 && isDsack(s.sack, s.ack)) {
         events.push({ timeMs: t, kind: "dsack", frame: s.frame });
         const left = s.sack[0];
@@ -275,6 +310,10 @@ const EVENT_STYLE: Record<RecoveryEvent["kind"], { color: string; label: string 
   tlp: { color: "#6a1b9a", label: "TLP" },
   dsack: { color: "#2e7d32", label: "D-SACK" },
   undo: { color: "#00838f", label: "undo" },
+  ce: { color: "#d81b60", label: "CE" },
+  ece: { color: "#f9a825", label: "ECE" },
+  cwr: { color: "#5d4037", label: "CWR" },
+  "ecn-reduction": { color: "#b71c1c", label: "ECN cwnd cut" },
 };
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 

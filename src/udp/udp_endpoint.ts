@@ -90,6 +90,12 @@ export class UdpEndpoint {
   lastSrcAddr6: Ipv6Address | null = null;
   /** Families this endpoint receives. */
   readonly family: UdpFamily;
+  /**
+   * The IPv4 address bound (`bind(2)` to one address), int32; 0 = any of ours.
+   * A bound endpoint receives only datagrams to it and sends from it, whichever
+   * interface they use (RFC 1122 §3.3.4.2).
+   */
+  readonly boundAddr: number;
   #layer: UdpLayer;
   #queue: DatagramQueue;
   #pendingError: UdpError | null = null;
@@ -109,12 +115,20 @@ export class UdpEndpoint {
    * @param port the bound port
    * @param queue the receive queue
    * @param family the families received (default both)
+   * @param boundAddr the IPv4 address bound (int32; 0 = any of ours)
    */
-  constructor(layer: UdpLayer, port: number, queue: DatagramQueue, family: UdpFamily = "any") {
+  constructor(
+    layer: UdpLayer,
+    port: number,
+    queue: DatagramQueue,
+    family: UdpFamily = "any",
+    boundAddr = 0,
+  ) {
     this.#layer = layer;
     this.localPort = port;
     this.#queue = queue;
     this.family = family;
+    this.boundAddr = boundAddr | 0;
   }
 
   /** The connected IPv6 peer, or null (unconnected or connected over IPv4). */
@@ -239,7 +253,7 @@ export class UdpEndpoint {
     if (local === 0) return new UdpError("NoRoute", `no route to ${formatIpv4(addr)}`, addr, port);
     this.#remoteAddr = addr;
     this.#remotePort = port;
-    this.#localAddr = local;
+    this.#localAddr = this.boundAddr !== 0 ? this.boundAddr : local;
     this.#remote6 = null;
     this.#local6 = null;
     this.#pendingError = null;

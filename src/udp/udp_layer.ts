@@ -36,7 +36,7 @@ import type {
 import { pseudoHeaderSum, UDP_CHECKSUM_OFFSET } from "../wire/checksum.ts";
 import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../wire/port.ts";
 import { write16 } from "../wire/view.ts";
-import { ipv6AddressSum } from "../wire/checksum.ts";
+import { ipv6AddressSum, ipv6PseudoHeaderSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
 import type { Ipv6ProtocolHandler, Ipv6Sender, Ipv6SendOptions } from "../iface/types.ts";
 import { DatagramQueue, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS } from "./datagram_queue.ts";
@@ -59,7 +59,12 @@ export const IP_PROTOCOL_UDP = IP_PROTO_UDP;
 /** Emit options: leave the checksum to the device (the field is filled in afterwards). */
 const NO_CHECKSUM = { checksum: false } as const;
 /** IP send options of a datagram whose checksum the device completes. */
-const PARTIAL_CHECKSUM_SEND: IpSendOptions = { partialChecksumOffset: UDP_CHECKSUM_OFFSET };
+const PARTIAL_CHECKSUM_SEND: IpSendOptions = {
+  partialChecksumOffset: UDP_CHECKSUM_OFFSET,
+  source: 0,
+};
+/** IP send options of a datagram with a complete checksum: its source. Module scratch. */
+const SOURCE_SEND: IpSendOptions = { source: 0 };
 /** Largest UDP payload over IPv4: 65,535 − 20 (IPv4 header) − 8 (UDP header) = 65,507. */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_PACKET_LEN - IPV4_HEADER_LEN - UDP_HEADER_LEN;
 /** First port of the IANA dynamic/ephemeral range (RFC 6335 §6). */
@@ -136,6 +141,11 @@ export interface UdpLayerOptions {
 export interface UdpBindOptions {
   /** Families received (default "any": IPv4 and IPv6, as a wildcard Linux socket). */
   family?: UdpFamily;
+  /**
+   * One IPv4 address of ours to bind (int32 or unsigned; default 0 = any): the
+   * endpoint receives only datagrams to it and sends from it.
+   */
+  localAddr?: number;
   /** Payload bytes this endpoint may queue. */
   queueBytes?: number;
   /** Datagrams this endpoint may queue. */
@@ -172,6 +182,11 @@ export interface UdpLayerStats {
   icmpIgnored: number;
   /** Dropped: datagrams to a connected endpoint from another address or port than its peer. */
   rxWrongPeer: number;
+  /**
+   * Dropped: datagrams to another address of ours than the one their port's endpoint is
+   * bound to (answered like a closed port, as Linux finds no socket for them).
+   */
+  rxWrongAddress: number;
   /** ICMP errors about an unconnected endpoint, ignored (Linux without `IP_RECVERR`). */
   icmpUnconnected: number;
   /** ICMP errors whose quote is not a well-formed UDP datagram (cut short, bad header, fragment). */
@@ -234,6 +249,7 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
     icmpUnmatched: 0,
     icmpIgnored: 0,
     rxWrongPeer: 0,
+    rxWrongAddress: 0,
     icmpUnconnected: 0,
     icmpBadQuote: 0,
     rxDatagrams6: 0,
@@ -306,7 +322,7 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
       opts.queueBytes ?? this.#queueBytes,
       opts.queueDatagrams ?? this.#queueDatagrams,
     );
-    const endpoint = new UdpEndpoint(this, port, queue, opts.family ?? "any");
+    const endpoint = new UdpEndpoint(this, port, queue, opts.family ?? "any", opts.localAddr ?? 0);
     this.#ports.set(port, endpoint);
     return endpoint;
   }
@@ -380,6 +396,13 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
       stats.rxNoPort++;
       // RFC 1122 §4.1.3.1: no listener → ICMP port unreachable, but RFC 1122
       // §3.2.2 forbids ICMP errors about broadcast or multicast datagrams.
+      if (this.unreachable !== null && !isBroadcastOrMulticast(dst)) {
+        this.unreachable.portUnreachable(nowMs, src, dst, bytes, offset, length);
+      }
+      return false;
+    }
+    if (endpoint.boundAddr !== 0 && dst !== endpoint.boundAddr) {
+      stats.rxWrongAddress++;
       if (this.unreachable !== null && !isBroadcastOrMulticast(dst)) {
         this.unreachable.portUnreachable(nowMs, src, dst, bytes, offset, length);
       }
@@ -606,9 +629,22 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
     header.dstPort = dstPort;
     header.payloadLength = length;
     // RFC 8200 §8.1: the checksum covers the IPv6 pseudo-header and is never omitted.
-    this.#emit6.ipv6AddressSum = ipv6AddressSum(src, dst);
-    UdpRepr.emit(header, bytes, off, 0, 0, this.#emit6);
     const opts = this.#send6;
+    if (sender.txOffloads?.checksum === true) {
+      // Transmit checksum offload, as over IPv4: the folded pseudo-header sum, completed by the
+      // device (or by the IPv6 layer when the datagram cannot leave whole: fragments, unresolved).
+      UdpRepr.emit(header, bytes, off, 0, 0, NO_CHECKSUM);
+      write16(
+        bytes,
+        off + UDP_CHECKSUM_OFFSET,
+        ipv6PseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, udpLength),
+      );
+      opts.partialChecksumOffset = UDP_CHECKSUM_OFFSET;
+    } else {
+      this.#emit6.ipv6AddressSum = ipv6AddressSum(src, dst);
+      UdpRepr.emit(header, bytes, off, 0, 0, this.#emit6);
+      opts.partialChecksumOffset = 0;
+    }
     opts.source = src;
     if (!sender.send6(buf, dst, IP_PROTOCOL_UDP, opts)) {
       return this.#sendFailed(
@@ -675,7 +711,9 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
     if (invalid !== null) return this.#sendFailed(endpoint, invalid);
     // One numeric form from here on (int32, src/wire/address.ts): errors, the IP layer, ARP.
     dstAddr |= 0;
-    const src = this.sender.sourceAddressFor(dstAddr);
+    const route = this.sender.sourceAddressFor(dstAddr);
+    // A bound endpoint sends from its address (RFC 1122 §3.3.4.2), else the egress interface's.
+    const src = endpoint.boundAddr !== 0 && route !== 0 ? endpoint.boundAddr : route;
     if (src === 0) {
       return this.#sendFailed(
         endpoint,
@@ -727,10 +765,12 @@ export class UdpLayer implements IpProtocolHandler, Ipv6ProtocolHandler {
         off + UDP_CHECKSUM_OFFSET,
         pseudoHeaderSum(src, dstAddr, IP_PROTO_UDP, udpLength),
       );
+      PARTIAL_CHECKSUM_SEND.source = src;
       sent = this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP, PARTIAL_CHECKSUM_SEND);
     } else {
       UdpRepr.emit(header, bytes, off, src, dstAddr);
-      sent = this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP);
+      SOURCE_SEND.source = src;
+      sent = this.sender.send(buf, dstAddr, IP_PROTOCOL_UDP, SOURCE_SEND);
     }
     if (!sent) {
       return this.#sendFailed(

@@ -19,18 +19,20 @@
 
 import { onesComplementSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
-import { IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "./ipv4.ts";
 import {
-  type ChecksumParseOptions,
-  copyPayload,
-  read16,
-  storeChecksum,
-  WireView,
-  write16,
-} from "./view.ts";
+  ICMP_CODE_OFFSET,
+  ICMP_COMMON_CHECKSUM_OFFSET,
+  ICMP_COMMON_HEADER_LEN,
+  ICMP_TYPE_OFFSET,
+  ICMP_WORD2_OFFSET,
+  ICMP_WORD_OFFSET,
+  IcmpHeaderView,
+} from "./icmp_header.ts";
+import { IPV4_HEADER_LEN, IPV4_VERSION, Ipv4Packet } from "./ipv4.ts";
+import { type ChecksumParseOptions, copyPayload, read16, storeChecksum, write16 } from "./view.ts";
 
 /** Length of the fixed ICMP header (type, code, checksum, 4 more bytes). */
-export const ICMP_HEADER_LEN = 8;
+export const ICMP_HEADER_LEN: number = ICMP_COMMON_HEADER_LEN;
 /** Type: echo reply (RFC 792). */
 export const ICMP_ECHO_REPLY = 0;
 /** Type: destination unreachable (RFC 792). */
@@ -58,16 +60,11 @@ export const ICMP_MIN_QUOTED_DATA_LEN = 8;
 /** Shortest quote an error must carry: an IPv4 header plus 64 bits of data (RFC 792). */
 export const ICMP_MIN_QUOTE_LEN = 28;
 /** Offset of the checksum field in an ICMP header (RFC 792). */
-export const ICMP_CHECKSUM_OFFSET = 2;
+export const ICMP_CHECKSUM_OFFSET: number = ICMP_COMMON_CHECKSUM_OFFSET;
 /** Offset of the echo identifier (the first half of the rest-of-header word) in an ICMP header (RFC 792). */
-export const ICMP_ID_OFFSET = 4;
+export const ICMP_ID_OFFSET: number = ICMP_WORD_OFFSET;
 
 const PROTOCOL = "icmp";
-const OFFSET_TYPE = 0;
-const OFFSET_CODE = 1;
-const OFFSET_CHECKSUM = ICMP_CHECKSUM_OFFSET;
-const OFFSET_WORD1 = ICMP_ID_OFFSET;
-const OFFSET_WORD2 = 6;
 const SUM_OK = 0xffff;
 /** Bytes of transport header an error quote must include after the IP header (RFC 792). */
 const QUOTED_DATA_MIN = 8;
@@ -103,7 +100,7 @@ export function isIcmpError(type: number): boolean {
  * console.assert(p.check() === null && p.verifyChecksum() && p.dataLength === 4);
  * ```
  */
-export class IcmpPacket extends WireView {
+export class IcmpPacket extends IcmpHeaderView {
   /**
    * Validates that the 8-byte header lies inside the message and buffer.
    * After `null`, every accessor is in bounds.
@@ -125,71 +122,21 @@ export class IcmpPacket extends WireView {
 
   /** Computes and stores the checksum over the whole message (RFC 792). */
   fillChecksum(): void {
-    storeChecksum(this.bytes, this.offset, this.length, this.offset + OFFSET_CHECKSUM);
-  }
-
-  /** Message type. */
-  get type(): number {
-    return this.bytes[this.offset + OFFSET_TYPE];
-  }
-  set type(v: number) {
-    this.bytes[this.offset + OFFSET_TYPE] = v;
-  }
-
-  /** Message code. */
-  get code(): number {
-    return this.bytes[this.offset + OFFSET_CODE];
-  }
-  set code(v: number) {
-    this.bytes[this.offset + OFFSET_CODE] = v;
-  }
-
-  /** Stored checksum. */
-  get checksum(): number {
-    return read16(this.bytes, this.offset + OFFSET_CHECKSUM);
-  }
-  set checksum(v: number) {
-    write16(this.bytes, this.offset + OFFSET_CHECKSUM, v);
-  }
-
-  /** Echo identifier (bytes 4–5). */
-  get identifier(): number {
-    return read16(this.bytes, this.offset + OFFSET_WORD1);
-  }
-  set identifier(v: number) {
-    write16(this.bytes, this.offset + OFFSET_WORD1, v);
-  }
-
-  /** Echo sequence number (bytes 6–7). */
-  get sequence(): number {
-    return read16(this.bytes, this.offset + OFFSET_WORD2);
-  }
-  set sequence(v: number) {
-    write16(this.bytes, this.offset + OFFSET_WORD2, v);
+    storeChecksum(this.bytes, this.offset, this.length, this.offset + ICMP_COMMON_CHECKSUM_OFFSET);
   }
 
   /** Next-hop MTU of "fragmentation needed" (bytes 6–7, RFC 1191 §4). */
   get nextHopMtu(): number {
-    return read16(this.bytes, this.offset + OFFSET_WORD2);
+    return read16(this.bytes, this.offset + ICMP_WORD2_OFFSET);
   }
   set nextHopMtu(v: number) {
-    write16(this.bytes, this.offset + OFFSET_WORD2, v);
+    write16(this.bytes, this.offset + ICMP_WORD2_OFFSET, v);
   }
 
   /** The four bytes after the checksum as one unsigned 32-bit number. */
   get restOfHeader(): number {
-    return (read16(this.bytes, this.offset + OFFSET_WORD1) * 0x10000) +
-      read16(this.bytes, this.offset + OFFSET_WORD2);
-  }
-
-  /** Where the data (echo payload or quoted datagram) starts (absolute index). */
-  get dataOffset(): number {
-    return this.offset + ICMP_HEADER_LEN;
-  }
-
-  /** Data length in bytes. */
-  get dataLength(): number {
-    return this.length - ICMP_HEADER_LEN;
+    return (read16(this.bytes, this.offset + ICMP_WORD_OFFSET) * 0x10000) +
+      read16(this.bytes, this.offset + ICMP_WORD2_OFFSET);
   }
 }
 
@@ -390,24 +337,24 @@ export const IcmpRepr: IcmpCodec = {
     // Data first: they may share the buffer with (and overlap) the header area.
     const n = repr.dataLength;
     copyPayload(repr.data, repr.dataOffset, bytes, offset + ICMP_HEADER_LEN, n);
-    bytes[offset + OFFSET_TYPE] = repr.type;
-    bytes[offset + OFFSET_CODE] = repr.code;
+    bytes[offset + ICMP_TYPE_OFFSET] = repr.type;
+    bytes[offset + ICMP_CODE_OFFSET] = repr.code;
     if (repr.type === ICMP_ECHO_REQUEST || repr.type === ICMP_ECHO_REPLY) {
-      write16(bytes, offset + OFFSET_WORD1, repr.identifier);
-      write16(bytes, offset + OFFSET_WORD2, repr.sequence);
+      write16(bytes, offset + ICMP_WORD_OFFSET, repr.identifier);
+      write16(bytes, offset + ICMP_WORD2_OFFSET, repr.sequence);
     } else {
       // RFC 792: "unused" must be zero; RFC 1191 §4 puts the next-hop MTU in its low 16 bits.
-      write16(bytes, offset + OFFSET_WORD1, 0);
+      write16(bytes, offset + ICMP_WORD_OFFSET, 0);
       write16(
         bytes,
-        offset + OFFSET_WORD2,
+        offset + ICMP_WORD2_OFFSET,
         repr.type === ICMP_DEST_UNREACHABLE && repr.code === ICMP_UNREACH_FRAG_NEEDED
           ? repr.nextHopMtu
           : 0,
       );
     }
     const total = ICMP_HEADER_LEN + n;
-    storeChecksum(bytes, offset, total, offset + OFFSET_CHECKSUM);
+    storeChecksum(bytes, offset, total, offset + ICMP_COMMON_CHECKSUM_OFFSET);
     return total;
   },
 };

@@ -22,20 +22,27 @@
 
 import { ipv6PseudoHeaderSum, type Ipv6Words, onesComplementSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import {
+  ICMP_CODE_OFFSET,
+  ICMP_COMMON_CHECKSUM_OFFSET,
+  ICMP_COMMON_HEADER_LEN,
+  ICMP_TYPE_OFFSET,
+  ICMP_WORD2_OFFSET,
+  ICMP_WORD_OFFSET,
+  IcmpHeaderView,
+} from "./icmp_header.ts";
 import { IP_PROTO_ICMPV6, IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_VERSION } from "./ipv6.ts";
 import {
   type ChecksumParseOptions,
   copyPayload,
-  read16,
   read32,
   storeChecksum,
-  WireView,
   write16,
   write32,
 } from "./view.ts";
 
 /** Length of the ICMPv6 header with its first 32-bit word of message body. */
-export const ICMPV6_HEADER_LEN = 8;
+export const ICMPV6_HEADER_LEN: number = ICMP_COMMON_HEADER_LEN;
 /** Type: destination unreachable (RFC 4443 §3.1). */
 export const ICMPV6_DEST_UNREACHABLE = 1;
 /** Type: packet too big (RFC 4443 §3.2). */
@@ -94,11 +101,6 @@ export const ICMPV6_ERROR_MAX_LEN = IPV6_MIN_MTU - IPV6_HEADER_LEN;
 export const ICMPV6_ERROR_MAX_QUOTE = ICMPV6_ERROR_MAX_LEN - ICMPV6_HEADER_LEN;
 
 const PROTOCOL = "icmpv6";
-const OFFSET_TYPE = 0;
-const OFFSET_CODE = 1;
-const OFFSET_CHECKSUM = 2;
-const OFFSET_WORD1 = 4;
-const OFFSET_WORD2 = 6;
 const SUM_OK = 0xffff;
 /** Bytes every ICMPv6 message has: type, code, checksum (RFC 4443 §2.1). */
 const ICMPV6_MIN_LEN = 4;
@@ -153,7 +155,7 @@ export function icmpv6QuoteLength(invokingLength: number): number {
  * console.assert(p.check() === null && p.verifyChecksum(src, dst) && p.dataLength === 4);
  * ```
  */
-export class Icmpv6Packet extends WireView {
+export class Icmpv6Packet extends IcmpHeaderView {
   /**
    * Validates that the 8-byte header lies inside the message and buffer.
    *
@@ -185,65 +187,21 @@ export class Icmpv6Packet extends WireView {
    */
   fillChecksum(src: Ipv6Words, dst: Ipv6Words): void {
     const initial = ipv6PseudoHeaderSum(src, dst, IP_PROTO_ICMPV6, this.length);
-    storeChecksum(this.bytes, this.offset, this.length, this.offset + OFFSET_CHECKSUM, initial);
-  }
-
-  /** Message type. */
-  get type(): number {
-    return this.bytes[this.offset + OFFSET_TYPE];
-  }
-  set type(v: number) {
-    this.bytes[this.offset + OFFSET_TYPE] = v;
-  }
-
-  /** Message code. */
-  get code(): number {
-    return this.bytes[this.offset + OFFSET_CODE];
-  }
-  set code(v: number) {
-    this.bytes[this.offset + OFFSET_CODE] = v;
-  }
-
-  /** Stored checksum. */
-  get checksum(): number {
-    return read16(this.bytes, this.offset + OFFSET_CHECKSUM);
-  }
-  set checksum(v: number) {
-    write16(this.bytes, this.offset + OFFSET_CHECKSUM, v);
-  }
-
-  /** Echo identifier (bytes 4–5). */
-  get identifier(): number {
-    return read16(this.bytes, this.offset + OFFSET_WORD1);
-  }
-  set identifier(v: number) {
-    write16(this.bytes, this.offset + OFFSET_WORD1, v);
-  }
-
-  /** Echo sequence number (bytes 6–7). */
-  get sequence(): number {
-    return read16(this.bytes, this.offset + OFFSET_WORD2);
-  }
-  set sequence(v: number) {
-    write16(this.bytes, this.offset + OFFSET_WORD2, v);
+    storeChecksum(
+      this.bytes,
+      this.offset,
+      this.length,
+      this.offset + ICMP_COMMON_CHECKSUM_OFFSET,
+      initial,
+    );
   }
 
   /** Bytes 4–7 as an unsigned 32-bit number: the MTU of packet too big, the pointer of parameter problem. */
   get word(): number {
-    return read32(this.bytes, this.offset + OFFSET_WORD1);
+    return read32(this.bytes, this.offset + ICMP_WORD_OFFSET);
   }
   set word(v: number) {
-    write32(this.bytes, this.offset + OFFSET_WORD1, v);
-  }
-
-  /** Where the data (echo payload or quoted packet) starts (absolute index). */
-  get dataOffset(): number {
-    return this.offset + ICMPV6_HEADER_LEN;
-  }
-
-  /** Data length in bytes. */
-  get dataLength(): number {
-    return this.length - ICMPV6_HEADER_LEN;
+    write32(this.bytes, this.offset + ICMP_WORD_OFFSET, v);
   }
 }
 
@@ -480,25 +438,25 @@ export const Icmpv6Repr: Icmpv6Codec = {
     // Data first: they may share the buffer with (and overlap) the header area.
     const n = repr.dataLength;
     copyPayload(repr.data, repr.dataOffset, bytes, offset + ICMPV6_HEADER_LEN, n);
-    bytes[offset + OFFSET_TYPE] = repr.type;
-    bytes[offset + OFFSET_CODE] = repr.code;
+    bytes[offset + ICMP_TYPE_OFFSET] = repr.type;
+    bytes[offset + ICMP_CODE_OFFSET] = repr.code;
     const type = repr.type;
     if (type === ICMPV6_ECHO_REQUEST || type === ICMPV6_ECHO_REPLY) {
-      write16(bytes, offset + OFFSET_WORD1, repr.identifier);
-      write16(bytes, offset + OFFSET_WORD2, repr.sequence);
+      write16(bytes, offset + ICMP_WORD_OFFSET, repr.identifier);
+      write16(bytes, offset + ICMP_WORD2_OFFSET, repr.sequence);
     } else if (type === ICMPV6_PACKET_TOO_BIG) {
-      write32(bytes, offset + OFFSET_WORD1, repr.mtu);
+      write32(bytes, offset + ICMP_WORD_OFFSET, repr.mtu);
     } else if (type === ICMPV6_PARAMETER_PROBLEM) {
-      write32(bytes, offset + OFFSET_WORD1, repr.pointer);
+      write32(bytes, offset + ICMP_WORD_OFFSET, repr.pointer);
     } else {
-      write32(bytes, offset + OFFSET_WORD1, 0); // RFC 4443 §3.1, §3.3: unused, zero
+      write32(bytes, offset + ICMP_WORD_OFFSET, 0); // RFC 4443 §3.1, §3.3: unused, zero
     }
     const total = ICMPV6_HEADER_LEN + n;
     storeChecksum(
       bytes,
       offset,
       total,
-      offset + OFFSET_CHECKSUM,
+      offset + ICMP_COMMON_CHECKSUM_OFFSET,
       ipv6PseudoHeaderSum(src, dst, IP_PROTO_ICMPV6, total),
     );
     return total;

@@ -3,7 +3,8 @@
  * advertisement, neighbor solicitation and advertisement, redirect, and
  * their options (§4.6): source/target link-layer address, prefix
  * information, redirected header, MTU, plus the nonce of enhanced DAD
- * (RFC 7527 §4.1) and the recursive DNS server option (RFC 8106 §5.1). A plain {@link NdpRepr} over the
+ * (RFC 7527 §4.1) and the recursive DNS server and DNS search list options
+ * (RFC 8106 §5.1, §5.2). A plain {@link NdpRepr} over the
  * {@link Icmpv6Packet} view, and an {@link NdpOptionReader} that walks the
  * options in place.
  *
@@ -65,6 +66,8 @@ export const NDP_OPT_MTU = 5;
 export const NDP_OPT_NONCE = 14;
 /** Option: recursive DNS server (RFC 8106 §5.1). */
 export const NDP_OPT_RDNSS = 25;
+/** Option: DNS search list (RFC 8106 §5.2). */
+export const NDP_OPT_DNSSL = 31;
 /** The hop limit every NDP message is sent and must be received with (RFC 4861 §6.1). */
 export const NDP_HOP_LIMIT = 255;
 /** A lifetime of all ones means infinity (RFC 4861 §4.6.2). */
@@ -103,6 +106,13 @@ const MTU_OPTION_LEN = 8;
 const NONCE_OPTION_LEN = 8;
 const REDIRECTED_HEADER_PREFIX = 8;
 const RDNSS_MIN_UNITS = 3;
+/** RFC 8106 §5.2: "The minimum value is 2 if at least one domain name is contained". */
+const DNSSL_MIN_UNITS = 2;
+/** RDNSS and DNSSL: type, length, 2 reserved bytes, 4-byte lifetime, then the data. */
+const DNS_OPTION_HEADER = 8;
+/** RFC 1035 §2.3.4: a label has at most 63 octets, a name at most 255. */
+const DNS_LABEL_MAX = 63;
+const DNS_NAME_MAX = 255;
 /** Redirect fits in the minimum MTU (RFC 4861 §4.6.3: "without exceeding 1280"). */
 const REDIRECT_MAX_LEN = IPV6_MIN_MTU - IPV6_HEADER_LEN;
 
@@ -120,6 +130,22 @@ export interface NdpPrefixInfo {
   preferredLifetime: number;
   /** The prefix (bits after prefixLength are zero when the sender obeys §4.6.2). */
   prefix: Ipv6Address;
+}
+
+/** One Recursive DNS Server option (RFC 8106 §5.1). */
+export interface NdpRdnss {
+  /** Seconds the servers may be used ({@link NDP_INFINITE_LIFETIME} = infinity, 0 = stop). */
+  lifetime: number;
+  /** The servers, in the router's order of preference. */
+  servers: Ipv6Address[];
+}
+
+/** One DNS Search List option (RFC 8106 §5.2). */
+export interface NdpDnssl {
+  /** Seconds the domains may be used ({@link NDP_INFINITE_LIFETIME} = infinity, 0 = stop). */
+  lifetime: number;
+  /** The domain names, dotted, without the trailing dot. */
+  domains: string[];
 }
 
 /** An NDP message (RFC 4861 §4.1–4.5); the fields of other types keep their defaults. */
@@ -158,6 +184,13 @@ export interface NdpRepr {
   mtu: number;
   /** RA: prefix information options (parse reuses the objects already in the array). */
   prefixes: NdpPrefixInfo[];
+  /** RA: recursive DNS server options (RFC 8106 §5.1; parse reuses the objects in the array). */
+  rdnss: NdpRdnss[];
+  /**
+   * RA: DNS search list options (RFC 8106 §5.2). An option whose names are
+   * not in the uncompressed wire form §5.2 asks for is skipped.
+   */
+  dnssl: NdpDnssl[];
   /** Redirect: the redirected header option's data (the parsed buffer on parse). */
   redirected: Uint8Array;
   /** Where the redirected packet starts in {@link NdpRepr.redirected}. */
@@ -204,6 +237,8 @@ export function newNdpRepr(type: number = ICMPV6_ROUTER_SOLICITATION): NdpRepr {
     nonce: -1,
     mtu: -1,
     prefixes: [],
+    rdnss: [],
+    dnssl: [],
     redirected: EMPTY,
     redirectedOffset: 0,
     redirectedLength: 0,
@@ -287,6 +322,9 @@ export class NdpOptionReader {
       case NDP_OPT_RDNSS:
         // RFC 8106 §5.1: 8 bytes plus one or more addresses: length 3, 5, 7, …
         ok = units >= RDNSS_MIN_UNITS && (units & 1) === 1;
+        break;
+      case NDP_OPT_DNSSL:
+        ok = units >= DNSSL_MIN_UNITS;
         break;
       default:
         break; // LLA options: any length ≥ 8 holds a MAC; redirected header ≥ 8
@@ -383,6 +421,56 @@ export class NdpOptionReader {
   rdnssAddressOffset(index: number): number {
     return this.offset + NDP_OPTION_UNIT + index * IPV6_ADDRESS_LEN;
   }
+
+  /** DNSSL: lifetime in seconds (RFC 8106 §5.2). */
+  get dnsslLifetime(): number {
+    return read32(this.bytes, this.offset + 4);
+  }
+
+  /**
+   * DNSSL: the domain names (allocates). RFC 8106 §5.2: each name in the
+   * uncompressed wire form of RFC 1035 §3.1, the last one followed by zero
+   * padding to the option's end.
+   *
+   * @returns the names, dotted, or null when one is malformed (a compression
+   *   pointer, a label or name too long, a name running past the option)
+   */
+  dnsslDomains(): string[] | null {
+    const bytes = this.bytes;
+    const end = this.offset + this.length;
+    const names: string[] = [];
+    let at = this.offset + DNS_OPTION_HEADER;
+    while (at < end && bytes[at] !== 0) {
+      const labels: string[] = [];
+      let nameLength = 1;
+      for (;;) {
+        if (at >= end) return null;
+        const n = bytes[at];
+        if (n === 0) break;
+        nameLength += n + 1;
+        if (n > DNS_LABEL_MAX || nameLength > DNS_NAME_MAX || at + 1 + n > end) return null;
+        labels.push(String.fromCharCode(...bytes.subarray(at + 1, at + 1 + n)));
+        at += 1 + n;
+      }
+      at++; // the root label ending the name
+      names.push(labels.join("."));
+    }
+    // What follows the last name is padding: all zero (§5.2 "MUST be set to zero").
+    for (; at < end; at++) if (bytes[at] !== 0) return null;
+    return names;
+  }
+}
+
+/** Bytes of `name` in DNS wire form (RFC 1035 §3.1): length-prefixed labels and the root. */
+function dnsNameLength(name: string): number {
+  return name === "" ? 1 : name.length + 2;
+}
+
+/** The DNSSL option for `domains` (padded to 8-byte units). */
+function dnsslOptionLength(domains: readonly string[]): number {
+  let n = DNS_OPTION_HEADER;
+  for (const d of domains) n += dnsNameLength(d);
+  return Math.ceil(n / NDP_OPTION_UNIT) * NDP_OPTION_UNIT;
 }
 
 /** Options of {@link NdpRepr.parse}: `verifyChecksum` (default true). */
@@ -422,7 +510,8 @@ export interface NdpCodec {
 
   /**
    * Writes the message with its options — source and target link-layer
-   * addresses and the nonce when ≥ 0, MTU when ≥ 0 (RA), every prefix (RA), the
+   * addresses and the nonce when ≥ 0, MTU when ≥ 0 (RA), every prefix, RDNSS
+   * and DNSSL option (RA; DNSSL names are ASCII, labels of 1–63 bytes), the
    * redirected header when its length > 0 (redirect; cut to whole 8-byte units within the
    * minimum MTU, as Linux ndisc_send_redirect does) —
    * and the checksum.
@@ -487,6 +576,8 @@ function readOptions(
   end: number,
 ): WireError | null {
   let prefixCount = 0;
+  let rdnssCount = 0;
+  let dnsslCount = 0;
   reader.reset(bytes, start, end - start);
   while (reader.next()) {
     switch (reader.type) {
@@ -525,6 +616,30 @@ function readOptions(
         prefixCount++;
         break;
       }
+      case NDP_OPT_RDNSS: {
+        if (repr.type !== ICMPV6_ROUTER_ADVERTISEMENT) break; // RFC 8106 §5: RA options
+        let r = repr.rdnss[rdnssCount];
+        if (r === undefined) repr.rdnss[rdnssCount] = r = { lifetime: 0, servers: [] };
+        r.lifetime = reader.rdnssLifetime;
+        const n = reader.rdnssCount;
+        for (let i = 0; i < n; i++) {
+          r.servers[i] = addressAt(
+            bytes,
+            reader.rdnssAddressOffset(i),
+            r.servers[i] ?? Ipv6Address.UNSPECIFIED,
+          );
+        }
+        r.servers.length = n;
+        rdnssCount++;
+        break;
+      }
+      case NDP_OPT_DNSSL: {
+        if (repr.type !== ICMPV6_ROUTER_ADVERTISEMENT) break;
+        const domains = reader.dnsslDomains();
+        if (domains === null) break; // malformed names: the option is skipped
+        repr.dnssl[dnsslCount++] = { lifetime: reader.dnsslLifetime, domains };
+        break;
+      }
       case NDP_OPT_REDIRECTED_HEADER:
         if (repr.type === ICMPV6_REDIRECT) {
           repr.redirected = bytes;
@@ -537,6 +652,8 @@ function readOptions(
     }
   }
   repr.prefixes.length = prefixCount;
+  repr.rdnss.length = rdnssCount;
+  repr.dnssl.length = dnsslCount;
   return reader.error;
 }
 
@@ -671,6 +788,8 @@ export const NdpRepr: NdpCodec = {
     if (repr.type === ICMPV6_ROUTER_ADVERTISEMENT) {
       if (repr.mtu >= 0) n += MTU_OPTION_LEN;
       n += repr.prefixes.length * PREFIX_OPTION_LEN;
+      for (const r of repr.rdnss) n += DNS_OPTION_HEADER + r.servers.length * IPV6_ADDRESS_LEN;
+      for (const d of repr.dnssl) n += dnsslOptionLength(d.domains);
     }
     if (repr.type === ICMPV6_REDIRECT) n += redirectedOptionLength(repr);
     return n;
@@ -750,6 +869,18 @@ export const NdpRepr: NdpCodec = {
         write32(bytes, at + 4, repr.mtu);
         at += MTU_OPTION_LEN;
       }
+      for (const r of repr.rdnss) {
+        const length = DNS_OPTION_HEADER + r.servers.length * IPV6_ADDRESS_LEN;
+        bytes[at] = NDP_OPT_RDNSS;
+        bytes[at + 1] = length / NDP_OPTION_UNIT;
+        write16(bytes, at + 2, 0);
+        write32(bytes, at + 4, r.lifetime);
+        for (let i = 0; i < r.servers.length; i++) {
+          r.servers[i].writeTo(bytes, at + DNS_OPTION_HEADER + i * IPV6_ADDRESS_LEN);
+        }
+        at += length;
+      }
+      for (const d of repr.dnssl) at = writeDnssl(bytes, at, d);
     }
     if (repr.sourceLinkLayer >= 0) {
       at = writeLinkLayerOption(bytes, at, NDP_OPT_SOURCE_LL, repr.sourceLinkLayer);
@@ -768,6 +899,26 @@ export const NdpRepr: NdpCodec = {
     return total;
   },
 };
+
+/** Writes a DNSSL option (RFC 8106 §5.2): names in uncompressed wire form, zero padding. */
+function writeDnssl(bytes: Uint8Array, at: number, d: NdpDnssl): number {
+  const length = dnsslOptionLength(d.domains);
+  bytes.fill(0, at, at + length);
+  bytes[at] = NDP_OPT_DNSSL;
+  bytes[at + 1] = length / NDP_OPTION_UNIT;
+  write32(bytes, at + 4, d.lifetime);
+  let p = at + DNS_OPTION_HEADER;
+  for (const name of d.domains) {
+    if (name !== "") {
+      for (const label of name.split(".")) {
+        bytes[p++] = label.length;
+        for (let i = 0; i < label.length; i++) bytes[p++] = label.charCodeAt(i);
+      }
+    }
+    bytes[p++] = 0;
+  }
+  return at + length;
+}
 
 /** Writes an 8-byte option carrying a 6-byte value (a link-layer address, a nonce). */
 function writeLinkLayerOption(bytes: Uint8Array, at: number, type: number, mac: number): number {

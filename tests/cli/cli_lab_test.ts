@@ -7,7 +7,7 @@ import {
   withLabCapture,
 } from "../lab/_helpers.ts";
 import { runCli } from "./_run.ts";
-import { makeTestPki } from "../http/_pki.ts";
+import { makeTestPki } from "../../src/testing/pki.ts";
 
 const PREFIX = "rsfc";
 const PEER = "192.0.2.1";

@@ -57,8 +57,19 @@ export class ScriptedServer implements FrameSink {
   #now = 0;
   readonly #device: Device;
 
-  constructor(device: Device) {
+  /** This server's address, MAC and the address it offers (defaults: the constants above). */
+  readonly ip: number;
+  readonly mac: number;
+  readonly offered: number;
+
+  constructor(
+    device: Device,
+    opts: { ip?: number; mac?: number; offered?: number } = {},
+  ) {
     this.#device = device;
+    this.ip = opts.ip ?? SERVER_IP;
+    this.mac = opts.mac ?? SERVER_MAC;
+    this.offered = opts.offered ?? OFFERED;
   }
 
   /** Reads what the stack sent. */
@@ -77,10 +88,10 @@ export class ScriptedServer implements FrameSink {
     if (eth.type === 0x0806) {
       const a = parseArp(eth.payload);
       this.arp.push({ op: a.op, sha: a.sha, spa: a.spa, tpa: a.tpa, atMs: this.#now });
-      if (this.answerArp && a.op === 1 && a.tpa === SERVER_IP && a.spa !== 0) {
+      if (this.answerArp && a.op === 1 && a.tpa === this.ip && a.spa !== 0) {
         this.#device.transmit(
           ...whole(
-            ethFrame(a.sha, SERVER_MAC, 0x0806, arpPacket(2, SERVER_MAC, SERVER_IP, a.sha, a.spa)),
+            ethFrame(a.sha, this.mac, 0x0806, arpPacket(2, this.mac, this.ip, a.sha, a.spa)),
           ),
         );
       }
@@ -132,11 +143,11 @@ export class ScriptedServer implements FrameSink {
       chaddr: request.chaddr,
       broadcast: request.broadcast,
       messageType: type,
-      yiaddr: OFFERED,
-      serverId: SERVER_IP,
+      yiaddr: this.offered,
+      serverId: this.ip,
       subnetMask: parseIpv4("255.255.255.0")!,
-      routers: [SERVER_IP],
-      dnsServers: [SERVER_IP],
+      routers: [this.ip],
+      dnsServers: [this.ip],
       leaseTimeS: 120,
       ...fields,
     };
@@ -157,9 +168,9 @@ export class ScriptedServer implements FrameSink {
     h.srcPort = DHCP_SERVER_PORT;
     h.dstPort = DHCP_CLIENT_PORT;
     h.payloadLength = payload.length;
-    UdpRepr.emit(h, udp, 0, SERVER_IP, dst);
-    const ip = ipv4Packet({ src: SERVER_IP, dst, protocol: 17, payload: udp });
-    this.#device.transmit(...whole(ethFrame(dstMac, SERVER_MAC, 0x0800, ip)));
+    UdpRepr.emit(h, udp, 0, this.ip, dst);
+    const ip = ipv4Packet({ src: this.ip, dst, protocol: 17, payload: udp });
+    this.#device.transmit(...whole(ethFrame(dstMac, this.mac, 0x0800, ip)));
   }
 
   /** Another host's ARP packet on the link. */

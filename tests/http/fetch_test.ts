@@ -4,7 +4,7 @@ import { serveNodeListener } from "../../src/http/node_socket.ts";
 import { B_ADDR, randomBytes, sha256, tcpPair, until } from "../socket/_tcp_helpers.ts";
 import type { Stack } from "../../src/stack.ts";
 import { missingCommandsReason, testWhen } from "../../src/testing/lab.ts";
-import { makeTestPki } from "./_pki.ts";
+import { makeTestPki } from "../../src/testing/pki.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -9,7 +9,7 @@ import {
   serveNodeListener,
 } from "../../src/http/node_socket.ts";
 import { missingCommandsReason, testWhen } from "../../src/testing/lab.ts";
-import { makeTestPki } from "./_pki.ts";
+import { makeTestPki } from "../../src/testing/pki.ts";
 
 const dec = new TextDecoder();
 

@@ -260,6 +260,8 @@ export function blankNa(): NdpRepr {
     nonce: -1,
     mtu: -1,
     prefixes: [],
+    rdnss: [],
+    dnssl: [],
     redirected: new Uint8Array(0),
     redirectedOffset: 0,
     redirectedLength: 0,

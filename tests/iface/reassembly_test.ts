@@ -239,3 +239,13 @@ Deno.test("Reassembler drops a datagram over 65,535 bytes counted with the first
   assert.equal(late.stats.tooLong, 1);
   assert.equal(late.stats.reassembled, 0);
 });
+
+Deno.test("Reassembler clear releases every datagram's buffer", () => {
+  const r = new Reassembler();
+  for (let id = 1; id <= 3; id++) feed(r, 0, frag(0, 64, { id }));
+  assert.equal(r.pending, 3);
+  assert.ok(r.totalBytes > 0);
+  r.clear();
+  assert.equal(r.pending, 0);
+  assert.equal(r.totalBytes, 0, "no buffer left counted");
+});

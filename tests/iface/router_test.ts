@@ -344,13 +344,16 @@ Deno.test("Stack with several interfaces: ping and TCP between hosts on each sid
   }
 });
 
-Deno.test("Stack interfaces option refuses the single-device options next to it and DHCP inside it", () => {
+Deno.test("Stack interfaces option refuses the single-device options next to it and DHCP options without ipv4: dhcp", () => {
   const [d0] = MemoryLink.pair();
   assert.throws(
     () => new Stack({ device: d0, interfaces: [{ device: d0, ipv4: "192.0.2.1/24" }] }),
     TypeError,
   );
   assert.throws(() => new Stack({ interfaces: [] }), TypeError);
-  assert.throws(() => new Stack({ interfaces: [{ device: d0, ipv4: "dhcp" }] }), TypeError);
+  assert.throws(
+    () => new Stack({ interfaces: [{ device: d0, ipv4: "192.0.2.1/24", dhcp: {} }] }),
+    TypeError,
+  );
   d0.close();
 });

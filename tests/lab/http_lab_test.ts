@@ -8,7 +8,7 @@ import tls from "node:tls";
 import { once } from "node:events";
 import { labTest } from "../../src/testing/lab.ts";
 import { createNodeConnection } from "../../src/http/node_socket.ts";
-import { makeTestPki, type TestPki } from "../http/_pki.ts";
+import { makeTestPki, type TestPki } from "../../src/testing/pki.ts";
 import { bulkData, sha256Hex, waitPeerTcpPort, withTcpLab } from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rsthttp";

@@ -9,7 +9,7 @@ import {
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
 import { stableAddress } from "../../src/iface/ipv6_addresses.ts";
-import { captureLab, type LabCapture, until } from "./_helpers.ts";
+import { captureLab, type LabCapture, until, waitPeerUdpPort } from "./_helpers.ts";
 
 const PREFIX = "rsipv6";
 const SECRET = new Uint8Array(16).fill(0x18);
@@ -204,4 +204,55 @@ labTest(
     });
   },
   { commands: ["tcpdump", "tshark"] },
+);
+
+labTest(
+  "IPv6: a SLAAC stack takes its DNS server from the RDNSS option of dnsmasq's RAs and resolves an AAAA name through it",
+  async () => {
+    const name = "rdnss-host.test";
+    const answer = "2001:db8:1::99";
+    await withV6Lab({ stack: { ipv6: ["slaac"] } }, async ({ stack, capture }) => {
+      // link-local and SLAAC from the RA.
+      await settled(stack, 2);
+      await until(
+        () => stack.resolver.servers.some((s) => s.addr6?.toString() === LAB_PEER_ADDRESS6),
+        `RDNSS server learned: ${JSON.stringify(stack.iface.ipv6!.dnsServerList())}`,
+        8000,
+      );
+      const [server] = stack.iface.ipv6!.dnsServerList();
+      assert.equal(server.address, LAB_PEER_ADDRESS6);
+      assert.ok(server.lifetimeS > 0 && server.lifetimeS <= 3600, JSON.stringify(server));
+      const routers = stack.routers();
+      assert.equal(routers.length, 1);
+      assert.equal(routers[0].managed, false, "ra-only: no DHCPv6 addresses");
+      const addresses = await stack.resolveDns(name, "AAAA");
+      assert.deepEqual(addresses, [answer]);
+      const s = stack.stats();
+      assert.ok(s.ndp!.rdnssLearned >= 1);
+      assert.ok(s.ndp!.dnsslIgnored >= 1, "dnsmasq's DNSSL option was counted");
+      const text = await capture.check(10);
+      assert.match(text, /Router Advertisement/);
+      assert.match(text, new RegExp(`AAAA ${name.replaceAll(".", "\\.")}`));
+    }, async (lab) => {
+      // The DNS server, on the peer's address, and the RA naming it (RDNSS) and a search list.
+      lab.spawnInPeer([
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--pid-file=",
+        "--bind-interfaces",
+        `--listen-address=${LAB_PEER_ADDRESS6}`,
+        "--local=/test/",
+        `--host-record=${name},${answer}`,
+      ]);
+      await waitPeerUdpPort(lab, 53);
+      lab.spawnInPeer(lab.routerAdvertisementCommand([
+        `--dhcp-option=option6:dns-server,[${LAB_PEER_ADDRESS6}]`,
+        "--dhcp-option=option6:domain-search,lab.test",
+      ]));
+    });
+  },
+  { commands: ["dnsmasq", "tcpdump", "tshark"] },
 );

@@ -163,7 +163,7 @@ labTest(
 const COOKIE_UPLOAD_BYTES = 8 << 20;
 
 labTest(
-  "A kernel client admitted by a SYN cookie keeps window scaling, SACK and timestamps",
+  "A kernel client admitted by a SYN cookie keeps window scaling, SACK, timestamps and ECN",
   async () => {
     await withTcpLab(
       PREFIX,
@@ -186,6 +186,8 @@ labTest(
         ]);
         assert.ok(syn.code === 0 || syn.code === 1, syn.stderr); // 1: no reply (none expected)
         await waitFor(() => listener.engine.synQueueLength === 1, "the spoofed SYN queued");
+        // The kernel asks for ECN in its SYN (RFC 3168 §6.1.1); the cookie keeps our answer.
+        await lab.runInPeer(["sysctl", "-q", "-w", "net.ipv4.tcp_ecn=1"]);
         const file = `${dir}/cookie-up.bin`;
         const up = bulkData(COOKIE_UPLOAD_BYTES, 21);
         await Deno.writeFile(file, up);
@@ -199,8 +201,13 @@ labTest(
         assert.equal(stack.stats().tcp.synCookiesAccepted, 1);
         const info = conn.connection.info();
         assert.deepEqual(
-          { windowScaling: info.windowScaling, sack: info.sack, timestamps: info.timestamps },
-          { windowScaling: true, sack: true, timestamps: true },
+          {
+            windowScaling: info.windowScaling,
+            sack: info.sack,
+            timestamps: info.timestamps,
+            ecn: info.ecn,
+          },
+          { windowScaling: true, sack: true, timestamps: true, ecn: true },
         );
         const got = await readToEnd(conn);
         assert.equal(await sha256Hex(got), await sha256Hex(up));

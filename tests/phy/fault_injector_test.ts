@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type FrameSink } from "../../src/phy/device.ts";
 import { FaultInjector, type FaultSpec, SeededRandom } from "../../src/phy/fault_injector.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
 
 const FRAME_BYTES = 100;
 const MANY = 20_000;
@@ -255,5 +256,46 @@ Deno.test("FaultInjector rejects probabilities outside 0..1", () => {
   assert.throws(() => new FaultInjector(a, { seed: 1, rx: { drop: 1.5 } }), RangeError);
   assert.throws(() => new FaultInjector(a, { seed: 1, tx: { delayMs: -1 } }), RangeError);
   a.close();
+  b.close();
+});
+
+Deno.test("FaultInjector ce marks ECN-capable IPv4 and IPv6 packets CE, keeping the IPv4 checksum right (RFC 3168 §5)", () => {
+  /** An Ethernet frame with an IPv4 header (TOS `tos`, valid checksum) or an IPv6 header. */
+  const ipFrame = (v6: boolean, ecn: number): Uint8Array => {
+    const f = new Uint8Array(FRAME_BYTES);
+    f[12] = v6 ? 0x86 : 0x08;
+    f[13] = v6 ? 0xdd : 0x00;
+    if (v6) {
+      f[14] = 0x6b; // version 6, the traffic class's high nibble 0xb
+      f[15] = (ecn << 4) | 0x05;
+    } else {
+      f.set([0x45, 0xb8 | ecn, 0, 86, 0x12, 0x34, 0x40, 0, 64, 6], 14);
+      f.set([192, 0, 2, 1, 192, 0, 2, 2], 26);
+      const sum = internetChecksum(f.subarray(14, 34), 0, 20);
+      f[24] = sum >>> 8;
+      f[25] = sum & 0xff;
+    }
+    return f;
+  };
+  const [a, b] = MemoryLink.pair();
+  const inj = new FaultInjector(a, { seed: 3, now: () => 0, tx: { ce: 1 } });
+  for (const v6 of [false, true]) {
+    for (const ecn of [0, 1, 2, 3]) assert.ok(inj.transmit(ipFrame(v6, ecn), 0, FRAME_BYTES));
+  }
+  const got = new Collect();
+  got.keep = true;
+  while (b.receive(got, 64) > 0) { /* drain */ }
+  assert.equal(got.payloads.length, 8);
+  const ecnOf = (p: number[], v6: boolean) => v6 ? (p[15] >> 4) & 3 : p[15] & 3;
+  // Not-ECT stays Not-ECT; ECT(1), ECT(0) become CE; CE stays CE. DSCP bits are kept.
+  assert.deepEqual(got.payloads.slice(0, 4).map((p) => ecnOf(p, false)), [0, 3, 3, 3]);
+  assert.deepEqual(got.payloads.slice(4).map((p) => ecnOf(p, true)), [0, 3, 3, 3]);
+  for (const p of got.payloads.slice(0, 4)) {
+    assert.equal(p[15] & 0xfc, 0xb8);
+    assert.equal(internetChecksum(Uint8Array.from(p.slice(14, 34)), 0, 20), 0, "IPv4 checksum");
+  }
+  for (const p of got.payloads.slice(4)) assert.equal(p[14], 0x6b);
+  assert.equal(inj.txFaults.ceMarked, 4);
+  inj.close();
   b.close();
 });

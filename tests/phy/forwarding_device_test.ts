@@ -45,7 +45,7 @@ const FRAME = new Uint8Array(60);
 const ARGS: { [K in Member]?: unknown[] } = {
   receive: [SINK, 7],
   transmit: [FRAME, 0, 60],
-  transmitOffload: [FRAME, 0, 60, 34, 16, 1448, 0x81], // a super-frame, GSO TCPv4 | ECN
+  transmitOffload: [FRAME, 0, 60, 34, 16, 0],
   distrustTransmit: [],
   flush: [],
   wait: [5],
@@ -130,9 +130,7 @@ class ProbeDevice implements Device {
     this.#reach("transmit", args);
     return true;
   }
-  transmitOffload(
-    ...args: [Uint8Array, number, number, number, number, number, number?]
-  ): boolean {
+  transmitOffload(...args: [Uint8Array, number, number, number, number, number]): boolean {
     this.#reach("transmitOffload", args);
     return true;
   }

@@ -92,18 +92,41 @@ Deno.test("decodeCookieTimestamp behaviour", () => {
     sndWScale: 5,
     sackOk: true,
     tsVal: 77,
+    ecnOk: false,
   });
   const plain = cookieTsVal(5000, -1, false);
   assert.deepEqual(decodeCookieTimestamp(ack(1, 1, { val: 78, ecr: plain }), cfg), {
     sndWScale: -1,
     sackOk: false,
     tsVal: 78,
+    ecnOk: false,
   });
   // Echoes asking for what we do not offer cannot be ours.
   const seg = ack(1, 1, { val: 1, ecr: echo });
   assert.equal(decodeCookieTimestamp(seg, { ...cfg, sack: false }), null);
   assert.equal(decodeCookieTimestamp(seg, { ...cfg, windowScaling: false }), null);
   assert.equal(decodeCookieTimestamp(seg, { ...cfg, timestamps: false }), null);
+});
+
+Deno.test("cookieTsVal and decodeCookieTimestamp carry ECN agreement in bit 5 (Linux TS_OPT_ECN)", () => {
+  const cfg = DEFAULT_TCP_CONFIG;
+  for (const clock of [0x1000, 0x1003f, -5]) {
+    const v = cookieTsVal(clock, 7, true, true);
+    assert.equal(v & COOKIE_TS_OPTION_MASK, 7 | 0x10 | 0x20);
+    assert.ok(((clock - v) | 0) >= 0, "never ahead of the clock");
+  }
+  const agreed = ack(1, 1, { val: 9, ecr: cookieTsVal(5000, -1, false, true) });
+  assert.deepEqual(decodeCookieTimestamp(agreed, cfg), {
+    sndWScale: -1,
+    sackOk: false,
+    tsVal: 9,
+    ecnOk: true,
+  });
+  // ECN turned off since the cookie was sent (Linux cookie_ecn_ok: tcp_ecn 0): the connection
+  // opens without ECN; the cookie stays valid.
+  assert.equal(decodeCookieTimestamp(agreed, { ...cfg, ecn: "off" })?.ecnOk, false);
+  const notAsked = ack(1, 1, { val: 9, ecr: cookieTsVal(5000, -1, false, false) });
+  assert.equal(decodeCookieTimestamp(notAsked, cfg)?.ecnOk, false);
 });
 
 Deno.test("validateSynCookieAck behaviour", () => {
@@ -119,7 +142,7 @@ Deno.test("validateSynCookieAck behaviour", () => {
   const echo = cookieTsVal(1234, 9, false);
   assert.deepEqual(v(ack(0, iss + 1, { val: 5, ecr: echo })), {
     mss: 1460,
-    options: { sndWScale: 9, sackOk: false, tsVal: 5 },
+    options: { sndWScale: 9, sackOk: false, tsVal: 5, ecnOk: false },
   });
   // A valid cookie whose echo claims SACK while this layer has SACK off: refused.
   const claimsSack = ack(0, iss + 1, { val: 5, ecr: echo | 0x10 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { TcpState } from "../../src/tcp/connection.ts";
 import { AddrInUse, NotConnected } from "../../src/tcp/errors.ts";
 import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from "../../src/tcp/tcp_layer.ts";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN } from "../../src/wire/tcp.ts";
 import { bytesOf, Host, LOCAL, REMOTE, segment } from "./harness.ts";
 
 const IRS = 7000;
@@ -249,6 +249,55 @@ Deno.test("SYN cookies keep window scaling and SACK in the timestamp when the SY
     [c2.info().windowScaling, c2.info().sack, c2.info().timestamps],
     [false, false, true],
   );
+});
+
+Deno.test("SYN cookies keep ECN agreement in the timestamp: an ECN-setup SYN gets an ECN connection (RFC 3168 §6.1.1)", () => {
+  const h = new Host();
+  const l = h.tcp.listen(80, 1);
+  h.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000, tsVal: 1 });
+  h.take(); // the queue is full from here on
+  /** A cookie handshake from `port`; returns the cookie SYN-ACK and the connection. */
+  const handshake = (port: number, synFlags: number, timestamps: boolean) => {
+    h.feed({ flags: synFlags, seq: 9000, srcPort: port, tsVal: timestamps ? 1000 : undefined });
+    const [cookie] = h.take().filter((r) => r.dstPort === port);
+    h.feed({
+      flags: TCP_ACK,
+      seq: 9001,
+      ack: cookie.seq + 1,
+      srcPort: port,
+      tsVal: timestamps ? 1001 : undefined,
+      tsEcr: timestamps ? cookie.tsVal : undefined,
+    });
+    const c = l.accept();
+    assert.ok(c !== null && c.remotePort === port);
+    return { cookie, c };
+  };
+  const setup = TCP_SYN | TCP_ECE | TCP_CWR;
+  // An ECN-setup SYN: an ECN-setup SYN-ACK (ECE, not CWR), bit 5 of its TSval, ECN in use.
+  const asked = handshake(6001, setup, true);
+  assert.equal(asked.cookie.flags, TCP_SYN | TCP_ACK | TCP_ECE);
+  assert.equal(asked.cookie.tsVal & 0x20, 0x20);
+  assert.equal(asked.c.info().ecn, true);
+  assert.equal(h.tcp.stats.ecnNegotiated, 1);
+  // A SYN that does not ask: no ECE, no bit, no ECN.
+  const plain = handshake(6002, TCP_SYN, true);
+  assert.equal(plain.cookie.flags, TCP_SYN | TCP_ACK);
+  assert.equal(plain.cookie.tsVal & 0x20, 0);
+  assert.equal(plain.c.info().ecn, false);
+  // Without timestamps the cookie has no room for it (Linux clears ecn_ok): not agreed.
+  const bare = handshake(6003, setup, false);
+  assert.equal(bare.cookie.flags, TCP_SYN | TCP_ACK);
+  assert.equal(bare.c.info().ecn, false);
+  assert.equal(h.tcp.stats.synCookiesAccepted, 3);
+  // ECN off on this layer: an ECN-setup SYN is answered without ECE.
+  const off = new Host({ ecn: "off" });
+  off.tcp.listen(80, 1);
+  off.feed({ flags: TCP_SYN, seq: IRS, srcPort: 6000, tsVal: 1 });
+  off.take();
+  off.feed({ flags: setup, seq: 9000, srcPort: 6001, tsVal: 1000 });
+  const [noEcn] = off.take().filter((r) => r.dstPort === 6001);
+  assert.equal(noEcn.flags, TCP_SYN | TCP_ACK);
+  assert.equal(noEcn.tsVal & 0x20, 0);
 });
 
 Deno.test("A cookie ACK whose echoed options this stack does not do is refused", () => {

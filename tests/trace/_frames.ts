@@ -27,6 +27,8 @@ export interface SegmentSpec {
   windowScale?: number;
   /** SACK blocks, relative to the receiver's ISN, flat [left, right, ...]. */
   sack?: number[];
+  /** The IPv4 TOS byte (its low two bits are the ECN field, RFC 3168 §5). */
+  tos?: number;
 }
 
 /** One TCP frame between the client and the server. */
@@ -65,6 +67,7 @@ export function tcpFrame(s: SegmentSpec): CapturedFrame {
       destination: dst,
       protocol: IP_PROTO_TCP,
       payloadLength: tcpLen,
+      tos: s.tos ?? 0,
     },
     bytes,
     14,

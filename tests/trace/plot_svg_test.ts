@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { analyzeCapture } from "../../src/trace/connections.ts";
 import { connectionSeries, renderPlotSvg } from "../../src/trace/plot_svg.ts";
 import { handshake, TCP_ACK, tcpFrame } from "./_frames.ts";
+import { TCP_CWR, TCP_ECE } from "../../src/wire/tcp.ts";
 
 function lossCapture() {
   return analyzeCapture([
@@ -132,4 +133,39 @@ Deno.test("renderPlotSvg draws the loss-recovery marks", () => {
   const spurious = renderPlotSvg(spuriousCapture());
   assert.ok(spurious.includes(`class="event-dsack"`) && spurious.includes(`class="event-undo"`));
   assert.ok(spurious.includes(">D-SACK</text>") && spurious.includes(">undo</text>"));
+});
+
+Deno.test("connectionSeries marks CE, the first ECE of a run, CWR and one ECN reduction per window (RFC 3168 §6.1)", () => {
+  const ECT0 = 2;
+  const CE = 3;
+  const data = (t: number, seq: number, tos = ECT0, flags = TCP_ACK) =>
+    tcpFrame({ t, fromClient: true, flags, seq, ack: 1, len: 1000, tos });
+  const ack = (t: number, n: number, flags = TCP_ACK) =>
+    tcpFrame({ t, fromClient: false, flags, seq: 1, ack: n });
+  const conn = analyzeCapture([
+    ...handshake(),
+    data(3, 1),
+    data(3, 1001, CE), // frame 5: marked
+    data(3, 2001),
+    ack(10, 1001), // frame 7
+    ack(10, 2001, TCP_ACK | TCP_ECE), // frame 8: echo starts, the window is cut
+    ack(10, 3001, TCP_ACK | TCP_ECE), // frame 9: same run, same window: no second cut
+    data(11, 3001, ECT0, TCP_ACK | TCP_CWR), // frame 10: CWR
+    ack(20, 4001), // frame 11: the echo stopped
+    data(21, 4001, CE), // frame 12
+    ack(30, 5001, TCP_ACK | TCP_ECE), // frame 13: a new run; data sent after the cut: cut
+  ]).connections[0];
+  const s = connectionSeries(conn);
+  assert.deepEqual(s.events.map((e) => [e.kind, e.frame]), [
+    ["ce", 5],
+    ["ece", 8],
+    ["ecn-reduction", 8],
+    ["cwr", 10],
+    ["ce", 12],
+    ["ece", 13],
+    ["ecn-reduction", 13],
+  ]);
+  const svg = renderPlotSvg(conn);
+  assert.equal((svg.match(/class="event-ecn-reduction"/g) ?? []).length, 2);
+  assert.ok(svg.includes(">CWR</text>") && svg.includes(">ECE</text>"));
 });

@@ -324,6 +324,10 @@ function ipv6Corpus(): Uint8Array[] {
       routerLifetime: 1800,
       mtu: 1500,
       sourceLinkLayer: 0x020000000002,
+      managed: true,
+      other: true,
+      rdnss: [{ lifetime: 600, servers: [Ipv6Address.parse("2001:db8::53"), target] }],
+      dnssl: [{ lifetime: 600, domains: ["example.test", "a.b.example.test"] }],
       prefixes: [{
         prefix: Ipv6Address.parse("2001:db8::"),
         prefixLength: 64,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   NDP_HOP_LIMIT,
   NDP_INFINITE_LIFETIME,
+  NDP_OPT_DNSSL,
   NDP_OPT_MTU,
   NDP_OPT_PREFIX_INFO,
   NDP_OPT_RDNSS,
@@ -500,4 +501,90 @@ Deno.test("NdpRepr.parse reuses the prefix and address objects already in out", 
   assert.equal(out.prefixes.length, 0);
   assert.equal(out.type, ICMPV6_ROUTER_SOLICITATION);
   assert.equal(out.mtu, -1);
+});
+
+/** An RA from LL_B with M and O set, two RDNSS options and a DNSSL option (RFC 8106 §5). */
+function raWithDns(): NdpRepr {
+  return {
+    ...newNdpRepr(ICMPV6_ROUTER_ADVERTISEMENT),
+    curHopLimit: 64,
+    managed: true,
+    other: true,
+    routerLifetime: 1800,
+    sourceLinkLayer: MAC_B,
+    rdnss: [
+      {
+        lifetime: 600,
+        servers: [Ipv6Address.parse("2001:db8::53"), Ipv6Address.parse("2001:db8::54")],
+      },
+      { lifetime: NDP_INFINITE_LIFETIME, servers: [Ipv6Address.parse("2001:db8:1::53")] },
+    ],
+    dnssl: [{ lifetime: 1200, domains: ["example.test", "lab.example.test"] }],
+  };
+}
+
+Deno.test("NdpRepr emits and parses RDNSS and DNSSL options in a form tshark accepts (RFC 8106 §5.1, §5.2)", async () => {
+  const ra = raWithDns();
+  const b = emit(ra, LL_B, Ipv6Address.ALL_NODES);
+  // 16 fixed + RDNSS 40 + RDNSS 24 + DNSSL (8 + 14 + 18 = 40) + SLLA 8.
+  assert.equal(b.length, 16 + 40 + 24 + 40 + 8);
+  const back = parseOk(b, LL_B, Ipv6Address.ALL_NODES);
+  assert.ok(back.managed && back.other);
+  assert.deepEqual(
+    back.rdnss.map((r) => [r.lifetime, r.servers.map(String)]),
+    [[600, ["2001:db8::53", "2001:db8::54"]], [NDP_INFINITE_LIFETIME, ["2001:db8:1::53"]]],
+  );
+  assert.deepEqual(back.dnssl, [{ lifetime: 1200, domains: ["example.test", "lab.example.test"] }]);
+  assert.deepEqual(emit(back, LL_B, Ipv6Address.ALL_NODES), b, "round trip byte for byte");
+  // RDNSS and DNSSL belong to RAs: in other messages they are skipped.
+  const ns = nsWith([...b.subarray(16, 16 + 24 + 40)]);
+  const nsBack = parseOk(ns, LL_A, LL_B);
+  assert.equal(nsBack.rdnss.length, 0);
+  assert.equal(nsBack.dnssl.length, 0);
+  const frame = ipv6Frame({
+    src: LL_B,
+    dst: Ipv6Address.ALL_NODES,
+    nextHeader: IP_PROTO_ICMPV6,
+    hopLimit: NDP_HOP_LIMIT,
+    payloadLength: b.length,
+    fill: (f, at) => f.set(b, at),
+  });
+  const decoded = await assertTsharkClean([frame], { what: "RA with RDNSS and DNSSL" });
+  if (decoded === null) return;
+  const t = decoded[0];
+  assert.equal(t.field("icmpv6.checksum.status"), "1");
+  assert.equal(t.field("icmpv6.nd.ra.flag.m"), "1");
+  assert.equal(t.field("icmpv6.nd.ra.flag.o"), "1");
+  assert.equal(t.num("icmpv6.opt.rdnss.lifetime"), 600);
+  assert.equal(t.field("icmpv6.opt.rdnss"), "2001:db8::53");
+  assert.equal(t.field("icmpv6.opt.rdnss", 1), "2001:db8::54");
+  assert.equal(t.field("icmpv6.opt.rdnss", 2), "2001:db8:1::53");
+  assert.equal(t.num("icmpv6.opt.dnssl.lifetime"), 1200);
+  assert.equal(t.field("icmpv6.opt.dnssl"), "example.test");
+  assert.equal(t.field("icmpv6.opt.dnssl", 1), "lab.example.test");
+});
+
+Deno.test("NdpRepr skips a DNSSL option with malformed names and keeps the rest of the RA", () => {
+  const ra = raWithDns();
+  const b = emit(ra, LL_B, Ipv6Address.ALL_NODES);
+  const dnsslAt = 16 + 40 + 24;
+  assert.equal(b[dnsslAt], NDP_OPT_DNSSL);
+  const cases: [string, (m: Uint8Array) => void][] = [
+    ["a compression pointer", (m) => m[dnsslAt + 8] = 0xc0],
+    ["a label running past the option", (m) => m[dnsslAt + 8 + 13 + 1] = 60],
+    ["non-zero padding", (m) => m[dnsslAt + 39] = 1],
+  ];
+  for (const [what, spoil] of cases) {
+    const m = b.slice();
+    spoil(m);
+    new Icmpv6Packet(m).fillChecksum(LL_B, Ipv6Address.ALL_NODES);
+    const back = parseOk(m, LL_B, Ipv6Address.ALL_NODES);
+    assert.equal(back.dnssl.length, 0, what);
+    assert.equal(back.rdnss.length, 2, what);
+    assert.equal(back.sourceLinkLayer, MAC_B, what);
+  }
+  // A DNSSL option of one unit cannot hold a name (RFC 8106 §5.2: the minimum length is 2).
+  const short = nsWith([NDP_OPT_DNSSL, 1, 0, 0, 0, 0, 0, 0]);
+  const r = NdpRepr.parse(new Icmpv6Packet(short), LL_A, LL_B);
+  assert.ok(isWireError(r) && r.kind === "bad-option");
 });

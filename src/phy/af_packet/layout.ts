@@ -11,8 +11,9 @@
  * @module
  */
 
-import { GSO_NONE, GSO_TCPV4 } from "../device.ts";
+import { GSO_ECN, GSO_NONE, GSO_TCPV4, GSO_TCPV6 } from "../device.ts";
 import { POLLIN } from "../libc.ts";
+import { TCP_CWR, TCP_FLAGS_OFFSET } from "../../wire/tcp.ts";
 
 // ---------------------------------------------------------------- struct sockaddr_ll
 /** sizeof(struct sockaddr_ll) (linux/if_packet.h). */
@@ -161,17 +162,17 @@ export function writeU64(words: Uint32Array, at: number, value: number): void {
 
 /**
  * Writes a `struct virtio_net_hdr` { u8 flags; u8 gso_type; le16 hdr_len, gso_size,
- * csum_start, csum_offset } at `at`: NEEDS_CSUM when `csumStart > 0`, GSO `gsoType`
- * (default TCPv4) when `gsoSize > 0`.
+ * csum_start, csum_offset } at `at`: NEEDS_CSUM when `csumStart > 0`; `gsoType`
+ * (a `GSO_*` value, see {@link tcpGsoType}) when `gsoSize > 0`, else GSO_NONE.
  */
 export function writeVnetHeader(
   b: Uint8Array,
   at: number,
   csumStart: number,
   csumOffset: number,
+  gsoType: number,
   gsoSize: number,
   headerLength: number,
-  gsoType: number = GSO_TCPV4,
 ): void {
   b[at + VNET_FLAGS] = csumStart > 0 ? VNET_F_NEEDS_CSUM : 0;
   b[at + VNET_GSO_TYPE] = gsoSize > 0 ? gsoType : GSO_NONE;
@@ -179,6 +180,28 @@ export function writeVnetHeader(
   writeLe16(b, at + VNET_GSO_SIZE, gsoSize);
   writeLe16(b, at + VNET_CSUM_START, csumStart);
   writeLe16(b, at + VNET_CSUM_OFFSET, csumOffset);
+}
+
+/** The IP version nibble of an IPv6 header (RFC 8200 §3). */
+const IPV6_VERSION = 6;
+
+/**
+ * The `gso_type` of a TCP super-frame whose IP header starts at `ip` and TCP
+ * header at `tcp`: GSO_TCPV6 for IPv6 (version nibble 6), else GSO_TCPV4;
+ * with {@link GSO_ECN} or-ed in when the TCP header carries CWR. Linux marks a
+ * TSO skb that carries CWR SKB_GSO_TCP_ECN (tcp_ecn_send, tcp_gro_complete):
+ * a device without NETIF_F_TSO_ECN then segments it in software, which sets
+ * CWR on the first segment only (tcp_gso_segment; RFC 3168 §6.1.2: CWR once
+ * per window), instead of a TSO engine copying it into every segment.
+ *
+ * @param b frame buffer
+ * @param ip offset of the IP header
+ * @param tcp offset of the TCP header
+ * @returns GSO_TCPV4 or GSO_TCPV6, maybe | GSO_ECN
+ */
+export function tcpGsoType(b: Uint8Array, ip: number, tcp: number): number {
+  const type = (b[ip] >>> 4) === IPV6_VERSION ? GSO_TCPV6 : GSO_TCPV4;
+  return (b[tcp + TCP_FLAGS_OFFSET] & TCP_CWR) !== 0 ? type | GSO_ECN : type;
 }
 
 /** Reads a little-endian u16 (virtio 1.0 fields are little-endian; vio_le() on x86-64). */

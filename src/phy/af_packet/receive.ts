@@ -24,7 +24,8 @@ import {
   completePartialChecksum,
   UDP_CHECKSUM_OFFSET,
 } from "../../wire/checksum.ts";
-import { ETHERTYPE_IPV4, ETHERTYPE_OFFSET } from "../../wire/ethernet.ts";
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_OFFSET } from "../../wire/ethernet.ts";
+import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_OFFSET } from "../../wire/ipv6.ts";
 import {
   IP_PROTO_TCP,
   IP_PROTO_UDP,
@@ -168,22 +169,34 @@ export class RxFrameMeta {
     }
   }
 
-  /** Without a vnet header: csum start/offset of an IPv4 TCP/UDP frame (else left 0). */
+  /**
+   * Without a vnet header: csum start/offset of an IPv4 TCP/UDP frame, or of an
+   * IPv6 one whose Next Header is TCP/UDP (no extension headers: what a local
+   * Linux sender's CHECKSUM_PARTIAL packets carry); else left 0.
+   */
   #locateLayer4Checksum(bytes: Uint8Array, mac: number, length: number): void {
     const info = this.info;
     if (length < ETHERNET_HEADER_BYTES + IPV4_HEADER_LEN) return;
     const etherType = (bytes[mac + ETHERTYPE_OFFSET] << 8) | bytes[mac + ETHERTYPE_OFFSET + 1];
-    if (etherType !== ETHERTYPE_IPV4) return;
     const ip = mac + ETHERNET_HEADER_BYTES;
-    const ihl = (bytes[ip] & IPV4_IHL_MASK) * IPV4_WORD_BYTES;
-    const protocol = bytes[ip + IPV4_PROTOCOL_OFFSET];
+    let headerLength: number;
+    let protocol: number;
+    if (etherType === ETHERTYPE_IPV4) {
+      headerLength = (bytes[ip] & IPV4_IHL_MASK) * IPV4_WORD_BYTES;
+      protocol = bytes[ip + IPV4_PROTOCOL_OFFSET];
+      if (headerLength < IPV4_HEADER_LEN) return;
+    } else if (etherType === ETHERTYPE_IPV6) {
+      if (length < ETHERNET_HEADER_BYTES + IPV6_HEADER_LEN) return;
+      headerLength = IPV6_HEADER_LEN;
+      protocol = bytes[ip + IPV6_NEXT_HEADER_OFFSET];
+    } else return;
     const offset = protocol === IP_PROTO_TCP
       ? TCP_CHECKSUM_OFFSET
       : protocol === IP_PROTO_UDP
       ? UDP_CHECKSUM_OFFSET
       : 0;
-    if (offset === 0 || ihl < IPV4_HEADER_LEN) return;
-    info.csumStart = ETHERNET_HEADER_BYTES + ihl;
+    if (offset === 0) return;
+    info.csumStart = ETHERNET_HEADER_BYTES + headerLength;
     info.csumOffset = offset;
   }
 

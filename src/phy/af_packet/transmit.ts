@@ -13,14 +13,21 @@
 
 import type { AfPacketStats } from "../af_packet.ts";
 import { errno, libc, MSG_DONTWAIT } from "../libc.ts";
+import { GSO_ECN, GSO_TCPV4, GSO_TCPV6 } from "../device.ts";
 import { TCP_DATA_OFFSET_BYTE } from "../../wire/tcp.ts";
-import { GSO_TCPV4 } from "../device.ts";
+import {
+  ETHERNET_HEADER_LEN,
+  ETHERTYPE_OFFSET,
+  ETHERTYPE_VLAN,
+  VLAN_TAG_LEN,
+} from "../../wire/ethernet.ts";
 import {
   IOV_LEN_OFFSET,
   IOVEC_BYTES,
   MSG_HDR_BYTES,
   MSG_IOV,
   MSG_IOVLEN,
+  tcpGsoType,
   TWO_POW_32,
   VNET_HDR_BYTES,
   writeU64,
@@ -124,8 +131,8 @@ export class Transmitter {
   /**
    * Sends one frame (checked by the caller) behind a virtio_net_hdr asking
    * for checksum completion at `csumStart + csumOffset` (`csumStart` 0: none)
-   * and, with `gsoSize > 0`, segmentation of type `gsoType` (TCPv4, maybe
-   * with GSO_ECN), with `sendmsg()`.
+   * and, with `gsoSize > 0`, TCP segmentation (GSO_TCPV4 or GSO_TCPV6 by the
+   * IP version, | GSO_ECN with CWR: {@link tcpGsoType}), with `sendmsg()`.
    *
    * @returns false when the kernel refused it (counted)
    */
@@ -136,7 +143,6 @@ export class Transmitter {
     csumStart: number,
     csumOffset: number,
     gsoSize: number,
-    gsoType: number = GSO_TCPV4,
   ): boolean {
     if (bytes !== this.#lastBytes) this.#base(bytes);
     const address = this.#lastBaseNumber + offset;
@@ -148,13 +154,23 @@ export class Transmitter {
     m32[IOV1_LEN_WORD] = length;
     m32[IOV1_LEN_WORD + 1] = 0;
     let headerLength = 0;
+    let gsoType = 0;
     if (gsoSize > 0) {
       // TCP data offset (RFC 9293 §3.1): headers the kernel copies into every segment.
       const dataOffset = bytes[offset + csumStart + TCP_DATA_OFFSET_BYTE] >>> 4;
       headerLength = csumStart + (dataOffset << TCP_WORD_SHIFT);
-      this.#stats.txSuperFrames++;
+      // The IP header follows the Ethernet header (and one 802.1Q tag).
+      const type = (bytes[offset + ETHERTYPE_OFFSET] << 8) | bytes[offset + ETHERTYPE_OFFSET + 1];
+      const ip = offset + ETHERNET_HEADER_LEN + (type === ETHERTYPE_VLAN ? VLAN_TAG_LEN : 0);
+      gsoType = tcpGsoType(bytes, ip, offset + csumStart);
+      const stats = this.#stats;
+      stats.txSuperFrames++;
+      if (gsoType !== GSO_TCPV4) {
+        if ((gsoType & ~GSO_ECN) === GSO_TCPV6) stats.txSuperFrames6++;
+        if ((gsoType & GSO_ECN) !== 0) stats.txSuperFramesEcn++;
+      }
     }
-    writeVnetHeader(m8, MSG_VNET, csumStart, csumOffset, gsoSize, headerLength, gsoType);
+    writeVnetHeader(m8, MSG_VNET, csumStart, csumOffset, gsoType, gsoSize, headerLength);
     const n = libc().sendmsg(this.#fd, m8, MSG_DONTWAIT);
     return this.#counted(n, length);
   }

@@ -221,7 +221,7 @@ export class TxBatch {
       this.drain();
       return false;
     }
-    if (header > 0) writeVnetHeader(this.#stage!, slot, csumStart, csumOffset, 0, 0);
+    if (header > 0) writeVnetHeader(this.#stage!, slot, csumStart, csumOffset, 0, 0, 0);
     this.#lengths[i] = length;
     // The iovec's length (its high word stays 0: frames are far below 4 GiB).
     this.#msgs32[this.#iovWords + i * IOVEC_WORDS + IOV_LEN_WORD] = header + length;

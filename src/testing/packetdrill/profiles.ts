@@ -181,6 +181,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       // net.inet.tcp.recvspace / sendspace.
       receiveBufferBytes: 65_536,
       sendBufferBytes: 32_768,
+      // tcp_output.c: tcp_outflags[] sets TH_FIN in FIN-WAIT-1, CLOSING and LAST-ACK.
+      finOnEveryAck: true,
     },
     sysctls: FREEBSD_SYSCTLS,
   },

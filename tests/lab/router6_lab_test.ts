@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { labTest } from "../../src/testing/lab.ts";
+import {
+  ROUTER_LAB_A_ADDRESS6,
+  ROUTER_LAB_B_ADDRESS6,
+  ROUTER_LAB_PREFIX6,
+  ROUTER_LAB_RA_ADDRESS,
+  ROUTER_LAB_RA_ADDRESS6,
+  ROUTER_LAB_RB_ADDRESS,
+  ROUTER_LAB_RB_ADDRESS6,
+  RouterLab,
+  type RouterLabOptions,
+} from "../../src/testing/router_lab.ts";
+import { Stack } from "../../src/stack.ts";
+import { wordBytesOf } from "../seeded_random.ts";
+
+const HTTP_PORT = 8000;
+const UPLOAD_PORT = 9000;
+/** How long the router's duplicate address detection may take (RFC 4862: about 1 s). */
+const DAD_WAIT_MS = 5000;
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function waitListening(lab: RouterLab, port: number): Promise<void> {
+  const end = performance.now() + 5000;
+  for (;;) {
+    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${port}`]);
+    if (ss.stdout.trim() !== "") return;
+    if (performance.now() > end) throw new Error(`nothing listens on TCP ${port} in B`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A dual-stack RouterLab with a rawstack router whose IPv6 addresses passed DAD. */
+async function withRouter6(
+  prefix: string,
+  labOpts: Omit<RouterLabOptions, "prefix" | "ipv6">,
+  fn: (lab: RouterLab, router: Stack, dir: string) => Promise<void>,
+): Promise<void> {
+  const lab = await RouterLab.create({ prefix, ipv6: true, ...labOpts });
+  const dir = await Deno.makeTempDir({ prefix: "rawstack-router6-" });
+  let router: Stack | null = null;
+  try {
+    const [da, db] = await lab.openDevices();
+    router = new Stack({
+      interfaces: [
+        {
+          device: da,
+          ipv4: `${ROUTER_LAB_RA_ADDRESS}/24`,
+          ipv6: `${ROUTER_LAB_RA_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
+        },
+        {
+          device: db,
+          ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`,
+          ipv6: `${ROUTER_LAB_RB_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
+        },
+      ],
+      forwarding: true,
+      ipv6Options: { ndp: { routerSolicitations: 0 } },
+    });
+    await router.start();
+    const end = performance.now() + DAD_WAIT_MS;
+    const ready = () =>
+      router!.addresses().filter((a) => a.family === "ipv6" && a.origin === "static")
+        .every((a) => a.state === "preferred");
+    while (!ready()) {
+      if (performance.now() > end) throw new Error("the router's IPv6 addresses stay tentative");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await fn(lab, router, dir);
+  } finally {
+    await router?.close();
+    await lab.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+labTest(
+  "Router lab: over IPv6 A pings B through rawstack, hop limit 1 gets Time Exceeded, curl -6 downloads byte-exact",
+  async () => {
+    await withRouter6("rsr6", {}, async (lab, router, dir) => {
+      const ping = await lab.runInA([
+        "ping",
+        "-6",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        ROUTER_LAB_B_ADDRESS6,
+      ]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      assert.match(ping.stdout, /ttl=63/); // B's 64, less our hop
+
+      const hop1 = await lab.runInA([
+        "ping",
+        "-6",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "-W",
+        "2",
+        ROUTER_LAB_B_ADDRESS6,
+      ]);
+      assert.match(
+        hop1.stdout,
+        new RegExp(`From ${ROUTER_LAB_RA_ADDRESS6}.*Time exceeded`, "i"),
+        hop1.stdout + hop1.stderr,
+      );
+      assert.ok(router.stats().router!.forward6!.hopLimitExceeded >= 1);
+
+      const file = wordBytesOf(3 * 1024 * 1024 + 17, 61);
+      await Deno.writeFile(`${dir}/file.bin`, file);
+      lab.spawnIn(lab.netnsB, [
+        "python3",
+        "-m",
+        "http.server",
+        String(HTTP_PORT),
+        "--bind",
+        "::",
+        "--directory",
+        dir,
+      ]);
+      await waitListening(lab, HTTP_PORT);
+      const curl = await lab.runInA([
+        "curl",
+        "-6",
+        "-g",
+        "-sS",
+        "--max-time",
+        "30",
+        "-o",
+        `${dir}/got.bin`,
+        `http://[${ROUTER_LAB_B_ADDRESS6}]:${HTTP_PORT}/file.bin`,
+      ]);
+      assert.equal(curl.code, 0, curl.stderr);
+      assert.equal(await sha256(await Deno.readFile(`${dir}/got.bin`)), await sha256(file));
+      const f = router.stats().router!.forward6!;
+      assert.ok(f.zeroCopy > 1000, JSON.stringify(f));
+      assert.equal(f.linkLocal + f.badSource + f.badDestination + f.noRoute, 0, JSON.stringify(f));
+    });
+  },
+  { commands: ["ping", "curl", "python3", "ss"] },
+);
+
+labTest(
+  "Router lab: over IPv6 with B's link at MTU 1280 an upload from A completes after our Packet Too Big and A caches the path MTU",
+  async () => {
+    await withRouter6("rsr6m", { mtuB: 1280 }, async (lab, router, dir) => {
+      const file = wordBytesOf(2 * 1024 * 1024 + 5, 62);
+      await Deno.writeFile(`${dir}/up.bin`, file);
+      const sink = lab.spawnIn(lab.netnsB, [
+        "socat",
+        "-u",
+        `TCP6-LISTEN:${UPLOAD_PORT},bind=[${ROUTER_LAB_B_ADDRESS6}],reuseaddr`,
+        `CREATE:${dir}/recv.bin`,
+      ]);
+      await waitListening(lab, UPLOAD_PORT);
+      const send = await lab.runInA([
+        "socat",
+        "-u",
+        `OPEN:${dir}/up.bin`,
+        `TCP6:[${ROUTER_LAB_B_ADDRESS6}]:${UPLOAD_PORT}`,
+      ]);
+      assert.equal(send.code, 0, send.stderr);
+      const done = await sink.finished();
+      assert.equal(done.code, 0, done.stderr);
+      assert.equal(await sha256(await Deno.readFile(`${dir}/recv.bin`)), await sha256(file));
+      assert.ok(router.stats().router!.forward6!.tooBig >= 1);
+      const route = await lab.runInA(["ip", "-6", "route", "get", ROUTER_LAB_B_ADDRESS6]);
+      assert.match(route.stdout, /mtu 1280/, route.stdout);
+      assert.match(route.stdout, new RegExp(`src ${ROUTER_LAB_A_ADDRESS6}`), route.stdout);
+    });
+  },
+  { commands: ["socat", "ss"] },
+);
