@@ -112,6 +112,7 @@ export * from "./src/phy/memory_link.ts";
 export * from "./src/phy/fault_injector.ts";
 export * from "./src/phy/capture.ts";
 export * from "./src/phy/forwarding_device.ts";
+export * from "./src/phy/gro.ts";
 export {
   DEFAULT_TUN_SPIN_MICROS,
   type ResolvedTunTapOptions,

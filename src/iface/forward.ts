@@ -73,6 +73,20 @@ export interface ForwardStats {
   noBuffer: number;
   /** The egress link refused it (device, ARP queue). */
   linkDropped: number;
+  /**
+   * TCP super-frames (received with GSO metadata: a local sender's TSO/GSO,
+   * or GRO) forwarded whole with a segmentation request to the egress
+   * device, as Linux forwards a GSO skb.
+   */
+  superFrames: number;
+  /** Super-frames cut into segments here (egress without GSO, or DF clear and segments too big). */
+  superFramesSegmented: number;
+  /** Datagrams forwarded with their partial (NEEDS_CSUM) checksum left to the egress device. */
+  checksumOffloaded: number;
+  /** Partial checksums completed here (egress without checksum offload, fragmentation, odd offsets). */
+  checksumsCompleted: number;
+  /** Dropped: offload metadata that does not fit the datagram (GSO type, offsets). */
+  badOffload: number;
 }
 
 /**
@@ -100,6 +114,11 @@ export function newForwardStats(): ForwardStats {
     natDropped: 0,
     noBuffer: 0,
     linkDropped: 0,
+    superFrames: 0,
+    superFramesSegmented: 0,
+    checksumOffloaded: 0,
+    checksumsCompleted: 0,
+    badOffload: 0,
   };
 }
 

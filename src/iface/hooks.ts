@@ -17,7 +17,9 @@
  * complete (the router's interfaces send without transmit checksum or
  * segmentation offload). IPv6 packets come through the same hooks
  * (`router6.ts`): {@link HookPacket.version} tells the family, and the
- * IPv4-only getters read 0 for them.
+ * IPv4-only getters read 0 for them. A forwarded datagram may be a TCP
+ * super-frame (up to 64 KiB, as Linux hooks see a GSO skb) and its
+ * transport checksum may be partial ({@link HookPacket.checksumPartial}).
  *
  * @module
  */
@@ -93,6 +95,13 @@ export class HookPacket {
   inInterface: number = -1;
   /** Index of the interface it leaves on, or -1 (not routed yet, or for this host). */
   outInterface: number = -1;
+  /**
+   * The TCP/UDP checksum field holds only the folded pseudo-header sum, to be
+   * completed by the egress device (a local sender's checksum offload: Linux
+   * CHECKSUM_PARTIAL, virtio_net_hdr NEEDS_CSUM). A hook that rewrites an
+   * address passes it to {@link setIpv4Address}; ports need no checksum update then.
+   */
+  checksumPartial = false;
 
   /** IP version: 4, or 6 for an IPv6 packet. */
   get version(): number {
@@ -175,13 +184,17 @@ export class HookPacket {
  * IPv4 header at `offset`, updating the header checksum and, for a first
  * fragment of TCP or UDP, the transport checksum (its pseudo-header holds the
  * addresses) incrementally (RFC 1624 eqn. 3). A UDP checksum of 0 (none,
- * RFC 768) stays 0.
+ * RFC 768) stays 0. With `partial` (see {@link HookPacket.checksumPartial})
+ * the transport field holds the folded pseudo-header sum, not a checksum: it
+ * gets the plain sum update (Linux inet_proto_csum_replace4 on
+ * CHECKSUM_PARTIAL), and no UDP zero rule applies.
  *
  * @param bytes buffer
  * @param offset start of the IPv4 header
  * @param length total length of the datagram
  * @param which {@link IPV4_SOURCE_OFFSET} or {@link IPV4_DESTINATION_OFFSET}
  * @param address the new address (int32)
+ * @param partial the transport checksum field is a partial (pseudo-header) sum
  *
  * @example
  * ```ts
@@ -200,6 +213,7 @@ export function setIpv4Address(
   length: number,
   which: number,
   address: number,
+  partial = false,
 ): void {
   const old = readI32(bytes, offset + which);
   if (old === (address | 0)) return;
@@ -220,6 +234,13 @@ export function setIpv4Address(
   const at = offset + hl + field;
   if (at + 2 > offset + length) return;
   const tc = (bytes[at] << 8) | bytes[at + 1];
+  if (partial) {
+    // The field is the sum itself: new = old - oldAddress + newAddress (RFC 1624 eqn. 3 on ~sum).
+    const sum = ~updateChecksum32(~tc & 0xffff, old >>> 0, address >>> 0) & 0xffff;
+    bytes[at] = sum >>> 8;
+    bytes[at + 1] = sum & 0xff;
+    return;
+  }
   if (protocol === IP_PROTOCOL_UDP && tc === 0) return; // no checksum (RFC 768)
   let ntc = updateChecksum32(tc, old >>> 0, address >>> 0);
   if (protocol === IP_PROTOCOL_UDP && ntc === 0) ntc = 0xffff; // RFC 768: 0 means none
@@ -338,6 +359,7 @@ export class HookTable {
     length: number,
     inInterface: number,
     outInterface: number,
+    partial = false,
   ): boolean {
     const list = this.#hooks[name];
     if (list.length === 0) return true;
@@ -348,6 +370,7 @@ export class HookTable {
     p.hook = name;
     p.inInterface = inInterface;
     p.outInterface = outInterface;
+    p.checksumPartial = partial;
     let ok = true;
     for (let i = 0; i < list.length && ok; i++) {
       try {

@@ -283,6 +283,8 @@ export class Nat {
    * @param length total length
    * @param outside index of the outside interface
    * @param externalAddr that interface's address (int32)
+   * @param partial the TCP/UDP checksum field is a partial pseudo-header sum
+   *   (NEEDS_CSUM, see `HookPacket.checksumPartial`): only the address part is updated
    * @returns false when the datagram must be dropped (counted)
    */
   outbound(
@@ -292,6 +294,7 @@ export class Nat {
     length: number,
     outside: number,
     externalAddr: number,
+    partial = false,
   ): boolean {
     const stats = this.stats;
     const hl = (bytes[offset] & 0x0f) << 2;
@@ -317,8 +320,8 @@ export class Nat {
       if (e === null) return false;
       if (protocol === IP_PROTO_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS_OFFSET]);
       else this.#refresh(nowMs, e);
-      setIpv4Address(bytes, offset, length, IPV4_SRC_OFFSET, externalAddr);
-      setPort(bytes, l4, 0, e.externalPort, protocol);
+      setIpv4Address(bytes, offset, length, IPV4_SRC_OFFSET, externalAddr, partial);
+      setPort(bytes, l4, 0, e.externalPort, protocol, partial);
       stats.translatedOut++;
       return true;
     }
@@ -362,6 +365,7 @@ export class Nat {
    * @param offset IPv4 header
    * @param length total length
    * @param outside index of the interface it arrived on
+   * @param partial the TCP/UDP checksum field is a partial pseudo-header sum (see {@link outbound})
    * @returns {@link NAT_PASS}, {@link NAT_TRANSLATED} or {@link NAT_DROP}
    */
   inbound(
@@ -370,6 +374,7 @@ export class Nat {
     offset: number,
     length: number,
     outside: number,
+    partial = false,
   ): number {
     if (this.#all.size === 0 || laterFragment(bytes, offset)) return NAT_PASS;
     const stats = this.stats;
@@ -395,8 +400,8 @@ export class Nat {
       e.replied = true;
       if (protocol === IP_PROTO_TCP) this.#tcpSeen(nowMs, e, bytes[l4 + TCP_FLAGS_OFFSET]);
       else this.#refresh(nowMs, e);
-      setIpv4Address(bytes, offset, length, IPV4_DST_OFFSET, e.insideAddr);
-      setPort(bytes, l4, 2, e.insidePort, protocol);
+      setIpv4Address(bytes, offset, length, IPV4_DST_OFFSET, e.insideAddr, partial);
+      setPort(bytes, l4, 2, e.insidePort, protocol, partial);
       stats.translatedIn++;
       return NAT_TRANSLATED;
     }
@@ -773,13 +778,24 @@ function forwardHash(
 /**
  * Writes a TCP/UDP port (`at` 0 source, 2 destination) and updates the
  * transport checksum incrementally (RFC 1624); a UDP checksum of 0 stays 0.
+ * A partial checksum field (`partial`: the pseudo-header sum, completed by
+ * the egress device over the header as it leaves) covers no port: unchanged
+ * (Linux inet_proto_csum_replace2 with pseudohdr false on CHECKSUM_PARTIAL).
  */
-function setPort(bytes: Uint8Array, l4: number, at: number, port: number, protocol: number): void {
+function setPort(
+  bytes: Uint8Array,
+  l4: number,
+  at: number,
+  port: number,
+  protocol: number,
+  partial = false,
+): void {
   const o = l4 + at;
   const old = (bytes[o] << 8) | bytes[o + 1];
   if (old === port) return;
   bytes[o] = port >>> 8;
   bytes[o + 1] = port & 0xff;
+  if (partial) return;
   const ck = l4 + (protocol === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET);
   const c = (bytes[ck] << 8) | bytes[ck + 1];
   if (protocol === IP_PROTO_UDP && c === 0) return;

@@ -153,7 +153,14 @@ export function buildRouter(options: StackOptions, clock: Clock, now: number): S
       })),
     },
   );
-  for (const i of ifaces) i.advance(now);
+  for (const i of ifaces) {
+    // The router forwards partial checksums as they are (NEEDS_CSUM out, or completed when the
+    // egress device cannot), and local delivery accepts them: no completion per received frame.
+    if (i.trustDeviceChecksums && i.device.completeRxChecksums !== undefined) {
+      i.device.completeRxChecksums = false;
+    }
+    i.advance(now);
+  }
   const service: StackService = {
     poll: (t) => {
       for (let n = 1; n < ifaces.length; n++) ifaces[n].poll(t);

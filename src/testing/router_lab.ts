@@ -6,7 +6,8 @@
  * drives them through two `AfPacketDevice`s and is the router
  * (198.51.100.1, 203.0.113.1) — or, for a comparison, {@link
  * RouterLab.kernelForwarding} gives the kernel those addresses and
- * `ip_forward=1`. The hosts' transmit offloads are off (as in `lab.ts`) and
+ * `ip_forward=1`. The hosts' transmit offloads are off (as in `lab.ts`;
+ * `peerOffloads` keeps them on) and
  * IPv6 is off everywhere — except with `ipv6: true`, which gives A
  * 2001:db8:a::2/64 and B 2001:db8:b::2/64 with default routes through the
  * router's 2001:db8:a::1 and 2001:db8:b::1 (the router namespace's kernel
@@ -54,6 +55,19 @@ export interface RouterLabOptions {
   mtuB?: number;
   /** Give B no route back to A's network (a masquerading router is then needed). */
   noRouteBackOnB?: boolean;
+  /**
+   * Keep the hosts' transmit offloads (checksum, TSO, GSO) on, as a veth has
+   * them by default: A and B then send TCP super-frames of up to 64 KiB with
+   * partial checksums, which the router receives whole (default false: off).
+   */
+  peerOffloads?: boolean;
+  /**
+   * Turn GRO on on the router's two links (`ra`, `rb`; a veth has it off by
+   * default): the receiving veth merges a TCP flow's MTU-sized frames into
+   * super-frames before anyone sees them — the kernel's forwarding and
+   * rawstack's AF_PACKET sockets alike (default false).
+   */
+  routerGro?: boolean;
   /** IPv6 on the hosts too (see the module documentation). */
   ipv6?: boolean;
 }
@@ -173,8 +187,14 @@ export class RouterLab {
       "dev",
       "b0",
     ]);
-    await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
-    await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+    if (opts.peerOffloads !== true) {
+      await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
+      await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+    }
+    if (opts.routerGro === true) {
+      await this.runIn(r, ["ethtool", "-K", "ra", "gro", "on"]);
+      await this.runIn(r, ["ethtool", "-K", "rb", "gro", "on"]);
+    }
     for (const [ns, dev] of [[a, "a0"], [r, "ra"], [r, "rb"], [b, "b0"]]) {
       await run(["ip", "-n", ns, "link", "set", dev, "up"]);
     }
