@@ -17,6 +17,7 @@ import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./c
 import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
+import { sackBlocksAscending } from "./rack.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import {
@@ -532,7 +533,11 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
     }
   }
   const blocks = seg.sackBlocks;
-  for (let b = dsack ? 1 : 0; b < seg.sackCount; b++) {
+  // RFC 8985 §6.2: in ascending order, not the receiver's most-recent-first order.
+  const first = dsack ? 1 : 0;
+  const order = sackBlocksAscending(blocks, first, seg.sackCount, t.sndUna);
+  for (let k = 0; k < seg.sackCount - first; k++) {
+    const b = order[k];
     const left = blocks[2 * b];
     const right = blocks[2 * b + 1];
     if (seqLe(right, ack) || seqGt(right, t.sndMax)) continue;

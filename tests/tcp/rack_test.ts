@@ -457,3 +457,22 @@ Deno.test("TcpConnection: SACK-enhanced F-RTO declares a timeout spurious from a
   assert.equal(q.conn.info().spuriousRtos, 0);
   assert.deepEqual(q.sentOffsets()[0], 2 * MSS); // go-back-N resumes
 });
+
+Deno.test("TcpConnection: an ACK whose newest SACK block comes first is not reordering (RFC 8985 §6.2, ascending order)", () => {
+  const p = new Peer({}, 10);
+  p.write(10 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  // Segments 0 and 4 are lost. The first ACK SACKs segments 1-2; the next (a compressed SACK,
+  // as Linux's receiver sends) newly SACKs segment 3 in its second block, after the newest
+  // block, 5-6 (RFC 2018 §4: the most recent first).
+  p.host.advance(10);
+  p.ack(0, [MSS, 3 * MSS]);
+  p.sentOffsets();
+  p.ack(0, [5 * MSS, 7 * MSS, MSS, 4 * MSS]);
+  // Segment 3 was sent before 5 and 6 and arrived before them: no reordering. Five segments
+  // SACKed, no reordering seen: no reordering window (§6.2 step 4), both holes are lost now.
+  const info = p.conn.info();
+  assert.equal(info.reorderingSeen, false);
+  assert.equal(info.rackLosses, 2);
+  assert.deepEqual(p.sentOffsets().slice(0, 2), [0, 4 * MSS]);
+});
