@@ -480,7 +480,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   }
   if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, dsack);
   if (rack !== null) {
-    if (rack.tlpActive) tlpOnAck(t, nowMs);
+    if (rack.tlpActive) tlpOnAck(t, nowMs, advanced || sackNew || dataLength > 0 || windowChanged);
     if (advanced || dsack) armTlp(t, nowMs);
   }
   return true;
@@ -676,23 +676,40 @@ function spuriousRto(t: Tcb, nowMs: number): void {
 }
 
 /**
- * RFC 8985 §7.4: the ACKs after a tail loss probe. All acknowledged with the probe not
- * reported duplicate: the probe repaired a loss — reduce the window once (§7.4.2).
+ * RFC 8985 §7.4.2 (TLP_process_ack), as Linux's tcp_process_tlp_ack: the ACKs after a tail
+ * loss probe. The episode ends without a reduction when the probe was new data, or the peer
+ * reported the probe's retransmission duplicate (a D-SACK), or a pure duplicate ACK of
+ * TLP.end_seq shows both copies arrived; it ends with one reduction (§7.4.2: the probe
+ * repaired a loss) only when an ACK goes beyond TLP.end_seq with neither seen. An ACK of
+ * exactly TLP.end_seq decides nothing: it may be the original's, and the probe's D-SACK then
+ * comes next.
+ *
+ * @param t the TCB (SND.UNA already advanced)
+ * @param nowMs time
+ * @param notDuplicate the ACK advanced SND.UNA, SACKed new data, carried data or changed the
+ *   window (Linux FLAG_NOT_DUP)
  */
-function tlpOnAck(t: Tcb, nowMs: number): void {
+function tlpOnAck(t: Tcb, nowMs: number, notDuplicate: boolean): void {
   const rack = t.rack!;
   if (t.inRecovery) {
     rack.tlpActive = false;
     return;
   }
   if (seqLt(t.sndUna, rack.tlpEndSeq)) return;
-  rack.tlpActive = false;
-  if (rack.tlpIsRetrans && !rack.tlpDsacked) {
+  if (!rack.tlpIsRetrans || rack.tlpDsacked) {
+    rack.tlpActive = false;
+    return;
+  }
+  if (seqGt(t.sndUna, rack.tlpEndSeq)) {
+    rack.tlpActive = false;
     t.beginUndo();
     t.cc.onCongestionEvent(nowMs, seqSub(t.sndMax, t.sndUna));
     t.cc.onRecoveryExit(nowMs, seqSub(t.sndMax, t.sndUna));
     t.ctx.stats.tlpRecoveries++;
+    return;
   }
+  // Linux: "Pure dupack: original and TLP probe arrived; no loss".
+  if (!notDuplicate) rack.tlpActive = false;
 }
 
 /** New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). */

@@ -476,3 +476,79 @@ Deno.test("TcpConnection: an ACK whose newest SACK block comes first is not reor
   assert.equal(info.rackLosses, 2);
   assert.deepEqual(p.sentOffsets().slice(0, 2), [0, 4 * MSS]);
 });
+
+Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+  const p = new Peer({}, 10);
+  p.write(4 * MSS);
+  p.sentOffsets();
+  p.host.advance(10);
+  p.ack(2 * MSS);
+  const cwndBefore = p.conn.info().cwnd;
+  // The ACK of the last two is late: the probe resends the last segment.
+  p.host.advance(22);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  // The originals' ACK reaches TLP.end_seq exactly: it may be theirs, not the probe's.
+  p.host.advance(1);
+  p.ack(4 * MSS);
+  assert.equal(p.conn.info().cwnd, cwndBefore);
+  // The probe arrives as a duplicate: the peer D-SACKs it. No loss: no reduction.
+  p.ack(4 * MSS, [3 * MSS, 4 * MSS]);
+  assert.equal(p.conn.info().cwnd, cwndBefore);
+  assert.equal(p.host.tcp.stats.tlpRecoveries, 0);
+
+  // Without D-SACK the peer's pure duplicate ACK says the same.
+  const q = new Peer({}, 10);
+  q.write(4 * MSS);
+  q.sentOffsets();
+  q.host.advance(10);
+  q.ack(2 * MSS);
+  const qCwnd = q.conn.info().cwnd;
+  q.host.advance(22);
+  assert.deepEqual(q.sentOffsets(), [3 * MSS]);
+  q.ack(4 * MSS);
+  q.ack(4 * MSS);
+  q.write(MSS);
+  q.sentOffsets();
+  q.ack(5 * MSS);
+  assert.equal(q.conn.info().cwnd >= qCwnd, true);
+  assert.equal(q.host.tcp.stats.tlpRecoveries, 0);
+
+  // The probe repaired a loss: the ACK beyond TLP.end_seq brings the one reduction.
+  const r = new Peer({}, 10);
+  r.write(4 * MSS);
+  r.sentOffsets();
+  // (The last segment is lost; the third arrived, its ACK delayed.)
+  r.host.advance(10);
+  r.ack(2 * MSS);
+  const rCwnd = r.conn.info().cwnd;
+  r.host.advance(22);
+  assert.deepEqual(r.sentOffsets(), [3 * MSS]);
+  r.ack(4 * MSS);
+  r.write(MSS);
+  r.sentOffsets();
+  r.ack(5 * MSS);
+  assert.ok(r.conn.info().cwnd < rCwnd);
+  assert.equal(r.host.tcp.stats.tlpRecoveries, 1);
+});
+
+Deno.test("TcpConnection: the D-SACK of a probe's retransmission does not undo a recovery for a real loss (Linux tcp_init_undo)", () => {
+  const p = new Peer({}, 10);
+  p.write(4 * MSS);
+  p.sentOffsets();
+  const cwndBefore = p.conn.info().cwnd;
+  // Nothing comes back: the probe resends segment 4.
+  p.host.advance(22);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  // The originals of segments 2-4 are SACKed: the first is lost (RACK), recovery resends it.
+  p.host.advance(10);
+  p.ack(0, [MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.ok(p.conn.info().cwnd < cwndBefore);
+  // The probe's copy of segment 4 is reported duplicate. That was the probe, not the
+  // recovery's retransmission: the loss was real, the reduction stays.
+  p.ack(0, [3 * MSS, 4 * MSS, MSS, 4 * MSS]);
+  p.host.advance(10);
+  p.ack(4 * MSS);
+  assert.equal(p.conn.info().undos, 0);
+  assert.ok(p.conn.info().cwnd < cwndBefore);
+});
