@@ -431,6 +431,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   }
   const oldWnd = t.sndWnd;
   const una0 = t.sndUna;
+  const wasInRecovery = t.inRecovery;
   const sb0 = t.scoreboard;
   const sacked0 = sb0 === null || sb0.count === 0 ? 0 : sb0.sackedBytes();
   // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, is a D-SACK.
@@ -467,7 +468,18 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     onDuplicateAck(t, nowMs, sackNew);
   }
   // RFC 8985 §6.2 step 5: RACK's loss detection; a loss starts recovery.
-  if (rack !== null) rackDetectLoss(t, nowMs);
+  if (rack !== null) {
+    rackDetectLoss(t, nowMs);
+    // Linux tcp_fastretrans_alert (tcp_time_to_recover: lost_out): the ACK that ended a
+    // recovery left segments RACK marked lost in it but PRR had not let go yet (sent after
+    // `recover`, lost in the episode's last round): a new episode starts at once. Outside
+    // recovery nothing retransmits them, and RACK never marks a segment twice: they would
+    // wait for the RTO.
+    if (
+      wasInRecovery && !t.inRecovery && !seqLt(t.sndUna, t.recoverPoint) &&
+      t.segLog!.firstLost() >= 0
+    ) enterRecovery(t, nowMs);
+  }
   if (t.inRecovery) {
     // RFC 6937 §3: DeliveredData = delta(SND.UNA) + delta(SACKed).
     const sb = t.scoreboard;

@@ -305,6 +305,19 @@ export class SegmentLog {
   }
 
   /**
+   * Index of the first segment deemed lost and not yet retransmitted (nor SACKed since), or
+   * -1 (Linux's lost_out, as a question).
+   *
+   * @returns the index
+   */
+  firstLost(): number {
+    for (let i = 0; i < this.#count; i++) {
+      if ((this.#flags[this.#slot(i)] & (SEG_SACKED | SEG_LOST)) === SEG_LOST) return i;
+    }
+    return -1;
+  }
+
+  /**
    * Clears a bit on every segment (after an RTO: RFC 6675 §5.1 distrusts SACK information).
    *
    * @param bits SEG_* bits

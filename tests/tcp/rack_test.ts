@@ -552,3 +552,31 @@ Deno.test("TcpConnection: the D-SACK of a probe's retransmission does not undo a
   assert.equal(p.conn.info().undos, 0);
   assert.ok(p.conn.info().cwnd < cwndBefore);
 });
+
+Deno.test("TcpConnection: a segment lost in a recovery's last round and held by PRR is resent when the recovery ends, not after the RTO (Linux tcp_time_to_recover)", () => {
+  const p = new Peer({}, 10);
+  p.write(40 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  p.host.advance(10);
+  // Segment 0 is lost: recovery (recover = 10 MSS), PRR sends new data as the SACKs come.
+  p.ack(0, [MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  p.host.advance(2);
+  p.ack(0, [MSS, 7 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS, 12 * MSS]);
+  p.host.advance(2);
+  p.ack(0, [MSS, 10 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [13 * MSS, 14 * MSS, 15 * MSS]);
+  // Segment 10 (above `recover`) is lost too, and so is the retransmission of 0: RACK marks
+  // both; PRR lets one go, the older.
+  p.host.advance(2);
+  p.ack(0, [MSS, 10 * MSS, 11 * MSS, 12 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.conn.info().rackLosses, 3);
+  // The ACK of `recover` ends the recovery with segment 10 still marked lost: it goes now.
+  p.host.advance(6);
+  p.ack(10 * MSS, [11 * MSS, 16 * MSS]);
+  assert.deepEqual(p.sentOffsets()[0], 10 * MSS);
+  assert.equal(p.conn.info().recoveries, 2);
+  assert.equal(p.host.tcp.stats.timeouts, 0);
+});
