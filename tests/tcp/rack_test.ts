@@ -580,3 +580,26 @@ Deno.test("TcpConnection: a segment lost in a recovery's last round and held by 
   assert.equal(p.conn.info().recoveries, 2);
   assert.equal(p.host.tcp.stats.timeouts, 0);
 });
+
+Deno.test("TcpConnection: before recovery, SACKed segments leave the pipe and new data takes their place (RFC 6675 §5 step 3)", () => {
+  for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
+    const p = new Peer({ lossDetection }, 10);
+    p.write(20 * MSS);
+    assert.equal(p.sentOffsets().length, 10);
+    p.host.advance(10);
+    // One duplicate ACK SACKs two segments (a receiver's compressed SACK): the pipe is
+    // cwnd - 2 segments, so two new segments go, not Limited Transmit's one.
+    p.ack(0, [MSS, 3 * MSS]);
+    assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS], lossDetection);
+    assert.equal(p.conn.info().recoveries, 0);
+    // An ACK that advances SND.UNA (cwnd 11 segments in slow start) and SACKs two segments
+    // above a new hole: eight in flight, two SACKed, the pipe is six: five new segments.
+    p.ack(4 * MSS, [5 * MSS, 7 * MSS]);
+    assert.deepEqual(
+      p.sentOffsets(),
+      [12 * MSS, 13 * MSS, 14 * MSS, 15 * MSS, 16 * MSS],
+      lossDetection,
+    );
+    assert.equal(p.conn.info().recoveries, 0);
+  }
+});
