@@ -554,29 +554,29 @@ Deno.test("TcpConnection: the D-SACK of a probe's retransmission does not undo a
 });
 
 Deno.test("TcpConnection: a segment lost in a recovery's last round and held by PRR is resent when the recovery ends, not after the RTO (Linux tcp_time_to_recover)", () => {
-  const p = new Peer({}, 10);
+  // NewReno's halving keeps PRR's share small (ssthresh 5 of a flight of 10).
+  const p = new Peer({ congestion: "newreno" }, 10);
   p.write(40 * MSS);
   assert.equal(p.sentOffsets().length, 10);
   p.host.advance(10);
-  // Segment 0 is lost: recovery (recover = 10 MSS), PRR sends new data as the SACKs come.
+  // Segment 0 is lost: recovery (recover = 10 MSS); PRR sends the retransmission and
+  // segment 10, then segment 11.
   p.ack(0, [MSS, 4 * MSS]);
-  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.deepEqual(p.sentOffsets(), [0, 10 * MSS]);
   p.host.advance(2);
-  p.ack(0, [MSS, 7 * MSS]);
-  assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS, 12 * MSS]);
+  p.ack(0, [MSS, 6 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [11 * MSS]);
+  // Segment 11 arrives: everything sent before it and not SACKed is lost (RACK), segment 10
+  // (above `recover`) and the retransmission of 0 among them. PRR lets three go, oldest
+  // first: 0, 6 and 7; 8, 9 and 10 wait.
   p.host.advance(2);
-  p.ack(0, [MSS, 10 * MSS]);
-  assert.deepEqual(p.sentOffsets(), [13 * MSS, 14 * MSS, 15 * MSS]);
-  // Segment 10 (above `recover`) is lost too, and so is the retransmission of 0: RACK marks
-  // both; PRR lets one go, the older.
+  p.ack(0, [MSS, 6 * MSS, 11 * MSS, 12 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0, 6 * MSS, 7 * MSS]);
+  // The ACK of `recover` ends the recovery with segment 10 still marked lost and not resent:
+  // a new recovery resends it now.
   p.host.advance(2);
-  p.ack(0, [MSS, 10 * MSS, 11 * MSS, 12 * MSS]);
-  assert.deepEqual(p.sentOffsets(), [0]);
-  assert.equal(p.conn.info().rackLosses, 3);
-  // The ACK of `recover` ends the recovery with segment 10 still marked lost: it goes now.
-  p.host.advance(6);
-  p.ack(10 * MSS, [11 * MSS, 16 * MSS]);
-  assert.deepEqual(p.sentOffsets()[0], 10 * MSS);
+  p.ack(10 * MSS, [11 * MSS, 12 * MSS]);
+  assert.equal(p.sentOffsets()[0], 10 * MSS);
   assert.equal(p.conn.info().recoveries, 2);
   assert.equal(p.host.tcp.stats.timeouts, 0);
 });
@@ -602,4 +602,22 @@ Deno.test("TcpConnection: before recovery, SACKed segments leave the pipe and ne
     );
     assert.equal(p.conn.info().recoveries, 0);
   }
+});
+
+Deno.test("Prr's conservative bound sends what was delivered and not yet sent, not only this ACK's share (RFC 6937 §3 PRR-CRB)", () => {
+  // Ten in flight, ssthresh 7. The first ACK delivers four segments with the pipe still above
+  // ssthresh: three may go, one did (the fast retransmit; nothing else was ready).
+  const prr = new Prr();
+  prr.start(10 * MSS);
+  prr.onAck(4 * MSS, 8 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 3 * MSS);
+  prr.onSent(MSS);
+  // The next ACK delivers one and marks more lost (unsafe): the pipe fell to two. The bound
+  // is prr_delivered - prr_out = 4 segments, within ssthresh - pipe = 5.
+  prr.onAck(MSS, 2 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 4 * MSS);
+  // A safe ACK adds one segment (PRR-SSRB).
+  prr.onSent(4 * MSS);
+  prr.onAck(MSS, 5 * MSS, 7 * MSS, MSS, true);
+  assert.equal(prr.allowance, 2 * MSS);
 });
