@@ -84,7 +84,9 @@ export class Prr {
       // with the proportional phase's unsent share never sent: after a lost retransmission,
       // the one segment that goes is that retransmission again, nothing follows it to show
       // whether it arrived, and the RTO has to.
-      let limit = Math.max(this.delivered - this.out, deliveredData);
+      // Whole segments, as Linux counts them (a short segment delivered is one delivered):
+      // a share left below one MSS by a short segment would hold everything back.
+      let limit = Math.ceil(Math.max(this.delivered - this.out, deliveredData) / mss) * mss;
       if (safeAck) limit += mss;
       sndcnt = Math.min(ssthresh - pipe, limit);
     }

@@ -621,3 +621,15 @@ Deno.test("Prr's conservative bound sends what was delivered and not yet sent, n
   prr.onAck(MSS, 5 * MSS, 7 * MSS, MSS, true);
   assert.equal(prr.allowance, 2 * MSS);
 });
+
+Deno.test("Prr's reduction bound counts a short segment delivered as a segment (Linux tcp_cwnd_reduction, in packets)", () => {
+  const prr = new Prr();
+  prr.start(10 * MSS);
+  prr.onAck(4 * MSS, 8 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 3 * MSS);
+  prr.onSent(3 * MSS);
+  // A short segment (1000 bytes) is delivered with the pipe at two: five segments delivered,
+  // three sent: two may go, not one and 1000 bytes that no segment fits in.
+  prr.onAck(1000, 2 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 2 * MSS);
+});
