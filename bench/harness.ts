@@ -48,6 +48,8 @@
  * the RTO), and bulk goodput through 1 % and 2 % random loss on the data direction
  * (`numgen random mod 100 < P drop`), rawstack sending against the kernel sending. The
  * receivers differ (a kernel receiver for rawstack's sending, rawstack for the kernel's).
+ * The kernel sends with the namespace's default congestion control (named in the row) and,
+ * when that is not CUBIC (rawstack's default), again with CUBIC in a second row.
  * HTTP rows (issue #20; `RAWSTACK_BENCH_HTTP=0` skips them, they need `wrk`):
  * wrk in the peer namespace against `stack.serve` on rawstack and against
  * `Deno.serve` on the kernel in the far namespace (one veth hop each), with
@@ -86,6 +88,7 @@ import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import type { TcpConn } from "../src/socket/tcp_conn.ts";
 import { runHostileLan } from "../src/testing/hostile_lan.ts";
 import {
+  kernelCongestionControl,
   lossyGoodputKernelSends,
   lossyGoodputRawstackSends,
   tailLossKernelSends,
@@ -1057,14 +1060,35 @@ async function lossRows(rows: Row[]): Promise<void> {
       ),
       true,
     );
+    // The kernel's sender runs the namespace's default congestion control, which the host
+    // may have set to BBR (not loss-based: random loss hardly slows it); rawstack runs CUBIC.
+    // With another default, a second reference row has the kernel on CUBIC (TCP_CONGESTION)
+    // against the same rawstack samples: like for like.
+    const kcc = await kernelCongestionControl(lab);
     for (const pct of LOSS_PERCENTS) {
+      const r = await sampled(
+        timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS)),
+        reset,
+      );
       add(
         bulkName(pct),
         "Gbit/s",
-        await sampled(timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS)), reset),
-        "kernel sends (same loss)",
+        r,
+        `kernel sends (${kcc}, same loss)`,
         await sampled(timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS)), reset),
       );
+      if (kcc !== "cubic") {
+        add(
+          bulkName(pct),
+          "Gbit/s",
+          r,
+          "kernel sends (cubic, same loss)",
+          await sampled(
+            timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS, "cubic")),
+            reset,
+          ),
+        );
+      }
     }
   } finally {
     await reset();

@@ -17,6 +17,7 @@ import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./c
 import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
+import { sackBlocksAscending } from "./rack.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import {
@@ -430,6 +431,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   }
   const oldWnd = t.sndWnd;
   const una0 = t.sndUna;
+  const wasInRecovery = t.inRecovery;
   const sb0 = t.scoreboard;
   const sacked0 = sb0 === null || sb0.count === 0 ? 0 : sb0.sackedBytes();
   // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, is a D-SACK.
@@ -466,7 +468,18 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
     onDuplicateAck(t, nowMs, sackNew);
   }
   // RFC 8985 §6.2 step 5: RACK's loss detection; a loss starts recovery.
-  if (rack !== null) rackDetectLoss(t, nowMs);
+  if (rack !== null) {
+    rackDetectLoss(t, nowMs);
+    // Linux tcp_fastretrans_alert (tcp_time_to_recover: lost_out): the ACK that ended a
+    // recovery left segments RACK marked lost in it but PRR had not let go yet (sent after
+    // `recover`, lost in the episode's last round): a new episode starts at once. Outside
+    // recovery nothing retransmits them, and RACK never marks a segment twice: they would
+    // wait for the RTO.
+    if (
+      wasInRecovery && !t.inRecovery && !seqLt(t.sndUna, t.recoverPoint) &&
+      t.segLog!.firstLost() >= 0
+    ) enterRecovery(t, nowMs);
+  }
   if (t.inRecovery) {
     // RFC 6937 §3: DeliveredData = delta(SND.UNA) + delta(SACKed).
     const sb = t.scoreboard;
@@ -479,7 +492,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   }
   if (t.frtoState !== 0) frtoOnAck(t, nowMs, seg, advanced, dsack);
   if (rack !== null) {
-    if (rack.tlpActive) tlpOnAck(t, nowMs);
+    if (rack.tlpActive) tlpOnAck(t, nowMs, advanced || sackNew || dataLength > 0 || windowChanged);
     if (advanced || dsack) armTlp(t, nowMs);
   }
   return true;
@@ -532,7 +545,11 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
     }
   }
   const blocks = seg.sackBlocks;
-  for (let b = dsack ? 1 : 0; b < seg.sackCount; b++) {
+  // RFC 8985 §6.2: in ascending order, not the receiver's most-recent-first order.
+  const first = dsack ? 1 : 0;
+  const order = sackBlocksAscending(blocks, first, seg.sackCount, t.sndUna);
+  for (let k = 0; k < seg.sackCount - first; k++) {
+    const b = order[k];
     const left = blocks[2 * b];
     const right = blocks[2 * b + 1];
     if (seqLe(right, ack) || seqGt(right, t.sndMax)) continue;
@@ -671,23 +688,40 @@ function spuriousRto(t: Tcb, nowMs: number): void {
 }
 
 /**
- * RFC 8985 §7.4: the ACKs after a tail loss probe. All acknowledged with the probe not
- * reported duplicate: the probe repaired a loss — reduce the window once (§7.4.2).
+ * RFC 8985 §7.4.2 (TLP_process_ack), as Linux's tcp_process_tlp_ack: the ACKs after a tail
+ * loss probe. The episode ends without a reduction when the probe was new data, or the peer
+ * reported the probe's retransmission duplicate (a D-SACK), or a pure duplicate ACK of
+ * TLP.end_seq shows both copies arrived; it ends with one reduction (§7.4.2: the probe
+ * repaired a loss) only when an ACK goes beyond TLP.end_seq with neither seen. An ACK of
+ * exactly TLP.end_seq decides nothing: it may be the original's, and the probe's D-SACK then
+ * comes next.
+ *
+ * @param t the TCB (SND.UNA already advanced)
+ * @param nowMs time
+ * @param notDuplicate the ACK advanced SND.UNA, SACKed new data, carried data or changed the
+ *   window (Linux FLAG_NOT_DUP)
  */
-function tlpOnAck(t: Tcb, nowMs: number): void {
+function tlpOnAck(t: Tcb, nowMs: number, notDuplicate: boolean): void {
   const rack = t.rack!;
   if (t.inRecovery) {
     rack.tlpActive = false;
     return;
   }
   if (seqLt(t.sndUna, rack.tlpEndSeq)) return;
-  rack.tlpActive = false;
-  if (rack.tlpIsRetrans && !rack.tlpDsacked) {
+  if (!rack.tlpIsRetrans || rack.tlpDsacked) {
+    rack.tlpActive = false;
+    return;
+  }
+  if (seqGt(t.sndUna, rack.tlpEndSeq)) {
+    rack.tlpActive = false;
     t.beginUndo();
     t.cc.onCongestionEvent(nowMs, seqSub(t.sndMax, t.sndUna));
     t.cc.onRecoveryExit(nowMs, seqSub(t.sndMax, t.sndUna));
     t.ctx.stats.tlpRecoveries++;
+    return;
   }
+  // Linux: "Pure dupack: original and TLP probe arrived; no loss".
+  if (!notDuplicate) rack.tlpActive = false;
 }
 
 /** New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). */

@@ -230,11 +230,28 @@ function cwndAvailable(t: Tcb): number {
   if (!t.inRecovery) {
     // RFC 3042 §2: the first two duplicate ACKs each let one new segment go, up to
     // cwnd + 2*SMSS in flight.
-    const avail = t.cc.cwnd + t.limitedTransmit - seqSub(t.sndNxt, t.sndUna);
+    let avail = t.cc.cwnd + t.limitedTransmit - seqSub(t.sndNxt, t.sndUna);
+    // RFC 6675 §5 step (3): with SACK, what goes before recovery is governed by cwnd - pipe,
+    // SACKed segments being out of the network (Linux's tcp_packets_in_flight, in every
+    // state): new data takes their place, and the further SACKs it brings show a loss
+    // sooner (RACK's DupThresh segments, RFC 8985 §6.2 step 4). Not after a timeout while
+    // go-back-N still resends (SND.NXT < SND.MAX: the SACK information was dropped).
+    if (t.sndNxt === t.sndMax && sackedOutstanding(t)) {
+      const open = t.cc.cwnd - t.lossRecovery().pipe(t);
+      if (open > avail) avail = open;
+    }
     // RFC 5682 §2 step 2b: F-RTO sends up to two new segments whatever the window.
     return t.frtoBudget > avail ? t.frtoBudget : avail;
   }
   return t.recovery!.sendAllowance(t);
+}
+
+/** Whether the peer SACKed data above SND.UNA that is not yet cumulatively acknowledged. */
+function sackedOutstanding(t: Tcb): boolean {
+  const rack = t.rack;
+  if (rack !== null) return rack.sackedSegments > 0;
+  const sb = t.scoreboard;
+  return sb !== null && sb.count > 0;
 }
 
 /** Retransmits one segment (at most `maxLength` bytes) at `seq` without moving SND.NXT. */

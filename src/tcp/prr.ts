@@ -2,10 +2,9 @@
  * Proportional Rate Reduction (RFC 6937): how much may be sent on each ACK during fast
  * recovery, so that the window comes down to ssthresh smoothly over the recovery (in
  * proportion to what the peer delivered) rather than in one step; when losses took the pipe
- * below ssthresh it climbs back by the slow-start reduction bound (PRR-SSRB: one segment
- * more than delivered) on an ACK that advances SND.UNA and shows no new loss, and by the
- * conservative bound (PRR-CRB: what was delivered) on any other — the "safe ACK" rule of
- * RFC 6937bis and Linux's tcp_cwnd_reduction.
+ * below ssthresh it climbs back by what was delivered and not yet sent (PRR-CRB), one segment
+ * more (PRR-SSRB) on an ACK that advances SND.UNA and shows no new loss — the "safe ACK" rule
+ * of RFC 6937bis and Linux's tcp_cwnd_reduction.
  *
  * @module
  */
@@ -77,13 +76,19 @@ export class Prr {
       // arithmetic (and Linux's tcp_cwnd_reduction, in packets) does.
       const target = (this.delivered * ssthresh) / this.recoverFs;
       sndcnt = Math.ceil(target / mss) * mss - this.out;
-    } else if (safeAck) {
-      // Slow Start Reduction Bound.
-      const limit = Math.max(this.delivered - this.out, deliveredData) + mss;
-      sndcnt = Math.min(ssthresh - pipe, limit);
     } else {
-      // Conservative Reduction Bound.
-      sndcnt = Math.min(ssthresh - pipe, deliveredData);
+      // The reduction bound: catch up on what was delivered and not yet sent in this recovery
+      // (RFC 6937 §3 PRR-CRB: prr_delivered - prr_out), at least this ACK's DeliveredData,
+      // and on a safe ACK one segment more (PRR-SSRB) — RFC 6937bis, Linux tcp_cwnd_reduction.
+      // Only this ACK's DeliveredData on an unsafe one would leave the pipe below ssthresh
+      // with the proportional phase's unsent share never sent: after a lost retransmission,
+      // the one segment that goes is that retransmission again, nothing follows it to show
+      // whether it arrived, and the RTO has to.
+      // Whole segments, as Linux counts them (a short segment delivered is one delivered):
+      // a share left below one MSS by a short segment would hold everything back.
+      let limit = Math.ceil(Math.max(this.delivered - this.out, deliveredData) / mss) * mss;
+      if (safeAck) limit += mss;
+      sndcnt = Math.min(ssthresh - pipe, limit);
     }
     // Linux tcp_cwnd_reduction: the fast retransmit goes whatever the proportion says.
     if (this.out === 0 && sndcnt < mss) sndcnt = mss;

@@ -44,6 +44,55 @@ const REO_WND_PERSIST = 16;
 /** Upper bound on RACK.reo_wnd_mult (the window is also capped at SRTT). */
 const MAX_REO_WND_MULT = 255;
 
+/** Most SACK blocks one ACK carries (RFC 2018 §3: at most 4 fit in the option space). */
+const MAX_SACK_BLOCKS = 4;
+/** {@link sackBlocksAscending}'s answer (module scratch: read it before the next call). */
+const SACK_ORDER = new Uint8Array(MAX_SACK_BLOCKS);
+
+/**
+ * The indices of an ACK's SACK blocks in ascending order of their left edges (relative to
+ * `base`, so sequence wrap does not matter). A receiver lists the most recent block first
+ * (RFC 2018 §4), not the lowest; RACK takes the segments an ACK delivered "in ascending order
+ * of Segment.xmit_ts" (RFC 8985 §6.2), and for segments sent once that is ascending sequence
+ * order (Linux's tcp_sacktag_write_queue sorts the blocks the same way). Taken in the
+ * receiver's order, a segment newly SACKed in an older block would look delivered after the
+ * newer block's segments — reordering that did not happen.
+ *
+ * @param blocks edges `[left0, right0, left1, right1, …]`
+ * @param first the first block to take (1 skips a D-SACK block)
+ * @param count blocks in `blocks` (at most 4)
+ * @param base a sequence number at or below every left edge (SND.UNA)
+ * @returns the block indices, in {@link SACK_ORDER}'s first `count - first` slots
+ *
+ * @example
+ * ```ts
+ * import { sackBlocksAscending } from "./rack.ts";
+ * const order = sackBlocksAscending([5000, 7000, 1000, 4000], 0, 2, 0);
+ * console.assert(order[0] === 1 && order[1] === 0);
+ * ```
+ */
+export function sackBlocksAscending(
+  blocks: readonly number[],
+  first: number,
+  count: number,
+  base: number,
+): Uint8Array {
+  const order = SACK_ORDER;
+  const n = Math.min(count, MAX_SACK_BLOCKS) - first;
+  for (let k = 0; k < n; k++) {
+    const b = first + k;
+    const left = seqSub(blocks[2 * b], base);
+    // Insertion sort of at most four.
+    let j = k;
+    while (j > 0 && seqSub(blocks[2 * order[j - 1]], base) > left) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = b;
+  }
+  return order;
+}
+
 /**
  * Segments sent and not yet cumulatively acknowledged, oldest first, in a fixed ring of
  * typed arrays. A full ring merges a new segment into the newest slot (coarser, never
@@ -253,6 +302,19 @@ export class SegmentLog {
       this.#count--;
     }
     if (this.#count > 0 && seqLt(this.#start[this.#head], ack)) this.#start[this.#head] = ack;
+  }
+
+  /**
+   * Index of the first segment deemed lost and not yet retransmitted (nor SACKed since), or
+   * -1 (Linux's lost_out, as a question).
+   *
+   * @returns the index
+   */
+  firstLost(): number {
+    for (let i = 0; i < this.#count; i++) {
+      if ((this.#flags[this.#slot(i)] & (SEG_SACKED | SEG_LOST)) === SEG_LOST) return i;
+    }
+    return -1;
   }
 
   /**

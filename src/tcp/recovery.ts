@@ -103,6 +103,13 @@ export interface LossRecovery {
   nextRetransmission(t: Tcb): number;
   /** End offset (exclusive) of the range the last {@link nextRetransmission} returned. */
   readonly retransmitEnd: number;
+  /**
+   * RFC 6675 §4 SetPipe: bytes thought to be in the network (SND.MAX - SND.UNA without SACK).
+   *
+   * @param t the TCB
+   * @returns bytes
+   */
+  pipe(t: Tcb): number;
 }
 
 /**
@@ -160,6 +167,11 @@ export class RenoRecovery implements LossRecovery {
   /** Unused: {@link nextRetransmission} never returns a range. */
   get retransmitEnd(): number {
     return 0;
+  }
+
+  /** Without SACK the pipe is the flight. */
+  pipe(t: Tcb): number {
+    return seqSub(t.sndMax, t.sndUna);
   }
 }
 

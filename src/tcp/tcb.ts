@@ -485,7 +485,11 @@ export class Tcb {
     this.undoSsthresh = this.cc.ssthresh;
     this.undoStartSeq = this.sndUna;
     this.undoEndSeq = this.sndMax;
-    this.undoRetrans = 0;
+    // Linux tcp_init_undo (commit 0ec986ed, "fix incorrect undo caused by DSACK of TLP
+    // retransmit"): a tail loss probe's retransmission still in flight counts too, so its
+    // D-SACK alone cannot undo a reduction for a loss that was real.
+    const rack = this.rack;
+    this.undoRetrans = rack !== null && rack.tlpActive && rack.tlpIsRetrans ? 1 : 0;
     this.undoTsSet = false;
   }
 

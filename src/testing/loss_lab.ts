@@ -207,11 +207,18 @@ while True:
 print(total, time.monotonic() - t0)
 `;
 
-/** Python source: connect, send for `seconds`, shut down, wait for the close. */
+/**
+ * Python source: connect, send for `seconds`, shut down, wait for the close. An optional
+ * fourth argument names the congestion control (TCP_CONGESTION) instead of the namespace's
+ * default.
+ */
 const PY_SOURCE = `
 import socket, sys, time
 host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-c = socket.create_connection((host, port))
+c = socket.socket()
+if len(sys.argv) > 4:
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
+c.connect((host, port))
 data = b"\\0" * (128 * 1024)
 end = time.monotonic() + seconds
 while time.monotonic() < end:
@@ -364,9 +371,24 @@ export async function lossyGoodputRawstackSends(
 }
 
 /**
+ * The far namespace's default congestion control (`net.ipv4.tcp_congestion_control`, which a
+ * new namespace takes from the host: "bbr" on some hosts, "cubic" on most).
+ *
+ * @param lab a lab with a router
+ * @returns the algorithm's name
+ */
+export async function kernelCongestionControl(lab: Lab): Promise<string> {
+  const r = await lab.runInFar(["sysctl", "-n", "net.ipv4.tcp_congestion_control"]);
+  if (r.code !== 0) throw new Error(`tcp_congestion_control: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/**
  * Bulk goodput through random loss, the kernel sending (far namespace) to rawstack for
  * `seconds`: the reference for {@link lossyGoodputRawstackSends}.
  *
+ * @param congestion the kernel sender's congestion control (TCP_CONGESTION, e.g. "cubic",
+ *   rawstack's default); the namespace's default when absent
  * @returns goodput at rawstack, Gbit/s
  */
 export async function lossyGoodputKernelSends(
@@ -375,6 +397,7 @@ export async function lossyGoodputKernelSends(
   port: number,
   percent: number,
   seconds: number,
+  congestion?: string,
 ): Promise<number> {
   await installRandomLoss(lab, lab.farAddress, percent);
   const listener = stack.listen({ port });
@@ -386,6 +409,7 @@ export async function lossyGoodputKernelSends(
       lab.stackAddress,
       String(port),
       String(seconds),
+      ...(congestion === undefined ? [] : [congestion]),
     ]);
     const conn = await listener.accept();
     const buf = new Uint8Array(1 << 20);

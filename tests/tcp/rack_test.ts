@@ -457,3 +457,179 @@ Deno.test("TcpConnection: SACK-enhanced F-RTO declares a timeout spurious from a
   assert.equal(q.conn.info().spuriousRtos, 0);
   assert.deepEqual(q.sentOffsets()[0], 2 * MSS); // go-back-N resumes
 });
+
+Deno.test("TcpConnection: an ACK whose newest SACK block comes first is not reordering (RFC 8985 §6.2, ascending order)", () => {
+  const p = new Peer({}, 10);
+  p.write(10 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  // Segments 0 and 4 are lost. The first ACK SACKs segments 1-2; the next (a compressed SACK,
+  // as Linux's receiver sends) newly SACKs segment 3 in its second block, after the newest
+  // block, 5-6 (RFC 2018 §4: the most recent first).
+  p.host.advance(10);
+  p.ack(0, [MSS, 3 * MSS]);
+  p.sentOffsets();
+  p.ack(0, [5 * MSS, 7 * MSS, MSS, 4 * MSS]);
+  // Segment 3 was sent before 5 and 6 and arrived before them: no reordering. Five segments
+  // SACKed, no reordering seen: no reordering window (§6.2 step 4), both holes are lost now.
+  const info = p.conn.info();
+  assert.equal(info.reorderingSeen, false);
+  assert.equal(info.rackLosses, 2);
+  assert.deepEqual(p.sentOffsets().slice(0, 2), [0, 4 * MSS]);
+});
+
+Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+  const p = new Peer({}, 10);
+  p.write(4 * MSS);
+  p.sentOffsets();
+  p.host.advance(10);
+  p.ack(2 * MSS);
+  const cwndBefore = p.conn.info().cwnd;
+  // The ACK of the last two is late: the probe resends the last segment.
+  p.host.advance(22);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  // The originals' ACK reaches TLP.end_seq exactly: it may be theirs, not the probe's.
+  p.host.advance(1);
+  p.ack(4 * MSS);
+  assert.equal(p.conn.info().cwnd, cwndBefore);
+  // The probe arrives as a duplicate: the peer D-SACKs it. No loss: no reduction.
+  p.ack(4 * MSS, [3 * MSS, 4 * MSS]);
+  assert.equal(p.conn.info().cwnd, cwndBefore);
+  assert.equal(p.host.tcp.stats.tlpRecoveries, 0);
+
+  // Without D-SACK the peer's pure duplicate ACK says the same.
+  const q = new Peer({}, 10);
+  q.write(4 * MSS);
+  q.sentOffsets();
+  q.host.advance(10);
+  q.ack(2 * MSS);
+  const qCwnd = q.conn.info().cwnd;
+  q.host.advance(22);
+  assert.deepEqual(q.sentOffsets(), [3 * MSS]);
+  q.ack(4 * MSS);
+  q.ack(4 * MSS);
+  q.write(MSS);
+  q.sentOffsets();
+  q.ack(5 * MSS);
+  assert.equal(q.conn.info().cwnd >= qCwnd, true);
+  assert.equal(q.host.tcp.stats.tlpRecoveries, 0);
+
+  // The probe repaired a loss: the ACK beyond TLP.end_seq brings the one reduction.
+  const r = new Peer({}, 10);
+  r.write(4 * MSS);
+  r.sentOffsets();
+  // (The last segment is lost; the third arrived, its ACK delayed.)
+  r.host.advance(10);
+  r.ack(2 * MSS);
+  const rCwnd = r.conn.info().cwnd;
+  r.host.advance(22);
+  assert.deepEqual(r.sentOffsets(), [3 * MSS]);
+  r.ack(4 * MSS);
+  r.write(MSS);
+  r.sentOffsets();
+  r.ack(5 * MSS);
+  assert.ok(r.conn.info().cwnd < rCwnd);
+  assert.equal(r.host.tcp.stats.tlpRecoveries, 1);
+});
+
+Deno.test("TcpConnection: the D-SACK of a probe's retransmission does not undo a recovery for a real loss (Linux tcp_init_undo)", () => {
+  const p = new Peer({}, 10);
+  p.write(4 * MSS);
+  p.sentOffsets();
+  const cwndBefore = p.conn.info().cwnd;
+  // Nothing comes back: the probe resends segment 4.
+  p.host.advance(22);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  // The originals of segments 2-4 are SACKed: the first is lost (RACK), recovery resends it.
+  p.host.advance(10);
+  p.ack(0, [MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.ok(p.conn.info().cwnd < cwndBefore);
+  // The probe's copy of segment 4 is reported duplicate. That was the probe, not the
+  // recovery's retransmission: the loss was real, the reduction stays.
+  p.ack(0, [3 * MSS, 4 * MSS, MSS, 4 * MSS]);
+  p.host.advance(10);
+  p.ack(4 * MSS);
+  assert.equal(p.conn.info().undos, 0);
+  assert.ok(p.conn.info().cwnd < cwndBefore);
+});
+
+Deno.test("TcpConnection: a segment lost in a recovery's last round and held by PRR is resent when the recovery ends, not after the RTO (Linux tcp_time_to_recover)", () => {
+  // NewReno's halving keeps PRR's share small (ssthresh 5 of a flight of 10).
+  const p = new Peer({ congestion: "newreno" }, 10);
+  p.write(40 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  p.host.advance(10);
+  // Segment 0 is lost: recovery (recover = 10 MSS); PRR sends the retransmission and
+  // segment 10, then segment 11.
+  p.ack(0, [MSS, 4 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0, 10 * MSS]);
+  p.host.advance(2);
+  p.ack(0, [MSS, 6 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [11 * MSS]);
+  // Segment 11 arrives: everything sent before it and not SACKed is lost (RACK), segment 10
+  // (above `recover`) and the retransmission of 0 among them. PRR lets three go, oldest
+  // first: 0, 6 and 7; 8, 9 and 10 wait.
+  p.host.advance(2);
+  p.ack(0, [MSS, 6 * MSS, 11 * MSS, 12 * MSS]);
+  assert.deepEqual(p.sentOffsets(), [0, 6 * MSS, 7 * MSS]);
+  // The ACK of `recover` ends the recovery with segment 10 still marked lost and not resent:
+  // a new recovery resends it now.
+  p.host.advance(2);
+  p.ack(10 * MSS, [11 * MSS, 12 * MSS]);
+  assert.equal(p.sentOffsets()[0], 10 * MSS);
+  assert.equal(p.conn.info().recoveries, 2);
+  assert.equal(p.host.tcp.stats.timeouts, 0);
+});
+
+Deno.test("TcpConnection: before recovery, SACKed segments leave the pipe and new data takes their place (RFC 6675 §5 step 3)", () => {
+  for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
+    const p = new Peer({ lossDetection }, 10);
+    p.write(20 * MSS);
+    assert.equal(p.sentOffsets().length, 10);
+    p.host.advance(10);
+    // One duplicate ACK SACKs two segments (a receiver's compressed SACK): the pipe is
+    // cwnd - 2 segments, so two new segments go, not Limited Transmit's one.
+    p.ack(0, [MSS, 3 * MSS]);
+    assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS], lossDetection);
+    assert.equal(p.conn.info().recoveries, 0);
+    // An ACK that advances SND.UNA (cwnd 11 segments in slow start) and SACKs two segments
+    // above a new hole: eight in flight, two SACKed, the pipe is six: five new segments.
+    p.ack(4 * MSS, [5 * MSS, 7 * MSS]);
+    assert.deepEqual(
+      p.sentOffsets(),
+      [12 * MSS, 13 * MSS, 14 * MSS, 15 * MSS, 16 * MSS],
+      lossDetection,
+    );
+    assert.equal(p.conn.info().recoveries, 0);
+  }
+});
+
+Deno.test("Prr's conservative bound sends what was delivered and not yet sent, not only this ACK's share (RFC 6937 §3 PRR-CRB)", () => {
+  // Ten in flight, ssthresh 7. The first ACK delivers four segments with the pipe still above
+  // ssthresh: three may go, one did (the fast retransmit; nothing else was ready).
+  const prr = new Prr();
+  prr.start(10 * MSS);
+  prr.onAck(4 * MSS, 8 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 3 * MSS);
+  prr.onSent(MSS);
+  // The next ACK delivers one and marks more lost (unsafe): the pipe fell to two. The bound
+  // is prr_delivered - prr_out = 4 segments, within ssthresh - pipe = 5.
+  prr.onAck(MSS, 2 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 4 * MSS);
+  // A safe ACK adds one segment (PRR-SSRB).
+  prr.onSent(4 * MSS);
+  prr.onAck(MSS, 5 * MSS, 7 * MSS, MSS, true);
+  assert.equal(prr.allowance, 2 * MSS);
+});
+
+Deno.test("Prr's reduction bound counts a short segment delivered as a segment (Linux tcp_cwnd_reduction, in packets)", () => {
+  const prr = new Prr();
+  prr.start(10 * MSS);
+  prr.onAck(4 * MSS, 8 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 3 * MSS);
+  prr.onSent(3 * MSS);
+  // A short segment (1000 bytes) is delivered with the pipe at two: five segments delivered,
+  // three sent: two may go, not one and 1000 bytes that no segment fits in.
+  prr.onAck(1000, 2 * MSS, 7 * MSS, MSS, false);
+  assert.equal(prr.allowance, 2 * MSS);
+});
