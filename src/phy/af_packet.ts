@@ -257,6 +257,8 @@ export interface AfPacketStats extends DeviceStats {
   parks: number;
   /** Event-loop yields (`setImmediate`) made while busy-polling. */
   busyPollYields: number;
+  /** Busy-polls cut short by a preemption (see `ParkStats.busyPollPreemptions`). */
+  busyPollPreemptions: number;
   /** Frames that arrived with a CHECKSUM_PARTIAL (not yet filled in) layer-4 checksum. */
   rxChecksumPartial: number;
   /** Frames whose checksum the kernel marked verified (DATA_VALID / TP_STATUS_CSUM_VALID). */
@@ -341,6 +343,7 @@ export class AfPacketDevice implements Device {
     txLastErrno: 0,
     parks: 0,
     busyPollYields: 0,
+    busyPollPreemptions: 0,
     rxChecksumPartial: 0,
     rxChecksumValid: 0,
     rxChecksumsCompleted: 0,
