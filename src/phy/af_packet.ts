@@ -42,7 +42,9 @@
  *   With `busyPollMs`, for that long after the last frame in or out it keeps
  *   checking the ring instead of parking, yielding with `setImmediate` every
  *   {@link BUSY_POLL_CHUNK_MICROS} (kernel ping answered p50 ≈27 µs instead of
- *   ≈107 µs; costs a core while traffic flows).
+ *   ≈107 µs; costs a core while traffic flows). A spin descheduled by the
+ *   kernel (another task wants the CPU) parks instead and pauses busy-polling
+ *   for a while (`busyPollPreemptions`, src/phy/park.ts).
  * - `vnetHeader` (on by default where the kernel accepts it): PACKET_VNET_HDR.
  *   Received frames publish checksum and GSO metadata in
  *   {@link AfPacketDevice.rxInfo} (super-frames up to 64 KiB when the ring
