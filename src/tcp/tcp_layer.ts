@@ -550,9 +550,10 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     dst |= 0;
     this.stats.segmentsIn++;
     if (this.#run !== null) {
-      if (this.#appendToRun(nowMs, src, dst, bytes, offset, length, checksumVerified, ipTos)) {
-        return;
-      }
+      if (
+        !toBroadcast &&
+        this.#appendToRun(nowMs, src, dst, bytes, offset, length, checksumVerified, ipTos)
+      ) return;
       this.#endRun(nowMs);
     }
     this.#ctx.rxEcn = ipTos & ECN_MASK;
