@@ -12,7 +12,7 @@
  */
 
 import { yieldToEventLoop } from "../time/clock.ts";
-import { libc } from "./libc.ts";
+import { libc, RUSAGE_BYTES, RUSAGE_NIVCSW_OFFSET, RUSAGE_THREAD } from "./libc.ts";
 import { EVENTFD_VALUE_BYTES, pollSet } from "./af_packet/layout.ts";
 
 /** The counters a {@link Parker} keeps in its device's stats. */
@@ -39,12 +39,13 @@ export interface ParkStats {
 export const BUSY_POLL_CHUNK_MICROS = 200;
 
 /**
- * A gap this long (ms) between two clock reads of one synchronous busy-poll spin, which
- * otherwise reads the clock every microsecond or so, means the thread was descheduled: another
- * task wanted this CPU. Linux's busy poll stops when the scheduler wants the CPU
- * (`napi_busy_loop` ends on `need_resched()`); from user space the preemption itself is what
- * shows. Spinning on a shared, busy machine takes the CPU from the very peer (or kernel work)
- * whose frames we wait for.
+ * Busy polling stops when the thread was preempted: Linux's busy poll stops when the scheduler
+ * wants the CPU (`napi_busy_loop` ends on `need_resched()`); from user space the preemption
+ * itself is what shows — the thread's involuntary context switches (`getrusage(RUSAGE_THREAD)`
+ * `ru_nivcsw`, read once per {@link BUSY_POLL_CHUNK_MICROS} chunk) grew, or, within a chunk, a
+ * gap this long (ms) between two clock reads that otherwise come about a microsecond apart.
+ * Spinning on a shared, busy machine takes the CPU from the very peer (or kernel work) whose
+ * frames we wait for.
  */
 export const BUSY_POLL_PREEMPTED_GAP_MS = 1;
 /** How long busy-polling pauses after a preemption (ms); parking in poll() meanwhile. */
@@ -84,6 +85,9 @@ export class Parker {
   #lastActivityMs = -Infinity;
   /** performance.now() before which busy-polling is off (a preemption was seen). */
   #busyPollOffUntilMs = -Infinity;
+  /** getrusage()'s struct rusage, and its ru_nivcsw's low word (32 bits are plenty: compared). */
+  readonly #rusage = new Uint8Array(RUSAGE_BYTES);
+  readonly #rusageWords = new Int32Array(this.#rusage.buffer);
   #parked = 0;
 
   /**
@@ -123,6 +127,12 @@ export class Parker {
     if (this.#busyPollMs > 0) this.#lastActivityMs = performance.now();
   }
 
+  /** This thread's involuntary context switches so far (low 32 bits; 0 if getrusage fails). */
+  #involuntarySwitches(): number {
+    if (libc().getrusage(RUSAGE_THREAD, this.#rusage) !== 0) return 0;
+    return this.#rusageWords[RUSAGE_NIVCSW_OFFSET >>> 2];
+  }
+
   /** Wakes every parked poll() (the device is closing). */
   wake(): void {
     libc().write(this.#eventFd, this.#eventValue, BigInt(EVENTFD_VALUE_BYTES));
@@ -153,6 +163,7 @@ export class Parker {
       // the event loop between short synchronous spins (BUSY_POLL_CHUNK_MICROS).
       const chunkMs = BUSY_POLL_CHUNK_MICROS / MICROS_PER_MS;
       let now = performance.now();
+      let switches = this.#involuntarySwitches();
       busy: while (now < deadline && now - this.#lastActivityMs < this.#busyPollMs) {
         this.#stats.busyPollYields++;
         await yieldToEventLoop();
@@ -175,6 +186,14 @@ export class Parker {
           }
           before = now;
         } while (now < chunkEnd);
+        const s = this.#involuntarySwitches();
+        if (s !== switches) {
+          // Preempted in this chunk or its yield: the CPU is wanted elsewhere.
+          this.#stats.busyPollPreemptions++;
+          this.#busyPollOffUntilMs = now + BUSY_POLL_BACKOFF_MS;
+          break;
+        }
+        switches = s;
       }
     }
     const remaining = deadline - performance.now();
