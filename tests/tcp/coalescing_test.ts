@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import { type TcpConnection, TcpState } from "../../src/tcp/connection.ts";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
-import { Host, REMOTE, type SegmentFields } from "./harness.ts";
+import { Host, LOCAL, REMOTE, segment as segmentBytes, type SegmentFields } from "./harness.ts";
 
 const LPORT = 40000;
 const RPORT = 80;
@@ -275,4 +275,54 @@ Deno.test("TcpLayer.beginReceiveBatch behaviour: a segment longer than the run's
   assert.deepEqual(batched.data, streamBytes(0, 3510));
   assert.equal(batched.runs, 1);
   assert.equal(batched.coalesced, 2);
+});
+
+Deno.test("TcpLayer.beginReceiveBatch behaviour: a corrupt segment ends the run, is counted and dropped", () => {
+  const host = new Host({ timestamps: false, ackBatching: false });
+  const conn = host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
+  host.take();
+  host.feed({
+    srcPort: RPORT,
+    dstPort: LPORT,
+    flags: TCP_SYN | TCP_ACK,
+    seq: IRS,
+    ack: ISS + 1,
+    window: 65535,
+    mss: 1460,
+  });
+  host.take();
+  const seg = (from: number, corrupt = false) => {
+    const f: SegmentFields = {
+      srcPort: RPORT,
+      dstPort: LPORT,
+      flags: TCP_ACK,
+      seq: IRS + 1 + from,
+      ack: ISS + 1,
+      window: 65535,
+      data: streamBytes(from, SIZE),
+    };
+    const b = segmentBytes(f);
+    if (corrupt) b[b.length - 7] ^= 0x10; // a payload bit flipped in transit
+    return b;
+  };
+  host.tcp.beginReceiveBatch();
+  for (
+    const [from, corrupt] of [[0, false], [SIZE, false], [2 * SIZE, true], [2 * SIZE, false], [
+      3 * SIZE,
+      false,
+    ]]
+  ) {
+    const b = seg(from as number, corrupt as boolean);
+    host.tcp.onPacket(host.clock.now(), REMOTE, LOCAL, b, 0, b.length);
+  }
+  host.tcp.endReceiveBatch(host.clock.now());
+  assert.equal(host.tcp.stats.malformed, 1, "the corrupt copy is counted");
+  assert.equal(
+    host.tcp.stats.rxCoalescedRuns,
+    2,
+    "it ended the first run; its good copy began the next",
+  );
+  const data = new Uint8Array(conn.readableLength);
+  conn.read(data, 0, data.length);
+  assert.deepEqual(data, streamBytes(0, 4 * SIZE), "its bytes never reached the reader");
 });
