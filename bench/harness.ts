@@ -1576,6 +1576,7 @@ async function labBulkChild(
         ringDrops: d.ringDrops,
         parks: d.parks,
         busyPollYields: d.busyPollYields,
+        busyPollPreemptions: d.busyPollPreemptions,
         rxChecksumValid: d.rxChecksumValid,
         rxChecksumPartial: d.rxChecksumPartial,
         txSuperFrames: d.txSuperFrames,
@@ -1583,7 +1584,13 @@ async function labBulkChild(
         vnetHeader: (stack.device as unknown as { vnetHeader?: boolean }).vnetHeader,
       },
       loop: stack.loopStats,
-      tcp: { retransmits: t.retransmits, segmentsIn: t.segmentsIn, segmentsOut: t.segmentsOut },
+      tcp: {
+        retransmits: t.retransmits,
+        segmentsIn: t.segmentsIn,
+        segmentsOut: t.segmentsOut,
+        rxCoalescedRuns: t.rxCoalescedRuns,
+        rxCoalescedSegments: t.rxCoalescedSegments,
+      },
     }));
   } finally {
     await bench.close();

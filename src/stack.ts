@@ -561,8 +561,16 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     this.#sink.nowMs = now;
     this.iface.advance(now);
     let frames = 0;
+    // Receive coalescing (TcpLayer.beginReceiveBatch): runs of one connection's in-order
+    // segments in this batch go through TCP input once; they end with the batch.
+    this.tcp.beginReceiveBatch();
     try {
       frames = this.device.receive(this.#sink, this.#rxBudget);
+    } catch (e) {
+      this.handlerError(e);
+    }
+    try {
+      this.tcp.endReceiveBatch(now);
     } catch (e) {
       this.handlerError(e);
     }

@@ -42,7 +42,9 @@
  *   With `busyPollMs`, for that long after the last frame in or out it keeps
  *   checking the ring instead of parking, yielding with `setImmediate` every
  *   {@link BUSY_POLL_CHUNK_MICROS} (kernel ping answered p50 ≈27 µs instead of
- *   ≈107 µs; costs a core while traffic flows).
+ *   ≈107 µs; costs a core while traffic flows). A spin descheduled by the
+ *   kernel (another task wants the CPU) parks instead and pauses busy-polling
+ *   for a while (`busyPollPreemptions`, src/phy/park.ts).
  * - `vnetHeader` (on by default where the kernel accepts it): PACKET_VNET_HDR.
  *   Received frames publish checksum and GSO metadata in
  *   {@link AfPacketDevice.rxInfo} (super-frames up to 64 KiB when the ring
@@ -257,6 +259,8 @@ export interface AfPacketStats extends DeviceStats {
   parks: number;
   /** Event-loop yields (`setImmediate`) made while busy-polling. */
   busyPollYields: number;
+  /** Busy-polls cut short by a preemption (see `ParkStats.busyPollPreemptions`). */
+  busyPollPreemptions: number;
   /** Frames that arrived with a CHECKSUM_PARTIAL (not yet filled in) layer-4 checksum. */
   rxChecksumPartial: number;
   /** Frames whose checksum the kernel marked verified (DATA_VALID / TP_STATUS_CSUM_VALID). */
@@ -345,6 +349,7 @@ export class AfPacketDevice implements Device {
     txLastErrno: 0,
     parks: 0,
     busyPollYields: 0,
+    busyPollPreemptions: 0,
     rxChecksumPartial: 0,
     rxChecksumValid: 0,
     rxChecksumsCompleted: 0,

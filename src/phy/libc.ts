@@ -111,6 +111,12 @@ export const MAP_LOCKED = 0x2000;
 export const MSG_DONTWAIT = 0x40;
 /** recv: return the real length of a truncated frame. */
 export const MSG_TRUNC = 0x20;
+/** getrusage: the calling thread (Linux ≥ 2.6.26). */
+export const RUSAGE_THREAD = 1;
+/** sizeof(struct rusage) on 64-bit Linux: two timevals and fourteen longs. */
+export const RUSAGE_BYTES = 144;
+/** Offset of `ru_nivcsw` (involuntary context switches) in struct rusage on 64-bit Linux. */
+export const RUSAGE_NIVCSW_OFFSET = 136;
 /** eventfd: non-blocking. */
 export const EFD_NONBLOCK = 0o4000;
 /** eventfd: close on exec. */
@@ -184,6 +190,8 @@ export const LIBC_SYMBOLS = {
     result: "i32",
   },
   close: { parameters: ["i32"], result: "i32" },
+  /** getrusage(who, struct rusage *): the busy poll's involuntary context switches. */
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "u64"], result: "i32" },
   /** write(fd, address, length): a frame by address (TAP/TUN transmit, no view per frame). */

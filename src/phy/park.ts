@@ -12,7 +12,7 @@
  */
 
 import { yieldToEventLoop } from "../time/clock.ts";
-import { libc } from "./libc.ts";
+import { libc, RUSAGE_BYTES, RUSAGE_NIVCSW_OFFSET, RUSAGE_THREAD } from "./libc.ts";
 import { EVENTFD_VALUE_BYTES, pollSet } from "./af_packet/layout.ts";
 
 /** The counters a {@link Parker} keeps in its device's stats. */
@@ -21,6 +21,11 @@ export interface ParkStats {
   parks: number;
   /** Busy-poll yields to the event loop. */
   busyPollYields: number;
+  /**
+   * Busy-polls cut short because the thread was descheduled in the middle of a spin (another
+   * task wanted the CPU): busy-polling then pauses for {@link BUSY_POLL_BACKOFF_MS}.
+   */
+  busyPollPreemptions: number;
 }
 
 /**
@@ -32,6 +37,19 @@ export interface ParkStats {
  * (measured in Deno 2.9.6 on a 2-core VM).
  */
 export const BUSY_POLL_CHUNK_MICROS = 200;
+
+/**
+ * Busy polling stops when the thread was preempted: Linux's busy poll stops when the scheduler
+ * wants the CPU (`napi_busy_loop` ends on `need_resched()`); from user space the preemption
+ * itself is what shows — the thread's involuntary context switches (`getrusage(RUSAGE_THREAD)`
+ * `ru_nivcsw`, read once per {@link BUSY_POLL_CHUNK_MICROS} chunk) grew, or, within a chunk, a
+ * gap this long (ms) between two clock reads that otherwise come about a microsecond apart.
+ * Spinning on a shared, busy machine takes the CPU from the very peer (or kernel work) whose
+ * frames we wait for.
+ */
+export const BUSY_POLL_PREEMPTED_GAP_MS = 1;
+/** How long busy-polling pauses after a preemption (ms); parking in poll() meanwhile. */
+export const BUSY_POLL_BACKOFF_MS = 100;
 
 /** Ring checks between two clock reads while spinning or busy-polling. */
 const READY_CHECKS_PER_CLOCK_READ = 16;
@@ -65,6 +83,11 @@ export class Parker {
   readonly #busyPollMs: number;
   /** performance.now() of the last receive() that delivered frames (or saw a transmit). */
   #lastActivityMs = -Infinity;
+  /** performance.now() before which busy-polling is off (a preemption was seen). */
+  #busyPollOffUntilMs = -Infinity;
+  /** getrusage()'s struct rusage, and its ru_nivcsw's low word (32 bits are plenty: compared). */
+  readonly #rusage = new Uint8Array(RUSAGE_BYTES);
+  readonly #rusageWords = new Int32Array(this.#rusage.buffer);
   #parked = 0;
 
   /**
@@ -104,6 +127,12 @@ export class Parker {
     if (this.#busyPollMs > 0) this.#lastActivityMs = performance.now();
   }
 
+  /** This thread's involuntary context switches so far (low 32 bits; 0 if getrusage fails). */
+  #involuntarySwitches(): number {
+    if (libc().getrusage(RUSAGE_THREAD, this.#rusage) !== 0) return 0;
+    return this.#rusageWords[RUSAGE_NIVCSW_OFFSET >>> 2];
+  }
+
   /** Wakes every parked poll() (the device is closing). */
   wake(): void {
     libc().write(this.#eventFd, this.#eventValue, BigInt(EVENTFD_VALUE_BYTES));
@@ -125,7 +154,7 @@ export class Parker {
       for (let i = 0; i < READY_CHECKS_PER_CLOCK_READ; i++) if (host.ready()) return;
     } while (performance.now() < spinEnd);
     if (host.closed || !(timeoutMs > 0)) return;
-    if (this.#busyPollMs > 0) {
+    if (this.#busyPollMs > 0 && start >= this.#busyPollOffUntilMs) {
       if (this.txActivity) {
         this.txActivity = false;
         this.#lastActivityMs = start;
@@ -134,7 +163,8 @@ export class Parker {
       // the event loop between short synchronous spins (BUSY_POLL_CHUNK_MICROS).
       const chunkMs = BUSY_POLL_CHUNK_MICROS / MICROS_PER_MS;
       let now = performance.now();
-      while (now < deadline && now - this.#lastActivityMs < this.#busyPollMs) {
+      let switches = this.#involuntarySwitches();
+      busy: while (now < deadline && now - this.#lastActivityMs < this.#busyPollMs) {
         this.#stats.busyPollYields++;
         await yieldToEventLoop();
         if (host.closed) return;
@@ -142,12 +172,28 @@ export class Parker {
           this.txActivity = false;
           this.#lastActivityMs = now;
         }
-        const chunkEnd = performance.now() + chunkMs;
+        let before = performance.now();
+        const chunkEnd = before + chunkMs;
         do {
           // A clock read (an op call) costs more than a ring check: read it every few checks.
           for (let i = 0; i < READY_CHECKS_PER_CLOCK_READ; i++) if (host.ready()) return;
           now = performance.now();
+          if (now - before > BUSY_POLL_PREEMPTED_GAP_MS) {
+            // Descheduled mid-spin: the CPU is wanted elsewhere. Park instead, for a while.
+            this.#stats.busyPollPreemptions++;
+            this.#busyPollOffUntilMs = now + BUSY_POLL_BACKOFF_MS;
+            break busy;
+          }
+          before = now;
         } while (now < chunkEnd);
+        const s = this.#involuntarySwitches();
+        if (s !== switches) {
+          // Preempted in this chunk or its yield: the CPU is wanted elsewhere.
+          this.#stats.busyPollPreemptions++;
+          this.#busyPollOffUntilMs = now + BUSY_POLL_BACKOFF_MS;
+          break;
+        }
+        switches = s;
       }
     }
     const remaining = deadline - performance.now();

@@ -196,6 +196,8 @@ export interface TunTapStats extends DeviceStats {
   parks: number;
   /** Busy-poll yields to the event loop. */
   busyPollYields: number;
+  /** Busy-polls cut short by a preemption (see `ParkStats.busyPollPreemptions`). */
+  busyPollPreemptions: number;
   /** Failed reads other than EAGAIN (errno in rxLastErrno). */
   rxErrors: number;
   /** errno of the last failed read. */
@@ -477,6 +479,7 @@ export class TunTapDevice implements Device {
     ...newDeviceStats(),
     parks: 0,
     busyPollYields: 0,
+    busyPollPreemptions: 0,
     rxErrors: 0,
     rxLastErrno: 0,
     rxTruncated: 0,

@@ -357,6 +357,13 @@ export interface TcpStats {
   ecnReductions: number;
   /** Segments sent with CWR. */
   ecnCwrSent: number;
+  /**
+   * Receive coalescing (`TcpLayer.beginReceiveBatch`, as Linux GRO): runs of in-order
+   * segments of one connection that went through TCP input once (runs of two or more).
+   */
+  rxCoalescedRuns: number;
+  /** Segments appended to a coalesced run (not counting each run's first). */
+  rxCoalescedSegments: number;
 }
 
 /**
@@ -412,5 +419,7 @@ export function newTcpStats(): TcpStats {
     ecnEceReceived: 0,
     ecnReductions: 0,
     ecnCwrSent: 0,
+    rxCoalescedRuns: 0,
+    rxCoalescedSegments: 0,
   };
 }

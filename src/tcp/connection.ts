@@ -30,6 +30,9 @@ import type { TimerTarget } from "../time/timer_wheel.ts";
 import type { TcpRepr } from "../wire/tcp.ts";
 import { IPV4_TCP_HEADERS_LEN, MIN_MSS } from "./config.ts";
 import {
+  appendCoalesced,
+  canStartRun,
+  endCoalescedRun,
   inputSynchronizing,
   inputSynSent,
   queueSynText,
@@ -881,6 +884,73 @@ export class TcpConnection implements TimerTarget {
       ecnInput(t, nowMs, seg); // RFC 3168 §6.1.2, §6.1.3
       inputSynchronizing(t, nowMs, seg);
     }
+    if (!t.isClosed()) output(t, nowMs);
+    t.leave();
+  }
+
+  // ------------------------------------------------------------ coalescing
+
+  /**
+   * As {@link onSegment}, for a segment that may start a coalesced run (receive coalescing,
+   * see `TcpLayer.beginReceiveBatch`): when it was in-order data of an ESTABLISHED
+   * connection taken whole, output and the events wait for {@link endRun}, and later
+   * segments of the run are added with {@link appendToRun}.
+   *
+   * @param nowMs current time
+   * @param seg the parsed segment (ACK only, with data)
+   * @returns true when the run is open (the caller must call {@link endRun})
+   */
+  onSegmentStartingRun(nowMs: number, seg: TcpRepr): boolean {
+    const t = this.#t;
+    if (t.state !== TcpState.ESTABLISHED) {
+      this.onSegment(nowMs, seg);
+      return false;
+    }
+    t.enter();
+    t.lastRecvMs = nowMs;
+    t.keepAliveProbesSent = 0;
+    ecnInput(t, nowMs, seg);
+    inputSynchronizing(t, nowMs, seg);
+    if (canStartRun(t, seg.seq, seg.payloadLength)) return true;
+    if (!t.isClosed()) output(t, nowMs);
+    t.leave();
+    return false;
+  }
+
+  /**
+   * Adds the payload of the next segment of an open run (same header but the sequence
+   * number, see `appendCoalesced` in connection_receive.ts).
+   *
+   * @param nowMs current time
+   * @param seq the segment's sequence number
+   * @param ack its acknowledgment number
+   * @param bytes the payload's buffer (valid during the call only: copied)
+   * @param offset payload start
+   * @param length payload length
+   * @returns false when it does not continue the run (the caller ends the run and hands the
+   *   segment to {@link onSegment})
+   */
+  appendToRun(
+    nowMs: number,
+    seq: number,
+    ack: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    return appendCoalesced(this.#t, nowMs, seq, ack, bytes, offset, length);
+  }
+
+  /**
+   * Ends a run opened by {@link onSegmentStartingRun}: one ACK decision for the data appended,
+   * the output decision, and the collected events (one wake-up of the reader).
+   *
+   * @param nowMs current time
+   * @param appended whether segments were appended to the run
+   */
+  endRun(nowMs: number, appended: boolean): void {
+    const t = this.#t;
+    if (appended) endCoalescedRun(t, nowMs);
     if (!t.isClosed()) output(t, nowMs);
     t.leave();
   }

@@ -877,24 +877,8 @@ function receiveData(
       t.rcvFinPending = false;
       receiveFin(t, nowMs);
     }
-    // RFC 5681 §4.2: ACK at once when filling a gap or in quick-ACK mode; else every second
-    // full-sized segment, or when the delayed-ACK timer fires.
     t.unackedBytes += advanced;
-    if (hadGap || fin || (t.quickAcks > 0 && !t.pingpong)) t.ackNow = true;
-    else if (t.unackedBytes >= 2 * t.rcvMssEstimate) {
-      if (!t.cfg.ackBatching || t.unackedBytes >= batchAckLimit(t)) {
-        t.ackNow = true;
-      } else {
-        // ACK batching (see TcpConfig.ackBatching): due now, sent when the wheel next
-        // advances, after the rest of this receive batch — one ACK for the batch.
-        const due = Math.floor(nowMs);
-        const timer = t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
-        if (!timer.armed || timer.deadline > due) t.ctx.wheel.schedule(timer, due);
-      }
-    } else if (!isArmed(t.delackTimer)) {
-      t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
-      t.ctx.wheel.schedule(t.delackTimer, nowMs + t.cfg.delayedAckMs);
-    }
+    ackDecision(t, nowMs, hadGap || fin);
   } else {
     // Out of order: hold it (bounded) and ACK at once (RFC 5681 §4.2) with SACK blocks.
     t.ctx.stats.outOfOrder++;
@@ -904,6 +888,118 @@ function receiveData(
     else if (n > 0 && set.add(offset, offset + n)) (t.sackBlocks ??= new SackBlocks()).note(seq);
     t.ackNow = true;
   }
+}
+
+/**
+ * RFC 5681 §4.2: the ACK decision after in-order data: ACK at once when filling a gap (or with a
+ * FIN) or in quick-ACK mode; else every second full-sized segment (`unackedBytes`), or when the
+ * delayed-ACK timer fires. A coalesced run (see {@link appendCoalesced}) makes it once for the run,
+ * as Linux does for a GRO super-segment (one `__tcp_ack_snd_check` per skb).
+ *
+ * @param t the connection
+ * @param nowMs current time
+ * @param now the data filled a gap or ended with a FIN: ACK at once
+ */
+function ackDecision(t: Tcb, nowMs: number, now: boolean): void {
+  if (now || (t.quickAcks > 0 && !t.pingpong)) t.ackNow = true;
+  else if (t.unackedBytes >= 2 * t.rcvMssEstimate) {
+    if (!t.cfg.ackBatching || t.unackedBytes >= batchAckLimit(t)) {
+      t.ackNow = true;
+    } else {
+      // ACK batching (see TcpConfig.ackBatching): due now, sent when the wheel next
+      // advances, after the rest of this receive batch — one ACK for the batch.
+      const due = Math.floor(nowMs);
+      const timer = t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
+      if (!timer.armed || timer.deadline > due) t.ctx.wheel.schedule(timer, due);
+    }
+  } else if (!isArmed(t.delackTimer)) {
+    t.delackTimer ??= new Timer(t.conn, TCP_TIMER_DELAYED_ACK);
+    t.ctx.wheel.schedule(t.delackTimer, nowMs + t.cfg.delayedAckMs);
+  }
+}
+
+/**
+ * Whether the segment just processed by {@link inputSynchronizing} may start a coalesced run:
+ * the connection is ESTABLISHED, the whole payload `[seq, seq + length)` went in order into
+ * the receive ring (RCV.NXT is its end), nothing is held out of order, no FIN is pending and
+ * the application still reads.
+ *
+ * @param t the connection
+ * @param seq the segment's sequence number
+ * @param length its payload length
+ * @returns true when later segments may be appended with {@link appendCoalesced}
+ */
+export function canStartRun(t: Tcb, seq: number, length: number): boolean {
+  return t.state === TcpState.ESTABLISHED && t.rcvNxt === seqAdd(seq, length) &&
+    t.ooo === null && !t.rcvFinPending && !t.finReceived && !t.appClosed && t.recvRing !== null;
+}
+
+/**
+ * Receive coalescing (GRO, Linux `tcp_gro_receive`): appends the payload of a segment whose
+ * header equals the run's first segment's but for the sequence number (the same ACK, window,
+ * flags bar PSH, and option bytes: the same TSval and TSecr, no SACK blocks) and whose
+ * sequence number is RCV.NXT. RFC 9293 §3.10.7.4's steps then reduce to this: PAWS and
+ * TS.Recent (RFC 7323 §5.3, §4.3) see the TSval they already saw; the ACK acknowledges
+ * nothing new, carries data so it is no duplicate ACK (RFC 5681 §2), and the window it
+ * advertises is the one already taken (SND.WL1/SND.WL2 move to this segment, §3.10.7.4
+ * fifth); the text goes into the ring in order (seventh). The ACK decision, output and the
+ * reader's wake-up wait for the run's end ({@link ackDecision} once, then output).
+ *
+ * @param t the connection
+ * @param nowMs current time
+ * @param seq the segment's sequence number
+ * @param ack its acknowledgment number (the run's)
+ * @param src payload bytes
+ * @param srcOffset payload start
+ * @param length payload length (> 0)
+ * @returns false when the segment does not continue the run in order or does not fit the
+ *   window or the ring: the caller ends the run and processes it in full
+ */
+export function appendCoalesced(
+  t: Tcb,
+  nowMs: number,
+  seq: number,
+  ack: number,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+): boolean {
+  if (seq !== t.rcvNxt || t.state !== TcpState.ESTABLISHED || t.ooo !== null) return false;
+  const ring = t.recvRing;
+  if (ring === null || ring.free < length) return false;
+  // The window test of §3.10.7.4 first, as inputSynchronizing computes RCV.WND.
+  let rcvWnd = seqSub(t.rcvAdvRight, seq);
+  if (t.cfg.rcvWindowFromBuffer) {
+    const open = seqSub(t.openRight(), seq);
+    if (open > rcvWnd) rcvWnd = open;
+  }
+  if (length > rcvWnd) return false;
+  ring.writeAt(0, src, srcOffset, length);
+  ring.commit(length);
+  t.rcvNxt = seqAdd(seq, length);
+  t.bytesIn += length;
+  t.unackedBytes += length;
+  t.pendingEvents |= EV_READABLE;
+  t.lastRecvMs = nowMs;
+  t.lastDataRecvMs = nowMs;
+  t.lastRecvActivityMs = nowMs;
+  t.keepAliveProbesSent = 0;
+  // §3.10.7.4 fifth: SND.WL1 < SEG.SEQ, so the (unchanged) window is taken from this segment.
+  if (seqLe(t.sndUna, ack) && seqLt(t.sndWl1, seq)) {
+    t.sndWl1 = seq;
+    t.sndWl2 = ack;
+  }
+  return true;
+}
+
+/**
+ * The end of a coalesced run that appended data: the run's one ACK decision.
+ *
+ * @param t the connection
+ * @param nowMs current time
+ */
+export function endCoalescedRun(t: Tcb, nowMs: number): void {
+  if (t.state === TcpState.ESTABLISHED) ackDecision(t, nowMs, false);
 }
 
 /**

@@ -26,8 +26,13 @@ import { read16, readI32 } from "../wire/view.ts";
 import {
   newTcpRepr,
   TCP_ACK,
+  TCP_ACK_OFFSET,
+  TCP_CHECKSUM_OFFSET,
   TCP_DST_PORT_OFFSET,
   TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_MAX_HEADER_LEN,
+  TCP_PSH,
   TCP_RST,
   TCP_SEQ_OFFSET,
   TCP_SRC_PORT_OFFSET,
@@ -43,7 +48,7 @@ import {
   type TcpContext,
   TcpState,
 } from "./connection.ts";
-import { ECN_MASK } from "./ecn.ts";
+import { ECN_CE, ECN_MASK } from "./ecn.ts";
 import { AddrInUse, HostUnreachable, NotConnected, TooManyConnections } from "./errors.ts";
 import { processSecret } from "./isn.ts";
 import { WindowRateLimit } from "./rate_limit.ts";
@@ -199,6 +204,25 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   readonly #challengeLimit = new WindowRateLimit();
   /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
   readonly #timeWait = new Set<TcpConnection>();
+  // ---- receive coalescing (see beginReceiveBatch) ----
+  /** Between beginReceiveBatch and endReceiveBatch: runs may be held open. */
+  #batching = false;
+  /** The connection whose coalesced run is open, or null. */
+  #run: TcpConnection | null = null;
+  /** The run's IPv4 addresses (int32). */
+  #runSrc = 0;
+  #runDst = 0;
+  /** The run's first TCP header (its bytes but the sequence number are compared). */
+  readonly #runHeader = new Uint8Array(TCP_MAX_HEADER_LEN);
+  #runHeaderLength = 0;
+  /** The sequence number the run's next segment must carry. */
+  #runNextSeq = 0;
+  /** The payload length of the run's first segment (Linux: a longer one ends the run). */
+  #runMss = 0;
+  /** The IP ECN field of the run's segments. */
+  #runEcn = 0;
+  /** Segments appended to the open run. */
+  #runAppended = 0;
   /** The connection found by the last successful lookup (see #lookup). */
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
@@ -525,6 +549,13 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
+    if (this.#run !== null) {
+      if (
+        !toBroadcast &&
+        this.#appendToRun(nowMs, src, dst, bytes, offset, length, checksumVerified, ipTos)
+      ) return;
+      this.#endRun(nowMs);
+    }
     this.#ctx.rxEcn = ipTos & ECN_MASK;
     if (toBroadcast || isBroadcastOrMulticast(dst)) {
       // RFC 1122 §4.2.3.10, RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
@@ -575,6 +606,19 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         // may reopen the 4-tuple: drop the TIME-WAIT connection, hand the SYN to the listener.
         conn.abort();
       } else {
+        if (
+          this.#batching && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
+          seg.sackCount === 0 && (ipTos & ECN_MASK) !== ECN_CE
+        ) {
+          // What the run needs of the segment, before TCP input may reuse the parse scratch.
+          const headerLength = seg.payloadOffset - offset;
+          const nextSeq = seqAdd(seg.seq, seg.payloadLength);
+          const mss = seg.payloadLength;
+          if (conn.onSegmentStartingRun(nowMs, seg)) {
+            this.#openRun(conn, src, dst, bytes, offset, headerLength, nextSeq, mss, ipTos);
+          }
+          return;
+        }
         conn.onSegment(nowMs, seg);
         if (conn.state === TcpState.TIME_WAIT) this.#noteTimeWait(conn);
         return;
@@ -589,6 +633,130 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       return;
     }
     this.#closedInput(nowMs, src, dst, seg, this.#ip);
+  }
+
+  /**
+   * Receive coalescing, as Linux's GRO (`tcp_gro_receive`) does for a NAPI poll: from here to
+   * {@link endReceiveBatch} (the event loop brackets each `device.receive` batch with them)
+   * consecutive in-order segments of one connection with the same header but the sequence
+   * number — the same ACK, window, flags (ACK only; a PSH is taken and ends the run) and
+   * option bytes (the same TSval and TSecr, no SACK blocks), the same ECN field and no CE —
+   * go through TCP input once: the first is processed in full, the payloads of the others are
+   * appended to the receive ring as they come (a frame's bytes live only while it is handed
+   * over), and the run's end makes one ACK decision, one output decision and one wake-up of
+   * the reader. A gap, a retransmission, another connection, a changed header (window, ACK,
+   * options), a FIN, RST, SYN or URG, a segment longer than the first, or the batch's end
+   * ends the run (a shorter one or a PSH is taken first, as Linux's flush rules). RFC 5681
+   * §4.2 still holds: the run's data is acknowledged by one ACK, as Linux acknowledges a
+   * GRO super-segment; quick-ACK and out-of-order segments are unchanged (the latter never
+   * join a run). Counted in `rxCoalescedRuns` and `rxCoalescedSegments`.
+   */
+  beginReceiveBatch(): void {
+    this.#batching = true;
+  }
+
+  /**
+   * Ends the receive batch begun with {@link beginReceiveBatch}: the open run, if any, ends.
+   *
+   * @param nowMs current time
+   */
+  endReceiveBatch(nowMs: number): void {
+    this.#batching = false;
+    if (this.#run !== null) this.#endRun(nowMs);
+  }
+
+  /** Opens a run on `conn` with the segment it just took whole (see beginReceiveBatch). */
+  #openRun(
+    conn: TcpConnection,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    headerLength: number,
+    nextSeq: number,
+    mss: number,
+    ipTos: number,
+  ): void {
+    const h = this.#runHeader;
+    for (let i = 0; i < headerLength; i++) h[i] = bytes[offset + i];
+    this.#runHeaderLength = headerLength;
+    this.#run = conn;
+    this.#runSrc = src;
+    this.#runDst = dst;
+    this.#runNextSeq = nextSeq;
+    this.#runMss = mss;
+    this.#runEcn = ipTos & ECN_MASK;
+    this.#runAppended = 0;
+  }
+
+  /**
+   * Appends a segment to the open run when it continues it (see beginReceiveBatch); its
+   * header is compared with the run's first byte by byte, as Linux's `tcp_gro_receive` does,
+   * so it is not parsed again.
+   *
+   * @returns true when the segment was taken
+   */
+  #appendToRun(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+    ipTos: number,
+  ): boolean {
+    const headerLength = this.#runHeaderLength;
+    const payload = length - headerLength;
+    if (
+      src !== this.#runSrc || dst !== this.#runDst || payload <= 0 || payload > this.#runMss ||
+      (ipTos & ECN_MASK) !== this.#runEcn
+    ) return false;
+    const h = this.#runHeader;
+    // Ports; then everything after the sequence number up to the checksum (ACK, data offset,
+    // flags but PSH, window); then the urgent pointer and the options.
+    for (let i = 0; i < TCP_SEQ_OFFSET; i++) if (bytes[offset + i] !== h[i]) return false;
+    for (let i = TCP_ACK_OFFSET; i < TCP_CHECKSUM_OFFSET; i++) {
+      const d = bytes[offset + i] ^ h[i];
+      if (d !== 0 && (i !== TCP_FLAGS_OFFSET || d !== TCP_PSH)) return false;
+    }
+    for (let i = TCP_CHECKSUM_OFFSET + 2; i < headerLength; i++) {
+      if (bytes[offset + i] !== h[i]) return false;
+    }
+    const seq = readI32(bytes, offset + TCP_SEQ_OFFSET);
+    if (seq !== this.#runNextSeq) return false;
+    if (!checksumVerified && !this.#packet.reset(bytes, offset, length).verifyChecksum(src, dst)) {
+      return false; // the full path counts it as malformed
+    }
+    const conn = this.#run!;
+    if (
+      !conn.appendToRun(
+        nowMs,
+        seq,
+        readI32(bytes, offset + TCP_ACK_OFFSET),
+        bytes,
+        offset + headerLength,
+        payload,
+      )
+    ) return false;
+    this.#runNextSeq = seqAdd(seq, payload);
+    this.#runAppended++;
+    this.stats.rxCoalescedSegments++;
+    // Linux's flush rules: a PSH or a segment shorter than the first ends the run after it.
+    if ((bytes[offset + TCP_FLAGS_OFFSET] & TCP_PSH) !== 0 || payload < this.#runMss) {
+      this.#endRun(nowMs);
+    }
+    return true;
+  }
+
+  /** Ends the open run: one ACK decision, output and wake-up for all its segments. */
+  #endRun(nowMs: number): void {
+    const conn = this.#run!;
+    const appended = this.#runAppended > 0;
+    this.#run = null;
+    this.#runAppended = 0;
+    if (appended) this.stats.rxCoalescedRuns++;
+    conn.endRun(nowMs, appended);
   }
 
   /**
@@ -877,6 +1045,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     toMulticast: boolean,
   ): void {
     this.stats.segmentsIn++;
+    if (this.#run !== null) this.#endRun(nowMs);
     if (toMulticast || dst.isMulticast()) {
       this.stats.broadcastDrops++;
       return;

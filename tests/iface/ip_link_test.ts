@@ -70,7 +70,9 @@ Deno.test("NetworkInterface behaviour on an IP link: bare IPv4, no ARP, ping and
     listener.close();
     settle();
     // Every frame on the link is an IPv4 packet: version 4, no Ethernet header, no ARP.
-    assert.ok(da.frames.length > 10 && db.frames.length > 10);
+    // The receiver's frames: SYN-ACK, FIN and the ACKs — one per coalesced run of segments
+    // (receive coalescing, TcpLayer.beginReceiveBatch), so only a few.
+    assert.ok(da.frames.length > 10 && db.frames.length > 2);
     for (const f of [...da.frames, ...db.frames]) assert.equal(f[0] >>> 4, 4);
     assert.equal(a.stats().arp.requestsSent, 0);
     assert.equal(b.stats().arp.requestsSent, 0);
