@@ -13,26 +13,12 @@ import {
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
+import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
 /** How long the router's duplicate address detection may take (RFC 4862: about 1 s). */
 const DAD_WAIT_MS = 5000;
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function waitListening(lab: RouterLab, port: number): Promise<void> {
-  const end = performance.now() + 5000;
-  for (;;) {
-    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${port}`]);
-    if (ss.stdout.trim() !== "") return;
-    if (performance.now() > end) throw new Error(`nothing listens on TCP ${port} in B`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A dual-stack RouterLab with a rawstack router whose IPv6 addresses passed DAD. */
 async function withRouter6(
@@ -126,7 +112,7 @@ labTest(
         "--directory",
         dir,
       ]);
-      await waitListening(lab, HTTP_PORT);
+      await waitListeningInB(lab, HTTP_PORT);
       const curl = await lab.runInA([
         "curl",
         "-6",
@@ -139,7 +125,7 @@ labTest(
         `http://[${ROUTER_LAB_B_ADDRESS6}]:${HTTP_PORT}/file.bin`,
       ]);
       assert.equal(curl.code, 0, curl.stderr);
-      assert.equal(await sha256(await Deno.readFile(`${dir}/got.bin`)), await sha256(file));
+      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
       const f = router.stats().router!.forward6!;
       assert.ok(f.zeroCopy > 1000, JSON.stringify(f));
       assert.equal(f.linkLocal + f.badSource + f.badDestination + f.noRoute, 0, JSON.stringify(f));
@@ -160,7 +146,7 @@ labTest(
         `TCP6-LISTEN:${UPLOAD_PORT},bind=[${ROUTER_LAB_B_ADDRESS6}],reuseaddr`,
         `CREATE:${dir}/recv.bin`,
       ]);
-      await waitListening(lab, UPLOAD_PORT);
+      await waitListeningInB(lab, UPLOAD_PORT);
       const send = await lab.runInA([
         "socat",
         "-u",
@@ -170,7 +156,7 @@ labTest(
       assert.equal(send.code, 0, send.stderr);
       const done = await sink.finished();
       assert.equal(done.code, 0, done.stderr);
-      assert.equal(await sha256(await Deno.readFile(`${dir}/recv.bin`)), await sha256(file));
+      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(file));
       assert.ok(router.stats().router!.forward6!.tooBig >= 1);
       const route = await lab.runInA(["ip", "-6", "route", "get", ROUTER_LAB_B_ADDRESS6]);
       assert.match(route.stdout, /mtu 1280/, route.stdout);

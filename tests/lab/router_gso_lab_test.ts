@@ -9,6 +9,7 @@ import {
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
+import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
 import { assertCaptureClean } from "../wire/_tshark.ts";
 import { GroDevice } from "../../src/phy/gro.ts";
 
@@ -16,21 +17,6 @@ const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
 /** Longest a transfer may take (seconds; the 4 MiB upload takes well under one). */
 const TRANSFER_TIMEOUT_S = 30;
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function waitListening(lab: RouterLab, port: number): Promise<void> {
-  const end = performance.now() + 5000;
-  for (;;) {
-    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${port}`]);
-    if (ss.stdout.trim() !== "") return;
-    if (performance.now() > end) throw new Error(`nothing listens on TCP ${port} in B`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * A 4 MiB upload A → B and a 3 MiB curl download B → A through a rawstack
@@ -76,7 +62,7 @@ async function superFrameTransfers(
       `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
       `CREATE:${dir}/recv.bin`,
     ]);
-    await waitListening(lab, UPLOAD_PORT);
+    await waitListeningInB(lab, UPLOAD_PORT);
     const send = await lab.runInA([
       // A router that loses super-frames stalls the transfer: fail instead of hanging.
       "timeout",
@@ -90,7 +76,7 @@ async function superFrameTransfers(
     const done = await sink.finished();
     assert.equal(done.code, 0, done.stderr);
     await cap.stop();
-    assert.equal(await sha256(await Deno.readFile(`${dir}/recv.bin`)), await sha256(up));
+    assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(up));
     const afterUpload = router.stats().router!.forward;
     assert.ok(afterUpload.superFrames > 0, JSON.stringify(afterUpload));
     assert.equal(afterUpload.badOffload, 0);
@@ -123,7 +109,7 @@ async function superFrameTransfers(
       "--directory",
       dir,
     ]);
-    await waitListening(lab, HTTP_PORT);
+    await waitListeningInB(lab, HTTP_PORT);
     const curl = await lab.runInA([
       "curl",
       "-sS",
@@ -134,7 +120,7 @@ async function superFrameTransfers(
       `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/file.bin`,
     ]);
     assert.equal(curl.code, 0, curl.stderr);
-    assert.equal(await sha256(await Deno.readFile(`${dir}/got.bin`)), await sha256(file));
+    assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
     assert.ok(da.stats.txSuperFrames > 0);
     const f = router.stats().router!.forward;
     assert.ok(f.superFrames > afterUpload.superFrames, JSON.stringify(f));

@@ -10,24 +10,10 @@ import {
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
+import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function waitListening(lab: RouterLab, port: number): Promise<void> {
-  const end = performance.now() + 5000;
-  for (;;) {
-    const ss = await lab.runInB(["ss", "-H", "-tln", `sport = :${port}`]);
-    if (ss.stdout.trim() !== "") return;
-    if (performance.now() > end) throw new Error(`nothing listens on TCP ${port} in B`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A RouterLab with a rawstack router on it; `fn` runs with both. */
 async function withRouter(
@@ -99,7 +85,7 @@ labTest(
         "--directory",
         dir,
       ]);
-      await waitListening(lab, HTTP_PORT);
+      await waitListeningInB(lab, HTTP_PORT);
       const curl = await lab.runInA([
         "curl",
         "-sS",
@@ -110,7 +96,7 @@ labTest(
         `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/file.bin`,
       ]);
       assert.equal(curl.code, 0, curl.stderr);
-      assert.equal(await sha256(await Deno.readFile(`${dir}/got.bin`)), await sha256(file));
+      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
 
       const tr = await lab.runInA([
         "traceroute",
@@ -152,7 +138,7 @@ labTest(
         `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
         `CREATE:${dir}/recv.bin`,
       ]);
-      await waitListening(lab, UPLOAD_PORT);
+      await waitListeningInB(lab, UPLOAD_PORT);
       const send = await lab.runInA([
         "socat",
         "-u",
@@ -162,7 +148,7 @@ labTest(
       assert.equal(send.code, 0, send.stderr);
       const done = await sink.finished();
       assert.equal(done.code, 0, done.stderr);
-      assert.equal(await sha256(await Deno.readFile(`${dir}/recv.bin`)), await sha256(file));
+      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(file));
       assert.ok(router.stats().router!.forward.fragNeeded >= 1);
       const route = await lab.runInA(["ip", "route", "get", ROUTER_LAB_B_ADDRESS]);
       assert.match(route.stdout, /mtu 1280/, route.stdout);
@@ -198,7 +184,7 @@ labTest(
         "--directory",
         dir,
       ]);
-      await waitListening(lab, HTTP_PORT);
+      await waitListeningInB(lab, HTTP_PORT);
       const curl = await lab.runInA([
         "curl",
         "-sS",

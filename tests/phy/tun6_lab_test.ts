@@ -10,17 +10,13 @@
 import assert from "node:assert/strict";
 import { labTest, run } from "../../src/testing/lab.ts";
 import { bytesOf } from "../seeded_random.ts";
+import { sha256Hex } from "../lab/_tcp_lab_helpers.ts";
 
 const BULK_BYTES = 4 * 1024 * 1024;
 const KERNEL6 = "2001:db8:5::1";
 const STACK6 = "2001:db8:5::2";
 const CHILD = new URL("./_tun6_child.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Reads a child's stdout line by line. */
 class Lines {
