@@ -27,6 +27,8 @@ import {
   serveNodeListener,
 } from "./node_socket.ts";
 import { nodeToWebStream } from "./streams.ts";
+import { type H1Config, H1Server } from "./h1_server.ts";
+import { H1_MAX_HEADER_COUNT, H1_MAX_REQUEST_LINE_BYTES } from "./h1_parse.ts";
 
 /**
  * Default time a client has to send a whole request header section, ms (nginx
@@ -121,6 +123,10 @@ export interface StackServeOptions {
   maxHeaderBytes?: number;
   /** Requests per connection (default {@link SERVE_MAX_REQUESTS_PER_CONNECTION}); 1 = no keep-alive. */
   maxRequestsPerConnection?: number;
+  /** Longest request line, bytes (default 8 KiB); more gets 414 (plain HTTP; TLS: the header limit). */
+  maxRequestLineBytes?: number;
+  /** Most request header fields (default 100); more gets 431 (plain HTTP; TLS: node:http's 2,000). */
+  maxHeaderCount?: number;
   /** Open connections at most (default 256); more are closed as soon as they are accepted. */
   maxConnections?: number;
   /**
@@ -237,6 +243,25 @@ export function stackServe(
     hostname: options.hostname,
   });
   const addr = listener.addr;
+  if (!tlsOn) {
+    return serveHttp1(listener, options, handle, {
+      handler: handle,
+      onError: options.onError,
+      onResponse,
+      timers,
+      headerTimeoutMs,
+      idleTimeoutMs,
+      sendTimeoutMs,
+      maxRequests,
+      maxConnections: options.maxConnections ?? NODE_LISTENER_MAX_CONNECTIONS,
+      limits: {
+        maxHeadBytes: options.maxHeaderBytes ?? SERVE_MAX_HEADER_BYTES,
+        maxRequestLineBytes: options.maxRequestLineBytes ?? H1_MAX_REQUEST_LINE_BYTES,
+        maxHeaderCount: options.maxHeaderCount ?? H1_MAX_HEADER_COUNT,
+      },
+      addr,
+    });
+  }
   const scheme = tlsOn ? "https" : "http";
   const states = new WeakMap<object, ConnState>();
   const tracked = new Set<RawstackSocket>();
@@ -487,6 +512,31 @@ export function stackServe(
       const l = listenerHandle.stats();
       return { ...stats, accepted: l.accepted, refused: l.refused, active: l.active };
     },
+    ref: () => listener.ref(),
+    unref: () => listener.unref(),
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/** Plain HTTP: rawstack's own HTTP/1.1 server (h1_server.ts) as a {@link StackHttpServer}. */
+function serveHttp1(
+  listener: TcpListener,
+  options: StackServeOptions,
+  _handler: StackServeHandler,
+  cfg: H1Config,
+): StackHttpServer {
+  const server = new H1Server(listener, cfg);
+  const shutdown = () => server.shutdown();
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) void shutdown();
+    else options.signal.addEventListener("abort", () => void shutdown(), { once: true });
+  }
+  options.onListen?.(cfg.addr);
+  return {
+    finished: server.finished,
+    addr: cfg.addr,
+    shutdown,
+    stats: () => ({ ...server.stats }),
     ref: () => listener.ref(),
     unref: () => listener.unref(),
     [Symbol.asyncDispose]: shutdown,
