@@ -364,6 +364,7 @@ class BodySource {
   }
 }
 
+const EMPTY = new Uint8Array(0);
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const CHUNK_END = new TextEncoder().encode("\r\n");
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
@@ -651,10 +652,14 @@ class H1Connection {
       },
     };
 
-    if (source === null) this.#startWatch();
     let response: Response;
     try {
-      response = await cfg.handler(request, info);
+      const made = cfg.handler(request, info);
+      if (made instanceof Promise) {
+        // An async handler: watch the connection meanwhile (a synchronous one cannot see it).
+        if (source === null) this.#startWatch();
+        response = await made;
+      } else response = made;
       if (!(response instanceof Response)) {
         throw new TypeError("the handler did not return a Response");
       }
@@ -890,8 +895,12 @@ class H1Connection {
   #release(): void {
     // A read still pending (the watch of a connection closed under it) may yet write into the
     // buffer: then it is not reused.
-    if (this.buf.length > 0 && this.#watch === null) this.server.returnBuffer(this.buf);
-    this.buf = new Uint8Array(0);
+    const buf = this.buf;
+    if (buf.length > 0) {
+      if (this.#watch === null) this.server.returnBuffer(buf);
+      else void this.#watch.then(() => this.server.returnBuffer(buf)); // the closed conn's read ends
+    }
+    this.buf = EMPTY;
     this.#reportClosed();
   }
 }
