@@ -138,11 +138,6 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** ASCII lower case of a short string of latin1 characters. */
-function lower(s: string): string {
-  return s.toLowerCase();
-}
-
 /**
  * Finds the end of a request head in `buf[from..end)`.
  *
@@ -273,21 +268,23 @@ export function parseRequestHead(
     // The fields that frame the message (checked by their length first: most fields are none).
     switch (name.length) {
       case 4:
-        if (lower(name) === "host") {
+        if (name.toLowerCase() === "host") {
           hosts++;
           host = value;
         }
         break;
       case 6:
-        if (lower(name) === "expect") expect = expect === null ? value : `${expect}, ${value}`;
+        if (name.toLowerCase() === "expect") {
+          expect = expect === null ? value : `${expect}, ${value}`;
+        }
         break;
       case 10:
-        if (lower(name) === "connection") {
+        if (name.toLowerCase() === "connection") {
           connection = connection === null ? value : `${connection}, ${value}`;
         }
         break;
       case 14:
-        if (lower(name) === "content-length") {
+        if (name.toLowerCase() === "content-length") {
           const cl = parseContentLength(value);
           if (cl < 0) return new HeadError(400, "bad Content-Length");
           if (contentLength !== -1 && contentLength !== cl) {
@@ -297,7 +294,7 @@ export function parseRequestHead(
         }
         break;
       case 17:
-        if (lower(name) === "transfer-encoding") {
+        if (name.toLowerCase() === "transfer-encoding") {
           transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
         }
         break;

@@ -4,9 +4,12 @@
  * parsed in place by {@link ./h1_parse.ts}, the response head and a small
  * body sent in one write — with `Request`/`Response` semantics as
  * `Deno.serve` has them. It replaced `node:http` over a `node:stream` Duplex
- * on the plain path because that pair cost ~2.7× the CPU per request (the
- * profile is in the commit message of this file; the TLS path still uses
- * `node:http` over `node:tls`, see serve.ts).
+ * on the plain path, measured over a MemoryLink (client, both stacks and the
+ * server in one process, keep-alive, 20,000 requests, A/B in one run): 109–123
+ * µs of CPU per request before, 54–66 µs after; `node:http`, node streams and
+ * the rest of Deno's node compatibility layer were 29 % of the CPU profile and
+ * the garbage collector 17 % (now 5 %, 13 %). The TLS path still uses
+ * `node:http` over `node:tls` (serve.ts).
  *
  * Per connection: requests are read and answered one after another, so
  * pipelined requests are answered in order (RFC 9112 §9.3.2) and the bytes of

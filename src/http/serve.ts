@@ -1,8 +1,11 @@
 /**
  * `serve` over a rawstack stack, shaped like `Deno.serve`: a handler from
  * `Request` to `Response`, streamed bodies both ways, keep-alive, and TLS
- * with `cert`/`key`. HTTP/1.1 is `node:http`'s and TLS `node:tls`'s, running
- * over rawstack connections handed over by {@link serveNodeListener}.
+ * with `cert`/`key`. Plain HTTP/1.1 is rawstack's own server straight on the
+ * connection's bytes (h1_server.ts, with the strict parser of h1_parse.ts:
+ * `node:http` over a `node:stream` Duplex cost twice the CPU per request);
+ * HTTPS is `node:http` over `node:tls`, on rawstack connections handed over by
+ * {@link serveNodeListener}.
  *
  * Hostile clients are expected, as in nginx: a request-header timeout from a
  * connection's start or a kept-alive request's first byte (nginx
@@ -244,7 +247,7 @@ export function stackServe(
   });
   const addr = listener.addr;
   if (!tlsOn) {
-    return serveHttp1(listener, options, handle, {
+    return serveHttp1(listener, options, {
       handler: handle,
       onError: options.onError,
       onResponse,
@@ -522,7 +525,6 @@ export function stackServe(
 function serveHttp1(
   listener: TcpListener,
   options: StackServeOptions,
-  _handler: StackServeHandler,
   cfg: H1Config,
 ): StackHttpServer {
   const server = new H1Server(listener, cfg);
