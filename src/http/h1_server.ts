@@ -836,8 +836,9 @@ class H1Connection {
     head: RequestHead,
     body: Uint8Array | null,
   ): Promise<boolean> {
-    if (!keep) text += "connection: close\r\n";
-    else if (head.minor === 0) text += "connection: keep-alive\r\n";
+    // Said both ways, as node:http does (RFC 9112 §9.3 makes keep-alive HTTP/1.1's default, but
+    // HTTP/1.0 clients and the CLI's access tests look for it).
+    text += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
     text += "\r\n";
     const withBody = body !== null && head.method !== "HEAD" &&
       body.length <= COALESCE_BODY_BYTES;
