@@ -324,7 +324,10 @@ Deno.test("stackServe behaviour: chunked and Content-Length bodies, 100-continue
       /\r\n\r\nignored$/,
       "the unread body was drained, not taken for a request",
     );
-    assert.match(bodies[2], /transfer-encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n$/);
+    assert.match(
+      bodies[2],
+      /transfer-encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n$/,
+    );
     assert.doesNotMatch(bodies[3], /\r\n\r\n./, "HEAD: no body");
     assert.match(bodies[4], /\r\n\r\nPUT 123$/);
     c.close();
