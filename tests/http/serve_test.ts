@@ -387,3 +387,46 @@ Deno.test("stackServe behaviour: a client that goes away aborts request.signal a
     await close();
   }
 });
+
+/** Manual timers with a manual clock: the server moves deadlines instead of re-arming. */
+class ClockTimers extends ManualTimers {
+  t = 0;
+  now(): number {
+    return this.t;
+  }
+}
+
+Deno.test("stackServe behaviour: with a clock, one timer per connection follows the moving idle deadline", async () => {
+  const { a, b, close } = await tcpPair();
+  const timers = new ClockTimers();
+  const server = b.serve(
+    { port: 80, timers, headerTimeoutMs: 1000, idleTimeoutMs: 2000 },
+    () => new Response("ok"),
+  );
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await readUntil(c, "ok"), /^HTTP\/1\.1 200/);
+    // The header timer (due at 1000) is kept for the idle wait (deadline 2000): one timer.
+    await until(() => timers.pending.size === 1, "one timer");
+    timers.t = 1000;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(timers.pending.size, 1, "re-armed for the 1000 ms left");
+    // A request at 1500 moves the deadline to 3500; the timer due at 2000 stays.
+    timers.t = 1500;
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await readUntil(c, "ok"), /^HTTP\/1\.1 200/);
+    await until(() => server.stats().requests === 2, "the second response counted");
+    timers.t = 2000;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(server.stats().idleTimeouts, 0, "not idle for 2000 ms yet");
+    timers.t = 3500;
+    assert.equal(timers.fire(1500), 1, "re-armed for the 1500 ms left");
+    assert.equal(await readUntil(c, null), "", "closed when idle for 2000 ms");
+    assert.equal(server.stats().idleTimeouts, 1);
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
