@@ -111,6 +111,11 @@ const env = (name: string, fallback: string): string => {
 /** Namespace prefix of the lab (env `RAWSTACK_BENCH_PREFIX`, default `rspf`). */
 const PREFIX = env("RAWSTACK_BENCH_PREFIX", "rspf");
 const SECONDS = Math.max(0.5, Number(env("RAWSTACK_BENCH_SECONDS", "3")));
+/**
+ * `RAWSTACK_BENCH_HTTP_MODES` — which HTTP rows run (default `close,keep-alive,fetch`), e.g.
+ * `keep-alive` alone to profile it (`deno run -A --cpu-prof bench/harness.ts http`).
+ */
+const HTTP_MODES = env("RAWSTACK_BENCH_HTTP_MODES", "close,keep-alive,fetch").split(",");
 const REPEATS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_REPEATS", "3"))));
 const CONFIGS = env("RAWSTACK_BENCH_CONFIGS", "ab");
 const DEVICE_MODE = env("RAWSTACK_BENCH_MODE", "ring-v2") as AfPacketMode;
@@ -716,6 +721,7 @@ async function httpRows(
   try {
     for (const keepAlive of [false, true]) {
       const mode = keepAlive ? "keep-alive" : "Connection: close";
+      if (!HTTP_MODES.includes(keepAlive ? "keep-alive" : "close")) continue;
       let server: StackHttpServer | null = null;
       const rs = await wrkSampled(async () => {
         server ??= await bench.stackServe();
@@ -735,6 +741,7 @@ async function httpRows(
   } finally {
     await kernelServe.kill();
   }
+  if (!HTTP_MODES.includes("fetch")) return;
   const fetchServe = await bench.denoServe("peer", HTTP_FETCH_PORT);
   try {
     add(

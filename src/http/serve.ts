@@ -1,8 +1,11 @@
 /**
  * `serve` over a rawstack stack, shaped like `Deno.serve`: a handler from
  * `Request` to `Response`, streamed bodies both ways, keep-alive, and TLS
- * with `cert`/`key`. HTTP/1.1 is `node:http`'s and TLS `node:tls`'s, running
- * over rawstack connections handed over by {@link serveNodeListener}.
+ * with `cert`/`key`. Plain HTTP/1.1 is rawstack's own server straight on the
+ * connection's bytes (h1_server.ts, with the strict parser of h1_parse.ts:
+ * `node:http` over a `node:stream` Duplex cost twice the CPU per request);
+ * HTTPS is `node:http` over `node:tls`, on rawstack connections handed over by
+ * {@link serveNodeListener}.
  *
  * Hostile clients are expected, as in nginx: a request-header timeout from a
  * connection's start or a kept-alive request's first byte (nginx
@@ -27,6 +30,8 @@ import {
   serveNodeListener,
 } from "./node_socket.ts";
 import { nodeToWebStream } from "./streams.ts";
+import { type H1Config, H1Server } from "./h1_server.ts";
+import { H1_MAX_HEADER_COUNT, H1_MAX_REQUEST_LINE_BYTES } from "./h1_parse.ts";
 
 /**
  * Default time a client has to send a whole request header section, ms (nginx
@@ -70,6 +75,12 @@ export interface ServeTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer (a fired or cleared handle is ignored). */
   clearTimeout(handle: unknown): void;
+  /**
+   * The clock of {@link setTimeout}, ms. Optional: with it, plain HTTP keeps one timer per
+   * connection and moves its deadline per request (a timer armed and cancelled per request cost
+   * ~20 % of a kept-alive request's CPU); without it each wait arms a timer of its own.
+   */
+  now?(): number;
 }
 
 const SYSTEM_TIMERS: ServeTimers = {
@@ -79,6 +90,7 @@ const SYSTEM_TIMERS: ServeTimers = {
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as number),
+  now: () => performance.now(),
 };
 
 /** What the handler gets besides the request, as `Deno.ServeHandlerInfo`. */
@@ -121,6 +133,10 @@ export interface StackServeOptions {
   maxHeaderBytes?: number;
   /** Requests per connection (default {@link SERVE_MAX_REQUESTS_PER_CONNECTION}); 1 = no keep-alive. */
   maxRequestsPerConnection?: number;
+  /** Longest request line, bytes (default 8 KiB); more gets 414 (plain HTTP; TLS: the header limit). */
+  maxRequestLineBytes?: number;
+  /** Most request header fields (default 100); more gets 431 (plain HTTP; TLS: node:http's 2,000). */
+  maxHeaderCount?: number;
   /** Open connections at most (default 256); more are closed as soon as they are accepted. */
   maxConnections?: number;
   /**
@@ -237,6 +253,25 @@ export function stackServe(
     hostname: options.hostname,
   });
   const addr = listener.addr;
+  if (!tlsOn) {
+    return serveHttp1(listener, options, {
+      handler: handle,
+      onError: options.onError,
+      onResponse,
+      timers,
+      headerTimeoutMs,
+      idleTimeoutMs,
+      sendTimeoutMs,
+      maxRequests,
+      maxConnections: options.maxConnections ?? NODE_LISTENER_MAX_CONNECTIONS,
+      limits: {
+        maxHeadBytes: options.maxHeaderBytes ?? SERVE_MAX_HEADER_BYTES,
+        maxRequestLineBytes: options.maxRequestLineBytes ?? H1_MAX_REQUEST_LINE_BYTES,
+        maxHeaderCount: options.maxHeaderCount ?? H1_MAX_HEADER_COUNT,
+      },
+      addr,
+    });
+  }
   const scheme = tlsOn ? "https" : "http";
   const states = new WeakMap<object, ConnState>();
   const tracked = new Set<RawstackSocket>();
@@ -487,6 +522,30 @@ export function stackServe(
       const l = listenerHandle.stats();
       return { ...stats, accepted: l.accepted, refused: l.refused, active: l.active };
     },
+    ref: () => listener.ref(),
+    unref: () => listener.unref(),
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/** Plain HTTP: rawstack's own HTTP/1.1 server (h1_server.ts) as a {@link StackHttpServer}. */
+function serveHttp1(
+  listener: TcpListener,
+  options: StackServeOptions,
+  cfg: H1Config,
+): StackHttpServer {
+  const server = new H1Server(listener, cfg);
+  const shutdown = () => server.shutdown();
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) void shutdown();
+    else options.signal.addEventListener("abort", () => void shutdown(), { once: true });
+  }
+  options.onListen?.(cfg.addr);
+  return {
+    finished: server.finished,
+    addr: cfg.addr,
+    shutdown,
+    stats: () => ({ ...server.stats }),
     ref: () => listener.ref(),
     unref: () => listener.unref(),
     [Symbol.asyncDispose]: shutdown,

@@ -379,7 +379,21 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
   }
 
   /**
-   * @internal The stack is closing: reset the connection and fail every pending and later call.
+   * Aborts the connection (RFC 9293 §3.10.5 ABORT; a `close(2)` with `SO_LINGER` 0, Node's
+   * `socket.resetAndDestroy()`): a RST is sent at once, queued data is discarded, and every
+   * pending and later read or write rejects with `reason`. `Deno.Conn` has no such call; use
+   * {@link close} for an orderly FIN. Idempotent; after {@link close} it still resets a
+   * connection whose FIN exchange is in progress.
+   *
+   * @param reason what pending and later calls reject with (default `Deno.errors.ConnectionAborted`)
+   */
+  abort(reason?: Error): void {
+    this.fail(reason ?? new Deno.errors.ConnectionAborted("the connection was aborted locally"));
+  }
+
+  /**
+   * @internal The stack is closing: reset the connection and fail every pending and later call
+   * (what {@link abort} does, with the stack's error).
    *
    * @param error what pending calls reject with
    */

@@ -243,3 +243,41 @@ testWhen(
     }
   },
 );
+
+Deno.test("serveNodeListener behaviour: node:http keeps a handed-over connection alive only while `listening` (Deno 2.9.6)", async () => {
+  const { a, b, close } = await tcpPair();
+  const ask = async (port: number): Promise<number> => {
+    const c = await a.connect({ hostname: B_ADDR, port });
+    const buf = new Uint8Array(4096);
+    let answered = 0;
+    for (let i = 0; i < 3; i++) {
+      await c.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      const n = await c.read(buf).catch(() => null);
+      if (n === null) break;
+      answered++;
+    }
+    c.close();
+    return answered;
+  };
+  try {
+    // Plain `server.emit("connection", socket)` (Node's documented injection) on a server that
+    // never listen()ed: Deno's node:http answers "keep-alive" and then closes the connection.
+    // If this starts to answer 3, the `listening` override of serveNodeListener can go.
+    const bare = http.createServer((_req, res) => res.end("hi"));
+    const rawListener = b.listen({ port: 81 });
+    void (async () => {
+      for await (const conn of rawListener) bare.emit("connection", new RawstackSocket(conn));
+    })();
+    assert.equal(await ask(81), 1, "without `listening` only the first request is answered");
+    rawListener.close();
+
+    const served = http.createServer((_req, res) => res.end("hi"));
+    const handle = serveNodeListener(b.listen({ port: 80 }), served);
+    assert.equal(await ask(80), 3, "serveNodeListener keeps it alive");
+    assert.equal(handle.stats().accepted, 1);
+    handle.close();
+    handle.closeAllConnections();
+  } finally {
+    await close();
+  }
+});

@@ -207,3 +207,226 @@ Deno.test("stackServe behaviour: the send timeout drops a client that stops read
     await server.shutdown();
   }
 });
+
+/** Sends `raw` on a new connection and returns all the server sent until it closed. */
+async function exchange(a: Awaited<ReturnType<typeof tcpPair>>["a"], raw: string, port = 80) {
+  const c = await a.connect({ hostname: B_ADDR, port });
+  await c.write(enc.encode(raw));
+  const got = await readUntil(c, null);
+  c.close();
+  return got;
+}
+
+Deno.test("stackServe behaviour: hostile requests get their status, no handler call, and a close", async () => {
+  const { a, b, close } = await tcpPair();
+  let calls = 0;
+  const server = b.serve(
+    { port: 80, maxRequestLineBytes: 512, maxHeaderCount: 20 },
+    async (req) => {
+      calls++;
+      return new Response(`read ${(await req.arrayBuffer()).byteLength}`);
+    },
+  );
+  const cases: [string, string, number][] = [
+    [
+      "Content-Length with Transfer-Encoding (RFC 9112 §6.3: smuggling)",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+      400,
+    ],
+    [
+      "two Content-Lengths",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+      400,
+    ],
+    ["obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n", 400],
+    ["a space before the colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400],
+    ["a bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400],
+    ["a NUL in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: \x00\r\n\r\n", 400],
+    ["no Host", "GET / HTTP/1.1\r\n\r\n", 400],
+    ["a long request line", `GET /${"a".repeat(600)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ["a long request line, still arriving", `GET /${"a".repeat(600)}`, 414],
+    ["too many fields", `GET / HTTP/1.1\r\nHost: x\r\n${"X-A: 1\r\n".repeat(20)}\r\n`, 431],
+    [
+      "an unknown transfer coding",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      501,
+    ],
+    ["HTTP/2.0 in an HTTP/1 request line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+    [
+      "a bad chunk size",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "a chunk longer than its size",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "a chunk size past 2^53",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+      400,
+    ],
+  ];
+  try {
+    for (const [what, raw, status] of cases) {
+      const before = calls;
+      const got = await exchange(a, raw);
+      assert.match(got, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+      assert.match(got, /\r\nconnection: close\r\n/i, `${what}: announced close`);
+      assert.equal(got.match(/HTTP\/1\.1/g)?.length, 1, `${what}: one response, then the close`);
+      // The body errors reach the handler (it read the body); the head errors never do.
+      if (!/chunk/.test(what)) assert.equal(calls, before, `${what}: no handler call`);
+    }
+    assert.equal(server.stats().badRequests, cases.length);
+    assert.equal(server.stats().requests, 0);
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("stackServe behaviour: chunked and Content-Length bodies, 100-continue, HEAD, HTTP/1.0, unread bodies", async () => {
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/ignore") return new Response("ignored");
+    if (path === "/stream") {
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode("ab"));
+            c.enqueue(enc.encode("cde"));
+            c.close();
+          },
+        }),
+      );
+    }
+    return new Response(`${req.method} ${dec.decode(await req.arrayBuffer())}`);
+  });
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n" +
+        "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nvwxyz" +
+        "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n123",
+    ));
+    const got = await readUntil(c, "PUT 123");
+    const bodies = got.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
+    assert.equal(bodies.length, 5, got);
+    assert.match(bodies[0], /content-length: 10\r\nConnection: keep-alive\r\n\r\nPOST abcde$/);
+    assert.match(
+      bodies[1],
+      /\r\n\r\nignored$/,
+      "the unread body was drained, not taken for a request",
+    );
+    assert.match(
+      bodies[2],
+      /transfer-encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n$/,
+    );
+    assert.doesNotMatch(bodies[3], /\r\n\r\n./, "HEAD: no body");
+    assert.match(bodies[4], /\r\n\r\nPUT 123$/);
+    c.close();
+
+    // Expect: 100-continue: the interim response comes when the handler reads.
+    const e = await a.connect({ hostname: B_ADDR, port: 80 });
+    await e.write(
+      enc.encode(
+        "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+      ),
+    );
+    assert.equal(await readUntil(e, "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+    await e.write(enc.encode("ok"));
+    assert.match(await readUntil(e, "PUT ok"), /^HTTP\/1\.1 200 OK\r\n/);
+    e.close();
+
+    // HTTP/1.0: closed after the response unless kept alive; a streamed body is close-delimited.
+    const old = await exchange(a, "GET /stream HTTP/1.0\r\n\r\n");
+    assert.match(old, /connection: close\r\n\r\nabcde$/i);
+    assert.doesNotMatch(old, /transfer-encoding/);
+    const kept = await a.connect({ hostname: B_ADDR, port: 80 });
+    await kept.write(enc.encode("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    assert.match(await readUntil(kept, "GET "), /connection: keep-alive\r\n/i);
+    await kept.write(enc.encode("GET /y HTTP/1.0\r\n\r\n"));
+    assert.match(
+      await readUntil(kept, null),
+      /^HTTP\/1\.1 200 OK\r\n/,
+      "second answered, then closed",
+    );
+    kept.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("stackServe behaviour: a client that goes away aborts request.signal and frees the connection", async () => {
+  const { a, b, close } = await tcpPair();
+  let aborted: unknown = null;
+  const server = b.serve({ port: 80 }, (req) =>
+    new Promise<Response>((resolve) => {
+      req.signal.addEventListener("abort", () => {
+        aborted = req.signal.reason;
+        resolve(new Response("late"));
+      });
+    }));
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await until(() => server.stats().accepted === 1, "the request");
+    c.close();
+    await until(() => aborted !== null, "the abort");
+    assert.equal((aborted as DOMException).name, "AbortError");
+    await until(() => server.stats().active === 0, "the connection freed");
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+/** Manual timers with a manual clock: the server moves deadlines instead of re-arming. */
+class ClockTimers extends ManualTimers {
+  t = 0;
+  now(): number {
+    return this.t;
+  }
+}
+
+Deno.test("stackServe behaviour: with a clock, one timer per connection follows the moving idle deadline", async () => {
+  const { a, b, close } = await tcpPair();
+  const timers = new ClockTimers();
+  const server = b.serve(
+    { port: 80, timers, headerTimeoutMs: 1000, idleTimeoutMs: 2000 },
+    () => new Response("ok"),
+  );
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await readUntil(c, "ok"), /^HTTP\/1\.1 200/);
+    // The header timer (due at 1000) is kept for the idle wait (deadline 2000): one timer.
+    await until(() => timers.pending.size === 1, "one timer");
+    timers.t = 1000;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(timers.pending.size, 1, "re-armed for the 1000 ms left");
+    // A request at 1500 moves the deadline to 3500; the timer due at 2000 stays.
+    timers.t = 1500;
+    await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await readUntil(c, "ok"), /^HTTP\/1\.1 200/);
+    await until(() => server.stats().requests === 2, "the second response counted");
+    timers.t = 2000;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(server.stats().idleTimeouts, 0, "not idle for 2000 ms yet");
+    timers.t = 3500;
+    assert.equal(timers.fire(1500), 1, "re-armed for the 1500 ms left");
+    assert.equal(await readUntil(c, null), "", "closed when idle for 2000 ms");
+    assert.equal(server.stats().idleTimeouts, 1);
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
