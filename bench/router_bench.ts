@@ -192,6 +192,10 @@ export async function routerBench(
       mode: opts.mode ?? (superFrames ? "ring-v3" : "ring-v2"),
       busyPollMs,
       txThread: Deno.env.get("RAWSTACK_BENCH_TX_THREAD") === "1",
+      qdiscBypass: Deno.env.get("RAWSTACK_BENCH_QDISC_BYPASS") === "1" ? true : undefined,
+      txBatch: Deno.env.get("RAWSTACK_BENCH_TX_BATCH")
+        ? Number(Deno.env.get("RAWSTACK_BENCH_TX_BATCH"))
+        : undefined,
       // Ring room for 64 KiB super-frames when the hosts send them.
       vnetHeader: superFrames ? true : undefined,
     });
@@ -227,7 +231,8 @@ export async function routerBench(
 
 if (import.meta.main) {
   // deno run -A bench/router_bench.ts [seconds] [offloads] [ring-v2|ring-v3|socket]
-  // RAWSTACK_BENCH_ROUTER_TESTS=udp|tcp measures only one path.
+  // RAWSTACK_BENCH_ROUTER_TESTS=udp|tcp measures only one path; RAWSTACK_BENCH_QDISC_BYPASS=1
+  // and RAWSTACK_BENCH_TX_BATCH=n set the router devices' qdiscBypass and txBatch.
   const seconds = Number(Deno.args[0] ?? "3");
   const peerOffloads = Deno.args[1] === "offloads";
   const routerGro = Deno.args[1] === "gro";
