@@ -117,7 +117,13 @@ async function measure(
     const before = await receiverDrops(lab);
     const linkBefore = await linkRxFrames(lab);
     // The server's JSON tells what arrived at B.
-    const udp = await iperf(lab, ["-u", "-b", "0", "-l", String(SMALL_DATAGRAM_BYTES)], seconds);
+    const udp = await iperf(lab, [
+      "-u",
+      "-b",
+      Deno.env.get("RAWSTACK_BENCH_UDP_BITRATE") ?? "0",
+      "-l",
+      String(SMALL_DATAGRAM_BYTES),
+    ], seconds);
     const us = (udp.end as { sum: { packets: number; lost_packets: number; seconds: number } })
       .sum;
     pps = (us.packets - us.lost_packets) / us.seconds;
@@ -232,7 +238,8 @@ export async function routerBench(
 if (import.meta.main) {
   // deno run -A bench/router_bench.ts [seconds] [offloads] [ring-v2|ring-v3|socket]
   // RAWSTACK_BENCH_ROUTER_TESTS=udp|tcp measures only one path; RAWSTACK_BENCH_QDISC_BYPASS=1
-  // and RAWSTACK_BENCH_TX_BATCH=n set the router devices' qdiscBypass and txBatch.
+  // and RAWSTACK_BENCH_TX_BATCH=n set the router devices' qdiscBypass and txBatch;
+  // RAWSTACK_BENCH_UDP_BITRATE (iperf3 -b, default 0: unlimited) caps the offered load.
   const seconds = Number(Deno.args[0] ?? "3");
   const peerOffloads = Deno.args[1] === "offloads";
   const routerGro = Deno.args[1] === "gro";
