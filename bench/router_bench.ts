@@ -33,6 +33,36 @@ export interface ForwardingFigures {
   pps: number;
   /** TCP goodput A → B, Gbit/s. */
   gbps: number;
+  /**
+   * Small UDP datagrams A offered per second (B's count of the sequence
+   * numbers it saw, the lost included): the load both routers faced.
+   */
+  offeredPps: number;
+  /**
+   * Frames B's link (`b0`) received per second during the UDP test: the
+   * router's own forwarding rate, whether or not iperf3 at B (sharing the
+   * CPUs with the sender and a user-space router) kept up reading them.
+   */
+  linkPps: number;
+  /** Datagrams B's kernel dropped for a full socket buffer (Udp RcvbufErrors) in the UDP test. */
+  receiverDrops: number;
+}
+
+/** Frames received by B's link `b0` (its kernel counter). */
+async function linkRxFrames(lab: RouterLab): Promise<number> {
+  const out = await lab.runInB(["ip", "-s", "-j", "link", "show", "b0"]);
+  const links = JSON.parse(out.stdout) as { stats64?: { rx?: { packets?: number } } }[];
+  return links[0]?.stats64?.rx?.packets ?? 0;
+}
+
+/** B's Udp RcvbufErrors (/proc/net/snmp in B's namespace). */
+async function receiverDrops(lab: RouterLab): Promise<number> {
+  const out = (await lab.runInB(["cat", "/proc/net/snmp"])).stdout.split("\n");
+  const rows = out.filter((l) => l.startsWith("Udp: "));
+  if (rows.length < 2) return 0;
+  const names = rows[0].split(/\s+/);
+  const values = rows[1].split(/\s+/);
+  return Number(values[names.indexOf("RcvbufErrors")] ?? 0);
 }
 
 /** Both sides' figures. */
@@ -73,15 +103,45 @@ async function iperf(
   return JSON.parse(out.stdout);
 }
 
-async function measure(lab: RouterLab, seconds: number): Promise<ForwardingFigures> {
-  // The server's JSON tells what arrived at B.
-  const udp = await iperf(lab, ["-u", "-b", "0", "-l", String(SMALL_DATAGRAM_BYTES)], seconds);
-  const us = (udp.end as { sum: { packets: number; lost_packets: number; seconds: number } }).sum;
-  const pps = (us.packets - us.lost_packets) / us.seconds;
-  const tcp = await iperf(lab, [], seconds);
-  const ts = (tcp.end as { sum_received: { bits_per_second: number } }).sum_received;
-  return { pps, gbps: ts.bits_per_second / 1e9 };
+async function measure(
+  lab: RouterLab,
+  seconds: number,
+  tests: RouterBenchTests,
+): Promise<ForwardingFigures> {
+  let pps = 0;
+  let offeredPps = 0;
+  let gbps = 0;
+  let drops = 0;
+  let linkPps = 0;
+  if (tests !== "tcp") {
+    const before = await receiverDrops(lab);
+    const linkBefore = await linkRxFrames(lab);
+    // The server's JSON tells what arrived at B.
+    const udp = await iperf(lab, [
+      "-u",
+      "-b",
+      Deno.env.get("RAWSTACK_BENCH_UDP_BITRATE") ?? "0",
+      "-l",
+      String(SMALL_DATAGRAM_BYTES),
+    ], seconds);
+    const us = (udp.end as { sum: { packets: number; lost_packets: number; seconds: number } })
+      .sum;
+    pps = (us.packets - us.lost_packets) / us.seconds;
+    offeredPps = us.packets / us.seconds;
+    drops = (await receiverDrops(lab)) - before;
+    // Over iperf3's test time (the link also saw the control connection's few frames).
+    linkPps = ((await linkRxFrames(lab)) - linkBefore) / us.seconds;
+  }
+  if (tests !== "udp") {
+    const tcp = await iperf(lab, [], seconds);
+    const ts = (tcp.end as { sum_received: { bits_per_second: number } }).sum_received;
+    gbps = ts.bits_per_second / 1e9;
+  }
+  return { pps, gbps, offeredPps, linkPps, receiverDrops: drops };
 }
+
+/** Which measurements {@link routerBench} makes: both (default), or only one. */
+export type RouterBenchTests = "both" | "udp" | "tcp";
 
 /** Options of {@link routerBench}. */
 export interface RouterBenchOptions {
@@ -106,6 +166,8 @@ export interface RouterBenchOptions {
    * ACKs densely; V2's 128 KiB slots measured 2–3× slower).
    */
   mode?: AfPacketMode;
+  /** Only the UDP forwarding rate, or only TCP goodput (profiling one path). Default both. */
+  tests?: RouterBenchTests;
 }
 
 /**
@@ -129,12 +191,17 @@ export async function routerBench(
   const lab = await RouterLab.create({ prefix, peerOffloads, routerGro });
   try {
     await lab.kernelForwarding(true);
-    const kernel = await measure(lab, seconds);
+    const tests = opts.tests ?? "both";
+    const kernel = await measure(lab, seconds, tests);
     await lab.kernelForwarding(false);
     const [da, db] = await lab.openDevices({
       mode: opts.mode ?? (superFrames ? "ring-v3" : "ring-v2"),
       busyPollMs,
       txThread: Deno.env.get("RAWSTACK_BENCH_TX_THREAD") === "1",
+      qdiscBypass: Deno.env.get("RAWSTACK_BENCH_QDISC_BYPASS") === "1" ? true : undefined,
+      txBatch: Deno.env.get("RAWSTACK_BENCH_TX_BATCH")
+        ? Number(Deno.env.get("RAWSTACK_BENCH_TX_BATCH"))
+        : undefined,
       // Ring room for 64 KiB super-frames when the hosts send them.
       vnetHeader: superFrames ? true : undefined,
     });
@@ -148,8 +215,17 @@ export async function routerBench(
     });
     await router.start();
     try {
-      const rawstack = await measure(lab, seconds);
-      const counters = { ...router.stats().router!.forward } as unknown as Record<string, number>;
+      const rawstack = await measure(lab, seconds, tests);
+      const da_ = da.stats;
+      const db_ = db.stats;
+      const counters = {
+        ...router.stats().router!.forward,
+        // Where the lost datagrams went: the ingress ring, the egress send.
+        ingressRingDrops: da_.ringDrops,
+        ingressFrames: da_.rxFrames,
+        egressTxFrames: db_.txFrames,
+        egressTxDropped: db_.txDropped,
+      } as unknown as Record<string, number>;
       return { rawstack, kernel, counters };
     } finally {
       await router.close();
@@ -161,14 +237,24 @@ export async function routerBench(
 
 if (import.meta.main) {
   // deno run -A bench/router_bench.ts [seconds] [offloads] [ring-v2|ring-v3|socket]
+  // RAWSTACK_BENCH_ROUTER_TESTS=udp|tcp measures only one path; RAWSTACK_BENCH_QDISC_BYPASS=1
+  // and RAWSTACK_BENCH_TX_BATCH=n set the router devices' qdiscBypass and txBatch;
+  // RAWSTACK_BENCH_UDP_BITRATE (iperf3 -b, default 0: unlimited) caps the offered load.
   const seconds = Number(Deno.args[0] ?? "3");
   const peerOffloads = Deno.args[1] === "offloads";
   const routerGro = Deno.args[1] === "gro";
   const userGro = Deno.env.get("RAWSTACK_BENCH_USER_GRO") !== "0";
-  const mode = Deno.args[2] as AfPacketMode | undefined;
+  const mode = (Deno.args[2] || undefined) as AfPacketMode | undefined;
+  const tests = (Deno.env.get("RAWSTACK_BENCH_ROUTER_TESTS") ?? "both") as RouterBenchTests;
   console.log(
     JSON.stringify(
-      await routerBench(seconds, "rsbr", undefined, { peerOffloads, routerGro, userGro, mode }),
+      await routerBench(seconds, "rsbr", undefined, {
+        peerOffloads,
+        routerGro,
+        userGro,
+        mode,
+        tests,
+      }),
     ),
   );
 }
