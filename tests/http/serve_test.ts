@@ -430,3 +430,63 @@ Deno.test("stackServe behaviour: with a clock, one timer per connection follows 
     await close();
   }
 });
+
+Deno.test("staticResponse behaviour: a string or bytes body skips the stream and writes the general path's bytes", async () => {
+  const { setStaticResponseFastPath, STATIC_RESPONSE_FAST_PATH, staticResponse } = await import(
+    "../../src/http/h1_server.ts"
+  );
+  assert.equal(STATIC_RESPONSE_FAST_PATH, true, "Deno's Response slots were found");
+  assert.notEqual(staticResponse(new Response("x")), null);
+  assert.equal(staticResponse(new Response(new ReadableStream())), null);
+  const used = new Response("x");
+  await used.text();
+  assert.equal(staticResponse(used), null, "a body read already takes the general path");
+
+  const date = "Mon, 07 Dec 2026 14:00:00 GMT";
+  const fields = (...more: [string, string][]): [string, string][] => [
+    ["Date", date],
+    ["X-B", "1"],
+    ["set-cookie", "a=1"],
+    ["x-a", "2"],
+    ["X-B", "3"],
+    ["Set-Cookie", "b=2"],
+    ...more,
+  ];
+  const variants: Record<string, () => Response> = {
+    "/text": () => new Response("héllo", { headers: fields() }),
+    "/lazy": () => new Response("plain"),
+    "/json": () => Response.json({ a: 1 }),
+    "/bytes": () => new Response(enc.encode("bytes"), { status: 201, headers: fields() }),
+    "/empty": () => new Response("", { headers: fields() }),
+    "/none": () => new Response(null, { headers: fields() }),
+    "/204": () => new Response(null, { status: 204, headers: fields() }),
+    "/304": () => new Response(null, { status: 304, headers: fields(["Content-Length", "5"]) }),
+    "/close": () => new Response("bye", { headers: fields(["Connection", "close"]) }),
+    "/length": () => new Response("four", { headers: fields(["Content-Length", "4"]) }),
+  };
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, (req) => variants[new URL(req.url).pathname]());
+  try {
+    for (const method of ["GET", "HEAD"]) {
+      for (const path of Object.keys(variants)) {
+        const replies: string[] = [];
+        for (const fast of [true, false]) {
+          setStaticResponseFastPath(fast);
+          const c = await a.connect({ hostname: B_ADDR, port: 80 });
+          await c.write(enc.encode(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+          await c.closeWrite();
+          replies.push(await readUntil(c, null));
+          c.close();
+        }
+        assert.match(replies[0], /^HTTP\/1\.1 \d+ /, `${method} ${path}`);
+        // The date field is the server's clock where the response has none.
+        const [fast, general] = replies.map((r) => r.replace(/date: [^\r]+/, "date: *"));
+        assert.equal(fast, general, `${method} ${path}: the same bytes both ways`);
+      }
+    }
+  } finally {
+    setStaticResponseFastPath(true);
+    await server.shutdown();
+    await close();
+  }
+});
