@@ -490,3 +490,51 @@ Deno.test("staticResponse behaviour: a string or bytes body skips the stream and
     await close();
   }
 });
+
+Deno.test("makeRequest behaviour: parsed fields put straight into the Request are what RequestInit.headers gives", async () => {
+  const { REQUEST_FIELDS_FAST_PATH, setRequestFieldsFastPath } = await import(
+    "../../src/http/h1_server.ts"
+  );
+  assert.equal(REQUEST_FIELDS_FAST_PATH, true, "Deno's Request slot was found");
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, async (req) => {
+    const copy = req.clone();
+    const seen = {
+      method: req.method,
+      url: req.url,
+      headers: [...req.headers],
+      host: req.headers.get("HOST"),
+      cloned: [...copy.headers],
+      body: req.body === null ? null : await req.text(),
+    };
+    return new Response(JSON.stringify(seen));
+  });
+  const head = "Host: example.test:80\r\nX-B: 1\r\nx-a:  spaced\t \r\nx-b: 3\r\nCookie: a=b\r\n";
+  const requests = [
+    `GET /a?q=1 HTTP/1.1\r\n${head}\r\n`,
+    `POST /p HTTP/1.1\r\n${head}Content-Length: 4\r\n\r\nbody`,
+    `DELETE /d HTTP/1.1\r\n${head}\r\n`,
+  ];
+  try {
+    for (const text of requests) {
+      const seen: string[] = [];
+      for (const fast of [true, false]) {
+        setRequestFieldsFastPath(fast);
+        const c = await a.connect({ hostname: B_ADDR, port: 80 });
+        await c.write(enc.encode(text));
+        await c.closeWrite();
+        const reply = await readUntil(c, null);
+        c.close();
+        seen.push(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+      }
+      const got = JSON.parse(seen[0]);
+      assert.deepEqual(got.headers.find((f: string[]) => f[0] === "x-b"), ["x-b", "1, 3"]);
+      assert.equal(got.host, "example.test:80");
+      assert.equal(seen[0], seen[1], text.split("\r\n")[0]);
+    }
+  } finally {
+    setRequestFieldsFastPath(true);
+    await server.shutdown();
+    await close();
+  }
+});
