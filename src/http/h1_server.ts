@@ -11,6 +11,16 @@
  * the garbage collector 17 % (now 5 %, 13 %). The TLS path still uses
  * `node:http` over `node:tls` (serve.ts).
  *
+ * Two fast paths read Deno's internal slots of `Request` and `Response`, as
+ * `Deno.serve` does from inside the runtime, each checked against known
+ * objects when the module loads (on a Deno whose slots differ they stay off):
+ * a response whose body is a string or bytes is written from its header list
+ * and body without a `Headers`, a stream or reads ({@link staticResponse}),
+ * and the parsed request fields go into the `Request`'s header list without
+ * WebIDL conversion ({@link makeRequest}). Over a MemoryLink (client and
+ * server in one process, 50 keep-alive connections) they took CPU per
+ * request from 40–41 µs to 29–34 µs.
+ *
  * Per connection: requests are read and answered one after another, so
  * pipelined requests are answered in order (RFC 9112 §9.3.2) and the bytes of
  * a next request wait in the buffer while a handler runs. A request body is
