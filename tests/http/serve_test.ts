@@ -430,3 +430,111 @@ Deno.test("stackServe behaviour: with a clock, one timer per connection follows 
     await close();
   }
 });
+
+Deno.test("staticResponse behaviour: a string or bytes body skips the stream and writes the general path's bytes", async () => {
+  const { setStaticResponseFastPath, STATIC_RESPONSE_FAST_PATH, staticResponse } = await import(
+    "../../src/http/h1_server.ts"
+  );
+  assert.equal(STATIC_RESPONSE_FAST_PATH, true, "Deno's Response slots were found");
+  assert.notEqual(staticResponse(new Response("x")), null);
+  assert.equal(staticResponse(new Response(new ReadableStream())), null);
+  const used = new Response("x");
+  await used.text();
+  assert.equal(staticResponse(used), null, "a body read already takes the general path");
+
+  const date = "Mon, 07 Dec 2026 14:00:00 GMT";
+  const fields = (...more: [string, string][]): [string, string][] => [
+    ["Date", date],
+    ["X-B", "1"],
+    ["set-cookie", "a=1"],
+    ["x-a", "2"],
+    ["X-B", "3"],
+    ["Set-Cookie", "b=2"],
+    ...more,
+  ];
+  const variants: Record<string, () => Response> = {
+    "/text": () => new Response("héllo", { headers: fields() }),
+    "/lazy": () => new Response("plain"),
+    "/json": () => Response.json({ a: 1 }),
+    "/bytes": () => new Response(enc.encode("bytes"), { status: 201, headers: fields() }),
+    "/empty": () => new Response("", { headers: fields() }),
+    "/none": () => new Response(null, { headers: fields() }),
+    "/204": () => new Response(null, { status: 204, headers: fields() }),
+    "/304": () => new Response(null, { status: 304, headers: fields(["Content-Length", "5"]) }),
+    "/close": () => new Response("bye", { headers: fields(["Connection", "close"]) }),
+    "/length": () => new Response("four", { headers: fields(["Content-Length", "4"]) }),
+  };
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, (req) => variants[new URL(req.url).pathname]());
+  try {
+    for (const method of ["GET", "HEAD"]) {
+      for (const path of Object.keys(variants)) {
+        const replies: string[] = [];
+        for (const fast of [true, false]) {
+          setStaticResponseFastPath(fast);
+          const c = await a.connect({ hostname: B_ADDR, port: 80 });
+          await c.write(enc.encode(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+          await c.closeWrite();
+          replies.push(await readUntil(c, null));
+          c.close();
+        }
+        assert.match(replies[0], /^HTTP\/1\.1 \d+ /, `${method} ${path}`);
+        // The date field is the server's clock where the response has none.
+        const [fast, general] = replies.map((r) => r.replace(/date: [^\r]+/, "date: *"));
+        assert.equal(fast, general, `${method} ${path}: the same bytes both ways`);
+      }
+    }
+  } finally {
+    setStaticResponseFastPath(true);
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("makeRequest behaviour: parsed fields put straight into the Request are what RequestInit.headers gives", async () => {
+  const { REQUEST_FIELDS_FAST_PATH, setRequestFieldsFastPath } = await import(
+    "../../src/http/h1_server.ts"
+  );
+  assert.equal(REQUEST_FIELDS_FAST_PATH, true, "Deno's Request slot was found");
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, async (req) => {
+    const copy = req.clone();
+    const seen = {
+      method: req.method,
+      url: req.url,
+      headers: [...req.headers],
+      host: req.headers.get("HOST"),
+      cloned: [...copy.headers],
+      body: req.body === null ? null : await req.text(),
+    };
+    return new Response(JSON.stringify(seen));
+  });
+  const head = "Host: example.test:80\r\nX-B: 1\r\nx-a:  spaced\t \r\nx-b: 3\r\nCookie: a=b\r\n";
+  const requests = [
+    `GET /a?q=1 HTTP/1.1\r\n${head}\r\n`,
+    `POST /p HTTP/1.1\r\n${head}Content-Length: 4\r\n\r\nbody`,
+    `DELETE /d HTTP/1.1\r\n${head}\r\n`,
+  ];
+  try {
+    for (const text of requests) {
+      const seen: string[] = [];
+      for (const fast of [true, false]) {
+        setRequestFieldsFastPath(fast);
+        const c = await a.connect({ hostname: B_ADDR, port: 80 });
+        await c.write(enc.encode(text));
+        await c.closeWrite();
+        const reply = await readUntil(c, null);
+        c.close();
+        seen.push(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+      }
+      const got = JSON.parse(seen[0]);
+      assert.deepEqual(got.headers.find((f: string[]) => f[0] === "x-b"), ["x-b", "1, 3"]);
+      assert.equal(got.host, "example.test:80");
+      assert.equal(seen[0], seen[1], text.split("\r\n")[0]);
+    }
+  } finally {
+    setRequestFieldsFastPath(true);
+    await server.shutdown();
+    await close();
+  }
+});
