@@ -592,12 +592,13 @@ Deno.test("TcpConnection: before recovery, SACKed segments leave the pipe and ne
     p.ack(0, [MSS, 3 * MSS]);
     assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS], lossDetection);
     assert.equal(p.conn.info().recoveries, 0);
-    // An ACK that advances SND.UNA (cwnd 11 segments in slow start) and SACKs two segments
-    // above a new hole: eight in flight, two SACKed, the pipe is six: five new segments.
+    // An ACK that advances SND.UNA by four segments (cwnd 14 segments: slow start counts
+    // all four, as Linux's tcp_slow_start) and SACKs two segments above a new hole: eight in
+    // flight, two SACKed, the pipe is six: eight new segments.
     p.ack(4 * MSS, [5 * MSS, 7 * MSS]);
     assert.deepEqual(
       p.sentOffsets(),
-      [12 * MSS, 13 * MSS, 14 * MSS, 15 * MSS, 16 * MSS],
+      [12, 13, 14, 15, 16, 17, 18, 19].map((n) => n * MSS),
       lossDetection,
     );
     assert.equal(p.conn.info().recoveries, 0);
