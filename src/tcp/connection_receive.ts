@@ -17,7 +17,7 @@ import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./c
 import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
-import { sackBlocksAscending } from "./rack.ts";
+import { sackBlocksAscending, SEG_RETRANSMITTED, SEG_SACKED } from "./rack.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import {
@@ -539,8 +539,19 @@ function onDsack(t: Tcb, nowMs: number, left: number, right: number): void {
 function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: boolean): void {
   const rack = t.rack!;
   const log = t.segLog!;
+  // The ACK's RTT sample, as Linux's tcp_clean_rtx_queue takes it: from the oldest segment
+  // it newly acknowledges, unless it acknowledges a retransmission (Karn, RFC 6298 §3);
+  // failing that, from the oldest never-retransmitted segment it newly SACKs (sack_rtt_us).
+  // The send times are the engine clock's (sub-millisecond), so a 0.1 ms path measures
+  // 0.1 ms, not the 0 or 1 ms of a millisecond timestamp echo (RFC 7323 §4.1).
+  let firstAckedMs = -1;
+  let retransAcked = false;
+  let firstSackedMs = -1;
   if (seqGt(ack, t.sndUna)) {
     for (let i = 0; i < log.count && seqLe(log.end(i), ack); i++) {
+      const flags = log.flags(i);
+      if ((flags & SEG_RETRANSMITTED) !== 0) retransAcked = true;
+      else if ((flags & SEG_SACKED) === 0 && firstAckedMs < 0) firstAckedMs = log.xmitMs(i);
       rack.delivered(log, i, nowMs, true);
     }
   }
@@ -554,9 +565,17 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
     const right = blocks[2 * b + 1];
     if (seqLe(right, ack) || seqGt(right, t.sndMax)) continue;
     for (let i = log.firstEndingAfter(left); i < log.count && seqLe(log.end(i), right); i++) {
-      if (seqGe(log.start(i), left)) rack.delivered(log, i, nowMs, false);
+      if (!seqGe(log.start(i), left)) continue;
+      const flags = log.flags(i);
+      if ((flags & (SEG_SACKED | SEG_RETRANSMITTED)) === 0) {
+        const xmit = log.xmitMs(i);
+        if (firstSackedMs < 0 || xmit < firstSackedMs) firstSackedMs = xmit;
+      }
+      rack.delivered(log, i, nowMs, false);
     }
   }
+  const sampleFrom = firstAckedMs >= 0 && !retransAcked ? firstAckedMs : firstSackedMs;
+  t.ackRttMs = sampleFrom >= 0 && nowMs >= sampleFrom ? nowMs - sampleFrom : -1;
   if (seqGt(ack, t.sndUna)) log.ackTo(ack);
 }
 
@@ -734,8 +753,14 @@ function updateScoreboard(t: Tcb, seg: TcpRepr): boolean {
 
 function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
   const ack = seg.ack;
-  // RTT measurement: RFC 7323 §4.1 (TSecr) or one timed segment (RFC 6298 §3, Karn).
-  if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
+  // RTT measurement: the segment log's send times (Linux seq_rtt_us, see rackDelivered),
+  // else RFC 7323 §4.1 (TSecr) or one timed segment (RFC 6298 §3, Karn).
+  const ackRtt = t.ackRttMs;
+  t.ackRttMs = -1;
+  if (ackRtt >= 0) {
+    t.rtt.sample(ackRtt);
+    t.rttTiming = false;
+  } else if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
     // Karn's rule for timestamps: an echo older than our last timeout retransmission may
     // be the echo of the original transmission (the ACK for it was lost), not of the
     // retransmission: the sample would include the whole RTO. Skip it.

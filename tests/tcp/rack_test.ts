@@ -359,6 +359,25 @@ Deno.test("TcpConnection undoes a reduction whose full ACK echoes a timestamp ol
   assert.ok(p.conn.info().cwnd >= cwndBefore);
 });
 
+Deno.test("TcpConnection measures a sub-millisecond RTT from send times, not the timestamp echo's milliseconds (Linux seq_rtt_us)", () => {
+  // A 0.25 ms path (a lab or a LAN): the timestamp clock ticks in whole milliseconds, so
+  // TSecr-based samples read 0 and SRTT decays towards 0; the segment log's send times say
+  // 0.25 ms, as Linux's skb timestamps in microseconds do.
+  const rttMs = 0.25;
+  const p = new Peer({ timestamps: true }, rttMs, { tsVal: 1, tsEcr: 0 });
+  const mss = p.conn.info().sndMss;
+  let acked = 0;
+  for (let round = 0; round < 4; round++) {
+    p.write(2 * mss);
+    const sent = p.take().filter((r) => r.payloadLength > 0);
+    assert.equal(sent.length, 2);
+    p.host.advance(rttMs);
+    acked += 2 * mss;
+    p.ack(acked, [], { tsVal: 2 + round, tsEcr: sent[0].tsVal });
+  }
+  assert.equal(p.conn.info().srttMs, rttMs);
+});
+
 Deno.test("TcpConnection: F-RTO sends new data after a timeout and detects it spurious (RFC 5682 §2, §3)", () => {
   // RFC 6675 here: no tail loss probe fires before the timeout.
   const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
