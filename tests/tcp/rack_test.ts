@@ -106,6 +106,7 @@ Deno.test("Rack.probeTimeoutMs is 2*SRTT, plus WCDelAckT for one segment (RFC 89
   assert.equal(Rack.probeTimeoutMs(30, true), 260);
   assert.equal(Rack.probeTimeoutMs(0, false), 1000);
   assert.equal(Rack.probeTimeoutMs(0.25, false), 2.5);
+  assert.equal(Rack.probeTimeoutMs(0, false, true), 2); // measured 0: a fast path
 });
 
 // ---------------------------------------------------------------- PRR
@@ -376,6 +377,18 @@ Deno.test("TcpConnection measures a sub-millisecond RTT from send times, not the
     p.ack(acked, [], { tsVal: 2 + round, tsEcr: sent[0].tsVal });
   }
   assert.equal(p.conn.info().srttMs, rttMs);
+});
+
+Deno.test("TcpConnection probes a tail loss after 2*SRTT when the measured SRTT is 0, not the initial 1 s PTO (RFC 8985 §7.2)", () => {
+  // A path faster than the clock's resolution measures 0 ms: SRTT is available, and 0.
+  const p = new Peer({}, 0);
+  assert.equal(p.conn.info().srttMs, 0);
+  p.write(4 * MSS);
+  assert.equal(p.sentOffsets().length, 4);
+  // The tail is lost: nothing comes back. PTO = 2*0 + 2 ms (Linux's TCP_TIMEOUT_MIN).
+  p.host.advance(3);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  assert.equal(p.conn.info().tlpProbes, 1);
 });
 
 Deno.test("TcpConnection: F-RTO sends new data after a timeout and detects it spurious (RFC 5682 §2, §3)", () => {
