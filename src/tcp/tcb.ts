@@ -263,6 +263,13 @@ export class Tcb {
    * tcp_ack_update_rtt), preferred to the timestamp echo's whole milliseconds.
    */
   ackRttMs = -1;
+  /**
+   * Bytes of the whole segments this ACK newly delivered (cumulatively acknowledged and not
+   * SACKed before, or newly SACKed), from the segment log; -1 without one. Linux's
+   * acked_sacked, counted in segments as its SACK tagging does (a SACK of part of a segment
+   * delivers nothing).
+   */
+  ackDeliveredBytes = -1;
   rtoSinceTs = false;
   rtoTsVal = 0;
   dupAcks = 0;

@@ -391,6 +391,27 @@ Deno.test("TcpConnection probes a tail loss after 2*SRTT when the measured SRTT 
   assert.equal(p.conn.info().tlpProbes, 1);
 });
 
+Deno.test("TcpConnection grows cwnd by what an ACK newly delivers, not by SACKed bytes it covers again (Linux acked_sacked)", () => {
+  for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
+    const p = new Peer({ lossDetection }, 10);
+    p.write(10 * MSS);
+    assert.equal(p.sentOffsets().length, 10);
+    const cwnd0 = p.conn.info().cwnd;
+    p.host.advance(10);
+    // Segments 1 and 2 are SACKed (reordering), then the cumulative ACK covers 0..2: it
+    // delivers one segment; slow start grows cwnd by one, not three.
+    p.ack(0, [MSS, 3 * MSS]);
+    p.ack(3 * MSS);
+    assert.equal(p.conn.info().cwnd, cwnd0 + MSS, lossDetection);
+    // A SACK of part of a segment delivers nothing (Linux tags whole segments).
+    p.ack(3 * MSS, [9 * MSS + 100, 10 * MSS]);
+    p.ack(4 * MSS, [9 * MSS + 100, 10 * MSS]);
+    if (lossDetection === "rack-tlp") {
+      assert.equal(p.conn.info().cwnd, cwnd0 + 2 * MSS, lossDetection);
+    }
+  }
+});
+
 Deno.test("TcpConnection: F-RTO sends new data after a timeout and detects it spurious (RFC 5682 §2, §3)", () => {
   // RFC 6675 here: no tail loss probe fires before the timeout.
   const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
