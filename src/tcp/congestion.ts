@@ -226,9 +226,16 @@ export class Cubic implements CongestionControl {
   onAck(nowMs: number, ackedBytes: number, _flightBytes: number, srttMs: number): void {
     const mss = this.#mss;
     if (this.cwnd < this.ssthresh) {
-      // RFC 9438 §4.10: slow start as in RFC 5681.
-      this.cwnd += Math.min(ackedBytes, mss);
-      return;
+      // RFC 9438 §4.10 slow start, with byte counting as Linux's tcp_slow_start (RFC 3465
+      // §2.2 without the L limit): cwnd grows by everything the ACK acknowledged, up to
+      // ssthresh, so a stretch ACK (a delayed ACK of two segments, a GRO receiver's ACK of
+      // many) grows it as much as one ACK per segment would. RFC 5681's min(N, SMSS) halved
+      // the growth against a receiver that ACKs every other segment. What is left beyond
+      // ssthresh goes to congestion avoidance, as cubictcp_cong_avoid passes it on.
+      const grown = Math.min(this.cwnd + ackedBytes, this.ssthresh);
+      ackedBytes -= grown - this.cwnd;
+      this.cwnd = grown;
+      if (ackedBytes <= 0) return;
     }
     const cwndSeg = this.cwnd / mss;
     if (this.#epochStartMs < 0) {

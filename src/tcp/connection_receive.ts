@@ -17,7 +17,7 @@ import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./c
 import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
 import { SackBlocks } from "./sack_blocks.ts";
-import { sackBlocksAscending } from "./rack.ts";
+import { sackBlocksAscending, SEG_RETRANSMITTED, SEG_SACKED } from "./rack.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import {
@@ -443,7 +443,7 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   if (rack !== null) rackDelivered(t, nowMs, seg, ack, dsack);
   const advanced = seqGt(ack, t.sndUna);
   if (advanced) {
-    ackAdvance(t, nowMs, seg);
+    ackAdvance(t, nowMs, seg, sacked0);
   }
   // Window update (§3.10.7.4: if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
   let windowChanged = false;
@@ -539,8 +539,21 @@ function onDsack(t: Tcb, nowMs: number, left: number, right: number): void {
 function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: boolean): void {
   const rack = t.rack!;
   const log = t.segLog!;
+  // The ACK's RTT sample, as Linux's tcp_clean_rtx_queue takes it: from the oldest segment
+  // it newly acknowledges, unless it acknowledges a retransmission (Karn, RFC 6298 §3);
+  // failing that, from the oldest never-retransmitted segment it newly SACKs (sack_rtt_us).
+  // The send times are the engine clock's (sub-millisecond), so a 0.1 ms path measures
+  // 0.1 ms, not the 0 or 1 ms of a millisecond timestamp echo (RFC 7323 §4.1).
+  let firstAckedMs = -1;
+  let retransAcked = false;
+  let firstSackedMs = -1;
+  let delivered = 0;
   if (seqGt(ack, t.sndUna)) {
     for (let i = 0; i < log.count && seqLe(log.end(i), ack); i++) {
+      const flags = log.flags(i);
+      if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
+      if ((flags & SEG_RETRANSMITTED) !== 0) retransAcked = true;
+      else if ((flags & SEG_SACKED) === 0 && firstAckedMs < 0) firstAckedMs = log.xmitMs(i);
       rack.delivered(log, i, nowMs, true);
     }
   }
@@ -554,9 +567,19 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
     const right = blocks[2 * b + 1];
     if (seqLe(right, ack) || seqGt(right, t.sndMax)) continue;
     for (let i = log.firstEndingAfter(left); i < log.count && seqLe(log.end(i), right); i++) {
-      if (seqGe(log.start(i), left)) rack.delivered(log, i, nowMs, false);
+      if (!seqGe(log.start(i), left)) continue;
+      const flags = log.flags(i);
+      if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
+      if ((flags & (SEG_SACKED | SEG_RETRANSMITTED)) === 0) {
+        const xmit = log.xmitMs(i);
+        if (firstSackedMs < 0 || xmit < firstSackedMs) firstSackedMs = xmit;
+      }
+      rack.delivered(log, i, nowMs, false);
     }
   }
+  const sampleFrom = firstAckedMs >= 0 && !retransAcked ? firstAckedMs : firstSackedMs;
+  t.ackRttMs = sampleFrom >= 0 && nowMs >= sampleFrom ? nowMs - sampleFrom : -1;
+  t.ackDeliveredBytes = delivered;
   if (seqGt(ack, t.sndUna)) log.ackTo(ack);
 }
 
@@ -732,10 +755,23 @@ function updateScoreboard(t: Tcb, seg: TcpRepr): boolean {
   return sb.update(seg.sackBlocks, seg.sackCount, t.dataSeq, t.sndMax);
 }
 
-function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
+/**
+ * @param sackedBefore bytes SACKed above SND.UNA before this ACK (its scoreboard update), -1
+ *   when SACK is not in play: what the ACK newly delivered excludes what was SACKed earlier
+ */
+function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): void {
   const ack = seg.ack;
-  // RTT measurement: RFC 7323 §4.1 (TSecr) or one timed segment (RFC 6298 §3, Karn).
-  if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
+  // RTT measurement: the segment log's send times (Linux seq_rtt_us, see rackDelivered),
+  // else RFC 7323 §4.1 (TSecr) or one timed segment (RFC 6298 §3, Karn).
+  const ackRtt = t.ackRttMs;
+  t.ackRttMs = -1;
+  const ackDelivered = t.ackDeliveredBytes;
+  t.ackDeliveredBytes = -1;
+  const dupAcks = t.dupAcks;
+  if (ackRtt >= 0) {
+    t.rtt.sample(ackRtt);
+    t.rttTiming = false;
+  } else if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
     // Karn's rule for timestamps: an echo older than our last timeout retransmission may
     // be the echo of the original transmission (the ACK for it was lost), not of the
     // retransmission: the sample would include the whole RTO. Skip it.
@@ -798,7 +834,22 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr): void {
   ) {
     // RFC 7661 §4.1 / RFC 5681 §3.1: grow cwnd only while it is actually used (as Linux's
     // tcp_is_cwnd_limited), so an application- or receiver-limited flow does not inflate it.
-    t.cc.onAck(nowMs, ackedData, flightBefore, t.rtt.srttMs);
+    // By what the ACK newly delivered (RFC 6937's DeliveredData, Linux's acked_sacked for
+    // tcp_cong_avoid): bytes newly acknowledged or SACKed, not the SACKed bytes the
+    // cumulative ACK now covers, which counted when they were delivered.
+    // With RACK the segment log counts whole segments; else the scoreboard's bytes.
+    let delivered = ackedData;
+    const sb = t.scoreboard;
+    if (!t.sackOk) {
+      // Without SACK each duplicate ACK stood for a segment delivered (Linux
+      // tcp_add_reno_sack); the cumulative ACK that follows delivers the hole and what the
+      // duplicates did not count, at least one segment (tcp_remove_reno_sacks).
+      delivered = Math.max(ackedData - dupAcks * t.sndMss, Math.min(ackedData, t.sndMss));
+    } else if (ackDelivered >= 0) delivered = ackDelivered;
+    else if (sackedBefore >= 0) {
+      delivered += (sb === null || sb.count === 0 ? 0 : sb.sackedBytes()) - sackedBefore;
+    }
+    if (delivered > 0) t.cc.onAck(nowMs, delivered, flightBefore, t.rtt.srttMs);
   }
   // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
   if (t.sndUna === t.sndMax) {

@@ -607,7 +607,7 @@ export function armTlp(t: Tcb, nowMs: number): void {
     rack.tlpDueMs = Infinity;
     return;
   }
-  const due = nowMs + Rack.probeTimeoutMs(t.rtt.srttMs, flight <= t.sndMss);
+  const due = nowMs + Rack.probeTimeoutMs(t.rtt.srttMs, flight <= t.sndMss, t.rtt.samples > 0);
   // §7.2: "If the RTO would fire earlier, the RTO is armed instead" (the RTO stays armed).
   rack.tlpDueMs = due < t.rtxDueMs ? due : Infinity;
   t.scheduleRackTimer();

@@ -518,12 +518,15 @@ export class Rack {
    * RFC 8985 §7.2: the probe timeout, 2·SRTT plus WCDelAckT with one segment in flight,
    * else plus Linux's 2 ms.
    *
-   * @param srttMs SRTT (0: no sample yet)
+   * @param srttMs SRTT
    * @param oneSegment whether one segment is in flight
+   * @param measured whether SRTT comes from a sample (RFC 8985 §7.2 "If SRTT is available");
+   *   an SRTT of 0 is a measurement on a fast path (a coarse clock), not its absence, and
+   *   must not give the 1 s initial PTO, which left the tail loss to the RTO
    * @returns PTO, ms
    */
-  static probeTimeoutMs(srttMs: number, oneSegment: boolean): number {
-    if (srttMs <= 0) return TLP_INITIAL_PTO_MS;
+  static probeTimeoutMs(srttMs: number, oneSegment: boolean, measured = srttMs > 0): number {
+    if (!measured) return TLP_INITIAL_PTO_MS;
     return 2 * srttMs + (oneSegment ? TLP_WC_DEL_ACK_MS : TLP_EXTRA_MS);
   }
 }

@@ -257,6 +257,19 @@ export class Tcb {
   rttTiming = false;
   rttSeq = 0;
   rttStartMs = 0;
+  /**
+   * The RTT this ACK measured from the segment log's send times (ms, at the engine clock's
+   * resolution), -1 if none: Linux's seq_rtt_us / sack_rtt_us (tcp_clean_rtx_queue,
+   * tcp_ack_update_rtt), preferred to the timestamp echo's whole milliseconds.
+   */
+  ackRttMs = -1;
+  /**
+   * Bytes of the whole segments this ACK newly delivered (cumulatively acknowledged and not
+   * SACKed before, or newly SACKed), from the segment log; -1 without one. Linux's
+   * acked_sacked, counted in segments as its SACK tagging does (a SACK of part of a segment
+   * delivers nothing).
+   */
+  ackDeliveredBytes = -1;
   rtoSinceTs = false;
   rtoTsVal = 0;
   dupAcks = 0;

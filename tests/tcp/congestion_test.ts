@@ -73,3 +73,16 @@ Deno.test("Cubic fast convergence lowers W_max when losses come before regaining
   assert.ok(cc.cwnd >= 59000 && cc.cwnd < 70000, `cwnd ${cc.cwnd}`);
   assert.equal(createCongestionControl("cubic", 1460).name, "cubic");
 });
+
+Deno.test("Cubic slow start counts every segment a stretch ACK acknowledges", () => {
+  // Linux tcp_slow_start: a receiver that ACKs every other segment (or a GRO receiver that
+  // ACKs many at once) doubles cwnd per round trip as one ACK per segment would.
+  const cc = new Cubic(1000);
+  for (let i = 0; i < 5; i++) cc.onAck(0, 2000, cc.cwnd, 0);
+  assert.equal(cc.cwnd, 20000);
+  // Up to ssthresh only; the rest goes to congestion avoidance (cubictcp_cong_avoid).
+  cc.onTimeout(0, cc.cwnd); // ssthresh = 0.7 * 20000, cwnd = 1 segment
+  assert.equal(cc.ssthresh, 14000);
+  cc.onAck(0, 20000, cc.cwnd, 0);
+  assert.ok(cc.cwnd > 14000 && cc.cwnd < 15000, `cwnd ${cc.cwnd}`);
+});

@@ -106,6 +106,7 @@ Deno.test("Rack.probeTimeoutMs is 2*SRTT, plus WCDelAckT for one segment (RFC 89
   assert.equal(Rack.probeTimeoutMs(30, true), 260);
   assert.equal(Rack.probeTimeoutMs(0, false), 1000);
   assert.equal(Rack.probeTimeoutMs(0.25, false), 2.5);
+  assert.equal(Rack.probeTimeoutMs(0, false, true), 2); // measured 0: a fast path
 });
 
 // ---------------------------------------------------------------- PRR
@@ -359,6 +360,58 @@ Deno.test("TcpConnection undoes a reduction whose full ACK echoes a timestamp ol
   assert.ok(p.conn.info().cwnd >= cwndBefore);
 });
 
+Deno.test("TcpConnection measures a sub-millisecond RTT from send times, not the timestamp echo's milliseconds (Linux seq_rtt_us)", () => {
+  // A 0.25 ms path (a lab or a LAN): the timestamp clock ticks in whole milliseconds, so
+  // TSecr-based samples read 0 and SRTT decays towards 0; the segment log's send times say
+  // 0.25 ms, as Linux's skb timestamps in microseconds do.
+  const rttMs = 0.25;
+  const p = new Peer({ timestamps: true }, rttMs, { tsVal: 1, tsEcr: 0 });
+  const mss = p.conn.info().sndMss;
+  let acked = 0;
+  for (let round = 0; round < 4; round++) {
+    p.write(2 * mss);
+    const sent = p.take().filter((r) => r.payloadLength > 0);
+    assert.equal(sent.length, 2);
+    p.host.advance(rttMs);
+    acked += 2 * mss;
+    p.ack(acked, [], { tsVal: 2 + round, tsEcr: sent[0].tsVal });
+  }
+  assert.equal(p.conn.info().srttMs, rttMs);
+});
+
+Deno.test("TcpConnection probes a tail loss after 2*SRTT when the measured SRTT is 0, not the initial 1 s PTO (RFC 8985 §7.2)", () => {
+  // A path faster than the clock's resolution measures 0 ms: SRTT is available, and 0.
+  const p = new Peer({}, 0);
+  assert.equal(p.conn.info().srttMs, 0);
+  p.write(4 * MSS);
+  assert.equal(p.sentOffsets().length, 4);
+  // The tail is lost: nothing comes back. PTO = 2*0 + 2 ms (Linux's TCP_TIMEOUT_MIN).
+  p.host.advance(3);
+  assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  assert.equal(p.conn.info().tlpProbes, 1);
+});
+
+Deno.test("TcpConnection grows cwnd by what an ACK newly delivers, not by SACKed bytes it covers again (Linux acked_sacked)", () => {
+  for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
+    const p = new Peer({ lossDetection }, 10);
+    p.write(10 * MSS);
+    assert.equal(p.sentOffsets().length, 10);
+    const cwnd0 = p.conn.info().cwnd;
+    p.host.advance(10);
+    // Segments 1 and 2 are SACKed (reordering), then the cumulative ACK covers 0..2: it
+    // delivers one segment; slow start grows cwnd by one, not three.
+    p.ack(0, [MSS, 3 * MSS]);
+    p.ack(3 * MSS);
+    assert.equal(p.conn.info().cwnd, cwnd0 + MSS, lossDetection);
+    // A SACK of part of a segment delivers nothing (Linux tags whole segments).
+    p.ack(3 * MSS, [9 * MSS + 100, 10 * MSS]);
+    p.ack(4 * MSS, [9 * MSS + 100, 10 * MSS]);
+    if (lossDetection === "rack-tlp") {
+      assert.equal(p.conn.info().cwnd, cwnd0 + 2 * MSS, lossDetection);
+    }
+  }
+});
+
 Deno.test("TcpConnection: F-RTO sends new data after a timeout and detects it spurious (RFC 5682 §2, §3)", () => {
   // RFC 6675 here: no tail loss probe fires before the timeout.
   const p = new Peer({ lossDetection: "rfc6675", congestion: "newreno" }, 10);
@@ -592,12 +645,13 @@ Deno.test("TcpConnection: before recovery, SACKed segments leave the pipe and ne
     p.ack(0, [MSS, 3 * MSS]);
     assert.deepEqual(p.sentOffsets(), [10 * MSS, 11 * MSS], lossDetection);
     assert.equal(p.conn.info().recoveries, 0);
-    // An ACK that advances SND.UNA (cwnd 11 segments in slow start) and SACKs two segments
-    // above a new hole: eight in flight, two SACKed, the pipe is six: five new segments.
+    // An ACK that advances SND.UNA by four segments (cwnd 14 segments: slow start counts
+    // all four, as Linux's tcp_slow_start) and SACKs two segments above a new hole: eight in
+    // flight, two SACKed, the pipe is six: eight new segments.
     p.ack(4 * MSS, [5 * MSS, 7 * MSS]);
     assert.deepEqual(
       p.sentOffsets(),
-      [12 * MSS, 13 * MSS, 14 * MSS, 15 * MSS, 16 * MSS],
+      [12, 13, 14, 15, 16, 17, 18, 19].map((n) => n * MSS),
       lossDetection,
     );
     assert.equal(p.conn.info().recoveries, 0);
