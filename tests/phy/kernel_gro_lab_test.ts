@@ -56,6 +56,11 @@ labTest(
       assert.equal(tcp.malformed, 0);
       assert.equal(stats.rxTruncated, 0);
       assert.ok(stats.rxSuperFrames > 0, `super-frames received: ${stats.rxSuperFrames}`);
+      // GRO validated every coalesced segment (CHECKSUM_UNNECESSARY → DATA_VALID): trusted.
+      assert.ok(
+        stats.rxChecksumValid >= stats.rxSuperFrames,
+        `checksum valid ${stats.rxChecksumValid}, super-frames ${stats.rxSuperFrames}`,
+      );
       // The peer sends 1514-byte frames (its offloads are off): the kernel coalesced them.
       assert.ok(
         tcp.segmentsIn < (BULK_BYTES / 1448) / 4,

@@ -329,8 +329,10 @@ function kernelGroFor(
       fallbackReason: "no PACKET_VNET_HDR: super-frames would arrive without their GSO metadata",
     };
   }
-  if (mode !== "socket" && opts.rxMaxFrameBytes !== undefined &&
-    opts.rxMaxFrameBytes < GRO_FRAME_BYTES) {
+  if (
+    mode !== "socket" && opts.rxMaxFrameBytes !== undefined &&
+    opts.rxMaxFrameBytes < GRO_FRAME_BYTES
+  ) {
     return {
       on: false,
       restoreOff: false,
@@ -340,7 +342,6 @@ function kernelGroFor(
   }
   return enableKernelGro(fd, ifname);
 }
-
 
 /**
  * Closes the socket and the eventfd of `socket` (its ring must already be
