@@ -288,15 +288,17 @@ class LabBench {
     // PACKET_VNET_HDR gives rawstack the kernel's tools: super-frames in, checksum state per
     // frame (trusted, not summed again), partial checksums and 64 KB super-segments out (GSO).
     const vnet = vnetOption(this.config);
-    // In (a) the peer sends no super-frames (its TSO/GSO are off): MTU-sized ring slots (the
-    // device's default); in (b) `vnetHeader: true` sizes them for the peer's super-frames.
+    // In (b) `vnetHeader: true` sizes the ring slots for the peer's super-frames.
     const superFramesIn = vnet === true && this.config === "b";
+    // Default options (vnet undefined): the device sizes its ring itself — for the
+    // super-frames of the interface's GRO, which it turns on (`kernelGro`, issue 22).
+    const ringDefaults = vnet === undefined;
     const device = await this.lab.openDevice({
       mode: DEVICE_MODE,
       busyPollMs,
-      frameCount: superFramesIn ? 512 : 8192,
+      frameCount: ringDefaults ? undefined : superFramesIn ? 512 : 8192,
       vnetHeader: vnet,
-      rxMaxFrameBytes: superFramesIn ? undefined : 1514,
+      rxMaxFrameBytes: ringDefaults || superFramesIn ? undefined : 1514,
       txThread: TX_THREAD,
     });
     const s = new Stack({
@@ -331,6 +333,17 @@ class LabBench {
   stackTxOffloads(on: boolean): Promise<void> {
     const v = on ? "on" : "off";
     return this.ethtool(this.lab.stackNetns, this.lab.stackIf, ["tx", v, "tso", v, "gso", v]);
+  }
+
+  /** rawstack's interface's GRO as `ethtool -k` reads it with the device open, and why not on. */
+  async stackGroState(): Promise<string> {
+    const device = (await this.stack()).device as unknown as {
+      kernelGroFallbackReason?: string | null;
+    };
+    const r = await this.lab.runIn(this.lab.stackNetns, ["ethtool", "-k", this.lab.stackIf]);
+    const gro = r.stdout.match(/generic-receive-offload:\s*(\S+)/)?.[1] ?? "unknown";
+    const why = device.kernelGroFallbackReason;
+    return `${this.lab.stackIf} GRO ${gro}${why ? ` (kernelGro fallback: ${why})` : ""}`;
   }
 
   /** GRO of both kernel receivers: rawstack's peer (`pe0`) and the reference's (`pe1`). */
@@ -946,6 +959,7 @@ async function ipv6Rows(
  */
 async function likeForLikeBulkRows(bench: LabBench, add: AddRow): Promise<void> {
   const reset = () => bench.resetStack();
+  console.log(`rawstack's interface: ${await bench.stackGroState()}`);
   const kOff = await sampled(() => bench.kernelBulk());
   await bench.kernelGro(true);
   const kOn = await sampled(() => bench.kernelBulk());
@@ -1505,7 +1519,12 @@ async function main(): Promise<void> {
   console.log(
     "offloads: (a) the kernel sender's and rawstack's veth ends tx/tso/gso off (1514-byte " +
       "frames on the kernel peer's wire both ways), rawstack's device with default options " +
-      `(vnetHeader ${VNET_ENV === "" ? "on by default" : `env ${VNET_ENV}`}); ` +
+      `(vnetHeader ${VNET_ENV === "" ? "on by default" : `env ${VNET_ENV}`}; ` +
+      `rs0's GRO: ${
+        VNET_ENV === ""
+          ? "turned on by the device itself (kernelGro, on by default)"
+          : "as the veth"
+      }, the GRO state measured is printed before the bulk rows); ` +
       "(b) default veth offloads, rawstack's device with vnetHeader: true (super-frames)\n",
   );
   const rows: Row[] = [];
@@ -1593,6 +1612,8 @@ async function labBulkChild(
         rxChecksumValid: d.rxChecksumValid,
         rxChecksumPartial: d.rxChecksumPartial,
         txSuperFrames: d.txSuperFrames,
+        rxSuperFrames: d.rxSuperFrames,
+        kernelGro: d.kernelGro,
         txBytes: d.txBytes,
         vnetHeader: (stack.device as unknown as { vnetHeader?: boolean }).vnetHeader,
       },

@@ -52,6 +52,9 @@
  *   64 KiB TCP segments for the kernel to segment and checksum — one system
  *   call per 64 KiB even where the interface has no TSO (veth with TSO off,
  *   NICs without it): the kernel's software GSO cuts them.
+ * - `kernelGro` (on by default with `vnetHeader`): the interface's GRO is
+ *   turned on at open and restored at close, so the kernel coalesces received
+ *   TCP segments into super-frames before rawstack sees them (issue 22).
  * - `netns`: the socket of an AF_PACKET device belongs to the network
  *   namespace of the thread that creates it; with this option `open()`
  *   briefly `setns()`es the JavaScript thread into the named namespace
@@ -159,13 +162,31 @@ export interface AfPacketOptions {
    * ends and NICs without hardware TSO too, since the kernel segments in
    * software with one system call per 64 KiB — and off with the reason in
    * {@link AfPacketDevice.vnetFallbackReason} and `stats.vnetFallbacks` where
-   * it refuses; ring slots stay MTU-sized (set `rxMaxFrameBytes` to take
-   * receive-offloaded super-frames). `true`: a refusal is an error, and the
+   * it refuses; ring slots stay MTU-sized unless `kernelGro` turns the
+   * interface's GRO on (or `rxMaxFrameBytes` asks for more). `true`: a refusal is an error, and the
    * ring takes super-frames up to 14 + 65535 bytes (128 KiB slots; the default
    * `frameCount` drops to 256) unless `rxMaxFrameBytes` says otherwise.
    * `false`: plain frames.
    */
   vnetHeader?: boolean;
+  /**
+   * Let the kernel do GRO for us (issue 22; default on with PACKET_VNET_HDR):
+   * at open the interface's generic receive offload is turned on
+   * (`ioctl(SIOCETHTOOL, ETHTOOL_SGRO)`, as `ethtool -K <if> gro on`) unless
+   * it already is, and turned off again at close if it was off. The kernel
+   * then coalesces in-order TCP segments into super-frames of up to 64 KiB
+   * before the packet socket sees them (on veth GRO is off by default, and
+   * turning it on enables veth's NAPI): one TCP input and one ACK per
+   * super-frame instead of per 1514-byte frame, as a kernel receiver with GRO
+   * on. The ring slots then take super-frames (as with `vnetHeader: true`).
+   * Where it cannot be on — no PACKET_VNET_HDR, `rxMaxFrameBytes` too small,
+   * the ioctl refused (no CAP_NET_ADMIN, a driver without GRO) — the reason is
+   * in {@link AfPacketDevice.kernelGroFallbackReason} and
+   * `stats.kernelGroFallbacks`. `false`: the interface's GRO is left as it is.
+   * Several devices on one interface: the first to turn GRO on turns it off at
+   * its close.
+   */
+  kernelGro?: boolean;
   /**
    * Fill in "checksum not ready" (CHECKSUM_PARTIAL) layer-4 checksums of
    * received frames in place before the sink sees them, and report them as
@@ -177,8 +198,10 @@ export interface AfPacketOptions {
   completeRxChecksums?: boolean;
   /**
    * Ring modes with `vnetHeader`: largest received frame the ring slots hold
-   * (default MTU + 14 when the header is on by default; 14 + 65535, for
-   * receive-offloaded super-frames, with `vnetHeader: true`). A peer that
+   * (default MTU + 14 when the header is on by default and `kernelGro` is
+   * off or refused; 14 + 65535, for receive-offloaded super-frames, with
+   * `vnetHeader: true` or the interface's GRO on). Below 14 + 65535 it keeps
+   * `kernelGro` from turning GRO on. A peer that
    * sends no super-frames (TSO/GSO off) needs only MTU + 14: slots of 2 KiB
    * instead of 128 KiB keep the ring dense (fewer pages touched per frame).
    * Larger frames are truncated and counted (`rxTruncated`).
@@ -293,6 +316,16 @@ export interface AfPacketStats extends DeviceStats {
    * device runs without offloads (see {@link AfPacketDevice.vnetFallbackReason}).
    */
   vnetFallbacks: number;
+  /**
+   * 1 while the interface's GRO is on for this device's receive (option
+   * `kernelGro`: turned on at open, or found on); 0 otherwise.
+   */
+  kernelGro: number;
+  /**
+   * 1 when `kernelGro`, on by default, could not turn the interface's GRO on
+   * (see {@link AfPacketDevice.kernelGroFallbackReason}).
+   */
+  kernelGroFallbacks: number;
   /** Ring modes: bytes per ring slot (TPACKET_V2 frame, TPACKET_V3 block); 0 in socket mode. */
   ringSlotBytes: number;
 }
@@ -337,6 +370,11 @@ export class AfPacketDevice implements Device {
    * (null when on, or when the caller passed `vnetHeader: false`).
    */
   readonly vnetFallbackReason: string | null;
+  /**
+   * Why the interface's GRO is not on although option `kernelGro` is on by
+   * default (null when on, or when the caller passed `kernelGro: false`).
+   */
+  readonly kernelGroFallbackReason: string | null;
 
   #stats: AfPacketStats = {
     ...newDeviceStats(),
@@ -363,6 +401,8 @@ export class AfPacketDevice implements Device {
     txThreadSubmissions: 0,
     txThreadWaits: 0,
     vnetFallbacks: 0,
+    kernelGro: 0,
+    kernelGroFallbacks: 0,
     ringSlotBytes: 0,
   };
   readonly #socket: PacketSocket;
@@ -419,6 +459,9 @@ export class AfPacketDevice implements Device {
     this.ringArenaFallbackReason = socket.arenaFallbackReason;
     this.vnetFallbackReason = socket.vnetFallbackReason;
     stats.vnetFallbacks = socket.vnetFallbackReason === null ? 0 : 1;
+    this.kernelGroFallbackReason = socket.kernelGroFallbackReason;
+    stats.kernelGro = socket.kernelGro ? 1 : 0;
+    stats.kernelGroFallbacks = socket.kernelGroFallbackReason === null ? 0 : 1;
     stats.ringArenaFallbacks = socket.arenaFallbackReason === null ? 0 : 1;
     this.#tx = new Transmitter(socket.fd, vnet, stats);
     this.#park = new Parker(
@@ -695,5 +738,6 @@ export class AfPacketDevice implements Device {
       this.#txBatch = null;
     }
     closePacketSocket(this.#socket);
+    this.#stats.kernelGro = 0;
   }
 }

@@ -120,7 +120,12 @@ labTest(
         new RegExp(`^\\s*2\\s+${ROUTER_LAB_B_ADDRESS.replaceAll(".", "\\.")}\\s`),
       );
       const f = router.stats().router!.forward;
-      assert.ok(f.zeroCopy > 1000, JSON.stringify(f));
+      // Zero-copy forwarding of the download: 1514-byte frames, or, with the interface's GRO
+      // on (AfPacketDevice kernelGro, the default), the kernel's super-frames forwarded whole.
+      assert.ok(
+        f.zeroCopy > 1000 || (f.superFrames > 0 && f.zeroCopy >= f.superFrames),
+        JSON.stringify(f),
+      );
     });
   },
   { commands: ["ping", "curl", "python3", "traceroute", "ss"] },

@@ -156,7 +156,7 @@ labTest(
 );
 
 labTest(
-  "AfPacketDevice with default options: vnetHeader on, MTU-sized ring slots; false turns it off",
+  "AfPacketDevice with default options: vnetHeader on, super-frame slots for the kernel's GRO (MTU-sized without it); false turns it off",
   async () => {
     const lab = await Lab.create({ prefix: PREFIX });
     try {
@@ -165,9 +165,14 @@ labTest(
       assert.equal(dev.vnetFallbackReason, null);
       assert.equal(dev.stats.vnetFallbacks, 0);
       assert.equal(dev.capabilities.maxSegmentBytes, 14 + 65535); // transmit: 64 KB super-frames
-      // Receive: slots for ordinary frames (as without the header), not super-frame slots.
-      assert.equal(dev.stats.ringSlotBytes, 2048);
+      // Receive: the interface's GRO is on (kernelGro): slots for its super-frames.
+      assert.equal(dev.stats.kernelGro, 1);
+      assert.equal(dev.stats.ringSlotBytes, 128 * 1024);
       dev.close();
+      // Without the kernel's GRO: slots for ordinary frames (as without the header).
+      const noGro = await lab.openDevice({ kernelGro: false });
+      assert.equal(noGro.stats.ringSlotBytes, 2048);
+      noGro.close();
       const superSlots = await lab.openDevice({ vnetHeader: true });
       assert.equal(superSlots.stats.ringSlotBytes, 128 * 1024);
       superSlots.close();

@@ -150,7 +150,9 @@ for (const mode of RING_MODES) {
     async () => {
       const lab = await Lab.create({ prefix: PREFIX });
       try {
-        const device = new ArenaProbe(await lab.openDevice({ mode, ringInArena: true }));
+        const device = new ArenaProbe(
+          await lab.openDevice({ mode, ringInArena: true, kernelGro: false }),
+        );
         assert.equal(device.inner.ringPlacement, "arena");
         assert.equal(device.inner.ringArenaFallbackReason, null);
         assert.equal(device.inner.stats.ringInArena, 1);
@@ -178,7 +180,13 @@ labTest(
       const arena = new Arena({ maxBytes: REOPEN_ARENA_BYTES, resizable: false });
       // One round per mode first: later rounds must reuse their regions exactly.
       for (const mode of RING_MODES) {
-        (await lab.openDevice({ mode, ringInArena: true, ringArena: arena, frameCount: 256 }))
+        (await lab.openDevice({
+          mode,
+          ringInArena: true,
+          ringArena: arena,
+          frameCount: 256,
+          kernelGro: false,
+        }))
           .close();
       }
       const used = arena.usedBytes;
@@ -192,6 +200,7 @@ labTest(
             ringArena: arena,
             frameCount: 256,
             spinMicros: 0,
+            kernelGro: false,
           }),
         );
         assert.equal(dev.inner.ringPlacement, "arena");
@@ -233,7 +242,12 @@ labTest(
     try {
       const tiny = new Arena({ maxBytes: 65536, resizable: false });
       const dev = new ArenaProbe(
-        await lab.openDevice({ mode: "ring-v2", ringInArena: true, ringArena: tiny }),
+        await lab.openDevice({
+          mode: "ring-v2",
+          ringInArena: true,
+          ringArena: tiny,
+          kernelGro: false,
+        }),
       );
       assert.equal(dev.inner.ringPlacement, "mmap");
       assert.match(dev.inner.ringArenaFallbackReason!, /no free \d+-byte page region/);
@@ -270,6 +284,7 @@ labTest("AfPacketDevice maps the ring into a private arena and gives the region 
       ringInArena: true,
       ringArena: arena,
       frameCount: 64,
+      kernelGro: false,
     });
     assert.equal(dev.ringPlacement, "arena");
     assert.ok(arena.usedBytes >= 2 << 20); // two 1 MiB V3 blocks

@@ -12,6 +12,7 @@
  */
 
 import { DeviceError, ETHERNET_HEADER_BYTES } from "../device.ts";
+import { enableKernelGro, type KernelGroResult, setGro } from "./ethtool.ts";
 import { type Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../../buffer/arena.ts";
 import { IPV4_MAX_PACKET_LEN } from "../../wire/ipv4.ts";
 import type {
@@ -153,6 +154,14 @@ export interface PacketSocket {
   readonly vnetHeader: boolean;
   /** Why PACKET_VNET_HDR is off although on by default (null when on, or turned off by the caller). */
   readonly vnetFallbackReason: string | null;
+  /** The interface's GRO is on for this socket's receive (option `kernelGro`). */
+  readonly kernelGro: boolean;
+  /** GRO was turned on at open and is turned off again at close. */
+  readonly kernelGroRestoreOff: boolean;
+  /** Why GRO is not on although on by default (null when on, or turned off by the caller). */
+  readonly kernelGroFallbackReason: string | null;
+  /** The interface name (for the GRO restore at close). */
+  readonly ifname: string;
   /** Ring modes: the mapped RX ring; socket mode: null. */
   readonly ring: RingMapping | null;
   /** Why the ring is not in the arena although asked to be (null otherwise). */
@@ -195,6 +204,7 @@ export function openPacketSocket(
   const fd = createSocket(opts.netns, ifname);
   let eventFd = -1;
   let ring: RingMapping | null = null;
+  let gro: KernelGroResult | null = null;
   try {
     const ifr = new Uint8Array(IFREQ_BYTES);
     const ifrView = new DataView(ifr.buffer);
@@ -251,11 +261,12 @@ export function openPacketSocket(
     const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
     setInt(SOL_SOCKET, SO_SNDBUF, bufferBytes, "SO_SNDBUF", false);
     setInt(SOL_SOCKET, SO_RCVBUF, bufferBytes, "SO_RCVBUF", false);
+    gro = kernelGroFor(fd, ifname, mode, vnet, opts);
     let arenaFallbackReason: string | null = null;
     if (mode !== "socket") {
       const v3 = mode === "ring-v3";
       setInt(SOL_PACKET, PACKET_VERSION, v3 ? TPACKET_V3 : TPACKET_V2, "PACKET_VERSION", true);
-      const setup = setUpRing(fd, ifname, v3, mtu, vnet, opts);
+      const setup = setUpRing(fd, ifname, v3, mtu, vnet, gro.on, opts);
       ring = setup.ring;
       arenaFallbackReason = setup.arenaFallbackReason;
     }
@@ -270,6 +281,10 @@ export function openPacketSocket(
     eventFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (eventFd < 0) throw systemError("eventfd", errno(), ifname);
     return {
+      kernelGro: gro.on,
+      kernelGroRestoreOff: gro.restoreOff,
+      kernelGroFallbackReason: gro.fallbackReason,
+      ifname,
       fd,
       eventFd,
       ifindex,
@@ -283,9 +298,49 @@ export function openPacketSocket(
   } catch (e) {
     if (ring !== null) releaseRing(ring);
     if (eventFd >= 0) c.close(eventFd);
+    if (gro?.restoreOff) setGro(fd, ifname, false);
     c.close(fd);
     throw e;
   }
+}
+
+/** Receive-offloaded super-frames fill a ring slot of this many bytes (MAX_GSO_FRAME_BYTES). */
+const GRO_FRAME_BYTES = MAX_GSO_FRAME_BYTES;
+
+/**
+ * Option `kernelGro` (default on with PACKET_VNET_HDR): turns the interface's
+ * GRO on so the socket receives the kernel's coalesced super-frames. Not with
+ * plain frames (no gso_size / checksum state to say what a super-frame is),
+ * nor when the caller's `rxMaxFrameBytes` keeps ring slots too small for them
+ * (they would be truncated): both said in the fallback reason.
+ */
+function kernelGroFor(
+  fd: number,
+  ifname: string,
+  mode: AfPacketMode,
+  vnet: boolean,
+  opts: AfPacketOptions,
+): KernelGroResult {
+  if (opts.kernelGro === false) return { on: false, restoreOff: false, fallbackReason: null };
+  if (!vnet) {
+    return {
+      on: false,
+      restoreOff: false,
+      fallbackReason: "no PACKET_VNET_HDR: super-frames would arrive without their GSO metadata",
+    };
+  }
+  if (
+    mode !== "socket" && opts.rxMaxFrameBytes !== undefined &&
+    opts.rxMaxFrameBytes < GRO_FRAME_BYTES
+  ) {
+    return {
+      on: false,
+      restoreOff: false,
+      fallbackReason: `rxMaxFrameBytes ${opts.rxMaxFrameBytes} is too small for ` +
+        `${GRO_FRAME_BYTES}-byte super-frames`,
+    };
+  }
+  return enableKernelGro(fd, ifname);
 }
 
 /**
@@ -294,6 +349,8 @@ export function openPacketSocket(
  */
 export function closePacketSocket(socket: PacketSocket): void {
   const c = libc();
+  // Best effort: the interface may be gone already (then so is its GRO setting).
+  if (socket.kernelGroRestoreOff) setGro(socket.fd, socket.ifname, false);
   c.close(socket.eventFd);
   c.close(socket.fd);
 }
@@ -308,6 +365,7 @@ function setUpRing(
   v3: boolean,
   mtu: number,
   vnet: boolean,
+  kernelGro: boolean,
   opts: AfPacketOptions,
 ): { ring: RingMapping; arenaFallbackReason: string | null } {
   const c = libc();
@@ -315,7 +373,9 @@ function setUpRing(
   // default (vnetHeader on without being asked) the ring is the one without the header, 4096
   // MTU-sized slots (8 MiB) rather than 256 of 128 KiB (32 MiB), dense for bursts of small
   // frames. Bulk TCP receive measured the same with either ring (issue 22, within noise).
-  const superFrames = vnet && opts.vnetHeader === true;
+  // With the interface's GRO on (option `kernelGro`, issue 22) the kernel hands over
+  // coalesced super-frames: slots for them too.
+  const superFrames = vnet && (opts.vnetHeader === true || kernelGro);
   const rxMax = Math.min(
     MAX_GSO_FRAME_BYTES,
     Math.max(
