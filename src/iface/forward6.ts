@@ -57,6 +57,12 @@ export interface Forward6Stats {
   noBuffer: number;
   /** The egress link refused it (device, neighbour cache). */
   linkDropped: number;
+  /**
+   * TCP super-frames (the ingress device's GRO/GSO: `rxInfo.gsoSize > 0`) larger than the
+   * next link's MTU, cut into segments of `gsoSize` data bytes here (as Linux's
+   * skb_gso_segment on the forwarding path) instead of a Packet Too Big.
+   */
+  superFramesSegmented: number;
 }
 
 /**
@@ -73,6 +79,7 @@ export function newForward6Stats(): Forward6Stats {
     dropped: 0,
     hopLimitExceeded: 0,
     tooBig: 0,
+    superFramesSegmented: 0,
     noRoute: 0,
     badSource: 0,
     badDestination: 0,

@@ -32,10 +32,28 @@ import {
   ICMPV6_TIME_EXCEEDED_HOP_LIMIT,
   ICMPV6_UNREACH_NO_ROUTE,
 } from "../wire/icmpv6.ts";
-import { IPV6_DST_OFFSET, IPV6_HOP_LIMIT_OFFSET } from "../wire/ipv6.ts";
+import {
+  IPV6_DST_OFFSET,
+  IPV6_HEADER_LEN,
+  IPV6_HOP_LIMIT_OFFSET,
+  IPV6_NEXT_HEADER_OFFSET,
+  IPV6_PAYLOAD_LENGTH_OFFSET,
+  IPV6_SRC_OFFSET,
+} from "../wire/ipv6.ts";
+import { completePartialChecksum, ipv6PseudoHeaderSum } from "../wire/checksum.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_CWR,
+  TCP_DATA_OFFSET_BYTE,
+  TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_PSH,
+  TCP_SEQ_OFFSET,
+} from "../wire/tcp.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
-import { readI32 } from "../wire/view.ts";
+import { readI32, write16, write32 } from "../wire/view.ts";
 import type { HookTable } from "./hooks.ts";
 import type { NetworkInterface } from "./interface.ts";
 import type { Ipv6Layer, Ipv6RouterPort } from "./ipv6.ts";
@@ -504,7 +522,9 @@ export class Ipv6Router {
     const egressIface = this.#interfaces[e];
     const egress = egressIface.ipv6!;
     const mtu = egress.pmtu.linkMtu;
-    if (total > mtu) {
+    // A TCP super-frame of the ingress device's GRO (its segments each fit) is cut here.
+    const gsoSize = total > mtu ? this.#superFrameGsoSize(n, bytes, offset, total, mtu) : 0;
+    if (total > mtu && gsoSize === 0) {
       // RFC 8200 §5, RFC 4443 §3.2: never fragmented on the way; the source learns the MTU.
       stats.tooBig++;
       stats.dropped++;
@@ -529,6 +549,10 @@ export class Ipv6Router {
       hop.w1 = gw.w1;
       hop.w2 = gw.w2;
       hop.w3 = gw.w3;
+    }
+    if (gsoSize > 0) {
+      this.#segment6(nowMs, egressIface, bytes, offset, total, gsoSize, gw);
+      return;
     }
     if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
       const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME_LEN);
@@ -568,6 +592,92 @@ export class Ipv6Router {
     else {
       stats.linkDropped++;
       stats.dropped++;
+    }
+  }
+
+  /**
+   * The segment size of a TCP super-frame that arrived on interface `n` (the device's
+   * `rxInfo`: GRO or a peer's GSO) whose segments each fit `mtu`, else 0. Only TCP right
+   * after the fixed header: a super-frame is what GRO made of one flow's segments.
+   */
+  #superFrameGsoSize(
+    n: number,
+    bytes: Uint8Array,
+    offset: number,
+    total: number,
+    mtu: number,
+  ): number {
+    const info = this.#interfaces[n].device.rxInfo;
+    if (info === undefined || info.gsoSize <= 0) return 0;
+    if (bytes[offset + IPV6_NEXT_HEADER_OFFSET] !== IP_PROTO_TCP) return 0;
+    const l4 = offset + IPV6_HEADER_LEN;
+    if (total < IPV6_HEADER_LEN + TCP_DATA_OFFSET_BYTE + 1) return 0;
+    const headerLength = (bytes[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+    if (IPV6_HEADER_LEN + headerLength + info.gsoSize > mtu) return 0;
+    return total > IPV6_HEADER_LEN + headerLength ? info.gsoSize : 0;
+  }
+
+  /**
+   * Cuts a forwarded TCP super-frame (hop limit already decremented) into packets of
+   * `gsoSize` data bytes in pool buffers, as Linux's tcp_gso_segment does: the same
+   * IPv6 and TCP headers, the sequence number advanced, FIN/PSH only on the last and
+   * CWR only on the first, the checksum computed in full over the RFC 8200 §8.1
+   * pseudo-header; each sent to the next hop `gw` (or the destination).
+   */
+  #segment6(
+    nowMs: number,
+    egressIface: NetworkInterface,
+    bytes: Uint8Array,
+    offset: number,
+    total: number,
+    gsoSize: number,
+    gw: Ipv6Address | null,
+  ): void {
+    const stats = this.stats;
+    const egress = egressIface.ipv6!;
+    const l4 = offset + IPV6_HEADER_LEN;
+    const headerLength = (bytes[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
+    const dataLength = total - IPV6_HEADER_LEN - headerLength;
+    const seq = readI32(bytes, l4 + TCP_SEQ_OFFSET);
+    const flags = bytes[l4 + TCP_FLAGS_OFFSET];
+    const src = Ipv6Address.fromBytes(bytes, offset + IPV6_SRC_OFFSET);
+    const dst = Ipv6Address.fromBytes(bytes, offset + IPV6_DST_OFFSET);
+    const next = gw ?? dst;
+    stats.superFramesSegmented++;
+    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+      const n = Math.min(gsoSize, dataLength - off);
+      const length = IPV6_HEADER_LEN + headerLength + n;
+      const buf = this.#pool.alloc(egressIface.linkHeadroom);
+      const at = buf === null ? -1 : buf.append(length);
+      if (buf === null || at < 0) {
+        if (buf !== null) this.#pool.free(buf);
+        stats.noBuffer++;
+        stats.dropped++;
+        return;
+      }
+      const b = buf.bytes;
+      b.set(bytes.subarray(offset, l4 + headerLength), at);
+      b.set(
+        bytes.subarray(l4 + headerLength + off, l4 + headerLength + off + n),
+        at + IPV6_HEADER_LEN + headerLength,
+      );
+      write16(b, at + IPV6_PAYLOAD_LENGTH_OFFSET, headerLength + n);
+      const t = at + IPV6_HEADER_LEN;
+      write32(b, t + TCP_SEQ_OFFSET, (seq + off) | 0);
+      let f = flags;
+      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+      if (i > 0) f &= ~TCP_CWR;
+      b[t + TCP_FLAGS_OFFSET] = f;
+      const ph = ipv6PseudoHeaderSum(src, dst, IP_PROTO_TCP, headerLength + n);
+      b[t + TCP_CHECKSUM_OFFSET] = ph >>> 8;
+      b[t + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
+      completePartialChecksum(b, t, headerLength + n, TCP_CHECKSUM_OFFSET);
+      stats.copied++;
+      if (egress.neighbours.send(nowMs, next, buf)) stats.forwarded++;
+      else {
+        stats.linkDropped++;
+        stats.dropped++;
+      }
     }
   }
 }
