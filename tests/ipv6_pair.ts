@@ -1,6 +1,6 @@
 /** Two stacks on a memory link with a manual clock, for the IPv6 transport tests (issue 18). */
 import { Stack, type StackOptions } from "../src/stack.ts";
-import { MemoryLink } from "../src/phy/memory_link.ts";
+import { MemoryLink, type MemoryLinkOptions } from "../src/phy/memory_link.ts";
 import { ManualClock } from "../src/time/clock.ts";
 import { mulberry32 } from "./seeded_random.ts";
 
@@ -10,9 +10,10 @@ const SECRET = new Uint8Array(16).fill(3);
 export function pair6(
   a: { ipv4?: string; ipv6?: string | string[] } & Partial<StackOptions>,
   b: { ipv4?: string; ipv6?: string | string[] } & Partial<StackOptions>,
+  link: MemoryLinkOptions = {},
 ) {
   const clock = new ManualClock(1000);
-  const [da, db] = MemoryLink.pair();
+  const [da, db] = MemoryLink.pair(link);
   const opts = (seed: number) => ({
     clock,
     ipv6Options: {

@@ -212,6 +212,9 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   /** The run's IPv4 addresses (int32). */
   #runSrc = 0;
   #runDst = 0;
+  /** The run's IPv6 addresses (immutable), or null for an IPv4 run. */
+  #runSrc6: Ipv6Address | null = null;
+  #runDst6: Ipv6Address | null = null;
   /** The run's first TCP header (its bytes but the sequence number are compared). */
   readonly #runHeader = new Uint8Array(TCP_MAX_HEADER_LEN);
   #runHeaderLength = 0;
@@ -683,6 +686,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     this.#run = conn;
     this.#runSrc = src;
     this.#runDst = dst;
+    this.#runSrc6 = null;
+    this.#runDst6 = null;
     this.#runNextSeq = nextSeq;
     this.#runMss = mss;
     this.#runEcn = ipTos & ECN_MASK;
@@ -706,12 +711,49 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     checksumVerified: boolean,
     ipTos: number,
   ): boolean {
-    const headerLength = this.#runHeaderLength;
-    const payload = length - headerLength;
     if (
-      src !== this.#runSrc || dst !== this.#runDst || payload <= 0 || payload > this.#runMss ||
+      this.#runSrc6 !== null || src !== this.#runSrc || dst !== this.#runDst ||
       (ipTos & ECN_MASK) !== this.#runEcn
     ) return false;
+    return this.#appendSegment(nowMs, src, dst, bytes, offset, length, checksumVerified);
+  }
+
+  /**
+   * {@link appendToRun} for a segment over IPv6: only when the device vouched for its
+   * checksum (the kernel's GRO super-frames, a local peer's CHECKSUM_PARTIAL); any other
+   * segment ends the run and takes the full path, which checks the RFC 8200 §8.1 sum.
+   */
+  #appendToRun6(
+    nowMs: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+  ): boolean {
+    const runSrc = this.#runSrc6;
+    if (
+      runSrc === null || !checksumVerified || !runSrc.equals(src) || !this.#runDst6!.equals(dst)
+    ) {
+      return false;
+    }
+    return this.#appendSegment(nowMs, 0, 0, bytes, offset, length, true);
+  }
+
+  /** The family-independent part of {@link appendToRun}: header, sequence, checksum, data. */
+  #appendSegment(
+    nowMs: number,
+    src: number,
+    dst: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+  ): boolean {
+    const headerLength = this.#runHeaderLength;
+    const payload = length - headerLength;
+    if (payload <= 0 || payload > this.#runMss) return false;
     const h = this.#runHeader;
     // Ports; then everything after the sequence number up to the checksum (ACK, data offset,
     // flags but PSH, window); then the urgent pointer and the options.
@@ -1045,7 +1087,15 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     toMulticast: boolean,
   ): void {
     this.stats.segmentsIn++;
-    if (this.#run !== null) this.#endRun(nowMs);
+    if (this.#run !== null) {
+      if (
+        !toMulticast &&
+        this.#appendToRun6(nowMs, src, dst, bytes, offset, length, checksumVerified)
+      ) return;
+      this.#endRun(nowMs);
+    }
+    // IPv6's traffic class does not reach TCP here: no ECN codepoint from an IPv4 segment before.
+    this.#ctx.rxEcn = 0;
     if (toMulticast || dst.isMulticast()) {
       this.stats.broadcastDrops++;
       return;
@@ -1082,6 +1132,21 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       ) {
         conn.abort(); // RFC 9293 §3.10.7.4 / RFC 6191, as onPacket
       } else {
+        if (
+          this.#batching && checksumVerified && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
+          seg.sackCount === 0
+        ) {
+          // A run over IPv6, as onPacket's (segments the device vouched for only).
+          const headerLength = seg.payloadOffset - offset;
+          const nextSeq = seqAdd(seg.seq, seg.payloadLength);
+          const mss = seg.payloadLength;
+          if (conn.onSegmentStartingRun(nowMs, seg)) {
+            this.#openRun(conn, 0, 0, bytes, offset, headerLength, nextSeq, mss, 0);
+            this.#runSrc6 = src;
+            this.#runDst6 = dst;
+          }
+          return;
+        }
         conn.onSegment(nowMs, seg);
         if (conn.state === TcpState.TIME_WAIT) this.#noteTimeWait(conn);
         return;

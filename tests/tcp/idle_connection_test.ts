@@ -166,7 +166,10 @@ Deno.test("TcpLayer picks ephemeral ports per RFC 6056 §3.3.3 and continues acr
   // Another destination port starts elsewhere in the range (a different hash offset).
   const others = new Set<number>();
   for (let p = 81; p < 89; p++) others.add(net2.open(p).client.localPort);
-  assert.ok(others.size === 8);
+  // The offsets come from a keyed hash under the random process secret: two of the eight may
+  // land on one port (28 pairs in 28,232 ports: ≈0.1 % of runs, seen once in CI); two such
+  // coincidences in one run (≈1e-6) would mean the offset ignores the destination port.
+  assert.ok(others.size >= 7, `${others.size} distinct ports`);
 });
 
 Deno.test("processSecret is one random secret per process, used by default", () => {

@@ -215,3 +215,37 @@ Deno.test("TcpLayer behaviour: SYN cookies over IPv6 — a full SYN queue answer
     await b.close();
   }
 });
+
+/** 300 kB from a to b over IPv6; returns b's coalescing counters. */
+async function coalescedOver6(rxChecksumValid: boolean): Promise<[number, number]> {
+  const { a, b, step } = pair6(
+    { ipv6: "2001:db8:1::2/64" },
+    { ipv6: "2001:db8:1::1/64" },
+    { rxChecksumValid },
+  );
+  try {
+    await a.start();
+    await b.start();
+    step(2500);
+    const listener = b.listen({ port: 8001 });
+    const accepted = listener.accept();
+    const client = await drive(a.connect({ hostname: "2001:db8:1::1", port: 8001 }), step);
+    const server = await drive(accepted, step);
+    const up = pattern(300_000);
+    const w = client.write(up).then(() => client.closeWrite());
+    const got = await readAll(server, step);
+    await drive(w, step);
+    assert.deepEqual(got, up);
+    const tcp = b.stats().tcp;
+    return [tcp.rxCoalescedRuns, tcp.rxCoalescedSegments];
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+Deno.test("TcpLayer behaviour: in-order IPv6 segments whose checksum the device vouched for are coalesced into runs; others take the full path", async () => {
+  const [runs, segments] = await coalescedOver6(true);
+  assert.ok(runs > 0 && segments > runs, `runs ${runs}, segments ${segments}`);
+  assert.deepEqual(await coalescedOver6(false), [0, 0]);
+});
