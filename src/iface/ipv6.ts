@@ -60,6 +60,7 @@ import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
 import { readI32, write32 } from "../wire/view.ts";
+import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
 import type { PingOptions } from "./ping.ts";
@@ -116,6 +117,54 @@ const RESERVED_ANYCAST_ID_MASK = 0x7f;
 /** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
 function wordMask(bits: number): number {
   return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
+
+/**
+ * One segment of a TCP super-segment over IPv6, as Linux's tcp_gso_segment cuts it: writes
+ * at `out[at]` the TCP header of the super-segment at `from[l4]` (`headerLength` bytes)
+ * followed by its data bytes `[off, off + n)`, with the sequence number advanced by `off`,
+ * FIN/PSH only on the last segment and CWR only on the first, and the checksum computed in
+ * full over the RFC 8200 §8.1 pseudo-header of `src` → `dst`.
+ *
+ * @param out the segment's buffer
+ * @param at where its TCP header goes
+ * @param from the super-segment's bytes
+ * @param l4 offset of its TCP header in `from`
+ * @param headerLength its TCP header length
+ * @param dataLength its data length
+ * @param off this segment's data offset in it
+ * @param n this segment's data length
+ * @param seq the super-segment's sequence number
+ * @param flags the super-segment's TCP flags
+ * @param src IPv6 source
+ * @param dst IPv6 destination
+ */
+export function writeTcp6Segment(
+  out: Uint8Array,
+  at: number,
+  from: Uint8Array,
+  l4: number,
+  headerLength: number,
+  dataLength: number,
+  off: number,
+  n: number,
+  seq: number,
+  flags: number,
+  src: Ipv6Address,
+  dst: Ipv6Address,
+): void {
+  out.set(from.subarray(l4, l4 + headerLength), at);
+  const data = l4 + headerLength + off;
+  out.set(from.subarray(data, data + n), at + headerLength);
+  write32(out, at + TCP_SEQ_OFFSET, (seq + off) | 0);
+  let f = flags;
+  if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+  if (off > 0) f &= ~TCP_CWR;
+  out[at + TCP_FLAGS_OFFSET] = f;
+  const ph = ipv6PseudoHeaderSum(src, dst, IP_PROTO_TCP, headerLength + n);
+  out[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
+  out[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
+  completePartialChecksum(out, at, headerLength + n, TCP_CHECKSUM_OFFSET);
 }
 
 /** Default bound of the queue of packets to our own addresses. */
@@ -1300,7 +1349,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     segOpts.trafficClass = tc;
     segOpts.dontFragment = opts.dontFragment;
     let ok = true;
-    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+    for (let off = 0; off < dataLength; off += gsoSize) {
       const n = Math.min(gsoSize, dataLength - off);
       const seg = this.allocate();
       const at = seg === null ? -1 : seg.append(headerLength + n);
@@ -1309,18 +1358,20 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         ok = false;
         break;
       }
-      const sb = seg.bytes;
-      sb.set(b.subarray(l4, l4 + headerLength), at);
-      sb.set(b.subarray(l4 + headerLength + off, l4 + headerLength + off + n), at + headerLength);
-      write32(sb, at + TCP_SEQ_OFFSET, (seq + off) | 0);
-      let f = flags;
-      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-      if (i > 0) f &= ~TCP_CWR;
-      sb[at + TCP_FLAGS_OFFSET] = f;
-      const ph = ipv6PseudoHeaderSum(src, dst, protocol, headerLength + n);
-      sb[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
-      sb[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
-      completePartialChecksum(sb, at, headerLength + n, TCP_CHECKSUM_OFFSET);
+      writeTcp6Segment(
+        seg.bytes,
+        at,
+        b,
+        l4,
+        headerLength,
+        dataLength,
+        off,
+        n,
+        seq,
+        flags,
+        src,
+        dst,
+      );
       if (!this.sendFrom(src, seg, dst, protocol, segOpts)) ok = false;
     }
     this.release(buf);

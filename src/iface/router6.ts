@@ -40,23 +40,14 @@ import {
   IPV6_PAYLOAD_LENGTH_OFFSET,
   IPV6_SRC_OFFSET,
 } from "../wire/ipv6.ts";
-import { completePartialChecksum, ipv6PseudoHeaderSum } from "../wire/checksum.ts";
-import {
-  TCP_CHECKSUM_OFFSET,
-  TCP_CWR,
-  TCP_DATA_OFFSET_BYTE,
-  TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_PSH,
-  TCP_SEQ_OFFSET,
-} from "../wire/tcp.ts";
+import { TCP_DATA_OFFSET_BYTE, TCP_FLAGS_OFFSET, TCP_SEQ_OFFSET } from "../wire/tcp.ts";
 import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import type { Ipv6Words } from "../wire/checksum.ts";
-import { readI32, write16, write32 } from "../wire/view.ts";
+import { readI32, write16 } from "../wire/view.ts";
 import type { HookTable } from "./hooks.ts";
 import type { NetworkInterface } from "./interface.ts";
-import type { Ipv6Layer, Ipv6RouterPort } from "./ipv6.ts";
+import { type Ipv6Layer, type Ipv6RouterPort, writeTcp6Segment } from "./ipv6.ts";
 import { ROUTER_CONSUMED, ROUTER_CONTINUE, ROUTER_LOCAL } from "./ipv4.ts";
 import {
   FORWARD6_BAD_DESTINATION,
@@ -644,7 +635,7 @@ export class Ipv6Router {
     const dst = Ipv6Address.fromBytes(bytes, offset + IPV6_DST_OFFSET);
     const next = gw ?? dst;
     stats.superFramesSegmented++;
-    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
+    for (let off = 0; off < dataLength; off += gsoSize) {
       const n = Math.min(gsoSize, dataLength - off);
       const length = IPV6_HEADER_LEN + headerLength + n;
       const buf = this.#pool.alloc(egressIface.linkHeadroom);
@@ -656,22 +647,10 @@ export class Ipv6Router {
         return;
       }
       const b = buf.bytes;
-      b.set(bytes.subarray(offset, l4 + headerLength), at);
-      b.set(
-        bytes.subarray(l4 + headerLength + off, l4 + headerLength + off + n),
-        at + IPV6_HEADER_LEN + headerLength,
-      );
+      b.set(bytes.subarray(offset, l4), at);
       write16(b, at + IPV6_PAYLOAD_LENGTH_OFFSET, headerLength + n);
       const t = at + IPV6_HEADER_LEN;
-      write32(b, t + TCP_SEQ_OFFSET, (seq + off) | 0);
-      let f = flags;
-      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-      if (i > 0) f &= ~TCP_CWR;
-      b[t + TCP_FLAGS_OFFSET] = f;
-      const ph = ipv6PseudoHeaderSum(src, dst, IP_PROTO_TCP, headerLength + n);
-      b[t + TCP_CHECKSUM_OFFSET] = ph >>> 8;
-      b[t + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
-      completePartialChecksum(b, t, headerLength + n, TCP_CHECKSUM_OFFSET);
+      writeTcp6Segment(b, t, bytes, l4, headerLength, dataLength, off, n, seq, flags, src, dst);
       stats.copied++;
       if (egress.neighbours.send(nowMs, next, buf)) stats.forwarded++;
       else {
