@@ -613,13 +613,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
           this.#batching && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
           seg.sackCount === 0 && (ipTos & ECN_MASK) !== ECN_CE
         ) {
-          // What the run needs of the segment, before TCP input may reuse the parse scratch.
-          const headerLength = seg.payloadOffset - offset;
-          const nextSeq = seqAdd(seg.seq, seg.payloadLength);
-          const mss = seg.payloadLength;
-          if (conn.onSegmentStartingRun(nowMs, seg)) {
-            this.#openRun(conn, src, dst, bytes, offset, headerLength, nextSeq, mss, ipTos);
-          }
+          this.#startRun(nowMs, conn, seg, bytes, offset, src, dst, null, null, ipTos);
           return;
         }
         conn.onSegment(nowMs, seg);
@@ -668,26 +662,36 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     if (this.#run !== null) this.#endRun(nowMs);
   }
 
-  /** Opens a run on `conn` with the segment it just took whole (see beginReceiveBatch). */
-  #openRun(
+  /**
+   * Takes `seg` whole as the first segment of a run on `conn` and opens the run (see
+   * beginReceiveBatch), unless the connection's input ends it at once. IPv4 addresses as
+   * int32, or IPv6 ones (`src6`/`dst6`, immutable) for a run over IPv6.
+   */
+  #startRun(
+    nowMs: number,
     conn: TcpConnection,
-    src: number,
-    dst: number,
+    seg: TcpRepr,
     bytes: Uint8Array,
     offset: number,
-    headerLength: number,
-    nextSeq: number,
-    mss: number,
+    src: number,
+    dst: number,
+    src6: Ipv6Address | null,
+    dst6: Ipv6Address | null,
     ipTos: number,
   ): void {
+    // What the run needs of the segment, before TCP input may reuse the parse scratch.
+    const headerLength = seg.payloadOffset - offset;
+    const nextSeq = seqAdd(seg.seq, seg.payloadLength);
+    const mss = seg.payloadLength;
+    if (!conn.onSegmentStartingRun(nowMs, seg)) return;
     const h = this.#runHeader;
     for (let i = 0; i < headerLength; i++) h[i] = bytes[offset + i];
     this.#runHeaderLength = headerLength;
     this.#run = conn;
     this.#runSrc = src;
     this.#runDst = dst;
-    this.#runSrc6 = null;
-    this.#runDst6 = null;
+    this.#runSrc6 = src6;
+    this.#runDst6 = dst6;
     this.#runNextSeq = nextSeq;
     this.#runMss = mss;
     this.#runEcn = ipTos & ECN_MASK;
@@ -1137,14 +1141,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
           seg.sackCount === 0
         ) {
           // A run over IPv6, as onPacket's (segments the device vouched for only).
-          const headerLength = seg.payloadOffset - offset;
-          const nextSeq = seqAdd(seg.seq, seg.payloadLength);
-          const mss = seg.payloadLength;
-          if (conn.onSegmentStartingRun(nowMs, seg)) {
-            this.#openRun(conn, 0, 0, bytes, offset, headerLength, nextSeq, mss, 0);
-            this.#runSrc6 = src;
-            this.#runDst6 = dst;
-          }
+          this.#startRun(nowMs, conn, seg, bytes, offset, 0, 0, src, dst, 0);
           return;
         }
         conn.onSegment(nowMs, seg);
