@@ -707,6 +707,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
       return await this.#connectEngine(
         this.tcp.connect6(this.nowMs(), v6, port, {
           localPort: localPort === 0 ? undefined : localPort,
+          configure: opts.configure,
         }),
         opts.noDelay,
       );
@@ -722,9 +723,10 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
             if (this.#closed) throw new StackClosedError("connect");
             const lp = localPort === 0 ? undefined : localPort;
             const v6addr = parseIpv6Literal(address);
+            const options = { localPort: lp, configure: opts.configure };
             const engine = v6addr !== null
-              ? this.tcp.connect6(this.nowMs(), v6addr, port, { localPort: lp })
-              : this.tcp.connect(this.nowMs(), parseIpv4(address)!, port, { localPort: lp });
+              ? this.tcp.connect6(this.nowMs(), v6addr, port, options)
+              : this.tcp.connect(this.nowMs(), parseIpv4(address)!, port, options);
             const c = this.adoptTcpConnection(engine);
             this.afterSend();
             return c;

@@ -98,7 +98,9 @@ interface Descriptor {
  * Socket options {@link SocketDescriptors.setsockopt} models, with POSIX/Linux units:
  * booleans as 0/1, keep-alive times in seconds, TCP_MAXSEG in bytes, IP_TTL 1..255,
  * IP_TOS the TOS byte (its ECN bits are TCP's, RFC 3168 §5). TCP_KEEPINIT (FreeBSD) bounds
- * the handshake, seconds.
+ * the handshake, seconds. IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
+ * the IPv6 names of the same two fields — hop limit and traffic class — and read and write
+ * what IP_TTL and IP_TOS do: a connection has one family, so one value of each.
  */
 export type SocketOptionName =
   | "TCP_NODELAY"
@@ -109,7 +111,9 @@ export type SocketOptionName =
   | "TCP_KEEPINIT"
   | "TCP_MAXSEG"
   | "IP_TTL"
-  | "IP_TOS";
+  | "IP_TOS"
+  | "IPV6_UNICAST_HOPS"
+  | "IPV6_TCLASS";
 
 const SOCKET_OPTION_NAMES: ReadonlySet<string> = new Set<SocketOptionName>([
   "TCP_NODELAY",
@@ -122,6 +126,11 @@ const SOCKET_OPTION_NAMES: ReadonlySet<string> = new Set<SocketOptionName>([
   "IP_TTL",
   "IP_TOS",
 ]);
+/** IPv6 option names and the IPv4 option holding the same header field. */
+const IPV6_OPTION_ALIASES: Readonly<Partial<Record<SocketOptionName, SocketOptionName>>> = {
+  IPV6_UNICAST_HOPS: "IP_TTL",
+  IPV6_TCLASS: "IP_TOS",
+};
 const MS_PER_SECOND = 1000;
 /** IPv4 default TTL (Linux ip_default_ttl): what IP_TTL reads when not set. */
 const DEFAULT_IP_TTL = 64;
@@ -271,7 +280,7 @@ export class SocketDescriptors {
    * inherit them); on a connection it applies at once.
    *
    * @param fd descriptor
-   * @param name the option
+   * @param option the option (an IPv6 name reads or sets its IPv4 twin)
    * @param value its value (see {@link SocketOptionName} for units)
    * @throws {SocketError} EBADF, EINVAL (unknown option or value out of range)
    *
@@ -285,8 +294,9 @@ export class SocketDescriptors {
    * console.assert(s.getsockopt(fd, "IP_TTL") === 64); // the default
    * ```
    */
-  setsockopt(fd: number, name: SocketOptionName, value: number): void {
+  setsockopt(fd: number, option: SocketOptionName, value: number): void {
     const d = this.#get(fd, "setsockopt");
+    const name = IPV6_OPTION_ALIASES[option] ?? option;
     if (!SOCKET_OPTION_NAMES.has(name)) {
       throw new SocketError("EINVAL", `setsockopt: unknown option ${String(name)}`);
     }
@@ -311,12 +321,13 @@ export class SocketDescriptors {
    * TCP_MAXSEG reads the sending MSS once connected.
    *
    * @param fd descriptor
-   * @param name the option
+   * @param option the option (an IPv6 name reads its IPv4 twin)
    * @returns its value
    * @throws {SocketError} EBADF, EINVAL (unknown option)
    */
-  getsockopt(fd: number, name: SocketOptionName): number {
+  getsockopt(fd: number, option: SocketOptionName): number {
     const d = this.#get(fd, "getsockopt");
+    const name = IPV6_OPTION_ALIASES[option] ?? option;
     if (!SOCKET_OPTION_NAMES.has(name)) {
       throw new SocketError("EINVAL", `getsockopt: unknown option ${String(name)}`);
     }

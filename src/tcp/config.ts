@@ -197,6 +197,16 @@ export interface TcpConfig {
    * retransmission timer.
    */
   finOnEveryAck: boolean;
+  /**
+   * A segment for a port that a socket is bound to but does not listen on (see
+   * {@link TcpLayer.bindPort}) is answered with the RST of RFC 9293 §3.10.7.1 (CLOSED) sent
+   * with that socket's IP options (TTL/hop limit, TOS/traffic class). FreeBSD does this: its
+   * tcp_input finds the bound inpcb and tcp_dropwithreset answers through it. Off (default):
+   * the RST carries the interface's defaults, as Linux's tcp_v4_send_reset /
+   * tcp_v6_send_reset answer from the per-namespace control socket (a bound, non-listening
+   * socket is not in the lookup tables).
+   */
+  resetFromBoundSocket: boolean;
 }
 
 /** {@link TcpConfig.lossDetection} values. */
@@ -247,6 +257,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rcvWindowFromBuffer: false,
   receiveBufferRoundToMss: false,
   finOnEveryAck: false,
+  resetFromBoundSocket: false,
 });
 
 /**

@@ -29,6 +29,14 @@ import {
 } from "./syn_cookies.ts";
 import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 
+/** IP options of a bound, non-listening socket that a layer RST goes with (see {@link TcpConfig.resetFromBoundSocket}). */
+export interface BoundIpOptions {
+  /** IP_TTL / IPV6_UNICAST_HOPS; undefined for the interface's default. */
+  ttl?: number;
+  /** IP_TOS / IPV6_TCLASS; undefined for 0. */
+  tos?: number;
+}
+
 /** The options of a cookie SYN-ACK sent with timestamps. */
 export interface CookieSynAckOptions {
   /** Our window shift, -1 when the SYN offered no scaling. */
@@ -148,6 +156,7 @@ export class TcpControlSegments {
    * @param window window field
    * @param mss MSS option, 0 for none
    * @param options timestamps, window scale and SACK-permitted of a cookie SYN-ACK, or null
+   * @param ipOptions TTL/hop limit and TOS/traffic class, or null for the defaults
    */
   send(
     ip: IpSender,
@@ -161,6 +170,7 @@ export class TcpControlSegments {
     window: number,
     mss: number,
     options: CookieSynAckOptions | null,
+    ipOptions: BoundIpOptions | null = null,
   ): void {
     const buf = ip.allocate();
     if (buf === null) {
@@ -198,6 +208,8 @@ export class TcpControlSegments {
     // several interfaces need not be the egress interface's.
     const opts = this.#sendOptions;
     opts.source = src;
+    opts.ttl = ipOptions?.ttl;
+    opts.tos = ipOptions?.tos;
     if (!ip.send(buf, dst, IP_PROTO_TCP, opts)) this.#stats.sendFailures++;
     this.#stats.segmentsOut++;
     if (flags & TCP_RST) this.#stats.resetsSent++;

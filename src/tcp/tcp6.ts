@@ -120,6 +120,7 @@ export class Tcp6Path implements IpSender {
   #delta = 0;
   readonly #opts: Ipv6SendOptions = {
     dontFragment: true,
+    hopLimit: undefined,
     trafficClass: 0,
     partialChecksumOffset: 0,
     gsoSize: 0,
@@ -194,7 +195,7 @@ export class Tcp6Path implements IpSender {
    * @param buf the segment (ownership taken)
    * @param _dst the tag (unused: the path knows the address)
    * @param protocol 6
-   * @param opts `tos` becomes the traffic class
+   * @param opts `tos` becomes the traffic class, `ttl` the hop limit
    * @returns false when dropped
    */
   send(buf: PacketBufferLike, _dst: number, protocol: number, opts?: IpSendOptions): boolean {
@@ -220,6 +221,8 @@ export class Tcp6Path implements IpSender {
     bytes[at] = checksum >>> 8;
     bytes[at + 1] = checksum & 0xff;
     o.trafficClass = opts?.tos ?? 0;
+    // IP_TTL / IPV6_UNICAST_HOPS (RFC 3493 §5.1): the connection's hop limit, else the default.
+    o.hopLimit = opts?.ttl;
     return this.#ip6.send6(buf, this.remote6, protocol, o);
   }
 

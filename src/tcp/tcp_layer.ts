@@ -55,7 +55,7 @@ import { WindowRateLimit } from "./rate_limit.ts";
 import { EphemeralPorts, type EphemeralPortTable } from "./ephemeral_port.ts";
 import { TcpListener, type TcpListenFamilyOptions } from "./tcp_listener.ts";
 import { Tcp6Table } from "./tcp6_table.ts";
-import { TcpControlSegments } from "./control_segment.ts";
+import { type BoundIpOptions, TcpControlSegments } from "./control_segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
 import {
@@ -202,6 +202,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   readonly #resetLimit = new WindowRateLimit();
   /** Challenge ACKs over every connection ({@link challengeAckAllowed}). */
   readonly #challengeLimit = new WindowRateLimit();
+  /** Ports of bound, non-listening sockets and their IP options ({@link bindPort}). */
+  readonly #bound = new Map<number, BoundIpOptions>();
   /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
   readonly #timeWait = new Set<TcpConnection>();
   // ---- receive coalescing (see beginReceiveBatch) ----
@@ -505,6 +507,28 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     listener.localAddr6 = family.localAddr6 ?? null;
     this.#listeners.set(port, listener);
     return listener;
+  }
+
+  /**
+   * Records a socket bound to `port` that does not listen: a descriptor facade's `bind()`
+   * before `listen()`. Nothing changes unless {@link TcpConfig.resetFromBoundSocket} is on;
+   * then the RST answering a segment for that port carries `ipOptions` (FreeBSD). At most one
+   * entry a port (65,536 in all); calling again replaces the options.
+   *
+   * @param port the bound port
+   * @param ipOptions the socket's TTL/hop limit and TOS/traffic class
+   */
+  bindPort(port: number, ipOptions: BoundIpOptions): void {
+    this.#bound.set(port & 0xffff, { ttl: ipOptions.ttl, tos: ipOptions.tos });
+  }
+
+  /**
+   * Forgets {@link bindPort}'s record: the socket listens, connects or is closed.
+   *
+   * @param port the bound port
+   */
+  unbindPort(port: number): void {
+    this.#bound.delete(port & 0xffff);
   }
 
   /**
@@ -834,9 +858,25 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     const flags = seg.flags;
     if ((flags & TCP_RST) !== 0) return;
     if (!this.#resetAllowed(nowMs)) return;
+    const bound = this.config.resetFromBoundSocket && this.#bound.size > 0
+      ? this.#bound.get(seg.dstPort) ?? null
+      : null;
     if ((flags & TCP_ACK) !== 0) {
       // <SEQ=SEG.ACK><CTL=RST>
-      this.#control.send(ip, dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, TCP_RST, 0, 0, null);
+      this.#control.send(
+        ip,
+        dst,
+        src,
+        seg.dstPort,
+        seg.srcPort,
+        seg.ack,
+        0,
+        TCP_RST,
+        0,
+        0,
+        null,
+        bound,
+      );
     } else {
       // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
       const segLen = seg.payloadLength + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
@@ -852,6 +892,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         0,
         0,
         null,
+        bound,
       );
     }
   }

@@ -204,3 +204,67 @@ Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accept
     await b.close();
   }
 });
+
+/** Records the IPv6 hop limit and traffic class of every TCP frame a stack transmits. */
+class Header6Log extends ForwardingDevice {
+  readonly frames: { hopLimit: number; trafficClass: number; flags: number }[] = [];
+  override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
+    const ip = offset + 14;
+    const ethertype = (bytes[offset + 12] << 8) | bytes[offset + 13];
+    // RFC 8200 §3: version/traffic class/flow label, next header at 6, hop limit at 7.
+    if (ethertype === 0x86dd && length >= 14 + 40 + 20 && bytes[ip + 6] === 6) {
+      const trafficClass = ((bytes[ip] & 0x0f) << 4) | (bytes[ip + 1] >>> 4);
+      this.frames.push({ hopLimit: bytes[ip + 7], trafficClass, flags: bytes[ip + 40 + 13] });
+    }
+    return this.inner.transmit(bytes, offset, length);
+  }
+}
+
+Deno.test("SocketDescriptors IPV6_UNICAST_HOPS and IPV6_TCLASS shape every IPv6 segment's hop limit and traffic class", async () => {
+  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
+  const da = new Header6Log(ma);
+  const ipv6Options = {
+    addressOptions: { dadTransmits: 0, maxDadDelayMs: 0 },
+    ndp: { routerSolicitations: 0 },
+  };
+  const a = new Stack({ device: da, ipv6: "2001:db8:1::2/64", ipv6Options });
+  const b = new Stack({ device: mb, ipv6: "2001:db8:1::1/64", ipv6Options });
+  await a.start();
+  await b.start();
+  try {
+    const srv = b.sockets;
+    const lfd = srv.socket();
+    srv.bind(lfd, { port: 80 });
+    srv.listen(lfd);
+    const accepting = srv.accept(lfd);
+    const cli = a.sockets;
+    const fd = cli.socket();
+    assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 64);
+    cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 5);
+    cli.setsockopt(fd, "IPV6_TCLASS", 0x20);
+    assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 5);
+    assert.equal(cli.getsockopt(fd, "IPV6_TCLASS"), 0x20);
+    assert.throws(() => cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 256), errno("EINVAL"));
+    await cli.connect(fd, "2001:db8:1::1", 80);
+    const cfd = await accepting;
+    await cli.write(fd, enc.encode("hello"));
+    const buf = new Uint8Array(16);
+    assert.equal(await srv.read(cfd, buf), 5);
+    const tcp = da.frames;
+    assert.ok(tcp.some((f) => f.flags === 0x02), "the SYN was logged");
+    assert.ok(tcp.every((f) => f.hopLimit === 5 && f.trafficClass === 0x20), JSON.stringify(tcp));
+    // A change applies at once.
+    cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 200);
+    const before = tcp.length;
+    await cli.write(fd, enc.encode("again"));
+    assert.equal(await srv.read(cfd, buf), 5);
+    assert.ok(tcp.length > before);
+    assert.ok(tcp.slice(before).every((f) => f.hopLimit === 200));
+    cli.close(fd);
+    srv.close(cfd);
+    srv.close(lfd);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

@@ -183,6 +183,9 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       sendBufferBytes: 32_768,
       // tcp_output.c: tcp_outflags[] sets TH_FIN in FIN-WAIT-1, CLOSING and LAST-ACK.
       finOnEveryAck: true,
+      // tcp_input.c: a segment for a bound, non-listening inpcb is dropped with reset through
+      // that inpcb (tcp_dropwithreset), so the RST carries its IP_TTL / IP_TOS.
+      resetFromBoundSocket: true,
     },
     sysctls: FREEBSD_SYSCTLS,
   },

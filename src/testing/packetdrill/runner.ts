@@ -23,7 +23,12 @@ import { ipv6AddressSum } from "../../wire/checksum.ts";
 import type { Tcp6Sender } from "../../tcp/tcp6.ts";
 import { BufferPool } from "../../buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../buffer/packet_buffer.ts";
-import type { IpSender, IpSendOptions, PacketBufferLike } from "../../iface/types.ts";
+import type {
+  IpSender,
+  IpSendOptions,
+  Ipv6SendOptions,
+  PacketBufferLike,
+} from "../../iface/types.ts";
 import { resolveTcpConfig, type TcpConfig } from "../../tcp/config.ts";
 import { TcpLayer } from "../../tcp/tcp_layer.ts";
 import { ManualClock } from "../../time/clock.ts";
@@ -331,8 +336,19 @@ class CaptureIp6 implements Tcp6Sender {
   allocate(): PacketBufferLike | null {
     return this.#pool.alloc(HEADROOM);
   }
-  send6(buf: PacketBufferLike): boolean {
-    this.queue.push({ usecs: this.nowUsecs(), bytes: buf.bytes.slice(buf.head, buf.tail) });
+  send6(
+    buf: PacketBufferLike,
+    _dst: Ipv6Address,
+    _protocol: number,
+    opts?: Ipv6SendOptions,
+  ): boolean {
+    // The hop limit and traffic class the stack asked for: what `(hlim N)` / `(class X)` check.
+    this.queue.push({
+      usecs: this.nowUsecs(),
+      bytes: buf.bytes.slice(buf.head, buf.tail),
+      ttl: opts?.hopLimit,
+      tos: opts?.trafficClass,
+    });
     this.#pool.free(buf as PacketBuffer);
     return true;
   }

@@ -64,6 +64,7 @@ const CONSTANTS: Readonly<Record<string, number>> = {
   SOL_TCP: 6,
   SOL_SOCKET: 1,
   IPPROTO_IP: 0,
+  IPPROTO_IPV6: 41,
   O_RDWR,
   O_RDONLY: 0,
   O_WRONLY: 1,
@@ -101,6 +102,8 @@ const CONSTANTS: Readonly<Record<string, number>> = {
 const CONNECTION_OPTIONS = new Set([
   "IP_TTL",
   "IP_TOS",
+  "IPV6_UNICAST_HOPS",
+  "IPV6_TCLASS",
   "TCP_MAXSEG",
   "TCP_KEEPIDLE",
   "TCP_KEEPINTVL",
@@ -424,6 +427,7 @@ export class SocketTable {
     switch (name) {
       case "bind":
         s.bound = true;
+        if (s.conn === null && s.listener === null) this.#recordBound(s);
         return ok(0);
       case "listen":
         return this.#listen(s, args);
@@ -477,6 +481,7 @@ export class SocketTable {
     const backlog = evalArg(args[1]);
     if (s.conn !== null) return err("EINVAL");
     if (s.listener !== null) return ok(0);
+    if (s.bound) this.#tcp.unbindPort(SCRIPT_LOCAL_PORT);
     try {
       s.listener = this.#tcp.listen(
         SCRIPT_LOCAL_PORT,
@@ -514,6 +519,7 @@ export class SocketTable {
     if (s.listener !== null) return err("EINVAL");
     const c = s.conn;
     if (c === null) {
+      if (s.bound) this.#tcp.unbindPort(SCRIPT_LOCAL_PORT);
       let conn: TcpConnection;
       try {
         const connectOptions = {
@@ -636,6 +642,7 @@ export class SocketTable {
 
   #close(s: Sock): SyscallOutcome {
     this.#socks.delete(s.fd);
+    if (s.bound && s.conn === null && s.listener === null) this.#tcp.unbindPort(SCRIPT_LOCAL_PORT);
     if (s.listener !== null) s.listener.close();
     if (s.conn !== null) s.conn.close();
     return ok(0);
@@ -646,6 +653,11 @@ export class SocketTable {
     const v = evalArg(args[3]);
     if (typeof v !== "number") return { kind: "unsupported", reason: `${name} value` };
     if (name === "IP_TTL" && (v < -1 || v > MAX_TTL || v === 0)) return err("EINVAL");
+    // RFC 3493 §5.1 / RFC 3542 §6.5: -1 selects the default; Linux do_ipv6_setsockopt
+    // refuses anything else outside 0..255 with EINVAL.
+    if ((name === "IPV6_UNICAST_HOPS" || name === "IPV6_TCLASS") && (v < -1 || v > MAX_TTL)) {
+      return err("EINVAL");
+    }
     if (name === "TCP_MAXSEG" && v < 0) return err("EINVAL");
     if (
       (name === "TCP_KEEPIDLE" || name === "TCP_KEEPINTVL" || name === "TCP_KEEPCNT") && v < 1
@@ -655,7 +667,17 @@ export class SocketTable {
     if (name === "TCP_NODELAY" && s.conn !== null) s.conn.setNoDelay(v !== 0);
     if (name === "SO_KEEPALIVE" && s.conn !== null) s.conn.setKeepAlive(v !== 0);
     if (CONNECTION_OPTIONS.has(name) && s.conn !== null) applyConnectionOptions(s.conn, s.opts);
+    if (s.bound && s.conn === null && s.listener === null) this.#recordBound(s);
     return ok(0);
+  }
+
+  /** Tells the layer about a bound, non-listening socket's IP options (FreeBSD's RST). */
+  #recordBound(s: Sock): void {
+    const { ttl, tos } = ipOptionsOf(s.opts);
+    this.#tcp.bindPort(SCRIPT_LOCAL_PORT, {
+      ttl: ttl !== undefined && ttl > 0 ? ttl : undefined,
+      tos,
+    });
   }
 
   #getsockopt(s: Sock, args: readonly Expr[]): SyscallOutcome {
@@ -685,6 +707,16 @@ export class SocketTable {
       case "IP_TOS":
         value = s.opts.get(name) ?? cfg.ipTos;
         break;
+      case "IPV6_UNICAST_HOPS": {
+        const hops = s.opts.get(name) ?? -1;
+        value = hops >= 0 ? hops : DEFAULT_IP_TTL;
+        break;
+      }
+      case "IPV6_TCLASS": {
+        const tclass = s.opts.get(name) ?? -1;
+        value = tclass >= 0 ? tclass : cfg.ipTos;
+        break;
+      }
       case "TCP_KEEPIDLE":
         value = s.opts.get(name) ?? Math.floor(cfg.keepAliveIdleMs / MS_PER_SECOND);
         break;
@@ -802,10 +834,26 @@ function iovBytes(msg: Expr | undefined): number {
   return total;
 }
 
+/**
+ * A socket's TTL and TOS as set. An IPv6 socket's IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493
+ * §5.1, RFC 3542 §6.5) are the IPv6 names of the same hop limit and traffic class; -1 is "the
+ * default".
+ *
+ * @param opts the socket's options
+ * @returns TTL (≤ 0 or undefined: default) and TOS (undefined: not set)
+ */
+function ipOptionsOf(opts: ReadonlyMap<string, number>): { ttl?: number; tos?: number } {
+  const hops = opts.get("IPV6_UNICAST_HOPS");
+  const tclass = opts.get("IPV6_TCLASS");
+  return {
+    ttl: hops !== undefined && hops >= 0 ? hops : opts.get("IP_TTL"),
+    tos: tclass !== undefined && tclass >= 0 ? tclass : opts.get("IP_TOS"),
+  };
+}
+
 /** Applies a socket's IP, MSS and keep-alive options to its connection. */
 function applyConnectionOptions(c: TcpConnection, opts: ReadonlyMap<string, number>): void {
-  const ttl = opts.get("IP_TTL");
-  const tos = opts.get("IP_TOS");
+  const { ttl, tos } = ipOptionsOf(opts);
   if (ttl !== undefined || tos !== undefined) {
     c.setIpOptions(ttl !== undefined && ttl > 0 ? ttl : 0, tos ?? 0);
   }
