@@ -391,6 +391,28 @@ Deno.test("TcpConnection probes a tail loss after 2*SRTT when the measured SRTT 
   assert.equal(p.conn.info().tlpProbes, 1);
 });
 
+Deno.test("TcpConnection: a probe timeout beyond the RTO is clamped to it, and the probe goes instead of the timeout (RFC 8985 §7.2)", () => {
+  // SRTT 10 ms, one segment in flight: PTO = 2*SRTT + WCDelAckT = 220 ms, but the RTO
+  // (SRTT + 4*RTTVAR, at least 200 ms) expires at 200 ms: TLP_calc_PTO sends the probe then.
+  const p = new Peer({}, 10);
+  p.write(MSS);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  const cwnd = p.conn.info().cwnd;
+  assert.equal(p.conn.info().rtoMs, 200);
+  p.host.advance(199);
+  assert.deepEqual(p.sentOffsets(), []);
+  p.host.advance(1);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.conn.info().tlpProbes, 1);
+  assert.equal(p.host.tcp.stats.timeouts, 0);
+  // A probe, not a timeout: the window did not collapse to one segment.
+  assert.equal(p.conn.info().cwnd, cwnd);
+  // The probe re-armed the RTO (§7.3): it fires if the probe is lost too.
+  p.host.advance(200);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.host.tcp.stats.timeouts, 1);
+});
+
 Deno.test("TcpConnection grows cwnd by what an ACK newly delivers, not by SACKed bytes it covers again (Linux acked_sacked)", () => {
   for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
     const p = new Peer({ lossDetection }, 10);
