@@ -478,10 +478,12 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
   if (rack !== null && rack.tlpDueMs <= nowMs) {
     // RFC 8985 §7.2: the PTO was clamped to this RTO's expiry (armTlp): the probe is sent in
     // place of the timeout (Linux arms one timer, ICSK_TIME_LOSS_PROBE instead of the RTO), and
-    // it re-arms the RTO (§7.3). Should no probe go, the timeout proceeds.
+    // it re-arms the RTO (§7.3). Should no probe go (one is out already, or no buffer), the
+    // timeout proceeds.
     rack.tlpDueMs = Infinity;
+    const probes = t.tlpProbeCount;
     sendTailLossProbe(t, nowMs);
-    if (rack.tlpActive) return;
+    if (t.tlpProbeCount !== probes) return;
   }
   const s = t.state;
   const cfg = t.cfg;
@@ -697,6 +699,8 @@ export function sendTailLossProbe(t: Tcb, nowMs: number): void {
   rack.tlpDsacked = false;
   t.tlpProbeCount++;
   t.ctx.stats.tlpProbes++;
-  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" after the probe.
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" after the probe (a new
+  // segment sent as the probe went through output, which armed a PTO: disarmed).
+  rack.tlpDueMs = Infinity;
   t.armRetransmit(nowMs);
 }
