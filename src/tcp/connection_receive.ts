@@ -586,8 +586,12 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
       const flags = log.flags(i);
       if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
       if ((flags & (SEG_SACKED | SEG_RETRANSMITTED)) === 0) {
+        // Not one sent before a timeout cleared the SACK marks: it may have been SACKed
+        // (delivered) before it (Linux keeps its SACKED_ACKED marks across tcp_enter_loss).
         const xmit = log.xmitMs(i);
-        if (firstSackedMs < 0 || xmit < firstSackedMs) firstSackedMs = xmit;
+        if (xmit > t.lastRtoMs && (firstSackedMs < 0 || xmit < firstSackedMs)) {
+          firstSackedMs = xmit;
+        }
       }
       rack.delivered(log, i, nowMs, false);
     }

@@ -533,6 +533,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
     rack.sackedSegments = 0;
     if (t.inRecovery) rack.onRecoveryExit();
     t.segLog!.clearAll(SEG_SACKED | SEG_LOST);
+    t.lastRtoMs = nowMs;
   }
   // RFC 6298 §5.5: back off.
   t.rtt.backoff();

@@ -270,6 +270,12 @@ export class Tcb {
    * delivers nothing).
    */
   ackDeliveredBytes = -1;
+  /**
+   * When the last retransmission timeout fired, ms (-Infinity: never). It cleared the
+   * segment log's SACK marks (RFC 6675 §5.1), so a segment sent before it and SACKed again
+   * may have been delivered long ago: it gives no SACK RTT sample.
+   */
+  lastRtoMs = -Infinity;
   rtoSinceTs = false;
   rtoTsVal = 0;
   dupAcks = 0;
