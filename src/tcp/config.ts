@@ -71,6 +71,16 @@ export interface TcpConfig {
   keepAliveProbes: number;
   /** Congestion control for new connections. */
   congestion: CongestionAlgorithm;
+  /**
+   * End CUBIC's initial slow start by HyStart++ (RFC 9406, as FreeBSD's cc_cubic; Linux's
+   * CUBIC runs the older HyStart): when the minimum RTT of a round rises by 4..16 ms (an
+   * eighth of the last round's) a queue is building, and cwnd grows at a quarter of the rate
+   * (Conservative Slow Start) for 5 rounds, then congestion avoidance begins — before the
+   * queue overflows and a window of segments is lost. Should the RTT fall back, slow start
+   * resumes. Default true; false: slow start until the first loss (RFC 5681 §3.1). NewReno
+   * never uses it.
+   */
+  hystart: boolean;
   /** Offer window scaling (RFC 7323 §2). */
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323 §3). */
@@ -231,6 +241,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
   congestion: "cubic",
+  hystart: true,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -338,6 +349,15 @@ export interface TcpStats {
   tlpProbes: number;
   /** Losses repaired by a tail loss probe, each followed by a window reduction (RFC 8985 §7.4). */
   tlpRecoveries: number;
+  /**
+   * HyStart++ (RFC 9406 §4.2): initial slow starts left for Conservative Slow Start because
+   * the round's minimum RTT rose (a queue was building).
+   */
+  hystartCssEntries: number;
+  /** HyStart++: Conservative Slow Starts that went back to slow start (the RTT fell again). */
+  hystartSlowStartResumptions: number;
+  /** HyStart++: Conservative Slow Starts that ended in congestion avoidance after CSS_ROUNDS. */
+  hystartCaEntries: number;
   /** ACKs received whose first SACK block was a D-SACK (RFC 2883 §4). */
   dsacksReceived: number;
   /** ACKs sent with a D-SACK block for a duplicate segment received (RFC 2883 §4). */
@@ -415,6 +435,9 @@ export function newTcpStats(): TcpStats {
     rackLosses: 0,
     tlpProbes: 0,
     tlpRecoveries: 0,
+    hystartCssEntries: 0,
+    hystartSlowStartResumptions: 0,
+    hystartCaEntries: 0,
     dsacksReceived: 0,
     dsacksSent: 0,
     undos: 0,

@@ -4,10 +4,15 @@
  * mechanics (dupack counting, SACK scoreboard, NewReno window inflation);
  * these classes own `cwnd` and `ssthresh` and how they move.
  *
+ * CUBIC's initial slow start ends on a rise of the RTT with HyStart++ (RFC 9406, `hystart.ts`)
+ * unless it is turned off.
+ *
  * All windows are in bytes.
  *
  * @module
  */
+
+import { HYSTART_CA_ENTERED, HYSTART_NONE, HyStartPlusPlus } from "./hystart.ts";
 
 /** "Infinite" initial slow-start threshold (RFC 5681 §3.1: arbitrarily high). */
 export const INITIAL_SSTHRESH = 0x7fffffff;
@@ -48,8 +53,21 @@ export interface CongestionControl {
   readonly cwnd: number;
   /** Slow-start threshold in bytes. */
   readonly ssthresh: number;
+  /** HyStart++ of the initial slow start (RFC 9406); null when off or not used. */
+  readonly hystart: HyStartPlusPlus | null;
   /** Changes the segment size (after MSS negotiation or PMTU change). */
   setMss(mss: number): void;
+  /**
+   * An ACK acknowledged or SACKed new data (outside recovery, before its {@link onAck}): the
+   * delay-based slow-start exit (RFC 9406 §4.2) counts rounds by sequence number and takes
+   * the ACK's RTT sample.
+   *
+   * @param sndUna SND.UNA after the ACK
+   * @param sndNxt SND.NXT
+   * @param rttMs the ACK's RTT sample, ms (negative: none)
+   * @returns a HYSTART_* code of `hystart.ts` (what changed), for the layer's counters
+   */
+  onAckSample(sndUna: number, sndNxt: number, rttMs: number): number;
   /** New data acknowledged outside loss recovery. */
   onAck(nowMs: number, ackedBytes: number, flightBytes: number, srttMs: number): void;
   /** Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681 §3.2 step 2). */
@@ -73,6 +91,7 @@ export type CongestionAlgorithm = "cubic" | "newreno";
  *
  * @param algorithm "cubic" (default) or "newreno"
  * @param mss the initial sender MSS in bytes
+ * @param hystart CUBIC's initial slow start ends by HyStart++ (RFC 9406; default true)
  * @returns a fresh controller
  *
  * @example
@@ -84,8 +103,9 @@ export type CongestionAlgorithm = "cubic" | "newreno";
 export function createCongestionControl(
   algorithm: CongestionAlgorithm,
   mss: number,
+  hystart = true,
 ): CongestionControl {
-  return algorithm === "newreno" ? new NewReno(mss) : new Cubic(mss);
+  return algorithm === "newreno" ? new NewReno(mss) : new Cubic(mss, hystart);
 }
 
 /**
@@ -106,6 +126,8 @@ export class NewReno implements CongestionControl {
   readonly name: string = "newreno";
   cwnd: number;
   ssthresh: number = INITIAL_SSTHRESH;
+  /** NewReno slow-starts as RFC 5681 §3.1 says, without HyStart++. */
+  readonly hystart: HyStartPlusPlus | null = null;
   protected mss: number;
   #bytesAcked = 0;
 
@@ -119,6 +141,11 @@ export class NewReno implements CongestionControl {
   setMss(mss: number): void {
     this.mss = mss;
     if (this.cwnd < mss) this.cwnd = mss;
+  }
+
+  /** No HyStart++: nothing to track. @returns HYSTART_NONE */
+  onAckSample(_sndUna: number, _sndNxt: number, _rttMs: number): number {
+    return HYSTART_NONE;
   }
 
   /**
@@ -176,7 +203,8 @@ export class NewReno implements CongestionControl {
 /**
  * CUBIC (RFC 9438): window growth as a cubic function of time since the last
  * congestion event, with a Reno-friendly region (§4.3) and fast convergence
- * (§4.7).
+ * (§4.7). Its initial slow start ends early, into Conservative Slow Start and then congestion
+ * avoidance, when HyStart++ (RFC 9406) sees the RTT rise.
  *
  * @example
  * ```ts
@@ -203,17 +231,47 @@ export class Cubic implements CongestionControl {
   #k = 0;
   /** W_est (Reno-friendly estimate) in segments. */
   #wEst = 0;
+  /** HyStart++ of the initial slow start (RFC 9406); null when off. */
+  readonly hystart: HyStartPlusPlus | null;
 
-  /** @param mss sender MSS in bytes */
-  constructor(mss: number) {
+  /**
+   * @param mss sender MSS in bytes
+   * @param hystart end the initial slow start by HyStart++ (RFC 9406; default true)
+   */
+  constructor(mss: number, hystart = true) {
     this.#mss = mss;
     this.cwnd = initialWindow(mss);
+    this.hystart = hystart ? new HyStartPlusPlus() : null;
   }
 
   /** @param mss new sender MSS @returns nothing */
   setMss(mss: number): void {
     this.#mss = mss;
     if (this.cwnd < mss) this.cwnd = mss;
+  }
+
+  /**
+   * RFC 9406 §4.2: rounds and RTT samples of the initial slow start; when CSS_ROUNDS rounds
+   * of Conservative Slow Start have passed, congestion avoidance begins at ssthresh = cwnd.
+   *
+   * @param sndUna SND.UNA after the ACK
+   * @param sndNxt SND.NXT
+   * @param rttMs the ACK's RTT sample (negative: none)
+   * @returns a HYSTART_* code
+   */
+  onAckSample(sndUna: number, sndNxt: number, rttMs: number): number {
+    const h = this.hystart;
+    if (h === null || !h.active) return HYSTART_NONE;
+    if (this.ssthresh !== INITIAL_SSTHRESH) {
+      // Not the initial slow start (RFC 9406 §4.2 runs HyStart++ for that one only).
+      h.stop();
+      return HYSTART_NONE;
+    }
+    const event = h.onAck(sndUna, sndNxt, rttMs);
+    if (event === HYSTART_CA_ENTERED) {
+      this.ssthresh = Math.max(this.cwnd, 2 * this.#mss);
+    }
+    return event;
   }
 
   /**
@@ -226,6 +284,13 @@ export class Cubic implements CongestionControl {
   onAck(nowMs: number, ackedBytes: number, _flightBytes: number, srttMs: number): void {
     const mss = this.#mss;
     if (this.cwnd < this.ssthresh) {
+      const h = this.hystart;
+      if (h !== null && h.growthDivisor > 1) {
+        // RFC 9406 §4.2 Conservative Slow Start: cwnd += N / CSS_GROWTH_DIVISOR (ssthresh
+        // is still the initial one: nothing is left over for congestion avoidance).
+        this.cwnd += Math.floor(ackedBytes / h.growthDivisor);
+        return;
+      }
       // RFC 9438 §4.10 slow start, with byte counting as Linux's tcp_slow_start (RFC 3465
       // §2.2 without the L limit): cwnd grows by everything the ACK acknowledged, up to
       // ssthresh, so a stretch ACK (a delayed ACK of two segments, a GRO receiver's ACK of
@@ -282,6 +347,8 @@ export class Cubic implements CongestionControl {
     // RFC 9438 §4.6: ssthresh = cwnd * beta_cubic, at least 2 segments.
     this.ssthresh = Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * mss);
     this.#epochStartMs = -1;
+    // RFC 9406 §4.2: loss or an ECN mark in slow start or CSS: congestion avoidance.
+    this.hystart?.stop();
   }
 
   /** @param _nowMs time @param _flightBytes bytes outstanding @returns nothing */

@@ -195,6 +195,14 @@ export interface TcpInfo {
   reoWndMult: number;
   /** Tail loss probes sent (RFC 8985 §7.3). */
   tlpProbes: number;
+  /**
+   * HyStart++ (RFC 9406) of the initial slow start: "slow-start" (watching the RTT), "css"
+   * (Conservative Slow Start: the RTT rose), "done" (congestion avoidance, or a loss ended
+   * slow start) or "off" (`TcpConfig.hystart` false, or NewReno).
+   */
+  hystart: string;
+  /** Times HyStart++ ended slow start for Conservative Slow Start on an RTT rise. */
+  hystartExits: number;
   /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
   dsacksReceived: number;
   /** D-SACK blocks sent: we got a segment twice. */
@@ -797,6 +805,8 @@ export class TcpConnection implements TimerTarget {
       reorderingSeen: t.rack?.reorderingSeen ?? false,
       reoWndMult: t.rack?.reoWndMult ?? 1,
       tlpProbes: t.tlpProbeCount,
+      hystart: t.cc.hystart?.state ?? "off",
+      hystartExits: t.cc.hystart?.cssEntries ?? 0,
       dsacksReceived: t.dsacksIn,
       dsacksSent: t.dsacksOut,
       undos: t.undoCount,

@@ -16,6 +16,12 @@ import { DEFAULT_MSS } from "./config.ts";
 import { armTlp, retransmitAt, sendBareReset, sendReset, sendSegment } from "./connection_send.ts";
 import { ecnAcceptSyn, ecnAcceptSynAck } from "./ecn.ts";
 import { ConnectionRefused, ConnectionReset } from "./errors.ts";
+import {
+  HYSTART_CA_ENTERED,
+  HYSTART_CSS_ENTERED,
+  HYSTART_NONE,
+  HYSTART_SS_RESUMED,
+} from "./hystart.ts";
 import { SackBlocks } from "./sack_blocks.ts";
 import { sackBlocksAscending, SEG_RETRANSMITTED, SEG_SACKED } from "./rack.ts";
 import { DUP_THRESH, SackScoreboard } from "./sack_scoreboard.ts";
@@ -444,6 +450,15 @@ function processAck(t: Tcb, nowMs: number, seg: TcpRepr, seq: number, dataLength
   const advanced = seqGt(ack, t.sndUna);
   if (advanced) {
     ackAdvance(t, nowMs, seg, sacked0);
+  } else if (t.ackRttMs >= 0) {
+    // An ACK that only SACKs new segments: RFC 8985 §6.2 takes RACK.rtt from the most
+    // recently sent of them, and Linux's tcp_sacktag_one/tcp_ack_update_rtt an RTT sample
+    // (sack_rtt_us) from the oldest never-retransmitted one (rackDelivered picked it, Karn's
+    // rule kept): SRTT and the RTO follow a recovery's RTT, and HyStart++ sees it.
+    const rttMs = t.ackRttMs;
+    t.ackRttMs = -1;
+    t.rtt.sample(rttMs);
+    if (!t.inRecovery && t.state >= TcpState.ESTABLISHED) hystartSample(t, rttMs);
   }
   // Window update (§3.10.7.4: if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
   let windowChanged = false;
@@ -571,8 +586,12 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
       const flags = log.flags(i);
       if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
       if ((flags & (SEG_SACKED | SEG_RETRANSMITTED)) === 0) {
+        // Not one sent before a timeout cleared the SACK marks: it may have been SACKed
+        // (delivered) before it (Linux keeps its SACKED_ACKED marks across tcp_enter_loss).
         const xmit = log.xmitMs(i);
-        if (firstSackedMs < 0 || xmit < firstSackedMs) firstSackedMs = xmit;
+        if (xmit > t.lastRtoMs && (firstSackedMs < 0 || xmit < firstSackedMs)) {
+          firstSackedMs = xmit;
+        }
       }
       rack.delivered(log, i, nowMs, false);
     }
@@ -768,8 +787,10 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
   const ackDelivered = t.ackDeliveredBytes;
   t.ackDeliveredBytes = -1;
   const dupAcks = t.dupAcks;
+  let rttSample = -1;
   if (ackRtt >= 0) {
     t.rtt.sample(ackRtt);
+    rttSample = ackRtt;
     t.rttTiming = false;
   } else if (t.tsOk && seg.hasTimestamp && seg.tsEcr !== 0) {
     // Karn's rule for timestamps: an echo older than our last timeout retransmission may
@@ -777,12 +798,16 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
     // retransmission: the sample would include the whole RTO. Skip it.
     if (!t.rtoSinceTs || seqGe(seg.tsEcr, t.rtoTsVal)) {
       const rtt = seqSub(t.tsNow(nowMs), seg.tsEcr);
-      if (rtt >= 0) t.rtt.sample(rtt);
+      if (rtt >= 0) {
+        t.rtt.sample(rtt);
+        rttSample = rtt;
+      }
       t.rtoSinceTs = false;
     }
     t.rttTiming = false;
   } else if (t.rttTiming && seqGe(ack, t.rttSeq)) {
-    t.rtt.sample(nowMs - t.rttStartMs);
+    rttSample = nowMs - t.rttStartMs;
+    t.rtt.sample(rttSample);
     t.rttTiming = false;
   }
   t.rtt.resetBackoff();
@@ -812,6 +837,8 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
   if (t.probing && seqGe(ack, t.probeEnd)) t.probing = false;
   t.dupAcks = 0;
   t.limitedTransmit = 0;
+  // RFC 9406 §4.2: HyStart++'s rounds and RTT samples, before the growth of this ACK.
+  if (!t.inRecovery && t.state >= TcpState.ESTABLISHED) hystartSample(t, rttSample);
   // Congestion control.
   if (t.inRecovery) {
     if (seqGe(ack, t.recoverPoint)) {
@@ -855,6 +882,19 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
   if (t.sndUna === t.sndMax) {
     if (t.rtxTimer !== null) t.ctx.wheel.cancel(t.rtxTimer);
   } else t.armRetransmit(nowMs);
+}
+
+/**
+ * RFC 9406 §4.2: an ACK that acknowledged or SACKed new data goes to HyStart++ with its RTT
+ * sample; what it changed is counted.
+ */
+function hystartSample(t: Tcb, rttMs: number): void {
+  const event = t.cc.onAckSample(t.sndUna, t.sndNxt, rttMs);
+  if (event === HYSTART_NONE) return;
+  const stats = t.ctx.stats;
+  if (event === HYSTART_CSS_ENTERED) stats.hystartCssEntries++;
+  else if (event === HYSTART_SS_RESUMED) stats.hystartSlowStartResumptions++;
+  else if (event === HYSTART_CA_ENTERED) stats.hystartCaEntries++;
 }
 
 /** RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5: a duplicate ACK; loss recovery may begin. */

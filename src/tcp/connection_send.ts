@@ -474,6 +474,17 @@ export function onPersist(t: Tcb, nowMs: number): void {
 }
 
 export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
+  const rack = t.rack;
+  if (rack !== null && rack.tlpDueMs <= nowMs) {
+    // RFC 8985 §7.2: the PTO was clamped to this RTO's expiry (armTlp): the probe is sent in
+    // place of the timeout (Linux arms one timer, ICSK_TIME_LOSS_PROBE instead of the RTO), and
+    // it re-arms the RTO (§7.3). Should no probe go (one is out already, or no buffer), the
+    // timeout proceeds.
+    rack.tlpDueMs = Infinity;
+    const probes = t.tlpProbeCount;
+    sendTailLossProbe(t, nowMs);
+    if (t.tlpProbeCount !== probes) return;
+  }
   const s = t.state;
   const cfg = t.cfg;
   t.ctx.stats.timeouts++;
@@ -513,7 +524,6 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
     if (!t.inRecovery || !t.undoActive) t.beginUndo();
     t.cc.onTimeout(nowMs, flight);
   }
-  const rack = t.rack;
   if (rack !== null) {
     // RFC 8985 §6.3 / §7: the timeout ends any probe episode; go-back-N below resends
     // every segment, and the record takes the new transmit times.
@@ -523,6 +533,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
     rack.sackedSegments = 0;
     if (t.inRecovery) rack.onRecoveryExit();
     t.segLog!.clearAll(SEG_SACKED | SEG_LOST);
+    t.lastRtoMs = nowMs;
   }
   // RFC 6298 §5.5: back off.
   t.rtt.backoff();
@@ -607,9 +618,14 @@ export function armTlp(t: Tcb, nowMs: number): void {
     rack.tlpDueMs = Infinity;
     return;
   }
-  const due = nowMs + Rack.probeTimeoutMs(t.rtt.srttMs, flight <= t.sndMss, t.rtt.samples > 0);
-  // §7.2: "If the RTO would fire earlier, the RTO is armed instead" (the RTO stays armed).
-  rack.tlpDueMs = due < t.rtxDueMs ? due : Infinity;
+  let due = nowMs + Rack.probeTimeoutMs(t.rtt.srttMs, flight <= t.sndMss, t.rtt.samples > 0);
+  // §7.2 TLP_calc_PTO: "If Now() + PTO > TCP_RTO_expiration(): PTO = TCP_RTO_expiration() -
+  // Now()" (Linux tcp_schedule_loss_probe: timeout = min(timeout, rto_delta_us)): the probe
+  // goes when the RTO would have fired, in its place (see onRetransmitTimeout), so a short
+  // path whose PTO with one segment in flight (2·SRTT + WCDelAckT) exceeds the 200 ms RTO
+  // still probes instead of collapsing cwnd to one segment.
+  if (isArmed(t.rtxTimer) && t.rtxDueMs > nowMs && t.rtxDueMs < due) due = t.rtxDueMs;
+  rack.tlpDueMs = due;
   t.scheduleRackTimer();
 }
 
@@ -684,6 +700,8 @@ export function sendTailLossProbe(t: Tcb, nowMs: number): void {
   rack.tlpDsacked = false;
   t.tlpProbeCount++;
   t.ctx.stats.tlpProbes++;
-  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" after the probe.
+  // §7.3: "the sender MUST arm the RTO timer, not the PTO timer" after the probe (a new
+  // segment sent as the probe went through output, which armed a PTO: disarmed).
+  rack.tlpDueMs = Infinity;
   t.armRetransmit(nowMs);
 }

@@ -270,6 +270,12 @@ export class Tcb {
    * delivers nothing).
    */
   ackDeliveredBytes = -1;
+  /**
+   * When the last retransmission timeout fired, ms (-Infinity: never). It cleared the
+   * segment log's SACK marks (RFC 6675 §5.1), so a segment sent before it and SACKed again
+   * may have been delivered long ago: it gives no SACK RTT sample.
+   */
+  lastRtoMs = -Infinity;
   rtoSinceTs = false;
   rtoTsVal = 0;
   dupAcks = 0;
@@ -434,7 +440,7 @@ export class Tcb {
       maxRtoMs: cfg.maxRtoMs,
       initialRtoMs: cfg.initialRtoMs,
     });
-    this.cc = createCongestionControl(cfg.congestion, DEFAULT_MSS);
+    this.cc = createCongestionControl(cfg.congestion, DEFAULT_MSS, cfg.hystart);
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
@@ -638,7 +644,7 @@ export class Tcb {
     this.cc.setMss(this.sndMss);
     if (this.state <= TcpState.SYN_RECEIVED) {
       // RFC 6928: the initial window follows the negotiated MSS.
-      this.cc = createCongestionControl(this.cfg.congestion, this.sndMss);
+      this.cc = createCongestionControl(this.cfg.congestion, this.sndMss, this.cfg.hystart);
     }
   }
 

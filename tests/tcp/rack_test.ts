@@ -391,6 +391,52 @@ Deno.test("TcpConnection probes a tail loss after 2*SRTT when the measured SRTT 
   assert.equal(p.conn.info().tlpProbes, 1);
 });
 
+Deno.test("TcpConnection takes an RTT sample from an ACK that only SACKs new segments (RFC 8985 §6.2, Linux sack_rtt_us)", () => {
+  const p = new Peer({}, 10); // the handshake: SRTT 10 ms, RTTVAR 5 ms
+  p.write(4 * MSS);
+  assert.equal(p.sentOffsets().length, 4);
+  assert.equal(p.conn.info().srttMs, 10);
+  // The first segment is held up; 30 ms after the send an ACK SACKs the second only.
+  p.host.advance(30);
+  p.ack(0, [MSS, 2 * MSS]);
+  // RFC 6298 §2.3 with R' = 30: SRTT = 7/8 * 10 + 1/8 * 30, RTTVAR = 3/4 * 5 + 1/4 * 20.
+  assert.equal(p.conn.info().srttMs, 12.5);
+  assert.equal(p.conn.info().rttvarMs, 8.75);
+  // Karn (RFC 6298 §3): a SACK of a retransmitted segment gives none. The first segment is
+  // resent (RACK, then the RTO); the peer SACKs it (its cumulative ACK lost) later.
+  p.host.advance(1000);
+  assert.ok(p.sentOffsets().includes(0));
+  assert.ok(p.host.tcp.stats.timeouts > 0);
+  const srtt = p.conn.info().srttMs;
+  p.host.advance(5);
+  // The timeout forgot the SACK of the second segment (RFC 6675 §5.1): SACKed again, it is
+  // no sample either (it was delivered long before).
+  p.ack(0, [0, 2 * MSS]);
+  assert.equal(p.conn.info().srttMs, srtt);
+});
+
+Deno.test("TcpConnection: a probe timeout beyond the RTO is clamped to it, and the probe goes instead of the timeout (RFC 8985 §7.2)", () => {
+  // SRTT 10 ms, one segment in flight: PTO = 2*SRTT + WCDelAckT = 220 ms, but the RTO
+  // (SRTT + 4*RTTVAR, at least 200 ms) expires at 200 ms: TLP_calc_PTO sends the probe then.
+  const p = new Peer({}, 10);
+  p.write(MSS);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  const cwnd = p.conn.info().cwnd;
+  assert.equal(p.conn.info().rtoMs, 200);
+  p.host.advance(199);
+  assert.deepEqual(p.sentOffsets(), []);
+  p.host.advance(1);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.conn.info().tlpProbes, 1);
+  assert.equal(p.host.tcp.stats.timeouts, 0);
+  // A probe, not a timeout: the window did not collapse to one segment.
+  assert.equal(p.conn.info().cwnd, cwnd);
+  // The probe re-armed the RTO (§7.3): it fires if the probe is lost too.
+  p.host.advance(200);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.host.tcp.stats.timeouts, 1);
+});
+
 Deno.test("TcpConnection grows cwnd by what an ACK newly delivers, not by SACKed bytes it covers again (Linux acked_sacked)", () => {
   for (const lossDetection of ["rack-tlp", "rfc6675"] as const) {
     const p = new Peer({ lossDetection }, 10);
