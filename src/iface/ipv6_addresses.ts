@@ -34,6 +34,7 @@
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { sipHash24, sipHashHigh } from "../wire/siphash.ts";
+import { readI32 } from "../wire/view.ts";
 
 /** RFC 4862 §5.1: DupAddrDetectTransmits default. */
 export const DUP_ADDR_DETECT_TRANSMITS = 1;
@@ -49,6 +50,22 @@ export const DEFAULT_MAX_ADDRESSES = 16;
 const IID_PREFIX_LENGTH = 64;
 /** The link-local prefix fe80::/64 (RFC 4291 §2.5.6). */
 const LINK_LOCAL_W0 = 0xfe80_0000 | 0;
+
+/** RFC 6164 §6: a /127 (or /128) has no Subnet-Router anycast address. */
+const SUBNET_ANYCAST_MAX_PREFIX = 127;
+/** RFC 2526 §2: reserved subnet anycast addresses in a /64 with EUI-64 format identifiers. */
+const RESERVED_ANYCAST_PREFIX = 64;
+/** …their interface identifier's high word: fdff:ffff (the u/l bit 0, all else 1). */
+const RESERVED_ANYCAST_IID_HIGH = 0xfdff_ffff | 0;
+/** …its low word without the 7-bit anycast ID: ffff:ff80. */
+const RESERVED_ANYCAST_IID_LOW = 0xffff_ff80 | 0;
+/** The 7-bit anycast ID (RFC 2526 §2). */
+const RESERVED_ANYCAST_ID_MASK = 0x7f;
+
+/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
 
 /** State of an address (RFC 4862 §2), as listed. */
 export type Ipv6AddressState = "tentative" | "preferred" | "deprecated" | "duplicate";
@@ -433,6 +450,48 @@ export class Ipv6AddressTable {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       if (e.usable && e.address.equalsAt(bytes, offset)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether the address at `bytes[offset]` is one we know to be anycast (RFC
+   * 4443 §2.4 (e.6)): the Subnet-Router anycast address of the prefix of an
+   * address of ours (the bits after the prefix all zero, RFC 4291 §2.6.1; not
+   * for /127 and /128, RFC 6164 §6), or in such a /64 a reserved subnet
+   * anycast address (interface identifier fdff:ffff:ffff:ff80 to …:ffff, RFC
+   * 2526 §2). Runs only when an error is about to be sent.
+   *
+   * @param bytes buffer
+   * @param offset address start
+   * @returns true when anycast
+   */
+  isAnycastAt(bytes: Uint8Array, offset: number): boolean {
+    const w0 = readI32(bytes, offset);
+    const w1 = readI32(bytes, offset + 4);
+    const w2 = readI32(bytes, offset + 8);
+    const w3 = readI32(bytes, offset + 12);
+    for (const e of this.#entries) {
+      const len = e.prefixLength;
+      if (len <= 0 || len >= SUBNET_ANYCAST_MAX_PREFIX) continue;
+      const a = e.address;
+      const m0 = wordMask(len), m1 = wordMask(len - 32);
+      const m2 = wordMask(len - 64), m3 = wordMask(len - 96);
+      if (
+        ((w0 ^ a.w0) & m0) !== 0 || ((w1 ^ a.w1) & m1) !== 0 || ((w2 ^ a.w2) & m2) !== 0 ||
+        ((w3 ^ a.w3) & m3) !== 0
+      ) {
+        continue;
+      }
+      if ((w0 & ~m0) === 0 && (w1 & ~m1) === 0 && (w2 & ~m2) === 0 && (w3 & ~m3) === 0) {
+        return true;
+      }
+      if (
+        len === RESERVED_ANYCAST_PREFIX && w2 === RESERVED_ANYCAST_IID_HIGH &&
+        (w3 & ~RESERVED_ANYCAST_ID_MASK) === RESERVED_ANYCAST_IID_LOW
+      ) {
+        return true;
+      }
     }
     return false;
   }
