@@ -68,6 +68,7 @@ import { NeighbourCache, type NeighbourInfo } from "./neighbour_cache.ts";
 import { type DnsServerInfo, NeighbourDiscovery, type RouterInfo } from "./ndp.ts";
 import { PmtuCache } from "./pmtu_cache.ts";
 import { ROUTER_CONSUMED, ROUTER_LOCAL } from "./ipv4.ts";
+import { IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import type {
   BufferPoolLike,
   IpTxOffloads,
@@ -776,7 +777,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       return;
     }
     const srcAt = offset + IPV6_SRC_OFFSET;
-    if (bytes[srcAt] === 0xff || Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt)) {
+    if (
+      bytes[srcAt] === 0xff || (bytes[srcAt] === 0 && Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt))
+    ) {
       // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never comes from a link.
       stats.rxBadSource++;
       return;
@@ -801,11 +804,82 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       stats.rxNotForUs++; // includes tentative addresses (RFC 4862 §5.4)
       return;
     }
+    const nextHeader = bytes[offset + IPV6_NEXT_HEADER_OFFSET];
+    let protocol = nextHeader;
+    let upperOffset = offset + IPV6_HEADER_LEN;
+    let upperLength = payload;
+    let fragmented = reassembled;
+    if (
+      (nextHeader !== IP_PROTO_TCP && nextHeader !== IP_PROTO_UDP) ||
+      this.#handlers[nextHeader] === undefined
+    ) {
+      // Extension headers, ICMPv6 or an unknown Next Header: the walk decides. (A registered
+      // TCP or UDP right after the fixed header is what it delivers as is, the checks above
+      // being its own: the per-packet path skips it, as Linux's ip6_protocol_deliver_rcu
+      // reaches the transport at once when nexthdr is no extension header.)
+      const chain = this.#walkChain(nowMs, bytes, offset, payload, linkMulticast, reassembled);
+      if (chain === null) return;
+      protocol = chain.protocol;
+      upperOffset = chain.upperOffset;
+      upperLength = chain.upperLength;
+      fragmented ||= chain.hasFragmentHeader;
+    }
+    // "deliver": one flow keeps its address objects (no allocation per packet).
+    if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
+    if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
+    stats.rxDelivered++;
+    if (protocol === IP_PROTO_ICMPV6) {
+      this.icmp.input(
+        nowMs,
+        this.#rxSrc,
+        this.#rxDst,
+        bytes[offset + IPV6_HOP_LIMIT_OFFSET],
+        fragmented,
+        bytes,
+        upperOffset,
+        upperLength,
+        checksumVerified,
+      );
+      return;
+    }
+    this.#curBytes = bytes;
+    this.#curOffset = offset;
+    this.#curLength = IPV6_HEADER_LEN + payload;
+    this.#curLinkMulticast = linkMulticast;
+    this.#handlers[protocol]!.onPacket6(
+      nowMs,
+      this.#rxSrc,
+      this.#rxDst,
+      bytes,
+      upperOffset,
+      upperLength,
+      checksumVerified,
+      toMulticast,
+    );
+    this.#curBytes = null;
+  }
+
+  /**
+   * The extension-header chain of a received packet (`walkIpv6Chain`): its
+   * verdicts other than "deliver" are handled here (Parameter Problem,
+   * discard, reassembly).
+   *
+   * @returns the chain of a packet to deliver, or null when it was handled
+   */
+  #walkChain(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    payload: number,
+    linkMulticast: boolean,
+    reassembled: boolean,
+  ): Ipv6Chain | null {
+    const stats = this.stats;
     const view = this.#rxView.reset(bytes, offset, IPV6_HEADER_LEN + payload);
     const chain = walkIpv6Chain(view, this.#chain, this.#walk);
     if (isWireError(chain)) {
       stats.rxBadHeader++;
-      return;
+      return null;
     }
     switch (chain.verdict) {
       case "parameter-problem":
@@ -822,14 +896,14 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
             linkMulticast,
           );
         }
-        return;
+        return null;
       case "discard":
         stats.rxDiscarded++;
-        return;
+        return null;
       case "reassemble": {
         if (reassembled) {
           stats.rxNestedFragment++;
-          return;
+          return null;
         }
         stats.rxFragments++;
         const r = this.reassembler;
@@ -850,43 +924,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           // Like Linux (the reassembled skb is the first fragment's): its link-layer destination.
           this.input(nowMs, whole, r.headerOffset, r.length, false, r.linkMulticast, true);
         }
-        return;
+        return null;
       }
     }
-    // "deliver": one flow keeps its address objects (no allocation per packet).
-    if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
-    if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
-    stats.rxDelivered++;
-    const fragmented = reassembled || chain.hasFragmentHeader;
-    if (chain.protocol === IP_PROTO_ICMPV6) {
-      this.icmp.input(
-        nowMs,
-        this.#rxSrc,
-        this.#rxDst,
-        bytes[offset + IPV6_HOP_LIMIT_OFFSET],
-        fragmented,
-        bytes,
-        chain.upperOffset,
-        chain.upperLength,
-        checksumVerified,
-      );
-      return;
-    }
-    this.#curBytes = bytes;
-    this.#curOffset = offset;
-    this.#curLength = IPV6_HEADER_LEN + payload;
-    this.#curLinkMulticast = linkMulticast;
-    this.#handlers[chain.protocol]!.onPacket6(
-      nowMs,
-      this.#rxSrc,
-      this.#rxDst,
-      bytes,
-      chain.upperOffset,
-      chain.upperLength,
-      checksumVerified,
-      toMulticast,
-    );
-    this.#curBytes = null;
+    return chain;
   }
 
   // ---- time ----
