@@ -205,6 +205,11 @@ interface Row {
   kernel: number[];
   kernelNote: string | null;
   lowerIsBetter?: boolean;
+  /**
+   * Interleaved rows (IPv6 beside IPv4, `pairedSamples`): the rawstack/reference ratio of
+   * each sample pair; the ratio column is then their median.
+   */
+  pairRatios?: number[];
 }
 
 const median = (xs: number[]) => {
@@ -808,6 +813,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     reference: string,
     k: { values: number[]; note: string | null },
     lowerIsBetter?: boolean,
+    pairRatios?: number[],
   ) => {
     rows.push({
       workload,
@@ -819,6 +825,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       kernel: k.values,
       kernelNote: k.note,
       lowerIsBetter,
+      pairRatios,
     });
     printRow(rows[rows.length - 1]);
   };
@@ -906,6 +913,8 @@ type AddRow = (
   r: { values: number[]; note: string | null },
   reference: string,
   k: { values: number[]; note: string | null },
+  lowerIsBetter?: boolean,
+  pairRatios?: number[],
 ) => void;
 
 /**
@@ -956,13 +965,11 @@ async function pairedSamples(
   return { v4, v6, ratios };
 }
 
-/** Prints the IPv6/IPv4 ratio of each pair of {@link pairedSamples} and their median. */
+/** Prints the IPv6/IPv4 ratio of each pair of {@link pairedSamples} (the row's ratio is their median). */
 function printPairRatios(workload: string, ratios: number[]): void {
   if (ratios.length === 0) return;
   const shown = ratios.map((x) => x.toFixed(2)).join(" ");
-  console.log(
-    `  (${workload}: IPv6/IPv4 per pair ${shown}; median ${median([...ratios]).toFixed(2)}×)`,
-  );
+  console.log(`  (${workload}: IPv6/IPv4 per pair ${shown})`);
 }
 
 /**
@@ -970,7 +977,9 @@ function printPairRatios(workload: string, ratios: number[]): void {
  * IPv6/IPv4): bulk TCP both directions and 1-byte request/response (the IPv4
  * one printed with the kernel's figure). The two families' samples are taken
  * in alternation ({@link pairedSamples}): minutes apart, the shared machine's
- * load differed more between them than the families do.
+ * load differed more between them than the families do. The ratio column is
+ * the median of the pairs' ratios (each pair saw one moment's load); the
+ * medians of both families are printed beside it as for every row.
  *
  * @returns the kernel's request/response samples (for the rows that follow)
  */
@@ -990,6 +999,8 @@ async function ipv6Rows(
     send.v6,
     "rawstack over IPv4, same settings (interleaved)",
     send.v4,
+    false,
+    send.ratios,
   );
   printPairRatios("send", send.ratios);
   const receive = await pairedSamples(
@@ -1003,6 +1014,8 @@ async function ipv6Rows(
     receive.v6,
     "rawstack over IPv4, same settings (interleaved)",
     receive.v4,
+    false,
+    receive.ratios,
   );
   printPairRatios("receive", receive.ratios);
   const kRr = await sampled(() => bench.kernelRr());
@@ -1024,6 +1037,8 @@ async function ipv6Rows(
     rr.v6,
     "rawstack over IPv4 (row above, interleaved)",
     rr.v4,
+    false,
+    rr.ratios,
   );
   printPairRatios("request/response", rr.ratios);
   return kRr;
@@ -1538,6 +1553,9 @@ function cell(values: number[], note: string | null): string {
 function ratio(r: Row): string {
   if (r.rawstack.length === 0 || r.kernel.length === 0) return "—";
   if (r.reference.startsWith("iperf3")) return "—";
+  if (r.pairRatios !== undefined && r.pairRatios.length > 0) {
+    return `${median(r.pairRatios).toFixed(2)}× (median of pairs)`;
+  }
   const x = median(r.rawstack) / median(r.kernel);
   return `${x.toFixed(2)}×${r.lowerIsBetter ? " (lower is better)" : ""}`;
 }
@@ -1596,7 +1614,7 @@ async function main(): Promise<void> {
     `rawstack benchmark — ${info.cpus} CPUs (${info.cpuModel}), Linux ${info.kernel}, Deno ${info.deno}`,
   );
   console.log(
-    `${SECONDS} s per measurement, ${REPEATS} repeats; rawstack device ${DEVICE_MODE}, ` +
+    `${SECONDS} s per measurement, ${REPEATS} repeats (IPv6 rows: ${IPV6_PAIRS} interleaved IPv4/IPv6 pairs); rawstack device ${DEVICE_MODE}, ` +
       `busyPollMs ${BUSY_POLL_MS}; kernel reference over the veth pe1↔far0`,
   );
   console.log(
@@ -1637,6 +1655,7 @@ async function main(): Promise<void> {
         settings: {
           seconds: SECONDS,
           repeats: REPEATS,
+          ipv6Pairs: IPV6_PAIRS,
           deviceMode: DEVICE_MODE,
           busyPollMs: BUSY_POLL_MS,
         },
@@ -1644,7 +1663,9 @@ async function main(): Promise<void> {
           ...r,
           rawstackMedian: median(r.rawstack),
           kernelMedian: median(r.kernel),
-          ratio: r.kernel.length && r.rawstack.length
+          ratio: r.pairRatios !== undefined && r.pairRatios.length > 0
+            ? median(r.pairRatios)
+            : r.kernel.length && r.rawstack.length
             ? median(r.rawstack) / median(r.kernel)
             : null,
         })),
@@ -1819,7 +1840,7 @@ if (Deno.args[0] === "http") {
   });
   const bench = new LabBench(lab, config);
   try {
-    await ipv6Rows(bench, (workload, unit, r, reference, k) => {
+    await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios) => {
       rows.push({
         workload,
         config: config === "a" ? "(a) offloads off" : "(b) offloads on",
@@ -1829,6 +1850,8 @@ if (Deno.args[0] === "http") {
         reference,
         kernel: k.values,
         kernelNote: k.note,
+        lowerIsBetter,
+        pairRatios,
       });
       printRow(rows[rows.length - 1]);
     });
