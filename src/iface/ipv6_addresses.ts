@@ -307,6 +307,8 @@ export class Ipv6AddressTable {
   /** RetransTimer (ms) between DAD solicitations and before the verdict (RA may change it). */
   retransTimerMs = 1_000;
   readonly #entries: Ipv6AddressEntry[] = [];
+  /** Bumped whenever an entry is added, removed or changes state (see {@link version}). */
+  #version = 0;
   readonly #mac: number;
   readonly #host: Ipv6AddressHost;
   readonly #max: number;
@@ -337,6 +339,15 @@ export class Ipv6AddressTable {
   /** Every address (read-only use). */
   get entries(): readonly Ipv6AddressEntry[] {
     return this.#entries;
+  }
+
+  /**
+   * A number that changes whenever an address is added or removed or changes
+   * state: an answer derived from the table (e.g. the next-hop cache of
+   * `NeighbourDiscovery.nextHop`) stays valid while it is the same.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /**
@@ -411,7 +422,10 @@ export class Ipv6AddressTable {
     }
     // (e): the preferred lifetime is reset; the valid lifetime only by the two-hour rule.
     e.preferredUntilMs = nowMs + preferredMs;
-    if (e.state === "deprecated" && preferredMs > 0) e.state = "preferred";
+    if (e.state === "deprecated" && preferredMs > 0) {
+      e.state = "preferred";
+      this.#version++;
+    }
     const remaining = e.validUntilMs - nowMs;
     if (validMs > TWO_HOURS_MS || validMs > remaining) {
       e.validUntilMs = nowMs + validMs;
@@ -606,16 +620,19 @@ export class Ipv6AddressTable {
         } else {
           // RFC 4862 §5.4: no duplicate seen within RetransTimer of the last solicitation.
           e.state = nowMs >= e.preferredUntilMs ? "deprecated" : "preferred";
+          this.#version++;
           this.#host.addressReady?.(e);
         }
       }
       if (e.state === "preferred" && nowMs >= e.preferredUntilMs) {
         e.state = "deprecated";
+        this.#version++;
         this.stats.deprecated++;
       }
       if (nowMs >= e.validUntilMs) {
         // RFC 4862 §5.5.4: an invalid address is removed.
         entries.splice(i--, 1);
+        this.#version++;
         this.stats.expired++;
         if (e.state !== "duplicate") this.#host.solicitedNodeGroup(e.address, false);
         continue;
@@ -671,12 +688,14 @@ export class Ipv6AddressTable {
     }
     const e = new Ipv6AddressEntry(address, prefixLength, origin, prefix);
     this.#entries.push(e);
+    this.#version++;
     this.#startDad(nowMs, e);
     return e;
   }
 
   #startDad(nowMs: number, e: Ipv6AddressEntry): void {
     e.state = "tentative";
+    this.#version++;
     e.dadLeft = this.#dadTransmits;
     e.nonce = Math.floor(this.#random() * 0x1_0000_0000_0000);
     // §5.4.2: join the solicited-node group first, then wait a random delay.
@@ -687,6 +706,7 @@ export class Ipv6AddressTable {
 
   #duplicate(nowMs: number, e: Ipv6AddressEntry): void {
     e.state = "duplicate";
+    this.#version++;
     this.stats.duplicates++;
     this.#host.solicitedNodeGroup(e.address, false);
     this.#host.duplicateFound?.(e);
@@ -702,6 +722,7 @@ export class Ipv6AddressTable {
       again.validUntilMs = e.validUntilMs;
       again.preferredUntilMs = e.preferredUntilMs;
       this.#entries.push(again);
+      this.#version++;
       this.stats.regenerated++;
       this.#startDad(nowMs, again);
     }
