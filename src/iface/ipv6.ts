@@ -646,7 +646,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       }
       completePartialChecksum(buf.bytes, buf.head, payload, partial);
     }
-    if (!dst.isMulticast() && this.addresses.find(dst)?.usable === true) {
+    if (!dst.isMulticast() && this.addresses.isUsable(dst)) {
       return this.#sendLocal(src, buf, dst, protocol, hopLimit, tc);
     }
     const now = this.#nowMs;

@@ -309,6 +309,9 @@ export class Ipv6AddressTable {
   readonly #entries: Ipv6AddressEntry[] = [];
   /** Bumped whenever an entry is added, removed or changes state (see {@link version}). */
   #version = 0;
+  /** The last address object {@link isUsable} found not ours, and {@link version} then. */
+  #notOurs: Ipv6Address | null = null;
+  #notOursVersion = -1;
   readonly #mac: number;
   readonly #host: Ipv6AddressHost;
   readonly #max: number;
@@ -450,6 +453,22 @@ export class Ipv6AddressTable {
       if (x.w3 === a.w3 && x.w2 === a.w2 && x.w1 === a.w1 && x.w0 === a.w0) return e;
     }
     return null;
+  }
+
+  /**
+   * Whether `a` is a usable address of ours (`find(a)?.usable`), remembering the last
+   * address object found not to be while the table is unchanged ({@link version}): the
+   * sending path asks about one peer object per packet of a connection.
+   *
+   * @param a an address
+   * @returns true for a preferred or deprecated address of ours
+   */
+  isUsable(a: Ipv6Address): boolean {
+    if (a === this.#notOurs && this.#version === this.#notOursVersion) return false;
+    if (this.find(a)?.usable === true) return true;
+    this.#notOurs = a;
+    this.#notOursVersion = this.#version;
+    return false;
   }
 
   /**

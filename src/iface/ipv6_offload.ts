@@ -102,7 +102,7 @@ export function offloadMac6(
   // Behind a router the packet goes through its output hooks and next hop: done in software.
   if (!offloads.checksum || dst.isMulticast() || layer.router !== null) return -1;
   if (gsoSize > 0 && payload > offloads.gsoMaxBytes) return -1;
-  if (layer.addresses.find(dst)?.usable === true) return -1;
+  if (layer.addresses.isUsable(dst)) return -1;
   if (gsoSize === 0 && IPV6_HEADER_LEN + payload > layer.pmtu.pathMtu(nowMs, dst)) return -1;
   if (pointToPoint) return 0;
   const hop = layer.ndp.nextHop(nowMs, dst);

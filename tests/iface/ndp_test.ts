@@ -65,6 +65,22 @@ Deno.test("Ipv6AddressTable behaviour: DAD joins the solicited-node group, solic
   );
 });
 
+Deno.test("Ipv6AddressTable behaviour: isUsable follows the table — tentative no, preferred yes, and a peer asked about before becomes ours", () => {
+  const h = new V6Host().up();
+  const table = h.ipv6.addresses;
+  const x = Ipv6Address.parse("2001:db8:1::77");
+  assert.equal(table.isUsable(ME), true);
+  assert.equal(table.isUsable(x), false);
+  assert.equal(table.isUsable(x), false);
+  // The same object asked about again after it became an address of ours: tentative (DAD
+  // running) is not usable, preferred is.
+  table.addStatic(h.t, Ipv6Cidr.parse("2001:db8:1::77/64"));
+  assert.equal(table.isUsable(x), false);
+  h.advance(1500);
+  assert.equal(table.find(x)?.state, "preferred");
+  assert.equal(table.isUsable(x), true);
+});
+
 Deno.test("Ipv6AddressTable behaviour: a node already holding our static address makes it duplicate (RFC 4862 §5.4.4)", () => {
   const h = new V6Host();
   h.iface.start(0);
