@@ -18,6 +18,7 @@
  */
 
 import { offloadMac6, segmentTcp6InSoftware } from "./ipv6_offload.ts";
+import { fragmentIpv6, writeIpv6Header } from "./ipv6_output.ts";
 import type {
   Ipv6LayerOptions,
   Ipv6Link,
@@ -39,14 +40,10 @@ import {
   ICMPV6_UNREACH_PORT,
 } from "../wire/icmpv6.ts";
 import {
-  emitFragmentHeader,
   emitHopByHopRouterAlert,
-  IP_PROTO_FRAGMENT,
   IP_PROTO_HOPOPTS,
   IP_PROTO_ICMPV6,
   IPV6_DEFAULT_HOP_LIMIT,
-  IPV6_FRAGMENT_HEADER_LEN,
-  IPV6_FRAGMENT_UNIT,
   IPV6_HEADER_LEN,
   IPV6_MAX_PAYLOAD_LEN,
   IPV6_MIN_MTU,
@@ -59,7 +56,6 @@ import {
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
-import { write32 } from "../wire/view.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
 import type { PingOptions } from "./ping.ts";
 import { type Ipv6AddressEntry, type Ipv6AddressInfo, Ipv6AddressTable } from "./ipv6_addresses.ts";
@@ -627,7 +623,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           this.release(buf);
           return false;
         }
-        writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+        writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
         stats.txPackets++;
         if (this.#link.transmitIpv6(buf, mac, partial, gsoSize)) return true;
         stats.txLinkDropped++;
@@ -669,7 +665,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       this.release(buf);
       return false;
     }
-    writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+    writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
     stats.txPackets++;
     return this.#route(buf, dst, -1, hop);
   }
@@ -1072,10 +1068,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   }
 
   /**
-   * RFC 8200 §4.5: the unfragmentable part (our 40-byte header) in every
-   * fragment, then a Fragment header and a multiple of 8 data bytes (the last
-   * one: the rest); identification from a random start (RFC 7739 §5 asks for
-   * unpredictable values; a per-layer random base with a counter).
+   * RFC 8200 §4.5 fragmentation ({@link fragmentIpv6}) with the next
+   * identification of this layer (a random start and a counter: RFC 7739 §5
+   * asks for unpredictable values); each fragment is routed as `buf` would be.
    */
   #fragment(
     src: Ipv6Address,
@@ -1087,49 +1082,23 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     mtu: number,
     hop: Ipv6Address | null,
   ): boolean {
-    const stats = this.stats;
-    const headroom = this.headroom + IPV6_FRAGMENT_HEADER_LEN;
-    const slotRoom = this.#pool.slotSize - headroom;
-    const maxData = Math.min(mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN, slotRoom) &
-      ~(IPV6_FRAGMENT_UNIT - 1);
     const id = this.#fragmentId;
     this.#fragmentId = (id + 1) | 0;
-    const payload = buf.length;
-    const from = buf.head;
-    let ok = true;
-    for (let off = 0; off < payload; off += maxData) {
-      const chunk = Math.min(maxData, payload - off);
-      const more = off + chunk < payload;
-      const frag = this.#pool.alloc(headroom);
-      if (frag === null) {
-        stats.txNoBuffer++;
-        return false;
-      }
-      const at = frag.append(chunk);
-      frag.bytes.set(buf.bytes.subarray(from + off, from + off + chunk), at);
-      const fh = frag.prepend(IPV6_FRAGMENT_HEADER_LEN);
-      const ip = frag.prepend(IPV6_HEADER_LEN);
-      if (at < 0 || fh < 0 || ip < 0) {
-        stats.txNoHeadroom++;
-        this.release(frag);
-        return false;
-      }
-      emitFragmentHeader(frag.bytes, fh, protocol, off, more, id);
-      writeHeader(
-        frag.bytes,
-        ip,
-        tc,
-        IPV6_FRAGMENT_HEADER_LEN + chunk,
-        IP_PROTO_FRAGMENT,
-        hopLimit,
-        src,
-        dst,
-      );
-      stats.txFragments++;
-      if (!this.#route(frag, dst, -1, hop)) ok = false;
-    }
-    stats.txPackets++;
-    return ok;
+    return fragmentIpv6(
+      this.#pool,
+      this.headroom,
+      this.stats,
+      buf,
+      src,
+      dst,
+      protocol,
+      hopLimit,
+      tc,
+      mtu,
+      id,
+      (frag) => this.#route(frag, dst, -1, hop),
+      (frag) => this.release(frag),
+    );
   }
 
   #sendLocal(
@@ -1152,7 +1121,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       this.release(buf);
       return false;
     }
-    writeHeader(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
+    writeIpv6Header(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
     this.stats.txPackets++;
     this.stats.txLocal++;
     queue[(this.#localHead + this.#localCount) % queue.length] = buf;
@@ -1221,7 +1190,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       return;
     }
     NdpRepr.emit(repr, buf.bytes, at, src, dst);
-    writeHeader(buf.bytes, ip, 0, length, IP_PROTO_ICMPV6, NDP_HOP_LIMIT, src, dst);
+    writeIpv6Header(buf.bytes, ip, 0, length, IP_PROTO_ICMPV6, NDP_HOP_LIMIT, src, dst);
     this.stats.txPackets++;
     this.#route(buf, dst, mac);
   }
@@ -1247,7 +1216,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     const dst = Ipv6Address.ALL_MLDV2_ROUTERS;
     MldReportRepr.emit(report, buf.bytes, at, src, dst);
     emitHopByHopRouterAlert(buf.bytes, hbh, IP_PROTO_ICMPV6);
-    writeHeader(
+    writeIpv6Header(
       buf.bytes,
       ip,
       0,
@@ -1260,30 +1229,4 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.stats.txPackets++;
     this.#transmit(buf, dst.multicastMac());
   }
-}
-
-/** Writes a 40-byte IPv6 header (flow label 0). */
-function writeHeader(
-  b: Uint8Array,
-  at: number,
-  trafficClass: number,
-  payloadLength: number,
-  nextHeader: number,
-  hopLimit: number,
-  src: Ipv6Words,
-  dst: Ipv6Words,
-): void {
-  write32(b, at, (6 << 28) | ((trafficClass & 0xff) << 20));
-  b[at + IPV6_PAYLOAD_LENGTH_OFFSET] = payloadLength >>> 8;
-  b[at + IPV6_PAYLOAD_LENGTH_OFFSET + 1] = payloadLength & 0xff;
-  b[at + IPV6_NEXT_HEADER_OFFSET] = nextHeader;
-  b[at + IPV6_HOP_LIMIT_OFFSET] = hopLimit;
-  write32(b, at + IPV6_SRC_OFFSET, src.w0);
-  write32(b, at + IPV6_SRC_OFFSET + 4, src.w1);
-  write32(b, at + IPV6_SRC_OFFSET + 8, src.w2);
-  write32(b, at + IPV6_SRC_OFFSET + 12, src.w3);
-  write32(b, at + IPV6_DST_OFFSET, dst.w0);
-  write32(b, at + IPV6_DST_OFFSET + 4, dst.w1);
-  write32(b, at + IPV6_DST_OFFSET + 8, dst.w2);
-  write32(b, at + IPV6_DST_OFFSET + 12, dst.w3);
 }
