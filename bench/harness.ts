@@ -9,6 +9,8 @@
  * - `RAWSTACK_BENCH_SECONDS` — seconds per measurement (default 3; the issue's
  *   figures use 10);
  * - `RAWSTACK_BENCH_REPEATS` — repeats per figure (default 3);
+ * - `RAWSTACK_BENCH_IPV6_PAIRS` — IPv4/IPv6 sample pairs of each IPv6 row
+ *   (default 5, at least `RAWSTACK_BENCH_REPEATS`; see `ipv6Rows`);
  * - `RAWSTACK_BENCH_CONFIGS` — `a`, `b` or `ab` (default `ab`);
  * - `RAWSTACK_BENCH_MODE` — AF_PACKET receive mode (default `ring-v2`);
  * - `RAWSTACK_BENCH_BUSY_POLL_MS` — the device's busy-poll window (default 5);
@@ -117,6 +119,11 @@ const SECONDS = Math.max(0.5, Number(env("RAWSTACK_BENCH_SECONDS", "3")));
  */
 const HTTP_MODES = env("RAWSTACK_BENCH_HTTP_MODES", "close,keep-alive,fetch").split(",");
 const REPEATS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_REPEATS", "3"))));
+/** Interleaved IPv4/IPv6 sample pairs of each IPv6 row (issue 18): at least REPEATS. */
+const IPV6_PAIRS = Math.max(
+  REPEATS,
+  Math.floor(Number(env("RAWSTACK_BENCH_IPV6_PAIRS", "5"))) || REPEATS,
+);
 const CONFIGS = env("RAWSTACK_BENCH_CONFIGS", "ab");
 const DEVICE_MODE = env("RAWSTACK_BENCH_MODE", "ring-v2") as AfPacketMode;
 const BUSY_POLL_MS = Number(env("RAWSTACK_BENCH_BUSY_POLL_MS", "5"));
@@ -198,6 +205,11 @@ interface Row {
   kernel: number[];
   kernelNote: string | null;
   lowerIsBetter?: boolean;
+  /**
+   * Interleaved rows (IPv6 beside IPv4, `pairedSamples`): the rawstack/reference ratio of
+   * each sample pair; the ratio column is then their median.
+   */
+  pairRatios?: number[];
 }
 
 const median = (xs: number[]) => {
@@ -801,6 +813,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     reference: string,
     k: { values: number[]; note: string | null },
     lowerIsBetter?: boolean,
+    pairRatios?: number[],
   ) => {
     rows.push({
       workload,
@@ -812,6 +825,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       kernel: k.values,
       kernelNote: k.note,
       lowerIsBetter,
+      pairRatios,
     });
     printRow(rows[rows.length - 1]);
   };
@@ -899,12 +913,73 @@ type AddRow = (
   r: { values: number[]; note: string | null },
   reference: string,
   k: { values: number[]; note: string | null },
+  lowerIsBetter?: boolean,
+  pairRatios?: number[],
 ) => void;
 
 /**
- * Issue 18: IPv6 beside rawstack's own IPv4 with the same settings, each IPv4
- * figure measured just before its IPv6 twin (ratio = IPv6/IPv4): bulk TCP both
- * directions and 1-byte request/response (printed with the kernel's figure).
+ * Samples a measurement over IPv4 and its IPv6 twin in alternation, {@link IPV6_PAIRS}
+ * pairs: pair i runs IPv4 then IPv6 when i is even, IPv6 then IPv4 when odd (ABBA), so
+ * both families see the same load of the shared machine at the same moments and neither
+ * always comes first on a freshly warmed stack. A failed sample is left out of its family
+ * (noted) as in {@link sampled}.
+ *
+ * @returns both families' samples and the IPv6/IPv4 ratio of each complete pair
+ */
+async function pairedSamples(
+  f4: () => Promise<number>,
+  f6: () => Promise<number>,
+  reset: () => Promise<void>,
+): Promise<
+  {
+    v4: { values: number[]; note: string | null };
+    v6: { values: number[]; note: string | null };
+    ratios: number[];
+  }
+> {
+  const v4 = { values: [] as number[], note: null as string | null };
+  const v6 = { values: [] as number[], note: null as string | null };
+  const ratios: number[] = [];
+  const one = async (f: () => Promise<number>, into: typeof v4): Promise<number | null> => {
+    try {
+      const x = await f();
+      into.values.push(x);
+      return x;
+    } catch (e) {
+      into.note = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 160);
+      await reset();
+      return null;
+    }
+  };
+  for (let i = 0; i < IPV6_PAIRS; i++) {
+    let a: number | null, b: number | null;
+    if (i % 2 === 0) {
+      a = await one(f4, v4);
+      b = await one(f6, v6);
+    } else {
+      b = await one(f6, v6);
+      a = await one(f4, v4);
+    }
+    if (a !== null && b !== null && a > 0) ratios.push(b / a);
+  }
+  return { v4, v6, ratios };
+}
+
+/** Prints the IPv6/IPv4 ratio of each pair of {@link pairedSamples} (the row's ratio is their median). */
+function printPairRatios(workload: string, ratios: number[]): void {
+  if (ratios.length === 0) return;
+  const shown = ratios.map((x) => x.toFixed(2)).join(" ");
+  console.log(`  (${workload}: IPv6/IPv4 per pair ${shown})`);
+}
+
+/**
+ * Issue 18: IPv6 beside rawstack's own IPv4 with the same settings (ratio =
+ * IPv6/IPv4): bulk TCP both directions and 1-byte request/response (the IPv4
+ * one printed with the kernel's figure). The two families' samples are taken
+ * in alternation ({@link pairedSamples}): minutes apart, the shared machine's
+ * load differed more between them than the families do. The ratio column is
+ * the median of the pairs' ratios (each pair saw one moment's load); the
+ * medians of both families are printed beside it as for every row.
  *
  * @returns the kernel's request/response samples (for the rows that follow)
  */
@@ -913,38 +988,59 @@ async function ipv6Rows(
   add: AddRow,
 ): Promise<{ values: number[]; note: string | null }> {
   const reset = () => bench.resetStack();
-  const send4 = await sampled(() => bench.rawstackSend(), reset);
-  const receive4 = await sampled(() => bench.rawstackReceive(), reset);
+  const send = await pairedSamples(
+    () => bench.rawstackSend(),
+    () => bench.rawstackSend(true),
+    reset,
+  );
   add(
     "bulk TCP over IPv6, rawstack sends to a kernel receiver",
     "Gbit/s",
-    await sampled(() => bench.rawstackSend(true), reset),
-    "rawstack over IPv4, same settings",
-    send4,
+    send.v6,
+    "rawstack over IPv4, same settings (interleaved)",
+    send.v4,
+    false,
+    send.ratios,
+  );
+  printPairRatios("send", send.ratios);
+  const receive = await pairedSamples(
+    () => bench.rawstackReceive(),
+    () => bench.rawstackReceive(true),
+    reset,
   );
   add(
     "bulk TCP over IPv6, kernel sends to rawstack",
     "Gbit/s",
-    await sampled(() => bench.rawstackReceive(true), reset),
-    "rawstack over IPv4, same settings",
-    receive4,
+    receive.v6,
+    "rawstack over IPv4, same settings (interleaved)",
+    receive.v4,
+    false,
+    receive.ratios,
   );
+  printPairRatios("receive", receive.ratios);
   const kRr = await sampled(() => bench.kernelRr());
-  const rr4 = await sampled(() => bench.rawstackRr(), reset);
+  const rr = await pairedSamples(
+    () => bench.rawstackRr(),
+    () => bench.rawstackRr(BUSY_POLL_MS, true),
+    reset,
+  );
   add(
     `request/response, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
     "trans/s",
-    rr4,
+    rr.v4,
     "kernel↔kernel (tcp_tool.py)",
     kRr,
   );
   add(
     `request/response over IPv6, 1-byte ping-pong (busy-poll ${BUSY_POLL_MS} ms)`,
     "trans/s",
-    await sampled(() => bench.rawstackRr(BUSY_POLL_MS, true), reset),
-    "rawstack over IPv4 (row above)",
-    rr4,
+    rr.v6,
+    "rawstack over IPv4 (row above, interleaved)",
+    rr.v4,
+    false,
+    rr.ratios,
   );
+  printPairRatios("request/response", rr.ratios);
   return kRr;
 }
 
@@ -1449,12 +1545,17 @@ function cell(values: number[], note: string | null): string {
   const s = [...values].sort((a, b) => a - b);
   const m = `${fmt(median(s))}`;
   const range = s.length > 1 ? ` (${fmt(s[0])}–${fmt(s[s.length - 1])})` : "";
-  return m + range + (note !== null && values.length < REPEATS ? " [some runs failed]" : "");
+  // (The IPv6 rows take IPV6_PAIRS samples: a failure there is flagged by its note.)
+  const failed = note !== null && (values.length < REPEATS || note.startsWith("failed"));
+  return m + range + (failed ? " [some runs failed]" : "");
 }
 
 function ratio(r: Row): string {
   if (r.rawstack.length === 0 || r.kernel.length === 0) return "—";
   if (r.reference.startsWith("iperf3")) return "—";
+  if (r.pairRatios !== undefined && r.pairRatios.length > 0) {
+    return `${median(r.pairRatios).toFixed(2)}× (median of pairs)`;
+  }
   const x = median(r.rawstack) / median(r.kernel);
   return `${x.toFixed(2)}×${r.lowerIsBetter ? " (lower is better)" : ""}`;
 }
@@ -1513,7 +1614,7 @@ async function main(): Promise<void> {
     `rawstack benchmark — ${info.cpus} CPUs (${info.cpuModel}), Linux ${info.kernel}, Deno ${info.deno}`,
   );
   console.log(
-    `${SECONDS} s per measurement, ${REPEATS} repeats; rawstack device ${DEVICE_MODE}, ` +
+    `${SECONDS} s per measurement, ${REPEATS} repeats (IPv6 rows: ${IPV6_PAIRS} interleaved IPv4/IPv6 pairs); rawstack device ${DEVICE_MODE}, ` +
       `busyPollMs ${BUSY_POLL_MS}; kernel reference over the veth pe1↔far0`,
   );
   console.log(
@@ -1554,6 +1655,7 @@ async function main(): Promise<void> {
         settings: {
           seconds: SECONDS,
           repeats: REPEATS,
+          ipv6Pairs: IPV6_PAIRS,
           deviceMode: DEVICE_MODE,
           busyPollMs: BUSY_POLL_MS,
         },
@@ -1561,7 +1663,9 @@ async function main(): Promise<void> {
           ...r,
           rawstackMedian: median(r.rawstack),
           kernelMedian: median(r.kernel),
-          ratio: r.kernel.length && r.rawstack.length
+          ratio: r.pairRatios !== undefined && r.pairRatios.length > 0
+            ? median(r.pairRatios)
+            : r.kernel.length && r.rawstack.length
             ? median(r.rawstack) / median(r.kernel)
             : null,
         })),
@@ -1736,7 +1840,7 @@ if (Deno.args[0] === "http") {
   });
   const bench = new LabBench(lab, config);
   try {
-    await ipv6Rows(bench, (workload, unit, r, reference, k) => {
+    await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios) => {
       rows.push({
         workload,
         config: config === "a" ? "(a) offloads off" : "(b) offloads on",
@@ -1746,6 +1850,8 @@ if (Deno.args[0] === "http") {
         reference,
         kernel: k.values,
         kernelNote: k.note,
+        lowerIsBetter,
+        pairRatios,
       });
       printRow(rows[rows.length - 1]);
     });

@@ -17,18 +17,19 @@
  * @module
  */
 
+import { offloadMac6, segmentTcp6InSoftware } from "./ipv6_offload.ts";
+import { fragmentIpv6, writeIpv6Header } from "./ipv6_output.ts";
+import type {
+  Ipv6LayerOptions,
+  Ipv6Link,
+  Ipv6RouterPort,
+  Ipv6Stats,
+  NdpSectionStats,
+} from "./ipv6_types.ts";
 import { TAGGED_TIME_SEED } from "../time/clock.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
-import { completePartialChecksum, ipv6PseudoHeaderSum, type Ipv6Words } from "../wire/checksum.ts";
-import {
-  TCP_CHECKSUM_OFFSET,
-  TCP_CWR,
-  TCP_DATA_OFFSET_BYTE,
-  TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_PSH,
-  TCP_SEQ_OFFSET,
-} from "../wire/tcp.ts";
+import { completePartialChecksum, type Ipv6Words } from "../wire/checksum.ts";
+import { TCP_DATA_OFFSET_BYTE } from "../wire/tcp.ts";
 import { isWireError } from "../wire/error.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
@@ -39,14 +40,10 @@ import {
   ICMPV6_UNREACH_PORT,
 } from "../wire/icmpv6.ts";
 import {
-  emitFragmentHeader,
   emitHopByHopRouterAlert,
-  IP_PROTO_FRAGMENT,
   IP_PROTO_HOPOPTS,
   IP_PROTO_ICMPV6,
   IPV6_DEFAULT_HOP_LIMIT,
-  IPV6_FRAGMENT_HEADER_LEN,
-  IPV6_FRAGMENT_UNIT,
   IPV6_HEADER_LEN,
   IPV6_MAX_PAYLOAD_LEN,
   IPV6_MIN_MTU,
@@ -59,34 +56,15 @@ import {
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { MLD_HOP_LIMIT, type MldRecord, MldReportRepr } from "../wire/mld.ts";
 import { NDP_HOP_LIMIT, NdpRepr } from "../wire/ndp.ts";
-import { readI32, write32 } from "../wire/view.ts";
-import { IP_PROTO_TCP } from "../wire/ipv4.ts";
-import type { IcmpRateLimitOptions } from "./icmp_rate_limit.ts";
 import { type Icmpv6Host, Icmpv6Layer, Ping6Session } from "./icmpv6.ts";
 import type { PingOptions } from "./ping.ts";
-import {
-  type Ipv6AddressEntry,
-  type Ipv6AddressInfo,
-  type Ipv6AddressOptions,
-  Ipv6AddressTable,
-} from "./ipv6_addresses.ts";
+import { type Ipv6AddressEntry, type Ipv6AddressInfo, Ipv6AddressTable } from "./ipv6_addresses.ts";
 import { Ipv6Reassembler } from "./ipv6_reassembly.ts";
-import {
-  NeighbourCache,
-  type NeighbourCacheOptions,
-  type NeighbourInfo,
-  type NeighbourStats,
-} from "./neighbour_cache.ts";
-import {
-  type DnsServerInfo,
-  type NdpOptions,
-  type NdpStats,
-  NeighbourDiscovery,
-  type RouterInfo,
-} from "./ndp.ts";
-import { PmtuCache, type PmtuOptions } from "./pmtu_cache.ts";
-import type { ReassemblyOptions } from "./reassembly.ts";
+import { NeighbourCache, type NeighbourInfo } from "./neighbour_cache.ts";
+import { type DnsServerInfo, NeighbourDiscovery, type RouterInfo } from "./ndp.ts";
+import { PmtuCache } from "./pmtu_cache.ts";
 import { ROUTER_CONSUMED, ROUTER_LOCAL } from "./ipv4.ts";
+import { IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import type {
   BufferPoolLike,
   IpTxOffloads,
@@ -103,253 +81,23 @@ import {
   IPV6_SRC_OFFSET,
 } from "../wire/ipv6.ts";
 
-/** RFC 6164 §6: a /127 (or /128) has no Subnet-Router anycast address. */
-const SUBNET_ANYCAST_MAX_PREFIX = 127;
-/** RFC 2526 §2: reserved subnet anycast addresses in a /64 with EUI-64 format identifiers. */
-const RESERVED_ANYCAST_PREFIX = 64;
-/** …their interface identifier's high word: fdff:ffff (the u/l bit 0, all else 1). */
-const RESERVED_ANYCAST_IID_HIGH = 0xfdff_ffff | 0;
-/** …its low word without the 7-bit anycast ID: ffff:ff80. */
-const RESERVED_ANYCAST_IID_LOW = 0xffff_ff80 | 0;
-/** The 7-bit anycast ID (RFC 2526 §2). */
-const RESERVED_ANYCAST_ID_MASK = 0x7f;
-
-/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
-function wordMask(bits: number): number {
-  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
-}
-
-/**
- * One segment of a TCP super-segment over IPv6, as Linux's tcp_gso_segment cuts it: writes
- * at `out[at]` the TCP header of the super-segment at `from[l4]` (`headerLength` bytes)
- * followed by its data bytes `[off, off + n)`, with the sequence number advanced by `off`,
- * FIN/PSH only on the last segment and CWR only on the first, and the checksum computed in
- * full over the RFC 8200 §8.1 pseudo-header of `src` → `dst`.
- *
- * @param out the segment's buffer
- * @param at where its TCP header goes
- * @param from the super-segment's bytes
- * @param l4 offset of its TCP header in `from`
- * @param headerLength its TCP header length
- * @param dataLength its data length
- * @param off this segment's data offset in it
- * @param n this segment's data length
- * @param seq the super-segment's sequence number
- * @param flags the super-segment's TCP flags
- * @param src IPv6 source
- * @param dst IPv6 destination
- */
-export function writeTcp6Segment(
-  out: Uint8Array,
-  at: number,
-  from: Uint8Array,
-  l4: number,
-  headerLength: number,
-  dataLength: number,
-  off: number,
-  n: number,
-  seq: number,
-  flags: number,
-  src: Ipv6Address,
-  dst: Ipv6Address,
-): void {
-  out.set(from.subarray(l4, l4 + headerLength), at);
-  const data = l4 + headerLength + off;
-  out.set(from.subarray(data, data + n), at + headerLength);
-  write32(out, at + TCP_SEQ_OFFSET, (seq + off) | 0);
-  let f = flags;
-  if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-  if (off > 0) f &= ~TCP_CWR;
-  out[at + TCP_FLAGS_OFFSET] = f;
-  const ph = ipv6PseudoHeaderSum(src, dst, IP_PROTO_TCP, headerLength + n);
-  out[at + TCP_CHECKSUM_OFFSET] = ph >>> 8;
-  out[at + TCP_CHECKSUM_OFFSET + 1] = ph & 0xff;
-  completePartialChecksum(out, at, headerLength + n, TCP_CHECKSUM_OFFSET);
-}
-
 /** Default bound of the queue of packets to our own addresses. */
 export const IPV6_LOCAL_QUEUE_LENGTH = 256;
 
-/**
- * What a router (`router6.ts`) attaches to each interface's IPv6 layer
- * ({@link Ipv6Layer.router}), as `Ipv4RouterPort` (`ipv4.ts`) does for IPv4. Absent
- * (null) on a single-interface host.
- */
-export interface Ipv6RouterPort {
-  /**
-   * A received unicast packet whose header passed the checks (`length`
-   * bytes available, `total` its own): prerouting hooks, then local delivery
-   * (input hooks) or forwarding.
-   *
-   * @returns ROUTER_CONTINUE, ROUTER_LOCAL or ROUTER_CONSUMED of `ipv4.ts`
-   */
-  receive6(
-    nowMs: number,
-    bytes: Uint8Array,
-    offset: number,
-    length: number,
-    total: number,
-  ): number;
-  /** A packet we originate to a unicast, not link-local `dst`: the router picks the egress interface. */
-  output6(
-    from: Ipv6Layer,
-    src: Ipv6Address,
-    buf: PacketBufferLike,
-    dst: Ipv6Address,
-    protocol: number,
-    opts?: Ipv6SendOptions,
-  ): boolean;
-  /** A packet we originate, header written, about to leave: output and postrouting hooks. */
-  localOut6(layer: Ipv6Layer, buf: PacketBufferLike): boolean;
-  /** Our source toward `dst`: by the egress interface's addresses (RFC 6724). */
-  sourceFor6(dst: Ipv6Address): Ipv6Address | null;
-  /** The path MTU toward `dst`, by the egress interface's cache. */
-  pathMtu6(dst: Ipv6Words): number;
-}
+export type {
+  Ipv6LayerOptions,
+  Ipv6Link,
+  Ipv6RouterPort,
+  Ipv6Stats,
+  NdpSectionStats,
+} from "./ipv6_types.ts";
+export { writeTcp6Segment } from "./ipv6_offload.ts";
+
 const EMPTY = new Uint8Array(0);
 /** NDP's "no link-layer address option" (a point-to-point IP link has no addresses). */
 const NO_LINK_LAYER_ADDRESS = -1;
 /** No transmit offloads. */
 const NO_TX_OFFLOADS: IpTxOffloads = Object.freeze({ checksum: false, gsoMaxBytes: 0 });
-
-/** Counters of the IPv6 layer (the `ipv6` section of the stack's stats). */
-export interface Ipv6Stats {
-  /** Packets received (reassembled ones again). */
-  rxPackets: number;
-  /** Dropped: shorter than the 40-byte header. */
-  rxTooShort: number;
-  /** Dropped: version not 6. */
-  rxBadVersion: number;
-  /** Dropped: payload length beyond the frame. */
-  rxBadLength: number;
-  /** Dropped: multicast or loopback source (RFC 4291 §2.7, §2.5.3). */
-  rxBadSource: number;
-  /** Dropped: unicast destination not ours (or still tentative). */
-  rxNotForUs: number;
-  /** Dropped: multicast group we do not listen to. */
-  rxNotMember: number;
-  /** Dropped: truncated or malformed extension-header chain. */
-  rxBadHeader: number;
-  /** Dropped with a Parameter Problem (when RFC 4443 §2.4 allowed one): unknown header/option, routing type, incomplete first fragment. */
-  rxParameterProblem: number;
-  /** Dropped silently by the chain rules (option action 01, No Next Header, action 11 to a group). */
-  rxDiscarded: number;
-  /** Fragments handed to reassembly. */
-  rxFragments: number;
-  /** Packets reassembled. */
-  rxReassembled: number;
-  /** Dropped: a reassembled packet held another Fragment header. */
-  rxNestedFragment: number;
-  /** Packets delivered to ICMPv6 or a transport. */
-  rxDelivered: number;
-  /** Packets delivered from the local queue (sent to our own address). */
-  rxLocal: number;
-  /** Packets sent (fragments count once per fragment in txFragments). */
-  txPackets: number;
-  /** Fragments sent. */
-  txFragments: number;
-  /** Dropped: payload above 65,535 bytes. */
-  txTooLong: number;
-  /** Dropped: larger than the path MTU with `dontFragment`. */
-  txTooBig: number;
-  /** Dropped: no route (no default router, RFC 5942 §4). */
-  txNoRoute: number;
-  /** Dropped: no usable source address. */
-  txNoSource: number;
-  /** Dropped: pool empty. */
-  txNoBuffer: number;
-  /** Dropped: no headroom for the headers. */
-  txNoHeadroom: number;
-  /** Dropped by the link or the neighbour cache (full). */
-  txLinkDropped: number;
-  /** Packets queued for local delivery. */
-  txLocal: number;
-  /** Dropped: the local queue was full. */
-  txLocalDropped: number;
-  /** Control messages sent in a buffer from the pool's reserve. */
-  txControlReserve: number;
-  /**
-   * Offload requests (partial checksum, TCP super-segment) done in software:
-   * the packet could not leave offloaded now (next hop unresolved, multicast,
-   * local, too big for the path) — checksum completed or super-segment cut here.
-   */
-  txOffloadSoftware: number;
-}
-
-/** The `ndp` section of the stack's stats: neighbour discovery, the neighbour cache, addresses. */
-export interface NdpSectionStats extends NdpStats {
-  /** Neighbour cache counters. */
-  neighbours: NeighbourStats;
-  /** Address table counters (DAD, SLAAC, lifetimes). */
-  addresses: Ipv6AddressTable["stats"];
-  /** Path MTU cache counters. */
-  pmtu: PmtuCache["stats"];
-  /** Reassembly counters. */
-  reassembly: Ipv6Reassembler["stats"];
-}
-
-/** What the IPv6 layer needs from the link (the `NetworkInterface`). */
-export interface Ipv6Link {
-  /** Bytes in front of the IPv6 header: device headroom + Ethernet (+ VLAN). */
-  readonly linkHeadroom: number;
-  /**
-   * Transmits an IPv6 packet (`buf` starts with the IPv6 header, no extension
-   * headers when offloaded) to `mac`; takes ownership. With
-   * `partialChecksumOffset > 0` through the device's transmit offload (the
-   * transport header follows the 40-byte header), with `gsoSize > 0` as a TCP
-   * super-segment (GSO_TCPV6).
-   */
-  transmitIpv6(
-    buf: PacketBufferLike,
-    mac: number,
-    partialChecksumOffset?: number,
-    gsoSize?: number,
-  ): boolean;
-  /** Returns a pool buffer. */
-  releaseBuffer(buf: PacketBufferLike): void;
-  /** Optional: the device's transmit offloads for IPv6 packets (absent = none). */
-  readonly txOffloads6?: IpTxOffloads;
-  /** Optional (with `txOffloads6.gsoMaxBytes > 0`): a buffer for a TCP super-segment. */
-  allocateSegment6?(): PacketBufferLike | null;
-}
-
-/** Options of an {@link Ipv6Layer}. */
-export interface Ipv6LayerOptions {
-  /** Our MAC. */
-  mac: number;
-  /** The link MTU (≥ 1280). */
-  mtu: number;
-  /** Static addresses, e.g. `"2001:db8::2/64"`. */
-  addresses?: readonly (string | Ipv6Cidr)[];
-  /** Form addresses from router advertisements (SLAAC); default true. */
-  slaac?: boolean;
-  /** Default hop limit until an RA says otherwise; default 64. */
-  hopLimit?: number;
-  /** Neighbour cache bounds. */
-  neighbours?: NeighbourCacheOptions;
-  /** Neighbor discovery bounds and behaviour. */
-  ndp?: NdpOptions;
-  /** Address table bounds, DAD, RFC 7217 secret. */
-  addressOptions?: Ipv6AddressOptions;
-  /** Path MTU cache bounds. */
-  pmtu?: PmtuOptions;
-  /** Reassembly bounds (timeout default 60 s). */
-  reassembly?: ReassemblyOptions;
-  /** ICMPv6 error rate limits. */
-  icmp?: IcmpRateLimitOptions;
-  /** Randomness in [0, 1) for every timer jitter and nonce (default Math.random). */
-  random?: () => number;
-  /** Bound of the local delivery queue; default 256. */
-  localQueueLength?: number;
-  /**
-   * A point-to-point IP link without link-layer addresses (a TUN device): NDP
-   * messages carry no link-layer address options (RFC 4861 §4.3–4.6: none on
-   * links without addresses), nothing is resolved (every packet goes to the
-   * other end) and addresses skip DAD, as Linux does on an IFF_NOARP device
-   * (addrconf_dad_begin completes at once). Default false.
-   */
-  pointToPoint?: boolean;
-}
 
 /**
  * The IPv6 layer. See the module documentation.
@@ -443,7 +191,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   #nextPingId: number;
   /** A point-to-point IP link (see {@link Ipv6LayerOptions.pointToPoint}). */
   readonly #pointToPoint: boolean;
-  /** Options of the segments {@link #segmentInSoftware} cuts (made once). */
+  /** Options of the segments `segmentTcp6InSoftware` cuts (made once). */
   readonly #segmentOpts: Ipv6SendOptions = { hopLimit: 0, trafficClass: 0, dontFragment: false };
 
   /**
@@ -699,44 +447,14 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
 
   /**
    * Icmpv6Host: whether the address at `bytes[offset]` is one we know to be
-   * anycast (RFC 4443 §2.4 (e.6)): the Subnet-Router anycast address of the
-   * prefix of an address of ours (the bits after the prefix all zero, RFC 4291
-   * §2.6.1; not for /127 and /128, RFC 6164 §6), or in such a /64 a reserved
-   * subnet anycast address (interface identifier fdff:ffff:ffff:ff80 to
-   * …:ffff, RFC 2526 §2). Runs only when an error is about to be sent.
+   * anycast ({@link Ipv6AddressTable.isAnycastAt}).
    *
    * @param bytes buffer
    * @param offset address start
    * @returns true when anycast
    */
   isAnycastAt(bytes: Uint8Array, offset: number): boolean {
-    const w0 = readI32(bytes, offset);
-    const w1 = readI32(bytes, offset + 4);
-    const w2 = readI32(bytes, offset + 8);
-    const w3 = readI32(bytes, offset + 12);
-    for (const e of this.addresses.entries) {
-      const len = e.prefixLength;
-      if (len <= 0 || len >= SUBNET_ANYCAST_MAX_PREFIX) continue;
-      const a = e.address;
-      const m0 = wordMask(len), m1 = wordMask(len - 32);
-      const m2 = wordMask(len - 64), m3 = wordMask(len - 96);
-      if (
-        ((w0 ^ a.w0) & m0) !== 0 || ((w1 ^ a.w1) & m1) !== 0 || ((w2 ^ a.w2) & m2) !== 0 ||
-        ((w3 ^ a.w3) & m3) !== 0
-      ) {
-        continue;
-      }
-      if ((w0 & ~m0) === 0 && (w1 & ~m1) === 0 && (w2 & ~m2) === 0 && (w3 & ~m3) === 0) {
-        return true;
-      }
-      if (
-        len === RESERVED_ANYCAST_PREFIX && w2 === RESERVED_ANYCAST_IID_HIGH &&
-        (w3 & ~RESERVED_ANYCAST_ID_MASK) === RESERVED_ANYCAST_IID_LOW
-      ) {
-        return true;
-      }
-    }
-    return false;
+    return this.addresses.isAnycastAt(bytes, offset);
   }
 
   /**
@@ -897,7 +615,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     const partial = opts?.partialChecksumOffset ?? 0;
     if (partial > 0) {
       const gsoSize = opts?.gsoSize ?? 0;
-      const mac = this.#offloadMac(dst, payload, gsoSize);
+      const mac = offloadMac6(this, this.#nowMs, this.#pointToPoint, dst, payload, gsoSize);
       if (mac >= 0) {
         const at = buf.prepend(IPV6_HEADER_LEN);
         if (at < 0) {
@@ -905,7 +623,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           this.release(buf);
           return false;
         }
-        writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+        writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
         stats.txPackets++;
         if (this.#link.transmitIpv6(buf, mac, partial, gsoSize)) return true;
         stats.txLinkDropped++;
@@ -915,12 +633,16 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       if (gsoSize > 0) {
         const headerLength = (buf.bytes[buf.head + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
         if (payload - headerLength > gsoSize) {
-          return this.#segmentInSoftware(src, buf, dst, protocol, hopLimit, tc, gsoSize, opts!);
+          const segOpts = this.#segmentOpts;
+          segOpts.hopLimit = hopLimit;
+          segOpts.trafficClass = tc;
+          segOpts.dontFragment = opts!.dontFragment;
+          return segmentTcp6InSoftware(this, src, buf, dst, protocol, gsoSize, segOpts);
         }
       }
       completePartialChecksum(buf.bytes, buf.head, payload, partial);
     }
-    if (!dst.isMulticast() && this.addresses.find(dst)?.usable === true) {
+    if (!dst.isMulticast() && this.addresses.isUsable(dst)) {
       return this.#sendLocal(src, buf, dst, protocol, hopLimit, tc);
     }
     const now = this.#nowMs;
@@ -943,7 +665,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       this.release(buf);
       return false;
     }
-    writeHeader(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
+    writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
     stats.txPackets++;
     return this.#route(buf, dst, -1, hop);
   }
@@ -1051,7 +773,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       return;
     }
     const srcAt = offset + IPV6_SRC_OFFSET;
-    if (bytes[srcAt] === 0xff || Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt)) {
+    if (
+      bytes[srcAt] === 0xff || (bytes[srcAt] === 0 && Ipv6Address.LOOPBACK.equalsAt(bytes, srcAt))
+    ) {
       // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never comes from a link.
       stats.rxBadSource++;
       return;
@@ -1076,11 +800,82 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       stats.rxNotForUs++; // includes tentative addresses (RFC 4862 §5.4)
       return;
     }
+    const nextHeader = bytes[offset + IPV6_NEXT_HEADER_OFFSET];
+    let protocol = nextHeader;
+    let upperOffset = offset + IPV6_HEADER_LEN;
+    let upperLength = payload;
+    let fragmented = reassembled;
+    if (
+      (nextHeader !== IP_PROTO_TCP && nextHeader !== IP_PROTO_UDP) ||
+      this.#handlers[nextHeader] === undefined
+    ) {
+      // Extension headers, ICMPv6 or an unknown Next Header: the walk decides. (A registered
+      // TCP or UDP right after the fixed header is what it delivers as is, the checks above
+      // being its own: the per-packet path skips it, as Linux's ip6_protocol_deliver_rcu
+      // reaches the transport at once when nexthdr is no extension header.)
+      const chain = this.#walkChain(nowMs, bytes, offset, payload, linkMulticast, reassembled);
+      if (chain === null) return;
+      protocol = chain.protocol;
+      upperOffset = chain.upperOffset;
+      upperLength = chain.upperLength;
+      fragmented ||= chain.hasFragmentHeader;
+    }
+    // "deliver": one flow keeps its address objects (no allocation per packet).
+    if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
+    if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
+    stats.rxDelivered++;
+    if (protocol === IP_PROTO_ICMPV6) {
+      this.icmp.input(
+        nowMs,
+        this.#rxSrc,
+        this.#rxDst,
+        bytes[offset + IPV6_HOP_LIMIT_OFFSET],
+        fragmented,
+        bytes,
+        upperOffset,
+        upperLength,
+        checksumVerified,
+      );
+      return;
+    }
+    this.#curBytes = bytes;
+    this.#curOffset = offset;
+    this.#curLength = IPV6_HEADER_LEN + payload;
+    this.#curLinkMulticast = linkMulticast;
+    this.#handlers[protocol]!.onPacket6(
+      nowMs,
+      this.#rxSrc,
+      this.#rxDst,
+      bytes,
+      upperOffset,
+      upperLength,
+      checksumVerified,
+      toMulticast,
+    );
+    this.#curBytes = null;
+  }
+
+  /**
+   * The extension-header chain of a received packet (`walkIpv6Chain`): its
+   * verdicts other than "deliver" are handled here (Parameter Problem,
+   * discard, reassembly).
+   *
+   * @returns the chain of a packet to deliver, or null when it was handled
+   */
+  #walkChain(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    payload: number,
+    linkMulticast: boolean,
+    reassembled: boolean,
+  ): Ipv6Chain | null {
+    const stats = this.stats;
     const view = this.#rxView.reset(bytes, offset, IPV6_HEADER_LEN + payload);
     const chain = walkIpv6Chain(view, this.#chain, this.#walk);
     if (isWireError(chain)) {
       stats.rxBadHeader++;
-      return;
+      return null;
     }
     switch (chain.verdict) {
       case "parameter-problem":
@@ -1097,14 +892,14 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
             linkMulticast,
           );
         }
-        return;
+        return null;
       case "discard":
         stats.rxDiscarded++;
-        return;
+        return null;
       case "reassemble": {
         if (reassembled) {
           stats.rxNestedFragment++;
-          return;
+          return null;
         }
         stats.rxFragments++;
         const r = this.reassembler;
@@ -1125,43 +920,10 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
           // Like Linux (the reassembled skb is the first fragment's): its link-layer destination.
           this.input(nowMs, whole, r.headerOffset, r.length, false, r.linkMulticast, true);
         }
-        return;
+        return null;
       }
     }
-    // "deliver": one flow keeps its address objects (no allocation per packet).
-    if (!this.#rxSrc.equalsAt(bytes, srcAt)) this.#rxSrc = Ipv6Address.fromBytes(bytes, srcAt);
-    if (!this.#rxDst.equalsAt(bytes, dstAt)) this.#rxDst = Ipv6Address.fromBytes(bytes, dstAt);
-    stats.rxDelivered++;
-    const fragmented = reassembled || chain.hasFragmentHeader;
-    if (chain.protocol === IP_PROTO_ICMPV6) {
-      this.icmp.input(
-        nowMs,
-        this.#rxSrc,
-        this.#rxDst,
-        bytes[offset + IPV6_HOP_LIMIT_OFFSET],
-        fragmented,
-        bytes,
-        chain.upperOffset,
-        chain.upperLength,
-        checksumVerified,
-      );
-      return;
-    }
-    this.#curBytes = bytes;
-    this.#curOffset = offset;
-    this.#curLength = IPV6_HEADER_LEN + payload;
-    this.#curLinkMulticast = linkMulticast;
-    this.#handlers[chain.protocol]!.onPacket6(
-      nowMs,
-      this.#rxSrc,
-      this.#rxDst,
-      bytes,
-      chain.upperOffset,
-      chain.upperLength,
-      checksumVerified,
-      toMulticast,
-    );
-    this.#curBytes = null;
+    return chain;
   }
 
   // ---- time ----
@@ -1299,85 +1061,6 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     return false;
   }
 
-  /**
-   * The MAC a packet with an offload request can leave to right now, or -1
-   * (then the request is done in software): the link offloads, the
-   * destination is a unicast address not ours, the packet (or, with GSO,
-   * each segment: TCP sizes them by the path MTU) fits the path MTU and the
-   * next hop is resolved — as the IPv4 path offloads only to a resolved
-   * unicast neighbour.
-   */
-  #offloadMac(dst: Ipv6Address, payload: number, gsoSize: number): number {
-    const offloads = this.txOffloads;
-    // Behind a router the packet goes through its output hooks and next hop: done in software.
-    if (!offloads.checksum || dst.isMulticast() || this.router !== null) return -1;
-    if (gsoSize > 0 && payload > offloads.gsoMaxBytes) return -1;
-    if (this.addresses.find(dst)?.usable === true) return -1;
-    const now = this.#nowMs;
-    if (gsoSize === 0 && IPV6_HEADER_LEN + payload > this.pmtu.pathMtu(now, dst)) return -1;
-    if (this.#pointToPoint) return 0;
-    const hop = this.ndp.nextHop(now, dst);
-    return hop === null ? -1 : this.neighbours.lookup(now, hop);
-  }
-
-  /**
-   * What the device would do with a TCP super-segment, in software (as the
-   * IPv4 path, and as Linux tcp_gso_segment): cuts the payload into segments
-   * of `gsoSize` data bytes in pool buffers, each with the TCP header, its
-   * sequence number, FIN/PSH only on the last and CWR only on the first, and
-   * a complete checksum over the RFC 8200 §8.1 pseudo-header; sends each the
-   * ordinary way (behind neighbour resolution too). Releases `buf`.
-   */
-  #segmentInSoftware(
-    src: Ipv6Address,
-    buf: PacketBufferLike,
-    dst: Ipv6Address,
-    protocol: number,
-    hopLimit: number,
-    tc: number,
-    gsoSize: number,
-    opts: Ipv6SendOptions,
-  ): boolean {
-    const b = buf.bytes;
-    const l4 = buf.head;
-    const headerLength = (b[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2;
-    const dataLength = buf.length - headerLength;
-    const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
-    const flags = b[l4 + TCP_FLAGS_OFFSET];
-    const segOpts = this.#segmentOpts;
-    segOpts.hopLimit = hopLimit;
-    segOpts.trafficClass = tc;
-    segOpts.dontFragment = opts.dontFragment;
-    let ok = true;
-    for (let off = 0; off < dataLength; off += gsoSize) {
-      const n = Math.min(gsoSize, dataLength - off);
-      const seg = this.allocate();
-      const at = seg === null ? -1 : seg.append(headerLength + n);
-      if (seg === null || at < 0) {
-        if (seg !== null) this.release(seg);
-        ok = false;
-        break;
-      }
-      writeTcp6Segment(
-        seg.bytes,
-        at,
-        b,
-        l4,
-        headerLength,
-        dataLength,
-        off,
-        n,
-        seq,
-        flags,
-        src,
-        dst,
-      );
-      if (!this.sendFrom(src, seg, dst, protocol, segOpts)) ok = false;
-    }
-    this.release(buf);
-    return ok;
-  }
-
   #transmit(buf: PacketBufferLike, mac: number): boolean {
     if (this.#link.transmitIpv6(buf, mac)) return true;
     this.stats.txLinkDropped++;
@@ -1385,10 +1068,9 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   }
 
   /**
-   * RFC 8200 §4.5: the unfragmentable part (our 40-byte header) in every
-   * fragment, then a Fragment header and a multiple of 8 data bytes (the last
-   * one: the rest); identification from a random start (RFC 7739 §5 asks for
-   * unpredictable values; a per-layer random base with a counter).
+   * RFC 8200 §4.5 fragmentation ({@link fragmentIpv6}) with the next
+   * identification of this layer (a random start and a counter: RFC 7739 §5
+   * asks for unpredictable values); each fragment is routed as `buf` would be.
    */
   #fragment(
     src: Ipv6Address,
@@ -1400,49 +1082,23 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     mtu: number,
     hop: Ipv6Address | null,
   ): boolean {
-    const stats = this.stats;
-    const headroom = this.headroom + IPV6_FRAGMENT_HEADER_LEN;
-    const slotRoom = this.#pool.slotSize - headroom;
-    const maxData = Math.min(mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN, slotRoom) &
-      ~(IPV6_FRAGMENT_UNIT - 1);
     const id = this.#fragmentId;
     this.#fragmentId = (id + 1) | 0;
-    const payload = buf.length;
-    const from = buf.head;
-    let ok = true;
-    for (let off = 0; off < payload; off += maxData) {
-      const chunk = Math.min(maxData, payload - off);
-      const more = off + chunk < payload;
-      const frag = this.#pool.alloc(headroom);
-      if (frag === null) {
-        stats.txNoBuffer++;
-        return false;
-      }
-      const at = frag.append(chunk);
-      frag.bytes.set(buf.bytes.subarray(from + off, from + off + chunk), at);
-      const fh = frag.prepend(IPV6_FRAGMENT_HEADER_LEN);
-      const ip = frag.prepend(IPV6_HEADER_LEN);
-      if (at < 0 || fh < 0 || ip < 0) {
-        stats.txNoHeadroom++;
-        this.release(frag);
-        return false;
-      }
-      emitFragmentHeader(frag.bytes, fh, protocol, off, more, id);
-      writeHeader(
-        frag.bytes,
-        ip,
-        tc,
-        IPV6_FRAGMENT_HEADER_LEN + chunk,
-        IP_PROTO_FRAGMENT,
-        hopLimit,
-        src,
-        dst,
-      );
-      stats.txFragments++;
-      if (!this.#route(frag, dst, -1, hop)) ok = false;
-    }
-    stats.txPackets++;
-    return ok;
+    return fragmentIpv6(
+      this.#pool,
+      this.headroom,
+      this.stats,
+      buf,
+      src,
+      dst,
+      protocol,
+      hopLimit,
+      tc,
+      mtu,
+      id,
+      (frag) => this.#route(frag, dst, -1, hop),
+      (frag) => this.release(frag),
+    );
   }
 
   #sendLocal(
@@ -1465,7 +1121,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       this.release(buf);
       return false;
     }
-    writeHeader(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
+    writeIpv6Header(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
     this.stats.txPackets++;
     this.stats.txLocal++;
     queue[(this.#localHead + this.#localCount) % queue.length] = buf;
@@ -1534,7 +1190,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       return;
     }
     NdpRepr.emit(repr, buf.bytes, at, src, dst);
-    writeHeader(buf.bytes, ip, 0, length, IP_PROTO_ICMPV6, NDP_HOP_LIMIT, src, dst);
+    writeIpv6Header(buf.bytes, ip, 0, length, IP_PROTO_ICMPV6, NDP_HOP_LIMIT, src, dst);
     this.stats.txPackets++;
     this.#route(buf, dst, mac);
   }
@@ -1560,7 +1216,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     const dst = Ipv6Address.ALL_MLDV2_ROUTERS;
     MldReportRepr.emit(report, buf.bytes, at, src, dst);
     emitHopByHopRouterAlert(buf.bytes, hbh, IP_PROTO_ICMPV6);
-    writeHeader(
+    writeIpv6Header(
       buf.bytes,
       ip,
       0,
@@ -1573,30 +1229,4 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.stats.txPackets++;
     this.#transmit(buf, dst.multicastMac());
   }
-}
-
-/** Writes a 40-byte IPv6 header (flow label 0). */
-function writeHeader(
-  b: Uint8Array,
-  at: number,
-  trafficClass: number,
-  payloadLength: number,
-  nextHeader: number,
-  hopLimit: number,
-  src: Ipv6Words,
-  dst: Ipv6Words,
-): void {
-  write32(b, at, (6 << 28) | ((trafficClass & 0xff) << 20));
-  b[at + IPV6_PAYLOAD_LENGTH_OFFSET] = payloadLength >>> 8;
-  b[at + IPV6_PAYLOAD_LENGTH_OFFSET + 1] = payloadLength & 0xff;
-  b[at + IPV6_NEXT_HEADER_OFFSET] = nextHeader;
-  b[at + IPV6_HOP_LIMIT_OFFSET] = hopLimit;
-  write32(b, at + IPV6_SRC_OFFSET, src.w0);
-  write32(b, at + IPV6_SRC_OFFSET + 4, src.w1);
-  write32(b, at + IPV6_SRC_OFFSET + 8, src.w2);
-  write32(b, at + IPV6_SRC_OFFSET + 12, src.w3);
-  write32(b, at + IPV6_DST_OFFSET, dst.w0);
-  write32(b, at + IPV6_DST_OFFSET + 4, dst.w1);
-  write32(b, at + IPV6_DST_OFFSET + 8, dst.w2);
-  write32(b, at + IPV6_DST_OFFSET + 12, dst.w3);
 }

@@ -34,6 +34,7 @@
 import type { Ipv6Words } from "../wire/checksum.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
 import { sipHash24, sipHashHigh } from "../wire/siphash.ts";
+import { readI32 } from "../wire/view.ts";
 
 /** RFC 4862 §5.1: DupAddrDetectTransmits default. */
 export const DUP_ADDR_DETECT_TRANSMITS = 1;
@@ -49,6 +50,22 @@ export const DEFAULT_MAX_ADDRESSES = 16;
 const IID_PREFIX_LENGTH = 64;
 /** The link-local prefix fe80::/64 (RFC 4291 §2.5.6). */
 const LINK_LOCAL_W0 = 0xfe80_0000 | 0;
+
+/** RFC 6164 §6: a /127 (or /128) has no Subnet-Router anycast address. */
+const SUBNET_ANYCAST_MAX_PREFIX = 127;
+/** RFC 2526 §2: reserved subnet anycast addresses in a /64 with EUI-64 format identifiers. */
+const RESERVED_ANYCAST_PREFIX = 64;
+/** …their interface identifier's high word: fdff:ffff (the u/l bit 0, all else 1). */
+const RESERVED_ANYCAST_IID_HIGH = 0xfdff_ffff | 0;
+/** …its low word without the 7-bit anycast ID: ffff:ff80. */
+const RESERVED_ANYCAST_IID_LOW = 0xffff_ff80 | 0;
+/** The 7-bit anycast ID (RFC 2526 §2). */
+const RESERVED_ANYCAST_ID_MASK = 0x7f;
+
+/** The mask of the `bits` leading bits of a 32-bit word (0 for none, −1 for all). */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : -1 << (32 - bits);
+}
 
 /** State of an address (RFC 4862 §2), as listed. */
 export type Ipv6AddressState = "tentative" | "preferred" | "deprecated" | "duplicate";
@@ -290,6 +307,11 @@ export class Ipv6AddressTable {
   /** RetransTimer (ms) between DAD solicitations and before the verdict (RA may change it). */
   retransTimerMs = 1_000;
   readonly #entries: Ipv6AddressEntry[] = [];
+  /** Bumped whenever an entry is added, removed or changes state (see {@link version}). */
+  #version = 0;
+  /** The last address object {@link isUsable} found not ours, and {@link version} then. */
+  #notOurs: Ipv6Address | null = null;
+  #notOursVersion = -1;
   readonly #mac: number;
   readonly #host: Ipv6AddressHost;
   readonly #max: number;
@@ -320,6 +342,15 @@ export class Ipv6AddressTable {
   /** Every address (read-only use). */
   get entries(): readonly Ipv6AddressEntry[] {
     return this.#entries;
+  }
+
+  /**
+   * A number that changes whenever an address is added or removed or changes
+   * state: an answer derived from the table (e.g. the next-hop cache of
+   * `NeighbourDiscovery.nextHop`) stays valid while it is the same.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /**
@@ -394,7 +425,10 @@ export class Ipv6AddressTable {
     }
     // (e): the preferred lifetime is reset; the valid lifetime only by the two-hour rule.
     e.preferredUntilMs = nowMs + preferredMs;
-    if (e.state === "deprecated" && preferredMs > 0) e.state = "preferred";
+    if (e.state === "deprecated" && preferredMs > 0) {
+      e.state = "preferred";
+      this.#version++;
+    }
     const remaining = e.validUntilMs - nowMs;
     if (validMs > TWO_HOURS_MS || validMs > remaining) {
       e.validUntilMs = nowMs + validMs;
@@ -422,6 +456,22 @@ export class Ipv6AddressTable {
   }
 
   /**
+   * Whether `a` is a usable address of ours (`find(a)?.usable`), remembering the last
+   * address object found not to be while the table is unchanged ({@link version}): the
+   * sending path asks about one peer object per packet of a connection.
+   *
+   * @param a an address
+   * @returns true for a preferred or deprecated address of ours
+   */
+  isUsable(a: Ipv6Address): boolean {
+    if (a === this.#notOurs && this.#version === this.#notOursVersion) return false;
+    if (this.find(a)?.usable === true) return true;
+    this.#notOurs = a;
+    this.#notOursVersion = this.#version;
+    return false;
+  }
+
+  /**
    * Whether `bytes[offset..+16)` is one of our usable addresses (packet input).
    *
    * @param bytes buffer
@@ -433,6 +483,48 @@ export class Ipv6AddressTable {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       if (e.usable && e.address.equalsAt(bytes, offset)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether the address at `bytes[offset]` is one we know to be anycast (RFC
+   * 4443 §2.4 (e.6)): the Subnet-Router anycast address of the prefix of an
+   * address of ours (the bits after the prefix all zero, RFC 4291 §2.6.1; not
+   * for /127 and /128, RFC 6164 §6), or in such a /64 a reserved subnet
+   * anycast address (interface identifier fdff:ffff:ffff:ff80 to …:ffff, RFC
+   * 2526 §2). Runs only when an error is about to be sent.
+   *
+   * @param bytes buffer
+   * @param offset address start
+   * @returns true when anycast
+   */
+  isAnycastAt(bytes: Uint8Array, offset: number): boolean {
+    const w0 = readI32(bytes, offset);
+    const w1 = readI32(bytes, offset + 4);
+    const w2 = readI32(bytes, offset + 8);
+    const w3 = readI32(bytes, offset + 12);
+    for (const e of this.#entries) {
+      const len = e.prefixLength;
+      if (len <= 0 || len >= SUBNET_ANYCAST_MAX_PREFIX) continue;
+      const a = e.address;
+      const m0 = wordMask(len), m1 = wordMask(len - 32);
+      const m2 = wordMask(len - 64), m3 = wordMask(len - 96);
+      if (
+        ((w0 ^ a.w0) & m0) !== 0 || ((w1 ^ a.w1) & m1) !== 0 || ((w2 ^ a.w2) & m2) !== 0 ||
+        ((w3 ^ a.w3) & m3) !== 0
+      ) {
+        continue;
+      }
+      if ((w0 & ~m0) === 0 && (w1 & ~m1) === 0 && (w2 & ~m2) === 0 && (w3 & ~m3) === 0) {
+        return true;
+      }
+      if (
+        len === RESERVED_ANYCAST_PREFIX && w2 === RESERVED_ANYCAST_IID_HIGH &&
+        (w3 & ~RESERVED_ANYCAST_ID_MASK) === RESERVED_ANYCAST_IID_LOW
+      ) {
+        return true;
+      }
     }
     return false;
   }
@@ -547,16 +639,19 @@ export class Ipv6AddressTable {
         } else {
           // RFC 4862 §5.4: no duplicate seen within RetransTimer of the last solicitation.
           e.state = nowMs >= e.preferredUntilMs ? "deprecated" : "preferred";
+          this.#version++;
           this.#host.addressReady?.(e);
         }
       }
       if (e.state === "preferred" && nowMs >= e.preferredUntilMs) {
         e.state = "deprecated";
+        this.#version++;
         this.stats.deprecated++;
       }
       if (nowMs >= e.validUntilMs) {
         // RFC 4862 §5.5.4: an invalid address is removed.
         entries.splice(i--, 1);
+        this.#version++;
         this.stats.expired++;
         if (e.state !== "duplicate") this.#host.solicitedNodeGroup(e.address, false);
         continue;
@@ -612,12 +707,14 @@ export class Ipv6AddressTable {
     }
     const e = new Ipv6AddressEntry(address, prefixLength, origin, prefix);
     this.#entries.push(e);
+    this.#version++;
     this.#startDad(nowMs, e);
     return e;
   }
 
   #startDad(nowMs: number, e: Ipv6AddressEntry): void {
     e.state = "tentative";
+    this.#version++;
     e.dadLeft = this.#dadTransmits;
     e.nonce = Math.floor(this.#random() * 0x1_0000_0000_0000);
     // §5.4.2: join the solicited-node group first, then wait a random delay.
@@ -628,6 +725,7 @@ export class Ipv6AddressTable {
 
   #duplicate(nowMs: number, e: Ipv6AddressEntry): void {
     e.state = "duplicate";
+    this.#version++;
     this.stats.duplicates++;
     this.#host.solicitedNodeGroup(e.address, false);
     this.#host.duplicateFound?.(e);
@@ -643,6 +741,7 @@ export class Ipv6AddressTable {
       again.validUntilMs = e.validUntilMs;
       again.preferredUntilMs = e.preferredUntilMs;
       this.#entries.push(again);
+      this.#version++;
       this.stats.regenerated++;
       this.#startDad(nowMs, again);
     }

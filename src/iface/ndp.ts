@@ -302,6 +302,12 @@ export class NeighbourDiscovery {
   readonly #routers: Router[] = [];
   readonly #prefixes: Prefix[] = [];
   readonly #redirects: Redirect[] = [];
+  /**
+   * The last destination {@link nextHop} found on-link by a rule that does not age (see
+   * there), and the address table's version then.
+   */
+  #onLinkDst: Ipv6Address | null = null;
+  #onLinkVersion = -1;
   /** RFC 8106 §6.1: the DNS Server List, in the order the servers were learned. */
   readonly #dnsServers: DnsServerEntry[] = [];
   readonly #maxDnsServers: number;
@@ -456,12 +462,13 @@ export class NeighbourDiscovery {
    * @returns true when on-link
    */
   isOnLink(nowMs: number, dst: Ipv6Words): boolean {
-    if ((dst.w0 & (0xffc0_0000 | 0)) === (0xfe80_0000 | 0)) return true;
+    return this.#onLinkForever(dst) || this.#inLivePrefix(nowMs, dst);
+  }
+
+  /** In an advertised on-link prefix whose lifetime runs (§6.3.4). */
+  #inLivePrefix(nowMs: number, dst: Ipv6Words): boolean {
     for (const p of this.#prefixes) {
       if (p.expiresMs > nowMs && inPrefix(dst, p.prefix, p.length)) return true;
-    }
-    for (const e of this.#addresses.entries) {
-      if (e.origin === "static" && inPrefix(dst, e.address, e.prefixLength)) return true;
     }
     return false;
   }
@@ -476,11 +483,36 @@ export class NeighbourDiscovery {
    * @returns the next hop, or null
    */
   nextHop(nowMs: number, dst: Ipv6Address): Ipv6Address | null {
-    for (const r of this.#redirects) {
+    const redirects = this.#redirects;
+    if (redirects.length === 0) {
+      // A one-entry cache for the sending path (a connection sends to one address object):
+      // a link-local destination, or one in the prefix of a static address of ours, is
+      // on-link whatever the time (§5.2; neither ages), so the answer holds while no redirect
+      // exists and the address table is unchanged.
+      const version = this.#addresses.version;
+      if (dst === this.#onLinkDst && version === this.#onLinkVersion) return dst;
+      if (this.#onLinkForever(dst)) {
+        this.#onLinkDst = dst;
+        this.#onLinkVersion = version;
+        return dst;
+      }
+      if (this.#inLivePrefix(nowMs, dst)) return dst;
+      return this.defaultRouter(nowMs)?.address ?? null;
+    }
+    for (const r of redirects) {
       if (r.expiresMs > nowMs && wordsEqual(r.destination, dst)) return r.target;
     }
     if (this.isOnLink(nowMs, dst)) return dst;
     return this.defaultRouter(nowMs)?.address ?? null;
+  }
+
+  /** The rules of {@link isOnLink} that do not age: link-local, a static address's prefix. */
+  #onLinkForever(dst: Ipv6Words): boolean {
+    if ((dst.w0 & (0xffc0_0000 | 0)) === (0xfe80_0000 | 0)) return true;
+    for (const e of this.#addresses.entries) {
+      if (e.origin === "static" && inPrefix(dst, e.address, e.prefixLength)) return true;
+    }
+    return false;
   }
 
   /**

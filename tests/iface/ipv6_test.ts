@@ -413,6 +413,61 @@ Deno.test("Ipv6Layer behaviour: delivers to a registered transport with the pseu
   assert.equal(e.icmp[1], 4);
 });
 
+Deno.test("Ipv6Layer behaviour: TCP and UDP right after the fixed header reach their transport as the chain walk would deliver them", () => {
+  const h = hostWithPeer();
+  const got: string[] = [];
+  h.ipv6.registerProtocol(6, {
+    onPacket6(_now, src, dst, bytes, offset, length) {
+      got.push(`tcp ${src} ${dst} ${length} ${bytes[offset]}`);
+    },
+  });
+  const segment = new Uint8Array(20).fill(0x5a);
+  const tcp = ipv6Packet({ src: PEER, dst: ME, nextHeader: 6, payload: segment });
+  // Directly after the header, with link padding after the packet: the payload length decides.
+  const padded = new Uint8Array(tcp.length + 6);
+  padded.set(tcp);
+  h.rx(v6Frame(MY_MAC, MAC_PEER, padded));
+  // Behind a Destination Options header (PadN): the same segment through the walk.
+  const withOpts = new Uint8Array(8 + segment.length);
+  withOpts[0] = 6;
+  withOpts[2] = 1; // PadN
+  withOpts[3] = 4;
+  withOpts.set(segment, 8);
+  h.rx(
+    v6Frame(
+      MY_MAC,
+      MAC_PEER,
+      ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: withOpts }),
+    ),
+  );
+  assert.deepEqual(got, [
+    "tcp 2001:db8:1::1 2001:db8:1::2 20 90",
+    "tcp 2001:db8:1::1 2001:db8:1::2 20 90",
+  ]);
+  assert.equal(h.ipv6.stats.rxDelivered, 2);
+  // UDP with no transport registered: still the walk's Parameter Problem code 1 at Next Header.
+  h.rx(
+    v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 17, payload: segment })),
+  );
+  const [e] = h.out();
+  assert.equal(e.icmpType, 4);
+  assert.equal(e.icmp[1], 1);
+  assert.equal(new DataView(e.icmp.buffer, e.icmp.byteOffset).getUint32(4), 6);
+  // A Hop-by-Hop option of action 10 in front of TCP: the walk still answers it (code 2).
+  const hbh = new Uint8Array(8 + segment.length);
+  hbh[0] = 6;
+  hbh[2] = 0x80 | 0x1e;
+  hbh[3] = 4;
+  hbh.set(segment, 8);
+  h.advance(2000);
+  h.rx(v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 0, payload: hbh })));
+  const [p] = h.out();
+  assert.equal(p.icmpType, 4);
+  assert.equal(p.icmp[1], 2);
+  assert.equal(got.length, 2);
+  assert.equal(h.ipv6.stats.rxParameterProblem, 2);
+});
+
 Deno.test("Ipv6Layer behaviour: packets to our own address are delivered locally on the next poll", () => {
   const h = new V6Host().up();
   const got: number[] = [];

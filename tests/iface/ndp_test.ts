@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
+import { Ipv6Address, Ipv6Cidr } from "../../src/wire/ipv6_address.ts";
 import { stableAddress } from "../../src/iface/ipv6_addresses.ts";
 import {
   blankNa,
@@ -63,6 +63,22 @@ Deno.test("Ipv6AddressTable behaviour: DAD joins the solicited-node group, solic
     sent.filter((o) => o.icmpType === 136 && o.dst.equals(Ipv6Address.ALL_NODES)).length,
     2,
   );
+});
+
+Deno.test("Ipv6AddressTable behaviour: isUsable follows the table — tentative no, preferred yes, and a peer asked about before becomes ours", () => {
+  const h = new V6Host().up();
+  const table = h.ipv6.addresses;
+  const x = Ipv6Address.parse("2001:db8:1::77");
+  assert.equal(table.isUsable(ME), true);
+  assert.equal(table.isUsable(x), false);
+  assert.equal(table.isUsable(x), false);
+  // The same object asked about again after it became an address of ours: tentative (DAD
+  // running) is not usable, preferred is.
+  table.addStatic(h.t, Ipv6Cidr.parse("2001:db8:1::77/64"));
+  assert.equal(table.isUsable(x), false);
+  h.advance(1500);
+  assert.equal(table.find(x)?.state, "preferred");
+  assert.equal(table.isUsable(x), true);
 });
 
 Deno.test("Ipv6AddressTable behaviour: a node already holding our static address makes it duplicate (RFC 4862 §5.4.4)", () => {
@@ -426,6 +442,34 @@ Deno.test("NeighbourDiscovery behaviour: a redirect from the first-hop router se
   h.ipv6.ping(h.t, far, { count: 1 });
   const [req] = h.out();
   assert.equal(req.dstMac, MAC_PEER);
+});
+
+Deno.test("NeighbourDiscovery behaviour: nextHop's on-link answers follow a redirect and new static addresses", () => {
+  const h = new V6Host().up();
+  const ndp = h.ipv6.ndp;
+  // Link-local and in a static address's prefix: on-link, the same answer each time.
+  assert.equal(ndp.nextHop(h.t, PEER), PEER);
+  assert.equal(ndp.nextHop(h.t, PEER_LL), PEER_LL);
+  assert.equal(ndp.nextHop(h.t, PEER_LL), PEER_LL);
+  // A redirect from the destination's first hop (itself) names another target (RFC 4861 §8.1).
+  const other = Ipv6Address.parse("fe80::c");
+  const r = blankNa();
+  r.type = 137;
+  r.target = other;
+  r.destination = PEER_LL;
+  r.targetLinkLayer = MAC_PEER + 1;
+  h.rx(ndpFrame(r, PEER_LL, h.ipv6.sourceAddressFor6(PEER_LL)!, MAC_PEER, MY_MAC));
+  assert.equal(ndp.stats.rxRedirects, 1);
+  assert.equal(String(ndp.nextHop(h.t, PEER_LL)), String(other));
+  // Without a router an off-link destination has no next hop, until a static address
+  // puts it on-link (the address table's version changes).
+  const bare = new V6Host([]).up();
+  const dst = Ipv6Address.parse("2001:db8:5::1");
+  assert.equal(bare.ipv6.ndp.nextHop(bare.t, dst), null);
+  const before = bare.ipv6.addresses.version;
+  bare.ipv6.addresses.addStatic(bare.t, Ipv6Cidr.parse("2001:db8:5::2/64"));
+  assert.notEqual(bare.ipv6.addresses.version, before);
+  assert.equal(bare.ipv6.ndp.nextHop(bare.t, dst), dst);
 });
 
 Deno.test("NeighbourDiscovery behaviour: an MLD general query is answered with our groups", () => {
