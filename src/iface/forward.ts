@@ -3,13 +3,32 @@
  * datagrams a router must not forward (§5.3.7 martians, §4.2.2.11 and RFC
  * 2644 directed broadcasts, RFC 3927 §7 link-local, multicast without
  * multicast routing), the TTL decrement with an incremental header checksum
- * update (§5.3.1, RFC 1624), and the counters.
+ * update (§5.3.1, RFC 1624), the fragmentation of a datagram larger than the
+ * egress MTU (§5.2.6, RFC 791 §3.2), and the counters.
  *
  * @module
  */
 
 import { readI32 } from "../wire/view.ts";
-import { updateChecksum16 } from "../wire/checksum.ts";
+import { internetChecksum, updateChecksum16 } from "../wire/checksum.ts";
+import {
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_FRAGMENT_OFFSET_MASK,
+  IPV4_FRAGMENT_UNIT,
+  IPV4_HEADER_LEN,
+  IPV4_TOTAL_LENGTH_OFFSET,
+} from "../wire/ipv4.ts";
+import type { BufferPoolLike, PacketBufferLike } from "./types.ts";
+
+/** An IPv4 option's copied flag: it goes into every fragment (RFC 791 §3.1). */
+const OPTION_COPIED = 0x80;
+/** End of Option List (RFC 791 §3.1). */
+const OPTION_END = 0;
+/** No Operation (RFC 791 §3.1). */
+const OPTION_NOP = 1;
 
 /** ICMP destination unreachable (RFC 792). */
 export const FORWARD_ICMP_DEST_UNREACHABLE = 3;
@@ -194,4 +213,135 @@ export function decrementTtl(bytes: Uint8Array, offset: number): void {
   const n = updateChecksum16((bytes[ck] << 8) | bytes[ck + 1], old, old - 0x100);
   bytes[ck] = n >>> 8;
   bytes[ck + 1] = n & 0xff;
+}
+
+/** What {@link fragmentForwarded} needs of the egress interface. */
+export interface ForwardEgress {
+  /** Bytes of link header its buffers need in front of the IPv4 header. */
+  readonly linkHeadroom: number;
+  /** Sends a datagram in a pool buffer to `nextHop` on the link (behind ARP); takes the buffer. */
+  sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean;
+}
+
+/**
+ * RFC 791 §3.2 / RFC 1812 §5.2.6: cuts a forwarded datagram (DF clear) into
+ * fragments in pool buffers that fit `mtu` and sends them to `nextHop` — the
+ * first keeps every option, later ones only those with the copied flag; a
+ * fragment's fragments keep its offset and its MF on the last one. Counted in
+ * `stats` (`fragmented`, `fragmentsSent`, `forwarded`; `noBuffer`, `linkDropped`).
+ *
+ * @param pool where the fragments' buffers come from
+ * @param stats the forwarding counters
+ * @param egress the interface they leave by
+ * @param bytes buffer holding the datagram
+ * @param offset its IPv4 header
+ * @param total its length
+ * @param flags its flags/fragment-offset word
+ * @param nextHop the next hop's address (int32)
+ * @param mtu the largest fragment
+ */
+export function fragmentForwarded(
+  pool: BufferPoolLike,
+  stats: ForwardStats,
+  egress: ForwardEgress,
+  bytes: Uint8Array,
+  offset: number,
+  total: number,
+  flags: number,
+  nextHop: number,
+  mtu: number,
+): void {
+  const hl = (bytes[offset] & 0x0f) << 2;
+  const later = laterOptionsLength(bytes, offset, hl);
+  const payload = total - hl;
+  const baseOffset = (flags & IPV4_FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
+  const lastMf = flags & IPV4_FLAG_MF;
+  stats.fragmented++;
+  let sent = 0;
+  for (let off = 0; off < payload;) {
+    const headerLength = off === 0 ? hl : IPV4_HEADER_LEN + later;
+    const room = (mtu - headerLength) & ~(IPV4_FRAGMENT_UNIT - 1);
+    const chunk = Math.min(room, payload - off);
+    const last = off + chunk >= payload;
+    const buf = pool.alloc(egress.linkHeadroom);
+    const at = buf === null ? -1 : buf.append(headerLength + chunk);
+    if (buf === null || at < 0) {
+      if (buf !== null) pool.free(buf);
+      stats.noBuffer++;
+      stats.dropped++;
+      return;
+    }
+    const b = buf.bytes;
+    if (off === 0) b.set(bytes.subarray(offset, offset + hl), at);
+    else {
+      b.set(bytes.subarray(offset, offset + IPV4_HEADER_LEN), at);
+      copyCopiedOptions(bytes, offset, hl, b, at + IPV4_HEADER_LEN, later);
+      b[at] = 0x40 | (headerLength >>> 2);
+    }
+    const data = offset + hl + off;
+    b.set(bytes.subarray(data, data + chunk), at + headerLength);
+    const len = headerLength + chunk;
+    b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
+    b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
+    const fw = (flags & IPV4_FLAG_DF) | (last ? lastMf : IPV4_FLAG_MF) |
+      (((baseOffset + off) / IPV4_FRAGMENT_UNIT) & IPV4_FRAGMENT_OFFSET_MASK);
+    b[at + IPV4_FLAGS_FRAGMENT_OFFSET] = fw >>> 8;
+    b[at + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = fw & 0xff;
+    b[at + IPV4_CHECKSUM_OFFSET] = 0;
+    b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
+    const ck = internetChecksum(b, at, headerLength);
+    b[at + IPV4_CHECKSUM_OFFSET] = ck >>> 8;
+    b[at + IPV4_CHECKSUM_OFFSET + 1] = ck & 0xff;
+    if (egress.sendToNeighbour(buf, nextHop)) sent++;
+    else stats.linkDropped++;
+    stats.fragmentsSent++;
+    off += chunk;
+  }
+  if (sent > 0) stats.forwarded++;
+}
+
+/** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
+function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
+  let n = 0;
+  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
+    const type = bytes[i];
+    if (type === OPTION_END) break;
+    if (type === OPTION_NOP) {
+      i++;
+      continue;
+    }
+    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
+    if (len < 2) break;
+    if ((type & OPTION_COPIED) !== 0) n += len;
+    i += len;
+  }
+  return (n + 3) & ~3;
+}
+
+/** Copies the options with the copied flag (RFC 791 §3.1), padding with End of Option List. */
+function copyCopiedOptions(
+  bytes: Uint8Array,
+  offset: number,
+  hl: number,
+  out: Uint8Array,
+  at: number,
+  room: number,
+): void {
+  let w = at;
+  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
+    const type = bytes[i];
+    if (type === OPTION_END) break;
+    if (type === OPTION_NOP) {
+      i++;
+      continue;
+    }
+    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
+    if (len < 2) break;
+    if ((type & OPTION_COPIED) !== 0 && w + len <= at + room) {
+      out.set(bytes.subarray(i, i + len), w);
+      w += len;
+    }
+    i += len;
+  }
+  out.fill(OPTION_END, w, at + room);
 }
