@@ -4,7 +4,9 @@
  * 2644 directed broadcasts, RFC 3927 §7 link-local, multicast without
  * multicast routing), the TTL decrement with an incremental header checksum
  * update (§5.3.1, RFC 1624), the fragmentation of a datagram larger than the
- * egress MTU (§5.2.6, RFC 791 §3.2), and the counters.
+ * egress MTU (§5.2.6, RFC 791 §3.2), the counters, and the hand-off of a
+ * forwarded datagram both routers (`router.ts`, `router6.ts`) share: from
+ * the receive buffer (zero copy) or copied once into a pool buffer.
  *
  * @module
  */
@@ -21,6 +23,9 @@ import {
   IPV4_HEADER_LEN,
   IPV4_TOTAL_LENGTH_OFFSET,
 } from "../wire/ipv4.ts";
+import { writeMac } from "../wire/address.ts";
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import type { NetworkInterface } from "./interface.ts";
 import type { BufferPoolLike, PacketBufferLike } from "./types.ts";
 
 /** An IPv4 option's copied flag: it goes into every fragment (RFC 791 §3.1). */
@@ -344,4 +349,125 @@ function copyCopiedOptions(
     i += len;
   }
   out.fill(OPTION_END, w, at + room);
+}
+
+/** The hand-off counters both routers keep ({@link ForwardStats}, `Forward6Stats`). */
+export interface ForwardHandoffStats {
+  /** Datagrams forwarded. */
+  forwarded: number;
+  /** Of those, sent from the receive buffer. */
+  zeroCopy: number;
+  /** Copied once into a pool buffer. */
+  copied: number;
+  /** Dropped: no pool buffer. */
+  noBuffer: number;
+  /** Dropped by the egress link or device. */
+  linkDropped: number;
+  /** Dropped, for any reason. */
+  dropped: number;
+}
+
+/**
+ * Per interface, whether it carries plain Ethernet (no VLAN tag, not an IP link): a datagram
+ * between two such links is forwarded in place, its Ethernet header rewritten.
+ *
+ * @param interfaces the router's interfaces
+ * @returns one flag per interface, same order
+ */
+export function plainEthernetLinks(interfaces: readonly NetworkInterface[]): boolean[] {
+  return interfaces.map((i) => i.device.capabilities.link !== "ip" && i.config.vlanId === 0);
+}
+
+/**
+ * Zero copy: gives the Ethernet header in front of the datagram at `offset` the next hop's MAC
+ * `mac` and the egress interface's own as source.
+ *
+ * @param bytes the receive buffer
+ * @param offset the datagram's IP header (an Ethernet header lies before it)
+ * @param mac the next hop's MAC (48-bit number)
+ * @param egress the interface the frame leaves by
+ * @returns the frame's start
+ */
+export function readdressFrame(
+  bytes: Uint8Array,
+  offset: number,
+  mac: number,
+  egress: NetworkInterface,
+): number {
+  const at = offset - ETHERNET_HEADER_LEN;
+  writeMac(bytes, at, mac);
+  writeMac(bytes, at + 6, egress.config.mac);
+  return at;
+}
+
+/**
+ * Counts a forwarded frame handed to the egress device from the receive buffer.
+ *
+ * @param egress the interface it left by (its `txFrames` / `txDeviceDropped`)
+ * @param stats the router's counters
+ * @param ok what the device's transmit returned
+ * @returns `ok`
+ */
+export function countInPlace(
+  egress: NetworkInterface,
+  stats: ForwardHandoffStats,
+  ok: boolean,
+): boolean {
+  if (ok) {
+    egress.stats.txFrames++;
+    stats.forwarded++;
+    stats.zeroCopy++;
+  } else {
+    egress.stats.txDeviceDropped++;
+    stats.linkDropped++;
+    stats.dropped++;
+  }
+  return ok;
+}
+
+/**
+ * One copy: a forwarded datagram that waits for the next hop's address or needs another link
+ * header goes into a pool buffer with `headroom` bytes in front.
+ *
+ * @param pool the router's pool
+ * @param stats the router's counters (`copied`; `noBuffer` and `dropped` when none is free)
+ * @param headroom the egress interface's link headroom
+ * @param bytes buffer holding the datagram
+ * @param offset its IP header
+ * @param total its length
+ * @returns the buffer, or null (counted)
+ */
+export function copyForwarded(
+  pool: BufferPoolLike,
+  stats: ForwardHandoffStats,
+  headroom: number,
+  bytes: Uint8Array,
+  offset: number,
+  total: number,
+): PacketBufferLike | null {
+  const buf = pool.alloc(headroom);
+  const at = buf === null ? -1 : buf.append(total);
+  if (buf === null || at < 0) {
+    if (buf !== null) pool.free(buf);
+    stats.noBuffer++;
+    stats.dropped++;
+    return null;
+  }
+  buf.bytes.set(bytes.subarray(offset, offset + total), at);
+  stats.copied++;
+  return buf;
+}
+
+/**
+ * Counts a copied datagram handed to the egress link (ARP or neighbour discovery).
+ *
+ * @param stats the router's counters
+ * @param ok what the link's send returned
+ */
+export function countLinkSend(stats: ForwardHandoffStats, ok: boolean): void {
+  if (ok) stats.forwarded++;
+  else {
+    stats.linkDropped++;
+    stats.dropped++;
+  }
 }

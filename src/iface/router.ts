@@ -36,7 +36,6 @@
 
 import { formatIpv4, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
 import { readI32 } from "../wire/view.ts";
-import { writeMac } from "../wire/address.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
 import { type Device, RX_CHECKSUM_PARTIAL } from "../phy/device.ts";
@@ -59,6 +58,9 @@ import {
 } from "./hooks.ts";
 import { Nat, NAT_DROP, type NatEntryInfo, type NatOptions, type NatStats } from "./nat.ts";
 import {
+  copyForwarded,
+  countInPlace,
+  countLinkSend,
   decrementTtl,
   FORWARD_ICMP_DEST_UNREACHABLE,
   FORWARD_ICMP_FRAG_NEEDED,
@@ -69,6 +71,8 @@ import {
   fragmentForwarded,
   martianReason,
   newForwardStats,
+  plainEthernetLinks,
+  readdressFrame,
 } from "./forward.ts";
 import { ForwardOffloads } from "./router_superframe.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
@@ -297,9 +301,7 @@ export class Router {
       }
       return m;
     });
-    this.#plainEthernet = interfaces.map((i) =>
-      i.device.capabilities.link !== "ip" && i.config.vlanId === 0
-    );
+    this.#plainEthernet = plainEthernetLinks(interfaces);
     this.#offload = new ForwardOffloads(this.interfaces, this.#pool, this.forwardStats);
     this.forwarding = options.forwarding === true;
     this.hooks.addAll(options.hooks);
@@ -911,9 +913,7 @@ export class Router {
         : -1;
       if (mac >= 0) {
         // Zero copy: the Ethernet header in front of the datagram gets the new addresses.
-        const at = offset - ETHERNET_HEADER_LEN;
-        writeMac(bytes, at, mac);
-        writeMac(bytes, at + 6, egress.config.mac);
+        const at = readdressFrame(bytes, offset, mac, egress);
         this.#sendInPlace(egress, bytes, at, frame, ETHERNET_HEADER_LEN + hl, offload, gsoSize);
         return;
       }
@@ -929,21 +929,8 @@ export class Router {
     }
     if (offload) offloads.complete(bytes, offset, hl, total, csumField);
     // One copy: the datagram waits for ARP or needs another link header.
-    const buf = this.#pool.alloc(egress.linkHeadroom);
-    const at = buf === null ? -1 : buf.append(total);
-    if (buf === null || at < 0) {
-      if (buf !== null) this.#pool.free(buf);
-      stats.noBuffer++;
-      stats.dropped++;
-      return;
-    }
-    buf.bytes.set(bytes.subarray(offset, offset + total), at);
-    stats.copied++;
-    if (egress.sendToNeighbour(buf, nextHop)) stats.forwarded++;
-    else {
-      stats.linkDropped++;
-      stats.dropped++;
-    }
+    const buf = copyForwarded(this.#pool, stats, egress.linkHeadroom, bytes, offset, total);
+    if (buf !== null) countLinkSend(stats, egress.sendToNeighbour(buf, nextHop));
   }
 
   /**
@@ -961,7 +948,6 @@ export class Router {
     offload: boolean,
     gsoSize: number,
   ): void {
-    const stats = this.forwardStats;
     const ok = offload
       ? egress.device.transmitOffload!(
         bytes,
@@ -972,16 +958,10 @@ export class Router {
         gsoSize,
       )
       : egress.device.transmit(bytes, at, frame);
-    if (ok) {
-      egress.stats.txFrames++;
-      stats.forwarded++;
-      stats.zeroCopy++;
+    const stats = this.forwardStats;
+    if (countInPlace(egress, stats, ok)) {
       if (offload) stats.checksumOffloaded++;
       if (gsoSize > 0) stats.superFrames++;
-    } else {
-      egress.stats.txDeviceDropped++;
-      stats.linkDropped++;
-      stats.dropped++;
     }
   }
 }

@@ -10,11 +10,10 @@
  * @module
  */
 
-import { readI32, write32 } from "../wire/view.ts";
+import { readI32 } from "../wire/view.ts";
 import {
   CHECKSUM_FIELD_BYTES,
   completePartialChecksum,
-  internetChecksum,
   pseudoHeaderSum,
   UDP_CHECKSUM_OFFSET,
 } from "../wire/checksum.ts";
@@ -22,30 +21,18 @@ import { GSO_ECN, GSO_TCPV4, RX_CHECKSUM_PARTIAL } from "../phy/device.ts";
 import type { NetworkInterface } from "./interface.ts";
 import { type ForwardStats, fragmentForwarded } from "./forward.ts";
 import type { BufferPoolLike } from "./types.ts";
+import { writeTcp4Segment } from "./ipv4.ts";
 import {
   IP_PROTO_TCP,
   IP_PROTO_UDP,
-  IPV4_CHECKSUM_OFFSET,
   IPV4_DST_OFFSET,
   IPV4_FLAG_MF,
   IPV4_FLAGS_FRAGMENT_OFFSET,
   IPV4_FRAGMENT_OFFSET_MASK,
-  IPV4_ID_OFFSET,
   IPV4_PROTOCOL_OFFSET,
   IPV4_SRC_OFFSET,
-  IPV4_TOTAL_LENGTH_OFFSET,
 } from "../wire/ipv4.ts";
-import {
-  fillTcpChecksum,
-  TCP_CHECKSUM_OFFSET,
-  TCP_CWR,
-  TCP_DATA_OFFSET_BYTE,
-  TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_HEADER_LEN,
-  TCP_PSH,
-  TCP_SEQ_OFFSET,
-} from "../wire/tcp.ts";
+import { TCP_CHECKSUM_OFFSET, TCP_DATA_OFFSET_BYTE, TCP_HEADER_LEN } from "../wire/tcp.ts";
 
 /**
  * The router's offload state: per interface, what its device takes; for the
@@ -258,14 +245,7 @@ export class ForwardOffloads {
     const stats = this.#stats;
     const pool = this.#pool;
     const headers = this.#segmentHeaders;
-    const tcpHeader = headers - hl;
     const mtu = egress.config.mtu;
-    const l4 = offset + hl;
-    const src = readI32(bytes, offset + IPV4_SRC_OFFSET);
-    const dst = readI32(bytes, offset + IPV4_DST_OFFSET);
-    const seq = readI32(bytes, l4 + TCP_SEQ_OFFSET);
-    const id = (bytes[offset + IPV4_ID_OFFSET] << 8) | bytes[offset + IPV4_ID_OFFSET + 1];
-    const tcpFlags = bytes[l4 + TCP_FLAGS_OFFSET];
     const ipFlags = (bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
       bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1];
     const dataLength = total - headers;
@@ -282,27 +262,7 @@ export class ForwardOffloads {
         break;
       }
       const b = buf.bytes;
-      b.set(bytes.subarray(offset, offset + headers), at);
-      b.set(bytes.subarray(offset + headers + off, offset + headers + off + chunk), at + headers);
-      b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
-      b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
-      const segId = (id + i) & 0xffff;
-      b[at + IPV4_ID_OFFSET] = segId >>> 8;
-      b[at + IPV4_ID_OFFSET + 1] = segId & 0xff;
-      b[at + IPV4_CHECKSUM_OFFSET] = 0;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
-      const ipck = internetChecksum(b, at, hl);
-      b[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
-      const t = at + hl;
-      write32(b, t + TCP_SEQ_OFFSET, (seq + off) | 0);
-      let f = tcpFlags;
-      if (off + chunk < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-      if (i > 0) f &= ~TCP_CWR;
-      b[t + TCP_FLAGS_OFFSET] = f;
-      b[t + TCP_CHECKSUM_OFFSET] = 0;
-      b[t + TCP_CHECKSUM_OFFSET + 1] = 0;
-      fillTcpChecksum(b, t, tcpHeader + chunk, src, dst);
+      writeTcp4Segment(b, at, bytes, offset, hl, headers, dataLength, off, chunk, i);
       if (len > mtu) {
         // DF clear (checked by the caller): the segment's fragments are counted there.
         fragmentForwarded(pool, stats, egress, b, at, len, ipFlags, nextHop, mtu);
