@@ -307,20 +307,7 @@ export function fragmentForwarded(
 
 /** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
 function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
-  let n = 0;
-  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
-    const type = bytes[i];
-    if (type === OPTION_END) break;
-    if (type === OPTION_NOP) {
-      i++;
-      continue;
-    }
-    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
-    if (len < 2) break;
-    if ((type & OPTION_COPIED) !== 0) n += len;
-    i += len;
-  }
-  return (n + 3) & ~3;
+  return (copiedOptions(bytes, offset, hl, null, 0, 0) + 3) & ~3;
 }
 
 /** Copies the options with the copied flag (RFC 791 §3.1), padding with End of Option List. */
@@ -332,7 +319,25 @@ function copyCopiedOptions(
   at: number,
   room: number,
 ): void {
-  let w = at;
+  out.fill(OPTION_END, at + copiedOptions(bytes, offset, hl, out, at, room), at + room);
+}
+
+/**
+ * Walks the options of the IPv4 header at `offset` (`hl` bytes) and, when `out` is given,
+ * copies those with the copied flag (RFC 791 §3.1) to `out` at `at` while they fit `room`.
+ *
+ * @returns the bytes of the copied-flag options: all of them without `out`, those copied
+ *   with it
+ */
+function copiedOptions(
+  bytes: Uint8Array,
+  offset: number,
+  hl: number,
+  out: Uint8Array | null,
+  at: number,
+  room: number,
+): number {
+  let n = 0;
   for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
     const type = bytes[i];
     if (type === OPTION_END) break;
@@ -342,13 +347,16 @@ function copyCopiedOptions(
     }
     const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
     if (len < 2) break;
-    if ((type & OPTION_COPIED) !== 0 && w + len <= at + room) {
-      out.set(bytes.subarray(i, i + len), w);
-      w += len;
+    if ((type & OPTION_COPIED) !== 0) {
+      if (out === null) n += len;
+      else if (n + len <= room) {
+        out.set(bytes.subarray(i, i + len), at + n);
+        n += len;
+      }
     }
     i += len;
   }
-  out.fill(OPTION_END, w, at + room);
+  return n;
 }
 
 /** The hand-off counters both routers keep ({@link ForwardStats}, `Forward6Stats`). */

@@ -1,7 +1,8 @@
 /**
  * What the transmit-offload tests (offload_test.ts, offload_ipv6_test.ts) share: a device
  * with checksum and segmentation offload over a memory link whose frames may be 64 KiB, the
- * pseudo-random payloads, reading a TCP connection to its end, and one bulk transfer from
+ * pseudo-random payloads, reading a TCP connection to its end (`readToEnd` of the lab
+ * helpers), and one bulk transfer from
  * stack A to stack B.
  *
  * @module
@@ -10,7 +11,9 @@ import { MemoryDevice, MemoryLink } from "../../src/phy/memory_link.ts";
 import type { DeviceCapabilities } from "../../src/phy/device.ts";
 import { ForwardingDevice } from "../phy/_forwarding_device.ts";
 import type { Stack } from "../../src/stack.ts";
-import type { TcpConn } from "../../src/socket/tcp_conn.ts";
+import { readToEnd } from "../lab/_tcp_lab_helpers.ts";
+
+export { readToEnd as readAll };
 
 /** The largest frame an offload device takes: an Ethernet header and a 64 KiB IP packet. */
 export const OFFLOAD_MAX_FRAME = 14 + 65535;
@@ -56,21 +59,6 @@ export function pattern(length: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Everything `conn` delivers until the peer's FIN. */
-export async function readAll(conn: TcpConn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-  }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
-}
-
 /**
  * Starts `a` and `b`, sends `data` from `a` to `b`'s port 9000 at `hostname` (`midway` runs
  * after the first half), and returns what `b` read; both stacks are closed at the end.
@@ -89,7 +77,7 @@ export async function bulkAToB(
     const accepting = listener.accept();
     const client = await a.connect({ hostname, port: 9000 });
     const server = await accepting;
-    const reading = readAll(server);
+    const reading = readToEnd(server);
     const half = data.length >>> 1;
     await client.write(data.subarray(0, half));
     midway(a);
