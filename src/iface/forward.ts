@@ -3,13 +3,37 @@
  * datagrams a router must not forward (§5.3.7 martians, §4.2.2.11 and RFC
  * 2644 directed broadcasts, RFC 3927 §7 link-local, multicast without
  * multicast routing), the TTL decrement with an incremental header checksum
- * update (§5.3.1, RFC 1624), and the counters.
+ * update (§5.3.1, RFC 1624), the fragmentation of a datagram larger than the
+ * egress MTU (§5.2.6, RFC 791 §3.2), the counters, and the hand-off of a
+ * forwarded datagram both routers (`router.ts`, `router6.ts`) share: from
+ * the receive buffer (zero copy) or copied once into a pool buffer.
  *
  * @module
  */
 
 import { readI32 } from "../wire/view.ts";
-import { updateChecksum16 } from "../wire/checksum.ts";
+import { internetChecksum, updateChecksum16 } from "../wire/checksum.ts";
+import {
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_FRAGMENT_OFFSET_MASK,
+  IPV4_FRAGMENT_UNIT,
+  IPV4_HEADER_LEN,
+  IPV4_TOTAL_LENGTH_OFFSET,
+} from "../wire/ipv4.ts";
+import { writeMac } from "../wire/address.ts";
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import type { NetworkInterface } from "./interface.ts";
+import type { BufferPoolLike, PacketBufferLike } from "./types.ts";
+
+/** An IPv4 option's copied flag: it goes into every fragment (RFC 791 §3.1). */
+const OPTION_COPIED = 0x80;
+/** End of Option List (RFC 791 §3.1). */
+const OPTION_END = 0;
+/** No Operation (RFC 791 §3.1). */
+const OPTION_NOP = 1;
 
 /** ICMP destination unreachable (RFC 792). */
 export const FORWARD_ICMP_DEST_UNREACHABLE = 3;
@@ -194,4 +218,264 @@ export function decrementTtl(bytes: Uint8Array, offset: number): void {
   const n = updateChecksum16((bytes[ck] << 8) | bytes[ck + 1], old, old - 0x100);
   bytes[ck] = n >>> 8;
   bytes[ck + 1] = n & 0xff;
+}
+
+/** What {@link fragmentForwarded} needs of the egress interface. */
+export interface ForwardEgress {
+  /** Bytes of link header its buffers need in front of the IPv4 header. */
+  readonly linkHeadroom: number;
+  /** Sends a datagram in a pool buffer to `nextHop` on the link (behind ARP); takes the buffer. */
+  sendToNeighbour(buf: PacketBufferLike, nextHop: number): boolean;
+}
+
+/**
+ * RFC 791 §3.2 / RFC 1812 §5.2.6: cuts a forwarded datagram (DF clear) into
+ * fragments in pool buffers that fit `mtu` and sends them to `nextHop` — the
+ * first keeps every option, later ones only those with the copied flag; a
+ * fragment's fragments keep its offset and its MF on the last one. Counted in
+ * `stats` (`fragmented`, `fragmentsSent`, `forwarded`; `noBuffer`, `linkDropped`).
+ *
+ * @param pool where the fragments' buffers come from
+ * @param stats the forwarding counters
+ * @param egress the interface they leave by
+ * @param bytes buffer holding the datagram
+ * @param offset its IPv4 header
+ * @param total its length
+ * @param flags its flags/fragment-offset word
+ * @param nextHop the next hop's address (int32)
+ * @param mtu the largest fragment
+ */
+export function fragmentForwarded(
+  pool: BufferPoolLike,
+  stats: ForwardStats,
+  egress: ForwardEgress,
+  bytes: Uint8Array,
+  offset: number,
+  total: number,
+  flags: number,
+  nextHop: number,
+  mtu: number,
+): void {
+  const hl = (bytes[offset] & 0x0f) << 2;
+  const later = laterOptionsLength(bytes, offset, hl);
+  const payload = total - hl;
+  const baseOffset = (flags & IPV4_FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
+  const lastMf = flags & IPV4_FLAG_MF;
+  stats.fragmented++;
+  let sent = 0;
+  for (let off = 0; off < payload;) {
+    const headerLength = off === 0 ? hl : IPV4_HEADER_LEN + later;
+    const room = (mtu - headerLength) & ~(IPV4_FRAGMENT_UNIT - 1);
+    const chunk = Math.min(room, payload - off);
+    const last = off + chunk >= payload;
+    const buf = pool.alloc(egress.linkHeadroom);
+    const at = buf === null ? -1 : buf.append(headerLength + chunk);
+    if (buf === null || at < 0) {
+      if (buf !== null) pool.free(buf);
+      stats.noBuffer++;
+      stats.dropped++;
+      return;
+    }
+    const b = buf.bytes;
+    if (off === 0) b.set(bytes.subarray(offset, offset + hl), at);
+    else {
+      b.set(bytes.subarray(offset, offset + IPV4_HEADER_LEN), at);
+      copyCopiedOptions(bytes, offset, hl, b, at + IPV4_HEADER_LEN, later);
+      b[at] = 0x40 | (headerLength >>> 2);
+    }
+    const data = offset + hl + off;
+    b.set(bytes.subarray(data, data + chunk), at + headerLength);
+    const len = headerLength + chunk;
+    b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
+    b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
+    const fw = (flags & IPV4_FLAG_DF) | (last ? lastMf : IPV4_FLAG_MF) |
+      (((baseOffset + off) / IPV4_FRAGMENT_UNIT) & IPV4_FRAGMENT_OFFSET_MASK);
+    b[at + IPV4_FLAGS_FRAGMENT_OFFSET] = fw >>> 8;
+    b[at + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = fw & 0xff;
+    b[at + IPV4_CHECKSUM_OFFSET] = 0;
+    b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
+    const ck = internetChecksum(b, at, headerLength);
+    b[at + IPV4_CHECKSUM_OFFSET] = ck >>> 8;
+    b[at + IPV4_CHECKSUM_OFFSET + 1] = ck & 0xff;
+    if (egress.sendToNeighbour(buf, nextHop)) sent++;
+    else stats.linkDropped++;
+    stats.fragmentsSent++;
+    off += chunk;
+  }
+  if (sent > 0) stats.forwarded++;
+}
+
+/** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
+function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
+  return (copiedOptions(bytes, offset, hl, null, 0, 0) + 3) & ~3;
+}
+
+/** Copies the options with the copied flag (RFC 791 §3.1), padding with End of Option List. */
+function copyCopiedOptions(
+  bytes: Uint8Array,
+  offset: number,
+  hl: number,
+  out: Uint8Array,
+  at: number,
+  room: number,
+): void {
+  out.fill(OPTION_END, at + copiedOptions(bytes, offset, hl, out, at, room), at + room);
+}
+
+/**
+ * Walks the options of the IPv4 header at `offset` (`hl` bytes) and, when `out` is given,
+ * copies those with the copied flag (RFC 791 §3.1) to `out` at `at` while they fit `room`.
+ *
+ * @returns the bytes of the copied-flag options: all of them without `out`, those copied
+ *   with it
+ */
+function copiedOptions(
+  bytes: Uint8Array,
+  offset: number,
+  hl: number,
+  out: Uint8Array | null,
+  at: number,
+  room: number,
+): number {
+  let n = 0;
+  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
+    const type = bytes[i];
+    if (type === OPTION_END) break;
+    if (type === OPTION_NOP) {
+      i++;
+      continue;
+    }
+    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
+    if (len < 2) break;
+    if ((type & OPTION_COPIED) !== 0) {
+      if (out === null) n += len;
+      else if (n + len <= room) {
+        out.set(bytes.subarray(i, i + len), at + n);
+        n += len;
+      }
+    }
+    i += len;
+  }
+  return n;
+}
+
+/** The hand-off counters both routers keep ({@link ForwardStats}, `Forward6Stats`). */
+export interface ForwardHandoffStats {
+  /** Datagrams forwarded. */
+  forwarded: number;
+  /** Of those, sent from the receive buffer. */
+  zeroCopy: number;
+  /** Copied once into a pool buffer. */
+  copied: number;
+  /** Dropped: no pool buffer. */
+  noBuffer: number;
+  /** Dropped by the egress link or device. */
+  linkDropped: number;
+  /** Dropped, for any reason. */
+  dropped: number;
+}
+
+/**
+ * Per interface, whether it carries plain Ethernet (no VLAN tag, not an IP link): a datagram
+ * between two such links is forwarded in place, its Ethernet header rewritten.
+ *
+ * @param interfaces the router's interfaces
+ * @returns one flag per interface, same order
+ */
+export function plainEthernetLinks(interfaces: readonly NetworkInterface[]): boolean[] {
+  return interfaces.map((i) => i.device.capabilities.link !== "ip" && i.config.vlanId === 0);
+}
+
+/**
+ * Zero copy: gives the Ethernet header in front of the datagram at `offset` the next hop's MAC
+ * `mac` and the egress interface's own as source.
+ *
+ * @param bytes the receive buffer
+ * @param offset the datagram's IP header (an Ethernet header lies before it)
+ * @param mac the next hop's MAC (48-bit number)
+ * @param egress the interface the frame leaves by
+ * @returns the frame's start
+ */
+export function readdressFrame(
+  bytes: Uint8Array,
+  offset: number,
+  mac: number,
+  egress: NetworkInterface,
+): number {
+  const at = offset - ETHERNET_HEADER_LEN;
+  writeMac(bytes, at, mac);
+  writeMac(bytes, at + 6, egress.config.mac);
+  return at;
+}
+
+/**
+ * Counts a forwarded frame handed to the egress device from the receive buffer.
+ *
+ * @param egress the interface it left by (its `txFrames` / `txDeviceDropped`)
+ * @param stats the router's counters
+ * @param ok what the device's transmit returned
+ * @returns `ok`
+ */
+export function countInPlace(
+  egress: NetworkInterface,
+  stats: ForwardHandoffStats,
+  ok: boolean,
+): boolean {
+  if (ok) {
+    egress.stats.txFrames++;
+    stats.forwarded++;
+    stats.zeroCopy++;
+  } else {
+    egress.stats.txDeviceDropped++;
+    stats.linkDropped++;
+    stats.dropped++;
+  }
+  return ok;
+}
+
+/**
+ * One copy: a forwarded datagram that waits for the next hop's address or needs another link
+ * header goes into a pool buffer with `headroom` bytes in front.
+ *
+ * @param pool the router's pool
+ * @param stats the router's counters (`copied`; `noBuffer` and `dropped` when none is free)
+ * @param headroom the egress interface's link headroom
+ * @param bytes buffer holding the datagram
+ * @param offset its IP header
+ * @param total its length
+ * @returns the buffer, or null (counted)
+ */
+export function copyForwarded(
+  pool: BufferPoolLike,
+  stats: ForwardHandoffStats,
+  headroom: number,
+  bytes: Uint8Array,
+  offset: number,
+  total: number,
+): PacketBufferLike | null {
+  const buf = pool.alloc(headroom);
+  const at = buf === null ? -1 : buf.append(total);
+  if (buf === null || at < 0) {
+    if (buf !== null) pool.free(buf);
+    stats.noBuffer++;
+    stats.dropped++;
+    return null;
+  }
+  buf.bytes.set(bytes.subarray(offset, offset + total), at);
+  stats.copied++;
+  return buf;
+}
+
+/**
+ * Counts a copied datagram handed to the egress link (ARP or neighbour discovery).
+ *
+ * @param stats the router's counters
+ * @param ok what the link's send returned
+ */
+export function countLinkSend(stats: ForwardHandoffStats, ok: boolean): void {
+  if (ok) stats.forwarded++;
+  else {
+    stats.linkDropped++;
+    stats.dropped++;
+  }
 }

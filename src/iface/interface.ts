@@ -10,7 +10,7 @@
  */
 
 import { formatIpv4, parseIpv4, readMac } from "../wire/address.ts";
-import { readI32, write32 } from "../wire/view.ts";
+import { readI32 } from "../wire/view.ts";
 import { ARP_PACKET_LEN, ARP_REQUEST } from "../wire/arp.ts";
 import {
   ETHERNET_HEADER_LEN,
@@ -36,29 +36,9 @@ import {
   ICMP_TIME_EXCEEDED_REASSEMBLY,
   ICMP_UNREACH_HOST,
 } from "../wire/icmp.ts";
-import {
-  IP_PROTO_ICMP,
-  IPV4_CHECKSUM_OFFSET,
-  IPV4_DST_OFFSET,
-  IPV4_HEADER_LEN,
-  IPV4_ID_OFFSET,
-  IPV4_MAX_PACKET_LEN,
-  IPV4_SRC_OFFSET,
-  IPV4_TOTAL_LENGTH_OFFSET,
-  Ipv4Packet,
-} from "../wire/ipv4.ts";
+import { IP_PROTO_ICMP, IPV4_HEADER_LEN, IPV4_MAX_PACKET_LEN, Ipv4Packet } from "../wire/ipv4.ts";
 import { IPV6_HEADER_LEN, IPV6_VERSION } from "../wire/ipv6.ts";
-import { internetChecksum } from "../wire/checksum.ts";
-import {
-  fillTcpChecksum,
-  TCP_CHECKSUM_OFFSET,
-  TCP_CWR,
-  TCP_DATA_OFFSET_BYTE,
-  TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_PSH,
-  TCP_SEQ_OFFSET,
-} from "../wire/tcp.ts";
+import { TCP_DATA_OFFSET_BYTE } from "../wire/tcp.ts";
 import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
 import { type Device, type FrameSink, rxChecksumTrusted } from "../phy/device.ts";
 import { ArpCache, type ArpCacheHost, type ArpCacheOptions, writeArpPacket } from "./arp_cache.ts";
@@ -74,6 +54,7 @@ import {
   Ipv4Layer,
   type Ipv4LinkOutput,
   LIMITED_BROADCAST,
+  writeTcp4Segment,
 } from "./ipv4.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
 import { Ipv6Layer, type Ipv6LayerOptions, type Ipv6Link } from "./ipv6.ts";
@@ -1040,11 +1021,6 @@ export class NetworkInterface
       completePartialChecksum(b, l4, l4Length, partialOffset);
       return this.sendToNeighbour(buf, nextHop);
     }
-    const src = readI32(b, ip + IPV4_SRC_OFFSET);
-    const dst = readI32(b, ip + IPV4_DST_OFFSET);
-    const seq = readI32(b, l4 + TCP_SEQ_OFFSET);
-    const id = (b[ip + IPV4_ID_OFFSET] << 8) | b[ip + IPV4_ID_OFFSET + 1];
-    const flags = b[l4 + TCP_FLAGS_OFFSET];
     const headers = IPV4_HEADER_LEN + headerLength;
     let ok = true;
     for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
@@ -1057,29 +1033,7 @@ export class NetworkInterface
         ok = false;
         break;
       }
-      const sb = seg.bytes;
-      sb.set(b.subarray(ip, ip + headers), at);
-      sb.set(b.subarray(l4 + headerLength + off, l4 + headerLength + off + n), at + headers);
-      const total = headers + n;
-      sb[at + IPV4_TOTAL_LENGTH_OFFSET] = total >>> 8;
-      sb[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = total & 0xff;
-      const segId = (id + i) & 0xffff;
-      sb[at + IPV4_ID_OFFSET] = segId >>> 8;
-      sb[at + IPV4_ID_OFFSET + 1] = segId & 0xff;
-      sb[at + IPV4_CHECKSUM_OFFSET] = 0;
-      sb[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
-      const ipck = internetChecksum(sb, at, IPV4_HEADER_LEN);
-      sb[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
-      sb[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
-      const t = at + IPV4_HEADER_LEN;
-      write32(sb, t + TCP_SEQ_OFFSET, (seq + off) | 0);
-      let f = flags;
-      if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-      if (i > 0) f &= ~TCP_CWR;
-      sb[t + TCP_FLAGS_OFFSET] = f;
-      sb[t + TCP_CHECKSUM_OFFSET] = 0;
-      sb[t + TCP_CHECKSUM_OFFSET + 1] = 0;
-      fillTcpChecksum(sb, t, headerLength + n, src, dst);
+      writeTcp4Segment(seg.bytes, at, b, ip, IPV4_HEADER_LEN, headers, dataLength, off, n, i);
       if (!this.sendToNeighbour(seg, nextHop)) ok = false;
     }
     this.ipv4.release(buf);

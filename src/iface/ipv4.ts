@@ -12,17 +12,32 @@
  */
 
 import { IPV4_LIMITED_BROADCAST } from "../wire/address.ts";
-import { completePartialChecksum } from "../wire/checksum.ts";
+import { completePartialChecksum, internetChecksum } from "../wire/checksum.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
 import {
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_DST_OFFSET,
   IPV4_FRAGMENT_UNIT,
   IPV4_HEADER_LEN,
+  IPV4_ID_OFFSET,
   IPV4_MAX_PACKET_LEN,
+  IPV4_SRC_OFFSET,
+  IPV4_TOTAL_LENGTH_OFFSET,
   IPV4_VERSION,
   Ipv4Packet,
   Ipv4Repr,
   newIpv4Repr,
 } from "../wire/ipv4.ts";
+import {
+  fillTcpChecksum,
+  TCP_CHECKSUM_OFFSET,
+  TCP_CWR,
+  TCP_FIN,
+  TCP_FLAGS_OFFSET,
+  TCP_PSH,
+  TCP_SEQ_OFFSET,
+} from "../wire/tcp.ts";
+import { readI32, write32 } from "../wire/view.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import { BufferPool } from "../buffer/buffer_pool.ts";
 import type { InterfaceConfig } from "./config.ts";
@@ -1078,4 +1093,68 @@ const SEGMENT_POOL_SLOTS = 8;
  */
 export function maxFragmentData(mtu: number): number {
   return Math.max(IPV4_FRAGMENT_UNIT, (mtu - IPV4_HEADER_LEN) & ~(IPV4_FRAGMENT_UNIT - 1));
+}
+
+/**
+ * Writes the `i`th segment cut from a TCP super-frame over IPv4 (the IPv4 header at `ip` of
+ * `from`, `hl` bytes, options kept; then the TCP header; `headers` bytes of both) at `at` of
+ * `out`: the headers, then data bytes `off` to `off + n` of the super-frame's `dataLength`;
+ * its total length, identification + i (RFC 6864 §4.1) and header checksum; the sequence number
+ * advanced by `off`, FIN/PSH only on the last and CWR only on the first, and a fresh TCP
+ * checksum — as Linux's tcp_gso_segment. One writer for the interface's software segmentation
+ * and the router's cutting of forwarded super-frames (IPv6: `writeTcp6Segment`).
+ *
+ * @param out the segment's buffer
+ * @param at where its IPv4 header goes
+ * @param from the super-frame's buffer
+ * @param ip its IPv4 header
+ * @param hl its IPv4 header length
+ * @param headers its IPv4 + TCP header length
+ * @param dataLength its data bytes
+ * @param off the segment's first data byte
+ * @param n the segment's data bytes
+ * @param i the segment's index
+ */
+export function writeTcp4Segment(
+  out: Uint8Array,
+  at: number,
+  from: Uint8Array,
+  ip: number,
+  hl: number,
+  headers: number,
+  dataLength: number,
+  off: number,
+  n: number,
+  i: number,
+): void {
+  out.set(from.subarray(ip, ip + headers), at);
+  const data = ip + headers + off;
+  out.set(from.subarray(data, data + n), at + headers);
+  const total = headers + n;
+  out[at + IPV4_TOTAL_LENGTH_OFFSET] = total >>> 8;
+  out[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = total & 0xff;
+  const id = ((from[ip + IPV4_ID_OFFSET] << 8) | from[ip + IPV4_ID_OFFSET + 1]) + i;
+  out[at + IPV4_ID_OFFSET] = (id >>> 8) & 0xff;
+  out[at + IPV4_ID_OFFSET + 1] = id & 0xff;
+  out[at + IPV4_CHECKSUM_OFFSET] = 0;
+  out[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
+  const ipck = internetChecksum(out, at, hl);
+  out[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
+  out[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
+  const l4 = ip + hl;
+  const t = at + hl;
+  write32(out, t + TCP_SEQ_OFFSET, (readI32(from, l4 + TCP_SEQ_OFFSET) + off) | 0);
+  let f = from[l4 + TCP_FLAGS_OFFSET];
+  if (off + n < dataLength) f &= ~(TCP_FIN | TCP_PSH);
+  if (i > 0) f &= ~TCP_CWR;
+  out[t + TCP_FLAGS_OFFSET] = f;
+  out[t + TCP_CHECKSUM_OFFSET] = 0;
+  out[t + TCP_CHECKSUM_OFFSET + 1] = 0;
+  fillTcpChecksum(
+    out,
+    t,
+    headers - hl + n,
+    readI32(from, ip + IPV4_SRC_OFFSET),
+    readI32(from, ip + IPV4_DST_OFFSET),
+  );
 }

@@ -27,24 +27,18 @@
  * complete, and a TCPv4 super-frame (GSO metadata from a sender's TSO, GRO,
  * or `GroDevice`) leaves whole with its segmentation request — checked
  * against the egress MTU by gso_size + headers (`skb_gso_validate_network_len`)
- * — or is cut here when the egress device cannot take it.
+ * — or is cut here when the egress device cannot take it
+ * (`router_superframe.ts` holds the offload state and the cutting; `forward.ts`
+ * the fragmentation).
  *
  * @module
  */
 
 import { formatIpv4, Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
-import { readI32, write32 } from "../wire/view.ts";
-import {
-  CHECKSUM_FIELD_BYTES,
-  completePartialChecksum,
-  internetChecksum,
-  pseudoHeaderSum,
-  UDP_CHECKSUM_OFFSET,
-} from "../wire/checksum.ts";
-import { writeMac } from "../wire/address.ts";
+import { readI32 } from "../wire/view.ts";
 import { PacketBuffer } from "../buffer/packet_buffer.ts";
 import { BufferPool, DEFAULT_SLOT_COUNT } from "../buffer/buffer_pool.ts";
-import { type Device, GSO_ECN, GSO_TCPV4, RX_CHECKSUM_PARTIAL } from "../phy/device.ts";
+import { type Device, RX_CHECKSUM_PARTIAL } from "../phy/device.ts";
 import { DeviceGroup } from "../phy/device_group.ts";
 import { CONTROL_RESERVE_POOL_SHARE, type NetworkInterface } from "./interface.ts";
 import {
@@ -64,6 +58,9 @@ import {
 } from "./hooks.ts";
 import { Nat, NAT_DROP, type NatEntryInfo, type NatOptions, type NatStats } from "./nat.ts";
 import {
+  copyForwarded,
+  countInPlace,
+  countLinkSend,
   decrementTtl,
   FORWARD_ICMP_DEST_UNREACHABLE,
   FORWARD_ICMP_FRAG_NEEDED,
@@ -71,51 +68,30 @@ import {
   FORWARD_ICMP_TIME_EXCEEDED,
   FORWARD_ICMP_TTL_EXCEEDED,
   type ForwardStats,
+  fragmentForwarded,
   martianReason,
   newForwardStats,
+  plainEthernetLinks,
+  readdressFrame,
 } from "./forward.ts";
+import { ForwardOffloads } from "./router_superframe.ts";
 import type { BufferPoolLike, IpSendOptions, PacketBufferLike } from "./types.ts";
 import { Reassembler, type ReassemblyOptions, type ReassemblyStats } from "./reassembly.ts";
 import { type Forward6Stats, Ipv6Router, type RouterRoute6Options } from "./router6.ts";
 import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
 import { ICMP_UNREACH_PORT } from "../wire/icmp.ts";
 import {
-  IP_PROTO_TCP,
-  IP_PROTO_UDP,
-  IPV4_CHECKSUM_OFFSET,
   IPV4_DST_OFFSET,
+  IPV4_FLAG_DF,
   IPV4_FLAGS_FRAGMENT_OFFSET,
-  IPV4_FRAGMENT_UNIT,
   IPV4_HEADER_LEN,
-  IPV4_ID_OFFSET,
-  IPV4_PROTOCOL_OFFSET,
-  IPV4_SRC_OFFSET,
-  IPV4_TOTAL_LENGTH_OFFSET,
   IPV4_TTL_OFFSET,
 } from "../wire/ipv4.ts";
-import {
-  fillTcpChecksum,
-  TCP_CHECKSUM_OFFSET,
-  TCP_CWR,
-  TCP_DATA_OFFSET_BYTE,
-  TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_HEADER_LEN,
-  TCP_PSH,
-  TCP_SEQ_OFFSET,
-} from "../wire/tcp.ts";
 
 export type { ForwardStats } from "./forward.ts";
 
-const FLAG_DF = 0x4000;
-const FLAG_MF = 0x2000;
-const FRAGMENT_OFFSET_MASK = 0x1fff;
 /** MF and the high bits of the fragment offset in the flags byte: a fragment has one set. */
 const FRAGMENT_HIGH_BITS = 0x3f;
-/** RFC 791 §3.1 option type: the high bit says "copied into every fragment". */
-const OPTION_COPIED = 0x80;
-const OPTION_END = 0;
-const OPTION_NOP = 1;
 /** "No route" from {@link Router.lookup}. */
 export const ROUTER_NO_ROUTE = -1;
 /** Largest number of routes in a router's table. */
@@ -290,18 +266,8 @@ export class Router {
   readonly #large = new WeakSet<PacketBufferLike>();
   /** Whether interface i carries plain Ethernet (no VLAN tag, not an IP link): in-place forwarding. */
   readonly #plainEthernet: boolean[];
-  /** Per interface: bytes of link header in front of the IPv4 header (csum_start counts them). */
-  readonly #linkHeader: number[];
-  /** Per interface: its device completes partial checksums (`transmitOffload`, checksumOffloadTx). */
-  readonly #checksumOffload: boolean[];
-  /** Per interface: its device also takes TCP super-frames to segment (`gso`). */
-  readonly #gso: boolean[];
-  /** Per interface: the largest frame its device takes (`maxSegmentBytes`). */
-  readonly #maxSegment: number[];
-  // The offload state of the datagram being forwarded (see #readOffload).
-  #gsoSize = 0;
-  #segmentHeaders = 0;
-  #csumField = 0;
+  /** Offload metadata, super-frames to cut (router_superframe.ts). */
+  readonly #offload: ForwardOffloads;
 
   /**
    * Creates the router over interfaces that share one buffer pool.
@@ -335,17 +301,8 @@ export class Router {
       }
       return m;
     });
-    this.#plainEthernet = interfaces.map((i) =>
-      i.device.capabilities.link !== "ip" && i.config.vlanId === 0
-    );
-    this.#linkHeader = interfaces.map((i) => i.linkHeadroom - i.device.capabilities.headroom);
-    this.#checksumOffload = interfaces.map((i) =>
-      typeof i.device.transmitOffload === "function" && i.device.capabilities.checksumOffloadTx
-    );
-    this.#gso = interfaces.map((i, n) => this.#checksumOffload[n] && i.device.capabilities.gso);
-    this.#maxSegment = interfaces.map((i, n) =>
-      i.device.capabilities.maxSegmentBytes ?? i.config.mtu + this.#linkHeader[n]
-    );
+    this.#plainEthernet = plainEthernetLinks(interfaces);
+    this.#offload = new ForwardOffloads(this.interfaces, this.#pool, this.forwardStats);
     this.forwarding = options.forwarding === true;
     this.hooks.addAll(options.hooks);
     this.nat = new Nat(options.nat);
@@ -888,15 +845,16 @@ export class Router {
     const mtu = fragmentSize > 0 && fragmentSize < linkMtu ? fragmentSize : linkMtu;
     const flags = (bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
       bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1];
-    if (!this.#readOffload(n, bytes, offset, total, fragmentSize)) return;
-    const gsoSize = this.#gsoSize;
+    const offloads = this.#offload;
+    if (!offloads.read(n, bytes, offset, total, fragmentSize)) return;
+    const gsoSize = offloads.gsoSize;
     // Linux skb_gso_validate_network_len: a super-frame fits when each of its segments does.
     const size = gsoSize > 0
-      ? this.#segmentHeaders + gsoSize
+      ? offloads.segmentHeaders + gsoSize
       : fragmentSize > 0
       ? fragmentSize
       : total;
-    if (size > linkMtu && (flags & FLAG_DF) !== 0) {
+    if (size > linkMtu && (flags & IPV4_FLAG_DF) !== 0) {
       // RFC 1812 §5.2.7.1 / RFC 1191 §4: fragmentation needed, with the next hop's MTU.
       stats.fragNeeded++;
       stats.dropped++;
@@ -914,7 +872,7 @@ export class Router {
     if (e === n) stats.sameInterface++;
     decrementTtl(bytes, offset);
     const hooks = this.hooks;
-    const partial = this.#csumField !== 0;
+    const partial = offloads.csumField !== 0;
     if (!hooks.run("forward", bytes, offset, total, n, e, partial)) {
       stats.dropped++;
       return;
@@ -932,23 +890,20 @@ export class Router {
       return;
     }
     const hl = (bytes[offset] & 0x0f) << 2;
-    const csumField = this.#csumField;
-    if (
-      gsoSize > 0 &&
-      (size > linkMtu || !this.#gso[e] || this.#linkHeader[e] + total > this.#maxSegment[e])
-    ) {
+    const csumField = offloads.csumField;
+    if (offloads.mustSegment(e, size, linkMtu, total)) {
       // The egress device cannot take the super-frame (or its segments need fragments).
-      this.#segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
+      offloads.segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
       return;
     }
     if (gsoSize === 0 && total > mtu) {
-      if (csumField !== 0) this.#complete(bytes, offset, hl, total, csumField);
-      this.#fragment(egress, bytes, offset, total, flags, nextHop, mtu);
+      if (csumField !== 0) offloads.complete(bytes, offset, hl, total, csumField);
+      fragmentForwarded(this.#pool, stats, egress, bytes, offset, total, flags, nextHop, mtu);
       return;
     }
     // A partial checksum goes on as one (the device completes it) when the egress device can.
-    const offload = csumField !== 0 && this.#checksumOffload[e];
-    if (csumField !== 0 && !offload) this.#complete(bytes, offset, hl, total, csumField);
+    const offload = csumField !== 0 && offloads.checksumOffload(e);
+    if (csumField !== 0 && !offload) offloads.complete(bytes, offset, hl, total, csumField);
     if (this.#plainEthernet[e] && this.#plainEthernet[n]) {
       const frame = Math.max(ETHERNET_HEADER_LEN + total, ETHERNET_MIN_FRAME_LEN);
       // In place only behind the received Ethernet header (not a defragmented datagram's buffer).
@@ -958,9 +913,7 @@ export class Router {
         : -1;
       if (mac >= 0) {
         // Zero copy: the Ethernet header in front of the datagram gets the new addresses.
-        const at = offset - ETHERNET_HEADER_LEN;
-        writeMac(bytes, at, mac);
-        writeMac(bytes, at + 6, egress.config.mac);
+        const at = readdressFrame(bytes, offset, mac, egress);
         this.#sendInPlace(egress, bytes, at, frame, ETHERNET_HEADER_LEN + hl, offload, gsoSize);
         return;
       }
@@ -971,26 +924,13 @@ export class Router {
     }
     if (gsoSize > 0) {
       // A super-frame does not fit a pool buffer: its segments wait for ARP instead.
-      this.#segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
+      offloads.segment(egress, bytes, offset, total, hl, gsoSize, nextHop);
       return;
     }
-    if (offload) this.#complete(bytes, offset, hl, total, csumField);
+    if (offload) offloads.complete(bytes, offset, hl, total, csumField);
     // One copy: the datagram waits for ARP or needs another link header.
-    const buf = this.#pool.alloc(egress.linkHeadroom);
-    const at = buf === null ? -1 : buf.append(total);
-    if (buf === null || at < 0) {
-      if (buf !== null) this.#pool.free(buf);
-      stats.noBuffer++;
-      stats.dropped++;
-      return;
-    }
-    buf.bytes.set(bytes.subarray(offset, offset + total), at);
-    stats.copied++;
-    if (egress.sendToNeighbour(buf, nextHop)) stats.forwarded++;
-    else {
-      stats.linkDropped++;
-      stats.dropped++;
-    }
+    const buf = copyForwarded(this.#pool, stats, egress.linkHeadroom, bytes, offset, total);
+    if (buf !== null) countLinkSend(stats, egress.sendToNeighbour(buf, nextHop));
   }
 
   /**
@@ -1008,290 +948,20 @@ export class Router {
     offload: boolean,
     gsoSize: number,
   ): void {
-    const stats = this.forwardStats;
     const ok = offload
       ? egress.device.transmitOffload!(
         bytes,
         at,
         frame,
         csumStart,
-        this.#csumField,
+        this.#offload.csumField,
         gsoSize,
       )
       : egress.device.transmit(bytes, at, frame);
-    if (ok) {
-      egress.stats.txFrames++;
-      stats.forwarded++;
-      stats.zeroCopy++;
+    const stats = this.forwardStats;
+    if (countInPlace(egress, stats, ok)) {
       if (offload) stats.checksumOffloaded++;
       if (gsoSize > 0) stats.superFrames++;
-    } else {
-      egress.stats.txDeviceDropped++;
-      stats.linkDropped++;
-      stats.dropped++;
     }
   }
-
-  /**
-   * Reads the received frame's offload metadata (`rxInfo` of interface `n`'s
-   * device, valid while the frame is being delivered) into `#gsoSize`,
-   * `#segmentHeaders` and `#csumField` (the partial checksum's
-   * field offset in the transport header, 0 = the checksum is complete).
-   * A TCPv4 super-frame whose checksum is not partial (GRO: DATA_VALID, the
-   * field holds the first segment's checksum) gets the pseudo-header sum
-   * of the whole, as Linux tcp4_gso_segment lays it down, so it leaves as a
-   * NEEDS_CSUM super-frame. Partial offsets that are not the TCP/UDP field
-   * right after the IPv4 header are completed here. Returns false (counted)
-   * when the metadata does not fit the datagram.
-   */
-  #readOffload(
-    n: number,
-    bytes: Uint8Array,
-    offset: number,
-    total: number,
-    fragmentSize: number,
-  ): boolean {
-    this.#gsoSize = 0;
-    this.#csumField = 0;
-    const info = this.interfaces[n].device.rxInfo;
-    // A defragmented datagram is ours, not the device's last frame: nothing to carry over.
-    if (info === undefined || fragmentSize > 0) return true;
-    const stats = this.forwardStats;
-    const hl = (bytes[offset] & 0x0f) << 2;
-    const protocol = bytes[offset + IPV4_PROTOCOL_OFFSET];
-    if (info.checksum === RX_CHECKSUM_PARTIAL) {
-      // csum_start counts from the frame: the link header comes first.
-      const l4 = info.csumStart - this.#linkHeader[n];
-      const field = info.csumOffset;
-      const standard = l4 === hl &&
-        ((protocol === IP_PROTO_TCP && field === TCP_CHECKSUM_OFFSET) ||
-          (protocol === IP_PROTO_UDP && field === UDP_CHECKSUM_OFFSET));
-      if (l4 < hl || l4 + field + CHECKSUM_FIELD_BYTES > total) {
-        stats.badOffload++;
-        stats.dropped++;
-        return false;
-      }
-      if (standard) this.#csumField = field;
-      else this.#complete(bytes, offset, l4, total, field);
-    }
-    if (info.gsoSize === 0) return true;
-    const l4 = offset + hl;
-    const tcpHeader = hl + TCP_HEADER_LEN <= total
-      ? (bytes[l4 + TCP_DATA_OFFSET_BYTE] >>> 4) << 2
-      : 0;
-    const fragment = (((bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
-      bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1]) & (FLAG_MF | FRAGMENT_OFFSET_MASK)) !== 0;
-    if (
-      (info.gsoType & ~GSO_ECN) !== GSO_TCPV4 || protocol !== IP_PROTO_TCP || fragment ||
-      tcpHeader < TCP_HEADER_LEN || hl + tcpHeader >= total
-    ) {
-      stats.badOffload++;
-      stats.dropped++;
-      return false;
-    }
-    this.#gsoSize = info.gsoSize;
-    this.#segmentHeaders = hl + tcpHeader;
-    if (this.#csumField === 0) {
-      const sum = pseudoHeaderSum(
-        readI32(bytes, offset + IPV4_SRC_OFFSET) >>> 0,
-        readI32(bytes, offset + IPV4_DST_OFFSET) >>> 0,
-        IP_PROTO_TCP,
-        total - hl,
-      );
-      bytes[l4 + TCP_CHECKSUM_OFFSET] = sum >>> 8;
-      bytes[l4 + TCP_CHECKSUM_OFFSET + 1] = sum & 0xff;
-      this.#csumField = TCP_CHECKSUM_OFFSET;
-    }
-    return true;
-  }
-
-  /** Completes the partial checksum at `field` of the transport header `l4` bytes into the datagram. */
-  #complete(bytes: Uint8Array, offset: number, l4: number, total: number, field: number): void {
-    completePartialChecksum(bytes, offset + l4, total - l4, field);
-    this.forwardStats.checksumsCompleted++;
-  }
-
-  /**
-   * Cuts a TCP super-frame into segments of `gsoSize` data bytes in pool
-   * buffers, as Linux tcp_gso_segment does — each with its total length,
-   * identification + i (RFC 6864 §4.1), sequence number, FIN/PSH only on the
-   * last and CWR only on the first, IPv4 options copied, fresh checksums —
-   * and sends them on (fragmenting a segment that is still too big, DF clear).
-   */
-  #segment(
-    egress: NetworkInterface,
-    bytes: Uint8Array,
-    offset: number,
-    total: number,
-    hl: number,
-    gsoSize: number,
-    nextHop: number,
-  ): void {
-    const stats = this.forwardStats;
-    const headers = this.#segmentHeaders;
-    const tcpHeader = headers - hl;
-    const mtu = egress.config.mtu;
-    const l4 = offset + hl;
-    const src = readI32(bytes, offset + IPV4_SRC_OFFSET);
-    const dst = readI32(bytes, offset + IPV4_DST_OFFSET);
-    const seq = readI32(bytes, l4 + TCP_SEQ_OFFSET);
-    const id = (bytes[offset + IPV4_ID_OFFSET] << 8) | bytes[offset + IPV4_ID_OFFSET + 1];
-    const tcpFlags = bytes[l4 + TCP_FLAGS_OFFSET];
-    const ipFlags = (bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET] << 8) |
-      bytes[offset + IPV4_FLAGS_FRAGMENT_OFFSET + 1];
-    const dataLength = total - headers;
-    stats.superFramesSegmented++;
-    let sent = 0;
-    for (let off = 0, i = 0; off < dataLength; off += gsoSize, i++) {
-      const chunk = Math.min(gsoSize, dataLength - off);
-      const len = headers + chunk;
-      const buf = this.#pool.alloc(egress.linkHeadroom);
-      const at = buf === null ? -1 : buf.append(len);
-      if (buf === null || at < 0) {
-        if (buf !== null) this.#pool.free(buf);
-        stats.noBuffer++;
-        break;
-      }
-      const b = buf.bytes;
-      b.set(bytes.subarray(offset, offset + headers), at);
-      b.set(bytes.subarray(offset + headers + off, offset + headers + off + chunk), at + headers);
-      b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
-      b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
-      const segId = (id + i) & 0xffff;
-      b[at + IPV4_ID_OFFSET] = segId >>> 8;
-      b[at + IPV4_ID_OFFSET + 1] = segId & 0xff;
-      b[at + IPV4_CHECKSUM_OFFSET] = 0;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
-      const ipck = internetChecksum(b, at, hl);
-      b[at + IPV4_CHECKSUM_OFFSET] = ipck >>> 8;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = ipck & 0xff;
-      const t = at + hl;
-      write32(b, t + TCP_SEQ_OFFSET, (seq + off) | 0);
-      let f = tcpFlags;
-      if (off + chunk < dataLength) f &= ~(TCP_FIN | TCP_PSH);
-      if (i > 0) f &= ~TCP_CWR;
-      b[t + TCP_FLAGS_OFFSET] = f;
-      b[t + TCP_CHECKSUM_OFFSET] = 0;
-      b[t + TCP_CHECKSUM_OFFSET + 1] = 0;
-      fillTcpChecksum(b, t, tcpHeader + chunk, src, dst);
-      if (len > mtu) {
-        // DF clear (checked by the caller): the segment's fragments are counted by #fragment.
-        this.#fragment(egress, b, at, len, ipFlags, nextHop, mtu);
-        this.#pool.free(buf);
-      } else if (egress.sendToNeighbour(buf, nextHop)) sent++;
-      else stats.linkDropped++;
-    }
-    if (sent > 0) stats.forwarded++;
-  }
-
-  /**
-   * RFC 791 §3.2 / RFC 1812 §5.2.6: cuts a forwarded datagram (DF clear) into
-   * fragments that fit the egress MTU — the first keeps every option, later
-   * ones only those with the copied flag; a fragment's fragments keep its
-   * offset and its MF on the last one.
-   */
-  #fragment(
-    egress: NetworkInterface,
-    bytes: Uint8Array,
-    offset: number,
-    total: number,
-    flags: number,
-    nextHop: number,
-    mtu: number,
-  ): void {
-    const stats = this.forwardStats;
-    const hl = (bytes[offset] & 0x0f) << 2;
-    const later = laterOptionsLength(bytes, offset, hl);
-    const payload = total - hl;
-    const baseOffset = (flags & FRAGMENT_OFFSET_MASK) * IPV4_FRAGMENT_UNIT;
-    const lastMf = flags & FLAG_MF;
-    stats.fragmented++;
-    let sent = 0;
-    for (let off = 0; off < payload;) {
-      const headerLength = off === 0 ? hl : IPV4_HEADER_LEN + later;
-      const room = (mtu - headerLength) & ~(IPV4_FRAGMENT_UNIT - 1);
-      const chunk = Math.min(room, payload - off);
-      const last = off + chunk >= payload;
-      const buf = this.#pool.alloc(egress.linkHeadroom);
-      const at = buf === null ? -1 : buf.append(headerLength + chunk);
-      if (buf === null || at < 0) {
-        if (buf !== null) this.#pool.free(buf);
-        stats.noBuffer++;
-        stats.dropped++;
-        return;
-      }
-      const b = buf.bytes;
-      if (off === 0) b.set(bytes.subarray(offset, offset + hl), at);
-      else {
-        b.set(bytes.subarray(offset, offset + IPV4_HEADER_LEN), at);
-        copyCopiedOptions(bytes, offset, hl, b, at + IPV4_HEADER_LEN, later);
-        b[at] = 0x40 | (headerLength >>> 2);
-      }
-      const data = offset + hl + off;
-      b.set(bytes.subarray(data, data + chunk), at + headerLength);
-      const len = headerLength + chunk;
-      b[at + IPV4_TOTAL_LENGTH_OFFSET] = len >>> 8;
-      b[at + IPV4_TOTAL_LENGTH_OFFSET + 1] = len & 0xff;
-      const fw = (flags & FLAG_DF) | (last ? lastMf : FLAG_MF) |
-        (((baseOffset + off) / IPV4_FRAGMENT_UNIT) & FRAGMENT_OFFSET_MASK);
-      b[at + IPV4_FLAGS_FRAGMENT_OFFSET] = fw >>> 8;
-      b[at + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = fw & 0xff;
-      b[at + IPV4_CHECKSUM_OFFSET] = 0;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = 0;
-      const ck = internetChecksum(b, at, headerLength);
-      b[at + IPV4_CHECKSUM_OFFSET] = ck >>> 8;
-      b[at + IPV4_CHECKSUM_OFFSET + 1] = ck & 0xff;
-      if (egress.sendToNeighbour(buf, nextHop)) sent++;
-      else stats.linkDropped++;
-      stats.fragmentsSent++;
-      off += chunk;
-    }
-    if (sent > 0) stats.forwarded++;
-  }
-}
-
-/** Bytes of the options with the copied flag, padded to 4 (the header of later fragments). */
-function laterOptionsLength(bytes: Uint8Array, offset: number, hl: number): number {
-  let n = 0;
-  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
-    const type = bytes[i];
-    if (type === OPTION_END) break;
-    if (type === OPTION_NOP) {
-      i++;
-      continue;
-    }
-    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
-    if (len < 2) break;
-    if ((type & OPTION_COPIED) !== 0) n += len;
-    i += len;
-  }
-  return (n + 3) & ~3;
-}
-
-/** Copies the options with the copied flag (RFC 791 §3.1), padding with End of Option List. */
-function copyCopiedOptions(
-  bytes: Uint8Array,
-  offset: number,
-  hl: number,
-  out: Uint8Array,
-  at: number,
-  room: number,
-): void {
-  let w = at;
-  for (let i = offset + IPV4_HEADER_LEN; i < offset + hl;) {
-    const type = bytes[i];
-    if (type === OPTION_END) break;
-    if (type === OPTION_NOP) {
-      i++;
-      continue;
-    }
-    const len = i + 1 < offset + hl ? bytes[i + 1] : 0;
-    if (len < 2) break;
-    if ((type & OPTION_COPIED) !== 0 && w + len <= at + room) {
-      out.set(bytes.subarray(i, i + len), w);
-      w += len;
-    }
-    i += len;
-  }
-  out.fill(OPTION_END, w, at + room);
 }

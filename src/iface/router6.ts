@@ -23,7 +23,6 @@
  * @module
  */
 
-import { writeMac } from "../wire/address.ts";
 import { ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN } from "../wire/ethernet.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
@@ -58,6 +57,13 @@ import {
   type Forward6Stats,
   newForward6Stats,
 } from "./forward6.ts";
+import {
+  copyForwarded,
+  countInPlace,
+  countLinkSend,
+  plainEthernetLinks,
+  readdressFrame,
+} from "./forward.ts";
 import type { BufferPoolLike, Ipv6SendOptions, PacketBufferLike } from "./types.ts";
 
 export type { Forward6Stats } from "./forward6.ts";
@@ -204,9 +210,7 @@ export class Ipv6Router {
     this.#pool = interfaces[0].pool;
     this.#metrics = metrics;
     this.#extra = routes;
-    this.#plainEthernet = interfaces.map((i) =>
-      i.device.capabilities.link !== "ip" && i.config.vlanId === 0
-    );
+    this.#plainEthernet = plainEthernetLinks(interfaces);
     this.rebuildRoutes();
     interfaces.forEach((iface, n) => {
       if (iface.ipv6 === null) return;
@@ -552,38 +556,16 @@ export class Ipv6Router {
         : -1;
       if (mac >= 0) {
         // Zero copy: the Ethernet header in front of the packet gets the new addresses.
-        const at = offset - ETHERNET_HEADER_LEN;
-        writeMac(bytes, at, mac);
-        writeMac(bytes, at + 6, egressIface.config.mac);
-        if (egressIface.device.transmit(bytes, at, frame)) {
-          egressIface.stats.txFrames++;
-          stats.forwarded++;
-          stats.zeroCopy++;
-        } else {
-          egressIface.stats.txDeviceDropped++;
-          stats.linkDropped++;
-          stats.dropped++;
-        }
+        const at = readdressFrame(bytes, offset, mac, egressIface);
+        countInPlace(egressIface, stats, egressIface.device.transmit(bytes, at, frame));
         return;
       }
     }
     // One copy: the packet waits for neighbour resolution or needs another link header.
-    const buf = this.#pool.alloc(egressIface.linkHeadroom);
-    const at = buf === null ? -1 : buf.append(total);
-    if (buf === null || at < 0) {
-      if (buf !== null) this.#pool.free(buf);
-      stats.noBuffer++;
-      stats.dropped++;
-      return;
-    }
-    buf.bytes.set(bytes.subarray(offset, offset + total), at);
-    stats.copied++;
+    const buf = copyForwarded(this.#pool, stats, egressIface.linkHeadroom, bytes, offset, total);
+    if (buf === null) return;
     const next = gw ?? Ipv6Address.fromBytes(bytes, dstAt);
-    if (egress.neighbours.send(nowMs, next, buf)) stats.forwarded++;
-    else {
-      stats.linkDropped++;
-      stats.dropped++;
-    }
+    countLinkSend(stats, egress.neighbours.send(nowMs, next, buf));
   }
 
   /**
@@ -652,11 +634,7 @@ export class Ipv6Router {
       const t = at + IPV6_HEADER_LEN;
       writeTcp6Segment(b, t, bytes, l4, headerLength, dataLength, off, n, seq, flags, src, dst);
       stats.copied++;
-      if (egress.neighbours.send(nowMs, next, buf)) stats.forwarded++;
-      else {
-        stats.linkDropped++;
-        stats.dropped++;
-      }
+      countLinkSend(stats, egress.neighbours.send(nowMs, next, buf));
     }
   }
 }

@@ -8,7 +8,8 @@
  * connection they concern. Parts with state of their own are in their own
  * modules: the listener (tcp_listener.ts), the IPv6 table and ICMPv6 errors
  * (tcp6_table.ts), port selection (ephemeral_port.ts), segments for no
- * connection (control_segment.ts) and the rate limits (rate_limit.ts).
+ * connection (control_segment.ts), the rate limits (rate_limit.ts) and receive
+ * coalescing (tcp_coalesce.ts).
  *
  * @module
  */
@@ -26,13 +27,8 @@ import { read16, readI32 } from "../wire/view.ts";
 import {
   newTcpRepr,
   TCP_ACK,
-  TCP_ACK_OFFSET,
-  TCP_CHECKSUM_OFFSET,
   TCP_DST_PORT_OFFSET,
   TCP_FIN,
-  TCP_FLAGS_OFFSET,
-  TCP_MAX_HEADER_LEN,
-  TCP_PSH,
   TCP_RST,
   TCP_SEQ_OFFSET,
   TCP_SRC_PORT_OFFSET,
@@ -56,6 +52,7 @@ import { EphemeralPorts, type EphemeralPortTable } from "./ephemeral_port.ts";
 import { TcpListener, type TcpListenFamilyOptions } from "./tcp_listener.ts";
 import { Tcp6Table } from "./tcp6_table.ts";
 import { type BoundIpOptions, TcpControlSegments } from "./control_segment.ts";
+import { TcpReceiveCoalescer } from "./tcp_coalesce.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
 import {
@@ -206,28 +203,8 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   readonly #bound = new Map<number, BoundIpOptions>();
   /** Connections in TIME-WAIT, at most `config.maxTimeWait` (Linux tcp_max_tw_buckets). */
   readonly #timeWait = new Set<TcpConnection>();
-  // ---- receive coalescing (see beginReceiveBatch) ----
-  /** Between beginReceiveBatch and endReceiveBatch: runs may be held open. */
-  #batching = false;
-  /** The connection whose coalesced run is open, or null. */
-  #run: TcpConnection | null = null;
-  /** The run's IPv4 addresses (int32). */
-  #runSrc = 0;
-  #runDst = 0;
-  /** The run's IPv6 addresses (immutable), or null for an IPv4 run. */
-  #runSrc6: Ipv6Address | null = null;
-  #runDst6: Ipv6Address | null = null;
-  /** The run's first TCP header (its bytes but the sequence number are compared). */
-  readonly #runHeader = new Uint8Array(TCP_MAX_HEADER_LEN);
-  #runHeaderLength = 0;
-  /** The sequence number the run's next segment must carry. */
-  #runNextSeq = 0;
-  /** The payload length of the run's first segment (Linux: a longer one ends the run). */
-  #runMss = 0;
-  /** The IP ECN field of the run's segments. */
-  #runEcn = 0;
-  /** Segments appended to the open run. */
-  #runAppended = 0;
+  /** Receive coalescing (tcp_coalesce.ts; see beginReceiveBatch). */
+  readonly #coalesce = new TcpReceiveCoalescer(this.stats);
   /** The connection found by the last successful lookup (see #lookup). */
   #lastConn: TcpConnection | null = null;
   readonly #packet = new TcpPacket(new Uint8Array(0), 0, 0);
@@ -576,12 +553,13 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     src |= 0;
     dst |= 0;
     this.stats.segmentsIn++;
-    if (this.#run !== null) {
+    const coalesce = this.#coalesce;
+    if (coalesce.open) {
       if (
         !toBroadcast &&
-        this.#appendToRun(nowMs, src, dst, bytes, offset, length, checksumVerified, ipTos)
+        coalesce.append(nowMs, src, dst, bytes, offset, length, checksumVerified, ipTos)
       ) return;
-      this.#endRun(nowMs);
+      coalesce.endRun(nowMs);
     }
     this.#ctx.rxEcn = ipTos & ECN_MASK;
     if (toBroadcast || isBroadcastOrMulticast(dst)) {
@@ -634,10 +612,10 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         conn.abort();
       } else {
         if (
-          this.#batching && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
+          coalesce.batching && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
           seg.sackCount === 0 && (ipTos & ECN_MASK) !== ECN_CE
         ) {
-          this.#startRun(nowMs, conn, seg, bytes, offset, src, dst, null, null, ipTos);
+          coalesce.start(nowMs, conn, seg, bytes, offset, src, dst, null, null, ipTos);
           return;
         }
         conn.onSegment(nowMs, seg);
@@ -657,23 +635,14 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
   }
 
   /**
-   * Receive coalescing, as Linux's GRO (`tcp_gro_receive`) does for a NAPI poll: from here to
-   * {@link endReceiveBatch} (the event loop brackets each `device.receive` batch with them)
-   * consecutive in-order segments of one connection with the same header but the sequence
-   * number — the same ACK, window, flags (ACK only; a PSH is taken and ends the run) and
-   * option bytes (the same TSval and TSecr, no SACK blocks), the same ECN field and no CE —
-   * go through TCP input once: the first is processed in full, the payloads of the others are
-   * appended to the receive ring as they come (a frame's bytes live only while it is handed
-   * over), and the run's end makes one ACK decision, one output decision and one wake-up of
-   * the reader. A gap, a retransmission, another connection, a changed header (window, ACK,
-   * options), a FIN, RST, SYN or URG, a segment longer than the first, or the batch's end
-   * ends the run (a shorter one or a PSH is taken first, as Linux's flush rules). RFC 5681
-   * §4.2 still holds: the run's data is acknowledged by one ACK, as Linux acknowledges a
-   * GRO super-segment; quick-ACK and out-of-order segments are unchanged (the latter never
-   * join a run). Counted in `rxCoalescedRuns` and `rxCoalescedSegments`.
+   * Opens a receive batch: receive coalescing, as Linux's GRO (`tcp_gro_receive`) does for a
+   * NAPI poll, holds runs of in-order segments of one connection open until
+   * {@link endReceiveBatch} (the event loop brackets each `device.receive` batch with them).
+   * What joins a run and what ends it: {@link TcpReceiveCoalescer.beginBatch}
+   * (tcp_coalesce.ts). Counted in `rxCoalescedRuns` and `rxCoalescedSegments`.
    */
   beginReceiveBatch(): void {
-    this.#batching = true;
+    this.#coalesce.beginBatch();
   }
 
   /**
@@ -682,151 +651,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
    * @param nowMs current time
    */
   endReceiveBatch(nowMs: number): void {
-    this.#batching = false;
-    if (this.#run !== null) this.#endRun(nowMs);
-  }
-
-  /**
-   * Takes `seg` whole as the first segment of a run on `conn` and opens the run (see
-   * beginReceiveBatch), unless the connection's input ends it at once. IPv4 addresses as
-   * int32, or IPv6 ones (`src6`/`dst6`, immutable) for a run over IPv6.
-   */
-  #startRun(
-    nowMs: number,
-    conn: TcpConnection,
-    seg: TcpRepr,
-    bytes: Uint8Array,
-    offset: number,
-    src: number,
-    dst: number,
-    src6: Ipv6Address | null,
-    dst6: Ipv6Address | null,
-    ipTos: number,
-  ): void {
-    // What the run needs of the segment, before TCP input may reuse the parse scratch.
-    const headerLength = seg.payloadOffset - offset;
-    const nextSeq = seqAdd(seg.seq, seg.payloadLength);
-    const mss = seg.payloadLength;
-    if (!conn.onSegmentStartingRun(nowMs, seg)) return;
-    const h = this.#runHeader;
-    for (let i = 0; i < headerLength; i++) h[i] = bytes[offset + i];
-    this.#runHeaderLength = headerLength;
-    this.#run = conn;
-    this.#runSrc = src;
-    this.#runDst = dst;
-    this.#runSrc6 = src6;
-    this.#runDst6 = dst6;
-    this.#runNextSeq = nextSeq;
-    this.#runMss = mss;
-    this.#runEcn = ipTos & ECN_MASK;
-    this.#runAppended = 0;
-  }
-
-  /**
-   * Appends a segment to the open run when it continues it (see beginReceiveBatch); its
-   * header is compared with the run's first byte by byte, as Linux's `tcp_gro_receive` does,
-   * so it is not parsed again.
-   *
-   * @returns true when the segment was taken
-   */
-  #appendToRun(
-    nowMs: number,
-    src: number,
-    dst: number,
-    bytes: Uint8Array,
-    offset: number,
-    length: number,
-    checksumVerified: boolean,
-    ipTos: number,
-  ): boolean {
-    if (
-      this.#runSrc6 !== null || src !== this.#runSrc || dst !== this.#runDst ||
-      (ipTos & ECN_MASK) !== this.#runEcn
-    ) return false;
-    return this.#appendSegment(nowMs, src, dst, bytes, offset, length, checksumVerified);
-  }
-
-  /**
-   * {@link appendToRun} for a segment over IPv6: only when the device vouched for its
-   * checksum (the kernel's GRO super-frames, a local peer's CHECKSUM_PARTIAL); any other
-   * segment ends the run and takes the full path, which checks the RFC 8200 §8.1 sum.
-   */
-  #appendToRun6(
-    nowMs: number,
-    src: Ipv6Address,
-    dst: Ipv6Address,
-    bytes: Uint8Array,
-    offset: number,
-    length: number,
-    checksumVerified: boolean,
-  ): boolean {
-    const runSrc = this.#runSrc6;
-    if (
-      runSrc === null || !checksumVerified || !runSrc.equals(src) || !this.#runDst6!.equals(dst)
-    ) {
-      return false;
-    }
-    return this.#appendSegment(nowMs, 0, 0, bytes, offset, length, true);
-  }
-
-  /** The family-independent part of {@link appendToRun}: header, sequence, checksum, data. */
-  #appendSegment(
-    nowMs: number,
-    src: number,
-    dst: number,
-    bytes: Uint8Array,
-    offset: number,
-    length: number,
-    checksumVerified: boolean,
-  ): boolean {
-    const headerLength = this.#runHeaderLength;
-    const payload = length - headerLength;
-    if (payload <= 0 || payload > this.#runMss) return false;
-    const h = this.#runHeader;
-    // Ports; then everything after the sequence number up to the checksum (ACK, data offset,
-    // flags but PSH, window); then the urgent pointer and the options.
-    for (let i = 0; i < TCP_SEQ_OFFSET; i++) if (bytes[offset + i] !== h[i]) return false;
-    for (let i = TCP_ACK_OFFSET; i < TCP_CHECKSUM_OFFSET; i++) {
-      const d = bytes[offset + i] ^ h[i];
-      if (d !== 0 && (i !== TCP_FLAGS_OFFSET || d !== TCP_PSH)) return false;
-    }
-    for (let i = TCP_CHECKSUM_OFFSET + 2; i < headerLength; i++) {
-      if (bytes[offset + i] !== h[i]) return false;
-    }
-    const seq = readI32(bytes, offset + TCP_SEQ_OFFSET);
-    if (seq !== this.#runNextSeq) return false;
-    if (!checksumVerified && !this.#packet.reset(bytes, offset, length).verifyChecksum(src, dst)) {
-      return false; // the full path counts it as malformed
-    }
-    const conn = this.#run!;
-    if (
-      !conn.appendToRun(
-        nowMs,
-        seq,
-        readI32(bytes, offset + TCP_ACK_OFFSET),
-        bytes,
-        offset + headerLength,
-        payload,
-      )
-    ) return false;
-    this.#runNextSeq = seqAdd(seq, payload);
-    this.#runAppended++;
-    this.stats.rxCoalescedSegments++;
-    // Linux's flush rules: a PSH or a segment shorter than the first ends the run after it.
-    if ((bytes[offset + TCP_FLAGS_OFFSET] & TCP_PSH) !== 0 || payload < this.#runMss) {
-      this.#endRun(nowMs);
-    }
-    return true;
-  }
-
-  /** Ends the open run: one ACK decision, output and wake-up for all its segments. */
-  #endRun(nowMs: number): void {
-    const conn = this.#run!;
-    const appended = this.#runAppended > 0;
-    this.#run = null;
-    this.#runAppended = 0;
-    if (appended) this.stats.rxCoalescedRuns++;
-    conn.endRun(nowMs, appended);
+    this.#coalesce.endBatch(nowMs);
   }
 
   /**
@@ -1132,12 +957,13 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
     toMulticast: boolean,
   ): void {
     this.stats.segmentsIn++;
-    if (this.#run !== null) {
+    const coalesce = this.#coalesce;
+    if (coalesce.open) {
       if (
         !toMulticast &&
-        this.#appendToRun6(nowMs, src, dst, bytes, offset, length, checksumVerified)
+        coalesce.append6(nowMs, src, dst, bytes, offset, length, checksumVerified)
       ) return;
-      this.#endRun(nowMs);
+      coalesce.endRun(nowMs);
     }
     // IPv6's traffic class does not reach TCP here: no ECN codepoint from an IPv4 segment before.
     this.#ctx.rxEcn = 0;
@@ -1178,11 +1004,11 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
         conn.abort(); // RFC 9293 §3.10.7.4 / RFC 6191, as onPacket
       } else {
         if (
-          this.#batching && checksumVerified && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
+          coalesce.batching && checksumVerified && seg.flags === TCP_ACK && seg.payloadLength > 0 &&
           seg.sackCount === 0
         ) {
           // A run over IPv6, as onPacket's (segments the device vouched for only).
-          this.#startRun(nowMs, conn, seg, bytes, offset, 0, 0, src, dst, 0);
+          coalesce.start(nowMs, conn, seg, bytes, offset, 0, 0, src, dst, 0);
           return;
         }
         conn.onSegment(nowMs, seg);

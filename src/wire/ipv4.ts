@@ -44,9 +44,15 @@ export const IPV4_VERSION = 4;
 const PROTOCOL = "ipv4";
 const IHL_MIN = 5;
 const FLAG_RESERVED = 0x8000;
-const FLAG_DF = 0x4000;
-const FLAG_MF = 0x2000;
-const FRAGMENT_MASK = 0x1fff;
+/** The Don't Fragment bit of the flags/fragment-offset word (RFC 791 §3.1). */
+export const IPV4_FLAG_DF = 0x4000;
+/** The More Fragments bit of the flags/fragment-offset word (RFC 791 §3.1). */
+export const IPV4_FLAG_MF = 0x2000;
+/** The fragment offset (in 8-byte units) in the flags/fragment-offset word (RFC 791 §3.1). */
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
+const FLAG_DF = IPV4_FLAG_DF;
+const FLAG_MF = IPV4_FLAG_MF;
+const FRAGMENT_MASK = IPV4_FRAGMENT_OFFSET_MASK;
 /** Offset of the version/IHL byte; the IHL (header length in 32-bit words) is its low nibble (RFC 791 §3.1). */
 export const IPV4_VERSION_IHL_OFFSET = 0;
 /** Mask of the IHL in the version/IHL byte. */

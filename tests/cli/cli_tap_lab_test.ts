@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { labTest, run } from "../../src/testing/lab.ts";
+import { denoAsUser } from "../phy/_tun_lab_helpers.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const USER = "nobody";
@@ -18,24 +19,12 @@ labTest(
       assert.match(up.stdout, /ip tuntap add dev rstap0 mode tap user nobody/);
       const link = await run(["ip", "-n", ns, "-d", "link", "show", "rstap0"]);
       assert.match(link.stdout, /persist on user nobody/);
-      const gid = (await run(["id", "-g", USER])).stdout.trim();
       const ping = await run([
         "ip",
         "netns",
         "exec",
         ns,
-        "setpriv",
-        `--reuid=${USER}`,
-        `--regid=${gid}`,
-        "--init-groups",
-        "env",
-        `DENO_DIR=${denoDir}`,
-        `HOME=${denoDir}`,
-        Deno.execPath(),
-        "run",
-        "--no-lock",
-        "--allow-ffi",
-        "--allow-read",
+        ...await denoAsUser(USER, denoDir),
         CLI,
         "ping",
         "--tap",

@@ -3,13 +3,16 @@
 // (GSO_TCPV6 in the driver, see tests/phy/vnet_tx_test.ts), and the software fallback when the
 // neighbour is not resolved.
 import assert from "node:assert/strict";
-import { MemoryDevice, MemoryLink } from "../../src/phy/memory_link.ts";
-import type { DeviceCapabilities } from "../../src/phy/device.ts";
-import { ForwardingDevice } from "../phy/_forwarding_device.ts";
+import {
+  bulkAToB,
+  OFFLOAD_MAX_FRAME,
+  offloadLinkPair,
+  OffloadTestDevice,
+  pattern,
+} from "./_offload_helpers.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
 import { completePartialChecksum, ipv6PseudoHeaderSumAt } from "../../src/wire/checksum.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
-import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 
 const A6 = "2001:db8:1::2";
 const B6 = "2001:db8:1::1";
@@ -36,25 +39,11 @@ const FAST_IPV6: Partial<StackOptions> = {
  * checks where the stack says the checksum is, that the field holds the IPv6
  * pseudo-header sum of the whole (super-)segment, completes it and forwards.
  */
-class Offload6Device extends ForwardingDevice<MemoryDevice> {
-  readonly #capabilities: DeviceCapabilities;
+class Offload6Device extends OffloadTestDevice {
   readonly requests: { csumStart: number; csumOffset: number; gsoSize: number; proto: number }[] =
     [];
   largestFrame = 0;
   badPseudoHeader = 0;
-  constructor(inner: MemoryDevice) {
-    super(inner);
-    this.#capabilities = {
-      ...inner.capabilities,
-      mtu: 1500,
-      checksumOffloadTx: true,
-      gso: true,
-      maxSegmentBytes: 14 + 65535,
-    };
-  }
-  override get capabilities(): DeviceCapabilities {
-    return this.#capabilities;
-  }
   override transmitOffload(
     bytes: Uint8Array,
     offset: number,
@@ -82,36 +71,15 @@ class Offload6Device extends ForwardingDevice<MemoryDevice> {
   }
 }
 
-function pattern(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = 54321;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-async function readAll(conn: TcpConn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-  }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
-}
+/** The payloads of these tests. */
+const PATTERN_SEED = 54321;
 
 /** rawstack A (offload device) sends `data` over IPv6 to B (verifies every checksum). */
 async function bulk6(
   data: Uint8Array,
   midway: (a: Stack) => void = () => {},
 ): Promise<{ got: Uint8Array; dev: Offload6Device; a: Stack; b: Stack }> {
-  const [ma, mb] = MemoryLink.pair({ mtu: 65535, queueFrames: 512 });
+  const [ma, mb] = offloadLinkPair();
   const dev = new Offload6Device(ma);
   const a = new Stack({ device: dev, ipv6: `${A6}/64`, ...FAST_IPV6 });
   const b = new Stack({
@@ -121,32 +89,12 @@ async function bulk6(
     verifyChecksums: "always",
     ...FAST_IPV6,
   });
-  await a.start();
-  await b.start();
-  try {
-    const listener = b.listen({ port: 9000 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B6, port: 9000 });
-    const server = await accepting;
-    const reading = readAll(server);
-    const half = data.length >>> 1;
-    await client.write(data.subarray(0, half));
-    midway(a);
-    await client.write(data.subarray(half));
-    await client.closeWrite();
-    const got = await reading;
-    client.close();
-    server.close();
-    listener.close();
-    return { got, dev, a, b };
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  const got = await bulkAToB(a, b, B6, data, midway);
+  return { got, dev, a, b };
 }
 
 Deno.test("Tcp6Path behaviour: TCP over IPv6 sends super-segments with a partial checksum at 14 + 40, byte-exact", async () => {
-  const data = pattern(3 << 20);
+  const data = pattern(3 << 20, PATTERN_SEED);
   const { got, dev, a, b } = await bulk6(data);
   assert.equal(got.length, data.length);
   assert.deepEqual(got, data);
@@ -159,7 +107,7 @@ Deno.test("Tcp6Path behaviour: TCP over IPv6 sends super-segments with a partial
   const superFrames = tcp.filter((r) => r.gsoSize > 0);
   assert.ok(superFrames.length > 10, `super-segments sent: ${superFrames.length}`);
   assert.deepEqual([...new Set(superFrames.map((r) => r.gsoSize))], [GSO_SIZE6]);
-  assert.ok(dev.largestFrame > 60_000 && dev.largestFrame <= 14 + 65535);
+  assert.ok(dev.largestFrame > 60_000 && dev.largestFrame <= OFFLOAD_MAX_FRAME);
   assert.equal(dev.badPseudoHeader, 0);
   assert.equal(b.stats().tcp.malformed, 0);
   assert.ok(a.iface.stats.txOffloaded >= tcp.length);
@@ -167,7 +115,7 @@ Deno.test("Tcp6Path behaviour: TCP over IPv6 sends super-segments with a partial
 });
 
 Deno.test("Ipv6Layer behaviour: TCP super-segments are cut in software while the neighbour is not resolved", async () => {
-  const data = pattern(1 << 20);
+  const data = pattern(1 << 20, PATTERN_SEED);
   const { got, a, b } = await bulk6(data, (s) => s.iface.ipv6!.neighbours.clear());
   assert.deepEqual(got, data);
   const ipv6 = a.iface.ipv6!.stats;
@@ -176,7 +124,7 @@ Deno.test("Ipv6Layer behaviour: TCP super-segments are cut in software while the
 });
 
 Deno.test("UdpLayer behaviour: UDP over IPv6 leaves its checksum to the device (csum_start 54, offset 6)", async () => {
-  const [ma, mb] = MemoryLink.pair({ mtu: 65535, queueFrames: 512 });
+  const [ma, mb] = offloadLinkPair();
   const dev = new Offload6Device(ma);
   const a = new Stack({ device: dev, ipv6: `${A6}/64`, ...FAST_IPV6 });
   const b = new Stack({
@@ -191,7 +139,12 @@ Deno.test("UdpLayer behaviour: UDP over IPv6 leaves its checksum to the device (
   try {
     const rx = b.listenDatagram({ port: 5353, transport: "udp" });
     const tx = a.listenDatagram({ port: 5000, transport: "udp" });
-    const sent: Uint8Array[] = [new Uint8Array(0), pattern(100), pattern(1400), pattern(4000)];
+    const sent: Uint8Array[] = [
+      new Uint8Array(0),
+      pattern(100, PATTERN_SEED),
+      pattern(1400, PATTERN_SEED),
+      pattern(4000, PATTERN_SEED),
+    ];
     const got: Uint8Array[] = [];
     for (const d of sent) {
       await tx.send(d, { hostname: B6, port: 5353 });

@@ -7,19 +7,24 @@ import { FaultInjector } from "../../src/phy/fault_injector.ts";
 import { CaptureDevice } from "../../src/phy/capture.ts";
 import {
   type Device,
-  type DeviceCapabilities,
   type FrameSink,
   RX_CHECKSUM_UNKNOWN,
   RX_CHECKSUM_VALID,
 } from "../../src/phy/device.ts";
-import { ForwardingDevice } from "../phy/_forwarding_device.ts";
+import {
+  bulkAToB,
+  OFFLOAD_MAX_FRAME,
+  offloadLinkPair,
+  OffloadTestDevice,
+  pattern,
+  readAll,
+} from "./_offload_helpers.ts";
 import { NetworkInterface } from "../../src/iface/interface.ts";
 import { completePartialChecksum } from "../../src/iface/ipv4.ts";
 import type { IpProtocolHandler } from "../../src/iface/types.ts";
 import { Stack } from "../../src/stack.ts";
 import { TcpPacket } from "../../src/wire/tcp.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
-import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 
 const A = "192.0.2.2";
 const B = "192.0.2.1";
@@ -135,26 +140,12 @@ Deno.test("FaultInjector forwards rxInfo, queued or not, and never vouches for f
  * whole super-segment too, which then arrives as one large segment, as GRO
  * would deliver it) and records the requests.
  */
-class OffloadDevice extends ForwardingDevice<MemoryDevice> {
-  readonly #capabilities: DeviceCapabilities;
+class OffloadDevice extends OffloadTestDevice {
   offloaded = 0;
   superFrames = 0;
   largestFrame = 0;
   readonly gsoSizes = new Set<number>();
   badPseudoHeader = 0;
-  constructor(inner: MemoryDevice) {
-    super(inner);
-    this.#capabilities = {
-      ...inner.capabilities,
-      mtu: 1500,
-      checksumOffloadTx: true,
-      gso: true,
-      maxSegmentBytes: 14 + 65535,
-    };
-  }
-  override get capabilities(): DeviceCapabilities {
-    return this.#capabilities;
-  }
   override transmitOffload(
     bytes: Uint8Array,
     offset: number,
@@ -187,71 +178,30 @@ class OffloadDevice extends ForwardingDevice<MemoryDevice> {
   }
 }
 
-function pattern(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = 12345;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-async function readAll(conn: TcpConn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-  }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
-}
+/** The payloads of these tests. */
+const PATTERN_SEED = 12345;
 
 /** rawstack A (offload device) sends `data` to B (verifies every checksum); `midway` runs halfway. */
 async function bulkOverOffload(
   data: Uint8Array,
   midway: (a: Stack) => void = () => {},
 ): Promise<{ got: Uint8Array; dev: OffloadDevice; a: Stack; b: Stack }> {
-  const [ma, mb] = MemoryLink.pair({ mtu: 65535, queueFrames: 512 });
+  const [ma, mb] = offloadLinkPair();
   const dev = new OffloadDevice(ma);
   const a = new Stack({ device: dev, ipv4: `${A}/24` });
   const b = new Stack({ device: mb, ipv4: `${B}/24`, mtu: 1500, verifyChecksums: "always" });
-  await a.start();
-  await b.start();
-  try {
-    const listener = b.listen({ port: 9000 });
-    const accepting = listener.accept();
-    const client = await a.connect({ hostname: B, port: 9000 });
-    const server = await accepting;
-    const reading = readAll(server);
-    const half = data.length >>> 1;
-    await client.write(data.subarray(0, half));
-    midway(a);
-    await client.write(data.subarray(half));
-    await client.closeWrite();
-    const got = await reading;
-    client.close();
-    server.close();
-    listener.close();
-    return { got, dev, a, b };
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  const got = await bulkAToB(a, b, B, data, midway);
+  return { got, dev, a, b };
 }
 
 Deno.test("TCP sends super-segments of whole MSS through transmitOffload, byte-exact, valid checksums", async () => {
-  const data = pattern(3 << 20);
+  const data = pattern(3 << 20, PATTERN_SEED);
   const { got, dev, a, b } = await bulkOverOffload(data);
   assert.equal(got.length, data.length);
   assert.deepEqual(got, data);
   assert.ok(dev.superFrames > 10, `super-frames sent: ${dev.superFrames}`);
   assert.deepEqual([...dev.gsoSizes], [1448]); // MSS 1460 − 12 bytes of timestamps
-  assert.ok(dev.largestFrame > 60_000 && dev.largestFrame <= 14 + 65535);
+  assert.ok(dev.largestFrame > 60_000 && dev.largestFrame <= OFFLOAD_MAX_FRAME);
   assert.equal(dev.badPseudoHeader, 0);
   assert.equal(b.stats().tcp.malformed, 0);
   assert.ok(a.iface.stats.txOffloaded > dev.superFrames); // ACK-only and short segments too
@@ -260,7 +210,7 @@ Deno.test("TCP sends super-segments of whole MSS through transmitOffload, byte-e
 });
 
 Deno.test("TCP super-segments are cut in software while the next hop is not resolved", async () => {
-  const data = pattern(1 << 20);
+  const data = pattern(1 << 20, PATTERN_SEED);
   const { got, a, b } = await bulkOverOffload(data, (s) => s.iface.arp.clear());
   assert.deepEqual(got, data);
   // More than the SYN (sent before ARP resolved): super-segments went through the fallback.
@@ -284,12 +234,12 @@ Deno.test("MemoryLink checksumOffload: partial checksums are completed on receiv
     const accepting = listener.accept();
     const client = await a.connect({ hostname: B, port: 9001 });
     const server = await accepting;
-    const up = pattern(200_000);
+    const up = pattern(200_000, PATTERN_SEED);
     const reading = readAll(server);
     await client.write(up);
     await client.closeWrite();
     assert.deepEqual(await reading, up);
-    const down = pattern(100_000).reverse();
+    const down = pattern(100_000, PATTERN_SEED).reverse();
     const back = readAll(client);
     await server.write(down);
     await server.closeWrite();

@@ -8,12 +8,12 @@ import {
   ROUTER_LAB_RA_ADDRESS6,
   ROUTER_LAB_RB_ADDRESS,
   ROUTER_LAB_RB_ADDRESS6,
-  RouterLab,
+  type RouterLab,
   type RouterLabOptions,
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
-import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
+import { downloadFromB, inRouterLab, uploadToB } from "./_router_helpers.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
@@ -26,45 +26,44 @@ async function withRouter6(
   labOpts: Omit<RouterLabOptions, "prefix" | "ipv6">,
   fn: (lab: RouterLab, router: Stack, dir: string) => Promise<void>,
 ): Promise<void> {
-  const lab = await RouterLab.create({ prefix, ipv6: true, ...labOpts });
-  const dir = await Deno.makeTempDir({ prefix: "rawstack-router6-" });
-  let router: Stack | null = null;
-  try {
-    // Default devices: the kernel's GRO on the router's links hands it TCP super-frames,
-    // which Router6 cuts into segments that fit the next link (a Packet Too Big would stall a
-    // sender already at that MTU).
-    const [da, db] = await lab.openDevices();
-    router = new Stack({
-      interfaces: [
-        {
-          device: da,
-          ipv4: `${ROUTER_LAB_RA_ADDRESS}/24`,
-          ipv6: `${ROUTER_LAB_RA_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
-        },
-        {
-          device: db,
-          ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`,
-          ipv6: `${ROUTER_LAB_RB_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
-        },
-      ],
-      forwarding: true,
-      ipv6Options: { ndp: { routerSolicitations: 0 } },
-    });
-    await router.start();
-    const end = performance.now() + DAD_WAIT_MS;
-    const ready = () =>
-      router!.addresses().filter((a) => a.family === "ipv6" && a.origin === "static")
-        .every((a) => a.state === "preferred");
-    while (!ready()) {
-      if (performance.now() > end) throw new Error("the router's IPv6 addresses stay tentative");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await fn(lab, router, dir);
-  } finally {
-    await router?.close();
-    await lab.destroy();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await inRouterLab(
+    { prefix, ipv6: true, ...labOpts },
+    "rawstack-router6-",
+    async (lab, dir, own) => {
+      // Default devices: the kernel's GRO on the router's links hands it TCP super-frames,
+      // which Router6 cuts into segments that fit the next link (a Packet Too Big would stall a
+      // sender already at that MTU).
+      const [da, db] = await lab.openDevices();
+      const router = own(
+        new Stack({
+          interfaces: [
+            {
+              device: da,
+              ipv4: `${ROUTER_LAB_RA_ADDRESS}/24`,
+              ipv6: `${ROUTER_LAB_RA_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
+            },
+            {
+              device: db,
+              ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`,
+              ipv6: `${ROUTER_LAB_RB_ADDRESS6}/${ROUTER_LAB_PREFIX6}`,
+            },
+          ],
+          forwarding: true,
+          ipv6Options: { ndp: { routerSolicitations: 0 } },
+        }),
+      );
+      await router.start();
+      const end = performance.now() + DAD_WAIT_MS;
+      const ready = () =>
+        router.addresses().filter((a) => a.family === "ipv6" && a.origin === "static")
+          .every((a) => a.state === "preferred");
+      while (!ready()) {
+        if (performance.now() > end) throw new Error("the router's IPv6 addresses stay tentative");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await fn(lab, router, dir);
+    },
+  );
 }
 
 labTest(
@@ -104,31 +103,7 @@ labTest(
       assert.ok(router.stats().router!.forward6!.hopLimitExceeded >= 1);
 
       const file = wordBytesOf(3 * 1024 * 1024 + 17, 61);
-      await Deno.writeFile(`${dir}/file.bin`, file);
-      lab.spawnIn(lab.netnsB, [
-        "python3",
-        "-m",
-        "http.server",
-        String(HTTP_PORT),
-        "--bind",
-        "::",
-        "--directory",
-        dir,
-      ]);
-      await waitListeningInB(lab, HTTP_PORT);
-      const curl = await lab.runInA([
-        "curl",
-        "-6",
-        "-g",
-        "-sS",
-        "--max-time",
-        "30",
-        "-o",
-        `${dir}/got.bin`,
-        `http://[${ROUTER_LAB_B_ADDRESS6}]:${HTTP_PORT}/file.bin`,
-      ]);
-      assert.equal(curl.code, 0, curl.stderr);
-      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
+      await downloadFromB(lab, dir, file, HTTP_PORT, "::", ROUTER_LAB_B_ADDRESS6);
       const f = router.stats().router!.forward6!;
       assert.ok(f.zeroCopy + f.copied > 1000, JSON.stringify(f));
       // B's 1448-byte segments arrive coalesced by the kernel's GRO and leave cut again.
@@ -144,24 +119,7 @@ labTest(
   async () => {
     await withRouter6("rsr6m", { mtuB: 1280 }, async (lab, router, dir) => {
       const file = wordBytesOf(2 * 1024 * 1024 + 5, 62);
-      await Deno.writeFile(`${dir}/up.bin`, file);
-      const sink = lab.spawnIn(lab.netnsB, [
-        "socat",
-        "-u",
-        `TCP6-LISTEN:${UPLOAD_PORT},bind=[${ROUTER_LAB_B_ADDRESS6}],reuseaddr`,
-        `CREATE:${dir}/recv.bin`,
-      ]);
-      await waitListeningInB(lab, UPLOAD_PORT);
-      const send = await lab.runInA([
-        "socat",
-        "-u",
-        `OPEN:${dir}/up.bin`,
-        `TCP6:[${ROUTER_LAB_B_ADDRESS6}]:${UPLOAD_PORT}`,
-      ]);
-      assert.equal(send.code, 0, send.stderr);
-      const done = await sink.finished();
-      assert.equal(done.code, 0, done.stderr);
-      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(file));
+      await uploadToB(lab, dir, file, UPLOAD_PORT, ROUTER_LAB_B_ADDRESS6);
       assert.ok(router.stats().router!.forward6!.tooBig >= 1);
       const route = await lab.runInA(["ip", "-6", "route", "get", ROUTER_LAB_B_ADDRESS6]);
       assert.match(route.stdout, /mtu 1280/, route.stdout);

@@ -5,11 +5,10 @@ import {
   ROUTER_LAB_B_ADDRESS,
   ROUTER_LAB_RA_ADDRESS,
   ROUTER_LAB_RB_ADDRESS,
-  RouterLab,
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
-import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
+import { downloadFromB, inRouterLab, uploadToB } from "./_router_helpers.ts";
 import { assertCaptureClean } from "../wire/_tshark.ts";
 import { GroDevice } from "../../src/phy/gro.ts";
 
@@ -29,10 +28,7 @@ async function superFrameTransfers(
   peerOffloads: boolean,
   userGro: boolean,
 ): Promise<void> {
-  const lab = await RouterLab.create({ prefix, peerOffloads });
-  const dir = await Deno.makeTempDir({ prefix: "rawstack-router-gso-" });
-  let router: Stack | null = null;
-  try {
+  await inRouterLab({ prefix, peerOffloads }, "rawstack-router-gso-", async (lab, dir, own) => {
     // The router's link toward B cannot checksum or segment: the kernel cuts our GSO
     // requests in software there, so B's capture shows what our metadata asked for.
     await lab.runIn(lab.netnsR, ["ethtool", "-K", lab.ifB, "tx", "off", "tso", "off"]);
@@ -43,44 +39,24 @@ async function superFrameTransfers(
       ...(userGro ? { kernelGro: false } : {}),
     });
     const ga = userGro ? new GroDevice(da) : null;
-    router = new Stack({
-      interfaces: [
-        { device: ga ?? da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
-        { device: userGro ? new GroDevice(db) : db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24` },
-      ],
-      forwarding: true,
-    });
+    const router = own(
+      new Stack({
+        interfaces: [
+          { device: ga ?? da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
+          { device: userGro ? new GroDevice(db) : db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24` },
+        ],
+        forwarding: true,
+      }),
+    );
     await router.start();
 
     // Upload A → B (A's super-frames, segmented by the kernel behind rb), captured at B.
     const up = wordBytesOf(4 * 1024 * 1024 + 3, 41);
-    await Deno.writeFile(`${dir}/up.bin`, up);
     const pcap = `${dir}/b.pcap`;
     const cap = await startCapture(pcap, { netns: lab.netnsB, iface: "b0" });
-    const sink = lab.spawnIn(lab.netnsB, [
-      // A router that loses super-frames stalls the transfer: fail instead of hanging.
-      "timeout",
-      String(TRANSFER_TIMEOUT_S),
-      "socat",
-      "-u",
-      `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
-      `CREATE:${dir}/recv.bin`,
-    ]);
-    await waitListeningInB(lab, UPLOAD_PORT);
-    const send = await lab.runInA([
-      // A router that loses super-frames stalls the transfer: fail instead of hanging.
-      "timeout",
-      String(TRANSFER_TIMEOUT_S),
-      "socat",
-      "-u",
-      `OPEN:${dir}/up.bin`,
-      `TCP:${ROUTER_LAB_B_ADDRESS}:${UPLOAD_PORT}`,
-    ]);
-    assert.equal(send.code, 0, send.stderr);
-    const done = await sink.finished();
-    assert.equal(done.code, 0, done.stderr);
+    // A router that loses super-frames stalls the transfer: fail instead of hanging.
+    await uploadToB(lab, dir, up, UPLOAD_PORT, ROUTER_LAB_B_ADDRESS, TRANSFER_TIMEOUT_S);
     await cap.stop();
-    assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(up));
     const afterUpload = router.stats().router!.forward;
     assert.ok(afterUpload.superFrames > 0, JSON.stringify(afterUpload));
     assert.equal(afterUpload.badOffload, 0);
@@ -102,39 +78,13 @@ async function superFrameTransfers(
 
     // Download B → A with curl: B's super-frames, handed on whole to A (ra keeps TSO on).
     const file = wordBytesOf(3 * 1024 * 1024 + 17, 42);
-    await Deno.writeFile(`${dir}/file.bin`, file);
-    lab.spawnIn(lab.netnsB, [
-      "python3",
-      "-m",
-      "http.server",
-      String(HTTP_PORT),
-      "--bind",
-      ROUTER_LAB_B_ADDRESS,
-      "--directory",
-      dir,
-    ]);
-    await waitListeningInB(lab, HTTP_PORT);
-    const curl = await lab.runInA([
-      "curl",
-      "-sS",
-      "--max-time",
-      "30",
-      "-o",
-      `${dir}/got.bin`,
-      `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/file.bin`,
-    ]);
-    assert.equal(curl.code, 0, curl.stderr);
-    assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
+    await downloadFromB(lab, dir, file, HTTP_PORT, ROUTER_LAB_B_ADDRESS, ROUTER_LAB_B_ADDRESS);
     assert.ok(da.stats.txSuperFrames > 0);
     const f = router.stats().router!.forward;
     assert.ok(f.superFrames > afterUpload.superFrames, JSON.stringify(f));
     assert.equal(f.fragNeeded, 0);
     assert.equal(f.badOffload, 0);
-  } finally {
-    await router?.close();
-    await lab.destroy();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const COMMANDS = ["socat", "curl", "python3", "ss", "tcpdump", "tshark"];

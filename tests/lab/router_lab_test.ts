@@ -5,12 +5,12 @@ import {
   ROUTER_LAB_B_ADDRESS,
   ROUTER_LAB_RA_ADDRESS,
   ROUTER_LAB_RB_ADDRESS,
-  RouterLab,
+  type RouterLab,
   type RouterLabOptions,
 } from "../../src/testing/router_lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { wordBytesOf } from "../seeded_random.ts";
-import { sha256Hex, waitListeningInB } from "./_router_helpers.ts";
+import { downloadFromB, inRouterLab, uploadToB, waitListeningInB } from "./_router_helpers.ts";
 
 const HTTP_PORT = 8000;
 const UPLOAD_PORT = 9000;
@@ -22,25 +22,20 @@ async function withRouter(
   masquerade: boolean,
   fn: (lab: RouterLab, router: Stack, dir: string) => Promise<void>,
 ): Promise<void> {
-  const lab = await RouterLab.create({ prefix, ...labOpts });
-  const dir = await Deno.makeTempDir({ prefix: "rawstack-router-" });
-  let router: Stack | null = null;
-  try {
+  await inRouterLab({ prefix, ...labOpts }, "rawstack-router-", async (lab, dir, own) => {
     const [da, db] = await lab.openDevices();
-    router = new Stack({
-      interfaces: [
-        { device: da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
-        { device: db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`, masquerade },
-      ],
-      forwarding: true,
-    });
+    const router = own(
+      new Stack({
+        interfaces: [
+          { device: da, ipv4: `${ROUTER_LAB_RA_ADDRESS}/24` },
+          { device: db, ipv4: `${ROUTER_LAB_RB_ADDRESS}/24`, masquerade },
+        ],
+        forwarding: true,
+      }),
+    );
     await router.start();
     await fn(lab, router, dir);
-  } finally {
-    await router?.close();
-    await lab.destroy();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 labTest(
@@ -74,29 +69,7 @@ labTest(
       assert.ok(router.stats().router!.forward.ttlExceeded >= 1);
 
       const file = wordBytesOf(3 * 1024 * 1024 + 17, 31);
-      await Deno.writeFile(`${dir}/file.bin`, file);
-      lab.spawnIn(lab.netnsB, [
-        "python3",
-        "-m",
-        "http.server",
-        String(HTTP_PORT),
-        "--bind",
-        ROUTER_LAB_B_ADDRESS,
-        "--directory",
-        dir,
-      ]);
-      await waitListeningInB(lab, HTTP_PORT);
-      const curl = await lab.runInA([
-        "curl",
-        "-sS",
-        "--max-time",
-        "30",
-        "-o",
-        `${dir}/got.bin`,
-        `http://${ROUTER_LAB_B_ADDRESS}:${HTTP_PORT}/file.bin`,
-      ]);
-      assert.equal(curl.code, 0, curl.stderr);
-      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/got.bin`)), await sha256Hex(file));
+      await downloadFromB(lab, dir, file, HTTP_PORT, ROUTER_LAB_B_ADDRESS, ROUTER_LAB_B_ADDRESS);
 
       const tr = await lab.runInA([
         "traceroute",
@@ -136,24 +109,7 @@ labTest(
   async () => {
     await withRouter("rsrm", { mtuB: 1280 }, false, async (lab, router, dir) => {
       const file = wordBytesOf(2 * 1024 * 1024 + 5, 32);
-      await Deno.writeFile(`${dir}/up.bin`, file);
-      const sink = lab.spawnIn(lab.netnsB, [
-        "socat",
-        "-u",
-        `TCP-LISTEN:${UPLOAD_PORT},bind=${ROUTER_LAB_B_ADDRESS},reuseaddr`,
-        `CREATE:${dir}/recv.bin`,
-      ]);
-      await waitListeningInB(lab, UPLOAD_PORT);
-      const send = await lab.runInA([
-        "socat",
-        "-u",
-        `OPEN:${dir}/up.bin`,
-        `TCP:${ROUTER_LAB_B_ADDRESS}:${UPLOAD_PORT}`,
-      ]);
-      assert.equal(send.code, 0, send.stderr);
-      const done = await sink.finished();
-      assert.equal(done.code, 0, done.stderr);
-      assert.equal(await sha256Hex(await Deno.readFile(`${dir}/recv.bin`)), await sha256Hex(file));
+      await uploadToB(lab, dir, file, UPLOAD_PORT, ROUTER_LAB_B_ADDRESS);
       assert.ok(router.stats().router!.forward.fragNeeded >= 1);
       const route = await lab.runInA(["ip", "route", "get", ROUTER_LAB_B_ADDRESS]);
       assert.match(route.stdout, /mtu 1280/, route.stdout);

@@ -6,7 +6,7 @@
  * accepted by the kernel with the flag and counted.
  */
 import assert from "node:assert/strict";
-import { Lab, LAB_PEER_ADDRESS6, LAB_STACK_ADDRESS6, labTest, run } from "../../src/testing/lab.ts";
+import { Lab, LAB_PEER_ADDRESS6, LAB_STACK_ADDRESS6, labTest } from "../../src/testing/lab.ts";
 import { tsharkFieldRows } from "../wire/_tshark.ts";
 import { Stack } from "../../src/stack.ts";
 import type { AfPacketDevice, AfPacketOptions } from "../../src/phy/af_packet.ts";
@@ -18,6 +18,7 @@ import {
   waitPeerTcpPort,
   writeAllChunked,
 } from "./_tcp_lab_helpers.ts";
+import { gsoSendToPeer } from "./_gso_lab_helpers.ts";
 
 const PREFIX = "rsg6";
 const COMMANDS = ["socat", "ss", "tcpdump", "tshark", "ethtool"];
@@ -31,39 +32,6 @@ const FAST_IPV6 = {
   ndp: { routerSolicitations: 0 },
 };
 
-/**
- * tshark over the peer's capture: nothing malformed and no bad TCP checksum
- * (validation on), except a 0xFFFF one (the kernel's software checksum writes
- * a computed 0 as 0xFFFF, CSUM_MANGLED_0) and, with `offloadsOn`, rawstack's
- * super-frames that crossed the veth whole (TSO on: still CHECKSUM_PARTIAL,
- * which the peer kernel trusts) and the peer's own segments (captured on their
- * sending side, checksum still partial). Returns the TCP payload lengths
- * rawstack sent.
- */
-async function assertPeerCaptureClean(path: string, offloadsOn: boolean): Promise<number[]> {
-  const base = ["tshark", "-r", path, "-d", "tcp.port==1-65535,data"];
-  const exempt = offloadsOn
-    ? ` && ipv6.src != ${LAB_STACK_ADDRESS6} && ipv6.src != ${LAB_PEER_ADDRESS6}`
-    : "";
-  const bad = await run([
-    ...base,
-    "-o",
-    "tcp.check_checksum:TRUE",
-    "-Y",
-    `_ws.malformed || ` +
-    `(tcp.checksum.status == 0 && !tcp.checksum.ffff${exempt})`,
-  ], { check: false });
-  assert.equal(bad.code, 0, `tshark failed: ${bad.stderr}`);
-  assert.equal(bad.stdout.trim(), "", `bad packets in the peer's capture:\n${bad.stdout}`);
-  const ours = await tsharkFieldRows(path, ["tcp.len"], {
-    args: ["-d", "tcp.port==1-65535,data"],
-    filter: `ipv6.src == ${LAB_STACK_ADDRESS6} && tcp.len > 0`,
-  });
-  const lengths = ours.map(([len]) => Number(len));
-  assert.ok(lengths.length > 100, `data segments captured: ${lengths.length}`);
-  return lengths;
-}
-
 async function ipv6Stack(device: AfPacketDevice): Promise<Stack> {
   const stack = new Stack({
     device,
@@ -75,58 +43,36 @@ async function ipv6Stack(device: AfPacketDevice): Promise<Stack> {
 }
 
 /** rawstack → socat TCP6-LISTEN in the peer, BULK_BYTES, checked end to end. */
-async function send6(kernelSegments: boolean, deviceOptions: AfPacketOptions = {}): Promise<void> {
-  const lab = await Lab.create({ prefix: PREFIX, ipv6: true, peerOffloads: !kernelSegments });
-  const dir = await Deno.makeTempDir({ prefix: `${PREFIX}-` });
-  let stack: Stack | null = null;
-  try {
-    if (kernelSegments) {
-      // No TSO/checksum offload on our veth end: the kernel cuts each super-frame and fills
-      // in every checksum before the wire (validate_xmit_skb), so the peer sees 1514 B frames.
-      await lab.runIn(lab.stackNetns, ["ethtool", "-K", lab.stackIf, "tx", "off", "tso", "off"]);
-    }
-    const pcap = `${dir}/peer.pcap`;
-    const capture = await lab.capture(pcap);
-    const device = await lab.openDevice(deviceOptions);
-    assert.ok(device.vnetHeader, "PACKET_VNET_HDR is on");
-    assert.ok(device.capabilities.gso && device.capabilities.checksumOffloadTx);
-    stack = await ipv6Stack(device);
-    assert.ok(stack.iface.txOffloads6.gsoMaxBytes > 60_000, "GSO over IPv6 offered");
-    const file = `${dir}/up.bin`;
-    const sink = lab.spawnInPeer([
-      "socat",
-      "-u",
-      `TCP6-LISTEN:${PORT},reuseaddr,ipv6only=1`,
-      `CREATE:${file}`,
-    ]);
-    await waitPeerTcpPort(lab, PORT);
-    const data = bulkData(BULK_BYTES, kernelSegments ? 21 : 22);
-    const conn = await stack.connect({ hostname: LAB_PEER_ADDRESS6, port: PORT });
-    await writeAllChunked(conn, data);
-    await conn.closeWrite();
-    assert.equal(await conn.read(new Uint8Array(1)), null); // the kernel's FIN
-    conn.close();
-    assert.equal((await sink.finished()).code, 0);
-    assert.equal(await fileSha256(file), await sha256Hex(data));
-    const stats = device.stats;
-    assert.ok(stats.txSuperFrames6 > 50, `IPv6 GSO frames sent: ${stats.txSuperFrames6}`);
-    assert.equal(stats.txSuperFrames6, stats.txSuperFrames, "every super-frame was IPv6");
-    assert.ok(stack.iface.stats.txOffloaded >= stats.txSuperFrames6);
-    assert.equal(stack.stats().tcp.malformed, 0);
-    await new Promise((r) => setTimeout(r, 100));
-    await capture.kill();
-    const lengths = await assertPeerCaptureClean(pcap, !kernelSegments);
-    const largest = Math.max(...lengths);
-    if (kernelSegments) {
-      assert.equal(largest, SEGMENT_DATA6, "the kernel cut the super-frames into MSS segments");
-    } else {
-      assert.ok(largest > SEGMENT_DATA6, "super-frames crossed the veth whole (TSO)");
-    }
-  } finally {
-    if (stack !== null) await stack.close();
-    await lab.destroy();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+function send6(kernelSegments: boolean, deviceOptions: AfPacketOptions = {}): Promise<void> {
+  return gsoSendToPeer({
+    lab: { prefix: PREFIX, ipv6: true, peerOffloads: !kernelSegments },
+    kernelSegments,
+    deviceOptions,
+    stack: async (_lab, device) => {
+      const stack = await ipv6Stack(device);
+      assert.ok(stack.iface.txOffloads6.gsoMaxBytes > 60_000, "GSO over IPv6 offered");
+      return stack;
+    },
+    listen: `TCP6-LISTEN:${PORT},reuseaddr,ipv6only=1`,
+    hostname: LAB_PEER_ADDRESS6,
+    port: PORT,
+    data: bulkData(BULK_BYTES, kernelSegments ? 21 : 22),
+    counters: (device, stack) => {
+      const stats = device.stats;
+      assert.ok(stats.txSuperFrames6 > 50, `IPv6 GSO frames sent: ${stats.txSuperFrames6}`);
+      assert.equal(stats.txSuperFrames6, stats.txSuperFrames, "every super-frame was IPv6");
+      assert.ok(stack.iface.stats.txOffloaded >= stats.txSuperFrames6);
+    },
+    // With offloads on, rawstack's super-frames crossed the veth whole (TSO on: still
+    // CHECKSUM_PARTIAL, which the peer kernel trusts) and the peer's own segments are
+    // captured on their sending side, checksum still partial.
+    capture: () => ({
+      family: "ipv6",
+      ours: LAB_STACK_ADDRESS6,
+      exempt: kernelSegments ? [] : [LAB_STACK_ADDRESS6, LAB_PEER_ADDRESS6],
+    }),
+    segmentData: SEGMENT_DATA6,
+  });
 }
 
 labTest(

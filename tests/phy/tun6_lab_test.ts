@@ -9,40 +9,12 @@
  */
 import assert from "node:assert/strict";
 import { labTest, run } from "../../src/testing/lab.ts";
-import { bytesOf } from "../seeded_random.ts";
-import { sha256Hex } from "../lab/_tcp_lab_helpers.ts";
+import { bulkBothWays, LabChild } from "./_tun_lab_helpers.ts";
 
 const BULK_BYTES = 4 * 1024 * 1024;
 const KERNEL6 = "2001:db8:5::1";
 const STACK6 = "2001:db8:5::2";
 const CHILD = new URL("./_tun6_child.ts", import.meta.url).pathname;
-const decoder = new TextDecoder();
-
-/** Reads a child's stdout line by line. */
-class Lines {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buffer = "";
-  readonly seen: string[] = [];
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
-  }
-  /** The next line starting with `prefix` (earlier lines are kept in `seen`). */
-  async next(prefix: string): Promise<string> {
-    for (;;) {
-      const nl = this.#buffer.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#buffer.slice(0, nl);
-        this.#buffer = this.#buffer.slice(nl + 1);
-        this.seen.push(line);
-        if (line.startsWith(prefix)) return line;
-        continue;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error(`child ended before "${prefix}": ${this.seen.join(" | ")}`);
-      this.#buffer += decoder.decode(value, { stream: true });
-    }
-  }
-}
 
 async function tun6Round(vnet: boolean): Promise<void> {
   const ns = `rstun6-${Deno.pid}-${vnet ? "v" : "p"}`;
@@ -51,39 +23,28 @@ async function tun6Round(vnet: boolean): Promise<void> {
   await run(["ip", "netns", "del", ns], { check: false });
   await run(["ip", "netns", "add", ns]);
   const work = await Deno.makeTempDir({ prefix: "rstun6-" });
-  let child: Deno.ChildProcess | null = null;
+  let child: LabChild | null = null;
   try {
     await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
     await run(["ip", "-n", ns, "tuntap", "add", "dev", name, "mode", "tun"]);
     await run(inNs(["sysctl", "-q", "-w", `net.ipv6.conf.${name}.disable_ipv6=0`]));
     await run(["ip", "-n", ns, "-6", "addr", "add", `${KERNEL6}/64`, "dev", name, "nodad"]);
     await run(["ip", "-n", ns, "link", "set", name, "up"]);
-    child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        ns,
-        Deno.execPath(),
-        "run",
-        "--no-lock",
-        "--allow-ffi",
-        "--allow-read",
-        CHILD,
-        name,
-        `${STACK6}/64`,
-        KERNEL6,
-        String(BULK_BYTES),
-        vnet ? "vnet" : "plain",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const errText = new Response(child.stderr).text();
-    const lines = new Lines(child.stdout);
-    await lines.next("ready").catch(async (e) => {
-      throw new Error(`${e.message}; stderr: ${await errText}`);
-    });
+    child = new LabChild(inNs([
+      Deno.execPath(),
+      "run",
+      "--no-lock",
+      "--allow-ffi",
+      "--allow-read",
+      CHILD,
+      name,
+      `${STACK6}/64`,
+      KERNEL6,
+      String(BULK_BYTES),
+      vnet ? "vnet" : "plain",
+    ]));
+    await child.ready();
+    const lines = child.lines;
     // Our address is usable at once: no DAD on a point-to-point IP link.
     const addresses = JSON.parse(lines.seen.find((l) => l.startsWith("addresses "))!.slice(10));
     assert.ok(
@@ -98,40 +59,18 @@ async function tun6Round(vnet: boolean): Promise<void> {
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.match(ping.stdout, / 0% packet loss/);
     // TCP bulk over IPv6, kernel → rawstack and rawstack → kernel, each checked by SHA-256.
-    const upload = bytesOf(BULK_BYTES, 1);
-    const inPath = `${work}/in.bin`;
-    const outPath = `${work}/out.bin`;
-    await Deno.writeFile(inPath, upload);
-    const [sent, got] = await Promise.all([
-      run(inNs(["socat", "-u", `FILE:${inPath}`, `TCP6:[${STACK6}]:5001`]), { check: false }),
-      run(inNs(["socat", "-u", `TCP6:[${STACK6}]:5002`, `CREATE:${outPath}`]), { check: false }),
-    ]);
-    assert.equal(sent.code, 0, sent.stderr);
-    assert.equal(got.code, 0, got.stderr);
-    const rx = (await lines.next("rx ")).split(" ");
-    assert.equal(rx[1], await sha256Hex(upload), "kernel → rawstack bytes intact");
-    assert.equal(Number(rx[2]), BULK_BYTES);
-    const download = await Deno.readFile(outPath);
-    assert.equal(download.length, BULK_BYTES);
-    assert.equal(await sha256Hex(download), await sha256Hex(bytesOf(BULK_BYTES, 2)));
-    const stats = JSON.parse((await lines.next("stats ")).slice("stats ".length));
+    await bulkBothWays(child, inNs, work, `TCP6:[${STACK6}]`, BULK_BYTES);
+    const stats = await child.stats();
     // Nothing to resolve: no neighbour solicitation left rawstack.
     assert.equal(stats.ipv6.txNoRoute, 0);
     if (vnet) {
       assert.ok(stats.device.txSuperFrames6 > 0, JSON.stringify(stats.device));
       assert.ok(stats.device.rxSuperFrames > 0, JSON.stringify(stats.device));
     }
-    await lines.next("done");
-    const status = await child.status;
-    assert.equal(status.code, 0, await errText);
+    await child.done();
     child = null;
   } finally {
-    if (child !== null) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-    }
+    if (child !== null) await child.kill();
     await run(["ip", "-n", ns, "tuntap", "del", "dev", name, "mode", "tun"], { check: false });
     await run(["ip", "netns", "del", ns], { check: false });
     await Deno.remove(work, { recursive: true });
