@@ -203,6 +203,8 @@ export class Cubic implements CongestionControl {
   #k = 0;
   /** W_est (Reno-friendly estimate) in segments. */
   #wEst = 0;
+  /** cwnd_prior: cwnd when ssthresh was last set (RFC 9438 §4.6), segments; 0 = never. */
+  #cwndPrior = 0;
 
   /** @param mss sender MSS in bytes */
   constructor(mss: number) {
@@ -251,8 +253,11 @@ export class Cubic implements CongestionControl {
       this.#wEst = cwndSeg;
     }
     const segsAcked = ackedBytes / mss;
-    // RFC 9438 §4.3: W_est += alpha_cubic * segments_acked / cwnd
-    this.#wEst += (CUBIC_ALPHA * segsAcked) / cwndSeg;
+    // RFC 9438 §4.3: W_est += alpha_cubic * segments_acked / cwnd, where "once W_est has grown
+    // to reach the cwnd at the time of most recently setting ssthresh -- that is, W_est >=
+    // cwnd_prior -- the sender SHOULD set alpha_cubic to 1" (Reno's AIMD(1, 0.5) increase).
+    const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
+    this.#wEst += (alpha * segsAcked) / cwndSeg;
     const tSec = (nowMs - this.#epochStartMs + srttMs) / 1000;
     const d = tSec - this.#k;
     // RFC 9438 §4.2 eq. 1: W_cubic(t) = C (t - K)^3 + W_max
@@ -279,6 +284,7 @@ export class Cubic implements CongestionControl {
       this.#wLastMax = cwndSeg;
       this.#wMax = cwndSeg;
     }
+    this.#cwndPrior = cwndSeg;
     // RFC 9438 §4.6: ssthresh = cwnd * beta_cubic, at least 2 segments.
     this.ssthresh = Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * mss);
     this.#epochStartMs = -1;
