@@ -48,10 +48,10 @@
  * completion time of a 64 KiB response whose last 3 segments the router drops once,
  * rawstack sending against the kernel sending (lower is better: the tail loss probe against
  * the RTO), and bulk goodput through 1 % and 2 % random loss on the data direction
- * (`numgen random mod 100 < P drop`), rawstack sending against the kernel sending. The
- * receivers differ (a kernel receiver for rawstack's sending, rawstack for the kernel's).
- * The kernel sends with the namespace's default congestion control (named in the row) and,
- * when that is not CUBIC (rawstack's default), again with CUBIC in a second row.
+ * (`numgen random mod 100 < P drop`), like for like: rawstack and a kernel sender beside it
+ * (its address on rawstack's interface in the stack namespace) send to the same kernel
+ * receiver through the same rule. The kernel sends with CUBIC (rawstack's algorithm) and,
+ * when the namespace's default differs (bbr on this host), with that in a second row.
  * HTTP rows (issue #20; `RAWSTACK_BENCH_HTTP=0` skips them, they need `wrk`):
  * wrk in the peer namespace against `stack.serve` on rawstack and against
  * `Deno.serve` on the kernel in the far namespace (one veth hop each), with
@@ -88,6 +88,7 @@ import { Stack } from "../src/stack.ts";
 import { MemoryLink } from "../src/phy/memory_link.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import type { TcpConn } from "../src/socket/tcp_conn.ts";
+import type { TcpInfo } from "../src/tcp/connection.ts";
 import { runHostileLan } from "../src/testing/hostile_lan.ts";
 import {
   kernelCongestionControl,
@@ -1106,6 +1107,15 @@ async function likeForLikeBulkRows(bench: LabBench, add: AddRow): Promise<void> 
 
 // ------------------------------------------------------- loss-recovery rows
 
+/** One rawstack loss sample's connection figures, for the log. */
+function lossInfoLine(dropped: number, info: TcpInfo | undefined): string {
+  if (info === undefined) return `dropped ${dropped}`;
+  return `dropped ${dropped}, retransmits ${info.retransmits}, recoveries ${info.recoveries}, ` +
+    `rack losses ${info.rackLosses}, TLPs ${info.tlpProbes}, undos ${info.undos}, ` +
+    `spurious RTOs ${info.spuriousRtos}, D-SACKs in ${info.dsacksReceived}, cwnd ${info.cwnd}, ` +
+    `ssthresh ${info.ssthresh}, srtt ${info.srttMs.toFixed(2)} ms`;
+}
+
 /** Issue 19's rows: tail-loss completion time and goodput through random loss, beside the kernel. */
 async function lossRows(rows: Row[]): Promise<void> {
   const label = "(a) offloads off";
@@ -1160,7 +1170,7 @@ async function lossRows(rows: Row[]): Promise<void> {
     stack = null;
     await s?.close();
   };
-  const timed = (f: (s: Stack, port: number) => Promise<number>) => async () =>
+  const timed = <T>(f: (s: Stack, port: number) => Promise<T>) => async (): Promise<T> =>
     await within(f(await getStack(), port++), 60_000, "loss measurement");
   try {
     add(
@@ -1177,33 +1187,56 @@ async function lossRows(rows: Row[]): Promise<void> {
       ),
       true,
     );
-    // The kernel's sender runs the namespace's default congestion control, which the host
-    // may have set to BBR (not loss-based: random loss hardly slows it); rawstack runs CUBIC.
-    // With another default, a second reference row has the kernel on CUBIC (TCP_CONGESTION)
-    // against the same rawstack samples: like for like.
+    // Like for like (issue 19): rawstack and a kernel sender beside it on rawstack's own
+    // interface (stack namespace, offloads off) send to one kernel sink in the far namespace
+    // through the router's one drop rule. rawstack runs CUBIC; the kernel sends with CUBIC
+    // (TCP_CONGESTION) and, in a second row, with the namespace's default (bbr on some hosts:
+    // not loss-based, random loss hardly slows it). The samples interleave so that the
+    // machine's other load falls on all of them alike.
     const kcc = await kernelCongestionControl(lab);
+    const others = kcc === "cubic" ? [] : [kcc];
     for (const pct of LOSS_PERCENTS) {
-      const r = await sampled(
-        timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS)),
-        reset,
-      );
-      add(
-        bulkName(pct),
-        "Gbit/s",
-        r,
-        `kernel sends (${kcc}, same loss)`,
-        await sampled(timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS)), reset),
-      );
-      if (kcc !== "cubic") {
+      const r: number[] = [];
+      const k = new Map<string, number[]>([
+        ["cubic", []],
+        ...others.map((c) => [c, []] as [string, number[]]),
+      ]);
+      const notes = { r: null as string | null, k: null as string | null };
+      const infos: string[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        try {
+          const got = await timed((s, p) => lossyGoodputRawstackSends(lab, s, p, pct, SECONDS))();
+          r.push(got.gbps);
+          infos.push(lossInfoLine(got.dropped, got.info));
+        } catch (e) {
+          notes.r = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 160);
+        }
+        // rawstack's stack closes while the kernel sends: its device would otherwise take a
+        // copy of every frame on the shared interface.
+        await reset();
+        for (const [cc, xs] of k) {
+          try {
+            const got = await within(
+              lossyGoodputKernelSends(lab, port++, pct, SECONDS, cc),
+              60_000,
+              "kernel loss measurement",
+            );
+            xs.push(got.gbps);
+          } catch (e) {
+            notes.k = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 160);
+          }
+        }
+      }
+      for (const line of infos) console.log(`  rawstack at ${pct} %: ${line}`);
+      for (const [cc, xs] of k) {
         add(
           bulkName(pct),
           "Gbit/s",
-          r,
-          "kernel sends (cubic, same loss)",
-          await sampled(
-            timed((s, p) => lossyGoodputKernelSends(lab, s, p, pct, SECONDS, "cubic")),
-            reset,
-          ),
+          { values: r, note: notes.r },
+          `kernel beside rawstack sends (${cc}${
+            cc === kcc ? ", the default" : ""
+          }), same receiver and loss`,
+          { values: xs, note: notes.k },
         );
       }
     }

@@ -6,7 +6,9 @@
  *
  * - the tail: the last {@link TAIL_DROP_SEGMENTS} segments of a
  *   {@link TAIL_RESPONSE_BYTES}-byte response, once (their retransmissions pass);
- * - random loss: `numgen random mod 100 < P drop` on the data direction.
+ * - random loss: `numgen random mod 100 < P drop` on the data direction, rawstack and a
+ *   kernel sender beside it (same interface, {@link addKernelBesideStack}) sending to one
+ *   kernel receiver in the far namespace.
  *
  * The tail rule matches on conntrack's packet counter of the reply direction
  * (the responder's packets: its SYN-ACK is packet 1, the first data segment
@@ -34,6 +36,11 @@ const FULL_SEGMENT_PAYLOAD = 1448;
 const SEGMENT_HEADERS = 52;
 /** nftables table the scenarios install in the router namespace. */
 const NFT_TABLE = "rsloss";
+/**
+ * The address the stack namespace's kernel holds on rawstack's interface, so that a kernel
+ * sender sends beside rawstack (see {@link addKernelBesideStack}).
+ */
+export const KERNEL_BESIDE_ADDRESS = "192.0.2.3";
 /** Longest a scenario waits for its kernel end, ms. */
 const SCENARIO_TIMEOUT_MS = 30_000;
 
@@ -115,14 +122,22 @@ export async function installTailDrop(lab: Lab, saddr: string, sport: number): P
 }
 
 /**
- * Installs random loss of `percent` % of the segments `saddr` sends through the router.
+ * Installs random loss of `percent` % of the TCP segments sent through the router to
+ * `daddr:dport` (the data direction of a bulk transfer to that receiver): one rule, the
+ * same whoever sends.
  *
  * @param lab a lab with a router
- * @param saddr the sender's address
+ * @param daddr the receiver's address
+ * @param dport the receiver's port
  * @param percent 1..99
  * @returns nothing
  */
-export async function installRandomLoss(lab: Lab, saddr: string, percent: number): Promise<void> {
+export async function installRandomLoss(
+  lab: Lab,
+  daddr: string,
+  dport: number,
+  percent: number,
+): Promise<void> {
   await freshChain(lab);
   await nft(lab, [
     "add",
@@ -131,11 +146,11 @@ export async function installRandomLoss(lab: Lab, saddr: string, percent: number
     NFT_TABLE,
     "rsfw",
     "ip",
-    "saddr",
-    saddr,
-    "meta",
-    "l4proto",
+    "daddr",
+    daddr,
     "tcp",
+    "dport",
+    String(dport),
     "numgen",
     "random",
     "mod",
@@ -338,11 +353,21 @@ export async function tailLossKernelSends(
   }
 }
 
+/** What a random-loss goodput run measured. */
+export interface LossyGoodput {
+  /** Goodput at the receiver, Gbit/s. */
+  gbps: number;
+  /** Segments the router's rule dropped. */
+  dropped: number;
+  /** rawstack's connection figures at the end (rawstack sending only). */
+  info?: TcpInfo;
+}
+
 /**
  * Bulk goodput through random loss: rawstack sends to a kernel sink (far namespace) for
  * `seconds`, with `percent` % of its segments dropped by the router.
  *
- * @returns goodput at the receiver, Gbit/s
+ * @returns goodput at the receiver, the drops and rawstack's connection figures
  */
 export async function lossyGoodputRawstackSends(
   lab: Lab,
@@ -350,8 +375,8 @@ export async function lossyGoodputRawstackSends(
   port: number,
   percent: number,
   seconds: number,
-): Promise<number> {
-  await installRandomLoss(lab, lab.stackAddress, percent);
+): Promise<LossyGoodput> {
+  await installRandomLoss(lab, lab.farAddress, port, percent);
   const sink = lab.spawnInFar(["python3", "-c", PY_SINK, String(port)]);
   try {
     await farListening(lab, port);
@@ -360,10 +385,11 @@ export async function lossyGoodputRawstackSends(
     const end = performance.now() + seconds * 1000;
     while (performance.now() < end) await conn.write(chunk);
     await conn.closeWrite();
-    conn.close();
     const out = await sink.finished();
+    const info = conn.info();
+    conn.close();
     const [bytes, secs] = numbersOf(out.stdout);
-    return (bytes * 8) / secs / 1e9;
+    return { gbps: (bytes * 8) / secs / 1e9, dropped: await droppedPackets(lab), info };
   } finally {
     await sink.kill();
     await clearLossRules(lab);
@@ -384,50 +410,72 @@ export async function kernelCongestionControl(lab: Lab): Promise<string> {
 }
 
 /**
- * Bulk goodput through random loss, the kernel sending (far namespace) to rawstack for
- * `seconds`: the reference for {@link lossyGoodputRawstackSends}.
+ * The kernel's sender beside rawstack (issue 19, like for like): the stack namespace's
+ * kernel holds {@link KERNEL_BESIDE_ADDRESS} on rawstack's own interface (`rs0`, offloads off
+ * in a lab without `peerOffloads`), with a default route via the router. Its segments take
+ * rawstack's wire, router and drop rule to the same kernel receiver in the far namespace.
+ * rawstack ignores the frames for that address (not its own), the kernel those for
+ * rawstack's (it does not forward). Idempotent.
  *
+ * @param lab a lab with a router
+ * @returns nothing
+ */
+export async function addKernelBesideStack(lab: Lab): Promise<void> {
+  const rs = lab.stackNetns;
+  const have = await lab.runIn(rs, ["ip", "-4", "-o", "addr", "show", "dev", lab.stackIf]);
+  if (have.stdout.includes(`${KERNEL_BESIDE_ADDRESS}/`)) return;
+  const steps = [
+    ["ip", "addr", "add", `${KERNEL_BESIDE_ADDRESS}/${lab.prefixLength}`, "dev", lab.stackIf],
+    ["ip", "link", "set", "lo", "up"],
+    ["ip", "route", "add", "default", "via", lab.peerAddress],
+  ];
+  for (const cmd of steps) {
+    const r = await lab.runIn(rs, cmd);
+    if (r.code !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.trim()}`);
+  }
+}
+
+/**
+ * Bulk goodput through random loss, the kernel sending from beside rawstack (see
+ * {@link addKernelBesideStack}) to the same kernel sink and through the same drop rule as
+ * {@link lossyGoodputRawstackSends}: the like-for-like reference.
+ *
+ * @param lab a lab with a router
+ * @param port the sink's port (far namespace)
+ * @param percent 1..99
+ * @param seconds how long the kernel sends
  * @param congestion the kernel sender's congestion control (TCP_CONGESTION, e.g. "cubic",
  *   rawstack's default); the namespace's default when absent
- * @returns goodput at rawstack, Gbit/s
+ * @returns goodput at the receiver and the drops
  */
 export async function lossyGoodputKernelSends(
   lab: Lab,
-  stack: Stack,
   port: number,
   percent: number,
   seconds: number,
   congestion?: string,
-): Promise<number> {
-  await installRandomLoss(lab, lab.farAddress, percent);
-  const listener = stack.listen({ port });
+): Promise<LossyGoodput> {
+  await addKernelBesideStack(lab);
+  await installRandomLoss(lab, lab.farAddress, port, percent);
+  const sink = lab.spawnInFar(["python3", "-c", PY_SINK, String(port)]);
   try {
-    const source = lab.spawnInFar([
+    await farListening(lab, port);
+    const source = lab.spawnIn(lab.stackNetns, [
       "python3",
       "-c",
       PY_SOURCE,
-      lab.stackAddress,
+      lab.farAddress,
       String(port),
       String(seconds),
       ...(congestion === undefined ? [] : [congestion]),
     ]);
-    const conn = await listener.accept();
-    const buf = new Uint8Array(1 << 20);
-    let bytes = 0;
-    let first = 0;
-    let last = 0;
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      last = performance.now();
-      if (bytes === 0) first = last;
-      bytes += n;
-    }
-    conn.close();
-    await source.finished();
-    return last > first ? (bytes * 8) / ((last - first) / 1000) / 1e9 : 0;
+    const src = await source.finished();
+    if (src.code !== 0) throw new Error(`python source: ${src.stderr.trim().slice(-300)}`);
+    const out = await sink.finished();
+    const [bytes, secs] = numbersOf(out.stdout);
+    return { gbps: (bytes * 8) / secs / 1e9, dropped: await droppedPackets(lab) };
   } finally {
-    listener.close();
+    await sink.kill();
     await clearLossRules(lab);
   }
 }

@@ -86,3 +86,28 @@ Deno.test("Cubic slow start counts every segment a stretch ACK acknowledges", ()
   cc.onAck(0, 20000, cc.cwnd, 0);
   assert.ok(cc.cwnd > 14000 && cc.cwnd < 15000, `cwnd ${cc.cwnd}`);
 });
+
+Deno.test("Cubic Reno-friendly region grows at Reno's rate once W_est reaches cwnd_prior", () => {
+  // RFC 9438 §4.3: alpha_cubic = 3(1 - beta)/(1 + beta) ≈ 0.53 segments per round trip until
+  // W_est reaches the cwnd before the last reduction (cwnd_prior), then 1 (AIMD(1, 0.5)).
+  // No time passes (a short-RTT path where the cubic curve stays flat): W_est drives cwnd.
+  const mss = 1000;
+  const cc = new Cubic(mss);
+  for (let i = 0; i < 90; i++) cc.onAck(0, mss, 0, 0); // slow start to 100 segments
+  cc.onCongestionEvent(0, cc.cwnd); // cwnd_prior 100, cwnd 70
+  const round = () => {
+    const segments = Math.floor(cc.cwnd / mss);
+    for (let i = 0; i < segments; i++) cc.onAck(0, mss, cc.cwnd, 0);
+  };
+  let rounds = 0;
+  while (cc.cwnd < 100 * mss) {
+    round();
+    rounds++;
+  }
+  // From 70 to 100 segments at ≈0.53 per round.
+  assert.ok(rounds >= 50 && rounds <= 60, `${rounds} rounds to regain cwnd_prior`);
+  const before = cc.cwnd;
+  for (let i = 0; i < 10; i++) round();
+  const grown = (cc.cwnd - before) / mss;
+  assert.ok(grown >= 9 && grown <= 11, `grew ${grown} segments in 10 rounds beyond cwnd_prior`);
+});
