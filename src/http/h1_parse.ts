@@ -553,7 +553,8 @@ export interface ResponseHead {
   chunked: boolean;
   /**
    * Whether the body lasts until the server closes (RFC 9112 §6.3 items 4 and 8: a transfer
-   * coding without final `chunked`, or no framing field at all).
+   * coding without final `chunked`, or no framing field at all) — unless the request or the
+   * status says there is no body (item 1), which only the client knows.
    */
   untilClose: boolean;
   /**
@@ -696,7 +697,6 @@ export function parseResponseHead(
   } else if (badLength) {
     return new HeadError(502, "bad or conflicting Content-Length"); // §6.3 item 5
   } else if (contentLength === -1) untilClose = true; // §6.3 item 8
-  if (untilClose) close = true;
   return {
     minor,
     status,
