@@ -296,37 +296,53 @@ export async function stackFetch(
   input: string | URL | Request,
   init?: StackRequestInit,
 ): Promise<Response> {
-  if (init?.client !== undefined) {
-    // Deno's Request takes `client` too, but only a Deno.HttpClient.
-    const { client: _client, ...rest } = init;
-    init = rest;
+  let hop: Hop;
+  let signal: AbortSignal | null;
+  let redirect: RequestRedirect;
+  let method: string;
+  const simple = simpleRequest(input, init);
+  if (simple !== null) {
+    // A plain GET: what `new Request` would make of it, without making it.
+    hop = { url: simple, method: "GET", headers: new Headers(), body: null };
+    signal = init?.signal ?? null;
+    redirect = init?.redirect ?? "follow";
+    method = "GET";
+  } else {
+    if (init?.client !== undefined) {
+      // Deno's Request takes `client` too, but only a Deno.HttpClient.
+      const { client: _client, ...rest } = init;
+      init = rest;
+    }
+    let request: Request;
+    try {
+      request = new Request(input, init);
+    } catch (e) {
+      throw e instanceof TypeError ? e : new TypeError(String(e), { cause: e });
+    }
+    signal = init?.signal ?? (input instanceof Request ? input.signal : null);
+    redirect = request.redirect;
+    method = request.method;
+    // The Request stays ours, so its headers are used as they are (redirectHop copies).
+    hop = {
+      url: new URL(request.url),
+      method,
+      headers: request.headers,
+      body: await outgoingBody(request, init),
+    };
   }
-  let request: Request;
-  try {
-    request = new Request(input, init);
-  } catch (e) {
-    throw e instanceof TypeError ? e : new TypeError(String(e), { cause: e });
-  }
-  const signal = init?.signal ?? (input instanceof Request ? input.signal : null);
-  const url = new URL(request.url);
+  const url = hop.url;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new TypeError(`scheme '${url.protocol.slice(0, -1)}' not supported`);
   }
-  let hop: Hop = {
-    url,
-    method: request.method,
-    headers: new Headers(request.headers),
-    body: await outgoingBody(request, init),
-  };
   for (let redirects = 0;; redirects++) {
     const answer = hop.url.protocol === "http:"
       ? await sendH1(client, hop, signal)
       : await sendNode(client, hop, signal);
     const { status, location } = answer;
-    if (REDIRECT_STATUSES.has(status) && location !== null && request.redirect !== "manual") {
+    if (REDIRECT_STATUSES.has(status) && location !== null && redirect !== "manual") {
       // Drain the body first, so the connection is back in the pool for the next hop.
       await answer.drain();
-      if (request.redirect === "error") {
+      if (redirect === "error") {
         throw new TypeError(`redirect to ${location} refused: redirect mode is "error"`);
       }
       if (redirects >= FETCH_MAX_REDIRECTS) throw new TypeError("too many redirects");
@@ -342,7 +358,7 @@ export async function stackFetch(
       hop = redirectHop(hop, status, next);
       continue;
     }
-    return answer.response(hop.url, redirects > 0, signal, request.method);
+    return answer.response(hop.url, redirects > 0, signal, method);
   }
 }
 
@@ -415,6 +431,32 @@ async function sendNode(
   };
 }
 
+/** Own keys of a `RequestInit` that a plain GET may have (see {@link simpleRequest}). */
+const SIMPLE_INIT_KEYS = new Set(["client", "signal", "redirect"]);
+const REDIRECT_MODES = new Set(["follow", "error", "manual"]);
+
+/**
+ * The URL of a request that is a plain GET — `input` an absolute URL string or a `URL`, `init`
+ * absent or a plain object with no more than `client`, `signal` (an `AbortSignal`) and a valid
+ * `redirect` — for which `new Request` would only parse the URL; null for anything else
+ * (which goes through `new Request` and its checks).
+ */
+function simpleRequest(input: string | URL | Request, init?: StackRequestInit): URL | null {
+  if (typeof input !== "string" && !(input instanceof URL)) return null;
+  if (init !== undefined) {
+    if (init === null || Object.getPrototypeOf(init) !== Object.prototype) return null;
+    for (const key of Object.keys(init)) if (!SIMPLE_INIT_KEYS.has(key)) return null;
+    const { signal, redirect } = init;
+    if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) return null;
+    if (redirect !== undefined && !REDIRECT_MODES.has(redirect)) return null;
+  }
+  try {
+    return new URL(input);
+  } catch {
+    return null; // relative (against --location) or invalid: new Request says which
+  }
+}
+
 /** WHATWG Fetch §4.4 HTTP-redirect fetch, steps 11–13. */
 function redirectHop(hop: Hop, status: number, next: URL): Hop {
   let { method, body } = hop;
@@ -460,24 +502,30 @@ function h1Response(
   method: string,
 ): Response {
   const status = r.head.status;
-  let headers: Headers;
-  try {
-    headers = new Headers(r.head.headers);
-  } catch {
-    headers = new Headers();
-    for (const [name, value] of r.head.headers) {
-      try {
-        headers.append(name, value);
-      } catch {
-        // A field Headers refuses: left out, as browsers do.
-      }
-    }
-  }
   let body: BodyInit | null = null;
   if (NULL_BODY_STATUSES.has(status) || method === "HEAD") void r.drain();
   else if (r.whole !== null && signal === null) body = r.whole as Uint8Array<ArrayBuffer>;
   else body = h1BodyStream(r, url, signal);
-  return finishResponse(body, status, r.head.reason, headers, url, redirected, () => r.abort());
+  const response = finishResponse(
+    body,
+    status,
+    r.head.reason,
+    null,
+    url,
+    redirected,
+    () => r.abort(),
+  );
+  // Appended one by one: cheaper than a HeadersInit in the ResponseInit, which Deno converts
+  // as a sequence of pairs. A body given as bytes adds no field of its own.
+  const headers = response.headers;
+  for (const [name, value] of r.head.headers) {
+    try {
+      headers.append(name, value);
+    } catch {
+      // A field Headers refuses: left out, as browsers do.
+    }
+  }
+  return response;
 }
 
 /**
@@ -593,24 +641,28 @@ function finishResponse(
   body: BodyInit | null,
   status: number,
   statusText: string,
-  headers: Headers,
+  headers: Headers | null,
   url: URL,
   redirected: boolean,
   dispose: () => void,
 ): Response {
   let response: Response;
   try {
-    response = new Response(body, {
-      status: status < 200 || status > 599 ? 200 : status,
-      statusText,
-      headers,
-    });
+    response = new Response(
+      body,
+      headers === null
+        ? { status: status < 200 || status > 599 ? 200 : status, statusText }
+        : { status: status < 200 || status > 599 ? 200 : status, statusText, headers },
+    );
     if (status < 200 || status > 599) Object.defineProperty(response, "status", { value: status });
   } catch (e) {
     dispose();
     throw new TypeError(`invalid response from ${url.href}`, { cause: e });
   }
-  Object.defineProperty(response, "url", { value: url.href });
-  Object.defineProperty(response, "redirected", { value: redirected });
+  // Fetch §6.4 (Response class, url getter): serialized with the fragment excluded.
+  const href = url.href;
+  const hash = href.indexOf("#");
+  Object.defineProperty(response, "url", { value: hash < 0 ? href : href.slice(0, hash) });
+  if (redirected) Object.defineProperty(response, "redirected", { value: true });
   return response;
 }
