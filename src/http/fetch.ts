@@ -402,8 +402,7 @@ async function sendH1(
     status: r.head.status,
     location: r.head.location,
     drain: () => r.drain(),
-    response: (url, redirected, signal, method) =>
-      h1Response(r, url, redirected, signal, method),
+    response: (url, redirected, signal, method) => h1Response(r, url, redirected, signal, method),
   };
 }
 

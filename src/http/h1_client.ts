@@ -20,7 +20,6 @@
  */
 
 import type { TcpConn } from "../socket/tcp_conn.ts";
-import type { StackService } from "../stack/options.ts";
 import {
   ChunkedDecoder,
   findHeadEnd,
@@ -30,10 +29,20 @@ import {
 } from "./h1_parse.ts";
 import type { NodeConnectHost } from "./node_socket.ts";
 
+/** A service on the stack's loop (the shape of `StackService`): the idle-timeout sweep. */
+export interface H1ClientService {
+  /** Runs due work. */
+  poll(nowMs: number): void;
+  /** Earliest time `poll` has work (Infinity = none). */
+  nextDeadline(): number;
+  /** The stack closes. */
+  close(): void;
+}
+
 /** What the HTTP client needs of a stack: connections, and optionally its loop for idle timeouts. */
 export interface H1ClientHost extends NodeConnectHost {
   /** Attaches a service to the stack's loop (`Stack.attach`): the idle-timeout sweep. */
-  attach?(service: StackService): () => void;
+  attach?(service: H1ClientService): () => void;
   /** The stack's clock, ms (`Stack.nowMs`). */
   nowMs?(): number;
 }
@@ -472,7 +481,11 @@ export class H1Client {
   }
 
   async #connect(req: H1Request, key: string, signal: AbortSignal | null): Promise<H1Conn> {
-    const connecting = this.#host.connect({ hostname: req.hostname, port: req.port, noDelay: true });
+    const connecting = this.#host.connect({
+      hostname: req.hostname,
+      port: req.port,
+      noDelay: true,
+    });
     if (signal === null) return new H1Conn(await connecting, key);
     if (signal.aborted) throw signal.reason;
     let onAbort: (() => void) | null = null;
