@@ -186,7 +186,8 @@ async function outgoingBody(request: Request, init?: RequestInit): Promise<Outgo
 interface Hop {
   url: URL;
   method: string;
-  headers: Headers;
+  /** The request's fields; null for none (a plain GET). */
+  headers: Headers | null;
   body: OutgoingBody;
 }
 
@@ -206,7 +207,7 @@ function sendOnce(
       return reject(networkError(url.href, e));
     }
     const fields: Record<string, string | string[]> = {};
-    for (const [name, value] of headers) {
+    for (const [name, value] of headers ?? []) {
       if (name === "set-cookie") continue;
       fields[name] = value;
     }
@@ -303,7 +304,7 @@ export async function stackFetch(
   const simple = simpleRequest(input, init);
   if (simple !== null) {
     // A plain GET: what `new Request` would make of it, without making it.
-    hop = { url: simple, method: "GET", headers: new Headers(), body: null };
+    hop = { url: simple, method: "GET", headers: null, body: null };
     signal = init?.signal ?? null;
     redirect = init?.redirect ?? "follow";
     method = "GET";
@@ -459,7 +460,7 @@ function simpleRequest(input: string | URL | Request, init?: StackRequestInit): 
 /** WHATWG Fetch §4.4 HTTP-redirect fetch, steps 11–13. */
 function redirectHop(hop: Hop, status: number, next: URL): Hop {
   let { method, body } = hop;
-  const headers = new Headers(hop.headers);
+  const headers = new Headers(hop.headers ?? undefined);
   if (body instanceof ReadableStream && status !== 303) {
     // Step 11: a body whose source is a stream cannot be sent again.
     throw new TypeError("cannot follow a redirect with a streamed request body");

@@ -65,6 +65,8 @@ export const H1_CLIENT_DRAIN_BYTES = 64 * 1024;
 /** Bytes per chunk handed to a response body stream at most. */
 export const H1_CLIENT_BODY_CHUNK_BYTES = 64 * 1024;
 
+/** Longest request head whose bytes {@link H1Client} keeps for the next identical request. */
+const LAST_HEAD_MAX_BYTES = 1024;
 /** RFC 9110 §9.2.2: idempotent methods, which may be sent again on a new connection. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const encoder = new TextEncoder();
@@ -83,8 +85,8 @@ export interface H1Request {
   method: string;
   /** origin-form request target (RFC 9112 §3.2.1): path and query. */
   target: string;
-  /** Request fields (from `Headers`: lower-case names, values checked). */
-  headers: Headers;
+  /** Request fields (from `Headers`: lower-case names, values checked); null for none. */
+  headers: Headers | null;
   /** Body: bytes (Content-Length), a stream (chunked) or none. */
   body: Uint8Array | ReadableStream<Uint8Array> | null;
   /** Default User-Agent when the request has none. */
@@ -316,6 +318,8 @@ export class H1Client {
   #detach: (() => void) | null = null;
   /** Earliest idle expiry on the host's clock (Infinity: none armed). */
   #nextExpiryMs = Infinity;
+  #lastHeadText = "";
+  #lastHead: Uint8Array = new Uint8Array(0);
 
   /**
    * @param host where connections are opened
@@ -433,6 +437,21 @@ export class H1Client {
     this.#nextExpiryMs = next;
   }
 
+  /**
+   * The bytes of a request head; the last one's are kept and given again for the same text
+   * (a loop of identical requests encodes its head once; `TcpConn.write` copies, so the bytes
+   * are never written to after).
+   */
+  #headBytes(text: string): Uint8Array {
+    if (text === this.#lastHeadText) return this.#lastHead;
+    const bytes = latin1Bytes(text);
+    if (text.length <= LAST_HEAD_MAX_BYTES) {
+      this.#lastHeadText = text;
+      this.#lastHead = bytes;
+    }
+    return bytes;
+  }
+
   /** An idle connection to `key`, the most recently used first. */
   #take(key: string): H1Conn | null {
     const list = this.#pool.get(key);
@@ -464,7 +483,7 @@ export class H1Client {
     if (this.#closed) throw new TypeError("the HTTP client is closed");
     const key = `${req.hostname}:${req.port}`;
     const replayable = !(req.body instanceof ReadableStream) && IDEMPOTENT.has(req.method);
-    const head = serializeHead(req);
+    const head = this.#headBytes(serializeHead(req));
     for (;;) {
       const pooled = this.#take(key);
       const c = pooled ?? await this.#connect(req, key, signal);
@@ -610,14 +629,16 @@ function malformed(e: HeadError): ExchangeFailure {
  * The request head (RFC 9112 §3, §5): request line, Host, the request's fields, defaults for
  * User-Agent and Accept, and the framing of the body (Content-Length, or chunked for a
  * stream; RFC 9110 §8.6: `Content-Length: 0` for a POST or PUT without a body, as Fetch
- * §4.5 step 9 says). Field values are byte strings (latin1).
+ * §4.5 step 9 says).
+ *
+ * @returns the head as a byte string (field values are latin1, as `Headers` keeps them)
  */
-export function serializeHead(req: H1Request): Uint8Array {
+export function serializeHead(req: H1Request): string {
   let s = `${req.method} ${req.target} HTTP/1.1\r\n`;
   let host = false;
   let ua = false;
   let accept = false;
-  for (const [name, value] of req.headers) {
+  for (const [name, value] of req.headers ?? []) {
     switch (name) {
       case "host":
         host = true;
@@ -642,8 +663,7 @@ export function serializeHead(req: H1Request): Uint8Array {
   if (body instanceof Uint8Array) s += `content-length: ${body.length}\r\n`;
   else if (body !== null) s += "transfer-encoding: chunked\r\n";
   else if (req.method === "POST" || req.method === "PUT") s += "content-length: 0\r\n";
-  s += "\r\n";
-  return latin1Bytes(s);
+  return s + "\r\n";
 }
 
 /** The bytes of a byte string (every code unit ≤ 0xFF, as `Headers` values are). */
