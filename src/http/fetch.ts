@@ -1,10 +1,12 @@
 /**
  * `fetch` over a rawstack stack: WHATWG Fetch semantics (a `Request` in, a
  * `Response` out, redirects, streamed bodies, `AbortSignal`) for `http:` and
- * `https:` URLs, with the HTTP/1.1 of `node:http` and the TLS of `node:tls`
- * running over rawstack TCP through {@link createNodeConnection}. Connections
- * are kept alive and reused per origin by an {@link StackHttpClient} (one
- * per stack by default, or `init.client`, as `Deno.createHttpClient`).
+ * `https:` URLs. `http:` runs on rawstack's own HTTP/1.1 client
+ * ({@link H1Client}, src/http/h1_client.ts) straight over TCP; `https:` on
+ * the HTTP/1.1 of `node:http` and the TLS of `node:tls` over rawstack TCP
+ * through {@link createNodeConnection}. Connections are kept alive and reused
+ * per origin by an {@link StackHttpClient} (one per stack by default, or
+ * `init.client`, as `Deno.createHttpClient`).
  *
  * Errors are `TypeError`s with the underlying error as `cause`, as in Deno
  * and browsers; an aborted request rejects with the signal's reason.
@@ -17,8 +19,9 @@ import https from "node:https";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
-import { createNodeConnection, type NodeConnectHost } from "./node_socket.ts";
+import { createNodeConnection } from "./node_socket.ts";
 import { nodeToWebStream } from "./streams.ts";
+import { H1Client, type H1ClientHost, type H1Response } from "./h1_client.ts";
 
 /** Options of {@link StackHttpClient}, after `Deno.CreateHttpClientOptions`. */
 export interface HttpClientOptions {
@@ -70,6 +73,7 @@ export interface StackRequestInit extends RequestInit {
 export class StackHttpClient implements Disposable {
   readonly #http: http.Agent;
   readonly #https: https.Agent;
+  readonly #h1: H1Client;
   #closed = false;
 
   /**
@@ -78,13 +82,15 @@ export class StackHttpClient implements Disposable {
    * @param stack where connections are opened (`Stack`)
    * @param options trusted CAs, client certificate, pool limits
    */
-  constructor(stack: NodeConnectHost, options: HttpClientOptions = {}) {
+  constructor(stack: H1ClientHost, options: HttpClientOptions = {}) {
     const idle = options.poolIdleTimeout === false
       ? 0
       : options.poolIdleTimeout ?? HTTP_POOL_IDLE_TIMEOUT_MS;
+    const maxIdle = options.poolMaxIdlePerHost ?? HTTP_POOL_MAX_IDLE_PER_HOST;
+    this.#h1 = new H1Client(stack, maxIdle, idle);
     const common = {
       keepAlive: true,
-      maxFreeSockets: options.poolMaxIdlePerHost ?? HTTP_POOL_MAX_IDLE_PER_HOST,
+      maxFreeSockets: maxIdle,
       timeout: idle > 0 ? idle : undefined,
       scheduling: "lifo" as const,
     };
@@ -111,9 +117,14 @@ export class StackHttpClient implements Disposable {
     return protocol === "https:" ? this.#https : this.#http;
   }
 
+  /** @internal The plain-HTTP/1.1 client. */
+  get h1(): H1Client {
+    return this.#h1;
+  }
+
   /** Idle pooled connections now (all origins). */
   idleConnections(): number {
-    let n = 0;
+    let n = this.#h1.idleConnections;
     for (const a of [this.#http, this.#https]) {
       for (const list of Object.values(a.freeSockets)) n += list?.length ?? 0;
     }
@@ -123,6 +134,7 @@ export class StackHttpClient implements Disposable {
   /** Closes every pooled connection; requests already running finish. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.#h1.close();
     this.#http.destroy();
     this.#https.destroy();
   }
@@ -174,7 +186,8 @@ async function outgoingBody(request: Request, init?: RequestInit): Promise<Outgo
 interface Hop {
   url: URL;
   method: string;
-  headers: Headers;
+  /** The request's fields; null for none (a plain GET). */
+  headers: Headers | null;
   body: OutgoingBody;
 }
 
@@ -194,7 +207,7 @@ function sendOnce(
       return reject(networkError(url.href, e));
     }
     const fields: Record<string, string | string[]> = {};
-    for (const [name, value] of headers) {
+    for (const [name, value] of headers ?? []) {
       if (name === "set-cookie") continue;
       fields[name] = value;
     }
@@ -284,41 +297,53 @@ export async function stackFetch(
   input: string | URL | Request,
   init?: StackRequestInit,
 ): Promise<Response> {
-  if (init?.client !== undefined) {
-    // Deno's Request takes `client` too, but only a Deno.HttpClient.
-    const { client: _client, ...rest } = init;
-    init = rest;
+  let hop: Hop;
+  let signal: AbortSignal | null;
+  let redirect: RequestRedirect;
+  let method: string;
+  const simple = simpleRequest(input, init);
+  if (simple !== null) {
+    // A plain GET: what `new Request` would make of it, without making it.
+    hop = { url: simple, method: "GET", headers: null, body: null };
+    signal = init?.signal ?? null;
+    redirect = init?.redirect ?? "follow";
+    method = "GET";
+  } else {
+    if (init?.client !== undefined) {
+      // Deno's Request takes `client` too, but only a Deno.HttpClient.
+      const { client: _client, ...rest } = init;
+      init = rest;
+    }
+    let request: Request;
+    try {
+      request = new Request(input, init);
+    } catch (e) {
+      throw e instanceof TypeError ? e : new TypeError(String(e), { cause: e });
+    }
+    signal = init?.signal ?? (input instanceof Request ? input.signal : null);
+    redirect = request.redirect;
+    method = request.method;
+    // The Request stays ours, so its headers are used as they are (redirectHop copies).
+    hop = {
+      url: new URL(request.url),
+      method,
+      headers: request.headers,
+      body: await outgoingBody(request, init),
+    };
   }
-  let request: Request;
-  try {
-    request = new Request(input, init);
-  } catch (e) {
-    throw e instanceof TypeError ? e : new TypeError(String(e), { cause: e });
-  }
-  const signal = init?.signal ?? (input instanceof Request ? input.signal : null);
-  const url = new URL(request.url);
+  const url = hop.url;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new TypeError(`scheme '${url.protocol.slice(0, -1)}' not supported`);
   }
-  let hop: Hop = {
-    url,
-    method: request.method,
-    headers: new Headers(request.headers),
-    body: await outgoingBody(request, init),
-  };
   for (let redirects = 0;; redirects++) {
-    const { res, req } = await sendOnce(client, hop, signal);
-    const status = res.statusCode ?? 0;
-    const location = res.headers.location;
-    if (REDIRECT_STATUSES.has(status) && location !== undefined && request.redirect !== "manual") {
+    const answer = hop.url.protocol === "http:"
+      ? await sendH1(client, hop, signal)
+      : await sendNode(client, hop, signal);
+    const { status, location } = answer;
+    if (REDIRECT_STATUSES.has(status) && location !== null && redirect !== "manual") {
       // Drain the body first, so the connection is back in the pool for the next hop.
-      await new Promise<void>((resolve) => {
-        res.once("end", resolve);
-        res.once("close", resolve);
-        res.resume();
-      });
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      if (request.redirect === "error") {
+      await answer.drain();
+      if (redirect === "error") {
         throw new TypeError(`redirect to ${location} refused: redirect mode is "error"`);
       }
       if (redirects >= FETCH_MAX_REDIRECTS) throw new TypeError("too many redirects");
@@ -334,14 +359,108 @@ export async function stackFetch(
       hop = redirectHop(hop, status, next);
       continue;
     }
-    return makeResponse(res, req, hop.url, redirects > 0, signal, request.method);
+    return answer.response(hop.url, redirects > 0, signal, method);
+  }
+}
+
+/** A response head of either path: status, Location, and how to go on. */
+interface Answer {
+  status: number;
+  /** The Location field (null: none). */
+  location: string | null;
+  /** Reads the body to its end (a redirect's), keeping the connection when possible. */
+  drain(): Promise<void>;
+  /** The WHATWG response, its body streaming from the connection. */
+  response(url: URL, redirected: boolean, signal: AbortSignal | null, method: string): Response;
+}
+
+/** One hop over rawstack's own HTTP/1.1 client (`http:`). */
+async function sendH1(
+  client: StackHttpClient,
+  hop: Hop,
+  signal: AbortSignal | null,
+): Promise<Answer> {
+  const { url } = hop;
+  if (signal?.aborted) throw signal.reason;
+  if (client.closed) throw networkError(url.href, new TypeError("the HTTP client is closed"));
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  let r: H1Response;
+  try {
+    r = await client.h1.request({
+      hostname,
+      port: url.port === "" ? 80 : Number(url.port),
+      authority: url.host,
+      method: hop.method,
+      target: url.pathname + url.search,
+      headers: hop.headers,
+      body: hop.body,
+      userAgent: FETCH_USER_AGENT,
+    }, signal);
+  } catch (e) {
+    throw signal?.aborted ? signal.reason : networkError(url.href, e);
+  }
+  return {
+    status: r.head.status,
+    location: r.head.location,
+    drain: () => r.drain(),
+    response: (url, redirected, signal, method) => h1Response(r, url, redirected, signal, method),
+  };
+}
+
+/** One hop over `node:http`/`node:https` (the `https:` path). */
+async function sendNode(
+  client: StackHttpClient,
+  hop: Hop,
+  signal: AbortSignal | null,
+): Promise<Answer> {
+  const { res, req } = await sendOnce(client, hop, signal);
+  return {
+    status: res.statusCode ?? 0,
+    location: res.headers.location ?? null,
+    drain: async () => {
+      await new Promise<void>((resolve) => {
+        res.once("end", resolve);
+        res.once("close", resolve);
+        res.resume();
+      });
+      // node:http hands the connection back to its pool a tick after "end".
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    },
+    response: (url, redirected, signal, method) =>
+      makeResponse(res, req, url, redirected, signal, method),
+  };
+}
+
+/** Own keys of a `RequestInit` that a plain GET may have (see {@link simpleRequest}). */
+const SIMPLE_INIT_KEYS = new Set(["client", "signal", "redirect"]);
+const REDIRECT_MODES = new Set(["follow", "error", "manual"]);
+
+/**
+ * The URL of a request that is a plain GET — `input` an absolute URL string or a `URL`, `init`
+ * absent or a plain object with no more than `client`, `signal` (an `AbortSignal`) and a valid
+ * `redirect` — for which `new Request` would only parse the URL; null for anything else
+ * (which goes through `new Request` and its checks).
+ */
+function simpleRequest(input: string | URL | Request, init?: StackRequestInit): URL | null {
+  if (typeof input !== "string" && !(input instanceof URL)) return null;
+  if (init !== undefined) {
+    if (init === null || Object.getPrototypeOf(init) !== Object.prototype) return null;
+    for (const key of Object.keys(init)) if (!SIMPLE_INIT_KEYS.has(key)) return null;
+    const { signal, redirect } = init;
+    if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) return null;
+    if (redirect !== undefined && !REDIRECT_MODES.has(redirect)) return null;
+  }
+  try {
+    return new URL(input);
+  } catch {
+    return null; // relative (against --location) or invalid: new Request says which
   }
 }
 
 /** WHATWG Fetch §4.4 HTTP-redirect fetch, steps 11–13. */
 function redirectHop(hop: Hop, status: number, next: URL): Hop {
   let { method, body } = hop;
-  const headers = new Headers(hop.headers);
+  const headers = new Headers(hop.headers ?? undefined);
   if (body instanceof ReadableStream && status !== 303) {
     // Step 11: a body whose source is a stream cannot be sent again.
     throw new TypeError("cannot follow a redirect with a streamed request body");
@@ -372,6 +491,98 @@ function redirectHop(hop: Hop, status: number, next: URL): Hop {
   }
   headers.delete("host");
   return { url: next, method, headers, body };
+}
+
+/** The WHATWG response of an {@link H1Response}: the whole body as bytes, or a stream. */
+function h1Response(
+  r: H1Response,
+  url: URL,
+  redirected: boolean,
+  signal: AbortSignal | null,
+  method: string,
+): Response {
+  const status = r.head.status;
+  let body: BodyInit | null = null;
+  if (NULL_BODY_STATUSES.has(status) || method === "HEAD") void r.drain();
+  else if (r.whole !== null && signal === null) body = r.whole as Uint8Array<ArrayBuffer>;
+  else body = h1BodyStream(r, url, signal);
+  const response = finishResponse(
+    body,
+    status,
+    r.head.reason,
+    null,
+    url,
+    redirected,
+    () => r.abort(),
+  );
+  // Appended one by one: cheaper than a HeadersInit in the ResponseInit, which Deno converts
+  // as a sequence of pairs. A body given as bytes adds no field of its own.
+  const headers = response.headers;
+  for (const [name, value] of r.head.headers) {
+    try {
+      headers.append(name, value);
+    } catch {
+      // A field Headers refuses: left out, as browsers do.
+    }
+  }
+  return response;
+}
+
+/**
+ * The body of an {@link H1Response} as a `ReadableStream`, pulled from the connection as the
+ * reader asks; an abort of `signal` errors it with the reason and resets the connection.
+ */
+function h1BodyStream(
+  r: H1Response,
+  url: URL,
+  signal: AbortSignal | null,
+): ReadableStream<Uint8Array> {
+  let ended = false;
+  let onAbort: (() => void) | null = null;
+  const end = () => {
+    ended = true;
+    if (onAbort !== null) signal!.removeEventListener("abort", onAbort);
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (signal === null) return;
+      onAbort = () => {
+        r.abort(signal.reason);
+        if (!ended) {
+          end();
+          controller.error(signal.reason);
+        }
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      if (r.whole !== null) {
+        const whole = r.whole;
+        r.whole = null;
+        controller.enqueue(whole);
+        return;
+      }
+      let data: Uint8Array | null;
+      try {
+        data = await r.next();
+      } catch (e) {
+        if (ended) return;
+        end();
+        controller.error(signal?.aborted ? signal.reason : bodyError(url.href, e));
+        return;
+      }
+      if (ended) return;
+      if (data === null) {
+        end();
+        controller.close();
+      } else controller.enqueue(data);
+    },
+    cancel() {
+      end();
+      r.abort();
+    },
+  });
 }
 
 function makeResponse(
@@ -414,19 +625,44 @@ function makeResponse(
       }
     }
   }
+  return finishResponse(
+    body,
+    status,
+    res.statusMessage ?? "",
+    headers,
+    url,
+    redirected,
+    () => res.destroy(),
+  );
+}
+
+/** `new Response` with a status outside 200–599 kept, and `url`/`redirected` set. */
+function finishResponse(
+  body: BodyInit | null,
+  status: number,
+  statusText: string,
+  headers: Headers | null,
+  url: URL,
+  redirected: boolean,
+  dispose: () => void,
+): Response {
   let response: Response;
   try {
-    response = new Response(body, {
-      status: status < 200 || status > 599 ? 200 : status,
-      statusText: res.statusMessage ?? "",
-      headers,
-    });
+    response = new Response(
+      body,
+      headers === null
+        ? { status: status < 200 || status > 599 ? 200 : status, statusText }
+        : { status: status < 200 || status > 599 ? 200 : status, statusText, headers },
+    );
     if (status < 200 || status > 599) Object.defineProperty(response, "status", { value: status });
   } catch (e) {
-    res.destroy();
+    dispose();
     throw new TypeError(`invalid response from ${url.href}`, { cause: e });
   }
-  Object.defineProperty(response, "url", { value: url.href });
-  Object.defineProperty(response, "redirected", { value: redirected });
+  // Fetch §6.4 (Response class, url getter): serialized with the fragment excluded.
+  const href = url.href;
+  const hash = href.indexOf("#");
+  Object.defineProperty(response, "url", { value: hash < 0 ? href : href.slice(0, hash) });
+  if (redirected) Object.defineProperty(response, "redirected", { value: true });
   return response;
 }

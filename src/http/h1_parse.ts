@@ -536,3 +536,177 @@ function hexValue(c: number): number {
   if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
   return -1;
 }
+
+/** A parsed response head (RFC 9112 §4 status line and §5 fields), for the client side. */
+export interface ResponseHead {
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and later 1.x). */
+  minor: number;
+  /** The three-digit status code (RFC 9110 §15). */
+  status: number;
+  /** The reason phrase as sent (possibly empty). */
+  reason: string;
+  /** Field names and values as received (values without surrounding whitespace). */
+  headers: [string, string][];
+  /** The body's length from Content-Length, or -1 (none, chunked, or read until close). */
+  contentLength: number;
+  /** Whether the body is chunked (RFC 9112 §6.3 item 4). */
+  chunked: boolean;
+  /**
+   * Whether the body lasts until the server closes (RFC 9112 §6.3 items 4 and 8: a transfer
+   * coding without final `chunked`, or no framing field at all) — unless the request or the
+   * status says there is no body (item 1), which only the client knows.
+   */
+  untilClose: boolean;
+  /**
+   * Whether the connection cannot carry another request after this response: `Connection:
+   * close`, HTTP/1.0, or framing the RFC says to close after (§6.1, §6.3 item 3).
+   */
+  close: boolean;
+  /** The Location field's value (null when absent or sent more than once). */
+  location: string | null;
+  /** Bytes of the head, the final empty line included. */
+  headBytes: number;
+}
+
+/**
+ * Parses a complete response head `buf[start..headEnd)` (found by {@link findHeadEnd}),
+ * strictly as {@link parseRequestHead} does: single-space status line `HTTP-version SP
+ * 3DIGIT SP reason` (RFC 9112 §4; a missing reason, with or without its SP, is taken as
+ * empty, as llhttp and Go do), `token ":" OWS value OWS` fields without obs-fold or control
+ * characters, at most `maxHeaderCount` fields. The framing follows RFC 9112 §6.3: a
+ * `Transfer-Encoding` whose final coding is `chunked` wins over `Content-Length` (and the
+ * connection is closed after), any other coding reads until close, differing or malformed
+ * `Content-Length`s are an unrecoverable error (item 5).
+ *
+ * @returns the head, or a {@link HeadError} (its status is 502, the gateway's answer)
+ */
+export function parseResponseHead(
+  buf: Uint8Array,
+  start: number,
+  headEnd: number,
+  maxHeaderCount: number,
+): ResponseHead | HeadError {
+  let p = start;
+  while (buf[p] === CR && buf[p + 1] === LF) p += 2;
+  if (p - start > MAX_LEADING_EMPTY_BYTES) return new HeadError(502, "too many empty lines");
+  const lineEnd = buf.indexOf(LF, p) - 1;
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3)
+  if (
+    lineEnd - p < 12 || buf[p] !== 0x48 || buf[p + 1] !== 0x54 || buf[p + 2] !== 0x54 ||
+    buf[p + 3] !== 0x50 || buf[p + 4] !== 0x2f || buf[p + 5] !== 0x31 || buf[p + 6] !== 0x2e ||
+    !isDigit(buf[p + 7]) || buf[p + 8] !== SP
+  ) {
+    return new HeadError(502, "bad status line");
+  }
+  const minor = buf[p + 7] === 0x30 ? 0 : 1;
+  const s = p + 9;
+  if (!isDigit(buf[s]) || !isDigit(buf[s + 1]) || !isDigit(buf[s + 2])) {
+    return new HeadError(502, "bad status code");
+  }
+  const status = (buf[s] - 0x30) * 100 + (buf[s + 1] - 0x30) * 10 + (buf[s + 2] - 0x30);
+  let reason = "";
+  if (s + 3 < lineEnd) {
+    if (buf[s + 3] !== SP) return new HeadError(502, "bad status code");
+    for (let k = s + 4; k < lineEnd; k++) {
+      if (VALUE_CHAR[buf[k]] !== 1) return new HeadError(502, "bad reason phrase");
+    }
+    reason = latin1(buf, s + 4, lineEnd);
+  }
+
+  const headers: [string, string][] = [];
+  let contentLength = -1;
+  let badLength = false;
+  let transferEncoding: string | null = null;
+  let connection: string | null = null;
+  let location: string | null = null;
+  let locations = 0;
+  p = lineEnd + 2;
+  for (;;) {
+    const crlf = buf.indexOf(LF, p) - 1;
+    if (crlf === p) {
+      p += 2;
+      break;
+    }
+    const c0 = buf[p];
+    if (c0 === SP || c0 === HTAB) return new HeadError(502, "obs-fold");
+    if (headers.length >= maxHeaderCount) return new HeadError(502, "too many header fields");
+    let n = p;
+    while (n < crlf && TCHAR[buf[n]] === 1) n++;
+    if (n === p || buf[n] !== COLON) return new HeadError(502, "bad field name");
+    let vs = n + 1;
+    let ve = crlf;
+    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    for (let k = vs; k < ve; k++) {
+      if (VALUE_CHAR[buf[k]] !== 1) return new HeadError(502, "bad field value");
+    }
+    const name = latin1(buf, p, n);
+    const value = latin1(buf, vs, ve);
+    headers.push([name, value]);
+    p = crlf + 2;
+    switch (name.length) {
+      case 8:
+        if (name.toLowerCase() === "location") {
+          locations++;
+          location = value;
+        }
+        break;
+      case 10:
+        if (name.toLowerCase() === "connection") {
+          connection = connection === null ? value : `${connection}, ${value}`;
+        }
+        break;
+      case 14:
+        if (name.toLowerCase() === "content-length") {
+          const cl = parseContentLength(value);
+          if (cl < 0 || (contentLength !== -1 && contentLength !== cl)) badLength = true;
+          contentLength = cl;
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === "transfer-encoding") {
+          transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+        }
+        break;
+    }
+  }
+
+  if (p !== headEnd) return new HeadError(502, "bad head end");
+  let close = minor === 0;
+  if (connection !== null) {
+    for (const opt of connection.split(",")) {
+      if (opt.trim().toLowerCase() === "close") close = true;
+    }
+  }
+  let chunked = false;
+  let untilClose = false;
+  if (transferEncoding !== null) {
+    const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase()).filter((c) =>
+      c !== ""
+    );
+    // §6.3 item 3: Transfer-Encoding overrides Content-Length; the sender may be smuggling, so
+    // the connection is not reused. §6.1: in HTTP/1.0 the framing is faulty, close after.
+    if (contentLength !== -1 || badLength || minor === 0) close = true;
+    contentLength = -1;
+    if (codings.length > 0 && codings[codings.length - 1] === "chunked") {
+      if (codings.filter((c) => c === "chunked").length > 1) {
+        return new HeadError(502, "chunked applied twice");
+      }
+      chunked = true;
+    } else untilClose = true; // §6.3 item 4
+  } else if (badLength) {
+    return new HeadError(502, "bad or conflicting Content-Length"); // §6.3 item 5
+  } else if (contentLength === -1) untilClose = true; // §6.3 item 8
+  return {
+    minor,
+    status,
+    reason,
+    headers,
+    contentLength,
+    chunked,
+    untilClose,
+    close,
+    location: locations === 1 ? location : null,
+    headBytes: p - start,
+  };
+}

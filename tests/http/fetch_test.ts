@@ -316,3 +316,28 @@ testWhen(
     }
   },
 );
+
+Deno.test("stackFetch behaviour: a plain GET without a Request keeps Request's checks", async () => {
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, (req) => new Response(`${req.method} ${req.url}`));
+  try {
+    const byUrl = await a.fetch(new URL(`http://${B_ADDR}/u?v#frag`), { redirect: "follow" });
+    assert.equal(await byUrl.text(), `GET http://${B_ADDR}/u?v`, "the fragment is not sent");
+    assert.equal(byUrl.url, `http://${B_ADDR}/u?v`, "Response.url has no fragment (Fetch §6.4)");
+    assert.equal(byUrl.redirected, false);
+    await assert.rejects(a.fetch("/relative"), TypeError);
+    await assert.rejects(
+      a.fetch(`http://${B_ADDR}/`, { redirect: "bogus" as RequestRedirect }),
+      TypeError,
+    );
+    await assert.rejects(
+      a.fetch(`http://${B_ADDR}/`, { signal: {} as AbortSignal }),
+      TypeError,
+    );
+    const head = await a.fetch(`http://${B_ADDR}/`, { method: "HEAD" });
+    assert.equal(head.body, null);
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});

@@ -7,7 +7,9 @@ import {
   HeadError,
   type HeadLimits,
   parseRequestHead,
+  parseResponseHead,
   type RequestHead,
+  type ResponseHead,
 } from "../../src/http/h1_parse.ts";
 
 const enc = new TextEncoder();
@@ -186,4 +188,87 @@ Deno.test("ChunkedDecoder behaviour: refuses bad sizes, terminators, huge extens
   bad("5;a\x00b\r\nhello\r\n", /bad chunk extension/);
   bad(`0\r\n${"X-T: 1\r\n".repeat(200)}\r\n`, /trailer section too large/);
   bad("0\r\nX-T: 1\n\r\n", /bad trailer/);
+});
+
+/** Parses a whole response head given as text. */
+function parseResponse(text: string, maxHeaderCount = 10): ResponseHead | HeadError {
+  const buf = enc.encode(text);
+  const end = findHeadEnd(buf, 0, 0, buf.length);
+  if (end instanceof HeadError) return end;
+  assert.ok(end > 0, "the head end is found");
+  return parseResponseHead(buf, 0, end, maxHeaderCount);
+}
+
+Deno.test("parseResponseHead behaviour: status line, fields and framing (RFC 9112 §4, §6.3)", () => {
+  const ok = parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\nhello");
+  assert.ok(!(ok instanceof HeadError));
+  assert.equal(ok.status, 200);
+  assert.equal(ok.reason, "OK");
+  assert.equal(ok.minor, 1);
+  assert.deepEqual(ok.headers, [["Content-Length", "5"], ["X-A", "b"]]);
+  assert.equal(ok.contentLength, 5);
+  assert.equal(ok.close, false);
+  assert.equal(ok.headBytes, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\n".length);
+
+  const bare = parseResponse("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n");
+  assert.ok(!(bare instanceof HeadError));
+  assert.equal(bare.status, 404);
+  assert.equal(bare.reason, "", "a missing reason phrase is empty");
+
+  const chunked = parseResponse(
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n",
+  );
+  assert.ok(!(chunked instanceof HeadError));
+  assert.equal(chunked.chunked, true, "Transfer-Encoding wins over Content-Length (item 3)");
+  assert.equal(chunked.contentLength, -1);
+  assert.equal(chunked.close, true, "and the connection is not reused");
+
+  const gzipOnly = parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+  assert.ok(!(gzipOnly instanceof HeadError));
+  assert.equal(gzipOnly.untilClose, true, "chunked not final: read until close (item 4)");
+
+  const unframed = parseResponse("HTTP/1.1 200 OK\r\n\r\n");
+  assert.ok(!(unframed instanceof HeadError));
+  assert.equal(unframed.untilClose, true, "no framing: read until close (item 8)");
+
+  const old = parseResponse("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n");
+  assert.ok(!(old instanceof HeadError));
+  assert.equal(old.close, true, "HTTP/1.0 is not kept alive");
+  const closing = parseResponse("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\r\n");
+  assert.ok(!(closing instanceof HeadError));
+  assert.equal(closing.close, true);
+
+  const twice = parseResponse("HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\n\r\n");
+  assert.ok(!(twice instanceof HeadError));
+  assert.equal(twice.location, null, "two Locations are no location (Fetch §4.4 step 3)");
+  const one = parseResponse("HTTP/1.1 302 Found\r\nlocation: /a\r\n\r\n");
+  assert.ok(!(one instanceof HeadError));
+  assert.equal(one.location, "/a");
+  const same = parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n");
+  assert.ok(!(same instanceof HeadError));
+  assert.equal(same.contentLength, 3, "a list of one length (RFC 9110 §8.6)");
+});
+
+Deno.test("parseResponseHead behaviour: malformed heads are refused", () => {
+  for (
+    const text of [
+      "HTZP/1.1 200 OK\r\n\r\n",
+      "HTTP/2.0 200 OK\r\n\r\n",
+      "HTTP/1.1  200 OK\r\n\r\n",
+      "HTTP/1.1 20 OK\r\n\r\n",
+      "HTTP/1.1 2000 OK\r\n\r\n",
+      "HTTP/1.1 200 O\x01K\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nA: b\x7f\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+    ]
+  ) {
+    const r = parseResponse(text, 2);
+    assert.ok(r instanceof HeadError, `refused: ${JSON.stringify(text)}`);
+    assert.equal(r.status, 502);
+  }
 });
