@@ -433,7 +433,7 @@ Deno.test("stackServe behaviour: with a clock, one timer per connection follows 
 
 Deno.test("staticResponse behaviour: a string or bytes body skips the stream and writes the general path's bytes", async () => {
   const { setStaticResponseFastPath, STATIC_RESPONSE_FAST_PATH, staticResponse } = await import(
-    "../../src/http/h1_server.ts"
+    "../../src/http/deno_slots.ts"
   );
   assert.equal(STATIC_RESPONSE_FAST_PATH, true, "Deno's Response slots were found");
   assert.notEqual(staticResponse(new Response("x")), null);
@@ -493,7 +493,7 @@ Deno.test("staticResponse behaviour: a string or bytes body skips the stream and
 
 Deno.test("makeRequest behaviour: parsed fields put straight into the Request are what RequestInit.headers gives", async () => {
   const { REQUEST_FIELDS_FAST_PATH, setRequestFieldsFastPath } = await import(
-    "../../src/http/h1_server.ts"
+    "../../src/http/deno_slots.ts"
   );
   assert.equal(REQUEST_FIELDS_FAST_PATH, true, "Deno's Request slot was found");
   const { a, b, close } = await tcpPair();
