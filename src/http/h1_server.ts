@@ -163,6 +163,75 @@ function putLatin1(out: Uint8Array, at: number, s: string): number {
 }
 
 /**
+ * The head of the last response with a whole body (a string or bytes) and what it was made of.
+ * Handlers mostly answer alike, so the next such response with the same status, fields, body
+ * length and keep-alive within the same second (the `date` field) reuses the bytes instead of
+ * building and encoding the text again, as hyper (`Deno.serve`) caches its date line.
+ */
+class HeadCache {
+  #status = 0;
+  #statusText = "";
+  #fields: [string, string][] = [];
+  #bodyLength = -1;
+  #keep = false;
+  #keepOut = false;
+  #second = -1;
+  /** The whole head (status line, fields, `connection`, the empty line); EMPTY when unset. */
+  #bytes: Uint8Array = EMPTY;
+
+  /** The cached head for these inputs (built within the current date second), or null. */
+  get(
+    status: number,
+    statusText: string,
+    fields: [string, string][],
+    bodyLength: number,
+    keep: boolean,
+  ): Uint8Array | null {
+    if (
+      this.#bytes.length === 0 || status !== this.#status || bodyLength !== this.#bodyLength ||
+      keep !== this.#keep || statusText !== this.#statusText ||
+      fields.length !== this.#fields.length
+    ) return null;
+    const cached = this.#fields;
+    for (let i = 0; i < fields.length; i++) {
+      if (fields[i][0] !== cached[i][0] || fields[i][1] !== cached[i][1]) return null;
+    }
+    httpDate();
+    return dateSecond === this.#second ? this.#bytes : null;
+  }
+
+  /** Whether the cached head keeps the connection (false when its fields said `close`). */
+  get keepOut(): boolean {
+    return this.#keepOut;
+  }
+
+  /**
+   * Remembers `bytes` as the head for these inputs (the date of {@link httpDate}'s second).
+   *
+   * @param keep whether the connection could stay open before the fields were read
+   * @param keepOut whether the head says keep-alive
+   */
+  set(
+    status: number,
+    statusText: string,
+    fields: [string, string][],
+    bodyLength: number,
+    keep: boolean,
+    keepOut: boolean,
+    bytes: Uint8Array,
+  ): void {
+    this.#keepOut = keepOut;
+    this.#status = status;
+    this.#statusText = statusText;
+    this.#fields = fields;
+    this.#bodyLength = bodyLength;
+    this.#keep = keep;
+    this.#second = dateSecond;
+    this.#bytes = bytes;
+  }
+}
+
+/**
  * The plain-HTTP server of {@link ../http/serve.ts}: accepts from a listener and
  * runs an {@link H1Connection} per connection.
  */
@@ -187,6 +256,8 @@ export class H1Server {
   /** Settles once shut down, with every connection closed. */
   readonly finished: Promise<void> = new Promise((r) => this.#finishedResolve = r);
   readonly bufferBytes: number;
+  /** The last whole-body response head (see {@link HeadCache}). */
+  readonly headCache: HeadCache = new HeadCache();
 
   /**
    * Starts accepting.
@@ -794,10 +865,23 @@ class H1Connection {
    * @returns whether the connection may stay open
    */
   async #writeResponse(head: RequestHead, response: Response, keep: boolean): Promise<boolean> {
+    const keepIn = keep;
     const status = response.status;
     const bodiless = status < 200 || status === 204 || status === 304;
     const noBody = bodiless || head.method === "HEAD";
     const fixed = staticResponse(response);
+    const cache = this.server.headCache;
+    const cacheable = fixed !== null && fixed.body !== null && !noBody &&
+      fixed.body.length > 0 && fixed.body.length <= COALESCE_BODY_BYTES;
+    if (cacheable) {
+      const cached = cache.get(status, response.statusText, fixed.fields, fixed.body!.length, keep);
+      if (cached !== null) {
+        // The same inputs as the cached head: its `content-length` is the body's, and a
+        // `connection: close` among the fields made it a closing head (keep false) then too.
+        if (fixed.holder !== null) fixed.holder.consumed = true;
+        return await this.#sendHeadBytes(cached, cache.keepOut, fixed.body!);
+      }
+    }
     const fields: Iterable<[string, string]> = fixed?.fields ?? response.headers;
     let text = `HTTP/1.1 ${status} ${response.statusText || STATUS_CODES[status] || ""}\r\n`;
     let length = -1;
@@ -840,7 +924,10 @@ class H1Connection {
       }
       if (length === -1 || length === n) {
         text += `content-length: ${n}\r\n`;
-        return await this.#sendHead(text, keep, head, bytes);
+        if (!cacheable) return await this.#sendHead(text, keep, head, bytes);
+        const headBytes = headOf(text, keep);
+        cache.set(status, response.statusText, fixed.fields, n, keepIn, keep, headBytes);
+        return await this.#sendHeadBytes(headBytes, keep, bytes);
       }
       // A Content-Length that does not match the body: the general path handles it.
     }
@@ -928,20 +1015,22 @@ class H1Connection {
     head: RequestHead,
     body: Uint8Array | null,
   ): Promise<boolean> {
-    // Said both ways, as node:http does (RFC 9112 §9.3 makes keep-alive HTTP/1.1's default, but
-    // HTTP/1.0 clients and the CLI's access tests look for it).
-    text += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    text += "\r\n";
-    const withBody = body !== null && head.method !== "HEAD" &&
-      body.length <= COALESCE_BODY_BYTES;
-    const out = new Uint8Array(text.length + (withBody ? body.length : 0));
-    const at = putLatin1(out, 0, text);
-    if (withBody) out.set(body, at);
-    if (!await this.send(out)) return false;
-    if (body !== null && !withBody && head.method !== "HEAD") {
-      if (!await this.send(body)) return false;
+    const headBytes = headOf(text, keep);
+    if (body === null || head.method === "HEAD") {
+      return await this.send(headBytes) && keep;
     }
-    return keep;
+    return await this.#sendHeadBytes(headBytes, keep, body);
+  }
+
+  /** Sends a whole head and a body: in one write when the body is small. */
+  async #sendHeadBytes(headBytes: Uint8Array, keep: boolean, body: Uint8Array): Promise<boolean> {
+    if (body.length > COALESCE_BODY_BYTES) {
+      return await this.send(headBytes) && await this.send(body) && keep;
+    }
+    const out = new Uint8Array(headBytes.length + body.length);
+    out.set(headBytes);
+    out.set(body, headBytes.length);
+    return await this.send(out) && keep;
   }
 
   #finish(): void {
@@ -1000,6 +1089,17 @@ class H1Connection {
     this.buf = EMPTY;
     this.#reportClosed();
   }
+}
+
+/**
+ * A response head's bytes: `text` (status line and fields) with the `connection` field, said both
+ * ways as node:http does (RFC 9112 §9.3 makes keep-alive HTTP/1.1's default, but HTTP/1.0
+ * clients and the CLI's access tests look for it), and the empty line.
+ */
+function headOf(text: string, keep: boolean): Uint8Array {
+  return encodeAscii(
+    text + (keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"),
+  );
 }
 
 function encodeAscii(s: string): Uint8Array {

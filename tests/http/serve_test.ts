@@ -538,3 +538,68 @@ Deno.test("makeRequest behaviour: parsed fields put straight into the Request ar
     await close();
   }
 });
+
+Deno.test("HeadCache behaviour: a reused response head changes with its status, fields, body length, connection and second", async () => {
+  const variants: Record<string, () => Response> = {
+    "/a": () => new Response("aa", { headers: { "x-v": "1" } }),
+    "/b": () => new Response("aa", { headers: { "x-v": "2" } }),
+    "/c": () => new Response("aa", { status: 201, headers: { "x-v": "1" } }),
+    "/d": () => new Response("aaa", { headers: { "x-v": "1" } }),
+    "/e": () => new Response("aa", { headers: { "x-v": "1", "x-w": "0" } }),
+    "/f": () => new Response("aa", { status: 200, statusText: "Fine", headers: { "x-v": "1" } }),
+    "/g": () => new Response("aa", { headers: { "x-v": "1", "content-length": "2" } }),
+    "/close": () => new Response("aa", { headers: { "x-v": "1", "connection": "close" } }),
+  };
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, (req) => variants[new URL(req.url).pathname]());
+  const exchange = async (c: TcpConn, path: string): Promise<string> => {
+    await c.write(enc.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    const reply = await readUntil(c, "\r\n\r\n");
+    const length = Number(/content-length: (\d+)/.exec(reply)![1]);
+    let got = reply;
+    while (got.length < got.indexOf("\r\n\r\n") + 4 + length) got += await readUntil(c, null);
+    return got.replace(/date: [^\r]+\r\n/, "");
+  };
+  const want = (status: string, fields: string, body: string, conn = "keep-alive") =>
+    `HTTP/1.1 ${status}\r\ncontent-type: text/plain;charset=UTF-8\r\n${fields}` +
+    `content-length: ${body.length}\r\nConnection: ${conn}\r\n\r\n${body}`;
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    const sequence: [string, string][] = [
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/b", want("200 OK", "x-v: 2\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/c", want("201 Created", "x-v: 1\r\n", "aa")],
+      ["/d", want("200 OK", "x-v: 1\r\n", "aaa")],
+      ["/e", want("200 OK", "x-v: 1\r\nx-w: 0\r\n", "aa")],
+      ["/f", want("200 Fine", "x-v: 1\r\n", "aa")],
+      ["/g", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/g", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+    ];
+    for (const [path, reply] of sequence) assert.equal(await exchange(c, path), reply, path);
+
+    // The date field is renewed once the second changes, also for a head seen before.
+    const dated = async () => {
+      await c.write(enc.encode(`GET /a HTTP/1.1\r\nHost: x\r\n\r\n`));
+      const reply = await readUntil(c, "aa");
+      return /date: ([^\r]+)/.exec(reply)![1];
+    };
+    const first = await dated();
+    const second = Math.floor(Date.now() / 1000);
+    while (Math.floor(Date.now() / 1000) === second) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual(await dated(), first, "a later second's date");
+
+    // A head that said close is not reused for one that keeps the connection, nor the reverse.
+    const c2 = await a.connect({ hostname: B_ADDR, port: 80 });
+    assert.equal(await exchange(c2, "/close"), want("200 OK", "x-v: 1\r\n", "aa", "close"));
+    assert.equal(await readUntil(c2, null), "", "closed after the close response");
+    c2.close();
+    assert.equal(await exchange(c, "/a"), want("200 OK", "x-v: 1\r\n", "aa"));
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
