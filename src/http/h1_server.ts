@@ -46,7 +46,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "./h1_parse.ts";
-import { LazySignal, makeRequest, staticResponse } from "./deno_slots.ts";
+import { LazySignal, makeRequest, type StaticResponse, staticResponse } from "./deno_slots.ts";
 
 /** Most unread request-body bytes drained after a response to keep the connection (nginx discards). */
 export const H1_DRAIN_LIMIT_BYTES = 256 * 1024;
@@ -62,6 +62,8 @@ const BUFFER_POOL_SIZE = 64;
 const BODY_CHUNK_BYTES = 64 * 1024;
 /** Largest response body sent in the same write as its head, bytes. */
 const COALESCE_BODY_BYTES = 16 * 1024;
+/** Initial size of the server's scratch buffer for a head and a small body (grows once). */
+const SCRATCH_BYTES = 4 * 1024;
 /** Longest request line reported to `onResponse`, characters. */
 const MAX_REPORTED_REQUEST_LINE = 1024;
 
@@ -258,6 +260,11 @@ export class H1Server {
   readonly bufferBytes: number;
   /** The last whole-body response head (see {@link HeadCache}). */
   readonly headCache: HeadCache = new HeadCache();
+  /**
+   * Where a head and a small body are put together before one synchronous `tryWrite` copies
+   * them into the send ring (a fresh array per response cost an off-heap allocation each).
+   */
+  scratch: Uint8Array = new Uint8Array(SCRATCH_BYTES);
 
   /**
    * Starts accepting.
@@ -593,6 +600,25 @@ class H1Connection {
   }
 
   /**
+   * Sends `p[0..n)` without a promise when the send ring takes it all now; else the rest as
+   * {@link send} does (copied first: `p` may be the server's scratch buffer).
+   *
+   * @returns false when the connection failed or timed out (a promise only if it had to wait)
+   */
+  #sendNow(p: Uint8Array, n: number): boolean | Promise<boolean> {
+    if (this.#dead) return false;
+    let off: number;
+    try {
+      off = this.conn.tryWrite(n === p.length ? p : p.subarray(0, n));
+    } catch {
+      this.#dead = true;
+      return false;
+    }
+    if (off === n) return !this.#dead;
+    return this.send(p.slice(off, n));
+  }
+
+  /**
    * Starts the header or idle wait. With a clock (`timers.now`) the connection keeps one timer
    * and moves a deadline: a timer still pending that fires no later than the new deadline is
    * kept, and on expiry it re-arms itself for what is left (nginx and Go check deadlines the same
@@ -828,7 +854,8 @@ class H1Connection {
       this.#done(false);
       return false;
     }
-    keep = await this.#writeResponse(head, response, keep);
+    const written = this.#writeResponse(head, response, keep);
+    keep = typeof written === "boolean" ? written : await written;
     if (keep && source !== null && !source.done) {
       this.#arm("header");
       keep = await source.drain(H1_DRAIN_LIMIT_BYTES);
@@ -864,24 +891,42 @@ class H1Connection {
    *
    * @returns whether the connection may stay open
    */
-  async #writeResponse(head: RequestHead, response: Response, keep: boolean): Promise<boolean> {
-    const keepIn = keep;
+  #writeResponse(
+    head: RequestHead,
+    response: Response,
+    keep: boolean,
+  ): boolean | Promise<boolean> {
     const status = response.status;
-    const bodiless = status < 200 || status === 204 || status === 304;
-    const noBody = bodiless || head.method === "HEAD";
+    const noBody = status < 200 || status === 204 || status === 304 || head.method === "HEAD";
     const fixed = staticResponse(response);
-    const cache = this.server.headCache;
     const cacheable = fixed !== null && fixed.body !== null && !noBody &&
       fixed.body.length > 0 && fixed.body.length <= COALESCE_BODY_BYTES;
     if (cacheable) {
+      const cache = this.server.headCache;
       const cached = cache.get(status, response.statusText, fixed.fields, fixed.body!.length, keep);
       if (cached !== null) {
         // The same inputs as the cached head: its `content-length` is the body's, and a
         // `connection: close` among the fields made it a closing head (keep false) then too.
         if (fixed.holder !== null) fixed.holder.consumed = true;
-        return await this.#sendHeadBytes(cached, cache.keepOut, fixed.body!);
+        return this.#sendHeadBytes(cached, cache.keepOut, fixed.body!);
       }
     }
+    return this.#writeBuilt(head, response, keep, fixed, cacheable);
+  }
+
+  /** {@link #writeResponse} when no cached head fits: builds the head from the response. */
+  async #writeBuilt(
+    head: RequestHead,
+    response: Response,
+    keep: boolean,
+    fixed: StaticResponse | null,
+    cacheable: boolean,
+  ): Promise<boolean> {
+    const keepIn = keep;
+    const status = response.status;
+    const bodiless = status < 200 || status === 204 || status === 304;
+    const noBody = bodiless || head.method === "HEAD";
+    const cache = this.server.headCache;
     const fields: Iterable<[string, string]> = fixed?.fields ?? response.headers;
     let text = `HTTP/1.1 ${status} ${response.statusText || STATUS_CODES[status] || ""}\r\n`;
     let length = -1;
@@ -1022,15 +1067,32 @@ class H1Connection {
     return await this.#sendHeadBytes(headBytes, keep, body);
   }
 
-  /** Sends a whole head and a body: in one write when the body is small. */
-  async #sendHeadBytes(headBytes: Uint8Array, keep: boolean, body: Uint8Array): Promise<boolean> {
-    if (body.length > COALESCE_BODY_BYTES) {
-      return await this.send(headBytes) && await this.send(body) && keep;
-    }
-    const out = new Uint8Array(headBytes.length + body.length);
+  /**
+   * Sends a whole head and a body: in one write when the body is small, without a promise when
+   * the send ring takes it at once.
+   *
+   * @returns whether the connection may stay open
+   */
+  #sendHeadBytes(
+    headBytes: Uint8Array,
+    keep: boolean,
+    body: Uint8Array,
+  ): boolean | Promise<boolean> {
+    if (body.length > COALESCE_BODY_BYTES) return this.#sendApart(headBytes, keep, body);
+    const n = headBytes.length + body.length;
+    const server = this.server;
+    if (server.scratch.length < n) server.scratch = new Uint8Array(n);
+    const out = server.scratch;
     out.set(headBytes);
     out.set(body, headBytes.length);
-    return await this.send(out) && keep;
+    const sent = this.#sendNow(out, n);
+    if (sent === true) return keep;
+    if (sent === false) return false;
+    return sent.then((ok) => ok && keep);
+  }
+
+  async #sendApart(headBytes: Uint8Array, keep: boolean, body: Uint8Array): Promise<boolean> {
+    return await this.send(headBytes) && await this.send(body) && keep;
   }
 
   #finish(): void {
