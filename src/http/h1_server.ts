@@ -457,6 +457,40 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const CHUNK_END = new TextEncoder().encode("\r\n");
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
 
+/**
+ * What the handler gets besides the request (`Deno.ServeHandlerInfo`). A class, not an object
+ * literal with a getter: no closures per request. `completed` is made only when the handler
+ * looks at it (most never do), settled already if the exchange ended before.
+ */
+class ServeInfo {
+  /** The client. */
+  readonly remoteAddr: NetAddr;
+  #completed: Promise<void> | null = null;
+  #resolve: (() => void) | null = null;
+  #settled = false;
+
+  constructor(remoteAddr: NetAddr) {
+    this.remoteAddr = remoteAddr;
+  }
+
+  /** Settles when the response was sent (or the connection failed). */
+  get completed(): Promise<void> {
+    if (this.#completed === null) {
+      this.#completed = this.#settled
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.#resolve = resolve);
+    }
+    return this.#completed;
+  }
+
+  /** The exchange ended. */
+  settle(): void {
+    this.#settled = true;
+    this.#resolve?.();
+    this.#resolve = null;
+  }
+}
+
 /** One connection of an {@link H1Server}. */
 class H1Connection {
   readonly server: H1Server;
@@ -482,7 +516,8 @@ class H1Connection {
   /** The client's FIN (or reset) arrived. */
   #peerEnded = false;
   #reported = false;
-  #completed: (() => void) | null = null;
+  /** The handler's info of the request being answered. */
+  #info: ServeInfo | null = null;
 
   constructor(server: H1Server, conn: TcpConn) {
     this.server = server;
@@ -808,15 +843,7 @@ class H1Connection {
       await this.#refuse(new HeadError(400, "request refused by the Fetch API"));
       return false;
     }
-    // `completed` is made only when the handler looks at it (most never do).
-    let completed: Promise<void> | null = null;
-    const onCompleted = (r: () => void) => this.#completed = r;
-    const info = {
-      remoteAddr: this.#remote,
-      get completed(): Promise<void> {
-        return completed ??= new Promise<void>(onCompleted);
-      },
-    };
+    const info = this.#info = new ServeInfo(this.#remote);
 
     let response: Response;
     try {
@@ -880,8 +907,8 @@ class H1Connection {
   #done(sent: boolean): void {
     if (!sent) this.#signal?.abort();
     this.#signal = null;
-    this.#completed?.();
-    this.#completed = null;
+    this.#info?.settle();
+    this.#info = null;
     this.#busy = false;
   }
 

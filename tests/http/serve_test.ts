@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { B_ADDR, randomBytes, sha256, tcpPair, until } from "../socket/_tcp_helpers.ts";
-import type { ServeTimers } from "../../src/http/serve.ts";
+import type { ServeTimers, StackServeHandlerInfo } from "../../src/http/serve.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 
 const enc = new TextEncoder();
@@ -597,6 +597,42 @@ Deno.test("HeadCache behaviour: a reused response head changes with its status, 
     assert.equal(await readUntil(c2, null), "", "closed after the close response");
     c2.close();
     assert.equal(await exchange(c, "/a"), want("200 OK", "x-v: 1\r\n", "aa"));
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("stackServe behaviour: info.completed settles once the response is sent, also when first asked for afterwards", async () => {
+  const { a, b, close } = await tcpPair();
+  const events: string[] = [];
+  let late: StackServeHandlerInfo | null = null;
+  const server = b.serve({ port: 80 }, (req, info) => {
+    if (new URL(req.url).pathname === "/early") {
+      void info.completed.then(() => events.push("early completed"));
+    } else late = info;
+    events.push("handler");
+    return new Response("x");
+  });
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET /early HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await readUntil(c, "\r\n\r\nx");
+    await c.write(enc.encode("GET /late HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await readUntil(c, "\r\n\r\nx");
+    // The connection stays open with nothing more to answer: `completed` must not wait for it.
+    const turns = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+      return "still pending";
+    };
+    const lateInfo = late as StackServeHandlerInfo | null;
+    assert.notEqual(lateInfo, null);
+    assert.equal(
+      await Promise.race([lateInfo!.completed.then(() => "completed"), turns()]),
+      "completed",
+    );
+    assert.deepEqual(events, ["handler", "early completed", "handler"]);
     c.close();
   } finally {
     await server.shutdown();
