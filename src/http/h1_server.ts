@@ -124,6 +124,13 @@ export interface H1Config {
   onResponse?: (served: H1Served) => void;
   /** Timers. */
   timers: H1Timers;
+  /**
+   * A recent reading of `timers.now()` (the stack's last clock read, in this event-loop turn):
+   * header and idle deadlines start from it instead of a clock read per request; whether one
+   * expired is still checked with `timers.now()`. A reading a little old only makes a deadline
+   * that much earlier, never later.
+   */
+  recentMs?: () => number;
   /** Time for a request head, ms (0 = none). */
   headerTimeoutMs: number;
   /** Wait for the next request, ms (0 = none). */
@@ -679,7 +686,7 @@ class H1Connection {
       this.#waitKind = null;
       return;
     }
-    const deadline = timers.now() + ms;
+    const deadline = (cfg.recentMs !== undefined ? cfg.recentMs() : timers.now()) + ms;
     this.#waitKind = kind;
     this.#deadline = deadline;
     if (this.#timer !== null) {
