@@ -576,7 +576,7 @@ class H1Connection {
     try {
       if (this.start === this.end) this.start = this.end = 0;
       while (!this.#dead && this.end < this.buf.length) {
-        const n = await this.readInto(this.buf.subarray(this.end));
+        const n = await this.readInto(this.#free());
         if (n === null) {
           this.#peerEnded = true;
           this.#signal?.abort();
@@ -590,6 +590,11 @@ class H1Connection {
       this.#watching = false;
       this.#watch = null;
     }
+  }
+
+  /** The buffer's free space after `end` (the buffer itself when empty: no view per read). */
+  #free(): Uint8Array {
+    return this.end === 0 ? this.buf : this.buf.subarray(this.end);
   }
 
   /** Reads into `p`; null at the end of the stream or when the connection failed. */
@@ -783,7 +788,7 @@ class H1Connection {
         this.end -= this.start;
         this.start = 0;
       }
-      const n = await this.readInto(this.buf.subarray(this.end));
+      const n = await this.readInto(this.#free());
       if (n === null) return null;
       this.end += n;
     }
