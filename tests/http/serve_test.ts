@@ -639,3 +639,38 @@ Deno.test("stackServe behaviour: info.completed settles once the response is sen
     await close();
   }
 });
+
+Deno.test("H1Server behaviour: a header deadline started from a recent clock reading is never later than the clock's", async () => {
+  const { H1Server } = await import("../../src/http/h1_server.ts");
+  const { a, b, close } = await tcpPair();
+  const timers = new ClockTimers();
+  timers.t = 1000;
+  let recent = 990; // the stack read its clock 10 ms ago
+  const server = new H1Server(b.listen({ port: 80 }), {
+    handler: () => new Response("ok"),
+    timers,
+    recentMs: () => recent,
+    headerTimeoutMs: 1000,
+    idleTimeoutMs: 5000,
+    sendTimeoutMs: 5000,
+    maxRequests: 100,
+    maxConnections: 10,
+    limits: { maxHeadBytes: 16 * 1024, maxRequestLineBytes: 8 * 1024, maxHeaderCount: 100 },
+    addr: { transport: "tcp", hostname: B_ADDR, port: 80 },
+  });
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\n")); // an incomplete head
+    await until(() => timers.pending.size === 1, "the header timer");
+    // The deadline is 990 + 1000: at 1990 it has passed, though the clock read 1000 at the start.
+    timers.t = 1990;
+    recent = 1990;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(server.stats.headerTimeouts, 1);
+    assert.equal(await readUntil(c, null), "", "closed at the header deadline");
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
