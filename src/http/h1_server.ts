@@ -62,8 +62,10 @@ const BUFFER_POOL_SIZE = 64;
 const BODY_CHUNK_BYTES = 64 * 1024;
 /** Largest response body sent in the same write as its head, bytes. */
 const COALESCE_BODY_BYTES = 16 * 1024;
-/** Initial size of the server's scratch buffer for a head and a small body (grows once). */
+/** Initial size of the server's scratch buffer for a head and a small body. */
 const SCRATCH_BYTES = 4 * 1024;
+/** Largest the scratch buffer grows (a head and a coalesced body), bytes. */
+const SCRATCH_MAX_BYTES = COALESCE_BODY_BYTES + 16 * 1024;
 /** Longest request line reported to `onResponse`, characters. */
 const MAX_REPORTED_REQUEST_LINE = 1024;
 
@@ -1120,8 +1122,9 @@ class H1Connection {
     if (body.length > COALESCE_BODY_BYTES) return this.#sendApart(headBytes, keep, body);
     const n = headBytes.length + body.length;
     const server = this.server;
-    if (server.scratch.length < n) server.scratch = new Uint8Array(n);
-    const out = server.scratch;
+    // The scratch grows for a small body's head, not for a handler's outsized fields.
+    if (server.scratch.length < n && n <= SCRATCH_MAX_BYTES) server.scratch = new Uint8Array(n);
+    const out = server.scratch.length >= n ? server.scratch : new Uint8Array(n);
     out.set(headBytes);
     out.set(body, headBytes.length);
     const sent = this.#sendNow(out, n);
