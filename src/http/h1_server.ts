@@ -11,15 +11,9 @@
  * the garbage collector 17 % (now 5 %, 13 %). The TLS path still uses
  * `node:http` over `node:tls` (serve.ts).
  *
- * Two fast paths read Deno's internal slots of `Request` and `Response`, as
- * `Deno.serve` does from inside the runtime, each checked against known
- * objects when the module loads (on a Deno whose slots differ they stay off):
- * a response whose body is a string or bytes is written from its header list
- * and body without a `Headers`, a stream or reads ({@link staticResponse}),
- * and the parsed request fields go into the `Request`'s header list without
- * WebIDL conversion ({@link makeRequest}). Over a MemoryLink (client and
- * server in one process, 50 keep-alive connections) they took CPU per
- * request from 40–41 µs to 29–34 µs.
+ * Two fast paths read Deno's internal slots of `Request` and `Response`
+ * (deno_slots.ts): a string or bytes response body is written without a
+ * stream, and the parsed fields go straight into the `Request`'s header list.
  *
  * Per connection: requests are read and answered one after another, so
  * pipelined requests are answered in order (RFC 9112 §9.3.2) and the bytes of
@@ -52,6 +46,8 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "./h1_parse.ts";
+import { LazySignal, makeRequest, type StaticResponse, staticResponse } from "./deno_slots.ts";
+import { encodeAscii, HeadCache, headOf, httpDate } from "./h1_head.ts";
 
 /** Most unread request-body bytes drained after a response to keep the connection (nginx discards). */
 export const H1_DRAIN_LIMIT_BYTES = 256 * 1024;
@@ -67,6 +63,10 @@ const BUFFER_POOL_SIZE = 64;
 const BODY_CHUNK_BYTES = 64 * 1024;
 /** Largest response body sent in the same write as its head, bytes. */
 const COALESCE_BODY_BYTES = 16 * 1024;
+/** Initial size of the server's scratch buffer for a head and a small body. */
+const SCRATCH_BYTES = 4 * 1024;
+/** Largest the scratch buffer grows (a head and a coalesced body), bytes. */
+const SCRATCH_MAX_BYTES = COALESCE_BODY_BYTES + 16 * 1024;
 /** Longest request line reported to `onResponse`, characters. */
 const MAX_REPORTED_REQUEST_LINE = 1024;
 
@@ -127,6 +127,13 @@ export interface H1Config {
   onResponse?: (served: H1Served) => void;
   /** Timers. */
   timers: H1Timers;
+  /**
+   * A recent reading of `timers.now()` (the stack's last clock read, in this event-loop turn):
+   * header and idle deadlines start from it instead of a clock read per request; whether one
+   * expired is still checked with `timers.now()`. A reading a little old only makes a deadline
+   * that much earlier, never later.
+   */
+  recentMs?: () => number;
   /** Time for a request head, ms (0 = none). */
   headerTimeoutMs: number;
   /** Wait for the next request, ms (0 = none). */
@@ -143,29 +150,7 @@ export interface H1Config {
   addr: NetAddr;
 }
 
-/** A cached IMF-fixdate for the `date` field (RFC 9110 §6.6.1), renewed once a second. */
-let dateSecond = -1;
-let dateText = "";
-function httpDate(): string {
-  const now = Date.now();
-  const s = Math.floor(now / 1000);
-  if (s !== dateSecond) {
-    dateSecond = s;
-    dateText = new Date(s * 1000).toUTCString();
-  }
-  return dateText;
-}
-
 const bufferPool: Uint8Array[] = [];
-
-/**
- * Writes the latin1 string `s` into `out` at `at` (header text is octets, RFC 9110 §5.5;
- * `Headers` holds ByteStrings).
- */
-function putLatin1(out: Uint8Array, at: number, s: string): number {
-  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
-  return at;
-}
 
 /**
  * The plain-HTTP server of {@link ../http/serve.ts}: accepts from a listener and
@@ -192,6 +177,13 @@ export class H1Server {
   /** Settles once shut down, with every connection closed. */
   readonly finished: Promise<void> = new Promise((r) => this.#finishedResolve = r);
   readonly bufferBytes: number;
+  /** The last whole-body response head (see {@link HeadCache}). */
+  readonly headCache: HeadCache = new HeadCache();
+  /**
+   * Where a head and a small body are put together before one synchronous `tryWrite` copies
+   * them into the send ring (a fresh array per response cost an off-heap allocation each).
+   */
+  scratch: Uint8Array = new Uint8Array(SCRATCH_BYTES);
 
   /**
    * Starts accepting.
@@ -384,6 +376,40 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const CHUNK_END = new TextEncoder().encode("\r\n");
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
 
+/**
+ * What the handler gets besides the request (`Deno.ServeHandlerInfo`). A class, not an object
+ * literal with a getter: no closures per request. `completed` is made only when the handler
+ * looks at it (most never do), settled already if the exchange ended before.
+ */
+class ServeInfo {
+  /** The client. */
+  readonly remoteAddr: NetAddr;
+  #completed: Promise<void> | null = null;
+  #resolve: (() => void) | null = null;
+  #settled = false;
+
+  constructor(remoteAddr: NetAddr) {
+    this.remoteAddr = remoteAddr;
+  }
+
+  /** Settles when the response was sent (or the connection failed). */
+  get completed(): Promise<void> {
+    if (this.#completed === null) {
+      this.#completed = this.#settled
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.#resolve = resolve);
+    }
+    return this.#completed;
+  }
+
+  /** The exchange ended. */
+  settle(): void {
+    this.#settled = true;
+    this.#resolve?.();
+    this.#resolve = null;
+  }
+}
+
 /** One connection of an {@link H1Server}. */
 class H1Connection {
   readonly server: H1Server;
@@ -409,7 +435,8 @@ class H1Connection {
   /** The client's FIN (or reset) arrived. */
   #peerEnded = false;
   #reported = false;
-  #completed: (() => void) | null = null;
+  /** The handler's info of the request being answered. */
+  #info: ServeInfo | null = null;
 
   constructor(server: H1Server, conn: TcpConn) {
     this.server = server;
@@ -461,7 +488,7 @@ class H1Connection {
     try {
       if (this.start === this.end) this.start = this.end = 0;
       while (!this.#dead && this.end < this.buf.length) {
-        const n = await this.readInto(this.buf.subarray(this.end));
+        const n = await this.readInto(this.#free());
         if (n === null) {
           this.#peerEnded = true;
           this.#signal?.abort();
@@ -475,6 +502,11 @@ class H1Connection {
       this.#watching = false;
       this.#watch = null;
     }
+  }
+
+  /** The buffer's free space after `end` (the buffer itself when empty: no view per read). */
+  #free(): Uint8Array {
+    return this.end === 0 ? this.buf : this.buf.subarray(this.end);
   }
 
   /** Reads into `p`; null at the end of the stream or when the connection failed. */
@@ -527,6 +559,25 @@ class H1Connection {
   }
 
   /**
+   * Sends `p[0..n)` without a promise when the send ring takes it all now; else the rest as
+   * {@link send} does (copied first: `p` may be the server's scratch buffer).
+   *
+   * @returns false when the connection failed or timed out (a promise only if it had to wait)
+   */
+  #sendNow(p: Uint8Array, n: number): boolean | Promise<boolean> {
+    if (this.#dead) return false;
+    let off: number;
+    try {
+      off = this.conn.tryWrite(n === p.length ? p : p.subarray(0, n));
+    } catch {
+      this.#dead = true;
+      return false;
+    }
+    if (off === n) return !this.#dead;
+    return this.send(p.slice(off, n));
+  }
+
+  /**
    * Starts the header or idle wait. With a clock (`timers.now`) the connection keeps one timer
    * and moves a deadline: a timer still pending that fires no later than the new deadline is
    * kept, and on expiry it re-arms itself for what is left (nginx and Go check deadlines the same
@@ -552,7 +603,7 @@ class H1Connection {
       this.#waitKind = null;
       return;
     }
-    const deadline = timers.now() + ms;
+    const deadline = (cfg.recentMs !== undefined ? cfg.recentMs() : timers.now()) + ms;
     this.#waitKind = kind;
     this.#deadline = deadline;
     if (this.#timer !== null) {
@@ -649,7 +700,7 @@ class H1Connection {
         this.end -= this.start;
         this.start = 0;
       }
-      const n = await this.readInto(this.buf.subarray(this.end));
+      const n = await this.readInto(this.#free());
       if (n === null) return null;
       this.end += n;
     }
@@ -716,15 +767,7 @@ class H1Connection {
       await this.#refuse(new HeadError(400, "request refused by the Fetch API"));
       return false;
     }
-    // `completed` is made only when the handler looks at it (most never do).
-    let completed: Promise<void> | null = null;
-    const onCompleted = (r: () => void) => this.#completed = r;
-    const info = {
-      remoteAddr: this.#remote,
-      get completed(): Promise<void> {
-        return completed ??= new Promise<void>(onCompleted);
-      },
-    };
+    const info = this.#info = new ServeInfo(this.#remote);
 
     let response: Response;
     try {
@@ -762,7 +805,8 @@ class H1Connection {
       this.#done(false);
       return false;
     }
-    keep = await this.#writeResponse(head, response, keep);
+    const written = this.#writeResponse(head, response, keep);
+    keep = typeof written === "boolean" ? written : await written;
     if (keep && source !== null && !source.done) {
       this.#arm("header");
       keep = await source.drain(H1_DRAIN_LIMIT_BYTES);
@@ -787,8 +831,8 @@ class H1Connection {
   #done(sent: boolean): void {
     if (!sent) this.#signal?.abort();
     this.#signal = null;
-    this.#completed?.();
-    this.#completed = null;
+    this.#info?.settle();
+    this.#info = null;
     this.#busy = false;
   }
 
@@ -798,11 +842,42 @@ class H1Connection {
    *
    * @returns whether the connection may stay open
    */
-  async #writeResponse(head: RequestHead, response: Response, keep: boolean): Promise<boolean> {
+  #writeResponse(
+    head: RequestHead,
+    response: Response,
+    keep: boolean,
+  ): boolean | Promise<boolean> {
+    const status = response.status;
+    const noBody = status < 200 || status === 204 || status === 304 || head.method === "HEAD";
+    const fixed = staticResponse(response);
+    const cacheable = fixed !== null && fixed.body !== null && !noBody &&
+      fixed.body.length > 0 && fixed.body.length <= COALESCE_BODY_BYTES;
+    if (cacheable) {
+      const cache = this.server.headCache;
+      const cached = cache.get(status, response.statusText, fixed.fields, fixed.body!.length, keep);
+      if (cached !== null) {
+        // The same inputs as the cached head: its `content-length` is the body's, and a
+        // `connection: close` among the fields made it a closing head (keep false) then too.
+        if (fixed.holder !== null) fixed.holder.consumed = true;
+        return this.#sendHeadBytes(cached, cache.keepOut, fixed.body!);
+      }
+    }
+    return this.#writeBuilt(head, response, keep, fixed, cacheable);
+  }
+
+  /** {@link #writeResponse} when no cached head fits: builds the head from the response. */
+  async #writeBuilt(
+    head: RequestHead,
+    response: Response,
+    keep: boolean,
+    fixed: StaticResponse | null,
+    cacheable: boolean,
+  ): Promise<boolean> {
+    const keepIn = keep;
     const status = response.status;
     const bodiless = status < 200 || status === 204 || status === 304;
     const noBody = bodiless || head.method === "HEAD";
-    const fixed = staticResponse(response);
+    const cache = this.server.headCache;
     const fields: Iterable<[string, string]> = fixed?.fields ?? response.headers;
     let text = `HTTP/1.1 ${status} ${response.statusText || STATUS_CODES[status] || ""}\r\n`;
     let length = -1;
@@ -845,7 +920,10 @@ class H1Connection {
       }
       if (length === -1 || length === n) {
         text += `content-length: ${n}\r\n`;
-        return await this.#sendHead(text, keep, head, bytes);
+        if (!cacheable) return await this.#sendHead(text, keep, head, bytes);
+        const headBytes = headOf(text, keep);
+        cache.set(status, response.statusText, fixed.fields, n, keepIn, keep, headBytes);
+        return await this.#sendHeadBytes(headBytes, keep, bytes);
       }
       // A Content-Length that does not match the body: the general path handles it.
     }
@@ -933,20 +1011,40 @@ class H1Connection {
     head: RequestHead,
     body: Uint8Array | null,
   ): Promise<boolean> {
-    // Said both ways, as node:http does (RFC 9112 §9.3 makes keep-alive HTTP/1.1's default, but
-    // HTTP/1.0 clients and the CLI's access tests look for it).
-    text += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    text += "\r\n";
-    const withBody = body !== null && head.method !== "HEAD" &&
-      body.length <= COALESCE_BODY_BYTES;
-    const out = new Uint8Array(text.length + (withBody ? body.length : 0));
-    const at = putLatin1(out, 0, text);
-    if (withBody) out.set(body, at);
-    if (!await this.send(out)) return false;
-    if (body !== null && !withBody && head.method !== "HEAD") {
-      if (!await this.send(body)) return false;
+    const headBytes = headOf(text, keep);
+    if (body === null || head.method === "HEAD") {
+      return await this.send(headBytes) && keep;
     }
-    return keep;
+    return await this.#sendHeadBytes(headBytes, keep, body);
+  }
+
+  /**
+   * Sends a whole head and a body: in one write when the body is small, without a promise when
+   * the send ring takes it at once.
+   *
+   * @returns whether the connection may stay open
+   */
+  #sendHeadBytes(
+    headBytes: Uint8Array,
+    keep: boolean,
+    body: Uint8Array,
+  ): boolean | Promise<boolean> {
+    if (body.length > COALESCE_BODY_BYTES) return this.#sendApart(headBytes, keep, body);
+    const n = headBytes.length + body.length;
+    const server = this.server;
+    // The scratch grows for a small body's head, not for a handler's outsized fields.
+    if (server.scratch.length < n && n <= SCRATCH_MAX_BYTES) server.scratch = new Uint8Array(n);
+    const out = server.scratch.length >= n ? server.scratch : new Uint8Array(n);
+    out.set(headBytes);
+    out.set(body, headBytes.length);
+    const sent = this.#sendNow(out, n);
+    if (sent === true) return keep;
+    if (sent === false) return false;
+    return sent.then((ok) => ok && keep);
+  }
+
+  async #sendApart(headBytes: Uint8Array, keep: boolean, body: Uint8Array): Promise<boolean> {
+    return await this.send(headBytes) && await this.send(body) && keep;
   }
 
   #finish(): void {
@@ -1007,176 +1105,6 @@ class H1Connection {
   }
 }
 
-/** A Response's fields and its whole body when Deno holds the body as a string or bytes. */
-interface StaticResponse {
-  /** The fields as `Headers` iterates them: lowercase names, sorted, repeats joined but set-cookie. */
-  fields: [string, string][];
-  /** The body's bytes, or null for none. */
-  body: Uint8Array | null;
-  /** Deno's holder of the body (marked consumed once sent), or null. */
-  holder: { consumed: boolean } | null;
-}
-
-/** Deno's internal slots of a `Response` (ext/fetch/23_response.js), or null when not found. */
-interface ResponseSlots {
-  inner: symbol;
-  lazyBody: symbol;
-  lazyType: symbol;
-}
-
-function findSlots(): ResponseSlots | null {
-  const r = new Response("");
-  const bySym = new Map<string, symbol>();
-  for (const s of Object.getOwnPropertySymbols(r)) {
-    if (s.description !== undefined) bySym.set(s.description, s);
-  }
-  const inner = bySym.get("response");
-  const lazyBody = bySym.get("lazy static body");
-  const lazyType = bySym.get("lazy static content type");
-  if (inner === undefined || lazyBody === undefined || lazyType === undefined) return null;
-  return { inner, lazyBody, lazyType };
-}
-
-/**
- * Deno.serve reads a Response's body without a stream when it is a string or bytes
- * (ext/http/00_serve.ts, its "fast body"); from outside Deno this reads the same internal
- * slots. They are checked against known responses once ({@link checkSlots}): on a Deno whose
- * slots differ, every response takes the general path (`response.headers`, `response.body`).
- */
-let slots: ResponseSlots | null = null;
-const TEXT_PLAIN = "text/plain;charset=UTF-8";
-const UTF8 = new TextEncoder();
-
-/**
- * The fields and whole body of `response` when its body is a string or bytes not yet read (and
- * not a stream), else null (the general path). Each field is as `response.headers` would
- * iterate it (Fetch "sort and combine"), so the bytes written are the general path's.
- */
-export function staticResponse(response: Response): StaticResponse | null {
-  const sl = slots;
-  if (sl === null) return null;
-  // deno-lint-ignore no-explicit-any
-  const r = response as any;
-  const inner = r[sl.inner];
-  if (inner === undefined || inner === null || !Array.isArray(inner.headerList)) return null;
-  const lazy = r[sl.lazyBody];
-  if (lazy !== null && lazy !== undefined) {
-    // `new Response(string)` / `Response.json()` without init: no field yet but the type.
-    if (typeof lazy !== "string" || inner.body !== null || inner.headerList.length !== 0) {
-      return null;
-    }
-    const type = r[sl.lazyType];
-    if (type !== null && typeof type !== "string") return null;
-    return { fields: [["content-type", type ?? TEXT_PLAIN]], body: utf8(lazy), holder: null };
-  }
-  let body: Uint8Array | null = null;
-  let holder: { consumed: boolean } | null = null;
-  if (inner.body !== null) {
-    const s = inner.body.streamOrStatic;
-    if (
-      s === null || typeof s !== "object" || s instanceof ReadableStream || s.consumed !== false
-    ) {
-      return null;
-    }
-    const b = s.body;
-    if (typeof b === "string") body = utf8(b);
-    else if (b instanceof Uint8Array) body = b;
-    else return null;
-    holder = s;
-  }
-  return { fields: sortAndCombine(inner.headerList), body, holder };
-}
-
-/** Fetch "sort and combine" (what iterating `Headers` yields): lowercase, sorted, joined by ", ". */
-function sortAndCombine(list: [string, string][]): [string, string][] {
-  const out: [string, string][] = [];
-  for (const [name, value] of list) out.push([name.toLowerCase(), value]);
-  if (out.length > 1) out.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-  const combined: [string, string][] = [];
-  for (const f of out) {
-    const last = combined.length > 0 ? combined[combined.length - 1] : null;
-    if (last !== null && last[0] === f[0] && f[0] !== "set-cookie") last[1] += `, ${f[1]}`;
-    else combined.push([f[0], f[1]]);
-  }
-  return combined;
-}
-
-/** The last string body encoded, and its bytes (handlers often answer the same constant). */
-let lastText = "";
-let lastBytes: Uint8Array = new Uint8Array(0);
-
-/**
- * UTF-8 bytes of `s` (an ASCII loop for short text, else `TextEncoder`). The bytes are only
- * read (copied into the response), so the last result is reused for the same text.
- */
-function utf8(s: string): Uint8Array {
-  if (s === lastText) return lastBytes;
-  const bytes = encodeUtf8(s);
-  if (s.length <= COALESCE_BODY_BYTES) {
-    lastText = s;
-    lastBytes = bytes;
-  }
-  return bytes;
-}
-
-function encodeUtf8(s: string): Uint8Array {
-  if (s.length > 256) return UTF8.encode(s);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) return UTF8.encode(s);
-    out[i] = c;
-  }
-  return out;
-}
-
-/** Whether {@link staticResponse} reads known responses as their public API shows them. */
-function checkSlots(): boolean {
-  const cases: [Response, [string, string][], string | null][] = [
-    [new Response("ab"), [["content-type", TEXT_PLAIN]], "ab"],
-    [Response.json({ a: 1 }), [["content-type", "application/json"]], '{"a":1}'],
-    [
-      new Response("é", { headers: [["X-B", "1"], ["x-a", "2"], ["X-B", "3"]] }),
-      [["content-type", TEXT_PLAIN], ["x-a", "2"], ["x-b", "1, 3"]],
-      "é",
-    ],
-    [new Response(new Uint8Array([104, 105])), [], "hi"],
-    [new Response(null, { status: 204 }), [], null],
-  ];
-  for (const [response, fields, text] of cases) {
-    const got = staticResponse(response);
-    if (got === null || JSON.stringify(got.fields) !== JSON.stringify(fields)) return false;
-    if ((got.body === null ? null : new TextDecoder().decode(got.body)) !== text) return false;
-  }
-  return staticResponse(new Response(new ReadableStream())) === null;
-}
-
-try {
-  slots = findSlots();
-  if (slots !== null && !checkSlots()) slots = null;
-} catch {
-  slots = null;
-}
-
-const foundSlots = slots;
-
-/** Whether responses with a string or bytes body skip the stream (Deno's slots were found). */
-export const STATIC_RESPONSE_FAST_PATH: boolean = foundSlots !== null;
-
-/**
- * Turns the {@link staticResponse} fast path off (every response then takes the general path)
- * or back on; for tests that compare the two.
- */
-export function setStaticResponseFastPath(on: boolean): void {
-  slots = on ? foundSlots : null;
-}
-
-function encodeAscii(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  putLatin1(out, 0, s);
-  return out;
-}
-
 /** The request's URL (RFC 9112 §3.3): origin-form on the Host, or absolute-form; else null. */
 function requestUrl(head: RequestHead, addr: NetAddr): string | null {
   const t = head.target;
@@ -1191,121 +1119,6 @@ function requestUrl(head: RequestHead, addr: NetAddr): string | null {
   }
   if (t === "*" && head.method === "OPTIONS") return `http://${host}/`;
   return null;
-}
-
-/**
- * A request's abort signal, made only when the handler asks for it: an AbortController per
- * request passed as `Request`'s `signal` made Deno's dependent-signal bookkeeping grow the heap
- * by ~150 bytes a request (29 MiB over the 200,000-request test), and most handlers never look.
- */
-class LazySignal {
-  #controller: AbortController | null = null;
-  #aborted = false;
-
-  /** The signal (aborted already if the connection closed before it was asked for). */
-  get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(closedReason());
-    }
-    return this.#controller.signal;
-  }
-
-  /** The connection closed before the response was sent. */
-  abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#controller?.abort(closedReason());
-  }
-}
-
-function closedReason(): DOMException {
-  return new DOMException("connection closed", "AbortError");
-}
-
-/** A `Request` whose `signal` is a {@link LazySignal}'s (aborted when the client went away). */
-class ServeRequest extends Request {
-  readonly #lazy: LazySignal;
-
-  constructor(lazy: LazySignal, input: string, init: RequestInit | undefined) {
-    super(input, init);
-    this.#lazy = lazy;
-  }
-
-  /** Aborted when the connection closes before the response was sent (as `Deno.serve`'s). */
-  override get signal(): AbortSignal {
-    return this.#lazy.signal;
-  }
-}
-
-/**
- * Deno's slot of a `Request`'s inner request (ext/fetch/23_request.js), whose `headerList` the
- * parsed fields go into directly (see {@link makeRequest}); null when not found or not as
- * expected ({@link checkRequestSlot}).
- */
-let requestSlot: symbol | null = null;
-
-/**
- * The handler's `Request`. With {@link requestSlot}, the fields go straight into Deno's header
- * list instead of through `RequestInit.headers` (WebIDL conversion and a validation per field:
- * ~1.2 µs of a kept-alive request's ~18). Equivalent because h1_parse.ts admits only what
- * `Headers` admits: token names and values without NUL, CR or LF, trimmed of SP and HTAB
- * (RFC 9110 §5.5; Fetch "normalize").
- */
-function makeRequest(
-  lazy: LazySignal,
-  url: string,
-  method: string,
-  fields: [string, string][],
-  body: ReadableStream<Uint8Array> | null,
-): Request {
-  const slot = requestSlot;
-  if (slot === null) {
-    return new ServeRequest(lazy, url, {
-      method,
-      headers: fields,
-      body,
-      // @ts-ignore: `duplex` is needed for a streamed body (Fetch), missing in some typings
-      duplex: "half",
-    });
-  }
-  const request = method === "GET" && body === null
-    ? new ServeRequest(lazy, url, undefined)
-    // @ts-ignore: `duplex` is needed for a streamed body (Fetch), missing in some typings
-    : new ServeRequest(lazy, url, { method, body, duplex: "half" });
-  // deno-lint-ignore no-explicit-any
-  const list = (request as any)[slot].headerList as [string, string][];
-  for (let i = 0; i < fields.length; i++) list.push(fields[i]);
-  return request;
-}
-
-/** Whether fields pushed into the slot's list are what `headers` and `clone()` show. */
-function checkRequestSlot(): boolean {
-  const fields: [string, string][] = [["Host", "x"], ["X-B", "1"], ["x-a", "2"], ["x-b", "3"]];
-  const want = JSON.stringify([["host", "x"], ["x-a", "2"], ["x-b", "1, 3"]]);
-  const get = makeRequest(new LazySignal(), "http://x/", "GET", fields.slice(), null);
-  const post = makeRequest(new LazySignal(), "http://x/", "POST", fields.slice(), null);
-  return JSON.stringify([...get.headers]) === want && JSON.stringify([...post.headers]) === want &&
-    JSON.stringify([...get.clone().headers]) === want && post.method === "POST" &&
-    get.headers.get("X-B") === "1, 3";
-}
-
-try {
-  requestSlot = Object.getOwnPropertySymbols(new Request("http://x/"))
-    .find((s) => s.description === "request") ?? null;
-  if (requestSlot !== null && !checkRequestSlot()) requestSlot = null;
-} catch {
-  requestSlot = null;
-}
-
-const foundRequestSlot = requestSlot;
-
-/** Whether parsed fields go straight into Deno's request header list (see {@link makeRequest}). */
-export const REQUEST_FIELDS_FAST_PATH: boolean = foundRequestSlot !== null;
-
-/** Turns the {@link makeRequest} fast path off or back on; for tests that compare the two. */
-export function setRequestFieldsFastPath(on: boolean): void {
-  requestSlot = on ? foundRequestSlot : null;
 }
 
 /** The request body as a stream pulled from `source` only as the handler reads. */

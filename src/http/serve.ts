@@ -30,6 +30,7 @@ import {
   serveNodeListener,
 } from "./node_socket.ts";
 import { nodeToWebStream } from "./streams.ts";
+import { SystemClock } from "../time/clock.ts";
 import { type H1Config, H1Server } from "./h1_server.ts";
 import { H1_MAX_HEADER_COUNT, H1_MAX_REQUEST_LINE_BYTES } from "./h1_parse.ts";
 
@@ -197,6 +198,10 @@ export interface StackHttpServer extends AsyncDisposable {
 export interface ServeHost {
   /** Listens (`stack.listen`). */
   listen(opts: { port: number; hostname?: string }): TcpListener;
+  /** The stack's clock (`Stack.clock`). */
+  readonly clock?: unknown;
+  /** The time the stack last read from its clock (`Stack.recentMs`). */
+  readonly recentMs?: number;
 }
 
 /** Per-connection timeout state. */
@@ -259,6 +264,12 @@ export function stackServe(
       onError: options.onError,
       onResponse,
       timers,
+      // The system timers read performance.now(), as the stack's SystemClock: its last
+      // reading (taken on every receive batch and every read or write) starts the deadlines.
+      recentMs: timers === SYSTEM_TIMERS && host.clock instanceof SystemClock &&
+          host.recentMs !== undefined
+        ? () => host.recentMs!
+        : undefined,
       headerTimeoutMs,
       idleTimeoutMs,
       sendTimeoutMs,

@@ -277,6 +277,25 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
     return this.#queue(this.#writeTail!.then(() => this.#writeRest(p, 0)));
   }
 
+  /**
+   * Copies what the send ring takes of `p` right now, without a promise or a wait: the
+   * synchronous half of {@link write}, for a server that answers from a reused buffer. Takes
+   * nothing while earlier writes are still queued (their bytes go first).
+   *
+   * @param p the bytes (copied: `p` may be reused at once)
+   * @returns bytes taken (0 when the ring is full, writes are queued, or still connecting)
+   * @throws {BrokenPipe} after {@link closeWrite}, or when the connection ended
+   * @throws {ConnectionReset} / {TimedOut} when the connection failed
+   * @throws {Deno.errors.BadResource} after {@link close}
+   */
+  tryWrite(p: Uint8Array): number {
+    if (this.#pendingWrites > 0) {
+      this.#check("write");
+      return 0;
+    }
+    return this.#writeNow(p, 0);
+  }
+
   /** Counts a queued write/closeWrite until it settles and makes it the new tail. */
   #queue<T>(run: Promise<T>): Promise<T> {
     this.#pendingWrites++;

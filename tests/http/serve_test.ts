@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { B_ADDR, randomBytes, sha256, tcpPair, until } from "../socket/_tcp_helpers.ts";
-import type { ServeTimers } from "../../src/http/serve.ts";
+import type { ServeTimers, StackServeHandlerInfo } from "../../src/http/serve.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 
 const enc = new TextEncoder();
@@ -433,7 +433,7 @@ Deno.test("stackServe behaviour: with a clock, one timer per connection follows 
 
 Deno.test("staticResponse behaviour: a string or bytes body skips the stream and writes the general path's bytes", async () => {
   const { setStaticResponseFastPath, STATIC_RESPONSE_FAST_PATH, staticResponse } = await import(
-    "../../src/http/h1_server.ts"
+    "../../src/http/deno_slots.ts"
   );
   assert.equal(STATIC_RESPONSE_FAST_PATH, true, "Deno's Response slots were found");
   assert.notEqual(staticResponse(new Response("x")), null);
@@ -493,7 +493,7 @@ Deno.test("staticResponse behaviour: a string or bytes body skips the stream and
 
 Deno.test("makeRequest behaviour: parsed fields put straight into the Request are what RequestInit.headers gives", async () => {
   const { REQUEST_FIELDS_FAST_PATH, setRequestFieldsFastPath } = await import(
-    "../../src/http/h1_server.ts"
+    "../../src/http/deno_slots.ts"
   );
   assert.equal(REQUEST_FIELDS_FAST_PATH, true, "Deno's Request slot was found");
   const { a, b, close } = await tcpPair();
@@ -534,6 +534,142 @@ Deno.test("makeRequest behaviour: parsed fields put straight into the Request ar
     }
   } finally {
     setRequestFieldsFastPath(true);
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("HeadCache behaviour: a reused response head changes with its status, fields, body length, connection and second", async () => {
+  const variants: Record<string, () => Response> = {
+    "/a": () => new Response("aa", { headers: { "x-v": "1" } }),
+    "/b": () => new Response("aa", { headers: { "x-v": "2" } }),
+    "/c": () => new Response("aa", { status: 201, headers: { "x-v": "1" } }),
+    "/d": () => new Response("aaa", { headers: { "x-v": "1" } }),
+    "/e": () => new Response("aa", { headers: { "x-v": "1", "x-w": "0" } }),
+    "/f": () => new Response("aa", { status: 200, statusText: "Fine", headers: { "x-v": "1" } }),
+    "/g": () => new Response("aa", { headers: { "x-v": "1", "content-length": "2" } }),
+    "/close": () => new Response("aa", { headers: { "x-v": "1", "connection": "close" } }),
+  };
+  const { a, b, close } = await tcpPair();
+  const server = b.serve({ port: 80 }, (req) => variants[new URL(req.url).pathname]());
+  const exchange = async (c: TcpConn, path: string): Promise<string> => {
+    await c.write(enc.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    const reply = await readUntil(c, "\r\n\r\n");
+    const length = Number(/content-length: (\d+)/.exec(reply)![1]);
+    let got = reply;
+    while (got.length < got.indexOf("\r\n\r\n") + 4 + length) got += await readUntil(c, null);
+    return got.replace(/date: [^\r]+\r\n/, "");
+  };
+  const want = (status: string, fields: string, body: string, conn = "keep-alive") =>
+    `HTTP/1.1 ${status}\r\ncontent-type: text/plain;charset=UTF-8\r\n${fields}` +
+    `content-length: ${body.length}\r\nConnection: ${conn}\r\n\r\n${body}`;
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    const sequence: [string, string][] = [
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/b", want("200 OK", "x-v: 2\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/c", want("201 Created", "x-v: 1\r\n", "aa")],
+      ["/d", want("200 OK", "x-v: 1\r\n", "aaa")],
+      ["/e", want("200 OK", "x-v: 1\r\nx-w: 0\r\n", "aa")],
+      ["/f", want("200 Fine", "x-v: 1\r\n", "aa")],
+      ["/g", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/g", want("200 OK", "x-v: 1\r\n", "aa")],
+      ["/a", want("200 OK", "x-v: 1\r\n", "aa")],
+    ];
+    for (const [path, reply] of sequence) assert.equal(await exchange(c, path), reply, path);
+
+    // The date field is renewed once the second changes, also for a head seen before.
+    const dated = async () => {
+      await c.write(enc.encode(`GET /a HTTP/1.1\r\nHost: x\r\n\r\n`));
+      const reply = await readUntil(c, "aa");
+      return /date: ([^\r]+)/.exec(reply)![1];
+    };
+    const first = await dated();
+    const second = Math.floor(Date.now() / 1000);
+    while (Math.floor(Date.now() / 1000) === second) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual(await dated(), first, "a later second's date");
+
+    // A head that said close is not reused for one that keeps the connection, nor the reverse.
+    const c2 = await a.connect({ hostname: B_ADDR, port: 80 });
+    assert.equal(await exchange(c2, "/close"), want("200 OK", "x-v: 1\r\n", "aa", "close"));
+    assert.equal(await readUntil(c2, null), "", "closed after the close response");
+    c2.close();
+    assert.equal(await exchange(c, "/a"), want("200 OK", "x-v: 1\r\n", "aa"));
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("stackServe behaviour: info.completed settles once the response is sent, also when first asked for afterwards", async () => {
+  const { a, b, close } = await tcpPair();
+  const events: string[] = [];
+  let late: StackServeHandlerInfo | null = null;
+  const server = b.serve({ port: 80 }, (req, info) => {
+    if (new URL(req.url).pathname === "/early") {
+      void info.completed.then(() => events.push("early completed"));
+    } else late = info;
+    events.push("handler");
+    return new Response("x");
+  });
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET /early HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await readUntil(c, "\r\n\r\nx");
+    await c.write(enc.encode("GET /late HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await readUntil(c, "\r\n\r\nx");
+    // The connection stays open with nothing more to answer: `completed` must not wait for it.
+    const turns = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+      return "still pending";
+    };
+    const lateInfo = late as StackServeHandlerInfo | null;
+    assert.notEqual(lateInfo, null);
+    assert.equal(
+      await Promise.race([lateInfo!.completed.then(() => "completed"), turns()]),
+      "completed",
+    );
+    assert.deepEqual(events, ["handler", "early completed", "handler"]);
+    c.close();
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("H1Server behaviour: a header deadline started from a recent clock reading is never later than the clock's", async () => {
+  const { H1Server } = await import("../../src/http/h1_server.ts");
+  const { a, b, close } = await tcpPair();
+  const timers = new ClockTimers();
+  timers.t = 1000;
+  let recent = 990; // the stack read its clock 10 ms ago
+  const server = new H1Server(b.listen({ port: 80 }), {
+    handler: () => new Response("ok"),
+    timers,
+    recentMs: () => recent,
+    headerTimeoutMs: 1000,
+    idleTimeoutMs: 5000,
+    sendTimeoutMs: 5000,
+    maxRequests: 100,
+    maxConnections: 10,
+    limits: { maxHeadBytes: 16 * 1024, maxRequestLineBytes: 8 * 1024, maxHeaderCount: 100 },
+    addr: { transport: "tcp", hostname: B_ADDR, port: 80 },
+  });
+  try {
+    const c = await a.connect({ hostname: B_ADDR, port: 80 });
+    await c.write(enc.encode("GET / HTTP/1.1\r\n")); // an incomplete head
+    await until(() => timers.pending.size === 1, "the header timer");
+    // The deadline is 990 + 1000: at 1990 it has passed, though the clock read 1000 at the start.
+    timers.t = 1990;
+    recent = 1990;
+    assert.equal(timers.fire(1000), 1);
+    assert.equal(server.stats.headerTimeouts, 1);
+    assert.equal(await readUntil(c, null), "", "closed at the header deadline");
+    c.close();
+  } finally {
     await server.shutdown();
     await close();
   }

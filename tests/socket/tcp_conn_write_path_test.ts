@@ -93,3 +93,34 @@ Deno.test("TcpConn idle conns hold no buffers and arm no timers; active ones giv
     await close();
   }
 });
+
+Deno.test("TcpConn tryWrite copies what the ring takes at once, takes nothing behind a queued write, and throws as write rejects", async () => {
+  const tcp = { sendBufferBytes: 16 * 1024, receiveBufferBytes: 16 * 1024 };
+  const { a, b, close } = await tcpPair({ a: { tcp }, b: { tcp } });
+  try {
+    const { listener, client, server } = await connected(a, b, 80);
+    const reading = readAll(server);
+    // Room: all of it, copied before the call returns (the caller reuses its buffer at once).
+    const scratch = randomBytes(100, 7);
+    const first = scratch.slice();
+    assert.equal(client.tryWrite(scratch), 100);
+    scratch.fill(0);
+    // A write that filled the ring is still queued: nothing may overtake it.
+    const big = randomBytes(100_000, 8);
+    const queued = client.write(big);
+    assert.equal(client.tryWrite(new Uint8Array([1, 2, 3])), 0);
+    assert.equal(await queued, 100_000);
+    await client.closeWrite();
+    assert.throws(() => client.tryWrite(new Uint8Array(1)), /closeWrite/);
+    const want = new Uint8Array(100_100);
+    want.set(first, 0);
+    want.set(big, 100);
+    assert.equal(await sha256(await reading), await sha256(want));
+    client.close();
+    assert.throws(() => client.tryWrite(new Uint8Array(1)), Deno.errors.BadResource);
+    server.close();
+    listener.close();
+  } finally {
+    await close();
+  }
+});
