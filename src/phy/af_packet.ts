@@ -53,8 +53,11 @@
  *   call per 64 KiB even where the interface has no TSO (veth with TSO off,
  *   NICs without it): the kernel's software GSO cuts them.
  * - `kernelGro` (on by default with `vnetHeader`): the interface's GRO is
- *   turned on at open and restored at close, so the kernel coalesces received
- *   TCP segments into super-frames before rawstack sees them (issue 22).
+ *   turned on at open and restored at close — shared by the process's
+ *   devices on the interface, restored when the last of them closes —, so
+ *   the kernel coalesces received TCP segments into super-frames before
+ *   rawstack sees them (issue 22). Its ring: 256 slots of 128 KiB, 32 MiB
+ *   per device (`frameCount`, `stats.ringBytes`).
  * - `netns`: the socket of an AF_PACKET device belongs to the network
  *   namespace of the thread that creates it; with this option `open()`
  *   briefly `setns()`es the JavaScript thread into the named namespace
@@ -199,7 +202,7 @@ export interface AfPacketOptions {
    * held it closes, and only if one of them turned it on (never when the
    * admin or another program had it on). A device opened with `kernelGro:
    * false`, or without PACKET_VNET_HDR, before another device turns GRO on
-   * keeps MTU-sized slots: super-frames then arrive truncated and are counted
+   * keeps MTU-sized ring slots: super-frames then arrive truncated and are counted
    * in `rxTruncated` and dropped (without the header they would lack their
    * GSO metadata anyway); open such devices after, or give `rxMaxFrameBytes:
    * 65549` with the header. Other processes are not coordinated with.
