@@ -53,8 +53,11 @@
  *   call per 64 KiB even where the interface has no TSO (veth with TSO off,
  *   NICs without it): the kernel's software GSO cuts them.
  * - `kernelGro` (on by default with `vnetHeader`): the interface's GRO is
- *   turned on at open and restored at close, so the kernel coalesces received
- *   TCP segments into super-frames before rawstack sees them (issue 22).
+ *   turned on at open and restored at close — shared by the process's
+ *   devices on the interface, restored when the last of them closes —, so
+ *   the kernel coalesces received TCP segments into super-frames before
+ *   rawstack sees them (issue 22). Its ring: 256 slots of 128 KiB, 32 MiB
+ *   per device (`frameCount`, `stats.ringBytes`).
  * - `netns`: the socket of an AF_PACKET device belongs to the network
  *   namespace of the thread that creates it; with this option `open()`
  *   briefly `setns()`es the JavaScript thread into the named namespace
@@ -127,7 +130,15 @@ export interface AfPacketOptions {
   mode?: AfPacketMode;
   /** TPACKET_V3 block retire timeout in ms (latency bound at low rates); default 1. */
   blockTimeoutMs?: number;
-  /** Ring capacity in frames (≥ 64); default 4096. */
+  /**
+   * Ring capacity in frames (≥ 64; larger than the kernel will map fails
+   * `open()` with a `system` error). Default 4096 MTU-sized slots (2 KiB:
+   * 8 MiB of ring per device), or 256 super-frame slots of 128 KiB — 32 MiB
+   * per device — when the slots take super-frames (`vnetHeader: true`,
+   * `kernelGro` on, or the interface's GRO found on). With `kernelGro`,
+   * `frameCount: 64` is the smallest ring, 8 MiB (about 4 MiB of TCP data in
+   * flight as 64 KiB super-frames); the memory is in `stats.ringBytes`.
+   */
   frameCount?: number;
   /** Busy-wait this many microseconds in `wait()` before parking in poll(); default 50. */
   spinMicros?: number;
@@ -182,9 +193,20 @@ export interface AfPacketOptions {
    * Where it cannot be on — no PACKET_VNET_HDR, `rxMaxFrameBytes` too small,
    * the ioctl refused (no CAP_NET_ADMIN, a driver without GRO) — the reason is
    * in {@link AfPacketDevice.kernelGroFallbackReason} and
-   * `stats.kernelGroFallbacks`. `false`: the interface's GRO is left as it is.
-   * Several devices on one interface: the first to turn GRO on turns it off at
-   * its close.
+   * `stats.kernelGroFallbacks`. `false`: the interface's GRO is left as it
+   * is (only read: found on, the slots of a `vnetHeader` ring still take
+   * super-frames).
+   *
+   * Several devices of this process on one interface (same network namespace
+   * and ifindex) share it: GRO goes back off only when the last of them that
+   * held it closes, and only if one of them turned it on (never when the
+   * admin or another program had it on). A device opened with `kernelGro:
+   * false`, or without PACKET_VNET_HDR, before another device turns GRO on
+   * keeps MTU-sized ring slots: super-frames then arrive truncated and are counted
+   * in `rxTruncated` and dropped (without the header they would lack their
+   * GSO metadata anyway); open such devices after, or give `rxMaxFrameBytes:
+   * 65549` with the header. Other processes are not coordinated with.
+   * A refused restore at close is counted in `stats.kernelGroRestoreFailures`.
    */
   kernelGro?: boolean;
   /**
@@ -326,8 +348,16 @@ export interface AfPacketStats extends DeviceStats {
    * (see {@link AfPacketDevice.kernelGroFallbackReason}).
    */
   kernelGroFallbacks: number;
+  /**
+   * 1 when close() should have turned the interface's GRO off again (this
+   * device was the last of the process holding it on, and one of them had
+   * turned it on) and the kernel refused; GRO then stays on.
+   */
+  kernelGroRestoreFailures: number;
   /** Ring modes: bytes per ring slot (TPACKET_V2 frame, TPACKET_V3 block); 0 in socket mode. */
   ringSlotBytes: number;
+  /** Ring modes: bytes of the whole RX ring (slot bytes × slots); 0 in socket mode. */
+  ringBytes: number;
 }
 /** Default {@link AfPacketOptions.spinMicros}. */
 const DEFAULT_SPIN_MICROS = 50;
@@ -403,7 +433,9 @@ export class AfPacketDevice implements Device {
     vnetFallbacks: 0,
     kernelGro: 0,
     kernelGroFallbacks: 0,
+    kernelGroRestoreFailures: 0,
     ringSlotBytes: 0,
+    ringBytes: 0,
   };
   readonly #socket: PacketSocket;
   readonly #kernelStats: KernelStats;
@@ -454,6 +486,7 @@ export class AfPacketDevice implements Device {
         : new RingV2Receiver(ring, this.#rxMeta, stats, this.#kernelStats);
       this.ringPlacement = ring.placement;
       stats.ringSlotBytes = ring.slotBytes;
+      stats.ringBytes = ring.length;
       stats.ringInArena = ring.placement === "arena" ? 1 : 0;
     }
     this.ringArenaFallbackReason = socket.arenaFallbackReason;
@@ -737,7 +770,7 @@ export class AfPacketDevice implements Device {
       this.#txThreadFallbackReason = batch.threadFallbackReason;
       this.#txBatch = null;
     }
-    closePacketSocket(this.#socket);
+    if (!closePacketSocket(this.#socket)) this.#stats.kernelGroRestoreFailures++;
     this.#stats.kernelGro = 0;
   }
 }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { Lab, labTest } from "../../src/testing/lab.ts";
 import { Stack } from "../../src/stack.ts";
+import type { AfPacketDevice } from "../../src/phy/af_packet.ts";
 import { bulkData, socatTransfer } from "../lab/_tcp_lab_helpers.ts";
 
 const PREFIX = "rskg";
@@ -134,6 +135,112 @@ labTest(
         dev.close();
       }
     } finally {
+      await lab.destroy();
+    }
+  },
+  { commands: COMMANDS },
+);
+
+/** Runs a kernel → rawstack transfer of `bytes` over `dev` (SHA-256 checked) and closes the stack. */
+async function receiveOver(
+  lab: Lab,
+  dev: AfPacketDevice,
+  bytes: number,
+  port: number,
+  seed: number,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `${PREFIX}-` });
+  const stack = new Stack({
+    device: dev,
+    ipv4: `${lab.stackAddress}/${lab.prefixLength}`,
+    gateway: lab.peerAddress,
+  });
+  try {
+    await stack.start();
+    // socatTransfer asserts the length and the SHA-256 of what arrived.
+    const { conn } = await socatTransfer(lab, stack, {
+      direction: "down",
+      data: bulkData(bytes, seed),
+      port,
+      dir,
+    });
+    conn.close();
+    assert.equal(stack.stats().tcp.malformed, 0);
+  } finally {
+    await stack.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+labTest(
+  "AfPacketDevice kernelGro behaviour: two devices on one veth share GRO; it goes off when the last closes",
+  async () => {
+    const lab = await Lab.create({ prefix: PREFIX });
+    const open: AfPacketDevice[] = [];
+    try {
+      assert.equal(await groOf(lab), false, "veth starts with GRO off");
+      const first = await lab.openDevice();
+      open.push(first);
+      const second = await lab.openDevice();
+      open.push(second);
+      assert.equal(first.stats.kernelGro, 1);
+      assert.equal(second.stats.kernelGro, 1);
+      first.close();
+      assert.equal(await groOf(lab), true, "the second device still holds GRO on");
+      assert.equal(first.stats.kernelGroRestoreFailures, 0);
+      // Memory per device with kernelGro: 256 slots of 128 KiB.
+      assert.equal(second.stats.ringSlotBytes, 128 * 1024);
+      assert.equal(second.stats.ringBytes, 32 << 20);
+      await receiveOver(lab, second, 8 << 20, PORT + 1, 43);
+      assert.equal(second.stats.rxTruncated, 0);
+      assert.ok(second.stats.rxSuperFrames > 0, `super-frames: ${second.stats.rxSuperFrames}`);
+      assert.equal(second.stats.kernelGro, 0, "the stack closed the device");
+      assert.equal(second.stats.kernelGroRestoreFailures, 0);
+      assert.equal(await groOf(lab), false, "GRO back off after the last device");
+
+      // GRO on before any device (the admin's): no device turns it off, whichever closes last.
+      await lab.runIn(lab.stackNetns, ["ethtool", "-K", lab.stackIf, "gro", "on"], {
+        check: true,
+      });
+      const a = await lab.openDevice();
+      open.push(a);
+      const b = await lab.openDevice({ frameCount: 64 });
+      open.push(b);
+      assert.equal(b.stats.ringBytes, 8 << 20, "frameCount 64: the smallest super-frame ring");
+      b.close();
+      assert.equal(await groOf(lab), true);
+      a.close();
+      assert.equal(await groOf(lab), true, "the admin's GRO stays on");
+    } finally {
+      for (const dev of open) dev.close();
+      await lab.destroy();
+    }
+  },
+  { commands: COMMANDS },
+);
+
+labTest(
+  "AfPacketDevice kernelGro behaviour: a kernelGro false device on an interface another device turned GRO on receives super-frames whole",
+  async () => {
+    const lab = await Lab.create({ prefix: PREFIX });
+    const open: AfPacketDevice[] = [];
+    try {
+      const holder = await lab.openDevice();
+      open.push(holder);
+      assert.equal(await groOf(lab), true);
+      const other = await lab.openDevice({ kernelGro: false });
+      open.push(other);
+      assert.equal(other.stats.kernelGro, 0);
+      assert.equal(other.kernelGroFallbackReason, null);
+      assert.equal(other.stats.ringSlotBytes, 128 * 1024, "GRO found on: super-frame slots");
+      await receiveOver(lab, other, 8 << 20, PORT + 2, 47);
+      assert.equal(other.stats.rxTruncated, 0);
+      assert.ok(other.stats.rxSuperFrames > 0, `super-frames: ${other.stats.rxSuperFrames}`);
+      assert.equal(await groOf(lab), true, "a kernelGro false device leaves GRO alone");
+      holder.close();
+      assert.equal(await groOf(lab), false, "the holder restores it");
+    } finally {
+      for (const dev of open) dev.close();
       await lab.destroy();
     }
   },

@@ -131,3 +131,103 @@ export function enableKernelGro(fd: number, ifname: string): KernelGroResult {
   }
   return { on: true, restoreOff: true, fallbackReason: null };
 }
+
+/**
+ * Most interfaces whose GRO this process holds on at once. Each entry is held
+ * by at least one open device (and so one packet socket), so the table is
+ * bounded by the devices; this cap only guards against a leak: a device past
+ * it still gets GRO on (and the interface's GRO is then left on at its close,
+ * counted by the caller as a restore failure rather than turned off under
+ * another device).
+ */
+export const KERNEL_GRO_SHARES_MAX = 1024;
+
+/** One interface's GRO as held on by this process's devices. */
+interface GroShare {
+  /** Devices (kernelGro on) that hold GRO on. */
+  holders: number;
+  /** One of them found GRO off and turned it on: turn it off when the last lets go. */
+  restoreOff: boolean;
+}
+
+/** Shares by {@link kernelGroKey}. Entries exist only while a holder does. */
+const groShares = new Map<string, GroShare>();
+
+/**
+ * The identity of an interface for {@link acquireKernelGro}: its network
+ * namespace (the inode of `/run/netns/<name>`, or of the calling thread's
+ * `/proc/thread-self/ns/net` — two names of one namespace are one key —;
+ * the name itself when it cannot be read) and its ifindex (unique within a
+ * namespace).
+ */
+export function kernelGroKey(netns: string | undefined, ifindex: number): string {
+  const path = netns === undefined ? "/proc/thread-self/ns/net" : `/run/netns/${netns}`;
+  let ns = `name:${netns ?? ""}`;
+  try {
+    const ino = Deno.statSync(path).ino;
+    if (ino !== null) ns = `ino:${ino}`;
+  } catch {
+    // No read permission or no such file: the name.
+  }
+  return `${ns}/${ifindex}`;
+}
+
+/** What {@link acquireKernelGro} took: hand it back to {@link releaseKernelGro} once. */
+export interface KernelGroHold {
+  readonly key: string;
+  /** Past {@link KERNEL_GRO_SHARES_MAX}: not in the table, nothing to restore. */
+  readonly untracked: boolean;
+}
+
+/**
+ * Turns the interface's GRO on for one more device of this process
+ * (option `kernelGro`): the first holder turns it on if it is off and
+ * remembers to restore it; later holders only count (and turn it on again if
+ * someone turned it off meanwhile, keeping the duty to restore). So GRO goes
+ * back off only when the last device that held it closes, and never when it
+ * was on before the first (the admin's, or another program's).
+ *
+ * @returns the result and, when GRO is on, the hold to release at close
+ */
+export function acquireKernelGro(
+  fd: number,
+  ifname: string,
+  key: string,
+): { result: KernelGroResult; hold: KernelGroHold | null } {
+  const result = enableKernelGro(fd, ifname);
+  if (!result.on) return { result, hold: null };
+  let share = groShares.get(key);
+  if (share === undefined) {
+    if (groShares.size >= KERNEL_GRO_SHARES_MAX) {
+      return { result, hold: { key, untracked: true } };
+    }
+    share = { holders: 0, restoreOff: false };
+    groShares.set(key, share);
+  }
+  share.holders++;
+  if (result.restoreOff) share.restoreOff = true;
+  return { result, hold: { key, untracked: false } };
+}
+
+/**
+ * Lets go of one device's hold on the interface's GRO; the last holder turns
+ * it off again when one of the holders turned it on. Never throws: the
+ * interface may be gone already (then so is its GRO setting).
+ *
+ * @returns 0, or `-errno` when turning GRO off was refused, or 1 when an
+ *   untracked hold left GRO as it is (a restore that could not be done)
+ */
+export function releaseKernelGro(fd: number, ifname: string, hold: KernelGroHold): number {
+  if (hold.untracked) return 1;
+  const share = groShares.get(hold.key);
+  if (share === undefined) return 0;
+  share.holders--;
+  if (share.holders > 0) return 0;
+  groShares.delete(hold.key);
+  return share.restoreOff ? setGro(fd, ifname, false) : 0;
+}
+
+/** Devices of this process holding the interface's GRO on (tests, diagnostics). */
+export function kernelGroHolders(key: string): number {
+  return groShares.get(key)?.holders ?? 0;
+}

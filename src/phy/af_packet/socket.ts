@@ -12,7 +12,14 @@
  */
 
 import { DeviceError, ETHERNET_HEADER_BYTES } from "../device.ts";
-import { enableKernelGro, type KernelGroResult, setGro } from "./ethtool.ts";
+import {
+  acquireKernelGro,
+  getGro,
+  type KernelGroHold,
+  kernelGroKey,
+  type KernelGroResult,
+  releaseKernelGro,
+} from "./ethtool.ts";
 import { type Arena, ARENA_MAP_PAGE_BYTES, packetArena } from "../../buffer/arena.ts";
 import { IPV4_MAX_PACKET_LEN } from "../../wire/ipv4.ts";
 import type {
@@ -26,6 +33,7 @@ import {
   CLONE_NEWNET,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
+  ENODEV,
   errno,
   ETH_P_ALL,
   htons,
@@ -106,7 +114,11 @@ export const RING_IN_ARENA_ENV = "RAWSTACK_RING_ARENA";
 export const MAX_GSO_FRAME_BYTES = ETHERNET_HEADER_BYTES + IPV4_MAX_PACKET_LEN;
 /** Default ring capacity in frames. */
 const DEFAULT_FRAME_COUNT = 4096;
-/** Default ring capacity in frames with super-frame slots (each slot 128 KiB: 32 MiB). */
+/**
+ * Default ring capacity in frames with super-frame slots (`vnetHeader: true`,
+ * `kernelGro` on or GRO found on): each slot 128 KiB, so 32 MiB of ring per
+ * device; `frameCount` sets it (≥ {@link MIN_FRAME_COUNT}: 8 MiB).
+ */
 const VNET_DEFAULT_FRAME_COUNT = 256;
 /** Smallest ring capacity in frames. */
 const MIN_FRAME_COUNT = 64;
@@ -156,8 +168,17 @@ export interface PacketSocket {
   readonly vnetFallbackReason: string | null;
   /** The interface's GRO is on for this socket's receive (option `kernelGro`). */
   readonly kernelGro: boolean;
-  /** GRO was turned on at open and is turned off again at close. */
-  readonly kernelGroRestoreOff: boolean;
+  /**
+   * This device's hold on the interface's GRO (kernelGro on), released at
+   * close: GRO goes back off when the last rawstack device of the process
+   * that held it closes and one of them had turned it on (ethtool.ts).
+   */
+  readonly kernelGroHold: KernelGroHold | null;
+  /**
+   * `kernelGro: false` with PACKET_VNET_HDR, and the interface's GRO found on
+   * (another device's or the admin's): the ring slots take super-frames.
+   */
+  readonly kernelGroFoundOn: boolean;
   /** Why GRO is not on although on by default (null when on, or turned off by the caller). */
   readonly kernelGroFallbackReason: string | null;
   /** The interface name (for the GRO restore at close). */
@@ -204,7 +225,7 @@ export function openPacketSocket(
   const fd = createSocket(opts.netns, ifname);
   let eventFd = -1;
   let ring: RingMapping | null = null;
-  let gro: KernelGroResult | null = null;
+  let gro: KernelGroFor | null = null;
   try {
     const ifr = new Uint8Array(IFREQ_BYTES);
     const ifrView = new DataView(ifr.buffer);
@@ -261,12 +282,12 @@ export function openPacketSocket(
     const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
     setInt(SOL_SOCKET, SO_SNDBUF, bufferBytes, "SO_SNDBUF", false);
     setInt(SOL_SOCKET, SO_RCVBUF, bufferBytes, "SO_RCVBUF", false);
-    gro = kernelGroFor(fd, ifname, mode, vnet, opts);
+    gro = kernelGroFor(fd, ifname, ifindex, mode, vnet, opts);
     let arenaFallbackReason: string | null = null;
     if (mode !== "socket") {
       const v3 = mode === "ring-v3";
       setInt(SOL_PACKET, PACKET_VERSION, v3 ? TPACKET_V3 : TPACKET_V2, "PACKET_VERSION", true);
-      const setup = setUpRing(fd, ifname, v3, mtu, vnet, gro.on, opts);
+      const setup = setUpRing(fd, ifname, v3, mtu, vnet, gro.on || gro.foundOn, opts);
       ring = setup.ring;
       arenaFallbackReason = setup.arenaFallbackReason;
     }
@@ -282,7 +303,8 @@ export function openPacketSocket(
     if (eventFd < 0) throw systemError("eventfd", errno(), ifname);
     return {
       kernelGro: gro.on,
-      kernelGroRestoreOff: gro.restoreOff,
+      kernelGroHold: gro.hold,
+      kernelGroFoundOn: gro.foundOn,
       kernelGroFallbackReason: gro.fallbackReason,
       ifname,
       fd,
@@ -298,7 +320,7 @@ export function openPacketSocket(
   } catch (e) {
     if (ring !== null) releaseRing(ring);
     if (eventFd >= 0) c.close(eventFd);
-    if (gro?.restoreOff) setGro(fd, ifname, false);
+    if (gro?.hold) releaseKernelGro(fd, ifname, gro.hold);
     c.close(fd);
     throw e;
   }
@@ -307,25 +329,40 @@ export function openPacketSocket(
 /** Receive-offloaded super-frames fill a ring slot of this many bytes (MAX_GSO_FRAME_BYTES). */
 const GRO_FRAME_BYTES = MAX_GSO_FRAME_BYTES;
 
+/** What {@link kernelGroFor} decided. */
+interface KernelGroFor extends KernelGroResult {
+  /** The hold to release at close (GRO on for this device), else null. */
+  readonly hold: KernelGroHold | null;
+  /** `kernelGro: false`, PACKET_VNET_HDR on, and the interface's GRO found on. */
+  readonly foundOn: boolean;
+}
+
 /**
  * Option `kernelGro` (default on with PACKET_VNET_HDR): turns the interface's
- * GRO on so the socket receives the kernel's coalesced super-frames. Not with
- * plain frames (no gso_size / checksum state to say what a super-frame is),
- * nor when the caller's `rxMaxFrameBytes` keeps ring slots too small for them
- * (they would be truncated): both said in the fallback reason.
+ * GRO on so the socket receives the kernel's coalesced super-frames, shared
+ * with this process's other devices on the interface
+ * ({@link acquireKernelGro}). Not with plain frames (no gso_size / checksum
+ * state to say what a super-frame is), nor when the caller's
+ * `rxMaxFrameBytes` keeps ring slots too small for them (they would be
+ * truncated): both said in the fallback reason. With `kernelGro: false` the
+ * interface's GRO is only read: found on (turned on by another device or the
+ * admin), a PACKET_VNET_HDR ring still gets super-frame slots.
  */
 function kernelGroFor(
   fd: number,
   ifname: string,
+  ifindex: number,
   mode: AfPacketMode,
   vnet: boolean,
   opts: AfPacketOptions,
-): KernelGroResult {
-  if (opts.kernelGro === false) return { on: false, restoreOff: false, fallbackReason: null };
+): KernelGroFor {
+  const off = { on: false, restoreOff: false, hold: null, foundOn: false };
+  if (opts.kernelGro === false) {
+    return { ...off, fallbackReason: null, foundOn: vnet && getGro(fd, ifname) === true };
+  }
   if (!vnet) {
     return {
-      on: false,
-      restoreOff: false,
+      ...off,
       fallbackReason: "no PACKET_VNET_HDR: super-frames would arrive without their GSO metadata",
     };
   }
@@ -334,25 +371,34 @@ function kernelGroFor(
     opts.rxMaxFrameBytes < GRO_FRAME_BYTES
   ) {
     return {
-      on: false,
-      restoreOff: false,
+      ...off,
       fallbackReason: `rxMaxFrameBytes ${opts.rxMaxFrameBytes} is too small for ` +
         `${GRO_FRAME_BYTES}-byte super-frames`,
     };
   }
-  return enableKernelGro(fd, ifname);
+  const { result, hold } = acquireKernelGro(fd, ifname, kernelGroKey(opts.netns, ifindex));
+  return { ...result, hold, foundOn: false };
 }
 
 /**
  * Closes the socket and the eventfd of `socket` (its ring must already be
- * released, see {@link releaseRing}).
+ * released, see {@link releaseRing}), first letting go of its hold on the
+ * interface's GRO. Never throws.
+ *
+ * @returns false when GRO should have been turned off again and was not
+ *   (refused; an interface that is gone took its GRO setting with it and
+ *   counts as restored)
  */
-export function closePacketSocket(socket: PacketSocket): void {
+export function closePacketSocket(socket: PacketSocket): boolean {
   const c = libc();
-  // Best effort: the interface may be gone already (then so is its GRO setting).
-  if (socket.kernelGroRestoreOff) setGro(socket.fd, socket.ifname, false);
+  let restored = true;
+  if (socket.kernelGroHold !== null) {
+    const r = releaseKernelGro(socket.fd, socket.ifname, socket.kernelGroHold);
+    restored = r === 0 || r === -ENODEV;
+  }
   c.close(socket.eventFd);
   c.close(socket.fd);
+  return restored;
 }
 
 /**
