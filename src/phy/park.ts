@@ -3,8 +3,10 @@
  * waits for a frame without blocking the event loop: spin on its readiness
  * check (a ring slot, a nonblocking read) for `spinMicros`, then — with
  * `busyPollMs`, while traffic is recent — keep checking between
- * `setImmediate` yields, then park in `poll()` bound as a nonblocking FFI
- * call over the device's fd and an eventfd that `close()` writes to wake it.
+ * `setImmediate` yields, then park in `ppoll()` (with the exact, sub-millisecond
+ * timeout: {@link parkTimespec}; `poll()` when there is none) bound as a
+ * nonblocking FFI call over the device's fd and an eventfd that `close()`
+ * writes to wake it.
  * Owns the activity clock (last frame in or out), the poll set and the count
  * of parked waits.
  *
