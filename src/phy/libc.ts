@@ -179,6 +179,16 @@ export const LIBC_SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  /**
+   * ppoll(fds, nfds, const struct timespec *timeout, NULL) on another thread: a park whose
+   * deadline is not a whole millisecond away (poll() takes whole milliseconds).
+   */
+  ppollNonblocking: {
+    name: "ppoll",
+    parameters: ["buffer", "u64", "buffer", "pointer"],
+    result: "i32",
+    nonblocking: true,
+  },
   send: { parameters: ["i32", "buffer", "u64", "i32"], result: "i32" },
   sendAddress: { name: "send", parameters: ["i32", "u64", "u64", "i32"], result: "i32" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },

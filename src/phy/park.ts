@@ -3,8 +3,10 @@
  * waits for a frame without blocking the event loop: spin on its readiness
  * check (a ring slot, a nonblocking read) for `spinMicros`, then — with
  * `busyPollMs`, while traffic is recent — keep checking between
- * `setImmediate` yields, then park in `poll()` bound as a nonblocking FFI
- * call over the device's fd and an eventfd that `close()` writes to wake it.
+ * `setImmediate` yields, then park in `ppoll()` (with the exact, sub-millisecond
+ * timeout: {@link parkTimespec}; `poll()` when there is none) bound as a
+ * nonblocking FFI call over the device's fd and an eventfd that `close()`
+ * writes to wake it.
  * Owns the activity clock (last frame in or out), the poll set and the count
  * of parked waits.
  *
@@ -56,8 +58,28 @@ const READY_CHECKS_PER_CLOCK_READ = 16;
 const MICROS_PER_MS = 1000;
 /** poll() timeout meaning "no timeout". */
 const POLL_FOREVER = -1;
-/** poll() takes an int timeout in ms. */
-const MAX_POLL_TIMEOUT_MS = 0x7fffffff;
+const NANOS_PER_MS = 1_000_000;
+const MS_PER_SECOND = 1000;
+/** `struct timespec`: tv_sec and tv_nsec, two 64-bit words (x86-64, aarch64). */
+const TIMESPEC_WORDS = 2;
+
+/**
+ * The `struct timespec` a park of `timeoutMs` hands to ppoll(): the exact timeout, rounded up
+ * to a nanosecond. poll()'s whole-millisecond timeout rounded a timer due in 0.2 ms up to 1 ms
+ * and one due in 2.1 ms up to 3 ms — at a sub-millisecond RTT a tail loss probe or RACK reorder
+ * timer then fired up to a millisecond (several RTTs) late (issue 19).
+ *
+ * @param timeoutMs finite, ≥ 0
+ * @returns [tv_sec, tv_nsec]
+ */
+export function parkTimespec(timeoutMs: number): BigInt64Array {
+  const nanos = Math.ceil(Math.max(0, timeoutMs) * NANOS_PER_MS);
+  const seconds = Math.floor(nanos / (MS_PER_SECOND * NANOS_PER_MS));
+  const spec = new BigInt64Array(TIMESPEC_WORDS);
+  spec[0] = BigInt(seconds);
+  spec[1] = BigInt(nanos - seconds * MS_PER_SECOND * NANOS_PER_MS);
+  return spec;
+}
 /** Entries of the poll set: the packet socket and the eventfd. */
 const POLL_SET_FDS = 2n;
 
@@ -198,13 +220,15 @@ export class Parker {
     }
     const remaining = deadline - performance.now();
     if (remaining <= 0) return;
-    const pollTimeout = remaining === Infinity
-      ? POLL_FOREVER
-      : Math.min(MAX_POLL_TIMEOUT_MS, Math.ceil(remaining));
     this.#parked++;
     this.#stats.parks++;
     try {
-      await libc().pollNonblocking(this.#pollFds, POLL_SET_FDS, pollTimeout);
+      if (remaining === Infinity) {
+        await libc().pollNonblocking(this.#pollFds, POLL_SET_FDS, POLL_FOREVER);
+      } else {
+        // The exact timeout (parkTimespec); a fresh timespec per park: it must outlive the call.
+        await libc().ppollNonblocking(this.#pollFds, POLL_SET_FDS, parkTimespec(remaining), null);
+      }
     } finally {
       this.#parked--;
       this.#onUnpark();

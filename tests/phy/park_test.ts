@@ -1,7 +1,12 @@
 // The Parker's busy poll gives the CPU back when the thread is descheduled mid-spin (as Linux's
 // napi_busy_loop ends on need_resched()): it parks in poll() instead and pauses busy-polling.
 import assert from "node:assert/strict";
-import { BUSY_POLL_PREEMPTED_GAP_MS, Parker, type ParkStats } from "../../src/phy/park.ts";
+import {
+  BUSY_POLL_PREEMPTED_GAP_MS,
+  Parker,
+  type ParkStats,
+  parkTimespec,
+} from "../../src/phy/park.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../../src/phy/libc.ts";
 
 /** Busy-polls this long after activity: longer than any wait below, so only a preemption ends it. */
@@ -38,6 +43,42 @@ Deno.test("Parker behaviour: a preemption in the middle of a busy-poll spin park
     assert.ok(stats.busyPollPreemptions >= 1, "the preemption was seen");
     assert.equal(stats.parks, 1, "parked in poll() instead of spinning to the deadline");
     assert.ok(checks >= stallAt);
+  } finally {
+    c.close(fd);
+    c.close(wakeFd);
+  }
+});
+
+Deno.test("parkTimespec behaviour: a park's timeout keeps its fraction of a millisecond", () => {
+  // poll() took Math.ceil(ms): a timer due in 0.25 ms parked for 1 ms, one in 2.1 ms for 3 ms.
+  assert.deepEqual([...parkTimespec(0.25)], [0n, 250_000n]);
+  assert.deepEqual([...parkTimespec(2.1)], [0n, 2_100_000n]);
+  assert.deepEqual([...parkTimespec(1500.5)], [1n, 500_500_000n]);
+  assert.deepEqual([...parkTimespec(0)], [0n, 0n]);
+  assert.deepEqual([...parkTimespec(-1)], [0n, 0n]);
+});
+
+Deno.test("Parker behaviour: a sub-millisecond wait parks in ppoll() and ends on the timeout or a frame", async () => {
+  const c = libc();
+  const fd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  const wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  assert.ok(fd >= 0 && wakeFd >= 0);
+  try {
+    let readable = false;
+    const host = { closed: false, ready: () => readable };
+    const stats: ParkStats = { parks: 0, busyPollYields: 0, busyPollPreemptions: 0 };
+    const parker = new Parker(host, () => {}, fd, wakeFd, 0, 0, stats);
+    await parker.wait(0.3); // nothing arrives: the timeout ends it
+    assert.equal(stats.parks, 1);
+    assert.equal(parker.parked, 0);
+    // A "frame": the device fd becomes readable while parked with a long timeout.
+    const waiting = parker.wait(60_000);
+    assert.equal(parker.parked, 1);
+    readable = true;
+    c.write(fd, new Uint8Array(new BigUint64Array([1n]).buffer), 8n);
+    await waiting;
+    assert.equal(stats.parks, 2);
+    assert.equal(parker.parked, 0);
   } finally {
     c.close(fd);
     c.close(wakeFd);
