@@ -102,7 +102,7 @@ class ExchangeFailure {
 class H1Conn {
   readonly conn: TcpConn;
   readonly key: string;
-  buf = new Uint8Array(H1_CLIENT_READ_BYTES);
+  buf: Uint8Array = new Uint8Array(H1_CLIENT_READ_BYTES);
   /** Unconsumed bytes are `buf[start..end)`. */
   start = 0;
   end = 0;
