@@ -119,6 +119,45 @@ const AUTHORITY_CHAR = (() => {
 })();
 
 /**
+ * One field line, RFC 9112 §5 (`field-name ":" OWS field-value OWS`, no obs-fold, §5.2), from
+ * `p` to the CRLF at `crlf`: appended to `headers` as [name, value], or refused.
+ *
+ * @param buf the head's bytes
+ * @param p the line's first byte
+ * @param crlf the line's CR
+ * @param headers the fields so far (the line is appended)
+ * @param maxCount the most fields a head may carry
+ * @param status the status of a malformed line (400 for a request, 502 for a response)
+ * @param tooManyStatus the status when there are more than `maxCount` fields
+ * @returns null, or why the line is refused
+ */
+function readFieldLine(
+  buf: Uint8Array,
+  p: number,
+  crlf: number,
+  headers: [string, string][],
+  maxCount: number,
+  status: number,
+  tooManyStatus: number,
+): HeadError | null {
+  const c0 = buf[p];
+  if (c0 === SP || c0 === HTAB) return new HeadError(status, "obs-fold");
+  if (headers.length >= maxCount) return new HeadError(tooManyStatus, "too many header fields");
+  let n = p;
+  while (n < crlf && TCHAR[buf[n]] === 1) n++;
+  if (n === p || buf[n] !== COLON) return new HeadError(status, "bad field name");
+  let vs = n + 1;
+  let ve = crlf;
+  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  for (let k = vs; k < ve; k++) {
+    if (VALUE_CHAR[buf[k]] !== 1) return new HeadError(status, "bad field value");
+  }
+  headers.push([latin1(buf, p, n), latin1(buf, vs, ve)]);
+  return null;
+}
+
+/**
  * A latin1 string of `buf[start..end)` (HTTP field bytes are octets, RFC 9110 §5.5;
  * `TextDecoder("latin1")` is windows-1252 in WHATWG encoding and maps 0x80–0x9F elsewhere).
  */
@@ -246,24 +285,9 @@ export function parseRequestHead(
       p += 2;
       break; // the empty line
     }
-    const c0 = buf[p];
-    if (c0 === SP || c0 === HTAB) return new HeadError(400, "obs-fold");
-    if (headers.length >= limits.maxHeaderCount) {
-      return new HeadError(431, "too many header fields");
-    }
-    let n = p;
-    while (n < crlf && TCHAR[buf[n]] === 1) n++;
-    if (n === p || buf[n] !== COLON) return new HeadError(400, "bad field name");
-    let vs = n + 1;
-    let ve = crlf;
-    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    for (let k = vs; k < ve; k++) {
-      if (VALUE_CHAR[buf[k]] !== 1) return new HeadError(400, "bad field value");
-    }
-    const name = latin1(buf, p, n);
-    const value = latin1(buf, vs, ve);
-    headers.push([name, value]);
+    const bad = readFieldLine(buf, p, crlf, headers, limits.maxHeaderCount, 400, 431);
+    if (bad !== null) return bad;
+    const [name, value] = headers[headers.length - 1];
     p = crlf + 2;
     // The fields that frame the message (checked by their length first: most fields are none).
     switch (name.length) {
@@ -627,22 +651,9 @@ export function parseResponseHead(
       p += 2;
       break;
     }
-    const c0 = buf[p];
-    if (c0 === SP || c0 === HTAB) return new HeadError(502, "obs-fold");
-    if (headers.length >= maxHeaderCount) return new HeadError(502, "too many header fields");
-    let n = p;
-    while (n < crlf && TCHAR[buf[n]] === 1) n++;
-    if (n === p || buf[n] !== COLON) return new HeadError(502, "bad field name");
-    let vs = n + 1;
-    let ve = crlf;
-    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    for (let k = vs; k < ve; k++) {
-      if (VALUE_CHAR[buf[k]] !== 1) return new HeadError(502, "bad field value");
-    }
-    const name = latin1(buf, p, n);
-    const value = latin1(buf, vs, ve);
-    headers.push([name, value]);
+    const bad = readFieldLine(buf, p, crlf, headers, maxHeaderCount, 502, 502);
+    if (bad !== null) return bad;
+    const [name, value] = headers[headers.length - 1];
     p = crlf + 2;
     switch (name.length) {
       case 8:
