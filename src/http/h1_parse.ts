@@ -119,6 +119,29 @@ const AUTHORITY_CHAR = (() => {
 })();
 
 /**
+ * A field seen again: RFC 9110 §5.3 lets a recipient combine the lines of a list-based field into
+ * one value, in order, separated by commas.
+ *
+ * @param prev the value so far, or null for the first line
+ * @param value this line's value
+ * @returns the combined value
+ */
+function joinFieldValues(prev: string | null, value: string): string {
+  return prev === null ? value : `${prev}, ${value}`;
+}
+
+/**
+ * The transfer codings of a Transfer-Encoding value (RFC 9112 §6.1), lower-cased, in order,
+ * empty list elements skipped (RFC 9110 §5.6.1).
+ *
+ * @param value the combined field value
+ * @returns the codings
+ */
+function transferCodings(value: string): string[] {
+  return value.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
+}
+
+/**
  * One field line, RFC 9112 §5 (`field-name ":" OWS field-value OWS`, no obs-fold, §5.2), from
  * `p` to the CRLF at `crlf`: appended to `headers` as [name, value], or refused.
  *
@@ -299,12 +322,12 @@ export function parseRequestHead(
         break;
       case 6:
         if (name.toLowerCase() === "expect") {
-          expect = expect === null ? value : `${expect}, ${value}`;
+          expect = joinFieldValues(expect, value);
         }
         break;
       case 10:
         if (name.toLowerCase() === "connection") {
-          connection = connection === null ? value : `${connection}, ${value}`;
+          connection = joinFieldValues(connection, value);
         }
         break;
       case 14:
@@ -319,7 +342,7 @@ export function parseRequestHead(
         break;
       case 17:
         if (name.toLowerCase() === "transfer-encoding") {
-          transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+          transferEncoding = joinFieldValues(transferEncoding, value);
         }
         break;
     }
@@ -331,9 +354,7 @@ export function parseRequestHead(
     // §6.3 item 3: with Content-Length as well it is a smuggling attempt. Both are refused.
     if (minor === 0) return new HeadError(400, "Transfer-Encoding in HTTP/1.0");
     if (contentLength !== -1) return new HeadError(400, "Content-Length with Transfer-Encoding");
-    const codings = transferEncoding.split(",").map((s) => s.trim().toLowerCase()).filter((s) =>
-      s !== ""
-    );
+    const codings = transferCodings(transferEncoding);
     if (codings.length === 0) return new HeadError(400, "empty Transfer-Encoding");
     if (codings[codings.length - 1] !== "chunked") {
       // §6.3 item 4: chunked not final → 400; an unknown coding alone → 501 (§6.1).
@@ -664,7 +685,7 @@ export function parseResponseHead(
         break;
       case 10:
         if (name.toLowerCase() === "connection") {
-          connection = connection === null ? value : `${connection}, ${value}`;
+          connection = joinFieldValues(connection, value);
         }
         break;
       case 14:
@@ -676,7 +697,7 @@ export function parseResponseHead(
         break;
       case 17:
         if (name.toLowerCase() === "transfer-encoding") {
-          transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+          transferEncoding = joinFieldValues(transferEncoding, value);
         }
         break;
     }
@@ -692,9 +713,7 @@ export function parseResponseHead(
   let chunked = false;
   let untilClose = false;
   if (transferEncoding !== null) {
-    const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase()).filter((c) =>
-      c !== ""
-    );
+    const codings = transferCodings(transferEncoding);
     // §6.3 item 3: Transfer-Encoding overrides Content-Length; the sender may be smuggling, so
     // the connection is not reused. §6.1: in HTTP/1.0 the framing is faulty, close after.
     if (contentLength !== -1 || badLength || minor === 0) close = true;

@@ -80,9 +80,9 @@ export interface H1Timers {
   now?(): number;
 }
 
-/** Counters shared with serve.ts's `StackServeStats`. */
+/** Counters of a served listener (serve.ts's `StackServeStats`, for HTTP and HTTPS alike). */
 export interface H1Stats {
-  /** Connections served. */
+  /** Connections handed to the HTTP server. */
   accepted: number;
   /** Connections closed at once because `maxConnections` were open. */
   refused: number;
@@ -94,9 +94,9 @@ export interface H1Stats {
   headerTimeouts: number;
   /** Kept-alive connections closed for want of a next request. */
   idleTimeouts: number;
-  /** Malformed requests (answered 400/414/431/501/505/417, or a malformed body). */
+  /** Malformed requests (answered 400/414/431/501/505/417 by the parser, or dropped). */
   badRequests: number;
-  /** Handlers that threw. */
+  /** Handlers that threw (answered by `onError` or 500). */
   handlerErrors: number;
   /** Connections closed because the client took no response data in time. */
   sendTimeouts: number;

@@ -31,7 +31,7 @@ import {
 } from "./node_socket.ts";
 import { nodeToWebStream } from "./streams.ts";
 import { SystemClock } from "../time/clock.ts";
-import { type H1Config, H1Server } from "./h1_server.ts";
+import { type H1Config, H1Server, type H1Stats } from "./h1_server.ts";
 import { H1_MAX_HEADER_COUNT, H1_MAX_REQUEST_LINE_BYTES } from "./h1_parse.ts";
 
 /**
@@ -151,27 +151,11 @@ export interface StackServeOptions {
   timers?: ServeTimers;
 }
 
-/** Counters of a {@link StackHttpServer}. */
-export interface StackServeStats {
-  /** Connections handed to the HTTP server. */
-  accepted: number;
-  /** Connections closed at once because `maxConnections` were open. */
-  refused: number;
-  /** Connections open now. */
-  active: number;
-  /** Responses sent. */
-  requests: number;
-  /** Connections closed because the request head did not arrive in time. */
-  headerTimeouts: number;
-  /** Kept-alive connections closed for want of a next request. */
-  idleTimeouts: number;
-  /** Malformed requests (answered 400/431 by the parser, or dropped). */
-  badRequests: number;
-  /** Handlers that threw (answered by `onError` or 500). */
-  handlerErrors: number;
-  /** Connections closed because the client took no response data in time. */
-  sendTimeouts: number;
-}
+/**
+ * Counters of a {@link StackHttpServer}: one set for both paths, the plain-HTTP server of
+ * h1_server.ts and the node:http one for HTTPS.
+ */
+export type StackServeStats = H1Stats;
 
 /** A running server, like `Deno.HttpServer`. */
 export interface StackHttpServer extends AsyncDisposable {
