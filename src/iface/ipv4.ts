@@ -51,6 +51,7 @@ import type {
   IpSendOptions,
   PacketBufferLike,
 } from "./types.ts";
+import { LocalDeliveryQueue } from "./local_queue.ts";
 
 /** Don't Fragment in the flags/fragment-offset word of {@link writeIpv4Header} (RFC 791 §3.1). */
 const FLAG_DF = 0x4000;
@@ -369,9 +370,7 @@ export class Ipv4Layer implements IpSender {
   /** Reads received datagrams (made once, re-pointed per datagram). */
   readonly #rxView = new Ipv4Packet(new Uint8Array(0));
   /** Ring of datagrams to our own address, delivered by {@link poll} (made once). */
-  readonly #localQueue: (PacketBufferLike | null)[];
-  #localHead = 0;
-  #localCount = 0;
+  readonly #localQueue: LocalDeliveryQueue;
 
   /**
    * Creates the IPv4 layer of one interface.
@@ -399,12 +398,12 @@ export class Ipv4Layer implements IpSender {
     if (!Number.isInteger(localLength) || localLength < 1) {
       throw new TypeError(`localQueueLength must be a positive integer, got ${localLength}`);
     }
-    this.#localQueue = new Array(localLength).fill(null);
+    this.#localQueue = new LocalDeliveryQueue(localLength);
   }
 
   /** Datagrams waiting in the local-delivery queue. */
   get localQueued(): number {
-    return this.#localCount;
+    return this.#localQueue.length;
   }
 
   /** Bytes to reserve in front of a transport header: link headroom + IPv4 header. */
@@ -679,7 +678,7 @@ export class Ipv4Layer implements IpSender {
       return false;
     }
     const queue = this.#localQueue;
-    if (this.#localCount >= queue.length) {
+    if (queue.full) {
       stats.txLocalDropped++;
       this.release(buf);
       return false;
@@ -696,8 +695,7 @@ export class Ipv4Layer implements IpSender {
     writeIpv4Header(buf.bytes, at, opts?.tos ?? 0, total, id, flags, ttl, protocol, src, dst);
     stats.txPackets++;
     stats.txLocal++;
-    queue[(this.#localHead + this.#localCount) % queue.length] = buf;
-    this.#localCount++;
+    queue.push(buf);
     return true;
   }
 
@@ -707,8 +705,9 @@ export class Ipv4Layer implements IpSender {
    * ping-pong on one host cannot loop forever), freeing each buffer after.
    */
   #deliverLocal(nowMs: number): void {
-    for (let n = this.#localCount; n > 0 && this.#localCount > 0; n--) {
-      const buf = this.#shiftLocal();
+    const queue = this.#localQueue;
+    for (let n = queue.length; n > 0 && queue.length > 0; n--) {
+      const buf = queue.shift();
       this.stats.rxLocal++;
       try {
         // Linux's loopback marks its packets CHECKSUM_UNNECESSARY: treat as verified.
@@ -725,19 +724,7 @@ export class Ipv4Layer implements IpSender {
    * @returns how many were discarded
    */
   discardLocal(): number {
-    const n = this.#localCount;
-    while (this.#localCount > 0) this.release(this.#shiftLocal());
-    return n;
-  }
-
-  /** Takes the oldest datagram off the local-delivery queue (the caller checked it is not empty). */
-  #shiftLocal(): PacketBufferLike {
-    const queue = this.#localQueue;
-    const buf = queue[this.#localHead]!;
-    queue[this.#localHead] = null;
-    this.#localHead = (this.#localHead + 1) % queue.length;
-    this.#localCount--;
-    return buf;
+    return this.#localQueue.clear((buf) => this.release(buf));
   }
 
   /**
@@ -1059,7 +1046,7 @@ export class Ipv4Layer implements IpSender {
    * @param nowMs current time
    */
   poll(nowMs: number): void {
-    if (this.#localCount > 0) this.#deliverLocal(nowMs);
+    if (this.#localQueue.length > 0) this.#deliverLocal(nowMs);
     this.reassembler.poll(nowMs);
   }
 
@@ -1070,7 +1057,7 @@ export class Ipv4Layer implements IpSender {
    * @returns when {@link Ipv4Layer.poll} next has work, or Infinity
    */
   nextDeadline(): number {
-    return this.#localCount > 0 ? 0 : this.reassembler.nextDeadline();
+    return this.#localQueue.length > 0 ? 0 : this.reassembler.nextDeadline();
   }
 }
 

@@ -73,6 +73,7 @@ import type {
   Ipv6SendOptions,
   PacketBufferLike,
 } from "./types.ts";
+import { LocalDeliveryQueue } from "./local_queue.ts";
 import {
   IPV6_DST_OFFSET,
   IPV6_HOP_LIMIT_OFFSET,
@@ -173,9 +174,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly #walk = {
     isUpperLayer: (nh: number) => nh === IP_PROTO_ICMPV6 || this.#handlers[nh] !== undefined,
   };
-  readonly #localQueue: (PacketBufferLike | null)[];
-  #localHead = 0;
-  #localCount = 0;
+  readonly #localQueue: LocalDeliveryQueue;
   /** The packet being handed to a transport (for {@link portUnreachableCurrent}). */
   #curBytes: Uint8Array | null = null;
   #curOffset = 0;
@@ -221,7 +220,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     this.#hopLimit = options.hopLimit ?? IPV6_DEFAULT_HOP_LIMIT;
     this.#fragmentId = Math.floor(random() * 0x1_0000_0000) | 0;
     this.#nextPingId = Math.floor(random() * 0x10000);
-    this.#localQueue = new Array(options.localQueueLength ?? IPV6_LOCAL_QUEUE_LENGTH).fill(null);
+    this.#localQueue = new LocalDeliveryQueue(options.localQueueLength ?? IPV6_LOCAL_QUEUE_LENGTH);
     this.pmtu = new PmtuCache(options.mtu, options.pmtu);
     this.reassembler = new Ipv6Reassembler(options.reassembly);
     this.icmp = new Icmpv6Layer(this, { random, ...options.icmp });
@@ -936,7 +935,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    */
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
-    if (this.#localCount > 0) this.#deliverLocal(nowMs);
+    if (this.#localQueue.length > 0) this.#deliverLocal(nowMs);
     this.addresses.poll(nowMs);
     this.neighbours.poll(nowMs);
     this.ndp.poll(nowMs);
@@ -954,7 +953,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
    * @returns the earliest deadline, or Infinity
    */
   nextDeadline(): number {
-    let t = this.#localCount > 0 ? this.#nowMs : Infinity;
+    let t = this.#localQueue.length > 0 ? this.#nowMs : Infinity;
     t = Math.min(
       t,
       this.addresses.nextDeadline(),
@@ -970,7 +969,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   close(): void {
     this.neighbours.clear();
     this.reassembler.clear();
-    while (this.#localCount > 0) this.release(this.#shiftLocal());
+    this.#localQueue.clear((buf) => this.release(buf));
     for (const s of this.#sessions) s.close();
     this.#sessions.clear();
   }
@@ -1110,7 +1109,7 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     tc: number,
   ): boolean {
     const queue = this.#localQueue;
-    if (this.#localCount >= queue.length || this.#large.has(buf)) {
+    if (queue.full || this.#large.has(buf)) {
       this.stats.txLocalDropped++;
       this.release(buf);
       return false;
@@ -1124,15 +1123,15 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     writeIpv6Header(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
     this.stats.txPackets++;
     this.stats.txLocal++;
-    queue[(this.#localHead + this.#localCount) % queue.length] = buf;
-    this.#localCount++;
+    queue.push(buf);
     return true;
   }
 
   /** Delivers what was queued before this call (what handlers send meanwhile waits). */
   #deliverLocal(nowMs: number): void {
-    for (let n = this.#localCount; n > 0 && this.#localCount > 0; n--) {
-      const buf = this.#shiftLocal();
+    const queue = this.#localQueue;
+    for (let n = queue.length; n > 0 && queue.length > 0; n--) {
+      const buf = queue.shift();
       this.stats.rxLocal++;
       try {
         this.input(nowMs, buf.bytes, buf.head, buf.length, true);
@@ -1140,15 +1139,6 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
         this.release(buf);
       }
     }
-  }
-
-  #shiftLocal(): PacketBufferLike {
-    const queue = this.#localQueue;
-    const buf = queue[this.#localHead]!;
-    queue[this.#localHead] = null;
-    this.#localHead = (this.#localHead + 1) % queue.length;
-    this.#localCount--;
-    return buf;
   }
 
   /** RFC 4861 §7.2.2: packets waiting for an unresolved neighbour: address unreachable. */
