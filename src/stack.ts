@@ -702,13 +702,15 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const port = checkPort(opts.port, "port", false);
     const localPort = opts.localPort === undefined ? 0 : checkPort(opts.localPort, "localPort");
+    // The same local port and socket-option hook for every family and every attempt.
+    const options = {
+      localPort: localPort === 0 ? undefined : localPort,
+      configure: opts.configure,
+    };
     const v6 = parseIpv6Literal(opts.hostname);
     if (v6 !== null) {
       return await this.#connectEngine(
-        this.tcp.connect6(this.nowMs(), v6, port, {
-          localPort: localPort === 0 ? undefined : localPort,
-          configure: opts.configure,
-        }),
+        this.tcp.connect6(this.nowMs(), v6, port, options),
         opts.noDelay,
       );
     }
@@ -721,9 +723,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
           sleep: (deadlineMs) => this.#sleepUntil(deadlineMs),
           attempt: (address) => {
             if (this.#closed) throw new StackClosedError("connect");
-            const lp = localPort === 0 ? undefined : localPort;
             const v6addr = parseIpv6Literal(address);
-            const options = { localPort: lp, configure: opts.configure };
             const engine = v6addr !== null
               ? this.tcp.connect6(this.nowMs(), v6addr, port, options)
               : this.tcp.connect(this.nowMs(), parseIpv4(address)!, port, options);
@@ -740,10 +740,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     }
     const dst = await this.resolveHostname(opts.hostname);
     if (this.#closed) throw new StackClosedError("connect");
-    const engine = this.tcp.connect(this.nowMs(), dst, port, {
-      localPort: localPort === 0 ? undefined : localPort,
-      configure: opts.configure,
-    });
+    const engine = this.tcp.connect(this.nowMs(), dst, port, options);
     return await this.#connectEngine(engine, opts.noDelay);
   }
 
