@@ -653,13 +653,23 @@ export class NetworkInterface
    * @param length frame length (without FCS)
    */
   receiveDeviceFrame(nowMs: number, bytes: Uint8Array, offset: number, length: number): void {
-    this.receiveFrame(
-      nowMs,
-      bytes,
-      offset,
-      length,
-      this.trustDeviceChecksums && rxChecksumTrusted(this.device.rxInfo),
-    );
+    const info = this.device.rxInfo;
+    const verified = this.trustDeviceChecksums && rxChecksumTrusted(info);
+    if (info === undefined || info.gsoSize === 0) {
+      this.receiveFrame(nowMs, bytes, offset, length, verified);
+      return;
+    }
+    // A GSO/GRO super-frame: the IP layers may read its length from the frame when the
+    // header's cannot hold it (Linux BIG TCP: IPv4 Total Length 0, IPv6 jumbogram).
+    const ipv6 = this.ipv6;
+    this.ipv4.rxSuperFrame = true;
+    if (ipv6 !== null) ipv6.rxSuperFrame = true;
+    try {
+      this.receiveFrame(nowMs, bytes, offset, length, verified);
+    } finally {
+      this.ipv4.rxSuperFrame = false;
+      if (ipv6 !== null) ipv6.rxSuperFrame = false;
+    }
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   IPV4_FRAGMENT_UNIT,
   IPV4_HEADER_LEN,
   IPV4_ID_OFFSET,
+  IP_PROTO_TCP,
   IPV4_MAX_PACKET_LEN,
   IPV4_SRC_OFFSET,
   IPV4_TOTAL_LENGTH_OFFSET,
@@ -83,6 +84,12 @@ export interface Ipv4Stats {
   rxBadHeaderLength: number;
   /** Dropped: total length < header length. */
   rxBadTotalLength: number;
+  /**
+   * TCP super-frames above 64 KiB taken with Total Length 0 (Linux BIG TCP
+   * for IPv4, 6.3+: the length is the frame's) from a frame the device
+   * marked as GSO/GRO.
+   */
+  rxBigTcp: number;
   /** Dropped: header checksum wrong. */
   rxBadChecksum: number;
   /** Dropped: TTL 0 (RFC 791: "must be destroyed"). */
@@ -297,6 +304,7 @@ function newStats(): Ipv4Stats {
     rxBadVersion: 0,
     rxBadHeaderLength: 0,
     rxBadTotalLength: 0,
+    rxBigTcp: 0,
     rxBadChecksum: 0,
     rxTtlZero: 0,
     rxBadSource: 0,
@@ -369,6 +377,14 @@ export class Ipv4Layer implements IpSender {
   #curPayloadOffset = 0;
   /** Reads received datagrams (made once, re-pointed per datagram). */
   readonly #rxView = new Ipv4Packet(new Uint8Array(0));
+  /**
+   * The datagram being input came from the device as a TCP GSO/GRO
+   * super-frame (its virtio_net_hdr said so): only then is a Total Length of
+   * 0 in one longer than 65,535 octets read as "the frame's length", as Linux
+   * BIG TCP writes it (`iph_set_totlen`, read back by `skb_ip_totlen` in
+   * `ip_rcv_core`). Set by the interface around `input()`; false otherwise.
+   */
+  rxSuperFrame = false;
   /** Ring of datagrams to our own address, delivered by {@link poll} (made once). */
   readonly #localQueue: LocalDeliveryQueue;
 
@@ -838,7 +854,15 @@ export class Ipv4Layer implements IpSender {
       stats.rxTruncated++;
       return;
     }
-    const totalLength = packet.totalLength;
+    let totalLength = packet.totalLength;
+    if (
+      totalLength === 0 && this.rxSuperFrame && length > IPV4_MAX_PACKET_LEN &&
+      packet.protocol === IP_PROTO_TCP && !packet.isFragment && this.router === null
+    ) {
+      // Only for this host's TCP: the router's paths keep 16-bit lengths.
+      totalLength = length;
+      stats.rxBigTcp++;
+    }
     if (totalLength < headerLength) {
       stats.rxBadTotalLength++;
       return;

@@ -41,6 +41,7 @@ import {
 } from "../wire/icmpv6.ts";
 import {
   emitHopByHopRouterAlert,
+  ICMPV6_PARAM_HEADER_FIELD,
   IP_PROTO_HOPOPTS,
   IP_PROTO_ICMPV6,
   IPV6_DEFAULT_HOP_LIMIT,
@@ -49,8 +50,11 @@ import {
   IPV6_MIN_MTU,
   IPV6_ROUTER_ALERT_HEADER_LEN,
   type Ipv6Chain,
+  type Ipv6Jumbogram,
   Ipv6Packet,
   newIpv6Chain,
+  newIpv6Jumbogram,
+  readIpv6Jumbogram,
   walkIpv6Chain,
 } from "../wire/ipv6.ts";
 import { Ipv6Address, Ipv6Cidr } from "../wire/ipv6_address.ts";
@@ -116,6 +120,8 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     rxTooShort: 0,
     rxBadVersion: 0,
     rxBadLength: 0,
+    rxJumbograms: 0,
+    rxBadJumbograms: 0,
     rxBadSource: 0,
     rxNotForUs: 0,
     rxNotMember: 0,
@@ -171,6 +177,14 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
   readonly #static: Ipv6Cidr[];
   readonly #rxView = new Ipv6Packet(EMPTY);
   readonly #chain: Ipv6Chain = newIpv6Chain();
+  readonly #jumbo: Ipv6Jumbogram = newIpv6Jumbogram();
+  /**
+   * The packet being input came from the device as a TCP GSO/GRO super-frame
+   * (its virtio_net_hdr said so): only then is a Payload Length of 0 read as
+   * a jumbogram (RFC 2675; Linux BIG TCP), see `readIpv6Jumbogram`. Set by
+   * the interface around `input()` for device frames; false otherwise.
+   */
+  rxSuperFrame = false;
   readonly #walk = {
     isUpperLayer: (nh: number) => nh === IP_PROTO_ICMPV6 || this.#handlers[nh] !== undefined,
   };
@@ -765,11 +779,17 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       stats.rxBadVersion++;
       return;
     }
-    const payload = (bytes[offset + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
+    let payload = (bytes[offset + IPV6_PAYLOAD_LENGTH_OFFSET] << 8) |
       bytes[offset + IPV6_PAYLOAD_LENGTH_OFFSET + 1];
     if (IPV6_HEADER_LEN + payload > length) {
       stats.rxBadLength++;
       return;
+    }
+    let jumbo: Ipv6Jumbogram | null = null;
+    if (payload === 0 && this.rxSuperFrame && !reassembled) {
+      jumbo = this.#jumbogram(nowMs, bytes, offset, length, linkMulticast);
+      if (jumbo === null) return;
+      payload = jumbo.upperOffset + jumbo.upperLength - offset - IPV6_HEADER_LEN;
     }
     const srcAt = offset + IPV6_SRC_OFFSET;
     if (
@@ -783,6 +803,11 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     const toMulticast = bytes[dstAt] === 0xff;
     // A reassembled packet's fragments were found for this host already.
     let local = reassembled && this.router !== null;
+    if (jumbo !== null && this.router !== null) {
+      // A jumbogram is only for this host's TCP: the router's paths keep 16-bit lengths.
+      stats.rxBadJumbograms++;
+      return;
+    }
     if (this.router !== null && !toMulticast && !reassembled) {
       // Several interfaces: prerouting hooks, then for this host (any interface's address) or
       // forwarded (router6.ts).
@@ -804,7 +829,15 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
     let upperOffset = offset + IPV6_HEADER_LEN;
     let upperLength = payload;
     let fragmented = reassembled;
-    if (
+    if (jumbo !== null) {
+      protocol = jumbo.protocol;
+      upperOffset = jumbo.upperOffset;
+      upperLength = jumbo.upperLength;
+      if (this.#handlers[protocol] === undefined) {
+        stats.rxBadJumbograms++;
+        return;
+      }
+    } else if (
       (nextHeader !== IP_PROTO_TCP && nextHeader !== IP_PROTO_UDP) ||
       this.#handlers[nextHeader] === undefined
     ) {
@@ -852,6 +885,43 @@ export class Ipv6Layer implements Ipv6Sender, Icmpv6Host {
       toMulticast,
     );
     this.#curBytes = null;
+  }
+
+  /**
+   * A super-frame's Payload Length of 0 read as a jumbogram
+   * (`readIpv6Jumbogram`, RFC 2675): RFC 2675 §3's errors answered with a
+   * Parameter Problem (when RFC 4443 §2.4 allows one), all failures counted.
+   *
+   * @returns the jumbogram to deliver, or null when it was dropped
+   */
+  #jumbogram(
+    nowMs: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    linkMulticast: boolean,
+  ): Ipv6Jumbogram | null {
+    const stats = this.stats;
+    const jumbo = readIpv6Jumbogram(bytes, offset, length, this.#jumbo);
+    if (jumbo.verdict === "deliver") {
+      stats.rxJumbograms++;
+      return jumbo;
+    }
+    stats.rxBadJumbograms++;
+    if (jumbo.verdict === "parameter-problem") {
+      stats.rxParameterProblem++;
+      this.icmp.sendError(
+        nowMs,
+        ICMPV6_PARAMETER_PROBLEM,
+        ICMPV6_PARAM_HEADER_FIELD,
+        jumbo.pointer,
+        bytes,
+        offset,
+        length,
+        linkMulticast,
+      );
+    }
+    return null;
   }
 
   /**

@@ -64,6 +64,13 @@ export interface Ipv6Stats {
   rxBadVersion: number;
   /** Dropped: payload length beyond the frame. */
   rxBadLength: number;
+  /**
+   * TCP super-frames above 64 KiB taken as jumbograms (RFC 2675; Linux BIG
+   * TCP): Payload Length 0 in a frame the device marked as GSO/GRO.
+   */
+  rxJumbograms: number;
+  /** Dropped: such a super-frame with a malformed or unsupported jumbogram (RFC 2675 §3). */
+  rxBadJumbograms: number;
   /** Dropped: multicast or loopback source (RFC 4291 §2.7, §2.5.3). */
   rxBadSource: number;
   /** Dropped: unicast destination not ours (or still tentative). */

@@ -862,3 +862,125 @@ export function walkIpv6Chain(
   out.nextHeaderPointer = out.fragmentHeaderPointer;
   return problem(out, ICMPV6_PARAM_INCOMPLETE_CHAIN, 0, !multicast);
 }
+
+// ---------------------------------------------------------------- RFC 2675 jumbograms
+
+/** Option type Jumbo Payload (RFC 2675 §2): action bits 11, may not change en route. */
+export const IPV6_OPT_JUMBO = 0xc2;
+/** Opt Data Len of the Jumbo Payload option (RFC 2675 §2). */
+export const IPV6_OPT_JUMBO_LEN = 4;
+/** Smallest Jumbo Payload Length: a jumbogram is longer than 65,535 octets (RFC 2675 §2). */
+export const IPV6_JUMBO_MIN_LENGTH = 0x10000;
+/**
+ * The Hop-by-Hop header a Linux BIG TCP sender inserts (`struct hop_jumbo_hdr`,
+ * include/net/ipv6.h): Next Header, Hdr Ext Len 0, the Jumbo Payload option at
+ * offset 2 (its 4n+2 alignment, RFC 2675 §2) and nothing else: 8 octets.
+ */
+export const IPV6_JUMBO_HOPOPTS_LEN = 8;
+/** Offsets of the option's fields in that header. */
+const JUMBO_OPT_TYPE_AT = 2;
+const JUMBO_OPT_LEN_AT = 3;
+const JUMBO_LENGTH_AT = 4;
+
+/** What {@link readIpv6Jumbogram} found (one reused object). */
+export interface Ipv6Jumbogram {
+  /**
+   * `"deliver"`: the upper-layer packet below; `"parameter-problem"`: RFC
+   * 2675 §3 asks for an ICMPv6 Parameter Problem, code 0, at {@link pointer};
+   * `"discard"`: dropped silently (truncated, or a shape this stack does not
+   * take: more options in the header, another upper layer than TCP).
+   */
+  verdict: "deliver" | "parameter-problem" | "discard";
+  /** Upper-layer protocol (deliver). */
+  protocol: number;
+  /** Offset of the upper-layer header in the buffer (deliver). */
+  upperOffset: number;
+  /** Upper-layer length (deliver). */
+  upperLength: number;
+  /** Octet of the invoking packet the Parameter Problem points at (RFC 4443 §3.4). */
+  pointer: number;
+}
+
+/** A fresh {@link Ipv6Jumbogram} to pass to {@link readIpv6Jumbogram}. */
+export function newIpv6Jumbogram(): Ipv6Jumbogram {
+  return { verdict: "discard", protocol: 0, upperOffset: 0, upperLength: 0, pointer: 0 };
+}
+
+/**
+ * Reads a received IPv6 packet whose Payload Length is 0 as a TCP jumbogram
+ * (RFC 2675), the way Linux's BIG TCP hands over GSO/GRO super-frames above
+ * 64 KiB: either with the 8-octet Hop-by-Hop header holding only the Jumbo
+ * Payload option (kernels through 6.18 at least insert it on transmit:
+ * `ipv6_hopopt_jumbo`), or with no Hop-by-Hop header and TCP right after the
+ * fixed header, the packet then as long as the frame (newer kernels dropped
+ * the insertion). Call only for a frame the device marked as a GSO
+ * super-frame: on the wire a Payload Length of 0 keeps its ordinary meaning.
+ *
+ * RFC 2675 §3's errors, each a Parameter Problem code 0: Payload Length 0
+ * with a Hop-by-Hop header but no Jumbo Payload option (pointer: the high
+ * octet of Payload Length); a Jumbo Payload Length below 65,536 (pointer: its
+ * high octet); a Fragment header with the option (pointer: the Fragment
+ * header). An option of the Jumbo type with an Opt Data Len other than 4 is
+ * malformed (pointer: that length octet). Only the first option of the
+ * header is looked at, as Linux's `ipv6_hopopt_jumbo_remove()` does.
+ *
+ * @param bytes buffer
+ * @param offset start of the IPv6 header
+ * @param length bytes of the frame from `offset`
+ * @param out the result object, overwritten
+ * @returns `out`
+ */
+export function readIpv6Jumbogram(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  out: Ipv6Jumbogram,
+): Ipv6Jumbogram {
+  out.verdict = "discard";
+  out.pointer = 0;
+  const nextHeader = bytes[offset + OFFSET_NEXT_HEADER];
+  if (nextHeader === IP_PROTO_TCP) {
+    // No Hop-by-Hop header: the frame's length is the packet's.
+    if (length - IPV6_HEADER_LEN < IPV6_JUMBO_MIN_LENGTH) return out;
+    out.verdict = "deliver";
+    out.protocol = IP_PROTO_TCP;
+    out.upperOffset = offset + IPV6_HEADER_LEN;
+    out.upperLength = length - IPV6_HEADER_LEN;
+    return out;
+  }
+  if (nextHeader !== IP_PROTO_HOPOPTS) return out;
+  const hbh = offset + IPV6_HEADER_LEN;
+  if (length < IPV6_HEADER_LEN + IPV6_JUMBO_HOPOPTS_LEN) return out;
+  if (bytes[hbh + JUMBO_OPT_TYPE_AT] !== IPV6_OPT_JUMBO) {
+    out.verdict = "parameter-problem";
+    out.pointer = OFFSET_PAYLOAD_LEN;
+    return out;
+  }
+  if (bytes[hbh + JUMBO_OPT_LEN_AT] !== IPV6_OPT_JUMBO_LEN) {
+    out.verdict = "parameter-problem";
+    out.pointer = IPV6_HEADER_LEN + JUMBO_OPT_LEN_AT;
+    return out;
+  }
+  const at = hbh + JUMBO_LENGTH_AT;
+  const jumbo = bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+  if (jumbo < IPV6_JUMBO_MIN_LENGTH) {
+    out.verdict = "parameter-problem";
+    out.pointer = IPV6_HEADER_LEN + JUMBO_LENGTH_AT;
+    return out;
+  }
+  const inner = bytes[hbh];
+  if (inner === IP_PROTO_FRAGMENT) {
+    out.verdict = "parameter-problem";
+    out.pointer = IPV6_HEADER_LEN + IPV6_JUMBO_HOPOPTS_LEN;
+    return out;
+  }
+  // Truncated; more options than the jumbo one; or not TCP: not a super-frame this stack takes.
+  if (IPV6_HEADER_LEN + jumbo > length || bytes[hbh + 1] !== 0 || inner !== IP_PROTO_TCP) {
+    return out;
+  }
+  out.verdict = "deliver";
+  out.protocol = IP_PROTO_TCP;
+  out.upperOffset = hbh + IPV6_JUMBO_HOPOPTS_LEN;
+  out.upperLength = jumbo - IPV6_JUMBO_HOPOPTS_LEN;
+  return out;
+}
