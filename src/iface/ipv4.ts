@@ -15,12 +15,12 @@ import { IPV4_LIMITED_BROADCAST } from "../wire/address.ts";
 import { completePartialChecksum, internetChecksum } from "../wire/checksum.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "../wire/icmp.ts";
 import {
+  IP_PROTO_TCP,
   IPV4_CHECKSUM_OFFSET,
   IPV4_DST_OFFSET,
   IPV4_FRAGMENT_UNIT,
   IPV4_HEADER_LEN,
   IPV4_ID_OFFSET,
-  IP_PROTO_TCP,
   IPV4_MAX_PACKET_LEN,
   IPV4_SRC_OFFSET,
   IPV4_TOTAL_LENGTH_OFFSET,

@@ -92,10 +92,12 @@ import {
 import {
   closePacketSocket,
   KernelStats,
+  MAX_BIG_TCP_FRAME_BYTES,
   MAX_GSO_FRAME_BYTES,
   openPacketSocket,
   type PacketSocket,
   releaseRing,
+  ringFrameBytes,
 } from "./af_packet/socket.ts";
 import {
   type Receiver,
@@ -111,7 +113,11 @@ import { Parker } from "./park.ts";
 import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
 import { CHECKSUM_FIELD_BYTES } from "../wire/checksum.ts";
 
-export { RING_IN_ARENA_DEFAULT, RING_IN_ARENA_ENV } from "./af_packet/socket.ts";
+export {
+  MAX_BIG_TCP_FRAME_BYTES,
+  RING_IN_ARENA_DEFAULT,
+  RING_IN_ARENA_ENV,
+} from "./af_packet/socket.ts";
 export { BUSY_POLL_CHUNK_MICROS } from "./park.ts";
 
 /** How the device receives frames. */
@@ -226,7 +232,20 @@ export interface AfPacketOptions {
    * `kernelGro` from turning GRO on. A peer that
    * sends no super-frames (TSO/GSO off) needs only MTU + 14: slots of 2 KiB
    * instead of 128 KiB keep the ring dense (fewer pages touched per frame).
-   * Larger frames are truncated and counted (`rxTruncated`).
+   * Larger frames are truncated and counted (`rxTruncated`) and dropped.
+   *
+   * Up to {@link MAX_BIG_TCP_FRAME_BYTES} (14 + 8 × 65535) with the vnet
+   * header, for a Linux BIG TCP sender on the link (its `gso_max_size` /
+   * `gso_ipv4_max_size` above 64 KiB: its TSO frames reach the packet socket
+   * whole; measured on 6.18 over veth, IPv6 with the RFC 2675 Hop-by-Hop
+   * Jumbo Payload option, IPv4 with Total Length 0; the IP layers take them
+   * as such only from frames the header marks GSO). Such a sender's frames
+   * larger than the slots are truncated, dropped and sent again just as
+   * large: the connection stalls, so size this to the sender's
+   * `gso_max_size` + 14. (A receiving interface's `gro_max_size` above 64 KiB
+   * made no GRO frame above 64 KiB on veth with 6.18, so `kernelGro` does not
+   * raise it.) The default `frameCount` then keeps the ring within 32 MiB
+   * (e.g. 128 slots of 256 KiB for frames up to ≈ 255 KiB).
    */
   rxMaxFrameBytes?: number;
   /**
@@ -314,6 +333,12 @@ export interface AfPacketStats extends DeviceStats {
   rxChecksumsCompleted: number;
   /** Received super-frames (gso_size > 0, vnetHeader only). */
   rxSuperFrames: number;
+  /**
+   * Of {@link rxSuperFrames}: longer than 14 + 65535 bytes — Linux BIG TCP
+   * frames (IPv4 Total Length 0, IPv6 jumbograms) a ring sized by
+   * `rxMaxFrameBytes` took whole.
+   */
+  rxBigSuperFrames: number;
   /** Frames sent with a GSO request (`transmitOffload` with gsoSize > 0). */
   txSuperFrames: number;
   /** Of {@link txSuperFrames}: TCP over IPv6 (gso_type GSO_TCPV6). */
@@ -422,6 +447,7 @@ export class AfPacketDevice implements Device {
     rxChecksumValid: 0,
     rxChecksumsCompleted: 0,
     rxSuperFrames: 0,
+    rxBigSuperFrames: 0,
     txSuperFrames: 0,
     txSuperFrames6: 0,
     txSuperFramesEcn: 0,
@@ -479,7 +505,14 @@ export class AfPacketDevice implements Device {
     this.#rxMeta = new RxFrameMeta(this.rxInfo, vnet, opts.completeRxChecksums ?? true, stats);
     const ring = socket.ring;
     if (ring === null) {
-      this.#rx = new SocketReceiver(socket.fd, vnet, pollSet(socket.fd), this.#rxMeta, stats);
+      this.#rx = new SocketReceiver(
+        socket.fd,
+        vnet,
+        pollSet(socket.fd),
+        this.#rxMeta,
+        stats,
+        ringFrameBytes(vnet, socket.mtu, true, opts.rxMaxFrameBytes),
+      );
     } else {
       this.#rx = mode === "ring-v3"
         ? new RingV3Receiver(ring, this.#rxMeta, stats, this.#kernelStats)

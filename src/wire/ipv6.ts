@@ -962,7 +962,8 @@ export function readIpv6Jumbogram(
     return out;
   }
   const at = hbh + JUMBO_LENGTH_AT;
-  const jumbo = bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+  const jumbo = bytes[at] * 0x1000000 +
+    ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
   if (jumbo < IPV6_JUMBO_MIN_LENGTH) {
     out.verdict = "parameter-problem";
     out.pointer = IPV6_HEADER_LEN + JUMBO_LENGTH_AT;

@@ -31,6 +31,7 @@ import {
   IP_PROTO_UDP,
   IPV4_HEADER_LEN,
   IPV4_IHL_MASK,
+  IPV4_MAX_PACKET_LEN,
   IPV4_PROTOCOL_OFFSET,
 } from "../../wire/ipv4.ts";
 import { TCP_CHECKSUM_OFFSET } from "../../wire/tcp.ts";
@@ -133,7 +134,11 @@ export class RxFrameMeta {
       info.gsoType = bytes[vnetAt + VNET_GSO_TYPE];
       info.headerLength = readLe16(bytes, vnetAt + VNET_HDR_LEN);
       info.gsoSize = readLe16(bytes, vnetAt + VNET_GSO_SIZE);
-      if (info.gsoSize !== 0) stats.rxSuperFrames++;
+      if (info.gsoSize !== 0) {
+        stats.rxSuperFrames++;
+        // Linux BIG TCP: the IP header's length field cannot hold it (see rxBigSuperFrames).
+        if (length > ETHERNET_HEADER_BYTES + IPV4_MAX_PACKET_LEN) stats.rxBigSuperFrames++;
+      }
       if ((flags & VNET_F_NEEDS_CSUM) !== 0) {
         info.checksum = RX_CHECKSUM_PARTIAL;
         info.csumStart = readLe16(bytes, vnetAt + VNET_CSUM_START);
@@ -387,6 +392,8 @@ export class SocketReceiver implements Receiver {
    * @param pollFd a `struct pollfd` for `fd` (POLLIN)
    * @param meta fills the device's rxInfo
    * @param stats the device's counters
+   * @param maxFrameBytes with the vnet header: the largest frame taken
+   *   (`rxMaxFrameBytes` for BIG TCP super-frames; at least 14 + 65535)
    */
   constructor(
     fd: number,
@@ -394,11 +401,14 @@ export class SocketReceiver implements Receiver {
     pollFd: Uint8Array,
     meta: RxFrameMeta,
     stats: AfPacketStats,
+    maxFrameBytes = MAX_GSO_FRAME_BYTES,
   ) {
     this.#fd = fd;
     this.#vnetHeader = vnetHeader;
     this.#buffer = new Uint8Array(
-      vnetHeader ? VNET_HDR_BYTES + MAX_GSO_FRAME_BYTES + RX_SLACK_BYTES : SOCKET_RX_BUFFER_BYTES,
+      vnetHeader
+        ? VNET_HDR_BYTES + Math.max(MAX_GSO_FRAME_BYTES, maxFrameBytes) + RX_SLACK_BYTES
+        : SOCKET_RX_BUFFER_BYTES,
     );
     this.#capacity = BigInt(this.#buffer.length);
     this.#pollFd = pollFd;

@@ -112,6 +112,19 @@ export const RING_IN_ARENA_ENV = "RAWSTACK_RING_ARENA";
 
 /** Largest frame with a virtio_net_hdr: Ethernet header + a 64 KiB IPv4 datagram. */
 export const MAX_GSO_FRAME_BYTES = ETHERNET_HEADER_BYTES + IPV4_MAX_PACKET_LEN;
+/**
+ * Largest received frame `rxMaxFrameBytes` may ask for: Ethernet header + a
+ * Linux BIG TCP super-frame of GRO_MAX_SIZE (8 × 65535 bytes,
+ * include/linux/netdevice.h): a sender with `gso_max_size` /
+ * `gso_ipv4_max_size` above 64 KiB hands such TSO frames over a veth whole.
+ */
+export const MAX_BIG_TCP_FRAME_BYTES = ETHERNET_HEADER_BYTES + 8 * 65535;
+/**
+ * Ring bytes the default `frameCount` of a super-frame ring stays within
+ * (256 slots of 128 KiB): slots for BIG TCP frames (`rxMaxFrameBytes` above
+ * {@link MAX_GSO_FRAME_BYTES}) are fewer by default, not more memory.
+ */
+const VNET_DEFAULT_RING_BYTES = 32 << 20;
 /** Default ring capacity in frames. */
 const DEFAULT_FRAME_COUNT = 4096;
 /**
@@ -422,20 +435,7 @@ function setUpRing(
   // With the interface's GRO on (option `kernelGro`, issue 22) the kernel hands over
   // coalesced super-frames: slots for them too.
   const superFrames = vnet && (opts.vnetHeader === true || kernelGro);
-  const rxMax = Math.min(
-    MAX_GSO_FRAME_BYTES,
-    Math.max(
-      mtu + ETHERNET_HEADER_BYTES,
-      opts.rxMaxFrameBytes ?? (superFrames ? MAX_GSO_FRAME_BYTES : 0),
-    ),
-  );
-  const frameCount = Math.max(
-    MIN_FRAME_COUNT,
-    opts.frameCount ??
-      (vnet && rxMax > mtu + ETHERNET_HEADER_BYTES
-        ? VNET_DEFAULT_FRAME_COUNT
-        : DEFAULT_FRAME_COUNT),
-  );
+  const rxMax = ringFrameBytes(vnet, mtu, superFrames, opts.rxMaxFrameBytes);
   const largestFrame = vnet ? VNET_HDR_BYTES + rxMax : mtu + ETHERNET_HEADER_BYTES;
   // A slot holds the frame header and its sockaddr_ll, aligned, the MAC header room, the frame.
   const frameBytes = nextPowerOfTwo(
@@ -444,6 +444,13 @@ function setUpRing(
       align(V3_HDR_BYTES + SOCKADDR_LL_BYTES, TPACKET_ALIGNMENT) + TPACKET_MIN_MAC_ROOM +
         largestFrame + RX_SLACK_BYTES,
     ),
+  );
+  const frameCount = Math.max(
+    MIN_FRAME_COUNT,
+    opts.frameCount ??
+      (vnet && rxMax > mtu + ETHERNET_HEADER_BYTES
+        ? Math.min(VNET_DEFAULT_FRAME_COUNT, Math.floor(VNET_DEFAULT_RING_BYTES / frameBytes))
+        : DEFAULT_FRAME_COUNT),
   );
   const blockBytes = Math.max(frameBytes, v3 ? V3_BLOCK_BYTES : V2_BLOCK_BYTES);
   const framesPerBlock = blockBytes / frameBytes;
@@ -504,6 +511,27 @@ function setUpRing(
     mapped,
   };
   return { ring, arenaFallbackReason };
+}
+
+/**
+ * The largest received frame the ring (or the socket mode's buffer) holds:
+ * `rxMaxFrameBytes` when given (at least MTU + 14; with the vnet header up to
+ * {@link MAX_BIG_TCP_FRAME_BYTES}, without it up to {@link MAX_GSO_FRAME_BYTES}),
+ * else 14 + 65535 for a super-frame ring, else MTU + 14.
+ */
+export function ringFrameBytes(
+  vnet: boolean,
+  mtu: number,
+  superFrames: boolean,
+  rxMaxFrameBytes: number | undefined,
+): number {
+  return Math.min(
+    vnet ? MAX_BIG_TCP_FRAME_BYTES : MAX_GSO_FRAME_BYTES,
+    Math.max(
+      mtu + ETHERNET_HEADER_BYTES,
+      rxMaxFrameBytes ?? (superFrames ? MAX_GSO_FRAME_BYTES : 0),
+    ),
+  );
 }
 
 /**
