@@ -58,6 +58,20 @@ export const LAB_PEER_IF = "pe0";
 export const LAB_ROUTER_FAR_IF = "pe1";
 /** Far host's interface. */
 export const LAB_FAR_IF = "far0";
+/** IFLA_GSO_IPV4_MAX_SIZE (include/uapi/linux/if_link.h). */
+const IFLA_GSO_IPV4_MAX_SIZE = 63;
+/**
+ * python3: sets link attribute argv[2] (u32) of interface argv[1] to argv[3] with one
+ * RTM_NEWLINK request (NLM_F_REQUEST | NLM_F_ACK); exits 1 when the kernel refuses.
+ */
+const SET_LINK_U32_PY = `
+import socket, struct, sys
+idx = socket.if_nametoindex(sys.argv[1])
+body = struct.pack("BxHiII", 0, 0, idx, 0, 0) + struct.pack("HHI", 8, int(sys.argv[2]), int(sys.argv[3]))
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+s.send(struct.pack("IHHII", 16 + len(body), 16, 5, 1, 0) + body)
+sys.exit(0 if struct.unpack_from("i", s.recv(4096), 16)[0] == 0 else 1)
+`;
 /** The kernel peer's IPv6 address on the rawstack link (with `ipv6`; RFC 3849 documentation prefix). */
 export const LAB_PEER_ADDRESS6 = "2001:db8:1::1";
 /** The static IPv6 address tests give rawstack. */
@@ -1056,6 +1070,32 @@ export class Lab {
       "permanent",
     ], { check: true });
     return mac;
+  }
+
+  /**
+   * Linux BIG TCP on the kernel peer's sending side: its lab interface's
+   * `gso_max_size` (IPv6) and `gso_ipv4_max_size` (IPv4, Linux 6.3+) set to
+   * `bytes`, so its TCP builds TSO frames that large (with `peerOffloads`)
+   * and hands them to rawstack's end whole. The IPv4 attribute goes by one
+   * rtnetlink request from `python3` (iproute2 before 6.3 cannot name it).
+   *
+   * Permissions: `--allow-run` (`ip`, `python3`).
+   *
+   * @param bytes largest TSO frame (IP packet), up to 524280 (GSO_MAX_SIZE on 6.x: more is refused)
+   */
+  async setPeerGsoMaxSize(bytes: number): Promise<void> {
+    const size = String(bytes);
+    await this.runIn(this.peerNetns, ["ip", "link", "set", this.peerIf, "gso_max_size", size], {
+      check: true,
+    });
+    await this.runIn(this.peerNetns, [
+      "python3",
+      "-c",
+      SET_LINK_U32_PY,
+      this.peerIf,
+      String(IFLA_GSO_IPV4_MAX_SIZE),
+      size,
+    ], { check: true });
   }
 
   /**

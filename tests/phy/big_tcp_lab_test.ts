@@ -21,22 +21,6 @@ const SENDER_GSO_BYTES = 196608;
 const RX_MAX_FRAME_BYTES = SENDER_GSO_BYTES + 64;
 /** socat's read/write size: 256 KiB writes let the sender fill 192 KiB TSO frames. */
 const SOCAT_BLOCK_BYTES = 262144;
-/** IFLA_GSO_IPV4_MAX_SIZE (include/uapi/linux/if_link.h); iproute2 6.1 cannot set it. */
-const IFLA_GSO_IPV4_MAX_SIZE = 63;
-
-/**
- * Sets a link attribute (u32) with one RTM_NEWLINK request over rtnetlink, for attributes
- * this iproute2 does not know (`ip link set … gso_ipv4_max_size` needs iproute2 6.3).
- */
-const SET_LINK_U32 = `
-import socket, struct, sys
-idx = socket.if_nametoindex(sys.argv[1])
-body = struct.pack("BxHiII", 0, 0, idx, 0, 0) + struct.pack("HHI", 8, int(sys.argv[2]), int(sys.argv[3]))
-s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-s.send(struct.pack("IHHII", 16 + len(body), 16, 5, 1, 0) + body)
-sys.exit(0 if struct.unpack_from("i", s.recv(4096), 16)[0] == 0 else 1)
-`;
-
 async function transfer(
   lab: Lab,
   stack: Stack,
@@ -73,22 +57,7 @@ labTest(
     const dir = await Deno.makeTempDir({ prefix: `${PREFIX}-` });
     let stack: Stack | null = null;
     try {
-      await lab.runIn(lab.peerNetns, [
-        "ip",
-        "link",
-        "set",
-        lab.peerIf,
-        "gso_max_size",
-        String(SENDER_GSO_BYTES),
-      ], { check: true });
-      await lab.runIn(lab.peerNetns, [
-        "python3",
-        "-c",
-        SET_LINK_U32,
-        lab.peerIf,
-        String(IFLA_GSO_IPV4_MAX_SIZE),
-        String(SENDER_GSO_BYTES),
-      ], { check: true });
+      await lab.setPeerGsoMaxSize(SENDER_GSO_BYTES);
       const dev = await lab.openDevice({ rxMaxFrameBytes: RX_MAX_FRAME_BYTES });
       assert.ok(dev.stats.ringSlotBytes >= RX_MAX_FRAME_BYTES, `slot ${dev.stats.ringSlotBytes}`);
       stack = new Stack({
