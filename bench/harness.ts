@@ -24,6 +24,13 @@
  *   connection (default: the engine's default).
  * - `RAWSTACK_BENCH_TX_THREAD` — `1`: rawstack's device sends full transmit
  *   batches from a worker thread (`AfPacketOptions.txThread`; default off).
+ * - `RAWSTACK_BENCH_BIG_TCP` — bytes (default 0: off): Linux BIG TCP on the
+ *   kernel sender of the `ipv6` mode, both families alike (the peer's
+ *   `gso_max_size` and `gso_ipv4_max_size`; its TSO frames reach rawstack
+ *   whole only in (b), where its offloads are on), and rawstack's ring slots
+ *   sized for them (`rxMaxFrameBytes`, the same ring bytes as without).
+ * - `RAWSTACK_BENCH_IPV6_ROWS` — which rows the `ipv6` mode runs, of
+ *   `send,receive,rr` (default all).
  *
  * Topology (src/testing/lab.ts with `router: true`): rawstack drives `rs0`,
  * whose veth peer `pe0` belongs to the kernel peer namespace; the kernel
@@ -151,6 +158,12 @@ const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
  * (AfPacketOptions.txThread; env `RAWSTACK_BENCH_TX_THREAD`: `1` on, default off).
  */
 const TX_THREAD = env("RAWSTACK_BENCH_TX_THREAD", "0") === "1";
+/** Linux BIG TCP on the `ipv6` mode's kernel sender: its largest TSO frame, 0 = off. */
+const BIG_TCP_BYTES = Math.max(0, Math.floor(Number(env("RAWSTACK_BENCH_BIG_TCP", "0"))) || 0);
+/** The `ipv6` mode's rows (env `RAWSTACK_BENCH_IPV6_ROWS`). */
+const IPV6_ROWS = env("RAWSTACK_BENCH_IPV6_ROWS", "send,receive,rr").split(",");
+/** Room in a ring slot beyond the IP packet: the Ethernet header and slack. */
+const BIG_TCP_FRAME_SLACK_BYTES = 64;
 /** Frames the Stack takes from the device per loop iteration (env `RAWSTACK_BENCH_RX_BUDGET`). */
 const RX_BUDGET = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_RX_BUDGET", "64"))));
 const IDLE_CONNS = Math.max(1, Math.floor(Number(env("RAWSTACK_BENCH_IDLE_CONNS", "10000"))));
@@ -306,12 +319,14 @@ class LabBench {
     // Default options (vnet undefined): the device sizes its ring itself — for the
     // super-frames of the interface's GRO, which it turns on (`kernelGro`, issue 22).
     const ringDefaults = vnet === undefined;
+    // BIG TCP (env RAWSTACK_BENCH_BIG_TCP): slots for the sender's frames, as many ring bytes.
+    const big = BIG_TCP_BYTES > 0 ? BIG_TCP_BYTES + BIG_TCP_FRAME_SLACK_BYTES : 0;
     const device = await this.lab.openDevice({
       mode: DEVICE_MODE,
       busyPollMs,
-      frameCount: ringDefaults ? undefined : superFramesIn ? 512 : 8192,
+      frameCount: ringDefaults ? undefined : superFramesIn ? (big > 0 ? 256 : 512) : 8192,
       vnetHeader: vnet,
-      rxMaxFrameBytes: ringDefaults || superFramesIn ? undefined : 1514,
+      rxMaxFrameBytes: big > 0 ? big : ringDefaults || superFramesIn ? undefined : 1514,
       txThread: TX_THREAD,
     });
     const s = new Stack({
@@ -988,6 +1003,12 @@ async function ipv6Rows(
   bench: LabBench,
   add: AddRow,
 ): Promise<{ values: number[]; note: string | null }> {
+  if (IPV6_ROWS.includes("send")) await ipv6SendRow(bench, add);
+  if (IPV6_ROWS.includes("receive")) await ipv6ReceiveRow(bench, add);
+  return IPV6_ROWS.includes("rr") ? await ipv6RrRows(bench, add) : { values: [], note: "skipped" };
+}
+
+async function ipv6SendRow(bench: LabBench, add: AddRow): Promise<void> {
   const reset = () => bench.resetStack();
   const send = await pairedSamples(
     () => bench.rawstackSend(),
@@ -1004,6 +1025,10 @@ async function ipv6Rows(
     send.ratios,
   );
   printPairRatios("send", send.ratios);
+}
+
+async function ipv6ReceiveRow(bench: LabBench, add: AddRow): Promise<void> {
+  const reset = () => bench.resetStack();
   const receive = await pairedSamples(
     () => bench.rawstackReceive(),
     () => bench.rawstackReceive(true),
@@ -1019,6 +1044,13 @@ async function ipv6Rows(
     receive.ratios,
   );
   printPairRatios("receive", receive.ratios);
+}
+
+async function ipv6RrRows(
+  bench: LabBench,
+  add: AddRow,
+): Promise<{ values: number[]; note: string | null }> {
+  const reset = () => bench.resetStack();
   const kRr = await sampled(() => bench.kernelRr());
   const rr = await pairedSamples(
     () => bench.rawstackRr(),
@@ -1873,6 +1905,7 @@ if (Deno.args[0] === "http") {
   });
   const bench = new LabBench(lab, config);
   try {
+    if (BIG_TCP_BYTES > 0) await lab.setPeerGsoMaxSize(BIG_TCP_BYTES);
     await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios) => {
       rows.push({
         workload,
