@@ -92,7 +92,6 @@ import {
 import {
   closePacketSocket,
   KernelStats,
-  MAX_BIG_TCP_FRAME_BYTES,
   MAX_GSO_FRAME_BYTES,
   openPacketSocket,
   type PacketSocket,
