@@ -59,6 +59,8 @@ labTest(
     try {
       await lab.setPeerGsoMaxSize(SENDER_GSO_BYTES);
       const dev = await lab.openDevice({ rxMaxFrameBytes: RX_MAX_FRAME_BYTES });
+      // Slots of 256 KiB: the default frameCount keeps the ring within 32 MiB (128 of them).
+      assert.ok(dev.stats.ringBytes <= 32 << 20, `ring ${dev.stats.ringBytes}`);
       assert.ok(dev.stats.ringSlotBytes >= RX_MAX_FRAME_BYTES, `slot ${dev.stats.ringSlotBytes}`);
       stack = new Stack({
         device: dev,
