@@ -440,7 +440,12 @@ export class Tcb {
       maxRtoMs: cfg.maxRtoMs,
       initialRtoMs: cfg.initialRtoMs,
     });
-    this.cc = createCongestionControl(cfg.congestion, DEFAULT_MSS, cfg.hystart);
+    this.cc = createCongestionControl(
+      cfg.congestion,
+      DEFAULT_MSS,
+      cfg.hystart,
+      cfg.cubicLinuxGrowth,
+    );
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
@@ -644,7 +649,12 @@ export class Tcb {
     this.cc.setMss(this.sndMss);
     if (this.state <= TcpState.SYN_RECEIVED) {
       // RFC 6928: the initial window follows the negotiated MSS.
-      this.cc = createCongestionControl(this.cfg.congestion, this.sndMss, this.cfg.hystart);
+      this.cc = createCongestionControl(
+        this.cfg.congestion,
+        this.sndMss,
+        this.cfg.hystart,
+        this.cfg.cubicLinuxGrowth,
+      );
     }
   }
 
