@@ -304,6 +304,8 @@ export class Tcb {
   undoCount = 0;
   /** Retransmission timeouts found spurious (F-RTO, Eifel). */
   spuriousRtoCount = 0;
+  /** Retransmission timeouts of this connection (RFC 6298 §5.4; a TLP sent in place of one excluded). */
+  timeoutCount = 0;
 
   // --- undo of spurious reductions (RFC 3708, RFC 3522, Linux undo_marker) ---
   /** A reduction may still be undone. */
