@@ -243,7 +243,11 @@ export class NewReno implements CongestionControl {
  * (TcpConfig `cubicLinuxGrowth`) congestion avoidance is Linux's instead: its fixed-point
  * `bictcp_update` in whole segments and jiffies ({@link LINUX_JIFFY_MS}), `cnt` recomputed
  * at most once per jiffy, its tcp_friendliness and `tcp_cong_avoid_ai`, and ssthresh and
- * fast convergence as `cubictcp_recalc_ssthresh`.
+ * fast convergence as `cubictcp_recalc_ssthresh`. Measured beside the kernel (issue 19, 3 s
+ * samples, 5 pairs): +16 % goodput at 1 % random loss, −25 % at 2 %, where windows that
+ * collapsed to 2–4 segments regrow slowly (W_max at or below cwnd after fast convergence
+ * gives `cnt` = 100·cwnd, kept HZ / 32 while cwnd stands still) and more retransmission
+ * timeouts follow.
  *
  * @example
  * ```ts
