@@ -1144,7 +1144,7 @@ function lossInfoLine(dropped: number, info: TcpInfo | undefined): string {
   if (info === undefined) return `dropped ${dropped}`;
   return `dropped ${dropped}, retransmits ${info.retransmits}, recoveries ${info.recoveries}, ` +
     `rack losses ${info.rackLosses}, TLPs ${info.tlpProbes}, undos ${info.undos}, ` +
-    `spurious RTOs ${info.spuriousRtos}, D-SACKs in ${info.dsacksReceived}, cwnd ${info.cwnd}, ` +
+    `RTOs ${info.timeouts}, spurious RTOs ${info.spuriousRtos}, D-SACKs in ${info.dsacksReceived}, cwnd ${info.cwnd}, ` +
     `ssthresh ${info.ssthresh}, srtt ${info.srttMs.toFixed(2)} ms`;
 }
 

@@ -81,6 +81,15 @@ export interface TcpConfig {
    * never uses it.
    */
   hystart: boolean;
+  /**
+   * CUBIC's congestion avoidance as Linux's tcp_cubic.c (`bictcp_update` in whole segments
+   * and 4 ms jiffies, its tcp_friendliness, `tcp_cong_avoid_ai`, `cubictcp_recalc_ssthresh`)
+   * instead of RFC 9438. On a sub-millisecond path with frequent losses Linux's `cnt`,
+   * computed once per jiffy, lets cwnd grow about one segment per window (AIMD(1, 0.7)), where
+   * RFC 9438's Reno-friendly region grows 0.53 (see `Cubic`). Default false (RFC 9438); the
+   * packetdrill `linux` profile turns it on.
+   */
+  cubicLinuxGrowth: boolean;
   /** Offer window scaling (RFC 7323 §2). */
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323 §3). */
@@ -241,6 +250,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
   congestion: "cubic",
+  cubicLinuxGrowth: false,
   hystart: true,
   windowScaling: true,
   timestamps: true,

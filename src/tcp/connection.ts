@@ -211,6 +211,11 @@ export interface TcpInfo {
   undos: number;
   /** Retransmission timeouts found spurious (F-RTO RFC 5682, Eifel RFC 3522). */
   spuriousRtos: number;
+  /**
+   * Retransmission timeouts (RFC 6298 §5.4) of this connection, SYN retransmissions included
+   * (the layer's `timeouts` for one connection; a tail loss probe sent instead is not one).
+   */
+  timeouts: number;
   /** The MSS we advertise (Linux tcpi_advmss), bytes. */
   advMss: number;
   /**
@@ -811,6 +816,7 @@ export class TcpConnection implements TimerTarget {
       dsacksSent: t.dsacksOut,
       undos: t.undoCount,
       spuriousRtos: t.spuriousRtoCount,
+      timeouts: t.timeoutCount,
       advMss: t.ourMss,
       lastDataRecvMs: Number.isFinite(t.lastRecvActivityMs) ? t.lastRecvActivityMs : null,
       ipTtl: t.ipOptions?.ttl ?? 0,

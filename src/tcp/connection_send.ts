@@ -488,6 +488,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
   const s = t.state;
   const cfg = t.cfg;
   t.ctx.stats.timeouts++;
+  t.timeoutCount++;
   t.retries++;
   if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECEIVED) {
     const limit = s === TcpState.SYN_SENT ? cfg.synRetries : cfg.synAckRetries;

@@ -304,6 +304,8 @@ export class Tcb {
   undoCount = 0;
   /** Retransmission timeouts found spurious (F-RTO, Eifel). */
   spuriousRtoCount = 0;
+  /** Retransmission timeouts of this connection (RFC 6298 §5.4; a TLP sent in place of one excluded). */
+  timeoutCount = 0;
 
   // --- undo of spurious reductions (RFC 3708, RFC 3522, Linux undo_marker) ---
   /** A reduction may still be undone. */
@@ -440,7 +442,12 @@ export class Tcb {
       maxRtoMs: cfg.maxRtoMs,
       initialRtoMs: cfg.initialRtoMs,
     });
-    this.cc = createCongestionControl(cfg.congestion, DEFAULT_MSS, cfg.hystart);
+    this.cc = createCongestionControl(
+      cfg.congestion,
+      DEFAULT_MSS,
+      cfg.hystart,
+      cfg.cubicLinuxGrowth,
+    );
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
@@ -644,7 +651,12 @@ export class Tcb {
     this.cc.setMss(this.sndMss);
     if (this.state <= TcpState.SYN_RECEIVED) {
       // RFC 6928: the initial window follows the negotiated MSS.
-      this.cc = createCongestionControl(this.cfg.congestion, this.sndMss, this.cfg.hystart);
+      this.cc = createCongestionControl(
+        this.cfg.congestion,
+        this.sndMss,
+        this.cfg.hystart,
+        this.cfg.cubicLinuxGrowth,
+      );
     }
   }
 

@@ -111,3 +111,71 @@ Deno.test("Cubic Reno-friendly region grows at Reno's rate once W_est reaches cw
   const grown = (cc.cwnd - before) / mss;
   assert.ok(grown >= 9 && grown <= 11, `grew ${grown} segments in 10 rounds beyond cwnd_prior`);
 });
+
+/**
+ * Random loss on a 0.1 ms path: a loss every `lossEvery` segments delivered, one ACK per
+ * segment, every ACK within the loss's jiffy. Returns cwnd (segments) averaged over the ACKs.
+ */
+function meanCwndUnderLoss(cc: Cubic, mss: number, lossEvery: number, losses: number): number {
+  const rttMs = 0.1;
+  let nowMs = 1000;
+  let sum = 0;
+  let n = 0;
+  for (let l = 0; l < losses; l++) {
+    cc.onCongestionEvent(nowMs, cc.cwnd);
+    cc.onRecoveryExit(nowMs, cc.cwnd);
+    for (let i = 0; i < lossEvery; i++) {
+      // One window per RTT: the ACKs of a window spread over it.
+      nowMs += rttMs / Math.max(1, Math.floor(cc.cwnd / mss));
+      cc.onAckSample(0, 0, rttMs);
+      cc.onAck(nowMs, mss, cc.cwnd, rttMs);
+      sum += cc.cwnd / mss;
+      n++;
+    }
+  }
+  return sum / n;
+}
+
+Deno.test("Cubic linuxGrowth grows a segment per window between frequent losses, as Linux", () => {
+  const mss = 1000;
+  // Linux bictcp_update at the epoch's first ACK: W_max 20, cwnd 14 (717/1024 of 20), t one
+  // jiffy (delay_min rounds up): the curve's truncated delta (5) puts the target at 15, one
+  // segment above cwnd, so cnt = cwnd / 1 = 14: +1 segment per 14 delivered.
+  const cc = new Cubic(mss, false, true);
+  for (let i = 0; i < 10; i++) cc.onAck(0, mss, 0, 0); // slow start to 20 segments
+  assert.equal(cc.cwnd, 20 * mss);
+  cc.onAckSample(0, 0, 0.1);
+  cc.onCongestionEvent(1000, cc.cwnd);
+  assert.equal(cc.ssthresh, 14 * mss); // max(20 * 717 >> 10, 2) segments
+  cc.onRecoveryExit(1000, cc.cwnd);
+  for (let i = 0; i < 14; i++) cc.onAck(1000.5, mss, cc.cwnd, 0.1);
+  assert.equal(cc.cwnd, 15 * mss);
+  // Same jiffy: cnt is not recomputed (still 14), another 14 segments grow one more.
+  for (let i = 0; i < 14; i++) cc.onAck(1001, mss, cc.cwnd, 0.1);
+  assert.equal(cc.cwnd, 16 * mss);
+});
+
+Deno.test("Cubic linuxGrowth holds a larger mean window than RFC 9438 under frequent loss", () => {
+  // A loss every 100 segments (1 % random loss): RFC 9438's Reno-friendly region grows
+  // ≈0.53 segments per window, Linux's cnt ≈ 1 (AIMD(1, 0.7)); the mean windows differ by
+  // about sqrt(1 / 0.53).
+  const mss = 1000;
+  const warm = (cc: Cubic) => {
+    for (let i = 0; i < 10; i++) cc.onAck(0, mss, 0, 0);
+  };
+  const rfc = new Cubic(mss, false);
+  const linux = new Cubic(mss, false, true);
+  warm(rfc);
+  warm(linux);
+  const r = meanCwndUnderLoss(rfc, mss, 100, 200);
+  const l = meanCwndUnderLoss(linux, mss, 100, 200);
+  assert.ok(l > 1.2 * r, `linux mean ${l.toFixed(1)} against RFC 9438's ${r.toFixed(1)} segments`);
+  assert.ok(l < 30, `linux mean ${l.toFixed(1)} segments`);
+});
+
+Deno.test("createCongestionControl and TcpConfig select Linux's CUBIC growth", () => {
+  const cc = createCongestionControl("cubic", 1448, true, true);
+  assert.ok(cc instanceof Cubic && cc.linuxGrowth);
+  const rfc = createCongestionControl("cubic", 1448);
+  assert.ok(rfc instanceof Cubic && !rfc.linuxGrowth);
+});

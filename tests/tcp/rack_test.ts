@@ -429,12 +429,15 @@ Deno.test("TcpConnection: a probe timeout beyond the RTO is clamped to it, and t
   assert.deepEqual(p.sentOffsets(), [0]);
   assert.equal(p.conn.info().tlpProbes, 1);
   assert.equal(p.host.tcp.stats.timeouts, 0);
+  assert.equal(p.conn.info().timeouts, 0);
   // A probe, not a timeout: the window did not collapse to one segment.
   assert.equal(p.conn.info().cwnd, cwnd);
   // The probe re-armed the RTO (§7.3): it fires if the probe is lost too.
   p.host.advance(200);
   assert.deepEqual(p.sentOffsets(), [0]);
   assert.equal(p.host.tcp.stats.timeouts, 1);
+  // TcpInfo counts the connection's own timeouts (the bench's loss rows log them).
+  assert.equal(p.conn.info().timeouts, 1);
 });
 
 Deno.test("TcpConnection grows cwnd by what an ACK newly delivers, not by SACKed bytes it covers again (Linux acked_sacked)", () => {

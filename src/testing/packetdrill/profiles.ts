@@ -149,6 +149,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       // tcp_ecn=2, tcp_ecn_fallback=1.
       ecn: "passive",
       ecnSynRetries: 0,
+      // tcp_cubic.c's congestion avoidance (bictcp_update per jiffy), not RFC 9438's.
+      cubicLinuxGrowth: true,
     },
     sysctls: LINUX_SYSCTLS,
   },
