@@ -1199,9 +1199,9 @@ async function ipv6SendRow(bench: LabBench, add: AddRow): Promise<void> {
  * namespace, tcp_tool.py, 128 KiB writes, SECONDS) to a kernel receiver (far namespace,
  * over pe1↔far0: pe1's offloads are pe0's in either configuration, BIG TCP too) with the
  * receiver's GRO set to rs0's (on: the device's `kernelGro`), its pairs interleaved with
- * rawstack's pair by pair. The kernel's own IPv6/IPv4 ratio shows what the sender's
- * IPv6 costs (its MSS 1428 cuts a 128 KiB write into 4 TSO/GRO frames against 3 at 1448)
- * independent of the receiver.
+ * rawstack's pair by pair. The kernel's own IPv6/IPv4 ratio shows what IPv6 costs this
+ * sender (in (b) its MSS 1428 also cuts a 128 KiB write into 4 TSO/GRO frames against 3
+ * at 1448) with a receiver that is not rawstack.
  */
 async function ipv6ReceiveRow(bench: LabBench, add: AddRow): Promise<void> {
   const reset = () => bench.resetStack();
