@@ -30,7 +30,9 @@
  *   whole only in (b), where its offloads are on), and rawstack's ring slots
  *   sized for them (`rxMaxFrameBytes`, the same ring bytes as without).
  * - `RAWSTACK_BENCH_IPV6_ROWS` — which rows the `ipv6` mode runs, of
- *   `send,receive,rr` (default all).
+ *   `send,receive,rr,receive-kernel,send-kernel` (default all but
+ *   `send-kernel`; `*-kernel`: the IPv6/IPv4 ratio of kernel→kernel bulk TCP
+ *   beside rawstack's, see `ipv6ReceiveRow`).
  *
  * Topology (src/testing/lab.ts with `router: true`): rawstack drives `rs0`,
  * whose veth peer `pe0` belongs to the kernel peer namespace; the kernel
@@ -83,8 +85,11 @@ import { routerBench } from "./router_bench.ts";
 import process from "node:process";
 import {
   Lab,
+  LAB_FAR_ADDRESS6,
+  LAB_FAR_IF,
   LAB_PEER_ADDRESS6,
   LAB_ROUTER_FAR_ADDRESS,
+  LAB_ROUTER_FAR_ADDRESS6,
   LAB_ROUTER_FAR_IF,
   LAB_STACK_ADDRESS6,
   type LabProcess,
@@ -160,8 +165,12 @@ const TX_OFFLOADS = TX_OFFLOADS_ENV === "off"
 const TX_THREAD = env("RAWSTACK_BENCH_TX_THREAD", "0") === "1";
 /** Linux BIG TCP on the `ipv6` mode's kernel sender: its largest TSO frame, 0 = off. */
 const BIG_TCP_BYTES = Math.max(0, Math.floor(Number(env("RAWSTACK_BENCH_BIG_TCP", "0"))) || 0);
-/** The `ipv6` mode's rows (env `RAWSTACK_BENCH_IPV6_ROWS`). */
-const IPV6_ROWS = env("RAWSTACK_BENCH_IPV6_ROWS", "send,receive,rr").split(",");
+/**
+ * The `ipv6` mode's rows (env `RAWSTACK_BENCH_IPV6_ROWS`): `send`, `receive`, `rr`, and the
+ * kernel→kernel IPv6/IPv4 references interleaved with them, `receive-kernel` (default on)
+ * and `send-kernel` (opt-in: each reference adds 2 × IPV6_PAIRS measurements).
+ */
+const IPV6_ROWS = env("RAWSTACK_BENCH_IPV6_ROWS", "send,receive,rr,receive-kernel").split(",");
 /** Room in a ring slot beyond the IP packet: the Ethernet header and slack. */
 const BIG_TCP_FRAME_SLACK_BYTES = 64;
 /** Frames the Stack takes from the device per loop iteration (env `RAWSTACK_BENCH_RX_BUDGET`). */
@@ -224,6 +233,11 @@ interface Row {
    * each sample pair; the ratio column is then their median.
    */
   pairRatios?: number[];
+  /**
+   * Reference rows whose columns are IPv6/IPv4 ratios (issue 18): the reference's own
+   * Gbit/s samples of each family, for the JSON.
+   */
+  referenceSamples?: { ipv4: number[]; ipv6: number[] };
 }
 
 const median = (xs: number[]) => {
@@ -445,12 +459,18 @@ class LabBench {
     }
   }
 
-  /** Python sender (far) → python sink (peer) over pe1↔far0: Gbit/s at the receiver. */
-  async kernelBulk(): Promise<number> {
-    const sink = this.lab.spawnInPeer(this.py(["sink", "0.0.0.0", BULK_PORT]));
+  /**
+   * Python sender (far) → python sink (peer) over pe1↔far0: Gbit/s at the receiver.
+   *
+   * @param ipv6 over IPv6 (the lab's `ipv6`: 2001:db8:2::/64 on the far link), the
+   *   IPv6 send row's kernel reference (issue 18)
+   */
+  async kernelBulk(ipv6 = false): Promise<number> {
+    const sink = this.lab.spawnInPeer(this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]));
     try {
       await this.peerListening(BULK_PORT);
-      const src = this.lab.spawnInFar(this.py(["source", "198.51.100.1", BULK_PORT, SECONDS]));
+      const to = ipv6 ? LAB_ROUTER_FAR_ADDRESS6 : LAB_ROUTER_FAR_ADDRESS;
+      const src = this.lab.spawnInFar(this.py(["source", to, BULK_PORT, SECONDS]));
       const wait = SECONDS * 1000 + STUCK_SLACK_MS;
       await finishedNumbers(src, "python source", wait);
       const [bytes, secs] = await finishedNumbers(sink, "python sink", wait);
@@ -458,6 +478,41 @@ class LabBench {
     } finally {
       await sink.kill();
     }
+  }
+
+  /**
+   * The kernel sender of the IPv6 receive row (the peer namespace's python source,
+   * bench/tcp_tool.py) sends for SECONDS to a kernel receiver (python sink in the far
+   * namespace) over pe1↔far0 instead of to rawstack over pe0↔rs0: Gbit/s at the receiver.
+   * pe1's offloads are pe0's (the lab sets both alike); the receiver's GRO is set by the
+   * caller ({@link setGro}). Issue 18's reference for the IPv6/IPv4 receive ratio.
+   *
+   * @param ipv6 over IPv6 (2001:db8:2::/64) instead of IPv4
+   */
+  async kernelToFar(ipv6 = false): Promise<number> {
+    const sink = this.lab.spawnInFar(this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]));
+    try {
+      await this.farListening(BULK_PORT);
+      const to = ipv6 ? LAB_FAR_ADDRESS6 : this.lab.farAddress;
+      const src = this.lab.spawnInPeer(this.py(["source", to, BULK_PORT, SECONDS]));
+      const wait = SECONDS * 1000 + STUCK_SLACK_MS;
+      await finishedNumbers(src, "python source", wait);
+      const [bytes, secs] = await finishedNumbers(sink, "python sink", wait);
+      return bytes * 8 / secs / 1e9;
+    } finally {
+      await sink.kill();
+    }
+  }
+
+  /** An interface's GRO as `ethtool -k` reads it (true: on). */
+  async groOn(ns: string, ifname: string): Promise<boolean> {
+    const r = await this.lab.runIn(ns, ["ethtool", "-k", ifname], { check: true });
+    return /generic-receive-offload:\s*on/.test(r.stdout);
+  }
+
+  /** Sets an interface's GRO (`ethtool -K <if> gro on|off`). */
+  setGro(ns: string, ifname: string, on: boolean): Promise<void> {
+    return this.ethtool(ns, ifname, ["gro", on ? "on" : "off"]);
   }
 
   /**
@@ -830,6 +885,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
     k: { values: number[]; note: string | null },
     lowerIsBetter?: boolean,
     pairRatios?: number[],
+    referenceSamples?: { ipv4: number[]; ipv6: number[] },
   ) => {
     rows.push({
       workload,
@@ -842,6 +898,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
       kernelNote: k.note,
       lowerIsBetter,
       pairRatios,
+      referenceSamples,
     });
     printRow(rows[rows.length - 1]);
   };
@@ -856,6 +913,7 @@ async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
         "IPv6 bulk TCP rawstack→kernel",
         "IPv6 bulk TCP kernel→rawstack",
         "IPv6 1-byte RR",
+        "IPv6/IPv4 ratio beside the kernel's",
       ]
     ) {
       add(w, "", na, "kernel", na);
@@ -931,7 +989,23 @@ type AddRow = (
   k: { values: number[]; note: string | null },
   lowerIsBetter?: boolean,
   pairRatios?: number[],
+  referenceSamples?: { ipv4: number[]; ipv6: number[] },
 ) => void;
+
+/** A measurement over IPv4 and its IPv6 twin, for {@link interleavedPairs}. */
+interface FamilyTwin {
+  f4: () => Promise<number>;
+  f6: () => Promise<number>;
+  /** Called after a failed sample (e.g. rebuild rawstack's Stack). */
+  reset: () => Promise<void>;
+}
+
+/** Both families' samples of a {@link FamilyTwin} and the IPv6/IPv4 ratio of each complete pair. */
+interface PairedResult {
+  v4: { values: number[]; note: string | null };
+  v6: { values: number[]; note: string | null };
+  ratios: number[];
+}
 
 /**
  * Samples a measurement over IPv4 and its IPv6 twin in alternation, {@link IPV6_PAIRS}
@@ -946,17 +1020,31 @@ async function pairedSamples(
   f4: () => Promise<number>,
   f6: () => Promise<number>,
   reset: () => Promise<void>,
-): Promise<
-  {
-    v4: { values: number[]; note: string | null };
-    v6: { values: number[]; note: string | null };
-    ratios: number[];
-  }
-> {
-  const v4 = { values: [] as number[], note: null as string | null };
-  const v6 = { values: [] as number[], note: null as string | null };
-  const ratios: number[] = [];
-  const one = async (f: () => Promise<number>, into: typeof v4): Promise<number | null> => {
+): Promise<PairedResult> {
+  return (await interleavedPairs([{ f4, f6, reset }]))[0];
+}
+
+/**
+ * {@link pairedSamples} of several twins at once, interleaved: pair i of every twin runs
+ * (in the order given, each ABBA as in {@link pairedSamples}) before pair i + 1 of any, so
+ * a twin that serves as another's reference (issue 18: the kernel sender to a kernel
+ * receiver beside the same sender to rawstack) sees the same moments of the shared
+ * machine's load.
+ *
+ * @param twins the measurements
+ * @returns one result per twin, in the same order
+ */
+async function interleavedPairs(twins: FamilyTwin[]): Promise<PairedResult[]> {
+  const results: PairedResult[] = twins.map(() => ({
+    v4: { values: [], note: null },
+    v6: { values: [], note: null },
+    ratios: [],
+  }));
+  const one = async (
+    f: () => Promise<number>,
+    into: { values: number[]; note: string | null },
+    reset: () => Promise<void>,
+  ): Promise<number | null> => {
     try {
       const x = await f();
       into.values.push(x);
@@ -968,17 +1056,20 @@ async function pairedSamples(
     }
   };
   for (let i = 0; i < IPV6_PAIRS; i++) {
-    let a: number | null, b: number | null;
-    if (i % 2 === 0) {
-      a = await one(f4, v4);
-      b = await one(f6, v6);
-    } else {
-      b = await one(f6, v6);
-      a = await one(f4, v4);
+    for (const [j, t] of twins.entries()) {
+      const r = results[j];
+      let a: number | null, b: number | null;
+      if (i % 2 === 0) {
+        a = await one(t.f4, r.v4, t.reset);
+        b = await one(t.f6, r.v6, t.reset);
+      } else {
+        b = await one(t.f6, r.v6, t.reset);
+        a = await one(t.f4, r.v4, t.reset);
+      }
+      if (a !== null && b !== null && a > 0) r.ratios.push(b / a);
     }
-    if (a !== null && b !== null && a > 0) ratios.push(b / a);
   }
-  return { v4, v6, ratios };
+  return results;
 }
 
 /** Prints the IPv6/IPv4 ratio of each pair of {@link pairedSamples} (the row's ratio is their median). */
@@ -1008,13 +1099,76 @@ async function ipv6Rows(
   return IPV6_ROWS.includes("rr") ? await ipv6RrRows(bench, add) : { values: [], note: "skipped" };
 }
 
+/** Failure note of a pair result (either family's). */
+const pairNote = (r: PairedResult): string | null => r.v6.note ?? r.v4.note;
+
+/**
+ * A reference row of IPv6/IPv4 ratios (issue 18): rawstack's pair ratios beside those of
+ * the kernel→kernel twin measured in the same pairs; the ratio column is rawstack's median
+ * over the kernel's (1.00×: rawstack loses no more to IPv6 than the kernel does).
+ */
+function addRatioReferenceRow(
+  add: AddRow,
+  workload: string,
+  rawstack: PairedResult,
+  reference: string,
+  kernel: PairedResult,
+): void {
+  add(
+    workload,
+    "IPv6/IPv4",
+    { values: rawstack.ratios, note: pairNote(rawstack) },
+    reference,
+    { values: kernel.ratios, note: pairNote(kernel) },
+    false,
+    undefined,
+    { ipv4: kernel.v4.values, ipv6: kernel.v6.values },
+  );
+}
+
+/** Prints the kernel reference's own medians per family. */
+function printReferenceMedians(what: string, r: PairedResult): void {
+  console.log(
+    `  (${what}: IPv4 ${fmt(median(r.v4.values))} Gbit/s, IPv6 ${
+      fmt(median(r.v6.values))
+    } Gbit/s, medians)`,
+  );
+}
+
+/**
+ * rawstack sends over IPv6 beside IPv4; with `send-kernel` (and a far namespace) the
+ * reference: a kernel sender (tcp_tool.py in the far namespace, far0's offloads as rs0's)
+ * to the same kernel receiver namespace over pe1, whose GRO is set to pe0's for the
+ * samples, interleaved pair by pair.
+ */
 async function ipv6SendRow(bench: LabBench, add: AddRow): Promise<void> {
   const reset = () => bench.resetStack();
-  const send = await pairedSamples(
-    () => bench.rawstackSend(),
-    () => bench.rawstackSend(true),
+  const rawstack: FamilyTwin = {
+    f4: () => bench.rawstackSend(),
+    f6: () => bench.rawstackSend(true),
     reset,
-  );
+  };
+  const lab = bench.lab;
+  const withKernel = IPV6_ROWS.includes("send-kernel") && lab.farNetns !== null;
+  let send: PairedResult;
+  let kernel: PairedResult | null = null;
+  let gro = false;
+  if (withKernel) {
+    gro = await bench.groOn(lab.peerNetns, lab.peerIf);
+    const before = await bench.groOn(lab.peerNetns, LAB_ROUTER_FAR_IF);
+    await bench.setGro(lab.peerNetns, LAB_ROUTER_FAR_IF, gro);
+    try {
+      [send, kernel] = await interleavedPairs([rawstack, {
+        f4: () => bench.kernelBulk(),
+        f6: () => bench.kernelBulk(true),
+        reset: async () => {},
+      }]);
+    } finally {
+      await bench.setGro(lab.peerNetns, LAB_ROUTER_FAR_IF, before);
+    }
+  } else {
+    send = await pairedSamples(rawstack.f4, rawstack.f6, reset);
+  }
   add(
     "bulk TCP over IPv6, rawstack sends to a kernel receiver",
     "Gbit/s",
@@ -1025,15 +1179,61 @@ async function ipv6SendRow(bench: LabBench, add: AddRow): Promise<void> {
     send.ratios,
   );
   printPairRatios("send", send.ratios);
+  if (kernel === null) return;
+  addRatioReferenceRow(
+    add,
+    "  … IPv6/IPv4 ratio, rawstack sends (pairs above)",
+    send,
+    `IPv6 bulk TCP, a kernel sends to the kernel: IPv6/IPv4 ratio (far0→pe1, receiver GRO ${
+      gro ? "on" : "off"
+    } as pe0; interleaved)`,
+    kernel,
+  );
+  printPairRatios("send, kernel→kernel reference", kernel.ratios);
+  printReferenceMedians("send, kernel→kernel reference", kernel);
 }
 
+/**
+ * The kernel sends to rawstack over IPv6 beside IPv4; with `receive-kernel` (and a far
+ * namespace) the reference of issue 18's receive ratio: the SAME kernel sender (the peer
+ * namespace, tcp_tool.py, 128 KiB writes, SECONDS) to a kernel receiver (far namespace,
+ * over pe1↔far0: pe1's offloads are pe0's in either configuration, BIG TCP too) with the
+ * receiver's GRO set to rs0's (on: the device's `kernelGro`), its pairs interleaved with
+ * rawstack's pair by pair. The kernel's own IPv6/IPv4 ratio shows what IPv6 costs this
+ * sender (in (b) its MSS 1428 also cuts a 128 KiB write into 4 TSO/GRO frames against 3
+ * at 1448) with a receiver that is not rawstack.
+ */
 async function ipv6ReceiveRow(bench: LabBench, add: AddRow): Promise<void> {
   const reset = () => bench.resetStack();
-  const receive = await pairedSamples(
-    () => bench.rawstackReceive(),
-    () => bench.rawstackReceive(true),
+  const rawstack: FamilyTwin = {
+    f4: () => bench.rawstackReceive(),
+    f6: () => bench.rawstackReceive(true),
     reset,
-  );
+  };
+  const lab = bench.lab;
+  const far = lab.farNetns;
+  const withKernel = IPV6_ROWS.includes("receive-kernel") && far !== null;
+  let receive: PairedResult;
+  let kernel: PairedResult | null = null;
+  let gro = false;
+  if (withKernel) {
+    // rs0's GRO as rawstack's open device leaves it (kernelGro turns it on).
+    await bench.stack();
+    gro = await bench.groOn(lab.stackNetns, lab.stackIf);
+    const before = await bench.groOn(far, LAB_FAR_IF);
+    await bench.setGro(far, LAB_FAR_IF, gro);
+    try {
+      [receive, kernel] = await interleavedPairs([rawstack, {
+        f4: () => bench.kernelToFar(),
+        f6: () => bench.kernelToFar(true),
+        reset: async () => {},
+      }]);
+    } finally {
+      await bench.setGro(far, LAB_FAR_IF, before);
+    }
+  } else {
+    receive = await pairedSamples(rawstack.f4, rawstack.f6, reset);
+  }
   add(
     "bulk TCP over IPv6, kernel sends to rawstack",
     "Gbit/s",
@@ -1044,6 +1244,18 @@ async function ipv6ReceiveRow(bench: LabBench, add: AddRow): Promise<void> {
     receive.ratios,
   );
   printPairRatios("receive", receive.ratios);
+  if (kernel === null) return;
+  addRatioReferenceRow(
+    add,
+    "  … IPv6/IPv4 ratio, the kernel sends to rawstack (pairs above)",
+    receive,
+    `IPv6 bulk TCP, the same kernel sender to the kernel: IPv6/IPv4 ratio (pe1→far0, receiver GRO ${
+      gro ? "on" : "off"
+    } as rs0; interleaved)`,
+    kernel,
+  );
+  printPairRatios("receive, kernel→kernel reference", kernel.ratios);
+  printReferenceMedians("receive, kernel→kernel reference", kernel);
 }
 
 async function ipv6RrRows(
@@ -1905,8 +2117,12 @@ if (Deno.args[0] === "http") {
   });
   const bench = new LabBench(lab, config);
   try {
-    if (BIG_TCP_BYTES > 0) await lab.setPeerGsoMaxSize(BIG_TCP_BYTES);
-    await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios) => {
+    if (BIG_TCP_BYTES > 0) {
+      await lab.setPeerGsoMaxSize(BIG_TCP_BYTES);
+      // The kernel→kernel reference's sender end (pe1) alike.
+      await lab.setPeerGsoMaxSize(BIG_TCP_BYTES, LAB_ROUTER_FAR_IF);
+    }
+    await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios, refs) => {
       rows.push({
         workload,
         config: config === "a" ? "(a) offloads off" : "(b) offloads on",
@@ -1918,6 +2134,7 @@ if (Deno.args[0] === "http") {
         kernelNote: k.note,
         lowerIsBetter,
         pairRatios,
+        referenceSamples: refs,
       });
       printRow(rows[rows.length - 1]);
     });

@@ -1082,17 +1082,19 @@ export class Lab {
    * Permissions: `--allow-run` (`ip`, `python3`).
    *
    * @param bytes largest TSO frame (IP packet), up to 524280 (GSO_MAX_SIZE on 6.x: more is refused)
+   * @param ifName the peer namespace's interface (default {@link Lab.peerIf}; e.g.
+   *   {@link LAB_ROUTER_FAR_IF} for a kernel→kernel reference toward the far namespace)
    */
-  async setPeerGsoMaxSize(bytes: number): Promise<void> {
+  async setPeerGsoMaxSize(bytes: number, ifName: string = this.peerIf): Promise<void> {
     const size = String(bytes);
-    await this.runIn(this.peerNetns, ["ip", "link", "set", this.peerIf, "gso_max_size", size], {
+    await this.runIn(this.peerNetns, ["ip", "link", "set", ifName, "gso_max_size", size], {
       check: true,
     });
     await this.runIn(this.peerNetns, [
       "python3",
       "-c",
       SET_LINK_U32_PY,
-      this.peerIf,
+      ifName,
       String(IFLA_GSO_IPV4_MAX_SIZE),
       size,
     ], { check: true });
