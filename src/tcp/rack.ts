@@ -444,8 +444,11 @@ export class Rack {
     // would switch off the ambiguity test above (no RTT is below 0, so the original's ACK
     // of a retransmitted segment would feed RACK.rtt and RACK.xmit_ts) and the reordering
     // window (min_RTT / 4). In the lab at 2 % loss 70-80 % of the samples measured 0.
-    const minCandidate = rtt > 0 ? rtt : ZERO_RTT_AS_MS;
-    if (!retransmitted && minCandidate < this.minRttMs) this.minRttMs = minCandidate;
+    if (!retransmitted) {
+      if (rtt > 0) {
+        if (rtt < this.minRttMs) this.minRttMs = rtt;
+      } else if (ZERO_RTT_AS_MS < this.minRttMs) this.minRttMs = ZERO_RTT_AS_MS;
+    }
     // Step 3: delivered below the highest delivered end without having been retransmitted:
     // the network reordered it.
     const first = this.xmitMs < 0;
