@@ -101,6 +101,29 @@ Deno.test("Rack skips a retransmission acknowledged sooner than min_RTT (RFC 898
   assert.deepEqual([rack.xmitMs, rack.rttMs], [0, 50]);
 });
 
+Deno.test("Rack keeps min_RTT above 0 when a sample measures 0, as Linux's tcp_update_rtt_min (RFC 8985 §6.2 step 2)", () => {
+  // Issue 19's lab: an ACK handled in the receive batch that sent the segment shares the
+  // batch's time and measures 0. With min_RTT 0, step 2's ambiguity test (rtt < min_RTT)
+  // never holds and the reordering window (min_RTT / 4) is 0.
+  const log = new SegmentLog(64);
+  log.sent(0, 1000, 1000, 10);
+  log.sent(1000, 2000, 1000, 10);
+  log.sent(2000, 3000, 1000, 10);
+  const rack = new Rack();
+  rack.delivered(log, 2, 10, false); // SACKed at its send time: RTT 0
+  assert.equal(rack.minRttMs, 1); // one jiffy at HZ=1000 (Rack's ZERO_RTT_AS_MS)
+  assert.equal(rack.reoWndMs(false, 5), 0.25);
+  // Segment 0 was retransmitted at 10.2 ms; the original's ACK comes 0.1 ms later: ambiguous,
+  // skipped — RACK.xmit_ts stays at the segment that measured 0, whose lone RTT it keeps.
+  log.retransmitted(0, 1000, 10.2);
+  rack.delivered(log, 0, 10.3, true);
+  assert.deepEqual([rack.xmitMs, rack.rttMs], [10, 0]);
+  // A positive sample sets it as before.
+  log.sent(3000, 4000, 1000, 11);
+  rack.delivered(log, 3, 11.05, false);
+  assert.ok(Math.abs(rack.minRttMs - 0.05) < 1e-9);
+});
+
 Deno.test("Rack.probeTimeoutMs is 2*SRTT, plus WCDelAckT for one segment (RFC 8985 §7.2)", () => {
   assert.equal(Rack.probeTimeoutMs(30, false), 62); // + Linux's TCP_TIMEOUT_MIN
   assert.equal(Rack.probeTimeoutMs(30, true), 260);
@@ -735,4 +758,40 @@ Deno.test("Prr's reduction bound counts a short segment delivered as a segment (
   // three sent: two may go, not one and 1000 bytes that no segment fits in.
   prr.onAck(1000, 2 * MSS, 7 * MSS, MSS, false);
   assert.equal(prr.allowance, 2 * MSS);
+});
+
+Deno.test("TcpConnection: a retransmission lost in recovery with nothing sent after it is repaired by the RTO, not a probe (RFC 8985 §7.2, Linux tcp_schedule_loss_probe)", () => {
+  // Issue 19's loss rows: a two-segment flight, the first lost, the second SACKed; RACK marks
+  // the first lost and recovery retransmits it. That retransmission is lost too and no later
+  // segment is in flight to be delivered after it (RACK's lost-retransmission detection,
+  // RFC 8985 §6.2, needs one): a tail loss probe is not allowed during recovery (§7.2 "not in
+  // fast recovery"; Linux tcp_schedule_loss_probe: only in TCP_CA_Open/CWR), so the RTO
+  // repairs it — as the kernel sender beside rawstack does.
+  const p = new Peer({}, 10);
+  p.write(2 * MSS);
+  assert.deepEqual(p.sentOffsets(), [0, MSS]);
+  p.host.advance(10);
+  p.ack(0, [MSS, 2 * MSS]);
+  // RACK's reordering window (min_RTT / 4) passes: the fast retransmission.
+  p.host.advance(3);
+  assert.deepEqual(p.sentOffsets(), [0]);
+  assert.equal(p.conn.info().recoveries, 1);
+  // It is lost. Nothing goes until the RTO, and then the segment again.
+  let waitedMs = 0;
+  let sent: number[] = [];
+  while (sent.length === 0 && waitedMs < 1000) {
+    p.host.advance(1);
+    waitedMs++;
+    sent = p.sentOffsets();
+  }
+  assert.deepEqual(sent, [0]);
+  // The RTO armed by the first transmission (RFC 6298 (5.1); 200 ms minimum), far beyond a
+  // PTO of 2·SRTT + 2 ms = 22 ms.
+  assert.ok(waitedMs > 100, `resent after ${waitedMs} ms`);
+  assert.equal(p.host.tcp.stats.tlpProbes, 0);
+  assert.equal(p.conn.info().timeouts, 1);
+  // The retransmission arrives: everything is acknowledged.
+  p.host.advance(10);
+  p.ack(2 * MSS);
+  assert.equal(p.conn.info().timeouts, 1);
 });
