@@ -465,19 +465,9 @@ class LabBench {
    * @param ipv6 over IPv6 (the lab's `ipv6`: 2001:db8:2::/64 on the far link), the
    *   IPv6 send row's kernel reference (issue 18)
    */
-  async kernelBulk(ipv6 = false): Promise<number> {
-    const sink = this.lab.spawnInPeer(this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]));
-    try {
-      await this.peerListening(BULK_PORT);
-      const to = ipv6 ? LAB_ROUTER_FAR_ADDRESS6 : LAB_ROUTER_FAR_ADDRESS;
-      const src = this.lab.spawnInFar(this.py(["source", to, BULK_PORT, SECONDS]));
-      const wait = SECONDS * 1000 + STUCK_SLACK_MS;
-      await finishedNumbers(src, "python source", wait);
-      const [bytes, secs] = await finishedNumbers(sink, "python sink", wait);
-      return bytes * 8 / secs / 1e9;
-    } finally {
-      await sink.kill();
-    }
+  kernelBulk(ipv6 = false): Promise<number> {
+    const to = ipv6 ? LAB_ROUTER_FAR_ADDRESS6 : LAB_ROUTER_FAR_ADDRESS;
+    return this.#farLinkBulk("peer", to, ipv6);
   }
 
   /**
@@ -489,12 +479,21 @@ class LabBench {
    *
    * @param ipv6 over IPv6 (2001:db8:2::/64) instead of IPv4
    */
-  async kernelToFar(ipv6 = false): Promise<number> {
-    const sink = this.lab.spawnInFar(this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]));
+  kernelToFar(ipv6 = false): Promise<number> {
+    return this.#farLinkBulk("far", ipv6 ? LAB_FAR_ADDRESS6 : this.lab.farAddress, ipv6);
+  }
+
+  /**
+   * One python sender → python sink transfer over pe1↔far0 for SECONDS, the sink in
+   * `sinkIn`'s namespace and the source in the other: Gbit/s at the receiver.
+   */
+  async #farLinkBulk(sinkIn: "peer" | "far", to: string, ipv6: boolean): Promise<number> {
+    const sinkCmd = this.py(["sink", ipv6 ? "::" : "0.0.0.0", BULK_PORT]);
+    const sink = sinkIn === "peer" ? this.lab.spawnInPeer(sinkCmd) : this.lab.spawnInFar(sinkCmd);
     try {
-      await this.farListening(BULK_PORT);
-      const to = ipv6 ? LAB_FAR_ADDRESS6 : this.lab.farAddress;
-      const src = this.lab.spawnInPeer(this.py(["source", to, BULK_PORT, SECONDS]));
+      await (sinkIn === "peer" ? this.peerListening(BULK_PORT) : this.farListening(BULK_PORT));
+      const srcCmd = this.py(["source", to, BULK_PORT, SECONDS]);
+      const src = sinkIn === "peer" ? this.lab.spawnInFar(srcCmd) : this.lab.spawnInPeer(srcCmd);
       const wait = SECONDS * 1000 + STUCK_SLACK_MS;
       await finishedNumbers(src, "python source", wait);
       const [bytes, secs] = await finishedNumbers(sink, "python sink", wait);
