@@ -1135,6 +1135,38 @@ function printReferenceMedians(what: string, r: PairedResult): void {
 }
 
 /**
+ * rawstack's IPv4/IPv6 pairs, and with a kernel transfer its pairs interleaved pair by pair,
+ * the kernel receiver's interface `groIf` in `groNs` set to `gro` for the samples and
+ * restored afterwards (the IPv6 rows' kernel→kernel reference, issue 18).
+ *
+ * @returns rawstack's pairs and the kernel's (null without a kernel transfer)
+ */
+async function pairsWithKernelReference(
+  bench: LabBench,
+  rawstack: FamilyTwin,
+  kernel: ((ipv6: boolean) => Promise<number>) | null,
+  groNs: string,
+  groIf: string,
+  gro: boolean,
+): Promise<[PairedResult, PairedResult | null]> {
+  if (kernel === null) {
+    return [await pairedSamples(rawstack.f4, rawstack.f6, rawstack.reset), null];
+  }
+  const before = await bench.groOn(groNs, groIf);
+  await bench.setGro(groNs, groIf, gro);
+  try {
+    const [r, k] = await interleavedPairs([rawstack, {
+      f4: () => kernel(false),
+      f6: () => kernel(true),
+      reset: async () => {},
+    }]);
+    return [r, k];
+  } finally {
+    await bench.setGro(groNs, groIf, before);
+  }
+}
+
+/**
  * rawstack sends over IPv6 beside IPv4; with `send-kernel` (and a far namespace) the
  * reference: a kernel sender (tcp_tool.py in the far namespace, far0's offloads as rs0's)
  * to the same kernel receiver namespace over pe1, whose GRO is set to pe0's for the
@@ -1149,25 +1181,15 @@ async function ipv6SendRow(bench: LabBench, add: AddRow): Promise<void> {
   };
   const lab = bench.lab;
   const withKernel = IPV6_ROWS.includes("send-kernel") && lab.farNetns !== null;
-  let send: PairedResult;
-  let kernel: PairedResult | null = null;
-  let gro = false;
-  if (withKernel) {
-    gro = await bench.groOn(lab.peerNetns, lab.peerIf);
-    const before = await bench.groOn(lab.peerNetns, LAB_ROUTER_FAR_IF);
-    await bench.setGro(lab.peerNetns, LAB_ROUTER_FAR_IF, gro);
-    try {
-      [send, kernel] = await interleavedPairs([rawstack, {
-        f4: () => bench.kernelBulk(),
-        f6: () => bench.kernelBulk(true),
-        reset: async () => {},
-      }]);
-    } finally {
-      await bench.setGro(lab.peerNetns, LAB_ROUTER_FAR_IF, before);
-    }
-  } else {
-    send = await pairedSamples(rawstack.f4, rawstack.f6, reset);
-  }
+  const gro = withKernel ? await bench.groOn(lab.peerNetns, lab.peerIf) : false;
+  const [send, kernel] = await pairsWithKernelReference(
+    bench,
+    rawstack,
+    withKernel ? (v6) => bench.kernelBulk(v6) : null,
+    lab.peerNetns,
+    LAB_ROUTER_FAR_IF,
+    gro,
+  );
   add(
     "bulk TCP over IPv6, rawstack sends to a kernel receiver",
     "Gbit/s",
@@ -1212,27 +1234,20 @@ async function ipv6ReceiveRow(bench: LabBench, add: AddRow): Promise<void> {
   const lab = bench.lab;
   const far = lab.farNetns;
   const withKernel = IPV6_ROWS.includes("receive-kernel") && far !== null;
-  let receive: PairedResult;
-  let kernel: PairedResult | null = null;
   let gro = false;
   if (withKernel) {
     // rs0's GRO as rawstack's open device leaves it (kernelGro turns it on).
     await bench.stack();
     gro = await bench.groOn(lab.stackNetns, lab.stackIf);
-    const before = await bench.groOn(far, LAB_FAR_IF);
-    await bench.setGro(far, LAB_FAR_IF, gro);
-    try {
-      [receive, kernel] = await interleavedPairs([rawstack, {
-        f4: () => bench.kernelToFar(),
-        f6: () => bench.kernelToFar(true),
-        reset: async () => {},
-      }]);
-    } finally {
-      await bench.setGro(far, LAB_FAR_IF, before);
-    }
-  } else {
-    receive = await pairedSamples(rawstack.f4, rawstack.f6, reset);
   }
+  const [receive, kernel] = await pairsWithKernelReference(
+    bench,
+    rawstack,
+    withKernel ? (v6) => bench.kernelToFar(v6) : null,
+    far ?? "",
+    LAB_FAR_IF,
+    gro,
+  );
   add(
     "bulk TCP over IPv6, kernel sends to rawstack",
     "Gbit/s",
