@@ -278,7 +278,7 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     for (const c of this.dhcpClients) {
       if (c !== null) this.#services.add(dhcpService(c, this.clock));
     }
-    this.#sink = new LoopSink(this.interfaces, this);
+    this.#sink = new LoopSink(this.interfaces, this, this.tcp.stats);
   }
 
   #isOurAddress(h: number | null): boolean {
@@ -555,11 +555,11 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
    * @returns frames received
    */
   poll(): number {
-    const now = this.clock.now();
+    const start = this.clock.now();
     const stats = this.loopStats;
     stats.iterations++;
-    this.#sink.nowMs = now;
-    this.iface.advance(now);
+    this.#sink.begin(start);
+    this.iface.advance(start);
     let frames = 0;
     // Receive coalescing (TcpLayer.beginReceiveBatch): runs of one connection's in-order
     // segments in this batch go through TCP input once; they end with the batch.
@@ -569,6 +569,8 @@ export class Stack implements UdpConnHost, TcpConnHost, TcpListenerHost {
     } catch (e) {
       this.handlerError(e);
     }
+    // The batch's frames may have sent timed segments: what follows runs at a fresh reading.
+    const now = this.#sink.end();
     try {
       this.tcp.endReceiveBatch(now);
     } catch (e) {

@@ -47,24 +47,68 @@ export interface LoopHost {
   handlerError(error: unknown): void;
 }
 
-/** The device sink: hands frames to the interface and keeps handler exceptions in. */
+/** What the sink reads to know that a timed segment left since the clock was last read. */
+export interface TimedSendCounter {
+  /** Segments sent that occupy sequence space (data, SYN, FIN): each is timed for RTT. */
+  readonly seqSegmentsOut: number;
+}
+
+/**
+ * The device sink: hands frames to the interface and keeps handler exceptions in.
+ *
+ * Time per frame: one clock reading per batch ({@link begin}) serves every frame, except
+ * that a frame following a timed TCP send reads the clock afresh. On veth the peer's ACK
+ * of a segment can already be in the ring while the same batch continues (the kernel runs
+ * the receiver inside our `sendmsg`); with one reading per batch that ACK would be handled
+ * at the send's own timestamp and give an RTT sample of 0 (RFC 6298 §2 and RFC 8985 §6.2
+ * then lose their meaning). Frames that follow only pure ACKs keep the batch's reading.
+ */
 export class LoopSink implements FrameSink {
   /** The loop's time for the frames being received (tagged: see TAGGED_TIME_SEED). */
   nowMs: number = TAGGED_TIME_SEED;
   #iface: NetworkInterface;
-  readonly #host: Pick<LoopHost, "handlerError">;
+  readonly #host: Pick<LoopHost, "handlerError" | "clock">;
   readonly #interfaces: readonly NetworkInterface[];
+  readonly #sends: TimedSendCounter;
+  /** `seqSegmentsOut` when the clock was last read. */
+  #sendsAtReading = 0;
   /**
    * Creates the sink.
    *
    * @param interfaces the stack's interfaces (the first receives unless a device group selects)
-   * @param host where handler exceptions are counted
+   * @param host where handler exceptions are counted, and the clock
+   * @param sends the TCP layer's counter of timed segments sent
    */
-  constructor(interfaces: readonly NetworkInterface[], host: Pick<LoopHost, "handlerError">) {
+  constructor(
+    interfaces: readonly NetworkInterface[],
+    host: Pick<LoopHost, "handlerError" | "clock">,
+    sends: TimedSendCounter,
+  ) {
     this.nowMs = 0;
     this.#iface = interfaces[0];
     this.#interfaces = interfaces;
     this.#host = host;
+    this.#sends = sends;
+  }
+  /** A batch begins at `nowMs` (the loop's reading for this iteration). */
+  begin(nowMs: number): void {
+    this.nowMs = nowMs;
+    this.#sendsAtReading = this.#sends.seqSegmentsOut;
+  }
+  /** The batch ended: the time after its last frame (read afresh if a timed segment left). */
+  end(): number {
+    this.#refresh();
+    return this.nowMs;
+  }
+  /** Reads the clock again when a timed segment left since the last reading. */
+  #refresh(): void {
+    const sent = this.#sends.seqSegmentsOut;
+    if (sent !== this.#sendsAtReading) {
+      this.#sendsAtReading = sent;
+      const now = this.#host.clock.now();
+      // A clock never runs backwards here, but keep the loop's time monotonic regardless.
+      if (now > this.nowMs) this.nowMs = now;
+    }
   }
   /** With several interfaces (a DeviceGroup): the frames that follow are interface `i`'s. */
   selectMember(i: number): void {
@@ -72,6 +116,7 @@ export class LoopSink implements FrameSink {
   }
   /** Hands one frame to the selected interface. */
   onFrame(bytes: Uint8Array, offset: number, length: number): void {
+    this.#refresh();
     try {
       this.#iface.receiveDeviceFrame(this.nowMs, bytes, offset, length);
     } catch (e) {

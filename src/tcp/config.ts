@@ -304,6 +304,8 @@ export interface TcpStats {
   segmentsIn: number;
   /** Segments sent. */
   segmentsOut: number;
+  /** Segments sent that occupy sequence space (data, SYN, FIN): the ones timed for RTT. */
+  seqSegmentsOut: number;
   /** Segments dropped for a bad checksum or malformed header/options. */
   malformed: number;
   /** Data segments retransmitted (timeouts, fast retransmit, SACK recovery). */
@@ -422,6 +424,7 @@ export function newTcpStats(): TcpStats {
   return {
     segmentsIn: 0,
     segmentsOut: 0,
+    seqSegmentsOut: 0,
     malformed: 0,
     retransmits: 0,
     timeouts: 0,

@@ -136,6 +136,11 @@ export interface TcpInfo {
   srttMs: number;
   /** RTT variation, ms. */
   rttvarMs: number;
+  /**
+   * The smallest RTT sample of the connection, ms (Linux tcpi_min_rtt, not windowed); 0 before
+   * the first sample.
+   */
+  minRttMs: number;
   /** Current retransmission timeout, ms. */
   rtoMs: number;
   /** Congestion window, bytes. */
@@ -783,6 +788,7 @@ export class TcpConnection implements TimerTarget {
       state: this.stateName,
       srttMs: t.rtt.srttMs,
       rttvarMs: t.rtt.rttvarMs,
+      minRttMs: t.rtt.samples === 0 ? 0 : t.rtt.minRttMs,
       rtoMs: t.rtt.rtoMs,
       cwnd: t.cc.cwnd,
       ssthresh: t.cc.ssthresh,

@@ -183,6 +183,7 @@ export function sendSegment(
   }
   if (!sent) ctx.stats.sendFailures++;
   ctx.stats.segmentsOut++;
+  if (dataLength !== 0 || (flags & (TCP_SYN | TCP_FIN)) !== 0) ctx.stats.seqSegmentsOut++;
   if ((flags & TCP_RST) !== 0) ctx.stats.resetsSent++;
   if ((flags & TCP_ACK) !== 0) {
     t.lastAckSent = t.rcvNxt;

@@ -53,6 +53,8 @@ export class RttEstimator {
   rttvarMs = 0;
   /** Number of samples taken. */
   samples = 0;
+  /** The smallest sample of the connection in ms (Linux tcpi_min_rtt; Infinity before the first). */
+  minRttMs = Infinity;
   /** Consecutive backoffs since the last sample (RFC 6298 §5.5). */
   backoffCount = 0;
   readonly minRtoMs: number;
@@ -99,6 +101,7 @@ export class RttEstimator {
       this.srttMs = (1 - RTT_ALPHA) * this.srttMs + RTT_ALPHA * rttMs;
     }
     this.samples++;
+    if (rttMs < this.minRttMs) this.minRttMs = rttMs;
     this.#baseRtoMs = this.#clamp(
       this.srttMs + Math.max(CLOCK_GRANULARITY_MS, RTT_K * this.rttvarMs),
     );

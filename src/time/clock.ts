@@ -1,7 +1,7 @@
 /**
  * Time sources. Everything below `src/socket/` takes time as an argument; the
- * stack's event loop reads a {@link Clock} once per iteration and passes the
- * value down. Tests use {@link ManualClock} so runs are deterministic.
+ * stack's event loop reads a {@link Clock} once per iteration (and again within a
+ * receive batch after a timed TCP send, see `LoopSink`) and passes the value down. Tests use {@link ManualClock} so runs are deterministic.
  *
  * @module
  */

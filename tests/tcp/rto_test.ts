@@ -35,3 +35,16 @@ Deno.test("RttEstimator backoff doubles and resetBackoff restores", () => {
   e.sample(-5); // ignored
   assert.equal(e.samples, 0);
 });
+
+Deno.test("RttEstimator keeps the connection's smallest sample (tcpi_min_rtt), 0 included", () => {
+  const e = new RttEstimator();
+  assert.equal(e.minRttMs, Infinity);
+  e.sample(12);
+  e.sample(3.5);
+  e.sample(40);
+  assert.equal(e.minRttMs, 3.5);
+  e.sample(-1); // ignored
+  assert.equal(e.minRttMs, 3.5);
+  e.sample(0);
+  assert.equal(e.minRttMs, 0);
+});
