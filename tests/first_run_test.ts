@@ -73,6 +73,23 @@ async function freshPath(): Promise<string> {
   return bin;
 }
 
+Deno.test("`.ci/run` installs the Debian package of every program a lab test may need", async () => {
+  const script = await Deno.readTextFile(`${ROOT}.ci/run`);
+  // The script's list: `package:command` words in its `for pkg_cmd in ...; do` loop.
+  const loop = script.match(/for pkg_cmd in ([^;]*);/);
+  assert.ok(loop !== null, ".ci/run has no `for pkg_cmd in ...;` list");
+  const installed = new Map<string, string>();
+  for (const word of loop[1].split(/\s+/)) {
+    const colon = word.indexOf(":");
+    if (colon > 0) installed.set(word.slice(colon + 1), word.slice(0, colon));
+  }
+  const missing = Object.entries(DEBIAN_PACKAGES).filter(([command, pkg]) =>
+    // `ss` and `nstat` come with `ip` (iproute2), which the list checks for.
+    installed.get(command) !== pkg && ![...installed.values()].includes(pkg)
+  );
+  assert.deepEqual(missing, [], "programs whose package .ci/run does not install");
+});
+
 if (Deno.env.get(CHILD_ENV) === "1") {
   Deno.test({ name: `${NAME} (skipped: this is the child run)`, ignore: true, fn() {} });
 } else {
