@@ -62,6 +62,7 @@ import {
   type TcpContext,
   TcpState,
 } from "./tcb.ts";
+import type { CaState } from "./tcb.ts";
 import {
   ICMP_DEST_UNREACHABLE,
   ICMP_TIME_EXCEEDED,
@@ -71,6 +72,7 @@ import {
 } from "../wire/icmp.ts";
 
 export {
+  type CaState,
   MAX_WINDOW_SHIFT,
   TCP_STATE_NAMES,
   TCP_TIMER_DELAYED_ACK,
@@ -190,6 +192,12 @@ export interface TcpInfo {
    * before the first data was sent or a duplicate ACK seen.
    */
   lossRecovery: string;
+  /**
+   * Linux's congestion-avoidance state (`tcpi_ca_state`): "open", "disorder" (duplicate ACKs
+   * or SACKs, no reduction yet), "cwr" (an ECN reduction), "recovery" (fast recovery) or
+   * "loss" (after a retransmission timeout, until its data is acknowledged).
+   */
+  caState: CaState;
   /** Fast recovery episodes entered. */
   recoveries: number;
   /** Segments RACK deemed lost (RFC 8985 §6.2). */
@@ -811,6 +819,7 @@ export class TcpConnection implements TimerTarget {
       sack: t.sackOk,
       lossRecovery: t.recovery?.name ??
         (t.rack !== null ? "rack-tlp" : "none"),
+      caState: t.caState,
       recoveries: t.recoveryCount,
       rackLosses: t.rackLostCount,
       reorderingSeen: t.rack?.reorderingSeen ?? false,

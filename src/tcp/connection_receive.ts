@@ -812,6 +812,7 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
   }
   t.rtt.resetBackoff();
   t.retries = 0;
+  if (t.inLoss && seqGe(ack, t.recoverPoint)) t.inLoss = false;
   // Drop acknowledged bytes from the send buffer.
   const ring = t.sendRing;
   let ackedData = 0;

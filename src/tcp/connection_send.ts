@@ -544,6 +544,7 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
   t.rtoSinceTs = true;
   t.rtoTsVal = t.tsNow(nowMs);
   t.inRecovery = false;
+  t.inLoss = true;
   t.dupAcks = 0;
   t.limitedTransmit = 0;
   // RFC 6582 §4: after a timeout, recover = highest sequence sent.

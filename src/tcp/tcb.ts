@@ -171,6 +171,9 @@ export function isArmed(t: Timer | null): boolean {
   return t !== null && t.armed;
 }
 
+/** Linux's `tcp_ca_state` names (include/net/tcp.h TCP_CA_Open … TCP_CA_Loss), lower case. */
+export type CaState = "open" | "disorder" | "cwr" | "recovery" | "loss";
+
 /**
  * One connection's state. Made by {@link TcpConnection}'s constructor; its fields are the
  * TCB of RFC 9293 §3.3.1 and what this implementation adds, read and written by the
@@ -280,6 +283,11 @@ export class Tcb {
   rtoTsVal = 0;
   dupAcks = 0;
   inRecovery = false;
+  /**
+   * After a retransmission timeout, until SND.UNA reaches the {@link recoverPoint} it set (or
+   * an undo): Linux's TCP_CA_Loss (tcp_enter_loss … tcp_try_undo_recovery).
+   */
+  inLoss = false;
   recoverPoint = 0;
   highRxt = 0;
   /** The loss-recovery strategy, made at the first duplicate ACK (see {@link lossRecovery}). */
@@ -534,6 +542,7 @@ export class Tcb {
       this.inRecovery = false;
       this.rack?.onRecoveryExit();
     }
+    this.inLoss = false;
     this.undoCount++;
     this.ctx.stats.undos++;
     void nowMs;
@@ -553,6 +562,23 @@ export class Tcb {
       this.undoTsSet = true;
       this.undoTsVal = this.tsNow(nowMs);
     }
+  }
+
+  /**
+   * Linux's congestion-avoidance state (`tcp_ca_state`, TCP_INFO `tcpi_ca_state`): "loss"
+   * after a retransmission timeout until its data is acknowledged, "recovery" in fast
+   * recovery, "cwr" while an ECN reduction's window is acknowledged (RFC 3168 §6.1.2),
+   * "disorder" with duplicate ACKs or SACKed data and no reduction, else "open".
+   */
+  get caState(): CaState {
+    if (this.inLoss) return "loss";
+    if (this.inRecovery) return "recovery";
+    if (this.ecnReductions > 0 && seqLt(this.sndUna, this.ecnRecover)) return "cwr";
+    const sacked = this.rack !== null
+      ? this.rack.sackedSegments > 0
+      : (this.scoreboard?.sackedBytes() ?? 0) > 0;
+    if (this.dupAcks > 0 || sacked) return "disorder";
+    return "open";
   }
 
   /** RFC 6528: the initial sequence number for this 4-tuple at `nowMs`. */

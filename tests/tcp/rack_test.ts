@@ -795,3 +795,33 @@ Deno.test("TcpConnection: a retransmission lost in recovery with nothing sent af
   p.ack(2 * MSS);
   assert.equal(p.conn.info().timeouts, 1);
 });
+
+Deno.test("TcpInfo.caState follows Linux's tcp_ca_state: open, disorder on a SACK, recovery, open again, loss after a timeout", () => {
+  const p = new Peer({}, 10);
+  assert.equal(p.conn.info().caState, "open");
+  p.write(10 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  p.host.advance(1);
+  // The first segment is missing; one SACK is reordering until RACK says otherwise.
+  p.ack(0, [MSS, 2 * MSS]);
+  assert.equal(p.conn.info().caState, "disorder");
+  // Three segments SACKed past it and a reordering window later: lost, fast recovery.
+  p.ack(0, [MSS, 4 * MSS]);
+  p.host.advance(20);
+  assert.equal(p.conn.info().caState, "recovery");
+  assert.ok(p.sentOffsets().includes(0), "the hole was retransmitted");
+  // Everything acknowledged: recovery ends.
+  p.ack(10 * MSS);
+  assert.equal(p.conn.info().caState, "open");
+  // Nothing comes back for new data: the probe, then the timeout.
+  p.write(2 * MSS);
+  for (let i = 0; i < 20 && p.conn.info().timeouts === 0; i++) p.host.advance(100);
+  assert.equal(p.conn.info().tlpProbes, 1);
+  assert.equal(p.conn.info().timeouts, 1);
+  assert.equal(p.conn.info().caState, "loss");
+  // Loss lasts until what was outstanding at the timeout is acknowledged.
+  p.ack(11 * MSS);
+  assert.equal(p.conn.info().caState, "loss");
+  p.ack(12 * MSS);
+  assert.equal(p.conn.info().caState, "open");
+});

@@ -53,6 +53,7 @@ import {
 } from "./profiles.ts";
 import {
   evaluateTcpiAssert,
+  TCP_CA_STATES,
   TCPI_OPT_ECN,
   TCPI_OPT_ECN_SEEN,
   TCPI_OPT_SACK,
@@ -812,6 +813,7 @@ class Run {
     v.rto = info.rtoMs * 1000;
     v.rtt = Math.round(info.srttMs * 1000);
     v.rttvar = Math.round(info.rttvarMs * 1000);
+    v.ca_state = TCP_CA_STATES[info.caState];
     v.options = (info.timestamps ? TCPI_OPT_TIMESTAMPS : 0) | (info.sack ? TCPI_OPT_SACK : 0) |
       (info.windowScaling ? TCPI_OPT_WSCALE : 0) | (info.ecn ? TCPI_OPT_ECN : 0) |
       (info.ecnCeReceived > 0 ? TCPI_OPT_ECN_SEEN : 0);

@@ -9,7 +9,7 @@
  * Each statement is `assert EXPR[, message]`; EXPR is a chain of comparisons
  * (`==`, `!=`, `<`, `<=`, `>`, `>=`) over integers and `tcpi_*` names, joined
  * by `and`. Anything else — other Python, a field rawstack does not model
- * (`tcpi_ca_state`, `tcpi_lost`, …) — makes the script not applicable.
+ * (`tcpi_lost`, …) — makes the script not applicable.
  *
  * @module
  */
@@ -33,7 +33,21 @@ export const TCPI_OPT_ECN = 8;
 /** A CE mark was received. */
 export const TCPI_OPT_ECN_SEEN = 16;
 
+/** `tcpi_ca_state` values (Linux include/net/tcp.h enum tcp_ca_state). */
+export const TCP_CA_STATES: Readonly<Record<string, number>> = {
+  open: 0,
+  disorder: 1,
+  cwr: 2,
+  recovery: 3,
+  loss: 4,
+};
+
 const TCPI_CONSTANTS: Readonly<Record<string, number>> = {
+  TCP_CA_Open: TCP_CA_STATES.open,
+  TCP_CA_Disorder: TCP_CA_STATES.disorder,
+  TCP_CA_CWR: TCP_CA_STATES.cwr,
+  TCP_CA_Recovery: TCP_CA_STATES.recovery,
+  TCP_CA_Loss: TCP_CA_STATES.loss,
   TCPI_OPT_TIMESTAMPS,
   TCPI_OPT_SACK,
   TCPI_OPT_WSCALE,
@@ -69,6 +83,7 @@ export const MODELLED_TCPI_FIELDS: ReadonlySet<string> = new Set([
   "rtt",
   "rttvar",
   "options",
+  "ca_state",
 ]);
 
 const COMPARATORS = ["==", "!=", "<=", ">=", "<", ">"] as const;

@@ -34,10 +34,18 @@ Deno.test("evaluateTcpiAssert checks comparison chains over tcpi fields", () => 
 
 Deno.test("evaluateTcpiAssert reports what it cannot judge", () => {
   assert.equal(
-    evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Open", null)?.kind,
+    evaluateTcpiAssert("assert tcpi_lost == 0", null)?.kind,
     "unsupported",
   );
   assert.equal(evaluateTcpiAssert("x = 1", null)?.kind, "unsupported");
   assert.equal(evaluateTcpiAssert("assert tcpi_snd_mss", null)?.kind, "unsupported");
   assert.equal(evaluateTcpiAssert("assert tcpi_rto > 0", null), null);
+});
+
+Deno.test("evaluateTcpiAssert compares tcpi_ca_state with Linux's TCP_CA_* values", () => {
+  const recovery = { ca_state: 3 };
+  assert.equal(evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Open", null), null);
+  assert.equal(evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Recovery", recovery), null);
+  const wrong = evaluateTcpiAssert("assert tcpi_ca_state == TCP_CA_Loss, tcpi_ca_state", recovery);
+  assert.equal(wrong?.kind, "failed");
 });
