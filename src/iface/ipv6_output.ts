@@ -343,14 +343,7 @@ export class Ipv6Output {
       const gsoSize = opts?.gsoSize ?? 0;
       const mac = offloadMac6(layer, this.nowMs, this.#pointToPoint, dst, payload, gsoSize);
       if (mac >= 0) {
-        const at = buf.prepend(IPV6_HEADER_LEN);
-        if (at < 0) {
-          stats.txNoHeadroom++;
-          this.release(buf);
-          return false;
-        }
-        writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
-        stats.txPackets++;
+        if (!this.#prependHeader(buf, tc, protocol, hopLimit, src, dst)) return false;
         if (this.#link.transmitIpv6(buf, mac, partial, gsoSize)) return true;
         stats.txLinkDropped++;
         return false;
@@ -385,14 +378,7 @@ export class Ipv6Output {
       this.release(buf);
       return ok;
     }
-    const at = buf.prepend(IPV6_HEADER_LEN);
-    if (at < 0) {
-      stats.txNoHeadroom++;
-      this.release(buf);
-      return false;
-    }
-    writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
-    stats.txPackets++;
+    if (!this.#prependHeader(buf, tc, protocol, hopLimit, src, dst)) return false;
     return this.#route(buf, dst, -1, hop);
   }
 
@@ -555,16 +541,33 @@ export class Ipv6Output {
       this.release(buf);
       return false;
     }
+    if (!this.#prependHeader(buf, tc, protocol, hopLimit, src, dst)) return false;
+    this.#stats.txLocal++;
+    queue.push(buf);
+    return true;
+  }
+
+  /**
+   * Puts the 40-byte header in front of `buf`'s payload (counted in
+   * `txPackets`); false when `buf` has no room for it (counted, released).
+   */
+  #prependHeader(
+    buf: PacketBufferLike,
+    tc: number,
+    protocol: number,
+    hopLimit: number,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+  ): boolean {
+    const payload = buf.length;
     const at = buf.prepend(IPV6_HEADER_LEN);
     if (at < 0) {
       this.#stats.txNoHeadroom++;
       this.release(buf);
       return false;
     }
-    writeIpv6Header(buf.bytes, at, tc, buf.length - IPV6_HEADER_LEN, protocol, hopLimit, src, dst);
+    writeIpv6Header(buf.bytes, at, tc, payload, protocol, hopLimit, src, dst);
     this.#stats.txPackets++;
-    this.#stats.txLocal++;
-    queue.push(buf);
     return true;
   }
 }
