@@ -21,6 +21,7 @@
 
 import { AfPacketDevice, type AfPacketOptions } from "../phy/af_packet.ts";
 import { assertCommandDeclared, type CommandResult, LabProcess, run } from "./lab.ts";
+import { segmentationOffloadsOff } from "./lab_offloads.ts";
 
 /** Host A's address. */
 export const ROUTER_LAB_A_ADDRESS = "198.51.100.2";
@@ -188,8 +189,8 @@ export class RouterLab {
       "b0",
     ]);
     if (opts.peerOffloads !== true) {
-      await this.runIn(a, ["ethtool", "-K", "a0", "tx", "off", "tso", "off", "gso", "off"]);
-      await this.runIn(b, ["ethtool", "-K", "b0", "tx", "off", "tso", "off", "gso", "off"]);
+      await segmentationOffloadsOff(a, "a0");
+      await segmentationOffloadsOff(b, "b0");
     }
     if (opts.routerGro === true) {
       await this.runIn(r, ["ethtool", "-K", "ra", "gro", "on"]);

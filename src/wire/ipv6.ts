@@ -20,7 +20,7 @@
 
 import { Ipv6Address } from "./ipv6_address.ts";
 import { WireError } from "./error.ts";
-import { read16, readI32, WireView, write16, write32 } from "./view.ts";
+import { read16, read32, readI32, WireView, write16, write32 } from "./view.ts";
 
 /** Length of the fixed IPv6 header (RFC 8200 §3). */
 export const IPV6_HEADER_LEN = 40;
@@ -626,6 +626,15 @@ function upperHeaderMin(nextHeader: number): number {
  * (RFC 8200 §4.2) in `[start, end)`. Returns null to go on, the result when
  * an option ends processing, or a WireError for options that overrun the
  * header.
+ *
+ * A Jumbo Payload option in the Hop-by-Hop header of a packet walked here
+ * (its Payload Length is not 0: a jumbogram is read by `readIpv6Jumbogram`)
+ * is one of RFC 2675 §3's errors, each a Parameter Problem code 0, checked
+ * in the order of Linux's `ipv6_hop_jumbo`: misaligned (not 4n+2, RFC 2675
+ * §2) or an Opt Data Len other than 4 (pointer: the Opt Data Len); a Jumbo
+ * Payload Length below 65,536 (pointer: its high octet); else "Payload
+ * Length ≠ 0 and Jumbo Payload option present" (pointer: the Option Type).
+ * In a Destination Options header it is an unrecognised option.
  */
 function processOptions(
   bytes: Uint8Array,
@@ -633,6 +642,7 @@ function processOptions(
   start: number,
   end: number,
   multicast: boolean,
+  hopByHop: boolean,
   out: Ipv6Chain,
 ): Ipv6Chain | WireError | null {
   let at = start;
@@ -659,6 +669,15 @@ function processOptions(
         return new WireError(PROTOCOL, "bad-option", `router alert of length ${len} != 2`);
       }
       out.routerAlert = read16(bytes, at + 2);
+    } else if (type === IPV6_OPT_JUMBO && hopByHop) {
+      const pointer = at - base;
+      if ((pointer & JUMBO_ALIGN_MASK) !== JUMBO_ALIGN || len !== IPV6_OPT_JUMBO_LEN) {
+        return problem(out, ICMPV6_PARAM_HEADER_FIELD, pointer + 1, !multicast);
+      }
+      if (read32(bytes, at + 2) < IPV6_JUMBO_MIN_LENGTH) {
+        return problem(out, ICMPV6_PARAM_HEADER_FIELD, pointer + 2, !multicast);
+      }
+      return problem(out, ICMPV6_PARAM_HEADER_FIELD, pointer, !multicast);
     } else if (type !== IPV6_OPT_PADN) {
       // RFC 8200 §4.2: the two high-order bits say what to do with an unrecognised option.
       const action = type >>> 6;
@@ -688,7 +707,9 @@ function processOptions(
  *
  * In order: a Hop-by-Hop header is accepted only right after the IPv6
  * header (§4.1; elsewhere: code 1); Hop-by-Hop and Destination Options are
- * processed option by option with the §4.2 actions; a Routing header with
+ * processed option by option with the §4.2 actions (a Jumbo Payload option
+ * in the Hop-by-Hop header: RFC 2675 §3's code 0, the Payload Length not
+ * being 0); a Routing header with
  * Segments Left ≠ 0 is refused with code 0 pointing at its Routing Type —
  * rawstack implements no routing type, and RFC 5095 §3 makes type 0 one of
  * those — and one with Segments Left 0 is skipped (§4.4); a Fragment header
@@ -792,7 +813,8 @@ export function walkIpv6Chain(
           }
         } else {
           if (nextHeader === IP_PROTO_HOPOPTS) out.hopByHop = true;
-          const r = processOptions(bytes, base, at + 2, at + headerLength, multicast, out);
+          const hbh = nextHeader === IP_PROTO_HOPOPTS;
+          const r = processOptions(bytes, base, at + 2, at + headerLength, multicast, hbh, out);
           if (r !== null) return r;
         }
       }
@@ -877,6 +899,9 @@ export const IPV6_JUMBO_MIN_LENGTH = 0x10000;
  * offset 2 (its 4n+2 alignment, RFC 2675 §2) and nothing else: 8 octets.
  */
 export const IPV6_JUMBO_HOPOPTS_LEN = 8;
+/** The Jumbo Payload option's alignment, 4n + 2 (RFC 2675 §2): offset & 3 === 2. */
+const JUMBO_ALIGN_MASK = 3;
+const JUMBO_ALIGN = 2;
 /** Offsets of the option's fields in that header. */
 const JUMBO_OPT_TYPE_AT = 2;
 const JUMBO_OPT_LEN_AT = 3;

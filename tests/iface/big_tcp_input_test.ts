@@ -133,3 +133,32 @@ Deno.test("Ipv4Layer behaviour: Total Length 0 in a GSO super-frame above 64 KiB
   assert.equal(iface.ipv4.stats.rxBigTcp, 1);
   assert.equal(iface.ipv4.rxSuperFrame, false, "cleared after the frame");
 });
+
+Deno.test("Ipv6Layer behaviour: a Jumbo Payload option in a packet whose Payload Length is not 0 gets Parameter Problem code 0 at the option (RFC 2675 §3)", () => {
+  // [Jumbo Payload Length, Opt Data Len, the pointer RFC 2675 §3 / Linux ipv6_hop_jumbo give]
+  const cases: [number, number, number][] = [
+    [8 + SEGMENT_BYTES, 4, 42], // a valid option, Payload Length ≠ 0: the Option Type
+    [1000, 4, 44], // Jumbo Payload Length < 65,536: its high octet
+    [8 + SEGMENT_BYTES, 2, 43], // malformed: the Opt Data Len
+  ];
+  for (const [jumbo, optLen, pointer] of cases) {
+    const { h, got } = v6HostWithTcp();
+    h.out();
+    const hbh = new Uint8Array(8 + 20);
+    hbh[0] = TCP;
+    hbh[2] = 0xc2;
+    hbh[3] = optLen;
+    if (optLen === 4) new DataView(hbh.buffer).setUint32(4, jumbo);
+    else hbh[6] = 1; // a 2-byte option, then PadN of 0 bytes to the header's end
+    // An ordinary frame (not GSO), Payload Length 28.
+    h.rx(
+      v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 0, payload: hbh })),
+    );
+    assert.deepEqual(got, [], `jumbo ${jumbo} len ${optLen}`);
+    assert.equal(h.ipv6.stats.rxParameterProblem, 1);
+    const [e] = h.out();
+    assert.equal(e.icmpType, 4);
+    assert.equal(e.icmp[1], 0, `code 0 (header field), jumbo ${jumbo} len ${optLen}`);
+    assert.equal(new DataView(e.icmp.buffer, e.icmp.byteOffset).getUint32(4), pointer);
+  }
+});

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import {
+  ICMPV6_PARAM_HEADER_FIELD,
+  ICMPV6_PARAM_OPTION,
   IPV6_JUMBO_HOPOPTS_LEN,
   IPV6_OPT_JUMBO,
+  Ipv6Packet,
   newIpv6Jumbogram,
   readIpv6Jumbogram,
+  walkIpv6Chain,
 } from "../../src/wire/ipv6.ts";
+import { isWireError } from "../../src/wire/error.ts";
 
 const TCP = 6;
 const UDP = 17;
@@ -99,4 +104,40 @@ Deno.test("readIpv6Jumbogram behaviour: a truncated jumbogram, more options, ano
     const n = length < 0 ? p.length : length;
     assert.equal(readIpv6Jumbogram(p, 0, n, newIpv6Jumbogram()).verdict, "discard", name);
   }
+});
+
+/** `p` (from {@link jumbogram}) with Payload Length `n` (≠ 0: not a jumbogram) and Next Header `first`. */
+function withPayloadLength(p: Uint8Array, n: number, first = HOPOPTS): Uint8Array {
+  p[4] = n >>> 8;
+  p[5] = n & 0xff;
+  p[6] = first;
+  return p;
+}
+
+Deno.test("walkIpv6Chain behaviour: a Jumbo Payload option with a Payload Length not 0 is RFC 2675 §3's Parameter Problem code 0", () => {
+  const optionLength2 = withPayloadLength(jumbogram(100, { optLen: 2 }), 108);
+  optionLength2.set([1, 0], 46); // PadN to the header's end
+  const cases: [string, Uint8Array, number][] = [
+    // A valid option: "Payload Length ≠ 0 and Jumbo Payload option present", at its Option Type.
+    ["valid option", withPayloadLength(jumbogram(100, { jumbo: 70_000 }), 108), 42],
+    // Jumbo Payload Length below 65,536: its high octet (checked first, as Linux).
+    ["short jumbo length", withPayloadLength(jumbogram(100, { jumbo: 108 }), 108), 44],
+    // Opt Data Len other than 4: malformed, that octet.
+    ["option length 2", optionLength2, 43],
+  ];
+  for (const [name, p, pointer] of cases) {
+    const c = walkIpv6Chain(new Ipv6Packet(p));
+    if (isWireError(c)) throw new Error(`${name}: ${c}`);
+    assert.equal(c.verdict, "parameter-problem", name);
+    assert.equal(c.icmpCode, ICMPV6_PARAM_HEADER_FIELD, name);
+    assert.equal(c.pointer, pointer, name);
+    assert.equal(c.icmpAllowed, true, name);
+  }
+  // In a Destination Options header it stays an unrecognised option (action 11: code 2).
+  const dst = withPayloadLength(jumbogram(100, { jumbo: 70_000 }), 108, 60);
+  const d = walkIpv6Chain(new Ipv6Packet(dst));
+  if (isWireError(d)) throw new Error(String(d));
+  assert.equal(d.verdict, "parameter-problem");
+  assert.equal(d.icmpCode, ICMPV6_PARAM_OPTION);
+  assert.equal(d.pointer, 42);
 });

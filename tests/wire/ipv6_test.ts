@@ -253,9 +253,9 @@ Deno.test("walkIpv6Chain applies the RFC 8200 §4.2 action of an unrecognised op
     }
   }
   // Pad1, PadN and a Router Alert are understood; the pointer names the offending option.
-  const mixed = optionsHeader(IP_PROTO_UDP, [0, 1, 0, 0xc2, 1, 0]);
+  const mixed = optionsHeader(IP_PROTO_UDP, [0, 1, 0, 0xde, 1, 0]);
   const c = walkOk(packet(IP_PROTO_HOPOPTS, [...mixed, ...UDP8]));
-  assert.equal(c.verdict, "parameter-problem", "Jumbo Payload (0xc2) is not supported");
+  assert.equal(c.verdict, "parameter-problem", "an unrecognised option after Pad1 and PadN");
   assert.equal(c.pointer, 45);
   const alert = walkOk(
     packet(IP_PROTO_HOPOPTS, [...optionsHeader(IP_PROTO_UDP, [5, 2, 0, 1, 0, 0]), ...UDP8]),
