@@ -31,6 +31,7 @@ export type { LossDetection } from "./src/tcp/config.ts";
 export type { BoundIpOptions } from "./src/tcp/control_segment.ts";
 export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
 export {
+  type CaState,
   type CookieOptions,
   TCP_STATE_NAMES,
   type TcpConnection,

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { linger2FinTimeoutMs, linger2Seconds } from "../tcp/config.ts";
 import type { TcpConfig } from "../tcp/config.ts";
 import type { TcpConnection, TcpInfo } from "../tcp/connection.ts";
 import { TcpError } from "../tcp/errors.ts";
@@ -98,7 +99,8 @@ interface Descriptor {
  * Socket options {@link SocketDescriptors.setsockopt} models, with POSIX/Linux units:
  * booleans as 0/1, keep-alive times in seconds, TCP_MAXSEG in bytes, IP_TTL 1..255,
  * IP_TOS the TOS byte (its ECN bits are TCP's, RFC 3168 §5). TCP_KEEPINIT (FreeBSD) bounds
- * the handshake, seconds. IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
+ * the handshake, seconds. TCP_LINGER2 (Linux) is how long a closed connection waits in
+ * FIN-WAIT-2 for the peer's FIN, seconds (at most 120; 0: the default; negative: not at all). IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
  * the IPv6 names of the same two fields — hop limit and traffic class — and read and write
  * what IP_TTL and IP_TOS do: a connection has one family, so one value of each.
  */
@@ -109,6 +111,7 @@ export type SocketOptionName =
   | "TCP_KEEPINTVL"
   | "TCP_KEEPCNT"
   | "TCP_KEEPINIT"
+  | "TCP_LINGER2"
   | "TCP_MAXSEG"
   | "IP_TTL"
   | "IP_TOS"
@@ -122,6 +125,7 @@ const SOCKET_OPTION_NAMES: ReadonlySet<string> = new Set<SocketOptionName>([
   "TCP_KEEPINTVL",
   "TCP_KEEPCNT",
   "TCP_KEEPINIT",
+  "TCP_LINGER2",
   "TCP_MAXSEG",
   "IP_TTL",
   "IP_TOS",
@@ -156,6 +160,8 @@ function applyOptions(c: TcpConnection, opts: ReadonlyMap<SocketOptionName, numb
     probes: opts.get("TCP_KEEPCNT"),
     initMs: sec("TCP_KEEPINIT"),
   });
+  const linger2 = opts.get("TCP_LINGER2");
+  if (linger2 !== undefined) c.setFinTimeout(linger2FinTimeoutMs(linger2));
   const nodelay = opts.get("TCP_NODELAY");
   if (nodelay !== undefined) c.setNoDelay(nodelay !== 0);
   const keepalive = opts.get("SO_KEEPALIVE");
@@ -300,7 +306,8 @@ export class SocketDescriptors {
     if (!SOCKET_OPTION_NAMES.has(name)) {
       throw new SocketError("EINVAL", `setsockopt: unknown option ${String(name)}`);
     }
-    if (!Number.isInteger(value) || value < 0) {
+    // TCP_LINGER2 alone takes a negative value (Linux: no FIN-WAIT-2 wait at all).
+    if (!Number.isInteger(value) || (value < 0 && name !== "TCP_LINGER2")) {
       throw new SocketError("EINVAL", `setsockopt: ${name} needs a non-negative integer`);
     }
     const positive = name === "TCP_KEEPIDLE" || name === "TCP_KEEPINTVL" ||
@@ -334,6 +341,10 @@ export class SocketDescriptors {
     const info = d.conn?.connection.info();
     if (name === "TCP_MAXSEG" && info !== undefined) return info.sndMss;
     const set = d.opts.get(name);
+    if (name === "TCP_LINGER2") {
+      const ms = set === undefined ? info?.finTimeoutMs ?? null : linger2FinTimeoutMs(set);
+      return linger2Seconds(ms, this.#host.tcp?.config.timeWaitMs ?? 0);
+    }
     if (set !== undefined) return set;
     const cfg = this.#host.tcp?.config;
     const seconds = (ms: number | undefined) => Math.floor((ms ?? 0) / MS_PER_SECOND);

@@ -470,3 +470,44 @@ export function newTcpStats(): TcpStats {
     rxCoalescedSegments: 0,
   };
 }
+
+/** Milliseconds per second (TCP_LINGER2 counts seconds). */
+const LINGER2_MS_PER_SECOND = 1000;
+/** Linux TCP_FIN_TIMEOUT_MAX: the longest TCP_LINGER2, seconds. */
+export const TCP_LINGER2_MAX_SECONDS = 120;
+
+/**
+ * A TCP_LINGER2 value (seconds, Linux do_tcp_setsockopt) as the engine's FIN-WAIT-2 timeout
+ * (`TcpConnection.setFinTimeout`): negative → none (-1), 0 → the default (null), above
+ * {@link TCP_LINGER2_MAX_SECONDS} → that maximum.
+ *
+ * @param seconds the option's value
+ * @returns ms, -1 for none, or null for the default
+ *
+ * @example
+ * ```ts
+ * import { linger2FinTimeoutMs } from "./config.ts";
+ * console.assert(linger2FinTimeoutMs(1) === 1000);
+ * console.assert(linger2FinTimeoutMs(0) === null);
+ * console.assert(linger2FinTimeoutMs(-5) === -1);
+ * console.assert(linger2FinTimeoutMs(600) === 120_000);
+ * ```
+ */
+export function linger2FinTimeoutMs(seconds: number): number | null {
+  if (seconds < 0) return -1;
+  if (seconds === 0) return null;
+  return Math.min(seconds, TCP_LINGER2_MAX_SECONDS) * LINGER2_MS_PER_SECOND;
+}
+
+/**
+ * What getsockopt(TCP_LINGER2) reads (Linux do_tcp_getsockopt): -1 for none, else the
+ * timeout in seconds, the default's when none was set.
+ *
+ * @param finTimeoutMs the connection's setting (see {@link linger2FinTimeoutMs})
+ * @param defaultMs the layer's default (`TcpConfig.timeWaitMs`)
+ * @returns seconds, or -1
+ */
+export function linger2Seconds(finTimeoutMs: number | null, defaultMs: number): number {
+  if (finTimeoutMs !== null && finTimeoutMs < 0) return -1;
+  return Math.floor((finTimeoutMs ?? defaultMs) / LINGER2_MS_PER_SECOND);
+}

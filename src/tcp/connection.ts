@@ -248,6 +248,11 @@ export interface TcpInfo {
   keepAliveProbes: number;
   /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
   keepAliveInitMs: number;
+  /**
+   * TCP_LINGER2: the FIN-WAIT-2 wait after close(), ms (negative: none; null: the layer's
+   * `timeWaitMs`).
+   */
+  finTimeoutMs: number | null;
   /** ECN (RFC 3168) agreed on the handshake. */
   ecn: boolean;
   /** Segments that arrived marked CE. */
@@ -677,6 +682,10 @@ export class TcpConnection implements TimerTarget {
     } else if (this.readableLength > 0 && s !== TcpState.TIME_WAIT) {
       sendReset(t, nowMs);
       t.terminate(null);
+    } else if (t.state === TcpState.FIN_WAIT_2 && t.finTimeoutMs !== null && t.finTimeoutMs < 0) {
+      // Linux tcp_close with linger2 < 0: no FIN-WAIT-2 wait at all; reset and close.
+      sendReset(t, nowMs);
+      t.terminate(null);
     } else {
       this.closeWrite();
       if (t.state === TcpState.FIN_WAIT_2) t.armOrphanTimeout(nowMs);
@@ -755,6 +764,21 @@ export class TcpConnection implements TimerTarget {
     if (t.keepAlive && t.isSynchronized() && t.keepAliveProbesSent === 0) {
       t.armKeepAlive(t.ctx.clock.now());
     }
+  }
+
+  /**
+   * TCP_LINGER2: how long this connection waits in FIN-WAIT-2 for the peer's FIN once the
+   * application closed it (Linux tcp_fin_time: never below 3.5 RTO). null restores the
+   * layer's default (`TcpConfig.timeWaitMs`); a negative value waits not at all — `close()`
+   * in FIN-WAIT-2 sends RST, and a closed connection whose FIN is acknowledged is dropped.
+   *
+   * @param ms the timeout in ms, negative for none, or null for the default
+   * @returns nothing
+   */
+  setFinTimeout(ms: number | null): void {
+    if (ms !== null && !Number.isFinite(ms)) throw new RangeError(`bad FIN-WAIT-2 timeout ${ms}`);
+    const t = this.#t;
+    t.finTimeoutMs = ms;
   }
 
   /**
@@ -840,6 +864,7 @@ export class TcpConnection implements TimerTarget {
       keepAliveIntervalMs: t.keepAliveIntervalMs,
       keepAliveProbes: t.keepAliveProbes,
       keepAliveInitMs: t.keepAliveInitMs,
+      finTimeoutMs: t.finTimeoutMs,
       ecn: t.ecnOk,
       ecnCeReceived: t.ecnCeReceived,
       ecnReductions: t.ecnReductions,

@@ -311,7 +311,14 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
     case TcpState.FIN_WAIT_1:
       if (t.finAcked()) {
         t.state = TcpState.FIN_WAIT_2;
-        if (t.appClosed) t.armOrphanTimeout(nowMs);
+        if (t.appClosed) {
+          // Linux tcp_rcv_state_process: an orphan with linger2 < 0 is done here.
+          if (t.finTimeoutMs !== null && t.finTimeoutMs < 0) {
+            t.terminate(null);
+            return;
+          }
+          t.armOrphanTimeout(nowMs);
+        }
       }
       break;
     case TcpState.CLOSING:

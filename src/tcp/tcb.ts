@@ -39,6 +39,9 @@ import {
 import type { SackScoreboard } from "./sack_scoreboard.ts";
 import { seqAdd, seqLt, seqSub } from "./seq.ts";
 
+/** Linux tcp_fin_time: an orphan's FIN-WAIT-2 timeout is at least 3.5 RTO. */
+const FIN_TIMEOUT_RTO_FLOOR = 3.5;
+
 /** RFC 9293 §3.3.2 connection states. */
 export const TcpState = {
   CLOSED: 0,
@@ -376,6 +379,12 @@ export class Tcb {
   keepAliveProbes: number;
   /** TCP_KEEPINIT: the handshake's time limit, ms (0: none). */
   keepAliveInitMs: number;
+  /**
+   * TCP_LINGER2: how long this connection, once the application closed it, waits in
+   * FIN-WAIT-2 for the peer's FIN, ms; null: the layer's `timeWaitMs`; negative: not at all
+   * (Linux linger2 < 0: close() in FIN-WAIT-2 resets, an orphan reaching it is dropped).
+   */
+  finTimeoutMs: number | null = null;
   /**
    * Text that arrived on a SYN or SYN-ACK while we were not yet ESTABLISHED, queued until we
    * are (RFC 9293 §3.10.7.2, §3.10.7.3); at most one receive window, and `synFin` its FIN.
@@ -803,7 +812,15 @@ export class Tcb {
   /** Linux tcp_fin_timeout: bounds an orphaned FIN-WAIT-2. */
   armOrphanTimeout(nowMs: number): void {
     // Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 does not wait forever for the peer's FIN.
-    this.scheduleTimeWait(nowMs);
+    const linger2 = this.finTimeoutMs;
+    if (linger2 === null) {
+      this.scheduleTimeWait(nowMs);
+      return;
+    }
+    // Linux tcp_fin_time: the socket's TCP_LINGER2, but never below 3.5 RTO.
+    const floorMs = this.rtt.rtoMs * FIN_TIMEOUT_RTO_FLOOR;
+    this.timeWaitTimer ??= new Timer(this.conn, TCP_TIMER_TIME_WAIT);
+    this.ctx.wheel.schedule(this.timeWaitTimer, nowMs + Math.max(linger2, floorMs));
   }
 
   /** (Re)starts the TIME-WAIT / orphan timer: 2 MSL (or tcp_fin_timeout) from now. */

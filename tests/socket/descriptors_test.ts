@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { SocketError } from "../../src/socket/descriptors.ts";
+import { SocketDescriptors, SocketError } from "../../src/socket/descriptors.ts";
+import { DEFAULT_TCP_CONFIG } from "../../src/tcp/config.ts";
 import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import { MemoryLink } from "../../src/phy/memory_link.ts";
 import { Stack } from "../../src/stack.ts";
@@ -267,4 +268,27 @@ Deno.test("SocketDescriptors IPV6_UNICAST_HOPS and IPV6_TCLASS shape every IPv6 
     await a.close();
     await b.close();
   }
+});
+
+Deno.test("SocketDescriptors TCP_LINGER2 reads as Linux does: the default, a capped value, -1 for none", () => {
+  const tcp = { config: { ...DEFAULT_TCP_CONFIG, timeWaitMs: 60_000 } };
+  const s = new SocketDescriptors({
+    connect: () => Promise.reject(new Error("not used")),
+    listen: () => {
+      throw new Error("not used");
+    },
+    tcp,
+  });
+  const fd = s.socket();
+  assert.equal(s.getsockopt(fd, "TCP_LINGER2"), 60);
+  s.setsockopt(fd, "TCP_LINGER2", 5);
+  assert.equal(s.getsockopt(fd, "TCP_LINGER2"), 5);
+  s.setsockopt(fd, "TCP_LINGER2", 600);
+  assert.equal(s.getsockopt(fd, "TCP_LINGER2"), 120); // TCP_FIN_TIMEOUT_MAX
+  s.setsockopt(fd, "TCP_LINGER2", 0);
+  assert.equal(s.getsockopt(fd, "TCP_LINGER2"), 60);
+  s.setsockopt(fd, "TCP_LINGER2", -7);
+  assert.equal(s.getsockopt(fd, "TCP_LINGER2"), -1);
+  // Only TCP_LINGER2 takes a negative value.
+  assert.throws(() => s.setsockopt(fd, "TCP_KEEPINIT", -1), /non-negative/);
 });

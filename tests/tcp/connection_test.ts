@@ -913,6 +913,49 @@ Deno.test("TcpConnection orphaned FIN-WAIT-2 gives up after the FIN timeout", ()
   assert.equal(a.host.tcp.connectionCount, 0);
 });
 
+Deno.test("TcpConnection with TCP_LINGER2 waits its own FIN-WAIT-2 time, at least 3.5 RTO (Linux tcp_fin_time)", () => {
+  const a = new Active({ timeWaitMs: 60_000 });
+  a.establish();
+  const rtoMs = a.conn.info().rtoMs;
+  a.conn.setFinTimeout(rtoMs); // below the floor: 3.5 RTO applies
+  assert.equal(a.conn.info().finTimeoutMs, rtoMs);
+  a.conn.close();
+  a.take();
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(1) });
+  assert.equal(a.conn.state, TcpState.FIN_WAIT_2);
+  a.host.advance(3 * rtoMs);
+  assert.equal(a.conn.state, TcpState.FIN_WAIT_2, "not before 3.5 RTO");
+  a.host.advance(rtoMs);
+  assert.equal(a.conn.state, TcpState.CLOSED, "long before the default 60 s");
+  assert.equal(a.host.tcp.connectionCount, 0);
+});
+
+Deno.test("TcpConnection with a negative TCP_LINGER2 does not wait in FIN-WAIT-2: close() resets, an orphan is dropped", () => {
+  // close() in FIN-WAIT-2 (the application half-closed earlier): RST at once.
+  const a = new Active({ timeWaitMs: 60_000 });
+  a.establish();
+  a.conn.setFinTimeout(-1);
+  a.conn.closeWrite();
+  a.take();
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(1) });
+  assert.equal(a.conn.state, TcpState.FIN_WAIT_2);
+  a.conn.close();
+  const [rst] = a.take();
+  assert.equal(rst.flags & TCP_RST, TCP_RST);
+  assert.equal(a.conn.state, TcpState.CLOSED);
+  // An orphan whose FIN is acknowledged: gone without a segment.
+  const b = new Active({ timeWaitMs: 60_000 });
+  b.establish();
+  b.conn.setFinTimeout(-1);
+  b.conn.close();
+  b.take();
+  b.feed({ flags: TCP_ACK, seq: b.r(0), ack: b.s(1) });
+  assert.equal(b.conn.state, TcpState.CLOSED);
+  assert.deepEqual(b.take(), []);
+  assert.equal(b.host.tcp.connectionCount, 0);
+  assert.throws(() => b.conn.setFinTimeout(NaN), RangeError);
+});
+
 Deno.test("TcpConnection uses CUBIC by default and NewReno on request", () => {
   const a = new Active();
   a.establish();

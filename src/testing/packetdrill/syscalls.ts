@@ -10,6 +10,7 @@
  * @module
  */
 
+import { linger2FinTimeoutMs, linger2Seconds } from "../../tcp/config.ts";
 import type { Ipv6Address } from "../../wire/ipv6_address.ts";
 import { type TcpConnection, TcpState } from "../../tcp/connection.ts";
 import type { TcpLayer, TcpListener } from "../../tcp/tcp_layer.ts";
@@ -109,6 +110,7 @@ const CONNECTION_OPTIONS = new Set([
   "TCP_KEEPINTVL",
   "TCP_KEEPCNT",
   "TCP_KEEPINIT",
+  "TCP_LINGER2",
 ]);
 
 /** Largest TTL (RFC 791: 8 bits). */
@@ -130,7 +132,6 @@ const SUPPORTED_OPTIONS = new Set([
 /** Why a socket option is not applicable, by name. */
 const OPTION_REASONS: Readonly<Record<string, string>> = {
   TCP_DEFER_ACCEPT: "TCP_DEFER_ACCEPT is a Linux-only socket option",
-  TCP_LINGER2: "TCP_LINGER2 is a Linux-only socket option",
   TCP_NOOPT: "TCP_NOOPT is a FreeBSD-only socket option",
   TCP_FASTOPEN: "TCP Fast Open (RFC 7413) is not implemented",
   TCP_FASTOPEN_CONNECT: "TCP Fast Open (RFC 7413) is not implemented",
@@ -729,6 +730,11 @@ export class SocketTable {
       case "TCP_KEEPINIT":
         value = s.opts.get(name) ?? Math.floor(cfg.keepAliveInitMs / MS_PER_SECOND);
         break;
+      case "TCP_LINGER2": {
+        const set = s.opts.get(name);
+        value = linger2Seconds(set === undefined ? null : linger2FinTimeoutMs(set), cfg.timeWaitMs);
+        break;
+      }
       case "TCP_MAXSEG": {
         // Linux do_tcp_getsockopt: the current send MSS once connected, else user_mss or
         // TCP_MSS_DEFAULT (536).
@@ -869,4 +875,6 @@ function applyConnectionOptions(c: TcpConnection, opts: ReadonlyMap<string, numb
     probes: opts.get("TCP_KEEPCNT"),
     initMs: sec("TCP_KEEPINIT"),
   });
+  const linger2 = opts.get("TCP_LINGER2");
+  if (linger2 !== undefined) c.setFinTimeout(linger2FinTimeoutMs(linger2));
 }
