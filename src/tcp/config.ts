@@ -90,6 +90,17 @@ export interface TcpConfig {
    * packetdrill `linux` profile turns it on.
    */
   cubicLinuxGrowth: boolean;
+  /**
+   * Defer new data while the congestion window is the limit and frees only a little at a
+   * time, as Linux's `tcp_tso_should_defer` does for TSO frames: when less than a third of
+   * cwnd (`tcp_tso_win_divisor` 3) is open and the data waiting would fill more, and at least
+   * three full segments are unacknowledged (the peer owes
+   * an ACK at once, RFC 9293 §3.8.6.3's "at least every second full-sized segment"), the
+   * next ACK is waited for so that larger bursts (super-segments) go, at less cost per
+   * byte. Never during loss recovery, for retransmissions, for the last data queued, or when
+   * the peer's window is the limit. Default false.
+   */
+  sendDeferral: boolean;
   /** Offer window scaling (RFC 7323 §2). */
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323 §3). */
@@ -251,6 +262,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveProbes: 9,
   congestion: "cubic",
   cubicLinuxGrowth: false,
+  sendDeferral: false,
   hystart: true,
   windowScaling: true,
   timestamps: true,
