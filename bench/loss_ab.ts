@@ -19,6 +19,7 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
 import { Lab } from "../src/testing/lab.ts";
 import type { Stack } from "../src/stack.ts";
 import { lossyGoodputKernelSends, lossyGoodputRawstackSends } from "../src/testing/loss_lab.ts";
@@ -35,6 +36,22 @@ const SECONDS = Number(env("RAWSTACK_BENCH_SECONDS", "3"));
 const REPEATS = Number(env("RAWSTACK_BENCH_REPEATS", "5"));
 const PERCENTS = env("RAWSTACK_LOSS_PERCENTS", "1,2").split(",").map(Number);
 const VARIANTS: Variant[] = JSON.parse(env("RAWSTACK_LOSS_AB", '[{"label":"default"}]'));
+/** `RAWSTACK_LOSS_AB_TRACE=1`: sample cwnd while sending (rawstack's info(), the kernel's `ss`). */
+const TRACE = env("RAWSTACK_LOSS_AB_TRACE", "0") === "1";
+/** Interval of rawstack's cwnd samples, ms. */
+const TRACE_RAWSTACK_MS = 20;
+/** Interval of the kernel's cwnd samples (`ss` in the stack namespace), ms. */
+const TRACE_KERNEL_MS = 100;
+/** MSS of the lab's data segments (1500-byte MTU, timestamps). */
+const DATA_MSS = 1448;
+
+/** Mean, the share of samples at or below 3 segments, and the count, of cwnd samples. */
+function cwndSummary(xs: number[]): string {
+  if (xs.length === 0) return "no cwnd samples";
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const small = xs.filter((x) => x <= 3).length / xs.length;
+  return `cwnd mean ${mean.toFixed(1)} seg, <=3 seg ${(small * 100).toFixed(0)} % (${xs.length})`;
+}
 /** First port (each sample takes the next). */
 const PORT_BASE = 7000;
 
@@ -72,12 +89,27 @@ try {
         });
         try {
           await stack.start();
-          const r = await lossyGoodputRawstackSends(lab, stack, port++, pct, SECONDS);
+          const cwnds: number[] = [];
+          const timer = TRACE
+            ? setInterval(() => {
+              for (const c of stack.tcp.connections()) cwnds.push(c.info().cwnd / DATA_MSS);
+            }, TRACE_RAWSTACK_MS)
+            : 0;
+          const cpu0 = cpuUsage();
+          const r = await lossyGoodputRawstackSends(lab, stack, port++, pct, SECONDS).finally(
+            () => clearInterval(timer),
+          );
+          const cpu = cpuUsage(cpu0);
+          // This process's CPU (the JavaScript thread, and the kernel's work in its sendmsg
+          // calls) per gigabyte delivered.
+          const cpuPerGb = (cpu.user + cpu.system) / 1e6 / (r.gbps * SECONDS / 8);
+          if (TRACE) console.log(`  ${v.label}: ${cwndSummary(cwnds)}`);
           row.set(v.label, r.gbps);
           got.get(v.label)!.push(r.gbps);
           const n = r.info;
           console.log(
             `${pct} % #${i} ${v.label}: ${r.gbps.toFixed(2)} Gbit/s, dropped ${r.dropped}` +
+              `, ${cpuPerGb.toFixed(2)} CPU s/GB` +
               (n === undefined ? "" : `, recoveries ${n.recoveries}, TLPs ${n.tlpProbes}, ` +
                 `RTOs ${n.timeouts}, undos ${n.undos}, srtt ${n.srttMs.toFixed(2)} ms, ` +
                 `minRtt ${n.minRttMs?.toFixed(3)} ms`),
@@ -86,7 +118,21 @@ try {
           await stack.close();
         }
       }
-      const k = await lossyGoodputKernelSends(lab, port++, pct, SECONDS, "cubic");
+      const kPort = port++;
+      const kCwnds: number[] = [];
+      let tracing = TRACE;
+      const sampler = (async () => {
+        while (tracing) {
+          await new Promise((r) => setTimeout(r, TRACE_KERNEL_MS));
+          const out = await lab.runIn(lab.stackNetns, ["ss", "-tin", "dport", "=", `:${kPort}`]);
+          for (const m of out.stdout.matchAll(/ cwnd:(\d+)/g)) kCwnds.push(Number(m[1]));
+        }
+      })();
+      const k = await lossyGoodputKernelSends(lab, kPort, pct, SECONDS, "cubic").finally(
+        () => tracing = false,
+      );
+      await sampler;
+      if (TRACE) console.log(`  kernel: ${cwndSummary(kCwnds)}`);
       kernel.push(k.gbps);
       console.log(`${pct} % #${i} kernel cubic: ${k.gbps.toFixed(2)} Gbit/s, dropped ${k.dropped}`);
       for (const [label, g] of row) ratios.get(label)!.push(g / k.gbps);
