@@ -92,13 +92,17 @@ export interface TcpConfig {
   cubicLinuxGrowth: boolean;
   /**
    * Defer new data while the congestion window is the limit and frees only a little at a
-   * time, as Linux's `tcp_tso_should_defer` does for TSO frames: when less than a third of
-   * cwnd (`tcp_tso_win_divisor` 3) is open and the data waiting would fill more, and at least
-   * three full segments are unacknowledged (the peer owes
-   * an ACK at once, RFC 9293 §3.8.6.3's "at least every second full-sized segment"), the
-   * next ACK is waited for so that larger bursts (super-segments) go, at less cost per
-   * byte. Never during loss recovery, for retransmissions, for the last data queued, or when
-   * the peer's window is the limit. Default false.
+   * time, as Linux's `tcp_tso_should_defer` does for TSO frames: on a link that takes
+   * super-segments (TSO/GSO), when less than a third of cwnd (`tcp_tso_win_divisor` 3) is
+   * open, the data waiting would fill more, and at least three full segments are
+   * unacknowledged (so the peer owes an ACK at once: RFC 9293 §3.8.6.3, an ACK for at least
+   * every second full-sized segment), the next ACK is waited for and one larger
+   * super-segment goes instead of a small one per ACK: less cost per byte. Never during loss
+   * recovery, for retransmissions, for the last data queued, or when the peer's window is
+   * the limit. Measured through random loss in the lab (issue 19, `bench/loss_ab.ts`, 3 s
+   * samples, 6 pairs interleaved with the kernel's CUBIC sender): goodput against the kernel
+   * 0.32× → 0.37× at 1 % loss and 0.48× → 0.70× at 2 %, CPU per byte 10–40 % lower.
+   * Default true; false sends what each ACK opens at once.
    */
   sendDeferral: boolean;
   /** Offer window scaling (RFC 7323 §2). */
@@ -262,7 +266,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveProbes: 9,
   congestion: "cubic",
   cubicLinuxGrowth: false,
-  sendDeferral: false,
+  sendDeferral: true,
   hystart: true,
   windowScaling: true,
   timestamps: true,

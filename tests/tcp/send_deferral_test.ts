@@ -1,4 +1,4 @@
-// TcpConfig.sendDeferral (Linux tcp_tso_should_defer): while the congestion window is the
+// TcpConfig.sendDeferral (Linux tcp_tso_should_defer, default on): while the congestion window is the
 // limit and an ACK opens only a little of it, new data waits for more of the window so that it
 // goes as one larger super-segment; never when what waits is the last data queued.
 import assert from "node:assert/strict";
@@ -91,8 +91,8 @@ class Sender {
   }
 }
 
-Deno.test("TcpConnection with sendDeferral waits for a third of cwnd to open before sending a cwnd-limited burst (Linux tcp_tso_should_defer)", () => {
-  const s = new Sender({ sendDeferral: true });
+Deno.test("TcpConnection by default waits for a third of cwnd to open before sending a cwnd-limited burst (Linux tcp_tso_should_defer)", () => {
+  const s = new Sender({});
   s.write(40 * MSS);
   assert.deepEqual(s.sent(), [10 * MSS]); // the initial window, one super-segment
   // One segment acknowledged: cwnd 11, 2 segments open of 30 waiting: less than a third.
