@@ -45,6 +45,22 @@ const TRACE_KERNEL_MS = 100;
 /** MSS of the lab's data segments (1500-byte MTU, timestamps). */
 const DATA_MSS = 1448;
 
+/** TcpExt counters of the stack namespace's kernel (its sender beside rawstack). */
+async function kernelTcpExt(lab: Lab): Promise<Map<string, number>> {
+  const out = await lab.runIn(lab.stackNetns, ["cat", "/proc/net/netstat"]);
+  const lines = out.stdout.split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const names = lines[0]?.split(/\s+/).slice(1) ?? [];
+  const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
+  return new Map(names.map((n, i) => [n, values[i]]));
+}
+
+/** The kernel's recovery counters between two {@link kernelTcpExt} readings. */
+function kernelRecoveryLine(a: Map<string, number>, b: Map<string, number>): string {
+  const d = (n: string) => (b.get(n) ?? 0) - (a.get(n) ?? 0);
+  return `recoveries ${d("TCPSackRecovery")}, TLPs ${d("TCPLossProbes")}, ` +
+    `RTOs ${d("TCPTimeouts")}, undos ${d("TCPFullUndo") + d("TCPPartialUndo") + d("TCPDSACKUndo")}`;
+}
+
 /** Mean, the share of samples at or below 3 segments, and the count, of cwnd samples. */
 function cwndSummary(xs: number[]): string {
   if (xs.length === 0) return "no cwnd samples";
@@ -119,6 +135,7 @@ try {
         }
       }
       const kPort = port++;
+      const ext0 = await kernelTcpExt(lab);
       const kCwnds: number[] = [];
       let tracing = TRACE;
       const sampler = (async () => {
@@ -134,7 +151,11 @@ try {
       await sampler;
       if (TRACE) console.log(`  kernel: ${cwndSummary(kCwnds)}`);
       kernel.push(k.gbps);
-      console.log(`${pct} % #${i} kernel cubic: ${k.gbps.toFixed(2)} Gbit/s, dropped ${k.dropped}`);
+      const ext1 = await kernelTcpExt(lab);
+      console.log(
+        `${pct} % #${i} kernel cubic: ${k.gbps.toFixed(2)} Gbit/s, dropped ${k.dropped}, ` +
+          kernelRecoveryLine(ext0, ext1),
+      );
       for (const [label, g] of row) ratios.get(label)!.push(g / k.gbps);
     }
     console.log(`== ${pct} %: kernel cubic median ${median(kernel).toFixed(2)} Gbit/s`);
