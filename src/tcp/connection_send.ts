@@ -265,7 +265,8 @@ const SEND_DEFER_MIN_FLIGHT_SEGMENTS = 3;
  * data waits for the next ACK rather than going as a small burst now. Only when cwnd is what
  * limits the burst (`cwndAvail` below what the data, the peer's window and one super-segment
  * allow), less than 1/{@link SEND_DEFER_WINDOW_DIVISOR} of cwnd is open, and at least
- * {@link SEND_DEFER_MIN_FLIGHT_SEGMENTS} full segments are in flight; never with an F-RTO
+ * {@link SEND_DEFER_MIN_FLIGHT_SEGMENTS} full segments are in the network (sent, neither
+ * acknowledged nor SACKed); never with an F-RTO
  * budget (RFC 5682 §2 step 2b sends at once).
  *
  * @param t the TCB
@@ -276,7 +277,10 @@ const SEND_DEFER_MIN_FLIGHT_SEGMENTS = 3;
 function shouldDefer(t: Tcb, cwndAvail: number, wanted: number): boolean {
   if (cwndAvail >= wanted || t.frtoBudget > 0) return false;
   if (cwndAvail * SEND_DEFER_WINDOW_DIVISOR >= t.cc.cwnd) return false;
-  return seqSub(t.sndNxt, t.sndUna) >= SEND_DEFER_MIN_FLIGHT_SEGMENTS * t.sndMss;
+  // In the network, not SACKed (RFC 6675 §4 SetPipe): what the peer already SACKed brings
+  // no further ACK.
+  const inNetwork = sackedOutstanding(t) ? t.lossRecovery().pipe(t) : seqSub(t.sndNxt, t.sndUna);
+  return inNetwork >= SEND_DEFER_MIN_FLIGHT_SEGMENTS * t.sndMss;
 }
 
 /** Whether the peer SACKed data above SND.UNA that is not yet cumulatively acknowledged. */
