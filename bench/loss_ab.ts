@@ -11,7 +11,7 @@
  *   "device"?: object }` (`AfPacketOptions`, e.g. `{"busyPollMs": 5}`; default: one variant,
  *   the engine and device defaults);
  * - `RAWSTACK_BENCH_SECONDS` (default 3), `RAWSTACK_BENCH_REPEATS` (default 5);
- * - `RAWSTACK_LOSS_PERCENTS` — comma-separated (default `1,2`).
+ * - `RAWSTACK_LOSS_PERCENTS` — comma-separated (default `1,2`; `0`: the same path without loss).
  *
  * Prints each sample (with rawstack's connection figures) and, per rate and variant, the
  * median goodput and the median of the per-repeat ratios to the kernel.
