@@ -247,6 +247,42 @@ function cwndAvailable(t: Tcb): number {
   return t.recovery!.sendAllowance(t);
 }
 
+/**
+ * Linux tcp_tso_should_defer (`tcp_tso_win_divisor`): new data may wait for the next ACK
+ * while the congestion window is the limit and less than this fraction of it is open.
+ */
+const SEND_DEFER_WINDOW_DIVISOR = 3;
+/**
+ * Full segments unacknowledged for a deferral: the peer acknowledges at least every second
+ * full-sized segment at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2), so with this many in flight
+ * an ACK is on its way unless they were lost (and then RACK, the probe timeout or the RTO,
+ * all armed, take over).
+ */
+const SEND_DEFER_MIN_FLIGHT_SEGMENTS = 3;
+
+/**
+ * TcpConfig `sendDeferral` (Linux tcp_tso_should_defer, bounded without a timer): whether new
+ * data waits for the next ACK rather than going as a small burst now. Only when cwnd is what
+ * limits the burst (`cwndAvail` below what the data, the peer's window and one super-segment
+ * allow), less than 1/{@link SEND_DEFER_WINDOW_DIVISOR} of cwnd is open, and at least
+ * {@link SEND_DEFER_MIN_FLIGHT_SEGMENTS} full segments are in the network (sent, neither
+ * acknowledged nor SACKed); never with an F-RTO
+ * budget (RFC 5682 §2 step 2b sends at once).
+ *
+ * @param t the TCB
+ * @param cwndAvail bytes the congestion window allows now
+ * @param wanted bytes the data, the peer's window and one super-segment would allow
+ * @returns true to send nothing now
+ */
+function shouldDefer(t: Tcb, cwndAvail: number, wanted: number): boolean {
+  if (cwndAvail >= wanted || t.frtoBudget > 0) return false;
+  if (cwndAvail * SEND_DEFER_WINDOW_DIVISOR >= t.cc.cwnd) return false;
+  // In the network, not SACKed (RFC 6675 §4 SetPipe): what the peer already SACKed brings
+  // no further ACK.
+  const inNetwork = sackedOutstanding(t) ? t.lossRecovery().pipe(t) : seqSub(t.sndNxt, t.sndUna);
+  return inNetwork >= SEND_DEFER_MIN_FLIGHT_SEGMENTS * t.sndMss;
+}
+
 /** Whether the peer SACKed data above SND.UNA that is not yet cumulatively acknowledged. */
 function sackedOutstanding(t: Tcb): boolean {
   const rack = t.rack;
@@ -356,6 +392,10 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       const mss = t.currentMss();
       let len = Math.min(unsent, gsoMax > 0 ? gsoMax : mss, wndAvail, cwndAvail);
       if (len < 0) len = 0;
+      if (
+        gsoMax > mss && !force && !t.inRecovery && t.cfg.sendDeferral &&
+        shouldDefer(t, cwndAvail, Math.min(unsent, gsoMax, wndAvail))
+      ) break;
       let superBuf: PacketBufferLike | null = null;
       if (len > mss) {
         // Whole segments only, unless this empties the send queue (the last one may be short).

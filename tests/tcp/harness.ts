@@ -117,10 +117,15 @@ export class Host {
   readonly ip: CaptureIp;
   readonly tcp: TcpLayer;
 
-  constructor(config: Partial<TcpConfig> = {}, startMs = 0, src = LOCAL) {
+  constructor(
+    config: Partial<TcpConfig> = {},
+    startMs = 0,
+    src = LOCAL,
+    ip: CaptureIp = new CaptureIp(src),
+  ) {
     this.clock = new ManualClock(startMs);
     this.wheel = new TimerWheel(startMs);
-    this.ip = new CaptureIp(src);
+    this.ip = ip;
     this.tcp = new TcpLayer({
       ip: this.ip,
       wheel: this.wheel,
