@@ -9,6 +9,7 @@
  * @module
  */
 
+import { TS_TICK_MS } from "./isn.ts";
 import { RangeSet } from "../buffer/range_set.ts";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from "../wire/tcp.ts";
 import { Timer } from "../time/timer_wheel.ts";
@@ -804,8 +805,11 @@ function ackAdvance(t: Tcb, nowMs: number, seg: TcpRepr, sackedBefore = -1): voi
     // be the echo of the original transmission (the ACK for it was lost), not of the
     // retransmission: the sample would include the whole RTO. Skip it.
     if (!t.rtoSinceTs || seqGe(seg.tsEcr, t.rtoTsVal)) {
-      const rtt = seqSub(t.tsNow(nowMs), seg.tsEcr);
-      if (rtt >= 0) {
+      const ticks = seqSub(t.tsNow(nowMs), seg.tsEcr);
+      if (ticks >= 0) {
+        // Linux tcp_rtt_tsopt_us: a round trip within one tick of the timestamp clock is
+        // one tick, not 0 (a real RTT never is; a 0 would drag SRTT and the RTO down).
+        const rtt = ticks === 0 ? TS_TICK_MS : ticks * TS_TICK_MS;
         t.rtt.sample(rtt);
         rttSample = rtt;
       }

@@ -103,6 +103,9 @@ export function timestampOffset(
   ) | 0;
 }
 
+/** One tick of the TSval clock ({@link timestampClock}), ms. */
+export const TS_TICK_MS = 1;
+
 /**
  * RFC 7323 §5.4 TSval: a 1 ms clock plus the connection's
  * {@link timestampOffset}, as a signed 32-bit integer.
@@ -118,7 +121,7 @@ export function timestampOffset(
  * ```
  */
 export function timestampClock(nowMs: number, offset: number): number {
-  return (Math.floor(nowMs) + offset) | 0;
+  return (Math.floor(nowMs / TS_TICK_MS) + offset) | 0;
 }
 
 /**

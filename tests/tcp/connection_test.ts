@@ -605,8 +605,9 @@ Deno.test("TcpConnection PAWS and the echo work across the timestamp 2^31 and 2^
     const [data] = a.take();
     a.host.advance(25);
     a.feed({ flags: TCP_ACK, seq: a.r(10), ack: a.s(100), tsVal: later + 1, tsEcr: data.tsVal });
-    // The handshake sampled 0 ms; this 25 ms sample: SRTT = 7/8 · 0 + 1/8 · 25 (RFC 6298 §2.3).
-    assert.equal(a.conn.info().srttMs, 25 / 8);
+    // The handshake's echo read 0 ticks, sampled as one tick (1 ms, Linux tcp_rtt_tsopt_us);
+    // this 25 ms sample: SRTT = 7/8 · 1 + 1/8 · 25 (RFC 6298 §2.3).
+    assert.equal(a.conn.info().srttMs, 7 / 8 + 25 / 8);
   }
 });
 

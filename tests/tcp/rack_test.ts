@@ -825,3 +825,21 @@ Deno.test("TcpInfo.caState follows Linux's tcp_ca_state: open, disorder on a SAC
   p.ack(12 * MSS);
   assert.equal(p.conn.info().caState, "open");
 });
+
+Deno.test("TcpConnection counts a timestamp-echo RTT of 0 ticks as one tick, never 0 (Linux tcp_rtt_tsopt_us)", () => {
+  // A 0.25 ms path: the handshake's sample comes from send times. The segment is then
+  // retransmitted (the RTO): Karn's rule leaves only the echo, whose whole-millisecond clock
+  // reads 0 — a real RTT is never 0, and Linux takes one tick.
+  const p = new Peer({ timestamps: true }, 0.25, { tsVal: 1, tsEcr: 0 });
+  assert.equal(p.conn.info().minRttMs, 0.25);
+  p.write(p.conn.info().sndMss);
+  assert.equal(p.take().length, 1);
+  for (let i = 0; i < 30 && p.conn.info().timeouts === 0; i++) p.host.advance(100);
+  assert.equal(p.conn.info().timeouts, 1);
+  // The probe's copy, then the timeout's: the ACK echoes the last.
+  const rtx = p.take().filter((r) => r.payloadLength > 0).at(-1);
+  assert.ok(rtx !== undefined, "the segment was retransmitted");
+  p.ack(p.conn.info().sndMss, [], { tsVal: 2, tsEcr: rtx.tsVal });
+  assert.equal(p.conn.info().minRttMs, 0.25, "no sample of 0");
+  assert.ok(p.conn.info().srttMs > 0.25, `srtt ${p.conn.info().srttMs} took the one-tick sample`);
+});
