@@ -63,6 +63,7 @@ import {
   TcpState,
 } from "./tcb.ts";
 import type { CaState } from "./tcb.ts";
+import { INITIAL_REORDERING } from "./rack.ts";
 import {
   ICMP_DEST_UNREACHABLE,
   ICMP_TIME_EXCEEDED,
@@ -229,6 +230,37 @@ export interface TcpInfo {
    * (the layer's `timeouts` for one connection; a tail loss probe sent instead is not one).
    */
   timeouts: number;
+  /**
+   * Segments SACKed and not yet cumulatively acknowledged (Linux `tp->sacked_out`, TCP_INFO
+   * `tcpi_sacked`). Under RFC 6675 recovery without RACK: the SACKed bytes in segments
+   * (rounded up); without SACK: the duplicate ACKs of the episode, as Linux's
+   * tcp_add_reno_sack counts them (at most the segments in flight).
+   */
+  sackedSegments: number;
+  /**
+   * Segments deemed lost and neither SACKed nor cumulatively acknowledged yet (Linux
+   * `tp->lost_out`, TCP_INFO `tcpi_lost`): marked by RACK (RFC 8985 §6.2) or, after a
+   * retransmission timeout, every outstanding segment (Linux tcp_timeout_mark_lost); a
+   * retransmitted lost segment still counts until it is acknowledged. Under RFC 6675
+   * recovery without RACK: the unSACKed data below IsLost's boundary (RFC 6675 §4), in
+   * segments; without SACK, 0 (not modelled).
+   */
+  lostSegments: number;
+  /**
+   * Retransmitted segments neither SACKed nor acknowledged yet, nor deemed lost again (Linux
+   * `tp->retrans_out`, TCP_INFO `tcpi_retrans`; {@link retransmits} counts every
+   * retransmission ever). Under RFC 6675 recovery without RACK: the unSACKed data below
+   * HighRxt, in segments; without SACK, 0 (not modelled).
+   */
+  retransOutSegments: number;
+  /**
+   * Linux `tp->reordering` (TCP_INFO `tcpi_reordering`): the degree of reordering seen, in
+   * segments — 3 (sysctl tcp_reordering) at first, raised when never-retransmitted data is
+   * delivered below the highest SACKed sequence (Linux tcp_check_sack_reordering: the
+   * distance, rounded up to segments, at most 300), lowered to 3 by a timeout with 3 or more
+   * segments SACKed outside recovery (tcp_enter_loss). Not raised without RACK (RFC 8985).
+   */
+  reordering: number;
   /** The MSS we advertise (Linux tcpi_advmss), bytes. */
   advMss: number;
   /**
@@ -856,6 +888,10 @@ export class TcpConnection implements TimerTarget {
       undos: t.undoCount,
       spuriousRtos: t.spuriousRtoCount,
       timeouts: t.timeoutCount,
+      sackedSegments: this.#sackedSegments(),
+      lostSegments: this.#lostSegments(),
+      retransOutSegments: this.#retransOutSegments(),
+      reordering: t.rack?.reordering ?? INITIAL_REORDERING,
       advMss: t.ourMss,
       lastDataRecvMs: Number.isFinite(t.lastRecvActivityMs) ? t.lastRecvActivityMs : null,
       ipTtl: t.ipOptions?.ttl ?? 0,
@@ -871,6 +907,37 @@ export class TcpConnection implements TimerTarget {
       ecnCwrSent: t.ecnCwrSent,
       ecnEchoing: t.ecnEceEcho,
     };
+  }
+
+  /** {@link TcpInfo.sackedSegments}. */
+  #sackedSegments(): number {
+    const t = this.#t;
+    if (t.rack !== null) return t.rack.sackedSegments;
+    const mss = Math.max(1, t.sndMss);
+    if (t.scoreboard !== null) return Math.ceil(t.scoreboard.sackedBytes() / mss);
+    // Linux tcp_add_reno_sack / tcp_limit_reno_sacked: a duplicate ACK stands for one
+    // segment that left the network, no more than are in flight.
+    return Math.min(t.dupAcks, Math.ceil(seqSub(t.sndMax, t.sndUna) / mss));
+  }
+
+  /** {@link TcpInfo.lostSegments}. */
+  #lostSegments(): number {
+    const t = this.#t;
+    if (t.segLog !== null) return t.segLog.lostOut();
+    const sb = t.scoreboard;
+    if (sb === null) return 0;
+    const mss = Math.max(1, t.sndMss);
+    return Math.ceil(sb.unsackedBelow(sb.lostBoundary(mss)) / mss);
+  }
+
+  /** {@link TcpInfo.retransOutSegments}. */
+  #retransOutSegments(): number {
+    const t = this.#t;
+    if (t.segLog !== null) return t.segLog.retransOut();
+    const sb = t.scoreboard;
+    if (sb === null) return 0;
+    const mss = Math.max(1, t.sndMss);
+    return Math.ceil(sb.unsackedBelow(seqSub(t.highRxt, t.dataSeq)) / mss);
   }
 
   // ------------------------------------------------------------------ events

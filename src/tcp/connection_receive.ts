@@ -571,12 +571,25 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
   let retransAcked = false;
   let firstSackedMs = -1;
   let delivered = 0;
+  // Linux tcp_clean_rtx_queue's and tcp_sacktag_write_queue's `reord`: the lowest start of
+  // a never-retransmitted segment newly delivered below the fack (has: whether one was).
+  let ackReordSeq = 0;
+  let ackReord = false;
+  let sackReordSeq = 0;
+  let sackReord = false;
+  const sackedBefore = rack.sackedSegments;
   if (seqGt(ack, t.sndUna)) {
     for (let i = 0; i < log.count && seqLe(log.end(i), ack); i++) {
       const flags = log.flags(i);
       if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
       if ((flags & SEG_RETRANSMITTED) !== 0) retransAcked = true;
-      else if ((flags & SEG_SACKED) === 0 && firstAckedMs < 0) firstAckedMs = log.xmitMs(i);
+      else if ((flags & SEG_SACKED) === 0) {
+        if (firstAckedMs < 0) firstAckedMs = log.xmitMs(i);
+        if (!ackReord) {
+          ackReord = true;
+          ackReordSeq = log.start(i);
+        }
+      }
       rack.delivered(log, i, nowMs, true);
     }
   }
@@ -594,6 +607,16 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
       const flags = log.flags(i);
       if ((flags & SEG_SACKED) === 0) delivered += seqSub(log.end(i), log.start(i));
       if ((flags & (SEG_SACKED | SEG_RETRANSMITTED)) === 0) {
+        // Linux tcp_sacktag_one: "new sack for not retransmitted frame, which was in hole.
+        // It is reordering."
+        const start = log.start(i);
+        if (
+          rack.sackedSegments > 0 && seqLt(start, rack.highestSackEnd) &&
+          (!sackReord || seqLt(start, sackReordSeq))
+        ) {
+          sackReord = true;
+          sackReordSeq = start;
+        }
         // Not one sent before a timeout cleared the SACK marks: it may have been SACKed
         // (delivered) before it (Linux keeps its SACKED_ACKED marks across tcp_enter_loss).
         const xmit = log.xmitMs(i);
@@ -603,6 +626,15 @@ function rackDelivered(t: Tcb, nowMs: number, seg: TcpRepr, ack: number, dsack: 
       }
       rack.delivered(log, i, nowMs, false);
     }
+  }
+  // Linux tcp_ack: the SACK blocks' reordering, then the cumulative ACK's ("non-retransmitted
+  // hole got filled? That's reordering"), each against the fack after it.
+  // tcp_clean_rtx_queue's prior_fack: the highest SACKed end, this ACK's blocks included.
+  const priorFack = sackedBefore > 0 || rack.sackedSegments > 0 ? rack.highestSackEnd : t.sndUna;
+  const newUna = seqGt(ack, t.sndUna) ? ack : t.sndUna;
+  if (sackReord) rack.checkReordering(sackReordSeq, newUna, t.sndMss);
+  if (ackReord && seqLt(ackReordSeq, priorFack)) {
+    rack.checkReordering(ackReordSeq, newUna, t.sndMss);
   }
   const sampleFrom = firstAckedMs >= 0 && !retransAcked ? firstAckedMs : firstSackedMs;
   t.ackRttMs = sampleFrom >= 0 && nowMs >= sampleFrom ? nowMs - sampleFrom : -1;

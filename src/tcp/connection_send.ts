@@ -23,7 +23,7 @@ import {
   TcpRepr,
 } from "../wire/tcp.ts";
 import { RETRANSMIT_HOLD } from "./recovery.ts";
-import { Rack, SEG_LOST, SEG_SACKED } from "./rack.ts";
+import { Rack, SEG_LOST, SEG_LOST_OUT, SEG_SACKED } from "./rack.ts";
 import { fillSackBlocks, SACK_BLOCKS_WITH_TS, SACK_BLOCKS_WITHOUT_TS } from "./sack_blocks.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { isArmed, type Tcb, TCP_TIMER_PERSIST, TcpState } from "./tcb.ts";
@@ -572,9 +572,12 @@ export function onRetransmitTimeout(t: Tcb, nowMs: number): void {
     rack.tlpActive = false;
     rack.tlpDueMs = Infinity;
     rack.reoDueMs = Infinity;
+    rack.onTimeout(t.caState === "open" || t.caState === "disorder");
     rack.sackedSegments = 0;
     if (t.inRecovery) rack.onRecoveryExit();
     t.segLog!.clearAll(SEG_SACKED | SEG_LOST);
+    // Linux tcp_timeout_mark_lost: every segment not SACKed (here: every one) is lost.
+    t.segLog!.setAll(SEG_LOST_OUT);
     t.lastRtoMs = nowMs;
   }
   // RFC 6298 §5.5: back off.

@@ -25,6 +25,17 @@ export const SEG_SACKED = 1;
 export const SEG_LOST = 2;
 /** Segment flag: retransmitted at least once. */
 export const SEG_RETRANSMITTED = 4;
+/**
+ * Segment flag: counted in Linux's `lost_out` (its TCPCB_LOST bit) — deemed lost by RACK or
+ * a timeout and kept across the retransmission (unlike {@link SEG_LOST}) until the segment
+ * is SACKed or cumulatively acknowledged, or a timeout marks everything lost again.
+ */
+export const SEG_LOST_OUT = 8;
+
+/** Linux sysctl tcp_reordering: the initial `tp->reordering`, segments. */
+export const INITIAL_REORDERING = 3;
+/** Linux sysctl tcp_max_reordering: the most `tp->reordering` grows to, segments. */
+export const MAX_REORDERING = 300;
 
 /** Fewest slots of a segment log. */
 const MIN_LOG_SLOTS = 64;
@@ -323,6 +334,46 @@ export class SegmentLog {
   }
 
   /**
+   * Segments counted in Linux's `lost_out` (TCP_INFO `tcpi_lost`): marked lost
+   * ({@link SEG_LOST_OUT}), retransmitted or not, and not SACKed. A scan: for snapshots, not
+   * the per-ACK path.
+   *
+   * @returns the count
+   */
+  lostOut(): number {
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) {
+      if ((this.#flags[this.#slot(i)] & (SEG_SACKED | SEG_LOST_OUT)) === SEG_LOST_OUT) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Segments counted in Linux's `retrans_out` (TCP_INFO `tcpi_retrans`): retransmitted and
+   * neither SACKed, acknowledged nor deemed lost again since. A scan, for snapshots.
+   *
+   * @returns the count
+   */
+  retransOut(): number {
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) {
+      const f = this.#flags[this.#slot(i)] & (SEG_SACKED | SEG_LOST | SEG_RETRANSMITTED);
+      if (f === SEG_RETRANSMITTED) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Sets a bit on every segment (an RTO marks every segment lost, Linux tcp_timeout_mark_lost).
+   *
+   * @param bits SEG_* bits
+   * @returns nothing
+   */
+  setAll(bits: number): void {
+    for (let i = 0; i < this.#count; i++) this.setFlags(i, bits);
+  }
+
+  /**
    * Clears a bit on every segment (after an RTO: RFC 6675 §5.1 distrusts SACK information).
    *
    * @param bits SEG_* bits
@@ -380,8 +431,23 @@ export class Rack {
   dsackRound = 0;
   /** Whether a DSACK round is open. */
   dsackRoundSet = false;
-  /** Segments the peer SACKed and not yet cumulatively acknowledged. */
+  /**
+   * Segments the peer SACKed and not yet cumulatively acknowledged (Linux's `sacked_out`,
+   * TCP_INFO `tcpi_sacked`).
+   */
   sackedSegments = 0;
+  /**
+   * The end of the highest SACKed segment (Linux's tcp_highest_sack_seq, the "fack"); valid
+   * while {@link sackedSegments} is positive.
+   */
+  highestSackEnd = 0;
+  /**
+   * Linux's `tp->reordering` (TCP_INFO `tcpi_reordering`): the largest reordering distance
+   * seen, in segments, from {@link INITIAL_REORDERING}, raised by
+   * {@link Rack.checkReordering} up to {@link MAX_REORDERING}, lowered only by a timeout
+   * (Linux tcp_enter_loss), not reset by a recovery.
+   */
+  reordering = INITIAL_REORDERING;
   /** TLP.end_seq (valid while {@link tlpActive}). */
   tlpEndSeq = 0;
   /** A tail loss probe is outstanding (TLP.end_seq is not None). */
@@ -425,7 +491,10 @@ export class Rack {
     }
     if (!cumulative) {
       log.setFlags(i, SEG_SACKED);
-      this.sackedSegments++;
+      const sackEnd = log.end(i);
+      if (this.sackedSegments++ === 0 || seqGt(sackEnd, this.highestSackEnd)) {
+        this.highestSackEnd = sackEnd;
+      }
     }
     const xmit = log.xmitMs(i);
     const end = log.end(i);
@@ -460,6 +529,40 @@ export class Rack {
       this.xmitMs = xmit;
       this.endSeq = end;
       this.order = order;
+    }
+  }
+
+  /**
+   * Linux tcp_check_sack_reordering: never-retransmitted data from `lowSeq` was delivered
+   * below the highest SACKed sequence (the fack): the network reordered it by
+   * fack − lowSeq; above {@link reordering} segments, that distance (rounded up to segments,
+   * at most {@link MAX_REORDERING}) becomes the new degree of reordering.
+   *
+   * @param lowSeq the lowest start of the never-retransmitted segments newly delivered
+   * @param sndUna SND.UNA (the fack when nothing is SACKed)
+   * @param mss the sender's MSS
+   * @returns nothing
+   */
+  checkReordering(lowSeq: number, sndUna: number, mss: number): void {
+    const fack = this.sackedSegments > 0 ? this.highestSackEnd : sndUna;
+    if (!seqLt(lowSeq, fack) || mss <= 0) return;
+    const metric = seqSub(fack, lowSeq);
+    if (metric > this.reordering * mss) {
+      this.reordering = Math.min(Math.ceil(metric / mss), MAX_REORDERING);
+    }
+  }
+
+  /**
+   * Linux tcp_enter_loss: a timeout in the "open" or "disorder" state with at least
+   * {@link INITIAL_REORDERING} segments SACKed suggests the reordering degree is
+   * overestimated: it falls back to at most the initial one.
+   *
+   * @param openOrDisorder whether the connection was in neither recovery nor loss nor CWR
+   * @returns nothing
+   */
+  onTimeout(openOrDisorder: boolean): void {
+    if (openOrDisorder && this.sackedSegments >= INITIAL_REORDERING) {
+      this.reordering = Math.min(this.reordering, INITIAL_REORDERING);
     }
   }
 
@@ -522,7 +625,7 @@ export class Rack {
       if (!Rack.sentAfter(this.xmitMs, this.order, xmit, log.order(i))) continue;
       const remaining = xmit + this.rttMs + reoWndMs - nowMs;
       if (remaining <= 0) {
-        log.setFlags(i, SEG_LOST);
+        log.setFlags(i, SEG_LOST | SEG_LOST_OUT);
         this.lostMarked++;
       } else if (remaining > timeout) timeout = remaining;
     }

@@ -805,7 +805,7 @@ class Run {
     v.advmss = info.advMss;
     v.snd_cwnd = Math.floor(info.cwnd / mss);
     v.snd_ssthresh = Math.floor(Math.min(info.ssthresh, 0x7fff_ffff) / mss);
-    v.retrans = info.retransmits;
+    v.retrans = info.retransOutSegments;
     v.unacked = Math.ceil(((info.sndNxt - info.sndUna) >>> 0) / mss);
     v.last_data_recv = info.lastDataRecvMs === null
       ? this.clock.now()
@@ -814,6 +814,9 @@ class Run {
     v.rtt = Math.round(info.srttMs * 1000);
     v.rttvar = Math.round(info.rttvarMs * 1000);
     v.ca_state = TCP_CA_STATES[info.caState];
+    v.sacked = info.sackedSegments;
+    v.lost = info.lostSegments;
+    v.reordering = info.reordering;
     v.options = (info.timestamps ? TCPI_OPT_TIMESTAMPS : 0) | (info.sack ? TCPI_OPT_SACK : 0) |
       (info.windowScaling ? TCPI_OPT_WSCALE : 0) | (info.ecn ? TCPI_OPT_ECN : 0) |
       (info.ecnCeReceived > 0 ? TCPI_OPT_ECN_SEEN : 0);

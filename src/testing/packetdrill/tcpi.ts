@@ -9,7 +9,7 @@
  * Each statement is `assert EXPR[, message]`; EXPR is a chain of comparisons
  * (`==`, `!=`, `<`, `<=`, `>`, `>=`) over integers and `tcpi_*` names, joined
  * by `and`. Anything else — other Python, a field rawstack does not model
- * (`tcpi_lost`, …) — makes the script not applicable.
+ * (`tcpi_fackets`, …) — makes the script not applicable.
  *
  * @module
  */
@@ -84,6 +84,9 @@ export const MODELLED_TCPI_FIELDS: ReadonlySet<string> = new Set([
   "rttvar",
   "options",
   "ca_state",
+  "sacked",
+  "lost",
+  "reordering",
 ]);
 
 const COMPARATORS = ["==", "!=", "<=", ">=", "<", ">"] as const;
@@ -149,7 +152,9 @@ function splitChain(expr: string): { operands: string[]; ops: Comparator[] } | n
  * ```
  */
 export function evaluateTcpiAssert(code: string, values: TcpiValues | null): TcpiOutcome | null {
-  const statements = code.replace(/\\\s*\n/g, " ").split(/[;\n]/).map((x) => x.trim())
+  // A Python comment runs from `#` to the end of the line (no string literals here).
+  const statements = code.replace(/#[^\n]*/g, "").replace(/\\\s*\n/g, " ").split(/[;\n]/)
+    .map((x) => x.trim())
     .filter((x) => x !== "");
   if (statements.length === 0) return { kind: "unsupported", reason: "empty %{ }% block" };
   for (const st of statements) {
