@@ -843,3 +843,99 @@ Deno.test("TcpConnection counts a timestamp-echo RTT of 0 ticks as one tick, nev
   assert.equal(p.conn.info().minRttMs, 0.25, "no sample of 0");
   assert.ok(p.conn.info().srttMs > 0.25, `srtt ${p.conn.info().srttMs} took the one-tick sample`);
 });
+
+Deno.test("TcpInfo counts SACKed and lost segments as Linux's sacked_out and lost_out: a retransmitted loss counts until acknowledged", () => {
+  // Google's sack-shift-sacked-2-6-8-3-9-nofack.pkt: segments 2, 6 and 8 SACKed.
+  const p = new Peer({}, 10);
+  p.write(10 * MSS);
+  assert.equal(p.sentOffsets().length, 10);
+  p.host.advance(1);
+  p.ack(0, [2 * MSS, 3 * MSS]);
+  assert.equal(p.conn.info().sackedSegments, 1);
+  assert.equal(p.conn.info().lostSegments, 0);
+  p.ack(0, [2 * MSS, 3 * MSS, 6 * MSS, 7 * MSS]);
+  p.ack(0, [2 * MSS, 3 * MSS, 6 * MSS, 7 * MSS, 8 * MSS, 9 * MSS]);
+  // Three SACKed, no reordering seen: RACK's window is 0 and everything sent before the
+  // last one SACKed is lost — 0, 1, 3, 4, 5 and 7.
+  let info = p.conn.info();
+  assert.equal(info.caState, "recovery");
+  assert.equal(info.sackedSegments, 3);
+  assert.equal(info.lostSegments, 6);
+  assert.ok(p.sentOffsets().includes(0), "the first hole was retransmitted");
+  assert.equal(p.conn.info().retransOutSegments, 1);
+  // Segment 3 SACKed: no longer lost; segment 0, retransmitted, still is.
+  p.ack(0, [2 * MSS, 4 * MSS, 6 * MSS, 7 * MSS, 8 * MSS, 9 * MSS]);
+  info = p.conn.info();
+  assert.equal(info.sackedSegments, 4);
+  assert.equal(info.lostSegments, 5);
+  // Segment 0 acknowledged.
+  p.ack(MSS, [2 * MSS, 4 * MSS, 6 * MSS, 7 * MSS, 8 * MSS, 9 * MSS]);
+  assert.equal(p.conn.info().lostSegments, 4);
+  p.ack(10 * MSS);
+  info = p.conn.info();
+  assert.equal(info.sackedSegments, 0);
+  assert.equal(info.lostSegments, 0);
+  assert.equal(info.retransOutSegments, 0);
+  assert.ok(info.retransmits > 0, "retransmits counts every retransmission ever");
+});
+
+Deno.test("TcpInfo.reordering follows Linux's tp->reordering: 3, raised by data SACKed below the highest SACK, kept after recovery", () => {
+  const p = new Peer({}, 10);
+  assert.equal(p.conn.info().reordering, 3);
+  p.write(10 * MSS);
+  p.take();
+  p.host.advance(1);
+  p.ack(0, [2 * MSS, 3 * MSS]);
+  p.ack(0, [2 * MSS, 3 * MSS, 6 * MSS, 7 * MSS]);
+  p.ack(0, [2 * MSS, 3 * MSS, 6 * MSS, 7 * MSS, 8 * MSS, 9 * MSS]);
+  // Each SACK above the last: no reordering.
+  assert.equal(p.conn.info().reordering, 3);
+  // Segment 3, never retransmitted, SACKed below the fack 9·MSS: 6 segments of reordering.
+  p.ack(0, [2 * MSS, 4 * MSS, 6 * MSS, 7 * MSS, 8 * MSS, 9 * MSS]);
+  assert.equal(p.conn.info().reordering, 6);
+  // Segment 7 SACKed: 9 - 7 = 2 segments, less than 6: unchanged.
+  p.ack(0, [2 * MSS, 4 * MSS, 6 * MSS, 9 * MSS]);
+  assert.equal(p.conn.info().reordering, 6);
+  p.take();
+  p.ack(10 * MSS);
+  assert.equal(p.conn.info().caState, "open");
+  assert.equal(p.conn.info().reordering, 6);
+});
+
+Deno.test("TcpInfo.lostSegments counts every outstanding segment after a timeout (Linux tcp_timeout_mark_lost)", () => {
+  const p = new Peer({}, 10);
+  p.write(3 * MSS);
+  assert.equal(p.sentOffsets().length, 3);
+  for (let i = 0; i < 40 && p.conn.info().timeouts === 0; i++) p.host.advance(50);
+  assert.equal(p.conn.info().timeouts, 1);
+  assert.equal(p.conn.info().lostSegments, 3);
+  p.ack(3 * MSS);
+  assert.equal(p.conn.info().lostSegments, 0);
+});
+
+Deno.test("Rack.checkReordering raises the degree to the distance below the fack, at most 300 segments; a timeout outside recovery lowers it (Linux tcp_check_sack_reordering, tcp_enter_loss)", () => {
+  const rack = new Rack();
+  assert.equal(rack.reordering, 3);
+  rack.sackedSegments = 1;
+  rack.highestSackEnd = 8000;
+  rack.checkReordering(3000, 0, 1000);
+  assert.equal(rack.reordering, 5);
+  rack.checkReordering(5000, 0, 1000); // 3 segments: not more than 5
+  assert.equal(rack.reordering, 5);
+  rack.checkReordering(8000, 0, 1000); // at the fack: none
+  assert.equal(rack.reordering, 5);
+  rack.checkReordering(2500, 0, 1000); // 5.5 segments, rounded up
+  assert.equal(rack.reordering, 6);
+  rack.highestSackEnd = 1_000_000;
+  rack.checkReordering(0, 0, 1000);
+  assert.equal(rack.reordering, 300);
+  // Nothing SACKed: the fack is SND.UNA.
+  const fresh = new Rack();
+  fresh.checkReordering(0, 5000, 1000);
+  assert.equal(fresh.reordering, 5);
+  rack.sackedSegments = 3;
+  rack.onTimeout(false);
+  assert.equal(rack.reordering, 300);
+  rack.onTimeout(true);
+  assert.equal(rack.reordering, 3);
+});

@@ -188,8 +188,8 @@ Deno.test("runScriptText marks scripts not applicable with a reason", () => {
       /TCP_DEFER_ACCEPT/,
     ],
     [
-      "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_lost == 0 }%\n",
-      /tcpi_lost is not modelled/,
+      "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_busy_time == 0 }%\n",
+      /tcpi_busy_time is not modelled/,
     ],
     ["0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(tcpi_rtt) }%\n", /Python/],
     ["0 < . 1:1(0) ack 1 win 1/udp(1 > 9811)\n", /RFC 6951/],
