@@ -939,3 +939,25 @@ Deno.test("Rack.checkReordering raises the degree to the distance below the fack
   rack.onTimeout(true);
   assert.equal(rack.reordering, 3);
 });
+
+Deno.test("TcpInfo under RFC 6675 without RACK: SACKed segments, and the unSACKed data below IsLost's boundary as lost (RFC 6675 §4)", () => {
+  const p = new Peer({ lossDetection: "rfc6675" }, 10);
+  p.write(6 * MSS);
+  assert.equal(p.sentOffsets().length, 6);
+  p.host.advance(1);
+  p.ack(0, [2 * MSS, 3 * MSS]);
+  let info = p.conn.info();
+  assert.equal(info.sackedSegments, 1);
+  assert.equal(info.lostSegments, 0);
+  // Three segments SACKed above 0 and 1: both lost (DupThresh = 3).
+  p.ack(0, [2 * MSS, 3 * MSS, 4 * MSS, 6 * MSS]);
+  info = p.conn.info();
+  assert.equal(info.sackedSegments, 3);
+  assert.equal(info.lostSegments, 2);
+  assert.equal(info.reordering, 3);
+  p.ack(6 * MSS);
+  info = p.conn.info();
+  assert.equal(info.sackedSegments, 0);
+  assert.equal(info.lostSegments, 0);
+  assert.equal(info.retransOutSegments, 0);
+});
