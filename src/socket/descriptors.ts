@@ -100,12 +100,15 @@ interface Descriptor {
  * booleans as 0/1, keep-alive times in seconds, TCP_MAXSEG in bytes, IP_TTL 1..255,
  * IP_TOS the TOS byte (its ECN bits are TCP's, RFC 3168 §5). TCP_KEEPINIT (FreeBSD) bounds
  * the handshake, seconds. TCP_LINGER2 (Linux) is how long a closed connection waits in
- * FIN-WAIT-2 for the peer's FIN, seconds (at most 120; 0: the default; negative: not at all). IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
+ * FIN-WAIT-2 for the peer's FIN, seconds (at most 120; 0: the default; negative: not at all). TCP_CORK (Linux) holds a partial segment of small writes
+ * until a full one forms, 0 sends it at once (as does setting TCP_NODELAY); with nothing in
+ * flight it still leaves about an RTO (at least 200 ms) later. IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
  * the IPv6 names of the same two fields — hop limit and traffic class — and read and write
  * what IP_TTL and IP_TOS do: a connection has one family, so one value of each.
  */
 export type SocketOptionName =
   | "TCP_NODELAY"
+  | "TCP_CORK"
   | "SO_KEEPALIVE"
   | "TCP_KEEPIDLE"
   | "TCP_KEEPINTVL"
@@ -120,6 +123,7 @@ export type SocketOptionName =
 
 const SOCKET_OPTION_NAMES: ReadonlySet<string> = new Set<SocketOptionName>([
   "TCP_NODELAY",
+  "TCP_CORK",
   "SO_KEEPALIVE",
   "TCP_KEEPIDLE",
   "TCP_KEEPINTVL",
@@ -143,8 +147,16 @@ const TCP_MSS_DEFAULT = 536;
 /** Largest TTL (RFC 791: 8 bits). */
 const MAX_TTL = 255;
 
-/** Applies a descriptor's options to its engine connection (before the SYN or at once). */
-function applyOptions(c: TcpConnection, opts: ReadonlyMap<SocketOptionName, number>): void {
+/**
+ * Applies a descriptor's options to its engine connection (before the SYN or at once).
+ * `pushOptions` false leaves out TCP_NODELAY and TCP_CORK: setting either pushes held data
+ * (Linux), so setsockopt applies them only when they are the option set.
+ */
+function applyOptions(
+  c: TcpConnection,
+  opts: ReadonlyMap<SocketOptionName, number>,
+  pushOptions = true,
+): void {
   const ttl = opts.get("IP_TTL");
   const tos = opts.get("IP_TOS");
   if (ttl !== undefined || tos !== undefined) c.setIpOptions(ttl ?? 0, tos ?? 0);
@@ -163,7 +175,9 @@ function applyOptions(c: TcpConnection, opts: ReadonlyMap<SocketOptionName, numb
   const linger2 = opts.get("TCP_LINGER2");
   if (linger2 !== undefined) c.setFinTimeout(linger2FinTimeoutMs(linger2));
   const nodelay = opts.get("TCP_NODELAY");
-  if (nodelay !== undefined) c.setNoDelay(nodelay !== 0);
+  if (nodelay !== undefined && pushOptions) c.setNoDelay(nodelay !== 0);
+  const cork = opts.get("TCP_CORK");
+  if (cork !== undefined && pushOptions) c.setCork(cork !== 0);
   const keepalive = opts.get("SO_KEEPALIVE");
   if (keepalive !== undefined) c.setKeepAlive(keepalive !== 0);
 }
@@ -319,8 +333,12 @@ export class SocketDescriptors {
       throw new SocketError("EINVAL", `setsockopt: ${name} ${value} is out of range`);
     }
     d.opts.set(name, value);
-    const engine = d.conn?.connection;
-    if (engine !== undefined) applyOptions(engine, d.opts);
+    const conn = d.conn;
+    if (conn === null) return;
+    // TCP_NODELAY and TCP_CORK push what the cork holds (Linux do_tcp_setsockopt).
+    if (name === "TCP_NODELAY") conn.setNoDelay(value !== 0);
+    else if (name === "TCP_CORK") conn.setCork(value !== 0);
+    else applyOptions(conn.connection, d.opts, false);
   }
 
   /**

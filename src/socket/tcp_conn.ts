@@ -2,7 +2,7 @@
  * {@link TcpConn}: the promise-based TCP stream socket over a
  * {@link TcpConnection} of the engine (src/tcp/), shaped like `Deno.Conn`:
  * `read`, `write`, `readable`/`writable` Web Streams, `closeWrite`, `close`,
- * `localAddr`/`remoteAddr`, `setNoDelay`, `setKeepAlive`, `ref`/`unref`, plus
+ * `localAddr`/`remoteAddr`, `setNoDelay`, `setCork`, `setKeepAlive`, `ref`/`unref`, plus
  * `info()` (like Linux's TCP_INFO).
  *
  * The engine is synchronous: application calls run straight into it (data
@@ -436,6 +436,19 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
   setNoDelay(noDelay = true): void {
     this.#host.nowMs();
     this.#conn.setNoDelay(noDelay);
+    this.#host.afterSend();
+  }
+
+  /**
+   * TCP_CORK (Linux): `true` (the default argument) holds a partial segment of small writes
+   * until a full one forms; `false` sends what is held at once. Held data with nothing in
+   * flight still leaves about an RTO (at least 200 ms) later, as on Linux.
+   *
+   * @param cork cork or uncork
+   */
+  setCork(cork = true): void {
+    this.#host.nowMs();
+    this.#conn.setCork(cork);
     this.#host.afterSend();
   }
 

@@ -598,22 +598,36 @@ export class TcpConnection implements TimerTarget {
    * Queues application data (RFC 9293 §3.10.2 SEND). Data is cut into
    * segments by MSS; the last segment of a write carries PSH.
    *
+   * `more` is Linux MSG_MORE: more data follows, so this write is corked — a partial
+   * (< MSS) segment at its end is held (whatever TCP_NODELAY says) and carries no PSH, until
+   * a later write without it, an ACK that lets it go under Nagle's rules, {@link setCork}
+   * (false) or {@link setNoDelay} (true), the FIN, or the cork probe (about an RTO later
+   * when nothing is in flight; Linux's 200 ms ceiling).
+   *
    * @param src source bytes
    * @param offset first byte
    * @param length bytes offered
+   * @param more MSG_MORE: cork this write (default false)
    * @returns bytes accepted into the send buffer (0 when full), or -1 when the
    *   send side is closed (after closeWrite, reset, timeout): the socket layer
    *   reports broken pipe / not connected
    */
-  write(src: Uint8Array, offset: number, length: number): number {
+  write(src: Uint8Array, offset: number, length: number, more = false): number {
     const t = this.#t;
     if (!t.canWrite()) return -1;
     const ring = t.sendRing;
     if (ring === null || length <= 0) return 0;
     t.enter();
+    // Linux skb_entail: a write that starts a new segment ends a pending TCP_NAGLE_PUSH.
+    if (t.naglePush && ring.length <= seqSub(t.sndNxt, t.dataSeq)) t.naglePush = false;
     const n = ring.write(src, offset, length);
     if (n < length) t.wantWritable = true;
-    if (n > 0) output(t, t.ctx.clock.now());
+    if (n > 0) {
+      t.tailUnpushed = more;
+      t.callCork = more;
+      output(t, t.ctx.clock.now());
+      t.callCork = false;
+    }
     t.leave();
     return n;
   }
@@ -751,7 +765,31 @@ export class TcpConnection implements TimerTarget {
   setNoDelay(noDelay: boolean): void {
     const t = this.#t;
     t.noDelay = noDelay;
+    // Linux __tcp_sock_set_nodelay: TCP_NAGLE_OFF | TCP_NAGLE_PUSH, then push — what a cork
+    // holds goes once.
+    if (noDelay) t.naglePush = true;
     if (noDelay && t.isSynchronized()) {
+      t.enter();
+      output(t, t.ctx.clock.now());
+      t.leave();
+    }
+  }
+
+  /**
+   * TCP_CORK (Linux): while corked, a partial (< MSS) segment of new data is held; full
+   * segments go. Uncorking sends what is held at once (Linux __tcp_sock_set_cork); the FIN
+   * is never corked; with nothing in flight, the cork probe sends held data about an RTO
+   * (at least 200 ms) later — Linux's ceiling on TCP_CORK.
+   *
+   * @param cork true to cork, false to uncork and push
+   * @returns nothing
+   */
+  setCork(cork: boolean): void {
+    const t = this.#t;
+    t.cork = cork;
+    if (cork) return;
+    if (t.noDelay) t.naglePush = true;
+    if (t.isSynchronized()) {
       t.enter();
       output(t, t.ctx.clock.now());
       t.leave();

@@ -356,6 +356,8 @@ export function output(t: Tcb, nowMs: number, force = false): void {
   if (s === TcpState.CLOSED || s === TcpState.LISTEN) return;
   let sent = false;
   let sentNew = false;
+  // A partial segment held by the cork (TCP_CORK or this write's MSG_MORE).
+  let corkHeld = false;
   const ring = t.sendRing;
   const sendsData = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT ||
     s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK;
@@ -388,10 +390,24 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       if (force && cwndAvail < t.sndMss) cwndAvail = t.sndMss;
       // New data may go as one super-segment the link cuts into MSS-sized ones (TSO/GSO);
       // retransmissions go as ordinary segments.
-      const gsoMax = seqLt(seq, t.sndMax) ? 0 : gsoMaxData(t);
+      // A cork probe is one segment (tcp_write_wakeup).
+      const gsoMax = seqLt(seq, t.sndMax) || t.corkProbe ? 0 : gsoMaxData(t);
       const mss = t.currentMss();
       let len = Math.min(unsent, gsoMax > 0 ? gsoMax : mss, wndAvail, cwndAvail);
       if (len < 0) len = 0;
+      // Linux corking (tcp_nagle_check with TCP_NAGLE_CORK, tcp_mss_split_point): the
+      // partial segment at the end of the queue waits; full segments go. The FIN is never
+      // corked (tcp_nagle_test), so neither is the data it closes.
+      if (
+        len === unsent && len > 0 && !finState && !seqLt(seq, t.sndMax) && corked(t)
+      ) {
+        const partial = len % mss;
+        if (partial > 0) {
+          len -= partial;
+          corkHeld = true;
+          if (len === 0) break;
+        }
+      }
       if (
         gsoMax > mss && !force && !t.inRecovery && t.cfg.sendDeferral &&
         shouldDefer(t, cwndAvail, Math.min(unsent, gsoMax, wndAvail))
@@ -422,7 +438,11 @@ export function output(t: Tcb, nowMs: number, force = false): void {
         }
       }
       let flags = TCP_ACK;
-      if (len > 0 && offset + len === ring.length) flags |= TCP_PSH;
+      // PSH at a push point: the end of what a write without MSG_MORE queued (Linux
+      // tcp_mark_push), and on a cork probe (tcp_write_wakeup).
+      if ((len > 0 && offset + len === ring.length && !t.tailUnpushed) || t.corkProbe) {
+        flags |= TCP_PSH;
+      }
       if (fin) flags |= TCP_FIN;
       if (!sendSegment(t, nowMs, seq, flags, offset, len, superBuf)) {
         // No packet buffer: try again after an RTO (RFC 6298 timer doubles as the retry).
@@ -472,20 +492,23 @@ export function output(t: Tcb, nowMs: number, force = false): void {
       if (seqGt(end, t.sndMax)) t.sndMax = end;
       if (t.probing && seqGe(t.sndMax, t.probeEnd)) t.probing = false;
       if (!isArmed(t.rtxTimer)) t.armRetransmit(nowMs);
-      if (fin) break;
+      if (fin || t.corkProbe) break;
     }
     // RFC 8985 §7.2: after new data is sent, the probe timeout is (re)armed.
     if (sentNew) armTlp(t, nowMs);
     // RFC 9293 §3.8.6.1: data waiting behind a zero window and nothing to time it: persist.
+    // Corked data with nothing in flight is timed the same way (Linux tcp_check_probe_timer
+    // after tcp_write_xmit sent nothing: ICSK_TIME_PROBE0 at max(RTO, 200 ms)), which is
+    // the cork's ceiling: the probe sends it (see onPersist).
     const offset = seqSub(t.sndNxt, t.dataSeq);
     const unsent = ring.length - offset;
     const wndAvail = seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndNxt);
-    if (unsent > 0 && wndAvail <= 0 && !isArmed(t.rtxTimer)) {
+    if (unsent > 0 && (wndAvail <= 0 || corkHeld) && !isArmed(t.rtxTimer)) {
       if (!isArmed(t.persistTimer)) {
         t.persistTimer ??= new Timer(t.conn, TCP_TIMER_PERSIST);
         t.ctx.wheel.schedule(t.persistTimer, nowMs + t.persistIntervalMs());
       }
-    } else if (isArmed(t.persistTimer) && (wndAvail > 0 || unsent <= 0)) {
+    } else if (isArmed(t.persistTimer) && !corkHeld && (wndAvail > 0 || unsent <= 0)) {
       t.ctx.wheel.cancel(t.persistTimer!);
     }
   }
@@ -493,7 +516,21 @@ export function output(t: Tcb, nowMs: number, force = false): void {
   if (t.keepAlive && !isArmed(t.keepaliveTimer)) t.armKeepAlive(nowMs);
 }
 
-/** RFC 9293 §3.8.6.1: zero-window probe — one byte beyond the window. */
+/**
+ * Whether a partial segment of new data is corked now: this write's MSG_MORE (Linux tcp_push
+ * passes TCP_NAGLE_CORK, overriding TCP_NODELAY and a pending push), or TCP_CORK without a
+ * pending TCP_NAGLE_PUSH; never on a cork probe.
+ */
+function corked(t: Tcb): boolean {
+  if (t.corkProbe) return false;
+  return t.callCork || (t.cork && !t.naglePush);
+}
+
+/**
+ * RFC 9293 §3.8.6.1: zero-window probe — one byte beyond the window. With the window open,
+ * the timer timed corked data with nothing in flight (Linux tcp_probe_timer →
+ * tcp_write_wakeup): one segment of it goes, with PSH, past the cork.
+ */
 export function onPersist(t: Tcb, nowMs: number): void {
   const ring = t.sendRing;
   if (ring === null || !t.isSynchronized()) return;
@@ -503,7 +540,15 @@ export function onPersist(t: Tcb, nowMs: number): void {
     unsent <= 0 ||
     t.sndWnd > 0 && seqSub(seqAdd(t.sndUna, t.sndWnd), t.sndNxt) > 0
   ) {
-    output(t, nowMs);
+    if (unsent > 0 && t.sndNxt === t.sndUna) {
+      // Linux tcp_send_probe0: data in flight after the probe clears the backoff.
+      t.corkProbe = true;
+      output(t, nowMs);
+      t.corkProbe = false;
+      t.persistBackoff = 0;
+    } else {
+      output(t, nowMs);
+    }
     return;
   }
   sendSegment(t, nowMs, t.sndNxt, TCP_ACK, offset, 1);

@@ -371,6 +371,25 @@ export class Tcb {
 
   // --- misc ---
   noDelay: boolean;
+  /**
+   * TCP_CORK (Linux TCP_NAGLE_CORK in tp->nonagle): a partial (< MSS) segment of new data
+   * is held until uncorked, completed by a later write, or the FIN joins it.
+   */
+  cork = false;
+  /**
+   * Linux TCP_NAGLE_PUSH: one push past the cork, set by TCP_NODELAY (and by uncorking
+   * with TCP_NODELAY on); cleared by the next write that starts a new segment (skb_entail).
+   */
+  naglePush = false;
+  /** MSG_MORE on the write being queued: its push corks (Linux tcp_push: TCP_NAGLE_CORK). */
+  callCork = false;
+  /**
+   * The last write came with MSG_MORE: the end of the send queue is not a push point, so
+   * the segment that reaches it carries no PSH (Linux tcp_push marks PSH only without it).
+   */
+  tailUnpushed = false;
+  /** A cork probe (Linux tcp_write_wakeup) is going: one segment past the cork, with PSH. */
+  corkProbe = false;
   keepAlive: boolean;
   keepAliveIdleMs: number;
   /** TCP_KEEPINTVL: between unanswered keep-alive probes, ms. */

@@ -126,6 +126,7 @@ const SUPPORTED_OPTIONS = new Set([
   "SO_SNDBUF",
   "SO_KEEPALIVE",
   "TCP_NODELAY",
+  "TCP_CORK",
   ...CONNECTION_OPTIONS,
 ]);
 
@@ -136,7 +137,6 @@ const OPTION_REASONS: Readonly<Record<string, string>> = {
   TCP_FASTOPEN: "TCP Fast Open (RFC 7413) is not implemented",
   TCP_FASTOPEN_CONNECT: "TCP Fast Open (RFC 7413) is not implemented",
   TCP_MD5SIG: "TCP MD5 signatures (RFC 2385) are not implemented",
-  TCP_CORK: "TCP_CORK is a Linux-only socket option",
   TCP_CONGESTION: "TCP_CONGESTION selects Linux congestion modules",
   TCP_INFO: "TCP_INFO layout is Linux-specific",
   TCP_RACK_PACE_MAX_SEG: "TCP_RACK_PACE_* select FreeBSD's RACK stack pacing",
@@ -273,9 +273,6 @@ export function unsupportedReason(name: string, args: readonly Expr[]): string |
     const flags = evalArg(args[name === "send" ? 3 : 2]);
     if (typeof flags === "number" && (flags & CONSTANTS.MSG_EOR) !== 0) {
       return "MSG_EOR (Linux: no coalescing across the record end) is not modelled";
-    }
-    if (typeof flags === "number" && (flags & CONSTANTS.MSG_MORE) !== 0) {
-      return "MSG_MORE (Linux corking) is not modelled";
     }
   }
   if (name === "setsockopt" || name === "getsockopt") {
@@ -440,10 +437,15 @@ export class SocketTable {
       case "recv":
         return this.#read(s, args);
       case "write":
+        return this.#write(s, args, false);
       case "send":
-        return this.#write(s, args);
+        return this.#write(s, args, hasFlag(args[3], CONSTANTS.MSG_MORE));
       case "sendmsg":
-        return this.#write(s, [args[0], args[1], { type: "number", value: iovBytes(args[1]) }]);
+        return this.#write(
+          s,
+          [args[0], args[1], { type: "number", value: iovBytes(args[1]) }],
+          hasFlag(args[2], CONSTANTS.MSG_MORE),
+        );
       case "shutdown":
         return this.#shutdown(s, args);
       case "close":
@@ -510,6 +512,11 @@ export class SocketTable {
       child.opts.set("TCP_NODELAY", 1);
       conn.setNoDelay(true);
     }
+    // Linux: tp->nonagle (TCP_CORK too) is copied to the accepted socket.
+    if (s.opts.get("TCP_CORK")) {
+      child.opts.set("TCP_CORK", 1);
+      conn.setCork(true);
+    }
     this.#socks.set(fd, child);
     this.lastConnection = conn;
     this.lastFd = fd;
@@ -548,6 +555,7 @@ export class SocketTable {
       this.localPort = conn.localPort;
       this.remotePort = SCRIPT_REMOTE_SERVER_PORT;
       if (s.opts.get("TCP_NODELAY")) conn.setNoDelay(true);
+      if (s.opts.get("TCP_CORK")) conn.setCork(true);
       if (s.opts.get("SO_KEEPALIVE")) conn.setKeepAlive(true);
       if (s.nonblocking) return err("EINPROGRESS");
       return this.#connectDone(s, conn) ?? { kind: "blocked" };
@@ -601,7 +609,8 @@ export class SocketTable {
     return s.nonblocking || dontWait ? err("EAGAIN") : { kind: "blocked" };
   }
 
-  #write(s: Sock, args: readonly Expr[]): SyscallOutcome {
+  /** write/send/sendmsg; `more` is MSG_MORE (Linux: this write is corked). */
+  #write(s: Sock, args: readonly Expr[], more: boolean): SyscallOutcome {
     const c = s.conn;
     if (c === null) return err(s.shutWr ? "EPIPE" : "ENOTCONN");
     const want = evalArg(args[2]);
@@ -615,7 +624,7 @@ export class SocketTable {
       return s.nonblocking ? err("EAGAIN") : { kind: "blocked" };
     }
     const buf = this.#scratch(want);
-    const n = c.write(buf, 0, want - s.written);
+    const n = c.write(buf, 0, want - s.written, more);
     if (n < 0) return err("EPIPE");
     s.written += n;
     if (s.written >= want || s.nonblocking) {
@@ -666,6 +675,7 @@ export class SocketTable {
     if (name === "TCP_KEEPINIT" && v < 0) return err("EINVAL");
     s.opts.set(name, v);
     if (name === "TCP_NODELAY" && s.conn !== null) s.conn.setNoDelay(v !== 0);
+    if (name === "TCP_CORK" && s.conn !== null) s.conn.setCork(v !== 0);
     if (name === "SO_KEEPALIVE" && s.conn !== null) s.conn.setKeepAlive(v !== 0);
     if (CONNECTION_OPTIONS.has(name) && s.conn !== null) applyConnectionOptions(s.conn, s.opts);
     if (s.bound && s.conn === null && s.listener === null) this.#recordBound(s);
@@ -858,6 +868,13 @@ function ipOptionsOf(opts: ReadonlyMap<string, number>): { ttl?: number; tos?: n
 }
 
 /** Applies a socket's IP, MSS and keep-alive options to its connection. */
+/** Whether a flags argument (a number or an expression of them) has `flag`. */
+function hasFlag(arg: Expr | undefined, flag: number): boolean {
+  if (arg === undefined) return false;
+  const v = evalArg(arg);
+  return typeof v === "number" && (v & flag) !== 0;
+}
+
 function applyConnectionOptions(c: TcpConnection, opts: ReadonlyMap<string, number>): void {
   const { ttl, tos } = ipOptionsOf(opts);
   if (ttl !== undefined || tos !== undefined) {
