@@ -254,6 +254,117 @@ Deno.test("TcpConnection Nagle holds small segments while data is unacknowledged
   expectSeg(a.take()[0], { seq: a.s(25), len: 5 });
 });
 
+// ---------------------------------------------------------------- corking (Linux TCP_CORK, MSG_MORE)
+
+Deno.test("TcpConnection TCP_CORK holds partial segments and uncorking sends them at once with PSH", () => {
+  const a = new Active();
+  a.establish();
+  a.conn.setCork(true);
+  const d = bytesOf(80);
+  a.conn.write(d, 0, 40);
+  a.conn.write(d, 40, 40);
+  assert.equal(a.take().length, 0, "corked: nothing in flight, still held");
+  a.conn.setCork(false);
+  const segs = a.take();
+  assert.equal(segs.length, 1);
+  expectSeg(segs[0], { seq: a.s(0), len: 80, flags: TCP_ACK | TCP_PSH });
+});
+
+Deno.test("TcpConnection TCP_CORK sends full segments and a later write completing one frees the rest", () => {
+  const a = new Active();
+  a.establish();
+  a.conn.setCork(true);
+  const d = bytesOf(4380);
+  a.conn.write(d, 0, 3100);
+  // 2 × 1460 go; the 180-byte tail waits for more.
+  assert.deepEqual(a.take().map((r) => r.payloadLength), [1460, 1460]);
+  a.conn.write(d, 3100, 1280);
+  const [full] = a.take();
+  expectSeg(full, { seq: a.s(2920), len: 1460 });
+});
+
+Deno.test("TcpConnection TCP_NODELAY set while corked pushes what is held once; the cork stays", () => {
+  const a = new Active();
+  a.establish();
+  a.conn.setCork(true);
+  const d = bytesOf(120);
+  a.conn.write(d, 0, 40);
+  a.conn.write(d, 40, 40);
+  assert.equal(a.take().length, 0);
+  a.conn.setNoDelay(true);
+  expectSeg(a.take()[0], { seq: a.s(0), len: 80, flags: TCP_ACK | TCP_PSH });
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(80) });
+  // Linux skb_entail clears TCP_NAGLE_PUSH: the next write is corked again.
+  a.conn.write(d, 80, 40);
+  assert.equal(a.take().length, 0, "still corked after the one push");
+  a.conn.setCork(false);
+  expectSeg(a.take()[0], { seq: a.s(80), len: 40 });
+});
+
+Deno.test("TcpConnection MSG_MORE corks a write despite TCP_NODELAY; a plain write sends it all", () => {
+  const a = new Active({ noDelay: true });
+  a.establish();
+  const d = bytesOf(40);
+  assert.equal(a.conn.write(d, 0, 20, true), 20);
+  assert.equal(a.take().length, 0, "MSG_MORE holds the partial segment");
+  a.conn.write(d, 20, 20);
+  const segs = a.take();
+  assert.equal(segs.length, 1);
+  expectSeg(segs[0], { seq: a.s(0), len: 40, flags: TCP_ACK | TCP_PSH });
+});
+
+Deno.test("TcpConnection data held by MSG_MORE leaves on the next ACK without PSH", () => {
+  const a = new Active({ noDelay: true });
+  a.establish();
+  const d = bytesOf(30);
+  a.conn.write(d, 0, 10);
+  expectSeg(a.take()[0], { seq: a.s(0), len: 10, flags: TCP_ACK | TCP_PSH });
+  a.conn.write(d, 10, 20, true);
+  assert.equal(a.take().length, 0);
+  // Linux: the ACK pushes with tp->nonagle (MSG_MORE corked only its own call), and no write
+  // without MSG_MORE marked a push point.
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(10) });
+  expectSeg(a.take()[0], { seq: a.s(10), len: 20, flags: TCP_ACK });
+});
+
+Deno.test("TcpConnection corked data with nothing in flight leaves at the probe timer (the cork's ceiling)", () => {
+  const a = new Active({ minRtoMs: 1000 }); // probe interval = RTO = 1 s
+  a.establish();
+  a.conn.setCork(true);
+  a.conn.write(bytesOf(40), 0, 40);
+  a.host.advance(999);
+  assert.equal(a.take().length, 0);
+  a.host.advance(1);
+  const segs = a.take();
+  assert.equal(segs.length, 1);
+  expectSeg(segs[0], { seq: a.s(0), len: 40, flags: TCP_ACK | TCP_PSH });
+  assert.equal(a.conn.state, TcpState.ESTABLISHED);
+});
+
+Deno.test("TcpConnection a corked tail still leaves at the probe timer once the ACK empties the flight", () => {
+  const a = new Active({ minRtoMs: 1000 });
+  a.establish();
+  a.conn.setCork(true);
+  a.conn.write(bytesOf(1500), 0, 1500);
+  assert.deepEqual(a.take().map((r) => r.payloadLength), [1460]);
+  a.feed({ flags: TCP_ACK, seq: a.r(0), ack: a.s(1460) });
+  assert.equal(a.take().length, 0, "the 40-byte tail stays corked");
+  a.host.advance(1000);
+  expectSeg(a.take()[0], { seq: a.s(1460), len: 40, flags: TCP_ACK | TCP_PSH });
+});
+
+Deno.test("TcpConnection the FIN is never corked: closing sends held data with it", () => {
+  const a = new Active();
+  a.establish();
+  a.conn.setCork(true);
+  a.conn.write(bytesOf(40), 0, 40, true);
+  assert.equal(a.take().length, 0);
+  a.conn.closeWrite();
+  const [seg] = a.take();
+  expectSeg(seg, { seq: a.s(0), len: 40 });
+  assert.ok(seg.flags & TCP_FIN, "FIN with the held data");
+});
+
 Deno.test("TcpConnection respects the peer's window and probes a zero window", () => {
   const a = new Active({ minRtoMs: 1000 }); // persist interval = RTO = 1 s
   a.establish({ window: 2000 });
