@@ -113,7 +113,8 @@ Deno.test("SocketDescriptors reports errno-like errors", async () => {
 
 /** Records the IPv4 TTL, TOS and TCP flags of every TCP frame a stack transmits. */
 class HeaderLog extends ForwardingDevice {
-  readonly frames: { ttl: number; tos: number; flags: number; mss: number }[] = [];
+  readonly frames: { ttl: number; tos: number; flags: number; mss: number; payload: number }[] =
+    [];
   override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     const ip = offset + 14;
     if (length > 54 && bytes[ip + 9] === 6) {
@@ -130,7 +131,14 @@ class HeaderLog extends ForwardingDevice {
         if (kind === 2) mss = (bytes[o + 2] << 8) | bytes[o + 3];
         o += Math.max(2, bytes[o + 1]);
       }
-      this.frames.push({ ttl: bytes[ip + 8], tos: bytes[ip + 1], flags: bytes[tcp + 13], mss });
+      const payload = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - (tcp - ip) - hlen;
+      this.frames.push({
+        ttl: bytes[ip + 8],
+        tos: bytes[ip + 1],
+        flags: bytes[tcp + 13],
+        mss,
+        payload,
+      });
     }
     return this.inner.transmit(bytes, offset, length);
   }
@@ -197,6 +205,47 @@ Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accept
     assert.equal(await srv.read(cfd, buf), 5);
     assert.ok(da.frames.length > before);
     assert.ok(da.frames.slice(before).every((f) => f.ttl === 100));
+    cli.close(fd);
+    srv.close(cfd);
+    srv.close(lfd);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then sends them as one segment", async () => {
+  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
+  const da = new HeaderLog(ma);
+  const a = new Stack({ device: da, ipv4: `192.0.2.2/24` });
+  const b = new Stack({ device: mb, ipv4: `${B_ADDR}/24` });
+  await a.start();
+  await b.start();
+  try {
+    const srv = b.sockets;
+    const lfd = srv.socket();
+    srv.bind(lfd, { port: 80 });
+    srv.listen(lfd);
+    const accepting = srv.accept(lfd);
+    const cli = a.sockets;
+    const fd = cli.socket();
+    assert.equal(cli.getsockopt(fd, "TCP_CORK"), 0);
+    await cli.connect(fd, B_ADDR, 80);
+    const cfd = await accepting;
+    cli.setsockopt(fd, "TCP_CORK", 1);
+    assert.equal(cli.getsockopt(fd, "TCP_CORK"), 1);
+    const before = da.frames.length;
+    await cli.write(fd, enc.encode("cor"));
+    await cli.write(fd, enc.encode("ked"));
+    // Another option set meanwhile does not uncork.
+    cli.setsockopt(fd, "TCP_KEEPIDLE", 60);
+    assert.equal(da.frames.slice(before).filter((f) => f.payload > 0).length, 0, "held");
+    cli.setsockopt(fd, "TCP_CORK", 0);
+    const buf = new Uint8Array(16);
+    assert.equal(await srv.read(cfd, buf), 6);
+    assert.equal(dec.decode(buf.subarray(0, 6)), "corked");
+    const data = da.frames.slice(before).filter((f) => f.payload > 0);
+    assert.deepEqual(data.map((f) => f.payload), [6], "one segment on uncork");
     cli.close(fd);
     srv.close(cfd);
     srv.close(lfd);

@@ -246,3 +246,30 @@ Deno.test("runScriptText runs --ip_version=ipv6 scripts through the engine's IPv
   );
   assert.equal(data.status, "pass", data.reason);
 });
+
+Deno.test("runScriptText models TCP_CORK: held small writes leave together on uncork, with PSH", () => {
+  const r = runScriptText(
+    `${ESTABLISHED}+0 setsockopt(4, SOL_TCP, TCP_CORK, [1], 4) = 0
++0 getsockopt(4, SOL_TCP, TCP_CORK, [1], [4]) = 0
++0 write(4, ..., 40) = 40
++.05 write(4, ..., 40) = 40
++.01 setsockopt(4, SOL_TCP, TCP_CORK, [0], 4) = 0
++0 > P. 1:81(80) ack 1 win 65535
+`,
+    STRICT,
+  );
+  assert.deepEqual(r, { status: "pass" });
+});
+
+Deno.test("runScriptText models send() and sendmsg() with MSG_MORE: corked, no PSH until a plain write", () => {
+  const r = runScriptText(
+    `${ESTABLISHED}+0 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0
++0 send(4, ..., 40, MSG_MORE) = 40
++.01 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 20}], msg_flags=0}, MSG_MORE) = 20
++.01 write(4, ..., 10) = 10
++0 > P. 1:71(70) ack 1 win 65535
+`,
+    STRICT,
+  );
+  assert.deepEqual(r, { status: "pass" });
+});
