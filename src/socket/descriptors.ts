@@ -100,11 +100,12 @@ interface Descriptor {
  * booleans as 0/1, keep-alive times in seconds, TCP_MAXSEG in bytes, IP_TTL 1..255,
  * IP_TOS the TOS byte (its ECN bits are TCP's, RFC 3168 §5). TCP_KEEPINIT (FreeBSD) bounds
  * the handshake, seconds. TCP_LINGER2 (Linux) is how long a closed connection waits in
- * FIN-WAIT-2 for the peer's FIN, seconds (at most 120; 0: the default; negative: not at all). TCP_CORK (Linux) holds a partial segment of small writes
- * until a full one forms, 0 sends it at once (as does setting TCP_NODELAY); with nothing in
- * flight it still leaves about an RTO (at least 200 ms) later. IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542 §6.5) are
- * the IPv6 names of the same two fields — hop limit and traffic class — and read and write
- * what IP_TTL and IP_TOS do: a connection has one family, so one value of each.
+ * FIN-WAIT-2 for the peer's FIN, seconds (at most 120; 0: the default; negative: not at all).
+ * TCP_CORK (Linux) holds a partial segment of small writes until a full one forms; 0 sends
+ * it at once (as does setting TCP_NODELAY); with nothing in flight it still leaves about an
+ * RTO (at least 200 ms) later. IPV6_UNICAST_HOPS and IPV6_TCLASS (RFC 3493 §5.1, RFC 3542
+ * §6.5) are the IPv6 names of the same two fields — hop limit and traffic class — and read
+ * and write what IP_TTL and IP_TOS do: a connection has one family, so one value of each.
  */
 export type SocketOptionName =
   | "TCP_NODELAY"

@@ -113,8 +113,7 @@ Deno.test("SocketDescriptors reports errno-like errors", async () => {
 
 /** Records the IPv4 TTL, TOS and TCP flags of every TCP frame a stack transmits. */
 class HeaderLog extends ForwardingDevice {
-  readonly frames: { ttl: number; tos: number; flags: number; mss: number; payload: number }[] =
-    [];
+  readonly frames: { ttl: number; tos: number; flags: number; mss: number; payload: number }[] = [];
   override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     const ip = offset + 14;
     if (length > 54 && bytes[ip + 9] === 6) {
