@@ -121,3 +121,32 @@ Deno.test("TcpConnection with sendDeferral does not hold the last data queued", 
   last.ack(MSS);
   assert.deepEqual(last.sent(), [2 * MSS]);
 });
+
+Deno.test("TcpConnection corked on a GSO link sends whole segments as one super-segment and holds only the tail", () => {
+  const s = new Sender({});
+  s.conn.setCork(true);
+  s.write(3 * MSS + 100);
+  assert.deepEqual(s.sent(), [3 * MSS]);
+  s.conn.setCork(false);
+  assert.deepEqual(s.sent(), [100]);
+});
+
+Deno.test("TcpConnection corked tail behind a deferred burst leaves once the window allows and the cork lifts", () => {
+  const s = new Sender({});
+  s.conn.setCork(true);
+  s.write(40 * MSS + 100);
+  assert.deepEqual(s.sent(), [10 * MSS]);
+  // Deferral and cork together: the ACKs release whole segments; nothing stalls.
+  s.ack(10 * MSS);
+  const burst = s.sent();
+  assert.ok(burst.length > 0 && burst.every((n) => n % MSS === 0), `${burst}`);
+  let acked = 10 * MSS;
+  for (let rounds = 0; rounds < 10 && acked < 40 * MSS; rounds++) {
+    acked += burst.reduce((a, b) => a + b, 0);
+    s.ack(acked);
+    burst.splice(0, burst.length, ...s.sent());
+  }
+  assert.equal(acked, 40 * MSS, "every whole segment went");
+  s.conn.setCork(false);
+  assert.deepEqual(s.sent(), [100]);
+});
