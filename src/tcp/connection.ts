@@ -16,8 +16,8 @@
  * the order of §3.10.7; simultaneous open and close; half-close; MSS, window
  * scaling, timestamps with PAWS (RFC 7323), SACK (RFC 2018) and SACK-based
  * loss recovery (RFC 6675); NewReno fast retransmit/recovery (RFC 5681, RFC
- * 6582); RFC 6298 retransmission timer; Nagle (RFC 896) and sender/receiver
- * silly-window avoidance (§3.8.6.2); delayed ACKs (§3.8.6.3); zero-window
+ * 6582); RFC 6298 retransmission timer; Nagle (RFC 896), Linux corking
+ * (TCP_CORK, MSG_MORE) and sender/receiver silly-window avoidance (§3.8.6.2); delayed ACKs (§3.8.6.3); zero-window
  * probes (§3.8.6.1); keep-alive (§3.8.4); RFC 5961 challenge ACKs; ICMP
  * (RFC 5927 checks, RFC 1191 PMTU).
  *
@@ -300,7 +300,7 @@ export interface TcpInfo {
 /**
  * One TCP connection (a TCB). Made by {@link TcpLayer}; the socket layer
  * uses the application-side methods (`write`, `read`, `closeWrite`, `close`,
- * `abort`, `setNoDelay`, `setKeepAlive`, `info`) and sets `events`.
+ * `abort`, `setNoDelay`, `setCork`, `setKeepAlive`, `info`) and sets `events`.
  *
  * @example
  * ```ts
