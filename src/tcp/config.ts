@@ -36,6 +36,13 @@ export interface TcpConfig {
   receiveBufferBytes: number;
   /** Lower bound on the RTO (RFC 6298 §2.4), ms. */
   minRtoMs: number;
+  /**
+   * Where {@link minRtoMs} applies. false (default, RFC 6298 §2.4): to the whole RTO,
+   * max(minRtoMs, SRTT + max(G, K·RTTVAR)). true (Linux tcp_rtt_estimator/__tcp_set_rto): to
+   * the variance term, SRTT + max(K·RTTVAR, minRtoMs) — on a 10 ms path 210 ms, not 200 ms.
+   * The packetdrill `linux` profile selects it.
+   */
+  minRtoOnVariance: boolean;
   /** Upper bound on the RTO, ms. */
   maxRtoMs: number;
   /** RTO before the first RTT sample (RFC 6298 §2.1), ms. */
@@ -252,6 +259,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sendBufferBytes: 256 * 1024,
   receiveBufferBytes: 256 * 1024,
   minRtoMs: DEFAULT_MIN_RTO_MS,
+  minRtoOnVariance: false,
   maxRtoMs: DEFAULT_MAX_RTO_MS,
   initialRtoMs: INITIAL_RTO_MS,
   synRetries: 6,

@@ -30,6 +30,11 @@ export interface RttEstimatorOptions {
   maxRtoMs?: number;
   /** RTO before the first sample in ms (default 1000). */
   initialRtoMs?: number;
+  /**
+   * Bound the variance term by `minRtoMs` instead of the whole RTO (Linux: SRTT +
+   * max(K·RTTVAR, minRtoMs)); default false (RFC 6298 §2.4).
+   */
+  minRtoOnVariance?: boolean;
 }
 
 /**
@@ -59,6 +64,7 @@ export class RttEstimator {
   backoffCount = 0;
   readonly minRtoMs: number;
   readonly maxRtoMs: number;
+  readonly #minOnVariance: boolean;
   #baseRtoMs: number;
 
   /**
@@ -67,6 +73,7 @@ export class RttEstimator {
   constructor(opts: RttEstimatorOptions = {}) {
     this.minRtoMs = opts.minRtoMs ?? DEFAULT_MIN_RTO_MS;
     this.maxRtoMs = opts.maxRtoMs ?? DEFAULT_MAX_RTO_MS;
+    this.#minOnVariance = opts.minRtoOnVariance ?? false;
     this.#baseRtoMs = this.#clamp(opts.initialRtoMs ?? INITIAL_RTO_MS);
   }
 
@@ -102,8 +109,9 @@ export class RttEstimator {
     }
     this.samples++;
     if (rttMs < this.minRttMs) this.minRttMs = rttMs;
+    const variance = Math.max(CLOCK_GRANULARITY_MS, RTT_K * this.rttvarMs);
     this.#baseRtoMs = this.#clamp(
-      this.srttMs + Math.max(CLOCK_GRANULARITY_MS, RTT_K * this.rttvarMs),
+      this.srttMs + (this.#minOnVariance ? Math.max(variance, this.minRtoMs) : variance),
     );
     this.backoffCount = 0;
   }

@@ -477,6 +477,7 @@ export class Tcb {
       minRtoMs: cfg.minRtoMs,
       maxRtoMs: cfg.maxRtoMs,
       initialRtoMs: cfg.initialRtoMs,
+      minRtoOnVariance: cfg.minRtoOnVariance,
     });
     this.cc = createCongestionControl(
       cfg.congestion,

@@ -48,3 +48,15 @@ Deno.test("RttEstimator keeps the connection's smallest sample (tcpi_min_rtt), 0
   e.sample(0);
   assert.equal(e.minRttMs, 0);
 });
+
+Deno.test("RttEstimator with minRtoOnVariance floors the variance term as Linux does: SRTT + max(K·RTTVAR, min)", () => {
+  const rfc = new RttEstimator({ minRtoMs: 200 });
+  const linux = new RttEstimator({ minRtoMs: 200, minRtoOnVariance: true });
+  for (const e of [rfc, linux]) e.sample(10); // SRTT 10, RTTVAR 5
+  assert.equal(rfc.rtoMs, 200); // max(10 + 20, 200)
+  assert.equal(linux.rtoMs, 210); // 10 + max(20, 200)
+  // A variance above the floor: both give SRTT + 4·RTTVAR.
+  const wide = new RttEstimator({ minRtoMs: 200, minRtoOnVariance: true });
+  wide.sample(120); // SRTT 120, RTTVAR 60
+  assert.equal(wide.rtoMs, 360);
+});

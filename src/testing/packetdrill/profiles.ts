@@ -151,6 +151,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       ecnSynRetries: 0,
       // tcp_cubic.c's congestion avoidance (bictcp_update per jiffy), not RFC 9438's.
       cubicLinuxGrowth: true,
+      // tcp_rtt_estimator: rttvar_us never below tcp_rto_min; RTO = SRTT + rttvar.
+      minRtoOnVariance: true,
     },
     sysctls: LINUX_SYSCTLS,
   },
