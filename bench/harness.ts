@@ -1652,10 +1652,21 @@ const HOSTILE_BYTES = Math.max(
 
 /** One hostile-LAN download (src/testing/hostile_lan.ts), attacked or not; prints its goodput. */
 async function hostileChild(attacked: boolean): Promise<void> {
+  const cpu0 = process.cpuUsage();
   const r = await runHostileLan({ bytes: HOSTILE_BYTES, attack: attacked });
+  const cpu = process.cpuUsage(cpu0);
   if (!r.intact) throw new Error("the hostile-LAN download was not byte-exact");
   const attackFrames = Object.values(r.attackFrames).reduce((a, b) => a + b, 0);
-  console.log(JSON.stringify({ mbps: r.goodputMbps, attackFrames, elapsedMs: r.elapsedMs }));
+  // CPU time (the whole run, both stacks and the attacker: one thread does all of it) is less
+  // moved than wall time by other work on the machine: an A/B can compare Mbit per CPU second.
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  console.log(JSON.stringify({
+    mbps: r.goodputMbps,
+    attackFrames,
+    elapsedMs: r.elapsedMs,
+    cpuMs,
+    mbitPerCpuSecond: (r.bytes * 8) / 1e6 / (cpuMs / 1000),
+  }));
 }
 
 /**
