@@ -70,13 +70,10 @@ export interface IcmpRateLimitOptions {
   random?: () => number;
 }
 
-/** One destination's bucket (Linux `inet_peer.rate_tokens` / `rate_last`). */
-interface PeerBucket {
-  /** Credit in milliseconds: an error costs one interval. */
-  tokensMs: number;
-  /** When the credit was last brought up to date (ms). */
-  lastMs: number;
-}
+/** Peer slots allocated at first; the table doubles up to `errorPeers` as destinations come. */
+const PEER_SLOTS_INITIAL = 64;
+/** End of the recency list (no slot). */
+const NO_SLOT = -1;
 
 let cryptoWord: Uint32Array | null = null;
 function cryptoRandom(): number {
@@ -115,8 +112,22 @@ export class IcmpRateLimiter {
   /** Global credit; may go below zero by one message's cost, as Linux's. */
   #credit: number;
   #stampMs = -Infinity;
-  /** Per-destination buckets in least-recently-used order (a Map keeps insertion order). */
-  readonly #peers = new Map<number, PeerBucket>();
+  /**
+   * Per-destination buckets (Linux `inet_peer.rate_tokens` / `rate_last`): a destination's slot,
+   * and per slot its address, its credit in milliseconds (an error costs one interval), when the
+   * credit was last brought up to date, and its neighbours in a least-recently-used list. Typed
+   * arrays, so a verdict allocates nothing and an error to a known destination only moves its
+   * slot to the list's tail (a Map kept in recency order by delete and re-insert churned its table).
+   */
+  readonly #slots = new Map<number, number>();
+  #addr = new Int32Array(0);
+  #tokensMs = new Float64Array(0);
+  #lastMs = new Float64Array(0);
+  #older = new Int32Array(0);
+  #newer = new Int32Array(0);
+  /** Least and most recently used slots. */
+  #lru = NO_SLOT;
+  #mru = NO_SLOT;
 
   /**
    * Creates the limiter.
@@ -147,7 +158,7 @@ export class IcmpRateLimiter {
 
   /** Destinations that currently have a bucket. */
   get peerCount(): number {
-    return this.#peers.size;
+    return this.#slots.size;
   }
 
   /** The global credit left (it may be −1 after a costly last message). */
@@ -188,31 +199,84 @@ export class IcmpRateLimiter {
 
   /** Linux inet_peer_xrlim_allow: credit in ms, one interval per error, up to burst intervals. */
   #peerAllow(nowMs: number, dst: number): boolean {
-    const peers = this.#peers;
-    let bucket = peers.get(dst);
-    if (bucket === undefined) {
-      if (peers.size >= this.#peerMax) {
-        // Bounded table: forget the least recently used destination (it starts afresh when seen
-        // again, as a Linux inet_peer that was garbage-collected does).
-        const oldest = peers.keys().next().value as number;
-        peers.delete(oldest);
-        this.peerEvictions++;
-      }
+    let slot = this.#slots.get(dst);
+    if (slot === undefined) {
+      slot = this.#newSlot(dst);
       // A new destination starts with a full burst (Linux sets rate_last 60 s in the past).
-      bucket = { tokensMs: this.#peerMaxTokensMs, lastMs: nowMs };
+      this.#tokensMs[slot] = this.#peerMaxTokensMs;
+      this.#lastMs[slot] = nowMs;
     } else {
-      peers.delete(dst); // re-inserted below: most recently used last
-      if (nowMs > bucket.lastMs) {
-        bucket.tokensMs = Math.min(
-          bucket.tokensMs + (nowMs - bucket.lastMs),
+      this.#touch(slot); // most recently used last
+      const lastMs = this.#lastMs[slot];
+      if (nowMs > lastMs) {
+        this.#tokensMs[slot] = Math.min(
+          this.#tokensMs[slot] + (nowMs - lastMs),
           this.#peerMaxTokensMs,
         );
-        bucket.lastMs = nowMs;
+        this.#lastMs[slot] = nowMs;
       }
     }
-    peers.set(dst, bucket);
-    if (bucket.tokensMs < this.#peerIntervalMs) return false;
-    bucket.tokensMs -= this.#peerIntervalMs;
+    if (this.#tokensMs[slot] < this.#peerIntervalMs) return false;
+    this.#tokensMs[slot] -= this.#peerIntervalMs;
     return true;
+  }
+
+  /** A slot for a destination not in the table, at the recency list's tail. */
+  #newSlot(dst: number): number {
+    const used = this.#slots.size;
+    let slot: number;
+    if (used >= this.#peerMax) {
+      // Bounded table: forget the least recently used destination (it starts afresh when seen
+      // again, as a Linux inet_peer that was garbage-collected does).
+      slot = this.#lru;
+      this.#unlink(slot);
+      this.#slots.delete(this.#addr[slot]);
+      this.peerEvictions++;
+    } else {
+      if (used === this.#addr.length) this.#grow(used);
+      slot = used;
+    }
+    this.#addr[slot] = dst;
+    this.#slots.set(dst, slot);
+    this.#append(slot);
+    return slot;
+  }
+
+  /** Moves `slot` to the tail of the recency list (most recently used). */
+  #touch(slot: number): void {
+    if (slot === this.#mru) return;
+    this.#unlink(slot);
+    this.#append(slot);
+  }
+
+  #append(slot: number): void {
+    this.#older[slot] = this.#mru;
+    this.#newer[slot] = NO_SLOT;
+    if (this.#mru === NO_SLOT) this.#lru = slot;
+    else this.#newer[this.#mru] = slot;
+    this.#mru = slot;
+  }
+
+  #unlink(slot: number): void {
+    const older = this.#older[slot];
+    const newer = this.#newer[slot];
+    if (older === NO_SLOT) this.#lru = newer;
+    else this.#newer[older] = newer;
+    if (newer === NO_SLOT) this.#mru = older;
+    else this.#older[newer] = older;
+  }
+
+  /** Doubles the slot arrays (up to the table's bound); `used` slots are kept. */
+  #grow(used: number): void {
+    const size = Math.min(Math.max(PEER_SLOTS_INITIAL, used * 2), this.#peerMax);
+    const grow = <T extends Int32Array | Float64Array>(old: T, fresh: T): T => {
+      fresh.set(old.subarray(0, used));
+      return fresh;
+    };
+    this.#addr = grow(this.#addr, new Int32Array(size));
+    this.#tokensMs = grow(this.#tokensMs, new Float64Array(size));
+    this.#lastMs = grow(this.#lastMs, new Float64Array(size));
+    this.#older = grow(this.#older, new Int32Array(size));
+    this.#newer = grow(this.#newer, new Int32Array(size));
   }
 }

@@ -172,6 +172,29 @@ const OVERSIZED_FRAGMENT_OFFSET = 65_000;
 const OVERSIZED_FRAGMENT_BYTES = 600;
 /** Largest garbage frame (an Ethernet frame at MTU 1500). */
 const MAX_FRAME_BYTES = 1514;
+/**
+ * Download bytes between two heap samples (`Deno.memoryUsage()` reads /proc: ~20 µs, so it is not
+ * taken on every read). The same cadence attacked or not, so the goodput ratio does not pay for
+ * it; the probe loop samples too, every {@link HostileLanOptions.probeIntervalMs}, so stalls are
+ * covered.
+ */
+const HEAP_SAMPLE_EVERY_BYTES = 1024 * 1024;
+/** First on-link address that no host on the hub has (192.0.2.100–199). */
+const ABSENT_NEIGHBOUR_BASE = parseIpv4("192.0.2.100")!;
+const ABSENT_NEIGHBOURS = 100;
+/** The subnet's broadcast address and the limited broadcast address. */
+const SUBNET_BROADCAST = parseIpv4("192.0.2.255")!;
+const LIMITED_BROADCAST = parseIpv4("255.255.255.255")!;
+/** ARP senders of the flood (192.0.2.128–227) and their targets (192.0.2.230–249). */
+const ARP_FLOOD_SENDER_BASE = parseIpv4("192.0.2.128")!;
+const ARP_FLOOD_SENDERS = 100;
+const ARP_FLOOD_TARGET_BASE = parseIpv4("192.0.2.230")!;
+const ARP_FLOOD_TARGETS = 20;
+/** Off-link sources of the SYN flood (203.0.113.0/24). */
+const SYN_FLOOD_SOURCE_BASE = parseIpv4("203.0.113.0")!;
+const SYN_FLOOD_SOURCES = 256;
+/** 2^32: a draw of the seeded generator times this is its 32-bit integer. */
+const TWO_POW_32 = 0x1_0000_0000;
 
 /**
  * Runs the hostile-LAN scenario once and reports what happened; see the module documentation.
@@ -204,9 +227,12 @@ export async function runHostileLan(opts: HostileLanOptions = {}): Promise<Hosti
   const heap = { startBytes: Deno.memoryUsage().heapUsed, maxBytes: 0 };
   const pool = victim.iface.pool;
   const poolStats = { capacity: pool.capacity ?? 0, reserved: pool.reserved ?? 0, maxInUse: 0 };
+  const samplePool = () => {
+    poolStats.maxInUse = Math.max(poolStats.maxInUse, pool.inUse);
+  };
   const sample = () => {
     heap.maxBytes = Math.max(heap.maxBytes, Deno.memoryUsage().heapUsed);
-    poolStats.maxInUse = Math.max(poolStats.maxInUse, pool.inUse);
+    samplePool();
   };
   try {
     await victim.start();
@@ -230,7 +256,7 @@ export async function runHostileLan(opts: HostileLanOptions = {}): Promise<Hosti
     const attackLoop = (async () => {
       while (attack && !done) {
         for (let i = 0; i < burst; i++) attacker.sendOne(attackerDevice);
-        sample();
+        samplePool();
         await sleep(1);
       }
     })();
@@ -265,12 +291,17 @@ export async function runHostileLan(opts: HostileLanOptions = {}): Promise<Hosti
     const t0 = performance.now();
     const conn = await client.connect({ hostname: HOSTILE_VICTIM, port: HOSTILE_DOWNLOAD_PORT });
     let nextBurstAt = ATTACK_BURST_EVERY_BYTES;
+    let nextHeapSampleAt = HEAP_SAMPLE_EVERY_BYTES;
     const { bytes, intact } = await readPattern(conn, (read) => {
+      // Sampling is the same attacked or not: only the attack differs between the two runs.
+      if (read >= nextHeapSampleAt) {
+        nextHeapSampleAt = read + HEAP_SAMPLE_EVERY_BYTES;
+        sample();
+      } else samplePool();
       if (!attack) return;
       for (; read >= nextBurstAt; nextBurstAt += ATTACK_BURST_EVERY_BYTES) {
         for (let i = 0; i < burst; i++) attacker.sendOne(attackerDevice);
       }
-      sample();
     });
     const elapsedMs = performance.now() - t0;
     done = true;
@@ -391,9 +422,26 @@ class Attacker {
     return (this.#int(0x10000) * 0x10000 + this.#int(0x10000)) >>> 0;
   }
 
+  /**
+   * Fills `f[start, end)` with random bytes, four per draw (the generator's 32 bits): the attacker
+   * runs in the victim's process, so its own cost is kept small.
+   */
+  #randomBytes(start: number, end: number): void {
+    const f = this.#frame;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      const word = this.#random.next() * TWO_POW_32;
+      f[i] = word >>> 24;
+      f[i + 1] = word >>> 16;
+      f[i + 2] = word >>> 8;
+      f[i + 3] = word;
+    }
+    for (; i < end; i++) f[i] = this.#int(256);
+  }
+
   /** An on-link address that no host on the hub has (192.0.2.100–199). */
   #absentNeighbour(): number {
-    return (parseIpv4("192.0.2.100")! + this.#int(100)) | 0;
+    return (ABSENT_NEIGHBOUR_BASE + this.#int(ABSENT_NEIGHBOURS)) | 0;
   }
 
   #build(kind: AttackKind): number {
@@ -428,7 +476,7 @@ class Attacker {
       case "fragments":
         return this.#oversizedFragment();
       case "broadcast-tcp": {
-        const dst = this.#int(2) === 0 ? parseIpv4("192.0.2.255")! : parseIpv4("255.255.255.255")!;
+        const dst = this.#int(2) === 0 ? SUBNET_BROADCAST : LIMITED_BROADCAST;
         return this.#tcp(ATTACKER_MAC, MAC_BROADCAST, this.#self, dst, {
           sport: 1024 + this.#int(60000),
           dport: HOSTILE_DOWNLOAD_PORT,
@@ -438,12 +486,12 @@ class Attacker {
         });
       }
       case "arp-flood":
-        return this.#arp(randomMac, (parseIpv4("192.0.2.128")! + this.#int(100)) | 0);
+        return this.#arp(randomMac, (ARP_FLOOD_SENDER_BASE + this.#int(ARP_FLOOD_SENDERS)) | 0);
       case "syn-flood":
         return this.#tcp(
           ATTACKER_MAC,
           this.#victimMac,
-          (parseIpv4("203.0.113.0")! + this.#int(256)) | 0,
+          (SYN_FLOOD_SOURCE_BASE + this.#int(SYN_FLOOD_SOURCES)) | 0,
           this.#victim,
           {
             sport: 1024 + this.#int(60000),
@@ -455,7 +503,7 @@ class Attacker {
         );
       case "garbage": {
         const length = ETHERNET_HEADER_LEN + this.#int(MAX_FRAME_BYTES - ETHERNET_HEADER_LEN);
-        for (let i = 0; i < length; i++) f[i] = this.#int(256);
+        this.#randomBytes(0, length);
         writeMac(f, 0, this.#victimMac);
         writeMac(f, 6, ATTACKER_MAC);
         // Mostly IPv4 so the parser sees it; the rest other EtherTypes (ARP, unknown).
@@ -523,7 +571,7 @@ class Attacker {
     f[o + 4] = length >>> 8;
     f[o + 5] = length & 0xff;
     write16(f, o + UDP_CHECKSUM_OFFSET, 0);
-    for (let i = 0; i < payload; i++) f[o + UDP_HEADER_LEN + i] = this.#int(256);
+    this.#randomBytes(o + UDP_HEADER_LEN, o + UDP_HEADER_LEN + payload);
     const sum =
       internetChecksum(f, o, length, pseudoHeaderSum(src >>> 0, dst >>> 0, IP_PROTO_UDP, length)) ||
       0xffff;
@@ -599,7 +647,7 @@ class Attacker {
       OVERSIZED_FRAGMENT_BYTES,
       OVERSIZED_FRAGMENT_OFFSET / 8,
     );
-    for (let i = 0; i < OVERSIZED_FRAGMENT_BYTES; i++) this.#frame[o + i] = this.#int(256);
+    this.#randomBytes(o, o + OVERSIZED_FRAGMENT_BYTES);
     return o + OVERSIZED_FRAGMENT_BYTES;
   }
 
@@ -621,7 +669,7 @@ class Attacker {
     writeIpv4(f, o + 14, senderIp);
     writeMac(f, o + 18, reply ? this.#victimMac : 0);
     // The target is another absent host, never the victim: these are not for us.
-    writeIpv4(f, o + 24, (parseIpv4("192.0.2.230")! + this.#int(20)) | 0);
+    writeIpv4(f, o + 24, (ARP_FLOOD_TARGET_BASE + this.#int(ARP_FLOOD_TARGETS)) | 0);
     return o + 28;
   }
 }

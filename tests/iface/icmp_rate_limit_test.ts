@@ -171,3 +171,23 @@ Deno.test("IcmpRateLimiter keeps a bounded table and forgets the least recently 
   for (let d = 10; d < 10_000; d++) l.allow(0, d);
   assert.equal(l.peerCount, 3, "never more than the bound");
 });
+
+Deno.test("IcmpRateLimiter remembers each destination's bucket as its table grows to the bound", () => {
+  const peers = 300; // past the first allocation of slots, below the bound
+  const l = new IcmpRateLimiter({ errorPeers: peers, errorPeerBurst: 1, random: () => 0 });
+  // Negative int32 keys too (addresses from 128.0.0.0 up).
+  const dst = (i: number) => (0xc0000200 + i) | 0;
+  for (let i = 0; i < peers; i++) assert.equal(l.allow(0, dst(i)), ICMP_RATE_ALLOWED);
+  assert.equal(l.peerCount, peers);
+  for (let i = 0; i < peers; i++) {
+    assert.equal(l.allow(0, dst(i)), ICMP_RATE_LIMITED_PEER, `destination ${i} kept its bucket`);
+  }
+  assert.equal(l.peerEvictions, 0);
+  // Every destination was used again in order, so the first is the least recently used.
+  assert.equal(l.allow(0, dst(peers)), ICMP_RATE_ALLOWED);
+  assert.equal(l.peerEvictions, 1);
+  assert.equal(l.allow(0, dst(1)), ICMP_RATE_LIMITED_PEER, "the second was kept");
+  assert.equal(l.allow(0, dst(0)), ICMP_RATE_ALLOWED, "the first was forgotten");
+  // One interval later every kept bucket has its token back.
+  assert.equal(l.allow(1000, dst(2)), ICMP_RATE_ALLOWED);
+});

@@ -169,3 +169,35 @@ Deno.test("MemoryHub forgets a closed port", () => {
   assert.equal(c.stats.queued, 2); // flooded again: b's MAC was forgotten
   hub.close();
 });
+
+Deno.test("MemoryHub's bounded MAC table forgets the oldest learned source, a moved one is newest", () => {
+  const maxMacs = 100;
+  const hub = new MemoryHub({ maxMacs });
+  const [a, b, c] = [hub.attach(), hub.attach(), hub.attach()];
+  const spoofed = (i: number) => 0x02_00_00_00_10_00 + i;
+  // b sends from maxMacs different sources: the table is full of b's (past its first slots).
+  for (let i = 0; i < maxMacs; i++) b.transmit(frame(0xffff_ffff_ffff, spoofed(i), 1), 0, 60);
+  // Source 0 moves to c: it is now the newest entry, on c.
+  c.transmit(frame(0xffff_ffff_ffff, spoofed(0), 2), 0, 60);
+  // One more source evicts the oldest, which is source 1 (source 0 was re-learned after it).
+  b.transmit(frame(0xffff_ffff_ffff, spoofed(maxMacs), 3), 0, 60);
+  // a probes from a group source address, which is never learned, so the table stays as it is.
+  const probe = 0x03_00_00_00_00_01;
+  const before = { switched: hub.switched, flooded: hub.flooded };
+  a.transmit(frame(spoofed(0), probe, 4), 0, 60); // switched to c
+  a.transmit(frame(spoofed(2), probe, 5), 0, 60); // switched to b
+  a.transmit(frame(spoofed(1), probe, 6), 0, 60); // forgotten: flooded
+  assert.equal(hub.switched - before.switched, 2);
+  assert.equal(hub.flooded - before.flooded, 1);
+  const s = new Collect();
+  c.receive(s, 1000);
+  assert.deepEqual(s.frames.slice(-2).map((f) => f[14]), [4, 6]);
+  // Closing b forgets its sources; c's stays.
+  b.close();
+  a.transmit(frame(spoofed(2), probe, 7), 0, 60); // flooded (to c)
+  a.transmit(frame(spoofed(0), probe, 8), 0, 60); // still switched to c
+  const t = new Collect();
+  c.receive(t, 1000);
+  assert.deepEqual(t.frames.map((f) => f[14]), [7, 8]);
+  hub.close();
+});
