@@ -71,6 +71,7 @@ import {
 } from "../wire/icmp.ts";
 
 export {
+  announcedWindowShift,
   MAX_WINDOW_SHIFT,
   TCP_STATE_NAMES,
   TCP_TIMER_DELAYED_ACK,
@@ -82,7 +83,6 @@ export {
   type TcpConnectionOwner,
   type TcpContext,
   TcpState,
-  announcedWindowShift,
   windowShiftFor,
 } from "./tcb.ts";
 
