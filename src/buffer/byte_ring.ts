@@ -187,6 +187,7 @@ export class ByteRingStoragePool {
   give(bytes: Uint8Array): boolean {
     const n = bytes.length;
     if (n === 0) return false;
+    if (this.#retained + n > this.maxRetainedBytes) this.#evictOtherSizes(n);
     if (this.#retained + n > this.maxRetainedBytes) {
       // Not kept: an arena region goes back to the arena at once.
       releasePacketBytes(bytes);
@@ -200,6 +201,22 @@ export class ByteRingStoragePool {
     list.push(bytes);
     this.#retained += n;
     return true;
+  }
+
+  /**
+   * Makes room for storage of `n` bytes by dropping kept storage of other sizes, the size
+   * first kept first: a ring that grew (TCP receive autotuning) leaves its old size behind,
+   * and the size in use now is the one worth keeping.
+   */
+  #evictOtherSizes(n: number): void {
+    for (const [size, list] of this.#free) {
+      if (size === n) continue;
+      while (list.length > 0 && this.#retained + n > this.maxRetainedBytes) {
+        releasePacketBytes(list.pop()!);
+        this.#retained -= size;
+      }
+      if (this.#retained + n <= this.maxRetainedBytes) return;
+    }
   }
 }
 
@@ -291,8 +308,8 @@ export class ByteRing {
    * Enlarges the ring to `capacity` bytes, keeping every byte it holds at the same logical
    * offset: the readable bytes and any uncommitted {@link writeAt} data. A lazy ring without
    * storage only changes its size; otherwise the bytes move once into new storage (from the
-   * pool, if any) and the old storage goes back (TCP receive-buffer autotuning, Linux
-   * tcp_rcv_space_adjust raising sk_rcvbuf). Never shrinks.
+   * pool, if any) and the old storage goes back to the packet arena, not to the pool (TCP
+   * receive-buffer autotuning, Linux tcp_rcv_space_adjust raising sk_rcvbuf). Never shrinks.
    *
    * @param capacity the new size in bytes, an integer
    * @returns whether the ring grew (false when `capacity` is not larger than now)
@@ -323,8 +340,9 @@ export class ByteRing {
     copyBytes(from, 0, to, old - start, start);
     this.#bytes = to;
     this.#start = 0;
-    if (pool !== null) pool.give(from);
-    else releasePacketBytes(from);
+    // Not back to the pool: a size a ring grew out of is seldom wanted again, and kept it
+    // would fill the pool's bound and crowd out the grown size when the ring next drains.
+    releasePacketBytes(from);
     return true;
   }
 

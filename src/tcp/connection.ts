@@ -73,6 +73,7 @@ import {
 export {
   announcedWindowShift,
   MAX_WINDOW_SHIFT,
+  receiveBufferLimit,
   TCP_STATE_NAMES,
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,

@@ -247,7 +247,7 @@ Deno.test("ByteRing.grow keeps readable and out-of-order bytes at their offsets 
   assert.deepEqual([...out], [6, 7, 8, 9, 10, 11, 20, 21]);
 });
 
-Deno.test("ByteRing.grow never shrinks and a lazy ring without storage only changes size", () => {
+Deno.test("ByteRing.grow never shrinks, a lazy ring without storage only changes size, and the pool keeps only the grown size", () => {
   const pool = new ByteRingStoragePool();
   const ring = new ByteRing(64, { lazy: true, pool });
   assert.ok(!ring.grow(64) && !ring.grow(32));
@@ -256,8 +256,11 @@ Deno.test("ByteRing.grow never shrinks and a lazy ring without storage only chan
   assert.equal(ring.free, 128);
   ring.write(new Uint8Array(100), 0, 100);
   assert.equal(ring.bytes.length, 128);
-  // Grown with storage: the old array goes back to the pool.
+  // Grown with storage: the old array does not crowd the pool; the grown size goes there.
   assert.ok(ring.grow(256));
-  assert.equal(pool.retainedBytes, 128);
+  assert.equal(pool.retainedBytes, 0);
   assert.equal(ring.length, 100);
+  ring.discard(100);
+  assert.ok(ring.release());
+  assert.equal(pool.retainedBytes, 256);
 });
