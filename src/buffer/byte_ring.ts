@@ -187,7 +187,7 @@ export class ByteRingStoragePool {
   give(bytes: Uint8Array): boolean {
     const n = bytes.length;
     if (n === 0) return false;
-    if (this.#retained + n > this.maxRetainedBytes) this.#evictOtherSizes(n);
+    if (this.#retained + n > this.maxRetainedBytes) this.#evictSmallerSizes(n);
     if (this.#retained + n > this.maxRetainedBytes) {
       // Not kept: an arena region goes back to the arena at once.
       releasePacketBytes(bytes);
@@ -204,13 +204,13 @@ export class ByteRingStoragePool {
   }
 
   /**
-   * Makes room for storage of `n` bytes by dropping kept storage of other sizes, the size
-   * first kept first: a ring that grew (TCP receive autotuning) leaves its old size behind,
-   * and the size in use now is the one worth keeping.
+   * Makes room for storage of `n` bytes by dropping kept storage of smaller sizes, the size
+   * first kept first: a ring that grew (TCP receive autotuning) leaves its smaller old size
+   * behind, and the larger storage is the dearer one to make again.
    */
-  #evictOtherSizes(n: number): void {
+  #evictSmallerSizes(n: number): void {
     for (const [size, list] of this.#free) {
-      if (size === n) continue;
+      if (size >= n) continue;
       while (list.length > 0 && this.#retained + n > this.maxRetainedBytes) {
         releasePacketBytes(list.pop()!);
         this.#retained -= size;

@@ -600,8 +600,10 @@ export class TcpConnection implements TimerTarget {
     if (n > 0 && ring.length === 0) t.releaseRecvStorage();
     if (n > 0 && t.isSynchronized() && !t.finReceived) {
       t.enter();
-      // Linux tcp_recvmsg: tcp_rcv_space_adjust, then tcp_cleanup_rbuf's window update.
-      if (t.rcvSpace !== null) t.adjustReceiveBuffer(t.ctx.clock.now(), n);
+      // Linux tcp_recvmsg: tcp_rcv_space_adjust, then tcp_cleanup_rbuf's window update. The
+      // time is that of the last segment received (no clock reading per read: the
+      // application reads right after the batch that made the data readable).
+      if (t.rcvSpace !== null) t.adjustReceiveBuffer(t.lastRecvMs, n);
       // The largest window we can advertise: the buffer, capped by the 16-bit field and shift.
       const clamp = Math.min(t.receiveBufferBytes(), t.maxRcvWindow());
       const current = seqSub(t.rcvAdvRight, t.rcvNxt);

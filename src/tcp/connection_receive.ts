@@ -1102,13 +1102,20 @@ export function endCoalescedRun(t: Tcb, nowMs: number): void {
 }
 
 /**
+ * Most unacknowledged bytes a batch may gather before an ACK goes at once: a quarter of the
+ * initial 256 KiB window. A window that autotuning grew does not space ACKs further apart,
+ * so the sender's clock (RTT samples, the tail loss probe's PTO) keeps its pace.
+ */
+export const MAX_BATCH_ACK_BYTES = 64 * 1024;
+
+/**
  * Unacknowledged bytes that force an ACK even while batching: a quarter of the window
- * advertised in our last ACK (at least two segments), so the sender never stalls on a
- * window it cannot see reopen.
+ * advertised in our last ACK (at least two segments, at most {@link MAX_BATCH_ACK_BYTES}),
+ * so the sender never stalls on a window it cannot see reopen.
  */
 function batchAckLimit(t: Tcb): number {
   const advertised = seqSub(t.rcvAdvRight, t.lastAckSent);
-  return Math.max(2 * t.rcvMssEstimate, advertised >>> 2);
+  return Math.max(2 * t.rcvMssEstimate, Math.min(advertised >>> 2, MAX_BATCH_ACK_BYTES));
 }
 
 /**

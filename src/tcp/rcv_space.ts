@@ -4,7 +4,7 @@
  * tcp_rcv_rtt_measure_ts): once per receiver RTT, the bytes the application read in that
  * RTT tell how large a window the sender needs; the receive buffer (and with it the window
  * we advertise) grows to cover twice that plus the sender's growth, up to
- * {@link TcpConfig.receiveBufferMaxBytes}. It never shrinks, so the right edge of the window
+ * `TcpConfig.receiveBufferMaxBytes`. It never shrinks, so the right edge of the window
  * never moves left (RFC 9293 §3.8.6). RFC 7323 §2.3: the window scale of the SYN is chosen
  * for the largest buffer (tcb.ts announcedWindowShift), as Linux's tcp_select_initial_window
  * chooses it for tcp_rmem[2].

@@ -686,7 +686,7 @@ export class Tcb {
   noteDataReceived(nowMs: number, length: number, tsEcr: number, queueEmpty: boolean): void {
     let space = this.rcvSpace;
     if (space === null) {
-      if (receiveBufferLimit(this.cfg) <= this.receiveBufferBytes()) return;
+      if (this.receiveBufferGrowthLimit() <= this.receiveBufferBytes()) return;
       // Linux tcp_init_buffer_space: rcvq_space.space = min(rcv_wnd, TCP_INIT_CWND × advmss).
       const window = seqSub(this.rcvAdvRight, this.rcvNxt) + length;
       space = this.rcvSpace = new ReceiveSpace(
@@ -715,7 +715,16 @@ export class Tcb {
     if (space === null || ring === null) return;
     const want = space.onRead(nowMs, n, this.ourMss);
     if (want <= ring.capacity) return;
-    ring.grow(bufferSizeFor(this.cfg.receiveBufferBytes, want, receiveBufferLimit(this.cfg)));
+    ring.grow(bufferSizeFor(this.cfg.receiveBufferBytes, want, this.receiveBufferGrowthLimit()));
+  }
+
+  /**
+   * The largest receive buffer this connection may grow to: the configured limit, and no
+   * more than the window field can offer with the agreed shift (without window scaling,
+   * RFC 7323 §2.2, 64 KiB: a larger buffer could never be advertised).
+   */
+  receiveBufferGrowthLimit(): number {
+    return Math.min(receiveBufferLimit(this.cfg), this.maxRcvWindow());
   }
 
   /** The window of our SYN or SYN-ACK (never scaled, RFC 7323 §2.2). */

@@ -7,6 +7,7 @@ import { DEFAULT_RECEIVE_BUFFER_MAX_BYTES } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { seqAdd, seqSub } from "../../src/tcp/seq.ts";
 import { TCP_ACK, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
+import { ReceiveSpace } from "../../src/tcp/rcv_space.ts";
 import { Host, REMOTE } from "./harness.ts";
 
 const LPORT = 40000;
@@ -198,4 +199,42 @@ Deno.test("autotuning: an established connection that receives nothing keeps no 
   assert.equal(t.conn.bufferBytes, 0);
   assert.equal(t.conn.info().receiveBufferBytes, INITIAL_BUFFER_BYTES);
   assert.equal(t.conn.info().rcvRttMs, 0);
+});
+
+Deno.test("ReceiveSpace: one timestamp sample per echoed TSval; a larger one is smoothed in only with an empty queue", () => {
+  const s = new ReceiveSpace(14480, 0);
+  s.sampleTimestampRtt(500, 8, true);
+  assert.equal(s.rttMs, 8);
+  s.sampleTimestampRtt(500, 2, true); // the same TSecr again: the sender's pace, not an RTT
+  assert.equal(s.rttMs, 8);
+  s.sampleTimestampRtt(501, 16, false); // larger, data still unread: not taken
+  assert.equal(s.rttMs, 8);
+  s.sampleTimestampRtt(502, 16, true); // larger, queue empty: 1/8 of the way
+  assert.equal(s.rttMs, 9);
+  s.sampleTimestampRtt(503, 0, true); // 0 ticks counts as 1 ms, and a smaller one is taken
+  assert.equal(s.rttMs, 1);
+});
+
+Deno.test("ReceiveSpace: the window-edge RTT needs data beyond the edge and only ever lowers the estimate", () => {
+  const s = new ReceiveSpace(14480, 0);
+  s.sampleWindowRtt(0, 1000, 5000); // starts a sample: data beyond 5000 ends it
+  s.sampleWindowRtt(3, 5000, 9000); // not beyond the edge yet
+  assert.equal(s.rttMs, 0);
+  s.sampleWindowRtt(4, 5001, 9001);
+  assert.equal(s.rttMs, 4);
+  s.sampleWindowRtt(20, 9002, 13000); // larger: window-dependent samples never raise it
+  assert.equal(s.rttMs, 4);
+});
+
+Deno.test("ReceiveSpace: growth is asked for once per RTT, and only when reading grew", () => {
+  const mss = 1448;
+  const s = new ReceiveSpace(10 * mss, 0);
+  s.sampleTimestampRtt(1, 2, true);
+  assert.equal(s.onRead(1, 100_000, mss), 0); // within the first RTT
+  const want = s.onRead(2, 0, mss); // 100 kB in the RTT: 2 × 100 kB + 16 MSS + growth
+  const window = 2 * 100_000 + 16 * mss;
+  assert.equal(want, window + 2 * Math.floor(window * (100_000 - 10 * mss) / (10 * mss)));
+  assert.equal(s.spaceBytes, 100_000);
+  assert.equal(s.onRead(4, 50_000, mss), 0); // less than the last RTT: nothing asked
+  assert.equal(s.spaceBytes, 100_000);
 });
