@@ -19,6 +19,8 @@ const PEER_MSS = 1460;
 const INITIAL_BUFFER_BYTES = 256 * 1024;
 /** Segments the peer sends in its first round (RFC 6928). */
 const INITIAL_ROUND_SEGMENTS = 10;
+/** Most bytes a receive batch gathers before an ACK (connection_receive.ts MAX_BATCH_ACK_BYTES). */
+const ACK_SPACING_BYTES = 64 * 1024;
 /** Milliseconds between the peer's rounds (its RTT). */
 const ROUND_MS = 2;
 
@@ -78,6 +80,20 @@ class Transfer {
    * allows; the application then reads up to `readBytes`; our ACKs go out and come back.
    */
   round(segments: number, readBytes: number): void {
+    this.sendNow(segments);
+    let left = readBytes;
+    while (left > 0) {
+      const n = this.conn.read(this.#sink, 0, Math.min(left, this.#sink.length));
+      if (n === 0) break;
+      left -= n;
+    }
+    this.host.advance(ROUND_MS / 2);
+    this.#collect();
+    this.host.advance(ROUND_MS / 2);
+  }
+
+  /** The peer sends up to `segments` full segments at once, within our window. */
+  sendNow(segments: number): void {
     const payload = PEER_MSS - (this.timestamps ? 12 : 0);
     const data = new Uint8Array(payload);
     const edge = seqAdd(this.ack, this.windowBytes);
@@ -95,15 +111,6 @@ class Transfer {
       });
       this.sndNxt = seqAdd(this.sndNxt, payload);
     }
-    let left = readBytes;
-    while (left > 0) {
-      const n = this.conn.read(this.#sink, 0, Math.min(left, this.#sink.length));
-      if (n === 0) break;
-      left -= n;
-    }
-    this.host.advance(ROUND_MS / 2);
-    this.#collect();
-    this.host.advance(ROUND_MS / 2);
   }
 
   /** Slow start: the peer doubles what it sends each round (RFC 5681 §3.1). */
@@ -237,4 +244,22 @@ Deno.test("ReceiveSpace: growth is asked for once per RTT, and only when reading
   assert.equal(s.spaceBytes, 100_000);
   assert.equal(s.onRead(4, 50_000, mss), 0); // less than the last RTT: nothing asked
   assert.equal(s.spaceBytes, 100_000);
+});
+
+Deno.test("autotuning: a grown window still gets an ACK every 64 KiB of a receive batch", () => {
+  const t = new Transfer({});
+  t.slowStart(10, READ_ALL);
+  assert.ok(t.windowBytes >= 4 * ACK_SPACING_BYTES, `window ${t.windowBytes}`);
+  t.host.take();
+  // One batch: 100 segments arrive at the same instant, no timer runs in between.
+  const payload = PEER_MSS - 12;
+  const before = t.sndNxt;
+  t.sendNow(100);
+  const acks = t.host.take().filter((r) => (r.flags & TCP_ACK) !== 0 && r.payloadLength === 0);
+  const batchBytes = seqSub(t.sndNxt, before);
+  assert.equal(batchBytes, 100 * payload);
+  assert.ok(
+    acks.length >= Math.floor(batchBytes / ACK_SPACING_BYTES),
+    `${acks.length} ACKs for ${batchBytes} bytes`,
+  );
 });
