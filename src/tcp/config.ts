@@ -75,7 +75,8 @@ export interface TcpConfig {
    * an ACK for every second full-sized segment (RFC 5681 §4.2), the ACK becomes due at
    * once on the timer wheel, so it goes out when the wheel next advances — in a `Stack`,
    * right after the batch of frames being processed — covering the whole batch. An ACK is
-   * still sent at once when a quarter of the advertised window is unacknowledged. Off:
+   * still sent at once when a quarter of the advertised window (at most 64 KiB,
+   * MAX_BATCH_ACK_BYTES) is unacknowledged. Off:
    * every second full segment is acknowledged immediately.
    */
   ackBatching: boolean;
