@@ -187,6 +187,7 @@ export class ByteRingStoragePool {
   give(bytes: Uint8Array): boolean {
     const n = bytes.length;
     if (n === 0) return false;
+    if (this.#retained + n > this.maxRetainedBytes) this.#evictSmallerSizes(n);
     if (this.#retained + n > this.maxRetainedBytes) {
       // Not kept: an arena region goes back to the arena at once.
       releasePacketBytes(bytes);
@@ -200,6 +201,22 @@ export class ByteRingStoragePool {
     list.push(bytes);
     this.#retained += n;
     return true;
+  }
+
+  /**
+   * Makes room for storage of `n` bytes by dropping kept storage of smaller sizes, the size
+   * first kept first: a ring that grew (TCP receive autotuning) leaves its smaller old size
+   * behind, and the larger storage is the dearer one to make again.
+   */
+  #evictSmallerSizes(n: number): void {
+    for (const [size, list] of this.#free) {
+      if (size >= n) continue;
+      while (list.length > 0 && this.#retained + n > this.maxRetainedBytes) {
+        releasePacketBytes(list.pop()!);
+        this.#retained -= size;
+      }
+      if (this.#retained + n <= this.maxRetainedBytes) return;
+    }
   }
 }
 
@@ -243,8 +260,7 @@ export interface ByteRingOptions {
  * ```
  */
 export class ByteRing {
-  /** Size of the ring in bytes. */
-  readonly capacity: number;
+  #capacity: number;
   #bytes: Uint8Array;
   #pool: ByteRingStoragePool | null;
   #start = 0; // physical index of readable offset 0
@@ -268,9 +284,66 @@ export class ByteRing {
     if (!Number.isInteger(capacity) || capacity <= 0) {
       throw new RangeError(`ByteRing capacity must be a positive integer, got ${capacity}`);
     }
-    this.capacity = capacity;
+    this.#capacity = capacity;
     this.#pool = opts.pool ?? null;
     this.#bytes = opts.lazy === true ? NO_STORAGE : packetBytes(capacity);
+  }
+
+  /**
+   * Size of the ring in bytes (fixed, unless {@link grow}n).
+   *
+   * @returns the capacity
+   *
+   * @example
+   * ```ts
+   * import { ByteRing } from "./byte_ring.ts";
+   * console.assert(new ByteRing(12).capacity === 12);
+   * ```
+   */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Enlarges the ring to `capacity` bytes, keeping every byte it holds at the same logical
+   * offset: the readable bytes and any uncommitted {@link writeAt} data. A lazy ring without
+   * storage only changes its size; otherwise the bytes move once into new storage (from the
+   * pool, if any) and the old storage goes back to the packet arena, not to the pool (TCP
+   * receive-buffer autotuning, Linux tcp_rcv_space_adjust raising sk_rcvbuf). Never shrinks.
+   *
+   * @param capacity the new size in bytes, an integer
+   * @returns whether the ring grew (false when `capacity` is not larger than now)
+   *
+   * @example
+   * ```ts
+   * import { ByteRing } from "./byte_ring.ts";
+   * const ring = new ByteRing(4);
+   * ring.write(new Uint8Array([1, 2, 3]), 0, 3);
+   * ring.discard(2);
+   * ring.write(new Uint8Array([4, 5, 6]), 0, 3); // wraps around
+   * console.assert(ring.grow(8) && ring.free === 4 && !ring.grow(8));
+   * const out = new Uint8Array(4);
+   * console.assert(ring.read(out, 0, 4) === 4 && out.join() === "3,4,5,6");
+   * ```
+   */
+  grow(capacity: number): boolean {
+    const old = this.#capacity;
+    if (!Number.isInteger(capacity) || capacity <= old) return false;
+    this.#capacity = capacity;
+    const from = this.#bytes;
+    if (from === NO_STORAGE) return true;
+    const pool = this.#pool;
+    const to = pool !== null ? pool.take(capacity) : packetBytes(capacity);
+    // Logical offsets [0, old) in order: from the start to the old end, then the wrapped part.
+    const start = this.#start;
+    copyBytes(from, start, to, 0, old - start);
+    copyBytes(from, 0, to, old - start, start);
+    this.#bytes = to;
+    this.#start = 0;
+    // Not back to the pool: a size a ring grew out of is seldom wanted again, and kept it
+    // would fill the pool's bound and crowd out the grown size when the ring next drains.
+    releasePacketBytes(from);
+    return true;
   }
 
   /**
@@ -307,7 +380,7 @@ export class ByteRing {
   #storage(): Uint8Array {
     let b = this.#bytes;
     if (b === NO_STORAGE) {
-      b = this.#pool !== null ? this.#pool.take(this.capacity) : packetBytes(this.capacity);
+      b = this.#pool !== null ? this.#pool.take(this.#capacity) : packetBytes(this.#capacity);
       this.#bytes = b;
     }
     return b;
@@ -371,7 +444,7 @@ export class ByteRing {
    * ```
    */
   get free(): number {
-    return this.capacity - this.#length;
+    return this.#capacity - this.#length;
   }
 
   /**
@@ -434,13 +507,13 @@ export class ByteRing {
    * ```
    */
   writeAt(offset: number, src: Uint8Array, srcOffset: number, length: number): number {
-    const room = this.capacity - this.#length - offset;
+    const room = this.#capacity - this.#length - offset;
     if (offset < 0 || room <= 0 || length <= 0) return 0;
     const n = length < room ? length : room;
     const bytes = this.#bytes === NO_STORAGE ? this.#storage() : this.#bytes;
     let at = this.#start + this.#length + offset;
-    if (at >= this.capacity) at -= this.capacity;
-    const first = this.capacity - at;
+    if (at >= this.#capacity) at -= this.#capacity;
+    const first = this.#capacity - at;
     if (n <= first) {
       copyBytes(src, srcOffset, bytes, at, n);
     } else {
@@ -468,8 +541,8 @@ export class ByteRing {
    * ```
    */
   commit(n: number): void {
-    if (!(n >= 0 && n <= this.capacity - this.#length) || (n | 0) !== n) {
-      throw new RangeError(`ByteRing.commit(${n}) with ${this.capacity - this.#length} free`);
+    if (!(n >= 0 && n <= this.#capacity - this.#length) || (n | 0) !== n) {
+      throw new RangeError(`ByteRing.commit(${n}) with ${this.#capacity - this.#length} free`);
     }
     if (n > 0 && this.#bytes === NO_STORAGE) this.#storage();
     this.#length += n;
@@ -523,8 +596,8 @@ export class ByteRing {
     if (offset < 0 || avail <= 0 || length <= 0) return 0;
     const n = length < avail ? length : avail;
     let at = this.#start + offset;
-    if (at >= this.capacity) at -= this.capacity;
-    const first = this.capacity - at;
+    if (at >= this.#capacity) at -= this.#capacity;
+    const first = this.#capacity - at;
     const bytes = this.#bytes;
     if (n <= first) {
       copyBytes(bytes, at, dst, dstOffset, n);
@@ -565,8 +638,8 @@ export class ByteRing {
     if (offset < 0 || avail <= 0 || length <= 0) return 0;
     const n = length < avail ? length : avail;
     let at = this.#start + offset;
-    if (at >= this.capacity) at -= this.capacity;
-    const first = this.capacity - at;
+    if (at >= this.#capacity) at -= this.#capacity;
+    const first = this.#capacity - at;
     if (n <= first) return copySum(this.#bytes, at, dst, dstOffset, n);
     const a = copySum(this.#bytes, at, dst, dstOffset, first);
     let b = copySum(this.#bytes, 0, dst, dstOffset + first, n - first);
@@ -593,7 +666,7 @@ export class ByteRing {
     if (!(n > 0)) return 0;
     const d = n < this.#length ? n : this.#length;
     let s = this.#start + d;
-    if (s >= this.capacity) s -= this.capacity;
+    if (s >= this.#capacity) s -= this.#capacity;
     this.#start = s;
     this.#length -= d;
     return d;
@@ -634,9 +707,9 @@ export class ByteRing {
    * ```
    */
   physicalIndex(offset: number): number {
-    if (!(offset >= 0 && offset < this.capacity)) return -1;
+    if (!(offset >= 0 && offset < this.#capacity)) return -1;
     const at = this.#start + offset;
-    return at >= this.capacity ? at - this.capacity : at;
+    return at >= this.#capacity ? at - this.#capacity : at;
   }
 
   /**
@@ -660,8 +733,8 @@ export class ByteRing {
     const avail = this.#length - offset;
     if (!(offset >= 0) || avail <= 0) return 0;
     let at = this.#start + offset;
-    if (at >= this.capacity) at -= this.capacity;
-    const first = this.capacity - at;
+    if (at >= this.#capacity) at -= this.#capacity;
+    const first = this.#capacity - at;
     return avail < first ? avail : first;
   }
 
@@ -685,11 +758,11 @@ export class ByteRing {
    * ```
    */
   freeContiguousAt(offset: number): number {
-    const room = this.capacity - this.#length - offset;
+    const room = this.#capacity - this.#length - offset;
     if (!(offset >= 0) || room <= 0) return 0;
     let at = this.#start + this.#length + offset;
-    if (at >= this.capacity) at -= this.capacity;
-    const first = this.capacity - at;
+    if (at >= this.#capacity) at -= this.#capacity;
+    const first = this.#capacity - at;
     return room < first ? room : first;
   }
 }

@@ -28,12 +28,32 @@ export const DEFAULT_MAX_CONNECTIONS = 16_384;
  */
 export const DEFAULT_MAX_TIME_WAIT = 16_384;
 
+/**
+ * Default {@link TcpConfig.receiveBufferMaxBytes}: 4 MiB, sixteen times the initial 256 KiB
+ * (Linux's tcp_rmem[2] is 6 MiB, 32 MiB since 6.x; 4 MiB is the ring pool's retained bound,
+ * DEFAULT_RING_POOL_RETAINED_BYTES, and gives the window scale 7 that Linux announces).
+ */
+export const DEFAULT_RECEIVE_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Engine tunables. Every field has a default; see {@link DEFAULT_TCP_CONFIG}. */
 export interface TcpConfig {
   /** Send buffer (ring) capacity in bytes. */
   sendBufferBytes: number;
-  /** Receive buffer (ring) capacity in bytes; the largest window we advertise. */
+  /**
+   * Initial receive buffer (ring) capacity in bytes: the window we advertise until
+   * autotuning grows the buffer (see {@link receiveBufferMaxBytes}).
+   */
   receiveBufferBytes: number;
+  /**
+   * Receive-buffer autotuning (Linux tcp_moderate_rcvbuf, "Dynamic Right-Sizing",
+   * src/tcp/rcv_space.ts): each connection's receive buffer grows, from
+   * `receiveBufferBytes` in doublings, to what the application reads per RTT asks for, up to
+   * this many bytes (Linux tcp_rmem[2]). Never shrinks while the connection lives; storage
+   * is still attached only while data waits, so an idle connection holds none. The window
+   * scale of our SYN is chosen for this size (RFC 7323 §2.3). `0` or at most
+   * `receiveBufferBytes`: off, the buffer stays `receiveBufferBytes`.
+   */
+  receiveBufferMaxBytes: number;
   /** Lower bound on the RTO (RFC 6298 §2.4), ms. */
   minRtoMs: number;
   /**
@@ -62,7 +82,8 @@ export interface TcpConfig {
    * an ACK for every second full-sized segment (RFC 5681 §4.2), the ACK becomes due at
    * once on the timer wheel, so it goes out when the wheel next advances — in a `Stack`,
    * right after the batch of frames being processed — covering the whole batch. An ACK is
-   * still sent at once when a quarter of the advertised window is unacknowledged. Off:
+   * still sent at once when a quarter of the advertised window (at most 64 KiB,
+   * MAX_BATCH_ACK_BYTES) is unacknowledged. Off:
    * every second full segment is acknowledged immediately.
    */
   ackBatching: boolean;
@@ -258,6 +279,7 @@ export type LossDetection = "rack-tlp" | "rfc6675";
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sendBufferBytes: 256 * 1024,
   receiveBufferBytes: 256 * 1024,
+  receiveBufferMaxBytes: DEFAULT_RECEIVE_BUFFER_MAX_BYTES,
   minRtoMs: DEFAULT_MIN_RTO_MS,
   minRtoOnVariance: false,
   maxRtoMs: DEFAULT_MAX_RTO_MS,

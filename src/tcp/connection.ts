@@ -73,8 +73,10 @@ import {
 } from "../wire/icmp.ts";
 
 export {
+  announcedWindowShift,
   type CaState,
   MAX_WINDOW_SHIFT,
+  receiveBufferLimit,
   TCP_STATE_NAMES,
   TCP_TIMER_DELAYED_ACK,
   TCP_TIMER_KEEPALIVE,
@@ -154,6 +156,13 @@ export interface TcpInfo {
   sndWnd: number;
   /** Window we advertise, bytes. */
   rcvWnd: number;
+  /**
+   * Receive buffer now, bytes: `receiveBufferBytes` until autotuning grows it (Linux
+   * sk_rcvbuf; see TcpConfig.receiveBufferMaxBytes).
+   */
+  receiveBufferBytes: number;
+  /** The receiver's RTT estimate of autotuning, ms; 0 before a sample (tcpi_rcv_rtt). */
+  rcvRttMs: number;
   /** Our sending MSS, bytes. */
   sndMss: number;
   /** Congestion-control algorithm. */
@@ -650,8 +659,12 @@ export class TcpConnection implements TimerTarget {
     if (n > 0 && ring.length === 0) t.releaseRecvStorage();
     if (n > 0 && t.isSynchronized() && !t.finReceived) {
       t.enter();
+      // Linux tcp_recvmsg: tcp_rcv_space_adjust, then tcp_cleanup_rbuf's window update. The
+      // time is that of the last segment received (no clock reading per read: the
+      // application reads right after the batch that made the data readable).
+      if (t.rcvSpace !== null) t.adjustReceiveBuffer(t.lastRecvMs, n);
       // The largest window we can advertise: the buffer, capped by the 16-bit field and shift.
-      const clamp = Math.min(t.cfg.receiveBufferBytes, t.maxRcvWindow());
+      const clamp = Math.min(t.receiveBufferBytes(), t.maxRcvWindow());
       const current = seqSub(t.rcvAdvRight, t.rcvNxt);
       const next = seqSub(t.openRight(), t.rcvNxt);
       // Window update only when it matters (RFC 9293 §3.8.6.2.2, as Linux tcp_cleanup_rbuf):
@@ -896,6 +909,8 @@ export class TcpConnection implements TimerTarget {
       ssthresh: t.cc.ssthresh,
       sndWnd: t.sndWnd,
       rcvWnd: Math.max(0, seqSub(t.rcvAdvRight, t.rcvNxt)),
+      receiveBufferBytes: t.receiveBufferBytes(),
+      rcvRttMs: t.rcvSpace?.rttMs ?? 0,
       sndMss: t.sndMss,
       congestion: t.cc.name,
       retransmits: t.retransmitCount,

@@ -131,7 +131,7 @@ function deliverSynText(t: Tcb, nowMs: number): void {
   const fin = t.synFin;
   t.synText = null;
   t.synFin = false;
-  if (text !== null) receiveData(t, nowMs, text, 0, text.length, t.rcvNxt, fin);
+  if (text !== null) receiveData(t, nowMs, text, 0, text.length, t.rcvNxt, fin, -1);
   if (fin) {
     receiveFin(t, nowMs);
     t.ackNow = true;
@@ -345,7 +345,8 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
         t.terminate(null);
         return;
       }
-      receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin);
+      const tsEcr = t.tsOk && seg.hasTimestamp ? seg.tsEcr : -1;
+      receiveData(t, nowMs, seg.payload, dataOffset, dataLength, seq, fin, tsEcr);
     } else if (s === TcpState.TIME_WAIT) {
       // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN was received; ignore the text. In
       // TIME-WAIT the fifth step says "acknowledge it, and restart the 2 MSL timeout" (RFC
@@ -968,7 +969,11 @@ function onPartialAck(t: Tcb, nowMs: number, ackedData: number): void {
   if (t.recovery!.onPartialAck(t, ackedData)) retransmitAt(t, nowMs, t.sndUna);
 }
 
-/** In-order and out-of-order data into the receive ring (RFC 9293 §3.10.7.4 seventh). */
+/**
+ * In-order and out-of-order data into the receive ring (RFC 9293 §3.10.7.4 seventh).
+ * `tsEcr` is the segment's TSecr when timestamps are in use, else -1 (the receiver RTT
+ * sample of autotuning, {@link Tcb.noteDataReceived}).
+ */
 function receiveData(
   t: Tcb,
   nowMs: number,
@@ -977,6 +982,7 @@ function receiveData(
   length: number,
   seq: number,
   fin: boolean,
+  tsEcr: number,
 ): void {
   const ring = t.recvRing;
   if (ring === null) return;
@@ -992,6 +998,7 @@ function receiveData(
     t.lastDataRecvMs = nowMs;
     t.lastRecvActivityMs = nowMs;
     const hadGap = ooo !== null && !ooo.isEmpty();
+    const queueEmpty = ring.length === 0;
     ring.commit(n);
     let front = 0;
     if (hadGap) {
@@ -1006,6 +1013,7 @@ function receiveData(
     const advanced = n + front;
     t.rcvNxt = seqAdd(t.rcvNxt, advanced);
     t.bytesIn += advanced;
+    if (n > 0) t.noteDataReceived(nowMs, n, tsEcr, queueEmpty);
     if (advanced > 0) t.pendingEvents |= EV_READABLE;
     t.sackBlocks?.prune(t.rcvNxt);
     if (t.rcvFinPending && t.rcvFinSeq === t.rcvNxt) {
@@ -1138,13 +1146,20 @@ export function endCoalescedRun(t: Tcb, nowMs: number): void {
 }
 
 /**
+ * Most unacknowledged bytes a batch may gather before an ACK goes at once: a quarter of the
+ * initial 256 KiB window. A window that autotuning grew does not space ACKs further apart,
+ * so the sender's clock (RTT samples, the tail loss probe's PTO) keeps its pace.
+ */
+export const MAX_BATCH_ACK_BYTES = 64 * 1024;
+
+/**
  * Unacknowledged bytes that force an ACK even while batching: a quarter of the window
- * advertised in our last ACK (at least two segments), so the sender never stalls on a
- * window it cannot see reopen.
+ * advertised in our last ACK (at least two segments, at most {@link MAX_BATCH_ACK_BYTES}),
+ * so the sender never stalls on a window it cannot see reopen.
  */
 function batchAckLimit(t: Tcb): number {
   const advertised = seqSub(t.rcvAdvRight, t.lastAckSent);
-  return Math.max(2 * t.rcvMssEstimate, advertised >>> 2);
+  return Math.max(2 * t.rcvMssEstimate, Math.min(advertised >>> 2, MAX_BATCH_ACK_BYTES));
 }
 
 /**

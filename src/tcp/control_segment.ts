@@ -18,7 +18,7 @@ import {
 } from "../wire/tcp.ts";
 import { isEcnSetupSyn } from "./ecn.ts";
 import { DEFAULT_MSS, IPV4_TCP_HEADERS_LEN, type TcpConfig, type TcpStats } from "./config.ts";
-import { windowShiftFor } from "./connection.ts";
+import { announcedWindowShift } from "./connection.ts";
 import { timestampClock, timestampOffset } from "./isn.ts";
 import { seqAdd } from "./seq.ts";
 import {
@@ -120,7 +120,7 @@ export class TcpControlSegments {
       );
       const tsVal = cookieTsVal(now, scaling ? seg.windowScale : -1, sack, ecn);
       options = {
-        windowScale: scaling ? windowShiftFor(cfg.receiveBufferBytes) : -1,
+        windowScale: scaling ? announcedWindowShift(cfg) : -1,
         sackPermitted: sack,
         tsVal,
         tsEcr: seg.tsVal,

@@ -30,6 +30,7 @@ import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts
 import { type LossRecovery, RackRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
 import { Rack, SegmentLog } from "./rack.ts";
 import { RttEstimator } from "./rto.ts";
+import { bufferSizeFor, INITIAL_SPACE_SEGMENTS, ReceiveSpace } from "./rcv_space.ts";
 import {
   SACK_BLOCKS_WITH_TS,
   SACK_BLOCKS_WITHOUT_TS,
@@ -103,6 +104,44 @@ export function windowShiftFor(receiveBufferBytes: number): number {
   let shift = 0;
   while (shift < MAX_WINDOW_SHIFT && (receiveBufferBytes >>> shift) > MAX_WINDOW_FIELD) shift++;
   return shift;
+}
+
+/**
+ * The largest receive buffer a connection may grow to: {@link TcpConfig.receiveBufferMaxBytes}
+ * when above the initial buffer, else the initial buffer (autotuning off).
+ *
+ * @param cfg the engine config
+ * @returns bytes
+ *
+ * @example
+ * ```ts
+ * import { receiveBufferLimit } from "./tcb.ts";
+ * import { resolveTcpConfig } from "./config.ts";
+ * const off = resolveTcpConfig({ receiveBufferBytes: 65536, receiveBufferMaxBytes: 0 });
+ * console.assert(receiveBufferLimit(off) === 65536);
+ * ```
+ */
+export function receiveBufferLimit(cfg: TcpConfig): number {
+  return Math.max(cfg.receiveBufferBytes, cfg.receiveBufferMaxBytes);
+}
+
+/**
+ * RFC 7323 §2.3: the window shift our SYN announces, chosen for the largest buffer the
+ * connection may grow to (the shift cannot change after the handshake).
+ *
+ * @param cfg the engine config
+ * @returns the shift, 0..14
+ *
+ * @example
+ * ```ts
+ * import { announcedWindowShift } from "./tcb.ts";
+ * import { resolveTcpConfig } from "./config.ts";
+ * const c = resolveTcpConfig({ receiveBufferBytes: 262144, receiveBufferMaxBytes: 4194304 });
+ * console.assert(announcedWindowShift(c) === 7);
+ * ```
+ */
+export function announcedWindowShift(cfg: TcpConfig): number {
+  return windowShiftFor(receiveBufferLimit(cfg));
 }
 
 /** Timestamps option bytes as laid out (NOP NOP TS), subtracted from the MSS. */
@@ -237,6 +276,11 @@ export class Tcb {
   peerMss = DEFAULT_MSS;
   sndMss = DEFAULT_MSS;
   rcvMssEstimate = DEFAULT_MSS;
+  /**
+   * Receive-buffer autotuning state (src/tcp/rcv_space.ts), made with the first in-order
+   * data when {@link TcpConfig.receiveBufferMaxBytes} allows growth; null otherwise.
+   */
+  rcvSpace: ReceiveSpace | null = null;
   wsOk = false;
   sndWScale = 0;
   rcvWScale = 0;
@@ -670,9 +714,72 @@ export class Tcb {
     }
   }
 
-  /** RFC 7323 §2.3: the smallest shift that lets the whole buffer be advertised. */
+  /**
+   * RFC 7323 §2.3: the smallest shift that lets the largest buffer be advertised (the
+   * buffer autotuning may grow to, {@link announcedWindowShift}).
+   */
   chooseWindowShift(): number {
-    return windowShiftFor(this.cfg.receiveBufferBytes);
+    return announcedWindowShift(this.cfg);
+  }
+
+  /** The receive buffer's size now, bytes: the initial one until autotuning grows it. */
+  receiveBufferBytes(): number {
+    const ring = this.recvRing;
+    return ring === null ? this.cfg.receiveBufferBytes : ring.capacity;
+  }
+
+  /**
+   * Linux tcp_data_queue → tcp_event_data_recv / tcp_rcv_established: in-order data arrived;
+   * feed the receiver RTT estimate of autotuning (made here, on the first data, so an idle
+   * connection carries none).
+   *
+   * @param nowMs current time
+   * @param length the segment's payload bytes
+   * @param tsEcr its TSecr when it carries timestamps (RFC 7323 §3.2), else -1
+   * @param queueEmpty whether the application had read everything before it
+   */
+  noteDataReceived(nowMs: number, length: number, tsEcr: number, queueEmpty: boolean): void {
+    let space = this.rcvSpace;
+    if (space === null) {
+      if (this.receiveBufferGrowthLimit() <= this.receiveBufferBytes()) return;
+      // Linux tcp_init_buffer_space: rcvq_space.space = min(rcv_wnd, TCP_INIT_CWND × advmss).
+      const window = seqSub(this.rcvAdvRight, this.rcvNxt) + length;
+      space = this.rcvSpace = new ReceiveSpace(
+        Math.max(1, Math.min(window, INITIAL_SPACE_SEGMENTS * this.ourMss)),
+        nowMs,
+      );
+    }
+    // Linux tcp_rcv_rtt_measure_ts: a segment of at least the receive MSS whose TSecr is set.
+    if (tsEcr !== -1 && tsEcr !== 0 && length >= this.rcvMssEstimate) {
+      space.sampleTimestampRtt(tsEcr, seqSub(this.tsNow(nowMs), tsEcr), queueEmpty);
+    }
+    space.sampleWindowRtt(nowMs, this.rcvNxt, this.rcvAdvRight);
+  }
+
+  /**
+   * Linux tcp_rcv_space_adjust, after the application read `n` bytes: grows the receive
+   * buffer (and so the window {@link openRight} offers) when the bytes read per RTT ask for
+   * more. The buffer never shrinks, so the right edge never moves left (RFC 9293 §3.8.6).
+   *
+   * @param nowMs current time
+   * @param n bytes just read
+   */
+  adjustReceiveBuffer(nowMs: number, n: number): void {
+    const space = this.rcvSpace;
+    const ring = this.recvRing;
+    if (space === null || ring === null) return;
+    const want = space.onRead(nowMs, n, this.ourMss);
+    if (want <= ring.capacity) return;
+    ring.grow(bufferSizeFor(this.cfg.receiveBufferBytes, want, this.receiveBufferGrowthLimit()));
+  }
+
+  /**
+   * The largest receive buffer this connection may grow to: the configured limit, and no
+   * more than the window field can offer with the agreed shift (without window scaling,
+   * RFC 7323 §2.2, 64 KiB: a larger buffer could never be advertised).
+   */
+  receiveBufferGrowthLimit(): number {
+    return Math.min(receiveBufferLimit(this.cfg), this.maxRcvWindow());
   }
 
   /** The window of our SYN or SYN-ACK (never scaled, RFC 7323 §2.2). */
@@ -961,7 +1068,7 @@ export class Tcb {
 
   /** RFC 9293 §3.8.6.2.2: receiver SWS threshold, min(buffer / 2, MSS). */
   swsThreshold(): number {
-    return Math.min(this.cfg.receiveBufferBytes >>> RECEIVER_SWS_FRACTION_SHIFT, this.ourMss);
+    return Math.min(this.receiveBufferBytes() >>> RECEIVER_SWS_FRACTION_SHIFT, this.ourMss);
   }
 
   /** Largest window the 16-bit field can carry with our shift (RFC 7323 §2.3), bytes. */

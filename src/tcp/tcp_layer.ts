@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ByteRingStoragePool } from "../buffer/byte_ring.ts";
+import { ByteRingStoragePool, DEFAULT_RING_POOL_RETAINED_BYTES } from "../buffer/byte_ring.ts";
 import type { IpProtocolHandler, IpSender, Ipv6ProtocolHandler } from "../iface/types.ts";
 import { ipv6AddressSum } from "../wire/checksum.ts";
 import type { Ipv6Address } from "../wire/ipv6_address.ts";
@@ -38,6 +38,7 @@ import {
 } from "../wire/tcp.ts";
 import { newTcpStats, resolveTcpConfig, type TcpConfig, type TcpStats } from "./config.ts";
 import {
+  receiveBufferLimit,
   TcpConnection,
   type TcpConnectionEvents,
   type TcpConnectionOwner,
@@ -130,6 +131,19 @@ export interface TcpConnectOptions {
    * the SYN (TCP_MAXSEG, IP_TTL, IP_TOS, TCP_KEEPINIT).
    */
   configure?: (conn: TcpConnection) => void;
+}
+
+/**
+ * Spare ring storage a layer keeps: at least DEFAULT_RING_POOL_RETAINED_BYTES, and room for
+ * one connection's largest receive ring (autotuning, {@link TcpConfig.receiveBufferMaxBytes})
+ * beside a send ring and an initial receive ring, so a busy connection whose grown ring
+ * drains and refills reuses its storage instead of allocating it again each time.
+ */
+function ringPoolRetainedBytes(cfg: TcpConfig): number {
+  return Math.max(
+    DEFAULT_RING_POOL_RETAINED_BYTES,
+    receiveBufferLimit(cfg) + cfg.sendBufferBytes + cfg.receiveBufferBytes,
+  );
 }
 
 /**
@@ -248,7 +262,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       rxEcn: 0,
       owner: this,
       scratch: newTcpRepr(),
-      ringPool: new ByteRingStoragePool(),
+      ringPool: new ByteRingStoragePool({ maxRetainedBytes: ringPoolRetainedBytes(this.config) }),
     };
     this.#six = new Tcp6Table(this.#ctx, this.#secret);
     this.#control = new TcpControlSegments(this.stats, this.config, this.#secret);

@@ -66,3 +66,19 @@ Deno.test("ByteRingStoragePool reuses by capacity and respects its bound", () =>
   assert.equal(pool.retainedBytes, 0);
   assert.equal(pool.give(new Uint8Array(0)), false);
 });
+
+Deno.test("ByteRingStoragePool drops smaller sizes to keep a larger one, never the reverse", () => {
+  const pool = new ByteRingStoragePool({ maxRetainedBytes: 32 });
+  const small = [pool.take(8), pool.take(8)];
+  const medium = pool.take(16);
+  for (const b of [...small, medium]) assert.ok(pool.give(b));
+  assert.equal(pool.retainedBytes, 32);
+  // A grown ring's storage (24 bytes) displaces the sizes first kept, smaller than it.
+  const large = new Uint8Array(24);
+  assert.ok(pool.give(large));
+  assert.equal(pool.retainedBytes, 24); // the 8s first, then the 16
+  assert.equal(pool.take(24), large);
+  // Smaller storage never displaces larger.
+  assert.ok(pool.give(new Uint8Array(24)));
+  assert.equal(pool.give(new Uint8Array(16)), false);
+});

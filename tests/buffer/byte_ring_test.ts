@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { ByteRing, COPY_LOOP_MAX_BYTES, copyBytes } from "../../src/buffer/byte_ring.ts";
+import {
+  ByteRing,
+  ByteRingStoragePool,
+  COPY_LOOP_MAX_BYTES,
+  copyBytes,
+} from "../../src/buffer/byte_ring.ts";
 import { mulberry32 as prng } from "../seeded_random.ts";
 import { packetArena } from "../../src/buffer/arena.ts";
 
@@ -223,4 +228,39 @@ Deno.test("ByteRing.peekSum copies like peek and sums the copied bytes across th
     }
   }
   assert.equal(ring.peekSum(ring.length, arenaDst, 0, 10), 0);
+});
+
+Deno.test("ByteRing.grow keeps readable and out-of-order bytes at their offsets across the wrap", () => {
+  const ring = new ByteRing(8);
+  ring.write(new Uint8Array([1, 2, 3, 4, 5, 6]), 0, 6);
+  ring.discard(5); // start at physical 5
+  ring.write(new Uint8Array([7, 8, 9]), 0, 3); // readable 6,7,8,9 wraps
+  ring.writeAt(2, new Uint8Array([20, 21]), 0, 2); // out of order at offsets 6..7
+  assert.ok(ring.grow(16));
+  assert.equal(ring.capacity, 16);
+  assert.equal(ring.length, 4);
+  assert.equal(ring.free, 12);
+  ring.writeAt(0, new Uint8Array([10, 11]), 0, 2); // fills the gap
+  ring.commit(4);
+  const out = new Uint8Array(8);
+  assert.equal(ring.read(out, 0, 8), 8);
+  assert.deepEqual([...out], [6, 7, 8, 9, 10, 11, 20, 21]);
+});
+
+Deno.test("ByteRing.grow never shrinks, a lazy ring without storage only changes size, and the pool keeps only the grown size", () => {
+  const pool = new ByteRingStoragePool();
+  const ring = new ByteRing(64, { lazy: true, pool });
+  assert.ok(!ring.grow(64) && !ring.grow(32));
+  assert.ok(ring.grow(128));
+  assert.ok(!ring.allocated);
+  assert.equal(ring.free, 128);
+  ring.write(new Uint8Array(100), 0, 100);
+  assert.equal(ring.bytes.length, 128);
+  // Grown with storage: the old array does not crowd the pool; the grown size goes there.
+  assert.ok(ring.grow(256));
+  assert.equal(pool.retainedBytes, 0);
+  assert.equal(ring.length, 100);
+  ring.discard(100);
+  assert.ok(ring.release());
+  assert.equal(pool.retainedBytes, 256);
 });

@@ -100,7 +100,8 @@ Deno.test("TcpConnection active open sends SYN with options and completes on SYN
   const [syn] = a.take();
   expectSeg(syn, { flags: TCP_SYN, seq: ISS, ack: 0, len: 0 });
   assert.equal(syn.mss, 1460);
-  assert.equal(syn.windowScale, 3); // 256 KiB = 65536 << 2 > 65535: shift 3
+  // RFC 7323 §2.3: the shift covers the largest buffer autotuning may grow to (4 MiB: 7).
+  assert.equal(syn.windowScale, 7);
   assert.ok(syn.sackPermitted);
   assert.ok(syn.hasTimestamp && syn.tsEcr === 0);
   assert.equal(a.conn.state, TcpState.SYN_SENT);

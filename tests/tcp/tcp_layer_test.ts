@@ -73,7 +73,7 @@ Deno.test("TcpLayer passive open negotiates options and queues the connection fo
   assert.equal(synAck.flags, TCP_SYN | TCP_ACK);
   assert.equal(synAck.ack, IRS + 1);
   assert.equal(synAck.mss, 1460);
-  assert.equal(synAck.windowScale, 3);
+  assert.equal(synAck.windowScale, 7); // RFC 7323 §2.3: for receiveBufferMaxBytes (4 MiB)
   assert.ok(synAck.sackPermitted && synAck.hasTimestamp && synAck.tsEcr === 55);
   assert.equal(l.synQueueLength, 1);
   // A retransmitted SYN gets the SYN-ACK again.

@@ -185,6 +185,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       // net.inet.tcp.recvspace / sendspace.
       receiveBufferBytes: 65_536,
       sendBufferBytes: 32_768,
+      // The scripts expect the window of a fixed recvspace (no net.inet.tcp.recvbuf_auto).
+      receiveBufferMaxBytes: 0,
       // tcp_output.c: tcp_outflags[] sets TH_FIN in FIN-WAIT-1, CLOSING and LAST-ACK.
       finOnEveryAck: true,
       // tcp_input.c: a segment for a bound, non-listening inpcb is dropped with reset through
