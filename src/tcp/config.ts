@@ -35,6 +35,12 @@ export const DEFAULT_MAX_TIME_WAIT = 16_384;
  */
 export const DEFAULT_RECEIVE_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Default {@link TcpConfig.receiveBufferGrowthTotalBytes}: 64 MiB, sixteen connections grown to
+ * the default 4 MiB at once.
+ */
+export const DEFAULT_RECEIVE_BUFFER_GROWTH_TOTAL_BYTES = 64 * 1024 * 1024;
+
 /** Engine tunables. Every field has a default; see {@link DEFAULT_TCP_CONFIG}. */
 export interface TcpConfig {
   /** Send buffer (ring) capacity in bytes. */
@@ -54,6 +60,14 @@ export interface TcpConfig {
    * `receiveBufferBytes`: off, the buffer stays `receiveBufferBytes`.
    */
   receiveBufferMaxBytes: number;
+  /**
+   * The layer's budget for autotuning (Linux tcp_mem's pressure point, per layer): the sum over
+   * live connections of what their receive buffers grew beyond `receiveBufferBytes` never
+   * exceeds it. A growth that would pass it takes the largest doubling that fits, or none
+   * (counted in `TcpStats.rcvBufferGrowthRefused`); a connection's growth returns to the budget
+   * when it ends. `0`: no connection grows.
+   */
+  receiveBufferGrowthTotalBytes: number;
   /** Lower bound on the RTO (RFC 6298 §2.4), ms. */
   minRtoMs: number;
   /**
@@ -280,6 +294,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sendBufferBytes: 256 * 1024,
   receiveBufferBytes: 256 * 1024,
   receiveBufferMaxBytes: DEFAULT_RECEIVE_BUFFER_MAX_BYTES,
+  receiveBufferGrowthTotalBytes: DEFAULT_RECEIVE_BUFFER_GROWTH_TOTAL_BYTES,
   minRtoMs: DEFAULT_MIN_RTO_MS,
   minRtoOnVariance: false,
   maxRtoMs: DEFAULT_MAX_RTO_MS,
@@ -353,6 +368,13 @@ export interface TcpStats {
   segmentsOut: number;
   /** Segments sent that occupy sequence space (data, SYN, FIN): the ones timed for RTT. */
   seqSegmentsOut: number;
+  /**
+   * Bytes the live connections' receive buffers grew beyond `receiveBufferBytes` (a gauge;
+   * at most `TcpConfig.receiveBufferGrowthTotalBytes`).
+   */
+  rcvBufferGrownBytes: number;
+  /** Receive-buffer growths cut short or refused by the layer's budget. */
+  rcvBufferGrowthRefused: number;
   /** Segments dropped for a bad checksum or malformed header/options. */
   malformed: number;
   /** Data segments retransmitted (timeouts, fast retransmit, SACK recovery). */
@@ -472,6 +494,8 @@ export function newTcpStats(): TcpStats {
     segmentsIn: 0,
     segmentsOut: 0,
     seqSegmentsOut: 0,
+    rcvBufferGrownBytes: 0,
+    rcvBufferGrowthRefused: 0,
     malformed: 0,
     retransmits: 0,
     timeouts: 0,

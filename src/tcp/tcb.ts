@@ -281,6 +281,8 @@ export class Tcb {
    * data when {@link TcpConfig.receiveBufferMaxBytes} allows growth; null otherwise.
    */
   rcvSpace: ReceiveSpace | null = null;
+  /** What this connection's receive buffer grew (counted in the layer's budget until it ends). */
+  rcvBufferGrownBytes = 0;
   wsOk = false;
   sndWScale = 0;
   rcvWScale = 0;
@@ -769,8 +771,20 @@ export class Tcb {
     const ring = this.recvRing;
     if (space === null || ring === null) return;
     const want = space.onRead(nowMs, n, this.ourMss);
-    if (want <= ring.capacity) return;
-    ring.grow(bufferSizeFor(this.cfg.receiveBufferBytes, want, this.receiveBufferGrowthLimit()));
+    const capacity = ring.capacity;
+    if (want <= capacity) return;
+    let size = bufferSizeFor(this.cfg.receiveBufferBytes, want, this.receiveBufferGrowthLimit());
+    // The layer's budget (Linux tcp_mem): the largest doubling that still fits, or none.
+    const stats = this.ctx.stats;
+    const budget = this.cfg.receiveBufferGrowthTotalBytes - stats.rcvBufferGrownBytes;
+    if (size - capacity > budget) {
+      stats.rcvBufferGrowthRefused++;
+      while (size > capacity && size - capacity > budget) size /= 2;
+    }
+    if (size <= capacity) return;
+    ring.grow(size);
+    stats.rcvBufferGrownBytes += size - capacity;
+    this.rcvBufferGrownBytes += size - capacity;
   }
 
   /**
@@ -1039,6 +1053,9 @@ export class Tcb {
     if (recv !== null && (error !== null || this.appClosed)) recv.discard(recv.length);
     this.releaseRecvStorage();
     if (error !== null || this.recvRing?.length === 0) this.recvRing = null;
+    // Its growth goes back to the layer's budget (TcpConfig.receiveBufferGrowthTotalBytes).
+    this.ctx.stats.rcvBufferGrownBytes -= this.rcvBufferGrownBytes;
+    this.rcvBufferGrownBytes = 0;
     this.signalClosed();
     this.released = true;
     this.ctx.owner.onConnectionReleased(this.conn);

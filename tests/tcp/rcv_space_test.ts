@@ -167,6 +167,19 @@ Deno.test("autotuning: the buffer grows no further than receiveBufferMaxBytes", 
   assert.ok(t.windowBytes <= maxBytes, `window ${t.windowBytes}`);
 });
 
+Deno.test("autotuning: the layer's growth budget caps every connection's growth and comes back when it ends", () => {
+  const budget = INITIAL_BUFFER_BYTES; // room for one doubling of one connection
+  const t = new Transfer({ receiveBufferGrowthTotalBytes: budget });
+  t.slowStart(14, READ_ALL);
+  for (let i = 0; i < 10; i++) t.round(4096, READ_ALL);
+  const stats = t.host.tcp.stats;
+  assert.equal(t.conn.info().receiveBufferBytes, INITIAL_BUFFER_BYTES + budget);
+  assert.equal(stats.rcvBufferGrownBytes, budget);
+  assert.ok(stats.rcvBufferGrowthRefused > 0, "a larger growth was asked for and cut short");
+  t.conn.abort();
+  assert.equal(stats.rcvBufferGrownBytes, 0, "the growth went back to the budget");
+});
+
 Deno.test("autotuning: the advertised right edge never moves left while the buffer grows", () => {
   const t = new Transfer({});
   t.slowStart(10, READ_ALL);
