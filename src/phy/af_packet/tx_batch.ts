@@ -258,7 +258,9 @@ export class TxBatch {
       // With a transmit thread the slot may still be in its hands: wait for it. Without one,
       // refused frames fill every slot: retry them, and drop this frame if they still wait.
       if (this.#thread !== null) this.#makeRoom();
-      else if (this.#flushRun(), this.#head - this.#tail >= this.#slots) return this.#queueFullDrop();
+      else if (this.#flushRun(), this.#head - this.#tail >= this.#slots) {
+        return this.#queueFullDrop();
+      }
     }
     const head = this.#head;
     const i = head % this.#slots;
@@ -438,7 +440,11 @@ export class TxBatch {
     this.drain();
     if (this.#pending > 0 && this.#thread === null) {
       this.#stats.txDropped += this.#pending;
-      this.#head = this.#runStart = this.#tail = this.#pending = 0;
+      this.#head =
+        this.#runStart =
+        this.#tail =
+        this.#pending =
+          0;
     }
     if (this.#thread !== null) {
       this.#thread.stop(false);
