@@ -794,7 +794,7 @@ export class AfPacketDevice implements Device {
    */
   get txRetryDelayMs(): number {
     const batch = this.#txBatch;
-    return batch === null || batch.pending === 0 ? Infinity : TX_RETRY_MS;
+    return batch === null || !batch.refused ? Infinity : TX_RETRY_MS;
   }
 
   /** Whether a transmit thread sends the full batches (option `txThread`). */

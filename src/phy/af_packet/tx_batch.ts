@@ -100,6 +100,8 @@ export class TxBatch {
    * frames the kernel refused for now, waiting for a retry).
    */
   #pending = 0;
+  /** The run's first frames were refused for now (EAGAIN/ENOBUFS) and wait for a retry. */
+  #refused = false;
   /** Frames ever staged (the next frame's slot is `#head % #slots`). */
   #head = 0;
   /** `#head` of the first pending (staged, not yet flushed) frame. */
@@ -199,6 +201,14 @@ export class TxBatch {
   /** Frames staged for the next `sendmmsg()` (after {@link flush}: refused frames that wait). */
   get pending(): number {
     return this.#pending;
+  }
+
+  /**
+   * Whether frames the kernel refused because a queue was full wait to be
+   * retried (at the next flush; the device asks to be flushed within {@link TX_RETRY_MS}).
+   */
+  get refused(): boolean {
+    return this.#refused;
   }
 
   /** Whether a transmit thread sends the full batches. */
@@ -360,6 +370,7 @@ export class TxBatch {
           this.#runStart = next;
           this.#tail = next;
           this.#pending = end - next;
+          this.#refused = true;
           return;
         }
         countSendError(stats, n);
@@ -376,6 +387,7 @@ export class TxBatch {
     this.#runStart = 0;
     this.#tail = 0;
     this.#pending = 0;
+    this.#refused = false;
   }
 
   /**
@@ -440,11 +452,11 @@ export class TxBatch {
     this.drain();
     if (this.#pending > 0 && this.#thread === null) {
       this.#stats.txDropped += this.#pending;
-      this.#head =
-        this.#runStart =
-        this.#tail =
-        this.#pending =
-          0;
+      this.#head = 0;
+      this.#runStart = 0;
+      this.#tail = 0;
+      this.#pending = 0;
+      this.#refused = false;
     }
     if (this.#thread !== null) {
       this.#thread.stop(false);

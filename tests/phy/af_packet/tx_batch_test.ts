@@ -89,8 +89,10 @@ Deno.test("TxBatch behaviour: frames refused with EAGAIN stay staged and leave f
     [{ take: 2 }, { errno: EAGAIN }, { errno: EAGAIN }, { take: BATCH }],
     (batch, stats, frame) => {
       for (let m = 0; m < 3; m++) assert.equal(stage(batch, frame(m)), STAGED);
+      assert.equal(batch.refused, false, "staged, not refused");
       batch.flush(); // takes 0 and 1, refuses 2
       assert.equal(batch.pending, 1, "the refused frame waits");
+      assert.equal(batch.refused, true);
       assert.equal(stats.txDeferred, 1);
       assert.equal(stats.txDropped, 0);
       assert.equal(stats.txErrors, 0);
@@ -108,6 +110,7 @@ Deno.test("TxBatch behaviour: frames refused with EAGAIN stay staged and leave f
       assert.equal(stats.txFrames, 5);
       assert.equal(stats.txBytes, 5 * FRAME_BYTES);
       assert.equal(stats.txDropped, 1, "only the frame that would have overtaken");
+      assert.equal(batch.refused, false);
       assert.equal(batch.stage(outside, 0, outside.length, 0, 0), SEND_AT_ONCE);
     },
   );
