@@ -287,7 +287,10 @@ export interface AfPacketOptions {
    * latency for request/response). Transmit counters then include the
    * thread's frames when `stats` is read. When the thread cannot start the
    * device sends from this thread and says why in
-   * {@link AfPacketDevice.txThreadFallbackReason}.
+   * {@link AfPacketDevice.txThreadFallbackReason}. The thread does not
+   * retry a run the kernel refuses with EAGAIN/ENOBUFS: it drops and counts
+   * it (`txErrors`, `txDropped`); only runs sent from this thread are kept
+   * for a retry (see `txBatch`).
    *
    * Measured on veth (2 vCPUs): a loop of 1472-byte `UdpConn.send()` rose
    * from ≈0.65 to ≈0.9–1.0 of a bare one-`send()`-per-frame loop; bulk TCP
