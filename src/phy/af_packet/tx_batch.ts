@@ -267,9 +267,11 @@ export class TxBatch {
     if (this.#head - this.#tail >= this.#slots) {
       // With a transmit thread the slot may still be in its hands: wait for it. Without one,
       // refused frames fill every slot: retry them, and drop this frame if they still wait.
-      if (this.#thread !== null) this.#makeRoom();
-      else if (this.#flushRun(), this.#head - this.#tail >= this.#slots) {
-        return this.#queueFullDrop();
+      if (this.#thread !== null) {
+        this.#makeRoom();
+      } else {
+        this.#flushRun();
+        if (this.#head - this.#tail >= this.#slots) return this.#queueFullDrop();
       }
     }
     const head = this.#head;
