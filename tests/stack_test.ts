@@ -494,6 +494,57 @@ class WaitWatcher extends ForwardingDevice<Device> {
   }
 }
 
+/** How soon {@link RefusingDevice} asks to be flushed again while it holds refused frames. */
+const REFUSED_RETRY_MS = 0.5;
+
+/**
+ * A batching device whose next `refusals` flushes leave a frame waiting, as an AF_PACKET
+ * device does when the interface's queue is full (EAGAIN/ENOBUFS); records the timeouts of
+ * the waits it is asked for meanwhile.
+ */
+class RefusingDevice extends ForwardingDevice<Device> {
+  refusals = 0;
+  readonly waitsWhileRefused: number[] = [];
+  override get txBatching(): boolean {
+    return true;
+  }
+  override get txPending(): number {
+    return this.refusals > 0 ? 1 : 0;
+  }
+  override get txRetryDelayMs(): number {
+    return this.refusals > 0 ? REFUSED_RETRY_MS : Infinity;
+  }
+  override flush(): void {
+    if (this.refusals > 0) this.refusals--;
+    this.inner.flush();
+  }
+  override wait(timeoutMs: number): Promise<void> {
+    if (this.refusals > 0) this.waitsWhileRefused.push(timeoutMs);
+    return super.wait(timeoutMs);
+  }
+}
+
+Deno.test("A device holding refused frames is flushed again soon: the loop parks no longer than its txRetryDelayMs", async () => {
+  const [da] = MemoryLink.pair();
+  const dev = new RefusingDevice(da);
+  const a = new Stack({ device: dev, ipv4: `${A_ADDR}/24` });
+  await a.start();
+  try {
+    await until(() => a.stats().loop.parks > 0, "the loop to park");
+    // A send whose frames the queue refused (again and again): nothing else happens on the
+    // link, yet the loop must come back to flush them (an idle park lasts a second).
+    dev.refusals = 8;
+    a.afterSend();
+    await until(() => dev.refusals === 0, "the refused frames to be retried until they leave");
+    assert.ok(
+      dev.waitsWhileRefused.every((t) => t <= REFUSED_RETRY_MS),
+      `device waits while frames were refused: ${dev.waitsWhileRefused}`,
+    );
+  } finally {
+    await a.close();
+  }
+});
+
 Deno.test("Stack.kick wakes a parked loop for an earlier timer on the wheel", async () => {
   const [da] = MemoryLink.pair();
   const dev = new WaitWatcher(da);

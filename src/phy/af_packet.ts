@@ -106,7 +106,7 @@ import {
   SocketReceiver,
 } from "./af_packet/receive.ts";
 import { Transmitter } from "./af_packet/transmit.ts";
-import { TxBatch } from "./af_packet/tx_batch.ts";
+import { STAGE_DROPPED, STAGED, TX_RETRY_MS, TxBatch } from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
 import { Parker } from "./park.ts";
 import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
@@ -269,8 +269,12 @@ export interface AfPacketOptions {
    * `flush()`, when the batch is full, before any frame that cannot wait (a
    * frame outside the arena, a GSO super-frame), before `wait()` parks and on
    * `close()`. Measured here on veth: ≈0.8 µs a frame
-   * in batches of 32 against ≈1.0–1.3 µs with one `send()` each. A frame
-   * the kernel refuses at flush time is counted in `txDropped`.
+   * in batches of 32 against ≈1.0–1.3 µs with one `send()` each. Frames
+   * the kernel refuses at flush time because a queue is full (EAGAIN,
+   * ENOBUFS) stay staged and go first at the next flush (`txDeferred`;
+   * {@link AfPacketDevice.txRetryDelayMs} asks the loop to come back soon);
+   * a new frame finding the staging area full of them is dropped
+   * (`txQueueFullDrops`). Any other refusal is counted in `txDropped`.
    */
   txBatch?: number;
   /**
@@ -283,7 +287,10 @@ export interface AfPacketOptions {
    * latency for request/response). Transmit counters then include the
    * thread's frames when `stats` is read. When the thread cannot start the
    * device sends from this thread and says why in
-   * {@link AfPacketDevice.txThreadFallbackReason}.
+   * {@link AfPacketDevice.txThreadFallbackReason}. The thread does not
+   * retry a run the kernel refuses with EAGAIN/ENOBUFS: it drops and counts
+   * it (`txErrors`, `txDropped`); only runs sent from this thread are kept
+   * for a retry (see `txBatch`).
    *
    * Measured on veth (2 vCPUs): a loop of 1472-byte `UdpConn.send()` rose
    * from ≈0.65 to ≈0.9–1.0 of a bare one-`send()`-per-frame loop; bulk TCP
@@ -314,10 +321,27 @@ export interface AfPacketStats extends DeviceStats {
   rxTruncated: number;
   /** Transmits refused because the frame exceeded MTU + 14 bytes (counted in txDropped too). */
   txTooLarge: number;
-  /** send() failures (EAGAIN, ENOBUFS, ENETDOWN...; counted in txDropped too). */
+  /**
+   * send() failures that dropped frames (ENETDOWN, EMSGSIZE…; EAGAIN and
+   * ENOBUFS too for a frame sent on its own, not staged; counted in txDropped too).
+   */
   txErrors: number;
-  /** errno of the last send() failure. */
+  /** errno of the last send() failure, or of the last refusal that deferred frames. */
   txLastErrno: number;
+  /**
+   * Staged frames the kernel refused for now (EAGAIN: the socket's send
+   * buffer is full; ENOBUFS: a qdisc or the veth peer's backlog is full),
+   * kept in order for a retry at the next flush instead of dropped; a frame
+   * refused twice counts twice. Not counted in txErrors or txDropped.
+   */
+  txDeferred: number;
+  /**
+   * Frames dropped because refused frames wait in the staging area: it was
+   * full of them, or the frame could not be staged (outside the packet
+   * arena, a GSO super-frame) and would have overtaken them. The transmit
+   * side's back-pressure point (counted in txDropped too).
+   */
+  txQueueFullDrops: number;
   /** wait() calls that parked in poll(). */
   parks: number;
   /** Event-loop yields (`setImmediate`) made while busy-polling. */
@@ -439,6 +463,8 @@ export class AfPacketDevice implements Device {
     txTooLarge: 0,
     txErrors: 0,
     txLastErrno: 0,
+    txDeferred: 0,
+    txQueueFullDrops: 0,
     parks: 0,
     busyPollYields: 0,
     busyPollPreemptions: 0,
@@ -655,14 +681,17 @@ export class AfPacketDevice implements Device {
     if (length > this.#maxFrame) return this.#tooLarge();
     if (this.vnetHeader) return this.#sendVnet(bytes, offset, length, 0, 0, 0);
     const batch = this.#txBatch;
-    if (
-      (batch !== null && batch.stage(bytes, offset, length, 0, 0)) ||
-      this.#tx.send(bytes, offset, length)
-    ) {
-      this.#park.txActivity = true;
-      return true;
+    if (batch !== null) {
+      const staged = batch.stage(bytes, offset, length, 0, 0);
+      if (staged === STAGE_DROPPED) return false;
+      if (staged === STAGED) {
+        this.#park.txActivity = true;
+        return true;
+      }
     }
-    return false;
+    if (!this.#tx.send(bytes, offset, length)) return false;
+    this.#park.txActivity = true;
+    return true;
   }
 
   /**
@@ -721,12 +750,14 @@ export class AfPacketDevice implements Device {
     const batch = this.#txBatch;
     if (batch !== null) {
       if (gsoSize === 0) {
-        if (batch.stage(bytes, offset, length, csumStart, csumOffset)) {
+        const staged = batch.stage(bytes, offset, length, csumStart, csumOffset);
+        if (staged === STAGE_DROPPED) return false;
+        if (staged === STAGED) {
           this.#park.txActivity = true;
           return true;
         }
-      } else {
-        batch.drain(); // a super-frame does not fit a staging slot: it leaves after the staged
+      } else if (!batch.makeWay()) {
+        return false; // a super-frame does not fit a staging slot: it leaves after the staged
       }
     }
     if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize)) return false;
@@ -751,9 +782,22 @@ export class AfPacketDevice implements Device {
     return this.#txBatch !== null;
   }
 
-  /** Frames staged for the next `sendmmsg()` (0 right after {@link flush}). */
+  /**
+   * Frames staged for the next `sendmmsg()` (right after {@link flush}: the
+   * frames the kernel refused for now, waiting for a retry).
+   */
   get txPending(): number {
     return this.#txBatch === null ? 0 : this.#txBatch.pending;
+  }
+
+  /**
+   * How soon (ms) the device wants {@link flush} called again: {@link TX_RETRY_MS}
+   * while frames the kernel refused because a queue was full wait to be retried,
+   * else Infinity. A stack's loop parks no longer than this.
+   */
+  get txRetryDelayMs(): number {
+    const batch = this.#txBatch;
+    return batch === null || !batch.refused ? Infinity : TX_RETRY_MS;
   }
 
   /** Whether a transmit thread sends the full batches (option `txThread`). */
@@ -771,7 +815,8 @@ export class AfPacketDevice implements Device {
   async wait(timeoutMs: number): Promise<void> {
     this.#txBatch?.flush(); // nothing staged waits out a park
     if (this.#closed || this.ready()) return;
-    await this.#park.wait(timeoutMs);
+    // Refused frames wait: come back in time to retry them.
+    await this.#park.wait(Math.min(timeoutMs, this.txRetryDelayMs));
   }
 
   /** Releases everything; pending waits resolve. Idempotent. */

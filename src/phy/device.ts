@@ -171,6 +171,13 @@ export interface Device {
   readonly txBatching?: boolean;
   /** Optional, with {@link txBatching}: frames waiting for the next `flush()`. */
   readonly txPending?: number;
+  /**
+   * Optional, with {@link txBatching}: how soon (ms) `flush()` should run
+   * again because frames the interface refused for now (a full queue) wait in
+   * the device to be retried; Infinity (or absent) when none wait. A stack's
+   * loop parks no longer than this.
+   */
+  readonly txRetryDelayMs?: number;
   /** Live counters. */
   readonly stats: DeviceStats;
   /**

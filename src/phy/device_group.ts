@@ -79,6 +79,13 @@ export class DeviceGroup implements Device {
     return n;
   }
 
+  /** The soonest a member wants `flush()` again to retry refused frames (Infinity: none). */
+  get txRetryDelayMs(): number {
+    let ms = Infinity;
+    for (const m of this.members) ms = Math.min(ms, m.txRetryDelayMs ?? Infinity);
+    return ms;
+  }
+
   /** Whether any member was closed. */
   get closed(): boolean {
     return this.members.some((m) => m.closed === true);

@@ -81,6 +81,11 @@ export class ForwardingDevice<D extends Device = Device> implements Device {
     return this.inner.txPending;
   }
 
+  /** How soon the wrapped device wants `flush()` again to retry refused frames (undefined: it does not say). */
+  get txRetryDelayMs(): number | undefined {
+    return this.inner.txRetryDelayMs;
+  }
+
   /**
    * Delivers up to `budget` ready frames of the wrapped device to `sink`.
    *

@@ -179,11 +179,21 @@ export class StackLoop {
     this.#turnSends = 0;
   }
 
-  /** Wakes a parked loop when work is due earlier than it planned to wake (see `Stack.kick`). */
+  /**
+   * Wakes a parked loop when work is due earlier than it planned to wake (see
+   * `Stack.kick`): a deadline, or a flush to retry frames the device refused
+   * (`txRetryDelayMs`, e.g. a send that found the interface's queue full).
+   */
   kick(): void {
     if (!this.#parked) return;
-    if (this.#host.closed || this.#host.nextDeadline() < this.#parkedUntil) {
-      this.#host.loopStats.kicks++;
+    const host = this.#host;
+    const retryMs = this.#device.txRetryDelayMs;
+    if (
+      host.closed || host.nextDeadline() < this.#parkedUntil ||
+      (retryMs !== undefined && retryMs !== Infinity &&
+        host.clock.now() + retryMs < this.#parkedUntil)
+    ) {
+      host.loopStats.kicks++;
       this.wakeUp();
     }
   }
@@ -264,7 +274,9 @@ export class StackLoop {
   async #park(): Promise<void> {
     const now = this.#host.clock.now();
     const deadline = this.#host.nextDeadline();
-    const timeoutMs = Math.max(0, Math.min(deadline - now, MAX_PARK_MS));
+    // Frames the device refused for now (a full queue) are retried by the next iteration's flush.
+    const retryMs = this.#device.txRetryDelayMs ?? Infinity;
+    const timeoutMs = Math.max(0, Math.min(deadline - now, MAX_PARK_MS, retryMs));
     if (timeoutMs === 0) {
       // Work is due now. A deadline that stays in the past must not turn the
       // loop into a microtask spin that starves timers and I/O.

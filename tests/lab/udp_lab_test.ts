@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { labTest } from "../../src/testing/lab.ts";
+import type { AfPacketDevice } from "../../src/phy/af_packet.ts";
+import type { Device } from "../../src/phy/device.ts";
 import { UdpError } from "../../src/udp/udp_layer.ts";
 import { pattern, waitPeerUdpPort, withLabStack } from "./_helpers.ts";
 
@@ -96,3 +98,66 @@ labTest("UDP: a connected socket learns of a closed kernel port (PortUnreachable
     await checkCapture(2);
   });
 }, { commands: ["tcpdump", "tshark"] });
+
+/** Datagrams in one burst, fewer than a transmit batch (32): all of them fit the staging area. */
+const BURST_DATAGRAMS = 24;
+const BURST_DATAGRAM_BYTES = 1000;
+/** A token bucket on rawstack's interface that holds about two frames: the burst overflows it. */
+const SHAPER = ["tbf", "rate", "10mbit", "burst", "3000", "limit", "3000"];
+const PY_COUNT_UDP = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(3)
+got = []
+try:
+    while len(got) < int(sys.argv[2]):
+        got.append(s.recv(65536)[0])
+except socket.timeout:
+    pass
+print(" ".join(map(str, got)))
+`;
+
+labTest(
+  "UDP: a burst that overflows the interface's queue (ENOBUFS) is retried, none lost, in order",
+  async () => {
+    let device: Device | null = null;
+    await withLabStack(PREFIX, {
+      wrapDevice: (d) => (device = d),
+    }, async ({ lab, stack, checkCapture }) => {
+      const sink = lab.spawnInPeer([
+        "python3",
+        "-c",
+        PY_COUNT_UDP,
+        "6001",
+        `${BURST_DATAGRAMS + 1}`,
+      ]);
+      await waitPeerUdpPort(lab, 6001);
+      const client = stack.listenDatagram({ port: 40001 });
+      const to = { hostname: lab.peerAddress, port: 6001 };
+      // Resolve the peer's MAC first: the burst must meet the queue, not the ARP queue.
+      await client.send(new Uint8Array([0xff]), to);
+      await lab.runIn(lab.stackNetns, [
+        "tc",
+        "qdisc",
+        "replace",
+        "dev",
+        lab.stackIf,
+        "root",
+        ...SHAPER,
+      ]);
+      const sends: Promise<number>[] = [];
+      for (let i = 0; i < BURST_DATAGRAMS; i++) {
+        sends.push(client.send(new Uint8Array(BURST_DATAGRAM_BYTES).fill(i), to));
+      }
+      await Promise.all(sends);
+      const got = (await sink.finished()).stdout.trim().split(" ").map(Number);
+      const stats = (device as unknown as AfPacketDevice).stats;
+      assert.ok(stats.txDeferred > 0, `the queue refused frames: ${JSON.stringify(stats)}`);
+      assert.deepEqual(got, [0xff, ...Array.from({ length: BURST_DATAGRAMS }, (_, i) => i)]);
+      assert.equal(stats.txDropped, 0);
+      await checkCapture(BURST_DATAGRAMS);
+    });
+  },
+  { commands: ["python3", "ss", "tc", "tcpdump", "tshark"] },
+);

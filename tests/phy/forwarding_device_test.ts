@@ -26,6 +26,7 @@ const DEVICE_MEMBERS = {
   closed: "get",
   txBatching: "get",
   txPending: "get",
+  txRetryDelayMs: "get",
   receive: "call",
   transmit: "call",
   transmitOffload: "call",
@@ -87,6 +88,8 @@ class ProbeDevice implements Device {
         return true;
       case "txPending":
         return 3;
+      case "txRetryDelayMs":
+        return 0.5;
       case "receive":
         return 2;
       case "transmit":
@@ -121,6 +124,10 @@ class ProbeDevice implements Device {
   get txPending(): number {
     this.#reach("txPending");
     return 3;
+  }
+  get txRetryDelayMs(): number {
+    this.#reach("txRetryDelayMs");
+    return 0.5;
   }
   receive(...args: [FrameSink, number]): number {
     this.#reach("receive", args);

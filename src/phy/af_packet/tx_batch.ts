@@ -8,12 +8,27 @@
  * tail), which slots the thread may still read, waiting for it when all are
  * in flight, and giving up on it when it stalls.
  *
+ * A full queue is not a loss: when the kernel refuses a run with EAGAIN (the
+ * socket's send buffer is full) or ENOBUFS (a qdisc, or a veth peer's
+ * backlog, dropped it: NET_XMIT_DROP), the frames it did not take stay
+ * staged, in order, and leave first at the next flush (`txDeferred`); the
+ * device meanwhile asks its loop to come back within {@link TX_RETRY_MS}
+ * (`AfPacketDevice.txRetryDelayMs`). The staging area is the bound: when
+ * refused frames fill it, a new frame is dropped (`txQueueFullDrops`, in
+ * `txDropped` too) — that is where back-pressure turns into loss, as a full
+ * qdisc does in the kernel. So is a frame that cannot be staged (outside the
+ * packet arena, a GSO super-frame) while refused frames wait: sent at once it
+ * would overtake them. Other errors (ENETDOWN, EMSGSIZE…) drop the run and
+ * count it (`txErrors`, `txDropped`). With a transmit thread the runs it
+ * sends are not retried (the thread drops a refused run, as before): only
+ * runs sent from this thread are.
+ *
  * @module
  */
 
 import type { AfPacketStats } from "../af_packet.ts";
 import { arenaCopy, packetArena } from "../../buffer/arena.ts";
-import { libc, MSG_DONTWAIT } from "../libc.ts";
+import { EAGAIN, ENOBUFS, errno, libc, MSG_DONTWAIT } from "../libc.ts";
 import { TxThread } from "../tx_thread.ts";
 import {
   align,
@@ -36,6 +51,29 @@ const IOV_LEN_WORD = IOV_LEN_OFFSET >>> 2;
 /** An iovec's size in 32-bit words. */
 const IOVEC_WORDS = IOVEC_BYTES >>> 2;
 
+/**
+ * How soon (ms) a device holding refused frames wants to retry them. ENOBUFS
+ * (a full qdisc or peer backlog) raises no readiness event — POLLOUT stays
+ * set, the socket's buffer is not what is full — so the retry is timed: a
+ * 32-frame batch of 1514-byte frames takes ≈0.4 ms to leave at 1 Gbit/s, so
+ * by then part of the queue has drained.
+ */
+export const TX_RETRY_MS = 0.25;
+
+/** {@link TxBatch.stage}: the frame is staged. */
+export const STAGED = 1;
+/** {@link TxBatch.stage}: the frame is not in the packet arena and nothing waits: send it at once. */
+export const SEND_AT_ONCE = 0;
+/** {@link TxBatch.stage}: dropped and counted (refused frames fill the staging area or wait ahead). */
+export const STAGE_DROPPED = -1;
+/** What {@link TxBatch.stage} did with a frame. */
+export type StageResult = typeof STAGED | typeof SEND_AT_ONCE | typeof STAGE_DROPPED;
+
+/** Whether a send refused with `err` means "the queue is full for now": keep the frames. */
+function queueFull(err: number): boolean {
+  return err === EAGAIN || err === ENOBUFS;
+}
+
 /** Staged transmit of one device (see the module documentation). */
 export class TxBatch {
   /** Why there is no transmit thread although one was asked for (null otherwise). */
@@ -57,8 +95,13 @@ export class TxBatch {
   readonly #msgsAddress: number;
   /** Word index of the first iovec in `#msgs32`. */
   readonly #iovWords: number;
-  /** Frames staged since the last flush. */
+  /**
+   * Frames staged and not yet sent: `#head - #runStart` (after a flush, the
+   * frames the kernel refused for now, waiting for a retry).
+   */
   #pending = 0;
+  /** The run's first frames were refused for now (EAGAIN/ENOBUFS) and wait for a retry. */
+  #refused = false;
   /** Frames ever staged (the next frame's slot is `#head % #slots`). */
   #head = 0;
   /** `#head` of the first pending (staged, not yet flushed) frame. */
@@ -155,9 +198,17 @@ export class TxBatch {
     );
   }
 
-  /** Frames staged for the next `sendmmsg()` (0 right after {@link flush}). */
+  /** Frames staged for the next `sendmmsg()` (after {@link flush}: refused frames that wait). */
   get pending(): number {
     return this.#pending;
+  }
+
+  /**
+   * Whether frames the kernel refused because a queue was full wait to be
+   * retried (at the next flush; the device asks to be flushed within {@link TX_RETRY_MS}).
+   */
+  get refused(): boolean {
+    return this.#refused;
   }
 
   /** Whether a transmit thread sends the full batches. */
@@ -201,8 +252,10 @@ export class TxBatch {
    * Copies a frame into the next staging slot (after its `virtio_net_hdr`
    * with `vnetHeader`, asking for `csumStart`/`csumOffset` completion) and
    * sends the batch when it is full. A frame outside the packet arena is not
-   * staged: every frame staged before it is sent first, and false tells the
-   * caller to send it at once.
+   * staged: every frame staged before it is sent first, and
+   * {@link SEND_AT_ONCE} tells the caller to send it at once. When frames the
+   * kernel refused fill the staging area (or wait ahead of a frame that
+   * cannot be staged) the frame is dropped and counted: {@link STAGE_DROPPED}.
    */
   stage(
     bytes: Uint8Array,
@@ -210,16 +263,23 @@ export class TxBatch {
     length: number,
     csumStart: number,
     csumOffset: number,
-  ): boolean {
+  ): StageResult {
+    if (this.#head - this.#tail >= this.#slots) {
+      // With a transmit thread the slot may still be in its hands: wait for it. Without one,
+      // refused frames fill every slot: retry them, and drop this frame if they still wait.
+      if (this.#thread !== null) {
+        this.#makeRoom();
+      } else {
+        this.#flushRun();
+        if (this.#head - this.#tail >= this.#slots) return this.#queueFullDrop();
+      }
+    }
     const head = this.#head;
-    // With a transmit thread the slot may still be in its hands: wait for it.
-    if (head - this.#tail >= this.#slots) this.#makeRoom();
     const i = head % this.#slots;
     const slot = i * this.#stride;
     const header = this.#header;
     if (!arenaCopy(bytes, offset, this.#stage!, slot + header, length)) {
-      this.drain();
-      return false;
+      return this.makeWay() ? SEND_AT_ONCE : STAGE_DROPPED;
     }
     if (header > 0) writeVnetHeader(this.#stage!, slot, csumStart, csumOffset, 0, 0, 0);
     this.#lengths[i] = length;
@@ -227,8 +287,27 @@ export class TxBatch {
     this.#msgs32[this.#iovWords + i * IOVEC_WORDS + IOV_LEN_WORD] = header + length;
     this.#head = head + 1;
     // A run sent in one call is contiguous: it also ends at the last slot.
-    if (++this.#pending === this.#batch || i === this.#slots - 1) this.#flushRun();
-    return true;
+    if (++this.#pending >= this.#batch || i === this.#slots - 1) this.#flushRun();
+    return STAGED;
+  }
+
+  /**
+   * Before a frame that is sent at once (not staged): sends everything
+   * staged. When refused frames still wait the frame would overtake them:
+   * it is counted as dropped and false returned.
+   */
+  makeWay(): boolean {
+    this.drain();
+    if (this.#pending === 0) return true;
+    this.#queueFullDrop();
+    return false;
+  }
+
+  /** Counts a frame dropped because refused frames hold the staging area. */
+  #queueFullDrop(): typeof STAGE_DROPPED {
+    this.#stats.txQueueFullDrops++;
+    this.#stats.txDropped++;
+    return STAGE_DROPPED;
   }
 
   /** Ends a transmit batch: the staged frames go to the kernel (or to the transmit thread). */
@@ -243,40 +322,74 @@ export class TxBatch {
    */
   #flushRun(): void {
     const count = this.#pending;
+    const thread = this.#thread;
+    if (thread === null) {
+      this.#sendRun(true);
+      return;
+    }
     const first = this.#runStart % this.#slots;
     this.#pending = 0;
-    const thread = this.#thread;
-    if (thread !== null && (count === this.#batch || !thread.idle)) {
+    if (count === this.#batch || !thread.idle) {
       this.#submitStart[thread.submitted % this.#slots] = this.#runStart;
       thread.submit(first, count);
       this.#stats.txThreadSubmissions++;
       this.#runStart = this.#head;
       return;
     }
-    // Nothing is in flight once this call returns: the next run starts again at slot 0, so a
-    // partial batch does not shorten the next full one at the end of the slots.
-    this.#head = 0;
-    this.#runStart = 0;
-    this.#tail = 0;
+    // Nothing is in flight: a partial batch leaves from here, and is not retried (the thread
+    // does not retry its runs either).
+    this.#sendRun(false);
+  }
+
+  /**
+   * Sends the run `#runStart`..`#head` from this thread with `sendmmsg()`, in
+   * up to two contiguous pieces (refused frames kept at the end of the slots
+   * and new ones staged after them wrap around). A partial send took a
+   * prefix: the rest goes again. Refused with EAGAIN/ENOBUFS and `keep`, the
+   * unsent frames stay staged for a retry; otherwise they are dropped.
+   */
+  #sendRun(keep: boolean): void {
     const stats = this.#stats;
     const lengths = this.#lengths;
-    let sent = 0;
-    while (sent < count) {
+    const slots = this.#slots;
+    const end = this.#head;
+    let next = this.#runStart;
+    while (next < end) {
+      const first = next % slots;
+      const count = Math.min(end - next, slots - first);
       const n = libc().sendmmsg(
         this.#fd,
-        BigInt(this.#msgsAddress + (first + sent) * MMSG_HDR_BYTES),
-        count - sent,
+        BigInt(this.#msgsAddress + first * MMSG_HDR_BYTES),
+        count,
         MSG_DONTWAIT,
       );
       if (n <= 0) {
+        const err = n < 0 ? errno() : 0;
+        if (keep && queueFull(err)) {
+          // Kept in order; the next flush starts with them.
+          stats.txDeferred += end - next;
+          stats.txLastErrno = err;
+          this.#runStart = next;
+          this.#tail = next;
+          this.#pending = end - next;
+          this.#refused = true;
+          return;
+        }
         countSendError(stats, n);
+        stats.txDropped += end - next;
         break;
       }
-      for (let k = first + sent; k < first + sent + n; k++) stats.txBytes += lengths[k];
+      for (let k = first; k < first + n; k++) stats.txBytes += lengths[k];
       stats.txFrames += n;
-      sent += n;
+      next += n;
     }
-    stats.txDropped += count - sent;
+    // Nothing waits: the next run starts again at slot 0, so a partial batch does not shorten
+    // the next full one at the end of the slots.
+    this.#head = 0;
+    this.#runStart = 0;
+    this.#tail = 0;
+    this.#pending = 0;
+    this.#refused = false;
   }
 
   /**
@@ -333,9 +446,20 @@ export class TxBatch {
     this.#tail = this.#runStart;
   }
 
-  /** Sends everything staged, then stops the transmit thread and collects its last counts. */
+  /**
+   * Sends everything staged, then stops the transmit thread and collects its
+   * last counts. Refused frames still waiting are dropped (counted).
+   */
   close(): void {
     this.drain();
+    if (this.#pending > 0 && this.#thread === null) {
+      this.#stats.txDropped += this.#pending;
+      this.#head = 0;
+      this.#runStart = 0;
+      this.#tail = 0;
+      this.#pending = 0;
+      this.#refused = false;
+    }
     if (this.#thread !== null) {
       this.#thread.stop(false);
       this.collectThread();
