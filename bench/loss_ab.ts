@@ -13,8 +13,10 @@
  * - `RAWSTACK_BENCH_SECONDS` (default 3), `RAWSTACK_BENCH_REPEATS` (default 5);
  * - `RAWSTACK_LOSS_PERCENTS` — comma-separated (default `1,2`; `0`: the same path without loss).
  *
- * Prints each sample (with rawstack's connection figures) and, per rate and variant, the
- * median goodput and the median of the per-repeat ratios to the kernel.
+ * Prints each sample (with rawstack's connection figures; for both senders the ACKs received and
+ * segments sent per MSS of goodput; for rawstack its frames and super-frames out and its user and
+ * system CPU) and, per rate and variant, the median goodput and the median of the per-repeat
+ * ratios to the kernel.
  *
  * @module
  */
@@ -52,6 +54,23 @@ async function kernelTcpExt(lab: Lab): Promise<Map<string, number>> {
   const names = lines[0]?.split(/\s+/).slice(1) ?? [];
   const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
   return new Map(names.map((n, i) => [n, values[i]]));
+}
+
+/** The stack namespace kernel's `Tcp:` counters (/proc/net/snmp: InSegs, OutSegs, …). */
+async function kernelTcpSnmp(lab: Lab): Promise<Map<string, number>> {
+  const out = await lab.runIn(lab.stackNetns, ["cat", "/proc/net/snmp"]);
+  const lines = out.stdout.split("\n").filter((l) => l.startsWith("Tcp:"));
+  const names = lines[0]?.split(/\s+/).slice(1) ?? [];
+  const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
+  return new Map(names.map((n, i) => [n, values[i]]));
+}
+
+/** Segments in and out per MSS of goodput (ACKs per data segment: the path's packet count). */
+function segmentsLine(segsIn: number, segsOut: number, gbps: number): string {
+  const dataSegs = (gbps * 1e9 / 8 * SECONDS) / DATA_MSS;
+  return `ACKs in ${(segsIn / dataSegs).toFixed(2)}/seg, segments out ${
+    (segsOut / dataSegs).toFixed(2)
+  }/seg`;
 }
 
 /** The kernel's recovery counters between two {@link kernelTcpExt} readings. */
@@ -111,6 +130,9 @@ try {
               for (const c of stack.tcp.connections()) cwnds.push(c.info().cwnd / DATA_MSS);
             }, TRACE_RAWSTACK_MS)
             : 0;
+          const in0 = stack.tcp.stats.segmentsIn;
+          const out0 = stack.tcp.stats.segmentsOut;
+          const dev0 = { ...device.stats };
           const cpu0 = cpuUsage();
           const r = await lossyGoodputRawstackSends(lab, stack, port++, pct, SECONDS).finally(
             () => clearInterval(timer),
@@ -120,6 +142,19 @@ try {
           // calls) per gigabyte delivered.
           const cpuPerGb = (cpu.user + cpu.system) / 1e6 / (r.gbps * SECONDS / 8);
           if (TRACE) console.log(`  ${v.label}: ${cwndSummary(cwnds)}`);
+          const dev = device.stats;
+          console.log(
+            `  ${v.label}: ${
+              segmentsLine(
+                stack.tcp.stats.segmentsIn - in0,
+                stack.tcp.stats.segmentsOut - out0,
+                r.gbps,
+              )
+            }, frames out ${dev.txFrames - dev0.txFrames} (super-frames ${
+              (dev as unknown as Record<string, number>).txSuperFrames -
+              (dev0 as unknown as Record<string, number>).txSuperFrames
+            }), user ${(cpu.user / 1e6).toFixed(2)} s, system ${(cpu.system / 1e6).toFixed(2)} s`,
+          );
           row.set(v.label, r.gbps);
           got.get(v.label)!.push(r.gbps);
           const n = r.info;
@@ -136,6 +171,7 @@ try {
       }
       const kPort = port++;
       const ext0 = await kernelTcpExt(lab);
+      const snmp0 = await kernelTcpSnmp(lab);
       const kCwnds: number[] = [];
       let tracing = TRACE;
       const sampler = (async () => {
@@ -152,6 +188,9 @@ try {
       if (TRACE) console.log(`  kernel: ${cwndSummary(kCwnds)}`);
       kernel.push(k.gbps);
       const ext1 = await kernelTcpExt(lab);
+      const snmp1 = await kernelTcpSnmp(lab);
+      const dSnmp = (n: string) => (snmp1.get(n) ?? 0) - (snmp0.get(n) ?? 0);
+      console.log(`  kernel: ${segmentsLine(dSnmp("InSegs"), dSnmp("OutSegs"), k.gbps)}`);
       console.log(
         `${pct} % #${i} kernel cubic: ${k.gbps.toFixed(2)} Gbit/s, dropped ${k.dropped}, ` +
           kernelRecoveryLine(ext0, ext1),
