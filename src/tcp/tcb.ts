@@ -530,6 +530,7 @@ export class Tcb {
       DEFAULT_MSS,
       cfg.hystart,
       cfg.cubicLinuxGrowth,
+      cfg.cubicRenoFriendly,
     );
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
@@ -832,6 +833,7 @@ export class Tcb {
         this.sndMss,
         this.cfg.hystart,
         this.cfg.cubicLinuxGrowth,
+        this.cfg.cubicRenoFriendly,
       );
     }
   }

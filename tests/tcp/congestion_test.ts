@@ -92,7 +92,7 @@ Deno.test("Cubic Reno-friendly region grows at Reno's rate once W_est reaches cw
   // W_est reaches the cwnd before the last reduction (cwnd_prior), then 1 (AIMD(1, 0.5)).
   // No time passes (a short-RTT path where the cubic curve stays flat): W_est drives cwnd.
   const mss = 1000;
-  const cc = new Cubic(mss);
+  const cc = new Cubic(mss, true, false, "rfc9438");
   for (let i = 0; i < 90; i++) cc.onAck(0, mss, 0, 0); // slow start to 100 segments
   cc.onCongestionEvent(0, cc.cwnd); // cwnd_prior 100, cwnd 70
   const round = () => {
@@ -163,7 +163,7 @@ Deno.test("Cubic linuxGrowth holds a larger mean window than RFC 9438 under freq
   const warm = (cc: Cubic) => {
     for (let i = 0; i < 10; i++) cc.onAck(0, mss, 0, 0);
   };
-  const rfc = new Cubic(mss, false);
+  const rfc = new Cubic(mss, false, false, "rfc9438");
   const linux = new Cubic(mss, false, true);
   warm(rfc);
   warm(linux);
@@ -173,9 +173,41 @@ Deno.test("Cubic linuxGrowth holds a larger mean window than RFC 9438 under freq
   assert.ok(l < 30, `linux mean ${l.toFixed(1)} segments`);
 });
 
+Deno.test("Cubic aimd1 (the default) grows W_est a segment per window from the reduction on", () => {
+  // Linux's effective AIMD(1, 0.7) on a short-RTT path: from 70 back to 100 segments in about
+  // 30 windows, where RFC 9438's alpha_cubic (0.53) takes 50–60 (the test above).
+  const mss = 1000;
+  const cc = new Cubic(mss);
+  assert.equal(cc.renoFriendly, "aimd1");
+  for (let i = 0; i < 90; i++) cc.onAck(0, mss, 0, 0); // slow start to 100 segments
+  cc.onCongestionEvent(0, cc.cwnd); // cwnd_prior 100, cwnd 70
+  let rounds = 0;
+  while (cc.cwnd < 100 * mss) {
+    const segments = Math.floor(cc.cwnd / mss);
+    for (let i = 0; i < segments; i++) cc.onAck(0, mss, cc.cwnd, 0);
+    rounds++;
+  }
+  assert.ok(rounds >= 27 && rounds <= 33, `${rounds} rounds to regain cwnd_prior`);
+});
+
+Deno.test("Cubic aimd1 holds a larger mean window than RFC 9438 under frequent loss", () => {
+  // A loss every 100 segments: AIMD(1, 0.7) against AIMD(0.53, 0.7), mean windows about
+  // sqrt(1 / 0.53) ≈ 1.37 apart (Mathis: W ∝ sqrt(alpha (1 + beta) / (2 (1 - beta) p))).
+  const mss = 1000;
+  const rfc = new Cubic(mss, false, false, "rfc9438");
+  const aimd1 = new Cubic(mss, false);
+  for (const cc of [rfc, aimd1]) for (let i = 0; i < 10; i++) cc.onAck(0, mss, 0, 0);
+  const r = meanCwndUnderLoss(rfc, mss, 100, 200);
+  const a = meanCwndUnderLoss(aimd1, mss, 100, 200);
+  assert.ok(a > 1.2 * r, `aimd1 mean ${a.toFixed(1)} against RFC 9438's ${r.toFixed(1)} segments`);
+  assert.ok(a < 1.6 * r, `aimd1 mean ${a.toFixed(1)} against RFC 9438's ${r.toFixed(1)} segments`);
+});
+
 Deno.test("createCongestionControl and TcpConfig select Linux's CUBIC growth", () => {
   const cc = createCongestionControl("cubic", 1448, true, true);
   assert.ok(cc instanceof Cubic && cc.linuxGrowth);
   const rfc = createCongestionControl("cubic", 1448);
-  assert.ok(rfc instanceof Cubic && !rfc.linuxGrowth);
+  assert.ok(rfc instanceof Cubic && !rfc.linuxGrowth && rfc.renoFriendly === "aimd1");
+  const strict = createCongestionControl("cubic", 1448, true, false, "rfc9438");
+  assert.ok(strict instanceof Cubic && strict.renoFriendly === "rfc9438");
 });

@@ -204,6 +204,8 @@ const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       quickAck: false,
       ackBatching: false,
       delayedAckMs: 200,
+      // RFC 9438 §4.3: alpha_cubic ≈ 0.53 until W_est reaches cwnd_prior.
+      cubicRenoFriendly: "rfc9438",
       // RFC 6298 §2.1, §2.4.
       initialRtoMs: 1000,
       minRtoMs: 1000,

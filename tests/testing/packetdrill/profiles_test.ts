@@ -105,3 +105,9 @@ Deno.test("--define and the profile's names select #ifdef branches", () => {
   assert.equal(runScriptText(src, { portable: true, profile: "linux" }).status, "fail");
   assert.equal(runScriptText(src, { portable: true, defines: ["FreeBSD"] }).status, "pass");
 });
+
+Deno.test("profile rfc selects RFC 9438's Reno-friendly alpha; the default is AIMD(1, 0.7)", () => {
+  assert.equal(resolveTcpConfig({}).cubicRenoFriendly, "aimd1");
+  assert.equal(profileByName("rfc")!.config.cubicRenoFriendly, "rfc9438");
+  assert.equal(profileByName("linux")!.config.cubicRenoFriendly, undefined);
+});
