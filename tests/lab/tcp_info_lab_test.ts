@@ -103,7 +103,7 @@ function holeSeqOf(iss: number, mss: number): number {
 
 /** A number `name:N` from `ss -ti` output (ss leaves zero counters out: 0 then). */
 function ssCounter(text: string, name: string): number {
-  return Number(new RegExp(`\\b${name}:(\\d+)`).exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`(?<!\\w)${name}:(\\d+)`).exec(text)?.[1] ?? 0);
 }
 
 /**
@@ -252,7 +252,7 @@ labTest(
             `  rawstack during: ${summary(during)}\n` +
             `  kernel during (ss -ti): sacked ${ssCounter(ss, "sacked")} lost ${
               ssCounter(ss, "lost")
-            } ${/retrans:\S+/.exec(ss)?.[0] ?? "retrans:0"}\n` +
+            } ${/(?<!\w)retrans:\S+/.exec(ss)?.[0] ?? "retrans:0"}\n` +
             `  rawstack after: ${summary(after)}\n` +
             `  kernel after: ca_state ${caState} sacked ${sacked} lost ${lost} retrans ${retransOut} ` +
             `reordering ${reordering} total_retrans ${totalRetrans}`,
@@ -260,6 +260,8 @@ labTest(
         // Where the two are comparable: the same hole shows the same way in both.
         assert.ok(ssCounter(ss, "sacked") > 0, `the kernel holds SACKed data too:\n${ss}`);
         assert.ok(ssCounter(ss, "lost") >= 1, `the kernel counts the hole lost too:\n${ss}`);
+        const ssRetrans = /(?<!\w)retrans:\d+\/(\d+)/.exec(ss);
+        assert.ok(Number(ssRetrans?.[1] ?? 0) >= 1, `the kernel had retransmitted too:\n${ss}`);
         assert.ok(totalRetrans >= DROPS_BEFORE_INSPECTION, "the kernel resent each drop too");
         assert.deepEqual([sacked, lost, retransOut], [0, 0, 0], "the kernel's scoreboard is empty");
         assert.ok(caState !== LINUX_CA_RECOVERY && caState !== LINUX_CA_LOSS);
