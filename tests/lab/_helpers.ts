@@ -135,6 +135,8 @@ export interface LabStack {
   stack: Stack;
   /** Stops the capture and checks it with tshark; returns tshark's summary. */
   checkCapture(minPackets?: number): Promise<string>;
+  /** The pcap file the capture writes (read it with tshark after {@link checkCapture}). */
+  capturePath: string;
 }
 
 /**
@@ -170,7 +172,7 @@ export async function withLabStack(
       ...opts.stack,
     });
     await stack.start();
-    await fn({ lab, stack, checkCapture: capture.check });
+    await fn({ lab, stack, checkCapture: capture.check, capturePath: capture.path });
     if (!capture.checked) throw new Error("lab test did not check its capture");
   } finally {
     if (stack !== null) await stack.close();

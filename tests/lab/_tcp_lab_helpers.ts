@@ -223,3 +223,42 @@ export async function withTcpLab(
 
 /** Packets {@link withTcpLab} captures at most by default. */
 const DEFAULT_CAPTURE_PACKETS = 50_000;
+
+/** Python sink: accept one connection, read to EOF, print the byte count and SHA-256 (hex). */
+const PY_SHA256_SINK = `
+import hashlib, socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", int(sys.argv[1])))
+l.listen(1)
+c, _ = l.accept()
+h = hashlib.sha256()
+n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+c.close()
+print(n, h.hexdigest())
+`;
+
+/**
+ * The command of a kernel sink (run it with `lab.spawnInPeer`/`spawnInFar`, needs
+ * `python3`): accepts one TCP connection on `port`, reads to the end and prints
+ * "<bytes> <sha256 hex>"; {@link sinkResult} parses that.
+ */
+export function kernelSinkCommand(port: number): string[] {
+  return ["python3", "-c", PY_SHA256_SINK, String(port)];
+}
+
+/** The byte count and SHA-256 a {@link kernelSinkCommand} printed; asserts it exited 0. */
+export function sinkResult(out: { code: number; stdout: string; stderr: string }): {
+  bytes: number;
+  sha256: string;
+} {
+  assert.equal(out.code, 0, `python sink: ${out.stderr.trim()}`);
+  const [bytes, sha256] = out.stdout.trim().split(" ");
+  return { bytes: Number(bytes), sha256 };
+}
