@@ -29,7 +29,7 @@ export * from "./src/tcp/errors.ts";
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpStats } from "./src/tcp/config.ts";
 export type { LossDetection } from "./src/tcp/config.ts";
 export type { BoundIpOptions } from "./src/tcp/control_segment.ts";
-export type { CongestionAlgorithm } from "./src/tcp/congestion.ts";
+export type { CongestionAlgorithm, CubicRenoFriendly } from "./src/tcp/congestion.ts";
 export {
   type CaState,
   type CookieOptions,

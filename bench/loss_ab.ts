@@ -153,7 +153,9 @@ try {
             }, frames out ${dev.txFrames - dev0.txFrames} (super-frames ${
               (dev as unknown as Record<string, number>).txSuperFrames -
               (dev0 as unknown as Record<string, number>).txSuperFrames
-            }), user ${(cpu.user / 1e6).toFixed(2)} s, system ${(cpu.system / 1e6).toFixed(2)} s`,
+            }), parks ${dev.parks - dev0.parks}, busy-poll preemptions ${
+              dev.busyPollPreemptions - dev0.busyPollPreemptions
+            }, user ${(cpu.user / 1e6).toFixed(2)} s, system ${(cpu.system / 1e6).toFixed(2)} s`,
           );
           row.set(v.label, r.gbps);
           got.get(v.label)!.push(r.gbps);
