@@ -514,8 +514,8 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
 
   /**
    * TCP_LINGER2 (Linux): how long the connection, once {@link close}d, waits in FIN-WAIT-2
-   * for the peer's FIN (RFC 9293 §3.10.4 would wait forever; Linux tcp_fin_timeout bounds
-   * the wait of a closed socket). A positive `ms` is that wait, never below 3.5 RTO (Linux
+   * for the peer's FIN (RFC 9293 §3.5 sets no bound on FIN-WAIT-2; Linux tcp_fin_timeout
+   * bounds the wait of a closed socket). A positive `ms` is that wait, never below 3.5 RTO (Linux
    * tcp_fin_time) and capped at {@link TCP_FIN_TIMEOUT_MAX_MS} (Linux TCP_FIN_TIMEOUT_MAX);
    * when it ends the connection is dropped, and the peer's later segments meet a RST.
    * `0` or no argument restores the stack's default (`TcpConfig.timeWaitMs`). A negative `ms`
