@@ -3,7 +3,8 @@
  * {@link TcpConnection} of the engine (src/tcp/), shaped like `Deno.Conn`:
  * `read`, `write`, `readable`/`writable` Web Streams, `closeWrite`, `close`,
  * `localAddr`/`remoteAddr`, `setNoDelay`, `setCork`, `setKeepAlive`, `ref`/`unref`, plus
- * `info()` (like Linux's TCP_INFO).
+ * Linux's MSG_MORE (`write(p, { more: true })`), TCP_LINGER2 (`setFinTimeout`) and `info()`
+ * (like Linux's TCP_INFO).
  *
  * The engine is synchronous: application calls run straight into it (data
  * is copied into the send ring and segments leave at once, as far as the
@@ -32,6 +33,7 @@ import {
   type TcpInfo,
   TcpState,
 } from "../tcp/connection.ts";
+import { TCP_LINGER2_MAX_SECONDS } from "../tcp/config.ts";
 import { BrokenPipe, ConnectionRefused, type TcpError } from "../tcp/errors.ts";
 import { type NetAddr, netAddr } from "./addr.ts";
 
@@ -50,6 +52,23 @@ export interface TcpConnHost {
 
 /** TCP_INFO-like figures of a {@link TcpConn} (see `TcpInfo` of the engine). */
 export type TcpConnInfo = TcpInfo;
+
+/** Options of {@link TcpConn.write} and {@link TcpConn.tryWrite}: the `send(2)` flags that apply. */
+export interface TcpWriteOptions {
+  /**
+   * MSG_MORE (Linux `send(2)`): more data follows at once, so the partial (< MSS) segment at
+   * the end of this write is held instead of sent (whatever `setNoDelay` says); full
+   * segments still go. See {@link TcpConn.write} for what releases the rest.
+   */
+  more?: boolean;
+}
+
+/** Milliseconds per second (TCP_LINGER2 counts seconds). */
+const MS_PER_SECOND = 1000;
+/** Linux TCP_FIN_TIMEOUT_MAX in ms: the longest FIN-WAIT-2 wait {@link TcpConn.setFinTimeout} sets. */
+export const TCP_FIN_TIMEOUT_MAX_MS = TCP_LINGER2_MAX_SECONDS * MS_PER_SECOND;
+/** The engine's FIN-WAIT-2 timeout for "none" (Linux linger2 < 0; `linger2FinTimeoutMs`). */
+const NO_FIN_WAIT_2 = -1;
 
 type Waiter = () => void;
 
@@ -256,25 +275,64 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
    * resolves once every byte was accepted into the send ring, waiting for
    * room as the peer acknowledges. Concurrent writes are queued in call order.
    *
+   * With `{ more: true }` (Linux MSG_MORE) more data is coming: full segments leave as usual,
+   * but the partial (< MSS) segment at the end of the write is held, without PSH, even with
+   * `setNoDelay`, and the promise still resolves once the bytes are in the send ring. What
+   * is held goes with the next write without `more` (a request's header written with it and
+   * its body without: one segment, not two), {@link closeWrite}'s FIN, `setNoDelay(true)`,
+   * `setCork(false)`, an ACK that lets it go under Nagle's rules (Linux's later pushes
+   * follow the socket's TCP_NODELAY, not the write's flag: only {@link setCork} holds data
+   * across ACKs), or, with nothing in flight, the probe about an RTO (at least 200 ms)
+   * later, as on Linux.
+   *
+   * @example
+   * ```ts
+   * import { Stack } from "../stack.ts";
+   * import { MemoryLink } from "../phy/memory_link.ts";
+   * const [da, db] = MemoryLink.pair();
+   * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+   * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+   * await a.start();
+   * await b.start();
+   * const listener = b.listen({ port: 80 });
+   * const client = await a.connect({ hostname: "192.0.2.1", port: 80, noDelay: true });
+   * const server = await listener.accept();
+   * const enc = new TextEncoder();
+   * // The header waits for the body: both leave in one segment.
+   * const header = client.write(enc.encode("POST / HTTP/1.1\r\n\r\n"), { more: true });
+   * console.assert(client.info().sndNxt === client.info().sndUna); // held: nothing sent yet
+   * await client.write(enc.encode("body"));
+   * console.assert(await header === 19);
+   * const buf = new Uint8Array(64);
+   * console.assert(await server.read(buf) === 23);
+   * server.close();
+   * client.close();
+   * listener.close();
+   * await a.close();
+   * await b.close();
+   * ```
+   *
    * @param p the bytes (copied; `p` may be reused once the promise settles)
+   * @param options `more`: MSG_MORE, hold the partial segment at the end
    * @returns `p.length`
    * @throws {BrokenPipe} after {@link closeWrite}, or when the connection ended
    * @throws {ConnectionReset} / {TimedOut} when the connection failed
    * @throws {Deno.errors.BadResource} after {@link close}
    */
-  write(p: Uint8Array): Promise<number> {
+  write(p: Uint8Array, options?: TcpWriteOptions): Promise<number> {
+    const more = options?.more === true;
     if (this.#pendingWrites === 0) {
       // Nothing queued: straight into the send ring; a promise hop only if it is full.
       let off: number;
       try {
-        off = this.#writeNow(p, 0);
+        off = this.#writeNow(p, 0, more);
       } catch (e) {
         return Promise.reject(e);
       }
       if (off === p.length) return Promise.resolve(p.length);
-      return this.#queue(this.#writeRest(p, off));
+      return this.#queue(this.#writeRest(p, off, more));
     }
-    return this.#queue(this.#writeTail!.then(() => this.#writeRest(p, 0)));
+    return this.#queue(this.#writeTail!.then(() => this.#writeRest(p, 0, more)));
   }
 
   /**
@@ -283,17 +341,18 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
    * nothing while earlier writes are still queued (their bytes go first).
    *
    * @param p the bytes (copied: `p` may be reused at once)
+   * @param options `more`: MSG_MORE, hold the partial segment at the end (see {@link write})
    * @returns bytes taken (0 when the ring is full, writes are queued, or still connecting)
    * @throws {BrokenPipe} after {@link closeWrite}, or when the connection ended
    * @throws {ConnectionReset} / {TimedOut} when the connection failed
    * @throws {Deno.errors.BadResource} after {@link close}
    */
-  tryWrite(p: Uint8Array): number {
+  tryWrite(p: Uint8Array, options?: TcpWriteOptions): number {
     if (this.#pendingWrites > 0) {
       this.#check("write");
       return 0;
     }
-    return this.#writeNow(p, 0);
+    return this.#writeNow(p, 0, options?.more === true);
   }
 
   /** Counts a queued write/closeWrite until it settles and makes it the new tail. */
@@ -309,9 +368,10 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
   /**
    * Copies what the send ring takes from `p[off..]` (nothing while connecting).
    *
+   * @param more MSG_MORE: the engine holds the partial segment at the end
    * @returns the new offset
    */
-  #writeNow(p: Uint8Array, off: number): number {
+  #writeNow(p: Uint8Array, off: number, more: boolean): number {
     this.#check("write");
     if (this.#writeShut) throw new BrokenPipe("write after closeWrite");
     const c = this.#conn;
@@ -320,7 +380,7 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
       return off;
     }
     this.#host.nowMs();
-    const n = c.write(p, off, p.length - off);
+    const n = c.write(p, off, p.length - off, more);
     if (n < 0) throw this.#deadError();
     if (n > 0) {
       off += n;
@@ -329,9 +389,9 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
     return off;
   }
 
-  async #writeRest(p: Uint8Array, off: number): Promise<number> {
+  async #writeRest(p: Uint8Array, off: number, more: boolean): Promise<number> {
     for (;;) {
-      off = this.#writeNow(p, off);
+      off = this.#writeNow(p, off, more);
       if (off === p.length) return p.length;
       await this.#waitWrite();
     }
@@ -450,6 +510,61 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
     this.#host.nowMs();
     this.#conn.setCork(cork);
     this.#host.afterSend();
+  }
+
+  /**
+   * TCP_LINGER2 (Linux): how long the connection, once {@link close}d, waits in FIN-WAIT-2
+   * for the peer's FIN (RFC 9293 §3.5 sets no bound on FIN-WAIT-2; Linux tcp_fin_timeout
+   * bounds the wait of a closed socket). A positive `ms` is that wait, never below 3.5 RTO (Linux
+   * tcp_fin_time) and capped at {@link TCP_FIN_TIMEOUT_MAX_MS} (Linux TCP_FIN_TIMEOUT_MAX);
+   * when it ends the connection is dropped, and the peer's later segments meet a RST.
+   * `0` or no argument restores the stack's default (`TcpConfig.timeWaitMs`). A negative `ms`
+   * waits not at all (Linux linger2 < 0): {@link close} in FIN-WAIT-2 sends a RST, and a
+   * closed connection whose FIN is acknowledged is dropped. It only matters after
+   * {@link close}: a half-closed ({@link closeWrite}) conn still open waits for the peer's FIN
+   * as long as it takes. Set it before {@link close}; like the other setters it does not
+   * throw afterwards, and still applies then while our FIN is unacknowledged.
+   * `conn.info().finTimeoutMs` reads it (null: the default, -1: none).
+   *
+   * @example
+   * ```ts
+   * import { Stack } from "../stack.ts";
+   * import { MemoryLink } from "../phy/memory_link.ts";
+   * const [da, db] = MemoryLink.pair();
+   * const a = new Stack({ device: da, ipv4: "192.0.2.2/24" });
+   * const b = new Stack({ device: db, ipv4: "192.0.2.1/24" });
+   * await a.start();
+   * await b.start();
+   * const listener = b.listen({ port: 80 });
+   * const client = await a.connect({ hostname: "192.0.2.1", port: 80 });
+   * const server = await listener.accept();
+   * client.setFinTimeout(5_000); // a peer that never closes holds us 5 s, not timeWaitMs
+   * console.assert(client.info().finTimeoutMs === 5_000);
+   * client.setFinTimeout(-1); // none: close() in FIN-WAIT-2 resets
+   * console.assert(client.info().finTimeoutMs === -1);
+   * client.setFinTimeout(); // the stack's default again
+   * console.assert(client.info().finTimeoutMs === null);
+   * server.close();
+   * client.close();
+   * listener.close();
+   * await a.close();
+   * await b.close();
+   * ```
+   *
+   * @param ms the FIN-WAIT-2 wait in ms; negative: none; 0 or omitted: the stack's default
+   * @throws {RangeError} `ms` is NaN or infinite
+   */
+  setFinTimeout(ms?: number): void {
+    if (ms !== undefined && !Number.isFinite(ms)) {
+      throw new RangeError(
+        `setFinTimeout: the FIN-WAIT-2 timeout must be a finite number of ms, got ${ms}`,
+      );
+    }
+    let finTimeoutMs: number | null;
+    if (ms === undefined || ms === 0) finTimeoutMs = null;
+    else if (ms < 0) finTimeoutMs = NO_FIN_WAIT_2;
+    else finTimeoutMs = Math.min(ms, TCP_FIN_TIMEOUT_MAX_MS);
+    this.#conn.setFinTimeout(finTimeoutMs);
   }
 
   /**

@@ -70,16 +70,14 @@ labTest(
       assert.equal(inFlight(conn), corkRest, "uncorking sent the rest at once");
       await until(() => conn.info().bytesOut === at, "the rest acked");
 
-      // MSG_MORE on each write (the engine's `more`; TcpConn.write has no flags). No await
-      // until the write without it: no ACK is processed in between. (An ACK arriving while a
-      // MSG_MORE rest waits lets it go under Nagle's rules, as on Linux, whose later pushes
-      // use the socket's TCP_NODELAY setting, not the write's flag.)
+      // MSG_MORE on each write. No await until the write without it: no ACK is processed in
+      // between. (An ACK arriving while a MSG_MORE rest waits lets it go under Nagle's rules,
+      // as on Linux, whose later pushes use the socket's TCP_NODELAY setting, not the write's
+      // flag.)
       const moreStart = at;
+      const moreWrites: Promise<number>[] = [];
       for (let i = 0; i < MORE_WRITES; i++, at += WRITE_BYTES) {
-        stack.nowMs();
-        const n = conn.connection.write(data, at, WRITE_BYTES, true);
-        stack.afterSend();
-        assert.equal(n, WRITE_BYTES);
+        moreWrites.push(conn.write(data.subarray(at, at + WRITE_BYTES), { more: true }));
       }
       const moreFull = Math.floor((at - moreStart) / mss);
       const moreRest = at - moreStart - moreFull * mss;
@@ -94,7 +92,11 @@ labTest(
         moreFull * mss + lastBytes,
         "the write without MSG_MORE sent the rest at once",
       );
-      await last;
+      assert.deepEqual(
+        await Promise.all([...moreWrites, last]),
+        new Array(MORE_WRITES + 1).fill(WRITE_BYTES),
+        "every write resolved with its length",
+      );
       await until(() => conn.info().bytesOut === total, "everything acked");
 
       await conn.closeWrite();

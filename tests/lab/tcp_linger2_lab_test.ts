@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { labTest } from "../../src/testing/lab.ts";
-import type { TcpConn } from "../../src/socket/tcp_conn.ts";
 import { TcpState } from "../../src/tcp/connection.ts";
 import { tsharkFieldRows } from "../wire/_tshark.ts";
 import { until } from "./_helpers.ts";
@@ -15,8 +14,8 @@ import { waitPeerTcpPort, withTcpLab } from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rslinger";
 const PORT = 5023;
-/** TCP_LINGER2, seconds (the option's unit). */
-const LINGER2_S = 1;
+/** TCP_LINGER2 (`TcpConn.setFinTimeout`), ms. */
+const FIN_TIMEOUT_MS = 1000;
 /** Longest the test waits for the timeout (1 s, or 3.5 RTO when that is more). */
 const GONE_TIMEOUT_MS = 15_000;
 /** Linux TCP_CLOSE (tcpi_state). */
@@ -55,13 +54,11 @@ labTest(
       const trigger = `${dir}/send-late`;
       const peer = lab.spawnInPeer(["python3", "-c", PY_LATE_SENDER, String(PORT), trigger]);
       await waitPeerTcpPort(lab, PORT);
-      const sockets = stack.sockets;
-      const fd = sockets.socket();
-      sockets.setsockopt(fd, "TCP_LINGER2", LINGER2_S);
-      await sockets.connect(fd, lab.peerAddress, PORT);
-      await sockets.write(fd, new TextEncoder().encode("hello"));
-      const engine = (sockets.object(fd) as TcpConn).connection;
-      sockets.close(fd);
+      const conn = await stack.connect({ hostname: lab.peerAddress, port: PORT });
+      conn.setFinTimeout(FIN_TIMEOUT_MS);
+      await conn.write(new TextEncoder().encode("hello"));
+      const engine = conn.connection;
+      conn.close();
       await until(() => engine.state === TcpState.FIN_WAIT_2, "FIN-WAIT-2 (our FIN acked)");
       assert.ok(stack.tcp.connections().includes(engine), "still in the table in FIN-WAIT-2");
       const ss = await lab.runInPeer(["ss", "-Htn", "state", "close-wait", `( sport = :${PORT} )`]);

@@ -18,12 +18,31 @@ import { wordBytesOf } from "../seeded_random.ts";
 export const A_ADDR = "192.0.2.2";
 export const B_ADDR = "192.0.2.1";
 
-/** A device wrapper whose transmit side can be cut (frames vanish, like a dead peer). */
+/** Ethernet header bytes (no VLAN tag on the memory link). */
+const ETHERNET_HEADER_BYTES = 14;
+/** IPv4's protocol number of TCP (RFC 9293 §3.1). */
+const IP_PROTOCOL_TCP = 6;
+
+/**
+ * A device wrapper whose transmit side can be cut (frames vanish, like a dead peer) and which
+ * can log the TCP payload size of every IPv4 segment it transmits.
+ */
 export class SwitchableDevice extends ForwardingDevice {
   /** When true, every transmitted frame is silently lost. */
   silent = false;
+  /** When set, the payload bytes of each transmitted IPv4 TCP segment that carries data. */
+  tcpPayloads: number[] | null = null;
   override transmit(bytes: Uint8Array, offset: number, length: number): boolean {
     if (this.silent) return true;
+    if (this.tcpPayloads !== null) {
+      const ip = offset + ETHERNET_HEADER_BYTES;
+      if (bytes[ip] >>> 4 === 4 && bytes[ip + 9] === IP_PROTOCOL_TCP) {
+        const ipHeader = (bytes[ip] & 0x0f) * 4; // RFC 791 IHL, 32-bit words
+        const tcpHeader = (bytes[ip + ipHeader + 12] >>> 4) * 4; // RFC 9293 §3.1 Data Offset
+        const payload = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - ipHeader - tcpHeader;
+        if (payload > 0) this.tcpPayloads.push(payload);
+      }
+    }
     return this.inner.transmit(bytes, offset, length);
   }
 }
