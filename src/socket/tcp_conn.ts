@@ -520,9 +520,9 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
    * when it ends the connection is dropped, and the peer's later segments meet a RST.
    * `0` or no argument restores the stack's default (`TcpConfig.timeWaitMs`). A negative `ms`
    * waits not at all (Linux linger2 < 0): {@link close} in FIN-WAIT-2 sends a RST, and a
-   * closed connection whose FIN is acknowledged is dropped. It only matters after
-   * {@link close}: a half-closed ({@link closeWrite}) conn still open waits for the peer's FIN
-   * as long as it takes. Set it before {@link close}; like the other setters it does not
+   * closed connection whose FIN is acknowledged answers that ACK with a RST and is dropped.
+   * It only matters after {@link close}: a half-closed ({@link closeWrite}) conn still open
+   * waits for the peer's FIN as long as it takes. Set it before {@link close}; like the other setters it does not
    * throw afterwards, and still applies then while our FIN is unacknowledged.
    * `conn.info().finTimeoutMs` reads it (null: the default, -1: none).
    *

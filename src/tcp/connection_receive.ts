@@ -314,8 +314,10 @@ export function inputSynchronizing(t: Tcb, nowMs: number, seg: TcpRepr): void {
       if (t.finAcked()) {
         t.state = TcpState.FIN_WAIT_2;
         if (t.appClosed) {
-          // Linux tcp_rcv_state_process: an orphan with linger2 < 0 is done here.
+          // Linux tcp_rcv_state_process: an orphan with linger2 < 0 is done here, and its
+          // return of 1 makes tcp_v4_do_rcv answer the ACK with a reset (<SEQ=SEG.ACK><CTL=RST>).
           if (t.finTimeoutMs !== null && t.finTimeoutMs < 0) {
+            sendBareReset(t, nowMs, seg.ack);
             t.terminate(null);
             return;
           }

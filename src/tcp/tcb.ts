@@ -447,7 +447,7 @@ export class Tcb {
   /**
    * TCP_LINGER2: how long this connection, once the application closed it, waits in
    * FIN-WAIT-2 for the peer's FIN, ms; null: the layer's `timeWaitMs`; negative: not at all
-   * (Linux linger2 < 0: close() in FIN-WAIT-2 resets, an orphan reaching it is dropped).
+   * (Linux linger2 < 0: close() in FIN-WAIT-2 resets, an orphan reaching it is reset and dropped).
    */
   finTimeoutMs: number | null = null;
   /**
