@@ -571,9 +571,16 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
    * Turns keep-alive probes on (default argument) or off (RFC 9293 §3.8.4).
    *
    * @param keepAlive on or off
-   * @param idleMs idle time before the first probe (default: the stack's TCP config)
+   * @param idleMs idle time before the first probe, ms (omitted or 0: unchanged — the
+   *   stack's TCP config until set — as Node's `socket.setKeepAlive(enable, 0)`)
+   * @throws {RangeError} `idleMs` is negative, NaN or infinite
    */
   setKeepAlive(keepAlive = true, idleMs?: number): void {
+    if (idleMs !== undefined && !(Number.isFinite(idleMs) && idleMs >= 0)) {
+      throw new RangeError(
+        `setKeepAlive: the idle time must be a finite number of ms ≥ 0, got ${idleMs}`,
+      );
+    }
     this.#host.nowMs();
     this.#conn.setKeepAlive(keepAlive, idleMs);
     this.#host.afterSend();

@@ -360,6 +360,13 @@ Deno.test("TcpConn setNoDelay, setKeepAlive, ref/unref and dispose", async () =>
     client.setKeepAlive(true, 60_000);
     assert.ok(client.connection.hasArmedTimers);
     client.setKeepAlive(false);
+    // Bad idle times are refused, not ignored; 0 leaves the idle time as it was (as Node).
+    for (const bad of [-1, NaN, Infinity]) {
+      assert.throws(() => client.setKeepAlive(true, bad), RangeError);
+    }
+    client.setKeepAlive(true, 0);
+    assert.equal(client.info().keepAliveIdleMs, 60_000);
+    client.setKeepAlive(false);
     client.unref();
     assert.equal(client.referenced, false);
     client.ref();
