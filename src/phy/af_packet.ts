@@ -106,7 +106,13 @@ import {
   SocketReceiver,
 } from "./af_packet/receive.ts";
 import { Transmitter } from "./af_packet/transmit.ts";
-import { STAGE_DROPPED, STAGED, TX_RETRY_MS, TxBatch } from "./af_packet/tx_batch.ts";
+import {
+  STAGE_DROPPED,
+  STAGED,
+  TX_RETRY_MS,
+  TX_THREAD_SUPER_SLOTS,
+  TxBatch,
+} from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
 import { Parker } from "./park.ts";
 import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
@@ -604,6 +610,7 @@ export class AfPacketDevice implements Device {
           socket.vnetHeader,
           dev.#maxFrame,
           dev.#stats,
+          txThread ? TX_THREAD_SUPER_SLOTS : 0,
         );
       }
       if (txThread) {
@@ -756,8 +763,14 @@ export class AfPacketDevice implements Device {
           this.#park.txActivity = true;
           return true;
         }
-      } else if (!batch.makeWay()) {
-        return false; // a super-frame does not fit a staging slot: it leaves after the staged
+      } else {
+        // To the transmit thread after everything staged, or sent from here after it.
+        const staged = batch.stageSuper(bytes, offset, length, csumStart, csumOffset, gsoSize);
+        if (staged === STAGE_DROPPED) return false;
+        if (staged === STAGED) {
+          this.#park.txActivity = true;
+          return true;
+        }
       }
     }
     if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize)) return false;
