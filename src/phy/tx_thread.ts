@@ -24,7 +24,9 @@
  * tries them again, before anything submitted after them. Their slots stay
  * in its hands meanwhile, so the staging area is the bound; the device then
  * drops new frames instead of waiting for room that a refusing queue does not
- * make (`txQueueFullDrops`). After {@link TxThread.close} a refused run is
+ * make (`txQueueFullDrops`) — after asking the worker for one retry at once,
+ * as the JavaScript thread retries its own refused frames before it drops
+ * a new one. After {@link TxThread.close} a refused run is
  * dropped (counted) instead of retried, so closing never waits on a full queue.
  *
  * The JavaScript thread waits for the worker only when every staging slot is
@@ -54,7 +56,9 @@ const CLOSING = 4;
 const REFUSED = 5;
 /** 1 while the JavaScript thread sleeps in `Atomics.wait` for the worker to finish one. */
 const WAITER = 6;
-const CONTROL_WORDS = 7;
+/** Refused `sendmmsg()` calls so far (the JavaScript thread asks for one retry, then drops). */
+const REFUSALS = 7;
+const CONTROL_WORDS = 8;
 
 /** Result slots (Float64Array indexes), written by the worker only. */
 const RESULT_FRAMES = 0;
@@ -110,7 +114,7 @@ export const TX_THREAD_STALL_MS = 2_000;
 // The worker: plain JavaScript (a blob: URL is not type-checked or transpiled).
 const WORKER_SOURCE = `
 const SUBMITTED = ${SUBMITTED}, DONE = ${DONE}, STOP = ${STOP}, SLEEPING = ${SLEEPING};
-const CLOSING = ${CLOSING}, REFUSED = ${REFUSED}, WAITER = ${WAITER};
+const CLOSING = ${CLOSING}, REFUSED = ${REFUSED}, WAITER = ${WAITER}, REFUSALS = ${REFUSALS};
 const RESULT_FRAMES = ${RESULT_FRAMES}, RESULT_BYTES = ${RESULT_BYTES};
 const RESULT_ERRORS = ${RESULT_ERRORS}, RESULT_LAST_ERRNO = ${RESULT_LAST_ERRNO};
 const RESULT_DROPPED = ${RESULT_DROPPED}, RESULT_DEFERRED = ${RESULT_DEFERRED};
@@ -180,11 +184,11 @@ self.onmessage = (event) => {
         // submitted after them goes first). Closing, they are dropped instead (counted below).
         if (Atomics.load(c, CLOSING) !== 0) break;
         r[RESULT_DEFERRED] += count - sent;
-        if (Atomics.load(c, REFUSED) === 0) {
-          Atomics.store(c, REFUSED, 1);
-          wakeWaiter();
-        }
-        Atomics.wait(c, CLOSING, 0, retryMs);
+        if (Atomics.load(c, REFUSED) === 0) Atomics.store(c, REFUSED, 1);
+        Atomics.add(c, REFUSALS, 1);
+        wakeWaiter();
+        // Woken early by close(), or by a JavaScript thread that needs a slot now.
+        Atomics.wait(c, REFUSED, 1, retryMs);
         continue;
       }
       r[RESULT_ERRORS]++;
@@ -384,10 +388,21 @@ export class TxThread {
     if (this.#submitted - done < outstanding) return WAIT_ROOM;
     let since = performance.now();
     const spinEnd = since + TX_THREAD_SPIN_MICROS / 1000;
+    /** REFUSALS when the worker was asked for a retry at once; -1: not asked yet. */
+    let retried = -1;
     for (;;) {
       const now = Atomics.load(c, DONE);
       if (this.#submitted - now < outstanding) return WAIT_ROOM;
-      if (stopWhenRefused && Atomics.load(c, REFUSED) !== 0) return WAIT_REFUSED;
+      if (stopWhenRefused && Atomics.load(c, REFUSED) !== 0) {
+        const refusals = Atomics.load(c, REFUSALS);
+        if (retried === -1) {
+          // One retry now (it may find the queue drained), then give up on room.
+          retried = refusals;
+          Atomics.notify(c, REFUSED, 1);
+        } else if (refusals !== retried) {
+          return WAIT_REFUSED;
+        }
+      }
       const t = performance.now();
       if (now !== done) {
         done = now;
@@ -396,10 +411,12 @@ export class TxThread {
         return WAIT_STALLED;
       }
       if (t > spinEnd) {
-        // Dekker-style (as the worker's sleep): announce, look again, then sleep.
+        // Dekker-style (as the worker's sleep): announce, look again, then sleep until the
+        // worker finishes a submission or is refused (it wakes this thread after either).
         Atomics.store(c, WAITER, 1);
         if (
-          Atomics.load(c, DONE) === now && !(stopWhenRefused && Atomics.load(c, REFUSED) !== 0)
+          Atomics.load(c, DONE) === now &&
+          (retried === -1 || Atomics.load(c, REFUSALS) === retried)
         ) {
           Atomics.wait(c, DONE, now, TX_THREAD_STALL_MS - (t - since));
         }
@@ -433,7 +450,7 @@ export class TxThread {
    */
   close(): void {
     Atomics.store(this.#control, CLOSING, 1);
-    Atomics.notify(this.#control, CLOSING, 1);
+    Atomics.notify(this.#control, REFUSED, 1);
   }
 
   /**
