@@ -284,19 +284,25 @@ export interface AfPacketOptions {
    */
   txBatch?: number;
   /**
-   * Hand full transmit batches to a transmit thread (a `Worker` calling
+   * Hand transmit batches to a transmit thread (a `Worker` calling
    * `sendmmsg()`, see `tx_thread.ts`) so the kernel's per-frame work runs on
    * another core while this thread builds the next batch (default false).
    * Needs `txBatch` > 1 and the packet arena; the staging area grows to
-   * {@link TX_THREAD_BATCHES} batches. A partial batch flushed while the
-   * thread has nothing in hand is sent from this thread (no hand-off
-   * latency for request/response). Transmit counters then include the
-   * thread's frames when `stats` is read. When the thread cannot start the
-   * device sends from this thread and says why in
-   * {@link AfPacketDevice.txThreadFallbackReason}. The thread does not
-   * retry a run the kernel refuses with EAGAIN/ENOBUFS: it drops and counts
-   * it (`txErrors`, `txDropped`); only runs sent from this thread are kept
-   * for a retry (see `txBatch`).
+   * {@link TX_THREAD_BATCHES} batches, and with `vnetHeader` GSO
+   * super-frames go to the thread too, in order with the staged frames:
+   * copied with their `virtio_net_hdr` into `TX_THREAD_SUPER_SLOTS` (16)
+   * slots of their own (≈1 MiB of the arena), so the kernel's segmentation
+   * and, on veth, the peer's receive path run on the thread's core. A
+   * partial batch flushed while the thread has nothing in hand is sent from
+   * this thread (no hand-off latency for request/response). Transmit
+   * counters then include the thread's frames when `stats` is read. When the
+   * thread cannot start the device sends from this thread and says why in
+   * {@link AfPacketDevice.txThreadFallbackReason}. The thread keeps a run
+   * the kernel refuses with EAGAIN/ENOBUFS and tries it again every
+   * {@link TX_RETRY_MS} before anything after it (`txDeferred`); while it
+   * holds one and every slot a new frame needs is in its hands, that frame
+   * is dropped (`txQueueFullDrops`) rather than waited for; `close()` drops
+   * what it still holds refused (counted).
    *
    * Measured on veth (2 vCPUs): a loop of 1472-byte `UdpConn.send()` rose
    * from ≈0.65 to ≈0.9–1.0 of a bare one-`send()`-per-frame loop; bulk TCP

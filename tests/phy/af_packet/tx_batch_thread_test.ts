@@ -152,7 +152,12 @@ interface Sent {
 }
 
 async function withThreadedBatch(
-  fn: (batch: TxBatch, stats: AfPacketStats, pair: Pair, frame: Uint8Array) => Promise<void>,
+  fn: (
+    batch: TxBatch,
+    stats: AfPacketStats,
+    pair: Pair,
+    frame: Uint8Array,
+  ) => Promise<void> | void,
   superSlots = SUPER_SLOTS,
 ): Promise<void> {
   const pair = new Pair();
@@ -270,7 +275,7 @@ Deno.test("TxBatch behaviour: while the transmit thread holds refused frames in 
   // The far end is not read until the end: the send buffer fills, the worker keeps being
   // refused, and the staging areas (ordinary and super-frame) are the bound.
   const ops = 200;
-  await withThreadedBatch(async (batch, stats, pair, frame) => {
+  await withThreadedBatch((batch, stats, pair, frame) => {
     const sent: Sent[] = [];
     for (let seq = 0; seq < ops; seq++) {
       const superFrame = seq % 2 === 1;
