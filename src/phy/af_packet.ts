@@ -124,6 +124,7 @@ export {
   RING_IN_ARENA_ENV,
 } from "./af_packet/socket.ts";
 export { BUSY_POLL_CHUNK_MICROS } from "./park.ts";
+export { TX_THREAD_SUPER_SLOTS } from "./af_packet/tx_batch.ts";
 
 /** How the device receives frames. */
 export type AfPacketMode = "ring-v3" | "ring-v2" | "socket";
@@ -311,6 +312,15 @@ export interface AfPacketOptions {
    * receiving application. Costs a Worker (its own V8 isolate) per device.
    */
   txThread?: boolean;
+  /**
+   * With `txThread` and `vnetHeader`: GSO super-frame slots the transmit
+   * thread carries (default {@link TX_THREAD_SUPER_SLOTS}; each ≈64 KiB of the
+   * packet arena). They bound how far the stack runs ahead of the kernel's
+   * work — the in-host queue a TCP flow's round trip sees, as Linux's TCP
+   * Small Queues bounds it. 0: super-frames leave from this thread (after
+   * everything the thread holds).
+   */
+  txThreadSuperSlots?: number;
 }
 
 /** Staging capacity with {@link AfPacketOptions.txThread}, in batches. */
@@ -608,6 +618,13 @@ export class AfPacketDevice implements Device {
         );
       }
       const txThread = opts.txThread ?? false;
+      const superSlots = opts.txThreadSuperSlots ?? TX_THREAD_SUPER_SLOTS;
+      if (!Number.isInteger(superSlots) || superSlots < 0 || superSlots > MAX_TX_BATCH) {
+        throw new DeviceError(
+          "system",
+          `txThreadSuperSlots must be an integer 0..${MAX_TX_BATCH}, got ${superSlots}`,
+        );
+      }
       if (txBatch > 1) {
         dev.#txBatch = TxBatch.create(
           socket.fd,
@@ -616,7 +633,7 @@ export class AfPacketDevice implements Device {
           socket.vnetHeader,
           dev.#maxFrame,
           dev.#stats,
-          txThread ? TX_THREAD_SUPER_SLOTS : 0,
+          txThread ? superSlots : 0,
         );
       }
       if (txThread) {
