@@ -309,7 +309,17 @@ export interface AfPacketOptions {
    * from ≈0.65 to ≈0.9–1.0 of a bare one-`send()`-per-frame loop; bulk TCP
    * without GSO to a kernel receiver fell (≈3.4 against ≈4.0 Gbit/s): the
    * thread then shares a core with the kernel's receive path and the
-   * receiving application. Costs a Worker (its own V8 isolate) per device.
+   * receiving application. Bulk TCP with GSO through a router with 1–2 %
+   * random loss (bench/loss_ab.ts, 3 runs of 5, ratios to the kernel's CUBIC
+   * sender beside it): median ratio up in 5 of 6 rate × run cells (2 %:
+   * 0.58→0.73, 0.61→0.82, 0.57→0.77; 1 %: 0.48→0.66, 0.39→0.48, but
+   * 0.46→0.25 in the first run), lossless 0.90→0.96, 0.91→0.82, 0.90→0.98;
+   * CPU per GB delivered ≈1.0→1.5 s lossless, ≈2.3→2.5–2.8 s under loss. Not
+   * the default: it is bimodal — some samples fall to ≈1.5–2 Gbit/s at ≈4–5 s
+   * of CPU per GB (the worker's and the stack's threads, the router's
+   * forwarding and the receiving application on 2 cores), which the default
+   * never does; the faster samples have the stack's thread at ≈100 % of a
+   * core and the worker at ≈55 %. Costs a Worker (its own V8 isolate) per device.
    */
   txThread?: boolean;
   /**
