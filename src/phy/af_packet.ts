@@ -315,10 +315,14 @@ export interface AfPacketOptions {
    * 0.58→0.73, 0.61→0.82, 0.57→0.77; 1 %: 0.48→0.66, 0.39→0.48, but
    * 0.46→0.25 in the first run), lossless 0.90→0.96, 0.91→0.82, 0.90→0.98;
    * CPU per GB delivered ≈1.0→1.5 s lossless, ≈2.3→2.5–2.8 s under loss. Not
-   * the default: it is bimodal — some samples fall to ≈1.5–2 Gbit/s at ≈4–5 s
-   * of CPU per GB (the worker's and the stack's threads, the router's
-   * forwarding and the receiving application on 2 cores), which the default
-   * never does; the faster samples have the stack's thread at ≈100 % of a
+   * the default: it is bimodal — some samples fall to ≈1–2 Gbit/s, which the
+   * default never does. In those the process uses less than a core (the
+   * stack's thread ≈50 %, the worker ≈30 %) and parks 4–6× as often: under
+   * loss the window is small and the flow ACK-clocked, and each round now
+   * waits for two wake-ups (the worker's futex, then the stack's `poll()`)
+   * where a synchronous `sendmsg()` on veth returns with the far end's ACK
+   * already in the ring. A longer worker spin (1 ms) or `busyPollMs` did not
+   * remove them. In the fast samples the stack's thread is at ≈100 % of a
    * core and the worker at ≈55 %. Costs a Worker (its own V8 isolate) per device.
    */
   txThread?: boolean;
