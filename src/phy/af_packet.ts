@@ -310,13 +310,14 @@ export interface AfPacketOptions {
    * without GSO to a kernel receiver fell (≈3.4 against ≈4.0 Gbit/s): the
    * thread then shares a core with the kernel's receive path and the
    * receiving application. Bulk TCP with GSO through a router with 1–2 %
-   * random loss (bench/loss_ab.ts, 3 runs of 5, ratios to the kernel's CUBIC
-   * sender beside it): median ratio up in 5 of 6 rate × run cells (2 %:
-   * 0.58→0.73, 0.61→0.82, 0.57→0.77; 1 %: 0.48→0.66, 0.39→0.48, but
-   * 0.46→0.25 in the first run), lossless 0.90→0.96, 0.91→0.82, 0.90→0.98;
-   * CPU per GB delivered ≈1.0→1.5 s lossless, ≈2.3→2.5–2.8 s under loss. Not
-   * the default: it is bimodal — some samples fall to ≈1–2 Gbit/s, which the
-   * default never does. In those the process uses less than a core (the
+   * random loss (bench/loss_ab.ts, 4 runs of 5, median ratios to the
+   * kernel's CUBIC sender beside it, default → txThread): 2 %: 0.58→0.73,
+   * 0.61→0.82, 0.57→0.77, 0.66→0.35; 1 %: 0.46→0.25, 0.48→0.66,
+   * 0.39→0.48, 0.50→0.22; lossless: 0.90→0.96, 0.91→0.82, 0.90→0.98,
+   * 0.97→0.48. CPU per GB delivered ≈0.7–1.0→1.5–1.8 s lossless,
+   * ≈1.3–2.4→2.5–6 s under loss. Not
+   * the default: it is bimodal — samples fall to ≈0.5–2 Gbit/s far more often
+   * than the default's (whole runs of them, lossless too). In those the process uses less than a core (the
    * stack's thread ≈50 %, the worker ≈30 %) and parks 4–6× as often: under
    * loss the window is small and the flow ACK-clocked, and each round now
    * waits for two wake-ups (the worker's futex, then the stack's `poll()`)
