@@ -106,7 +106,13 @@ import {
   SocketReceiver,
 } from "./af_packet/receive.ts";
 import { Transmitter } from "./af_packet/transmit.ts";
-import { STAGE_DROPPED, STAGED, TX_RETRY_MS, TxBatch } from "./af_packet/tx_batch.ts";
+import {
+  STAGE_DROPPED,
+  STAGED,
+  TX_RETRY_MS,
+  TX_THREAD_SUPER_SLOTS,
+  TxBatch,
+} from "./af_packet/tx_batch.ts";
 import type { Arena } from "../buffer/arena.ts";
 import { Parker } from "./park.ts";
 import { MAX_GSO_SIZE, pollSet } from "./af_packet/layout.ts";
@@ -118,6 +124,7 @@ export {
   RING_IN_ARENA_ENV,
 } from "./af_packet/socket.ts";
 export { BUSY_POLL_CHUNK_MICROS } from "./park.ts";
+export { TX_THREAD_SUPER_SLOTS } from "./af_packet/tx_batch.ts";
 
 /** How the device receives frames. */
 export type AfPacketMode = "ring-v3" | "ring-v2" | "socket";
@@ -278,27 +285,57 @@ export interface AfPacketOptions {
    */
   txBatch?: number;
   /**
-   * Hand full transmit batches to a transmit thread (a `Worker` calling
+   * Hand transmit batches to a transmit thread (a `Worker` calling
    * `sendmmsg()`, see `tx_thread.ts`) so the kernel's per-frame work runs on
    * another core while this thread builds the next batch (default false).
    * Needs `txBatch` > 1 and the packet arena; the staging area grows to
-   * {@link TX_THREAD_BATCHES} batches. A partial batch flushed while the
-   * thread has nothing in hand is sent from this thread (no hand-off
-   * latency for request/response). Transmit counters then include the
-   * thread's frames when `stats` is read. When the thread cannot start the
-   * device sends from this thread and says why in
-   * {@link AfPacketDevice.txThreadFallbackReason}. The thread does not
-   * retry a run the kernel refuses with EAGAIN/ENOBUFS: it drops and counts
-   * it (`txErrors`, `txDropped`); only runs sent from this thread are kept
-   * for a retry (see `txBatch`).
+   * {@link TX_THREAD_BATCHES} batches, and with `vnetHeader` GSO
+   * super-frames go to the thread too, in order with the staged frames:
+   * copied with their `virtio_net_hdr` into `TX_THREAD_SUPER_SLOTS` (16)
+   * slots of their own (≈1 MiB of the arena), so the kernel's segmentation
+   * and, on veth, the peer's receive path run on the thread's core. A
+   * partial batch flushed while the thread has nothing in hand is sent from
+   * this thread (no hand-off latency for request/response). Transmit
+   * counters then include the thread's frames when `stats` is read. When the
+   * thread cannot start the device sends from this thread and says why in
+   * {@link AfPacketDevice.txThreadFallbackReason}. The thread keeps a run
+   * the kernel refuses with EAGAIN/ENOBUFS and tries it again every
+   * {@link TX_RETRY_MS} before anything after it (`txDeferred`); while it
+   * holds one and every slot a new frame needs is in its hands, that frame
+   * is dropped (`txQueueFullDrops`) rather than waited for; `close()` drops
+   * what it still holds refused (counted).
    *
    * Measured on veth (2 vCPUs): a loop of 1472-byte `UdpConn.send()` rose
    * from ≈0.65 to ≈0.9–1.0 of a bare one-`send()`-per-frame loop; bulk TCP
    * without GSO to a kernel receiver fell (≈3.4 against ≈4.0 Gbit/s): the
    * thread then shares a core with the kernel's receive path and the
-   * receiving application. Costs a Worker (its own V8 isolate) per device.
+   * receiving application. Bulk TCP with GSO through a router with 1–2 %
+   * random loss (bench/loss_ab.ts, 4 runs of 5, median ratios to the
+   * kernel's CUBIC sender beside it, default → txThread): 2 %: 0.58→0.73,
+   * 0.61→0.82, 0.57→0.77, 0.66→0.35; 1 %: 0.46→0.25, 0.48→0.66,
+   * 0.39→0.48, 0.50→0.22; lossless: 0.90→0.96, 0.91→0.82, 0.90→0.98,
+   * 0.97→0.48. CPU per GB delivered ≈0.7–1.0→1.5–1.8 s lossless,
+   * ≈1.3–2.4→2.5–6 s under loss. Not
+   * the default: it is bimodal — samples fall to ≈0.5–2 Gbit/s far more often
+   * than the default's (whole runs of them, lossless too). In those the process uses less than a core (the
+   * stack's thread ≈50 %, the worker ≈30 %) and parks 4–6× as often: under
+   * loss the window is small and the flow ACK-clocked, and each round now
+   * waits for two wake-ups (the worker's futex, then the stack's `poll()`)
+   * where a synchronous `sendmsg()` on veth returns with the far end's ACK
+   * already in the ring. A longer worker spin (1 ms) or `busyPollMs` did not
+   * remove them. In the fast samples the stack's thread is at ≈100 % of a
+   * core and the worker at ≈55 %. Costs a Worker (its own V8 isolate) per device.
    */
   txThread?: boolean;
+  /**
+   * With `txThread` and `vnetHeader`: GSO super-frame slots the transmit
+   * thread carries (default {@link TX_THREAD_SUPER_SLOTS}; each ≈64 KiB of the
+   * packet arena). They bound how far the stack runs ahead of the kernel's
+   * work — the in-host queue a TCP flow's round trip sees, as Linux's TCP
+   * Small Queues bounds it. 0: super-frames leave from this thread (after
+   * everything the thread holds).
+   */
+  txThreadSuperSlots?: number;
 }
 
 /** Staging capacity with {@link AfPacketOptions.txThread}, in batches. */
@@ -596,6 +633,13 @@ export class AfPacketDevice implements Device {
         );
       }
       const txThread = opts.txThread ?? false;
+      const superSlots = opts.txThreadSuperSlots ?? TX_THREAD_SUPER_SLOTS;
+      if (!Number.isInteger(superSlots) || superSlots < 0 || superSlots > MAX_TX_BATCH) {
+        throw new DeviceError(
+          "system",
+          `txThreadSuperSlots must be an integer 0..${MAX_TX_BATCH}, got ${superSlots}`,
+        );
+      }
       if (txBatch > 1) {
         dev.#txBatch = TxBatch.create(
           socket.fd,
@@ -604,6 +648,7 @@ export class AfPacketDevice implements Device {
           socket.vnetHeader,
           dev.#maxFrame,
           dev.#stats,
+          txThread ? superSlots : 0,
         );
       }
       if (txThread) {
@@ -756,8 +801,14 @@ export class AfPacketDevice implements Device {
           this.#park.txActivity = true;
           return true;
         }
-      } else if (!batch.makeWay()) {
-        return false; // a super-frame does not fit a staging slot: it leaves after the staged
+      } else {
+        // To the transmit thread after everything staged, or sent from here after it.
+        const staged = batch.stageSuper(bytes, offset, length, csumStart, csumOffset, gsoSize);
+        if (staged === STAGE_DROPPED) return false;
+        if (staged === STAGED) {
+          this.#park.txActivity = true;
+          return true;
+        }
       }
     }
     if (!this.#tx.sendVnet(bytes, offset, length, csumStart, csumOffset, gsoSize)) return false;

@@ -17,6 +17,24 @@
  * submissions in order, and the device sends on its own thread only when
  * nothing is submitted and unsent ({@link TxThread.idle}).
  *
+ * A full queue is not a loss here either (as for runs sent from the
+ * JavaScript thread, tx_batch.ts): when the kernel refuses a run with EAGAIN
+ * or ENOBUFS, the worker keeps the frames it did not take, says so
+ * ({@link TxThread.refused}, `deferred`), sleeps {@link TX_RETRY_MS} and
+ * tries them again, before anything submitted after them. Their slots stay
+ * in its hands meanwhile, so the staging area is the bound; the device then
+ * drops new frames instead of waiting for room that a refusing queue does not
+ * make (`txQueueFullDrops`) — after asking the worker for one retry at once,
+ * as the JavaScript thread retries its own refused frames before it drops
+ * a new one. After {@link TxThread.close} a refused run is
+ * dropped (counted) instead of retried, so closing never waits on a full queue.
+ *
+ * The JavaScript thread waits for the worker only when every staging slot is
+ * in its hands: it spins {@link TX_THREAD_SPIN_MICROS}, then sleeps in
+ * `Atomics.wait` and the worker wakes it when it finishes a submission (or is
+ * refused), so the wait leaves the core to the worker and the kernel's work
+ * in its `sendmmsg()` calls.
+ *
  * The worker's source is a string loaded from a `blob:` URL, so the thread
  * starts the same whether rawstack was imported from a file or a URL (no
  * module fetch at run time, no import permission).
@@ -24,12 +42,23 @@
  * @module
  */
 
+import { EAGAIN, ENOBUFS } from "./libc.ts";
+
 /** Control words (Int32Array indexes). */
 const SUBMITTED = 0;
 const DONE = 1;
 const STOP = 2;
+/** 1 while the worker sleeps in `Atomics.wait` for the next submission. */
 const SLEEPING = 3;
-const CONTROL_WORDS = 4;
+/** 1 once the device closes: a refused run is dropped instead of retried. */
+const CLOSING = 4;
+/** 1 while the worker holds a run the kernel refused (EAGAIN/ENOBUFS), retrying it. */
+const REFUSED = 5;
+/** 1 while the JavaScript thread sleeps in `Atomics.wait` for the worker to finish one. */
+const WAITER = 6;
+/** Refused `sendmmsg()` calls so far (the JavaScript thread asks for one retry, then drops). */
+const REFUSALS = 7;
+const CONTROL_WORDS = 8;
 
 /** Result slots (Float64Array indexes), written by the worker only. */
 const RESULT_FRAMES = 0;
@@ -37,7 +66,8 @@ const RESULT_BYTES = 1;
 const RESULT_ERRORS = 2;
 const RESULT_LAST_ERRNO = 3;
 const RESULT_DROPPED = 4;
-const RESULT_SLOTS = 5;
+const RESULT_DEFERRED = 5;
+const RESULT_SLOTS = 6;
 
 /** Int32 words per queued submission: first message index, message count. */
 const QUEUE_ENTRY_WORDS = 2;
@@ -53,6 +83,25 @@ const QUEUE_ENTRY_WORDS = 2;
  */
 export const TX_THREAD_SPIN_MICROS = 20;
 
+/**
+ * How soon (ms) a run the kernel refused is tried again, by the worker and
+ * by a device holding refused frames on the JavaScript thread (tx_batch.ts).
+ * ENOBUFS (a full qdisc or peer backlog) raises no readiness event — POLLOUT
+ * stays set, the socket's buffer is not what is full — so the retry is
+ * timed: a 32-frame batch of 1514-byte frames takes ≈0.4 ms to leave at
+ * 1 Gbit/s, so by then part of the queue has drained.
+ */
+export const TX_RETRY_MS = 0.25;
+
+/** What {@link TxThread.waitForRoom} saw: fewer submissions than asked are unsent. */
+export const WAIT_ROOM = 0;
+/** {@link TxThread.waitForRoom}: the worker holds a refused run (no room comes soon). */
+export const WAIT_REFUSED = 1;
+/** {@link TxThread.waitForRoom}: no progress for {@link TX_THREAD_STALL_MS}. */
+export const WAIT_STALLED = 2;
+/** A result of {@link TxThread.waitForRoom}. */
+export type WaitResult = typeof WAIT_ROOM | typeof WAIT_REFUSED | typeof WAIT_STALLED;
+
 /** How long {@link TxThread.start} waits for the worker to report ready. */
 export const TX_THREAD_START_TIMEOUT_MS = 10_000;
 
@@ -65,12 +114,14 @@ export const TX_THREAD_STALL_MS = 2_000;
 // The worker: plain JavaScript (a blob: URL is not type-checked or transpiled).
 const WORKER_SOURCE = `
 const SUBMITTED = ${SUBMITTED}, DONE = ${DONE}, STOP = ${STOP}, SLEEPING = ${SLEEPING};
+const CLOSING = ${CLOSING}, REFUSED = ${REFUSED}, WAITER = ${WAITER}, REFUSALS = ${REFUSALS};
 const RESULT_FRAMES = ${RESULT_FRAMES}, RESULT_BYTES = ${RESULT_BYTES};
 const RESULT_ERRORS = ${RESULT_ERRORS}, RESULT_LAST_ERRNO = ${RESULT_LAST_ERRNO};
-const RESULT_DROPPED = ${RESULT_DROPPED};
+const RESULT_DROPPED = ${RESULT_DROPPED}, RESULT_DEFERRED = ${RESULT_DEFERRED};
+const EAGAIN = ${EAGAIN}, ENOBUFS = ${ENOBUFS};
 self.onmessage = (event) => {
-  const { fd, control, queue, results, msgs, mmsgHdrBytes, msgLenOffset, flags, spinMicros } =
-    event.data;
+  const { fd, control, queue, results, msgs, mmsgHdrBytes, msgLenOffset, flags, spinMicros,
+    retryMs } = event.data;
   const lib = Deno.dlopen("libc.so.6", {
     sendmmsg: { parameters: ["i32", "u64", "u32", "i32"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
@@ -83,6 +134,10 @@ self.onmessage = (event) => {
   const msgsAddress = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(msgs))));
   const depth = q.length / ${QUEUE_ENTRY_WORDS};
   const spinMs = spinMicros / 1000;
+  // Wakes the JavaScript thread when it sleeps waiting for a slot (Dekker-style with its WAITER).
+  const wakeWaiter = () => {
+    if (Atomics.load(c, WAITER) !== 0) Atomics.notify(c, DONE, 1);
+  };
   self.postMessage("ready");
   let done = 0;
   for (;;) {
@@ -112,21 +167,37 @@ self.onmessage = (event) => {
         count - sent,
         flags,
       );
-      if (n <= 0) {
-        r[RESULT_ERRORS]++;
-        r[RESULT_LAST_ERRNO] = n < 0 ? errnoView.getInt32() : 0;
-        break;
+      if (n > 0) {
+        let bytes = 0;
+        for (let k = first + sent; k < first + sent + n; k++) {
+          bytes += msgWords[(k * mmsgHdrBytes + msgLenOffset) >>> 2];
+        }
+        r[RESULT_BYTES] += bytes;
+        r[RESULT_FRAMES] += n;
+        sent += n;
+        continue;
       }
-      let bytes = 0;
-      for (let k = first + sent; k < first + sent + n; k++) {
-        bytes += msgWords[(k * mmsgHdrBytes + msgLenOffset) >>> 2];
+      const err = n < 0 ? errnoView.getInt32() : 0;
+      r[RESULT_LAST_ERRNO] = err;
+      if (err === EAGAIN || err === ENOBUFS) {
+        // A full queue: keep the frames, in order, and try them again after retryMs (nothing
+        // submitted after them goes first). Closing, they are dropped instead (counted below).
+        if (Atomics.load(c, CLOSING) !== 0) break;
+        r[RESULT_DEFERRED] += count - sent;
+        if (Atomics.load(c, REFUSED) === 0) Atomics.store(c, REFUSED, 1);
+        Atomics.add(c, REFUSALS, 1);
+        wakeWaiter();
+        // Woken early by close(), or by a JavaScript thread that needs a slot now.
+        Atomics.wait(c, REFUSED, 1, retryMs);
+        continue;
       }
-      r[RESULT_BYTES] += bytes;
-      r[RESULT_FRAMES] += n;
-      sent += n;
+      r[RESULT_ERRORS]++;
+      break;
     }
     r[RESULT_DROPPED] += count - sent;
+    if (Atomics.load(c, REFUSED) !== 0) Atomics.store(c, REFUSED, 0);
     Atomics.store(c, DONE, ++done);
+    wakeWaiter();
   }
   lib.close();
   self.close();
@@ -138,9 +209,17 @@ export interface TxThreadResults {
   frames: number;
   bytes: number;
   errors: number;
-  /** errno of the worker's last failed `sendmmsg()` (0 when none failed since the last take). */
+  /**
+   * errno of the worker's last failed or refused `sendmmsg()` (0 when none
+   * failed or was refused since the last take).
+   */
   lastErrno: number;
   dropped: number;
+  /**
+   * Frames the kernel refused for now (EAGAIN/ENOBUFS), kept and tried again
+   * in order; a frame refused twice counts twice. Not in `errors` or `dropped`.
+   */
+  deferred: number;
 }
 
 /** Where the worker finds the batches: see {@link TxThread.start}. */
@@ -227,6 +306,7 @@ export class TxThread {
           msgLenOffset: setup.msgLenOffset,
           flags: setup.flags,
           spinMicros: TX_THREAD_SPIN_MICROS,
+          retryMs: TX_RETRY_MS,
         });
       });
     } catch (e) {
@@ -270,23 +350,77 @@ export class TxThread {
   }
 
   /**
-   * Spins until fewer than `outstanding` submissions are unsent
-   * (1: all sent). Returns false when the worker made no progress for
-   * {@link TX_THREAD_STALL_MS}.
+   * Whether the worker holds a run the kernel refused for now (EAGAIN/ENOBUFS)
+   * and is waiting to try it again.
+   */
+  get refused(): boolean {
+    return Atomics.load(this.#control, REFUSED) !== 0;
+  }
+
+  /**
+   * Waits until fewer than `outstanding` submissions are unsent (1: all
+   * sent). Returns false when the worker made no progress for
+   * {@link TX_THREAD_STALL_MS} (a refused run it keeps retrying included).
    */
   waitBelow(outstanding: number): boolean {
-    let done = Atomics.load(this.#control, DONE);
-    if (this.#submitted - done < outstanding) return true;
+    return this.#wait(outstanding, false) === WAIT_ROOM;
+  }
+
+  /**
+   * Waits until fewer than `outstanding` submissions are unsent, unless the
+   * worker holds a refused run: room then comes only as fast as the
+   * kernel's queue drains, and the caller drops instead of waiting
+   * (back-pressure as a full qdisc gives it).
+   *
+   * @returns {@link WAIT_ROOM}, {@link WAIT_REFUSED} or {@link WAIT_STALLED}
+   */
+  waitForRoom(outstanding: number): WaitResult {
+    return this.#wait(outstanding, true);
+  }
+
+  /**
+   * Spins {@link TX_THREAD_SPIN_MICROS}, then sleeps in `Atomics.wait` until
+   * the worker finishes a submission (it wakes this thread: WAITER).
+   */
+  #wait(outstanding: number, stopWhenRefused: boolean): WaitResult {
+    const c = this.#control;
+    let done = Atomics.load(c, DONE);
+    if (this.#submitted - done < outstanding) return WAIT_ROOM;
     let since = performance.now();
-    let spins = 0;
+    const spinEnd = since + TX_THREAD_SPIN_MICROS / 1000;
+    /** REFUSALS when the worker was asked for a retry at once; -1: not asked yet. */
+    let retried = -1;
     for (;;) {
-      const now = Atomics.load(this.#control, DONE);
-      if (this.#submitted - now < outstanding) return true;
+      const now = Atomics.load(c, DONE);
+      if (this.#submitted - now < outstanding) return WAIT_ROOM;
+      if (stopWhenRefused && Atomics.load(c, REFUSED) !== 0) {
+        const refusals = Atomics.load(c, REFUSALS);
+        if (retried === -1) {
+          // One retry now (it may find the queue drained), then give up on room.
+          retried = refusals;
+          Atomics.notify(c, REFUSED, 1);
+        } else if (refusals !== retried) {
+          return WAIT_REFUSED;
+        }
+      }
+      const t = performance.now();
       if (now !== done) {
         done = now;
-        since = performance.now();
-      } else if ((++spins & 1023) === 0 && performance.now() - since > TX_THREAD_STALL_MS) {
-        return false;
+        since = t;
+      } else if (t - since > TX_THREAD_STALL_MS) {
+        return WAIT_STALLED;
+      }
+      if (t > spinEnd) {
+        // Dekker-style (as the worker's sleep): announce, look again, then sleep until the
+        // worker finishes a submission or is refused (it wakes this thread after either).
+        Atomics.store(c, WAITER, 1);
+        if (
+          Atomics.load(c, DONE) === now &&
+          (retried === -1 || Atomics.load(c, REFUSALS) === retried)
+        ) {
+          Atomics.wait(c, DONE, now, TX_THREAD_STALL_MS - (t - since));
+        }
+        Atomics.store(c, WAITER, 0);
       }
     }
   }
@@ -299,20 +433,35 @@ export class TxThread {
       frames: r[RESULT_FRAMES] - t[RESULT_FRAMES],
       bytes: r[RESULT_BYTES] - t[RESULT_BYTES],
       errors: r[RESULT_ERRORS] - t[RESULT_ERRORS],
-      lastErrno: r[RESULT_ERRORS] !== t[RESULT_ERRORS] ? r[RESULT_LAST_ERRNO] : 0,
+      lastErrno: r[RESULT_ERRORS] !== t[RESULT_ERRORS] || r[RESULT_DEFERRED] !== t[RESULT_DEFERRED]
+        ? r[RESULT_LAST_ERRNO]
+        : 0,
       dropped: r[RESULT_DROPPED] - t[RESULT_DROPPED],
+      deferred: r[RESULT_DEFERRED] - t[RESULT_DEFERRED],
     };
     t.set(r);
     return out;
   }
 
   /**
+   * From now on a run the kernel refuses is dropped (counted) instead of
+   * retried: what was submitted leaves, or is given up, without waiting on a
+   * full queue. Wakes a worker sleeping before a retry. Idempotent.
+   */
+  close(): void {
+    Atomics.store(this.#control, CLOSING, 1);
+    Atomics.notify(this.#control, REFUSED, 1);
+  }
+
+  /**
    * Stops the worker; with `drain` (default) after it sent what was
-   * submitted (unless it stalls). Idempotent.
+   * submitted (unless it stalls; refused runs are then dropped, see
+   * {@link close}). Idempotent.
    */
   stop(drain = true): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.close();
     if (drain) this.waitBelow(1);
     Atomics.store(this.#control, STOP, 1);
     Atomics.notify(this.#control, SUBMITTED, 1);

@@ -102,6 +102,48 @@ labTest(
   { commands: ["socat", "ss", "tcpdump", "tshark"] },
 );
 
+labTest(
+  "TCP over a transmit-thread device with GSO: bulk to kernel socat by SHA-256, super-frames through the thread",
+  async () => {
+    await withTcpLab(
+      PREFIX,
+      // vnetHeader on (the default): bulk TCP leaves as GSO super-frames, staged for the thread.
+      { device: { txThread: true }, capturePackets: 20_000 },
+      async ({ lab, stack, dir, checkCapture }) => {
+        const device = threadedDevice(stack.device);
+        assert.equal(device.vnetHeader, true, device.vnetFallbackReason ?? "");
+        const upFile = `${dir}/up.bin`;
+        const sink = lab.spawnInPeer([
+          "socat",
+          "-u",
+          "TCP-LISTEN:5104,reuseaddr",
+          `CREATE:${upFile}`,
+        ]);
+        await waitPeerTcpPort(lab, 5104);
+        const up = bulkData(BULK_BYTES, 13);
+        const before = device.stats.txThreadSubmissions;
+        const c = await stack.connect({ hostname: lab.peerAddress, port: 5104 });
+        await writeAllChunked(c, up);
+        await c.closeWrite();
+        assert.equal(await c.read(new Uint8Array(1)), null);
+        c.close();
+        assert.equal((await sink.finished()).code, 0);
+        assert.equal(await fileSha256(upFile), await sha256Hex(up));
+        const s = device.stats;
+        assert.ok(s.txSuperFrames > 0, "bulk data left as super-frames");
+        assert.ok(
+          s.txThreadSubmissions - before >= s.txSuperFrames,
+          "each super-frame was a submission to the thread",
+        );
+        assert.equal(s.txDropped, 0);
+        assert.equal(stack.stats().tcp.malformed, 0);
+        await checkCapture(100);
+      },
+    );
+  },
+  { commands: ["socat", "ss", "tcpdump", "tshark"] },
+);
+
 const PY_SEQ_RECEIVER = `
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -45,10 +45,11 @@ Deno.test("TxThread reports a refused sendmmsg() as errors and drops, then is id
       errors: 2,
       lastErrno: EBADF,
       dropped: 4,
+      deferred: 0,
     });
     assert.deepEqual(
       thread.takeResults(),
-      { frames: 0, bytes: 0, errors: 0, lastErrno: 0, dropped: 0 },
+      { frames: 0, bytes: 0, errors: 0, lastErrno: 0, dropped: 0, deferred: 0 },
       "results are deltas since the last take",
     );
   } finally {

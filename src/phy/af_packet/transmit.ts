@@ -55,6 +55,53 @@ export function countSendError(stats: AfPacketStats, n: number): void {
   stats.txLastErrno = n < 0 ? errno() : 0;
 }
 
+/**
+ * Writes the `virtio_net_hdr` of a frame sent with offloads at `into[at]`:
+ * a checksum request at `csumStart + csumOffset` (`csumStart` 0: none) and,
+ * with `gsoSize > 0`, TCP segmentation: `gso_type` by the IP version and CWR
+ * ({@link tcpGsoType}), `hdr_len` the Ethernet, IP and TCP headers the kernel
+ * copies into every segment. Counts the super-frame (`txSuperFrames` and its
+ * IPv6/ECN parts). Shared by the one-frame send and the transmit thread's
+ * staging of super-frames (tx_batch.ts).
+ *
+ * @param into buffer the header goes into
+ * @param at its offset there
+ * @param bytes frame buffer
+ * @param offset start of the frame's Ethernet header
+ * @param csumStart frame offset of the layer-4 header, 0 = no checksum request
+ * @param csumOffset checksum field offset within it
+ * @param gsoSize TCP payload bytes per segment, 0 = no segmentation
+ * @param stats the device's counters
+ */
+export function writeOffloadHeader(
+  into: Uint8Array,
+  at: number,
+  bytes: Uint8Array,
+  offset: number,
+  csumStart: number,
+  csumOffset: number,
+  gsoSize: number,
+  stats: AfPacketStats,
+): void {
+  let headerLength = 0;
+  let gsoType = 0;
+  if (gsoSize > 0) {
+    // TCP data offset (RFC 9293 §3.1): headers the kernel copies into every segment.
+    const dataOffset = bytes[offset + csumStart + TCP_DATA_OFFSET_BYTE] >>> 4;
+    headerLength = csumStart + (dataOffset << TCP_WORD_SHIFT);
+    // The IP header follows the Ethernet header (and one 802.1Q tag).
+    const type = (bytes[offset + ETHERTYPE_OFFSET] << 8) | bytes[offset + ETHERTYPE_OFFSET + 1];
+    const ip = offset + ETHERNET_HEADER_LEN + (type === ETHERTYPE_VLAN ? VLAN_TAG_LEN : 0);
+    gsoType = tcpGsoType(bytes, ip, offset + csumStart);
+    stats.txSuperFrames++;
+    if (gsoType !== GSO_TCPV4) {
+      if ((gsoType & ~GSO_ECN) === GSO_TCPV6) stats.txSuperFrames6++;
+      if ((gsoType & GSO_ECN) !== 0) stats.txSuperFramesEcn++;
+    }
+  }
+  writeVnetHeader(into, at, csumStart, csumOffset, gsoType, gsoSize, headerLength);
+}
+
 /** Sends single frames on one packet socket (see the module documentation). */
 export class Transmitter {
   readonly #fd: number;
@@ -153,24 +200,7 @@ export class Transmitter {
     m32[IOV1_BASE_WORD + 1] = Math.floor(address / TWO_POW_32);
     m32[IOV1_LEN_WORD] = length;
     m32[IOV1_LEN_WORD + 1] = 0;
-    let headerLength = 0;
-    let gsoType = 0;
-    if (gsoSize > 0) {
-      // TCP data offset (RFC 9293 §3.1): headers the kernel copies into every segment.
-      const dataOffset = bytes[offset + csumStart + TCP_DATA_OFFSET_BYTE] >>> 4;
-      headerLength = csumStart + (dataOffset << TCP_WORD_SHIFT);
-      // The IP header follows the Ethernet header (and one 802.1Q tag).
-      const type = (bytes[offset + ETHERTYPE_OFFSET] << 8) | bytes[offset + ETHERTYPE_OFFSET + 1];
-      const ip = offset + ETHERNET_HEADER_LEN + (type === ETHERTYPE_VLAN ? VLAN_TAG_LEN : 0);
-      gsoType = tcpGsoType(bytes, ip, offset + csumStart);
-      const stats = this.#stats;
-      stats.txSuperFrames++;
-      if (gsoType !== GSO_TCPV4) {
-        if ((gsoType & ~GSO_ECN) === GSO_TCPV6) stats.txSuperFrames6++;
-        if ((gsoType & GSO_ECN) !== 0) stats.txSuperFramesEcn++;
-      }
-    }
-    writeVnetHeader(m8, MSG_VNET, csumStart, csumOffset, gsoType, gsoSize, headerLength);
+    writeOffloadHeader(m8, MSG_VNET, bytes, offset, csumStart, csumOffset, gsoSize, this.#stats);
     const n = libc().sendmsg(this.#fd, m8, MSG_DONTWAIT);
     return this.#counted(n, length);
   }

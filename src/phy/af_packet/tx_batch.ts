@@ -19,9 +19,24 @@
  * qdisc does in the kernel. So is a frame that cannot be staged (outside the
  * packet arena, a GSO super-frame) while refused frames wait: sent at once it
  * would overtake them. Other errors (ENETDOWN, EMSGSIZE…) drop the run and
- * count it (`txErrors`, `txDropped`). With a transmit thread the runs it
- * sends are not retried (the thread drops a refused run, as before): only
- * runs sent from this thread are.
+ * count it (`txErrors`, `txDropped`).
+ *
+ * With a transmit thread it carries everything staged, in one order: full
+ * batches, a partial batch flushed while it still holds earlier frames, and
+ * GSO super-frames, which are copied (with their `virtio_net_hdr`) into
+ * {@link TX_THREAD_SUPER_SLOTS} super-frame slots of their own, each with its
+ * own `mmsghdr` after the staging slots' ones, and handed over one by one
+ * after whatever was staged before them — so the kernel's work in sending
+ * them (on veth: the segmentation, the peer's receive path, a router's
+ * forwarding) runs on the worker's core. A partial batch flushed while the
+ * thread holds nothing still leaves from here (no hand-off latency for
+ * request/response); what the kernel refuses of it goes to the thread. The
+ * thread retries refused runs itself, in order (tx_thread.ts), so frames are
+ * held back, not lost; while it holds a refused run and every slot (of the
+ * kind a frame needs) is in its hands, a new frame is dropped and counted
+ * (`txQueueFullDrops`), as without a thread when refused frames fill the
+ * staging area. While it is merely busy this thread waits for a slot
+ * (`txThreadWaits`).
  *
  * @module
  */
@@ -29,7 +44,14 @@
 import type { AfPacketStats } from "../af_packet.ts";
 import { arenaCopy, packetArena } from "../../buffer/arena.ts";
 import { EAGAIN, ENOBUFS, errno, libc, MSG_DONTWAIT } from "../libc.ts";
-import { TxThread } from "../tx_thread.ts";
+import {
+  TX_RETRY_MS,
+  TxThread,
+  WAIT_REFUSED,
+  WAIT_ROOM,
+  WAIT_STALLED,
+  type WaitResult,
+} from "../tx_thread.ts";
 import {
   align,
   IOV_LEN_OFFSET,
@@ -42,7 +64,10 @@ import {
   writeU64,
   writeVnetHeader,
 } from "./layout.ts";
-import { countSendError } from "./transmit.ts";
+import { countSendError, writeOffloadHeader } from "./transmit.ts";
+import { MAX_GSO_FRAME_BYTES } from "./socket.ts";
+
+export { TX_RETRY_MS };
 
 /** Staging slot stride: frames are at most MTU + 14 bytes; slots start on cache lines. */
 const TX_STAGE_ALIGN = 64;
@@ -52,13 +77,13 @@ const IOV_LEN_WORD = IOV_LEN_OFFSET >>> 2;
 const IOVEC_WORDS = IOVEC_BYTES >>> 2;
 
 /**
- * How soon (ms) a device holding refused frames wants to retry them. ENOBUFS
- * (a full qdisc or peer backlog) raises no readiness event — POLLOUT stays
- * set, the socket's buffer is not what is full — so the retry is timed: a
- * 32-frame batch of 1514-byte frames takes ≈0.4 ms to leave at 1 Gbit/s, so
- * by then part of the queue has drained.
+ * GSO super-frame slots of a transmit thread (each 14 + 65535 bytes after its
+ * `virtio_net_hdr`: ≈1 MiB of the packet arena): how many super-frames this
+ * thread may hand over before it waits for the worker. A TCP sender's flight
+ * leaves in a few super-frames per event-loop turn, so this thread runs that
+ * far ahead of the kernel's work at most.
  */
-export const TX_RETRY_MS = 0.25;
+export const TX_THREAD_SUPER_SLOTS = 16;
 
 /** {@link TxBatch.stage}: the frame is staged. */
 export const STAGED = 1;
@@ -96,6 +121,13 @@ export class TxBatch {
   /** Word index of the first iovec in `#msgs32`. */
   readonly #iovWords: number;
   /**
+   * Super-frame slots (messages `#slots`.. of the array), for the transmit
+   * thread; 0 (and no area) when super-frames leave from this thread.
+   */
+  #superSlots: number;
+  #superStage: Uint8Array | null;
+  readonly #superStride: number;
+  /**
    * Frames staged and not yet sent: `#head - #runStart` (after a flush, the
    * frames the kernel refused for now, waiting for a retry).
    */
@@ -106,11 +138,20 @@ export class TxBatch {
   #head = 0;
   /** `#head` of the first pending (staged, not yet flushed) frame. */
   #runStart = 0;
-  /** The transmit thread, and the `#head` of each of its submissions' first frame. */
+  /**
+   * The transmit thread, and for each of its submissions the `#head` of its
+   * first frame and `#superHead` before it (what it may still read of either area).
+   */
   #thread: TxThread | null = null;
   #submitStart = new Float64Array(0);
+  #submitSuperStart = new Float64Array(0);
+  /** Submission queue entries: one per slot of either area (each submission holds one). */
+  #depth = 0;
   /** The oldest `#head` whose slot may still be read by the transmit thread. */
   #tail = 0;
+  /** Super-frames ever handed to the thread, and the oldest whose slot it may still read. */
+  #superHead = 0;
+  #superTail = 0;
 
   private constructor(
     fd: number,
@@ -123,6 +164,9 @@ export class TxBatch {
     msgs32: Uint32Array<ArrayBufferLike>,
     msgsAddress: number,
     iovWords: number,
+    superSlots: number,
+    superStage: Uint8Array | null,
+    superStride: number,
   ) {
     this.#fd = fd;
     this.#stats = stats;
@@ -135,6 +179,9 @@ export class TxBatch {
     this.#msgs32 = msgs32;
     this.#msgsAddress = msgsAddress;
     this.#iovWords = iovWords;
+    this.#superSlots = superSlots;
+    this.#superStage = superStage;
+    this.#superStride = superStride;
   }
 
   /**
@@ -149,6 +196,8 @@ export class TxBatch {
    * @param vnetHeader each frame is staged after its virtio_net_hdr
    * @param maxFrame largest frame, bytes
    * @param stats the device's counters
+   * @param superSlots GSO super-frame slots for a transmit thread (with
+   *   `vnetHeader` and `batches` > 1; 0: none, or when the arena has no room for them)
    * @returns the batch, or null when the arena has no address (no WebAssembly memory) or no room
    */
   static create(
@@ -158,6 +207,7 @@ export class TxBatch {
     vnetHeader: boolean,
     maxFrame: number,
     stats: AfPacketStats,
+    superSlots = 0,
   ): TxBatch | null {
     const arena = packetArena();
     const base = arena.baseAddress;
@@ -168,21 +218,32 @@ export class TxBatch {
     const stride = align(header + maxFrame, TX_STAGE_ALIGN);
     const stage = arena.allocView(slots * stride);
     if (stage === null) return null;
+    const superStride = align(header + MAX_GSO_FRAME_BYTES, TX_STAGE_ALIGN);
+    const superStage = vnetHeader && batches > 1 && superSlots > 0
+      ? arena.allocView(superSlots * superStride)
+      : null;
+    if (superStage === null) superSlots = 0;
     // Shared with the transmit thread when there is one (the same memory, seen by both).
-    const msgBytes = slots * (MMSG_HDR_BYTES + IOVEC_BYTES);
+    const messages = slots + superSlots;
+    const msgBytes = messages * (MMSG_HDR_BYTES + IOVEC_BYTES);
     const msgs = new Uint8Array(
       batches > 1 ? new SharedArrayBuffer(msgBytes) : new ArrayBuffer(msgBytes),
     );
     const words = new Uint32Array(msgs.buffer);
     const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(msgs)));
-    const iovStart = slots * MMSG_HDR_BYTES;
+    const iovStart = messages * MMSG_HDR_BYTES;
     const stageAddress = Number(base) + stage.byteOffset;
-    for (let i = 0; i < slots; i++) {
+    const superAddress = superStage === null ? 0 : Number(base) + superStage.byteOffset;
+    for (let i = 0; i < messages; i++) {
       const msg = i * MMSG_HDR_BYTES;
       const iov = iovStart + i * IOVEC_BYTES;
       writeU64(words, msg + MSG_IOV, address + iov);
       writeU64(words, msg + MSG_IOVLEN, 1);
-      writeU64(words, iov, stageAddress + i * stride);
+      writeU64(
+        words,
+        iov,
+        i < slots ? stageAddress + i * stride : superAddress + (i - slots) * superStride,
+      );
     }
     return new TxBatch(
       fd,
@@ -195,6 +256,9 @@ export class TxBatch {
       words,
       address,
       iovStart >>> 2,
+      superSlots,
+      superStage,
+      superStride,
     );
   }
 
@@ -204,8 +268,9 @@ export class TxBatch {
   }
 
   /**
-   * Whether frames the kernel refused because a queue was full wait to be
-   * retried (at the next flush; the device asks to be flushed within {@link TX_RETRY_MS}).
+   * Whether frames the kernel refused because a queue was full wait on this
+   * thread to be retried (at the next flush; the device asks to be flushed
+   * within {@link TX_RETRY_MS}). A transmit thread retries its own.
    */
   get refused(): boolean {
     return this.#refused;
@@ -216,8 +281,14 @@ export class TxBatch {
     return this.#thread !== null;
   }
 
+  /** Whether GSO super-frames go through the transmit thread ({@link stageSuper}). */
+  get threadedSuperFrames(): boolean {
+    return this.#thread !== null && this.#superSlots > 0;
+  }
+
   /** Starts the transmit thread over the staging area; on failure says why in {@link threadFallbackReason}. */
   async startThread(): Promise<void> {
+    const depth = this.#slots + this.#superSlots;
     try {
       const msgs = this.#msgs32.buffer;
       if (!(msgs instanceof SharedArrayBuffer)) throw new Error("staging messages are not shared");
@@ -227,15 +298,18 @@ export class TxBatch {
         mmsgHdrBytes: MMSG_HDR_BYTES,
         msgLenOffset: MSG_HDR_BYTES,
         flags: MSG_DONTWAIT,
-        depth: this.#slots,
+        depth,
       });
-      this.#submitStart = new Float64Array(this.#slots);
+      this.#depth = depth;
+      this.#submitStart = new Float64Array(depth);
+      this.#submitSuperStart = new Float64Array(depth);
     } catch (e) {
       this.threadFallbackReason = e instanceof Error ? e.message : String(e);
+      this.#releaseSuperStage();
     }
   }
 
-  /** Adds what the transmit thread sent (or dropped) since the last call to the counters. */
+  /** Adds what the transmit thread sent, deferred or dropped since the last call to the counters. */
   collectThread(): void {
     if (this.#thread === null) return;
     const r = this.#thread.takeResults();
@@ -244,7 +318,8 @@ export class TxBatch {
     // The thread counts what sendmmsg() took, virtio_net_hdr included; txBytes counts frames.
     stats.txBytes += r.bytes - this.#header * r.frames;
     stats.txErrors += r.errors;
-    if (r.errors > 0) stats.txLastErrno = r.lastErrno;
+    stats.txDeferred += r.deferred;
+    if (r.errors > 0 || r.deferred > 0) stats.txLastErrno = r.lastErrno;
     stats.txDropped += r.dropped;
   }
 
@@ -265,10 +340,11 @@ export class TxBatch {
     csumOffset: number,
   ): StageResult {
     if (this.#head - this.#tail >= this.#slots) {
-      // With a transmit thread the slot may still be in its hands: wait for it. Without one,
-      // refused frames fill every slot: retry them, and drop this frame if they still wait.
+      // With a transmit thread the slot may still be in its hands: wait for it (unless it holds
+      // refused frames). Without one, refused frames fill every slot: retry them, and drop this
+      // frame if they still wait.
       if (this.#thread !== null) {
-        this.#makeRoom();
+        if (this.#makeRoom(false) === WAIT_REFUSED) return this.#queueFullDrop();
       } else {
         this.#flushRun();
         if (this.#head - this.#tail >= this.#slots) return this.#queueFullDrop();
@@ -292,12 +368,75 @@ export class TxBatch {
   }
 
   /**
+   * A GSO super-frame (checked by the caller; `gsoSize` > 0): with a
+   * transmit thread, copied with its `virtio_net_hdr` (GSO TCPv4/TCPv6,
+   * `hdr_len`, the checksum request) into the next super-frame slot and
+   * handed to the thread after everything staged before it ({@link STAGED}).
+   * Without one, or when it is outside the packet arena, everything staged
+   * leaves first and {@link SEND_AT_ONCE} tells the caller to send it at once.
+   * Dropped and counted ({@link STAGE_DROPPED}) when refused frames hold the
+   * slots it needs, as {@link stage}.
+   */
+  stageSuper(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    csumStart: number,
+    csumOffset: number,
+    gsoSize: number,
+  ): StageResult {
+    if (this.#thread === null || this.#superSlots === 0) {
+      return this.makeWay() ? SEND_AT_ONCE : STAGE_DROPPED;
+    }
+    if (this.#superHead - this.#superTail >= this.#superSlots) {
+      const room = this.#makeRoom(true);
+      if (room === WAIT_REFUSED) return this.#queueFullDrop();
+      // The thread stalled and was given up: the frame leaves from here.
+      if (room === WAIT_STALLED) return this.makeWay() ? SEND_AT_ONCE : STAGE_DROPPED;
+    }
+    const j = this.#superHead % this.#superSlots;
+    const slot = j * this.#superStride;
+    const header = this.#header;
+    if (!arenaCopy(bytes, offset, this.#superStage!, slot + header, length)) {
+      return this.makeWay() ? SEND_AT_ONCE : STAGE_DROPPED;
+    }
+    writeOffloadHeader(
+      this.#superStage!,
+      slot,
+      bytes,
+      offset,
+      csumStart,
+      csumOffset,
+      gsoSize,
+      this.#stats,
+    );
+    const message = this.#slots + j;
+    this.#msgs32[this.#iovWords + message * IOVEC_WORDS + IOV_LEN_WORD] = header + length;
+    // Order: what was staged before it goes first (a partial run too: it never spans the end).
+    if (this.#pending > 0) this.#submitRun();
+    this.#submit(message, 1);
+    this.#superHead++;
+    return STAGED;
+  }
+
+  /**
    * Before a frame that is sent at once (not staged): sends everything
-   * staged. When refused frames still wait the frame would overtake them:
-   * it is counted as dropped and false returned.
+   * staged, and with a transmit thread waits until it has sent all it holds.
+   * When refused frames still wait (here, or in the thread's hands) the frame
+   * would overtake them: it is counted as dropped and false returned.
    */
   makeWay(): boolean {
-    this.drain();
+    this.flush();
+    const thread = this.#thread;
+    if (thread !== null) {
+      const r = thread.waitForRoom(1);
+      if (r === WAIT_REFUSED) {
+        this.#queueFullDrop();
+        return false;
+      }
+      if (r === WAIT_STALLED) this.#threadStalled();
+      else this.#releaseAll();
+    }
     if (this.#pending === 0) return true;
     this.#queueFullDrop();
     return false;
@@ -318,37 +457,47 @@ export class TxBatch {
   /**
    * Sends the pending run: to the transmit thread when it is a full batch or
    * the thread still holds earlier frames (order), else with `sendmmsg()`
-   * here (a partial batch with nothing in flight leaves without a hand-off).
+   * here (a partial batch with nothing in flight leaves without a hand-off;
+   * what the kernel refuses of it goes to the thread, which retries it).
    */
   #flushRun(): void {
-    const count = this.#pending;
     const thread = this.#thread;
-    if (thread === null) {
-      this.#sendRun(true);
+    if (thread !== null && (this.#pending === this.#batch || !thread.idle)) {
+      this.#submitRun();
       return;
     }
-    const first = this.#runStart % this.#slots;
+    this.#sendRun();
+  }
+
+  /** Hands the pending run (contiguous in the slots) to the transmit thread. */
+  #submitRun(): void {
+    this.#submit(this.#runStart % this.#slots, this.#pending);
     this.#pending = 0;
-    if (count === this.#batch || !thread.idle) {
-      this.#submitStart[thread.submitted % this.#slots] = this.#runStart;
-      thread.submit(first, count);
-      this.#stats.txThreadSubmissions++;
-      this.#runStart = this.#head;
-      return;
-    }
-    // Nothing is in flight: a partial batch leaves from here, and is not retried (the thread
-    // does not retry its runs either).
-    this.#sendRun(false);
+    this.#runStart = this.#head;
+  }
+
+  /**
+   * Hands messages `first`..`first + count - 1` to the transmit thread,
+   * remembering what of either area it may read until it has sent them.
+   */
+  #submit(first: number, count: number): void {
+    const thread = this.#thread!;
+    const k = thread.submitted % this.#depth;
+    this.#submitStart[k] = this.#runStart;
+    this.#submitSuperStart[k] = this.#superHead;
+    thread.submit(first, count);
+    this.#stats.txThreadSubmissions++;
   }
 
   /**
    * Sends the run `#runStart`..`#head` from this thread with `sendmmsg()`, in
    * up to two contiguous pieces (refused frames kept at the end of the slots
    * and new ones staged after them wrap around). A partial send took a
-   * prefix: the rest goes again. Refused with EAGAIN/ENOBUFS and `keep`, the
-   * unsent frames stay staged for a retry; otherwise they are dropped.
+   * prefix: the rest goes again. Refused with EAGAIN/ENOBUFS, the unsent
+   * frames stay staged for a retry (with a transmit thread: handed to it,
+   * which retries them); other errors drop them.
    */
-  #sendRun(keep: boolean): void {
+  #sendRun(): void {
     const stats = this.#stats;
     const lengths = this.#lengths;
     const slots = this.#slots;
@@ -365,13 +514,18 @@ export class TxBatch {
       );
       if (n <= 0) {
         const err = n < 0 ? errno() : 0;
-        if (keep && queueFull(err)) {
-          // Kept in order; the next flush starts with them.
+        if (queueFull(err)) {
+          // Kept in order; the next flush (or the thread) starts with them.
           stats.txDeferred += end - next;
           stats.txLastErrno = err;
           this.#runStart = next;
-          this.#tail = next;
           this.#pending = end - next;
+          if (this.#thread !== null) {
+            // Sent from here only while the thread held nothing: the run is contiguous.
+            this.#submitRun();
+            return;
+          }
+          this.#tail = next;
           this.#refused = true;
           return;
         }
@@ -393,41 +547,52 @@ export class TxBatch {
   }
 
   /**
-   * Moves `#tail` past the slots the transmit thread has finished with,
-   * waiting for it when the staging area is full.
+   * Moves the tails past the slots the transmit thread has finished with,
+   * waiting for it while every slot of the area a frame needs (`superFrame`:
+   * the super-frame slots) is in its hands. {@link WAIT_REFUSED}: it holds a
+   * refused run, so no room comes soon; {@link WAIT_STALLED}: it was given up.
    */
-  #makeRoom(): void {
+  #makeRoom(superFrame: boolean): WaitResult {
     // Only a transmit thread holds slots past a flush: without one every flush sends at once
     // and the next run starts at slot 0, so a run never spans all the slots.
     const thread = this.#thread!;
     for (;;) {
       const done = this.#refreshTail(thread);
-      if (this.#head - this.#tail < this.#slots) return;
+      const full = superFrame
+        ? this.#superHead - this.#superTail >= this.#superSlots
+        : this.#head - this.#tail >= this.#slots;
+      if (!full) return WAIT_ROOM;
       this.#stats.txThreadWaits++;
-      if (!thread.waitBelow(thread.submitted - done)) {
+      const r = thread.waitForRoom(thread.submitted - done);
+      if (r === WAIT_REFUSED) return r;
+      if (r === WAIT_STALLED) {
         this.#threadStalled();
-        return;
+        return r;
       }
     }
   }
 
   /**
-   * Sets `#tail` to the first frame of the oldest submission the thread has
-   * not finished (or past every submission); returns the submissions done.
+   * Sets the tails to the first frame (of either area) of the oldest
+   * submission the thread has not finished (or past every submission);
+   * returns the submissions done.
    */
   #refreshTail(thread: TxThread): number {
     const done = thread.done;
-    this.#tail = done === thread.submitted ? this.#runStart : this.#submitStart[done % this.#slots];
+    if (done === thread.submitted) {
+      this.#releaseAll();
+    } else {
+      const k = done % this.#depth;
+      this.#tail = this.#submitStart[k];
+      this.#superTail = this.#submitSuperStart[k];
+    }
     return done;
   }
 
-  /** Sends everything staged and waits until the transmit thread has sent all it holds. */
-  drain(): void {
-    this.flush();
-    const thread = this.#thread;
-    if (thread === null) return;
-    if (!thread.waitBelow(1)) this.#threadStalled();
+  /** The thread holds nothing: every slot not pending here is free. */
+  #releaseAll(): void {
     this.#tail = this.#runStart;
+    this.#superTail = this.#superHead;
   }
 
   /**
@@ -439,20 +604,35 @@ export class TxBatch {
     this.collectThread();
     this.#refreshTail(thread);
     this.#thread = null;
-    this.#stats.txDropped += this.#runStart - this.#tail;
+    this.#stats.txDropped += this.#runStart - this.#tail + this.#superHead - this.#superTail;
     this.#stats.txErrors++;
     this.threadFallbackReason = "the transmit thread stopped making progress";
     thread.stop(false);
     this.#tail = this.#runStart;
+    this.#superTail = this.#superHead;
   }
 
   /**
    * Sends everything staged, then stops the transmit thread and collects its
-   * last counts. Refused frames still waiting are dropped (counted).
+   * last counts. Refused frames still waiting are tried once more, then
+   * dropped (counted); the thread gives up its refused runs the same way.
    */
   close(): void {
-    this.drain();
-    if (this.#pending > 0 && this.#thread === null) {
+    this.flush();
+    const thread = this.#thread;
+    if (thread !== null) {
+      // From now on it drops a refused run instead of retrying it: waiting ends soon.
+      thread.close();
+      if (!thread.waitBelow(1)) {
+        this.#threadStalled();
+      } else {
+        thread.stop(false);
+        this.collectThread();
+        this.#thread = null;
+        this.#releaseAll();
+      }
+    }
+    if (this.#pending > 0) {
       this.#stats.txDropped += this.#pending;
       this.#head = 0;
       this.#runStart = 0;
@@ -460,18 +640,22 @@ export class TxBatch {
       this.#pending = 0;
       this.#refused = false;
     }
-    if (this.#thread !== null) {
-      this.#thread.stop(false);
-      this.collectThread();
-      this.#thread = null;
-    }
   }
 
-  /** Gives the staging area back to the arena (after {@link close}). */
+  /** Gives the staging areas back to the arena (after {@link close}). */
   release(): void {
     if (this.#stage !== null) {
       packetArena().freeView(this.#stage);
       this.#stage = null;
+    }
+    this.#releaseSuperStage();
+  }
+
+  #releaseSuperStage(): void {
+    if (this.#superStage !== null) {
+      packetArena().freeView(this.#superStage);
+      this.#superStage = null;
+      this.#superSlots = 0;
     }
   }
 }
