@@ -602,16 +602,25 @@ Deno.test("TcpConnection: an ACK whose newest SACK block comes first is not reor
   assert.deepEqual(p.sentOffsets().slice(0, 2), [0, 4 * MSS]);
 });
 
-Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+/**
+ * Four segments sent, the first two ACKed 10 ms later; the ACK of the last two is late, so the
+ * tail loss probe resends the last segment. Returns the peer and the cwnd before the probe.
+ */
+function probedTail(): { p: Peer; cwndBefore: number } {
   const p = new Peer({}, 10);
   p.write(4 * MSS);
   p.sentOffsets();
   p.host.advance(10);
   p.ack(2 * MSS);
   const cwndBefore = p.conn.info().cwnd;
-  // The ACK of the last two is late: the probe resends the last segment.
   p.host.advance(22);
   assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  return { p, cwndBefore };
+}
+
+Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+  // The ACK of the last two is late: the probe resends the last segment.
+  const { p, cwndBefore } = probedTail();
   // The originals' ACK reaches TLP.end_seq exactly: it may be theirs, not the probe's.
   p.host.advance(1);
   p.ack(4 * MSS);
@@ -622,14 +631,7 @@ Deno.test("TcpConnection: a probe whose original arrived ends its episode withou
   assert.equal(p.host.tcp.stats.tlpRecoveries, 0);
 
   // Without D-SACK the peer's pure duplicate ACK says the same.
-  const q = new Peer({}, 10);
-  q.write(4 * MSS);
-  q.sentOffsets();
-  q.host.advance(10);
-  q.ack(2 * MSS);
-  const qCwnd = q.conn.info().cwnd;
-  q.host.advance(22);
-  assert.deepEqual(q.sentOffsets(), [3 * MSS]);
+  const { p: q, cwndBefore: qCwnd } = probedTail();
   q.ack(4 * MSS);
   q.ack(4 * MSS);
   q.write(MSS);
@@ -639,15 +641,8 @@ Deno.test("TcpConnection: a probe whose original arrived ends its episode withou
   assert.equal(q.host.tcp.stats.tlpRecoveries, 0);
 
   // The probe repaired a loss: the ACK beyond TLP.end_seq brings the one reduction.
-  const r = new Peer({}, 10);
-  r.write(4 * MSS);
-  r.sentOffsets();
   // (The last segment is lost; the third arrived, its ACK delayed.)
-  r.host.advance(10);
-  r.ack(2 * MSS);
-  const rCwnd = r.conn.info().cwnd;
-  r.host.advance(22);
-  assert.deepEqual(r.sentOffsets(), [3 * MSS]);
+  const { p: r, cwndBefore: rCwnd } = probedTail();
   r.ack(4 * MSS);
   r.write(MSS);
   r.sentOffsets();
