@@ -1,18 +1,30 @@
 // Test helpers for the TCP engine: a capturing IpSender, segment builders and parsers.
+import assert from "node:assert/strict";
 import { BufferPool } from "../../src/buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
 import type { IpSender, PacketBufferLike } from "../../src/iface/types.ts";
 import { ManualClock } from "../../src/time/clock.ts";
 import { TimerWheel } from "../../src/time/timer_wheel.ts";
 import { isWireError } from "../../src/wire/error.ts";
-import { newTcpRepr, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
+import { newTcpRepr, TCP_ACK, TCP_SYN, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
+import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { bytesOf, mulberry32 } from "../seeded_random.ts";
 
 export const LOCAL = 0xc0000201 | 0; // 192.0.2.1 (addresses are int32, see address.ts)
 export const REMOTE = 0xc0000202 | 0; // 192.0.2.2
 export const HEADROOM = 34;
+/** Our port in {@link Host.openActive}. */
+export const LPORT = 40000;
+/** The scripted peer's port in {@link Host.openActive}. */
+export const RPORT = 80;
+/** Our initial send sequence number in {@link Host.openActive}. */
+export const ISS = 1000;
+/** The scripted peer's initial sequence number in {@link Host.openActive}. */
+export const IRS = 5000;
+/** The window of the peer's SYN-ACK in {@link Host.openActive} (a SYN's is never scaled). */
+const SYN_ACK_WINDOW = 65535;
 
 export interface Captured {
   src: number;
@@ -140,6 +152,32 @@ export class Host {
   feed(f: SegmentFields): void {
     const b = segment(f);
     this.tcp.onPacket(this.clock.now(), REMOTE, LOCAL, b, 0, b.length);
+  }
+
+  /**
+   * Active open toward the scripted peer (RFC 9293 §3.5): connects LPORT → REMOTE:RPORT with
+   * ISS, takes our SYN, moves `rttMs` on and feeds the peer's SYN-ACK <SEQ=IRS><ACK=ISS+1>
+   * (window 65535, then `synAck`'s fields, which may depend on our SYN). Our ACK of it stays in
+   * the capture for the caller to take.
+   */
+  openActive(
+    synAck: Partial<SegmentFields> | ((syn: TcpRepr) => Partial<SegmentFields>) = {},
+    rttMs = 0,
+  ): { conn: TcpConnection; syn: TcpRepr } {
+    const conn = this.tcp.connect(this.clock.now(), REMOTE, RPORT, { localPort: LPORT, iss: ISS });
+    const [syn] = this.take();
+    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
+    this.advance(rttMs);
+    this.feed({
+      srcPort: RPORT,
+      dstPort: LPORT,
+      flags: TCP_SYN | TCP_ACK,
+      seq: IRS,
+      ack: ISS + 1,
+      window: SYN_ACK_WINDOW,
+      ...(typeof synAck === "function" ? synAck(syn) : synAck),
+    });
+    return { conn, syn };
   }
 
   /** Moves time forward, firing timers. */

@@ -6,14 +6,10 @@ import { Prr } from "../../src/tcp/prr.ts";
 import { Rack, SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, SegmentLog } from "../../src/tcp/rack.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
-import { TCP_ACK, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
-import { bytesOf, Host, REMOTE, type SegmentFields } from "./harness.ts";
+import { TCP_ACK, type TcpRepr } from "../../src/wire/tcp.ts";
+import { bytesOf, Host, IRS, ISS, LPORT, RPORT, type SegmentFields } from "./harness.ts";
 
 const MSS = 1460;
-const ISS = 1000;
-const IRS = 5000;
-const LPORT = 40000;
-const RPORT = 80;
 
 // ---------------------------------------------------------------- the segment log
 
@@ -189,20 +185,10 @@ class Peer {
 
   constructor(config: Partial<TcpConfig> = {}, rttMs = 10, synAck: Partial<SegmentFields> = {}) {
     this.host = new Host({ timestamps: false, ...config });
-    this.conn = this.host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-    const [syn] = this.host.take();
-    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
-    this.host.advance(rttMs);
-    this.feed({
-      flags: TCP_SYN | TCP_ACK,
-      seq: IRS,
-      ack: ISS + 1,
-      window: 65535,
-      mss: MSS,
-      sackPermitted: true,
-      windowScale: 7,
-      ...synAck,
-    });
+    this.conn = this.host.openActive(
+      { mss: MSS, sackPermitted: true, windowScale: 7, ...synAck },
+      rttMs,
+    ).conn;
     this.host.take();
   }
 
