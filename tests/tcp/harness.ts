@@ -264,6 +264,31 @@ export class LayerPair {
     return true;
   }
 
+  /**
+   * Runs `step` (the test's senders), then moves the clock to the next event (the first datagram
+   * on the wire, which is kept in time order, or a timer of either layer) and delivers what is
+   * due; returns when nothing is due by `endMs`, throws after `maxRounds` rounds.
+   */
+  runUntil(endMs: number, maxRounds: number, step: () => void): void {
+    for (let round = 0; round < maxRounds; round++) {
+      step();
+      const next = Math.min(
+        this.wire.length > 0 ? this.wire[0].at : Infinity,
+        this.wheelA.nextDeadline(),
+        this.wheelB.nextDeadline(),
+      );
+      if (next === Infinity || next > endMs) return;
+      const now = Math.max(this.clock.now(), next);
+      this.clock.set(now);
+      this.wheelA.advance(now);
+      this.wheelB.advance(now);
+      while (this.wire.length > 0 && this.wire[0].at <= now) {
+        this.deliverOne(this.wire.shift()!, now);
+      }
+    }
+    throw new Error("simulation did not settle");
+  }
+
   /** Hands one datagram to the layer it is addressed to, at `nowMs`. */
   deliverOne(d: WireDatagram, nowMs: number): void {
     const to = d.dst === this.addrB ? this.b : this.a;
