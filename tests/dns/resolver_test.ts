@@ -10,7 +10,7 @@ import {
 import { DnsError } from "../../src/dns/dns_error.ts";
 import { HostsTable } from "../../src/dns/hosts.ts";
 import { type UdpEndpoint, type UdpIpSender, UdpLayer } from "../../src/udp/udp_layer.ts";
-import { TestBuffer } from "../udp/_test_buffer.ts";
+import { TestBuffer } from "../udp/_packet_buffer.ts";
 import {
   DNS_CLASS_IN,
   DNS_RCODE_NXDOMAIN,

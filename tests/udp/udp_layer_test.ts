@@ -9,7 +9,7 @@ import {
 } from "../../src/udp/udp_layer.ts";
 import type { UdpIpSender } from "../../src/udp/udp_layer.ts";
 import type { PacketBufferLike } from "../../src/iface/types.ts";
-import { HEADROOM, TestBuffer } from "./_test_buffer.ts";
+import { HEADROOM, TestBuffer } from "./_packet_buffer.ts";
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 
 const A = 0xc0000201 | 0; // 192.0.2.1
