@@ -8,40 +8,12 @@ import { Ipv6Address } from "../src/wire/ipv6_address.ts";
 import { NdpRepr, newNdpRepr } from "../src/wire/ndp.ts";
 import { ICMPV6_ROUTER_ADVERTISEMENT } from "../src/wire/icmpv6.ts";
 import { ipv6Packet, v6Frame } from "./iface/_ipv6_helpers.ts";
+import { pair6 } from "./ipv6_pair.ts";
 
 const SECRET = new Uint8Array(16).fill(3);
 
-/** Two stacks on a memory link with a manual clock; `step(ms)` advances in 100 ms polls. */
-function pair(
-  a: { ipv4?: string; ipv6?: string | string[] },
-  b: { ipv4?: string; ipv6?: string | string[] },
-) {
-  const clock = new ManualClock(1000);
-  const [da, db] = MemoryLink.pair();
-  const opts = (seed: number) => ({
-    clock,
-    ipv6Options: {
-      random: mulberry32(seed),
-      addressOptions: { secret: SECRET },
-      ndp: { routerSolicitations: 0 },
-    },
-  });
-  const sa = new Stack({ device: da, ...a, ...opts(1) });
-  const sb = new Stack({ device: db, ...b, ...opts(2) });
-  const settle = () => {
-    for (let i = 0; i < 100; i++) if (sa.poll() + sb.poll() === 0) return;
-  };
-  const step = (ms: number) => {
-    for (let t = 0; t < ms; t += 100) {
-      clock.advance(100);
-      settle();
-    }
-  };
-  return { clock, a: sa, b: sb, step, settle };
-}
-
 Deno.test("Stack behaviour: IPv6 only — static addresses pass DAD, addresses() lists them, ping works both ways with fragments", async () => {
-  const { a, b, step } = pair({ ipv6: "2001:db8:1::2/64" }, { ipv6: ["2001:db8:1::1/64"] });
+  const { a, b, step } = pair6({ ipv6: "2001:db8:1::2/64" }, { ipv6: ["2001:db8:1::1/64"] });
   try {
     await a.start();
     await b.start();
@@ -76,7 +48,7 @@ Deno.test("Stack behaviour: IPv6 only — static addresses pass DAD, addresses()
 });
 
 Deno.test("Stack behaviour: dual stack — both families answer, addresses() lists IPv4 first", async () => {
-  const { a, b, step } = pair(
+  const { a, b, step } = pair6(
     { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64" },
     { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
   );

@@ -10,7 +10,7 @@ import {
 import { DnsError } from "../../src/dns/dns_error.ts";
 import { HostsTable } from "../../src/dns/hosts.ts";
 import { type UdpEndpoint, type UdpIpSender, UdpLayer } from "../../src/udp/udp_layer.ts";
-import type { PacketBufferLike } from "../../src/iface/types.ts";
+import { TestBuffer } from "../udp/_packet_buffer.ts";
 import {
   DNS_CLASS_IN,
   DNS_RCODE_NXDOMAIN,
@@ -30,36 +30,8 @@ const CLIENT = 0xc0000202 | 0; // 192.0.2.2
 const SERVER1 = 0xc0000201 | 0; // 192.0.2.1
 const SERVER2 = 0xc0000235 | 0; // 192.0.2.53
 const OTHER = 0xc0000263 | 0; // 192.0.2.99
-const HEADROOM = 34;
 
 // ---- a tiny network: UDP layers joined by a queue, delivered on flush() ----
-
-class TestBuffer implements PacketBufferLike {
-  readonly bytes: Uint8Array;
-  head = HEADROOM;
-  tail = HEADROOM;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-  }
-  get length(): number {
-    return this.tail - this.head;
-  }
-  reset(h: number): void {
-    this.head = this.tail = h;
-  }
-  prepend(n: number): number {
-    return n > this.head ? -1 : (this.head -= n);
-  }
-  append(n: number): number {
-    if (this.tail + n > this.bytes.length) return -1;
-    const t = this.tail;
-    this.tail += n;
-    return t;
-  }
-  consume(n: number): void {
-    this.head += n;
-  }
-}
 
 interface InFlight {
   src: number;

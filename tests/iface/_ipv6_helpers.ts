@@ -16,6 +16,8 @@ import { ethFrame, RecordingDevice } from "./_helpers.ts";
 export const ETH_IPV6 = 0x86dd;
 export const MAC_ROUTER = 0x02_00_00_00_00_99;
 export const MAC_PEER = 0x02_00_00_00_00_0b;
+/** The MAC of a {@link V6Host} unless told otherwise. */
+export const MAC_ME = 0x02_00_00_00_00_0a;
 export const PEER = Ipv6Address.parse("2001:db8:1::1");
 export const ME = Ipv6Address.parse("2001:db8:1::2");
 export const PEER_LL = Ipv6Address.parse("fe80::b");
@@ -94,6 +96,16 @@ export function ipv6Packet(o: Ipv6PacketOptions): Uint8Array {
 /** An Ethernet frame carrying `packet` from `srcMac` to `dstMac`. */
 export function v6Frame(dstMac: number, srcMac: number, packet: Uint8Array): Uint8Array {
   return ethFrame(dstMac, srcMac, ETH_IPV6, packet);
+}
+
+/** A frame from PEER's MAC to {@link MAC_ME} carrying `packet`. */
+export function peerFrame(packet: Uint8Array): Uint8Array {
+  return v6Frame(MAC_ME, MAC_PEER, packet);
+}
+
+/** A frame from PEER to ME: the fixed header with `nextHeader`, then `payload`. */
+export function fromPeer(nextHeader: number, payload: Uint8Array): Uint8Array {
+  return peerFrame(ipv6Packet({ src: PEER, dst: ME, nextHeader, payload }));
 }
 
 /** An NDP message in a whole frame (hop limit 255 unless told). */
@@ -183,7 +195,7 @@ export class V6Host {
     addresses: string[] = [ME.toString() + "/64"],
     extra: Partial<NetworkInterfaceOptions> = {},
     ipv6: NonNullable<NetworkInterfaceOptions["ipv6"]> = {},
-    mac = 0x02_00_00_00_00_0a,
+    mac = MAC_ME,
   ) {
     this.dev = new RecordingDevice(mac);
     this.iface = new NetworkInterface(this.dev, {

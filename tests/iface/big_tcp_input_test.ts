@@ -10,10 +10,18 @@ import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, RX_CHECKSUM_PARTIAL } from "../../src/p
 import type { RxFrameInfo } from "../../src/phy/device.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
-import { ipv6Packet, MAC_PEER, ME, PEER, v6Frame, V6Host } from "./_ipv6_helpers.ts";
+import {
+  fromPeer,
+  ipv6Packet,
+  MAC_ME,
+  MAC_PEER,
+  ME,
+  PEER,
+  peerFrame,
+  V6Host,
+} from "./_ipv6_helpers.ts";
 import { ethFrame, ipv4Packet, MAC_B, RecordingDevice } from "./_helpers.ts";
 
-const MY_MAC = 0x02_00_00_00_00_0a;
 const TCP = 6;
 const SEGMENT_BYTES = 100_000;
 
@@ -59,7 +67,7 @@ function deviceFrame(h: V6Host, frame: Uint8Array, info: RxFrameInfo): void {
 
 Deno.test("Ipv6Layer behaviour: a GSO super-frame's jumbogram reaches TCP with the Jumbo Payload Length (RFC 2675)", () => {
   const { h, got } = v6HostWithTcp();
-  deviceFrame(h, v6Frame(MY_MAC, MAC_PEER, jumboPacket()), rxInfo(GSO_TCPV6, 1428));
+  deviceFrame(h, peerFrame(jumboPacket()), rxInfo(GSO_TCPV6, 1428));
   assert.deepEqual(got, [`${SEGMENT_BYTES} ${0x5a}`]);
   assert.equal(h.ipv6.stats.rxJumbograms, 1);
   assert.equal(h.ipv6.rxSuperFrame, false, "cleared after the frame");
@@ -68,8 +76,8 @@ Deno.test("Ipv6Layer behaviour: a GSO super-frame's jumbogram reaches TCP with t
 Deno.test("Ipv6Layer behaviour: Payload Length 0 in a frame not marked GSO keeps its old meaning (no jumbogram)", () => {
   const { h, got } = v6HostWithTcp();
   // Not a super-frame: through receiveFrame, and through the device with gso_size 0.
-  h.rx(v6Frame(MY_MAC, MAC_PEER, jumboPacket()));
-  deviceFrame(h, v6Frame(MY_MAC, MAC_PEER, jumboPacket()), rxInfo(GSO_NONE, 0));
+  h.rx(peerFrame(jumboPacket()));
+  deviceFrame(h, peerFrame(jumboPacket()), rxInfo(GSO_NONE, 0));
   // TCP right after the header with Payload Length 0: an empty segment, as before.
   const bare = ipv6Packet({
     src: PEER,
@@ -78,7 +86,7 @@ Deno.test("Ipv6Layer behaviour: Payload Length 0 in a frame not marked GSO keeps
     payload: new Uint8Array(SEGMENT_BYTES),
     payloadLength: 0,
   });
-  h.rx(v6Frame(MY_MAC, MAC_PEER, bare));
+  h.rx(peerFrame(bare));
   assert.deepEqual(got, ["0 0"]);
   assert.equal(h.ipv6.stats.rxJumbograms, 0);
   assert.equal(h.ipv6.stats.rxBadJumbograms, 0);
@@ -87,7 +95,7 @@ Deno.test("Ipv6Layer behaviour: Payload Length 0 in a frame not marked GSO keeps
 Deno.test("Ipv6Layer behaviour: a malformed jumbogram in a super-frame is dropped, counted and answered with Parameter Problem code 0 (RFC 2675 §3)", () => {
   const { h, got } = v6HostWithTcp();
   h.out();
-  deviceFrame(h, v6Frame(MY_MAC, MAC_PEER, jumboPacket(1000)), rxInfo(GSO_TCPV6, 1428));
+  deviceFrame(h, peerFrame(jumboPacket(1000)), rxInfo(GSO_TCPV6, 1428));
   assert.deepEqual(got, []);
   assert.equal(h.ipv6.stats.rxBadJumbograms, 1);
   assert.equal(h.ipv6.stats.rxParameterProblem, 1);
@@ -99,7 +107,7 @@ Deno.test("Ipv6Layer behaviour: a malformed jumbogram in a super-frame is droppe
 });
 
 Deno.test("Ipv4Layer behaviour: Total Length 0 in a GSO super-frame above 64 KiB is the frame's length (Linux BIG TCP); elsewhere still bad", () => {
-  const dev = new RecordingDevice(MY_MAC);
+  const dev = new RecordingDevice(MAC_ME);
   const iface = new NetworkInterface(dev, { ipv4: "192.0.2.10/24" });
   const got: number[] = [];
   iface.ipv4.registerProtocol(TCP, {
@@ -121,7 +129,7 @@ Deno.test("Ipv4Layer behaviour: Total Length 0 in a GSO super-frame above 64 KiB
   const ck = internetChecksum(p, 0, 20);
   p[10] = ck >> 8;
   p[11] = ck & 0xff;
-  const frame = ethFrame(MY_MAC, MAC_B, 0x0800, p);
+  const frame = ethFrame(MAC_ME, MAC_B, 0x0800, p);
   iface.receiveFrame(0, frame, 0, frame.length);
   Object.assign(dev, { rxInfo: rxInfo(GSO_NONE, 0) });
   iface.receiveDeviceFrame(0, frame, 0, frame.length);
@@ -152,7 +160,7 @@ Deno.test("Ipv6Layer behaviour: a Jumbo Payload option in a packet whose Payload
     else hbh[6] = 1; // a 2-byte option, then PadN of 0 bytes to the header's end
     // An ordinary frame (not GSO), Payload Length 28.
     h.rx(
-      v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 0, payload: hbh })),
+      fromPeer(0, hbh),
     );
     assert.deepEqual(got, [], `jumbo ${jumbo} len ${optLen}`);
     assert.equal(h.ipv6.stats.rxParameterProblem, 1);

@@ -7,16 +7,17 @@ import assert from "node:assert/strict";
 import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
 import {
   fragment,
+  fromPeer,
   icmpv6,
   ipv6Packet,
   MAC_PEER,
   ME,
   PEER,
+  peerFrame,
   v6Frame,
   V6Host,
 } from "./_ipv6_helpers.ts";
 
-const MY_MAC = 0x02_00_00_00_00_0a;
 /** ff02::1's MAC (RFC 2464 §7): every host accepts it. */
 const ALL_NODES_MAC = 0x3333_0000_0001;
 const BROADCAST_MAC = 0xffff_ffff_ffff;
@@ -54,7 +55,7 @@ Deno.test("Icmpv6Layer behaviour: no error about a packet that came as a link-la
   assert.equal(s.txErrorsSuppressed, 1);
   assert.equal(s.txErrorsSuppressedLinkMulticast, 1);
   // The same packet in a unicast frame is answered.
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownHeader()));
+  h.rx(peerFrame(unknownHeader()));
   const out = h.outData();
   assert.equal(out.length, 1);
   assert.equal(out[0].icmpType, 4);
@@ -82,11 +83,7 @@ Deno.test("Icmpv6Layer behaviour: no error about a packet that came as a link-la
   assert.equal(h.outData().length, 0);
   assert.equal(h.ipv6.icmp.stats.txErrorsSuppressedLinkMulticast, 2);
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 17, payload: new Uint8Array(8) }),
-    ),
+    fromPeer(17, new Uint8Array(8)),
   );
   const [e] = h.outData();
   assert.equal(e.icmpType, 1, "a unicast frame gets Destination Unreachable");
@@ -107,7 +104,7 @@ Deno.test("Icmpv6Layer behaviour: a link-layer multicast keeps (e.3)'s exception
   assert.equal(h.outData().length, 0);
   assert.equal(h.ipv6.icmp.stats.txErrorsSuppressedLinkMulticast, 1);
   // …and in a unicast frame it is.
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownOption(0xc0 | 0x1e)));
+  h.rx(peerFrame(unknownOption(0xc0 | 0x1e)));
   assert.equal(h.outData().length, 1);
 });
 
@@ -116,7 +113,7 @@ Deno.test("Icmpv6Layer behaviour: a reassembly timeout sends no Time Exceeded wh
   const msg = icmpv6(PEER, ME, 128, 0, 0x0009_0001, new Uint8Array(100));
   h.rx(v6Frame(ALL_NODES_MAC, MAC_PEER, fragment(PEER, ME, 58, 0, true, 1, msg.subarray(0, 64))));
   // A second packet whose first fragment came unicast: its timeout is reported.
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 0, true, 2, msg.subarray(0, 64))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 0, true, 2, msg.subarray(0, 64))));
   h.advance(59_000);
   h.resolve(PEER, MAC_PEER); // the neighbour answered meanwhile: an error leaves at once
   h.advance(2_000);
@@ -136,7 +133,7 @@ Deno.test("Icmpv6Layer behaviour: a packet reassembled from link-layer multicast
   });
   const udp = new Uint8Array(80);
   h.rx(v6Frame(ALL_NODES_MAC, MAC_PEER, fragment(PEER, ME, 17, 0, true, 5, udp.subarray(0, 48))));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 17, 48, false, 5, udp.subarray(48))));
+  h.rx(peerFrame(fragment(PEER, ME, 17, 48, false, 5, udp.subarray(48))));
   assert.equal(h.ipv6.stats.rxReassembled, 1);
   assert.equal(h.outData().length, 0);
   assert.equal(h.ipv6.icmp.stats.txErrorsSuppressedLinkMulticast, 1);
@@ -148,23 +145,23 @@ Deno.test("Icmpv6Layer behaviour: no error about a packet from a Subnet-Router o
   // 2001:db8:1::/64 is our prefix: its Subnet-Router anycast address (RFC 4291 §2.6.1)…
   const subnetRouter = Ipv6Address.parse("2001:db8:1::");
   h.ipv6.neighbours.learn(h.t, subnetRouter, MAC_PEER);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownHeader(subnetRouter)));
+  h.rx(peerFrame(unknownHeader(subnetRouter)));
   // …and the Mobile IPv6 home agents anycast, ID 126 (RFC 2526 §3).
   const homeAgents = Ipv6Address.parse("2001:db8:1::fdff:ffff:ffff:fffe");
   h.ipv6.neighbours.learn(h.t, homeAgents, MAC_PEER);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownHeader(homeAgents)));
+  h.rx(peerFrame(unknownHeader(homeAgents)));
   assert.equal(h.outData().length, 0);
   assert.equal(h.ipv6.icmp.stats.txErrorsSuppressed - before, 2);
   // Another prefix's all-zero identifier is not known to be anycast: answered.
   const other = Ipv6Address.parse("2001:db8:1:0:1::");
   h.ipv6.neighbours.learn(h.t, other, MAC_PEER);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownHeader(other)));
+  h.rx(peerFrame(unknownHeader(other)));
   assert.equal(h.outData().length, 1);
 });
 
 Deno.test("Icmpv6Layer behaviour: no error about a packet from the unspecified address or about a redirect (RFC 4443 §2.4 (e.6), (e.2))", () => {
   const h = hostWithPeer();
-  h.rx(v6Frame(MY_MAC, MAC_PEER, unknownHeader(Ipv6Address.UNSPECIFIED)));
+  h.rx(peerFrame(unknownHeader(Ipv6Address.UNSPECIFIED)));
   // A redirect inside a packet with an unknown option of action 10 (reported unless (e.2)).
   const redirect = icmpv6(PEER, ME, 137, 0, 0, new Uint8Array(32));
   const opts = new Uint8Array(8 + redirect.length);
@@ -173,7 +170,7 @@ Deno.test("Icmpv6Layer behaviour: no error about a packet from the unspecified a
   opts[3] = 4;
   opts.set(redirect, 8);
   h.rx(
-    v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: opts })),
+    fromPeer(60, opts),
   );
   assert.equal(h.outData().length, 0);
   assert.equal(h.ipv6.icmp.stats.txErrorsSuppressed, 2);

@@ -4,20 +4,20 @@ import { mulberry32 } from "../seeded_random.ts";
 import {
   blankNa,
   fragment,
+  fromPeer,
   icmpv6,
   ipv6Packet,
+  MAC_ME,
   MAC_PEER,
   MAC_ROUTER,
   ME,
   ndpFrame,
   PEER,
+  peerFrame,
   ROUTER_LL,
   routerAdvertisement,
-  v6Frame,
   V6Host,
 } from "./_ipv6_helpers.ts";
-
-const MY_MAC = 0x02_00_00_00_00_0a;
 
 /** Valid frames of every kind the layer handles, to mutate. */
 function templates(): Uint8Array[] {
@@ -30,18 +30,9 @@ function templates(): Uint8Array[] {
   dstOpts[0] = 58;
   dstOpts.set(icmpv6(PEER, ME, 128, 0, 1, new Uint8Array(0)), 8);
   return [
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: icmpv6(PEER, ME, 128, 0, 0x10001, new Uint8Array(40)),
-      }),
-    ),
+    fromPeer(58, icmpv6(PEER, ME, 128, 0, 0x10001, new Uint8Array(40))),
     ndpFrame(ns, PEER, ME.solicitedNode(), MAC_PEER, ME.solicitedNode().multicastMac()),
-    ndpFrame(na, PEER, ME, MAC_PEER, MY_MAC),
+    ndpFrame(na, PEER, ME, MAC_PEER, MAC_ME),
     ndpFrame(
       routerAdvertisement({ prefix: "2001:db8:7::", mtu: 1400 }),
       ROUTER_LL,
@@ -49,29 +40,19 @@ function templates(): Uint8Array[] {
       MAC_ROUTER,
       0x3333_0000_0001,
     ),
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      fragment(PEER, ME, 58, 0, true, 9, icmpv6(PEER, ME, 128, 0, 1, new Uint8Array(56))),
-    ),
-    v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 64, false, 9, new Uint8Array(40))),
-    v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: dstOpts })),
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: icmpv6(
-          PEER,
-          ME,
-          2,
-          0,
-          1280,
-          ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(16) }),
-        ),
-      }),
+    peerFrame(fragment(PEER, ME, 58, 0, true, 9, icmpv6(PEER, ME, 128, 0, 1, new Uint8Array(56)))),
+    peerFrame(fragment(PEER, ME, 58, 64, false, 9, new Uint8Array(40))),
+    fromPeer(60, dstOpts),
+    fromPeer(
+      58,
+      icmpv6(
+        PEER,
+        ME,
+        2,
+        0,
+        1280,
+        ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(16) }),
+      ),
     ),
   ];
 }

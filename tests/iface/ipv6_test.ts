@@ -3,18 +3,18 @@ import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
 import type { Ipv6ProtocolHandler } from "../../src/iface/types.ts";
 import {
   fragment,
+  fromPeer,
   icmpv6,
   ipv6Packet,
   MAC_PEER,
   ME,
   parseV6,
   PEER,
+  peerFrame,
   upperChecksum,
   v6Frame,
   V6Host,
 } from "./_ipv6_helpers.ts";
-
-const MY_MAC = 0x02_00_00_00_00_0a;
 
 function echoRequest(id: number, seq: number, data: Uint8Array, src = PEER, dst = ME) {
   return icmpv6(src, dst, 128, 0, (id << 16) | seq, data);
@@ -31,11 +31,7 @@ Deno.test("Ipv6Layer behaviour: answers an echo request with the same identifier
   const h = hostWithPeer();
   const data = new Uint8Array(56).map((_, i) => i);
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 58, payload: echoRequest(7, 3, data) }),
-    ),
+    fromPeer(58, echoRequest(7, 3, data)),
   );
   const out = h.out();
   assert.equal(out.length, 1);
@@ -59,46 +55,34 @@ Deno.test("Ipv6Layer behaviour: drops bad version, bad length, multicast source,
   });
   const v4 = good.slice();
   v4[0] = 0x40;
-  h.rx(v6Frame(MY_MAC, MAC_PEER, v4));
+  h.rx(peerFrame(v4));
   const long = good.slice();
   long[5] = 200;
-  h.rx(v6Frame(MY_MAC, MAC_PEER, long));
+  h.rx(peerFrame(long));
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: Ipv6Address.parse("ff02::1"),
-        dst: ME,
-        nextHeader: 58,
-        payload: echoRequest(1, 1, new Uint8Array(8), Ipv6Address.parse("ff02::1")),
-      }),
-    ),
+    peerFrame(ipv6Packet({
+      src: Ipv6Address.parse("ff02::1"),
+      dst: ME,
+      nextHeader: 58,
+      payload: echoRequest(1, 1, new Uint8Array(8), Ipv6Address.parse("ff02::1")),
+    })),
   );
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: Ipv6Address.parse("2001:db8:1::99"),
-        nextHeader: 58,
-        payload: echoRequest(1, 1, new Uint8Array(8)),
-      }),
-    ),
+    peerFrame(ipv6Packet({
+      src: PEER,
+      dst: Ipv6Address.parse("2001:db8:1::99"),
+      nextHeader: 58,
+      payload: echoRequest(1, 1, new Uint8Array(8)),
+    })),
   );
-  h.rx(v6Frame(MY_MAC, MAC_PEER, good.subarray(0, 30)));
+  h.rx(peerFrame(good.subarray(0, 30)));
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: Ipv6Address.LOOPBACK,
-        dst: ME,
-        nextHeader: 58,
-        payload: echoRequest(1, 1, new Uint8Array(8), Ipv6Address.LOOPBACK),
-      }),
-    ),
+    peerFrame(ipv6Packet({
+      src: Ipv6Address.LOOPBACK,
+      dst: ME,
+      nextHeader: 58,
+      payload: echoRequest(1, 1, new Uint8Array(8), Ipv6Address.LOOPBACK),
+    })),
   );
   const s = h.ipv6.stats;
   assert.equal(s.rxBadVersion, 1);
@@ -112,11 +96,7 @@ Deno.test("Ipv6Layer behaviour: drops bad version, bad length, multicast source,
 Deno.test("Ipv6Layer behaviour: an unknown Next Header gets Parameter Problem code 1 pointing at it (RFC 8200 §4)", () => {
   const h = hostWithPeer();
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 253, payload: new Uint8Array(16) }),
-    ),
+    fromPeer(253, new Uint8Array(16)),
   );
   const [e] = h.out();
   assert.equal(e.icmpType, 4);
@@ -161,11 +141,7 @@ Deno.test("Ipv6Layer behaviour: unknown option actions — 10 answers even a gro
   assert.equal(h.out().length, 0);
   // action 01 (0x40): silently discarded.
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: dstOpts(0x40 | 0x1e) }),
-    ),
+    fromPeer(60, dstOpts(0x40 | 0x1e)),
   );
   assert.equal(h.out().length, 0);
   assert.equal(h.ipv6.stats.rxDiscarded, 1);
@@ -179,7 +155,7 @@ Deno.test("Ipv6Layer behaviour: a routing header type 0 with segments left gets 
   rh[1] = 2; // 24 bytes
   rh[2] = 0; // type 0
   rh[3] = 1; // segments left
-  h.rx(v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 43, payload: rh })));
+  h.rx(fromPeer(43, rh));
   const [e] = h.out();
   assert.equal(e.icmpType, 4);
   assert.equal(e.icmp[1], 0);
@@ -190,7 +166,7 @@ Deno.test("Ipv6Layer behaviour: truncated extension chains are counted, never th
   const h = hostWithPeer();
   for (const nh of [0, 43, 44, 60]) {
     const payload = new Uint8Array([58, 5]); // a 2-byte header claiming 48 bytes
-    h.rx(v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: nh, payload })));
+    h.rx(fromPeer(nh, payload));
   }
   assert.equal(h.ipv6.stats.rxBadHeader, 4);
   assert.equal(h.out().length, 0);
@@ -200,11 +176,7 @@ Deno.test("Ipv6Layer behaviour: errors are rate limited per destination (burst 6
   const h = hostWithPeer();
   for (let i = 0; i < 20; i++) {
     h.rx(
-      v6Frame(
-        MY_MAC,
-        MAC_PEER,
-        ipv6Packet({ src: PEER, dst: ME, nextHeader: 253, payload: new Uint8Array(8) }),
-      ),
+      fromPeer(253, new Uint8Array(8)),
     );
   }
   assert.equal(h.out().length, 6);
@@ -212,11 +184,7 @@ Deno.test("Ipv6Layer behaviour: errors are rate limited per destination (burst 6
   // 1 s later one more is allowed.
   h.advance(1000);
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 253, payload: new Uint8Array(8) }),
-    ),
+    fromPeer(253, new Uint8Array(8)),
   );
   assert.equal(h.out().length, 1);
   // An ICMPv6 error in a packet with an unknown option: no error about an error (RFC 4443 §2.4 (e.1)).
@@ -228,7 +196,7 @@ Deno.test("Ipv6Layer behaviour: errors are rate limited per destination (burst 6
   opts[3] = 4;
   opts.set(inner, 8);
   h.rx(
-    v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: opts })),
+    fromPeer(60, opts),
   );
   assert.equal(h.outData().length, 0);
   assert.ok(h.ipv6.icmp.stats.txErrorsSuppressed >= 1);
@@ -240,9 +208,9 @@ Deno.test("Ipv6Layer behaviour: reassembles fragments in any order and answers t
   const msg = echoRequest(9, 1, data);
   const a = msg.subarray(0, 1232);
   const b = msg.subarray(1232);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 1232, false, 0x1234, b)));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 1232, false, 0x1234, b)));
   assert.equal(h.out().length, 0);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 0, true, 0x1234, a)));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 0, true, 0x1234, a)));
   const out = h.out();
   assert.equal(h.ipv6.reassembler.stats.reassembled, 1);
   // The reply (2,008 bytes of ICMPv6) goes out in two fragments with one identification.
@@ -264,9 +232,9 @@ Deno.test("Ipv6Layer behaviour: reassembles fragments in any order and answers t
 Deno.test("Ipv6Layer behaviour: overlapping fragments drop the whole packet, later fragments too (RFC 5722)", () => {
   const h = hostWithPeer();
   const msg = echoRequest(9, 1, new Uint8Array(100));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 0, true, 5, msg.subarray(0, 64))));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 56, true, 5, msg.subarray(56, 80))));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 80, false, 5, msg.subarray(80))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 0, true, 5, msg.subarray(0, 64))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 56, true, 5, msg.subarray(56, 80))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 80, false, 5, msg.subarray(80))));
   const r = h.ipv6.reassembler.stats;
   assert.equal(r.overlaps, 1);
   assert.equal(r.discardedLate, 1);
@@ -277,11 +245,7 @@ Deno.test("Ipv6Layer behaviour: overlapping fragments drop the whole packet, lat
 Deno.test("Ipv6Layer behaviour: an atomic fragment is processed alone (RFC 6946)", () => {
   const h = hostWithPeer();
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      fragment(PEER, ME, 58, 0, false, 77, echoRequest(1, 1, new Uint8Array(8))),
-    ),
+    peerFrame(fragment(PEER, ME, 58, 0, false, 77, echoRequest(1, 1, new Uint8Array(8)))),
   );
   const out = h.out();
   assert.equal(out.length, 1);
@@ -296,7 +260,7 @@ Deno.test("Ipv6Layer behaviour: a first fragment without the upper-layer header 
   data[0] = 6; // dst opts → TCP
   data[1] = 0;
   h.ipv6.registerProtocol(6, { onPacket6() {} });
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 60, 0, true, 8, data)));
+  h.rx(peerFrame(fragment(PEER, ME, 60, 0, true, 8, data)));
   const [e] = h.out();
   assert.equal(e.icmpType, 4);
   assert.equal(e.icmp[1], 3);
@@ -305,8 +269,8 @@ Deno.test("Ipv6Layer behaviour: a first fragment without the upper-layer header 
 Deno.test("Ipv6Layer behaviour: reassembly timeout sends Time Exceeded code 1 only with the first fragment", () => {
   const h = hostWithPeer();
   const msg = echoRequest(9, 1, new Uint8Array(100));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 0, true, 1, msg.subarray(0, 64))));
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 64, true, 2, msg.subarray(64, 96))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 0, true, 1, msg.subarray(0, 64))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 64, true, 2, msg.subarray(64, 96))));
   h.advance(59_000);
   assert.equal(h.outData().length, 0);
   h.resolve(PEER, MAC_PEER); // the neighbour answered meanwhile: the error leaves at once
@@ -322,11 +286,7 @@ Deno.test("Ipv6Layer behaviour: a fragment flood stays within the reassembly bou
   const h = hostWithPeer();
   for (let i = 0; i < 1000; i++) {
     h.rx(
-      v6Frame(
-        MY_MAC,
-        MAC_PEER,
-        fragment(PEER, ME, 58, 8 * (i % 100) + 8, true, i, new Uint8Array(1024)),
-      ),
+      peerFrame(fragment(PEER, ME, 58, 8 * (i % 100) + 8, true, i, new Uint8Array(1024))),
     );
   }
   assert.ok(h.ipv6.reassembler.pending <= 16);
@@ -340,26 +300,13 @@ Deno.test("Ipv6Layer behaviour: Packet Too Big lowers the path MTU (never below 
   // A PTB quoting a packet we sent to PEER with MTU 1000: clamped to 1280.
   const quoted = ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(1200) });
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: icmpv6(PEER, ME, 2, 0, 1000, quoted.subarray(0, 1232)),
-      }),
-    ),
+    fromPeer(58, icmpv6(PEER, ME, 2, 0, 1000, quoted.subarray(0, 1232))),
   );
   assert.equal(h.ipv6.pathMtu(PEER), 1280);
   assert.equal(h.ipv6.pmtu.stats.clampedToMinimum, 1);
   // An echo request of 1,400 bytes now comes back as fragments of at most 1,280 bytes.
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 58, payload: echoRequest(3, 3, big) }),
-    ),
+    fromPeer(58, echoRequest(3, 3, big)),
   );
   const out = h.out();
   assert.equal(out.length, 2);
@@ -381,16 +328,7 @@ Deno.test("Ipv6Layer behaviour: Packet Too Big reaches the transport that sent t
   h.ipv6.registerProtocol(17, udp);
   const quoted = ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(1400) });
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: icmpv6(PEER, ME, 2, 0, 1300, quoted.subarray(0, 1232)),
-      }),
-    ),
+    fromPeer(58, icmpv6(PEER, ME, 2, 0, 1300, quoted.subarray(0, 1232))),
   );
   assert.deepEqual(seen, [2, 1300]);
   assert.equal(h.ipv6.pathMtu(PEER), 1300);
@@ -406,7 +344,7 @@ Deno.test("Ipv6Layer behaviour: delivers to a registered transport with the pseu
     },
   });
   const udp = new Uint8Array(12);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 17, payload: udp })));
+  h.rx(fromPeer(17, udp));
   assert.deepEqual(got, ["2001:db8:1::1 2001:db8:1::2 12 false"]);
   const [e] = h.out();
   assert.equal(e.icmpType, 1);
@@ -426,7 +364,7 @@ Deno.test("Ipv6Layer behaviour: TCP and UDP right after the fixed header reach t
   // Directly after the header, with link padding after the packet: the payload length decides.
   const padded = new Uint8Array(tcp.length + 6);
   padded.set(tcp);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, padded));
+  h.rx(peerFrame(padded));
   // Behind a Destination Options header (PadN): the same segment through the walk.
   const withOpts = new Uint8Array(8 + segment.length);
   withOpts[0] = 6;
@@ -434,11 +372,7 @@ Deno.test("Ipv6Layer behaviour: TCP and UDP right after the fixed header reach t
   withOpts[3] = 4;
   withOpts.set(segment, 8);
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({ src: PEER, dst: ME, nextHeader: 60, payload: withOpts }),
-    ),
+    fromPeer(60, withOpts),
   );
   assert.deepEqual(got, [
     "tcp 2001:db8:1::1 2001:db8:1::2 20 90",
@@ -447,7 +381,7 @@ Deno.test("Ipv6Layer behaviour: TCP and UDP right after the fixed header reach t
   assert.equal(h.ipv6.stats.rxDelivered, 2);
   // UDP with no transport registered: still the walk's Parameter Problem code 1 at Next Header.
   h.rx(
-    v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 17, payload: segment })),
+    fromPeer(17, segment),
   );
   const [e] = h.out();
   assert.equal(e.icmpType, 4);
@@ -460,7 +394,7 @@ Deno.test("Ipv6Layer behaviour: TCP and UDP right after the fixed header reach t
   hbh[3] = 4;
   hbh.set(segment, 8);
   h.advance(2000);
-  h.rx(v6Frame(MY_MAC, MAC_PEER, ipv6Packet({ src: PEER, dst: ME, nextHeader: 0, payload: hbh })));
+  h.rx(fromPeer(0, hbh));
   const [p] = h.out();
   assert.equal(p.icmpType, 4);
   assert.equal(p.icmp[1], 2);
@@ -523,16 +457,7 @@ Deno.test("Ipv6Layer behaviour: an IPv6-only interface drops IPv4 and ARP and se
 Deno.test("Ipv6Layer behaviour: transmitted packets parse (tshark would see the checksums right)", () => {
   const h = hostWithPeer();
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: echoRequest(1, 2, new Uint8Array(3)),
-      }),
-    ),
+    fromPeer(58, echoRequest(1, 2, new Uint8Array(3))),
   );
   const [r] = h.out();
   assert.equal(upperChecksum(r.src, r.dst, 58, r.icmp), 0);
@@ -541,7 +466,7 @@ Deno.test("Ipv6Layer behaviour: transmitted packets parse (tshark would see the 
 
 Deno.test("Ipv6Layer behaviour: a fragment reaching past 65,535 bytes gets Parameter Problem at its offset field (RFC 8200 §4.5)", () => {
   const h = hostWithPeer();
-  h.rx(v6Frame(MY_MAC, MAC_PEER, fragment(PEER, ME, 58, 65528, false, 3, new Uint8Array(16))));
+  h.rx(peerFrame(fragment(PEER, ME, 58, 65528, false, 3, new Uint8Array(16))));
   const [e] = h.outData();
   assert.equal(e.icmpType, 4);
   assert.equal(e.icmp[1], 0);
@@ -555,32 +480,14 @@ Deno.test("PmtuCache behaviour: a Packet Too Big flood for many destinations sta
     const dst = new Ipv6Address(0x2001_0db8 | 0, 0x0009_0000, 0, i + 1);
     const quoted = ipv6Packet({ src: ME, dst, nextHeader: 17, payload: new Uint8Array(8) });
     h.rx(
-      v6Frame(
-        MY_MAC,
-        MAC_PEER,
-        ipv6Packet({
-          src: PEER,
-          dst: ME,
-          nextHeader: 58,
-          payload: icmpv6(PEER, ME, 2, 0, 1300, quoted),
-        }),
-      ),
+      fromPeer(58, icmpv6(PEER, ME, 2, 0, 1300, quoted)),
     );
   }
   assert.equal(h.ipv6.pmtu.size, 256);
   assert.equal(h.ipv6.pmtu.stats.evicted, 744);
   const quoted = ipv6Packet({ src: ME, dst: PEER, nextHeader: 17, payload: new Uint8Array(8) });
   h.rx(
-    v6Frame(
-      MY_MAC,
-      MAC_PEER,
-      ipv6Packet({
-        src: PEER,
-        dst: ME,
-        nextHeader: 58,
-        payload: icmpv6(PEER, ME, 2, 0, 9000, quoted),
-      }),
-    ),
+    fromPeer(58, icmpv6(PEER, ME, 2, 0, 9000, quoted)),
   );
   assert.equal(h.ipv6.pathMtu(PEER), 1500, "never above the link MTU");
   assert.ok(h.ipv6.pmtu.stats.ignored >= 1);

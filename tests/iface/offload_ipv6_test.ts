@@ -74,11 +74,8 @@ class Offload6Device extends OffloadTestDevice {
 /** The payloads of these tests. */
 const PATTERN_SEED = 54321;
 
-/** rawstack A (offload device) sends `data` over IPv6 to B (verifies every checksum). */
-async function bulk6(
-  data: Uint8Array,
-  midway: (a: Stack) => void = () => {},
-): Promise<{ got: Uint8Array; dev: Offload6Device; a: Stack; b: Stack }> {
+/** IPv6-only stacks (not started): A on the offload device, B verifying every checksum. */
+function offload6Stacks(): { dev: Offload6Device; a: Stack; b: Stack } {
   const [ma, mb] = offloadLinkPair();
   const dev = new Offload6Device(ma);
   const a = new Stack({ device: dev, ipv6: `${A6}/64`, ...FAST_IPV6 });
@@ -89,6 +86,15 @@ async function bulk6(
     verifyChecksums: "always",
     ...FAST_IPV6,
   });
+  return { dev, a, b };
+}
+
+/** rawstack A (offload device) sends `data` over IPv6 to B (verifies every checksum). */
+async function bulk6(
+  data: Uint8Array,
+  midway: (a: Stack) => void = () => {},
+): Promise<{ got: Uint8Array; dev: Offload6Device; a: Stack; b: Stack }> {
+  const { dev, a, b } = offload6Stacks();
   const got = await bulkAToB(a, b, B6, data, midway);
   return { got, dev, a, b };
 }
@@ -124,16 +130,7 @@ Deno.test("Ipv6Layer behaviour: TCP super-segments are cut in software while the
 });
 
 Deno.test("UdpLayer behaviour: UDP over IPv6 leaves its checksum to the device (csum_start 54, offset 6)", async () => {
-  const [ma, mb] = offloadLinkPair();
-  const dev = new Offload6Device(ma);
-  const a = new Stack({ device: dev, ipv6: `${A6}/64`, ...FAST_IPV6 });
-  const b = new Stack({
-    device: mb,
-    ipv6: `${B6}/64`,
-    mtu: 1500,
-    verifyChecksums: "always",
-    ...FAST_IPV6,
-  });
+  const { dev, a, b } = offload6Stacks();
   await a.start();
   await b.start();
   try {

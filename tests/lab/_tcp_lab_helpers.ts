@@ -7,8 +7,13 @@
  * @module
  */
 
-import { type Lab, LAB_PEER_ADDRESS, LAB_STACK_ADDRESS } from "../../src/testing/lab.ts";
-import { type LabStack, withLabStack } from "./_helpers.ts";
+import {
+  type Lab,
+  LAB_PEER_ADDRESS,
+  LAB_STACK_ADDRESS,
+  type LabProcess,
+} from "../../src/testing/lab.ts";
+import { type LabStack, until, withLabStack } from "./_helpers.ts";
 import type { Stack, StackOptions } from "../../src/stack.ts";
 import assert from "node:assert/strict";
 import type { Device } from "../../src/phy/device.ts";
@@ -134,6 +139,18 @@ export async function writeAllChunked(conn: TcpConn, data: Uint8Array): Promise<
   }
 }
 
+/** How long a TCP lab test waits for our side of a connection to change state. */
+const STATE_WAIT_MS = 5000;
+
+/** Waits until `cond()` holds (a connection's state, a counter), failing after `timeoutMs`. */
+export function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = STATE_WAIT_MS,
+): Promise<void> {
+  return until(cond, what, timeoutMs);
+}
+
 /** Waits until a TCP port listens in the peer namespace (`ss -tln`). */
 export async function waitPeerTcpPort(lab: Lab, port: number, timeoutMs = 5000): Promise<void> {
   const end = performance.now() + timeoutMs;
@@ -143,6 +160,23 @@ export async function waitPeerTcpPort(lab: Lab, port: number, timeoutMs = 5000):
     if (performance.now() > end) throw new Error(`nothing listens on TCP port ${port} in the peer`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Spawns python3 http.server in the peer namespace, serving `dir` on the peer's address and
+ * `port` (wait for it with {@link waitPeerTcpPort}; kill it when done).
+ */
+export function spawnPeerHttpServer(lab: Lab, dir: string, port: number): LabProcess {
+  return lab.spawnInPeer([
+    "python3",
+    "-m",
+    "http.server",
+    "--bind",
+    lab.peerAddress,
+    "--directory",
+    dir,
+    String(port),
+  ]);
 }
 
 /**

@@ -9,7 +9,13 @@ import { once } from "node:events";
 import { labTest } from "../../src/testing/lab.ts";
 import { createNodeConnection } from "../../src/http/node_socket.ts";
 import { makeTestPki, type TestPki } from "../../src/testing/pki.ts";
-import { bulkData, sha256Hex, waitPeerTcpPort, withTcpLab } from "./_tcp_lab_helpers.ts";
+import {
+  bulkData,
+  sha256Hex,
+  spawnPeerHttpServer,
+  waitPeerTcpPort,
+  withTcpLab,
+} from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rsthttp";
 const COMMANDS = ["python3", "openssl", "curl", "tcpdump", "tshark"];
@@ -53,16 +59,7 @@ labTest(
         await Deno.writeFile(`${dir}/page.bin`, page);
         await Deno.writeTextFile(`${dir}/hello.txt`, "hello from the kernel\n");
         // `python3 -m http.server` itself (HTTP/1.0: a connection per request).
-        const simple = lab.spawnInPeer([
-          "python3",
-          "-m",
-          "http.server",
-          "--bind",
-          lab.peerAddress,
-          "--directory",
-          dir,
-          "8001",
-        ]);
+        const simple = spawnPeerHttpServer(lab, dir, 8001);
         const servers = lab.spawnInPeer(["python3", "-c", pythonServers(dir, pki)]);
         try {
           await waitPeerTcpPort(lab, 8001);

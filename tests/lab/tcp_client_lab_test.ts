@@ -13,6 +13,8 @@ import {
   readToEnd,
   sha256Hex,
   socatTransfer,
+  spawnPeerHttpServer,
+  waitFor,
   waitPeerTcpPort,
   withTcpLab,
 } from "./_tcp_lab_helpers.ts";
@@ -111,16 +113,7 @@ labTest(
       // ---- an HTTP server in the peer namespace.
       const page = "<html><body>hello from the kernel side</body></html>\n";
       await Deno.writeTextFile(`${dir}/index.html`, page);
-      const http = lab.spawnInPeer([
-        "python3",
-        "-m",
-        "http.server",
-        "--bind",
-        lab.peerAddress,
-        "--directory",
-        dir,
-        "8000",
-      ]);
+      const http = spawnPeerHttpServer(lab, dir, 8000);
       try {
         await waitPeerTcpPort(lab, 8000);
         const c = await stack.connect({ hostname: lab.peerAddress, port: 8000 });
@@ -176,11 +169,3 @@ labTest(
   },
   { commands: COMMANDS },
 );
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

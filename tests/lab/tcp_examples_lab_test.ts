@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { labTest } from "../../src/testing/lab.ts";
 import { withLabCapture } from "./_helpers.ts";
-import { waitPeerTcpPort } from "./_tcp_lab_helpers.ts";
+import { spawnPeerHttpServer, waitPeerTcpPort } from "./_tcp_lab_helpers.ts";
 
 const PREFIX = "rststex";
 const EXAMPLES = new URL("../../examples/", import.meta.url);
@@ -78,16 +78,7 @@ labTest(
     try {
       await withLabCapture({ prefix: PREFIX }, async (lab, cap) => {
         await Deno.writeTextFile(`${dir}/hello.html`, "<p>hello, browser</p>\n");
-        const http = lab.spawnInPeer([
-          "python3",
-          "-m",
-          "http.server",
-          "--bind",
-          lab.peerAddress,
-          "--directory",
-          dir,
-          "8000",
-        ]);
+        const http = spawnPeerHttpServer(lab, dir, 8000);
         try {
           await waitPeerTcpPort(lab, 8000);
           const client = runExample("http_get.ts", [

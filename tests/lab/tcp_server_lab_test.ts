@@ -12,6 +12,7 @@ import {
   readToEnd,
   serveHttp,
   sha256Hex,
+  waitFor,
   withTcpLab,
   writeAllChunked,
 } from "./_tcp_lab_helpers.ts";
@@ -194,11 +195,3 @@ labTest(
   },
   { commands: COMMANDS },
 );
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -12,6 +12,7 @@ import {
   serveHttp,
   sha256Hex,
   socatTransfer,
+  waitFor,
   withTcpLab,
 } from "./_tcp_lab_helpers.ts";
 
@@ -223,11 +224,3 @@ labTest(
   },
   { commands: ["hping3", "socat", "tcpdump", "tshark"] },
 );
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

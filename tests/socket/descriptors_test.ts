@@ -14,6 +14,50 @@ function errno(code: string) {
   return (e: unknown) => e instanceof SocketError && e.errno === code;
 }
 
+/** What {@link connectedDescriptors} sets up. */
+interface ConnectedDescriptors {
+  /** The server's listening descriptor. */
+  lfd: number;
+  /** The client's connected descriptor. */
+  fd: number;
+  /** The server's accepted descriptor. */
+  cfd: number;
+  /** Closes the three. */
+  close(): void;
+}
+
+/**
+ * `srv` listens on port 80 (`listener` sets options on its descriptor before the bind), `cli`
+ * opens a socket (`beforeConnect` runs on it) and connects to `hostname`; the accepted end
+ * comes back with both others.
+ */
+async function connectedDescriptors(
+  cli: SocketDescriptors,
+  srv: SocketDescriptors,
+  hostname: string,
+  hooks: { listener?: (lfd: number) => void; beforeConnect?: (fd: number) => void } = {},
+): Promise<ConnectedDescriptors> {
+  const lfd = srv.socket();
+  hooks.listener?.(lfd);
+  srv.bind(lfd, { port: 80 });
+  srv.listen(lfd);
+  const accepting = srv.accept(lfd);
+  const fd = cli.socket();
+  hooks.beforeConnect?.(fd);
+  await cli.connect(fd, hostname, 80);
+  const cfd = await accepting;
+  return {
+    lfd,
+    fd,
+    cfd,
+    close: () => {
+      cli.close(fd);
+      srv.close(cfd);
+      srv.close(lfd);
+    },
+  };
+}
+
 Deno.test("SocketDescriptors runs the textbook flow: socket, bind, listen, accept, connect, read, write, shutdown, close", async () => {
   const { a, b, close } = await tcpPair();
   try {
@@ -153,32 +197,28 @@ Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accept
   await b.start();
   try {
     const srv = b.sockets;
-    const lfd = srv.socket();
-    srv.setsockopt(lfd, "IP_TTL", 9);
-    srv.bind(lfd, { port: 80 });
-    srv.listen(lfd);
-    const accepting = srv.accept(lfd);
-
     const cli = a.sockets;
-    const fd = cli.socket();
-    // Defaults before anything is set: the stack's (Linux's) values.
-    assert.equal(cli.getsockopt(fd, "IP_TTL"), 64);
-    assert.equal(cli.getsockopt(fd, "TCP_KEEPIDLE"), 7200);
-    assert.equal(cli.getsockopt(fd, "TCP_KEEPINTVL"), 75);
-    assert.equal(cli.getsockopt(fd, "TCP_MAXSEG"), 536);
-    cli.setsockopt(fd, "IP_TTL", 7);
-    cli.setsockopt(fd, "IP_TOS", 0x20);
-    cli.setsockopt(fd, "TCP_MAXSEG", 1000);
-    cli.setsockopt(fd, "TCP_KEEPIDLE", 30);
-    cli.setsockopt(fd, "TCP_KEEPCNT", 3);
-    assert.throws(() => cli.setsockopt(fd, "IP_TTL", 0), errno("EINVAL"));
-    assert.throws(() => cli.setsockopt(fd, "IP_TTL", 256), errno("EINVAL"));
-    assert.throws(
-      () => cli.setsockopt(fd, "SO_LINGER" as unknown as "IP_TTL", 1),
-      errno("EINVAL"),
-    );
-    await cli.connect(fd, B_ADDR, 80);
-    const cfd = await accepting;
+    const { fd, cfd, close } = await connectedDescriptors(cli, srv, B_ADDR, {
+      listener: (lfd) => srv.setsockopt(lfd, "IP_TTL", 9),
+      beforeConnect: (fd) => {
+        // Defaults before anything is set: the stack's (Linux's) values.
+        assert.equal(cli.getsockopt(fd, "IP_TTL"), 64);
+        assert.equal(cli.getsockopt(fd, "TCP_KEEPIDLE"), 7200);
+        assert.equal(cli.getsockopt(fd, "TCP_KEEPINTVL"), 75);
+        assert.equal(cli.getsockopt(fd, "TCP_MAXSEG"), 536);
+        cli.setsockopt(fd, "IP_TTL", 7);
+        cli.setsockopt(fd, "IP_TOS", 0x20);
+        cli.setsockopt(fd, "TCP_MAXSEG", 1000);
+        cli.setsockopt(fd, "TCP_KEEPIDLE", 30);
+        cli.setsockopt(fd, "TCP_KEEPCNT", 3);
+        assert.throws(() => cli.setsockopt(fd, "IP_TTL", 0), errno("EINVAL"));
+        assert.throws(() => cli.setsockopt(fd, "IP_TTL", 256), errno("EINVAL"));
+        assert.throws(
+          () => cli.setsockopt(fd, "SO_LINGER" as unknown as "IP_TTL", 1),
+          errno("EINVAL"),
+        );
+      },
+    });
     await cli.write(fd, enc.encode("hello"));
     const buf = new Uint8Array(16);
     assert.equal(await srv.read(cfd, buf), 5);
@@ -204,9 +244,7 @@ Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accept
     assert.equal(await srv.read(cfd, buf), 5);
     assert.ok(da.frames.length > before);
     assert.ok(da.frames.slice(before).every((f) => f.ttl === 100));
-    cli.close(fd);
-    srv.close(cfd);
-    srv.close(lfd);
+    close();
   } finally {
     await a.close();
     await b.close();
@@ -222,15 +260,10 @@ Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then se
   await b.start();
   try {
     const srv = b.sockets;
-    const lfd = srv.socket();
-    srv.bind(lfd, { port: 80 });
-    srv.listen(lfd);
-    const accepting = srv.accept(lfd);
     const cli = a.sockets;
-    const fd = cli.socket();
-    assert.equal(cli.getsockopt(fd, "TCP_CORK"), 0);
-    await cli.connect(fd, B_ADDR, 80);
-    const cfd = await accepting;
+    const { fd, cfd, close } = await connectedDescriptors(cli, srv, B_ADDR, {
+      beforeConnect: (fd) => assert.equal(cli.getsockopt(fd, "TCP_CORK"), 0),
+    });
     cli.setsockopt(fd, "TCP_CORK", 1);
     assert.equal(cli.getsockopt(fd, "TCP_CORK"), 1);
     const before = da.frames.length;
@@ -245,9 +278,7 @@ Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then se
     assert.equal(dec.decode(buf.subarray(0, 6)), "corked");
     const data = da.frames.slice(before).filter((f) => f.payload > 0);
     assert.deepEqual(data.map((f) => f.payload), [6], "one segment on uncork");
-    cli.close(fd);
-    srv.close(cfd);
-    srv.close(lfd);
+    close();
   } finally {
     await a.close();
     await b.close();
@@ -282,20 +313,17 @@ Deno.test("SocketDescriptors IPV6_UNICAST_HOPS and IPV6_TCLASS shape every IPv6 
   await b.start();
   try {
     const srv = b.sockets;
-    const lfd = srv.socket();
-    srv.bind(lfd, { port: 80 });
-    srv.listen(lfd);
-    const accepting = srv.accept(lfd);
     const cli = a.sockets;
-    const fd = cli.socket();
-    assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 64);
-    cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 5);
-    cli.setsockopt(fd, "IPV6_TCLASS", 0x20);
-    assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 5);
-    assert.equal(cli.getsockopt(fd, "IPV6_TCLASS"), 0x20);
-    assert.throws(() => cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 256), errno("EINVAL"));
-    await cli.connect(fd, "2001:db8:1::1", 80);
-    const cfd = await accepting;
+    const { fd, cfd, close } = await connectedDescriptors(cli, srv, "2001:db8:1::1", {
+      beforeConnect: (fd) => {
+        assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 64);
+        cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 5);
+        cli.setsockopt(fd, "IPV6_TCLASS", 0x20);
+        assert.equal(cli.getsockopt(fd, "IPV6_UNICAST_HOPS"), 5);
+        assert.equal(cli.getsockopt(fd, "IPV6_TCLASS"), 0x20);
+        assert.throws(() => cli.setsockopt(fd, "IPV6_UNICAST_HOPS", 256), errno("EINVAL"));
+      },
+    });
     await cli.write(fd, enc.encode("hello"));
     const buf = new Uint8Array(16);
     assert.equal(await srv.read(cfd, buf), 5);
@@ -309,9 +337,7 @@ Deno.test("SocketDescriptors IPV6_UNICAST_HOPS and IPV6_TCLASS shape every IPv6 
     assert.equal(await srv.read(cfd, buf), 5);
     assert.ok(tcp.length > before);
     assert.ok(tcp.slice(before).every((f) => f.hopLimit === 200));
-    cli.close(fd);
-    srv.close(cfd);
-    srv.close(lfd);
+    close();
   } finally {
     await a.close();
     await b.close();

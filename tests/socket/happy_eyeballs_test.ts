@@ -11,7 +11,7 @@ import {
 import { isWireError } from "../../src/wire/error.ts";
 import { Ipv6Address } from "../../src/wire/ipv6_address.ts";
 import { parseIpv4 } from "../../src/wire/address.ts";
-import { pair6 } from "../ipv6_pair.ts";
+import { pair6, withPair6 } from "../ipv6_pair.ts";
 
 /** A DNS server on `stack` port 53 (our UDP API) answering from `zone`: name → addresses. */
 function dnsServer(stack: Stack, zone: Record<string, string[]>): { queries: string[] } {
@@ -67,46 +67,34 @@ const ZONE = {
 };
 
 Deno.test("Stack behaviour: DNS over IPv6 — AAAA and A lookups from a server reached at an IPv6 address", async () => {
-  const { a, b, step } = pair6(
+  await withPair6(
     { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64", dns: ["[2001:db8:1::1]"] },
     { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
+    async ({ a, b, step }) => {
+      const log = dnsServer(b, ZONE);
+      assert.deepEqual(await drive(a.resolveDns("dual.test", "AAAA"), step), ["2001:db8:1::1"]);
+      assert.deepEqual(await drive(a.resolveDns("dual.test", "A"), step), ["192.0.2.1"]);
+      assert.ok(log.queries.every((q) => q.endsWith("from 2001:db8:1::2")), log.queries.join());
+    },
   );
-  try {
-    await a.start();
-    await b.start();
-    step(2500);
-    const log = dnsServer(b, ZONE);
-    assert.deepEqual(await drive(a.resolveDns("dual.test", "AAAA"), step), ["2001:db8:1::1"]);
-    assert.deepEqual(await drive(a.resolveDns("dual.test", "A"), step), ["192.0.2.1"]);
-    assert.ok(log.queries.every((q) => q.endsWith("from 2001:db8:1::2")), log.queries.join());
-  } finally {
-    await a.close();
-    await b.close();
-  }
 });
 
 Deno.test("Stack behaviour: Happy Eyeballs connects over IPv6 first when a name has both A and AAAA (RFC 8305)", async () => {
-  const { a, b, step } = pair6(
+  await withPair6(
     { ipv4: "192.0.2.2/24", ipv6: "2001:db8:1::2/64", dns: ["192.0.2.1"] },
     { ipv4: "192.0.2.1/24", ipv6: "2001:db8:1::1/64" },
+    async ({ a, b, step }) => {
+      dnsServer(b, ZONE);
+      const listener = b.listen({ port: 80 });
+      const c = await drive(a.connect({ hostname: "dual.test", port: 80 }), step);
+      assert.equal(c.remoteAddr.hostname, "2001:db8:1::1");
+      const v6only = await drive(a.connect({ hostname: "v6only.test", port: 80 }), step);
+      assert.equal(v6only.remoteAddr.hostname, "2001:db8:1::1");
+      c.close();
+      v6only.close();
+      listener.close();
+    },
   );
-  try {
-    await a.start();
-    await b.start();
-    step(2500);
-    dnsServer(b, ZONE);
-    const listener = b.listen({ port: 80 });
-    const c = await drive(a.connect({ hostname: "dual.test", port: 80 }), step);
-    assert.equal(c.remoteAddr.hostname, "2001:db8:1::1");
-    const v6only = await drive(a.connect({ hostname: "v6only.test", port: 80 }), step);
-    assert.equal(v6only.remoteAddr.hostname, "2001:db8:1::1");
-    c.close();
-    v6only.close();
-    listener.close();
-  } finally {
-    await a.close();
-    await b.close();
-  }
 });
 
 Deno.test("Stack behaviour: Happy Eyeballs falls back to IPv4 after the 250 ms attempt delay when IPv6 does not answer", async () => {

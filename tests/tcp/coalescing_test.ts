@@ -5,13 +5,19 @@
 import assert from "node:assert/strict";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import { type TcpConnection, TcpState } from "../../src/tcp/connection.ts";
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
-import { Host, LOCAL, REMOTE, segment as segmentBytes, type SegmentFields } from "./harness.ts";
+import { TCP_ACK, TCP_FIN, TCP_PSH, type TcpRepr } from "../../src/wire/tcp.ts";
+import {
+  Host,
+  IRS,
+  ISS,
+  LOCAL,
+  LPORT,
+  REMOTE,
+  RPORT,
+  segment as segmentBytes,
+  type SegmentFields,
+} from "./harness.ts";
 
-const LPORT = 40000;
-const RPORT = 80;
-const ISS = 1000;
-const IRS = 5000;
 const SIZE = 1000;
 
 /** One segment the scripted peer sends: payload bytes `[from, from + len)` of its stream. */
@@ -52,21 +58,14 @@ function run(
   after?: (h: Host, conn: TcpConnection) => void,
 ): Outcome {
   const host = new Host({ timestamps: ts, ...config });
-  const conn = host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-  let readable = 0;
-  conn.events = { onReadable: () => readable++ };
-  const [syn] = host.take();
-  host.feed({
-    srcPort: RPORT,
-    dstPort: LPORT,
-    flags: TCP_SYN | TCP_ACK,
-    seq: IRS,
-    ack: ISS + 1,
-    window: 65535,
+  const { conn, syn } = host.openActive((syn) => ({
     mss: 1460,
     sackPermitted: true,
     ...(ts ? { tsVal: 100, tsEcr: syn.tsVal } : {}),
-  });
+  }));
+  // (The handshake makes nothing readable: counting from here counts the same.)
+  let readable = 0;
+  conn.events = { onReadable: () => readable++ };
   host.take(); // the handshake's ACK
   assert.equal(conn.state, TcpState.ESTABLISHED);
   const feed = (s: Seg) => {
@@ -279,17 +278,7 @@ Deno.test("TcpLayer.beginReceiveBatch behaviour: a segment longer than the run's
 
 Deno.test("TcpLayer.beginReceiveBatch behaviour: a corrupt segment ends the run, is counted and dropped", () => {
   const host = new Host({ timestamps: false, ackBatching: false });
-  const conn = host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-  host.take();
-  host.feed({
-    srcPort: RPORT,
-    dstPort: LPORT,
-    flags: TCP_SYN | TCP_ACK,
-    seq: IRS,
-    ack: ISS + 1,
-    window: 65535,
-    mss: 1460,
-  });
+  const { conn } = host.openActive({ mss: 1460 });
   host.take();
   const seg = (from: number, corrupt = false) => {
     const f: SegmentFields = {

@@ -1,18 +1,30 @@
 // Test helpers for the TCP engine: a capturing IpSender, segment builders and parsers.
+import assert from "node:assert/strict";
 import { BufferPool } from "../../src/buffer/buffer_pool.ts";
 import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
 import type { IpSender, PacketBufferLike } from "../../src/iface/types.ts";
 import { ManualClock } from "../../src/time/clock.ts";
 import { TimerWheel } from "../../src/time/timer_wheel.ts";
 import { isWireError } from "../../src/wire/error.ts";
-import { newTcpRepr, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
+import { newTcpRepr, TCP_ACK, TCP_SYN, TcpPacket, TcpRepr } from "../../src/wire/tcp.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
+import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { TcpLayer } from "../../src/tcp/tcp_layer.ts";
 import { bytesOf, mulberry32 } from "../seeded_random.ts";
 
 export const LOCAL = 0xc0000201 | 0; // 192.0.2.1 (addresses are int32, see address.ts)
 export const REMOTE = 0xc0000202 | 0; // 192.0.2.2
 export const HEADROOM = 34;
+/** Our port in {@link Host.openActive}. */
+export const LPORT = 40000;
+/** The scripted peer's port in {@link Host.openActive}. */
+export const RPORT = 80;
+/** Our initial send sequence number in {@link Host.openActive}. */
+export const ISS = 1000;
+/** The scripted peer's initial sequence number in {@link Host.openActive}. */
+export const IRS = 5000;
+/** The window of the peer's SYN-ACK in {@link Host.openActive} (a SYN's is never scaled). */
+const SYN_ACK_WINDOW = 65535;
 
 export interface Captured {
   src: number;
@@ -142,6 +154,32 @@ export class Host {
     this.tcp.onPacket(this.clock.now(), REMOTE, LOCAL, b, 0, b.length);
   }
 
+  /**
+   * Active open toward the scripted peer (RFC 9293 §3.5): connects LPORT → REMOTE:RPORT with
+   * ISS, takes our SYN, moves `rttMs` on and feeds the peer's SYN-ACK <SEQ=IRS><ACK=ISS+1>
+   * (window 65535, then `synAck`'s fields, which may depend on our SYN). Our ACK of it stays in
+   * the capture for the caller to take.
+   */
+  openActive(
+    synAck: Partial<SegmentFields> | ((syn: TcpRepr) => Partial<SegmentFields>) = {},
+    rttMs = 0,
+  ): { conn: TcpConnection; syn: TcpRepr } {
+    const conn = this.tcp.connect(this.clock.now(), REMOTE, RPORT, { localPort: LPORT, iss: ISS });
+    const [syn] = this.take();
+    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
+    this.advance(rttMs);
+    this.feed({
+      srcPort: RPORT,
+      dstPort: LPORT,
+      flags: TCP_SYN | TCP_ACK,
+      seq: IRS,
+      ack: ISS + 1,
+      window: SYN_ACK_WINDOW,
+      ...(typeof synAck === "function" ? synAck(syn) : synAck),
+    });
+    return { conn, syn };
+  }
+
   /** Moves time forward, firing timers. */
   advance(ms: number): void {
     const target = this.clock.now() + ms;
@@ -224,6 +262,31 @@ export class LayerPair {
   /** Called for every segment sent; return false to lose it. */
   onSend(_src: number, _dst: number, _bytes: Uint8Array): boolean {
     return true;
+  }
+
+  /**
+   * Runs `step` (the test's senders), then moves the clock to the next event (the first datagram
+   * on the wire, which is kept in time order, or a timer of either layer) and delivers what is
+   * due; returns when nothing is due by `endMs`, throws after `maxRounds` rounds.
+   */
+  runUntil(endMs: number, maxRounds: number, step: () => void): void {
+    for (let round = 0; round < maxRounds; round++) {
+      step();
+      const next = Math.min(
+        this.wire.length > 0 ? this.wire[0].at : Infinity,
+        this.wheelA.nextDeadline(),
+        this.wheelB.nextDeadline(),
+      );
+      if (next === Infinity || next > endMs) return;
+      const now = Math.max(this.clock.now(), next);
+      this.clock.set(now);
+      this.wheelA.advance(now);
+      this.wheelB.advance(now);
+      while (this.wire.length > 0 && this.wire[0].at <= now) {
+        this.deliverOne(this.wire.shift()!, now);
+      }
+    }
+    throw new Error("simulation did not settle");
   }
 
   /** Hands one datagram to the layer it is addressed to, at `nowMs`. */

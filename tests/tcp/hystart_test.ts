@@ -199,23 +199,7 @@ class Bottleneck extends LayerPair {
 
   /** Runs to the end of the transfer (or the time limit). */
   run(step: () => void, limitMs: number): void {
-    for (let guard = 0; guard < 2_000_000; guard++) {
-      step();
-      const next = Math.min(
-        this.wire.length > 0 ? this.wire[0].at : Infinity,
-        this.wheelA.nextDeadline(),
-        this.wheelB.nextDeadline(),
-      );
-      if (next === Infinity || next > limitMs) return;
-      const now = Math.max(this.clock.now(), next);
-      this.clock.set(now);
-      this.wheelA.advance(now);
-      this.wheelB.advance(now);
-      while (this.wire.length > 0 && this.wire[0].at <= now) {
-        this.deliverOne(this.wire.shift()!, now);
-      }
-    }
-    throw new Error("simulation did not settle");
+    this.runUntil(limitMs, 2_000_000, step);
   }
 }
 

@@ -6,14 +6,10 @@ import { Prr } from "../../src/tcp/prr.ts";
 import { Rack, SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, SegmentLog } from "../../src/tcp/rack.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
-import { TCP_ACK, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
-import { bytesOf, Host, REMOTE, type SegmentFields } from "./harness.ts";
+import { TCP_ACK, type TcpRepr } from "../../src/wire/tcp.ts";
+import { bytesOf, Host, IRS, ISS, LPORT, RPORT, type SegmentFields } from "./harness.ts";
 
 const MSS = 1460;
-const ISS = 1000;
-const IRS = 5000;
-const LPORT = 40000;
-const RPORT = 80;
 
 // ---------------------------------------------------------------- the segment log
 
@@ -189,20 +185,10 @@ class Peer {
 
   constructor(config: Partial<TcpConfig> = {}, rttMs = 10, synAck: Partial<SegmentFields> = {}) {
     this.host = new Host({ timestamps: false, ...config });
-    this.conn = this.host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-    const [syn] = this.host.take();
-    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
-    this.host.advance(rttMs);
-    this.feed({
-      flags: TCP_SYN | TCP_ACK,
-      seq: IRS,
-      ack: ISS + 1,
-      window: 65535,
-      mss: MSS,
-      sackPermitted: true,
-      windowScale: 7,
-      ...synAck,
-    });
+    this.conn = this.host.openActive(
+      { mss: MSS, sackPermitted: true, windowScale: 7, ...synAck },
+      rttMs,
+    ).conn;
     this.host.take();
   }
 
@@ -602,16 +588,25 @@ Deno.test("TcpConnection: an ACK whose newest SACK block comes first is not reor
   assert.deepEqual(p.sentOffsets().slice(0, 2), [0, 4 * MSS]);
 });
 
-Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+/**
+ * Four segments sent, the first two ACKed 10 ms later; the ACK of the last two is late, so the
+ * tail loss probe resends the last segment. Returns the peer and the cwnd before the probe.
+ */
+function probedTail(): { p: Peer; cwndBefore: number } {
   const p = new Peer({}, 10);
   p.write(4 * MSS);
   p.sentOffsets();
   p.host.advance(10);
   p.ack(2 * MSS);
   const cwndBefore = p.conn.info().cwnd;
-  // The ACK of the last two is late: the probe resends the last segment.
   p.host.advance(22);
   assert.deepEqual(p.sentOffsets(), [3 * MSS]);
+  return { p, cwndBefore };
+}
+
+Deno.test("TcpConnection: a probe whose original arrived ends its episode without a reduction (RFC 8985 §7.4.2)", () => {
+  // The ACK of the last two is late: the probe resends the last segment.
+  const { p, cwndBefore } = probedTail();
   // The originals' ACK reaches TLP.end_seq exactly: it may be theirs, not the probe's.
   p.host.advance(1);
   p.ack(4 * MSS);
@@ -622,14 +617,7 @@ Deno.test("TcpConnection: a probe whose original arrived ends its episode withou
   assert.equal(p.host.tcp.stats.tlpRecoveries, 0);
 
   // Without D-SACK the peer's pure duplicate ACK says the same.
-  const q = new Peer({}, 10);
-  q.write(4 * MSS);
-  q.sentOffsets();
-  q.host.advance(10);
-  q.ack(2 * MSS);
-  const qCwnd = q.conn.info().cwnd;
-  q.host.advance(22);
-  assert.deepEqual(q.sentOffsets(), [3 * MSS]);
+  const { p: q, cwndBefore: qCwnd } = probedTail();
   q.ack(4 * MSS);
   q.ack(4 * MSS);
   q.write(MSS);
@@ -639,15 +627,8 @@ Deno.test("TcpConnection: a probe whose original arrived ends its episode withou
   assert.equal(q.host.tcp.stats.tlpRecoveries, 0);
 
   // The probe repaired a loss: the ACK beyond TLP.end_seq brings the one reduction.
-  const r = new Peer({}, 10);
-  r.write(4 * MSS);
-  r.sentOffsets();
   // (The last segment is lost; the third arrived, its ACK delayed.)
-  r.host.advance(10);
-  r.ack(2 * MSS);
-  const rCwnd = r.conn.info().cwnd;
-  r.host.advance(22);
-  assert.deepEqual(r.sentOffsets(), [3 * MSS]);
+  const { p: r, cwndBefore: rCwnd } = probedTail();
   r.ack(4 * MSS);
   r.write(MSS);
   r.sentOffsets();

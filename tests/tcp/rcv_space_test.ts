@@ -6,14 +6,10 @@ import type { TcpConfig } from "../../src/tcp/config.ts";
 import { DEFAULT_RECEIVE_BUFFER_MAX_BYTES } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { seqAdd, seqSub } from "../../src/tcp/seq.ts";
-import { TCP_ACK, TCP_SYN, type TcpRepr } from "../../src/wire/tcp.ts";
+import { TCP_ACK, type TcpRepr } from "../../src/wire/tcp.ts";
 import { ReceiveSpace } from "../../src/tcp/rcv_space.ts";
-import { Host, REMOTE } from "./harness.ts";
+import { Host, IRS, ISS, LPORT, REMOTE, RPORT } from "./harness.ts";
 
-const LPORT = 40000;
-const RPORT = 80;
-const ISS = 1000;
-const IRS = 5000;
 const PEER_MSS = 1460;
 /** The engine's default initial receive buffer. */
 const INITIAL_BUFFER_BYTES = 256 * 1024;
@@ -44,20 +40,14 @@ class Transfer {
   constructor(config: Partial<TcpConfig>) {
     this.host = new Host(config);
     this.timestamps = config.timestamps ?? true;
-    this.conn = this.host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-    const [syn] = this.host.take();
-    this.#wscale = syn.windowScale;
-    this.host.advance(ROUND_MS);
-    this.#feed({
-      flags: TCP_SYN | TCP_ACK,
-      seq: IRS,
-      ack: ISS + 1,
-      window: 65535,
+    const { conn, syn } = this.host.openActive((syn) => ({
       mss: PEER_MSS,
       windowScale: 7,
       sackPermitted: true,
       ...(this.timestamps ? { tsVal: this.#peerTs, tsEcr: syn.tsVal } : {}),
-    });
+    }), ROUND_MS);
+    this.conn = conn;
+    this.#wscale = syn.windowScale;
     this.#collect();
   }
 

@@ -7,14 +7,10 @@ import type { PacketBuffer } from "../../src/buffer/packet_buffer.ts";
 import type { IpSendOptions, IpTxOffloads, PacketBufferLike } from "../../src/iface/types.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
-import { TCP_ACK, TCP_SYN } from "../../src/wire/tcp.ts";
-import { bytesOf, CaptureIp, HEADROOM, Host, LOCAL, REMOTE } from "./harness.ts";
+import { TCP_ACK } from "../../src/wire/tcp.ts";
+import { bytesOf, CaptureIp, HEADROOM, Host, IRS, ISS, LOCAL, LPORT, RPORT } from "./harness.ts";
 
 const MSS = 1460;
-const ISS = 1000;
-const IRS = 5000;
-const LPORT = 40000;
-const RPORT = 80;
 /** Bytes of one super-segment buffer (TCP header and data, as a GSO link takes). */
 const SUPER_SEGMENT_BYTES = 65_536;
 
@@ -52,20 +48,7 @@ class Sender {
 
   constructor(config: Partial<TcpConfig>) {
     this.host = new Host({ timestamps: false, ...config }, 0, LOCAL, new GsoCaptureIp());
-    this.conn = this.host.tcp.connect(0, REMOTE, RPORT, { localPort: LPORT, iss: ISS });
-    const [syn] = this.host.take();
-    assert.equal(syn.flags & TCP_SYN, TCP_SYN);
-    this.host.advance(1);
-    this.host.feed({
-      srcPort: RPORT,
-      dstPort: LPORT,
-      flags: TCP_SYN | TCP_ACK,
-      seq: IRS,
-      ack: ISS + 1,
-      window: 65535,
-      mss: MSS,
-      windowScale: 7,
-    });
+    this.conn = this.host.openActive({ mss: MSS, windowScale: 7 }, 1).conn;
     this.host.take();
   }
 

@@ -51,24 +51,7 @@ class Net extends LayerPair {
 
   /** Runs until nothing is in flight and no timer is due within `limitMs`. */
   run(step: () => void, limitMs = 120_000): void {
-    const end = this.clock.now() + limitMs;
-    for (let guard = 0; guard < 1_000_000; guard++) {
-      step();
-      const next = Math.min(
-        this.wire.length > 0 ? this.wire[0].at : Infinity,
-        this.wheelA.nextDeadline(),
-        this.wheelB.nextDeadline(),
-      );
-      if (next === Infinity || next > end) return;
-      const now = Math.max(this.clock.now(), next);
-      this.clock.set(now);
-      this.wheelA.advance(now);
-      this.wheelB.advance(now);
-      while (this.wire.length > 0 && this.wire[0].at <= now) {
-        this.deliverOne(this.wire.shift()!, now);
-      }
-    }
-    throw new Error("simulation did not settle");
+    this.runUntil(this.clock.now() + limitMs, 1_000_000, step);
   }
 }
 

@@ -9,42 +9,11 @@ import {
 } from "../../src/udp/udp_layer.ts";
 import type { UdpIpSender } from "../../src/udp/udp_layer.ts";
 import type { PacketBufferLike } from "../../src/iface/types.ts";
+import { HEADROOM, TestBuffer } from "./_packet_buffer.ts";
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 
 const A = 0xc0000201 | 0; // 192.0.2.1
 const B = 0xc0000202 | 0; // 192.0.2.2
-const HEADROOM = 34; // Ethernet + IPv4
-
-/** A minimal packet buffer over its own slot, shaped like src/buffer's PacketBuffer. */
-class TestBuffer implements PacketBufferLike {
-  readonly bytes: Uint8Array;
-  head = HEADROOM;
-  tail = HEADROOM;
-  freed = false;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-  }
-  get length(): number {
-    return this.tail - this.head;
-  }
-  reset(headroom: number): void {
-    this.head = this.tail = headroom;
-  }
-  prepend(n: number): number {
-    if (n > this.head) return -1;
-    this.head -= n;
-    return this.head;
-  }
-  append(n: number): number {
-    if (this.tail + n > this.bytes.length) return -1;
-    const t = this.tail;
-    this.tail += n;
-    return t;
-  }
-  consume(n: number): void {
-    this.head += n;
-  }
-}
 
 interface Sent {
   dst: number;

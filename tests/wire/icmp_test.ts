@@ -20,12 +20,7 @@ import {
   Ipv4Repr,
   newIpv4Repr,
 } from "../../src/wire/ipv4.ts";
-import {
-  EthernetFrame,
-  EthernetRepr,
-  ETHERTYPE_IPV4,
-  newEthernetRepr,
-} from "../../src/wire/ethernet.ts";
+import { EthernetFrame, ETHERTYPE_IPV4 } from "../../src/wire/ethernet.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { formatIpv4, readIpv4 } from "../../src/wire/address.ts";
 import { UdpRepr } from "../../src/wire/udp.ts";
@@ -37,9 +32,9 @@ import {
   type TsharkFrame,
   tsharkTest,
 } from "./_tshark.ts";
+import { ETH_LEN, ipv4Frame } from "./_ipv4_frames.ts";
 
 const FILE = "kernel_arp_icmp_udp.pcap";
-const ETH_LEN = 14;
 const IP_A = 0xc0000201 | 0;
 const IP_B = 0xc0000202 | 0;
 const IP_C = 0xc6336401 | 0; // 198.51.100.1
@@ -142,28 +137,7 @@ tsharkTest("IcmpRepr fields equal tshark's decode of the kernel capture", async 
 /** Ethernet + IPv4 + ICMP(repr); returns the frame. */
 function icmpFrame(src: number, dst: number, repr: IcmpRepr): Uint8Array {
   const icmpLen = IcmpRepr.bufferLength(repr);
-  const frame = new Uint8Array(ETH_LEN + IPV4_HEADER_LEN + icmpLen);
-  EthernetRepr.emit(
-    {
-      ...newEthernetRepr(),
-      destination: 0x020000000002,
-      source: 0x020000000001,
-      etherType: ETHERTYPE_IPV4,
-    },
-    frame,
-    0,
-  );
-  Ipv4Repr.emit(
-    {
-      ...newIpv4Repr(),
-      source: src,
-      destination: dst,
-      protocol: IP_PROTO_ICMP,
-      payloadLength: icmpLen,
-    },
-    frame,
-    ETH_LEN,
-  );
+  const frame = ipv4Frame({ source: src, destination: dst, protocol: IP_PROTO_ICMP }, icmpLen);
   assert.equal(IcmpRepr.emit(repr, frame, ETH_LEN + IPV4_HEADER_LEN), icmpLen);
   return frame;
 }

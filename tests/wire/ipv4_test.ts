@@ -9,12 +9,7 @@ import {
   Ipv4Repr,
   newIpv4Repr,
 } from "../../src/wire/ipv4.ts";
-import {
-  EthernetFrame,
-  EthernetRepr,
-  ETHERTYPE_IPV4,
-  newEthernetRepr,
-} from "../../src/wire/ethernet.ts";
+import { EthernetFrame, ETHERTYPE_IPV4 } from "../../src/wire/ethernet.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { formatIpv4 } from "../../src/wire/address.ts";
 import { fillUdpChecksum } from "../../src/wire/udp.ts";
@@ -26,11 +21,11 @@ import {
   type TsharkFrame,
   tsharkTest,
 } from "./_tshark.ts";
+import { ETH_LEN, ipv4Frame } from "./_ipv4_frames.ts";
 
 const KERNEL_FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap", "kernel_tcp.pcap"];
 const IP_A = 0xc0000201 | 0;
 const IP_B = 0xc0000202 | 0;
-const ETH_LEN = 14;
 
 function parseOk(packet: Ipv4Packet, out?: Ipv4Repr): Ipv4Repr {
   const repr = Ipv4Repr.parse(packet, out);
@@ -46,19 +41,7 @@ function parseErr(packet: Ipv4Packet, opts?: { verifyChecksum?: boolean }): Wire
 
 /** Ethernet + IPv4 (from `ip`) + payload, checksum filled. */
 function buildFrame(ip: Partial<Ipv4Repr>, payload: Uint8Array): Uint8Array {
-  const repr = { ...newIpv4Repr(), ...ip, payloadLength: payload.length };
-  const frame = new Uint8Array(ETH_LEN + IPV4_HEADER_LEN + payload.length);
-  EthernetRepr.emit(
-    {
-      ...newEthernetRepr(),
-      destination: 0x020000000002,
-      source: 0x020000000001,
-      etherType: ETHERTYPE_IPV4,
-    },
-    frame,
-    0,
-  );
-  assert.equal(Ipv4Repr.emit(repr, frame, ETH_LEN), IPV4_HEADER_LEN);
+  const frame = ipv4Frame(ip, payload.length);
   frame.set(payload, ETH_LEN + IPV4_HEADER_LEN);
   return frame;
 }

@@ -6,19 +6,8 @@ import {
   UdpPacket,
   UdpRepr,
 } from "../../src/wire/udp.ts";
-import {
-  IP_PROTO_UDP,
-  IPV4_HEADER_LEN,
-  Ipv4Packet,
-  Ipv4Repr,
-  newIpv4Repr,
-} from "../../src/wire/ipv4.ts";
-import {
-  EthernetFrame,
-  EthernetRepr,
-  ETHERTYPE_IPV4,
-  newEthernetRepr,
-} from "../../src/wire/ethernet.ts";
+import { IP_PROTO_UDP, IPV4_HEADER_LEN, Ipv4Packet } from "../../src/wire/ipv4.ts";
+import { EthernetFrame, ETHERTYPE_IPV4 } from "../../src/wire/ethernet.ts";
 import { isWireError, type WireError } from "../../src/wire/error.ts";
 import { internetChecksum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 import {
@@ -30,9 +19,9 @@ import {
   type TsharkFrame,
   tsharkTest,
 } from "./_tshark.ts";
+import { ETH_LEN, ipv4Frame } from "./_ipv4_frames.ts";
 
 const FILES = ["kernel_arp_icmp_udp.pcap", "kernel_dns.pcap"];
-const ETH_LEN = 14;
 const IP_A = 0xc0000201 | 0;
 const IP_B = 0xc0000202 | 0;
 
@@ -73,28 +62,7 @@ function udpFrame(
   opts: { checksum?: boolean } = {},
 ): Uint8Array {
   const udpLen = UDP_HEADER_LEN + payload.length;
-  const frame = new Uint8Array(ETH_LEN + IPV4_HEADER_LEN + udpLen);
-  EthernetRepr.emit(
-    {
-      ...newEthernetRepr(),
-      destination: 0x020000000002,
-      source: 0x020000000001,
-      etherType: ETHERTYPE_IPV4,
-    },
-    frame,
-    0,
-  );
-  Ipv4Repr.emit(
-    {
-      ...newIpv4Repr(),
-      source: IP_A,
-      destination: IP_B,
-      protocol: IP_PROTO_UDP,
-      payloadLength: udpLen,
-    },
-    frame,
-    ETH_LEN,
-  );
+  const frame = ipv4Frame({ source: IP_A, destination: IP_B, protocol: IP_PROTO_UDP }, udpLen);
   const at = ETH_LEN + IPV4_HEADER_LEN;
   frame.set(payload, at + UDP_HEADER_LEN);
   const n = UdpRepr.emit(
