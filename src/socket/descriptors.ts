@@ -15,7 +15,7 @@ import type { TcpConfig } from "../tcp/config.ts";
 import type { TcpConnection, TcpInfo } from "../tcp/connection.ts";
 import { TcpError } from "../tcp/errors.ts";
 import { DEFAULT_BACKLOG } from "../tcp/tcp_layer.ts";
-import type { TcpConn } from "./tcp_conn.ts";
+import type { TcpConn, TcpWriteOptions } from "./tcp_conn.ts";
 import type { TcpListener } from "./tcp_listener.ts";
 import { checkPort } from "./addr.ts";
 
@@ -523,17 +523,19 @@ export class SocketDescriptors {
   }
 
   /**
-   * Writes all of `bytes` (waits for send-buffer room).
+   * Writes all of `bytes` (waits for send-buffer room), as `send(2)`; `flags.more` is
+   * MSG_MORE (the partial segment at the end is held: see {@link TcpConn.write}).
    *
    * @param fd connected descriptor
    * @param bytes data
+   * @param flags `send(2)` flags: `more` (MSG_MORE)
    * @returns bytes written (`bytes.length`)
    * @throws {SocketError} EBADF, ENOTCONN, EPIPE (after shutdown), ECONNRESET, ETIMEDOUT
    */
-  async write(fd: number, bytes: Uint8Array): Promise<number> {
+  async write(fd: number, bytes: Uint8Array, flags?: TcpWriteOptions): Promise<number> {
     const conn = this.#connected(fd, "write");
     try {
-      return await conn.write(bytes);
+      return await conn.write(bytes, flags);
     } catch (e) {
       throw wrap("write", e);
     }

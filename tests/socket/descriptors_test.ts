@@ -285,6 +285,34 @@ Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then se
   }
 });
 
+Deno.test("SocketDescriptors write with MSG_MORE holds the partial segment until a write without it", async () => {
+  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
+  const da = new HeaderLog(ma);
+  const a = new Stack({ device: da, ipv4: `192.0.2.2/24` });
+  const b = new Stack({ device: mb, ipv4: `${B_ADDR}/24` });
+  await a.start();
+  await b.start();
+  try {
+    const srv = b.sockets;
+    const cli = a.sockets;
+    const { fd, cfd, close } = await connectedDescriptors(cli, srv, B_ADDR, {});
+    const before = da.frames.length;
+    assert.equal(await cli.write(fd, enc.encode("mo"), { more: true }), 2);
+    assert.equal(da.frames.slice(before).filter((f) => f.payload > 0).length, 0, "held");
+    assert.equal(await cli.write(fd, enc.encode("re")), 2);
+    const buf = new Uint8Array(16);
+    let got = 0;
+    while (got < 4) got += await srv.read(cfd, buf.subarray(got));
+    assert.equal(dec.decode(buf.subarray(0, 4)), "more");
+    const data = da.frames.slice(before).filter((f) => f.payload > 0);
+    assert.deepEqual(data.map((f) => f.payload), [4], "one segment");
+    close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 /** Records the IPv6 hop limit and traffic class of every TCP frame a stack transmits. */
 class Header6Log extends ForwardingDevice {
   readonly frames: { hopLimit: number; trafficClass: number; flags: number }[] = [];
