@@ -37,6 +37,13 @@ export const INITIAL_REORDERING = 3;
 /** Linux sysctl tcp_max_reordering: the most `tp->reordering` grows to, segments. */
 export const MAX_REORDERING = 300;
 
+/** Bytes per slot of a segment log: xmitMs (8), start, end and order (4 each), flags (1). */
+const LOG_SLOT_BYTES = 8 + 4 + 4 + 4 + 1;
+/**
+ * Default bound on the segment logs a {@link SegmentLogPool} keeps, bytes: a few hundred
+ * connections' logs at the default send buffer (≈7.6 KiB each).
+ */
+export const DEFAULT_SEG_LOG_POOL_BYTES = 2 * 1024 * 1024;
 /** Fewest slots of a segment log. */
 const MIN_LOG_SLOTS = 64;
 /** Most slots of a segment log (bounds a connection's record, design rule 4). */
@@ -130,6 +137,8 @@ export class SegmentLog {
   readonly #xmitMs: Float64Array;
   readonly #flags: Uint8Array;
   readonly #cap: number;
+  /** Bytes of the one buffer behind every array (what a {@link SegmentLogPool} keeps). */
+  readonly bytes: number;
   /**
    * Send order of each segment (int32, wrapping): RACK's "sent after" (RFC 8985 §6.2) breaks
    * a tie of transmit times by it rather than by sequence number, since a retransmission is
@@ -144,13 +153,39 @@ export class SegmentLog {
    * @param slots segments remembered (clamped to 64..8192)
    */
   constructor(slots: number) {
-    const cap = Math.max(MIN_LOG_SLOTS, Math.min(MAX_LOG_SLOTS, slots | 0));
+    const cap = SegmentLog.capacityFor(slots);
     this.#cap = cap;
-    this.#start = new Int32Array(cap);
-    this.#end = new Int32Array(cap);
-    this.#xmitMs = new Float64Array(cap);
-    this.#flags = new Uint8Array(cap);
-    this.#order = new Int32Array(cap);
+    // One buffer for the five arrays (one allocation per connection, not five): the 8-byte
+    // times first, then the 4-byte fields, then the flags, each at its own alignment.
+    const buffer = new ArrayBuffer(cap * LOG_SLOT_BYTES);
+    this.bytes = buffer.byteLength;
+    this.#xmitMs = new Float64Array(buffer, 0, cap);
+    this.#start = new Int32Array(buffer, cap * Float64Array.BYTES_PER_ELEMENT, cap);
+    this.#end = new Int32Array(buffer, cap * (Float64Array.BYTES_PER_ELEMENT + 4), cap);
+    this.#order = new Int32Array(buffer, cap * (Float64Array.BYTES_PER_ELEMENT + 8), cap);
+    this.#flags = new Uint8Array(buffer, cap * (Float64Array.BYTES_PER_ELEMENT + 12), cap);
+  }
+
+  /**
+   * The slots a log asked for `slots` has (clamped to 64..8192).
+   *
+   * @param slots slots asked for
+   * @returns the capacity
+   */
+  static capacityFor(slots: number): number {
+    return Math.max(MIN_LOG_SLOTS, Math.min(MAX_LOG_SLOTS, slots | 0));
+  }
+
+  /** Slots of this log. */
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  /** Forgets every segment, as a new log (for reuse from a {@link SegmentLogPool}). */
+  reset(): void {
+    this.#head = 0;
+    this.#count = 0;
+    this.#nextOrder = 0;
   }
 
   /**
@@ -387,6 +422,71 @@ export class SegmentLog {
   clear(): void {
     this.#count = 0;
     this.#head = 0;
+  }
+}
+
+/**
+ * Segment logs of finished connections, kept for the next connections of the layer: a log is
+ * five typed arrays in one buffer of a few KiB, and allocating (and collecting) one per
+ * connection was a measurable share of a short connection's cost (1.5 % of a profile of the
+ * HTTP rows, most of it in `Connection: close` runs). Bounded by `maxRetainedBytes`.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLogPool } from "./rack.ts";
+ * const pool = new SegmentLogPool();
+ * const log = pool.take(100);
+ * log.sent(0, 3000, 1000, 1);
+ * pool.give(log);
+ * const again = pool.take(100);
+ * console.assert(again === log && again.count === 0);
+ * ```
+ */
+export class SegmentLogPool {
+  /** Most bytes of logs kept. */
+  readonly maxRetainedBytes: number;
+  readonly #free = new Map<number, SegmentLog[]>();
+  #retained = 0;
+
+  /**
+   * @param maxRetainedBytes the bound on the logs kept, bytes (default
+   *   {@link DEFAULT_SEG_LOG_POOL_BYTES})
+   */
+  constructor(maxRetainedBytes = DEFAULT_SEG_LOG_POOL_BYTES) {
+    this.maxRetainedBytes = Math.max(0, maxRetainedBytes);
+  }
+
+  /** Bytes of the logs kept. */
+  get retainedBytes(): number {
+    return this.#retained;
+  }
+
+  /**
+   * An empty log of `SegmentLog.capacityFor(slots)` slots: a kept one, else a new one.
+   *
+   * @param slots slots asked for
+   * @returns the log
+   */
+  take(slots: number): SegmentLog {
+    const kept = this.#free.get(SegmentLog.capacityFor(slots))?.pop();
+    if (kept === undefined) return new SegmentLog(slots);
+    this.#retained -= kept.bytes;
+    kept.reset();
+    return kept;
+  }
+
+  /**
+   * Keeps `log` for reuse, unless that would pass the bound (the caller must not use it again).
+   *
+   * @param log a log no connection holds any more
+   * @returns nothing
+   */
+  give(log: SegmentLog): void {
+    if (this.#retained + log.bytes > this.maxRetainedBytes) return;
+    let list = this.#free.get(log.capacity);
+    if (list === undefined) this.#free.set(log.capacity, list = []);
+    list.push(log);
+    this.#retained += log.bytes;
   }
 }
 

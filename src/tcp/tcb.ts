@@ -28,7 +28,7 @@ import type { TcpConnection } from "./connection.ts";
 import type { TcpError } from "./errors.ts";
 import { initialSequenceNumber, timestampClock, timestampOffset } from "./isn.ts";
 import { type LossRecovery, RackRecovery, RenoRecovery, SackRecovery } from "./recovery.ts";
-import { Rack, SegmentLog } from "./rack.ts";
+import { Rack, SegmentLog, type SegmentLogPool } from "./rack.ts";
 import { RttEstimator } from "./rto.ts";
 import { bufferSizeFor, INITIAL_SPACE_SEGMENTS, ReceiveSpace } from "./rcv_space.ts";
 import {
@@ -201,6 +201,8 @@ export interface TcpContext {
    * connection holds no buffer. Null: every ring allocates its own storage lazily.
    */
   readonly ringPool?: ByteRingStoragePool | null;
+  /** Segment logs of finished connections, for the next ones (null: each makes its own). */
+  readonly segLogPool?: SegmentLogPool | null;
 }
 
 /**
@@ -568,7 +570,8 @@ export class Tcb {
   ensureRack(): boolean {
     if (this.rack !== null) return true;
     if (!this.sackOk || this.cfg.lossDetection !== "rack-tlp") return false;
-    this.segLog = new SegmentLog(SegmentLog.slotsFor(this.cfg.sendBufferBytes, this.sndMss));
+    const slots = SegmentLog.slotsFor(this.cfg.sendBufferBytes, this.sndMss);
+    this.segLog = this.ctx.segLogPool?.take(slots) ?? new SegmentLog(slots);
     this.rack = new Rack();
     return true;
   }
@@ -1020,11 +1023,19 @@ export class Tcb {
     this.sendRing?.release();
     this.sendRing = null;
     this.scoreboard = null;
-    this.segLog = null;
+    this.releaseSegLog();
     this.rack = null;
     this.releaseRecvStorage();
     this.ooo = null;
     this.signalClosed();
+  }
+
+  /** Gives the segment log back to the layer's pool: nothing is sent or timed after this. */
+  releaseSegLog(): void {
+    const log = this.segLog;
+    if (log === null) return;
+    this.segLog = null;
+    this.ctx.segLogPool?.give(log);
   }
 
   /** Queues the one EV_CLOSED event. */
@@ -1049,7 +1060,7 @@ export class Tcb {
     this.sendRing = null;
     this.ooo = null;
     this.scoreboard = null;
-    this.segLog = null;
+    this.releaseSegLog();
     this.rack = null;
     const recv = this.recvRing;
     if (recv !== null && (error !== null || this.appClosed)) recv.discard(recv.length);

@@ -56,6 +56,7 @@ import { type BoundIpOptions, TcpControlSegments } from "./control_segment.ts";
 import { TcpReceiveCoalescer } from "./tcp_coalesce.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { type SynCookieAck, synCookieWindowOpen, validateSynCookieAck } from "./syn_cookies.ts";
+import { SegmentLogPool } from "./rack.ts";
 import {
   IP_PROTO_TCP,
   IPV4_DST_OFFSET,
@@ -263,6 +264,7 @@ export class TcpLayer implements IpProtocolHandler, Ipv6ProtocolHandler, TcpConn
       owner: this,
       scratch: newTcpRepr(),
       ringPool: new ByteRingStoragePool({ maxRetainedBytes: ringPoolRetainedBytes(this.config) }),
+      segLogPool: new SegmentLogPool(),
     };
     this.#six = new Tcp6Table(this.#ctx, this.#secret);
     this.#control = new TcpControlSegments(this.stats, this.config, this.#secret);

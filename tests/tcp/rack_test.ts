@@ -3,7 +3,14 @@
 // connection against a scripted peer under a manual clock.
 import assert from "node:assert/strict";
 import { Prr } from "../../src/tcp/prr.ts";
-import { Rack, SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, SegmentLog } from "../../src/tcp/rack.ts";
+import {
+  Rack,
+  SEG_LOST,
+  SEG_RETRANSMITTED,
+  SEG_SACKED,
+  SegmentLog,
+  SegmentLogPool,
+} from "../../src/tcp/rack.ts";
 import type { TcpConfig } from "../../src/tcp/config.ts";
 import type { TcpConnection } from "../../src/tcp/connection.ts";
 import { TCP_ACK, type TcpRepr } from "../../src/wire/tcp.ts";
@@ -941,4 +948,27 @@ Deno.test("TcpInfo under RFC 6675 without RACK: SACKed segments, and the unSACKe
   assert.equal(info.sackedSegments, 0);
   assert.equal(info.lostSegments, 0);
   assert.equal(info.retransOutSegments, 0);
+});
+
+Deno.test("SegmentLogPool reuses a finished connection's log, empty, within its byte bound", () => {
+  const pool = new SegmentLogPool(2 * new SegmentLog(100).bytes);
+  const a = pool.take(100);
+  a.sent(1000, 5000, 1000, 1);
+  a.setFlags(0, SEG_SACKED);
+  pool.give(a);
+  assert.equal(pool.retainedBytes, a.bytes);
+  // The same capacity comes back, forgotten: no segment, flags written afresh on send.
+  const b = pool.take(100);
+  assert.equal(b, a);
+  assert.equal(pool.retainedBytes, 0);
+  assert.equal(b.count, 0);
+  b.sent(7000, 8000, 1000, 2);
+  assert.deepEqual([b.count, b.start(0), b.end(0), b.flags(0), b.xmitMs(0)], [1, 7000, 8000, 0, 2]);
+  // Another capacity is a new log; past the bound a given log is let go.
+  const c = pool.take(4000);
+  assert.notEqual(c, a);
+  pool.give(b);
+  pool.give(new SegmentLog(100));
+  pool.give(new SegmentLog(100));
+  assert.equal(pool.retainedBytes, 2 * b.bytes);
 });
