@@ -298,13 +298,19 @@ labTest(
   { commands: ["tcpdump", "tshark"] },
 );
 
-labTest("AfPacketDevice.open rejects an invalid txBatch", async () => {
+labTest("AfPacketDevice.open rejects an invalid txBatch or txThreadSuperSlots", async () => {
   const lab = await Lab.create({ prefix: PREFIX });
   try {
     for (const txBatch of [-1, 1.5, 2000]) {
       await assert.rejects(
         lab.openDevice({ txBatch }),
         (e: unknown) => isDeviceError(e) && /txBatch/.test((e as Error).message),
+      );
+    }
+    for (const txThreadSuperSlots of [-1, 2.5, 2000, NaN]) {
+      await assert.rejects(
+        lab.openDevice({ txThread: true, txThreadSuperSlots }),
+        (e: unknown) => isDeviceError(e) && /txThreadSuperSlots/.test((e as Error).message),
       );
     }
     const plain = await lab.openDevice({ txBatch: 1 });
