@@ -251,7 +251,22 @@ Deno.test("SocketDescriptors setsockopt shapes the SYN and every segment; accept
   }
 });
 
-Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then sends them as one segment", async () => {
+/**
+ * Runs `body` with two started stacks whose client side (`cli`) logs the headers it sends
+ * (`da`), connected descriptors between them, and closes everything afterwards.
+ */
+async function withLoggedPair(
+  options: { beforeConnect?: (cli: SocketDescriptors, fd: number) => void },
+  body: (
+    p: {
+      cli: SocketDescriptors;
+      srv: SocketDescriptors;
+      da: HeaderLog;
+      fd: number;
+      cfd: number;
+    },
+  ) => Promise<void>,
+): Promise<void> {
   const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
   const da = new HeaderLog(ma);
   const a = new Stack({ device: da, ipv4: `192.0.2.2/24` });
@@ -259,11 +274,24 @@ Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then se
   await a.start();
   await b.start();
   try {
-    const srv = b.sockets;
     const cli = a.sockets;
+    const srv = b.sockets;
+    const before = options.beforeConnect;
     const { fd, cfd, close } = await connectedDescriptors(cli, srv, B_ADDR, {
-      beforeConnect: (fd) => assert.equal(cli.getsockopt(fd, "TCP_CORK"), 0),
+      beforeConnect: before === undefined ? undefined : (fd) => before(cli, fd),
     });
+    await body({ cli, srv, da, fd, cfd });
+    close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then sends them as one segment", async () => {
+  const beforeConnect = (cli: SocketDescriptors, fd: number) =>
+    assert.equal(cli.getsockopt(fd, "TCP_CORK"), 0);
+  await withLoggedPair({ beforeConnect }, async ({ cli, srv, da, fd, cfd }) => {
     cli.setsockopt(fd, "TCP_CORK", 1);
     assert.equal(cli.getsockopt(fd, "TCP_CORK"), 1);
     const before = da.frames.length;
@@ -278,24 +306,11 @@ Deno.test("SocketDescriptors TCP_CORK holds small writes until uncorked, then se
     assert.equal(dec.decode(buf.subarray(0, 6)), "corked");
     const data = da.frames.slice(before).filter((f) => f.payload > 0);
     assert.deepEqual(data.map((f) => f.payload), [6], "one segment on uncork");
-    close();
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  });
 });
 
 Deno.test("SocketDescriptors write with MSG_MORE holds the partial segment until a write without it", async () => {
-  const [ma, mb] = MemoryLink.pair({ queueFrames: 1024 });
-  const da = new HeaderLog(ma);
-  const a = new Stack({ device: da, ipv4: `192.0.2.2/24` });
-  const b = new Stack({ device: mb, ipv4: `${B_ADDR}/24` });
-  await a.start();
-  await b.start();
-  try {
-    const srv = b.sockets;
-    const cli = a.sockets;
-    const { fd, cfd, close } = await connectedDescriptors(cli, srv, B_ADDR, {});
+  await withLoggedPair({}, async ({ cli, srv, da, fd, cfd }) => {
     const before = da.frames.length;
     assert.equal(await cli.write(fd, enc.encode("mo"), { more: true }), 2);
     assert.equal(da.frames.slice(before).filter((f) => f.payload > 0).length, 0, "held");
@@ -306,11 +321,7 @@ Deno.test("SocketDescriptors write with MSG_MORE holds the partial segment until
     assert.equal(dec.decode(buf.subarray(0, 4)), "more");
     const data = da.frames.slice(before).filter((f) => f.payload > 0);
     assert.deepEqual(data.map((f) => f.payload), [4], "one segment");
-    close();
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  });
 });
 
 /** Records the IPv6 hop limit and traffic class of every TCP frame a stack transmits. */
