@@ -10,7 +10,14 @@ const PREFIX = "rshost";
 const PORT = 8080;
 const DOWNLOAD_BYTES = 4 * 1024 * 1024;
 const DOWNLOADS = 3;
-const CURL_MAX_SECONDS = 60;
+/**
+ * How long one download may take. Under the two floods about half of every frame offered to
+ * rawstack's ring is dropped by the kernel before rawstack sees it (`ringDrops` ≈ `rxFrames`
+ * in four runs), the download's ACKs among them; downloads took 2–50 s, and once (CI, a loaded
+ * moment) one stalled in retransmission backoff past 60 s. Liveness and byte-exactness are what
+ * this test asserts, not speed.
+ */
+const CURL_MAX_SECONDS = 150;
 /** Floods sent before the downloads start, so they run under load from the first byte. */
 const FLOOD_WARMUP_PACKETS = 1000;
 /** Frames the capture keeps (the floods make far more; the first ones are checked). */
