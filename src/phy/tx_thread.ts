@@ -27,7 +27,8 @@
  * make (`txQueueFullDrops`) — after asking the worker for one retry at once,
  * as the JavaScript thread retries its own refused frames before it drops
  * a new one. After {@link TxThread.close} a refused run is
- * dropped (counted) instead of retried, so closing never waits on a full queue.
+ * retried for {@link TX_THREAD_CLOSE_GRACE_MS} at most, then dropped (counted),
+ * so closing never waits long on a full queue.
  *
  * The JavaScript thread waits for the worker only when every staging slot is
  * in its hands: it spins {@link TX_THREAD_SPIN_MICROS}, then sleeps in
@@ -111,6 +112,15 @@ export const TX_THREAD_START_TIMEOUT_MS = 10_000;
  */
 export const TX_THREAD_STALL_MS = 2_000;
 
+/**
+ * After {@link TxThread.close}, how long (ms) the worker keeps retrying a run the kernel
+ * refuses before it drops it: a veth peer's backlog that is full for a moment (ksoftirqd late
+ * on a loaded machine) drains within a few retries, so closing does not lose what was staged
+ * just before; a queue that stays full still cannot hold the close up for long. Well below
+ * {@link TX_THREAD_STALL_MS}.
+ */
+export const TX_THREAD_CLOSE_GRACE_MS = 20;
+
 // The worker: plain JavaScript (a blob: URL is not type-checked or transpiled).
 const WORKER_SOURCE = `
 const SUBMITTED = ${SUBMITTED}, DONE = ${DONE}, STOP = ${STOP}, SLEEPING = ${SLEEPING};
@@ -121,7 +131,9 @@ const RESULT_DROPPED = ${RESULT_DROPPED}, RESULT_DEFERRED = ${RESULT_DEFERRED};
 const EAGAIN = ${EAGAIN}, ENOBUFS = ${ENOBUFS};
 self.onmessage = (event) => {
   const { fd, control, queue, results, msgs, mmsgHdrBytes, msgLenOffset, flags, spinMicros,
-    retryMs } = event.data;
+    retryMs, closeGraceMs } = event.data;
+  /** When a refused run is given up once closing (performance.now() ms; Infinity: not yet). */
+  let closeDeadline = Infinity;
   const lib = Deno.dlopen("libc.so.6", {
     sendmmsg: { parameters: ["i32", "u64", "u32", "i32"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
@@ -181,8 +193,14 @@ self.onmessage = (event) => {
       r[RESULT_LAST_ERRNO] = err;
       if (err === EAGAIN || err === ENOBUFS) {
         // A full queue: keep the frames, in order, and try them again after retryMs (nothing
-        // submitted after them goes first). Closing, they are dropped instead (counted below).
-        if (Atomics.load(c, CLOSING) !== 0) break;
+        // submitted after them goes first). Closing, they are retried for closeGraceMs at
+        // most, then dropped (counted below).
+        if (Atomics.load(c, CLOSING) !== 0) {
+          if (closeDeadline === Infinity) closeDeadline = performance.now() + closeGraceMs;
+          if (performance.now() >= closeDeadline) break;
+          Atomics.wait(c, STOP, 0, retryMs);
+          continue;
+        }
         r[RESULT_DEFERRED] += count - sent;
         if (Atomics.load(c, REFUSED) === 0) Atomics.store(c, REFUSED, 1);
         Atomics.add(c, REFUSALS, 1);
@@ -307,6 +325,7 @@ export class TxThread {
           flags: setup.flags,
           spinMicros: TX_THREAD_SPIN_MICROS,
           retryMs: TX_RETRY_MS,
+          closeGraceMs: TX_THREAD_CLOSE_GRACE_MS,
         });
       });
     } catch (e) {
@@ -444,9 +463,10 @@ export class TxThread {
   }
 
   /**
-   * From now on a run the kernel refuses is dropped (counted) instead of
-   * retried: what was submitted leaves, or is given up, without waiting on a
-   * full queue. Wakes a worker sleeping before a retry. Idempotent.
+   * From now on a run the kernel refuses is retried for at most
+   * {@link TX_THREAD_CLOSE_GRACE_MS}, then dropped (counted): what was
+   * submitted leaves, or is given up, without waiting long on a full queue.
+   * Wakes a worker sleeping before a retry. Idempotent.
    */
   close(): void {
     Atomics.store(this.#control, CLOSING, 1);

@@ -615,7 +615,8 @@ export class TxBatch {
   /**
    * Sends everything staged, then stops the transmit thread and collects its
    * last counts. Refused frames still waiting are tried once more, then
-   * dropped (counted); the thread gives up its refused runs the same way.
+   * dropped (counted); the thread retries its refused runs for
+   * `TX_THREAD_CLOSE_GRACE_MS` at most, then gives them up the same way.
    */
   close(): void {
     this.flush();

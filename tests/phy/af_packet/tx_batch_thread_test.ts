@@ -125,10 +125,56 @@ class Pair {
     }
   }
 
+  /** The far end's descriptor (for a reader on another thread). */
+  get peerFd(): number {
+    return this.#peer;
+  }
+
   close(): void {
     ffi.symbols.close(this.fd);
     ffi.symbols.close(this.#peer);
   }
+}
+
+/**
+ * A reader on its own thread: `start(delayMs, forMs)` makes it wait `delayMs`, then read and
+ * discard every message at `fd` for `forMs`; resolves with how many it read. It runs while the
+ * test's own thread is blocked (in `TxBatch.close()`).
+ */
+async function threadedDrainer(
+  fd: number,
+): Promise<(delayMs: number, forMs: number) => Promise<number>> {
+  const source = `
+self.onmessage = (e) => {
+  const { fd, delayMs, forMs } = e.data;
+  const lib = Deno.dlopen("libc.so.6", {
+    recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  });
+  const buf = new Uint8Array(${VNET_HDR_BYTES + MAX_SUPER_FRAME});
+  const t0 = performance.now();
+  while (performance.now() - t0 < delayMs) { /* wait */ }
+  let n = 0;
+  while (performance.now() - t0 < delayMs + forMs) {
+    if (Number(lib.symbols.recv(fd, buf, BigInt(buf.length), ${MSG_DONTWAIT})) >= 0) n++;
+  }
+  lib.close();
+  self.postMessage(n);
+};
+self.postMessage("ready");`;
+  const url = URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  await new Promise<void>((resolve) => {
+    worker.onmessage = () => resolve();
+  });
+  return (delayMs, forMs) =>
+    new Promise<number>((resolve) => {
+      worker.onmessage = (e) => {
+        worker.terminate();
+        URL.revokeObjectURL(url);
+        resolve(e.data as number);
+      };
+      worker.postMessage({ fd, delayMs, forMs });
+    });
 }
 
 /** Writes an IPv4/TCP frame of `length` bytes carrying `seq` and a pattern after it. */
@@ -309,5 +355,36 @@ Deno.test("TxBatch behaviour: while the transmit thread holds refused frames in 
     // Bounded: what was taken and did not leave is what the slots held.
     assert.ok(staged.length - arrived.length <= BATCH * BATCHES + SUPER_SLOTS);
     assert.equal(stats.txErrors, 0);
+  });
+});
+
+Deno.test("TxBatch behaviour: close gives the runs the kernel refused a short grace, so a queue that drains meanwhile loses nothing", async () => {
+  // The far end is not read while frames are staged: the worker is refused and holds them. A
+  // reader on another thread starts draining 5 ms after close() begins (the test's thread is
+  // blocked in it): within TX_THREAD_CLOSE_GRACE_MS the held runs leave instead of being dropped.
+  // Largest super-frames between ordinary frames: more than the send buffer holds.
+  const ops = 12;
+  await withThreadedBatch(async (batch, stats, pair, frame) => {
+    const sent: Sent[] = [];
+    for (let seq = 0; seq < ops; seq++) {
+      const superFrame = seq % 2 === 1;
+      const length = superFrame ? MAX_SUPER_FRAME : MAX_FRAME;
+      sent.push(send(batch, frame, { seq, length, superFrame }));
+    }
+    batch.flush();
+    const staged = sent.filter((s) => s.result === STAGED).length;
+    for (let i = 0; i < MAX_WAIT_ROUNDS && stats.txDeferred === 0; i++) {
+      await new Promise((r) => setTimeout(r, 1));
+      batch.collectThread();
+    }
+    assert.ok(stats.txDeferred > 0, "the kernel refused the worker's runs");
+    const dropsBeforeClose = stats.txDropped;
+    const drain = await threadedDrainer(pair.peerFd);
+    const drained = drain(5, 200);
+    batch.close();
+    const read = await drained;
+    assert.equal(stats.txDropped, dropsBeforeClose, "nothing held at close was dropped");
+    assert.equal(stats.txFrames, staged);
+    assert.equal(read, staged);
   });
 });
