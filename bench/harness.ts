@@ -79,7 +79,7 @@ import { labBulkChild, labHttpChild, labSmallChild } from "./harness_lab_modes.t
 import { labRows, likeForLikeBulkRows } from "./harness_lab_rows.ts";
 import { lossRows } from "./harness_loss.ts";
 import { routerRows } from "./harness_router.ts";
-import { median, printRow, printTable, type Row } from "./harness_rows.ts";
+import { configLabel, median, printTable, type Row, rowAdder } from "./harness_rows.ts";
 import {
   BIG_TCP_BYTES,
   BUSY_POLL_MS,
@@ -196,19 +196,7 @@ if (Deno.args[0] === "http") {
   const lab = await Lab.create({ prefix: PREFIX, router: true });
   const bench = new LabBench(lab, "a");
   try {
-    await likeForLikeBulkRows(bench, (workload, unit, r, reference, k) => {
-      rows.push({
-        workload,
-        config: "(a) offloads off",
-        unit,
-        rawstack: r.values,
-        rawstackNote: r.note,
-        reference,
-        kernel: k.values,
-        kernelNote: k.note,
-      });
-      printRow(rows[rows.length - 1]);
-    });
+    await likeForLikeBulkRows(bench, rowAdder(rows, configLabel("a")));
   } finally {
     await bench.close();
     await lab.destroy();
@@ -231,22 +219,7 @@ if (Deno.args[0] === "http") {
       // The kernel→kernel reference's sender end (pe1) alike.
       await lab.setPeerGsoMaxSize(BIG_TCP_BYTES, LAB_ROUTER_FAR_IF);
     }
-    await ipv6Rows(bench, (workload, unit, r, reference, k, lowerIsBetter, pairRatios, refs) => {
-      rows.push({
-        workload,
-        config: config === "a" ? "(a) offloads off" : "(b) offloads on",
-        unit,
-        rawstack: r.values,
-        rawstackNote: r.note,
-        reference,
-        kernel: k.values,
-        kernelNote: k.note,
-        lowerIsBetter,
-        pairRatios,
-        referenceSamples: refs,
-      });
-      printRow(rows[rows.length - 1]);
-    });
+    await ipv6Rows(bench, rowAdder(rows, configLabel(config)));
   } finally {
     await bench.close();
     await lab.destroy();

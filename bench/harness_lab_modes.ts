@@ -12,7 +12,7 @@ import process from "node:process";
 import { Lab } from "../src/testing/lab.ts";
 import { httpRows } from "./harness_http.ts";
 import { LabBench } from "./harness_lab.ts";
-import { printRow, printTable, type Row } from "./harness_rows.ts";
+import { configLabel, printTable, type Row, rowAdder } from "./harness_rows.ts";
 import { PREFIX } from "./harness_settings.ts";
 
 /**
@@ -109,20 +109,7 @@ export async function labHttpChild(config: "a" | "b"): Promise<void> {
       await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
       await lab.runIn(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"]);
     }
-    await httpRows(bench, (workload, unit, r, reference, k, lowerIsBetter) => {
-      rows.push({
-        workload,
-        config: config === "a" ? "(a) offloads off" : "(b) offloads on",
-        unit,
-        rawstack: r.values,
-        rawstackNote: r.note,
-        reference,
-        kernel: k.values,
-        kernelNote: k.note,
-        lowerIsBetter,
-      });
-      printRow(rows[rows.length - 1]);
-    });
+    await httpRows(bench, rowAdder(rows, configLabel(config)));
   } finally {
     await bench.close();
     await lab.destroy();

@@ -15,38 +15,14 @@ import { Lab, labUnavailableReason, missingCommandsReason } from "../src/testing
 import { httpRows } from "./harness_http.ts";
 import { ipv6Rows } from "./harness_ipv6.ts";
 import { LabBench } from "./harness_lab.ts";
-import { type AddRow, printRow, type Row, sampled } from "./harness_rows.ts";
+import { type AddRow, configLabel, type Row, rowAdder, sampled } from "./harness_rows.ts";
 import { CRR_REQUEST_BYTES, HTTP_ROWS, PREFIX } from "./harness_settings.ts";
 
 /** Configuration `config`'s lab rows, appended to `rows` and printed as they come. */
 export async function labRows(config: "a" | "b", rows: Row[]): Promise<void> {
-  const label = config === "a" ? "(a) offloads off" : "(b) offloads on";
+  const label = configLabel(config);
   const reason = labUnavailableReason(["python3", "iperf3", "ss", "ethtool"]);
-  const add = (
-    workload: string,
-    unit: string,
-    r: { values: number[]; note: string | null },
-    reference: string,
-    k: { values: number[]; note: string | null },
-    lowerIsBetter?: boolean,
-    pairRatios?: number[],
-    referenceSamples?: { ipv4: number[]; ipv6: number[] },
-  ) => {
-    rows.push({
-      workload,
-      config: label,
-      unit,
-      rawstack: r.values,
-      rawstackNote: r.note,
-      reference,
-      kernel: k.values,
-      kernelNote: k.note,
-      lowerIsBetter,
-      pairRatios,
-      referenceSamples,
-    });
-    printRow(rows[rows.length - 1]);
-  };
+  const add = rowAdder(rows, label);
   if (reason !== null) {
     const na = { values: [], note: `n/a (${reason})` };
     for (

@@ -23,7 +23,7 @@ import {
   tailLossKernelSends,
   tailLossRawstackSends,
 } from "../src/testing/loss_lab.ts";
-import { printRow, type Row, sampled, within } from "./harness_rows.ts";
+import { type Row, rowAdder, sampled, within } from "./harness_rows.ts";
 import { DEVICE_MODE, PREFIX, REPEATS, SECONDS, STACK_TCP } from "./harness_settings.ts";
 
 /** First port of the loss-recovery rows (each measurement takes the next one). */
@@ -44,33 +44,13 @@ function lossInfoLine(dropped: number, info: TcpInfo | undefined): string {
 export async function lossRows(rows: Row[]): Promise<void> {
   const label = "(a) offloads off";
   const reason = labUnavailableReason(["python3", "nft", "ss"]);
-  const add = (
-    workload: string,
-    unit: string,
-    r: { values: number[]; note: string | null },
-    reference: string,
-    k: { values: number[]; note: string | null },
-    lowerIsBetter = false,
-  ) => {
-    rows.push({
-      workload,
-      config: label,
-      unit,
-      rawstack: r.values,
-      rawstackNote: r.note,
-      reference,
-      kernel: k.values,
-      kernelNote: k.note,
-      lowerIsBetter,
-    });
-    printRow(rows[rows.length - 1]);
-  };
+  const add = rowAdder(rows, label);
   const tailName = "64 KiB response, last 3 segments dropped once: completion";
   const bulkName = (p: number) => `bulk TCP through ${p} % random loss (nft numgen): goodput`;
   if (reason !== null) {
     const na = { values: [], note: `n/a (${reason})` };
     add(tailName, "ms", na, "kernel sends", na, true);
-    for (const p of LOSS_PERCENTS) add(bulkName(p), "Gbit/s", na, "kernel sends", na);
+    for (const p of LOSS_PERCENTS) add(bulkName(p), "Gbit/s", na, "kernel sends", na, false);
     return;
   }
   const lab = await Lab.create({ prefix: `${PREFIX}l`, router: true });
@@ -161,6 +141,7 @@ export async function lossRows(rows: Row[]): Promise<void> {
             cc === kcc ? ", the default" : ""
           }), same receiver and loss`,
           { values: xs, note: notes.k },
+          false,
         );
       }
     }

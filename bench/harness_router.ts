@@ -8,7 +8,7 @@
 
 import { labUnavailableReason } from "../src/testing/lab.ts";
 import { routerBench } from "./router_bench.ts";
-import { printRow, type Row } from "./harness_rows.ts";
+import { type Row, rowAdder } from "./harness_rows.ts";
 import { BUSY_POLL_MS, PREFIX, REPEATS, SECONDS } from "./harness_settings.ts";
 
 /**
@@ -40,6 +40,7 @@ export async function routerRows(rows: Row[]): Promise<void> {
       note = `failed: ${e instanceof Error ? e.message : e}`.slice(0, 160);
     }
   }
+  const add = rowAdder(rows, "router");
   for (
     const [workload, unit, v] of [
       ["router: forwarding rate, 64-byte UDP A→B (goal ≥ 0.5× kernel)", "kpps", pps],
@@ -50,16 +51,12 @@ export async function routerRows(rows: Row[]): Promise<void> {
       ["router: TCP goodput A→B, hosts' TSO on (64 KiB super-frames)", "Gbit/s", tso],
     ] as const
   ) {
-    rows.push({
+    add(
       workload,
-      config: "router",
       unit,
-      rawstack: v.rawstack,
-      rawstackNote: note,
-      reference: "kernel ip_forward=1, same namespaces",
-      kernel: v.kernel,
-      kernelNote: note,
-    });
-    printRow(rows[rows.length - 1]);
+      { values: v.rawstack, note },
+      "kernel ip_forward=1, same namespaces",
+      { values: v.kernel, note },
+    );
   }
 }

@@ -105,6 +105,37 @@ export type AddRow = (
   referenceSamples?: { ipv4: number[]; ipv6: number[] },
 ) => void;
 
+/** The configuration column of lab configuration `config`. */
+export function configLabel(config: "a" | "b"): string {
+  return config === "a" ? "(a) offloads off" : "(b) offloads on";
+}
+
+/**
+ * The {@link AddRow} of configuration `config`: each row is appended to `rows` and printed.
+ *
+ * @param rows the table
+ * @param config the rows' configuration column, e.g. "(a) offloads off"
+ * @returns the adder
+ */
+export function rowAdder(rows: Row[], config: string): AddRow {
+  return (workload, unit, r, reference, k, lowerIsBetter, pairRatios, referenceSamples) => {
+    rows.push({
+      workload,
+      config,
+      unit,
+      rawstack: r.values,
+      rawstackNote: r.note,
+      reference,
+      kernel: k.values,
+      kernelNote: k.note,
+      lowerIsBetter,
+      pairRatios,
+      referenceSamples,
+    });
+    printRow(rows[rows.length - 1]);
+  };
+}
+
 // ---------------------------------------------------------------- output
 
 export function fmt(x: number): string {
