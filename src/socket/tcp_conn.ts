@@ -33,7 +33,7 @@ import {
   type TcpInfo,
   TcpState,
 } from "../tcp/connection.ts";
-import { TCP_LINGER2_MAX_SECONDS } from "../tcp/config.ts";
+import { finTimeoutSetting, TCP_FIN_TIMEOUT_MAX_MS } from "../tcp/config.ts";
 import { BrokenPipe, ConnectionRefused, type TcpError } from "../tcp/errors.ts";
 import { type NetAddr, netAddr } from "./addr.ts";
 
@@ -63,12 +63,7 @@ export interface TcpWriteOptions {
   more?: boolean;
 }
 
-/** Milliseconds per second (TCP_LINGER2 counts seconds). */
-const MS_PER_SECOND = 1000;
-/** Linux TCP_FIN_TIMEOUT_MAX in ms: the longest FIN-WAIT-2 wait {@link TcpConn.setFinTimeout} sets. */
-export const TCP_FIN_TIMEOUT_MAX_MS = TCP_LINGER2_MAX_SECONDS * MS_PER_SECOND;
-/** The engine's FIN-WAIT-2 timeout for "none" (Linux linger2 < 0; `linger2FinTimeoutMs`). */
-const NO_FIN_WAIT_2 = -1;
+export { TCP_FIN_TIMEOUT_MAX_MS };
 
 type Waiter = () => void;
 
@@ -560,11 +555,7 @@ export class TcpConn implements Disposable, TcpConnectionEvents {
         `setFinTimeout: the FIN-WAIT-2 timeout must be a finite number of ms, got ${ms}`,
       );
     }
-    let finTimeoutMs: number | null;
-    if (ms === undefined || ms === 0) finTimeoutMs = null;
-    else if (ms < 0) finTimeoutMs = NO_FIN_WAIT_2;
-    else finTimeoutMs = Math.min(ms, TCP_FIN_TIMEOUT_MAX_MS);
-    this.#conn.setFinTimeout(finTimeoutMs);
+    this.#conn.setFinTimeout(finTimeoutSetting(ms ?? 0));
   }
 
   /**

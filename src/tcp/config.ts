@@ -560,6 +560,29 @@ export function newTcpStats(): TcpStats {
 const LINGER2_MS_PER_SECOND = 1000;
 /** Linux TCP_FIN_TIMEOUT_MAX: the longest TCP_LINGER2, seconds. */
 export const TCP_LINGER2_MAX_SECONDS = 120;
+/** Linux TCP_FIN_TIMEOUT_MAX in ms: the longest FIN-WAIT-2 wait a connection may set. */
+export const TCP_FIN_TIMEOUT_MAX_MS = TCP_LINGER2_MAX_SECONDS * LINGER2_MS_PER_SECOND;
+
+/**
+ * A FIN-WAIT-2 wait in ms as the engine's setting (`TcpConnection.setFinTimeout`; Linux
+ * linger2 in ms): negative → none (-1), 0 → the default (null), above
+ * {@link TCP_FIN_TIMEOUT_MAX_MS} → that maximum.
+ *
+ * @param ms the wait asked for
+ * @returns ms, -1 for none, or null for the default
+ *
+ * @example
+ * ```ts
+ * import { finTimeoutSetting } from "./config.ts";
+ * console.assert(finTimeoutSetting(1500) === 1500 && finTimeoutSetting(-1) === -1);
+ * console.assert(finTimeoutSetting(0) === null && finTimeoutSetting(1e9) === 120_000);
+ * ```
+ */
+export function finTimeoutSetting(ms: number): number | null {
+  if (ms < 0) return -1;
+  if (ms === 0) return null;
+  return Math.min(ms, TCP_FIN_TIMEOUT_MAX_MS);
+}
 
 /**
  * A TCP_LINGER2 value (seconds, Linux do_tcp_setsockopt) as the engine's FIN-WAIT-2 timeout
@@ -579,9 +602,7 @@ export const TCP_LINGER2_MAX_SECONDS = 120;
  * ```
  */
 export function linger2FinTimeoutMs(seconds: number): number | null {
-  if (seconds < 0) return -1;
-  if (seconds === 0) return null;
-  return Math.min(seconds, TCP_LINGER2_MAX_SECONDS) * LINGER2_MS_PER_SECOND;
+  return finTimeoutSetting(seconds * LINGER2_MS_PER_SECOND);
 }
 
 /**
