@@ -527,13 +527,7 @@ export class Tcb {
       initialRtoMs: cfg.initialRtoMs,
       minRtoOnVariance: cfg.minRtoOnVariance,
     });
-    this.cc = createCongestionControl(
-      cfg.congestion,
-      DEFAULT_MSS,
-      cfg.hystart,
-      cfg.cubicLinuxGrowth,
-      cfg.cubicRenoFriendly,
-    );
+    this.cc = this.newCongestionControl(DEFAULT_MSS);
     this.noDelay = cfg.noDelay;
     this.keepAlive = cfg.keepAlive;
     this.keepAliveIdleMs = cfg.keepAliveIdleMs;
@@ -831,13 +825,7 @@ export class Tcb {
     this.cc.setMss(this.sndMss);
     if (this.state <= TcpState.SYN_RECEIVED) {
       // RFC 6928: the initial window follows the negotiated MSS.
-      this.cc = createCongestionControl(
-        this.cfg.congestion,
-        this.sndMss,
-        this.cfg.hystart,
-        this.cfg.cubicLinuxGrowth,
-        this.cfg.cubicRenoFriendly,
-      );
+      this.cc = this.newCongestionControl(this.sndMss);
     }
   }
 
@@ -1028,6 +1016,18 @@ export class Tcb {
     this.releaseRecvStorage();
     this.ooo = null;
     this.signalClosed();
+  }
+
+  /** A fresh congestion controller of the configured algorithm and options, for `mss`. */
+  newCongestionControl(mss: number): CongestionControl {
+    const cfg = this.cfg;
+    return createCongestionControl(
+      cfg.congestion,
+      mss,
+      cfg.hystart,
+      cfg.cubicLinuxGrowth,
+      cfg.cubicRenoFriendly,
+    );
   }
 
   /** Gives the segment log back to the layer's pool: nothing is sent or timed after this. */
