@@ -22,7 +22,7 @@
  */
 
 import { cpuUsage } from "node:process";
-import { Lab } from "../src/testing/lab.ts";
+import { Lab, procNetCounters } from "../src/testing/lab.ts";
 import type { Stack } from "../src/stack.ts";
 import { lossyGoodputKernelSends, lossyGoodputRawstackSends } from "../src/testing/loss_lab.ts";
 
@@ -47,22 +47,13 @@ const TRACE_KERNEL_MS = 100;
 /** MSS of the lab's data segments (1500-byte MTU, timestamps). */
 const DATA_MSS = 1448;
 
-/** TcpExt counters of the stack namespace's kernel (its sender beside rawstack). */
-async function kernelTcpExt(lab: Lab): Promise<Map<string, number>> {
-  const out = await lab.runIn(lab.stackNetns, ["cat", "/proc/net/netstat"]);
-  const lines = out.stdout.split("\n").filter((l) => l.startsWith("TcpExt:"));
-  const names = lines[0]?.split(/\s+/).slice(1) ?? [];
-  const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
-  return new Map(names.map((n, i) => [n, values[i]]));
-}
-
-/** The stack namespace kernel's `Tcp:` counters (/proc/net/snmp: InSegs, OutSegs, …). */
-async function kernelTcpSnmp(lab: Lab): Promise<Map<string, number>> {
-  const out = await lab.runIn(lab.stackNetns, ["cat", "/proc/net/snmp"]);
-  const lines = out.stdout.split("\n").filter((l) => l.startsWith("Tcp:"));
-  const names = lines[0]?.split(/\s+/).slice(1) ?? [];
-  const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
-  return new Map(names.map((n, i) => [n, values[i]]));
+/** A counter group of the stack namespace's kernel (its sender beside rawstack). */
+async function kernelCounters(
+  lab: Lab,
+  file: "/proc/net/netstat" | "/proc/net/snmp",
+  group: string,
+): Promise<Map<string, number>> {
+  return procNetCounters((await lab.runIn(lab.stackNetns, ["cat", file])).stdout, group);
 }
 
 /** Segments in and out per MSS of goodput (ACKs per data segment: the path's packet count). */
@@ -73,7 +64,7 @@ function segmentsLine(segsIn: number, segsOut: number, gbps: number): string {
   }/seg`;
 }
 
-/** The kernel's recovery counters between two {@link kernelTcpExt} readings. */
+/** The kernel's recovery counters between two {@link kernelCounters} readings. */
 function kernelRecoveryLine(a: Map<string, number>, b: Map<string, number>): string {
   const d = (n: string) => (b.get(n) ?? 0) - (a.get(n) ?? 0);
   return `recoveries ${d("TCPSackRecovery")}, TLPs ${d("TCPLossProbes")}, ` +
@@ -172,8 +163,8 @@ try {
         }
       }
       const kPort = port++;
-      const ext0 = await kernelTcpExt(lab);
-      const snmp0 = await kernelTcpSnmp(lab);
+      const ext0 = await kernelCounters(lab, "/proc/net/netstat", "TcpExt");
+      const snmp0 = await kernelCounters(lab, "/proc/net/snmp", "Tcp");
       const kCwnds: number[] = [];
       let tracing = TRACE;
       const sampler = (async () => {
@@ -189,8 +180,8 @@ try {
       await sampler;
       if (TRACE) console.log(`  kernel: ${cwndSummary(kCwnds)}`);
       kernel.push(k.gbps);
-      const ext1 = await kernelTcpExt(lab);
-      const snmp1 = await kernelTcpSnmp(lab);
+      const ext1 = await kernelCounters(lab, "/proc/net/netstat", "TcpExt");
+      const snmp1 = await kernelCounters(lab, "/proc/net/snmp", "Tcp");
       const dSnmp = (n: string) => (snmp1.get(n) ?? 0) - (snmp0.get(n) ?? 0);
       console.log(`  kernel: ${segmentsLine(dSnmp("InSegs"), dSnmp("OutSegs"), k.gbps)}`);
       console.log(

@@ -41,7 +41,7 @@
  * @module
  */
 
-import { Lab, labUnavailableReason } from "../src/testing/lab.ts";
+import { Lab, labUnavailableReason, procNetCounters } from "../src/testing/lab.ts";
 import { drainGenerated, spawnFrameGenerator } from "./_frame_generator.ts";
 import { startEchoResponder } from "./_echo_responder.ts";
 import { Stack } from "../src/stack.ts";
@@ -133,11 +133,8 @@ function rttStatsUs(pingOutput: string): { median: number; avg: number } {
 }
 
 async function udpInDatagrams(lab: Lab): Promise<number> {
-  const snmp = await lab.runInPeer(["cat", "/proc/net/snmp"]);
-  const lines = snmp.stdout.split("\n").filter((l) => l.startsWith("Udp:"));
-  const names = lines[0].split(/\s+/);
-  const values = lines[1].split(/\s+/).map(Number);
-  const get = (n: string) => values[names.indexOf(n)] ?? 0;
+  const udp = procNetCounters((await lab.runInPeer(["cat", "/proc/net/snmp"])).stdout, "Udp");
+  const get = (n: string) => udp.get(n) ?? 0;
   // Arrivals: delivered plus dropped for a full receive buffer.
   return get("InDatagrams") + get("RcvbufErrors");
 }

@@ -18,6 +18,7 @@ import {
   ROUTER_LAB_RB_ADDRESS,
   RouterLab,
 } from "../src/testing/router_lab.ts";
+import { procNetCounters } from "../src/testing/lab.ts";
 import { Stack } from "../src/stack.ts";
 import type { AfPacketMode } from "../src/phy/af_packet.ts";
 import { GroDevice } from "../src/phy/gro.ts";
@@ -57,12 +58,8 @@ async function linkRxFrames(lab: RouterLab): Promise<number> {
 
 /** B's Udp RcvbufErrors (/proc/net/snmp in B's namespace). */
 async function receiverDrops(lab: RouterLab): Promise<number> {
-  const out = (await lab.runInB(["cat", "/proc/net/snmp"])).stdout.split("\n");
-  const rows = out.filter((l) => l.startsWith("Udp: "));
-  if (rows.length < 2) return 0;
-  const names = rows[0].split(/\s+/);
-  const values = rows[1].split(/\s+/);
-  return Number(values[names.indexOf("RcvbufErrors")] ?? 0);
+  const snmp = (await lab.runInB(["cat", "/proc/net/snmp"])).stdout;
+  return procNetCounters(snmp, "Udp").get("RcvbufErrors") ?? 0;
 }
 
 /** Both sides' figures. */

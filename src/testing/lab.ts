@@ -65,6 +65,7 @@ export {
   type LabTestOptions,
   labUnavailableReason,
   missingCommandsReason,
+  procNetCounters,
   run,
   startCapture,
   testWhen,

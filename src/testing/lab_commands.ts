@@ -315,6 +315,29 @@ export interface CommandResult {
 const decoder = new TextDecoder();
 
 /**
+ * One group of the kernel's counter tables (`/proc/net/snmp`, `/proc/net/netstat`): a line of
+ * names after `group:` and a line of values after it, read into a map (empty when the group
+ * is missing).
+ *
+ * @param text the file's contents
+ * @param group the group's name, e.g. "Tcp", "Udp", "TcpExt"
+ * @returns the counters by name
+ *
+ * @example
+ * ```ts
+ * import { procNetCounters } from "./lab_commands.ts";
+ * const udp = procNetCounters("Udp: InDatagrams NoPorts\nUdp: 12 3\n", "Udp");
+ * console.assert(udp.get("InDatagrams") === 12 && udp.get("NoPorts") === 3);
+ * ```
+ */
+export function procNetCounters(text: string, group: string): Map<string, number> {
+  const lines = text.split("\n").filter((l) => l.startsWith(`${group}:`));
+  const names = lines[0]?.split(/\s+/).slice(1) ?? [];
+  const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
+  return new Map(names.map((n, i) => [n, values[i]]));
+}
+
+/**
  * Runs a command to completion.
  *
  * Permissions: `--allow-run`.

@@ -6,7 +6,7 @@
  * socket must get every datagram byte-exact, and count no checksum error.
  */
 import assert from "node:assert/strict";
-import { Lab, labTest, run } from "../../src/testing/lab.ts";
+import { Lab, labTest, procNetCounters, run } from "../../src/testing/lab.ts";
 import { Stack } from "../../src/stack.ts";
 import { assertCaptureClean } from "../wire/_tshark.ts";
 import { pattern, waitPeerUdpPort } from "./_helpers.ts";
@@ -20,10 +20,8 @@ const SIZES = [1, 1472, 4000];
 const BURST = 100;
 
 async function peerUdpCounter(lab: Lab, name: string): Promise<number> {
-  const snmp = (await lab.runInPeer(["cat", "/proc/net/snmp"])).stdout.split("\n")
-    .filter((l) => l.startsWith("Udp:"));
-  const names = snmp[0].split(/\s+/);
-  return Number(snmp[1].split(/\s+/)[names.indexOf(name)]);
+  const snmp = (await lab.runInPeer(["cat", "/proc/net/snmp"])).stdout;
+  return Number(procNetCounters(snmp, "Udp").get(name));
 }
 
 async function exchange(kernelCompletes: boolean): Promise<void> {
